@@ -1,0 +1,57 @@
+import { SYSTEM_ACCOUNT } from '../../../cloud/images.js';
+import { matches } from '../../../cloud/tags.js';
+import { dryRunCheck, type Actions } from '../context.js';
+import { tagSet } from '../shapes.js';
+
+export const imageActions: Actions = {
+  DescribeImages: {
+    handler: (ctx) => {
+      const filters = ctx.q.filters();
+      let rows = ctx.cloud.images.describe(ctx.accountId, ctx.q.list('ImageId'), ctx.q.list('Owner'), filters);
+      const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
+      for (const f of filters.filter((x) => x.name.startsWith('tag:'))) {
+        rows = rows.filter((r) => matches(tags.get(r.id)?.find((t) => t.key === f.name.slice(4))?.value, f.values));
+      }
+      return {
+        imagesSet: rows.map((r) => ({
+          imageId: r.id,
+          imageLocation: `${r.ownerId === SYSTEM_ACCOUNT ? 'pcloud' : r.ownerId}/${r.name}`,
+          imageState: r.state,
+          imageOwnerId: r.ownerId,
+          creationDate: new Date(r.createdAt),
+          isPublic: r.isPublic,
+          architecture: r.architecture,
+          imageType: 'machine',
+          platform: r.platform === 'windows' ? 'windows' : undefined,
+          platformDetails: r.platform === 'windows' ? 'Windows' : 'Linux/UNIX',
+          usageOperation: 'RunInstances',
+          imageOwnerAlias: r.ownerId === SYSTEM_ACCOUNT ? 'amazon' : undefined,
+          name: r.name,
+          description: r.description,
+          rootDeviceType: 'ebs',
+          rootDeviceName: '/dev/xvda',
+          blockDeviceMapping: [{
+            deviceName: '/dev/xvda',
+            ebs: { snapshotId: `snap-${r.id.slice(4)}`, volumeSize: Math.max(1, Math.ceil(r.sizeBytes / 2 ** 30)), deleteOnTermination: true, volumeType: 'gp3', encrypted: false },
+          }],
+          virtualizationType: 'hvm',
+          hypervisor: 'xen',
+          enaSupport: true,
+          bootMode: r.bootMode,
+          tagSet: tagSet(tags.get(r.id)),
+        })),
+      };
+    },
+  },
+
+  DeregisterImage: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const id = ctx.q.req('ImageId');
+      ctx.cloud.images.get(id);
+      dryRunCheck(ctx);
+      ctx.cloud.images.deregister(ctx.accountId, id);
+      return { return: true };
+    },
+  },
+};

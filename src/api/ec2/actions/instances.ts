@@ -1,0 +1,283 @@
+/** EC2 instance actions: parse the Query, call the domain, shape the answer. */
+import { CloudError, invalidParam } from '../../../cloud/errors.js';
+import type { Instance, RunParams } from '../../../cloud/instances.js';
+import type { MetadataOptions } from '../../../db/schema.js';
+import { dryRunCheck, type Actions, type Ctx } from '../context.js';
+import type { Query } from '../query.js';
+import { groupSet, instanceShape, stateShape } from '../shapes.js';
+
+function runParams(q: Query): RunParams {
+  const md = q.sub('MetadataOptions');
+  return {
+    imageId: q.str('ImageId'),
+    instanceType: q.str('InstanceType') || undefined,
+    minCount: q.int('MinCount'),
+    maxCount: q.int('MaxCount'),
+    keyName: q.str('KeyName') || undefined,
+    userData: q.str('UserData') || undefined,
+    clientToken: q.str('ClientToken') || undefined,
+    subnetId: q.str('SubnetId') || q.str('NetworkInterface.1.SubnetId') || undefined,
+    availabilityZone: q.str('Placement.AvailabilityZone') || undefined,
+    privateIpAddress: q.str('PrivateIpAddress') || undefined,
+    securityGroupIds: [...q.list('SecurityGroupId'), ...q.list('NetworkInterface.1.SecurityGroupId')],
+    securityGroups: q.list('SecurityGroup'),
+    tagSpecifications: q.structs('TagSpecification').map((s) => ({
+      resourceType: s.str('ResourceType') ?? '',
+      tags: s.structs('Tag').map((t) => ({ key: t.str('Key') ?? '', value: t.str('Value') ?? '' })),
+    })),
+    metadataOptions: metadataOptions(md),
+    disableApiTermination: q.bool('DisableApiTermination'),
+    disableApiStop: q.bool('DisableApiStop'),
+    instanceInitiatedShutdownBehavior: q.str('InstanceInitiatedShutdownBehavior') || undefined,
+    ebsOptimized: q.bool('EbsOptimized'),
+    monitoring: q.bool('Monitoring.Enabled'),
+    cpuCredits: q.str('CreditSpecification.CpuCredits') || undefined,
+    hibernation: q.bool('HibernationOptions.Configured'),
+  };
+}
+
+function metadataOptions(md: Query): Partial<MetadataOptions> {
+  const out: Partial<MetadataOptions> = {};
+  const set = <K extends keyof MetadataOptions>(k: K, v: MetadataOptions[K] | undefined) => { if (v !== undefined) out[k] = v; };
+  set('httpTokens', md.str('HttpTokens') as MetadataOptions['httpTokens'] | undefined);
+  set('httpEndpoint', md.str('HttpEndpoint') as MetadataOptions['httpEndpoint'] | undefined);
+  set('httpProtocolIpv6', md.str('HttpProtocolIpv6') as MetadataOptions['httpProtocolIpv6'] | undefined);
+  set('instanceMetadataTags', md.str('InstanceMetadataTags') as MetadataOptions['instanceMetadataTags'] | undefined);
+  set('httpPutResponseHopLimit', md.int('HttpPutResponseHopLimit'));
+  return out;
+}
+
+function shapes(ctx: Ctx, rows: Instance[]) {
+  const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
+  return rows.map((r) => instanceShape(ctx.cloud, r, tags.get(r.id)));
+}
+
+function changes(list: { instanceId: string; previous: string; current: string }[]) {
+  return {
+    instancesSet: list.map((c) => ({ instanceId: c.instanceId, currentState: stateShape(c.current), previousState: stateShape(c.previous) })),
+  };
+}
+
+function ids(ctx: Ctx): string[] {
+  return ctx.q.list('InstanceId');
+}
+
+export const instanceActions: Actions = {
+  RunInstances: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const res = ctx.cloud.instances.run(ctx.accountId, runParams(ctx.q), ctx.dryRun);
+      const first = res.instances[0]!;
+      return {
+        reservationId: res.reservationId,
+        ownerId: ctx.accountId,
+        groupSet: groupSet(ctx.cloud, ctx.accountId, first.securityGroupIds),
+        instancesSet: shapes(ctx, res.instances),
+      };
+    },
+  },
+
+  DescribeInstances: {
+    handler: (ctx) => {
+      const page = ctx.cloud.instances.describe(ctx.accountId, {
+        ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
+      });
+      const items = shapes(ctx, page.instances);
+      const byReservation = new Map<string, { first: Instance; items: typeof items }>();
+      page.instances.forEach((inst, i) => {
+        const r = byReservation.get(inst.reservationId) ?? { first: inst, items: [] };
+        r.items.push(items[i]!);
+        byReservation.set(inst.reservationId, r);
+      });
+      return {
+        reservationSet: [...byReservation.entries()].map(([id, r]) => ({
+          reservationId: id,
+          ownerId: r.first.accountId,
+          groupSet: groupSet(ctx.cloud, ctx.accountId, r.first.securityGroupIds),
+          instancesSet: r.items,
+        })),
+        nextToken: page.nextToken,
+      };
+    },
+  },
+
+  TerminateInstances: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const list = ids(ctx);
+      ctx.cloud.instances.getMany(ctx.accountId, list);
+      dryRunCheck(ctx);
+      return changes(ctx.cloud.instances.terminate(ctx.accountId, list));
+    },
+  },
+
+  StopInstances: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const list = ids(ctx);
+      ctx.cloud.instances.getMany(ctx.accountId, list);
+      dryRunCheck(ctx);
+      return changes(ctx.cloud.instances.stop(ctx.accountId, list, ctx.q.bool('Force') ?? false));
+    },
+  },
+
+  StartInstances: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const list = ids(ctx);
+      ctx.cloud.instances.getMany(ctx.accountId, list);
+      dryRunCheck(ctx);
+      return changes(ctx.cloud.instances.start(ctx.accountId, list));
+    },
+  },
+
+  RebootInstances: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const list = ids(ctx);
+      ctx.cloud.instances.getMany(ctx.accountId, list);
+      dryRunCheck(ctx);
+      ctx.cloud.instances.reboot(ctx.accountId, list);
+      return { return: true };
+    },
+  },
+
+  DescribeInstanceStatus: {
+    handler: (ctx) => {
+      const all = ctx.q.bool('IncludeAllInstances') ?? false;
+      const page = ctx.cloud.instances.describe(ctx.accountId, {
+        ids: ids(ctx), filters: ctx.q.filters().filter((f) => !f.name.startsWith('instance-status') && !f.name.startsWith('system-status') && f.name !== 'event.code'),
+        maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
+      });
+      const rows = page.instances.filter((r) => all || r.state === 'running');
+      return {
+        instanceStatusSet: rows.map((r) => {
+          const ok = r.state === 'running';
+          const status = ok ? 'ok' : 'not-applicable';
+          return {
+            instanceId: r.id,
+            availabilityZone: r.availabilityZone,
+            instanceState: stateShape(r.state),
+            systemStatus: { status, details: ok ? [{ name: 'reachability', status: 'passed' }] : [] },
+            instanceStatus: { status, details: ok ? [{ name: 'reachability', status: 'passed' }] : [] },
+          };
+        }),
+        nextToken: page.nextToken,
+      };
+    },
+  },
+
+  DescribeInstanceAttribute: {
+    handler: (ctx) => {
+      const id = ctx.q.req('InstanceId');
+      const attr = ctx.q.req('Attribute');
+      const inst = ctx.cloud.instances.get(ctx.accountId, id);
+      const a = inst.attributes;
+      const value = (v: unknown) => ({ value: v });
+      const known: Record<string, () => Record<string, unknown>> = {
+        instanceType: () => ({ instanceType: value(inst.instanceType) }),
+        kernel: () => ({ kernel: {} }),
+        ramdisk: () => ({ ramdisk: {} }),
+        userData: () => ({ userData: inst.userData ? value(inst.userData) : {} }),
+        disableApiTermination: () => ({ disableApiTermination: value(a.disableApiTermination) }),
+        disableApiStop: () => ({ disableApiStop: value(a.disableApiStop) }),
+        instanceInitiatedShutdownBehavior: () => ({ instanceInitiatedShutdownBehavior: value(a.instanceInitiatedShutdownBehavior) }),
+        rootDeviceName: () => ({ rootDeviceName: value('/dev/xvda') }),
+        blockDeviceMapping: () => ({
+          blockDeviceMapping: [{ deviceName: '/dev/xvda', ebs: { volumeId: inst.rootVolumeId, status: 'attached', attachTime: new Date(inst.launchTime), deleteOnTermination: true } }],
+        }),
+        productCodes: () => ({ productCodes: [] }),
+        sourceDestCheck: () => ({ sourceDestCheck: value(a.sourceDestCheck) }),
+        groupSet: () => ({ groupSet: inst.securityGroupIds.map((g) => ({ groupId: g })) }),
+        ebsOptimized: () => ({ ebsOptimized: value(a.ebsOptimized) }),
+        sriovNetSupport: () => ({ sriovNetSupport: {} }),
+        enaSupport: () => ({ enaSupport: value(true) }),
+        enclaveOptions: () => ({ enclaveOptions: { enabled: false } }),
+      };
+      const get = known[attr];
+      if (!get) throw invalidParam(`Value (${attr}) for parameter attribute is invalid. Unknown attribute.`);
+      return { instanceId: id, ...get() };
+    },
+  },
+
+  ModifyInstanceAttribute: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const q = ctx.q;
+      const id = q.req('InstanceId');
+      ctx.cloud.instances.get(ctx.accountId, id);
+      const attr = q.str('Attribute');
+      const single = (name: string) => q.str(`${name}.Value`) ?? (attr === name ? q.str('Value') : undefined);
+      const bool = (name: string) => {
+        const v = single(name);
+        if (v === undefined) return undefined;
+        if (!/^(true|false)$/i.test(v)) throw invalidParam(`Value (${v}) for parameter ${name} is invalid. Expected a boolean.`);
+        return v.toLowerCase() === 'true';
+      };
+      const change = {
+        instanceType: single('InstanceType'),
+        userData: single('UserData'),
+        instanceInitiatedShutdownBehavior: single('InstanceInitiatedShutdownBehavior') as 'stop' | 'terminate' | undefined,
+        disableApiTermination: bool('DisableApiTermination'),
+        disableApiStop: bool('DisableApiStop'),
+        ebsOptimized: bool('EbsOptimized'),
+        sourceDestCheck: bool('SourceDestCheck'),
+      };
+      if (Object.values(change).every((v) => v === undefined)) {
+        if (attr) throw invalidParam(`Value (${attr}) for parameter attribute is invalid or cannot be modified.`);
+        throw new CloudError('MissingParameter', 'No attributes specified.');
+      }
+      dryRunCheck(ctx);
+      ctx.cloud.instances.modifyAttributes(ctx.accountId, id, change);
+      return { return: true };
+    },
+  },
+
+  ModifyInstanceMetadataOptions: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const id = ctx.q.req('InstanceId');
+      const inst = ctx.cloud.instances.get(ctx.accountId, id);
+      const opts = metadataOptions(ctx.q);
+      dryRunCheck(ctx);
+      ctx.cloud.instances.modifyAttributes(ctx.accountId, id, { metadataOptions: { ...inst.attributes.metadataOptions, ...opts } });
+      const md = ctx.cloud.instances.get(ctx.accountId, id).attributes.metadataOptions;
+      return { instanceId: id, instanceMetadataOptions: { state: 'pending', ...md } };
+    },
+  },
+
+  DescribeInstanceCreditSpecifications: {
+    handler: (ctx) => {
+      const list = ids(ctx);
+      const rows = list.length
+        ? ctx.cloud.instances.getMany(ctx.accountId, list)
+        : ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: ctx.q.filters() }).instances;
+      return {
+        instanceCreditSpecificationSet: rows.filter((r) => r.attributes.cpuCredits && r.state !== 'terminated')
+          .map((r) => ({ instanceId: r.id, cpuCredits: r.attributes.cpuCredits })),
+      };
+    },
+  },
+
+  ModifyInstanceCreditSpecification: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const specs = ctx.q.structs('InstanceCreditSpecification').map((s) => ({ id: s.req('InstanceId'), credits: s.req('CpuCredits') }));
+      for (const s of specs) {
+        if (!['standard', 'unlimited'].includes(s.credits)) throw invalidParam(`Invalid CpuCredits '${s.credits}'`);
+        ctx.cloud.instances.get(ctx.accountId, s.id);
+      }
+      dryRunCheck(ctx);
+      for (const s of specs) ctx.cloud.instances.modifyAttributes(ctx.accountId, s.id, { cpuCredits: s.credits as 'standard' | 'unlimited' });
+      return { successfulInstanceCreditSpecificationSet: specs.map((s) => ({ instanceId: s.id })), unsuccessfulInstanceCreditSpecificationSet: [] };
+    },
+  },
+
+  GetConsoleOutput: {
+    handler: async (ctx) => {
+      const id = ctx.q.req('InstanceId');
+      const out = await ctx.cloud.instances.consoleOutput(ctx.accountId, id);
+      return { instanceId: id, timestamp: new Date(), output: out.toString('base64') };
+    },
+  },
+};

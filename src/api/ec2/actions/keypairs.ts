@@ -1,0 +1,79 @@
+import { CloudError, invalidParam } from '../../../cloud/errors.js';
+import { matches } from '../../../cloud/tags.js';
+import { dryRunCheck, type Actions } from '../context.js';
+import { tagSet } from '../shapes.js';
+
+export const keyPairActions: Actions = {
+  CreateKeyPair: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const name = ctx.q.req('KeyName');
+      const type = ctx.q.str('KeyType') || 'rsa';
+      if (type !== 'rsa' && type !== 'ed25519') throw invalidParam(`Invalid KeyType '${type}'. Valid values: rsa, ed25519`);
+      const format = ctx.q.str('KeyFormat') || 'pem';
+      if (format !== 'pem') throw new CloudError('Unsupported', `KeyFormat '${format}' is not supported: only pem`);
+      dryRunCheck(ctx);
+      const { pair, privateKey } = ctx.cloud.keyPairs.create(ctx.accountId, name, type);
+      tagSpecs(ctx.q.structs('TagSpecification'), (tags) => ctx.cloud.tags.put(ctx.accountId, [pair.id], tags));
+      return { keyName: pair.name, keyFingerprint: pair.fingerprint, keyMaterial: privateKey, keyPairId: pair.id, tagSet: tagSet(ctx.cloud.tags.of([pair.id]).get(pair.id)) };
+    },
+  },
+
+  ImportKeyPair: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const name = ctx.q.req('KeyName');
+      const material = Buffer.from(ctx.q.req('PublicKeyMaterial'), 'base64').toString('utf8');
+      dryRunCheck(ctx);
+      const pair = ctx.cloud.keyPairs.import(ctx.accountId, name, material);
+      tagSpecs(ctx.q.structs('TagSpecification'), (tags) => ctx.cloud.tags.put(ctx.accountId, [pair.id], tags));
+      return { keyName: pair.name, keyFingerprint: pair.fingerprint, keyPairId: pair.id, tagSet: tagSet(ctx.cloud.tags.of([pair.id]).get(pair.id)) };
+    },
+  },
+
+  DescribeKeyPairs: {
+    handler: (ctx) => {
+      let rows = ctx.cloud.keyPairs.list(ctx.accountId, ctx.q.list('KeyName'), ctx.q.list('KeyPairId'));
+      const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
+      const includePublic = ctx.q.bool('IncludePublicKey') ?? false;
+      for (const f of ctx.q.filters()) {
+        const get: Record<string, (r: (typeof rows)[number]) => string | undefined> = {
+          'key-name': (r) => r.name, 'key-pair-id': (r) => r.id, fingerprint: (r) => r.fingerprint, 'key-type': (r) => r.keyType,
+        };
+        if (f.name.startsWith('tag:')) {
+          rows = rows.filter((r) => matches(tags.get(r.id)?.find((t) => t.key === f.name.slice(4))?.value, f.values));
+        } else if (f.name === 'tag-key') {
+          rows = rows.filter((r) => (tags.get(r.id) ?? []).some((t) => matches(t.key, f.values)));
+        } else if (get[f.name]) {
+          rows = rows.filter((r) => matches(get[f.name]!(r), f.values));
+        } else throw invalidParam(`The filter '${f.name}' is invalid`);
+      }
+      return {
+        keySet: rows.map((r) => ({
+          keyPairId: r.id, keyName: r.name, keyFingerprint: r.fingerprint, keyType: r.keyType,
+          publicKey: includePublic ? r.publicKey : undefined, createTime: new Date(r.createdAt), tagSet: tagSet(tags.get(r.id)),
+        })),
+      };
+    },
+  },
+
+  DeleteKeyPair: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const name = ctx.q.str('KeyName');
+      const id = ctx.q.str('KeyPairId');
+      if (!name && !id) throw new CloudError('MissingParameter', 'The request must contain the parameter KeyName or KeyPairId');
+      dryRunCheck(ctx);
+      const deleted = ctx.cloud.keyPairs.delete(ctx.accountId, { name, id });
+      if (deleted) ctx.cloud.tags.removeAll([deleted]);
+      return { return: true, keyPairId: deleted };
+    },
+  },
+};
+
+export function tagSpecs(specs: import('../query.js').Query[], put: (tags: { key: string; value: string }[]) => void): void {
+  for (const s of specs) {
+    const tags = s.structs('Tag').map((t) => ({ key: t.str('Key') ?? '', value: t.str('Value') ?? '' }));
+    if (tags.length) put(tags);
+  }
+}

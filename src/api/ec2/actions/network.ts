@@ -1,0 +1,117 @@
+import { invalidParam, CloudError } from '../../../cloud/errors.js';
+import { matches, type Filter, type Tag } from '../../../cloud/tags.js';
+import { parseCidr } from '../../../cloud/ip.js';
+import type { Actions, Ctx } from '../context.js';
+import { tagSet } from '../shapes.js';
+
+/** Apply EC2 filters in memory: field getters by filter name, plus tag:KEY / tag-key / tag-value. */
+function filterRows<T extends { id: string }>(
+  rows: T[], filters: Filter[], tags: Map<string, Tag[]>, fields: Record<string, (r: T) => string | string[] | undefined>,
+): T[] {
+  let out = rows;
+  for (const f of filters) {
+    if (f.name.startsWith('tag:')) {
+      const key = f.name.slice(4);
+      out = out.filter((r) => matches(tags.get(r.id)?.find((t) => t.key === key)?.value, f.values));
+    } else if (f.name === 'tag-key') {
+      out = out.filter((r) => (tags.get(r.id) ?? []).some((t) => matches(t.key, f.values)));
+    } else if (f.name === 'tag-value') {
+      out = out.filter((r) => (tags.get(r.id) ?? []).some((t) => matches(t.value, f.values)));
+    } else {
+      const get = fields[f.name];
+      if (!get) throw invalidParam(`The filter '${f.name}' is invalid`);
+      out = out.filter((r) => {
+        const v = get(r);
+        return Array.isArray(v) ? v.some((x) => matches(x, f.values)) : matches(v, f.values);
+      });
+    }
+  }
+  return out;
+}
+
+function byIds<T extends { id: string }>(rows: T[], ids: string[], code: string, what: string): T[] {
+  if (!ids.length) return rows;
+  const missing = ids.filter((id) => !rows.some((r) => r.id === id));
+  if (missing.length) throw new CloudError(code, `The ${what} '${missing.join(', ')}' does not exist`);
+  return rows.filter((r) => ids.includes(r.id));
+}
+
+function usedIps(ctx: Ctx, subnetId: string): number {
+  return ctx.cloud.instances.describe(ctx.accountId, {
+    ids: [], filters: [{ name: 'subnet-id', values: [subnetId] }, { name: 'instance-state-name', values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }],
+  }).instances.length;
+}
+
+export const networkActions: Actions = {
+  DescribeVpcs: {
+    handler: (ctx) => {
+      const all = byIds(ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list('VpcId'), 'InvalidVpcID.NotFound', 'vpc ID');
+      const tags = ctx.cloud.tags.of(all.map((v) => v.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'vpc-id': (v) => v.id, 'cidr': (v) => v.cidr, 'cidr-block': (v) => v.cidr, 'cidr-block-association.cidr-block': (v) => v.cidr,
+        'is-default': (v) => String(v.isDefault), state: () => 'available', 'owner-id': (v) => v.accountId,
+        'dhcp-options-id': () => 'default',
+      });
+      return {
+        vpcSet: rows.map((v) => ({
+          vpcId: v.id, ownerId: v.accountId, state: 'available', cidrBlock: v.cidr,
+          cidrBlockAssociationSet: [{ cidrBlock: v.cidr, associationId: `vpc-cidr-assoc-${v.id.slice(4)}`, cidrBlockState: { state: 'associated' } }],
+          ipv6CidrBlockAssociationSet: [], dhcpOptionsId: 'default', instanceTenancy: 'default', isDefault: v.isDefault,
+          tagSet: tagSet(tags.get(v.id)),
+        })),
+      };
+    },
+  },
+
+  DescribeSubnets: {
+    handler: (ctx) => {
+      const all = byIds(ctx.cloud.network.subnets(ctx.accountId), ctx.q.list('SubnetId'), 'InvalidSubnetID.NotFound', 'subnet ID');
+      const tags = ctx.cloud.tags.of(all.map((s) => s.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'subnet-id': (s) => s.id, 'vpc-id': (s) => s.vpcId, 'cidr-block': (s) => s.cidr, cidr: (s) => s.cidr,
+        'availability-zone': (s) => s.availabilityZone, 'default-for-az': (s) => String(s.isDefault),
+        defaultForAz: (s) => String(s.isDefault), state: () => 'available', 'owner-id': (s) => s.accountId,
+        'availability-zone-id': (s) => `use1-az${ctx.cloud.config.availabilityZones.indexOf(s.availabilityZone) + 1}`,
+      });
+      return {
+        subnetSet: rows.map((s) => ({
+          subnetId: s.id, subnetArn: `arn:aws:ec2:${ctx.region}:${s.accountId}:subnet/${s.id}`, state: 'available',
+          ownerId: s.accountId, vpcId: s.vpcId, cidrBlock: s.cidr,
+          availableIpAddressCount: parseCidr(s.cidr).size - 5 - usedIps(ctx, s.id),
+          availabilityZone: s.availabilityZone,
+          availabilityZoneId: `use1-az${ctx.cloud.config.availabilityZones.indexOf(s.availabilityZone) + 1}`,
+          defaultForAz: s.isDefault, mapPublicIpOnLaunch: false, mapCustomerOwnedIpOnLaunch: false,
+          assignIpv6AddressOnCreation: false, ipv6CidrBlockAssociationSet: [], enableDns64: false, ipv6Native: false,
+          privateDnsNameOptionsOnLaunch: { hostnameType: 'ip-name', enableResourceNameDnsARecord: false, enableResourceNameDnsAAAARecord: false },
+          tagSet: tagSet(tags.get(s.id)),
+        })),
+      };
+    },
+  },
+
+  DescribeSecurityGroups: {
+    handler: (ctx) => {
+      let all = byIds(ctx.cloud.network.securityGroups(ctx.accountId), ctx.q.list('GroupId'), 'InvalidGroup.NotFound', 'security group');
+      const names = ctx.q.list('GroupName');
+      if (names.length) {
+        const missing = names.filter((n) => !all.some((g) => g.name === n));
+        if (missing.length) throw new CloudError('InvalidGroup.NotFound', `The security group '${missing.join(', ')}' does not exist in default VPC`);
+        all = all.filter((g) => names.includes(g.name));
+      }
+      const tags = ctx.cloud.tags.of(all.map((g) => g.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'group-id': (g) => g.id, 'group-name': (g) => g.name, 'vpc-id': (g) => g.vpcId, description: (g) => g.description,
+        'owner-id': (g) => g.accountId,
+      });
+      return {
+        securityGroupInfo: rows.map((g) => ({
+          ownerId: g.accountId, groupId: g.id, groupName: g.name, groupDescription: g.description, vpcId: g.vpcId,
+          securityGroupArn: `arn:aws:ec2:${ctx.region}:${g.accountId}:security-group/${g.id}`,
+          ipPermissions: [{ ipProtocol: '-1', groups: [{ userId: g.accountId, groupId: g.id }], ipRanges: [], ipv6Ranges: [], prefixListIds: [] }],
+          ipPermissionsEgress: [{ ipProtocol: '-1', groups: [], ipRanges: [{ cidrIp: '0.0.0.0/0' }], ipv6Ranges: [], prefixListIds: [] }],
+          tagSet: tagSet(tags.get(g.id)),
+        })),
+      };
+    },
+  },
+};

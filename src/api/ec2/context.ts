@@ -1,0 +1,27 @@
+import type { Cloud } from '../../cloud/index.js';
+import { CloudError } from '../../cloud/errors.js';
+import type { Query } from './query.js';
+
+export interface Ctx {
+  cloud: Cloud;
+  accountId: string;
+  region: string;
+  q: Query;
+  requestId: string;
+  dryRun: boolean;
+}
+
+export type Handler = (ctx: Ctx) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+export interface Action {
+  handler: Handler;
+  /** 'early': DryRun answers before the handler runs; 'self': the handler validates first, then checks DryRun. */
+  dryRun?: 'early' | 'self';
+}
+
+export type Actions = Record<string, Action>;
+
+/** For handlers that validate before honouring DryRun. */
+export function dryRunCheck(ctx: Ctx): void {
+  if (ctx.dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+}

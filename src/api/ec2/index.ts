@@ -1,0 +1,62 @@
+/** The EC2 endpoint: Query protocol in, XML out. */
+import type { Cloud } from '../../cloud/index.js';
+import { CloudError } from '../../cloud/errors.js';
+import { requestId as newRequestId } from '../../cloud/ids.js';
+import { log } from '../../log.js';
+import type { Principal } from '../auth/sigv4.js';
+import type { Actions, Ctx } from './context.js';
+import { statusFor } from './errors.js';
+import { Query } from './query.js';
+import { errorXml, successXml } from './xml.js';
+import { instanceActions } from './actions/instances.js';
+import { imageActions } from './actions/images.js';
+import { keyPairActions } from './actions/keypairs.js';
+import { tagActions } from './actions/tags.js';
+import { networkActions } from './actions/network.js';
+import { regionActions } from './actions/regions.js';
+import { volumeActions } from './actions/volumes.js';
+
+export const actions: Actions = {
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...networkActions, ...regionActions, ...volumeActions,
+};
+
+const XML = { 'content-type': 'text/xml;charset=UTF-8' };
+
+export function ec2Error(code: string, message: string, requestId = newRequestId()): Response {
+  return new Response(errorXml(code, message, requestId), { status: statusFor(code), headers: { ...XML, 'x-amzn-requestid': requestId } });
+}
+
+function checkVersion(v: string | undefined): void {
+  if (v === undefined || v === '') throw new CloudError('MissingParameter', 'The request must contain the parameter Version');
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+  const t = m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!) : NaN;
+  if (!m || Number.isNaN(t) || t < Date.UTC(2006, 5, 26) || t > Date.now()) {
+    throw new CloudError('NoSuchVersion', `The requested version (${v}) of service AmazonEC2 does not exist`);
+  }
+}
+
+export async function handleEc2(cloud: Cloud, principal: Principal, body: string, urlQuery: URLSearchParams): Promise<Response> {
+  const requestId = newRequestId();
+  let action = '';
+  try {
+    const q = Query.parse(body).withDefaults(urlQuery);
+    action = q.str('Action') ?? '';
+    if (!action) throw new CloudError('MissingAction', 'The request must contain the parameter Action');
+    const def = actions[action];
+    if (!def) throw new CloudError('InvalidAction', `The action ${action} is not valid for this web service.`);
+    checkVersion(q.str('Version'));
+    const ctx: Ctx = { cloud, accountId: principal.accountId, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
+    if (ctx.dryRun && def.dryRun !== 'self') {
+      throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+    }
+    const result = await def.handler(ctx);
+    return new Response(successXml(action, requestId, result), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
+  } catch (err) {
+    if (err instanceof CloudError) {
+      log.debug(`ec2 ${action || '-'}: ${err.code}: ${err.message}`);
+      return ec2Error(err.code, err.message, requestId);
+    }
+    log.error(`ec2 ${action || '-'} failed: ${(err as Error).stack ?? err}`);
+    return ec2Error('InternalError', 'An internal error has occurred', requestId);
+  }
+}

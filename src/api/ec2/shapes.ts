@@ -1,0 +1,92 @@
+/** Domain objects in the shapes EC2's XML uses (element names as keys); the serializer does the rest. */
+import type { Cloud } from '../../cloud/index.js';
+import { stateCodes, type Instance, type InstanceState } from '../../cloud/instances.js';
+import { privateDnsName } from '../../cloud/ip.js';
+import type { Tag } from '../../cloud/tags.js';
+
+export const tagSet = (tags: Tag[] | undefined) => (tags ?? []).map((t) => ({ key: t.key, value: t.value }));
+
+export const stateShape = (s: string) => ({ code: stateCodes[s as InstanceState] ?? 0, name: s });
+
+export function groupSet(cloud: Cloud, accountId: string, ids: string[]) {
+  const all = cloud.network.securityGroups(accountId);
+  return ids.map((id) => ({ groupId: id, groupName: all.find((g) => g.id === id)?.name ?? '' }));
+}
+
+export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefined) {
+  const dns = privateDnsName(inst.privateIp, cloud.config.region);
+  const groups = groupSet(cloud, inst.accountId, inst.securityGroupIds);
+  const launchTime = new Date(inst.launchTime);
+  const md = inst.attributes.metadataOptions;
+  const terminated = inst.state === 'terminated';
+  return {
+    instanceId: inst.id,
+    imageId: inst.imageId,
+    instanceState: stateShape(inst.state),
+    privateDnsName: terminated ? '' : dns,
+    dnsName: '',
+    reason: inst.stateTransitionReason,
+    keyName: inst.keyName ?? undefined,
+    amiLaunchIndex: inst.launchIndex,
+    productCodes: [],
+    instanceType: inst.instanceType,
+    launchTime,
+    placement: { availabilityZone: inst.availabilityZone, groupName: '', tenancy: 'default' },
+    monitoring: { state: inst.attributes.monitoring ? 'enabled' : 'disabled' },
+    subnetId: terminated ? undefined : inst.subnetId,
+    vpcId: terminated ? undefined : inst.vpcId,
+    privateIpAddress: terminated ? undefined : inst.privateIp,
+    sourceDestCheck: inst.attributes.sourceDestCheck,
+    groupSet: groups,
+    stateReason: inst.stateReasonCode ? { code: inst.stateReasonCode, message: inst.stateReasonMessage ?? '' } : undefined,
+    architecture: 'x86_64',
+    rootDeviceType: 'ebs',
+    rootDeviceName: '/dev/xvda',
+    blockDeviceMapping: terminated ? [] : [{
+      deviceName: '/dev/xvda',
+      ebs: { volumeId: inst.rootVolumeId, status: 'attached', attachTime: launchTime, deleteOnTermination: true },
+    }],
+    virtualizationType: 'hvm',
+    clientToken: inst.clientToken ?? '',
+    tagSet: tagSet(tags),
+    hypervisor: inst.runtime === 'container' ? 'nspawn' : 'xen',
+    networkInterfaceSet: terminated ? [] : [{
+      networkInterfaceId: inst.networkInterfaceId,
+      subnetId: inst.subnetId,
+      vpcId: inst.vpcId,
+      description: '',
+      ownerId: inst.accountId,
+      status: 'in-use',
+      macAddress: inst.macAddress,
+      privateIpAddress: inst.privateIp,
+      privateDnsName: dns,
+      sourceDestCheck: inst.attributes.sourceDestCheck,
+      groupSet: groups,
+      attachment: { attachmentId: `eni-attach-${inst.networkInterfaceId.slice(4)}`, deviceIndex: 0, status: 'attached', attachTime: launchTime, deleteOnTermination: true, networkCardIndex: 0 },
+      privateIpAddressesSet: [{ privateIpAddress: inst.privateIp, privateDnsName: dns, primary: true }],
+      ipv6AddressesSet: [],
+      interfaceType: 'interface',
+    }],
+    ebsOptimized: inst.attributes.ebsOptimized,
+    enaSupport: true,
+    cpuOptions: { coreCount: cloud.instances.instanceType(inst).vcpus, threadsPerCore: 1 },
+    capacityReservationSpecification: { capacityReservationPreference: 'open' },
+    hibernationOptions: { configured: inst.attributes.hibernation },
+    metadataOptions: {
+      state: inst.state === 'pending' ? 'pending' : 'applied',
+      httpTokens: md.httpTokens,
+      httpPutResponseHopLimit: md.httpPutResponseHopLimit,
+      httpEndpoint: md.httpEndpoint,
+      httpProtocolIpv6: md.httpProtocolIpv6,
+      instanceMetadataTags: md.instanceMetadataTags,
+    },
+    enclaveOptions: { enabled: false },
+    bootMode: 'legacy-bios',
+    platformDetails: 'Linux/UNIX',
+    usageOperation: 'RunInstances',
+    usageOperationUpdateTime: launchTime,
+    privateDnsNameOptions: { hostnameType: 'ip-name', enableResourceNameDnsARecord: false, enableResourceNameDnsAAAARecord: false },
+    maintenanceOptions: { autoRecovery: 'default' },
+    currentInstanceBootMode: 'legacy-bios',
+  };
+}

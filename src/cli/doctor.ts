@@ -1,0 +1,62 @@
+/** `pcloud doctor`: what this host can do for pcloud, and the command that fixes what is missing. */
+import { access, constants, readFile } from 'node:fs/promises';
+import { run, which } from '../host/exec.js';
+import { systemdIsPid1 } from '../host/units/index.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+const apt = (pkgs: string) => `apt-get update && apt-get install -y ${pkgs}`;
+
+async function tool(name: string, program: string, pkg: string, versionArgs = ['--version']): Promise<Check> {
+  const path = await which(program);
+  if (!path) return { name, ok: false, detail: `${program} not found`, fix: apt(pkg) };
+  const v = await run(program, versionArgs, { reject: false });
+  return { name, ok: true, detail: (v.stdout || v.stderr).split('\n')[0]!.slice(0, 60) };
+}
+
+export async function doctor(dataDir: string): Promise<Check[]> {
+  const checks: Check[] = [];
+  const pid1 = (await readFile('/proc/1/comm', 'utf8').catch(() => '?')).trim();
+  checks.push(systemdIsPid1()
+    ? { name: 'systemd as PID 1', ok: true, detail: 'systemd unit manager available (issue #3); direct manager in use' }
+    : { name: 'systemd as PID 1', ok: false, detail: `PID 1 is ${pid1}: units run under the direct manager (degraded: detached supervisors, cgroup v1/v2 files)`, fix: 'run pcloud on a host booted with systemd' });
+  checks.push(await tool('systemd-nspawn', 'systemd-nspawn', 'systemd-container'));
+  checks.push(await tool('debootstrap (image builds)', 'debootstrap', 'debootstrap', ['--version']));
+  const fsType = (await run('stat', ['-f', '-c', '%T', dataDir], { reject: false })).stdout.trim() || 'missing';
+  const pool = (await run('stat', ['-f', '-c', '%T', `${dataDir}/pool`], { reject: false })).stdout.trim();
+  const btrfs = await which('mkfs.btrfs');
+  checks.push({
+    name: 'reflink storage pool',
+    ok: pool === 'btrfs' || pool === 'xfs' || Boolean(btrfs),
+    detail: pool === 'btrfs' || pool === 'xfs'
+      ? `${dataDir}/pool is ${pool}`
+      : `${dataDir} is on ${fsType}; ${btrfs ? 'a btrfs loop file is created on first start' : 'no btrfs-progs to make a loop pool'}`,
+    fix: btrfs ? undefined : apt('btrfs-progs xfsprogs'),
+  });
+  const kvm = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false);
+  const qemu = await which('qemu-system-x86_64');
+  checks.push({
+    name: 'KVM / TCG',
+    ok: Boolean(qemu),
+    detail: `${kvm ? '/dev/kvm present' : 'no /dev/kvm: VMs would run on TCG (software)'}; ${qemu ? 'qemu-system-x86_64 found' : 'QEMU missing (VM runtimes, issue #6)'}`,
+    fix: qemu ? undefined : apt('qemu-system-x86 qemu-block-extra ovmf'),
+  });
+  const nft = await which('nft');
+  const nftWorks = nft ? (await run('nft', ['list', 'tables'], { reject: false })).exitCode === 0 : false;
+  checks.push({ name: 'nftables', ok: nftWorks, detail: nft ? (nftWorks ? 'nft works' : 'nft present but cannot list tables') : 'nft not found', fix: nft ? undefined : apt('nftables') });
+  checks.push(await tool('iproute2', 'ip', 'iproute2', ['-V']));
+  checks.push(await tool('nginx (Lambda, issue #7)', 'nginx', 'nginx', ['-v']));
+  checks.push(await tool('swtpm (q35 TPM, issue #6)', 'swtpm', 'swtpm swtpm-tools', ['--version']));
+  return checks;
+}
+
+export function formatChecks(checks: Check[]): string {
+  const w = Math.max(...checks.map((c) => c.name.length));
+  const lines = checks.map((c) => `${c.ok ? ' ok ' : 'MISS'}  ${c.name.padEnd(w)}  ${c.detail}${c.fix ? `\n      ${' '.repeat(w)}  fix: ${c.fix}` : ''}`);
+  return lines.join('\n');
+}

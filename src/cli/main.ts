@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+/** The pcloud command. */
+import { Command } from 'commander';
+import { serve } from '@hono/node-server';
+import cliProgress from 'cli-progress';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { createApp } from '../api/server.js';
+import { Cloud } from '../cloud/index.js';
+import { log } from '../log.js';
+import { DEFAULT_DATA, DEFAULT_LISTEN, parseListen } from './config.js';
+import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
+import { doctor, formatChecks } from './doctor.js';
+import type { Progress } from '../host/images.js';
+
+const DEFAULT_IMAGE = 'debian-12';
+
+function progressBar(label: string): { progress: Progress; stop: () => void } {
+  if (!process.stderr.isTTY) {
+    let last = -1;
+    return {
+      progress: (phase, done, total) => {
+        const pct = Math.floor((done / total) * 10) * 10;
+        if (pct !== last) {
+          last = pct;
+          process.stderr.write(`${label}: ${pct}% ${phase}\n`);
+        }
+      },
+      stop: () => undefined,
+    };
+  }
+  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {phase}`, stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    progress: (phase, done, total) => {
+      if (!started) { bar.start(total, 0, { phase }); started = true; }
+      bar.setTotal(total);
+      bar.update(done, { phase: phase.padEnd(40).slice(0, 40) });
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+async function buildImage(cloud: Cloud, name: string, force = false) {
+  const existing = cloud.images.byName(name);
+  if (existing && !force) return existing;
+  const { progress, stop } = progressBar(`building image ${name}`);
+  try {
+    return await cloud.images.build(name, { progress, force });
+  } finally {
+    stop();
+  }
+}
+
+const program = new Command();
+program.name('pcloud').description('A self-hosted, AWS-compatible cloud for one Linux host');
+
+program.command('serve')
+  .description('serve EC2 (and the rest) on one port')
+  .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
+  .option('--data <dir>', 'data directory (SQLite state, storage pool, units)', DEFAULT_DATA)
+  .option('--no-image', 'do not build the default image on first start')
+  .action(async (opts: { listen: string; data: string; image: boolean }) => {
+    const { hostname, port } = parseListen(opts.listen);
+    const cloud = await Cloud.open({ dataDir: opts.data });
+    const key = ensureCredentials(cloud.accounts);
+    cloud.network.ensureDefaults(key.accountId);
+    if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
+    await cloud.start();
+    const app = createApp(cloud);
+    const server = serve({ fetch: app.fetch, hostname, port }, async (info) => {
+      const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${info.port}`;
+      await writeFile(join(opts.data, 'endpoint'), endpoint + '\n');
+      const ami = cloud.images.byName(DEFAULT_IMAGE);
+      process.stdout.write([
+        `pcloud serving on ${endpoint} (data ${opts.data}, pool ${cloud.host.pool.kind}, units ${cloud.host.units.kind})`,
+        '',
+        credentialsText(key, endpoint, cloud.config.region),
+        '',
+        'Try:',
+        `  AWS_ACCESS_KEY_ID=${key.accessKeyId} AWS_SECRET_ACCESS_KEY=${key.secretAccessKey} \\`,
+        `  aws --endpoint-url ${endpoint} --region ${cloud.config.region} ec2 run-instances --image-id ${ami?.id ?? '<ami-id>'} --instance-type t3.micro`,
+        '',
+      ].join('\n'));
+    });
+    let closing = false;
+    const shutdown = async () => {
+      if (closing) return;
+      closing = true;
+      log.info('shutting down (instances keep running)');
+      server.close();
+      await cloud.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
+  });
+
+program.command('credentials')
+  .description('print the access key, in forms aws configure and Terraform take')
+  .option('--data <dir>', 'data directory', DEFAULT_DATA)
+  .action(async (opts: { data: string }) => {
+    const cloud = await Cloud.open({ dataDir: opts.data });
+    const key = ensureCredentials(cloud.accounts);
+    process.stdout.write(credentialsText(key, await endpointOf(opts.data), cloud.config.region) + '\n');
+    await cloud.close();
+  });
+
+const image = program.command('image').description('build, import and list images (AMIs)');
+image.command('build <name>')
+  .description('build an image from a recipe in images/ and register it (cached: an existing image is kept)')
+  .option('--data <dir>', 'data directory', DEFAULT_DATA)
+  .option('--force', 'build again even if the image exists')
+  .action(async (name: string, opts: { data: string; force?: boolean }) => {
+    const cloud = await Cloud.open({ dataDir: opts.data });
+    const img = await buildImage(cloud, name, opts.force);
+    process.stdout.write(`${img.id}\t${img.name}\n`);
+    await cloud.close();
+  });
+image.command('import <file>')
+  .description('unpack a root file system tarball into the pool and register it')
+  .requiredOption('--name <name>', 'image name')
+  .option('--data <dir>', 'data directory', DEFAULT_DATA)
+  .action(async (file: string, opts: { name: string; data: string }) => {
+    const cloud = await Cloud.open({ dataDir: opts.data });
+    const img = await cloud.images.importTar(file, opts.name);
+    process.stdout.write(`${img.id}\t${img.name}\n`);
+    await cloud.close();
+  });
+image.command('list')
+  .option('--data <dir>', 'data directory', DEFAULT_DATA)
+  .action(async (opts: { data: string }) => {
+    const cloud = await Cloud.open({ dataDir: opts.data });
+    for (const img of cloud.images.describe('000000000000', [], [], [])) {
+      process.stdout.write(`${img.id}\t${img.name}\t${(img.sizeBytes / 2 ** 20).toFixed(0)} MiB\t${img.source}\n`);
+    }
+    await cloud.close();
+  });
+
+program.command('doctor')
+  .description('what this host can do, and what is missing')
+  .option('--data <dir>', 'data directory', DEFAULT_DATA)
+  .action(async (opts: { data: string }) => {
+    process.stdout.write(formatChecks(await doctor(opts.data)) + '\n');
+  });
+
+program.command('logs <instance>')
+  .description("an instance's console output")
+  .option('--data <dir>', 'data directory', DEFAULT_DATA)
+  .option('-f, --follow', 'keep following')
+  .action(async (instance: string, opts: { data: string; follow?: boolean }) => {
+    const cloud = await Cloud.open({ dataDir: opts.data });
+    const file = cloud.host.units.logFile(`pcloud-instance@${instance}`);
+    await cloud.close();
+    if (!file) throw new Error(`no log for ${instance}`);
+    const tail = spawn('tail', [opts.follow ? '-F' : '-n+1', ...(opts.follow ? ['-n+1'] : []), file], { stdio: 'inherit' });
+    await new Promise((r) => tail.on('exit', r));
+  });
+
+program.parseAsync().catch((err: Error) => {
+  process.stderr.write(`pcloud: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,139 @@
+/**
+ * Images (AMIs): built from a recipe or imported from a tarball ahead of time, unpacked in the storage pool, then
+ * forked per instance. Images registered by the host's operator belong to the system account and are public.
+ */
+import { and, eq, inArray, or } from 'drizzle-orm';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../db/index.js';
+import { images } from '../db/schema.js';
+import type { StoragePool } from '../host/storage.js';
+import { buildRootfs, diskUsage, loadRecipe, unpackTar, type Progress } from '../host/images.js';
+import { CloudError, invalidParam } from './errors.js';
+import { isId, newId } from './ids.js';
+import { matches, type Filter } from './tags.js';
+import { log } from '../log.js';
+
+export type Image = typeof images.$inferSelect;
+
+export const SYSTEM_ACCOUNT = '000000000000';
+
+export class Images {
+  constructor(
+    private readonly db: Db,
+    private readonly pool: StoragePool,
+    private readonly dirs: { recipes: string; cache: string },
+  ) {}
+
+  get(id: string): Image {
+    if (!isId('ami', id)) throw new CloudError('InvalidAMIID.Malformed', `Invalid id: "${id}" (expecting "ami-...")`);
+    const row = this.db.select().from(images).where(eq(images.id, id)).get();
+    if (!row || row.state !== 'available') throw new CloudError('InvalidAMIID.NotFound', `The image id '[${id}]' does not exist`);
+    return row;
+  }
+
+  byName(name: string): Image | undefined {
+    return this.db.select().from(images).where(and(eq(images.name, name), eq(images.state, 'available'))).get();
+  }
+
+  /** Images an account can see: its own and public ones. */
+  describe(accountId: string, ids: string[], owners: string[], filters: Filter[]): Image[] {
+    for (const id of ids) if (!isId('ami', id)) throw new CloudError('InvalidAMIID.Malformed', `Invalid id: "${id}"`);
+    const visible = or(eq(images.ownerId, accountId), eq(images.isPublic, true));
+    const conds = [visible!, eq(images.state, 'available')];
+    if (ids.length) conds.push(inArray(images.id, ids));
+    let rows = this.db.select().from(images).where(and(...conds)).orderBy(images.createdAt).all();
+    if (ids.length) {
+      const missing = ids.filter((id) => !rows.some((r) => r.id === id));
+      if (missing.length) throw new CloudError('InvalidAMIID.NotFound', `The image id '[${missing.join(', ')}]' does not exist`);
+    }
+    if (owners.length) {
+      rows = rows.filter((r) => owners.some((o) =>
+        o === r.ownerId || (o === 'self' && r.ownerId === accountId) || (['amazon', 'pcloud'].includes(o) && r.ownerId === SYSTEM_ACCOUNT)));
+    }
+    const fields: Record<string, (r: Image) => string | undefined> = {
+      'image-id': (r) => r.id, name: (r) => r.name, 'owner-id': (r) => r.ownerId, architecture: (r) => r.architecture,
+      state: (r) => r.state, platform: (r) => (r.platform === 'windows' ? 'windows' : undefined),
+      'is-public': (r) => String(r.isPublic), 'image-type': () => 'machine', 'root-device-type': () => 'ebs',
+      'virtualization-type': () => 'hvm', description: (r) => r.description, 'owner-alias': (r) => (r.ownerId === SYSTEM_ACCOUNT ? 'amazon' : undefined),
+    };
+    for (const f of filters) {
+      const get = fields[f.name];
+      if (!get) {
+        if (f.name.startsWith('tag')) continue; // applied by the caller with the tags it has
+        throw invalidParam(`The filter '${f.name}' is invalid`);
+      }
+      rows = rows.filter((r) => matches(get(r), f.values));
+    }
+    return rows;
+  }
+
+  deregister(accountId: string, id: string): void {
+    const img = this.get(id);
+    if (img.ownerId !== accountId) throw new CloudError('AuthFailure', `Not authorized for image:${id}`);
+    this.db.update(images).set({ state: 'deregistered' }).where(eq(images.id, id)).run();
+    // The unpacked root stays until no instance uses it; forks are independent copies on a reflink pool.
+    void this.pool.removeImage(id).catch((err) => log.warn(`removing image ${id}: ${(err as Error).message}`));
+    this.db.delete(images).where(eq(images.id, id)).run();
+  }
+
+  /**
+   * Build a recipe from images/ (e.g. debian-12) and register it, unless an image of that name exists already.
+   * Build steps are cached by debootstrap's package cache under the data dir.
+   */
+  async build(name: string, opts: { progress?: Progress; force?: boolean } = {}): Promise<Image> {
+    const existing = this.byName(name);
+    if (existing && !opts.force) return existing;
+    const { recipe, dir } = await loadRecipe(this.dirs.recipes, name);
+    const stepsFile = join(this.dirs.cache, `${name}.steps`);
+    const expectedSteps = Number(await readFile(stepsFile, 'utf8').catch(() => '')) || undefined;
+    const buildRoot = await this.pool.createImageRoot(`.build-${name}`);
+    try {
+      const { steps } = await buildRootfs(recipe, dir, buildRoot, {
+        cacheDir: join(this.dirs.cache, 'debootstrap'), progress: opts.progress, expectedSteps,
+      });
+      await mkdir(this.dirs.cache, { recursive: true });
+      await writeFile(stepsFile, String(steps + 1));
+      return await this.register(buildRoot, {
+        name, description: recipe.description, architecture: recipe.architecture, platform: recipe.platform,
+        source: `recipe:${name}`,
+      });
+    } catch (err) {
+      await this.pool.removeImage(`.build-${name}`).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** `pcloud image import FILE.tar --name N`: unpack a root file system tarball and register it. */
+  async importTar(file: string, name: string, opts: { architecture?: 'x86_64' | 'arm64'; description?: string } = {}): Promise<Image> {
+    if (this.byName(name)) throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use`);
+    const buildRoot = await this.pool.createImageRoot(`.import-${name}`);
+    try {
+      await unpackTar(file, buildRoot);
+      return await this.register(buildRoot, {
+        name, description: opts.description ?? `Imported from ${file}`, architecture: opts.architecture ?? 'x86_64',
+        platform: 'linux', source: `import:${file}`,
+      });
+    } catch (err) {
+      await this.pool.removeImage(`.import-${name}`).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async register(buildRoot: string, meta: { name: string; description: string; architecture: 'x86_64' | 'arm64'; platform: string; source: string }): Promise<Image> {
+    const id = newId('ami');
+    const sizeBytes = await diskUsage(buildRoot);
+    const rootPath = await this.pool.sealImage(buildRoot, id);
+    const old = this.byName(meta.name);
+    const row: Image = {
+      id, ownerId: SYSTEM_ACCOUNT, name: meta.name, description: meta.description, architecture: meta.architecture,
+      platform: meta.platform, bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath, sizeBytes,
+      source: meta.source, createdAt: Date.now(),
+    };
+    this.db.transaction((tx) => {
+      if (old) tx.delete(images).where(eq(images.id, old.id)).run();
+      tx.insert(images).values(row).run();
+    });
+    return row;
+  }
+}

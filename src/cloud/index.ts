@@ -1,0 +1,74 @@
+/**
+ * The cloud: the domain, composed over one database and one host. The API layers call into it; it decides and keeps
+ * state, and acts on the host only through the drivers in src/host.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openDb, type Db } from '../db/index.js';
+import type { Host } from '../host/index.js';
+import { StoragePool } from '../host/storage.js';
+import { openUnitManager } from '../host/units/index.js';
+import { projectRoot } from '../paths.js';
+import { Accounts } from './accounts.js';
+import { configFromEnv, type CloudConfig } from './config.js';
+import { Images } from './images.js';
+import { Instances } from './instances.js';
+import { KeyPairs } from './keypairs.js';
+import { Network } from './network.js';
+import { Tags } from './tags.js';
+import { log } from '../log.js';
+
+export interface CloudOptions {
+  dataDir: string;
+  config?: Partial<CloudConfig>;
+  /** Replace host drivers (tests only). */
+  host?: Host;
+}
+
+export class Cloud {
+  readonly accounts: Accounts;
+  readonly tags: Tags;
+  readonly network: Network;
+  readonly keyPairs: KeyPairs;
+  readonly images: Images;
+  readonly instances: Instances;
+  private sweeper?: NodeJS.Timeout;
+
+  private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
+    this.accounts = new Accounts(db);
+    this.tags = new Tags(db);
+    this.network = new Network(db, config);
+    this.keyPairs = new KeyPairs(db);
+    this.images = new Images(db, host.pool, { recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache') });
+    this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags);
+  }
+
+  static async open(opts: CloudOptions): Promise<Cloud> {
+    await mkdir(opts.dataDir, { recursive: true });
+    const config = { ...configFromEnv(), ...opts.config };
+    const db = openDb(join(opts.dataDir, 'pcloud.db'));
+    const host = opts.host ?? {
+      pool: await StoragePool.open(opts.dataDir),
+      units: await openUnitManager(join(opts.dataDir, 'run')),
+    };
+    return new Cloud(db, host, config, opts.dataDir);
+  }
+
+  /** Reconcile with the host, then follow unit events and sweep old terminated instances. */
+  async start(): Promise<void> {
+    this.instances.listen();
+    const stats = await this.instances.reconcile();
+    if (stats.relaunched || stats.ended || stats.orphans) log.info('reconciled with the host', stats);
+    this.instances.sweep();
+    this.sweeper = setInterval(() => this.instances.sweep(), Math.min(60_000, this.config.terminatedTtlMs));
+    this.sweeper.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.instances.close();
+    await this.instances.idle();
+    this.host.units.close();
+    this.db.$client.close();
+  }
+}

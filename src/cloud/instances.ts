@@ -1,0 +1,656 @@
+/**
+ * Instances: the decisions and the state. A launch forks the image's root disk, writes the instance's identity into
+ * it and starts its unit, concurrently where the steps allow; the unit's readiness flips the instance to `running`.
+ * Every transition of one instance is serialized; the unit manager's events and the API's calls meet here.
+ */
+import { createHash } from 'node:crypto';
+import { and, asc, eq, gt, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { instances, reservations, type InstanceAttributes, type MetadataOptions } from '../db/schema.js';
+import type { Host } from '../host/index.js';
+import { containerUnit, containerUnitName } from '../host/nspawn.js';
+import { writeSeed } from '../host/seed.js';
+import { isFinal, type UnitStatus } from '../host/units/types.js';
+import { log } from '../log.js';
+import { instanceTypes, type InstanceType } from './catalog.js';
+import type { CloudConfig } from './config.js';
+import { CloudError, invalidParam } from './errors.js';
+import { isId, newId } from './ids.js';
+import type { Images } from './images.js';
+import { privateDnsName } from './ip.js';
+import type { KeyPairs } from './keypairs.js';
+import { newMac, type Network } from './network.js';
+import { Tags, globFor, type Filter, type Tag } from './tags.js';
+
+export type Instance = typeof instances.$inferSelect;
+export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+
+export const stateCodes: Record<InstanceState, number> = {
+  pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80,
+};
+
+export interface RunParams {
+  imageId?: string;
+  instanceType?: string;
+  minCount?: number;
+  maxCount?: number;
+  keyName?: string;
+  userData?: string;
+  clientToken?: string;
+  subnetId?: string;
+  availabilityZone?: string;
+  privateIpAddress?: string;
+  securityGroupIds: string[];
+  securityGroups: string[];
+  tagSpecifications: { resourceType: string; tags: Tag[] }[];
+  metadataOptions: Partial<MetadataOptions>;
+  disableApiTermination?: boolean;
+  disableApiStop?: boolean;
+  instanceInitiatedShutdownBehavior?: string;
+  ebsOptimized?: boolean;
+  monitoring?: boolean;
+  cpuCredits?: string;
+  hibernation?: boolean;
+}
+
+export interface RunResult {
+  reservationId: string;
+  instances: Instance[];
+}
+
+export interface StateChange {
+  instanceId: string;
+  previous: InstanceState;
+  current: InstanceState;
+}
+
+const PREFIX = 'pcloud-instance@';
+const MAX_PER_CALL = 100;
+const USER_DATA_MAX = 16 * 1024;
+
+export const defaultMetadataOptions: MetadataOptions = {
+  httpTokens: 'optional', httpPutResponseHopLimit: 1, httpEndpoint: 'enabled', httpProtocolIpv6: 'disabled',
+  instanceMetadataTags: 'disabled',
+};
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!allowed.includes(value as T)) throw invalidParam(`Invalid value '${value}' for ${name}. Valid values: ${allowed.join(', ')}`);
+  return value as T;
+}
+
+export function checkMetadataOptions(m: Partial<MetadataOptions>): Partial<MetadataOptions> {
+  const out: Partial<MetadataOptions> = {};
+  const tokens = oneOf('HttpTokens', m.httpTokens, ['optional', 'required'] as const);
+  if (tokens) out.httpTokens = tokens;
+  const ep = oneOf('HttpEndpoint', m.httpEndpoint, ['enabled', 'disabled'] as const);
+  if (ep) out.httpEndpoint = ep;
+  const v6 = oneOf('HttpProtocolIpv6', m.httpProtocolIpv6, ['enabled', 'disabled'] as const);
+  if (v6) out.httpProtocolIpv6 = v6;
+  const tags = oneOf('InstanceMetadataTags', m.instanceMetadataTags, ['enabled', 'disabled'] as const);
+  if (tags) out.instanceMetadataTags = tags;
+  if (m.httpPutResponseHopLimit !== undefined) {
+    const n = m.httpPutResponseHopLimit;
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidParam('HttpPutResponseHopLimit must be an integer from 1 to 64');
+    out.httpPutResponseHopLimit = n;
+  }
+  return out;
+}
+
+export function decodeUserData(b64: string): Buffer {
+  const clean = b64.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) {
+    throw invalidParam('Invalid BASE64 encoding of user data.');
+  }
+  const buf = Buffer.from(clean, 'base64');
+  if (buf.length > USER_DATA_MAX) throw invalidParam(`User data is limited to ${USER_DATA_MAX} bytes`);
+  return buf;
+}
+
+/** Filters DescribeInstances understands, as SQL on the instances table. */
+const filterColumns: Record<string, SQL> = {
+  'instance-id': sql`${instances.id}`,
+  'instance-state-name': sql`${instances.state}`,
+  'instance-type': sql`${instances.instanceType}`,
+  'image-id': sql`${instances.imageId}`,
+  'key-name': sql`${instances.keyName}`,
+  'vpc-id': sql`${instances.vpcId}`,
+  'subnet-id': sql`${instances.subnetId}`,
+  'private-ip-address': sql`${instances.privateIp}`,
+  'network-interface.addresses.private-ip-address': sql`${instances.privateIp}`,
+  'availability-zone': sql`${instances.availabilityZone}`,
+  'client-token': sql`${instances.clientToken}`,
+  'reservation-id': sql`${instances.reservationId}`,
+  'owner-id': sql`${instances.accountId}`,
+  'launch-index': sql`CAST(${instances.launchIndex} AS TEXT)`,
+  'network-interface.network-interface-id': sql`${instances.networkInterfaceId}`,
+  'network-interface.mac-address': sql`${instances.macAddress}`,
+  'root-device-type': sql`'ebs'`,
+  'architecture': sql`'x86_64'`,
+  'instance-lifecycle': sql`NULL`,
+  'block-device-mapping.volume-id': sql`${instances.rootVolumeId}`,
+  'instance.group-id': sql`(SELECT value FROM json_each(${instances.securityGroupIds}) LIMIT 1)`,
+};
+
+export class Instances {
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private unsubscribe?: () => void;
+
+  constructor(
+    private readonly db: Db,
+    private readonly host: Host,
+    private readonly config: CloudConfig,
+    private readonly images: Images,
+    private readonly keyPairs: KeyPairs,
+    private readonly network: Network,
+    private readonly tags: Tags,
+  ) {}
+
+  /** Follow the unit manager: readiness and unexpected ends of instance units. */
+  listen(): void {
+    this.unsubscribe = this.host.units.onChange((st) => {
+      if (st.name.startsWith(PREFIX)) void this.onUnit(st.name.slice(PREFIX.length));
+    });
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Wait until every transition under way has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.locks.size) await Promise.allSettled([...this.locks.values()]);
+  }
+
+  // ---------------------------------------------------------------- launch
+
+  run(accountId: string, p: RunParams, dryRun = false): RunResult {
+    if (!p.imageId) throw new CloudError('MissingParameter', 'The request must contain the parameter ImageId');
+    if (p.maxCount === undefined) throw new CloudError('MissingParameter', 'The request must contain the parameter MaxCount');
+    if (p.minCount === undefined) throw new CloudError('MissingParameter', 'The request must contain the parameter MinCount');
+    if (p.minCount < 1) throw invalidParam(`Value (${p.minCount}) for parameter minCount is invalid. Expected a value greater than or equal to 1.`);
+    if (p.maxCount < p.minCount) throw invalidParam(`Value (${p.maxCount}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount.`);
+    if (p.minCount > MAX_PER_CALL) {
+      throw new CloudError('InstanceLimitExceeded', `You have requested more instances (${p.minCount}) than your current instance limit of ${MAX_PER_CALL} allows.`);
+    }
+    if (p.clientToken !== undefined && (p.clientToken.length > 64 || !/^[\x20-\x7e]*$/.test(p.clientToken))) {
+      throw invalidParam('ClientToken must be at most 64 ASCII characters');
+    }
+    const image = this.images.get(p.imageId);
+    const typeName = p.instanceType ?? 't3.micro';
+    const type = instanceTypes.get(typeName);
+    if (!type) throw invalidParam(`The instance type '${typeName}' does not exist`);
+    if (type.architecture !== image.architecture) {
+      throw invalidParam(`The architecture '${type.architecture}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI.`);
+    }
+    if (type.runtime !== 'container') {
+      throw new CloudError('Unsupported', `The instance type '${typeName}' runs on the ${type.runtime} runtime, which this host does not launch yet.`);
+    }
+    if (p.keyName) this.keyPairs.get(accountId, p.keyName);
+    if (p.userData) decodeUserData(p.userData);
+    const shutdown = oneOf('InstanceInitiatedShutdownBehavior', p.instanceInitiatedShutdownBehavior, ['stop', 'terminate'] as const);
+    const credits = oneOf('CpuCredits', p.cpuCredits, ['standard', 'unlimited'] as const);
+    const metadataOptions = { ...defaultMetadataOptions, ...checkMetadataOptions(p.metadataOptions) };
+    for (const spec of p.tagSpecifications) {
+      if (!['instance', 'volume', 'network-interface'].includes(spec.resourceType)) {
+        throw invalidParam(`'${spec.resourceType}' is not a valid taggable resource type for this operation.`);
+      }
+    }
+    const subnet = this.network.pickSubnet(accountId, { subnetId: p.subnetId, availabilityZone: p.availabilityZone });
+    const groups = this.network.securityGroupsFor(accountId, subnet.vpcId, p.securityGroupIds, p.securityGroups);
+    if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+
+    const { clientToken: _t, ...rest } = p;
+    const requestHash = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+    const attributes: InstanceAttributes = {
+      disableApiTermination: p.disableApiTermination ?? false,
+      disableApiStop: p.disableApiStop ?? false,
+      instanceInitiatedShutdownBehavior: shutdown ?? 'stop',
+      ebsOptimized: p.ebsOptimized ?? false,
+      monitoring: p.monitoring ?? false,
+      cpuCredits: type.burstable ? (credits ?? (type.name.startsWith('t2') ? 'standard' : 'unlimited')) : undefined,
+      sourceDestCheck: true,
+      hibernation: p.hibernation ?? false,
+      metadataOptions,
+    };
+
+    const result = this.db.transaction((tx) => {
+      if (p.clientToken) {
+        const prior = tx.select().from(reservations)
+          .where(and(eq(reservations.accountId, accountId), eq(reservations.clientToken, p.clientToken))).get();
+        if (prior) {
+          if (prior.requestHash !== requestHash) {
+            throw new CloudError('IdempotentParameterMismatch', `Arguments on this idempotent request are inconsistent with arguments used in previous request(s) with client token '${p.clientToken}'.`);
+          }
+          const rows = tx.select().from(instances).where(eq(instances.reservationId, prior.id)).orderBy(asc(instances.launchIndex)).all();
+          return { reservationId: prior.id, instances: rows, fresh: false };
+        }
+      }
+      const reservationId = newId('r');
+      const now = Date.now();
+      tx.insert(reservations).values({ id: reservationId, accountId, clientToken: p.clientToken || null, requestHash, createdAt: now }).run();
+      const count = p.maxCount!;
+      const ips = this.network.allocateIps(subnet, p.privateIpAddress ? 1 : count, p.privateIpAddress);
+      if (ips.length < count && p.privateIpAddress) {
+        throw invalidParam('A private IP address can be given only when launching one instance');
+      }
+      const rows: Instance[] = ips.map((ip, i) => ({
+        id: newId('i'), accountId, reservationId, launchIndex: i, imageId: image.id, instanceType: type.name,
+        runtime: type.runtime, keyName: p.keyName ?? null, state: 'pending', stateTransitionReason: '',
+        stateReasonCode: 'pending', stateReasonMessage: 'pending', launchTime: now, subnetId: subnet.id, vpcId: subnet.vpcId,
+        availabilityZone: subnet.availabilityZone, privateIp: ip, macAddress: newMac(), networkInterfaceId: newId('eni'),
+        securityGroupIds: groups.map((g) => g.id), clientToken: p.clientToken || null, userData: p.userData || null,
+        rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now,
+      }));
+      for (const r of rows) tx.insert(instances).values(r).run();
+      for (const spec of p.tagSpecifications) {
+        const ids = rows.map((r) => (spec.resourceType === 'instance' ? r.id : spec.resourceType === 'volume' ? r.rootVolumeId : r.networkInterfaceId));
+        this.tags.put(accountId, ids, spec.tags);
+      }
+      return { reservationId, instances: rows, fresh: true };
+    });
+    if (result.fresh) for (const r of result.instances) void this.serial(r.id, () => this.launch(r.id));
+    return { reservationId: result.reservationId, instances: result.instances };
+  }
+
+  private async launch(id: string): Promise<void> {
+    const inst = this.row(id);
+    if (!inst || inst.state !== 'pending') return;
+    try {
+      const image = this.images.get(inst.imageId);
+      const type = instanceTypes.get(inst.instanceType)!;
+      const hostname = privateDnsName(inst.privateIp, this.config.region).split('.')[0]!;
+      // The fork, the seed's contents and the unit's description are independent: make them at once.
+      const [disk, seed] = await Promise.all([
+        this.host.pool.fork(image.rootPath, id),
+        Promise.resolve(this.seedFor(inst, hostname)),
+      ]);
+      const unit = containerUnit({
+        instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
+        register: this.host.units.kind === 'systemd', readyTimeoutSec: this.config.readyTimeoutSec,
+      });
+      await writeSeed(disk, seed);
+      await this.host.units.start(unit);
+    } catch (err) {
+      log.error(`launch of ${id} failed: ${(err as Error).message}`);
+      await this.teardown(id);
+      this.setState(id, 'terminated', {
+        stateReasonCode: 'Server.InternalError',
+        stateReasonMessage: `Server.InternalError: ${(err as Error).message}`.slice(0, 500),
+      });
+    }
+  }
+
+  private seedFor(inst: Instance, hostname: string) {
+    const key = inst.keyName ? this.keyPairs.list(inst.accountId, [inst.keyName])[0] : undefined;
+    const metaData = [
+      `instance-id: ${inst.id}`,
+      `local-hostname: ${hostname}`,
+      `hostname: ${hostname}`,
+      `local-ipv4: ${inst.privateIp}`,
+      `availability-zone: ${inst.availabilityZone}`,
+      ...(key ? ['public-keys:', `  - ${JSON.stringify(key.publicKey)}`] : []),
+      '',
+    ].join('\n');
+    return {
+      instanceId: inst.id,
+      hostname,
+      machineId: createHash('sha256').update(inst.id).digest('hex').slice(0, 32),
+      metaData,
+      userData: inst.userData ? decodeUserData(inst.userData) : undefined,
+      authorizedKeys: key?.publicKey,
+    };
+  }
+
+  // ---------------------------------------------------------------- unit events
+
+  private onUnit(id: string): Promise<void> {
+    return this.serial(id, async () => {
+      const inst = this.row(id);
+      if (!inst) return;
+      const st = await this.host.units.status(PREFIX + id);
+      if (!st) return;
+      if (st.state === 'active' && inst.state === 'pending') {
+        this.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+        return;
+      }
+      if (!isFinal(st.state)) return;
+      if (inst.state === 'pending') {
+        await this.teardown(id);
+        this.setState(id, 'terminated', {
+          stateReasonCode: 'Server.InternalError',
+          stateReasonMessage: `Server.InternalError: the instance did not become ready (${describeEnd(st)})`,
+        });
+      } else if (inst.state === 'running') {
+        await this.ended(inst, st);
+      }
+    });
+  }
+
+  /** A running instance's unit ended without being asked to: as on EC2, per its shutdown behaviour. */
+  private async ended(inst: Instance, st: UnitStatus): Promise<void> {
+    const clean = st.result === 'success';
+    const code = clean ? 'Client.InstanceInitiatedShutdown' : 'Server.InternalError';
+    const message = clean ? 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' : `Server.InternalError: the instance's unit failed (${describeEnd(st)})`;
+    const reason = `${clean ? 'User initiated' : 'Server error'} (${ec2Time(new Date())})`;
+    if (inst.attributes.instanceInitiatedShutdownBehavior === 'terminate') {
+      await this.teardown(inst.id);
+      this.setState(inst.id, 'terminated', { stateReasonCode: code, stateReasonMessage: message, stateTransitionReason: reason });
+    } else {
+      this.setState(inst.id, 'stopped', { stateReasonCode: code, stateReasonMessage: message, stateTransitionReason: reason });
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle calls
+
+  terminate(accountId: string, ids: string[]): StateChange[] {
+    const rows = this.getMany(accountId, ids);
+    for (const r of rows) {
+      if (r.attributes.disableApiTermination && r.state !== 'terminated') {
+        throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+      }
+    }
+    return rows.map((r) => {
+      const previous = r.state as InstanceState;
+      if (previous === 'terminated') return { instanceId: r.id, previous, current: previous };
+      if (previous !== 'shutting-down') {
+        this.setState(r.id, 'shutting-down', {
+          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
+          stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
+        });
+        void this.serial(r.id, () => this.finishTerminate(r.id));
+      }
+      return { instanceId: r.id, previous, current: 'shutting-down' };
+    });
+  }
+
+  private async finishTerminate(id: string): Promise<void> {
+    await this.teardown(id);
+    this.setState(id, 'terminated', {});
+  }
+
+  /** Remove what an instance holds on the host: its unit and its disk. */
+  private async teardown(id: string): Promise<void> {
+    const name = PREFIX + id;
+    try {
+      await this.host.units.stop(name);
+      await this.host.units.remove(name);
+    } catch (err) {
+      log.warn(`stopping ${name}: ${(err as Error).message}`);
+    }
+    await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
+  }
+
+  stop(accountId: string, ids: string[], _force = false): StateChange[] {
+    const rows = this.getMany(accountId, ids);
+    for (const r of rows) {
+      if (r.attributes.disableApiStop && (r.state === 'running' || r.state === 'pending')) {
+        throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`);
+      }
+      if (!['running', 'pending', 'stopping', 'stopped'].includes(r.state)) {
+        throw new CloudError('IncorrectInstanceState', `This instance '${r.id}' is not in a state from which it can be stopped.`);
+      }
+    }
+    return rows.map((r) => {
+      const previous = r.state as InstanceState;
+      if (previous === 'stopped' || previous === 'stopping') return { instanceId: r.id, previous, current: previous };
+      this.setState(r.id, 'stopping', {
+        stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
+        stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
+      });
+      void this.serial(r.id, () => this.finishStop(r.id));
+      return { instanceId: r.id, previous, current: 'stopping' };
+    });
+  }
+
+  private async finishStop(id: string): Promise<void> {
+    await this.host.units.stop(PREFIX + id).catch((err) => log.warn(`stopping ${id}: ${(err as Error).message}`));
+    if (this.row(id)?.state === 'stopping') this.setState(id, 'stopped', {});
+  }
+
+  start(accountId: string, ids: string[]): StateChange[] {
+    const rows = this.getMany(accountId, ids);
+    for (const r of rows) {
+      if (!['running', 'pending', 'stopped'].includes(r.state)) {
+        throw new CloudError('IncorrectInstanceState', `The instance '${r.id}' is not in a state from which it can be started.`);
+      }
+    }
+    return rows.map((r) => {
+      const previous = r.state as InstanceState;
+      if (previous !== 'stopped') return { instanceId: r.id, previous, current: previous };
+      this.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
+      void this.serial(r.id, () => this.launch(r.id));
+      return { instanceId: r.id, previous, current: 'pending' };
+    });
+  }
+
+  reboot(accountId: string, ids: string[]): void {
+    const rows = this.getMany(accountId, ids);
+    for (const r of rows) {
+      if (r.state !== 'running') continue;
+      void this.serial(r.id, () => this.host.units.restart(PREFIX + r.id).catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  row(id: string): Instance | undefined {
+    return this.db.select().from(instances).where(eq(instances.id, id)).get();
+  }
+
+  private visible(): SQL {
+    return or(isNull(instances.terminatedAt), gt(instances.terminatedAt, Date.now() - this.config.terminatedTtlMs))!;
+  }
+
+  get(accountId: string, id: string): Instance {
+    return this.getMany(accountId, [id])[0]!;
+  }
+
+  /** The instances named, all of them, or InvalidInstanceID.Malformed/NotFound. */
+  getMany(accountId: string, ids: string[]): Instance[] {
+    if (!ids.length) throw new CloudError('MissingParameter', 'The request must contain the parameter InstanceId');
+    for (const id of ids) if (!isId('i', id)) throw new CloudError('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
+    const rows = this.db.select().from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.id, ids), this.visible())).all();
+    const missing = ids.filter((id) => !rows.some((r) => r.id === id));
+    if (missing.length) {
+      throw new CloudError('InvalidInstanceID.NotFound', `The instance ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`);
+    }
+    return ids.map((id) => rows.find((r) => r.id === id)!);
+  }
+
+  describe(accountId: string, q: { ids: string[]; filters: Filter[]; maxResults?: number; nextToken?: string }): { instances: Instance[]; nextToken?: string } {
+    if (q.maxResults !== undefined && q.ids.length) {
+      throw new CloudError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+    }
+    if (q.maxResults !== undefined && (q.maxResults < 5 || q.maxResults > 1000)) {
+      throw invalidParam(`Value ( ${q.maxResults} ) for parameter maxResults is invalid. Expecting a value greater than 5.`);
+    }
+    if (q.ids.length) this.getMany(accountId, q.ids);
+    const conds: SQL[] = [eq(instances.accountId, accountId), this.visible()];
+    if (q.ids.length) conds.push(inArray(instances.id, q.ids));
+    for (const f of q.filters) conds.push(instanceFilter(f));
+    const offset = decodeToken(q.nextToken);
+    const limit = q.maxResults ?? -1;
+    const rows = this.db.select().from(instances).where(and(...conds))
+      .orderBy(asc(instances.launchTime), asc(instances.reservationId), asc(instances.launchIndex))
+      .limit(limit === -1 ? -1 : limit + 1).offset(offset).all();
+    let nextToken: string | undefined;
+    if (limit !== -1 && rows.length > limit) {
+      rows.length = limit;
+      nextToken = Buffer.from(JSON.stringify({ o: offset + limit })).toString('base64url');
+    }
+    return { instances: rows, nextToken };
+  }
+
+  instanceType(inst: Instance): InstanceType {
+    return instanceTypes.get(inst.instanceType)!;
+  }
+
+  async consoleOutput(accountId: string, id: string): Promise<Buffer> {
+    this.get(accountId, id);
+    return this.host.units.logs(PREFIX + id, 64 * 1024);
+  }
+
+  // ---------------------------------------------------------------- attributes
+
+  modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): void {
+    const inst = this.get(accountId, id);
+    const { instanceType, userData, ...attrs } = changes;
+    const stoppedOnly = (what: string) => {
+      if (inst.state !== 'stopped') {
+        throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state; ${what} can only be modified on a stopped instance.`);
+      }
+    };
+    const set: Partial<Instance> = {};
+    if (instanceType !== undefined) {
+      stoppedOnly('instanceType');
+      const t = instanceTypes.get(instanceType);
+      if (!t) throw invalidParam(`The instance type '${instanceType}' does not exist`);
+      if (t.runtime !== inst.runtime) throw invalidParam(`The instance type '${instanceType}' runs on the ${t.runtime} runtime, not ${inst.runtime}`);
+      set.instanceType = instanceType;
+    }
+    if (userData !== undefined) {
+      stoppedOnly('userData');
+      decodeUserData(userData);
+      set.userData = userData || null;
+    }
+    if (attrs.ebsOptimized !== undefined && attrs.ebsOptimized !== inst.attributes.ebsOptimized) stoppedOnly('ebsOptimized');
+    if (attrs.instanceInitiatedShutdownBehavior !== undefined) {
+      oneOf('InstanceInitiatedShutdownBehavior', attrs.instanceInitiatedShutdownBehavior, ['stop', 'terminate'] as const);
+    }
+    if (attrs.metadataOptions) attrs.metadataOptions = { ...inst.attributes.metadataOptions, ...checkMetadataOptions(attrs.metadataOptions) };
+    const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
+    set.attributes = { ...inst.attributes, ...defined };
+    set.updatedAt = Date.now();
+    this.db.update(instances).set(set).where(eq(instances.id, id)).run();
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  /**
+   * Bring the database and the host back in line after a restart or a crash: finish or roll back what was under
+   * way, notice units that ended while nobody watched, and remove disks and units no instance owns.
+   */
+  async reconcile(): Promise<{ relaunched: number; ended: number; orphans: number }> {
+    const stats = { relaunched: 0, ended: 0, orphans: 0 };
+    const live = this.db.select().from(instances).where(sql`${instances.state} != 'terminated'`).all();
+    const liveIds = new Set(live.map((r) => r.id));
+    await Promise.all(live.map((inst) => this.serial(inst.id, async () => {
+      const st = await this.host.units.status(PREFIX + inst.id);
+      const up = st && !isFinal(st.state);
+      switch (inst.state) {
+        case 'pending':
+          if (st?.state === 'active') this.setState(inst.id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+          else if (!up) {
+            // Interrupted mid-launch: every launch step is idempotent, so finish it.
+            if (st) await this.host.units.remove(PREFIX + inst.id);
+            stats.relaunched++;
+            await this.launch(inst.id);
+          }
+          break;
+        case 'running':
+          if (!up) {
+            stats.ended++;
+            await this.ended(inst, st ?? { name: PREFIX + inst.id, state: 'failed', result: 'unit-missing' });
+          }
+          break;
+        case 'stopping':
+          await this.finishStop(inst.id);
+          break;
+        case 'shutting-down':
+          await this.finishTerminate(inst.id);
+          break;
+        case 'stopped':
+          if (up) await this.host.units.stop(PREFIX + inst.id);
+          break;
+      }
+    })));
+    for (const st of await this.host.units.list(PREFIX)) {
+      const id = st.name.slice(PREFIX.length);
+      if (liveIds.has(id)) continue;
+      stats.orphans++;
+      await this.host.units.stop(st.name);
+      await this.host.units.remove(st.name);
+    }
+    for (const id of await this.host.pool.listDisks()) {
+      if (liveIds.has(id)) continue;
+      stats.orphans++;
+      await this.host.pool.removeDisk(id);
+    }
+    return stats;
+  }
+
+  /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
+  sweep(): number {
+    const cutoff = Date.now() - this.config.terminatedTtlMs;
+    const old = this.db.select({ id: instances.id, vol: instances.rootVolumeId, eni: instances.networkInterfaceId })
+      .from(instances).where(and(eq(instances.state, 'terminated'), lt(instances.terminatedAt, cutoff))).all();
+    if (!old.length) return 0;
+    this.db.transaction(() => {
+      this.tags.removeAll(old.flatMap((o) => [o.id, o.vol, o.eni]));
+      this.db.delete(instances).where(inArray(instances.id, old.map((o) => o.id))).run();
+      this.db.run(sql`DELETE FROM reservations WHERE id NOT IN (SELECT reservation_id FROM instances)`);
+    });
+    return old.length;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private setState(id: string, state: InstanceState, extra: Partial<Instance>): void {
+    const now = Date.now();
+    this.db.update(instances).set({
+      ...extra, state, updatedAt: now, ...(state === 'terminated' ? { terminatedAt: now } : {}),
+    }).where(eq(instances.id, id)).run();
+    log.debug(`instance ${id} → ${state}`);
+  }
+
+  /** Run fn after every earlier transition of the same instance. */
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tracked = next.catch((err) => log.error(`instance ${id}: ${(err as Error).message}`));
+    this.locks.set(id, tracked);
+    void tracked.then(() => {
+      if (this.locks.get(id) === tracked) this.locks.delete(id);
+    });
+    return next;
+  }
+}
+
+function instanceFilter(f: Filter): SQL {
+  if (f.name === 'instance-state-code') {
+    const states = Object.entries(stateCodes).filter(([, c]) => f.values.includes(String(c))).map(([s]) => s);
+    return states.length ? inArray(instances.state, states) : sql`0`;
+  }
+  if (f.name === 'private-dns-name' || f.name === 'dns-name') {
+    const name = sql`('ip-' || replace(${instances.privateIp}, '.', '-') || '.ec2.internal')`;
+    return sql`(${sql.join(f.values.map((v) => sql`${name} GLOB ${globFor(v)}`), sql` OR `)})`;
+  }
+  const tagCond = Tags.filterSql(sql`${instances.id}`, f);
+  if (tagCond) return tagCond;
+  const col = filterColumns[f.name];
+  if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
+  return sql`(${sql.join(f.values.map((v) => sql`${col} GLOB ${globFor(v)}`), sql` OR `)})`;
+}
+
+function decodeToken(token: string | undefined): number {
+  if (token === undefined) return 0;
+  try {
+    const o = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o: unknown }).o;
+    if (typeof o === 'number' && Number.isInteger(o) && o >= 0) return o;
+  } catch { /* fall through */ }
+  throw new CloudError('InvalidPaginationToken', `Invalid pagination token: ${token.slice(0, 40)}`);
+}
+
+function describeEnd(st: UnitStatus): string {
+  const parts = [st.result ?? st.state];
+  if (st.exitCode !== undefined) parts.push(`exit ${st.exitCode}`);
+  if (st.signal) parts.push(st.signal);
+  if (st.statusText) parts.push(st.statusText);
+  return parts.join(', ');
+}
+
+export function ec2Time(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' GMT');
+}

@@ -1,0 +1,74 @@
+/** Key pairs: CreateKeyPair, ImportKeyPair, DescribeKeyPairs, DeleteKeyPair. */
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { keyPairs } from '../db/schema.js';
+import { CloudError, invalidParam } from './errors.js';
+import { newId } from './ids.js';
+import { generateKeyPair, parsePublicKey } from './sshkeys.js';
+
+export type KeyPair = typeof keyPairs.$inferSelect;
+
+function checkName(name: string): void {
+  if (!name) throw new CloudError('MissingParameter', 'The request must contain the parameter KeyName');
+  if (name.length > 255) throw invalidParam('Key name must be at most 255 characters');
+}
+
+export class KeyPairs {
+  constructor(private readonly db: Db) {}
+
+  create(accountId: string, name: string, type: 'rsa' | 'ed25519'): { pair: KeyPair; privateKey: string } {
+    checkName(name);
+    this.ensureFree(accountId, name);
+    const gen = generateKeyPair(type, name);
+    const pair: KeyPair = {
+      id: newId('key'), accountId, name, keyType: type, fingerprint: gen.fingerprint, publicKey: gen.publicKey,
+      createdAt: Date.now(),
+    };
+    this.db.insert(keyPairs).values(pair).run();
+    return { pair, privateKey: gen.privateKey };
+  }
+
+  import(accountId: string, name: string, material: string): KeyPair {
+    checkName(name);
+    const parsed = parsePublicKey(material);
+    this.ensureFree(accountId, name);
+    const pair: KeyPair = {
+      id: newId('key'), accountId, name, keyType: parsed.type, fingerprint: parsed.fingerprint,
+      publicKey: material.trim(), createdAt: Date.now(),
+    };
+    this.db.insert(keyPairs).values(pair).run();
+    return pair;
+  }
+
+  list(accountId: string, names: string[] = [], ids: string[] = []): KeyPair[] {
+    const conds = [eq(keyPairs.accountId, accountId)];
+    if (names.length) conds.push(inArray(keyPairs.name, names));
+    if (ids.length) conds.push(inArray(keyPairs.id, ids));
+    const rows = this.db.select().from(keyPairs).where(and(...conds)).orderBy(keyPairs.name).all();
+    for (const n of names) {
+      if (!rows.some((r) => r.name === n)) throw new CloudError('InvalidKeyPair.NotFound', `The key pair '${n}' does not exist`);
+    }
+    for (const id of ids) {
+      if (!rows.some((r) => r.id === id)) throw new CloudError('InvalidKeyPair.NotFound', `The key pair '${id}' does not exist`);
+    }
+    return rows;
+  }
+
+  get(accountId: string, name: string): KeyPair {
+    return this.list(accountId, [name])[0]!;
+  }
+
+  /** DeleteKeyPair succeeds whether or not the key exists, as EC2's does. Returns the deleted key's id. */
+  delete(accountId: string, by: { name?: string; id?: string }): string | undefined {
+    const cond = by.id ? eq(keyPairs.id, by.id) : eq(keyPairs.name, by.name ?? '');
+    const row = this.db.select().from(keyPairs).where(and(eq(keyPairs.accountId, accountId), cond)).get();
+    if (row) this.db.delete(keyPairs).where(eq(keyPairs.id, row.id)).run();
+    return row?.id;
+  }
+
+  private ensureFree(accountId: string, name: string): void {
+    const row = this.db.select({ id: keyPairs.id }).from(keyPairs)
+      .where(and(eq(keyPairs.accountId, accountId), eq(keyPairs.name, name))).get();
+    if (row) throw new CloudError('InvalidKeyPair.Duplicate', `The keypair '${name}' already exists.`);
+  }
+}

@@ -1,0 +1,124 @@
+/** Tags on any resource, by resource id. */
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { tags } from '../db/schema.js';
+import { CloudError, invalidParam } from './errors.js';
+
+export interface Tag { key: string; value: string }
+export interface TagRow extends Tag { resourceId: string; resourceType: string }
+export interface Filter { name: string; values: string[] }
+
+const TYPES: Record<string, string> = {
+  i: 'instance', ami: 'image', vol: 'volume', key: 'key-pair', vpc: 'vpc', subnet: 'subnet', sg: 'security-group',
+  eni: 'network-interface', r: 'reservation', snap: 'snapshot',
+};
+
+export function resourceType(id: string): string | undefined {
+  return TYPES[id.slice(0, id.indexOf('-'))];
+}
+
+export function validateTags(list: Tag[]): void {
+  for (const t of list) {
+    if (!t.key) throw invalidParam('Tag key must not be empty');
+    if (t.key.length > 128) throw invalidParam(`Tag key exceeds the maximum length of 128 characters: ${t.key.slice(0, 20)}...`);
+    if (t.value.length > 256) throw invalidParam('Tag value exceeds the maximum length of 256 characters');
+    if (t.key.toLowerCase().startsWith('aws:')) {
+      throw invalidParam(`Tag keys starting with 'aws:' are reserved for internal use`);
+    }
+  }
+  if (list.length > 50) throw new CloudError('TagLimitExceeded', 'The maximum number of tags per resource is 50');
+}
+
+export class Tags {
+  constructor(private readonly db: Db) {}
+
+  put(accountId: string, resourceIds: string[], list: Tag[]): void {
+    validateTags(list);
+    for (const resourceId of resourceIds) {
+      const type = resourceType(resourceId) ?? 'unknown';
+      for (const t of list) {
+        this.db.insert(tags).values({ accountId, resourceId, resourceType: type, key: t.key, value: t.value })
+          .onConflictDoUpdate({ target: [tags.resourceId, tags.key], set: { value: t.value } }).run();
+      }
+    }
+  }
+
+  /** DeleteTags: a tag given with a value is deleted only when the value matches; without a value, whatever it is. */
+  remove(accountId: string, resourceIds: string[], list: { key: string; value?: string }[]): void {
+    for (const resourceId of resourceIds) {
+      if (list.length === 0) {
+        this.db.delete(tags).where(and(eq(tags.accountId, accountId), eq(tags.resourceId, resourceId))).run();
+        continue;
+      }
+      for (const t of list) {
+        const conds = [eq(tags.accountId, accountId), eq(tags.resourceId, resourceId), eq(tags.key, t.key)];
+        if (t.value !== undefined) conds.push(eq(tags.value, t.value));
+        this.db.delete(tags).where(and(...conds)).run();
+      }
+    }
+  }
+
+  removeAll(resourceIds: string[]): void {
+    if (resourceIds.length) this.db.delete(tags).where(inArray(tags.resourceId, resourceIds)).run();
+  }
+
+  /** Tags of many resources at once, by resource id. */
+  of(resourceIds: string[]): Map<string, Tag[]> {
+    const out = new Map<string, Tag[]>();
+    if (!resourceIds.length) return out;
+    for (let i = 0; i < resourceIds.length; i += 500) {
+      const chunk = resourceIds.slice(i, i + 500);
+      for (const r of this.db.select().from(tags).where(inArray(tags.resourceId, chunk)).all()) {
+        const list = out.get(r.resourceId) ?? [];
+        list.push({ key: r.key, value: r.value });
+        out.set(r.resourceId, list);
+      }
+    }
+    return out;
+  }
+
+  /** DescribeTags with filters key, value, resource-id, resource-type (values may use * and ? wildcards). */
+  describe(accountId: string, filters: Filter[]): TagRow[] {
+    const conds: SQL[] = [eq(tags.accountId, accountId)];
+    const column: Record<string, SQL> = {
+      key: sql`${tags.key}`, value: sql`${tags.value}`, 'resource-id': sql`${tags.resourceId}`, 'resource-type': sql`${tags.resourceType}`,
+    };
+    for (const f of filters) {
+      const col = column[f.name];
+      if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
+      conds.push(sql`(${sql.join(f.values.map((v) => sql`${col} GLOB ${globFor(v)}`), sql` OR `)})`);
+    }
+    return this.db.select().from(tags).where(and(...conds)).orderBy(tags.resourceId, tags.key).all()
+      .map((r) => ({ resourceId: r.resourceId, resourceType: r.resourceType, key: r.key, value: r.value }));
+  }
+
+  /** SQL condition: the resource in `idColumn` has a tag matching this tag:KEY / tag-key / tag-value filter. */
+  static filterSql(idColumn: SQL | typeof tags.resourceId, filter: Filter): SQL | undefined {
+    const anyOf = (col: string) => sql.join(filter.values.map((v) => sql`${sql.raw(col)} GLOB ${globFor(v)}`), sql` OR `);
+    if (filter.name.startsWith('tag:')) {
+      const key = filter.name.slice(4);
+      return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND t.key = ${key} AND (${anyOf('t.value')}))`;
+    }
+    if (filter.name === 'tag-key') {
+      return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND (${anyOf('t.key')}))`;
+    }
+    if (filter.name === 'tag-value') {
+      return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND (${anyOf('t.value')}))`;
+    }
+    return undefined;
+  }
+}
+
+/** EC2 filter values use * and ? wildcards; SQLite GLOB uses the same, with [ to escape. */
+export function globFor(value: string): string {
+  return value.replace(/[[\]]/g, (c) => `[${c}]`);
+}
+
+/** The same matching in memory, for resources kept outside SQL. */
+export function matches(value: string | undefined, patterns: string[]): boolean {
+  if (value === undefined) return false;
+  return patterns.some((p) => {
+    const re = new RegExp('^' + p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+    return re.test(value);
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * Schema migrations, applied in order on start; PRAGMA user_version records how far a database has come.
+ * Each entry is plain SQL matching src/db/schema.ts. Append only: never edit a released migration.
+ */
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE accounts (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+  CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY, secret_access_key TEXT NOT NULL, account_id TEXT NOT NULL REFERENCES accounts(id),
+    created_at INTEGER NOT NULL);
+  CREATE TABLE images (
+    id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+    architecture TEXT NOT NULL, platform TEXT NOT NULL DEFAULT 'linux', boot_mode TEXT NOT NULL DEFAULT 'legacy-bios',
+    state TEXT NOT NULL, is_public INTEGER NOT NULL DEFAULT 1, root_path TEXT NOT NULL, size_bytes INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL, created_at INTEGER NOT NULL);
+  CREATE UNIQUE INDEX images_owner_name ON images(owner_id, name);
+  CREATE TABLE key_pairs (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, key_type TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    public_key TEXT NOT NULL, created_at INTEGER NOT NULL);
+  CREATE UNIQUE INDEX key_pairs_account_name ON key_pairs(account_id, name);
+  CREATE TABLE vpcs (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, cidr TEXT NOT NULL, is_default INTEGER NOT NULL,
+    created_at INTEGER NOT NULL);
+  CREATE TABLE subnets (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, vpc_id TEXT NOT NULL, cidr TEXT NOT NULL,
+    availability_zone TEXT NOT NULL, is_default INTEGER NOT NULL, created_at INTEGER NOT NULL);
+  CREATE TABLE security_groups (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, vpc_id TEXT NOT NULL, name TEXT NOT NULL,
+    description TEXT NOT NULL, created_at INTEGER NOT NULL);
+  CREATE TABLE reservations (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, client_token TEXT, request_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
+  CREATE UNIQUE INDEX reservations_token ON reservations(account_id, client_token);
+  CREATE TABLE instances (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, reservation_id TEXT NOT NULL, launch_index INTEGER NOT NULL,
+    image_id TEXT NOT NULL, instance_type TEXT NOT NULL, runtime TEXT NOT NULL, key_name TEXT, state TEXT NOT NULL,
+    state_transition_reason TEXT NOT NULL DEFAULT '', state_reason_code TEXT, state_reason_message TEXT,
+    launch_time INTEGER NOT NULL, subnet_id TEXT NOT NULL, vpc_id TEXT NOT NULL, availability_zone TEXT NOT NULL,
+    private_ip TEXT NOT NULL, mac_address TEXT NOT NULL, network_interface_id TEXT NOT NULL,
+    security_group_ids TEXT NOT NULL, client_token TEXT, user_data TEXT, root_volume_id TEXT NOT NULL,
+    root_volume_size_gib INTEGER NOT NULL, attributes TEXT NOT NULL, terminated_at INTEGER, updated_at INTEGER NOT NULL);
+  CREATE INDEX instances_account_state ON instances(account_id, state);
+  CREATE INDEX instances_reservation ON instances(reservation_id);
+  CREATE INDEX instances_terminated ON instances(terminated_at);
+  CREATE TABLE tags (account_id TEXT NOT NULL, resource_id TEXT NOT NULL, resource_type TEXT NOT NULL, key TEXT NOT NULL,
+    value TEXT NOT NULL, PRIMARY KEY (resource_id, key));
+  CREATE INDEX tags_account_key ON tags(account_id, key);
+  `,
+];

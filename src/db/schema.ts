@@ -1,0 +1,140 @@
+/** The state pcloud keeps: one SQLite file (WAL), every resource owned by one account. */
+import { sqliteTable, text, integer, primaryKey, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const accounts = sqliteTable('accounts', {
+  id: text('id').primaryKey(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const accessKeys = sqliteTable('access_keys', {
+  accessKeyId: text('access_key_id').primaryKey(),
+  secretAccessKey: text('secret_access_key').notNull(),
+  accountId: text('account_id').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const images = sqliteTable('images', {
+  id: text('id').primaryKey(),
+  ownerId: text('owner_id').notNull(),
+  name: text('name').notNull(),
+  description: text('description').notNull().default(''),
+  architecture: text('architecture').notNull(),
+  platform: text('platform').notNull().default('linux'),
+  bootMode: text('boot_mode').notNull().default('legacy-bios'),
+  state: text('state').notNull(),
+  isPublic: integer('is_public', { mode: 'boolean' }).notNull().default(true),
+  /** Where the unpacked root file system lives in the storage pool. */
+  rootPath: text('root_path').notNull(),
+  sizeBytes: integer('size_bytes').notNull().default(0),
+  source: text('source').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [uniqueIndex('images_owner_name').on(t.ownerId, t.name)]);
+
+export const keyPairs = sqliteTable('key_pairs', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  keyType: text('key_type').notNull(),
+  fingerprint: text('fingerprint').notNull(),
+  publicKey: text('public_key').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [uniqueIndex('key_pairs_account_name').on(t.accountId, t.name)]);
+
+export const vpcs = sqliteTable('vpcs', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  cidr: text('cidr').notNull(),
+  isDefault: integer('is_default', { mode: 'boolean' }).notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const subnets = sqliteTable('subnets', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  vpcId: text('vpc_id').notNull(),
+  cidr: text('cidr').notNull(),
+  availabilityZone: text('availability_zone').notNull(),
+  isDefault: integer('is_default', { mode: 'boolean' }).notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const securityGroups = sqliteTable('security_groups', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  vpcId: text('vpc_id').notNull(),
+  name: text('name').notNull(),
+  description: text('description').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const reservations = sqliteTable('reservations', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  clientToken: text('client_token'),
+  /** Hash of the RunInstances parameters, to tell a retry from a different request with the same token. */
+  requestHash: text('request_hash').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [uniqueIndex('reservations_token').on(t.accountId, t.clientToken)]);
+
+export const instances = sqliteTable('instances', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  reservationId: text('reservation_id').notNull(),
+  launchIndex: integer('launch_index').notNull(),
+  imageId: text('image_id').notNull(),
+  instanceType: text('instance_type').notNull(),
+  runtime: text('runtime').notNull(),
+  keyName: text('key_name'),
+  state: text('state').notNull(),
+  stateTransitionReason: text('state_transition_reason').notNull().default(''),
+  stateReasonCode: text('state_reason_code'),
+  stateReasonMessage: text('state_reason_message'),
+  launchTime: integer('launch_time').notNull(),
+  subnetId: text('subnet_id').notNull(),
+  vpcId: text('vpc_id').notNull(),
+  availabilityZone: text('availability_zone').notNull(),
+  privateIp: text('private_ip').notNull(),
+  macAddress: text('mac_address').notNull(),
+  networkInterfaceId: text('network_interface_id').notNull(),
+  securityGroupIds: text('security_group_ids', { mode: 'json' }).$type<string[]>().notNull(),
+  clientToken: text('client_token'),
+  userData: text('user_data'),
+  rootVolumeId: text('root_volume_id').notNull(),
+  rootVolumeSizeGiB: integer('root_volume_size_gib').notNull(),
+  /** Settings the API reads back: termination/stop protection, shutdown behaviour, credits, metadata options. */
+  attributes: text('attributes', { mode: 'json' }).$type<InstanceAttributes>().notNull(),
+  terminatedAt: integer('terminated_at'),
+  updatedAt: integer('updated_at').notNull(),
+}, (t) => [
+  index('instances_account_state').on(t.accountId, t.state),
+  index('instances_reservation').on(t.reservationId),
+  index('instances_terminated').on(t.terminatedAt),
+]);
+
+export interface MetadataOptions {
+  httpTokens: 'optional' | 'required';
+  httpPutResponseHopLimit: number;
+  httpEndpoint: 'enabled' | 'disabled';
+  httpProtocolIpv6: 'enabled' | 'disabled';
+  instanceMetadataTags: 'enabled' | 'disabled';
+}
+
+export interface InstanceAttributes {
+  disableApiTermination: boolean;
+  disableApiStop: boolean;
+  instanceInitiatedShutdownBehavior: 'stop' | 'terminate';
+  ebsOptimized: boolean;
+  monitoring: boolean;
+  cpuCredits?: 'standard' | 'unlimited';
+  sourceDestCheck: boolean;
+  hibernation: boolean;
+  metadataOptions: MetadataOptions;
+}
+
+export const tags = sqliteTable('tags', {
+  accountId: text('account_id').notNull(),
+  resourceId: text('resource_id').notNull(),
+  resourceType: text('resource_type').notNull(),
+  key: text('key').notNull(),
+  value: text('value').notNull(),
+}, (t) => [primaryKey({ columns: [t.resourceId, t.key] }), index('tags_account_key').on(t.accountId, t.key)]);

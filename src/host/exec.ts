@@ -1,0 +1,133 @@
+/**
+ * The one runner for host commands. Every program pcloud runs on the host goes through here, so that each
+ * command is logged (PCLOUD_LOG=debug) and tests can record what a driver did.
+ */
+import { spawn } from 'node:child_process';
+import { execa } from 'execa';
+import { log } from '../log.js';
+
+export interface CommandRecord {
+  file: string;
+  args: readonly string[];
+  exitCode: number | undefined;
+  ms: number;
+  detached?: boolean;
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Resolve with the failure instead of throwing. */
+  reject?: boolean;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  failed: boolean;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly file: string,
+    readonly args: readonly string[],
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+  ) {
+    super(`${file} ${args.join(' ')} failed (exit ${exitCode ?? '?'}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  }
+}
+
+type Recorder = (rec: CommandRecord) => void;
+const recorders = new Set<Recorder>();
+
+/** Record every host command until the returned function is called (tests). */
+export function recordCommands(into: CommandRecord[]): () => void {
+  const fn: Recorder = (r) => into.push(r);
+  recorders.add(fn);
+  return () => recorders.delete(fn);
+}
+
+function record(rec: CommandRecord): void {
+  log.debug(`$ ${rec.file} ${rec.args.join(' ')}`, { exit: rec.exitCode, ms: rec.ms, detached: rec.detached });
+  for (const r of recorders) r(rec);
+}
+
+export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const started = performance.now();
+  const res = await execa(file, args, {
+    input: opts.input,
+    cwd: opts.cwd,
+    env: opts.env,
+    reject: false,
+    timeout: opts.timeoutMs,
+    stripFinalNewline: true,
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+  });
+  const exitCode = res.exitCode ?? (res.failed ? -1 : 0);
+  record({ file, args, exitCode, ms: Math.round(performance.now() - started) });
+  const out: RunResult = { stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? ''), exitCode, failed: res.failed };
+  if (res.failed && opts.reject !== false) {
+    throw new CommandError(file, args, res.exitCode, out.stderr || String(res.message ?? ''));
+  }
+  return out;
+}
+
+/** Run and return stdout; throws CommandError on failure. */
+export async function output(file: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
+  return (await run(file, args, opts)).stdout;
+}
+
+/** Whether a program is on PATH. */
+export async function which(program: string): Promise<string | undefined> {
+  const res = await run('sh', ['-c', `command -v ${program}`], { reject: false });
+  return res.exitCode === 0 ? res.stdout.trim() : undefined;
+}
+
+/**
+ * Start a long-lived process detached from this one (its own session, no pipes back to us), so that it survives
+ * the server's exit. Returns its pid.
+ */
+export function spawnDetached(
+  file: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: Record<string, string>; stdoutFd?: number } = {},
+): number {
+  const started = performance.now();
+  const out = opts.stdoutFd ?? 'ignore';
+  const child = spawn(file, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  child.on('error', () => undefined);
+  child.unref();
+  record({ file, args, exitCode: undefined, ms: Math.round(performance.now() - started), detached: true });
+  if (child.pid === undefined) throw new CommandError(file, args, undefined, 'spawn failed');
+  return child.pid;
+}
+
+/** Run a command and hand each line of its stdout and stderr to onLine as it comes (long steps with progress). */
+export async function runLines(file: string, args: readonly string[], onLine: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  const child = execa(file, args, { reject: false, stdin: 'ignore', all: true, buffer: false });
+  let tail = '';
+  let rest = '';
+  child.all?.on('data', (chunk: Buffer) => {
+    const text = rest + chunk.toString('utf8');
+    const lines = text.split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) {
+      onLine(l);
+      tail = (tail + l + '\n').slice(-4000);
+    }
+  });
+  const res = await child;
+  if (rest) onLine(rest);
+  record({ file, args, exitCode: res.exitCode, ms: Math.round(performance.now() - started) });
+  if (res.failed) throw new CommandError(file, args, res.exitCode, tail + rest);
+}

@@ -1,0 +1,8 @@
+/** The host drivers the domain acts through. */
+import type { StoragePool } from './storage.js';
+import type { UnitManager } from './units/types.js';
+
+export interface Host {
+  pool: StoragePool;
+  units: UnitManager;
+}

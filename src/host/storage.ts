@@ -1,0 +1,131 @@
+/**
+ * The storage pool: images unpacked ahead of time and instance disks forked from them by reflink.
+ * btrfs: subvolumes and snapshots (milliseconds). XFS with reflink: `cp --reflink=always`. When the data dir is on
+ * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly).
+ */
+import { mkdir, readFile, rm, stat, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run, output } from './exec.js';
+import { log } from '../log.js';
+
+export type PoolKind = 'btrfs' | 'xfs';
+
+export interface PoolInfo {
+  kind: PoolKind;
+  root: string;
+  loopFile?: string;
+}
+
+async function fsType(path: string): Promise<string> {
+  return (await output('stat', ['-f', '-c', '%T', path])).trim();
+}
+
+async function isMountPoint(path: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((l) => l.split(' ')[4] === path);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+export class StoragePool {
+  private constructor(readonly info: PoolInfo) {}
+
+  get kind(): PoolKind { return this.info.kind; }
+  get root(): string { return this.info.root; }
+
+  /** Open the pool under DATA/pool, creating (and mounting) a btrfs loop file when DATA is on neither btrfs nor XFS. */
+  static async open(dataDir: string, opts: { loopSizeGiB?: number } = {}): Promise<StoragePool> {
+    const root = join(dataDir, 'pool');
+    await mkdir(root, { recursive: true });
+    let type = await fsType(root);
+    let loopFile: string | undefined;
+    if (type !== 'btrfs' && !(type === 'xfs' && (await xfsHasReflink(root)))) {
+      loopFile = join(dataDir, 'pool.btrfs');
+      if (!(await isMountPoint(root))) {
+        if (!(await exists(loopFile))) {
+          log.warn(`${dataDir} is on ${type}, which has no reflink: creating a btrfs pool in ${loopFile}`);
+          await run('truncate', ['-s', `${opts.loopSizeGiB ?? 64}G`, loopFile]);
+          await run('mkfs.btrfs', ['-q', '-f', loopFile]);
+        }
+        await run('mount', ['-o', 'loop', loopFile, root]);
+      }
+      type = await fsType(root);
+    }
+    const kind: PoolKind = type === 'btrfs' ? 'btrfs' : 'xfs';
+    const pool = new StoragePool({ kind, root, loopFile });
+    await mkdir(join(root, 'images'), { recursive: true });
+    await mkdir(join(root, 'instances'), { recursive: true });
+    return pool;
+  }
+
+  imagePath(imageId: string): string { return join(this.root, 'images', imageId); }
+  diskPath(instanceId: string): string { return join(this.root, 'instances', instanceId); }
+
+  /** A fresh, empty directory (subvolume on btrfs) to unpack an image into. */
+  async createImageRoot(name: string): Promise<string> {
+    const path = join(this.root, 'images', name);
+    await this.removePath(path);
+    if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'create', path]);
+    else await mkdir(path);
+    return path;
+  }
+
+  /** Move a built image root to its final name and make it read-only. */
+  async sealImage(buildPath: string, imageId: string): Promise<string> {
+    const final = this.imagePath(imageId);
+    await run('mv', ['-T', buildPath, final]);
+    if (this.kind === 'btrfs') await run('btrfs', ['property', 'set', '-ts', final, 'ro', 'true']);
+    return final;
+  }
+
+  /** Fork an image into an instance's root disk by reflink. Milliseconds on btrfs. */
+  async fork(imageRoot: string, instanceId: string): Promise<string> {
+    const path = this.diskPath(instanceId);
+    if (await exists(path)) return path;
+    if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, path]);
+    else await run('cp', ['-a', '--reflink=always', imageRoot, path]);
+    return path;
+  }
+
+  async hasDisk(instanceId: string): Promise<boolean> {
+    return exists(this.diskPath(instanceId));
+  }
+
+  async removeDisk(instanceId: string): Promise<void> {
+    await this.removePath(this.diskPath(instanceId));
+  }
+
+  async removeImage(imageId: string): Promise<void> {
+    const path = this.imagePath(imageId);
+    if (this.kind === 'btrfs' && (await exists(path))) {
+      await run('btrfs', ['property', 'set', '-ts', path, 'ro', 'false'], { reject: false });
+    }
+    await this.removePath(path);
+  }
+
+  /** Ids of every instance disk in the pool (reconcile counts these against the database). */
+  async listDisks(): Promise<string[]> {
+    const { readdir } = await import('node:fs/promises');
+    return (await readdir(join(this.root, 'instances'))).filter((n) => n.startsWith('i-'));
+  }
+
+  private async removePath(path: string): Promise<void> {
+    if (!(await exists(path))) return;
+    if (this.kind === 'btrfs') {
+      const st = await stat(path);
+      // A subvolume's root directory has inode 256 on btrfs.
+      if (st.ino === 256) {
+        const res = await run('btrfs', ['-q', 'subvolume', 'delete', path], { reject: false });
+        if (res.exitCode === 0) return;
+      }
+    }
+    await rm(path, { recursive: true, force: true });
+  }
+}
+
+async function xfsHasReflink(path: string): Promise<boolean> {
+  const res = await run('xfs_info', [path], { reject: false });
+  return res.exitCode === 0 && /reflink=1/.test(res.stdout);
+}

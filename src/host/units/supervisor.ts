@@ -1,0 +1,201 @@
+/**
+ * The direct manager's per-unit supervisor: what systemd does for one service, for hosts whose PID 1 is not systemd
+ * (podman's conmon plays the same part). Started detached by the server, it outlives the server:
+ *   - puts itself in the unit's cgroup (v1 or v2) with the unit's limits, so the main process inherits them;
+ *   - runs the main process with NOTIFY_SOCKET pointing at its own datagram socket, and turns READY=1 into `active`;
+ *   - stops it with KillSignal, then SIGKILLs what is left of the cgroup after the stop timeout (KillMode=mixed);
+ *   - restarts it on RestartForceExitStatus (nspawn's reboot) and on SIGHUP;
+ *   - reaps it and records how it ended.
+ * Its state is one JSON file, written atomically, that the server reads and watches.
+ * Usage: node supervisor.js UNIT_DIR   (UNIT_DIR holds spec.json; state.json and console.log are written there)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import unixDgram from 'unix-dgram';
+import type { UnitSpec, UnitStatus } from './types.js';
+
+const dir = process.argv[2];
+if (!dir) {
+  process.stderr.write('usage: supervisor UNIT_DIR\n');
+  process.exit(2);
+}
+const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8')) as UnitSpec;
+const status: UnitStatus & { supervisorPid: number } = {
+  name: spec.name,
+  state: 'activating',
+  supervisorPid: process.pid,
+  startedAt: Date.now(),
+  notify: {},
+};
+
+function save(): void {
+  const tmp = join(dir!, 'state.json.tmp');
+  writeFileSync(tmp, JSON.stringify(status));
+  renameSync(tmp, join(dir!, 'state.json'));
+}
+
+// ---- cgroups: the unit's limits, inherited by everything the main process starts ----
+const cgroupDirs: string[] = [];
+function applyLimits(): void {
+  const limits = spec.limits ?? {};
+  const pid = String(process.pid);
+  const cg = `pcloud/${spec.name}`;
+  const writeIn = (base: string, files: Record<string, string | undefined>) => {
+    try {
+      const path = join(base, cg);
+      mkdirSync(path, { recursive: true });
+      for (const [file, value] of Object.entries(files)) if (value !== undefined) writeFileSync(join(path, file), value);
+      writeFileSync(join(path, 'cgroup.procs'), pid);
+      cgroupDirs.push(path);
+    } catch (err) {
+      status.notify!['X_PCLOUD_CGROUP_ERROR'] = `${base}: ${(err as Error).message}`;
+    }
+  };
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+    writeIn('/sys/fs/cgroup', {
+      'memory.max': limits.memoryMaxBytes?.toString(),
+      'pids.max': limits.tasksMax?.toString(),
+      'cpu.max': limits.cpuQuotaPercent ? `${limits.cpuQuotaPercent * 1000} 100000` : undefined,
+    });
+    return;
+  }
+  if (limits.memoryMaxBytes) writeIn('/sys/fs/cgroup/memory', { 'memory.limit_in_bytes': String(limits.memoryMaxBytes) });
+  if (limits.tasksMax) writeIn('/sys/fs/cgroup/pids', { 'pids.max': String(limits.tasksMax) });
+  if (limits.cpuQuotaPercent) {
+    writeIn('/sys/fs/cgroup/cpu', { 'cpu.cfs_period_us': '100000', 'cpu.cfs_quota_us': String(limits.cpuQuotaPercent * 1000) });
+  }
+}
+
+function cgroupPids(): number[] {
+  const pids = new Set<number>();
+  for (const path of cgroupDirs) {
+    try {
+      for (const p of readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
+    } catch { /* gone */ }
+  }
+  pids.delete(process.pid);
+  return [...pids];
+}
+
+function leaveCgroups(): void {
+  for (const path of cgroupDirs) {
+    const root = path.slice(0, path.indexOf('/pcloud/'));
+    try {
+      writeFileSync(join(root, 'cgroup.procs'), String(process.pid));
+      rmdirSync(path);
+    } catch { /* busy or gone: the next start of this unit reuses it */ }
+  }
+}
+
+// ---- readiness: sd_notify datagrams ----
+const notifyPath = join(dir, 'notify.sock');
+try { unlinkSync(notifyPath); } catch { /* absent */ }
+const sock = unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
+  let changed = false;
+  for (const line of msg.toString('utf8').split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    if (key === 'READY' && value === '1' && status.state === 'activating') {
+      status.state = 'active';
+      status.readyAt = Date.now();
+      clearTimeout(startTimer);
+      changed = true;
+    } else if (key === 'STATUS') {
+      status.statusText = value;
+      changed = true;
+    } else if (key !== 'READY') {
+      status.notify![key] = value;
+      changed = true;
+    }
+  }
+  if (changed) save();
+});
+sock.bind(notifyPath);
+
+// ---- the main process ----
+let child: ChildProcess | undefined;
+let stopping = false;
+let restartRequested = false;
+let startTimer: NodeJS.Timeout | undefined;
+let killTimer: NodeJS.Timeout | undefined;
+
+function startMain(): void {
+  const log = openSync(join(dir!, 'console.log'), 'a');
+  status.state = spec.type === 'notify' ? 'activating' : 'active';
+  status.readyAt = spec.type === 'notify' ? undefined : Date.now();
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...spec.env };
+  if (spec.type === 'notify') env.NOTIFY_SOCKET = notifyPath;
+  child = spawn(spec.exec[0]!, spec.exec.slice(1), { env, stdio: ['ignore', log, log] });
+  closeSync(log);
+  status.mainPid = child.pid;
+  child.on('error', (err) => {
+    status.result = 'start-failed';
+    status.statusText = err.message;
+    finish('failed');
+  });
+  child.on('exit', onExit);
+  if (spec.type === 'notify') {
+    startTimer = setTimeout(() => {
+      status.result = 'timeout';
+      stopMain();
+    }, spec.startTimeoutSec * 1000);
+  }
+  save();
+}
+
+function stopMain(): void {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  status.state = 'deactivating';
+  save();
+  child.kill(spec.killSignal ?? 'SIGTERM');
+  clearTimeout(killTimer);
+  killTimer = setTimeout(() => {
+    child?.kill('SIGKILL');
+    for (const pid of cgroupPids()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }, spec.stopTimeoutSec * 1000);
+}
+
+function onExit(code: number | null, signal: NodeJS.Signals | null): void {
+  clearTimeout(startTimer);
+  clearTimeout(killTimer);
+  // KillMode=mixed: whatever the main process left in the cgroup goes with it.
+  for (const pid of cgroupPids()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  const forced = code !== null && (spec.restartForceExitStatus ?? []).includes(code);
+  if (!stopping && (forced || restartRequested) && status.result !== 'timeout') {
+    restartRequested = false;
+    status.notify = {};
+    startMain();
+    return;
+  }
+  status.exitCode = code ?? undefined;
+  status.signal = signal ?? undefined;
+  const clean = code === 0 || (stopping && (signal === 'SIGTERM' || signal === spec.killSignal));
+  if (!status.result) status.result = clean ? 'success' : signal ? 'signal' : 'exit-code';
+  finish(clean && status.result === 'success' ? 'inactive' : 'failed');
+}
+
+function finish(state: 'inactive' | 'failed'): void {
+  status.state = state;
+  status.exitedAt = Date.now();
+  save();
+  try { sock.close(); } catch { /* closed */ }
+  try { unlinkSync(notifyPath); } catch { /* absent */ }
+  leaveCgroups();
+  process.exit(0);
+}
+
+process.on('SIGTERM', () => {
+  stopping = true;
+  stopMain();
+});
+process.on('SIGHUP', () => {
+  restartRequested = true;
+  if (child) child.kill(spec.killSignal ?? 'SIGTERM');
+});
+process.on('SIGINT', () => undefined);
+
+applyLimits();
+startMain();

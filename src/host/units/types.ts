@@ -1,0 +1,75 @@
+/**
+ * One declarative description of a unit, and the manager that runs it. Two managers implement it: systemd (any host
+ * whose PID 1 is systemd) and direct (detached supervisors, for hosts without systemd such as CI's). Nothing above
+ * the manager knows which one runs.
+ */
+export interface UnitLimits {
+  /** CPU quota in percent of one CPU (200 = two CPUs). */
+  cpuQuotaPercent?: number;
+  memoryMaxBytes?: number;
+  tasksMax?: number;
+}
+
+export interface UnitSpec {
+  /** Unit name, e.g. `pcloud-instance@i-0123456789abcdef0`. */
+  name: string;
+  description: string;
+  /** argv of the main process. */
+  exec: string[];
+  env?: Record<string, string>;
+  /** notify: active only once the main process sends READY=1 on $NOTIFY_SOCKET (systemd's Type=notify). */
+  type: 'simple' | 'notify';
+  startTimeoutSec: number;
+  stopTimeoutSec: number;
+  /** Signal that asks the main process to stop (systemd's KillSignal=). */
+  killSignal?: NodeJS.Signals;
+  /** Exit statuses after which the unit is started again (nspawn exits 133 when its container reboots). */
+  restartForceExitStatus?: number[];
+  limits?: UnitLimits;
+  /** The main process manages its own cgroup subtree (nspawn): Delegate=yes, KillMode=mixed. */
+  delegate?: boolean;
+}
+
+export type ActiveState = 'activating' | 'active' | 'deactivating' | 'inactive' | 'failed';
+
+export interface UnitStatus {
+  name: string;
+  state: ActiveState;
+  /** Why the unit ended: success, exit-code, signal, timeout, start-failed, supervisor-died. */
+  result?: string;
+  mainPid?: number;
+  exitCode?: number;
+  signal?: string;
+  statusText?: string;
+  /** Extra values the main process reported with sd_notify (e.g. X_NSPAWN_LEADER_PID). */
+  notify?: Record<string, string>;
+  startedAt?: number;
+  readyAt?: number;
+  exitedAt?: number;
+}
+
+export function isFinal(state: ActiveState): boolean {
+  return state === 'inactive' || state === 'failed';
+}
+
+export interface UnitManager {
+  readonly kind: 'systemd' | 'direct';
+  /** Start a unit; resolves once it is started (not necessarily ready: watch for `active`). */
+  start(spec: UnitSpec): Promise<void>;
+  /** Stop a unit and wait until it has ended. A unit that is not running is a no-op. */
+  stop(name: string): Promise<UnitStatus | undefined>;
+  /** Restart the main process in place (reboot). */
+  restart(name: string): Promise<void>;
+  status(name: string): Promise<UnitStatus | undefined>;
+  /** Every unit this manager knows whose name starts with prefix. */
+  list(prefix: string): Promise<UnitStatus[]>;
+  /** Forget an ended unit: its state and logs. */
+  remove(name: string): Promise<void>;
+  /** The last maxBytes of what the unit's processes wrote to stdout/stderr (the console). */
+  logs(name: string, maxBytes: number): Promise<Buffer>;
+  /** Where the unit's console log can be followed, if it is a file. */
+  logFile(name: string): string | undefined;
+  /** Called on every state change of any unit. */
+  onChange(listener: (status: UnitStatus) => void): () => void;
+  close(): void;
+}

@@ -1,0 +1,80 @@
+/** An in-process pcloud API (hono on a random port) over a fake host, for fast API tests. */
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import aws4 from 'aws4';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { createApp } from '../../src/api/server.js';
+import { Cloud } from '../../src/cloud/index.js';
+import { images } from '../../src/db/schema.js';
+import { newId } from '../../src/cloud/ids.js';
+import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
+import { fakeHost, type FakeUnits, type FakePool } from './fake-host.js';
+
+export interface TestApi {
+  endpoint: string;
+  cloud: Cloud;
+  units: FakeUnits;
+  pool: FakePool;
+  imageId: string;
+  key: { accessKeyId: string; secretAccessKey: string };
+  ec2: EC2Client;
+  /** A client for another account. */
+  ec2Other: EC2Client;
+  post(body: string, opts?: { service?: string; secret?: string; date?: Date; headers?: Record<string, string>; path?: string }): Promise<{ status: number; text: string }>;
+  close(): Promise<void>;
+}
+
+export async function startApi(): Promise<TestApi> {
+  const { host, units, pool } = await fakeHost();
+  const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
+  const cloud = await Cloud.open({ dataDir, host, config: { terminatedTtlMs: 3_600_000 } });
+  const key = cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
+  const other = cloud.accounts.putKey({ accessKeyId: 'AKIDOTHER', secretAccessKey: 'other-secret', accountId: '222222222222' });
+  const imageId = newId('ami');
+  const rootPath = await pool.createImageRoot(imageId);
+  cloud.db.insert(images).values({
+    id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
+    platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath, sizeBytes: 1 << 30,
+    source: 'test', createdAt: Date.now(),
+  }).run();
+  await cloud.start();
+  const app = createApp(cloud);
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as AddressInfo).port;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = (k: { accessKeyId: string; secretAccessKey: string }) => new EC2Client({
+    endpoint, region: 'us-east-1', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey }, maxAttempts: 1,
+  });
+  return {
+    endpoint, cloud, units, pool, imageId, key,
+    ec2: client(key),
+    ec2Other: client(other),
+    async post(body, opts = {}) {
+      const req = aws4.sign({
+        host: `127.0.0.1:${port}`, method: 'POST', path: opts.path ?? '/', body, service: opts.service ?? 'ec2', region: 'us-east-1',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8', ...(opts.date ? { 'X-Amz-Date': opts.date.toISOString().replace(/[:-]|\.\d{3}/g, '') } : {}), ...opts.headers },
+      }, { accessKeyId: key.accessKeyId, secretAccessKey: opts.secret ?? key.secretAccessKey });
+      const res = await fetch(endpoint + (opts.path ?? '/'), { method: 'POST', headers: req.headers as Record<string, string>, body });
+      return { status: res.status, text: await res.text() };
+    },
+    async close() {
+      server.close();
+      await cloud.close();
+    },
+  };
+}
+
+/** Wait until fn returns a truthy value (polling), or fail after timeoutMs. */
+export async function until<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

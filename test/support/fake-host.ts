@@ -1,0 +1,79 @@
+/**
+ * A test double of the host drivers, for API and domain tests that do not need real containers: a pool that keeps
+ * disks in a temp dir and a unit manager that "runs" units in memory and reports READY at once. Never used outside
+ * test/.
+ */
+import { mkdtemp, mkdir, rm, readdir, access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Host } from '../../src/host/index.js';
+import type { StoragePool } from '../../src/host/storage.js';
+import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
+
+export class FakeUnits implements UnitManager {
+  readonly kind = 'direct' as const;
+  readonly units = new Map<string, UnitStatus & { spec: UnitSpec }>();
+  readonly started: UnitSpec[] = [];
+  private readonly listeners = new Set<(s: UnitStatus) => void>();
+  /** When false, units stay `activating` until ready() is called. */
+  autoReady = true;
+  failNextStart?: Error;
+
+  async start(spec: UnitSpec): Promise<void> {
+    if (this.failNextStart) {
+      const err = this.failNextStart;
+      this.failNextStart = undefined;
+      throw err;
+    }
+    this.started.push(spec);
+    this.units.set(spec.name, { name: spec.name, state: 'activating', spec, startedAt: Date.now() });
+    if (this.autoReady) setTimeout(() => this.ready(spec.name), 1);
+  }
+  ready(name: string): void { this.set(name, { state: 'active', readyAt: Date.now() }); }
+  exit(name: string, result: string): void { this.set(name, { state: result === 'success' ? 'inactive' : 'failed', result }); }
+  private set(name: string, patch: Partial<UnitStatus>): void {
+    const u = this.units.get(name);
+    if (!u) return;
+    Object.assign(u, patch);
+    for (const l of this.listeners) l(u);
+  }
+  async stop(name: string) {
+    const u = this.units.get(name);
+    if (u && !isFinal(u.state)) this.set(name, { state: 'inactive', result: 'success' });
+    return u;
+  }
+  async restart(name: string) { this.set(name, { state: 'active' }); }
+  async status(name: string) { return this.units.get(name); }
+  async list(prefix: string) { return [...this.units.values()].filter((u) => u.name.startsWith(prefix)); }
+  async remove(name: string) { this.units.delete(name); }
+  async logs(name: string) { return Buffer.from(this.units.has(name) ? `console of ${name}\n` : ''); }
+  logFile() { return undefined; }
+  onChange(l: (s: UnitStatus) => void) { this.listeners.add(l); return () => this.listeners.delete(l); }
+  close() { this.listeners.clear(); }
+}
+
+export class FakePool {
+  readonly kind = 'btrfs' as const;
+  constructor(readonly root: string) {}
+  diskPath(id: string) { return join(this.root, 'instances', id); }
+  imagePath(id: string) { return join(this.root, 'images', id); }
+  async fork(_image: string, id: string) {
+    const p = this.diskPath(id);
+    await mkdir(join(p, 'etc'), { recursive: true });
+    return p;
+  }
+  async hasDisk(id: string) { return access(this.diskPath(id)).then(() => true, () => false); }
+  async removeDisk(id: string) { await rm(this.diskPath(id), { recursive: true, force: true }); }
+  async removeImage(id: string) { await rm(this.imagePath(id), { recursive: true, force: true }); }
+  async listDisks() { return readdir(join(this.root, 'instances')).catch(() => [] as string[]); }
+  async createImageRoot(name: string) { const p = join(this.root, 'images', name); await mkdir(p, { recursive: true }); return p; }
+  async sealImage(build: string, _id: string) { return build; }
+}
+
+export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
+  await mkdir(join(dir, 'instances'), { recursive: true });
+  const units = new FakeUnits();
+  const pool = new FakePool(dir);
+  return { host: { pool: pool as unknown as StoragePool, units }, units, pool, dir };
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'compat/**/*.test.ts'],
+    // The integration and compat suites share one real `pcloud serve` (and its storage pool): run files one by one.
+    fileParallelism: false,
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 600_000,
+    reporters: ['default'],
+  },
+});
