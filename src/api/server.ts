@@ -33,7 +33,12 @@ export function createApp(cloud: Cloud): Hono {
   const app = new Hono();
   app.use('*', bodyLimit({
     maxSize: MAX_BODY,
-    onError: (c) => errorFor(serviceOf(c.req.raw, c.req.path), 'RequestEntityTooLarge', `Request body exceeds the maximum of ${MAX_BODY} bytes`, 413),
+    onError: (c) => {
+      const res = errorFor(serviceOf(c.req.raw, c.req.path), 'RequestEntityTooLarge', `Request body exceeds the maximum of ${MAX_BODY} bytes`, 413);
+      // The rest of the body is never read: the connection cannot carry another request.
+      res.headers.set('connection', 'close');
+      return res;
+    },
   }));
   app.all('*', async (c) => {
     const req = c.req.raw;

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import aws4 from 'aws4';
+import { AuthError, verify } from '../../src/api/auth/sigv4.js';
+
+const key = { accessKeyId: 'AKIDUNIT', secretAccessKey: 'unit-secret', accountId: '123456789012' };
+const lookup = (id: string) => (id === key.accessKeyId ? key : undefined);
+
+function signed(opts: { body?: string; secret?: string; date?: Date; path?: string; service?: string; extra?: Record<string, string> } = {}) {
+  const body = opts.body ?? 'Action=DescribeRegions&Version=2016-11-15';
+  const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8', ...opts.extra };
+  if (opts.date) headers['X-Amz-Date'] = opts.date.toISOString().replace(/[:-]|\.\d{3}/g, '');
+  const req = aws4.sign({ host: 'localhost:8773', method: 'POST', path: opts.path ?? '/', body, service: opts.service ?? 'ec2', region: 'us-east-1', headers },
+    { accessKeyId: key.accessKeyId, secretAccessKey: opts.secret ?? key.secretAccessKey });
+  const h = new Headers();
+  for (const [k, v] of Object.entries(req.headers ?? {})) h.set(k, String(v));
+  return { method: 'POST', url: req.path!, headers: h, body: Buffer.from(body) };
+}
+
+function code(fn: () => unknown): string | undefined {
+  try { fn(); } catch (e) { return e instanceof AuthError ? e.code : 'other'; }
+  return undefined;
+}
+
+describe('SigV4 verification', () => {
+  it('accepts a correctly signed request and names the account, region and service', () => {
+    expect(verify(signed(), lookup)).toEqual({ accountId: '123456789012', accessKeyId: 'AKIDUNIT', region: 'us-east-1', service: 'ec2' });
+    expect(verify(signed({ path: '/2015-03-31/functions?x=1&a=b%20c', service: 'lambda' }), lookup).service).toBe('lambda');
+  });
+
+  it('refuses a wrong secret, an unknown key, a changed body, a changed signed header and clock skew', () => {
+    expect(code(() => verify(signed({ secret: 'wrong' }), lookup))).toBe('AuthFailure');
+    expect(code(() => verify(signed(), () => undefined))).toBe('AuthFailure');
+    const tampered = signed();
+    tampered.body = Buffer.from('Action=TerminateInstances&Version=2016-11-15');
+    expect(code(() => verify(tampered, lookup))).toBe('AuthFailure');
+    const header = signed();
+    header.headers.set('content-type', 'text/plain');
+    expect(code(() => verify(header, lookup))).toBe('AuthFailure');
+    expect(code(() => verify(signed({ date: new Date(Date.now() - 16 * 60_000) }), lookup))).toBe('AuthFailure');
+    expect(code(() => verify(signed({ date: new Date(Date.now() - 14 * 60_000) }), lookup))).toBeUndefined();
+  });
+
+  it('refuses a request without credentials and a scope date that differs from X-Amz-Date', () => {
+    expect(code(() => verify({ method: 'POST', url: '/', headers: new Headers(), body: Buffer.alloc(0) }, lookup))).toBe('AuthFailure');
+    const req = signed();
+    const auth = req.headers.get('authorization')!.replace(/Credential=AKIDUNIT\/\d{8}/, 'Credential=AKIDUNIT/20000101');
+    req.headers.set('authorization', auth);
+    expect(code(() => verify(req, lookup))).toBe('AuthFailure');
+  });
+});

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import xml2js from 'xml2js';
+import { errorXml, successXml } from '../../src/api/ec2/xml.js';
+
+describe('EC2 XML serializer', () => {
+  it('writes the response element with namespace, requestId first, item lists, booleans and dates', async () => {
+    const xml = successXml('DescribeThings', 'req-1', {
+      thingSet: [{ id: 'a', on: true, when: new Date(0), skip: undefined, nested: { n: 1 } }, { id: '<b&>' }],
+      emptySet: [],
+    });
+    expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?><DescribeThingsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>req-1</requestId>')).toBe(true);
+    const parsed = await xml2js.parseStringPromise(xml, { explicitArray: false });
+    const items = parsed.DescribeThingsResponse.thingSet.item;
+    expect(items[0]).toEqual({ id: 'a', on: 'true', when: '1970-01-01T00:00:00.000Z', nested: { n: '1' } });
+    expect(items[1].id).toBe('<b&>');
+    expect(parsed.DescribeThingsResponse.emptySet).toBe('');
+  });
+
+  it('writes errors in the Response/Errors/Error form', async () => {
+    const parsed = await xml2js.parseStringPromise(errorXml('InvalidInstanceID.NotFound', 'nope', 'r1'), { explicitArray: false });
+    expect(parsed.Response.Errors.Error).toEqual({ Code: 'InvalidInstanceID.NotFound', Message: 'nope' });
+    expect(parsed.Response.RequestID).toBe('r1');
+  });
+});
