@@ -44,8 +44,6 @@ function progressBar(label: string): { progress: Progress; stop: () => void } {
 }
 
 async function buildImage(cloud: Cloud, name: string, force = false) {
-  const existing = cloud.images.byName(name);
-  if (existing && !force) return existing;
   const { progress, stop } = progressBar(`building image ${name}`);
   try {
     return await cloud.images.build(name, { progress, force });

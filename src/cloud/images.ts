@@ -82,9 +82,10 @@ export class Images {
    * Build steps are cached by debootstrap's package cache under the data dir.
    */
   async build(name: string, opts: { progress?: Progress; force?: boolean } = {}): Promise<Image> {
+    const { recipe, dir, hash } = await loadRecipe(this.dirs.recipes, name);
+    const source = `recipe:${name}@${hash}`;
     const existing = this.byName(name);
-    if (existing && !opts.force) return existing;
-    const { recipe, dir } = await loadRecipe(this.dirs.recipes, name);
+    if (existing && existing.source === source && !opts.force) return existing;
     const stepsFile = join(this.dirs.cache, `${name}.steps`);
     const expectedSteps = Number(await readFile(stepsFile, 'utf8').catch(() => '')) || undefined;
     const buildRoot = await this.pool.createImageRoot(`.build-${name}`);
@@ -96,7 +97,7 @@ export class Images {
       await writeFile(stepsFile, String(steps + 1));
       return await this.register(buildRoot, {
         name, description: recipe.description, architecture: recipe.architecture, platform: recipe.platform,
-        source: `recipe:${name}`,
+        source,
       });
     } catch (err) {
       await this.pool.removeImage(`.build-${name}`).catch(() => undefined);
@@ -134,6 +135,8 @@ export class Images {
       if (old) tx.delete(images).where(eq(images.id, old.id)).run();
       tx.insert(images).values(row).run();
     });
+    // Instances forked from the old build keep their own copy (reflink): its root can go.
+    if (old) await this.pool.removeImage(old.id).catch((err) => log.warn(`removing ${old.id}: ${(err as Error).message}`));
     return row;
   }
 }

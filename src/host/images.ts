@@ -2,6 +2,7 @@
  * Image building and unpacking: debootstrap a recipe from images/ into a pool directory, or unpack a tar. Both run
  * ahead of time; launches only fork the result.
  */
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, runLines } from './exec.js';
@@ -22,13 +23,19 @@ export interface Progress {
   (phase: string, done: number, total: number): void;
 }
 
-export async function loadRecipe(recipesDir: string, name: string): Promise<{ recipe: Recipe; dir: string }> {
+export async function loadRecipe(recipesDir: string, name: string): Promise<{ recipe: Recipe; dir: string; hash: string }> {
   const dir = join(recipesDir, name);
+  let text: string;
   try {
-    return { recipe: JSON.parse(await readFile(join(dir, 'recipe.json'), 'utf8')) as Recipe, dir };
+    text = await readFile(join(dir, 'recipe.json'), 'utf8');
   } catch {
     throw new Error(`no image recipe named ${name} in ${recipesDir}`);
   }
+  const recipe = JSON.parse(text) as Recipe;
+  // The build is cached under this hash: a changed recipe or setup script builds anew.
+  const h = createHash('sha256').update(text);
+  if (recipe.setup) h.update(await readFile(join(dir, recipe.setup)));
+  return { recipe, dir, hash: h.digest('hex').slice(0, 12) };
 }
 
 /** The Debian mirror the host's apt uses (PCLOUD_DEBIAN_MIRROR overrides it). */

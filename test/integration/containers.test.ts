@@ -1,0 +1,148 @@
+/**
+ * Real containers through a real `pcloud serve`: systemd-nspawn booting reflink forks of the debian-12 image, READY
+ * turning instances `running`, identity and cloud-init seed written into the fork, stop/start/reboot, terminate
+ * leaving nothing behind, and a server killed with SIGKILL mid-launch reconciling on restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
+  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, type Instance,
+} from '@aws-sdk/client-ec2';
+import { CLI, hostInventory, startReal, type RealServer } from '../support/real.js';
+import { until } from '../support/api.js';
+import { generateKeyPair } from '../../src/cloud/sshkeys.js';
+
+let srv: RealServer;
+beforeAll(async () => {
+  srv = await startReal();
+  console.log(`real containers: unit manager direct (PID 1 is ${readFileSync('/proc/1/comm', 'utf8').trim()}), data ${srv.dataDir}`);
+});
+afterAll(async () => { await srv?.stop(); });
+
+async function describe1(id: string): Promise<Instance> {
+  return (await srv.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+}
+
+async function waitState(id: string, want: string, timeoutMs = 90_000): Promise<Instance> {
+  return until(async () => {
+    const inst = await describe1(id);
+    return inst.State?.Name === want ? inst : undefined;
+  }, timeoutMs, 100);
+}
+
+function unitState(id: string): { notify?: Record<string, string>; mainPid?: number } {
+  return JSON.parse(readFileSync(join(srv.dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json'), 'utf8'));
+}
+
+/** Run a command inside a running container (host side, through its leader's namespaces). */
+function inside(id: string, cmd: string[]): string {
+  const leader = unitState(id).notify!.X_NSPAWN_LEADER_PID!;
+  return execFileSync('nsenter', ['-t', leader, '-m', '-u', '-i', '-p', '--', ...cmd]).toString().trim();
+}
+
+describe('containers on systemd-nspawn', () => {
+  const key = generateKeyPair('ed25519', 'it-key');
+  let id: string;
+
+  it('RunInstances → pending → running once the container reports READY, with its identity seeded', async () => {
+    await srv.ec2.send(new ImportKeyPairCommand({ KeyName: 'it-key', PublicKeyMaterial: Buffer.from(key.publicKey) }));
+    const userData = '#!/bin/sh\necho "user-data ran on $(hostname)" > /var/tmp/pcloud-marker\n';
+    const res = await srv.ec2.send(new RunInstancesCommand({
+      ImageId: srv.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, KeyName: 'it-key',
+      UserData: Buffer.from(userData).toString('base64'), TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'it' }] }],
+    }));
+    const inst = res.Instances![0]!;
+    id = inst.InstanceId!;
+    expect(inst.State?.Name).toBe('pending');
+    const running = await waitState(id, 'running');
+    expect(running.PrivateIpAddress).toMatch(/^172\.31\./);
+    const hostname = `ip-${running.PrivateIpAddress!.replaceAll('.', '-')}`;
+    expect(inside(id, ['hostname'])).toBe(hostname);
+    expect(inside(id, ['cat', '/root/.ssh/authorized_keys'])).toContain(key.publicKey.split(' ')[1]);
+    expect(inside(id, ['cat', '/etc/machine-id'])).toMatch(/^[0-9a-f]{32}$/);
+    // cloud-init in the image read the NoCloud seed and ran the user-data.
+    expect(inside(id, ['cat', '/var/tmp/pcloud-marker'])).toBe(`user-data ran on ${hostname}`);
+    expect(inside(id, ['cloud-init', 'status'])).toContain('done');
+    expect(inside(id, ['systemctl', 'is-system-running'])).toMatch(/running|degraded/);
+    // The root disk is a reflink fork in the pool.
+    const disk = join(srv.dataDir, 'pool/instances', id);
+    expect(execFileSync('btrfs', ['subvolume', 'show', disk]).toString()).toContain('Parent UUID');
+    const console = await srv.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
+    expect(Buffer.from(console.Output!, 'base64').toString()).toMatch(/login:|Reached target/);
+  });
+
+  it('stops keeping the disk, starts again, reboots', async () => {
+    await srv.ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    await waitState(id, 'stopped');
+    expect(existsSync(join(srv.dataDir, 'pool/instances', id, 'var/tmp/pcloud-marker'))).toBe(true);
+    expect(hostInventory().processes.filter((p) => p.includes(id))).toEqual([]);
+    await srv.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    await waitState(id, 'running');
+    const leaderBefore = unitState(id).notify!.X_NSPAWN_LEADER_PID;
+    await srv.ec2.send(new RebootInstancesCommand({ InstanceIds: [id] }));
+    await until(() => {
+      const s = unitState(id);
+      return s.notify?.X_NSPAWN_LEADER_PID && s.notify.X_NSPAWN_LEADER_PID !== leaderBefore && (s as { state?: string }).state === 'active';
+    }, 60_000, 100);
+    expect((await describe1(id)).State?.Name).toBe('running');
+  });
+
+  it('terminates, leaving no unit, disk or process behind', async () => {
+    const res = await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    expect(res.TerminatingInstances![0]!.CurrentState?.Name).toBe('shutting-down');
+    await waitState(id, 'terminated');
+    const inv = hostInventory();
+    expect(inv.units.filter((u) => u.includes(id))).toEqual([]);
+    expect(inv.disks).not.toContain(id);
+    expect(inv.processes.filter((p) => p.includes(id))).toEqual([]);
+    await srv.ec2.send(new DeleteKeyPairCommand({ KeyName: 'it-key' }));
+  });
+
+  it('an image that cannot boot ends terminated with a state reason, and nothing is left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcloud-noinit-'));
+    mkdirSync(join(dir, 'root/etc'), { recursive: true });
+    writeFileSync(join(dir, 'root/etc/os-release'), 'ID=empty\n');
+    execFileSync('tar', ['-cf', join(dir, 'empty.tar'), '-C', join(dir, 'root'), '.']);
+    const name = `no-init-${Date.now()}`;
+    const out = execFileSync(process.execPath, [CLI, 'image', 'import', join(dir, 'empty.tar'), '--name', name, '--data', srv.dataDir]).toString();
+    const ami = out.split('\t')[0]!;
+    expect(ami).toMatch(/^ami-[0-9a-f]{17}$/);
+    const res = await srv.ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+    const bad = res.Instances![0]!.InstanceId!;
+    const inst = await waitState(bad, 'terminated', 60_000);
+    expect(inst.StateReason?.Code).toBe('Server.InternalError');
+    expect(inst.StateReason?.Message).toMatch(/did not become ready/);
+    const inv = hostInventory();
+    expect(inv.disks).not.toContain(bad);
+    expect(inv.units.filter((u) => u.includes(bad))).toEqual([]);
+  });
+});
+
+describe('daemonless: the server can die at any moment', () => {
+  it('kill -9 during a launch of 4; on restart every instance ends running; terminating leaves zero leaks', async () => {
+    const before = hostInventory();
+    const res = await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 4, MaxCount: 4 }));
+    const ids = res.Instances!.map((i) => i.InstanceId!);
+    await srv.kill9();
+    await srv.restart();
+    for (const id of ids) await waitState(id, 'running');
+    // The units outlived the server: kill it again with everything running, and they stay running.
+    const leaders = ids.map((id) => unitState(id).notify!.X_NSPAWN_LEADER_PID);
+    await srv.kill9();
+    await srv.restart();
+    for (const [i, id] of ids.entries()) {
+      expect((await describe1(id)).State?.Name).toBe('running');
+      expect(unitState(id).notify!.X_NSPAWN_LEADER_PID).toBe(leaders[i]);
+    }
+    await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    for (const id of ids) await waitState(id, 'terminated');
+    const after = hostInventory();
+    expect(after.units).toEqual(before.units);
+    expect(after.disks).toEqual(before.disks);
+    expect(after.processes).toEqual(before.processes);
+  });
+});

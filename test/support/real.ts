@@ -1,0 +1,123 @@
+/**
+ * A real `pcloud serve` (the compiled CLI, as users run it) over a real storage pool, real units and real
+ * containers. The data dir is shared by the integration and compat suites (they run one file at a time) so the
+ * default image is built once and cached: PCLOUD_TEST_DATA, /var/tmp/pcloud-test by default.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EC2Client } from '@aws-sdk/client-ec2';
+
+export const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const DATA = process.env.PCLOUD_TEST_DATA ?? '/var/tmp/pcloud-test';
+export const CREDS = { accessKeyId: 'AKIDPCLOUDTEST00001', secretAccessKey: 'pcloud-test-secret-key' };
+
+export interface RealServer {
+  endpoint: string;
+  port: number;
+  dataDir: string;
+  imageId: string;
+  /** Environment for the AWS CLI, boto3 and Terraform against this server. */
+  env: Record<string, string>;
+  ec2: EC2Client;
+  child: ChildProcess;
+  /** SIGKILL the server (instances keep running: they are not its children's children in any way that matters). */
+  kill9(): Promise<void>;
+  /** Start it again on the same port and data dir. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Build (or reuse) the default image in the shared data dir; prints the build's progress on first run. */
+export async function ensureImage(dataDir = DATA): Promise<string> {
+  mkdirSync(dataDir, { recursive: true });
+  const child = spawn(process.execPath, [CLI, 'image', 'build', 'debian-12', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  const code = await new Promise((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`pcloud image build failed (${code})`);
+  return out.trim().split('\t')[0]!;
+}
+
+function launch(port: number, dataDir: string, extraEnv: Record<string, string>): Promise<ChildProcess> {
+  const log = openSync(join(dataDir, 'serve.log'), 'a');
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image'], {
+    env: { ...process.env, PCLOUD_ACCESS_KEY_ID: CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: CREDS.secretAccessKey, ...extraEnv },
+    stdio: ['ignore', 'pipe', log],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`pcloud serve did not start; see ${join(dataDir, 'serve.log')}`)), 60_000);
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('pcloud serving on')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pcloud serve exited with ${code}; see ${join(dataDir, 'serve.log')}`));
+    });
+  });
+}
+
+export async function startReal(opts: { env?: Record<string, string> } = {}): Promise<RealServer> {
+  const imageId = await ensureImage();
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const extraEnv = opts.env ?? {};
+  const srv: RealServer = {
+    endpoint, port, dataDir: DATA, imageId,
+    env: {
+      AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL: endpoint, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    },
+    ec2: new EC2Client({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 }),
+    child: await launch(port, DATA, extraEnv),
+    async kill9() {
+      srv.child.kill('SIGKILL');
+      await new Promise((r) => srv.child.once('exit', r));
+    },
+    async restart() {
+      srv.child = await launch(port, DATA, extraEnv);
+    },
+    async stop() {
+      if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
+      srv.child.kill('SIGTERM');
+      await new Promise((r) => srv.child.once('exit', r));
+    },
+  };
+  return srv;
+}
+
+/** What is on the host for pcloud right now: unit dirs, disks, live supervisor and nspawn processes. */
+export function hostInventory(dataDir = DATA): { units: string[]; disks: string[]; processes: string[] } {
+  const ls = (d: string) => (existsSync(d) ? execFileSync('ls', [d]).toString().split('\n').filter(Boolean) : []);
+  const processes: string[] = [];
+  for (const pid of ls('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(dataDir) && (cmd.includes('supervisor.js') || cmd.includes('systemd-nspawn'))) processes.push(`${pid} ${cmd.trim()}`);
+    } catch { /* gone */ }
+  }
+  return {
+    units: ls(join(dataDir, 'run/units')).filter((u) => u.startsWith('pcloud-instance@')),
+    disks: ls(join(dataDir, 'pool/instances')).filter((d) => d.startsWith('i-')),
+    processes,
+  };
+}
