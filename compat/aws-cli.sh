@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The AWS CLI, unchanged, against pcloud: run, describe with filters and paging, tags, key pairs, attribute reads,
+# console output, waiters, terminate, and the errors a user meets. Needs AWS_* from the environment and IMAGE_ID.
+set -euo pipefail
+: "${AWS_ENDPOINT_URL:?}" "${IMAGE_ID:?}"
+aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" --region us-east-1 "$@"; }
+pass=0
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+fail() { echo "not ok - $*" >&2; exit 1; }
+expect_error() { # expect_error CODE cmd...
+  local code=$1; shift
+  local out
+  if out=$("$@" 2>&1); then fail "expected $code, got success: $out"; fi
+  grep -q "($code)" <<<"$out" || fail "expected $code, got: $out"
+  ok "error $code"
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+aws ec2 describe-images --image-ids "$IMAGE_ID" --query 'Images[0].Name' --output text | grep -q debian-12 && ok "describe-images"
+
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/id" -C cli-key
+aws ec2 import-key-pair --key-name cli-key --public-key-material "fileb://$tmp/id.pub" >/dev/null && ok "import-key-pair"
+aws ec2 describe-key-pairs --key-names cli-key --query 'KeyPairs[0].KeyName' --output text | grep -qx cli-key && ok "describe-key-pairs"
+expect_error InvalidKeyPair.Duplicate aws ec2 import-key-pair --key-name cli-key --public-key-material "fileb://$tmp/id.pub"
+
+printf '#!/bin/sh\necho cli > /var/tmp/cli-marker\n' > "$tmp/user-data.sh"
+expect_error DryRunOperation aws ec2 run-instances --dry-run --image-id "$IMAGE_ID" --instance-type t3.micro
+ids=$(aws ec2 run-instances --image-id "$IMAGE_ID" --instance-type t3.micro --count 2 --key-name cli-key \
+  --user-data "file://$tmp/user-data.sh" \
+  --tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=cli},{Key=suite,Value=aws-cli}]' \
+  --query 'Instances[].InstanceId' --output text)
+set -- $ids
+[ $# -eq 2 ] && ok "run-instances --count 2: $ids"
+a=$1 b=$2
+
+sleep 2
+aws ec2 wait instance-running --instance-ids "$a" "$b" && ok "wait instance-running"
+n=$(aws ec2 describe-instances --filters Name=tag:suite,Values=aws-cli Name=instance-state-name,Values=running \
+  --query 'length(Reservations[].Instances[])' --output text)
+[ "$n" = 2 ] && ok "describe-instances with tag and state filters"
+# Paging: the CLI turns --page-size into MaxResults and follows NextToken itself.
+all=$(aws ec2 describe-instances --filters Name=tag:suite,Values=aws-cli --page-size 5 --query 'Reservations[].Instances[].InstanceId' --output text | wc -w)
+[ "$all" = 2 ] && ok "describe-instances paging"
+first=$(aws ec2 describe-instances --max-items 1 --query 'NextToken' --output text)
+[ -n "$first" ] && [ "$first" != None ] && ok "describe-instances --max-items gives a NextToken"
+
+aws ec2 create-tags --resources "$a" --tags Key=role,Value=db && ok "create-tags"
+aws ec2 describe-tags --filters "Name=resource-id,Values=$a" "Name=key,Values=role" --query 'Tags[0].Value' --output text | grep -qx db && ok "describe-tags"
+aws ec2 delete-tags --resources "$a" --tags Key=role && ok "delete-tags"
+[ "$(aws ec2 describe-tags --filters "Name=resource-id,Values=$a" "Name=key,Values=role" --query 'length(Tags)' --output text)" = 0 ] && ok "tag gone"
+
+ud=$(aws ec2 describe-instance-attribute --instance-id "$a" --attribute userData --query 'UserData.Value' --output text | base64 -d)
+[ "$ud" = "$(cat "$tmp/user-data.sh")" ] && ok "describe-instance-attribute userData round-trips"
+aws ec2 describe-instance-attribute --instance-id "$a" --attribute disableApiTermination --query 'DisableApiTermination.Value' --output text | grep -qx False && ok "disableApiTermination"
+aws ec2 modify-instance-attribute --instance-id "$a" --disable-api-termination && ok "modify-instance-attribute"
+expect_error OperationNotPermitted aws ec2 terminate-instances --instance-ids "$a"
+aws ec2 modify-instance-attribute --instance-id "$a" --no-disable-api-termination
+
+aws ec2 get-console-output --instance-id "$a" --query Output --output text | grep -qE 'login:|Reached target' && ok "get-console-output"
+
+expect_error InvalidInstanceID.Malformed aws ec2 describe-instances --instance-ids i-nothex
+expect_error InvalidInstanceID.NotFound aws ec2 describe-instances --instance-ids i-0123456789abcdef0
+expect_error AuthFailure env AWS_SECRET_ACCESS_KEY=wrong aws ec2 describe-instances
+expect_error InvalidAMIID.NotFound aws ec2 run-instances --image-id ami-00000000000000000 --instance-type t3.micro
+
+aws ec2 terminate-instances --instance-ids "$a" "$b" --query 'TerminatingInstances[].CurrentState.Name' --output text | grep -q shutting-down && ok "terminate-instances"
+aws ec2 wait instance-terminated --instance-ids "$a" "$b" && ok "wait instance-terminated"
+aws ec2 delete-key-pair --key-name cli-key && ok "delete-key-pair"
+
+echo "aws-cli: $pass passed, 0 failed"

@@ -1,0 +1,73 @@
+/**
+ * Real clients against a real `pcloud serve` launching real containers: the AWS CLI, boto3, Terraform's AWS
+ * provider and the AWS SDK for JavaScript v3, each unchanged, each pointed only at the endpoint.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  DescribeInstancesCommand, RunInstancesCommand, TerminateInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceTerminated,
+} from '@aws-sdk/client-ec2';
+import { hostInventory, ROOT, startReal, type RealServer } from '../test/support/real.js';
+
+let srv: RealServer;
+let before: ReturnType<typeof hostInventory>;
+beforeAll(async () => {
+  srv = await startReal();
+  before = hostInventory();
+});
+afterAll(async () => {
+  await srv?.stop();
+});
+
+function runScript(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...srv.env, IMAGE_ID: srv.imageId }, cwd: ROOT });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b; });
+    child.stderr.on('data', (b: Buffer) => { out += b; });
+    child.on('exit', (code) => resolve({ code: code ?? -1, out }));
+  });
+}
+
+describe('real clients', () => {
+  it('AWS CLI: run, describe with filters and paging, tags, key pairs, attributes, waiters, errors, terminate', async () => {
+    const res = await runScript('bash', [join(ROOT, 'compat/aws-cli.sh')]);
+    console.log(res.out);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/aws-cli: \d+ passed, 0 failed/);
+  }, 300_000);
+
+  it('boto3: run, idempotency, waiters, paginator, attributes, console, errors, terminate', async () => {
+    const res = await runScript('python3', [join(ROOT, 'compat/boto3_test.py')]);
+    console.log(res.out);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/boto3: \d+ passed, 0 failed/);
+  }, 300_000);
+
+  it('Terraform: aws_key_pair + aws_instance apply, plan shows no changes, destroy', async () => {
+    const res = await runScript('bash', [join(ROOT, 'compat/terraform/run.sh')]);
+    console.log(res.out.split('\n').filter((l) => /^(ok|not ok)|Error|error|terraform:|Plan:|Apply complete|Destroy complete/.test(l)).join('\n'));
+    if (res.code !== 0) console.log(res.out);
+    expect(res.code).toBe(0);
+    expect(res.out).toContain('No changes.');
+  }, 600_000);
+
+  it('AWS SDK for JavaScript v3: run, waitUntilInstanceRunning, terminate, waitUntilInstanceTerminated', async () => {
+    const res = await srv.ec2.send(new RunInstancesCommand({
+      ImageId: srv.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'suite', Value: 'sdk-v3' }] }],
+    }));
+    const id = res.Instances![0]!.InstanceId!;
+    await waitUntilInstanceRunning({ client: srv.ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { InstanceIds: [id] });
+    const found = await srv.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:suite', Values: ['sdk-v3'] }, { Name: 'instance-state-name', Values: ['running'] }] }));
+    expect(found.Reservations?.[0]?.Instances?.[0]?.InstanceId).toBe(id);
+    await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceTerminated({ client: srv.ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { InstanceIds: [id] });
+  });
+
+  it('after every client is done, nothing of their instances remains on the host', () => {
+    const after = hostInventory();
+    expect(after).toEqual(before);
+  });
+});
