@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
-  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, type Instance,
+  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import { CLI, hostInventory, startReal, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
@@ -119,6 +119,8 @@ describe('containers on systemd-nspawn', () => {
     const inv = hostInventory();
     expect(inv.disks).not.toContain(bad);
     expect(inv.units.filter((u) => u.includes(bad))).toEqual([]);
+    await srv.ec2.send(new DeregisterImageCommand({ ImageId: ami }));
+    expect(existsSync(join(srv.dataDir, 'pool/images', ami))).toBe(false);
   });
 });
 

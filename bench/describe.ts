@@ -1,0 +1,126 @@
+/**
+ * (b) DescribeInstances with 10,000 instances in the database: latency and requests per second, next to moto_server
+ * serving the same calls with the same number of instances, in the same run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cloud } from '../src/cloud/index.js';
+import { images, instances } from '../src/db/schema.js';
+import { newId } from '../src/cloud/ids.js';
+import { SYSTEM_ACCOUNT } from '../src/cloud/images.js';
+import { defaultMetadataOptions } from '../src/cloud/instances.js';
+import { ec2Call, freePort, round, summary, type Creds } from './lib.js';
+import { intToIp } from '../src/cloud/ip.js';
+
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
+
+/** Fill a fresh data dir's database with `count` stopped instances (rows only: no disks or units). */
+async function seed(dataDir: string, count: number, accountId: string): Promise<string[]> {
+  const cloud = await Cloud.open({ dataDir });
+  const ids: string[] = [];
+  try {
+    cloud.accounts.putKey({ accessKeyId: 'AKIDPCLOUDBENCH0002', secretAccessKey: 'bench', accountId });
+    const subnet = cloud.network.pickSubnet(accountId, {});
+    const sg = cloud.network.securityGroups(accountId)[0]!;
+    const imageId = newId('ami');
+    cloud.db.insert(images).values({ id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'bench', architecture: 'x86_64', state: 'available', rootPath: '/nonexistent', source: 'bench', createdAt: Date.now() }).run();
+    const now = Date.now();
+    cloud.db.transaction((tx) => {
+      for (let i = 0; i < count; i++) {
+        const id = newId('i');
+        ids.push(id);
+        tx.insert(instances).values({
+          id, accountId, reservationId: newId('r'), launchIndex: 0, imageId, instanceType: i % 2 ? 't3.micro' : 't3.small',
+          runtime: 'container', keyName: null, state: 'stopped', launchTime: now + i, subnetId: subnet.id, vpcId: subnet.vpcId,
+          availabilityZone: subnet.availabilityZone, privateIp: intToIp(0xac100000 + i + 4), macAddress: '0e:00:00:00:00:01',
+          networkInterfaceId: newId('eni'), securityGroupIds: [sg.id], rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8,
+          attributes: { disableApiTermination: false, disableApiStop: false, instanceInitiatedShutdownBehavior: 'stop', ebsOptimized: false, monitoring: false, sourceDestCheck: true, hibernation: false, metadataOptions: defaultMetadataOptions },
+          updatedAt: now,
+        }).run();
+      }
+    });
+  } finally {
+    await cloud.close();
+  }
+  return ids;
+}
+
+function waitFor(child: ChildProcess, marker: string, stream: 'stdout' | 'stderr' = 'stdout'): Promise<void> {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child[stream]!.on('data', (b: Buffer) => { out += b; if (out.includes(marker)) resolve(); });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out.slice(-500)}`)));
+  });
+}
+
+async function measure(endpoint: string, creds: Creds, ids: string[], calls: Record<string, (i: number) => Record<string, string>>, n: number, seconds: number) {
+  const out: Record<string, { latencyMs: ReturnType<typeof summary>; rps: number }> = {};
+  for (const [name, params] of Object.entries(calls)) {
+    for (let i = 0; i < 20; i++) await ec2Call(endpoint, creds, params(i)); // warm up
+    const lat: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      const r = await ec2Call(endpoint, creds, params(i));
+      lat.push(performance.now() - t);
+      if (r.status !== 200) throw new Error(`${name}: ${r.body.slice(0, 300)}`);
+    }
+    let done = 0;
+    const end = performance.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+      let i = w;
+      while (performance.now() < end) {
+        await ec2Call(endpoint, creds, params(i));
+        i += 8;
+        done++;
+      }
+    }));
+    out[name] = { latencyMs: summary(lat), rps: round(done / seconds, 0) };
+  }
+  void ids;
+  return out;
+}
+
+export async function benchDescribe(opts: { count: number; requests: number; seconds: number }) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pcloud-bench-describe-'));
+  const accountId = '000000000000';
+  const ids = await seed(dataDir, opts.count, accountId);
+  const creds = { accessKeyId: 'AKIDPCLOUDBENCH0002', secretAccessKey: 'bench' };
+  const port = await freePort();
+  const server = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image'], {
+    env: { ...process.env, PCLOUD_ACCESS_KEY_ID: creds.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: creds.secretAccessKey },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await waitFor(server, 'pcloud serving on');
+  const motoPort = await freePort();
+  const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitFor(moto, 'Running on', 'stderr');
+    const motoEndpoint = `http://127.0.0.1:${motoPort}`;
+    const motoCreds = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+    const ami = /<imageId>(ami-[0-9a-f]+)<\/imageId>/.exec((await ec2Call(motoEndpoint, motoCreds, { Action: 'DescribeImages', 'Owner.1': 'amazon' })).body)![1]!;
+    const motoIds: string[] = [];
+    for (let made = 0; made < opts.count; made += 500) {
+      const n = Math.min(500, opts.count - made);
+      const r = await ec2Call(motoEndpoint, motoCreds, { Action: 'RunInstances', ImageId: ami, InstanceType: made % 1000 ? 't3.micro' : 't3.small', MinCount: String(n), MaxCount: String(n) });
+      motoIds.push(...[...r.body.matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)].map((m) => m[1]!));
+    }
+    const calls = (list: string[]) => ({
+      'by id': (i: number) => ({ Action: 'DescribeInstances', 'InstanceId.1': list[(i * 7919) % list.length]! }),
+      'filter type, first page of 10': () => ({ Action: 'DescribeInstances', 'Filter.1.Name': 'instance-type', 'Filter.1.Value.1': 't3.micro', MaxResults: '10' }),
+    });
+    const pcloud = await measure(`http://127.0.0.1:${port}`, creds, ids, calls(ids), opts.requests, opts.seconds);
+    const motoRes = await measure(motoEndpoint, motoCreds, motoIds, calls(motoIds), Math.min(opts.requests, 200), opts.seconds);
+    const ratios = Object.fromEntries(Object.keys(pcloud).map((k) => [k, {
+      p50: round(motoRes[k]!.latencyMs.p50 / pcloud[k]!.latencyMs.p50, 1),
+      rps: round(pcloud[k]!.rps / motoRes[k]!.rps, 1),
+    }]));
+    return { instances: opts.count, pcloud, moto: motoRes, pcloudFasterBy: ratios };
+  } finally {
+    moto.kill('SIGTERM');
+    server.kill('SIGTERM');
+    await new Promise((r) => server.on('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

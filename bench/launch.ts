@@ -1,0 +1,134 @@
+/**
+ * (a) RunInstances → running, for 1 instance and for a fleet, next to a bare `systemd-nspawn --boot
+ * --notify-ready=yes` of the same image (a fork with the same seed, so cloud-init does the same work) in the same run.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import unixDgram from 'unix-dgram';
+import { eq } from 'drizzle-orm';
+import { openDb } from '../src/db/index.js';
+import { images } from '../src/db/schema.js';
+import { nspawnArgs } from '../src/host/nspawn.js';
+import { writeSeed } from '../src/host/seed.js';
+import { run } from '../src/host/exec.js';
+import { ec2Call, freePort, round, summary, type Creds } from './lib.js';
+
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+async function waitOutput(child: ReturnType<typeof cli>, marker: string): Promise<string> {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b;
+      if (out.includes(marker)) resolve(out);
+    });
+    child.on('exit', (code) => (code === 0 && marker === '' ? resolve(out) : reject(new Error(`exited ${code}`))));
+  });
+}
+
+/** One bare boot of a seeded fork: spawn → READY=1, in milliseconds. */
+async function bareBoot(imageRoot: string, pool: string, n: number): Promise<number> {
+  const id = `bench-${process.pid}-${n}`;
+  const disk = join(pool, 'instances', `.${id}`);
+  await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, disk]);
+  const hostname = `bench-${n}`;
+  await writeSeed(disk, {
+    instanceId: `i-bench${n}`, hostname, machineId: createHash('sha256').update(id).digest('hex').slice(0, 32),
+    metaData: `instance-id: i-bench${n}\nlocal-hostname: ${hostname}\n`,
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'pcloud-bench-'));
+  const sockPath = join(dir, 'notify.sock');
+  let ready: () => void;
+  const isReady = new Promise<void>((r) => { ready = r; });
+  const sock = unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
+    if (msg.toString().split('\n').includes('READY=1')) ready();
+  });
+  sock.bind(sockPath);
+  const args = nspawnArgs({ instanceId: id, rootDir: disk, hostname, vcpus: 2, memoryMiB: 1024, register: false, readyTimeoutSec: 60 });
+  const t0 = performance.now();
+  const child = spawn(args[0]!, args.slice(1), { env: { ...process.env, NOTIFY_SOCKET: sockPath }, stdio: 'ignore' });
+  await isReady;
+  const ms = performance.now() - t0;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+  sock.close();
+  rmSync(dir, { recursive: true, force: true });
+  await run('btrfs', ['-q', 'subvolume', 'delete', disk]);
+  return ms;
+}
+
+async function runningAfter(endpoint: string, creds: Creds, count: number, imageId: string): Promise<number[]> {
+  const t0 = performance.now();
+  const res = await ec2Call(endpoint, creds, { Action: 'RunInstances', ImageId: imageId, InstanceType: 't3.micro', MinCount: String(count), MaxCount: String(count) });
+  if (res.status !== 200) throw new Error(res.body);
+  const ids = [...res.body.matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)].map((m) => m[1]!);
+  const done = new Map<string, number>();
+  while (done.size < ids.length) {
+    const params: Record<string, string> = { Action: 'DescribeInstances' };
+    ids.forEach((id, i) => { params[`InstanceId.${i + 1}`] = id; });
+    const d = await ec2Call(endpoint, creds, params);
+    for (const m of d.body.matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>.*?<instanceState><code>\d+<\/code><name>([a-z-]+)<\/name>/gs)) {
+      if (m[2] === 'running' && !done.has(m[1]!)) done.set(m[1]!, performance.now() - t0);
+      if (m[2] === 'terminated') throw new Error(`${m[1]} terminated during launch`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const params: Record<string, string> = { Action: 'TerminateInstances' };
+  ids.forEach((id, i) => { params[`InstanceId.${i + 1}`] = id; });
+  await ec2Call(endpoint, creds, params);
+  for (;;) {
+    const d = await ec2Call(endpoint, creds, { Action: 'DescribeInstances', 'Filter.1.Name': 'instance-state-name', 'Filter.1.Value.1': 'shutting-down' });
+    if (!d.body.includes('<instanceId>')) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return ids.map((id) => done.get(id)!);
+}
+
+export async function benchLaunch(opts: { dataDir: string; runs: number; fleet: number }) {
+  const creds = { accessKeyId: 'AKIDPCLOUDBENCH0001', secretAccessKey: 'pcloud-bench-secret' };
+  const build = cli(['image', 'build', 'debian-12', '--data', opts.dataDir]);
+  const imageId = (await waitOutput(build, '')).trim().split('\t')[0]!;
+  const db = openDb(join(opts.dataDir, 'pcloud.db'));
+  const image = db.select().from(images).where(eq(images.id, imageId)).get()!;
+  db.$client.close();
+  const pool = join(opts.dataDir, 'pool');
+
+  // Interleave bare and pcloud runs so that both see the same machine state.
+  const port = await freePort();
+  const server = cli(['serve', '--listen', `127.0.0.1:${port}`, '--data', opts.dataDir, '--no-image'],
+    { PCLOUD_ACCESS_KEY_ID: creds.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: creds.secretAccessKey });
+  await waitOutput(server, 'pcloud serving on');
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await bareBoot(image.rootPath, pool, 0); // warm the page cache for both
+    await runningAfter(endpoint, creds, 1, imageId);
+    const bare1: number[] = [];
+    const pc1: number[] = [];
+    for (let i = 0; i < opts.runs; i++) {
+      bare1.push(await bareBoot(image.rootPath, pool, i + 1));
+      pc1.push(...(await runningAfter(endpoint, creds, 1, imageId)));
+    }
+    const t0 = performance.now();
+    const bareFleet = await Promise.all(Array.from({ length: opts.fleet }, (_, i) => bareBoot(image.rootPath, pool, 100 + i)));
+    const bareFleetWall = performance.now() - t0;
+    const pcFleet = await runningAfter(endpoint, creds, opts.fleet, imageId);
+    const one = { bare: summary(bare1), pcloud: summary(pc1), ratioP50: round(summary(pc1).p50 / summary(bare1).p50) };
+    const fleet = {
+      count: opts.fleet,
+      bare: { ...summary(bareFleet), wallMs: round(bareFleetWall) },
+      pcloud: { ...summary(pcFleet), wallMs: round(Math.max(...pcFleet)) },
+      ratioP50: round(summary(pcFleet).p50 / summary(bareFleet).p50),
+    };
+    return { one, fleet };
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.on('exit', r));
+  }
+}

@@ -1,0 +1,54 @@
+/** Small helpers for the benchmarks: percentiles, a SigV4-signing Query client, free ports, result files. */
+import aws4 from 'aws4';
+import { createServer } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+export function summary(values: number[]) {
+  return { n: values.length, p50: round(pct(values, 50)), p95: round(pct(values, 95)), p99: round(pct(values, 99)), max: round(Math.max(...values)) };
+}
+
+export const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Creds { accessKeyId: string; secretAccessKey: string }
+
+/** POST an EC2 Query request, signed; returns status and body. */
+export async function ec2Call(endpoint: string, creds: Creds, params: Record<string, string>): Promise<{ status: number; body: string }> {
+  const url = new URL(endpoint);
+  const body = new URLSearchParams({ Version: '2016-11-15', ...params }).toString();
+  const req = aws4.sign({
+    host: url.host, method: 'POST', path: '/', body, service: 'ec2', region: 'us-east-1',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
+  }, creds);
+  const res = await fetch(endpoint + '/', { method: 'POST', headers: req.headers as Record<string, string>, body });
+  return { status: res.status, body: await res.text() };
+}
+
+export function writeResult(name: string, data: unknown): string {
+  const dir = join(process.cwd(), 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), ...(data as object) }, null, 2) + '\n');
+  return file;
+}
+
+export function table(rows: (string | number)[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i]!)).join('  ')).join('\n');
+}
