@@ -466,7 +466,7 @@ export class Instances {
     if (q.maxResults !== undefined && (q.maxResults < 5 || q.maxResults > 1000)) {
       throw invalidParam(`Value ( ${q.maxResults} ) for parameter maxResults is invalid. Expecting a value greater than 5.`);
     }
-    if (q.ids.length) this.getMany(accountId, q.ids);
+    for (const id of q.ids) if (!isId('i', id)) throw new CloudError('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
     const conds: SQL[] = [eq(instances.accountId, accountId), this.visible()];
     if (q.ids.length) conds.push(inArray(instances.id, q.ids));
     for (const f of q.filters) conds.push(instanceFilter(f));
@@ -475,6 +475,8 @@ export class Instances {
     const rows = this.db.select().from(instances).where(and(...conds))
       .orderBy(asc(instances.launchTime), asc(instances.reservationId), asc(instances.launchIndex))
       .limit(limit === -1 ? -1 : limit + 1).offset(offset).all();
+    // Fewer rows than ids named: either filters left some out, or some do not exist (InvalidInstanceID.NotFound).
+    if (q.ids.length && rows.length < new Set(q.ids).size) this.getMany(accountId, q.ids);
     let nextToken: string | undefined;
     if (limit !== -1 && rows.length > limit) {
       rows.length = limit;

@@ -8,14 +8,20 @@ export const tagSet = (tags: Tag[] | undefined) => (tags ?? []).map((t) => ({ ke
 
 export const stateShape = (s: string) => ({ code: stateCodes[s as InstanceState] ?? 0, name: s });
 
-export function groupSet(cloud: Cloud, accountId: string, ids: string[]) {
-  const all = cloud.network.securityGroups(accountId);
-  return ids.map((id) => ({ groupId: id, groupName: all.find((g) => g.id === id)?.name ?? '' }));
+/** Security group names by id, read once per response. */
+export type GroupNames = Map<string, string>;
+
+export function groupNames(cloud: Cloud, accountId: string): GroupNames {
+  return new Map(cloud.network.securityGroups(accountId).map((g) => [g.id, g.name]));
 }
 
-export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefined) {
+export function groupSet(names: GroupNames, ids: string[]) {
+  return ids.map((id) => ({ groupId: id, groupName: names.get(id) ?? '' }));
+}
+
+export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefined, names: GroupNames) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
-  const groups = groupSet(cloud, inst.accountId, inst.securityGroupIds);
+  const groups = groupSet(names, inst.securityGroupIds);
   const launchTime = new Date(inst.launchTime);
   const md = inst.attributes.metadataOptions;
   const terminated = inst.state === 'terminated';

@@ -4,7 +4,7 @@
  * start (reconcile) and watches for changes.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile, open, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, rmdir, writeFile, open, stat } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnDetached } from '../exec.js';
@@ -116,6 +116,10 @@ export class DirectUnitManager implements UnitManager {
     this.watchers.delete(name);
     this.last.delete(name);
     await rm(this.dir(name), { recursive: true, force: true });
+    // A supervisor that was killed leaves its cgroups behind: they are empty once its unit has ended.
+    for (const ctrl of ['memory', 'pids', 'cpu', '']) {
+      await rmdir(join('/sys/fs/cgroup', ctrl, 'pcloud', name)).catch(() => undefined);
+    }
   }
 
   async logs(name: string, maxBytes: number): Promise<Buffer> {

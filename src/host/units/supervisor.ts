@@ -81,10 +81,16 @@ function cgroupPids(): number[] {
 function leaveCgroups(): void {
   for (const path of cgroupDirs) {
     const root = path.slice(0, path.indexOf('/pcloud/'));
-    try {
-      writeFileSync(join(root, 'cgroup.procs'), String(process.pid));
-      rmdirSync(path);
-    } catch { /* busy or gone: the next start of this unit reuses it */ }
+    try { writeFileSync(join(root, 'cgroup.procs'), String(process.pid)); } catch { /* gone */ }
+  }
+  // Killed processes take a moment to leave their cgroup: retry the removal for up to a second.
+  const deadline = Date.now() + 1000;
+  let left = [...cgroupDirs];
+  while (left.length && Date.now() < deadline) {
+    left = left.filter((path) => {
+      try { rmdirSync(path); return false; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EBUSY'; }
+    });
+    if (left.length) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Instance, RunParams } from '../../../cloud/instances.js';
 import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Actions, type Ctx } from '../context.js';
 import type { Query } from '../query.js';
-import { groupSet, instanceShape, stateShape } from '../shapes.js';
+import { groupNames, groupSet, instanceShape, stateShape, type GroupNames } from '../shapes.js';
 
 function runParams(q: Query): RunParams {
   const md = q.sub('MetadataOptions');
@@ -47,9 +47,9 @@ function metadataOptions(md: Query): Partial<MetadataOptions> {
   return out;
 }
 
-function shapes(ctx: Ctx, rows: Instance[]) {
+function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
   const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
-  return rows.map((r) => instanceShape(ctx.cloud, r, tags.get(r.id)));
+  return rows.map((r) => instanceShape(ctx.cloud, r, tags.get(r.id), names));
 }
 
 function changes(list: { instanceId: string; previous: string; current: string }[]) {
@@ -68,11 +68,12 @@ export const instanceActions: Actions = {
     handler: (ctx) => {
       const res = ctx.cloud.instances.run(ctx.accountId, runParams(ctx.q), ctx.dryRun);
       const first = res.instances[0]!;
+      const names = groupNames(ctx.cloud, ctx.accountId);
       return {
         reservationId: res.reservationId,
         ownerId: ctx.accountId,
-        groupSet: groupSet(ctx.cloud, ctx.accountId, first.securityGroupIds),
-        instancesSet: shapes(ctx, res.instances),
+        groupSet: groupSet(names, first.securityGroupIds),
+        instancesSet: shapes(ctx, res.instances, names),
       };
     },
   },
@@ -82,7 +83,8 @@ export const instanceActions: Actions = {
       const page = ctx.cloud.instances.describe(ctx.accountId, {
         ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
       });
-      const items = shapes(ctx, page.instances);
+      const names = groupNames(ctx.cloud, ctx.accountId);
+      const items = shapes(ctx, page.instances, names);
       const byReservation = new Map<string, { first: Instance; items: typeof items }>();
       page.instances.forEach((inst, i) => {
         const r = byReservation.get(inst.reservationId) ?? { first: inst, items: [] };
@@ -93,7 +95,7 @@ export const instanceActions: Actions = {
         reservationSet: [...byReservation.entries()].map(([id, r]) => ({
           reservationId: id,
           ownerId: r.first.accountId,
-          groupSet: groupSet(ctx.cloud, ctx.accountId, r.first.securityGroupIds),
+          groupSet: groupSet(names, r.first.securityGroupIds),
           instancesSet: r.items,
         })),
         nextToken: page.nextToken,
