@@ -3,7 +3,7 @@
  * --notify-ready=yes` of the same image (a fork with the same seed, so cloud-init does the same work) in the same run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -52,8 +52,11 @@ async function bareBoot(imageRoot: string, pool: string, n: number): Promise<num
   });
   sock.bind(sockPath);
   const args = nspawnArgs({ instanceId: id, rootDir: disk, hostname, vcpus: 2, memoryMiB: 1024, register: false, readyTimeoutSec: 60 });
+  // Like a unit: its own cgroup in the name=systemd and unified hierarchies, or concurrent containers collide.
+  const cgroups = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((c) => existsSync(`${c}/cgroup.procs`)).map((c) => `${c}/pcloud-bench/${id}`);
+  const enter = cgroups.map((c) => `mkdir -p ${c} && echo $$ > ${c}/cgroup.procs`).join(' && ') || 'true';
   const t0 = performance.now();
-  const child = spawn(args[0]!, args.slice(1), { env: { ...process.env, NOTIFY_SOCKET: sockPath }, stdio: 'ignore' });
+  const child = spawn('sh', ['-c', `${enter} && exec "$@"`, 'sh', ...args], { env: { ...process.env, NOTIFY_SOCKET: sockPath }, stdio: 'ignore' });
   await isReady;
   const ms = performance.now() - t0;
   child.kill('SIGTERM');
@@ -61,6 +64,7 @@ async function bareBoot(imageRoot: string, pool: string, n: number): Promise<num
   sock.close();
   rmSync(dir, { recursive: true, force: true });
   await run('btrfs', ['-q', 'subvolume', 'delete', disk]);
+  for (const c of cgroups) await run('sh', ['-c', `find ${c} -depth -type d -exec rmdir {} +`], { reject: false });
   return ms;
 }
 

@@ -3,7 +3,10 @@
 import { Command } from 'commander';
 import { serve } from '@hono/node-server';
 import cliProgress from 'cli-progress';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { openDb } from '../db/index.js';
+import { Accounts } from '../cloud/accounts.js';
+import { configFromEnv } from '../cloud/config.js';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createApp } from '../api/server.js';
@@ -100,10 +103,12 @@ program.command('credentials')
   .description('print the access key, in forms aws configure and Terraform take')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .action(async (opts: { data: string }) => {
-    const cloud = await Cloud.open({ dataDir: opts.data });
-    const key = ensureCredentials(cloud.accounts);
-    process.stdout.write(credentialsText(key, await endpointOf(opts.data), cloud.config.region) + '\n');
-    await cloud.close();
+    // Only the state database: printing a key needs no storage pool or units.
+    await mkdir(opts.data, { recursive: true });
+    const db = openDb(join(opts.data, 'pcloud.db'));
+    const key = ensureCredentials(new Accounts(db));
+    db.$client.close();
+    process.stdout.write(credentialsText(key, await endpointOf(opts.data), configFromEnv().region) + '\n');
   });
 
 const image = program.command('image').description('build, import and list images (AMIs)');

@@ -68,13 +68,12 @@ export class Images {
     return rows;
   }
 
-  deregister(accountId: string, id: string): void {
+  async deregister(accountId: string, id: string): Promise<void> {
     const img = this.get(id);
     if (img.ownerId !== accountId) throw new CloudError('AuthFailure', `Not authorized for image:${id}`);
-    this.db.update(images).set({ state: 'deregistered' }).where(eq(images.id, id)).run();
-    // The unpacked root stays until no instance uses it; forks are independent copies on a reflink pool.
-    void this.pool.removeImage(id).catch((err) => log.warn(`removing image ${id}: ${(err as Error).message}`));
     this.db.delete(images).where(eq(images.id, id)).run();
+    // Instances forked from it keep their own copies (reflink): the unpacked root can go now.
+    await this.pool.removeImage(id).catch((err) => log.warn(`removing image ${id}: ${(err as Error).message}`));
   }
 
   /**

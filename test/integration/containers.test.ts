@@ -99,6 +99,7 @@ describe('containers on systemd-nspawn', () => {
     expect(inv.units.filter((u) => u.includes(id))).toEqual([]);
     expect(inv.disks).not.toContain(id);
     expect(inv.processes.filter((p) => p.includes(id))).toEqual([]);
+    expect(inv.cgroups.filter((c) => c.includes(id))).toEqual([]);
     await srv.ec2.send(new DeleteKeyPairCommand({ KeyName: 'it-key' }));
   });
 
@@ -146,5 +147,6 @@ describe('daemonless: the server can die at any moment', () => {
     expect(after.units).toEqual(before.units);
     expect(after.disks).toEqual(before.disks);
     expect(after.processes).toEqual(before.processes);
+    expect(after.cgroups).toEqual(before.cgroups);
   });
 });

@@ -104,7 +104,7 @@ export async function startReal(opts: { env?: Record<string, string> } = {}): Pr
 }
 
 /** What is on the host for pcloud right now: unit dirs, disks, live supervisor and nspawn processes. */
-export function hostInventory(dataDir = DATA): { units: string[]; disks: string[]; processes: string[] } {
+export function hostInventory(dataDir = DATA): { units: string[]; disks: string[]; processes: string[]; cgroups: string[] } {
   const ls = (d: string) => (existsSync(d) ? execFileSync('ls', [d]).toString().split('\n').filter(Boolean) : []);
   const processes: string[] = [];
   for (const pid of ls('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -119,5 +119,7 @@ export function hostInventory(dataDir = DATA): { units: string[]; disks: string[
     units: ls(join(dataDir, 'run/units')).filter((u) => u.startsWith('pcloud-instance@')),
     disks: ls(join(dataDir, 'pool/instances')).filter((d) => d.startsWith('i-')),
     processes,
+    cgroups: ['systemd', 'memory', 'pids', 'cpu', 'unified'].flatMap((c) => ls(`/sys/fs/cgroup/${c}/pcloud`)
+      .filter((d) => d.startsWith('pcloud-instance@')).map((d) => `${c}/${d}`)),
   };
 }

@@ -23,6 +23,12 @@ export function supervisorScript(): string {
   return here.replace(/\/src\/host\/units\/direct\.ts$/, '/dist/src/host/units/supervisor.js');
 }
 
+async function removeCgroupTree(path: string): Promise<void> {
+  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await removeCgroupTree(join(path, e.name));
+  await rmdir(path).catch(() => undefined);
+}
+
 export class DirectUnitManager implements UnitManager {
   readonly kind = 'direct' as const;
   private readonly root: string;
@@ -117,8 +123,8 @@ export class DirectUnitManager implements UnitManager {
     this.last.delete(name);
     await rm(this.dir(name), { recursive: true, force: true });
     // A supervisor that was killed leaves its cgroups behind: they are empty once its unit has ended.
-    for (const ctrl of ['memory', 'pids', 'cpu', '']) {
-      await rmdir(join('/sys/fs/cgroup', ctrl, 'pcloud', name)).catch(() => undefined);
+    for (const ctrl of ['memory', 'pids', 'cpu', 'systemd', 'unified', '']) {
+      await removeCgroupTree(join('/sys/fs/cgroup', ctrl, 'pcloud', name));
     }
   }
 

@@ -10,7 +10,7 @@
  * Usage: node supervisor.js UNIT_DIR   (UNIT_DIR holds spec.json; state.json and console.log are written there)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import unixDgram from 'unix-dgram';
 import type { UnitSpec, UnitStatus } from './types.js';
@@ -60,6 +60,11 @@ function applyLimits(): void {
     });
     return;
   }
+  // Hybrid hierarchy: nspawn builds the container's cgroup tree (payload/, supervisor/) under its own cgroup in the
+  // name=systemd and unified hierarchies. Each unit needs its own there, or concurrent containers share one tree
+  // and tear each other down.
+  writeIn('/sys/fs/cgroup/systemd', {});
+  if (existsSync('/sys/fs/cgroup/unified/cgroup.procs')) writeIn('/sys/fs/cgroup/unified', {});
   if (limits.memoryMaxBytes) writeIn('/sys/fs/cgroup/memory', { 'memory.limit_in_bytes': String(limits.memoryMaxBytes) });
   if (limits.tasksMax) writeIn('/sys/fs/cgroup/pids', { 'pids.max': String(limits.tasksMax) });
   if (limits.cpuQuotaPercent) {
@@ -83,14 +88,23 @@ function leaveCgroups(): void {
     const root = path.slice(0, path.indexOf('/pcloud/'));
     try { writeFileSync(join(root, 'cgroup.procs'), String(process.pid)); } catch { /* gone */ }
   }
-  // Killed processes take a moment to leave their cgroup: retry the removal for up to a second.
+  // Killed processes take a moment to leave their cgroup, and nspawn may leave its sub-cgroups: remove the tree,
+  // retrying for up to a second.
   const deadline = Date.now() + 1000;
   let left = [...cgroupDirs];
   while (left.length && Date.now() < deadline) {
-    left = left.filter((path) => {
-      try { rmdirSync(path); return false; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EBUSY'; }
-    });
+    left = left.filter((path) => !removeCgroupTree(path));
     if (left.length) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}
+
+function removeCgroupTree(path: string): boolean {
+  try {
+    for (const e of readdirSync(path, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(path, e.name));
+    rmdirSync(path);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

@@ -46,11 +46,11 @@ export const imageActions: Actions = {
 
   DeregisterImage: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.req('ImageId');
       ctx.cloud.images.get(id);
       dryRunCheck(ctx);
-      ctx.cloud.images.deregister(ctx.accountId, id);
+      await ctx.cloud.images.deregister(ctx.accountId, id);
       return { return: true };
     },
   },
