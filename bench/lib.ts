@@ -1,5 +1,6 @@
 /** Small helpers for the benchmarks: percentiles, a SigV4-signing Query client, free ports, result files. */
 import aws4 from 'aws4';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,16 +29,26 @@ export async function freePort(): Promise<number> {
 
 export interface Creds { accessKeyId: string; secretAccessKey: string }
 
-/** POST an EC2 Query request, signed; returns status and body. */
-export async function ec2Call(endpoint: string, creds: Creds, params: Record<string, string>): Promise<{ status: number; body: string }> {
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** POST an EC2 Query request, signed, on a keep-alive connection; returns status and body. */
+export function ec2Call(endpoint: string, creds: Creds, params: Record<string, string>): Promise<{ status: number; body: string }> {
   const url = new URL(endpoint);
   const body = new URLSearchParams({ Version: '2016-11-15', ...params }).toString();
-  const req = aws4.sign({
+  const signed = aws4.sign({
     host: url.host, method: 'POST', path: '/', body, service: 'ec2', region: 'us-east-1',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
   }, creds);
-  const res = await fetch(endpoint + '/', { method: 'POST', headers: req.headers as Record<string, string>, body });
-  return { status: res.status, body: await res.text() };
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, method: 'POST', path: '/', headers: signed.headers as http.OutgoingHttpHeaders, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export function writeResult(name: string, data: unknown): string {

@@ -12,14 +12,14 @@ import {
   DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
   StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, type Instance,
 } from '@aws-sdk/client-ec2';
-import { CLI, hostInventory, startReal, type RealServer } from '../support/real.js';
+import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
 
 let srv: RealServer;
 beforeAll(async () => {
   srv = await startReal();
-  console.log(`real containers: unit manager direct (PID 1 is ${readFileSync('/proc/1/comm', 'utf8').trim()}), data ${srv.dataDir}`);
+  console.log(`real containers: unit manager ${srv.unitManager} (PID 1 is ${readFileSync('/proc/1/comm', 'utf8').trim()}), data ${srv.dataDir}`);
 });
 afterAll(async () => { await srv?.stop(); });
 
@@ -34,14 +34,9 @@ async function waitState(id: string, want: string, timeoutMs = 90_000): Promise<
   }, timeoutMs, 100);
 }
 
-function unitState(id: string): { notify?: Record<string, string>; mainPid?: number } {
-  return JSON.parse(readFileSync(join(srv.dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json'), 'utf8'));
-}
-
 /** Run a command inside a running container (host side, through its leader's namespaces). */
 function inside(id: string, cmd: string[]): string {
-  const leader = unitState(id).notify!.X_NSPAWN_LEADER_PID!;
-  return execFileSync('nsenter', ['-t', leader, '-m', '-u', '-i', '-p', '--', ...cmd]).toString().trim();
+  return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-m', '-u', '-i', '-p', '--', ...cmd]).toString().trim();
 }
 
 describe('containers on systemd-nspawn', () => {
@@ -71,6 +66,11 @@ describe('containers on systemd-nspawn', () => {
     // The root disk is a reflink fork in the pool.
     const disk = join(srv.dataDir, 'pool/instances', id);
     expect(execFileSync('btrfs', ['subvolume', 'show', disk]).toString()).toContain('Parent UUID');
+    if (srv.unitManager === 'systemd') {
+      // Under systemd the instance is a unit systemctl shows, and a machine machinectl lists.
+      expect(execFileSync('systemctl', ['is-active', `pcloud-instance@${id}.service`]).toString().trim()).toBe('active');
+      expect(execFileSync('machinectl', ['list', '--no-legend']).toString()).toContain(id);
+    }
     const console = await srv.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
     expect(Buffer.from(console.Output!, 'base64').toString()).toMatch(/login:|Reached target/);
   });
@@ -82,13 +82,24 @@ describe('containers on systemd-nspawn', () => {
     expect(hostInventory().processes.filter((p) => p.includes(id))).toEqual([]);
     await srv.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
     await waitState(id, 'running');
-    const leaderBefore = unitState(id).notify!.X_NSPAWN_LEADER_PID;
+    const leaderBefore = leaderOf(id);
     await srv.ec2.send(new RebootInstancesCommand({ InstanceIds: [id] }));
     await until(() => {
-      const s = unitState(id);
-      return s.notify?.X_NSPAWN_LEADER_PID && s.notify.X_NSPAWN_LEADER_PID !== leaderBefore && (s as { state?: string }).state === 'active';
+      try {
+        return leaderOf(id) !== leaderBefore && unitActive(id);
+      } catch {
+        return false; // between the old container and the new one
+      }
     }, 60_000, 100);
     expect((await describe1(id)).State?.Name).toBe('running');
+  });
+
+  it('a unit killed from outside takes its instance out of running, as EC2 would (stopped, per shutdown behaviour)', async () => {
+    killUnit(id);
+    const stopped = await waitState(id, 'stopped');
+    expect(stopped.StateReason?.Code).toBe('Server.InternalError');
+    await srv.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    await waitState(id, 'running');
   });
 
   it('terminates, leaving no unit, disk or process behind', async () => {
@@ -134,12 +145,12 @@ describe('daemonless: the server can die at any moment', () => {
     await srv.restart();
     for (const id of ids) await waitState(id, 'running');
     // The units outlived the server: kill it again with everything running, and they stay running.
-    const leaders = ids.map((id) => unitState(id).notify!.X_NSPAWN_LEADER_PID);
+    const leaders = ids.map((id) => leaderOf(id));
     await srv.kill9();
     await srv.restart();
     for (const [i, id] of ids.entries()) {
       expect((await describe1(id)).State?.Name).toBe('running');
-      expect(unitState(id).notify!.X_NSPAWN_LEADER_PID).toBe(leaders[i]);
+      expect(leaderOf(id)).toBe(leaders[i]);
     }
     await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
     for (const id of ids) await waitState(id, 'terminated');

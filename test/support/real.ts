@@ -19,6 +19,8 @@ export interface RealServer {
   port: number;
   dataDir: string;
   imageId: string;
+  /** Which unit manager the server chose: direct or systemd. */
+  unitManager: string;
   /** Environment for the AWS CLI, boto3 and Terraform against this server. */
   env: Record<string, string>;
   ec2: EC2Client;
@@ -43,13 +45,23 @@ async function freePort(): Promise<number> {
 /** Build (or reuse) the default image in the shared data dir; prints the build's progress on first run. */
 export async function ensureImage(dataDir = DATA): Promise<string> {
   mkdirSync(dataDir, { recursive: true });
-  const child = spawn(process.execPath, [CLI, 'image', 'build', 'debian-12', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Where there is no network to debootstrap (inside the systemd test node), the image comes as a tarball.
+  const tar = process.env.PCLOUD_TEST_IMAGE_TAR;
+  if (tar) {
+    const list = execFileSync(process.execPath, [CLI, 'image', 'list', '--data', dataDir]).toString();
+    const found = list.split('\n').find((l) => l.split('\t')[1] === 'debian-12');
+    if (found) return found.split('\t')[0]!;
+  }
+  const args = tar ? ['image', 'import', tar, '--name', 'debian-12'] : ['image', 'build', 'debian-12'];
+  const child = spawn(process.execPath, [CLI, ...args, '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
   const code = await new Promise((r) => child.on('exit', r));
   if (code !== 0) throw new Error(`pcloud image build failed (${code})`);
   return out.trim().split('\t')[0]!;
 }
+
+let lastManager = 'unknown';
 
 function launch(port: number, dataDir: string, extraEnv: Record<string, string>): Promise<ChildProcess> {
   const log = openSync(join(dataDir, 'serve.log'), 'a');
@@ -63,6 +75,7 @@ function launch(port: number, dataDir: string, extraEnv: Record<string, string>)
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       if (out.includes('pcloud serving on')) {
+        lastManager = /units (\w+)\)/.exec(out)?.[1] ?? 'unknown';
         clearTimeout(timer);
         resolve(child);
       }
@@ -79,14 +92,15 @@ export async function startReal(opts: { env?: Record<string, string> } = {}): Pr
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const extraEnv = opts.env ?? {};
+  const child = await launch(port, DATA, extraEnv);
   const srv: RealServer = {
-    endpoint, port, dataDir: DATA, imageId,
+    endpoint, port, dataDir: DATA, imageId, unitManager: lastManager,
     env: {
       AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1',
       AWS_ENDPOINT_URL: endpoint, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
     },
     ec2: new EC2Client({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 }),
-    child: await launch(port, DATA, extraEnv),
+    child,
     async kill9() {
       srv.child.kill('SIGKILL');
       await new Promise((r) => srv.child.once('exit', r));
@@ -103,6 +117,40 @@ export async function startReal(opts: { env?: Record<string, string> } = {}): Pr
   return srv;
 }
 
+/** The PID of an instance's container leader, from whichever unit manager runs it. */
+export function leaderOf(id: string, dataDir = DATA): number {
+  const state = join(dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json');
+  if (existsSync(state)) return Number(JSON.parse(readFileSync(state, 'utf8')).notify?.X_NSPAWN_LEADER_PID);
+  return Number(execFileSync('machinectl', ['show', id, '-p', 'Leader', '--value']).toString().trim());
+}
+
+/** Whether an instance's unit is active (READY), from whichever unit manager runs it. */
+export function unitActive(id: string, dataDir = DATA): boolean {
+  const state = join(dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json');
+  if (existsSync(state)) return JSON.parse(readFileSync(state, 'utf8')).state === 'active';
+  try {
+    return execFileSync('systemctl', ['is-active', `pcloud-instance@${id}.service`]).toString().trim() === 'active';
+  } catch {
+    return false;
+  }
+}
+
+/** Kill an instance's unit from outside pcloud (SIGKILL to its main process), as an operator or the OOM killer would. */
+export function killUnit(id: string, dataDir = DATA): void {
+  const state = join(dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json');
+  if (existsSync(state)) process.kill(Number(JSON.parse(readFileSync(state, 'utf8')).mainPid), 'SIGKILL');
+  else execFileSync('systemctl', ['kill', '--signal=SIGKILL', `pcloud-instance@${id}.service`]);
+}
+
+function systemdUnits(): string[] {
+  try {
+    return execFileSync('systemctl', ['list-units', '--all', '--plain', '--no-legend', 'pcloud-instance@*']).toString()
+      .split('\n').map((l) => l.trim().split(/\s+/)[0]!.replace(/\.service$/, '')).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
 /** What is on the host for pcloud right now: unit dirs, disks, live supervisor and nspawn processes. */
 export function hostInventory(dataDir = DATA): { units: string[]; disks: string[]; processes: string[]; cgroups: string[] } {
   const ls = (d: string) => (existsSync(d) ? execFileSync('ls', [d]).toString().split('\n').filter(Boolean) : []);
@@ -116,7 +164,7 @@ export function hostInventory(dataDir = DATA): { units: string[]; disks: string[
     } catch { /* gone */ }
   }
   return {
-    units: ls(join(dataDir, 'run/units')).filter((u) => u.startsWith('pcloud-instance@')),
+    units: [...ls(join(dataDir, 'run/units')).filter((u) => u.startsWith('pcloud-instance@')), ...(existsSync('/run/systemd/system') ? systemdUnits() : [])],
     disks: ls(join(dataDir, 'pool/instances')).filter((d) => d.startsWith('i-')),
     processes,
     cgroups: ['systemd', 'memory', 'pids', 'cpu', 'unified'].flatMap((c) => ls(`/sys/fs/cgroup/${c}/pcloud`)

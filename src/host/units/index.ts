@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DirectUnitManager } from './direct.js';
+import { SystemdUnitManager } from './systemd.js';
 import type { UnitManager } from './types.js';
 import { log } from '../../log.js';
 
@@ -8,11 +9,18 @@ export function systemdIsPid1(): boolean {
 }
 
 /**
- * Pick the unit manager for this host. The systemd manager (transient units, machined) is issue #3; until it lands,
- * every host runs units under the direct manager, which needs nothing from PID 1.
+ * Pick the unit manager for this host: systemd (transient units, machined, the journal) where PID 1 is systemd, the
+ * direct manager (detached supervisors) elsewhere. PCLOUD_UNIT_MANAGER=systemd|direct overrides the choice.
  */
 export async function openUnitManager(runDir: string): Promise<UnitManager> {
-  if (systemdIsPid1()) log.info('systemd is PID 1, but the systemd unit manager is not built yet: using the direct manager');
+  const want = process.env.PCLOUD_UNIT_MANAGER ?? (systemdIsPid1() ? 'systemd' : 'direct');
+  if (want === 'systemd') {
+    const m = new SystemdUnitManager();
+    await m.init(['pcloud-']);
+    return m;
+  }
+  if (want !== 'direct') throw new Error(`PCLOUD_UNIT_MANAGER=${want}: expected systemd or direct`);
+  log.debug('PID 1 is not systemd: units run under the direct manager');
   const m = new DirectUnitManager(runDir);
   await m.init();
   return m;

@@ -1,8 +1,8 @@
 /** EC2 instance actions: parse the Query, call the domain, shape the answer. */
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
-import type { Instance, RunParams } from '../../../cloud/instances.js';
+import type { Instance, RunParams, StateChange } from '../../../cloud/instances.js';
 import type { MetadataOptions } from '../../../db/schema.js';
-import { dryRunCheck, type Actions, type Ctx } from '../context.js';
+import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
 import type { Query } from '../query.js';
 import { groupNames, groupSet, instanceShape, stateShape, type GroupNames } from '../shapes.js';
 
@@ -52,7 +52,7 @@ function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
   return rows.map((r) => instanceShape(ctx.cloud, r, tags.get(r.id), names));
 }
 
-function changes(list: { instanceId: string; previous: string; current: string }[]) {
+function changes(list: StateChange[]) {
   return {
     instancesSet: list.map((c) => ({ instanceId: c.instanceId, currentState: stateShape(c.current), previousState: stateShape(c.previous) })),
   };
@@ -60,6 +60,19 @@ function changes(list: { instanceId: string; previous: string; current: string }
 
 function ids(ctx: Ctx): string[] {
   return ctx.q.list('InstanceId');
+}
+
+/** Terminate/Stop/Start: the instances must exist before DryRun answers; the answer is their state changes. */
+function lifecycle(act: (ctx: Ctx, ids: string[]) => StateChange[]): Action {
+  return {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const list = ids(ctx);
+      ctx.cloud.instances.getMany(ctx.accountId, list);
+      dryRunCheck(ctx);
+      return changes(act(ctx, list));
+    },
+  };
 }
 
 export const instanceActions: Actions = {
@@ -103,35 +116,9 @@ export const instanceActions: Actions = {
     },
   },
 
-  TerminateInstances: {
-    dryRun: 'self',
-    handler: (ctx) => {
-      const list = ids(ctx);
-      ctx.cloud.instances.getMany(ctx.accountId, list);
-      dryRunCheck(ctx);
-      return changes(ctx.cloud.instances.terminate(ctx.accountId, list));
-    },
-  },
-
-  StopInstances: {
-    dryRun: 'self',
-    handler: (ctx) => {
-      const list = ids(ctx);
-      ctx.cloud.instances.getMany(ctx.accountId, list);
-      dryRunCheck(ctx);
-      return changes(ctx.cloud.instances.stop(ctx.accountId, list, ctx.q.bool('Force') ?? false));
-    },
-  },
-
-  StartInstances: {
-    dryRun: 'self',
-    handler: (ctx) => {
-      const list = ids(ctx);
-      ctx.cloud.instances.getMany(ctx.accountId, list);
-      dryRunCheck(ctx);
-      return changes(ctx.cloud.instances.start(ctx.accountId, list));
-    },
-  },
+  TerminateInstances: lifecycle((ctx, list) => ctx.cloud.instances.terminate(ctx.accountId, list)),
+  StopInstances: lifecycle((ctx, list) => ctx.cloud.instances.stop(ctx.accountId, list, ctx.q.bool('Force') ?? false)),
+  StartInstances: lifecycle((ctx, list) => ctx.cloud.instances.start(ctx.accountId, list)),
 
   RebootInstances: {
     dryRun: 'self',

@@ -1,0 +1,146 @@
+/**
+ * The systemd unit manager, for hosts whose PID 1 is systemd: each unit is a transient service started with
+ * `systemd-run` (properties from render.ts), containers register with machined, logs go to the journal. State
+ * changes are read with one `systemctl show` for every unit being watched.
+ */
+import { run, output } from '../exec.js';
+import { unitProperties } from './render.js';
+import { isFinal, type ActiveState, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
+import { log } from '../../log.js';
+
+const SHOW = ['Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'MainPID', 'ExecMainStatus', 'ExecMainCode', 'StatusText'];
+
+function parseShow(text: string): UnitStatus[] {
+  const out: UnitStatus[] = [];
+  for (const block of text.split(/\n\s*\n/)) {
+    const kv = Object.fromEntries(block.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    if (!kv.Id) continue;
+    const name = kv.Id.replace(/\.service$/, '');
+    if (kv.LoadState === 'not-found') continue;
+    const state = (['activating', 'active', 'deactivating', 'inactive', 'failed'].includes(kv.ActiveState!) ? kv.ActiveState : 'activating') as ActiveState;
+    const code = kv.ExecMainCode; // 1 = exited, 2 = killed, 3 = dumped
+    out.push({
+      name, state, result: kv.Result || undefined,
+      mainPid: Number(kv.MainPID) || undefined,
+      exitCode: code === '1' ? Number(kv.ExecMainStatus) : undefined,
+      signal: code === '2' || code === '3' ? `signal ${kv.ExecMainStatus}` : undefined,
+      statusText: kv.StatusText || undefined,
+    });
+  }
+  return out;
+}
+
+export class SystemdUnitManager implements UnitManager {
+  readonly kind = 'systemd' as const;
+  private readonly watched = new Map<string, string>();
+  private readonly listeners = new Set<(s: UnitStatus) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+
+  async init(prefixes: string[]): Promise<void> {
+    for (const prefix of prefixes) {
+      for (const st of await this.list(prefix)) this.watched.set(st.name, key(st));
+    }
+    this.schedule();
+  }
+
+  async start(spec: UnitSpec): Promise<void> {
+    const current = await this.status(spec.name);
+    if (current && !isFinal(current.state)) throw new Error(`unit ${spec.name} is already ${current.state}`);
+    if (current) await this.remove(spec.name);
+    const p = unitProperties(spec);
+    const args = [`--unit=${spec.name}.service`, `--description=${spec.description}`, '--no-block', '--quiet'];
+    for (const [k, v] of p.service) {
+      if (k === 'Environment') args.push(`--setenv=${v}`);
+      else args.push('-p', `${k}=${v}`);
+    }
+    await run('systemd-run', [...args, '--', ...spec.exec]);
+    this.watched.set(spec.name, '');
+    this.schedule(50);
+  }
+
+  async stop(name: string): Promise<UnitStatus | undefined> {
+    await run('systemctl', ['stop', `${name}.service`], { reject: false });
+    return this.status(name);
+  }
+
+  async restart(name: string): Promise<void> {
+    await run('systemctl', ['restart', '--no-block', `${name}.service`]);
+    this.schedule(50);
+  }
+
+  async status(name: string): Promise<UnitStatus | undefined> {
+    const res = await run('systemctl', ['show', `${name}.service`, ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
+    // A transient unit that ended cleanly is garbage-collected; one we started and watch has ended, then.
+    return parseShow(res.stdout)[0] ?? (this.watched.has(name) ? { name, state: 'inactive', result: 'success' } : undefined);
+  }
+
+  async list(prefix: string): Promise<UnitStatus[]> {
+    const names = (await output('systemctl', ['list-units', '--all', '--plain', '--no-legend', '--type=service', `${prefix}*`]))
+      .split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((n): n is string => Boolean(n));
+    if (!names.length) return [];
+    const res = await run('systemctl', ['show', ...names, ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
+    return parseShow(res.stdout);
+  }
+
+  async remove(name: string): Promise<void> {
+    this.watched.delete(name);
+    await run('systemctl', ['reset-failed', `${name}.service`], { reject: false });
+  }
+
+  async logs(name: string, maxBytes: number): Promise<Buffer> {
+    const res = await run('journalctl', ['-u', `${name}.service`, '-o', 'cat', '--no-pager', '-n', '2000'], { reject: false });
+    const buf = Buffer.from(res.stdout ? res.stdout + '\n' : '');
+    return buf.subarray(Math.max(0, buf.length - maxBytes));
+  }
+
+  logFile(): undefined {
+    return undefined;
+  }
+
+  onChange(listener: (s: UnitStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.watched.clear();
+  }
+
+  /** Poll quickly while anything is in transition, slowly otherwise. */
+  private schedule(ms?: number): void {
+    clearTimeout(this.timer);
+    const busy = [...this.watched.values()].some((k) => !k.startsWith('active|') && !k.startsWith('inactive|') && !k.startsWith('failed|'));
+    this.timer = setTimeout(() => void this.poll(), ms ?? (busy ? 100 : 1000));
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling || !this.watched.size) return this.schedule();
+    this.polling = true;
+    try {
+      const names = [...this.watched.keys()];
+      const res = await run('systemctl', ['show', ...names.map((n) => `${n}.service`), ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
+      const seen = new Map(parseShow(res.stdout).map((s) => [s.name, s]));
+      for (const name of names) {
+        // A transient unit that ended cleanly is garbage-collected: it shows as not found.
+        const st = seen.get(name) ?? { name, state: 'inactive' as const, result: 'success' };
+        const k = key(st);
+        if (this.watched.get(name) === k) continue;
+        if (!this.watched.has(name)) continue;
+        this.watched.set(name, k);
+        for (const l of this.listeners) l(st);
+      }
+    } catch (err) {
+      log.warn(`polling units: ${(err as Error).message}`);
+    } finally {
+      this.polling = false;
+      this.schedule();
+    }
+  }
+}
+
+function key(s: UnitStatus): string {
+  return `${s.state}|${s.result ?? ''}|${s.mainPid ?? ''}`;
+}
