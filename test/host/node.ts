@@ -17,17 +17,23 @@ export const NODE_DIR = process.env.PCLOUD_NODE_DIR ?? '/var/tmp/pcloud-node';
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd', 'systemd-container', 'iproute2', 'nftables', 'btrfs-progs',
   'util-linux', 'tar', 'openssh-client', 'ca-certificates', 'procps', 'kmod'];
 
+const SETUP = [
+  'printf "127.0.0.1 localhost\\n::1 localhost ip6-localhost\\n" > /etc/hosts',
+  'echo pcloud-node > /etc/hostname',
+  'systemctl mask systemd-networkd-wait-online.service getty@tty1.service console-getty.service',
+].join(' && ');
+
 /** debootstrap the node's root once; a changed package list builds it anew. */
 export async function buildNodeRoot(): Promise<string> {
   const rootfs = join(NODE_DIR, 'rootfs');
-  const stamp = createHash('sha256').update(PACKAGES.join(',')).digest('hex').slice(0, 12);
+  const stamp = createHash('sha256').update(PACKAGES.join(',') + SETUP).digest('hex').slice(0, 12);
   const stampFile = join(NODE_DIR, 'rootfs.stamp');
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return rootfs;
-  mkdirSync(NODE_DIR, { recursive: true });
+  mkdirSync(join(NODE_DIR, 'debs'), { recursive: true });
   await run('rm', ['-rf', rootfs]);
   await run('debootstrap', ['--variant=minbase', `--cache-dir=${join(NODE_DIR, 'debs')}`, `--include=${PACKAGES.join(',')}`,
     'bookworm', rootfs, await debianMirror()], { timeoutMs: 900_000 });
-  await run('chroot', [rootfs, 'systemctl', 'mask', 'systemd-networkd-wait-online.service', 'getty@tty1.service']);
+  await run('chroot', [rootfs, '/bin/sh', '-c', SETUP]);
   writeFileSync(stampFile, stamp);
   return rootfs;
 }
