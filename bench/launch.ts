@@ -33,6 +33,18 @@ async function waitOutput(child: ReturnType<typeof cli>, marker: string): Promis
   });
 }
 
+/** The debian-12 image: built, or imported from PCLOUD_BENCH_IMAGE_TAR where there is no network (the test node). */
+export async function ensureImage(dataDir: string): Promise<string> {
+  const tar = process.env.PCLOUD_BENCH_IMAGE_TAR;
+  if (tar) {
+    const list = await waitOutput(cli(['image', 'list', '--data', dataDir]), '');
+    const found = list.split('\n').find((l) => l.split('\t')[1] === 'debian-12');
+    if (found) return found.split('\t')[0]!;
+  }
+  const args = tar ? ['image', 'import', tar, '--name', 'debian-12'] : ['image', 'build', 'debian-12'];
+  return (await waitOutput(cli([...args, '--data', dataDir]), '')).trim().split('\t')[0]!;
+}
+
 /** One bare boot of a seeded fork: spawn → READY=1, in milliseconds. */
 async function bareBoot(imageRoot: string, pool: string, n: number): Promise<number> {
   const id = `bench-${process.pid}-${n}`;
@@ -97,8 +109,7 @@ async function runningAfter(endpoint: string, creds: Creds, count: number, image
 
 export async function benchLaunch(opts: { dataDir: string; runs: number; fleet: number }) {
   const creds = { accessKeyId: 'AKIDPCLOUDBENCH0001', secretAccessKey: 'pcloud-bench-secret' };
-  const build = cli(['image', 'build', 'debian-12', '--data', opts.dataDir]);
-  const imageId = (await waitOutput(build, '')).trim().split('\t')[0]!;
+  const imageId = await ensureImage(opts.dataDir);
   const db = openDb(join(opts.dataDir, 'pcloud.db'));
   const image = db.select().from(images).where(eq(images.id, imageId)).get()!;
   db.$client.close();

@@ -1,21 +1,38 @@
-/** `npm run bench`: every benchmark, printed and written to bench/results/. Figures, not assertions. */
+/**
+ * `npm run bench [launch|units|describe]`: the benchmarks, printed and written to bench/results/. Figures, not
+ * assertions. With no argument: units (which includes launch) and describe.
+ */
 import { benchDescribe } from './describe.js';
 import { benchLaunch } from './launch.js';
+import { benchUnits } from './units.js';
 import { table, writeResult } from './lib.js';
 
 const only = process.argv[2];
 const dataDir = process.env.PCLOUD_BENCH_DATA ?? process.env.PCLOUD_TEST_DATA ?? '/var/tmp/pcloud-test';
+const runs = Number(process.env.BENCH_RUNS ?? 7);
+const fleet = Number(process.env.BENCH_FLEET ?? 20);
 
-if (!only || only === 'launch') {
-  const r = await benchLaunch({ dataDir, runs: Number(process.env.BENCH_RUNS ?? 7), fleet: Number(process.env.BENCH_FLEET ?? 20) });
+if (!only || only === 'launch' || only === 'units') {
+  const r = only === 'launch' ? { direct: await benchLaunch({ dataDir, runs, fleet }) } : await benchUnits({ dataDir, runs, fleet });
+  const d = r.direct;
   console.log('\n(a) RunInstances → running vs bare systemd-nspawn --boot --notify-ready=yes (ms, same image, same seed, same run)');
   console.log(table([
     ['', 'bare p50', 'bare p95', 'pcloud p50', 'pcloud p95', 'ratio p50 (target ≤ 1.3)'],
-    ['1 instance', r.one.bare.p50, r.one.bare.p95, r.one.pcloud.p50, r.one.pcloud.p95, r.one.ratioP50],
-    [`${r.fleet.count} at once`, r.fleet.bare.p50, r.fleet.bare.p95, r.fleet.pcloud.p50, r.fleet.pcloud.p95, r.fleet.ratioP50],
+    ['1 instance', d.one.bare.p50, d.one.bare.p95, d.one.pcloud.p50, d.one.pcloud.p95, d.one.ratioP50],
+    [`${d.fleet.count} at once`, d.fleet.bare.p50, d.fleet.bare.p95, d.fleet.pcloud.p50, d.fleet.pcloud.p95, d.fleet.ratioP50],
   ]));
-  console.log(`fleet wall time: bare ${r.fleet.bare.wallMs} ms, pcloud ${r.fleet.pcloud.wallMs} ms`);
-  console.log('written to', writeResult('launch', r));
+  console.log(`fleet wall time: bare ${d.fleet.bare.wallMs} ms, pcloud ${d.fleet.pcloud.wallMs} ms`);
+  console.log('written to', writeResult(process.env.BENCH_RESULT ?? 'launch', d));
+  if ('systemd' in r) {
+    const s = r.systemd;
+    console.log('\n(c) RunInstances → running: systemd unit manager (in the systemd test node) vs direct manager (this host), ms');
+    console.log(table([
+      ['', 'direct p50', 'systemd p50', 'systemd / direct', 'bare (host) p50', 'bare (node) p50'],
+      ['1 instance', d.one.pcloud.p50, s.one.pcloud.p50, r.ratio.one, d.one.bare.p50, s.one.bare.p50],
+      [`${d.fleet.count} at once`, d.fleet.pcloud.p50, s.fleet.pcloud.p50, r.ratio.fleet, d.fleet.bare.p50, s.fleet.bare.p50],
+    ]));
+    console.log('written to', writeResult('units', r));
+  }
 }
 
 if (!only || only === 'describe') {

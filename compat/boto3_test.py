@@ -5,6 +5,7 @@ import sys
 import time
 
 import urllib.error
+import uuid
 import urllib.request
 
 import boto3
@@ -13,6 +14,7 @@ import botocore.awsrequest
 import botocore.exceptions
 
 IMAGE_ID = os.environ["IMAGE_ID"]
+TOKEN = f"boto3-{uuid.uuid4()}"  # a token is remembered (with its reservation) while its instances are visible
 ec2 = boto3.client("ec2", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
 passed = 0
 
@@ -35,7 +37,7 @@ assert error_code(ec2.run_instances, ImageId=IMAGE_ID, InstanceType="t3.micro", 
 ok("DryRun is 412 DryRunOperation")
 
 res = ec2.run_instances(
-    ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1, ClientToken="boto3-token-1",
+    ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1, ClientToken=TOKEN,
     UserData="#cloud-config\nruncmd:\n  - echo boto3 > /var/tmp/boto3-marker\n",
     TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "boto3"}]}],
     MetadataOptions={"HttpTokens": "required"},
@@ -45,13 +47,13 @@ assert res["Instances"][0]["State"]["Name"] == "pending"
 assert res["Instances"][0]["MetadataOptions"]["HttpTokens"] == "required"
 ok(f"run_instances {iid}")
 
-again = ec2.run_instances(ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1, ClientToken="boto3-token-1",
+again = ec2.run_instances(ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1, ClientToken=TOKEN,
                           UserData="#cloud-config\nruncmd:\n  - echo boto3 > /var/tmp/boto3-marker\n",
                           TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "boto3"}]}],
                           MetadataOptions={"HttpTokens": "required"})
 assert again["Instances"][0]["InstanceId"] == iid
 ok("ClientToken retry returns the same instance")
-assert error_code(ec2.run_instances, ImageId=IMAGE_ID, InstanceType="t3.small", MinCount=1, MaxCount=1, ClientToken="boto3-token-1")[0] == "IdempotentParameterMismatch"
+assert error_code(ec2.run_instances, ImageId=IMAGE_ID, InstanceType="t3.small", MinCount=1, MaxCount=1, ClientToken=TOKEN)[0] == "IdempotentParameterMismatch"
 ok("ClientToken with other parameters: IdempotentParameterMismatch")
 
 ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 120})

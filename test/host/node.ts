@@ -11,7 +11,7 @@ import { run } from '../../src/host/exec.js';
 import { debianMirror } from '../../src/host/images.js';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { isFinal } from '../../src/host/units/types.js';
-import { ROOT } from '../support/real.js';
+import { projectRoot } from '../../src/paths.js';
 
 export const NODE_DIR = process.env.PCLOUD_NODE_DIR ?? '/var/tmp/pcloud-node';
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd', 'systemd-container', 'iproute2', 'nftables', 'btrfs-progs',
@@ -95,4 +95,4 @@ export function exportImage(imageRoot: string, to: string): void {
   execFileSync('tar', ['-cf', to, '--numeric-owner', '--xattrs', '-C', imageRoot, '.']);
 }
 
-export { ROOT };
+export const ROOT = projectRoot();
