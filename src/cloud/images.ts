@@ -13,6 +13,7 @@ import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import { matches, type Filter } from './tags.js';
 import { log } from '../log.js';
+import { alive } from '../host/units/proc.js';
 
 export type Image = typeof images.$inferSelect;
 
@@ -74,6 +75,22 @@ export class Images {
     this.db.delete(images).where(eq(images.id, id)).run();
     // Instances forked from it keep their own copies (reflink): the unpacked root can go now.
     await this.pool.removeImage(id).catch((err) => log.warn(`removing image ${id}: ${(err as Error).message}`));
+  }
+
+  /**
+   * Remove what crashed builds and imports left in the pool: unfinished roots whose builder is gone, and roots that
+   * were never registered (killed between unpacking and registering).
+   */
+  async reconcile(): Promise<number> {
+    const registered = new Set(this.db.select({ id: images.id }).from(images).all().map((r) => r.id));
+    let removed = 0;
+    for (const root of await this.pool.listImageRoots()) {
+      const building = root.name.startsWith('.') && alive(root.ownerPid);
+      if (building || registered.has(root.name)) continue;
+      await this.pool.removeImage(root.name);
+      removed++;
+    }
+    return removed;
   }
 
   /**

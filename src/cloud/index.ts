@@ -57,8 +57,8 @@ export class Cloud {
   /** Reconcile with the host, then follow unit events and sweep old terminated instances. */
   async start(): Promise<void> {
     this.instances.listen();
-    const stats = await this.instances.reconcile();
-    if (stats.relaunched || stats.ended || stats.orphans) log.info('reconciled with the host', stats);
+    const stats = { ...(await this.instances.reconcile()), partialImages: await this.images.reconcile() };
+    if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
     this.instances.sweep();
     this.sweeper = setInterval(() => this.instances.sweep(), Math.min(60_000, this.config.terminatedTtlMs));
     this.sweeper.unref();

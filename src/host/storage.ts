@@ -3,7 +3,7 @@
  * btrfs: subvolumes and snapshots (milliseconds). XFS with reflink: `cp --reflink=always`. When the data dir is on
  * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly).
  */
-import { mkdir, readFile, rm, stat, access } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, output } from './exec.js';
 import { log } from '../log.js';
@@ -63,12 +63,16 @@ export class StoragePool {
   imagePath(imageId: string): string { return join(this.root, 'images', imageId); }
   diskPath(instanceId: string): string { return join(this.root, 'instances', instanceId); }
 
-  /** A fresh, empty directory (subvolume on btrfs) to unpack an image into. */
+  /**
+   * A fresh, empty directory (subvolume on btrfs) to unpack an image into, marked with the pid of the process that
+   * fills it so that a crash leaves something reconcile can recognise and remove.
+   */
   async createImageRoot(name: string): Promise<string> {
     const path = join(this.root, 'images', name);
     await this.removePath(path);
     if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'create', path]);
     else await mkdir(path);
+    await writeFile(`${path}.owner`, String(process.pid));
     return path;
   }
 
@@ -76,6 +80,7 @@ export class StoragePool {
   async sealImage(buildPath: string, imageId: string): Promise<string> {
     const final = this.imagePath(imageId);
     await run('mv', ['-T', buildPath, final]);
+    await rm(`${buildPath}.owner`, { force: true });
     if (this.kind === 'btrfs') await run('btrfs', ['property', 'set', '-ts', final, 'ro', 'true']);
     return final;
   }
@@ -99,10 +104,23 @@ export class StoragePool {
 
   async removeImage(imageId: string): Promise<void> {
     const path = this.imagePath(imageId);
+    await rm(`${path}.owner`, { force: true });
     if (this.kind === 'btrfs' && (await exists(path))) {
       await run('btrfs', ['property', 'set', '-ts', path, 'ro', 'false'], { reject: false });
     }
     await this.removePath(path);
+  }
+
+  /** Image roots in the pool: registered ones (ami-…) and builds under way or abandoned (.build-…, .import-…). */
+  async listImageRoots(): Promise<{ name: string; ownerPid?: number }[]> {
+    const { readdir } = await import('node:fs/promises');
+    const names = await readdir(join(this.root, 'images'));
+    const out: { name: string; ownerPid?: number }[] = [];
+    for (const name of names.filter((n) => !n.endsWith('.owner'))) {
+      const owner = await readFile(join(this.root, 'images', `${name}.owner`), 'utf8').catch(() => undefined);
+      out.push({ name, ownerPid: owner ? Number(owner) : undefined });
+    }
+    return out;
   }
 
   /** Ids of every instance disk in the pool (reconcile counts these against the database). */

@@ -4,8 +4,8 @@
  * leaving nothing behind, and a server killed with SIGKILL mid-launch reconciling on restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -137,14 +137,16 @@ describe('containers on systemd-nspawn', () => {
 });
 
 describe('daemonless: the server can die at any moment', () => {
-  it('kill -9 during a launch of 4; on restart every instance ends running; terminating leaves zero leaks', async () => {
+  const FLEET = Number(process.env.PCLOUD_TEST_FLEET ?? 20);
+
+  it(`kill -9 during a launch of ${FLEET}, with all running, and during their termination: zero leaks`, async () => {
     const before = hostInventory();
-    const res = await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 4, MaxCount: 4 }));
+    const res = await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: FLEET, MaxCount: FLEET }));
     const ids = res.Instances!.map((i) => i.InstanceId!);
     await srv.kill9();
     await srv.restart();
-    for (const id of ids) await waitState(id, 'running');
-    // The units outlived the server: kill it again with everything running, and they stay running.
+    for (const id of ids) await waitState(id, 'running', 180_000);
+    // The units outlived the server: kill it again with everything running, and they stay running, untouched.
     const leaders = ids.map((id) => leaderOf(id));
     await srv.kill9();
     await srv.restart();
@@ -152,12 +154,33 @@ describe('daemonless: the server can die at any moment', () => {
       expect((await describe1(id)).State?.Name).toBe('running');
       expect(leaderOf(id)).toBe(leaders[i]);
     }
+    // And in the middle of TerminateInstances.
     await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    await srv.kill9();
+    await srv.restart();
     for (const id of ids) await waitState(id, 'terminated');
     const after = hostInventory();
     expect(after.units).toEqual(before.units);
     expect(after.disks).toEqual(before.disks);
     expect(after.processes).toEqual(before.processes);
     expect(after.cgroups).toEqual(before.cgroups);
+  }, 600_000);
+
+  it('kill -9 of an image import: the next start removes the half-unpacked root', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcloud-import-'));
+    const tar = join(dir, 'big.tar');
+    execFileSync('tar', ['-cf', tar, '--numeric-owner', '-C', join(srv.dataDir, 'pool/images', srv.imageId), '.']);
+    const name = `killed-${Date.now()}`;
+    const importer = spawn(process.execPath, [CLI, 'image', 'import', tar, '--name', name, '--data', srv.dataDir], { detached: true, stdio: 'ignore' });
+    const partial = join(srv.dataDir, 'pool/images', `.import-${name}`);
+    await until(() => existsSync(join(partial, 'usr')), 30_000, 10);
+    process.kill(-importer.pid!, 'SIGKILL'); // the importer and its tar, as a killed unit's cgroup goes
+    await new Promise((r) => importer.once('exit', r));
+    expect(existsSync(partial)).toBe(true);
+    await srv.kill9();
+    await srv.restart();
+    expect(existsSync(partial)).toBe(false);
+    expect(existsSync(`${partial}.owner`)).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

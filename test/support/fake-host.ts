@@ -68,6 +68,7 @@ export class FakePool {
   async listDisks() { return readdir(join(this.root, 'instances')).catch(() => [] as string[]); }
   async createImageRoot(name: string) { const p = join(this.root, 'images', name); await mkdir(p, { recursive: true }); return p; }
   async sealImage(build: string, _id: string) { return build; }
+  async listImageRoots() { return (await readdir(join(this.root, 'images')).catch(() => [] as string[])).map((name) => ({ name })); }
 }
 
 export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; dir: string }> {
