@@ -56,7 +56,7 @@ function waitFor(child: ChildProcess, marker: string, stream: 'stdout' | 'stderr
   });
 }
 
-async function measure(endpoint: string, creds: Creds, ids: string[], calls: Record<string, (i: number) => Record<string, string>>, n: number, seconds: number) {
+async function measure(endpoint: string, creds: Creds, calls: Record<string, (i: number) => Record<string, string>>, n: number, seconds: number) {
   const out: Record<string, { latencyMs: ReturnType<typeof summary>; rps: number }> = {};
   for (const [name, params] of Object.entries(calls)) {
     // Warm up (JIT, caches): 100 requests or 2 s, whichever comes first.
@@ -83,7 +83,6 @@ async function measure(endpoint: string, creds: Creds, ids: string[], calls: Rec
     }));
     out[name] = { latencyMs: summary(lat), rps: round(done / seconds, 0) };
   }
-  void ids;
   return out;
 }
 
@@ -115,8 +114,8 @@ export async function benchDescribe(opts: { count: number; requests: number; sec
       'by id': (i: number) => ({ Action: 'DescribeInstances', 'InstanceId.1': list[(i * 7919) % list.length]! }),
       'filter type, first page of 10': () => ({ Action: 'DescribeInstances', 'Filter.1.Name': 'instance-type', 'Filter.1.Value.1': 't3.micro', MaxResults: '10' }),
     });
-    const pcloud = await measure(`http://127.0.0.1:${port}`, creds, ids, calls(ids), opts.requests, opts.seconds);
-    const motoRes = await measure(motoEndpoint, motoCreds, motoIds, calls(motoIds), opts.requests, opts.seconds);
+    const pcloud = await measure(`http://127.0.0.1:${port}`, creds, calls(ids), opts.requests, opts.seconds);
+    const motoRes = await measure(motoEndpoint, motoCreds, calls(motoIds), opts.requests, opts.seconds);
     const ratios = Object.fromEntries(Object.keys(pcloud).map((k) => [k, {
       p50: round(motoRes[k]!.latencyMs.p50 / pcloud[k]!.latencyMs.p50, 1),
       rps: round(pcloud[k]!.rps / motoRes[k]!.rps, 1),

@@ -23,8 +23,8 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   const checks: Check[] = [];
   const pid1 = (await readFile('/proc/1/comm', 'utf8').catch(() => '?')).trim();
   checks.push(systemdIsPid1()
-    ? { name: 'systemd as PID 1', ok: true, detail: 'systemd unit manager available (issue #3); direct manager in use' }
-    : { name: 'systemd as PID 1', ok: false, detail: `PID 1 is ${pid1}: units run under the direct manager (degraded: detached supervisors, cgroup v1/v2 files)`, fix: 'run pcloud on a host booted with systemd' });
+    ? { name: 'systemd as PID 1', ok: true, detail: 'units are transient systemd services; containers register with machined' }
+    : { name: 'systemd as PID 1', ok: false, detail: `PID 1 is ${pid1}: units run under the direct manager (degraded: detached supervisors, cgroup files, no machined or journal)`, fix: 'run pcloud on a host booted with systemd' });
   checks.push(await tool('systemd-nspawn', 'systemd-nspawn', 'systemd-container'));
   checks.push(await tool('debootstrap (image builds)', 'debootstrap', 'debootstrap', ['--version']));
   const fsType = (await run('stat', ['-f', '-c', '%T', dataDir], { reject: false })).stdout.trim() || 'missing';

@@ -155,11 +155,10 @@ program.command('logs <instance>')
   .option('-f, --follow', 'keep following')
   .action(async (instance: string, opts: { data: string; follow?: boolean }) => {
     const cloud = await Cloud.open({ dataDir: opts.data });
-    const file = cloud.host.units.logFile(`pcloud-instance@${instance}`);
+    const [cmd, ...args] = cloud.host.units.logCommand(`pcloud-instance@${instance}`, opts.follow ?? false);
     await cloud.close();
-    if (!file) throw new Error(`no log for ${instance}`);
-    const tail = spawn('tail', [opts.follow ? '-F' : '-n+1', ...(opts.follow ? ['-n+1'] : []), file], { stdio: 'inherit' });
-    await new Promise((r) => tail.on('exit', r));
+    const child = spawn(cmd!, args, { stdio: 'inherit' });
+    await new Promise((r) => child.on('exit', r));
   });
 
 program.parseAsync().catch((err: Error) => {

@@ -1,5 +1,5 @@
 /** SSH public keys in the forms EC2 uses: parse OpenSSH lines, fingerprint them, generate key pairs. */
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { CloudError } from './errors.js';
 
 export interface ParsedKey {
@@ -99,5 +99,3 @@ export function generateKeyPair(type: 'rsa' | 'ed25519', comment: string): { pri
   };
 }
 
-// createPublicKey is re-exported for tests that check a generated key parses.
-export { createPublicKey };

@@ -42,4 +42,8 @@ export const migrations: readonly string[] = [
     value TEXT NOT NULL, PRIMARY KEY (resource_id, key));
   CREATE INDEX tags_account_key ON tags(account_id, key);
   `,
+  // DescribeInstances pages in launch order: walk this index and stop after a page instead of sorting every row.
+  `
+  CREATE INDEX instances_account_launch ON instances(account_id, launch_time, reservation_id, launch_index);
+  `,
 ];

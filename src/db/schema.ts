@@ -109,6 +109,7 @@ export const instances = sqliteTable('instances', {
   index('instances_account_state').on(t.accountId, t.state),
   index('instances_reservation').on(t.reservationId),
   index('instances_terminated').on(t.terminatedAt),
+  index('instances_account_launch').on(t.accountId, t.launchTime, t.reservationId, t.launchIndex),
 ]);
 
 export interface MetadataOptions {

@@ -73,6 +73,8 @@ describe('containers on systemd-nspawn', () => {
     }
     const console = await srv.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));
     expect(Buffer.from(console.Output!, 'base64').toString()).toMatch(/login:|Reached target/);
+    // `pcloud logs` reads the same console: the unit's log file (direct) or its journal (systemd).
+    expect(execFileSync(process.execPath, [CLI, 'logs', id, '--data', srv.dataDir]).toString()).toMatch(/login:|Reached target/);
   });
 
   it('stops keeping the disk, starts again, reboots', async () => {

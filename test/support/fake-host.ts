@@ -47,7 +47,7 @@ export class FakeUnits implements UnitManager {
   async list(prefix: string) { return [...this.units.values()].filter((u) => u.name.startsWith(prefix)); }
   async remove(name: string) { this.units.delete(name); }
   async logs(name: string) { return Buffer.from(this.units.has(name) ? `console of ${name}\n` : ''); }
-  logFile() { return undefined; }
+  logCommand(name: string) { return ['echo', `console of ${name}`]; }
   onChange(l: (s: UnitStatus) => void) { this.listeners.add(l); return () => this.listeners.delete(l); }
   close() { this.listeners.clear(); }
 }

@@ -146,8 +146,8 @@ export class DirectUnitManager implements UnitManager {
     }
   }
 
-  logFile(name: string): string {
-    return join(this.dir(name), 'console.log');
+  logCommand(name: string, follow: boolean): string[] {
+    return ['tail', '-n', '+1', ...(follow ? ['-F'] : []), join(this.dir(name), 'console.log')];
   }
 
   onChange(listener: (s: UnitStatus) => void): () => void {

@@ -94,8 +94,8 @@ export class SystemdUnitManager implements UnitManager {
     return buf.subarray(Math.max(0, buf.length - maxBytes));
   }
 
-  logFile(): undefined {
-    return undefined;
+  logCommand(name: string, follow: boolean): string[] {
+    return ['journalctl', '-u', `${name}.service`, '-o', 'cat', '--no-pager', ...(follow ? ['-f'] : [])];
   }
 
   onChange(listener: (s: UnitStatus) => void): () => void {

@@ -67,8 +67,8 @@ export interface UnitManager {
   remove(name: string): Promise<void>;
   /** The last maxBytes of what the unit's processes wrote to stdout/stderr (the console). */
   logs(name: string, maxBytes: number): Promise<Buffer>;
-  /** Where the unit's console log can be followed, if it is a file. */
-  logFile(name: string): string | undefined;
+  /** The command that prints (and with follow, keeps printing) the unit's console: tail of a file, or journalctl. */
+  logCommand(name: string, follow: boolean): string[];
   /** Called on every state change of any unit. */
   onChange(listener: (status: UnitStatus) => void): () => void;
   close(): void;
