@@ -1,40 +1,88 @@
 /**
- * The same container integration suite, run again inside the systemd test host, where PID 1 is systemd and pcloud
- * picks its systemd unit manager: instances become transient units that systemctl shows and machines machinectl lists.
+ * Inside the systemd test host, where PID 1 is systemd and pcloud picks its systemd unit manager: the container
+ * integration suite again, then the AWS CLI launching an instance that systemctl and machinectl show.
  */
-import { describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { DATA, ensureImage } from '../support/real.js';
-import { bootNode, exportImage, NODE_DIR, ROOT } from './node.js';
+import { CREDS, DATA, ensureImage } from '../support/real.js';
+import { bootNode, exportImage, NODE_DIR, ROOT, type Node } from './node.js';
+
+const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+let node: Node;
+let imageTar: string;
+/** The AWS CLI on this machine lives in a Python prefix of its own: bind it into the node at the same path. */
+const awsBin = execFileSync('sh', ['-c', 'command -v pyenv >/dev/null && pyenv which aws || command -v aws']).toString().trim();
+const awsPrefix = dirname(dirname(awsBin));
+
+beforeAll(async () => {
+  const imageId = await ensureImage();
+  const images = join(NODE_DIR, 'images');
+  mkdirSync(images, { recursive: true });
+  exportImage(join(DATA, 'pool/images', imageId), join(images, `debian-12-${imageId}.tar`));
+  imageTar = `/images/debian-12-${imageId}.tar`;
+  const data = join(NODE_DIR, 'data');
+  mkdirSync(data, { recursive: true });
+  node = await bootNode({ binds: [[ROOT, '/project'], [data, '/var/lib/pcloud-test'], [images, '/images'], [awsPrefix, awsPrefix]] });
+}, 900_000);
+afterAll(async () => { await node?.stop(); });
 
 describe('inside the systemd test host', () => {
+  it('PID 1 is systemd', async () => {
+    expect((await node.exec(['cat', '/proc/1/comm'])).out.trim()).toBe('systemd');
+  });
+
   it('the container integration suite passes under the systemd unit manager', async () => {
-    const imageId = await ensureImage();
-    const images = join(NODE_DIR, 'images');
-    mkdirSync(images, { recursive: true });
-    const tar = join(images, `debian-12-${imageId}.tar`);
-    exportImage(join(DATA, 'pool/images', imageId), tar);
-    const data = join(NODE_DIR, 'data');
-    mkdirSync(data, { recursive: true });
-    const node = await bootNode({ binds: [[ROOT, '/project'], [data, '/var/lib/pcloud-test'], [images, '/images']] });
-    try {
-      const pid1 = await node.exec(['cat', '/proc/1/comm']);
-      expect(pid1.out.trim()).toBe('systemd');
-      const res = await node.exec(['/usr/local/bin/node', 'node_modules/vitest/vitest.mjs', 'run', 'test/integration/containers.test.ts'], {
-        cwd: '/project',
-        env: {
-          PCLOUD_TEST_DATA: '/var/lib/pcloud-test',
-          PCLOUD_TEST_IMAGE_TAR: `/images/debian-12-${imageId}.tar`,
-          PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-          CI: process.env.CI ?? '',
-        },
-      });
-      console.log(res.out);
-      expect(res.out).toContain('unit manager systemd (PID 1 is systemd)');
-      expect(res.code).toBe(0);
-    } finally {
-      await node.stop();
-    }
+    const res = await node.exec(['/usr/local/bin/node', 'node_modules/vitest/vitest.mjs', 'run', 'test/integration/containers.test.ts'], {
+      cwd: '/project',
+      env: { PCLOUD_TEST_DATA: '/var/lib/pcloud-test', PCLOUD_TEST_IMAGE_TAR: imageTar, PATH, CI: process.env.CI ?? '' },
+    });
+    console.log(res.out);
+    expect(res.out).toContain('unit manager systemd (PID 1 is systemd)');
+    expect(res.code).toBe(0);
   }, 1_800_000);
+
+  it('aws ec2 run-instances → a pcloud-instance@ unit in systemctl and a machine in machinectl; terminate removes both', async () => {
+    const env = {
+      PATH: `${dirname(awsBin)}:${PATH}`, AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
+      AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    const serve = await node.exec(['systemd-run', '--unit=pcloud-serve', `--setenv=PCLOUD_ACCESS_KEY_ID=${CREDS.accessKeyId}`,
+      `--setenv=PCLOUD_SECRET_ACCESS_KEY=${CREDS.secretAccessKey}`, `--setenv=PATH=${PATH}`, '/usr/local/bin/node',
+      '/project/dist/src/cli/main.js', 'serve', '--listen', '127.0.0.1:8773', '--data', '/var/lib/pcloud-test', '--no-image']);
+    expect(serve.code).toBe(0);
+    const aws = (args: string) => node.exec(['sh', '-c', `aws --endpoint-url http://127.0.0.1:8773 ${args}`], { env });
+    try {
+      let ready = await aws('ec2 describe-regions --output text');
+      for (let i = 0; i < 100 && ready.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        ready = await aws('ec2 describe-regions --output text');
+      }
+      expect(ready.code).toBe(0);
+      const ami = (await aws(`ec2 describe-images --filters Name=name,Values=debian-12 --query 'Images[0].ImageId' --output text`)).out.trim();
+      const run = await aws(`ec2 run-instances --image-id ${ami} --instance-type t3.micro --query 'Instances[0].InstanceId' --output text`);
+      expect(run.code).toBe(0);
+      const id = run.out.trim();
+      expect(id).toMatch(/^i-[0-9a-f]{17}$/);
+      let state = '';
+      for (let i = 0; i < 300 && state !== 'running'; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        state = (await aws(`ec2 describe-instances --instance-ids ${id} --query 'Reservations[0].Instances[0].State.Name' --output text`)).out.trim();
+      }
+      expect(state).toBe('running');
+      expect((await node.exec(['systemctl', 'is-active', `pcloud-instance@${id}.service`])).out.trim()).toBe('active');
+      expect((await node.exec(['machinectl', 'list', '--no-legend'])).out).toContain(id);
+      expect((await aws(`ec2 terminate-instances --instance-ids ${id} --output text`)).code).toBe(0);
+      for (let i = 0; i < 300 && state !== 'terminated'; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        state = (await aws(`ec2 describe-instances --instance-ids ${id} --query 'Reservations[0].Instances[0].State.Name' --output text`)).out.trim();
+      }
+      expect(state).toBe('terminated');
+      expect((await node.exec(['machinectl', 'list', '--no-legend'])).out).not.toContain(id);
+      expect((await node.exec(['systemctl', 'is-active', `pcloud-instance@${id}.service`])).out.trim()).not.toBe('active');
+    } finally {
+      await node.exec(['systemctl', 'stop', 'pcloud-serve.service']);
+    }
+  }, 300_000);
 });
