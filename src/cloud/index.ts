@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openDb, type Db } from '../db/index.js';
 import type { Host } from '../host/index.js';
 import { StoragePool } from '../host/storage.js';
+import { NetworkDriver } from '../host/network.js';
 import { openUnitManager } from '../host/units/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
@@ -50,6 +51,7 @@ export class Cloud {
     const host = opts.host ?? {
       pool: await StoragePool.open(opts.dataDir),
       units: await openUnitManager(join(opts.dataDir, 'run')),
+      network: new NetworkDriver(),
     };
     return new Cloud(db, host, config, opts.dataDir);
   }

@@ -17,7 +17,7 @@ import type { CloudConfig } from './config.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import type { Images } from './images.js';
-import { privateDnsName } from './ip.js';
+import { intToIp, parseCidr, privateDnsName } from './ip.js';
 import type { KeyPairs } from './keypairs.js';
 import { newMac, type Network } from './network.js';
 import { Tags, globFor, type Filter, type Tag } from './tags.js';
@@ -260,14 +260,15 @@ export class Instances {
       const image = this.images.get(inst.imageId);
       const type = instanceTypes.get(inst.instanceType)!;
       const hostname = privateDnsName(inst.privateIp, this.config.region).split('.')[0]!;
-      // The fork, the seed's contents and the unit's description are independent: make them at once.
-      const [disk, seed] = await Promise.all([
+      // The fork, the network and the seed's contents are independent: make them at once.
+      const [disk, netns, seed] = await Promise.all([
         this.host.pool.fork(image.rootPath, id),
+        this.attachNetwork(inst),
         Promise.resolve(this.seedFor(inst, hostname)),
       ]);
       const unit = containerUnit({
         instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
-        register: this.host.units.kind === 'systemd', readyTimeoutSec: this.config.readyTimeoutSec,
+        register: this.host.units.kind === 'systemd', readyTimeoutSec: this.config.readyTimeoutSec, networkNamespace: netns,
       });
       await writeSeed(disk, seed);
       await this.host.units.start(unit);
@@ -279,6 +280,18 @@ export class Instances {
         stateReasonMessage: `Server.InternalError: ${(err as Error).message}`.slice(0, 500),
       });
     }
+  }
+
+  /** The instance's eth0 on its VPC's bridge, with the address and MAC the API reported at launch. */
+  private async attachNetwork(inst: Instance): Promise<string> {
+    const subnets = this.network.subnets(inst.accountId).filter((s) => s.vpcId === inst.vpcId);
+    const gateways = subnets.map((s) => ({ address: gatewayOf(s.cidr), prefixLength: parseCidr(s.cidr).bits }));
+    await this.host.network.ensureVpc(inst.vpcId, gateways);
+    const subnet = subnets.find((s) => s.id === inst.subnetId)!;
+    return this.host.network.attach({
+      instanceId: inst.id, vpcId: inst.vpcId, ip: inst.privateIp, prefixLength: parseCidr(subnet.cidr).bits,
+      gateway: gatewayOf(subnet.cidr), mac: inst.macAddress,
+    });
   }
 
   private seedFor(inst: Instance, hostname: string) {
@@ -378,6 +391,7 @@ export class Instances {
     } catch (err) {
       log.warn(`stopping ${name}: ${(err as Error).message}`);
     }
+    await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
     await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
   }
 
@@ -405,6 +419,7 @@ export class Instances {
 
   private async finishStop(id: string): Promise<void> {
     await this.host.units.stop(PREFIX + id).catch((err) => log.warn(`stopping ${id}: ${(err as Error).message}`));
+    await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
     if (this.row(id)?.state === 'stopping') this.setState(id, 'stopped', {});
   }
 
@@ -580,6 +595,15 @@ export class Instances {
       stats.orphans++;
       await this.host.pool.removeDisk(id);
     }
+    // Network namespaces of instances that no longer run (terminated, stopped, or never finished launching).
+    const running = new Set(this.db.select({ id: instances.id }).from(instances)
+      .where(inArray(instances.state, ['pending', 'running'])).all().map((r) => r.id));
+    for (const ns of await this.host.network.namespaces()) {
+      const id = ns.slice('pcloud-'.length);
+      if (!id.startsWith('i-') || running.has(id)) continue;
+      stats.orphans++;
+      await this.host.network.detach(id);
+    }
     return stats;
   }
 
@@ -618,6 +642,11 @@ export class Instances {
     });
     return next;
   }
+}
+
+/** The VPC router's address in a subnet: the first after the network address, as on AWS. */
+function gatewayOf(cidr: string): string {
+  return intToIp(parseCidr(cidr).base + 1);
 }
 
 function instanceFilter(f: Filter): SQL {

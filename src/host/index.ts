@@ -1,8 +1,10 @@
 /** The host drivers the domain acts through. */
+import type { NetworkDriver } from './network.js';
 import type { StoragePool } from './storage.js';
 import type { UnitManager } from './units/types.js';
 
 export interface Host {
   pool: StoragePool;
   units: UnitManager;
+  network: NetworkDriver;
 }

@@ -13,6 +13,8 @@ export interface ContainerOptions {
   /** Register with machined (systemd hosts); on hosts without a system bus nspawn must not try. */
   register: boolean;
   readyTimeoutSec: number;
+  /** A network namespace prepared for the container (its eth0 on the VPC bridge); none: loopback only. */
+  networkNamespace?: string;
 }
 
 export function containerUnitName(instanceId: string): string {
@@ -30,7 +32,7 @@ export function nspawnArgs(o: ContainerOptions): string[] {
     `--directory=${o.rootDir}`,
     `--machine=${o.instanceId}`,
     `--hostname=${o.hostname}`,
-    '--private-network',
+    o.networkNamespace ? `--network-namespace-path=${o.networkNamespace}` : '--private-network',
     '--link-journal=no',
     '--resolv-conf=off',
     '--timezone=off',

@@ -30,6 +30,9 @@ export async function writeSeed(root: string, seed: Seed): Promise<void> {
     writeFile(join(seedDir, 'meta-data'), seed.metaData),
     writeFile(join(seedDir, 'user-data'), seed.userData ?? Buffer.alloc(0)),
     writeFile(join(seedDir, 'vendor-data'), ''),
+    // The host configures eth0 (address, route) before the container starts: cloud-init must not redo it.
+    mkdir(p('etc/cloud/cloud.cfg.d'), { recursive: true }).then(() =>
+      writeFile(p('etc/cloud/cloud.cfg.d/99-pcloud-network.cfg'), 'network: {config: disabled}\n')),
     seed.authorizedKeys
       ? writeFile(p('root/.ssh/authorized_keys'), seed.authorizedKeys.trim() + '\n', { mode: 0o600 })
       : rm(p('root/.ssh/authorized_keys'), { force: true }),

@@ -36,7 +36,7 @@ async function waitState(id: string, want: string, timeoutMs = 90_000): Promise<
 
 /** Run a command inside a running container (host side, through its leader's namespaces). */
 function inside(id: string, cmd: string[]): string {
-  return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-m', '-u', '-i', '-p', '--', ...cmd]).toString().trim();
+  return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-m', '-u', '-i', '-n', '-p', '--', ...cmd]).toString().trim();
 }
 
 describe('containers on systemd-nspawn', () => {
@@ -113,6 +113,7 @@ describe('containers on systemd-nspawn', () => {
     expect(inv.disks).not.toContain(id);
     expect(inv.processes.filter((p) => p.includes(id))).toEqual([]);
     expect(inv.cgroups.filter((c) => c.includes(id))).toEqual([]);
+    expect(inv.netns.filter((n) => n.includes(id))).toEqual([]);
     await srv.ec2.send(new DeleteKeyPairCommand({ KeyName: 'it-key' }));
   });
 
@@ -135,6 +136,26 @@ describe('containers on systemd-nspawn', () => {
     expect(inv.units.filter((u) => u.includes(bad))).toEqual([]);
     await srv.ec2.send(new DeregisterImageCommand({ ImageId: ami }));
     expect(existsSync(join(srv.dataDir, 'pool/images', ami))).toBe(false);
+  });
+});
+
+describe('networks', () => {
+  it('instances get eth0 with the address and MAC the API reported, and reach each other in their subnet', async () => {
+    const res = await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 2, MaxCount: 2 }));
+    const [a, b] = res.Instances!;
+    await waitState(a!.InstanceId!, 'running');
+    await waitState(b!.InstanceId!, 'running');
+    const eth0 = inside(a!.InstanceId!, ['ip', '-o', 'addr', 'show', 'dev', 'eth0']);
+    expect(eth0).toContain(`inet ${a!.PrivateIpAddress}/20`);
+    // (Read over netlink: the container's /sys, mounted by nspawn, shows the host's view of net devices.)
+    expect(inside(a!.InstanceId!, ['ip', '-o', 'link', 'show', 'dev', 'eth0'])).toContain(`link/ether ${a!.NetworkInterfaces![0]!.MacAddress}`);
+    expect(inside(a!.InstanceId!, ['ip', 'route', 'show', 'default'])).toContain('via 172.31.0.1');
+    expect(inside(a!.InstanceId!, ['ping', '-c', '1', '-W', '5', b!.PrivateIpAddress!])).toContain('1 received');
+    expect(inside(b!.InstanceId!, ['ping', '-c', '1', '-W', '5', '172.31.0.1'])).toContain('1 received');
+    await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [a!.InstanceId!, b!.InstanceId!] }));
+    await waitState(a!.InstanceId!, 'terminated');
+    await waitState(b!.InstanceId!, 'terminated');
+    expect(hostInventory().netns.filter((n) => n.includes(a!.InstanceId!) || n.includes(b!.InstanceId!))).toEqual([]);
   });
 });
 
@@ -166,6 +187,7 @@ describe('daemonless: the server can die at any moment', () => {
     expect(after.disks).toEqual(before.disks);
     expect(after.processes).toEqual(before.processes);
     expect(after.cgroups).toEqual(before.cgroups);
+    expect(after.netns).toEqual(before.netns);
   }, 600_000);
 
   it('kill -9 of an image import: the next start removes the half-unpacked root', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from '../../src/host/index.js';
 import type { StoragePool } from '../../src/host/storage.js';
+import type { NetworkDriver } from '../../src/host/network.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 export class FakeUnits implements UnitManager {
@@ -71,10 +72,22 @@ export class FakePool {
   async listImageRoots() { return (await readdir(join(this.root, 'images')).catch(() => [] as string[])).map((name) => ({ name })); }
 }
 
-export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; dir: string }> {
+/** Records attachments instead of making namespaces. */
+export class FakeNetwork {
+  readonly attached = new Map<string, unknown>();
+  readonly vpcs = new Map<string, unknown>();
+  async namespaces() { return [...this.attached.keys()].map((id) => `pcloud-${id}`); }
+  async ensureVpc(vpcId: string, gateways: unknown) { this.vpcs.set(vpcId, gateways); }
+  async attach(nic: { instanceId: string }) { this.attached.set(nic.instanceId, nic); return `/run/netns/pcloud-${nic.instanceId}`; }
+  async detach(id: string) { this.attached.delete(id); }
+  async removeVpc(id: string) { this.vpcs.delete(id); }
+}
+
+export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });
   const units = new FakeUnits();
   const pool = new FakePool(dir);
-  return { host: { pool: pool as unknown as StoragePool, units }, units, pool, dir };
+  const network = new FakeNetwork();
+  return { host: { pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver }, units, pool, network, dir };
 }

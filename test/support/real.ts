@@ -152,7 +152,7 @@ function systemdUnits(): string[] {
 }
 
 /** What is on the host for pcloud right now: unit dirs, disks, live supervisor and nspawn processes. */
-export function hostInventory(dataDir = DATA): { units: string[]; disks: string[]; processes: string[]; cgroups: string[] } {
+export function hostInventory(dataDir = DATA): { units: string[]; disks: string[]; processes: string[]; cgroups: string[]; netns: string[] } {
   const ls = (d: string) => (existsSync(d) ? execFileSync('ls', [d]).toString().split('\n').filter(Boolean) : []);
   const processes: string[] = [];
   for (const pid of ls('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -167,6 +167,7 @@ export function hostInventory(dataDir = DATA): { units: string[]; disks: string[
     units: [...ls(join(dataDir, 'run/units')).filter((u) => u.startsWith('pcloud-instance@')), ...(existsSync('/run/systemd/system') ? systemdUnits() : [])],
     disks: ls(join(dataDir, 'pool/instances')).filter((d) => d.startsWith('i-')),
     processes,
+    netns: execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('pcloud-i-')),
     cgroups: ['systemd', 'memory', 'pids', 'cpu', 'unified'].flatMap((c) => ls(`/sys/fs/cgroup/${c}/pcloud`)
       .filter((d) => d.startsWith('pcloud-instance@')).map((d) => `${c}/${d}`)),
   };

@@ -1,0 +1,86 @@
+/**
+ * Instance networks on the host. Each VPC is a router network namespace (`pcloud-vpc-…`) holding a bridge with the
+ * gateway address of each of its subnets, so VPCs with overlapping CIDRs never meet. Each instance gets a namespace
+ * of its own (`pcloud-i-…`) with `eth0`, one end of a veth pair whose other end is a port of its VPC's bridge, set up
+ * before the container starts; nspawn joins it with --network-namespace-path (never under `ip netns exec`).
+ */
+import { run } from './exec.js';
+
+export interface Nic {
+  instanceId: string;
+  vpcId: string;
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  mac: string;
+}
+
+export const routerNs = (vpcId: string) => `pcloud-${vpcId}`;
+export const instanceNs = (instanceId: string) => `pcloud-${instanceId}`;
+export const nsPath = (name: string) => `/run/netns/${name}`;
+/** The router side of an instance's veth: interface names are at most 15 characters. */
+const portName = (instanceId: string) => `v${instanceId.slice(2, 16)}`;
+
+async function batch(ns: string | undefined, lines: string[], force = false): Promise<void> {
+  await run('ip', [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
+}
+
+export class NetworkDriver {
+  private readonly vpcReady = new Map<string, Promise<void>>();
+
+  async namespaces(): Promise<string[]> {
+    const res = await run('ip', ['netns', 'list'], { reject: false });
+    return res.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('pcloud-'));
+  }
+
+  /** The VPC's router namespace and bridge, with a gateway address for each subnet (idempotent). */
+  ensureVpc(vpcId: string, gateways: { address: string; prefixLength: number }[]): Promise<void> {
+    const key = `${vpcId}|${gateways.map((g) => g.address).join(',')}`;
+    let p = this.vpcReady.get(key);
+    if (!p) {
+      p = this.setupVpc(vpcId, gateways);
+      this.vpcReady.set(key, p);
+      p.catch(() => this.vpcReady.delete(key));
+    }
+    return p;
+  }
+
+  private async setupVpc(vpcId: string, gateways: { address: string; prefixLength: number }[]): Promise<void> {
+    const ns = routerNs(vpcId);
+    if (!(await this.namespaces()).includes(ns)) await run('ip', ['netns', 'add', ns]);
+    const links = (await run('ip', ['-n', ns, '-o', 'link', 'show'], { reject: false })).stdout;
+    const addrs = (await run('ip', ['-n', ns, '-o', 'addr', 'show'], { reject: false })).stdout;
+    const lines = ['link set lo up'];
+    if (!/\d+: br0[:@]/.test(links)) lines.push('link add br0 type bridge');
+    lines.push('link set br0 up');
+    for (const g of gateways) if (!addrs.includes(` ${g.address}/`)) lines.push(`addr add ${g.address}/${g.prefixLength} dev br0`);
+    await batch(ns, lines);
+  }
+
+  /** The instance's namespace and its eth0 on the VPC bridge, addressed as the API said. */
+  async attach(nic: Nic): Promise<string> {
+    const ns = instanceNs(nic.instanceId);
+    const port = portName(nic.instanceId);
+    await this.detach(nic.instanceId);
+    await run('ip', ['netns', 'add', ns]);
+    await batch(routerNs(nic.vpcId), [`link add ${port} type veth peer name eth0 netns ${ns}`, `link set ${port} master br0 up`]);
+    await batch(ns, [
+      'link set lo up',
+      `link set eth0 address ${nic.mac}`,
+      `addr add ${nic.ip}/${nic.prefixLength} dev eth0`,
+      'link set eth0 up',
+      `route add default via ${nic.gateway}`,
+    ]);
+    return nsPath(ns);
+  }
+
+  /** Remove the instance's namespace; its veth pair goes with it. */
+  async detach(instanceId: string): Promise<void> {
+    await run('ip', ['netns', 'del', instanceNs(instanceId)], { reject: false });
+  }
+
+  async removeVpc(vpcId: string): Promise<void> {
+    for (const key of this.vpcReady.keys()) if (key.startsWith(`${vpcId}|`)) this.vpcReady.delete(key);
+    await run('ip', ['netns', 'del', routerNs(vpcId)], { reject: false });
+  }
+}
