@@ -16,6 +16,8 @@ expect_error() { # expect_error CODE cmd...
 }
 
 tmp=$(mktemp -d)
+# Terminated instances of earlier runs stay visible for an hour: tag this run's own.
+suite=aws-cli-$(date +%s%N)
 trap 'rm -rf "$tmp"' EXIT
 
 aws ec2 describe-images --image-ids "$IMAGE_ID" --query 'Images[0].Name' --output text | grep -q debian-12 && ok "describe-images"
@@ -29,7 +31,7 @@ printf '#!/bin/sh\necho cli > /var/tmp/cli-marker\n' > "$tmp/user-data.sh"
 expect_error DryRunOperation aws ec2 run-instances --dry-run --image-id "$IMAGE_ID" --instance-type t3.micro
 ids=$(aws ec2 run-instances --image-id "$IMAGE_ID" --instance-type t3.micro --count 2 --key-name cli-key \
   --user-data "file://$tmp/user-data.sh" \
-  --tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=cli},{Key=suite,Value=aws-cli}]' \
+  --tag-specifications "ResourceType=instance,Tags=[{Key=Name,Value=cli},{Key=suite,Value=$suite}]" \
   --query 'Instances[].InstanceId' --output text)
 set -- $ids
 [ $# -eq 2 ] && ok "run-instances --count 2: $ids"
@@ -37,11 +39,11 @@ a=$1 b=$2
 
 sleep 2
 aws ec2 wait instance-running --instance-ids "$a" "$b" && ok "wait instance-running"
-n=$(aws ec2 describe-instances --filters Name=tag:suite,Values=aws-cli Name=instance-state-name,Values=running \
+n=$(aws ec2 describe-instances --filters Name=tag:suite,Values=$suite Name=instance-state-name,Values=running \
   --query 'length(Reservations[].Instances[])' --output text)
 [ "$n" = 2 ] && ok "describe-instances with tag and state filters"
 # Paging: the CLI turns --page-size into MaxResults and follows NextToken itself.
-all=$(aws ec2 describe-instances --filters Name=tag:suite,Values=aws-cli --page-size 5 --query 'Reservations[].Instances[].InstanceId' --output text | wc -w)
+all=$(aws ec2 describe-instances --filters Name=tag:suite,Values=$suite --page-size 5 --query 'Reservations[].Instances[].InstanceId' --output text | wc -w)
 [ "$all" = 2 ] && ok "describe-instances paging"
 first=$(aws ec2 describe-instances --max-items 1 --query 'NextToken' --output text)
 [ -n "$first" ] && [ "$first" != None ] && ok "describe-instances --max-items gives a NextToken"
