@@ -56,6 +56,13 @@ export class Cloud {
     return new Cloud(db, host, config, opts.dataDir);
   }
 
+  /** DeleteVpc: the record, then its router namespace and bridge on the host. */
+  async deleteVpc(accountId: string, vpcId: string): Promise<void> {
+    this.network.deleteVpc(accountId, vpcId);
+    this.tags.removeAll([vpcId]);
+    await this.host.network.removeVpc(vpcId);
+  }
+
   /** Reconcile with the host, then follow unit events and sweep old terminated instances. */
   async start(): Promise<void> {
     this.instances.listen();

@@ -92,6 +92,97 @@ export class Network {
     return out;
   }
 
+  // ------------------------------------------------------------ VPCs, subnets and groups the user makes
+
+  createVpc(accountId: string, cidr: string): Vpc {
+    checkCidr(cidr, 16, 28, 'VPC');
+    this.ensureDefaults(accountId);
+    const vpc: Vpc = { id: newId('vpc'), accountId, cidr: normalize(cidr), isDefault: false, createdAt: Date.now() };
+    this.db.transaction((tx) => {
+      tx.insert(vpcs).values(vpc).run();
+      // Every VPC comes with its own default security group, as on AWS.
+      tx.insert(securityGroups).values({ id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: vpc.createdAt }).run();
+    });
+    return vpc;
+  }
+
+  vpc(accountId: string, vpcId: string): Vpc {
+    const v = this.vpcs(accountId).find((x) => x.id === vpcId);
+    if (!v) throw new CloudError('InvalidVpcID.NotFound', `The vpc ID '${vpcId}' does not exist`);
+    return v;
+  }
+
+  /** DeleteVpc: only an empty VPC (no subnets, no groups but its default one). */
+  deleteVpc(accountId: string, vpcId: string): void {
+    this.vpc(accountId, vpcId);
+    const subs = this.subnets(accountId).filter((s) => s.vpcId === vpcId);
+    if (subs.length) {
+      throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
+    }
+    const groups = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId && g.name !== 'default');
+    if (groups.length) throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
+    this.db.transaction((tx) => {
+      tx.delete(securityGroups).where(eq(securityGroups.vpcId, vpcId)).run();
+      tx.delete(vpcs).where(eq(vpcs.id, vpcId)).run();
+    });
+  }
+
+  createSubnet(accountId: string, vpcId: string, cidr: string, availabilityZone?: string): Subnet {
+    const vpc = this.vpc(accountId, vpcId);
+    checkCidr(cidr, 16, 28, 'subnet');
+    const inner = parseCidr(cidr);
+    const outer = parseCidr(vpc.cidr);
+    if (inner.base < outer.base || inner.base + inner.size > outer.base + outer.size) {
+      throw new CloudError('InvalidSubnet.Range', `The CIDR '${cidr}' is invalid.`);
+    }
+    for (const s of this.subnets(accountId).filter((x) => x.vpcId === vpcId)) {
+      const o = parseCidr(s.cidr);
+      if (inner.base < o.base + o.size && o.base < inner.base + inner.size) {
+        throw new CloudError('InvalidSubnet.Conflict', `The CIDR '${cidr}' conflicts with another subnet`);
+      }
+    }
+    const az = availabilityZone || this.config.availabilityZones[0]!;
+    if (!this.config.availabilityZones.includes(az)) throw new CloudError('InvalidParameterValue', `Value (${az}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: ${this.config.availabilityZones.join(', ')}.`);
+    const subnet: Subnet = { id: newId('subnet'), accountId, vpcId, cidr: normalize(cidr), availabilityZone: az, isDefault: false, createdAt: Date.now() };
+    this.db.insert(subnets).values(subnet).run();
+    return subnet;
+  }
+
+  /** DeleteSubnet: refused while an instance that is not terminated is in it. */
+  deleteSubnet(accountId: string, subnetId: string): Subnet {
+    const s = this.subnets(accountId).find((x) => x.id === subnetId);
+    if (!s) throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+    const used = this.db.select({ id: instances.id }).from(instances)
+      .where(and(eq(instances.subnetId, subnetId), ne(instances.state, 'terminated'))).get();
+    if (used) throw new CloudError('DependencyViolation', `The subnet '${subnetId}' has dependencies and cannot be deleted.`);
+    this.db.delete(subnets).where(eq(subnets.id, subnetId)).run();
+    return s;
+  }
+
+  createSecurityGroup(accountId: string, name: string, description: string, vpcId?: string): SecurityGroup {
+    const vpc = vpcId ? this.vpc(accountId, vpcId) : this.vpcs(accountId).find((v) => v.isDefault)!;
+    if (!name) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupName');
+    if (!description) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupDescription');
+    if (name.toLowerCase().startsWith('sg-')) throw new CloudError('InvalidParameterValue', "Group names may not be in the format sg-*.");
+    if (this.securityGroups(accountId).some((g) => g.vpcId === vpc.id && g.name === name)) {
+      throw new CloudError('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
+    }
+    const g: SecurityGroup = { id: newId('sg'), accountId, vpcId: vpc.id, name, description, createdAt: Date.now() };
+    this.db.insert(securityGroups).values(g).run();
+    return g;
+  }
+
+  deleteSecurityGroup(accountId: string, by: { id?: string; name?: string }): string {
+    const g = this.securityGroups(accountId).find((x) => (by.id ? x.id === by.id : x.name === by.name && this.vpcs(accountId).find((v) => v.id === x.vpcId)?.isDefault));
+    if (!g) throw new CloudError('InvalidGroup.NotFound', `The security group '${by.id ?? by.name}' does not exist`);
+    if (g.name === 'default') throw new CloudError('CannotDelete', `the specified group: "${g.id}" name: "default" cannot be deleted by a user`);
+    const used = this.db.select({ id: instances.id, groups: instances.securityGroupIds }).from(instances)
+      .where(and(eq(instances.accountId, accountId), ne(instances.state, 'terminated'))).all().some((r) => r.groups.includes(g.id));
+    if (used) throw new CloudError('DependencyViolation', `resource ${g.id} has a dependent object`);
+    this.db.delete(securityGroups).where(eq(securityGroups.id, g.id)).run();
+    return g.id;
+  }
+
   /**
    * Allocate `count` free private IPs in a subnet (AWS reserves the first four and the last address). Must run inside
    * the transaction that inserts the instances, so two launches never get the same address.
@@ -120,6 +211,18 @@ export class Network {
     }
     return out;
   }
+}
+
+function normalize(cidr: string): string {
+  const { base, bits } = parseCidr(cidr);
+  return `${intToIp(base)}/${bits}`;
+}
+
+function checkCidr(cidr: string, min: number, max: number, what: string): void {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr ?? '');
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255)) throw new CloudError('InvalidParameterValue', `Value (${cidr}) for parameter cidrBlock is invalid. This is not a valid CIDR block.`);
+  const bits = Number(m[5]);
+  if (bits < min || bits > max) throw new CloudError(what === 'VPC' ? 'InvalidVpc.Range' : 'InvalidSubnet.Range', `The CIDR '${cidr}' is invalid: a ${what} block must be between /${min} and /${max}.`);
 }
 
 export function newMac(): string {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
-  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, type Instance,
+  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
@@ -156,6 +156,34 @@ describe('networks', () => {
     await waitState(a!.InstanceId!, 'terminated');
     await waitState(b!.InstanceId!, 'terminated');
     expect(hostInventory().netns.filter((n) => n.includes(a!.InstanceId!) || n.includes(b!.InstanceId!))).toEqual([]);
+  });
+});
+
+describe('networks: VPCs are apart', () => {
+  it('a VPC overlapping the default one works, and neither reaches the other', async () => {
+    const vpc = (await srv.ec2.send(new CreateVpcCommand({ CidrBlock: '172.31.0.0/16' }))).Vpc!;
+    const sub = (await srv.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '172.31.0.0/20' }))).Subnet!;
+    const x = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, SubnetId: sub.SubnetId, PrivateIpAddress: '172.31.0.200' }))).Instances![0]!;
+    const y = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, PrivateIpAddress: '172.31.0.201' }))).Instances![0]!;
+    await waitState(x.InstanceId!, 'running');
+    await waitState(y.InstanceId!, 'running');
+    expect(inside(x.InstanceId!, ['ping', '-c', '1', '-W', '3', '172.31.0.1'])).toContain('1 received');
+    expect(inside(y.InstanceId!, ['ping', '-c', '1', '-W', '3', '172.31.0.1'])).toContain('1 received');
+    const cross = (from: string, to: string) => {
+      try {
+        return inside(from, ['ping', '-c', '1', '-W', '2', to]);
+      } catch (e) {
+        return String((e as { stdout?: Buffer }).stdout ?? e);
+      }
+    };
+    expect(cross(x.InstanceId!, '172.31.0.201')).toContain('0 received');
+    expect(cross(y.InstanceId!, '172.31.0.200')).toContain('0 received');
+    await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [x.InstanceId!, y.InstanceId!] }));
+    await waitState(x.InstanceId!, 'terminated');
+    await waitState(y.InstanceId!, 'terminated');
+    await srv.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+    await srv.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+    expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(`pcloud-${vpc.VpcId}`);
   });
 });
 

@@ -86,6 +86,14 @@ export class Query {
     });
   }
 
+  /** `TagSpecification.N.ResourceType` with its `Tag.M.Key/Value`s. */
+  tagSpecifications(): { resourceType: string; tags: { key: string; value: string }[] }[] {
+    return this.structs('TagSpecification').map((s) => ({
+      resourceType: s.str('ResourceType') ?? '',
+      tags: s.structs('Tag').map((t) => ({ key: t.str('Key') ?? '', value: t.str('Value') ?? '' })),
+    }));
+  }
+
   private indices(name: string): number[] {
     const full = this.prefix + name + '.';
     const seen = new Set<number>();

@@ -21,10 +21,7 @@ function runParams(q: Query): RunParams {
     privateIpAddress: q.str('PrivateIpAddress') || undefined,
     securityGroupIds: [...q.list('SecurityGroupId'), ...q.list('NetworkInterface.1.SecurityGroupId')],
     securityGroups: q.list('SecurityGroup'),
-    tagSpecifications: q.structs('TagSpecification').map((s) => ({
-      resourceType: s.str('ResourceType') ?? '',
-      tags: s.structs('Tag').map((t) => ({ key: t.str('Key') ?? '', value: t.str('Value') ?? '' })),
-    })),
+    tagSpecifications: q.tagSpecifications(),
     metadataOptions: metadataOptions(md),
     disableApiTermination: q.bool('DisableApiTermination'),
     disableApiStop: q.bool('DisableApiStop'),

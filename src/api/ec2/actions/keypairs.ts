@@ -1,6 +1,6 @@
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import { matches } from '../../../cloud/tags.js';
-import { dryRunCheck, type Actions } from '../context.js';
+import { dryRunCheck, type Actions, type Ctx } from '../context.js';
 import { tagSet } from '../shapes.js';
 
 export const keyPairActions: Actions = {
@@ -14,7 +14,7 @@ export const keyPairActions: Actions = {
       if (format !== 'pem') throw new CloudError('Unsupported', `KeyFormat '${format}' is not supported: only pem`);
       dryRunCheck(ctx);
       const { pair, privateKey } = ctx.cloud.keyPairs.create(ctx.accountId, name, type);
-      tagSpecs(ctx.q.structs('TagSpecification'), (tags) => ctx.cloud.tags.put(ctx.accountId, [pair.id], tags));
+      tagOnCreate(ctx, pair.id);
       return { keyName: pair.name, keyFingerprint: pair.fingerprint, keyMaterial: privateKey, keyPairId: pair.id, tagSet: tagSet(ctx.cloud.tags.of([pair.id]).get(pair.id)) };
     },
   },
@@ -26,7 +26,7 @@ export const keyPairActions: Actions = {
       const material = Buffer.from(ctx.q.req('PublicKeyMaterial'), 'base64').toString('utf8');
       dryRunCheck(ctx);
       const pair = ctx.cloud.keyPairs.import(ctx.accountId, name, material);
-      tagSpecs(ctx.q.structs('TagSpecification'), (tags) => ctx.cloud.tags.put(ctx.accountId, [pair.id], tags));
+      tagOnCreate(ctx, pair.id);
       return { keyName: pair.name, keyFingerprint: pair.fingerprint, keyPairId: pair.id, tagSet: tagSet(ctx.cloud.tags.of([pair.id]).get(pair.id)) };
     },
   },
@@ -71,9 +71,7 @@ export const keyPairActions: Actions = {
   },
 };
 
-export function tagSpecs(specs: import('../query.js').Query[], put: (tags: { key: string; value: string }[]) => void): void {
-  for (const s of specs) {
-    const tags = s.structs('Tag').map((t) => ({ key: t.str('Key') ?? '', value: t.str('Value') ?? '' }));
-    if (tags.length) put(tags);
-  }
+/** Tags given at creation (TagSpecification), put on the new resource. */
+export function tagOnCreate(ctx: Ctx, id: string): void {
+  for (const spec of ctx.q.tagSpecifications()) if (spec.tags.length) ctx.cloud.tags.put(ctx.accountId, [id], spec.tags);
 }

@@ -1,7 +1,9 @@
 import { invalidParam, CloudError } from '../../../cloud/errors.js';
 import { matches, type Filter, type Tag } from '../../../cloud/tags.js';
 import { parseCidr } from '../../../cloud/ip.js';
-import type { Actions, Ctx } from '../context.js';
+import { dryRunCheck, type Actions, type Ctx } from '../context.js';
+import type { Subnet, Vpc } from '../../../cloud/network.js';
+import { tagOnCreate } from './keypairs.js';
 import { tagSet } from '../shapes.js';
 
 /** Apply EC2 filters in memory: field getters by filter name, plus tag:KEY / tag-key / tag-value. */
@@ -36,6 +38,29 @@ function byIds<T extends { id: string }>(rows: T[], ids: string[], code: string,
   return rows.filter((r) => ids.includes(r.id));
 }
 
+function vpcShape(v: Vpc, tags: Tag[] | undefined) {
+  return {
+    vpcId: v.id, ownerId: v.accountId, state: 'available', cidrBlock: v.cidr,
+    cidrBlockAssociationSet: [{ cidrBlock: v.cidr, associationId: `vpc-cidr-assoc-${v.id.slice(4)}`, cidrBlockState: { state: 'associated' } }],
+    ipv6CidrBlockAssociationSet: [], dhcpOptionsId: 'default', instanceTenancy: 'default', isDefault: v.isDefault,
+    tagSet: tagSet(tags),
+  };
+}
+
+function subnetShape(ctx: Ctx, s: Subnet, tags: Tag[] | undefined) {
+  const az = ctx.cloud.config.availabilityZones.indexOf(s.availabilityZone) + 1;
+  return {
+    subnetId: s.id, subnetArn: `arn:aws:ec2:${ctx.region}:${s.accountId}:subnet/${s.id}`, state: 'available',
+    ownerId: s.accountId, vpcId: s.vpcId, cidrBlock: s.cidr,
+    availableIpAddressCount: parseCidr(s.cidr).size - 5 - usedIps(ctx, s.id),
+    availabilityZone: s.availabilityZone, availabilityZoneId: `use1-az${az}`,
+    defaultForAz: s.isDefault, mapPublicIpOnLaunch: false, mapCustomerOwnedIpOnLaunch: false,
+    assignIpv6AddressOnCreation: false, ipv6CidrBlockAssociationSet: [], enableDns64: false, ipv6Native: false,
+    privateDnsNameOptionsOnLaunch: { hostnameType: 'ip-name', enableResourceNameDnsARecord: false, enableResourceNameDnsAAAARecord: false },
+    tagSet: tagSet(tags),
+  };
+}
+
 function usedIps(ctx: Ctx, subnetId: string): number {
   return ctx.cloud.instances.describe(ctx.accountId, {
     ids: [], filters: [{ name: 'subnet-id', values: [subnetId] }, { name: 'instance-state-name', values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }],
@@ -43,6 +68,77 @@ function usedIps(ctx: Ctx, subnetId: string): number {
 }
 
 export const networkActions: Actions = {
+  CreateVpc: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const cidr = ctx.q.req('CidrBlock');
+      dryRunCheck(ctx);
+      const v = ctx.cloud.network.createVpc(ctx.accountId, cidr);
+      tagOnCreate(ctx, v.id);
+      return { vpc: vpcShape(v, ctx.cloud.tags.of([v.id]).get(v.id)) };
+    },
+  },
+
+  DeleteVpc: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const id = ctx.q.req('VpcId');
+      ctx.cloud.network.vpc(ctx.accountId, id);
+      dryRunCheck(ctx);
+      await ctx.cloud.deleteVpc(ctx.accountId, id);
+      return { return: true };
+    },
+  },
+
+  CreateSubnet: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const vpcId = ctx.q.req('VpcId');
+      const cidr = ctx.q.req('CidrBlock');
+      ctx.cloud.network.vpc(ctx.accountId, vpcId);
+      dryRunCheck(ctx);
+      const s = ctx.cloud.network.createSubnet(ctx.accountId, vpcId, cidr, ctx.q.str('AvailabilityZone'));
+      tagOnCreate(ctx, s.id);
+      return { subnet: subnetShape(ctx, s, ctx.cloud.tags.of([s.id]).get(s.id)) };
+    },
+  },
+
+  DeleteSubnet: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const id = ctx.q.req('SubnetId');
+      dryRunCheck(ctx);
+      ctx.cloud.network.deleteSubnet(ctx.accountId, id);
+      ctx.cloud.tags.removeAll([id]);
+      return { return: true };
+    },
+  },
+
+  CreateSecurityGroup: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const name = ctx.q.req('GroupName');
+      const description = ctx.q.req('GroupDescription');
+      dryRunCheck(ctx);
+      const g = ctx.cloud.network.createSecurityGroup(ctx.accountId, name, description, ctx.q.str('VpcId') || undefined);
+      tagOnCreate(ctx, g.id);
+      return { return: true, groupId: g.id, securityGroupArn: `arn:aws:ec2:${ctx.region}:${ctx.accountId}:security-group/${g.id}`, tagSet: tagSet(ctx.cloud.tags.of([g.id]).get(g.id)) };
+    },
+  },
+
+  DeleteSecurityGroup: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const id = ctx.q.str('GroupId');
+      const name = ctx.q.str('GroupName');
+      if (!id && !name) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupId or GroupName');
+      dryRunCheck(ctx);
+      const deleted = ctx.cloud.network.deleteSecurityGroup(ctx.accountId, { id, name });
+      ctx.cloud.tags.removeAll([deleted]);
+      return { return: true, groupId: deleted };
+    },
+  },
+
   DescribeVpcs: {
     handler: (ctx) => {
       const all = byIds(ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list('VpcId'), 'InvalidVpcID.NotFound', 'vpc ID');
@@ -52,14 +148,7 @@ export const networkActions: Actions = {
         'is-default': (v) => String(v.isDefault), state: () => 'available', 'owner-id': (v) => v.accountId,
         'dhcp-options-id': () => 'default',
       });
-      return {
-        vpcSet: rows.map((v) => ({
-          vpcId: v.id, ownerId: v.accountId, state: 'available', cidrBlock: v.cidr,
-          cidrBlockAssociationSet: [{ cidrBlock: v.cidr, associationId: `vpc-cidr-assoc-${v.id.slice(4)}`, cidrBlockState: { state: 'associated' } }],
-          ipv6CidrBlockAssociationSet: [], dhcpOptionsId: 'default', instanceTenancy: 'default', isDefault: v.isDefault,
-          tagSet: tagSet(tags.get(v.id)),
-        })),
-      };
+      return { vpcSet: rows.map((v) => vpcShape(v, tags.get(v.id))) };
     },
   },
 
@@ -73,19 +162,7 @@ export const networkActions: Actions = {
         defaultForAz: (s) => String(s.isDefault), state: () => 'available', 'owner-id': (s) => s.accountId,
         'availability-zone-id': (s) => `use1-az${ctx.cloud.config.availabilityZones.indexOf(s.availabilityZone) + 1}`,
       });
-      return {
-        subnetSet: rows.map((s) => ({
-          subnetId: s.id, subnetArn: `arn:aws:ec2:${ctx.region}:${s.accountId}:subnet/${s.id}`, state: 'available',
-          ownerId: s.accountId, vpcId: s.vpcId, cidrBlock: s.cidr,
-          availableIpAddressCount: parseCidr(s.cidr).size - 5 - usedIps(ctx, s.id),
-          availabilityZone: s.availabilityZone,
-          availabilityZoneId: `use1-az${ctx.cloud.config.availabilityZones.indexOf(s.availabilityZone) + 1}`,
-          defaultForAz: s.isDefault, mapPublicIpOnLaunch: false, mapCustomerOwnedIpOnLaunch: false,
-          assignIpv6AddressOnCreation: false, ipv6CidrBlockAssociationSet: [], enableDns64: false, ipv6Native: false,
-          privateDnsNameOptionsOnLaunch: { hostnameType: 'ip-name', enableResourceNameDnsARecord: false, enableResourceNameDnsAAAARecord: false },
-          tagSet: tagSet(tags.get(s.id)),
-        })),
-      };
+      return { subnetSet: rows.map((s) => subnetShape(ctx, s, tags.get(s.id))) };
     },
   },
 

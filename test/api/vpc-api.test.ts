@@ -1,0 +1,71 @@
+/** The VPC API over a fake host: VPCs, subnets and security groups, their errors and dependencies. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, DeleteSecurityGroupCommand, DeleteSubnetCommand,
+  DeleteVpcCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, RunInstancesCommand,
+  TerminateInstancesCommand, DescribeInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { startApi, until, type TestApi } from '../support/api.js';
+
+let api: TestApi;
+beforeAll(async () => { api = await startApi(); });
+afterAll(async () => { await api?.close(); });
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try { await p; } catch (e) { return (e as { Code?: string }).Code ?? (e as Error).name; }
+  return 'no error';
+}
+
+describe('VPC API', () => {
+  it('creates a VPC with its own default group, subnets inside it, and refuses bad or overlapping ranges', async () => {
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.1.0.0/16', TagSpecifications: [{ ResourceType: 'vpc', Tags: [{ Key: 'Name', Value: 'v1' }] }] }))).Vpc!;
+    expect(vpc).toMatchObject({ CidrBlock: '10.1.0.0/16', IsDefault: false, State: 'available', Tags: [{ Key: 'Name', Value: 'v1' }] });
+    const groups = await api.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }));
+    expect(groups.SecurityGroups?.map((g) => g.GroupName)).toEqual(['default']);
+    const sub = (await api.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.1.1.0/24' }))).Subnet!;
+    expect(sub).toMatchObject({ VpcId: vpc.VpcId, CidrBlock: '10.1.1.0/24', AvailabilityZone: 'us-east-1a', DefaultForAz: false, AvailableIpAddressCount: 251 });
+    expect(await code(api.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.1.1.128/25' })))).toBe('InvalidSubnet.Conflict');
+    expect(await code(api.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.2.0.0/24' })))).toBe('InvalidSubnet.Range');
+    expect(await code(api.ec2.send(new CreateSubnetCommand({ VpcId: 'vpc-0123456789abcdef0', CidrBlock: '10.1.2.0/24' })))).toBe('InvalidVpcID.NotFound');
+    expect(await code(api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/8' })))).toBe('InvalidVpc.Range');
+    expect(await code(api.ec2.send(new CreateVpcCommand({ CidrBlock: 'banana' })))).toBe('InvalidParameterValue');
+    // Overlapping CIDRs in different VPCs (and the default VPC's range) are fine.
+    const again = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '172.31.0.0/16' }))).Vpc!;
+    await api.ec2.send(new CreateSubnetCommand({ VpcId: again.VpcId, CidrBlock: '172.31.0.0/20' }));
+    const vpcs = await api.ec2.send(new DescribeVpcsCommand({}));
+    expect(vpcs.Vpcs?.length).toBe(3);
+  });
+
+  it('launches into a subnet of its own, and refuses to delete what is in use', async () => {
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.9.0.0/16' }))).Vpc!;
+    const sub = (await api.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.9.0.0/24' }))).Subnet!;
+    const sg = await api.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'web', Description: 'web', VpcId: vpc.VpcId }));
+    expect(await code(api.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'web', Description: 'web', VpcId: vpc.VpcId })))).toBe('InvalidGroup.Duplicate');
+    const run = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SubnetId: sub.SubnetId, SecurityGroupIds: [sg.GroupId!] }));
+    const inst = run.Instances![0]!;
+    expect(inst).toMatchObject({ SubnetId: sub.SubnetId, VpcId: vpc.VpcId, PrivateIpAddress: '10.9.0.4' });
+    expect(inst.SecurityGroups).toEqual([{ GroupId: sg.GroupId, GroupName: 'web' }]);
+    await until(() => api.network.attached.get(inst.InstanceId!));
+    expect(api.network.attached.get(inst.InstanceId!)).toMatchObject({ vpcId: vpc.VpcId, ip: '10.9.0.4', prefixLength: 24, gateway: '10.9.0.1' });
+    expect(await code(api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId })))).toBe('DependencyViolation');
+    expect(await code(api.ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg.GroupId })))).toBe('DependencyViolation');
+    expect(await code(api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })))).toBe('DependencyViolation');
+    await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await until(async () => (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations![0]!.Instances![0]!.State?.Name === 'terminated');
+    expect(api.network.attached.has(inst.InstanceId!)).toBe(false);
+    await api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+    expect(await code(api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })))).toBe('DependencyViolation');
+    await api.ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg.GroupId }));
+    await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+    expect(await code(api.ec2.send(new DescribeVpcsCommand({ VpcIds: [vpc.VpcId!] })))).toBe('InvalidVpcID.NotFound');
+    expect(await code(api.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [sub.SubnetId!] })))).toBe('InvalidSubnetID.NotFound');
+    expect(api.network.vpcs.has(vpc.VpcId!)).toBe(false);
+  });
+
+  it('keeps accounts apart: a VPC of one account is not found by another', async () => {
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.5.0.0/16' }))).Vpc!;
+    expect(await code(api.ec2Other.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.5.0.0/24' })))).toBe('InvalidVpcID.NotFound');
+    expect(await code(api.ec2Other.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })))).toBe('InvalidVpcID.NotFound');
+    expect(await code(api.ec2.send(new DeleteSecurityGroupCommand({ GroupName: 'default' })))).toBe('CannotDelete');
+  });
+});
