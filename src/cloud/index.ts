@@ -8,6 +8,7 @@ import { openDb, type Db } from '../db/index.js';
 import type { Host } from '../host/index.js';
 import { StoragePool } from '../host/storage.js';
 import { NetworkDriver } from '../host/network.js';
+import { DnsDriver } from '../host/dns.js';
 import { openUnitManager } from '../host/units/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
@@ -48,11 +49,15 @@ export class Cloud {
     await mkdir(opts.dataDir, { recursive: true });
     const config = { ...configFromEnv(), ...opts.config };
     const db = openDb(join(opts.dataDir, 'pcloud.db'));
-    const host = opts.host ?? {
-      pool: await StoragePool.open(opts.dataDir),
-      units: await openUnitManager(join(opts.dataDir, 'run')),
-      network: new NetworkDriver(),
-    };
+    let host = opts.host;
+    if (!host) {
+      const units = await openUnitManager(join(opts.dataDir, 'run'));
+      const upstream = (process.env.PCLOUD_DNS_UPSTREAM ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      host = {
+        pool: await StoragePool.open(opts.dataDir), units, network: new NetworkDriver(),
+        dns: new DnsDriver(units, join(opts.dataDir, 'run/dns'), upstream),
+      };
+    }
     return new Cloud(db, host, config, opts.dataDir);
   }
 
@@ -60,6 +65,7 @@ export class Cloud {
   async deleteVpc(accountId: string, vpcId: string): Promise<void> {
     this.network.deleteVpc(accountId, vpcId);
     this.tags.removeAll([vpcId]);
+    await this.host.dns.remove(vpcId);
     await this.host.network.removeVpc(vpcId);
   }
 

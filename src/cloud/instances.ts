@@ -285,13 +285,39 @@ export class Instances {
   /** The instance's eth0 on its VPC's bridge, with the address and MAC the API reported at launch. */
   private async attachNetwork(inst: Instance): Promise<string> {
     const subnets = this.network.subnets(inst.accountId).filter((s) => s.vpcId === inst.vpcId);
-    const gateways = subnets.map((s) => ({ address: gatewayOf(s.cidr), prefixLength: parseCidr(s.cidr).bits }));
-    await this.host.network.ensureVpc(inst.vpcId, gateways);
+    const vpc = this.network.vpc(inst.accountId, inst.vpcId);
+    const dns = dnsOf(vpc.cidr);
+    const addresses = [
+      ...subnets.map((s) => ({ address: gatewayOf(s.cidr), prefixLength: parseCidr(s.cidr).bits })),
+      { address: dns, prefixLength: 32 },
+    ];
+    await this.host.network.ensureVpc(inst.vpcId, addresses);
     const subnet = subnets.find((s) => s.id === inst.subnetId)!;
-    return this.host.network.attach({
-      instanceId: inst.id, vpcId: inst.vpcId, ip: inst.privateIp, prefixLength: parseCidr(subnet.cidr).bits,
-      gateway: gatewayOf(subnet.cidr), mac: inst.macAddress,
+    const [path] = await Promise.all([
+      this.host.network.attach({
+        instanceId: inst.id, vpcId: inst.vpcId, ip: inst.privateIp, prefixLength: parseCidr(subnet.cidr).bits,
+        gateway: gatewayOf(subnet.cidr), mac: inst.macAddress,
+      }),
+      this.host.dns.ensure(inst.vpcId, dns, this.dnsDomain()).then(() => this.publishDns(inst.accountId, inst.vpcId)),
+    ]);
+    return path;
+  }
+
+  private dnsDomain(): string {
+    return this.config.region === 'us-east-1' ? 'ec2.internal' : `${this.config.region}.compute.internal`;
+  }
+
+  /** The VPC's names: ip-a-b-c-d(.ec2.internal) for every instance that is not terminated, and its Name tag. */
+  private async publishDns(accountId: string, vpcId: string): Promise<void> {
+    const rows = this.db.select({ id: instances.id, ip: instances.privateIp }).from(instances)
+      .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running', 'stopping', 'stopped']))).all();
+    const tags = this.tags.of(rows.map((r) => r.id));
+    const records = rows.map((r) => {
+      const host = `ip-${r.ip.replaceAll('.', '-')}`;
+      const name = tags.get(r.id)?.find((t) => t.key === 'Name')?.value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+      return { ip: r.ip, names: [host, ...(name ? [name] : [])] };
     });
+    await this.host.dns.publish(vpcId, records);
   }
 
   private seedFor(inst: Instance, hostname: string) {
@@ -312,6 +338,8 @@ export class Instances {
       metaData,
       userData: inst.userData ? decodeUserData(inst.userData) : undefined,
       authorizedKeys: key?.publicKey,
+      nameserver: dnsOf(this.network.vpc(inst.accountId, inst.vpcId).cidr),
+      searchDomain: this.dnsDomain(),
     };
   }
 
@@ -380,6 +408,7 @@ export class Instances {
   private async finishTerminate(id: string): Promise<void> {
     await this.teardown(id);
     this.setState(id, 'terminated', {});
+    await this.unpublish(id);
   }
 
   /** Remove what an instance holds on the host: its unit and its disk. */
@@ -393,6 +422,12 @@ export class Instances {
     }
     await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
     await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
+  }
+
+  /** After an instance left: its name leaves the VPC's DNS. */
+  private async unpublish(id: string): Promise<void> {
+    const inst = this.row(id);
+    if (inst) await this.publishDns(inst.accountId, inst.vpcId).catch((err) => log.warn(`dns of ${inst.vpcId}: ${(err as Error).message}`));
   }
 
   stop(accountId: string, ids: string[], _force = false): StateChange[] {
@@ -647,6 +682,11 @@ export class Instances {
 /** The VPC router's address in a subnet: the first after the network address, as on AWS. */
 function gatewayOf(cidr: string): string {
   return intToIp(parseCidr(cidr).base + 1);
+}
+
+/** The VPC's DNS server: its base address + 2, as Amazon's resolver. */
+function dnsOf(vpcCidr: string): string {
+  return intToIp(parseCidr(vpcCidr).base + 2);
 }
 
 function instanceFilter(f: Filter): SQL {

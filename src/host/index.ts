@@ -1,4 +1,5 @@
 /** The host drivers the domain acts through. */
+import type { DnsDriver } from './dns.js';
 import type { NetworkDriver } from './network.js';
 import type { StoragePool } from './storage.js';
 import type { UnitManager } from './units/types.js';
@@ -7,4 +8,5 @@ export interface Host {
   pool: StoragePool;
   units: UnitManager;
   network: NetworkDriver;
+  dns: DnsDriver;
 }

@@ -47,12 +47,15 @@ describe('VPC API', () => {
     expect(inst.SecurityGroups).toEqual([{ GroupId: sg.GroupId, GroupName: 'web' }]);
     await until(() => api.network.attached.get(inst.InstanceId!));
     expect(api.network.attached.get(inst.InstanceId!)).toMatchObject({ vpcId: vpc.VpcId, ip: '10.9.0.4', prefixLength: 24, gateway: '10.9.0.1' });
+    await until(() => api.dns.records.get(vpc.VpcId!)?.length);
+    expect(api.dns.records.get(vpc.VpcId!)).toEqual([{ ip: '10.9.0.4', names: ['ip-10-9-0-4'] }]);
     expect(await code(api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId })))).toBe('DependencyViolation');
     expect(await code(api.ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg.GroupId })))).toBe('DependencyViolation');
     expect(await code(api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })))).toBe('DependencyViolation');
     await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
     await until(async () => (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations![0]!.Instances![0]!.State?.Name === 'terminated');
     expect(api.network.attached.has(inst.InstanceId!)).toBe(false);
+    await until(() => api.dns.records.get(vpc.VpcId!)?.length === 0);
     await api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
     expect(await code(api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })))).toBe('DependencyViolation');
     await api.ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg.GroupId }));
@@ -60,6 +63,7 @@ describe('VPC API', () => {
     expect(await code(api.ec2.send(new DescribeVpcsCommand({ VpcIds: [vpc.VpcId!] })))).toBe('InvalidVpcID.NotFound');
     expect(await code(api.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [sub.SubnetId!] })))).toBe('InvalidSubnetID.NotFound');
     expect(api.network.vpcs.has(vpc.VpcId!)).toBe(false);
+    expect(api.dns.records.has(vpc.VpcId!)).toBe(false);
   });
 
   it('keeps accounts apart: a VPC of one account is not found by another', async () => {

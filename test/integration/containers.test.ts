@@ -141,7 +141,10 @@ describe('containers on systemd-nspawn', () => {
 
 describe('networks', () => {
   it('instances get eth0 with the address and MAC the API reported, and reach each other in their subnet', async () => {
-    const res = await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 2, MaxCount: 2 }));
+    const res = await srv.ec2.send(new RunInstancesCommand({
+      ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 2, MaxCount: 2,
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'Net Pair' }] }],
+    }));
     const [a, b] = res.Instances!;
     await waitState(a!.InstanceId!, 'running');
     await waitState(b!.InstanceId!, 'running');
@@ -152,6 +155,12 @@ describe('networks', () => {
     expect(inside(a!.InstanceId!, ['ip', 'route', 'show', 'default'])).toContain('via 172.31.0.1');
     expect(inside(a!.InstanceId!, ['ping', '-c', '1', '-W', '5', b!.PrivateIpAddress!])).toContain('1 received');
     expect(inside(b!.InstanceId!, ['ping', '-c', '1', '-W', '5', '172.31.0.1'])).toContain('1 received');
+    // The VPC's DNS (dnsmasq at base + 2) knows every instance by its EC2 name, short and long, and by its Name tag.
+    const dnsName = b!.PrivateDnsName!;
+    expect(inside(a!.InstanceId!, ['getent', 'hosts', dnsName])).toMatch(new RegExp(`^${b!.PrivateIpAddress!.replaceAll('.', '\\.')}\\s`));
+    expect(inside(a!.InstanceId!, ['getent', 'hosts', dnsName.split('.')[0]!])).toContain(b!.PrivateIpAddress!);
+    expect(inside(a!.InstanceId!, ['getent', 'hosts', 'net-pair'])).toMatch(/^172\.31\./);
+    expect(inside(a!.InstanceId!, ['cat', '/etc/resolv.conf'])).toContain('nameserver 172.31.0.2');
     await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [a!.InstanceId!, b!.InstanceId!] }));
     await waitState(a!.InstanceId!, 'terminated');
     await waitState(b!.InstanceId!, 'terminated');

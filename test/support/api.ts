@@ -11,7 +11,7 @@ import { Cloud } from '../../src/cloud/index.js';
 import { images } from '../../src/db/schema.js';
 import { newId } from '../../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
-import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork } from './fake-host.js';
+import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns } from './fake-host.js';
 
 export interface TestApi {
   endpoint: string;
@@ -19,6 +19,7 @@ export interface TestApi {
   units: FakeUnits;
   pool: FakePool;
   network: FakeNetwork;
+  dns: FakeDns;
   imageId: string;
   key: { accessKeyId: string; secretAccessKey: string };
   ec2: EC2Client;
@@ -29,7 +30,7 @@ export interface TestApi {
 }
 
 export async function startApi(): Promise<TestApi> {
-  const { host, units, pool, network } = await fakeHost();
+  const { host, units, pool, network, dns } = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
   const cloud = await Cloud.open({ dataDir, host, config: { terminatedTtlMs: 3_600_000 } });
   const key = cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
@@ -51,7 +52,7 @@ export async function startApi(): Promise<TestApi> {
     endpoint, region: 'us-east-1', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey }, maxAttempts: 1,
   });
   return {
-    endpoint, cloud, units, pool, network, imageId, key,
+    endpoint, cloud, units, pool, network, dns, imageId, key,
     ec2: client(key),
     ec2Other: client(other),
     async post(body, opts = {}) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Host } from '../../src/host/index.js';
 import type { StoragePool } from '../../src/host/storage.js';
 import type { NetworkDriver } from '../../src/host/network.js';
+import type { DnsDriver } from '../../src/host/dns.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 export class FakeUnits implements UnitManager {
@@ -83,11 +84,23 @@ export class FakeNetwork {
   async removeVpc(id: string) { this.vpcs.delete(id); }
 }
 
-export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dir: string }> {
+/** Keeps each VPC's published records. */
+export class FakeDns {
+  readonly records = new Map<string, { ip: string; names: string[] }[]>();
+  async ensure() {}
+  async publish(vpcId: string, records: { ip: string; names: string[] }[]) { this.records.set(vpcId, records); }
+  async remove(vpcId: string) { this.records.delete(vpcId); }
+}
+
+export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });
   const units = new FakeUnits();
   const pool = new FakePool(dir);
   const network = new FakeNetwork();
-  return { host: { pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver }, units, pool, network, dir };
+  const dns = new FakeDns();
+  return {
+    host: { pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver },
+    units, pool, network, dns, dir,
+  };
 }
