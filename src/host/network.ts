@@ -20,6 +20,37 @@ export const instanceNs = (instanceId: string) => `pcloud-${instanceId}`;
 export const nsPath = (name: string) => `/run/netns/${name}`;
 /** The router side of an instance's veth: interface names are at most 15 characters. */
 const portName = (instanceId: string) => `v${instanceId.slice(2, 16)}`;
+/** The host side of a VPC router's uplink. */
+const uplinkName = (vpcId: string) => `pu${vpcId.slice(4, 16)}`;
+
+/**
+ * The /30 that links a VPC's router to the host, in 100.64.0.0/10 (shared address space, never routed outside),
+ * derived from the VPC id: host .1, router .2.
+ */
+export function uplinkAddresses(vpcId: string): { host: string; router: string } {
+  const slot = (parseInt(vpcId.slice(4, 12), 16) % (1 << 20)) * 4;
+  const base = ((100 << 24) | (64 << 16)) + slot;
+  const ip = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return { host: ip(base + 1), router: ip(base + 2) };
+}
+
+/** The host's part of NAT: forwarding on, and one nftables table of pcloud's own masquerading the VPC uplinks. */
+export const HOST_NFT = `table ip pcloud {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 100.64.0.0/10 oifname != "pu*" masquerade
+  }
+}
+`;
+
+/** The router's part: VPC traffic leaving by its uplink takes the router's uplink address. */
+const ROUTER_NFT = `table ip pcloud {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "uplink" masquerade
+  }
+}
+`;
 
 async function batch(ns: string | undefined, lines: string[], force = false): Promise<void> {
   await run('ip', [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
@@ -27,6 +58,17 @@ async function batch(ns: string | undefined, lines: string[], force = false): Pr
 
 export class NetworkDriver {
   private readonly vpcReady = new Map<string, Promise<void>>();
+  private hostReady?: Promise<void>;
+
+  /** Forwarding and the host's NAT table, once (replacing only pcloud's own table). */
+  private ensureHost(): Promise<void> {
+    this.hostReady ??= (async () => {
+      await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+      await run('nft', ['-f', '-'], { input: `table ip pcloud\ndelete table ip pcloud\n${HOST_NFT}` });
+    })();
+    this.hostReady.catch(() => { this.hostReady = undefined; });
+    return this.hostReady;
+  }
 
   async namespaces(): Promise<string[]> {
     const res = await run('ip', ['netns', 'list'], { reject: false });
@@ -46,8 +88,10 @@ export class NetworkDriver {
   }
 
   private async setupVpc(vpcId: string, gateways: { address: string; prefixLength: number }[]): Promise<void> {
+    await this.ensureHost();
     const ns = routerNs(vpcId);
-    if (!(await this.namespaces()).includes(ns)) await run('ip', ['netns', 'add', ns]);
+    const fresh = !(await this.namespaces()).includes(ns);
+    if (fresh) await run('ip', ['netns', 'add', ns]);
     const links = (await run('ip', ['-n', ns, '-o', 'link', 'show'], { reject: false })).stdout;
     const addrs = (await run('ip', ['-n', ns, '-o', 'addr', 'show'], { reject: false })).stdout;
     const lines = ['link set lo up'];
@@ -55,6 +99,16 @@ export class NetworkDriver {
     lines.push('link set br0 up');
     for (const g of gateways) if (!addrs.includes(` ${g.address}/`)) lines.push(`addr add ${g.address}/${g.prefixLength} dev br0`);
     await batch(ns, lines);
+    // The uplink to the host, and NAT out of it.
+    if (!/\d+: uplink[:@]/.test(links)) {
+      const up = uplinkAddresses(vpcId);
+      const host = uplinkName(vpcId);
+      await run('ip', ['link', 'del', host], { reject: false });
+      await batch(undefined, [`link add ${host} type veth peer name uplink netns ${ns}`, `addr add ${up.host}/30 dev ${host}`, `link set ${host} up`]);
+      await batch(ns, [`addr add ${up.router}/30 dev uplink`, 'link set uplink up', `route replace default via ${up.host}`]);
+      await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+      await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: `table ip pcloud\ndelete table ip pcloud\n${ROUTER_NFT}` });
+    }
   }
 
   /** The instance's namespace and its eth0 on the VPC bridge, addressed as the API said. */

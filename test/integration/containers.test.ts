@@ -168,6 +168,38 @@ describe('networks', () => {
   });
 });
 
+describe('networks: NAT to the outside', () => {
+  // "The internet" is a namespace of this test's own: 198.18.0.2 (a benchmarking range), reached from the host by a
+  // veth. Nothing is sent to any address outside this machine.
+  const INET = 'pcloud-test-inet';
+  let server: ReturnType<typeof spawn> | undefined;
+  beforeAll(async () => {
+    execFileSync('sh', ['-c', `ip netns del ${INET} 2>/dev/null; ip link del ptinet 2>/dev/null; ip netns add ${INET} &&
+      ip link add ptinet type veth peer name eth0 netns ${INET} && ip addr add 198.18.0.1/24 dev ptinet && ip link set ptinet up &&
+      ip -n ${INET} addr add 198.18.0.2/24 dev eth0 && ip -n ${INET} link set eth0 up && ip -n ${INET} link set lo up`]);
+    server = spawn('ip', ['netns', 'exec', INET, process.execPath, '-e',
+      "require('http').createServer((q, r) => r.end('seen from ' + q.socket.remoteAddress)).listen(8080, '198.18.0.2')"], { stdio: 'ignore' });
+    await until(() => {
+      try { execFileSync('ip', ['netns', 'exec', INET, 'bash', '-c', 'exec 3<>/dev/tcp/198.18.0.2/8080']); return true; } catch { return false; }
+    }, 10_000, 100);
+  });
+  afterAll(() => {
+    server?.kill();
+    execFileSync('sh', ['-c', `ip netns del ${INET} 2>/dev/null; ip link del ptinet 2>/dev/null; true`]);
+  });
+
+  it('an instance reaches a server outside its VPC, masqueraded by its router and the host', async () => {
+    const inst = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!;
+    await waitState(inst.InstanceId!, 'running');
+    const reply = inside(inst.InstanceId!, ['bash', '-c',
+      'exec 3<>/dev/tcp/198.18.0.2/8080; printf "GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" >&3; timeout 5 cat <&3']);
+    // The server sees the host's address on its link, not the instance's private one.
+    expect(reply).toContain('seen from 198.18.0.1');
+    await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await waitState(inst.InstanceId!, 'terminated');
+  });
+});
+
 describe('networks: VPCs are apart', () => {
   it('a VPC overlapping the default one works, and neither reaches the other', async () => {
     const vpc = (await srv.ec2.send(new CreateVpcCommand({ CidrBlock: '172.31.0.0/16' }))).Vpc!;
