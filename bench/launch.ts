@@ -80,7 +80,7 @@ async function bareBoot(imageRoot: string, pool: string, n: number): Promise<num
   return ms;
 }
 
-async function runningAfter(endpoint: string, creds: Creds, count: number, imageId: string): Promise<number[]> {
+export async function runningAfter(endpoint: string, creds: Creds, count: number, imageId: string): Promise<number[]> {
   const t0 = performance.now();
   const res = await ec2Call(endpoint, creds, { Action: 'RunInstances', ImageId: imageId, InstanceType: 't3.micro', MinCount: String(count), MaxCount: String(count) });
   if (res.status !== 200) throw new Error(res.body);
@@ -107,8 +107,25 @@ async function runningAfter(endpoint: string, creds: Creds, count: number, image
   return ids.map((id) => done.get(id)!);
 }
 
+export const BENCH_CREDS = { accessKeyId: 'AKIDPCLOUDBENCH0001', secretAccessKey: 'pcloud-bench-secret' };
+
+/** A real `pcloud serve` on a free port; resolves with its endpoint and a stop function. */
+export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const server = cli(['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image'],
+    { PCLOUD_ACCESS_KEY_ID: BENCH_CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: BENCH_CREDS.secretAccessKey, ...env });
+  await waitOutput(server, 'pcloud serving on');
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    async stop() {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.on('exit', r));
+    },
+  };
+}
+
 export async function benchLaunch(opts: { dataDir: string; runs: number; fleet: number }) {
-  const creds = { accessKeyId: 'AKIDPCLOUDBENCH0001', secretAccessKey: 'pcloud-bench-secret' };
+  const creds = BENCH_CREDS;
   const imageId = await ensureImage(opts.dataDir);
   const db = openDb(join(opts.dataDir, 'pcloud.db'));
   const image = db.select().from(images).where(eq(images.id, imageId)).get()!;
@@ -116,11 +133,8 @@ export async function benchLaunch(opts: { dataDir: string; runs: number; fleet: 
   const pool = join(opts.dataDir, 'pool');
 
   // Interleave bare and pcloud runs so that both see the same machine state.
-  const port = await freePort();
-  const server = cli(['serve', '--listen', `127.0.0.1:${port}`, '--data', opts.dataDir, '--no-image'],
-    { PCLOUD_ACCESS_KEY_ID: creds.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: creds.secretAccessKey });
-  await waitOutput(server, 'pcloud serving on');
-  const endpoint = `http://127.0.0.1:${port}`;
+  const server = await startServer(opts.dataDir);
+  const endpoint = server.endpoint;
   try {
     await bareBoot(image.rootPath, pool, 0); // warm the page cache for both
     await runningAfter(endpoint, creds, 1, imageId);
@@ -143,7 +157,6 @@ export async function benchLaunch(opts: { dataDir: string; runs: number; fleet: 
     };
     return { one, fleet };
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.on('exit', r));
+    await server.stop();
   }
 }

@@ -1,10 +1,11 @@
 /**
- * `npm run bench [launch|units|describe]`: the benchmarks, printed and written to bench/results/. Figures, not
- * assertions. With no argument: units (which includes launch) and describe.
+ * `npm run bench [launch|units|network|describe]`: the benchmarks, printed and written to bench/results/. Figures, not
+ * assertions. With no argument: units (which includes launch), network and describe.
  */
 import { benchDescribe } from './describe.js';
 import { benchLaunch } from './launch.js';
 import { benchUnits } from './units.js';
+import { benchNetwork } from './network.js';
 import { table, writeResult } from './lib.js';
 
 const only = process.argv[2];
@@ -33,6 +34,17 @@ if (!only || only === 'launch' || only === 'units') {
     ]));
     console.log('written to', writeResult('units', r));
   }
+}
+
+if (!only || only === 'network') {
+  const r = await benchNetwork({ dataDir, fleet });
+  console.log('\n(d) Networks: host-side setup per instance (namespace, veth on the VPC bridge, address, route), ms');
+  console.log(table([
+    ['one at a time p50', 'p95', `${r.setupConcurrent.count} at once (wall)`, 'per instance'],
+    [r.setupPerInstanceMs.p50, r.setupPerInstanceMs.p95, r.setupConcurrent.wallMs, r.setupConcurrent.perInstanceMs],
+  ]));
+  console.log(`launch of ${r.launch.count}: without networking p50 ${r.launch.withoutNetwork.p50} ms (wall ${r.launch.withoutNetwork.wallMs}), with p50 ${r.launch.withNetwork.p50} ms (wall ${r.launch.withNetwork.wallMs}): ratio ${r.launch.ratioP50}`);
+  console.log('written to', writeResult('network', r));
 }
 
 if (!only || only === 'describe') {

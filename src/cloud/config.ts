@@ -7,6 +7,8 @@ export interface CloudConfig {
   /** How long a container may take to report READY before it is terminated. */
   readyTimeoutSec: number;
   defaultVpcCidr: string;
+  /** 'vpc' (default): instances on their VPC's bridge; 'none': loopback only (hosts without network namespaces). */
+  networking: 'vpc' | 'none';
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig {
@@ -17,5 +19,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     terminatedTtlMs: Number(env.PCLOUD_TERMINATED_TTL_SEC ?? 3600) * 1000,
     readyTimeoutSec: Number(env.PCLOUD_READY_TIMEOUT_SEC ?? 120),
     defaultVpcCidr: '172.31.0.0/16',
+    networking: env.PCLOUD_NETWORKING === 'none' ? 'none' : 'vpc',
   };
 }

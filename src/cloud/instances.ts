@@ -263,7 +263,7 @@ export class Instances {
       // The fork, the network and the seed's contents are independent: make them at once.
       const [disk, netns, seed] = await Promise.all([
         this.host.pool.fork(image.rootPath, id),
-        this.attachNetwork(inst),
+        this.config.networking === 'vpc' ? this.attachNetwork(inst) : Promise.resolve(undefined),
         Promise.resolve(this.seedFor(inst, hostname)),
       ]);
       const unit = containerUnit({
@@ -338,7 +338,7 @@ export class Instances {
       metaData,
       userData: inst.userData ? decodeUserData(inst.userData) : undefined,
       authorizedKeys: key?.publicKey,
-      nameserver: dnsOf(this.network.vpc(inst.accountId, inst.vpcId).cidr),
+      nameserver: this.config.networking === 'vpc' ? dnsOf(this.network.vpc(inst.accountId, inst.vpcId).cidr) : undefined,
       searchDomain: this.dnsDomain(),
     };
   }
