@@ -16,7 +16,7 @@ import { configFromEnv, type CloudConfig } from './config.js';
 import { Images } from './images.js';
 import { Instances } from './instances.js';
 import { KeyPairs } from './keypairs.js';
-import { Network } from './network.js';
+import { Network, type Permission, type SecurityGroupRule } from './network.js';
 import { Tags } from './tags.js';
 import { log } from '../log.js';
 
@@ -59,6 +59,15 @@ export class Cloud {
       };
     }
     return new Cloud(db, host, config, opts.dataDir);
+  }
+
+  /** Authorize or revoke security group rules, then apply them to the group's VPC on the host. */
+  async changeRules(accountId: string, groupId: string, egress: boolean, change: { add?: Permission[]; remove?: Permission[]; ruleIds?: string[] }): Promise<SecurityGroupRule[]> {
+    const group = this.network.group(accountId, groupId);
+    const added = change.add ? this.network.authorize(accountId, groupId, egress, change.add) : [];
+    if (change.remove || change.ruleIds) this.network.revoke(accountId, groupId, egress, change.remove ?? [], change.ruleIds ?? []);
+    await this.instances.syncFirewall(accountId, group.vpcId);
+    return added;
   }
 
   /** DeleteVpc: the record, then its router namespace and bridge on the host. */

@@ -10,6 +10,7 @@ import { instances, reservations, type InstanceAttributes, type MetadataOptions 
 import type { Host } from '../host/index.js';
 import { containerUnit, containerUnitName } from '../host/nspawn.js';
 import { writeSeed } from '../host/seed.js';
+import type { FlowRule } from '../host/network.js';
 import { isFinal, type UnitStatus } from '../host/units/types.js';
 import { log } from '../log.js';
 import { instanceTypes, type InstanceType } from './catalog.js';
@@ -297,10 +298,37 @@ export class Instances {
       this.host.network.attach({
         instanceId: inst.id, vpcId: inst.vpcId, ip: inst.privateIp, prefixLength: parseCidr(subnet.cidr).bits,
         gateway: gatewayOf(subnet.cidr), mac: inst.macAddress,
+      }).then(async (p) => {
+        await this.syncFirewall(inst.accountId, inst.vpcId);
+        return p;
       }),
       this.host.dns.ensure(inst.vpcId, dns, this.dnsDomain()).then(() => this.publishDns(inst.accountId, inst.vpcId)),
     ]);
     return path;
+  }
+
+  private readonly firewalls = new Map<string, Promise<void>>();
+
+  /**
+   * Bring the VPC's security group rules on the host in line with the database. Runs one at a time per VPC and
+   * computes when it runs, so the last one applied always reflects the latest instances and rules.
+   */
+  syncFirewall(accountId: string, vpcId: string): Promise<void> {
+    if (this.config.networking !== 'vpc') return Promise.resolve();
+    const apply = async () => {
+      const rows = this.db.select().from(instances)
+        .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all();
+      const groupIds = [...new Set(rows.flatMap((r) => r.securityGroupIds))];
+      const rules = this.network.rules(accountId, groupIds);
+      const members = (groupId: string) => rows.filter((r) => r.securityGroupIds.includes(groupId)).map((r) => `${r.privateIp}/32`);
+      const flows = (inst: Instance, egress: boolean): FlowRule[] => rules
+        .filter((r) => r.isEgress === egress && inst.securityGroupIds.includes(r.groupId))
+        .map((r) => ({ protocol: r.protocol, fromPort: r.fromPort ?? undefined, toPort: r.toPort ?? undefined, cidrs: r.cidr ? [r.cidr] : members(r.refGroupId!) }));
+      await this.host.network.applyFirewall(vpcId, rows.map((r) => ({ instanceId: r.id, ingress: flows(r, false), egress: flows(r, true) })));
+    };
+    const next = (this.firewalls.get(vpcId) ?? Promise.resolve()).then(apply, apply);
+    this.firewalls.set(vpcId, next.catch((err) => log.warn(`firewall of ${vpcId}: ${(err as Error).message}`)));
+    return next;
   }
 
   private dnsDomain(): string {
@@ -424,10 +452,12 @@ export class Instances {
     await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
   }
 
-  /** After an instance left: its name leaves the VPC's DNS. */
+  /** After an instance left: its name leaves the VPC's DNS, its address the VPC's rules. */
   private async unpublish(id: string): Promise<void> {
     const inst = this.row(id);
-    if (inst) await this.publishDns(inst.accountId, inst.vpcId).catch((err) => log.warn(`dns of ${inst.vpcId}: ${(err as Error).message}`));
+    if (!inst || this.config.networking !== 'vpc') return;
+    await this.publishDns(inst.accountId, inst.vpcId).catch((err) => log.warn(`dns of ${inst.vpcId}: ${(err as Error).message}`));
+    await this.syncFirewall(inst.accountId, inst.vpcId).catch(() => undefined);
   }
 
   stop(accountId: string, ids: string[], _force = false): StateChange[] {

@@ -3,10 +3,10 @@
  * VPC (172.31.0.0/16), a default subnet per availability zone (172.31.0.0/20, 172.31.16.0/20, ...) and a default
  * security group. The host side (bridges, veth, nftables) comes with the network driver.
  */
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
-import { instances, securityGroups, subnets, vpcs } from '../db/schema.js';
+import { instances, securityGroupRules, securityGroups, subnets, vpcs } from '../db/schema.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';
@@ -15,6 +15,15 @@ import { intToIp, ipToInt, parseCidr, subBlock } from './ip.js';
 export type Vpc = typeof vpcs.$inferSelect;
 export type Subnet = typeof subnets.$inferSelect;
 export type SecurityGroup = typeof securityGroups.$inferSelect;
+export type SecurityGroupRule = typeof securityGroupRules.$inferSelect;
+
+export interface Permission {
+  protocol: string;
+  fromPort?: number;
+  toPort?: number;
+  cidrs: { cidr: string; description?: string }[];
+  groups: string[];
+}
 
 export class Network {
   private readonly ensured = new Set<string>();
@@ -30,9 +39,9 @@ export class Network {
       if (!vpc) {
         vpc = { id: newId('vpc'), accountId, cidr: this.config.defaultVpcCidr, isDefault: true, createdAt: now };
         tx.insert(vpcs).values(vpc).run();
-        tx.insert(securityGroups).values({
-          id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: now,
-        }).run();
+        const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: now };
+        tx.insert(securityGroups).values(g).run();
+        this.defaultRules(tx, g);
       }
       const existing = tx.select().from(subnets).where(and(eq(subnets.vpcId, vpc.id), eq(subnets.isDefault, true))).all();
       this.config.availabilityZones.forEach((az, i) => {
@@ -92,6 +101,78 @@ export class Network {
     return out;
   }
 
+  /** AWS's starting rules: egress to anywhere; a VPC's default group also lets its own members in. */
+  private defaultRules(tx: Pick<Db, 'insert'>, g: { id: string; accountId: string; name: string; createdAt: number }): void {
+    tx.insert(securityGroupRules).values({ id: newId('sgr'), accountId: g.accountId, groupId: g.id, isEgress: true, protocol: '-1', cidr: '0.0.0.0/0', createdAt: g.createdAt }).run();
+    if (g.name === 'default') {
+      tx.insert(securityGroupRules).values({ id: newId('sgr'), accountId: g.accountId, groupId: g.id, isEgress: false, protocol: '-1', refGroupId: g.id, createdAt: g.createdAt }).run();
+    }
+  }
+
+  rules(accountId: string, groupIds?: string[]): SecurityGroupRule[] {
+    const conds = [eq(securityGroupRules.accountId, accountId)];
+    if (groupIds) conds.push(inArray(securityGroupRules.groupId, groupIds.length ? groupIds : ['']));
+    return this.db.select().from(securityGroupRules).where(and(...conds)).orderBy(securityGroupRules.createdAt, securityGroupRules.id).all();
+  }
+
+  /** AuthorizeSecurityGroupIngress/Egress: add rules; one that exists already is InvalidPermission.Duplicate. */
+  authorize(accountId: string, groupId: string, egress: boolean, perms: Permission[]): SecurityGroupRule[] {
+    const group = this.group(accountId, groupId);
+    const existing = this.rules(accountId, [group.id]).filter((r) => r.isEgress === egress);
+    const now = Date.now();
+    const added: SecurityGroupRule[] = [];
+    for (const p of perms) {
+      const protocol = normalizeProtocol(p.protocol);
+      const ports = protocol === '-1' ? { fromPort: null, toPort: null } : { fromPort: p.fromPort ?? null, toPort: p.toPort ?? null };
+      if ((protocol === 'tcp' || protocol === 'udp') && (ports.fromPort === null || ports.toPort === null || ports.fromPort > ports.toPort || ports.toPort > 65535 || ports.fromPort < 0)) {
+        throw new CloudError('InvalidParameterValue', `Invalid port range (${p.fromPort ?? ''}-${p.toPort ?? ''}) for ${protocol}`);
+      }
+      for (const ref of p.groups) this.group(accountId, ref);
+      const targets = [...p.cidrs.map((c) => ({ cidr: normalize(checkAnyCidr(c.cidr)), refGroupId: null, description: c.description ?? '' })),
+        ...p.groups.map((g) => ({ cidr: null, refGroupId: g, description: '' }))];
+      for (const t of targets) {
+        const same = (r: { protocol: string; fromPort: number | null; toPort: number | null; cidr: string | null; refGroupId: string | null }) =>
+          r.protocol === protocol && r.fromPort === ports.fromPort && r.toPort === ports.toPort && r.cidr === t.cidr && r.refGroupId === t.refGroupId;
+        if ([...existing, ...added].some(same)) {
+          throw new CloudError('InvalidPermission.Duplicate', `the specified rule "peer: ${t.cidr ?? t.refGroupId}, ${protocol.toUpperCase()}, from port: ${ports.fromPort ?? -1}, to port: ${ports.toPort ?? -1}, ALLOW" already exists`);
+        }
+        added.push({ id: newId('sgr'), accountId, groupId: group.id, isEgress: egress, protocol, ...ports, cidr: t.cidr, refGroupId: t.refGroupId, description: t.description, createdAt: now });
+      }
+    }
+    this.db.transaction((tx) => { for (const r of added) tx.insert(securityGroupRules).values(r).run(); });
+    return added;
+  }
+
+  /** RevokeSecurityGroupIngress/Egress, by permission or by rule id; a rule that is not there is InvalidPermission.NotFound. */
+  revoke(accountId: string, groupId: string, egress: boolean, perms: Permission[], ruleIds: string[] = []): number {
+    const group = this.group(accountId, groupId);
+    const existing = this.rules(accountId, [group.id]).filter((r) => r.isEgress === egress);
+    const gone = new Set<string>();
+    for (const id of ruleIds) {
+      if (!existing.some((r) => r.id === id)) throw new CloudError('InvalidSecurityGroupRuleId.NotFound', `The security group rule ID '${id}' does not exist`);
+      gone.add(id);
+    }
+    for (const p of perms) {
+      const protocol = normalizeProtocol(p.protocol);
+      const from = protocol === '-1' ? null : p.fromPort ?? null;
+      const to = protocol === '-1' ? null : p.toPort ?? null;
+      const wanted = [...p.cidrs.map((c) => ({ cidr: normalize(checkAnyCidr(c.cidr)), ref: null as string | null })), ...p.groups.map((g) => ({ cidr: null as string | null, ref: g }))];
+      for (const w of wanted) {
+        const hit = existing.find((r) => r.protocol === protocol && r.fromPort === from && r.toPort === to && r.cidr === w.cidr && r.refGroupId === w.ref);
+        if (!hit) throw new CloudError('InvalidPermission.NotFound', `The specified rule does not exist in this security group.`);
+        gone.add(hit.id);
+      }
+    }
+    if (gone.size) this.db.delete(securityGroupRules).where(inArray(securityGroupRules.id, [...gone])).run();
+    return gone.size;
+  }
+
+  group(accountId: string, groupId: string): SecurityGroup {
+    const g = this.securityGroups(accountId).find((x) => x.id === groupId);
+    if (!g) throw new CloudError('InvalidGroup.NotFound', `The security group '${groupId}' does not exist`);
+    return g;
+  }
+
   // ------------------------------------------------------------ VPCs, subnets and groups the user makes
 
   createVpc(accountId: string, cidr: string): Vpc {
@@ -101,7 +182,9 @@ export class Network {
     this.db.transaction((tx) => {
       tx.insert(vpcs).values(vpc).run();
       // Every VPC comes with its own default security group, as on AWS.
-      tx.insert(securityGroups).values({ id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: vpc.createdAt }).run();
+      const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: vpc.createdAt };
+      tx.insert(securityGroups).values(g).run();
+      this.defaultRules(tx, g);
     });
     return vpc;
   }
@@ -121,7 +204,9 @@ export class Network {
     }
     const groups = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId && g.name !== 'default');
     if (groups.length) throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
+    const groupIds = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId).map((g) => g.id);
     this.db.transaction((tx) => {
+      if (groupIds.length) tx.delete(securityGroupRules).where(inArray(securityGroupRules.groupId, groupIds)).run();
       tx.delete(securityGroups).where(eq(securityGroups.vpcId, vpcId)).run();
       tx.delete(vpcs).where(eq(vpcs.id, vpcId)).run();
     });
@@ -168,7 +253,10 @@ export class Network {
       throw new CloudError('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
     }
     const g: SecurityGroup = { id: newId('sg'), accountId, vpcId: vpc.id, name, description, createdAt: Date.now() };
-    this.db.insert(securityGroups).values(g).run();
+    this.db.transaction((tx) => {
+      tx.insert(securityGroups).values(g).run();
+      this.defaultRules(tx, g);
+    });
     return g;
   }
 
@@ -179,7 +267,10 @@ export class Network {
     const used = this.db.select({ id: instances.id, groups: instances.securityGroupIds }).from(instances)
       .where(and(eq(instances.accountId, accountId), ne(instances.state, 'terminated'))).all().some((r) => r.groups.includes(g.id));
     if (used) throw new CloudError('DependencyViolation', `resource ${g.id} has a dependent object`);
-    this.db.delete(securityGroups).where(eq(securityGroups.id, g.id)).run();
+    this.db.transaction((tx) => {
+      tx.delete(securityGroupRules).where(eq(securityGroupRules.groupId, g.id)).run();
+      tx.delete(securityGroups).where(eq(securityGroups.id, g.id)).run();
+    });
     return g.id;
   }
 
@@ -211,6 +302,21 @@ export class Network {
     }
     return out;
   }
+}
+
+function normalizeProtocol(p: string): string {
+  const v = (p ?? '').toLowerCase();
+  const byNumber: Record<string, string> = { '6': 'tcp', '17': 'udp', '1': 'icmp', all: '-1' };
+  const out = byNumber[v] ?? v;
+  if (!['tcp', 'udp', 'icmp', '-1'].includes(out)) throw new CloudError('InvalidParameterValue', `Invalid IP protocol '${p}': expected tcp, udp, icmp or -1`);
+  return out;
+}
+
+function checkAnyCidr(cidr: string): string {
+  if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.test(cidr ?? '') || Number(cidr.split('/')[1]) > 32) {
+    throw new CloudError('InvalidParameterValue', `CIDR block ${cidr} is malformed`);
+  }
+  return cidr;
 }
 
 function normalize(cidr: string): string {

@@ -46,4 +46,16 @@ export const migrations: readonly string[] = [
   `
   CREATE INDEX instances_account_launch ON instances(account_id, launch_time, reservation_id, launch_index);
   `,
+  // Security group rules; groups made before this get AWS's defaults (egress to anywhere; the default group also
+  // lets its own members in).
+  `
+  CREATE TABLE security_group_rules (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, group_id TEXT NOT NULL, is_egress INTEGER NOT NULL, protocol TEXT NOT NULL,
+    from_port INTEGER, to_port INTEGER, cidr TEXT, ref_group_id TEXT, description TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);
+  CREATE INDEX security_group_rules_group ON security_group_rules(group_id);
+  INSERT INTO security_group_rules (id, account_id, group_id, is_egress, protocol, cidr, created_at)
+    SELECT 'sgr-' || substr(lower(hex(randomblob(9))), 1, 17), account_id, id, 1, '-1', '0.0.0.0/0', created_at FROM security_groups;
+  INSERT INTO security_group_rules (id, account_id, group_id, is_egress, protocol, ref_group_id, created_at)
+    SELECT 'sgr-' || substr(lower(hex(randomblob(9))), 1, 17), account_id, id, 0, '-1', id, created_at FROM security_groups WHERE name = 'default';
+  `,
 ];

@@ -67,6 +67,21 @@ export const securityGroups = sqliteTable('security_groups', {
   createdAt: integer('created_at').notNull(),
 });
 
+export const securityGroupRules = sqliteTable('security_group_rules', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  groupId: text('group_id').notNull(),
+  isEgress: integer('is_egress', { mode: 'boolean' }).notNull(),
+  /** tcp, udp, icmp, or -1 for every protocol. */
+  protocol: text('protocol').notNull(),
+  fromPort: integer('from_port'),
+  toPort: integer('to_port'),
+  cidr: text('cidr'),
+  refGroupId: text('ref_group_id'),
+  description: text('description').notNull().default(''),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [index('security_group_rules_group').on(t.groupId)]);
+
 export const reservations = sqliteTable('reservations', {
   id: text('id').primaryKey(),
   accountId: text('account_id').notNull(),

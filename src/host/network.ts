@@ -1,8 +1,9 @@
 /**
- * Instance networks on the host. Each VPC is a router network namespace (`pcloud-vpc-…`) holding a bridge with the
- * gateway address of each of its subnets, so VPCs with overlapping CIDRs never meet. Each instance gets a namespace
- * of its own (`pcloud-i-…`) with `eth0`, one end of a veth pair whose other end is a port of its VPC's bridge, set up
- * before the container starts; nspawn joins it with --network-namespace-path (never under `ip netns exec`).
+ * Instance networks on the host. Each VPC is a router network namespace (`pcloud-vpc-…`) holding the gateway address
+ * of each of its subnets, so VPCs with overlapping CIDRs never meet. Each instance gets a namespace of its own
+ * (`pcloud-i-…`) with `eth0`, one end of a veth pair whose other end is routed (a /32, proxy ARP) in its VPC's router,
+ * set up before the container starts; nspawn joins it with --network-namespace-path (never under `ip netns exec`).
+ * Security groups are nftables chains in the router's forward hook, per instance port.
  */
 import { run } from './exec.js';
 
@@ -16,6 +17,50 @@ export interface Nic {
 }
 
 export const routerNs = (vpcId: string) => `pcloud-${vpcId}`;
+
+/** One allowed flow: protocol (tcp, udp, icmp, or -1 for all), a port range for tcp/udp, and source or destination prefixes. */
+export interface FlowRule {
+  protocol: string;
+  fromPort?: number;
+  toPort?: number;
+  cidrs: string[];
+}
+
+export interface PortRules {
+  instanceId: string;
+  ingress: FlowRule[];
+  egress: FlowRule[];
+}
+
+function ruleText(r: FlowRule, dir: 'saddr' | 'daddr'): string | undefined {
+  if (!r.cidrs.length) return undefined;
+  const addrs = `ip ${dir} { ${r.cidrs.join(', ')} }`;
+  const proto = r.protocol.toLowerCase();
+  if (proto === '-1' || proto === 'all') return `${addrs} accept`;
+  if (proto === 'icmp' || proto === '1') return `${addrs} ip protocol icmp accept`;
+  const name = proto === '6' ? 'tcp' : proto === '17' ? 'udp' : proto;
+  if (name !== 'tcp' && name !== 'udp') return undefined;
+  const ports = r.fromPort === undefined || r.fromPort < 0 ? '' : ` ${name} dport ${r.fromPort === r.toPort || r.toPort === undefined ? r.fromPort : `${r.fromPort}-${r.toPort}`}`;
+  return ports ? `${addrs}${ports} accept` : `${addrs} ip protocol ${name} accept`;
+}
+
+/** The router's security group table: replies pass, then each instance port's own ingress and egress chains. */
+export function firewallText(ports: PortRules[]): string {
+  const lines = ['table inet pcloud_sg', 'delete table inet pcloud_sg', 'table inet pcloud_sg {', '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;', '    ct state established,related accept', '    ct state invalid drop'];
+  for (const p of ports) {
+    const port = portName(p.instanceId);
+    lines.push(`    oifname "${port}" jump in_${p.instanceId.slice(2)}`, `    iifname "${port}" jump out_${p.instanceId.slice(2)}`);
+  }
+  // A port with no chains yet (an instance still attaching) is closed, not open.
+  lines.push('    oifname "v*" drop', '    iifname "v*" drop', '  }');
+  for (const p of ports) {
+    lines.push(`  chain in_${p.instanceId.slice(2)} {`, ...p.ingress.map((r) => ruleText(r, 'saddr')).filter(Boolean).map((l) => `    ${l}`), '    drop', '  }');
+    lines.push(`  chain out_${p.instanceId.slice(2)} {`, ...p.egress.map((r) => ruleText(r, 'daddr')).filter(Boolean).map((l) => `    ${l}`), '    drop', '  }');
+  }
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}
 export const instanceNs = (instanceId: string) => `pcloud-${instanceId}`;
 export const nsPath = (name: string) => `/run/netns/${name}`;
 /** The router side of an instance's veth: interface names are at most 15 characters. */
@@ -117,7 +162,10 @@ export class NetworkDriver {
     const port = portName(nic.instanceId);
     await this.detach(nic.instanceId);
     await run('ip', ['netns', 'add', ns]);
-    await batch(routerNs(nic.vpcId), [`link add ${port} type veth peer name eth0 netns ${ns}`, `link set ${port} master br0 up`]);
+    // Routed, not bridged: the router owns a /32 route to each instance and answers ARP for the rest of the subnet
+    // (proxy ARP), so every packet between instances crosses its forward chain, where security groups apply.
+    await batch(routerNs(nic.vpcId), [`link add ${port} type veth peer name eth0 netns ${ns}`, `link set ${port} up`, `route replace ${nic.ip}/32 dev ${port}`]);
+    await run('ip', ['netns', 'exec', routerNs(nic.vpcId), 'sysctl', '-q', '-w', `net.ipv4.conf.${port}.proxy_arp=1`]);
     await batch(ns, [
       'link set lo up',
       `link set eth0 address ${nic.mac}`,
@@ -126,6 +174,11 @@ export class NetworkDriver {
       `route add default via ${nic.gateway}`,
     ]);
     return nsPath(ns);
+  }
+
+  /** Replace the VPC's security group rules, atomically (one nft transaction). */
+  async applyFirewall(vpcId: string, ports: PortRules[]): Promise<void> {
+    await run('ip', ['netns', 'exec', routerNs(vpcId), 'nft', '-f', '-'], { input: firewallText(ports) });
   }
 
   /** Remove the instance's namespace; its veth pair goes with it. */

@@ -73,3 +73,34 @@ describe('VPC API', () => {
     expect(await code(api.ec2.send(new DeleteSecurityGroupCommand({ GroupName: 'default' })))).toBe('CannotDelete');
   });
 });
+
+describe('security group rules', () => {
+  it('authorizes, describes, refuses duplicates, revokes, and hands the host each instance its flows', async () => {
+    const { AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, DescribeSecurityGroupRulesCommand } = await import('@aws-sdk/client-ec2');
+    const sg = await api.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'ssh', Description: 'ssh' }));
+    const groups = await api.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [sg.GroupId!] }));
+    expect(groups.SecurityGroups![0]!.IpPermissions).toEqual([]);
+    expect(groups.SecurityGroups![0]!.IpPermissionsEgress).toMatchObject([{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }]);
+    const perm = { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'office' }] };
+    const auth = await api.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: sg.GroupId, IpPermissions: [perm] }));
+    expect(auth.SecurityGroupRules?.[0]).toMatchObject({ GroupId: sg.GroupId, IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '10.0.0.0/8', Description: 'office' });
+    expect(await code(api.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: sg.GroupId, IpPermissions: [perm] })))).toBe('InvalidPermission.Duplicate');
+    expect(await code(api.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: sg.GroupId, IpPermissions: [{ ...perm, FromPort: 30, ToPort: 20 }] })))).toBe('InvalidParameterValue');
+    const described = await api.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [sg.GroupId!] }));
+    expect(described.SecurityGroups![0]!.IpPermissions).toMatchObject([{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.0.0.0/8' }] }]);
+    const rules = await api.ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [sg.GroupId!] }] }));
+    expect(rules.SecurityGroupRules?.length).toBe(2);
+
+    const run = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SecurityGroupIds: [sg.GroupId!] }));
+    const id = run.Instances![0]!.InstanceId!;
+    const vpcId = run.Instances![0]!.VpcId!;
+    const ports = () => api.network.firewalls.get(vpcId)?.find((p) => p.instanceId === id);
+    await until(() => ports());
+    expect(ports()!.ingress).toEqual([{ protocol: 'tcp', fromPort: 22, toPort: 22, cidrs: ['10.0.0.0/8'] }]);
+    expect(ports()!.egress).toEqual([{ protocol: '-1', cidrs: ['0.0.0.0/0'] }]);
+    await api.ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: sg.GroupId, IpPermissions: [perm] }));
+    expect(ports()!.ingress).toEqual([]);
+    expect(await code(api.ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: sg.GroupId, IpPermissions: [perm] })))).toBe('InvalidPermission.NotFound');
+    await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  });
+});

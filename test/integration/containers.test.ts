@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
-  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, type Instance,
+  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
@@ -197,6 +197,32 @@ describe('networks: NAT to the outside', () => {
     expect(reply).toContain('seen from 198.18.0.1');
     await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
     await waitState(inst.InstanceId!, 'terminated');
+  });
+});
+
+describe('networks: security groups', () => {
+  it('a rule opens a TCP port to a real connection, and revoking it closes the port again', async () => {
+    const web = await srv.ec2.send(new CreateSecurityGroupCommand({ GroupName: `web-${Date.now()}`, Description: 'web' }));
+    const a = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, SecurityGroupIds: [web.GroupId!] }))).Instances![0]!;
+    const b = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!;
+    await waitState(a.InstanceId!, 'running');
+    await waitState(b.InstanceId!, 'running');
+    inside(a.InstanceId!, ['sh', '-c', 'setsid python3 -m http.server 8080 </dev/null >/dev/null 2>&1 &']);
+    const probe = () => inside(b.InstanceId!, ['bash', '-c', `timeout 3 bash -c 'exec 3<>/dev/tcp/${a.PrivateIpAddress}/8080' && echo open || echo closed`]);
+    // The server is up (seen from inside its own instance), but nothing may reach it yet.
+    await until(() => inside(a.InstanceId!, ['bash', '-c', "timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080' && echo up || echo down"]) === 'up', 20_000, 200);
+    expect(probe()).toBe('closed');
+    const perm = { IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, IpRanges: [{ CidrIp: '172.31.0.0/16' }] };
+    await srv.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: web.GroupId, IpPermissions: [perm] }));
+    expect(probe()).toBe('open');
+    await srv.ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: web.GroupId, IpPermissions: [perm] }));
+    expect(probe()).toBe('closed');
+    // The default group lets its own members in: b is reachable from a on any port it listens on (ping here).
+    expect(inside(a.InstanceId!, ['ping', '-c', '1', '-W', '3', b.PrivateIpAddress!])).toContain('1 received');
+    await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [a.InstanceId!, b.InstanceId!] }));
+    await waitState(a.InstanceId!, 'terminated');
+    await waitState(b.InstanceId!, 'terminated');
+    await srv.ec2.send(new DeleteSecurityGroupCommand({ GroupId: web.GroupId }));
   });
 });
 

@@ -77,7 +77,9 @@ export class FakePool {
 export class FakeNetwork {
   readonly attached = new Map<string, unknown>();
   readonly vpcs = new Map<string, unknown>();
+  readonly firewalls = new Map<string, { instanceId: string; ingress: unknown[]; egress: unknown[] }[]>();
   async namespaces() { return [...this.attached.keys()].map((id) => `pcloud-${id}`); }
+  async applyFirewall(vpcId: string, ports: { instanceId: string; ingress: unknown[]; egress: unknown[] }[]) { this.firewalls.set(vpcId, ports); }
   async ensureVpc(vpcId: string, gateways: unknown) { this.vpcs.set(vpcId, gateways); }
   async attach(nic: { instanceId: string }) { this.attached.set(nic.instanceId, nic); return `/run/netns/pcloud-${nic.instanceId}`; }
   async detach(id: string) { this.attached.delete(id); }
