@@ -3,7 +3,7 @@
  * btrfs: subvolumes and snapshots (milliseconds). XFS with reflink: `cp --reflink=always`. When the data dir is on
  * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly).
  */
-import { mkdir, readFile, rm, stat, access, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, output } from './exec.js';
 import { log } from '../log.js';
@@ -113,7 +113,6 @@ export class StoragePool {
 
   /** Image roots in the pool: registered ones (ami-…) and builds under way or abandoned (.build-…, .import-…). */
   async listImageRoots(): Promise<{ name: string; ownerPid?: number }[]> {
-    const { readdir } = await import('node:fs/promises');
     const names = await readdir(join(this.root, 'images'));
     const out: { name: string; ownerPid?: number }[] = [];
     for (const name of names.filter((n) => !n.endsWith('.owner'))) {
@@ -125,7 +124,6 @@ export class StoragePool {
 
   /** Ids of every instance disk in the pool (reconcile counts these against the database). */
   async listDisks(): Promise<string[]> {
-    const { readdir } = await import('node:fs/promises');
     return (await readdir(join(this.root, 'instances'))).filter((n) => n.startsWith('i-'));
   }
 

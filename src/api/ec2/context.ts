@@ -21,6 +21,11 @@ export interface Action {
 
 export type Actions = Record<string, Action>;
 
+/** Tags given at creation (TagSpecification), put on the new resource. */
+export function tagOnCreate(ctx: Ctx, id: string): void {
+  for (const spec of ctx.q.tagSpecifications()) if (spec.tags.length) ctx.cloud.tags.put(ctx.accountId, [id], spec.tags);
+}
+
 /** For handlers that validate before honouring DryRun. */
 export function dryRunCheck(ctx: Ctx): void {
   if (ctx.dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');

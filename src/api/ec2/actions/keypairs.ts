@@ -1,6 +1,6 @@
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import { matches } from '../../../cloud/tags.js';
-import { dryRunCheck, type Actions, type Ctx } from '../context.js';
+import { dryRunCheck, tagOnCreate, type Actions } from '../context.js';
 import { tagSet } from '../shapes.js';
 
 export const keyPairActions: Actions = {
@@ -71,7 +71,3 @@ export const keyPairActions: Actions = {
   },
 };
 
-/** Tags given at creation (TagSpecification), put on the new resource. */
-export function tagOnCreate(ctx: Ctx, id: string): void {
-  for (const spec of ctx.q.tagSpecifications()) if (spec.tags.length) ctx.cloud.tags.put(ctx.accountId, [id], spec.tags);
-}

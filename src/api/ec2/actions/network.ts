@@ -1,10 +1,9 @@
 import { invalidParam, CloudError } from '../../../cloud/errors.js';
 import { matches, type Filter, type Tag } from '../../../cloud/tags.js';
 import { parseCidr } from '../../../cloud/ip.js';
-import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
+import { dryRunCheck, tagOnCreate, type Action, type Actions, type Ctx } from '../context.js';
 import type { Permission, SecurityGroupRule, Subnet, Vpc } from '../../../cloud/network.js';
 import type { Query } from '../query.js';
-import { tagOnCreate } from './keypairs.js';
 import { tagSet } from '../shapes.js';
 
 /** Apply EC2 filters in memory: field getters by filter name, plus tag:KEY / tag-key / tag-value. */
