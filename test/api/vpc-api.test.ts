@@ -45,6 +45,15 @@ describe('VPC API', () => {
     const inst = run.Instances![0]!;
     expect(inst).toMatchObject({ SubnetId: sub.SubnetId, VpcId: vpc.VpcId, PrivateIpAddress: '10.9.0.4' });
     expect(inst.SecurityGroups).toEqual([{ GroupId: sg.GroupId, GroupName: 'web' }]);
+    const { DescribeNetworkInterfacesCommand } = await import('@aws-sdk/client-ec2');
+    const enis = await api.ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst.InstanceId!] }] }));
+    expect(enis.NetworkInterfaces).toHaveLength(1);
+    expect(enis.NetworkInterfaces![0]).toMatchObject({
+      NetworkInterfaceId: inst.NetworkInterfaces![0]!.NetworkInterfaceId, SubnetId: sub.SubnetId, VpcId: vpc.VpcId, PrivateIpAddress: '10.9.0.4',
+      MacAddress: inst.NetworkInterfaces![0]!.MacAddress, Status: 'in-use', Groups: [{ GroupId: sg.GroupId, GroupName: 'web' }],
+      Attachment: { InstanceId: inst.InstanceId, DeviceIndex: 0, Status: 'attached' },
+    });
+    expect(await code(api.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: ['eni-0123456789abcdef0'] })))).toBe('InvalidNetworkInterfaceID.NotFound');
     await until(() => api.network.attached.get(inst.InstanceId!));
     expect(api.network.attached.get(inst.InstanceId!)).toMatchObject({ vpcId: vpc.VpcId, ip: '10.9.0.4', prefixLength: 24, gateway: '10.9.0.1' });
     await until(() => api.dns.records.get(vpc.VpcId!)?.length);

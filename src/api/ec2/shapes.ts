@@ -19,6 +19,34 @@ export function groupSet(names: GroupNames, ids: string[]) {
   return ids.map((id) => ({ groupId: id, groupName: names.get(id) ?? '' }));
 }
 
+/** An instance's network interface, as DescribeNetworkInterfaces and the instance's networkInterfaceSet show it. */
+export function networkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames, tags?: Tag[]) {
+  const dns = privateDnsName(inst.privateIp, cloud.config.region);
+  return {
+    networkInterfaceId: inst.networkInterfaceId,
+    subnetId: inst.subnetId,
+    vpcId: inst.vpcId,
+    availabilityZone: inst.availabilityZone,
+    description: '',
+    ownerId: inst.accountId,
+    requesterManaged: false,
+    status: 'in-use',
+    macAddress: inst.macAddress,
+    privateIpAddress: inst.privateIp,
+    privateDnsName: dns,
+    sourceDestCheck: inst.attributes.sourceDestCheck,
+    groupSet: groupSet(names, inst.securityGroupIds),
+    attachment: {
+      attachmentId: `eni-attach-${inst.networkInterfaceId.slice(4)}`, instanceId: inst.id, instanceOwnerId: inst.accountId, deviceIndex: 0,
+      status: 'attached', attachTime: new Date(inst.launchTime), deleteOnTermination: true, networkCardIndex: 0,
+    },
+    tagSet: tags ? tagSet(tags) : undefined,
+    privateIpAddressesSet: [{ privateIpAddress: inst.privateIp, privateDnsName: dns, primary: true }],
+    ipv6AddressesSet: [],
+    interfaceType: 'interface',
+  };
+}
+
 export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefined, names: GroupNames) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
   const groups = groupSet(names, inst.securityGroupIds);
@@ -56,23 +84,7 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
     clientToken: inst.clientToken ?? '',
     tagSet: tagSet(tags),
     hypervisor: inst.runtime === 'container' ? 'nspawn' : 'xen',
-    networkInterfaceSet: terminated ? [] : [{
-      networkInterfaceId: inst.networkInterfaceId,
-      subnetId: inst.subnetId,
-      vpcId: inst.vpcId,
-      description: '',
-      ownerId: inst.accountId,
-      status: 'in-use',
-      macAddress: inst.macAddress,
-      privateIpAddress: inst.privateIp,
-      privateDnsName: dns,
-      sourceDestCheck: inst.attributes.sourceDestCheck,
-      groupSet: groups,
-      attachment: { attachmentId: `eni-attach-${inst.networkInterfaceId.slice(4)}`, deviceIndex: 0, status: 'attached', attachTime: launchTime, deleteOnTermination: true, networkCardIndex: 0 },
-      privateIpAddressesSet: [{ privateIpAddress: inst.privateIp, privateDnsName: dns, primary: true }],
-      ipv6AddressesSet: [],
-      interfaceType: 'interface',
-    }],
+    networkInterfaceSet: terminated ? [] : [networkInterfaceShape(cloud, inst, names)],
     ebsOptimized: inst.attributes.ebsOptimized,
     enaSupport: true,
     cpuOptions: { coreCount: cloud.instances.instanceType(inst).vcpus, threadsPerCore: 1 },

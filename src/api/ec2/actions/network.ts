@@ -4,7 +4,7 @@ import { parseCidr } from '../../../cloud/ip.js';
 import { dryRunCheck, tagOnCreate, type Action, type Actions, type Ctx } from '../context.js';
 import type { Permission, SecurityGroupRule, Subnet, Vpc } from '../../../cloud/network.js';
 import type { Query } from '../query.js';
-import { tagSet } from '../shapes.js';
+import { groupNames, networkInterfaceShape, tagSet } from '../shapes.js';
 
 /** Apply EC2 filters in memory: field getters by filter name, plus tag:KEY / tag-key / tag-value. */
 function filterRows<T extends { id: string }>(
@@ -208,6 +208,23 @@ export const networkActions: Actions = {
       const deleted = ctx.cloud.network.deleteSecurityGroup(ctx.accountId, { id, name });
       ctx.cloud.tags.removeAll([deleted]);
       return { return: true, groupId: deleted };
+    },
+  },
+
+  DescribeNetworkInterfaces: {
+    handler: (ctx) => {
+      const live = ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances.filter((i) => i.state !== 'terminated');
+      const byEni = live.map((i) => ({ ...i, id: i.networkInterfaceId, instanceId: i.id }));
+      const all = byIds(byEni, ctx.q.list('NetworkInterfaceId'), 'InvalidNetworkInterfaceID.NotFound', 'network interface');
+      const tags = ctx.cloud.tags.of(all.map((e) => e.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'network-interface-id': (e) => e.id, 'subnet-id': (e) => e.subnetId, 'vpc-id': (e) => e.vpcId,
+        'attachment.instance-id': (e) => e.instanceId, 'private-ip-address': (e) => e.privateIp, 'addresses.private-ip-address': (e) => e.privateIp,
+        'mac-address': (e) => e.macAddress, 'group-id': (e) => e.securityGroupIds, 'availability-zone': (e) => e.availabilityZone,
+        status: () => 'in-use', 'owner-id': (e) => e.accountId, 'interface-type': () => 'interface',
+      });
+      const names = groupNames(ctx.cloud, ctx.accountId);
+      return { networkInterfaceSet: rows.map((e) => networkInterfaceShape(ctx.cloud, { ...e, id: e.instanceId }, names, tags.get(e.id))) };
     },
   },
 
