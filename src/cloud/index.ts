@@ -70,6 +70,13 @@ export class Cloud {
     return added;
   }
 
+  /** Attach or detach an internet gateway, and switch the VPC router's NAT to match. */
+  async switchInternet(accountId: string, igwId: string, vpcId: string, attach: boolean): Promise<void> {
+    if (attach) this.network.attachInternetGateway(accountId, igwId, vpcId);
+    else this.network.detachInternetGateway(accountId, igwId, vpcId);
+    await this.host.network.setInternet(vpcId, attach);
+  }
+
   /** DeleteVpc: the record, then its router namespace and bridge on the host. */
   async deleteVpc(accountId: string, vpcId: string): Promise<void> {
     this.network.deleteVpc(accountId, vpcId);

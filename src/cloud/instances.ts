@@ -293,6 +293,7 @@ export class Instances {
       { address: dns, prefixLength: 32 },
     ];
     await this.host.network.ensureVpc(inst.vpcId, addresses);
+    await this.host.network.setInternet(inst.vpcId, this.network.hasInternet(inst.vpcId));
     const subnet = subnets.find((s) => s.id === inst.subnetId)!;
     const [path] = await Promise.all([
       this.host.network.attach({

@@ -6,7 +6,7 @@
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
-import { instances, securityGroupRules, securityGroups, subnets, vpcs } from '../db/schema.js';
+import { instances, internetGateways, securityGroupRules, securityGroups, subnets, vpcs } from '../db/schema.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';
@@ -16,6 +16,7 @@ export type Vpc = typeof vpcs.$inferSelect;
 export type Subnet = typeof subnets.$inferSelect;
 export type SecurityGroup = typeof securityGroups.$inferSelect;
 export type SecurityGroupRule = typeof securityGroupRules.$inferSelect;
+export type InternetGateway = typeof internetGateways.$inferSelect;
 
 export interface Permission {
   protocol: string;
@@ -42,6 +43,7 @@ export class Network {
         const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: now };
         tx.insert(securityGroups).values(g).run();
         this.defaultRules(tx, g);
+        tx.insert(internetGateways).values({ id: newId('igw'), accountId, vpcId: vpc.id, createdAt: now }).run();
       }
       const existing = tx.select().from(subnets).where(and(eq(subnets.vpcId, vpc.id), eq(subnets.isDefault, true))).all();
       this.config.availabilityZones.forEach((az, i) => {
@@ -173,6 +175,49 @@ export class Network {
     return g;
   }
 
+  // ------------------------------------------------------------ internet gateways: the switch for NAT
+
+  internetGateways(accountId: string): InternetGateway[] {
+    this.ensureDefaults(accountId);
+    return this.db.select().from(internetGateways).where(eq(internetGateways.accountId, accountId)).orderBy(internetGateways.createdAt).all();
+  }
+
+  hasInternet(vpcId: string): boolean {
+    return Boolean(this.db.select({ id: internetGateways.id }).from(internetGateways).where(eq(internetGateways.vpcId, vpcId)).get());
+  }
+
+  createInternetGateway(accountId: string): InternetGateway {
+    const igw: InternetGateway = { id: newId('igw'), accountId, vpcId: null, createdAt: Date.now() };
+    this.db.insert(internetGateways).values(igw).run();
+    return igw;
+  }
+
+  private igw(accountId: string, id: string): InternetGateway {
+    const g = this.internetGateways(accountId).find((x) => x.id === id);
+    if (!g) throw new CloudError('InvalidInternetGatewayID.NotFound', `The internetGateway ID '${id}' does not exist`);
+    return g;
+  }
+
+  attachInternetGateway(accountId: string, id: string, vpcId: string): void {
+    const g = this.igw(accountId, id);
+    this.vpc(accountId, vpcId);
+    if (g.vpcId) throw new CloudError('Resource.AlreadyAssociated', `resource ${id} is already attached to network ${g.vpcId}`);
+    if (this.hasInternet(vpcId)) throw new CloudError('Resource.AlreadyAssociated', `network ${vpcId} already has an internet gateway attached`);
+    this.db.update(internetGateways).set({ vpcId }).where(eq(internetGateways.id, id)).run();
+  }
+
+  detachInternetGateway(accountId: string, id: string, vpcId: string): void {
+    const g = this.igw(accountId, id);
+    if (g.vpcId !== vpcId) throw new CloudError('Gateway.NotAttached', `resource ${id} is not attached to network ${vpcId}`);
+    this.db.update(internetGateways).set({ vpcId: null }).where(eq(internetGateways.id, id)).run();
+  }
+
+  deleteInternetGateway(accountId: string, id: string): void {
+    const g = this.igw(accountId, id);
+    if (g.vpcId) throw new CloudError('DependencyViolation', `The internetGateway '${id}' has dependencies and cannot be deleted.`);
+    this.db.delete(internetGateways).where(eq(internetGateways.id, id)).run();
+  }
+
   // ------------------------------------------------------------ VPCs, subnets and groups the user makes
 
   createVpc(accountId: string, cidr: string): Vpc {
@@ -203,7 +248,7 @@ export class Network {
       throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
     }
     const groups = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId && g.name !== 'default');
-    if (groups.length) throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
+    if (groups.length || this.hasInternet(vpcId)) throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
     const groupIds = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId).map((g) => g.id);
     this.db.transaction((tx) => {
       if (groupIds.length) tx.delete(securityGroupRules).where(inArray(securityGroupRules.groupId, groupIds)).run();

@@ -10,7 +10,7 @@ export interface Filter { name: string; values: string[] }
 
 const TYPES: Record<string, string> = {
   i: 'instance', ami: 'image', vol: 'volume', key: 'key-pair', vpc: 'vpc', subnet: 'subnet', sg: 'security-group',
-  eni: 'network-interface', r: 'reservation', snap: 'snapshot',
+  eni: 'network-interface', r: 'reservation', snap: 'snapshot', igw: 'internet-gateway',
 };
 
 export function resourceType(id: string): string | undefined {

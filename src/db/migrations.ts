@@ -58,4 +58,11 @@ export const migrations: readonly string[] = [
   INSERT INTO security_group_rules (id, account_id, group_id, is_egress, protocol, ref_group_id, created_at)
     SELECT 'sgr-' || substr(lower(hex(randomblob(9))), 1, 17), account_id, id, 0, '-1', id, created_at FROM security_groups WHERE name = 'default';
   `,
+  // Internet gateways: a VPC reaches the outside (NAT) only with one attached. Default VPCs come with one.
+  `
+  CREATE TABLE internet_gateways (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, vpc_id TEXT, created_at INTEGER NOT NULL);
+  CREATE INDEX internet_gateways_vpc ON internet_gateways(vpc_id);
+  INSERT INTO internet_gateways (id, account_id, vpc_id, created_at)
+    SELECT 'igw-' || substr(lower(hex(randomblob(9))), 1, 17), account_id, id, created_at FROM vpcs WHERE is_default = 1;
+  `,
 ];

@@ -82,6 +82,13 @@ export const securityGroupRules = sqliteTable('security_group_rules', {
   createdAt: integer('created_at').notNull(),
 }, (t) => [index('security_group_rules_group').on(t.groupId)]);
 
+export const internetGateways = sqliteTable('internet_gateways', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  vpcId: text('vpc_id'),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [index('internet_gateways_vpc').on(t.vpcId)]);
+
 export const reservations = sqliteTable('reservations', {
   id: text('id').primaryKey(),
   accountId: text('account_id').notNull(),

@@ -88,14 +88,25 @@ export const HOST_NFT = `table ip pcloud {
 }
 `;
 
-/** The router's part: VPC traffic leaving by its uplink takes the router's uplink address. */
-const ROUTER_NFT = `table ip pcloud {
+/**
+ * The router's part: with an internet gateway, VPC traffic leaving by the uplink takes the router's uplink address;
+ * without one, nothing is forwarded out of the uplink.
+ */
+function routerNft(internet: boolean): string {
+  return `table ip pcloud
+delete table ip pcloud
+table ip pcloud {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "uplink" masquerade
+    ${internet ? 'oifname "uplink" masquerade' : ''}
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    ${internet ? '' : 'oifname "uplink" drop'}
   }
 }
 `;
+}
 
 async function batch(ns: string | undefined, lines: string[], force = false): Promise<void> {
   await run('ip', [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
@@ -152,8 +163,15 @@ export class NetworkDriver {
       await batch(undefined, [`link add ${host} type veth peer name uplink netns ${ns}`, `addr add ${up.host}/30 dev ${host}`, `link set ${host} up`]);
       await batch(ns, [`addr add ${up.router}/30 dev uplink`, 'link set uplink up', `route replace default via ${up.host}`]);
       await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
-      await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: `table ip pcloud\ndelete table ip pcloud\n${ROUTER_NFT}` });
+      await this.setInternet(vpcId, false);
     }
+  }
+
+  /** The internet gateway switch: NAT out of the uplink, or nothing out of it at all. */
+  async setInternet(vpcId: string, internet: boolean): Promise<void> {
+    const ns = routerNs(vpcId);
+    if (!(await this.namespaces()).includes(ns)) return;
+    await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(internet) });
   }
 
   /** The instance's namespace and its eth0 on the VPC bridge, addressed as the API said. */

@@ -113,3 +113,27 @@ describe('security group rules', () => {
     await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
   });
 });
+
+describe('internet gateways', () => {
+  it('the default VPC has one; others get one attached, which switches NAT on the host, and refuse to go while attached', async () => {
+    const { CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand, DescribeInternetGatewaysCommand } = await import('@aws-sdk/client-ec2');
+    const def = (await api.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!;
+    const onDefault = await api.ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [def.VpcId!] }] }));
+    expect(onDefault.InternetGateways).toHaveLength(1);
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }))).Vpc!;
+    const igw = (await api.ec2.send(new CreateInternetGatewayCommand({ TagSpecifications: [{ ResourceType: 'internet-gateway', Tags: [{ Key: 'Name', Value: 'gw' }] }] }))).InternetGateway!;
+    expect(igw).toMatchObject({ Attachments: [], Tags: [{ Key: 'Name', Value: 'gw' }] });
+    await api.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    expect(api.network.internet.get(vpc.VpcId!)).toBe(true);
+    expect(await code(api.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId })))).toBe('Resource.AlreadyAssociated');
+    expect(await code(api.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId })))).toBe('DependencyViolation');
+    expect(await code(api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })))).toBe('DependencyViolation');
+    const described = await api.ec2.send(new DescribeInternetGatewaysCommand({ InternetGatewayIds: [igw.InternetGatewayId!] }));
+    expect(described.InternetGateways![0]!.Attachments).toEqual([{ VpcId: vpc.VpcId, State: 'available' }]);
+    await api.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    expect(api.network.internet.get(vpc.VpcId!)).toBe(false);
+    expect(await code(api.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId })))).toBe('Gateway.NotAttached');
+    await api.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId }));
+    await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+  });
+});

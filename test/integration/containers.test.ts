@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
-  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, type Instance,
+  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
@@ -197,6 +197,25 @@ describe('networks: NAT to the outside', () => {
     expect(reply).toContain('seen from 198.18.0.1');
     await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
     await waitState(inst.InstanceId!, 'terminated');
+  });
+
+  it('a VPC reaches the outside only while an internet gateway is attached', async () => {
+    const vpc = (await srv.ec2.send(new CreateVpcCommand({ CidrBlock: '10.60.0.0/16' }))).Vpc!;
+    const sub = (await srv.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.60.1.0/24' }))).Subnet!;
+    const inst = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, SubnetId: sub.SubnetId }))).Instances![0]!;
+    await waitState(inst.InstanceId!, 'running');
+    const probe = () => inside(inst.InstanceId!, ['bash', '-c', "timeout 3 bash -c 'exec 3<>/dev/tcp/198.18.0.2/8080' && echo open || echo closed"]);
+    expect(probe()).toBe('closed');
+    const igw = (await srv.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!;
+    await srv.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    expect(probe()).toBe('open');
+    await srv.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    expect(probe()).toBe('closed');
+    await srv.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId }));
+    await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await waitState(inst.InstanceId!, 'terminated');
+    await srv.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+    await srv.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
   });
 });
 

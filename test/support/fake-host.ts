@@ -83,6 +83,8 @@ export class FakeNetwork {
   async ensureVpc(vpcId: string, gateways: unknown) { this.vpcs.set(vpcId, gateways); }
   async attach(nic: { instanceId: string }) { this.attached.set(nic.instanceId, nic); return `/run/netns/pcloud-${nic.instanceId}`; }
   async detach(id: string) { this.attached.delete(id); }
+  readonly internet = new Map<string, boolean>();
+  async setInternet(vpcId: string, on: boolean) { this.internet.set(vpcId, on); }
   async removeVpc(id: string) { this.vpcs.delete(id); }
 }
 

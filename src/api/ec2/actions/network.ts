@@ -2,7 +2,7 @@ import { invalidParam, CloudError } from '../../../cloud/errors.js';
 import { matches, type Filter, type Tag } from '../../../cloud/tags.js';
 import { parseCidr } from '../../../cloud/ip.js';
 import { dryRunCheck, tagOnCreate, type Action, type Actions, type Ctx } from '../context.js';
-import type { Permission, SecurityGroupRule, Subnet, Vpc } from '../../../cloud/network.js';
+import type { InternetGateway, Permission, SecurityGroupRule, Subnet, Vpc } from '../../../cloud/network.js';
 import type { Query } from '../query.js';
 import { groupNames, networkInterfaceShape, tagSet } from '../shapes.js';
 
@@ -36,6 +36,10 @@ function byIds<T extends { id: string }>(rows: T[], ids: string[], code: string,
   const missing = ids.filter((id) => !rows.some((r) => r.id === id));
   if (missing.length) throw new CloudError(code, `The ${what} '${missing.join(', ')}' does not exist`);
   return rows.filter((r) => ids.includes(r.id));
+}
+
+function igwShape(g: InternetGateway, tags: Tag[] | undefined) {
+  return { internetGatewayId: g.id, ownerId: g.accountId, attachmentSet: g.vpcId ? [{ vpcId: g.vpcId, state: 'available' }] : [], tagSet: tagSet(tags) };
 }
 
 function vpcShape(v: Vpc, tags: Tag[] | undefined) {
@@ -208,6 +212,61 @@ export const networkActions: Actions = {
       const deleted = ctx.cloud.network.deleteSecurityGroup(ctx.accountId, { id, name });
       ctx.cloud.tags.removeAll([deleted]);
       return { return: true, groupId: deleted };
+    },
+  },
+
+  CreateInternetGateway: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      dryRunCheck(ctx);
+      const g = ctx.cloud.network.createInternetGateway(ctx.accountId);
+      tagOnCreate(ctx, g.id);
+      return { internetGateway: igwShape(g, ctx.cloud.tags.of([g.id]).get(g.id)) };
+    },
+  },
+
+  AttachInternetGateway: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const id = ctx.q.req('InternetGatewayId');
+      const vpcId = ctx.q.req('VpcId');
+      dryRunCheck(ctx);
+      await ctx.cloud.switchInternet(ctx.accountId, id, vpcId, true);
+      return { return: true };
+    },
+  },
+
+  DetachInternetGateway: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const id = ctx.q.req('InternetGatewayId');
+      const vpcId = ctx.q.req('VpcId');
+      dryRunCheck(ctx);
+      await ctx.cloud.switchInternet(ctx.accountId, id, vpcId, false);
+      return { return: true };
+    },
+  },
+
+  DeleteInternetGateway: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const id = ctx.q.req('InternetGatewayId');
+      dryRunCheck(ctx);
+      ctx.cloud.network.deleteInternetGateway(ctx.accountId, id);
+      ctx.cloud.tags.removeAll([id]);
+      return { return: true };
+    },
+  },
+
+  DescribeInternetGateways: {
+    handler: (ctx) => {
+      const all = byIds(ctx.cloud.network.internetGateways(ctx.accountId), ctx.q.list('InternetGatewayId'), 'InvalidInternetGatewayID.NotFound', 'internetGateway ID');
+      const tags = ctx.cloud.tags.of(all.map((g) => g.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'internet-gateway-id': (g) => g.id, 'attachment.vpc-id': (g) => g.vpcId ?? undefined, 'owner-id': (g) => g.accountId,
+        'attachment.state': (g) => (g.vpcId ? 'available' : undefined),
+      });
+      return { internetGatewaySet: rows.map((g) => igwShape(g, tags.get(g.id))) };
     },
   },
 
