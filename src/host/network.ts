@@ -115,6 +115,8 @@ async function batch(ns: string | undefined, lines: string[], force = false): Pr
 export class NetworkDriver {
   private readonly vpcReady = new Map<string, Promise<void>>();
   private hostReady?: Promise<void>;
+  /** The NAT switch as last applied to each VPC router. */
+  private readonly internet = new Map<string, boolean>();
 
   /** Forwarding and the host's NAT table, once (replacing only pcloud's own table). */
   private ensureHost(): Promise<void> {
@@ -163,15 +165,19 @@ export class NetworkDriver {
       await batch(undefined, [`link add ${host} type veth peer name uplink netns ${ns}`, `addr add ${up.host}/30 dev ${host}`, `link set ${host} up`]);
       await batch(ns, [`addr add ${up.router}/30 dev uplink`, 'link set uplink up', `route replace default via ${up.host}`]);
       await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+      this.internet.delete(vpcId); // a new router has no rules yet, whatever was applied to an earlier one
       await this.setInternet(vpcId, false);
     }
   }
 
   /** The internet gateway switch: NAT out of the uplink, or nothing out of it at all. */
   async setInternet(vpcId: string, internet: boolean): Promise<void> {
+    // Every launch asks; only a change (or the first ask since this process started) touches the router.
+    if (this.internet.get(vpcId) === internet) return;
     const ns = routerNs(vpcId);
     if (!(await this.namespaces()).includes(ns)) return;
     await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(internet) });
+    this.internet.set(vpcId, internet);
   }
 
   /** The instance's namespace and its eth0 on the VPC bridge, addressed as the API said. */
@@ -206,6 +212,7 @@ export class NetworkDriver {
 
   async removeVpc(vpcId: string): Promise<void> {
     for (const key of this.vpcReady.keys()) if (key.startsWith(`${vpcId}|`)) this.vpcReady.delete(key);
+    this.internet.delete(vpcId);
     await run('ip', ['netns', 'del', routerNs(vpcId)], { reject: false });
   }
 }

@@ -124,6 +124,20 @@ function ruleAction(egress: boolean, revoke: boolean): Action {
   };
 }
 
+/** AttachInternetGateway / DetachInternetGateway: the same call, turning the VPC's NAT on or off. */
+function internetSwitch(attach: boolean): Action {
+  return {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const id = ctx.q.req('InternetGatewayId');
+      const vpcId = ctx.q.req('VpcId');
+      dryRunCheck(ctx);
+      await ctx.cloud.switchInternet(ctx.accountId, id, vpcId, attach);
+      return { return: true };
+    },
+  };
+}
+
 export const networkActions: Actions = {
   AuthorizeSecurityGroupIngress: ruleAction(false, false),
   AuthorizeSecurityGroupEgress: ruleAction(true, false),
@@ -225,27 +239,8 @@ export const networkActions: Actions = {
     },
   },
 
-  AttachInternetGateway: {
-    dryRun: 'self',
-    handler: async (ctx) => {
-      const id = ctx.q.req('InternetGatewayId');
-      const vpcId = ctx.q.req('VpcId');
-      dryRunCheck(ctx);
-      await ctx.cloud.switchInternet(ctx.accountId, id, vpcId, true);
-      return { return: true };
-    },
-  },
-
-  DetachInternetGateway: {
-    dryRun: 'self',
-    handler: async (ctx) => {
-      const id = ctx.q.req('InternetGatewayId');
-      const vpcId = ctx.q.req('VpcId');
-      dryRunCheck(ctx);
-      await ctx.cloud.switchInternet(ctx.accountId, id, vpcId, false);
-      return { return: true };
-    },
-  },
+  AttachInternetGateway: internetSwitch(true),
+  DetachInternetGateway: internetSwitch(false),
 
   DeleteInternetGateway: {
     dryRun: 'self',
