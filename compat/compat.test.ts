@@ -45,12 +45,16 @@ describe('real clients', () => {
     expect(res.out).toMatch(/boto3: \d+ passed, 0 failed/);
   }, 300_000);
 
-  it('Terraform: aws_key_pair + aws_instance apply, plan shows no changes, destroy', async () => {
-    const res = await runScript('bash', [join(ROOT, 'compat/terraform/run.sh')]);
-    console.log(res.out.split('\n').filter((l) => /^(ok|not ok)|Error|error|terraform:|Plan:|Apply complete|Destroy complete/.test(l)).join('\n'));
+  it.each([
+    ['instance', 'aws_key_pair + aws_instance with user_data and tags'],
+    ['vpc', 'aws_vpc + aws_subnet + aws_internet_gateway + aws_security_group + aws_instance in the subnet'],
+  ])('Terraform %s: %s: apply, plan shows no changes, destroy', async (config) => {
+    const res = await runScript('bash', [join(ROOT, 'compat/terraform/run.sh'), config]);
+    console.log(res.out.split('\n').filter((l) => /^(ok|not ok)|Error|error|terraform|Plan:|Apply complete|Destroy complete/.test(l)).join('\n'));
     if (res.code !== 0) console.log(res.out);
     expect(res.code).toBe(0);
     expect(res.out).toContain('No changes.');
+    expect(res.out).toContain(`terraform ${config}: passed`);
   }, 600_000);
 
   it('AWS SDK for JavaScript v3: run, waitUntilInstanceRunning, terminate, waitUntilInstanceTerminated', async () => {

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# init (provider from the local filesystem mirror), apply, a second plan that must show no changes, destroy.
+# run.sh CONFIG: init (provider from the local filesystem mirror), apply, CONFIG/check.sh if there is one (with the
+# outputs in TF_OUT_*), a second plan that must show no changes, destroy.
 set -euo pipefail
 : "${AWS_ENDPOINT_URL:?}" "${IMAGE_ID:?}"
+config=${1:?usage: run.sh CONFIG (instance, vpc)}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$here/main.tf" "$work/"
+cp "$here/$config/main.tf" "$work/"
 cd "$work"
 
 # The provider comes from a filesystem mirror on the machine (no registry access): find it.
@@ -27,8 +29,11 @@ vars=(-var "endpoint=$AWS_ENDPOINT_URL" -var "image_id=$IMAGE_ID" -var "public_k
 terraform init -no-color >/dev/null
 echo "ok - terraform init (mirror $mirror)"
 terraform apply -no-color -auto-approve "${vars[@]}"
-id=$(terraform output -raw instance_id)
-echo "ok - terraform apply: $id $(terraform output -raw private_ip) $(terraform output -raw private_dns)"
+echo "ok - terraform apply: $(terraform output -no-color | tr '\n' ' ')"
+for name in $(terraform output -json | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))'); do
+  export "TF_OUT_${name}=$(terraform output -raw "$name")"
+done
+if [ -x "$here/$config/check.sh" ]; then "$here/$config/check.sh"; echo "ok - $config/check.sh"; fi
 set +e
 terraform plan -no-color -detailed-exitcode "${vars[@]}" > plan.txt
 rc=$?
@@ -38,4 +43,4 @@ if [ $rc -ne 0 ]; then cat plan.txt; echo "not ok - second plan is not empty (ex
 echo "ok - second plan: no changes"
 terraform destroy -no-color -auto-approve "${vars[@]}"
 echo "ok - terraform destroy"
-echo "terraform: 4 passed, 0 failed"
+echo "terraform $config: passed"

@@ -18,6 +18,27 @@ export type SecurityGroup = typeof securityGroups.$inferSelect;
 export type SecurityGroupRule = typeof securityGroupRules.$inferSelect;
 export type InternetGateway = typeof internetGateways.$inferSelect;
 
+export interface RouteTable {
+  id: string;
+  vpcId: string;
+  accountId: string;
+  associationId: string;
+  routes: { destination: string; gatewayId: string }[];
+  subnetIds: string[];
+}
+
+export interface NetworkAcl {
+  id: string;
+  vpcId: string;
+  accountId: string;
+  subnets: { subnetId: string; associationId: string }[];
+}
+
+/** The id of a resource that exists once per another (a VPC's main route table): its prefix and the other's hex. */
+function derivedId(prefix: string, of: string): string {
+  return `${prefix}-${of.slice(of.indexOf('-') + 1)}`;
+}
+
 export interface Permission {
   protocol: string;
   fromPort?: number;
@@ -38,7 +59,7 @@ export class Network {
       let vpc = tx.select().from(vpcs).where(and(eq(vpcs.accountId, accountId), eq(vpcs.isDefault, true))).get();
       const now = Date.now();
       if (!vpc) {
-        vpc = { id: newId('vpc'), accountId, cidr: this.config.defaultVpcCidr, isDefault: true, createdAt: now };
+        vpc = { id: newId('vpc'), accountId, cidr: this.config.defaultVpcCidr, isDefault: true, createdAt: now, dnsSupport: true, dnsHostnames: true, addressUsageMetrics: false };
         tx.insert(vpcs).values(vpc).run();
         const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: now };
         tx.insert(securityGroups).values(g).run();
@@ -50,7 +71,7 @@ export class Network {
         if (existing.some((s) => s.availabilityZone === az)) return;
         tx.insert(subnets).values({
           id: newId('subnet'), accountId, vpcId: vpc!.id, cidr: subBlock(vpc!.cidr, 20, i), availabilityZone: az,
-          isDefault: true, createdAt: now,
+          isDefault: true, createdAt: now, mapPublicIp: false,
         }).run();
       });
     });
@@ -175,6 +196,52 @@ export class Network {
     return g;
   }
 
+  setVpcAttribute(accountId: string, vpcId: string, attr: 'dnsSupport' | 'dnsHostnames' | 'addressUsageMetrics', value: boolean): void {
+    const v = this.vpc(accountId, vpcId);
+    if (attr === 'dnsHostnames' && value && !v.dnsSupport) {
+      throw new CloudError('InvalidParameterCombination', 'Cannot enable DNS hostnames without DNS support.');
+    }
+    this.db.update(vpcs).set({ [attr]: value }).where(eq(vpcs.id, vpcId)).run();
+  }
+
+  setSubnetAttribute(accountId: string, subnetId: string, attr: 'mapPublicIp', value: boolean): void {
+    this.subnet(accountId, subnetId);
+    this.db.update(subnets).set({ [attr]: value }).where(eq(subnets.id, subnetId)).run();
+  }
+
+  subnet(accountId: string, subnetId: string): Subnet {
+    const s = this.subnets(accountId).find((x) => x.id === subnetId);
+    if (!s) throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+    return s;
+  }
+
+  // ------------------------------------------------------------ route tables and network ACLs: views of the VPC
+
+  /**
+   * Each VPC's main route table, as pcloud actually routes: its CIDR locally, and 0.0.0.0/0 to the internet gateway
+   * while one is attached (attaching one is what turns NAT on). Every subnet uses the main table.
+   */
+  routeTables(accountId: string): RouteTable[] {
+    const igws = this.internetGateways(accountId);
+    return this.vpcs(accountId).map((v) => {
+      const igw = igws.find((g) => g.vpcId === v.id);
+      return {
+        id: derivedId('rtb', v.id), vpcId: v.id, accountId,
+        associationId: derivedId('rtbassoc', v.id),
+        routes: [{ destination: v.cidr, gatewayId: 'local' }, ...(igw ? [{ destination: '0.0.0.0/0', gatewayId: igw.id }] : [])],
+        subnetIds: this.subnets(accountId).filter((s) => s.vpcId === v.id).map((s) => s.id),
+      };
+    });
+  }
+
+  /** Each VPC's default network ACL, which lets everything through both ways (pcloud filters with security groups). */
+  networkAcls(accountId: string): NetworkAcl[] {
+    return this.vpcs(accountId).map((v) => ({
+      id: derivedId('acl', v.id), vpcId: v.id, accountId,
+      subnets: this.subnets(accountId).filter((s) => s.vpcId === v.id).map((s) => ({ subnetId: s.id, associationId: derivedId('aclassoc', s.id) })),
+    }));
+  }
+
   // ------------------------------------------------------------ internet gateways: the switch for NAT
 
   internetGateways(accountId: string): InternetGateway[] {
@@ -223,7 +290,9 @@ export class Network {
   createVpc(accountId: string, cidr: string): Vpc {
     checkCidr(cidr, 16, 28, 'VPC');
     this.ensureDefaults(accountId);
-    const vpc: Vpc = { id: newId('vpc'), accountId, cidr: normalize(cidr), isDefault: false, createdAt: Date.now() };
+    const vpc: Vpc = {
+      id: newId('vpc'), accountId, cidr: normalize(cidr), isDefault: false, createdAt: Date.now(), dnsSupport: true, dnsHostnames: false, addressUsageMetrics: false,
+    };
     this.db.transaction((tx) => {
       tx.insert(vpcs).values(vpc).run();
       // Every VPC comes with its own default security group, as on AWS.
@@ -273,15 +342,14 @@ export class Network {
     }
     const az = availabilityZone || this.config.availabilityZones[0]!;
     if (!this.config.availabilityZones.includes(az)) throw new CloudError('InvalidParameterValue', `Value (${az}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: ${this.config.availabilityZones.join(', ')}.`);
-    const subnet: Subnet = { id: newId('subnet'), accountId, vpcId, cidr: normalize(cidr), availabilityZone: az, isDefault: false, createdAt: Date.now() };
+    const subnet: Subnet = { id: newId('subnet'), accountId, vpcId, cidr: normalize(cidr), availabilityZone: az, isDefault: false, createdAt: Date.now(), mapPublicIp: false };
     this.db.insert(subnets).values(subnet).run();
     return subnet;
   }
 
   /** DeleteSubnet: refused while an instance that is not terminated is in it. */
   deleteSubnet(accountId: string, subnetId: string): Subnet {
-    const s = this.subnets(accountId).find((x) => x.id === subnetId);
-    if (!s) throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+    const s = this.subnet(accountId, subnetId);
     const used = this.db.select({ id: instances.id }).from(instances)
       .where(and(eq(instances.subnetId, subnetId), ne(instances.state, 'terminated'))).get();
     if (used) throw new CloudError('DependencyViolation', `The subnet '${subnetId}' has dependencies and cannot be deleted.`);

@@ -65,4 +65,13 @@ export const migrations: readonly string[] = [
   INSERT INTO internet_gateways (id, account_id, vpc_id, created_at)
     SELECT 'igw-' || substr(lower(hex(randomblob(9))), 1, 17), account_id, id, created_at FROM vpcs WHERE is_default = 1;
   `,
+  // VPC and subnet attributes (ModifyVpcAttribute, ModifySubnetAttribute), with AWS's defaults: default VPCs have DNS
+  // hostnames on. Subnets do not map public IPs (pcloud gives none), default ones included.
+  `
+  ALTER TABLE vpcs ADD COLUMN dns_support INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE vpcs ADD COLUMN dns_hostnames INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE vpcs ADD COLUMN address_usage_metrics INTEGER NOT NULL DEFAULT 0;
+  UPDATE vpcs SET dns_hostnames = 1 WHERE is_default = 1;
+  ALTER TABLE subnets ADD COLUMN map_public_ip INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -46,6 +46,9 @@ export const vpcs = sqliteTable('vpcs', {
   cidr: text('cidr').notNull(),
   isDefault: integer('is_default', { mode: 'boolean' }).notNull(),
   createdAt: integer('created_at').notNull(),
+  dnsSupport: integer('dns_support', { mode: 'boolean' }).notNull().default(true),
+  dnsHostnames: integer('dns_hostnames', { mode: 'boolean' }).notNull().default(false),
+  addressUsageMetrics: integer('address_usage_metrics', { mode: 'boolean' }).notNull().default(false),
 });
 
 export const subnets = sqliteTable('subnets', {
@@ -56,6 +59,7 @@ export const subnets = sqliteTable('subnets', {
   availabilityZone: text('availability_zone').notNull(),
   isDefault: integer('is_default', { mode: 'boolean' }).notNull(),
   createdAt: integer('created_at').notNull(),
+  mapPublicIp: integer('map_public_ip', { mode: 'boolean' }).notNull().default(false),
 });
 
 export const securityGroups = sqliteTable('security_groups', {

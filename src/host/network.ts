@@ -202,6 +202,8 @@ export class NetworkDriver {
 
   /** Replace the VPC's security group rules, atomically (one nft transaction). */
   async applyFirewall(vpcId: string, ports: PortRules[]): Promise<void> {
+    // A VPC without a router yet has nothing to filter; its first instance's attach applies the rules.
+    if (!(await this.namespaces()).includes(routerNs(vpcId))) return;
     await run('ip', ['netns', 'exec', routerNs(vpcId), 'nft', '-f', '-'], { input: firewallText(ports) });
   }
 

@@ -137,3 +137,66 @@ describe('internet gateways', () => {
     await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
   });
 });
+
+describe('VPC attributes, route tables and network ACLs (what Terraform reads back)', () => {
+  it('keeps DNS attributes per VPC, one attribute per call, as AWS does', async () => {
+    const { ModifyVpcAttributeCommand, DescribeVpcAttributeCommand } = await import('@aws-sdk/client-ec2');
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.30.0.0/16' }))).Vpc!;
+    const attr = async (Attribute: 'enableDnsHostnames' | 'enableDnsSupport' | 'enableNetworkAddressUsageMetrics') =>
+      api.ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpc.VpcId, Attribute }));
+    expect((await attr('enableDnsSupport')).EnableDnsSupport?.Value).toBe(true);
+    expect((await attr('enableDnsHostnames')).EnableDnsHostnames?.Value).toBe(false);
+    expect((await attr('enableNetworkAddressUsageMetrics')).EnableNetworkAddressUsageMetrics?.Value).toBe(false);
+    await api.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpc.VpcId, EnableDnsHostnames: { Value: true } }));
+    expect((await attr('enableDnsHostnames')).EnableDnsHostnames?.Value).toBe(true);
+    expect(await code(api.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpc.VpcId, EnableDnsHostnames: { Value: false }, EnableDnsSupport: { Value: false } })))).toBe('InvalidParameterCombination');
+    expect(await code(api.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpc.VpcId, EnableDnsSupport: { Value: false } })))).toBe('no error');
+    // Hostnames need DNS support.
+    expect(await code(api.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpc.VpcId, EnableDnsHostnames: { Value: true } })))).toBe('InvalidParameterCombination');
+    expect(await code(api.ec2.send(new DescribeVpcAttributeCommand({ VpcId: 'vpc-0123456789abcdef0', Attribute: 'enableDnsSupport' })))).toBe('InvalidVpcID.NotFound');
+    const def = (await api.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!;
+    expect((await api.ec2.send(new DescribeVpcAttributeCommand({ VpcId: def.VpcId, Attribute: 'enableDnsHostnames' }))).EnableDnsHostnames?.Value).toBe(true);
+    await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+  });
+
+  it('shows each VPC main route table as pcloud routes it: local, plus the internet gateway while one is attached', async () => {
+    const { CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand, DescribeRouteTablesCommand, DescribeNetworkAclsCommand } = await import('@aws-sdk/client-ec2');
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.31.0.0/16' }))).Vpc!;
+    const sub = (await api.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.31.1.0/24' }))).Subnet!;
+    const main = async () => (await api.ec2.send(new DescribeRouteTablesCommand({
+      Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }, { Name: 'association.main', Values: ['true'] }],
+    }))).RouteTables!;
+    const [table] = await main();
+    expect(table).toMatchObject({ VpcId: vpc.VpcId, Routes: [{ DestinationCidrBlock: '10.31.0.0/16', GatewayId: 'local', State: 'active' }], Associations: [{ Main: true }] });
+    const igw = (await api.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!;
+    await api.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    expect((await main())[0]!.Routes).toEqual([
+      expect.objectContaining({ DestinationCidrBlock: '10.31.0.0/16', GatewayId: 'local' }),
+      expect.objectContaining({ DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw.InternetGatewayId }),
+    ]);
+    expect(await code(api.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: ['rtb-0123456789abcdef0'] })))).toBe('InvalidRouteTableID.NotFound');
+    const acls = (await api.ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }, { Name: 'default', Values: ['true'] }] }))).NetworkAcls!;
+    expect(acls).toHaveLength(1);
+    expect(acls[0]).toMatchObject({ IsDefault: true, VpcId: vpc.VpcId, Associations: [{ SubnetId: sub.SubnetId }] });
+    expect(acls[0]!.Entries).toContainEqual(expect.objectContaining({ RuleNumber: 100, RuleAction: 'allow', Egress: false, CidrBlock: '0.0.0.0/0', Protocol: '-1' }));
+    await api.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    expect((await main())[0]!.Routes).toHaveLength(1);
+    await api.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId }));
+    await api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+    await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+  });
+
+  it('takes subnet attributes it can honour and refuses the ones it cannot', async () => {
+    const { ModifySubnetAttributeCommand } = await import('@aws-sdk/client-ec2');
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.32.0.0/16' }))).Vpc!;
+    const sub = (await api.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.32.1.0/24' }))).Subnet!;
+    expect(sub.MapPublicIpOnLaunch).toBe(false);
+    await api.ec2.send(new ModifySubnetAttributeCommand({ SubnetId: sub.SubnetId, MapPublicIpOnLaunch: { Value: true } }));
+    const again = (await api.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [sub.SubnetId!] }))).Subnets![0]!;
+    expect(again.MapPublicIpOnLaunch).toBe(true);
+    expect(await code(api.ec2.send(new ModifySubnetAttributeCommand({ SubnetId: sub.SubnetId, AssignIpv6AddressOnCreation: { Value: true } })))).toBe('Unsupported');
+    expect(await code(api.ec2.send(new ModifySubnetAttributeCommand({ SubnetId: 'subnet-0123456789abcdef0', MapPublicIpOnLaunch: { Value: true } })))).toBe('InvalidSubnetID.NotFound');
+    await api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+    await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+  });
+});

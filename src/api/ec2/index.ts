@@ -12,12 +12,14 @@ import { instanceActions } from './actions/instances.js';
 import { imageActions } from './actions/images.js';
 import { keyPairActions } from './actions/keypairs.js';
 import { tagActions } from './actions/tags.js';
-import { networkActions } from './actions/network.js';
+import { vpcActions } from './actions/vpcs.js';
+import { securityGroupActions } from './actions/security-groups.js';
+import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
 
 export const actions: Actions = {
-  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...networkActions, ...regionActions, ...volumeActions,
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions,
 };
 
 const XML = { 'content-type': 'text/xml;charset=UTF-8' };
@@ -50,6 +52,7 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
       throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     }
     const result = await def.handler(ctx);
+    log.debug(`ec2 ${action}`);
     return new Response(successXml(action, requestId, result), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
   } catch (err) {
     if (err instanceof CloudError) {

@@ -1,0 +1,130 @@
+import type { Tag } from '../../../cloud/tags.js';
+import type { InternetGateway, NetworkAcl, RouteTable } from '../../../cloud/network.js';
+import { dryRunCheck, tagOnCreate, type Action, type Actions } from '../context.js';
+import { byIds, filterRows } from '../filters.js';
+import { groupNames, networkInterfaceShape, tagSet } from '../shapes.js';
+
+function igwShape(g: InternetGateway, tags: Tag[] | undefined) {
+  return { internetGatewayId: g.id, ownerId: g.accountId, attachmentSet: g.vpcId ? [{ vpcId: g.vpcId, state: 'available' }] : [], tagSet: tagSet(tags) };
+}
+
+function routeTableShape(t: RouteTable, tags: Tag[] | undefined) {
+  return {
+    routeTableId: t.id, vpcId: t.vpcId, ownerId: t.accountId,
+    routeSet: t.routes.map((r) => ({
+      destinationCidrBlock: r.destination, gatewayId: r.gatewayId, state: 'active',
+      origin: r.gatewayId === 'local' ? 'CreateRouteTable' : 'CreateRoute',
+    })),
+    associationSet: [{ routeTableAssociationId: t.associationId, routeTableId: t.id, main: true, associationState: { state: 'associated' } }],
+    propagatingVgwSet: [], tagSet: tagSet(tags),
+  };
+}
+
+function aclShape(a: NetworkAcl, tags: Tag[] | undefined) {
+  const entry = (ruleNumber: number, egress: boolean, ruleAction: string) => ({ ruleNumber, protocol: '-1', ruleAction, egress, cidrBlock: '0.0.0.0/0' });
+  return {
+    networkAclId: a.id, vpcId: a.vpcId, default: true, ownerId: a.accountId,
+    entrySet: [entry(100, true, 'allow'), entry(32767, true, 'deny'), entry(100, false, 'allow'), entry(32767, false, 'deny')],
+    associationSet: a.subnets.map((s) => ({ networkAclAssociationId: s.associationId, networkAclId: a.id, subnetId: s.subnetId })),
+    tagSet: tagSet(tags),
+  };
+}
+
+/** AttachInternetGateway / DetachInternetGateway: the same call, turning the VPC's NAT on or off. */
+function internetSwitch(attach: boolean): Action {
+  return {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const id = ctx.q.req('InternetGatewayId');
+      const vpcId = ctx.q.req('VpcId');
+      dryRunCheck(ctx);
+      await ctx.cloud.switchInternet(ctx.accountId, id, vpcId, attach);
+      return { return: true };
+    },
+  };
+}
+
+export const routingActions: Actions = {
+  CreateInternetGateway: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      dryRunCheck(ctx);
+      const g = ctx.cloud.network.createInternetGateway(ctx.accountId);
+      tagOnCreate(ctx, g.id);
+      return { internetGateway: igwShape(g, ctx.cloud.tags.of([g.id]).get(g.id)) };
+    },
+  },
+
+  AttachInternetGateway: internetSwitch(true),
+
+  DetachInternetGateway: internetSwitch(false),
+
+  DeleteInternetGateway: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const id = ctx.q.req('InternetGatewayId');
+      dryRunCheck(ctx);
+      ctx.cloud.network.deleteInternetGateway(ctx.accountId, id);
+      ctx.cloud.tags.removeAll([id]);
+      return { return: true };
+    },
+  },
+
+  DescribeInternetGateways: {
+    handler: (ctx) => {
+      const all = byIds(ctx.cloud.network.internetGateways(ctx.accountId), ctx.q.list('InternetGatewayId'), 'InvalidInternetGatewayID.NotFound', 'internetGateway ID');
+      const tags = ctx.cloud.tags.of(all.map((g) => g.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'internet-gateway-id': (g) => g.id, 'attachment.vpc-id': (g) => g.vpcId ?? undefined, 'owner-id': (g) => g.accountId,
+        'attachment.state': (g) => (g.vpcId ? 'available' : undefined),
+      });
+      return { internetGatewaySet: rows.map((g) => igwShape(g, tags.get(g.id))) };
+    },
+  },
+
+  DescribeNetworkInterfaces: {
+    handler: (ctx) => {
+      const live = ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances.filter((i) => i.state !== 'terminated');
+      const byEni = live.map((i) => ({ ...i, id: i.networkInterfaceId, instanceId: i.id }));
+      const all = byIds(byEni, ctx.q.list('NetworkInterfaceId'), 'InvalidNetworkInterfaceID.NotFound', 'network interface');
+      const tags = ctx.cloud.tags.of(all.map((e) => e.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'network-interface-id': (e) => e.id, 'subnet-id': (e) => e.subnetId, 'vpc-id': (e) => e.vpcId,
+        'attachment.instance-id': (e) => e.instanceId, 'private-ip-address': (e) => e.privateIp, 'addresses.private-ip-address': (e) => e.privateIp,
+        'mac-address': (e) => e.macAddress, 'group-id': (e) => e.securityGroupIds, 'availability-zone': (e) => e.availabilityZone,
+        status: () => 'in-use', 'owner-id': (e) => e.accountId, 'interface-type': () => 'interface',
+      });
+      const names = groupNames(ctx.cloud, ctx.accountId);
+      return { networkInterfaceSet: rows.map((e) => networkInterfaceShape(ctx.cloud, { ...e, id: e.instanceId }, names, tags.get(e.id))) };
+    },
+  },
+
+  DescribeRouteTables: {
+    handler: (ctx) => {
+      const all = byIds(ctx.cloud.network.routeTables(ctx.accountId), ctx.q.list('RouteTableId'), 'InvalidRouteTableID.NotFound', 'route table ID');
+      const tags = ctx.cloud.tags.of(all.map((t) => t.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'route-table-id': (t) => t.id, 'vpc-id': (t) => t.vpcId, 'owner-id': (t) => t.accountId, 'association.main': () => 'true',
+        'association.route-table-association-id': (t) => t.associationId, 'association.route-table-id': (t) => t.id,
+        // Subnets use the main table implicitly; AWS's association.subnet-id matches explicit associations only.
+        'association.subnet-id': () => [],
+        'route.destination-cidr-block': (t) => t.routes.map((r) => r.destination), 'route.gateway-id': (t) => t.routes.map((r) => r.gatewayId),
+        'route.state': () => 'active',
+      });
+      return { routeTableSet: rows.map((t) => routeTableShape(t, tags.get(t.id))) };
+    },
+  },
+
+  DescribeNetworkAcls: {
+    handler: (ctx) => {
+      const all = byIds(ctx.cloud.network.networkAcls(ctx.accountId), ctx.q.list('NetworkAclId'), 'InvalidNetworkAclID.NotFound', 'network ACL ID');
+      const tags = ctx.cloud.tags.of(all.map((a) => a.id));
+      const rows = filterRows(all, ctx.q.filters(), tags, {
+        'network-acl-id': (a) => a.id, 'vpc-id': (a) => a.vpcId, default: () => 'true', 'owner-id': (a) => a.accountId,
+        'association.subnet-id': (a) => a.subnets.map((s) => s.subnetId), 'association.network-acl-id': (a) => a.id,
+        'association.association-id': (a) => a.subnets.map((s) => s.associationId),
+      });
+      return { networkAclSet: rows.map((a) => aclShape(a, tags.get(a.id))) };
+    },
+  },
+};

@@ -1,0 +1,34 @@
+import { invalidParam, CloudError } from '../../cloud/errors.js';
+import { matches, type Filter, type Tag } from '../../cloud/tags.js';
+
+/** Apply EC2 filters in memory: field getters by filter name, plus tag:KEY / tag-key / tag-value. */
+export function filterRows<T extends { id: string }>(
+  rows: T[], filters: Filter[], tags: Map<string, Tag[]>, fields: Record<string, (r: T) => string | string[] | undefined>,
+): T[] {
+  let out = rows;
+  for (const f of filters) {
+    if (f.name.startsWith('tag:')) {
+      const key = f.name.slice(4);
+      out = out.filter((r) => matches(tags.get(r.id)?.find((t) => t.key === key)?.value, f.values));
+    } else if (f.name === 'tag-key') {
+      out = out.filter((r) => (tags.get(r.id) ?? []).some((t) => matches(t.key, f.values)));
+    } else if (f.name === 'tag-value') {
+      out = out.filter((r) => (tags.get(r.id) ?? []).some((t) => matches(t.value, f.values)));
+    } else {
+      const get = fields[f.name];
+      if (!get) throw invalidParam(`The filter '${f.name}' is invalid`);
+      out = out.filter((r) => {
+        const v = get(r);
+        return Array.isArray(v) ? v.some((x) => matches(x, f.values)) : matches(v, f.values);
+      });
+    }
+  }
+  return out;
+}
+
+export function byIds<T extends { id: string }>(rows: T[], ids: string[], code: string, what: string): T[] {
+  if (!ids.length) return rows;
+  const missing = ids.filter((id) => !rows.some((r) => r.id === id));
+  if (missing.length) throw new CloudError(code, `The ${what} '${missing.join(', ')}' does not exist`);
+  return rows.filter((r) => ids.includes(r.id));
+}
