@@ -17,7 +17,7 @@ import { Images } from './images.js';
 import { Instances } from './instances.js';
 import { KeyPairs } from './keypairs.js';
 import { Network, type Permission, type SecurityGroupRule } from './network.js';
-import { Tags } from './tags.js';
+import { Tags, type Tag } from './tags.js';
 import { log } from '../log.js';
 
 export interface CloudOptions {
@@ -68,6 +68,15 @@ export class Cloud {
     if (change.remove || change.ruleIds) this.network.revoke(accountId, groupId, egress, change.remove ?? [], change.ruleIds ?? []);
     await this.instances.syncFirewall(accountId, group.vpcId);
     return added;
+  }
+
+  /** CreateTags / DeleteTags; a changed Name tag of an instance is a changed DNS name in its VPC. */
+  async retag(accountId: string, ids: string[], change: { put?: Tag[]; remove?: { key: string; value?: string }[] }): Promise<void> {
+    if (change.put) this.tags.put(accountId, ids, change.put);
+    if (change.remove) this.tags.remove(accountId, ids, change.remove);
+    const names = [...(change.put ?? []), ...(change.remove ?? [])].some((t) => t.key === 'Name');
+    const instanceIds = ids.filter((id) => id.startsWith('i-'));
+    if (names && instanceIds.length) await this.instances.refreshNames(accountId, instanceIds);
   }
 
   /** Attach or detach an internet gateway, and switch the VPC router's NAT to match. */

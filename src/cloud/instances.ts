@@ -4,7 +4,7 @@
  * Every transition of one instance is serialized; the unit manager's events and the API's calls meet here.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, eq, gt, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { instances, reservations, type InstanceAttributes, type MetadataOptions } from '../db/schema.js';
 import type { Host } from '../host/index.js';
@@ -303,7 +303,10 @@ export class Instances {
         await this.syncFirewall(inst.accountId, inst.vpcId);
         return p;
       }),
-      this.host.dns.ensure(inst.vpcId, dns, this.dnsDomain()).then(() => this.publishDns(inst.accountId, inst.vpcId)),
+      this.host.dns.ensure(inst.vpcId, {
+        listen: dns, domain: this.dnsDomain(),
+        subnets: subnets.map((s) => ({ id: s.id, network: s.cidr.split('/')[0]!, netmask: netmaskOf(s.cidr), gateway: gatewayOf(s.cidr) })),
+      }).then(() => this.publishDns(inst.accountId, inst.vpcId)),
     ]);
     return path;
   }
@@ -337,14 +340,22 @@ export class Instances {
   }
 
   /** The VPC's names: ip-a-b-c-d(.ec2.internal) for every instance that is not terminated, and its Name tag. */
+  /** Publish the DNS records of the instances' VPCs again (their Name tags changed). */
+  async refreshNames(accountId: string, instanceIds: string[]): Promise<void> {
+    if (this.config.networking !== 'vpc') return;
+    const vpcIds = new Set(this.db.select({ vpcId: instances.vpcId }).from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.id, instanceIds), ne(instances.state, 'terminated'))).all().map((r) => r.vpcId));
+    await Promise.all([...vpcIds].map((v) => this.publishDns(accountId, v)));
+  }
+
   private async publishDns(accountId: string, vpcId: string): Promise<void> {
-    const rows = this.db.select({ id: instances.id, ip: instances.privateIp }).from(instances)
+    const rows = this.db.select({ id: instances.id, ip: instances.privateIp, mac: instances.macAddress }).from(instances)
       .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running', 'stopping', 'stopped']))).all();
     const tags = this.tags.of(rows.map((r) => r.id));
     const records = rows.map((r) => {
       const host = `ip-${r.ip.replaceAll('.', '-')}`;
       const name = tags.get(r.id)?.find((t) => t.key === 'Name')?.value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-      return { ip: r.ip, names: [host, ...(name ? [name] : [])] };
+      return { ip: r.ip, mac: r.mac, names: [host, ...(name ? [name] : [])] };
     });
     await this.host.dns.publish(vpcId, records);
   }
@@ -449,6 +460,9 @@ export class Instances {
     } catch (err) {
       log.warn(`stopping ${name}: ${(err as Error).message}`);
     }
+    // Its DHCP lease goes before its port does, so the address can go to a new instance straight away.
+    const row = this.db.select({ vpcId: instances.vpcId, ip: instances.privateIp, mac: instances.macAddress }).from(instances).where(eq(instances.id, id)).get();
+    if (row && this.config.networking === 'vpc') await this.host.dns.release(row.vpcId, id, row.ip, row.mac);
     await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
     await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
   }
@@ -711,6 +725,11 @@ export class Instances {
 }
 
 /** The VPC router's address in a subnet: the first after the network address, as on AWS. */
+function netmaskOf(cidr: string): string {
+  const { bits } = parseCidr(cidr);
+  return intToIp(bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0);
+}
+
 function gatewayOf(cidr: string): string {
   return intToIp(parseCidr(cidr).base + 1);
 }

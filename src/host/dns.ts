@@ -1,10 +1,14 @@
 /**
- * DNS per VPC: a dnsmasq unit in the VPC's router namespace, answering on the VPC's DNS address (base + 2, as
- * Amazon's resolver) for the names of its instances, read from a hosts directory dnsmasq watches (no reloads).
+ * DNS and DHCP per VPC: a dnsmasq unit in the VPC's router namespace. DNS answers on the VPC's DNS address (base + 2,
+ * as Amazon's resolver) for the names of its instances, read from a hosts directory dnsmasq watches (no reloads).
+ * DHCP answers on the instance ports and hands each MAC exactly the address the API gave it (static ranges only: an
+ * unknown MAC gets nothing), with the subnet's gateway as router and the VPC's DNS address as resolver. The subnets
+ * are the one thing dnsmasq reads at start, so a change of them restarts it.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { routerNs } from './network.js';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { run } from './exec.js';
+import { portName, routerNs } from './network.js';
 import { isFinal, type UnitManager, type UnitSpec } from './units/types.js';
 
 export const dnsUnitName = (vpcId: string) => `pcloud-dns@${vpcId}`;
@@ -12,19 +16,44 @@ export const dnsUnitName = (vpcId: string) => `pcloud-dns@${vpcId}`;
 export interface DnsRecord {
   ip: string;
   names: string[];
+  /** The instance's MAC: DHCP hands this MAC the record's address. */
+  mac?: string;
 }
 
-export function dnsUnit(vpcId: string, listen: string, hostsDir: string, domain: string, upstream: string[]): UnitSpec {
+export interface VpcDns {
+  /** The address DNS listens on (the VPC's base + 2). */
+  listen: string;
+  domain: string;
+  /** Each subnet's network, netmask and gateway, for DHCP. */
+  subnets: { id: string; network: string; netmask: string; gateway: string }[];
+}
+
+/** dnsmasq's configuration for one VPC: everything it reads at start (records come from watched directories). */
+export function dnsmasqConf(dir: string, vpc: VpcDns, upstream: string[]): string {
+  return [
+    '# pcloud: DNS and DHCP for one VPC (generated; rewritten when the VPC\'s subnets change)',
+    'keep-in-foreground', 'pid-file=', 'no-hosts', 'log-facility=-',
+    // DNS on the VPC's resolver address; DHCP on the instance ports (they carry their subnet's gateway as a /32).
+    // Names come from a watched directory; DHCP hosts from a file read at start and on SIGHUP.
+    'bind-dynamic', `listen-address=${vpc.listen}`, 'interface=v*', 'no-dhcp-interface=br0', 'no-dhcp-interface=uplink',
+    `hostsdir=${join(dir, 'hosts')}`, `local=/${vpc.domain}/`, `domain=${vpc.domain}`, 'expand-hosts', 'domain-needed', 'bogus-priv',
+    ...(upstream.length ? upstream.map((s) => `server=${s}`) : ['no-resolv']),
+    `dhcp-hostsfile=${join(dir, 'dhcp-hosts')}`, `dhcp-leasefile=${join(dir, 'leases')}`, 'dhcp-authoritative',
+    ...vpc.subnets.flatMap((s) => [
+      `dhcp-range=set:${s.id},${s.network},static,${s.netmask},1h`,
+      `dhcp-option=tag:${s.id},option:router,${s.gateway}`,
+    ]),
+    `dhcp-option=option:dns-server,${vpc.listen}`,
+    `dhcp-option=option:domain-search,${vpc.domain}`,
+    '',
+  ].join('\n');
+}
+
+export function dnsUnit(vpcId: string, confFile: string): UnitSpec {
   return {
     name: dnsUnitName(vpcId),
-    description: `pcloud DNS for ${vpcId}`,
-    exec: [
-      'ip', 'netns', 'exec', routerNs(vpcId),
-      'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--pid-file=', '--no-hosts', '--bind-interfaces',
-      `--listen-address=${listen}`, `--hostsdir=${hostsDir}`, `--local=/${domain}/`, `--domain=${domain}`, '--expand-hosts',
-      '--domain-needed', '--bogus-priv', '--log-facility=-',
-      ...(upstream.length ? upstream.map((s) => `--server=${s}`) : ['--no-resolv']),
-    ],
+    description: `pcloud DNS and DHCP for ${vpcId}`,
+    exec: ['ip', 'netns', 'exec', routerNs(vpcId), 'dnsmasq', `--conf-file=${confFile}`],
     type: 'simple',
     startTimeoutSec: 10,
     stopTimeoutSec: 5,
@@ -32,52 +61,121 @@ export function dnsUnit(vpcId: string, listen: string, hostsDir: string, domain:
 }
 
 export class DnsDriver {
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly writes = new Map<string, Promise<void>>();
+  /** Per VPC: the configuration its dnsmasq was last started with by this process. */
+  private readonly confs = new Map<string, string>();
+  /** Per VPC: every change (start, records, restart) one at a time. */
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(private readonly units: UnitManager, private readonly dir: string, private readonly upstream: string[] = []) {}
 
-  private hostsDir(vpcId: string): string {
+  private vpcDir(vpcId: string): string {
     return join(this.dir, vpcId);
   }
 
-  /** The VPC's dnsmasq, started once (the router namespace and its listen address must exist). */
-  ensure(vpcId: string, listen: string, domain: string): Promise<void> {
-    let p = this.running.get(vpcId);
-    if (!p) {
-      p = (async () => {
-        await mkdir(this.hostsDir(vpcId), { recursive: true });
-        const name = dnsUnitName(vpcId);
-        const st = await this.units.status(name);
-        if (st && !isFinal(st.state)) return;
-        if (st) await this.units.remove(name);
-        await this.units.start(dnsUnit(vpcId, listen, this.hostsDir(vpcId), domain, this.upstream));
-      })();
-      this.running.set(vpcId, p);
-      p.catch(() => this.running.delete(vpcId));
-    }
-    return p;
-  }
-
-  /** Replace the VPC's records, one write at a time per VPC; dnsmasq notices the file through inotify. */
-  publish(vpcId: string, records: DnsRecord[]): Promise<void> {
-    const write = async () => {
-      const dir = this.hostsDir(vpcId);
-      await mkdir(dir, { recursive: true });
-      const text = records.map((r) => `${r.ip} ${r.names.join(' ')}`).join('\n') + '\n';
-      const tmp = join(dir, '.instances.tmp');
-      await writeFile(tmp, text, { mode: 0o644 });
-      await rename(tmp, join(dir, 'instances'));
-    };
-    const next = (this.writes.get(vpcId) ?? Promise.resolve()).then(write, write);
-    this.writes.set(vpcId, next.catch(() => undefined));
+  private serial<T>(vpcId: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.queues.get(vpcId) ?? Promise.resolve()).then(fn, fn);
+    this.queues.set(vpcId, next.catch(() => undefined));
     return next;
   }
 
-  async remove(vpcId: string): Promise<void> {
-    this.running.delete(vpcId);
-    await this.units.stop(dnsUnitName(vpcId));
-    await this.units.remove(dnsUnitName(vpcId));
-    await rm(this.hostsDir(vpcId), { recursive: true, force: true });
+  /**
+   * The VPC's dnsmasq running with this configuration: started once, restarted only when the configuration changed
+   * (a new subnet). The router namespace and its listen address must exist.
+   */
+  ensure(vpcId: string, vpc: VpcDns): Promise<void> {
+    const dir = this.vpcDir(vpcId);
+    const conf = dnsmasqConf(dir, vpc, this.upstream);
+    if (this.confs.get(vpcId) === conf) return this.queues.get(vpcId)?.then(() => undefined) ?? Promise.resolve();
+    return this.serial(vpcId, async () => {
+      if (this.confs.get(vpcId) === conf) return;
+      await mkdir(join(dir, 'hosts'), { recursive: true });
+      await writeFile(join(dir, 'dhcp-hosts'), '', { flag: 'a' });
+      const file = join(dir, 'dnsmasq.conf');
+      const same = (await readFile(file, 'utf8').catch(() => '')) === conf;
+      if (!same) await writeAtomic(file, conf);
+      const st = await this.units.status(dnsUnitName(vpcId));
+      if (!same || !st || isFinal(st.state)) await this.restart(vpcId);
+      this.confs.set(vpcId, conf);
+    });
   }
+
+  /** (Re)start dnsmasq from its files, dropping leases no instance holds any more first. */
+  private async restart(vpcId: string): Promise<void> {
+    const name = dnsUnitName(vpcId);
+    const st = await this.units.status(name);
+    if (st && !isFinal(st.state)) await this.units.stop(name);
+    if (st) await this.units.remove(name);
+    await pruneLeases(this.vpcDir(vpcId));
+    await this.units.start(dnsUnit(vpcId, join(this.vpcDir(vpcId), 'dnsmasq.conf')));
+  }
+
+  /** Replace the VPC's records: names through the watched directory, DHCP hosts with a SIGHUP. */
+  publish(vpcId: string, records: DnsRecord[]): Promise<void> {
+    return this.serial(vpcId, async () => {
+      const dir = this.vpcDir(vpcId);
+      await mkdir(join(dir, 'hosts'), { recursive: true });
+      await writeAtomic(join(dir, 'hosts', 'instances'), records.map((r) => `${r.ip} ${r.names.join(' ')}`).join('\n') + '\n');
+      // DHCP hosts are a plain file and a SIGHUP, not a watched directory: dnsmasq only ever adds what it reads from
+      // one, so an address passed to a new MAC would clash with the entry of the instance that had it.
+      const dhcp = records.filter((r) => r.mac).map((r) => `${r.mac},${r.ip},${r.names[0]}`).join('\n') + '\n';
+      const file = join(dir, 'dhcp-hosts');
+      if ((await readFile(file, 'utf8').catch(() => '')) === dhcp) return;
+      await writeAtomic(file, dhcp);
+      const st = await this.units.status(dnsUnitName(vpcId));
+      if (!st || isFinal(st.state)) return;
+      // A lease left by an instance that ended without a release (a crash mid-terminate) keeps its address from the
+      // next instance that gets it: such leases are dropped with a restart (rare); otherwise a SIGHUP rereads the hosts.
+      if (await blockingLeases(dir)) await this.restart(vpcId);
+      else await this.units.signal(dnsUnitName(vpcId), 'SIGHUP');
+    });
+  }
+
+  /**
+   * Give up an instance's lease (dhcp_release sends dnsmasq the DHCPRELEASE its client would), while its port is still
+   * there: dnsmasq will not hand a leased address to another MAC.
+   */
+  async release(vpcId: string, instanceId: string, ip: string, mac: string): Promise<void> {
+    await run('ip', ['netns', 'exec', routerNs(vpcId), 'dhcp_release', portName(instanceId), ip, mac], { reject: false });
+  }
+
+  remove(vpcId: string): Promise<void> {
+    return this.serial(vpcId, async () => {
+      this.confs.delete(vpcId);
+      await this.units.stop(dnsUnitName(vpcId));
+      await this.units.remove(dnsUnitName(vpcId));
+      await rm(this.vpcDir(vpcId), { recursive: true, force: true });
+    });
+  }
+}
+
+/** Leases (as dnsmasq's lease file has them) and which of them no instance holds: their MAC and address are not a pair in the DHCP hosts. */
+async function leases(dir: string): Promise<{ all: string[]; kept: string[] }> {
+  const hosts = new Set((await readFile(join(dir, 'dhcp-hosts'), 'utf8').catch(() => '')).split('\n')
+    .map((l) => l.split(',')).filter((f) => f.length >= 2).map((f) => `${f[0]} ${f[1]}`));
+  const all = (await readFile(join(dir, 'leases'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  return { all, kept: all.filter((l) => { const f = l.split(' '); return hosts.has(`${f[1]} ${f[2]}`); }) };
+}
+
+/** Whether a lease holds an address the DHCP hosts now give to another MAC (only those get in the way). */
+async function blockingLeases(dir: string): Promise<boolean> {
+  const owner = new Map((await readFile(join(dir, 'dhcp-hosts'), 'utf8').catch(() => '')).split('\n')
+    .map((l) => l.split(',')).filter((f) => f.length >= 2).map((f) => [f[1]!, f[0]!] as const));
+  const { all } = await leases(dir);
+  return all.some((l) => { const f = l.split(' '); return owner.has(f[2]!) && owner.get(f[2]!) !== f[1]; });
+}
+
+/** With dnsmasq stopped: drop the leases no instance holds. */
+async function pruneLeases(dir: string): Promise<void> {
+  const { all, kept } = await leases(dir);
+  if (kept.length !== all.length) await writeAtomic(join(dir, 'leases'), kept.map((l) => `${l}\n`).join(''));
+}
+
+/**
+ * Write by renaming a temporary file over the target, so dnsmasq never reads half a file. The temporary name starts
+ * with a dot: dnsmasq skips those in the directories it watches.
+ */
+async function writeAtomic(file: string, text: string): Promise<void> {
+  const tmp = join(dirname(file), `.${basename(file)}.tmp`);
+  await writeFile(tmp, text, { mode: 0o644 });
+  await rename(tmp, file);
 }

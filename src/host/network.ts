@@ -64,7 +64,7 @@ export function firewallText(ports: PortRules[]): string {
 export const instanceNs = (instanceId: string) => `pcloud-${instanceId}`;
 export const nsPath = (name: string) => `/run/netns/${name}`;
 /** The router side of an instance's veth: interface names are at most 15 characters. */
-const portName = (instanceId: string) => `v${instanceId.slice(2, 16)}`;
+export const portName = (instanceId: string) => `v${instanceId.slice(2, 16)}`;
 /** The host side of a VPC router's uplink. */
 const uplinkName = (vpcId: string) => `pu${vpcId.slice(4, 16)}`;
 
@@ -188,7 +188,12 @@ export class NetworkDriver {
     await run('ip', ['netns', 'add', ns]);
     // Routed, not bridged: the router owns a /32 route to each instance and answers ARP for the rest of the subnet
     // (proxy ARP), so every packet between instances crosses its forward chain, where security groups apply.
-    await batch(routerNs(nic.vpcId), [`link add ${port} type veth peer name eth0 netns ${ns}`, `link set ${port} up`, `route replace ${nic.ip}/32 dev ${port}`]);
+    // The port also carries the subnet's gateway as a /32: the router answers ARP for it there, and DHCP (dnsmasq)
+    // tells from it which subnet a request on this port is for.
+    await batch(routerNs(nic.vpcId), [
+      `link add ${port} type veth peer name eth0 netns ${ns}`, `addr add ${nic.gateway}/32 dev ${port}`, `link set ${port} up`,
+      `route replace ${nic.ip}/32 dev ${port}`,
+    ]);
     await run('ip', ['netns', 'exec', routerNs(nic.vpcId), 'sysctl', '-q', '-w', `net.ipv4.conf.${port}.proxy_arp=1`]);
     await batch(ns, [
       'link set lo up',

@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
+  CreateTagsCommand, DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
   StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer } from '../support/real.js';
@@ -37,6 +37,20 @@ async function waitState(id: string, want: string, timeoutMs = 90_000): Promise<
 /** Run a command inside a running container (host side, through its leader's namespaces). */
 function inside(id: string, cmd: string[]): string {
   return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-m', '-u', '-i', '-n', '-p', '--', ...cmd]).toString().trim();
+}
+
+/** One DHCP exchange from the instance's eth0 (busybox udhcpc in its namespace; nothing is configured). */
+function dhcp(id: string): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'pcloud-dhcp-'));
+  const script = join(dir, 'lease.sh');
+  writeFileSync(script, '#!/bin/sh\n[ "$1" = bound ] && echo "ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain hostname=$hostname"\nexit 0\n', { mode: 0o755 });
+  try {
+    const out = execFileSync('ip', ['netns', 'exec', `pcloud-${id}`, 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', script], { timeout: 20_000 }).toString();
+    const line = out.split('\n').find((l) => l.startsWith('ip=')) ?? '';
+    return Object.fromEntries(line.split(' ').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe('containers on systemd-nspawn', () => {
@@ -161,6 +175,19 @@ describe('networks', () => {
     expect(inside(a!.InstanceId!, ['getent', 'hosts', dnsName.split('.')[0]!])).toContain(b!.PrivateIpAddress!);
     expect(inside(a!.InstanceId!, ['getent', 'hosts', 'net-pair'])).toMatch(/^172\.31\./);
     expect(inside(a!.InstanceId!, ['cat', '/etc/resolv.conf'])).toContain('nameserver 172.31.0.2');
+    // A Name tag changed after launch is the new DNS name (and the old one is gone).
+    await srv.ec2.send(new CreateTagsCommand({ Resources: [b!.InstanceId!], Tags: [{ Key: 'Name', Value: 'renamed-b' }] }));
+    await until(() => { try { return inside(a!.InstanceId!, ['getent', 'hosts', 'renamed-b']); } catch { return undefined; } }, 10_000);
+    expect(inside(a!.InstanceId!, ['getent', 'hosts', 'renamed-b'])).toContain(b!.PrivateIpAddress!);
+    expect(inside(a!.InstanceId!, ['getent', 'hosts', 'net-pair'])).toContain(a!.PrivateIpAddress!);
+    expect(inside(a!.InstanceId!, ['getent', 'hosts', 'net-pair'])).not.toContain(b!.PrivateIpAddress!);
+    // DHCP on each instance's port hands out exactly the address, gateway and resolver the API gave (udhcpc, run in
+    // the instance's network namespace, asks with the instance's MAC).
+    for (const inst of [a!, b!]) {
+      const lease = dhcp(inst.InstanceId!);
+      expect(lease).toMatchObject({ ip: inst.PrivateIpAddress, subnet: '255.255.240.0', router: '172.31.0.1', dns: '172.31.0.2', domain: 'ec2.internal' });
+      expect(lease.hostname).toBe(inst.PrivateDnsName!.split('.')[0]);
+    }
     await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [a!.InstanceId!, b!.InstanceId!] }));
     await waitState(a!.InstanceId!, 'terminated');
     await waitState(b!.InstanceId!, 'terminated');

@@ -45,6 +45,8 @@ export class FakeUnits implements UnitManager {
     return u;
   }
   async restart(name: string) { this.set(name, { state: 'active' }); }
+  readonly signals: { name: string; signal: string }[] = [];
+  async signal(name: string, signal: string) { this.signals.push({ name, signal }); }
   async status(name: string) { return this.units.get(name); }
   async list(prefix: string) { return [...this.units.values()].filter((u) => u.name.startsWith(prefix)); }
   async remove(name: string) { this.units.delete(name); }
@@ -94,6 +96,8 @@ export class FakeDns {
   async ensure() {}
   async publish(vpcId: string, records: { ip: string; names: string[] }[]) { this.records.set(vpcId, records); }
   async remove(vpcId: string) { this.records.delete(vpcId); }
+  readonly released: { vpcId: string; instanceId: string; ip: string; mac: string }[] = [];
+  async release(vpcId: string, instanceId: string, ip: string, mac: string) { this.released.push({ vpcId, instanceId, ip, mac }); }
 }
 
 export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; dir: string }> {

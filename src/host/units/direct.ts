@@ -93,6 +93,11 @@ export class DirectUnitManager implements UnitManager {
     process.kill(st.supervisorPid!, 'SIGHUP');
   }
 
+  async signal(name: string, signal: NodeJS.Signals): Promise<void> {
+    const st = await this.status(name);
+    if (st && !isFinal(st.state) && alive(st.mainPid)) process.kill(st.mainPid!, signal);
+  }
+
   async status(name: string): Promise<UnitStatus | undefined> {
     const st = (await this.read(name)) as StoredStatus | undefined;
     if (!st) {

@@ -69,6 +69,10 @@ export class SystemdUnitManager implements UnitManager {
     this.schedule(50);
   }
 
+  async signal(name: string, signal: NodeJS.Signals): Promise<void> {
+    await run('systemctl', ['kill', '--kill-whom=main', `--signal=${signal}`, `${name}.service`], { reject: false });
+  }
+
   async status(name: string): Promise<UnitStatus | undefined> {
     const res = await run('systemctl', ['show', `${name}.service`, ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
     // A transient unit that ended cleanly is garbage-collected; one we started and watch has ended, then.

@@ -60,6 +60,8 @@ export interface UnitManager {
   stop(name: string): Promise<UnitStatus | undefined>;
   /** Restart the main process in place (reboot). */
   restart(name: string): Promise<void>;
+  /** Send a signal to the unit's main process (SIGHUP: reload its configuration). A unit not running is a no-op. */
+  signal(name: string, signal: NodeJS.Signals): Promise<void>;
   status(name: string): Promise<UnitStatus | undefined>;
   /** Every unit this manager knows whose name starts with prefix. */
   list(prefix: string): Promise<UnitStatus[]>;

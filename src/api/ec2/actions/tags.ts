@@ -27,25 +27,25 @@ function checkResources(ctx: Ctx, ids: string[]): void {
 export const tagActions: Actions = {
   CreateTags: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const ids = ctx.q.list('ResourceId');
       const tags = ctx.q.structs('Tag').map((t) => ({ key: t.str('Key') ?? '', value: t.str('Value') ?? '' }));
       if (!tags.length) throw new CloudError('MissingParameter', 'The request must contain the parameter Tag');
       checkResources(ctx, ids);
       dryRunCheck(ctx);
-      ctx.cloud.tags.put(ctx.accountId, ids, tags);
+      await ctx.cloud.retag(ctx.accountId, ids, { put: tags });
       return { return: true };
     },
   },
 
   DeleteTags: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const ids = ctx.q.list('ResourceId');
       const tags = ctx.q.structs('Tag').map((t) => ({ key: t.req('Key'), value: t.str('Value') }));
       checkResources(ctx, ids);
       dryRunCheck(ctx);
-      ctx.cloud.tags.remove(ctx.accountId, ids, tags);
+      await ctx.cloud.retag(ctx.accountId, ids, { remove: tags });
       return { return: true };
     },
   },

@@ -1,0 +1,58 @@
+/** The DNS/DHCP driver's bookkeeping over a fake unit manager: when dnsmasq is started, reloaded or restarted. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DnsDriver, dnsUnitName, dnsmasqConf } from '../../src/host/dns.js';
+import { FakeUnits } from '../support/fake-host.js';
+
+const VPC = 'vpc-0123456789abcdef0';
+const conf = { listen: '10.0.0.2', domain: 'ec2.internal', subnets: [{ id: 'subnet-1', network: '10.0.1.0', netmask: '255.255.255.0', gateway: '10.0.1.1' }] };
+let dir: string;
+let units: FakeUnits;
+let dns: DnsDriver;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pcloud-dns-'));
+  units = new FakeUnits();
+  dns = new DnsDriver(units, dir);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('dnsmasq per VPC', () => {
+  it('renders static DHCP per subnet: router per subnet, the VPC resolver, known MACs only', () => {
+    const text = dnsmasqConf('/d', { ...conf, subnets: [...conf.subnets, { id: 'subnet-2', network: '10.0.2.0', netmask: '255.255.254.0', gateway: '10.0.2.1' }] }, ['192.0.2.53']);
+    expect(text).toContain('dhcp-range=set:subnet-1,10.0.1.0,static,255.255.255.0,1h');
+    expect(text).toContain('dhcp-option=tag:subnet-2,option:router,10.0.2.1');
+    expect(text).toContain('dhcp-option=option:dns-server,10.0.0.2');
+    expect(text).toContain('server=192.0.2.53');
+    expect(text).not.toContain('no-resolv');
+    expect(text).toContain('dhcp-hostsfile=/d/dhcp-hosts');
+  });
+
+  it('starts once, restarts only for a changed configuration', async () => {
+    await dns.ensure(VPC, conf);
+    await dns.ensure(VPC, conf);
+    expect(units.started).toHaveLength(1);
+    await dns.ensure(VPC, { ...conf, subnets: [...conf.subnets, { id: 'subnet-2', network: '10.0.2.0', netmask: '255.255.255.0', gateway: '10.0.2.1' }] });
+    expect(units.started).toHaveLength(2);
+    // A new process finds the unit running with the same file: it leaves it alone.
+    const again = new DnsDriver(units, dir);
+    await again.ensure(VPC, { ...conf, subnets: [...conf.subnets, { id: 'subnet-2', network: '10.0.2.0', netmask: '255.255.255.0', gateway: '10.0.2.1' }] });
+    expect(units.started).toHaveLength(2);
+  });
+
+  it('rereads DHCP hosts with a SIGHUP; restarts, dropping the lease, when a left-over lease holds an address given to a new MAC', async () => {
+    await dns.ensure(VPC, conf);
+    await dns.publish(VPC, [{ ip: '10.0.1.4', mac: '0e:00:00:00:00:01', names: ['ip-10-0-1-4'] }]);
+    expect(units.signals).toEqual([{ name: dnsUnitName(VPC), signal: 'SIGHUP' }]);
+    expect(readFileSync(join(dir, VPC, 'dhcp-hosts'), 'utf8')).toBe('0e:00:00:00:00:01,10.0.1.4,ip-10-0-1-4\n');
+    // The same records again: nothing to do.
+    await dns.publish(VPC, [{ ip: '10.0.1.4', mac: '0e:00:00:00:00:01', names: ['ip-10-0-1-4'] }]);
+    expect(units.signals).toHaveLength(1);
+    // That instance ended without a release (its lease is still on file); its address goes to a new MAC.
+    writeFileSync(join(dir, VPC, 'leases'), '1795743647 0e:00:00:00:00:01 10.0.1.4 ip-10-0-1-4 *\n1795743647 0e:00:00:00:00:09 10.0.1.9 x *\n');
+    await dns.publish(VPC, [{ ip: '10.0.1.4', mac: '0e:00:00:00:00:02', names: ['ip-10-0-1-4'] }]);
+    expect(units.started).toHaveLength(2);
+    expect(readFileSync(join(dir, VPC, 'leases'), 'utf8')).toBe('');
+  });
+});
