@@ -86,6 +86,11 @@ program.command('serve')
         '',
       ].join('\n'));
     });
+    // SDK clients keep connections open between calls (waiters, scripts doing work in between): close idle ones well
+    // after a client would (AWS's own endpoints wait about a minute), never under its feet after Node's 5 s default.
+    const http = server as import('node:http').Server;
+    http.keepAliveTimeout = 65_000;
+    http.headersTimeout = 70_000;
     let closing = false;
     const shutdown = async () => {
       if (closing) return;

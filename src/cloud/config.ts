@@ -9,6 +9,31 @@ export interface CloudConfig {
   defaultVpcCidr: string;
   /** 'vpc' (default): instances on their VPC's bridge; 'none': loopback only (hosts without network namespaces). */
   networking: 'vpc' | 'none';
+  /**
+   * The host's physical network, where public IPs live: instances that get one (a subnet's MapPublicIpOnLaunch, or
+   * AssociatePublicIpAddress at launch) are reachable there through a macvlan of their VPC router on `parent`, 1:1
+   * NATed to their private address as AWS's internet gateway does. Unset: no public IPs.
+   */
+  external?: ExternalNetwork;
+}
+
+export interface ExternalNetwork {
+  parent: string;
+  cidr: string;
+  /** First and last address handed out as public IPs. */
+  pool: [string, string];
+  /** The physical network's router: instances with a public IP reach beyond its subnet through it. */
+  gateway?: string;
+}
+
+function externalFromEnv(env: NodeJS.ProcessEnv): ExternalNetwork | undefined {
+  const { PCLOUD_EXTERNAL_PARENT: parent, PCLOUD_EXTERNAL_CIDR: cidr, PCLOUD_EXTERNAL_POOL: pool } = env;
+  if (!parent && !cidr && !pool) return undefined;
+  const range = (pool ?? '').split('-').map((s) => s.trim());
+  if (!parent || !cidr || range.length !== 2 || !range[0] || !range[1]) {
+    throw new Error('an external network needs PCLOUD_EXTERNAL_PARENT, PCLOUD_EXTERNAL_CIDR and PCLOUD_EXTERNAL_POOL (first-last)');
+  }
+  return { parent, cidr, pool: [range[0], range[1]], gateway: env.PCLOUD_EXTERNAL_GATEWAY || undefined };
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig {
@@ -20,5 +45,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     readyTimeoutSec: Number(env.PCLOUD_READY_TIMEOUT_SEC ?? 120),
     defaultVpcCidr: '172.31.0.0/16',
     networking: env.PCLOUD_NETWORKING === 'none' ? 'none' : 'vpc',
+    external: externalFromEnv(env),
   };
 }

@@ -83,7 +83,7 @@ export class Cloud {
   async switchInternet(accountId: string, igwId: string, vpcId: string, attach: boolean): Promise<void> {
     if (attach) this.network.attachInternetGateway(accountId, igwId, vpcId);
     else this.network.detachInternetGateway(accountId, igwId, vpcId);
-    await this.host.network.setInternet(vpcId, attach);
+    await this.instances.syncEdge(vpcId);
   }
 
   /** DeleteVpc: the record, then its router namespace and bridge on the host. */

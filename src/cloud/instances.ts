@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { and, asc, eq, gt, inArray, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { instances, reservations, type InstanceAttributes, type MetadataOptions } from '../db/schema.js';
+import { instances, reservations, vpcs, type InstanceAttributes, type MetadataOptions } from '../db/schema.js';
 import type { Host } from '../host/index.js';
 import { containerUnit, containerUnitName } from '../host/nspawn.js';
 import { writeSeed } from '../host/seed.js';
@@ -22,6 +22,7 @@ import { intToIp, parseCidr, privateDnsName } from './ip.js';
 import type { KeyPairs } from './keypairs.js';
 import { newMac, type Network } from './network.js';
 import { Tags, globFor, type Filter, type Tag } from './tags.js';
+import { PublicIps } from './public-ips.js';
 
 export type Instance = typeof instances.$inferSelect;
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
@@ -41,6 +42,8 @@ export interface RunParams {
   subnetId?: string;
   availabilityZone?: string;
   privateIpAddress?: string;
+  /** AssociatePublicIpAddress: overrides the subnet's MapPublicIpOnLaunch. */
+  associatePublicIp?: boolean;
   securityGroupIds: string[];
   securityGroups: string[];
   tagSpecifications: { resourceType: string; tags: Tag[] }[];
@@ -118,6 +121,9 @@ const filterColumns: Record<string, SQL> = {
   'vpc-id': sql`${instances.vpcId}`,
   'subnet-id': sql`${instances.subnetId}`,
   'private-ip-address': sql`${instances.privateIp}`,
+  'ip-address': sql`${instances.publicIp}`,
+  'network-interface.addresses.association.public-ip': sql`${instances.publicIp}`,
+  'association.public-ip': sql`${instances.publicIp}`,
   'network-interface.addresses.private-ip-address': sql`${instances.privateIp}`,
   'availability-zone': sql`${instances.availabilityZone}`,
   'client-token': sql`${instances.clientToken}`,
@@ -145,6 +151,7 @@ export class Instances {
     private readonly keyPairs: KeyPairs,
     private readonly network: Network,
     private readonly tags: Tags,
+    private readonly publicIps: PublicIps = new PublicIps(db, config),
   ) {}
 
   /** Follow the unit manager: readiness and unexpected ends of instance units. */
@@ -235,11 +242,12 @@ export class Instances {
       if (ips.length < count && p.privateIpAddress) {
         throw invalidParam('A private IP address can be given only when launching one instance');
       }
+      const publics = (p.associatePublicIp ?? subnet.mapPublicIp) ? this.publicIps.allocate(ips.length) : ips.map(() => null);
       const rows: Instance[] = ips.map((ip, i) => ({
         id: newId('i'), accountId, reservationId, launchIndex: i, imageId: image.id, instanceType: type.name,
         runtime: type.runtime, keyName: p.keyName ?? null, state: 'pending', stateTransitionReason: '',
         stateReasonCode: 'pending', stateReasonMessage: 'pending', launchTime: now, subnetId: subnet.id, vpcId: subnet.vpcId,
-        availabilityZone: subnet.availabilityZone, privateIp: ip, macAddress: newMac(), networkInterfaceId: newId('eni'),
+        availabilityZone: subnet.availabilityZone, privateIp: ip, publicIp: publics[i] ?? null, macAddress: newMac(), networkInterfaceId: newId('eni'),
         securityGroupIds: groups.map((g) => g.id), clientToken: p.clientToken || null, userData: p.userData || null,
         rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now,
       }));
@@ -293,7 +301,7 @@ export class Instances {
       { address: dns, prefixLength: 32 },
     ];
     await this.host.network.ensureVpc(inst.vpcId, addresses);
-    await this.host.network.setInternet(inst.vpcId, this.network.hasInternet(inst.vpcId));
+    await this.syncEdge(inst.vpcId);
     const subnet = subnets.find((s) => s.id === inst.subnetId)!;
     const [path] = await Promise.all([
       this.host.network.attach({
@@ -312,6 +320,27 @@ export class Instances {
   }
 
   private readonly firewalls = new Map<string, Promise<void>>();
+  private readonly edges = new Map<string, Promise<void>>();
+
+  /**
+   * Bring the VPC router's edge in line with the database: NAT while an internet gateway is attached, and the public
+   * IPs of its instances that hold a network. One at a time per VPC, computed when it runs.
+   */
+  syncEdge(vpcId: string): Promise<void> {
+    if (this.config.networking !== 'vpc') return Promise.resolve();
+    const apply = async () => {
+      const ext = this.config.external;
+      const maps = this.publicIps.mappings(vpcId);
+      const vpcCidr = this.db.select({ cidr: vpcs.cidr }).from(vpcs).where(eq(vpcs.id, vpcId)).get()?.cidr;
+      await this.host.network.setEdge(vpcId, {
+        internet: this.network.hasInternet(vpcId),
+        external: ext && vpcCidr ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr, maps } : undefined,
+      });
+    };
+    const next = (this.edges.get(vpcId) ?? Promise.resolve()).then(apply, apply);
+    this.edges.set(vpcId, next.catch((err) => log.warn(`edge of ${vpcId}: ${(err as Error).message}`)));
+    return next;
+  }
 
   /**
    * Bring the VPC's security group rules on the host in line with the database. Runs one at a time per VPC and
@@ -467,12 +496,13 @@ export class Instances {
     await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
   }
 
-  /** After an instance left: its name leaves the VPC's DNS, its address the VPC's rules. */
+  /** After an instance left (or stopped): its name leaves the VPC's DNS, its addresses the VPC's rules and edge. */
   private async unpublish(id: string): Promise<void> {
     const inst = this.row(id);
     if (!inst || this.config.networking !== 'vpc') return;
     await this.publishDns(inst.accountId, inst.vpcId).catch((err) => log.warn(`dns of ${inst.vpcId}: ${(err as Error).message}`));
     await this.syncFirewall(inst.accountId, inst.vpcId).catch(() => undefined);
+    await this.syncEdge(inst.vpcId).catch(() => undefined);
   }
 
   stop(accountId: string, ids: string[], _force = false): StateChange[] {
@@ -501,6 +531,7 @@ export class Instances {
     await this.host.units.stop(PREFIX + id).catch((err) => log.warn(`stopping ${id}: ${(err as Error).message}`));
     await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
     if (this.row(id)?.state === 'stopping') this.setState(id, 'stopped', {});
+    await this.unpublish(id);
   }
 
   start(accountId: string, ids: string[]): StateChange[] {

@@ -74,4 +74,9 @@ export const migrations: readonly string[] = [
   UPDATE vpcs SET dns_hostnames = 1 WHERE is_default = 1;
   ALTER TABLE subnets ADD COLUMN map_public_ip INTEGER NOT NULL DEFAULT 0;
   `,
+  // Public IPs: an address on the host's physical network, 1:1 NATed to the instance by its VPC router.
+  `
+  ALTER TABLE instances ADD COLUMN public_ip TEXT;
+  CREATE INDEX instances_public_ip ON instances(public_ip);
+  `,
 ];

@@ -120,6 +120,7 @@ export const instances = sqliteTable('instances', {
   vpcId: text('vpc_id').notNull(),
   availabilityZone: text('availability_zone').notNull(),
   privateIp: text('private_ip').notNull(),
+  publicIp: text('public_ip'),
   macAddress: text('mac_address').notNull(),
   networkInterfaceId: text('network_interface_id').notNull(),
   securityGroupIds: text('security_group_ids', { mode: 'json' }).$type<string[]>().notNull(),

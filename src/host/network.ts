@@ -88,25 +88,45 @@ export const HOST_NFT = `table ip pcloud {
 }
 `;
 
+/** Where a VPC router meets the world: NAT out of the uplink, and public IPs on a macvlan of the physical network. */
+export interface Edge {
+  /** An internet gateway is attached: without one nothing leaves by the uplink or the macvlan. */
+  internet: boolean;
+  external?: {
+    /** The host interface the macvlan hangs off (the physical network). */
+    parent: string;
+    /** The physical network's CIDR and router (if any). */
+    cidr: string;
+    gateway?: string;
+    vpcCidr: string;
+    maps: { publicIp: string; privateIp: string }[];
+  };
+}
+
 /**
- * The router's part: with an internet gateway, VPC traffic leaving by the uplink takes the router's uplink address;
- * without one, nothing is forwarded out of the uplink.
+ * The router's NAT table. With an internet gateway, VPC traffic leaving by the uplink takes the router's uplink
+ * address; a public IP is DNATed to its instance and the instance's traffic out of the macvlan SNATed to it (1:1).
+ * Without one, nothing is forwarded out of either; private addresses never leave by the macvlan.
  */
-function routerNft(internet: boolean): string {
-  return `table ip pcloud
-delete table ip pcloud
-table ip pcloud {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    ${internet ? 'oifname "uplink" masquerade' : ''}
-  }
-  chain forward {
-    type filter hook forward priority filter; policy accept;
-    ${internet ? '' : 'oifname "uplink" drop'}
-  }
+export function routerNft(edge: Edge): string {
+  const maps = edge.external?.maps ?? [];
+  const on = edge.internet;
+  const lines = ['table ip pcloud', 'delete table ip pcloud', 'table ip pcloud {'];
+  lines.push('  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;');
+  if (on && maps.length) lines.push(`    iifname "ext" dnat to ip daddr map { ${maps.map((m) => `${m.publicIp} : ${m.privateIp}`).join(', ')} }`);
+  lines.push('  }', '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
+  if (on && maps.length) lines.push(`    oifname "ext" snat to ip saddr map { ${maps.map((m) => `${m.privateIp} : ${m.publicIp}`).join(', ')} }`);
+  if (on) lines.push('    oifname "uplink" masquerade');
+  lines.push('  }', '  chain forward {', '    type filter hook forward priority filter; policy accept;');
+  if (!on) lines.push('    oifname "uplink" drop', '    oifname "ext" drop', '    iifname "ext" drop');
+  else if (maps.length) lines.push(`    oifname "ext" ip saddr != { ${maps.map((m) => m.privateIp).join(', ')} } drop`);
+  else lines.push('    oifname "ext" drop');
+  lines.push('  }', '}', '');
+  return lines.join('\n');
 }
-`;
-}
+
+/** Routing table in a VPC router for traffic from instances with a public IP: out by the macvlan. */
+const PUBLIC_TABLE = 100;
 
 async function batch(ns: string | undefined, lines: string[], force = false): Promise<void> {
   await run('ip', [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
@@ -115,8 +135,8 @@ async function batch(ns: string | undefined, lines: string[], force = false): Pr
 export class NetworkDriver {
   private readonly vpcReady = new Map<string, Promise<void>>();
   private hostReady?: Promise<void>;
-  /** The NAT switch as last applied to each VPC router. */
-  private readonly internet = new Map<string, boolean>();
+  /** The edge (NAT, public IPs) as last applied to each VPC router. */
+  private readonly edges = new Map<string, string>();
 
   /** Forwarding and the host's NAT table, once (replacing only pcloud's own table). */
   private ensureHost(): Promise<void> {
@@ -165,19 +185,55 @@ export class NetworkDriver {
       await batch(undefined, [`link add ${host} type veth peer name uplink netns ${ns}`, `addr add ${up.host}/30 dev ${host}`, `link set ${host} up`]);
       await batch(ns, [`addr add ${up.router}/30 dev uplink`, 'link set uplink up', `route replace default via ${up.host}`]);
       await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
-      this.internet.delete(vpcId); // a new router has no rules yet, whatever was applied to an earlier one
-      await this.setInternet(vpcId, false);
+      this.edges.delete(vpcId); // a new router has no rules yet, whatever was applied to an earlier one
+      await this.setEdge(vpcId, { internet: false });
     }
   }
 
-  /** The internet gateway switch: NAT out of the uplink, or nothing out of it at all. */
-  async setInternet(vpcId: string, internet: boolean): Promise<void> {
-    // Every launch asks; only a change (or the first ask since this process started) touches the router.
-    if (this.internet.get(vpcId) === internet) return;
+  /**
+   * The router's edge: the NAT switch (internet gateway) and the public IPs on its macvlan. Every launch asks; only a
+   * change (or the first ask since this process started) touches the router.
+   */
+  async setEdge(vpcId: string, edge: Edge): Promise<void> {
+    const key = JSON.stringify(edge);
+    if (this.edges.get(vpcId) === key) return;
     const ns = routerNs(vpcId);
     if (!(await this.namespaces()).includes(ns)) return;
-    await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(internet) });
-    this.internet.set(vpcId, internet);
+    if (edge.external?.maps.length) await this.ensureExternal(vpcId, edge.external);
+    else await run('ip', ['-n', ns, 'addr', 'flush', 'dev', 'ext'], { reject: false });
+    await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(edge) });
+    this.edges.set(vpcId, key);
+  }
+
+  /**
+   * The router's leg on the physical network: a macvlan (bridge mode) of the parent, named `ext`, holding each public
+   * IP as a /32, and policy routing that sends instances with a public IP out by it (their VPC stays in main).
+   */
+  private async ensureExternal(vpcId: string, ext: NonNullable<Edge['external']>): Promise<void> {
+    const ns = routerNs(vpcId);
+    const links = (await run('ip', ['-n', ns, '-o', 'link', 'show'], { reject: false })).stdout;
+    if (!/\d+: ext[:@]/.test(links)) {
+      const tmp = `pe${vpcId.slice(4, 16)}`;
+      await run('ip', ['link', 'del', tmp], { reject: false });
+      await batch(undefined, [`link add link ${ext.parent} name ${tmp} type macvlan mode bridge`, `link set ${tmp} netns ${ns}`]);
+      await batch(ns, [`link set ${tmp} name ext`, 'link set ext up', `route replace ${ext.cidr} dev ext`,
+        `route replace ${ext.cidr} dev ext table ${PUBLIC_TABLE}`,
+        ...(ext.gateway ? [`route replace default via ${ext.gateway} dev ext table ${PUBLIC_TABLE}`] : []),
+        `rule add to ${ext.vpcCidr} lookup main pref 90`]);
+    }
+    const addrs = (await run('ip', ['-n', ns, '-o', '-4', 'addr', 'show', 'dev', 'ext'])).stdout;
+    const have = [...addrs.matchAll(/inet (\S+)\/32/g)].map((m) => m[1]!);
+    const rules = (await run('ip', ['-n', ns, 'rule', 'show', 'pref', '100'])).stdout;
+    const ruled = [...rules.matchAll(/from (\S+) lookup/g)].map((m) => m[1]!);
+    const want = ext.maps.map((m) => m.publicIp);
+    const from = ext.maps.map((m) => m.privateIp);
+    const lines = [
+      ...want.filter((ip) => !have.includes(ip)).map((ip) => `addr add ${ip}/32 dev ext`),
+      ...have.filter((ip) => !want.includes(ip)).map((ip) => `addr del ${ip}/32 dev ext`),
+      ...from.filter((ip) => !ruled.includes(ip)).map((ip) => `rule add from ${ip} lookup ${PUBLIC_TABLE} pref 100`),
+      ...ruled.filter((ip) => !from.includes(ip)).map((ip) => `rule del from ${ip} lookup ${PUBLIC_TABLE} pref 100`),
+    ];
+    if (lines.length) await batch(ns, lines);
   }
 
   /** The instance's namespace and its eth0 on the VPC bridge, addressed as the API said. */
@@ -219,7 +275,7 @@ export class NetworkDriver {
 
   async removeVpc(vpcId: string): Promise<void> {
     for (const key of this.vpcReady.keys()) if (key.startsWith(`${vpcId}|`)) this.vpcReady.delete(key);
-    this.internet.delete(vpcId);
+    this.edges.delete(vpcId);
     await run('ip', ['netns', 'del', routerNs(vpcId)], { reject: false });
   }
 }

@@ -16,9 +16,14 @@ import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type Rea
 import { until } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
 
+/** "The physical network" for public IPs: a namespace of the test's own behind a veth whose host end is the parent. */
+const LAN = { ns: 'pcloud-test-lan', parent: 'ptlan', cidr: '198.51.100.0/24', router: '198.51.100.1', pool: '198.51.100.100-198.51.100.120' };
+
 let srv: RealServer;
 beforeAll(async () => {
-  srv = await startReal();
+  srv = await startReal({
+    env: { PCLOUD_EXTERNAL_PARENT: LAN.parent, PCLOUD_EXTERNAL_CIDR: LAN.cidr, PCLOUD_EXTERNAL_POOL: LAN.pool, PCLOUD_EXTERNAL_GATEWAY: LAN.router },
+  });
   console.log(`real containers: unit manager ${srv.unitManager} (PID 1 is ${readFileSync('/proc/1/comm', 'utf8').trim()}), data ${srv.dataDir}`);
 });
 afterAll(async () => { await srv?.stop(); });
@@ -269,6 +274,75 @@ describe('networks: security groups', () => {
     await waitState(a.InstanceId!, 'terminated');
     await waitState(b.InstanceId!, 'terminated');
     await srv.ec2.send(new DeleteSecurityGroupCommand({ GroupId: web.GroupId }));
+  });
+});
+
+describe('networks: public IPs on the physical network (macvlan, 1:1 NAT)', () => {
+  let server: ReturnType<typeof spawn> | undefined;
+  beforeAll(async () => {
+    execFileSync('sh', ['-c', `ip netns del ${LAN.ns} 2>/dev/null; ip link del ${LAN.parent} 2>/dev/null; ip netns add ${LAN.ns} &&
+      ip link add ${LAN.parent} type veth peer name eth0 netns ${LAN.ns} && ip link set ${LAN.parent} up &&
+      ip -n ${LAN.ns} addr add ${LAN.router}/24 dev eth0 && ip -n ${LAN.ns} link set eth0 up && ip -n ${LAN.ns} link set lo up`]);
+    server = spawn('ip', ['netns', 'exec', LAN.ns, process.execPath, '-e',
+      `require('http').createServer((q, r) => r.end('seen from ' + q.socket.remoteAddress)).listen(8080, '${LAN.router}')`], { stdio: 'ignore' });
+    await until(() => {
+      try { execFileSync('ip', ['netns', 'exec', LAN.ns, 'bash', '-c', `exec 3<>/dev/tcp/${LAN.router}/8080`]); return true; } catch { return false; }
+    }, 10_000, 100);
+  });
+  afterAll(() => {
+    server?.kill();
+    execFileSync('sh', ['-c', `ip netns del ${LAN.ns} 2>/dev/null; ip link del ${LAN.parent} 2>/dev/null; true`]);
+  });
+
+  it('a subnet mapping public IPs puts its instances on the physical network, behind their security groups', async () => {
+    const { ModifySubnetAttributeCommand } = await import('@aws-sdk/client-ec2');
+    const vpc = (await srv.ec2.send(new CreateVpcCommand({ CidrBlock: '10.70.0.0/16' }))).Vpc!;
+    const sub = (await srv.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.70.1.0/24' }))).Subnet!;
+    await srv.ec2.send(new ModifySubnetAttributeCommand({ SubnetId: sub.SubnetId, MapPublicIpOnLaunch: { Value: true } }));
+    const igw = (await srv.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!;
+    await srv.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    const web = await srv.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'public-web', Description: 'web', VpcId: vpc.VpcId }));
+    const pub = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, SubnetId: sub.SubnetId, SecurityGroupIds: [web.GroupId!] }))).Instances![0]!;
+    // The instance setting overrides the subnet's: this one stays private.
+    const priv = (await srv.ec2.send(new RunInstancesCommand({
+      ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1,
+      NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: sub.SubnetId, AssociatePublicIpAddress: false }],
+    }))).Instances![0]!;
+    const running = await waitState(pub.InstanceId!, 'running');
+    await waitState(priv.InstanceId!, 'running');
+    const publicIp = running.PublicIpAddress!;
+    expect(publicIp).toMatch(/^198\.51\.100\.\d+$/);
+    expect(Number(publicIp.split('.')[3])).toBeGreaterThanOrEqual(100);
+    expect(Number(publicIp.split('.')[3])).toBeLessThanOrEqual(120);
+    expect(running.NetworkInterfaces![0]!.Association?.PublicIp).toBe(publicIp);
+    expect((await describe1(priv.InstanceId!)).PublicIpAddress).toBeUndefined();
+    // The instance only knows its private address; the world sees its public one.
+    expect(inside(pub.InstanceId!, ['ip', '-o', '-4', 'addr', 'show'])).not.toContain(publicIp);
+    const get = (id: string) => inside(id, ['bash', '-c',
+      `timeout 5 bash -c 'exec 3<>/dev/tcp/${LAN.router}/8080; printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3' || echo unreachable`]);
+    expect(get(pub.InstanceId!)).toContain(`seen from ${publicIp}`);
+    // A private address never leaves by the physical network.
+    expect(get(priv.InstanceId!)).toContain('unreachable');
+    // Inbound from the physical network: closed until the security group allows it.
+    inside(pub.InstanceId!, ['sh', '-c', 'setsid python3 -m http.server 8080 </dev/null >/dev/null 2>&1 &']);
+    await until(() => inside(pub.InstanceId!, ['bash', '-c', "timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080' && echo up || echo down"]) === 'up', 20_000, 200);
+    const probe = () => execFileSync('ip', ['netns', 'exec', LAN.ns, 'bash', '-c',
+      `timeout 3 bash -c 'exec 3<>/dev/tcp/${publicIp}/8080' && echo open || echo closed`]).toString().trim();
+    expect(probe()).toBe('closed');
+    await srv.ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: web.GroupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, IpRanges: [{ CidrIp: LAN.cidr }] }] }));
+    expect(probe()).toBe('open');
+    // Without the internet gateway, the public IP is gone from the world.
+    await srv.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    expect(probe()).toBe('closed');
+    await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [pub.InstanceId!, priv.InstanceId!] }));
+    await waitState(pub.InstanceId!, 'terminated');
+    await waitState(priv.InstanceId!, 'terminated');
+    await srv.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId }));
+    await srv.ec2.send(new DeleteSecurityGroupCommand({ GroupId: web.GroupId }));
+    await srv.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+    await srv.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+    // The router and its macvlan went with the VPC.
+    expect(hostInventory().netns.filter((n) => n.includes(vpc.VpcId!))).toEqual([]);
   });
 });
 

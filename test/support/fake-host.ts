@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from '../../src/host/index.js';
 import type { StoragePool } from '../../src/host/storage.js';
-import type { NetworkDriver } from '../../src/host/network.js';
+import type { Edge, NetworkDriver } from '../../src/host/network.js';
 import type { DnsDriver } from '../../src/host/dns.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
@@ -86,7 +86,8 @@ export class FakeNetwork {
   async attach(nic: { instanceId: string }) { this.attached.set(nic.instanceId, nic); return `/run/netns/pcloud-${nic.instanceId}`; }
   async detach(id: string) { this.attached.delete(id); }
   readonly internet = new Map<string, boolean>();
-  async setInternet(vpcId: string, on: boolean) { this.internet.set(vpcId, on); }
+  readonly edges = new Map<string, Edge>();
+  async setEdge(vpcId: string, edge: Edge) { this.internet.set(vpcId, edge.internet); this.edges.set(vpcId, edge); }
   async removeVpc(id: string) { this.vpcs.delete(id); }
 }
 

@@ -22,6 +22,7 @@ export function groupSet(names: GroupNames, ids: string[]) {
 /** An instance's network interface, as DescribeNetworkInterfaces and the instance's networkInterfaceSet show it. */
 export function networkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames, tags?: Tag[]) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
+  const association = inst.publicIp ? { publicIp: inst.publicIp, publicDnsName: '', ipOwnerId: 'amazon' } : undefined;
   return {
     networkInterfaceId: inst.networkInterfaceId,
     subnetId: inst.subnetId,
@@ -40,8 +41,9 @@ export function networkInterfaceShape(cloud: Cloud, inst: Instance, names: Group
       attachmentId: `eni-attach-${inst.networkInterfaceId.slice(4)}`, instanceId: inst.id, instanceOwnerId: inst.accountId, deviceIndex: 0,
       status: 'attached', attachTime: new Date(inst.launchTime), deleteOnTermination: true, networkCardIndex: 0,
     },
+    association,
     tagSet: tags ? tagSet(tags) : undefined,
-    privateIpAddressesSet: [{ privateIpAddress: inst.privateIp, privateDnsName: dns, primary: true }],
+    privateIpAddressesSet: [{ privateIpAddress: inst.privateIp, privateDnsName: dns, primary: true, association }],
     ipv6AddressesSet: [],
     interfaceType: 'interface',
   };
@@ -70,6 +72,8 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
     subnetId: terminated ? undefined : inst.subnetId,
     vpcId: terminated ? undefined : inst.vpcId,
     privateIpAddress: terminated ? undefined : inst.privateIp,
+    // Shown while the instance runs, as on AWS; pcloud keeps the address through a stop (AWS hands out a new one).
+    ipAddress: inst.state === 'running' || inst.state === 'pending' ? inst.publicIp ?? undefined : undefined,
     sourceDestCheck: inst.attributes.sourceDestCheck,
     groupSet: groups,
     stateReason: inst.stateReasonCode ? { code: inst.stateReasonCode, message: inst.stateReasonMessage ?? '' } : undefined,

@@ -91,6 +91,7 @@ export const routingActions: Actions = {
       const rows = filterRows(all, ctx.q.filters(), tags, {
         'network-interface-id': (e) => e.id, 'subnet-id': (e) => e.subnetId, 'vpc-id': (e) => e.vpcId,
         'attachment.instance-id': (e) => e.instanceId, 'private-ip-address': (e) => e.privateIp, 'addresses.private-ip-address': (e) => e.privateIp,
+        'association.public-ip': (e) => e.publicIp ?? undefined,
         'mac-address': (e) => e.macAddress, 'group-id': (e) => e.securityGroupIds, 'availability-zone': (e) => e.availabilityZone,
         status: () => 'in-use', 'owner-id': (e) => e.accountId, 'interface-type': () => 'interface',
       });

@@ -1,0 +1,50 @@
+/**
+ * Public IPs: addresses on the host's physical network (config.external), one per instance that asks for it (its
+ * subnet's MapPublicIpOnLaunch, or AssociatePublicIpAddress at launch). The VPC router owns them on a macvlan and NATs
+ * each 1:1 to its instance's private address, as AWS's internet gateway does; the instance itself only ever sees its
+ * private address.
+ */
+import { and, eq, inArray, isNotNull, ne } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { instances } from '../db/schema.js';
+import type { CloudConfig } from './config.js';
+import { CloudError } from './errors.js';
+import { intToIp, ipToInt, parseCidr } from './ip.js';
+
+export interface PublicMapping {
+  publicIp: string;
+  privateIp: string;
+}
+
+export class PublicIps {
+  constructor(private readonly db: Db, private readonly config: CloudConfig) {}
+
+  /**
+   * `count` free addresses of the pool, or nulls when there is no external network (the instances then have no public
+   * IP, as in a VPC without one). Must run inside the transaction that inserts the instances.
+   */
+  allocate(count: number): (string | null)[] {
+    const ext = this.config.external;
+    if (!ext) return Array.from({ length: count }, () => null);
+    const used = new Set(this.db.select({ ip: instances.publicIp }).from(instances)
+      .where(and(isNotNull(instances.publicIp), ne(instances.state, 'terminated'))).all().map((r) => r.ip));
+    const out: string[] = [];
+    for (let n = ipToInt(ext.pool[0]); n <= ipToInt(ext.pool[1]) && out.length < count; n++) {
+      const ip = intToIp(n);
+      if (!used.has(ip)) out.push(ip);
+    }
+    if (out.length < count) throw new CloudError('AddressLimitExceeded', 'The public IP pool of this cloud has no free address left');
+    return out;
+  }
+
+  /** The VPC's public → private pairs, of instances that hold a network now. */
+  mappings(vpcId: string): PublicMapping[] {
+    return this.db.select({ publicIp: instances.publicIp, privateIp: instances.privateIp }).from(instances)
+      .where(and(eq(instances.vpcId, vpcId), isNotNull(instances.publicIp), inArray(instances.state, ['pending', 'running']))).all()
+      .map((r) => ({ publicIp: r.publicIp!, privateIp: r.privateIp }));
+  }
+
+  prefixLength(): number {
+    return this.config.external ? parseCidr(this.config.external.cidr).bits : 32;
+  }
+}
