@@ -57,7 +57,7 @@ describe('VPC API', () => {
     await until(() => api.network.attached.get(inst.InstanceId!));
     expect(api.network.attached.get(inst.InstanceId!)).toMatchObject({ vpcId: vpc.VpcId, ip: '10.9.0.4', prefixLength: 24, gateway: '10.9.0.1' });
     await until(() => api.dns.records.get(vpc.VpcId!)?.length);
-    expect(api.dns.records.get(vpc.VpcId!)).toEqual([{ ip: '10.9.0.4', names: ['ip-10-9-0-4'] }]);
+    expect(api.dns.records.get(vpc.VpcId!)).toEqual([{ ip: '10.9.0.4', mac: inst.NetworkInterfaces![0]!.MacAddress, names: ['ip-10-9-0-4'] }]);
     expect(await code(api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId })))).toBe('DependencyViolation');
     expect(await code(api.ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg.GroupId })))).toBe('DependencyViolation');
     expect(await code(api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })))).toBe('DependencyViolation');

@@ -3,7 +3,7 @@
  * containers. The data dir is shared by the integration and compat suites (they run one file at a time) so the
  * default image is built once and cached: PCLOUD_TEST_DATA, /var/tmp/pcloud-test by default.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -152,7 +152,21 @@ function systemdUnits(): string[] {
 }
 
 /** What is on the host for pcloud right now: unit dirs, disks, live supervisor and nspawn processes. */
-export function hostInventory(dataDir = DATA): { units: string[]; disks: string[]; processes: string[]; cgroups: string[]; netns: string[] } {
+export interface Inventory {
+  units: string[];
+  disks: string[];
+  processes: string[];
+  cgroups: string[];
+  /** Instance network namespaces. */
+  netns: string[];
+  /** pcloud's links in the host (VPC uplinks `pu…`, half-made macvlans `pe…`) and instance ports in VPC routers. */
+  links: string[];
+  /** nftables: the host's tables, and the per-instance security group chains in VPC routers. */
+  nft: string[];
+}
+
+/** What pcloud holds on this host for instances, to compare before and after: none of it may leak. */
+export function hostInventory(dataDir = DATA): Inventory {
   const ls = (d: string) => (existsSync(d) ? execFileSync('ls', [d]).toString().split('\n').filter(Boolean) : []);
   const processes: string[] = [];
   for (const pid of ls('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -163,12 +177,30 @@ export function hostInventory(dataDir = DATA): { units: string[]; disks: string[
       if (cmd.includes(dataDir) && (cmd.includes('supervisor.js') || cmd.includes('systemd-nspawn'))) processes.push(`${pid} ${cmd.trim()}`);
     } catch { /* gone */ }
   }
+  const namespaces = execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  const routers = namespaces.filter((n) => n.startsWith('pcloud-vpc-'));
   return {
     units: [...ls(join(dataDir, 'run/units')).filter((u) => u.startsWith('pcloud-instance@')), ...(existsSync('/run/systemd/system') ? systemdUnits() : [])],
     disks: ls(join(dataDir, 'pool/instances')).filter((d) => d.startsWith('i-')),
     processes,
-    netns: execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('pcloud-i-')),
+    netns: namespaces.filter((n) => n.startsWith('pcloud-i-')),
+    links: [
+      ...linkNames(undefined).filter((l) => /^p[ue][0-9a-f]{12}$/.test(l)),
+      ...routers.flatMap((ns) => linkNames(ns).filter((l) => /^v[0-9a-f]{14}$/.test(l)).map((l) => `${ns}/${l}`)),
+    ],
+    nft: [
+      ...execFileSync('nft', ['list', 'tables']).toString().split('\n').filter(Boolean),
+      ...routers.flatMap((ns) => {
+        const out = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'chains', 'inet', 'pcloud_sg']).stdout?.toString() ?? '';
+        return [...out.matchAll(/chain ((?:in|out)_[0-9a-f]+)/g)].map((m) => `${ns}/${m[1]}`);
+      }),
+    ],
     cgroups: ['systemd', 'memory', 'pids', 'cpu', 'unified'].flatMap((c) => ls(`/sys/fs/cgroup/${c}/pcloud`)
       .filter((d) => d.startsWith('pcloud-instance@')).map((d) => `${c}/${d}`)),
   };
+}
+
+function linkNames(ns: string | undefined): string[] {
+  const out = spawnSync('ip', [...(ns ? ['-n', ns] : []), '-o', 'link', 'show']).stdout?.toString() ?? '';
+  return [...out.matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]!);
 }
