@@ -40,6 +40,9 @@ export function createApp(cloud: Cloud): Hono {
       return res;
     },
   }));
+  // The certificate that verifies instance identity documents (their signature and pkcs7): public, as AWS's are.
+  app.get('/pcloud/identity-certificate.pem', () =>
+    new Response(cloud.metadata.identityCertificate(), { headers: { 'content-type': 'application/x-pem-file' } }));
   app.all('*', async (c) => {
     const req = c.req.raw;
     const url = new URL(req.url);

@@ -10,6 +10,7 @@ import { configFromEnv } from '../cloud/config.js';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createApp } from '../api/server.js';
+import { metadataServer } from '../imds/server.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { DEFAULT_DATA, DEFAULT_LISTEN, parseListen } from './config.js';
@@ -69,6 +70,8 @@ program.command('serve')
     const key = ensureCredentials(cloud.accounts);
     cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
+    const imds = metadataServer(cloud.metadata);
+    cloud.host.metadata.handle(imds.connection);
     await cloud.start();
     const app = createApp(cloud);
     const server = serve({ fetch: app.fetch, hostname, port }, async (info) => {
@@ -97,6 +100,7 @@ program.command('serve')
       closing = true;
       log.info('shutting down (instances keep running)');
       server.close();
+      imds.close();
       await cloud.close();
       process.exit(0);
     };

@@ -9,6 +9,7 @@ import type { Host } from '../host/index.js';
 import { StoragePool } from '../host/storage.js';
 import { NetworkDriver } from '../host/network.js';
 import { DnsDriver } from '../host/dns.js';
+import { MetadataListeners } from '../host/metadata.js';
 import { openUnitManager } from '../host/units/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
@@ -16,6 +17,7 @@ import { configFromEnv, type CloudConfig } from './config.js';
 import { Images } from './images.js';
 import { Instances } from './instances.js';
 import { KeyPairs } from './keypairs.js';
+import { Metadata } from './metadata.js';
 import { Network, type Permission, type SecurityGroupRule } from './network.js';
 import { Tags, type Tag } from './tags.js';
 import { log } from '../log.js';
@@ -34,6 +36,7 @@ export class Cloud {
   readonly keyPairs: KeyPairs;
   readonly images: Images;
   readonly instances: Instances;
+  readonly metadata: Metadata;
   private sweeper?: NodeJS.Timeout;
 
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
@@ -43,6 +46,7 @@ export class Cloud {
     this.keyPairs = new KeyPairs(db);
     this.images = new Images(db, host.pool, { recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache') });
     this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags);
+    this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
   }
 
   static async open(opts: CloudOptions): Promise<Cloud> {
@@ -56,6 +60,7 @@ export class Cloud {
       host = {
         pool: await StoragePool.open(opts.dataDir), units, network: new NetworkDriver(),
         dns: new DnsDriver(units, join(opts.dataDir, 'run/dns'), upstream),
+        metadata: new MetadataListeners(),
       };
     }
     return new Cloud(db, host, config, opts.dataDir);
@@ -91,6 +96,7 @@ export class Cloud {
     this.network.deleteVpc(accountId, vpcId);
     this.tags.removeAll([vpcId]);
     await this.host.dns.remove(vpcId);
+    this.host.metadata.close(vpcId);
     await this.host.network.removeVpc(vpcId);
   }
 
@@ -100,6 +106,12 @@ export class Cloud {
     const stats = { ...(await this.instances.reconcile()), partialImages: await this.images.reconcile() };
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
     this.instances.sweep();
+    // The metadata service in every VPC router that exists (instances there may be running without us).
+    if (this.config.networking === 'vpc') {
+      for (const ns of await this.host.network.namespaces()) {
+        if (ns.startsWith('pcloud-vpc-')) await this.host.metadata.ensure(ns.slice('pcloud-'.length)).catch((err) => log.warn(`metadata service in ${ns}: ${(err as Error).message}`));
+      }
+    }
     this.sweeper = setInterval(() => this.instances.sweep(), Math.min(60_000, this.config.terminatedTtlMs));
     this.sweeper.unref();
   }
@@ -107,6 +119,7 @@ export class Cloud {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.instances.close();
+    this.host.metadata.closeAll();
     await this.instances.idle();
     this.host.units.close();
     this.db.$client.close();

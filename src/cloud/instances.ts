@@ -311,6 +311,7 @@ export class Instances {
         await this.syncFirewall(inst.accountId, inst.vpcId);
         return p;
       }),
+      this.host.metadata.ensure(inst.vpcId),
       this.host.dns.ensure(inst.vpcId, {
         listen: dns, domain: this.dnsDomain(),
         subnets: subnets.map((s) => ({ id: s.id, network: s.cidr.split('/')[0]!, netmask: netmaskOf(s.cidr), gateway: gatewayOf(s.cidr) })),
@@ -357,7 +358,9 @@ export class Instances {
       const flows = (inst: Instance, egress: boolean): FlowRule[] => rules
         .filter((r) => r.isEgress === egress && inst.securityGroupIds.includes(r.groupId))
         .map((r) => ({ protocol: r.protocol, fromPort: r.fromPort ?? undefined, toPort: r.toPort ?? undefined, cidrs: r.cidr ? [r.cidr] : members(r.refGroupId!) }));
-      await this.host.network.applyFirewall(vpcId, rows.map((r) => ({ instanceId: r.id, ingress: flows(r, false), egress: flows(r, true) })));
+      await this.host.network.applyFirewall(vpcId, rows.map((r) => ({
+        instanceId: r.id, ingress: flows(r, false), egress: flows(r, true), ip: r.privateIp, hopLimit: r.attributes.metadataOptions.httpPutResponseHopLimit,
+      })));
     };
     const next = (this.firewalls.get(vpcId) ?? Promise.resolve()).then(apply, apply);
     this.firewalls.set(vpcId, next.catch((err) => log.warn(`firewall of ${vpcId}: ${(err as Error).message}`)));
@@ -621,6 +624,14 @@ export class Instances {
   }
 
   // ---------------------------------------------------------------- attributes
+
+  /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */
+  async modifyMetadataOptions(accountId: string, id: string, opts: Partial<MetadataOptions>): Promise<MetadataOptions> {
+    const inst = this.get(accountId, id);
+    this.modifyAttributes(accountId, id, { metadataOptions: { ...inst.attributes.metadataOptions, ...opts } });
+    await this.syncFirewall(accountId, inst.vpcId);
+    return this.get(accountId, id).attributes.metadataOptions;
+  }
 
   modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): void {
     const inst = this.get(accountId, id);

@@ -3,6 +3,7 @@
  * command is logged (PCLOUD_LOG=debug) and tests can record what a driver did.
  */
 import { spawn } from 'node:child_process';
+import type { Server } from 'node:net';
 import { execa } from 'execa';
 import { log } from '../log.js';
 
@@ -109,6 +110,34 @@ export function spawnDetached(
   record({ file, args, exitCode: undefined, ms: Math.round(performance.now() - started), detached: true });
   if (child.pid === undefined) throw new CommandError(file, args, undefined, 'spawn failed');
   return child.pid;
+}
+
+/**
+ * Run a Node helper (through `file`, e.g. `ip netns exec NS node helper.js`) that sends back a listening socket over
+ * the IPC channel (listen-child.ts), and resolve with it.
+ */
+export function receiveServer(file: string, args: readonly string[], timeoutMs = 10_000): Promise<Server> {
+  const started = performance.now();
+  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-2000); });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err?: Error, server?: Server) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      record({ file, args, exitCode: err ? -1 : 0, ms: Math.round(performance.now() - started) });
+      if (err) { child.kill(); reject(err); } else resolve(server!);
+    };
+    const timer = setTimeout(() => done(new CommandError(file, args, undefined, `no socket after ${timeoutMs} ms ${stderr}`)), timeoutMs);
+    child.on('message', (msg: { error?: string }, handle: unknown) => {
+      if (msg.error || !handle) done(new CommandError(file, args, undefined, msg.error ?? 'no socket sent'));
+      else done(undefined, handle as Server);
+    });
+    child.on('exit', (code) => { if (code) done(new CommandError(file, args, code ?? undefined, stderr)); });
+    child.on('error', (err) => done(err));
+  });
 }
 
 /** Run a command and hand each line of its stdout and stderr to onLine as it comes (long steps with progress). */

@@ -1,5 +1,6 @@
 /** The host drivers the domain acts through. */
 import type { DnsDriver } from './dns.js';
+import type { MetadataListeners } from './metadata.js';
 import type { NetworkDriver } from './network.js';
 import type { StoragePool } from './storage.js';
 import type { UnitManager } from './units/types.js';
@@ -9,4 +10,5 @@ export interface Host {
   units: UnitManager;
   network: NetworkDriver;
   dns: DnsDriver;
+  metadata: MetadataListeners;
 }

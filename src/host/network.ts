@@ -30,6 +30,9 @@ export interface PortRules {
   instanceId: string;
   ingress: FlowRule[];
   egress: FlowRule[];
+  /** The instance's address and metadata hop limit: the IP TTL of the metadata service's answers to it. */
+  ip?: string;
+  hopLimit?: number;
 }
 
 function ruleText(r: FlowRule, dir: 'saddr' | 'daddr'): string | undefined {
@@ -54,6 +57,13 @@ export function firewallText(ports: PortRules[]): string {
   }
   // A port with no chains yet (an instance still attaching) is closed, not open.
   lines.push('    oifname "v*" drop', '    iifname "v*" drop', '  }');
+  // The metadata service (local to the router) answers each instance with its hop limit as the IP TTL: a packet
+  // forwarded once more inside the instance (a container there) dies past the limit.
+  lines.push('  chain metadata {', '    type filter hook output priority filter; policy accept;');
+  for (const p of ports) {
+    if (p.ip && p.hopLimit) lines.push(`    ip saddr 169.254.169.254 tcp sport 80 ip daddr ${p.ip} ip ttl set ${p.hopLimit}`);
+  }
+  lines.push('  }');
   for (const p of ports) {
     lines.push(`  chain in_${p.instanceId.slice(2)} {`, ...p.ingress.map((r) => ruleText(r, 'saddr')).filter(Boolean).map((l) => `    ${l}`), '    drop', '  }');
     lines.push(`  chain out_${p.instanceId.slice(2)} {`, ...p.egress.map((r) => ruleText(r, 'daddr')).filter(Boolean).map((l) => `    ${l}`), '    drop', '  }');
@@ -176,6 +186,8 @@ export class NetworkDriver {
     if (!/\d+: br0[:@]/.test(links)) lines.push('link add br0 type bridge');
     lines.push('link set br0 up');
     for (const g of gateways) if (!addrs.includes(` ${g.address}/`)) lines.push(`addr add ${g.address}/${g.prefixLength} dev br0`);
+    // The metadata service's address, local to the router (instances reach it through their gateway).
+    if (!addrs.includes(' 169.254.169.254/')) lines.push('addr add 169.254.169.254/32 dev lo');
     await batch(ns, lines);
     // The uplink to the host, and NAT out of it.
     if (!/\d+: uplink[:@]/.test(links)) {

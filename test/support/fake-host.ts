@@ -10,6 +10,7 @@ import type { Host } from '../../src/host/index.js';
 import type { StoragePool } from '../../src/host/storage.js';
 import type { Edge, NetworkDriver } from '../../src/host/network.js';
 import type { DnsDriver } from '../../src/host/dns.js';
+import type { MetadataListeners } from '../../src/host/metadata.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 export class FakeUnits implements UnitManager {
@@ -101,6 +102,14 @@ export class FakeDns {
   async release(vpcId: string, instanceId: string, ip: string, mac: string) { this.released.push({ vpcId, instanceId, ip, mac }); }
 }
 
+export class FakeMetadata {
+  readonly vpcs = new Set<string>();
+  handle() {}
+  async ensure(vpcId: string) { this.vpcs.add(vpcId); }
+  close(vpcId: string) { this.vpcs.delete(vpcId); }
+  closeAll() { this.vpcs.clear(); }
+}
+
 export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });
@@ -109,7 +118,7 @@ export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: 
   const network = new FakeNetwork();
   const dns = new FakeDns();
   return {
-    host: { pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver },
+    host: { pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver, metadata: new FakeMetadata() as unknown as MetadataListeners },
     units, pool, network, dns, dir,
   };
 }

@@ -222,13 +222,12 @@ export const instanceActions: Actions = {
 
   ModifyInstanceMetadataOptions: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.req('InstanceId');
-      const inst = ctx.cloud.instances.get(ctx.accountId, id);
+      ctx.cloud.instances.get(ctx.accountId, id);
       const opts = metadataOptions(ctx.q);
       dryRunCheck(ctx);
-      ctx.cloud.instances.modifyAttributes(ctx.accountId, id, { metadataOptions: { ...inst.attributes.metadataOptions, ...opts } });
-      const md = ctx.cloud.instances.get(ctx.accountId, id).attributes.metadataOptions;
+      const md = await ctx.cloud.instances.modifyMetadataOptions(ctx.accountId, id, opts);
       return { instanceId: id, instanceMetadataOptions: { state: 'pending', ...md } };
     },
   },

@@ -1,0 +1,236 @@
+/**
+ * The instance metadata service's domain: who is asking (an instance, by its VPC and private address), IMDSv2 tokens
+ * bound to that instance, and the tree of what it may read about itself, as EC2 lays it out. The wire side
+ * (src/imds) turns requests into these calls and the tree into listings.
+ */
+import { createHmac, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { and, eq, inArray } from 'drizzle-orm';
+import forge from 'node-forge';
+import type { Db } from '../db/index.js';
+import { instances, subnets, vpcs } from '../db/schema.js';
+import type { CloudConfig } from './config.js';
+import { decodeUserData, type Instance } from './instances.js';
+import { privateDnsName } from './ip.js';
+import type { KeyPairs } from './keypairs.js';
+import type { Network } from './network.js';
+import type { Tags } from './tags.js';
+
+/** A directory (keys in listing order; a key ending in `/` is a subdirectory) or a leaf. */
+export type MetadataNode = string | Buffer | { [name: string]: MetadataNode };
+
+/** The versions EC2 answers besides `latest` (content is the same for all here). */
+export const METADATA_VERSIONS = [
+  '1.0', '2007-01-19', '2007-03-01', '2007-08-29', '2007-10-10', '2007-12-15', '2008-02-01', '2008-09-01', '2009-04-04',
+  '2011-01-01', '2011-05-01', '2012-01-12', '2014-02-25', '2014-11-05', '2015-10-20', '2016-04-19', '2016-06-30',
+  '2016-09-02', '2018-03-28', '2018-08-17', '2018-09-24', '2019-10-01', '2020-10-27', '2021-01-03', '2021-03-23',
+  '2021-07-15', '2022-09-24', '2023-11-23', '2024-04-11',
+];
+
+export const TOKEN_TTL_MAX = 21600;
+
+/** The key pcloud signs instance identity documents with, and its self-signed certificate (PEM). */
+interface IdentityKey {
+  key: forge.pki.rsa.PrivateKey;
+  cert: forge.pki.Certificate;
+  certPem: string;
+}
+
+export class Metadata {
+  private tokenKey?: Buffer;
+  private identityKey?: IdentityKey;
+
+  constructor(
+    private readonly db: Db,
+    private readonly config: CloudConfig,
+    private readonly network: Network,
+    private readonly keyPairs: KeyPairs,
+    private readonly tags: Tags,
+    private readonly keyDir: string,
+  ) {}
+
+  /** The instance at this private address in this VPC, if one holds it now. */
+  caller(vpcId: string, ip: string): Instance | undefined {
+    return this.db.select().from(instances).where(and(eq(instances.vpcId, vpcId), eq(instances.privateIp, ip),
+      inArray(instances.state, ['pending', 'running', 'stopping', 'shutting-down']))).get();
+  }
+
+  // ------------------------------------------------------------ IMDSv2 tokens
+
+  /** A token for this instance, valid for ttl seconds: its id and expiry, signed with a key pcloud keeps. */
+  issueToken(inst: Instance, ttlSec: number, now = Date.now()): string {
+    const body = Buffer.from(JSON.stringify({ i: inst.id, x: now + ttlSec * 1000, n: randomBytes(6).toString('hex') })).toString('base64url');
+    return `${body}.${this.mac(body)}`;
+  }
+
+  /** Whether the token was issued to this instance and has not expired. */
+  checkToken(inst: Instance, token: string, now = Date.now()): boolean {
+    const [body, sig] = token.split('.');
+    if (!body || !sig) return false;
+    const want = Buffer.from(this.mac(body));
+    const got = Buffer.from(sig);
+    if (want.length !== got.length || !timingSafeEqual(want, got)) return false;
+    try {
+      const claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as { i?: string; x?: number };
+      return claims.i === inst.id && typeof claims.x === 'number' && claims.x > now;
+    } catch {
+      return false;
+    }
+  }
+
+  private mac(body: string): string {
+    this.tokenKey ??= this.secret('imds-token.key', () => randomBytes(32));
+    return createHmac('sha256', this.tokenKey).update(body).digest('base64url');
+  }
+
+  // ------------------------------------------------------------ content
+
+  userData(inst: Instance): Buffer | undefined {
+    return inst.userData ? decodeUserData(inst.userData) : undefined;
+  }
+
+  /** `meta-data/` for this instance. */
+  metaData(inst: Instance): { [name: string]: MetadataNode } {
+    const region = this.config.region;
+    const hostname = privateDnsName(inst.privateIp, region);
+    const groups = this.network.securityGroups(inst.accountId).filter((g) => inst.securityGroupIds.includes(g.id));
+    const subnet = this.db.select().from(subnets).where(eq(subnets.id, inst.subnetId)).get();
+    const vpc = this.db.select().from(vpcs).where(eq(vpcs.id, inst.vpcId)).get();
+    const key = inst.keyName ? this.keyPairs.list(inst.accountId).find((k) => k.name === inst.keyName) : undefined;
+    const azIndex = this.config.availabilityZones.indexOf(inst.availabilityZone) + 1;
+    const pub = inst.publicIp && inst.state === 'running' ? inst.publicIp : undefined;
+    const iface: { [name: string]: MetadataNode } = {
+      'device-number': '0',
+      'interface-id': inst.networkInterfaceId,
+      ...(pub ? { 'ipv4-associations/': { [pub]: inst.privateIp } } : {}),
+      'local-hostname': hostname,
+      'local-ipv4s': inst.privateIp,
+      mac: inst.macAddress,
+      'owner-id': inst.accountId,
+      ...(pub ? { 'public-ipv4s': pub } : {}),
+      'security-group-ids': groups.map((g) => g.id).join('\n'),
+      'security-groups': groups.map((g) => g.name).join('\n'),
+      'subnet-id': inst.subnetId,
+      'subnet-ipv4-cidr-block': subnet?.cidr ?? '',
+      'vpc-id': inst.vpcId,
+      'vpc-ipv4-cidr-block': vpc?.cidr ?? '',
+      'vpc-ipv4-cidr-blocks': vpc?.cidr ?? '',
+    };
+    const tree: { [name: string]: MetadataNode } = {
+      'ami-id': inst.imageId,
+      'ami-launch-index': String(inst.launchIndex),
+      'ami-manifest-path': '(unknown)',
+      'block-device-mapping/': { ami: '/dev/xvda', root: '/dev/xvda' },
+      'events/': { 'maintenance/': { history: '[]', scheduled: '[]' } },
+      hostname,
+      'instance-action': 'none',
+      'instance-id': inst.id,
+      'instance-life-cycle': 'on-demand',
+      'instance-type': inst.instanceType,
+      'local-hostname': hostname,
+      'local-ipv4': inst.privateIp,
+      mac: inst.macAddress,
+      'network/': { 'interfaces/': { 'macs/': { [`${inst.macAddress}/`]: iface } } },
+      'placement/': {
+        'availability-zone': inst.availabilityZone,
+        'availability-zone-id': `use1-az${azIndex}`,
+        region,
+      },
+      profile: 'default-hvm',
+      ...(pub ? { 'public-ipv4': pub } : {}),
+      // `public-keys/` lists `0=name`; its entry is the directory `0/` holding `openssh-key`.
+      ...(key ? { 'public-keys/': { [`0=${key.name}`]: { 'openssh-key': `${key.publicKey.trim()}\n` } } } : {}),
+      'reservation-id': inst.reservationId,
+      'security-groups': groups.map((g) => g.name).join('\n'),
+      'services/': { domain: 'amazonaws.com', partition: 'aws' },
+    };
+    if (inst.attributes.metadataOptions.instanceMetadataTags === 'enabled') {
+      const tags = this.tags.of([inst.id]).get(inst.id) ?? [];
+      tree['tags/'] = { 'instance/': Object.fromEntries(tags.filter((t) => !t.key.includes('/')).map((t) => [t.key, t.value])) };
+    }
+    return tree;
+  }
+
+  /** `dynamic/`: the instance identity document and its signatures. */
+  dynamic(inst: Instance): { [name: string]: MetadataNode } {
+    const document = JSON.stringify({
+      accountId: inst.accountId,
+      architecture: 'x86_64',
+      availabilityZone: inst.availabilityZone,
+      billingProducts: null,
+      devpayProductCodes: null,
+      marketplaceProductCodes: null,
+      imageId: inst.imageId,
+      instanceId: inst.id,
+      instanceType: inst.instanceType,
+      kernelId: null,
+      pendingTime: new Date(inst.launchTime).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      privateIp: inst.privateIp,
+      ramdiskId: null,
+      region: this.config.region,
+      version: '2017-09-30',
+    }, null, 2);
+    const id = this.identity();
+    const md = forge.md.sha256.create();
+    md.update(document, 'utf8');
+    const signature = forge.util.encode64(id.key.sign(md));
+    const pkcs7 = this.pkcs7(document);
+    return { 'instance-identity/': { document, pkcs7, rsa2048: pkcs7, signature } };
+  }
+
+  /** The certificate (PEM) that verifies identity documents' signatures. */
+  identityCertificate(): string {
+    return this.identity().certPem;
+  }
+
+  /** A detached PKCS#7 (CMS SignedData, SHA-256) of the document, base64 without PEM armour, as EC2 gives it. */
+  private pkcs7(document: string): string {
+    const id = this.identity();
+    const p7 = forge.pkcs7.createSignedData();
+    p7.content = forge.util.createBuffer(document, 'utf8');
+    p7.addCertificate(id.cert);
+    p7.addSigner({
+      key: id.key, certificate: id.cert, digestAlgorithm: forge.pki.oids.sha256!,
+      authenticatedAttributes: [
+        { type: forge.pki.oids.contentType!, value: forge.pki.oids.data },
+        { type: forge.pki.oids.messageDigest! },
+        { type: forge.pki.oids.signingTime!, value: new Date() as unknown as string },
+      ],
+    });
+    p7.sign({ detached: true });
+    return forge.util.encode64(forge.asn1.toDer(p7.toAsn1()).getBytes()).replace(/(.{64})/g, '$1\n').trim();
+  }
+
+  private identity(): IdentityKey {
+    if (this.identityKey) return this.identityKey;
+    const keyPem = this.secret('identity.key.pem', () => Buffer.from(
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string)).toString();
+    const key = forge.pki.privateKeyFromPem(keyPem);
+    const certPem = this.secret('identity.crt.pem', () => {
+      const cert = forge.pki.createCertificate();
+      cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+      cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
+      cert.validity.notBefore = new Date(Date.now() - 86_400_000);
+      cert.validity.notAfter = new Date(Date.now() + 20 * 365 * 86_400_000);
+      const name = [{ name: 'commonName', value: 'pcloud instance identity' }, { name: 'organizationName', value: 'pcloud' }];
+      cert.setSubject(name);
+      cert.setIssuer(name);
+      cert.sign(key, forge.md.sha256.create());
+      return Buffer.from(forge.pki.certificateToPem(cert));
+    }).toString();
+    this.identityKey = { key, cert: forge.pki.certificateFromPem(certPem), certPem };
+    return this.identityKey;
+  }
+
+  /** A file of pcloud's own under the data dir's keys/, made once (mode 0600). */
+  private secret(name: string, make: () => Buffer): Buffer {
+    const file = join(this.keyDir, name);
+    if (existsSync(file)) return readFileSync(file);
+    mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
+    const value = make();
+    writeFileSync(`${file}.tmp`, value, { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+    return value;
+  }
+}
