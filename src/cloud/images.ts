@@ -26,15 +26,19 @@ export class Images {
     private readonly dirs: { recipes: string; cache: string },
   ) {}
 
-  get(id: string): Image {
+  /** An available image; with an account, only one it may use (its own or a public one). */
+  get(id: string, accountId?: string): Image {
     if (!isId('ami', id)) throw new CloudError('InvalidAMIID.Malformed', `Invalid id: "${id}" (expecting "ami-...")`);
     const row = this.db.select().from(images).where(eq(images.id, id)).get();
-    if (!row || row.state !== 'available') throw new CloudError('InvalidAMIID.NotFound', `The image id '[${id}]' does not exist`);
+    if (!row || row.state !== 'available' || (accountId !== undefined && !row.isPublic && row.ownerId !== accountId)) {
+      throw new CloudError('InvalidAMIID.NotFound', `The image id '[${id}]' does not exist`);
+    }
     return row;
   }
 
+  /** A system image (built or imported by the operator: public) by name. */
   byName(name: string): Image | undefined {
-    return this.db.select().from(images).where(and(eq(images.name, name), eq(images.state, 'available'))).get();
+    return this.db.select().from(images).where(and(eq(images.name, name), eq(images.isPublic, true), eq(images.state, 'available'))).get();
   }
 
   /** Images an account can see: its own and public ones. */
@@ -137,14 +141,43 @@ export class Images {
     }
   }
 
-  private async register(buildRoot: string, meta: { name: string; description: string; architecture: 'x86_64' | 'arm64'; platform: string; source: string }): Promise<Image> {
+  /**
+   * CreateImage: a private image of the account's own from an instance's disk (a reflink copy, so milliseconds; of a
+   * running instance the copy is crash-consistent, as with NoReboot on AWS). Returns once it is available.
+   */
+  async fromInstance(accountId: string, inst: { id: string; imageId: string }, name: string, description: string): Promise<Image> {
+    if (!/^[A-Za-z0-9()[\]. \/'@_-]{3,128}$/.test(name)) {
+      throw invalidParam(`AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`);
+    }
+    if (this.db.select({ id: images.id }).from(images).where(and(eq(images.ownerId, accountId), eq(images.name, name))).get()) {
+      throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI`);
+    }
+    const base = this.db.select().from(images).where(eq(images.id, inst.imageId)).get();
+    const work = `.create-${inst.id}-${Date.now()}`;
+    const root = await this.pool.imageRootFromDisk(inst.id, work);
+    try {
+      return await this.register(root, {
+        name, description, architecture: base?.architecture === 'arm64' ? 'arm64' : 'x86_64', platform: base?.platform ?? 'linux',
+        source: `instance:${inst.id}`, owner: { accountId },
+      });
+    } catch (err) {
+      await this.pool.removeImage(work).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Register an unpacked root. Without an owner it is a system image: public, and a rebuild replaces the image of its
+   * name. With one (CreateImage) it is that account's, private, and replaces nothing.
+   */
+  private async register(buildRoot: string, meta: { name: string; description: string; architecture: 'x86_64' | 'arm64'; platform: string; source: string; owner?: { accountId: string } }): Promise<Image> {
     const id = newId('ami');
     const sizeBytes = await diskUsage(buildRoot);
     const rootPath = await this.pool.sealImage(buildRoot, id);
-    const old = this.byName(meta.name);
+    const old = meta.owner ? undefined : this.byName(meta.name);
     const row: Image = {
-      id, ownerId: SYSTEM_ACCOUNT, name: meta.name, description: meta.description, architecture: meta.architecture,
-      platform: meta.platform, bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath, sizeBytes,
+      id, ownerId: meta.owner?.accountId ?? SYSTEM_ACCOUNT, name: meta.name, description: meta.description, architecture: meta.architecture,
+      platform: meta.platform, bootMode: 'legacy-bios', state: 'available', isPublic: !meta.owner, rootPath, sizeBytes,
       source: meta.source, createdAt: Date.now(),
     };
     this.db.transaction((tx) => {

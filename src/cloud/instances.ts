@@ -184,7 +184,7 @@ export class Instances {
     if (p.clientToken !== undefined && (p.clientToken.length > 64 || !/^[\x20-\x7e]*$/.test(p.clientToken))) {
       throw invalidParam('ClientToken must be at most 64 ASCII characters');
     }
-    const image = this.images.get(p.imageId);
+    const image = this.images.get(p.imageId, accountId);
     const typeName = p.instanceType ?? 't3.micro';
     const type = instanceTypes.get(typeName);
     if (!type) throw invalidParam(`The instance type '${typeName}' does not exist`);
@@ -624,6 +624,15 @@ export class Instances {
   }
 
   // ---------------------------------------------------------------- attributes
+
+  /** CreateImage: the instance's disk as a new private image of its account. */
+  async createImage(accountId: string, id: string, name: string, description: string): Promise<string> {
+    const inst = this.get(accountId, id);
+    if (!['running', 'stopped'].includes(inst.state)) {
+      throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be imaged (${inst.state}).`);
+    }
+    return (await this.images.fromInstance(accountId, inst, name, description)).id;
+  }
 
   /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */
   async modifyMetadataOptions(accountId: string, id: string, opts: Partial<MetadataOptions>): Promise<MetadataOptions> {

@@ -76,6 +76,16 @@ export class StoragePool {
     return path;
   }
 
+  /** An instance's disk copied (reflink: a snapshot on btrfs) into a new image root, marked as createImageRoot does. */
+  async imageRootFromDisk(instanceId: string, name: string): Promise<string> {
+    const path = join(this.root, 'images', name);
+    await this.removePath(path);
+    await writeFile(`${path}.owner`, String(process.pid));
+    if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'snapshot', this.diskPath(instanceId), path]);
+    else await run('cp', ['-a', '--reflink=always', this.diskPath(instanceId), path]);
+    return path;
+  }
+
   /** Move a built image root to its final name and make it read-only. */
   async sealImage(buildPath: string, imageId: string): Promise<string> {
     const final = this.imagePath(imageId);

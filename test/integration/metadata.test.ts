@@ -279,6 +279,32 @@ describe('instance metadata service', () => {
     }
   });
 
+  it('a new instance-id re-runs cloud-init: an image made from an instance (CreateImage) boots as the new one', async () => {
+    const { CreateImageCommand, DeregisterImageCommand, StopInstancesCommand, DescribeImagesCommand } = await import('@aws-sdk/client-ec2');
+    const script = Buffer.from('#!/bin/sh\ncat /var/lib/cloud/data/instance-id >> /var/tmp/runs\n').toString('base64');
+    const x = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, UserData: script }))).Instances![0]!.InstanceId!;
+    await running(srv.ec2, x);
+    expect(inside(x, ['cloud-init', 'status', '--wait'])).toContain('status: done');
+    await srv.ec2.send(new StopInstancesCommand({ InstanceIds: [x] }));
+    await until(async () => (await describe1(srv.ec2, x)).State?.Name === 'stopped', 60_000, 200);
+    const { ImageId: ami } = await srv.ec2.send(new CreateImageCommand({ InstanceId: x, Name: `from-${x}`, Description: 'made by CreateImage' }));
+    const img = (await srv.ec2.send(new DescribeImagesCommand({ ImageIds: [ami!] }))).Images![0]!;
+    expect(img).toMatchObject({ Name: `from-${x}`, State: 'available', Public: false, OwnerId: '000000000000' });
+    // Private: another account cannot launch it.
+    const denied = await other.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 })).catch((e: { Code?: string }) => e.Code);
+    expect(denied).toBe('InvalidAMIID.NotFound');
+    const y = (await srv.ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, UserData: script }))).Instances![0]!;
+    try {
+      await running(srv.ec2, y.InstanceId!);
+      expect(inside(y.InstanceId!, ['cloud-init', 'status', '--wait'])).toContain('status: done');
+      expect(inside(y.InstanceId!, ['cat', '/var/tmp/runs']).split('\n')).toEqual([x, y.InstanceId]);
+      expect(inside(y.InstanceId!, ['hostname'])).toBe(y.PrivateDnsName!.split('.')[0]);
+    } finally {
+      await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [x, y.InstanceId!] }));
+      await srv.ec2.send(new DeregisterImageCommand({ ImageId: ami }));
+    }
+  });
+
   it("cloud-init's own Ec2 datasource crawls the service from inside the instance, without an error", () => {
     // The Debian package's DataSourceEc2, as it runs on EC2 (token, version pick, user-data, recursive crawl, identity).
     // Inside a container its platform check says "unknown" (it would then skip tokens): it is told AWS, as a VM's

@@ -1,6 +1,6 @@
 import { SYSTEM_ACCOUNT } from '../../../cloud/images.js';
 import { matches } from '../../../cloud/tags.js';
-import { dryRunCheck, type Actions } from '../context.js';
+import { dryRunCheck, tagOnCreate, type Actions } from '../context.js';
 import { tagSet } from '../shapes.js';
 
 export const imageActions: Actions = {
@@ -48,10 +48,23 @@ export const imageActions: Actions = {
     dryRun: 'self',
     handler: async (ctx) => {
       const id = ctx.q.req('ImageId');
-      ctx.cloud.images.get(id);
+      ctx.cloud.images.get(id, ctx.accountId);
       dryRunCheck(ctx);
       await ctx.cloud.images.deregister(ctx.accountId, id);
       return { return: true };
+    },
+  },
+
+  CreateImage: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const id = ctx.q.req('InstanceId');
+      const name = ctx.q.req('Name');
+      ctx.cloud.instances.get(ctx.accountId, id);
+      dryRunCheck(ctx);
+      const imageId = await ctx.cloud.instances.createImage(ctx.accountId, id, name, ctx.q.str('Description') ?? '');
+      tagOnCreate(ctx, imageId);
+      return { imageId };
     },
   },
 };
