@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDb, type Db } from '../db/index.js';
+import { vpcs } from '../db/schema.js';
 import type { Host } from '../host/index.js';
 import { StoragePool } from '../host/storage.js';
 import { NetworkDriver } from '../host/network.js';
@@ -103,17 +104,35 @@ export class Cloud {
   /** Reconcile with the host, then follow unit events and sweep old terminated instances. */
   async start(): Promise<void> {
     this.instances.listen();
-    const stats = { ...(await this.instances.reconcile()), partialImages: await this.images.reconcile() };
+    const stats = {
+      ...(await this.instances.reconcile()), partialImages: await this.images.reconcile(),
+      ...(this.config.networking === 'vpc' ? await this.reconcileNetworks() : {}),
+    };
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
     this.instances.sweep();
-    // The metadata service in every VPC router that exists (instances there may be running without us).
+    // The metadata service in every VPC router there is (instances there may have run on without us).
     if (this.config.networking === 'vpc') {
-      for (const ns of await this.host.network.namespaces()) {
-        if (ns.startsWith('pcloud-vpc-')) await this.host.metadata.ensure(ns.slice('pcloud-'.length)).catch((err) => log.warn(`metadata service in ${ns}: ${(err as Error).message}`));
+      for (const vpcId of await this.routers()) {
+        await this.host.metadata.ensure(vpcId).catch((err) => log.warn(`metadata service in ${vpcId}: ${(err as Error).message}`));
       }
     }
     this.sweeper = setInterval(() => this.instances.sweep(), Math.min(60_000, this.config.terminatedTtlMs));
     this.sweeper.unref();
+  }
+
+  private async routers(): Promise<string[]> {
+    return (await this.host.network.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => n.slice('pcloud-'.length));
+  }
+
+  /** Routers (with their DNS) of VPCs deleted while the server died mid-way, and host links left half-made. */
+  private async reconcileNetworks(): Promise<{ orphanRouters: number; strayLinks: number }> {
+    const known = new Set(this.db.select({ id: vpcs.id }).from(vpcs).all().map((v) => v.id));
+    const orphans = (await this.routers()).filter((id) => !known.has(id));
+    for (const vpcId of orphans) {
+      await this.host.dns.remove(vpcId);
+      await this.host.network.removeVpc(vpcId);
+    }
+    return { orphanRouters: orphans.length, strayLinks: await this.host.network.reconcileLinks() };
   }
 
   async close(): Promise<void> {

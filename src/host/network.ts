@@ -285,6 +285,22 @@ export class NetworkDriver {
     await run('ip', ['netns', 'del', instanceNs(instanceId)], { reject: false });
   }
 
+  /**
+   * After a crash: host links left half-made (a macvlan not yet moved into its router) or orphaned (an uplink whose
+   * router is gone). Returns how many it removed.
+   */
+  async reconcileLinks(): Promise<number> {
+    let removed = 0;
+    const routers = new Set((await this.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => uplinkName(n.slice('pcloud-'.length))));
+    const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
+    for (const [, name] of links.matchAll(/^\d+: (p[ue][0-9a-f]{12})[:@]/gm)) {
+      if (name!.startsWith('pu') && routers.has(name!)) continue;
+      await run('ip', ['link', 'del', name!], { reject: false });
+      removed++;
+    }
+    return removed;
+  }
+
   async removeVpc(vpcId: string): Promise<void> {
     for (const key of this.vpcReady.keys()) if (key.startsWith(`${vpcId}|`)) this.vpcReady.delete(key);
     this.edges.delete(vpcId);

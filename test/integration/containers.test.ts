@@ -405,6 +405,19 @@ describe('daemonless: the server can die at any moment', () => {
     expect(after.netns).toEqual(before.netns);
   }, 600_000);
 
+  it('kill -9 mid network setup or mid DeleteVpc: the next start removes the half-made macvlan and the orphan router', async () => {
+    // What a crash leaves: a macvlan made in the host but not yet moved into its router, and the router (with its
+    // uplink) of a VPC whose record is already gone.
+    const orphan = 'vpc-0123456789abcdef0';
+    execFileSync('sh', ['-c', `ip link add pe0123456789ab type veth peer name ptstray &&
+      ip netns add pcloud-${orphan} && ip link add pu0123456789ab type veth peer name uplink netns pcloud-${orphan}`]);
+    await srv.kill9();
+    await srv.restart();
+    const inv = hostInventory();
+    expect(inv.links.filter((l) => l.includes('0123456789ab'))).toEqual([]);
+    expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(orphan);
+  });
+
   it('kill -9 of an image import: the next start removes the half-unpacked root', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcloud-import-'));
     const tar = join(dir, 'big.tar');

@@ -88,6 +88,7 @@ export class FakeNetwork {
   async detach(id: string) { this.attached.delete(id); }
   readonly internet = new Map<string, boolean>();
   readonly edges = new Map<string, Edge>();
+  async reconcileLinks() { return 0; }
   async setEdge(vpcId: string, edge: Edge) { this.internet.set(vpcId, edge.internet); this.edges.set(vpcId, edge); }
   async removeVpc(id: string) { this.vpcs.delete(id); }
 }
