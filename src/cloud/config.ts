@@ -15,6 +15,10 @@ export interface CloudConfig {
    * NATed to their private address as AWS's internet gateway does. Unset: no public IPs.
    */
   external?: ExternalNetwork;
+  /** How VMs run: `kvm` where /dev/kvm works (PCLOUD_VM_ACCEL=kvm), `tcg` (software) otherwise; the default is tcg. */
+  vmAccel?: 'kvm' | 'tcg';
+  /** Where runtime state (sockets) lives: DATA/run. */
+  runDir?: string;
 }
 
 export interface ExternalNetwork {
@@ -46,5 +50,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     defaultVpcCidr: '172.31.0.0/16',
     networking: env.PCLOUD_NETWORKING === 'none' ? 'none' : 'vpc',
     external: externalFromEnv(env),
+    vmAccel: env.PCLOUD_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg',
   };
 }

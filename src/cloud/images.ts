@@ -4,11 +4,12 @@
  */
 import { and, eq, inArray, or } from 'drizzle-orm';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/index.js';
 import { images } from '../db/schema.js';
 import type { StoragePool } from '../host/storage.js';
-import { buildRootfs, diskUsage, loadRecipe, unpackTar, type Progress } from '../host/images.js';
+import { buildRootfs, buildVmArtifacts, diskUsage, loadRecipe, unpackTar, type Progress } from '../host/images.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import { matches, type Filter } from './tags.js';
@@ -71,6 +72,11 @@ export class Images {
       rows = rows.filter((r) => matches(get(r), f.values));
     }
     return rows;
+  }
+
+  /** Whether the image also runs as a microvm (it has a kernel: its VM artifacts were made at registration). */
+  hasVm(image: Image): boolean {
+    return existsSync(join(this.pool.vmDir(image.id), 'disk.raw'));
   }
 
   async deregister(accountId: string, id: string): Promise<void> {
@@ -174,6 +180,13 @@ export class Images {
     const id = newId('ami');
     const sizeBytes = await diskUsage(buildRoot);
     const rootPath = await this.pool.sealImage(buildRoot, id);
+    // A root with a kernel also runs as a microvm: its kernel, initrd and raw disk are made now, not at launch.
+    try {
+      await buildVmArtifacts(rootPath, this.pool.vmDir(id));
+    } catch (err) {
+      await this.pool.removeImage(id).catch(() => undefined);
+      throw err;
+    }
     const old = meta.owner ? undefined : this.byName(meta.name);
     const row: Image = {
       id, ownerId: meta.owner?.accountId ?? SYSTEM_ACCOUNT, name: meta.name, description: meta.description, architecture: meta.architecture,

@@ -5,10 +5,11 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDb, type Db } from '../db/index.js';
-import { vpcs } from '../db/schema.js';
+import { instances, vpcs } from '../db/schema.js';
+import { inArray } from 'drizzle-orm';
 import type { Host } from '../host/index.js';
 import { StoragePool } from '../host/storage.js';
-import { NetworkDriver } from '../host/network.js';
+import { NetworkDriver, portName } from '../host/network.js';
 import { DnsDriver } from '../host/dns.js';
 import { MetadataListeners } from '../host/metadata.js';
 import { openUnitManager } from '../host/units/index.js';
@@ -52,7 +53,7 @@ export class Cloud {
 
   static async open(opts: CloudOptions): Promise<Cloud> {
     await mkdir(opts.dataDir, { recursive: true });
-    const config = { ...configFromEnv(), ...opts.config };
+    const config = { ...configFromEnv(), runDir: join(opts.dataDir, 'run'), ...opts.config };
     const db = openDb(join(opts.dataDir, 'pcloud.db'));
     let host = opts.host;
     if (!host) {
@@ -132,7 +133,18 @@ export class Cloud {
       await this.host.dns.remove(vpcId);
       await this.host.network.removeVpc(vpcId);
     }
-    return { orphanRouters: orphans.length, strayLinks: await this.host.network.reconcileLinks() };
+    // Ports (taps of VMs) of instances that no longer run; a container's veth end goes with its namespace.
+    const running = new Set(this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])).all()
+      .map((r) => portName(r.id)));
+    let strayLinks = await this.host.network.reconcileLinks();
+    for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
+      for (const port of await this.host.network.ports(vpcId)) {
+        if (running.has(port)) continue;
+        await this.host.network.removePort(vpcId, port);
+        strayLinks++;
+      }
+    }
+    return { orphanRouters: orphans.length, strayLinks };
   }
 
   async close(): Promise<void> {

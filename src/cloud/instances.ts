@@ -4,11 +4,15 @@
  * Every transition of one instance is serialized; the unit manager's events and the API's calls meet here.
  */
 import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { and, asc, eq, gt, inArray, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { instances, reservations, vpcs, type InstanceAttributes, type MetadataOptions } from '../db/schema.js';
 import type { Host } from '../host/index.js';
 import { containerUnit, containerUnitName } from '../host/nspawn.js';
+import { microvmUnit } from '../host/qemu.js';
+import { vmArtifacts } from '../host/images.js';
 import { writeSeed } from '../host/seed.js';
 import type { FlowRule } from '../host/network.js';
 import { isFinal, type UnitStatus } from '../host/units/types.js';
@@ -191,8 +195,14 @@ export class Instances {
     if (type.architecture !== image.architecture) {
       throw invalidParam(`The architecture '${type.architecture}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI.`);
     }
-    if (type.runtime !== 'container') {
-      throw new CloudError('Unsupported', `The instance type '${typeName}' runs on the ${type.runtime} runtime, which this host does not launch yet.`);
+    if (type.runtime === 'q35') {
+      throw new CloudError('Unsupported', `The instance type '${typeName}' runs on the q35 runtime, which this host does not launch yet.`);
+    }
+    if (type.runtime === 'microvm') {
+      if (!this.images.hasVm(image)) {
+        throw new CloudError('InvalidParameterCombination', `The image '${image.id}' has no kernel, so it runs only as a container: choose a t2, t3, t3a or t4g instance type, or an image with a kernel for '${typeName}'.`);
+      }
+      if (this.config.networking !== 'vpc') throw new CloudError('Unsupported', 'VMs need VPC networking (PCLOUD_NETWORKING=none is set)');
     }
     if (p.keyName) this.keyPairs.get(accountId, p.keyName);
     if (p.userData) decodeUserData(p.userData);
@@ -269,17 +279,30 @@ export class Instances {
       const image = this.images.get(inst.imageId);
       const type = instanceTypes.get(inst.instanceType)!;
       const hostname = privateDnsName(inst.privateIp, this.config.region).split('.')[0]!;
-      // The fork, the network and the seed's contents are independent: make them at once.
-      const [disk, netns, seed] = await Promise.all([
-        this.host.pool.fork(image.rootPath, id),
-        this.config.networking === 'vpc' ? this.attachNetwork(inst) : Promise.resolve(undefined),
-        Promise.resolve(this.seedFor(inst, hostname)),
-      ]);
-      const unit = containerUnit({
-        instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
-        register: this.host.units.kind === 'systemd', readyTimeoutSec: this.config.readyTimeoutSec, networkNamespace: netns,
-      });
-      await writeSeed(disk, seed);
+      let unit;
+      if (inst.runtime === 'microvm') {
+        // A VM: its raw disk forked from the image's, its tap in the router; cloud-init in the guest does the rest
+        // from the metadata service (no seed is written).
+        const runDir = join(this.config.runDir ?? '/run/pcloud', 'vm', id);
+        const [disk] = await Promise.all([this.host.pool.forkRaw(image.id, id), this.attachNetwork(inst), mkdir(runDir, { recursive: true })]);
+        unit = microvmUnit({
+          instanceId: id, vpcId: inst.vpcId, mac: inst.macAddress, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
+          artifacts: vmArtifacts(this.host.pool.vmDir(image.id)), disk, runDir, accel: this.config.vmAccel ?? 'tcg',
+          readyTimeoutSec: Math.max(this.config.readyTimeoutSec, this.config.vmAccel === 'kvm' ? 120 : 600),
+        });
+      } else {
+        // The fork, the network and the seed's contents are independent: make them at once.
+        const [disk, netns, seed] = await Promise.all([
+          this.host.pool.fork(image.rootPath, id),
+          this.config.networking === 'vpc' ? this.attachNetwork(inst) : Promise.resolve(undefined),
+          Promise.resolve(this.seedFor(inst, hostname)),
+        ]);
+        unit = containerUnit({
+          instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
+          register: this.host.units.kind === 'systemd', readyTimeoutSec: this.config.readyTimeoutSec, networkNamespace: netns,
+        });
+        await writeSeed(disk, seed);
+      }
       await this.host.units.start(unit);
     } catch (err) {
       log.error(`launch of ${id} failed: ${(err as Error).message}`);
@@ -304,10 +327,15 @@ export class Instances {
     await this.syncEdge(inst.vpcId);
     const subnet = subnets.find((s) => s.id === inst.subnetId)!;
     const [path] = await Promise.all([
-      this.host.network.attach({
-        instanceId: inst.id, vpcId: inst.vpcId, ip: inst.privateIp, prefixLength: parseCidr(subnet.cidr).bits,
-        gateway: gatewayOf(subnet.cidr), mac: inst.macAddress,
-      }).then(async (p) => {
+      (async () => {
+        const nic = {
+          instanceId: inst.id, vpcId: inst.vpcId, ip: inst.privateIp, prefixLength: parseCidr(subnet.cidr).bits,
+          gateway: gatewayOf(subnet.cidr), mac: inst.macAddress,
+        };
+        if (inst.runtime !== 'microvm') return this.host.network.attach(nic);
+        await this.host.network.attachTap(nic);
+        return '';
+      })().then(async (p) => {
         await this.syncFirewall(inst.accountId, inst.vpcId);
         return p;
       }),
@@ -495,8 +523,15 @@ export class Instances {
     // Its DHCP lease goes before its port does, so the address can go to a new instance straight away.
     const row = this.db.select({ vpcId: instances.vpcId, ip: instances.privateIp, mac: instances.macAddress }).from(instances).where(eq(instances.id, id)).get();
     if (row && this.config.networking === 'vpc') await this.host.dns.release(row.vpcId, id, row.ip, row.mac);
-    await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
+    await this.detachNetwork(id);
     await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
+  }
+
+  /** The instance's namespace (container) or tap (VM). */
+  private async detachNetwork(id: string): Promise<void> {
+    const inst = this.row(id);
+    await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
+    if (inst?.runtime === 'microvm' && this.config.networking === 'vpc') await this.host.network.detachTap(inst.vpcId, id);
   }
 
   /** After an instance left (or stopped): its name leaves the VPC's DNS, its addresses the VPC's rules and edge. */
@@ -532,7 +567,7 @@ export class Instances {
 
   private async finishStop(id: string): Promise<void> {
     await this.host.units.stop(PREFIX + id).catch((err) => log.warn(`stopping ${id}: ${(err as Error).message}`));
-    await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
+    await this.detachNetwork(id);
     if (this.row(id)?.state === 'stopping') this.setState(id, 'stopped', {});
     await this.unpublish(id);
   }

@@ -3,7 +3,7 @@
  * ahead of time; launches only fork the result.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, runLines } from './exec.js';
 
@@ -87,4 +87,40 @@ export async function unpackTar(file: string, target: string): Promise<void> {
 export async function diskUsage(path: string): Promise<number> {
   const res = await run('du', ['-sb', path], { reject: false });
   return Number(res.stdout.split('\t')[0]) || 0;
+}
+
+/** What a microvm boots, made once per image: the uncompressed kernel, its initrd and a raw ext4 disk of the root. */
+export interface VmArtifacts {
+  kernel: string;
+  initrd: string;
+  disk: string;
+}
+
+export const vmArtifacts = (dir: string): VmArtifacts => ({ kernel: join(dir, 'vmlinux'), initrd: join(dir, 'initrd.img'), disk: join(dir, 'disk.raw') });
+
+/**
+ * Make `dir`'s VM artifacts from a root file system with a kernel in /boot: microvm boots an uncompressed ELF kernel
+ * (PVH), so the bzImage's LZ4 payload is unpacked; the disk is an ext4 file system made from the root (mkfs -d), of
+ * `sizeGiB`. Returns false (and makes nothing) for a root without a kernel: a container-only image.
+ */
+export async function buildVmArtifacts(rootfs: string, dir: string, sizeGiB = 8): Promise<boolean> {
+  const boot = await readdir(join(rootfs, 'boot')).catch(() => [] as string[]);
+  const version = boot.filter((f) => f.startsWith('vmlinuz-')).map((f) => f.slice('vmlinuz-'.length)).sort().pop();
+  if (!version || !boot.includes(`initrd.img-${version}`)) return false;
+  await mkdir(dir, { recursive: true });
+  const out = vmArtifacts(dir);
+  const bz = await readFile(join(rootfs, 'boot', `vmlinuz-${version}`));
+  const at = bz.indexOf(Buffer.from([0x02, 0x21, 0x4c, 0x18])); // LZ4 legacy frame, as the kernel's build writes it
+  if (at < 0) throw new Error(`vmlinuz-${version}: no LZ4 payload found (only LZ4-compressed kernels are unpacked)`);
+  await writeFile(`${out.kernel}.lz4`, bz.subarray(at));
+  // lz4 complains (exit 1) about what follows the payload in the bzImage; the kernel it unpacked is whole.
+  const unpacked = await run('lz4', ['-d', '-q', '-f', `${out.kernel}.lz4`, out.kernel], { reject: false });
+  await rm(`${out.kernel}.lz4`, { force: true });
+  const head = await readFile(out.kernel).then((b) => b.subarray(0, 4), () => Buffer.alloc(0));
+  if (!head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) throw new Error(`vmlinuz-${version}: unpacking its kernel failed: ${unpacked.stderr}`);
+  await copyFile(join(rootfs, 'boot', `initrd.img-${version}`), out.initrd);
+  await rm(out.disk, { force: true });
+  await run('truncate', ['-s', `${sizeGiB}G`, out.disk]);
+  await run('mkfs.ext4', ['-q', '-F', '-L', 'cloudimg-rootfs', '-d', rootfs, out.disk]);
+  return true;
 }

@@ -71,6 +71,8 @@ export function firewallText(ports: PortRules[]): string {
   lines.push('}');
   return lines.join('\n') + '\n';
 }
+/** The router end of a VM's tap: the guest's MAC with another first octet (both locally administered). */
+const tapMac = (mac: string) => `fe${mac.slice(2)}`;
 export const instanceNs = (instanceId: string) => `pcloud-${instanceId}`;
 export const nsPath = (name: string) => `/run/netns/${name}`;
 /** The router side of an instance's veth: interface names are at most 15 characters. */
@@ -278,6 +280,35 @@ export class NetworkDriver {
     // A VPC without a router yet has nothing to filter; its first instance's attach applies the rules.
     if (!(await this.namespaces()).includes(routerNs(vpcId))) return;
     await run('ip', ['netns', 'exec', routerNs(vpcId), 'nft', '-f', '-'], { input: firewallText(ports) });
+  }
+
+  /**
+   * A VM's port: a tap in the VPC router (QEMU, run in the router's namespace, opens it by name), routed and carrying
+   * the subnet's gateway exactly as a container's veth end. The guest configures itself by DHCP.
+   */
+  async attachTap(nic: Nic): Promise<void> {
+    const port = portName(nic.instanceId);
+    const ns = routerNs(nic.vpcId);
+    await run('ip', ['-n', ns, 'link', 'del', port], { reject: false });
+    await batch(ns, [
+      `tuntap add dev ${port} mode tap`, `link set ${port} address ${tapMac(nic.mac)}`, `addr add ${nic.gateway}/32 dev ${port}`,
+      `link set ${port} up`, `route replace ${nic.ip}/32 dev ${port}`,
+    ]);
+    await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv4.conf.${port}.proxy_arp=1`]);
+  }
+
+  /** The instance ports (veth ends and taps) in a VPC router, by name. */
+  async ports(vpcId: string): Promise<string[]> {
+    const out = (await run('ip', ['-n', routerNs(vpcId), '-o', 'link', 'show'], { reject: false })).stdout;
+    return [...out.matchAll(/^\d+: (v[0-9a-f]{14})[:@]/gm)].map((m) => m[1]!);
+  }
+
+  async removePort(vpcId: string, port: string): Promise<void> {
+    await run('ip', ['-n', routerNs(vpcId), 'link', 'del', port], { reject: false });
+  }
+
+  async detachTap(vpcId: string, instanceId: string): Promise<void> {
+    await run('ip', ['-n', routerNs(vpcId), 'link', 'del', portName(instanceId)], { reject: false });
   }
 
   /** Remove the instance's namespace; its veth pair goes with it. */

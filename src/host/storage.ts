@@ -3,7 +3,7 @@
  * btrfs: subvolumes and snapshots (milliseconds). XFS with reflink: `cp --reflink=always`. When the data dir is on
  * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly).
  */
-import { access, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, output } from './exec.js';
 import { log } from '../log.js';
@@ -105,16 +105,38 @@ export class StoragePool {
   }
 
   async hasDisk(instanceId: string): Promise<boolean> {
-    return exists(this.diskPath(instanceId));
+    return (await exists(this.diskPath(instanceId))) || exists(this.rawDiskPath(instanceId));
   }
 
   async removeDisk(instanceId: string): Promise<void> {
     await this.removePath(this.diskPath(instanceId));
+    await rm(this.rawDiskPath(instanceId), { force: true });
+    await rm(`${this.rawDiskPath(instanceId)}.tmp`, { force: true });
+  }
+
+  /** Where an image's microvm artifacts live (vmlinux, initrd, raw disk), beside its root. */
+  vmDir(imageId: string): string {
+    return `${this.imagePath(imageId)}.vm`;
+  }
+
+  /** An instance's raw disk (microvm), a reflink copy of its image's. */
+  rawDiskPath(instanceId: string): string {
+    return `${this.diskPath(instanceId)}.raw`;
+  }
+
+  /** Fork an image's raw disk for a VM instance by reflink (milliseconds on btrfs and XFS). */
+  async forkRaw(imageId: string, instanceId: string): Promise<string> {
+    const path = this.rawDiskPath(instanceId);
+    if (await exists(path)) return path;
+    await run('cp', ['--reflink=always', join(this.vmDir(imageId), 'disk.raw'), `${path}.tmp`]);
+    await rename(`${path}.tmp`, path);
+    return path;
   }
 
   async removeImage(imageId: string): Promise<void> {
     const path = this.imagePath(imageId);
     await rm(`${path}.owner`, { force: true });
+    await rm(this.vmDir(imageId), { recursive: true, force: true });
     if (this.kind === 'btrfs' && (await exists(path))) {
       await run('btrfs', ['property', 'set', '-ts', path, 'ro', 'false'], { reject: false });
     }
@@ -125,7 +147,7 @@ export class StoragePool {
   async listImageRoots(): Promise<{ name: string; ownerPid?: number }[]> {
     const names = await readdir(join(this.root, 'images'));
     const out: { name: string; ownerPid?: number }[] = [];
-    for (const name of names.filter((n) => !n.endsWith('.owner'))) {
+    for (const name of names.filter((n) => !n.endsWith('.owner') && !n.endsWith('.vm'))) {
       const owner = await readFile(join(this.root, 'images', `${name}.owner`), 'utf8').catch(() => undefined);
       out.push({ name, ownerPid: owner ? Number(owner) : undefined });
     }
@@ -134,7 +156,8 @@ export class StoragePool {
 
   /** Ids of every instance disk in the pool (reconcile counts these against the database). */
   async listDisks(): Promise<string[]> {
-    return (await readdir(join(this.root, 'instances'))).filter((n) => n.startsWith('i-'));
+    const names = (await readdir(join(this.root, 'instances'))).filter((n) => n.startsWith('i-'));
+    return [...new Set(names.map((n) => n.replace(/\.raw(\.tmp)?$/, '')))];
   }
 
   private async removePath(path: string): Promise<void> {

@@ -15,7 +15,7 @@ import { projectRoot } from '../../src/paths.js';
 
 export const NODE_DIR = process.env.PCLOUD_NODE_DIR ?? '/var/tmp/pcloud-node';
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd', 'systemd-container', 'iproute2', 'nftables', 'btrfs-progs',
-  'util-linux', 'tar', 'openssh-client', 'ca-certificates', 'procps', 'kmod', 'dnsmasq-base', 'dnsmasq-utils', 'udhcpc', 'iputils-ping'];
+  'util-linux', 'tar', 'openssh-client', 'ca-certificates', 'procps', 'kmod', 'dnsmasq-base', 'dnsmasq-utils', 'udhcpc', 'iputils-ping', 'lz4'];
 
 const SETUP = [
   'printf "127.0.0.1 localhost\\n::1 localhost ip6-localhost\\n" > /etc/hosts',

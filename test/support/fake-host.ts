@@ -58,6 +58,7 @@ export class FakeUnits implements UnitManager {
 }
 
 export class FakePool {
+  vmDir(imageId: string) { return join(this.root, 'images', `${imageId}.vm`); }
   readonly kind = 'btrfs' as const;
   constructor(readonly root: string) {}
   diskPath(id: string) { return join(this.root, 'instances', id); }
@@ -89,6 +90,10 @@ export class FakeNetwork {
   readonly internet = new Map<string, boolean>();
   readonly edges = new Map<string, Edge>();
   async reconcileLinks() { return 0; }
+  async ports() { return [] as string[]; }
+  async removePort() {}
+  async attachTap(nic: { instanceId: string }) { this.attached.set(nic.instanceId, nic); }
+  async detachTap(_vpc: string, id: string) { this.attached.delete(id); }
   async setEdge(vpcId: string, edge: Edge) { this.internet.set(vpcId, edge.internet); this.edges.set(vpcId, edge); }
   async removeVpc(id: string) { this.vpcs.delete(id); }
 }

@@ -1,0 +1,73 @@
+/**
+ * Linux VMs on QEMU `microvm`: the unit that boots an instance's raw disk with its image's kernel and initrd. QEMU runs
+ * in the VPC router's namespace, where its tap (the instance's port) is; a small wrapper (vm-ready.ts) turns the
+ * guest's readiness line on a virtio-serial port into sd_notify READY=1. The guest gets its address by DHCP and its
+ * identity from the metadata service. microvm booting a kernel directly has no firmware and so no SMBIOS tables (the
+ * guest logs "DMI not present"): an `ec2…` uuid cannot reach cloud-init's ds-identify that way, so the kernel command
+ * line names the datasource (`ci.ds=Ec2`), and cloud-init, seeing no AWS hardware, reads the service without a token.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { VmArtifacts } from './images.js';
+import { portName, routerNs } from './network.js';
+import { projectRoot } from '../paths.js';
+import type { UnitSpec } from './units/types.js';
+
+export interface MicrovmOptions {
+  instanceId: string;
+  vpcId: string;
+  mac: string;
+  vcpus: number;
+  memoryMiB: number;
+  artifacts: VmArtifacts;
+  disk: string;
+  /** Where the unit keeps its sockets (readiness, QMP). */
+  runDir: string;
+  accel: 'kvm' | 'tcg';
+  readyTimeoutSec: number;
+}
+
+/** The host's TSC rate: without it a TCG guest may hang calibrating against the PIT. */
+function tscKhz(): number | undefined {
+  const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
+
+export function microvmArgs(o: MicrovmOptions): string[] {
+  const khz = tscKhz();
+  const append = ['console=ttyS0', 'root=/dev/vda', 'rw', 'panic=-1', ...(khz ? [`tsc_early_khz=${khz}`] : []),
+    'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.dumbkbd', '8250.nr_uarts=1', 'cryptomgr.notests', 'ci.ds=Ec2'].join(' ');
+  return [
+    'qemu-system-x86_64',
+    '-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=on',
+    '-accel', o.accel, '-cpu', o.accel === 'kvm' ? 'host' : 'max',
+    '-m', String(o.memoryMiB), '-smp', String(o.vcpus),
+    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio',
+    '-kernel', o.artifacts.kernel, '-initrd', o.artifacts.initrd, '-append', append,
+    '-drive', `id=root,file=${o.disk},format=raw,if=none,cache=none,aio=threads`, '-device', 'virtio-blk-device,drive=root',
+    '-netdev', `tap,id=n0,ifname=${portName(o.instanceId)},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n0,mac=${o.mac}`,
+    '-device', 'virtio-serial-device',
+    '-chardev', `socket,id=ready,path=${join(o.runDir, 'ready.sock')}`, '-device', 'virtserialport,chardev=ready,name=org.pcloud.ready',
+    '-qmp', `unix:${join(o.runDir, 'qmp.sock')},server=on,wait=off`,
+    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+  ];
+}
+
+export function microvmUnit(o: MicrovmOptions): UnitSpec {
+  return {
+    name: `pcloud-instance@${o.instanceId}`,
+    description: `pcloud instance ${o.instanceId} (QEMU microvm, ${o.accel})`,
+    exec: ['ip', 'netns', 'exec', routerNs(o.vpcId), process.execPath, join(projectRoot(), 'dist/src/host/vm-ready.js'),
+      join(o.runDir, 'ready.sock'), '--', ...microvmArgs(o)],
+    type: 'notify',
+    startTimeoutSec: o.readyTimeoutSec,
+    stopTimeoutSec: 30,
+    killSignal: 'SIGTERM',
+    limits: {
+      cpuQuotaPercent: o.vcpus * 100,
+      // The guest's memory and QEMU's own.
+      memoryMaxBytes: (o.memoryMiB + 256) * 1024 * 1024,
+      tasksMax: 512,
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Linux VMs for real: a c5 instance boots the debian-12 image as a QEMU microvm (TCG on this host: /dev/kvm is a
+ * nested PVM device that cannot run guests), gets its address from the VPC's DHCP, its identity and user-data from
+ * the metadata service through cloud-init's Ec2 datasource, turns running on the guest's readiness signal, and is
+ * reached by a container in its subnet.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DescribeInstancesCommand, GetConsoleOutputCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
+import { hostInventory, leaderOf, startReal, type RealServer } from '../support/real.js';
+import { until } from '../support/api.js';
+
+let srv: RealServer;
+beforeAll(async () => { srv = await startReal(); });
+afterAll(async () => { await srv?.stop(); });
+
+async function describe1(id: string): Promise<Instance> {
+  return (await srv.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+}
+
+async function waitState(id: string, want: string, timeoutMs: number): Promise<Instance> {
+  return until(async () => {
+    const inst = await describe1(id);
+    if (inst.State?.Name === 'terminated' && want !== 'terminated') throw new Error(`${id} terminated: ${inst.StateReason?.Message}`);
+    return inst.State?.Name === want ? inst : undefined;
+  }, timeoutMs, 500);
+}
+
+describe('microvm (QEMU, TCG here)', () => {
+  it('boots the debian-12 image: DHCP, cloud-init from the metadata service, user-data, running, reachable in its VPC', async () => {
+    const before = hostInventory();
+    const userData = Buffer.from('#!/bin/sh\necho "user-data ran in $(hostname)" > /dev/ttyS0\n').toString('base64');
+    const vm = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 'c5.large', MinCount: 1, MaxCount: 1, UserData: userData }))).Instances![0]!;
+    const peer = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!;
+    const id = vm.InstanceId!;
+    try {
+      const running = await waitState(id, 'running', 600_000);
+      expect(running.PrivateIpAddress).toBe(vm.PrivateIpAddress);
+      await waitState(peer.InstanceId!, 'running', 90_000);
+      // The console (GetConsoleOutput) shows cloud-init done with the Ec2 datasource, the name it set and the user-data.
+      const console = Buffer.from((await srv.ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }))).Output ?? '', 'base64').toString();
+      const host = vm.PrivateDnsName!.split('.')[0]!;
+      expect(console).toMatch(/Cloud-init v\. \S+ finished at .* Datasource DataSourceEc2\./);
+      expect(console).toContain(`user-data ran in ${host}`);
+      // Its address came by DHCP from the VPC's dnsmasq (cloud-init's table of devices shows it on eth0).
+      expect(console).toMatch(new RegExp(`ci-info: \\|\\s+eth0\\s+\\|\\s+True\\s+\\|\\s+${vm.PrivateIpAddress!.replaceAll('.', '\\.')}\\s`));
+      expect(console).toContain(`${host} login:`);
+      // A container in the same subnet reaches it.
+      const ping = execFileSync('nsenter', ['-t', String(leaderOf(peer.InstanceId!)), '-m', '-u', '-i', '-n', '-p', '--', 'ping', '-c', '1', '-W', '5', vm.PrivateIpAddress!]).toString();
+      expect(ping).toContain('1 received');
+    } finally {
+      await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id, peer.InstanceId!] }));
+      await waitState(id, 'terminated', 60_000);
+      await waitState(peer.InstanceId!, 'terminated', 60_000);
+    }
+    // Nothing of it is left: no QEMU, no tap, no disk.
+    expect(execFileSync('sh', ['-c', `pgrep -f '[q]emu-system-x86_64.*${id}' || true`]).toString().trim()).toBe('');
+    expect(existsSync(join(srv.dataDir, 'pool/instances', `${id}.raw`))).toBe(false);
+    const after = hostInventory();
+    expect(after.links).toEqual(before.links);
+    expect(after.units).toEqual(before.units);
+  }, 900_000);
+});
