@@ -43,7 +43,7 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   checks.push({
     name: 'KVM / TCG',
     ok: Boolean(qemu),
-    detail: `${kvm ? '/dev/kvm present' : 'no /dev/kvm: VMs would run on TCG (software)'}; ${qemu ? 'qemu-system-x86_64 found' : 'QEMU missing (VM runtimes, issue #6)'}`,
+    detail: `${kvm ? '/dev/kvm present' : 'no /dev/kvm'}; VMs run on ${process.env.PCLOUD_VM_ACCEL === 'kvm' ? 'KVM' : 'TCG (software; PCLOUD_VM_ACCEL=kvm where /dev/kvm runs guests)'}; ${qemu ? 'qemu-system-x86_64 found' : 'QEMU missing (VM runtimes)'}`,
     fix: qemu ? undefined : apt('qemu-system-x86 qemu-block-extra ovmf'),
   });
   const nft = await which('nft');

@@ -38,6 +38,10 @@ const server = createServer((conn) => {
   conn.on('error', () => undefined);
 });
 server.listen(readyPath, () => {
+  // The console's first line says how the VM runs (GetConsoleOutput shows it).
+  const accel = args[args.indexOf('-accel') + 1] ?? '?';
+  const machine = (args[args.indexOf('-M') + 1] ?? '?').split(',')[0];
+  process.stdout.write(`pcloud: ${file} -M ${machine}, ${accel === 'kvm' ? 'KVM' : 'TCG (software emulation)'}\r\n`);
   const qemu = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => qemu.kill(sig === 'SIGHUP' ? 'SIGTERM' : sig));
   qemu.on('exit', (code, signal) => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeInstancesCommand, GetConsoleOutputCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { hostInventory, leaderOf, startReal, type RealServer } from '../support/real.js';
@@ -42,6 +42,8 @@ describe('microvm (QEMU, TCG here)', () => {
       // The console (GetConsoleOutput) shows cloud-init done with the Ec2 datasource, the name it set and the user-data.
       const console = Buffer.from((await srv.ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }))).Output ?? '', 'base64').toString();
       const host = vm.PrivateDnsName!.split('.')[0]!;
+      // How it runs heads the console (the unit's own log; GetConsoleOutput gives the latest 64 KB).
+      expect(readFileSync(join(srv.dataDir, 'run/units', `pcloud-instance@${id}`, 'console.log'), 'utf8').split('\n')[0]).toContain('pcloud: qemu-system-x86_64 -M microvm, TCG');
       expect(console).toMatch(/Cloud-init v\. \S+ finished at .* Datasource DataSourceEc2\./);
       expect(console).toContain(`user-data ran in ${host}`);
       // Its address came by DHCP from the VPC's dnsmasq (cloud-init's table of devices shows it on eth0).
