@@ -80,9 +80,9 @@ async function bareBoot(imageRoot: string, pool: string, n: number): Promise<num
   return ms;
 }
 
-export async function runningAfter(endpoint: string, creds: Creds, count: number, imageId: string): Promise<number[]> {
+export async function runningAfter(endpoint: string, creds: Creds, count: number, imageId: string, instanceType = 't3.micro', pollMs = 20): Promise<number[]> {
   const t0 = performance.now();
-  const res = await ec2Call(endpoint, creds, { Action: 'RunInstances', ImageId: imageId, InstanceType: 't3.micro', MinCount: String(count), MaxCount: String(count) });
+  const res = await ec2Call(endpoint, creds, { Action: 'RunInstances', ImageId: imageId, InstanceType: instanceType, MinCount: String(count), MaxCount: String(count) });
   if (res.status !== 200) throw new Error(res.body);
   const ids = [...res.body.matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)].map((m) => m[1]!);
   const done = new Map<string, number>();
@@ -94,7 +94,7 @@ export async function runningAfter(endpoint: string, creds: Creds, count: number
       if (m[2] === 'running' && !done.has(m[1]!)) done.set(m[1]!, performance.now() - t0);
       if (m[2] === 'terminated') throw new Error(`${m[1]} terminated during launch`);
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   const params: Record<string, string> = { Action: 'TerminateInstances' };
   ids.forEach((id, i) => { params[`InstanceId.${i + 1}`] = id; });

@@ -1,11 +1,12 @@
 /**
- * `npm run bench [launch|units|network|describe]`: the benchmarks, printed and written to bench/results/. Figures, not
+ * `npm run bench [launch|units|network|describe|microvm]`: the benchmarks, printed and written to bench/results/. Figures, not
  * assertions. With no argument: units (which includes launch), network and describe.
  */
 import { benchDescribe } from './describe.js';
 import { benchLaunch } from './launch.js';
 import { benchUnits } from './units.js';
 import { benchNetwork } from './network.js';
+import { benchMicrovm } from './microvm.js';
 import { table, writeResult } from './lib.js';
 
 const only = process.argv[2];
@@ -56,4 +57,14 @@ if (!only || only === 'describe') {
   }
   console.log(table(rows));
   console.log('written to', writeResult('describe', r));
+}
+
+if (!only || only === 'microvm') {
+  const r = await benchMicrovm({ dataDir, runs: Number(process.env.BENCH_VM_RUNS ?? 3) });
+  console.log(`\n(e) microvm (${r.accel}): RunInstances c5.large → running vs a bare QEMU boot of the same kernel, initrd and disk (ms)`);
+  console.log(table([
+    ['bare p50', 'bare max', 'pcloud p50', 'pcloud max', 'ratio p50 (target ≤ 1.2)'],
+    [r.bare.p50, r.bare.max, r.pcloud.p50, r.pcloud.max, r.ratioP50],
+  ]));
+  console.log('written to', writeResult('microvm', r));
 }

@@ -2,6 +2,7 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import { run, which } from '../host/exec.js';
 import { systemdIsPid1 } from '../host/units/index.js';
+import { familyRuntime } from '../cloud/catalog.js';
 
 export interface Check {
   name: string;
@@ -50,6 +51,12 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   const nftWorks = nft ? (await run('nft', ['list', 'tables'], { reject: false })).exitCode === 0 : false;
   checks.push({ name: 'nftables', ok: nftWorks, detail: nft ? (nftWorks ? 'nft works' : 'nft present but cannot list tables') : 'nft not found', fix: nft ? undefined : apt('nftables') });
   checks.push(await tool('iproute2', 'ip', 'iproute2', ['-V']));
+  const table = new Map<string, string[]>();
+  for (const [family, runtime] of Object.entries(familyRuntime)) table.set(runtime, [...(table.get(runtime) ?? []), family]);
+  checks.push({
+    name: 'instance families → runtimes', ok: true,
+    detail: [...table].map(([runtime, families]) => `${families.join(',')} → ${runtime}`).join('; ') + ' (PCLOUD_RUNTIMES overrides)',
+  });
   checks.push(await tool('nginx (Lambda, issue #7)', 'nginx', 'nginx', ['-v']));
   checks.push(await tool('swtpm (q35 TPM, issue #6)', 'swtpm', 'swtpm swtpm-tools', ['--version']));
   return checks;

@@ -13,10 +13,27 @@ export interface InstanceType {
   architecture: 'x86_64' | 'arm64';
 }
 
-export const familyRuntime: Record<string, Runtime> = {
+export const defaultFamilyRuntime: Record<string, Runtime> = {
   t2: 'container', t3: 'container', t3a: 'container', t4g: 'container',
   m5: 'microvm', m6i: 'microvm', c5: 'microvm', c6i: 'microvm', r5: 'microvm', r6i: 'microvm',
 };
+
+/**
+ * The table in use: the defaults, with PCLOUD_RUNTIMES (`family=runtime,...`, e.g. `t3=microvm,m5=container`)
+ * applied over them. A family not in the defaults is not a type pcloud knows; a runtime must be one of the three.
+ */
+export function familyRuntimes(env: string | undefined = process.env.PCLOUD_RUNTIMES): Record<string, Runtime> {
+  const out = { ...defaultFamilyRuntime };
+  for (const pair of (env ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [family, runtime] = pair.split('=').map((x) => x.trim());
+    if (!family || !(family in defaultFamilyRuntime)) throw new Error(`PCLOUD_RUNTIMES: unknown instance family '${family}'`);
+    if (runtime !== 'container' && runtime !== 'microvm' && runtime !== 'q35') throw new Error(`PCLOUD_RUNTIMES: '${runtime}' is not a runtime (container, microvm, q35)`);
+    out[family] = runtime;
+  }
+  return out;
+}
+
+export const familyRuntime = familyRuntimes();
 
 const sizes: Record<string, [number, number]> = {
   nano: [2, 512], micro: [2, 1024], small: [2, 2048], medium: [2, 4096], large: [2, 8192], xlarge: [4, 16384],
