@@ -84,7 +84,7 @@ export async function runningAfter(endpoint: string, creds: Creds, count: number
   const t0 = performance.now();
   const res = await ec2Call(endpoint, creds, { Action: 'RunInstances', ImageId: imageId, InstanceType: instanceType, MinCount: String(count), MaxCount: String(count) });
   if (res.status !== 200) throw new Error(res.body);
-  const ids = [...res.body.matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)].map((m) => m[1]!);
+  const ids = [...new Set([...res.body.matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)].map((m) => m[1]!))];
   const done = new Map<string, number>();
   while (done.size < ids.length) {
     const params: Record<string, string> = { Action: 'DescribeInstances' };
