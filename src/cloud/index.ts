@@ -97,6 +97,11 @@ export class Cloud {
   async deleteVpc(accountId: string, vpcId: string): Promise<void> {
     this.network.deleteVpc(accountId, vpcId);
     this.tags.removeAll([vpcId]);
+    await this.removeRouter(vpcId);
+  }
+
+  /** A VPC's router on the host: its DNS/DHCP unit, the metadata listener in it, then the namespace. */
+  private async removeRouter(vpcId: string): Promise<void> {
     await this.host.dns.remove(vpcId);
     this.host.metadata.close(vpcId);
     await this.host.network.removeVpc(vpcId);
@@ -129,10 +134,7 @@ export class Cloud {
   private async reconcileNetworks(): Promise<{ orphanRouters: number; strayLinks: number }> {
     const known = new Set(this.db.select({ id: vpcs.id }).from(vpcs).all().map((v) => v.id));
     const orphans = (await this.routers()).filter((id) => !known.has(id));
-    for (const vpcId of orphans) {
-      await this.host.dns.remove(vpcId);
-      await this.host.network.removeVpc(vpcId);
-    }
+    for (const vpcId of orphans) await this.removeRouter(vpcId);
     // Ports (taps of VMs) of instances that no longer run; a container's veth end goes with its namespace.
     const running = new Set(this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])).all()
       .map((r) => portName(r.id)));

@@ -27,6 +27,7 @@ import type { KeyPairs } from './keypairs.js';
 import { newMac, type Network } from './network.js';
 import { Tags, globFor, type Filter, type Tag } from './tags.js';
 import { PublicIps } from './public-ips.js';
+import { KeyedQueue } from '../serial.js';
 
 export type Instance = typeof instances.$inferSelect;
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
@@ -144,7 +145,8 @@ const filterColumns: Record<string, SQL> = {
 };
 
 export class Instances {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Every transition of one instance, one at a time. */
+  private readonly locks = new KeyedQueue((id, err) => log.error(`instance ${id}: ${err.message}`));
   private unsubscribe?: () => void;
 
   constructor(
@@ -171,7 +173,7 @@ export class Instances {
 
   /** Wait until every transition under way has finished (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.locks.size) await Promise.allSettled([...this.locks.values()]);
+    await this.locks.idle();
   }
 
   // ---------------------------------------------------------------- launch
@@ -348,8 +350,9 @@ export class Instances {
     return path;
   }
 
-  private readonly firewalls = new Map<string, Promise<void>>();
-  private readonly edges = new Map<string, Promise<void>>();
+  /** Host-side syncs of one VPC, one at a time: each computes from the database when it runs, so the last wins. */
+  private readonly firewalls = new KeyedQueue((vpcId, err) => log.warn(`firewall of ${vpcId}: ${err.message}`));
+  private readonly edges = new KeyedQueue((vpcId, err) => log.warn(`edge of ${vpcId}: ${err.message}`));
 
   /**
    * Bring the VPC router's edge in line with the database: NAT while an internet gateway is attached, and the public
@@ -366,9 +369,7 @@ export class Instances {
         external: ext && vpcCidr ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr, maps } : undefined,
       });
     };
-    const next = (this.edges.get(vpcId) ?? Promise.resolve()).then(apply, apply);
-    this.edges.set(vpcId, next.catch((err) => log.warn(`edge of ${vpcId}: ${(err as Error).message}`)));
-    return next;
+    return this.edges.run(vpcId, apply);
   }
 
   /**
@@ -390,16 +391,13 @@ export class Instances {
         instanceId: r.id, ingress: flows(r, false), egress: flows(r, true), ip: r.privateIp, hopLimit: r.attributes.metadataOptions.httpPutResponseHopLimit,
       })));
     };
-    const next = (this.firewalls.get(vpcId) ?? Promise.resolve()).then(apply, apply);
-    this.firewalls.set(vpcId, next.catch((err) => log.warn(`firewall of ${vpcId}: ${(err as Error).message}`)));
-    return next;
+    return this.firewalls.run(vpcId, apply);
   }
 
   private dnsDomain(): string {
     return this.config.region === 'us-east-1' ? 'ec2.internal' : `${this.config.region}.compute.internal`;
   }
 
-  /** The VPC's names: ip-a-b-c-d(.ec2.internal) for every instance that is not terminated, and its Name tag. */
   /** Publish the DNS records of the instances' VPCs again (their Name tags changed). */
   async refreshNames(accountId: string, instanceIds: string[]): Promise<void> {
     if (this.config.networking !== 'vpc') return;
@@ -408,6 +406,7 @@ export class Instances {
     await Promise.all([...vpcIds].map((v) => this.publishDns(accountId, v)));
   }
 
+  /** The VPC's names (ip-a-b-c-d, and the Name tag) and DHCP hosts, for every instance that keeps its address. */
   private async publishDns(accountId: string, vpcId: string): Promise<void> {
     const rows = this.db.select({ id: instances.id, ip: instances.privateIp, mac: instances.macAddress }).from(instances)
       .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running', 'stopping', 'stopped']))).all();
@@ -799,23 +798,17 @@ export class Instances {
 
   /** Run fn after every earlier transition of the same instance. */
   private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tracked = next.catch((err) => log.error(`instance ${id}: ${(err as Error).message}`));
-    this.locks.set(id, tracked);
-    void tracked.then(() => {
-      if (this.locks.get(id) === tracked) this.locks.delete(id);
-    });
-    return next;
+    return this.locks.run(id, fn);
   }
+
 }
 
-/** The VPC router's address in a subnet: the first after the network address, as on AWS. */
 function netmaskOf(cidr: string): string {
   const { bits } = parseCidr(cidr);
   return intToIp(bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0);
 }
 
+/** The VPC router's address in a subnet: the first after the network address, as on AWS. */
 function gatewayOf(cidr: string): string {
   return intToIp(parseCidr(cidr).base + 1);
 }

@@ -8,6 +8,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { run } from './exec.js';
+import { KeyedQueue } from '../serial.js';
 import { portName, routerNs } from './network.js';
 import { isFinal, type UnitManager, type UnitSpec } from './units/types.js';
 
@@ -64,18 +65,12 @@ export class DnsDriver {
   /** Per VPC: the configuration its dnsmasq was last started with by this process. */
   private readonly confs = new Map<string, string>();
   /** Per VPC: every change (start, records, restart) one at a time. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly units: UnitManager, private readonly dir: string, private readonly upstream: string[] = []) {}
 
   private vpcDir(vpcId: string): string {
     return join(this.dir, vpcId);
-  }
-
-  private serial<T>(vpcId: string, fn: () => Promise<T>): Promise<T> {
-    const next = (this.queues.get(vpcId) ?? Promise.resolve()).then(fn, fn);
-    this.queues.set(vpcId, next.catch(() => undefined));
-    return next;
   }
 
   /**
@@ -85,8 +80,8 @@ export class DnsDriver {
   ensure(vpcId: string, vpc: VpcDns): Promise<void> {
     const dir = this.vpcDir(vpcId);
     const conf = dnsmasqConf(dir, vpc, this.upstream);
-    if (this.confs.get(vpcId) === conf) return this.queues.get(vpcId)?.then(() => undefined) ?? Promise.resolve();
-    return this.serial(vpcId, async () => {
+    if (this.confs.get(vpcId) === conf) return this.queue.idle(vpcId);
+    return this.queue.run(vpcId, async () => {
       if (this.confs.get(vpcId) === conf) return;
       await mkdir(join(dir, 'hosts'), { recursive: true });
       await writeFile(join(dir, 'dhcp-hosts'), '', { flag: 'a' });
@@ -111,7 +106,7 @@ export class DnsDriver {
 
   /** Replace the VPC's records: names through the watched directory, DHCP hosts with a SIGHUP. */
   publish(vpcId: string, records: DnsRecord[]): Promise<void> {
-    return this.serial(vpcId, async () => {
+    return this.queue.run(vpcId, async () => {
       const dir = this.vpcDir(vpcId);
       await mkdir(join(dir, 'hosts'), { recursive: true });
       await writeAtomic(join(dir, 'hosts', 'instances'), records.map((r) => `${r.ip} ${r.names.join(' ')}`).join('\n') + '\n');
@@ -139,7 +134,7 @@ export class DnsDriver {
   }
 
   remove(vpcId: string): Promise<void> {
-    return this.serial(vpcId, async () => {
+    return this.queue.run(vpcId, async () => {
       this.confs.delete(vpcId);
       await this.units.stop(dnsUnitName(vpcId));
       await this.units.remove(dnsUnitName(vpcId));

@@ -5,6 +5,7 @@
  * set up before the container starts; nspawn joins it with --network-namespace-path (never under `ip netns exec`).
  * Security groups are nftables chains in the router's forward hook, per instance port.
  */
+import { existsSync } from 'node:fs';
 import { run } from './exec.js';
 
 export interface Nic {
@@ -73,6 +74,8 @@ export function firewallText(ports: PortRules[]): string {
 }
 /** The router end of a VM's tap: the guest's MAC with another first octet (both locally administered). */
 const tapMac = (mac: string) => `fe${mac.slice(2)}`;
+/** Whether the VPC's router namespace exists (its bind mount under /run/netns; no command on the launch path). */
+const routerExists = (vpcId: string) => existsSync(nsPath(routerNs(vpcId)));
 export const instanceNs = (instanceId: string) => `pcloud-${instanceId}`;
 export const nsPath = (name: string) => `/run/netns/${name}`;
 /** The router side of an instance's veth: interface names are at most 15 characters. */
@@ -180,7 +183,7 @@ export class NetworkDriver {
   private async setupVpc(vpcId: string, gateways: { address: string; prefixLength: number }[]): Promise<void> {
     await this.ensureHost();
     const ns = routerNs(vpcId);
-    const fresh = !(await this.namespaces()).includes(ns);
+    const fresh = !routerExists(vpcId);
     if (fresh) await run('ip', ['netns', 'add', ns]);
     const links = (await run('ip', ['-n', ns, '-o', 'link', 'show'], { reject: false })).stdout;
     const addrs = (await run('ip', ['-n', ns, '-o', 'addr', 'show'], { reject: false })).stdout;
@@ -212,7 +215,7 @@ export class NetworkDriver {
     const key = JSON.stringify(edge);
     if (this.edges.get(vpcId) === key) return;
     const ns = routerNs(vpcId);
-    if (!(await this.namespaces()).includes(ns)) return;
+    if (!routerExists(vpcId)) return;
     if (edge.external?.maps.length) await this.ensureExternal(vpcId, edge.external);
     else await run('ip', ['-n', ns, 'addr', 'flush', 'dev', 'ext'], { reject: false });
     await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(edge) });
@@ -278,7 +281,7 @@ export class NetworkDriver {
   /** Replace the VPC's security group rules, atomically (one nft transaction). */
   async applyFirewall(vpcId: string, ports: PortRules[]): Promise<void> {
     // A VPC without a router yet has nothing to filter; its first instance's attach applies the rules.
-    if (!(await this.namespaces()).includes(routerNs(vpcId))) return;
+    if (!routerExists(vpcId)) return;
     await run('ip', ['netns', 'exec', routerNs(vpcId), 'nft', '-f', '-'], { input: firewallText(ports) });
   }
 
