@@ -9,6 +9,7 @@ import { log } from '../log.js';
 import { AuthError, scopeOf, verify } from './auth/sigv4.js';
 import { ec2Error, handleEc2 } from './ec2/index.js';
 import { handleSts, stsError } from './sts/index.js';
+import { consoleRoutes } from './console/index.js';
 
 export const MAX_BODY = 1024 * 1024;
 
@@ -43,6 +44,7 @@ export function createApp(cloud: Cloud): Hono {
   // The certificate that verifies instance identity documents (their signature and pkcs7): public, as AWS's are.
   app.get('/pcloud/identity-certificate.pem', () =>
     new Response(cloud.metadata.identityCertificate(), { headers: { 'content-type': 'application/x-pem-file' } }));
+  consoleRoutes(app, cloud);
   app.all('*', async (c) => {
     const req = c.req.raw;
     const url = new URL(req.url);

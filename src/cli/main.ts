@@ -10,6 +10,10 @@ import { configFromEnv } from '../cloud/config.js';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createApp } from '../api/server.js';
+import { attachConsoleWebsocket } from '../api/console/index.js';
+import { presignedConsoleUrl } from './console.js';
+import { instances } from '../db/schema.js';
+import { eq } from 'drizzle-orm';
 import { metadataServer } from '../imds/server.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
@@ -92,6 +96,7 @@ program.command('serve')
     // SDK clients keep connections open between calls (waiters, scripts doing work in between): close idle ones well
     // after a client would (AWS's own endpoints wait about a minute), never under its feet after Node's 5 s default.
     const http = server as import('node:http').Server;
+    const closeConsoles = attachConsoleWebsocket(http, cloud);
     http.keepAliveTimeout = 65_000;
     http.headersTimeout = 70_000;
     let closing = false;
@@ -100,6 +105,7 @@ program.command('serve')
       closing = true;
       log.info('shutting down (instances keep running)');
       server.close();
+      closeConsoles();
       imds.close();
       await cloud.close();
       process.exit(0);
@@ -132,12 +138,25 @@ image.command('build <name>')
     await cloud.close();
   });
 image.command('import <file>')
-  .description('unpack a root file system tarball into the pool and register it')
+  .description('register a root file system tarball (containers, and microvm if it has a kernel), or a qcow2/raw disk image or installer ISO (VMs; UEFI or Windows ones run on q35)')
   .requiredOption('--name <name>', 'image name')
+  .option('--format <format>', 'tar, qcow2, raw or iso (default: from the file)')
+  .option('--platform <platform>', 'linux or windows (disk images)', 'linux')
+  .option('--boot-mode <mode>', 'uefi or legacy-bios (disk images; Windows and ISOs: uefi)')
+  .option('--disk-size <GiB>', 'size of the disk an ISO installs onto, or the least size of an imported disk', '32')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
-  .action(async (file: string, opts: { name: string; data: string }) => {
+  .action(async (file: string, opts: { name: string; data: string; format?: string; platform: string; bootMode?: string; diskSize: string }) => {
     const cloud = await Cloud.open({ dataDir: opts.data });
-    const img = await cloud.images.importTar(file, opts.name);
+    const tar = opts.format === 'tar' || (!opts.format && /\.(tar|tar\.\w+|tgz)$/.test(file));
+    if (opts.platform !== 'linux' && opts.platform !== 'windows') throw new Error(`--platform: linux or windows, not ${opts.platform}`);
+    if (opts.bootMode && opts.bootMode !== 'uefi' && opts.bootMode !== 'legacy-bios') throw new Error(`--boot-mode: uefi or legacy-bios, not ${opts.bootMode}`);
+    if (opts.format && !['tar', 'qcow2', 'raw', 'iso'].includes(opts.format)) throw new Error(`--format: tar, qcow2, raw or iso, not ${opts.format}`);
+    const img = tar
+      ? await cloud.images.importTar(file, opts.name)
+      : await cloud.images.importDisk(file, opts.name, {
+        format: opts.format as 'qcow2' | 'raw' | 'iso' | undefined, platform: opts.platform, bootMode: opts.bootMode as 'uefi' | 'legacy-bios' | undefined,
+        diskSizeGiB: Number(opts.diskSize),
+      });
     process.stdout.write(`${img.id}\t${img.name}\n`);
     await cloud.close();
   });
@@ -156,6 +175,19 @@ program.command('doctor')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .action(async (opts: { data: string }) => {
     process.stdout.write(formatChecks(await doctor(opts.data)) + '\n');
+  });
+
+program.command('console <instance>')
+  .description("a URL of a UEFI/Windows VM's console in the browser (noVNC), presigned with its account's key")
+  .option('--data <dir>', 'data directory', DEFAULT_DATA)
+  .option('--expires <seconds>', 'how long the URL opens the page', '300')
+  .action(async (instance: string, opts: { data: string; expires: string }) => {
+    const db = openDb(join(opts.data, 'pcloud.db'));
+    const row = db.select({ accountId: instances.accountId }).from(instances).where(eq(instances.id, instance)).get();
+    if (!row) throw new Error(`no instance ${instance}`);
+    const key = new Accounts(db).keyOf(row.accountId);
+    if (!key) throw new Error(`account ${row.accountId} has no access key`);
+    process.stdout.write(presignedConsoleUrl(await endpointOf(opts.data), key, configFromEnv().region, instance, Number(opts.expires)) + '\n');
   });
 
 program.command('logs <instance>')

@@ -49,6 +49,12 @@ export class Accounts {
     return key;
   }
 
+  /** An access key of the account (the oldest), to sign for it. */
+  keyOf(accountId: string): AccessKey | undefined {
+    const row = this.db.select().from(accessKeys).where(eq(accessKeys.accountId, accountId)).orderBy(accessKeys.createdAt).limit(1).get();
+    return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
+  }
+
   firstKey(): AccessKey | undefined {
     const row = this.db.select().from(accessKeys).orderBy(accessKeys.createdAt).limit(1).get();
     return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };

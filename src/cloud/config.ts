@@ -17,6 +17,8 @@ export interface CloudConfig {
   external?: ExternalNetwork;
   /** How VMs run: `kvm` where /dev/kvm works (PCLOUD_VM_ACCEL=kvm), `tcg` (software) otherwise; the default is tcg. */
   vmAccel?: 'kvm' | 'tcg';
+  /** How long a stopping VM's operating system may take to power off after the ACPI button before QEMU is stopped. */
+  vmShutdownTimeoutSec: number;
   /** Where runtime state (sockets) lives: DATA/run. */
   runDir?: string;
 }
@@ -51,5 +53,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     networking: env.PCLOUD_NETWORKING === 'none' ? 'none' : 'vpc',
     external: externalFromEnv(env),
     vmAccel: env.PCLOUD_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg',
+    vmShutdownTimeoutSec: Number(env.PCLOUD_VM_SHUTDOWN_TIMEOUT_SEC ?? 120),
   };
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Db } from '../db/index.js';
 import { images } from '../db/schema.js';
 import type { StoragePool } from '../host/storage.js';
-import { buildRootfs, buildVmArtifacts, diskUsage, loadRecipe, unpackTar, type Progress } from '../host/images.js';
+import { buildRootfs, buildVmArtifacts, detectDiskFormat, diskUsage, importDiskArtifacts, loadRecipe, unpackTar, type DiskFormat, type Progress } from '../host/images.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import { matches, type Filter } from './tags.js';
@@ -76,7 +76,23 @@ export class Images {
 
   /** Whether the image also runs as a microvm (it has a kernel: its VM artifacts were made at registration). */
   hasVm(image: Image): boolean {
+    return existsSync(join(this.pool.vmDir(image.id), 'vmlinux'));
+  }
+
+  /** Whether the image has a raw disk a VM boots (from firmware, on q35). */
+  hasDisk(image: Image): boolean {
     return existsSync(join(this.pool.vmDir(image.id), 'disk.raw'));
+  }
+
+  /** An imported installer ISO, attached to the image's instances while their disk is blank. */
+  installer(image: Image): string | undefined {
+    const iso = join(this.pool.vmDir(image.id), 'installer.iso');
+    return existsSync(iso) ? iso : undefined;
+  }
+
+  /** Whether the image has a root file system (it runs as a container); imported disk images have none. */
+  hasRoot(image: Image): boolean {
+    return image.rootPath !== '';
   }
 
   async deregister(accountId: string, id: string): Promise<void> {
@@ -95,7 +111,7 @@ export class Images {
     const registered = new Set(this.db.select({ id: images.id }).from(images).all().map((r) => r.id));
     let removed = 0;
     for (const root of await this.pool.listImageRoots()) {
-      const building = root.name.startsWith('.') && alive(root.ownerPid);
+      const building = alive(root.ownerPid);
       if (building || registered.has(root.name)) continue;
       await this.pool.removeImage(root.name);
       removed++;
@@ -143,6 +159,39 @@ export class Images {
       });
     } catch (err) {
       await this.pool.removeImage(`.import-${name}`).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * `pcloud image import FILE.{qcow2,raw,iso} --name N`: a disk image for VMs, converted once to a raw disk in the pool
+   * (instances fork it by reflink), or an installer ISO with a blank disk of diskSizeGiB. UEFI or Windows images run
+   * on q35 whatever the instance type's family.
+   */
+  async importDisk(file: string, name: string, opts: { format?: DiskFormat; platform?: 'linux' | 'windows'; bootMode?: 'uefi' | 'legacy-bios'; diskSizeGiB?: number; description?: string } = {}): Promise<Image> {
+    if (this.byName(name)) throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use`);
+    const format = opts.format ?? await detectDiskFormat(file);
+    const platform = opts.platform ?? 'linux';
+    // Windows boots from UEFI here (Secure Boot capable, with a TPM), as Windows 11 requires.
+    const bootMode = opts.bootMode ?? (platform === 'windows' || format === 'iso' ? 'uefi' : 'legacy-bios');
+    if (bootMode !== 'uefi' && platform !== 'windows') {
+      throw new Error(`${file}: a disk image without a kernel pcloud can boot directly needs firmware: import it with --boot-mode uefi`);
+    }
+    const id = newId('ami');
+    const dir = this.pool.vmDir(id);
+    await this.pool.markOwner(id);
+    try {
+      await importDiskArtifacts(file, dir, format, opts.diskSizeGiB ?? 32);
+      const row: Image = {
+        id, ownerId: SYSTEM_ACCOUNT, name, description: opts.description ?? `Imported from ${file} (${format})`, architecture: 'x86_64',
+        platform, bootMode, state: 'available', isPublic: true, rootPath: '', sizeBytes: await diskUsage(dir),
+        source: `import:${format}:${file}`, createdAt: Date.now(),
+      };
+      this.db.insert(images).values(row).run();
+      await this.pool.markOwner(id, false);
+      return row;
+    } catch (err) {
+      await this.pool.removeImage(id).catch(() => undefined);
       throw err;
     }
   }

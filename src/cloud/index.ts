@@ -22,6 +22,8 @@ import { KeyPairs } from './keypairs.js';
 import { Metadata } from './metadata.js';
 import { Network, type Permission, type SecurityGroupRule } from './network.js';
 import { Tags, type Tag } from './tags.js';
+import { Vms } from './vms.js';
+import { Consoles } from './consoles.js';
 import { log } from '../log.js';
 
 export interface CloudOptions {
@@ -38,6 +40,8 @@ export class Cloud {
   readonly keyPairs: KeyPairs;
   readonly images: Images;
   readonly instances: Instances;
+  readonly vms: Vms;
+  readonly consoles: Consoles;
   readonly metadata: Metadata;
   private sweeper?: NodeJS.Timeout;
 
@@ -47,7 +51,9 @@ export class Cloud {
     this.network = new Network(db, config);
     this.keyPairs = new KeyPairs(db);
     this.images = new Images(db, host.pool, { recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache') });
-    this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags);
+    this.vms = new Vms(host, config, this.images);
+    this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms);
+    this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
   }
 

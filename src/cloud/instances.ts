@@ -4,15 +4,12 @@
  * Every transition of one instance is serialized; the unit manager's events and the API's calls meet here.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { and, asc, eq, gt, inArray, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { instances, reservations, vpcs, type InstanceAttributes, type MetadataOptions } from '../db/schema.js';
 import type { Host } from '../host/index.js';
 import { containerUnit, containerUnitName } from '../host/nspawn.js';
-import { microvmUnit } from '../host/qemu.js';
-import { vmArtifacts } from '../host/images.js';
 import { writeSeed } from '../host/seed.js';
 import type { FlowRule } from '../host/network.js';
 import { isFinal, type UnitStatus } from '../host/units/types.js';
@@ -28,6 +25,7 @@ import { newMac, type Network } from './network.js';
 import { Tags, globFor, type Filter, type Tag } from './tags.js';
 import { PublicIps } from './public-ips.js';
 import { KeyedQueue } from '../serial.js';
+import type { Vms } from './vms.js';
 
 export type Instance = typeof instances.$inferSelect;
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
@@ -74,6 +72,7 @@ export interface StateChange {
 }
 
 const PREFIX = 'pcloud-instance@';
+const TPM_PREFIX = 'pcloud-tpm@';
 const MAX_PER_CALL = 100;
 const USER_DATA_MAX = 16 * 1024;
 
@@ -157,6 +156,7 @@ export class Instances {
     private readonly keyPairs: KeyPairs,
     private readonly network: Network,
     private readonly tags: Tags,
+    private readonly vms: Vms,
     private readonly publicIps: PublicIps = new PublicIps(db, config),
   ) {}
 
@@ -197,15 +197,7 @@ export class Instances {
     if (type.architecture !== image.architecture) {
       throw invalidParam(`The architecture '${type.architecture}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI.`);
     }
-    if (type.runtime === 'q35') {
-      throw new CloudError('Unsupported', `The instance type '${typeName}' runs on the q35 runtime, which this host does not launch yet.`);
-    }
-    if (type.runtime === 'microvm') {
-      if (!this.images.hasVm(image)) {
-        throw new CloudError('InvalidParameterCombination', `The image '${image.id}' has no kernel, so it runs only as a container: choose a t2, t3, t3a or t4g instance type, or an image with a kernel for '${typeName}'.`);
-      }
-      if (this.config.networking !== 'vpc') throw new CloudError('Unsupported', 'VMs need VPC networking (PCLOUD_NETWORKING=none is set)');
-    }
+    const runtime = this.vms.runtimeFor(type, image);
     if (p.keyName) this.keyPairs.get(accountId, p.keyName);
     if (p.userData) decodeUserData(p.userData);
     const shutdown = oneOf('InstanceInitiatedShutdownBehavior', p.instanceInitiatedShutdownBehavior, ['stop', 'terminate'] as const);
@@ -257,7 +249,7 @@ export class Instances {
       const publics = (p.associatePublicIp ?? subnet.mapPublicIp) ? this.publicIps.allocate(ips.length) : ips.map(() => null);
       const rows: Instance[] = ips.map((ip, i) => ({
         id: newId('i'), accountId, reservationId, launchIndex: i, imageId: image.id, instanceType: type.name,
-        runtime: type.runtime, keyName: p.keyName ?? null, state: 'pending', stateTransitionReason: '',
+        runtime, keyName: p.keyName ?? null, state: 'pending', stateTransitionReason: '',
         stateReasonCode: 'pending', stateReasonMessage: 'pending', launchTime: now, subnetId: subnet.id, vpcId: subnet.vpcId,
         availabilityZone: subnet.availabilityZone, privateIp: ip, publicIp: publics[i] ?? null, macAddress: newMac(), networkInterfaceId: newId('eni'),
         securityGroupIds: groups.map((g) => g.id), clientToken: p.clientToken || null, userData: p.userData || null,
@@ -282,16 +274,10 @@ export class Instances {
       const type = instanceTypes.get(inst.instanceType)!;
       const hostname = privateDnsName(inst.privateIp, this.config.region).split('.')[0]!;
       let unit;
-      if (inst.runtime === 'microvm') {
+      if (inst.runtime !== 'container') {
         // A VM: its raw disk forked from the image's, its tap in the router; cloud-init in the guest does the rest
         // from the metadata service (no seed is written).
-        const runDir = join(this.config.runDir ?? '/run/pcloud', 'vm', id);
-        const [disk] = await Promise.all([this.host.pool.forkRaw(image.id, id), this.attachNetwork(inst), mkdir(runDir, { recursive: true })]);
-        unit = microvmUnit({
-          instanceId: id, vpcId: inst.vpcId, mac: inst.macAddress, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
-          artifacts: vmArtifacts(this.host.pool.vmDir(image.id)), disk, runDir, accel: this.config.vmAccel ?? 'tcg',
-          readyTimeoutSec: Math.max(this.config.readyTimeoutSec, this.config.vmAccel === 'kvm' ? 120 : 600),
-        });
+        unit = await this.vms.prepare(inst, image, type, () => this.attachNetwork(inst));
       } else {
         // The fork, the network and the seed's contents are independent: make them at once.
         const [disk, netns, seed] = await Promise.all([
@@ -334,7 +320,7 @@ export class Instances {
           instanceId: inst.id, vpcId: inst.vpcId, ip: inst.privateIp, prefixLength: parseCidr(subnet.cidr).bits,
           gateway: gatewayOf(subnet.cidr), mac: inst.macAddress,
         };
-        if (inst.runtime !== 'microvm') return this.host.network.attach(nic);
+        if (inst.runtime === 'container') return this.host.network.attach(nic);
         await this.host.network.attachTap(nic);
         return '';
       })().then(async (p) => {
@@ -512,12 +498,13 @@ export class Instances {
 
   /** Remove what an instance holds on the host: its unit and its disk. */
   private async teardown(id: string): Promise<void> {
-    const name = PREFIX + id;
-    try {
-      await this.host.units.stop(name);
-      await this.host.units.remove(name);
-    } catch (err) {
-      log.warn(`stopping ${name}: ${(err as Error).message}`);
+    for (const name of [PREFIX + id, ...this.vms.companions(id)]) {
+      try {
+        await this.host.units.stop(name);
+        await this.host.units.remove(name);
+      } catch (err) {
+        log.warn(`stopping ${name}: ${(err as Error).message}`);
+      }
     }
     // Its DHCP lease goes before its port does, so the address can go to a new instance straight away.
     const row = this.db.select({ vpcId: instances.vpcId, ip: instances.privateIp, mac: instances.macAddress }).from(instances).where(eq(instances.id, id)).get();
@@ -530,7 +517,7 @@ export class Instances {
   private async detachNetwork(id: string): Promise<void> {
     const inst = this.row(id);
     await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
-    if (inst?.runtime === 'microvm' && this.config.networking === 'vpc') await this.host.network.detachTap(inst.vpcId, id);
+    if (inst && inst.runtime !== 'container' && this.config.networking === 'vpc') await this.host.network.detachTap(inst.vpcId, id);
   }
 
   /** After an instance left (or stopped): its name leaves the VPC's DNS, its addresses the VPC's rules and edge. */
@@ -542,7 +529,7 @@ export class Instances {
     await this.syncEdge(inst.vpcId).catch(() => undefined);
   }
 
-  stop(accountId: string, ids: string[], _force = false): StateChange[] {
+  stop(accountId: string, ids: string[], force = false): StateChange[] {
     const rows = this.getMany(accountId, ids);
     for (const r of rows) {
       if (r.attributes.disableApiStop && (r.state === 'running' || r.state === 'pending')) {
@@ -559,16 +546,34 @@ export class Instances {
         stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
         stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
       });
-      void this.serial(r.id, () => this.finishStop(r.id));
+      void this.serial(r.id, () => this.finishStop(r.id, !force));
       return { instanceId: r.id, previous, current: 'stopping' };
     });
   }
 
-  private async finishStop(id: string): Promise<void> {
-    await this.host.units.stop(PREFIX + id).catch((err) => log.warn(`stopping ${id}: ${(err as Error).message}`));
+  private async finishStop(id: string, graceful = false): Promise<void> {
+    if (graceful && this.row(id)?.runtime !== 'container') await this.shutDownVm(id);
+    for (const name of [PREFIX + id, ...this.vms.companions(id)]) {
+      await this.host.units.stop(name).catch((err) => log.warn(`stopping ${name}: ${(err as Error).message}`));
+    }
     await this.detachNetwork(id);
     if (this.row(id)?.state === 'stopping') this.setState(id, 'stopped', {});
     await this.unpublish(id);
+  }
+
+  /**
+   * A VM's operating system shuts down as on EC2's stop: the ACPI power button, then as long as the guest takes, up
+   * to vmShutdownTimeoutSec; whatever still runs after that is stopped by its unit (QEMU gets SIGTERM).
+   */
+  private async shutDownVm(id: string): Promise<void> {
+    if (!(await this.vms.powerButton(id))) return;
+    const until = Date.now() + this.config.vmShutdownTimeoutSec * 1000;
+    while (Date.now() < until) {
+      const st = await this.host.units.status(PREFIX + id);
+      if (!st || isFinal(st.state)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    log.warn(`${id} did not power off in ${this.config.vmShutdownTimeoutSec} s: stopping its QEMU`);
   }
 
   start(accountId: string, ids: string[]): StateChange[] {
@@ -591,7 +596,9 @@ export class Instances {
     const rows = this.getMany(accountId, ids);
     for (const r of rows) {
       if (r.state !== 'running') continue;
-      void this.serial(r.id, () => this.host.units.restart(PREFIX + r.id).catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
+      // A VM resets in place (its QEMU, TPM and network stay); a container's unit restarts.
+      const reboot = r.runtime === 'container' ? () => this.host.units.restart(PREFIX + r.id) : () => this.vms.reset(r.id);
+      void this.serial(r.id, () => reboot().catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
     }
   }
 
@@ -748,6 +755,15 @@ export class Instances {
           break;
       }
     })));
+    const holding = new Set(this.db.select({ id: instances.id }).from(instances)
+      .where(inArray(instances.state, ['pending', 'running'])).all().map((r) => r.id));
+    for (const st of await this.host.units.list(TPM_PREFIX)) {
+      // A TPM whose VM is gone (stopped or terminated while nobody watched).
+      if (holding.has(st.name.slice(TPM_PREFIX.length)) && !isFinal(st.state)) continue;
+      if (!isFinal(st.state)) stats.orphans++;
+      await this.host.units.stop(st.name);
+      await this.host.units.remove(st.name);
+    }
     for (const st of await this.host.units.list(PREFIX)) {
       const id = st.name.slice(PREFIX.length);
       if (liveIds.has(id)) continue;
@@ -761,8 +777,7 @@ export class Instances {
       await this.host.pool.removeDisk(id);
     }
     // Network namespaces of instances that no longer run (terminated, stopped, or never finished launching).
-    const running = new Set(this.db.select({ id: instances.id }).from(instances)
-      .where(inArray(instances.state, ['pending', 'running'])).all().map((r) => r.id));
+    const running = holding;
     for (const ns of await this.host.network.namespaces()) {
       const id = ns.slice('pcloud-'.length);
       if (!id.startsWith('i-') || running.has(id)) continue;

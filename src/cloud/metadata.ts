@@ -3,14 +3,13 @@
  * bound to that instance, and the tree of what it may read about itself, as EC2 lays it out. The wire side
  * (src/imds) turns requests into these calls and the tree into listings.
  */
-import { createHmac, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
 import forge from 'node-forge';
 import type { Db } from '../db/index.js';
 import { instances, subnets, vpcs } from '../db/schema.js';
 import type { CloudConfig } from './config.js';
+import { keyFile, SignedTokens } from './tokens.js';
 import { decodeUserData, type Instance } from './instances.js';
 import { privateDnsName } from './ip.js';
 import type { KeyPairs } from './keypairs.js';
@@ -38,8 +37,8 @@ interface IdentityKey {
 }
 
 export class Metadata {
-  private tokenKey?: Buffer;
   private identityKey?: IdentityKey;
+  private readonly tokens: SignedTokens;
 
   constructor(
     private readonly db: Db,
@@ -48,7 +47,9 @@ export class Metadata {
     private readonly keyPairs: KeyPairs,
     private readonly tags: Tags,
     private readonly keyDir: string,
-  ) {}
+  ) {
+    this.tokens = new SignedTokens(keyDir, 'imds-token.key');
+  }
 
   /** The instance at this private address in this VPC, if one holds it now. */
   caller(vpcId: string, ip: string): Instance | undefined {
@@ -60,28 +61,12 @@ export class Metadata {
 
   /** A token for this instance, valid for ttl seconds: its id and expiry, signed with a key pcloud keeps. */
   issueToken(inst: Instance, ttlSec: number, now = Date.now()): string {
-    const body = Buffer.from(JSON.stringify({ i: inst.id, x: now + ttlSec * 1000, n: randomBytes(6).toString('hex') })).toString('base64url');
-    return `${body}.${this.mac(body)}`;
+    return this.tokens.issue(inst.id, ttlSec, now);
   }
 
   /** Whether the token was issued to this instance and has not expired. */
   checkToken(inst: Instance, token: string, now = Date.now()): boolean {
-    const [body, sig] = token.split('.');
-    if (!body || !sig) return false;
-    const want = Buffer.from(this.mac(body));
-    const got = Buffer.from(sig);
-    if (want.length !== got.length || !timingSafeEqual(want, got)) return false;
-    try {
-      const claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as { i?: string; x?: number };
-      return claims.i === inst.id && typeof claims.x === 'number' && claims.x > now;
-    } catch {
-      return false;
-    }
-  }
-
-  private mac(body: string): string {
-    this.tokenKey ??= this.secret('imds-token.key', () => randomBytes(32));
-    return createHmac('sha256', this.tokenKey).update(body).digest('base64url');
+    return this.tokens.check(inst.id, token, now);
   }
 
   // ------------------------------------------------------------ content
@@ -225,12 +210,6 @@ export class Metadata {
 
   /** A file of pcloud's own under the data dir's keys/, made once (mode 0600). */
   private secret(name: string, make: () => Buffer): Buffer {
-    const file = join(this.keyDir, name);
-    if (existsSync(file)) return readFileSync(file);
-    mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
-    const value = make();
-    writeFileSync(`${file}.tmp`, value, { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
-    return value;
+    return keyFile(this.keyDir, name, make);
   }
 }

@@ -3,7 +3,7 @@
  * ahead of time; launches only fork the result.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, runLines } from './exec.js';
 
@@ -123,4 +123,39 @@ export async function buildVmArtifacts(rootfs: string, dir: string, sizeGiB = 8)
   await run('truncate', ['-s', `${sizeGiB}G`, out.disk]);
   await run('mkfs.ext4', ['-q', '-F', '-L', 'cloudimg-rootfs', '-d', rootfs, out.disk]);
   return true;
+}
+
+export type DiskFormat = 'raw' | 'qcow2' | 'iso';
+
+/** What a file is: qemu-img's format, or an ISO 9660 image (its `CD001` volume descriptor at 32 KiB + 1). */
+export async function detectDiskFormat(file: string): Promise<DiskFormat> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(6);
+    await fh.read(buf, 0, 6, 0x8000);
+    if (buf.subarray(1, 6).toString('latin1') === 'CD001') return 'iso';
+  } finally {
+    await fh.close();
+  }
+  const info = JSON.parse((await run('qemu-img', ['info', '--output=json', file])).stdout) as { format: string };
+  if (info.format === 'raw' || info.format === 'qcow2') return info.format;
+  throw new Error(`${file}: ${info.format} disk images are not imported (raw, qcow2 and ISO are)`);
+}
+
+/**
+ * Put an imported disk image where VM instances fork it from: a qcow2 or raw disk converted once to a sparse raw
+ * `disk.raw` (so each instance's disk is a reflink fork of it); an installer ISO kept as `installer.iso` beside a
+ * blank `disk.raw` of `sizeGiB` that the installation writes.
+ */
+export async function importDiskArtifacts(file: string, dir: string, format: DiskFormat, sizeGiB: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const disk = join(dir, 'disk.raw');
+  if (format === 'iso') {
+    await run('cp', ['--reflink=auto', file, join(dir, 'installer.iso')]);
+    await run('truncate', ['-s', `${sizeGiB}G`, disk]);
+    return;
+  }
+  await run('qemu-img', ['convert', '-f', format, '-O', 'raw', '-S', '64k', file, disk]);
+  const size = (await stat(disk)).size;
+  if (size < sizeGiB * 2 ** 30) await run('truncate', ['-s', `${sizeGiB}G`, disk]);
 }

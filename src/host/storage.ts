@@ -76,6 +76,13 @@ export class StoragePool {
     return path;
   }
 
+  /** Mark (or unmark) an image in the making as this process's, so that reconcile leaves it alone while we live. */
+  async markOwner(name: string, on = true): Promise<void> {
+    const file = `${join(this.root, 'images', name)}.owner`;
+    if (on) await writeFile(file, String(process.pid));
+    else await rm(file, { force: true });
+  }
+
   /** An instance's disk copied (reflink: a snapshot on btrfs) into a new image root, marked as createImageRoot does. */
   async imageRootFromDisk(instanceId: string, name: string): Promise<string> {
     const path = join(this.root, 'images', name);
@@ -112,6 +119,12 @@ export class StoragePool {
     await this.removePath(this.diskPath(instanceId));
     await rm(this.rawDiskPath(instanceId), { force: true });
     await rm(`${this.rawDiskPath(instanceId)}.tmp`, { force: true });
+    await rm(this.stateDir(instanceId), { recursive: true, force: true });
+  }
+
+  /** A VM instance's own state beside its disk (firmware variables, TPM), kept across stop/start. */
+  stateDir(instanceId: string): string {
+    return `${this.diskPath(instanceId)}.state`;
   }
 
   /** Where an image's microvm artifacts live (vmlinux, initrd, raw disk), beside its root. */
@@ -147,7 +160,9 @@ export class StoragePool {
   async listImageRoots(): Promise<{ name: string; ownerPid?: number }[]> {
     const names = await readdir(join(this.root, 'images'));
     const out: { name: string; ownerPid?: number }[] = [];
-    for (const name of names.filter((n) => !n.endsWith('.owner') && !n.endsWith('.vm'))) {
+    // An imported disk image has only its `.vm` directory.
+    const roots = new Set(names.filter((n) => !n.endsWith('.owner')).map((n) => n.replace(/\.vm$/, '')));
+    for (const name of roots) {
       const owner = await readFile(join(this.root, 'images', `${name}.owner`), 'utf8').catch(() => undefined);
       out.push({ name, ownerPid: owner ? Number(owner) : undefined });
     }
@@ -157,7 +172,7 @@ export class StoragePool {
   /** Ids of every instance disk in the pool (reconcile counts these against the database). */
   async listDisks(): Promise<string[]> {
     const names = (await readdir(join(this.root, 'instances'))).filter((n) => n.startsWith('i-'));
-    return [...new Set(names.map((n) => n.replace(/\.raw(\.tmp)?$/, '')))];
+    return [...new Set(names.map((n) => n.replace(/\.(raw(\.tmp)?|state)$/, '')))];
   }
 
   private async removePath(path: string): Promise<void> {

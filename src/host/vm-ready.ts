@@ -1,17 +1,21 @@
 /**
- * The main process of a VM unit: `vm-ready.js READY_SOCKET -- qemu-system-x86_64 ...`. It listens on the socket the
- * guest's virtio-serial readiness port connects to, runs QEMU (its console on our stdout, which the unit manager
- * keeps), turns the guest's `READY=1` into sd_notify READY=1 for the unit manager, passes SIGTERM on to QEMU and ends
- * with QEMU's exit status.
+ * The main process of a VM unit: `vm-ready.js READY_SOCKET -- qemu-system-x86_64 ...` (microvm) or
+ * `vm-ready.js --qmp QMP_SOCKET -- qemu-system-x86_64 ...` (q35). It runs QEMU (its console on our stdout, which the
+ * unit manager keeps), passes SIGTERM on to QEMU and ends with QEMU's exit status. It tells the unit manager READY=1
+ * (sd_notify) when the guest says `READY=1` on its virtio-serial readiness port (a Linux guest of ours), or, with
+ * --qmp, when QEMU reports the machine running (any guest: firmware, installers, Windows).
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import unixDgram from 'unix-dgram';
+import { Qmp } from './qmp.js';
 
-const [readyPath, sep, file, ...args] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const byQmp = argv[0] === '--qmp';
+const [readyPath, sep, file, ...args] = byQmp ? argv.slice(1) : argv;
 if (!readyPath || sep !== '--' || !file) {
-  process.stderr.write('usage: vm-ready.js READY_SOCKET -- COMMAND [ARGS...]\n');
+  process.stderr.write('usage: vm-ready.js (READY_SOCKET | --qmp QMP_SOCKET) -- COMMAND [ARGS...]\n');
   process.exit(2);
 }
 
@@ -24,7 +28,23 @@ function notify(state: string): void {
   sock.close();
 }
 
-rmSync(readyPath, { force: true });
+/** Ask QEMU until it answers that the machine runs, then leave the monitor to others (it takes one client). */
+async function watchQmp(qmpPath: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      const qmp = await Qmp.connect(qmpPath, 2000);
+      const st = await qmp.execute<{ status: string; running: boolean }>('query-status');
+      qmp.close();
+      if (st.running) {
+        notify(`READY=1\nMAINPID=${process.pid}\nSTATUS=machine running`);
+        return;
+      }
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+if (!byQmp) rmSync(readyPath, { force: true });
 let ready = false;
 const server = createServer((conn) => {
   let buf = '';
@@ -37,7 +57,7 @@ const server = createServer((conn) => {
   });
   conn.on('error', () => undefined);
 });
-server.listen(readyPath, () => {
+const begin = () => {
   // The console's first line says how the VM runs (GetConsoleOutput shows it).
   const accel = args[args.indexOf('-accel') + 1] ?? '?';
   const machine = (args[args.indexOf('-M') + 1] ?? '?').split(',')[0];
@@ -46,7 +66,10 @@ server.listen(readyPath, () => {
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => qemu.kill(sig === 'SIGHUP' ? 'SIGTERM' : sig));
   qemu.on('exit', (code, signal) => {
     server.close();
-    rmSync(readyPath, { force: true });
+    if (!byQmp) rmSync(readyPath, { force: true });
     process.exit(code ?? (signal ? 128 + 15 : 1));
   });
-});
+  if (byQmp) void watchQmp(readyPath);
+};
+if (byQmp) begin();
+else server.listen(readyPath, begin);

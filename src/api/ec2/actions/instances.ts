@@ -266,4 +266,12 @@ export const instanceActions: Actions = {
       return { instanceId: id, timestamp: new Date(), output: out.toString('base64') };
     },
   },
+  /** The display of a VM that has one (q35), as a PNG (AWS sends a JPEG: clients decode base64 and save the bytes). */
+  GetConsoleScreenshot: {
+    handler: async (ctx) => {
+      const id = ctx.q.req('InstanceId');
+      const png = await ctx.cloud.consoles.screenshot(ctx.accountId, id);
+      return { instanceId: id, imageData: png.toString('base64') };
+    },
+  },
 };

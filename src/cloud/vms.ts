@@ -1,0 +1,151 @@
+/**
+ * VM instances: which runtime an image and a type get, what a VM launch prepares (concurrently: disk fork, network,
+ * firmware state and TPM), and the VM's own controls over QMP (ACPI power button, reset, screenshots).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Host } from '../host/index.js';
+import { vmArtifacts } from '../host/images.js';
+import { microvmUnit } from '../host/qemu.js';
+import { diskBlank, ensureVmState, firmwareFor, q35Unit, qmpSocket, tpmSocket, tpmUnit, tpmUnitName, virtioWinIso, vmState, vncSocket } from '../host/q35.js';
+import { qmpCommand } from '../host/qmp.js';
+import type { UnitSpec } from '../host/units/types.js';
+import { log } from '../log.js';
+import type { InstanceType, Runtime } from './catalog.js';
+import type { CloudConfig } from './config.js';
+import { CloudError } from './errors.js';
+import type { Image, Images } from './images.js';
+
+interface VmInstance {
+  id: string;
+  vpcId: string;
+  macAddress: string;
+  runtime: string;
+}
+
+/** EC2's SMBIOS system uuid starts with `ec2` (cloud-init and ec2 tools check it); the rest is the instance id's hash. */
+export function ec2Uuid(instanceId: string): string {
+  const h = `ec2${createHash('sha256').update(instanceId).digest('hex').slice(0, 29)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+export class Vms {
+  constructor(
+    private readonly host: Host,
+    private readonly config: CloudConfig,
+    private readonly images: Images,
+  ) {}
+
+  /**
+   * The runtime of an instance of `type` from `image`: a Windows or UEFI image runs on q35 whatever the family; other
+   * images on their family's runtime. A pair that cannot boot is a clear error here, never a failed boot.
+   */
+  runtimeFor(type: InstanceType, image: Image): Runtime {
+    const runtime: Runtime = image.platform === 'windows' || image.bootMode === 'uefi' ? 'q35' : type.runtime;
+    if (runtime === 'container' && !this.images.hasRoot(image)) {
+      throw new CloudError('InvalidParameterCombination', `The image '${image.id}' is a disk image and runs only as a VM: choose an instance type of a VM family (m5, c5, r5, ...).`);
+    }
+    if (runtime === 'microvm' && !this.images.hasVm(image)) {
+      throw new CloudError('InvalidParameterCombination', `The image '${image.id}' has no kernel, so it runs only as a container: choose a t2, t3, t3a or t4g instance type, or an image with a kernel for '${type.name}'.`);
+    }
+    if (runtime === 'q35' && !this.images.hasDisk(image)) {
+      throw new CloudError('InvalidParameterCombination', `The image '${image.id}' has no disk for a UEFI VM.`);
+    }
+    if (runtime !== 'container' && this.config.networking !== 'vpc') throw new CloudError('Unsupported', 'VMs need VPC networking (PCLOUD_NETWORKING=none is set)');
+    return runtime;
+  }
+
+  runDir(instanceId: string): string {
+    return join(this.config.runDir ?? '/run/pcloud', 'vm', instanceId);
+  }
+
+  qmpPath(instanceId: string): string {
+    return qmpSocket(this.runDir(instanceId));
+  }
+
+  vncPath(instanceId: string): string {
+    return vncSocket(this.runDir(instanceId));
+  }
+
+  /**
+   * Everything a VM needs before its QEMU starts, at once: the disk forked from the image, the network (given), the run
+   * directory, and for q35 the firmware variables and the TPM unit. Returns the instance's unit.
+   */
+  async prepare(inst: VmInstance, image: Image, type: InstanceType, network: () => Promise<unknown>): Promise<UnitSpec> {
+    const runDir = this.runDir(inst.id);
+    const accel = this.config.vmAccel ?? 'tcg';
+    const ready = mkdir(runDir, { recursive: true });
+    if (inst.runtime === 'microvm') {
+      const [disk] = await Promise.all([this.host.pool.forkRaw(image.id, inst.id), network(), ready]);
+      return microvmUnit({
+        instanceId: inst.id, vpcId: inst.vpcId, mac: inst.macAddress, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
+        artifacts: vmArtifacts(this.host.pool.vmDir(image.id)), disk, runDir, accel,
+        readyTimeoutSec: Math.max(this.config.readyTimeoutSec, accel === 'kvm' ? 120 : 600),
+      });
+    }
+    const firmware = firmwareFor(image.platform);
+    const state = vmState(this.host.pool.stateDir(inst.id));
+    const [disk] = await Promise.all([
+      this.host.pool.forkRaw(image.id, inst.id),
+      network(),
+      (async () => {
+        await Promise.all([ensureVmState(state, firmware), ready]);
+        // A relaunch after a crash finds the last TPM still running, or its socket left behind.
+        await this.host.units.stop(tpmUnitName(inst.id));
+        await rm(tpmSocket(runDir), { force: true });
+        await this.host.units.start(tpmUnit({ instanceId: inst.id, state, runDir }));
+        await waitForFile(tpmSocket(runDir), 10_000, `the TPM of ${inst.id}`);
+      })(),
+    ]);
+    // Installer and drivers only while nothing has been installed on the disk.
+    const installer = this.images.installer(image);
+    const drivers = image.platform === 'windows' ? virtioWinIso() : undefined;
+    const cdroms = (await diskBlank(disk)) ? [installer, drivers].filter((x): x is string => !!x) : [];
+    return q35Unit({
+      instanceId: inst.id, vpcId: inst.vpcId, mac: inst.macAddress, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
+      uuid: ec2Uuid(inst.id), disk, firmware, state, cdroms, runDir, accel,
+    });
+  }
+
+  /** Units besides the instance's own that a VM holds (its TPM), to stop with it. */
+  companions(instanceId: string): string[] {
+    return [tpmUnitName(instanceId)];
+  }
+
+  /** Press the VM's ACPI power button; false when QEMU does not answer. */
+  async powerButton(instanceId: string): Promise<boolean> {
+    try {
+      await qmpCommand(this.qmpPath(instanceId), 'system_powerdown');
+      return true;
+    } catch (err) {
+      log.debug(`system_powerdown ${instanceId}: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Reset the VM (EC2's reboot of an instance that does not shut down by itself). */
+  async reset(instanceId: string): Promise<void> {
+    await qmpCommand(this.qmpPath(instanceId), 'system_reset');
+  }
+
+  /** The display as PNG (GetConsoleScreenshot), through QMP's screendump. */
+  async screenshot(instanceId: string): Promise<Buffer> {
+    const file = join(this.runDir(instanceId), `screen-${process.pid}-${Date.now()}.png`);
+    try {
+      await qmpCommand(this.qmpPath(instanceId), 'screendump', { filename: file, format: 'png' });
+      return await readFile(file);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+}
+
+async function waitForFile(path: string, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`${what} did not start in ${timeoutMs} ms (${path} missing)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Windows-class VMs on QEMU `q35`: UEFI firmware (OVMF) with the instance's own variable store, a TPM 2.0 from the
+ * instance's own `swtpm` (a unit of its own, started beside the disk and the network), virtio disk and NIC (the NIC's
+ * tap is the instance's port in the VPC router, as for microvm), a USB tablet, and the display on a VNC UNIX socket
+ * that the console websocket proxies. While the disk has never been written, the installer ISO and the VirtIO drivers
+ * ISO are attached as CD-ROMs; once an installation has written the disk, they are left off.
+ */
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { portName, routerNs } from './network.js';
+import { projectRoot } from '../paths.js';
+import type { UnitSpec } from './units/types.js';
+
+export interface Firmware {
+  code: string;
+  /** The variable store template each instance copies once. */
+  vars: string;
+  /** Secure Boot: the firmware needs SMM and a secure flash. */
+  secureBoot: boolean;
+}
+
+/**
+ * OVMF from Debian's `ovmf`: Windows gets the Secure Boot build with Microsoft's keys enrolled (Windows 11 requires
+ * Secure Boot capability and a TPM 2.0); other UEFI guests the plain build. PCLOUD_OVMF_DIR overrides the directory.
+ */
+export function firmwareFor(platform: string, dir = process.env.PCLOUD_OVMF_DIR ?? '/usr/share/OVMF'): Firmware {
+  return platform === 'windows'
+    ? { code: join(dir, 'OVMF_CODE_4M.secboot.fd'), vars: join(dir, 'OVMF_VARS_4M.ms.fd'), secureBoot: true }
+    : { code: join(dir, 'OVMF_CODE_4M.fd'), vars: join(dir, 'OVMF_VARS_4M.fd'), secureBoot: false };
+}
+
+/** The VirtIO drivers ISO for Windows guests (not in Debian: PCLOUD_VIRTIO_WIN_ISO, or Fedora's usual path). */
+export function virtioWinIso(): string | undefined {
+  const path = process.env.PCLOUD_VIRTIO_WIN_ISO ?? '/usr/share/virtio-win/virtio-win.iso';
+  return existsSync(path) ? path : undefined;
+}
+
+/** Per-instance state kept with the instance across stop/start: the firmware's variables and the TPM's state. */
+export interface VmState {
+  dir: string;
+  vars: string;
+  tpmDir: string;
+}
+
+export function vmState(stateDir: string): VmState {
+  return { dir: stateDir, vars: join(stateDir, 'OVMF_VARS.fd'), tpmDir: join(stateDir, 'tpm') };
+}
+
+/** Make the instance's state once (its variable store from the firmware's template); later launches keep it. */
+export async function ensureVmState(state: VmState, fw: Firmware): Promise<void> {
+  await mkdir(state.tpmDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(state.vars)) await copyFile(fw.vars, state.vars);
+}
+
+/** Whether a disk has ever been written: a partition table or boot sector lives in its first MiB. */
+export async function diskBlank(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(1024 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).every((b) => b === 0);
+  } finally {
+    await fh.close();
+  }
+}
+
+export const tpmUnitName = (instanceId: string) => `pcloud-tpm@${instanceId}`;
+export const tpmSocket = (runDir: string) => join(runDir, 'tpm.sock');
+
+/** The instance's TPM 2.0: swtpm serving QEMU on a UNIX control socket, its state in the instance's state dir. */
+export function tpmUnit(o: { instanceId: string; state: VmState; runDir: string }): UnitSpec {
+  return {
+    name: tpmUnitName(o.instanceId),
+    description: `pcloud TPM 2.0 of ${o.instanceId} (swtpm)`,
+    exec: ['swtpm', 'socket', '--tpm2', '--tpmstate', `dir=${o.state.tpmDir},mode=0600`,
+      '--ctrl', `type=unixio,path=${tpmSocket(o.runDir)},mode=0600`, '--log', 'level=1'],
+    type: 'simple',
+    startTimeoutSec: 10,
+    stopTimeoutSec: 10,
+    killSignal: 'SIGTERM',
+    limits: { memoryMaxBytes: 64 * 1024 * 1024, tasksMax: 16 },
+  };
+}
+
+export interface Q35Options {
+  instanceId: string;
+  vpcId: string;
+  mac: string;
+  vcpus: number;
+  memoryMiB: number;
+  /** SMBIOS system uuid (EC2's start with `ec2`, which cloud-init and ec2 tools read). */
+  uuid: string;
+  disk: string;
+  firmware: Firmware;
+  state: VmState;
+  /** CD-ROMs (installer, drivers), attached while the disk is blank. */
+  cdroms: string[];
+  /** Extra disks (volumes), in attachment order. */
+  volumes?: { id: string; uri: string }[];
+  runDir: string;
+  accel: 'kvm' | 'tcg';
+}
+
+export const vncSocket = (runDir: string) => join(runDir, 'vnc.sock');
+export const qmpSocket = (runDir: string) => join(runDir, 'qmp.sock');
+
+export function q35Args(o: Q35Options): string[] {
+  const fw = o.firmware;
+  return [
+    'qemu-system-x86_64',
+    '-M', `q35,smm=${fw.secureBoot ? 'on' : 'off'},vmport=off`,
+    '-accel', o.accel, '-cpu', o.accel === 'kvm' ? 'host' : 'max',
+    '-m', String(o.memoryMiB), '-smp', String(o.vcpus),
+    '-nodefaults', '-no-user-config', '-serial', 'stdio',
+    ...(fw.secureBoot ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []),
+    '-drive', `if=pflash,format=raw,unit=0,file=${fw.code},readonly=on`,
+    '-drive', `if=pflash,format=raw,unit=1,file=${o.state.vars}`,
+    '-smbios', `type=1,manufacturer=pcloud,product=pcloud q35,uuid=${o.uuid},serial=${o.uuid}`,
+    '-chardev', `socket,id=tpm,path=${tpmSocket(o.runDir)}`, '-tpmdev', 'emulator,id=tpm0,chardev=tpm', '-device', 'tpm-crb,tpmdev=tpm0',
+    '-device', 'VGA', '-vnc', `unix:${vncSocket(o.runDir)}`,
+    '-device', 'qemu-xhci,id=usb', '-device', 'usb-tablet,bus=usb.0',
+    '-drive', `id=root,file=${o.disk},format=raw,if=none,cache=none,aio=threads`, '-device', 'virtio-blk-pci,drive=root,bootindex=1',
+    ...(o.volumes ?? []).flatMap((v) => ['-drive', `id=${v.id},file=${v.uri},format=raw,if=none,cache=none`, '-device', `virtio-blk-pci,drive=${v.id},serial=${v.id.replace(/-/g, '')}`]),
+    ...o.cdroms.flatMap((iso, i) => ['-drive', `id=cd${i},file=${iso},media=cdrom,readonly=on,if=none`, '-device', `ide-cd,drive=cd${i},bootindex=${i + 2}`]),
+    '-netdev', `tap,id=n0,ifname=${portName(o.instanceId)},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${o.mac}`,
+    '-qmp', `unix:${qmpSocket(o.runDir)},server=on,wait=off`,
+    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+  ];
+}
+
+export function q35Unit(o: Q35Options): UnitSpec {
+  return {
+    name: `pcloud-instance@${o.instanceId}`,
+    description: `pcloud instance ${o.instanceId} (QEMU q35, UEFI, ${o.accel})`,
+    exec: ['ip', 'netns', 'exec', routerNs(o.vpcId), process.execPath, join(projectRoot(), 'dist/src/host/vm-ready.js'),
+      '--qmp', qmpSocket(o.runDir), '--', ...q35Args(o)],
+    type: 'notify',
+    startTimeoutSec: 60,
+    stopTimeoutSec: 30,
+    killSignal: 'SIGTERM',
+    limits: {
+      cpuQuotaPercent: o.vcpus * 100,
+      memoryMaxBytes: (o.memoryMiB + 512) * 1024 * 1024,
+      tasksMax: 512,
+    },
+  };
+}
