@@ -180,7 +180,7 @@ export function hostInventory(dataDir = DATA): Inventory {
   const namespaces = execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
   const routers = namespaces.filter((n) => n.startsWith('pcloud-vpc-'));
   return {
-    units: [...ls(join(dataDir, 'run/units')).filter((u) => u.startsWith('pcloud-instance@')), ...(existsSync('/run/systemd/system') ? systemdUnits() : [])],
+    units: [...ls(join(dataDir, 'run/units')).filter((u) => u.startsWith('pcloud-instance@') || u.startsWith('pcloud-tpm@')), ...(existsSync('/run/systemd/system') ? systemdUnits() : [])],
     disks: ls(join(dataDir, 'pool/instances')).filter((d) => d.startsWith('i-')),
     processes,
     netns: namespaces.filter((n) => n.startsWith('pcloud-i-')),

@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerUnit } from '../../src/host/nspawn.js';
+import { microvmUnit } from '../../src/host/qemu.js';
+import { firmwareFor, q35Unit, tpmUnit, vmState } from '../../src/host/q35.js';
 import { renderUnitFile, unitProperties } from '../../src/host/units/render.js';
 
 const samples = {
@@ -12,6 +14,16 @@ const samples = {
     instanceId: 'i-0123456789abcdef0', rootDir: '/var/lib/pcloud/pool/instances/i-0123456789abcdef0', hostname: 'ip-172-31-0-4',
     vcpus: 2, memoryMiB: 1024, register: true, readyTimeoutSec: 120,
   }),
+  'pcloud-instance@i-0123456789abcdef1': microvmUnit({
+    instanceId: 'i-0123456789abcdef1', vpcId: 'vpc-0123456789abcdef0', mac: '02:00:00:00:00:01', vcpus: 2, memoryMiB: 2048,
+    artifacts: { kernel: '/p/vmlinux', initrd: '/p/initrd.img', disk: '/p/disk.raw' }, disk: '/p/i.raw', runDir: '/run/pcloud/vm/i-1', accel: 'tcg', readyTimeoutSec: 600,
+  }),
+  'pcloud-instance@i-0123456789abcdef2': q35Unit({
+    instanceId: 'i-0123456789abcdef2', vpcId: 'vpc-0123456789abcdef0', mac: '02:00:00:00:00:02', vcpus: 2, memoryMiB: 4096,
+    uuid: 'ec2e0000-0000-0000-0000-000000000000', disk: '/p/i.raw', firmware: firmwareFor('windows'), state: vmState('/p/i.state'),
+    cdroms: ['/p/installer.iso'], runDir: '/run/pcloud/vm/i-2', accel: 'tcg',
+  }),
+  'pcloud-tpm@i-0123456789abcdef2': tpmUnit({ instanceId: 'i-0123456789abcdef2', state: vmState('/p/i.state'), runDir: '/run/pcloud/vm/i-2' }),
 };
 
 describe('generated units', () => {
@@ -25,16 +37,23 @@ describe('generated units', () => {
       expect(res.stderr.split('\n').filter((l) => l.includes(name))).toEqual([]);
       expect(res.status).toBe(0);
       // What systemd would run is what the direct manager runs.
-      expect(text).toContain(`ExecStart=${spec.exec.join(' ')}`);
-      expect(text).toMatch(/^Type=notify$/m);
+      expect(text).toContain(`ExecStart=${spec.exec.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+      expect(text).toMatch(new RegExp(`^Type=${spec.type}$`, 'm'));
+      expect(text).toContain('Environment="GREETING=hello world"');
+    });
+  }
+
+  it('a container unit delegates its cgroup to nspawn and restarts on its reboot', () => {
+    const spec = samples['pcloud-instance@i-0123456789abcdef0'];
+    const text = renderUnitFile(spec);
+    {
       expect(text).toMatch(/^Delegate=yes$/m);
       expect(text).toMatch(/^KillMode=mixed$/m);
       expect(text).toMatch(/^MemoryMax=1073741824$/m);
       expect(text).toMatch(/^CPUQuota=200%$/m);
       expect(text).toMatch(/^RestartForceExitStatus=133$/m);
-      expect(text).toContain('Environment="GREETING=hello world"');
-    });
-  }
+    }
+  });
 
   it('a broken property is caught by the same check (the check can fail)', () => {
     const spec = samples['pcloud-instance@i-0123456789abcdef0'];

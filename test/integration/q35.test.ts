@@ -1,0 +1,193 @@
+/**
+ * UEFI and Windows-class VMs for real: images imported from a raw disk and an installer ISO run on QEMU q35 (TCG
+ * here) with OVMF and the instance's own variables, a swtpm TPM 2.0 unit of their own, and their display on a VNC
+ * socket that a headless Chromium (Debian's, driven by playwright-core) reaches through the console page and its
+ * websocket. No Windows media exists on this machine: the blank disk boots OVMF to its boot menu, which is what the
+ * display shows.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DescribeImagesCommand, DescribeInstancesCommand, GetConsoleScreenshotCommand, RunInstancesCommand, StartInstancesCommand,
+  StopInstancesCommand, TerminateInstancesCommand, type Instance,
+} from '@aws-sdk/client-ec2';
+import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
+import { CLI, hostInventory, startReal, type RealServer } from '../support/real.js';
+import { until } from '../support/api.js';
+import { qmpCommand } from '../../src/host/qmp.js';
+
+let srv: RealServer;
+let winImage: string;
+let isoImage: string;
+const dir = mkdtempSync(join(tmpdir(), 'pcloud-q35-'));
+
+function importImage(file: string, name: string, ...flags: string[]): string {
+  return execFileSync(process.execPath, [CLI, 'image', 'import', file, '--name', name, '--data', srv.dataDir, ...flags]).toString().split('\t')[0]!;
+}
+
+beforeAll(async () => {
+  srv = await startReal();
+  const stamp = Date.now();
+  // A blank disk marked Windows (UEFI, Secure Boot, TPM), and an "installer": an ISO 9660 volume descriptor is all
+  // the import looks for, and all OVMF gets to see.
+  execFileSync('truncate', ['-s', '1G', join(dir, 'blank.raw')]);
+  winImage = importImage(join(dir, 'blank.raw'), `win-blank-${stamp}`, '--platform', 'windows');
+  const iso = Buffer.alloc(0x8800);
+  iso.write('\x01CD001\x01', 0x8000, 'latin1');
+  writeFileSync(join(dir, 'installer.iso'), iso);
+  isoImage = importImage(join(dir, 'installer.iso'), `installer-${stamp}`, '--disk-size', '1');
+});
+afterAll(async () => { await srv?.stop(); });
+
+async function describe1(id: string): Promise<Instance> {
+  return (await srv.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+}
+
+async function waitState(id: string, want: string, timeoutMs = 60_000): Promise<Instance> {
+  return until(async () => {
+    const inst = await describe1(id);
+    if (inst.State?.Name === 'terminated' && want !== 'terminated') throw new Error(`${id} terminated: ${inst.StateReason?.Message}`);
+    return inst.State?.Name === want ? inst : undefined;
+  }, timeoutMs, 200);
+}
+
+function unitState(name: string): string | undefined {
+  const file = join(srv.dataDir, 'run/units', name, 'state.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).state : undefined;
+}
+
+const qmp = (id: string, cmd: string) => qmpCommand(join(srv.dataDir, 'run/vm', id, 'qmp.sock'), cmd);
+
+describe('q35 (UEFI, TPM, console)', () => {
+  it('imports disk images as UEFI/Windows AMIs', async () => {
+    const imgs = (await srv.ec2.send(new DescribeImagesCommand({ ImageIds: [winImage, isoImage] }))).Images!;
+    const win = imgs.find((i) => i.ImageId === winImage)!;
+    expect(win.Platform).toBe('windows');
+    expect(win.PlatformDetails).toBe('Windows');
+    expect(win.BootMode).toBe('uefi');
+    expect(imgs.find((i) => i.ImageId === isoImage)!.BootMode).toBe('uefi');
+    expect(existsSync(join(srv.dataDir, 'pool/images', `${isoImage}.vm/installer.iso`))).toBe(true);
+  });
+
+  it('runs a Windows image on q35 with its TPM unit and console; the browser sees the framebuffer; stop keeps its state', async () => {
+    const before = hostInventory();
+    // A container family: the image decides q35.
+    const id = (await srv.ec2.send(new RunInstancesCommand({ ImageId: winImage, InstanceType: 't3.medium', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    try {
+      await waitState(id, 'running');
+      expect(unitState(`pcloud-tpm@${id}`)).toBe('active');
+      expect(readFileSync(join(srv.dataDir, 'run/units', `pcloud-instance@${id}`, 'console.log'), 'utf8').split('\n')[0]).toContain('-M q35, TCG');
+      // QEMU has the emulated TPM 2.0 on the CRB interface, and EC2's kind of SMBIOS uuid.
+      expect(await qmp(id, 'query-tpm')).toEqual([expect.objectContaining({ model: 'tpm-crb', options: expect.objectContaining({ type: 'emulator' }) })]);
+      expect(((await qmp(id, 'query-uuid')) as { UUID: string }).UUID).toMatch(/^ec2[0-9a-f]{5}-/);
+      const state = join(srv.dataDir, 'pool/instances', `${id}.state`);
+      await until(() => existsSync(join(state, 'tpm/tpm2-00.permall')), 10_000);
+      expect(existsSync(join(state, 'OVMF_VARS.fd'))).toBe(true);
+
+      // The console page, opened from a presigned URL in a real browser: connected, framebuffer updates, pixels lit.
+      const url = execFileSync(process.execPath, [CLI, 'console', id, '--data', srv.dataDir]).toString().trim();
+      expect(url).toMatch(/X-Amz-Signature=/);
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--headless=new'] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1024, height: 800 } });
+        let updates = 0;
+        page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+          const b = typeof f.payload === 'string' ? Buffer.from(f.payload, 'latin1') : f.payload;
+          // RFB FramebufferUpdate: message type 0, padding, a rectangle count, then rectangles.
+          if (b[0] === 0 && b.length > 16) updates++;
+        }));
+        await page.goto(url);
+        await page.waitForFunction(() => (window as unknown as { pcloudConsole?: { state: string } }).pcloudConsole?.state === 'connected', null, { timeout: 20_000 });
+        await until(() => updates > 0, 20_000, 100);
+        const lit = await until(async () => {
+          const n = await page.evaluate(() => {
+            const c = document.querySelector('#screen canvas') as HTMLCanvasElement;
+            const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+            let count = 0;
+            for (let i = 0; i < d.length; i += 4) if (d[i] || d[i + 1] || d[i + 2]) count++;
+            return count;
+          });
+          return n > 1000 ? n : undefined;
+        }, 30_000, 500);
+        expect(lit).toBeGreaterThan(1000);
+      } finally {
+        await browser.close();
+      }
+      // The websocket refuses anyone without a console token or a signature; the page without a signature too.
+      const refused = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${srv.endpoint.replace('http', 'ws')}/pcloud/console/${id}/websocket?token=forged.token`);
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => undefined);
+      });
+      expect(refused).toBe(401);
+      const unsigned = await fetch(`${srv.endpoint}/pcloud/console/${id}`);
+      expect(unsigned.status).toBe(401);
+      expect(await unsigned.text()).toContain('<Code>AuthFailure</Code>');
+      // GetConsoleScreenshot: the same display as an image.
+      const shot = Buffer.from((await srv.ec2.send(new GetConsoleScreenshotCommand({ InstanceId: id }))).ImageData!, 'base64');
+      expect(shot.subarray(1, 4).toString()).toBe('PNG');
+
+      // Stop: QEMU and the TPM end; the firmware variables and TPM state stay with the instance for its next start.
+      await srv.ec2.send(new StopInstancesCommand({ InstanceIds: [id], Force: true }));
+      await waitState(id, 'stopped');
+      expect(unitState(`pcloud-tpm@${id}`)).not.toBe('active');
+      expect(execFileSync('sh', ['-c', `pgrep -f '[s]wtpm.*${id}' || true`]).toString().trim()).toBe('');
+      const tpmState = readFileSync(join(state, 'tpm/tpm2-00.permall'));
+      await srv.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+      await waitState(id, 'running');
+      expect(unitState(`pcloud-tpm@${id}`)).toBe('active');
+      // The same TPM (its persistent seeds are kept), not a new one.
+      expect(readFileSync(join(state, 'tpm/tpm2-00.permall')).subarray(0, 64)).toEqual(tpmState.subarray(0, 64));
+    } finally {
+      await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      await waitState(id, 'terminated');
+    }
+    expect(existsSync(join(srv.dataDir, 'pool/instances', `${id}.state`))).toBe(false);
+    expect(execFileSync('sh', ['-c', `pgrep -f '[q]emu-system-x86_64.*${id}|[s]wtpm.*${id}' || true`]).toString().trim()).toBe('');
+    const after = hostInventory();
+    expect(after.units).toEqual(before.units);
+    expect(after.links).toEqual(before.links);
+  }, 300_000);
+
+  it('attaches the installer ISO only while the disk is blank', async () => {
+    const id = (await srv.ec2.send(new RunInstancesCommand({ ImageId: isoImage, InstanceType: 'm5.large', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    try {
+      await waitState(id, 'running');
+      const files = async () => ((await qmp(id, 'query-block')) as { inserted?: { file: string } }[]).map((b) => b.inserted?.file ?? '');
+      expect((await files()).some((f) => f.endsWith(`${isoImage}.vm/installer.iso`))).toBe(true);
+      await srv.ec2.send(new StopInstancesCommand({ InstanceIds: [id], Force: true }));
+      await waitState(id, 'stopped');
+      // What an installation does first: a partition table on the disk.
+      const fd = openSync(join(srv.dataDir, 'pool/instances', `${id}.raw`), 'r+');
+      writeSync(fd, Buffer.from([0x55, 0xaa]), 0, 2, 510);
+      closeSync(fd);
+      await srv.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+      await waitState(id, 'running');
+      expect((await files()).some((f) => f.includes('installer.iso'))).toBe(false);
+    } finally {
+      await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      await waitState(id, 'terminated');
+    }
+  }, 300_000);
+
+  it('refuses to import a legacy-BIOS disk image (no firmware to boot it): it says how', () => {
+    const bad = spawnImport(join(dir, 'blank.raw'), `legacy-${Date.now()}`);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('--boot-mode uefi');
+  });
+});
+
+function spawnImport(file: string, name: string) {
+  try {
+    execFileSync(process.execPath, [CLI, 'image', 'import', file, '--name', name, '--data', srv.dataDir], { stdio: 'pipe' });
+    return { status: 0, stderr: '' };
+  } catch (e) {
+    const err = e as { status: number; stderr: Buffer };
+    return { status: err.status, stderr: err.stderr.toString() };
+  }
+}
