@@ -12,6 +12,7 @@ import { StoragePool } from '../host/storage.js';
 import { NetworkDriver, portName } from '../host/network.js';
 import { DnsDriver } from '../host/dns.js';
 import { MetadataListeners } from '../host/metadata.js';
+import { IscsiTarget } from '../host/iscsi.js';
 import { openUnitManager } from '../host/units/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
@@ -24,6 +25,7 @@ import { Network, type Permission, type SecurityGroupRule } from './network.js';
 import { Tags, type Tag } from './tags.js';
 import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
+import { Volumes } from './volumes.js';
 import { log } from '../log.js';
 
 export interface CloudOptions {
@@ -42,6 +44,7 @@ export class Cloud {
   readonly instances: Instances;
   readonly vms: Vms;
   readonly consoles: Consoles;
+  readonly volumes: Volumes;
   readonly metadata: Metadata;
   private sweeper?: NodeJS.Timeout;
 
@@ -52,7 +55,9 @@ export class Cloud {
     this.keyPairs = new KeyPairs(db);
     this.images = new Images(db, host.pool, { recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache') });
     this.vms = new Vms(host, config, this.images);
-    this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms);
+    this.volumes = new Volumes(db, host, config, this.tags);
+    this.volumes.hotPlug = this.vms.hotPlug;
+    this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms, this.volumes);
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
   }
@@ -69,6 +74,9 @@ export class Cloud {
         pool: await StoragePool.open(opts.dataDir), units, network: new NetworkDriver(),
         dns: new DnsDriver(units, join(opts.dataDir, 'run/dns'), upstream),
         metadata: new MetadataListeners(),
+        iscsi: new IscsiTarget(units, {
+          controlPort: Number(process.env.PCLOUD_ISCSI_CONTROL_PORT ?? 7), port: Number(process.env.PCLOUD_ISCSI_PORT ?? 3260),
+        }),
       };
     }
     return new Cloud(db, host, config, opts.dataDir);

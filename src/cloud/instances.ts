@@ -26,6 +26,7 @@ import { Tags, globFor, type Filter, type Tag } from './tags.js';
 import { PublicIps } from './public-ips.js';
 import { KeyedQueue } from '../serial.js';
 import type { Vms } from './vms.js';
+import type { Volumes } from './volumes.js';
 
 export type Instance = typeof instances.$inferSelect;
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
@@ -157,6 +158,7 @@ export class Instances {
     private readonly network: Network,
     private readonly tags: Tags,
     private readonly vms: Vms,
+    private readonly volumes: Volumes,
     private readonly publicIps: PublicIps = new PublicIps(db, config),
   ) {}
 
@@ -277,7 +279,7 @@ export class Instances {
       if (inst.runtime !== 'container') {
         // A VM: its raw disk forked from the image's, its tap in the router; cloud-init in the guest does the rest
         // from the metadata service (no seed is written).
-        unit = await this.vms.prepare(inst, image, type, () => this.attachNetwork(inst));
+        unit = await this.vms.prepare(inst, image, type, () => this.attachNetwork(inst), this.volumes.attached(id));
       } else {
         // The fork, the network and the seed's contents are independent: make them at once.
         const [disk, netns, seed] = await Promise.all([
@@ -295,6 +297,7 @@ export class Instances {
     } catch (err) {
       log.error(`launch of ${id} failed: ${(err as Error).message}`);
       await this.teardown(id);
+      await this.volumes.released(id).catch(() => undefined);
       this.setState(id, 'terminated', {
         stateReasonCode: 'Server.InternalError',
         stateReasonMessage: `Server.InternalError: ${(err as Error).message}`.slice(0, 500),
@@ -492,6 +495,7 @@ export class Instances {
 
   private async finishTerminate(id: string): Promise<void> {
     await this.teardown(id);
+    await this.volumes.released(id).catch((err) => log.warn(`volumes of ${id}: ${(err as Error).message}`));
     this.setState(id, 'terminated', {});
     await this.unpublish(id);
   }
@@ -557,6 +561,7 @@ export class Instances {
       await this.host.units.stop(name).catch((err) => log.warn(`stopping ${name}: ${(err as Error).message}`));
     }
     await this.detachNetwork(id);
+    await this.volumes.disconnected(id);
     if (this.row(id)?.state === 'stopping') this.setState(id, 'stopped', {});
     await this.unpublish(id);
   }

@@ -9,14 +9,16 @@ import { join } from 'node:path';
 import type { Host } from '../host/index.js';
 import { vmArtifacts } from '../host/images.js';
 import { microvmUnit } from '../host/qemu.js';
-import { diskBlank, ensureVmState, firmwareFor, q35Unit, qmpSocket, tpmSocket, tpmUnit, tpmUnitName, virtioWinIso, vmState, vncSocket } from '../host/q35.js';
-import { qmpCommand } from '../host/qmp.js';
+import { diskBlank, ensureVmState, firmwareFor, HOTPLUG_PORTS, q35Unit, qmpSocket, tpmSocket, tpmUnit, tpmUnitName, virtioWinIso, vmState, vncSocket } from '../host/q35.js';
+import { Qmp, qmpCommand } from '../host/qmp.js';
+import { uplinkAddresses } from '../host/network.js';
 import type { UnitSpec } from '../host/units/types.js';
 import { log } from '../log.js';
 import type { InstanceType, Runtime } from './catalog.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import type { Image, Images } from './images.js';
+import type { AttachedVolume, HotPlug } from './volumes.js';
 
 interface VmInstance {
   id: string;
@@ -73,23 +75,25 @@ export class Vms {
    * Everything a VM needs before its QEMU starts, at once: the disk forked from the image, the network (given), the run
    * directory, and for q35 the firmware variables and the TPM unit. Returns the instance's unit.
    */
-  async prepare(inst: VmInstance, image: Image, type: InstanceType, network: () => Promise<unknown>): Promise<UnitSpec> {
+  async prepare(inst: VmInstance, image: Image, type: InstanceType, network: () => Promise<unknown>, attached: AttachedVolume[]): Promise<UnitSpec> {
     const runDir = this.runDir(inst.id);
     const accel = this.config.vmAccel ?? 'tcg';
     const ready = mkdir(runDir, { recursive: true });
+    // Volumes are exported to the VPC router's uplink address, which the network step makes.
+    const withVolumes = () => network().then(() => this.connect(inst, attached));
     if (inst.runtime === 'microvm') {
-      const [disk] = await Promise.all([this.host.pool.forkRaw(image.id, inst.id), network(), ready]);
+      const [disk, volumes] = await Promise.all([this.host.pool.forkRaw(image.id, inst.id), withVolumes(), ready]);
       return microvmUnit({
         instanceId: inst.id, vpcId: inst.vpcId, mac: inst.macAddress, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
-        artifacts: vmArtifacts(this.host.pool.vmDir(image.id)), disk, runDir, accel,
+        artifacts: vmArtifacts(this.host.pool.vmDir(image.id)), disk, volumes, runDir, accel,
         readyTimeoutSec: Math.max(this.config.readyTimeoutSec, accel === 'kvm' ? 120 : 600),
       });
     }
     const firmware = firmwareFor(image.platform);
     const state = vmState(this.host.pool.stateDir(inst.id));
-    const [disk] = await Promise.all([
+    const [disk, volumes] = await Promise.all([
       this.host.pool.forkRaw(image.id, inst.id),
-      network(),
+      withVolumes(),
       (async () => {
         await Promise.all([ensureVmState(state, firmware), ready]);
         // A relaunch after a crash finds the last TPM still running, or its socket left behind.
@@ -105,9 +109,59 @@ export class Vms {
     const cdroms = (await diskBlank(disk)) ? [installer, drivers].filter((x): x is string => !!x) : [];
     return q35Unit({
       instanceId: inst.id, vpcId: inst.vpcId, mac: inst.macAddress, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
-      uuid: ec2Uuid(inst.id), disk, firmware, state, cdroms, runDir, accel,
+      uuid: ec2Uuid(inst.id), disk, firmware, state, cdroms, volumes, runDir, accel,
     });
   }
+
+  /**
+   * Export volumes over iSCSI to the VM's VPC router (where its QEMU runs): tgtd listens on the host's end of the
+   * router's uplink and lets in the router's end only. Returns the URLs QEMU opens.
+   */
+  private async connect(inst: { id: string; vpcId: string }, attached: AttachedVolume[]): Promise<{ id: string; uri: string }[]> {
+    if (!attached.length) return [];
+    const up = uplinkAddresses(inst.vpcId);
+    await this.host.iscsi.ensure();
+    await this.host.iscsi.addPortal(up.host);
+    for (const v of attached) await this.host.iscsi.export(v.id, v.file, up.router);
+    return attached.map((v) => ({ id: v.id, uri: this.host.iscsi.uri(v.id, up.host) }));
+  }
+
+  /** Hot plug for running q35 VMs: the volume's iSCSI node, then a virtio disk on a free PCIe root port. */
+  readonly hotPlug: HotPlug = {
+    plug: async (instanceId, vpcId, volume) => {
+      const [{ uri }] = await this.connect({ id: instanceId, vpcId }, [volume]);
+      const qmp = await Qmp.connect(this.qmpPath(instanceId));
+      try {
+        const m = /^iscsi:\/\/([^/]+)\/([^/]+)\/(\d+)$/.exec(uri!)!;
+        await qmp.execute('blockdev-add', { driver: 'iscsi', 'node-name': volume.id, transport: 'tcp', portal: m[1], target: m[2], lun: Number(m[3]) });
+        for (let port = 0; port < HOTPLUG_PORTS; port++) {
+          try {
+            await qmp.execute('device_add', { driver: 'virtio-blk-pci', drive: volume.id, id: `dev-${volume.id}`, bus: `hp${port}`, serial: volume.id.replace('-', '') });
+            return;
+          } catch { /* port taken: the next */ }
+        }
+        await qmp.execute('blockdev-del', { 'node-name': volume.id }).catch(() => undefined);
+        throw new CloudError('AttachmentLimitExceeded', `The instance '${instanceId}' has no free slot for another volume while it runs (${HOTPLUG_PORTS}): stop it to attach more.`);
+      } finally {
+        qmp.close();
+      }
+    },
+    unplug: async (instanceId, volumeId, force) => {
+      const qmp = await Qmp.connect(this.qmpPath(instanceId));
+      try {
+        await qmp.execute('device_del', { id: `dev-${volumeId}` }).catch(() => undefined);
+        // The guest lets go of the device (PCIe native hot unplug), then the node can go.
+        for (let i = 0; i < (force ? 5 : 50); i++) {
+          if (await qmp.execute('blockdev-del', { 'node-name': volumeId }).then(() => true, () => false)) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        if (force) return;
+        throw new CloudError('IncorrectState', `The instance '${instanceId}' did not release the volume '${volumeId}' (its operating system must acknowledge the unplug); stop it, or detach with Force.`);
+      } finally {
+        qmp.close();
+      }
+    },
+  };
 
   /** Units besides the instance's own that a VM holds (its TPM), to stop with it. */
   companions(instanceId: string): string[] {

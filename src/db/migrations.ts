@@ -79,4 +79,20 @@ export const migrations: readonly string[] = [
   ALTER TABLE instances ADD COLUMN public_ip TEXT;
   CREATE INDEX instances_public_ip ON instances(public_ip);
   `,
+  // EBS-style volumes (raw files in the pool, reaching VMs over iSCSI) and their snapshots (reflink copies).
+  `
+  CREATE TABLE volumes (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, availability_zone TEXT NOT NULL, size_gib INTEGER NOT NULL,
+    volume_type TEXT NOT NULL, iops INTEGER, throughput INTEGER, snapshot_id TEXT, state TEXT NOT NULL,
+    instance_id TEXT, device TEXT, attach_state TEXT, attach_time INTEGER, delete_on_termination INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX volumes_account ON volumes(account_id);
+  CREATE INDEX volumes_instance ON volumes(instance_id);
+  CREATE TABLE snapshots (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, volume_id TEXT NOT NULL, size_gib INTEGER NOT NULL,
+    description TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, created_at INTEGER NOT NULL
+  );
+  CREATE INDEX snapshots_account ON snapshots(account_id);
+  `,
 ];

@@ -166,3 +166,33 @@ export const tags = sqliteTable('tags', {
   key: text('key').notNull(),
   value: text('value').notNull(),
 }, (t) => [primaryKey({ columns: [t.resourceId, t.key] }), index('tags_account_key').on(t.accountId, t.key)]);
+
+export const volumes = sqliteTable('volumes', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  availabilityZone: text('availability_zone').notNull(),
+  sizeGiB: integer('size_gib').notNull(),
+  volumeType: text('volume_type').notNull(),
+  iops: integer('iops'),
+  throughput: integer('throughput'),
+  snapshotId: text('snapshot_id'),
+  /** creating, available, in-use, deleting (AWS's volume states). */
+  state: text('state').notNull(),
+  instanceId: text('instance_id'),
+  /** The device name the attachment asked for (/dev/sdf, /dev/xvdf): guests see virtio disks in attachment order. */
+  device: text('device'),
+  attachState: text('attach_state'),
+  attachTime: integer('attach_time'),
+  deleteOnTermination: integer('delete_on_termination', { mode: 'boolean' }).notNull().default(false),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [index('volumes_account').on(t.accountId), index('volumes_instance').on(t.instanceId)]);
+
+export const snapshots = sqliteTable('snapshots', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  volumeId: text('volume_id').notNull(),
+  sizeGiB: integer('size_gib').notNull(),
+  description: text('description').notNull().default(''),
+  state: text('state').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [index('snapshots_account').on(t.accountId)]);

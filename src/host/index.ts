@@ -1,5 +1,6 @@
 /** The host drivers the domain acts through. */
 import type { DnsDriver } from './dns.js';
+import type { IscsiTarget } from './iscsi.js';
 import type { MetadataListeners } from './metadata.js';
 import type { NetworkDriver } from './network.js';
 import type { StoragePool } from './storage.js';
@@ -11,4 +12,5 @@ export interface Host {
   network: NetworkDriver;
   dns: DnsDriver;
   metadata: MetadataListeners;
+  iscsi: IscsiTarget;
 }

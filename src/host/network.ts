@@ -123,7 +123,7 @@ export interface Edge {
  * address; a public IP is DNATed to its instance and the instance's traffic out of the macvlan SNATed to it (1:1).
  * Without one, nothing is forwarded out of either; private addresses never leave by the macvlan.
  */
-export function routerNft(edge: Edge): string {
+export function routerNft(edge: Edge, hostAddress?: string): string {
   const maps = edge.external?.maps ?? [];
   const on = edge.internet;
   const lines = ['table ip pcloud', 'delete table ip pcloud', 'table ip pcloud {'];
@@ -133,6 +133,8 @@ export function routerNft(edge: Edge): string {
   if (on && maps.length) lines.push(`    oifname "ext" snat to ip saddr map { ${maps.map((m) => `${m.privateIp} : ${m.publicIp}`).join(', ')} }`);
   if (on) lines.push('    oifname "uplink" masquerade');
   lines.push('  }', '  chain forward {', '    type filter hook forward priority filter; policy accept;');
+  // The host's end of the uplink serves the router itself (iSCSI volumes of its VMs), never the instances.
+  if (hostAddress) lines.push(`    ip daddr ${hostAddress} drop`);
   if (!on) lines.push('    oifname "uplink" drop', '    oifname "ext" drop', '    iifname "ext" drop');
   else if (maps.length) lines.push(`    oifname "ext" ip saddr != { ${maps.map((m) => m.privateIp).join(', ')} } drop`);
   else lines.push('    oifname "ext" drop');
@@ -218,7 +220,7 @@ export class NetworkDriver {
     if (!routerExists(vpcId)) return;
     if (edge.external?.maps.length) await this.ensureExternal(vpcId, edge.external);
     else await run('ip', ['-n', ns, 'addr', 'flush', 'dev', 'ext'], { reject: false });
-    await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(edge) });
+    await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(edge, uplinkAddresses(vpcId).host) });
     this.edges.set(vpcId, key);
   }
 

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { portName, routerNs } from './network.js';
+import { volumeArgs } from './qemu.js';
 import { projectRoot } from '../paths.js';
 import type { UnitSpec } from './units/types.js';
 
@@ -102,6 +103,8 @@ export interface Q35Options {
   accel: 'kvm' | 'tcg';
 }
 
+export const HOTPLUG_PORTS = 4;
+
 export const vncSocket = (runDir: string) => join(runDir, 'vnc.sock');
 export const qmpSocket = (runDir: string) => join(runDir, 'qmp.sock');
 
@@ -121,7 +124,9 @@ export function q35Args(o: Q35Options): string[] {
     '-device', 'VGA', '-vnc', `unix:${vncSocket(o.runDir)}`,
     '-device', 'qemu-xhci,id=usb', '-device', 'usb-tablet,bus=usb.0',
     '-drive', `id=root,file=${o.disk},format=raw,if=none,cache=none,aio=threads`, '-device', 'virtio-blk-pci,drive=root,bootindex=1',
-    ...(o.volumes ?? []).flatMap((v) => ['-drive', `id=${v.id},file=${v.uri},format=raw,if=none,cache=none`, '-device', `virtio-blk-pci,drive=${v.id},serial=${v.id.replace(/-/g, '')}`]),
+    ...volumeArgs(o.volumes ?? [], 'virtio-blk-pci'),
+    // Free PCIe root ports: volumes attached while the VM runs are plugged in there.
+    ...Array.from({ length: HOTPLUG_PORTS }, (_, i) => ['-device', `pcie-root-port,id=hp${i},bus=pcie.0,chassis=${i + 1}`]).flat(),
     ...o.cdroms.flatMap((iso, i) => ['-drive', `id=cd${i},file=${iso},media=cdrom,readonly=on,if=none`, '-device', `ide-cd,drive=cd${i},bootindex=${i + 2}`]),
     '-netdev', `tap,id=n0,ifname=${portName(o.instanceId)},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${o.mac}`,
     '-qmp', `unix:${qmpSocket(o.runDir)},server=on,wait=off`,

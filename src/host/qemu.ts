@@ -21,6 +21,8 @@ export interface MicrovmOptions {
   memoryMiB: number;
   artifacts: VmArtifacts;
   disk: string;
+  /** Volumes (iscsi:// URLs), after the root disk: the guest's vdb, vdc, ... */
+  volumes?: { id: string; uri: string }[];
   /** Where the unit keeps its sockets (readiness, QMP). */
   runDir: string;
   accel: 'kvm' | 'tcg';
@@ -31,6 +33,11 @@ export interface MicrovmOptions {
 function tscKhz(): number | undefined {
   const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
   return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
+
+/** Volumes as QEMU drives and virtio disks whose serial is the volume id (as EBS's NVMe serials are). */
+export function volumeArgs(volumes: { id: string; uri: string }[], device: string): string[] {
+  return volumes.flatMap((v) => ['-drive', `id=${v.id},file=${v.uri},format=raw,if=none,cache=none`, '-device', `${device},drive=${v.id},serial=${v.id.replace('-', '')}`]);
 }
 
 export function microvmArgs(o: MicrovmOptions): string[] {
@@ -45,6 +52,7 @@ export function microvmArgs(o: MicrovmOptions): string[] {
     '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio',
     '-kernel', o.artifacts.kernel, '-initrd', o.artifacts.initrd, '-append', append,
     '-drive', `id=root,file=${o.disk},format=raw,if=none,cache=none,aio=threads`, '-device', 'virtio-blk-device,drive=root',
+    ...volumeArgs(o.volumes ?? [], 'virtio-blk-device'),
     '-netdev', `tap,id=n0,ifname=${portName(o.instanceId)},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n0,mac=${o.mac}`,
     '-device', 'virtio-serial-device',
     '-chardev', `socket,id=ready,path=${join(o.runDir, 'ready.sock')}`, '-device', 'virtserialport,chardev=ready,name=org.pcloud.ready',

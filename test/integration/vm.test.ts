@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DescribeInstancesCommand, GetConsoleOutputCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
+import {
+  AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand,
+  GetConsoleOutputCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, type Instance,
+} from '@aws-sdk/client-ec2';
 import { hostInventory, leaderOf, startReal, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
 
@@ -28,13 +31,25 @@ async function waitState(id: string, want: string, timeoutMs: number): Promise<I
   }, timeoutMs, 500);
 }
 
+const consoleLog = (id: string) => readFileSync(join(srv.dataDir, 'run/units', `pcloud-instance@${id}`, 'console.log'), 'utf8');
+const qemuPid = (id: string) => Number(execFileSync('pgrep', ['-f', `^qemu-system-x86_64 .*${id}`]).toString().trim().split('\n')[0]);
+
 describe('microvm (QEMU, TCG here)', () => {
-  it('boots the debian-12 image: DHCP, cloud-init from the metadata service, user-data, running, reachable in its VPC', async () => {
+  it('boots the debian-12 image: DHCP, cloud-init from the metadata service, user-data, running, reachable in its VPC; stops by ACPI; an iSCSI volume appears in the guest', async () => {
     const before = hostInventory();
-    const userData = Buffer.from('#!/bin/sh\necho "user-data ran in $(hostname)" > /dev/ttyS0\n').toString('base64');
+    // cloud-config: runcmd once (the user-data ran), bootcmd on every boot (the virtio disks the guest sees).
+    const userData = Buffer.from([
+      '#cloud-config',
+      'bootcmd:',
+      `  - [sh, -c, 'for d in /sys/block/vd*; do echo "pcloud-disk: \${d##*/} $(cat $d/size) $(cat $d/serial 2>/dev/null)"; done > /dev/ttyS0']`,
+      'runcmd:',
+      `  - [sh, -c, 'echo "user-data ran in $(hostname)" > /dev/ttyS0']`,
+      '',
+    ].join('\n')).toString('base64');
     const vm = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 'c5.large', MinCount: 1, MaxCount: 1, UserData: userData }))).Instances![0]!;
     const peer = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!;
     const id = vm.InstanceId!;
+    let vol: string | undefined;
     try {
       const running = await waitState(id, 'running', 600_000);
       expect(running.PrivateIpAddress).toBe(vm.PrivateIpAddress);
@@ -52,10 +67,33 @@ describe('microvm (QEMU, TCG here)', () => {
       // A container in the same subnet reaches it.
       const ping = execFileSync('nsenter', ['-t', String(leaderOf(peer.InstanceId!)), '-m', '-u', '-i', '-n', '-p', '--', 'ping', '-c', '1', '-W', '5', vm.PrivateIpAddress!]).toString();
       expect(ping).toContain('1 received');
+
+      // Stop: the guest gets the ACPI power button and shuts down by itself.
+      await srv.ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+      await waitState(id, 'stopped', 180_000);
+      expect(consoleLog(id)).toMatch(/systemd-shutdown\[1\]: Powering off\.[\s\S]*reboot: Power down/);
+      // A volume attached while it is stopped reaches the guest over iSCSI (tgtd → QEMU's iscsi:// driver) at its next
+      // start: a second virtio disk of the volume's size whose serial is the volume id.
+      vol = (await srv.ec2.send(new CreateVolumeCommand({ AvailabilityZone: running.Placement!.AvailabilityZone!, Size: 2 }))).VolumeId!;
+      await srv.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' }));
+      await srv.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+      await waitState(id, 'running', 600_000);
+      expect(readFileSync(`/proc/${qemuPid(id)}/cmdline`, 'utf8')).toContain(`file=iscsi://`);
+      expect(consoleLog(id)).toContain(`pcloud-disk: vdb ${(2 * 2 ** 30) / 512} ${vol.replace('-', '')}`);
+      expect(execFileSync('tgtadm', ['-C', '7', '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).toString()).toContain(`iqn.2026-11.org.pcloud:${vol}`);
+      // A running microvm cannot give it back (no hot unplug on virtio-mmio): as EC2 says when it cannot.
+      const err = await srv.ec2.send(new DetachVolumeCommand({ VolumeId: vol })).catch((e: Error) => e);
+      expect((err as Error).name).toBe('IncorrectState');
     } finally {
       await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id, peer.InstanceId!] }));
       await waitState(id, 'terminated', 60_000);
       await waitState(peer.InstanceId!, 'terminated', 60_000);
+    }
+    // The volume is back, available, its target gone; then it goes too.
+    if (vol) {
+      await until(async () => (await srv.ec2.send(new DescribeVolumesCommand({ VolumeIds: [vol!] }))).Volumes![0]!.State === 'available', 30_000, 200);
+      expect(execFileSync('tgtadm', ['-C', '7', '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).toString()).not.toContain(vol);
+      await srv.ec2.send(new DeleteVolumeCommand({ VolumeId: vol }));
     }
     // Nothing of it is left: no QEMU, no tap, no disk.
     expect(execFileSync('sh', ['-c', `pgrep -f '[q]emu-system-x86_64.*${id}' || true`]).toString().trim()).toBe('');

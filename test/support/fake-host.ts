@@ -3,7 +3,7 @@
  * disks in a temp dir and a unit manager that "runs" units in memory and reports READY at once. Never used outside
  * test/.
  */
-import { mkdtemp, mkdir, rm, readdir, access } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, readdir, access, writeFile, readFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from '../../src/host/index.js';
@@ -11,6 +11,7 @@ import type { StoragePool } from '../../src/host/storage.js';
 import type { Edge, NetworkDriver } from '../../src/host/network.js';
 import type { DnsDriver } from '../../src/host/dns.js';
 import type { MetadataListeners } from '../../src/host/metadata.js';
+import type { IscsiTarget } from '../../src/host/iscsi.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 export class FakeUnits implements UnitManager {
@@ -75,6 +76,31 @@ export class FakePool {
   async createImageRoot(name: string) { const p = join(this.root, 'images', name); await mkdir(p, { recursive: true }); return p; }
   async sealImage(build: string, _id: string) { return build; }
   async listImageRoots() { return (await readdir(join(this.root, 'images')).catch(() => [] as string[])).map((name) => ({ name })); }
+  stateDir(id: string) { return `${this.diskPath(id)}.state`; }
+  rawDiskPath(id: string) { return `${this.diskPath(id)}.raw`; }
+  async forkRaw(_image: string, id: string) { await writeFile(this.rawDiskPath(id), ''); return this.rawDiskPath(id); }
+  volumePath(id: string) { return join(this.root, 'volumes', `${id}.raw`); }
+  snapshotPath(id: string) { return join(this.root, 'snapshots', `${id}.raw`); }
+  /** Volume files hold their size in GiB, and what they were copied from. */
+  async createVolume(id: string, sizeGiB: number, fromSnapshot?: string) {
+    await mkdir(join(this.root, 'volumes'), { recursive: true });
+    const from = fromSnapshot ? await readFile(this.snapshotPath(fromSnapshot), 'utf8') : '';
+    await writeFile(this.volumePath(id), `${sizeGiB}${from ? ` from ${fromSnapshot}` : ''}`);
+    return this.volumePath(id);
+  }
+  async snapshotFile(file: string, id: string) { await mkdir(join(this.root, 'snapshots'), { recursive: true }); await copyFile(file, this.snapshotPath(id)); }
+  async removeVolume(id: string) { await rm(this.volumePath(id), { force: true }); }
+  async removeSnapshot(id: string) { await rm(this.snapshotPath(id), { force: true }); }
+}
+
+/** Records what would be exported over iSCSI. */
+export class FakeIscsi {
+  readonly exported = new Map<string, { file: string; initiator: string }>();
+  async ensure() {}
+  async addPortal() {}
+  async export(id: string, file: string, initiator: string) { this.exported.set(id, { file, initiator }); }
+  async unexport(id: string) { this.exported.delete(id); }
+  uri(id: string, portal: string) { return `iscsi://${portal}:3260/iqn.2026-11.org.pcloud:${id}/1`; }
 }
 
 /** Records attachments instead of making namespaces. */
@@ -116,15 +142,19 @@ export class FakeMetadata {
   closeAll() { this.vpcs.clear(); }
 }
 
-export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; dir: string }> {
+export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });
   const units = new FakeUnits();
   const pool = new FakePool(dir);
   const network = new FakeNetwork();
   const dns = new FakeDns();
+  const iscsi = new FakeIscsi();
   return {
-    host: { pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver, metadata: new FakeMetadata() as unknown as MetadataListeners },
-    units, pool, network, dns, dir,
+    host: {
+      pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver,
+      metadata: new FakeMetadata() as unknown as MetadataListeners, iscsi: iscsi as unknown as IscsiTarget,
+    },
+    units, pool, network, dns, iscsi, dir,
   };
 }

@@ -83,7 +83,12 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
     blockDeviceMapping: terminated ? [] : [{
       deviceName: '/dev/xvda',
       ebs: { volumeId: inst.rootVolumeId, status: 'attached', attachTime: launchTime, deleteOnTermination: true },
-    }],
+    }, ...(inst.runtime === 'container' ? [] : cloud.volumes.forInstance(inst.id)).map((v) => ({
+      deviceName: v.device!,
+      ebs: { volumeId: v.id, status: v.attachState!, attachTime: new Date(v.attachTime!), deleteOnTermination: v.deleteOnTermination },
+    }))],
+    bootMode: inst.runtime === 'q35' ? 'uefi' : 'legacy-bios',
+    currentInstanceBootMode: inst.runtime === 'q35' ? 'uefi' : 'legacy-bios',
     virtualizationType: 'hvm',
     clientToken: inst.clientToken ?? '',
     tagSet: tagSet(tags),
@@ -103,12 +108,10 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
       instanceMetadataTags: md.instanceMetadataTags,
     },
     enclaveOptions: { enabled: false },
-    bootMode: 'legacy-bios',
     platformDetails: 'Linux/UNIX',
     usageOperation: 'RunInstances',
     usageOperationUpdateTime: launchTime,
     privateDnsNameOptions: { hostnameType: 'ip-name', enableResourceNameDnsARecord: false, enableResourceNameDnsAAAARecord: false },
     maintenanceOptions: { autoRecovery: 'default' },
-    currentInstanceBootMode: 'legacy-bios',
   };
 }

@@ -1,0 +1,212 @@
+/**
+ * Volumes (EBS) and snapshots: raw files in the storage pool, made and copied by reflink (milliseconds). A volume
+ * attaches to a VM instance: while it is stopped, at once (its next start connects it); while a q35 VM runs, by hot
+ * plug. Its QEMU reaches it over iSCSI (src/host/iscsi.ts). Containers' volumes (NFS) are not built.
+ */
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { instances, snapshots, volumes } from '../db/schema.js';
+import type { Host } from '../host/index.js';
+import type { CloudConfig } from './config.js';
+import { CloudError, invalidParam } from './errors.js';
+import { isId, newId } from './ids.js';
+import type { Tag, Tags } from './tags.js';
+
+export type Volume = typeof volumes.$inferSelect;
+export type Snapshot = typeof snapshots.$inferSelect;
+
+const TYPES: Record<string, { min: number; max: number }> = {
+  gp2: { min: 1, max: 16384 }, gp3: { min: 1, max: 16384 }, io1: { min: 4, max: 16384 }, io2: { min: 4, max: 65536 },
+  st1: { min: 125, max: 16384 }, sc1: { min: 125, max: 16384 }, standard: { min: 1, max: 1024 },
+};
+
+export interface CreateVolumeParams {
+  availabilityZone?: string;
+  size?: number;
+  snapshotId?: string;
+  volumeType?: string;
+  iops?: number;
+  throughput?: number;
+  tags: Tag[];
+}
+
+/** What a VM's QEMU is given for each attached volume. */
+export interface AttachedVolume {
+  id: string;
+  file: string;
+}
+
+/** The host side of attaching to a running VM (hot plug), given by the VM runtime. */
+export interface HotPlug {
+  plug(instanceId: string, vpcId: string, volume: AttachedVolume): Promise<void>;
+  /** With force, the volume goes even if the guest does not let go of it (its writes in flight are lost). */
+  unplug(instanceId: string, volumeId: string, force: boolean): Promise<void>;
+}
+
+export class Volumes {
+  hotPlug?: HotPlug;
+
+  constructor(private readonly db: Db, private readonly host: Host, private readonly config: CloudConfig, private readonly tags: Tags) {}
+
+  get(accountId: string, id: string): Volume {
+    if (!isId('vol', id)) throw new CloudError('InvalidVolumeID.Malformed', `Invalid id: "${id}" (expecting "vol-...")`);
+    const row = this.db.select().from(volumes).where(and(eq(volumes.id, id), eq(volumes.accountId, accountId))).get();
+    if (!row) throw new CloudError('InvalidVolume.NotFound', `The volume '${id}' does not exist.`);
+    return row;
+  }
+
+  list(accountId: string, ids: string[] = []): Volume[] {
+    const conds = [eq(volumes.accountId, accountId)];
+    if (ids.length) conds.push(inArray(volumes.id, ids));
+    return this.db.select().from(volumes).where(and(...conds)).orderBy(asc(volumes.createdAt)).all();
+  }
+
+  async create(accountId: string, p: CreateVolumeParams, dryRun = false): Promise<Volume> {
+    if (!p.availabilityZone) throw new CloudError('MissingParameter', 'The request must contain the parameter availabilityZone');
+    if (!this.config.availabilityZones.includes(p.availabilityZone)) {
+      throw new CloudError('InvalidParameterValue', `Value (${p.availabilityZone}) for parameter availabilityZone is invalid. Volumes can currently only be created in the following availability zones: ${this.config.availabilityZones.join(', ')}.`);
+    }
+    const type = p.volumeType ?? 'gp2';
+    const limits = TYPES[type];
+    if (!limits) throw invalidParam(`Value (${type}) for parameter volumeType is invalid. Valid values: ${Object.keys(TYPES).join(', ')}`);
+    const snap = p.snapshotId ? this.snapshot(accountId, p.snapshotId) : undefined;
+    const size = p.size ?? snap?.sizeGiB;
+    if (size === undefined) throw new CloudError('MissingParameter', 'The request must contain the parameter size or snapshotId');
+    if (!Number.isInteger(size) || size < limits.min || size > limits.max) {
+      throw invalidParam(`Volume of ${size}GiB is too ${size < limits.min ? 'small' : 'large'}; ${type} volumes are ${limits.min}-${limits.max}GiB.`);
+    }
+    if (snap && size < snap.sizeGiB) throw invalidParam(`Volume of ${size}GiB is too small; minimum is ${snap.sizeGiB}GiB.`);
+    if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+    const id = newId('vol');
+    await this.host.pool.createVolume(id, size, snap?.id);
+    const row: Volume = {
+      id, accountId, availabilityZone: p.availabilityZone, sizeGiB: size, volumeType: type,
+      iops: type === 'gp3' ? (p.iops ?? 3000) : type.startsWith('io') ? (p.iops ?? 100) : type === 'gp2' ? Math.min(16000, Math.max(100, size * 3)) : null,
+      throughput: type === 'gp3' ? (p.throughput ?? 125) : null, snapshotId: snap?.id ?? null, state: 'available',
+      instanceId: null, device: null, attachState: null, attachTime: null, deleteOnTermination: false, createdAt: Date.now(),
+    };
+    this.db.transaction(() => {
+      this.db.insert(volumes).values(row).run();
+      if (p.tags.length) this.tags.put(accountId, [id], p.tags);
+    });
+    return row;
+  }
+
+  async delete(accountId: string, id: string): Promise<void> {
+    const vol = this.get(accountId, id);
+    if (vol.instanceId) throw new CloudError('VolumeInUse', `Volume ${id} is currently attached to ${vol.instanceId}`);
+    this.db.transaction(() => {
+      this.db.delete(volumes).where(eq(volumes.id, id)).run();
+      this.tags.removeAll([id]);
+    });
+    await this.host.pool.removeVolume(id);
+  }
+
+  /** AttachVolume: to a VM instance in its zone, stopped (at once) or running q35 (hot plug). */
+  async attach(accountId: string, volumeId: string, instanceId: string, device: string | undefined): Promise<Volume> {
+    const vol = this.get(accountId, volumeId);
+    if (!device) throw new CloudError('MissingParameter', 'The request must contain the parameter device');
+    if (!/^\/dev\/(sd[b-z]|xvd[b-z]|sd[b-z][1-9]|xvd[b-z][a-z]?|nvme\d+n1)$/.test(device)) throw invalidParam(`Value (${device}) for parameter device is invalid. ${device} is not a valid EBS device name.`);
+    const inst = this.db.select().from(instances).where(and(eq(instances.id, instanceId), eq(instances.accountId, accountId))).get();
+    if (!inst || inst.state === 'terminated') throw new CloudError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+    if (vol.instanceId) throw new CloudError('VolumeInUse', `${volumeId} is already attached to an instance`);
+    if (vol.availabilityZone !== inst.availabilityZone) {
+      throw new CloudError('InvalidVolume.ZoneMismatch', `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`);
+    }
+    if (inst.runtime === 'container') {
+      throw new CloudError('UnsupportedOperation', `The instance '${instanceId}' is a container: volumes attach to VM instances (m5, c5, r5, ... or UEFI/Windows images).`);
+    }
+    if (this.forInstance(instanceId).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
+    const hot = inst.state === 'running';
+    if (hot && inst.runtime !== 'q35') {
+      throw new CloudError('IncorrectState', `The instance '${instanceId}' is a microvm, which takes volumes while it is stopped: stop it, attach, start it.`);
+    }
+    if (!hot && inst.state !== 'stopped') throw new CloudError('IncorrectState', `The instance '${instanceId}' is ${inst.state}: attach while it is running or stopped.`);
+    const set = { instanceId, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
+    this.db.update(volumes).set(set).where(eq(volumes.id, volumeId)).run();
+    if (hot) {
+      try {
+        await this.hotPlug!.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
+      } catch (err) {
+        this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId)).run();
+        throw err;
+      }
+    }
+    return { ...vol, ...set };
+  }
+
+  async detach(accountId: string, volumeId: string, instanceId?: string, force = false): Promise<Volume> {
+    const vol = this.get(accountId, volumeId);
+    if (!vol.instanceId) throw new CloudError('IncorrectState', `Volume '${volumeId}' is in the 'available' state.`);
+    if (instanceId && instanceId !== vol.instanceId) throw new CloudError('InvalidAttachment.NotFound', `Volume '${volumeId}' is not attached to instance '${instanceId}'`);
+    const inst = this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).get();
+    if (inst?.state === 'running') {
+      if (inst.runtime !== 'q35' && !force) throw new CloudError('IncorrectState', `The instance '${inst.id}' is a microvm, which gives volumes back while it is stopped.`);
+      if (inst.runtime === 'q35') await this.hotPlug!.unplug(inst.id, volumeId, force);
+    }
+    await this.host.iscsi.unexport(volumeId).catch(() => undefined);
+    this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId)).run();
+    return { ...vol, attachState: 'detaching' };
+  }
+
+  /** The volumes attached to an instance, in attachment order (the guest's vdb, vdc, ...). */
+  forInstance(instanceId: string): Volume[] {
+    return this.db.select().from(volumes).where(eq(volumes.instanceId, instanceId)).orderBy(asc(volumes.attachTime)).all();
+  }
+
+  /** What a VM's launch connects. */
+  attached(instanceId: string): AttachedVolume[] {
+    return this.forInstance(instanceId).map((v) => ({ id: v.id, file: this.host.pool.volumePath(v.id) }));
+  }
+
+  /** Its instance terminated: volumes come back available (or go, with DeleteOnTermination). */
+  async released(instanceId: string): Promise<void> {
+    for (const v of this.forInstance(instanceId)) {
+      await this.host.iscsi.unexport(v.id).catch(() => undefined);
+      if (v.deleteOnTermination) await this.delete(v.accountId, v.id);
+      else this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, v.id)).run();
+    }
+  }
+
+  /** Its VM stopped: the volumes stay attached; their targets close until it starts again. */
+  async disconnected(instanceId: string): Promise<void> {
+    for (const v of this.forInstance(instanceId)) await this.host.iscsi.unexport(v.id).catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  snapshot(accountId: string, id: string): Snapshot {
+    if (!isId('snap', id)) throw new CloudError('InvalidSnapshotID.Malformed', `Invalid id: "${id}" (expecting "snap-...")`);
+    const row = this.db.select().from(snapshots).where(and(eq(snapshots.id, id), eq(snapshots.accountId, accountId))).get();
+    if (!row) throw new CloudError('InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
+    return row;
+  }
+
+  listSnapshots(accountId: string, ids: string[] = []): Snapshot[] {
+    const conds = [eq(snapshots.accountId, accountId)];
+    if (ids.length) conds.push(inArray(snapshots.id, ids));
+    return this.db.select().from(snapshots).where(and(...conds)).orderBy(asc(snapshots.createdAt)).all();
+  }
+
+  /** CreateSnapshot of a volume: a reflink copy of its file, crash-consistent if it is in use (as EBS's). */
+  async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
+    const vol = this.get(accountId, volumeId);
+    const id = newId('snap');
+    await this.host.pool.snapshotFile(this.host.pool.volumePath(volumeId), id);
+    const row: Snapshot = { id, accountId, volumeId, sizeGiB: vol.sizeGiB, description, state: 'completed', createdAt: Date.now() };
+    this.db.transaction(() => {
+      this.db.insert(snapshots).values(row).run();
+      if (tags.length) this.tags.put(accountId, [id], tags);
+    });
+    return row;
+  }
+
+  async deleteSnapshot(accountId: string, id: string): Promise<void> {
+    this.snapshot(accountId, id);
+    this.db.transaction(() => {
+      this.db.delete(snapshots).where(eq(snapshots.id, id)).run();
+      this.tags.removeAll([id]);
+    });
+    await this.host.pool.removeSnapshot(id);
+  }
+}

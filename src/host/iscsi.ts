@@ -1,0 +1,94 @@
+/**
+ * Volumes reach VMs over iSCSI: pcloud's own `tgtd` (the `pcloud-iscsi` unit, its own control port so it leaves any
+ * other tgtd alone) exports each attached volume's raw file as one target with one LUN, open only to the initiator
+ * address of the VPC router its VM's QEMU runs in. QEMU connects with its own iscsi:// driver (qemu-block-extra): the
+ * host needs no iSCSI initiator. tgtd keeps targets in memory only; reconcile exports again what running VMs use.
+ */
+import { existsSync } from 'node:fs';
+import { run } from './exec.js';
+import type { UnitManager, UnitSpec } from './units/types.js';
+import { isFinal } from './units/types.js';
+
+export const ISCSI_UNIT = 'pcloud-iscsi';
+export const iqnOf = (volumeId: string) => `iqn.2026-11.org.pcloud:${volumeId}`;
+
+export interface IscsiOptions {
+  /** tgtd's control port: its socket is /var/run/tgtd/socket.<port>. */
+  controlPort: number;
+  port: number;
+}
+
+export class IscsiTarget {
+  constructor(private readonly units: UnitManager, readonly opts: IscsiOptions = { controlPort: 7, port: 3260 }) {}
+
+  unit(): UnitSpec {
+    return {
+      name: ISCSI_UNIT,
+      description: 'pcloud iSCSI target (tgtd) for volumes',
+      exec: ['tgtd', '-f', '-C', String(this.opts.controlPort), '--iscsi', `portal=127.0.0.1:${this.opts.port}`],
+      type: 'simple',
+      startTimeoutSec: 10,
+      stopTimeoutSec: 10,
+    };
+  }
+
+  private get socket(): string {
+    return `/var/run/tgtd/socket.${this.opts.controlPort}`;
+  }
+
+  private adm(args: string[], reject = true) {
+    return run('tgtadm', ['-C', String(this.opts.controlPort), '--lld', 'iscsi', ...args], { reject });
+  }
+
+  /** tgtd running and answering (started on first use). */
+  async ensure(): Promise<void> {
+    const st = await this.units.status(ISCSI_UNIT);
+    if (!st || isFinal(st.state)) {
+      if (st) await this.units.remove(ISCSI_UNIT);
+      await this.units.start(this.unit());
+    }
+    for (let i = 0; i < 250; i++) {
+      if (existsSync(this.socket) && (await this.adm(['--op', 'show', '--mode', 'sys'], false)).exitCode === 0) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`tgtd (control port ${this.opts.controlPort}) did not come up`);
+  }
+
+  /** Listen also on this host address (the host's end of a VPC router's uplink). */
+  async addPortal(address: string): Promise<void> {
+    const shown = (await this.adm(['--op', 'show', '--mode', 'portal'])).stdout;
+    if (shown.includes(`Portal: ${address}:${this.opts.port},`)) return;
+    await this.adm(['--op', 'new', '--mode', 'portal', '--param', `portal=${address}:${this.opts.port}`]);
+  }
+
+  async targets(): Promise<Map<string, number>> {
+    const out = (await this.adm(['--op', 'show', '--mode', 'target'])).stdout;
+    return new Map([...out.matchAll(/^Target (\d+): (\S+)$/gm)].map((m) => [m[2]!, Number(m[1])]));
+  }
+
+  /** Export a volume's file as its own target (LUN 1), for this initiator address only. Idempotent. */
+  async export(volumeId: string, file: string, initiator: string): Promise<void> {
+    const targets = await this.targets();
+    let tid = targets.get(iqnOf(volumeId));
+    if (tid === undefined) {
+      tid = Math.max(0, ...targets.values()) + 1;
+      await this.adm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', iqnOf(volumeId)]);
+      await this.adm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file]).catch(async (err: Error) => {
+        await this.adm(['--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force'], false);
+        throw err;
+      });
+    }
+    const acl = await this.adm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', initiator], false);
+    if (acl.exitCode !== 0 && !/already exists/.test(acl.stderr)) throw new Error(`tgtadm bind ${volumeId}: ${acl.stderr.trim()}`);
+  }
+
+  async unexport(volumeId: string): Promise<void> {
+    const tid = (await this.targets()).get(iqnOf(volumeId));
+    if (tid !== undefined) await this.adm(['--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force']);
+  }
+
+  /** The URL QEMU opens the volume by, from the portal address its namespace reaches. */
+  uri(volumeId: string, portal: string): string {
+    return `iscsi://${portal}:${this.opts.port}/${iqnOf(volumeId)}/1`;
+  }
+}
