@@ -179,6 +179,18 @@ export class Vms {
     }
   }
 
+  /**
+   * The VM's run state as QEMU reports it (QMP query-status): `running`, or why not (`paused`, `guest-panicked`,
+   * `internal-error`, `shutdown`, ...); undefined when QEMU does not answer.
+   */
+  async status(instanceId: string): Promise<string | undefined> {
+    try {
+      return (await qmpCommand<{ status: string }>(this.qmpPath(instanceId), 'query-status', undefined, 2000)).status;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Reset the VM (EC2's reboot of an instance that does not shut down by itself). */
   async reset(instanceId: string): Promise<void> {
     await qmpCommand(this.qmpPath(instanceId), 'system_reset');

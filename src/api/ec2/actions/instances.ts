@@ -130,23 +130,28 @@ export const instanceActions: Actions = {
   },
 
   DescribeInstanceStatus: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const all = ctx.q.bool('IncludeAllInstances') ?? false;
       const page = ctx.cloud.instances.describe(ctx.accountId, {
         ids: ids(ctx), filters: ctx.q.filters().filter((f) => !f.name.startsWith('instance-status') && !f.name.startsWith('system-status') && f.name !== 'event.code'),
         maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
       });
       const rows = page.instances.filter((r) => all || r.state === 'running');
+      // A running VM's health is what its QEMU says (QMP): anything but running (paused, panicked, stuck) is impaired.
+      const vmStates = new Map(await Promise.all(rows.filter((r) => r.state === 'running' && r.runtime !== 'container')
+        .map(async (r) => [r.id, await ctx.cloud.vms.status(r.id)] as const)));
       return {
         instanceStatusSet: rows.map((r) => {
-          const ok = r.state === 'running';
-          const status = ok ? 'ok' : 'not-applicable';
+          const vm = vmStates.get(r.id);
+          const ok = r.state === 'running' && (!vmStates.has(r.id) || vm === 'running');
+          const status = r.state !== 'running' ? 'not-applicable' : ok ? 'ok' : 'impaired';
+          const details = r.state === 'running' ? [{ name: 'reachability', status: ok ? 'passed' : 'failed' }] : [];
           return {
             instanceId: r.id,
             availabilityZone: r.availabilityZone,
             instanceState: stateShape(r.state),
-            systemStatus: { status, details: ok ? [{ name: 'reachability', status: 'passed' }] : [] },
-            instanceStatus: { status, details: ok ? [{ name: 'reachability', status: 'passed' }] : [] },
+            systemStatus: { status, details },
+            instanceStatus: { status, details },
           };
         }),
         nextToken: page.nextToken,
