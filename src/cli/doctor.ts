@@ -3,6 +3,7 @@ import { access, constants, readFile } from 'node:fs/promises';
 import { run, which } from '../host/exec.js';
 import { systemdIsPid1 } from '../host/units/index.js';
 import { familyRuntime } from '../cloud/catalog.js';
+import { firmwareFor, virtioWinIso } from '../host/q35.js';
 
 export interface Check {
   name: string;
@@ -55,10 +56,22 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   for (const [family, runtime] of Object.entries(familyRuntime)) table.set(runtime, [...(table.get(runtime) ?? []), family]);
   checks.push({
     name: 'instance families → runtimes', ok: true,
-    detail: [...table].map(([runtime, families]) => `${families.join(',')} → ${runtime}`).join('; ') + ' (PCLOUD_RUNTIMES overrides)',
+    detail: [...table].map(([runtime, families]) => `${families.join(',')} → ${runtime}`).join('; ') + '; Windows or UEFI images → q35 (PCLOUD_RUNTIMES overrides)',
   });
-  checks.push(await tool('nginx (Lambda, issue #7)', 'nginx', 'nginx', ['-v']));
-  checks.push(await tool('swtpm (q35 TPM, issue #6)', 'swtpm', 'swtpm swtpm-tools', ['--version']));
+  checks.push({ ...(await tool('image import (qemu-img)', 'qemu-img', 'qemu-utils', ['--version'])) });
+  const fw = firmwareFor('windows');
+  const ovmf = await access(fw.code).then(() => true, () => false);
+  checks.push({ name: 'UEFI firmware (q35)', ok: ovmf, detail: ovmf ? `OVMF in ${fw.code.replace(/\/[^/]+$/, '')} (Secure Boot build for Windows)` : 'OVMF missing', fix: ovmf ? undefined : apt('ovmf') });
+  checks.push(await tool('swtpm (q35 TPM 2.0)', 'swtpm', 'swtpm swtpm-tools', ['--version']));
+  const drivers = virtioWinIso();
+  checks.push({
+    name: 'VirtIO drivers ISO (Windows)', ok: Boolean(drivers),
+    detail: drivers ? `${drivers}: attached to Windows installs` : 'not found: Windows installers see no virtio disk without it (set PCLOUD_VIRTIO_WIN_ISO to virtio-win.iso)',
+  });
+  checks.push(await tool('iSCSI target for volumes (tgtd)', 'tgtd', 'tgt', ['-V']));
+  const iscsiDriver = await access('/usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so').then(() => true, () => false);
+  checks.push({ name: "QEMU's iscsi:// driver", ok: iscsiDriver, detail: iscsiDriver ? 'qemu-block-extra installed' : 'missing: VMs cannot open volumes', fix: iscsiDriver ? undefined : apt('qemu-block-extra') });
+  checks.push(await tool('nginx (Lambda)', 'nginx', 'nginx', ['-v']));
   return checks;
 }
 
