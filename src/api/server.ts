@@ -10,37 +10,40 @@ import { AuthError, scopeOf, verify } from './auth/sigv4.js';
 import { ec2Error, handleEc2 } from './ec2/index.js';
 import { handleSts, stsError } from './sts/index.js';
 import { consoleRoutes } from './console/index.js';
+import { authorizeForNginx, handleLambda, lambdaError } from './lambda/index.js';
 
 export const MAX_BODY = 1024 * 1024;
+export const MAX_LAMBDA_BODY = 70 * 1024 * 1024;
 
 function serviceOf(req: Request, path: string): string {
   const scope = scopeOf({ url: req.url, headers: req.headers });
   if (scope) return scope.service;
-  if (path.startsWith('/2015-03-31/') || path.startsWith('/2020-06-30/')) return 'lambda';
+  if (/^\/20(15-03-31|20-06-30|21-10-31|17-03-31)\//.test(path)) return 'lambda';
   return 'ec2';
 }
 
 function errorFor(service: string, code: string, message: string, status?: number): Response {
   if (service === 'sts') return stsError(code, message, status);
-  if (service === 'lambda') {
-    return new Response(JSON.stringify({ __type: code, message }), {
-      status: status ?? 400, headers: { 'content-type': 'application/json', 'x-amzn-errortype': code },
-    });
-  }
+  if (service === 'lambda') return lambdaError(code, message, status);
   return ec2Error(code, message);
 }
 
 export function createApp(cloud: Cloud): Hono {
   const app = new Hono();
-  app.use('*', bodyLimit({
-    maxSize: MAX_BODY,
+  // Lambda takes deployment packages inline (base64 in JSON, up to 50 MB zipped as on AWS); everything else is small.
+  const limit = (maxSize: number) => bodyLimit({
+    maxSize,
     onError: (c) => {
       const res = errorFor(serviceOf(c.req.raw, c.req.path), 'RequestEntityTooLarge', `Request body exceeds the maximum of ${MAX_BODY} bytes`, 413);
       // The rest of the body is never read: the connection cannot carry another request.
       res.headers.set('connection', 'close');
       return res;
     },
-  }));
+  });
+  const small = limit(MAX_BODY);
+  const large = limit(MAX_LAMBDA_BODY);
+  app.use('*', (c, next) => (serviceOf(c.req.raw, c.req.path) === 'lambda' ? large : small)(c, next));
+  app.all('/pcloud/lambda/authorize/*', (c) => authorizeForNginx(cloud, c.req.raw));
   // The certificate that verifies instance identity documents (their signature and pkcs7): public, as AWS's are.
   app.get('/pcloud/identity-certificate.pem', () =>
     new Response(cloud.metadata.identityCertificate(), { headers: { 'content-type': 'application/x-pem-file' } }));
@@ -66,6 +69,8 @@ export function createApp(cloud: Cloud): Hono {
         return handleEc2(cloud, principal, body.toString('utf8'), url.searchParams);
       case 'sts':
         return handleSts(principal, body.toString('utf8') || url.search.slice(1));
+      case 'lambda':
+        return handleLambda(cloud, principal, req.method, url, req.headers, body);
       default:
         return errorFor(service, 'UnknownOperationException', `The service '${service}' is not served by this endpoint yet`, 404);
     }

@@ -17,7 +17,7 @@ import { eq } from 'drizzle-orm';
 import { metadataServer } from '../imds/server.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
-import { DEFAULT_DATA, DEFAULT_LISTEN, parseListen } from './config.js';
+import { DEFAULT_DATA, DEFAULT_LAMBDA_LISTEN, DEFAULT_LISTEN, parseListen } from './config.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
@@ -81,9 +81,13 @@ program.command('serve')
     const server = serve({ fetch: app.fetch, hostname, port }, async (info) => {
       const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${info.port}`;
       await writeFile(join(opts.data, 'endpoint'), endpoint + '\n');
+      // nginx in front of the functions: function URLs, and Invoke through it.
+      const lambdaListen = process.env.PCLOUD_LAMBDA_LISTEN ?? DEFAULT_LAMBDA_LISTEN;
+      await cloud.startNginx(lambdaListen, `http://127.0.0.1:${info.port}`)
+        .catch((err) => log.warn(`nginx (function URLs) not running: ${(err as Error).message}`));
       const ami = cloud.images.byName(DEFAULT_IMAGE);
       process.stdout.write([
-        `pcloud serving on ${endpoint} (data ${opts.data}, pool ${cloud.host.pool.kind}, units ${cloud.host.units.kind})`,
+        `pcloud serving on ${endpoint} (data ${opts.data}, pool ${cloud.host.pool.kind}, units ${cloud.host.units.kind}); function URLs on ${cloud.functions.nginx?.baseUrl ?? '(nginx not running)'}`,
         '',
         credentialsText(key, endpoint, cloud.config.region),
         '',

@@ -13,6 +13,9 @@ import { NetworkDriver, portName } from '../host/network.js';
 import { DnsDriver } from '../host/dns.js';
 import { MetadataListeners } from '../host/metadata.js';
 import { IscsiTarget } from '../host/iscsi.js';
+import { FunctionHost } from '../host/functions.js';
+import { NginxDriver } from '../host/nginx.js';
+import { Functions } from './functions.js';
 import { openUnitManager } from '../host/units/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
@@ -45,6 +48,7 @@ export class Cloud {
   readonly vms: Vms;
   readonly consoles: Consoles;
   readonly volumes: Volumes;
+  readonly functions: Functions;
   readonly metadata: Metadata;
   private sweeper?: NodeJS.Timeout;
 
@@ -58,6 +62,7 @@ export class Cloud {
     this.volumes = new Volumes(db, host, config, this.tags);
     this.volumes.hotPlug = this.vms.hotPlug;
     this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms, this.volumes);
+    this.functions = new Functions(db, host.functions, config);
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
   }
@@ -74,6 +79,7 @@ export class Cloud {
         pool: await StoragePool.open(opts.dataDir), units, network: new NetworkDriver(),
         dns: new DnsDriver(units, join(opts.dataDir, 'run/dns'), upstream),
         metadata: new MetadataListeners(),
+        functions: new FunctionHost(units, opts.dataDir, join(opts.dataDir, 'run')),
         iscsi: new IscsiTarget(units, {
           controlPort: Number(process.env.PCLOUD_ISCSI_CONTROL_PORT ?? 7), port: Number(process.env.PCLOUD_ISCSI_PORT ?? 3260),
         }),
@@ -161,6 +167,17 @@ export class Cloud {
       }
     }
     return { orphanRouters: orphans.length, strayLinks };
+  }
+
+  /**
+   * Run pcloud's nginx in front of the functions (`listen`), asking pcloud's API (`api`) to authorize requests, with a
+   * route per function; every function's socket unit runs, so nginx always has a socket to connect to.
+   */
+  async startNginx(listen: string, api: string): Promise<void> {
+    const nginx = new NginxDriver(this.host.units, join(this.dataDir, 'run/nginx'), listen, api);
+    this.functions.nginx = nginx;
+    await nginx.start([]);
+    await this.functions.syncRoutes();
   }
 
   async close(): Promise<void> {

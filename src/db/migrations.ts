@@ -95,4 +95,20 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX snapshots_account ON snapshots(account_id);
   `,
+  // Lambda functions: $LATEST in functions, published versions in function_versions (configuration and code frozen).
+  `
+  CREATE TABLE functions (
+    account_id TEXT NOT NULL, name TEXT NOT NULL, runtime TEXT NOT NULL, handler TEXT NOT NULL, role TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', memory_mib INTEGER NOT NULL, timeout_sec INTEGER NOT NULL, environment TEXT NOT NULL,
+    mode TEXT NOT NULL, code_sha256 TEXT NOT NULL, code_size INTEGER NOT NULL, revision TEXT NOT NULL,
+    last_version INTEGER NOT NULL DEFAULT 0, url_id TEXT, url_auth TEXT, url_created_at INTEGER,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, name)
+  );
+  CREATE UNIQUE INDEX functions_url ON functions(url_id);
+  CREATE TABLE function_versions (
+    account_id TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, config TEXT NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, name, version)
+  );
+  `,
 ];

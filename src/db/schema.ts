@@ -196,3 +196,48 @@ export const snapshots = sqliteTable('snapshots', {
   state: text('state').notNull(),
   createdAt: integer('created_at').notNull(),
 }, (t) => [index('snapshots_account').on(t.accountId)]);
+
+export interface FunctionConfig {
+  runtime: string;
+  handler: string;
+  role: string;
+  description: string;
+  memoryMiB: number;
+  timeoutSec: number;
+  environment: Record<string, string>;
+  /** per-request: a process per invoke (Accept=yes); warm: one worker that serves until idle. */
+  mode: 'per-request' | 'warm';
+  codeSha256: string;
+  codeSize: number;
+  revision: string;
+}
+
+export const functions = sqliteTable('functions', {
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  runtime: text('runtime').notNull(),
+  handler: text('handler').notNull(),
+  role: text('role').notNull(),
+  description: text('description').notNull().default(''),
+  memoryMiB: integer('memory_mib').notNull(),
+  timeoutSec: integer('timeout_sec').notNull(),
+  environment: text('environment', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+  mode: text('mode').$type<'per-request' | 'warm'>().notNull(),
+  codeSha256: text('code_sha256').notNull(),
+  codeSize: integer('code_size').notNull(),
+  revision: text('revision').notNull(),
+  lastVersion: integer('last_version').notNull().default(0),
+  urlId: text('url_id'),
+  urlAuth: text('url_auth'),
+  urlCreatedAt: integer('url_created_at'),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.name] }), uniqueIndex('functions_url').on(t.urlId)]);
+
+export const functionVersions = sqliteTable('function_versions', {
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  version: integer('version').notNull(),
+  config: text('config', { mode: 'json' }).$type<FunctionConfig>().notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.name, t.version] })]);

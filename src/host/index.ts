@@ -1,6 +1,7 @@
 /** The host drivers the domain acts through. */
 import type { DnsDriver } from './dns.js';
 import type { IscsiTarget } from './iscsi.js';
+import type { FunctionHost } from './functions.js';
 import type { MetadataListeners } from './metadata.js';
 import type { NetworkDriver } from './network.js';
 import type { StoragePool } from './storage.js';
@@ -13,4 +14,5 @@ export interface Host {
   dns: DnsDriver;
   metadata: MetadataListeners;
   iscsi: IscsiTarget;
+  functions: FunctionHost;
 }

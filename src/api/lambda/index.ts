@@ -1,0 +1,203 @@
+/**
+ * Lambda's REST-JSON API (`/2015-03-31`, `/2020-06-30`, `/2021-10-31`): routes to the domain (src/cloud/functions.ts),
+ * shapes its answers, and maps errors to Lambda's JSON errors through one table.
+ */
+import type { Cloud } from '../../cloud/index.js';
+import { CloudError } from '../../cloud/errors.js';
+import type { FunctionInput, FunctionView } from '../../cloud/functions.js';
+import { AuthError, verify, type Principal } from '../auth/sigv4.js';
+import { log } from '../../log.js';
+
+/** The one table from Lambda error codes to HTTP statuses; anything else is a 400. */
+const statuses: Record<string, number> = {
+  ResourceNotFoundException: 404, ResourceConflictException: 409, RequestTooLargeException: 413, TooManyRequestsException: 429,
+  AccessDeniedException: 403, UnrecognizedClientException: 403, InvalidSignatureException: 403, ServiceException: 500,
+  UnsupportedMediaTypeException: 415, UnknownOperationException: 404,
+};
+
+export function lambdaError(code: string, message: string, status = statuses[code] ?? 400): Response {
+  return new Response(JSON.stringify({ __type: code, message, Message: message }), {
+    status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': code },
+  });
+}
+
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+const lastModified = (t: number) => new Date(t).toISOString().replace('Z', '+0000');
+
+/** FunctionConfiguration, as Lambda answers it. */
+export function configShape(v: FunctionView) {
+  return {
+    FunctionName: v.name, FunctionArn: v.arn, Runtime: v.runtime, Role: v.role, Handler: v.handler, CodeSize: v.codeSize,
+    Description: v.description, Timeout: v.timeoutSec, MemorySize: v.memoryMiB, LastModified: lastModified(v.lastModified),
+    CodeSha256: v.codeSha256, Version: v.version, Environment: { Variables: v.environment }, TracingConfig: { Mode: 'PassThrough' },
+    RevisionId: v.revision, State: 'Active', LastUpdateStatus: 'Successful', PackageType: 'Zip', Architectures: ['x86_64'],
+    EphemeralStorage: { Size: 512 }, SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
+    LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${v.name}` },
+  };
+}
+
+interface Body {
+  FunctionName?: string;
+  Runtime?: string;
+  Handler?: string;
+  Role?: string;
+  Description?: string;
+  MemorySize?: number;
+  Timeout?: number;
+  Environment?: { Variables?: Record<string, string> };
+  Code?: { ZipFile?: string; S3Bucket?: string; ImageUri?: string };
+  ZipFile?: string;
+  Publish?: boolean;
+  Tags?: Record<string, string>;
+  AuthType?: string;
+  PackageType?: string;
+  Architectures?: string[];
+}
+
+const MODE_TAG = 'pcloud:invoke-mode';
+
+function input(b: Body): FunctionInput {
+  return {
+    runtime: b.Runtime, handler: b.Handler, role: b.Role, description: b.Description, memoryMiB: b.MemorySize, timeoutSec: b.Timeout,
+    environment: b.Environment ? (b.Environment.Variables ?? {}) : undefined, mode: b.Tags?.[MODE_TAG],
+  };
+}
+
+function zipOf(b64: string | undefined): Buffer | undefined {
+  return b64 ? Buffer.from(b64, 'base64') : undefined;
+}
+
+type Handler = (ctx: { cloud: Cloud; accountId: string; m: string[]; q: URLSearchParams; body: Buffer; headers: Headers }) => Promise<Response> | Response;
+
+const parse = (body: Buffer): Body => {
+  if (!body.length) return {};
+  try {
+    return JSON.parse(body.toString()) as Body;
+  } catch {
+    throw new CloudError('InvalidRequestContentException', 'Could not parse request body into json');
+  }
+};
+
+function tagsOf(cloud: Cloud, arn: string): Record<string, string> {
+  return Object.fromEntries((cloud.tags.of([arn]).get(arn) ?? []).map((t) => [t.key, t.value]));
+}
+
+const F = '([^/]+)';
+const routes: [string, RegExp, Handler][] = [
+  ['POST', /^\/2015-03-31\/functions\/?$/, async ({ cloud, accountId, body }) => {
+    const b = parse(body);
+    if (b.PackageType === 'Image' || b.Code?.ImageUri) throw new CloudError('InvalidParameterValueException', 'Container image functions are not supported by pcloud: use a Zip package.');
+    if (b.Architectures?.some((a) => a !== 'x86_64')) throw new CloudError('InvalidParameterValueException', 'Only the x86_64 architecture runs on this host.');
+    const v = await cloud.functions.create(accountId, b.FunctionName ?? '', input(b), zipOf(b.Code?.ZipFile), b.Publish ?? false);
+    if (b.Tags && Object.keys(b.Tags).length) cloud.tags.put(accountId, [cloud.functions.arn(accountId, v.name)], Object.entries(b.Tags).map(([key, value]) => ({ key, value })));
+    return json(configShape(v), 201);
+  }],
+  ['GET', /^\/2015-03-31\/functions\/?$/, ({ cloud, accountId, q }) => {
+    const all = q.get('FunctionVersion') === 'ALL';
+    const list = all ? cloud.functions.list(accountId).flatMap((f) => cloud.functions.versions(accountId, f.name)) : cloud.functions.list(accountId);
+    const max = Math.min(Number(q.get('MaxItems') ?? 50) || 50, 10_000);
+    const start = Number(q.get('Marker') ?? 0) || 0;
+    const page = list.slice(start, start + max);
+    return json({ Functions: page.map(configShape), NextMarker: start + max < list.length ? String(start + max) : undefined });
+  }],
+  ['GET', new RegExp(`^/2015-03-31/functions/${F}/?$`), ({ cloud, accountId, m, q }) => {
+    const v = cloud.functions.get(accountId, decodeURIComponent(m[1]!), q.get('Qualifier') ?? undefined);
+    return json({
+      Configuration: configShape(v),
+      Code: { RepositoryType: 'S3', Location: `file://${cloud.functions.codeLocation(v)}` },
+      Tags: tagsOf(cloud, cloud.functions.arn(accountId, v.name)),
+    });
+  }],
+  ['DELETE', new RegExp(`^/2015-03-31/functions/${F}/?$`), async ({ cloud, accountId, m, q }) => {
+    const name = decodeURIComponent(m[1]!);
+    await cloud.functions.delete(accountId, name, q.get('Qualifier') ?? undefined);
+    if (!q.get('Qualifier')) cloud.tags.removeAll([cloud.functions.arn(accountId, cloud.functions.parseName(accountId, name).name)]);
+    return new Response(null, { status: 204 });
+  }],
+  ['GET', new RegExp(`^/2015-03-31/functions/${F}/configuration/?$`), ({ cloud, accountId, m, q }) =>
+    json(configShape(cloud.functions.get(accountId, decodeURIComponent(m[1]!), q.get('Qualifier') ?? undefined)))],
+  ['PUT', new RegExp(`^/2015-03-31/functions/${F}/configuration/?$`), async ({ cloud, accountId, m, body }) =>
+    json(configShape(await cloud.functions.updateConfiguration(accountId, decodeURIComponent(m[1]!), input(parse(body)))))],
+  ['PUT', new RegExp(`^/2015-03-31/functions/${F}/code/?$`), async ({ cloud, accountId, m, body }) => {
+    const b = parse(body);
+    return json(configShape(await cloud.functions.updateCode(accountId, decodeURIComponent(m[1]!), zipOf(b.ZipFile), b.Publish ?? false)));
+  }],
+  ['POST', new RegExp(`^/2015-03-31/functions/${F}/versions/?$`), async ({ cloud, accountId, m, body }) =>
+    json(configShape(await cloud.functions.publish(accountId, decodeURIComponent(m[1]!), parse(body).Description ?? '')), 201)],
+  ['GET', new RegExp(`^/2015-03-31/functions/${F}/versions/?$`), ({ cloud, accountId, m }) =>
+    json({ Versions: cloud.functions.versions(accountId, decodeURIComponent(m[1]!)).map(configShape) })],
+  ['GET', new RegExp(`^/2020-06-30/functions/${F}/code-signing-config/?$`), ({ cloud, accountId, m }) =>
+    json({ FunctionName: cloud.functions.get(accountId, decodeURIComponent(m[1]!)).name })],
+  ['POST', new RegExp(`^/2015-03-31/functions/${F}/invocations/?$`), async ({ cloud, accountId, m, q, body, headers }) => {
+    const type = headers.get('x-amz-invocation-type') ?? 'RequestResponse';
+    const res = await cloud.functions.invoke(accountId, decodeURIComponent(m[1]!), q.get('Qualifier') ?? undefined, body, {
+      type, tail: headers.get('x-amz-log-type') === 'Tail',
+    });
+    if (!res) return new Response(null, { status: type === 'Event' ? 202 : 204 });
+    const out: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-requestid': res.requestId, 'x-amz-executed-version': res.version ?? '$LATEST' };
+    if (res.functionError) out['x-amz-function-error'] = res.functionError;
+    if (res.log) out['x-amz-log-result'] = res.log;
+    return new Response(new Uint8Array(res.payload), { status: 200, headers: out });
+  }],
+  ['POST', new RegExp(`^/2021-10-31/functions/${F}/url/?$`), async ({ cloud, accountId, m, body }) => {
+    const r = cloud.functions.createUrl(accountId, decodeURIComponent(m[1]!), parse(body).AuthType);
+    await cloud.functions.syncRoutes();
+    return json({ FunctionUrl: cloud.functions.urlOf(r.urlId!), FunctionArn: cloud.functions.arn(accountId, r.name), AuthType: r.urlAuth, CreationTime: lastModified(r.urlCreatedAt!), InvokeMode: 'BUFFERED' }, 201);
+  }],
+  ['GET', new RegExp(`^/2021-10-31/functions/${F}/url/?$`), ({ cloud, accountId, m }) => {
+    const r = cloud.functions.url(accountId, decodeURIComponent(m[1]!));
+    return json({ FunctionUrl: cloud.functions.urlOf(r.urlId!), FunctionArn: cloud.functions.arn(accountId, r.name), AuthType: r.urlAuth, CreationTime: lastModified(r.urlCreatedAt!), LastModifiedTime: lastModified(r.urlCreatedAt!), InvokeMode: 'BUFFERED' });
+  }],
+  ['DELETE', new RegExp(`^/2021-10-31/functions/${F}/url/?$`), async ({ cloud, accountId, m }) => {
+    await cloud.functions.deleteUrl(accountId, decodeURIComponent(m[1]!));
+    return new Response(null, { status: 204 });
+  }],
+  ['GET', /^\/2017-03-31\/tags\/(.+)$/, ({ cloud, m }) => json({ Tags: tagsOf(cloud, decodeURIComponent(m[1]!)) })],
+];
+
+export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer): Promise<Response> {
+  for (const [verb, re, handler] of routes) {
+    const m = re.exec(url.pathname);
+    if (!m || verb !== method) continue;
+    try {
+      return await handler({ cloud, accountId: principal.accountId, m: [...m], q: url.searchParams, body, headers });
+    } catch (err) {
+      if (err instanceof CloudError) return lambdaError(err.code, err.message);
+      log.error(`lambda ${method} ${url.pathname}: ${(err as Error).stack}`);
+      return lambdaError('ServiceException', (err as Error).message);
+    }
+  }
+  return lambdaError('UnknownOperationException', `No route for ${method} ${url.pathname}`);
+}
+
+/**
+ * nginx's auth_request: may this request through to the function nginx routes it to? nginx names the route in the
+ * path (`/pcloud/lambda/authorize/invoke/ACCOUNT/NAME` or `.../url/ACCOUNT/NAME/AUTHTYPE`) and passes the original method, URI and
+ * headers (not the body): a SigV4 signature over them, with the payload hash the client declared in
+ * x-amz-content-sha256 (the runtime shim checks the body against it), by a key of the function's account. A URL
+ * whose auth type is NONE is open. 204 lets it through; 401/403 stop it.
+ */
+export function authorizeForNginx(cloud: Cloud, req: Request): Response {
+  const [kind, accountId, , auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
+  if (!kind || !accountId) return new Response(null, { status: 403 });
+  if (kind === 'url' && auth === 'NONE') return new Response(null, { status: 204 });
+  const headers = new Headers(req.headers);
+  const length = req.headers.get('x-original-content-length');
+  if (length) headers.set('content-length', length);
+  else headers.delete('content-length');
+  try {
+    if (!req.headers.get('x-amz-content-sha256')) throw new AuthError('SignatureDoesNotMatch', 'Through nginx, sign the payload hash (x-amz-content-sha256), or call the API endpoint');
+    const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0) },
+      (k) => cloud.accounts.findKey(k));
+    if (principal.accountId !== accountId) return new Response(null, { status: 403 });
+    return new Response(null, { status: 204 });
+  } catch (err) {
+    if (err instanceof AuthError) {
+      log.debug(`nginx authorize: ${err.message}`);
+      return new Response(null, { status: 401 });
+    }
+    throw err;
+  }
+}

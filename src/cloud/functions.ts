@@ -1,0 +1,328 @@
+/**
+ * Lambda functions: configuration, code revisions and published versions, and invocations. Each function version
+ * runs as a socket unit of its own (src/host/functions.ts), started on first invoke; per-request functions start a
+ * process per invoke, warm ones keep one worker until it has been idle. Function URLs are served by nginx
+ * (src/host/nginx.ts), whose routes follow every change here.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { and, asc, eq } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { functions, functionVersions, type FunctionConfig } from '../db/schema.js';
+import type { FunctionHost, FunctionUnitOptions, InvokeResult } from '../host/functions.js';
+import type { NginxDriver, FunctionRoute } from '../host/nginx.js';
+import { log } from '../log.js';
+import type { CloudConfig } from './config.js';
+import { CloudError } from './errors.js';
+
+export type FunctionRow = typeof functions.$inferSelect;
+
+export const RUNTIMES = ['nodejs20.x', 'python3.11', 'python3.12', 'provided.al2023'] as const;
+const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const ARN_NAME = /^arn:aws:lambda:[a-z0-9-]+:(\d{12}):function:([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|\d+))?$/;
+export const SYNC_PAYLOAD_MAX = 6 * 1024 * 1024;
+export const ASYNC_PAYLOAD_MAX = 256 * 1024;
+/** How long a warm worker stays after its last invoke. */
+const WARM_IDLE_SEC = Number(process.env.PCLOUD_LAMBDA_IDLE_SEC ?? 60);
+
+export interface FunctionInput {
+  runtime?: string;
+  handler?: string;
+  role?: string;
+  description?: string;
+  memoryMiB?: number;
+  timeoutSec?: number;
+  environment?: Record<string, string>;
+  mode?: string;
+}
+
+/** A function version's whole configuration, as GetFunctionConfiguration shows it. */
+export interface FunctionView extends FunctionConfig {
+  name: string;
+  accountId: string;
+  version: string;
+  arn: string;
+  lastModified: number;
+}
+
+const invalid = (message: string) => new CloudError('InvalidParameterValueException', message);
+
+function check(input: FunctionInput, creating: boolean): void {
+  if (creating || input.runtime !== undefined) {
+    if (!input.runtime || !(RUNTIMES as readonly string[]).includes(input.runtime)) {
+      throw invalid(`Value ${input.runtime ?? 'null'} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [${RUNTIMES.join(', ')}] or be a valid ARN`);
+    }
+  }
+  if (creating && !input.role) throw new CloudError('ValidationException', "1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null");
+  if (input.role !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/.test(input.role)) {
+    throw new CloudError('ValidationException', `1 validation error detected: Value '${input.role}' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+`);
+  }
+  if (creating && !input.handler && input.runtime !== 'provided.al2023') throw invalid('Handler is required for a function whose package type is Zip.');
+  if (input.handler !== undefined && !/^[^\s]{1,128}$/.test(input.handler)) throw new CloudError('ValidationException', `Value '${input.handler}' at 'handler' failed to satisfy constraint`);
+  if (input.memoryMiB !== undefined && (!Number.isInteger(input.memoryMiB) || input.memoryMiB < 128 || input.memoryMiB > 10240)) {
+    throw new CloudError('ValidationException', `1 validation error detected: Value '${input.memoryMiB}' at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240`);
+  }
+  if (input.timeoutSec !== undefined && (!Number.isInteger(input.timeoutSec) || input.timeoutSec < 1 || input.timeoutSec > 900)) {
+    throw new CloudError('ValidationException', `1 validation error detected: Value '${input.timeoutSec}' at 'timeout' failed to satisfy constraint: Member must have value between 1 and 900`);
+  }
+  for (const k of Object.keys(input.environment ?? {})) {
+    if (!/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k)) throw invalid(`Environment variable name ${k} is invalid`);
+    if (/^(AWS_|LAMBDA_|_HANDLER$)/.test(k) && !['AWS_REGION'].includes(k)) throw invalid(`Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${k}`);
+  }
+  if (input.mode !== undefined && input.mode !== 'per-request' && input.mode !== 'warm') throw invalid(`The pcloud:invoke-mode tag is per-request or warm, not ${input.mode}`);
+}
+
+export class Functions {
+  constructor(
+    private readonly db: Db,
+    private readonly host: FunctionHost,
+    private readonly config: CloudConfig,
+  ) {}
+
+  /** pcloud's nginx, once `serve` runs it (function URLs and Invoke through nginx). */
+  nginx?: NginxDriver;
+
+  arn(accountId: string, name: string, version?: string): string {
+    return `arn:aws:lambda:${this.config.region}:${accountId}:function:${name}${version ? `:${version}` : ''}`;
+  }
+
+  /** A function name, partial or full ARN (with a qualifier) to its name and qualifier. */
+  parseName(accountId: string, ref: string, qualifier?: string): { name: string; qualifier?: string } {
+    const m = ARN_NAME.exec(ref);
+    if (m) {
+      if (m[1] !== accountId) throw new CloudError('AccessDeniedException', `User is not authorized to access ${ref}`);
+      if (m[3] && qualifier && m[3] !== qualifier) throw invalid('The derived qualifier from the function name does not match the specified qualifier.');
+      return { name: m[2]!, qualifier: m[3] ?? qualifier };
+    }
+    if (!NAME.test(ref)) throw new CloudError('ValidationException', `1 validation error detected: Value '${ref}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?`);
+    return { name: ref, qualifier };
+  }
+
+  row(accountId: string, name: string): FunctionRow {
+    const r = this.db.select().from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get();
+    if (!r) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.arn(accountId, name)}`);
+    return r;
+  }
+
+  /** A function version's view ($LATEST or a published number). */
+  get(accountId: string, ref: string, qualifier?: string): FunctionView {
+    const q = this.parseName(accountId, ref, qualifier);
+    const r = this.row(accountId, q.name);
+    if (!q.qualifier || q.qualifier === '$LATEST') return this.latest(r);
+    if (!/^\d+$/.test(q.qualifier)) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.arn(accountId, q.name, q.qualifier)}`);
+    const v = this.db.select().from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).get();
+    if (!v) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.arn(accountId, q.name, q.qualifier)}`);
+    return { ...v.config, name: q.name, accountId, version: String(v.version), arn: this.arn(accountId, q.name, String(v.version)), lastModified: v.createdAt };
+  }
+
+  private latest(r: FunctionRow): FunctionView {
+    return {
+      runtime: r.runtime, handler: r.handler, role: r.role, description: r.description, memoryMiB: r.memoryMiB, timeoutSec: r.timeoutSec,
+      environment: r.environment, mode: r.mode, codeSha256: r.codeSha256, codeSize: r.codeSize, revision: r.revision,
+      name: r.name, accountId: r.accountId, version: '$LATEST', arn: this.arn(r.accountId, r.name), lastModified: r.updatedAt,
+    };
+  }
+
+  list(accountId: string): FunctionView[] {
+    return this.db.select().from(functions).where(eq(functions.accountId, accountId)).orderBy(asc(functions.name)).all().map((r) => this.latest(r));
+  }
+
+  versions(accountId: string, ref: string): FunctionView[] {
+    const { name } = this.parseName(accountId, ref);
+    const r = this.row(accountId, name);
+    const vs = this.db.select().from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).orderBy(asc(functionVersions.version)).all();
+    return [this.latest(r), ...vs.map((v) => ({ ...v.config, name, accountId, version: String(v.version), arn: this.arn(accountId, name, String(v.version)), lastModified: v.createdAt }))];
+  }
+
+  async create(accountId: string, name: string, input: FunctionInput, zip: Buffer | undefined, publish: boolean): Promise<FunctionView> {
+    if (!NAME.test(name)) this.parseName(accountId, name);
+    check(input, true);
+    if (!zip) throw invalid('Code.ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
+    if (this.db.select({ n: functions.name }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get()) {
+      throw new CloudError('ResourceConflictException', `Function already exist: ${name}`);
+    }
+    const code = await this.unpack(accountId, name, zip);
+    const now = Date.now();
+    this.db.insert(functions).values({
+      accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
+      memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
+      mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, createdAt: now, updatedAt: now,
+    }).run();
+    const view = publish ? await this.publish(accountId, name, '') : this.get(accountId, name);
+    await this.syncRoutes();
+    return view;
+  }
+
+  private async unpack(accountId: string, name: string, zip: Buffer): Promise<{ codeSha256: string; codeSize: number; revision: string }> {
+    if (zip.length < 4 || zip.readUInt32LE(0) !== 0x04034b50) throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
+    const revision = randomUUID();
+    try {
+      await this.host.unpack(accountId, name, revision, zip);
+    } catch (err) {
+      throw invalid(`Could not unzip uploaded file. Please check your file, then try to upload again. (${(err as Error).message})`);
+    }
+    return { codeSha256: createHash('sha256').update(zip).digest('base64'), codeSize: zip.length, revision };
+  }
+
+  async updateCode(accountId: string, ref: string, zip: Buffer | undefined, publish: boolean): Promise<FunctionView> {
+    const { name } = this.parseName(accountId, ref);
+    this.row(accountId, name);
+    if (!zip) throw invalid('ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
+    const code = await this.unpack(accountId, name, zip);
+    this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    await this.host.stop(this.key(accountId, name, '$LATEST'));
+    return publish ? this.publish(accountId, name, '') : this.get(accountId, name);
+  }
+
+  async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
+    const { name } = this.parseName(accountId, ref);
+    this.row(accountId, name);
+    check(input, false);
+    const set: Partial<FunctionRow> = { updatedAt: Date.now() };
+    if (input.runtime !== undefined) set.runtime = input.runtime;
+    if (input.handler !== undefined) set.handler = input.handler;
+    if (input.role !== undefined) set.role = input.role;
+    if (input.description !== undefined) set.description = input.description;
+    if (input.memoryMiB !== undefined) set.memoryMiB = input.memoryMiB;
+    if (input.timeoutSec !== undefined) set.timeoutSec = input.timeoutSec;
+    if (input.environment !== undefined) set.environment = input.environment;
+    if (input.mode !== undefined) set.mode = input.mode as 'per-request' | 'warm';
+    this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    // The next invoke starts the unit with the new configuration.
+    await this.host.stop(this.key(accountId, name, '$LATEST'));
+    return this.get(accountId, name);
+  }
+
+  /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */
+  async publish(accountId: string, ref: string, description: string): Promise<FunctionView> {
+    const { name } = this.parseName(accountId, ref);
+    const r = this.row(accountId, name);
+    const { version: _v, arn: _a, name: _n, accountId: _acc, lastModified: _l, ...config } = this.latest(r);
+    const last = r.lastVersion ? this.get(accountId, name, String(r.lastVersion)) : undefined;
+    if (last && last.revision === config.revision && JSON.stringify({ ...last, description: '' }) === JSON.stringify({ ...last, ...config, description: '' })) return last;
+    const version = r.lastVersion + 1;
+    this.db.transaction((tx) => {
+      tx.insert(functionVersions).values({ accountId, name, version, config: { ...config, description: description || config.description }, createdAt: Date.now() }).run();
+      tx.update(functions).set({ lastVersion: version }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    });
+    return this.get(accountId, name, String(version));
+  }
+
+  async delete(accountId: string, ref: string, qualifier?: string): Promise<void> {
+    const q = this.parseName(accountId, ref, qualifier);
+    this.row(accountId, q.name);
+    if (q.qualifier && q.qualifier !== '$LATEST') {
+      this.get(accountId, q.name, q.qualifier);
+      this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).run();
+      await this.host.stop(this.key(accountId, q.name, q.qualifier));
+      return;
+    }
+    const versions = this.versions(accountId, q.name).map((v) => v.version);
+    this.db.transaction((tx) => {
+      tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name))).run();
+      tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, q.name))).run();
+    });
+    await this.syncRoutes();
+    for (const v of versions) await this.host.stop(this.key(accountId, q.name, v));
+    await this.host.removeCode(accountId, q.name);
+  }
+
+  // ---------------------------------------------------------------- invoke
+
+  key(accountId: string, name: string, version: string): string {
+    return `${accountId}-${name}-${version === '$LATEST' ? 'latest' : version}`;
+  }
+
+  private unitOptions(v: FunctionView): FunctionUnitOptions {
+    return {
+      key: this.key(v.accountId, v.name, v.version), functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
+      handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
+      environment: v.environment, mode: v.mode, idleSec: WARM_IDLE_SEC, region: this.config.region,
+    };
+  }
+
+  /** The function version's socket, its unit running: what nginx and invokes connect to. */
+  async socketFor(v: FunctionView): Promise<string> {
+    const o = this.unitOptions(v);
+    await this.host.ensure(o);
+    return this.host.socketPath(o.key);
+  }
+
+  async invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<(InvokeResult & { version: string }) | undefined> {
+    const type = opts.type || 'RequestResponse';
+    if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) throw invalid(`Invalid invocation type: ${type}`);
+    const v = this.get(accountId, ref, qualifier);
+    const limit = type === 'Event' ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX;
+    if (payload.length > limit) {
+      throw new CloudError('RequestTooLargeException', `${type === 'Event' ? 'Request' : 'Request'} must be smaller than ${limit} bytes for the ${type === 'Event' ? 'InvokeAsync' : 'InvokeFunction'} operation`);
+    }
+    if (payload.length) {
+      try { JSON.parse(payload.toString()); } catch { throw new CloudError('InvalidRequestContentException', 'Could not parse request body into json: Could not parse payload into json'); }
+    }
+    if (type === 'DryRun') return undefined;
+    const o = this.unitOptions(v);
+    await this.host.ensure(o);
+    const requestId = randomUUID();
+    const call = this.host.invoke(o.key, payload, { requestId, tail: opts.tail, timeoutSec: v.timeoutSec });
+    if (type === 'Event') {
+      call.catch((err) => log.warn(`async invoke of ${v.arn}: ${(err as Error).message}`));
+      return undefined;
+    }
+    const res = { ...(await call), version: v.version };
+    if (res.status !== 200) throw new CloudError('ServiceException', `The function's runtime answered ${res.status}: ${res.payload.toString().slice(0, 200)}`);
+    if (res.payload.length > SYNC_PAYLOAD_MAX) {
+      return { ...res, functionError: 'Unhandled', payload: Buffer.from(JSON.stringify({ errorMessage: `Response payload size (${res.payload.length} bytes) exceeded maximum allowed payload size (${SYNC_PAYLOAD_MAX} bytes).`, errorType: 'Function.ResponseSizeTooLarge' })) };
+    }
+    return res;
+  }
+
+  /** Where a version's code is unpacked (GetFunction's Code.Location, as a file URL). */
+  codeLocation(v: FunctionView): string {
+    return this.host.codeDir(v.accountId, v.name, v.revision);
+  }
+
+  // ---------------------------------------------------------------- function URLs
+
+  createUrl(accountId: string, ref: string, authType: string | undefined): FunctionRow {
+    const { name } = this.parseName(accountId, ref);
+    const r = this.row(accountId, name);
+    if (authType !== 'NONE' && authType !== 'AWS_IAM') throw new CloudError('ValidationException', `1 validation error detected: Value '${authType}' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AWS_IAM]`);
+    if (r.urlId) throw new CloudError('ResourceConflictException', `Failed to create function url config for [functionArn = ${this.arn(accountId, name)}]. Error message:  FunctionUrlConfig exists for this Lambda function`);
+    const urlId = randomBytes(16).toString('hex');
+    this.db.update(functions).set({ urlId, urlAuth: authType, urlCreatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    return this.row(accountId, name);
+  }
+
+  url(accountId: string, ref: string): FunctionRow {
+    const { name } = this.parseName(accountId, ref);
+    const r = this.row(accountId, name);
+    if (!r.urlId) throw new CloudError('ResourceNotFoundException', 'The resource you requested does not exist.');
+    return r;
+  }
+
+  async deleteUrl(accountId: string, ref: string): Promise<void> {
+    const r = this.url(accountId, ref);
+    this.db.update(functions).set({ urlId: null, urlAuth: null, urlCreatedAt: null }).where(and(eq(functions.accountId, accountId), eq(functions.name, r.name))).run();
+    await this.syncRoutes();
+  }
+
+  /** The function URL's public address (nginx). */
+  urlOf(urlId: string): string {
+    return `${this.nginx?.baseUrl ?? 'http://nginx-not-running'}/url/${urlId}/`;
+  }
+
+  byUrl(urlId: string): FunctionRow | undefined {
+    return this.db.select().from(functions).where(eq(functions.urlId, urlId)).get();
+  }
+
+  /** nginx's routes: every function's Invoke path and URL, to its $LATEST socket. */
+  async syncRoutes(): Promise<void> {
+    if (!this.nginx) return;
+    const rows = this.db.select().from(functions).all();
+    for (const r of rows) await this.host.ensure(this.unitOptions(this.latest(r))).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
+    const routes: FunctionRoute[] = rows.map((r) => ({
+      accountId: r.accountId, name: r.name, arn: this.arn(r.accountId, r.name),
+      socket: this.host.socketPath(this.key(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined, urlAuth: r.urlAuth ?? undefined,
+    }));
+    await this.nginx.sync(routes).catch((err) => log.warn(`nginx: ${(err as Error).message}`));
+  }
+}

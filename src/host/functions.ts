@@ -1,0 +1,190 @@
+/**
+ * Lambda functions on the host: each function version's code unpacked once under DATA/functions, and a socket unit
+ * per function version: `systemd-socket-activate` on the function's UNIX socket, which starts the runtime shim per
+ * connection (`--accept`: the request on fd 3, a process per invoke) or once for a warm worker that serves until it has
+ * been idle (`--idle`) and exits 133; the unit manager then starts the activator again, listening (scale to zero).
+ * The same socket units render to systemd `.socket`/`.service` files from the templates in systemd/.
+ */
+import { request } from 'node:http';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { projectRoot } from '../paths.js';
+import { run } from './exec.js';
+import type { UnitManager, UnitSpec } from './units/types.js';
+import { isFinal } from './units/types.js';
+
+export interface FunctionUnitOptions {
+  /** `<account>-<name>-<version>`: the unit's instance name and the socket's file name. */
+  key: string;
+  functionName: string;
+  version: string;
+  arn: string;
+  runtime: string;
+  handler: string;
+  codeDir: string;
+  memoryMiB: number;
+  timeoutSec: number;
+  environment: Record<string, string>;
+  mode: 'per-request' | 'warm';
+  idleSec: number;
+  region: string;
+}
+
+export interface InvokeResult {
+  status: number;
+  payload: Buffer;
+  functionError?: string;
+  log?: string;
+  requestId: string;
+}
+
+export const functionUnitName = (key: string) => `pcloud-fn@${key}`;
+
+/** How many invokes of one per-request function may run at once (its unit's limits allow that many processes). */
+const CONCURRENCY = Number(process.env.PCLOUD_LAMBDA_CONCURRENCY ?? 100);
+
+/** The command a runtime's requests run: the shim for it, with the function's handler contract. */
+export function runtimeCommand(o: FunctionUnitOptions, accept: boolean): string[] {
+  const args = [`--runtime=${o.runtime}`, `--code=${o.codeDir}`, `--handler=${o.handler}`, `--function=${o.functionName}`,
+    `--version=${o.version}`, `--arn=${o.arn}`, `--memory=${o.memoryMiB}`, `--timeout=${o.timeoutSec}`, `--idle=${o.idleSec}`,
+    ...(accept ? ['--accept'] : [])];
+  if (o.runtime.startsWith('python3')) return ['python3', join(projectRoot(), 'src/runtime/python_shim.py'), ...args];
+  // The function's memory is the heap it may use (a per-request unit holds many such processes at once).
+  return [process.execPath, `--max-old-space-size=${o.memoryMiB}`, join(projectRoot(), 'dist/src/runtime/shim.js'), ...args];
+}
+
+/** What every function process sees besides the function's own variables (as Lambda sets them). */
+export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string> {
+  return {
+    AWS_LAMBDA_FUNCTION_NAME: o.functionName, AWS_LAMBDA_FUNCTION_VERSION: o.version, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(o.memoryMiB),
+    AWS_REGION: o.region, AWS_DEFAULT_REGION: o.region, AWS_EXECUTION_ENV: `AWS_Lambda_${o.runtime}`, LAMBDA_TASK_ROOT: o.codeDir,
+    _HANDLER: o.handler, TZ: ':UTC', LANG: 'en_US.UTF-8', PATH: '/usr/local/bin:/usr/bin:/bin', PYTHONUNBUFFERED: '1',
+    ...o.environment,
+  };
+}
+
+export class FunctionHost {
+  constructor(private readonly units: UnitManager, private readonly dataDir: string, private readonly runDir: string) {}
+
+  socketPath(key: string): string {
+    return join(this.runDir, 'lambda', `${key}.sock`);
+  }
+
+  codeDir(accountId: string, name: string, revision: string): string {
+    return join(this.dataDir, 'functions', accountId, name, revision);
+  }
+
+  /** Unpack a deployment package (zip) once per revision; a revision's code never changes. */
+  async unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string> {
+    const dir = this.codeDir(accountId, name, revision);
+    if (existsSync(dir)) return dir;
+    const tmp = `${dir}.tmp`;
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { recursive: true });
+    await writeFile(join(tmp, '.package.zip'), zip);
+    try {
+      const res = await run('unzip', ['-q', '-o', join(tmp, '.package.zip'), '-d', tmp], { reject: false });
+      // unzip: 1 is a warning (e.g. a stray path component it refused); more is an unusable archive.
+      if (res.exitCode > 1) throw new Error(`Could not unzip uploaded file: ${res.stderr.trim().split('\n').pop()}`);
+    } finally {
+      await rm(join(tmp, '.package.zip'), { force: true });
+    }
+    await rename(tmp, dir);
+    return dir;
+  }
+
+  async removeCode(accountId: string, name?: string): Promise<void> {
+    await rm(name ? join(this.dataDir, 'functions', accountId, name) : join(this.dataDir, 'functions', accountId), { recursive: true, force: true });
+  }
+
+  unit(o: FunctionUnitOptions): UnitSpec {
+    const accept = o.mode === 'per-request';
+    const env = lambdaEnvironment(o);
+    return {
+      name: functionUnitName(o.key),
+      description: `pcloud function ${o.functionName}:${o.version} (${o.runtime}, ${o.mode})`,
+      exec: ['systemd-socket-activate', '-l', this.socketPath(o.key), ...(accept ? ['--accept'] : []),
+        ...Object.entries(env).map(([k, v]) => `--setenv=${k}=${v}`), '--', ...runtimeCommand(o, accept)],
+      type: 'simple',
+      startTimeoutSec: 10,
+      stopTimeoutSec: 5,
+      killSignal: 'SIGTERM',
+      // A warm worker that has been idle exits 133: the activator starts listening again.
+      restartForceExitStatus: accept ? undefined : [133],
+      // Warm: the one worker's memory. Per request: each invoke is a process of its own, up to CONCURRENCY at once.
+      limits: { memoryMaxBytes: (o.memoryMiB * (accept ? CONCURRENCY : 1) + 64) * 2 ** 20, tasksMax: accept ? 64 * CONCURRENCY : 512 },
+    };
+  }
+
+  /** The function's socket unit running and its socket listening (started on first use). */
+  async ensure(o: FunctionUnitOptions): Promise<void> {
+    const name = functionUnitName(o.key);
+    const st = await this.units.status(name);
+    if (!st || isFinal(st.state)) {
+      await mkdir(join(this.runDir, 'lambda'), { recursive: true });
+      if (st) await this.units.remove(name);
+      await rm(this.socketPath(o.key), { force: true });
+      await this.units.start(this.unit(o));
+    }
+  }
+
+  async stop(key: string): Promise<void> {
+    const name = functionUnitName(key);
+    await this.units.stop(name);
+    await this.units.remove(name);
+    await rm(this.socketPath(key), { force: true });
+  }
+
+  /** Every function unit there is (reconcile). */
+  async list(): Promise<string[]> {
+    return (await this.units.list('pcloud-fn@')).map((u) => u.name.slice('pcloud-fn@'.length));
+  }
+
+  /**
+   * One invoke over the function's socket. The socket may be missing or refuse for a moment (the unit starting, or a
+   * warm worker's activator starting again): that is retried for up to 5 s.
+   */
+  async invoke(key: string, payload: Buffer, opts: { requestId: string; tail: boolean; timeoutSec: number }): Promise<InvokeResult> {
+    const until = Date.now() + 5000;
+    for (;;) {
+      try {
+        return await this.once(key, payload, opts);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > until) throw err;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  }
+
+  private once(key: string, payload: Buffer, opts: { requestId: string; tail: boolean; timeoutSec: number }): Promise<InvokeResult> {
+    return new Promise((resolve, reject) => {
+      const req = request({
+        socketPath: this.socketPath(key), method: 'POST', path: '/invoke', agent: false,
+        headers: {
+          'content-type': 'application/json', 'content-length': payload.length, 'x-pcloud-request-id': opts.requestId,
+          ...(opts.tail ? { 'x-amz-log-type': 'Tail' } : {}), connection: 'close',
+        },
+        timeout: (opts.timeoutSec + 10) * 1000,
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({
+          status: res.statusCode ?? 500, payload: Buffer.concat(chunks), requestId: opts.requestId,
+          functionError: res.headers['x-amz-function-error'] as string | undefined,
+          log: res.headers['x-amz-log-result'] as string | undefined,
+        }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('the function did not answer')));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** The function's log (what its processes wrote), for tests and `pcloud logs`. */
+  async logs(key: string, maxBytes = 64 * 1024): Promise<string> {
+    return (await this.units.logs(functionUnitName(key), maxBytes)).toString();
+  }
+}
