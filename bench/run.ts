@@ -1,5 +1,5 @@
 /**
- * `npm run bench [launch|units|network|describe|microvm]`: the benchmarks, printed and written to bench/results/. Figures, not
+ * `npm run bench [launch|units|network|describe|microvm|lambda]`: the benchmarks, printed and written to bench/results/. Figures, not
  * assertions. With no argument: units (which includes launch), network and describe.
  */
 import { benchDescribe } from './describe.js';
@@ -7,6 +7,7 @@ import { benchLaunch } from './launch.js';
 import { benchUnits } from './units.js';
 import { benchNetwork } from './network.js';
 import { benchMicrovm } from './microvm.js';
+import { benchLambda } from './lambda.js';
 import { table, writeResult } from './lib.js';
 
 const only = process.argv[2];
@@ -67,4 +68,15 @@ if (!only || only === 'microvm') {
     [r.bare.p50, r.bare.max, r.pcloud.p50, r.pcloud.max, r.ratioP50],
   ]));
   console.log('written to', writeResult('microvm', r));
+}
+
+if (!only || only === 'lambda') {
+  const r = await benchLambda({ dataDir, runs: Number(process.env.BENCH_INVOKES ?? 50), seconds: 5 });
+  console.log('\n(f) Lambda invoke through nginx vs straight to the same function socket (ms; targets: cold ≤ 20 ms p50, warm overhead ≤ 1 ms)');
+  const rows: (string | number)[][] = [['function', 'nginx p50', 'nginx p95', 'socket p50', 'socket p95', 'nginx overhead p50', 'warm invokes/s (nginx, 16 at once)']];
+  for (const [k, v] of Object.entries(r.results) as [string, { nginx: { p50: number; p95: number }; socket: { p50: number; p95: number }; overheadP50Ms: number; invokesPerSecond?: number }][]) {
+    rows.push([k, v.nginx.p50, v.nginx.p95, v.socket.p50, v.socket.p95, v.overheadP50Ms, v.invokesPerSecond ?? '']);
+  }
+  console.log(table(rows));
+  console.log('written to', writeResult('lambda', r));
 }

@@ -3,12 +3,13 @@
 # outputs in TF_OUT_*), a second plan that must show no changes, destroy.
 set -euo pipefail
 : "${AWS_ENDPOINT_URL:?}" "${IMAGE_ID:?}"
-config=${1:?usage: run.sh CONFIG (instance, vpc)}
+config=${1:?usage: run.sh CONFIG (instance, vpc, lambda)}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$here/$config/main.tf" "$work/"
 cd "$work"
+if [ -x "$here/$config/prepare.sh" ]; then "$here/$config/prepare.sh"; fi
 
 # The provider comes from a filesystem mirror on the machine (no registry access): find it.
 provider=$(find / -xdev -path /proc -prune -o -name 'terraform-provider-aws_v5.100.0*' -print 2>/dev/null | head -n1)

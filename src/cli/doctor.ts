@@ -66,7 +66,8 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   const drivers = virtioWinIso();
   checks.push({
     name: 'VirtIO drivers ISO (Windows)', ok: Boolean(drivers),
-    detail: drivers ? `${drivers}: attached to Windows installs` : 'not found: Windows installers see no virtio disk without it (set PCLOUD_VIRTIO_WIN_ISO to virtio-win.iso)',
+    detail: drivers ? `${drivers}: attached to Windows installs` : 'not found: Windows installers see no virtio disk without it',
+    fix: drivers ? undefined : 'get virtio-win.iso (fedorapeople.org virtio-win) and set PCLOUD_VIRTIO_WIN_ISO to its path',
   });
   checks.push(await tool('iSCSI target for volumes (tgtd)', 'tgtd', 'tgt', ['-V']));
   const iscsiDriver = await access('/usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so').then(() => true, () => false);

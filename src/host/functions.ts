@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
+import { render, template } from './template.js';
+import { execWord } from './units/render.js';
 import { run } from './exec.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
@@ -61,6 +63,25 @@ export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string
     AWS_REGION: o.region, AWS_DEFAULT_REGION: o.region, AWS_EXECUTION_ENV: `AWS_Lambda_${o.runtime}`, LAMBDA_TASK_ROOT: o.codeDir,
     _HANDLER: o.handler, TZ: ':UTC', LANG: 'en_US.UTF-8', PATH: '/usr/local/bin:/usr/bin:/bin', PYTHONUNBUFFERED: '1',
     ...o.environment,
+  };
+}
+
+/**
+ * The function version as systemd units (systemd/pcloud-fn.socket and .service): the socket, and the service it
+ * starts (a template, an instance per connection, when Accept=yes).
+ */
+export async function systemdFunctionUnits(o: FunctionUnitOptions, socket: string): Promise<{ socket: [string, string]; service: [string, string] }> {
+  const accept = o.mode === 'per-request';
+  const vars = {
+    functionName: o.functionName, version: o.version, runtime: o.runtime, mode: o.mode, socket, accept: accept ? 'yes' : 'no',
+    maxConnections: CONCURRENCY, exec: runtimeCommand(o, accept).map(execWord).join(' '),
+    environment: Object.entries(lambdaEnvironment(o)).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`).join('\n'),
+    memoryMax: (o.memoryMiB + 64) * 2 ** 20, runtimeMax: `${o.timeoutSec + (accept ? 5 : 24 * 3600)}s`,
+  };
+  const base = `pcloud-fn-${o.key}`;
+  return {
+    socket: [`${base}.socket`, render(await template('systemd/pcloud-fn.socket'), vars)],
+    service: [accept ? `${base}@.service` : `${base}.service`, render(await template('systemd/pcloud-fn.service'), vars)],
   };
 }
 

@@ -2,10 +2,10 @@
  * pcloud's nginx: rendered from the templates in nginx/ into DATA/run/nginx, run as the `pcloud-nginx` unit, and
  * reloaded (SIGHUP: new workers take the new routes, old ones finish their requests) whenever the functions change.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../paths.js';
+import { render, template as loadTemplate } from './template.js';
 import { run } from './exec.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
@@ -21,15 +21,7 @@ export interface FunctionRoute {
 
 export const NGINX_UNIT = 'pcloud-nginx';
 
-/** `{{name}}` in a template, from vars; a name without a value is an error (never rendered empty). */
-export function render(template: string, vars: Record<string, string | number>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
-    if (!(k in vars)) throw new Error(`template variable ${k} has no value`);
-    return String(vars[k]);
-  });
-}
-
-const template = (name: string) => readFile(join(projectRoot(), 'nginx', name), 'utf8');
+const template = (name: string) => loadTemplate(`nginx/${name}`);
 
 /** functions.conf: each function's Invoke location (by ARN, and by name where no other account has the name) and URL. */
 export async function renderRoutes(routes: FunctionRoute[]): Promise<string> {

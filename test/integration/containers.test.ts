@@ -9,10 +9,10 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CreateTagsCommand, DescribeInstancesCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
-  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand, type Instance,
+  CreateTagsCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
+  StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand,
 } from '@aws-sdk/client-ec2';
-import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer } from '../support/real.js';
+import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer, describeOne, waitForState } from '../support/real.js';
 import { until } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
 
@@ -28,16 +28,8 @@ beforeAll(async () => {
 });
 afterAll(async () => { await srv?.stop(); });
 
-async function describe1(id: string): Promise<Instance> {
-  return (await srv.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
-}
-
-async function waitState(id: string, want: string, timeoutMs = 90_000): Promise<Instance> {
-  return until(async () => {
-    const inst = await describe1(id);
-    return inst.State?.Name === want ? inst : undefined;
-  }, timeoutMs, 100);
-}
+const describe1 = (id: string) => describeOne(srv.ec2, id);
+const waitState = (id: string, want: string, timeoutMs = 90_000) => waitForState(srv.ec2, id, want, timeoutMs, 100);
 
 /** Run a command inside a running container (host side, through its leader's namespaces). */
 function inside(id: string, cmd: string[]): string {

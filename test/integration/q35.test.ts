@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeVolumesCommand, DetachVolumeCommand,
-  DescribeImagesCommand, DescribeInstancesCommand, DescribeInstanceStatusCommand, GetConsoleScreenshotCommand, RunInstancesCommand, StartInstancesCommand,
-  StopInstancesCommand, TerminateInstancesCommand, type Instance,
+  DescribeImagesCommand, DescribeInstanceStatusCommand, GetConsoleScreenshotCommand, RunInstancesCommand, StartInstancesCommand,
+  StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
-import { CLI, hostInventory, startReal, type RealServer } from '../support/real.js';
+import { CLI, hostInventory, startReal, type RealServer, waitForState } from '../support/real.js';
 import { until } from '../support/api.js';
 import { qmpCommand } from '../../src/host/qmp.js';
 
@@ -44,17 +44,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await srv?.stop(); });
 
-async function describe1(id: string): Promise<Instance> {
-  return (await srv.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
-}
-
-async function waitState(id: string, want: string, timeoutMs = 60_000): Promise<Instance> {
-  return until(async () => {
-    const inst = await describe1(id);
-    if (inst.State?.Name === 'terminated' && want !== 'terminated') throw new Error(`${id} terminated: ${inst.StateReason?.Message}`);
-    return inst.State?.Name === want ? inst : undefined;
-  }, timeoutMs, 200);
-}
+const waitState = (id: string, want: string, timeoutMs = 60_000) => waitForState(srv.ec2, id, want, timeoutMs, 200);
 
 function unitState(name: string): string | undefined {
   const file = join(srv.dataDir, 'run/units', name, 'state.json');

@@ -9,27 +9,17 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand,
-  GetConsoleOutputCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, type Instance,
+  AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeVolumesCommand, DetachVolumeCommand,
+  GetConsoleOutputCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { hostInventory, leaderOf, startReal, type RealServer } from '../support/real.js';
+import { hostInventory, leaderOf, startReal, type RealServer, waitForState } from '../support/real.js';
 import { until } from '../support/api.js';
 
 let srv: RealServer;
 beforeAll(async () => { srv = await startReal(); });
 afterAll(async () => { await srv?.stop(); });
 
-async function describe1(id: string): Promise<Instance> {
-  return (await srv.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
-}
-
-async function waitState(id: string, want: string, timeoutMs: number): Promise<Instance> {
-  return until(async () => {
-    const inst = await describe1(id);
-    if (inst.State?.Name === 'terminated' && want !== 'terminated') throw new Error(`${id} terminated: ${inst.StateReason?.Message}`);
-    return inst.State?.Name === want ? inst : undefined;
-  }, timeoutMs, 500);
-}
+const waitState = (id: string, want: string, timeoutMs: number) => waitForState(srv.ec2, id, want, timeoutMs, 500);
 
 const consoleLog = (id: string) => readFileSync(join(srv.dataDir, 'run/units', `pcloud-instance@${id}`, 'console.log'), 'utf8');
 const qemuPid = (id: string) => Number(execFileSync('pgrep', ['-f', `^qemu-system-x86_64 .*${id}`]).toString().trim().split('\n')[0]);

@@ -7,7 +7,8 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_pr
 import { createServer } from 'node:net';
 import { mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { until } from './api.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -203,4 +204,18 @@ export function hostInventory(dataDir = DATA): Inventory {
 function linkNames(ns: string | undefined): string[] {
   const out = spawnSync('ip', [...(ns ? ['-n', ns] : []), '-o', 'link', 'show']).stdout?.toString() ?? '';
   return [...out.matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]!);
+}
+
+/** One instance as DescribeInstances shows it. */
+export async function describeOne(ec2: EC2Client, id: string): Promise<Instance> {
+  return (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+}
+
+/** Wait until the instance is in `want`; an instance that terminates instead fails at once, with its state reason. */
+export async function waitForState(ec2: EC2Client, id: string, want: string, timeoutMs = 90_000, everyMs = 200): Promise<Instance> {
+  return until(async () => {
+    const inst = await describeOne(ec2, id);
+    if (inst.State?.Name === 'terminated' && want !== 'terminated') throw new Error(`${id} terminated: ${inst.StateReason?.Message}`);
+    return inst.State?.Name === want ? inst : undefined;
+  }, timeoutMs, everyMs);
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { containerUnit } from '../../src/host/nspawn.js';
 import { microvmUnit } from '../../src/host/qemu.js';
 import { firmwareFor, q35Unit, tpmUnit, vmState } from '../../src/host/q35.js';
+import { systemdFunctionUnits } from '../../src/host/functions.js';
 import { renderUnitFile, unitProperties } from '../../src/host/units/render.js';
 
 const samples = {
@@ -64,4 +65,26 @@ describe('generated units', () => {
     expect(res.stderr).toMatch(/Failed to parse service type|sometimes/);
     expect(unitProperties(spec).service.find(([k]) => k === 'Type')?.[1]).toBe('notify');
   });
+});
+
+describe('function units under systemd (systemd/pcloud-fn.socket and .service)', () => {
+  for (const mode of ['per-request', 'warm'] as const) {
+    it(`${mode}: the socket and its service pass systemd-analyze verify`, async () => {
+      const o = {
+        key: `111122223333-hello-${mode === 'warm' ? '1' : 'latest'}`, functionName: 'hello', version: mode === 'warm' ? '1' : '$LATEST',
+        arn: 'arn:aws:lambda:us-east-1:111122223333:function:hello', runtime: 'nodejs20.x', handler: 'index.handler', codeDir: '/var/lib/pcloud/functions/x',
+        memoryMiB: 256, timeoutSec: 3, environment: { GREETING: 'hello world' }, mode, idleSec: 60, region: 'us-east-1',
+      };
+      const units = await systemdFunctionUnits(o, `/run/pcloud/lambda/${o.key}.sock`);
+      const dir = mkdtempSync(join(tmpdir(), 'pcloud-fn-units-'));
+      for (const [name, text] of [units.socket, units.service]) writeFileSync(join(dir, name), text);
+      const res = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, units.socket[0])], { encoding: 'utf8' });
+      expect(res.stderr.split('\n').filter((l) => l.includes('pcloud-fn'))).toEqual([]);
+      expect(res.status).toBe(0);
+      expect(units.socket[1]).toMatch(new RegExp(`^Accept=${mode === 'per-request' ? 'yes' : 'no'}$`, 'm'));
+      expect(units.service[0]).toBe(mode === 'per-request' ? `pcloud-fn-${o.key}@.service` : `pcloud-fn-${o.key}.service`);
+      expect(units.service[1]).toContain('Environment="GREETING=hello world"');
+      expect(units.service[1]).toMatch(/^MemoryMax=335544320$/m);
+    });
+  }
 });

@@ -1,0 +1,240 @@
+/**
+ * Lambda for real: functions in nodejs20.x, python3.12 and provided.al2023 (a shell bootstrap speaking the Runtime
+ * API) created through the SDK, run by their socket units (systemd-socket-activate: a process per invoke with the
+ * request on fd 3, or a warm worker that leaves when idle), invoked through pcloud's API and through pcloud's nginx
+ * (auth_request to pcloud), with errors, timeouts, logs and environment as Lambda reports them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import aws4 from 'aws4';
+import {
+  CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient,
+  ListVersionsByFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { CREDS, startReal, type RealServer } from '../support/real.js';
+import { until } from '../support/api.js';
+
+let srv: RealServer;
+let api: LambdaClient;
+let viaNginx: LambdaClient;
+let nginxBase: string;
+const ROLE = 'arn:aws:iam::123456789012:role/lambda-role';
+const dir = mkdtempSync(join(tmpdir(), 'pcloud-fn-'));
+const stamp = Date.now().toString(36);
+const names: string[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+/** A deployment package from files (zip, as users make them). */
+function zip(files: Record<string, string>, executable: string[] = []): Uint8Array {
+  const d = mkdtempSync(join(dir, 'pkg-'));
+  for (const [name, text] of Object.entries(files)) {
+    writeFileSync(join(d, name), text);
+    if (executable.includes(name)) chmodSync(join(d, name), 0o755);
+  }
+  execFileSync('zip', ['-q', '-r', 'package.zip', ...Object.keys(files)], { cwd: d });
+  return new Uint8Array(readFileSync(join(d, 'package.zip')));
+}
+
+const NODE = `
+export const handler = async (event, context) => {
+  console.log('node says', JSON.stringify(event));
+  if (event.fail) throw new TypeError('node failed on purpose');
+  if (event.sleep) await new Promise((r) => setTimeout(r, event.sleep));
+  return { runtime: 'node', greeting: process.env.GREETING, event, requestId: context.awsRequestId, name: context.functionName,
+    remaining: context.getRemainingTimeInMillis(), pid: process.pid, version: 'v1' };
+};`;
+const PYTHON = `
+import os
+def handler(event, context):
+    print("python says", event)
+    if event.get("fail"):
+        raise ValueError("python failed on purpose")
+    if event.get("url"):
+        return {"statusCode": 201, "headers": {"x-from": "python"}, "body": "path=" + event["rawPath"] + " body=" + event.get("body", "")}
+    return {"runtime": "python", "greeting": os.environ.get("GREETING"), "event": event, "requestId": context.aws_request_id}
+`;
+const BOOTSTRAP = `#!/bin/sh
+set -eu
+while true; do
+  H=$(mktemp)
+  EVENT=$(curl -sS -D "$H" "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next")
+  ID=$(grep -i lambda-runtime-aws-request-id "$H" | tr -d '\\r' | cut -d' ' -f2)
+  echo "bootstrap handles $ID"
+  case "$EVENT" in
+    *fail*) curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/error" -d '{"errorMessage":"shell failed","errorType":"ShellError"}' >/dev/null ;;
+    *) curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/response" -d "{\\"runtime\\":\\"provided\\",\\"greeting\\":\\"$GREETING\\",\\"event\\":$EVENT}" >/dev/null ;;
+  esac
+done
+`;
+
+async function create(name: string, runtime: string, handler: string, code: Uint8Array, extra: Record<string, unknown> = {}): Promise<string> {
+  const full = `${name}-${stamp}`;
+  names.push(full);
+  await api.send(new CreateFunctionCommand({
+    FunctionName: full, Runtime: runtime as never, Handler: handler, Role: ROLE, Code: { ZipFile: code },
+    Environment: { Variables: { GREETING: `hello from ${name}` } }, ...extra,
+  }));
+  return full;
+}
+
+async function invoke(client: LambdaClient, name: string, payload: unknown, extra: Record<string, unknown> = {}) {
+  const r = await client.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(payload)), ...extra }));
+  const text = r.Payload ? Buffer.from(r.Payload).toString() : '';
+  return { ...r, text, json: text ? JSON.parse(text) : undefined, log: r.LogResult ? Buffer.from(r.LogResult, 'base64').toString() : '' };
+}
+
+/** Runtime processes of a function (its shims; not the socket activator, whose command line names them too). */
+const shims = (name: string) => execFileSync('sh', ['-c', `pgrep -f -- '^[^ ]*(node|python3) .*--function=${name} ' || true`]).toString().trim().split('\n').filter(Boolean);
+
+beforeAll(async () => {
+  const port = await freePort();
+  srv = await startReal({ env: { PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${port}`, PCLOUD_LAMBDA_IDLE_SEC: '2' } });
+  nginxBase = `http://127.0.0.1:${port}`;
+  const client = (endpoint: string, creds = CREDS) => new LambdaClient({ endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+  api = client(srv.endpoint);
+  viaNginx = client(nginxBase);
+});
+afterAll(async () => {
+  for (const n of names) await api?.send(new DeleteFunctionCommand({ FunctionName: n })).catch(() => undefined);
+  await srv?.stop();
+});
+
+describe('Lambda', () => {
+  let node: string;
+  let py: string;
+  let sh: string;
+
+  it('creates functions in each runtime and invokes them through the API and through nginx', async () => {
+    node = await create('node', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }));
+    py = await create('py', 'python3.12', 'app.handler', zip({ 'app.py': PYTHON }));
+    sh = await create('sh', 'provided.al2023', 'unused', zip({ bootstrap: BOOTSTRAP }, ['bootstrap']));
+    const f = await api.send(new GetFunctionCommand({ FunctionName: node }));
+    expect([f.Configuration!.State, f.Configuration!.Runtime, f.Configuration!.Handler]).toEqual(['Active', 'nodejs20.x', 'index.handler']);
+    for (const client of [api, viaNginx]) {
+      const a = await invoke(client, node, { n: 1 });
+      expect([a.StatusCode, a.FunctionError, a.ExecutedVersion]).toEqual([200, undefined, '$LATEST']);
+      expect(a.json).toMatchObject({ runtime: 'node', greeting: 'hello from node', event: { n: 1 }, name: node });
+      expect(a.json.remaining).toBeGreaterThan(0);
+      const b = await invoke(client, py, { n: 2 });
+      expect(b.json).toMatchObject({ runtime: 'python', greeting: 'hello from py', event: { n: 2 } });
+      const c = await invoke(client, sh, { n: 3 });
+      expect(c.json).toEqual({ runtime: 'provided', greeting: 'hello from sh', event: { n: 3 } });
+    }
+  }, 60_000);
+
+  it('reports handler errors, timeouts and logs as Lambda does', async () => {
+    const n = await invoke(api, node, { fail: true });
+    expect([n.StatusCode, n.FunctionError]).toEqual([200, 'Unhandled']);
+    expect(n.json).toMatchObject({ errorType: 'TypeError', errorMessage: 'node failed on purpose' });
+    const p = await invoke(viaNginx, py, { fail: true });
+    expect(p.FunctionError).toBe('Unhandled');
+    expect(p.json).toMatchObject({ errorType: 'ValueError', errorMessage: 'python failed on purpose' });
+    const s = await invoke(api, sh, { fail: true });
+    expect([s.FunctionError, s.json.errorType]).toEqual(['Unhandled', 'ShellError']);
+    // LogType Tail: the invocation's own log, START to REPORT, with what the handler printed.
+    const t = await invoke(api, node, { hello: 'log' }, { LogType: 'Tail' });
+    expect(t.log).toMatch(new RegExp(`^START RequestId: ${t.json.requestId} Version: \\$LATEST\\n`));
+    expect(t.log).toContain(`${t.json.requestId}\tINFO\tnode says {"hello":"log"}`);
+    expect(t.log).toMatch(/REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB/);
+    const tp = await invoke(viaNginx, py, { hello: 'log' }, { LogType: 'Tail' });
+    expect(tp.log).toContain("python says {'hello': 'log'}");
+    // A timeout: 1 s, a handler sleeping 3 s.
+    await api.send(new UpdateFunctionConfigurationCommand({ FunctionName: node, Timeout: 1 }));
+    const slow = await invoke(api, node, { sleep: 3000 });
+    expect(slow.FunctionError).toBe('Unhandled');
+    expect(slow.json.errorMessage).toMatch(/Task timed out after 1\.00 seconds/);
+    await api.send(new UpdateFunctionConfigurationCommand({ FunctionName: node, Timeout: 3 }));
+  }, 60_000);
+
+  it('answers Event, DryRun and bad requests in Lambda\'s own form', async () => {
+    expect((await invoke(api, node, { n: 'event' }, { InvocationType: 'Event' })).StatusCode).toBe(202);
+    expect((await invoke(api, node, {}, { InvocationType: 'DryRun' })).StatusCode).toBe(204);
+    const err = (p: Promise<unknown>) => p.then(() => 'ok', (e: { name: string; $metadata?: { httpStatusCode?: number } }) => `${e.name} ${e.$metadata?.httpStatusCode}`);
+    expect(await err(api.send(new GetFunctionCommand({ FunctionName: `missing-${stamp}` })))).toBe('ResourceNotFoundException 404');
+    expect(await err(api.send(new CreateFunctionCommand({ FunctionName: node, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip({ 'index.mjs': NODE }) } })))).toBe('ResourceConflictException 409');
+    expect(await err(api.send(new CreateFunctionCommand({ FunctionName: `bad-${stamp}`, Runtime: 'cobol85' as never, Handler: 'x', Role: ROLE, Code: { ZipFile: zip({ 'a.txt': 'x' }) } })))).toBe('InvalidParameterValueException 400');
+    expect(await err(api.send(new CreateFunctionCommand({ FunctionName: `bad-${stamp}`, Runtime: 'nodejs20.x', Handler: 'x', Role: ROLE, Code: { ZipFile: new Uint8Array([1, 2, 3]) } })))).toBe('InvalidParameterValueException 400');
+    expect(await err(api.send(new InvokeCommand({ FunctionName: node, Payload: Buffer.alloc(6 * 1024 * 1024 + 10, 0x20) })))).toBe('RequestTooLargeException 413');
+    expect(await err(api.send(new InvokeCommand({ FunctionName: node, Payload: Buffer.from('{not json') })))).toBe('InvalidRequestContentException 400');
+    // Through nginx, a wrong signature stops at the proxy, in Lambda's form.
+    const bad = new LambdaClient({ endpoint: nginxBase, region: 'us-east-1', credentials: { ...CREDS, secretAccessKey: 'wrong' }, maxAttempts: 1 });
+    expect(await err(bad.send(new InvokeCommand({ FunctionName: node, Payload: Buffer.from('{}') })))).toBe('UnrecognizedClientException 403');
+  }, 60_000);
+
+  it('per-request functions leave no process; warm ones keep one worker until idle, then none (scale to zero)', async () => {
+    expect(shims(node)).toEqual([]);
+    const warm = await create('warm', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }), { Tags: { 'pcloud:invoke-mode': 'warm' } });
+    const a = await invoke(api, warm, {});
+    const b = await invoke(viaNginx, warm, {});
+    expect(b.json.pid).toBe(a.json.pid);
+    expect(shims(warm)).toHaveLength(1);
+    // PCLOUD_LAMBDA_IDLE_SEC=2 here: the worker leaves, the socket stays.
+    await until(() => shims(warm).length === 0, 15_000, 200);
+    const c = await invoke(api, warm, {});
+    expect(c.json.pid).not.toBe(a.json.pid);
+    // A per-request function: a new process each time, none after.
+    const x = await invoke(api, node, {});
+    const y = await invoke(api, node, {});
+    expect(x.json.pid).not.toBe(y.json.pid);
+    await until(() => shims(node).length === 0, 5_000, 50);
+  }, 60_000);
+
+  it('code and configuration updates, versions and qualifiers', async () => {
+    await api.send(new UpdateFunctionConfigurationCommand({ FunctionName: node, Environment: { Variables: { GREETING: 'changed' } } }));
+    expect((await invoke(api, node, {})).json.greeting).toBe('changed');
+    const v1 = await api.send(new PublishVersionCommand({ FunctionName: node }));
+    expect(v1.Version).toBe('1');
+    await api.send(new UpdateFunctionCodeCommand({ FunctionName: node, ZipFile: zip({ 'index.mjs': NODE.replace("version: 'v1'", "version: 'v2'") }) }));
+    expect((await invoke(api, node, {})).json.version).toBe('v2');
+    const old = await invoke(viaNginx, node, {}, { Qualifier: '1' });
+    expect([old.json.version, old.ExecutedVersion]).toEqual(['v1', '1']);
+    const versions = (await api.send(new ListVersionsByFunctionCommand({ FunctionName: node }))).Versions!.map((v) => v.Version);
+    expect(versions).toEqual(['$LATEST', '1']);
+  }, 60_000);
+
+  it('function URLs through nginx: NONE is open, AWS_IAM wants a signature', async () => {
+    const open = await api.send(new CreateFunctionUrlConfigCommand({ FunctionName: py, AuthType: 'NONE' }));
+    const res = await fetch(`${open.FunctionUrl}some/path?q=1`, { method: 'POST', body: '{"url":true}', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-from')).toBe('python');
+    expect(await res.text()).toBe('path=/some/path body={"url":true}');
+    const closed = await api.send(new CreateFunctionUrlConfigCommand({ FunctionName: node, AuthType: 'AWS_IAM' }));
+    expect((await fetch(closed.FunctionUrl!, { method: 'POST', body: '{}' })).status).toBe(403);
+    const u = new URL(closed.FunctionUrl!);
+    const body = '{"signed":true}';
+    const signed = aws4.sign({
+      host: u.host, path: u.pathname, method: 'POST', service: 'lambda', region: 'us-east-1', body,
+      headers: { 'content-type': 'application/json', 'x-amz-content-sha256': (await import('node:crypto')).createHash('sha256').update(body).digest('hex') },
+    }, CREDS);
+    const ok = await fetch(closed.FunctionUrl!, { method: 'POST', body, headers: signed.headers as Record<string, string> });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(await ok.text()).event.body).toBe(body);
+  }, 60_000);
+
+  it('a burst of 100 concurrent invokes through nginx all succeed', async () => {
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => invoke(viaNginx, py, { i })));
+    expect(results.filter((r) => r.StatusCode === 200 && !r.FunctionError && r.json.event.i !== undefined)).toHaveLength(100);
+    expect(new Set(results.map((r) => r.json.requestId)).size).toBe(100);
+  }, 120_000);
+
+  it('deleting a function removes its unit, socket and code', async () => {
+    const gone = await create('gone', 'python3.12', 'app.handler', zip({ 'app.py': PYTHON }));
+    await invoke(api, gone, {});
+    const units = () => execFileSync('ls', [join(srv.dataDir, 'run/units')]).toString().split('\n').filter((u) => u.includes(`-${gone}-`));
+    expect(units()).toHaveLength(1);
+    await api.send(new DeleteFunctionCommand({ FunctionName: gone }));
+    expect(units()).toEqual([]);
+    expect(execFileSync('sh', ['-c', `ls ${join(srv.dataDir, 'run/lambda')} | grep -c -- '-${gone}-' || true`]).toString().trim()).toBe('0');
+    expect(execFileSync('sh', ['-c', `find ${join(srv.dataDir, 'functions')} -maxdepth 2 -name '${gone}' | wc -l`]).toString().trim()).toBe('0');
+  }, 60_000);
+});
