@@ -59,7 +59,7 @@ def handler(event, context):
     print("python says", event)
     if event.get("fail"):
         raise ValueError("python failed on purpose")
-    if event.get("url"):
+    if event.get("version") == "2.0":  # a function URL request
         return {"statusCode": 201, "headers": {"x-from": "python"}, "body": "path=" + event["rawPath"] + " body=" + event.get("body", "")}
     return {"runtime": "python", "greeting": os.environ.get("GREETING"), "event": event, "requestId": context.aws_request_id}
 `;
@@ -172,7 +172,8 @@ describe('Lambda', () => {
   }, 60_000);
 
   it('per-request functions leave no process; warm ones keep one worker until idle, then none (scale to zero)', async () => {
-    expect(shims(node)).toEqual([]);
+    // Earlier invokes (an Event one among them) have ended: nothing of the per-request function runs.
+    await until(() => shims(node).length === 0, 5_000, 50);
     const warm = await create('warm', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }), { Tags: { 'pcloud:invoke-mode': 'warm' } });
     const a = await invoke(api, warm, {});
     const b = await invoke(viaNginx, warm, {});
