@@ -15,6 +15,7 @@ import { MetadataListeners } from '../host/metadata.js';
 import { IscsiTarget } from '../host/iscsi.js';
 import { FunctionHost } from '../host/functions.js';
 import { NginxDriver } from '../host/nginx.js';
+import { NfsServer } from '../host/nfs.js';
 import { Functions } from './functions.js';
 import { openUnitManager } from '../host/units/index.js';
 import { projectRoot } from '../paths.js';
@@ -28,7 +29,7 @@ import { Network, type Permission, type SecurityGroupRule } from './network.js';
 import { Tags, type Tag } from './tags.js';
 import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
-import { Volumes } from './volumes.js';
+import { nfsPlug, Volumes } from './volumes.js';
 import { log } from '../log.js';
 
 export interface CloudOptions {
@@ -61,6 +62,7 @@ export class Cloud {
     this.vms = new Vms(host, config, this.images);
     this.volumes = new Volumes(db, host, config, this.tags);
     this.volumes.hotPlug = this.vms.hotPlug;
+    this.volumes.nfsPlug = nfsPlug(host, (vpcId) => this.instances.syncEdge(vpcId));
     this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms, this.volumes);
     this.functions = new Functions(db, host.functions, config);
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
@@ -80,6 +82,7 @@ export class Cloud {
         dns: new DnsDriver(units, join(opts.dataDir, 'run/dns'), upstream),
         metadata: new MetadataListeners(),
         functions: new FunctionHost(units, opts.dataDir, join(opts.dataDir, 'run')),
+        nfs: new NfsServer(units, join(opts.dataDir, 'run/nfs'), Number(process.env.PCLOUD_NFS_PORT ?? 2049)),
         iscsi: new IscsiTarget(units, {
           controlPort: Number(process.env.PCLOUD_ISCSI_CONTROL_PORT ?? 7), port: Number(process.env.PCLOUD_ISCSI_PORT ?? 3260),
         }),

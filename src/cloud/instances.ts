@@ -353,8 +353,10 @@ export class Instances {
       const ext = this.config.external;
       const maps = this.publicIps.mappings(vpcId);
       const vpcCidr = this.db.select({ cidr: vpcs.cidr }).from(vpcs).where(eq(vpcs.id, vpcId)).get()?.cidr;
+      const nfsClients = this.volumes.nfsClients(vpcId);
       await this.host.network.setEdge(vpcId, {
         internet: this.network.hasInternet(vpcId),
+        nfs: nfsClients.length ? { clients: nfsClients, port: this.host.nfs.port } : undefined,
         external: ext && vpcCidr ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr, maps } : undefined,
       });
     };
@@ -441,6 +443,8 @@ export class Instances {
       if (!st) return;
       if (st.state === 'active' && inst.state === 'pending') {
         this.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+        // A container started again mounts its volumes again (NFS, inside it).
+        if (inst.runtime === 'container' && this.volumes.forInstance(id).length) await this.volumes.remount(inst);
         return;
       }
       if (!isFinal(st.state)) return;

@@ -7,6 +7,9 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { instances, snapshots, volumes } from '../db/schema.js';
 import type { Host } from '../host/index.js';
+import { uplinkAddresses } from '../host/network.js';
+import { containerLeader } from '../host/nspawn.js';
+import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
@@ -43,8 +46,37 @@ export interface HotPlug {
   unplug(instanceId: string, volumeId: string, force: boolean): Promise<void>;
 }
 
+/** Where a container finds a volume: /mnt/ and the device name it was attached as (/dev/sdf → /mnt/sdf). */
+export const containerMountPoint = (device: string) => `/mnt/${device.split('/').pop()}`;
+
+/** A container's side of attaching: NFS from pcloud's ganesha, mounted in the container's namespaces. */
+export interface NfsPlug {
+  plug(inst: { id: string; vpcId: string }, volume: AttachedVolume, device: string): Promise<void>;
+  unplug(inst: { id: string; vpcId: string }, volumeId: string, device: string | null, mounted: boolean): Promise<void>;
+}
+
+export function nfsPlug(host: Host, syncEdge: (vpcId: string) => Promise<void>): NfsPlug {
+  return {
+    async plug(inst, volume, device) {
+      const up = uplinkAddresses(inst.vpcId);
+      await host.nfs.export(volume.id, volume.file, up.router);
+      await syncEdge(inst.vpcId);
+      await host.nfs.mountInto(await containerLeader(host.units, inst.id), up.host, volume.id, containerMountPoint(device));
+    },
+    async unplug(inst, volumeId, device, mounted) {
+      if (mounted && device) {
+        const leader = await containerLeader(host.units, inst.id).catch(() => undefined);
+        if (leader) await host.nfs.unmountFrom(leader, containerMountPoint(device));
+      }
+      await host.nfs.unexport(volumeId);
+      await syncEdge(inst.vpcId);
+    },
+  };
+}
+
 export class Volumes {
   hotPlug?: HotPlug;
+  nfsPlug?: NfsPlug;
 
   constructor(private readonly db: Db, private readonly host: Host, private readonly config: CloudConfig, private readonly tags: Tags) {}
 
@@ -113,10 +145,8 @@ export class Volumes {
     if (vol.availabilityZone !== inst.availabilityZone) {
       throw new CloudError('InvalidVolume.ZoneMismatch', `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`);
     }
-    if (inst.runtime === 'container') {
-      throw new CloudError('UnsupportedOperation', `The instance '${instanceId}' is a container: volumes attach to VM instances (m5, c5, r5, ... or UEFI/Windows images).`);
-    }
     if (this.forInstance(instanceId).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
+    if (inst.runtime === 'container') return this.attachToContainer(vol, inst, device);
     const hot = inst.state === 'running';
     if (hot && inst.runtime !== 'q35') {
       throw new CloudError('IncorrectState', `The instance '${instanceId}' is a microvm, which takes volumes while it is stopped: stop it, attach, start it.`);
@@ -135,11 +165,48 @@ export class Volumes {
     return { ...vol, ...set };
   }
 
+  /**
+   * A container takes a volume while it runs: NFS-exported by pcloud's ganesha and mounted at /mnt/DEVICE inside it
+   * (again at each start). A kernel without an NFS client cannot mount it: the attachment is undone and the error says
+   * why.
+   */
+  private async attachToContainer(vol: Volume, inst: { id: string; vpcId: string; state: string }, device: string): Promise<Volume> {
+    if (inst.state !== 'running') throw new CloudError('IncorrectState', `The instance '${inst.id}' is a container, which mounts volumes (NFS) while it runs: start it first.`);
+    const set = { instanceId: inst.id, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
+    this.db.update(volumes).set(set).where(eq(volumes.id, vol.id)).run();
+    try {
+      await this.nfsPlug!.plug(inst, { id: vol.id, file: this.host.pool.volumePath(vol.id) }, device);
+    } catch (err) {
+      this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, vol.id)).run();
+      await this.nfsPlug!.unplug(inst, vol.id, device, false).catch(() => undefined);
+      throw new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': ${(err as Error).message}`);
+    }
+    return { ...vol, ...set };
+  }
+
+  /** A container started again: its volumes are mounted again. */
+  async remount(inst: { id: string; vpcId: string }): Promise<void> {
+    for (const v of this.forInstance(inst.id)) {
+      await this.nfsPlug!.plug(inst, { id: v.id, file: this.host.pool.volumePath(v.id) }, v.device!).catch((err) => log.warn(`mounting ${v.id} in ${inst.id}: ${(err as Error).message}`));
+    }
+  }
+
+  /** Instances of a VPC that hold NFS volumes (their router lets their NFS traffic through to the host). */
+  nfsClients(vpcId: string): string[] {
+    return this.db.select({ ip: instances.privateIp }).from(instances).innerJoin(volumes, eq(volumes.instanceId, instances.id))
+      .where(and(eq(instances.vpcId, vpcId), eq(instances.runtime, 'container'), inArray(instances.state, ['pending', 'running']))).all().map((r) => r.ip);
+  }
+
   async detach(accountId: string, volumeId: string, instanceId?: string, force = false): Promise<Volume> {
     const vol = this.get(accountId, volumeId);
     if (!vol.instanceId) throw new CloudError('IncorrectState', `Volume '${volumeId}' is in the 'available' state.`);
     if (instanceId && instanceId !== vol.instanceId) throw new CloudError('InvalidAttachment.NotFound', `Volume '${volumeId}' is not attached to instance '${instanceId}'`);
     const inst = this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).get();
+    if (inst?.runtime === 'container') {
+      this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId)).run();
+      await this.nfsPlug!.unplug(inst, volumeId, vol.device, inst.state === 'running');
+      return { ...vol, attachState: 'detaching' };
+    }
     if (inst?.state === 'running') {
       if (inst.runtime !== 'q35' && !force) throw new CloudError('IncorrectState', `The instance '${inst.id}' is a microvm, which gives volumes back while it is stopped.`);
       if (inst.runtime === 'q35') await this.hotPlug!.unplug(inst.id, volumeId, force);
@@ -163,6 +230,7 @@ export class Volumes {
   async released(instanceId: string): Promise<void> {
     for (const v of this.forInstance(instanceId)) {
       await this.host.iscsi.unexport(v.id).catch(() => undefined);
+      await this.host.nfs.unexport(v.id).catch(() => undefined);
       if (v.deleteOnTermination) await this.delete(v.accountId, v.id);
       else this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, v.id)).run();
     }
@@ -170,7 +238,10 @@ export class Volumes {
 
   /** Its VM stopped: the volumes stay attached; their targets close until it starts again. */
   async disconnected(instanceId: string): Promise<void> {
-    for (const v of this.forInstance(instanceId)) await this.host.iscsi.unexport(v.id).catch(() => undefined);
+    for (const v of this.forInstance(instanceId)) {
+      await this.host.iscsi.unexport(v.id).catch(() => undefined);
+      await this.host.nfs.unexport(v.id).catch(() => undefined);
+    }
   }
 
   // ---------------------------------------------------------------- snapshots

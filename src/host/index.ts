@@ -2,6 +2,7 @@
 import type { DnsDriver } from './dns.js';
 import type { IscsiTarget } from './iscsi.js';
 import type { FunctionHost } from './functions.js';
+import type { NfsServer } from './nfs.js';
 import type { MetadataListeners } from './metadata.js';
 import type { NetworkDriver } from './network.js';
 import type { StoragePool } from './storage.js';
@@ -15,4 +16,5 @@ export interface Host {
   metadata: MetadataListeners;
   iscsi: IscsiTarget;
   functions: FunctionHost;
+  nfs: NfsServer;
 }

@@ -116,6 +116,8 @@ export interface Edge {
     vpcCidr: string;
     maps: { publicIp: string; privateIp: string }[];
   };
+  /** Instances with NFS volumes: their NFS traffic to the host's end of the uplink goes through, masqueraded. */
+  nfs?: { clients: string[]; port: number };
 }
 
 /**
@@ -131,9 +133,13 @@ export function routerNft(edge: Edge, hostAddress?: string): string {
   if (on && maps.length) lines.push(`    iifname "ext" dnat to ip daddr map { ${maps.map((m) => `${m.publicIp} : ${m.privateIp}`).join(', ')} }`);
   lines.push('  }', '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
   if (on && maps.length) lines.push(`    oifname "ext" snat to ip saddr map { ${maps.map((m) => `${m.privateIp} : ${m.publicIp}`).join(', ')} }`);
+  const nfs = edge.nfs?.clients.length && hostAddress ? edge.nfs : undefined;
+  if (nfs) lines.push(`    oifname "uplink" ip daddr ${hostAddress} tcp dport ${nfs.port} masquerade`);
   if (on) lines.push('    oifname "uplink" masquerade');
   lines.push('  }', '  chain forward {', '    type filter hook forward priority filter; policy accept;');
-  // The host's end of the uplink serves the router itself (iSCSI volumes of its VMs), never the instances.
+  // The host's end of the uplink serves the router itself (iSCSI volumes of its VMs), and NFS to the instances that
+  // have NFS volumes, nothing else to instances.
+  if (nfs) lines.push(`    ip saddr { ${nfs.clients.join(', ')} } ip daddr ${hostAddress} tcp dport ${nfs.port} accept`);
   if (hostAddress) lines.push(`    ip daddr ${hostAddress} drop`);
   if (!on) lines.push('    oifname "uplink" drop', '    oifname "ext" drop', '    iifname "ext" drop');
   else if (maps.length) lines.push(`    oifname "ext" ip saddr != { ${maps.map((m) => m.privateIp).join(', ')} } drop`);

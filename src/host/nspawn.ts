@@ -2,7 +2,8 @@
  * Containers on systemd-nspawn: the unit that boots an instance's root disk, as systemd's own
  * systemd-nspawn@.service does (Type=notify, KillMode=mixed, Delegate=yes, reboot = exit 133).
  */
-import type { UnitSpec } from './units/types.js';
+import type { UnitManager, UnitSpec } from './units/types.js';
+import { run } from './exec.js';
 
 export interface ContainerOptions {
   instanceId: string;
@@ -58,4 +59,15 @@ export function containerUnit(o: ContainerOptions): UnitSpec {
       tasksMax: 4096,
     },
   };
+}
+
+/** The PID of a running container's init (its namespaces are entered through it): from nspawn's notify, or machined. */
+export async function containerLeader(units: UnitManager, instanceId: string): Promise<number> {
+  const st = await units.status(containerUnitName(instanceId));
+  const pid = Number(st?.notify?.X_NSPAWN_LEADER_PID);
+  if (pid > 0) return pid;
+  const res = await run('machinectl', ['show', instanceId, '-p', 'Leader', '--value'], { reject: false });
+  const leader = Number(res.stdout.trim());
+  if (!(leader > 0)) throw new Error(`no running container for ${instanceId}`);
+  return leader;
 }

@@ -69,12 +69,19 @@ describe('volumes', () => {
     expect(await code(api.ec2.send(new DescribeVolumesCommand({ VolumeIds: [v.VolumeId!] })))).toBe('InvalidVolume.NotFound');
   });
 
-  it('attaches to VMs as AWS allows: containers no, running microvm no, stopped yes; in use cannot be deleted; back on terminate', async () => {
+  it('attaches as AWS allows: containers over NFS, running microvm no, stopped VM yes; in use cannot be deleted; back on terminate', async () => {
     const vol = (await api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }))).VolumeId!;
     const [container, vm] = await Promise.all(['t3.micro', 'c5.large'].map(async (type) =>
       (await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: type, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!));
     await until(async () => (await state(vm!)) === 'running' && (await state(container!)) === 'running');
-    expect(await code(api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: container!, Device: '/dev/sdf' })))).toBe('UnsupportedOperation');
+    // A container takes it over NFS: exported to its VPC router's uplink end, mounted inside at /mnt/sdf.
+    await api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: container!, Device: '/dev/sdf' }));
+    expect(api.nfs.exported.get(vol)?.client).toMatch(/^100\.\d+\.\d+\.\d+$/);
+    expect(api.nfs.mounts.at(-1)).toMatchObject({ volumeId: vol, target: '/mnt/sdf', leader: process.pid });
+    expect(api.network.edges.get((await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [container!] }))).Reservations![0]!.Instances![0]!.VpcId!)?.nfs?.clients).toHaveLength(1);
+    await api.ec2.send(new DetachVolumeCommand({ VolumeId: vol }));
+    expect(api.nfs.unmounts.at(-1)).toBe('/mnt/sdf');
+    expect(api.nfs.exported.has(vol)).toBe(false);
     expect(await code(api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: vm!, Device: '/dev/sdf' })))).toBe('IncorrectState');
     expect(await code(api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: vm!, Device: 'sdf' })))).toBe('InvalidParameterValue');
     expect(await code(api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: 'i-0123456789abcdef0', Device: '/dev/sdf' })))).toBe('InvalidInstanceID.NotFound');

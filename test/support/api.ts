@@ -11,7 +11,7 @@ import { Cloud } from '../../src/cloud/index.js';
 import { images } from '../../src/db/schema.js';
 import { newId } from '../../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
-import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns, type FakeIscsi } from './fake-host.js';
+import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns, type FakeIscsi, type FakeNfs } from './fake-host.js';
 
 export interface TestApi {
   endpoint: string;
@@ -21,6 +21,7 @@ export interface TestApi {
   network: FakeNetwork;
   dns: FakeDns;
   iscsi: FakeIscsi;
+  nfs: FakeNfs;
   imageId: string;
   key: { accessKeyId: string; secretAccessKey: string };
   ec2: EC2Client;
@@ -31,7 +32,7 @@ export interface TestApi {
 }
 
 export async function startApi(): Promise<TestApi> {
-  const { host, units, pool, network, dns, iscsi } = await fakeHost();
+  const { host, units, pool, network, dns, iscsi, nfs } = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
   const cloud = await Cloud.open({ dataDir, host, config: { terminatedTtlMs: 3_600_000 } });
   const key = cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
@@ -53,7 +54,7 @@ export async function startApi(): Promise<TestApi> {
     endpoint, region: 'us-east-1', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey }, maxAttempts: 1,
   });
   return {
-    endpoint, cloud, units, pool, network, dns, iscsi, imageId, key,
+    endpoint, cloud, units, pool, network, dns, iscsi, nfs, imageId, key,
     ec2: client(key),
     ec2Other: client(other),
     async post(body, opts = {}) {

@@ -12,6 +12,7 @@ import type { Edge, NetworkDriver } from '../../src/host/network.js';
 import type { DnsDriver } from '../../src/host/dns.js';
 import type { MetadataListeners } from '../../src/host/metadata.js';
 import type { IscsiTarget } from '../../src/host/iscsi.js';
+import type { NfsServer } from '../../src/host/nfs.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 export class FakeUnits implements UnitManager {
@@ -30,7 +31,9 @@ export class FakeUnits implements UnitManager {
       throw err;
     }
     this.started.push(spec);
-    this.units.set(spec.name, { name: spec.name, state: 'activating', spec, startedAt: Date.now() });
+    // Containers tell their leader PID (nspawn's X_NSPAWN_LEADER_PID): here, this process stands in for it.
+    const notify = spec.name.startsWith('pcloud-instance@') ? { X_NSPAWN_LEADER_PID: String(process.pid) } : undefined;
+    this.units.set(spec.name, { name: spec.name, state: 'activating', spec, startedAt: Date.now(), notify });
     if (this.autoReady) setTimeout(() => this.ready(spec.name), 1);
   }
   ready(name: string): void { this.set(name, { state: 'active', readyAt: Date.now() }); }
@@ -93,6 +96,18 @@ export class FakePool {
   async removeSnapshot(id: string) { await rm(this.snapshotPath(id), { force: true }); }
 }
 
+/** Records NFS exports and the mounts that would be made in containers. */
+export class FakeNfs {
+  readonly port = 2049;
+  readonly exported = new Map<string, { file: string; client: string }>();
+  readonly mounts: { leader: number; server: string; volumeId: string; target: string }[] = [];
+  readonly unmounts: string[] = [];
+  async export(id: string, file: string, client: string) { this.exported.set(id, { file, client }); }
+  async unexport(id: string) { this.exported.delete(id); }
+  async mountInto(leader: number, server: string, volumeId: string, target: string) { this.mounts.push({ leader, server, volumeId, target }); }
+  async unmountFrom(_leader: number, target: string) { this.unmounts.push(target); }
+}
+
 /** Records what would be exported over iSCSI. */
 export class FakeIscsi {
   readonly exported = new Map<string, { file: string; initiator: string }>();
@@ -142,7 +157,7 @@ export class FakeMetadata {
   closeAll() { this.vpcs.clear(); }
 }
 
-export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; dir: string }> {
+export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; nfs: FakeNfs; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });
   const units = new FakeUnits();
@@ -150,11 +165,13 @@ export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: 
   const network = new FakeNetwork();
   const dns = new FakeDns();
   const iscsi = new FakeIscsi();
+  const nfs = new FakeNfs();
   return {
     host: {
       pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver,
       metadata: new FakeMetadata() as unknown as MetadataListeners, iscsi: iscsi as unknown as IscsiTarget,
+      nfs: nfs as unknown as NfsServer, functions: undefined as never,
     },
-    units, pool, network, dns, iscsi, dir,
+    units, pool, network, dns, iscsi, nfs, dir,
   };
 }

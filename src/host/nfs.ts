@@ -1,0 +1,132 @@
+/**
+ * Volumes reach containers over NFS: pcloud's own nfs-ganesha (the `pcloud-nfs` unit, NFSv4 only, no rpcbind)
+ * exports each attached volume's file system. A volume is a raw file: the first time a container takes it, it gets
+ * an ext4 file system (unless it has one); the host mounts it (loop) under DATA/run/nfs/exports/VOL, and ganesha
+ * exports that at `/VOL` to the instance's VPC router only (the router masquerades the instance's NFS traffic to the
+ * host's end of its uplink; its firewall lets only instances with the volume through). The container mounts it with
+ * the kernel's NFS client, run in its namespaces. Exports change by rewriting the configuration and SIGHUP.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from './exec.js';
+import type { UnitManager, UnitSpec } from './units/types.js';
+import { isFinal } from './units/types.js';
+
+export const NFS_UNIT = 'pcloud-nfs';
+
+interface ExportEntry {
+  id: number;
+  volumeId: string;
+  path: string;
+  clients: string[];
+}
+
+/** ganesha's configuration: NFSv4 on `port`, one EXPORT per volume. */
+export function ganeshaConfig(dir: string, port: number, exports: ExportEntry[]): string {
+  return [
+    '# Written by pcloud (src/host/nfs.ts); rewritten on every change of the exports.',
+    'NFS_CORE_PARAM {', '  Protocols = 4;', `  NFS_Port = ${port};`, '  Enable_NLM = false;', '  Enable_RQUOTA = false;', '}',
+    'NFSV4 {', '  Graceless = true;', '  RecoveryBackend = fs;', `  RecoveryRoot = ${join(dir, 'recovery')};`, '}',
+    ...exports.flatMap((e) => [
+      'EXPORT {', `  Export_Id = ${e.id};`, `  Path = ${e.path};`, `  Pseudo = /${e.volumeId};`, '  Protocols = 4;', '  Transports = TCP;',
+      '  Access_Type = None;', '  Squash = No_Root_Squash;', '  SecType = sys;', '  FSAL { Name = VFS; }',
+      `  CLIENT { Clients = ${e.clients.join(', ')}; Access_Type = RW; }`, '}',
+    ]),
+    '',
+  ].join('\n');
+}
+
+/** The command that mounts a volume inside a container (run in its mount and network namespaces). */
+export function mountCommand(leaderPid: number, server: string, port: number, volumeId: string, target: string): string[] {
+  return ['nsenter', '-t', String(leaderPid), '-m', '-n', '--', 'mount', '-t', 'nfs4', '-o', `vers=4.1,port=${port},proto=tcp,hard,timeo=600`,
+    `${server}:/${volumeId}`, target];
+}
+
+export class NfsServer {
+  private exports: ExportEntry[] = [];
+  private loaded = false;
+
+  constructor(private readonly units: UnitManager, private readonly dir: string, readonly port = 2049) {}
+
+  unit(): UnitSpec {
+    return {
+      name: NFS_UNIT, description: 'pcloud NFS server (nfs-ganesha) for container volumes',
+      exec: ['ganesha.nfsd', '-F', '-f', join(this.dir, 'ganesha.conf'), '-L', join(this.dir, 'ganesha.log'), '-p', join(this.dir, 'ganesha.pid'), '-N', 'NIV_EVENT'],
+      type: 'simple', startTimeoutSec: 10, stopTimeoutSec: 10,
+    };
+  }
+
+  exportPath(volumeId: string): string {
+    return join(this.dir, 'exports', volumeId);
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    this.exports = JSON.parse(await readFile(join(this.dir, 'exports.json'), 'utf8').catch(() => '[]')) as ExportEntry[];
+    this.loaded = true;
+  }
+
+  /** Write the exports and have ganesha take them: start it, or SIGHUP the one running. */
+  private async apply(): Promise<void> {
+    await mkdir(join(this.dir, 'recovery'), { recursive: true });
+    await writeFile(join(this.dir, 'exports.json'), JSON.stringify(this.exports));
+    await writeFile(join(this.dir, 'ganesha.conf'), ganeshaConfig(this.dir, this.port, this.exports));
+    const st = await this.units.status(NFS_UNIT);
+    if (st && !isFinal(st.state)) {
+      await this.units.signal(NFS_UNIT, 'SIGHUP');
+      return;
+    }
+    if (st) await this.units.remove(NFS_UNIT);
+    await this.units.start(this.unit());
+  }
+
+  /**
+   * Export a volume's file system to `client` (the VPC router's uplink address): an ext4 file system made if the
+   * file has none, loop-mounted on the host, exported at `/VOLUME`. Idempotent.
+   */
+  async export(volumeId: string, file: string, client: string): Promise<void> {
+    await this.load();
+    const path = this.exportPath(volumeId);
+    await mkdir(path, { recursive: true });
+    if (!(await isMounted(path))) {
+      const probe = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', file], { reject: false });
+      if (!probe.stdout.trim()) await run('mkfs.ext4', ['-q', '-F', '-L', volumeId.slice(0, 16), file]);
+      await run('mount', ['-o', 'loop', file, path]);
+    }
+    const e = this.exports.find((x) => x.volumeId === volumeId);
+    if (e) {
+      if (e.clients.includes(client)) return;
+      e.clients.push(client);
+    } else {
+      this.exports.push({ id: Math.max(1, ...this.exports.map((x) => x.id)) + 1, volumeId, path, clients: [client] });
+    }
+    await this.apply();
+  }
+
+  async unexport(volumeId: string): Promise<void> {
+    await this.load();
+    const path = this.exportPath(volumeId);
+    if (this.exports.some((x) => x.volumeId === volumeId)) {
+      this.exports = this.exports.filter((x) => x.volumeId !== volumeId);
+      await this.apply();
+    }
+    if (await isMounted(path)) await run('umount', ['-l', path]);
+    await rm(path, { recursive: true, force: true });
+  }
+
+  /** Mount an exported volume inside a running container at `target`. */
+  async mountInto(leaderPid: number, server: string, volumeId: string, target: string): Promise<void> {
+    await run('nsenter', ['-t', String(leaderPid), '-m', '--', 'mkdir', '-p', target]);
+    const [cmd, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
+    await run(cmd!, args);
+  }
+
+  async unmountFrom(leaderPid: number, target: string): Promise<void> {
+    await run('nsenter', ['-t', String(leaderPid), '-m', '--', 'umount', '-l', target], { reject: false });
+  }
+}
+
+async function isMounted(path: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((l) => l.split(' ')[4] === path);
+}
