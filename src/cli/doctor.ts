@@ -72,6 +72,14 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   checks.push(await tool('iSCSI target for volumes (tgtd)', 'tgtd', 'tgt', ['-V']));
   const iscsiDriver = await access('/usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so').then(() => true, () => false);
   checks.push({ name: "QEMU's iscsi:// driver", ok: iscsiDriver, detail: iscsiDriver ? 'qemu-block-extra installed' : 'missing: VMs cannot open volumes', fix: iscsiDriver ? undefined : apt('qemu-block-extra') });
+  checks.push(await tool('NFS server for container volumes (nfs-ganesha)', 'ganesha.nfsd', 'nfs-ganesha nfs-ganesha-vfs', ['-v']));
+  const nfsClient = (await readFile('/proc/filesystems', 'utf8').catch(() => '')).includes('nfs4')
+    || (await run('modprobe', ['-n', 'nfsv4'], { reject: false })).exitCode === 0;
+  checks.push({
+    name: 'kernel NFS client (containers mount volumes)', ok: nfsClient,
+    detail: nfsClient ? 'nfs4 available' : 'no nfs4 in this kernel: AttachVolume to a container fails (VMs take volumes over iSCSI)',
+    fix: nfsClient ? undefined : 'run pcloud on a kernel with NFS client support (CONFIG_NFS_V4)',
+  });
   checks.push(await tool('nginx (Lambda)', 'nginx', 'nginx', ['-v']));
   return checks;
 }
