@@ -5,6 +5,7 @@
  * (src/host/nginx.ts), whose routes follow every change here.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { functions, functionVersions, type FunctionConfig } from '../db/schema.js';
@@ -23,6 +24,19 @@ export const SYNC_PAYLOAD_MAX = 6 * 1024 * 1024;
 export const ASYNC_PAYLOAD_MAX = 256 * 1024;
 /** How long a warm worker stays after its last invoke. */
 const WARM_IDLE_SEC = Number(process.env.PCLOUD_LAMBDA_IDLE_SEC ?? 60);
+
+/** What fat lambdas need of instances: a VM's display, and starting and stopping it. */
+export interface ConsoleTargets {
+  vncPath(accountId: string, instanceId: string): string;
+  /** Running (started now if it was stopped; resolves once it runs). */
+  ensureRunning(accountId: string, instanceId: string): Promise<void>;
+  stop(accountId: string, instanceId: string): void;
+  isRunning(accountId: string, instanceId: string): boolean;
+}
+
+/** A function whose environment names an instance is a "fat lambda": its URL serves that VM's console. */
+export const CONSOLE_ENV = 'PCLOUD_CONSOLE_INSTANCE';
+const CONSOLE_IDLE_ENV = 'PCLOUD_CONSOLE_IDLE_SEC';
 
 export interface FunctionInput {
   runtime?: string;
@@ -80,6 +94,9 @@ export class Functions {
 
   /** pcloud's nginx, once `serve` runs it (function URLs and Invoke through nginx). */
   nginx?: NginxDriver;
+
+  /** Fat lambdas: the VMs whose consoles functions serve (set by the cloud: the instances and their displays). */
+  consoles?: ConsoleTargets;
 
   arn(accountId: string, name: string, version?: string): string {
     return `arn:aws:lambda:${this.config.region}:${accountId}:function:${name}${version ? `:${version}` : ''}`;
@@ -232,8 +249,18 @@ export class Functions {
     return `${accountId}-${name}-${version === '$LATEST' ? 'latest' : version}`;
   }
 
+  private consoleOf(v: { accountId: string; name: string; environment: Record<string, string> }) {
+    const instanceId = v.environment[CONSOLE_ENV];
+    if (!instanceId || !this.consoles) return undefined;
+    return {
+      instanceId, vncPath: this.consoles.vncPath(v.accountId, instanceId), idleSec: Number(v.environment[CONSOLE_IDLE_ENV] ?? 300),
+      stateFile: this.host.socketPath(this.key(v.accountId, v.name, '$LATEST')).replace(/\.sock$/, '.console.json'),
+    };
+  }
+
   private unitOptions(v: FunctionView): FunctionUnitOptions {
     return {
+      console: v.version === '$LATEST' ? this.consoleOf(v) : undefined,
       key: this.key(v.accountId, v.name, v.version), functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: WARM_IDLE_SEC, region: this.config.region,
@@ -258,6 +285,7 @@ export class Functions {
     if (payload.length) {
       try { JSON.parse(payload.toString()); } catch { throw new CloudError('InvalidRequestContentException', 'Could not parse request body into json: Could not parse payload into json'); }
     }
+    if (v.environment[CONSOLE_ENV]) throw invalid(`The function '${v.name}' serves the console of ${v.environment[CONSOLE_ENV]}: open its function URL.`);
     if (type === 'DryRun') return undefined;
     const o = this.unitOptions(v);
     await this.host.ensure(o);
@@ -314,6 +342,35 @@ export class Functions {
     return this.db.select().from(functions).where(eq(functions.urlId, urlId)).get();
   }
 
+  /**
+   * A request reaches a function's URL (nginx asked pcloud): a fat lambda's VM is started first if it is stopped, and
+   * the request goes on once it runs.
+   */
+  async opening(accountId: string, name: string): Promise<void> {
+    const r = this.row(accountId, name);
+    const c = this.consoleOf(r);
+    if (!c) return;
+    await this.consoles!.ensureRunning(accountId, c.instanceId);
+    // Counted from now: the idle time starts when the VM is up, not at the last session.
+    await writeFile(c.stateFile, JSON.stringify({ connections: 0, lastActive: Date.now() }));
+  }
+
+  /** Fat lambdas whose console has been idle past their idle time: their VM stops (the proxy has left by itself). */
+  async sweepConsoles(now = Date.now()): Promise<void> {
+    if (!this.consoles) return;
+    for (const r of this.db.select().from(functions).all()) {
+      const c = this.consoleOf(r);
+      if (!c) continue;
+      const state = await readFile(c.stateFile, 'utf8').then((t) => JSON.parse(t) as { connections: number; lastActive: number }, () => undefined);
+      if (!state || state.connections > 0 || now - state.lastActive < c.idleSec * 1000) continue;
+      await rm(c.stateFile, { force: true });
+      if (this.consoles.isRunning(r.accountId, c.instanceId)) {
+        log.info(`console of ${c.instanceId} (function ${r.name}) idle for ${c.idleSec} s: stopping the VM`);
+        this.consoles.stop(r.accountId, c.instanceId);
+      }
+    }
+  }
+
   /** nginx's routes: every function's Invoke path and URL, to its $LATEST socket. */
   async syncRoutes(): Promise<void> {
     if (!this.nginx) return;
@@ -322,6 +379,7 @@ export class Functions {
     const routes: FunctionRoute[] = rows.map((r) => ({
       accountId: r.accountId, name: r.name, arn: this.arn(r.accountId, r.name),
       socket: this.host.socketPath(this.key(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined, urlAuth: r.urlAuth ?? undefined,
+      console: Boolean(r.environment[CONSOLE_ENV]),
     }));
     await this.nginx.sync(routes).catch((err) => log.warn(`nginx: ${(err as Error).message}`));
   }

@@ -52,6 +52,7 @@ export class Cloud {
   readonly functions: Functions;
   readonly metadata: Metadata;
   private sweeper?: NodeJS.Timeout;
+  private consoleSweeper?: NodeJS.Timeout;
 
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
@@ -65,6 +66,12 @@ export class Cloud {
     this.volumes.nfsPlug = nfsPlug(host, (vpcId) => this.instances.syncEdge(vpcId));
     this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms, this.volumes);
     this.functions = new Functions(db, host.functions, config);
+    this.functions.consoles = {
+      vncPath: (_accountId, instanceId) => this.vms.vncPath(instanceId),
+      ensureRunning: (accountId, instanceId) => this.instances.ensureRunning(accountId, instanceId),
+      stop: (accountId, instanceId) => { this.instances.stop(accountId, [instanceId]); },
+      isRunning: (_accountId, instanceId) => this.instances.row(instanceId)?.state === 'running',
+    };
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
   }
@@ -147,6 +154,9 @@ export class Cloud {
     }
     this.sweeper = setInterval(() => this.instances.sweep(), Math.min(60_000, this.config.terminatedTtlMs));
     this.sweeper.unref();
+    // Fat lambdas whose console went idle stop their VM.
+    this.consoleSweeper = setInterval(() => void this.functions.sweepConsoles().catch((err) => log.warn(`consoles: ${(err as Error).message}`)), 2000);
+    this.consoleSweeper.unref();
   }
 
   private async routers(): Promise<string[]> {
@@ -185,6 +195,7 @@ export class Cloud {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.consoleSweeper);
     this.instances.close();
     this.host.metadata.closeAll();
     await this.instances.idle();

@@ -601,6 +601,22 @@ export class Instances {
     });
   }
 
+  /** A VM a console opens (a fat lambda): started if it is stopped; resolves once it runs. */
+  async ensureRunning(accountId: string, id: string, timeoutMs = 120_000): Promise<void> {
+    const inst = this.get(accountId, id);
+    if (inst.runtime !== 'q35') throw new CloudError('UnsupportedOperation', `The instance '${id}' has no display: only UEFI and Windows VMs (q35) have one.`);
+    if (inst.state === 'stopped') this.start(accountId, [id]);
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const state = this.row(id)?.state;
+      if (state === 'running') return;
+      if (state !== 'pending' && state !== 'stopping' && state !== 'stopped') throw new CloudError('IncorrectInstanceState', `The instance '${id}' is ${state}.`);
+      if (state === 'stopped' && this.row(id)) this.start(accountId, [id]);
+      if (Date.now() > until) throw new CloudError('IncorrectInstanceState', `The instance '${id}' did not start in ${timeoutMs / 1000} s.`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   reboot(accountId: string, ids: string[]): void {
     const rows = this.getMany(accountId, ids);
     for (const r of rows) {

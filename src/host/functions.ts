@@ -31,6 +31,8 @@ export interface FunctionUnitOptions {
   mode: 'per-request' | 'warm';
   idleSec: number;
   region: string;
+  /** A "fat lambda": the function is a VM's console (its VNC socket), served by the console proxy, not a runtime. */
+  console?: { instanceId: string; vncPath: string; idleSec: number; stateFile: string };
 }
 
 export interface InvokeResult {
@@ -48,6 +50,10 @@ const CONCURRENCY = Number(process.env.PCLOUD_LAMBDA_CONCURRENCY ?? 100);
 
 /** The command a runtime's requests run: the shim for it, with the function's handler contract. */
 export function runtimeCommand(o: FunctionUnitOptions, accept: boolean): string[] {
+  if (o.console) {
+    return [process.execPath, join(projectRoot(), 'dist/src/runtime/console-proxy.js'), `--vnc=${o.console.vncPath}`,
+      `--instance=${o.console.instanceId}`, `--idle=${o.console.idleSec}`, `--state=${o.console.stateFile}`];
+  }
   const args = [`--runtime=${o.runtime}`, `--code=${o.codeDir}`, `--handler=${o.handler}`, `--function=${o.functionName}`,
     `--version=${o.version}`, `--arn=${o.arn}`, `--memory=${o.memoryMiB}`, `--timeout=${o.timeoutSec}`, `--idle=${o.idleSec}`,
     ...(accept ? ['--accept'] : [])];
@@ -71,12 +77,14 @@ export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string
  * starts (a template, an instance per connection, when Accept=yes).
  */
 export async function systemdFunctionUnits(o: FunctionUnitOptions, socket: string): Promise<{ socket: [string, string]; service: [string, string] }> {
-  const accept = o.mode === 'per-request';
+  const accept = o.mode === 'per-request' && !o.console;
   const vars = {
     functionName: o.functionName, version: o.version, runtime: o.runtime, mode: o.mode, socket, accept: accept ? 'yes' : 'no',
     maxConnections: CONCURRENCY, exec: runtimeCommand(o, accept).map(execWord).join(' '),
     environment: Object.entries(lambdaEnvironment(o)).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`).join('\n'),
     memoryMax: (o.memoryMiB + 64) * 2 ** 20, runtimeMax: `${o.timeoutSec + (accept ? 5 : 24 * 3600)}s`,
+    // Handlers run as a user of their own, in a read-only system; a console proxy must reach the VM's VNC socket (root's).
+    sandbox: o.console ? 'NoNewPrivileges=yes' : ['DynamicUser=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'NoNewPrivileges=yes'].join('\n'),
   };
   const base = `pcloud-fn-${o.key}`;
   return {
@@ -120,7 +128,7 @@ export class FunctionHost {
   }
 
   unit(o: FunctionUnitOptions): UnitSpec {
-    const accept = o.mode === 'per-request';
+    const accept = o.mode === 'per-request' && !o.console;
     const env = lambdaEnvironment(o);
     return {
       name: functionUnitName(o.key),
@@ -138,8 +146,12 @@ export class FunctionHost {
     };
   }
 
+  /** Where systemd socket units of functions are written (runtime units: gone at reboot, as the sockets are). */
+  private readonly systemdDir = process.env.PCLOUD_SYSTEMD_UNIT_DIR ?? '/run/systemd/system';
+
   /** The function's socket unit running and its socket listening (started on first use). */
   async ensure(o: FunctionUnitOptions): Promise<void> {
+    if (this.units.kind === 'systemd') return this.ensureSocketUnit(o);
     const name = functionUnitName(o.key);
     const st = await this.units.status(name);
     if (!st || isFinal(st.state)) {
@@ -150,7 +162,31 @@ export class FunctionHost {
     }
   }
 
+  /**
+   * Under systemd, the function is a real `.socket` unit with its service (a template when Accept=yes), written from
+   * the templates in systemd/ and started; systemd listens and starts the shim per connection or per idle period.
+   */
+  private async ensureSocketUnit(o: FunctionUnitOptions): Promise<void> {
+    const base = `pcloud-fn-${o.key}`;
+    if ((await run('systemctl', ['is-active', `${base}.socket`], { reject: false })).stdout.trim() === 'active') return;
+    await mkdir(join(this.runDir, 'lambda'), { recursive: true });
+    const units = await systemdFunctionUnits(o, this.socketPath(o.key));
+    for (const [file, text] of [units.socket, units.service]) await writeFile(join(this.systemdDir, file), text);
+    await run('systemctl', ['daemon-reload']);
+    await run('systemctl', ['start', `${base}.socket`]);
+  }
+
+  private async stopSocketUnit(key: string): Promise<void> {
+    const base = `pcloud-fn-${key}`;
+    await run('systemctl', ['stop', `${base}.socket`, `${base}.service`, `${base}@*.service`], { reject: false });
+    const files = [`${base}.socket`, `${base}.service`, `${base}@.service`].map((f) => join(this.systemdDir, f)).filter((f) => existsSync(f));
+    for (const f of files) await rm(f, { force: true });
+    if (files.length) await run('systemctl', ['daemon-reload']);
+    await rm(this.socketPath(key), { force: true });
+  }
+
   async stop(key: string): Promise<void> {
+    if (this.units.kind === 'systemd') return this.stopSocketUnit(key);
     const name = functionUnitName(key);
     await this.units.stop(name);
     await this.units.remove(name);
@@ -159,6 +195,10 @@ export class FunctionHost {
 
   /** Every function unit there is (reconcile). */
   async list(): Promise<string[]> {
+    if (this.units.kind === 'systemd') {
+      const out = (await run('systemctl', ['list-units', '--all', '--plain', '--no-legend', 'pcloud-fn-*.socket'], { reject: false })).stdout;
+      return out.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).map((u) => u.replace(/^pcloud-fn-|\.socket$/g, ''));
+    }
     return (await this.units.list('pcloud-fn@')).map((u) => u.name.slice('pcloud-fn@'.length));
   }
 
@@ -206,6 +246,10 @@ export class FunctionHost {
 
   /** The function's log (what its processes wrote), for tests and `pcloud logs`. */
   async logs(key: string, maxBytes = 64 * 1024): Promise<string> {
+    if (this.units.kind === 'systemd') {
+      const res = await run('journalctl', ['-u', `pcloud-fn-${key}*`, '-o', 'cat', '--no-pager', '-n', '2000'], { reject: false });
+      return res.stdout.slice(-maxBytes);
+    }
     return (await this.units.logs(functionUnitName(key), maxBytes)).toString();
   }
 }

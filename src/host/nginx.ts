@@ -17,6 +17,8 @@ export interface FunctionRoute {
   socket: string;
   urlId?: string;
   urlAuth?: string;
+  /** A fat lambda: its URL is a VM's console (a page and a websocket), not a handler. */
+  console?: boolean;
 }
 
 export const NGINX_UNIT = 'pcloud-nginx';
@@ -25,12 +27,14 @@ const template = (name: string) => loadTemplate(`nginx/${name}`);
 
 /** functions.conf: each function's Invoke location (by ARN, and by name where no other account has the name) and URL. */
 export async function renderRoutes(routes: FunctionRoute[]): Promise<string> {
-  const [byArn, byName, url] = await Promise.all([template('function.conf'), template('function-name.conf'), template('function-url.conf')]);
+  const [byArn, byName, url, consoleUrl] = await Promise.all([template('function.conf'), template('function-name.conf'), template('function-url.conf'), template('function-console.conf')]);
   const count = new Map<string, number>();
   for (const r of routes) count.set(r.name, (count.get(r.name) ?? 0) + 1);
   return routes.map((r) => {
     const vars = { ...r, urlId: r.urlId ?? '', urlAuth: r.urlAuth ?? '' };
-    return [render(byArn, vars), count.get(r.name) === 1 ? render(byName, vars) : '', r.urlId ? render(url, vars) : ''].join('');
+    const { console: isConsole, ...plain } = vars;
+    const urlConf = isConsole ? consoleUrl : url;
+    return [render(byArn, plain), count.get(r.name) === 1 ? render(byName, plain) : '', r.urlId ? render(urlConf, plain) : ''].join('');
   }).join('\n');
 }
 

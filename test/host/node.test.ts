@@ -43,6 +43,16 @@ describe('inside the systemd test host', () => {
     expect(res.code).toBe(0);
   }, 1_800_000);
 
+  it('the Lambda suite passes with functions as systemd .socket units', async () => {
+    const res = await node.exec(['/usr/local/bin/node', 'node_modules/vitest/vitest.mjs', 'run', 'test/integration/lambda.test.ts'], {
+      cwd: '/project',
+      env: { PCLOUD_TEST_DATA: '/var/lib/pcloud-test', PCLOUD_TEST_IMAGE_TAR: imageTar, PATH, CI: process.env.CI ?? '' },
+    });
+    console.log(res.out);
+    expect(res.out).toContain('functions run as systemd socket units');
+    expect(res.code).toBe(0);
+  }, 900_000);
+
   it('aws ec2 run-instances → a pcloud-instance@ unit in systemctl and a machine in machinectl; terminate removes both', async () => {
     const env = {
       PATH: `${dirname(awsBin)}:${PATH}`, AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,

@@ -16,8 +16,10 @@ import {
   StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { chromium } from 'playwright-core';
+import { createServer } from 'node:net';
+import { CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import WebSocket from 'ws';
-import { CLI, hostInventory, startReal, type RealServer, waitForState } from '../support/real.js';
+import { CLI, CREDS, describeOne, hostInventory, startReal, type RealServer, waitForState } from '../support/real.js';
 import { until } from '../support/api.js';
 import { qmpCommand } from '../../src/host/qmp.js';
 
@@ -30,8 +32,16 @@ function importImage(file: string, name: string, ...flags: string[]): string {
   return execFileSync(process.execPath, [CLI, 'image', 'import', file, '--name', name, '--data', srv.dataDir, ...flags]).toString().split('\t')[0]!;
 }
 
+let lambda: LambdaClient;
+
 beforeAll(async () => {
-  srv = await startReal();
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+  // OVMF without an OS ignores the ACPI power button: a graceful stop gives up after 5 s here.
+  srv = await startReal({ env: { PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${port}`, PCLOUD_VM_SHUTDOWN_TIMEOUT_SEC: '5' } });
+  lambda = new LambdaClient({ endpoint: srv.endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
   const stamp = Date.now();
   // A blank disk marked Windows (UEFI, Secure Boot, TPM), and an "installer": an ISO 9660 volume descriptor is all
   // the import looks for, and all OVMF gets to see.
@@ -160,6 +170,50 @@ describe('q35 (UEFI, TPM, console)', () => {
     const after = hostInventory();
     expect(after.units).toEqual(before.units);
     expect(after.links).toEqual(before.links);
+  }, 300_000);
+
+  it('a fat lambda: its function URL is the VM\'s console; opening it starts the VM, idle stops it', async () => {
+    const id = (await srv.ec2.send(new RunInstancesCommand({ ImageId: winImage, InstanceType: 'm5.large', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    const name = `console-${Date.now().toString(36)}`;
+    try {
+      await waitState(id, 'running');
+      await srv.ec2.send(new StopInstancesCommand({ InstanceIds: [id], Force: true }));
+      await waitState(id, 'stopped');
+      // The function: any runtime and package; its environment names the VM and the idle time.
+      const d = mkdtempSync(join(dir, 'fat-'));
+      writeFileSync(join(d, 'bootstrap'), '#!/bin/sh\n');
+      execFileSync('zip', ['-q', 'p.zip', 'bootstrap'], { cwd: d });
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: name, Runtime: 'provided.al2023', Handler: 'console', Role: 'arn:aws:iam::123456789012:role/console',
+        Code: { ZipFile: readFileSync(join(d, 'p.zip')) },
+        Environment: { Variables: { PCLOUD_CONSOLE_INSTANCE: id, PCLOUD_CONSOLE_IDLE_SEC: '3' } },
+      }));
+      const url = (await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, AuthType: 'NONE' }))).FunctionUrl!;
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--headless=new'] });
+      try {
+        const page = await browser.newPage();
+        let updates = 0;
+        page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+          const b = typeof f.payload === 'string' ? Buffer.from(f.payload, 'latin1') : f.payload;
+          if (b[0] === 0 && b.length > 16) updates++;
+        }));
+        // Opening the URL starts the stopped VM, then the page's websocket reaches its display.
+        await page.goto(url);
+        expect((await describeOne(srv.ec2, id)).State!.Name).toBe('running');
+        await page.waitForFunction(() => (window as unknown as { pcloudConsole?: { state: string } }).pcloudConsole?.state === 'connected', null, { timeout: 20_000 });
+        await until(() => updates > 0, 20_000, 100);
+      } finally {
+        await browser.close();
+      }
+      // Nobody connected for 3 s: the console proxy leaves and the VM stops.
+      await waitState(id, 'stopped', 30_000);
+      // (The activator stays, listening; its command line names the proxy too, hence the anchor on the interpreter.)
+      await until(() => execFileSync('sh', ['-c', `pgrep -f '^[^ ]*node [^ ]*console-proxy.js.*--instance=${id}' || true`]).toString().trim() === '', 15_000, 200);
+    } finally {
+      await lambda.send(new DeleteFunctionCommand({ FunctionName: name })).catch(() => undefined);
+      await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      await waitState(id, 'terminated');
+    }
   }, 300_000);
 
   it('attaches the installer ISO only while the disk is blank', async () => {

@@ -1,5 +1,5 @@
 /** The console page: noVNC (from npm, served under /pcloud/novnc/) on the instance's websocket, scaled to the window. */
-export function consolePage(instanceId: string, websocketPath: string): string {
+export function consolePage(instanceId: string, websocketPath: string, rfbPath = '/pcloud/novnc/core/rfb.js'): string {
   const json = (v: string) => JSON.stringify(v).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en">
@@ -16,7 +16,7 @@ export function consolePage(instanceId: string, websocketPath: string): string {
 <div id="bar">${instanceId} · <span id="status">connecting…</span></div>
 <div id="screen"></div>
 <script type="module">
-import RFB from '/pcloud/novnc/core/rfb.js';
+import RFB from '${rfbPath}';
 const url = new URL(${json(websocketPath)}, location.href);
 url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
 const status = document.getElementById('status');

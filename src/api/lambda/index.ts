@@ -179,24 +179,42 @@ export async function handleLambda(cloud: Cloud, principal: Principal, method: s
  * x-amz-content-sha256 (the runtime shim checks the body against it), by a key of the function's account. A URL
  * whose auth type is NONE is open. 204 lets it through; 401/403 stop it.
  */
-export function authorizeForNginx(cloud: Cloud, req: Request): Response {
-  const [kind, accountId, , auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
-  if (!kind || !accountId) return new Response(null, { status: 403 });
-  if (kind === 'url' && auth === 'NONE') return new Response(null, { status: 204 });
+export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Response> {
+  const [kind, accountId, name, auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
+  if (!kind || !accountId || !name) return new Response(null, { status: 403 });
+  const allowed = kind === 'url' && auth === 'NONE' ? true : signedBy(cloud, req, accountId);
+  if (!allowed) return new Response(null, { status: 401 });
+  // A function URL that is a VM's console starts the VM first (a fat lambda).
+  if (kind === 'url') {
+    try {
+      await cloud.functions.opening(accountId, name);
+    } catch (err) {
+      log.warn(`opening ${name}: ${(err as Error).message}`);
+      return new Response(null, { status: 403 });
+    }
+  }
+  return new Response(null, { status: 204 });
+}
+
+/** Whether the original request (as nginx describes it) carries a valid SigV4 signature by a key of the account. */
+function signedBy(cloud: Cloud, req: Request, accountId: string): boolean {
   const headers = new Headers(req.headers);
   const length = req.headers.get('x-original-content-length');
   if (length) headers.set('content-length', length);
   else headers.delete('content-length');
   try {
-    if (!req.headers.get('x-amz-content-sha256')) throw new AuthError('SignatureDoesNotMatch', 'Through nginx, sign the payload hash (x-amz-content-sha256), or call the API endpoint');
+    // nginx does not pass the body here: a request with one must declare its signed hash (a body-less GET, e.g. a
+    // presigned console URL, is checked as it is).
+    if (Number(length ?? 0) > 0 && !req.headers.get('x-amz-content-sha256')) {
+      throw new AuthError('SignatureDoesNotMatch', 'Through nginx, sign the payload hash (x-amz-content-sha256), or call the API endpoint');
+    }
     const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0) },
       (k) => cloud.accounts.findKey(k));
-    if (principal.accountId !== accountId) return new Response(null, { status: 403 });
-    return new Response(null, { status: 204 });
+    return principal.accountId === accountId;
   } catch (err) {
     if (err instanceof AuthError) {
       log.debug(`nginx authorize: ${err.message}`);
-      return new Response(null, { status: 401 });
+      return false;
     }
     throw err;
   }
