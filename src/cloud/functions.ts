@@ -371,6 +371,21 @@ export class Functions {
     }
   }
 
+  /** Socket units of function versions that no longer exist (deleted while the server died mid-way): stopped. */
+  async reconcile(): Promise<number> {
+    const live = new Set<string>();
+    for (const r of this.db.select().from(functions).all()) {
+      for (const v of this.versions(r.accountId, r.name)) live.add(this.key(r.accountId, r.name, v.version));
+    }
+    let removed = 0;
+    for (const key of await this.host.list()) {
+      if (live.has(key)) continue;
+      await this.host.stop(key);
+      removed++;
+    }
+    return removed;
+  }
+
   /** nginx's routes: every function's Invoke path and URL, to its $LATEST socket. */
   async syncRoutes(): Promise<void> {
     if (!this.nginx) return;

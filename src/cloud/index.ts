@@ -142,6 +142,7 @@ export class Cloud {
     this.instances.listen();
     const stats = {
       ...(await this.instances.reconcile()), partialImages: await this.images.reconcile(),
+      orphanFunctionUnits: this.host.functions ? await this.functions.reconcile() : 0,
       ...(this.config.networking === 'vpc' ? await this.reconcileNetworks() : {}),
     };
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
