@@ -8,9 +8,8 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { portName, routerNs } from './network.js';
-import { volumeArgs } from './qemu.js';
-import { projectRoot } from '../paths.js';
+import { portName } from './network.js';
+import { vmUnit, volumeArgs } from './qemu.js';
 import type { UnitSpec } from './units/types.js';
 
 export interface Firmware {
@@ -135,19 +134,7 @@ export function q35Args(o: Q35Options): string[] {
 }
 
 export function q35Unit(o: Q35Options): UnitSpec {
-  return {
-    name: `pcloud-instance@${o.instanceId}`,
-    description: `pcloud instance ${o.instanceId} (QEMU q35, UEFI, ${o.accel})`,
-    exec: ['ip', 'netns', 'exec', routerNs(o.vpcId), process.execPath, join(projectRoot(), 'dist/src/host/vm-ready.js'),
-      '--qmp', qmpSocket(o.runDir), '--', ...q35Args(o)],
-    type: 'notify',
-    startTimeoutSec: 60,
-    stopTimeoutSec: 30,
-    killSignal: 'SIGTERM',
-    limits: {
-      cpuQuotaPercent: o.vcpus * 100,
-      memoryMaxBytes: (o.memoryMiB + 512) * 1024 * 1024,
-      tasksMax: 512,
-    },
-  };
+  return vmUnit({
+    ...o, machine: `q35, UEFI, ${o.accel}`, ready: ['--qmp', qmpSocket(o.runDir)], qemu: q35Args(o), startTimeoutSec: 60, overheadMiB: 512,
+  });
 }

@@ -61,21 +61,28 @@ export function microvmArgs(o: MicrovmOptions): string[] {
   ];
 }
 
-export function microvmUnit(o: MicrovmOptions): UnitSpec {
+/**
+ * A VM's unit: QEMU run in its VPC router's namespace (where its tap is) under vm-ready.js, which says READY=1 when
+ * `ready` tells it to (the guest's readiness socket, or `--qmp SOCKET`: the machine runs); limits from the type.
+ */
+export function vmUnit(o: { instanceId: string; vpcId: string; vcpus: number; memoryMiB: number; machine: string; ready: string[];
+  qemu: string[]; startTimeoutSec: number; overheadMiB: number }): UnitSpec {
   return {
     name: `pcloud-instance@${o.instanceId}`,
-    description: `pcloud instance ${o.instanceId} (QEMU microvm, ${o.accel})`,
-    exec: ['ip', 'netns', 'exec', routerNs(o.vpcId), process.execPath, join(projectRoot(), 'dist/src/host/vm-ready.js'),
-      join(o.runDir, 'ready.sock'), '--', ...microvmArgs(o)],
+    description: `pcloud instance ${o.instanceId} (QEMU ${o.machine})`,
+    exec: ['ip', 'netns', 'exec', routerNs(o.vpcId), process.execPath, join(projectRoot(), 'dist/src/host/vm-ready.js'), ...o.ready, '--', ...o.qemu],
     type: 'notify',
-    startTimeoutSec: o.readyTimeoutSec,
+    startTimeoutSec: o.startTimeoutSec,
     stopTimeoutSec: 30,
     killSignal: 'SIGTERM',
-    limits: {
-      cpuQuotaPercent: o.vcpus * 100,
-      // The guest's memory and QEMU's own.
-      memoryMaxBytes: (o.memoryMiB + 256) * 1024 * 1024,
-      tasksMax: 512,
-    },
+    // The guest's memory and QEMU's own.
+    limits: { cpuQuotaPercent: o.vcpus * 100, memoryMaxBytes: (o.memoryMiB + o.overheadMiB) * 1024 * 1024, tasksMax: 512 },
   };
+}
+
+export function microvmUnit(o: MicrovmOptions): UnitSpec {
+  return vmUnit({
+    ...o, machine: `microvm, ${o.accel}`, ready: [join(o.runDir, 'ready.sock')], qemu: microvmArgs(o),
+    startTimeoutSec: o.readyTimeoutSec, overheadMiB: 256,
+  });
 }

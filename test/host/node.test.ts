@@ -33,22 +33,24 @@ describe('inside the systemd test host', () => {
     expect((await node.exec(['cat', '/proc/1/comm'])).out.trim()).toBe('systemd');
   });
 
-  it('the container integration suite passes under the systemd unit manager', async () => {
-    const res = await node.exec(['/usr/local/bin/node', 'node_modules/vitest/vitest.mjs', 'run', 'test/integration/containers.test.ts'], {
+  /** One of the real suites, run inside the node by its own vitest. */
+  async function suite(file: string) {
+    const res = await node.exec(['/usr/local/bin/node', 'node_modules/vitest/vitest.mjs', 'run', file], {
       cwd: '/project',
       env: { PCLOUD_TEST_DATA: '/var/lib/pcloud-test', PCLOUD_TEST_IMAGE_TAR: imageTar, PATH, CI: process.env.CI ?? '' },
     });
     console.log(res.out);
+    return res;
+  }
+
+  it('the container integration suite passes under the systemd unit manager', async () => {
+    const res = await suite('test/integration/containers.test.ts');
     expect(res.out).toContain('unit manager systemd (PID 1 is systemd)');
     expect(res.code).toBe(0);
   }, 1_800_000);
 
   it('the Lambda suite passes with functions as systemd .socket units', async () => {
-    const res = await node.exec(['/usr/local/bin/node', 'node_modules/vitest/vitest.mjs', 'run', 'test/integration/lambda.test.ts'], {
-      cwd: '/project',
-      env: { PCLOUD_TEST_DATA: '/var/lib/pcloud-test', PCLOUD_TEST_IMAGE_TAR: imageTar, PATH, CI: process.env.CI ?? '' },
-    });
-    console.log(res.out);
+    const res = await suite('test/integration/lambda.test.ts');
     expect(res.out).toContain('functions run as systemd socket units');
     expect(res.code).toBe(0);
   }, 900_000);
