@@ -3,8 +3,8 @@
  * forked per instance. Images registered by the host's operator belong to the system account and are public.
  */
 import { and, eq, inArray, or } from 'drizzle-orm';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/index.js';
 import { images } from '../db/schema.js';
@@ -200,7 +200,7 @@ export class Images {
    * CreateImage: a private image of the account's own from an instance's disk (a reflink copy, so milliseconds; of a
    * running instance the copy is crash-consistent, as with NoReboot on AWS). Returns once it is available.
    */
-  async fromInstance(accountId: string, inst: { id: string; imageId: string }, name: string, description: string): Promise<Image> {
+  async fromInstance(accountId: string, inst: { id: string; imageId: string; runtime: string }, name: string, description: string): Promise<Image> {
     if (!/^[A-Za-z0-9()[\]. \/'@_-]{3,128}$/.test(name)) {
       throw invalidParam(`AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`);
     }
@@ -208,6 +208,7 @@ export class Images {
       throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI`);
     }
     const base = this.db.select().from(images).where(eq(images.id, inst.imageId)).get();
+    if (inst.runtime !== 'container') return this.fromVm(accountId, inst, name, description, base);
     const work = `.create-${inst.id}-${Date.now()}`;
     const root = await this.pool.imageRootFromDisk(inst.id, work);
     try {
@@ -217,6 +218,36 @@ export class Images {
       });
     } catch (err) {
       await this.pool.removeImage(work).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * CreateImage of a VM: its raw disk copied by reflink (crash-consistent while it runs) as the new image's disk, with
+   * the kernel and initrd of the image it came from when that one boots as a microvm; platform and boot mode carry
+   * over (an installed Windows becomes a Windows AMI). No installer ISO comes along.
+   */
+  private async fromVm(accountId: string, inst: { id: string }, name: string, description: string, base: Image | undefined): Promise<Image> {
+    const id = newId('ami');
+    const dir = this.pool.vmDir(id);
+    await this.pool.markOwner(id);
+    try {
+      await mkdir(dir, { recursive: true });
+      await this.pool.copyRawDisk(inst.id, join(dir, 'disk.raw'));
+      const from = base ? this.pool.vmDir(base.id) : undefined;
+      for (const f of ['vmlinux', 'initrd.img']) {
+        if (from && existsSync(join(from, f))) await copyFile(join(from, f), join(dir, f), constants.COPYFILE_FICLONE);
+      }
+      const row: Image = {
+        id, ownerId: accountId, name, description, architecture: base?.architecture === 'arm64' ? 'arm64' : 'x86_64',
+        platform: base?.platform ?? 'linux', bootMode: base?.bootMode ?? 'legacy-bios', state: 'available', isPublic: false, rootPath: '',
+        sizeBytes: await diskUsage(dir), source: `instance:${inst.id}`, createdAt: Date.now(),
+      };
+      this.db.insert(images).values(row).run();
+      await this.pool.markOwner(id, false);
+      return row;
+    } catch (err) {
+      await this.pool.removeImage(id).catch(() => undefined);
       throw err;
     }
   }

@@ -183,6 +183,12 @@ export class StoragePool {
     await rm(`${this.snapshotPath(snapshotId)}.tmp`, { force: true });
   }
 
+  /** A VM instance's raw disk, copied by reflink to `dest` (CreateImage of a VM). */
+  async copyRawDisk(instanceId: string, dest: string): Promise<void> {
+    await run('cp', ['--reflink=always', this.rawDiskPath(instanceId), `${dest}.tmp`]);
+    await rename(`${dest}.tmp`, dest);
+  }
+
   async removeImage(imageId: string): Promise<void> {
     const path = this.imagePath(imageId);
     await rm(`${path}.owner`, { force: true });
