@@ -13,7 +13,8 @@ import { createServer } from 'node:net';
 import aws4 from 'aws4';
 import {
   CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient,
-  ListVersionsByFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
+  ListTagsCommand, ListVersionsByFunctionCommand, PublishVersionCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { CREDS, startReal, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
@@ -212,6 +213,18 @@ describe('Lambda', () => {
     expect([old.json.version, old.ExecutedVersion]).toEqual(['v1', '1']);
     const versions = (await api.send(new ListVersionsByFunctionCommand({ FunctionName: node }))).Versions!.map((v) => v.Version);
     expect(versions).toEqual(['$LATEST', '1']);
+  }, 60_000);
+
+  it('tags: TagResource and UntagResource, the invoke-mode tag switching a function warm and back', async () => {
+    const arn = (await api.send(new GetFunctionCommand({ FunctionName: node }))).Configuration!.FunctionArn!;
+    await api.send(new TagResourceCommand({ Resource: arn, Tags: { team: 'a', 'pcloud:invoke-mode': 'warm' } }));
+    expect((await api.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ team: 'a', 'pcloud:invoke-mode': 'warm' });
+    const [a, b] = [await invoke(api, node, {}), await invoke(api, node, {})];
+    expect(b.json.pid).toBe(a.json.pid);
+    await api.send(new UntagResourceCommand({ Resource: arn, TagKeys: ['pcloud:invoke-mode'] }));
+    expect((await api.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ team: 'a' });
+    const [c, d] = [await invoke(api, node, {}), await invoke(api, node, {})];
+    expect(d.json.pid).not.toBe(c.json.pid);
   }, 60_000);
 
   it('function URLs through nginx: NONE is open, AWS_IAM wants a signature', async () => {

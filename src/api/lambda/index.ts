@@ -154,7 +154,26 @@ const routes: [string, RegExp, Handler][] = [
     await cloud.functions.deleteUrl(accountId, decodeURIComponent(m[1]!));
     return new Response(null, { status: 204 });
   }],
-  ['GET', /^\/2017-03-31\/tags\/(.+)$/, ({ cloud, m }) => json({ Tags: tagsOf(cloud, decodeURIComponent(m[1]!)) })],
+  ['GET', /^\/2017-03-31\/tags\/(.+)$/, ({ cloud, accountId, m }) => {
+    const v = cloud.functions.get(accountId, decodeURIComponent(m[1]!));
+    return json({ Tags: tagsOf(cloud, cloud.functions.arn(accountId, v.name)) });
+  }],
+  // TagResource / UntagResource; the invoke-mode tag switches the function between per-request and warm.
+  ['POST', /^\/2017-03-31\/tags\/(.+)$/, async ({ cloud, accountId, m, body }) => {
+    const v = cloud.functions.get(accountId, decodeURIComponent(m[1]!));
+    const tags = parse(body).Tags ?? {};
+    cloud.tags.put(accountId, [cloud.functions.arn(accountId, v.name)], Object.entries(tags).map(([key, value]) => ({ key, value })));
+    if (tags[MODE_TAG] !== undefined) await cloud.functions.updateConfiguration(accountId, v.name, { mode: tags[MODE_TAG] });
+    return new Response(null, { status: 204 });
+  }],
+  ['DELETE', /^\/2017-03-31\/tags\/(.+)$/, async ({ cloud, accountId, m, q }) => {
+    const v = cloud.functions.get(accountId, decodeURIComponent(m[1]!));
+    const keys = q.getAll('tagKeys');
+    if (!keys.length) throw new CloudError('ValidationException', "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
+    cloud.tags.remove(accountId, [cloud.functions.arn(accountId, v.name)], keys.map((key) => ({ key })));
+    if (keys.includes(MODE_TAG)) await cloud.functions.updateConfiguration(accountId, v.name, { mode: 'per-request' });
+    return new Response(null, { status: 204 });
+  }],
 ];
 
 export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer): Promise<Response> {
