@@ -246,6 +246,23 @@ describe('Lambda', () => {
     expect(JSON.parse(await ok.text()).event.body).toBe(body);
   }, 60_000);
 
+  it('nginx reloads on every change without dropping requests in flight', async () => {
+    // Invokes keep going through nginx while functions come and go (each change rewrites the routes and reloads).
+    let stop = false;
+    const outcomes: string[] = [];
+    const load = Promise.all(Array.from({ length: 4 }, async () => {
+      while (!stop) outcomes.push(await invoke(viaNginx, py, {}).then((r) => (r.StatusCode === 200 && !r.FunctionError ? 'ok' : 'bad'), (e: Error) => e.name));
+    }));
+    for (let i = 0; i < 3; i++) {
+      const extra = await create(`reload${i}`, 'python3.12', 'app.handler', zip({ 'app.py': PYTHON }));
+      await api.send(new DeleteFunctionCommand({ FunctionName: extra }));
+    }
+    stop = true;
+    await load;
+    expect(outcomes.length).toBeGreaterThan(10);
+    expect(outcomes.filter((o) => o !== 'ok')).toEqual([]);
+  }, 120_000);
+
   it('a burst of 100 concurrent invokes through nginx all succeed', async () => {
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => invoke(viaNginx, py, { i })));
     expect(results.filter((r) => r.StatusCode === 200 && !r.FunctionError && r.json.event.i !== undefined)).toHaveLength(100);
