@@ -175,7 +175,9 @@ export function hostInventory(dataDir = DATA): Inventory {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(dataDir) && (cmd.includes('supervisor.js') || cmd.includes('systemd-nspawn'))) processes.push(`${pid} ${cmd.trim()}`);
+      // Host-wide services (nginx, tgtd, ganesha, function sockets) start on first use and stay: not instance leftovers.
+      const service = /run\/units\/pcloud-(nginx|iscsi|nfs|fn@)/.test(cmd);
+      if (cmd.includes(dataDir) && !service && (cmd.includes('supervisor.js') || cmd.includes('systemd-nspawn'))) processes.push(`${pid} ${cmd.trim()}`);
     } catch { /* gone */ }
   }
   const namespaces = execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
