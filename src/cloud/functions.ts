@@ -280,7 +280,7 @@ export class Functions {
     const v = this.get(accountId, ref, qualifier);
     const limit = type === 'Event' ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX;
     if (payload.length > limit) {
-      throw new CloudError('RequestTooLargeException', `${type === 'Event' ? 'Request' : 'Request'} must be smaller than ${limit} bytes for the ${type === 'Event' ? 'InvokeAsync' : 'InvokeFunction'} operation`);
+      throw new CloudError('RequestTooLargeException', `Request must be smaller than ${limit} bytes for the ${type === 'Event' ? 'InvokeAsync' : 'InvokeFunction'} operation`);
     }
     if (payload.length) {
       try { JSON.parse(payload.toString()); } catch { throw new CloudError('InvalidRequestContentException', 'Could not parse request body into json: Could not parse payload into json'); }

@@ -177,16 +177,23 @@ export class Images {
     if (bootMode !== 'uefi' && platform !== 'windows') {
       throw new Error(`${file}: a disk image without a kernel pcloud can boot directly needs firmware: import it with --boot-mode uefi`);
     }
+    return this.registerDisk((dir) => importDiskArtifacts(file, dir, format, opts.diskSizeGiB ?? 32), {
+      ownerId: SYSTEM_ACCOUNT, name, description: opts.description ?? `Imported from ${file} (${format})`, architecture: 'x86_64',
+      platform, bootMode, isPublic: true, source: `import:${format}:${file}`,
+    });
+  }
+
+  /**
+   * Register a VM-only image (no root file system: disk imports and CreateImage of VMs): `fill` makes its VM directory
+   * (disk.raw, and kernel and initrd for microvm), marked as this process's until the row exists, removed on failure.
+   */
+  private async registerDisk(fill: (dir: string) => Promise<void>, meta: Omit<Image, 'id' | 'state' | 'rootPath' | 'sizeBytes' | 'createdAt'>): Promise<Image> {
     const id = newId('ami');
     const dir = this.pool.vmDir(id);
     await this.pool.markOwner(id);
     try {
-      await importDiskArtifacts(file, dir, format, opts.diskSizeGiB ?? 32);
-      const row: Image = {
-        id, ownerId: SYSTEM_ACCOUNT, name, description: opts.description ?? `Imported from ${file} (${format})`, architecture: 'x86_64',
-        platform, bootMode, state: 'available', isPublic: true, rootPath: '', sizeBytes: await diskUsage(dir),
-        source: `import:${format}:${file}`, createdAt: Date.now(),
-      };
+      await fill(dir);
+      const row: Image = { ...meta, id, state: 'available', rootPath: '', sizeBytes: await diskUsage(dir), createdAt: Date.now() };
       this.db.insert(images).values(row).run();
       await this.pool.markOwner(id, false);
       return row;
@@ -227,29 +234,18 @@ export class Images {
    * the kernel and initrd of the image it came from when that one boots as a microvm; platform and boot mode carry
    * over (an installed Windows becomes a Windows AMI). No installer ISO comes along.
    */
-  private async fromVm(accountId: string, inst: { id: string }, name: string, description: string, base: Image | undefined): Promise<Image> {
-    const id = newId('ami');
-    const dir = this.pool.vmDir(id);
-    await this.pool.markOwner(id);
-    try {
+  private fromVm(accountId: string, inst: { id: string }, name: string, description: string, base: Image | undefined): Promise<Image> {
+    return this.registerDisk(async (dir) => {
       await mkdir(dir, { recursive: true });
       await this.pool.copyRawDisk(inst.id, join(dir, 'disk.raw'));
       const from = base ? this.pool.vmDir(base.id) : undefined;
       for (const f of ['vmlinux', 'initrd.img']) {
         if (from && existsSync(join(from, f))) await copyFile(join(from, f), join(dir, f), constants.COPYFILE_FICLONE);
       }
-      const row: Image = {
-        id, ownerId: accountId, name, description, architecture: base?.architecture === 'arm64' ? 'arm64' : 'x86_64',
-        platform: base?.platform ?? 'linux', bootMode: base?.bootMode ?? 'legacy-bios', state: 'available', isPublic: false, rootPath: '',
-        sizeBytes: await diskUsage(dir), source: `instance:${inst.id}`, createdAt: Date.now(),
-      };
-      this.db.insert(images).values(row).run();
-      await this.pool.markOwner(id, false);
-      return row;
-    } catch (err) {
-      await this.pool.removeImage(id).catch(() => undefined);
-      throw err;
-    }
+    }, {
+      ownerId: accountId, name, description, architecture: base?.architecture === 'arm64' ? 'arm64' : 'x86_64',
+      platform: base?.platform ?? 'linux', bootMode: base?.bootMode ?? 'legacy-bios', isPublic: false, source: `instance:${inst.id}`,
+    });
   }
 
   /**

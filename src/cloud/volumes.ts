@@ -158,7 +158,7 @@ export class Volumes {
       try {
         await this.hotPlug!.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
       } catch (err) {
-        this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId)).run();
+        this.setDetached(volumeId);
         throw err;
       }
     }
@@ -177,11 +177,16 @@ export class Volumes {
     try {
       await this.nfsPlug!.plug(inst, { id: vol.id, file: this.host.pool.volumePath(vol.id) }, device);
     } catch (err) {
-      this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, vol.id)).run();
+      this.setDetached(vol.id);
       await this.nfsPlug!.unplug(inst, vol.id, device, false).catch(() => undefined);
       throw new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': ${(err as Error).message}`);
     }
     return { ...vol, ...set };
+  }
+
+  /** The volume's record back to `available`, attached to nothing. */
+  private setDetached(volumeId: string): void {
+    this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId)).run();
   }
 
   /** A container started again: its volumes are mounted again. */
@@ -203,7 +208,7 @@ export class Volumes {
     if (instanceId && instanceId !== vol.instanceId) throw new CloudError('InvalidAttachment.NotFound', `Volume '${volumeId}' is not attached to instance '${instanceId}'`);
     const inst = this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).get();
     if (inst?.runtime === 'container') {
-      this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId)).run();
+      this.setDetached(volumeId);
       await this.nfsPlug!.unplug(inst, volumeId, vol.device, inst.state === 'running');
       return { ...vol, attachState: 'detaching' };
     }
@@ -212,7 +217,7 @@ export class Volumes {
       if (inst.runtime === 'q35') await this.hotPlug!.unplug(inst.id, volumeId, force);
     }
     await this.host.iscsi.unexport(volumeId).catch(() => undefined);
-    this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId)).run();
+    this.setDetached(volumeId);
     return { ...vol, attachState: 'detaching' };
   }
 
@@ -232,7 +237,7 @@ export class Volumes {
       await this.host.iscsi.unexport(v.id).catch(() => undefined);
       await this.host.nfs.unexport(v.id).catch(() => undefined);
       if (v.deleteOnTermination) await this.delete(v.accountId, v.id);
-      else this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, v.id)).run();
+      else this.setDetached(v.id);
     }
   }
 

@@ -151,7 +151,18 @@ export class FunctionHost {
 
   /** The function's socket unit running and its socket listening (started on first use). */
   async ensure(o: FunctionUnitOptions): Promise<void> {
-    if (this.units.kind === 'systemd') return this.ensureSocketUnit(o);
+    // Every invoke asks: once started by this process and its socket still there, nothing to check (no unit manager
+    // round trip, no systemctl, on the invoke path).
+    if (this.started.has(o.key) && existsSync(this.socketPath(o.key))) return;
+    if (this.units.kind === 'systemd') await this.ensureSocketUnit(o);
+    else await this.ensureActivator(o);
+    this.started.add(o.key);
+  }
+
+  /** Function units this process has started (or found running) since it started. */
+  private readonly started = new Set<string>();
+
+  private async ensureActivator(o: FunctionUnitOptions): Promise<void> {
     const name = functionUnitName(o.key);
     const st = await this.units.status(name);
     if (!st || isFinal(st.state)) {
@@ -186,6 +197,7 @@ export class FunctionHost {
   }
 
   async stop(key: string): Promise<void> {
+    this.started.delete(key);
     if (this.units.kind === 'systemd') return this.stopSocketUnit(key);
     const name = functionUnitName(key);
     await this.units.stop(name);
@@ -213,7 +225,11 @@ export class FunctionHost {
         return await this.once(key, payload, opts);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > until) throw err;
+        if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > until) {
+          // Its unit may have ended behind our back: the next invoke looks again.
+          this.started.delete(key);
+          throw err;
+        }
         await new Promise((r) => setTimeout(r, 10));
       }
     }

@@ -4,26 +4,19 @@
  * the VM's VNC (its UNIX socket) both ways. The websocket takes the console token the page was given, or a SigV4
  * presigned query of its own (scripts). noVNC itself is served from npm's @novnc/novnc under /pcloud/novnc/.
  */
-import { createConnection } from 'node:net';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize } from 'node:path';
 import type { Hono } from 'hono';
-import { WebSocketServer } from 'ws';
 import type { Cloud } from '../../cloud/index.js';
 import { CloudError } from '../../cloud/errors.js';
 import { log } from '../../log.js';
 import { AuthError, verify } from '../auth/sigv4.js';
 import { ec2Error } from '../ec2/index.js';
 import { consolePage } from './page.js';
+import { bridgeVnc, novncFile, refuse, vncWebsocketServer } from './vnc.js';
 
 const PAGE = /^\/pcloud\/console\/(i-[0-9a-f]{8,17})$/;
 const SOCKET = /^\/pcloud\/console\/(i-[0-9a-f]{8,17})\/websocket$/;
-/** The package's root (its one export is core/rfb.js). */
-const NOVNC = dirname(dirname(createRequire(import.meta.url).resolve('@novnc/novnc')));
-const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.json': 'application/json' };
 
 function headersOf(req: IncomingMessage): Headers {
   const h = new Headers();
@@ -34,11 +27,9 @@ function headersOf(req: IncomingMessage): Headers {
 /** The page and noVNC's files, on the API's app. */
 export function consoleRoutes(app: Hono, cloud: Cloud): void {
   app.get('/pcloud/novnc/*', async (c) => {
-    const rel = normalize(c.req.path.slice('/pcloud/novnc/'.length));
-    if (rel.startsWith('..') || !/^(core|vendor)\//.test(rel)) return c.notFound();
-    const body = await readFile(join(NOVNC, rel)).catch(() => undefined);
-    if (!body) return c.notFound();
-    return new Response(body, { headers: { 'content-type': TYPES[extname(rel)] ?? 'application/octet-stream', 'cache-control': 'max-age=3600' } });
+    const file = await novncFile(c.req.path.slice('/pcloud/novnc/'.length));
+    if (!file) return c.notFound();
+    return new Response(new Uint8Array(file.body), { headers: { 'content-type': file.type, 'cache-control': 'max-age=3600' } });
   });
   app.get('/pcloud/console/:id', (c) => {
     const id = PAGE.exec(c.req.path)?.[1];
@@ -56,13 +47,9 @@ export function consoleRoutes(app: Hono, cloud: Cloud): void {
   });
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text.replace(/[\r\n]/g, ' ')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
 /** The websocket side, on the HTTP server's upgrade event. */
 export function attachConsoleWebsocket(server: Server, cloud: Cloud): () => void {
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false) });
+  const wss = vncWebsocketServer();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://console');
     const id = SOCKET.exec(url.pathname)?.[1];
@@ -81,23 +68,10 @@ export function attachConsoleWebsocket(server: Server, cloud: Cloud): () => void
       log.error(`console ${id}: ${(err as Error).stack}`);
       return refuse(socket, 500, 'Internal Error');
     }
-    const vnc = createConnection(vncPath);
-    vnc.once('error', (err) => {
-      log.warn(`console ${id}: ${err.message}`);
-      refuse(socket, 502, 'Bad Gateway (the VM display does not answer)');
-    });
-    vnc.once('connect', () => {
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        log.info(`console of ${id} opened`);
-        vnc.removeAllListeners('error');
-        vnc.on('data', (d: Buffer) => ws.send(d));
-        ws.on('message', (d: Buffer) => vnc.write(d));
-        const close = () => { ws.close(); vnc.destroy(); };
-        vnc.on('close', close);
-        vnc.on('error', close);
-        ws.on('close', () => { vnc.destroy(); log.info(`console of ${id} closed`); });
-        ws.on('error', close);
-      });
+    bridgeVnc(wss, req, socket, head, vncPath, {
+      opened: () => log.info(`console of ${id} opened`),
+      closed: () => log.info(`console of ${id} closed`),
+      failed: (err) => log.warn(`console ${id}: ${err.message}`),
     });
   });
   return () => wss.close();
