@@ -11,7 +11,7 @@ import { benchLambda } from './lambda.js';
 import { table, writeResult } from './lib.js';
 
 const only = process.argv[2];
-const dataDir = process.env.PCLOUD_BENCH_DATA ?? process.env.PCLOUD_TEST_DATA ?? '/var/tmp/pcloud-test';
+const dataDir = process.env.PCLOUD_BENCH_DATA ?? process.env.PCLOUD_TEST_DATA ?? '/var/tmp/pcloud-bench';
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const fleet = Number(process.env.BENCH_FLEET ?? 20);
 

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
+import { socketPath } from './sockets.js';
 import { render, template } from './template.js';
 import { execWord } from './units/render.js';
 import { run } from './exec.js';
@@ -97,7 +98,7 @@ export class FunctionHost {
   constructor(private readonly units: UnitManager, private readonly dataDir: string, private readonly runDir: string) {}
 
   socketPath(key: string): string {
-    return join(this.runDir, 'lambda', `${key}.sock`);
+    return socketPath(join(this.runDir, 'lambda', `${key}.sock`));
   }
 
   codeDir(accountId: string, name: string, revision: string): string {

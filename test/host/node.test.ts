@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { CREDS, DATA, ensureImage } from '../support/real.js';
 import { bootNode, exportImage, NODE_DIR, ROOT, type Node } from './node.js';
@@ -17,14 +17,17 @@ const awsBin = execFileSync('sh', ['-c', 'command -v pyenv >/dev/null && pyenv w
 const awsPrefix = dirname(dirname(awsBin));
 
 beforeAll(async () => {
-  const imageId = await ensureImage();
-  const images = join(NODE_DIR, 'images');
-  mkdirSync(images, { recursive: true });
-  exportImage(join(DATA, 'pool/images', imageId), join(images, `debian-12-${imageId}.tar`));
-  imageTar = `/images/debian-12-${imageId}.tar`;
+  // The image as a tarball (the run's cached one, or exported from the data dir's) and a data dir no earlier run used.
+  let tar = process.env.PCLOUD_TEST_IMAGE_TAR;
+  if (!tar) {
+    const imageId = await ensureImage();
+    tar = join(NODE_DIR, 'images', `debian-12-${imageId}.tar`);
+    mkdirSync(dirname(tar), { recursive: true });
+    exportImage(join(DATA, 'pool/images', imageId), tar);
+  }
+  imageTar = `/images/${basename(tar)}`;
   const data = join(NODE_DIR, 'data');
-  mkdirSync(data, { recursive: true });
-  node = await bootNode({ binds: [[ROOT, '/project'], [data, '/var/lib/pcloud-test'], [images, '/images'], [awsPrefix, awsPrefix]] });
+  node = await bootNode({ binds: [[ROOT, '/project'], [data, '/var/lib/pcloud-test'], [dirname(tar), '/images'], [awsPrefix, awsPrefix]], fresh: [data] });
 }, 900_000);
 afterAll(async () => { await node?.stop(); });
 

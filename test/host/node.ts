@@ -12,6 +12,7 @@ import { debianMirror } from '../../src/host/images.js';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { isFinal } from '../../src/host/units/types.js';
 import { projectRoot } from '../../src/paths.js';
+import { sweepRun } from '../support/runs.js';
 
 export const NODE_DIR = process.env.PCLOUD_NODE_DIR ?? '/var/tmp/pcloud-node';
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd', 'systemd-container', 'iproute2', 'nftables', 'btrfs-progs',
@@ -48,13 +49,18 @@ export interface Node {
   stop(): Promise<void>;
 }
 
-export async function bootNode(opts: { binds: [string, string][] }): Promise<Node> {
+/** Boot the node; `fresh` dirs are emptied (see runs.ts) once an earlier node is down, before this one binds them. */
+export async function bootNode(opts: { binds: [string, string][]; fresh?: string[] }): Promise<Node> {
   const rootfs = await buildNodeRoot();
   const units = new DirectUnitManager(join(NODE_DIR, 'run'));
   await units.init();
   const name = 'pcloud-node';
   await units.stop(name);
   await units.remove(name);
+  for (const dir of opts.fresh ?? []) {
+    await sweepRun(dir);
+    mkdirSync(dir, { recursive: true });
+  }
   const node = process.execPath;
   await units.start({
     name, description: 'pcloud systemd test host', type: 'notify', startTimeoutSec: 60, stopTimeoutSec: 30, delegate: true,

@@ -144,6 +144,12 @@ describe('Lambda', () => {
     }
   }, 60_000);
 
+  it('a function with a 64-character name (its socket path longer than sun_path takes) is invoked', async () => {
+    const long = await create('l'.repeat(63 - stamp.length), 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }));
+    expect(long).toHaveLength(64);
+    for (const client of [api, viaNginx]) expect((await invoke(client, long, { n: 4 })).json).toMatchObject({ runtime: 'node', event: { n: 4 }, name: long });
+  }, 60_000);
+
   it('reports handler errors, timeouts and logs as Lambda does', async () => {
     const n = await invoke(api, node, { fail: true });
     expect([n.StatusCode, n.FunctionError]).toEqual([200, 'Unhandled']);

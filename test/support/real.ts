@@ -1,7 +1,7 @@
 /**
  * A real `pcloud serve` (the compiled CLI, as users run it) over a real storage pool, real units and real
- * containers. The data dir is shared by the integration and compat suites (they run one file at a time) so the
- * default image is built once and cached: PCLOUD_TEST_DATA, /var/tmp/pcloud-test by default.
+ * containers. The data dir is the run's (PCLOUD_TEST_DATA, made fresh for each run by global-setup.ts), shared by the
+ * integration and compat suites (they run one file at a time); the default image comes in as a tarball.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';

@@ -14,6 +14,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, 
 import { join } from 'node:path';
 import unixDgram from 'unix-dgram';
 import type { UnitSpec, UnitStatus } from './types.js';
+import { socketPath } from '../sockets.js';
 
 const dir = process.argv[2];
 if (!dir) {
@@ -109,7 +110,7 @@ function removeCgroupTree(path: string): boolean {
 }
 
 // ---- readiness: sd_notify datagrams ----
-const notifyPath = join(dir, 'notify.sock');
+const notifyPath = socketPath(join(dir, 'notify.sock'));
 try { unlinkSync(notifyPath); } catch { /* absent */ }
 const sock = unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
   let changed = false;

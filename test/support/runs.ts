@@ -1,0 +1,85 @@
+/**
+ * Every `npm test` gets a data dir of its own, so no run sees what an earlier (perhaps killed) one left: key pairs,
+ * functions, instances still "running" in its database. Only the default image is shared: built once from its recipe
+ * in PCLOUD_TEST_BASE/image (debootstrap's cache kept there) and exported as a tarball each run imports in seconds.
+ * Before a run, earlier runs are swept: their units stopped, their routers and instance namespaces removed, their pools
+ * unmounted, their dirs deleted. After a run, its units are stopped; its files stay for a look until the next run.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { DirectUnitManager } from '../../src/host/units/direct.js';
+
+export const BASE = process.env.PCLOUD_TEST_BASE ?? '/var/tmp/pcloud-tests';
+
+function cli(root: string, args: string[]): string {
+  return execFileSync(process.execPath, [join(root, 'dist/src/cli/main.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+}
+
+/** The default image as a tarball, built from its recipe once (a changed recipe builds anew). */
+export function imageTarball(root: string): string {
+  const dir = join(BASE, 'image');
+  mkdirSync(dir, { recursive: true });
+  const [id] = cli(root, ['image', 'build', 'debian-12', '--data', dir]).trim().split('\t');
+  mkdirSync(join(BASE, 'tarballs'), { recursive: true });
+  const tar = join(BASE, 'tarballs', `debian-12-${id}.tar`);
+  if (!existsSync(tar)) {
+    execFileSync('tar', ['-cf', `${tar}.part`, '--numeric-owner', '--xattrs', '-C', join(dir, 'pool/images', id!), '.']);
+    execFileSync('mv', [`${tar}.part`, tar]);
+  }
+  return tar;
+}
+
+/** Stop every unit a data dir's direct unit manager runs (instances, VPC DNS, nginx, tgtd, ganesha, functions). */
+export async function stopUnits(dataDir: string): Promise<void> {
+  const units = new DirectUnitManager(join(dataDir, 'run'));
+  try {
+    for (const u of await units.list('')) await units.stop(u.name);
+  } finally {
+    units.close();
+  }
+}
+
+function mounted(path: string): boolean {
+  return spawnSync('mountpoint', ['-q', path]).status === 0;
+}
+
+/** Take down all an earlier run held on the host, then delete its dir. */
+export async function sweepRun(dataDir: string): Promise<void> {
+  await stopUnits(dataDir);
+  const namespaces = new Set(execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!));
+  const db = join(dataDir, 'pcloud.db');
+  if (existsSync(db)) {
+    const conn = new Database(db, { readonly: true, fileMustExist: true });
+    try {
+      const ids = (table: string) => {
+        try {
+          return (conn.prepare(`SELECT id FROM ${table}`).all() as { id: string }[]).map((r) => r.id);
+        } catch {
+          return [];
+        }
+      };
+      for (const id of [...ids('instances'), ...ids('vpcs')]) {
+        if (namespaces.has(`pcloud-${id}`)) spawnSync('ip', ['netns', 'del', `pcloud-${id}`]);
+      }
+    } finally {
+      conn.close();
+    }
+  }
+  // Volumes loop-mounted for NFS, then the pool: deepest first.
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m === dataDir || m.startsWith(`${dataDir}/`)).sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+  if (!mounted(join(dataDir, 'pool'))) rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** A fresh data dir for this run, after sweeping earlier ones. */
+export async function newRun(): Promise<string> {
+  const runs = join(BASE, 'runs');
+  mkdirSync(runs, { recursive: true });
+  for (const old of readdirSync(runs)) await sweepRun(join(runs, old));
+  const dir = join(runs, new Date().toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
