@@ -8,7 +8,7 @@ import { ensureImage, runningAfter, startServer, BENCH_CREDS } from './launch.js
 import { round, summary } from './lib.js';
 
 export async function benchNetwork(opts: { dataDir: string; fleet: number }) {
-  const net = new NetworkDriver();
+  const net = new NetworkDriver(opts.dataDir);
   const vpcId = 'vpc-0bench0000000000';
   await net.ensureVpc(vpcId, [{ address: '10.77.0.1', prefixLength: 16 }]);
   const ids = Array.from({ length: opts.fleet }, () => newId('i'));

@@ -85,7 +85,7 @@ export class Cloud {
       const units = await openUnitManager(join(opts.dataDir, 'run'));
       const upstream = (process.env.PCLOUD_DNS_UPSTREAM ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       host = {
-        pool: await StoragePool.open(opts.dataDir), units, network: new NetworkDriver(),
+        pool: await StoragePool.open(opts.dataDir), units, network: new NetworkDriver(opts.dataDir),
         dns: new DnsDriver(units, join(opts.dataDir, 'run/dns'), upstream),
         metadata: new MetadataListeners(),
         functions: new FunctionHost(units, opts.dataDir, join(opts.dataDir, 'run')),

@@ -6,6 +6,8 @@
  * Security groups are nftables chains in the router's forward hook, per instance port.
  */
 import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { run } from './exec.js';
 
 export interface Nic {
@@ -155,7 +157,31 @@ async function batch(ns: string | undefined, lines: string[], force = false): Pr
   await run('ip', [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
+/**
+ * Network namespaces are host-wide; which data dir made one is written beside it, in /run (gone at reboot with the
+ * namespaces), so a server reconciling takes down only its own: two data dirs on one host leave each other alone.
+ */
+export const NETNS_OWNERS = '/run/pcloud/netns';
+
 export class NetworkDriver {
+  /** `owner`: the data dir this server runs (its namespaces are recorded under NETNS_OWNERS). */
+  private readonly owner: string;
+
+  constructor(dataDir: string) {
+    this.owner = resolve(dataDir);
+  }
+
+  private async addNetns(ns: string): Promise<void> {
+    await mkdir(NETNS_OWNERS, { recursive: true });
+    await writeFile(join(NETNS_OWNERS, ns), this.owner);
+    await run('ip', ['netns', 'add', ns]);
+  }
+
+  private async delNetns(ns: string): Promise<void> {
+    await run('ip', ['netns', 'del', ns], { reject: false });
+    await rm(join(NETNS_OWNERS, ns), { force: true });
+  }
+
   private readonly vpcReady = new Map<string, Promise<void>>();
   private hostReady?: Promise<void>;
   /** The edge (NAT, public IPs) as last applied to each VPC router. */
@@ -171,9 +197,24 @@ export class NetworkDriver {
     return this.hostReady;
   }
 
-  async namespaces(): Promise<string[]> {
+  /** pcloud's namespaces on the host (routers `pcloud-vpc-…`, instances `pcloud-i-…`). */
+  async allNamespaces(): Promise<string[]> {
     const res = await run('ip', ['netns', 'list'], { reject: false });
     return res.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('pcloud-'));
+  }
+
+  /** This data dir's namespaces (one with no owner recorded, made before owners were, is claimed). */
+  async namespaces(): Promise<string[]> {
+    const mine: string[] = [];
+    for (const ns of await this.allNamespaces()) {
+      const owner = await readFile(join(NETNS_OWNERS, ns), 'utf8').catch(() => undefined);
+      if (owner === undefined) {
+        await mkdir(NETNS_OWNERS, { recursive: true });
+        await writeFile(join(NETNS_OWNERS, ns), this.owner);
+      } else if (owner !== this.owner) continue;
+      mine.push(ns);
+    }
+    return mine;
   }
 
   /** The VPC's router namespace and bridge, with a gateway address for each subnet (idempotent). */
@@ -192,7 +233,7 @@ export class NetworkDriver {
     await this.ensureHost();
     const ns = routerNs(vpcId);
     const fresh = !routerExists(vpcId);
-    if (fresh) await run('ip', ['netns', 'add', ns]);
+    if (fresh) await this.addNetns(ns);
     const links = (await run('ip', ['-n', ns, '-o', 'link', 'show'], { reject: false })).stdout;
     const addrs = (await run('ip', ['-n', ns, '-o', 'addr', 'show'], { reject: false })).stdout;
     const lines = ['link set lo up'];
@@ -266,7 +307,7 @@ export class NetworkDriver {
     const ns = instanceNs(nic.instanceId);
     const port = portName(nic.instanceId);
     await this.detach(nic.instanceId);
-    await run('ip', ['netns', 'add', ns]);
+    await this.addNetns(ns);
     // Routed, not bridged: the router owns a /32 route to each instance and answers ARP for the rest of the subnet
     // (proxy ARP), so every packet between instances crosses its forward chain, where security groups apply.
     // The port also carries the subnet's gateway as a /32: the router answers ARP for it there, and DHCP (dnsmasq)
@@ -324,7 +365,7 @@ export class NetworkDriver {
 
   /** Remove the instance's namespace; its veth pair goes with it. */
   async detach(instanceId: string): Promise<void> {
-    await run('ip', ['netns', 'del', instanceNs(instanceId)], { reject: false });
+    await this.delNetns(instanceNs(instanceId));
   }
 
   /**
@@ -333,7 +374,7 @@ export class NetworkDriver {
    */
   async reconcileLinks(): Promise<number> {
     let removed = 0;
-    const routers = new Set((await this.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => uplinkName(n.slice('pcloud-'.length))));
+    const routers = new Set((await this.allNamespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => uplinkName(n.slice('pcloud-'.length))));
     const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
     for (const [, name] of links.matchAll(/^\d+: (p[ue][0-9a-f]{12})[:@]/gm)) {
       if (name!.startsWith('pu') && routers.has(name!)) continue;
@@ -346,6 +387,6 @@ export class NetworkDriver {
   async removeVpc(vpcId: string): Promise<void> {
     for (const key of this.vpcReady.keys()) if (key.startsWith(`${vpcId}|`)) this.vpcReady.delete(key);
     this.edges.delete(vpcId);
-    await run('ip', ['netns', 'del', routerNs(vpcId)], { reject: false });
+    await this.delNetns(routerNs(vpcId));
   }
 }

@@ -89,6 +89,8 @@ describe('RunInstances', () => {
   });
 
   it('a launch whose unit cannot start ends terminated with a reason, leaving no disk or unit', async () => {
+    // Earlier tests' launches run on in the background: let them end first, or one of them takes this failure.
+    await api.cloud.instances.idle();
     api.units.failNextStart = new Error('nspawn exploded');
     const res = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
     const id = res.Instances![0]!.InstanceId!;
@@ -101,6 +103,7 @@ describe('RunInstances', () => {
   });
 
   it('a container that ends before READY is terminated with why', async () => {
+    await api.cloud.instances.idle();
     api.units.autoReady = false;
     try {
       const res = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));

@@ -9,6 +9,7 @@ import { mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { until } from './api.js';
+import { sweepRun } from './runs.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -33,7 +34,7 @@ export interface RealServer {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -116,6 +117,22 @@ export async function startReal(opts: { env?: Record<string, string> } = {}): Pr
     },
   };
   return srv;
+}
+
+/**
+ * A second `pcloud serve` on a data dir of its own (its nginx on a port of its own), up until it has reconciled with
+ * the host; stopped with SIGTERM, its data dir then swept.
+ */
+export async function withOtherServer(dataDir: string, during: () => Promise<void> | void): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  const child = await launch(await freePort(), dataDir, { PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${await freePort()}` });
+  try {
+    await during();
+  } finally {
+    child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+    await sweepRun(dataDir);
+  }
 }
 
 /** The PID of an instance's container leader, from whichever unit manager runs it. */

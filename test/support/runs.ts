@@ -7,9 +7,10 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
+import { NETNS_OWNERS } from '../../src/host/network.js';
 
 export const BASE = process.env.PCLOUD_TEST_BASE ?? '/var/tmp/pcloud-tests';
 
@@ -48,24 +49,28 @@ function mounted(path: string): boolean {
 /** Take down all an earlier run held on the host, then delete its dir. */
 export async function sweepRun(dataDir: string): Promise<void> {
   await stopUnits(dataDir);
+  // Its network namespaces: those recorded as its own, and (older runs) those of the instances and VPCs in its database.
   const namespaces = new Set(execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!));
+  const mine = new Set<string>();
+  for (const ns of existsSync(NETNS_OWNERS) ? readdirSync(NETNS_OWNERS) : []) {
+    if (readFileSync(join(NETNS_OWNERS, ns), 'utf8') === resolve(dataDir)) mine.add(ns);
+  }
   const db = join(dataDir, 'pcloud.db');
   if (existsSync(db)) {
     const conn = new Database(db, { readonly: true, fileMustExist: true });
     try {
-      const ids = (table: string) => {
+      for (const table of ['instances', 'vpcs']) {
         try {
-          return (conn.prepare(`SELECT id FROM ${table}`).all() as { id: string }[]).map((r) => r.id);
-        } catch {
-          return [];
-        }
-      };
-      for (const id of [...ids('instances'), ...ids('vpcs')]) {
-        if (namespaces.has(`pcloud-${id}`)) spawnSync('ip', ['netns', 'del', `pcloud-${id}`]);
+          for (const { id } of conn.prepare(`SELECT id FROM ${table}`).all() as { id: string }[]) mine.add(`pcloud-${id}`);
+        } catch { /* an older schema */ }
       }
     } finally {
       conn.close();
     }
+  }
+  for (const ns of mine) {
+    if (namespaces.has(ns)) spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(join(NETNS_OWNERS, ns), { force: true });
   }
   // Volumes loop-mounted for NFS, then the pool: deepest first.
   const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
