@@ -11,6 +11,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
+import { Owners } from './owners.js';
 import { render, template } from './template.js';
 import { execWord } from './units/render.js';
 import { run } from './exec.js';
@@ -95,7 +96,12 @@ export async function systemdFunctionUnits(o: FunctionUnitOptions, socket: strin
 }
 
 export class FunctionHost {
-  constructor(private readonly units: UnitManager, private readonly dataDir: string, private readonly runDir: string) {}
+  /** Under systemd, function units are host-wide names: recorded as this data dir's (owners.ts). */
+  private readonly owners: Owners;
+
+  constructor(private readonly units: UnitManager, private readonly dataDir: string, private readonly runDir: string) {
+    this.owners = new Owners('units', dataDir);
+  }
 
   socketPath(key: string): string {
     return socketPath(join(this.runDir, 'lambda', `${key}.sock`));
@@ -183,6 +189,7 @@ export class FunctionHost {
     if ((await run('systemctl', ['is-active', `${base}.socket`], { reject: false })).stdout.trim() === 'active') return;
     await mkdir(join(this.runDir, 'lambda'), { recursive: true });
     const units = await systemdFunctionUnits(o, this.socketPath(o.key));
+    await this.owners.claim(base);
     for (const [file, text] of [units.socket, units.service]) await writeFile(join(this.systemdDir, file), text);
     await run('systemctl', ['daemon-reload']);
     await run('systemctl', ['start', `${base}.socket`]);
@@ -195,6 +202,7 @@ export class FunctionHost {
     for (const f of files) await rm(f, { force: true });
     if (files.length) await run('systemctl', ['daemon-reload']);
     await rm(this.socketPath(key), { force: true });
+    await this.owners.release(base);
   }
 
   async stop(key: string): Promise<void> {
@@ -210,7 +218,8 @@ export class FunctionHost {
   async list(): Promise<string[]> {
     if (this.units.kind === 'systemd') {
       const out = (await run('systemctl', ['list-units', '--all', '--plain', '--no-legend', 'pcloud-fn-*.socket'], { reject: false })).stdout;
-      return out.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).map((u) => u.replace(/^pcloud-fn-|\.socket$/g, ''));
+      const bases = out.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).map((u) => u.replace(/\.socket$/, ''));
+      return (await this.owners.mine(bases)).map((b) => b.slice('pcloud-fn-'.length));
     }
     return (await this.units.list('pcloud-fn@')).map((u) => u.name.slice('pcloud-fn@'.length));
   }

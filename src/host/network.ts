@@ -6,9 +6,8 @@
  * Security groups are nftables chains in the router's forward hook, per instance port.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { run } from './exec.js';
+import { Owners } from './owners.js';
 
 export interface Nic {
   instanceId: string;
@@ -157,29 +156,22 @@ async function batch(ns: string | undefined, lines: string[], force = false): Pr
   await run('ip', [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
-/**
- * Network namespaces are host-wide; which data dir made one is written beside it, in /run (gone at reboot with the
- * namespaces), so a server reconciling takes down only its own: two data dirs on one host leave each other alone.
- */
-export const NETNS_OWNERS = '/run/pcloud/netns';
-
 export class NetworkDriver {
-  /** `owner`: the data dir this server runs (its namespaces are recorded under NETNS_OWNERS). */
-  private readonly owner: string;
+  /** Namespaces record the data dir that made them (see owners.ts): a server sees and reconciles only its own. */
+  private readonly owners: Owners;
 
   constructor(dataDir: string) {
-    this.owner = resolve(dataDir);
+    this.owners = new Owners('netns', dataDir);
   }
 
   private async addNetns(ns: string): Promise<void> {
-    await mkdir(NETNS_OWNERS, { recursive: true });
-    await writeFile(join(NETNS_OWNERS, ns), this.owner);
+    await this.owners.claim(ns);
     await run('ip', ['netns', 'add', ns]);
   }
 
   private async delNetns(ns: string): Promise<void> {
     await run('ip', ['netns', 'del', ns], { reject: false });
-    await rm(join(NETNS_OWNERS, ns), { force: true });
+    await this.owners.release(ns);
   }
 
   private readonly vpcReady = new Map<string, Promise<void>>();
@@ -203,18 +195,9 @@ export class NetworkDriver {
     return res.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('pcloud-'));
   }
 
-  /** This data dir's namespaces (one with no owner recorded, made before owners were, is claimed). */
+  /** This data dir's namespaces. */
   async namespaces(): Promise<string[]> {
-    const mine: string[] = [];
-    for (const ns of await this.allNamespaces()) {
-      const owner = await readFile(join(NETNS_OWNERS, ns), 'utf8').catch(() => undefined);
-      if (owner === undefined) {
-        await mkdir(NETNS_OWNERS, { recursive: true });
-        await writeFile(join(NETNS_OWNERS, ns), this.owner);
-      } else if (owner !== this.owner) continue;
-      mine.push(ns);
-    }
-    return mine;
+    return this.owners.mine(await this.allNamespaces());
   }
 
   /** The VPC's router namespace and bridge, with a gateway address for each subnet (idempotent). */

@@ -6,7 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NETNS_OWNERS, NetworkDriver } from '../../src/host/network.js';
+import { NetworkDriver } from '../../src/host/network.js';
+import { OWNERS_ROOT } from '../../src/host/owners.js';
+
+const NETNS_OWNERS = join(OWNERS_ROOT, 'netns');
 
 const stamp = Date.now().toString(16).slice(-8).padStart(8, '0');
 const vpcA = `vpc-${stamp}aaaaaaaaa`;

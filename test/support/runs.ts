@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
-import { NETNS_OWNERS } from '../../src/host/network.js';
+import { OWNERS_ROOT } from '../../src/host/owners.js';
 
 export const BASE = process.env.PCLOUD_TEST_BASE ?? '/var/tmp/pcloud-tests';
 
@@ -52,8 +52,9 @@ export async function sweepRun(dataDir: string): Promise<void> {
   // Its network namespaces: those recorded as its own, and (older runs) those of the instances and VPCs in its database.
   const namespaces = new Set(execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!));
   const mine = new Set<string>();
-  for (const ns of existsSync(NETNS_OWNERS) ? readdirSync(NETNS_OWNERS) : []) {
-    if (readFileSync(join(NETNS_OWNERS, ns), 'utf8') === resolve(dataDir)) mine.add(ns);
+  const owners = join(OWNERS_ROOT, 'netns');
+  for (const ns of existsSync(owners) ? readdirSync(owners) : []) {
+    if (readFileSync(join(owners, ns), 'utf8') === resolve(dataDir)) mine.add(ns);
   }
   const db = join(dataDir, 'pcloud.db');
   if (existsSync(db)) {
@@ -70,7 +71,7 @@ export async function sweepRun(dataDir: string): Promise<void> {
   }
   for (const ns of mine) {
     if (namespaces.has(ns)) spawnSync('ip', ['netns', 'del', ns]);
-    rmSync(join(NETNS_OWNERS, ns), { force: true });
+    rmSync(join(owners, ns), { force: true });
   }
   // Volumes loop-mounted for NFS, then the pool: deepest first.
   const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DirectUnitManager } from './direct.js';
 import { SystemdUnitManager } from './systemd.js';
 import type { UnitManager } from './types.js';
@@ -10,12 +11,13 @@ export function systemdIsPid1(): boolean {
 
 /**
  * Pick the unit manager for this host: systemd (transient units, machined, the journal) where PID 1 is systemd, the
- * direct manager (detached supervisors) elsewhere. PCLOUD_UNIT_MANAGER=systemd|direct overrides the choice.
+ * direct manager (detached supervisors) elsewhere. PCLOUD_UNIT_MANAGER=systemd|direct overrides the choice. The units
+ * belong to `dataDir`: the direct manager keeps them under runDir, systemd's are recorded as its (owners.ts).
  */
-export async function openUnitManager(runDir: string): Promise<UnitManager> {
+export async function openUnitManager(runDir: string, dataDir = dirname(runDir)): Promise<UnitManager> {
   const want = process.env.PCLOUD_UNIT_MANAGER ?? (systemdIsPid1() ? 'systemd' : 'direct');
   if (want === 'systemd') {
-    const m = new SystemdUnitManager();
+    const m = new SystemdUnitManager(dataDir);
     await m.init(['pcloud-']);
     return m;
   }

@@ -7,6 +7,7 @@ import { run, output } from '../exec.js';
 import { unitProperties } from './render.js';
 import { isFinal, type ActiveState, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
 import { log } from '../../log.js';
+import { Owners } from '../owners.js';
 
 const SHOW = ['Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'MainPID', 'ExecMainStatus', 'ExecMainCode', 'StatusText'];
 
@@ -32,6 +33,13 @@ function parseShow(text: string): UnitStatus[] {
 
 export class SystemdUnitManager implements UnitManager {
   readonly kind = 'systemd' as const;
+  /** Unit names are host-wide under systemd: each records the data dir that started it (owners.ts). */
+  private readonly owners: Owners;
+
+  constructor(dataDir: string) {
+    this.owners = new Owners('units', dataDir);
+  }
+
   private readonly watched = new Map<string, string>();
   private readonly listeners = new Set<(s: UnitStatus) => void>();
   private timer: NodeJS.Timeout | undefined;
@@ -54,6 +62,7 @@ export class SystemdUnitManager implements UnitManager {
       if (k === 'Environment') args.push(`--setenv=${v}`);
       else args.push('-p', `${k}=${v}`);
     }
+    await this.owners.claim(spec.name);
     await run('systemd-run', [...args, '--', ...spec.exec]);
     this.watched.set(spec.name, '');
     this.schedule(50);
@@ -79,9 +88,11 @@ export class SystemdUnitManager implements UnitManager {
     return parseShow(res.stdout)[0] ?? (this.watched.has(name) ? { name, state: 'inactive', result: 'success' } : undefined);
   }
 
+  /** This data dir's units whose names start with `prefix`. */
   async list(prefix: string): Promise<UnitStatus[]> {
-    const names = (await output('systemctl', ['list-units', '--all', '--plain', '--no-legend', '--type=service', `${prefix}*`]))
+    const all = (await output('systemctl', ['list-units', '--all', '--plain', '--no-legend', '--type=service', `${prefix}*`]))
       .split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((n): n is string => Boolean(n));
+    const names = (await this.owners.mine(all.map((n) => n.replace(/\.service$/, '')))).map((n) => `${n}.service`);
     if (!names.length) return [];
     const res = await run('systemctl', ['show', ...names, ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
     return parseShow(res.stdout);
@@ -90,6 +101,7 @@ export class SystemdUnitManager implements UnitManager {
   async remove(name: string): Promise<void> {
     this.watched.delete(name);
     await run('systemctl', ['reset-failed', `${name}.service`], { reject: false });
+    await this.owners.release(name);
   }
 
   async logs(name: string, maxBytes: number): Promise<Buffer> {
