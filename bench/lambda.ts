@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_CREDS, startServer } from './launch.js';
+import { socketPath } from '../src/host/sockets.js';
 import { freePort, round, summary } from './lib.js';
 
 function zip(file: string, text: string): string {
@@ -81,7 +82,7 @@ export async function benchLambda(opts: { dataDir: string; runs: number; seconds
         }));
         if (created.status !== 201) throw new Error(`CreateFunction ${created.status}: ${created.body}`);
         const arn = (JSON.parse(created.body) as { FunctionArn: string }).FunctionArn;
-        const socket = join(opts.dataDir, 'run/lambda', `${arn.split(':')[4]}-${name}-latest.sock`);
+        const socket = socketPath(join(opts.dataDir, 'run/lambda', `${arn.split(':')[4]}-${name}-latest.sock`));
         const payload = '{"hello":"bench"}';
         const path = `/2015-03-31/functions/${name}/invocations`;
         // One first invoke starts the unit (and, warm, the worker).

@@ -50,6 +50,15 @@ export const functionUnitName = (key: string) => `pcloud-fn@${key}`;
 /** How many invokes of one per-request function may run at once (its unit's limits allow that many processes). */
 const CONCURRENCY = Number(process.env.PCLOUD_LAMBDA_CONCURRENCY ?? 100);
 
+/**
+ * The Python functions run on: PCLOUD_PYTHON, else Debian's /usr/bin/python3 (the `python3` package), else whatever
+ * `python3` is on PATH. Not PATH first: a version manager's shim there (pyenv's is a shell script) costs every
+ * per-request invoke ~100 ms before Python even starts.
+ */
+export function pythonCommand(): string {
+  return process.env.PCLOUD_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+}
+
 /** The command a runtime's requests run: the shim for it, with the function's handler contract. */
 export function runtimeCommand(o: FunctionUnitOptions, accept: boolean): string[] {
   if (o.console) {
@@ -59,7 +68,7 @@ export function runtimeCommand(o: FunctionUnitOptions, accept: boolean): string[
   const args = [`--runtime=${o.runtime}`, `--code=${o.codeDir}`, `--handler=${o.handler}`, `--function=${o.functionName}`,
     `--version=${o.version}`, `--arn=${o.arn}`, `--memory=${o.memoryMiB}`, `--timeout=${o.timeoutSec}`, `--idle=${o.idleSec}`,
     ...(accept ? ['--accept'] : [])];
-  if (o.runtime.startsWith('python3')) return ['python3', join(projectRoot(), 'src/runtime/python_shim.py'), ...args];
+  if (o.runtime.startsWith('python3')) return [pythonCommand(), join(projectRoot(), 'src/runtime/python_shim.py'), ...args];
   // The function's memory is the heap it may use (a per-request unit holds many such processes at once).
   return [process.execPath, `--max-old-space-size=${o.memoryMiB}`, join(projectRoot(), 'dist/src/runtime/shim.js'), ...args];
 }
