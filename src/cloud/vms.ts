@@ -11,6 +11,7 @@ import { vmArtifacts } from '../host/images.js';
 import { microvmUnit } from '../host/qemu.js';
 import { diskBlank, ensureVmState, firmwareFor, HOTPLUG_PORTS, q35Unit, qmpSocket, tpmSocket, tpmUnit, tpmUnitName, virtioWinIso, vmState, vncSocket } from '../host/q35.js';
 import { Qmp, qmpCommand } from '../host/qmp.js';
+import { ppmToJpeg } from '../host/screen.js';
 import { uplinkAddresses } from '../host/network.js';
 import type { UnitSpec } from '../host/units/types.js';
 import { log } from '../log.js';
@@ -196,12 +197,12 @@ export class Vms {
     await qmpCommand(this.qmpPath(instanceId), 'system_reset');
   }
 
-  /** The display as PNG (GetConsoleScreenshot), through QMP's screendump. */
+  /** The display as a JPEG (GetConsoleScreenshot, as EC2 sends it), from QMP's screendump. */
   async screenshot(instanceId: string): Promise<Buffer> {
-    const file = join(this.runDir(instanceId), `screen-${process.pid}-${Date.now()}.png`);
+    const file = join(this.runDir(instanceId), `screen-${process.pid}-${Date.now()}.ppm`);
     try {
-      await qmpCommand(this.qmpPath(instanceId), 'screendump', { filename: file, format: 'png' });
-      return await readFile(file);
+      await qmpCommand(this.qmpPath(instanceId), 'screendump', { filename: file });
+      return ppmToJpeg(await readFile(file));
     } finally {
       await rm(file, { force: true });
     }

@@ -15,6 +15,7 @@ import {
   CreateImageCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstanceStatusCommand, GetConsoleScreenshotCommand, RunInstancesCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import jpeg from 'jpeg-js';
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:net';
 import { CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -99,6 +100,7 @@ describe('q35 (UEFI, TPM, console)', () => {
       // The console page, opened from a presigned URL in a real browser: connected, framebuffer updates, pixels lit.
       const url = execFileSync(process.execPath, [CLI, 'console', id, '--data', srv.dataDir]).toString().trim();
       expect(url).toMatch(/X-Amz-Signature=/);
+      let screen = { width: 0, height: 0 };
       const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--headless=new'] });
       try {
         const page = await browser.newPage({ viewport: { width: 1024, height: 800 } });
@@ -112,13 +114,14 @@ describe('q35 (UEFI, TPM, console)', () => {
         await page.waitForFunction(() => (window as unknown as { pcloudConsole?: { state: string } }).pcloudConsole?.state === 'connected', null, { timeout: 20_000 });
         await until(() => updates > 0, 20_000, 100);
         const lit = await until(async () => {
-          const n = await page.evaluate(() => {
+          const { n, width, height } = await page.evaluate(() => {
             const c = document.querySelector('#screen canvas') as HTMLCanvasElement;
             const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
             let count = 0;
             for (let i = 0; i < d.length; i += 4) if (d[i] || d[i + 1] || d[i + 2]) count++;
-            return count;
+            return { n: count, width: c.width, height: c.height };
           });
+          screen = { width, height };
           return n > 1000 ? n : undefined;
         }, 30_000, 500);
         expect(lit).toBeGreaterThan(1000);
@@ -136,9 +139,12 @@ describe('q35 (UEFI, TPM, console)', () => {
       const unsigned = await fetch(`${srv.endpoint}/pcloud/console/${id}`);
       expect(unsigned.status).toBe(401);
       expect(await unsigned.text()).toContain('<Code>AuthFailure</Code>');
-      // GetConsoleScreenshot: the same display as an image.
+      // GetConsoleScreenshot: the same display as a JPEG, as EC2 sends it, of the display's size and not blank.
       const shot = Buffer.from((await srv.ec2.send(new GetConsoleScreenshotCommand({ InstanceId: id }))).ImageData!, 'base64');
-      expect(shot.subarray(1, 4).toString()).toBe('PNG');
+      expect([...shot.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+      const picture = jpeg.decode(shot);
+      expect([picture.width, picture.height]).toEqual([screen.width, screen.height]);
+      expect(picture.data.some((v, i) => i % 4 !== 3 && v > 16)).toBe(true);
 
       // A volume attached while it runs is hot plugged (a virtio disk on a free PCIe root port, over iSCSI); OVMF does
       // not acknowledge unplugs, so it goes back only by force.

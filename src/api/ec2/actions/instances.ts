@@ -271,12 +271,12 @@ export const instanceActions: Actions = {
       return { instanceId: id, timestamp: new Date(), output: out.toString('base64') };
     },
   },
-  /** The display of a VM that has one (q35), as a PNG (AWS sends a JPEG: clients decode base64 and save the bytes). */
+  /** The display of a VM that has one (q35), as a JPEG, base64 in ImageData (as EC2 sends it). */
   GetConsoleScreenshot: {
     handler: async (ctx) => {
       const id = ctx.q.req('InstanceId');
-      const png = await ctx.cloud.consoles.screenshot(ctx.accountId, id);
-      return { instanceId: id, imageData: png.toString('base64') };
+      const jpeg = await ctx.cloud.consoles.screenshot(ctx.accountId, id);
+      return { instanceId: id, imageData: jpeg.toString('base64') };
     },
   },
 };
