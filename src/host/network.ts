@@ -159,6 +159,10 @@ async function batch(ns: string | undefined, lines: string[], force = false): Pr
 export class NetworkDriver {
   /** Namespaces record the data dir that made them (see owners.ts): a server sees and reconciles only its own. */
   private readonly owners: Owners;
+  private readonly vpcReady = new Map<string, Promise<void>>();
+  private hostReady?: Promise<void>;
+  /** The edge (NAT, public IPs) as last applied to each VPC router. */
+  private readonly edges = new Map<string, string>();
 
   constructor(dataDir: string) {
     this.owners = new Owners('netns', dataDir);
@@ -173,11 +177,6 @@ export class NetworkDriver {
     await run('ip', ['netns', 'del', ns], { reject: false });
     await this.owners.release(ns);
   }
-
-  private readonly vpcReady = new Map<string, Promise<void>>();
-  private hostReady?: Promise<void>;
-  /** The edge (NAT, public IPs) as last applied to each VPC router. */
-  private readonly edges = new Map<string, string>();
 
   /** Forwarding and the host's NAT table, once (replacing only pcloud's own table). */
   private ensureHost(): Promise<void> {

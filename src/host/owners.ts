@@ -4,7 +4,7 @@
  * own and two data dirs on one host leave each other alone. A name with no record (made by an older pcloud) is claimed
  * by the first server that looks.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 export const OWNERS_ROOT = '/run/pcloud/owners';
@@ -25,6 +25,15 @@ export class Owners {
 
   async release(name: string): Promise<void> {
     await rm(join(this.dir, name), { force: true });
+  }
+
+  /** Every name recorded as this data dir's. */
+  async recorded(): Promise<string[]> {
+    const out: string[] = [];
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (await readFile(join(this.dir, name), 'utf8').catch(() => '') === this.owner) out.push(name);
+    }
+    return out;
   }
 
   /** Those of `names` that are this data dir's (claiming those nobody has). */

@@ -9,10 +9,14 @@ import { join } from 'node:path';
 
 export const SHORT_SOCKET_DIR = '/run/pcloud/sock';
 const MAX = 100;
+let dirMade = false;
 
 /** `path` itself when it fits; else `/run/pcloud/sock/<hash of path>.sock` (its directory made). */
 export function socketPath(path: string): string {
   if (Buffer.byteLength(path) <= MAX) return path;
-  mkdirSync(SHORT_SOCKET_DIR, { recursive: true });
+  if (!dirMade) {
+    mkdirSync(SHORT_SOCKET_DIR, { recursive: true });
+    dirMade = true;
+  }
   return join(SHORT_SOCKET_DIR, `${createHash('sha256').update(path).digest('hex').slice(0, 32)}.sock`);
 }

@@ -3,7 +3,6 @@
  * nftables, booted with systemd-nspawn as a unit of pcloud's own direct manager. Inside it PID 1 is systemd, so pcloud
  * runs its systemd unit manager there. Built once and cached in PCLOUD_NODE_DIR (/var/tmp/pcloud-node).
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +12,8 @@ import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { isFinal } from '../../src/host/units/types.js';
 import { projectRoot } from '../../src/paths.js';
 import { sweepRun } from '../support/runs.js';
+
+export { exportImage } from '../support/runs.js';
 
 export const NODE_DIR = process.env.PCLOUD_NODE_DIR ?? '/var/tmp/pcloud-node';
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd', 'systemd-container', 'iproute2', 'nftables', 'btrfs-progs',
@@ -95,12 +96,6 @@ export async function bootNode(opts: { binds: [string, string][]; fresh?: string
       units.close();
     },
   };
-}
-
-/** Tar an image root (from the host's pool) for import inside the node, which has no network to debootstrap. */
-export function exportImage(imageRoot: string, to: string): void {
-  if (existsSync(to)) return;
-  execFileSync('tar', ['-cf', to, '--numeric-owner', '--xattrs', '-C', imageRoot, '.']);
 }
 
 export const ROOT = projectRoot();

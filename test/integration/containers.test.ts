@@ -12,7 +12,7 @@ import {
   CreateTagsCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
   StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand,
 } from '@aws-sdk/client-ec2';
-import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer, describeOne, waitForState, withOtherServer } from '../support/real.js';
+import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer, describeOne, waitForState, runOtherServer } from '../support/real.js';
 import { until } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
 
@@ -188,7 +188,7 @@ describe('networks', () => {
     // Another pcloud on this host, with a data dir of its own, reconciles on start: it leaves these instances' namespaces
     // and their VPC's router alone (they are not its own), and they still reach each other.
     const before = hostInventory();
-    await withOtherServer(`${srv.dataDir}-other`, () => undefined);
+    await runOtherServer(`${srv.dataDir}-other`);
     expect(hostInventory().netns).toEqual(before.netns);
     expect(hostInventory().links).toEqual(before.links);
     expect(inside(a!.InstanceId!, ['ping', '-c', '1', '-W', '5', b!.PrivateIpAddress!])).toContain('1 received');

@@ -120,19 +120,15 @@ export async function startReal(opts: { env?: Record<string, string> } = {}): Pr
 }
 
 /**
- * A second `pcloud serve` on a data dir of its own (its nginx on a port of its own), up until it has reconciled with
- * the host; stopped with SIGTERM, its data dir then swept.
+ * A second `pcloud serve` on a data dir of its own (its nginx on a port of its own): started, so it reconciles with the
+ * host, then stopped with SIGTERM and its data dir swept.
  */
-export async function withOtherServer(dataDir: string, during: () => Promise<void> | void): Promise<void> {
+export async function runOtherServer(dataDir: string): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   const child = await launch(await freePort(), dataDir, { PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${await freePort()}` });
-  try {
-    await during();
-  } finally {
-    child.kill('SIGTERM');
-    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
-    await sweepRun(dataDir);
-  }
+  child.kill('SIGTERM');
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+  await sweepRun(dataDir);
 }
 
 /** The PID of an instance's container leader, from whichever unit manager runs it. */

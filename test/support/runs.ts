@@ -7,10 +7,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
-import { OWNERS_ROOT } from '../../src/host/owners.js';
+import { Owners } from '../../src/host/owners.js';
 
 export const BASE = process.env.PCLOUD_TEST_BASE ?? '/var/tmp/pcloud-tests';
 
@@ -25,11 +24,15 @@ export function imageTarball(root: string): string {
   const [id] = cli(root, ['image', 'build', 'debian-12', '--data', dir]).trim().split('\t');
   mkdirSync(join(BASE, 'tarballs'), { recursive: true });
   const tar = join(BASE, 'tarballs', `debian-12-${id}.tar`);
-  if (!existsSync(tar)) {
-    execFileSync('tar', ['-cf', `${tar}.part`, '--numeric-owner', '--xattrs', '-C', join(dir, 'pool/images', id!), '.']);
-    execFileSync('mv', [`${tar}.part`, tar]);
-  }
+  exportImage(join(dir, 'pool/images', id!), tar);
   return tar;
+}
+
+/** An image's root as a tarball `pcloud image import` takes (written aside, then renamed: never half a file). */
+export function exportImage(imageRoot: string, to: string): void {
+  if (existsSync(to)) return;
+  execFileSync('tar', ['-cf', `${to}.part`, '--numeric-owner', '--xattrs', '-C', imageRoot, '.']);
+  execFileSync('mv', [`${to}.part`, to]);
 }
 
 /** Stop every unit a data dir's direct unit manager runs (instances, VPC DNS, nginx, tgtd, ganesha, functions). */
@@ -49,29 +52,11 @@ function mounted(path: string): boolean {
 /** Take down all an earlier run held on the host, then delete its dir. */
 export async function sweepRun(dataDir: string): Promise<void> {
   await stopUnits(dataDir);
-  // Its network namespaces: those recorded as its own, and (older runs) those of the instances and VPCs in its database.
-  const namespaces = new Set(execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!));
-  const mine = new Set<string>();
-  const owners = join(OWNERS_ROOT, 'netns');
-  for (const ns of existsSync(owners) ? readdirSync(owners) : []) {
-    if (readFileSync(join(owners, ns), 'utf8') === resolve(dataDir)) mine.add(ns);
-  }
-  const db = join(dataDir, 'pcloud.db');
-  if (existsSync(db)) {
-    const conn = new Database(db, { readonly: true, fileMustExist: true });
-    try {
-      for (const table of ['instances', 'vpcs']) {
-        try {
-          for (const { id } of conn.prepare(`SELECT id FROM ${table}`).all() as { id: string }[]) mine.add(`pcloud-${id}`);
-        } catch { /* an older schema */ }
-      }
-    } finally {
-      conn.close();
-    }
-  }
-  for (const ns of mine) {
-    if (namespaces.has(ns)) spawnSync('ip', ['netns', 'del', ns]);
-    rmSync(join(owners, ns), { force: true });
+  // Its network namespaces (routers, instances), as recorded.
+  const owners = new Owners('netns', dataDir);
+  for (const ns of await owners.recorded()) {
+    spawnSync('ip', ['netns', 'del', ns]);
+    await owners.release(ns);
   }
   // Volumes loop-mounted for NFS, then the pool: deepest first.
   const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
