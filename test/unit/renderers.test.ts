@@ -1,0 +1,144 @@
+/**
+ * Renderers escape or refuse: hostile values (newline, `;`, `{`, `}`, `$`, `%`, quotes, NUL, 100 KB) rendered into each
+ * format and read back by the real parser.
+ *
+ * systemd: `systemd --test --system` (as an unprivileged user: it refuses root) loads our unit file with systemd's own
+ * parser and dumps what it understood: each Environment= assignment must come back as exactly one variable with the
+ * exact bytes, and ExecStart's argv exactly (after systemd's `$$` -> `$` at exec time).
+ */
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { environmentWord, execLine, execWord, renderUnitFile, systemd, unitValue, UnitValueError } from '../../src/host/units/render.js';
+import { escapedAs, fill, type Template } from '../../src/host/template.js';
+import { HOSTILE, NUL } from '../support/hostile.js';
+
+/** What systemd's own parser makes of a unit file: the dump of that unit (`systemd --test`). */
+function systemdDump(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pcloud-render-'));
+  try {
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, name), text, { mode: 0o644 });
+    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
+    const cmd = [...asUser, '/lib/systemd/systemd', '--test', '--system', `--unit=${name}`, '--log-level=err'];
+    const res = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` }, maxBuffer: 256 * 2 ** 20 });
+    expect(res.status, res.stderr.slice(0, 2000)).toBe(0);
+    const start = res.stdout.indexOf(`\t-> Unit ${name}:\n`);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const end = res.stdout.indexOf('\n\t-> Unit ', start + 1);
+    return res.stdout.slice(start, end < 0 ? undefined : end + 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The field's text in a dump: from `\t\tKey: ` to the next line that starts another field (values may hold newlines). */
+function between(dump: string, from: string, to: string): string {
+  const a = dump.indexOf(from);
+  const b = dump.indexOf(to, a);
+  expect(a, from).toBeGreaterThanOrEqual(0);
+  expect(b, to).toBeGreaterThan(a);
+  return dump.slice(a + from.length, b);
+}
+
+/** Decode systemd's `Command Line:` (its quote_command_line: words, "..." with backslash escapes, octal for control bytes). */
+function decodeCommandLine(s: string): string[] {
+  const bytes = Buffer.from(s, 'utf8');
+  const words: string[] = [];
+  const simple: Record<string, number> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11 };
+  let i = 0;
+  while (i < bytes.length) {
+    const out: number[] = [];
+    if (bytes[i] === 0x22) {
+      i++;
+      for (;;) {
+        const c = bytes[i++]!;
+        if (c === 0x22) break;
+        if (c !== 0x5c) { out.push(c); continue; }
+        const e = String.fromCharCode(bytes[i++]!);
+        if (e in simple) out.push(simple[e]!);
+        else if (/[0-7]/.test(e)) { out.push(parseInt(e + String.fromCharCode(bytes[i]!, bytes[i + 1]!), 8)); i += 2; }
+        else out.push(e.charCodeAt(0));
+      }
+    } else {
+      while (i < bytes.length && bytes[i] !== 0x20) out.push(bytes[i++]!);
+    }
+    words.push(Buffer.from(out).toString('utf8'));
+    expect(i === bytes.length || bytes[i] === 0x20).toBe(true);
+    i++;
+  }
+  return words;
+}
+
+const spec = { name: 'x', description: 'pcloud test', exec: ['/bin/true'], type: 'simple' as const, startTimeoutSec: 5, stopTimeoutSec: 5 };
+
+describe('systemd unit files', () => {
+  it('carry every hostile value as one Environment assignment with its exact bytes, and argv exactly', () => {
+    const env = Object.fromEntries(Object.entries(HOSTILE).map(([k, v]) => [`V_${k}`, v]));
+    const argv = ['/bin/true', ...Object.values(HOSTILE)];
+    const text = renderUnitFile({ ...spec, exec: argv, env });
+    // No value made a line of its own: the file is exactly its settings.
+    expect(text.split('\n').filter(Boolean).map((l) => l.replace(/=.*/s, ''))).toEqual([
+      '[Unit]', 'Description', '[Service]', 'ExecStart', 'Type', 'TimeoutStartSec', 'TimeoutStopSec', 'KillSignal', ...Object.keys(env).map(() => 'Environment'),
+    ]);
+    const dump = systemdDump('pcloud-hostile.service', text);
+    expect(between(dump, '\t\tProcSubset: all\n', '\t\tRuntimeDirectoryPreserve:')).toBe(
+      Object.entries(env).map(([k, v]) => `\t\tEnvironment: ${k}=${v}\n`).join(''));
+    expect(decodeCommandLine(between(dump, '\t\t\tCommand Line: ', '\n\t\t')).map((w) => w.replaceAll('$$', '$'))).toEqual(argv);
+    expect(dump).not.toContain('\t\t-> ExecStartPre:');
+    expect(dump).not.toMatch(/\n\t\tUser: /);
+  });
+
+  it('carries a hostile description exactly (`%` is not a specifier), or refuses a newline in it', () => {
+    const desc = 'pcloud %n %% ; { } $X "q" \'s\' \\ é';
+    expect(between(systemdDump('pcloud-desc.service', renderUnitFile({ ...spec, description: desc })), '\t\tDescription: ', '\n')).toBe(desc);
+    expect(() => renderUnitFile({ ...spec, description: HOSTILE.newline! })).toThrow(UnitValueError);
+  });
+
+  it('refuses what a unit file cannot carry: a NUL, invalid UTF-8, a bad name, a command prefix, a 2 MB line', () => {
+    expect(() => environmentWord('A', NUL)).toThrow(UnitValueError);
+    expect(() => execWord(NUL)).toThrow(UnitValueError);
+    expect(() => environmentWord('A', '\ud800')).toThrow(/UTF-8/);
+    expect(() => environmentWord('A=B', 'x')).toThrow(/name/);
+    expect(() => environmentWord('A\nUser', 'x')).toThrow(/name/);
+    expect(() => execLine(['+/bin/sh'])).toThrow(UnitValueError);
+    expect(() => execLine([])).toThrow(UnitValueError);
+    expect(() => renderUnitFile({ ...spec, env: { A: 'x'.repeat(2 * 2 ** 20) } })).toThrow(/too long/);
+    expect(() => unitValue('a\\')).toThrow(UnitValueError);
+    expect(() => unitValue(' a')).toThrow(UnitValueError);
+  });
+
+  it('quotes only what needs it', () => {
+    expect(execWord('/usr/bin/node')).toBe('/usr/bin/node');
+    expect(execWord('--idle=60')).toBe('--idle=60');
+    expect(execWord('')).toBe('""');
+    expect(execWord('a b')).toBe('"a b"');
+    expect(execWord('50%')).toBe('"50%%"');
+    expect(execWord('$x')).toBe('"$$x"');
+    expect(environmentWord('A', '$x')).toBe('"A=$x"');
+    expect(environmentWord('A', 'x\ny')).toBe('"A=x\\ny"');
+  });
+});
+
+describe('templates take escaped values only', () => {
+  const t: Template<'systemd'> = { path: 'systemd/t.service', format: 'systemd', text: '[Service]\nExecStart={{exec}}\n{{env}}\nMemoryMax={{mem}}\n' };
+
+  it('fills from escapers and numbers', () => {
+    expect(fill(t, { exec: systemd.exec(['/bin/echo', 'a b']), env: systemd.environment({ A: 'x\ny' }), mem: 5 }))
+      .toBe('[Service]\nExecStart=/bin/echo "a b"\nEnvironment="A=x\\ny"\nMemoryMax=5\n');
+  });
+
+  it('refuses a raw string, another format\'s value, a missing or non-finite value', () => {
+    const good = { exec: systemd.exec(['/bin/true']), env: systemd.environment({}), mem: 1 };
+    // @ts-expect-error a raw string does not type-check
+    expect(() => fill(t, { ...good, exec: '/bin/true\nUser=root' })).toThrow(/not escaped for systemd/);
+    // @ts-expect-error nor does another format's value
+    expect(() => fill(t, { ...good, exec: escapedAs('nginx', 'x') })).toThrow(/not escaped for systemd/);
+    expect(() => fill(t, { ...good, mem: Infinity })).toThrow(/finite/);
+    const { mem: _, ...missing } = good;
+    expect(() => fill(t, missing)).toThrow(/mem has no value/);
+    expect(() => fill({ ...t, text: '{{constructor}}' }, good)).toThrow(/no value/);
+  });
+});
