@@ -43,7 +43,7 @@ export function createApp(cloud: Cloud): Hono {
   const small = limit(MAX_BODY);
   const large = limit(MAX_LAMBDA_BODY);
   app.use('*', (c, next) => (serviceOf(c.req.raw, c.req.path) === 'lambda' ? large : small)(c, next));
-  app.all('/pcloud/lambda/authorize/*', (c) => authorizeForNginx(cloud, c.req.raw));
+  app.use('/pcloud/lambda/authorize/*', async (c, next) => (await authorizeForNginx(cloud, c.req.raw)) ?? next());
   // The certificate that verifies instance identity documents (their signature and pkcs7): public, as AWS's are.
   app.get('/pcloud/identity-certificate.pem', () =>
     new Response(cloud.metadata.identityCertificate(), { headers: { 'content-type': 'application/x-pem-file' } }));

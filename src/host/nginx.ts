@@ -1,11 +1,18 @@
 /**
  * pcloud's nginx: rendered from the templates in nginx/ into DATA/run/nginx, run as the `pcloud-nginx` unit, and
  * reloaded (SIGHUP: new workers take the new routes, old ones finish their requests) whenever the functions change.
+ *
+ * nginx asks pcloud's API whether each request may through (auth_request). That endpoint answers nginx only: each
+ * driver makes a random secret, written into nginx.conf (mode 0600) for the auth subrequest's X-Pcloud-Authorizer
+ * header, and `authorizes()` compares what a request presents with it in constant time.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { render, template as loadTemplate } from './template.js';
+import { fill, loadTemplate, type Escaped } from './template.js';
+import { nginxToken } from './nginx-syntax.js';
+import { log } from '../log.js';
 import { run } from './exec.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
@@ -23,20 +30,47 @@ export interface FunctionRoute {
 
 export const NGINX_UNIT = 'pcloud-nginx';
 
+/** The header that carries the authorizer secret on nginx's auth subrequests (pcloud.conf). */
+export const AUTHORIZER_HEADER = 'x-pcloud-authorizer';
+
 const template = (name: string) => loadTemplate(`nginx/${name}`);
 
-/** functions.conf: each function's Invoke location (by ARN, and by name where no other account has the name) and URL. */
+/**
+ * functions.conf: each function's Invoke location (by ARN, and by name where no other account has the name) and URL.
+ * A route with a value nginx cannot take is left out (and logged): one function never breaks the others' routes.
+ */
 export async function renderRoutes(routes: FunctionRoute[]): Promise<string> {
   const [byArn, byName, url, consoleUrl] = await Promise.all([template('function.conf'), template('function-name.conf'), template('function-url.conf'), template('function-console.conf')]);
   const count = new Map<string, number>();
   for (const r of routes) count.set(r.name, (count.get(r.name) ?? 0) + 1);
-  return routes.map((r) => {
-    const vars = { ...r, urlId: r.urlId ?? '', urlAuth: r.urlAuth ?? '' };
-    const { console: isConsole, ...plain } = vars;
-    const urlConf = isConsole ? consoleUrl : url;
-    return [render(byArn, plain), count.get(r.name) === 1 ? render(byName, plain) : '', r.urlId ? render(urlConf, plain) : ''].join('');
+  return routes.flatMap((r) => {
+    try {
+      const vars: Record<string, Escaped<'nginx'>> = {
+        accountId: nginxToken(r.accountId, 'An account id'), name: nginxToken(r.name, 'A function name'), arn: nginxToken(r.arn, 'A function ARN'),
+        socket: nginxToken(r.socket, 'A function socket'),
+      };
+      const parts = [fill(byArn, vars), count.get(r.name) === 1 ? fill(byName, vars) : ''];
+      if (r.urlId) {
+        const withUrl = { ...vars, urlId: nginxToken(r.urlId, 'A function URL id'), urlAuth: nginxToken(r.urlAuth ?? 'AWS_IAM', 'A function URL auth type') };
+        parts.push(fill(r.console ? consoleUrl : url, withUrl));
+      }
+      return [parts.join('')];
+    } catch (err) {
+      log.warn(`nginx: no route for function ${JSON.stringify(r.name.slice(0, 64))}: ${(err as Error).message}`);
+      return [];
+    }
   }).join('\n');
 }
+
+/** nginx's main configuration (nginx/pcloud.conf): every value one nginx token, the secret included. */
+export async function renderMain(o: { prefix: string; listen: string; api: string; workers: number; authorizerSecret: string }): Promise<string> {
+  return fill(await template('pcloud.conf'), {
+    prefix: nginxToken(o.prefix, 'The nginx directory (in the data dir)'), listen: nginxToken(o.listen, 'The Lambda listen address'),
+    api: nginxToken(o.api, "pcloud's API address"), workers: o.workers, authorizerSecret: nginxToken(o.authorizerSecret, 'The authorizer secret'),
+  });
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export class NginxDriver {
   private last?: string;
@@ -49,7 +83,14 @@ export class NginxDriver {
     readonly listen: string,
     /** pcloud's own API, which nginx asks to authorize each request. */
     private readonly api: string,
+    /** What nginx presents on its auth subrequests: made afresh by each process (start() writes it for nginx). */
+    private readonly authorizerSecret = randomBytes(32).toString('hex'),
   ) {}
+
+  /** Whether a request to the authorization endpoint comes from this server's nginx: its secret, compared in constant time. */
+  authorizes(headers: Headers): boolean {
+    return timingSafeEqual(digest(headers.get(AUTHORIZER_HEADER) ?? ''), digest(this.authorizerSecret));
+  }
 
   get baseUrl(): string {
     return `http://${this.listen}`;
@@ -70,10 +111,13 @@ export class NginxDriver {
   /** Write the configuration, check it, and run nginx (or reload the one running). */
   async start(routes: FunctionRoute[]): Promise<void> {
     await mkdir(this.prefix, { recursive: true });
-    const main = render(await template('pcloud.conf'), {
-      prefix: this.prefix, listen: this.listen, api: this.api, workers: Math.min(4, cpus().length),
+    const main = await renderMain({
+      prefix: this.prefix, listen: this.listen, api: this.api, workers: Math.min(4, cpus().length), authorizerSecret: this.authorizerSecret,
     });
-    await writeFile(this.conf, main);
+    // Only root reads it (it holds the secret): written aside with that mode, then renamed over the old one.
+    await writeFile(`${this.conf}.tmp`, main, { mode: 0o600 });
+    await chmod(`${this.conf}.tmp`, 0o600);
+    await rename(`${this.conf}.tmp`, this.conf);
     await this.writeRoutes(await renderRoutes(routes));
     await this.check();
     const st = await this.units.status(NGINX_UNIT);

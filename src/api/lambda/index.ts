@@ -197,8 +197,13 @@ export async function handleLambda(cloud: Cloud, principal: Principal, method: s
  * headers (not the body): a SigV4 signature over them, with the payload hash the client declared in
  * x-amz-content-sha256 (the runtime shim checks the body against it), by a key of the function's account. A URL
  * whose auth type is NONE is open. 204 lets it through; 401/403 stop it.
+ *
+ * Only this server's nginx may ask (its secret in X-Pcloud-Authorizer, src/host/nginx.ts). Anyone else gets
+ * undefined: the endpoint is not there for them (the caller answers as for any unknown path), whether the function
+ * exists or not, and nothing is started.
  */
-export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Response> {
+export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Response | undefined> {
+  if (!cloud.functions.nginx?.authorizes(req.headers)) return undefined;
   const [kind, accountId, name, auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
   if (!kind || !accountId || !name) return new Response(null, { status: 403 });
   const allowed = kind === 'url' && auth === 'NONE' ? true : signedBy(cloud, req, accountId);

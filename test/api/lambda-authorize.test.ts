@@ -1,0 +1,52 @@
+/**
+ * nginx's authorization endpoint answers nginx only: called directly (as any client can reach pcloud's API), it is not
+ * there, with or without a guessed secret, whether the function exists or not, and it starts nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApi, type TestApi } from '../support/api.js';
+import { NginxDriver } from '../../src/host/nginx.js';
+import { CloudError } from '../../src/cloud/errors.js';
+
+const SECRET = 'a'.repeat(64);
+let api: TestApi;
+const opened: string[] = [];
+
+beforeAll(async () => {
+  api = await startApi();
+  api.cloud.functions.nginx = new NginxDriver(api.units, mkdtempSync(join(tmpdir(), 'pcloud-nginx-')), '127.0.0.1:9', api.endpoint, SECRET);
+  // Opening a URL is what starts a fat lambda's VM: recorded here, and a missing function is refused as the domain does.
+  api.cloud.functions.opening = async (_account: string, name: string) => {
+    opened.push(name);
+    if (name !== 'exists') throw new CloudError('ResourceNotFoundException', `Function not found: ${name}`);
+  };
+});
+afterAll(() => api.close());
+
+/** An answer, its request id left out (each answer has its own). */
+const answer = async (res: Response) => ({ status: res.status, body: (await res.text()).replace(/<RequestID>[^<]*<\/RequestID>/, '') });
+const ask = async (name: string, headers: Record<string, string> = {}) =>
+  answer(await fetch(`${api.endpoint}/pcloud/lambda/authorize/url/111111111111/${name}/NONE`, { headers }));
+
+describe('/pcloud/lambda/authorize', () => {
+  it('is not there for a client: the same answer for an existing and a missing function, nothing opened', async () => {
+    for (const headers of [{}, { 'x-pcloud-authorizer': 'guess' }, { 'x-pcloud-authorizer': SECRET.slice(1) }, { 'x-pcloud-authorizer': '' }]) {
+      const existing = await ask('exists', headers);
+      const missing = await ask('missing', headers);
+      expect(existing).toEqual(missing);
+      expect(existing.status).not.toBe(204);
+      // As for any path nobody may call unsigned.
+      const other = await fetch(`${api.endpoint}/pcloud/no-such-path/url/111111111111/exists/NONE`, { headers });
+      expect(existing).toEqual(await answer(other));
+    }
+    expect(opened).toEqual([]);
+  });
+
+  it('answers nginx (the secret) and opens the function', async () => {
+    expect((await ask('exists', { 'x-pcloud-authorizer': SECRET })).status).toBe(204);
+    expect((await ask('missing', { 'x-pcloud-authorizer': SECRET })).status).toBe(403);
+    expect(opened).toEqual(['exists', 'missing']);
+  });
+});
