@@ -6,7 +6,9 @@
  * are the one thing dnsmasq reads at start, so a change of them restarts it.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { isIP, isIPv4 } from 'node:net';
 import { basename, dirname, join } from 'node:path';
+import { log } from '../log.js';
 import { run } from './exec.js';
 import { KeyedQueue } from '../serial.js';
 import { portName, routerNs } from './network.js';
@@ -29,25 +31,80 @@ export interface VpcDns {
   subnets: { id: string; network: string; netmask: string; gateway: string }[];
 }
 
+/**
+ * A value dnsmasq's files cannot take. dnsmasq reads `option=value` lines, splits values at commas, and has its own
+ * quoting, comments and escapes: rather than quote, each value must be what it claims to be (an address, a DNS
+ * name, a tag, a path in a plain alphabet) or it is refused.
+ */
+export class DnsValueError extends Error {
+  override name = 'DnsValueError';
+}
+
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const DNS_NAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
+
+function refuse(what: string, v: string): never {
+  throw new DnsValueError(`${what} ${JSON.stringify(v.slice(0, 64))} cannot be written into dnsmasq's configuration`);
+}
+const ipv4 = (v: string, what: string) => (isIPv4(v) ? v : refuse(what, v));
+/** A DNS name: labels of letters, digits and inner hyphens, at most 63 each and 253 in all. */
+export const isDnsName = (v: string) => v.length <= 253 && DNS_NAME.test(v);
+const dnsName = (v: string, what: string) => (isDnsName(v) ? v : refuse(what, v));
+const tag = (v: string, what: string) => (/^[A-Za-z0-9_-]{1,64}$/.test(v) ? v : refuse(what, v));
+const path = (v: string, what: string) => (/^\/[A-Za-z0-9._/@+-]*$/.test(v) && v.length <= 1024 ? v : refuse(what, v));
+const mac = (v: string, what: string) => (/^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/.test(v) ? v : refuse(what, v));
+/** An upstream server: an address, with `#port` if not 53. */
+function server(v: string): string {
+  const m = /^([^#]+)(?:#(\d{1,5}))?$/.exec(v);
+  if (!m || !isIP(m[1]!) || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))) refuse('The upstream DNS server', v);
+  return v;
+}
+
 /** dnsmasq's configuration for one VPC: everything it reads at start (records come from watched directories). */
 export function dnsmasqConf(dir: string, vpc: VpcDns, upstream: string[]): string {
+  const listen = ipv4(vpc.listen, 'The DNS address');
+  const domain = dnsName(vpc.domain, 'The DNS domain');
+  const base = path(dir, 'The DNS directory');
   return [
     '# pcloud: DNS and DHCP for one VPC (generated; rewritten when the VPC\'s subnets change)',
     'keep-in-foreground', 'pid-file=', 'no-hosts', 'log-facility=-',
     // DNS on the VPC's resolver address; DHCP on the instance ports (they carry their subnet's gateway as a /32).
     // Names come from a watched directory; DHCP hosts from a file read at start and on SIGHUP.
-    'bind-dynamic', `listen-address=${vpc.listen}`, 'interface=v*', 'no-dhcp-interface=br0', 'no-dhcp-interface=uplink',
-    `hostsdir=${join(dir, 'hosts')}`, `local=/${vpc.domain}/`, `domain=${vpc.domain}`, 'expand-hosts', 'domain-needed', 'bogus-priv',
-    ...(upstream.length ? upstream.map((s) => `server=${s}`) : ['no-resolv']),
-    `dhcp-hostsfile=${join(dir, 'dhcp-hosts')}`, `dhcp-leasefile=${join(dir, 'leases')}`, 'dhcp-authoritative',
-    ...vpc.subnets.flatMap((s) => [
-      `dhcp-range=set:${s.id},${s.network},static,${s.netmask},1h`,
-      `dhcp-option=tag:${s.id},option:router,${s.gateway}`,
-    ]),
-    `dhcp-option=option:dns-server,${vpc.listen}`,
-    `dhcp-option=option:domain-search,${vpc.domain}`,
+    'bind-dynamic', `listen-address=${listen}`, 'interface=v*', 'no-dhcp-interface=br0', 'no-dhcp-interface=uplink',
+    `hostsdir=${join(base, 'hosts')}`, `local=/${domain}/`, `domain=${domain}`, 'expand-hosts', 'domain-needed', 'bogus-priv',
+    ...(upstream.length ? upstream.map((s) => `server=${server(s)}`) : ['no-resolv']),
+    `dhcp-hostsfile=${join(base, 'dhcp-hosts')}`, `dhcp-leasefile=${join(base, 'leases')}`, 'dhcp-authoritative',
+    ...vpc.subnets.flatMap((s) => {
+      const id = tag(s.id, 'A subnet id');
+      return [
+        `dhcp-range=set:${id},${ipv4(s.network, 'A subnet address')},static,${ipv4(s.netmask, 'A netmask')},1h`,
+        `dhcp-option=tag:${id},option:router,${ipv4(s.gateway, 'A gateway')}`,
+      ];
+    }),
+    `dhcp-option=option:dns-server,${listen}`,
+    `dhcp-option=option:domain-search,${domain}`,
     '',
   ].join('\n');
+}
+
+/**
+ * The VPC's records as dnsmasq's two files: the hosts file (`ip name...`) and the DHCP hosts (`mac,ip[,name]`). An
+ * address or MAC that is not one is refused; a name that is not a DNS name (it may come from a tenant's tag) is left
+ * out, with the rest of its record kept.
+ */
+export function recordFiles(records: DnsRecord[]): { hosts: string; dhcpHosts: string } {
+  const clean = records.map((r) => {
+    const names = r.names.filter((n) => {
+      if (isDnsName(n)) return true;
+      log.warn(`dns: name ${JSON.stringify(n.slice(0, 64))} of ${r.ip} is not a DNS name: left out`);
+      return false;
+    });
+    return { ip: ipv4(r.ip, 'An instance address'), mac: r.mac === undefined ? undefined : mac(r.mac, 'A MAC address'), names };
+  });
+  return {
+    hosts: clean.filter((r) => r.names.length).map((r) => `${r.ip} ${r.names.join(' ')}`).join('\n') + '\n',
+    dhcpHosts: clean.filter((r) => r.mac).map((r) => [r.mac, r.ip, ...r.names.slice(0, 1)].join(',')).join('\n') + '\n',
+  };
 }
 
 export function dnsUnit(vpcId: string, confFile: string): UnitSpec {
@@ -79,7 +136,12 @@ export class DnsDriver {
    */
   ensure(vpcId: string, vpc: VpcDns): Promise<void> {
     const dir = this.vpcDir(vpcId);
-    const conf = dnsmasqConf(dir, vpc, this.upstream);
+    let conf: string;
+    try {
+      conf = dnsmasqConf(dir, vpc, this.upstream);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.confs.get(vpcId) === conf) return this.queue.idle(vpcId);
     return this.queue.run(vpcId, async () => {
       if (this.confs.get(vpcId) === conf) return;
@@ -109,10 +171,10 @@ export class DnsDriver {
     return this.queue.run(vpcId, async () => {
       const dir = this.vpcDir(vpcId);
       await mkdir(join(dir, 'hosts'), { recursive: true });
-      await writeAtomic(join(dir, 'hosts', 'instances'), records.map((r) => `${r.ip} ${r.names.join(' ')}`).join('\n') + '\n');
+      const { hosts, dhcpHosts: dhcp } = recordFiles(records);
+      await writeAtomic(join(dir, 'hosts', 'instances'), hosts);
       // DHCP hosts are a plain file and a SIGHUP, not a watched directory: dnsmasq only ever adds what it reads from
       // one, so an address passed to a new MAC would clash with the entry of the instance that had it.
-      const dhcp = records.filter((r) => r.mac).map((r) => `${r.mac},${r.ip},${r.names[0]}`).join('\n') + '\n';
       const file = join(dir, 'dhcp-hosts');
       if ((await readFile(file, 'utf8').catch(() => '')) === dhcp) return;
       await writeAtomic(file, dhcp);

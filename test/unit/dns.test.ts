@@ -1,9 +1,14 @@
-/** The DNS/DHCP driver's bookkeeping over a fake unit manager: when dnsmasq is started, reloaded or restarted. */
+/**
+ * The DNS/DHCP driver's bookkeeping over a fake unit manager (when dnsmasq is started, reloaded or restarted), and its
+ * files checked by dnsmasq itself with hostile values.
+ */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DnsDriver, dnsUnitName, dnsmasqConf } from '../../src/host/dns.js';
+import { DnsDriver, DnsValueError, dnsUnitName, dnsmasqConf, recordFiles } from '../../src/host/dns.js';
+import { HOSTILE, NUL } from '../support/hostile.js';
 import { FakeUnits } from '../support/fake-host.js';
 
 const VPC = 'vpc-0123456789abcdef0';
@@ -54,5 +59,52 @@ describe('dnsmasq per VPC', () => {
     await dns.publish(VPC, [{ ip: '10.0.1.4', mac: '0e:00:00:00:00:02', names: ['ip-10-0-1-4'] }]);
     expect(units.started).toHaveLength(2);
     expect(readFileSync(join(dir, VPC, 'leases'), 'utf8')).toBe('');
+  });
+});
+
+describe('dnsmasq files take only what they can carry', () => {
+  const dnsmasqTest = (text: string) => {
+    const file = join(dir, 'check.conf');
+    writeFileSync(file, text);
+    return spawnSync('dnsmasq', ['--test', `--conf-file=${file}`], { encoding: 'utf8' });
+  };
+
+  it('a rendered configuration passes dnsmasq --test (and a broken one does not: the check can fail)', () => {
+    const text = dnsmasqConf(join(dir, 'vpc'), conf, ['192.0.2.53', '2001:db8::53#5353']);
+    expect(dnsmasqTest(text).status).toBe(0);
+    expect(dnsmasqTest(`${text}no-such-option=1\n`).status).not.toBe(0);
+  });
+
+  it('refuses a hostile value in every field of the configuration', () => {
+    const hostile = [...Object.values(HOSTILE), NUL, '10.0.0.2,10.0.0.3', '10.0.0.2\nserver=6.6.6.6'];
+    for (const v of hostile) {
+      expect(() => dnsmasqConf('/d', { ...conf, listen: v }, [])).toThrow(DnsValueError);
+      expect(() => dnsmasqConf('/d', { ...conf, domain: v }, [])).toThrow(DnsValueError);
+      if (v) expect(() => dnsmasqConf(`/d/${v}`, conf, [])).toThrow(DnsValueError);
+      expect(() => dnsmasqConf('/d', conf, [v])).toThrow(DnsValueError);
+      for (const k of ['id', 'network', 'netmask', 'gateway'] as const) {
+        expect(() => dnsmasqConf('/d', { ...conf, subnets: [{ ...conf.subnets[0]!, [k]: v }] }, [])).toThrow(DnsValueError);
+      }
+    }
+    expect(() => dnsmasqConf('/d', { ...conf, domain: `${'a'.repeat(64)}.internal` }, [])).toThrow(DnsValueError);
+    expect(() => dnsmasqConf('/d', conf, ['192.0.2.53#99999'])).toThrow(DnsValueError);
+  });
+
+  it('hosts and DHCP hosts: a hostile name is left out (the rest of its record stays), a bad address or MAC refused', () => {
+    const names = ['ip-10-0-1-4', ...Object.values(HOSTILE), NUL, 'a,b', 'x'.repeat(64), 'web-1'];
+    const files = recordFiles([{ ip: '10.0.1.4', mac: '0e:00:00:00:00:01', names }, { ip: '10.0.1.5', names: [HOSTILE.newline!] }]);
+    expect(files.hosts).toBe('10.0.1.4 ip-10-0-1-4 web-1\n');
+    expect(files.dhcpHosts).toBe('0e:00:00:00:00:01,10.0.1.4,ip-10-0-1-4\n');
+    // dnsmasq reads each DHCP hosts line as a dhcp-host= option.
+    expect(dnsmasqTest(files.dhcpHosts.trim().split('\n').map((l) => `dhcp-host=${l}\n`).join('')).status).toBe(0);
+    for (const v of [...Object.values(HOSTILE), NUL, '10.0.1.4,10.0.1.5']) {
+      expect(() => recordFiles([{ ip: v, names: ['a'] }])).toThrow(DnsValueError);
+      expect(() => recordFiles([{ ip: '10.0.1.4', mac: v, names: ['a'] }])).toThrow(DnsValueError);
+    }
+  });
+
+  it('a VPC whose configuration cannot be written starts nothing', async () => {
+    await expect(dns.ensure(VPC, { ...conf, domain: 'a\nserver=6.6.6.6' })).rejects.toThrow(DnsValueError);
+    expect(units.started).toHaveLength(0);
   });
 });
