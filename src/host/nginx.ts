@@ -7,7 +7,7 @@
  * header, and `authorizes()` compares what a request presents with it in constant time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fill, loadTemplate, type Escaped } from './template.js';
@@ -122,8 +122,7 @@ export class NginxDriver {
     await this.check();
     const st = await this.units.status(NGINX_UNIT);
     if (st && !isFinal(st.state)) {
-      await this.units.signal(NGINX_UNIT, 'SIGHUP');
-      await this.live();
+      await this.reload();
       return;
     }
     if (st) await this.units.remove(NGINX_UNIT);
@@ -137,19 +136,45 @@ export class NginxDriver {
     if (text === this.last) return;
     await this.writeRoutes(text);
     await this.check();
+    await this.reload();
+  }
+
+  /**
+   * SIGHUP, and wait until nginx serves the routes last written and only them: new workers answer the new
+   * generation, and every worker from before has stopped accepting connections (until it does, on a busy host, a new
+   * request can still land on one and miss a route it was just given).
+   */
+  private async reload(): Promise<void> {
+    const old = await this.acceptingWorkers();
     await this.units.signal(NGINX_UNIT, 'SIGHUP');
-    await this.live();
+    await this.live(old);
   }
 
   /** Wait until nginx serves the routes last written (a reload takes some tens of milliseconds). */
-  private async live(): Promise<void> {
+  private async live(oldWorkers: Set<number> = new Set()): Promise<void> {
     const want = String(this.generation);
     for (let i = 0; i < 250; i++) {
       const got = await fetch(`${this.baseUrl}/_pcloud_generation`).then((r) => r.text(), () => '');
-      if (got === want) return;
+      if (got === want) {
+        const now = await this.acceptingWorkers();
+        if (![...oldWorkers].some((pid) => now.has(pid))) return;
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`nginx did not take routes generation ${want}`);
+  }
+
+  /** nginx's worker processes that accept connections: its master's children, but those shutting down (gone or not). */
+  private async acceptingWorkers(): Promise<Set<number>> {
+    const master = (await readFile(join(this.prefix, 'nginx.pid'), 'utf8').catch(() => '')).trim();
+    if (!/^\d+$/.test(master)) return new Set();
+    const children = (await readFile(`/proc/${master}/task/${master}/children`, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean);
+    const accepting = new Set<number>();
+    for (const pid of children) {
+      const title = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (title.includes('worker process') && !title.includes('shutting down')) accepting.add(Number(pid));
+    }
+    return accepting;
   }
 
   async stop(): Promise<void> {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +94,8 @@ describe('nginx for real: the auth subrequest carries the secret', () => {
   let api: Server;
   let fn: Server;
   const asked: IncomingHttpHeaders[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pcloud-nginx-run-'));
@@ -102,7 +104,10 @@ describe('nginx for real: the auth subrequest carries the secret', () => {
       if (req.url?.startsWith('/pcloud/lambda/authorize/')) asked.push(req.headers);
       res.writeHead(204).end();
     }).listen(0, '127.0.0.1');
-    fn = createServer((req, res) => res.end(`function saw ${req.url}`)).listen(join(dir, 'fn.sock'));
+    fn = createServer((req, res) => {
+      if (req.url === '/slow') void held.then(() => res.end('slow done'));
+      else res.end(`function saw ${req.url}`);
+    }).listen(join(dir, 'fn.sock'));
     await Promise.all([api, fn].map((s) => new Promise((r) => s.once('listening', r))));
     const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
@@ -135,9 +140,26 @@ describe('nginx for real: the auth subrequest carries the secret', () => {
     expect(driver.authorizes(new Headers())).toBe(false);
   });
 
+  it('a reload returns once no worker from before takes connections: a new route answers at once, a request in flight finishes', async () => {
+    const master = readFileSync(join(dir, 'nginx', 'nginx.pid'), 'utf8').trim();
+    const workers = () => readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').split(/\s+/).filter(Boolean);
+    const title = (pid: string) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return 'gone'; } };
+    const before = workers();
+    expect(before.length).toBeGreaterThan(0);
+    const slow = fetch(`${driver.baseUrl}/url/${route().urlId}/slow`).then((r) => r.text());
+    while (asked.length < 2) await new Promise((r) => setTimeout(r, 5));
+    const socket = join(dir, 'fn.sock');
+    await driver.sync([route({ socket }), route({ name: 'second', arn: 'arn:aws:lambda:us-east-1:111122223333:function:second', urlId: 'cd'.repeat(16), socket })]);
+    for (const pid of before) expect(title(pid)).toMatch(/shutting down|^gone$|^$/);
+    expect(await (await fetch(`${driver.baseUrl}/url/${'cd'.repeat(16)}/new`)).text()).toBe('function saw /new');
+    release();
+    expect(await slow).toBe('slow done');
+  });
+
   it('keeps the auth location internal', async () => {
+    const n = asked.length;
     const res = await fetch(`${driver.baseUrl}/_pcloud_auth/url/111122223333/hello/NONE`);
     expect(res.status).toBe(404);
-    expect(asked).toHaveLength(1);
+    expect(asked).toHaveLength(n);
   });
 });
