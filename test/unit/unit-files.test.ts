@@ -9,6 +9,7 @@ import { microvmUnit } from '../../src/host/qemu.js';
 import { firmwareFor, q35Unit, tpmUnit, vmState } from '../../src/host/q35.js';
 import { systemdFunctionUnits } from '../../src/host/functions.js';
 import { renderUnitFile, unitProperties } from '../../src/host/units/render.js';
+import { HOSTILE } from '../support/hostile.js';
 
 const samples = {
   'pcloud-instance@i-0123456789abcdef0': containerUnit({
@@ -43,6 +44,20 @@ describe('generated units', () => {
       expect(text).toContain('Environment="GREETING=hello world"');
     });
   }
+
+  it('a hostile environment leaves every generated unit valid, with no directive of its own', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcloud-units-'));
+    const env = Object.fromEntries(Object.entries(HOSTILE).map(([k, v]) => [`V_${k}`, v]));
+    for (const [name, spec] of Object.entries(samples)) {
+      const text = renderUnitFile({ ...spec, env });
+      writeFileSync(join(dir, `${name}.service`), text);
+      expect(text.split('\n').filter((l) => /^(ExecStartPre|User)=/.test(l))).toEqual([]);
+      expect(text.split('\n').filter((l) => l.startsWith('Environment='))).toHaveLength(Object.keys(env).length);
+    }
+    const res = spawnSync('systemd-analyze', ['verify', '--man=no', ...Object.keys(samples).map((n) => join(dir, `${n}.service`))], { encoding: 'utf8' });
+    expect(res.stderr.split('\n').filter((l) => l.includes('pcloud-'))).toEqual([]);
+    expect(res.status).toBe(0);
+  });
 
   it('a container unit delegates its cgroup to nspawn and restarts on its reboot', () => {
     const spec = samples['pcloud-instance@i-0123456789abcdef0'];
