@@ -70,6 +70,14 @@ describe('templates take escaped values only', () => {
       .toBe('[Service]\nExecStart=/bin/echo "a b"\nEnvironment="A=x\\ny"\nMemoryMax=5\n');
   });
 
+  it('settings: plain values one per line, a newline or a made-up key refused', () => {
+    expect(systemd.settings([['DynamicUser', 'yes'], ['RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6'], ['SystemCallFilter', '@system-service'], ['InaccessiblePaths', '-/var/lib/pcloud 100%']]).text)
+      .toBe('DynamicUser=yes\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\nSystemCallFilter=@system-service\nInaccessiblePaths=-/var/lib/pcloud 100%%');
+    expect(() => systemd.settings([['InaccessiblePaths', '/x\nUser=root']])).toThrow(UnitValueError);
+    expect(() => systemd.settings([['User=root\nX', 'y']])).toThrow(UnitValueError);
+    expect(() => systemd.value('a\0b')).toThrow(/NUL/);
+  });
+
   it('refuses a raw string, another format\'s value, a missing or non-finite value', () => {
     const good = { exec: systemd.exec(['/bin/true']), env: systemd.environment({}), mem: 1 };
     // @ts-expect-error a raw string does not type-check
