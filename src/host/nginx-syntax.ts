@@ -10,14 +10,14 @@ export class NginxValueError extends Error {
   override name = 'NginxValueError';
 }
 
-const TOKEN = /^[A-Za-z0-9._:/@+=,-]+$/;
+const TOKEN = /^[A-Za-z0-9._:/@+=,[\]-]+$/;
 /** Far below nginx's limit on one token (its configuration buffer is 4 KiB). */
 const MAX = 1024;
 
 /** One nginx token, as it is. */
 export function nginxToken(s: string, what = 'A value'): Escaped<'nginx'> {
   if (!TOKEN.test(s) || s.length > MAX) {
-    throw new NginxValueError(`${what} cannot be written into the nginx configuration: use letters, digits and . _ : / @ + = , - only (at most ${MAX})`);
+    throw new NginxValueError(`${what} cannot be written into the nginx configuration: use letters, digits and . _ : / @ + = , [ ] - only (at most ${MAX})`);
   }
   return escapedAs('nginx', s);
 }

@@ -26,8 +26,8 @@ describe('nginx configuration', () => {
   beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'pcloud-nginx-t-')); });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const check = async (routes: string) => {
-    writeFileSync(join(dir, 'nginx.conf'), await renderMain({ prefix: dir, listen: '127.0.0.1:9', api: 'http://127.0.0.1:9', workers: 1, authorizerSecret: 'f'.repeat(64) }));
+  const check = async (routes: string, listen = '127.0.0.1:9') => {
+    writeFileSync(join(dir, 'nginx.conf'), await renderMain({ prefix: dir, listen, api: 'http://127.0.0.1:9', workers: 1, authorizerSecret: 'f'.repeat(64) }));
     writeFileSync(join(dir, 'functions.conf'), routes);
     return spawnSync('nginx', ['-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8' });
   };
@@ -55,6 +55,10 @@ describe('nginx configuration', () => {
       }
     }
     expect((await check(await renderRoutes([route({ name: HOSTILE.braces! }), route()]))).status).toBe(0);
+  });
+
+  it('listens on an IPv6 address too', async () => {
+    expect((await check('', '[::1]:9')).status).toBe(0);
   });
 
   it('refuses a main configuration value outside nginx\'s token alphabet', async () => {
