@@ -287,7 +287,7 @@ export class Instances {
     if (result.fresh) {
       for (const r of result.instances) {
         this.untouched.add(r.id);
-        void this.queueLaunch(r.id);
+        this.queueLaunch(r.id);
       }
     }
     return { reservationId: result.reservationId, instances: result.instances };
@@ -337,16 +337,16 @@ export class Instances {
    * Queue an instance's launch: after its earlier transitions, once a launch slot is free. Terminating or stopping the
    * instance cancels it, waiting or under way (between its steps).
    */
-  private queueLaunch(id: string): Promise<void> {
+  private queueLaunch(id: string): void {
     this.launching.get(id)?.abort(new LaunchCancelled(id));
     const ctl = new AbortController();
     this.launching.set(id, ctl);
-    return this.serial(id, () => this.launchSlots.run(() => this.launch(id, ctl.signal), ctl.signal).catch((err) => {
+    this.background(id, () => this.launchSlots.run(() => this.launch(id, ctl.signal), ctl.signal).catch((err) => {
       if (!ctl.signal.aborted) throw err;
       log.debug(`launch of ${id} cancelled before it began`);
-    })).finally(() => {
+    }).finally(() => {
       if (this.launching.get(id) === ctl) this.launching.delete(id);
-    });
+    }));
   }
 
   private cancelLaunch(id: string): void {
@@ -597,7 +597,7 @@ export class Instances {
           stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
         });
         this.cancelLaunch(r.id);
-        void this.serial(r.id, () => this.teardownSlots.run(() => this.finishTerminate(r.id)));
+        this.background(r.id, () => this.teardownSlots.run(() => this.finishTerminate(r.id)));
       }
       return { instanceId: r.id, previous, current: 'shutting-down' };
     });
@@ -662,7 +662,7 @@ export class Instances {
         stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
       });
       this.cancelLaunch(r.id);
-      void this.serial(r.id, () => this.finishStop(r.id, !force));
+      this.background(r.id, () => this.finishStop(r.id, !force));
       return { instanceId: r.id, previous, current: 'stopping' };
     });
   }
@@ -705,7 +705,7 @@ export class Instances {
       const previous = r.state as InstanceState;
       if (previous !== 'stopped') return { instanceId: r.id, previous, current: previous };
       this.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
-      void this.queueLaunch(r.id);
+      this.queueLaunch(r.id);
       return { instanceId: r.id, previous, current: 'pending' };
     });
   }
@@ -732,7 +732,7 @@ export class Instances {
       if (r.state !== 'running') continue;
       // A VM resets in place (its QEMU, TPM and network stay); a container's unit restarts.
       const reboot = r.runtime === 'container' ? () => this.host.units.restart(PREFIX + r.id) : () => this.vms.reset(r.id);
-      void this.serial(r.id, () => reboot().catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
+      this.background(r.id, () => reboot().catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
     }
   }
 
@@ -918,7 +918,7 @@ export class Instances {
           // Interrupted mid-launch: every launch step is idempotent, so it is launched again (queued behind this).
           if (st) await this.host.units.remove(PREFIX + id);
           stats.relaunched++;
-          void this.queueLaunch(id);
+          this.queueLaunch(id);
         }
         break;
       case 'running':
@@ -966,6 +966,11 @@ export class Instances {
   /** Run fn after every earlier transition of the same instance. */
   private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return this.locks.run(id, fn);
+  }
+
+  /** A transition nobody awaits: its failure is logged (by the lock), never an unhandled rejection. */
+  private background(id: string, fn: () => Promise<unknown>): void {
+    this.serial(id, fn).catch(() => undefined);
   }
 
 }
