@@ -290,9 +290,11 @@ export class Functions {
     try {
       await this.host.unpack(accountId, name, revision, zip);
     } catch (err) {
-      // The host's own refusals (the unzipped size) are already in Lambda's words.
+      // The host's own refusals (the unzipped size) are already in Lambda's words; anything else is said to the log only
+      // (unzip's message names host paths).
       if (err instanceof CloudError) throw err;
-      throw invalid(`Could not unzip uploaded file. Please check your file, then try to upload again. (${(err as Error).message})`);
+      log.warn(`unpacking a package of ${accountId}'s ${name}: ${(err as Error).message}`);
+      throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
     }
     return { codeSha256: createHash('sha256').update(zip).digest('base64'), codeSize: zip.length, revision };
   }
