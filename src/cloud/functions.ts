@@ -35,6 +35,8 @@ export const ASYNC_PAYLOAD_MAX = 256 * 1024;
 /** A deployment package uploaded inline (Lambda: 50 MB zipped; the request that carries it in base64, 69905067 bytes). */
 export const ZIP_MAX = 50 * 1024 * 1024;
 const ZIP_REQUEST_MAX = 69905067;
+/** What a package may unzip to (Lambda: 250 MB; the host enforces it while unpacking). */
+export const UNZIPPED_MAX = 262144000;
 /** A function's environment variables together, measured as Lambda does: their JSON, in bytes. */
 export const ENVIRONMENT_MAX = 4096;
 
@@ -244,7 +246,7 @@ export class Functions {
         throw new CloudError('ResourceConflictException', `Function already exist: ${name}`);
       }
       const { functions: most } = this.config.limits;
-      const count = this.db.select({ n: sql<number>`count(*)` }).from(functions).where(eq(functions.accountId, accountId)).get()!.n;
+      const count = this.functionCount(accountId);
       if (count >= most) {
         throw new CloudError('ServiceQuotaExceededException', `This account has ${count} functions, as many as this cloud allows one account (${most}). Delete functions you no longer need, or ask the operator of this cloud to raise the limit.`);
       }
@@ -267,6 +269,15 @@ export class Functions {
    * keeps it) must fit in its code storage: CodeStorageExceededException otherwise.
    */
   private checkCodeStorage(accountId: string, adding: number, replacing?: FunctionRow): void {
+    const stored = this.storedCode(accountId, replacing);
+    const limit = this.config.limits.codeStorageBytes;
+    if (stored + adding > limit) {
+      throw new CloudError('CodeStorageExceededException', `Code storage limit exceeded: this account stores ${stored} bytes of deployment packages, and ${adding} more would pass its limit of ${limit} bytes. Delete functions or versions you no longer need, or ask the operator of this cloud to raise the limit.`);
+    }
+  }
+
+  /** Bytes of deployment packages the account keeps: each revision once, whether $LATEST's or a version's (or both). */
+  private storedCode(accountId: string, leaving?: FunctionRow): number {
     const sizes = new Map<string, number>();
     for (const r of this.db.select({ name: functions.name, revision: functions.revision, size: functions.codeSize }).from(functions).where(eq(functions.accountId, accountId)).all()) {
       sizes.set(`${r.name}/${r.revision}`, r.size);
@@ -276,12 +287,20 @@ export class Functions {
     }).from(functionVersions).where(eq(functionVersions.accountId, accountId)).all();
     const kept = new Set(versions.map((v) => `${v.name}/${v.revision}`));
     for (const v of versions) sizes.set(`${v.name}/${v.revision}`, Number(v.size) || 0);
-    if (replacing && !kept.has(`${replacing.name}/${replacing.revision}`)) sizes.delete(`${replacing.name}/${replacing.revision}`);
-    const stored = [...sizes.values()].reduce((a, b) => a + b, 0);
-    const limit = this.config.limits.codeStorageBytes;
-    if (stored + adding > limit) {
-      throw new CloudError('CodeStorageExceededException', `Code storage limit exceeded: this account stores ${stored} bytes of deployment packages, and ${adding} more would pass its limit of ${limit} bytes. Delete functions or versions you no longer need, or ask the operator of this cloud to raise the limit.`);
-    }
+    if (leaving && !kept.has(`${leaving.name}/${leaving.revision}`)) sizes.delete(`${leaving.name}/${leaving.revision}`);
+    return [...sizes.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** GetAccountSettings: the account's limits and what it uses of them. */
+  accountSettings(accountId: string): { limits: { totalCodeSize: number; codeSizeZipped: number; codeSizeUnzipped: number; functionCount: number }; usage: { totalCodeSize: number; functionCount: number } } {
+    return {
+      limits: { totalCodeSize: this.config.limits.codeStorageBytes, codeSizeZipped: ZIP_MAX, codeSizeUnzipped: UNZIPPED_MAX, functionCount: this.config.limits.functions },
+      usage: { totalCodeSize: this.storedCode(accountId), functionCount: this.functionCount(accountId) },
+    };
+  }
+
+  private functionCount(accountId: string): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(functions).where(eq(functions.accountId, accountId)).get()!.n;
   }
 
   private async unpack(accountId: string, name: string, zip: Buffer): Promise<{ codeSha256: string; codeSize: number; revision: string }> {

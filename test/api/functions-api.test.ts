@@ -186,6 +186,7 @@ describe('limits per account', () => {
       expect(kept.code).toBe('CodeStorageExceededException');
       expect(kept.message).toContain('stores 900 bytes');
       expect((await lambda.send(new GetFunctionCommand({ FunctionName: 'c1' }))).Configuration?.CodeSize).toBe(900);
+      expect(cloud.functions.accountSettings(ME)).toMatchObject({ limits: { totalCodeSize: 1000 }, usage: { totalCodeSize: 900, functionCount: 1 } });
       await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'c1', ZipFile: zip(100) }));
     } finally {
       cloud.config.limits = { ...defaultLimits };
