@@ -183,6 +183,34 @@ describe('launches on the host', () => {
     }
   });
 
+  it('a terminate while the host is still starting the unit: the start finishes, then the unit is taken down', async () => {
+    await api.cloud.instances.idle();
+    const units = api.units;
+    const start = units.start;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    let starting = 0;
+    units.start = async (spec) => {
+      starting++;
+      await gate;
+      return start.call(units, spec);
+    };
+    try {
+      const id = (await run(1, 1)).Instances![0]!.InstanceId!;
+      await until(() => starting === 1);
+      await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      expect((await states([id]))[0]).toBe('shutting-down');
+      open();
+      await until(async () => (await states([id]))[0] === 'terminated');
+      expect(units.units.has(`pcloud-instance@${id}`)).toBe(false);
+      expect(await api.pool.hasDisk(id)).toBe(false);
+      expect(api.network.attached.has(id)).toBe(false);
+    } finally {
+      units.start = start;
+      open();
+    }
+  });
+
   it('a unit that comes up after its instance was terminated is stopped and removed', async () => {
     const id = (await run(1, 1)).Instances![0]!.InstanceId!;
     await until(async () => (await states([id]))[0] === 'running');
