@@ -47,8 +47,10 @@ function holdForks() {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => { open = resolve; });
   const inFlight = new Set<string>();
+  const called: string[] = [];
   let most = 0;
   pool.fork = async (image: string, id: string) => {
+    called.push(id);
     inFlight.add(id);
     most = Math.max(most, inFlight.size);
     try {
@@ -58,7 +60,7 @@ function holdForks() {
       inFlight.delete(id);
     }
   };
-  return { inFlight, most: () => most, release: () => { pool.fork = fork; open(); } };
+  return { inFlight, called, most: () => most, release: () => { pool.fork = fork; open(); } };
 }
 
 describe('limits per account', () => {
@@ -161,6 +163,8 @@ describe('launches on the host', () => {
         expect(api.network.attached.has(id)).toBe(false);
         expect(api.units.units.has(`pcloud-instance@${id}`)).toBe(false);
       }
+      // The six that waited never touched the host.
+      expect(forks.called).toHaveLength(2);
       expect(forks.most()).toBe(2);
     } finally {
       forks.release();
