@@ -242,7 +242,7 @@ export class Functions {
     if (!zip) throw invalid('Code.ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
     checkZipSize(zip, 'CreateFunction');
     const view = await this.uploads.run(accountId, async () => {
-      if (this.db.select({ n: functions.name }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get()) {
+      if (this.exists(accountId, name)) {
         throw new CloudError('ResourceConflictException', `Function already exist: ${name}`);
       }
       const { functions: most } = this.config.limits;
@@ -367,23 +367,40 @@ export class Functions {
     return this.get(accountId, name, String(version));
   }
 
-  async delete(accountId: string, ref: string, qualifier?: string): Promise<void> {
+  /** DeleteFunction (a version, with a qualifier): resolves to the name of the function deleted. */
+  async delete(accountId: string, ref: string, qualifier?: string): Promise<string> {
+    // A record stored under a name Lambda would not take (before names were checked) is deleted by that name exactly.
+    if (!NAME.test(ref) && qualifier === undefined && this.exists(accountId, ref)) {
+      await this.remove(accountId, ref);
+      return ref;
+    }
     const q = this.parseName(accountId, ref, qualifier);
     this.row(accountId, q.name);
     if (q.qualifier && q.qualifier !== '$LATEST') {
       this.get(accountId, q.name, q.qualifier);
       this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).run();
       await this.host.stop(this.key(accountId, q.name, q.qualifier));
-      return;
+      return q.name;
     }
-    const versions = this.versions(accountId, q.name).map((v) => v.version);
+    await this.remove(accountId, q.name);
+    return q.name;
+  }
+
+  private exists(accountId: string, name: string): boolean {
+    return Boolean(this.db.select({ n: functions.name }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get());
+  }
+
+  /** A function with all its versions: the records, its routes, its units, its code. */
+  private async remove(accountId: string, name: string): Promise<void> {
+    const versions = this.db.select({ version: functionVersions.version }).from(functionVersions)
+      .where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).all().map((v) => String(v.version));
     this.db.transaction((tx) => {
-      tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name))).run();
-      tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, q.name))).run();
+      tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).run();
+      tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
     });
     await this.syncRoutes();
-    for (const v of versions) await this.host.stop(this.key(accountId, q.name, v));
-    await this.host.removeCode(accountId, q.name);
+    for (const v of ['$LATEST', ...versions]) await this.host.stop(this.key(accountId, name, v));
+    await this.host.removeCode(accountId, name);
   }
 
   // ---------------------------------------------------------------- invoke

@@ -238,5 +238,10 @@ describe('a server starts whatever its database holds', () => {
     } finally {
       again.db.$client.close();
     }
+    // The one stored under its ARN can be deleted by that name, with its versions and units.
+    expect(await names()).toContain(stored);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: stored }));
+    expect(await names()).toEqual(['good', 'nul-env']);
+    expect(cloud.db.select().from(functionVersions).all()).toEqual([]);
   });
 });
