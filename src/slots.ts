@@ -4,7 +4,7 @@
  */
 export class Slots {
   private running = 0;
-  private readonly waiting: { start: () => void; signal?: AbortSignal; cancel: () => void }[] = [];
+  private readonly waiting: { start: () => void; cancel: () => void }[] = [];
 
   constructor(readonly size: () => number) {}
 
@@ -31,7 +31,6 @@ export class Slots {
     }
     return new Promise((resolve, reject) => {
       const entry = {
-        signal,
         start: () => {
           signal?.removeEventListener('abort', entry.cancel);
           this.running++;
