@@ -52,8 +52,8 @@ export const defaultLimits: Limits = {
 function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, not '${raw}'`);
+  const n = /^\d{1,15}$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(n >= 1)) throw new Error(`${name} must be a whole number of at least 1, not '${raw}'`);
   return n;
 }
 
