@@ -81,8 +81,8 @@ export interface StateChange {
 }
 
 const PREFIX = 'pcloud-instance@';
-/** States in which an instance holds its share of the account's limits (and of the host). */
-const HOLDING: InstanceState[] = ['pending', 'running', 'stopping'];
+/** States counted against the account's limits: the instance holds (or is about to hold, or still holds) host resources. */
+const COUNTED: InstanceState[] = ['pending', 'running', 'stopping'];
 const RAISE = 'Terminate instances you no longer need, or ask the operator of this cloud to raise the limit.';
 const TPM_PREFIX = 'pcloud-tpm@';
 const MAX_PER_CALL = 100;
@@ -296,7 +296,7 @@ export class Instances {
   /** What the account holds against its limits: instances pending, running or stopping, and their vCPUs. */
   private usage(accountId: string): { instances: number; vcpus: number } {
     const used = this.db.select({ type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
-      .where(and(eq(instances.accountId, accountId), inArray(instances.state, HOLDING))).groupBy(instances.instanceType).all();
+      .where(and(eq(instances.accountId, accountId), inArray(instances.state, COUNTED))).groupBy(instances.instanceType).all();
     return {
       instances: used.reduce((sum, u) => sum + u.n, 0),
       vcpus: used.reduce((sum, u) => sum + u.n * (instanceTypes.get(u.type)?.vcpus ?? 0), 0),
