@@ -326,7 +326,7 @@ export class Instances {
   }
 
   private instanceLimit(asked: number, used: number, limit: number): CloudError {
-    return new CloudError('InstanceLimitExceeded', `You have requested more instances (${asked}) than your current instance limit of ${limit} allows${used ? ` (${used} pending or running already)` : ''}. ${RAISE}`);
+    return new CloudError('InstanceLimitExceeded', `You have requested more instances (${asked}) than your current instance limit of ${limit} allows${used ? ` (${used} pending, running or stopping already)` : ''}. ${RAISE}`);
   }
 
   private vcpuLimit(used: number, need: string): CloudError {

@@ -71,7 +71,7 @@ describe('limits per account', () => {
       expect(res.Instances).toHaveLength(5);
       const over = await errorOf(run(1, 1));
       expect(over.code).toBe('InstanceLimitExceeded');
-      expect(over.message).toMatch(/instance limit of 5 allows \(5 pending or running already\)\. Terminate instances/);
+      expect(over.message).toMatch(/instance limit of 5 allows \(5 pending, running or stopping already\)\. Terminate instances/);
       // Per account: another account has its own room.
       expect((await run(2, 3, 't3.micro', api.ec2Other)).Instances).toHaveLength(3);
       // Stopped instances hold none of it: one stopped leaves room for one.
