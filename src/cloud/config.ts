@@ -45,7 +45,7 @@ export interface Limits {
 }
 
 export const defaultLimits: Limits = {
-  instances: 20, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, launchConcurrency: 4,
+  instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, launchConcurrency: 4,
 };
 
 /** A positive whole number from the environment, its default when unset; anything else stops the server with why. */
