@@ -32,13 +32,13 @@ export interface CloudConfig {
  * PCLOUD_LIMIT_FUNCTIONS, PCLOUD_LIMIT_CODE_STORAGE_BYTES; and PCLOUD_LAUNCH_CONCURRENCY for the host.
  */
 export interface Limits {
-  /** Instances an account may have pending or running (EC2's InstanceLimitExceeded). */
+  /** Instances an account may have pending, running or stopping (EC2's InstanceLimitExceeded). */
   instances: number;
   /** vCPUs those instances may add up to (EC2's VcpuLimitExceeded). */
   vcpus: number;
-  /** Lambda functions an account may have. */
+  /** Lambda functions an account may have (AWS has no such quota; a host has: each function is a unit and a route). */
   functions: number;
-  /** Deployment packages (zipped) an account may store, every function and version together (Lambda: 75 GB). */
+  /** Deployment packages (zipped) an account may store, every function and version together (AWS: 75 GB; here 10 GiB). */
   codeStorageBytes: number;
   /** Launches that work on the host at once, every account together; the rest wait their turn, still pending. */
   launchConcurrency: number;
