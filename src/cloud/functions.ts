@@ -88,7 +88,8 @@ function check(input: FunctionInput, creating: boolean): void {
     throw new CloudError('ValidationException', `1 validation error detected: Value '${input.role}' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+`);
   }
   if (creating && !input.handler && input.runtime !== 'provided.al2023') throw invalid('Handler is required for a function whose package type is Zip.');
-  if (input.handler !== undefined && !/^[^\s]{1,128}$/.test(input.handler)) throw new CloudError('ValidationException', `Value '${input.handler}' at 'handler' failed to satisfy constraint`);
+  // A handler is an argument of the runtime's command: no whitespace, and no control character (NUL ends an argument).
+  if (input.handler !== undefined && !/^[^\s\x00-\x1f\x7f]{1,128}$/.test(input.handler)) throw new CloudError('ValidationException', `Value '${input.handler}' at 'handler' failed to satisfy constraint`);
   if (input.memoryMiB !== undefined && (!Number.isInteger(input.memoryMiB) || input.memoryMiB < 128 || input.memoryMiB > 10240)) {
     throw new CloudError('ValidationException', `1 validation error detected: Value '${input.memoryMiB}' at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240`);
   }

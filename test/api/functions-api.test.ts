@@ -127,12 +127,14 @@ describe('environments a process can be given', () => {
     expect(await names()).toEqual(['env-fits']);
   });
 
-  it('UpdateFunctionConfiguration refuses a NUL or 200 KB value and keeps what runs; invoke still answers', async () => {
+  it('UpdateFunctionConfiguration refuses a NUL or 200 KB value (or a NUL in the handler) and keeps what runs; invoke still answers', async () => {
     await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'env-fits', Environment: { Variables: { AA: 'ok' } } }));
     for (const Variables of [{ AA: 'nul\0here' }, { AA: 'x'.repeat(200 * 1024) }, { AA: 'lone \ud800 surrogate' }]) {
       const err = await errorOf(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'env-fits', Environment: { Variables } })));
       expect(err.code).toBe('InvalidParameterValueException');
     }
+    const handler = await errorOf(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'env-fits', Handler: 'index.\0handler' })));
+    expect(handler.code).toBe('ValidationException');
     const conf = await lambda.send(new GetFunctionCommand({ FunctionName: 'env-fits' }));
     expect(conf.Configuration?.Environment?.Variables).toEqual({ AA: 'ok' });
     const res = await lambda.send(new InvokeCommand({ FunctionName: 'env-fits', Payload: Buffer.from('{}') }));
