@@ -21,6 +21,50 @@ export interface CloudConfig {
   vmShutdownTimeoutSec: number;
   /** Where runtime state (sockets) lives: DATA/run. */
   runDir?: string;
+  /** What one account may hold, and how much launching the host does at once. */
+  limits: Limits;
+  /** How long a warm function worker stays after its last invoke. */
+  lambdaIdleSec: number;
+}
+
+/**
+ * Limits per account (as AWS's service quotas), set by the operator: PCLOUD_LIMIT_INSTANCES, PCLOUD_LIMIT_VCPUS,
+ * PCLOUD_LIMIT_FUNCTIONS, PCLOUD_LIMIT_CODE_STORAGE_BYTES; and PCLOUD_LAUNCH_CONCURRENCY for the host.
+ */
+export interface Limits {
+  /** Instances an account may have pending, running or stopping (EC2's InstanceLimitExceeded). */
+  instances: number;
+  /** vCPUs those instances may add up to (EC2's VcpuLimitExceeded). */
+  vcpus: number;
+  /** Lambda functions an account may have (AWS has no such quota; a host has: each function is a unit and a route). */
+  functions: number;
+  /** Deployment packages (zipped) an account may store, every function and version together (AWS: 75 GB; here 10 GiB). */
+  codeStorageBytes: number;
+  /** Launches that work on the host at once, every account together; the rest wait their turn, still pending. */
+  launchConcurrency: number;
+}
+
+export const defaultLimits: Limits = {
+  instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, launchConcurrency: 4,
+};
+
+/** A positive whole number from the environment, its default when unset; anything else stops the server with why. */
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = /^\d{1,15}$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(n >= 1)) throw new Error(`${name} must be a whole number of at least 1, not '${raw}'`);
+  return n;
+}
+
+function limitsFromEnv(env: NodeJS.ProcessEnv): Limits {
+  return {
+    instances: count(env, 'PCLOUD_LIMIT_INSTANCES', defaultLimits.instances),
+    vcpus: count(env, 'PCLOUD_LIMIT_VCPUS', defaultLimits.vcpus),
+    functions: count(env, 'PCLOUD_LIMIT_FUNCTIONS', defaultLimits.functions),
+    codeStorageBytes: count(env, 'PCLOUD_LIMIT_CODE_STORAGE_BYTES', defaultLimits.codeStorageBytes),
+    launchConcurrency: count(env, 'PCLOUD_LAUNCH_CONCURRENCY', defaultLimits.launchConcurrency),
+  };
 }
 
 export interface ExternalNetwork {
@@ -54,5 +98,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     external: externalFromEnv(env),
     vmAccel: env.PCLOUD_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg',
     vmShutdownTimeoutSec: Number(env.PCLOUD_VM_SHUTDOWN_TIMEOUT_SEC ?? 120),
+    limits: limitsFromEnv(env),
+    lambdaIdleSec: count(env, 'PCLOUD_LAMBDA_IDLE_SEC', 60),
   };
 }

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { functions, functionVersions, type FunctionConfig } from '../db/schema.js';
 import type { FunctionHost, FunctionUnitOptions, InvokeResult } from '../host/functions.js';
@@ -14,16 +14,31 @@ import type { NginxDriver, FunctionRoute } from '../host/nginx.js';
 import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
+import { isId } from './ids.js';
+import { KeyedQueue } from '../serial.js';
 
 export type FunctionRow = typeof functions.$inferSelect;
 
 export const RUNTIMES = ['nodejs20.x', 'python3.11', 'python3.12', 'provided.al2023'] as const;
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-const ARN_NAME = /^arn:aws:lambda:[a-z0-9-]+:(\d{12}):function:([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|\d+))?$/;
+/**
+ * FunctionName as Lambda takes it: a name, a partial ARN (ACCOUNT:function:NAME) or an ARN, each with an optional
+ * qualifier (`:$LATEST`, `:3`). Every part is a fixed character class that cannot contain the next separator: linear.
+ */
+const FUNCTION_REF = /^(?:arn:aws[a-zA-Z-]*:lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):)?(?:(\d{12}):)?(?:function:)?([a-zA-Z0-9_-]+)(?::(\$LATEST|[a-zA-Z0-9_-]+))?$/;
+const FUNCTION_REF_PATTERN = '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?';
+/** FunctionName's longest form (an ARN with a qualifier), as Lambda's API bounds it. */
+const FUNCTION_REF_MAX = 170;
+const QUALIFIER = /^[a-zA-Z0-9$_-]{1,128}$/;
 export const SYNC_PAYLOAD_MAX = 6 * 1024 * 1024;
 export const ASYNC_PAYLOAD_MAX = 256 * 1024;
-/** How long a warm worker stays after its last invoke. */
-const WARM_IDLE_SEC = Number(process.env.PCLOUD_LAMBDA_IDLE_SEC ?? 60);
+/** A deployment package uploaded inline (Lambda: 50 MB zipped; the request that carries it in base64, 69905067 bytes). */
+export const ZIP_MAX = 50 * 1024 * 1024;
+const ZIP_REQUEST_MAX = 69905067;
+/** What a package may unzip to (Lambda: 250 MB; the host enforces it while unpacking). */
+export const UNZIPPED_MAX = 262144000;
+/** A function's environment variables together, measured as Lambda does: their JSON, in bytes. */
+export const ENVIRONMENT_MAX = 4096;
 
 /** What fat lambdas need of instances: a VM's display, and starting and stopping it. */
 export interface ConsoleTargets {
@@ -32,6 +47,8 @@ export interface ConsoleTargets {
   ensureRunning(accountId: string, instanceId: string): Promise<void>;
   stop(accountId: string, instanceId: string): void;
   isRunning(accountId: string, instanceId: string): boolean;
+  /** The account has this instance (a console function may only serve its own account's VMs). */
+  owns(accountId: string, instanceId: string): boolean;
 }
 
 /** A function whose environment names an instance is a "fat lambda": its URL serves that VM's console. */
@@ -71,7 +88,8 @@ function check(input: FunctionInput, creating: boolean): void {
     throw new CloudError('ValidationException', `1 validation error detected: Value '${input.role}' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+`);
   }
   if (creating && !input.handler && input.runtime !== 'provided.al2023') throw invalid('Handler is required for a function whose package type is Zip.');
-  if (input.handler !== undefined && !/^[^\s]{1,128}$/.test(input.handler)) throw new CloudError('ValidationException', `Value '${input.handler}' at 'handler' failed to satisfy constraint`);
+  // A handler is an argument of the runtime's command: no whitespace, and no control character (NUL ends an argument).
+  if (input.handler !== undefined && !/^[^\s\x00-\x1f\x7f]{1,128}$/.test(input.handler)) throw new CloudError('ValidationException', `Value '${input.handler}' at 'handler' failed to satisfy constraint`);
   if (input.memoryMiB !== undefined && (!Number.isInteger(input.memoryMiB) || input.memoryMiB < 128 || input.memoryMiB > 10240)) {
     throw new CloudError('ValidationException', `1 validation error detected: Value '${input.memoryMiB}' at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240`);
   }
@@ -82,7 +100,38 @@ function check(input: FunctionInput, creating: boolean): void {
     if (!/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k)) throw invalid(`Environment variable name ${k} is invalid`);
     if (/^(AWS_|LAMBDA_|_HANDLER$)/.test(k) && !['AWS_REGION'].includes(k)) throw invalid(`Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${k}`);
   }
+  if (input.description !== undefined && input.description.length > 256) {
+    throw new CloudError('ValidationException', "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256");
+  }
+  if (input.environment !== undefined) checkEnvironment(input.environment);
   if (input.mode !== undefined && input.mode !== 'per-request' && input.mode !== 'warm') throw invalid(`The pcloud:invoke-mode tag is per-request or warm, not ${input.mode}`);
+}
+
+/**
+ * What a process can be given: strings without NUL (execve ends a variable there) or unpaired surrogates (no UTF-8 for
+ * them), 4 KB in all as Lambda measures it; and a console function's instance and idle time in their forms.
+ */
+function checkEnvironment(env: Record<string, string>): void {
+  const unable = 'Lambda was unable to configure your environment variables because';
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v !== 'string') throw invalid(`${unable} the value of ${k} is not a string.`);
+    if (v.includes('\0') || /\p{Cs}/u.test(v)) throw invalid(`${unable} the value of ${k} holds a character no process environment can carry (NUL, or an unpaired surrogate).`);
+  }
+  const measured = JSON.stringify(env);
+  const bytes = Buffer.byteLength(measured);
+  if (bytes > ENVIRONMENT_MAX) {
+    const shown = measured.length > ENVIRONMENT_MAX ? `${measured.slice(0, ENVIRONMENT_MAX)}... (${bytes} bytes)` : measured;
+    throw invalid(`${unable} the environment variables you have provided exceeded the 4KB limit. String measured: ${shown}`);
+  }
+  if (Object.hasOwn(env, CONSOLE_ENV) && !isId('i', env[CONSOLE_ENV]!)) throw invalid(`${CONSOLE_ENV} names an instance (i-...), not '${env[CONSOLE_ENV]}'.`);
+  if (Object.hasOwn(env, CONSOLE_IDLE_ENV) && !/^[1-9]\d{0,5}$/.test(env[CONSOLE_IDLE_ENV]!)) {
+    throw invalid(`${CONSOLE_IDLE_ENV} is a whole number of seconds from 1 to 999999, not '${env[CONSOLE_IDLE_ENV]}'.`);
+  }
+}
+
+/** A package inline past Lambda's 50 MB: refused as Lambda refuses the request that carries it. */
+function checkZipSize(zip: Buffer, operation: string): void {
+  if (zip.length > ZIP_MAX) throw new CloudError('RequestEntityTooLargeException', `Request must be smaller than ${ZIP_REQUEST_MAX} bytes for the ${operation} operation`);
 }
 
 export class Functions {
@@ -102,16 +151,43 @@ export class Functions {
     return `arn:aws:lambda:${this.config.region}:${accountId}:function:${name}${version ? `:${version}` : ''}`;
   }
 
-  /** A function name, partial or full ARN (with a qualifier) to its name and qualifier. */
+  /**
+   * FunctionName in any of its forms to the function's name and qualifier (a qualifier given apart must agree). An ARN
+   * of another account is refused, one of another region is not found here.
+   */
   parseName(accountId: string, ref: string, qualifier?: string): { name: string; qualifier?: string } {
-    const m = ARN_NAME.exec(ref);
-    if (m) {
-      if (m[1] !== accountId) throw new CloudError('AccessDeniedException', `User is not authorized to access ${ref}`);
-      if (m[3] && qualifier && m[3] !== qualifier) throw invalid('The derived qualifier from the function name does not match the specified qualifier.');
-      return { name: m[2]!, qualifier: m[3] ?? qualifier };
+    const r = this.resolve(accountId, ref);
+    if (qualifier !== undefined && !QUALIFIER.test(qualifier)) {
+      throw new CloudError('ValidationException', `1 validation error detected: Value '${qualifier.slice(0, 200)}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)`);
     }
-    if (!NAME.test(ref)) throw new CloudError('ValidationException', `1 validation error detected: Value '${ref}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?`);
-    return { name: ref, qualifier };
+    if (r.qualifier && qualifier && r.qualifier !== qualifier) throw invalid('The derived qualifier from the function name does not match the specified qualifier.');
+    // No function has a longer name: not one of them.
+    if (r.name.length > 64) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.arn(accountId, r.name)}`);
+    return { name: r.name, qualifier: r.qualifier ?? qualifier };
+  }
+
+  /** CreateFunction's FunctionName: a name, or an ARN of this account and region without a qualifier. */
+  private createName(accountId: string, ref: string): string {
+    const r = this.resolve(accountId, ref);
+    if (r.qualifier !== undefined) throw this.badRef(ref);
+    if (r.name.length > 64) throw invalid(`1 validation error detected: Value '${r.name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
+    return r.name;
+  }
+
+  private resolve(accountId: string, ref: string): { name: string; qualifier?: string } {
+    const m = ref.length <= FUNCTION_REF_MAX ? FUNCTION_REF.exec(ref) : null;
+    if (!m) throw this.badRef(ref);
+    const [, region, account, name, qualifier] = m;
+    if (account !== undefined && account !== accountId) throw new CloudError('AccessDeniedException', `User is not authorized to access ${ref}`);
+    if (region !== undefined && region !== this.config.region) {
+      throw new CloudError('ResourceNotFoundException', `Functions from '${region}' are not reachable in this region ('${this.config.region}')`);
+    }
+    return { name: name!, qualifier };
+  }
+
+  private badRef(ref: string): CloudError {
+    const shown = ref.length > FUNCTION_REF_MAX ? `${ref.slice(0, FUNCTION_REF_MAX)}...` : ref;
+    return new CloudError('ValidationException', `1 validation error detected: Value '${shown}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${FUNCTION_REF_PATTERN}`);
   }
 
   row(accountId: string, name: string): FunctionRow {
@@ -150,23 +226,82 @@ export class Functions {
     return [this.latest(r), ...vs.map((v) => ({ ...v.config, name, accountId, version: String(v.version), arn: this.arn(accountId, name, String(v.version)), lastModified: v.createdAt }))];
   }
 
-  async create(accountId: string, name: string, input: FunctionInput, zip: Buffer | undefined, publish: boolean): Promise<FunctionView> {
-    if (!NAME.test(name)) this.parseName(accountId, name);
+  /** Creates and code updates of one account, one at a time: its limits are checked against what it holds. */
+  private readonly uploads = new KeyedQueue();
+
+  /** A console function's instance must be the account's own. */
+  private checkConsole(accountId: string, environment: Record<string, string> | undefined): void {
+    if (!environment || !Object.hasOwn(environment, CONSOLE_ENV) || !this.consoles) return;
+    const id = environment[CONSOLE_ENV]!;
+    if (!this.consoles.owns(accountId, id)) throw invalid(`${CONSOLE_ENV} names the instance '${id}', which does not exist in this account.`);
+  }
+
+  async create(accountId: string, ref: string, input: FunctionInput, zip: Buffer | undefined, publish: boolean): Promise<FunctionView> {
+    const name = this.createName(accountId, ref);
     check(input, true);
+    this.checkConsole(accountId, input.environment);
     if (!zip) throw invalid('Code.ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
-    if (this.db.select({ n: functions.name }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get()) {
-      throw new CloudError('ResourceConflictException', `Function already exist: ${name}`);
-    }
-    const code = await this.unpack(accountId, name, zip);
-    const now = Date.now();
-    this.db.insert(functions).values({
-      accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
-      memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
-      mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, createdAt: now, updatedAt: now,
-    }).run();
-    const view = publish ? await this.publish(accountId, name, '') : this.get(accountId, name);
+    checkZipSize(zip, 'CreateFunction');
+    const view = await this.uploads.run(accountId, async () => {
+      if (this.exists(accountId, name)) {
+        throw new CloudError('ResourceConflictException', `Function already exist: ${name}`);
+      }
+      const { functions: most } = this.config.limits;
+      const count = this.functionCount(accountId);
+      if (count >= most) {
+        throw new CloudError('ServiceQuotaExceededException', `This account has ${count} functions, as many as this cloud allows one account (${most}). Delete functions you no longer need, or ask the operator of this cloud to raise the limit.`);
+      }
+      this.checkCodeStorage(accountId, zip.length);
+      const code = await this.unpack(accountId, name, zip);
+      const now = Date.now();
+      this.db.insert(functions).values({
+        accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
+        memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
+        mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, createdAt: now, updatedAt: now,
+      }).run();
+      return publish ? this.publish(accountId, name, '') : this.get(accountId, name);
+    });
     await this.syncRoutes();
     return view;
+  }
+
+  /**
+   * The account's deployment packages with one more of `adding` bytes (replacing `replacing`'s revision, if no version
+   * keeps it) must fit in its code storage: CodeStorageExceededException otherwise.
+   */
+  private checkCodeStorage(accountId: string, adding: number, replacing?: FunctionRow): void {
+    const stored = this.storedCode(accountId, replacing);
+    const limit = this.config.limits.codeStorageBytes;
+    if (stored + adding > limit) {
+      throw new CloudError('CodeStorageExceededException', `Code storage limit exceeded: this account stores ${stored} bytes of deployment packages, and ${adding} more would pass its limit of ${limit} bytes. Delete functions or versions you no longer need, or ask the operator of this cloud to raise the limit.`);
+    }
+  }
+
+  /** Bytes of deployment packages the account keeps: each revision once, whether $LATEST's or a version's (or both). */
+  private storedCode(accountId: string, leaving?: FunctionRow): number {
+    const sizes = new Map<string, number>();
+    for (const r of this.db.select({ name: functions.name, revision: functions.revision, size: functions.codeSize }).from(functions).where(eq(functions.accountId, accountId)).all()) {
+      sizes.set(`${r.name}/${r.revision}`, r.size);
+    }
+    const versions = this.db.select({
+      name: functionVersions.name, revision: sql<string>`json_extract(${functionVersions.config}, '$.revision')`, size: sql<number>`json_extract(${functionVersions.config}, '$.codeSize')`,
+    }).from(functionVersions).where(eq(functionVersions.accountId, accountId)).all();
+    const kept = new Set(versions.map((v) => `${v.name}/${v.revision}`));
+    for (const v of versions) sizes.set(`${v.name}/${v.revision}`, Number(v.size) || 0);
+    if (leaving && !kept.has(`${leaving.name}/${leaving.revision}`)) sizes.delete(`${leaving.name}/${leaving.revision}`);
+    return [...sizes.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** GetAccountSettings: the account's limits and what it uses of them. */
+  accountSettings(accountId: string): { limits: { totalCodeSize: number; codeSizeZipped: number; codeSizeUnzipped: number; functionCount: number }; usage: { totalCodeSize: number; functionCount: number } } {
+    return {
+      limits: { totalCodeSize: this.config.limits.codeStorageBytes, codeSizeZipped: ZIP_MAX, codeSizeUnzipped: UNZIPPED_MAX, functionCount: this.config.limits.functions },
+      usage: { totalCodeSize: this.storedCode(accountId), functionCount: this.functionCount(accountId) },
+    };
+  }
+
+  private functionCount(accountId: string): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(functions).where(eq(functions.accountId, accountId)).get()!.n;
   }
 
   private async unpack(accountId: string, name: string, zip: Buffer): Promise<{ codeSha256: string; codeSize: number; revision: string }> {
@@ -175,7 +310,11 @@ export class Functions {
     try {
       await this.host.unpack(accountId, name, revision, zip);
     } catch (err) {
-      throw invalid(`Could not unzip uploaded file. Please check your file, then try to upload again. (${(err as Error).message})`);
+      // The host's own refusals (the unzipped size) are already in Lambda's words; anything else is said to the log only
+      // (unzip's message names host paths).
+      if (err instanceof CloudError) throw err;
+      log.warn(`unpacking a package of ${accountId}'s ${name}: ${(err as Error).message}`);
+      throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
     }
     return { codeSha256: createHash('sha256').update(zip).digest('base64'), codeSize: zip.length, revision };
   }
@@ -184,8 +323,12 @@ export class Functions {
     const { name } = this.parseName(accountId, ref);
     this.row(accountId, name);
     if (!zip) throw invalid('ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
-    const code = await this.unpack(accountId, name, zip);
-    this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    checkZipSize(zip, 'UpdateFunctionCode');
+    await this.uploads.run(accountId, async () => {
+      this.checkCodeStorage(accountId, zip.length, this.row(accountId, name));
+      const code = await this.unpack(accountId, name, zip);
+      this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    });
     await this.host.stop(this.key(accountId, name, '$LATEST'));
     return publish ? this.publish(accountId, name, '') : this.get(accountId, name);
   }
@@ -194,6 +337,7 @@ export class Functions {
     const { name } = this.parseName(accountId, ref);
     this.row(accountId, name);
     check(input, false);
+    this.checkConsole(accountId, input.environment);
     const set: Partial<FunctionRow> = { updatedAt: Date.now() };
     if (input.runtime !== undefined) set.runtime = input.runtime;
     if (input.handler !== undefined) set.handler = input.handler;
@@ -224,23 +368,40 @@ export class Functions {
     return this.get(accountId, name, String(version));
   }
 
-  async delete(accountId: string, ref: string, qualifier?: string): Promise<void> {
+  /** DeleteFunction (a version, with a qualifier): resolves to the name of the function deleted. */
+  async delete(accountId: string, ref: string, qualifier?: string): Promise<string> {
+    // A record stored under a name Lambda would not take (before names were checked) is deleted by that name exactly.
+    if (!NAME.test(ref) && qualifier === undefined && this.exists(accountId, ref)) {
+      await this.remove(accountId, ref);
+      return ref;
+    }
     const q = this.parseName(accountId, ref, qualifier);
     this.row(accountId, q.name);
     if (q.qualifier && q.qualifier !== '$LATEST') {
       this.get(accountId, q.name, q.qualifier);
       this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).run();
       await this.host.stop(this.key(accountId, q.name, q.qualifier));
-      return;
+      return q.name;
     }
-    const versions = this.versions(accountId, q.name).map((v) => v.version);
+    await this.remove(accountId, q.name);
+    return q.name;
+  }
+
+  private exists(accountId: string, name: string): boolean {
+    return Boolean(this.db.select({ n: functions.name }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get());
+  }
+
+  /** A function with all its versions: the records, its routes, its units, its code. */
+  private async remove(accountId: string, name: string): Promise<void> {
+    const versions = this.db.select({ version: functionVersions.version }).from(functionVersions)
+      .where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).all().map((v) => String(v.version));
     this.db.transaction((tx) => {
-      tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name))).run();
-      tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, q.name))).run();
+      tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).run();
+      tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
     });
     await this.syncRoutes();
-    for (const v of versions) await this.host.stop(this.key(accountId, q.name, v));
-    await this.host.removeCode(accountId, q.name);
+    for (const v of ['$LATEST', ...versions]) await this.host.stop(this.key(accountId, name, v));
+    await this.host.removeCode(accountId, name);
   }
 
   // ---------------------------------------------------------------- invoke
@@ -250,10 +411,10 @@ export class Functions {
   }
 
   private consoleOf(v: { accountId: string; name: string; environment: Record<string, string> }) {
-    const instanceId = v.environment[CONSOLE_ENV];
-    if (!instanceId || !this.consoles) return undefined;
+    const instanceId = Object.hasOwn(v.environment, CONSOLE_ENV) ? v.environment[CONSOLE_ENV] : undefined;
+    if (!instanceId || !isId('i', instanceId) || !this.consoles) return undefined;
     return {
-      instanceId, vncPath: this.consoles.vncPath(v.accountId, instanceId), idleSec: Number(v.environment[CONSOLE_IDLE_ENV] ?? 300),
+      instanceId, vncPath: this.consoles.vncPath(v.accountId, instanceId), idleSec: Number(Object.hasOwn(v.environment, CONSOLE_IDLE_ENV) ? v.environment[CONSOLE_IDLE_ENV] : 300) || 300,
       stateFile: this.host.socketPath(this.key(v.accountId, v.name, '$LATEST')).replace(/\.sock$/, '.console.json'),
     };
   }
@@ -263,7 +424,7 @@ export class Functions {
       console: v.version === '$LATEST' ? this.consoleOf(v) : undefined,
       key: this.key(v.accountId, v.name, v.version), functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
-      environment: v.environment, mode: v.mode, idleSec: WARM_IDLE_SEC, region: this.config.region,
+      environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
     };
   }
 
@@ -358,7 +519,7 @@ export class Functions {
   /** Fat lambdas whose console has been idle past their idle time: their VM stops (the proxy has left by itself). */
   async sweepConsoles(now = Date.now()): Promise<void> {
     if (!this.consoles) return;
-    for (const r of this.db.select().from(functions).all()) {
+    for (const r of this.servable()) {
       const c = this.consoleOf(r);
       if (!c) continue;
       const state = await readFile(c.stateFile, 'utf8').then((t) => JSON.parse(t) as { connections: number; lastActive: number }, () => undefined);
@@ -371,17 +532,50 @@ export class Functions {
     }
   }
 
-  /** Socket units of function versions that no longer exist (deleted while the server died mid-way): stopped. */
+  /** Records already reported as unservable (each is reported once per process). */
+  private readonly reported = new Set<string>();
+
+  /**
+   * Every function that can be served, each record read on its own: one whose name, runtime or environment could not
+   * run (stored before names and environments were checked, or damaged) is reported and skipped, never fatal.
+   */
+  private servable(): FunctionRow[] {
+    const out: FunctionRow[] = [];
+    for (const k of this.db.select({ accountId: functions.accountId, name: functions.name }).from(functions).all()) {
+      try {
+        if (!NAME.test(k.name)) throw new Error('its name is not a function name');
+        const r = this.row(k.accountId, k.name);
+        if (!(RUNTIMES as readonly string[]).includes(r.runtime)) throw new Error(`its runtime ${r.runtime} is not one pcloud runs`);
+        checkEnvironment(r.environment);
+        out.push(r);
+      } catch (err) {
+        const id = JSON.stringify([k.accountId, k.name]);
+        if (this.reported.has(id)) continue;
+        this.reported.add(id);
+        log.error(`function ${JSON.stringify(k.name).slice(0, 200)} of account ${k.accountId} cannot be served, skipped: ${(err as Error).message.slice(0, 300)}`);
+      }
+    }
+    return out;
+  }
+
+  /** Socket units of function versions that no longer exist (deleted while the server died mid-way), or cannot be served: stopped. */
   async reconcile(): Promise<number> {
     const live = new Set<string>();
-    for (const r of this.db.select().from(functions).all()) {
-      for (const v of this.versions(r.accountId, r.name)) live.add(this.key(r.accountId, r.name, v.version));
+    for (const r of this.servable()) {
+      live.add(this.key(r.accountId, r.name, '$LATEST'));
+      const vs = this.db.select({ version: functionVersions.version }).from(functionVersions)
+        .where(and(eq(functionVersions.accountId, r.accountId), eq(functionVersions.name, r.name))).all();
+      for (const v of vs) live.add(this.key(r.accountId, r.name, String(v.version)));
     }
     let removed = 0;
     for (const key of await this.host.list()) {
       if (live.has(key)) continue;
-      await this.host.stop(key);
-      removed++;
+      try {
+        await this.host.stop(key);
+        removed++;
+      } catch (err) {
+        log.error(`stopping the function unit ${key}, skipped: ${(err as Error).message}`);
+      }
     }
     return removed;
   }
@@ -389,12 +583,12 @@ export class Functions {
   /** nginx's routes: every function's Invoke path and URL, to its $LATEST socket. */
   async syncRoutes(): Promise<void> {
     if (!this.nginx) return;
-    const rows = this.db.select().from(functions).all();
+    const rows = this.servable();
     for (const r of rows) await this.host.ensure(this.unitOptions(this.latest(r))).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
     const routes: FunctionRoute[] = rows.map((r) => ({
       accountId: r.accountId, name: r.name, arn: this.arn(r.accountId, r.name),
       socket: this.host.socketPath(this.key(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined, urlAuth: r.urlAuth ?? undefined,
-      console: Boolean(r.environment[CONSOLE_ENV]),
+      console: Object.hasOwn(r.environment, CONSOLE_ENV),
     }));
     await this.nginx.sync(routes).catch((err) => log.warn(`nginx: ${(err as Error).message}`));
   }

@@ -71,6 +71,7 @@ export class Cloud {
       ensureRunning: (accountId, instanceId) => this.instances.ensureRunning(accountId, instanceId),
       stop: (accountId, instanceId) => { this.instances.stop(accountId, [instanceId]); },
       isRunning: (_accountId, instanceId) => this.instances.row(instanceId)?.state === 'running',
+      owns: (accountId, instanceId) => this.instances.row(instanceId)?.accountId === accountId,
     };
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
@@ -140,16 +141,24 @@ export class Cloud {
   /** Reconcile with the host, then follow unit events and sweep old terminated instances. */
   async start(): Promise<void> {
     this.instances.listen();
-    const stats = {
-      ...(await this.instances.reconcile()), partialImages: await this.images.reconcile(),
-      orphanFunctionUnits: this.host.functions ? await this.functions.reconcile() : 0,
-      ...(this.config.networking === 'vpc' ? await this.reconcileNetworks() : {}),
+    // Each step on its own: one that fails is reported and the server starts anyway (each skips its bad records too).
+    const stats: Record<string, number> = {};
+    const step = async (what: string, fn: () => Promise<Record<string, number>>) => {
+      try {
+        Object.assign(stats, await fn());
+      } catch (err) {
+        log.error(`reconciling ${what} with the host failed, skipped: ${(err as Error).message}`);
+      }
     };
+    await step('instances', () => this.instances.reconcile());
+    await step('images', async () => ({ partialImages: await this.images.reconcile() }));
+    if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
+    if (this.config.networking === 'vpc') await step('networks', () => this.reconcileNetworks());
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
     this.instances.sweep();
     // The metadata service in every VPC router there is (instances there may have run on without us).
     if (this.config.networking === 'vpc') {
-      for (const vpcId of await this.routers()) {
+      for (const vpcId of await this.routers().catch((err) => { log.error(`listing VPC routers: ${(err as Error).message}`); return []; })) {
         await this.host.metadata.ensure(vpcId).catch((err) => log.warn(`metadata service in ${vpcId}: ${(err as Error).message}`));
       }
     }
@@ -168,16 +177,20 @@ export class Cloud {
   private async reconcileNetworks(): Promise<{ orphanRouters: number; strayLinks: number }> {
     const known = new Set(this.db.select({ id: vpcs.id }).from(vpcs).all().map((v) => v.id));
     const orphans = (await this.routers()).filter((id) => !known.has(id));
-    for (const vpcId of orphans) await this.removeRouter(vpcId);
+    for (const vpcId of orphans) await this.removeRouter(vpcId).catch((err) => log.error(`removing router of ${vpcId}, skipped: ${(err as Error).message}`));
     // Ports (taps of VMs) of instances that no longer run; a container's veth end goes with its namespace.
     const running = new Set(this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])).all()
       .map((r) => portName(r.id)));
     let strayLinks = await this.host.network.reconcileLinks();
     for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
-      for (const port of await this.host.network.ports(vpcId)) {
-        if (running.has(port)) continue;
-        await this.host.network.removePort(vpcId, port);
-        strayLinks++;
+      try {
+        for (const port of await this.host.network.ports(vpcId)) {
+          if (running.has(port)) continue;
+          await this.host.network.removePort(vpcId, port);
+          strayLinks++;
+        }
+      } catch (err) {
+        log.error(`ports of ${vpcId}, skipped: ${(err as Error).message}`);
       }
     }
     return { orphanRouters: orphans.length, strayLinks };

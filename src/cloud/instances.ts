@@ -25,11 +25,19 @@ import { newMac, type Network } from './network.js';
 import { Tags, globFor, type Filter, type Tag } from './tags.js';
 import { PublicIps } from './public-ips.js';
 import { KeyedQueue } from '../serial.js';
+import { Slots } from '../slots.js';
 import type { Vms } from './vms.js';
 import type { Volumes } from './volumes.js';
 
 export type Instance = typeof instances.$inferSelect;
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+
+/** Why a launch stopped early: its instance was terminated or stopped while it was queued or under way. */
+class LaunchCancelled extends Error {
+  constructor(id: string) {
+    super(`the launch of ${id} was cancelled`);
+  }
+}
 
 export const stateCodes: Record<InstanceState, number> = {
   pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80,
@@ -73,6 +81,9 @@ export interface StateChange {
 }
 
 const PREFIX = 'pcloud-instance@';
+/** States counted against the account's limits: the instance holds (or is about to hold, or still holds) host resources. */
+const COUNTED: InstanceState[] = ['pending', 'running', 'stopping'];
+const RAISE = 'Terminate instances you no longer need, or ask the operator of this cloud to raise the limit.';
 const TPM_PREFIX = 'pcloud-tpm@';
 const MAX_PER_CALL = 100;
 const USER_DATA_MAX = 16 * 1024;
@@ -147,6 +158,14 @@ const filterColumns: Record<string, SQL> = {
 export class Instances {
   /** Every transition of one instance, one at a time. */
   private readonly locks = new KeyedQueue((id, err) => log.error(`instance ${id}: ${err.message}`));
+  /** Launches queued or under way, to cancel when their instance is terminated or stopped. */
+  private readonly launching = new Map<string, AbortController>();
+  /** Launches working on the host at once (forks, networks, units), every account together; the rest wait pending. */
+  private readonly launchSlots = new Slots(() => this.config.limits.launchConcurrency);
+  /** Teardowns at once: a line of their own, so that a terminate never waits behind queued launches. */
+  private readonly teardownSlots = new Slots(() => this.config.limits.launchConcurrency);
+  /** Instances this process made whose launch has not touched the host yet: nothing to tear down when cancelled. */
+  private readonly untouched = new Set<string>();
   private unsubscribe?: () => void;
 
   constructor(
@@ -169,8 +188,10 @@ export class Instances {
     });
   }
 
+  /** Stop following the units, and cancel the launches still queued or under way (a restart launches them again). */
   close(): void {
     this.unsubscribe?.();
+    for (const [id, ctl] of this.launching) ctl.abort(new LaunchCancelled(id));
   }
 
   /** Wait until every transition under way has finished (tests, shutdown). */
@@ -184,11 +205,8 @@ export class Instances {
     if (!p.imageId) throw new CloudError('MissingParameter', 'The request must contain the parameter ImageId');
     if (p.maxCount === undefined) throw new CloudError('MissingParameter', 'The request must contain the parameter MaxCount');
     if (p.minCount === undefined) throw new CloudError('MissingParameter', 'The request must contain the parameter MinCount');
-    if (p.minCount < 1) throw invalidParam(`Value (${p.minCount}) for parameter minCount is invalid. Expected a value greater than or equal to 1.`);
-    if (p.maxCount < p.minCount) throw invalidParam(`Value (${p.maxCount}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount.`);
-    if (p.minCount > MAX_PER_CALL) {
-      throw new CloudError('InstanceLimitExceeded', `You have requested more instances (${p.minCount}) than your current instance limit of ${MAX_PER_CALL} allows.`);
-    }
+    if (!Number.isSafeInteger(p.minCount) || p.minCount < 1) throw invalidParam(`Value (${p.minCount}) for parameter minCount is invalid. Expected a value greater than or equal to 1.`);
+    if (!Number.isSafeInteger(p.maxCount) || p.maxCount < p.minCount) throw invalidParam(`Value (${p.maxCount}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount.`);
     if (p.clientToken !== undefined && (p.clientToken.length > 64 || !/^[\x20-\x7e]*$/.test(p.clientToken))) {
       throw invalidParam('ClientToken must be at most 64 ASCII characters');
     }
@@ -240,10 +258,12 @@ export class Instances {
           return { reservationId: prior.id, instances: rows, fresh: false };
         }
       }
+      // As many as asked for that fit in the account's limits; fewer than MinCount is a refusal. In the transaction, so
+      // two calls at once cannot both take the last room.
+      const count = this.room(accountId, type, p.minCount!, p.maxCount!);
       const reservationId = newId('r');
       const now = Date.now();
       tx.insert(reservations).values({ id: reservationId, accountId, clientToken: p.clientToken || null, requestHash, createdAt: now }).run();
-      const count = p.maxCount!;
       const ips = this.network.allocateIps(subnet, p.privateIpAddress ? 1 : count, p.privateIpAddress);
       if (ips.length < count && p.privateIpAddress) {
         throw invalidParam('A private IP address can be given only when launching one instance');
@@ -264,13 +284,85 @@ export class Instances {
       }
       return { reservationId, instances: rows, fresh: true };
     });
-    if (result.fresh) for (const r of result.instances) void this.serial(r.id, () => this.launch(r.id));
+    if (result.fresh) {
+      for (const r of result.instances) {
+        this.untouched.add(r.id);
+        this.queueLaunch(r.id);
+      }
+    }
     return { reservationId: result.reservationId, instances: result.instances };
   }
 
-  private async launch(id: string): Promise<void> {
+  /** What the account holds against its limits: instances pending, running or stopping, and their vCPUs. */
+  private usage(accountId: string): { instances: number; vcpus: number } {
+    const used = this.db.select({ type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.state, COUNTED))).groupBy(instances.instanceType).all();
+    return {
+      instances: used.reduce((sum, u) => sum + u.n, 0),
+      vcpus: used.reduce((sum, u) => sum + u.n * (instanceTypes.get(u.type)?.vcpus ?? 0), 0),
+    };
+  }
+
+  /**
+   * How many of MinCount..MaxCount instances of a type the account has room for: at most MAX_PER_CALL, within its
+   * instance and vCPU limits. Less than MinCount: the limit's error, as EC2 words it.
+   */
+  private room(accountId: string, type: InstanceType, min: number, max: number): number {
+    const used = this.usage(accountId);
+    const byCount = Math.min(MAX_PER_CALL, this.config.limits.instances - used.instances);
+    const byVcpus = Math.floor((this.config.limits.vcpus - used.vcpus) / type.vcpus);
+    if (min > byCount) throw this.instanceLimit(min, used.instances, Math.min(MAX_PER_CALL, this.config.limits.instances));
+    if (min > byVcpus) throw this.vcpuLimit(used.vcpus, `${min} ${type.name} need ${min * type.vcpus}`);
+    return Math.min(max, byCount, byVcpus);
+  }
+
+  /** StartInstances: the stopped instances to start must fit in the account's limits, all of them. */
+  private checkRoomToStart(accountId: string, rows: Instance[]): void {
+    if (!rows.length) return;
+    const used = this.usage(accountId);
+    const vcpus = rows.reduce((sum, r) => sum + (instanceTypes.get(r.instanceType)?.vcpus ?? 0), 0);
+    if (used.instances + rows.length > this.config.limits.instances) throw this.instanceLimit(rows.length, used.instances, this.config.limits.instances);
+    if (used.vcpus + vcpus > this.config.limits.vcpus) throw this.vcpuLimit(used.vcpus, `starting ${rows.length} instance${rows.length > 1 ? 's' : ''} needs ${vcpus}`);
+  }
+
+  private instanceLimit(asked: number, used: number, limit: number): CloudError {
+    return new CloudError('InstanceLimitExceeded', `You have requested more instances (${asked}) than your current instance limit of ${limit} allows${used ? ` (${used} pending, running or stopping already)` : ''}. ${RAISE}`);
+  }
+
+  private vcpuLimit(used: number, need: string): CloudError {
+    return new CloudError('VcpuLimitExceeded', `You have requested more vCPU capacity than your current vCPU limit of ${this.config.limits.vcpus} allows for the instance bucket that the specified instance type belongs to (${used} vCPUs in use; ${need}). ${RAISE}`);
+  }
+
+  /**
+   * Queue an instance's launch: after its earlier transitions, once a launch slot is free. Terminating or stopping the
+   * instance cancels it, waiting or under way (between its steps).
+   */
+  private queueLaunch(id: string): void {
+    this.launching.get(id)?.abort(new LaunchCancelled(id));
+    const ctl = new AbortController();
+    this.launching.set(id, ctl);
+    this.background(id, () => this.launchSlots.run(() => this.launch(id, ctl.signal), ctl.signal).catch((err) => {
+      if (!ctl.signal.aborted) throw err;
+      log.debug(`launch of ${id} cancelled before it began`);
+    }).finally(() => {
+      if (this.launching.get(id) === ctl) this.launching.delete(id);
+    }));
+  }
+
+  private cancelLaunch(id: string): void {
+    this.launching.get(id)?.abort(new LaunchCancelled(id));
+  }
+
+  private async launch(id: string, signal: AbortSignal): Promise<void> {
     const inst = this.row(id);
     if (!inst || inst.state !== 'pending') return;
+    // Between steps: a launch whose instance was terminated or stopped meanwhile goes no further (what it made is the
+    // terminate's or stop's to remove, after this returns).
+    const checkpoint = () => {
+      signal.throwIfAborted();
+      if (this.row(id)?.state !== 'pending') throw new LaunchCancelled(id);
+    };
+    this.untouched.delete(id);
     try {
       const image = this.images.get(inst.imageId);
       const type = instanceTypes.get(inst.instanceType)!;
@@ -279,7 +371,7 @@ export class Instances {
       if (inst.runtime !== 'container') {
         // A VM: its raw disk forked from the image's, its tap in the router; cloud-init in the guest does the rest
         // from the metadata service (no seed is written).
-        unit = await this.vms.prepare(inst, image, type, () => this.attachNetwork(inst), this.volumes.attached(id));
+        unit = await this.vms.prepare(inst, image, type, () => this.attachNetwork(inst), this.volumes.attached(id), checkpoint);
       } else {
         // The fork, the network and the seed's contents are independent: make them at once.
         const [disk, netns, seed] = await Promise.all([
@@ -291,10 +383,16 @@ export class Instances {
           instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
           register: this.host.units.kind === 'systemd', readyTimeoutSec: this.config.readyTimeoutSec, networkNamespace: netns,
         });
+        checkpoint();
         await writeSeed(disk, seed);
       }
+      checkpoint();
       await this.host.units.start(unit);
     } catch (err) {
+      if (err instanceof LaunchCancelled || signal.aborted) {
+        log.info(`launch of ${id} cancelled: its instance is ${this.row(id)?.state ?? 'gone'}`);
+        return;
+      }
       log.error(`launch of ${id} failed: ${(err as Error).message}`);
       await this.teardown(id);
       await this.volumes.released(id).catch(() => undefined);
@@ -441,6 +539,13 @@ export class Instances {
       if (!inst) return;
       const st = await this.host.units.status(PREFIX + id);
       if (!st) return;
+      if (!isFinal(st.state) && (inst.state === 'terminated' || inst.state === 'stopped')) {
+        // A unit that came up after its instance left (a start the host carried out late): it goes too.
+        log.warn(`${id} is ${inst.state} but its unit is ${st.state}: stopping it`);
+        await this.host.units.stop(PREFIX + id);
+        if (inst.state === 'terminated') await this.host.units.remove(PREFIX + id);
+        return;
+      }
       if (st.state === 'active' && inst.state === 'pending') {
         this.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
         // A container started again mounts its volumes again (NFS, inside it).
@@ -477,7 +582,7 @@ export class Instances {
   // ---------------------------------------------------------------- lifecycle calls
 
   terminate(accountId: string, ids: string[]): StateChange[] {
-    const rows = this.getMany(accountId, ids);
+    const rows = this.getMany(accountId, [...new Set(ids)]);
     for (const r of rows) {
       if (r.attributes.disableApiTermination && r.state !== 'terminated') {
         throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
@@ -491,14 +596,16 @@ export class Instances {
           stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
           stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
         });
-        void this.serial(r.id, () => this.finishTerminate(r.id));
+        this.cancelLaunch(r.id);
+        this.background(r.id, () => this.teardownSlots.run(() => this.finishTerminate(r.id)));
       }
       return { instanceId: r.id, previous, current: 'shutting-down' };
     });
   }
 
   private async finishTerminate(id: string): Promise<void> {
-    await this.teardown(id);
+    // A launch cancelled before it touched the host left nothing there.
+    if (!this.untouched.delete(id)) await this.teardown(id);
     await this.volumes.released(id).catch((err) => log.warn(`volumes of ${id}: ${(err as Error).message}`));
     this.setState(id, 'terminated', {});
     await this.unpublish(id);
@@ -538,7 +645,7 @@ export class Instances {
   }
 
   stop(accountId: string, ids: string[], force = false): StateChange[] {
-    const rows = this.getMany(accountId, ids);
+    const rows = this.getMany(accountId, [...new Set(ids)]);
     for (const r of rows) {
       if (r.attributes.disableApiStop && (r.state === 'running' || r.state === 'pending')) {
         throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`);
@@ -554,7 +661,8 @@ export class Instances {
         stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
         stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
       });
-      void this.serial(r.id, () => this.finishStop(r.id, !force));
+      this.cancelLaunch(r.id);
+      this.background(r.id, () => this.finishStop(r.id, !force));
       return { instanceId: r.id, previous, current: 'stopping' };
     });
   }
@@ -586,17 +694,18 @@ export class Instances {
   }
 
   start(accountId: string, ids: string[]): StateChange[] {
-    const rows = this.getMany(accountId, ids);
+    const rows = this.getMany(accountId, [...new Set(ids)]);
     for (const r of rows) {
       if (!['running', 'pending', 'stopped'].includes(r.state)) {
         throw new CloudError('IncorrectInstanceState', `The instance '${r.id}' is not in a state from which it can be started.`);
       }
     }
+    this.checkRoomToStart(accountId, rows.filter((r) => r.state === 'stopped'));
     return rows.map((r) => {
       const previous = r.state as InstanceState;
       if (previous !== 'stopped') return { instanceId: r.id, previous, current: previous };
       this.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
-      void this.serial(r.id, () => this.launch(r.id));
+      this.queueLaunch(r.id);
       return { instanceId: r.id, previous, current: 'pending' };
     });
   }
@@ -623,7 +732,7 @@ export class Instances {
       if (r.state !== 'running') continue;
       // A VM resets in place (its QEMU, TPM and network stay); a container's unit restarts.
       const reboot = r.runtime === 'container' ? () => this.host.units.restart(PREFIX + r.id) : () => this.vms.reset(r.id);
-      void this.serial(r.id, () => reboot().catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
+      this.background(r.id, () => reboot().catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
     }
   }
 
@@ -744,72 +853,90 @@ export class Instances {
 
   /**
    * Bring the database and the host back in line after a restart or a crash: finish or roll back what was under
-   * way, notice units that ended while nobody watched, and remove disks and units no instance owns.
+   * way, notice units that ended while nobody watched, and remove disks and units no instance owns. An instance (or a
+   * host object) that cannot be brought in line is reported and skipped: the server starts whatever the database holds.
    */
-  async reconcile(): Promise<{ relaunched: number; ended: number; orphans: number }> {
-    const stats = { relaunched: 0, ended: 0, orphans: 0 };
-    const live = this.db.select().from(instances).where(sql`${instances.state} != 'terminated'`).all();
-    const liveIds = new Set(live.map((r) => r.id));
-    await Promise.all(live.map((inst) => this.serial(inst.id, async () => {
-      const st = await this.host.units.status(PREFIX + inst.id);
-      const up = st && !isFinal(st.state);
-      switch (inst.state) {
-        case 'pending':
-          if (st?.state === 'active') this.setState(inst.id, 'running', { stateReasonCode: null, stateReasonMessage: null });
-          else if (!up) {
-            // Interrupted mid-launch: every launch step is idempotent, so finish it.
-            if (st) await this.host.units.remove(PREFIX + inst.id);
-            stats.relaunched++;
-            await this.launch(inst.id);
-          }
-          break;
-        case 'running':
-          if (!up) {
-            stats.ended++;
-            await this.ended(inst, st ?? { name: PREFIX + inst.id, state: 'failed', result: 'unit-missing' });
-          }
-          break;
-        case 'stopping':
-          await this.finishStop(inst.id);
-          break;
-        case 'shutting-down':
-          await this.finishTerminate(inst.id);
-          break;
-        case 'stopped':
-          if (up) await this.host.units.stop(PREFIX + inst.id);
-          break;
+  async reconcile(): Promise<{ relaunched: number; ended: number; orphans: number; skipped: number }> {
+    const stats = { relaunched: 0, ended: 0, orphans: 0, skipped: 0 };
+    // Ids first (plain columns): a record whose other columns cannot be read is skipped on its own.
+    const liveIds = new Set(this.db.select({ id: instances.id }).from(instances).where(ne(instances.state, 'terminated')).all().map((r) => r.id));
+    const skip = (what: string, err: unknown) => {
+      stats.skipped++;
+      log.error(`reconcile: ${what} skipped: ${(err as Error).message}`);
+    };
+    await Promise.all([...liveIds].map((id) => this.serial(id, async () => {
+      try {
+        await this.reconcileOne(id, stats);
+      } catch (err) {
+        skip(`instance ${id}`, err);
       }
     })));
     const holding = new Set(this.db.select({ id: instances.id }).from(instances)
       .where(inArray(instances.state, ['pending', 'running'])).all().map((r) => r.id));
-    for (const st of await this.host.units.list(TPM_PREFIX)) {
+    const each = async <T>(items: T[], name: (item: T) => string, fn: (item: T) => Promise<void>) => {
+      for (const item of items) await fn(item).catch((err) => skip(name(item), err));
+    };
+    await each(await this.host.units.list(TPM_PREFIX), (st) => `unit ${st.name}`, async (st) => {
       // A TPM whose VM is gone (stopped or terminated while nobody watched).
-      if (holding.has(st.name.slice(TPM_PREFIX.length)) && !isFinal(st.state)) continue;
+      if (holding.has(st.name.slice(TPM_PREFIX.length)) && !isFinal(st.state)) return;
       if (!isFinal(st.state)) stats.orphans++;
       await this.host.units.stop(st.name);
       await this.host.units.remove(st.name);
-    }
-    for (const st of await this.host.units.list(PREFIX)) {
-      const id = st.name.slice(PREFIX.length);
-      if (liveIds.has(id)) continue;
+    });
+    // Units of instances terminated or unknown here (this data dir's units only: the manager lists no other's).
+    await each(await this.host.units.list(PREFIX), (st) => `unit ${st.name}`, async (st) => {
+      if (liveIds.has(st.name.slice(PREFIX.length))) return;
       stats.orphans++;
       await this.host.units.stop(st.name);
       await this.host.units.remove(st.name);
-    }
-    for (const id of await this.host.pool.listDisks()) {
-      if (liveIds.has(id)) continue;
+    });
+    await each(await this.host.pool.listDisks(), (id) => `disk ${id}`, async (id) => {
+      if (liveIds.has(id)) return;
       stats.orphans++;
       await this.host.pool.removeDisk(id);
-    }
+    });
     // Network namespaces of instances that no longer run (terminated, stopped, or never finished launching).
-    const running = holding;
-    for (const ns of await this.host.network.namespaces()) {
+    await each(await this.host.network.namespaces(), (ns) => `namespace ${ns}`, async (ns) => {
       const id = ns.slice('pcloud-'.length);
-      if (!id.startsWith('i-') || running.has(id)) continue;
+      if (!id.startsWith('i-') || holding.has(id)) return;
       stats.orphans++;
       await this.host.network.detach(id);
-    }
+    });
     return stats;
+  }
+
+  /** One instance after a restart (under its lock): its record against its unit. */
+  private async reconcileOne(id: string, stats: { relaunched: number; ended: number }): Promise<void> {
+    const inst = this.row(id);
+    if (!inst) return;
+    const st = await this.host.units.status(PREFIX + id);
+    const up = st && !isFinal(st.state);
+    switch (inst.state) {
+      case 'pending':
+        if (st?.state === 'active') this.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+        else if (!up) {
+          // Interrupted mid-launch: every launch step is idempotent, so it is launched again (queued behind this).
+          if (st) await this.host.units.remove(PREFIX + id);
+          stats.relaunched++;
+          this.queueLaunch(id);
+        }
+        break;
+      case 'running':
+        if (!up) {
+          stats.ended++;
+          await this.ended(inst, st ?? { name: PREFIX + id, state: 'failed', result: 'unit-missing' });
+        }
+        break;
+      case 'stopping':
+        await this.finishStop(id);
+        break;
+      case 'shutting-down':
+        await this.teardownSlots.run(() => this.finishTerminate(id));
+        break;
+      case 'stopped':
+        if (up) await this.host.units.stop(PREFIX + id);
+        break;
+    }
   }
 
   /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
@@ -839,6 +966,11 @@ export class Instances {
   /** Run fn after every earlier transition of the same instance. */
   private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return this.locks.run(id, fn);
+  }
+
+  /** A transition nobody awaits: its failure is logged (by the lock), never an unhandled rejection. */
+  private background(id: string, fn: () => Promise<unknown>): void {
+    this.serial(id, fn).catch(() => undefined);
   }
 
 }

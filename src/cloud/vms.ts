@@ -74,9 +74,13 @@ export class Vms {
 
   /**
    * Everything a VM needs before its QEMU starts, at once: the disk forked from the image, the network (given), the run
-   * directory, and for q35 the firmware variables and the TPM unit. Returns the instance's unit.
+   * directory, and for q35 the firmware variables and the TPM unit. Returns the instance's unit. `checkpoint` throws
+   * once the launch is cancelled: no unit starts after that.
    */
-  async prepare(inst: VmInstance, image: Image, type: InstanceType, network: () => Promise<unknown>, attached: AttachedVolume[]): Promise<UnitSpec> {
+  async prepare(
+    inst: VmInstance, image: Image, type: InstanceType, network: () => Promise<unknown>, attached: AttachedVolume[],
+    checkpoint: () => void = () => undefined,
+  ): Promise<UnitSpec> {
     const runDir = this.runDir(inst.id);
     const accel = this.config.vmAccel ?? 'tcg';
     const ready = mkdir(runDir, { recursive: true });
@@ -100,6 +104,7 @@ export class Vms {
         // A relaunch after a crash finds the last TPM still running, or its socket left behind.
         await this.host.units.stop(tpmUnitName(inst.id));
         await rm(tpmSocket(runDir), { force: true });
+        checkpoint();
         await this.host.units.start(tpmUnit({ instanceId: inst.id, state, runDir }));
         await waitForFile(tpmSocket(runDir), 10_000, `the TPM of ${inst.id}`);
       })(),

@@ -1,0 +1,249 @@
+/**
+ * Lambda's domain rules end to end through @aws-sdk/client-lambda, over a fake host (no units, no runtimes): function
+ * names as Lambda validates them (ARN forms resolved to the name, or refused), environments a process can be given
+ * (4 KB, no NUL), limits per account (functions, code storage, package size), and a server that starts whatever its
+ * database holds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import {
+  CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand,
+  PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { createApp } from '../../src/api/server.js';
+import { Cloud } from '../../src/cloud/index.js';
+import { defaultLimits } from '../../src/cloud/config.js';
+import { CloudError } from '../../src/cloud/errors.js';
+import { ZIP_MAX } from '../../src/cloud/functions.js';
+import type { FunctionHost } from '../../src/host/functions.js';
+import type { NginxDriver, FunctionRoute } from '../../src/host/nginx.js';
+import { functions, functionVersions } from '../../src/db/schema.js';
+import { fakeHost } from '../support/fake-host.js';
+import { FakeFunctionHost } from '../support/fake-functions.js';
+
+const ME = '111111111111';
+const OTHER = '222222222222';
+const ROLE = `arn:aws:iam::${ME}:role/lambda`;
+
+let cloud: Cloud;
+let fns: FakeFunctionHost;
+let lambda: LambdaClient;
+let lambdaOther: LambdaClient;
+let close: () => Promise<void>;
+/** What the fake nginx was last told to route. */
+let routes: FunctionRoute[] = [];
+
+beforeAll(async () => {
+  const { host } = await fakeHost();
+  const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-fn-api-'));
+  fns = new FakeFunctionHost(dataDir);
+  host.functions = fns as unknown as FunctionHost;
+  cloud = await Cloud.open({ dataDir, host });
+  const key = cloud.accounts.putKey({ accessKeyId: 'AKIDFNTEST', secretAccessKey: 'fn-secret', accountId: ME });
+  const other = cloud.accounts.putKey({ accessKeyId: 'AKIDFNOTHER', secretAccessKey: 'fn-other', accountId: OTHER });
+  await cloud.start();
+  cloud.functions.nginx = { baseUrl: 'http://nginx', sync: async (r: FunctionRoute[]) => { routes = r; } } as unknown as NginxDriver;
+  const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
+  await new Promise((r) => server.once('listening', r));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = (k: { accessKeyId: string; secretAccessKey: string }) => new LambdaClient({
+    endpoint, region: 'us-east-1', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey }, maxAttempts: 1,
+  });
+  lambda = client(key);
+  lambdaOther = client(other);
+  close = async () => {
+    server.close();
+    await cloud.close();
+  };
+});
+afterAll(async () => { await close?.(); });
+
+/** A "zip" of n bytes: the fake host does not unzip, the domain checks only the local file header's magic. */
+const zip = (n = 64) => Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(Math.max(0, n - 4), 1)]);
+
+const create = (FunctionName: string, extra: { env?: Record<string, string>; size?: number; client?: LambdaClient } = {}) =>
+  (extra.client ?? lambda).send(new CreateFunctionCommand({
+    FunctionName, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip(extra.size) },
+    ...(extra.env ? { Environment: { Variables: extra.env } } : {}),
+  }));
+
+async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { code: (e as Error).name, message: (e as Error).message };
+  }
+  return { code: 'no error', message: '' };
+}
+
+const names = async () => (await lambda.send(new ListFunctionsCommand({}))).Functions!.map((f) => f.FunctionName);
+
+describe('function names as Lambda validates them', () => {
+  it('an ARN or partial ARN of this account and region names the function; a qualifier, another account or region is refused', async () => {
+    const byArn = await create(`arn:aws:lambda:us-east-1:${ME}:function:by-arn`);
+    expect(byArn.FunctionName).toBe('by-arn');
+    expect(byArn.FunctionArn).toBe(`arn:aws:lambda:us-east-1:${ME}:function:by-arn`);
+    expect((await create(`${ME}:function:by-partial`)).FunctionName).toBe('by-partial');
+    const unpacked = fns.unpacked.length;
+    const refused = async (name: string) => (await errorOf(create(name))).code;
+    expect(await refused(`arn:aws:lambda:us-east-1:${ME}:function:by-arn2:$LATEST`)).toBe('ValidationException');
+    expect(await refused(`arn:aws:lambda:us-east-1:${ME}:function:q:1`)).toBe('ValidationException');
+    expect(await refused('short:$LATEST')).toBe('ValidationException');
+    expect(await refused(`arn:aws:lambda:us-east-1:${OTHER}:function:theirs`)).toBe('AccessDeniedException');
+    expect(await refused(`${OTHER}:function:theirs`)).toBe('AccessDeniedException');
+    expect(await refused(`arn:aws:lambda:eu-west-1:${ME}:function:elsewhere`)).toBe('ResourceNotFoundException');
+    expect(await refused('x'.repeat(65))).toBe('InvalidParameterValueException');
+    for (const bad of ['x'.repeat(200), 'has space', 'semi;colon', 'new\nline', 'nul\0', '$LATEST', '', `arn:aws:lambda:us-east-1:${ME}:function:`]) {
+      expect([bad, await refused(bad)]).toEqual([bad, 'ValidationException']);
+    }
+    // Nothing of the refused ones was stored or unpacked.
+    expect(fns.unpacked.length).toBe(unpacked);
+    expect(await names()).toEqual(['by-arn', 'by-partial']);
+    // Every form reaches it afterwards, and the qualified ARN deletes it.
+    const got = await lambda.send(new GetFunctionCommand({ FunctionName: `arn:aws:lambda:us-east-1:${ME}:function:by-arn:$LATEST` }));
+    expect(got.Configuration?.FunctionName).toBe('by-arn');
+    expect((await errorOf(lambdaOther.send(new GetFunctionCommand({ FunctionName: `arn:aws:lambda:us-east-1:${ME}:function:by-arn` })))).code).toBe('AccessDeniedException');
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: `arn:aws:lambda:us-east-1:${ME}:function:by-arn` }));
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: `${ME}:function:by-partial` }));
+    expect(await names()).toEqual([]);
+  });
+});
+
+describe('environments a process can be given', () => {
+  it('4 KB of variables in all, measured as Lambda does; over it is refused with the string measured', async () => {
+    // {"BIG":"..."}: 10 bytes around the value.
+    const fits = { BIG: 'v'.repeat(4096 - 10) };
+    expect(Buffer.byteLength(JSON.stringify(fits))).toBe(4096);
+    await create('env-fits', { env: fits });
+    const over = await errorOf(create('env-over', { env: { BIG: 'v'.repeat(4096 - 9) } }));
+    expect(over.code).toBe('InvalidParameterValueException');
+    expect(over.message).toContain('Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {"BIG":"vvv');
+    // Multi-byte characters count in bytes.
+    expect((await errorOf(create('env-utf8', { env: { U: 'é'.repeat(2100) } }))).code).toBe('InvalidParameterValueException');
+    expect(await names()).toEqual(['env-fits']);
+  });
+
+  it('UpdateFunctionConfiguration refuses a NUL or 200 KB value (or a NUL in the handler) and keeps what runs; invoke still answers', async () => {
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'env-fits', Environment: { Variables: { AA: 'ok' } } }));
+    for (const Variables of [{ AA: 'nul\0here' }, { AA: 'x'.repeat(200 * 1024) }, { AA: 'lone \ud800 surrogate' }]) {
+      const err = await errorOf(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'env-fits', Environment: { Variables } })));
+      expect(err.code).toBe('InvalidParameterValueException');
+    }
+    const handler = await errorOf(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'env-fits', Handler: 'index.\0handler' })));
+    expect(handler.code).toBe('ValidationException');
+    const conf = await lambda.send(new GetFunctionCommand({ FunctionName: 'env-fits' }));
+    expect(conf.Configuration?.Environment?.Variables).toEqual({ AA: 'ok' });
+    const res = await lambda.send(new InvokeCommand({ FunctionName: 'env-fits', Payload: Buffer.from('{}') }));
+    expect(res.StatusCode).toBe(200);
+    expect(JSON.parse(Buffer.from(res.Payload!).toString()).environment).toEqual({ AA: 'ok' });
+  });
+
+  it('a console function names an instance of its own account, by id', async () => {
+    const code = async (v: string) => (await errorOf(lambda.send(new UpdateFunctionConfigurationCommand({
+      FunctionName: 'env-fits', Environment: { Variables: { PCLOUD_CONSOLE_INSTANCE: v } },
+    })))).code;
+    expect(await code('../../../run/some.sock')).toBe('InvalidParameterValueException');
+    expect(await code('i-0123456789abcdef0')).toBe('InvalidParameterValueException');
+    const idle = await errorOf(lambda.send(new UpdateFunctionConfigurationCommand({
+      FunctionName: 'env-fits', Environment: { Variables: { PCLOUD_CONSOLE_IDLE_SEC: '1e9' } },
+    })));
+    expect(idle.code).toBe('InvalidParameterValueException');
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'env-fits' }));
+  });
+});
+
+describe('limits per account', () => {
+  it('functions: as many as the operator allows, then ServiceQuotaExceededException; another account has its own', async () => {
+    cloud.config.limits = { ...defaultLimits, functions: 2 };
+    try {
+      await create('f1');
+      await create('f2');
+      const over = await errorOf(create('f3'));
+      expect(over.code).toBe('ServiceQuotaExceededException');
+      expect(over.message).toContain('Delete functions you no longer need');
+      await create('f1', { client: lambdaOther });
+      await lambda.send(new DeleteFunctionCommand({ FunctionName: 'f2' }));
+      await create('f3');
+      expect(await names()).toEqual(['f1', 'f3']);
+    } finally {
+      cloud.config.limits = { ...defaultLimits };
+      for (const n of ['f1', 'f3']) await lambda.send(new DeleteFunctionCommand({ FunctionName: n }));
+      await lambdaOther.send(new DeleteFunctionCommand({ FunctionName: 'f1' }));
+    }
+  });
+
+  it('code storage: every package an account keeps ($LATEST and published versions), CodeStorageExceededException past it', async () => {
+    cloud.config.limits = { ...defaultLimits, codeStorageBytes: 1000 };
+    try {
+      await create('c1', { size: 600 });
+      expect((await errorOf(create('c2', { size: 600 }))).code).toBe('CodeStorageExceededException');
+      // A new package replaces $LATEST's when no version keeps that one.
+      await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'c1', ZipFile: zip(900) }));
+      await lambda.send(new PublishVersionCommand({ FunctionName: 'c1' }));
+      const kept = await errorOf(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'c1', ZipFile: zip(200) })));
+      expect(kept.code).toBe('CodeStorageExceededException');
+      expect(kept.message).toContain('stores 900 bytes');
+      expect((await lambda.send(new GetFunctionCommand({ FunctionName: 'c1' }))).Configuration?.CodeSize).toBe(900);
+      expect(cloud.functions.accountSettings(ME)).toMatchObject({ limits: { totalCodeSize: 1000 }, usage: { totalCodeSize: 900, functionCount: 1 } });
+      await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'c1', ZipFile: zip(100) }));
+    } finally {
+      cloud.config.limits = { ...defaultLimits };
+      await lambda.send(new DeleteFunctionCommand({ FunctionName: 'c1' }));
+    }
+  });
+
+  it('a package past 50 MB zipped is refused as Lambda refuses it; the host refusing one (unzipped size) says so in its words', async () => {
+    const input = { runtime: 'nodejs20.x', handler: 'index.handler', role: ROLE };
+    await expect(cloud.functions.create(ME, 'big', input, zip(ZIP_MAX + 1), false)).rejects.toMatchObject({
+      code: 'RequestEntityTooLargeException', message: 'Request must be smaller than 69905067 bytes for the CreateFunction operation',
+    });
+    await expect(cloud.functions.updateCode(ME, 'big', zip(ZIP_MAX + 1), false)).rejects.toMatchObject({ code: 'ResourceNotFoundException' });
+    fns.failNextUnpack = new CloudError('InvalidParameterValueException', 'Unzipped size must be smaller than 262144000 bytes');
+    const bomb = await errorOf(create('bomb'));
+    expect(bomb).toEqual({ code: 'InvalidParameterValueException', message: 'Unzipped size must be smaller than 262144000 bytes' });
+    fns.failNextUnpack = new Error('unzip: bad archive');
+    expect((await errorOf(create('broken'))).message).toContain('Could not unzip uploaded file');
+    expect(await names()).toEqual([]);
+  });
+});
+
+describe('a server starts whatever its database holds', () => {
+  it('a function stored under its own ARN, or with an environment no process can take, is reported and skipped', async () => {
+    await create('good');
+    const now = Date.now();
+    const row = {
+      accountId: ME, runtime: 'nodejs20.x', handler: 'index.handler', role: ROLE, memoryMiB: 128, timeoutSec: 3, mode: 'per-request' as const,
+      codeSha256: 'x', codeSize: 64, revision: 'r1', createdAt: now, updatedAt: now,
+    };
+    const stored = `arn:aws:lambda:us-east-1:${ME}:function:x:$LATEST`;
+    cloud.db.insert(functions).values([
+      { ...row, name: stored, environment: {} },
+      { ...row, name: 'nul-env', environment: { A: 'a\0b' } },
+    ]).run();
+    cloud.db.insert(functionVersions).values({ accountId: ME, name: stored, version: 1, config: { ...row, description: '', environment: {} }, createdAt: now }).run();
+    // The units such records got before names and environments were checked.
+    fns.units.set(cloud.functions.key(ME, stored, '$LATEST'), fns.units.get(cloud.functions.key(ME, 'good', '$LATEST'))!);
+    fns.units.set(cloud.functions.key(ME, 'nul-env', '$LATEST'), fns.units.get(cloud.functions.key(ME, 'good', '$LATEST'))!);
+    expect(await cloud.functions.reconcile()).toBe(2);
+    expect([...fns.units.keys()]).toEqual([cloud.functions.key(ME, 'good', '$LATEST')]);
+    await cloud.functions.syncRoutes();
+    expect(routes.map((r) => r.name)).toEqual(['good']);
+    // The whole server again on this database: it starts, and serves the good function.
+    const again = await Cloud.open({ dataDir: cloud.dataDir, host: cloud.host });
+    try {
+      await again.start();
+      expect(again.functions.get(ME, 'good').name).toBe('good');
+    } finally {
+      again.db.$client.close();
+    }
+    // The one stored under its ARN can be deleted by that name, with its versions and units.
+    expect(await names()).toContain(stored);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: stored }));
+    expect(await names()).toEqual(['good', 'nul-env']);
+    expect(cloud.db.select().from(functionVersions).all()).toEqual([]);
+  });
+});

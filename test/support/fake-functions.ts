@@ -1,0 +1,62 @@
+/**
+ * A test double of the function host (src/host/functions.ts), for Lambda API tests without units or runtimes: code is
+ * "unpacked" as the zip itself in a temp dir, units are names in a set, an invoke echoes its payload with the function's
+ * environment. Never used outside test/.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FunctionUnitOptions, InvokeResult } from '../../src/host/functions.js';
+
+export class FakeFunctionHost {
+  /** Units running, by key; with the options each was last ensured with. */
+  readonly units = new Map<string, FunctionUnitOptions>();
+  /** Revisions unpacked, as `account/name/revision`. */
+  readonly unpacked: string[] = [];
+  /** When set, the next unpack fails with it (the host refusing a package). */
+  failNextUnpack?: Error;
+
+  constructor(private readonly dir: string) {}
+
+  socketPath(key: string): string {
+    return join(this.dir, 'run', `${key}.sock`);
+  }
+
+  codeDir(accountId: string, name: string, revision: string): string {
+    return join(this.dir, 'functions', accountId, name, revision);
+  }
+
+  async unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string> {
+    if (this.failNextUnpack) {
+      const err = this.failNextUnpack;
+      this.failNextUnpack = undefined;
+      throw err;
+    }
+    const dir = this.codeDir(accountId, name, revision);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'package.zip'), zip);
+    this.unpacked.push(`${accountId}/${name}/${revision}`);
+    return dir;
+  }
+
+  async removeCode(accountId: string, name?: string): Promise<void> {
+    await rm(name ? join(this.dir, 'functions', accountId, name) : join(this.dir, 'functions', accountId), { recursive: true, force: true });
+  }
+
+  async ensure(o: FunctionUnitOptions): Promise<void> {
+    this.units.set(o.key, o);
+  }
+
+  async stop(key: string): Promise<void> {
+    this.units.delete(key);
+  }
+
+  async list(): Promise<string[]> {
+    return [...this.units.keys()];
+  }
+
+  async invoke(key: string, payload: Buffer, opts: { requestId: string }): Promise<InvokeResult> {
+    const o = this.units.get(key);
+    if (!o) throw new Error(`no unit ${key}`);
+    return { status: 200, payload: Buffer.from(JSON.stringify({ event: payload.toString(), environment: o.environment })), requestId: opts.requestId };
+  }
+}
