@@ -396,9 +396,12 @@ export class Instances {
       log.error(`launch of ${id} failed: ${(err as Error).message}`);
       await this.teardown(id);
       await this.volumes.released(id).catch(() => undefined);
+      // The reason is the user's to read: a domain error says what to do; a host failure's detail (command lines,
+      // paths) stays in the server's log.
+      const reason = err instanceof CloudError ? err.message : 'the host could not start the instance; launch it again, and if it fails again ask the operator (the server log has the detail)';
       this.setState(id, 'terminated', {
         stateReasonCode: 'Server.InternalError',
-        stateReasonMessage: `Server.InternalError: ${(err as Error).message}`.slice(0, 500),
+        stateReasonMessage: `Server.InternalError: ${reason}`.slice(0, 500),
       });
     }
   }
@@ -502,7 +505,8 @@ export class Instances {
     const tags = this.tags.of(rows.map((r) => r.id));
     const records = rows.map((r) => {
       const host = `ip-${r.ip.replaceAll('.', '-')}`;
-      const name = tags.get(r.id)?.find((t) => t.key === 'Name')?.value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+      // A DNS label: at most 63 characters of letters, digits and inner hyphens.
+      const name = tags.get(r.id)?.find((t) => t.key === 'Name')?.value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
       return { ip: r.ip, mac: r.mac, names: [host, ...(name ? [name] : [])] };
     });
     await this.host.dns.publish(vpcId, records);
