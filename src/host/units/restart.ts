@@ -11,3 +11,10 @@ export function restartDelayMs(policy: RestartPolicy, starts: readonly number[],
   if (recent >= policy.burst) return undefined;
   return Math.min(policy.delaySec * 1000 * 2 ** Math.max(0, recent - 1), (policy.intervalSec * 1000) / policy.burst);
 }
+
+/**
+ * The policy of pcloud's host services (nginx, tgtd, nfs-ganesha, dnsmasq): a service that dies comes back after
+ * 0.5, 1, 2, 4 s (systemd: every 0.5 s) and gives up after 5 starts in 30 s. Instances have none: EC2's semantics
+ * decide what happens to them.
+ */
+export const SERVICE_RESTART: RestartPolicy = { when: 'on-failure', delaySec: 0.5, burst: 5, intervalSec: 30 };
