@@ -13,7 +13,7 @@ import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { alive } from '../../src/host/units/proc.js';
 import { restartDelayMs } from '../../src/host/units/restart.js';
 import { PortInUseError } from '../../src/host/ports.js';
-import type { UnitSpec, UnitStatus } from '../../src/host/units/types.js';
+import { isFinal, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 const base = mkdtempSync(join(tmpdir(), 'pcloud-units-'));
 const managers: DirectUnitManager[] = [];
@@ -174,21 +174,33 @@ describe('a supervisor that died', () => {
 describe('stop and remove, whatever the moment', () => {
   it('a unit stopped right after start never leaves a process, many times over', async () => {
     const m = manager('a');
-    for (let i = 0; i < 15; i++) {
+    for (let i = 0; i < 16; i++) {
       const marker = `5151.${i}`;
       const name = `pcloud-t-race-${i}`;
-      // Three moments: stop while start() is in flight, right after it resolved, and remove() alone.
+      const dir = join(base, 'a', 'units', name);
+      // Four moments: stop while start() is in flight, right after it resolved, remove() alone, and a stop that
+      // leaves the unit's directory (and spec) in place for a late supervisor to find.
       const starting = m.start(sleeper(name, marker));
-      if (i % 3 === 0) await m.stop(name);
+      if (i % 4 === 0) await m.stop(name);
       await starting;
-      if (i % 3 === 1) await m.stop(name);
-      await m.remove(name);
-      expect(existsSync(join(base, 'a', 'units', name))).toBe(false);
+      if (i % 4 === 1 || i % 4 === 3) expect(isFinal((await m.stop(name))!.state)).toBe(true);
+      if (i % 4 !== 3) {
+        await m.remove(name);
+        expect(existsSync(dir)).toBe(false);
+      }
+      // Its supervisor ends (it never started the process, or stopped it) and nothing of the unit runs.
+      await until('its supervisor gone', async () => processesWith(dir).length === 0);
       expect(processesWith(marker)).toEqual([]);
     }
-    // Nothing starts later either: supervisors that were asked to stop before they started never start their process.
-    await new Promise((r) => setTimeout(r, 300));
-    for (let i = 0; i < 15; i++) expect(processesWith(`5151.${i}`)).toEqual([]);
+  });
+
+  it('two starts of one unit at once: one is refused, one process runs', async () => {
+    const m = manager('a');
+    const spec = sleeper('pcloud-t-twice', '5151.99');
+    const results = await Promise.allSettled([m.start(spec), m.start(spec)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    await until('active', async () => (await m.status('pcloud-t-twice'))?.state === 'active');
+    expect(processesWith('5151.99')).toHaveLength(1);
   });
 
   it('a stop from another manager before the supervisor took the unit is honoured', async () => {

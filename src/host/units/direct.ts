@@ -90,13 +90,14 @@ export class DirectUnitManager implements UnitManager {
   async start(spec: UnitSpec): Promise<void> {
     const name = spec.name;
     const dir = this.dir(name);
+    // One start of a unit at a time (the server's and a revival's): taken before anything is awaited.
     if (this.spawning.has(name)) throw new Error(`unit ${name} is already activating`);
-    const current = await this.status(name);
-    if (current && !isFinal(current.state)) throw new Error(`unit ${name} is already ${current.state}`);
-    // Host-wide ports: free, or held only by what is left of this very unit (taken down before it starts again).
-    await assertPortsFree(spec.ports ?? [], async (pid) => (await this.cgroupPids(name)).has(pid));
-    await this.killLeftovers(name);
     const spawned = (async () => {
+      const current = await this.status(name);
+      if (current && !isFinal(current.state)) throw new Error(`unit ${name} is already ${current.state}`);
+      // Host-wide ports: free, or held only by what is left of this very unit (taken down before it starts again).
+      await assertPortsFree(spec.ports ?? [], async (pid) => (await this.cgroupPids(name)).has(pid));
+      await this.killLeftovers(name);
       await mkdir(dir, { recursive: true });
       for (const f of ['state.json', 'stop', 'supervisor.pid']) await rm(join(dir, f), { force: true });
       await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
