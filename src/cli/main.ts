@@ -22,7 +22,8 @@ import { credentialsText, endpointOf, ensureCredentials } from './credentials.js
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
 import { lockDataDir } from '../host/datalock.js';
-import { assertPortsFree } from '../host/ports.js';
+import { assertPortsFree, portFree } from '../host/ports.js';
+import { openUnitManager } from '../host/units/index.js';
 import { NGINX_UNIT } from '../host/nginx.js';
 import { isFinal } from '../host/units/types.js';
 
@@ -64,6 +65,23 @@ async function buildImage(cloud: Cloud, name: string, force = false) {
   }
 }
 
+/**
+ * The function-URL port free, or held by this data dir's own nginx (units outlive the server that started them);
+ * never another server's, which would then answer for this one's functions.
+ */
+async function assertLambdaPortFree(dataDir: string, listen: string): Promise<void> {
+  const { hostname, port } = parseListen(listen);
+  if (await portFree(hostname, port)) return;
+  const units = await openUnitManager(join(dataDir, 'run'));
+  try {
+    const own = await units.status(NGINX_UNIT);
+    if (own && !isFinal(own.state)) return;
+  } finally {
+    units.close();
+  }
+  await assertPortsFree([{ host: hostname, port, setting: 'PCLOUD_LAMBDA_LISTEN' }]);
+}
+
 const program = new Command();
 program.name('pcloud').description('A self-hosted, AWS-compatible cloud for one Linux host');
 
@@ -78,12 +96,8 @@ program.command('serve')
     // One server per data dir, and its ports its own: refused here, in one line, before anything is touched.
     await lockDataDir(opts.data, `pcloud serve --listen ${opts.listen}`);
     if (port) await assertPortsFree([{ host: hostname, port, setting: '--listen (PCLOUD_LISTEN)' }]);
+    await assertLambdaPortFree(opts.data, lambdaListen);
     const cloud = await Cloud.open({ dataDir: opts.data });
-    const ownNginx = await cloud.host.units.status(NGINX_UNIT);
-    if (!ownNginx || isFinal(ownNginx.state)) {
-      const lambda = parseListen(lambdaListen);
-      await assertPortsFree([{ host: lambda.hostname, port: lambda.port, setting: 'PCLOUD_LAMBDA_LISTEN' }]);
-    }
     const key = ensureCredentials(cloud.accounts);
     cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
