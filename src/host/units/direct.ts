@@ -109,6 +109,10 @@ export class DirectUnitManager implements UnitManager {
         const sup: Supervisor = { pid, ticks: startTicks(pid) };
         await writeFile(join(dir, 'supervisor.pid'), `${sup.pid} ${sup.ticks ?? ''}\n`);
         return sup;
+      } catch (err) {
+        // No supervisor: no unit either (not one `activating` for ever).
+        await rm(join(dir, 'spec.json'), { force: true });
+        throw err;
       } finally {
         await out.close();
       }
@@ -188,9 +192,9 @@ export class DirectUnitManager implements UnitManager {
       if (!(await this.spec(name))) return undefined;
       // Being started (no supervisor yet, or one not yet past its start), or a supervisor that ended before taking the
       // unit: stopped before it started, or killed.
-      const sup = await this.supervisor(name);
-      if (!sup || sameProcess(sup.pid, sup.ticks)) return { name, state: 'activating' };
-      return (await this.stopAsked(name)) ? { name, state: 'inactive', result: 'success' } : { name, state: 'failed', result: 'supervisor-died' };
+      const [sup, stopAsked] = [await this.supervisor(name), await this.stopAsked(name)];
+      if (sup ? sameProcess(sup.pid, sup.ticks) : !stopAsked) return { name, state: 'activating' };
+      return stopAsked ? { name, state: 'inactive', result: 'success' } : { name, state: 'failed', result: 'supervisor-died' };
     }
     if (!isFinal(st.state) && !sameProcess(st.supervisorPid, st.supervisorTicks)) {
       // The supervisor died without recording an end (SIGKILL, OOM): the unit has failed; take down what is left of it.
