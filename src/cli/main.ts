@@ -22,7 +22,7 @@ import { credentialsText, endpointOf, ensureCredentials } from './credentials.js
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
 import { lockDataDir } from '../host/datalock.js';
-import { assertPortsFree, portFree } from '../host/ports.js';
+import { assertPortsFree, hostPortOf, portFree } from '../host/ports.js';
 import { openUnitManager } from '../host/units/index.js';
 import { NGINX_UNIT } from '../host/nginx.js';
 import { isFinal } from '../host/units/types.js';
@@ -70,8 +70,8 @@ async function buildImage(cloud: Cloud, name: string, force = false) {
  * never another server's, which would then answer for this one's functions.
  */
 async function assertLambdaPortFree(dataDir: string, listen: string): Promise<void> {
-  const { hostname, port } = parseListen(listen);
-  if (await portFree(hostname, port)) return;
+  const lambda = hostPortOf(listen, 'PCLOUD_LAMBDA_LISTEN');
+  if (await portFree(lambda.host, lambda.port)) return;
   const units = await openUnitManager(join(dataDir, 'run'));
   try {
     const own = await units.status(NGINX_UNIT);
@@ -79,7 +79,7 @@ async function assertLambdaPortFree(dataDir: string, listen: string): Promise<vo
   } finally {
     units.close();
   }
-  await assertPortsFree([{ host: hostname, port, setting: 'PCLOUD_LAMBDA_LISTEN' }]);
+  await assertPortsFree([lambda]);
 }
 
 const program = new Command();
@@ -95,7 +95,7 @@ program.command('serve')
     const lambdaListen = process.env.PCLOUD_LAMBDA_LISTEN ?? DEFAULT_LAMBDA_LISTEN;
     // One server per data dir, and its ports its own: refused here, in one line, before anything is touched.
     await lockDataDir(opts.data, `pcloud serve --listen ${opts.listen}`);
-    if (port) await assertPortsFree([{ host: hostname, port, setting: '--listen (PCLOUD_LISTEN)' }]);
+    if (port) await assertPortsFree([hostPortOf(opts.listen, '--listen (PCLOUD_LISTEN)')]);
     await assertLambdaPortFree(opts.data, lambdaListen);
     const cloud = await Cloud.open({ dataDir: opts.data });
     const key = ensureCredentials(cloud.accounts);

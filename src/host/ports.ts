@@ -13,6 +13,21 @@ export class PortInUseError extends Error {
   }
 }
 
+/** A HOST:PORT listen address (`[::1]:8773`, or a bare port on 127.0.0.1). */
+export function parseListen(listen: string): { hostname: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const hostname = i > 0 ? listen.slice(0, i).replace(/^\[|\]$/g, '') : '127.0.0.1';
+  const port = Number(i >= 0 ? listen.slice(i + 1) : listen);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --listen ${listen}: expected HOST:PORT`);
+  return { hostname, port };
+}
+
+/** A listen address as a host-wide port of a unit, with the setting that moves it (e.g. nginx's PCLOUD_LAMBDA_LISTEN). */
+export function hostPortOf(listen: string, setting: string): HostPort {
+  const { hostname, port } = parseListen(listen);
+  return { host: hostname, port, setting };
+}
+
 /** Whether host:port can be listened on now (EADDRINUSE: no; any other error is the service's own to report). */
 export function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { alive } from '../../src/host/units/proc.js';
 import { restartDelayMs } from '../../src/host/units/restart.js';
-import { PortInUseError } from '../../src/host/ports.js';
+import { PortInUseError, portFree } from '../../src/host/ports.js';
 import { isFinal, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 const base = mkdtempSync(join(tmpdir(), 'pcloud-units-'));
@@ -254,5 +254,24 @@ describe('two data dirs on one host', () => {
     // Free again: it starts.
     await m.start(sleeper('pcloud-t-port', '5454.1', { ports: [{ host: '127.0.0.1', port, setting: 'PCLOUD_TEST_PORT' }] }));
     await until('active', async () => (await m.status('pcloud-t-port'))?.state === 'active');
+  });
+
+  it('a port held by another data dir\'s unit is refused as another server\'s, naming its unit', async () => {
+    const a = manager('a');
+    const b = manager('b');
+    const held: Server = createServer();
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    const port = (held.address() as { port: number }).port;
+    await new Promise((r) => held.close(r));
+    const listener = (name: string): UnitSpec => ({
+      name, description: 'test', type: 'simple', startTimeoutSec: 5, stopTimeoutSec: 5,
+      exec: [process.execPath, '-e', `require('net').createServer().listen(${port}, '127.0.0.1')`, '5656.1'],
+      ports: [{ host: '127.0.0.1', port, setting: 'PCLOUD_TEST_PORT' }],
+    });
+    await a.start(listener('pcloud-t-listener'));
+    await until('listening', async () => !(await portFree('127.0.0.1', port)));
+    const err = await b.start(listener('pcloud-t-listener')).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toBe(`port ${port} on 127.0.0.1 is already in use by another pcloud server (its pcloud-t-listener): stop it, or set PCLOUD_TEST_PORT to a free port`);
+    expect(await b.status('pcloud-t-listener')).toBeUndefined();
   });
 });
