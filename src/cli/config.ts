@@ -2,5 +2,3 @@ export const DEFAULT_DATA = process.env.PCLOUD_DATA ?? '/var/lib/pcloud';
 export const DEFAULT_LISTEN = process.env.PCLOUD_LISTEN ?? '127.0.0.1:8773';
 /** Where pcloud's nginx serves function URLs (and Invoke through it): PCLOUD_LAMBDA_LISTEN. */
 export const DEFAULT_LAMBDA_LISTEN = '127.0.0.1:8774';
-
-export { parseListen } from '../host/ports.js';
