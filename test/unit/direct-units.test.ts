@@ -109,6 +109,20 @@ describe('restart policy (the supervisor)', () => {
     expect(processesWith(marker)).toEqual([]);
   });
 
+  it('a stop while it waits to restart ends the unit at once, and nothing starts later', async () => {
+    const m = manager('a');
+    const starts = join(base, 'starts-waiting');
+    await m.start({
+      name: 'pcloud-t-waiting', description: 'test', type: 'simple', startTimeoutSec: 5, stopTimeoutSec: 5,
+      exec: ['sh', '-c', `echo >> ${starts}; exit 1`], restart: { when: 'on-failure', delaySec: 600, burst: 5, intervalSec: 6000 },
+    });
+    await until('waiting to restart', async () => (await m.status('pcloud-t-waiting'))?.restarts === 1);
+    const st = await m.stop('pcloud-t-waiting');
+    expect(st).toMatchObject({ state: 'inactive', result: 'success' });
+    await until('its supervisor gone', async () => processesWith(join(base, 'a/units/pcloud-t-waiting')).length === 0);
+    expect(readFileSync(starts, 'utf8')).toBe('\n');
+  });
+
   it('does not restart a unit without a policy', async () => {
     const m = manager('a');
     await m.start(sleeper('pcloud-t-once', '4242.2'));

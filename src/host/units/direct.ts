@@ -194,9 +194,13 @@ export class DirectUnitManager implements UnitManager {
       // unit: stopped before it started, or killed.
       const [sup, stopAsked] = [await this.supervisor(name), await this.stopAsked(name)];
       if (sup ? sameProcess(sup.pid, sup.ticks) : !stopAsked) return { name, state: 'activating' };
+      if (await this.read(name)) return this.status(name); // it took the unit (and ended) since the read above
       return stopAsked ? { name, state: 'inactive', result: 'success' } : { name, state: 'failed', result: 'supervisor-died' };
     }
     if (!isFinal(st.state) && !sameProcess(st.supervisorPid, st.supervisorTicks)) {
+      // It may have recorded its end and exited since the read above.
+      const again = await this.read(name);
+      if (again && (isFinal(again.state) || again.supervisorPid !== st.supervisorPid)) return this.status(name);
       // The supervisor died without recording an end (SIGKILL, OOM): the unit has failed; take down what is left of it.
       if (alive(st.mainPid)) process.kill(st.mainPid!, 'SIGKILL');
       await this.killLeftovers(name);
