@@ -17,10 +17,15 @@ import { eq } from 'drizzle-orm';
 import { metadataServer } from '../imds/server.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
-import { DEFAULT_DATA, DEFAULT_LAMBDA_LISTEN, DEFAULT_LISTEN, parseListen } from './config.js';
+import { DEFAULT_DATA, DEFAULT_LAMBDA_LISTEN, DEFAULT_LISTEN } from './config.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
+import { lockDataDir } from '../host/datalock.js';
+import { assertPortsFree, hostPortOf, parseListen, portFree } from '../host/ports.js';
+import { openUnitManager } from '../host/units/index.js';
+import { NGINX_UNIT } from '../host/nginx.js';
+import { isFinal } from '../host/units/types.js';
 
 const DEFAULT_IMAGE = 'debian-12';
 
@@ -60,6 +65,23 @@ async function buildImage(cloud: Cloud, name: string, force = false) {
   }
 }
 
+/**
+ * The function-URL port free, or held by this data dir's own nginx (units outlive the server that started them);
+ * never another server's, which would then answer for this one's functions.
+ */
+async function assertLambdaPortFree(dataDir: string, listen: string): Promise<void> {
+  const lambda = hostPortOf(listen, 'PCLOUD_LAMBDA_LISTEN');
+  if (await portFree(lambda.host, lambda.port)) return;
+  const units = await openUnitManager(join(dataDir, 'run'));
+  try {
+    const own = await units.status(NGINX_UNIT);
+    if (own && !isFinal(own.state)) return;
+  } finally {
+    units.close();
+  }
+  await assertPortsFree([lambda]);
+}
+
 const program = new Command();
 program.name('pcloud').description('A self-hosted, AWS-compatible cloud for one Linux host');
 
@@ -70,6 +92,11 @@ program.command('serve')
   .option('--no-image', 'do not build the default image on first start')
   .action(async (opts: { listen: string; data: string; image: boolean }) => {
     const { hostname, port } = parseListen(opts.listen);
+    const lambdaListen = process.env.PCLOUD_LAMBDA_LISTEN ?? DEFAULT_LAMBDA_LISTEN;
+    // One server per data dir, and its ports its own: refused here, in one line, before anything is touched.
+    await lockDataDir(opts.data, `pcloud serve --listen ${opts.listen}`);
+    if (port) await assertPortsFree([hostPortOf(opts.listen, '--listen (PCLOUD_LISTEN)')]);
+    await assertLambdaPortFree(opts.data, lambdaListen);
     const cloud = await Cloud.open({ dataDir: opts.data });
     const key = ensureCredentials(cloud.accounts);
     cloud.network.ensureDefaults(key.accountId);
@@ -82,7 +109,6 @@ program.command('serve')
       const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${info.port}`;
       await writeFile(join(opts.data, 'endpoint'), endpoint + '\n');
       // nginx in front of the functions: function URLs, and Invoke through it.
-      const lambdaListen = process.env.PCLOUD_LAMBDA_LISTEN ?? DEFAULT_LAMBDA_LISTEN;
       await cloud.startNginx(lambdaListen, `http://127.0.0.1:${info.port}`)
         .catch((err) => log.warn(`nginx (function URLs) not running: ${(err as Error).message}`));
       const ami = cloud.images.byName(DEFAULT_IMAGE);
@@ -100,6 +126,13 @@ program.command('serve')
     // SDK clients keep connections open between calls (waiters, scripts doing work in between): close idle ones well
     // after a client would (AWS's own endpoints wait about a minute), never under its feet after Node's 5 s default.
     const http = server as import('node:http').Server;
+    // Taken between the check above and now: still one line, not an unhandled exception.
+    http.on('error', (err: NodeJS.ErrnoException) => {
+      process.stderr.write(err.code === 'EADDRINUSE'
+        ? `pcloud: port ${port} on ${hostname} is already in use: stop it, or set --listen (PCLOUD_LISTEN) to a free port\n`
+        : `pcloud: cannot listen on ${opts.listen}: ${err.message}\n`);
+      process.exit(1);
+    });
     const closeConsoles = attachConsoleWebsocket(http, cloud);
     http.keepAliveTimeout = 65_000;
     http.headersTimeout = 70_000;

@@ -77,6 +77,30 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   return out;
 }
 
+/**
+ * Run a short command on open files of this process, given to it as its fds 3, 4, ... (flock(1) locking a file this
+ * process keeps open). Resolves with how it ended; never throws for a non-zero exit.
+ */
+export function runOnFds(file: string, args: readonly string[], fds: readonly number[]): Promise<RunResult> {
+  const started = performance.now();
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe', ...fds] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (b: Buffer) => { stdout += b.toString(); });
+  child.stderr?.on('data', (b: Buffer) => { stderr += b.toString(); });
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (exitCode: number) => {
+      if (settled) return;
+      settled = true;
+      record({ file, args, exitCode, ms: Math.round(performance.now() - started) });
+      resolve({ stdout: stdout.trim(), stderr: stderr.trim(), exitCode, failed: exitCode !== 0 });
+    };
+    child.on('error', (err) => { stderr = err.message; done(-1); });
+    child.on('close', (code) => done(code ?? -1));
+  });
+}
+
 /** Run and return stdout; throws CommandError on failure. */
 export async function output(file: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
   return (await run(file, args, opts)).stdout;

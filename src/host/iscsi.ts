@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { run } from './exec.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
+import { SERVICE_RESTART } from './units/restart.js';
 
 export const ISCSI_UNIT = 'pcloud-iscsi';
 export const iqnOf = (volumeId: string) => `iqn.2026-11.org.pcloud:${volumeId}`;
@@ -29,6 +30,8 @@ export class IscsiTarget {
       type: 'simple',
       startTimeoutSec: 10,
       stopTimeoutSec: 10,
+      restart: SERVICE_RESTART,
+      ports: [{ host: '127.0.0.1', port: this.opts.port, setting: 'PCLOUD_ISCSI_PORT' }],
     };
   }
 

@@ -2,7 +2,7 @@
  * Every `npm test` gets a data dir of its own, so no run sees what an earlier (perhaps killed) one left: key pairs,
  * functions, instances still "running" in its database. Only the default image is shared: built once from its recipe
  * in PCLOUD_TEST_BASE/image (debootstrap's cache kept there) and exported as a tarball each run imports in seconds.
- * Before a run, earlier runs are swept: their units stopped, their routers and instance namespaces removed, their pools
+ * Before a run, earlier runs (whose server no longer holds their data dir) are swept: their units stopped, their routers and instance namespaces removed, their pools
  * unmounted, their dirs deleted. After a run, its units are stopped; its files stay for a look until the next run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { Owners } from '../../src/host/owners.js';
+import { dataDirHolder } from '../../src/host/datalock.js';
 
 export const BASE = process.env.PCLOUD_TEST_BASE ?? '/var/tmp/pcloud-tests';
 
@@ -69,7 +70,10 @@ export async function sweepRun(dataDir: string): Promise<void> {
 export async function newRun(): Promise<string> {
   const runs = join(BASE, 'runs');
   mkdirSync(runs, { recursive: true });
-  for (const old of readdirSync(runs)) await sweepRun(join(runs, old));
+  for (const old of readdirSync(runs)) {
+    // A run whose server still runs (another npm test on the same base) holds its data dir: not an earlier run's.
+    if (!(await dataDirHolder(join(runs, old)))) await sweepRun(join(runs, old));
+  }
   const dir = join(runs, new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
   return dir;

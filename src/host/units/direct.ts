@@ -1,20 +1,39 @@
 /**
  * The direct unit manager: for hosts whose PID 1 is not systemd. Each unit runs under its own detached supervisor
  * (supervisor.ts) that outlives the server; the unit's state is a file in RUN_DIR/units/NAME that the server reads on
- * start (reconcile) and watches for changes.
+ * start (reconcile) and watches for changes. Files of a unit's directory:
+ *   spec.json       what to run (the manager, before the supervisor is spawned)
+ *   supervisor.pid  the supervisor's pid and start time (the manager, as soon as it is spawned)
+ *   stop            a stop asked for before the supervisor could be signalled: it then never starts the main process
+ *   state.json      the supervisor's record of the unit (once it has taken the unit)
+ * A manager that revives (the server holding the data dir) starts again, per its restart policy, a unit whose
+ * supervisor died (SIGKILL, OOM) after taking down what was left of it.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, rm, rmdir, writeFile, open, stat } from 'node:fs/promises';
-import { join, dirname } from 'node:path';
+import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile, open, stat } from 'node:fs/promises';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnDetached } from '../exec.js';
-import { alive } from './proc.js';
+import { assertPortsFree } from '../ports.js';
+import { alive, sameProcess, startTicks, unitCgroup } from './proc.js';
+import { restartDelayMs } from './restart.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
 import { log } from '../../log.js';
 
 interface StoredStatus extends UnitStatus {
   supervisorPid?: number;
+  supervisorTicks?: number;
 }
+
+interface Supervisor {
+  pid: number;
+  ticks?: number;
+}
+
+/** The cgroup hierarchies a supervisor may have put its unit in (v2, hybrid's named and v1 controllers). */
+const HIERARCHIES = ['', 'systemd', 'unified', 'memory', 'pids', 'cpu'].map((h) => join('/sys/fs/cgroup', h));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The compiled supervisor script (tests run TypeScript sources; the supervisor always runs compiled). */
 export function supervisorScript(): string {
@@ -29,6 +48,13 @@ async function removeCgroupTree(path: string): Promise<void> {
   await rmdir(path).catch(() => undefined);
 }
 
+async function cgroupTreePids(path: string, into: Set<number>): Promise<void> {
+  const procs = await readFile(join(path, 'cgroup.procs'), 'utf8').catch(() => '');
+  for (const p of procs.split('\n')) if (p) into.add(Number(p));
+  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await cgroupTreePids(join(path, e.name), into);
+}
+
 export class DirectUnitManager implements UnitManager {
   readonly kind = 'direct' as const;
   private readonly root: string;
@@ -36,9 +62,17 @@ export class DirectUnitManager implements UnitManager {
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly last = new Map<string, string>();
   private poller: NodeJS.Timeout | undefined;
+  /** Supervisors being spawned by this process: a stop waits for the spawn, then signals the supervisor. */
+  private readonly spawning = new Map<string, Promise<unknown>>();
+  /** Per unit, when this manager started it again after its supervisor died (its restart policy's start limit). */
+  private readonly revivals = new Map<string, number[]>();
+  private readonly reviving = new Set<string>();
+  private readonly revive: boolean;
 
-  constructor(runDir: string) {
-    this.root = join(runDir, 'units');
+  /** revive: start again units whose supervisor died (only the server that holds the data dir does). */
+  constructor(runDir: string, opts: { revive?: boolean } = {}) {
+    this.root = resolve(runDir, 'units');
+    this.revive = opts.revive ?? false;
   }
 
   async init(): Promise<void> {
@@ -54,42 +88,96 @@ export class DirectUnitManager implements UnitManager {
   }
 
   async start(spec: UnitSpec): Promise<void> {
-    const dir = this.dir(spec.name);
-    const current = await this.status(spec.name);
-    if (current && !isFinal(current.state)) throw new Error(`unit ${spec.name} is already ${current.state}`);
-    await mkdir(dir, { recursive: true });
-    await rm(join(dir, 'state.json'), { force: true });
-    await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
-    this.last.delete(spec.name);
-    this.watchUnit(spec.name);
-    const out = await open(join(dir, 'supervisor.log'), 'a');
+    const name = spec.name;
+    const dir = this.dir(name);
+    // One start of a unit at a time (the server's and a revival's): taken before anything is awaited.
+    if (this.spawning.has(name)) throw new Error(`unit ${name} is already activating`);
+    const spawned = (async () => {
+      const current = await this.status(name);
+      if (current && !isFinal(current.state)) throw new Error(`unit ${name} is already ${current.state}`);
+      // Host-wide ports: free, or held only by what is left of this very unit (taken down before it starts again).
+      await assertPortsFree(spec.ports ?? [], async (pid) => (await this.cgroupPids(name)).has(pid));
+      await this.killLeftovers(name);
+      await mkdir(dir, { recursive: true });
+      for (const f of ['state.json', 'stop', 'supervisor.pid']) await rm(join(dir, f), { force: true });
+      await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+      this.last.delete(name);
+      this.watchUnit(name);
+      const out = await open(join(dir, 'supervisor.log'), 'a');
+      try {
+        const pid = spawnDetached(process.execPath, [supervisorScript(), dir], { stdoutFd: out.fd, env: { PATH: process.env.PATH ?? '' } });
+        const sup: Supervisor = { pid, ticks: startTicks(pid) };
+        await writeFile(join(dir, 'supervisor.pid'), `${sup.pid} ${sup.ticks ?? ''}\n`);
+        return sup;
+      } catch (err) {
+        // No supervisor: no unit either (not one `activating` for ever).
+        await rm(join(dir, 'spec.json'), { force: true });
+        throw err;
+      } finally {
+        await out.close();
+      }
+    })();
+    this.spawning.set(name, spawned);
+    let sup: Supervisor;
     try {
-      spawnDetached(process.execPath, [supervisorScript(), dir], { stdoutFd: out.fd, env: { PATH: process.env.PATH ?? '' } });
+      sup = await spawned;
     } finally {
-      await out.close();
+      this.spawning.delete(name);
+    }
+    await this.taken(name, sup, spec.startTimeoutSec);
+  }
+
+  /** Wait until the supervisor has taken the unit (written its state), or ended before (a stop came first). */
+  private async taken(name: string, sup: Supervisor, startTimeoutSec: number): Promise<void> {
+    // Node starting up takes a fraction of a second, seconds on a loaded host.
+    const deadline = Date.now() + Math.max(30, startTimeoutSec) * 1000;
+    for (;;) {
+      if (await this.read(name)) return;
+      if (!sameProcess(sup.pid, sup.ticks)) {
+        if ((await this.read(name)) || (await this.stopAsked(name))) return;
+        const why = (await readFile(join(this.dir(name), 'supervisor.log'), 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ');
+        throw new Error(`unit ${name}: its supervisor ended before starting it${why ? `: ${why}` : ''}`);
+      }
+      if (Date.now() > deadline) {
+        process.kill(sup.pid, 'SIGKILL');
+        throw new Error(`unit ${name}: its supervisor did not start it in time`);
+      }
+      await sleep(10);
     }
   }
 
   async stop(name: string): Promise<UnitStatus | undefined> {
-    const st = (await this.read(name)) as StoredStatus | undefined;
-    if (!st || isFinal(st.state)) return st;
+    // A start in flight in this process: its supervisor's pid is known once spawned.
+    await this.spawning.get(name)?.catch(() => undefined);
     const spec = await this.spec(name);
-    const deadline = Date.now() + ((spec?.stopTimeoutSec ?? 10) + 5) * 1000;
-    if (alive(st.supervisorPid)) process.kill(st.supervisorPid!, 'SIGTERM');
+    if (!spec) return this.status(name);
+    const first = await this.read(name);
+    if (first && isFinal(first.state)) return first;
+    // Whoever spawns the supervisor and whenever: it reads this before it starts the main process.
+    await writeFile(join(this.dir(name), 'stop'), '').catch(() => undefined);
+    const deadline = Date.now() + (spec.stopTimeoutSec + 5) * 1000;
+    let signalled: number | undefined;
     for (;;) {
-      const now = await this.status(name);
-      if (!now || isFinal(now.state)) return now;
+      const st = await this.status(name);
+      if (!st || isFinal(st.state)) return st;
+      const sup = await this.supervisor(name);
+      if (sup && signalled !== sup.pid && sameProcess(sup.pid, sup.ticks)) {
+        process.kill(sup.pid, 'SIGTERM');
+        signalled = sup.pid;
+      }
       if (Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
     log.warn(`unit ${name} did not stop in time: killing it`);
-    for (const pid of [st.supervisorPid, st.mainPid]) if (alive(pid)) process.kill(pid!, 'SIGKILL');
+    const sup = await this.supervisor(name);
+    if (sup && sameProcess(sup.pid, sup.ticks)) process.kill(sup.pid, 'SIGKILL');
+    await this.killLeftovers(name);
     return this.status(name);
   }
 
   async restart(name: string): Promise<void> {
-    const st = (await this.read(name)) as StoredStatus | undefined;
-    if (!st || isFinal(st.state) || !alive(st.supervisorPid)) throw new Error(`unit ${name} is not running`);
+    const st = await this.read(name);
+    if (!st || isFinal(st.state) || !sameProcess(st.supervisorPid, st.supervisorTicks)) throw new Error(`unit ${name} is not running`);
     process.kill(st.supervisorPid!, 'SIGHUP');
   }
 
@@ -99,17 +187,28 @@ export class DirectUnitManager implements UnitManager {
   }
 
   async status(name: string): Promise<UnitStatus | undefined> {
-    const st = (await this.read(name)) as StoredStatus | undefined;
+    const st = await this.read(name);
     if (!st) {
-      // Started but the supervisor has not written yet, or never started.
-      return (await this.spec(name)) ? { name, state: 'activating' } : undefined;
+      if (!(await this.spec(name))) return undefined;
+      // Being started (no supervisor yet, or one not yet past its start), or a supervisor that ended before taking the
+      // unit: stopped before it started, or killed.
+      const [sup, stopAsked] = [await this.supervisor(name), await this.stopAsked(name)];
+      if (sup ? sameProcess(sup.pid, sup.ticks) : !stopAsked) return { name, state: 'activating' };
+      if (await this.read(name)) return this.status(name); // it took the unit (and ended) since the read above
+      return stopAsked ? { name, state: 'inactive', result: 'success' } : { name, state: 'failed', result: 'supervisor-died' };
     }
-    if (!isFinal(st.state) && !alive(st.supervisorPid)) {
-      // The supervisor died without recording an end (SIGKILL, OOM): the unit has failed; take its main process down.
+    if (!isFinal(st.state) && !sameProcess(st.supervisorPid, st.supervisorTicks)) {
+      // It may have recorded its end and exited since the read above.
+      const again = await this.read(name);
+      if (again && (isFinal(again.state) || again.supervisorPid !== st.supervisorPid)) return this.status(name);
+      // The supervisor died without recording an end (SIGKILL, OOM): the unit has failed; take down what is left of it.
       if (alive(st.mainPid)) process.kill(st.mainPid!, 'SIGKILL');
-      return { ...st, state: 'failed', result: 'supervisor-died' };
+      await this.killLeftovers(name);
+      const { supervisorPid: _p, supervisorTicks: _t, ...rest } = st;
+      return { ...rest, state: 'failed', result: 'supervisor-died' };
     }
-    return st;
+    const { supervisorPid: _p, supervisorTicks: _t, ...rest } = st;
+    return rest;
   }
 
   async list(prefix: string): Promise<UnitStatus[]> {
@@ -123,14 +222,15 @@ export class DirectUnitManager implements UnitManager {
   }
 
   async remove(name: string): Promise<void> {
+    const st = this.spawning.has(name) ? undefined : await this.status(name);
+    if (this.spawning.has(name) || (st && !isFinal(st.state))) await this.stop(name);
     this.watchers.get(name)?.close();
     this.watchers.delete(name);
     this.last.delete(name);
-    await rm(this.dir(name), { recursive: true, force: true });
+    this.revivals.delete(name);
     // A supervisor that was killed leaves its cgroups behind: they are empty once its unit has ended.
-    for (const ctrl of ['memory', 'pids', 'cpu', 'systemd', 'unified', '']) {
-      await removeCgroupTree(join('/sys/fs/cgroup', ctrl, 'pcloud', name));
-    }
+    for (const path of this.cgroupPaths(name)) await removeCgroupTree(path);
+    await rm(this.dir(name), { recursive: true, force: true });
   }
 
   async logs(name: string, maxBytes: number): Promise<Buffer> {
@@ -174,6 +274,37 @@ export class DirectUnitManager implements UnitManager {
     }
   }
 
+  private async supervisor(name: string): Promise<Supervisor | undefined> {
+    const st = await this.read(name);
+    if (st?.supervisorPid) return { pid: st.supervisorPid, ticks: st.supervisorTicks };
+    const text = await readFile(join(this.dir(name), 'supervisor.pid'), 'utf8').catch(() => '');
+    const [pid, ticks] = text.trim().split(' ');
+    return pid ? { pid: Number(pid), ticks: ticks ? Number(ticks) : undefined } : undefined;
+  }
+
+  private stopAsked(name: string): Promise<boolean> {
+    return stat(join(this.dir(name), 'stop')).then(() => true, () => false);
+  }
+
+  /** The unit's cgroups, in every hierarchy (and where supervisors before per-data-dir cgroups put them). */
+  private cgroupPaths(name: string): string[] {
+    return HIERARCHIES.flatMap((h) => [join(h, unitCgroup(this.dir(name), name)), join(h, 'pcloud', name)]);
+  }
+
+  private async cgroupPids(name: string): Promise<Set<number>> {
+    const pids = new Set<number>();
+    for (const path of this.cgroupPaths(name)) {
+      // The pre-digest path was shared by every data dir: never count (or kill) what runs there.
+      if (!path.endsWith(`/pcloud/${name}`)) await cgroupTreePids(path, pids);
+    }
+    return pids;
+  }
+
+  /** SIGKILL what is left in an ended unit's cgroup (its supervisor was killed, or would not stop). */
+  private async killLeftovers(name: string): Promise<void> {
+    for (const pid of await this.cgroupPids(name)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+
   private async read(name: string): Promise<StoredStatus | undefined> {
     try {
       return JSON.parse(await readFile(join(this.dir(name), 'state.json'), 'utf8')) as StoredStatus;
@@ -199,10 +330,47 @@ export class DirectUnitManager implements UnitManager {
   private async check(name: string): Promise<void> {
     const st = await this.status(name);
     if (!st) return;
-    const key = `${st.state}|${st.result ?? ''}|${st.mainPid ?? ''}|${st.readyAt ?? ''}`;
+    const key = `${st.state}|${st.result ?? ''}|${st.mainPid ?? ''}|${st.readyAt ?? ''}|${st.restarts ?? ''}`;
     if (this.last.get(name) === key) return;
     this.last.set(name, key);
     for (const l of this.listeners) l(st);
+    if (st.result === 'supervisor-died' && this.revive) void this.reviveUnit(name);
+  }
+
+  /** Start again, per its restart policy, a unit whose supervisor died; at its start limit it stays failed. */
+  private async reviveUnit(name: string): Promise<void> {
+    if (this.reviving.has(name)) return;
+    const spec = await this.spec(name);
+    const policy = spec?.restart;
+    if (!spec || !policy) return;
+    this.reviving.add(name);
+    try {
+      // The start its supervisor made counts as the first.
+      const now = Date.now();
+      const starts = [...(this.revivals.get(name) ?? []).filter((t) => t > now - policy.intervalSec * 1000), now];
+      const delay = restartDelayMs(policy, starts, now);
+      if (delay === undefined) {
+        const st = await this.status(name);
+        await this.writeState(name, { ...st, name, state: 'failed', result: 'start-limit-hit' });
+        return;
+      }
+      this.revivals.set(name, starts);
+      log.warn(`unit ${name}: its supervisor died; starting it again in ${delay} ms`);
+      await sleep(delay);
+      const st = await this.status(name);
+      if (st?.result !== 'supervisor-died') return; // stopped, removed or started meanwhile
+      await this.start(spec);
+    } catch (err) {
+      log.warn(`unit ${name}: could not start it again: ${(err as Error).message}`);
+    } finally {
+      this.reviving.delete(name);
+    }
+  }
+
+  private async writeState(name: string, st: UnitStatus): Promise<void> {
+    const file = join(this.dir(name), 'state.json');
+    await writeFile(`${file}.tmp`, JSON.stringify(st));
+    await rename(`${file}.tmp`, file);
   }
 
   private async pollAll(): Promise<void> {

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { DirectUnitManager } from './direct.js';
 import { SystemdUnitManager } from './systemd.js';
 import type { UnitManager } from './types.js';
+import { holdsDataDir } from '../datalock.js';
 import { log } from '../../log.js';
 
 export function systemdIsPid1(): boolean {
@@ -12,7 +13,9 @@ export function systemdIsPid1(): boolean {
 /**
  * Pick the unit manager for this host: systemd (transient units, machined, the journal) where PID 1 is systemd, the
  * direct manager (detached supervisors) elsewhere. PCLOUD_UNIT_MANAGER=systemd|direct overrides the choice. The units
- * belong to `dataDir`: the direct manager keeps them under runDir, systemd's are recorded as its (owners.ts).
+ * belong to `dataDir`: the direct manager keeps them under runDir, systemd's are recorded as its (owners.ts). Only the
+ * process that holds the data dir (the server, datalock.ts) starts again units whose supervisor died; other commands
+ * opening it (image build, logs) only look.
  */
 export async function openUnitManager(runDir: string, dataDir = dirname(runDir)): Promise<UnitManager> {
   const want = process.env.PCLOUD_UNIT_MANAGER ?? (systemdIsPid1() ? 'systemd' : 'direct');
@@ -23,7 +26,7 @@ export async function openUnitManager(runDir: string, dataDir = dirname(runDir))
   }
   if (want !== 'direct') throw new Error(`PCLOUD_UNIT_MANAGER=${want}: expected systemd or direct`);
   log.debug('PID 1 is not systemd: units run under the direct manager');
-  const m = new DirectUnitManager(runDir);
+  const m = new DirectUnitManager(runDir, { revive: holdsDataDir(dataDir) });
   await m.init();
   return m;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -24,4 +25,17 @@ export function startTicks(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether pid is still the process that started at `ticks` (not a dead one's reused pid). */
+export function sameProcess(pid: number | undefined, ticks: number | undefined): boolean {
+  return alive(pid) && (ticks === undefined || startTicks(pid!) === ticks);
+}
+
+/**
+ * A direct-manager unit's cgroup, relative to a hierarchy's root: its name and its unit directory's digest, since two
+ * data dirs on one host run units of the same name (pcloud-nginx) and must never share (and kill) each other's cgroup.
+ */
+export function unitCgroup(unitDir: string, name: string): string {
+  return `pcloud/${name}.${createHash('sha256').update(unitDir).digest('hex').slice(0, 12)}`;
 }

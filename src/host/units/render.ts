@@ -116,7 +116,12 @@ export function unitProperties(spec: UnitSpec): UnitProperties {
   if (l.memoryMaxBytes) service.push(['MemoryMax', String(l.memoryMaxBytes)]);
   if (l.tasksMax) service.push(['TasksMax', String(l.tasksMax)]);
   for (const [k, v] of Object.entries(spec.env ?? {})) service.push(['Environment', `${k}=${v}`]);
-  return { unit: [['Description', spec.description]], service };
+  const unit: [string, string][] = [['Description', spec.description]];
+  if (spec.restart) {
+    service.push(['Restart', spec.restart.when], ['RestartSec', `${spec.restart.delaySec}s`]);
+    unit.push(['StartLimitIntervalSec', `${spec.restart.intervalSec}s`], ['StartLimitBurst', String(spec.restart.burst)]);
+  }
+  return { unit, service };
 }
 
 /**

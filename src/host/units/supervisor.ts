@@ -4,28 +4,54 @@
  *   - puts itself in the unit's cgroup (v1 or v2) with the unit's limits, so the main process inherits them;
  *   - runs the main process with NOTIFY_SOCKET pointing at its own datagram socket, and turns READY=1 into `active`;
  *   - stops it with KillSignal, then SIGKILLs what is left of the cgroup after the stop timeout (KillMode=mixed);
- *   - restarts it on RestartForceExitStatus (nspawn's reboot) and on SIGHUP;
+ *   - restarts it on RestartForceExitStatus (nspawn's reboot), on SIGHUP, and per the unit's restart policy after it
+ *     dies (Restart=on-failure with a doubling delay, giving up after StartLimitBurst starts in StartLimitIntervalSec);
+ *   - honours a stop asked before the main process started (SIGTERM, or a `stop` file the manager writes before it
+ *     knows the supervisor's pid): it then never starts it;
  *   - reaps it and records how it ended.
  * Its state is one JSON file, written atomically, that the server reads and watches.
  * Usage: node supervisor.js UNIT_DIR   (UNIT_DIR holds spec.json; state.json and console.log are written there)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import unixDgram from 'unix-dgram';
-import type { UnitSpec, UnitStatus } from './types.js';
+import type { RestartPolicy, UnitSpec, UnitStatus } from './types.js';
 import { socketPath } from '../sockets.js';
+import { startTicks, unitCgroup } from './proc.js';
+import { restartDelayMs } from './restart.js';
 
-const dir = process.argv[2];
-if (!dir) {
+// A stop can come at any moment, even before the main process exists: take it first of all.
+let stopping = false;
+let restartRequested = false;
+/** Set up and past the first start: a stop from then on ends the unit here (between restarts: at once). */
+let running = false;
+let child: ChildProcess | undefined;
+process.on('SIGTERM', () => {
+  stopping = true;
+  if (child) stopMain();
+  else if (running) {
+    status.result = undefined;
+    finish('inactive');
+  }
+});
+process.on('SIGHUP', () => {
+  restartRequested = true;
+  if (child) child.kill(spec.killSignal ?? 'SIGTERM');
+});
+process.on('SIGINT', () => undefined);
+
+if (!process.argv[2]) {
   process.stderr.write('usage: supervisor UNIT_DIR\n');
   process.exit(2);
 }
+const dir = resolve(process.argv[2]);
 const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8')) as UnitSpec;
-const status: UnitStatus & { supervisorPid: number } = {
+const status: UnitStatus & { supervisorPid: number; supervisorTicks?: number } = {
   name: spec.name,
   state: 'activating',
   supervisorPid: process.pid,
+  supervisorTicks: startTicks(process.pid),
   startedAt: Date.now(),
   notify: {},
 };
@@ -41,7 +67,7 @@ const cgroupDirs: string[] = [];
 function applyLimits(): void {
   const limits = spec.limits ?? {};
   const pid = String(process.pid);
-  const cg = `pcloud/${spec.name}`;
+  const cg = unitCgroup(dir, spec.name);
   const writeIn = (base: string, files: Record<string, string | undefined>) => {
     try {
       const path = join(base, cg);
@@ -137,27 +163,38 @@ const sock = unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
 sock.bind(notifyPath);
 
 // ---- the main process ----
-let child: ChildProcess | undefined;
-let stopping = false;
-let restartRequested = false;
+/** When the main process was started, within the restart policy's interval (its start limit). */
+let starts: number[] = [];
+let restartTimer: NodeJS.Timeout | undefined;
 let startTimer: NodeJS.Timeout | undefined;
 let killTimer: NodeJS.Timeout | undefined;
 
 function startMain(): void {
+  if (stopping) return finish('inactive');
+  starts.push(Date.now());
   const log = openSync(join(dir!, 'console.log'), 'a');
   status.state = spec.type === 'notify' ? 'activating' : 'active';
   status.readyAt = spec.type === 'notify' ? undefined : Date.now();
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...spec.env };
   if (spec.type === 'notify') env.NOTIFY_SOCKET = notifyPath;
-  child = spawn(spec.exec[0]!, spec.exec.slice(1), { env, stdio: ['ignore', log, log] });
+  const main = spawn(spec.exec[0]!, spec.exec.slice(1), { env, stdio: ['ignore', log, log] });
+  child = main;
   closeSync(log);
-  status.mainPid = child.pid;
-  child.on('error', (err) => {
+  status.mainPid = main.pid;
+  // A program that cannot be run emits error and close, not exit: one end, either way.
+  let ended = false;
+  const end = (code: number | null, signal: NodeJS.Signals | null) => {
+    if (ended) return;
+    ended = true;
+    child = undefined;
+    onExit(code, signal);
+  };
+  main.on('error', (err) => {
     status.result = 'start-failed';
     status.statusText = err.message;
-    finish('failed');
+    if (main.pid === undefined) end(null, null);
   });
-  child.on('exit', onExit);
+  main.on('exit', end);
   if (spec.type === 'notify') {
     startTimer = setTimeout(() => {
       status.result = 'timeout';
@@ -195,11 +232,36 @@ function onExit(code: number | null, signal: NodeJS.Signals | null): void {
   status.signal = signal ?? undefined;
   const clean = code === 0 || (stopping && (signal === 'SIGTERM' || signal === spec.killSignal));
   if (!status.result) status.result = clean ? 'success' : signal ? 'signal' : 'exit-code';
+  const policy = spec.restart;
+  if (!stopping && policy && (policy.when === 'always' || status.result !== 'success')) return scheduleRestart(policy);
   finish(clean && status.result === 'success' ? 'inactive' : 'failed');
 }
 
+/** Start the main process again after the policy's (growing) delay, or give up at its start limit. */
+function scheduleRestart(policy: RestartPolicy): void {
+  const now = Date.now();
+  starts = starts.filter((t) => t > now - policy.intervalSec * 1000);
+  const delayMs = restartDelayMs(policy, starts, now);
+  if (delayMs === undefined) {
+    status.result = 'start-limit-hit';
+    return finish('failed');
+  }
+  status.state = 'activating';
+  status.restarts = (status.restarts ?? 0) + 1;
+  save();
+  restartTimer = setTimeout(() => {
+    status.result = undefined;
+    status.exitCode = undefined;
+    status.signal = undefined;
+    status.notify = {};
+    startMain();
+  }, delayMs);
+}
+
 function finish(state: 'inactive' | 'failed'): void {
+  clearTimeout(restartTimer);
   status.state = state;
+  if (state === 'inactive' && !status.result) status.result = 'success';
   status.exitedAt = Date.now();
   save();
   try { sock.close(); } catch { /* closed */ }
@@ -208,15 +270,8 @@ function finish(state: 'inactive' | 'failed'): void {
   process.exit(0);
 }
 
-process.on('SIGTERM', () => {
-  stopping = true;
-  stopMain();
-});
-process.on('SIGHUP', () => {
-  restartRequested = true;
-  if (child) child.kill(spec.killSignal ?? 'SIGTERM');
-});
-process.on('SIGINT', () => undefined);
-
-applyLimits();
+// The manager writes `stop` when asked to stop a unit whose supervisor it could not signal yet.
+if (existsSync(join(dir, 'stop'))) stopping = true;
+if (!stopping) applyLimits();
+running = true;
 startMain();

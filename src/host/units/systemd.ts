@@ -8,8 +8,9 @@ import { unitProperties } from './render.js';
 import { isFinal, type ActiveState, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
 import { log } from '../../log.js';
 import { Owners } from '../owners.js';
+import { assertPortsFree } from '../ports.js';
 
-const SHOW = ['Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'MainPID', 'ExecMainStatus', 'ExecMainCode', 'StatusText'];
+const SHOW = ['Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'MainPID', 'ExecMainStatus', 'ExecMainCode', 'StatusText', 'NRestarts'];
 
 function parseShow(text: string): UnitStatus[] {
   const out: UnitStatus[] = [];
@@ -26,6 +27,7 @@ function parseShow(text: string): UnitStatus[] {
       exitCode: code === '1' ? Number(kv.ExecMainStatus) : undefined,
       signal: code === '2' || code === '3' ? `signal ${kv.ExecMainStatus}` : undefined,
       statusText: kv.StatusText || undefined,
+      restarts: Number(kv.NRestarts) || undefined,
     });
   }
   return out;
@@ -56,8 +58,12 @@ export class SystemdUnitManager implements UnitManager {
     const current = await this.status(spec.name);
     if (current && !isFinal(current.state)) throw new Error(`unit ${spec.name} is already ${current.state}`);
     if (current) await this.remove(spec.name);
+    // systemd takes down a unit's whole cgroup: nothing of an ended one of ours can hold a port.
+    await assertPortsFree(spec.ports ?? []);
     const p = unitProperties(spec);
     const args = [`--unit=${spec.name}.service`, `--description=${spec.description}`, '--no-block', '--quiet'];
+    // Unit-section properties (the start limit) go as -p too; the description has its own option.
+    for (const [k, v] of p.unit) if (k !== 'Description') args.push('-p', `${k}=${v}`);
     for (const [k, v] of p.service) {
       if (k === 'Environment') args.push(`--setenv=${v}`);
       else args.push('-p', `${k}=${v}`);

@@ -10,6 +10,28 @@ export interface UnitLimits {
   tasksMax?: number;
 }
 
+/**
+ * What happens when the main process ends without being asked to (systemd's Restart=, RestartSec=, StartLimit*).
+ * For host services (nginx, tgtd, nfs-ganesha, dnsmasq); instances follow EC2's semantics instead and have none.
+ */
+export interface RestartPolicy {
+  /** on-failure: after an unclean exit, a signal or a start timeout; always: after any exit not asked for. */
+  when: 'on-failure' | 'always';
+  /** Delay before the first restart; the direct manager doubles it on each further restart inside the interval. */
+  delaySec: number;
+  /** More than `burst` starts within `intervalSec` and the unit gives up: failed, result `start-limit-hit`. */
+  burst: number;
+  intervalSec: number;
+}
+
+/** A TCP port a unit listens on that is host-wide (not in a namespace of its own): checked free before it starts. */
+export interface HostPort {
+  host: string;
+  port: number;
+  /** The setting that moves it elsewhere (said when the port is taken), e.g. PCLOUD_LAMBDA_LISTEN. */
+  setting: string;
+}
+
 export interface UnitSpec {
   /** Unit name, e.g. `pcloud-instance@i-0123456789abcdef0`. */
   name: string;
@@ -28,6 +50,9 @@ export interface UnitSpec {
   limits?: UnitLimits;
   /** The main process manages its own cgroup subtree (nspawn): Delegate=yes, KillMode=mixed. */
   delegate?: boolean;
+  restart?: RestartPolicy;
+  /** Host-wide ports the unit listens on: start() refuses while another program (another data dir's server) holds one. */
+  ports?: HostPort[];
 }
 
 export type ActiveState = 'activating' | 'active' | 'deactivating' | 'inactive' | 'failed';
@@ -35,7 +60,7 @@ export type ActiveState = 'activating' | 'active' | 'deactivating' | 'inactive' 
 export interface UnitStatus {
   name: string;
   state: ActiveState;
-  /** Why the unit ended: success, exit-code, signal, timeout, start-failed, supervisor-died. */
+  /** Why the unit ended: success, exit-code, signal, timeout, start-failed, supervisor-died, start-limit-hit. */
   result?: string;
   mainPid?: number;
   exitCode?: number;
@@ -46,6 +71,8 @@ export interface UnitStatus {
   startedAt?: number;
   readyAt?: number;
   exitedAt?: number;
+  /** How many times the unit was started again by its restart policy. */
+  restarts?: number;
 }
 
 export function isFinal(state: ActiveState): boolean {
@@ -54,9 +81,12 @@ export function isFinal(state: ActiveState): boolean {
 
 export interface UnitManager {
   readonly kind: 'systemd' | 'direct';
-  /** Start a unit; resolves once it is started (not necessarily ready: watch for `active`). */
+  /**
+   * Start a unit; resolves once it is started (not necessarily ready: watch for `active`): a stop() from then on, or
+   * one already waiting, ends it. Refuses (PortInUseError) while another program holds one of its host-wide ports.
+   */
   start(spec: UnitSpec): Promise<void>;
-  /** Stop a unit and wait until it has ended. A unit that is not running is a no-op. */
+  /** Stop a unit and wait until it has ended, whatever the moment (even while start() is in flight). A unit not running is a no-op. */
   stop(name: string): Promise<UnitStatus | undefined>;
   /** Restart the main process in place (reboot). */
   restart(name: string): Promise<void>;
@@ -65,7 +95,7 @@ export interface UnitManager {
   status(name: string): Promise<UnitStatus | undefined>;
   /** Every unit this manager knows whose name starts with prefix. */
   list(prefix: string): Promise<UnitStatus[]>;
-  /** Forget an ended unit: its state and logs. */
+  /** Forget a unit (stopped first if it is not ended): its state and logs. */
   remove(name: string): Promise<void>;
   /** The last maxBytes of what the unit's processes wrote to stdout/stderr (the console). */
   logs(name: string, maxBytes: number): Promise<Buffer>;
