@@ -13,6 +13,7 @@ import { run } from './exec.js';
 import { KeyedQueue } from '../serial.js';
 import { portName, routerNs } from './network.js';
 import { isFinal, type UnitManager, type UnitSpec } from './units/types.js';
+import { SERVICE_RESTART } from './units/restart.js';
 
 export const dnsUnitName = (vpcId: string) => `pcloud-dns@${vpcId}`;
 
@@ -115,6 +116,7 @@ export function dnsUnit(vpcId: string, confFile: string): UnitSpec {
     type: 'simple',
     startTimeoutSec: 10,
     stopTimeoutSec: 5,
+    restart: SERVICE_RESTART,
   };
 }
 

@@ -16,6 +16,8 @@ import { log } from '../log.js';
 import { run } from './exec.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
+import { SERVICE_RESTART } from './units/restart.js';
+import { hostPortOf } from './ports.js';
 
 export interface FunctionRoute {
   accountId: string;
@@ -105,6 +107,8 @@ export class NginxDriver {
       name: NGINX_UNIT, description: 'pcloud nginx (function URLs and Invoke)',
       exec: ['nginx', '-p', this.prefix, '-c', this.conf, '-e', join(this.prefix, 'error.log')],
       type: 'simple', startTimeoutSec: 10, stopTimeoutSec: 10, killSignal: 'SIGQUIT',
+      // Restarted with backoff if it dies; its port is host-wide: refused while another server holds it.
+      restart: SERVICE_RESTART, ports: [hostPortOf(this.listen, 'PCLOUD_LAMBDA_LISTEN')],
     };
   }
 
