@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { until } from './api.js';
 import { sweepRun } from './runs.js';
+import { unitCgroup } from '../../src/host/units/proc.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -211,8 +212,10 @@ export function hostInventory(dataDir = DATA): Inventory {
         return [...out.matchAll(/chain ((?:in|out)_[0-9a-f]+)/g)].map((m) => `${ns}/${m[1]}`);
       }),
     ],
+    // This data dir's only (unit cgroups are named for their unit dir: unitCgroup()).
     cgroups: ['systemd', 'memory', 'pids', 'cpu', 'unified'].flatMap((c) => ls(`/sys/fs/cgroup/${c}/pcloud`)
-      .filter((d) => d.startsWith('pcloud-instance@')).map((d) => `${c}/${d}`)),
+      .filter((d) => d.startsWith('pcloud-instance@') && `pcloud/${d}` === unitCgroup(join(dataDir, 'run/units', d.slice(0, d.lastIndexOf('.'))), d.slice(0, d.lastIndexOf('.'))))
+      .map((d) => `${c}/${d}`)),
   };
 }
 
