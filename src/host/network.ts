@@ -306,6 +306,9 @@ export class NetworkDriver {
       'link set eth0 up',
       `route add default via ${nic.gateway}`,
     ]);
+    // The container's root is unprivileged in this (host-owned) namespace: its services may still listen on ports
+    // below 1024 (sshd) and ping, in this namespace only.
+    await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0', 'net.ipv4.ping_group_range=0 2147483647']);
     return nsPath(ns);
   }
 

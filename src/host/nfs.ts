@@ -9,6 +9,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { enterAsRoot } from './nspawn.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 
@@ -116,9 +117,12 @@ export class NfsServer {
 
   /** Mount an exported volume inside a running container at `target`. */
   async mountInto(leaderPid: number, server: string, volumeId: string, target: string): Promise<void> {
-    await run('nsenter', ['-t', String(leaderPid), '-m', '--', 'mkdir', '-p', target]);
-    const [cmd, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
-    await run(cmd!, args);
+    // The mount point is made as the instance's root (its user namespace), so it is the instance's own; the mount
+    // itself needs the host's root (NFS cannot be mounted from a user namespace).
+    const [cmd, ...mkdirArgs] = [...enterAsRoot(leaderPid, ['-m']), 'mkdir', '-p', target];
+    await run(cmd!, mkdirArgs);
+    const [mount, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
+    await run(mount!, args);
   }
 
   async unmountFrom(leaderPid: number, target: string): Promise<void> {
