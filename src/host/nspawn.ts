@@ -8,6 +8,8 @@
  * root's inside; CreateImage snapshots a disk with unshifted uids); on a kernel or file system without idmapped mounts
  * nspawn chowns the fork instead (`pcloud doctor` says which).
  */
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { run } from './exec.js';
 
@@ -97,3 +99,26 @@ export function enterAsRoot(leaderPid: number, namespaces: string[]): string[] {
   return ['nsenter', '-t', String(leaderPid), '-U', ...namespaces, '--'];
 }
 
+
+/**
+ * How this host gives containers their user namespace, tried for real in `dir` (on the file system forks live on):
+ * `map` (idmapped mounts: nothing copied), `chown` (nspawn chowns each fork at its first start: seconds for a full
+ * root), or why neither works. A throwaway root holding only the host's /usr, read-only, runs /usr/bin/true.
+ */
+export async function probeUserNamespaces(dir: string): Promise<{ ownership: 'map' | 'chown' } | { error: string }> {
+  const root = await mkdtemp(join(dir, '.userns-probe-'));
+  try {
+    for (const d of ['usr', 'etc', 'proc', 'sys', 'dev', 'run', 'tmp']) await mkdir(join(root, d));
+    for (const l of ['bin', 'sbin', 'lib', 'lib64']) await symlink(`usr/${l}`, join(root, l));
+    let error = '';
+    for (const ownership of ['map', 'chown'] as const) {
+      const res = await run('systemd-nspawn', ['--quiet', '--register=no', '--keep-unit', '--private-users=pick', `--private-users-ownership=${ownership}`,
+        '--private-network', '--bind-ro=/usr', `--machine=pcloud-probe-${process.pid}`, `--directory=${root}`, '/usr/bin/true'], { reject: false });
+      if (res.exitCode === 0) return { ownership };
+      error ||= res.stderr.split('\n').find((l) => l.trim()) ?? `exit ${res.exitCode}`;
+    }
+    return { error };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
