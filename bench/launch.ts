@@ -48,7 +48,7 @@ export async function ensureImage(dataDir: string): Promise<string> {
 }
 
 /** One bare boot of a seeded fork: spawn → READY=1, in milliseconds. */
-async function bareBoot(imageRoot: string, pool: string, n: number, userns = true): Promise<number> {
+export async function bareBoot(imageRoot: string, pool: string, n: number, userns = true): Promise<number> {
   const id = `bench-${process.pid}-${n}`;
   const disk = join(pool, 'instances', `.${id}`);
   await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, disk]);
