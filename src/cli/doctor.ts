@@ -42,6 +42,7 @@ export async function doctor(dataDir: string): Promise<Check[]> {
     fix: btrfs ? undefined : apt('btrfs-progs xfsprogs'),
   });
   checks.push(await containerUserNamespaces(dataDir, pool === 'btrfs' || pool === 'xfs' ? `${dataDir}/pool` : dataDir));
+  checks.push(await inotifyInstances());
   const kvm = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false);
   const qemu = await which('qemu-system-x86_64');
   checks.push({
@@ -84,6 +85,22 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   });
   checks.push(await tool('nginx (Lambda)', 'nginx', 'nginx', ['-v']));
   return checks;
+}
+
+/**
+ * Each container's systemd takes a few inotify instances, all counted against host root (the owner of every
+ * container's user namespace): Debian's default of 128 stops a host at about 20 containers ("Failed to allocate
+ * manager object: Too many open files").
+ */
+async function inotifyInstances(): Promise<Check> {
+  const name = 'inotify instances (containers)';
+  const max = Number((await readFile('/proc/sys/fs/inotify/max_user_instances', 'utf8').catch(() => '0')).trim());
+  const ok = max >= 8192;
+  return {
+    name, ok,
+    detail: `fs.inotify.max_user_instances = ${max}${ok ? '' : ': about 20 containers on the host use it up, and the next fail to boot (their systemd gets no inotify)'}`,
+    fix: ok ? undefined : 'sysctl -w fs.inotify.max_user_instances=8192 (and in /etc/sysctl.d/ to keep it)',
+  };
 }
 
 /** Containers' user namespaces (root in an instance is nobody on the host), tried on the file system forks live on. */
