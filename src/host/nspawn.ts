@@ -99,7 +99,6 @@ export function enterAsRoot(leaderPid: number, namespaces: string[]): string[] {
   return ['nsenter', '-t', String(leaderPid), '-U', ...namespaces, '--'];
 }
 
-
 /**
  * How this host gives containers their user namespace, tried for real in `dir` (on the file system forks live on):
  * `map` (idmapped mounts: nothing copied), `chown` (nspawn chowns each fork at its first start: seconds for a full

@@ -1,7 +1,8 @@
 /**
- * Real containers through a real `pcloud serve`: systemd-nspawn booting reflink forks of the debian-12 image, READY
- * turning instances `running`, identity and cloud-init seed written into the fork, stop/start/reboot, terminate
- * leaving nothing behind, and a server killed with SIGKILL mid-launch reconciling on restart.
+ * Real containers through a real `pcloud serve`: systemd-nspawn booting reflink forks of the debian-12 image in user
+ * namespaces of their own (root inside is nobody on the host), READY turning instances `running`, identity and
+ * cloud-init seed written into the fork (never through a link out of it), stop/start/reboot, terminate leaving nothing
+ * behind, and a server killed with SIGKILL mid-launch reconciling on restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
