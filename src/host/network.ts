@@ -325,6 +325,9 @@ export class NetworkDriver {
     const ns = instanceNs(nic.instanceId);
     const port = portName(nic.instanceId);
     await this.detach(nic.instanceId);
+    // The old namespace's name is gone, but the namespace itself outlives it while a process of the container that
+    // left holds it (a unit killed from outside, still dying): its veth goes with the router's end, removed here.
+    await run('ip', ['-n', routerNs(nic.vpcId), 'link', 'del', port], { reject: false });
     await this.addNetns(ns);
     // Routed, not bridged: the router owns a /32 route to each instance and answers ARP for the rest of the subnet
     // (proxy ARP), so every packet between instances crosses its forward chain, where security groups apply.
