@@ -1,6 +1,8 @@
 /**
  * (a) RunInstances → running, for 1 instance and for a fleet, next to a bare `systemd-nspawn --boot
  * --notify-ready=yes` of the same image (a fork with the same seed, so cloud-init does the same work) in the same run.
+ * The bare boot runs twice: as pcloud runs it (its own user namespace, the fork mounted idmapped) and without a user
+ * namespace (container root = host root, as before issue 12): their difference is what user namespaces cost.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -46,7 +48,7 @@ export async function ensureImage(dataDir: string): Promise<string> {
 }
 
 /** One bare boot of a seeded fork: spawn → READY=1, in milliseconds. */
-async function bareBoot(imageRoot: string, pool: string, n: number): Promise<number> {
+export async function bareBoot(imageRoot: string, pool: string, n: number, userns = true): Promise<number> {
   const id = `bench-${process.pid}-${n}`;
   const disk = join(pool, 'instances', `.${id}`);
   await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, disk]);
@@ -63,7 +65,8 @@ async function bareBoot(imageRoot: string, pool: string, n: number): Promise<num
     if (msg.toString().split('\n').includes('READY=1')) ready();
   });
   sock.bind(sockPath);
-  const args = nspawnArgs({ instanceId: id, rootDir: disk, hostname, vcpus: 2, memoryMiB: 1024, register: false, readyTimeoutSec: 60 });
+  const args = nspawnArgs({ instanceId: id, rootDir: disk, hostname, vcpus: 2, memoryMiB: 1024, register: false, readyTimeoutSec: 60 })
+    .filter((a) => userns || !a.startsWith('--private-users'));
   // Like a unit: its own cgroup in the name=systemd and unified hierarchies, or concurrent containers collide.
   const cgroups = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((c) => existsSync(`${c}/cgroup.procs`)).map((c) => `${c}/pcloud-bench/${id}`);
   const enter = cgroups.map((c) => `mkdir -p ${c} && echo $$ > ${c}/cgroup.procs`).join(' && ') || 'true';
@@ -139,21 +142,32 @@ export async function benchLaunch(opts: { dataDir: string; runs: number; fleet: 
     await bareBoot(image.rootPath, pool, 0); // warm the page cache for both
     await runningAfter(endpoint, creds, 1, imageId);
     const bare1: number[] = [];
+    const bareRoot1: number[] = [];
     const pc1: number[] = [];
     for (let i = 0; i < opts.runs; i++) {
       bare1.push(await bareBoot(image.rootPath, pool, i + 1));
+      bareRoot1.push(await bareBoot(image.rootPath, pool, 50 + i, false));
       pc1.push(...(await runningAfter(endpoint, creds, 1, imageId)));
     }
-    const t0 = performance.now();
-    const bareFleet = await Promise.all(Array.from({ length: opts.fleet }, (_, i) => bareBoot(image.rootPath, pool, 100 + i)));
-    const bareFleetWall = performance.now() - t0;
+    const fleetOf = async (userns: boolean) => {
+      const t0 = performance.now();
+      const ms = await Promise.all(Array.from({ length: opts.fleet }, (_, i) => bareBoot(image.rootPath, pool, (userns ? 100 : 200) + i, userns)));
+      return { ...summary(ms), wallMs: round(performance.now() - t0) };
+    };
+    const bareFleet = await fleetOf(true);
+    const bareRootFleet = await fleetOf(false);
     const pcFleet = await runningAfter(endpoint, creds, opts.fleet, imageId);
-    const one = { bare: summary(bare1), pcloud: summary(pc1), ratioP50: round(summary(pc1).p50 / summary(bare1).p50) };
+    const one = {
+      bare: summary(bare1), bareWithoutUserns: summary(bareRoot1), pcloud: summary(pc1),
+      ratioP50: round(summary(pc1).p50 / summary(bare1).p50), usernsCostP50Ms: round(summary(bare1).p50 - summary(bareRoot1).p50),
+    };
     const fleet = {
       count: opts.fleet,
-      bare: { ...summary(bareFleet), wallMs: round(bareFleetWall) },
+      bare: bareFleet,
+      bareWithoutUserns: bareRootFleet,
       pcloud: { ...summary(pcFleet), wallMs: round(Math.max(...pcFleet)) },
-      ratioP50: round(summary(pcFleet).p50 / summary(bareFleet).p50),
+      ratioP50: round(summary(pcFleet).p50 / bareFleet.p50),
+      usernsCostP50Ms: round(bareFleet.p50 - bareRootFleet.p50),
     };
     return { one, fleet };
   } finally {

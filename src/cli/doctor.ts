@@ -4,6 +4,7 @@ import { run, which } from '../host/exec.js';
 import { systemdIsPid1 } from '../host/units/index.js';
 import { familyRuntime } from '../cloud/catalog.js';
 import { firmwareFor, virtioWinIso } from '../host/q35.js';
+import { probeUserNamespaces } from '../host/nspawn.js';
 
 export interface Check {
   name: string;
@@ -40,6 +41,8 @@ export async function doctor(dataDir: string): Promise<Check[]> {
       : `${dataDir} is on ${fsType}; ${btrfs ? 'a btrfs loop file is created on first start' : 'no btrfs-progs to make a loop pool'}`,
     fix: btrfs ? undefined : apt('btrfs-progs xfsprogs'),
   });
+  checks.push(await containerUserNamespaces(dataDir, pool === 'btrfs' || pool === 'xfs' ? `${dataDir}/pool` : dataDir));
+  checks.push(await inotifyInstances());
   const kvm = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false);
   const qemu = await which('qemu-system-x86_64');
   checks.push({
@@ -82,6 +85,40 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   });
   checks.push(await tool('nginx (Lambda)', 'nginx', 'nginx', ['-v']));
   return checks;
+}
+
+/**
+ * Each container's systemd takes a few inotify instances, all counted against host root (the owner of every
+ * container's user namespace): Debian's default of 128 stops a host at about 20 containers ("Failed to allocate
+ * manager object: Too many open files").
+ */
+async function inotifyInstances(): Promise<Check> {
+  const name = 'inotify instances (containers)';
+  const max = Number((await readFile('/proc/sys/fs/inotify/max_user_instances', 'utf8').catch(() => '0')).trim());
+  const ok = max >= 8192;
+  return {
+    name, ok,
+    detail: `fs.inotify.max_user_instances = ${max}${ok ? '' : ': about 20 containers on the host use it up, and the next fail to boot (their systemd gets no inotify)'}`,
+    fix: ok ? undefined : 'sysctl -w fs.inotify.max_user_instances=8192 (and in /etc/sysctl.d/ to keep it)',
+  };
+}
+
+/** Containers' user namespaces (root in an instance is nobody on the host), tried on the file system forks live on. */
+async function containerUserNamespaces(dataDir: string, dir: string): Promise<Check> {
+  const name = 'container user namespaces';
+  const where = dir === dataDir ? `${dataDir} (no pool yet; forks live in its pool)` : dir;
+  if (!(await which('systemd-nspawn'))) return { name, ok: false, detail: 'systemd-nspawn not found', fix: apt('systemd-container') };
+  const probe = await probeUserNamespaces(dir).catch((err: Error) => ({ error: err.message }));
+  if ('ownership' in probe && probe.ownership === 'map') {
+    return { name, ok: true, detail: `idmapped mounts on ${where}: each fork is mapped, nothing copied` };
+  }
+  if ('ownership' in probe) {
+    return { name, ok: true, detail: `no idmapped mounts on ${where}: nspawn chowns each fork at its first start (~2 s for debian-12)`, fix: undefined };
+  }
+  return {
+    name, ok: false, detail: `containers cannot get a user namespace: ${probe.error}`,
+    fix: 'a kernel with user namespaces (CONFIG_USER_NS, sysctl user.max_user_namespaces > 0) and idmapped mounts (Linux >= 5.19 on btrfs/XFS)',
+  };
 }
 
 export function formatChecks(checks: Check[]): string {

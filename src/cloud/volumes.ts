@@ -1,13 +1,14 @@
 /**
  * Volumes (EBS) and snapshots: raw files in the storage pool, made and copied by reflink (milliseconds). A volume
  * attaches to a VM instance: while it is stopped, at once (its next start connects it); while a q35 VM runs, by hot
- * plug. Its QEMU reaches it over iSCSI (src/host/iscsi.ts). Containers' volumes (NFS) are not built.
+ * plug. Its QEMU reaches it over iSCSI (src/host/iscsi.ts). A container mounts its volumes over NFS (src/host/nfs.ts),
+ * each exported to that instance alone.
  */
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { instances, snapshots, volumes } from '../db/schema.js';
 import type { Host } from '../host/index.js';
-import { uplinkAddresses } from '../host/network.js';
+import { nfsClientAddress, uplinkAddresses, type NfsClient } from '../host/network.js';
 import { containerLeader } from '../host/nspawn.js';
 import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
@@ -59,7 +60,8 @@ export function nfsPlug(host: Host, syncEdge: (vpcId: string) => Promise<void>):
   return {
     async plug(inst, volume, device) {
       const up = uplinkAddresses(inst.vpcId);
-      await host.nfs.export(volume.id, volume.file, up.router);
+      // Exported to this instance's own NFS address only: its router SNATs its NFS traffic (and no one else's) to it.
+      await host.nfs.export(volume.id, volume.file, nfsClientAddress(inst.id));
       await syncEdge(inst.vpcId);
       await host.nfs.mountInto(await containerLeader(host.units, inst.id), up.host, volume.id, containerMountPoint(device));
     },
@@ -196,10 +198,14 @@ export class Volumes {
     }
   }
 
-  /** Instances of a VPC that hold NFS volumes (their router lets their NFS traffic through to the host). */
-  nfsClients(vpcId: string): string[] {
-    return this.db.select({ ip: instances.privateIp }).from(instances).innerJoin(volumes, eq(volumes.instanceId, instances.id))
-      .where(and(eq(instances.vpcId, vpcId), eq(instances.runtime, 'container'), inArray(instances.state, ['pending', 'running']))).all().map((r) => r.ip);
+  /**
+   * Instances of a VPC that hold NFS volumes (their router lets their NFS traffic through to the host, as their own
+   * NFS address), each once.
+   */
+  nfsClients(vpcId: string): NfsClient[] {
+    const rows = this.db.selectDistinct({ id: instances.id, ip: instances.privateIp }).from(instances).innerJoin(volumes, eq(volumes.instanceId, instances.id))
+      .where(and(eq(instances.vpcId, vpcId), eq(instances.runtime, 'container'), inArray(instances.state, ['pending', 'running']))).orderBy(asc(instances.id)).all();
+    return rows.map((r) => ({ ip: r.ip, nat: nfsClientAddress(r.id) }));
   }
 
   async detach(accountId: string, volumeId: string, instanceId?: string, force = false): Promise<Volume> {

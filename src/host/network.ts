@@ -5,6 +5,7 @@
  * set up before the container starts; nspawn joins it with --network-namespace-path (never under `ip netns exec`).
  * Security groups are nftables chains in the router's forward hook, per instance port.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { run } from './exec.js';
 import { Owners } from './owners.js';
@@ -117,8 +118,27 @@ export interface Edge {
     vpcCidr: string;
     maps: { publicIp: string; privateIp: string }[];
   };
-  /** Instances with NFS volumes: their NFS traffic to the host's end of the uplink goes through, masqueraded. */
-  nfs?: { clients: string[]; port: number };
+  /**
+   * Instances with NFS volumes: their NFS traffic to the host's end of the uplink goes through, each SNATed to its
+   * own NFS address (nfsClientAddress), which the host routes back by the uplink and ganesha exports its volume to.
+   */
+  nfs?: { clients: NfsClient[]; port: number };
+}
+
+/** An instance that holds NFS volumes: its address in the VPC, and the address the NFS server knows it by. */
+export interface NfsClient {
+  ip: string;
+  nat: string;
+}
+
+/**
+ * The address an instance's NFS traffic reaches the host from: one per instance, host-wide (VPCs overlap, and the
+ * router's own address is shared by its instances), in 240.0.0.0/4 (reserved, never on a real network), derived from
+ * the instance id as uplink slots are from VPC ids. ganesha exports each volume to its instance's address only.
+ */
+export function nfsClientAddress(instanceId: string): string {
+  const n = 0xf0000000 + (createHash('sha256').update(instanceId).digest().readUInt32BE(0) % 0x0fffffff); // never .255.255.255.255
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
 /**
@@ -135,12 +155,14 @@ export function routerNft(edge: Edge, hostAddress?: string): string {
   lines.push('  }', '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
   if (on && maps.length) lines.push(`    oifname "ext" snat to ip saddr map { ${maps.map((m) => `${m.privateIp} : ${m.publicIp}`).join(', ')} }`);
   const nfs = edge.nfs?.clients.length && hostAddress ? edge.nfs : undefined;
-  if (nfs) lines.push(`    oifname "uplink" ip daddr ${hostAddress} tcp dport ${nfs.port} masquerade`);
+  if (nfs) {
+    lines.push(`    oifname "uplink" ip daddr ${hostAddress} tcp dport ${nfs.port} snat to ip saddr map { ${nfs.clients.map((c) => `${c.ip} : ${c.nat}`).join(', ')} }`);
+  }
   if (on) lines.push('    oifname "uplink" masquerade');
   lines.push('  }', '  chain forward {', '    type filter hook forward priority filter; policy accept;');
   // The host's end of the uplink serves the router itself (iSCSI volumes of its VMs), and NFS to the instances that
   // have NFS volumes, nothing else to instances.
-  if (nfs) lines.push(`    ip saddr { ${nfs.clients.join(', ')} } ip daddr ${hostAddress} tcp dport ${nfs.port} accept`);
+  if (nfs) lines.push(`    ip saddr { ${nfs.clients.map((c) => c.ip).join(', ')} } ip daddr ${hostAddress} tcp dport ${nfs.port} accept`);
   if (hostAddress) lines.push(`    ip daddr ${hostAddress} drop`);
   if (!on) lines.push('    oifname "uplink" drop', '    oifname "ext" drop', '    iifname "ext" drop');
   else if (maps.length) lines.push(`    oifname "ext" ip saddr != { ${maps.map((m) => m.privateIp).join(', ')} } drop`);
@@ -249,8 +271,22 @@ export class NetworkDriver {
     if (!routerExists(vpcId)) return;
     if (edge.external?.maps.length) await this.ensureExternal(vpcId, edge.external);
     else await run('ip', ['-n', ns, 'addr', 'flush', 'dev', 'ext'], { reject: false });
+    await this.routeNfsClients(vpcId, (edge.nfs?.clients ?? []).map((c) => c.nat));
     await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(edge, uplinkAddresses(vpcId).host) });
     this.edges.set(vpcId, key);
+  }
+
+  /** The host's routes back to the VPC's NFS client addresses (by its uplink), exactly those. */
+  private async routeNfsClients(vpcId: string, nats: string[]): Promise<void> {
+    const dev = uplinkName(vpcId);
+    const have = (await run('ip', ['-o', '-4', 'route', 'show', 'root', '240.0.0.0/4', 'dev', dev], { reject: false })).stdout
+      .split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+    const via = uplinkAddresses(vpcId).router;
+    const lines = [
+      ...nats.filter((a) => !have.includes(a)).map((a) => `route replace ${a}/32 via ${via} dev ${dev}`),
+      ...have.filter((a) => !nats.includes(a)).map((a) => `route del ${a}/32 dev ${dev}`),
+    ];
+    if (lines.length) await batch(undefined, lines);
   }
 
   /**
@@ -289,6 +325,9 @@ export class NetworkDriver {
     const ns = instanceNs(nic.instanceId);
     const port = portName(nic.instanceId);
     await this.detach(nic.instanceId);
+    // The old namespace's name is gone, but the namespace itself outlives it while a process of the container that
+    // left holds it (a unit killed from outside, still dying): its veth goes with the router's end, removed here.
+    await run('ip', ['-n', routerNs(nic.vpcId), 'link', 'del', port], { reject: false });
     await this.addNetns(ns);
     // Routed, not bridged: the router owns a /32 route to each instance and answers ARP for the rest of the subnet
     // (proxy ARP), so every packet between instances crosses its forward chain, where security groups apply.
@@ -306,6 +345,9 @@ export class NetworkDriver {
       'link set eth0 up',
       `route add default via ${nic.gateway}`,
     ]);
+    // The container's root is unprivileged in this (host-owned) namespace: its services may still listen on ports
+    // below 1024 (sshd) and ping, in this namespace only.
+    await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0', 'net.ipv4.ping_group_range=0 2147483647']);
     return nsPath(ns);
   }
 

@@ -2,13 +2,15 @@
  * Volumes reach containers over NFS: pcloud's own nfs-ganesha (the `pcloud-nfs` unit, NFSv4 only, no rpcbind)
  * exports each attached volume's file system. A volume is a raw file: the first time a container takes it, it gets
  * an ext4 file system (unless it has one); the host mounts it (loop) under DATA/run/nfs/exports/VOL, and ganesha
- * exports that at `/VOL` to the instance's VPC router only (the router masquerades the instance's NFS traffic to the
- * host's end of its uplink; its firewall lets only instances with the volume through). The container mounts it with
- * the kernel's NFS client, run in its namespaces. Exports change by rewriting the configuration and SIGHUP.
+ * exports that at `/VOL` to its instance's NFS address only (network.ts: the router SNATs that instance's NFS traffic
+ * to the host's end of its uplink to it; its firewall lets only instances with a volume through, and the host's
+ * filter lets only exported addresses reach the port). The container mounts it with the kernel's NFS client, run in
+ * its namespaces. Exports change by rewriting the configuration and SIGHUP.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { enterAsRoot } from './nspawn.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 
@@ -33,6 +35,21 @@ export function ganeshaConfig(dir: string, port: number, exports: ExportEntry[])
       `  CLIENT { Clients = ${e.clients.join(', ')}; Access_Type = RW; }`, '}',
     ]),
     '',
+  ].join('\n');
+}
+
+/**
+ * The host's filter in front of ganesha (one table per NFS port, so servers of other data dirs keep theirs): from
+ * anywhere but the host itself (lo), only the addresses exported to reach the port; an instance without a volume, a
+ * neighbour on the LAN or a VPC's router reaching the host by another of its addresses gets nothing through.
+ */
+export function hostFilter(port: number, clients: string[]): string {
+  const name = `pcloud_nfs_${port}`;
+  return [
+    `table inet ${name}`, `delete table inet ${name}`, `table inet ${name} {`, '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    ...(clients.length ? [`    tcp dport ${port} iifname != "lo" ip saddr { ${clients.join(', ')} } accept`] : []),
+    `    tcp dport ${port} iifname != "lo" drop`, '  }', '}', '',
   ].join('\n');
 }
 
@@ -71,6 +88,7 @@ export class NfsServer {
     await mkdir(join(this.dir, 'recovery'), { recursive: true });
     await writeFile(join(this.dir, 'exports.json'), JSON.stringify(this.exports));
     await writeFile(join(this.dir, 'ganesha.conf'), ganeshaConfig(this.dir, this.port, this.exports));
+    await run('nft', ['-f', '-'], { input: hostFilter(this.port, [...new Set(this.exports.flatMap((e) => e.clients))]) });
     const st = await this.units.status(NFS_UNIT);
     if (st && !isFinal(st.state)) {
       await this.units.signal(NFS_UNIT, 'SIGHUP');
@@ -95,8 +113,9 @@ export class NfsServer {
     }
     const e = this.exports.find((x) => x.volumeId === volumeId);
     if (e) {
-      if (e.clients.includes(client)) return;
-      e.clients.push(client);
+      // A volume is attached to one instance at a time: its export goes to that one only.
+      if (e.clients.length === 1 && e.clients[0] === client) return;
+      e.clients = [client];
     } else {
       this.exports.push({ id: Math.max(1, ...this.exports.map((x) => x.id)) + 1, volumeId, path, clients: [client] });
     }
@@ -116,9 +135,12 @@ export class NfsServer {
 
   /** Mount an exported volume inside a running container at `target`. */
   async mountInto(leaderPid: number, server: string, volumeId: string, target: string): Promise<void> {
-    await run('nsenter', ['-t', String(leaderPid), '-m', '--', 'mkdir', '-p', target]);
-    const [cmd, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
-    await run(cmd!, args);
+    // The mount point is made as the instance's root (its user namespace), so it is the instance's own; the mount
+    // itself needs the host's root (NFS cannot be mounted from a user namespace).
+    const [cmd, ...mkdirArgs] = [...enterAsRoot(leaderPid, ['-m']), 'mkdir', '-p', target];
+    await run(cmd!, mkdirArgs);
+    const [mount, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
+    await run(mount!, args);
   }
 
   async unmountFrom(leaderPid: number, target: string): Promise<void> {

@@ -1,7 +1,15 @@
 /**
  * Containers on systemd-nspawn: the unit that boots an instance's root disk, as systemd's own
  * systemd-nspawn@.service does (Type=notify, KillMode=mixed, Delegate=yes, reboot = exit 133).
+ *
+ * Every container has a user namespace of its own (`--private-users=pick`: a free range of 65536 host uids, picked
+ * by nspawn): root in an instance is an unprivileged uid on the host. Its fork is mounted idmapped
+ * (`--private-users-ownership=auto`), so files keep their uids on disk (the seed written by the host as uid 0 is
+ * root's inside; CreateImage snapshots a disk with unshifted uids); on a kernel or file system without idmapped mounts
+ * nspawn chowns the fork instead (`pcloud doctor` says which).
  */
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { run } from './exec.js';
 
@@ -22,18 +30,28 @@ export function containerUnitName(instanceId: string): string {
   return `pcloud-instance@${instanceId}`;
 }
 
+/**
+ * The container's command line. A prepared network namespace is joined by nspawn itself (nsenter --net, which, unlike
+ * `ip netns exec`, leaves /sys alone): nspawn 252 cannot join one with --network-namespace-path once it has made the
+ * container's user namespace (systemd#36363). The namespace stays the host's (the instance's root has no
+ * CAP_NET_ADMIN in it: it cannot readdress, re-MAC or re-route its eth0); network.ts opens its low ports and ping
+ * to the instance's unprivileged root.
+ */
 export function nspawnArgs(o: ContainerOptions): string[] {
   return [
+    ...(o.networkNamespace ? ['nsenter', `--net=${o.networkNamespace}`, '--'] : []),
     'systemd-nspawn',
     '--quiet',
     '--keep-unit',
     `--register=${o.register ? 'yes' : 'no'}`,
     '--boot',
     '--notify-ready=yes',
+    '--private-users=pick',
+    '--private-users-ownership=auto',
     `--directory=${o.rootDir}`,
     `--machine=${o.instanceId}`,
     `--hostname=${o.hostname}`,
-    o.networkNamespace ? `--network-namespace-path=${o.networkNamespace}` : '--private-network',
+    ...(o.networkNamespace ? [] : ['--private-network']),
     '--link-journal=no',
     '--resolv-conf=off',
     '--timezone=off',
@@ -70,4 +88,36 @@ export async function containerLeader(units: UnitManager, instanceId: string): P
   const leader = Number(res.stdout.trim());
   if (!(leader > 0)) throw new Error(`no running container for ${instanceId}`);
   return leader;
+}
+
+/**
+ * nsenter's arguments to act inside a running container as its root: its user namespace first, so that what is
+ * written lands owned by the instance's root (through the idmapped fork), with no more rights than the instance has.
+ * `namespaces` are nsenter's flags for the others (e.g. ['-m']).
+ */
+export function enterAsRoot(leaderPid: number, namespaces: string[]): string[] {
+  return ['nsenter', '-t', String(leaderPid), '-U', ...namespaces, '--'];
+}
+
+/**
+ * How this host gives containers their user namespace, tried for real in `dir` (on the file system forks live on):
+ * `map` (idmapped mounts: nothing copied), `chown` (nspawn chowns each fork at its first start: seconds for a full
+ * root), or why neither works. A throwaway root holding only the host's /usr, read-only, runs /usr/bin/true.
+ */
+export async function probeUserNamespaces(dir: string): Promise<{ ownership: 'map' | 'chown' } | { error: string }> {
+  const root = await mkdtemp(join(dir, '.userns-probe-'));
+  try {
+    for (const d of ['usr', 'etc', 'proc', 'sys', 'dev', 'run', 'tmp']) await mkdir(join(root, d));
+    for (const l of ['bin', 'sbin', 'lib', 'lib64']) await symlink(`usr/${l}`, join(root, l));
+    let error = '';
+    for (const ownership of ['map', 'chown'] as const) {
+      const res = await run('systemd-nspawn', ['--quiet', '--register=no', '--keep-unit', '--private-users=pick', `--private-users-ownership=${ownership}`,
+        '--private-network', '--bind-ro=/usr', `--machine=pcloud-probe-${process.pid}`, `--directory=${root}`, '/usr/bin/true'], { reject: false });
+      if (res.exitCode === 0) return { ownership };
+      error ||= res.stderr.split('\n').find((l) => l.trim()) ?? `exit ${res.exitCode}`;
+    }
+    return { error };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 }

@@ -1,10 +1,15 @@
 /**
  * Writes an instance's identity into its freshly forked root disk before it boots: hostname, machine id, the key
  * pair's public key, the resolver, and a cloud-init NoCloud seed (meta-data, user-data) that cloud-init in the image
- * picks up. The root comes from an image, which may be imported and untrusted: no path is followed out of it.
+ * picks up. The root comes from an image, which may be imported or made from a tenant's instance: every path goes
+ * through rootfs.ts, which never leaves it (a directory that is a link refuses the launch before anything is made).
+ * One write at a time.
  */
-import { chmod, lstat, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { safeDir, safeRemove, safeWrite } from './rootfs.js';
+
+export { UnsafeImageError } from './rootfs.js';
 
 export interface Seed {
   instanceId: string;
@@ -20,45 +25,30 @@ export interface Seed {
   searchDomain?: string;
 }
 
-/** A directory inside root, made if missing, refusing any path whose real location is outside root. */
-async function safeDir(root: string, rel: string, mode?: number): Promise<string> {
-  const path = join(root, rel);
-  await mkdir(path, { recursive: true, mode });
-  const real = await realpath(path);
-  const realRoot = await realpath(root);
-  if (relative(realRoot, real).startsWith('..')) throw new Error(`${rel} in the image leads outside its root`);
-  return path;
-}
-
-/** Replace a file inside root: a symlink in its place is removed, never followed. */
-async function safeWrite(root: string, rel: string, data: string | Buffer, mode?: number): Promise<void> {
-  const dir = await safeDir(root, dirname(rel));
-  const path = join(dir, rel.split('/').pop()!);
-  const st = await lstat(path).catch(() => undefined);
-  if (st && !st.isFile()) await rm(path, { recursive: true, force: true });
-  else if (st) await rm(path, { force: true });
-  await writeFile(path, data, { mode, flag: 'wx' });
-}
-
 export async function writeSeed(root: string, seed: Seed): Promise<void> {
   const seedDir = 'var/lib/cloud/seed/nocloud';
-  await Promise.all([safeDir(root, seedDir), safeDir(root, 'root/.ssh', 0o700), safeDir(root, 'etc/cloud/cloud.cfg.d')]);
-  const writes = [
-    safeWrite(root, 'etc/hostname', seed.hostname + '\n'),
-    safeWrite(root, 'etc/machine-id', seed.machineId + '\n'),
-    safeWrite(root, 'etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${seed.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`),
-    safeWrite(root, `${seedDir}/meta-data`, seed.metaData),
-    safeWrite(root, `${seedDir}/user-data`, seed.userData ?? Buffer.alloc(0)),
-    safeWrite(root, `${seedDir}/vendor-data`, ''),
-    // The host configures eth0 (address, route) before the container starts: cloud-init must not redo it.
-    safeWrite(root, 'etc/cloud/cloud.cfg.d/99-pcloud-network.cfg', 'network: {config: disabled}\n'),
-    seed.authorizedKeys
-      ? safeWrite(root, 'root/.ssh/authorized_keys', seed.authorizedKeys.trim() + '\n', 0o600)
-      : rm(join(root, 'root/.ssh/authorized_keys'), { force: true }),
-  ];
-  if (seed.nameserver) {
-    writes.push(safeWrite(root, 'etc/resolv.conf', `nameserver ${seed.nameserver}\n${seed.searchDomain ? `search ${seed.searchDomain}\n` : ''}`));
+  // Every directory first (a refusal then leaves no file written), one at a time.
+  await safeDir(root, seedDir);
+  await safeDir(root, 'etc/cloud/cloud.cfg.d');
+  const ssh = await safeDir(root, 'root/.ssh', 0o700);
+  const fh = await open(ssh, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    await fh.chmod(0o700);
+  } finally {
+    await fh.close();
   }
-  await Promise.all(writes);
-  await chmod(join(root, 'root/.ssh'), 0o700);
+  const files: [string, string | Buffer, number?][] = [
+    ['etc/hostname', seed.hostname + '\n'],
+    ['etc/machine-id', seed.machineId + '\n'],
+    ['etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${seed.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`],
+    [`${seedDir}/meta-data`, seed.metaData],
+    [`${seedDir}/user-data`, seed.userData ?? Buffer.alloc(0), 0o600],
+    [`${seedDir}/vendor-data`, ''],
+    // The host configures eth0 (address, route) before the container starts: cloud-init must not redo it.
+    ['etc/cloud/cloud.cfg.d/99-pcloud-network.cfg', 'network: {config: disabled}\n'],
+  ];
+  if (seed.authorizedKeys) files.push(['root/.ssh/authorized_keys', seed.authorizedKeys.trim() + '\n', 0o600]);
+  if (seed.nameserver) files.push(['etc/resolv.conf', `nameserver ${seed.nameserver}\n${seed.searchDomain ? `search ${seed.searchDomain}\n` : ''}`]);
+  for (const [rel, data, mode] of files) await safeWrite(root, rel, data, mode);
+  if (!seed.authorizedKeys) await safeRemove(root, 'root/.ssh/authorized_keys');
 }

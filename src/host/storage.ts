@@ -3,7 +3,7 @@
  * btrfs: subvolumes and snapshots (milliseconds). XFS with reflink: `cp --reflink=always`. When the data dir is on
  * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly).
  */
-import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, output } from './exec.js';
 import { log } from '../log.js';
@@ -87,6 +87,7 @@ export class StoragePool {
 
   /** An instance's disk copied (reflink: a snapshot on btrfs) into a new image root, marked as createImageRoot does. */
   async imageRootFromDisk(instanceId: string, name: string): Promise<string> {
+    await assertUnshifted(this.diskPath(instanceId));
     const path = join(this.root, 'images', name);
     await this.removePath(path);
     await writeFile(`${path}.owner`, String(process.pid));
@@ -229,6 +230,18 @@ export class StoragePool {
       }
     }
     await rm(path, { recursive: true, force: true });
+  }
+}
+
+/**
+ * An image keeps the uids an image has (root is 0). Containers' forks are mounted idmapped, so their files keep them;
+ * on a host without idmapped mounts nspawn chowns a fork into its container's uid range instead, and an image made
+ * from it would carry that range: refused, with what the operator can do.
+ */
+export async function assertUnshifted(root: string): Promise<void> {
+  const st = await lstat(root);
+  if (st.uid !== 0) {
+    throw new Error('this instance\'s disk is owned by its container\'s user namespace (this host has no idmapped mounts, see pcloud doctor): images can only be made from containers on hosts with idmapped mounts');
   }
 }
 

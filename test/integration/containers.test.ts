@@ -1,13 +1,14 @@
 /**
- * Real containers through a real `pcloud serve`: systemd-nspawn booting reflink forks of the debian-12 image, READY
- * turning instances `running`, identity and cloud-init seed written into the fork, stop/start/reboot, terminate
- * leaving nothing behind, and a server killed with SIGKILL mid-launch reconciling on restart.
+ * Real containers through a real `pcloud serve`: systemd-nspawn booting reflink forks of the debian-12 image in user
+ * namespaces of their own (root inside is nobody on the host), READY turning instances `running`, identity and
+ * cloud-init seed written into the fork (never through a link out of it), stop/start/reboot, terminate leaving nothing
+ * behind, and a server killed with SIGKILL mid-launch reconciling on restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, statSync, symlinkSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   CreateTagsCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
   StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand,
@@ -31,10 +32,13 @@ afterAll(async () => { await srv?.stop(); });
 const describe1 = (id: string) => describeOne(srv.ec2, id);
 const waitState = (id: string, want: string, timeoutMs = 90_000) => waitForState(srv.ec2, id, want, timeoutMs, 100);
 
-/** Run a command inside a running container (host side, through its leader's namespaces). */
+/** Run a command inside a running container as its root (host side, through its leader's namespaces, its user's first). */
 function inside(id: string, cmd: string[]): string {
-  return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-m', '-u', '-i', '-n', '-p', '--', ...cmd]).toString().trim();
+  return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-U', '-m', '-u', '-i', '-n', '-p', '--', ...cmd]).toString().trim();
 }
+
+/** The uid on the host of a process (the real uid in /proc/PID/status). */
+const hostUid = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
 /** One DHCP exchange from the instance's eth0 (busybox udhcpc in its namespace; nothing is configured). */
 function dhcp(id: string): Record<string, string> {
@@ -74,6 +78,30 @@ describe('containers on systemd-nspawn', () => {
     expect(inside(id, ['cat', '/var/tmp/pcloud-marker'])).toBe(`user-data ran on ${hostname}`);
     expect(inside(id, ['cloud-init', 'status'])).toContain('done');
     expect(inside(id, ['systemctl', 'is-system-running'])).toMatch(/running|degraded/);
+    // Root in the instance is nobody on the host: its user namespace maps uid 0 to an unprivileged range of 65536.
+    const leader = leaderOf(id);
+    const [inUid, hostBase, count] = readFileSync(`/proc/${leader}/uid_map`, 'utf8').trim().split(/\s+/).map(Number);
+    expect([inUid, count]).toEqual([0, 65536]);
+    expect(hostBase).toBeGreaterThanOrEqual(65536);
+    expect(hostUid(leader)).toBe(hostBase);
+    const uids = execFileSync('ps', ['-o', 'uid=', '--ppid', String(leader)]).toString().trim().split(/\s+/).map(Number);
+    expect(uids.length).toBeGreaterThan(0);
+    expect(uids.every((u) => u >= hostBase! && u < hostBase! + 65536)).toBe(true);
+    // With the host's files in reach (its user namespace only: the host's mount namespace), the instance's root can
+    // neither read the host's secrets nor write a host-owned file.
+    const hostFile = join(mkdtempSync(join(tmpdir(), 'pcloud-hostfile-')), 'owned-by-host');
+    writeFileSync(hostFile, 'host\n', { mode: 0o644 });
+    const asRoot = (script: string) => spawnSync('nsenter', ['-t', String(leader), '-U', '--', 'sh', '-c', script], { encoding: 'utf8' });
+    expect(asRoot('id -u').stdout.trim()).toBe('0');
+    expect(asRoot(`echo tenant >> ${hostFile}`).status).not.toBe(0);
+    expect(asRoot('cat /etc/shadow').status).not.toBe(0);
+    expect(readFileSync(hostFile, 'utf8')).toBe('host\n');
+    rmSync(dirname(hostFile), { recursive: true, force: true });
+    // The fork is mounted idmapped: what root wrote inside (user-data's marker) and the seed are uid 0 on disk, so an
+    // image made from this disk has the uids an image has.
+    const disk0 = join(srv.dataDir, 'pool/instances', id);
+    expect(statSync(join(disk0, 'var/tmp/pcloud-marker')).uid).toBe(0);
+    expect(statSync(join(disk0, 'etc/hostname')).uid).toBe(0);
     // The root disk is a reflink fork in the pool.
     const disk = join(srv.dataDir, 'pool/instances', id);
     expect(execFileSync('btrfs', ['subvolume', 'show', disk]).toString()).toContain('Parent UUID');
@@ -147,6 +175,32 @@ describe('containers on systemd-nspawn', () => {
     expect(inv.units.filter((u) => u.includes(bad))).toEqual([]);
     await srv.ec2.send(new DeregisterImageCommand({ ImageId: ami }));
     expect(existsSync(join(srv.dataDir, 'pool/images', ami))).toBe(false);
+  });
+});
+
+describe('images whose paths lead out of them', () => {
+  it('an image whose var/lib/cloud, root or etc/cloud is a link to a host directory is refused, and nothing is made there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcloud-linked-'));
+    const hostDir = join(dir, 'host');
+    mkdirSync(hostDir);
+    for (const [i, at] of ['var/lib/cloud', 'root', 'etc/cloud'].entries()) {
+      const rootfs = join(dir, `root${i}`);
+      mkdirSync(join(rootfs, 'etc'), { recursive: true });
+      mkdirSync(join(rootfs, 'var/lib'), { recursive: true });
+      writeFileSync(join(rootfs, 'etc/os-release'), 'ID=linked\n');
+      symlinkSync(hostDir, join(rootfs, at));
+      execFileSync('tar', ['-cf', join(dir, `linked${i}.tar`), '-C', rootfs, '.']);
+      const out = execFileSync(process.execPath, [CLI, 'image', 'import', join(dir, `linked${i}.tar`), '--name', `linked-${i}-${Date.now()}`, '--data', srv.dataDir]).toString();
+      const ami = out.split('\t')[0]!;
+      const bad = (await srv.ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+      const inst = await waitState(bad, 'terminated', 60_000);
+      expect(inst.StateReason?.Message).toContain(`the image's /${at} is a symbolic link`);
+      expect(inst.StateReason?.Message).not.toContain(hostDir);
+      expect(readdirSync(hostDir)).toEqual([]);
+      expect(hostInventory().disks).not.toContain(bad);
+      await srv.ec2.send(new DeregisterImageCommand({ ImageId: ami }));
+    }
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
