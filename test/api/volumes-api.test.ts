@@ -11,6 +11,7 @@ import {
   DescribeSnapshotsCommand, DescribeVolumesCommand, DetachVolumeCommand, RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { startApi, until, type TestApi } from '../support/api.js';
+import { nfsClientAddress } from '../../src/host/network.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -74,9 +75,9 @@ describe('volumes', () => {
     const [container, vm] = await Promise.all(['t3.micro', 'c5.large'].map(async (type) =>
       (await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: type, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!));
     await until(async () => (await state(vm!)) === 'running' && (await state(container!)) === 'running');
-    // A container takes it over NFS: exported to its VPC router's uplink end, mounted inside at /mnt/sdf.
+    // A container takes it over NFS: exported to the instance's own NFS client address, mounted inside at /mnt/sdf.
     await api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: container!, Device: '/dev/sdf' }));
-    expect(api.nfs.exported.get(vol)?.client).toMatch(/^100\.\d+\.\d+\.\d+$/);
+    expect(api.nfs.exported.get(vol)?.client).toBe(nfsClientAddress(container!));
     expect(api.nfs.mounts.at(-1)).toMatchObject({ volumeId: vol, target: '/mnt/sdf', leader: process.pid });
     expect(api.network.edges.get((await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [container!] }))).Reservations![0]!.Instances![0]!.VpcId!)?.nfs?.clients).toHaveLength(1);
     await api.ec2.send(new DetachVolumeCommand({ VolumeId: vol }));
