@@ -235,7 +235,14 @@ export class FunctionHost {
       await mkdir(join(this.runDir, 'lambda'), { recursive: true });
       if (st) await this.units.remove(name);
       await rm(this.socketPath(o.key), { force: true });
-      await this.units.start(this.unit(o, o.console ? undefined : await this.sandbox(o.key)));
+      const box = o.console ? undefined : await this.sandbox(o.key);
+      try {
+        await this.units.start(this.unit(o, box));
+      } catch (err) {
+        // Nothing stays claimed for a unit that never started.
+        if (box) await this.releaseSandbox(o.key);
+        throw err;
+      }
     }
   }
 
@@ -249,6 +256,15 @@ export class FunctionHost {
     await writeFile(passwd, files.passwd, { mode: 0o644 });
     await writeFile(group, files.group, { mode: 0o644 });
     return { uid, seccomp, passwd, group };
+  }
+
+  /** The function's user free again, and its passwd files gone. */
+  private async releaseSandbox(key: string): Promise<void> {
+    const uid = await this.users.release(key);
+    if (uid === undefined) return;
+    const dir = join(this.runDir, 'lambda', 'sandbox');
+    await rm(join(dir, `passwd-${uid}`), { force: true });
+    await rm(join(dir, `group-${uid}`), { force: true });
   }
 
   /**
@@ -283,7 +299,7 @@ export class FunctionHost {
     await this.units.stop(name);
     await this.units.remove(name);
     await rm(this.socketPath(key), { force: true });
-    await this.users.release(key);
+    await this.releaseSandbox(key);
   }
 
   /** Every function unit there is (reconcile). */

@@ -51,11 +51,13 @@ export class SandboxUsers {
     throw new Error('No sandbox user is free on this host: too many functions are running; delete some or try again later.');
   }
 
-  /** The function no longer runs: its user is free for others. */
-  async release(key: string): Promise<void> {
+  /** The function no longer runs: its user is free for others. Returns the user it had (if it held one). */
+  async release(key: string): Promise<number | undefined> {
     const uid = this.held.get(key) ?? await this.find(key);
     this.held.delete(key);
-    if (uid !== undefined && (await this.holder(uid)) === this.owner(key)) await rm(join(this.registry, String(uid)), { force: true });
+    if (uid === undefined || (await this.holder(uid)) !== this.owner(key)) return undefined;
+    await rm(join(this.registry, String(uid)), { force: true });
+    return uid;
   }
 
   private async holder(uid: number): Promise<string | undefined> {

@@ -45,12 +45,12 @@ describe('sandbox users', () => {
     await expect(live.claim('k')).rejects.toThrow(/No sandbox user is free/);
     rmSync(gone, { recursive: true });
     expect(await live.claim('k')).toBe(61184);
-    await live.release('k');
+    expect(await live.release('k')).toBe(61184);
     expect(readdirSync(registry)).toEqual([]);
     writeFileSync(join(registry, '61184'), 'not json');
     expect(await live.claim('j')).toBe(61184);
     // Releasing what another holds does nothing.
-    await old.release('k');
+    expect(await old.release('k')).toBeUndefined();
     expect(readdirSync(registry)).toEqual(['61184']);
   });
 });
