@@ -271,10 +271,16 @@ describe('Lambda', () => {
     const load = Promise.all(Array.from({ length: 4 }, async () => {
       while (!stop) outcomes.push(await invoke(retrying, py, {}).then((r) => (r.StatusCode === 200 && !r.FunctionError ? 'ok' : 'bad'), (e: Error) => e.name));
     }));
+    // Each change (two reloads) waits for invokes answered since the one before, so requests are in flight around
+    // every reload however fast this host answers them.
+    const answered = (n: number) => until(() => outcomes.length >= n, 60_000, 20);
     for (let i = 0; i < 3; i++) {
+      await answered(outcomes.length + 4);
       const extra = await create(`reload${i}`, 'python3.12', 'app.handler', zip({ 'app.py': PYTHON }));
+      await answered(outcomes.length + 4);
       await api.send(new DeleteFunctionCommand({ FunctionName: extra }));
     }
+    await answered(outcomes.length + 4);
     stop = true;
     await load;
     expect(outcomes.length).toBeGreaterThan(10);
