@@ -118,7 +118,8 @@ function unitPath(path: string): string {
  */
 function systemdSandbox(o: FunctionUnitOptions, dataDir: string | undefined): string {
   return [
-    'DynamicUser=yes', 'ProtectSystem=strict', 'ProtectHome=tmpfs', 'PrivateTmp=yes', 'PrivateDevices=yes', 'PrivateIPC=yes', 'NoNewPrivileges=yes',
+    // Homes as empty read-only tmpfs dirs (ProtectHome=tmpfs's are writable; =yes would hide a project under /root).
+    'DynamicUser=yes', 'ProtectSystem=strict', 'TemporaryFileSystem=/home:ro /root:ro /run/user:ro', 'PrivateTmp=yes', 'PrivateDevices=yes', 'PrivateIPC=yes', 'NoNewPrivileges=yes',
     'ProtectKernelTunables=yes', 'ProtectKernelModules=yes', 'ProtectKernelLogs=yes', 'ProtectControlGroups=yes', 'ProtectClock=yes',
     'ProtectHostname=yes', 'ProtectProc=invisible', 'RestrictNamespaces=yes', 'RestrictSUIDSGID=yes', 'RestrictRealtime=yes', 'LockPersonality=yes',
     'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'SystemCallFilter=@system-service', 'SystemCallErrorNumber=EPERM',

@@ -52,7 +52,7 @@ describe('function units under systemd', () => {
       // (Newlines in environment values are render.ts's to escape: not this test's.)
       const units = await systemdFunctionUnits(o({ mode, environment: { GREETING: 'hi' } }), '/run/pcloud/lambda/x.sock', '/var/lib/pcloud');
       const lines = units.service[1].split('\n');
-      for (const want of ['DynamicUser=yes', 'ProtectSystem=strict', 'ProtectHome=tmpfs', 'PrivateTmp=yes', 'PrivateDevices=yes', 'NoNewPrivileges=yes',
+      for (const want of ['DynamicUser=yes', 'ProtectSystem=strict', 'TemporaryFileSystem=/home:ro /root:ro /run/user:ro', 'PrivateTmp=yes', 'PrivateDevices=yes', 'NoNewPrivileges=yes',
         'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'SystemCallFilter=@system-service', 'SystemCallArchitectures=native',
         'ProtectKernelTunables=yes', 'ProtectKernelModules=yes', 'ProtectKernelLogs=yes', 'ProtectControlGroups=yes', 'RestrictNamespaces=yes',
         'RestrictSUIDSGID=yes', 'LockPersonality=yes', 'CapabilityBoundingSet=', 'TemporaryFileSystem=/var/lib/pcloud:ro',
