@@ -1,12 +1,14 @@
 /**
  * The seccomp program of sandboxed functions (the direct manager's SystemCallFilter=): made by sandbox-seccomp.py with
  * libseccomp (Debian's python3-seccomp, on Debian's own python3), once per server process, into the run directory.
+ * Made only where the sandbox's programs are there (bwrap, setpriv): a host without them is told so at the first
+ * function, not at every invoke's failed exec.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
-import { run } from './exec.js';
+import { run, which } from './exec.js';
 
 const made = new Map<string, Promise<string>>();
 
@@ -22,6 +24,9 @@ export function seccompProgram(dir: string): Promise<string> {
 }
 
 async function make(dir: string): Promise<string> {
+  for (const [program, pkg] of [['bwrap', 'bubblewrap'], ['setpriv', 'util-linux']]) {
+    if (!(await which(program!))) throw new Error(`Functions cannot be sandboxed on this host: ${program} is missing (Debian package ${pkg}; .ci/setup-host installs it).`);
+  }
   const python = '/usr/bin/python3';
   if (!existsSync(python)) throw new Error('Functions cannot be sandboxed on this host: Debian\'s python3 and python3-seccomp are missing (.ci/setup-host installs them).');
   await mkdir(dir, { recursive: true });
