@@ -337,6 +337,21 @@ describe('Lambda', () => {
     expect((await invoke(api, py, { n: 5 })).json).toMatchObject({ runtime: 'python', event: { n: 5 } });
   }, 120_000);
 
+  it('a zip bomb (over Lambda\'s 262144000 unzipped bytes) is refused as AWS does, and no upload leaves anything behind', async () => {
+    // 270 MB of zeros, deflated to a few hundred KB.
+    const bomb = new Uint8Array(execFileSync('sh', ['-c', 'head -c 270000000 /dev/zero | zip -q - -'], { maxBuffer: 64 * 2 ** 20 }));
+    expect(bomb.length).toBeLessThan(2 * 2 ** 20);
+    const err = await api.send(new CreateFunctionCommand({ FunctionName: `bomb-${stamp}`, Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: bomb } }))
+      .then(() => undefined, (e: { name: string; message: string }) => e);
+    expect(err?.name).toBe('InvalidParameterValueException');
+    expect(err?.message).toContain('Unzipped size must be smaller than 262144000 bytes');
+    const err2 = await api.send(new UpdateFunctionCodeCommand({ FunctionName: py, ZipFile: bomb })).then(() => undefined, (e: { name: string }) => e.name);
+    expect(err2).toBe('InvalidParameterValueException');
+    expect((await invoke(api, py, { n: 6 })).json).toMatchObject({ runtime: 'python', event: { n: 6 } });
+    // Only finished code dirs are left: no temporary directory or zip of any upload.
+    expect(execFileSync('sh', ['-c', 'find "$0"/functions -mindepth 3 -maxdepth 3 -name "*.tmp*"', srv.dataDir]).toString()).toBe('');
+  }, 120_000);
+
   it('deleting a function removes its unit, socket and code', async () => {
     const gone = await create('gone', 'python3.12', 'app.handler', zip({ 'app.py': PYTHON }));
     await invoke(api, gone, {});
