@@ -1,10 +1,10 @@
 /** Deployment packages as hostile input: Lambda's unzipped-size limit (declared and real), links out, no leftovers. */
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unpackPackage, UNZIPPED_MAX } from '../../src/host/code-package.js';
+import { confined, unpackPackage, UNZIPPED_MAX } from '../../src/host/code-package.js';
 import { CloudError } from '../../src/cloud/errors.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pcloud-pkg-'));
@@ -79,6 +79,17 @@ describe('unpacking a deployment package', () => {
       expect(readdirSync(p)).toEqual([]);
     });
   }
+
+  it('unzip runs confined: only the new code dir is writable, nothing else of the host is there, no capabilities', () => {
+    const out = mkdtempSync(join(work, 'out-'));
+    writeFileSync(join(work, 'secret'), 'host secret');
+    const script = `touch ${out}/ok; for d in /etc /usr /tmp ${work}; do touch $d/x 2>/dev/null && echo wrote $d; done; cat ${work}/secret 2>/dev/null; chown 1 ${out}/ok 2>/dev/null && echo chowned; echo done`;
+    const res = spawnSync('bwrap', confined([], [out], ['sh', '-c', script]), { encoding: 'utf8' });
+    // No write outside it, no host file read, and root without CAP_CHOWN.
+    expect(res.stdout.trim()).toBe('done');
+    expect(readdirSync(out)).toEqual(['ok']);
+    expect(existsSync(join(work, 'x'))).toBe(false);
+  });
 
   it('a broken archive is refused without host paths in the message, leaving nothing', async () => {
     const p = parent();
