@@ -1,13 +1,14 @@
 /** Deployment packages as hostile input: Lambda's unzipped-size limit (declared and real), links out, no leftovers. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { confined, unpackPackage, UNZIPPED_MAX } from '../../src/host/code-package.js';
 import { CloudError } from '../../src/cloud/errors.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pcloud-pkg-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** A zip made by zip(1) from files (a value starting with '->' is a symbolic link to the rest). */
 function zip(files: Record<string, string | Buffer>): Buffer {

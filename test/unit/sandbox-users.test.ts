@@ -1,12 +1,15 @@
 /** The direct manager's sandbox users: one per live function, host-wide, the same one each time while it is free. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SANDBOX_UID_FIRST, SANDBOX_UID_LAST, SandboxUsers } from '../../src/host/sandbox-users.js';
 
+const bases: string[] = [];
+afterAll(() => { for (const b of bases) rmSync(b, { recursive: true, force: true }); });
 const fresh = () => {
   const base = mkdtempSync(join(tmpdir(), 'pcloud-uids-'));
+  bases.push(base);
   return { registry: join(base, 'uids'), data: (n: string) => mkdtempSync(join(base, `data-${n}-`)) };
 };
 

@@ -3,9 +3,9 @@
  * handler of test/fixtures/hostile run in it reads and writes none of the host, as an unprivileged user of its own,
  * with seccomp and no new privileges; fd 3, the exit status and only the given environment pass through.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { passwdFiles, sandboxCommand, TASK_ROOT, type SandboxSpec } from '../../src/host/sandbox.js';
@@ -33,6 +33,8 @@ beforeAll(async () => {
     env: { PATH: '/usr/bin:/bin', GREETING: 'hi; $(id) `id` "\'\n%' },
   };
 });
+
+afterAll(() => rmSync(data, { recursive: true, force: true }));
 
 const sandboxed = (command: string[], extra: Parameters<typeof spawnSync>[2] = {}) => {
   const [file, ...args] = sandboxCommand({ ...spec, command });
