@@ -9,9 +9,10 @@
  * hidden (systemd/pcloud-fn.service); under the direct manager, the runtime runs in a bubblewrap sandbox as a user of
  * its own (sandbox.ts, sandbox-users.ts). Either way the code is read-only at /var/task and /tmp is private.
  */
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
@@ -229,22 +230,37 @@ export class FunctionHost {
   /** Function units this process has started (or found running) since it started. */
   private readonly started = new Set<string>();
 
+  /**
+   * The function's activator running as this pcloud would start it: a unit found running with another spec (an older
+   * pcloud's, e.g. from before handlers were sandboxed) is started again; the spec started is recorded beside the socket.
+   */
   private async ensureActivator(o: FunctionUnitOptions): Promise<void> {
     const name = functionUnitName(o.key);
-    const st = await this.units.status(name);
-    if (!st || isFinal(st.state)) {
-      await mkdir(join(this.runDir, 'lambda'), { recursive: true });
-      if (st) await this.units.remove(name);
-      await rm(this.socketPath(o.key), { force: true });
-      const box = o.console ? undefined : await this.sandbox(o.key);
-      try {
-        await this.units.start(this.unit(o, box));
-      } catch (err) {
-        // Nothing stays claimed for a unit that never started.
-        if (box) await this.releaseSandbox(o.key);
-        throw err;
-      }
+    await mkdir(join(this.runDir, 'lambda'), { recursive: true });
+    const box = o.console ? undefined : await this.sandbox(o.key);
+    const spec = this.unit(o, box);
+    const stamp = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+    let st = await this.units.status(name);
+    if (st && !isFinal(st.state)) {
+      if ((await readFile(this.specStamp(o.key), 'utf8').catch(() => '')) === stamp) return;
+      st = await this.units.stop(name);
     }
+    if (st) await this.units.remove(name);
+    await rm(this.socketPath(o.key), { force: true });
+    try {
+      await this.units.start(spec);
+      await writeFile(this.specStamp(o.key), stamp);
+    } catch (err) {
+      // Nothing stays claimed for a unit that never started.
+      await this.units.stop(name).catch(() => undefined);
+      if (box) await this.releaseSandbox(o.key);
+      throw err;
+    }
+  }
+
+  /** Where the hash of the unit spec a function's activator was started with is kept. */
+  private specStamp(key: string): string {
+    return join(this.runDir, 'lambda', `${key}.unit`);
   }
 
   /** A function's sandbox under the direct manager: its user (claimed), /etc/passwd naming it, the seccomp program. */
@@ -274,9 +290,15 @@ export class FunctionHost {
    */
   private async ensureSocketUnit(o: FunctionUnitOptions): Promise<void> {
     const base = `pcloud-fn-${o.key}`;
-    if ((await run('systemctl', ['is-active', `${base}.socket`], { reject: false })).stdout.trim() === 'active') return;
-    await mkdir(join(this.runDir, 'lambda'), { recursive: true });
     const units = await systemdFunctionUnits(o, this.socketPath(o.key), this.dataDir);
+    if ((await run('systemctl', ['is-active', `${base}.socket`], { reject: false })).stdout.trim() === 'active') {
+      // Running from these very unit files: nothing to do. Other files (an older pcloud's): stopped and written anew.
+      const same = await Promise.all([units.socket, units.service].map(([file, text]) =>
+        readFile(join(this.systemdDir, file), 'utf8').then((t) => t === text, () => false)));
+      if (same.every(Boolean)) return;
+      await run('systemctl', ['stop', `${base}.socket`, `${base}.service`, `${base}@*.service`], { reject: false });
+    }
+    await mkdir(join(this.runDir, 'lambda'), { recursive: true });
     await this.owners.claim(base);
     for (const [file, text] of [units.socket, units.service]) await writeFile(join(this.systemdDir, file), text);
     await run('systemctl', ['daemon-reload']);
@@ -300,6 +322,7 @@ export class FunctionHost {
     await this.units.stop(name);
     await this.units.remove(name);
     await rm(this.socketPath(key), { force: true });
+    await rm(this.specStamp(key), { force: true });
     await this.releaseSandbox(key);
   }
 

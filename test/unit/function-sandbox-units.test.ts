@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FunctionHost, systemdFunctionUnits, type FunctionUnitOptions } from '../../src/host/functions.js';
-import type { UnitManager } from '../../src/host/units/types.js';
+import type { UnitManager, UnitSpec } from '../../src/host/units/types.js';
 
 const o = (extra: Partial<FunctionUnitOptions> = {}): FunctionUnitOptions => ({
   key: '111122223333-hello-latest', functionName: 'hello', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:111122223333:function:hello',
@@ -70,5 +70,44 @@ describe('function units under systemd', () => {
 
   it('refuses a data dir path a unit file could not name plainly', async () => {
     await expect(systemdFunctionUnits(o(), '/run/x.sock', '/var/lib/p cloud\nUser=root')).rejects.toThrow(/cannot name the path/);
+  });
+});
+
+describe('a function unit found running when the server starts (direct manager)', () => {
+  /** A unit manager that only remembers what it was asked. */
+  function fakeUnits() {
+    const running = new Map<string, UnitSpec>();
+    const calls: string[] = [];
+    const units = {
+      kind: 'direct',
+      async status(name: string) { return running.has(name) ? { name, state: 'active' as const } : undefined; },
+      async start(spec: UnitSpec) { calls.push(`start ${spec.exec.includes('bwrap') ? 'sandboxed' : 'bare'}`); running.set(spec.name, spec); },
+      async stop(name: string) { calls.push('stop'); running.delete(name); return undefined; },
+      async remove() { /* nothing kept */ },
+    };
+    return { units: units as unknown as UnitManager, calls, running };
+  }
+
+  it('keeps running what this pcloud would start, and starts again a unit an older pcloud started (unsandboxed)', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-upgrade-'));
+    process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
+    try {
+      const data = join(base, 'data');
+      const { units, calls, running } = fakeUnits();
+      const fn = o({ codeDir: join(data, 'functions/x'), environment: { GREETING: 'hi' } });
+      await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
+      expect(calls).toEqual(['start sandboxed']);
+      // A restarted server: the same unit is running, as it would start it.
+      await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
+      expect(calls).toEqual(['start sandboxed']);
+      // An older pcloud's unit (run as root, no record of its spec): started again in the sandbox.
+      running.set('pcloud-fn@111122223333-hello-latest', { ...running.get('pcloud-fn@111122223333-hello-latest')!, exec: ['old'] });
+      rmSync(join(data, 'run/lambda/111122223333-hello-latest.unit'));
+      await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
+      expect(calls).toEqual(['start sandboxed', 'stop', 'start sandboxed']);
+    } finally {
+      delete process.env.PCLOUD_SANDBOX_UID_DIR;
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
