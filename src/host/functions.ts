@@ -4,10 +4,15 @@
  * connection (`--accept`: the request on fd 3, a process per invoke) or once for a warm worker that serves until it has
  * been idle (`--idle`) and exits 133; the unit manager then starts the activator again, listening (scale to zero).
  * The same socket units render to systemd `.socket`/`.service` files from the templates in systemd/.
+ *
+ * Handlers never run as root: under systemd, the service is a DynamicUser= in a read-only system with the data dir
+ * hidden (systemd/pcloud-fn.service); under the direct manager, the runtime runs in a bubblewrap sandbox as a user of
+ * its own (sandbox.ts, sandbox-users.ts). Either way the code is read-only at /var/task and /tmp is private.
  */
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
@@ -15,6 +20,10 @@ import { Owners } from './owners.js';
 import { render, template } from './template.js';
 import { execWord } from './units/render.js';
 import { run } from './exec.js';
+import { unpackPackage } from './code-package.js';
+import { passwdFiles, programPrefix, sandboxCommand, TASK_ROOT } from './sandbox.js';
+import { seccompProgram } from './sandbox-seccomp.js';
+import { SandboxUsers } from './sandbox-users.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 
@@ -50,6 +59,9 @@ export const functionUnitName = (key: string) => `pcloud-fn@${key}`;
 /** How many invokes of one per-request function may run at once (its unit's limits allow that many processes). */
 const CONCURRENCY = Number(process.env.PCLOUD_LAMBDA_CONCURRENCY ?? 100);
 
+/** The CPU one function (all its invokes) may take, in percent of one CPU. */
+const CPU_PERCENT = ((v) => (Number.isInteger(v) && v > 0 ? v : 100))(Number(process.env.PCLOUD_LAMBDA_CPU_PERCENT ?? 100));
+
 /**
  * The Python functions run on: PCLOUD_PYTHON, else Debian's /usr/bin/python3 (the `python3` package), else whatever
  * `python3` is on PATH. Not PATH first: a version manager's shim there (pyenv's is a shell script) costs every
@@ -59,13 +71,16 @@ export function pythonCommand(): string {
   return process.env.PCLOUD_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 }
 
-/** The command a runtime's requests run: the shim for it, with the function's handler contract. */
+/**
+ * The command a runtime's requests run: the shim for it, with the function's handler contract (the code where the
+ * sandbox shows it: TASK_ROOT).
+ */
 export function runtimeCommand(o: FunctionUnitOptions, accept: boolean): string[] {
   if (o.console) {
     return [process.execPath, join(projectRoot(), 'dist/src/runtime/console-proxy.js'), `--vnc=${o.console.vncPath}`,
       `--instance=${o.console.instanceId}`, `--idle=${o.console.idleSec}`, `--state=${o.console.stateFile}`];
   }
-  const args = [`--runtime=${o.runtime}`, `--code=${o.codeDir}`, `--handler=${o.handler}`, `--function=${o.functionName}`,
+  const args = [`--runtime=${o.runtime}`, `--code=${TASK_ROOT}`, `--handler=${o.handler}`, `--function=${o.functionName}`,
     `--version=${o.version}`, `--arn=${o.arn}`, `--memory=${o.memoryMiB}`, `--timeout=${o.timeoutSec}`, `--idle=${o.idleSec}`,
     ...(accept ? ['--accept'] : [])];
   if (o.runtime.startsWith('python3')) return [pythonCommand(), join(projectRoot(), 'src/runtime/python_shim.py'), ...args];
@@ -73,29 +88,63 @@ export function runtimeCommand(o: FunctionUnitOptions, accept: boolean): string[
   return [process.execPath, `--max-old-space-size=${o.memoryMiB}`, join(projectRoot(), 'dist/src/runtime/shim.js'), ...args];
 }
 
+/** What of the host a runtime's sandbox must show besides /usr (read-only): the shim, and the interpreter if elsewhere. */
+export function runtimeFiles(o: FunctionUnitOptions): string[] {
+  const root = projectRoot();
+  if (o.runtime.startsWith('python3')) return [join(root, 'src/runtime'), ...programPrefix(pythonCommand())];
+  // dist/src/runtime/shim.js is ESM by the project's package.json.
+  return [join(root, 'package.json'), join(root, 'dist/src/runtime'), ...programPrefix(process.execPath)];
+}
+
 /** What every function process sees besides the function's own variables (as Lambda sets them). */
 export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string> {
   return {
     AWS_LAMBDA_FUNCTION_NAME: o.functionName, AWS_LAMBDA_FUNCTION_VERSION: o.version, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(o.memoryMiB),
-    AWS_REGION: o.region, AWS_DEFAULT_REGION: o.region, AWS_EXECUTION_ENV: `AWS_Lambda_${o.runtime}`, LAMBDA_TASK_ROOT: o.codeDir,
+    AWS_REGION: o.region, AWS_DEFAULT_REGION: o.region, AWS_EXECUTION_ENV: `AWS_Lambda_${o.runtime}`, LAMBDA_TASK_ROOT: TASK_ROOT,
     _HANDLER: o.handler, TZ: ':UTC', LANG: 'en_US.UTF-8', PATH: '/usr/local/bin:/usr/bin:/bin', PYTHONUNBUFFERED: '1',
     ...o.environment,
   };
 }
 
+/** A host path as a unit file's path setting takes it (plain characters only: pcloud makes these paths, never tenants). */
+function unitPath(path: string): string {
+  if (!/^\/[A-Za-z0-9/._@+-]*$/.test(path)) throw new Error(`Function units cannot name the path ${JSON.stringify(path)}: use a data dir whose path has only letters, digits and /._@+-`);
+  return path;
+}
+
+/**
+ * The sandbox of a handler's service under systemd: a user of its own, a read-only system, nothing of the host's
+ * homes, devices, kernel knobs or pcloud's data (the data dir an empty read-only tmpfs, /run/pcloud gone), seccomp,
+ * only UNIX and IP sockets, no namespaces; the code read-only at TASK_ROOT, the runtime's files read-only.
+ */
+function systemdSandbox(o: FunctionUnitOptions, dataDir: string | undefined): string {
+  return [
+    // Homes as empty read-only tmpfs dirs (ProtectHome=tmpfs's are writable; =yes would hide a project under /root).
+    'DynamicUser=yes', 'ProtectSystem=strict', 'TemporaryFileSystem=/home:ro /root:ro /run/user:ro', 'PrivateTmp=yes', 'PrivateDevices=yes', 'PrivateIPC=yes', 'NoNewPrivileges=yes',
+    'ProtectKernelTunables=yes', 'ProtectKernelModules=yes', 'ProtectKernelLogs=yes', 'ProtectControlGroups=yes', 'ProtectClock=yes',
+    'ProtectHostname=yes', 'ProtectProc=invisible', 'RestrictNamespaces=yes', 'RestrictSUIDSGID=yes', 'RestrictRealtime=yes', 'LockPersonality=yes',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'SystemCallFilter=@system-service', 'SystemCallErrorNumber=EPERM',
+    'SystemCallArchitectures=native', 'CapabilityBoundingSet=', 'AmbientCapabilities=', 'UMask=0077',
+    ...(dataDir ? [`TemporaryFileSystem=${unitPath(dataDir)}:ro`] : []), 'InaccessiblePaths=-/run/pcloud',
+    `BindReadOnlyPaths=${unitPath(o.codeDir)}:${TASK_ROOT}`, ...runtimeFiles(o).map((p) => `BindReadOnlyPaths=${unitPath(p)}`),
+    `WorkingDirectory=${TASK_ROOT}`,
+  ].join('\n');
+}
+
 /**
  * The function version as systemd units (systemd/pcloud-fn.socket and .service): the socket, and the service it
- * starts (a template, an instance per connection, when Accept=yes).
+ * starts (a template, an instance per connection, when Accept=yes). dataDir: hidden from the handler.
  */
-export async function systemdFunctionUnits(o: FunctionUnitOptions, socket: string): Promise<{ socket: [string, string]; service: [string, string] }> {
+export async function systemdFunctionUnits(o: FunctionUnitOptions, socket: string, dataDir?: string): Promise<{ socket: [string, string]; service: [string, string] }> {
   const accept = o.mode === 'per-request' && !o.console;
   const vars = {
     functionName: o.functionName, version: o.version, runtime: o.runtime, mode: o.mode, socket, accept: accept ? 'yes' : 'no',
     maxConnections: CONCURRENCY, exec: runtimeCommand(o, accept).map(execWord).join(' '),
     environment: Object.entries(lambdaEnvironment(o)).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`).join('\n'),
-    memoryMax: (o.memoryMiB + 64) * 2 ** 20, runtimeMax: `${o.timeoutSec + (accept ? 5 : 24 * 3600)}s`,
-    // Handlers run as a user of their own, in a read-only system; a console proxy must reach the VM's VNC socket (root's).
-    sandbox: o.console ? 'NoNewPrivileges=yes' : ['DynamicUser=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'NoNewPrivileges=yes'].join('\n'),
+    memoryMax: (o.memoryMiB + 64) * 2 ** 20, cpuQuota: CPU_PERCENT, runtimeMax: `${o.timeoutSec + (accept ? 5 : 24 * 3600)}s`,
+    // Handlers run as a user of their own, in a read-only system; a console proxy (pcloud's own code, not a tenant's)
+    // must reach the VM's VNC socket (root's) and write its state file: root, without new privileges.
+    sandbox: o.console ? 'NoNewPrivileges=yes' : systemdSandbox(o, dataDir),
   };
   const base = `pcloud-fn-${o.key}`;
   return {
@@ -108,8 +157,12 @@ export class FunctionHost {
   /** Under systemd, function units are host-wide names: recorded as this data dir's (owners.ts). */
   private readonly owners: Owners;
 
+  /** The direct manager's sandbox users (under systemd: DynamicUser=). */
+  private readonly users: SandboxUsers;
+
   constructor(private readonly units: UnitManager, private readonly dataDir: string, private readonly runDir: string) {
     this.owners = new Owners('units', dataDir);
+    this.users = new SandboxUsers(dataDir);
   }
 
   socketPath(key: string): string {
@@ -120,22 +173,14 @@ export class FunctionHost {
     return join(this.dataDir, 'functions', accountId, name, revision);
   }
 
-  /** Unpack a deployment package (zip) once per revision; a revision's code never changes. */
+  /**
+   * Unpack a deployment package (zip) once per revision; a revision's code never changes. A package over Lambda's
+   * unzipped size, or otherwise unusable, throws CloudError('InvalidParameterValueException') and leaves nothing.
+   */
   async unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string> {
     const dir = this.codeDir(accountId, name, revision);
     if (existsSync(dir)) return dir;
-    const tmp = `${dir}.tmp`;
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
-    await writeFile(join(tmp, '.package.zip'), zip);
-    try {
-      const res = await run('unzip', ['-q', '-o', join(tmp, '.package.zip'), '-d', tmp], { reject: false });
-      // unzip: 1 is a warning (e.g. a stray path component it refused); more is an unusable archive.
-      if (res.exitCode > 1) throw new Error(`Could not unzip uploaded file: ${res.stderr.trim().split('\n').pop()}`);
-    } finally {
-      await rm(join(tmp, '.package.zip'), { force: true });
-    }
-    await rename(tmp, dir);
+    await unpackPackage(zip, dir);
     return dir;
   }
 
@@ -143,14 +188,21 @@ export class FunctionHost {
     await rm(name ? join(this.dataDir, 'functions', accountId, name) : join(this.dataDir, 'functions', accountId), { recursive: true, force: true });
   }
 
-  unit(o: FunctionUnitOptions): UnitSpec {
+  /**
+   * The direct manager's unit: the activator on the function's socket, starting the runtime in its sandbox (box: the
+   * function's user and the seccomp program). A console proxy is pcloud's own code and runs as the server does.
+   */
+  unit(o: FunctionUnitOptions, box?: { uid: number; seccomp: string; passwd: string; group: string }): UnitSpec {
     const accept = o.mode === 'per-request' && !o.console;
     const env = lambdaEnvironment(o);
+    if (!o.console && !box) throw new Error('a function runs only in its sandbox');
+    const command = o.console || !box ? runtimeCommand(o, accept)
+      : sandboxCommand({ ...box, codeDir: o.codeDir, readOnly: runtimeFiles(o), env, command: runtimeCommand(o, accept) });
     return {
       name: functionUnitName(o.key),
       description: `pcloud function ${o.functionName}:${o.version} (${o.runtime}, ${o.mode})`,
       exec: ['systemd-socket-activate', '-l', this.socketPath(o.key), ...(accept ? ['--accept'] : []),
-        ...Object.entries(env).map(([k, v]) => `--setenv=${k}=${v}`), '--', ...runtimeCommand(o, accept)],
+        ...(o.console ? Object.entries(env).map(([k, v]) => `--setenv=${k}=${v}`) : []), '--', ...command],
       type: 'simple',
       startTimeoutSec: 10,
       stopTimeoutSec: 5,
@@ -158,7 +210,7 @@ export class FunctionHost {
       // A warm worker that has been idle exits 133: the activator starts listening again.
       restartForceExitStatus: accept ? undefined : [133],
       // Warm: the one worker's memory. Per request: each invoke is a process of its own, up to CONCURRENCY at once.
-      limits: { memoryMaxBytes: (o.memoryMiB * (accept ? CONCURRENCY : 1) + 64) * 2 ** 20, tasksMax: accept ? 64 * CONCURRENCY : 512 },
+      limits: { memoryMaxBytes: (o.memoryMiB * (accept ? CONCURRENCY : 1) + 64) * 2 ** 20, tasksMax: accept ? 64 * CONCURRENCY : 512, cpuQuotaPercent: CPU_PERCENT },
     };
   }
 
@@ -178,15 +230,58 @@ export class FunctionHost {
   /** Function units this process has started (or found running) since it started. */
   private readonly started = new Set<string>();
 
+  /**
+   * The function's activator running as this pcloud would start it: a unit found running with another spec (an older
+   * pcloud's, e.g. from before handlers were sandboxed) is started again; the spec started is recorded beside the socket.
+   */
   private async ensureActivator(o: FunctionUnitOptions): Promise<void> {
     const name = functionUnitName(o.key);
-    const st = await this.units.status(name);
-    if (!st || isFinal(st.state)) {
-      await mkdir(join(this.runDir, 'lambda'), { recursive: true });
-      if (st) await this.units.remove(name);
-      await rm(this.socketPath(o.key), { force: true });
-      await this.units.start(this.unit(o));
+    await mkdir(join(this.runDir, 'lambda'), { recursive: true });
+    const box = o.console ? undefined : await this.sandbox(o.key);
+    const spec = this.unit(o, box);
+    const stamp = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+    let st = await this.units.status(name);
+    if (st && !isFinal(st.state)) {
+      if ((await readFile(this.specStamp(o.key), 'utf8').catch(() => '')) === stamp) return;
+      st = await this.units.stop(name);
     }
+    if (st) await this.units.remove(name);
+    await rm(this.socketPath(o.key), { force: true });
+    try {
+      await this.units.start(spec);
+      await writeFile(this.specStamp(o.key), stamp);
+    } catch (err) {
+      // Nothing stays claimed for a unit that never started.
+      await this.units.stop(name).catch(() => undefined);
+      if (box) await this.releaseSandbox(o.key);
+      throw err;
+    }
+  }
+
+  /** Where the hash of the unit spec a function's activator was started with is kept. */
+  private specStamp(key: string): string {
+    return join(this.runDir, 'lambda', `${key}.unit`);
+  }
+
+  /** A function's sandbox under the direct manager: its user (claimed), /etc/passwd naming it, the seccomp program. */
+  private async sandbox(key: string): Promise<{ uid: number; seccomp: string; passwd: string; group: string }> {
+    const dir = join(this.runDir, 'lambda', 'sandbox');
+    const seccomp = await seccompProgram(dir);
+    const uid = await this.users.claim(key);
+    const files = passwdFiles(uid);
+    const [passwd, group] = [join(dir, `passwd-${uid}`), join(dir, `group-${uid}`)];
+    await writeFile(passwd, files.passwd, { mode: 0o644 });
+    await writeFile(group, files.group, { mode: 0o644 });
+    return { uid, seccomp, passwd, group };
+  }
+
+  /** The function's user free again, and its passwd files gone. */
+  private async releaseSandbox(key: string): Promise<void> {
+    const uid = await this.users.release(key);
+    if (uid === undefined) return;
+    const dir = join(this.runDir, 'lambda', 'sandbox');
+    await rm(join(dir, `passwd-${uid}`), { force: true });
+    await rm(join(dir, `group-${uid}`), { force: true });
   }
 
   /**
@@ -195,9 +290,15 @@ export class FunctionHost {
    */
   private async ensureSocketUnit(o: FunctionUnitOptions): Promise<void> {
     const base = `pcloud-fn-${o.key}`;
-    if ((await run('systemctl', ['is-active', `${base}.socket`], { reject: false })).stdout.trim() === 'active') return;
+    const units = await systemdFunctionUnits(o, this.socketPath(o.key), this.dataDir);
+    if ((await run('systemctl', ['is-active', `${base}.socket`], { reject: false })).stdout.trim() === 'active') {
+      // Running from these very unit files: nothing to do. Other files (an older pcloud's): stopped and written anew.
+      const same = await Promise.all([units.socket, units.service].map(([file, text]) =>
+        readFile(join(this.systemdDir, file), 'utf8').then((t) => t === text, () => false)));
+      if (same.every(Boolean)) return;
+      await run('systemctl', ['stop', `${base}.socket`, `${base}.service`, `${base}@*.service`], { reject: false });
+    }
     await mkdir(join(this.runDir, 'lambda'), { recursive: true });
-    const units = await systemdFunctionUnits(o, this.socketPath(o.key));
     await this.owners.claim(base);
     for (const [file, text] of [units.socket, units.service]) await writeFile(join(this.systemdDir, file), text);
     await run('systemctl', ['daemon-reload']);
@@ -221,6 +322,8 @@ export class FunctionHost {
     await this.units.stop(name);
     await this.units.remove(name);
     await rm(this.socketPath(key), { force: true });
+    await rm(this.specStamp(key), { force: true });
+    await this.releaseSandbox(key);
   }
 
   /** Every function unit there is (reconcile). */

@@ -5,13 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { CREDS, DATA, ensureImage } from '../support/real.js';
 import { bootNode, exportImage, NODE_DIR, ROOT, type Node } from './node.js';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 let node: Node;
 let imageTar: string;
+/** A worktree's node_modules may be a link to another checkout's: that one is bound at its own path too. */
+const modules = realpathSync(join(ROOT, 'node_modules'));
 /** The AWS CLI on this machine lives in a Python prefix of its own: bind it into the node at the same path. */
 const awsBin = execFileSync('sh', ['-c', 'command -v pyenv >/dev/null && pyenv which aws || command -v aws']).toString().trim();
 const awsPrefix = dirname(dirname(awsBin));
@@ -27,7 +29,8 @@ beforeAll(async () => {
   }
   imageTar = `/images/${basename(tar)}`;
   const data = join(NODE_DIR, 'data');
-  node = await bootNode({ binds: [[ROOT, '/project'], [data, '/var/lib/pcloud-test'], [dirname(tar), '/images'], [awsPrefix, awsPrefix]], fresh: [data] });
+  node = await bootNode({ binds: [[ROOT, '/project'], [data, '/var/lib/pcloud-test'], [dirname(tar), '/images'], [awsPrefix, awsPrefix],
+    ...(modules === join(ROOT, 'node_modules') ? [] : [[modules, modules] as [string, string]])], fresh: [data] });
 }, 900_000);
 afterAll(async () => { await node?.stop(); });
 
@@ -52,6 +55,7 @@ describe('inside the systemd test host', () => {
     expect(res.code).toBe(0);
   }, 1_800_000);
 
+  // Its hostile-handler test proves a handler reaches none of the host under systemd's sandbox (DynamicUser etc.).
   it('the Lambda suite passes with functions as systemd .socket units', async () => {
     const res = await suite('test/integration/lambda.test.ts');
     expect(res.out).toContain('functions run as systemd socket units');

@@ -19,7 +19,9 @@ export const NODE_DIR = process.env.PCLOUD_NODE_DIR ?? '/var/tmp/pcloud-node';
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd', 'systemd-container', 'iproute2', 'nftables', 'btrfs-progs',
   'util-linux', 'tar', 'openssh-client', 'ca-certificates', 'procps', 'kmod', 'dnsmasq-base', 'dnsmasq-utils', 'udhcpc', 'iputils-ping', 'lz4',
   // Lambda: nginx in front, the Python runtime, packages, and curl for the provided.al2023 test bootstrap.
-  'nginx', 'python3', 'zip', 'unzip', 'curl'];
+  'nginx', 'python3', 'zip', 'unzip', 'curl',
+  // Deployment packages are unzipped confined (src/host/code-package.ts).
+  'bubblewrap'];
 
 const SETUP = [
   'printf "127.0.0.1 localhost\\n::1 localhost ip6-localhost\\n" > /etc/hosts',

@@ -2,13 +2,14 @@
  * Lambda for real: functions in nodejs20.x, python3.12 and provided.al2023 (a shell bootstrap speaking the Runtime
  * API) created through the SDK, run by their socket units (systemd-socket-activate: a process per invoke with the
  * request on fd 3, or a warm worker that leaves when idle), invoked through pcloud's API and through pcloud's nginx
- * (auth_request to pcloud), with errors, timeouts, logs and environment as Lambda reports them.
+ * (auth_request to pcloud), with errors, timeouts, logs and environment as Lambda reports them. Handlers are tenants' code:
+ * a hostile one (test/fixtures/hostile) proves it runs as a user of its own and reaches none of the host.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import aws4 from 'aws4';
 import {
@@ -46,13 +47,15 @@ function zip(files: Record<string, string>, executable: string[] = []): Uint8Arr
   return new Uint8Array(readFileSync(join(d, 'package.zip')));
 }
 
+// worker: one per process (a sandbox's PID namespace gives every process the same pid).
 const NODE = `
+const worker = crypto.randomUUID();
 export const handler = async (event, context) => {
   console.log('node says', JSON.stringify(event));
   if (event.fail) throw new TypeError('node failed on purpose');
   if (event.sleep) await new Promise((r) => setTimeout(r, event.sleep));
   return { runtime: 'node', greeting: process.env.GREETING, event, requestId: context.awsRequestId, name: context.functionName,
-    remaining: context.getRemainingTimeInMillis(), pid: process.pid, version: 'v1' };
+    remaining: context.getRemainingTimeInMillis(), worker, version: 'v1' };
 };`;
 const PYTHON = `
 import os
@@ -103,6 +106,12 @@ function functionUnits(name: string): string[] {
   }
   return execFileSync('ls', [join(srv.dataDir, 'run/units')]).toString().split('\n').filter((u) => u.includes(`-${name}-`));
 }
+
+/** Where pcloud unpacked a function's code (its current revision). */
+const codeDirOf = (name: string) => execFileSync('sh', ['-c', 'ls -d "$0"/functions/*/"$1"/*/', srv.dataDir, name]).toString().trim().split('\n')[0]!.replace(/\/$/, '');
+
+/** A hostile handler of test/fixtures/hostile. */
+const hostileCode = (file: string) => readFileSync(join(import.meta.dirname, '../fixtures/hostile', file), 'utf8');
 
 /** Runtime processes of a function (its shims; not the socket activator, whose command line names them too). */
 const shims = (name: string) => execFileSync('sh', ['-c', `pgrep -f -- '^[^ ]*(node|python3) .*--function=${name} ' || true`]).toString().trim().split('\n').filter(Boolean);
@@ -195,16 +204,16 @@ describe('Lambda', () => {
     const warm = await create('warm', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }), { Tags: { 'pcloud:invoke-mode': 'warm' } });
     const a = await invoke(api, warm, {});
     const b = await invoke(viaNginx, warm, {});
-    expect(b.json.pid).toBe(a.json.pid);
+    expect(b.json.worker).toBe(a.json.worker);
     expect(shims(warm)).toHaveLength(1);
     // PCLOUD_LAMBDA_IDLE_SEC=2 here: the worker leaves, the socket stays.
     await until(() => shims(warm).length === 0, 15_000, 200);
     const c = await invoke(api, warm, {});
-    expect(c.json.pid).not.toBe(a.json.pid);
+    expect(c.json.worker).not.toBe(a.json.worker);
     // A per-request function: a new process each time, none after.
     const x = await invoke(api, node, {});
     const y = await invoke(api, node, {});
-    expect(x.json.pid).not.toBe(y.json.pid);
+    expect(x.json.worker).not.toBe(y.json.worker);
     await until(() => shims(node).length === 0, 5_000, 50);
   }, 60_000);
 
@@ -226,11 +235,11 @@ describe('Lambda', () => {
     await api.send(new TagResourceCommand({ Resource: arn, Tags: { team: 'a', 'pcloud:invoke-mode': 'warm' } }));
     expect((await api.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ team: 'a', 'pcloud:invoke-mode': 'warm' });
     const [a, b] = [await invoke(api, node, {}), await invoke(api, node, {})];
-    expect(b.json.pid).toBe(a.json.pid);
+    expect(b.json.worker).toBe(a.json.worker);
     await api.send(new UntagResourceCommand({ Resource: arn, TagKeys: ['pcloud:invoke-mode'] }));
     expect((await api.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ team: 'a' });
     const [c, d] = [await invoke(api, node, {}), await invoke(api, node, {})];
-    expect(d.json.pid).not.toBe(c.json.pid);
+    expect(d.json.worker).not.toBe(c.json.worker);
   }, 60_000);
 
   it('function URLs through nginx: NONE is open, AWS_IAM wants a signature', async () => {
@@ -262,10 +271,16 @@ describe('Lambda', () => {
     const load = Promise.all(Array.from({ length: 4 }, async () => {
       while (!stop) outcomes.push(await invoke(retrying, py, {}).then((r) => (r.StatusCode === 200 && !r.FunctionError ? 'ok' : 'bad'), (e: Error) => e.name));
     }));
+    // Each change (two reloads) waits for invokes answered since the one before, so requests are in flight around
+    // every reload however fast this host answers them.
+    const answered = (n: number) => until(() => outcomes.length >= n, 60_000, 20);
     for (let i = 0; i < 3; i++) {
+      await answered(outcomes.length + 4);
       const extra = await create(`reload${i}`, 'python3.12', 'app.handler', zip({ 'app.py': PYTHON }));
+      await answered(outcomes.length + 4);
       await api.send(new DeleteFunctionCommand({ FunctionName: extra }));
     }
+    await answered(outcomes.length + 4);
     stop = true;
     await load;
     expect(outcomes.length).toBeGreaterThan(10);
@@ -276,6 +291,65 @@ describe('Lambda', () => {
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => invoke(viaNginx, py, { i })));
     expect(results.filter((r) => r.StatusCode === 200 && !r.FunctionError && r.json.event.i !== undefined)).toHaveLength(100);
     expect(new Set(results.map((r) => r.json.requestId)).size).toBe(100);
+  }, 120_000);
+
+  it('a hostile handler runs as a user of its own and can read or write none of the host, per request and warm', async () => {
+    const pyHostile = await create('hostile', 'python3.12', 'app.handler', zip({ 'app.py': hostileCode('app.py') }));
+    const nodeHostile = await create('hostilenode', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': hostileCode('index.mjs') }));
+    const probe = {
+      // The host's secrets, pcloud's database (every account's keys), the data dir, another function's code, host dirs.
+      read: ['/etc/shadow', join(srv.dataDir, 'pcloud.db'), srv.dataDir, join(srv.dataDir, 'functions'), codeDirOf(py), join(codeDirOf(py), 'app.py'),
+        join(srv.dataDir, 'run'), '/root', '/run/pcloud', '/home'],
+      write: ['/', '/etc', '/root', '/usr', '/usr/local/bin', srv.dataDir, join(srv.dataDir, 'functions'), dirname(codeDirOf(pyHostile)), '/var/task'],
+    };
+    const check = (r: Record<string, unknown>, what: string) => {
+      const report = JSON.stringify(r);
+      expect(r.uid, `${what}: ${report}`).toBeGreaterThanOrEqual(61184);
+      expect(r.uid, `${what}: ${report}`).toBeLessThanOrEqual(65519);
+      // No supplementary group (Node's getgroups() lists the effective one too).
+      expect([r.gid, (r.groups as number[]).filter((g) => g !== r.uid)], what).toEqual([r.uid, []]);
+      expect(r.read, what).toEqual(Object.fromEntries(probe.read.map((p) => [p, 'denied'])));
+      expect(r.write, what).toEqual(Object.fromEntries(probe.write.map((p) => [p, 'denied'])));
+      expect(r.tmp, what).toBe('WROTE');
+      expect(r.status, what).toMatchObject({ NoNewPrivs: '1', Seccomp: '2', CapEff: '0000000000000000' });
+    };
+    for (const mode of ['per-request', 'warm']) {
+      if (mode === 'warm') {
+        for (const n of [pyHostile, nodeHostile]) {
+          const arn = (await api.send(new GetFunctionCommand({ FunctionName: n }))).Configuration!.FunctionArn!;
+          await api.send(new TagResourceCommand({ Resource: arn, Tags: { 'pcloud:invoke-mode': 'warm' } }));
+        }
+      }
+      for (const client of [api, viaNginx]) {
+        const p = await invoke(client, pyHostile, probe);
+        expect(p.FunctionError, p.text).toBeUndefined();
+        check(p.json, `python, ${mode}`);
+        expect([p.json.mount, p.json.unshare, p.json.chroot, p.json.setuid0, p.json.ptrace, p.json.netlink], `python, ${mode}`).toEqual(Array(6).fill('denied'));
+        expect(p.json.status.CapBnd).toBe('0000000000000000');
+        const n = await invoke(client, nodeHostile, probe);
+        expect(n.FunctionError, n.text).toBeUndefined();
+        check(n.json, `node, ${mode}`);
+      }
+    }
+    // Two functions never share a user.
+    expect((await invoke(api, pyHostile, {})).json.uid).not.toBe((await invoke(api, nodeHostile, {})).json.uid);
+    // And the ordinary functions still work beside them.
+    expect((await invoke(api, py, { n: 5 })).json).toMatchObject({ runtime: 'python', event: { n: 5 } });
+  }, 120_000);
+
+  it('a zip bomb (over Lambda\'s 262144000 unzipped bytes) is refused as AWS does, and no upload leaves anything behind', async () => {
+    // 270 MB of zeros, deflated to a few hundred KB.
+    const bomb = new Uint8Array(execFileSync('sh', ['-c', 'head -c 270000000 /dev/zero | zip -q - -'], { maxBuffer: 64 * 2 ** 20 }));
+    expect(bomb.length).toBeLessThan(2 * 2 ** 20);
+    const err = await api.send(new CreateFunctionCommand({ FunctionName: `bomb-${stamp}`, Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: bomb } }))
+      .then(() => undefined, (e: { name: string; message: string }) => e);
+    expect(err?.name).toBe('InvalidParameterValueException');
+    expect(err?.message).toContain('Unzipped size must be smaller than 262144000 bytes');
+    const err2 = await api.send(new UpdateFunctionCodeCommand({ FunctionName: py, ZipFile: bomb })).then(() => undefined, (e: { name: string }) => e.name);
+    expect(err2).toBe('InvalidParameterValueException');
+    expect((await invoke(api, py, { n: 6 })).json).toMatchObject({ runtime: 'python', event: { n: 6 } });
+    // Only finished code dirs are left: no temporary directory or zip of any upload.
+    expect(execFileSync('sh', ['-c', 'find "$0"/functions -mindepth 3 -maxdepth 3 -name "*.tmp*"', srv.dataDir]).toString()).toBe('');
   }, 120_000);
 
   it('deleting a function removes its unit, socket and code', async () => {
