@@ -16,6 +16,7 @@ import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { isId } from './ids.js';
 import { KeyedQueue } from '../serial.js';
+import { PackageRefused } from '../host/code-package.js';
 
 export type FunctionRow = typeof functions.$inferSelect;
 
@@ -312,7 +313,7 @@ export class Functions {
     } catch (err) {
       // The host's own refusals (the unzipped size) are already in Lambda's words; anything else is said to the log only
       // (unzip's message names host paths).
-      if (err instanceof CloudError) throw err;
+      if (err instanceof PackageRefused) throw invalid(err.message);
       log.warn(`unpacking a package of ${accountId}'s ${name}: ${(err as Error).message}`);
       throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
     }

@@ -7,16 +7,20 @@
 import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { CloudError } from '../cloud/errors.js';
 import { run } from './exec.js';
 
 /** AWS: "Unzipped size must be smaller than 262144000 bytes" (250 MiB). */
 export const UNZIPPED_MAX = 262_144_000;
 
-const tooLarge = (max: number) => new CloudError('InvalidParameterValueException', `Unzipped size must be smaller than ${max} bytes`);
-const unusable = (why: string) => new CloudError('InvalidParameterValueException', `Could not unzip uploaded file. Please check your file, then try to upload again. (${why})`);
+/** A package refused for what it is (its size, its links, an unusable archive): the message is in Lambda's words, for the user. */
+export class PackageRefused extends Error {
+  override name = 'PackageRefused';
+}
 
-/** Unpack zip into dir (which must not exist yet); throws CloudError('InvalidParameterValueException') on a bad package. */
+const tooLarge = (max: number) => new PackageRefused(`Unzipped size must be smaller than ${max} bytes`);
+const unusable = (why: string) => new PackageRefused(`Could not unzip uploaded file. Please check your file, then try to upload again. (${why})`);
+
+/** Unpack zip into dir (which must not exist yet); throws PackageRefused on a bad package. */
 export async function unpackPackage(zip: Buffer, dir: string, max = UNZIPPED_MAX): Promise<void> {
   const tmp = `${dir}.tmp-${randomUUID()}`;
   const file = `${tmp}.zip`;

@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
 import { Owners } from './owners.js';
-import { render, template } from './template.js';
-import { execWord } from './units/render.js';
+import { fill, loadTemplate } from './template.js';
+import { systemd } from './units/render.js';
 import { run } from './exec.js';
 import { unpackPackage } from './code-package.js';
 import { passwdFiles, programPrefix, sandboxCommand, TASK_ROOT } from './sandbox.js';
@@ -117,7 +117,7 @@ function unitPath(path: string): string {
  * homes, devices, kernel knobs or pcloud's data (the data dir an empty read-only tmpfs, /run/pcloud gone), seccomp,
  * only UNIX and IP sockets, no namespaces; the code read-only at TASK_ROOT, the runtime's files read-only.
  */
-function systemdSandbox(o: FunctionUnitOptions, dataDir: string | undefined): string {
+function systemdSandbox(o: FunctionUnitOptions, dataDir: string | undefined): [string, string][] {
   return [
     // Homes as empty read-only tmpfs dirs (ProtectHome=tmpfs's are writable; =yes would hide a project under /root).
     'DynamicUser=yes', 'ProtectSystem=strict', 'TemporaryFileSystem=/home:ro /root:ro /run/user:ro', 'PrivateTmp=yes', 'PrivateDevices=yes', 'PrivateIPC=yes', 'NoNewPrivileges=yes',
@@ -128,7 +128,7 @@ function systemdSandbox(o: FunctionUnitOptions, dataDir: string | undefined): st
     ...(dataDir ? [`TemporaryFileSystem=${unitPath(dataDir)}:ro`] : []), 'InaccessiblePaths=-/run/pcloud',
     `BindReadOnlyPaths=${unitPath(o.codeDir)}:${TASK_ROOT}`, ...runtimeFiles(o).map((p) => `BindReadOnlyPaths=${unitPath(p)}`),
     `WorkingDirectory=${TASK_ROOT}`,
-  ].join('\n');
+  ].map((l): [string, string] => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
 }
 
 /**
@@ -138,18 +138,18 @@ function systemdSandbox(o: FunctionUnitOptions, dataDir: string | undefined): st
 export async function systemdFunctionUnits(o: FunctionUnitOptions, socket: string, dataDir?: string): Promise<{ socket: [string, string]; service: [string, string] }> {
   const accept = o.mode === 'per-request' && !o.console;
   const vars = {
-    functionName: o.functionName, version: o.version, runtime: o.runtime, mode: o.mode, socket, accept: accept ? 'yes' : 'no',
-    maxConnections: CONCURRENCY, exec: runtimeCommand(o, accept).map(execWord).join(' '),
-    environment: Object.entries(lambdaEnvironment(o)).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`).join('\n'),
-    memoryMax: (o.memoryMiB + 64) * 2 ** 20, cpuQuota: CPU_PERCENT, runtimeMax: `${o.timeoutSec + (accept ? 5 : 24 * 3600)}s`,
+    functionName: systemd.value(o.functionName), version: systemd.value(o.version), runtime: systemd.value(o.runtime), mode: systemd.value(o.mode),
+    socket: systemd.value(socket), accept: systemd.value(accept ? 'yes' : 'no'), maxConnections: CONCURRENCY,
+    exec: systemd.exec(runtimeCommand(o, accept)), environment: systemd.environment(lambdaEnvironment(o)),
+    memoryMax: (o.memoryMiB + 64) * 2 ** 20, cpuQuota: CPU_PERCENT, runtimeMax: systemd.value(`${o.timeoutSec + (accept ? 5 : 24 * 3600)}s`),
     // Handlers run as a user of their own, in a read-only system; a console proxy (pcloud's own code, not a tenant's)
     // must reach the VM's VNC socket (root's) and write its state file: root, without new privileges.
-    sandbox: o.console ? 'NoNewPrivileges=yes' : systemdSandbox(o, dataDir),
+    sandbox: systemd.settings(o.console ? [['NoNewPrivileges', 'yes']] : systemdSandbox(o, dataDir)),
   };
   const base = `pcloud-fn-${o.key}`;
   return {
-    socket: [`${base}.socket`, render(await template('systemd/pcloud-fn.socket'), vars)],
-    service: [accept ? `${base}@.service` : `${base}.service`, render(await template('systemd/pcloud-fn.service'), vars)],
+    socket: [`${base}.socket`, fill(await loadTemplate('systemd/pcloud-fn.socket'), vars)],
+    service: [accept ? `${base}@.service` : `${base}.service`, fill(await loadTemplate('systemd/pcloud-fn.service'), vars)],
   };
 }
 
@@ -175,7 +175,7 @@ export class FunctionHost {
 
   /**
    * Unpack a deployment package (zip) once per revision; a revision's code never changes. A package over Lambda's
-   * unzipped size, or otherwise unusable, throws CloudError('InvalidParameterValueException') and leaves nothing.
+   * unzipped size, or otherwise unusable, throws PackageRefused and leaves nothing.
    */
   async unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string> {
     const dir = this.codeDir(accountId, name, revision);

@@ -61,21 +61,3 @@ export function fill<F extends Format>(t: Template<F>, vars: Readonly<Record<str
     throw new Error(`template ${t.path}: variable ${k} was not escaped for ${t.format}`);
   });
 }
-
-/**
- * @deprecated Pastes values as they are: use loadTemplate() and fill() with escaped values. Kept only while
- * src/host/functions.ts renders the systemd/ templates with it (its values come through execWord/environmentWord).
- */
-export function render(template: string, vars: Record<string, string | number>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
-    if (!Object.hasOwn(vars, k)) throw new Error(`template variable ${k} has no value`);
-    const v = String(vars[k]);
-    if (v.includes('\0')) throw new Error(`template variable ${k} holds a NUL`);
-    return v;
-  });
-}
-
-/** @deprecated The template's text only: use loadTemplate(), which knows the template's format. */
-export function template(path: string): Promise<string> {
-  return readFile(join(projectRoot(), path), 'utf8');
-}

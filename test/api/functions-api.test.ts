@@ -17,13 +17,13 @@ import {
 import { createApp } from '../../src/api/server.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { defaultLimits } from '../../src/cloud/config.js';
-import { CloudError } from '../../src/cloud/errors.js';
 import { ZIP_MAX } from '../../src/cloud/functions.js';
 import type { FunctionHost } from '../../src/host/functions.js';
 import type { NginxDriver, FunctionRoute } from '../../src/host/nginx.js';
 import { functions, functionVersions } from '../../src/db/schema.js';
 import { fakeHost } from '../support/fake-host.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
+import { PackageRefused } from '../../src/host/code-package.js';
 
 const ME = '111111111111';
 const OTHER = '222222222222';
@@ -202,7 +202,7 @@ describe('limits per account', () => {
       code: 'RequestEntityTooLargeException', message: 'Request must be smaller than 69905067 bytes for the CreateFunction operation',
     });
     await expect(cloud.functions.updateCode(ME, 'big', zip(ZIP_MAX + 1), false)).rejects.toMatchObject({ code: 'ResourceNotFoundException' });
-    fns.failNextUnpack = new CloudError('InvalidParameterValueException', 'Unzipped size must be smaller than 262144000 bytes');
+    fns.failNextUnpack = new PackageRefused('Unzipped size must be smaller than 262144000 bytes');
     const bomb = await errorOf(create('bomb'));
     expect(bomb).toEqual({ code: 'InvalidParameterValueException', message: 'Unzipped size must be smaller than 262144000 bytes' });
     fns.failNextUnpack = new Error('unzip: bad archive');

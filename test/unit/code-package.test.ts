@@ -4,8 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { confined, unpackPackage, UNZIPPED_MAX } from '../../src/host/code-package.js';
-import { CloudError } from '../../src/cloud/errors.js';
+import { confined, PackageRefused, unpackPackage, UNZIPPED_MAX } from '../../src/host/code-package.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pcloud-pkg-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -35,8 +34,8 @@ function lying(z: Buffer): Buffer {
 
 async function refusal(p: Promise<unknown>): Promise<string> {
   const err = await p.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof CloudError)) throw new Error(`expected a CloudError, got ${String(err)}`);
-  return `${err.code}: ${err.message}`;
+  if (!(err instanceof PackageRefused)) throw new Error(`expected PackageRefused, got ${String(err)}`);
+  return err.message;
 }
 
 /** A parent dir for one unpack, to see that nothing but the code dir is ever left in it. */
@@ -56,7 +55,7 @@ describe('unpacking a deployment package', () => {
     const p = parent();
     const bomb = zip({ 'zeros.bin': Buffer.alloc(2_000_000) });
     expect(bomb.length).toBeLessThan(10_000);
-    expect(await refusal(unpackPackage(bomb, join(p, 'rev'), 1_000_000))).toBe('InvalidParameterValueException: Unzipped size must be smaller than 1000000 bytes');
+    expect(await refusal(unpackPackage(bomb, join(p, 'rev'), 1_000_000))).toBe('Unzipped size must be smaller than 1000000 bytes');
     expect(readdirSync(p)).toEqual([]);
   });
 
@@ -65,7 +64,7 @@ describe('unpacking a deployment package', () => {
     const liar = lying(zip({ 'zeros.bin': Buffer.alloc(2_000_000) }));
     writeFileSync(join(work, 'liar.zip'), liar);
     expect(execFileSync('unzip', ['-Z', '-t', join(work, 'liar.zip')]).toString()).toMatch(/ 10 bytes uncompressed/);
-    expect(await refusal(unpackPackage(liar, join(p, 'rev'), 1_000_000))).toBe('InvalidParameterValueException: Unzipped size must be smaller than 1000000 bytes');
+    expect(await refusal(unpackPackage(liar, join(p, 'rev'), 1_000_000))).toBe('Unzipped size must be smaller than 1000000 bytes');
     expect(readdirSync(p)).toEqual([]);
     // Under the limit, the same lie unpacks what is really there.
     await unpackPackage(liar, join(p, 'rev'), 3_000_000);
@@ -76,7 +75,7 @@ describe('unpacking a deployment package', () => {
     it(`refuses a symbolic link out of the package (${what}) and leaves nothing`, async () => {
       const p = parent();
       const msg = await refusal(unpackPackage(zip({ 'app.py': 'x', 'lib/evil': `->${target}` }), join(p, 'rev')));
-      expect(msg).toBe('InvalidParameterValueException: Could not unzip uploaded file. Please check your file, then try to upload again. (lib/evil is a symbolic link out of the package)');
+      expect(msg).toBe('Could not unzip uploaded file. Please check your file, then try to upload again. (lib/evil is a symbolic link out of the package)');
       expect(readdirSync(p)).toEqual([]);
     });
   }
@@ -97,7 +96,7 @@ describe('unpacking a deployment package', () => {
     const good = zip({ 'app.py': 'print(1)\n'.repeat(1000) });
     const broken = Buffer.concat([good.subarray(0, 200), Buffer.alloc(200, 0xff), good.subarray(400)]);
     const msg = await refusal(unpackPackage(broken, join(p, 'rev')));
-    expect(msg).toMatch(/^InvalidParameterValueException: Could not unzip uploaded file/);
+    expect(msg).toMatch(/^Could not unzip uploaded file/);
     expect(msg).not.toContain(p);
     expect(readdirSync(p)).toEqual([]);
     expect(await refusal(unpackPackage(Buffer.from('PK\x03\x04 not really'), join(p, 'rev')))).toMatch(/not a zip archive/);
