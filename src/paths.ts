@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,4 +12,13 @@ export function projectRoot(): string {
     dir = up;
   }
   return dir;
+}
+
+/**
+ * The data dir, made if missing, readable by root only (0700): it holds every account's keys (pcloud.db), the
+ * signing keys and function code; nothing a tenant runs (a container's users, a function's dynamic user) may reach it.
+ */
+export async function ensureDataDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
 }

@@ -84,7 +84,20 @@ export async function doctor(dataDir: string): Promise<Check[]> {
     fix: nfsClient ? undefined : 'run pcloud on a kernel with NFS client support (CONFIG_NFS_V4)',
   });
   checks.push(await tool('nginx (Lambda)', 'nginx', 'nginx', ['-v']));
+  if (!systemdIsPid1()) checks.push(await functionSandbox());
   return checks;
+}
+
+/** Without systemd, functions' handlers run in bubblewrap, as a user of their own (setpriv), under a seccomp filter. */
+async function functionSandbox(): Promise<Check> {
+  const name = 'function sandbox (direct manager)';
+  const missing = [];
+  if (!(await which('bwrap'))) missing.push('bubblewrap');
+  if (!(await which('setpriv'))) missing.push('util-linux');
+  if ((await run('/usr/bin/python3', ['-c', 'import seccomp'], { reject: false })).exitCode !== 0) missing.push('python3-seccomp');
+  return missing.length
+    ? { name, ok: false, detail: 'functions cannot start: their handlers never run unconfined', fix: apt(missing.join(' ')) }
+    : { name, ok: true, detail: 'bubblewrap, setpriv and a seccomp filter: each function as a user of its own, the data dir out of sight' };
 }
 
 /**

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { serve } from '@hono/node-server';
 import cliProgress from 'cli-progress';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { openDb } from '../db/index.js';
 import { Accounts } from '../cloud/accounts.js';
 import { configFromEnv } from '../cloud/config.js';
@@ -26,6 +26,7 @@ import { assertPortsFree, hostPortOf, parseListen, portFree } from '../host/port
 import { openUnitManager } from '../host/units/index.js';
 import { NGINX_UNIT } from '../host/nginx.js';
 import { isFinal } from '../host/units/types.js';
+import { ensureDataDir } from '../paths.js';
 
 const DEFAULT_IMAGE = 'debian-12';
 
@@ -156,7 +157,7 @@ program.command('credentials')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .action(async (opts: { data: string }) => {
     // Only the state database: printing a key needs no storage pool or units.
-    await mkdir(opts.data, { recursive: true });
+    await ensureDataDir(opts.data);
     const db = openDb(join(opts.data, 'pcloud.db'));
     const key = ensureCredentials(new Accounts(db));
     db.$client.close();

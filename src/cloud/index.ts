@@ -2,7 +2,6 @@
  * The cloud: the domain, composed over one database and one host. The API layers call into it; it decides and keeps
  * state, and acts on the host only through the drivers in src/host.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDb, type Db } from '../db/index.js';
 import { instances, vpcs } from '../db/schema.js';
@@ -31,6 +30,7 @@ import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
 import { nfsPlug, Volumes } from './volumes.js';
 import { log } from '../log.js';
+import { ensureDataDir } from '../paths.js';
 
 export interface CloudOptions {
   dataDir: string;
@@ -78,7 +78,7 @@ export class Cloud {
   }
 
   static async open(opts: CloudOptions): Promise<Cloud> {
-    await mkdir(opts.dataDir, { recursive: true });
+    await ensureDataDir(opts.dataDir);
     const config = { ...configFromEnv(), runDir: join(opts.dataDir, 'run'), ...opts.config };
     const db = openDb(join(opts.dataDir, 'pcloud.db'));
     let host = opts.host;
