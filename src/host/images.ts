@@ -90,8 +90,12 @@ export async function buildRootfs(
  */
 export async function unpackTar(file: string, target: string): Promise<void> {
   await stat(file);
-  await run('tar', ['-x', '-p', '--numeric-owner', '--xattrs', '--xattrs-include=security.capability',
-    '--xattrs-include=system.posix_acl_*', '--xattrs-include=user.*', '-f', file, '-C', target]);
+  const res = await run('tar', ['-x', '-p', '--numeric-owner', '--xattrs', '--xattrs-include=security.capability',
+    '--xattrs-include=system.posix_acl_*', '--xattrs-include=user.*', '-f', file, '-C', target], { reject: false });
+  if (res.exitCode !== 0) {
+    const why = res.stderr.split('\n').filter((l) => !/Exiting with failure status/.test(l)).slice(0, 3).join(' | ');
+    throw new Error(`${file} was not imported: ${why} (an image's members must stay inside its root: no "..", no hard link out of it)`);
+  }
 }
 
 /**

@@ -192,13 +192,21 @@ describe('unpackTar of a hostile tarball', () => {
     it(`${what}: nothing outside the root is written or linked`, async () => {
       const before = hostState();
       const err = await unpack(members());
-      if (refused === true) expect(err).toBeInstanceOf(Error);
+      if (refused === true) {
+        expect(err).toBeInstanceOf(Error);
+        expect((err as Error).message).toMatch(/image\.tar was not imported: tar: .+ \(an image's members must stay inside its root/);
+      }
       if (refused === false) expect(err).toBeUndefined();
       expect(hostState()).toBe(before);
       expect(statSync(join(outside, 'shadow')).nlink).toBe(1);
       expect(existsSync(abs())).toBe(false);
     });
   }
+
+  it("says which member a refused tarball has", async () => {
+    const err = await unpack([{ name: 'etc/../../host/written', data: 'x' }]);
+    expect((err as Error).message).toContain("etc/../../host/written: Member name contains '..'");
+  });
 
   it('keeps setuid bits, file capabilities and user xattrs (an image needs sudo and ping), drops trusted.* ones', async () => {
     const cap = String.fromCharCode(1, 0, 0, 2, 0, 0x20, 0, 0, ...new Array<number>(12).fill(0)); // cap_net_raw+ep
