@@ -3,7 +3,7 @@
  * ahead of time; launches only fork the result.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, runLines } from './exec.js';
 import { listInside, readInside, UnsafeImageError } from './rootfs.js';
@@ -96,6 +96,9 @@ export async function unpackTar(file: string, target: string): Promise<void> {
     const why = res.stderr.split('\n').filter((l) => !/Exiting with failure status/.test(l)).slice(0, 3).join(' | ');
     throw new Error(`${file} was not imported: ${why} (an image's members must stay inside its root: no "..", no hard link out of it)`);
   }
+  // Its root is a root's: whatever the tarball's `./` said (a world-writable or user-owned top directory in the pool).
+  await chown(target, 0, 0);
+  await chmod(target, 0o755);
 }
 
 /**
@@ -156,13 +159,25 @@ export async function buildVmArtifacts(rootfs: string, dir: string, sizeGiB = 8)
   await rm(`${out.kernel}.lz4`, { force: true });
   const size = await stat(out.kernel).then((st) => st.size, () => 0);
   if (size >= MAX_BOOT_FILE_BYTES) throw refuseKernel(version, `unpacks to more than ${MAX_BOOT_FILE_BYTES} bytes`);
-  const kernel = await readFile(out.kernel).catch(() => Buffer.alloc(0));
-  if (!kernel.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) throw refuseKernel(version, 'could not be unpacked: its LZ4 payload is not a kernel');
+  if (!(await head(out.kernel, 4)).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) throw refuseKernel(version, 'could not be unpacked: its LZ4 payload is not a kernel');
   await writeFile(out.initrd, initrd);
   await rm(out.disk, { force: true });
   await run('truncate', ['-s', `${sizeGiB}G`, out.disk]);
   await run('mkfs.ext4', ['-q', '-F', '-L', 'cloudimg-rootfs', '-d', rootfs, out.disk]);
   return true;
+}
+
+/** The first `n` bytes of a file (fewer if it is shorter; none if it is missing). */
+async function head(file: string, n: number): Promise<Buffer> {
+  const fh = await open(file, 'r').catch(() => undefined);
+  if (!fh) return Buffer.alloc(0);
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
 }
 
 export type DiskFormat = 'raw' | 'qcow2' | 'iso';

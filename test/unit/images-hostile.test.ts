@@ -121,7 +121,7 @@ describe('buildVmArtifacts on a hostile root', () => {
 });
 
 /** A ustar archive of hand-made members (what a hostile tarball can say, whatever a real tar would write). */
-type Member = { name: string; type?: '0' | '1' | '2' | '3' | '4' | '5' | 'x'; data?: string; link?: string; mode?: number; dev?: [number, number] };
+type Member = { name: string; type?: '0' | '1' | '2' | '3' | '4' | '5' | 'x'; data?: string; link?: string; mode?: number; uid?: number; dev?: [number, number] };
 function tarball(members: Member[]): Buffer {
   const blocks: Buffer[] = [];
   const field = (h: Buffer, at: number, len: number, s: string) => h.write(s.slice(0, len), at, len, 'latin1');
@@ -131,8 +131,8 @@ function tarball(members: Member[]): Buffer {
     const h = Buffer.alloc(512);
     field(h, 0, 100, m.name);
     octal(h, 100, 8, m.mode ?? 0o644);
-    octal(h, 108, 8, 0);
-    octal(h, 116, 8, 0);
+    octal(h, 108, 8, m.uid ?? 0);
+    octal(h, 116, 8, m.uid ?? 0);
     octal(h, 124, 12, data.length);
     octal(h, 136, 12, 1_700_000_000);
     field(h, 156, 1, m.type ?? '0');
@@ -202,6 +202,12 @@ describe('unpackTar of a hostile tarball', () => {
       expect(existsSync(abs())).toBe(false);
     });
   }
+
+  it("gives the image's root a root's owner and mode, whatever the tarball's ./ says", async () => {
+    expect(await unpack([{ name: './', type: '5', mode: 0o777, uid: 1000 }, { name: 'etc/hostname', data: 'x' }])).toBeUndefined();
+    const st = statSync(root);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([0, 0, 0o755]);
+  });
 
   it("says which member a refused tarball has", async () => {
     const err = await unpack([{ name: 'etc/../../host/written', data: 'x' }]);
