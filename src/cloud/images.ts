@@ -21,6 +21,9 @@ export type Image = typeof images.$inferSelect;
 
 export const SYSTEM_ACCOUNT = '000000000000';
 
+/** A message naming the tenant's own file names, with their control characters escaped (\xNN). */
+const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
 export class Images {
   constructor(
     private readonly db: Db,
@@ -233,7 +236,7 @@ export class Images {
     } catch (err) {
       await this.pool.removeImage(work).catch(() => undefined);
       // The instance's root is the tenant's: what it holds that an image cannot (a link where /boot's kernel is) is theirs to change.
-      if (err instanceof UnsafeImageError) throw new CloudError('UnsupportedOperation', `The instance '${inst.id}' cannot be imaged: ${err.message}.`);
+      if (err instanceof UnsafeImageError) throw new CloudError('UnsupportedOperation', `The instance '${inst.id}' cannot be imaged: ${printable(err.message)}.`);
       throw err;
     }
   }

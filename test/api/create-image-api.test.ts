@@ -87,6 +87,21 @@ describe('CreateImage of a container', () => {
     }
   });
 
+  it("escapes the control characters of the root's own file names in the error it answers", async () => {
+    const id = await launch();
+    try {
+      const disk = api.pool.diskPath(id);
+      mkdirSync(join(disk, 'boot'));
+      writeFileSync(join(disk, 'boot/vmlinuz-6.1\x01\n'), 'kernel');
+      symlinkSync('/etc/shadow', join(disk, 'boot/initrd.img-6.1\x01\n'));
+      const err = await failure(api.ec2.send(new CreateImageCommand({ InstanceId: id, Name: 'control-chars' })));
+      expect(err).toMatchObject({ code: 'UnsupportedOperation', status: 400 });
+      expect(err.message).toContain('/boot/initrd.img-6.1\\x01\\x0a is a symbolic link');
+    } finally {
+      await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    }
+  });
+
   it('makes an image of a plain container root, its device nodes removed', async () => {
     const id = await launch();
     try {
