@@ -8,8 +8,9 @@ import { constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/index.js';
 import { images } from '../db/schema.js';
-import type { StoragePool } from '../host/storage.js';
-import { buildRootfs, buildVmArtifacts, detectDiskFormat, diskUsage, importDiskArtifacts, loadRecipe, unpackTar, type DiskFormat, type Progress } from '../host/images.js';
+import { buildRootfs, buildVmArtifacts, detectDiskFormat, diskUsage, importDiskArtifacts, loadRecipe, removeDeviceNodes, unpackTar, type DiskFormat, type Progress } from '../host/images.js';
+import { UnsafeImageError } from '../host/rootfs.js';
+import { assertUnshifted, type StoragePool } from '../host/storage.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import { matches, type Filter } from './tags.js';
@@ -19,6 +20,9 @@ import { alive } from '../host/units/proc.js';
 export type Image = typeof images.$inferSelect;
 
 export const SYSTEM_ACCOUNT = '000000000000';
+
+/** A message naming the tenant's own file names, with their control characters escaped (\xNN). */
+const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 export class Images {
   constructor(
@@ -216,6 +220,12 @@ export class Images {
     }
     const base = this.db.select().from(images).where(eq(images.id, inst.imageId)).get();
     if (inst.runtime !== 'container') return this.fromVm(accountId, inst, name, description, base);
+    await assertUnshifted(this.pool.diskPath(inst.id)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== undefined) throw err; // the disk could not be looked at: not the refusal
+      throw new CloudError('UnsupportedOperation', `Images cannot be made from the container instance '${inst.id}' on this cloud: `
+        + 'its files are owned by its own user range on this host. Launch the instance with a VM instance type to make images of it, '
+        + 'or ask the operator to run containers on a host with idmapped mounts.');
+    });
     const work = `.create-${inst.id}-${Date.now()}`;
     const root = await this.pool.imageRootFromDisk(inst.id, work);
     try {
@@ -225,6 +235,8 @@ export class Images {
       });
     } catch (err) {
       await this.pool.removeImage(work).catch(() => undefined);
+      // The instance's root is the tenant's: what it holds that an image cannot (a link where /boot's kernel is) is theirs to change.
+      if (err instanceof UnsafeImageError) throw new CloudError('UnsupportedOperation', `The instance '${inst.id}' cannot be imaged: ${printable(err.message)}.`);
       throw err;
     }
   }
@@ -254,6 +266,8 @@ export class Images {
    */
   private async register(buildRoot: string, meta: { name: string; description: string; architecture: 'x86_64' | 'arm64'; platform: string; source: string; owner?: { accountId: string } }): Promise<Image> {
     const id = newId('ami');
+    const removed = await removeDeviceNodes(buildRoot);
+    if (removed) log.info(`image ${id}: removed ${removed} device nodes from its root (containers and VMs get their own /dev)`);
     const sizeBytes = await diskUsage(buildRoot);
     const rootPath = await this.pool.sealImage(buildRoot, id);
     // A root with a kernel also runs as a microvm: its kernel, initrd and raw disk are made now, not at launch.

@@ -6,7 +6,7 @@
  * root's own, opened with O_EXCL|O_NOFOLLOW; a file to read must be a regular file, opened with O_NOFOLLOW.
  */
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, rm, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The image's root cannot be used as it is: the operation is refused with what to change in the image. */
@@ -83,9 +83,9 @@ export async function safeRemove(root: string, rel: string): Promise<void> {
 
 /**
  * A regular file inside root, read without following any link: a link on the way or in its place is refused (e.g. an
- * image's boot/initrd.img pointing at a host file must never be read).
+ * image's boot/initrd.img pointing at a host file must never be read). A file over maxBytes is refused unread.
  */
-export async function readInside(root: string, rel: string): Promise<Buffer> {
+export async function readInside(root: string, rel: string, maxBytes?: number): Promise<Buffer> {
   const names = parts(rel);
   const dir = await walk(root, names.slice(0, -1));
   if (!dir) throw refuse(names.slice(0, -1).join('/'), 'missing', 'a directory');
@@ -94,8 +94,16 @@ export async function readInside(root: string, rel: string): Promise<Buffer> {
   if (!st.isFile()) throw refuse(names.join('/'), st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file', 'a regular file');
   const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
+    const size = (await fh.stat()).size;
+    if (maxBytes !== undefined && size > maxBytes) throw refuse(names.join('/'), `larger than ${maxBytes} bytes`, 'smaller');
     return await fh.readFile();
   } finally {
     await fh.close();
   }
+}
+
+/** The names in a directory inside root ([] when it is missing); a link on the way or in its place is refused. */
+export async function listInside(root: string, rel: string): Promise<string[]> {
+  const dir = await walk(root, parts(rel));
+  return dir ? readdir(dir) : [];
 }
