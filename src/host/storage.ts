@@ -49,7 +49,8 @@ export class StoragePool {
           await run('truncate', ['-s', `${opts.loopSizeGiB ?? 64}G`, loopFile]);
           await run('mkfs.btrfs', ['-q', '-f', loopFile]);
         }
-        await run('mount', ['-o', 'loop', loopFile, root]);
+        // nodev: a device node in an image or a fork (a tenant's CreateImage) never opens a host device.
+        await run('mount', ['-o', 'loop,nodev', loopFile, root]);
       }
       type = await fsType(root);
     }

@@ -70,7 +70,7 @@ describe('microvm (QEMU, TCG here)', () => {
       await waitState(id, 'running', 600_000);
       expect(readFileSync(`/proc/${qemuPid(id)}/cmdline`, 'utf8')).toContain(`file=iscsi://`);
       expect(consoleLog(id)).toContain(`pcloud-disk: vdb ${(2 * 2 ** 30) / 512} ${vol.replace('-', '')}`);
-      expect(execFileSync('tgtadm', ['-C', '7', '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).toString()).toContain(`iqn.2026-11.org.pcloud:${vol}`);
+      expect(execFileSync('tgtadm', ['-C', process.env.PCLOUD_ISCSI_CONTROL_PORT ?? '7', '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).toString()).toContain(`iqn.2026-11.org.pcloud:${vol}`);
       // A running microvm cannot give it back (no hot unplug on virtio-mmio): as EC2 says when it cannot.
       const err = await srv.ec2.send(new DetachVolumeCommand({ VolumeId: vol })).catch((e: Error) => e);
       expect((err as Error).name).toBe('IncorrectState');
@@ -82,7 +82,7 @@ describe('microvm (QEMU, TCG here)', () => {
     // The volume is back, available, its target gone; then it goes too.
     if (vol) {
       await until(async () => (await srv.ec2.send(new DescribeVolumesCommand({ VolumeIds: [vol!] }))).Volumes![0]!.State === 'available', 30_000, 200);
-      expect(execFileSync('tgtadm', ['-C', '7', '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).toString()).not.toContain(vol);
+      expect(execFileSync('tgtadm', ['-C', process.env.PCLOUD_ISCSI_CONTROL_PORT ?? '7', '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).toString()).not.toContain(vol);
       await srv.ec2.send(new DeleteVolumeCommand({ VolumeId: vol }));
     }
     // Nothing of it is left: no QEMU, no tap, no disk.
