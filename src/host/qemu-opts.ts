@@ -22,20 +22,20 @@ export type OptionPairs = Readonly<Record<string, OptionValue | undefined>>;
 const KEY = /^[a-z][a-z0-9_.-]*$/;
 const KIND = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-function show(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
-}
+// Messages name the option and the rule, never the value: a launch's error reaches the tenant, and these values are
+// host paths. Names and kinds are pcloud's own.
+const show = (name: string) => JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}...` : name);
 
 function text(key: string, value: OptionValue, booleans: [string, string]): string {
   if (!KEY.test(key)) throw new OptionValueError(`${show(key)} is not an option name`);
   if (typeof value === 'boolean') return value ? booleans[0] : booleans[1];
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new OptionValueError(`${key}=${value}: only whole numbers are passed as options`);
+    if (!Number.isSafeInteger(value)) throw new OptionValueError(`${key}=: only whole numbers are passed as options`);
     return String(value);
   }
-  if (value.includes('\0')) throw new OptionValueError(`${key}=${show(value)}: a NUL cannot be passed to a program`);
-  if (value === '') throw new OptionValueError(`${key}: an empty value means something else (no file, no name)`);
-  if (value === 'help' || value === '?') throw new OptionValueError(`${key}=${value} would ask for help`);
+  if (value.includes('\0')) throw new OptionValueError(`${key}=: a value with a NUL cannot be passed to QEMU or swtpm`);
+  if (value === '') throw new OptionValueError(`${key}=: an empty value means something else to QEMU (no file, no name)`);
+  if (value === 'help' || value === '?') throw new OptionValueError(`${key}=: the value help or ? makes QEMU print help instead`);
   return value;
 }
 
@@ -56,18 +56,18 @@ export function swtpmOpts(pairs: OptionPairs): string {
   return Object.entries(pairs).flatMap(([k, v]) => {
     if (v === undefined) return [];
     const t = text(k, v, ['true', 'false']);
-    if (t.includes(',')) throw new OptionValueError(`${k}=${show(t)}: swtpm cannot take a comma in a value (it has no escape for it): choose a path without one`);
-    if (t.startsWith('{')) throw new OptionValueError(`${k}=${show(t)}: swtpm reads a value starting with { as a JSON map`);
+    if (t.includes(',')) throw new OptionValueError(`swtpm's ${k}= cannot take a comma (swtpm has no escape for one): the data and run directories' paths must not contain one`);
+    if (t.startsWith('{')) throw new OptionValueError(`swtpm's ${k}= cannot start with { (swtpm reads a JSON map there)`);
     return [`${k}=${t}`];
   }).join(',');
 }
 
 /** A file on the host, as QEMU and swtpm open it: an absolute path (relative ones depend on the current directory). */
 export function hostPath(path: string): string {
-  if (path.includes('\0')) throw new OptionValueError(`${show(path)}: a NUL cannot be in a path`);
-  if (!path.startsWith('/')) throw new OptionValueError(`${show(path)} is not an absolute path`);
+  if (path.includes('\0')) throw new OptionValueError('a path QEMU or swtpm opens cannot contain a NUL');
+  if (!path.startsWith('/')) throw new OptionValueError('a path QEMU or swtpm opens must be absolute (a relative one depends on the current directory)');
   // QEMU opens /dev/fdset/N as a descriptor passed over QMP, not as that file.
-  if (path.startsWith('/dev/fdset/')) throw new OptionValueError(`${show(path)}: QEMU reads /dev/fdset/ as passed descriptors`);
+  if (path.startsWith('/dev/fdset/')) throw new OptionValueError('QEMU reads a path under /dev/fdset/ as descriptors passed to it, not as a file');
   return path;
 }
 

@@ -73,7 +73,11 @@ describe('qemuOpts', () => {
     for (const kind of ['{"driver":"x"}', 'a=b', 'a,b', '', 'help', ' socket', 'x\ny']) expect(() => qemuOpts(kind, {}), kind).toThrow(OptionValueError);
     for (const key of ['File', 'a=b', 'a,b', '', '1x', 'x y']) expect(() => qemuOpts(undefined, { [key]: 'v' }), key).toThrow(OptionValueError);
     for (const n of [1.5, Number.NaN, Infinity, 2 ** 60]) expect(() => qemuOpts(undefined, { n }), String(n)).toThrow(OptionValueError);
-    expect(() => qemuOpts(undefined, { file: NUL })).toThrow(/NUL/);
+    expect(() => qemuOpts(undefined, { file: NUL })).toThrow(/file=: a value with a NUL/);
+    // The value itself (a host path) is never in the message: a launch's error reaches the tenant.
+    expect(() => qemuOpts(undefined, { file: `/secret/dir${NUL}` })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('/secret') }));
+    expect(() => swtpmOpts({ dir: '/secret,dir' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('/secret') }));
+    expect(() => qemuFile('secret/dir')).toThrow(expect.objectContaining({ message: expect.not.stringContaining('secret') }));
   });
 });
 
@@ -85,7 +89,7 @@ describe('swtpmOpts', () => {
   });
 
   it('refuses a comma (swtpm has no escape for it), a leading {, NUL and the empty value', () => {
-    for (const v of Object.values(commas)) expect(() => swtpmOpts({ dir: v }), v).toThrow(/swtpm cannot take a comma/);
+    for (const v of Object.values(commas)) expect(() => swtpmOpts({ dir: v }), v).toThrow(/swtpm's dir= cannot take a comma/);
     for (const v of ['{"a":1}', NUL, '', 'help']) expect(() => swtpmOpts({ dir: v }), JSON.stringify(v)).toThrow(OptionValueError);
   });
 });
@@ -125,12 +129,12 @@ describe('the generated command lines', () => {
     expect(() => microvmArgs({
       instanceId: 'i-0123456789abcdef1', vpcId: 'vpc-0123456789abcdef0', mac: '02:00:00:00:00:01', vcpus: 2, memoryMiB: 2048,
       artifacts: { kernel: 'vmlinux', initrd: '/p/initrd.img', disk: '/p/disk.raw' }, disk: '/p/i.raw', runDir: '/run/x', accel: 'tcg', readyTimeoutSec: 600,
-    })).toThrow(/not an absolute path/);
+    })).toThrow(/must be absolute/);
   });
 
   it("swtpm: a state directory or socket with a comma is refused (swtpm would read the rest as options of its own)", () => {
-    expect(() => tpmUnit({ instanceId: 'i-0123456789abcdef2', state, runDir: '/run/x' })).toThrow(/swtpm cannot take a comma/);
-    expect(() => tpmUnit({ instanceId: 'i-0123456789abcdef2', state: vmState('/p/i.state'), runDir: dir })).toThrow(/swtpm cannot take a comma/);
+    expect(() => tpmUnit({ instanceId: 'i-0123456789abcdef2', state, runDir: '/run/x' })).toThrow(/swtpm's dir= cannot take a comma/);
+    expect(() => tpmUnit({ instanceId: 'i-0123456789abcdef2', state: vmState('/p/i.state'), runDir: dir })).toThrow(/swtpm's path= cannot take a comma/);
     expect(tpmUnit({ instanceId: 'i-0123456789abcdef2', state: vmState('/p/i=x;{$%"\'.state'), runDir: '/run/x' }).exec)
       .toContain('dir=/p/i=x;{$%"\'.state/tpm,mode=0600');
   });
