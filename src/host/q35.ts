@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { portName } from './network.js';
-import { vmUnit, volumeArgs } from './qemu.js';
+import { qmpArgs, SANDBOX, vmUnit, volumeArgs } from './qemu.js';
+import { hostPath, qemuFile, qemuOpts, swtpmOpts } from './qemu-opts.js';
 import type { UnitSpec } from './units/types.js';
 
 export interface Firmware {
@@ -73,8 +74,8 @@ export function tpmUnit(o: { instanceId: string; state: VmState; runDir: string 
   return {
     name: tpmUnitName(o.instanceId),
     description: `pcloud TPM 2.0 of ${o.instanceId} (swtpm)`,
-    exec: ['swtpm', 'socket', '--tpm2', '--tpmstate', `dir=${o.state.tpmDir},mode=0600`,
-      '--ctrl', `type=unixio,path=${tpmSocket(o.runDir)},mode=0600`, '--log', 'level=1'],
+    exec: ['swtpm', 'socket', '--tpm2', '--tpmstate', swtpmOpts({ dir: hostPath(o.state.tpmDir), mode: '0600' }),
+      '--ctrl', swtpmOpts({ type: 'unixio', path: hostPath(tpmSocket(o.runDir)), mode: '0600' }), '--log', swtpmOpts({ level: 1 })],
     type: 'simple',
     startTimeoutSec: 10,
     stopTimeoutSec: 10,
@@ -111,25 +112,31 @@ export function q35Args(o: Q35Options): string[] {
   const fw = o.firmware;
   return [
     'qemu-system-x86_64',
-    '-M', `q35,smm=${fw.secureBoot ? 'on' : 'off'},vmport=off`,
+    '-M', qemuOpts('q35', { smm: fw.secureBoot, vmport: false }),
     '-accel', o.accel, '-cpu', o.accel === 'kvm' ? 'host' : 'max',
     '-m', String(o.memoryMiB), '-smp', String(o.vcpus),
     '-nodefaults', '-no-user-config', '-serial', 'stdio',
-    ...(fw.secureBoot ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []),
-    '-drive', `if=pflash,format=raw,unit=0,file=${fw.code},readonly=on`,
-    '-drive', `if=pflash,format=raw,unit=1,file=${o.state.vars}`,
-    '-smbios', `type=1,manufacturer=pcloud,product=pcloud q35,uuid=${o.uuid},serial=${o.uuid}`,
-    '-chardev', `socket,id=tpm,path=${tpmSocket(o.runDir)}`, '-tpmdev', 'emulator,id=tpm0,chardev=tpm', '-device', 'tpm-crb,tpmdev=tpm0',
-    '-device', 'VGA', '-vnc', `unix:${vncSocket(o.runDir)}`,
-    '-device', 'qemu-xhci,id=usb', '-device', 'usb-tablet,bus=usb.0',
-    '-drive', `id=root,file=${o.disk},format=raw,if=none,cache=none,aio=threads`, '-device', 'virtio-blk-pci,drive=root,bootindex=1',
+    ...(fw.secureBoot ? ['-global', qemuOpts(undefined, { driver: 'cfi.pflash01', property: 'secure', value: true })] : []),
+    '-drive', qemuOpts(undefined, { if: 'pflash', format: 'raw', unit: 0, file: hostPath(fw.code), readonly: true }),
+    '-drive', qemuOpts(undefined, { if: 'pflash', format: 'raw', unit: 1, file: hostPath(o.state.vars) }),
+    '-smbios', qemuOpts(undefined, { type: 1, manufacturer: 'pcloud', product: 'pcloud q35', uuid: o.uuid, serial: o.uuid }),
+    '-chardev', qemuOpts('socket', { id: 'tpm', path: hostPath(tpmSocket(o.runDir)) }),
+    '-tpmdev', qemuOpts('emulator', { id: 'tpm0', chardev: 'tpm' }), '-device', qemuOpts('tpm-crb', { tpmdev: 'tpm0' }),
+    '-device', 'VGA', '-vnc', qemuOpts(undefined, { vnc: `unix:${hostPath(vncSocket(o.runDir))}` }),
+    '-device', qemuOpts('qemu-xhci', { id: 'usb' }), '-device', qemuOpts('usb-tablet', { bus: 'usb.0' }),
+    '-drive', qemuOpts(undefined, { id: 'root', file: qemuFile(o.disk), format: 'raw', if: 'none', cache: 'none', aio: 'threads' }),
+    '-device', qemuOpts('virtio-blk-pci', { drive: 'root', bootindex: 1 }),
     ...volumeArgs(o.volumes ?? [], 'virtio-blk-pci'),
     // Free PCIe root ports: volumes attached while the VM runs are plugged in there.
-    ...Array.from({ length: HOTPLUG_PORTS }, (_, i) => ['-device', `pcie-root-port,id=hp${i},bus=pcie.0,chassis=${i + 1}`]).flat(),
-    ...o.cdroms.flatMap((iso, i) => ['-drive', `id=cd${i},file=${iso},media=cdrom,readonly=on,if=none`, '-device', `ide-cd,drive=cd${i},bootindex=${i + 2}`]),
-    '-netdev', `tap,id=n0,ifname=${portName(o.instanceId)},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${o.mac}`,
-    '-qmp', `unix:${qmpSocket(o.runDir)},server=on,wait=off`,
-    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    ...Array.from({ length: HOTPLUG_PORTS }, (_, i) => ['-device', qemuOpts('pcie-root-port', { id: `hp${i}`, bus: 'pcie.0', chassis: i + 1 })]).flat(),
+    ...o.cdroms.flatMap((iso, i) => [
+      '-drive', qemuOpts(undefined, { id: `cd${i}`, file: qemuFile(iso), media: 'cdrom', readonly: true, if: 'none' }),
+      '-device', qemuOpts('ide-cd', { drive: `cd${i}`, bootindex: i + 2 }),
+    ]),
+    '-netdev', qemuOpts('tap', { id: 'n0', ifname: portName(o.instanceId), script: 'no', downscript: 'no' }),
+    '-device', qemuOpts('virtio-net-pci', { netdev: 'n0', mac: o.mac }),
+    ...qmpArgs(qmpSocket(o.runDir)),
+    '-sandbox', SANDBOX,
   ];
 }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { VmArtifacts } from './images.js';
 import { portName, routerNs } from './network.js';
 import { projectRoot } from '../paths.js';
+import { hostPath, qemuFile, qemuOpts } from './qemu-opts.js';
 import type { UnitSpec } from './units/types.js';
 
 export interface MicrovmOptions {
@@ -37,8 +38,22 @@ function tscKhz(): number | undefined {
 
 /** Volumes as QEMU drives and virtio disks whose serial is the volume id (as EBS's NVMe serials are). */
 export function volumeArgs(volumes: { id: string; uri: string }[], device: string): string[] {
-  return volumes.flatMap((v) => ['-drive', `id=${v.id},file=${v.uri},format=raw,if=none,cache=none`, '-device', `${device},drive=${v.id},serial=${v.id.replace('-', '')}`]);
+  return volumes.flatMap((v) => [
+    '-drive', qemuOpts(undefined, { id: v.id, file: qemuFile(v.uri), format: 'raw', if: 'none', cache: 'none' }),
+    '-device', qemuOpts(device, { drive: v.id, serial: v.id.replace('-', '') }),
+  ]);
 }
+
+/**
+ * QMP on a UNIX socket QEMU listens on: what `-qmp unix:PATH,server=on,wait=off` means, with the path under its own
+ * key (in `unix:PATH`'s place a `=` in the path would start a key of its own).
+ */
+export function qmpArgs(path: string): string[] {
+  return ['-chardev', qemuOpts('socket', { id: 'qmp', path: hostPath(path), server: true, wait: false }), '-mon', qemuOpts(undefined, { chardev: 'qmp', mode: 'control' })];
+}
+
+/** QEMU's own seccomp filter: no obsolete system calls, no privileges gained, no processes spawned, no limits changed. */
+export const SANDBOX = qemuOpts('on', { obsolete: 'deny', elevateprivileges: 'deny', spawn: 'deny', resourcecontrol: 'deny' });
 
 export function microvmArgs(o: MicrovmOptions): string[] {
   const khz = tscKhz();
@@ -46,18 +61,22 @@ export function microvmArgs(o: MicrovmOptions): string[] {
     'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.dumbkbd', '8250.nr_uarts=1', 'cryptomgr.notests', 'ci.ds=Ec2'].join(' ');
   return [
     'qemu-system-x86_64',
-    '-M', 'microvm,x-option-roms=off,isa-serial=on,rtc=on',
+    '-M', qemuOpts('microvm', { 'x-option-roms': false, 'isa-serial': true, rtc: true }),
     '-accel', o.accel, '-cpu', o.accel === 'kvm' ? 'host' : 'max',
     '-m', String(o.memoryMiB), '-smp', String(o.vcpus),
     '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio',
-    '-kernel', o.artifacts.kernel, '-initrd', o.artifacts.initrd, '-append', append,
-    '-drive', `id=root,file=${o.disk},format=raw,if=none,cache=none,aio=threads`, '-device', 'virtio-blk-device,drive=root',
+    // -kernel, -initrd and -append take their argument whole (no option syntax: a comma is itself).
+    '-kernel', hostPath(o.artifacts.kernel), '-initrd', hostPath(o.artifacts.initrd), '-append', append,
+    '-drive', qemuOpts(undefined, { id: 'root', file: qemuFile(o.disk), format: 'raw', if: 'none', cache: 'none', aio: 'threads' }),
+    '-device', qemuOpts('virtio-blk-device', { drive: 'root' }),
     ...volumeArgs(o.volumes ?? [], 'virtio-blk-device'),
-    '-netdev', `tap,id=n0,ifname=${portName(o.instanceId)},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n0,mac=${o.mac}`,
+    '-netdev', qemuOpts('tap', { id: 'n0', ifname: portName(o.instanceId), script: 'no', downscript: 'no' }),
+    '-device', qemuOpts('virtio-net-device', { netdev: 'n0', mac: o.mac }),
     '-device', 'virtio-serial-device',
-    '-chardev', `socket,id=ready,path=${join(o.runDir, 'ready.sock')}`, '-device', 'virtserialport,chardev=ready,name=org.pcloud.ready',
-    '-qmp', `unix:${join(o.runDir, 'qmp.sock')},server=on,wait=off`,
-    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    '-chardev', qemuOpts('socket', { id: 'ready', path: hostPath(join(o.runDir, 'ready.sock')) }),
+    '-device', qemuOpts('virtserialport', { chardev: 'ready', name: 'org.pcloud.ready' }),
+    ...qmpArgs(join(o.runDir, 'qmp.sock')),
+    '-sandbox', SANDBOX,
   ];
 }
 
