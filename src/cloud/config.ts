@@ -29,7 +29,7 @@ export interface CloudConfig {
 
 /**
  * Limits per account (as AWS's service quotas), set by the operator: PCLOUD_LIMIT_INSTANCES, PCLOUD_LIMIT_VCPUS,
- * PCLOUD_LIMIT_FUNCTIONS, PCLOUD_LIMIT_CODE_STORAGE_BYTES; and PCLOUD_LAUNCH_CONCURRENCY for the host.
+ * PCLOUD_LIMIT_FUNCTIONS, PCLOUD_LIMIT_CODE_STORAGE_BYTES, PCLOUD_LIMIT_VPCS; and PCLOUD_LAUNCH_CONCURRENCY for the host.
  */
 export interface Limits {
   /** Instances an account may have pending, running or stopping (EC2's InstanceLimitExceeded). */
@@ -40,12 +40,14 @@ export interface Limits {
   functions: number;
   /** Deployment packages (zipped) an account may store, every function and version together (AWS: 75 GB; here 10 GiB). */
   codeStorageBytes: number;
+  /** VPCs an account may have, its default VPC included (EC2's VpcLimitExceeded; AWS: 5 a region). */
+  vpcs: number;
   /** Launches that work on the host at once, every account together; the rest wait their turn, still pending. */
   launchConcurrency: number;
 }
 
 export const defaultLimits: Limits = {
-  instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, launchConcurrency: 4,
+  instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, vpcs: 5, launchConcurrency: 4,
 };
 
 /** A positive whole number from the environment, its default when unset; anything else stops the server with why. */
@@ -63,6 +65,7 @@ function limitsFromEnv(env: NodeJS.ProcessEnv): Limits {
     vcpus: count(env, 'PCLOUD_LIMIT_VCPUS', defaultLimits.vcpus),
     functions: count(env, 'PCLOUD_LIMIT_FUNCTIONS', defaultLimits.functions),
     codeStorageBytes: count(env, 'PCLOUD_LIMIT_CODE_STORAGE_BYTES', defaultLimits.codeStorageBytes),
+    vpcs: count(env, 'PCLOUD_LIMIT_VPCS', defaultLimits.vpcs),
     launchConcurrency: count(env, 'PCLOUD_LAUNCH_CONCURRENCY', defaultLimits.launchConcurrency),
   };
 }

@@ -28,6 +28,7 @@ import { KeyedQueue } from '../serial.js';
 import { Slots } from '../slots.js';
 import type { Vms } from './vms.js';
 import type { Volumes } from './volumes.js';
+import { UnsafeImageError } from '../host/rootfs.js';
 
 export type Instance = typeof instances.$inferSelect;
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
@@ -398,7 +399,8 @@ export class Instances {
       await this.volumes.released(id).catch(() => undefined);
       // The reason is the user's to read: a domain error says what to do; a host failure's detail (command lines,
       // paths) stays in the server's log.
-      const reason = err instanceof CloudError ? err.message : 'the host could not start the instance; launch it again, and if it fails again ask the operator (the server log has the detail)';
+      const reason = err instanceof CloudError || err instanceof UnsafeImageError ? err.message
+        : 'the host could not start the instance; launch it again, and if it fails again ask the operator (the server log has the detail)';
       this.setState(id, 'terminated', {
         stateReasonCode: 'Server.InternalError',
         stateReasonMessage: `Server.InternalError: ${reason}`.slice(0, 500),

@@ -3,7 +3,7 @@
  * VPC (172.31.0.0/16), a default subnet per availability zone (172.31.0.0/20, 172.31.16.0/20, ...) and a default
  * security group. The host side (bridges, veth, nftables) comes with the network driver.
  */
-import { and, eq, inArray, ne } from 'drizzle-orm';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { instances, internetGateways, securityGroupRules, securityGroups, subnets, vpcs } from '../db/schema.js';
@@ -294,6 +294,8 @@ export class Network {
       id: newId('vpc'), accountId, cidr: normalize(cidr), isDefault: false, createdAt: Date.now(), dnsSupport: true, dnsHostnames: false, addressUsageMetrics: false,
     };
     this.db.transaction((tx) => {
+      const held = tx.select({ n: sql<number>`count(*)` }).from(vpcs).where(eq(vpcs.accountId, accountId)).get()?.n ?? 0;
+      if (held >= this.config.limits.vpcs) throw new CloudError('VpcLimitExceeded', `The maximum number of VPCs has been reached (${this.config.limits.vpcs}, the default VPC included): delete one you no longer need, or ask the operator to raise PCLOUD_LIMIT_VPCS.`);
       tx.insert(vpcs).values(vpc).run();
       // Every VPC comes with its own default security group, as on AWS.
       const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: vpc.createdAt };

@@ -13,6 +13,7 @@ import { run } from './exec.js';
 import { enterAsRoot } from './nspawn.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
+import { SERVICE_RESTART } from './units/restart.js';
 
 export const NFS_UNIT = 'pcloud-nfs';
 
@@ -70,6 +71,8 @@ export class NfsServer {
       name: NFS_UNIT, description: 'pcloud NFS server (nfs-ganesha) for container volumes',
       exec: ['ganesha.nfsd', '-F', '-f', join(this.dir, 'ganesha.conf'), '-L', join(this.dir, 'ganesha.log'), '-p', join(this.dir, 'ganesha.pid'), '-N', 'NIV_EVENT'],
       type: 'simple', startTimeoutSec: 10, stopTimeoutSec: 10,
+      // Restarted with backoff if it dies; ganesha binds every address: its port is refused while another holds it.
+      restart: SERVICE_RESTART, ports: [{ host: '0.0.0.0', port: this.port, setting: 'PCLOUD_NFS_PORT' }],
     };
   }
 

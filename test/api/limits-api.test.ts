@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DescribeInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
+  CreateVpcCommand, DeleteVpcCommand, DescribeVpcsCommand, DescribeInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { startApi, until, type TestApi } from '../support/api.js';
 import { defaultLimits } from '../../src/cloud/config.js';
@@ -116,6 +116,23 @@ describe('limits per account', () => {
       expect((await errorOf(run(101, 200))).code).toBe('InstanceLimitExceeded');
       expect((await errorOf(run(Number.MAX_SAFE_INTEGER + 2, Number.MAX_SAFE_INTEGER + 2))).code).not.toBe('no error');
       expect((await api.ec2.send(new DescribeInstancesCommand({}))).Reservations!.length).toBe(before);
+    } finally {
+      api.cloud.config.limits = { ...defaultLimits };
+    }
+  });
+});
+
+describe('VPCs per account', () => {
+  it('CreateVpc past the limit (the default VPC counts) is VpcLimitExceeded, and creates nothing', async () => {
+    const held = (await api.ec2.send(new DescribeVpcsCommand({}))).Vpcs!.length;
+    api.cloud.config.limits = { ...defaultLimits, vpcs: held + 1 };
+    try {
+      const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.77.0.0/16' }))).Vpc!;
+      const refused = await errorOf(api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.78.0.0/16' })));
+      expect(refused.code).toBe('VpcLimitExceeded');
+      expect(refused.message).toMatch(/maximum number of VPCs/);
+      expect((await api.ec2.send(new DescribeVpcsCommand({}))).Vpcs!.length).toBe(held + 1);
+      await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId! }));
     } finally {
       api.cloud.config.limits = { ...defaultLimits };
     }
