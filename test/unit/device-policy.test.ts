@@ -167,6 +167,25 @@ describe.skipIf(!v1 || !existsSync(LOOP) || !statSync(LOOP).isBlockDevice())('a 
     expect(existsSync(cgroup)).toBe(false);
   });
 
+  it('a unit whose policy cannot be applied fails to start, and its main process never runs', async () => {
+    const m = new DirectUnitManager(join(base, 'bad'));
+    managers.push(m);
+    const marker = join(base, 'bad.ran');
+    await m.start({
+      name: 'pcloud-t-devbad', description: 'test', exec: ['touch', marker], type: 'simple', startTimeoutSec: 5, stopTimeoutSec: 5,
+      devices: { policy: 'closed', allow: [{ node: '/dev/null', access: 'x' }] },
+    });
+    const deadline = Date.now() + 20_000;
+    let st = await m.status('pcloud-t-devbad');
+    while (!st || !isFinal(st.state)) {
+      if (Date.now() > deadline) throw new Error('pcloud-t-devbad did not end');
+      await new Promise((r) => setTimeout(r, 20));
+      st = await m.status('pcloud-t-devbad');
+    }
+    expect(st).toMatchObject({ state: 'failed', result: 'start-failed', statusText: "the unit's device policy could not be applied" });
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('the same unit without a policy opens it (the check can fail)', async () => {
     const { out } = await runScript('pcloud-t-devopen', PROBE, undefined);
     expect(out).toContain('loop-open-ok');
