@@ -90,7 +90,9 @@ function applyLimits(): string | undefined {
       ['pids.max', limits.tasksMax?.toString()],
       ['cpu.max', limits.cpuQuotaPercent ? `${limits.cpuQuotaPercent * 1000} 100000` : undefined],
     ]);
-    if (spec.devices) status.notify!['X_PCLOUD_DEVICE_POLICY'] = 'not enforced: cgroup v2 needs a BPF device program';
+    // No devices files on cgroup v2 (devices.ts): the policy is said to be unenforced, not refused.
+    const support = devicePolicySupport();
+    if (spec.devices && !support.enforced) status.notify!['X_PCLOUD_DEVICE_POLICY'] = `not enforced: ${support.why}`;
     return undefined;
   }
   // Hybrid hierarchy: nspawn builds the container's cgroup tree (payload/, supervisor/) under its own cgroup in the
