@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { run } from './exec.js';
+import { NSPAWN_DEVICES } from './units/devices.js';
 
 export interface ContainerOptions {
   instanceId: string;
@@ -76,6 +77,9 @@ export function containerUnit(o: ContainerOptions): UnitSpec {
       memoryMaxBytes: o.memoryMiB * 1024 * 1024,
       tasksMax: 4096,
     },
+    // Unregistered (--register=no, the direct manager) nspawn asks for no device policy: without one, a device node
+    // in the container's root (a data dir on an operator's pool mounted without nodev) would open the host's device.
+    devices: NSPAWN_DEVICES,
   };
 }
 

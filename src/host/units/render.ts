@@ -10,6 +10,7 @@
  */
 import type { UnitSpec } from './types.js';
 import { escapedAs, type Escaped } from '../template.js';
+import { deviceAllowValue } from './devices.js';
 
 /** A value a unit file cannot carry as it is: the caller refuses the request that brought it. */
 export class UnitValueError extends Error {
@@ -115,6 +116,10 @@ export function unitProperties(spec: UnitSpec): UnitProperties {
   if (l.cpuQuotaPercent) service.push(['CPUQuota', `${l.cpuQuotaPercent}%`]);
   if (l.memoryMaxBytes) service.push(['MemoryMax', String(l.memoryMaxBytes)]);
   if (l.tasksMax) service.push(['TasksMax', String(l.tasksMax)]);
+  if (spec.devices) {
+    service.push(['DevicePolicy', spec.devices.policy]);
+    for (const a of spec.devices.allow) service.push(['DeviceAllow', deviceAllowValue(a)]);
+  }
   for (const [k, v] of Object.entries(spec.env ?? {})) service.push(['Environment', `${k}=${v}`]);
   const unit: [string, string][] = [['Description', spec.description]];
   if (spec.restart) {

@@ -20,6 +20,7 @@ import type { RestartPolicy, UnitSpec, UnitStatus } from './types.js';
 import { socketPath } from '../sockets.js';
 import { startTicks, unitCgroup } from './proc.js';
 import { restartDelayMs } from './restart.js';
+import { cgroupV1Rules, devicePolicySupport } from './devices.js';
 
 // A stop can come at any moment, even before the main process exists: take it first of all.
 let stopping = false;
@@ -62,41 +63,64 @@ function save(): void {
   renameSync(tmp, join(dir!, 'state.json'));
 }
 
-// ---- cgroups: the unit's limits, inherited by everything the main process starts ----
+// ---- cgroups: the unit's limits and device policy, inherited by everything the main process starts ----
 const cgroupDirs: string[] = [];
-function applyLimits(): void {
+/** Set the unit's cgroups up and enter them; returns why its device policy could not be applied (it must not start). */
+function applyLimits(): string | undefined {
   const limits = spec.limits ?? {};
   const pid = String(process.pid);
   const cg = unitCgroup(dir, spec.name);
-  const writeIn = (base: string, files: Record<string, string | undefined>) => {
+  /** Files are written in order (devices.deny before each devices.allow line), then the supervisor enters. */
+  const writeIn = (base: string, files: [string, string | undefined][]): boolean => {
     try {
       const path = join(base, cg);
       mkdirSync(path, { recursive: true });
-      for (const [file, value] of Object.entries(files)) if (value !== undefined) writeFileSync(join(path, file), value);
-      writeFileSync(join(path, 'cgroup.procs'), pid);
       cgroupDirs.push(path);
+      for (const [file, value] of files) if (value !== undefined) writeFileSync(join(path, file), value);
+      writeFileSync(join(path, 'cgroup.procs'), pid);
+      return true;
     } catch (err) {
       status.notify!['X_PCLOUD_CGROUP_ERROR'] = `${base}: ${(err as Error).message}`;
+      return false;
     }
   };
   if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
-    writeIn('/sys/fs/cgroup', {
-      'memory.max': limits.memoryMaxBytes?.toString(),
-      'pids.max': limits.tasksMax?.toString(),
-      'cpu.max': limits.cpuQuotaPercent ? `${limits.cpuQuotaPercent * 1000} 100000` : undefined,
-    });
-    return;
+    writeIn('/sys/fs/cgroup', [
+      ['memory.max', limits.memoryMaxBytes?.toString()],
+      ['pids.max', limits.tasksMax?.toString()],
+      ['cpu.max', limits.cpuQuotaPercent ? `${limits.cpuQuotaPercent * 1000} 100000` : undefined],
+    ]);
+    // No devices files on cgroup v2 (devices.ts): the policy is said to be unenforced, not refused.
+    const support = devicePolicySupport();
+    if (spec.devices && !support.enforced) status.notify!['X_PCLOUD_DEVICE_POLICY'] = `not enforced: ${support.why}`;
+    return undefined;
   }
   // Hybrid hierarchy: nspawn builds the container's cgroup tree (payload/, supervisor/) under its own cgroup in the
   // name=systemd and unified hierarchies. Each unit needs its own there, or concurrent containers share one tree
   // and tear each other down.
-  writeIn('/sys/fs/cgroup/systemd', {});
-  if (existsSync('/sys/fs/cgroup/unified/cgroup.procs')) writeIn('/sys/fs/cgroup/unified', {});
-  if (limits.memoryMaxBytes) writeIn('/sys/fs/cgroup/memory', { 'memory.limit_in_bytes': String(limits.memoryMaxBytes) });
-  if (limits.tasksMax) writeIn('/sys/fs/cgroup/pids', { 'pids.max': String(limits.tasksMax) });
+  writeIn('/sys/fs/cgroup/systemd', []);
+  if (existsSync('/sys/fs/cgroup/unified/cgroup.procs')) writeIn('/sys/fs/cgroup/unified', []);
+  if (limits.memoryMaxBytes) writeIn('/sys/fs/cgroup/memory', [['memory.limit_in_bytes', String(limits.memoryMaxBytes)]]);
+  if (limits.tasksMax) writeIn('/sys/fs/cgroup/pids', [['pids.max', String(limits.tasksMax)]]);
   if (limits.cpuQuotaPercent) {
-    writeIn('/sys/fs/cgroup/cpu', { 'cpu.cfs_period_us': '100000', 'cpu.cfs_quota_us': String(limits.cpuQuotaPercent * 1000) });
+    writeIn('/sys/fs/cgroup/cpu', [['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', String(limits.cpuQuotaPercent * 1000)]]);
   }
+  if (!spec.devices) return undefined;
+  // The device policy: closed before the supervisor enters (so nothing it starts ever runs without it), and a unit
+  // whose policy cannot be applied does not start.
+  const support = devicePolicySupport();
+  if (!support.enforced) {
+    status.notify!['X_PCLOUD_DEVICE_POLICY'] = `not enforced: ${support.why}`;
+    return undefined;
+  }
+  let rules: ReturnType<typeof cgroupV1Rules>;
+  try {
+    rules = cgroupV1Rules(spec.devices);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const ok = writeIn('/sys/fs/cgroup/devices', [['devices.deny', rules.deny], ...rules.allow.map((l): [string, string] => ['devices.allow', l])]);
+  return ok ? undefined : status.notify!['X_PCLOUD_CGROUP_ERROR'];
 }
 
 function cgroupPids(): number[] {
@@ -272,6 +296,14 @@ function finish(state: 'inactive' | 'failed'): void {
 
 // The manager writes `stop` when asked to stop a unit whose supervisor it could not signal yet.
 if (existsSync(join(dir, 'stop'))) stopping = true;
-if (!stopping) applyLimits();
+const deviceError = stopping ? undefined : applyLimits();
 running = true;
-startMain();
+if (deviceError) {
+  // Never run it without its device policy: a device node in its root would open the host's device.
+  process.stderr.write(`supervisor: ${spec.name}: device policy not applied: ${deviceError}\n`);
+  status.result = 'start-failed';
+  status.statusText = 'the unit\'s device policy could not be applied';
+  finish('failed');
+} else {
+  startMain();
+}

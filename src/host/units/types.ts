@@ -32,6 +32,21 @@ export interface HostPort {
   setting: string;
 }
 
+/** One systemd DeviceAllow= entry: a device node's path, or a driver class (`char-pts`, `block-loop`), and r/w/m access. */
+export interface DeviceAllow {
+  node: string;
+  access: string;
+}
+
+/**
+ * Which device nodes the unit's processes may open or create, whatever nodes they find (systemd's DevicePolicy=):
+ * `closed` allows the standard pseudo devices and ptys, and `allow` on top (devices.ts).
+ */
+export interface DevicePolicy {
+  policy: 'closed';
+  allow: DeviceAllow[];
+}
+
 export interface UnitSpec {
   /** Unit name, e.g. `pcloud-instance@i-0123456789abcdef0`. */
   name: string;
@@ -53,6 +68,8 @@ export interface UnitSpec {
   restart?: RestartPolicy;
   /** Host-wide ports the unit listens on: start() refuses while another program (another data dir's server) holds one. */
   ports?: HostPort[];
+  /** A closed device policy. The direct manager enforces it on cgroup v1 only (devices.ts says why). */
+  devices?: DevicePolicy;
 }
 
 export type ActiveState = 'activating' | 'active' | 'deactivating' | 'inactive' | 'failed';
