@@ -213,7 +213,7 @@ export function hostInventory(dataDir = DATA): Inventory {
       }),
     ],
     // This data dir's only (unit cgroups are named for their unit dir: unitCgroup()).
-    cgroups: ['systemd', 'memory', 'pids', 'cpu', 'unified'].flatMap((c) => ls(`/sys/fs/cgroup/${c}/pcloud`)
+    cgroups: ['systemd', 'memory', 'pids', 'cpu', 'unified', 'devices'].flatMap((c) => ls(`/sys/fs/cgroup/${c}/pcloud`)
       .filter((d) => d.startsWith('pcloud-instance@') && `pcloud/${d}` === unitCgroup(join(dataDir, 'run/units', d.slice(0, d.lastIndexOf('.'))), d.slice(0, d.lastIndexOf('.'))))
       .map((d) => `${c}/${d}`)),
   };

@@ -31,7 +31,7 @@ interface Supervisor {
 }
 
 /** The cgroup hierarchies a supervisor may have put its unit in (v2, hybrid's named and v1 controllers). */
-const HIERARCHIES = ['', 'systemd', 'unified', 'memory', 'pids', 'cpu'].map((h) => join('/sys/fs/cgroup', h));
+const HIERARCHIES = ['', 'systemd', 'unified', 'memory', 'pids', 'cpu', 'devices'].map((h) => join('/sys/fs/cgroup', h));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
