@@ -869,7 +869,7 @@ function instanceFilter(f: Filter): SQL {
   }
   const tagCond = Tags.filterSql(sql`${instances.id}`, f);
   if (tagCond) return tagCond;
-  const col = filterColumns[f.name];
+  const col = Object.hasOwn(filterColumns, f.name) ? filterColumns[f.name] : undefined;
   if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
   return sql`(${sql.join(f.values.map((v) => sql`${col} GLOB ${globFor(v)}`), sql` OR `)})`;
 }
@@ -878,7 +878,8 @@ function decodeToken(token: string | undefined): number {
   if (token === undefined) return 0;
   try {
     const o = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o: unknown }).o;
-    if (typeof o === 'number' && Number.isInteger(o) && o >= 0) return o;
+    // Tokens are pcloud's own: offsets far past any page it hands out are forged (and SQLite's OFFSET is 64-bit).
+    if (typeof o === 'number' && Number.isInteger(o) && o >= 0 && o <= 2 ** 31) return o;
   } catch { /* fall through */ }
   throw new CloudError('InvalidPaginationToken', `Invalid pagination token: ${token.slice(0, 40)}`);
 }

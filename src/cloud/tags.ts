@@ -3,25 +3,28 @@ import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { tags } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
+import { unservable } from './text.js';
 
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
 export interface Filter { name: string; values: string[] }
 
-const TYPES: Record<string, string> = {
-  i: 'instance', ami: 'image', vol: 'volume', key: 'key-pair', vpc: 'vpc', subnet: 'subnet', sg: 'security-group',
-  eni: 'network-interface', r: 'reservation', snap: 'snapshot', igw: 'internet-gateway',
-};
+const TYPES = new Map<string, string>([
+  ['i', 'instance'], ['ami', 'image'], ['vol', 'volume'], ['key', 'key-pair'], ['vpc', 'vpc'], ['subnet', 'subnet'],
+  ['sg', 'security-group'], ['eni', 'network-interface'], ['r', 'reservation'], ['snap', 'snapshot'], ['igw', 'internet-gateway'],
+]);
 
 export function resourceType(id: string): string | undefined {
-  return TYPES[id.slice(0, id.indexOf('-'))];
+  return TYPES.get(id.slice(0, id.indexOf('-')));
 }
 
 export function validateTags(list: Tag[]): void {
   for (const t of list) {
+    if (typeof t.key !== 'string' || typeof t.value !== 'string') throw invalidParam('Tag keys and values must be strings');
     if (!t.key) throw invalidParam('Tag key must not be empty');
     if (t.key.length > 128) throw invalidParam(`Tag key exceeds the maximum length of 128 characters: ${t.key.slice(0, 20)}...`);
     if (t.value.length > 256) throw invalidParam('Tag value exceeds the maximum length of 256 characters');
+    if (unservable(t.key) || unservable(t.value)) throw invalidParam('Tag keys and values must not contain control characters');
     if (t.key.toLowerCase().startsWith('aws:')) {
       throw invalidParam(`Tag keys starting with 'aws:' are reserved for internal use`);
     }
@@ -80,11 +83,11 @@ export class Tags {
   /** DescribeTags with filters key, value, resource-id, resource-type (values may use * and ? wildcards). */
   describe(accountId: string, filters: Filter[]): TagRow[] {
     const conds: SQL[] = [eq(tags.accountId, accountId)];
-    const column: Record<string, SQL> = {
-      key: sql`${tags.key}`, value: sql`${tags.value}`, 'resource-id': sql`${tags.resourceId}`, 'resource-type': sql`${tags.resourceType}`,
-    };
+    const column = new Map<string, SQL>([
+      ['key', sql`${tags.key}`], ['value', sql`${tags.value}`], ['resource-id', sql`${tags.resourceId}`], ['resource-type', sql`${tags.resourceType}`],
+    ]);
     for (const f of filters) {
-      const col = column[f.name];
+      const col = column.get(f.name);
       if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
       conds.push(sql`(${sql.join(f.values.map((v) => sql`${col} GLOB ${globFor(v)}`), sql` OR `)})`);
     }
@@ -114,11 +117,54 @@ export function globFor(value: string): string {
   return value.replace(/[[\]]/g, (c) => `[${c}]`);
 }
 
-/** The same matching in memory, for resources kept outside SQL. */
+/**
+ * The same matching in memory, for resources kept outside SQL: EC2's `*` (any run) and `?` (one character), in time
+ * linear in the value for each literal run (no regular expression is ever built from a filter value).
+ */
 export function matches(value: string | undefined, patterns: string[]): boolean {
   if (value === undefined) return false;
-  return patterns.some((p) => {
-    const re = new RegExp('^' + p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
-    return re.test(value);
-  });
+  return patterns.some((p) => wildcardMatch(p, value));
+}
+
+/**
+ * Whether `value` matches the wildcard `pattern` as a whole. The pattern is cut at its stars into segments: the first
+ * must match at the start, the last at the end, and each one between at its leftmost place after the one before (the
+ * leftmost place is always as good as any later one, so nothing is ever retried): at most |value| x |segment| steps.
+ */
+export function wildcardMatch(pattern: string, value: string): boolean {
+  const segments = pattern.split('*');
+  if (segments.length === 1) return segmentAt(pattern, value, 0) && pattern.length === value.length;
+  const first = segments[0]!;
+  const last = segments[segments.length - 1]!;
+  if (first.length + last.length > value.length) return false;
+  if (!segmentAt(first, value, 0) || !segmentAt(last, value, value.length - last.length)) return false;
+  let at = first.length;
+  const end = value.length - last.length;
+  for (let i = 1; i < segments.length - 1; i++) {
+    const seg = segments[i]!;
+    if (!seg) continue;
+    const found = find(seg, value, at, end);
+    if (found < 0) return false;
+    at = found + seg.length;
+  }
+  return true;
+}
+
+/** The leftmost place at or after `from` where `seg` (with `?`s) matches and ends by `end`; -1 if none. */
+function find(seg: string, value: string, from: number, end: number): number {
+  if (!seg.includes('?')) {
+    const i = value.indexOf(seg, from);
+    return i >= 0 && i + seg.length <= end ? i : -1;
+  }
+  for (let i = from; i + seg.length <= end; i++) if (segmentAt(seg, value, i)) return i;
+  return -1;
+}
+
+function segmentAt(seg: string, value: string, at: number): boolean {
+  if (at < 0 || at + seg.length > value.length) return false;
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg.charCodeAt(i);
+    if (c !== 63 /* ? */ && c !== value.charCodeAt(at + i)) return false;
+  }
+  return true;
 }

@@ -28,7 +28,18 @@ export interface TestApi {
   /** A client for another account. */
   ec2Other: EC2Client;
   post(body: string, opts?: { service?: string; secret?: string; date?: Date; headers?: Record<string, string>; path?: string }): Promise<{ status: number; text: string }>;
+  /** Any signed request (by the first account unless `key` says otherwise), body as given. */
+  send(req: SendOptions): Promise<{ status: number; text: string; headers: Headers }>;
   close(): Promise<void>;
+}
+
+export interface SendOptions {
+  method?: string;
+  path?: string;
+  body?: string | Buffer;
+  service?: string;
+  headers?: Record<string, string>;
+  key?: { accessKeyId: string; secretAccessKey: string };
 }
 
 export async function startApi(): Promise<TestApi> {
@@ -64,6 +75,15 @@ export async function startApi(): Promise<TestApi> {
       }, { accessKeyId: key.accessKeyId, secretAccessKey: opts.secret ?? key.secretAccessKey });
       const res = await fetch(endpoint + (opts.path ?? '/'), { method: 'POST', headers: req.headers as Record<string, string>, body });
       return { status: res.status, text: await res.text() };
+    },
+    async send(o) {
+      const method = o.method ?? 'POST';
+      const path = o.path ?? '/';
+      const req = aws4.sign({
+        host: `127.0.0.1:${port}`, method, path, body: o.body, service: o.service ?? 'ec2', region: 'us-east-1', headers: { ...o.headers },
+      }, o.key ?? key);
+      const res = await fetch(endpoint + path, { method, headers: req.headers as Record<string, string>, body: method === 'GET' || method === 'HEAD' ? undefined : o.body });
+      return { status: res.status, text: await res.text(), headers: res.headers };
     },
     async close() {
       server.close();

@@ -18,9 +18,10 @@ import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
 
-export const actions: Actions = {
+/** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
+export const actions = new Map(Object.entries({
   ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions,
-};
+} satisfies Actions));
 
 const XML = { 'content-type': 'text/xml;charset=UTF-8' };
 
@@ -44,7 +45,7 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     const q = Query.parse(body).withDefaults(urlQuery);
     action = q.str('Action') ?? '';
     if (!action) throw new CloudError('MissingAction', 'The request must contain the parameter Action');
-    const def = actions[action];
+    const def = actions.get(action);
     if (!def) throw new CloudError('InvalidAction', `The action ${action} is not valid for this web service.`);
     checkVersion(q.str('Version'));
     const ctx: Ctx = { cloud, accountId: principal.accountId, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
