@@ -11,7 +11,7 @@ import { Cloud } from '../../src/cloud/index.js';
 import { images } from '../../src/db/schema.js';
 import { newId } from '../../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
-import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns, type FakeIscsi, type FakeNfs } from './fake-host.js';
+import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns, type FakeIscsi, type FakeNfs, type FakeFunctions } from './fake-host.js';
 
 export interface TestApi {
   endpoint: string;
@@ -22,6 +22,7 @@ export interface TestApi {
   dns: FakeDns;
   iscsi: FakeIscsi;
   nfs: FakeNfs;
+  functions: FakeFunctions;
   imageId: string;
   key: { accessKeyId: string; secretAccessKey: string };
   ec2: EC2Client;
@@ -43,7 +44,7 @@ export interface SendOptions {
 }
 
 export async function startApi(): Promise<TestApi> {
-  const { host, units, pool, network, dns, iscsi, nfs } = await fakeHost();
+  const { host, units, pool, network, dns, iscsi, nfs, functions } = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
   const cloud = await Cloud.open({ dataDir, host, config: { terminatedTtlMs: 3_600_000 } });
   const key = cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
@@ -65,7 +66,7 @@ export async function startApi(): Promise<TestApi> {
     endpoint, region: 'us-east-1', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey }, maxAttempts: 1,
   });
   return {
-    endpoint, cloud, units, pool, network, dns, iscsi, nfs, imageId, key,
+    endpoint, cloud, units, pool, network, dns, iscsi, nfs, functions, imageId, key,
     ec2: client(key),
     ec2Other: client(other),
     async post(body, opts = {}) {
