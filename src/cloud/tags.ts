@@ -122,7 +122,7 @@ export function globFor(value: string): string {
  * linear in the value for each literal run (no regular expression is ever built from a filter value).
  */
 export function matches(value: string | undefined, patterns: string[]): boolean {
-  if (value === undefined) return false;
+  if (typeof value !== 'string') return false;
   return patterns.some((p) => wildcardMatch(p, value));
 }
 

@@ -26,8 +26,9 @@ export interface TestApi {
   imageId: string;
   key: { accessKeyId: string; secretAccessKey: string };
   ec2: EC2Client;
-  /** A client for another account. */
+  /** A client for another account, and its key. */
   ec2Other: EC2Client;
+  keyOther: { accessKeyId: string; secretAccessKey: string };
   post(body: string, opts?: { service?: string; secret?: string; date?: Date; headers?: Record<string, string>; path?: string }): Promise<{ status: number; text: string }>;
   /** Any signed request (by the first account unless `key` says otherwise), body as given. */
   send(req: SendOptions): Promise<{ status: number; text: string; headers: Headers }>;
@@ -69,6 +70,7 @@ export async function startApi(): Promise<TestApi> {
     endpoint, cloud, units, pool, network, dns, iscsi, nfs, functions, imageId, key,
     ec2: client(key),
     ec2Other: client(other),
+    keyOther: other,
     async post(body, opts = {}) {
       const req = aws4.sign({
         host: `127.0.0.1:${port}`, method: 'POST', path: opts.path ?? '/', body, service: opts.service ?? 'ec2', region: 'us-east-1',
