@@ -91,3 +91,12 @@ describe('the credential scope', () => {
     expect((await replay(body, body, {})).status).toBe(200);
   });
 });
+
+describe('STS', () => {
+  it('an Action XML cannot carry is named back without breaking the error document', async () => {
+    const body = 'Action=Get%00Caller%01Identity&Version=2011-06-15';
+    const res = await replay(body, body, {}, { service: 'sts' });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('InvalidAction');
+  });
+});
