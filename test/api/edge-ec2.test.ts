@@ -129,3 +129,16 @@ describe('paging', () => {
     expect((await ec2(`Action=DescribeInstances&${V}&MaxResults=5&NextToken=%00%01`)).code).toBe('InvalidParameterValue');
   });
 });
+
+describe('lists', () => {
+  it('at most 1,000 members a list: 33,000 key names are refused, not sent to SQLite as 33,000 variables', async () => {
+    const ids = Array.from({ length: 1001 }, (_, i) => `InstanceId.${i + 1}=i-${i.toString(16).padStart(17, '0')}`).join('&');
+    for (const action of ['DescribeInstances', 'TerminateInstances', 'DescribeInstanceStatus']) {
+      const res = await ec2(`Action=${action}&${V}&${ids}`);
+      expect(res.status, action).toBe(400);
+      expect(res.code).toBe('InvalidParameterValue');
+    }
+    const keys = Array.from({ length: 33_000 }, (_, i) => `KeyName.${i + 1}=k${i}`).join('&');
+    expect((await ec2(`Action=DescribeKeyPairs&${V}&${keys}`)).code).toBe('InvalidParameterValue');
+  });
+});

@@ -33,7 +33,9 @@ export function filterRows<T extends { id: string }>(rows: T[], filters: Filter[
 
 export function byIds<T extends { id: string }>(rows: T[], ids: string[], code: string, what: string): T[] {
   if (!ids.length) return rows;
-  const missing = ids.filter((id) => !rows.some((r) => r.id === id));
+  const have = new Set(rows.map((r) => r.id));
+  const missing = ids.filter((id) => !have.has(id));
   if (missing.length) throw new CloudError(code, `The ${what} '${missing.join(', ')}' does not exist`);
-  return rows.filter((r) => ids.includes(r.id));
+  const wanted = new Set(ids);
+  return rows.filter((r) => wanted.has(r.id));
 }

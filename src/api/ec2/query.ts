@@ -10,6 +10,11 @@ import { unservable } from '../../cloud/text.js';
 export const MAX_FILTER_VALUES = 200;
 /** The longest filter value: longer than anything pcloud stores (tag values are at most 256 characters). */
 export const MAX_FILTER_VALUE_LENGTH = 1024;
+/** The most members one list or structure list may have (AWS takes ids in batches of up to 1,000). */
+export const MAX_LIST = 1000;
+
+const filterLimit = () =>
+  new CloudError('FilterLimitExceeded', `The maximum number of filter values specified on a single call is ${MAX_FILTER_VALUES}`);
 
 export class Query {
   constructor(
@@ -109,6 +114,7 @@ export class Query {
 
   /** `Filter.N.Name` with its `Value.M`s: at most 200 values in all (each filter counts at least one), as on AWS. */
   filters(): Filter[] {
+    if ((this.indexed().get(`${this.prefix}Filter.`)?.size ?? 0) > MAX_FILTER_VALUES) throw filterLimit();
     const structs = this.structs('Filter');
     let count = 0;
     const out: Filter[] = [];
@@ -117,9 +123,7 @@ export class Query {
       if (!name) throw missingParam('Filter.N.Name');
       const values = f.list('Value');
       count += Math.max(values.length, 1);
-      if (count > MAX_FILTER_VALUES) {
-        throw new CloudError('FilterLimitExceeded', `The maximum number of filter values specified on a single call is ${MAX_FILTER_VALUES}`);
-      }
+      if (count > MAX_FILTER_VALUES) throw filterLimit();
       if (!values.length) throw invalidParam(`The filter '${name}' must have at least one value.`);
       const long = values.find((v) => v.length > MAX_FILTER_VALUE_LENGTH);
       if (long !== undefined) throw invalidParam(`The filter value '${long.slice(0, 20)}...' exceeds the maximum length of ${MAX_FILTER_VALUE_LENGTH} characters.`);
@@ -138,6 +142,7 @@ export class Query {
 
   private indices(name: string): number[] {
     const seen = this.indexed().get(this.prefix + name + '.');
+    if (seen && seen.size > MAX_LIST) throw invalidParam(`The maximum number of ${this.prefix}${name}.N members is ${MAX_LIST}.`);
     return seen ? [...seen].sort((a, b) => a - b) : [];
   }
 
