@@ -865,13 +865,13 @@ function instanceFilter(f: Filter): SQL {
   }
   if (f.name === 'private-dns-name' || f.name === 'dns-name') {
     const name = sql`('ip-' || replace(${instances.privateIp}, '.', '-') || '.ec2.internal')`;
-    return sql`(${sql.join(f.values.map((v) => sql`${name} GLOB ${globFor(v)}`), sql` OR `)})`;
+    return Tags.matchSql(name, f.values);
   }
   const tagCond = Tags.filterSql(sql`${instances.id}`, f);
   if (tagCond) return tagCond;
   const col = Object.hasOwn(filterColumns, f.name) ? filterColumns[f.name] : undefined;
   if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
-  return sql`(${sql.join(f.values.map((v) => sql`${col} GLOB ${globFor(v)}`), sql` OR `)})`;
+  return Tags.matchSql(col, f.values);
 }
 
 function decodeToken(token: string | undefined): number {

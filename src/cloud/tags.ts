@@ -4,6 +4,7 @@ import type { Db } from '../db/index.js';
 import { tags } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
 import { unservable } from './text.js';
+import { compile } from './wildcard.js';
 
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
@@ -89,15 +90,20 @@ export class Tags {
     for (const f of filters) {
       const col = column.get(f.name);
       if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
-      conds.push(sql`(${sql.join(f.values.map((v) => sql`${col} GLOB ${globFor(v)}`), sql` OR `)})`);
+      conds.push(Tags.matchSql(col, f.values));
     }
     return this.db.select().from(tags).where(and(...conds)).orderBy(tags.resourceId, tags.key).all()
       .map((r) => ({ resourceId: r.resourceId, resourceType: r.resourceType, key: r.key, value: r.value }));
   }
 
+  /** SQL condition: the column matches any of the filter's values (wildcards as EC2's; src/cloud/wildcard.ts). */
+  static matchSql(column: SQL, values: string[]): SQL {
+    return sql`pcloud_match(${column}, ${JSON.stringify(values)})`;
+  }
+
   /** SQL condition: the resource in `idColumn` has a tag matching this tag:KEY / tag-key / tag-value filter. */
   static filterSql(idColumn: SQL | typeof tags.resourceId, filter: Filter): SQL | undefined {
-    const anyOf = (col: string) => sql.join(filter.values.map((v) => sql`${sql.raw(col)} GLOB ${globFor(v)}`), sql` OR `);
+    const anyOf = (col: string) => Tags.matchSql(sql.raw(col), filter.values);
     if (filter.name.startsWith('tag:')) {
       const key = filter.name.slice(4);
       return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND t.key = ${key} AND (${anyOf('t.value')}))`;
@@ -112,59 +118,16 @@ export class Tags {
   }
 }
 
-/** EC2 filter values use * and ? wildcards; SQLite GLOB uses the same, with [ to escape. */
+/**
+ * @deprecated pcloud no longer matches with GLOB (its cost is not linear): use Tags.matchSql. Kept until
+ * instances.ts's import of it goes.
+ */
 export function globFor(value: string): string {
   return value.replace(/[[\]]/g, (c) => `[${c}]`);
 }
 
-/**
- * The same matching in memory, for resources kept outside SQL: EC2's `*` (any run) and `?` (one character), in time
- * linear in the value for each literal run (no regular expression is ever built from a filter value).
- */
+/** The same matching in memory, for resources kept outside SQL (src/cloud/wildcard.ts: linear, within the budget). */
 export function matches(value: string | undefined, patterns: string[]): boolean {
   if (typeof value !== 'string') return false;
-  return patterns.some((p) => wildcardMatch(p, value));
-}
-
-/**
- * Whether `value` matches the wildcard `pattern` as a whole. The pattern is cut at its stars into segments: the first
- * must match at the start, the last at the end, and each one between at its leftmost place after the one before (the
- * leftmost place is always as good as any later one, so nothing is ever retried): at most |value| x |segment| steps.
- */
-export function wildcardMatch(pattern: string, value: string): boolean {
-  const segments = pattern.split('*');
-  if (segments.length === 1) return segmentAt(pattern, value, 0) && pattern.length === value.length;
-  const first = segments[0]!;
-  const last = segments[segments.length - 1]!;
-  if (first.length + last.length > value.length) return false;
-  if (!segmentAt(first, value, 0) || !segmentAt(last, value, value.length - last.length)) return false;
-  let at = first.length;
-  const end = value.length - last.length;
-  for (let i = 1; i < segments.length - 1; i++) {
-    const seg = segments[i]!;
-    if (!seg) continue;
-    const found = find(seg, value, at, end);
-    if (found < 0) return false;
-    at = found + seg.length;
-  }
-  return true;
-}
-
-/** The leftmost place at or after `from` where `seg` (with `?`s) matches and ends by `end`; -1 if none. */
-function find(seg: string, value: string, from: number, end: number): number {
-  if (!seg.includes('?')) {
-    const i = value.indexOf(seg, from);
-    return i >= 0 && i + seg.length <= end ? i : -1;
-  }
-  for (let i = from; i + seg.length <= end; i++) if (segmentAt(seg, value, i)) return i;
-  return -1;
-}
-
-function segmentAt(seg: string, value: string, at: number): boolean {
-  if (at < 0 || at + seg.length > value.length) return false;
-  for (let i = 0; i < seg.length; i++) {
-    const c = seg.charCodeAt(i);
-    if (c !== 63 /* ? */ && c !== value.charCodeAt(at + i)) return false;
-  }
-  return true;
+  return compile(patterns)(value);
 }
