@@ -35,6 +35,29 @@ afterAll(async () => { await api?.close(); });
 
 interface Sent { status: number; what: string }
 
+/**
+ * The exact inputs of issue 12, sent first in each campaign (their own tests, reproduced before their fixes, are
+ * test/api/edge-*.test.ts).
+ */
+const FIXED_EC2 = [
+  'Action=DescribeKeyPairs&Version=2016-11-15&Filter.1.Name=tag%3Ar&Filter.1.Value.1=*a*a*a*a*b',
+  'Action=DescribeTags&Version=2016-11-15&Filter.1.Name=value&Filter.1.Value.1=*a*a*a*a*b',
+  'Action=CreateTags&Version=2016-11-15&ResourceId.1=KEYPAIR&Tag.1.Key=nul&Tag.1.Value=a%00b',
+  'Action=DescribeTags&Version=2016-11-15', 'Action=DescribeKeyPairs&Version=2016-11-15',
+  'Action=__proto__&Version=2016-11-15', 'Action=constructor&Version=2016-11-15',
+  'Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=__proto__&Filter.1.Value.1=x',
+  'Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=constructor&Filter.1.Value.1=x',
+  'Action=DescribeInstances&Version=2016-11-15&' + Array.from({ length: 2000 }, (_, i) => `Filter.${i + 1}.Name=tag:k&Filter.${i + 1}.Value.1=v`).join('&'),
+  `Action=DescribeInstances&Version=2016-11-15&MaxResults=5&NextToken=${Buffer.from(JSON.stringify({ o: 1e300 })).toString('base64url')}`,
+];
+const FIXED_LAMBDA: [string, string, string | undefined][] = [
+  ['GET', '/2015-03-31/functions/%zz', undefined], ['DELETE', '/2015-03-31/functions/%zz', undefined],
+  ['POST', '/2015-03-31/functions', '{"FunctionName":null,"Runtime":null,"Code":null}'],
+  ['POST', '/2015-03-31/functions', '{"FunctionName":5,"MemorySize":"128","Environment":"x","Tags":[]}'],
+  ['POST', '/2015-03-31/functions', '{"FunctionName":"p","Tags":{"__proto__":"x"},"Environment":{"Variables":{"constructor":"y"}}}'],
+];
+const FIXED_IMDS = ['/latest/meta-data/%zz', '/latest/meta-data/__proto__', '/latest/meta-data/constructor'];
+
 /** Send `n` generated requests, PARALLEL at a time, while the other tenant probes; 5xx answers and probe times back. */
 async function campaign(n: number, one: (r: Rng, i: number) => Promise<Sent>): Promise<{ failures: string[]; probes: number[]; rssGrowth: number; slowest: string }> {
   const failures: string[] = [];
@@ -182,7 +205,13 @@ const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, '');
 
 describe('fuzz', () => {
   it(`EC2: ${N} seeded malformed requests, no 5xx, memory bounded, other tenants answered within ${PROBE_MS} ms`, async () => {
+    const keyPair = /<keyPairId>([^<]+)</.exec((await api.post('Action=CreateKeyPair&Version=2016-11-15&KeyName=fixed')).text)![1]!;
+    await api.post(`Action=CreateTags&Version=2016-11-15&ResourceId.1=${keyPair}&Tag.1.Key=r&Tag.1.Value=${'a'.repeat(200)}`);
     check(await campaign(N, async (r, i) => {
+      if (i >= 0 && i < FIXED_EC2.length) {
+        const res = await api.send({ body: FIXED_EC2[i]!.replace('KEYPAIR', keyPair) });
+        return { status: res.status, what: `fixed ${FIXED_EC2[i]!.slice(0, 200)} -> ${res.text.slice(0, 200)}` };
+      }
       const body = r.chance(0.05) ? Buffer.from(Array.from({ length: r.int(2000) }, () => r.int(256))) : ec2Params(r);
       const res = await api.send({ body, key: r.chance(0.03) ? { accessKeyId: 'AKIDAPITEST', secretAccessKey: 'wrong' } : undefined });
       return { status: res.status, what: `${i} ${String(body).slice(0, 200)} -> ${res.text.slice(0, 200)}` };
@@ -191,8 +220,9 @@ describe('fuzz', () => {
 
   it(`Lambda: ${N} seeded malformed requests, no 5xx, memory bounded, other tenants answered within ${PROBE_MS} ms`, async () => {
     check(await campaign(N, async (r, i) => {
-      const [method, path] = lambdaPath(r);
-      const body = method === 'GET' || method === 'HEAD' || method === 'DELETE' ? undefined : lambdaBody(r);
+      const fixed = i >= 0 ? FIXED_LAMBDA[i] : undefined;
+      const [method, path] = fixed ? [fixed[0], fixed[1]] : lambdaPath(r);
+      const body = fixed ? fixed[2] : method === 'GET' || method === 'HEAD' || method === 'DELETE' ? undefined : lambdaBody(r);
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (r.chance(0.2)) headers['x-amz-invocation-type'] = printable(hostile(r)) || 'Event';
       if (r.chance(0.1)) headers['x-amz-log-type'] = r.pick(['Tail', 'None', 'x']);
@@ -206,7 +236,7 @@ describe('fuzz', () => {
   it(`IMDS: ${N} seeded malformed requests, no 5xx, memory bounded, other tenants answered within ${PROBE_MS} ms`, async () => {
     check(await campaign(N, async (r, i) => {
       const segs = Array.from({ length: r.int(6) }, () => (r.chance(0.7) ? r.pick(SEGMENTS) : formPart(r, hostile(r))));
-      const path = '/' + segs.join('/') + (r.chance(0.3) ? '/' : '');
+      const path = i >= 0 && i < FIXED_IMDS.length ? FIXED_IMDS[i]! : '/' + segs.join('/') + (r.chance(0.3) ? '/' : '');
       const method = r.pick(['GET', 'GET', 'GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'PATCH']);
       const headers: Record<string, string> = {};
       if (r.chance(0.3)) headers['x-aws-ec2-metadata-token-ttl-seconds'] = printable(hostile(r));
