@@ -47,3 +47,16 @@ describe('request bodies over the limit', () => {
     expect((await post(10)).status).toBe(401);
   });
 });
+
+describe('the Lambda body limit', () => {
+  it('is the large one only for a known access key: anyone else is held to 1 MiB before any signature check', async () => {
+    const body = JSON.stringify({ ZipFile: 'A'.repeat(2 * MAX_BODY) });
+    const known = await api.send({ method: 'PUT', path: '/2015-03-31/functions/nope/code', service: 'lambda', body });
+    expect(known.status).toBe(404);
+    const scope = `AKIDNOBODY/${new Date().toISOString().slice(0, 10).replace(/-/g, '')}/us-east-1/lambda/aws4_request`;
+    const stranger = await fetch(`${api.endpoint}/2015-03-31/functions/nope/code`, {
+      method: 'PUT', body, headers: { authorization: `AWS4-HMAC-SHA256 Credential=${scope}, SignedHeaders=host, Signature=${'0'.repeat(64)}` },
+    });
+    expect(stranger.status).toBe(413);
+  });
+});

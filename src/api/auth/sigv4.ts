@@ -59,7 +59,7 @@ interface Parsed {
 }
 
 /** The credential scope, without verifying anything: routing needs the service before the body is parsed. */
-export function scopeOf(req: { url: string; headers: Headers }): { service: string; region: string } | undefined {
+export function scopeOf(req: { url: string; headers: Headers }): { accessKeyId: string; service: string; region: string } | undefined {
   const auth = req.headers.get('authorization');
   let cred: string | undefined;
   if (auth) cred = /Credential=([^,\s]+)/.exec(auth)?.[1];
@@ -67,7 +67,7 @@ export function scopeOf(req: { url: string; headers: Headers }): { service: stri
   if (!cred) return undefined;
   const parts = cred.split('/');
   if (parts.length < 5) return undefined;
-  return { region: parts[parts.length - 3]!, service: parts[parts.length - 2]! };
+  return { accessKeyId: parts.slice(0, -4).join('/'), region: parts[parts.length - 3]!, service: parts[parts.length - 2]! };
 }
 
 function parse(req: SignedRequest): Parsed {

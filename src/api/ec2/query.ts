@@ -51,7 +51,7 @@ export class Query {
   private static check(name: string, value: string): void {
     if (unservable(name)) throw invalidParam('Parameter names must not contain control characters.');
     if (unservable(value)) {
-      throw invalidParam(`Value for parameter ${name} is invalid: it contains characters that are not allowed (control characters or unpaired surrogates).`);
+      throw invalidParam(`Value for parameter ${name.slice(0, 64)} is invalid: it contains characters that are not allowed (control characters or unpaired surrogates).`);
     }
   }
 
