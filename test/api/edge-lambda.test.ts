@@ -68,6 +68,15 @@ describe('Lambda bodies', () => {
     expect((await lambda('GET', '/2015-03-31/functions/typed')).status).toBe(404);
   });
 
+  it('an environment is stored and served back, __proto__ and constructor as keys like any other', async () => {
+    const res = await create({ FunctionName: 'env', Environment: { Variables: { GREETING: 'hello', EMPTY: '' } } });
+    expect(res.status).toBe(201);
+    expect((res.json.Environment as { Variables: unknown }).Variables).toEqual({ GREETING: 'hello', EMPTY: '' });
+    const upd = await lambda('PUT', '/2015-03-31/functions/env/configuration', '{"Environment":{"Variables":{"__proto__":"x","constructor":"y"}}}');
+    expect(upd.status).toBeLessThan(500);
+    if (upd.status === 200) expect((upd.json.Environment as { Variables: unknown }).Variables).toEqual(JSON.parse('{"__proto__":"x","constructor":"y"}'));
+  });
+
   it('maps from JSON are maps: __proto__ and constructor are keys like any other', async () => {
     const res = await lambda('POST', '/2015-03-31/functions', `{"FunctionName":"protos","Runtime":"python3.11","Handler":"index.handler","Role":"${ROLE}",`
       + `"Code":{"ZipFile":"${ZIP}"},"Tags":{"__proto__":"p","constructor":"c"}}`);

@@ -177,7 +177,10 @@ function lambdaBody(r: Rng): string | undefined {
   switch (r.int(6)) {
     case 0: return undefined;
     case 1: return r.pick(['{', 'null', '[]', '"x"', '{"a":', '\0', '{"FunctionName":null}', '{"Tags":{"__proto__":"x"}}']);
-    case 2: return JSON.stringify({ FunctionName: `fz${r.int(20)}`, Runtime: 'python3.11', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: ZIP }, [r.pick(MEMBERS)]: jsonValue(r) });
+    case 2: return JSON.stringify({
+      FunctionName: `fz${r.int(20)}`, Runtime: 'python3.11', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: ZIP },
+      Environment: { Variables: { [r.pick(['GREETING', '__proto__', 'constructor', hostile(r)])]: hostile(r) } }, [r.pick(MEMBERS)]: jsonValue(r),
+    });
     default: {
       const o: Record<string, unknown> = {};
       for (let k = r.int(6); k > 0; k--) Object.defineProperty(o, r.pick(MEMBERS), { value: jsonValue(r), enumerable: true, configurable: true });

@@ -50,11 +50,12 @@ function input(b: Body): FunctionInput {
   };
 }
 
-/** A map as a record with no prototype: a key like `__proto__` or `constructor` is only ever a key. */
+/**
+ * A map as a record of own properties (Object.fromEntries defines them: `__proto__` is only ever a key, never the
+ * prototype). A plain object still, for code that asks for its constructor (drizzle does).
+ */
 function record(map: Map<string, string>): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>;
-  for (const [k, v] of map) out[k] = v;
-  return out;
+  return Object.fromEntries(map);
 }
 
 const tagList = (tags: Map<string, string>) => [...tags].map(([key, value]) => ({ key, value }));
