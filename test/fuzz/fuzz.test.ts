@@ -14,7 +14,7 @@ import { formPart, hostile, rng, type Rng, HOSTILE } from './generators.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 12);
 const N = Number(process.env.FUZZ_N ?? 5000);
-const PARALLEL = 4;
+const PARALLEL = 2;
 /** Another tenant's request must be answered within this, whatever the fuzzing does. */
 const PROBE_MS = 50;
 /** How much the process may grow over a whole service's run. */
