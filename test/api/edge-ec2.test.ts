@@ -142,3 +142,23 @@ describe('lists', () => {
     expect((await ec2(`Action=DescribeKeyPairs&${V}&${keys}`)).code).toBe('InvalidParameterValue');
   });
 });
+
+describe('filters too costly to apply', () => {
+  it('are refused with InvalidParameterValue, in SQL (DescribeTags) and in memory (DescribeKeyPairs)', async () => {
+    const id = await keyPair('costly');
+    const long = 'a'.repeat(256);
+    api.cloud.db.transaction((tx) => {
+      for (let t = 0; t < 3000; t++) tx.insert(tagsTable).values({ accountId: '111111111111', resourceId: `${id}-${t}`, resourceType: 'key-pair', key: `k${t}`, value: long }).run();
+      for (let t = 0; t < 50; t++) tx.insert(tagsTable).values({ accountId: '111111111111', resourceId: id, resourceType: 'key-pair', key: `c${t}`, value: long }).run();
+    });
+    const values = Array.from({ length: 200 }, (_, i) => `Filter.1.Value.${i + 1}=${enc('*' + 'a'.repeat(50 + i) + '?b*')}`).join('&');
+    for (const [action, name] of [['DescribeTags', 'value'], ['DescribeKeyPairs', 'tag-value']]) {
+      const res = await ec2(`Action=${action}&${V}&Filter.1.Name=${name}&${values}`);
+      expect(res.status, action).toBe(400);
+      expect(res.code).toBe('InvalidParameterValue');
+      expect(res.text).toContain('too long to apply');
+    }
+    // The same filter with a few values is answered.
+    expect((await ec2(`Action=DescribeTags&${V}&Filter.1.Name=value&Filter.1.Value.1=${enc('*a?b*')}`)).status).toBe(200);
+  });
+});
