@@ -3,10 +3,10 @@
  * credential scope (ec2, sts; lambda from the Lambda issue), falling back to the path.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { AuthError, scopeOf, verify } from './auth/sigv4.js';
+import { readBody } from './body.js';
 import { ec2Error, handleEc2 } from './ec2/index.js';
 import { handleSts, stsError } from './sts/index.js';
 import { consoleRoutes } from './console/index.js';
@@ -28,21 +28,31 @@ function errorFor(service: string, code: string, message: string, status?: numbe
   return ec2Error(code, message);
 }
 
+/** Whether the request is presigned (its parameters are then only those of its signed query), as verify() reads it. */
+const presigned = (req: Request, url: URL) => !req.headers.get('authorization') && url.searchParams.has('X-Amz-Algorithm');
+
 export function createApp(cloud: Cloud): Hono {
   const app = new Hono();
+  // The credential scope's region must be this cloud's (STS's global endpoint is signed for us-east-1, as on AWS).
+  const regions = [cloud.config.region];
+  const stsRegions = [...new Set([cloud.config.region, 'us-east-1'])];
   // Lambda takes deployment packages inline (base64 in JSON, up to 50 MB zipped as on AWS); everything else is small.
-  const limit = (maxSize: number) => bodyLimit({
-    maxSize,
-    onError: (c) => {
-      const res = errorFor(serviceOf(c.req.raw, c.req.path), 'RequestEntityTooLarge', `Request body exceeds the maximum of ${MAX_BODY} bytes`, 413);
-      // The rest of the body is never read: the connection cannot carry another request.
-      res.headers.set('connection', 'close');
+  const bodies = new WeakMap<Request, Buffer>();
+  app.use('*', async (c, next) => {
+    const service = serviceOf(c.req.raw, c.req.path);
+    // The large limit only for a key pcloud knows: no one else makes it buffer 70 MB before the signature is checked.
+    const key = scopeOf({ url: c.req.url, headers: c.req.raw.headers })?.accessKeyId;
+    const max = service === 'lambda' && key && cloud.accounts.findKey(key) ? MAX_LAMBDA_BODY : MAX_BODY;
+    const read = await readBody(c.req.raw, max);
+    if ('tooLarge' in read) {
+      const res = errorFor(service, 'RequestEntityTooLarge', `Request body exceeds the maximum of ${max} bytes`, 413);
+      // Read to its end, the connection carries the next request; a body past the drain bound is not read on.
+      if (!read.drained) res.headers.set('connection', 'close');
       return res;
-    },
+    }
+    bodies.set(c.req.raw, read.body);
+    await next();
   });
-  const small = limit(MAX_BODY);
-  const large = limit(MAX_LAMBDA_BODY);
-  app.use('*', (c, next) => (serviceOf(c.req.raw, c.req.path) === 'lambda' ? large : small)(c, next));
   app.use('/pcloud/lambda/authorize/*', async (c, next) => (await authorizeForNginx(cloud, c.req.raw)) ?? next());
   // The certificate that verifies instance identity documents (their signature and pkcs7): public, as AWS's are.
   app.get('/pcloud/identity-certificate.pem', () =>
@@ -52,10 +62,11 @@ export function createApp(cloud: Cloud): Hono {
     const req = c.req.raw;
     const url = new URL(req.url);
     const service = serviceOf(req, url.pathname);
-    const body = Buffer.from(await req.arrayBuffer());
+    const body = bodies.get(req) ?? Buffer.alloc(0);
     let principal;
     try {
-      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.accounts.findKey(id));
+      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.accounts.findKey(id),
+        Date.now(), { regions: service === 'sts' ? stsRegions : regions });
     } catch (err) {
       if (err instanceof AuthError) {
         log.debug(`auth failed: ${err.message}`);
@@ -66,9 +77,10 @@ export function createApp(cloud: Cloud): Hono {
     switch (service) {
       case 'ec2':
         if (req.method !== 'POST' && req.method !== 'GET') return ec2Error('InvalidAction', `Method ${req.method} is not allowed`);
-        return handleEc2(cloud, principal, body.toString('utf8'), url.searchParams);
+        // A presigned request carries its parameters in the signed query; a body (signed as empty) adds none.
+        return handleEc2(cloud, principal, presigned(req, url) ? '' : body.toString('utf8'), url.searchParams);
       case 'sts':
-        return handleSts(principal, body.toString('utf8') || url.search.slice(1));
+        return handleSts(principal, (!presigned(req, url) && body.toString('utf8')) || url.search.slice(1));
       case 'lambda':
         return handleLambda(cloud, principal, req.method, url, req.headers, body);
       default:

@@ -101,6 +101,7 @@ function check(input: FunctionInput, creating: boolean): void {
     if (!/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k)) throw invalid(`Environment variable name ${k} is invalid`);
     if (/^(AWS_|LAMBDA_|_HANDLER$)/.test(k)) throw invalid(`Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${k}`);
   }
+  if (input.description?.includes('\0')) throw invalid('The description must not contain NUL characters.');
   if (input.description !== undefined && input.description.length > 256) {
     throw new CloudError('ValidationException', "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256");
   }

@@ -68,7 +68,7 @@ export class Images {
       'virtualization-type': () => 'hvm', description: (r) => r.description, 'owner-alias': (r) => (r.ownerId === SYSTEM_ACCOUNT ? 'amazon' : undefined),
     };
     for (const f of filters) {
-      const get = fields[f.name];
+      const get = Object.hasOwn(fields, f.name) ? fields[f.name] : undefined;
       if (!get) {
         if (f.name.startsWith('tag')) continue; // applied by the caller with the tags it has
         throw invalidParam(`The filter '${f.name}' is invalid`);

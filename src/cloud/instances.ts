@@ -22,7 +22,7 @@ import type { Images } from './images.js';
 import { intToIp, parseCidr, privateDnsName } from './ip.js';
 import type { KeyPairs } from './keypairs.js';
 import { newMac, type Network } from './network.js';
-import { Tags, globFor, type Filter, type Tag } from './tags.js';
+import { Tags, type Filter, type Tag } from './tags.js';
 import { PublicIps } from './public-ips.js';
 import { KeyedQueue } from '../serial.js';
 import { Slots } from '../slots.js';
@@ -1003,20 +1003,21 @@ function instanceFilter(f: Filter): SQL {
   }
   if (f.name === 'private-dns-name' || f.name === 'dns-name') {
     const name = sql`('ip-' || replace(${instances.privateIp}, '.', '-') || '.ec2.internal')`;
-    return sql`(${sql.join(f.values.map((v) => sql`${name} GLOB ${globFor(v)}`), sql` OR `)})`;
+    return Tags.matchSql(name, f.values);
   }
   const tagCond = Tags.filterSql(sql`${instances.id}`, f);
   if (tagCond) return tagCond;
-  const col = filterColumns[f.name];
+  const col = Object.hasOwn(filterColumns, f.name) ? filterColumns[f.name] : undefined;
   if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
-  return sql`(${sql.join(f.values.map((v) => sql`${col} GLOB ${globFor(v)}`), sql` OR `)})`;
+  return Tags.matchSql(col, f.values);
 }
 
 function decodeToken(token: string | undefined): number {
   if (token === undefined) return 0;
   try {
     const o = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o: unknown }).o;
-    if (typeof o === 'number' && Number.isInteger(o) && o >= 0) return o;
+    // Tokens are pcloud's own: offsets far past any page it hands out are forged (and SQLite's OFFSET is 64-bit).
+    if (typeof o === 'number' && Number.isInteger(o) && o >= 0 && o <= 2 ** 31) return o;
   } catch { /* fall through */ }
   throw new CloudError('InvalidPaginationToken', `Invalid pagination token: ${token.slice(0, 40)}`);
 }

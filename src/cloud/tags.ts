@@ -3,25 +3,29 @@ import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { tags } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
+import { unservable } from './text.js';
+import { compile } from './wildcard.js';
 
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
 export interface Filter { name: string; values: string[] }
 
-const TYPES: Record<string, string> = {
-  i: 'instance', ami: 'image', vol: 'volume', key: 'key-pair', vpc: 'vpc', subnet: 'subnet', sg: 'security-group',
-  eni: 'network-interface', r: 'reservation', snap: 'snapshot', igw: 'internet-gateway',
-};
+const TYPES = new Map<string, string>([
+  ['i', 'instance'], ['ami', 'image'], ['vol', 'volume'], ['key', 'key-pair'], ['vpc', 'vpc'], ['subnet', 'subnet'],
+  ['sg', 'security-group'], ['eni', 'network-interface'], ['r', 'reservation'], ['snap', 'snapshot'], ['igw', 'internet-gateway'],
+]);
 
 export function resourceType(id: string): string | undefined {
-  return TYPES[id.slice(0, id.indexOf('-'))];
+  return TYPES.get(id.slice(0, id.indexOf('-')));
 }
 
 export function validateTags(list: Tag[]): void {
   for (const t of list) {
+    if (typeof t.key !== 'string' || typeof t.value !== 'string') throw invalidParam('Tag keys and values must be strings');
     if (!t.key) throw invalidParam('Tag key must not be empty');
     if (t.key.length > 128) throw invalidParam(`Tag key exceeds the maximum length of 128 characters: ${t.key.slice(0, 20)}...`);
     if (t.value.length > 256) throw invalidParam('Tag value exceeds the maximum length of 256 characters');
+    if (unservable(t.key) || unservable(t.value)) throw invalidParam('Tag keys and values must not contain control characters');
     if (t.key.toLowerCase().startsWith('aws:')) {
       throw invalidParam(`Tag keys starting with 'aws:' are reserved for internal use`);
     }
@@ -80,21 +84,26 @@ export class Tags {
   /** DescribeTags with filters key, value, resource-id, resource-type (values may use * and ? wildcards). */
   describe(accountId: string, filters: Filter[]): TagRow[] {
     const conds: SQL[] = [eq(tags.accountId, accountId)];
-    const column: Record<string, SQL> = {
-      key: sql`${tags.key}`, value: sql`${tags.value}`, 'resource-id': sql`${tags.resourceId}`, 'resource-type': sql`${tags.resourceType}`,
-    };
+    const column = new Map<string, SQL>([
+      ['key', sql`${tags.key}`], ['value', sql`${tags.value}`], ['resource-id', sql`${tags.resourceId}`], ['resource-type', sql`${tags.resourceType}`],
+    ]);
     for (const f of filters) {
-      const col = column[f.name];
+      const col = column.get(f.name);
       if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
-      conds.push(sql`(${sql.join(f.values.map((v) => sql`${col} GLOB ${globFor(v)}`), sql` OR `)})`);
+      conds.push(Tags.matchSql(col, f.values));
     }
     return this.db.select().from(tags).where(and(...conds)).orderBy(tags.resourceId, tags.key).all()
       .map((r) => ({ resourceId: r.resourceId, resourceType: r.resourceType, key: r.key, value: r.value }));
   }
 
+  /** SQL condition: the column matches any of the filter's values (wildcards as EC2's; src/cloud/wildcard.ts). */
+  static matchSql(column: SQL, values: string[]): SQL {
+    return sql`pcloud_match(${column}, ${JSON.stringify(values)})`;
+  }
+
   /** SQL condition: the resource in `idColumn` has a tag matching this tag:KEY / tag-key / tag-value filter. */
   static filterSql(idColumn: SQL | typeof tags.resourceId, filter: Filter): SQL | undefined {
-    const anyOf = (col: string) => sql.join(filter.values.map((v) => sql`${sql.raw(col)} GLOB ${globFor(v)}`), sql` OR `);
+    const anyOf = (col: string) => Tags.matchSql(sql.raw(col), filter.values);
     if (filter.name.startsWith('tag:')) {
       const key = filter.name.slice(4);
       return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND t.key = ${key} AND (${anyOf('t.value')}))`;
@@ -109,16 +118,8 @@ export class Tags {
   }
 }
 
-/** EC2 filter values use * and ? wildcards; SQLite GLOB uses the same, with [ to escape. */
-export function globFor(value: string): string {
-  return value.replace(/[[\]]/g, (c) => `[${c}]`);
-}
-
-/** The same matching in memory, for resources kept outside SQL. */
+/** The same matching in memory, for resources kept outside SQL (src/cloud/wildcard.ts: linear, within the budget). */
 export function matches(value: string | undefined, patterns: string[]): boolean {
-  if (value === undefined) return false;
-  return patterns.some((p) => {
-    const re = new RegExp('^' + p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
-    return re.test(value);
-  });
+  if (typeof value !== 'string') return false;
+  return compile(patterns)(value);
 }

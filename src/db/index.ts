@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import * as schema from './schema.js';
 import { migrations } from './migrations.js';
+import { sqlMatch } from '../cloud/wildcard.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 export { schema };
@@ -14,6 +15,8 @@ export function openDb(file: string): Db {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   migrate(sqlite);
+  // EC2 filter wildcards, linear and within the request's budget (GLOB's cost grows with value x pattern).
+  sqlite.function('pcloud_match', { varargs: false }, sqlMatch);
   return drizzle(sqlite, { schema }) as Db;
 }
 

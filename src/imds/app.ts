@@ -51,6 +51,15 @@ function walk(tree: MetadataNode, segments: string[]): MetadataNode | undefined 
   return node;
 }
 
+/** The path's segments, percent-decoded; undefined when the encoding is broken (`%zz`). */
+function pathSegments(pathname: string): string[] | undefined {
+  try {
+    return decodeURIComponent(pathname).split('/').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
 export function metadataApp(metadata: Metadata): Hono<MetadataEnv> {
   const app = new Hono<MetadataEnv>();
 
@@ -77,7 +86,8 @@ export function metadataApp(metadata: Metadata): Hono<MetadataEnv> {
     const denied = checkToken(c, metadata);
     if (denied) return denied;
     const inst = c.get('instance');
-    const segments = decodeURIComponent(new URL(c.req.url).pathname).split('/').filter(Boolean);
+    const segments = pathSegments(new URL(c.req.url).pathname);
+    if (!segments) return status(400, 'Bad Request');
     if (!segments.length) return ok([...METADATA_VERSIONS, 'latest'].join('\n'));
     const [version, area, ...rest] = segments;
     if (version !== 'latest' && !METADATA_VERSIONS.includes(version!)) return status(404, 'Not Found');

@@ -11,7 +11,7 @@ import { Cloud } from '../../src/cloud/index.js';
 import { images } from '../../src/db/schema.js';
 import { newId } from '../../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
-import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns, type FakeIscsi, type FakeNfs } from './fake-host.js';
+import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns, type FakeIscsi, type FakeNfs, type FakeFunctions } from './fake-host.js';
 
 export interface TestApi {
   endpoint: string;
@@ -22,17 +22,30 @@ export interface TestApi {
   dns: FakeDns;
   iscsi: FakeIscsi;
   nfs: FakeNfs;
+  functions: FakeFunctions;
   imageId: string;
   key: { accessKeyId: string; secretAccessKey: string };
   ec2: EC2Client;
-  /** A client for another account. */
+  /** A client for another account, and its key. */
   ec2Other: EC2Client;
+  keyOther: { accessKeyId: string; secretAccessKey: string };
   post(body: string, opts?: { service?: string; secret?: string; date?: Date; headers?: Record<string, string>; path?: string }): Promise<{ status: number; text: string }>;
+  /** Any signed request (by the first account unless `key` says otherwise), body as given. */
+  send(req: SendOptions): Promise<{ status: number; text: string; headers: Headers }>;
   close(): Promise<void>;
 }
 
+export interface SendOptions {
+  method?: string;
+  path?: string;
+  body?: string | Buffer;
+  service?: string;
+  headers?: Record<string, string>;
+  key?: { accessKeyId: string; secretAccessKey: string };
+}
+
 export async function startApi(): Promise<TestApi> {
-  const { host, units, pool, network, dns, iscsi, nfs } = await fakeHost();
+  const { host, units, pool, network, dns, iscsi, nfs, functions } = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
   const cloud = await Cloud.open({ dataDir, host, config: { terminatedTtlMs: 3_600_000 } });
   const key = cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
@@ -54,9 +67,10 @@ export async function startApi(): Promise<TestApi> {
     endpoint, region: 'us-east-1', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey }, maxAttempts: 1,
   });
   return {
-    endpoint, cloud, units, pool, network, dns, iscsi, nfs, imageId, key,
+    endpoint, cloud, units, pool, network, dns, iscsi, nfs, functions, imageId, key,
     ec2: client(key),
     ec2Other: client(other),
+    keyOther: other,
     async post(body, opts = {}) {
       const req = aws4.sign({
         host: `127.0.0.1:${port}`, method: 'POST', path: opts.path ?? '/', body, service: opts.service ?? 'ec2', region: 'us-east-1',
@@ -64,6 +78,15 @@ export async function startApi(): Promise<TestApi> {
       }, { accessKeyId: key.accessKeyId, secretAccessKey: opts.secret ?? key.secretAccessKey });
       const res = await fetch(endpoint + (opts.path ?? '/'), { method: 'POST', headers: req.headers as Record<string, string>, body });
       return { status: res.status, text: await res.text() };
+    },
+    async send(o) {
+      const method = o.method ?? 'POST';
+      const path = o.path ?? '/';
+      const req = aws4.sign({
+        host: `127.0.0.1:${port}`, method, path, body: o.body, service: o.service ?? 'ec2', region: 'us-east-1', headers: { ...o.headers },
+      }, o.key ?? key);
+      const res = await fetch(endpoint + path, { method, headers: req.headers as Record<string, string>, body: method === 'GET' || method === 'HEAD' ? undefined : o.body });
+      return { status: res.status, text: await res.text(), headers: res.headers };
     },
     async close() {
       server.close();

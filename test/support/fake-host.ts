@@ -13,6 +13,7 @@ import type { DnsDriver } from '../../src/host/dns.js';
 import type { MetadataListeners } from '../../src/host/metadata.js';
 import type { IscsiTarget } from '../../src/host/iscsi.js';
 import type { NfsServer } from '../../src/host/nfs.js';
+import type { FunctionHost } from '../../src/host/functions.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 export class FakeUnits implements UnitManager {
@@ -157,7 +158,32 @@ export class FakeMetadata {
   closeAll() { this.vpcs.clear(); }
 }
 
-export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; nfs: FakeNfs; dir: string }> {
+/** Function code unpacked into a directory (the zip kept as is), invokes echo their payload: no units, no runtimes. */
+export class FakeFunctions {
+  readonly started = new Set<string>();
+  readonly invoked: { key: string; payload: Buffer }[] = [];
+  constructor(private readonly dir: string) {}
+  socketPath(key: string) { return join(this.dir, 'lambda', `${key}.sock`); }
+  codeDir(accountId: string, name: string, revision: string) { return join(this.dir, 'functions', accountId, name, revision); }
+  async unpack(accountId: string, name: string, revision: string, zip: Buffer) {
+    const dir = this.codeDir(accountId, name, revision);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, '.package.zip'), zip);
+    return dir;
+  }
+  async removeCode(accountId: string, name?: string) {
+    await rm(name ? join(this.dir, 'functions', accountId, name) : join(this.dir, 'functions', accountId), { recursive: true, force: true });
+  }
+  async ensure(o: { key: string }) { this.started.add(o.key); }
+  async stop(key: string) { this.started.delete(key); }
+  async list() { return [...this.started]; }
+  async invoke(key: string, payload: Buffer, opts: { requestId: string }) {
+    this.invoked.push({ key, payload });
+    return { status: 200, payload, requestId: opts.requestId };
+  }
+}
+
+export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; nfs: FakeNfs; functions: FakeFunctions; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });
   const units = new FakeUnits();
@@ -166,12 +192,13 @@ export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: 
   const dns = new FakeDns();
   const iscsi = new FakeIscsi();
   const nfs = new FakeNfs();
+  const functions = new FakeFunctions(dir);
   return {
     host: {
       pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver,
       metadata: new FakeMetadata() as unknown as MetadataListeners, iscsi: iscsi as unknown as IscsiTarget,
-      nfs: nfs as unknown as NfsServer, functions: undefined as never,
+      nfs: nfs as unknown as NfsServer, functions: functions as unknown as FunctionHost,
     },
-    units, pool, network, dns, iscsi, nfs, dir,
+    units, pool, network, dns, iscsi, nfs, functions, dir,
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import aws4 from 'aws4';
+import { createHash } from 'node:crypto';
 import { AuthError, verify } from '../../src/api/auth/sigv4.js';
 
 const key = { accessKeyId: 'AKIDUNIT', secretAccessKey: 'unit-secret', accountId: '123456789012' };
@@ -46,5 +47,35 @@ describe('SigV4 verification', () => {
     const auth = req.headers.get('authorization')!.replace(/Credential=AKIDUNIT\/\d{8}/, 'Credential=AKIDUNIT/20000101');
     req.headers.set('authorization', auth);
     expect(code(() => verify(req, lookup))).toBe('AuthFailure');
+  });
+});
+
+describe('SigV4: the payload, signed headers and region', () => {
+  const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+
+  it('checks the body that arrived against a declared x-amz-content-sha256, unless the caller has no body (declared)', () => {
+    const body = 'Action=DescribeRegions&Version=2016-11-15';
+    const req = signed({ body, extra: { 'X-Amz-Content-Sha256': hash(body) } });
+    expect(code(() => verify(req, lookup))).toBeUndefined();
+    req.body = Buffer.from('Action=CreateKeyPair&Version=2016-11-15&KeyName=x');
+    expect(code(() => verify(req, lookup))).toBe('AuthFailure');
+    // nginx's auth_request has no body: the declared hash is what the signature covers (the runtime checks the body).
+    expect(code(() => verify({ ...req, body: Buffer.alloc(0), payload: 'declared' }, lookup))).toBeUndefined();
+    const unsigned = signed({ body: '', extra: { 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' } });
+    expect(code(() => verify({ ...unsigned, body: Buffer.from('Action=CreateKeyPair') }, lookup))).toBe('AuthFailure');
+  });
+
+  it('refuses SignedHeaders that are not distinct lowercase header names (__proto__ included)', () => {
+    for (const names of ['host;__proto__', 'host;host', 'Host', 'host;a b']) {
+      const req = signed();
+      req.headers.set('authorization', req.headers.get('authorization')!.replace(/SignedHeaders=[^,]+/, `SignedHeaders=${names}`));
+      if (names.includes('__proto__')) req.headers.set('__proto__', 'x');
+      expect(code(() => verify(req, lookup)), names).toBe('AuthFailure');
+    }
+  });
+
+  it('refuses a credential scoped to a region the cloud does not serve', () => {
+    expect(code(() => verify(signed(), lookup, Date.now(), { regions: ['eu-west-1'] }))).toBe('AuthFailure');
+    expect(code(() => verify(signed(), lookup, Date.now(), { regions: ['us-east-1'] }))).toBeUndefined();
   });
 });

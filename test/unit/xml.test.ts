@@ -22,3 +22,14 @@ describe('EC2 XML serializer', () => {
     expect(parsed.Response.RequestID).toBe('r1');
   });
 });
+
+describe('EC2 XML serializer on data XML cannot carry', () => {
+  it('never throws: NUL, controls, U+FFFF and lone surrogates are written as U+FFFD, tab/LF/CR kept', async () => {
+    const xml = successXml('DescribeTags', 'r', { tagSet: [{ key: 'a\0b\x01\x1b', value: 'x\uffff\ud800y' }, { key: 't\tn\nr\r', value: '' }] });
+    const parsed = await xml2js.parseStringPromise(xml, { explicitArray: false });
+    const items = parsed.DescribeTagsResponse.tagSet.item;
+    expect(items[0]).toEqual({ key: 'a\uFFFDb\uFFFD\uFFFD', value: 'x\uFFFD\uFFFDy' });
+    expect(items[1].key).toBe('t\tn\nr\r');
+    expect(() => errorXml('Code\0', 'message \x00 with NUL', 'r')).not.toThrow();
+  });
+});

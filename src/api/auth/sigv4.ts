@@ -1,9 +1,11 @@
 /**
  * SigV4 verification for every API request: the Authorization header (or a presigned query string) is parsed, the
- * key looked up, and the signature recomputed with aws4 over exactly the headers the client signed.
+ * key looked up, and the signature recomputed with aws4 over exactly the headers the client signed and the body that
+ * arrived (a declared x-amz-content-sha256 must be that body's hash: a signature never covers a body it did not see).
+ * Presigned URLs hold until their X-Amz-Expires; the credential scope's region must be one this cloud serves.
  */
 import aws4 from 'aws4';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AccessKey } from '../../cloud/accounts.js';
 
 export interface SignedRequest {
@@ -12,6 +14,16 @@ export interface SignedRequest {
   url: string;
   headers: Headers;
   body: Buffer;
+  /**
+   * 'declared': the caller does not have the body (nginx's auth_request): the signature is checked over the hash the
+   * client declared in x-amz-content-sha256, and whoever gets the body must check it against that hash.
+   */
+  payload?: 'received' | 'declared';
+}
+
+export interface VerifyOptions {
+  /** Regions this cloud serves: a credential scoped to any other is refused, as AWS does. Unchecked when absent. */
+  regions?: readonly string[];
 }
 
 export interface Principal {
@@ -28,6 +40,10 @@ export class AuthError extends Error {
 }
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
+/** AWS: a presigned URL is valid for at most seven days. */
+const MAX_EXPIRES_SEC = 7 * 24 * 3600;
+/** Header names as HTTP tokens, lowercase (SigV4's SignedHeaders). */
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
 interface Parsed {
   accessKeyId: string;
@@ -38,10 +54,12 @@ interface Parsed {
   signature: string;
   amzDate: string;
   presigned: boolean;
+  /** Presigned: seconds from amzDate the URL holds. */
+  expires?: number;
 }
 
 /** The credential scope, without verifying anything: routing needs the service before the body is parsed. */
-export function scopeOf(req: { url: string; headers: Headers }): { service: string; region: string } | undefined {
+export function scopeOf(req: { url: string; headers: Headers }): { accessKeyId: string; service: string; region: string } | undefined {
   const auth = req.headers.get('authorization');
   let cred: string | undefined;
   if (auth) cred = /Credential=([^,\s]+)/.exec(auth)?.[1];
@@ -49,7 +67,7 @@ export function scopeOf(req: { url: string; headers: Headers }): { service: stri
   if (!cred) return undefined;
   const parts = cred.split('/');
   if (parts.length < 5) return undefined;
-  return { region: parts[parts.length - 3]!, service: parts[parts.length - 2]! };
+  return { accessKeyId: parts.slice(0, -4).join('/'), region: parts[parts.length - 3]!, service: parts[parts.length - 2]! };
 }
 
 function parse(req: SignedRequest): Parsed {
@@ -70,9 +88,13 @@ function parse(req: SignedRequest): Parsed {
     if (!accessKeyId || !date || !region || !service || term !== 'aws4_request') {
       throw new AuthError('AuthFailure', 'Credential should be scoped to a valid region, service and aws4_request.');
     }
+    const expires = q.get('X-Amz-Expires') ?? '';
+    if (!/^\d{1,7}$/.test(expires) || +expires < 1 || +expires > MAX_EXPIRES_SEC) {
+      throw new AuthError('AuthFailure', `X-Amz-Expires must be a number of seconds from 1 to ${MAX_EXPIRES_SEC}.`);
+    }
     return {
       accessKeyId, date, region, service, signedHeaders: (q.get('X-Amz-SignedHeaders') ?? 'host').split(';'),
-      signature: q.get('X-Amz-Signature') ?? '', amzDate: q.get('X-Amz-Date') ?? '', presigned: true,
+      signature: q.get('X-Amz-Signature') ?? '', amzDate: q.get('X-Amz-Date') ?? '', presigned: true, expires: +expires,
     };
   }
   throw new AuthError('AuthFailure', 'AWS was not able to validate the provided access credentials');
@@ -84,8 +106,11 @@ function parseAmzDate(s: string): number {
   return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
 }
 
-export function verify(req: SignedRequest, lookup: (id: string) => AccessKey | undefined, now = Date.now()): Principal {
+export function verify(req: SignedRequest, lookup: (id: string) => AccessKey | undefined, now = Date.now(), opts: VerifyOptions = {}): Principal {
   const p = parse(req);
+  if (opts.regions && !opts.regions.includes(p.region)) {
+    throw new AuthError('AuthFailure', `Credential should be scoped to a valid region: this cloud serves ${opts.regions.join(', ')}.`);
+  }
   const key = lookup(p.accessKeyId);
   if (!key) throw new AuthError('AuthFailure', 'AWS was not able to validate the provided access credentials');
   const t = parseAmzDate(p.amzDate);
@@ -93,15 +118,28 @@ export function verify(req: SignedRequest, lookup: (id: string) => AccessKey | u
   if (p.amzDate.slice(0, 8) !== p.date) {
     throw new AuthError('AuthFailure', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${p.date}' != '${p.amzDate.slice(0, 8)}'`);
   }
-  if (Math.abs(now - t) > MAX_SKEW_MS) {
+  if (p.expires !== undefined) {
+    if (t - now > MAX_SKEW_MS) throw new AuthError('AuthFailure', `Request is not yet valid: X-Amz-Date ${p.amzDate} is in the future.`);
+    if (now > t + p.expires * 1000) throw new AuthError('AuthFailure', `Request has expired: it was valid for ${p.expires} seconds from ${p.amzDate}.`);
+  } else if (Math.abs(now - t) > MAX_SKEW_MS) {
     throw new AuthError('AuthFailure', `Signature not yet current or expired: request time ${p.amzDate} is more than 15 minutes from the server time.`);
   }
 
-  const headers: Record<string, string> = {};
+  const headers = Object.create(null) as Record<string, string>;
   for (const h of p.signedHeaders) {
+    if (!HEADER_NAME.test(h) || Object.hasOwn(headers, h)) throw new AuthError('AuthFailure', 'SignedHeaders must be distinct lowercase header names.');
     const v = req.headers.get(h);
     if (v === null) throw new AuthError('AuthFailure', `Header ${h} was signed but is missing from the request.`);
     headers[h] = v;
+  }
+  const declared = req.headers.get('x-amz-content-sha256');
+  if (req.payload !== 'declared') {
+    // The hash in the canonical request is the received body's, whatever the client declared (UNSIGNED-PAYLOAD too).
+    const actual = createHash('sha256').update(req.body).digest('hex');
+    if (declared !== null && declared !== actual) {
+      throw new AuthError('AuthFailure', "The provided 'x-amz-content-sha256' header does not match the hash of the request body.");
+    }
+    if (Object.hasOwn(headers, 'x-amz-content-sha256')) headers['x-amz-content-sha256'] = actual;
   }
   let path = req.url;
   if (p.presigned) {
@@ -111,7 +149,7 @@ export function verify(req: SignedRequest, lookup: (id: string) => AccessKey | u
   }
   const signer = new aws4.RequestSigner(
     {
-      method: req.method, path, headers, body: p.presigned ? undefined : (req.body as unknown as string),
+      method: req.method, path, headers, body: req.body as unknown as string,
       service: p.service, region: p.region, doNotModifyHeaders: true, signQuery: p.presigned,
       extraHeadersToInclude: Object.fromEntries(p.signedHeaders.map((h) => [h, true])),
     } as aws4.Request,

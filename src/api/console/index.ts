@@ -36,7 +36,8 @@ export function consoleRoutes(app: Hono, cloud: Cloud): void {
     if (!id) return c.notFound();
     const url = new URL(c.req.url);
     try {
-      const principal = verify({ method: 'GET', url: url.pathname + url.search, headers: c.req.raw.headers, body: Buffer.alloc(0) }, (k) => cloud.accounts.findKey(k));
+      const principal = verify({ method: 'GET', url: url.pathname + url.search, headers: c.req.raw.headers, body: Buffer.alloc(0) }, (k) => cloud.accounts.findKey(k),
+        Date.now(), { regions: [cloud.config.region] });
       const token = cloud.consoles.issue(principal.accountId, id);
       return c.html(consolePage(id, `/pcloud/console/${id}/websocket?token=${encodeURIComponent(token)}`));
     } catch (err) {
@@ -59,7 +60,8 @@ export function attachConsoleWebsocket(server: Server, cloud: Cloud): () => void
       const token = url.searchParams.get('token');
       const accountId = token
         ? cloud.consoles.check(token, id)
-        : verify({ method: 'GET', url: req.url ?? '/', headers: headersOf(req), body: Buffer.alloc(0) }, (k) => cloud.accounts.findKey(k)).accountId;
+        : verify({ method: 'GET', url: req.url ?? '/', headers: headersOf(req), body: Buffer.alloc(0) }, (k) => cloud.accounts.findKey(k),
+          Date.now(), { regions: [cloud.config.region] }).accountId;
       if (!accountId) return refuse(socket, 401, 'Unauthorized (console token invalid or expired)');
       vncPath = cloud.consoles.display(accountId, id);
     } catch (err) {

@@ -28,7 +28,7 @@ export function vncWebsocketServer(): WebSocketServer {
 }
 
 export function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text.replace(/[\r\n]/g, ' ')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.end(`HTTP/1.1 ${status} ${text.replace(/[^\x20-\x7e]/g, ' ')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 /**

@@ -10,5 +10,5 @@ export const ec2Status: Record<string, number> = {
 };
 
 export function statusFor(code: string): number {
-  return ec2Status[code] ?? 400;
+  return Object.hasOwn(ec2Status, code) ? ec2Status[code]! : 400;
 }

@@ -2,6 +2,7 @@
 import type { Cloud } from '../../cloud/index.js';
 import { CloudError } from '../../cloud/errors.js';
 import { requestId as newRequestId } from '../../cloud/ids.js';
+import { withMatchBudget } from '../../cloud/wildcard.js';
 import { log } from '../../log.js';
 import type { Principal } from '../auth/sigv4.js';
 import type { Actions, Ctx } from './context.js';
@@ -18,9 +19,10 @@ import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
 
-export const actions: Actions = {
+/** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
+export const actions = new Map(Object.entries({
   ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions,
-};
+} satisfies Actions));
 
 const XML = { 'content-type': 'text/xml;charset=UTF-8' };
 
@@ -44,14 +46,14 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     const q = Query.parse(body).withDefaults(urlQuery);
     action = q.str('Action') ?? '';
     if (!action) throw new CloudError('MissingAction', 'The request must contain the parameter Action');
-    const def = actions[action];
+    const def = actions.get(action);
     if (!def) throw new CloudError('InvalidAction', `The action ${action} is not valid for this web service.`);
     checkVersion(q.str('Version'));
     const ctx: Ctx = { cloud, accountId: principal.accountId, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
     if (ctx.dryRun && def.dryRun !== 'self') {
       throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     }
-    const result = await def.handler(ctx);
+    const result = await withMatchBudget(() => def.handler(ctx));
     log.debug(`ec2 ${action}`);
     return new Response(successXml(action, requestId, result), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
   } catch (err) {

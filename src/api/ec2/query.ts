@@ -4,9 +4,25 @@
  */
 import { CloudError, invalidParam, missingParam } from '../../cloud/errors.js';
 import type { Filter } from '../../cloud/tags.js';
+import { unservable } from '../../cloud/text.js';
+
+/** AWS: "The maximum number of filter values specified on a single call is 200". */
+export const MAX_FILTER_VALUES = 200;
+/** The longest filter value: longer than anything pcloud stores (tag values are at most 256 characters). */
+export const MAX_FILTER_VALUE_LENGTH = 1024;
+/** The most members one list or structure list may have (AWS takes ids in batches of up to 1,000). */
+export const MAX_LIST = 1000;
+
+const filterLimit = () =>
+  new CloudError('FilterLimitExceeded', `The maximum number of filter values specified on a single call is ${MAX_FILTER_VALUES}`);
 
 export class Query {
-  constructor(private readonly params: Map<string, string>, private readonly prefix = '') {}
+  constructor(
+    private readonly params: Map<string, string>,
+    private readonly prefix = '',
+    /** For each `Prefix.` that some parameter continues with `N.` or `N`: those Ns (built once, shared by views). */
+    private readonly index: { byPrefix?: Map<string, Set<number>> } = {},
+  ) {}
 
   static parse(body: string): Query {
     const map = new Map<string, string>();
@@ -16,19 +32,37 @@ export class Query {
         const eq = part.indexOf('=');
         const k = eq < 0 ? part : part.slice(0, eq);
         const v = eq < 0 ? '' : part.slice(eq + 1);
+        let name: string;
+        let value: string;
         try {
-          map.set(decodeURIComponent(k.replace(/\+/g, ' ')), decodeURIComponent(v.replace(/\+/g, ' ')));
+          name = decodeURIComponent(k.replace(/\+/g, ' '));
+          value = decodeURIComponent(v.replace(/\+/g, ' '));
         } catch {
           throw new CloudError('InvalidParameterValue', 'The request body is not valid application/x-www-form-urlencoded data (bad percent-encoding).');
         }
+        Query.check(name, value);
+        map.set(name, value);
       }
     }
     return new Query(map);
   }
 
+  /** Every parameter can be served back in XML: characters XML 1.0 cannot carry (NUL, most controls) are refused. */
+  private static check(name: string, value: string): void {
+    if (unservable(name)) throw invalidParam('Parameter names must not contain control characters.');
+    if (unservable(value)) {
+      throw invalidParam(`Value for parameter ${name.slice(0, 64)} is invalid: it contains characters that are not allowed (control characters or unpaired surrogates).`);
+    }
+  }
+
   /** Merge parameters given in the URL's query string under those of the body (EC2 accepts both). */
   withDefaults(other: URLSearchParams): Query {
-    for (const [k, v] of other) if (!this.params.has(k)) this.params.set(k, v);
+    for (const [k, v] of other) {
+      if (this.params.has(k)) continue;
+      Query.check(k, v);
+      this.params.set(k, v);
+    }
+    this.index.byPrefix = undefined;
     return this;
   }
 
@@ -64,12 +98,12 @@ export class Query {
 
   /** Structures `Name.N.*`, each as its own view. */
   structs(name: string): Query[] {
-    return this.indices(name).map((i) => new Query(this.params, `${this.prefix}${name}.${i}.`));
+    return this.indices(name).map((i) => new Query(this.params, `${this.prefix}${name}.${i}.`, this.index));
   }
 
   /** A nested structure `Name.*`. */
   sub(name: string): Query {
-    return new Query(this.params, `${this.prefix}${name}.`);
+    return new Query(this.params, `${this.prefix}${name}.`, this.index);
   }
 
   has(name: string): boolean {
@@ -78,12 +112,24 @@ export class Query {
     return false;
   }
 
+  /** `Filter.N.Name` with its `Value.M`s: at most 200 values in all (each filter counts at least one), as on AWS. */
   filters(): Filter[] {
-    return this.structs('Filter').map((f) => {
+    if ((this.indexed().get(`${this.prefix}Filter.`)?.size ?? 0) > MAX_FILTER_VALUES) throw filterLimit();
+    const structs = this.structs('Filter');
+    let count = 0;
+    const out: Filter[] = [];
+    for (const f of structs) {
       const name = f.str('Name');
       if (!name) throw missingParam('Filter.N.Name');
-      return { name, values: f.list('Value') };
-    });
+      const values = f.list('Value');
+      count += Math.max(values.length, 1);
+      if (count > MAX_FILTER_VALUES) throw filterLimit();
+      if (!values.length) throw invalidParam(`The filter '${name}' must have at least one value.`);
+      const long = values.find((v) => v.length > MAX_FILTER_VALUE_LENGTH);
+      if (long !== undefined) throw invalidParam(`The filter value '${long.slice(0, 20)}...' exceeds the maximum length of ${MAX_FILTER_VALUE_LENGTH} characters.`);
+      out.push({ name, values });
+    }
+    return out;
   }
 
   /** `TagSpecification.N.ResourceType` with its `Tag.M.Key/Value`s. */
@@ -95,13 +141,28 @@ export class Query {
   }
 
   private indices(name: string): number[] {
-    const full = this.prefix + name + '.';
-    const seen = new Set<number>();
+    const seen = this.indexed().get(this.prefix + name + '.');
+    if (seen && seen.size > MAX_LIST) throw invalidParam(`The maximum number of ${this.prefix}${name}.N members is ${MAX_LIST}.`);
+    return seen ? [...seen].sort((a, b) => a - b) : [];
+  }
+
+  /** One pass over the parameters, so that reading N structures costs N lookups, not N passes. */
+  private indexed(): Map<string, Set<number>> {
+    if (this.index.byPrefix) return this.index.byPrefix;
+    const byPrefix = new Map<string, Set<number>>();
     for (const k of this.params.keys()) {
-      if (!k.startsWith(full)) continue;
-      const n = Number(k.slice(full.length).split('.')[0]);
-      if (Number.isInteger(n) && n > 0) seen.add(n);
+      const parts = k.split('.');
+      let prefix = '';
+      for (const part of parts) {
+        if (prefix && /^[1-9]\d{0,8}$/.test(part)) {
+          const set = byPrefix.get(prefix) ?? new Set<number>();
+          set.add(Number(part));
+          byPrefix.set(prefix, set);
+        }
+        prefix += part + '.';
+      }
     }
-    return [...seen].sort((a, b) => a - b);
+    this.index.byPrefix = byPrefix;
+    return byPrefix;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The one EC2 XML serializer: plain objects in, Query-protocol XML out. Keys are element names; arrays become
- * `<item>` lists; booleans `true`/`false`; Dates ISO-8601; undefined and null are left out.
+ * `<item>` lists; booleans `true`/`false`; Dates ISO-8601; undefined and null are left out. It never throws on data:
+ * characters XML 1.0 cannot carry (which the edge refuses, but older records may hold) are written as U+FFFD.
  */
 import xml2js from 'xml2js';
+import { NOT_XML_CHAR, unservable } from '../../cloud/text.js';
 
 export const EC2_NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
@@ -11,6 +13,13 @@ const builder = new xml2js.Builder({
   renderOpts: { pretty: false },
   headless: false,
 });
+
+const NOT_XML_ALL = new RegExp(NOT_XML_CHAR.source, 'gu');
+
+/** The string with every character XML 1.0 cannot carry replaced by U+FFFD. */
+export function xmlSafe(s: string): string {
+  return unservable(s) ? s.replace(NOT_XML_ALL, '\uFFFD') : s;
+}
 
 type Plain = string | number | boolean | Date | null | undefined | Plain[] | { [k: string]: Plain };
 
@@ -26,7 +35,7 @@ function toXml2js(v: Plain): unknown {
     }
     return out;
   }
-  return String(v);
+  return xmlSafe(String(v));
 }
 
 export function successXml(action: string, requestId: string, body: Record<string, unknown>): string {
@@ -36,6 +45,6 @@ export function successXml(action: string, requestId: string, body: Record<strin
 
 export function errorXml(code: string, message: string, requestId: string): string {
   return builder.buildObject({
-    Response: { Errors: { Error: { Code: code, Message: message } }, RequestID: requestId },
+    Response: { Errors: { Error: { Code: xmlSafe(code), Message: xmlSafe(message) } }, RequestID: requestId },
   });
 }

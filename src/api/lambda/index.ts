@@ -7,6 +7,8 @@ import { CloudError } from '../../cloud/errors.js';
 import type { FunctionInput, FunctionView } from '../../cloud/functions.js';
 import { AuthError, verify, type Principal } from '../auth/sigv4.js';
 import { log } from '../../log.js';
+import { validateTags } from '../../cloud/tags.js';
+import { base64, parseBody, type Body } from './body.js';
 
 /** The one table from Lambda error codes to HTTP statuses; anything else is a 400. */
 const statuses: Record<string, number> = {
@@ -15,7 +17,7 @@ const statuses: Record<string, number> = {
   UnsupportedMediaTypeException: 415, UnknownOperationException: 404,
 };
 
-export function lambdaError(code: string, message: string, status = statuses[code] ?? 400): Response {
+export function lambdaError(code: string, message: string, status = Object.hasOwn(statuses, code) ? statuses[code]! : 400): Response {
   return new Response(JSON.stringify({ __type: code, message, Message: message }), {
     status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': code },
   });
@@ -38,72 +40,65 @@ export function configShape(v: FunctionView) {
   };
 }
 
-interface Body {
-  FunctionName?: string;
-  Runtime?: string;
-  Handler?: string;
-  Role?: string;
-  Description?: string;
-  MemorySize?: number;
-  Timeout?: number;
-  Environment?: { Variables?: Record<string, string> };
-  Code?: { ZipFile?: string; S3Bucket?: string; ImageUri?: string };
-  ZipFile?: string;
-  Publish?: boolean;
-  Tags?: Record<string, string>;
-  AuthType?: string;
-  PackageType?: string;
-  Architectures?: string[];
-}
-
 const MODE_TAG = 'pcloud:invoke-mode';
 
 function input(b: Body): FunctionInput {
+  const vars = b.Environment ? (b.Environment.Variables ?? new Map<string, string>()) : undefined;
   return {
     runtime: b.Runtime, handler: b.Handler, role: b.Role, description: b.Description, memoryMiB: b.MemorySize, timeoutSec: b.Timeout,
-    environment: b.Environment ? (b.Environment.Variables ?? {}) : undefined, mode: b.Tags?.[MODE_TAG],
+    environment: vars && record(vars), mode: b.Tags?.get(MODE_TAG),
   };
 }
 
-function zipOf(b64: string | undefined): Buffer | undefined {
-  return b64 ? Buffer.from(b64, 'base64') : undefined;
+/**
+ * A map as a record of own properties (Object.fromEntries defines them: `__proto__` is only ever a key, never the
+ * prototype). A plain object still, for code that asks for its constructor (drizzle does).
+ */
+function record(map: Map<string, string>): Record<string, string> {
+  return Object.fromEntries(map);
 }
+
+const tagList = (tags: Map<string, string>) => [...tags].map(([key, value]) => ({ key, value }));
 
 type Handler = (ctx: { cloud: Cloud; accountId: string; m: string[]; q: URLSearchParams; body: Buffer; headers: Headers }) => Promise<Response> | Response;
 
-const parse = (body: Buffer): Body => {
-  if (!body.length) return {};
-  try {
-    return JSON.parse(body.toString()) as Body;
-  } catch {
-    throw new CloudError('InvalidRequestContentException', 'Could not parse request body into json');
-  }
-};
-
 function tagsOf(cloud: Cloud, arn: string): Record<string, string> {
-  return Object.fromEntries((cloud.tags.of([arn]).get(arn) ?? []).map((t) => [t.key, t.value]));
+  return record(new Map((cloud.tags.of([arn]).get(arn) ?? []).map((t) => [t.key, t.value])));
+}
+
+/** ListFunctions' MaxItems (1 to 10,000) and Marker (an offset pcloud handed out). */
+function listPage(q: URLSearchParams): { start: number; max: number } {
+  const int = (name: string, min: number, max: number, dflt: number) => {
+    const v = q.get(name);
+    if (v === null) return dflt;
+    if (!/^\d{1,9}$/.test(v) || +v < min || +v > max) {
+      throw new CloudError('InvalidParameterValueException', `${name} must be an integer from ${min} to ${max}`);
+    }
+    return +v;
+  };
+  return { max: int('MaxItems', 1, 10_000, 50), start: int('Marker', 0, 1e9, 0) };
 }
 
 const F = '([^/]+)';
 const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/2015-03-31\/functions\/?$/, async ({ cloud, accountId, body }) => {
-    const b = parse(body);
+    const b = parseBody('CreateFunction', body);
     if (b.PackageType === 'Image' || b.Code?.ImageUri) throw new CloudError('InvalidParameterValueException', 'Container image functions are not supported by pcloud: use a Zip package.');
     if (b.Architectures?.some((a) => a !== 'x86_64')) throw new CloudError('InvalidParameterValueException', 'Only the x86_64 architecture runs on this host.');
-    const v = await cloud.functions.create(accountId, b.FunctionName ?? '', input(b), zipOf(b.Code?.ZipFile), b.Publish ?? false);
-    if (b.Tags && Object.keys(b.Tags).length) cloud.tags.put(accountId, [cloud.functions.arn(accountId, v.name)], Object.entries(b.Tags).map(([key, value]) => ({ key, value })));
+    if (b.Tags) validateTags(tagList(b.Tags));
+    const v = await cloud.functions.create(accountId, b.FunctionName ?? '', input(b), base64(b.Code?.ZipFile, 'Code.ZipFile'), b.Publish ?? false);
+    if (b.Tags?.size) cloud.tags.put(accountId, [cloud.functions.arn(accountId, v.name)], tagList(b.Tags));
     return json(configShape(v), 201);
   }],
   ['GET', /^\/2015-03-31\/functions\/?$/, ({ cloud, accountId, q }) => {
     const all = q.get('FunctionVersion') === 'ALL';
     const list = all ? cloud.functions.list(accountId).flatMap((f) => cloud.functions.versions(accountId, f.name)) : cloud.functions.list(accountId);
-    const max = Math.min(Number(q.get('MaxItems') ?? 50) || 50, 10_000);
-    const start = Number(q.get('Marker') ?? 0) || 0;
+    const { start, max } = listPage(q);
     const page = list.slice(start, start + max);
     return json({ Functions: page.map(configShape), NextMarker: start + max < list.length ? String(start + max) : undefined });
   }],
   ['GET', new RegExp(`^/2015-03-31/functions/${F}/?$`), ({ cloud, accountId, m, q }) => {
-    const v = cloud.functions.get(accountId, decodeURIComponent(m[1]!), q.get('Qualifier') ?? undefined);
+    const v = cloud.functions.get(accountId, m[1]!, q.get('Qualifier') ?? undefined);
     return json({
       Configuration: configShape(v),
       Code: { RepositoryType: 'S3', Location: `file://${cloud.functions.codeLocation(v)}` },
@@ -111,28 +106,28 @@ const routes: [string, RegExp, Handler][] = [
     });
   }],
   ['DELETE', new RegExp(`^/2015-03-31/functions/${F}/?$`), async ({ cloud, accountId, m, q }) => {
-    const name = decodeURIComponent(m[1]!);
+    const name = m[1]!;
     await cloud.functions.delete(accountId, name, q.get('Qualifier') ?? undefined);
     if (!q.get('Qualifier')) cloud.tags.removeAll([cloud.functions.arn(accountId, cloud.functions.parseName(accountId, name).name)]);
     return new Response(null, { status: 204 });
   }],
   ['GET', new RegExp(`^/2015-03-31/functions/${F}/configuration/?$`), ({ cloud, accountId, m, q }) =>
-    json(configShape(cloud.functions.get(accountId, decodeURIComponent(m[1]!), q.get('Qualifier') ?? undefined)))],
+    json(configShape(cloud.functions.get(accountId, m[1]!, q.get('Qualifier') ?? undefined)))],
   ['PUT', new RegExp(`^/2015-03-31/functions/${F}/configuration/?$`), async ({ cloud, accountId, m, body }) =>
-    json(configShape(await cloud.functions.updateConfiguration(accountId, decodeURIComponent(m[1]!), input(parse(body)))))],
+    json(configShape(await cloud.functions.updateConfiguration(accountId, m[1]!, input(parseBody('UpdateFunctionConfiguration', body)))))],
   ['PUT', new RegExp(`^/2015-03-31/functions/${F}/code/?$`), async ({ cloud, accountId, m, body }) => {
-    const b = parse(body);
-    return json(configShape(await cloud.functions.updateCode(accountId, decodeURIComponent(m[1]!), zipOf(b.ZipFile), b.Publish ?? false)));
+    const b = parseBody('UpdateFunctionCode', body);
+    return json(configShape(await cloud.functions.updateCode(accountId, m[1]!, base64(b.ZipFile, 'ZipFile'), b.Publish ?? false)));
   }],
   ['POST', new RegExp(`^/2015-03-31/functions/${F}/versions/?$`), async ({ cloud, accountId, m, body }) =>
-    json(configShape(await cloud.functions.publish(accountId, decodeURIComponent(m[1]!), parse(body).Description ?? '')), 201)],
+    json(configShape(await cloud.functions.publish(accountId, m[1]!, parseBody('PublishVersion', body).Description ?? '')), 201)],
   ['GET', new RegExp(`^/2015-03-31/functions/${F}/versions/?$`), ({ cloud, accountId, m }) =>
-    json({ Versions: cloud.functions.versions(accountId, decodeURIComponent(m[1]!)).map(configShape) })],
+    json({ Versions: cloud.functions.versions(accountId, m[1]!).map(configShape) })],
   ['GET', new RegExp(`^/2020-06-30/functions/${F}/code-signing-config/?$`), ({ cloud, accountId, m }) =>
-    json({ FunctionName: cloud.functions.get(accountId, decodeURIComponent(m[1]!)).name })],
+    json({ FunctionName: cloud.functions.get(accountId, m[1]!).name })],
   ['POST', new RegExp(`^/2015-03-31/functions/${F}/invocations/?$`), async ({ cloud, accountId, m, q, body, headers }) => {
     const type = headers.get('x-amz-invocation-type') ?? 'RequestResponse';
-    const res = await cloud.functions.invoke(accountId, decodeURIComponent(m[1]!), q.get('Qualifier') ?? undefined, body, {
+    const res = await cloud.functions.invoke(accountId, m[1]!, q.get('Qualifier') ?? undefined, body, {
       type, tail: headers.get('x-amz-log-type') === 'Tail',
     });
     if (!res) return new Response(null, { status: type === 'Event' ? 202 : 204 });
@@ -142,32 +137,33 @@ const routes: [string, RegExp, Handler][] = [
     return new Response(new Uint8Array(res.payload), { status: 200, headers: out });
   }],
   ['POST', new RegExp(`^/2021-10-31/functions/${F}/url/?$`), async ({ cloud, accountId, m, body }) => {
-    const r = cloud.functions.createUrl(accountId, decodeURIComponent(m[1]!), parse(body).AuthType);
+    const r = cloud.functions.createUrl(accountId, m[1]!, parseBody('CreateFunctionUrlConfig', body).AuthType);
     await cloud.functions.syncRoutes();
     return json({ FunctionUrl: cloud.functions.urlOf(r.urlId!), FunctionArn: cloud.functions.arn(accountId, r.name), AuthType: r.urlAuth, CreationTime: lastModified(r.urlCreatedAt!), InvokeMode: 'BUFFERED' }, 201);
   }],
   ['GET', new RegExp(`^/2021-10-31/functions/${F}/url/?$`), ({ cloud, accountId, m }) => {
-    const r = cloud.functions.url(accountId, decodeURIComponent(m[1]!));
+    const r = cloud.functions.url(accountId, m[1]!);
     return json({ FunctionUrl: cloud.functions.urlOf(r.urlId!), FunctionArn: cloud.functions.arn(accountId, r.name), AuthType: r.urlAuth, CreationTime: lastModified(r.urlCreatedAt!), LastModifiedTime: lastModified(r.urlCreatedAt!), InvokeMode: 'BUFFERED' });
   }],
   ['DELETE', new RegExp(`^/2021-10-31/functions/${F}/url/?$`), async ({ cloud, accountId, m }) => {
-    await cloud.functions.deleteUrl(accountId, decodeURIComponent(m[1]!));
+    await cloud.functions.deleteUrl(accountId, m[1]!);
     return new Response(null, { status: 204 });
   }],
   ['GET', /^\/2017-03-31\/tags\/(.+)$/, ({ cloud, accountId, m }) => {
-    const v = cloud.functions.get(accountId, decodeURIComponent(m[1]!));
+    const v = cloud.functions.get(accountId, m[1]!);
     return json({ Tags: tagsOf(cloud, cloud.functions.arn(accountId, v.name)) });
   }],
   // TagResource / UntagResource; the invoke-mode tag switches the function between per-request and warm.
   ['POST', /^\/2017-03-31\/tags\/(.+)$/, async ({ cloud, accountId, m, body }) => {
-    const v = cloud.functions.get(accountId, decodeURIComponent(m[1]!));
-    const tags = parse(body).Tags ?? {};
-    cloud.tags.put(accountId, [cloud.functions.arn(accountId, v.name)], Object.entries(tags).map(([key, value]) => ({ key, value })));
-    if (tags[MODE_TAG] !== undefined) await cloud.functions.updateConfiguration(accountId, v.name, { mode: tags[MODE_TAG] });
+    const v = cloud.functions.get(accountId, m[1]!);
+    const tags = parseBody('TagResource', body).Tags ?? new Map<string, string>();
+    cloud.tags.put(accountId, [cloud.functions.arn(accountId, v.name)], tagList(tags));
+    const mode = tags.get(MODE_TAG);
+    if (mode !== undefined) await cloud.functions.updateConfiguration(accountId, v.name, { mode });
     return new Response(null, { status: 204 });
   }],
   ['DELETE', /^\/2017-03-31\/tags\/(.+)$/, async ({ cloud, accountId, m, q }) => {
-    const v = cloud.functions.get(accountId, decodeURIComponent(m[1]!));
+    const v = cloud.functions.get(accountId, m[1]!);
     const keys = q.getAll('tagKeys');
     if (!keys.length) throw new CloudError('ValidationException', "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
     cloud.tags.remove(accountId, [cloud.functions.arn(accountId, v.name)], keys.map((key) => ({ key })));
@@ -176,16 +172,28 @@ const routes: [string, RegExp, Handler][] = [
   }],
 ];
 
+/** Domain errors shared with EC2 (tags), in Lambda's words. */
+const lambdaCodes = new Map([['InvalidParameterValue', 'InvalidParameterValueException'], ['TagLimitExceeded', 'InvalidParameterValueException']]);
+
+/** A path segment, percent-decoded; bad %-encoding is the caller's error. */
+function segment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new CloudError('InvalidParameterValueException', 'The request path is not validly percent-encoded.');
+  }
+}
+
 export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer): Promise<Response> {
   for (const [verb, re, handler] of routes) {
     const m = re.exec(url.pathname);
     if (!m || verb !== method) continue;
     try {
-      return await handler({ cloud, accountId: principal.accountId, m: [...m], q: url.searchParams, body, headers });
+      return await handler({ cloud, accountId: principal.accountId, m: [m[0], ...m.slice(1).map((x) => segment(x ?? ''))], q: url.searchParams, body, headers });
     } catch (err) {
-      if (err instanceof CloudError) return lambdaError(err.code, err.message);
+      if (err instanceof CloudError) return lambdaError(lambdaCodes.get(err.code) ?? err.code, err.message);
       log.error(`lambda ${method} ${url.pathname}: ${(err as Error).stack}`);
-      return lambdaError('ServiceException', (err as Error).message);
+      return lambdaError('ServiceException', 'An internal error has occurred');
     }
   }
   return lambdaError('UnknownOperationException', `No route for ${method} ${url.pathname}`);
@@ -232,8 +240,9 @@ function signedBy(cloud: Cloud, req: Request, accountId: string): boolean {
     if (Number(length ?? 0) > 0 && !req.headers.get('x-amz-content-sha256')) {
       throw new AuthError('SignatureDoesNotMatch', 'Through nginx, sign the payload hash (x-amz-content-sha256), or call the API endpoint');
     }
-    const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0) },
-      (k) => cloud.accounts.findKey(k));
+    // The body stays with nginx: the signature covers the hash the client declared, which the runtime shim checks.
+    const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0), payload: 'declared' },
+      (k) => cloud.accounts.findKey(k), Date.now(), { regions: [cloud.config.region] });
     return principal.accountId === accountId;
   } catch (err) {
     if (err instanceof AuthError) {

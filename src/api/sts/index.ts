@@ -1,6 +1,7 @@
 /** STS, as far as the AWS CLI, SDKs and Terraform's provider ask it who they are: GetCallerIdentity. */
 import xml2js from 'xml2js';
 import { requestId as newRequestId } from '../../cloud/ids.js';
+import { xmlSafe } from '../ec2/xml.js';
 import type { Principal } from '../auth/sigv4.js';
 
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -8,7 +9,7 @@ const builder = new xml2js.Builder({ renderOpts: { pretty: false }, xmldec: { ve
 
 export function stsError(code: string, message: string, status = 400): Response {
   const xml = builder.buildObject({
-    ErrorResponse: { $: { xmlns: NS }, Error: { Type: 'Sender', Code: code, Message: message }, RequestId: newRequestId() },
+    ErrorResponse: { $: { xmlns: NS }, Error: { Type: 'Sender', Code: xmlSafe(code), Message: xmlSafe(message) }, RequestId: newRequestId() },
   });
   return new Response(xml, { status, headers: { 'content-type': 'text/xml' } });
 }

@@ -3,6 +3,7 @@ import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import type { Instance, RunParams, StateChange } from '../../../cloud/instances.js';
 import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
+import { fieldOf } from '../filters.js';
 import type { Query } from '../query.js';
 import { groupNames, groupSet, instanceShape, stateShape, type GroupNames } from '../shapes.js';
 
@@ -186,7 +187,7 @@ export const instanceActions: Actions = {
         enaSupport: () => ({ enaSupport: value(true) }),
         enclaveOptions: () => ({ enclaveOptions: { enabled: false } }),
       };
-      const get = known[attr];
+      const get = fieldOf(known, attr);
       if (!get) throw invalidParam(`Value (${attr}) for parameter attribute is invalid. Unknown attribute.`);
       return { instanceId: id, ...get() };
     },

@@ -1,6 +1,6 @@
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
-import { matches } from '../../../cloud/tags.js';
 import { dryRunCheck, tagOnCreate, type Actions } from '../context.js';
+import { filterRows } from '../filters.js';
 import { tagSet } from '../shapes.js';
 
 export const keyPairActions: Actions = {
@@ -36,18 +36,9 @@ export const keyPairActions: Actions = {
       let rows = ctx.cloud.keyPairs.list(ctx.accountId, ctx.q.list('KeyName'), ctx.q.list('KeyPairId'));
       const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
       const includePublic = ctx.q.bool('IncludePublicKey') ?? false;
-      for (const f of ctx.q.filters()) {
-        const get: Record<string, (r: (typeof rows)[number]) => string | undefined> = {
-          'key-name': (r) => r.name, 'key-pair-id': (r) => r.id, fingerprint: (r) => r.fingerprint, 'key-type': (r) => r.keyType,
-        };
-        if (f.name.startsWith('tag:')) {
-          rows = rows.filter((r) => matches(tags.get(r.id)?.find((t) => t.key === f.name.slice(4))?.value, f.values));
-        } else if (f.name === 'tag-key') {
-          rows = rows.filter((r) => (tags.get(r.id) ?? []).some((t) => matches(t.key, f.values)));
-        } else if (get[f.name]) {
-          rows = rows.filter((r) => matches(get[f.name]!(r), f.values));
-        } else throw invalidParam(`The filter '${f.name}' is invalid`);
-      }
+      rows = filterRows(rows, ctx.q.filters(), tags, {
+        'key-name': (r) => r.name, 'key-pair-id': (r) => r.id, fingerprint: (r) => r.fingerprint, 'key-type': (r) => r.keyType,
+      });
       return {
         keySet: rows.map((r) => ({
           keyPairId: r.id, keyName: r.name, keyFingerprint: r.fingerprint, keyType: r.keyType,

@@ -2,6 +2,7 @@ import { invalidParam } from '../../../cloud/errors.js';
 import { instanceTypes, type InstanceType } from '../../../cloud/catalog.js';
 import { matches } from '../../../cloud/tags.js';
 import type { Actions } from '../context.js';
+import { fieldOf } from '../filters.js';
 
 export const regionActions: Actions = {
   DescribeRegions: {
@@ -21,8 +22,9 @@ export const regionActions: Actions = {
           'zone-name': (z) => z.name, 'zone-id': (z) => z.id, 'region-name': () => region, state: () => 'available',
           'zone-type': () => 'availability-zone', 'opt-in-status': () => 'opt-in-not-required', 'group-name': () => region,
         };
-        if (!get[f.name]) throw invalidParam(`The filter '${f.name}' is invalid`);
-        zones = zones.filter((z) => matches(get[f.name]!(z), f.values));
+        const field = fieldOf(get, f.name);
+        if (!field) throw invalidParam(`The filter '${f.name}' is invalid`);
+        zones = zones.filter((z) => matches(field(z), f.values));
       }
       return {
         availabilityZoneInfo: zones.map((z) => ({
@@ -64,8 +66,9 @@ export const regionActions: Actions = {
           'processor-info.supported-architecture': (t) => t.architecture, 'current-generation': () => 'true',
           'hypervisor': (t) => (t.runtime === 'container' ? 'nspawn' : 'qemu'),
         };
-        if (!get[f.name]) throw invalidParam(`The filter '${f.name}' is invalid`);
-        types = types.filter((t) => matches(get[f.name]!(t), f.values));
+        const field = fieldOf(get, f.name);
+        if (!field) throw invalidParam(`The filter '${f.name}' is invalid`);
+        types = types.filter((t) => matches(field(t), f.values));
       }
       return {
         instanceTypeSet: types.map((t) => ({

@@ -1,0 +1,30 @@
+/**
+ * Request bodies read with a bound: a body over the limit is read on and discarded (up to a further bound) before the
+ * answer goes out, so that a client still sending gets its 413 rather than a connection reset, and its connection
+ * can carry the next request.
+ */
+
+/** How much past the limit is read and thrown away before the connection is given up on. */
+export const DRAIN_BOUND = 16 * 1024 * 1024;
+
+export type BodyRead = { body: Buffer } | { tooLarge: true; drained: boolean };
+
+export async function readBody(req: Request, max: number, drainBound = DRAIN_BOUND): Promise<BodyRead> {
+  if (!req.body) return { body: Buffer.alloc(0) };
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max + drainBound) {
+      await reader.cancel().catch(() => undefined);
+      return { tooLarge: true, drained: false };
+    }
+    if (size <= max) chunks.push(value);
+    else chunks.length = 0;
+  }
+  if (size > max) return { tooLarge: true, drained: true };
+  return { body: Buffer.concat(chunks, size) };
+}
