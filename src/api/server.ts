@@ -18,7 +18,7 @@ export const MAX_LAMBDA_BODY = 70 * 1024 * 1024;
 function serviceOf(req: Request, path: string): string {
   const scope = scopeOf({ url: req.url, headers: req.headers });
   if (scope) return scope.service;
-  if (/^\/20(15-03-31|20-06-30|21-10-31|17-03-31)\//.test(path)) return 'lambda';
+  if (/^\/20(15-03-31|20-06-30|21-10-31|17-03-31|16-08-19)\//.test(path)) return 'lambda';
   return 'ec2';
 }
 

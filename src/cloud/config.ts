@@ -29,7 +29,8 @@ export interface CloudConfig {
 
 /**
  * Limits per account (as AWS's service quotas), set by the operator: PCLOUD_LIMIT_INSTANCES, PCLOUD_LIMIT_VCPUS,
- * PCLOUD_LIMIT_FUNCTIONS, PCLOUD_LIMIT_CODE_STORAGE_BYTES, PCLOUD_LIMIT_VPCS; and PCLOUD_LAUNCH_CONCURRENCY for the host.
+ * PCLOUD_LIMIT_FUNCTIONS, PCLOUD_LIMIT_CODE_STORAGE_BYTES, PCLOUD_LIMIT_VPCS, PCLOUD_LIMIT_CONCURRENT_EXECUTIONS; and
+ * PCLOUD_LAUNCH_CONCURRENCY for the host.
  */
 export interface Limits {
   /** Instances an account may have pending, running or stopping (EC2's InstanceLimitExceeded). */
@@ -42,12 +43,17 @@ export interface Limits {
   codeStorageBytes: number;
   /** VPCs an account may have, its default VPC included (EC2's VpcLimitExceeded; AWS: 5 a region). */
   vpcs: number;
+  /**
+   * Invocations an account may have running at once, every function together (Lambda's ConcurrentExecutions; AWS:
+   * 1000, here 100, a 2-core host's worth): one more is refused with TooManyRequestsException "Rate Exceeded.".
+   */
+  concurrentExecutions: number;
   /** Launches that work on the host at once, every account together; the rest wait their turn, still pending. */
   launchConcurrency: number;
 }
 
 export const defaultLimits: Limits = {
-  instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, vpcs: 5, launchConcurrency: 4,
+  instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, vpcs: 5, concurrentExecutions: 100, launchConcurrency: 4,
 };
 
 /** A positive whole number from the environment, its default when unset; anything else stops the server with why. */
@@ -66,6 +72,7 @@ function limitsFromEnv(env: NodeJS.ProcessEnv): Limits {
     functions: count(env, 'PCLOUD_LIMIT_FUNCTIONS', defaultLimits.functions),
     codeStorageBytes: count(env, 'PCLOUD_LIMIT_CODE_STORAGE_BYTES', defaultLimits.codeStorageBytes),
     vpcs: count(env, 'PCLOUD_LIMIT_VPCS', defaultLimits.vpcs),
+    concurrentExecutions: count(env, 'PCLOUD_LIMIT_CONCURRENT_EXECUTIONS', defaultLimits.concurrentExecutions),
     launchConcurrency: count(env, 'PCLOUD_LAUNCH_CONCURRENCY', defaultLimits.launchConcurrency),
   };
 }

@@ -295,9 +295,17 @@ export class Functions {
   }
 
   /** GetAccountSettings: the account's limits and what it uses of them. */
-  accountSettings(accountId: string): { limits: { totalCodeSize: number; codeSizeZipped: number; codeSizeUnzipped: number; functionCount: number }; usage: { totalCodeSize: number; functionCount: number } } {
+  accountSettings(accountId: string): {
+    limits: { totalCodeSize: number; codeSizeZipped: number; codeSizeUnzipped: number; functionCount: number; concurrentExecutions: number; unreservedConcurrentExecutions: number };
+    usage: { totalCodeSize: number; functionCount: number };
+  } {
+    const concurrent = this.config.limits.concurrentExecutions;
     return {
-      limits: { totalCodeSize: this.config.limits.codeStorageBytes, codeSizeZipped: ZIP_MAX, codeSizeUnzipped: UNZIPPED_MAX, functionCount: this.config.limits.functions },
+      limits: {
+        totalCodeSize: this.config.limits.codeStorageBytes, codeSizeZipped: ZIP_MAX, codeSizeUnzipped: UNZIPPED_MAX, functionCount: this.config.limits.functions,
+        // No reserved concurrency here: all of it is unreserved.
+        concurrentExecutions: concurrent, unreservedConcurrentExecutions: concurrent,
+      },
       usage: { totalCodeSize: this.storedCode(accountId), functionCount: this.functionCount(accountId) },
     };
   }
@@ -437,6 +445,45 @@ export class Functions {
     return this.host.socketPath(o.key);
   }
 
+  /** Invocations running through the API, per account (nginx counts its own: limit_conn, nginx/function-invoke.conf). */
+  private readonly running = new Map<string, number>();
+
+  /**
+   * One more invocation of the account, within its ConcurrentExecutions (else TooManyRequestsException, as Lambda
+   * throttles): resolves to what ends it (once, however often it is called).
+   */
+  private executing(accountId: string): () => void {
+    const n = this.running.get(accountId) ?? 0;
+    if (n >= this.config.limits.concurrentExecutions) throw new CloudError('TooManyRequestsException', 'Rate Exceeded.');
+    this.running.set(accountId, n + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const left = (this.running.get(accountId) ?? 1) - 1;
+      if (left > 0) this.running.set(accountId, left);
+      else this.running.delete(accountId);
+    };
+  }
+
+  /**
+   * Where nginx sends a signed Invoke (src/api/lambda authorizeForNginx): the socket of the function the signer's
+   * account names ($LATEST), or undefined for pcloud's API to answer it: a published version (the API runs it), a
+   * console function, or anything the API refuses (a name the account does not have, another account's ARN, a bad
+   * name), so nginx answers each as the API does, whatever other accounts hold.
+   */
+  async invokeSocket(accountId: string, ref: string, qualifier: string | undefined): Promise<string | undefined> {
+    let v: FunctionView;
+    try {
+      v = this.get(accountId, ref, qualifier);
+    } catch (err) {
+      if (err instanceof CloudError) return undefined;
+      throw err;
+    }
+    if (v.version !== '$LATEST' || Object.hasOwn(v.environment, CONSOLE_ENV)) return undefined;
+    return this.socketFor(v);
+  }
+
   async invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<(InvokeResult & { version: string }) | undefined> {
     const type = opts.type || 'RequestResponse';
     if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) throw invalid(`Invalid invocation type: ${type}`);
@@ -450,10 +497,18 @@ export class Functions {
     }
     if (v.environment[CONSOLE_ENV]) throw invalid(`The function '${v.name}' serves the console of ${v.environment[CONSOLE_ENV]}: open its function URL.`);
     if (type === 'DryRun') return undefined;
-    const o = this.unitOptions(v);
-    await this.host.ensure(o);
-    const requestId = randomUUID();
-    const call = this.host.invoke(o.key, payload, { requestId, tail: opts.tail, timeoutSec: v.timeoutSec });
+    // Counted from here until the handler has answered (an Event invoke too, running in the background).
+    const done = this.executing(accountId);
+    let call: Promise<InvokeResult>;
+    try {
+      const o = this.unitOptions(v);
+      await this.host.ensure(o);
+      call = this.host.invoke(o.key, payload, { requestId: randomUUID(), tail: opts.tail, timeoutSec: v.timeoutSec });
+    } catch (err) {
+      done();
+      throw err;
+    }
+    void call.then(done, done);
     if (type === 'Event') {
       call.catch((err) => log.warn(`async invoke of ${v.arn}: ${(err as Error).message}`));
       return undefined;
@@ -582,16 +637,15 @@ export class Functions {
     return removed;
   }
 
-  /** nginx's routes: every function's Invoke path and URL, to its $LATEST socket. */
+  /** nginx's routes: every function's URL, to its $LATEST socket (Invoke asks pcloud which socket: invokeSocket). */
   async syncRoutes(): Promise<void> {
     if (!this.nginx) return;
     const rows = this.servable();
     for (const r of rows) await this.host.ensure(this.unitOptions(this.latest(r))).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
     const routes: FunctionRoute[] = rows.map((r) => ({
-      accountId: r.accountId, name: r.name, arn: this.arn(r.accountId, r.name),
-      socket: this.host.socketPath(this.key(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined, urlAuth: r.urlAuth ?? undefined,
-      console: Object.hasOwn(r.environment, CONSOLE_ENV),
+      accountId: r.accountId, name: r.name, socket: this.host.socketPath(this.key(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined,
+      urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV),
     }));
-    await this.nginx.sync(routes).catch((err) => log.warn(`nginx: ${(err as Error).message}`));
+    await this.nginx.sync(routes, { concurrency: this.config.limits.concurrentExecutions }).catch((err) => log.warn(`nginx: ${(err as Error).message}`));
   }
 }

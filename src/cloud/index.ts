@@ -203,7 +203,7 @@ export class Cloud {
   async startNginx(listen: string, api: string): Promise<void> {
     const nginx = new NginxDriver(this.host.units, join(this.dataDir, 'run/nginx'), listen, api);
     this.functions.nginx = nginx;
-    await nginx.start([]);
+    await nginx.start([], { concurrency: this.config.limits.concurrentExecutions });
     await this.functions.syncRoutes();
   }
 

@@ -22,12 +22,17 @@ import { hostPortOf } from './ports.js';
 export interface FunctionRoute {
   accountId: string;
   name: string;
-  arn: string;
   socket: string;
   urlId?: string;
   urlAuth?: string;
   /** A fat lambda: its URL is a VM's console (a page and a websocket), not a handler. */
   console?: boolean;
+}
+
+/** What applies to every route. */
+export interface RouteOptions {
+  /** Invocations an account may have running at once (Invoke and function URLs together; limit_conn). */
+  concurrency: number;
 }
 
 export const NGINX_UNIT = 'pcloud-nginx';
@@ -38,30 +43,26 @@ export const AUTHORIZER_HEADER = 'x-pcloud-authorizer';
 const template = (name: string) => loadTemplate(`nginx/${name}`);
 
 /**
- * functions.conf: each function's Invoke location (by ARN, and by name where no other account has the name) and URL.
- * A route with a value nginx cannot take is left out (and logged): one function never breaks the others' routes.
+ * functions.conf: Invoke (one location for every function: pcloud's authorizer names the signer's function) and each
+ * function's URL. A URL with a value nginx cannot take is left out (and logged): one function never breaks the others.
  */
-export async function renderRoutes(routes: FunctionRoute[]): Promise<string> {
-  const [byArn, byName, url, consoleUrl] = await Promise.all([template('function.conf'), template('function-name.conf'), template('function-url.conf'), template('function-console.conf')]);
-  const count = new Map<string, number>();
-  for (const r of routes) count.set(r.name, (count.get(r.name) ?? 0) + 1);
-  return routes.flatMap((r) => {
+export async function renderRoutes(routes: FunctionRoute[], options: RouteOptions): Promise<string> {
+  const [invoke, url, consoleUrl] = await Promise.all([template('function-invoke.conf'), template('function-url.conf'), template('function-console.conf')]);
+  if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) throw new Error(`nginx: ${options.concurrency} is not a number of invocations`);
+  const concurrency = options.concurrency;
+  const urls = routes.flatMap((r) => {
+    if (!r.urlId) return [];
     try {
-      const vars: Record<string, Escaped<'nginx'>> = {
-        accountId: nginxToken(r.accountId, 'An account id'), name: nginxToken(r.name, 'A function name'), arn: nginxToken(r.arn, 'A function ARN'),
-        socket: nginxToken(r.socket, 'A function socket'),
-      };
-      const parts = [fill(byArn, vars), count.get(r.name) === 1 ? fill(byName, vars) : ''];
-      if (r.urlId) {
-        const withUrl = { ...vars, urlId: nginxToken(r.urlId, 'A function URL id'), urlAuth: nginxToken(r.urlAuth ?? 'AWS_IAM', 'A function URL auth type') };
-        parts.push(fill(r.console ? consoleUrl : url, withUrl));
-      }
-      return [parts.join('')];
+      return [fill(r.console ? consoleUrl : url, {
+        accountId: nginxToken(r.accountId, 'An account id'), name: nginxToken(r.name, 'A function name'), socket: nginxToken(r.socket, 'A function socket'),
+        urlId: nginxToken(r.urlId, 'A function URL id'), urlAuth: nginxToken(r.urlAuth ?? 'AWS_IAM', 'A function URL auth type'), concurrency,
+      })];
     } catch (err) {
-      log.warn(`nginx: no route for function ${JSON.stringify(r.name.slice(0, 64))}: ${(err as Error).message}`);
+      log.warn(`nginx: no URL for function ${JSON.stringify(r.name.slice(0, 64))}: ${(err as Error).message}`);
       return [];
     }
-  }).join('\n');
+  });
+  return [fill(invoke, { concurrency }), ...urls].join('\n');
 }
 
 /** nginx's main configuration (nginx/pcloud.conf): every value one nginx token, the secret included. */
@@ -71,6 +72,9 @@ export async function renderMain(o: { prefix: string; listen: string; api: strin
     api: nginxToken(o.api, "pcloud's API address"), workers: o.workers, authorizerSecret: nginxToken(o.authorizerSecret, 'The authorizer secret'),
   });
 }
+
+/** Routes written before the domain's first sync gives its limits: one invocation at once per account, not more than it allows. */
+const UNTIL_SYNCED: RouteOptions = { concurrency: 1 };
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -113,7 +117,7 @@ export class NginxDriver {
   }
 
   /** Write the configuration, check it, and run nginx (or reload the one running). */
-  async start(routes: FunctionRoute[]): Promise<void> {
+  async start(routes: FunctionRoute[], options: RouteOptions = UNTIL_SYNCED): Promise<void> {
     await mkdir(this.prefix, { recursive: true });
     const main = await renderMain({
       prefix: this.prefix, listen: this.listen, api: this.api, workers: Math.min(4, cpus().length), authorizerSecret: this.authorizerSecret,
@@ -122,7 +126,7 @@ export class NginxDriver {
     await writeFile(`${this.conf}.tmp`, main, { mode: 0o600 });
     await chmod(`${this.conf}.tmp`, 0o600);
     await rename(`${this.conf}.tmp`, this.conf);
-    await this.writeRoutes(await renderRoutes(routes));
+    await this.writeRoutes(await renderRoutes(routes, options));
     await this.check();
     const st = await this.units.status(NGINX_UNIT);
     if (st && !isFinal(st.state)) {
@@ -135,8 +139,8 @@ export class NginxDriver {
   }
 
   /** New routes: rewritten, checked, and nginx reloaded; unchanged routes touch nothing. */
-  async sync(routes: FunctionRoute[]): Promise<void> {
-    const text = await renderRoutes(routes);
+  async sync(routes: FunctionRoute[], options: RouteOptions): Promise<void> {
+    const text = await renderRoutes(routes, options);
     if (text === this.last) return;
     await this.writeRoutes(text);
     await this.check();

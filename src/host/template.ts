@@ -37,7 +37,7 @@ export interface Template<F extends Format> {
 
 export type TemplateValue<F extends Format> = Escaped<F> | number;
 
-/** A template file of the project, with the format its directory says (`nginx/function.conf`, `systemd/pcloud-fn.socket`). */
+/** A template file of the project, with the format its directory says (`nginx/function-url.conf`, `systemd/pcloud-fn.socket`). */
 export async function loadTemplate(path: `nginx/${string}`): Promise<Template<'nginx'>>;
 export async function loadTemplate(path: `systemd/${string}`): Promise<Template<'systemd'>>;
 export async function loadTemplate(path: string): Promise<Template<Format>> {

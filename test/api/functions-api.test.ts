@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import {
-  CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand,
+  CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand,
   PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { createApp } from '../../src/api/server.js';
@@ -190,6 +190,10 @@ describe('limits per account', () => {
       expect(kept.message).toContain('stores 900 bytes');
       expect((await lambda.send(new GetFunctionCommand({ FunctionName: 'c1' }))).Configuration?.CodeSize).toBe(900);
       expect(cloud.functions.accountSettings(ME)).toMatchObject({ limits: { totalCodeSize: 1000 }, usage: { totalCodeSize: 900, functionCount: 1 } });
+      // GetAccountSettings says the same to the SDK.
+      const settings = await lambda.send(new GetAccountSettingsCommand({}));
+      expect(settings.AccountLimit).toMatchObject({ TotalCodeSize: 1000, ConcurrentExecutions: defaultLimits.concurrentExecutions });
+      expect(settings.AccountUsage).toEqual({ TotalCodeSize: 900, FunctionCount: 1 });
       await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'c1', ZipFile: zip(100) }));
     } finally {
       cloud.config.limits = { ...defaultLimits };

@@ -3,7 +3,8 @@
  * API) created through the SDK, run by their socket units (systemd-socket-activate: a process per invoke with the
  * request on fd 3, or a warm worker that leaves when idle), invoked through pcloud's API and through pcloud's nginx
  * (auth_request to pcloud), with errors, timeouts, logs and environment as Lambda reports them. Handlers are tenants' code:
- * a hostile one (test/fixtures/hostile) proves it runs as a user of its own and reaches none of the host.
+ * a hostile one (test/fixtures/hostile) proves it runs as a user of its own and reaches none of the host. Through nginx
+ * an Invoke by name reaches the signer's own function, whatever other accounts name theirs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -17,7 +18,7 @@ import {
   ListTagsCommand, ListVersionsByFunctionCommand, PublishVersionCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { CREDS, startReal, type RealServer } from '../support/real.js';
+import { CLI, CREDS, startReal, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
 
 let srv: RealServer;
@@ -196,6 +197,46 @@ describe('Lambda', () => {
     // Through nginx, a wrong signature stops at the proxy, in Lambda's form.
     const bad = new LambdaClient({ endpoint: nginxBase, region: 'us-east-1', credentials: { ...CREDS, secretAccessKey: 'wrong' }, maxAttempts: 1 });
     expect(await err(bad.send(new InvokeCommand({ FunctionName: node, Payload: Buffer.from('{}') })))).toBe('UnrecognizedClientException 403');
+  }, 60_000);
+
+  it('through nginx, a name reaches the signer\'s own function: two accounts with the same name each get theirs, a third is answered as for a missing name', async () => {
+    // More accounts, made the way an operator would: `pcloud credentials` with the key in the environment.
+    const account = (accountId: string, n: number) => {
+      const key = { accessKeyId: `AKIDPCLOUDTEST0000${n}`, secretAccessKey: `pcloud-test-secret-key-${n}` };
+      execFileSync(process.execPath, [CLI, 'credentials', '--data', srv.dataDir], {
+        env: { ...process.env, PCLOUD_ACCOUNT_ID: accountId, PCLOUD_ACCESS_KEY_ID: key.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: key.secretAccessKey },
+      });
+      const client = (endpoint: string) => new LambdaClient({ endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 });
+      return { api: client(srv.endpoint), nginx: client(nginxBase) };
+    };
+    const second = account('111122223333', 2);
+    const third = account('444455556666', 3);
+    const twin = await create('twin', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }));
+    await second.api.send(new CreateFunctionCommand({
+      FunctionName: twin, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip({ 'index.mjs': NODE }) },
+      Environment: { Variables: { GREETING: 'hello from the second account' } },
+    }));
+    try {
+      expect((await invoke(viaNginx, twin, { n: 1 })).json).toMatchObject({ greeting: 'hello from twin', event: { n: 1 } });
+      expect((await invoke(second.nginx, twin, { n: 2 })).json).toMatchObject({ greeting: 'hello from the second account', event: { n: 2 } });
+      expect((await invoke(second.nginx, `arn:aws:lambda:us-east-1:111122223333:function:${twin}`, { n: 3 })).json).toMatchObject({ greeting: 'hello from the second account' });
+      // A third account: the name it does not have is not found, exactly as a name nobody has, and as on the API.
+      const outcome = (p: Promise<unknown>) => p.then(() => 'invoked', (e: Error & { $metadata?: { httpStatusCode?: number } }) =>
+        `${e.name} ${e.$metadata?.httpStatusCode} ${e.message.replace(twin, 'NAME').replace(`missing-${stamp}`, 'NAME')}`);
+      const taken = await outcome(invoke(third.nginx, twin, {}));
+      expect(taken).toBe('ResourceNotFoundException 404 Function not found: arn:aws:lambda:us-east-1:444455556666:function:NAME');
+      expect(await outcome(invoke(third.nginx, `missing-${stamp}`, {}))).toBe(taken);
+      expect(await outcome(invoke(third.api, twin, {}))).toBe(taken);
+      // Another account's ARN: refused as the API refuses it, whether the function exists or not.
+      const theirs = await outcome(invoke(third.nginx, `arn:aws:lambda:us-east-1:111122223333:function:${twin}`, {}));
+      expect(theirs).toMatch(/^AccessDeniedException 403 /);
+      expect(await outcome(invoke(third.api, `arn:aws:lambda:us-east-1:111122223333:function:${twin}`, {}))).toBe(theirs);
+      expect(await outcome(invoke(third.nginx, `arn:aws:lambda:us-east-1:111122223333:function:missing-${stamp}`, {}))).toBe(theirs);
+    } finally {
+      await second.api.send(new DeleteFunctionCommand({ FunctionName: twin }));
+    }
+    // The first account's function stays reachable by name when the other's goes.
+    expect((await invoke(viaNginx, twin, { n: 4 })).json).toMatchObject({ greeting: 'hello from twin', event: { n: 4 } });
   }, 60_000);
 
   it('per-request functions leave no process; warm ones keep one worker until idle, then none (scale to zero)', async () => {

@@ -1,7 +1,8 @@
 /**
  * pcloud's nginx configuration, checked by nginx itself (`nginx -t`) and run for real: hostile values never reach it
- * (a route that cannot be written is left out, the others stay), and the auth subrequest carries this server's secret
- * whatever header a client sent.
+ * (a route that cannot be written is left out, the others stay), the auth subrequest carries this server's secret
+ * whatever header a client sent, an Invoke goes where the authorizer says (the signer's function, or pcloud's API),
+ * and an account's invocations at once are capped (429 in Lambda's form), each account on its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -16,8 +17,9 @@ import type { UnitSpec } from '../../src/host/units/types.js';
 import { FakeUnits } from '../support/fake-host.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
 
+const OPTIONS = { concurrency: 100 };
 const route = (over: Partial<FunctionRoute> = {}): FunctionRoute => ({
-  accountId: '111122223333', name: 'hello', arn: 'arn:aws:lambda:us-east-1:111122223333:function:hello',
+  accountId: '111122223333', name: 'hello',
   socket: '/run/pcloud/lambda/111122223333-hello-latest.sock', urlId: '0123456789abcdef0123456789abcdef', urlAuth: 'NONE', ...over,
 });
 
@@ -33,32 +35,39 @@ describe('nginx configuration', () => {
   };
 
   it('passes nginx -t with every kind of route', async () => {
-    const text = await renderRoutes([route(), route({ name: 'console', arn: 'arn:aws:lambda:us-east-1:111122223333:function:console', console: true, urlId: 'ab'.repeat(16) }),
-      route({ name: 'nourl', arn: 'arn:aws:lambda:us-east-1:111122223333:function:nourl', urlId: undefined, urlAuth: undefined })]);
+    const text = await renderRoutes([route(), route({ name: 'console', console: true, urlId: 'ab'.repeat(16) }), route({ name: 'nourl', urlId: undefined, urlAuth: undefined })],
+      { concurrency: 7 });
     expect(text).toContain('location /url/0123456789abcdef0123456789abcdef/ {');
     expect(text).toContain('auth_request /_pcloud_auth/url/111122223333/hello/NONE;');
-    expect(text).toContain('location = /2015-03-31/functions/nourl/invocations {');
+    // One Invoke location for every function of every account (the authorizer names the signer's), capped per account.
+    expect(text.match(/location ~ \^\/2015-03-31\/functions\//g)).toHaveLength(1);
+    expect(text).not.toContain('nourl');
+    expect(text.match(/limit_conn pcloud_accounts 7;/g)).toHaveLength(2);
     const res = await check(text);
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
   });
 
-  it('leaves out a route with a hostile value in any field, keeps the others, and nginx -t still passes', async () => {
-    for (const field of ['accountId', 'name', 'arn', 'socket', 'urlId', 'urlAuth'] as const) {
+  it('leaves out a URL with a hostile value in any field, keeps the others, and nginx -t still passes', async () => {
+    for (const field of ['accountId', 'name', 'socket', 'urlId', 'urlAuth'] as const) {
       for (const [label, v] of Object.entries({ ...HOSTILE, NUL })) {
-        if (field === 'urlId' && v === '') continue; // no URL: the route stays, without one
-        const text = await renderRoutes([route({ [field]: v, name: field === 'name' ? v : 'bad' }), route()]);
+        if (field === 'urlId' && v === '') continue; // no URL: nothing to route
+        const text = await renderRoutes([route({ [field]: v, name: field === 'name' ? v : 'bad', urlId: field === 'urlId' ? v : 'ba'.repeat(16) }), route()], OPTIONS);
         expect(text, `${field} ${label}`).not.toContain('/bad/');
+        expect(text, `${field} ${label}`).not.toContain('baba');
         if (v) expect(text).not.toContain(v);
-        expect(text.match(/location = \/2015-03-31\/functions\/arn/g)).toHaveLength(1);
-        expect(text).toContain('location = /2015-03-31/functions/hello/invocations {');
+        expect(text).toContain('location /url/0123456789abcdef0123456789abcdef/ {');
       }
     }
-    expect((await check(await renderRoutes([route({ name: HOSTILE.braces! }), route()]))).status).toBe(0);
+    expect((await check(await renderRoutes([route({ name: HOSTILE.braces! }), route()], OPTIONS))).status).toBe(0);
+  });
+
+  it('refuses a concurrency that is not a whole number of invocations', async () => {
+    for (const concurrency of [0, -1, 1.5, NaN, Infinity]) await expect(renderRoutes([route()], { concurrency })).rejects.toThrow(/not a number of invocations/);
   });
 
   it('listens on an IPv6 address too', async () => {
-    expect((await check('', '[::1]:9')).status).toBe(0);
+    expect((await check(await renderRoutes([], OPTIONS), '[::1]:9')).status).toBe(0);
   });
 
   it('refuses a main configuration value outside nginx\'s token alphabet', async () => {
@@ -97,22 +106,49 @@ describe('nginx for real: the auth subrequest carries the secret', () => {
   let driver: NginxDriver;
   let api: Server;
   let fn: Server;
+  let fn2: Server;
   const asked: IncomingHttpHeaders[] = [];
+  const apiSaw: { url: string; authorizer: unknown; host: unknown }[] = [];
+  const arrived: string[] = [];
+  const sockets = new Map<string, string>();
   let release!: () => void;
   const held = new Promise<void>((r) => { release = r; });
+  let releaseInvokes!: () => void;
+  const invokesHeld = new Promise<void>((r) => { releaseInvokes = r; });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pcloud-nginx-run-'));
-    // pcloud's API stand-in: records what the authorization endpoint is asked, lets everything through.
+    // pcloud's API stand-in: records what the authorization endpoint is asked, lets every URL through; an Invoke's
+    // signer is the x-test-signer header here, and its function the one of that name in its account (none: no socket).
     api = createServer((req, res) => {
-      if (req.url?.startsWith('/pcloud/lambda/authorize/')) asked.push(req.headers);
-      res.writeHead(204).end();
+      if (req.url === '/pcloud/lambda/authorize/invoke') {
+        asked.push(req.headers);
+        const signer = String(req.headers['x-test-signer'] ?? '');
+        if (!signer) return res.writeHead(401).end();
+        const name = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(String(req.headers['x-original-uri']))?.[1] ?? '';
+        const socket = sockets.get(`${signer}/${name}`);
+        return res.writeHead(204, socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer } : {}).end();
+      }
+      if (req.url?.startsWith('/pcloud/lambda/authorize/')) {
+        asked.push(req.headers);
+        return res.writeHead(204).end();
+      }
+      // The API answering an Invoke itself.
+      apiSaw.push({ url: req.url!, authorizer: req.headers['x-pcloud-authorizer'], host: req.headers.host });
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"__type":"ResourceNotFoundException"}');
     }).listen(0, '127.0.0.1');
-    fn = createServer((req, res) => {
+    const fnServer = (label: string) => createServer((req, res) => {
+      arrived.push(`${label} ${req.url}`);
       if (req.url === '/slow') void held.then(() => res.end('slow done'));
-      else res.end(`function saw ${req.url}`);
-    }).listen(join(dir, 'fn.sock'));
-    await Promise.all([api, fn].map((s) => new Promise((r) => s.once('listening', r))));
+      else if (req.headers['x-test-hold']) void invokesHeld.then(() => res.end(`${label} done`));
+      else res.end(`${label} saw ${req.url}`);
+    });
+    fn = fnServer('function').listen(join(dir, 'fn.sock'));
+    fn2 = fnServer('other').listen(join(dir, 'fn2.sock'));
+    // Two accounts, each with a function named `same`.
+    sockets.set('111122223333/same', join(dir, 'fn.sock'));
+    sockets.set('444455556666/same', join(dir, 'fn2.sock'));
+    await Promise.all([api, fn, fn2].map((s) => new Promise((r) => s.once('listening', r))));
     const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const p = (probe.address() as AddressInfo).port;
@@ -121,12 +157,13 @@ describe('nginx for real: the auth subrequest carries the secret', () => {
     });
     units = new SpawnUnits();
     driver = new NginxDriver(units, join(dir, 'nginx'), `127.0.0.1:${port}`, `http://127.0.0.1:${(api.address() as AddressInfo).port}`);
-    await driver.start([route({ socket: join(dir, 'fn.sock') })]);
+    await driver.start([route({ socket: join(dir, 'fn.sock') })], OPTIONS);
   });
   afterAll(async () => {
     await driver?.stop();
     api?.close();
     fn?.close();
+    fn2?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -153,7 +190,7 @@ describe('nginx for real: the auth subrequest carries the secret', () => {
     const slow = fetch(`${driver.baseUrl}/url/${route().urlId}/slow`).then((r) => r.text());
     while (asked.length < 2) await new Promise((r) => setTimeout(r, 5));
     const socket = join(dir, 'fn.sock');
-    await driver.sync([route({ socket }), route({ name: 'second', arn: 'arn:aws:lambda:us-east-1:111122223333:function:second', urlId: 'cd'.repeat(16), socket })]);
+    await driver.sync([route({ socket }), route({ name: 'second', urlId: 'cd'.repeat(16), socket })], OPTIONS);
     for (const pid of before) expect(title(pid)).toMatch(/shutting down|^gone$|^$/);
     expect(await (await fetch(`${driver.baseUrl}/url/${'cd'.repeat(16)}/new`)).text()).toBe('function saw /new');
     release();
@@ -165,5 +202,44 @@ describe('nginx for real: the auth subrequest carries the secret', () => {
     const res = await fetch(`${driver.baseUrl}/_pcloud_auth/url/111122223333/hello/NONE`);
     expect(res.status).toBe(404);
     expect(asked).toHaveLength(n);
+  });
+
+  const invokeVia = (name: string, signer?: string, extra: Record<string, string> = {}, query = '') =>
+    fetch(`${driver.baseUrl}/2015-03-31/functions/${name}/invocations${query}`, { method: 'POST', body: '{}', headers: { ...(signer ? { 'x-test-signer': signer } : {}), ...extra } });
+
+  it('routes an Invoke by name to the signer\'s function: two accounts with the same name each reach their own', async () => {
+    expect(await (await invokeVia('same', '111122223333')).text()).toBe('function saw /invoke');
+    expect(await (await invokeVia('same', '444455556666')).text()).toBe('other saw /invoke');
+    // By ARN (encoded, as SDKs send it) the same location takes it.
+    expect(await (await invokeVia('arn%3Aaws%3Alambda%3Aus-east-1%3A444455556666%3Afunction%3Asame', '444455556666')).status).toBe(404);
+  });
+
+  it('hands an Invoke with no socket to pcloud\'s API (its original URI, Host, no secret), and stops an unsigned one at the proxy', async () => {
+    const n = apiSaw.length;
+    const res = await invokeVia('same', '777788889999', { 'x-pcloud-authorizer': 'client' }, '?x=1');
+    expect([res.status, await res.text()]).toEqual([404, '{"__type":"ResourceNotFoundException"}']);
+    expect(apiSaw.slice(n)).toEqual([{ url: '/2015-03-31/functions/same/invocations?x=1', authorizer: undefined, host: new URL(driver.baseUrl).host }]);
+    const unsigned = await invokeVia('same');
+    expect([unsigned.status, unsigned.headers.get('x-amzn-errortype')]).toEqual([403, 'UnrecognizedClientException']);
+    expect(apiSaw).toHaveLength(n + 1);
+  });
+
+  it('caps an account\'s invocations at once, Invoke and URLs together: one more is 429 in Lambda\'s form; another account goes on', async () => {
+    await driver.sync([route({ socket: join(dir, 'fn.sock') })], { concurrency: 2 });
+    const before = arrived.length;
+    const running = [invokeVia('same', '111122223333', { 'x-test-hold': '1' }), invokeVia('same', '111122223333', { 'x-test-hold': '1' })];
+    while (arrived.length < before + 2) await new Promise((r) => setTimeout(r, 5));
+    const third = await invokeVia('same', '111122223333', { 'x-test-hold': '1' });
+    expect([third.status, third.headers.get('x-amzn-errortype'), third.headers.get('content-type')]).toEqual([429, 'TooManyRequestsException', 'application/json']);
+    expect(JSON.parse(await third.text())).toMatchObject({ __type: 'TooManyRequestsException', message: 'Rate Exceeded.' });
+    // The account's function URL counts in the same limit.
+    expect((await fetch(`${driver.baseUrl}/url/${route().urlId}/x`)).status).toBe(429);
+    // Another account is not held back by it.
+    expect(await (await invokeVia('same', '444455556666')).text()).toBe('other saw /invoke');
+    expect(arrived).toHaveLength(before + 3);
+    releaseInvokes();
+    expect(await Promise.all(running.map(async (r) => (await r).text()))).toEqual(['function done', 'function done']);
+    // Once they end, the account invokes again.
+    expect(await (await invokeVia('same', '111122223333')).text()).toBe('function saw /invoke');
   });
 });

@@ -12,7 +12,7 @@ import { base64, parseBody, type Body } from './body.js';
 
 /** The one table from Lambda error codes to HTTP statuses; anything else is a 400. */
 const statuses: Record<string, number> = {
-  ResourceNotFoundException: 404, ResourceConflictException: 409, RequestTooLargeException: 413, TooManyRequestsException: 429,
+  ResourceNotFoundException: 404, ResourceConflictException: 409, RequestTooLargeException: 413, RequestEntityTooLargeException: 413, TooManyRequestsException: 429,
   AccessDeniedException: 403, UnrecognizedClientException: 403, InvalidSignatureException: 403, ServiceException: 500,
   UnsupportedMediaTypeException: 415, UnknownOperationException: 404,
 };
@@ -106,9 +106,8 @@ const routes: [string, RegExp, Handler][] = [
     });
   }],
   ['DELETE', new RegExp(`^/2015-03-31/functions/${F}/?$`), async ({ cloud, accountId, m, q }) => {
-    const name = m[1]!;
-    await cloud.functions.delete(accountId, name, q.get('Qualifier') ?? undefined);
-    if (!q.get('Qualifier')) cloud.tags.removeAll([cloud.functions.arn(accountId, cloud.functions.parseName(accountId, name).name)]);
+    const deleted = await cloud.functions.delete(accountId, m[1]!, q.get('Qualifier') ?? undefined);
+    if (!q.get('Qualifier')) cloud.tags.removeAll([cloud.functions.arn(accountId, deleted)]);
     return new Response(null, { status: 204 });
   }],
   ['GET', new RegExp(`^/2015-03-31/functions/${F}/configuration/?$`), ({ cloud, accountId, m, q }) =>
@@ -148,6 +147,17 @@ const routes: [string, RegExp, Handler][] = [
   ['DELETE', new RegExp(`^/2021-10-31/functions/${F}/url/?$`), async ({ cloud, accountId, m }) => {
     await cloud.functions.deleteUrl(accountId, m[1]!);
     return new Response(null, { status: 204 });
+  }],
+  // GetAccountSettings: the account's Lambda limits and what it uses of them.
+  ['GET', /^\/2016-08-19\/account-settings\/?$/, ({ cloud, accountId }) => {
+    const { limits: l, usage: u } = cloud.functions.accountSettings(accountId);
+    return json({
+      AccountLimit: {
+        TotalCodeSize: l.totalCodeSize, CodeSizeZipped: l.codeSizeZipped, CodeSizeUnzipped: l.codeSizeUnzipped,
+        ConcurrentExecutions: l.concurrentExecutions, UnreservedConcurrentExecutions: l.unreservedConcurrentExecutions,
+      },
+      AccountUsage: { TotalCodeSize: u.totalCodeSize, FunctionCount: u.functionCount },
+    });
   }],
   ['GET', /^\/2017-03-31\/tags\/(.+)$/, ({ cloud, accountId, m }) => {
     const v = cloud.functions.get(accountId, m[1]!);
@@ -200,11 +210,16 @@ export async function handleLambda(cloud: Cloud, principal: Principal, method: s
 }
 
 /**
- * nginx's auth_request: may this request through to the function nginx routes it to? nginx names the route in the
- * path (`/pcloud/lambda/authorize/invoke/ACCOUNT/NAME` or `.../url/ACCOUNT/NAME/AUTHTYPE`) and passes the original method, URI and
- * headers (not the body): a SigV4 signature over them, with the payload hash the client declared in
- * x-amz-content-sha256 (the runtime shim checks the body against it), by a key of the function's account. A URL
- * whose auth type is NONE is open. 204 lets it through; 401/403 stop it.
+ * nginx's auth_request: may this request through, and where to? nginx names what it asks in the path, and passes the
+ * original method, URI and headers (not the body): a SigV4 signature over them, with the payload hash the client
+ * declared in x-amz-content-sha256 (the runtime shim checks the body against it). 204 lets it through; 401/403 stop it.
+ *
+ * - `/pcloud/lambda/authorize/invoke`: an Invoke (nginx/function-invoke.conf), by any key. The function is the one the
+ *   URI names in the SIGNER's account: its socket and account go back to nginx (X-Pcloud-Socket, X-Pcloud-Account);
+ *   with no socket nginx hands the request to this API, which answers it as it answers any Invoke (a published
+ *   version; a name the account does not have, another account's ARN: refused the same whatever others hold).
+ * - `/pcloud/lambda/authorize/url/ACCOUNT/NAME/AUTHTYPE`: a function URL, signed by a key of its account (or open
+ *   where its auth type is NONE).
  *
  * Only this server's nginx may ask (its secret in X-Pcloud-Authorizer, src/host/nginx.ts). Anyone else gets
  * undefined: the endpoint is not there for them (the caller answers as for any unknown path), whether the function
@@ -213,23 +228,37 @@ export async function handleLambda(cloud: Cloud, principal: Principal, method: s
 export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Response | undefined> {
   if (!cloud.functions.nginx?.authorizes(req.headers)) return undefined;
   const [kind, accountId, name, auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
-  if (!kind || !accountId || !name) return new Response(null, { status: 403 });
-  const allowed = kind === 'url' && auth === 'NONE' ? true : signedBy(cloud, req, accountId);
+  if (kind === 'invoke') {
+    const signer = signedBy(cloud, req);
+    if (!signer) return new Response(null, { status: 401 });
+    // The FunctionName and Qualifier as the client sent them (anything else: for the API to answer).
+    let target: { ref: string; qualifier?: string } | undefined;
+    try {
+      const uri = new URL(req.headers.get('x-original-uri') ?? '', 'http://nginx');
+      const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(uri.pathname);
+      if (m) target = { ref: decodeURIComponent(m[1]!), qualifier: uri.searchParams.get('Qualifier') ?? undefined };
+    } catch (err) {
+      if (!(err instanceof URIError || err instanceof TypeError)) throw err;
+    }
+    const socket = target && await cloud.functions.invokeSocket(signer, target.ref, target.qualifier);
+    // nginx/function-invoke.conf takes them ($upstream_http_x_pcloud_socket, $upstream_http_x_pcloud_account).
+    return new Response(null, { status: 204, headers: socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer } : {} });
+  }
+  if (kind !== 'url' || !accountId || !name) return new Response(null, { status: 403 });
+  const allowed = auth === 'NONE' ? true : signedBy(cloud, req) === accountId;
   if (!allowed) return new Response(null, { status: 401 });
   // A function URL that is a VM's console starts the VM first (a fat lambda).
-  if (kind === 'url') {
-    try {
-      await cloud.functions.opening(accountId, name);
-    } catch (err) {
-      log.warn(`opening ${name}: ${(err as Error).message}`);
-      return new Response(null, { status: 403 });
-    }
+  try {
+    await cloud.functions.opening(accountId, name);
+  } catch (err) {
+    log.warn(`opening ${name}: ${(err as Error).message}`);
+    return new Response(null, { status: 403 });
   }
   return new Response(null, { status: 204 });
 }
 
-/** Whether the original request (as nginx describes it) carries a valid SigV4 signature by a key of the account. */
-function signedBy(cloud: Cloud, req: Request, accountId: string): boolean {
+/** The account whose key signed the original request (as nginx describes it) with a valid SigV4 signature, if any. */
+function signedBy(cloud: Cloud, req: Request): string | undefined {
   const headers = new Headers(req.headers);
   const length = req.headers.get('x-original-content-length');
   if (length) headers.set('content-length', length);
@@ -243,11 +272,11 @@ function signedBy(cloud: Cloud, req: Request, accountId: string): boolean {
     // The body stays with nginx: the signature covers the hash the client declared, which the runtime shim checks.
     const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0), payload: 'declared' },
       (k) => cloud.accounts.findKey(k), Date.now(), { regions: [cloud.config.region] });
-    return principal.accountId === accountId;
+    return principal.accountId;
   } catch (err) {
     if (err instanceof AuthError) {
       log.debug(`nginx authorize: ${err.message}`);
-      return false;
+      return undefined;
     }
     throw err;
   }
