@@ -1,12 +1,16 @@
 /**
  * The storage pool: images unpacked ahead of time and instance disks forked from them by reflink.
  * btrfs: subvolumes and snapshots (milliseconds). XFS with reflink: `cp --reflink=always`. When the data dir is on
- * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly).
+ * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly), no larger
+ * than the free space under it. Root volume sizes are enforced on btrfs by simple quotas (./btrfs-quota.ts).
  */
-import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, output } from './exec.js';
 import { log } from '../log.js';
+import {
+  btrfsSysDir, enableSimpleQuotas, kernelHasSimpleQuotas, limitSubvolume, quotaMode, sweepGroups,
+} from './btrfs-quota.js';
 
 export type PoolKind = 'btrfs' | 'xfs';
 
@@ -14,6 +18,36 @@ export interface PoolInfo {
   kind: PoolKind;
   root: string;
   loopFile?: string;
+  /** The pool's /sys/fs/btrfs directory when its forks' sizes are enforced (simple quotas). */
+  quotaSysDir?: string;
+}
+
+const GiB = 2 ** 30;
+
+/** The loop file's size: what was asked, but no more than the file system under it has free (whole GiB). */
+export async function loopPoolSizeGiB(dir: string, wantedGiB: number): Promise<number> {
+  const fs = await statfs(dir);
+  const freeGiB = Math.floor((fs.bavail * fs.bsize) / GiB);
+  if (freeGiB < 1) throw new Error(`${dir} has less than 1 GiB free: no room for a storage pool`);
+  return Math.min(wantedGiB, freeGiB);
+}
+
+/** Enable simple quotas on a btrfs pool where the kernel has them; undefined (said loudly) where sizes cannot be enforced. */
+async function setUpQuotas(root: string): Promise<string | undefined> {
+  const sysDir = await btrfsSysDir(root);
+  let mode = await quotaMode(sysDir);
+  if (mode === 'off' && (await kernelHasSimpleQuotas())) {
+    await enableSimpleQuotas(root);
+    mode = await quotaMode(sysDir);
+  }
+  if (mode === 'squota') {
+    await sweepGroups(root, sysDir, false);
+    return sysDir;
+  }
+  log.warn(mode === 'qgroup'
+    ? `${root} has full btrfs quota groups: instances' root volume sizes are not enforced (see pcloud doctor)`
+    : `this kernel has no btrfs simple quotas: instances' root volume sizes are not enforced (see pcloud doctor)`);
+  return undefined;
 }
 
 async function fsType(path: string): Promise<string> {
@@ -45,8 +79,11 @@ export class StoragePool {
       loopFile = join(dataDir, 'pool.btrfs');
       if (!(await isMountPoint(root))) {
         if (!(await exists(loopFile))) {
-          log.warn(`${dataDir} is on ${type}, which has no reflink: creating a btrfs pool in ${loopFile}`);
-          await run('truncate', ['-s', `${opts.loopSizeGiB ?? 64}G`, loopFile]);
+          const wanted = opts.loopSizeGiB ?? 64;
+          const size = await loopPoolSizeGiB(dataDir, wanted);
+          log.warn(`${dataDir} is on ${type}, which has no reflink: creating a ${size} GiB btrfs pool in ${loopFile}`
+            + (size < wanted ? ` (${wanted} GiB asked: no more is free under it)` : ''));
+          await run('truncate', ['-s', `${size}G`, loopFile]);
           await run('mkfs.btrfs', ['-q', '-f', loopFile]);
         }
         // nodev: a device node in an image or a fork (a tenant's CreateImage) never opens a host device.
@@ -55,7 +92,9 @@ export class StoragePool {
       type = await fsType(root);
     }
     const kind: PoolKind = type === 'btrfs' ? 'btrfs' : 'xfs';
-    const pool = new StoragePool({ kind, root, loopFile });
+    if (kind === 'xfs') log.warn(`${root} is XFS: instances' root volume sizes are not enforced (see pcloud doctor)`);
+    const quotaSysDir = kind === 'btrfs' ? await setUpQuotas(root) : undefined;
+    const pool = new StoragePool({ kind, root, loopFile, quotaSysDir });
     await mkdir(join(root, 'images'), { recursive: true });
     await mkdir(join(root, 'instances'), { recursive: true });
     await mkdir(join(root, 'volumes'), { recursive: true });
@@ -106,13 +145,43 @@ export class StoragePool {
     return final;
   }
 
-  /** Fork an image into an instance's root disk by reflink. Milliseconds on btrfs. */
-  async fork(imageRoot: string, instanceId: string): Promise<string> {
+  /**
+   * Fork an image into an instance's root disk by reflink. Milliseconds on btrfs. With `sizeGiB` (the root volume's
+   * size), what the instance writes is limited to that size less its image's (a write past it fails with EDQUOT),
+   * where the pool enforces sizes.
+   */
+  async fork(imageRoot: string, instanceId: string, sizeGiB?: number): Promise<string> {
     const path = this.diskPath(instanceId);
-    if (await exists(path)) return path;
-    if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, path]);
-    else await run('cp', ['-a', '--reflink=always', imageRoot, path]);
+    const made = !(await exists(path));
+    if (made) {
+      if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, path]);
+      else await run('cp', ['-a', '--reflink=always', imageRoot, path]);
+    }
+    const sysDir = this.info.quotaSysDir;
+    if (sizeGiB !== undefined && sysDir) {
+      try {
+        const room = sizeGiB * GiB - (await this.imageBytes(imageRoot));
+        if (room <= 0) throw new Error(`the image is larger than a ${sizeGiB} GiB root volume`);
+        await limitSubvolume(this.root, sysDir, path, room);
+      } catch (err) {
+        if (made) await this.removeDisk(instanceId).catch(() => undefined);
+        throw err;
+      }
+    }
     return path;
+  }
+
+  private readonly imageSizes = new Map<string, Promise<number>>();
+
+  /** Bytes an image's root takes (its files' blocks; measured once: an image is read-only). */
+  private imageBytes(imageRoot: string): Promise<number> {
+    let size = this.imageSizes.get(imageRoot);
+    if (!size) {
+      size = output('du', ['-sx', '-B1', imageRoot]).then((out) => Number(out.split(/\s/)[0]));
+      size.catch(() => this.imageSizes.delete(imageRoot));
+      this.imageSizes.set(imageRoot, size);
+    }
+    return size;
   }
 
   async hasDisk(instanceId: string): Promise<boolean> {
@@ -120,7 +189,10 @@ export class StoragePool {
   }
 
   async removeDisk(instanceId: string): Promise<void> {
+    const disk = await exists(this.diskPath(instanceId));
     await this.removePath(this.diskPath(instanceId));
+    // Its quota group goes once the subvolumes are dropped (and any a failed earlier removal left).
+    if (disk && this.info.quotaSysDir) await sweepGroups(this.root, this.info.quotaSysDir, true);
     await rm(this.rawDiskPath(instanceId), { force: true });
     await rm(`${this.rawDiskPath(instanceId)}.tmp`, { force: true });
     await rm(this.stateDir(instanceId), { recursive: true, force: true });
