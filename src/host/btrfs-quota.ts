@@ -65,20 +65,26 @@ export async function limitSubvolume(mount: string, sysDir: string, path: string
 }
 
 /**
- * Destroy the level-1 groups whose subvolume is gone (its own group 0/ID is removed by the kernel once the cleaner
- * has dropped it). `wait`: first commit and wait for the subvolumes deleted so far to be dropped (~0.5 s).
+ * Destroy the level-1 groups whose subvolume is gone (the kernel removes its own group 0/ID once the cleaner has
+ * dropped it; ours it cannot tell from an operator's). `wait`: first commit and wait for the subvolumes deleted so far
+ * to be dropped (~0.5 s), and try again after a commit while one is still busy; otherwise a busy group is left for
+ * the next sweep (another removal, or the next start).
  */
 export async function sweepGroups(mount: string, sysDir: string, wait: boolean): Promise<void> {
   if (wait) {
     await run('btrfs', ['filesystem', 'sync', mount]);
     await run('btrfs', ['subvolume', 'sync', mount], { timeoutMs: 120_000 });
   }
-  const names = new Set(await readdir(join(sysDir, 'qgroups')).catch(() => [] as string[]));
-  for (const name of names) {
-    const id = /^1_(\d+)$/.exec(name)?.[1];
-    if (!id || names.has(`0_${id}`)) continue;
-    // Still busy if the cleaner has not finished: the next sweep (another removal, or the next start) takes it.
-    await run('btrfs', ['qgroup', 'destroy', `1/${id}`, mount], { reject: false });
+  const live = new Set([...(await output('btrfs', ['subvolume', 'list', mount])).matchAll(/^ID (\d+) /gm)].map((m) => Number(m[1])));
+  let stale = (await levelOneGroups(sysDir)).filter((id) => !live.has(id));
+  for (let attempt = 0; stale.length > 0 && attempt < (wait ? 10 : 1); attempt++) {
+    if (attempt > 0) await run('btrfs', ['filesystem', 'sync', mount]);
+    const busy: number[] = [];
+    for (const id of stale) {
+      const res = await run('btrfs', ['qgroup', 'destroy', `1/${id}`, mount], { reject: false });
+      if (res.exitCode !== 0 && (await exists(join(sysDir, 'qgroups', `1_${id}`)))) busy.push(id);
+    }
+    stale = busy;
   }
 }
 
