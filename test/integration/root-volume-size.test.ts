@@ -1,6 +1,7 @@
 /**
  * A real container's root holds to its root volume's size (8 GiB for every instance today): inside a t3.micro, a 1 GiB
- * file fits, a 9 GiB one is refused (EDQUOT) while the instance keeps running, and terminate leaves no quota group.
+ * file fits, a 9 GiB one is refused (EDQUOT), in a subvolume the tenant nests in its root too, while the instance keeps
+ * running; terminate leaves no quota group.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -37,6 +38,17 @@ describe.skipIf(!(await kernelHasSimpleQuotas()))('a container root volume size'
     const big = inside(id, ['fallocate', '-l', '9G', '/var/tmp/big']);
     expect(big.status).not.toBe(0);
     expect(big.out).toMatch(/Disk quota exceeded|No space left/);
+    // A subvolume the tenant makes in its root (BTRFS_IOC_SUBVOL_CREATE from its user namespace) is held to the same size.
+    const mkSubvol = [
+      'import fcntl, os, struct',
+      "fd = os.open('/var/tmp', os.O_RDONLY | os.O_DIRECTORY)",
+      "fcntl.ioctl(fd, 0x5000940E, bytearray(struct.pack('=q', 0) + b'nested'.ljust(4088, b'\\0')))",
+    ].join('\n');
+    expect(inside(id, ['python3', '-c', mkSubvol])).toMatchObject({ status: 0 });
+    expect(spawnSync('btrfs', ['subvolume', 'show', join(pool, 'instances', id, 'var/tmp/nested')]).status).toBe(0);
+    const nested = inside(id, ['fallocate', '-l', '9G', '/var/tmp/nested/big']);
+    expect(nested.status).not.toBe(0);
+    expect(nested.out).toMatch(/Disk quota exceeded|No space left/);
     // df still shows the pool (quotas do not change statfs); the instance goes on.
     expect(inside(id, ['rm', '-f', '/var/tmp/big', '/var/tmp/fits']).status).toBe(0);
     expect(inside(id, ['sh', '-c', 'echo still here > /var/tmp/after && cat /var/tmp/after']).out.trim()).toBe('still here');
