@@ -3,6 +3,7 @@ import { stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../host/exec.js';
 import { btrfsSysDir, kernelHasSimpleQuotas, quotaMode } from '../host/btrfs-quota.js';
+import { kernelHasXfsQuotas, mountPointOf, projectQuotasEnforced } from '../host/xfs-quota.js';
 import type { Check } from './doctor.js';
 
 const GiB = 2 ** 30;
@@ -28,16 +29,20 @@ export async function loopPoolSpace(dataDir: string): Promise<Check> {
   };
 }
 
-/** Root volume sizes are enforced by btrfs simple quotas (Linux >= 6.7); full quota groups and XFS pools do not. */
+/** Root volume sizes are enforced by btrfs simple quotas (Linux >= 6.7) or XFS project quotas; full quota groups do not. */
 export async function rootVolumeSizes(dataDir: string): Promise<Check> {
   const name = 'root volume sizes (containers)';
   const pool = join(dataDir, 'pool');
   const type = (await run('stat', ['-f', '-c', '%T', pool], { reject: false })).stdout.trim();
   const squotas = await kernelHasSimpleQuotas();
   if (type === 'xfs') {
+    const mount = await mountPointOf(pool);
+    if (await projectQuotasEnforced(mount)) return { name, ok: true, detail: `XFS project quotas on ${mount}: each container's disk is held to its root volume's size` };
     return {
-      name, ok: false, detail: `${pool} is XFS: a container can write until the pool is full`,
-      fix: 'a data dir on btrfs, or on a file system without reflink (pcloud then makes a btrfs loop pool)',
+      name, ok: false, detail: `${pool} is XFS without project quotas: a container can write until the pool is full`,
+      fix: (await kernelHasXfsQuotas())
+        ? `mount ${mount} with -o prjquota (in /etc/fstab too)`
+        : 'a kernel with XFS quotas (CONFIG_XFS_QUOTA) and the pool\'s XFS mounted with -o prjquota, or a data dir on btrfs',
     };
   }
   if (type === 'btrfs') {

@@ -11,6 +11,7 @@ import { log } from '../log.js';
 import {
   btrfsSysDir, enableSimpleQuotas, kernelHasSimpleQuotas, limitSubvolume, quotaMode, sweepGroups,
 } from './btrfs-quota.js';
+import { limitTree, mountPointOf, projectOf, projectQuotasEnforced, releaseProject } from './xfs-quota.js';
 
 export type PoolKind = 'btrfs' | 'xfs';
 
@@ -20,6 +21,8 @@ export interface PoolInfo {
   loopFile?: string;
   /** The pool's /sys/fs/btrfs directory when its forks' sizes are enforced (simple quotas). */
   quotaSysDir?: string;
+  /** The XFS pool's mount point when its forks' sizes are enforced (project quotas). */
+  xfsQuotaMount?: string;
 }
 
 const GiB = 2 ** 30;
@@ -92,9 +95,13 @@ export class StoragePool {
       type = await fsType(root);
     }
     const kind: PoolKind = type === 'btrfs' ? 'btrfs' : 'xfs';
-    if (kind === 'xfs') log.warn(`${root} is XFS: instances' root volume sizes are not enforced (see pcloud doctor)`);
     const quotaSysDir = kind === 'btrfs' ? await setUpQuotas(root) : undefined;
-    const pool = new StoragePool({ kind, root, loopFile, quotaSysDir });
+    const xfsQuotaMount = kind === 'xfs' ? await mountPointOf(root) : undefined;
+    const xfsEnforced = xfsQuotaMount !== undefined && (await projectQuotasEnforced(xfsQuotaMount));
+    if (kind === 'xfs' && !xfsEnforced) {
+      log.warn(`${root} is XFS without project quotas: instances' root volume sizes are not enforced (see pcloud doctor)`);
+    }
+    const pool = new StoragePool({ kind, root, loopFile, quotaSysDir, xfsQuotaMount: xfsEnforced ? xfsQuotaMount : undefined });
     await mkdir(join(root, 'images'), { recursive: true });
     await mkdir(join(root, 'instances'), { recursive: true });
     await mkdir(join(root, 'volumes'), { recursive: true });
@@ -147,8 +154,8 @@ export class StoragePool {
 
   /**
    * Fork an image into an instance's root disk by reflink. Milliseconds on btrfs. With `sizeGiB` (the root volume's
-   * size), what the instance writes is limited to that size less its image's (a write past it fails with EDQUOT),
-   * where the pool enforces sizes.
+   * size), its disk is held to that size where the pool enforces sizes (a write past it fails with EDQUOT): on btrfs
+   * what the instance writes is limited to the size less its image's, on XFS the whole tree to the size.
    */
   async fork(imageRoot: string, instanceId: string, sizeGiB?: number): Promise<string> {
     const path = this.diskPath(instanceId);
@@ -157,12 +164,13 @@ export class StoragePool {
       if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, path]);
       else await run('cp', ['-a', '--reflink=always', imageRoot, path]);
     }
-    const sysDir = this.info.quotaSysDir;
-    if (sizeGiB !== undefined && sysDir) {
+    const { quotaSysDir: sysDir, xfsQuotaMount } = this.info;
+    if (sizeGiB !== undefined && (sysDir || xfsQuotaMount)) {
       try {
         const room = sizeGiB * GiB - (await this.imageBytes(imageRoot));
         if (room <= 0) throw new Error(`the image is larger than a ${sizeGiB} GiB root volume`);
-        await limitSubvolume(this.root, sysDir, path, room);
+        if (sysDir) await limitSubvolume(this.root, sysDir, path, room);
+        else await limitTree(xfsQuotaMount!, path, instanceId, sizeGiB * GiB);
       } catch (err) {
         if (made) await this.removeDisk(instanceId).catch(() => undefined);
         throw err;
@@ -190,9 +198,12 @@ export class StoragePool {
 
   async removeDisk(instanceId: string): Promise<void> {
     const disk = await exists(this.diskPath(instanceId));
+    const { xfsQuotaMount } = this.info;
+    const project = disk && xfsQuotaMount ? await projectOf(this.diskPath(instanceId)) : 0;
     await this.removePath(this.diskPath(instanceId));
     // Its quota group goes once the subvolumes are dropped (and any a failed earlier removal left).
     if (disk && this.info.quotaSysDir) await sweepGroups(this.root, this.info.quotaSysDir, true);
+    if (xfsQuotaMount) await releaseProject(xfsQuotaMount, project);
     await rm(this.rawDiskPath(instanceId), { force: true });
     await rm(`${this.rawDiskPath(instanceId)}.tmp`, { force: true });
     await rm(this.stateDir(instanceId), { recursive: true, force: true });
