@@ -2,7 +2,8 @@
  * The storage pool: images unpacked ahead of time and instance disks forked from them by reflink.
  * btrfs: subvolumes and snapshots (milliseconds). XFS with reflink: `cp --reflink=always`. When the data dir is on
  * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly), no larger
- * than the free space under it. Root volume sizes are enforced on btrfs by simple quotas (./btrfs-quota.ts).
+ * than the free space under it. Root volume sizes are enforced by btrfs simple quotas (./btrfs-quota.ts) or XFS
+ * project quotas (./xfs-quota.ts).
  */
 import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
