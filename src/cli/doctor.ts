@@ -5,6 +5,7 @@ import { systemdIsPid1 } from '../host/units/index.js';
 import { familyRuntime } from '../cloud/catalog.js';
 import { firmwareFor, virtioWinIso } from '../host/q35.js';
 import { probeUserNamespaces } from '../host/nspawn.js';
+import { loopPoolSpace, rootVolumeSizes } from './doctor-storage.js';
 
 export interface Check {
   name: string;
@@ -41,6 +42,8 @@ export async function doctor(dataDir: string): Promise<Check[]> {
       : `${dataDir} is on ${fsType}; ${btrfs ? 'a btrfs loop file is created on first start' : 'no btrfs-progs to make a loop pool'}`,
     fix: btrfs ? undefined : apt('btrfs-progs xfsprogs'),
   });
+  checks.push(await loopPoolSpace(dataDir));
+  checks.push(await rootVolumeSizes(dataDir));
   checks.push(await containerUserNamespaces(dataDir, pool === 'btrfs' || pool === 'xfs' ? `${dataDir}/pool` : dataDir));
   checks.push(await inotifyInstances());
   const kvm = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false);

@@ -376,7 +376,7 @@ export class Instances {
       } else {
         // The fork, the network and the seed's contents are independent: make them at once.
         const [disk, netns, seed] = await Promise.all([
-          this.host.pool.fork(image.rootPath, id),
+          this.host.pool.fork(image.rootPath, id, inst.rootVolumeSizeGiB),
           this.config.networking === 'vpc' ? this.attachNetwork(inst) : Promise.resolve(undefined),
           Promise.resolve(this.seedFor(inst, hostname)),
         ]);

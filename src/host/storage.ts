@@ -1,12 +1,18 @@
 /**
  * The storage pool: images unpacked ahead of time and instance disks forked from them by reflink.
  * btrfs: subvolumes and snapshots (milliseconds). XFS with reflink: `cp --reflink=always`. When the data dir is on
- * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly).
+ * neither, a btrfs file system on a loop file under the data dir is created and mounted (said loudly), no larger
+ * than the free space under it. Root volume sizes are enforced by btrfs simple quotas (./btrfs-quota.ts) or XFS
+ * project quotas (./xfs-quota.ts).
  */
-import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, output } from './exec.js';
 import { log } from '../log.js';
+import {
+  btrfsSysDir, enableSimpleQuotas, kernelHasSimpleQuotas, limitSubvolume, quotaMode, sweepGroups,
+} from './btrfs-quota.js';
+import { limitTree, mountPointOf, projectOf, projectQuotasEnforced, releaseProject } from './xfs-quota.js';
 
 export type PoolKind = 'btrfs' | 'xfs';
 
@@ -14,6 +20,38 @@ export interface PoolInfo {
   kind: PoolKind;
   root: string;
   loopFile?: string;
+  /** The pool's /sys/fs/btrfs directory when its forks' sizes are enforced (simple quotas). */
+  quotaSysDir?: string;
+  /** The XFS pool's mount point when its forks' sizes are enforced (project quotas). */
+  xfsQuotaMount?: string;
+}
+
+const GiB = 2 ** 30;
+
+/** The loop file's size: what was asked, but no more than the file system under it has free (whole GiB). */
+export async function loopPoolSizeGiB(dir: string, wantedGiB: number): Promise<number> {
+  const fs = await statfs(dir);
+  const freeGiB = Math.floor((fs.bavail * fs.bsize) / GiB);
+  if (freeGiB < 1) throw new Error(`${dir} has less than 1 GiB free: no room for a storage pool`);
+  return Math.min(wantedGiB, freeGiB);
+}
+
+/** Enable simple quotas on a btrfs pool where the kernel has them; undefined (said loudly) where sizes cannot be enforced. */
+async function setUpQuotas(root: string): Promise<string | undefined> {
+  const sysDir = await btrfsSysDir(root);
+  let mode = await quotaMode(sysDir);
+  if (mode === 'off' && (await kernelHasSimpleQuotas())) {
+    await enableSimpleQuotas(root);
+    mode = await quotaMode(sysDir);
+  }
+  if (mode === 'squota') {
+    await sweepGroups(root, sysDir, false);
+    return sysDir;
+  }
+  log.warn(mode === 'qgroup'
+    ? `${root} has full btrfs quota groups: instances' root volume sizes are not enforced (see pcloud doctor)`
+    : `this kernel has no btrfs simple quotas: instances' root volume sizes are not enforced (see pcloud doctor)`);
+  return undefined;
 }
 
 async function fsType(path: string): Promise<string> {
@@ -45,8 +83,11 @@ export class StoragePool {
       loopFile = join(dataDir, 'pool.btrfs');
       if (!(await isMountPoint(root))) {
         if (!(await exists(loopFile))) {
-          log.warn(`${dataDir} is on ${type}, which has no reflink: creating a btrfs pool in ${loopFile}`);
-          await run('truncate', ['-s', `${opts.loopSizeGiB ?? 64}G`, loopFile]);
+          const wanted = opts.loopSizeGiB ?? 64;
+          const size = await loopPoolSizeGiB(dataDir, wanted);
+          log.warn(`${dataDir} is on ${type}, which has no reflink: creating a ${size} GiB btrfs pool in ${loopFile}`
+            + (size < wanted ? ` (${wanted} GiB asked: no more is free under it)` : ''));
+          await run('truncate', ['-s', `${size}G`, loopFile]);
           await run('mkfs.btrfs', ['-q', '-f', loopFile]);
         }
         // nodev: a device node in an image or a fork (a tenant's CreateImage) never opens a host device.
@@ -55,7 +96,13 @@ export class StoragePool {
       type = await fsType(root);
     }
     const kind: PoolKind = type === 'btrfs' ? 'btrfs' : 'xfs';
-    const pool = new StoragePool({ kind, root, loopFile });
+    const quotaSysDir = kind === 'btrfs' ? await setUpQuotas(root) : undefined;
+    const xfsQuotaMount = kind === 'xfs' ? await mountPointOf(root) : undefined;
+    const xfsEnforced = xfsQuotaMount !== undefined && (await projectQuotasEnforced(xfsQuotaMount));
+    if (kind === 'xfs' && !xfsEnforced) {
+      log.warn(`${root} is XFS without project quotas: instances' root volume sizes are not enforced (see pcloud doctor)`);
+    }
+    const pool = new StoragePool({ kind, root, loopFile, quotaSysDir, xfsQuotaMount: xfsEnforced ? xfsQuotaMount : undefined });
     await mkdir(join(root, 'images'), { recursive: true });
     await mkdir(join(root, 'instances'), { recursive: true });
     await mkdir(join(root, 'volumes'), { recursive: true });
@@ -106,13 +153,44 @@ export class StoragePool {
     return final;
   }
 
-  /** Fork an image into an instance's root disk by reflink. Milliseconds on btrfs. */
-  async fork(imageRoot: string, instanceId: string): Promise<string> {
+  /**
+   * Fork an image into an instance's root disk by reflink. Milliseconds on btrfs. With `sizeGiB` (the root volume's
+   * size), its disk is held to that size where the pool enforces sizes (a write past it fails with EDQUOT): on btrfs
+   * what the instance writes is limited to the size less its image's, on XFS the whole tree to the size.
+   */
+  async fork(imageRoot: string, instanceId: string, sizeGiB?: number): Promise<string> {
     const path = this.diskPath(instanceId);
-    if (await exists(path)) return path;
-    if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, path]);
-    else await run('cp', ['-a', '--reflink=always', imageRoot, path]);
+    const made = !(await exists(path));
+    if (made) {
+      if (this.kind === 'btrfs') await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, path]);
+      else await run('cp', ['-a', '--reflink=always', imageRoot, path]);
+    }
+    const { quotaSysDir: sysDir, xfsQuotaMount } = this.info;
+    if (sizeGiB !== undefined && (sysDir || xfsQuotaMount)) {
+      try {
+        const room = sizeGiB * GiB - (await this.imageBytes(imageRoot));
+        if (room <= 0) throw new Error(`the image is larger than a ${sizeGiB} GiB root volume`);
+        if (sysDir) await limitSubvolume(this.root, sysDir, path, room);
+        else await limitTree(xfsQuotaMount!, path, instanceId, sizeGiB * GiB);
+      } catch (err) {
+        if (made) await this.removeDisk(instanceId).catch(() => undefined);
+        throw err;
+      }
+    }
     return path;
+  }
+
+  private readonly imageSizes = new Map<string, Promise<number>>();
+
+  /** Bytes an image's root takes (its files' blocks; measured once: an image is read-only). */
+  private imageBytes(imageRoot: string): Promise<number> {
+    let size = this.imageSizes.get(imageRoot);
+    if (!size) {
+      size = output('du', ['-sx', '-B1', imageRoot]).then((out) => Number(out.split(/\s/)[0]));
+      size.catch(() => this.imageSizes.delete(imageRoot));
+      this.imageSizes.set(imageRoot, size);
+    }
+    return size;
   }
 
   async hasDisk(instanceId: string): Promise<boolean> {
@@ -120,7 +198,13 @@ export class StoragePool {
   }
 
   async removeDisk(instanceId: string): Promise<void> {
+    const disk = await exists(this.diskPath(instanceId));
+    const { xfsQuotaMount } = this.info;
+    const project = disk && xfsQuotaMount ? await projectOf(this.diskPath(instanceId)) : 0;
     await this.removePath(this.diskPath(instanceId));
+    // Its quota group goes once the subvolumes are dropped (and any a failed earlier removal left).
+    if (disk && this.info.quotaSysDir) await sweepGroups(this.root, this.info.quotaSysDir, true);
+    if (xfsQuotaMount) await releaseProject(xfsQuotaMount, project);
     await rm(this.rawDiskPath(instanceId), { force: true });
     await rm(`${this.rawDiskPath(instanceId)}.tmp`, { force: true });
     await rm(this.stateDir(instanceId), { recursive: true, force: true });
