@@ -6,6 +6,7 @@ import { familyRuntime } from '../cloud/catalog.js';
 import { firmwareFor, virtioWinIso } from '../host/q35.js';
 import { probeUserNamespaces } from '../host/nspawn.js';
 import { loopPoolSpace, rootVolumeSizes } from './doctor-storage.js';
+import { devicePolicySupport } from '../host/units/devices.js';
 
 export interface Check {
   name: string;
@@ -87,8 +88,17 @@ export async function doctor(dataDir: string): Promise<Check[]> {
     fix: nfsClient ? undefined : 'run pcloud on a kernel with NFS client support (CONFIG_NFS_V4)',
   });
   checks.push(await tool('nginx (Lambda)', 'nginx', 'nginx', ['-v']));
-  if (!systemdIsPid1()) checks.push(await functionSandbox());
+  if (!systemdIsPid1()) checks.push(await functionSandbox(), containerDevices());
   return checks;
+}
+
+/** Without systemd, containers get a closed device policy from their unit's devices cgroup (cgroup v1 only). */
+function containerDevices(): Check {
+  const name = 'container device policy (direct manager)';
+  const support = devicePolicySupport();
+  return support.enforced
+    ? { name, ok: true, detail: 'closed: a container opens only the pseudo devices and its ptys, never a host device node' }
+    : { name, ok: false, detail: support.why, fix: 'run pcloud on a host booted with systemd (DevicePolicy=closed works on cgroup v2 there)' };
 }
 
 /** Without systemd, functions' handlers run in bubblewrap, as a user of their own (setpriv), under a seccomp filter. */
