@@ -178,11 +178,21 @@ describe('a unit under a real supervisor', () => {
   it('writes to a pipe, not a socket (/dev/stdout opens), and keeps it across restarts of its main process', async () => {
     const m = manager();
     const flag = join(base, 'restarted');
-    // Exit 133 (nspawn's reboot) starts it again: the second run writes after the first, into the same console.
-    await m.start(unit('pcloud-t-pipe', `if [ -e '${flag}' ]; then echo second >/dev/stdout; exit 0; fi; touch '${flag}'; echo first; echo err >&2; exit 133`,
-      { restartForceExitStatus: [133] }));
+    const script = join(base, 'restarts.sh');
+    // Exit 133 (nspawn's reboot) starts it again: the second run writes after the first, into the same console. The
+    // first run's node makes its stdout non-blocking (and, killed, cannot undo it): the second still starts with a
+    // blocking one (a write end of its own), what programs expect.
+    writeFileSync(script, `nonblocking() { [ $(( 0$(sed -n 's/^flags:[[:space:]]*//p' /proc/$$/fdinfo/1) & 04000 )) -ne 0 ] && echo non-blocking; }
+if [ -e '${flag}' ]; then echo second >/dev/stdout; nonblocking; exit 0; fi
+touch '${flag}'
+sh -c '"$0" -e "process.stdout.write(String.fromCharCode(102, 105, 114, 115, 116, 10)); process.kill(process.pid, 9)"; :' '${process.execPath}' 2>/dev/null
+nonblocking
+echo err >&2
+exit 133
+`);
+    await m.start(unit('pcloud-t-pipe', `. '${script}'`, { restartForceExitStatus: [133] }));
     expect(await ended(m, 'pcloud-t-pipe')).toMatchObject({ state: 'inactive', result: 'success' });
-    expect((await m.logs('pcloud-t-pipe', 1000)).toString()).toBe('first\nerr\nsecond\n');
+    expect((await m.logs('pcloud-t-pipe', 1000)).toString()).toBe('first\nnon-blocking\nerr\nsecond\n');
   });
 
   it('a stopped supervisor holds its writer back (a full pipe) without losing it, and it goes on when continued', async () => {

@@ -86,10 +86,13 @@ export class RotatingLog {
   }
 }
 
-/** The supervisor's side of a unit's console: `fd` is what the main process writes to; the rest goes to the log. */
+/** The supervisor's side of a unit's console: the pipe its main process writes to; what comes out goes to the log. */
 export interface UnitConsole {
-  /** The pipe's write end, for the main process's stdout and stderr (the supervisor keeps it open for restarts). */
-  readonly fd: number;
+  /**
+   * A write end of the pipe for one start of the main process (its stdout and stderr; close it once given): a file
+   * description of its own each time, so that one a main process made non-blocking (node does) is not the next one's.
+   */
+  writer(): number;
   /** Copy what is still in the pipe to the log (synchronously: the supervisor is about to exit). */
   drain(): void;
 }
@@ -100,26 +103,25 @@ export function openConsole(dir: string, bound: number): UnitConsole {
   const fifo = join(dir, 'console.pipe');
   try { unlinkSync(fifo); } catch { /* absent */ }
   execFileSync('mkfifo', ['-m', '600', '--', fifo]);
-  let readFd: number;
-  let writeFd: number;
+  let fd: number;
   try {
-    // Read-write first (a FIFO's read-only open would wait for a writer): this end keeps the pipe whole for good.
-    readFd = openSync(fifo, 'r+');
-    writeFd = openSync(fifo, 'w');
+    // Read-write (a FIFO's read-only open would wait for a writer): this end keeps the pipe whole for good.
+    fd = openSync(fifo, 'r+');
   } finally {
     unlinkSync(fifo);
   }
-  // net makes the read end non-blocking and reads it as it fills; the write end stays blocking for the main process.
-  const reader = new Socket({ fd: readFd, readable: true, writable: false });
+  // net makes this end non-blocking and reads it as it fills.
+  const reader = new Socket({ fd, readable: true, writable: false });
   reader.on('data', (chunk: Buffer) => log.write(chunk));
   reader.on('error', () => undefined);
   return {
-    fd: writeFd,
+    // The pipe has no name any more: /proc opens it again, in a file description of its own (blocking).
+    writer: () => openSync(`/proc/self/fd/${fd}`, 'w'),
     drain() {
       const buf = Buffer.alloc(64 * 1024);
       for (;;) {
         let n: number;
-        try { n = readSync(readFd, buf, 0, buf.length, null); } catch { break; } // EAGAIN: empty
+        try { n = readSync(fd, buf, 0, buf.length, null); } catch { break; } // EAGAIN: empty
         if (n <= 0) break;
         log.write(buf.subarray(0, n));
       }

@@ -14,7 +14,7 @@
  * console-log.ts in console.log and console.log.1, are written there)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import unixDgram from 'unix-dgram';
 import type { RestartPolicy, UnitSpec, UnitStatus } from './types.js';
@@ -205,8 +205,10 @@ function startMain(): void {
   status.readyAt = spec.type === 'notify' ? undefined : Date.now();
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...spec.env };
   if (spec.type === 'notify') env.NOTIFY_SOCKET = notifyPath;
-  const main = spawn(spec.exec[0]!, spec.exec.slice(1), { env, stdio: ['ignore', unitConsole.fd, unitConsole.fd] });
+  const out = unitConsole.writer();
+  const main = spawn(spec.exec[0]!, spec.exec.slice(1), { env, stdio: ['ignore', out, out] });
   child = main;
+  closeSync(out);
   status.mainPid = main.pid;
   // A program that cannot be run emits error and close, not exit: one end, either way.
   let ended = false;
