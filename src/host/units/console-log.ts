@@ -18,7 +18,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { Socket } from 'node:net';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
 
 export const CONSOLE_LOG = 'console.log';
@@ -110,20 +110,21 @@ export function openConsole(dir: string, bound: number): UnitConsole {
   } finally {
     unlinkSync(fifo);
   }
-  // net makes this end non-blocking and reads it as it fills.
-  const reader = new Socket({ fd, readable: true, writable: false });
-  reader.on('data', (chunk: Buffer) => log.write(chunk));
+  // net makes this end non-blocking and reads it as it fills, into one buffer (no garbage however much comes).
+  const buffer = Buffer.alloc(64 * 1024);
+  const onread = { buffer, callback: (n: number) => { log.write(buffer.subarray(0, n)); } };
+  // (Node's Socket takes onread as net.connect does; its types list it for connect only.)
+  const reader = new Socket({ fd, readable: true, writable: false, onread } as SocketConstructorOpts);
   reader.on('error', () => undefined);
   return {
     // The pipe has no name any more: /proc opens it again, in a file description of its own (blocking).
     writer: () => openSync(`/proc/self/fd/${fd}`, 'w'),
     drain() {
-      const buf = Buffer.alloc(64 * 1024);
       for (;;) {
         let n: number;
-        try { n = readSync(fd, buf, 0, buf.length, null); } catch { break; } // EAGAIN: empty
+        try { n = readSync(fd, buffer, 0, buffer.length, null); } catch { break; } // EAGAIN: empty
         if (n <= 0) break;
-        log.write(buf.subarray(0, n));
+        log.write(buffer.subarray(0, n));
       }
     },
   };
