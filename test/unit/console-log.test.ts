@@ -195,6 +195,20 @@ exit 133
     expect((await m.logs('pcloud-t-pipe', 1000)).toString()).toBe('first\nnon-blocking\nerr\nsecond\n');
   });
 
+  it('a console that cannot be set up fails the start, saying so, and runs nothing', async () => {
+    const m = manager();
+    const path = process.env.PATH;
+    process.env.PATH = join(base, 'no-such-dir'); // the supervisor's PATH: no mkfifo there
+    try {
+      await m.start({ ...unit('pcloud-t-noconsole', ''), exec: ['/bin/touch', join(base, 'ran')] });
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(await ended(m, 'pcloud-t-noconsole')).toMatchObject({ state: 'failed', result: 'start-failed', statusText: 'its console could not be set up' });
+    expect(existsSync(join(base, 'ran'))).toBe(false);
+    expect(readFileSync(join(unitDir('pcloud-t-noconsole'), 'supervisor.log'), 'utf8')).toContain('console: ');
+  });
+
   it('a stopped supervisor holds its writer back (a full pipe) without losing it, and it goes on when continued', async () => {
     const m = manager(64 * 1024);
     await m.start(unit('pcloud-t-slow', 'seq 1 3000000; echo done'));

@@ -200,7 +200,14 @@ let unitConsole: UnitConsole | undefined;
 function startMain(): void {
   if (stopping) return finish('inactive');
   starts.push(Date.now());
-  unitConsole ??= openConsole(dir!, consoleLogBytes());
+  try {
+    unitConsole ??= openConsole(dir!, consoleLogBytes());
+  } catch (err) {
+    process.stderr.write(`console: ${(err as Error).message}\n`); // supervisor.log, for the host's operator
+    status.result = 'start-failed';
+    status.statusText = 'its console could not be set up';
+    return finish('failed');
+  }
   status.state = spec.type === 'notify' ? 'activating' : 'active';
   status.readyAt = spec.type === 'notify' ? undefined : Date.now();
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...spec.env };
