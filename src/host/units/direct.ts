@@ -6,6 +6,7 @@
  *   supervisor.pid  the supervisor's pid and start time (the manager, as soon as it is spawned)
  *   stop            a stop asked for before the supervisor could be signalled: it then never starts the main process
  *   state.json      the supervisor's record of the unit (once it has taken the unit)
+ *   console.log     the console (stdout, stderr) of its processes, and console.log.1 before it (console-log.ts)
  * A manager that revives (the server holding the data dir) starts again, per its restart policy, a unit whose
  * supervisor died (SIGKILL, OOM) after taking down what was left of it.
  */
@@ -19,6 +20,7 @@ import { alive, sameProcess, startTicks, unitCgroup } from './proc.js';
 import { restartDelayMs } from './restart.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
 import { log } from '../../log.js';
+import { consoleCommand, consoleLogBytes, readConsoleTail } from './console-log.js';
 
 interface StoredStatus extends UnitStatus {
   supervisorPid?: number;
@@ -68,11 +70,16 @@ export class DirectUnitManager implements UnitManager {
   private readonly revivals = new Map<string, number[]>();
   private readonly reviving = new Set<string>();
   private readonly revive: boolean;
+  private readonly consoleLogBytes: number;
 
-  /** revive: start again units whose supervisor died (only the server that holds the data dir does). */
-  constructor(runDir: string, opts: { revive?: boolean } = {}) {
+  /**
+   * revive: start again units whose supervisor died (only the server that holds the data dir does).
+   * consoleLogBytes: the bound of each of a unit's two console files (console-log.ts; PCLOUD_CONSOLE_LOG_BYTES).
+   */
+  constructor(runDir: string, opts: { revive?: boolean; consoleLogBytes?: number } = {}) {
     this.root = resolve(runDir, 'units');
     this.revive = opts.revive ?? false;
+    this.consoleLogBytes = opts.consoleLogBytes ?? consoleLogBytes();
   }
 
   async init(): Promise<void> {
@@ -105,7 +112,8 @@ export class DirectUnitManager implements UnitManager {
       this.watchUnit(name);
       const out = await open(join(dir, 'supervisor.log'), 'a');
       try {
-        const pid = spawnDetached(process.execPath, [supervisorScript(), dir], { stdoutFd: out.fd, env: { PATH: process.env.PATH ?? '' } });
+        const env = { PATH: process.env.PATH ?? '', PCLOUD_CONSOLE_LOG_BYTES: String(this.consoleLogBytes) };
+        const pid = spawnDetached(process.execPath, [supervisorScript(), dir], { stdoutFd: out.fd, env });
         const sup: Supervisor = { pid, ticks: startTicks(pid) };
         await writeFile(join(dir, 'supervisor.pid'), `${sup.pid} ${sup.ticks ?? ''}\n`);
         return sup;
@@ -234,25 +242,11 @@ export class DirectUnitManager implements UnitManager {
   }
 
   async logs(name: string, maxBytes: number): Promise<Buffer> {
-    const file = join(this.dir(name), 'console.log');
-    try {
-      const size = (await stat(file)).size;
-      const fh = await open(file, 'r');
-      try {
-        const len = Math.min(size, maxBytes);
-        const buf = Buffer.alloc(len);
-        await fh.read(buf, 0, len, size - len);
-        return buf;
-      } finally {
-        await fh.close();
-      }
-    } catch {
-      return Buffer.alloc(0);
-    }
+    return readConsoleTail(this.dir(name), maxBytes).catch(() => Buffer.alloc(0));
   }
 
   logCommand(name: string, follow: boolean): string[] {
-    return ['tail', '-n', '+1', ...(follow ? ['-F'] : []), join(this.dir(name), 'console.log')];
+    return consoleCommand(this.dir(name), follow);
   }
 
   onChange(listener: (s: UnitStatus) => void): () => void {

@@ -10,10 +10,11 @@
  *     knows the supervisor's pid): it then never starts it;
  *   - reaps it and records how it ended.
  * Its state is one JSON file, written atomically, that the server reads and watches.
- * Usage: node supervisor.js UNIT_DIR   (UNIT_DIR holds spec.json; state.json and console.log are written there)
+ * Usage: node supervisor.js UNIT_DIR   (UNIT_DIR holds spec.json; state.json and the console, bounded by
+ * console-log.ts in console.log and console.log.1, are written there)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import unixDgram from 'unix-dgram';
 import type { RestartPolicy, UnitSpec, UnitStatus } from './types.js';
@@ -21,6 +22,7 @@ import { socketPath } from '../sockets.js';
 import { startTicks, unitCgroup } from './proc.js';
 import { restartDelayMs } from './restart.js';
 import { cgroupV1Rules, devicePolicySupport } from './devices.js';
+import { consoleLogBytes, openConsole, type UnitConsole } from './console-log.js';
 
 // A stop can come at any moment, even before the main process exists: take it first of all.
 let stopping = false;
@@ -192,18 +194,28 @@ let starts: number[] = [];
 let restartTimer: NodeJS.Timeout | undefined;
 let startTimer: NodeJS.Timeout | undefined;
 let killTimer: NodeJS.Timeout | undefined;
+/** The main process's stdout and stderr: a pipe this supervisor copies into a bounded log, the same for every start. */
+let unitConsole: UnitConsole | undefined;
 
 function startMain(): void {
   if (stopping) return finish('inactive');
   starts.push(Date.now());
-  const log = openSync(join(dir!, 'console.log'), 'a');
+  try {
+    unitConsole ??= openConsole(dir!, consoleLogBytes());
+  } catch (err) {
+    process.stderr.write(`console: ${(err as Error).message}\n`); // supervisor.log, for the host's operator
+    status.result = 'start-failed';
+    status.statusText = 'its console could not be set up';
+    return finish('failed');
+  }
   status.state = spec.type === 'notify' ? 'activating' : 'active';
   status.readyAt = spec.type === 'notify' ? undefined : Date.now();
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...spec.env };
   if (spec.type === 'notify') env.NOTIFY_SOCKET = notifyPath;
-  const main = spawn(spec.exec[0]!, spec.exec.slice(1), { env, stdio: ['ignore', log, log] });
+  const out = unitConsole.writer();
+  const main = spawn(spec.exec[0]!, spec.exec.slice(1), { env, stdio: ['ignore', out, out] });
   child = main;
-  closeSync(log);
+  closeSync(out);
   status.mainPid = main.pid;
   // A program that cannot be run emits error and close, not exit: one end, either way.
   let ended = false;
@@ -284,6 +296,7 @@ function scheduleRestart(policy: RestartPolicy): void {
 
 function finish(state: 'inactive' | 'failed'): void {
   clearTimeout(restartTimer);
+  unitConsole?.drain();
   status.state = state;
   if (state === 'inactive' && !status.result) status.result = 'success';
   status.exitedAt = Date.now();
