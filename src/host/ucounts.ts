@@ -6,10 +6,14 @@
  * from the host inside that namespace (/proc/sys/user/* are per user namespace) as soon as its leader is known.
  *
  * What this holds, measured on this host (kernel 6.18): a limit set in the container's namespace stops its processes
- * there. What it does not: the kernel counts per user *inside* the namespace (each of the container's 65536 uids has
- * the cap), and nspawn mounts the container's read-only /proc/sys from inside its namespace, so the container's root
- * can remount it writable and raise its own limits. Against a hostile root the host's own limits must stay far above
- * what containers can take (their kernel memory is charged to each container's memory cgroup, which bounds it).
+ * there, and a namespace nested in it counts against it too. What it does not:
+ * - the kernel counts per user *inside* the namespace: each of the container's 65536 uids has the cap, and its root
+ *   can switch uids (5 uids took 5 x the cap);
+ * - nspawn mounts the container's read-only /proc/sys from inside the container's namespace (the mount is not locked),
+ *   so its root can remount it writable and, holding CAP_SYS_RESOURCE there, raise its own limits. Without that
+ *   capability (nspawn --drop-capability=CAP_SYS_RESOURCE) the write is refused even on a writable /proc/sys.
+ * So against a hostile root the host's own limits must stay far above what containers can take: their kernel memory
+ * (about 1 KB per inotify instance, measured) is charged to each container's memory cgroup, which bounds it.
  */
 import { readlink } from 'node:fs/promises';
 import { run } from './exec.js';
