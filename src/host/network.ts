@@ -420,11 +420,14 @@ export class NetworkDriver {
 
   /**
    * After a crash: host links left half-made (a macvlan not yet moved into its router) or orphaned (an uplink whose
-   * router is gone). Returns how many it removed.
+   * router is gone). Returns how many it removed. Where routers remain, the host's tables are put in place too.
    */
   async reconcileLinks(): Promise<number> {
     let removed = 0;
     const routers = new Set((await this.allNamespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => uplinkName(n.slice('pcloud-'.length))));
+    // Routers left running (by this server before a restart, or by an older pcloud): the host's NAT and filter as this
+    // version has them, before any launch asks.
+    if (routers.size) await this.ensureHost();
     const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
     for (const [, name] of links.matchAll(/^\d+: (p[ue][0-9a-f]{12})[:@]/gm)) {
       if (name!.startsWith('pu') && routers.has(name!)) continue;

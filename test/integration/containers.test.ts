@@ -456,6 +456,13 @@ print(" ".join(r))`]);
       const ping = (netns: string[]) => spawnSync('nsenter', ['-t', String(leaderOf(a.InstanceId!)), ...netns, '-m', '--', 'ping', '-c', '1', '-W', '2', upB.router], { encoding: 'utf8' }).stdout;
       expect(ping([])).toContain(' 0% packet loss');
       expect(ping(['-U', '-n'])).toContain('100% packet loss');
+      // A server starting where routers already run puts the host's filter back before any launch (an older pcloud's
+      // host, or a table someone removed).
+      execFileSync('nft', ['delete', 'table', 'inet', 'pcloud_host']);
+      await srv.kill9();
+      await srv.restart();
+      expect(spawnSync('nft', ['list', 'table', 'inet', 'pcloud_host']).status).toBe(0);
+      expect(reach(a.InstanceId!, main)).toBe('tcp-closed udp-silent');
     } finally {
       await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [a.InstanceId!, b.InstanceId!] }));
       await waitState(a.InstanceId!, 'terminated');
