@@ -11,6 +11,7 @@ import { instances, reservations, vpcs, type InstanceAttributes, type MetadataOp
 import type { Host } from '../host/index.js';
 import { containerUnit, containerUnitName } from '../host/nspawn.js';
 import { writeSeed } from '../host/seed.js';
+import { capContainer } from '../host/ucounts.js';
 import type { FlowRule } from '../host/network.js';
 import { isFinal, type UnitStatus } from '../host/units/types.js';
 import { log } from '../log.js';
@@ -552,6 +553,7 @@ export class Instances {
         if (inst.state === 'terminated') await this.host.units.remove(PREFIX + id);
         return;
       }
+      if (inst.runtime === 'container' && !isFinal(st.state)) await capContainer(this.host.units, id); // its own kernel budgets (ucounts.ts)
       if (st.state === 'active' && inst.state === 'pending') {
         this.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
         // A container started again mounts its volumes again (NFS, inside it).

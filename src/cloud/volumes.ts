@@ -9,6 +9,7 @@ import type { Db } from '../db/index.js';
 import { instances, snapshots, volumes } from '../db/schema.js';
 import type { Host } from '../host/index.js';
 import { nfsClientAddress, uplinkAddresses, type NfsClient } from '../host/network.js';
+import { NfsMountError } from '../host/nfs.js';
 import { containerLeader } from '../host/nspawn.js';
 import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
@@ -181,7 +182,12 @@ export class Volumes {
     } catch (err) {
       this.setDetached(vol.id);
       await this.nfsPlug!.unplug(inst, vol.id, device, false).catch(() => undefined);
-      throw new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': ${(err as Error).message}`);
+      // The user reads what to do; the command line, PIDs and addresses of the failure stay in the server's log.
+      log.warn(`mounting ${vol.id} in ${inst.id}: ${(err as Error).message}`);
+      const why = err instanceof NfsMountError && err.kernelLacksNfs
+        ? "this host's kernel cannot mount NFS in containers; an instance of a type that runs as a VM takes volumes (over iSCSI)"
+        : 'the host could not mount it; attach it again, and if it fails again ask the operator (the server log has the detail)';
+      throw new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': ${why}.`);
     }
     return { ...vol, ...set };
   }

@@ -56,6 +56,9 @@ export function firewallText(ports: PortRules[]): string {
     '    type filter hook forward priority filter; policy accept;', '    ct state established,related accept', '    ct state invalid drop'];
   for (const p of ports) {
     const port = portName(p.instanceId);
+    // An instance sends only from its own address (a VM's guest could forge any): no other instance's NFS access, no
+    // address of the router's or the host's.
+    if (p.ip) lines.push(`    iifname "${port}" ip saddr != ${p.ip} drop`);
     lines.push(`    oifname "${port}" jump in_${p.instanceId.slice(2)}`, `    iifname "${port}" jump out_${p.instanceId.slice(2)}`);
   }
   // A port with no chains yet (an instance still attaching) is closed, not open.
@@ -101,6 +104,29 @@ export const HOST_NFT = `table ip pcloud {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     ip saddr 100.64.0.0/10 oifname != "pu*" masquerade
+  }
+}
+`;
+
+/**
+ * The host's filter for what arrives from VPC routers (their uplinks, `pu…`), one table shared by every pcloud on the
+ * host. An instance reaches the host only as pcloud means it to: nothing addressed to the host itself passes (its main
+ * address, another VPC's uplink end, any other) unless it answers a connection the host made, or is for the host's
+ * end of the uplink it came by. That end is the router's own (iSCSI for its VMs); the router drops its instances'
+ * traffic to it but their NFS, SNATed to each instance's NFS address, which the NFS port's filter (nfs.ts) narrows to
+ * the exported addresses. Nor does the host forward one VPC's traffic into another's uplink.
+ */
+export const HOST_FILTER = `table inet pcloud_host {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname != "pu*" accept
+    ct state established,related accept
+    fib daddr . iif type local accept
+    drop
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "pu*" oifname "pu*" drop
   }
 }
 `;
@@ -204,7 +230,7 @@ export class NetworkDriver {
   private ensureHost(): Promise<void> {
     this.hostReady ??= (async () => {
       await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
-      await run('nft', ['-f', '-'], { input: `table ip pcloud\ndelete table ip pcloud\n${HOST_NFT}` });
+      await run('nft', ['-f', '-'], { input: `table ip pcloud\ndelete table ip pcloud\n${HOST_NFT}table inet pcloud_host\ndelete table inet pcloud_host\n${HOST_FILTER}` });
     })();
     this.hostReady.catch(() => { this.hostReady = undefined; });
     return this.hostReady;
@@ -394,11 +420,14 @@ export class NetworkDriver {
 
   /**
    * After a crash: host links left half-made (a macvlan not yet moved into its router) or orphaned (an uplink whose
-   * router is gone). Returns how many it removed.
+   * router is gone). Returns how many it removed. Where routers remain, the host's tables are put in place too.
    */
   async reconcileLinks(): Promise<number> {
     let removed = 0;
     const routers = new Set((await this.allNamespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => uplinkName(n.slice('pcloud-'.length))));
+    // Routers left running (by this server before a restart, or by an older pcloud): the host's NAT and filter as this
+    // version has them, before any launch asks.
+    if (routers.size) await this.ensureHost();
     const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
     for (const [, name] of links.matchAll(/^\d+: (p[ue][0-9a-f]{12})[:@]/gm)) {
       if (name!.startsWith('pu') && routers.has(name!)) continue;

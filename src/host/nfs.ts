@@ -39,18 +39,22 @@ export function ganeshaConfig(dir: string, port: number, exports: ExportEntry[])
   ].join('\n');
 }
 
+/** The host's filter in front of ganesha: one nft table per NFS port, so servers of other data dirs keep theirs. */
+export const hostFilterTable = (port: number) => `pcloud_nfs_${port}`;
+
 /**
- * The host's filter in front of ganesha (one table per NFS port, so servers of other data dirs keep theirs): from
+ * The host's filter in front of ganesha, TCP and UDP (ganesha answers on both, whatever its exports say): from
  * anywhere but the host itself (lo), only the addresses exported to reach the port; an instance without a volume, a
  * neighbour on the LAN or a VPC's router reaching the host by another of its addresses gets nothing through.
  */
 export function hostFilter(port: number, clients: string[]): string {
-  const name = `pcloud_nfs_${port}`;
+  const name = hostFilterTable(port);
+  const match = `meta l4proto { tcp, udp } th dport ${port} iifname != "lo"`;
   return [
     `table inet ${name}`, `delete table inet ${name}`, `table inet ${name} {`, '  chain input {',
     '    type filter hook input priority filter; policy accept;',
-    ...(clients.length ? [`    tcp dport ${port} iifname != "lo" ip saddr { ${clients.join(', ')} } accept`] : []),
-    `    tcp dport ${port} iifname != "lo" drop`, '  }', '}', '',
+    ...(clients.length ? [`    ${match} ip saddr { ${clients.join(', ')} } accept`] : []),
+    `    ${match} drop`, '  }', '}', '',
   ].join('\n');
 }
 
@@ -143,12 +147,31 @@ export class NfsServer {
     const [cmd, ...mkdirArgs] = [...enterAsRoot(leaderPid, ['-m']), 'mkdir', '-p', target];
     await run(cmd!, mkdirArgs);
     const [mount, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
-    await run(mount!, args);
+    try {
+      await run(mount!, args);
+    } catch (err) {
+      throw new NfsMountError(!(await kernelHasNfs()), (err as Error).message);
+    }
   }
 
   async unmountFrom(leaderPid: number, target: string): Promise<void> {
     await run('nsenter', ['-t', String(leaderPid), '-m', '--', 'umount', '-l', target], { reject: false });
   }
+}
+
+/**
+ * A volume's NFS mount failed inside a container. `kernelLacksNfs`: this host's kernel has no NFS client (asked after
+ * the mount, which loads the module where there is one). The message is the failed command's, for the server's log.
+ */
+export class NfsMountError extends Error {
+  constructor(readonly kernelLacksNfs: boolean, detail: string) {
+    super(detail);
+  }
+}
+
+/** Whether the kernel knows the nfs4 file system (built in, or its module loaded). */
+async function kernelHasNfs(): Promise<boolean> {
+  return (await readFile('/proc/filesystems', 'utf8').catch(() => '')).split('\n').some((l) => l.split('\t').pop() === 'nfs4');
 }
 
 async function isMounted(path: string): Promise<boolean> {

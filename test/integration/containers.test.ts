@@ -13,9 +13,11 @@ import {
   CreateTagsCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
   StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand,
 } from '@aws-sdk/client-ec2';
-import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer, describeOne, waitForState, runOtherServer } from '../support/real.js';
+import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer, describeOne, waitForState, runOtherServer, freePort } from '../support/real.js';
 import { until } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
+import { uplinkAddresses } from '../../src/host/network.js';
+import { CONTAINER_UCOUNTS } from '../../src/host/ucounts.js';
 
 /** "The physical network" for public IPs: a namespace of the test's own behind a veth whose host end is the parent. */
 const LAN = { ns: 'pcloud-test-lan', parent: 'ptlan', cidr: '198.51.100.0/24', router: '198.51.100.1', pool: '198.51.100.100-198.51.100.120' };
@@ -397,6 +399,117 @@ describe('networks: public IPs on the physical network (macvlan, 1:1 NAT)', () =
     // The router and its macvlan went with the VPC.
     expect(hostInventory().netns.filter((n) => n.includes(vpc.VpcId!))).toEqual([]);
   });
+});
+
+describe('networks: the host is not the instances\' to reach', () => {
+  // A TCP and UDP echo on every address of the host, as any host service listening on 0.0.0.0 would be.
+  let listener: ReturnType<typeof spawn> | undefined;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort();
+    listener = spawn(process.execPath, ['-e', `const p = ${port};
+      require('net').createServer((c) => c.end('host\\n')).listen(p, '0.0.0.0');
+      const u = require('dgram').createSocket('udp4'); u.on('message', (m, r) => u.send('host', r.port, r.address)); u.bind(p, '0.0.0.0');`], { stdio: 'ignore' });
+    await until(() => spawnSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).status === 0, 10_000, 100);
+  });
+  afterAll(() => { listener?.kill(); });
+
+  /** From inside an instance: whether a TCP connection to address:port opens, and whether a UDP datagram there is answered. */
+  const reach = (id: string, address: string) => inside(id, ['python3', '-c', `import socket
+r = []
+try:
+    socket.create_connection(("${address}", ${port}), timeout=2).close(); r.append("tcp-open")
+except OSError:
+    r.append("tcp-closed")
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2); u.sendto(b"ping", ("${address}", ${port}))
+try:
+    u.recv(64); r.append("udp-answered")
+except OSError:
+    r.append("udp-silent")
+print(" ".join(r))`]);
+
+  it("an instance reaches none of the host's addresses (its uplink's end, another VPC's, the main one), nor another VPC's router", async () => {
+    const vpc = (await srv.ec2.send(new CreateVpcCommand({ CidrBlock: '10.80.0.0/16' }))).Vpc!;
+    const sub = (await srv.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.80.1.0/24' }))).Subnet!;
+    const igw = (await srv.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!;
+    await srv.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+    const a = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!;
+    const b = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, SubnetId: sub.SubnetId }))).Instances![0]!;
+    try {
+      await waitState(a.InstanceId!, 'running');
+      await waitState(b.InstanceId!, 'running');
+      const upA = uplinkAddresses(a.VpcId!);
+      const upB = uplinkAddresses(vpc.VpcId!);
+      const main = execFileSync('ip', ['-o', 'route', 'get', '192.0.2.1']).toString().match(/ src (\S+)/)![1]!;
+      // The listener answers on each address (from the host), and a router's own traffic reaches its uplink's end (its
+      // VMs' iSCSI) but no other address of the host: the host's filter, not the router's, is what stops the rest.
+      const fromRouter = (vpcId: string, address: string) => spawnSync('ip', ['netns', 'exec', `pcloud-${vpcId}`, 'timeout', '3', 'bash', '-c',
+        `exec 3<>/dev/tcp/${address}/${port}`]).status === 0;
+      await until(() => fromRouter(a.VpcId!, upA.host), 15_000, 200);
+      expect(fromRouter(a.VpcId!, main)).toBe(false);
+      expect(fromRouter(a.VpcId!, upB.host)).toBe(false);
+      for (const [id, addresses] of [[a.InstanceId!, [upA.host, upB.host, main]], [b.InstanceId!, [upB.host, upA.host, main]]] as const) {
+        for (const address of addresses) expect([address, reach(id, address)]).toEqual([address, 'tcp-closed udp-silent']);
+      }
+      // Nor through the host into another VPC's router: its uplink address answers the host's ping (the container's ping
+      // binary, run in the host's network namespace), not the instance's.
+      const ping = (netns: string[]) => spawnSync('nsenter', ['-t', String(leaderOf(a.InstanceId!)), ...netns, '-m', '--', 'ping', '-c', '1', '-W', '2', upB.router], { encoding: 'utf8' }).stdout;
+      expect(ping([])).toContain(' 0% packet loss');
+      expect(ping(['-U', '-n'])).toContain('100% packet loss');
+      // A server starting where routers already run puts the host's filter back before any launch (an older pcloud's
+      // host, or a table someone removed).
+      execFileSync('nft', ['delete', 'table', 'inet', 'pcloud_host']);
+      await srv.kill9();
+      await srv.restart();
+      expect(spawnSync('nft', ['list', 'table', 'inet', 'pcloud_host']).status).toBe(0);
+      expect(reach(a.InstanceId!, main)).toBe('tcp-closed udp-silent');
+    } finally {
+      await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [a.InstanceId!, b.InstanceId!] }));
+      await waitState(a.InstanceId!, 'terminated');
+      await waitState(b.InstanceId!, 'terminated');
+      await srv.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId, VpcId: vpc.VpcId }));
+      await srv.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId }));
+      await srv.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+      await srv.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+    }
+  }, 240_000);
+});
+
+describe("kernel budgets: one container cannot take the host's", () => {
+  it("a container's inotify_init() loop stops at its own cap, and another container still boots", async () => {
+    const cap = CONTAINER_UCOUNTS.get('max_inotify_instances')!;
+    const a = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    let holder: ReturnType<typeof spawn> | undefined;
+    try {
+      await waitState(a, 'running');
+      expect(inside(a, ['cat', '/proc/sys/user/max_inotify_instances', '/proc/sys/user/max_user_namespaces']).split('\n').map(Number))
+        .toEqual([cap, CONTAINER_UCOUNTS.get('max_user_namespaces')]);
+      // As the container's root: inotify_init() until it fails, then hold them all.
+      holder = spawn('nsenter', ['-t', String(leaderOf(a)), '-U', '-m', '-u', '-i', '-n', '-p', '--', 'python3', '-c', `import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+n = 0
+while libc.inotify_init() >= 0:
+    n += 1
+print(n, os.strerror(ctypes.get_errno()), flush=True)
+time.sleep(600)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      holder.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+      await until(() => out.includes('\n'), 30_000, 100);
+      const line = out.split('\n')[0]!;
+      expect(line).toMatch(/^\d+ Too many open files$/);
+      expect(Number(line.split(' ')[0])).toBeLessThanOrEqual(cap);
+      // With those held, another container boots all the way (its systemd has the inotify instances it needs).
+      const b = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+      await waitState(b, 'running');
+      await until(() => /running|degraded/.test(spawnSync('nsenter', ['-t', String(leaderOf(b)), '-U', '-m', '-u', '-i', '-n', '-p', '--', 'systemctl', 'is-system-running'], { encoding: 'utf8' }).stdout), 60_000, 500);
+      await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [b] }));
+      await waitState(b, 'terminated');
+    } finally {
+      holder?.kill();
+      await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [a] }));
+      await waitState(a, 'terminated');
+    }
+  }, 240_000);
 });
 
 describe('networks: VPCs are apart', () => {

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { Owners } from '../../src/host/owners.js';
 import { dataDirHolder } from '../../src/host/datalock.js';
+import { hostFilterTable } from '../../src/host/nfs.js';
+import { portFree } from '../../src/host/ports.js';
 
 export const BASE = process.env.PCLOUD_TEST_BASE ?? '/var/tmp/pcloud-tests';
 
@@ -53,6 +55,10 @@ function mounted(path: string): boolean {
 /** Take down all an earlier run held on the host, then delete its dir. */
 export async function sweepRun(dataDir: string): Promise<void> {
   await stopUnits(dataDir);
+  // Its NFS port's filter (an nft table named by the port), unless another server now serves NFS on that port.
+  const conf = join(dataDir, 'run/nfs/ganesha.conf');
+  const nfsPort = existsSync(conf) ? /NFS_Port = (\d+);/.exec(readFileSync(conf, 'utf8'))?.[1] : undefined;
+  if (nfsPort && (await portFree('0.0.0.0', Number(nfsPort)))) spawnSync('nft', ['delete', 'table', 'inet', hostFilterTable(Number(nfsPort))]);
   // Its network namespaces (routers, instances), as recorded.
   const owners = new Owners('netns', dataDir);
   for (const ns of await owners.recorded()) {

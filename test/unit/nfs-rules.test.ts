@@ -49,17 +49,17 @@ describe('router rules for NFS', () => {
 });
 
 describe("the host's filter in front of ganesha", () => {
-  it('lets only exported addresses (and the host itself) reach the port', () => {
+  it('lets only exported addresses (and the host itself) reach the port, over TCP and UDP', () => {
     const text = hostFilter(12049, ['240.1.2.3', '240.4.5.6']);
     expect(nftCheck(text).status).toBe(0);
-    expect(text).toContain('tcp dport 12049 iifname != "lo" ip saddr { 240.1.2.3, 240.4.5.6 } accept');
-    expect(text.trim().split('\n').filter((l) => l.includes('drop'))).toEqual(['    tcp dport 12049 iifname != "lo" drop']);
+    expect(text).toContain('meta l4proto { tcp, udp } th dport 12049 iifname != "lo" ip saddr { 240.1.2.3, 240.4.5.6 } accept');
+    expect(text.trim().split('\n').filter((l) => l.includes('drop'))).toEqual(['    meta l4proto { tcp, udp } th dport 12049 iifname != "lo" drop']);
   });
 
   it('with nothing exported, the port is closed to everyone but the host', () => {
     const text = hostFilter(2049, []);
     expect(nftCheck(text).status).toBe(0);
     expect(text).not.toContain('saddr');
-    expect(text).toContain('tcp dport 2049 iifname != "lo" drop');
+    expect(text).toContain('meta l4proto { tcp, udp } th dport 2049 iifname != "lo" drop');
   });
 });
