@@ -16,7 +16,7 @@ import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { isId } from './ids.js';
 import { KeyedQueue } from '../serial.js';
-import { PackageRefused } from '../host/code-package.js';
+import { PackageRefused, UNZIPPED_MAX } from '../host/code-package.js';
 
 export type FunctionRow = typeof functions.$inferSelect;
 
@@ -36,8 +36,6 @@ export const ASYNC_PAYLOAD_MAX = 256 * 1024;
 /** A deployment package uploaded inline (Lambda: 50 MB zipped; the request that carries it in base64, 69905067 bytes). */
 export const ZIP_MAX = 50 * 1024 * 1024;
 const ZIP_REQUEST_MAX = 69905067;
-/** What a package may unzip to (Lambda: 250 MB; the host enforces it while unpacking). */
-export const UNZIPPED_MAX = 262144000;
 /** A function's environment variables together, measured as Lambda does: their JSON, in bytes. */
 export const ENVIRONMENT_MAX = 4096;
 
