@@ -341,6 +341,11 @@ export class Functions {
     return publish ? this.publish(accountId, name, '') : this.get(accountId, name);
   }
 
+  /** What updateConfiguration would refuse of this input, refused before anything else of a request is stored. */
+  checkConfiguration(input: FunctionInput): void {
+    check(input, false);
+  }
+
   async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
     const { name } = this.parseName(accountId, ref);
     this.row(accountId, name);
