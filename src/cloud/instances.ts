@@ -617,7 +617,10 @@ export class Instances {
     await this.unpublish(id);
   }
 
-  /** Remove what an instance holds on the host: its unit and its disk. */
+  /**
+   * Remove what an instance holds on the host: its units, lease, network and disk. Each step is tried and logged on
+   * its own: none may keep the caller from recording the instance's end (a pending one would count against limits).
+   */
   private async teardown(id: string): Promise<void> {
     for (const name of [PREFIX + id, ...this.vms.companions(id)]) {
       try {
@@ -629,7 +632,9 @@ export class Instances {
     }
     // Its DHCP lease goes before its port does, so the address can go to a new instance straight away.
     const row = this.db.select({ vpcId: instances.vpcId, ip: instances.privateIp, mac: instances.macAddress }).from(instances).where(eq(instances.id, id)).get();
-    if (row && this.config.networking === 'vpc') await this.host.dns.release(row.vpcId, id, row.ip, row.mac);
+    if (row && this.config.networking === 'vpc') {
+      await this.host.dns.release(row.vpcId, id, row.ip, row.mac).catch((err) => log.warn(`releasing the lease of ${id}: ${(err as Error).message}`));
+    }
     await this.detachNetwork(id);
     await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
   }
@@ -638,7 +643,9 @@ export class Instances {
   private async detachNetwork(id: string): Promise<void> {
     const inst = this.row(id);
     await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
-    if (inst && inst.runtime !== 'container' && this.config.networking === 'vpc') await this.host.network.detachTap(inst.vpcId, id);
+    if (inst && inst.runtime !== 'container' && this.config.networking === 'vpc') {
+      await this.host.network.detachTap(inst.vpcId, id).catch((err) => log.warn(`removing the tap of ${id}: ${(err as Error).message}`));
+    }
   }
 
   /** After an instance left (or stopped): its name leaves the VPC's DNS, its addresses the VPC's rules and edge. */

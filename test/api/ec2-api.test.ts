@@ -122,6 +122,32 @@ describe('RunInstances', () => {
   });
 });
 
+describe('a teardown step that fails', () => {
+  it('does not keep a failed or never-ready launch from ending terminated (its DHCP lease cannot be released)', async () => {
+    await api.cloud.instances.idle();
+    const release = api.dns.release;
+    let refused = 0;
+    api.dns.release = async () => { refused++; throw new Error('dnsmasq is gone'); };
+    const launch = async () => (await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    try {
+      api.units.failNextStart = new Error('nspawn exploded');
+      const failed = await launch();
+      await until(async () => (await state(failed)) === 'terminated');
+      expect(await api.pool.hasDisk(failed)).toBe(false);
+      api.units.autoReady = false;
+      const neverReady = await launch();
+      await until(() => api.units.units.get(`pcloud-instance@${neverReady}`));
+      api.units.exit(`pcloud-instance@${neverReady}`, 'timeout');
+      await until(async () => (await state(neverReady)) === 'terminated');
+      expect(await api.pool.hasDisk(neverReady)).toBe(false);
+      expect(refused).toBe(2);
+    } finally {
+      api.units.autoReady = true;
+      api.dns.release = release;
+    }
+  });
+});
+
 describe('DescribeInstances', () => {
   it('filters by state, type, tag, tag-key, ip, dns name and AZ; wildcards work', async () => {
     const find = async (Name: string, Values: string[]) => (await api.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name, Values }] })))
