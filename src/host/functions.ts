@@ -14,6 +14,7 @@ import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { log } from '../log.js';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
 import { Owners } from './owners.js';
@@ -251,9 +252,8 @@ export class FunctionHost {
       await this.units.start(spec);
       await writeFile(this.specStamp(o.key), stamp);
     } catch (err) {
-      // Nothing stays claimed for a unit that never started.
-      await this.units.stop(name).catch(() => undefined);
-      if (box) await this.releaseSandbox(o.key);
+      // Nothing stays of a unit that never started: its unit and its dir, socket, spec stamp and sandbox user.
+      await this.stop(o.key).catch((e) => log.warn(`cleaning up function unit ${name}: ${(e as Error).message}`));
       throw err;
     }
   }
