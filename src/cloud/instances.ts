@@ -560,6 +560,7 @@ export class Instances {
       }
       if (!isFinal(st.state)) return;
       if (inst.state === 'pending') {
+        logEnd(id, st);
         await this.teardown(id);
         this.setState(id, 'terminated', {
           stateReasonCode: 'Server.InternalError',
@@ -574,6 +575,7 @@ export class Instances {
   /** A running instance's unit ended without being asked to: as on EC2, per its shutdown behaviour. */
   private async ended(inst: Instance, st: UnitStatus): Promise<void> {
     const clean = st.result === 'success';
+    if (!clean) logEnd(inst.id, st);
     const code = clean ? 'Client.InstanceInitiatedShutdown' : 'Server.InternalError';
     const message = clean ? 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' : `Server.InternalError: the instance's unit failed (${describeEnd(st)})`;
     const reason = `${clean ? 'User initiated' : 'Server error'} (${ec2Time(new Date())})`;
@@ -1029,12 +1031,19 @@ function decodeToken(token: string | undefined): number {
   throw new CloudError('InvalidPaginationToken', `Invalid pagination token: ${token.slice(0, 40)}`);
 }
 
+/**
+ * How a unit ended, for the tenant's StateReason: its result, exit code and signal. Its status text (a spawn error,
+ * nspawn's STATUS=) can name host paths and commands: that goes to the server's log only (logEnd).
+ */
 function describeEnd(st: UnitStatus): string {
   const parts = [st.result ?? st.state];
   if (st.exitCode !== undefined) parts.push(`exit ${st.exitCode}`);
   if (st.signal) parts.push(st.signal);
-  if (st.statusText) parts.push(st.statusText);
   return parts.join(', ');
+}
+
+function logEnd(id: string, st: UnitStatus): void {
+  log.warn(`${id}: its unit ended (${describeEnd(st)})${st.statusText ? `: ${st.statusText}` : ''}`);
 }
 
 export function ec2Time(d: Date): string {
