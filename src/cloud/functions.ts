@@ -524,9 +524,12 @@ export class Functions {
     return res;
   }
 
-  /** Where a version's code is unpacked (GetFunction's Code.Location, as a file URL). */
+  /**
+   * GetFunction's Code.Location: which package a version runs, as an opaque name (its function and revision). It names
+   * no host path: where the code is unpacked is the host's business, not the tenant's.
+   */
   codeLocation(v: FunctionView): string {
-    return this.host.codeDir(v.accountId, v.name, v.revision);
+    return `pcloud:functions/${encodeURIComponent(v.name)}/${encodeURIComponent(v.revision)}`;
   }
 
   // ---------------------------------------------------------------- function URLs

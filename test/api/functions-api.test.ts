@@ -267,3 +267,16 @@ describe('tags of a function', () => {
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'tagged' }));
   });
 });
+
+describe('GetFunction', () => {
+  it('names the code by function and revision, never by a host path', async () => {
+    await create('located');
+    const v1 = await lambda.send(new GetFunctionCommand({ FunctionName: 'located' }));
+    expect(v1.Code?.Location).toMatch(/^pcloud:functions\/located\/[^/]+$/);
+    expect(v1.Code?.Location).not.toContain(cloud.dataDir);
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'located', ZipFile: zip(80) }));
+    const v2 = await lambda.send(new GetFunctionCommand({ FunctionName: 'located' }));
+    expect(v2.Code?.Location).not.toBe(v1.Code?.Location);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'located' }));
+  });
+});

@@ -101,7 +101,7 @@ const routes: [string, RegExp, Handler][] = [
     const v = cloud.functions.get(accountId, m[1]!, q.get('Qualifier') ?? undefined);
     return json({
       Configuration: configShape(v),
-      Code: { RepositoryType: 'S3', Location: `file://${cloud.functions.codeLocation(v)}` },
+      Code: { RepositoryType: 'S3', Location: cloud.functions.codeLocation(v) },
       Tags: tagsOf(cloud, cloud.functions.arn(accountId, v.name)),
     });
   }],
