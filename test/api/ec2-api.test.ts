@@ -304,6 +304,27 @@ describe('key pairs, tags, images and the account network', () => {
     expect(await errorCode(api.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'aws:x', Value: 'b' }] })))).toBe('InvalidParameterValue');
   });
 
+  it('keeps at most 50 tags on a resource, counted over repeated CreateTags; a request over it changes no resource', async () => {
+    const vpcId = (await api.ec2Other.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
+    const subnetId = (await api.ec2Other.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).Subnets![0]!.SubnetId!;
+    const keys = async (id: string) => ((await api.ec2Other.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }))).Tags ?? []).map((t) => t.Key);
+    const tagsFrom = (from: number, n: number, Value = 'v') => Array.from({ length: n }, (_, i) => ({ Key: `k${from + i}`, Value }));
+    const create = (Resources: string[], Tags: { Key: string; Value: string }[]) => api.ec2Other.send(new CreateTagsCommand({ Resources, Tags }));
+    await create([vpcId], tagsFrom(0, 30));
+    expect(await errorCode(create([vpcId], tagsFrom(30, 30)))).toBe('TagLimitExceeded');
+    expect(await keys(vpcId)).toHaveLength(30);
+    // Keys it has already count once: 10 again and 20 new make 50.
+    await create([vpcId], tagsFrom(20, 30, 'w'));
+    expect(await keys(vpcId)).toHaveLength(50);
+    expect(await errorCode(create([vpcId], tagsFrom(50, 1)))).toBe('TagLimitExceeded');
+    await create([vpcId], tagsFrom(0, 1, 'changed'));
+    // The subnet could take the tag, the VPC cannot: neither gets it.
+    expect(await errorCode(create([subnetId, vpcId], tagsFrom(99, 1)))).toBe('TagLimitExceeded');
+    expect(await keys(subnetId)).toEqual([]);
+    expect(await keys(vpcId)).toHaveLength(50);
+    await api.ec2Other.send(new DeleteTagsCommand({ Resources: [vpcId] }));
+  });
+
   it('describes images, types, regions, zones, and a default VPC, subnet and group per account', async () => {
     const imgs = await api.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['debian-*'] }] }));
     expect(imgs.Images?.map((i) => i.ImageId)).toEqual([api.imageId]);
