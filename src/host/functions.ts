@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from '../log.js';
+import { isPlainPath } from './host-path.js';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
 import { Owners } from './owners.js';
@@ -109,7 +110,7 @@ export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string
 
 /** A host path as a unit file's path setting takes it (plain characters only: pcloud makes these paths, never tenants). */
 function unitPath(path: string): string {
-  if (!/^\/[A-Za-z0-9/._@+-]*$/.test(path)) throw new Error(`Function units cannot name the path ${JSON.stringify(path)}: use a data dir whose path has only letters, digits and /._@+-`);
+  if (!isPlainPath(path)) throw new Error(`Function units cannot name the path ${JSON.stringify(path)}: use a data dir whose path has only letters, digits and /._@+-`);
   return path;
 }
 
