@@ -4,7 +4,7 @@ import type { Db } from '../db/index.js';
 import { tags } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
 import { unservable } from './text.js';
-import { compile } from './wildcard.js';
+import { compile } from '../wildcard.js';
 
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
@@ -110,7 +110,7 @@ export class Tags {
       .map((r) => ({ resourceId: r.resourceId, resourceType: r.resourceType, key: r.key, value: r.value }));
   }
 
-  /** SQL condition: the column matches any of the filter's values (wildcards as EC2's; src/cloud/wildcard.ts). */
+  /** SQL condition: the column matches any of the filter's values (wildcards as EC2's; src/wildcard.ts). */
   static matchSql(column: SQL, values: string[]): SQL {
     return sql`pcloud_match(${column}, ${JSON.stringify(values)})`;
   }
@@ -132,7 +132,7 @@ export class Tags {
   }
 }
 
-/** The same matching in memory, for resources kept outside SQL (src/cloud/wildcard.ts: linear, within the budget). */
+/** The same matching in memory, for resources kept outside SQL (src/wildcard.ts: linear, within the budget). */
 export function matches(value: string | undefined, patterns: string[]): boolean {
   if (typeof value !== 'string') return false;
   return compile(patterns)(value);
