@@ -16,7 +16,7 @@ import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { isId } from './ids.js';
 import { KeyedQueue } from '../serial.js';
-import { PackageRefused } from '../host/code-package.js';
+import { PackageRefused, UNZIPPED_MAX } from '../host/code-package.js';
 
 export type FunctionRow = typeof functions.$inferSelect;
 
@@ -36,8 +36,6 @@ export const ASYNC_PAYLOAD_MAX = 256 * 1024;
 /** A deployment package uploaded inline (Lambda: 50 MB zipped; the request that carries it in base64, 69905067 bytes). */
 export const ZIP_MAX = 50 * 1024 * 1024;
 const ZIP_REQUEST_MAX = 69905067;
-/** What a package may unzip to (Lambda: 250 MB; the host enforces it while unpacking). */
-export const UNZIPPED_MAX = 262144000;
 /** A function's environment variables together, measured as Lambda does: their JSON, in bytes. */
 export const ENVIRONMENT_MAX = 4096;
 
@@ -343,6 +341,11 @@ export class Functions {
     return publish ? this.publish(accountId, name, '') : this.get(accountId, name);
   }
 
+  /** What updateConfiguration would refuse of this input, refused before anything else of a request is stored. */
+  checkConfiguration(input: FunctionInput): void {
+    check(input, false);
+  }
+
   async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
     const { name } = this.parseName(accountId, ref);
     this.row(accountId, name);
@@ -521,9 +524,12 @@ export class Functions {
     return res;
   }
 
-  /** Where a version's code is unpacked (GetFunction's Code.Location, as a file URL). */
+  /**
+   * GetFunction's Code.Location: which package a version runs, as an opaque name (its function and revision). It names
+   * no host path: where the code is unpacked is the host's business, not the tenant's.
+   */
   codeLocation(v: FunctionView): string {
-    return this.host.codeDir(v.accountId, v.name, v.revision);
+    return `pcloud:functions/${encodeURIComponent(v.name)}/${encodeURIComponent(v.revision)}`;
   }
 
   // ---------------------------------------------------------------- function URLs

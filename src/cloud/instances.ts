@@ -562,6 +562,7 @@ export class Instances {
       }
       if (!isFinal(st.state)) return;
       if (inst.state === 'pending') {
+        logEnd(id, st);
         await this.teardown(id);
         this.setState(id, 'terminated', {
           stateReasonCode: 'Server.InternalError',
@@ -576,6 +577,7 @@ export class Instances {
   /** A running instance's unit ended without being asked to: as on EC2, per its shutdown behaviour. */
   private async ended(inst: Instance, st: UnitStatus): Promise<void> {
     const clean = st.result === 'success';
+    if (!clean) logEnd(inst.id, st);
     const code = clean ? 'Client.InstanceInitiatedShutdown' : 'Server.InternalError';
     const message = clean ? 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' : `Server.InternalError: the instance's unit failed (${describeEnd(st)})`;
     const reason = `${clean ? 'User initiated' : 'Server error'} (${ec2Time(new Date())})`;
@@ -619,7 +621,10 @@ export class Instances {
     await this.unpublish(id);
   }
 
-  /** Remove what an instance holds on the host: its unit and its disk. */
+  /**
+   * Remove what an instance holds on the host: its units, lease, network and disk. Each step is tried and logged on
+   * its own: none may keep the caller from recording the instance's end (a pending one would count against limits).
+   */
   private async teardown(id: string): Promise<void> {
     for (const name of [PREFIX + id, ...this.vms.companions(id)]) {
       try {
@@ -631,7 +636,9 @@ export class Instances {
     }
     // Its DHCP lease goes before its port does, so the address can go to a new instance straight away.
     const row = this.db.select({ vpcId: instances.vpcId, ip: instances.privateIp, mac: instances.macAddress }).from(instances).where(eq(instances.id, id)).get();
-    if (row && this.config.networking === 'vpc') await this.host.dns.release(row.vpcId, id, row.ip, row.mac);
+    if (row && this.config.networking === 'vpc') {
+      await this.host.dns.release(row.vpcId, id, row.ip, row.mac).catch((err) => log.warn(`releasing the lease of ${id}: ${(err as Error).message}`));
+    }
     await this.detachNetwork(id);
     await this.host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
   }
@@ -640,7 +647,9 @@ export class Instances {
   private async detachNetwork(id: string): Promise<void> {
     const inst = this.row(id);
     await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
-    if (inst && inst.runtime !== 'container' && this.config.networking === 'vpc') await this.host.network.detachTap(inst.vpcId, id);
+    if (inst && inst.runtime !== 'container' && this.config.networking === 'vpc') {
+      await this.host.network.detachTap(inst.vpcId, id).catch((err) => log.warn(`removing the tap of ${id}: ${(err as Error).message}`));
+    }
   }
 
   /** After an instance left (or stopped): its name leaves the VPC's DNS, its addresses the VPC's rules and edge. */
@@ -1024,12 +1033,19 @@ function decodeToken(token: string | undefined): number {
   throw new CloudError('InvalidPaginationToken', `Invalid pagination token: ${token.slice(0, 40)}`);
 }
 
+/**
+ * How a unit ended, for the tenant's StateReason: its result, exit code and signal. Its status text (a spawn error,
+ * nspawn's STATUS=) can name host paths and commands: that goes to the server's log only (logEnd).
+ */
 function describeEnd(st: UnitStatus): string {
   const parts = [st.result ?? st.state];
   if (st.exitCode !== undefined) parts.push(`exit ${st.exitCode}`);
   if (st.signal) parts.push(st.signal);
-  if (st.statusText) parts.push(st.statusText);
   return parts.join(', ');
+}
+
+function logEnd(id: string, st: UnitStatus): void {
+  log.warn(`${id}: its unit ended (${describeEnd(st)})${st.statusText ? `: ${st.statusText}` : ''}`);
 }
 
 export function ec2Time(d: Date): string {

@@ -4,7 +4,7 @@ import type { Db } from '../db/index.js';
 import { tags } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
 import { unservable } from './text.js';
-import { compile } from './wildcard.js';
+import { compile } from '../wildcard.js';
 
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
@@ -30,21 +30,35 @@ export function validateTags(list: Tag[]): void {
       throw invalidParam(`Tag keys starting with 'aws:' are reserved for internal use`);
     }
   }
-  if (list.length > 50) throw new CloudError('TagLimitExceeded', 'The maximum number of tags per resource is 50');
+  if (new Set(list.map((t) => t.key)).size > TAGS_MAX) throw tagLimit();
 }
+
+/** Tags a resource may carry (EC2's and Lambda's limit), counted over all it has, not per request. */
+const TAGS_MAX = 50;
+const tagLimit = () => new CloudError('TagLimitExceeded', `The maximum number of tags per resource is ${TAGS_MAX}`);
 
 export class Tags {
   constructor(private readonly db: Db) {}
 
+  /**
+   * CreateTags / TagResource: each resource keeps at most 50 distinct keys, what it has and what is added together.
+   * One transaction: a resource over the limit leaves every resource of the request as it was.
+   */
   put(accountId: string, resourceIds: string[], list: Tag[]): void {
     validateTags(list);
-    for (const resourceId of resourceIds) {
-      const type = resourceType(resourceId) ?? 'unknown';
-      for (const t of list) {
-        this.db.insert(tags).values({ accountId, resourceId, resourceType: type, key: t.key, value: t.value })
-          .onConflictDoUpdate({ target: [tags.resourceId, tags.key], set: { value: t.value } }).run();
+    const adding = new Set(list.map((t) => t.key));
+    this.db.transaction((tx) => {
+      for (const resourceId of resourceIds) {
+        const keys = new Set(adding);
+        for (const r of tx.select({ key: tags.key }).from(tags).where(eq(tags.resourceId, resourceId)).all()) keys.add(r.key);
+        if (keys.size > TAGS_MAX) throw tagLimit();
+        const type = resourceType(resourceId) ?? 'unknown';
+        for (const t of list) {
+          tx.insert(tags).values({ accountId, resourceId, resourceType: type, key: t.key, value: t.value })
+            .onConflictDoUpdate({ target: [tags.resourceId, tags.key], set: { value: t.value } }).run();
+        }
       }
-    }
+    });
   }
 
   /** DeleteTags: a tag given with a value is deleted only when the value matches; without a value, whatever it is. */
@@ -96,7 +110,7 @@ export class Tags {
       .map((r) => ({ resourceId: r.resourceId, resourceType: r.resourceType, key: r.key, value: r.value }));
   }
 
-  /** SQL condition: the column matches any of the filter's values (wildcards as EC2's; src/cloud/wildcard.ts). */
+  /** SQL condition: the column matches any of the filter's values (wildcards as EC2's; src/wildcard.ts). */
   static matchSql(column: SQL, values: string[]): SQL {
     return sql`pcloud_match(${column}, ${JSON.stringify(values)})`;
   }
@@ -118,7 +132,7 @@ export class Tags {
   }
 }
 
-/** The same matching in memory, for resources kept outside SQL (src/cloud/wildcard.ts: linear, within the budget). */
+/** The same matching in memory, for resources kept outside SQL (src/wildcard.ts: linear, within the budget). */
 export function matches(value: string | undefined, patterns: string[]): boolean {
   if (typeof value !== 'string') return false;
   return compile(patterns)(value);

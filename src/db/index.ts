@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import * as schema from './schema.js';
 import { migrations } from './migrations.js';
-import { sqlMatch } from '../cloud/wildcard.js';
+import { sqlMatch } from '../wildcard.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 export { schema };

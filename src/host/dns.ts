@@ -10,6 +10,7 @@ import { isIP, isIPv4 } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { log } from '../log.js';
 import { run } from './exec.js';
+import { isPlainPath } from './host-path.js';
 import { KeyedQueue } from '../serial.js';
 import { portName, routerNs } from './network.js';
 import { isFinal, type UnitManager, type UnitSpec } from './units/types.js';
@@ -52,7 +53,7 @@ const ipv4 = (v: string, what: string) => (isIPv4(v) ? v : refuse(what, v));
 export const isDnsName = (v: string) => v.length <= 253 && DNS_NAME.test(v);
 const dnsName = (v: string, what: string) => (isDnsName(v) ? v : refuse(what, v));
 const tag = (v: string, what: string) => (/^[A-Za-z0-9_-]{1,64}$/.test(v) ? v : refuse(what, v));
-const path = (v: string, what: string) => (/^\/[A-Za-z0-9._/@+-]*$/.test(v) && v.length <= 1024 ? v : refuse(what, v));
+const path = (v: string, what: string) => (isPlainPath(v) && v.length <= 1024 ? v : refuse(what, v));
 const mac = (v: string, what: string) => (/^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/.test(v) ? v : refuse(what, v));
 /** An upstream server: an address, with `#port` if not 53. */
 function server(v: string): string {

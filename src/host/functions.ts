@@ -14,6 +14,8 @@ import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { log } from '../log.js';
+import { isPlainPath } from './host-path.js';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
 import { Owners } from './owners.js';
@@ -108,7 +110,7 @@ export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string
 
 /** A host path as a unit file's path setting takes it (plain characters only: pcloud makes these paths, never tenants). */
 function unitPath(path: string): string {
-  if (!/^\/[A-Za-z0-9/._@+-]*$/.test(path)) throw new Error(`Function units cannot name the path ${JSON.stringify(path)}: use a data dir whose path has only letters, digits and /._@+-`);
+  if (!isPlainPath(path)) throw new Error(`Function units cannot name the path ${JSON.stringify(path)}: use a data dir whose path has only letters, digits and /._@+-`);
   return path;
 }
 
@@ -251,9 +253,8 @@ export class FunctionHost {
       await this.units.start(spec);
       await writeFile(this.specStamp(o.key), stamp);
     } catch (err) {
-      // Nothing stays claimed for a unit that never started.
-      await this.units.stop(name).catch(() => undefined);
-      if (box) await this.releaseSandbox(o.key);
+      // Nothing stays of a unit that never started: its unit and its dir, socket, spec stamp and sandbox user.
+      await this.stop(o.key).catch((e) => log.warn(`cleaning up function unit ${name}: ${(e as Error).message}`));
       throw err;
     }
   }

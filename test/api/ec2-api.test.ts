@@ -111,13 +111,42 @@ describe('RunInstances', () => {
       const res = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
       const id = res.Instances![0]!.InstanceId!;
       await until(() => api.units.units.get(`pcloud-instance@${id}`));
+      // What the unit said of itself (a spawn error, nspawn's STATUS=) names host paths: it stays in the server's log.
+      api.units.units.get(`pcloud-instance@${id}`)!.statusText = 'Failed to open /var/lib/pcloud/instances/x: No such file';
       api.units.exit(`pcloud-instance@${id}`, 'timeout');
       await until(async () => (await state(id)) === 'terminated');
       const inst = (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
       expect(inst.StateReason?.Message).toMatch(/did not become ready \(timeout/);
+      expect(inst.StateReason?.Message).not.toContain('/var/lib/pcloud');
       expect(await api.pool.hasDisk(id)).toBe(false);
     } finally {
       api.units.autoReady = true;
+    }
+  });
+});
+
+describe('a teardown step that fails', () => {
+  it('does not keep a failed or never-ready launch from ending terminated (its DHCP lease cannot be released)', async () => {
+    await api.cloud.instances.idle();
+    const release = api.dns.release;
+    let refused = 0;
+    api.dns.release = async () => { refused++; throw new Error('dnsmasq is gone'); };
+    const launch = async () => (await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    try {
+      api.units.failNextStart = new Error('nspawn exploded');
+      const failed = await launch();
+      await until(async () => (await state(failed)) === 'terminated');
+      expect(await api.pool.hasDisk(failed)).toBe(false);
+      api.units.autoReady = false;
+      const neverReady = await launch();
+      await until(() => api.units.units.get(`pcloud-instance@${neverReady}`));
+      api.units.exit(`pcloud-instance@${neverReady}`, 'timeout');
+      await until(async () => (await state(neverReady)) === 'terminated');
+      expect(await api.pool.hasDisk(neverReady)).toBe(false);
+      expect(refused).toBe(2);
+    } finally {
+      api.units.autoReady = true;
+      api.dns.release = release;
     }
   });
 });
@@ -273,6 +302,27 @@ describe('key pairs, tags, images and the account network', () => {
     expect(left.Tags?.map((t) => t.Key)).toEqual(['Name', 'env']);
     expect(await errorCode(api.ec2.send(new CreateTagsCommand({ Resources: ['i-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] })))).toBe('InvalidInstanceID.NotFound');
     expect(await errorCode(api.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'aws:x', Value: 'b' }] })))).toBe('InvalidParameterValue');
+  });
+
+  it('keeps at most 50 tags on a resource, counted over repeated CreateTags; a request over it changes no resource', async () => {
+    const vpcId = (await api.ec2Other.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
+    const subnetId = (await api.ec2Other.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).Subnets![0]!.SubnetId!;
+    const keys = async (id: string) => ((await api.ec2Other.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }))).Tags ?? []).map((t) => t.Key);
+    const tagsFrom = (from: number, n: number, Value = 'v') => Array.from({ length: n }, (_, i) => ({ Key: `k${from + i}`, Value }));
+    const create = (Resources: string[], Tags: { Key: string; Value: string }[]) => api.ec2Other.send(new CreateTagsCommand({ Resources, Tags }));
+    await create([vpcId], tagsFrom(0, 30));
+    expect(await errorCode(create([vpcId], tagsFrom(30, 30)))).toBe('TagLimitExceeded');
+    expect(await keys(vpcId)).toHaveLength(30);
+    // Keys it has already count once: 10 again and 20 new make 50.
+    await create([vpcId], tagsFrom(20, 30, 'w'));
+    expect(await keys(vpcId)).toHaveLength(50);
+    expect(await errorCode(create([vpcId], tagsFrom(50, 1)))).toBe('TagLimitExceeded');
+    await create([vpcId], tagsFrom(0, 1, 'changed'));
+    // The subnet could take the tag, the VPC cannot: neither gets it.
+    expect(await errorCode(create([subnetId, vpcId], tagsFrom(99, 1)))).toBe('TagLimitExceeded');
+    expect(await keys(subnetId)).toEqual([]);
+    expect(await keys(vpcId)).toHaveLength(50);
+    await api.ec2Other.send(new DeleteTagsCommand({ Resources: [vpcId] }));
   });
 
   it('describes images, types, regions, zones, and a default VPC, subnet and group per account', async () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand,
-  PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
+  ListTagsCommand, PublishVersionCommand, TagResourceCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { createApp } from '../../src/api/server.js';
 import { Cloud } from '../../src/cloud/index.js';
@@ -250,5 +250,33 @@ describe('a server starts whatever its database holds', () => {
     await lambda.send(new DeleteFunctionCommand({ FunctionName: stored }));
     expect(await names()).toEqual(['good', 'nul-env']);
     expect(cloud.db.select().from(functionVersions).all()).toEqual([]);
+  });
+});
+
+describe('tags of a function', () => {
+  it('a TagResource whose pcloud:invoke-mode is refused stores none of its tags; a good one stores them and switches the mode', async () => {
+    const arn = (await create('tagged')).FunctionArn!;
+    const tagsOf = async () => (await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags ?? {};
+    const bad = await errorOf(lambda.send(new TagResourceCommand({ Resource: arn, Tags: { 'pcloud:invoke-mode': 'sometimes', team: 'a' } })));
+    expect(bad.code).toBe('InvalidParameterValueException');
+    expect(await tagsOf()).toEqual({});
+    expect(cloud.functions.get(ME, 'tagged').mode).toBe('per-request');
+    await lambda.send(new TagResourceCommand({ Resource: arn, Tags: { 'pcloud:invoke-mode': 'warm', team: 'a' } }));
+    expect(await tagsOf()).toEqual({ 'pcloud:invoke-mode': 'warm', team: 'a' });
+    expect(cloud.functions.get(ME, 'tagged').mode).toBe('warm');
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'tagged' }));
+  });
+});
+
+describe('GetFunction', () => {
+  it('names the code by function and revision, never by a host path', async () => {
+    await create('located');
+    const v1 = await lambda.send(new GetFunctionCommand({ FunctionName: 'located' }));
+    expect(v1.Code?.Location).toMatch(/^pcloud:functions\/located\/[^/]+$/);
+    expect(v1.Code?.Location).not.toContain(cloud.dataDir);
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'located', ZipFile: zip(80) }));
+    const v2 = await lambda.send(new GetFunctionCommand({ FunctionName: 'located' }));
+    expect(v2.Code?.Location).not.toBe(v1.Code?.Location);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'located' }));
   });
 });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FunctionHost, systemdFunctionUnits, type FunctionUnitOptions } from '../../src/host/functions.js';
@@ -105,6 +105,33 @@ describe('a function unit found running when the server starts (direct manager)'
       rmSync(join(data, 'run/lambda/111122223333-hello-latest.unit'));
       await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
       expect(calls).toEqual(['start sandboxed', 'stop', 'start sandboxed']);
+    } finally {
+      delete process.env.PCLOUD_SANDBOX_UID_DIR;
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('a start that fails leaves nothing: no unit, socket, spec stamp or sandbox user', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-failed-'));
+    process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
+    try {
+      const data = join(base, 'data');
+      const { units, calls, running } = fakeUnits();
+      const removed: string[] = [];
+      const host = new FunctionHost(units, data, join(data, 'run'));
+      const fn = o({ codeDir: join(data, 'functions/x'), environment: { GREETING: 'hi' } });
+      // The manager made the unit (and its socket) before the start failed.
+      Object.assign(units, {
+        async start(spec: UnitSpec) { calls.push('start'); running.set(spec.name, spec); writeFileSync(host.socketPath(fn.key), ''); throw new Error('no supervisor'); },
+        async remove(name: string) { removed.push(name); },
+      });
+      await expect(host.ensure(fn)).rejects.toThrow('no supervisor');
+      expect(calls).toEqual(['start', 'stop']);
+      expect(removed).toEqual(['pcloud-fn@111122223333-hello-latest']);
+      expect(running.size).toBe(0);
+      expect(existsSync(host.socketPath(fn.key))).toBe(false);
+      expect(existsSync(join(data, 'run/lambda/111122223333-hello-latest.unit'))).toBe(false);
+      expect(readdirSync(join(data, 'run/lambda/sandbox')).filter((f) => /^(passwd|group)-/.test(f))).toEqual([]);
     } finally {
       delete process.env.PCLOUD_SANDBOX_UID_DIR;
       rmSync(base, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matches } from '../../src/cloud/tags.js';
-import { compile, sqlMatch, withMatchBudget } from '../../src/cloud/wildcard.js';
+import { compile, MatchBudgetExceeded, sqlMatch, withMatchBudget } from '../../src/wildcard.js';
+import { withFilterBudget } from '../../src/cloud/filter-budget.js';
 import { CloudError } from '../../src/cloud/errors.js';
 
 const wildcardMatch = (p: string, v: string) => compile([p])(v);
@@ -31,14 +32,19 @@ describe('EC2 wildcard matching', () => {
     expect(wildcardMatch('*' + 'a'.repeat(127) + '?b*', value + 'b')).toBe(true);
   });
 
-  it('charges each request a budget, and refuses a request whose filters would take longer than it', () => {
+  it('charges each request a budget, and refuses a request whose filters would take longer than it', async () => {
     const values = Array.from({ length: 5000 }, () => 'a'.repeat(256));
     const patterns = Array.from({ length: 200 }, (_, i) => '*' + 'a'.repeat(100 + (i % 27)) + '?b*');
     const m = compile(patterns);
     let err: unknown;
-    try { withMatchBudget(() => values.forEach((v) => m(v))); } catch (e) { err = e; }
+    try { withFilterBudget(() => values.forEach((v) => m(v))); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(CloudError);
     expect((err as CloudError).code).toBe('InvalidParameterValue');
+    // The matcher's own error, which the domain answers as above; and the same from what a handler awaits.
+    expect(() => withMatchBudget(() => values.forEach((v) => m(v)))).toThrow(MatchBudgetExceeded);
+    let later: unknown;
+    await withFilterBudget(async () => { await Promise.resolve(); values.forEach((v) => m(v)); }).catch((e: unknown) => { later = e; });
+    expect((later as CloudError).code).toBe('InvalidParameterValue');
     // An ordinary request is well within it.
     expect(withMatchBudget(() => values.filter((v) => compile(['a*', '*b', 'x?z'])(v)).length)).toBe(5000);
   });

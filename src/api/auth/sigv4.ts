@@ -134,12 +134,12 @@ export function verify(req: SignedRequest, lookup: (id: string) => AccessKey | u
   }
   const declared = req.headers.get('x-amz-content-sha256');
   if (req.payload !== 'declared') {
-    // The hash in the canonical request is the received body's, whatever the client declared (UNSIGNED-PAYLOAD too).
+    // The hash in the canonical request is the received body's: a declared hash must be that one, so
+    // anything else (UNSIGNED-PAYLOAD included) is refused, and an undeclared one is computed by aws4 from the body.
     const actual = createHash('sha256').update(req.body).digest('hex');
     if (declared !== null && declared !== actual) {
       throw new AuthError('AuthFailure', "The provided 'x-amz-content-sha256' header does not match the hash of the request body.");
     }
-    if (Object.hasOwn(headers, 'x-amz-content-sha256')) headers['x-amz-content-sha256'] = actual;
   }
   let path = req.url;
   if (p.presigned) {

@@ -2,7 +2,7 @@
 import type { Cloud } from '../../cloud/index.js';
 import { CloudError } from '../../cloud/errors.js';
 import { requestId as newRequestId } from '../../cloud/ids.js';
-import { withMatchBudget } from '../../cloud/wildcard.js';
+import { withFilterBudget } from '../../cloud/filter-budget.js';
 import { log } from '../../log.js';
 import type { Principal } from '../auth/sigv4.js';
 import type { Actions, Ctx } from './context.js';
@@ -53,7 +53,7 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     if (ctx.dryRun && def.dryRun !== 'self') {
       throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     }
-    const result = await withMatchBudget(() => def.handler(ctx));
+    const result = await withFilterBudget(() => def.handler(ctx));
     log.debug(`ec2 ${action}`);
     return new Response(successXml(action, requestId, result), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
   } catch (err) {

@@ -101,7 +101,7 @@ const routes: [string, RegExp, Handler][] = [
     const v = cloud.functions.get(accountId, m[1]!, q.get('Qualifier') ?? undefined);
     return json({
       Configuration: configShape(v),
-      Code: { RepositoryType: 'S3', Location: `file://${cloud.functions.codeLocation(v)}` },
+      Code: { RepositoryType: 'S3', Location: cloud.functions.codeLocation(v) },
       Tags: tagsOf(cloud, cloud.functions.arn(accountId, v.name)),
     });
   }],
@@ -167,8 +167,10 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/2017-03-31\/tags\/(.+)$/, async ({ cloud, accountId, m, body }) => {
     const v = cloud.functions.get(accountId, m[1]!);
     const tags = parseBody('TagResource', body).Tags ?? new Map<string, string>();
-    cloud.tags.put(accountId, [cloud.functions.arn(accountId, v.name)], tagList(tags));
+    // The invoke mode is checked before any tag is stored: a refused request leaves no tag behind.
     const mode = tags.get(MODE_TAG);
+    if (mode !== undefined) cloud.functions.checkConfiguration({ mode });
+    cloud.tags.put(accountId, [cloud.functions.arn(accountId, v.name)], tagList(tags));
     if (mode !== undefined) await cloud.functions.updateConfiguration(accountId, v.name, { mode });
     return new Response(null, { status: 204 });
   }],

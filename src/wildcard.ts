@@ -11,7 +11,11 @@
  * too): a request whose filters would take longer than its budget is refused, never left to hold up every tenant.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { invalidParam } from './errors.js';
+
+/** A request's matching went past its budget (the domain answers it as EC2 answers a bad filter: src/cloud/filter-budget.ts). */
+export class MatchBudgetExceeded extends Error {
+  override name = 'MatchBudgetExceeded';
+}
 
 export type Matcher = (value: string) => boolean;
 
@@ -37,7 +41,7 @@ function charge(units: number): void {
   b.left -= units;
   if (b.left < 0) {
     b.left = 0;
-    throw invalidParam('The filter values of this request would take too long to apply: use fewer or more specific filter values.');
+    throw new MatchBudgetExceeded('The filter values of this request would take too long to apply: use fewer or more specific filter values.');
   }
 }
 
