@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import * as schema from './schema.js';
@@ -10,6 +11,8 @@ export { schema };
 /** Open (creating if needed) the state database, in WAL mode, with every migration applied. */
 export function openDb(file: string): Db {
   const sqlite = new Database(file);
+  // Every account's secret keys are in it: root's only (its -wal and -shm files take the same mode from it).
+  if (file !== ':memory:') chmodSync(file, 0o600);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');

@@ -5,7 +5,7 @@
  * than the free space under it. Root volume sizes are enforced by btrfs simple quotas (./btrfs-quota.ts) or XFS
  * project quotas (./xfs-quota.ts).
  */
-import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, output } from './exec.js';
 import { log } from '../log.js';
@@ -103,6 +103,8 @@ export class StoragePool {
       log.warn(`${root} is XFS without project quotas: instances' root volume sizes are not enforced (see pcloud doctor)`);
     }
     const pool = new StoragePool({ kind, root, loopFile, quotaSysDir, xfsQuotaMount: xfsEnforced ? xfsQuotaMount : undefined });
+    // Root's only: image roots hold setuid-root files (root's only inside a container's user namespace).
+    await chmod(root, 0o700);
     await mkdir(join(root, 'images'), { recursive: true });
     await mkdir(join(root, 'instances'), { recursive: true });
     await mkdir(join(root, 'volumes'), { recursive: true });
