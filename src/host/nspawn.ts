@@ -49,6 +49,9 @@ export function nspawnArgs(o: ContainerOptions): string[] {
     '--notify-ready=yes',
     '--private-users=pick',
     '--private-users-ownership=auto',
+    // The per-container kernel limits the host sets in its user namespace (ucounts.ts) stay set: root in the
+    // instance cannot raise them (as Docker's containers, without CAP_SYS_RESOURCE).
+    '--drop-capability=CAP_SYS_RESOURCE',
     `--directory=${o.rootDir}`,
     `--machine=${o.instanceId}`,
     `--hostname=${o.hostname}`,
