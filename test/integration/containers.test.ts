@@ -440,15 +440,19 @@ print(" ".join(r))`]);
       await waitState(b.InstanceId!, 'running');
       const upA = uplinkAddresses(a.VpcId!);
       const upB = uplinkAddresses(vpc.VpcId!);
-      const main = execFileSync('ip', ['-o', 'route', 'get', '192.0.2.1']).toString().match(/ src (\S+)/)![1]!;
+      // The host's main address: the one it would reach the world from. The systemd test node has none (it runs with a
+      // private network of loopback and the test's links only): there the uplink ends are what is checked.
+      const route = spawnSync('ip', ['-o', 'route', 'get', '192.0.2.1'], { encoding: 'utf8' });
+      const main = route.status === 0 ? / src (\S+)/.exec(route.stdout)?.[1] : undefined;
+      const hostAddresses = (own: string, other: string) => [own, other, ...(main ? [main] : [])];
       // The listener answers on each address (from the host), and a router's own traffic reaches its uplink's end (its
       // VMs' iSCSI) but no other address of the host: the host's filter, not the router's, is what stops the rest.
       const fromRouter = (vpcId: string, address: string) => spawnSync('ip', ['netns', 'exec', `pcloud-${vpcId}`, 'timeout', '3', 'bash', '-c',
         `exec 3<>/dev/tcp/${address}/${port}`]).status === 0;
       await until(() => fromRouter(a.VpcId!, upA.host), 15_000, 200);
-      expect(fromRouter(a.VpcId!, main)).toBe(false);
+      if (main) expect(fromRouter(a.VpcId!, main)).toBe(false);
       expect(fromRouter(a.VpcId!, upB.host)).toBe(false);
-      for (const [id, addresses] of [[a.InstanceId!, [upA.host, upB.host, main]], [b.InstanceId!, [upB.host, upA.host, main]]] as const) {
+      for (const [id, addresses] of [[a.InstanceId!, hostAddresses(upA.host, upB.host)], [b.InstanceId!, hostAddresses(upB.host, upA.host)]] as const) {
         for (const address of addresses) expect([address, reach(id, address)]).toEqual([address, 'tcp-closed udp-silent']);
       }
       // Nor through the host into another VPC's router: its uplink address answers the host's ping (the container's ping
@@ -462,7 +466,7 @@ print(" ".join(r))`]);
       await srv.kill9();
       await srv.restart();
       expect(spawnSync('nft', ['list', 'table', 'inet', 'pcloud_host']).status).toBe(0);
-      expect(reach(a.InstanceId!, main)).toBe('tcp-closed udp-silent');
+      expect(reach(a.InstanceId!, main ?? upB.host)).toBe('tcp-closed udp-silent');
     } finally {
       await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [a.InstanceId!, b.InstanceId!] }));
       await waitState(a.InstanceId!, 'terminated');
@@ -475,8 +479,16 @@ print(" ".join(r))`]);
   }, 240_000);
 });
 
+/**
+ * The host writes each container's limits through /proc/sys in the container's user namespace. Inside the systemd test
+ * node (itself an nspawn container) /proc/sys is mounted read-only, so the writes are refused there (and logged): the
+ * node cannot run this; on a host it runs for real.
+ */
+const procSysReadOnly = readFileSync('/proc/self/mounts', 'utf8').split('\n')
+  .some((l) => { const f = l.split(' '); return f[1] === '/proc/sys' && (f[3] ?? '').split(',').includes('ro'); });
+
 describe("kernel budgets: one container cannot take the host's", () => {
-  it("a container's inotify_init() loop stops at its own cap, and another container still boots", async () => {
+  it.skipIf(procSysReadOnly)("a container's inotify_init() loop stops at its own cap, and another container still boots (not where /proc/sys is read-only: the systemd test node)", async () => {
     const cap = CONTAINER_UCOUNTS.get('max_inotify_instances')!;
     const a = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
     let holder: ReturnType<typeof spawn> | undefined;

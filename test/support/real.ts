@@ -206,7 +206,10 @@ export function hostInventory(dataDir = DATA): Inventory {
       ...routers.flatMap((ns) => linkNames(ns).filter((l) => /^v[0-9a-f]{14}$/.test(l)).map((l) => `${ns}/${l}`)),
     ],
     nft: [
-      ...execFileSync('nft', ['list', 'tables']).toString().split('\n').filter(Boolean),
+      // The host's own tables (NAT, the filter from uplinks, NFS's) are made with the first router and stay by design:
+      // not an instance's leftovers. Any other table is.
+      ...execFileSync('nft', ['list', 'tables']).toString().split('\n').filter(Boolean)
+        .filter((t) => !/^table (ip pcloud|inet pcloud_host|inet pcloud_nfs_\d+)$/.test(t)),
       ...routers.flatMap((ns) => {
         const out = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'chains', 'inet', 'pcloud_sg']).stdout?.toString() ?? '';
         return [...out.matchAll(/chain ((?:in|out)_[0-9a-f]+)/g)].map((m) => `${ns}/${m[1]}`);
