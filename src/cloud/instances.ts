@@ -454,6 +454,7 @@ export class Instances {
   syncEdge(vpcId: string): Promise<void> {
     if (this.config.networking !== 'vpc') return Promise.resolve();
     const apply = async () => {
+      if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
       const ext = this.config.external;
       const maps = this.publicIps.mappings(vpcId);
       const vpcCidr = this.db.select({ cidr: vpcs.cidr }).from(vpcs).where(eq(vpcs.id, vpcId)).get()?.cidr;
@@ -474,6 +475,7 @@ export class Instances {
   syncFirewall(accountId: string, vpcId: string): Promise<void> {
     if (this.config.networking !== 'vpc') return Promise.resolve();
     const apply = async () => {
+      if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
       const rows = this.db.select().from(instances)
         .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all();
       const groupIds = [...new Set(rows.flatMap((r) => r.securityGroupIds))];
@@ -487,6 +489,10 @@ export class Instances {
       })));
     };
     return this.firewalls.run(vpcId, apply);
+  }
+
+  private vpcExists(vpcId: string): boolean {
+    return this.db.select({ id: vpcs.id }).from(vpcs).where(eq(vpcs.id, vpcId)).get() !== undefined;
   }
 
   private dnsDomain(): string {
@@ -503,6 +509,7 @@ export class Instances {
 
   /** The VPC's names (ip-a-b-c-d, and the Name tag) and DHCP hosts, for every instance that keeps its address. */
   private async publishDns(accountId: string, vpcId: string): Promise<void> {
+    if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its DNS unit is gone and stays gone
     const rows = this.db.select({ id: instances.id, ip: instances.privateIp, mac: instances.macAddress }).from(instances)
       .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running', 'stopping', 'stopped']))).all();
     const tags = this.tags.of(rows.map((r) => r.id));
@@ -617,8 +624,10 @@ export class Instances {
     // A launch cancelled before it touched the host left nothing there.
     if (!this.untouched.delete(id)) await this.teardown(id);
     await this.volumes.released(id).catch((err) => log.warn(`volumes of ${id}: ${(err as Error).message}`));
-    this.setState(id, 'terminated', {});
+    // Its name and rules leave the VPC before it shows terminated: a client that then deletes the VPC (Terraform's
+    // destroy) never races a DNS or firewall sync that would bring the VPC's router back.
     await this.unpublish(id);
+    this.setState(id, 'terminated', {});
   }
 
   /**

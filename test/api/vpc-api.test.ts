@@ -200,3 +200,24 @@ describe('VPC attributes, route tables and network ACLs (what Terraform reads ba
     await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
   });
 });
+
+describe('a VPC deleted right after its last instance terminated', () => {
+  it('stays gone: the instance left its DNS before it showed terminated, and no sync brings the router back', async () => {
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.44.0.0/16' }))).Vpc!;
+    const sub = (await api.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.44.1.0/24' }))).Subnet!;
+    const id = (await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SubnetId: sub.SubnetId }))).Instances![0]!.InstanceId!;
+    const state = async () => (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!.State!.Name;
+    await until(async () => (await state()) === 'running');
+    expect(api.dns.records.get(vpc.VpcId!)?.map((r) => r.ip)).toHaveLength(1);
+    await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await until(async () => (await state()) === 'terminated');
+    // What a client sees as terminated has left the VPC's names already.
+    expect(api.dns.records.get(vpc.VpcId!)).toEqual([]);
+    // As Terraform's destroy does: the subnet and the VPC at once.
+    await api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+    await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+    await api.cloud.instances.idle();
+    expect(api.dns.records.has(vpc.VpcId!)).toBe(false);
+    expect(api.network.vpcs.has(vpc.VpcId!)).toBe(false);
+  });
+});
