@@ -86,7 +86,7 @@ export const nsPath = (name: string) => `/run/netns/${name}`;
 /** The router side of an instance's veth: interface names are at most 15 characters. */
 export const portName = (instanceId: string) => `v${instanceId.slice(2, 16)}`;
 /** The host side of a VPC router's uplink. */
-const uplinkName = (vpcId: string) => `pu${vpcId.slice(4, 16)}`;
+export const uplinkName = (vpcId: string) => `pu${vpcId.slice(4, 16)}`;
 
 /**
  * The /30 that links a VPC's router to the host, in 100.64.0.0/10 (shared address space, never routed outside),

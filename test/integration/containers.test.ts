@@ -224,6 +224,8 @@ describe('networks', () => {
     expect(inside(b!.InstanceId!, ['ping', '-c', '1', '-W', '5', '172.31.0.1'])).toContain('1 received');
     // The VPC's DNS (dnsmasq at base + 2) knows every instance by its EC2 name, short and long, and by its Name tag.
     const dnsName = b!.PrivateDnsName!;
+    // dnsmasq takes names from a directory it watches: give its inotify a moment on a loaded host (the systemd node).
+    await until(() => spawnSync('nsenter', ['-t', String(leaderOf(a!.InstanceId!)), '-U', '-m', '-u', '-i', '-n', '-p', '--', 'getent', 'hosts', dnsName]).status === 0, 10_000, 200);
     expect(inside(a!.InstanceId!, ['getent', 'hosts', dnsName])).toMatch(new RegExp(`^${b!.PrivateIpAddress!.replaceAll('.', '\\.')}\\s`));
     expect(inside(a!.InstanceId!, ['getent', 'hosts', dnsName.split('.')[0]!])).toContain(b!.PrivateIpAddress!);
     expect(inside(a!.InstanceId!, ['getent', 'hosts', 'net-pair'])).toMatch(/^172\.31\./);

@@ -11,6 +11,7 @@ import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/cli
 import { until } from './api.js';
 import { sweepRun } from './runs.js';
 import { unitCgroup } from '../../src/host/units/proc.js';
+import { uplinkName } from '../../src/host/network.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -190,7 +191,8 @@ export function hostInventory(dataDir = DATA): Inventory {
       if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       // Host-wide services (nginx, tgtd, ganesha, function sockets) start on first use and stay: not instance leftovers.
-      const service = /run\/units\/pcloud-(nginx|iscsi|nfs|fn@)/.test(cmd);
+      // So are a VPC's router and its DNS (dnsmasq): they persist by design while the VPC does.
+      const service = /run\/units\/pcloud-(nginx|iscsi|nfs|fn@|dns@)/.test(cmd);
       if (cmd.includes(dataDir) && !service && (cmd.includes('supervisor.js') || cmd.includes('systemd-nspawn'))) processes.push(`${pid} ${cmd.trim()}`);
     } catch { /* gone */ }
   }
@@ -202,7 +204,8 @@ export function hostInventory(dataDir = DATA): Inventory {
     processes,
     netns: namespaces.filter((n) => n.startsWith('pcloud-i-')),
     links: [
-      ...linkNames(undefined).filter((l) => /^p[ue][0-9a-f]{12}$/.test(l)),
+      // Half-made macvlans, and uplinks whose router is gone (a router's own uplink persists with it, by design).
+      ...linkNames(undefined).filter((l) => /^pe[0-9a-f]{12}$/.test(l) || (/^pu[0-9a-f]{12}$/.test(l) && !routers.some((r) => uplinkName(r.slice('pcloud-'.length)) === l))),
       ...routers.flatMap((ns) => linkNames(ns).filter((l) => /^v[0-9a-f]{14}$/.test(l)).map((l) => `${ns}/${l}`)),
     ],
     nft: [
