@@ -12,6 +12,7 @@ import { images } from '../../src/db/schema.js';
 import { newId } from '../../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
 import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns, type FakeIscsi, type FakeNfs, type FakeFunctions } from './fake-host.js';
+import { waitFor } from './wait.js';
 
 export interface TestApi {
   endpoint: string;
@@ -96,12 +97,6 @@ export async function startApi(): Promise<TestApi> {
 }
 
 /** Wait until fn returns a truthy value (polling), or fail after timeoutMs. */
-export async function until<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+export function until<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+  return waitFor('condition', fn as () => Promise<T | undefined | false>, timeoutMs, everyMs);
 }

@@ -14,6 +14,7 @@ import {
   CONSOLE_LOG, CONSOLE_LOG_OLD, DEFAULT_CONSOLE_LOG_BYTES, RotatingLog, consoleCommand, consoleLogBytes, readConsoleTail,
 } from '../../src/host/units/console-log.js';
 import { isFinal, type UnitSpec } from '../../src/host/units/types.js';
+import { waitFor } from '../support/wait.js';
 
 const base = mkdtempSync(join(tmpdir(), 'pcloud-console-'));
 const managers: DirectUnitManager[] = [];
@@ -30,15 +31,8 @@ function manager(bound?: number): DirectUnitManager {
   return m;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> =>
+  waitFor(what, fn, timeoutMs);
 
 const unit = (name: string, script: string, extra: Partial<UnitSpec> = {}): UnitSpec => ({
   name, description: 'test', exec: ['sh', '-c', script], type: 'simple', startTimeoutSec: 5, stopTimeoutSec: 5, ...extra,

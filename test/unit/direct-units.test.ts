@@ -14,6 +14,7 @@ import { alive } from '../../src/host/units/proc.js';
 import { restartDelayMs } from '../../src/host/units/restart.js';
 import { PortInUseError, portFree } from '../../src/host/ports.js';
 import { isFinal, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
+import { waitFor } from '../support/wait.js';
 
 const base = mkdtempSync(join(tmpdir(), 'pcloud-units-'));
 const managers: DirectUnitManager[] = [];
@@ -36,15 +37,8 @@ function processesWith(marker: string): number[] {
   return out;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> =>
+  waitFor(what, fn, timeoutMs);
 
 const sleeper = (name: string, marker: string, extra: Partial<UnitSpec> = {}): UnitSpec => ({
   name, description: 'test', exec: ['sleep', marker], type: 'simple', startTimeoutSec: 5, stopTimeoutSec: 5, ...extra,
