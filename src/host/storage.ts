@@ -90,8 +90,10 @@ export class StoragePool {
           await run('truncate', ['-s', `${size}G`, loopFile]);
           await run('mkfs.btrfs', ['-q', '-f', loopFile]);
         }
-        // nodev: a device node in an image or a fork (a tenant's CreateImage) never opens a host device.
-        await run('mount', ['-o', 'loop,nodev', loopFile, root]);
+        // Not nodev: debootstrap refuses to build an image on a nodev mount. A device node never opens a host device
+        // all the same: images lose theirs when registered, a container's user namespace cannot make one, and
+        // containers get a closed device policy (units/devices.ts).
+        await run('mount', ['-o', 'loop', loopFile, root]);
       }
       type = await fsType(root);
     }

@@ -115,10 +115,10 @@ export function cgroupV1Rules(policy: DevicePolicy, host: DeviceHost = realDevic
 /** Where the direct manager can enforce a device policy: cgroup v1's devices controller (see the header). */
 export function devicePolicySupport(): { enforced: true } | { enforced: false; why: string } {
   if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
-    return { enforced: false, why: 'cgroup v2 filters devices only with BPF programs, which the direct unit manager does not load: containers get no device policy (keep every pool mounted nodev)' };
+    return { enforced: false, why: 'cgroup v2 filters devices only with BPF programs, which the direct unit manager does not load: containers get no device policy (device nodes are still removed from images when registered; a pool mounted nodev adds to it)' };
   }
   if (!existsSync('/sys/fs/cgroup/devices/devices.allow')) {
-    return { enforced: false, why: 'the cgroup v1 devices controller is not mounted at /sys/fs/cgroup/devices: containers get no device policy (keep every pool mounted nodev)' };
+    return { enforced: false, why: 'the cgroup v1 devices controller is not mounted at /sys/fs/cgroup/devices: containers get no device policy (device nodes are still removed from images when registered; a pool mounted nodev adds to it)' };
   }
   return { enforced: true };
 }
