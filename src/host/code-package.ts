@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { run } from './exec.js';
+import { USR_ROOT } from './sandbox.js';
 
 /** AWS: "Unzipped size must be smaller than 262144000 bytes" (250 MiB). */
 export const UNZIPPED_MAX = 262_144_000;
@@ -54,8 +55,7 @@ async function checkSizes(file: string, max: number): Promise<void> {
 /** bwrap's arguments to run command with only /usr, the readable paths and the writable ones (same paths). */
 export function confined(readable: string[], writable: string[], command: string[]): string[] {
   return ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
-    '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
-    '--ro-bind-try', '/etc/ld.so.cache', '/etc/ld.so.cache', '--dev', '/dev',
+    ...USR_ROOT, '--ro-bind-try', '/etc/ld.so.cache', '/etc/ld.so.cache', '--dev', '/dev',
     ...readable.flatMap((p) => ['--ro-bind', p, p]), ...writable.flatMap((p) => ['--bind', p, p]), '--remount-ro', '/', '--', ...command];
 }
 

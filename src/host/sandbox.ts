@@ -24,6 +24,10 @@ export const TASK_ROOT = '/var/task';
 const ETC = ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'resolv.conf', 'hosts', 'host.conf', 'nsswitch.conf', 'gai.conf', 'protocols',
   'services', 'ssl', 'ca-certificates', 'localtime', 'alternatives', 'mime.types'].map((f) => `/etc/${f}`);
 
+/** bwrap's read-only system: Debian's merged /usr, and the links to it. */
+export const USR_ROOT: readonly string[] = ['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin',
+  '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64'];
+
 /** Private /tmp: Lambda's default ephemeral storage (its pages count against the unit's memory limit too). */
 const TMP_BYTES = 512 * 2 ** 20;
 
@@ -48,8 +52,7 @@ export interface SandboxSpec {
 export function sandboxCommand(s: SandboxSpec): string[] {
   if (!Number.isInteger(s.uid) || s.uid <= 0 || s.uid > 65534) throw new Error(`not a sandbox user: ${s.uid}`);
   const bwrap = ['bwrap', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session',
-    '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib',
-    '--symlink', 'usr/lib64', '/lib64',
+    ...USR_ROOT,
     // The directories leading to what is bound, readable (bwrap would make them 0700, root's only).
     ...ancestors(['/etc/passwd', ...s.readOnly, TASK_ROOT]).flatMap((d) => ['--dir', d]),
     ...ETC.flatMap((p) => ['--ro-bind-try', p, p]),
