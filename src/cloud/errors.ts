@@ -15,3 +15,11 @@ export const malformed = (code: string, id: string, what: string) =>
 export const invalidParam = (message: string) => new CloudError('InvalidParameterValue', message);
 export const missingParam = (name: string) =>
   new CloudError('MissingParameter', `The request must contain the parameter ${name}`);
+
+/** DryRun's answer: the request was valid and would have been carried out. The one place it is built. */
+export const dryRunOperation = () => new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+
+/** Stop here when DryRun is set: called after validating, before changing anything. */
+export function passDryRun(dryRun: boolean | undefined): void {
+  if (dryRun) throw dryRunOperation();
+}
