@@ -17,7 +17,7 @@ import {
 import { createApp } from '../../src/api/server.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { defaultLimits } from '../../src/cloud/config.js';
-import { ZIP_MAX } from '../../src/cloud/functions.js';
+import { ZIP_MAX } from '../../src/cloud/functions/index.js';
 import type { FunctionHost } from '../../src/host/functions.js';
 import type { NginxDriver, FunctionRoute } from '../../src/host/nginx.js';
 import { functions, functionVersions } from '../../src/db/schema.js';
@@ -46,7 +46,7 @@ beforeAll(async () => {
   const key = cloud.accounts.putKey({ accessKeyId: 'AKIDFNTEST', secretAccessKey: 'fn-secret', accountId: ME });
   const other = cloud.accounts.putKey({ accessKeyId: 'AKIDFNOTHER', secretAccessKey: 'fn-other', accountId: OTHER });
   await cloud.start();
-  cloud.functions.nginx = { baseUrl: 'http://nginx', sync: async (r: FunctionRoute[]) => { routes = r; } } as unknown as NginxDriver;
+  cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async (r: FunctionRoute[]) => { routes = r; } } as unknown as NginxDriver);
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
