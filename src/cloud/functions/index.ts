@@ -22,7 +22,7 @@ import { reconcileUnits } from './reconcile.js';
 import { FunctionRecords } from './records.js';
 import { FunctionTagging } from './tagging.js';
 import { FunctionUrls } from './urls.js';
-import { functionKey, type ConsoleTargets, type FunctionInput, type FunctionRow, type FunctionUrlView, type FunctionView } from './types.js';
+import { functionKey, type ConsoleTargets, type FunctionInput, type FunctionUrlView, type FunctionView } from './types.js';
 
 export { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, ENVIRONMENT_MAX, MODE_TAG, RUNTIMES, SYNC_PAYLOAD_MAX, ZIP_MAX } from './types.js';
 export type { ConsoleTargets, FunctionInput, FunctionRow, FunctionUrlView, FunctionView } from './types.js';
@@ -76,31 +76,14 @@ export class Functions {
     return this.names.arn(accountId, name, version);
   }
 
-  /** FunctionName in any of its forms to the function's name and qualifier (a qualifier given apart must agree). */
-  parseName(accountId: string, ref: string, qualifier?: string): { name: string; qualifier?: string } {
-    return this.names.parse(accountId, ref, qualifier);
-  }
-
   /** A function version's unit and socket name. */
   key(accountId: string, name: string, version: string): string {
     return functionKey(accountId, name, version);
   }
 
-  row(accountId: string, name: string): FunctionRow {
-    return this.records.row(accountId, name);
-  }
-
   /** A function version's view ($LATEST or a published number). */
   get(accountId: string, ref: string, qualifier?: string): FunctionView {
     return this.records.get(accountId, ref, qualifier);
-  }
-
-  list(accountId: string): FunctionView[] {
-    return this.records.list(accountId);
-  }
-
-  versions(accountId: string, ref: string): FunctionView[] {
-    return this.records.versions(accountId, ref);
   }
 
   /** ListFunctions: the account's functions ($LATEST; with `all`, every version of each), a page at a time. */
@@ -161,11 +144,6 @@ export class Functions {
   /** UntagResource; without the invoke-mode tag, a function runs a process per request. */
   untag(accountId: string, ref: string, keys: string[]): Promise<void> {
     return this.tagging.untag(accountId, ref, keys);
-  }
-
-  /** The function version's socket, its unit running: what nginx and invokes connect to. */
-  socketFor(v: FunctionView): Promise<string> {
-    return this.invocations.socketFor(v);
   }
 
   /** Where nginx sends a signed Invoke: the socket of the function the signer's account names, or undefined for the API. */

@@ -33,7 +33,7 @@ export class Invocations {
   }
 
   /** The function version's socket, its unit running: what nginx and invokes connect to. */
-  async socketFor(v: FunctionView): Promise<string> {
+  private async socketFor(v: FunctionView): Promise<string> {
     const o = this.unitOptions(v);
     await this.host.ensure(o);
     return this.host.socketPath(o.key);
