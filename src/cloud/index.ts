@@ -15,7 +15,7 @@ import { IscsiTarget } from '../host/iscsi.js';
 import { FunctionHost } from '../host/functions.js';
 import { NginxDriver } from '../host/nginx.js';
 import { NfsServer } from '../host/nfs.js';
-import { Functions } from './functions.js';
+import { Functions } from './functions/index.js';
 import { openUnitManager } from '../host/units/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
@@ -65,14 +65,13 @@ export class Cloud {
     this.volumes.hotPlug = this.vms.hotPlug;
     this.volumes.nfsPlug = nfsPlug(host, (vpcId) => this.instances.syncEdge(vpcId));
     this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms, this.volumes);
-    this.functions = new Functions(db, host.functions, config);
-    this.functions.consoles = {
+    this.functions = new Functions(db, host.functions, config, this.tags, {
       vncPath: (_accountId, instanceId) => this.vms.vncPath(instanceId),
       ensureRunning: (accountId, instanceId) => this.instances.ensureRunning(accountId, instanceId),
       stop: (accountId, instanceId) => { this.instances.stop(accountId, [instanceId]); },
       isRunning: (_accountId, instanceId) => this.instances.row(instanceId)?.state === 'running',
       owns: (accountId, instanceId) => this.instances.row(instanceId)?.accountId === accountId,
-    };
+    });
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
   }
@@ -202,7 +201,7 @@ export class Cloud {
    */
   async startNginx(listen: string, api: string): Promise<void> {
     const nginx = new NginxDriver(this.host.units, join(this.dataDir, 'run/nginx'), listen, api);
-    this.functions.nginx = nginx;
+    this.functions.attachNginx(nginx);
     await nginx.start([], { concurrency: this.config.limits.concurrentExecutions });
     await this.functions.syncRoutes();
   }

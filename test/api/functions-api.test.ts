@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand,
-  ListTagsCommand, PublishVersionCommand, TagResourceCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
+  ListTagsCommand, ListVersionsByFunctionCommand, PublishVersionCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand, CreateFunctionUrlConfigCommand, DeleteFunctionUrlConfigCommand, GetFunctionUrlConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { createApp } from '../../src/api/server.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { defaultLimits } from '../../src/cloud/config.js';
-import { ZIP_MAX } from '../../src/cloud/functions.js';
+import { ZIP_MAX } from '../../src/cloud/functions/index.js';
 import type { FunctionHost } from '../../src/host/functions.js';
 import type { NginxDriver, FunctionRoute } from '../../src/host/nginx.js';
 import { functions, functionVersions } from '../../src/db/schema.js';
@@ -46,7 +47,7 @@ beforeAll(async () => {
   const key = cloud.accounts.putKey({ accessKeyId: 'AKIDFNTEST', secretAccessKey: 'fn-secret', accountId: ME });
   const other = cloud.accounts.putKey({ accessKeyId: 'AKIDFNOTHER', secretAccessKey: 'fn-other', accountId: OTHER });
   await cloud.start();
-  cloud.functions.nginx = { baseUrl: 'http://nginx', sync: async (r: FunctionRoute[]) => { routes = r; } } as unknown as NginxDriver;
+  cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async (r: FunctionRoute[]) => { routes = r; } } as unknown as NginxDriver);
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -265,6 +266,80 @@ describe('tags of a function', () => {
     expect(await tagsOf()).toEqual({ 'pcloud:invoke-mode': 'warm', team: 'a' });
     expect(cloud.functions.get(ME, 'tagged').mode).toBe('warm');
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'tagged' }));
+  });
+
+  it('a function created with the invoke-mode tag is warm; untagging it makes it per-request; deleting it deletes its tags', async () => {
+    const created = await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'born-warm', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip() },
+      Tags: { 'pcloud:invoke-mode': 'warm', team: 'a' },
+    }));
+    const arn = created.FunctionArn!;
+    expect(cloud.functions.get(ME, 'born-warm').mode).toBe('warm');
+    expect((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ 'pcloud:invoke-mode': 'warm', team: 'a' });
+    await lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: ['pcloud:invoke-mode'] }));
+    expect(cloud.functions.get(ME, 'born-warm').mode).toBe('per-request');
+    expect((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ team: 'a' });
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'born-warm', Qualifier: '$LATEST' }));
+    await create('born-warm');
+    expect((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags ?? {}).toEqual({});
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'born-warm' }));
+  });
+
+  it('a refused invoke mode at create stores neither the function nor its tags', async () => {
+    const bad = await errorOf(lambda.send(new CreateFunctionCommand({
+      FunctionName: 'born-odd', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip() }, Tags: { 'pcloud:invoke-mode': 'sometimes' },
+    })));
+    expect(bad.code).toBe('InvalidParameterValueException');
+    expect(await names()).not.toContain('born-odd');
+    expect(cloud.tags.of([cloud.functions.arn(ME, 'born-odd')]).size).toBe(0);
+  });
+});
+
+describe('paging', () => {
+  it('ListFunctions and ListVersionsByFunction hand out pages with a NextMarker that walks them all; a forged Marker is refused', async () => {
+    for (const n of ['p1', 'p2', 'p3']) await create(n);
+    const seen: string[] = [];
+    let Marker: string | undefined;
+    do {
+      const page = await lambda.send(new ListFunctionsCommand({ MaxItems: 2, Marker }));
+      expect(page.Functions!.length).toBeLessThanOrEqual(2);
+      seen.push(...page.Functions!.map((f) => f.FunctionName!));
+      Marker = page.NextMarker;
+    } while (Marker);
+    // Every function once, in order (earlier tests leave some behind), over more than one page.
+    expect(seen).toEqual(await names());
+    expect(seen).toEqual(expect.arrayContaining(['p1', 'p2', 'p3']));
+    expect(seen.length).toBeGreaterThan(2);
+
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'p1' }));
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'p1', ZipFile: zip(70), Publish: true }));
+    const first = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'p1', MaxItems: 2 }));
+    expect(first.Versions!.map((v) => v.Version)).toEqual(['$LATEST', '1']);
+    const rest = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'p1', MaxItems: 2, Marker: first.NextMarker }));
+    expect(rest.Versions!.map((v) => v.Version)).toEqual(['2']);
+    expect(rest.NextMarker).toBeUndefined();
+
+    for (const forged of ['2', 'eyJvIjotMX0', 'not a token']) {
+      expect((await errorOf(lambda.send(new ListFunctionsCommand({ Marker: forged })))).code, forged).toBe('InvalidParameterValueException');
+      expect((await errorOf(lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'p1', Marker: forged })))).code, forged).toBe('InvalidParameterValueException');
+    }
+    for (const n of ['p1', 'p2', 'p3']) await lambda.send(new DeleteFunctionCommand({ FunctionName: n }));
+  });
+});
+
+describe('function URLs', () => {
+  it('nginx routes a new URL before CreateFunctionUrlConfig answers, and stops routing it once deleted', async () => {
+    await create('with-url');
+    const made = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'with-url', AuthType: 'NONE' }));
+    const urlId = /\/url\/([0-9a-f]{32})\/$/.exec(made.FunctionUrl!)?.[1];
+    expect(urlId).toBeDefined();
+    expect(routes.find((r) => r.name === 'with-url')).toMatchObject({ accountId: ME, urlId, urlAuth: 'NONE' });
+    const got = await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'with-url' }));
+    expect(got).toMatchObject({ FunctionUrl: made.FunctionUrl, AuthType: 'NONE', FunctionArn: cloud.functions.arn(ME, 'with-url') });
+    await lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: 'with-url' }));
+    expect(routes.find((r) => r.name === 'with-url')?.urlId).toBeUndefined();
+    expect((await errorOf(lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'with-url' })))).code).toBe('ResourceNotFoundException');
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'with-url' }));
   });
 });
 

@@ -18,7 +18,7 @@ const looked: string[] = [];
 
 beforeAll(async () => {
   api = await startApi();
-  api.cloud.functions.nginx = new NginxDriver(api.units, mkdtempSync(join(tmpdir(), 'pcloud-nginx-')), '127.0.0.1:9', api.endpoint, SECRET);
+  api.cloud.functions.attachNginx(new NginxDriver(api.units, mkdtempSync(join(tmpdir(), 'pcloud-nginx-')), '127.0.0.1:9', api.endpoint, SECRET));
   // The domain's answer (tested in lambda-concurrency.test.ts): here, each account has one function, `same`.
   api.cloud.functions.invokeSocket = async (account: string, ref: string, qualifier?: string) => {
     looked.push(`${account} ${ref} ${qualifier ?? '-'}`);

@@ -16,7 +16,7 @@ const opened: string[] = [];
 
 beforeAll(async () => {
   api = await startApi();
-  api.cloud.functions.nginx = new NginxDriver(api.units, mkdtempSync(join(tmpdir(), 'pcloud-nginx-')), '127.0.0.1:9', api.endpoint, SECRET);
+  api.cloud.functions.attachNginx(new NginxDriver(api.units, mkdtempSync(join(tmpdir(), 'pcloud-nginx-')), '127.0.0.1:9', api.endpoint, SECRET));
   // Opening a URL is what starts a fat lambda's VM: recorded here, and a missing function is refused as the domain does.
   api.cloud.functions.opening = async (_account: string, name: string) => {
     opened.push(name);

@@ -1,0 +1,77 @@
+/** nginx's questions to pcloud's API (auth_request): may a request through to a function, and to which socket. */
+import type { Cloud } from '../../cloud/index.js';
+import { AuthError, verify } from '../auth/sigv4.js';
+import { log } from '../../log.js';
+
+/**
+ * nginx's auth_request: may this request through, and where to? nginx names what it asks in the path, and passes the
+ * original method, URI and headers (not the body): a SigV4 signature over them, with the payload hash the client
+ * declared in x-amz-content-sha256 (the runtime shim checks the body against it). 204 lets it through; 401/403 stop it.
+ *
+ * - `/pcloud/lambda/authorize/invoke`: an Invoke (nginx/function-invoke.conf), by any key. The function is the one the
+ *   URI names in the SIGNER's account: its socket and account go back to nginx (X-Pcloud-Socket, X-Pcloud-Account);
+ *   with no socket nginx hands the request to this API, which answers it as it answers any Invoke (a published
+ *   version; a name the account does not have, another account's ARN: refused the same whatever others hold).
+ * - `/pcloud/lambda/authorize/url/ACCOUNT/NAME/AUTHTYPE`: a function URL, signed by a key of its account (or open
+ *   where its auth type is NONE).
+ *
+ * Only this server's nginx may ask (its secret in X-Pcloud-Authorizer, src/host/nginx.ts). Anyone else gets
+ * undefined: the endpoint is not there for them (the caller answers as for any unknown path), whether the function
+ * exists or not, and nothing is started.
+ */
+export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Response | undefined> {
+  if (!cloud.functions.nginx?.authorizes(req.headers)) return undefined;
+  const [kind, accountId, name, auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
+  if (kind === 'invoke') {
+    const signer = signedBy(cloud, req);
+    if (!signer) return new Response(null, { status: 401 });
+    // The FunctionName and Qualifier as the client sent them (anything else: for the API to answer).
+    let target: { ref: string; qualifier?: string } | undefined;
+    try {
+      const uri = new URL(req.headers.get('x-original-uri') ?? '', 'http://nginx');
+      const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(uri.pathname);
+      if (m) target = { ref: decodeURIComponent(m[1]!), qualifier: uri.searchParams.get('Qualifier') ?? undefined };
+    } catch (err) {
+      if (!(err instanceof URIError || err instanceof TypeError)) throw err;
+    }
+    const socket = target && await cloud.functions.invokeSocket(signer, target.ref, target.qualifier);
+    // nginx/function-invoke.conf takes them ($upstream_http_x_pcloud_socket, $upstream_http_x_pcloud_account).
+    return new Response(null, { status: 204, headers: socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer } : {} });
+  }
+  if (kind !== 'url' || !accountId || !name) return new Response(null, { status: 403 });
+  const allowed = auth === 'NONE' ? true : signedBy(cloud, req) === accountId;
+  if (!allowed) return new Response(null, { status: 401 });
+  // A function URL that is a VM's console starts the VM first (a fat lambda).
+  try {
+    await cloud.functions.opening(accountId, name);
+  } catch (err) {
+    log.warn(`opening ${name}: ${(err as Error).message}`);
+    return new Response(null, { status: 403 });
+  }
+  return new Response(null, { status: 204 });
+}
+
+/** The account whose key signed the original request (as nginx describes it) with a valid SigV4 signature, if any. */
+function signedBy(cloud: Cloud, req: Request): string | undefined {
+  const headers = new Headers(req.headers);
+  const length = req.headers.get('x-original-content-length');
+  if (length) headers.set('content-length', length);
+  else headers.delete('content-length');
+  try {
+    // nginx does not pass the body here: a request with one must declare its signed hash (a body-less GET, e.g. a
+    // presigned console URL, is checked as it is).
+    if (Number(length ?? 0) > 0 && !req.headers.get('x-amz-content-sha256')) {
+      throw new AuthError('SignatureDoesNotMatch', 'Through nginx, sign the payload hash (x-amz-content-sha256), or call the API endpoint');
+    }
+    // The body stays with nginx: the signature covers the hash the client declared, which the runtime shim checks.
+    const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0), payload: 'declared' },
+      (k) => cloud.accounts.findKey(k), Date.now(), { regions: [cloud.config.region] });
+    return principal.accountId;
+  } catch (err) {
+    if (err instanceof AuthError) {
+      log.debug(`nginx authorize: ${err.message}`);
+      return undefined;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,49 @@
+/** Lambda's answers as JSON: errors (one table from codes to HTTP statuses), FunctionConfiguration, URL configs, tags. */
+import type { FunctionUrlView, FunctionView } from '../../cloud/functions/index.js';
+import type { Tag } from '../../cloud/tags.js';
+
+/** The one table from Lambda error codes to HTTP statuses; anything else is a 400. */
+const statuses = new Map<string, number>([
+  ['ResourceNotFoundException', 404], ['ResourceConflictException', 409], ['RequestTooLargeException', 413], ['RequestEntityTooLargeException', 413],
+  ['TooManyRequestsException', 429], ['AccessDeniedException', 403], ['UnrecognizedClientException', 403], ['InvalidSignatureException', 403],
+  ['ServiceException', 500], ['UnsupportedMediaTypeException', 415], ['UnknownOperationException', 404],
+]);
+
+export function lambdaError(code: string, message: string, status = statuses.get(code) ?? 400): Response {
+  return new Response(JSON.stringify({ __type: code, message, Message: message }), {
+    status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': code },
+  });
+}
+
+export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+const timestamp = (t: number) => new Date(t).toISOString().replace('Z', '+0000');
+
+/** FunctionConfiguration, as Lambda answers it. */
+export function configShape(v: FunctionView) {
+  return {
+    FunctionName: v.name, FunctionArn: v.arn, Runtime: v.runtime, Role: v.role, Handler: v.handler, CodeSize: v.codeSize,
+    Description: v.description, Timeout: v.timeoutSec, MemorySize: v.memoryMiB, LastModified: timestamp(v.lastModified),
+    CodeSha256: v.codeSha256, Version: v.version, Environment: { Variables: v.environment }, TracingConfig: { Mode: 'PassThrough' },
+    RevisionId: v.revision, State: 'Active', LastUpdateStatus: 'Successful', PackageType: 'Zip', Architectures: ['x86_64'],
+    EphemeralStorage: { Size: 512 }, SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
+    LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${v.name}` },
+  };
+}
+
+/** Create/GetFunctionUrlConfig (Get adds LastModifiedTime: a URL config never changes here). */
+export function urlShape(u: FunctionUrlView, modified: boolean) {
+  return {
+    FunctionUrl: u.url, FunctionArn: u.arn, AuthType: u.authType, CreationTime: timestamp(u.createdAt),
+    ...(modified ? { LastModifiedTime: timestamp(u.createdAt) } : {}), InvokeMode: 'BUFFERED',
+  };
+}
+
+/**
+ * Tags as Lambda's JSON map: a record of own properties (Object.fromEntries defines them: `__proto__` is only ever a
+ * key, never the prototype).
+ */
+export function tagsShape(tags: Tag[]): Record<string, string> {
+  return Object.fromEntries(tags.map((t) => [t.key, t.value]));
+}

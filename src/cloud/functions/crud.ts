@@ -1,0 +1,229 @@
+/**
+ * Functions' lifecycle: create, update (code, configuration), publish versions, delete; each account's limits
+ * (functions, code storage) checked against what it holds, and its deployment packages unpacked by the host.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/index.js';
+import { functions, functionVersions } from '../../db/schema.js';
+import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
+import type { FunctionHost } from '../../host/functions.js';
+import { log } from '../../log.js';
+import { KeyedQueue } from '../../serial.js';
+import type { CloudConfig } from '../config.js';
+import { CloudError } from '../errors.js';
+import { validateTags, type Tag, type Tags } from '../tags.js';
+import type { FatLambdas } from './fat-lambda.js';
+import { check, checkZipSize } from './params.js';
+import type { FunctionRecords } from './records.js';
+import type { FunctionUrls } from './urls.js';
+import { MODE_TAG, NAME, ZIP_MAX, functionKey, invalid, type FunctionInput, type FunctionRow, type FunctionView } from './types.js';
+
+/** GetAccountSettings: the account's limits and what it uses of them. */
+export interface AccountSettings {
+  limits: { totalCodeSize: number; codeSizeZipped: number; codeSizeUnzipped: number; functionCount: number; concurrentExecutions: number; unreservedConcurrentExecutions: number };
+  usage: { totalCodeSize: number; functionCount: number };
+}
+
+/** What CreateFunction gives besides the configuration: its tags, and the package's kind (pcloud runs x86_64 zips). */
+export interface CreateExtras {
+  tags?: Tag[];
+  packageType?: string;
+  imageUri?: string;
+  architectures?: string[];
+}
+
+export class FunctionCatalog {
+  constructor(
+    private readonly db: Db,
+    private readonly records: FunctionRecords,
+    private readonly host: FunctionHost,
+    private readonly config: CloudConfig,
+    private readonly tags: Tags,
+    private readonly fat: FatLambdas,
+    private readonly urls: FunctionUrls,
+  ) {}
+
+  /** Creates and code updates of one account, one at a time: its limits are checked against what it holds. */
+  private readonly uploads = new KeyedQueue();
+
+  /**
+   * CreateFunction; its tags are stored with it, and the invoke-mode tag sets its mode (a process per request, or a
+   * warm worker).
+   */
+  async create(accountId: string, ref: string, config: FunctionInput, zip: Buffer | undefined, publish: boolean, extras: CreateExtras = {}): Promise<FunctionView> {
+    if (extras.packageType === 'Image' || extras.imageUri) throw invalid('Container image functions are not supported by pcloud: use a Zip package.');
+    if (extras.architectures?.some((a) => a !== 'x86_64')) throw invalid('Only the x86_64 architecture runs on this host.');
+    const tags = extras.tags ?? [];
+    validateTags(tags);
+    const mode = tags.find((t) => t.key === MODE_TAG)?.value;
+    const input = mode === undefined ? config : { ...config, mode };
+    const name = this.records.names.forCreate(accountId, ref);
+    check(input, true);
+    this.fat.checkOwner(accountId, input.environment);
+    if (!zip) throw invalid('Code.ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
+    checkZipSize(zip, 'CreateFunction');
+    const view = await this.uploads.run(accountId, async () => {
+      if (this.records.exists(accountId, name)) {
+        throw new CloudError('ResourceConflictException', `Function already exist: ${name}`);
+      }
+      const { functions: most } = this.config.limits;
+      const count = this.functionCount(accountId);
+      if (count >= most) {
+        throw new CloudError('ServiceQuotaExceededException', `This account has ${count} functions, as many as this cloud allows one account (${most}). Delete functions you no longer need, or ask the operator of this cloud to raise the limit.`);
+      }
+      this.checkCodeStorage(accountId, zip.length);
+      const code = await this.unpack(accountId, name, zip);
+      const now = Date.now();
+      this.db.insert(functions).values({
+        accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
+        memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
+        mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, createdAt: now, updatedAt: now,
+      }).run();
+      return publish ? this.publish(accountId, name, '') : this.records.get(accountId, name);
+    });
+    if (tags.length) this.tags.put(accountId, [this.records.names.arn(accountId, view.name)], tags);
+    await this.urls.sync();
+    return view;
+  }
+
+  /**
+   * The account's deployment packages with one more of `adding` bytes (replacing `replacing`'s revision, if no version
+   * keeps it) must fit in its code storage: CodeStorageExceededException otherwise.
+   */
+  private checkCodeStorage(accountId: string, adding: number, replacing?: FunctionRow): void {
+    const stored = this.storedCode(accountId, replacing);
+    const limit = this.config.limits.codeStorageBytes;
+    if (stored + adding > limit) {
+      throw new CloudError('CodeStorageExceededException', `Code storage limit exceeded: this account stores ${stored} bytes of deployment packages, and ${adding} more would pass its limit of ${limit} bytes. Delete functions or versions you no longer need, or ask the operator of this cloud to raise the limit.`);
+    }
+  }
+
+  /** Bytes of deployment packages the account keeps: each revision once, whether $LATEST's or a version's (or both). */
+  private storedCode(accountId: string, leaving?: FunctionRow): number {
+    const sizes = new Map<string, number>();
+    for (const r of this.db.select({ name: functions.name, revision: functions.revision, size: functions.codeSize }).from(functions).where(eq(functions.accountId, accountId)).all()) {
+      sizes.set(`${r.name}/${r.revision}`, r.size);
+    }
+    const versions = this.db.select({
+      name: functionVersions.name, revision: sql<string>`json_extract(${functionVersions.config}, '$.revision')`, size: sql<number>`json_extract(${functionVersions.config}, '$.codeSize')`,
+    }).from(functionVersions).where(eq(functionVersions.accountId, accountId)).all();
+    const kept = new Set(versions.map((v) => `${v.name}/${v.revision}`));
+    for (const v of versions) sizes.set(`${v.name}/${v.revision}`, Number(v.size) || 0);
+    if (leaving && !kept.has(`${leaving.name}/${leaving.revision}`)) sizes.delete(`${leaving.name}/${leaving.revision}`);
+    return [...sizes.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** GetAccountSettings: the account's limits and what it uses of them. */
+  accountSettings(accountId: string): AccountSettings {
+    const concurrent = this.config.limits.concurrentExecutions;
+    return {
+      limits: {
+        totalCodeSize: this.config.limits.codeStorageBytes, codeSizeZipped: ZIP_MAX, codeSizeUnzipped: UNZIPPED_MAX, functionCount: this.config.limits.functions,
+        // No reserved concurrency here: all of it is unreserved.
+        concurrentExecutions: concurrent, unreservedConcurrentExecutions: concurrent,
+      },
+      usage: { totalCodeSize: this.storedCode(accountId), functionCount: this.functionCount(accountId) },
+    };
+  }
+
+  private functionCount(accountId: string): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(functions).where(eq(functions.accountId, accountId)).get()!.n;
+  }
+
+  private async unpack(accountId: string, name: string, zip: Buffer): Promise<{ codeSha256: string; codeSize: number; revision: string }> {
+    if (zip.length < 4 || zip.readUInt32LE(0) !== 0x04034b50) throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
+    const revision = randomUUID();
+    try {
+      await this.host.unpack(accountId, name, revision, zip);
+    } catch (err) {
+      // The host's own refusals (the unzipped size) are already in Lambda's words; anything else is said to the log only
+      // (unzip's message names host paths).
+      if (err instanceof PackageRefused) throw invalid(err.message);
+      log.warn(`unpacking a package of ${accountId}'s ${name}: ${(err as Error).message}`);
+      throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
+    }
+    return { codeSha256: createHash('sha256').update(zip).digest('base64'), codeSize: zip.length, revision };
+  }
+
+  async updateCode(accountId: string, ref: string, zip: Buffer | undefined, publish: boolean): Promise<FunctionView> {
+    const { name } = this.records.names.parse(accountId, ref);
+    this.records.row(accountId, name);
+    if (!zip) throw invalid('ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
+    checkZipSize(zip, 'UpdateFunctionCode');
+    await this.uploads.run(accountId, async () => {
+      this.checkCodeStorage(accountId, zip.length, this.records.row(accountId, name));
+      const code = await this.unpack(accountId, name, zip);
+      this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    });
+    await this.host.stop(functionKey(accountId, name, '$LATEST'));
+    return publish ? this.publish(accountId, name, '') : this.records.get(accountId, name);
+  }
+
+  async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
+    const { name } = this.records.names.parse(accountId, ref);
+    this.records.row(accountId, name);
+    check(input, false);
+    this.fat.checkOwner(accountId, input.environment);
+    const set: Partial<FunctionRow> = { updatedAt: Date.now() };
+    if (input.runtime !== undefined) set.runtime = input.runtime;
+    if (input.handler !== undefined) set.handler = input.handler;
+    if (input.role !== undefined) set.role = input.role;
+    if (input.description !== undefined) set.description = input.description;
+    if (input.memoryMiB !== undefined) set.memoryMiB = input.memoryMiB;
+    if (input.timeoutSec !== undefined) set.timeoutSec = input.timeoutSec;
+    if (input.environment !== undefined) set.environment = input.environment;
+    if (input.mode !== undefined) set.mode = input.mode as 'per-request' | 'warm';
+    this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    // The next invoke starts the unit with the new configuration.
+    await this.host.stop(functionKey(accountId, name, '$LATEST'));
+    return this.records.get(accountId, name);
+  }
+
+  /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */
+  publish(accountId: string, ref: string, description: string): FunctionView {
+    const { name } = this.records.names.parse(accountId, ref);
+    const r = this.records.row(accountId, name);
+    const { version: _v, arn: _a, name: _n, accountId: _acc, lastModified: _l, ...config } = this.records.latest(r);
+    const last = r.lastVersion ? this.records.get(accountId, name, String(r.lastVersion)) : undefined;
+    if (last && last.revision === config.revision && JSON.stringify({ ...last, description: '' }) === JSON.stringify({ ...last, ...config, description: '' })) return last;
+    const version = r.lastVersion + 1;
+    this.db.transaction((tx) => {
+      tx.insert(functionVersions).values({ accountId, name, version, config: { ...config, description: description || config.description }, createdAt: Date.now() }).run();
+      tx.update(functions).set({ lastVersion: version }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    });
+    return this.records.get(accountId, name, String(version));
+  }
+
+  /** DeleteFunction (a version, with a qualifier): resolves to the name of the function deleted. */
+  async delete(accountId: string, ref: string, qualifier?: string): Promise<string> {
+    // A record stored under a name Lambda would not take (before names were checked) is deleted by that name exactly.
+    if (!NAME.test(ref) && qualifier === undefined && this.records.exists(accountId, ref)) {
+      await this.remove(accountId, ref);
+      return ref;
+    }
+    const q = this.records.names.parse(accountId, ref, qualifier);
+    this.records.row(accountId, q.name);
+    if (q.qualifier && q.qualifier !== '$LATEST') {
+      this.records.get(accountId, q.name, q.qualifier);
+      this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).run();
+      await this.host.stop(functionKey(accountId, q.name, q.qualifier));
+      return q.name;
+    }
+    await this.remove(accountId, q.name);
+    return q.name;
+  }
+
+  /** A function with all its versions: the records, its tags, its routes, its units, its code. */
+  private async remove(accountId: string, name: string): Promise<void> {
+    const versions = this.records.versionNumbers(accountId, name);
+    this.db.transaction((tx) => {
+      tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).run();
+      tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    });
+    this.tags.removeAll([this.records.names.arn(accountId, name)]);
+    await this.urls.sync();
+    for (const v of ['$LATEST', ...versions]) await this.host.stop(functionKey(accountId, name, v));
+    await this.host.removeCode(accountId, name);
+  }
+}

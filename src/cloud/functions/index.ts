@@ -1,0 +1,190 @@
+/**
+ * Lambda functions: configuration, code revisions and published versions, tags, invocations, function URLs and fat
+ * lambdas. Each function version runs as a socket unit of its own (src/host/functions.ts), started on first invoke;
+ * function URLs and Invoke are served by pcloud's nginx (src/host/nginx.ts), whose routes follow every change here.
+ *
+ * One room per job: params.ts (what a request may hold), records.ts (functions as stored), crud.ts (create, update,
+ * publish, delete, limits), tagging.ts, invoke.ts, urls.ts (URLs and nginx's routes), fat-lambda.ts (consoles),
+ * reconcile.ts; types.ts under them all. This facade is what the API and the cloud call.
+ */
+import type { Db } from '../../db/index.js';
+import { FatLambdaState } from '../../host/fat-lambda-state.js';
+import type { FunctionHost } from '../../host/functions.js';
+import type { NginxDriver } from '../../host/nginx.js';
+import type { CloudConfig } from '../config.js';
+import { pageOf, type Page, type PageRequest } from '../paging.js';
+import type { Tag, Tags } from '../tags.js';
+import { FunctionCatalog, type AccountSettings, type CreateExtras } from './crud.js';
+import { FatLambdas } from './fat-lambda.js';
+import { Invocations, type InvokeAnswer } from './invoke.js';
+import { FunctionNames } from './params.js';
+import { reconcileUnits } from './reconcile.js';
+import { FunctionRecords } from './records.js';
+import { FunctionTagging } from './tagging.js';
+import { FunctionUrls } from './urls.js';
+import { functionKey, type ConsoleTargets, type FunctionInput, type FunctionUrlView, type FunctionView } from './types.js';
+
+export { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, ENVIRONMENT_MAX, MODE_TAG, RUNTIMES, SYNC_PAYLOAD_MAX, ZIP_MAX } from './types.js';
+export type { ConsoleTargets, FunctionInput, FunctionRow, FunctionUrlView, FunctionView } from './types.js';
+export type { AccountSettings, CreateExtras } from './crud.js';
+export type { InvokeAnswer } from './invoke.js';
+
+/** A page of ListFunctions or ListVersionsByFunction: a bad Marker is Lambda's InvalidParameterValueException. */
+const MARKER_CODE = 'InvalidParameterValueException';
+
+export class Functions {
+  private readonly names: FunctionNames;
+  private readonly records: FunctionRecords;
+  private readonly fat: FatLambdas;
+  private readonly invocations: Invocations;
+  private readonly urls: FunctionUrls;
+  private readonly catalog: FunctionCatalog;
+  private readonly tagging: FunctionTagging;
+
+  /**
+   * consoles: the VMs whose consoles fat lambdas serve (the instances and their displays); state: where the console
+   * proxies' state files are read and written.
+   */
+  constructor(
+    db: Db,
+    private readonly host: FunctionHost,
+    config: CloudConfig,
+    tags: Tags,
+    consoles: ConsoleTargets,
+    state = new FatLambdaState(),
+  ) {
+    this.names = new FunctionNames(config);
+    this.records = new FunctionRecords(db, this.names);
+    this.fat = new FatLambdas(this.records, host, state, consoles);
+    this.invocations = new Invocations(this.records, host, config, this.fat);
+    this.urls = new FunctionUrls(db, this.records, host, config, this.invocations);
+    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls);
+    this.tagging = new FunctionTagging(this.records, this.catalog, tags);
+  }
+
+  /** pcloud's nginx, once `serve` runs it (function URLs and Invoke through nginx). */
+  get nginx(): NginxDriver | undefined {
+    return this.urls.nginx;
+  }
+
+  /** nginx runs in front of the functions from now on; syncRoutes gives it their routes. */
+  attachNginx(nginx: NginxDriver): void {
+    this.urls.attach(nginx);
+  }
+
+  arn(accountId: string, name: string, version?: string): string {
+    return this.names.arn(accountId, name, version);
+  }
+
+  /** A function version's unit and socket name. */
+  key(accountId: string, name: string, version: string): string {
+    return functionKey(accountId, name, version);
+  }
+
+  /** A function version's view ($LATEST or a published number). */
+  get(accountId: string, ref: string, qualifier?: string): FunctionView {
+    return this.records.get(accountId, ref, qualifier);
+  }
+
+  /** ListFunctions: the account's functions ($LATEST; with `all`, every version of each), a page at a time. */
+  listPage(accountId: string, opts: PageRequest & { all: boolean }): Page<FunctionView> {
+    const latest = this.records.list(accountId);
+    const views = opts.all ? latest.flatMap((f) => this.records.versions(accountId, f.name)) : latest;
+    return pageOf(views, opts, MARKER_CODE);
+  }
+
+  /** ListVersionsByFunction, a page at a time. */
+  versionsPage(accountId: string, ref: string, page: PageRequest): Page<FunctionView> {
+    return pageOf(this.records.versions(accountId, ref), page, MARKER_CODE);
+  }
+
+  create(accountId: string, ref: string, input: FunctionInput, zip: Buffer | undefined, publish: boolean, extras?: CreateExtras): Promise<FunctionView> {
+    return this.catalog.create(accountId, ref, input, zip, publish, extras);
+  }
+
+  updateCode(accountId: string, ref: string, zip: Buffer | undefined, publish: boolean): Promise<FunctionView> {
+    return this.catalog.updateCode(accountId, ref, zip, publish);
+  }
+
+  updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
+    return this.catalog.updateConfiguration(accountId, ref, input);
+  }
+
+  /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */
+  publish(accountId: string, ref: string, description: string): FunctionView {
+    return this.catalog.publish(accountId, ref, description);
+  }
+
+  /** DeleteFunction (a version, with a qualifier): resolves to the name of the function deleted. */
+  delete(accountId: string, ref: string, qualifier?: string): Promise<string> {
+    return this.catalog.delete(accountId, ref, qualifier);
+  }
+
+  accountSettings(accountId: string): AccountSettings {
+    return this.catalog.accountSettings(accountId);
+  }
+
+  /**
+   * GetFunction's Code.Location: which package a version runs, as an opaque name (its function and revision). It names
+   * no host path: where the code is unpacked is the host's business, not the tenant's.
+   */
+  codeLocation(v: FunctionView): string {
+    return `pcloud:functions/${encodeURIComponent(v.name)}/${encodeURIComponent(v.revision)}`;
+  }
+
+  tagsOf(accountId: string, ref: string): Tag[] {
+    return this.tagging.list(accountId, ref);
+  }
+
+  /** TagResource; the invoke-mode tag switches the function between per-request and warm. */
+  tag(accountId: string, ref: string, tags: Tag[]): Promise<void> {
+    return this.tagging.tag(accountId, ref, tags);
+  }
+
+  /** UntagResource; without the invoke-mode tag, a function runs a process per request. */
+  untag(accountId: string, ref: string, keys: string[]): Promise<void> {
+    return this.tagging.untag(accountId, ref, keys);
+  }
+
+  /** Where nginx sends a signed Invoke: the socket of the function the signer's account names, or undefined for the API. */
+  invokeSocket(accountId: string, ref: string, qualifier: string | undefined): Promise<string | undefined> {
+    return this.invocations.invokeSocket(accountId, ref, qualifier);
+  }
+
+  invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<InvokeAnswer | undefined> {
+    return this.invocations.invoke(accountId, ref, qualifier, payload, opts);
+  }
+
+  /** CreateFunctionUrlConfig; nginx routes the URL before this resolves. */
+  createUrl(accountId: string, ref: string, authType: string | undefined): Promise<FunctionUrlView> {
+    return this.urls.create(accountId, ref, authType);
+  }
+
+  url(accountId: string, ref: string): FunctionUrlView {
+    return this.urls.get(accountId, ref);
+  }
+
+  deleteUrl(accountId: string, ref: string): Promise<void> {
+    return this.urls.delete(accountId, ref);
+  }
+
+  /** nginx's routes: every function's URL, to its $LATEST socket. */
+  syncRoutes(): Promise<void> {
+    return this.urls.sync();
+  }
+
+  /** A request reaches a function's URL: a fat lambda's VM is started first if it is stopped. */
+  opening(accountId: string, name: string): Promise<void> {
+    return this.fat.opening(accountId, name);
+  }
+
+  /** Fat lambdas whose console has been idle past their idle time: their VM stops. */
+  sweepConsoles(now = Date.now()): Promise<void> {
+    return this.fat.sweep(now);
+  }
+
+  /** Socket units of function versions that no longer exist, or cannot be served: stopped; resolves to how many. */
+  reconcile(): Promise<number> {
+    return reconcileUnits(this.records, this.host);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Invoking a function version: its unit (a socket unit per version, src/host/functions.ts) started on first use, the
+ * payload limits and the account's concurrency checked, the answer in Lambda's terms. Per-request functions start a
+ * process per invoke; warm ones keep one worker until it has been idle.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FunctionHost, FunctionUnitOptions, InvokeResult } from '../../host/functions.js';
+import { log } from '../../log.js';
+import type { CloudConfig } from '../config.js';
+import { CloudError } from '../errors.js';
+import type { FatLambdas } from './fat-lambda.js';
+import type { FunctionRecords } from './records.js';
+import { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, SYNC_PAYLOAD_MAX, functionKey, invalid, type FunctionView } from './types.js';
+
+export type InvokeAnswer = InvokeResult & { version: string };
+
+export class Invocations {
+  constructor(
+    private readonly records: FunctionRecords,
+    private readonly host: FunctionHost,
+    private readonly config: CloudConfig,
+    private readonly fat: FatLambdas,
+  ) {}
+
+  /** How a function version's unit runs. */
+  unitOptions(v: FunctionView): FunctionUnitOptions {
+    return {
+      console: v.version === '$LATEST' ? this.fat.consoleOf(v) : undefined,
+      key: functionKey(v.accountId, v.name, v.version), functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
+      handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
+      environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
+    };
+  }
+
+  /** The function version's socket, its unit running: what nginx and invokes connect to. */
+  private async socketFor(v: FunctionView): Promise<string> {
+    const o = this.unitOptions(v);
+    await this.host.ensure(o);
+    return this.host.socketPath(o.key);
+  }
+
+  /** Invocations running through the API, per account (nginx counts its own: limit_conn, nginx/function-invoke.conf). */
+  private readonly running = new Map<string, number>();
+
+  /**
+   * One more invocation of the account, within its ConcurrentExecutions (else TooManyRequestsException, as Lambda
+   * throttles): resolves to what ends it (once, however often it is called).
+   */
+  private executing(accountId: string): () => void {
+    const n = this.running.get(accountId) ?? 0;
+    if (n >= this.config.limits.concurrentExecutions) throw new CloudError('TooManyRequestsException', 'Rate Exceeded.');
+    this.running.set(accountId, n + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const left = (this.running.get(accountId) ?? 1) - 1;
+      if (left > 0) this.running.set(accountId, left);
+      else this.running.delete(accountId);
+    };
+  }
+
+  /**
+   * Where nginx sends a signed Invoke (src/api/lambda authorizeForNginx): the socket of the function the signer's
+   * account names ($LATEST), or undefined for pcloud's API to answer it: a published version (the API runs it), a
+   * console function, or anything the API refuses (a name the account does not have, another account's ARN, a bad
+   * name), so nginx answers each as the API does, whatever other accounts hold.
+   */
+  async invokeSocket(accountId: string, ref: string, qualifier: string | undefined): Promise<string | undefined> {
+    let v: FunctionView;
+    try {
+      v = this.records.get(accountId, ref, qualifier);
+    } catch (err) {
+      if (err instanceof CloudError) return undefined;
+      throw err;
+    }
+    if (v.version !== '$LATEST' || Object.hasOwn(v.environment, CONSOLE_ENV)) return undefined;
+    return this.socketFor(v);
+  }
+
+  async invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<InvokeAnswer | undefined> {
+    const type = opts.type || 'RequestResponse';
+    if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) throw invalid(`Invalid invocation type: ${type}`);
+    const v = this.records.get(accountId, ref, qualifier);
+    const limit = type === 'Event' ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX;
+    if (payload.length > limit) {
+      throw new CloudError('RequestTooLargeException', `Request must be smaller than ${limit} bytes for the ${type === 'Event' ? 'InvokeAsync' : 'InvokeFunction'} operation`);
+    }
+    if (payload.length) {
+      try { JSON.parse(payload.toString()); } catch { throw new CloudError('InvalidRequestContentException', 'Could not parse request body into json: Could not parse payload into json'); }
+    }
+    if (v.environment[CONSOLE_ENV]) throw invalid(`The function '${v.name}' serves the console of ${v.environment[CONSOLE_ENV]}: open its function URL.`);
+    if (type === 'DryRun') return undefined;
+    // Counted from here until the handler has answered (an Event invoke too, running in the background).
+    const done = this.executing(accountId);
+    let call: Promise<InvokeResult>;
+    try {
+      const o = this.unitOptions(v);
+      await this.host.ensure(o);
+      call = this.host.invoke(o.key, payload, { requestId: randomUUID(), tail: opts.tail, timeoutSec: v.timeoutSec });
+    } catch (err) {
+      done();
+      throw err;
+    }
+    void call.then(done, done);
+    if (type === 'Event') {
+      void call.catch((err) => log.warn(`async invoke of ${v.arn}: ${(err as Error).message}`));
+      return undefined;
+    }
+    const res = { ...(await call), version: v.version };
+    if (res.status !== 200) throw new CloudError('ServiceException', `The function's runtime answered ${res.status}: ${res.payload.toString().slice(0, 200)}`);
+    if (res.payload.length > SYNC_PAYLOAD_MAX) {
+      return { ...res, functionError: 'Unhandled', payload: Buffer.from(JSON.stringify({ errorMessage: `Response payload size (${res.payload.length} bytes) exceeded maximum allowed payload size (${SYNC_PAYLOAD_MAX} bytes).`, errorType: 'Function.ResponseSizeTooLarge' })) };
+    }
+    return res;
+  }
+}
