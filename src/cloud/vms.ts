@@ -139,7 +139,7 @@ export class Vms {
   readonly hotPlug: HotPlug = {
     plug: async (instanceId, vpcId, volume) => {
       const [disk] = await this.connect({ id: instanceId, vpcId }, [volume]);
-      if (await this.control.hotPlug(instanceId, disk!)) return;
+      if (await this.control.hotPlug(instanceId, disk)) return;
       throw new CloudError('AttachmentLimitExceeded', `The instance '${instanceId}' has no free slot for another volume while it runs (${this.control.hotPlugSlots}): stop it to attach more.`);
     },
     unplug: async (instanceId, volumeId, force) => {
