@@ -139,7 +139,13 @@ export class Vms {
   readonly hotPlug: HotPlug = {
     plug: async (instanceId, vpcId, volume) => {
       const [disk] = await this.connect({ id: instanceId, vpcId }, [volume]);
-      if (await this.control.hotPlug(instanceId, disk)) return;
+      // A plug that fails leaves no export behind.
+      const plugged = await this.control.hotPlug(instanceId, disk).catch(async (err: unknown) => {
+        await this.host.iscsi.unexport(volume.id).catch(() => undefined);
+        throw err;
+      });
+      if (plugged) return;
+      await this.host.iscsi.unexport(volume.id).catch(() => undefined);
       throw new CloudError('AttachmentLimitExceeded', `The instance '${instanceId}' has no free slot for another volume while it runs (${this.control.hotPlugSlots}): stop it to attach more.`);
     },
     unplug: async (instanceId, volumeId, force) => {
