@@ -14,7 +14,7 @@ import { iscsiBlockdev, parseIscsiUri, QmpVmControl } from '../../src/host/qmp-v
 import { HOTPLUG_PORTS } from '../../src/host/q35.js';
 import { vmRunDir } from '../../src/host/vm-control.js';
 
-type Answer = { return?: unknown; error?: { class: string; desc: string } };
+type Answer = { return?: unknown; error?: { class: string; desc: string } } | { raw: string };
 type Handler = (args: Record<string, unknown> | undefined) => Answer | Promise<Answer>;
 
 /** A QMP monitor: `handlers` answer by command (unknown commands: CommandNotFound); `seen` records every command. */
@@ -49,7 +49,7 @@ class FakeQmpServer {
           void Promise.resolve(handler(msg.arguments)).then((answer) => {
             // An event before the answer: a client must not take it for the answer.
             sock.write(`${JSON.stringify({ event: 'RTC_CHANGE', data: { offset: 0 }, timestamp: { seconds: 0, microseconds: 0 } })}\n`);
-            sock.write(`${JSON.stringify(answer)}\n`);
+            sock.write('raw' in answer ? answer.raw : `${JSON.stringify(answer)}\n`);
           });
         }
       });
@@ -159,6 +159,15 @@ describe('VM control over QMP', () => {
     await expect(vms.reset(other)).rejects.toThrow();
     qmp.handlers.set('system_powerdown', () => ({ error: { class: 'GenericError', desc: 'no' } }));
     expect(await vms.powerButton(ID)).toBe(false);
+  });
+
+  it('a monitor answering what is not QMP ends the connection: no answer, and the server goes on', async () => {
+    for (const raw of ['{"return": {"status": "running"\n', 'null\n', '"running"\n', `{"return": "${'x'.repeat(2 << 20)}`]) {
+      qmp.handlers.set('query-status', () => ({ raw }));
+      expect(await vms.status(ID)).toBeUndefined();
+    }
+    qmp.handlers.set('query-status', () => ({ return: { status: 'running', running: true } }));
+    expect(await vms.status(ID)).toBe('running');
   });
 
   it('takes a screenshot from screendump as a JPEG, and removes the dump', async () => {
