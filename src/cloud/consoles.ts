@@ -1,7 +1,8 @@
 /**
- * Instance consoles: the display of a q35 VM, which a browser reaches over a websocket. Who may open one is decided
- * here: the page is a SigV4-authenticated request of the instance's account, and the page's websocket carries a
- * console token issued to that account and instance for a short while (browsers cannot sign websocket requests).
+ * Instance consoles: the display of a q35 VM, which a browser reaches over a websocket, and its screenshots. Who may
+ * open one is decided here: the page is a SigV4-authenticated request of the instance's account, and the page's
+ * websocket carries a console token issued to that account and instance for a short while (browsers cannot sign
+ * websocket requests). The display itself (its VNC socket, its screendump) is the host's VM control's, through Vms.
  */
 import { CloudError } from './errors.js';
 import type { Instances } from './instances.js';
@@ -47,6 +48,7 @@ export class Consoles {
     return accountId;
   }
 
+  /** GetConsoleScreenshot: the display of this account's running q35 VM, as a JPEG. */
   async screenshot(accountId: string, instanceId: string): Promise<Buffer> {
     this.display(accountId, instanceId);
     return this.vms.screenshot(instanceId);

@@ -1,20 +1,19 @@
 /**
  * VM instances: which runtime an image and a type get, what a VM launch prepares (concurrently: disk fork, network,
- * firmware state and TPM), and the VM's own controls over QMP (ACPI power button, reset, screenshots).
+ * firmware state and TPM), which volumes a running VM takes or lets go, and when its power button, reset, status and
+ * screenshot are asked for. How QEMU is reached is the host's VmControl (src/host/vm-control.ts).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Host } from '../host/index.js';
 import { vmArtifacts } from '../host/images.js';
 import { microvmUnit } from '../host/qemu.js';
-import { diskBlank, ensureVmState, firmwareFor, HOTPLUG_PORTS, q35Unit, qmpSocket, tpmSocket, tpmUnit, tpmUnitName, virtioWinIso, vmState, vncSocket } from '../host/q35.js';
-import { Qmp, qmpCommand } from '../host/qmp.js';
-import { ppmToJpeg } from '../host/screen.js';
+import { diskBlank, ensureVmState, firmwareFor, q35Unit, tpmSocket, tpmUnit, tpmUnitName, virtioWinIso, vmState } from '../host/q35.js';
+import { QmpVmControl } from '../host/qmp-vm-control.js';
+import { vmRunDir, type VmControl, type VmDisk, type VmRunState } from '../host/vm-control.js';
 import { uplinkAddresses } from '../host/network.js';
 import type { UnitSpec } from '../host/units/types.js';
-import { log } from '../log.js';
 import type { InstanceType, Runtime } from './catalog.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
@@ -35,11 +34,18 @@ export function ec2Uuid(instanceId: string): string {
 }
 
 export class Vms {
+  private readonly runRoot: string;
+  /** The running VMs' controls: the decisions are here, QMP is behind the interface. */
+  private readonly control: VmControl;
+
   constructor(
     private readonly host: Host,
     private readonly config: CloudConfig,
     private readonly images: Images,
-  ) {}
+  ) {
+    this.runRoot = config.runDir ?? '/run/pcloud';
+    this.control = host.vms ?? new QmpVmControl(this.runRoot);
+  }
 
   /**
    * The runtime of an instance of `type` from `image`: a Windows or UEFI image runs on q35 whatever the family; other
@@ -61,15 +67,12 @@ export class Vms {
   }
 
   runDir(instanceId: string): string {
-    return join(this.config.runDir ?? '/run/pcloud', 'vm', instanceId);
+    return vmRunDir(this.runRoot, instanceId);
   }
 
-  qmpPath(instanceId: string): string {
-    return qmpSocket(this.runDir(instanceId));
-  }
-
+  /** The VNC socket of the VM's display, which console websockets carry. */
   vncPath(instanceId: string): string {
-    return vncSocket(this.runDir(instanceId));
+    return this.control.display(instanceId);
   }
 
   /**
@@ -123,7 +126,7 @@ export class Vms {
    * Export volumes over iSCSI to the VM's VPC router (where its QEMU runs): tgtd listens on the host's end of the
    * router's uplink and lets in the router's end only. Returns the URLs QEMU opens.
    */
-  private async connect(inst: { id: string; vpcId: string }, attached: AttachedVolume[]): Promise<{ id: string; uri: string }[]> {
+  private async connect(inst: { id: string; vpcId: string }, attached: AttachedVolume[]): Promise<VmDisk[]> {
     if (!attached.length) return [];
     const up = uplinkAddresses(inst.vpcId);
     await this.host.iscsi.ensure();
@@ -132,40 +135,23 @@ export class Vms {
     return attached.map((v) => ({ id: v.id, uri: this.host.iscsi.uri(v.id, up.host) }));
   }
 
-  /** Hot plug for running q35 VMs: the volume's iSCSI node, then a virtio disk on a free PCIe root port. */
+  /** Hot plug for running q35 VMs: the volume's iSCSI export, then a disk on a free hot-plug slot. */
   readonly hotPlug: HotPlug = {
     plug: async (instanceId, vpcId, volume) => {
-      const [{ uri }] = await this.connect({ id: instanceId, vpcId }, [volume]);
-      const qmp = await Qmp.connect(this.qmpPath(instanceId));
-      try {
-        const m = /^iscsi:\/\/([^/]+)\/([^/]+)\/(\d+)$/.exec(uri!)!;
-        await qmp.execute('blockdev-add', { driver: 'iscsi', 'node-name': volume.id, transport: 'tcp', portal: m[1], target: m[2], lun: Number(m[3]) });
-        for (let port = 0; port < HOTPLUG_PORTS; port++) {
-          try {
-            await qmp.execute('device_add', { driver: 'virtio-blk-pci', drive: volume.id, id: `dev-${volume.id}`, bus: `hp${port}`, serial: volume.id.replace('-', '') });
-            return;
-          } catch { /* port taken: the next */ }
-        }
-        await qmp.execute('blockdev-del', { 'node-name': volume.id }).catch(() => undefined);
-        throw new CloudError('AttachmentLimitExceeded', `The instance '${instanceId}' has no free slot for another volume while it runs (${HOTPLUG_PORTS}): stop it to attach more.`);
-      } finally {
-        qmp.close();
-      }
+      const [disk] = await this.connect({ id: instanceId, vpcId }, [volume]);
+      // A plug that fails leaves no export behind.
+      const plugged = await this.control.hotPlug(instanceId, disk).catch(async (err: unknown) => {
+        await this.host.iscsi.unexport(volume.id).catch(() => undefined);
+        throw err;
+      });
+      if (plugged) return;
+      await this.host.iscsi.unexport(volume.id).catch(() => undefined);
+      throw new CloudError('AttachmentLimitExceeded', `The instance '${instanceId}' has no free slot for another volume while it runs (${this.control.hotPlugSlots}): stop it to attach more.`);
     },
     unplug: async (instanceId, volumeId, force) => {
-      const qmp = await Qmp.connect(this.qmpPath(instanceId));
-      try {
-        await qmp.execute('device_del', { id: `dev-${volumeId}` }).catch(() => undefined);
-        // The guest lets go of the device (PCIe native hot unplug), then the node can go.
-        for (let i = 0; i < (force ? 5 : 50); i++) {
-          if (await qmp.execute('blockdev-del', { 'node-name': volumeId }).then(() => true, () => false)) return;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        if (force) return;
-        throw new CloudError('IncorrectState', `The instance '${instanceId}' did not release the volume '${volumeId}' (its operating system must acknowledge the unplug); stop it, or detach with Force.`);
-      } finally {
-        qmp.close();
-      }
+      // Forced: the guest gets a second to let go, and the volume goes whether or not it did.
+      if (await this.control.unplug(instanceId, volumeId, force ? 1_000 : 10_000) || force) return;
+      throw new CloudError('IncorrectState', `The instance '${instanceId}' did not release the volume '${volumeId}' (its operating system must acknowledge the unplug); stop it, or detach with Force.`);
     },
   };
 
@@ -175,42 +161,26 @@ export class Vms {
   }
 
   /** Press the VM's ACPI power button; false when QEMU does not answer. */
-  async powerButton(instanceId: string): Promise<boolean> {
-    try {
-      await qmpCommand(this.qmpPath(instanceId), 'system_powerdown');
-      return true;
-    } catch (err) {
-      log.debug(`system_powerdown ${instanceId}: ${(err as Error).message}`);
-      return false;
-    }
+  powerButton(instanceId: string): Promise<boolean> {
+    return this.control.powerButton(instanceId);
   }
 
   /**
-   * The VM's run state as QEMU reports it (QMP query-status): `running`, or why not (`paused`, `guest-panicked`,
-   * `internal-error`, `shutdown`, ...); undefined when QEMU does not answer.
+   * The VM's run state as QEMU reports it: `running`, or why not (`paused`, `guest-panicked`, `internal-error`,
+   * `shutdown`, ...); undefined when QEMU does not answer.
    */
-  async status(instanceId: string): Promise<string | undefined> {
-    try {
-      return (await qmpCommand<{ status: string }>(this.qmpPath(instanceId), 'query-status', undefined, 2000)).status;
-    } catch {
-      return undefined;
-    }
+  status(instanceId: string): Promise<VmRunState | undefined> {
+    return this.control.status(instanceId);
   }
 
   /** Reset the VM (EC2's reboot of an instance that does not shut down by itself). */
-  async reset(instanceId: string): Promise<void> {
-    await qmpCommand(this.qmpPath(instanceId), 'system_reset');
+  reset(instanceId: string): Promise<void> {
+    return this.control.reset(instanceId);
   }
 
-  /** The display as a JPEG (GetConsoleScreenshot, as EC2 sends it), from QMP's screendump. */
-  async screenshot(instanceId: string): Promise<Buffer> {
-    const file = join(this.runDir(instanceId), `screen-${process.pid}-${Date.now()}.ppm`);
-    try {
-      await qmpCommand(this.qmpPath(instanceId), 'screendump', { filename: file });
-      return ppmToJpeg(await readFile(file));
-    } finally {
-      await rm(file, { force: true });
-    }
+  /** The display as a JPEG (GetConsoleScreenshot, as EC2 sends it). */
+  screenshot(instanceId: string): Promise<Buffer> {
+    return this.control.screenshot(instanceId);
   }
 }
 

@@ -7,6 +7,9 @@ import type { MetadataListeners } from './metadata.js';
 import type { NetworkDriver } from './network.js';
 import type { StoragePool } from './storage.js';
 import type { UnitManager } from './units/types.js';
+import type { VmControl } from './vm-control.js';
+
+export type { VmControl, VmDisk, VmRunState } from './vm-control.js';
 
 export interface Host {
   pool: StoragePool;
@@ -17,4 +20,6 @@ export interface Host {
   iscsi: IscsiTarget;
   functions: FunctionHost;
   nfs: NfsServer;
+  /** Running VMs' controls (QMP). Absent: QMP under the cloud's run directory (src/host/qmp-vm-control.ts). */
+  vms?: VmControl;
 }

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { portName } from './network.js';
-import { qmpArgs, SANDBOX, vmUnit, volumeArgs } from './qemu.js';
+import { qmpArgs, qmpSocket, SANDBOX, vmUnit, volumeArgs } from './qemu.js';
 import { hostPath, qemuFile, qemuOpts, swtpmOpts } from './qemu-opts.js';
 import type { UnitSpec } from './units/types.js';
 
@@ -103,10 +103,11 @@ export interface Q35Options {
   accel: 'kvm' | 'tcg';
 }
 
+/** Free PCIe root ports for disks plugged in while the VM runs, and the id of the n-th (its bus for device_add). */
 export const HOTPLUG_PORTS = 4;
+export const hotPlugPort = (n: number) => `hp${n}`;
 
 export const vncSocket = (runDir: string) => join(runDir, 'vnc.sock');
-export const qmpSocket = (runDir: string) => join(runDir, 'qmp.sock');
 
 export function q35Args(o: Q35Options): string[] {
   const fw = o.firmware;
@@ -128,7 +129,7 @@ export function q35Args(o: Q35Options): string[] {
     '-device', qemuOpts('virtio-blk-pci', { drive: 'root', bootindex: 1 }),
     ...volumeArgs(o.volumes ?? [], 'virtio-blk-pci'),
     // Free PCIe root ports: volumes attached while the VM runs are plugged in there.
-    ...Array.from({ length: HOTPLUG_PORTS }, (_, i) => ['-device', qemuOpts('pcie-root-port', { id: `hp${i}`, bus: 'pcie.0', chassis: i + 1 })]).flat(),
+    ...Array.from({ length: HOTPLUG_PORTS }, (_, i) => ['-device', qemuOpts('pcie-root-port', { id: hotPlugPort(i), bus: 'pcie.0', chassis: i + 1 })]).flat(),
     ...o.cdroms.flatMap((iso, i) => [
       '-drive', qemuOpts(undefined, { id: `cd${i}`, file: qemuFile(iso), media: 'cdrom', readonly: true, if: 'none' }),
       '-device', qemuOpts('ide-cd', { drive: `cd${i}`, bootindex: i + 2 }),

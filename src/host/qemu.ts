@@ -36,13 +36,19 @@ function tscKhz(): number | undefined {
   return m ? Math.round(Number(m[1]) * 1000) : undefined;
 }
 
-/** Volumes as QEMU drives and virtio disks whose serial is the volume id (as EBS's NVMe serials are). */
+/** A volume's disk serial in the guest: its id without the dash (`vol0123…`, as EBS's NVMe serials are). */
+export const diskSerial = (volumeId: string) => volumeId.replace('-', '');
+
+/** Volumes as QEMU drives and virtio disks whose serial is the volume id (diskSerial). */
 export function volumeArgs(volumes: { id: string; uri: string }[], device: string): string[] {
   return volumes.flatMap((v) => [
     '-drive', qemuOpts(undefined, { id: v.id, file: qemuFile(v.uri), format: 'raw', if: 'none', cache: 'none' }),
-    '-device', qemuOpts(device, { drive: v.id, serial: v.id.replace('-', '') }),
+    '-device', qemuOpts(device, { drive: v.id, serial: diskSerial(v.id) }),
   ]);
 }
+
+/** A VM's QMP socket in its run directory. */
+export const qmpSocket = (runDir: string) => join(runDir, 'qmp.sock');
 
 /**
  * QMP on a UNIX socket QEMU listens on: what `-qmp unix:PATH,server=on,wait=off` means, with the path under its own
@@ -75,7 +81,7 @@ export function microvmArgs(o: MicrovmOptions): string[] {
     '-device', 'virtio-serial-device',
     '-chardev', qemuOpts('socket', { id: 'ready', path: hostPath(join(o.runDir, 'ready.sock')) }),
     '-device', qemuOpts('virtserialport', { chardev: 'ready', name: 'org.pcloud.ready' }),
-    ...qmpArgs(join(o.runDir, 'qmp.sock')),
+    ...qmpArgs(qmpSocket(o.runDir)),
     '-sandbox', SANDBOX,
   ];
 }

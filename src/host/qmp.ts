@@ -4,6 +4,9 @@
  */
 import { createConnection, type Socket } from 'node:net';
 
+/** Far above any answer pcloud asks for (query-status, a command's empty return). */
+const MAX_LINE = 1 << 20;
+
 export interface QmpError extends Error {
   qmpClass?: string;
 }
@@ -64,12 +67,26 @@ export class Qmp {
 
   private onData(d: string): void {
     this.buf += d;
+    if (this.buf.length > MAX_LINE) {
+      this.sock.destroy(new Error('QMP: an answer longer than any QEMU sends'));
+      return;
+    }
     let nl: number;
     while ((nl = this.buf.indexOf('\n')) >= 0) {
       const line = this.buf.slice(0, nl).trim();
       this.buf = this.buf.slice(nl + 1);
       if (!line) continue;
-      const msg = JSON.parse(line) as { event?: string };
+      let msg: { event?: string } | null;
+      try {
+        msg = JSON.parse(line) as { event?: string } | null;
+      } catch {
+        msg = null;
+      }
+      // What is not a JSON object ends the connection (QEMU runs guest code: its monitor is answered with care).
+      if (typeof msg !== 'object' || msg === null) {
+        this.sock.destroy(new Error('QMP: an answer that is not a JSON object'));
+        return;
+      }
       if (msg.event) continue; // asynchronous events are not answers
       this.waiting.shift()?.resolve(msg);
     }

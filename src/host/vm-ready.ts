@@ -33,8 +33,7 @@ async function watchQmp(qmpPath: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
     try {
       const qmp = await Qmp.connect(qmpPath, 2000);
-      const st = await qmp.execute<{ status: string; running: boolean }>('query-status');
-      qmp.close();
+      const st = await qmp.execute<{ status: string; running: boolean }>('query-status').finally(() => qmp.close());
       if (st.running) {
         notify(`READY=1\nMAINPID=${process.pid}\nSTATUS=machine running`);
         return;

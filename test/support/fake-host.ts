@@ -14,6 +14,7 @@ import type { MetadataListeners } from '../../src/host/metadata.js';
 import type { IscsiTarget } from '../../src/host/iscsi.js';
 import type { NfsServer } from '../../src/host/nfs.js';
 import type { FunctionHost } from '../../src/host/functions.js';
+import { FakeVmControl } from './fake-vm-control.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 export class FakeUnits implements UnitManager {
@@ -183,7 +184,7 @@ export class FakeFunctions {
   }
 }
 
-export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; nfs: FakeNfs; functions: FakeFunctions; dir: string }> {
+export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; nfs: FakeNfs; functions: FakeFunctions; vms: FakeVmControl; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });
   const units = new FakeUnits();
@@ -193,12 +194,14 @@ export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: 
   const iscsi = new FakeIscsi();
   const nfs = new FakeNfs();
   const functions = new FakeFunctions(dir);
+  // The guest powers off on the power button: its QEMU, the instance's unit, ends.
+  const vms = new FakeVmControl(join(dir, 'run'), (id) => units.exit(`pcloud-instance@${id}`, 'success'));
   return {
     host: {
       pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver,
       metadata: new FakeMetadata() as unknown as MetadataListeners, iscsi: iscsi as unknown as IscsiTarget,
-      nfs: nfs as unknown as NfsServer, functions: functions as unknown as FunctionHost,
+      nfs: nfs as unknown as NfsServer, functions: functions as unknown as FunctionHost, vms,
     },
-    units, pool, network, dns, iscsi, nfs, functions, dir,
+    units, pool, network, dns, iscsi, nfs, functions, vms, dir,
   };
 }
