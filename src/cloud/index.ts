@@ -21,7 +21,7 @@ import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
 import { configFromEnv, type CloudConfig } from './config.js';
 import { Images } from './images.js';
-import { Instances } from './instances.js';
+import { Instances } from './instances/index.js';
 import { KeyPairs } from './keypairs.js';
 import { Metadata } from './metadata.js';
 import { Network, type Permission, type SecurityGroupRule } from './network.js';
@@ -29,6 +29,8 @@ import { Tags, type Tag } from './tags.js';
 import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
 import { nfsPlug, Volumes } from './volumes.js';
+import { PublicIps } from './public-ips.js';
+import { VpcPlane } from './vpc-plane.js';
 import { log } from '../log.js';
 import { ensureDataDir } from '../paths.js';
 
@@ -51,6 +53,8 @@ export class Cloud {
   readonly volumes: Volumes;
   readonly functions: Functions;
   readonly metadata: Metadata;
+  /** The host side of every VPC: instances attach to it; rules, gateways, Name tags and NFS volumes sync it. */
+  readonly plane: VpcPlane;
   private sweeper?: NodeJS.Timeout;
   private consoleSweeper?: NodeJS.Timeout;
 
@@ -61,10 +65,13 @@ export class Cloud {
     this.keyPairs = new KeyPairs(db);
     this.images = new Images(db, host.pool, { recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache') });
     this.vms = new Vms(host, config, this.images);
-    this.volumes = new Volumes(db, host, config, this.tags);
-    this.volumes.hotPlug = this.vms.hotPlug;
-    this.volumes.nfsPlug = nfsPlug(host, (vpcId) => this.instances.syncEdge(vpcId));
-    this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms, this.volumes);
+    const publicIps = new PublicIps(db, config);
+    this.plane = new VpcPlane(db, host, config, this.network, this.tags, publicIps);
+    this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
+    this.instances = new Instances({
+      db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
+      volumes: this.volumes, plane: this.plane, publicIps,
+    });
     this.functions = new Functions(db, host.functions, config);
     this.functions.consoles = {
       vncPath: (_accountId, instanceId) => this.vms.vncPath(instanceId),
@@ -104,7 +111,7 @@ export class Cloud {
     const group = this.network.group(accountId, groupId);
     const added = change.add ? this.network.authorize(accountId, groupId, egress, change.add) : [];
     if (change.remove || change.ruleIds) this.network.revoke(accountId, groupId, egress, change.remove ?? [], change.ruleIds ?? []);
-    await this.instances.syncFirewall(accountId, group.vpcId);
+    await this.plane.syncFirewall(accountId, group.vpcId);
     return added;
   }
 
@@ -114,14 +121,14 @@ export class Cloud {
     if (change.remove) this.tags.remove(accountId, ids, change.remove);
     const names = [...(change.put ?? []), ...(change.remove ?? [])].some((t) => t.key === 'Name');
     const instanceIds = ids.filter((id) => id.startsWith('i-'));
-    if (names && instanceIds.length) await this.instances.refreshNames(accountId, instanceIds);
+    if (names && instanceIds.length) await this.plane.refreshNames(accountId, instanceIds);
   }
 
   /** Attach or detach an internet gateway, and switch the VPC router's NAT to match. */
   async switchInternet(accountId: string, igwId: string, vpcId: string, attach: boolean): Promise<void> {
     if (attach) this.network.attachInternetGateway(accountId, igwId, vpcId);
     else this.network.detachInternetGateway(accountId, igwId, vpcId);
-    await this.instances.syncEdge(vpcId);
+    await this.plane.syncEdge(vpcId);
   }
 
   /** DeleteVpc: the record, then its router namespace and bridge on the host. */
