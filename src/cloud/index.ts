@@ -30,6 +30,7 @@ import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
 import { nfsPlug, Volumes } from './volumes.js';
 import { PublicIps } from './public-ips.js';
+import { Resources } from './resources.js';
 import { VpcPlane } from './vpc-plane.js';
 import { log } from '../log.js';
 import { ensureDataDir } from '../paths.js';
@@ -55,6 +56,8 @@ export class Cloud {
   readonly metadata: Metadata;
   /** The host side of every VPC: instances attach to it; rules, gateways, Name tags and NFS volumes sync it. */
   readonly plane: VpcPlane;
+  /** Which resources exist in an account (what tags may name). */
+  readonly resources: Resources;
   private sweeper?: NodeJS.Timeout;
   private consoleSweeper?: NodeJS.Timeout;
 
@@ -72,6 +75,7 @@ export class Cloud {
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
       volumes: this.volumes, plane: this.plane, publicIps,
     });
+    this.resources = new Resources(this.instances, this.images, this.keyPairs, this.network);
     this.functions = new Functions(db, host.functions, config);
     this.functions.consoles = {
       vncPath: (_accountId, instanceId) => this.vms.vncPath(instanceId),

@@ -41,9 +41,12 @@ export function privateDnsDomain(region: string): string {
   return region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`;
 }
 
+/** What a private DNS name's host label starts with; the address follows, its dots as hyphens. */
+export const PRIVATE_HOST_PREFIX = 'ip-';
+
 /** The host label of an address's private DNS name (10.0.1.5 → ip-10-0-1-5): the instance's hostname. */
 export function privateHostLabel(ip: string): string {
-  return `ip-${ip.replaceAll('.', '-')}`;
+  return `${PRIVATE_HOST_PREFIX}${ip.replaceAll('.', '-')}`;
 }
 
 /** EC2's private DNS name for an address: its host label in the region's domain. */

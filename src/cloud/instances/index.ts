@@ -9,11 +9,13 @@ import type { InstanceType } from '../catalog.js';
 import { InstanceContext, type InstanceDeps } from './context.js';
 import { Launcher } from './launch.js';
 import { Lifecycle } from './lifecycle.js';
-import { Queries } from './queries.js';
+import { Queries, type InstanceStatus } from './queries.js';
 import { Reconciler, type ReconcileStats } from './reconcile.js';
 import type { DescribeQuery, Instance, RunParams, RunResult, StateChange } from './types.js';
 
 export type { InstanceDeps } from './context.js';
+export { instanceHealth, type HealthStatus, type InstanceHealth } from './health.js';
+export type { InstanceStatus } from './queries.js';
 export { checkMetadataOptions, decodeUserData, defaultMetadataOptions } from './params.js';
 export { ec2Time, stateCodes, type DescribeQuery, type Instance, type InstanceState, type RunParams, type RunResult, type StateChange } from './types.js';
 
@@ -93,6 +95,11 @@ export class Instances {
 
   describe(accountId: string, q: DescribeQuery): { instances: Instance[]; nextToken?: string } {
     return this.queries.describe(accountId, q);
+  }
+
+  /** DescribeInstanceStatus: the instances and their health (health.ts). */
+  statuses(accountId: string, q: DescribeQuery, includeAll: boolean): Promise<{ statuses: InstanceStatus[]; nextToken?: string }> {
+    return this.queries.statuses(accountId, q, includeAll);
   }
 
   instanceType(inst: Instance): InstanceType {

@@ -4,9 +4,11 @@ import { instances, type InstanceAttributes, type MetadataOptions } from '../../
 import { instanceTypes, type InstanceType } from '../catalog.js';
 import { CloudError, invalidParam } from '../errors.js';
 import { isId } from '../ids.js';
+import { PRIVATE_HOST_PREFIX, privateDnsDomain } from '../ip.js';
 import { pageFetched, pageOffset } from '../paging.js';
 import { Tags, type Filter } from '../tags.js';
 import type { InstanceContext } from './context.js';
+import { instanceHealth, isStatusFilter, needsVmStatus, type InstanceHealth } from './health.js';
 import { checkMetadataOptions, decodeUserData, oneOf, shutdownBehaviors } from './params.js';
 import { stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance } from './types.js';
 
@@ -38,21 +40,31 @@ const filterColumns: Record<string, SQL> = {
   'instance.group-id': sql`(SELECT value FROM json_each(${instances.securityGroupIds}) LIMIT 1)`,
 };
 
-/** One DescribeInstances filter as SQL on the instances table. */
-export function instanceFilter(f: Filter): SQL {
+/** An instance's private DNS name in SQL: ip.ts's rule (privateDnsName), in the region's domain. */
+function privateDnsNameSql(region: string): SQL {
+  return sql`(${PRIVATE_HOST_PREFIX} || replace(${instances.privateIp}, '.', '-') || ${`.${privateDnsDomain(region)}`})`;
+}
+
+/** One DescribeInstances filter as SQL on the instances table (private DNS names in `region`). */
+export function instanceFilter(f: Filter, region: string): SQL {
   if (f.name === 'instance-state-code') {
     const states = Object.entries(stateCodes).filter(([, c]) => f.values.includes(String(c))).map(([s]) => s);
     return states.length ? inArray(instances.state, states) : sql`0`;
   }
   if (f.name === 'private-dns-name' || f.name === 'dns-name') {
-    const name = sql`('ip-' || replace(${instances.privateIp}, '.', '-') || '.ec2.internal')`;
-    return Tags.matchSql(name, f.values);
+    return Tags.matchSql(privateDnsNameSql(region), f.values);
   }
   const tagCond = Tags.filterSql(sql`${instances.id}`, f);
   if (tagCond) return tagCond;
   const col = Object.hasOwn(filterColumns, f.name) ? filterColumns[f.name] : undefined;
   if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
   return Tags.matchSql(col, f.values);
+}
+
+/** An instance and its health, as DescribeInstanceStatus lists them. */
+export interface InstanceStatus {
+  instance: Instance;
+  health: InstanceHealth;
 }
 
 export class Queries {
@@ -90,7 +102,7 @@ export class Queries {
     for (const id of q.ids) if (!isId('i', id)) throw new CloudError('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
     const conds: SQL[] = [eq(instances.accountId, accountId), this.visible()];
     if (q.ids.length) conds.push(inArray(instances.id, q.ids));
-    for (const f of q.filters) conds.push(instanceFilter(f));
+    for (const f of q.filters) conds.push(instanceFilter(f, this.ctx.config.region));
     const offset = pageOffset(q.nextToken);
     const rows = this.ctx.db.select().from(instances).where(and(...conds))
       .orderBy(asc(instances.launchTime), asc(instances.reservationId), asc(instances.launchIndex))
@@ -99,6 +111,17 @@ export class Queries {
     if (q.ids.length && rows.length < new Set(q.ids).size) this.getMany(accountId, q.ids);
     const page = pageFetched(rows, offset, q.maxResults);
     return { instances: page.items, nextToken: page.nextToken };
+  }
+
+  /**
+   * DescribeInstanceStatus: the instances DescribeInstances would list (running ones only, unless includeAll), each
+   * with its health (health.ts); its own health and event filters are accepted and not applied.
+   */
+  async statuses(accountId: string, q: DescribeQuery, includeAll: boolean): Promise<{ statuses: InstanceStatus[]; nextToken?: string }> {
+    const page = this.describe(accountId, { ...q, filters: q.filters.filter((f) => !isStatusFilter(f.name)) });
+    const rows = page.instances.filter((r) => includeAll || r.state === 'running');
+    const vmStatus = new Map(await Promise.all(rows.filter(needsVmStatus).map(async (r) => [r.id, await this.ctx.vms.status(r.id)] as const)));
+    return { statuses: rows.map((r) => ({ instance: r, health: instanceHealth(r, vmStatus.get(r.id)) })), nextToken: page.nextToken };
   }
 
   instanceType(inst: Instance): InstanceType {
