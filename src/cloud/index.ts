@@ -4,11 +4,9 @@
  */
 import { join } from 'node:path';
 import { openDb, type Db } from '../db/index.js';
-import { instances, vpcs } from '../db/schema.js';
-import { inArray } from 'drizzle-orm';
 import type { Host } from '../host/index.js';
 import { StoragePool } from '../host/storage.js';
-import { NetworkDriver, portName } from '../host/network.js';
+import { NetworkDriver } from '../host/network.js';
 import { DnsDriver } from '../host/dns.js';
 import { MetadataListeners } from '../host/metadata.js';
 import { IscsiTarget } from '../host/iscsi.js';
@@ -135,18 +133,11 @@ export class Cloud {
     await this.plane.syncEdge(vpcId);
   }
 
-  /** DeleteVpc: the record, then its router namespace and bridge on the host. */
+  /** DeleteVpc: the record, then its router on the host. */
   async deleteVpc(accountId: string, vpcId: string): Promise<void> {
     this.network.deleteVpc(accountId, vpcId);
     this.tags.removeAll([vpcId]);
-    await this.removeRouter(vpcId);
-  }
-
-  /** A VPC's router on the host: its DNS/DHCP unit, the metadata listener in it, then the namespace. */
-  private async removeRouter(vpcId: string): Promise<void> {
-    await this.host.dns.remove(vpcId);
-    this.host.metadata.close(vpcId);
-    await this.host.network.removeVpc(vpcId);
+    await this.plane.removeRouter(vpcId);
   }
 
   /** Reconcile with the host, then follow unit events and sweep old terminated instances. */
@@ -164,47 +155,16 @@ export class Cloud {
     await step('instances', () => this.instances.reconcile());
     await step('images', async () => ({ partialImages: await this.images.reconcile() }));
     if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
-    if (this.config.networking === 'vpc') await step('networks', () => this.reconcileNetworks());
+    if (this.plane.enabled) await step('networks', () => this.plane.reconcile());
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
     this.instances.sweep();
     // The metadata service in every VPC router there is (instances there may have run on without us).
-    if (this.config.networking === 'vpc') {
-      for (const vpcId of await this.routers().catch((err) => { log.error(`listing VPC routers: ${(err as Error).message}`); return []; })) {
-        await this.host.metadata.ensure(vpcId).catch((err) => log.warn(`metadata service in ${vpcId}: ${(err as Error).message}`));
-      }
-    }
+    if (this.plane.enabled) await this.plane.ensureMetadata();
     this.sweeper = setInterval(() => this.instances.sweep(), Math.min(60_000, this.config.terminatedTtlMs));
     this.sweeper.unref();
     // Fat lambdas whose console went idle stop their VM.
     this.consoleSweeper = setInterval(() => void this.functions.sweepConsoles().catch((err) => log.warn(`consoles: ${(err as Error).message}`)), 2000);
     this.consoleSweeper.unref();
-  }
-
-  private async routers(): Promise<string[]> {
-    return (await this.host.network.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => n.slice('pcloud-'.length));
-  }
-
-  /** Routers (with their DNS) of VPCs deleted while the server died mid-way, and host links left half-made. */
-  private async reconcileNetworks(): Promise<{ orphanRouters: number; strayLinks: number }> {
-    const known = new Set(this.db.select({ id: vpcs.id }).from(vpcs).all().map((v) => v.id));
-    const orphans = (await this.routers()).filter((id) => !known.has(id));
-    for (const vpcId of orphans) await this.removeRouter(vpcId).catch((err) => log.error(`removing router of ${vpcId}, skipped: ${(err as Error).message}`));
-    // Ports (taps of VMs) of instances that no longer run; a container's veth end goes with its namespace.
-    const running = new Set(this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])).all()
-      .map((r) => portName(r.id)));
-    let strayLinks = await this.host.network.reconcileLinks();
-    for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
-      try {
-        for (const port of await this.host.network.ports(vpcId)) {
-          if (running.has(port)) continue;
-          await this.host.network.removePort(vpcId, port);
-          strayLinks++;
-        }
-      } catch (err) {
-        log.error(`ports of ${vpcId}, skipped: ${(err as Error).message}`);
-      }
-    }
-    return { orphanRouters: orphans.length, strayLinks };
   }
 
   /**

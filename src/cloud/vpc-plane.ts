@@ -1,14 +1,14 @@
 /**
- * The VPC plane: the host side of every VPC. Instances attach to and detach from it (a container's namespace or a VM's
- * tap, each a routed /32 on the VPC's router); security group rules, internet gateways, Name tags and NFS volumes
- * change what the router enforces and publishes. Each sync computes from the database when it runs, one at a time per
+ * The VPC plane: the host side of every VPC, its router. Instances attach to and detach from it (a container's
+ * namespace or a VM's tap, each a routed /32 on the VPC's router); security group rules, internet gateways, Name tags
+ * and NFS volumes change what the router enforces and publishes; a deleted VPC's router goes. Each sync computes from the database when it runs, one at a time per
  * VPC, so the last one applied always reflects the latest instances, rules and tags.
  */
 import { and, asc, eq, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { instances, volumes, vpcs } from '../db/schema.js';
 import type { Host } from '../host/index.js';
-import { nfsClientAddress, type FlowRule, type NfsClient } from '../host/network.js';
+import { nfsClientAddress, portName, type FlowRule, type NfsClient } from '../host/network.js';
 import { log } from '../log.js';
 import { KeyedQueue } from '../serial.js';
 import type { CloudConfig } from './config.js';
@@ -182,6 +182,50 @@ export class VpcPlane implements VpcSyncs {
     const rows = this.db.selectDistinct({ id: instances.id, ip: instances.privateIp }).from(instances).innerJoin(volumes, eq(volumes.instanceId, instances.id))
       .where(and(eq(instances.vpcId, vpcId), eq(instances.runtime, 'container'), inArray(instances.state, ['pending', 'running']))).orderBy(asc(instances.id)).all();
     return rows.map((r) => ({ ip: r.ip, nat: nfsClientAddress(r.id) }));
+  }
+
+  // ---------------------------------------------------------------- routers
+
+  /** A VPC's router on the host: its DNS/DHCP unit, the metadata listener in it, then the namespace. */
+  async removeRouter(vpcId: string): Promise<void> {
+    await this.host.dns.remove(vpcId);
+    this.host.metadata.close(vpcId);
+    await this.host.network.removeVpc(vpcId);
+  }
+
+  /** The metadata service in every VPC router there is (instances there may have run on without us). */
+  async ensureMetadata(): Promise<void> {
+    for (const vpcId of await this.routers().catch((err) => { log.error(`listing VPC routers: ${(err as Error).message}`); return []; })) {
+      await this.host.metadata.ensure(vpcId).catch((err) => log.warn(`metadata service in ${vpcId}: ${(err as Error).message}`));
+    }
+  }
+
+  /** Routers (with their DNS) of VPCs deleted while the server died mid-way, and host links left half-made. */
+  async reconcile(): Promise<{ orphanRouters: number; strayLinks: number }> {
+    const known = new Set(this.db.select({ id: vpcs.id }).from(vpcs).all().map((v) => v.id));
+    const orphans = (await this.routers()).filter((id) => !known.has(id));
+    for (const vpcId of orphans) await this.removeRouter(vpcId).catch((err) => log.error(`removing router of ${vpcId}, skipped: ${(err as Error).message}`));
+    // Ports (taps of VMs) of instances that no longer run; a container's veth end goes with its namespace.
+    const running = new Set(this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])).all()
+      .map((r) => portName(r.id)));
+    let strayLinks = await this.host.network.reconcileLinks();
+    for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
+      try {
+        for (const port of await this.host.network.ports(vpcId)) {
+          if (running.has(port)) continue;
+          await this.host.network.removePort(vpcId, port);
+          strayLinks++;
+        }
+      } catch (err) {
+        log.error(`ports of ${vpcId}, skipped: ${(err as Error).message}`);
+      }
+    }
+    return { orphanRouters: orphans.length, strayLinks };
+  }
+
+  /** The VPCs whose router exists on the host. */
+  private async routers(): Promise<string[]> {
+    return (await this.host.network.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => n.slice('pcloud-'.length));
   }
 
   private row(id: string): Instance | undefined {
