@@ -13,6 +13,7 @@ import { newId } from '../../src/cloud/ids.js';
 import { instanceHealth } from '../../src/cloud/instances/index.js';
 import { privateDnsDomain, privateDnsName, privateHostLabel } from '../../src/cloud/ip.js';
 import { images } from '../../src/db/schema.js';
+import { nfsClientAddress } from '../../src/host/network.js';
 import { fakeHost } from '../support/fake-host.js';
 import { waitFor } from '../support/wait.js';
 
@@ -91,6 +92,18 @@ describe('the VPC plane', () => {
     await cloud.retag(ACCOUNT, [inst.id], { put: [{ key: 'Name', value: 'Web; Server' }] });
     expect(names).toHaveBeenCalledWith(ACCOUNT, [inst.id]);
     expect(fake.dns.records.get(inst.vpcId)?.[0]?.names).toEqual([privateHostLabel(inst.privateIp), 'web-server']);
+  });
+
+  it("lets a container's NFS traffic through its router while it holds a volume (the NFS plug calls the plane)", async () => {
+    const { cloud, fake, launch } = await cloudWith();
+    const inst = await launch();
+    const edge = vi.spyOn(cloud.plane, 'syncEdge');
+    const vol = await cloud.volumes.create(ACCOUNT, { availabilityZone: inst.availabilityZone, size: 1, tags: [] });
+    await cloud.volumes.attach(ACCOUNT, vol.id, inst.id, '/dev/sdf');
+    expect(edge).toHaveBeenCalledWith(inst.vpcId);
+    expect(fake.network.edges.get(inst.vpcId)?.nfs?.clients).toEqual([{ ip: inst.privateIp, nat: nfsClientAddress(inst.id) }]);
+    await cloud.volumes.detach(ACCOUNT, vol.id);
+    expect(fake.network.edges.get(inst.vpcId)?.nfs).toBeUndefined();
   });
 });
 
