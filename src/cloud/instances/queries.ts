@@ -130,7 +130,7 @@ export class Queries {
 
   async consoleOutput(accountId: string, id: string): Promise<Buffer> {
     this.get(accountId, id);
-    return this.ctx.host.units.logs(UNIT_PREFIX + id, 64 * 1024);
+    return await this.ctx.host.units.logs(UNIT_PREFIX + id, 64 * 1024);
   }
 
   // ---------------------------------------------------------------- attributes
