@@ -10,7 +10,7 @@ import { Cloud } from '../src/cloud/index.js';
 import { images, instances } from '../src/db/schema.js';
 import { newId } from '../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../src/cloud/images.js';
-import { defaultMetadataOptions } from '../src/cloud/instances.js';
+import { defaultMetadataOptions } from '../src/cloud/instances/index.js';
 import { ec2Call, freePort, round, summary, type Creds } from './lib.js';
 import { intToIp } from '../src/cloud/ip.js';
 import { run } from '../src/host/exec.js';

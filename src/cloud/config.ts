@@ -7,7 +7,7 @@ export interface CloudConfig {
   /** How long a container may take to report READY before it is terminated. */
   readyTimeoutSec: number;
   defaultVpcCidr: string;
-  /** 'vpc' (default): instances on their VPC's bridge; 'none': loopback only (hosts without network namespaces). */
+  /** 'vpc' (default): instances as routed /32s on their VPC's router; 'none': loopback only (hosts without network namespaces). */
   networking: 'vpc' | 'none';
   /**
    * The host's physical network, where public IPs live: instances that get one (a subnet's MapPublicIpOnLaunch, or

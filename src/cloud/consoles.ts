@@ -5,7 +5,7 @@
  * websocket requests). The display itself (its VNC socket, its screendump) is the host's VM control's, through Vms.
  */
 import { CloudError } from './errors.js';
-import type { Instances } from './instances.js';
+import type { Instances } from './instances/index.js';
 import { SignedTokens } from './tokens.js';
 import type { Vms } from './vms.js';
 

@@ -4,11 +4,9 @@
  */
 import { join } from 'node:path';
 import { openDb, type Db } from '../db/index.js';
-import { instances, vpcs } from '../db/schema.js';
-import { inArray } from 'drizzle-orm';
 import type { Host } from '../host/index.js';
 import { StoragePool } from '../host/storage.js';
-import { NetworkDriver, portName } from '../host/network.js';
+import { NetworkDriver } from '../host/network.js';
 import { DnsDriver } from '../host/dns.js';
 import { MetadataListeners } from '../host/metadata.js';
 import { IscsiTarget } from '../host/iscsi.js';
@@ -21,7 +19,7 @@ import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
 import { configFromEnv, type CloudConfig } from './config.js';
 import { Images } from './images.js';
-import { Instances } from './instances.js';
+import { Instances } from './instances/index.js';
 import { KeyPairs } from './keypairs.js';
 import { Metadata } from './metadata.js';
 import { Network, type Permission, type SecurityGroupRule } from './network.js';
@@ -29,6 +27,9 @@ import { Tags, type Tag } from './tags.js';
 import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
 import { nfsPlug, Volumes } from './volumes.js';
+import { PublicIps } from './public-ips.js';
+import { Resources } from './resources.js';
+import { VpcPlane } from './vpc-plane.js';
 import { log } from '../log.js';
 import { ensureDataDir } from '../paths.js';
 
@@ -51,6 +52,10 @@ export class Cloud {
   readonly volumes: Volumes;
   readonly functions: Functions;
   readonly metadata: Metadata;
+  /** The host side of every VPC: instances attach to it; rules, gateways, Name tags and NFS volumes sync it. */
+  readonly plane: VpcPlane;
+  /** Which resources exist in an account (what tags may name). */
+  readonly resources: Resources;
   private sweeper?: NodeJS.Timeout;
   private consoleSweeper?: NodeJS.Timeout;
 
@@ -61,10 +66,14 @@ export class Cloud {
     this.keyPairs = new KeyPairs(db);
     this.images = new Images(db, host.pool, { recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache') });
     this.vms = new Vms(host, config, this.images);
-    this.volumes = new Volumes(db, host, config, this.tags);
-    this.volumes.hotPlug = this.vms.hotPlug;
-    this.volumes.nfsPlug = nfsPlug(host, (vpcId) => this.instances.syncEdge(vpcId));
-    this.instances = new Instances(db, host, config, this.images, this.keyPairs, this.network, this.tags, this.vms, this.volumes);
+    const publicIps = new PublicIps(db, config);
+    this.plane = new VpcPlane(db, host, config, this.network, this.tags, publicIps);
+    this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
+    this.instances = new Instances({
+      db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
+      volumes: this.volumes, plane: this.plane, publicIps,
+    });
+    this.resources = new Resources(this.instances, this.images, this.keyPairs, this.network);
     this.functions = new Functions(db, host.functions, config, this.tags, {
       vncPath: (_accountId, instanceId) => this.vms.vncPath(instanceId),
       ensureRunning: (accountId, instanceId) => this.instances.ensureRunning(accountId, instanceId),
@@ -103,7 +112,7 @@ export class Cloud {
     const group = this.network.group(accountId, groupId);
     const added = change.add ? this.network.authorize(accountId, groupId, egress, change.add) : [];
     if (change.remove || change.ruleIds) this.network.revoke(accountId, groupId, egress, change.remove ?? [], change.ruleIds ?? []);
-    await this.instances.syncFirewall(accountId, group.vpcId);
+    await this.plane.syncFirewall(accountId, group.vpcId);
     return added;
   }
 
@@ -113,28 +122,21 @@ export class Cloud {
     if (change.remove) this.tags.remove(accountId, ids, change.remove);
     const names = [...(change.put ?? []), ...(change.remove ?? [])].some((t) => t.key === 'Name');
     const instanceIds = ids.filter((id) => id.startsWith('i-'));
-    if (names && instanceIds.length) await this.instances.refreshNames(accountId, instanceIds);
+    if (names && instanceIds.length) await this.plane.refreshNames(accountId, instanceIds);
   }
 
   /** Attach or detach an internet gateway, and switch the VPC router's NAT to match. */
   async switchInternet(accountId: string, igwId: string, vpcId: string, attach: boolean): Promise<void> {
     if (attach) this.network.attachInternetGateway(accountId, igwId, vpcId);
     else this.network.detachInternetGateway(accountId, igwId, vpcId);
-    await this.instances.syncEdge(vpcId);
+    await this.plane.syncEdge(vpcId);
   }
 
-  /** DeleteVpc: the record, then its router namespace and bridge on the host. */
+  /** DeleteVpc: the record, then its router on the host. */
   async deleteVpc(accountId: string, vpcId: string): Promise<void> {
     this.network.deleteVpc(accountId, vpcId);
     this.tags.removeAll([vpcId]);
-    await this.removeRouter(vpcId);
-  }
-
-  /** A VPC's router on the host: its DNS/DHCP unit, the metadata listener in it, then the namespace. */
-  private async removeRouter(vpcId: string): Promise<void> {
-    await this.host.dns.remove(vpcId);
-    this.host.metadata.close(vpcId);
-    await this.host.network.removeVpc(vpcId);
+    await this.plane.removeRouter(vpcId);
   }
 
   /** Reconcile with the host, then follow unit events and sweep old terminated instances. */
@@ -152,47 +154,16 @@ export class Cloud {
     await step('instances', () => this.instances.reconcile());
     await step('images', async () => ({ partialImages: await this.images.reconcile() }));
     if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
-    if (this.config.networking === 'vpc') await step('networks', () => this.reconcileNetworks());
+    if (this.plane.enabled) await step('networks', () => this.plane.reconcile());
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
     this.instances.sweep();
     // The metadata service in every VPC router there is (instances there may have run on without us).
-    if (this.config.networking === 'vpc') {
-      for (const vpcId of await this.routers().catch((err) => { log.error(`listing VPC routers: ${(err as Error).message}`); return []; })) {
-        await this.host.metadata.ensure(vpcId).catch((err) => log.warn(`metadata service in ${vpcId}: ${(err as Error).message}`));
-      }
-    }
+    if (this.plane.enabled) await this.plane.ensureMetadata();
     this.sweeper = setInterval(() => this.instances.sweep(), Math.min(60_000, this.config.terminatedTtlMs));
     this.sweeper.unref();
     // Fat lambdas whose console went idle stop their VM.
     this.consoleSweeper = setInterval(() => void this.functions.sweepConsoles().catch((err) => log.warn(`consoles: ${(err as Error).message}`)), 2000);
     this.consoleSweeper.unref();
-  }
-
-  private async routers(): Promise<string[]> {
-    return (await this.host.network.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => n.slice('pcloud-'.length));
-  }
-
-  /** Routers (with their DNS) of VPCs deleted while the server died mid-way, and host links left half-made. */
-  private async reconcileNetworks(): Promise<{ orphanRouters: number; strayLinks: number }> {
-    const known = new Set(this.db.select({ id: vpcs.id }).from(vpcs).all().map((v) => v.id));
-    const orphans = (await this.routers()).filter((id) => !known.has(id));
-    for (const vpcId of orphans) await this.removeRouter(vpcId).catch((err) => log.error(`removing router of ${vpcId}, skipped: ${(err as Error).message}`));
-    // Ports (taps of VMs) of instances that no longer run; a container's veth end goes with its namespace.
-    const running = new Set(this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])).all()
-      .map((r) => portName(r.id)));
-    let strayLinks = await this.host.network.reconcileLinks();
-    for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
-      try {
-        for (const port of await this.host.network.ports(vpcId)) {
-          if (running.has(port)) continue;
-          await this.host.network.removePort(vpcId, port);
-          strayLinks++;
-        }
-      } catch (err) {
-        log.error(`ports of ${vpcId}, skipped: ${(err as Error).message}`);
-      }
-    }
-    return { orphanRouters: orphans.length, strayLinks };
   }
 
   /**

@@ -10,7 +10,7 @@ import type { Db } from '../db/index.js';
 import { instances, subnets, vpcs } from '../db/schema.js';
 import type { CloudConfig } from './config.js';
 import { keyFile, SignedTokens } from './tokens.js';
-import { decodeUserData, type Instance } from './instances.js';
+import { decodeUserData, type Instance } from './instances/index.js';
 import { privateDnsName } from './ip.js';
 import type { KeyPairs } from './keypairs.js';
 import type { Network } from './network.js';

@@ -1,7 +1,8 @@
 /**
  * VPCs, subnets and security groups as the API sees them, and private IP allocation. Every account gets a default
  * VPC (172.31.0.0/16), a default subnet per availability zone (172.31.0.0/20, 172.31.16.0/20, ...) and a default
- * security group. The host side (bridges, veth, nftables) comes with the network driver.
+ * security group. The host side (each VPC's router namespace, instances as routed /32s on it, nftables) is the VPC
+ * plane's (vpc-plane.ts), over the network driver.
  */
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';

@@ -3,6 +3,7 @@ import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { tags } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
+import { pageFetched, pageOffset, type Page, type PageRequest } from './paging.js';
 import { unservable } from './text.js';
 import { compile } from '../wildcard.js';
 
@@ -95,8 +96,12 @@ export class Tags {
     return out;
   }
 
-  /** DescribeTags with filters key, value, resource-id, resource-type (values may use * and ? wildcards). */
-  describe(accountId: string, filters: Filter[]): TagRow[] {
+  /**
+   * DescribeTags with filters key, value, resource-id, resource-type (values may use * and ? wildcards), a page of at
+   * most `max` (5 to 1000) at a time (paging.ts).
+   */
+  describe(accountId: string, filters: Filter[], page: PageRequest = {}): Page<TagRow> {
+    if (page.max !== undefined && (page.max < 5 || page.max > 1000)) throw invalidParam('MaxResults must be between 5 and 1000');
     const conds: SQL[] = [eq(tags.accountId, accountId)];
     const column = new Map<string, SQL>([
       ['key', sql`${tags.key}`], ['value', sql`${tags.value}`], ['resource-id', sql`${tags.resourceId}`], ['resource-type', sql`${tags.resourceType}`],
@@ -106,8 +111,11 @@ export class Tags {
       if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
       conds.push(Tags.matchSql(col, f.values));
     }
-    return this.db.select().from(tags).where(and(...conds)).orderBy(tags.resourceId, tags.key).all()
+    const offset = pageOffset(page.token);
+    const rows = this.db.select().from(tags).where(and(...conds)).orderBy(tags.resourceId, tags.key)
+      .limit(page.max === undefined ? -1 : page.max + 1).offset(offset).all()
       .map((r) => ({ resourceId: r.resourceId, resourceType: r.resourceType, key: r.key, value: r.value }));
+    return pageFetched(rows, offset, page.max);
   }
 
   /** SQL condition: the column matches any of the filter's values (wildcards as EC2's; src/wildcard.ts). */

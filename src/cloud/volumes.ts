@@ -8,14 +8,15 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { instances, snapshots, volumes } from '../db/schema.js';
 import type { Host } from '../host/index.js';
-import { nfsClientAddress, uplinkAddresses, type NfsClient } from '../host/network.js';
+import { nfsClientAddress, uplinkAddresses } from '../host/network.js';
 import { NfsMountError } from '../host/nfs.js';
 import { containerLeader } from '../host/nspawn.js';
 import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
-import { CloudError, invalidParam } from './errors.js';
+import { CloudError, invalidParam, passDryRun } from './errors.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
+import type { VpcSyncs } from './vpc-plane.js';
 
 export type Volume = typeof volumes.$inferSelect;
 export type Snapshot = typeof snapshots.$inferSelect;
@@ -57,13 +58,14 @@ export interface NfsPlug {
   unplug(inst: { id: string; vpcId: string }, volumeId: string, device: string | null, mounted: boolean): Promise<void>;
 }
 
-export function nfsPlug(host: Host, syncEdge: (vpcId: string) => Promise<void>): NfsPlug {
+/** The NFS plug over pcloud's ganesha; the VPC plane lets each container's NFS traffic through its router. */
+export function nfsPlug(host: Host, plane: Pick<VpcSyncs, 'syncEdge'>): NfsPlug {
   return {
     async plug(inst, volume, device) {
       const up = uplinkAddresses(inst.vpcId);
       // Exported to this instance's own NFS address only: its router SNATs its NFS traffic (and no one else's) to it.
       await host.nfs.export(volume.id, volume.file, nfsClientAddress(inst.id));
-      await syncEdge(inst.vpcId);
+      await plane.syncEdge(inst.vpcId);
       await host.nfs.mountInto(await containerLeader(host.units, inst.id), up.host, volume.id, containerMountPoint(device));
     },
     async unplug(inst, volumeId, device, mounted) {
@@ -72,16 +74,22 @@ export function nfsPlug(host: Host, syncEdge: (vpcId: string) => Promise<void>):
         if (leader) await host.nfs.unmountFrom(leader, containerMountPoint(device));
       }
       await host.nfs.unexport(volumeId);
-      await syncEdge(inst.vpcId);
+      await plane.syncEdge(inst.vpcId);
     },
   };
 }
 
 export class Volumes {
-  hotPlug?: HotPlug;
-  nfsPlug?: NfsPlug;
-
-  constructor(private readonly db: Db, private readonly host: Host, private readonly config: CloudConfig, private readonly tags: Tags) {}
+  constructor(
+    private readonly db: Db,
+    private readonly host: Host,
+    private readonly config: CloudConfig,
+    private readonly tags: Tags,
+    /** A running q35 VM's side of attaching (the VM runtime's). */
+    private readonly hotPlug: HotPlug,
+    /** A running container's side of attaching. */
+    private readonly nfsPlug: NfsPlug,
+  ) {}
 
   get(accountId: string, id: string): Volume {
     if (!isId('vol', id)) throw new CloudError('InvalidVolumeID.Malformed', `Invalid id: "${id}" (expecting "vol-...")`);
@@ -111,7 +119,7 @@ export class Volumes {
       throw invalidParam(`Volume of ${size}GiB is too ${size < limits.min ? 'small' : 'large'}; ${type} volumes are ${limits.min}-${limits.max}GiB.`);
     }
     if (snap && size < snap.sizeGiB) throw invalidParam(`Volume of ${size}GiB is too small; minimum is ${snap.sizeGiB}GiB.`);
-    if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+    passDryRun(dryRun);
     const id = newId('vol');
     await this.host.pool.createVolume(id, size, snap?.id);
     const row: Volume = {
@@ -159,7 +167,7 @@ export class Volumes {
     this.db.update(volumes).set(set).where(eq(volumes.id, volumeId)).run();
     if (hot) {
       try {
-        await this.hotPlug!.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
+        await this.hotPlug.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
       } catch (err) {
         this.setDetached(volumeId);
         throw err;
@@ -178,10 +186,10 @@ export class Volumes {
     const set = { instanceId: inst.id, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
     this.db.update(volumes).set(set).where(eq(volumes.id, vol.id)).run();
     try {
-      await this.nfsPlug!.plug(inst, { id: vol.id, file: this.host.pool.volumePath(vol.id) }, device);
+      await this.nfsPlug.plug(inst, { id: vol.id, file: this.host.pool.volumePath(vol.id) }, device);
     } catch (err) {
       this.setDetached(vol.id);
-      await this.nfsPlug!.unplug(inst, vol.id, device, false).catch(() => undefined);
+      await this.nfsPlug.unplug(inst, vol.id, device, false).catch(() => undefined);
       // The user reads what to do; the command line, PIDs and addresses of the failure stay in the server's log.
       log.warn(`mounting ${vol.id} in ${inst.id}: ${(err as Error).message}`);
       const why = err instanceof NfsMountError && err.kernelLacksNfs
@@ -200,18 +208,8 @@ export class Volumes {
   /** A container started again: its volumes are mounted again. */
   async remount(inst: { id: string; vpcId: string }): Promise<void> {
     for (const v of this.forInstance(inst.id)) {
-      await this.nfsPlug!.plug(inst, { id: v.id, file: this.host.pool.volumePath(v.id) }, v.device!).catch((err) => log.warn(`mounting ${v.id} in ${inst.id}: ${(err as Error).message}`));
+      await this.nfsPlug.plug(inst, { id: v.id, file: this.host.pool.volumePath(v.id) }, v.device!).catch((err) => log.warn(`mounting ${v.id} in ${inst.id}: ${(err as Error).message}`));
     }
-  }
-
-  /**
-   * Instances of a VPC that hold NFS volumes (their router lets their NFS traffic through to the host, as their own
-   * NFS address), each once.
-   */
-  nfsClients(vpcId: string): NfsClient[] {
-    const rows = this.db.selectDistinct({ id: instances.id, ip: instances.privateIp }).from(instances).innerJoin(volumes, eq(volumes.instanceId, instances.id))
-      .where(and(eq(instances.vpcId, vpcId), eq(instances.runtime, 'container'), inArray(instances.state, ['pending', 'running']))).orderBy(asc(instances.id)).all();
-    return rows.map((r) => ({ ip: r.ip, nat: nfsClientAddress(r.id) }));
   }
 
   async detach(accountId: string, volumeId: string, instanceId?: string, force = false): Promise<Volume> {
@@ -221,12 +219,12 @@ export class Volumes {
     const inst = this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).get();
     if (inst?.runtime === 'container') {
       this.setDetached(volumeId);
-      await this.nfsPlug!.unplug(inst, volumeId, vol.device, inst.state === 'running');
+      await this.nfsPlug.unplug(inst, volumeId, vol.device, inst.state === 'running');
       return { ...vol, attachState: 'detaching' };
     }
     if (inst?.state === 'running') {
       if (inst.runtime !== 'q35' && !force) throw new CloudError('IncorrectState', `The instance '${inst.id}' is a microvm, which gives volumes back while it is stopped.`);
-      if (inst.runtime === 'q35') await this.hotPlug!.unplug(inst.id, volumeId, force);
+      if (inst.runtime === 'q35') await this.hotPlug.unplug(inst.id, volumeId, force);
     }
     await this.host.iscsi.unexport(volumeId).catch(() => undefined);
     this.setDetached(volumeId);

@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from 'hono';
 import type { IncomingMessage } from 'node:http';
-import type { Instance } from '../cloud/instances.js';
+import type { Instance } from '../cloud/instances/index.js';
 import { METADATA_VERSIONS, TOKEN_TTL_MAX, type Metadata, type MetadataNode } from '../cloud/metadata.js';
 
 export interface MetadataEnv {

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { metadataApp } from '../../src/imds/app.js';
 import type { Cloud } from '../../src/cloud/index.js';
-import type { Instance } from '../../src/cloud/instances.js';
+import type { Instance } from '../../src/cloud/instances/index.js';
 
 export type ImdsAsk = (method: string, path: string, headers?: Record<string, string>) => Promise<{ status: number; text: string }>;
 

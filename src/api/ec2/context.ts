@@ -1,5 +1,5 @@
 import type { Cloud } from '../../cloud/index.js';
-import { CloudError } from '../../cloud/errors.js';
+import { passDryRun } from '../../cloud/errors.js';
 import type { Query } from './query.js';
 
 export interface Ctx {
@@ -28,5 +28,5 @@ export function tagOnCreate(ctx: Ctx, id: string): void {
 
 /** For handlers that validate before honouring DryRun. */
 export function dryRunCheck(ctx: Ctx): void {
-  if (ctx.dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+  passDryRun(ctx.dryRun);
 }

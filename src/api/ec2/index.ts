@@ -1,6 +1,6 @@
 /** The EC2 endpoint: Query protocol in, XML out. */
 import type { Cloud } from '../../cloud/index.js';
-import { CloudError } from '../../cloud/errors.js';
+import { CloudError, passDryRun } from '../../cloud/errors.js';
 import { requestId as newRequestId } from '../../cloud/ids.js';
 import { withFilterBudget } from '../../cloud/filter-budget.js';
 import { log } from '../../log.js';
@@ -50,9 +50,7 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     if (!def) throw new CloudError('InvalidAction', `The action ${action} is not valid for this web service.`);
     checkVersion(q.str('Version'));
     const ctx: Ctx = { cloud, accountId: principal.accountId, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
-    if (ctx.dryRun && def.dryRun !== 'self') {
-      throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-    }
+    if (def.dryRun !== 'self') passDryRun(ctx.dryRun);
     const result = await withFilterBudget(() => def.handler(ctx));
     log.debug(`ec2 ${action}`);
     return new Response(successXml(action, requestId, result), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });

@@ -1,6 +1,6 @@
 /** Domain objects in the shapes EC2's XML uses (element names as keys); the serializer does the rest. */
 import type { Cloud } from '../../cloud/index.js';
-import { stateCodes, type Instance, type InstanceState } from '../../cloud/instances.js';
+import { stateCodes, type Instance, type InstanceState } from '../../cloud/instances/index.js';
 import { privateDnsName } from '../../cloud/ip.js';
 import type { Tag } from '../../cloud/tags.js';
 

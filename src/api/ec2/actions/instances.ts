@@ -1,6 +1,6 @@
 /** EC2 instance actions: parse the Query, call the domain, shape the answer. */
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
-import type { Instance, RunParams, StateChange } from '../../../cloud/instances.js';
+import type { Instance, RunParams, StateChange } from '../../../cloud/instances/index.js';
 import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
 import { fieldOf } from '../filters.js';
@@ -132,29 +132,17 @@ export const instanceActions: Actions = {
 
   DescribeInstanceStatus: {
     handler: async (ctx) => {
-      const all = ctx.q.bool('IncludeAllInstances') ?? false;
-      const page = ctx.cloud.instances.describe(ctx.accountId, {
-        ids: ids(ctx), filters: ctx.q.filters().filter((f) => !f.name.startsWith('instance-status') && !f.name.startsWith('system-status') && f.name !== 'event.code'),
-        maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
-      });
-      const rows = page.instances.filter((r) => all || r.state === 'running');
-      // A running VM's health is what its QEMU says (QMP): anything but running (paused, panicked, stuck) is impaired.
-      const vmStates = new Map(await Promise.all(rows.filter((r) => r.state === 'running' && r.runtime !== 'container')
-        .map(async (r) => [r.id, await ctx.cloud.vms.status(r.id)] as const)));
+      const page = await ctx.cloud.instances.statuses(ctx.accountId, {
+        ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
+      }, ctx.q.bool('IncludeAllInstances') ?? false);
       return {
-        instanceStatusSet: rows.map((r) => {
-          const vm = vmStates.get(r.id);
-          const ok = r.state === 'running' && (!vmStates.has(r.id) || vm === 'running');
-          const status = r.state !== 'running' ? 'not-applicable' : ok ? 'ok' : 'impaired';
-          const details = r.state === 'running' ? [{ name: 'reachability', status: ok ? 'passed' : 'failed' }] : [];
-          return {
-            instanceId: r.id,
-            availabilityZone: r.availabilityZone,
-            instanceState: stateShape(r.state),
-            systemStatus: { status, details },
-            instanceStatus: { status, details },
-          };
-        }),
+        instanceStatusSet: page.statuses.map(({ instance: r, health }) => ({
+          instanceId: r.id,
+          availabilityZone: r.availabilityZone,
+          instanceState: stateShape(r.state),
+          systemStatus: health,
+          instanceStatus: health,
+        })),
         nextToken: page.nextToken,
       };
     },

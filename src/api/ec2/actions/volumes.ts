@@ -1,4 +1,4 @@
-import type { Instance } from '../../../cloud/instances.js';
+import type { Instance } from '../../../cloud/instances/index.js';
 import type { Snapshot, Volume } from '../../../cloud/volumes.js';
 import type { Actions, Ctx } from '../context.js';
 import { filterRows, byIds } from '../filters.js';

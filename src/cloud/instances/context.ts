@@ -1,0 +1,94 @@
+/**
+ * What every piece of instances/ shares: the services it works with, and the few primitives that all of them use on
+ * one instance: its record, the one write of its state, and the per-instance line its transitions run in one at a time.
+ */
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/index.js';
+import { instances } from '../../db/schema.js';
+import type { Host } from '../../host/index.js';
+import { log } from '../../log.js';
+import { KeyedQueue } from '../../serial.js';
+import type { CloudConfig } from '../config.js';
+import type { Images } from '../images.js';
+import type { KeyPairs } from '../keypairs.js';
+import type { Network } from '../network.js';
+import type { PublicIps } from '../public-ips.js';
+import type { Tags } from '../tags.js';
+import type { Vms } from '../vms.js';
+import type { Volumes } from '../volumes.js';
+import type { VpcPlane } from '../vpc-plane.js';
+import type { Instance, InstanceState } from './types.js';
+
+/** The services instances work with, made before them by the cloud. */
+export interface InstanceDeps {
+  db: Db;
+  host: Host;
+  config: CloudConfig;
+  images: Images;
+  keyPairs: KeyPairs;
+  network: Network;
+  tags: Tags;
+  vms: Vms;
+  volumes: Volumes;
+  plane: VpcPlane;
+  publicIps: PublicIps;
+}
+
+export class InstanceContext implements InstanceDeps {
+  readonly db: Db;
+  readonly host: Host;
+  readonly config: CloudConfig;
+  readonly images: Images;
+  readonly keyPairs: KeyPairs;
+  readonly network: Network;
+  readonly tags: Tags;
+  readonly vms: Vms;
+  readonly volumes: Volumes;
+  readonly plane: VpcPlane;
+  readonly publicIps: PublicIps;
+  /** Every transition of one instance, one at a time. */
+  private readonly locks = new KeyedQueue((id, err) => log.error(`instance ${id}: ${err.message}`));
+
+  constructor(deps: InstanceDeps) {
+    this.db = deps.db;
+    this.host = deps.host;
+    this.config = deps.config;
+    this.images = deps.images;
+    this.keyPairs = deps.keyPairs;
+    this.network = deps.network;
+    this.tags = deps.tags;
+    this.vms = deps.vms;
+    this.volumes = deps.volumes;
+    this.plane = deps.plane;
+    this.publicIps = deps.publicIps;
+  }
+
+  /** The instance's record, whatever its account (internal callers). */
+  row(id: string): Instance | undefined {
+    return this.db.select().from(instances).where(eq(instances.id, id)).get();
+  }
+
+  /** The one write of an instance's state (and the reason fields that go with it). */
+  setState(id: string, state: InstanceState, extra: Partial<Instance>): void {
+    const now = Date.now();
+    this.db.update(instances).set({
+      ...extra, state, updatedAt: now, ...(state === 'terminated' ? { terminatedAt: now } : {}),
+    }).where(eq(instances.id, id)).run();
+    log.debug(`instance ${id} → ${state}`);
+  }
+
+  /** Run fn after every earlier transition of the same instance. */
+  serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
+  }
+
+  /** A transition nobody awaits: its failure is logged (by the lock), never an unhandled rejection. */
+  background(id: string, fn: () => Promise<unknown>): void {
+    this.serial(id, fn).catch(() => undefined);
+  }
+
+  /** Wait until every transition under way has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.locks.idle();
+  }
+}

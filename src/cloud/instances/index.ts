@@ -1,0 +1,138 @@
+/**
+ * Instances: the decisions and the state, split by job. params.ts validates what is asked; launch.ts stores a launch
+ * and carries it out (and undoes it); lifecycle.ts is the state machine the unit manager's events and the API's calls
+ * drive; queries.ts reads; reconcile.ts brings the database and the host in line after a restart. Their VPC plumbing
+ * is the VPC plane's (../vpc-plane.ts). This facade is what the API and the cloud call.
+ */
+import type { InstanceAttributes, MetadataOptions } from '../../db/schema.js';
+import type { InstanceType } from '../catalog.js';
+import { InstanceContext, type InstanceDeps } from './context.js';
+import { Launcher } from './launch.js';
+import { Lifecycle } from './lifecycle.js';
+import { Queries, type InstanceStatus } from './queries.js';
+import { Reconciler, type ReconcileStats } from './reconcile.js';
+import type { DescribeQuery, Instance, RunParams, RunResult, StateChange } from './types.js';
+
+export type { InstanceDeps } from './context.js';
+export { instanceHealth, type HealthStatus, type InstanceHealth } from './health.js';
+export type { InstanceStatus } from './queries.js';
+export { checkMetadataOptions, decodeUserData, defaultMetadataOptions } from './params.js';
+export { ec2Time, stateCodes, type DescribeQuery, type Instance, type InstanceState, type RunParams, type RunResult, type StateChange } from './types.js';
+
+export class Instances {
+  private readonly ctx: InstanceContext;
+  private readonly queries: Queries;
+  private readonly launcher: Launcher;
+  private readonly lifecycle: Lifecycle;
+  private readonly reconciler: Reconciler;
+
+  constructor(deps: InstanceDeps) {
+    this.ctx = new InstanceContext(deps);
+    this.queries = new Queries(this.ctx);
+    this.launcher = new Launcher(this.ctx);
+    this.lifecycle = new Lifecycle(this.ctx, this.queries, this.launcher);
+    this.reconciler = new Reconciler(this.ctx, this.lifecycle, this.launcher);
+  }
+
+  /** Follow the unit manager: readiness and unexpected ends of instance units. */
+  listen(): void {
+    this.lifecycle.listen();
+  }
+
+  /** Stop following the units, and cancel the launches still queued or under way (a restart launches them again). */
+  close(): void {
+    this.lifecycle.close();
+    this.launcher.close();
+  }
+
+  /** Wait until every transition under way has finished (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.ctx.idle();
+  }
+
+  // ---------------------------------------------------------------- launch and lifecycle
+
+  run(accountId: string, p: RunParams, dryRun = false): RunResult {
+    return this.launcher.run(accountId, p, dryRun);
+  }
+
+  terminate(accountId: string, ids: string[]): StateChange[] {
+    return this.lifecycle.terminate(accountId, ids);
+  }
+
+  stop(accountId: string, ids: string[], force = false): StateChange[] {
+    return this.lifecycle.stop(accountId, ids, force);
+  }
+
+  start(accountId: string, ids: string[]): StateChange[] {
+    return this.lifecycle.start(accountId, ids);
+  }
+
+  /** A VM a console opens (a fat lambda): started if it is stopped; resolves once it runs. */
+  ensureRunning(accountId: string, id: string, timeoutMs?: number): Promise<void> {
+    return this.lifecycle.ensureRunning(accountId, id, timeoutMs);
+  }
+
+  reboot(accountId: string, ids: string[]): void {
+    this.lifecycle.reboot(accountId, ids);
+  }
+
+  // ---------------------------------------------------------------- reads and attributes
+
+  /** The instance's record, whatever its account (internal callers). */
+  row(id: string): Instance | undefined {
+    return this.ctx.row(id);
+  }
+
+  get(accountId: string, id: string): Instance {
+    return this.queries.get(accountId, id);
+  }
+
+  /** The instances named, all of them, or InvalidInstanceID.Malformed/NotFound. */
+  getMany(accountId: string, ids: string[]): Instance[] {
+    return this.queries.getMany(accountId, ids);
+  }
+
+  describe(accountId: string, q: DescribeQuery): { instances: Instance[]; nextToken?: string } {
+    return this.queries.describe(accountId, q);
+  }
+
+  /** DescribeInstanceStatus: the instances and their health (health.ts). */
+  statuses(accountId: string, q: DescribeQuery, includeAll: boolean): Promise<{ statuses: InstanceStatus[]; nextToken?: string }> {
+    return this.queries.statuses(accountId, q, includeAll);
+  }
+
+  instanceType(inst: Instance): InstanceType {
+    return this.queries.instanceType(inst);
+  }
+
+  consoleOutput(accountId: string, id: string): Promise<Buffer> {
+    return this.queries.consoleOutput(accountId, id);
+  }
+
+  /** CreateImage: the instance's disk as a new private image of its account. */
+  createImage(accountId: string, id: string, name: string, description: string): Promise<string> {
+    return this.queries.createImage(accountId, id, name, description);
+  }
+
+  /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */
+  modifyMetadataOptions(accountId: string, id: string, opts: Partial<MetadataOptions>): Promise<MetadataOptions> {
+    return this.queries.modifyMetadataOptions(accountId, id, opts);
+  }
+
+  modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): void {
+    this.queries.modifyAttributes(accountId, id, changes);
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  /** Bring the database and the host back in line after a restart or a crash. */
+  reconcile(): Promise<ReconcileStats> {
+    return this.reconciler.reconcile();
+  }
+
+  /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
+  sweep(): number {
+    return this.reconciler.sweep();
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * Launching: RunInstances stores the reservation and its instances (within the account's limits), then each launch
+ * forks the image's root disk, attaches the instance to its VPC, writes its identity (containers' seed) and starts its
+ * unit, concurrently where the steps allow, in a bounded number of slots. Stopping or terminating an instance cancels
+ * its launch, queued or under way; teardown removes what a launch made.
+ */
+import { createHash } from 'node:crypto';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { instances, reservations } from '../../db/schema.js';
+import { containerUnit } from '../../host/nspawn.js';
+import { UnsafeImageError } from '../../host/rootfs.js';
+import { writeSeed } from '../../host/seed.js';
+import { log } from '../../log.js';
+import { Slots } from '../../slots.js';
+import { instanceTypes, type InstanceType } from '../catalog.js';
+import { CloudError, invalidParam, passDryRun } from '../errors.js';
+import { newId } from '../ids.js';
+import { dnsOf, privateDnsDomain, privateHostLabel } from '../ip.js';
+import { newMac } from '../network.js';
+import type { InstanceContext } from './context.js';
+import { checkRunCounts, decodeUserData, runAttributes } from './params.js';
+import { COUNTED, LaunchCancelled, UNIT_PREFIX, type Instance, type RunParams, type RunResult } from './types.js';
+
+const RAISE = 'Terminate instances you no longer need, or ask the operator of this cloud to raise the limit.';
+const MAX_PER_CALL = 100;
+
+export class Launcher {
+  /** Launches queued or under way, to cancel when their instance is terminated or stopped. */
+  private readonly launching = new Map<string, AbortController>();
+  /** Launches working on the host at once (forks, networks, units), every account together; the rest wait pending. */
+  private readonly launchSlots = new Slots(() => this.ctx.config.limits.launchConcurrency);
+  /** Instances this process made whose launch has not touched the host yet: nothing to tear down when cancelled. */
+  private readonly untouched = new Set<string>();
+
+  constructor(private readonly ctx: InstanceContext) {}
+
+  /** Cancel the launches still queued or under way (a restart launches them again). */
+  close(): void {
+    for (const [id, ctl] of this.launching) ctl.abort(new LaunchCancelled(id));
+  }
+
+  run(accountId: string, p: RunParams, dryRun = false): RunResult {
+    const { db, images, vms, keyPairs, network, publicIps, tags } = this.ctx;
+    const counts = checkRunCounts(p);
+    const image = images.get(counts.imageId, accountId);
+    const typeName = p.instanceType ?? 't3.micro';
+    const type = instanceTypes.get(typeName);
+    if (!type) throw invalidParam(`The instance type '${typeName}' does not exist`);
+    if (type.architecture !== image.architecture) {
+      throw invalidParam(`The architecture '${type.architecture}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI.`);
+    }
+    const runtime = vms.runtimeFor(type, image);
+    if (p.keyName) keyPairs.get(accountId, p.keyName);
+    const attributes = runAttributes(p, type);
+    const subnet = network.pickSubnet(accountId, { subnetId: p.subnetId, availabilityZone: p.availabilityZone });
+    const groups = network.securityGroupsFor(accountId, subnet.vpcId, p.securityGroupIds, p.securityGroups);
+    passDryRun(dryRun);
+
+    const { clientToken: _t, ...rest } = p;
+    const requestHash = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+    const result = db.transaction((tx) => {
+      if (p.clientToken) {
+        const prior = tx.select().from(reservations)
+          .where(and(eq(reservations.accountId, accountId), eq(reservations.clientToken, p.clientToken))).get();
+        if (prior) {
+          if (prior.requestHash !== requestHash) {
+            throw new CloudError('IdempotentParameterMismatch', `Arguments on this idempotent request are inconsistent with arguments used in previous request(s) with client token '${p.clientToken}'.`);
+          }
+          const rows = tx.select().from(instances).where(eq(instances.reservationId, prior.id)).orderBy(asc(instances.launchIndex)).all();
+          return { reservationId: prior.id, instances: rows, fresh: false };
+        }
+      }
+      // As many as asked for that fit in the account's limits; fewer than MinCount is a refusal. In the transaction, so
+      // two calls at once cannot both take the last room.
+      const count = this.room(accountId, type, counts.minCount, counts.maxCount);
+      const reservationId = newId('r');
+      const now = Date.now();
+      tx.insert(reservations).values({ id: reservationId, accountId, clientToken: p.clientToken || null, requestHash, createdAt: now }).run();
+      const ips = network.allocateIps(subnet, p.privateIpAddress ? 1 : count, p.privateIpAddress);
+      if (ips.length < count && p.privateIpAddress) {
+        throw invalidParam('A private IP address can be given only when launching one instance');
+      }
+      const publics = (p.associatePublicIp ?? subnet.mapPublicIp) ? publicIps.allocate(ips.length) : ips.map(() => null);
+      const rows: Instance[] = ips.map((ip, i) => ({
+        id: newId('i'), accountId, reservationId, launchIndex: i, imageId: image.id, instanceType: type.name,
+        runtime, keyName: p.keyName ?? null, state: 'pending', stateTransitionReason: '',
+        stateReasonCode: 'pending', stateReasonMessage: 'pending', launchTime: now, subnetId: subnet.id, vpcId: subnet.vpcId,
+        availabilityZone: subnet.availabilityZone, privateIp: ip, publicIp: publics[i] ?? null, macAddress: newMac(), networkInterfaceId: newId('eni'),
+        securityGroupIds: groups.map((g) => g.id), clientToken: p.clientToken || null, userData: p.userData || null,
+        rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now,
+      }));
+      for (const r of rows) tx.insert(instances).values(r).run();
+      for (const spec of p.tagSpecifications) {
+        const ids = rows.map((r) => (spec.resourceType === 'instance' ? r.id : spec.resourceType === 'volume' ? r.rootVolumeId : r.networkInterfaceId));
+        tags.put(accountId, ids, spec.tags);
+      }
+      return { reservationId, instances: rows, fresh: true };
+    });
+    if (result.fresh) {
+      for (const r of result.instances) {
+        this.untouched.add(r.id);
+        this.queue(r.id);
+      }
+    }
+    return { reservationId: result.reservationId, instances: result.instances };
+  }
+
+  // ---------------------------------------------------------------- limits
+
+  /** What the account holds against its limits: instances pending, running or stopping, and their vCPUs. */
+  private usage(accountId: string): { instances: number; vcpus: number } {
+    const used = this.ctx.db.select({ type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.state, COUNTED))).groupBy(instances.instanceType).all();
+    return {
+      instances: used.reduce((sum, u) => sum + u.n, 0),
+      vcpus: used.reduce((sum, u) => sum + u.n * (instanceTypes.get(u.type)?.vcpus ?? 0), 0),
+    };
+  }
+
+  /**
+   * How many of MinCount..MaxCount instances of a type the account has room for: at most MAX_PER_CALL, within its
+   * instance and vCPU limits. Less than MinCount: the limit's error, as EC2 words it.
+   */
+  private room(accountId: string, type: InstanceType, min: number, max: number): number {
+    const limits = this.ctx.config.limits;
+    const used = this.usage(accountId);
+    const byCount = Math.min(MAX_PER_CALL, limits.instances - used.instances);
+    const byVcpus = Math.floor((limits.vcpus - used.vcpus) / type.vcpus);
+    if (min > byCount) throw this.instanceLimit(min, used.instances, Math.min(MAX_PER_CALL, limits.instances));
+    if (min > byVcpus) throw this.vcpuLimit(used.vcpus, `${min} ${type.name} need ${min * type.vcpus}`);
+    return Math.min(max, byCount, byVcpus);
+  }
+
+  /** StartInstances: the stopped instances to start must fit in the account's limits, all of them. */
+  checkRoomToStart(accountId: string, rows: Instance[]): void {
+    if (!rows.length) return;
+    const limits = this.ctx.config.limits;
+    const used = this.usage(accountId);
+    const vcpus = rows.reduce((sum, r) => sum + (instanceTypes.get(r.instanceType)?.vcpus ?? 0), 0);
+    if (used.instances + rows.length > limits.instances) throw this.instanceLimit(rows.length, used.instances, limits.instances);
+    if (used.vcpus + vcpus > limits.vcpus) throw this.vcpuLimit(used.vcpus, `starting ${rows.length} instance${rows.length > 1 ? 's' : ''} needs ${vcpus}`);
+  }
+
+  private instanceLimit(asked: number, used: number, limit: number): CloudError {
+    return new CloudError('InstanceLimitExceeded', `You have requested more instances (${asked}) than your current instance limit of ${limit} allows${used ? ` (${used} pending, running or stopping already)` : ''}. ${RAISE}`);
+  }
+
+  private vcpuLimit(used: number, need: string): CloudError {
+    return new CloudError('VcpuLimitExceeded', `You have requested more vCPU capacity than your current vCPU limit of ${this.ctx.config.limits.vcpus} allows for the instance bucket that the specified instance type belongs to (${used} vCPUs in use; ${need}). ${RAISE}`);
+  }
+
+  // ---------------------------------------------------------------- launch and cancel
+
+  /**
+   * Queue an instance's launch: after its earlier transitions, once a launch slot is free. Terminating or stopping the
+   * instance cancels it, waiting or under way (between its steps).
+   */
+  queue(id: string): void {
+    this.launching.get(id)?.abort(new LaunchCancelled(id));
+    const ctl = new AbortController();
+    this.launching.set(id, ctl);
+    this.ctx.background(id, () => this.launchSlots.run(() => this.launch(id, ctl.signal), ctl.signal).catch((err) => {
+      if (!ctl.signal.aborted) throw err;
+      log.debug(`launch of ${id} cancelled before it began`);
+    }).finally(() => {
+      if (this.launching.get(id) === ctl) this.launching.delete(id);
+    }));
+  }
+
+  cancel(id: string): void {
+    this.launching.get(id)?.abort(new LaunchCancelled(id));
+  }
+
+  /** Whether the instance's launch never touched the host (so there is nothing to tear down); forgets it. */
+  takeUntouched(id: string): boolean {
+    return this.untouched.delete(id);
+  }
+
+  private async launch(id: string, signal: AbortSignal): Promise<void> {
+    const { host, config, images, vms, volumes, plane } = this.ctx;
+    const inst = this.ctx.row(id);
+    if (!inst || inst.state !== 'pending') return;
+    // Between steps: a launch whose instance was terminated or stopped meanwhile goes no further (what it made is the
+    // terminate's or stop's to remove, after this returns).
+    const checkpoint = () => {
+      signal.throwIfAborted();
+      if (this.ctx.row(id)?.state !== 'pending') throw new LaunchCancelled(id);
+    };
+    this.untouched.delete(id);
+    try {
+      const image = images.get(inst.imageId);
+      const type = instanceTypes.get(inst.instanceType)!;
+      const hostname = privateHostLabel(inst.privateIp);
+      let unit;
+      if (inst.runtime !== 'container') {
+        // A VM: its raw disk forked from the image's, its tap on the router; cloud-init in the guest does the rest
+        // from the metadata service (no seed is written).
+        unit = await vms.prepare(inst, image, type, () => plane.attach(inst), volumes.attached(id), checkpoint);
+      } else {
+        // The fork, the network and the seed's contents are independent: make them at once.
+        const [disk, netns, seed] = await Promise.all([
+          host.pool.fork(image.rootPath, id, inst.rootVolumeSizeGiB),
+          plane.enabled ? plane.attach(inst) : Promise.resolve(undefined),
+          Promise.resolve(this.seedFor(inst, hostname)),
+        ]);
+        unit = containerUnit({
+          instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
+          register: host.units.kind === 'systemd', readyTimeoutSec: config.readyTimeoutSec, networkNamespace: netns,
+        });
+        checkpoint();
+        await writeSeed(disk, seed);
+      }
+      checkpoint();
+      await host.units.start(unit);
+    } catch (err) {
+      if (err instanceof LaunchCancelled || signal.aborted) {
+        log.info(`launch of ${id} cancelled: its instance is ${this.ctx.row(id)?.state ?? 'gone'}`);
+        return;
+      }
+      log.error(`launch of ${id} failed: ${(err as Error).message}`);
+      await this.teardown(id);
+      await volumes.released(id).catch(() => undefined);
+      // The reason is the user's to read: a domain error says what to do; a host failure's detail (command lines,
+      // paths) stays in the server's log.
+      const reason = err instanceof CloudError || err instanceof UnsafeImageError ? err.message
+        : 'the host could not start the instance; launch it again, and if it fails again ask the operator (the server log has the detail)';
+      this.ctx.setState(id, 'terminated', {
+        stateReasonCode: 'Server.InternalError',
+        stateReasonMessage: `Server.InternalError: ${reason}`.slice(0, 500),
+      });
+    }
+  }
+
+  private seedFor(inst: Instance, hostname: string) {
+    const { config, keyPairs, network } = this.ctx;
+    const key = inst.keyName ? keyPairs.list(inst.accountId, [inst.keyName])[0] : undefined;
+    const metaData = [
+      `instance-id: ${inst.id}`,
+      `local-hostname: ${hostname}`,
+      `hostname: ${hostname}`,
+      `local-ipv4: ${inst.privateIp}`,
+      `availability-zone: ${inst.availabilityZone}`,
+      ...(key ? ['public-keys:', `  - ${JSON.stringify(key.publicKey)}`] : []),
+      '',
+    ].join('\n');
+    return {
+      instanceId: inst.id,
+      hostname,
+      machineId: createHash('sha256').update(inst.id).digest('hex').slice(0, 32),
+      metaData,
+      userData: inst.userData ? decodeUserData(inst.userData) : undefined,
+      authorizedKeys: key?.publicKey,
+      nameserver: config.networking === 'vpc' ? dnsOf(network.vpc(inst.accountId, inst.vpcId).cidr) : undefined,
+      searchDomain: privateDnsDomain(config.region),
+    };
+  }
+
+  /**
+   * Remove what an instance holds on the host: its units, lease, network and disk. Each step is tried and logged on
+   * its own: none may keep the caller from recording the instance's end (a pending one would count against limits).
+   */
+  async teardown(id: string): Promise<void> {
+    const { host, vms, plane } = this.ctx;
+    for (const name of [UNIT_PREFIX + id, ...vms.companions(id)]) {
+      try {
+        await host.units.stop(name);
+        await host.units.remove(name);
+      } catch (err) {
+        log.warn(`stopping ${name}: ${(err as Error).message}`);
+      }
+    }
+    // Its DHCP lease goes before its port does, so the address can go to a new instance straight away.
+    await plane.releaseLease(id);
+    await plane.detach(id);
+    await host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
+  }
+}

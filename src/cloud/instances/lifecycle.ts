@@ -1,0 +1,235 @@
+/**
+ * The state machine: the unit manager's events (a unit ready, a unit that ended) and the API's calls (terminate, stop,
+ * start, reboot) move an instance between states, each transition serialized per instance.
+ */
+import { capContainer } from '../../host/ucounts.js';
+import { isFinal, type UnitStatus } from '../../host/units/types.js';
+import { log } from '../../log.js';
+import { Slots } from '../../slots.js';
+import { CloudError } from '../errors.js';
+import type { InstanceContext } from './context.js';
+import type { Launcher } from './launch.js';
+import type { Queries } from './queries.js';
+import { ec2Time, UNIT_PREFIX, type Instance, type InstanceState, type StateChange } from './types.js';
+
+/**
+ * How a unit ended, for the tenant's StateReason: its result, exit code and signal. Its status text (a spawn error,
+ * nspawn's STATUS=) can name host paths and commands: that goes to the server's log only (logEnd).
+ */
+export function describeEnd(st: UnitStatus): string {
+  const parts = [st.result ?? st.state];
+  if (st.exitCode !== undefined) parts.push(`exit ${st.exitCode}`);
+  if (st.signal) parts.push(st.signal);
+  return parts.join(', ');
+}
+
+function logEnd(id: string, st: UnitStatus): void {
+  log.warn(`${id}: its unit ended (${describeEnd(st)})${st.statusText ? `: ${st.statusText}` : ''}`);
+}
+
+export class Lifecycle {
+  /** Teardowns at once: a line of their own, so that a terminate never waits behind queued launches. */
+  private readonly teardownSlots = new Slots(() => this.ctx.config.limits.launchConcurrency);
+  private unsubscribe?: () => void;
+
+  constructor(private readonly ctx: InstanceContext, private readonly queries: Queries, private readonly launcher: Launcher) {}
+
+  /** Follow the unit manager: readiness and unexpected ends of instance units. */
+  listen(): void {
+    this.unsubscribe = this.ctx.host.units.onChange((st) => {
+      if (st.name.startsWith(UNIT_PREFIX)) void this.onUnit(st.name.slice(UNIT_PREFIX.length));
+    });
+  }
+
+  /** Stop following the units. */
+  close(): void {
+    this.unsubscribe?.();
+  }
+
+  // ---------------------------------------------------------------- unit events
+
+  private onUnit(id: string): Promise<void> {
+    const { host, volumes } = this.ctx;
+    return this.ctx.serial(id, async () => {
+      const inst = this.ctx.row(id);
+      if (!inst) return;
+      const st = await host.units.status(UNIT_PREFIX + id);
+      if (!st) return;
+      if (!isFinal(st.state) && (inst.state === 'terminated' || inst.state === 'stopped')) {
+        // A unit that came up after its instance left (a start the host carried out late): it goes too.
+        log.warn(`${id} is ${inst.state} but its unit is ${st.state}: stopping it`);
+        await host.units.stop(UNIT_PREFIX + id);
+        if (inst.state === 'terminated') await host.units.remove(UNIT_PREFIX + id);
+        return;
+      }
+      if (inst.runtime === 'container' && !isFinal(st.state)) await capContainer(host.units, id); // its own kernel budgets (ucounts.ts)
+      if (st.state === 'active' && inst.state === 'pending') {
+        this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+        // A container started again mounts its volumes again (NFS, inside it).
+        if (inst.runtime === 'container' && volumes.forInstance(id).length) await volumes.remount(inst);
+        return;
+      }
+      if (!isFinal(st.state)) return;
+      if (inst.state === 'pending') {
+        logEnd(id, st);
+        await this.launcher.teardown(id);
+        this.ctx.setState(id, 'terminated', {
+          stateReasonCode: 'Server.InternalError',
+          stateReasonMessage: `Server.InternalError: the instance did not become ready (${describeEnd(st)})`,
+        });
+      } else if (inst.state === 'running') {
+        await this.ended(inst, st);
+      }
+    });
+  }
+
+  /** A running instance's unit ended without being asked to: as on EC2, per its shutdown behaviour. */
+  async ended(inst: Instance, st: UnitStatus): Promise<void> {
+    const clean = st.result === 'success';
+    if (!clean) logEnd(inst.id, st);
+    const code = clean ? 'Client.InstanceInitiatedShutdown' : 'Server.InternalError';
+    const message = clean ? 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' : `Server.InternalError: the instance's unit failed (${describeEnd(st)})`;
+    const reason = `${clean ? 'User initiated' : 'Server error'} (${ec2Time(new Date())})`;
+    if (inst.attributes.instanceInitiatedShutdownBehavior === 'terminate') {
+      await this.launcher.teardown(inst.id);
+      this.ctx.setState(inst.id, 'terminated', { stateReasonCode: code, stateReasonMessage: message, stateTransitionReason: reason });
+    } else {
+      this.ctx.setState(inst.id, 'stopped', { stateReasonCode: code, stateReasonMessage: message, stateTransitionReason: reason });
+    }
+  }
+
+  // ---------------------------------------------------------------- terminate
+
+  terminate(accountId: string, ids: string[]): StateChange[] {
+    const rows = this.queries.getMany(accountId, [...new Set(ids)]);
+    for (const r of rows) {
+      if (r.attributes.disableApiTermination && r.state !== 'terminated') {
+        throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+      }
+    }
+    return rows.map((r) => {
+      const previous = r.state as InstanceState;
+      if (previous === 'terminated') return { instanceId: r.id, previous, current: previous };
+      if (previous !== 'shutting-down') {
+        this.ctx.setState(r.id, 'shutting-down', {
+          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
+          stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
+        });
+        this.launcher.cancel(r.id);
+        this.ctx.background(r.id, () => this.finishTerminate(r.id));
+      }
+      return { instanceId: r.id, previous, current: 'shutting-down' };
+    });
+  }
+
+  /** A shutting-down instance's end, in the teardown line: what it holds goes, then it shows terminated. */
+  finishTerminate(id: string): Promise<void> {
+    return this.teardownSlots.run(async () => {
+      // A launch cancelled before it touched the host left nothing there.
+      if (!this.launcher.takeUntouched(id)) await this.launcher.teardown(id);
+      await this.ctx.volumes.released(id).catch((err) => log.warn(`volumes of ${id}: ${(err as Error).message}`));
+      // Its name and rules leave the VPC before it shows terminated: a client that then deletes the VPC (Terraform's
+      // destroy) never races a DNS or firewall sync that would bring the VPC's router back.
+      await this.ctx.plane.unpublish(id);
+      this.ctx.setState(id, 'terminated', {});
+    });
+  }
+
+  // ---------------------------------------------------------------- stop and start
+
+  stop(accountId: string, ids: string[], force = false): StateChange[] {
+    const rows = this.queries.getMany(accountId, [...new Set(ids)]);
+    for (const r of rows) {
+      if (r.attributes.disableApiStop && (r.state === 'running' || r.state === 'pending')) {
+        throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`);
+      }
+      if (!['running', 'pending', 'stopping', 'stopped'].includes(r.state)) {
+        throw new CloudError('IncorrectInstanceState', `This instance '${r.id}' is not in a state from which it can be stopped.`);
+      }
+    }
+    return rows.map((r) => {
+      const previous = r.state as InstanceState;
+      if (previous === 'stopped' || previous === 'stopping') return { instanceId: r.id, previous, current: previous };
+      this.ctx.setState(r.id, 'stopping', {
+        stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
+        stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
+      });
+      this.launcher.cancel(r.id);
+      this.ctx.background(r.id, () => this.finishStop(r.id, !force));
+      return { instanceId: r.id, previous, current: 'stopping' };
+    });
+  }
+
+  /** A stopping instance's end: its units stop, it leaves its VPC, its volumes' targets close; it shows stopped. */
+  async finishStop(id: string, graceful = false): Promise<void> {
+    const { host, vms, volumes, plane } = this.ctx;
+    if (graceful && this.ctx.row(id)?.runtime !== 'container') await this.shutDownVm(id);
+    for (const name of [UNIT_PREFIX + id, ...vms.companions(id)]) {
+      await host.units.stop(name).catch((err) => log.warn(`stopping ${name}: ${(err as Error).message}`));
+    }
+    await plane.detach(id);
+    await volumes.disconnected(id);
+    if (this.ctx.row(id)?.state === 'stopping') this.ctx.setState(id, 'stopped', {});
+    await plane.unpublish(id);
+  }
+
+  /**
+   * A VM's operating system shuts down as on EC2's stop: the ACPI power button, then as long as the guest takes, up
+   * to vmShutdownTimeoutSec; whatever still runs after that is stopped by its unit (QEMU gets SIGTERM).
+   */
+  private async shutDownVm(id: string): Promise<void> {
+    const { host, vms, config } = this.ctx;
+    if (!(await vms.powerButton(id))) return;
+    const until = Date.now() + config.vmShutdownTimeoutSec * 1000;
+    while (Date.now() < until) {
+      const st = await host.units.status(UNIT_PREFIX + id);
+      if (!st || isFinal(st.state)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    log.warn(`${id} did not power off in ${config.vmShutdownTimeoutSec} s: stopping its QEMU`);
+  }
+
+  start(accountId: string, ids: string[]): StateChange[] {
+    const rows = this.queries.getMany(accountId, [...new Set(ids)]);
+    for (const r of rows) {
+      if (!['running', 'pending', 'stopped'].includes(r.state)) {
+        throw new CloudError('IncorrectInstanceState', `The instance '${r.id}' is not in a state from which it can be started.`);
+      }
+    }
+    this.launcher.checkRoomToStart(accountId, rows.filter((r) => r.state === 'stopped'));
+    return rows.map((r) => {
+      const previous = r.state as InstanceState;
+      if (previous !== 'stopped') return { instanceId: r.id, previous, current: previous };
+      this.ctx.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
+      this.launcher.queue(r.id);
+      return { instanceId: r.id, previous, current: 'pending' };
+    });
+  }
+
+  /** A VM a console opens (a fat lambda): started if it is stopped; resolves once it runs. */
+  async ensureRunning(accountId: string, id: string, timeoutMs = 120_000): Promise<void> {
+    const inst = this.queries.get(accountId, id);
+    if (inst.runtime !== 'q35') throw new CloudError('UnsupportedOperation', `The instance '${id}' has no display: only UEFI and Windows VMs (q35) have one.`);
+    if (inst.state === 'stopped') this.start(accountId, [id]);
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const state = this.ctx.row(id)?.state;
+      if (state === 'running') return;
+      if (state !== 'pending' && state !== 'stopping' && state !== 'stopped') throw new CloudError('IncorrectInstanceState', `The instance '${id}' is ${state}.`);
+      if (state === 'stopped' && this.ctx.row(id)) this.start(accountId, [id]);
+      if (Date.now() > until) throw new CloudError('IncorrectInstanceState', `The instance '${id}' did not start in ${timeoutMs / 1000} s.`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  reboot(accountId: string, ids: string[]): void {
+    const { host, vms } = this.ctx;
+    const rows = this.queries.getMany(accountId, ids);
+    for (const r of rows) {
+      if (r.state !== 'running') continue;
+      // A VM resets in place (its QEMU, TPM and network stay); a container's unit restarts.
+      const reboot = r.runtime === 'container' ? () => host.units.restart(UNIT_PREFIX + r.id) : () => vms.reset(r.id);
+      this.ctx.background(r.id, () => reboot().catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
+    }
+  }
+}

@@ -1,0 +1,186 @@
+/** Reading instances (get, getMany, DescribeInstances and its filters), their attributes, and their console output. */
+import { and, asc, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { instances, type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
+import { instanceTypes, type InstanceType } from '../catalog.js';
+import { CloudError, invalidParam } from '../errors.js';
+import { isId } from '../ids.js';
+import { PRIVATE_HOST_PREFIX, privateDnsDomain } from '../ip.js';
+import { pageFetched, pageOffset } from '../paging.js';
+import { Tags, type Filter } from '../tags.js';
+import type { InstanceContext } from './context.js';
+import { instanceHealth, isStatusFilter, needsVmStatus, type InstanceHealth } from './health.js';
+import { checkMetadataOptions, decodeUserData, oneOf, shutdownBehaviors } from './params.js';
+import { stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance } from './types.js';
+
+/** Filters DescribeInstances understands, as SQL on the instances table. */
+const filterColumns: Record<string, SQL> = {
+  'instance-id': sql`${instances.id}`,
+  'instance-state-name': sql`${instances.state}`,
+  'instance-type': sql`${instances.instanceType}`,
+  'image-id': sql`${instances.imageId}`,
+  'key-name': sql`${instances.keyName}`,
+  'vpc-id': sql`${instances.vpcId}`,
+  'subnet-id': sql`${instances.subnetId}`,
+  'private-ip-address': sql`${instances.privateIp}`,
+  'ip-address': sql`${instances.publicIp}`,
+  'network-interface.addresses.association.public-ip': sql`${instances.publicIp}`,
+  'association.public-ip': sql`${instances.publicIp}`,
+  'network-interface.addresses.private-ip-address': sql`${instances.privateIp}`,
+  'availability-zone': sql`${instances.availabilityZone}`,
+  'client-token': sql`${instances.clientToken}`,
+  'reservation-id': sql`${instances.reservationId}`,
+  'owner-id': sql`${instances.accountId}`,
+  'launch-index': sql`CAST(${instances.launchIndex} AS TEXT)`,
+  'network-interface.network-interface-id': sql`${instances.networkInterfaceId}`,
+  'network-interface.mac-address': sql`${instances.macAddress}`,
+  'root-device-type': sql`'ebs'`,
+  'architecture': sql`'x86_64'`,
+  'instance-lifecycle': sql`NULL`,
+  'block-device-mapping.volume-id': sql`${instances.rootVolumeId}`,
+  'instance.group-id': sql`(SELECT value FROM json_each(${instances.securityGroupIds}) LIMIT 1)`,
+};
+
+/** An instance's private DNS name in SQL: ip.ts's rule (privateDnsName), in the region's domain. */
+function privateDnsNameSql(region: string): SQL {
+  return sql`(${PRIVATE_HOST_PREFIX} || replace(${instances.privateIp}, '.', '-') || ${`.${privateDnsDomain(region)}`})`;
+}
+
+/** One DescribeInstances filter as SQL on the instances table (private DNS names in `region`). */
+export function instanceFilter(f: Filter, region: string): SQL {
+  if (f.name === 'instance-state-code') {
+    const states = Object.entries(stateCodes).filter(([, c]) => f.values.includes(String(c))).map(([s]) => s);
+    return states.length ? inArray(instances.state, states) : sql`0`;
+  }
+  if (f.name === 'private-dns-name' || f.name === 'dns-name') {
+    return Tags.matchSql(privateDnsNameSql(region), f.values);
+  }
+  const tagCond = Tags.filterSql(sql`${instances.id}`, f);
+  if (tagCond) return tagCond;
+  const col = Object.hasOwn(filterColumns, f.name) ? filterColumns[f.name] : undefined;
+  if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
+  return Tags.matchSql(col, f.values);
+}
+
+/** An instance and its health, as DescribeInstanceStatus lists them. */
+export interface InstanceStatus {
+  instance: Instance;
+  health: InstanceHealth;
+}
+
+export class Queries {
+  constructor(private readonly ctx: InstanceContext) {}
+
+  /** Terminated instances stay visible for the TTL, as on AWS. */
+  private visible(): SQL {
+    return or(isNull(instances.terminatedAt), gt(instances.terminatedAt, Date.now() - this.ctx.config.terminatedTtlMs))!;
+  }
+
+  get(accountId: string, id: string): Instance {
+    return this.getMany(accountId, [id])[0]!;
+  }
+
+  /** The instances named, all of them, or InvalidInstanceID.Malformed/NotFound. */
+  getMany(accountId: string, ids: string[]): Instance[] {
+    if (!ids.length) throw new CloudError('MissingParameter', 'The request must contain the parameter InstanceId');
+    for (const id of ids) if (!isId('i', id)) throw new CloudError('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
+    const rows = this.ctx.db.select().from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.id, ids), this.visible())).all();
+    const missing = ids.filter((id) => !rows.some((r) => r.id === id));
+    if (missing.length) {
+      throw new CloudError('InvalidInstanceID.NotFound', `The instance ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`);
+    }
+    return ids.map((id) => rows.find((r) => r.id === id)!);
+  }
+
+  describe(accountId: string, q: DescribeQuery): { instances: Instance[]; nextToken?: string } {
+    if (q.maxResults !== undefined && q.ids.length) {
+      throw new CloudError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+    }
+    if (q.maxResults !== undefined && (q.maxResults < 5 || q.maxResults > 1000)) {
+      throw invalidParam(`Value ( ${q.maxResults} ) for parameter maxResults is invalid. Expecting a value greater than 5.`);
+    }
+    for (const id of q.ids) if (!isId('i', id)) throw new CloudError('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
+    const conds: SQL[] = [eq(instances.accountId, accountId), this.visible()];
+    if (q.ids.length) conds.push(inArray(instances.id, q.ids));
+    for (const f of q.filters) conds.push(instanceFilter(f, this.ctx.config.region));
+    const offset = pageOffset(q.nextToken);
+    const rows = this.ctx.db.select().from(instances).where(and(...conds))
+      .orderBy(asc(instances.launchTime), asc(instances.reservationId), asc(instances.launchIndex))
+      .limit(q.maxResults === undefined ? -1 : q.maxResults + 1).offset(offset).all();
+    // Fewer rows than ids named: either filters left some out, or some do not exist (InvalidInstanceID.NotFound).
+    if (q.ids.length && rows.length < new Set(q.ids).size) this.getMany(accountId, q.ids);
+    const page = pageFetched(rows, offset, q.maxResults);
+    return { instances: page.items, nextToken: page.nextToken };
+  }
+
+  /**
+   * DescribeInstanceStatus: the instances DescribeInstances would list (running ones only, unless includeAll), each
+   * with its health (health.ts); its own health and event filters are accepted and not applied.
+   */
+  async statuses(accountId: string, q: DescribeQuery, includeAll: boolean): Promise<{ statuses: InstanceStatus[]; nextToken?: string }> {
+    const page = this.describe(accountId, { ...q, filters: q.filters.filter((f) => !isStatusFilter(f.name)) });
+    const rows = page.instances.filter((r) => includeAll || r.state === 'running');
+    const vmStatus = new Map(await Promise.all(rows.filter(needsVmStatus).map(async (r) => [r.id, await this.ctx.vms.status(r.id)] as const)));
+    return { statuses: rows.map((r) => ({ instance: r, health: instanceHealth(r, vmStatus.get(r.id)) })), nextToken: page.nextToken };
+  }
+
+  instanceType(inst: Instance): InstanceType {
+    return instanceTypes.get(inst.instanceType)!;
+  }
+
+  async consoleOutput(accountId: string, id: string): Promise<Buffer> {
+    this.get(accountId, id);
+    return await this.ctx.host.units.logs(UNIT_PREFIX + id, 64 * 1024);
+  }
+
+  // ---------------------------------------------------------------- attributes
+
+  /** CreateImage: the instance's disk as a new private image of its account. */
+  async createImage(accountId: string, id: string, name: string, description: string): Promise<string> {
+    const inst = this.get(accountId, id);
+    if (!['running', 'stopped'].includes(inst.state)) {
+      throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be imaged (${inst.state}).`);
+    }
+    return (await this.ctx.images.fromInstance(accountId, inst, name, description)).id;
+  }
+
+  /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */
+  async modifyMetadataOptions(accountId: string, id: string, opts: Partial<MetadataOptions>): Promise<MetadataOptions> {
+    const inst = this.get(accountId, id);
+    this.modifyAttributes(accountId, id, { metadataOptions: { ...inst.attributes.metadataOptions, ...opts } });
+    await this.ctx.plane.syncFirewall(accountId, inst.vpcId);
+    return this.get(accountId, id).attributes.metadataOptions;
+  }
+
+  modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): void {
+    const inst = this.get(accountId, id);
+    const { instanceType, userData, ...attrs } = changes;
+    const stoppedOnly = (what: string) => {
+      if (inst.state !== 'stopped') {
+        throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state; ${what} can only be modified on a stopped instance.`);
+      }
+    };
+    const set: Partial<Instance> = {};
+    if (instanceType !== undefined) {
+      stoppedOnly('instanceType');
+      const t = instanceTypes.get(instanceType);
+      if (!t) throw invalidParam(`The instance type '${instanceType}' does not exist`);
+      if (t.runtime !== inst.runtime) throw invalidParam(`The instance type '${instanceType}' runs on the ${t.runtime} runtime, not ${inst.runtime}`);
+      set.instanceType = instanceType;
+    }
+    if (userData !== undefined) {
+      stoppedOnly('userData');
+      decodeUserData(userData);
+      set.userData = userData || null;
+    }
+    if (attrs.ebsOptimized !== undefined && attrs.ebsOptimized !== inst.attributes.ebsOptimized) stoppedOnly('ebsOptimized');
+    if (attrs.instanceInitiatedShutdownBehavior !== undefined) {
+      oneOf('InstanceInitiatedShutdownBehavior', attrs.instanceInitiatedShutdownBehavior, shutdownBehaviors);
+    }
+    if (attrs.metadataOptions) attrs.metadataOptions = { ...inst.attributes.metadataOptions, ...checkMetadataOptions(attrs.metadataOptions) };
+    const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
+    set.attributes = { ...inst.attributes, ...defined };
+    set.updatedAt = Date.now();
+    this.ctx.db.update(instances).set(set).where(eq(instances.id, id)).run();
+  }
+}

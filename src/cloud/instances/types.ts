@@ -1,0 +1,77 @@
+/**
+ * The bottom of instances/: the types and tables every piece shares. The pieces import this file; it imports none of
+ * them.
+ */
+import type { instances, MetadataOptions } from '../../db/schema.js';
+import type { Filter, Tag } from '../tags.js';
+
+export type Instance = typeof instances.$inferSelect;
+export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+
+export const stateCodes: Record<InstanceState, number> = {
+  pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80,
+};
+
+export interface RunParams {
+  imageId?: string;
+  instanceType?: string;
+  minCount?: number;
+  maxCount?: number;
+  keyName?: string;
+  userData?: string;
+  clientToken?: string;
+  subnetId?: string;
+  availabilityZone?: string;
+  privateIpAddress?: string;
+  /** AssociatePublicIpAddress: overrides the subnet's MapPublicIpOnLaunch. */
+  associatePublicIp?: boolean;
+  securityGroupIds: string[];
+  securityGroups: string[];
+  tagSpecifications: { resourceType: string; tags: Tag[] }[];
+  metadataOptions: Partial<MetadataOptions>;
+  disableApiTermination?: boolean;
+  disableApiStop?: boolean;
+  instanceInitiatedShutdownBehavior?: string;
+  ebsOptimized?: boolean;
+  monitoring?: boolean;
+  cpuCredits?: string;
+  hibernation?: boolean;
+}
+
+export interface RunResult {
+  reservationId: string;
+  instances: Instance[];
+}
+
+export interface StateChange {
+  instanceId: string;
+  previous: InstanceState;
+  current: InstanceState;
+}
+
+/** DescribeInstances' question: ids, filters, and a page. */
+export interface DescribeQuery {
+  ids: string[];
+  filters: Filter[];
+  maxResults?: number;
+  nextToken?: string;
+}
+
+/** An instance's unit (container or VM) is this prefix and its id; a q35 VM's TPM is TPM_PREFIX and its id. */
+export const UNIT_PREFIX = 'pcloud-instance@';
+export const TPM_PREFIX = 'pcloud-tpm@';
+
+/** States counted against the account's limits: the instance holds (or is about to hold, or still holds) host resources. */
+export const COUNTED: InstanceState[] = ['pending', 'running', 'stopping'];
+
+/** Why a launch stopped early: its instance was terminated or stopped while it was queued or under way. */
+export class LaunchCancelled extends Error {
+  constructor(id: string) {
+    super(`the launch of ${id} was cancelled`);
+  }
+}
+
+/** A time as EC2 writes it in a StateTransitionReason. */
+export function ec2Time(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' GMT');
+}

@@ -1,0 +1,238 @@
+/**
+ * The VPC plane: the host side of every VPC, its router. Instances attach to and detach from it (a container's
+ * namespace or a VM's tap, each a routed /32 on the VPC's router); security group rules, internet gateways, Name tags
+ * and NFS volumes change what the router enforces and publishes; a deleted VPC's router goes. Each sync computes from the database when it runs, one at a time per
+ * VPC, so the last one applied always reflects the latest instances, rules and tags.
+ */
+import { and, asc, eq, inArray, ne } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { instances, volumes, vpcs } from '../db/schema.js';
+import type { Host } from '../host/index.js';
+import { nfsClientAddress, portName, type FlowRule, type NfsClient } from '../host/network.js';
+import { log } from '../log.js';
+import { KeyedQueue } from '../serial.js';
+import type { CloudConfig } from './config.js';
+import { dnsOf, gatewayOf, netmaskOf, parseCidr, privateDnsDomain, privateHostLabel } from './ip.js';
+import type { Network } from './network.js';
+import type { PublicIps } from './public-ips.js';
+import type { Tags } from './tags.js';
+
+type Instance = typeof instances.$inferSelect;
+
+/** What attaching needs to know of an instance. */
+export type PlaneInstance = Pick<Instance, 'id' | 'accountId' | 'vpcId' | 'subnetId' | 'privateIp' | 'macAddress' | 'runtime'>;
+
+/** What the plane is asked to keep in line: the syncs other parts of the cloud call when what they change reaches the host. */
+export interface VpcSyncs {
+  syncEdge(vpcId: string): Promise<void>;
+  syncFirewall(accountId: string, vpcId: string): Promise<void>;
+  refreshNames(accountId: string, instanceIds: string[]): Promise<void>;
+}
+
+export class VpcPlane implements VpcSyncs {
+  private readonly firewalls = new KeyedQueue((vpcId, err) => log.warn(`firewall of ${vpcId}: ${err.message}`));
+  private readonly edges = new KeyedQueue((vpcId, err) => log.warn(`edge of ${vpcId}: ${err.message}`));
+
+  constructor(
+    private readonly db: Db,
+    private readonly host: Host,
+    private readonly config: CloudConfig,
+    private readonly network: Network,
+    private readonly tags: Tags,
+    private readonly publicIps: PublicIps,
+  ) {}
+
+  /** Whether instances get a VPC network on the host at all ('none': loopback only). */
+  get enabled(): boolean {
+    return this.config.networking === 'vpc';
+  }
+
+  /**
+   * The instance's eth0 as a routed /32 on its VPC's router, with the address and MAC the API reported at launch; the
+   * router (made if need be) with its gateways, DNS/DHCP and metadata service. Returns a container's network namespace
+   * path ('' for a VM's tap).
+   */
+  async attach(inst: PlaneInstance): Promise<string> {
+    const subnets = this.network.subnets(inst.accountId).filter((s) => s.vpcId === inst.vpcId);
+    const vpc = this.network.vpc(inst.accountId, inst.vpcId);
+    const dns = dnsOf(vpc.cidr);
+    const addresses = [
+      ...subnets.map((s) => ({ address: gatewayOf(s.cidr), prefixLength: parseCidr(s.cidr).bits })),
+      { address: dns, prefixLength: 32 },
+    ];
+    await this.host.network.ensureVpc(inst.vpcId, addresses);
+    await this.syncEdge(inst.vpcId);
+    const subnet = subnets.find((s) => s.id === inst.subnetId)!;
+    const [path] = await Promise.all([
+      (async () => {
+        const nic = {
+          instanceId: inst.id, vpcId: inst.vpcId, ip: inst.privateIp, prefixLength: parseCidr(subnet.cidr).bits,
+          gateway: gatewayOf(subnet.cidr), mac: inst.macAddress,
+        };
+        if (inst.runtime === 'container') return this.host.network.attach(nic);
+        await this.host.network.attachTap(nic);
+        return '';
+      })().then(async (p) => {
+        await this.syncFirewall(inst.accountId, inst.vpcId);
+        return p;
+      }),
+      this.host.metadata.ensure(inst.vpcId),
+      this.host.dns.ensure(inst.vpcId, {
+        listen: dns, domain: privateDnsDomain(this.config.region),
+        subnets: subnets.map((s) => ({ id: s.id, network: s.cidr.split('/')[0]!, netmask: netmaskOf(s.cidr), gateway: gatewayOf(s.cidr) })),
+      }).then(() => this.publishNames(inst.accountId, inst.vpcId)),
+    ]);
+    return path;
+  }
+
+  /** The instance's namespace (container) or tap (VM) leaves its VPC's router. Failures are logged, never thrown. */
+  async detach(id: string): Promise<void> {
+    const inst = this.row(id);
+    await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
+    if (inst && inst.runtime !== 'container' && this.enabled) {
+      await this.host.network.detachTap(inst.vpcId, id).catch((err) => log.warn(`removing the tap of ${id}: ${(err as Error).message}`));
+    }
+  }
+
+  /** The instance's DHCP lease goes (before its port does, so the address can go to a new instance straight away). */
+  async releaseLease(id: string): Promise<void> {
+    const row = this.db.select({ vpcId: instances.vpcId, ip: instances.privateIp, mac: instances.macAddress }).from(instances).where(eq(instances.id, id)).get();
+    if (row && this.enabled) {
+      await this.host.dns.release(row.vpcId, id, row.ip, row.mac).catch((err) => log.warn(`releasing the lease of ${id}: ${(err as Error).message}`));
+    }
+  }
+
+  /** After an instance left (or stopped): its name leaves the VPC's DNS, its addresses the VPC's rules and edge. */
+  async unpublish(id: string): Promise<void> {
+    const inst = this.row(id);
+    if (!inst || !this.enabled) return;
+    await this.publishNames(inst.accountId, inst.vpcId).catch((err) => log.warn(`dns of ${inst.vpcId}: ${(err as Error).message}`));
+    await this.syncFirewall(inst.accountId, inst.vpcId).catch(() => undefined);
+    await this.syncEdge(inst.vpcId).catch(() => undefined);
+  }
+
+  /**
+   * Bring the VPC router's edge in line with the database: NAT while an internet gateway is attached, the public IPs
+   * of its instances that hold a network, and the NFS traffic of its containers that hold volumes.
+   */
+  syncEdge(vpcId: string): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    const apply = async () => {
+      if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
+      const ext = this.config.external;
+      const maps = this.publicIps.mappings(vpcId);
+      const vpcCidr = this.db.select({ cidr: vpcs.cidr }).from(vpcs).where(eq(vpcs.id, vpcId)).get()?.cidr;
+      const nfsClients = this.nfsClients(vpcId);
+      await this.host.network.setEdge(vpcId, {
+        internet: this.network.hasInternet(vpcId),
+        nfs: nfsClients.length ? { clients: nfsClients, port: this.host.nfs.port } : undefined,
+        external: ext && vpcCidr ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr, maps } : undefined,
+      });
+    };
+    return this.edges.run(vpcId, apply);
+  }
+
+  /** Bring the VPC's security group rules (and each instance's metadata hop limit) on the host in line with the database. */
+  syncFirewall(accountId: string, vpcId: string): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    const apply = async () => {
+      if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
+      const rows = this.db.select().from(instances)
+        .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all();
+      const groupIds = [...new Set(rows.flatMap((r) => r.securityGroupIds))];
+      const rules = this.network.rules(accountId, groupIds);
+      const members = (groupId: string) => rows.filter((r) => r.securityGroupIds.includes(groupId)).map((r) => `${r.privateIp}/32`);
+      const flows = (inst: Instance, egress: boolean): FlowRule[] => rules
+        .filter((r) => r.isEgress === egress && inst.securityGroupIds.includes(r.groupId))
+        .map((r) => ({ protocol: r.protocol, fromPort: r.fromPort ?? undefined, toPort: r.toPort ?? undefined, cidrs: r.cidr ? [r.cidr] : members(r.refGroupId!) }));
+      await this.host.network.applyFirewall(vpcId, rows.map((r) => ({
+        instanceId: r.id, ingress: flows(r, false), egress: flows(r, true), ip: r.privateIp, hopLimit: r.attributes.metadataOptions.httpPutResponseHopLimit,
+      })));
+    };
+    return this.firewalls.run(vpcId, apply);
+  }
+
+  /** Publish the DNS records of the instances' VPCs again (their Name tags changed). */
+  async refreshNames(accountId: string, instanceIds: string[]): Promise<void> {
+    if (!this.enabled) return;
+    const vpcIds = new Set(this.db.select({ vpcId: instances.vpcId }).from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.id, instanceIds), ne(instances.state, 'terminated'))).all().map((r) => r.vpcId));
+    await Promise.all([...vpcIds].map((v) => this.publishNames(accountId, v)));
+  }
+
+  /** The VPC's names (ip-a-b-c-d, and the Name tag) and DHCP hosts, for every instance that keeps its address. */
+  async publishNames(accountId: string, vpcId: string): Promise<void> {
+    if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its DNS unit is gone and stays gone
+    const rows = this.db.select({ id: instances.id, ip: instances.privateIp, mac: instances.macAddress }).from(instances)
+      .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running', 'stopping', 'stopped']))).all();
+    const tags = this.tags.of(rows.map((r) => r.id));
+    const records = rows.map((r) => {
+      // A DNS label: at most 63 characters of letters, digits and inner hyphens.
+      const name = tags.get(r.id)?.find((t) => t.key === 'Name')?.value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+      return { ip: r.ip, mac: r.mac, names: [privateHostLabel(r.ip), ...(name ? [name] : [])] };
+    });
+    await this.host.dns.publish(vpcId, records);
+  }
+
+  /**
+   * Instances of a VPC that hold NFS volumes (their router lets their NFS traffic through to the host, as their own
+   * NFS address), each once.
+   */
+  nfsClients(vpcId: string): NfsClient[] {
+    const rows = this.db.selectDistinct({ id: instances.id, ip: instances.privateIp }).from(instances).innerJoin(volumes, eq(volumes.instanceId, instances.id))
+      .where(and(eq(instances.vpcId, vpcId), eq(instances.runtime, 'container'), inArray(instances.state, ['pending', 'running']))).orderBy(asc(instances.id)).all();
+    return rows.map((r) => ({ ip: r.ip, nat: nfsClientAddress(r.id) }));
+  }
+
+  // ---------------------------------------------------------------- routers
+
+  /** A VPC's router on the host: its DNS/DHCP unit, the metadata listener in it, then the namespace. */
+  async removeRouter(vpcId: string): Promise<void> {
+    await this.host.dns.remove(vpcId);
+    this.host.metadata.close(vpcId);
+    await this.host.network.removeVpc(vpcId);
+  }
+
+  /** The metadata service in every VPC router there is (instances there may have run on without us). */
+  async ensureMetadata(): Promise<void> {
+    for (const vpcId of await this.routers().catch((err) => { log.error(`listing VPC routers: ${(err as Error).message}`); return []; })) {
+      await this.host.metadata.ensure(vpcId).catch((err) => log.warn(`metadata service in ${vpcId}: ${(err as Error).message}`));
+    }
+  }
+
+  /** Routers (with their DNS) of VPCs deleted while the server died mid-way, and host links left half-made. */
+  async reconcile(): Promise<{ orphanRouters: number; strayLinks: number }> {
+    const known = new Set(this.db.select({ id: vpcs.id }).from(vpcs).all().map((v) => v.id));
+    const orphans = (await this.routers()).filter((id) => !known.has(id));
+    for (const vpcId of orphans) await this.removeRouter(vpcId).catch((err) => log.error(`removing router of ${vpcId}, skipped: ${(err as Error).message}`));
+    // Ports (taps of VMs) of instances that no longer run; a container's veth end goes with its namespace.
+    const running = new Set(this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])).all()
+      .map((r) => portName(r.id)));
+    let strayLinks = await this.host.network.reconcileLinks();
+    for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
+      try {
+        for (const port of await this.host.network.ports(vpcId)) {
+          if (running.has(port)) continue;
+          await this.host.network.removePort(vpcId, port);
+          strayLinks++;
+        }
+      } catch (err) {
+        log.error(`ports of ${vpcId}, skipped: ${(err as Error).message}`);
+      }
+    }
+    return { orphanRouters: orphans.length, strayLinks };
+  }
+
+  /** The VPCs whose router exists on the host. */
+  private async routers(): Promise<string[]> {
+    return (await this.host.network.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => n.slice('pcloud-'.length));
+  }
+
+  private row(id: string): Instance | undefined {
+    return this.db.select().from(instances).where(eq(instances.id, id)).get();
+  }
+
+  private vpcExists(vpcId: string): boolean {
+    return this.db.select({ id: vpcs.id }).from(vpcs).where(eq(vpcs.id, vpcId)).get() !== undefined;
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The seams of the instances split (issue 13), over the fake host: the VPC plane is what instances, security group
+ * rules, internet gateways and Name tags call; health, naming and tag existence are domain rules.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Cloud } from '../../src/cloud/index.js';
+import type { CloudConfig } from '../../src/cloud/config.js';
+import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
+import { newId } from '../../src/cloud/ids.js';
+import { instanceHealth } from '../../src/cloud/instances/index.js';
+import { privateDnsDomain, privateDnsName, privateHostLabel } from '../../src/cloud/ip.js';
+import { images } from '../../src/db/schema.js';
+import { nfsClientAddress } from '../../src/host/network.js';
+import { fakeHost } from '../support/fake-host.js';
+import { waitFor } from '../support/wait.js';
+
+const ACCOUNT = '111111111111';
+const OTHER = '222222222222';
+const open: Cloud[] = [];
+
+async function cloudWith(config: Partial<CloudConfig> = {}) {
+  const fake = await fakeHost();
+  const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-domain-'));
+  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000, ...config } });
+  open.push(cloud);
+  const imageId = newId('ami');
+  cloud.db.insert(images).values({
+    id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
+    platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath: await fake.pool.createImageRoot(imageId),
+    sizeBytes: 1 << 30, source: 'test', createdAt: Date.now(),
+  }).run();
+  await cloud.start();
+  const launch = async (accountId = ACCOUNT) => {
+    const [inst] = cloud.instances.run(accountId, {
+      imageId, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
+    }).instances;
+    await waitFor('running', () => cloud.instances.row(inst!.id)?.state === 'running');
+    return cloud.instances.row(inst!.id)!;
+  };
+  return { cloud, fake, launch };
+}
+
+afterEach(async () => {
+  for (const c of open.splice(0)) await c.close();
+});
+
+describe('the VPC plane', () => {
+  it('attaches a launched instance, and detaches and unpublishes it when it stops and when it terminates', async () => {
+    const { cloud, fake, launch } = await cloudWith();
+    const attach = vi.spyOn(cloud.plane, 'attach');
+    const detach = vi.spyOn(cloud.plane, 'detach');
+    const unpublish = vi.spyOn(cloud.plane, 'unpublish');
+    const inst = await launch();
+    expect(attach).toHaveBeenCalledWith(expect.objectContaining({ id: inst.id, vpcId: inst.vpcId }));
+    expect(fake.network.attached.has(inst.id)).toBe(true);
+    expect(fake.dns.records.get(inst.vpcId)?.map((r) => r.names[0])).toEqual([privateHostLabel(inst.privateIp)]);
+
+    cloud.instances.stop(ACCOUNT, [inst.id]);
+    await cloud.instances.idle();
+    expect(detach).toHaveBeenCalledWith(inst.id);
+    expect(unpublish).toHaveBeenCalledWith(inst.id);
+    expect(fake.network.attached.has(inst.id)).toBe(false);
+
+    detach.mockClear();
+    cloud.instances.terminate(ACCOUNT, [inst.id]);
+    await cloud.instances.idle();
+    expect(detach).toHaveBeenCalledWith(inst.id);
+    expect(cloud.instances.row(inst.id)?.state).toBe('terminated');
+    expect(fake.dns.records.get(inst.vpcId)).toEqual([]);
+  });
+
+  it('syncs the firewall when a security group rule changes, the edge when an internet gateway moves, the names when a Name tag changes', async () => {
+    const { cloud, fake, launch } = await cloudWith();
+    const inst = await launch();
+    const firewall = vi.spyOn(cloud.plane, 'syncFirewall');
+    const edge = vi.spyOn(cloud.plane, 'syncEdge');
+    const names = vi.spyOn(cloud.plane, 'refreshNames');
+
+    const group = inst.securityGroupIds[0]!;
+    await cloud.changeRules(ACCOUNT, group, false, { add: [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidrs: [{ cidr: '10.9.0.0/16' }], groups: [] }] });
+    expect(firewall).toHaveBeenCalledWith(ACCOUNT, inst.vpcId);
+    expect(JSON.stringify(fake.network.firewalls.get(inst.vpcId))).toContain('10.9.0.0/16');
+
+    const igw = cloud.network.internetGateways(ACCOUNT).find((g) => g.vpcId === inst.vpcId)!;
+    await cloud.switchInternet(ACCOUNT, igw.id, inst.vpcId, false);
+    expect(edge).toHaveBeenCalledWith(inst.vpcId);
+    expect(fake.network.internet.get(inst.vpcId)).toBe(false);
+
+    await cloud.retag(ACCOUNT, [inst.id], { put: [{ key: 'Name', value: 'Web; Server' }] });
+    expect(names).toHaveBeenCalledWith(ACCOUNT, [inst.id]);
+    expect(fake.dns.records.get(inst.vpcId)?.[0]?.names).toEqual([privateHostLabel(inst.privateIp), 'web-server']);
+  });
+
+  it("lets a container's NFS traffic through its router while it holds a volume (the NFS plug calls the plane)", async () => {
+    const { cloud, fake, launch } = await cloudWith();
+    const inst = await launch();
+    const edge = vi.spyOn(cloud.plane, 'syncEdge');
+    const vol = await cloud.volumes.create(ACCOUNT, { availabilityZone: inst.availabilityZone, size: 1, tags: [] });
+    await cloud.volumes.attach(ACCOUNT, vol.id, inst.id, '/dev/sdf');
+    expect(edge).toHaveBeenCalledWith(inst.vpcId);
+    expect(fake.network.edges.get(inst.vpcId)?.nfs?.clients).toEqual([{ ip: inst.privateIp, nat: nfsClientAddress(inst.id) }]);
+    await cloud.volumes.detach(ACCOUNT, vol.id);
+    expect(fake.network.edges.get(inst.vpcId)?.nfs).toBeUndefined();
+  });
+});
+
+describe('instance health (DescribeInstanceStatus)', () => {
+  it('is not applicable unless running; a container is ok while it runs; a VM is ok only while its QEMU says running', () => {
+    for (const state of ['pending', 'stopping', 'stopped', 'shutting-down', 'terminated']) {
+      expect(instanceHealth({ state, runtime: 'q35' }, 'running')).toEqual({ status: 'not-applicable', details: [] });
+    }
+    expect(instanceHealth({ state: 'running', runtime: 'container' })).toEqual({ status: 'ok', details: [{ name: 'reachability', status: 'passed' }] });
+    expect(instanceHealth({ state: 'running', runtime: 'microvm' }, 'running').status).toBe('ok');
+    for (const vm of ['paused', 'guest-panicked', 'internal-error', undefined]) {
+      expect(instanceHealth({ state: 'running', runtime: 'q35' }, vm)).toEqual({ status: 'impaired', details: [{ name: 'reachability', status: 'failed' }] });
+    }
+  });
+
+  it('lists running instances with their health; all of them with includeAll; its own filters are accepted', async () => {
+    const { cloud, launch } = await cloudWith();
+    const a = await launch();
+    const b = await launch();
+    cloud.instances.stop(ACCOUNT, [b.id]);
+    await cloud.instances.idle();
+    const q = { ids: [], filters: [{ name: 'instance-status.status', values: ['ok'] }] };
+    const running = await cloud.instances.statuses(ACCOUNT, q, false);
+    expect(running.statuses.map((s) => [s.instance.id, s.health.status])).toEqual([[a.id, 'ok']]);
+    const all = await cloud.instances.statuses(ACCOUNT, q, true);
+    expect(all.statuses.map((s) => [s.instance.id, s.health.status])).toEqual([[a.id, 'ok'], [b.id, 'not-applicable']]);
+  });
+});
+
+describe('the private DNS name rule', () => {
+  it('is ip-A-B-C-D in ec2.internal in us-east-1, and in REGION.compute.internal elsewhere', () => {
+    expect(privateDnsName('10.0.1.5', 'us-east-1')).toBe('ip-10-0-1-5.ec2.internal');
+    expect(privateDnsName('10.0.1.5', 'eu-west-1')).toBe('ip-10-0-1-5.eu-west-1.compute.internal');
+    expect(privateDnsDomain('eu-west-1')).toBe('eu-west-1.compute.internal');
+  });
+
+  it("filters DescribeInstances by the region's own names outside us-east-1", async () => {
+    const { cloud, fake, launch } = await cloudWith({ region: 'eu-west-1', availabilityZones: ['eu-west-1a'] });
+    const inst = await launch();
+    const find = (name: string, values: string[]) => cloud.instances.describe(ACCOUNT, { ids: [], filters: [{ name, values }] }).instances.map((i) => i.id);
+    const label = privateHostLabel(inst.privateIp);
+    expect(find('private-dns-name', [`${label}.eu-west-1.compute.internal`])).toEqual([inst.id]);
+    expect(find('private-dns-name', ['*.compute.internal'])).toEqual([inst.id]);
+    expect(find('private-dns-name', [`${label}.ec2.internal`])).toEqual([]);
+    // The VPC's DNS publishes the same host label.
+    expect(fake.dns.records.get(inst.vpcId)?.[0]?.names[0]).toBe(label);
+  });
+});
+
+describe('which resources exist (what tags may name)', () => {
+  it("takes the account's own resources and refuses others' and unknown ones with each type's code", async () => {
+    const { cloud, launch } = await cloudWith();
+    const inst = await launch();
+    const vpc = cloud.network.vpcs(ACCOUNT)[0]!;
+    const subnet = cloud.network.subnets(ACCOUNT)[0]!;
+    const group = cloud.network.securityGroups(ACCOUNT)[0]!;
+    expect(() => cloud.resources.checkExist(ACCOUNT, [inst.id, vpc.id, subnet.id, group.id])).not.toThrow();
+    const code = (ids: string[], accountId = OTHER) => {
+      try {
+        cloud.resources.checkExist(accountId, ids);
+        return 'none';
+      } catch (err) {
+        return (err as { code: string }).code;
+      }
+    };
+    expect(code([inst.id])).toBe('InvalidInstanceID.NotFound');
+    expect(code([vpc.id])).toBe('InvalidVpcID.NotFound');
+    expect(code([subnet.id])).toBe('InvalidSubnetID.NotFound');
+    expect(code([group.id])).toBe('InvalidGroup.NotFound');
+    expect(code(['frob-123'], ACCOUNT)).toBe('InvalidID');
+    expect(code([], ACCOUNT)).toBe('MissingParameter');
+  });
+});
+
+describe('DescribeTags paging (paging.ts)', () => {
+  it('pages with pcloud tokens and refuses forged ones', async () => {
+    const { cloud } = await cloudWith();
+    const ids = Array.from({ length: 7 }, () => newId('vol'));
+    cloud.tags.put(ACCOUNT, ids, [{ key: 'k', value: 'v' }]);
+    const first = cloud.tags.describe(ACCOUNT, [], { max: 5 });
+    expect(first.items).toHaveLength(5);
+    const rest = cloud.tags.describe(ACCOUNT, [], { max: 5, token: first.nextToken });
+    expect(rest.items).toHaveLength(2);
+    expect(rest.nextToken).toBeUndefined();
+    expect([...first.items, ...rest.items].map((t) => t.resourceId)).toEqual([...ids].sort());
+    expect(() => cloud.tags.describe(ACCOUNT, [], { max: 5, token: Buffer.from('5').toString('base64url') })).toThrow(expect.objectContaining({ code: 'InvalidPaginationToken' }));
+    expect(() => cloud.tags.describe(ACCOUNT, [], { max: 4 })).toThrow(expect.objectContaining({ code: 'InvalidParameterValue' }));
+  });
+});
