@@ -4,7 +4,7 @@
  * with seccomp and no new privileges; fd 3, the exit status and only the given environment pass through.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,9 +36,9 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(data, { recursive: true, force: true }));
 
-const sandboxed = (command: string[], extra: Parameters<typeof spawnSync>[2] = {}) => {
+const sandboxed = (command: string[], extra: Omit<SpawnSyncOptions, 'encoding'> = {}) => {
   const [file, ...args] = sandboxCommand({ ...spec, command });
-  return spawnSync(file!, args, { encoding: 'utf8', ...extra });
+  return spawnSync(file!, args, { ...extra, encoding: 'utf8' });
 };
 
 describe.skipIf(!root || !bwrap)('the direct manager\'s function sandbox (bwrap + setpriv as root)', () => {
