@@ -141,7 +141,7 @@ describe('environments a process can be given', () => {
     expect(conf.Configuration?.Environment?.Variables).toEqual({ AA: 'ok' });
     const res = await lambda.send(new InvokeCommand({ FunctionName: 'env-fits', Payload: Buffer.from('{}') }));
     expect(res.StatusCode).toBe(200);
-    expect(JSON.parse(Buffer.from(res.Payload!).toString()).environment).toEqual({ AA: 'ok' });
+    expect((JSON.parse(Buffer.from(res.Payload!).toString()) as { environment: unknown }).environment).toEqual({ AA: 'ok' });
   });
 
   it('a console function names an instance of its own account, by id', async () => {

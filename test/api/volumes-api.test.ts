@@ -32,7 +32,7 @@ async function state(id: string): Promise<string> {
 
 describe('volumes', () => {
   it('validates CreateVolume as EC2 does', async () => {
-    expect(await code(api.ec2.send(new CreateVolumeCommand({ Size: 1 } as never)))).toBe('MissingParameter');
+    expect(await code(api.ec2.send(new CreateVolumeCommand({ Size: 1 })))).toBe('MissingParameter');
     expect(await code(api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1z', Size: 1 })))).toBe('InvalidParameterValue');
     expect(await code(api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a' })))).toBe('MissingParameter');
     expect(await code(api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1, VolumeType: 'io1' })))).toBe('InvalidParameterValue');

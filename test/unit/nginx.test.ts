@@ -211,7 +211,7 @@ describe('nginx for real: the auth subrequest carries the secret', () => {
     expect(await (await invokeVia('same', '111122223333')).text()).toBe('function saw /invoke');
     expect(await (await invokeVia('same', '444455556666')).text()).toBe('other saw /invoke');
     // By ARN (encoded, as SDKs send it) the same location takes it.
-    expect(await (await invokeVia('arn%3Aaws%3Alambda%3Aus-east-1%3A444455556666%3Afunction%3Asame', '444455556666')).status).toBe(404);
+    expect((await invokeVia('arn%3Aaws%3Alambda%3Aus-east-1%3A444455556666%3Afunction%3Asame', '444455556666')).status).toBe(404);
   });
 
   it('hands an Invoke with no socket to pcloud\'s API (its original URI, Host, no secret), and stops an unsigned one at the proxy', async () => {

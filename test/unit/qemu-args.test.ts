@@ -34,7 +34,7 @@ function start(argv: string[]): { child: ChildProcess; exited: Promise<{ code: n
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr += String(d); });
+  child.stderr.on('data', (d) => { stderr += String(d); });
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
   return { child, exited };
 }

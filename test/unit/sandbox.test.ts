@@ -49,7 +49,10 @@ describe.skipIf(!root || !bwrap)('the direct manager\'s function sandbox (bwrap 
     };
     const res = sandboxed(['/usr/bin/python3', `${TASK_ROOT}/app.py`, JSON.stringify(probe)]);
     expect(res.stderr).toBe('');
-    const r = JSON.parse(res.stdout);
+    const r = JSON.parse(res.stdout) as {
+      uid: number; euid: number; gid: number; groups: number[]; read: Record<string, string>; write: Record<string, string>;
+      status: Record<string, string>; mount: string; unshare: string; chroot: string; setuid0: string; ptrace: string; netlink: string; tmp: string;
+    };
     expect([r.uid, r.euid, r.gid, r.groups]).toEqual([UID, UID, UID, []]);
     expect(Object.values(r.read)).toEqual(probe.read.map(() => 'denied'));
     expect(Object.values(r.write)).toEqual(probe.write.map(() => 'denied'));
