@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { nfsClientAddress, routerNft } from '../../src/host/network.js';
 import { hostFilter } from '../../src/host/nfs.js';
+import { FAST_TIER } from '../support/tier.js';
 
 const nftCheck = (text: string) => spawnSync('nft', ['-c', '-f', '-'], { input: text, encoding: 'utf8' });
 
@@ -27,14 +28,14 @@ describe('NFS client addresses', () => {
 
 describe('router rules for NFS', () => {
   const host = '100.64.0.1';
-  it('without NFS clients, nothing reaches the host through the router', () => {
+  it.skipIf(FAST_TIER)('without NFS clients, nothing reaches the host through the router', () => {
     const text = routerNft({ internet: true }, host);
     expect(nftCheck(text).status).toBe(0);
     expect(text).toContain(`ip daddr ${host} drop`);
     expect(text).not.toMatch(/dport \d+ accept/);
   });
 
-  it('each client is SNATed to its own address, only to the NFS port, and only the clients pass', () => {
+  it.skipIf(FAST_TIER)('each client is SNATed to its own address, only to the NFS port, and only the clients pass', () => {
     const clients = [{ ip: '172.31.0.10', nat: nfsClientAddress('i-a') }, { ip: '172.31.0.11', nat: nfsClientAddress('i-b') }];
     const text = routerNft({ internet: false, nfs: { clients, port: 12049 } }, host);
     const check = nftCheck(text);
@@ -49,14 +50,14 @@ describe('router rules for NFS', () => {
 });
 
 describe("the host's filter in front of ganesha", () => {
-  it('lets only exported addresses (and the host itself) reach the port, over TCP and UDP', () => {
+  it.skipIf(FAST_TIER)('lets only exported addresses (and the host itself) reach the port, over TCP and UDP', () => {
     const text = hostFilter(12049, ['240.1.2.3', '240.4.5.6']);
     expect(nftCheck(text).status).toBe(0);
     expect(text).toContain('meta l4proto { tcp, udp } th dport 12049 iifname != "lo" ip saddr { 240.1.2.3, 240.4.5.6 } accept');
     expect(text.trim().split('\n').filter((l) => l.includes('drop'))).toEqual(['    meta l4proto { tcp, udp } th dport 12049 iifname != "lo" drop']);
   });
 
-  it('with nothing exported, the port is closed to everyone but the host', () => {
+  it.skipIf(FAST_TIER)('with nothing exported, the port is closed to everyone but the host', () => {
     const text = hostFilter(2049, []);
     expect(nftCheck(text).status).toBe(0);
     expect(text).not.toContain('saddr');

@@ -16,6 +16,7 @@ import { NginxValueError } from '../../src/host/nginx-syntax.js';
 import type { UnitSpec } from '../../src/host/units/types.js';
 import { FakeUnits } from '../support/fake-host.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
+import { FAST_TIER } from '../support/tier.js';
 
 const OPTIONS = { concurrency: 100 };
 const route = (over: Partial<FunctionRoute> = {}): FunctionRoute => ({
@@ -34,7 +35,7 @@ describe('nginx configuration', () => {
     return spawnSync('nginx', ['-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8' });
   };
 
-  it('passes nginx -t with every kind of route', async () => {
+  it.skipIf(FAST_TIER)('passes nginx -t with every kind of route', async () => {
     const text = await renderRoutes([route(), route({ name: 'console', console: true, urlId: 'ab'.repeat(16) }), route({ name: 'nourl', urlId: undefined, urlAuth: undefined })],
       { concurrency: 7 });
     expect(text).toContain('location /url/0123456789abcdef0123456789abcdef/ {');
@@ -48,7 +49,7 @@ describe('nginx configuration', () => {
     expect(res.status).toBe(0);
   });
 
-  it('leaves out a URL with a hostile value in any field, keeps the others, and nginx -t still passes', async () => {
+  it.skipIf(FAST_TIER)('leaves out a URL with a hostile value in any field, keeps the others, and nginx -t still passes', async () => {
     for (const field of ['accountId', 'name', 'socket', 'urlId', 'urlAuth'] as const) {
       for (const [label, v] of Object.entries({ ...HOSTILE, NUL })) {
         if (field === 'urlId' && v === '') continue; // no URL: nothing to route
@@ -66,7 +67,7 @@ describe('nginx configuration', () => {
     for (const concurrency of [0, -1, 1.5, NaN, Infinity]) await expect(renderRoutes([route()], { concurrency })).rejects.toThrow(/not a number of invocations/);
   });
 
-  it('listens on an IPv6 address too', async () => {
+  it.skipIf(FAST_TIER)('listens on an IPv6 address too', async () => {
     expect((await check(await renderRoutes([], OPTIONS), '[::1]:9')).status).toBe(0);
   });
 
@@ -100,7 +101,7 @@ class SpawnUnits extends FakeUnits {
   }
 }
 
-describe('nginx for real: the auth subrequest carries the secret', () => {
+describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secret', () => {
   let dir: string;
   let units: SpawnUnits;
   let driver: NginxDriver;
