@@ -23,6 +23,11 @@ export default tseslint.config(
     },
   },
   {
+    // A declaration file states what a module exports: a name used only as a type there is not unused.
+    files: ['**/*.d.ts'],
+    rules: { '@typescript-eslint/no-unused-vars': 'off' },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       // Test doubles implement the host's Promise-returning interfaces with async methods: a throw becomes a
