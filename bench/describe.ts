@@ -51,7 +51,7 @@ async function seed(dataDir: string, count: number, accountId: string): Promise<
 function waitFor(child: ChildProcess, marker: string, stream: 'stdout' | 'stderr' = 'stdout'): Promise<void> {
   let out = '';
   return new Promise((resolve, reject) => {
-    child[stream]!.on('data', (b: Buffer) => { out += b; if (out.includes(marker)) resolve(); });
+    child[stream]!.on('data', (b: Buffer) => { out += b.toString(); if (out.includes(marker)) resolve(); });
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${out.slice(-500)}`)));
   });
 }

@@ -43,7 +43,7 @@ function lambda(endpoint: string, method: string, path: string, body: string, ex
     host: u.host, method, path, body, service: 'lambda', region: 'us-east-1',
     headers: { 'content-type': 'application/json', 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'), ...extra },
   }, BENCH_CREDS);
-  return call({ host: u.hostname, port: u.port, method, path, headers: signed.headers as http.OutgoingHttpHeaders, agent }, body);
+  return call({ host: u.hostname, port: u.port, method, path, headers: signed.headers, agent }, body);
 }
 
 /** The same invoke straight to the function's socket (what nginx proxies to). */

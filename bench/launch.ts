@@ -27,8 +27,8 @@ function cli(args: string[], env: Record<string, string> = {}) {
 async function waitOutput(child: ReturnType<typeof cli>, marker: string): Promise<string> {
   let out = '';
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b;
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
       if (out.includes(marker)) resolve(out);
     });
     child.on('exit', (code) => (code === 0 && marker === '' ? resolve(out) : reject(new Error(`exited ${code}`))));

@@ -24,8 +24,8 @@ function runScript(cmd: string, args: string[]): Promise<{ code: number; out: st
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...srv.env, IMAGE_ID: srv.imageId }, cwd: ROOT });
     let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b; });
-    child.stderr.on('data', (b: Buffer) => { out += b; });
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
     child.on('exit', (code) => resolve({ code: code ?? -1, out }));
   });
 }

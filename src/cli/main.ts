@@ -103,14 +103,15 @@ program.command('serve')
     cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
     const imds = metadataServer(cloud.metadata);
-    cloud.host.metadata.handle(imds.connection);
+    cloud.host.metadata.handle((vpcId, socket) => imds.connection(vpcId, socket));
     await cloud.start();
     const app = createApp(cloud);
-    const server = serve({ fetch: app.fetch, hostname, port }, async (info) => {
-      const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${info.port}`;
+    /** Once listening: the endpoint file, nginx in front of the functions, and what to try first. */
+    const announce = async (listening: number) => {
+      const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${listening}`;
       await writeFile(join(opts.data, 'endpoint'), endpoint + '\n');
       // nginx in front of the functions: function URLs, and Invoke through it.
-      await cloud.startNginx(lambdaListen, `http://127.0.0.1:${info.port}`)
+      await cloud.startNginx(lambdaListen, `http://127.0.0.1:${listening}`)
         .catch((err) => log.warn(`nginx (function URLs) not running: ${(err as Error).message}`));
       const ami = cloud.images.byName(DEFAULT_IMAGE);
       process.stdout.write([
@@ -123,7 +124,8 @@ program.command('serve')
         `  aws --endpoint-url ${endpoint} --region ${cloud.config.region} ec2 run-instances --image-id ${ami?.id ?? '<ami-id>'} --instance-type t3.micro`,
         '',
       ].join('\n'));
-    });
+    };
+    const server = serve({ fetch: app.fetch, hostname, port }, (info) => void announce(info.port));
     // SDK clients keep connections open between calls (waiters, scripts doing work in between): close idle ones well
     // after a client would (AWS's own endpoints wait about a minute), never under its feet after Node's 5 s default.
     const http = server as import('node:http').Server;
@@ -148,8 +150,8 @@ program.command('serve')
       await cloud.close();
       process.exit(0);
     };
-    process.on('SIGINT', shutdown);
-    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', () => void shutdown());
+    process.on('SIGTERM', () => void shutdown());
   });
 
 program.command('credentials')

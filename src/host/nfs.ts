@@ -145,7 +145,7 @@ export class NfsServer {
     // The mount point is made as the instance's root (its user namespace), so it is the instance's own; the mount
     // itself needs the host's root (NFS cannot be mounted from a user namespace).
     const [cmd, ...mkdirArgs] = [...enterAsRoot(leaderPid, ['-m']), 'mkdir', '-p', target];
-    await run(cmd!, mkdirArgs);
+    await run(cmd, mkdirArgs);
     const [mount, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
     try {
       await run(mount!, args);

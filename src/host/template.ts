@@ -47,7 +47,7 @@ export async function loadTemplate(path: string): Promise<Template<Format>> {
 }
 
 /** The template with each `{{name}}` replaced by its value (escaped for the template's format, or a finite number). */
-export function fill<F extends Format>(t: Template<F>, vars: Readonly<Record<string, TemplateValue<F>>>): string {
+export function fill<F extends Format>(t: Template<F>, vars: Readonly<Record<string, TemplateValue<NoInfer<F>>>>): string {
   return t.text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
     if (!Object.hasOwn(vars, k)) throw new Error(`template ${t.path}: variable ${k} has no value`);
     const v: unknown = vars[k];

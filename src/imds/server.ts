@@ -8,10 +8,11 @@ import { metadataApp } from './app.js';
 export function metadataServer(metadata: Metadata): { connection(vpcId: string, socket: Socket): void; close(): void } {
   const app = metadataApp(metadata);
   const vpcOf = new WeakMap<Socket, string>();
-  const server = createServer(getRequestListener((req, env) => {
+  const listener = getRequestListener((req, env) => {
     const incoming = env.incoming as IncomingMessage;
     return app.fetch(req, { incoming, vpcId: vpcOf.get(incoming.socket) ?? '' });
-  }));
+  });
+  const server = createServer((req, res) => void listener(req, res));
   server.keepAliveTimeout = 5_000;
   return {
     connection(vpcId, socket) {

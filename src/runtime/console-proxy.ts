@@ -5,7 +5,7 @@
  * active to `--state` (pcloud stops the VM after the idle time), and exits 133 once nothing has been open for
  * `--idle` seconds, so that the activator listens again.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { writeFile, rename } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { consolePage } from '../api/console/page.js';
@@ -23,7 +23,8 @@ async function saveState(): Promise<void> {
   await rename(`${opt.state}.tmp`, opt.state);
 }
 
-const server = createServer(async (req, res) => {
+/** The console page and noVNC's files. */
+async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://console').pathname;
   if (path === '/' || path === '') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(consolePage(opt.instance!, 'websocket', './novnc/core/rfb.js'));
@@ -32,7 +33,9 @@ const server = createServer(async (req, res) => {
   const file = path.startsWith('/novnc/') ? await novncFile(path.slice('/novnc/'.length)) : undefined;
   if (file) res.writeHead(200, { 'content-type': file.type }).end(file.body);
   else res.writeHead(404).end();
-});
+}
+
+const server = createServer((req, res) => void answer(req, res));
 
 const wss = vncWebsocketServer();
 server.on('upgrade', (req, socket, head) => bridgeVnc(wss, req, socket, head, opt.vnc!, {

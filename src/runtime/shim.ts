@@ -68,8 +68,10 @@ const invokeNode: Invoker = async (event, requestId, deadline, log) => {
   }
   try {
     const h = await loadNodeHandler();
-    const parsed = event.length ? JSON.parse(event.toString()) : {};
+    const parsed: unknown = event.length ? JSON.parse(event.toString()) : {};
     const result = await new Promise((resolve, reject) => {
+      // A handler's callback may fail with any value (Lambda answers a string as it is): passed on as given.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       const ret = h(parsed, context, (err, res) => (err ? reject(err) : resolve(res)));
       if (ret && typeof (ret as Promise<unknown>).then === 'function') (ret as Promise<unknown>).then(resolve, reject);
       else if (h.length < 3) resolve(ret);
@@ -231,43 +233,45 @@ function urlResponse(res: ServerResponse, out: Outcome): void {
   res.writeHead(200, { 'content-type': 'application/json' }).end(typeof v === 'string' ? v : JSON.stringify(v));
 }
 
+/** Answers one request (an Invoke, or a function URL's request through nginx) with the function's result. */
+async function answer(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+  const requestId = String(req.headers['x-pcloud-request-id'] ?? randomUUID());
+  if (opt.accept) res.setHeader('connection', 'close');
+  try {
+    // A body signed with its hash (SigV4 through nginx's auth_request) must be the body that was signed.
+    const declared = req.headers['x-amz-content-sha256'];
+    if (typeof declared === 'string' && /^[0-9a-f]{64}$/.test(declared) && createHash('sha256').update(body).digest('hex') !== declared) {
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"__type":"InvalidSignatureException","message":"The payload does not match its signed hash"}');
+      return;
+    }
+    if (req.headers['x-pcloud-url']) {
+      urlResponse(res, await run(urlEvent(req, body, requestId), requestId));
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    // Lambda's Invoke answer, headers and all (pcloud's API passes them on; nginx serves them as they are).
+    const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
+    const base = { 'x-amzn-requestid': requestId, 'x-amz-executed-version': opt.version };
+    if (type === 'DryRun') { res.writeHead(204, base).end(); return; }
+    if (type === 'Event') { res.writeHead(202, base).end(); await run(body, requestId); return; }
+    const out = await run(body, requestId);
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...base };
+    if (out.error) headers['x-amz-function-error'] = out.error;
+    if (req.headers['x-amz-log-type'] === 'Tail') headers['x-amz-log-result'] = Buffer.from(out.log).subarray(-4096).toString('base64');
+    res.writeHead(200, headers).end(out.payload);
+  } catch (err) {
+    res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(errorObject(err)));
+  }
+}
+
 const server = createServer((req, res) => {
   active++;
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', async () => {
-    const body = Buffer.concat(chunks);
-    const requestId = String(req.headers['x-pcloud-request-id'] ?? randomUUID());
-    if (opt.accept) res.setHeader('connection', 'close');
-    try {
-      // A body signed with its hash (SigV4 through nginx's auth_request) must be the body that was signed.
-      const declared = req.headers['x-amz-content-sha256'];
-      if (typeof declared === 'string' && /^[0-9a-f]{64}$/.test(declared) && createHash('sha256').update(body).digest('hex') !== declared) {
-        res.writeHead(400, { 'content-type': 'application/json' }).end('{"__type":"InvalidSignatureException","message":"The payload does not match its signed hash"}');
-        return;
-      }
-      if (req.headers['x-pcloud-url']) {
-        urlResponse(res, await run(urlEvent(req, body, requestId), requestId));
-        return;
-      }
-      if (req.method !== 'POST') {
-        res.writeHead(405).end();
-        return;
-      }
-      // Lambda's Invoke answer, headers and all (pcloud's API passes them on; nginx serves them as they are).
-      const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
-      const base = { 'x-amzn-requestid': requestId, 'x-amz-executed-version': opt.version };
-      if (type === 'DryRun') { res.writeHead(204, base).end(); return; }
-      if (type === 'Event') { res.writeHead(202, base).end(); await run(body, requestId); return; }
-      const out = await run(body, requestId);
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...base };
-      if (out.error) headers['x-amz-function-error'] = out.error;
-      if (req.headers['x-amz-log-type'] === 'Tail') headers['x-amz-log-result'] = Buffer.from(out.log).subarray(-4096).toString('base64');
-      res.writeHead(200, headers).end(out.payload);
-    } catch (err) {
-      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(errorObject(err)));
-    }
-  });
+  req.on('end', () => void answer(req, res, Buffer.concat(chunks)));
   res.on('close', () => {
     active--;
     lastDone = Date.now();

@@ -128,7 +128,7 @@ describe('RunInstances', () => {
 describe('a teardown step that fails', () => {
   it('does not keep a failed or never-ready launch from ending terminated (its DHCP lease cannot be released)', async () => {
     await api.cloud.instances.idle();
-    const release = api.dns.release;
+    const release = api.dns.release.bind(api.dns);
     let refused = 0;
     api.dns.release = async () => { refused++; throw new Error('dnsmasq is gone'); };
     const launch = async () => (await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;

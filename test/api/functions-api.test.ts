@@ -131,7 +131,8 @@ describe('environments a process can be given', () => {
   it('UpdateFunctionConfiguration refuses a NUL or 200 KB value (or a NUL in the handler) and keeps what runs; invoke still answers', async () => {
     await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'env-fits', Environment: { Variables: { AA: 'ok' } } }));
     // ...and the keys Lambda reserves for what it sets itself (AWS_REGION among them).
-    for (const Variables of [{ AA: 'nul\0here' }, { AA: 'x'.repeat(200 * 1024) }, { AA: 'lone \ud800 surrogate' }, { AWS_REGION: 'eu-west-1' }]) {
+    const refused: Record<string, string>[] = [{ AA: 'nul\0here' }, { AA: 'x'.repeat(200 * 1024) }, { AA: 'lone \ud800 surrogate' }, { AWS_REGION: 'eu-west-1' }];
+    for (const Variables of refused) {
       const err = await errorOf(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'env-fits', Environment: { Variables } })));
       expect(err.code).toBe('InvalidParameterValueException');
     }
@@ -141,7 +142,7 @@ describe('environments a process can be given', () => {
     expect(conf.Configuration?.Environment?.Variables).toEqual({ AA: 'ok' });
     const res = await lambda.send(new InvokeCommand({ FunctionName: 'env-fits', Payload: Buffer.from('{}') }));
     expect(res.StatusCode).toBe(200);
-    expect(JSON.parse(Buffer.from(res.Payload!).toString()).environment).toEqual({ AA: 'ok' });
+    expect((JSON.parse(Buffer.from(res.Payload!).toString()) as { environment: unknown }).environment).toEqual({ AA: 'ok' });
   });
 
   it('a console function names an instance of its own account, by id', async () => {

@@ -32,7 +32,8 @@ const ask = async (name: string, headers: Record<string, string> = {}) =>
 
 describe('/pcloud/lambda/authorize', () => {
   it('is not there for a client: the same answer for an existing and a missing function, nothing opened', async () => {
-    for (const headers of [{}, { 'x-pcloud-authorizer': 'guess' }, { 'x-pcloud-authorizer': SECRET.slice(1) }, { 'x-pcloud-authorizer': '' }]) {
+    const wrong: Record<string, string>[] = [{}, { 'x-pcloud-authorizer': 'guess' }, { 'x-pcloud-authorizer': SECRET.slice(1) }, { 'x-pcloud-authorizer': '' }];
+    for (const headers of wrong) {
       const existing = await ask('exists', headers);
       const missing = await ask('missing', headers);
       expect(existing).toEqual(missing);

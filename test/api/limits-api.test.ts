@@ -43,7 +43,7 @@ async function terminateAll(client = api.ec2): Promise<void> {
 /** Forks (the first host step of a container's launch) wait until released; how many ran at once is kept. */
 function holdForks() {
   const pool = api.pool;
-  const fork = pool.fork;
+  const fork = pool.fork.bind(pool);
   let open!: () => void;
   const gate = new Promise<void>((resolve) => { open = resolve; });
   const inFlight = new Set<string>();
@@ -55,7 +55,7 @@ function holdForks() {
     most = Math.max(most, inFlight.size);
     try {
       await gate;
-      return await fork.call(pool, image, id);
+      return await fork(image, id);
     } finally {
       inFlight.delete(id);
     }
@@ -207,14 +207,14 @@ describe('launches on the host', () => {
   it('a terminate while the host is still starting the unit: the start finishes, then the unit is taken down', async () => {
     await api.cloud.instances.idle();
     const units = api.units;
-    const start = units.start;
+    const start = units.start.bind(units);
     let open!: () => void;
     const gate = new Promise<void>((resolve) => { open = resolve; });
     let starting = 0;
     units.start = async (spec) => {
       starting++;
       await gate;
-      return start.call(units, spec);
+      return start(spec);
     };
     try {
       const id = (await run(1, 1)).Instances![0]!.InstanceId!;

@@ -32,7 +32,7 @@ async function state(id: string): Promise<string> {
 
 describe('volumes', () => {
   it('validates CreateVolume as EC2 does', async () => {
-    expect(await code(api.ec2.send(new CreateVolumeCommand({ Size: 1 } as never)))).toBe('MissingParameter');
+    expect(await code(api.ec2.send(new CreateVolumeCommand({ Size: 1 })))).toBe('MissingParameter');
     expect(await code(api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1z', Size: 1 })))).toBe('InvalidParameterValue');
     expect(await code(api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a' })))).toBe('MissingParameter');
     expect(await code(api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1, VolumeType: 'io1' })))).toBe('InvalidParameterValue');
@@ -72,7 +72,7 @@ describe('volumes', () => {
 
   it('attaches as AWS allows: containers over NFS, running microvm no, stopped VM yes; in use cannot be deleted; back on terminate', async () => {
     const vol = (await api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }))).VolumeId!;
-    const [container, vm] = await Promise.all(['t3.micro', 'c5.large'].map(async (type) =>
+    const [container, vm] = await Promise.all((['t3.micro', 'c5.large'] as const).map(async (type) =>
       (await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: type, MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!));
     await until(async () => (await state(vm!)) === 'running' && (await state(container!)) === 'running');
     // A container takes it over NFS: exported to the instance's own NFS client address, mounted inside at /mnt/sdf.

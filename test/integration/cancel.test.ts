@@ -16,7 +16,7 @@ afterAll(async () => { await srv?.stop(); });
 
 /** What the inventory holds of these instances. */
 function theirs(inv: Inventory, ids: string[]): string[] {
-  return Object.values(inv).flat().filter((entry: string) => ids.some((id) => entry.includes(id) || entry.includes(id.slice(2))));
+  return (Object.values(inv) as string[][]).flat().filter((entry: string) => ids.some((id) => entry.includes(id) || entry.includes(id.slice(2))));
 }
 
 describe('terminate cancels launches', () => {

@@ -47,7 +47,7 @@ afterAll(async () => {
 
 const invoke = (client: LambdaClient, sleep: number) =>
   client.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify({ sleep })) })).then(
-    (r) => (r.FunctionError ? `error ${Buffer.from(r.Payload!).toString()}` : `ok ${JSON.parse(Buffer.from(r.Payload!).toString()).slept}`),
+    (r) => (r.FunctionError ? `error ${Buffer.from(r.Payload!).toString()}` : `ok ${(JSON.parse(Buffer.from(r.Payload!).toString()) as { slept: number }).slept}`),
     (e: Error & { $metadata?: { httpStatusCode?: number } }) => `${e.name} ${e.$metadata?.httpStatusCode} ${e.message}`,
   );
 
@@ -55,7 +55,7 @@ describe('ConcurrentExecutions', () => {
   for (const path of ['nginx', 'api'] as const) {
     it(`through ${path === 'nginx' ? "pcloud's nginx" : "pcloud's API"}: ${LIMIT}+2 slow invokes at once run ${LIMIT}, the rest are 429 TooManyRequestsException`, async () => {
       const outcomes = await Promise.all(Array.from({ length: LIMIT + 2 }, () => invoke(clients[path], 8_000)));
-      expect(outcomes.sort()).toEqual([...Array(2).fill('TooManyRequestsException 429 Rate Exceeded.'), ...Array(LIMIT).fill('ok 8000')].sort());
+      expect(outcomes.sort()).toEqual([...new Array<string>(2).fill('TooManyRequestsException 429 Rate Exceeded.'), ...new Array<string>(LIMIT).fill('ok 8000')].sort());
       // Slots come back once they end.
       expect(await invoke(clients[path], 0)).toBe('ok 0');
     }, 120_000);

@@ -226,7 +226,7 @@ describe('instance metadata service', () => {
     await running(other, stranger.InstanceId!);
     expect(get(twin.InstanceId!, '/latest/meta-data/instance-id').body).toBe(twin.InstanceId);
     expect(get(stranger.InstanceId!, '/latest/meta-data/instance-id').body).toBe(stranger.InstanceId);
-    expect(JSON.parse(get(stranger.InstanceId!, '/latest/dynamic/instance-identity/document').body).accountId).toBe(OTHER.accountId);
+    expect((JSON.parse(get(stranger.InstanceId!, '/latest/dynamic/instance-identity/document').body) as { accountId: string }).accountId).toBe(OTHER.accountId);
     expect(get(a.InstanceId!, '/latest/meta-data/instance-id').body).toBe(a.InstanceId);
     // A token of one is no good to the others.
     const t = token(a.InstanceId!).body;

@@ -81,7 +81,7 @@ describe('microvm (QEMU, TCG here)', () => {
     }
     // The volume is back, available, its target gone; then it goes too.
     if (vol) {
-      await until(async () => (await srv.ec2.send(new DescribeVolumesCommand({ VolumeIds: [vol!] }))).Volumes![0]!.State === 'available', 30_000, 200);
+      await until(async () => (await srv.ec2.send(new DescribeVolumesCommand({ VolumeIds: [vol] }))).Volumes![0]!.State === 'available', 30_000, 200);
       expect(execFileSync('tgtadm', ['-C', process.env.PCLOUD_ISCSI_CONTROL_PORT ?? '7', '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).toString()).not.toContain(vol);
       await srv.ec2.send(new DeleteVolumeCommand({ VolumeId: vol }));
     }

@@ -86,7 +86,7 @@ export async function startApi(): Promise<TestApi> {
       const req = aws4.sign({
         host: `127.0.0.1:${port}`, method, path, body: o.body, service: o.service ?? 'ec2', region: 'us-east-1', headers: { ...o.headers },
       }, o.key ?? key);
-      const res = await fetch(endpoint + path, { method, headers: req.headers as Record<string, string>, body: method === 'GET' || method === 'HEAD' ? undefined : o.body });
+      const res = await fetch(endpoint + path, { method, headers: req.headers as Record<string, string>, body: method === 'GET' || method === 'HEAD' || o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : new Uint8Array(o.body) });
       return { status: res.status, text: await res.text(), headers: res.headers };
     },
     async close() {
@@ -97,6 +97,6 @@ export async function startApi(): Promise<TestApi> {
 }
 
 /** Wait until fn returns a truthy value (polling), or fail after timeoutMs. */
-export function until<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 20): Promise<T> {
-  return waitFor('condition', fn as () => Promise<T | undefined | false>, timeoutMs, everyMs);
+export function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+  return waitFor('condition', fn, timeoutMs, everyMs);
 }

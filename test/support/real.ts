@@ -59,8 +59,8 @@ export async function ensureImage(dataDir = DATA): Promise<string> {
   const args = tar ? ['image', 'import', tar, '--name', 'debian-12'] : ['image', 'build', 'debian-12'];
   const child = spawn(process.execPath, [CLI, ...args, '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-  const code = await new Promise((r) => child.on('exit', r));
+  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
   if (code !== 0) throw new Error(`pcloud image build failed (${code})`);
   return out.trim().split('\t')[0]!;
 }
@@ -133,17 +133,23 @@ export async function runOtherServer(dataDir: string): Promise<void> {
   await sweepRun(dataDir);
 }
 
+/** What the direct manager's supervisor records of an instance's unit; undefined where systemd runs it. */
+function directState(id: string, dataDir: string): { state?: string; mainPid?: number; notify?: Record<string, string> } | undefined {
+  const file = join(dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as { state?: string; mainPid?: number; notify?: Record<string, string> } : undefined;
+}
+
 /** The PID of an instance's container leader, from whichever unit manager runs it. */
 export function leaderOf(id: string, dataDir = DATA): number {
-  const state = join(dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json');
-  if (existsSync(state)) return Number(JSON.parse(readFileSync(state, 'utf8')).notify?.X_NSPAWN_LEADER_PID);
+  const state = directState(id, dataDir);
+  if (state) return Number(state.notify?.X_NSPAWN_LEADER_PID);
   return Number(execFileSync('machinectl', ['show', id, '-p', 'Leader', '--value']).toString().trim());
 }
 
 /** Whether an instance's unit is active (READY), from whichever unit manager runs it. */
 export function unitActive(id: string, dataDir = DATA): boolean {
-  const state = join(dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json');
-  if (existsSync(state)) return JSON.parse(readFileSync(state, 'utf8')).state === 'active';
+  const state = directState(id, dataDir);
+  if (state) return state.state === 'active';
   try {
     return execFileSync('systemctl', ['is-active', `pcloud-instance@${id}.service`]).toString().trim() === 'active';
   } catch {
@@ -153,8 +159,8 @@ export function unitActive(id: string, dataDir = DATA): boolean {
 
 /** Kill an instance's unit from outside pcloud (SIGKILL to its main process), as an operator or the OOM killer would. */
 export function killUnit(id: string, dataDir = DATA): void {
-  const state = join(dataDir, 'run/units', `pcloud-instance@${id}`, 'state.json');
-  if (existsSync(state)) process.kill(Number(JSON.parse(readFileSync(state, 'utf8')).mainPid), 'SIGKILL');
+  const state = directState(id, dataDir);
+  if (state) process.kill(Number(state.mainPid), 'SIGKILL');
   else execFileSync('systemctl', ['kill', '--signal=SIGKILL', `pcloud-instance@${id}.service`]);
 }
 

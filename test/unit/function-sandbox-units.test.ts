@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FunctionHost, systemdFunctionUnits, type FunctionUnitOptions } from '../../src/host/functions.js';
 import type { UnitManager, UnitSpec } from '../../src/host/units/types.js';
+import { FAST_TIER } from '../support/tier.js';
 
 const o = (extra: Partial<FunctionUnitOptions> = {}): FunctionUnitOptions => ({
   key: '111122223333-hello-latest', functionName: 'hello', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:111122223333:function:hello',
@@ -48,7 +49,7 @@ describe('function units under the direct manager', () => {
 
 describe('function units under systemd', () => {
   for (const mode of ['per-request', 'warm'] as const) {
-    it(`${mode}: the service is a dynamic user in a read-only system without the data dir, and passes systemd-analyze verify`, async () => {
+    it.skipIf(FAST_TIER)(`${mode}: the service is a dynamic user in a read-only system without the data dir, and passes systemd-analyze verify`, async () => {
       // (Newlines in environment values are render.ts's to escape: not this test's.)
       const units = await systemdFunctionUnits(o({ mode, environment: { GREETING: 'hi' } }), '/run/pcloud/lambda/x.sock', '/var/lib/pcloud');
       const lines = units.service[1].split('\n');
@@ -88,7 +89,7 @@ describe('a function unit found running when the server starts (direct manager)'
     return { units: units as unknown as UnitManager, calls, running };
   }
 
-  it('keeps running what this pcloud would start, and starts again a unit an older pcloud started (unsandboxed)', async () => {
+  it.skipIf(FAST_TIER)('keeps running what this pcloud would start, and starts again a unit an older pcloud started (unsandboxed)', async () => {
     const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-upgrade-'));
     process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
     try {
@@ -111,7 +112,7 @@ describe('a function unit found running when the server starts (direct manager)'
     }
   });
 
-  it('a start that fails leaves nothing: no unit, socket, spec stamp or sandbox user', async () => {
+  it.skipIf(FAST_TIER)('a start that fails leaves nothing: no unit, socket, spec stamp or sandbox user', async () => {
     const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-failed-'));
     process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
     try {

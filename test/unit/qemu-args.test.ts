@@ -34,7 +34,7 @@ function start(argv: string[]): { child: ChildProcess; exited: Promise<{ code: n
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr += String(d); });
+  child.stderr.on('data', (d) => { stderr += String(d); });
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
   return { child, exited };
 }
@@ -46,7 +46,7 @@ async function runPaused(args: string[], qmpPath: string, ask: (qmp: Qmp) => Pro
   // QMP answers once QEMU has made the machine (bind comes before listen: connect until it takes).
   let quit = false;
   const qmp = await Promise.race([
-    until(() => quit || Qmp.connect(qmpPath).catch(() => undefined), 30_000),
+    until(async () => quit || await Qmp.connect(qmpPath).catch(() => undefined), 30_000),
     qemu.exited.then(({ stderr }) => { quit = true; throw new Error(`QEMU refused its command line: ${stderr}`); }),
   ]) as Qmp;
   try {

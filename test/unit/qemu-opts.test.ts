@@ -4,6 +4,7 @@ import { hostPath, OptionValueError, qemuFile, qemuOpts, swtpmOpts } from '../..
 import { firmwareFor, q35Args, tpmUnit, vmState } from '../../src/host/q35.js';
 import { microvmArgs } from '../../src/host/qemu.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
+import { thrown } from '../support/thrown.js';
 
 /**
  * QEMU's reading of `kind,key=value,...` (util/qemu-option.c: a name ends at `=` or `,`; a value at a `,` that is not
@@ -75,9 +76,9 @@ describe('qemuOpts', () => {
     for (const n of [1.5, Number.NaN, Infinity, 2 ** 60]) expect(() => qemuOpts(undefined, { n }), String(n)).toThrow(OptionValueError);
     expect(() => qemuOpts(undefined, { file: NUL })).toThrow(/file=: a value with a NUL/);
     // The value itself (a host path) is never in the message: a launch's error reaches the tenant.
-    expect(() => qemuOpts(undefined, { file: `/secret/dir${NUL}` })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('/secret') }));
-    expect(() => swtpmOpts({ dir: '/secret,dir' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('/secret') }));
-    expect(() => qemuFile('secret/dir')).toThrow(expect.objectContaining({ message: expect.not.stringContaining('secret') }));
+    expect(thrown(() => qemuOpts(undefined, { file: `/secret/dir${NUL}` }))).toHaveProperty('message', expect.not.stringContaining('/secret'));
+    expect(thrown(() => swtpmOpts({ dir: '/secret,dir' }))).toHaveProperty('message', expect.not.stringContaining('/secret'));
+    expect(thrown(() => qemuFile('secret/dir'))).toHaveProperty('message', expect.not.stringContaining('secret'));
   });
 });
 

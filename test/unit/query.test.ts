@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Query } from '../../src/api/ec2/query.js';
 import { CloudError } from '../../src/cloud/errors.js';
+import { thrown } from '../support/thrown.js';
 
 describe('EC2 Query parsing', () => {
   it('reads flattened lists, structures and filters in index order', () => {
@@ -24,6 +25,6 @@ describe('EC2 Query parsing', () => {
     const q = Query.parse('MinCount=x&DryRun=maybe');
     expect(() => q.int('MinCount')).toThrow(/Expected an integer/);
     expect(() => q.bool('DryRun')).toThrow(/Expected a boolean/);
-    try { q.req('ImageId'); } catch (e) { expect((e as CloudError).code).toBe('MissingParameter'); }
+    expect(thrown(() => q.req('ImageId'))).toMatchObject({ code: 'MissingParameter' });
   });
 });

@@ -4,7 +4,7 @@
  * with seccomp and no new privileges; fd 3, the exit status and only the given environment pass through.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,9 +36,9 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(data, { recursive: true, force: true }));
 
-const sandboxed = (command: string[], extra: Parameters<typeof spawnSync>[2] = {}) => {
+const sandboxed = (command: string[], extra: Omit<SpawnSyncOptions, 'encoding'> = {}) => {
   const [file, ...args] = sandboxCommand({ ...spec, command });
-  return spawnSync(file!, args, { encoding: 'utf8', ...extra });
+  return spawnSync(file!, args, { ...extra, encoding: 'utf8' });
 };
 
 describe.skipIf(!root || !bwrap)('the direct manager\'s function sandbox (bwrap + setpriv as root)', () => {
@@ -49,7 +49,10 @@ describe.skipIf(!root || !bwrap)('the direct manager\'s function sandbox (bwrap 
     };
     const res = sandboxed(['/usr/bin/python3', `${TASK_ROOT}/app.py`, JSON.stringify(probe)]);
     expect(res.stderr).toBe('');
-    const r = JSON.parse(res.stdout);
+    const r = JSON.parse(res.stdout) as {
+      uid: number; euid: number; gid: number; groups: number[]; read: Record<string, string>; write: Record<string, string>;
+      status: Record<string, string>; mount: string; unshare: string; chroot: string; setuid0: string; ptrace: string; netlink: string; tmp: string;
+    };
     expect([r.uid, r.euid, r.gid, r.groups]).toEqual([UID, UID, UID, []]);
     expect(Object.values(r.read)).toEqual(probe.read.map(() => 'denied'));
     expect(Object.values(r.write)).toEqual(probe.write.map(() => 'denied'));

@@ -28,7 +28,7 @@ function holder(dir: string): Promise<ReturnType<typeof spawn>> {
     await m.lockDataDir(${JSON.stringify(dir)}, 'test holder'); process.stdout.write('held\\n'); setInterval(() => {}, 1000); })`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('held')) resolve(child); });
+    child.stdout.on('data', (b: Buffer) => { if (b.toString().includes('held')) resolve(child); });
     child.on('exit', (c) => reject(new Error(`holder exited ${c}`)));
   });
 }

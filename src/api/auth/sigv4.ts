@@ -149,7 +149,7 @@ export function verify(req: SignedRequest, lookup: (id: string) => AccessKey | u
   }
   const signer = new aws4.RequestSigner(
     {
-      method: req.method, path, headers, body: req.body as unknown as string,
+      method: req.method, path, headers, body: req.body,
       service: p.service, region: p.region, doNotModifyHeaders: true, signQuery: p.presigned,
       extraHeadersToInclude: Object.fromEntries(p.signedHeaders.map((h) => [h, true])),
     } as aws4.Request,

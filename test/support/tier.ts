@@ -1,0 +1,6 @@
+/**
+ * The fast tier (`npm run test:unit`, test/vitest.unit.config.ts) runs the pure parts where there is no root and no host
+ * package: a test that needs either (a real parser such as `nginx -t`, `systemd-analyze` or `dnsmasq --test`, nft,
+ * bwrap, ssh-keygen, a real supervisor, root's /run) is skipped there, and runs in `npm test`.
+ */
+export const FAST_TIER = process.env.PCLOUD_TEST_TIER === 'fast';

@@ -1,0 +1,30 @@
+/**
+ * The fast tier, `npm run test:unit`: the pure parts of test/unit (parsers, serializers, filters, the nft, unit and
+ * nginx renderers, the state machine, placement) with no root, no host package and no global setup (no data dir, no
+ * image). Files that are about the host as a whole are left out here; tests in the others that need root or a host
+ * program skip themselves in this tier (test/support/tier.ts). `npm test` runs all of them.
+ */
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    root: fileURLToPath(new URL('..', import.meta.url)),
+    include: ['test/unit/**/*.test.ts'],
+    exclude: [
+      // Real supervisors, QEMU, bwrap, zip/unzip, lz4, mknod, mounts, root's chown, the built CLI, nft's own tables.
+      'test/unit/code-package.test.ts',
+      'test/unit/console-log.test.ts',
+      'test/unit/direct-units.test.ts',
+      'test/unit/images-hostile.test.ts',
+      'test/unit/qemu-args.test.ts',
+      'test/unit/runs-sweep.test.ts',
+      'test/unit/sandbox.test.ts',
+      'test/unit/serve-guards.test.ts',
+      'test/unit/storage-unshifted.test.ts',
+    ],
+    env: { PCLOUD_TEST_TIER: 'fast' },
+    pool: 'threads',
+    testTimeout: 10_000,
+  },
+});
