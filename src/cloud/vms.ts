@@ -138,7 +138,7 @@ export class Vms {
   /** Hot plug for running q35 VMs: the volume's iSCSI export, then a disk on a free hot-plug slot. */
   readonly hotPlug: HotPlug = {
     plug: async (instanceId, vpcId, volume) => {
-      const [disk] = await this.connect({ id: instanceId, vpcId }, [volume]);
+      const disk = (await this.connect({ id: instanceId, vpcId }, [volume]))[0]!;
       // A plug that fails leaves no export behind.
       const plugged = await this.control.hotPlug(instanceId, disk).catch(async (err: unknown) => {
         await this.host.iscsi.unexport(volume.id).catch(() => undefined);

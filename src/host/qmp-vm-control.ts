@@ -23,7 +23,7 @@ export type QmpConnect = (path: string, timeoutMs?: number) => Promise<QmpSessio
 export function parseIscsiUri(uri: string): { portal: string; target: string; lun: number } {
   const m = /^iscsi:\/\/([^/]+)\/([^/]+)\/(\d+)$/.exec(uri);
   if (!m) throw new Error(`not an iSCSI URL: ${JSON.stringify(uri.slice(0, 200))}`);
-  return { portal: m[1], target: m[2], lun: Number(m[3]) };
+  return { portal: m[1]!, target: m[2]!, lun: Number(m[3]) };
 }
 
 /** QMP `blockdev-add` arguments opening a disk over iSCSI as the node named by its id. */
