@@ -11,12 +11,13 @@
  * supervisor died (SIGKILL, OOM) after taking down what was left of it.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile, open, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile, open, stat } from 'node:fs/promises';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnDetached } from '../exec.js';
 import { assertPortsFree } from '../ports.js';
 import { alive, sameProcess, startTicks, unitCgroup } from './proc.js';
+import { cgroupTreePids, removeCgroupTree } from './cgroup-tree.js';
 import { restartDelayMs } from './restart.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
 import { log } from '../../log.js';
@@ -42,19 +43,6 @@ export function supervisorScript(): string {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.js')) return join(dirname(here), 'supervisor.js');
   return here.replace(/\/src\/host\/units\/direct\.ts$/, '/dist/src/host/units/supervisor.js');
-}
-
-async function removeCgroupTree(path: string): Promise<void> {
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) if (e.isDirectory()) await removeCgroupTree(join(path, e.name));
-  await rmdir(path).catch(() => undefined);
-}
-
-async function cgroupTreePids(path: string, into: Set<number>): Promise<void> {
-  const procs = await readFile(join(path, 'cgroup.procs'), 'utf8').catch(() => '');
-  for (const p of procs.split('\n')) if (p) into.add(Number(p));
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) if (e.isDirectory()) await cgroupTreePids(join(path, e.name), into);
 }
 
 export class DirectUnitManager implements UnitManager {
@@ -237,7 +225,7 @@ export class DirectUnitManager implements UnitManager {
     this.last.delete(name);
     this.revivals.delete(name);
     // A supervisor that was killed leaves its cgroups behind: they are empty once its unit has ended.
-    for (const path of this.cgroupPaths(name)) await removeCgroupTree(path);
+    for (const path of this.cgroupPaths(name)) removeCgroupTree(path);
     await rm(this.dir(name), { recursive: true, force: true });
   }
 
@@ -289,7 +277,7 @@ export class DirectUnitManager implements UnitManager {
     const pids = new Set<number>();
     for (const path of this.cgroupPaths(name)) {
       // The pre-digest path was shared by every data dir: never count (or kill) what runs there.
-      if (!path.endsWith(`/pcloud/${name}`)) await cgroupTreePids(path, pids);
+      if (!path.endsWith(`/pcloud/${name}`)) cgroupTreePids(path, pids);
     }
     return pids;
   }
