@@ -90,7 +90,7 @@ export const systemd = {
     escapedAs('systemd', pairs.map(([k, v]) => `${settingKey(k)}=${unitValue(v, k)}`).join('\n')),
 };
 
-function settingKey(k: string): string {
+export function settingKey(k: string): string {
   if (!/^[A-Z][A-Za-z0-9]*$/.test(k)) throw new UnitValueError(`${JSON.stringify(k.slice(0, 64))} is not a unit setting`);
   return k;
 }
