@@ -24,7 +24,7 @@ import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 
 export interface FunctionUnitOptions {
-  /** `<account>-<name>-<version>`: the unit's instance name and the socket's file name. */
+  /** `<account>-<name>-<version>`: the unit's name after `pcloud-fn-`, and the socket's file name. */
   key: string;
   functionName: string;
   version: string;

@@ -76,7 +76,10 @@ export function unitValue(s: string, what = 'A unit setting'): string {
   return line(s.replace(/%/g, '%%'), what);
 }
 
-/** Values for templates in systemd/ (template.ts's fill()): each made by one of the escapers above. */
+/**
+ * Values for unit-file templates (template.ts' fill()), each made by one of the escapers above. pcloud's own units no
+ * longer come from templates (transient services from unitProperties, socket units from socket-units.ts).
+ */
 export const systemd = {
   /** A plain setting's value. */
   value: (s: string, what?: string): Escaped<'systemd'> => escapedAs('systemd', unitValue(s, what)),
