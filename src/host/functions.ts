@@ -202,14 +202,20 @@ export class FunctionHost {
     return join(this.runDir, 'lambda', `${key}.unit`);
   }
 
-  /** The function's unit stopped and forgotten (an older pcloud's too), its socket and stamp gone. */
+  /**
+   * The function's unit stopped and forgotten (an older pcloud's too), its socket and stamp gone. Removed even when its
+   * manager knows no state of it: a start that failed early may have left the manager's files (its sandbox user).
+   */
   private async takeDown(key: string): Promise<void> {
-    for (const name of [functionUnitName(key), legacyUnitName(key)]) {
-      const st = await this.units.status(name);
-      if (!st) continue;
-      if (!isFinal(st.state)) await this.units.stop(name);
-      await this.units.remove(name);
-      if (name === legacyUnitName(key)) await this.releaseLegacySandbox(key);
+    const name = functionUnitName(key);
+    const st = await this.units.status(name);
+    if (st && !isFinal(st.state)) await this.units.stop(name);
+    await this.units.remove(name);
+    const legacy = await this.units.status(legacyUnitName(key));
+    if (legacy) {
+      if (!isFinal(legacy.state)) await this.units.stop(legacyUnitName(key));
+      await this.units.remove(legacyUnitName(key));
+      await this.releaseLegacySandbox(key);
     }
     await rm(this.socketPath(key), { force: true });
     await rm(this.specStamp(key), { force: true });

@@ -152,10 +152,16 @@ describe('a function unit found running when the server starts (either manager)'
       });
       await expect(host.ensure(fn)).rejects.toThrow('no supervisor');
       expect(calls).toEqual(['start', 'stop pcloud-fn-111122223333-hello-latest']);
-      expect(removed).toEqual(['pcloud-fn-111122223333-hello-latest']);
+      // Once before the start (nothing there yet), once after it failed.
+      expect(removed).toEqual(['pcloud-fn-111122223333-hello-latest', 'pcloud-fn-111122223333-hello-latest']);
       expect(running.size).toBe(0);
       expect(existsSync(host.socketPath(fn.key))).toBe(false);
       expect(existsSync(join(data, 'run/lambda/111122223333-hello-latest.unit'))).toBe(false);
+      // A start refused before the manager had any state of the unit: removed all the same (its files, its user).
+      removed.length = 0;
+      Object.assign(units, { async start() { throw new Error('no sandbox user free'); } });
+      await expect(host.ensure(fn)).rejects.toThrow('no sandbox user free');
+      expect(removed.filter((n) => n === 'pcloud-fn-111122223333-hello-latest')).toHaveLength(2);
     } finally {
       delete process.env.PCLOUD_SANDBOX_UID_DIR;
       rmSync(base, { recursive: true, force: true });
