@@ -1,13 +1,13 @@
 /**
- * The users sandboxed functions run as under the direct unit manager: one per function version, from the range systemd
- * keeps for DynamicUser= (61184-65519: no account of the host's own has one), so no two live functions share a user
- * (one cannot signal, read the /tmp files of, or share the limits of another).
+ * The users sandboxed units (function versions' handlers) run as under the direct unit manager: one per unit, from the
+ * range systemd keeps for DynamicUser= (61184-65519: no account of the host's own has one), so no two live functions
+ * share a user (one cannot signal, read the /tmp files of, or share the limits of another).
  *
- * A function's user is the first free one from a point its key and data dir choose, so it is the same each time while
- * it is free. Taken users are recorded host-wide (several pcloud servers, each with its own data dir, share the host's
- * users): one file per user in /run/pcloud/uids, created exclusively (O_EXCL), naming the data dir and the function
- * that holds it (found again after a restart). A record whose data dir is gone is stale and taken over. Released when
- * the function's unit stops.
+ * A unit's user is the first free one from a point its key (the unit's name) and data dir choose, so it is the same
+ * each time while it is free. Taken users are recorded host-wide (several pcloud servers, each with its own data dir,
+ * share the host's users): one file per user in /run/pcloud/uids, created exclusively (O_EXCL), naming the data dir
+ * and the unit that holds it (found again after a restart). A record whose data dir is gone is stale and taken over.
+ * Claimed when the direct manager starts the unit, released when it removes it (units/direct.ts).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -31,7 +31,7 @@ export class SandboxUsers {
     return JSON.stringify({ dataDir: this.dataDir, key });
   }
 
-  /** The user of the function `key`, claimed for it (the one it had, while it holds it). */
+  /** The user of the unit `key`, claimed for it (the one it had, while it holds it). */
   async claim(key: string): Promise<number> {
     const had = this.held.get(key) ?? await this.find(key);
     if (had !== undefined && (await this.holder(had)) === this.owner(key)) {
@@ -51,7 +51,7 @@ export class SandboxUsers {
     throw new Error('No sandbox user is free on this host: too many functions are running; delete some or try again later.');
   }
 
-  /** The function no longer runs: its user is free for others. Returns the user it had (if it held one). */
+  /** The unit no longer runs: its user is free for others. Returns the user it had (if it held one). */
   async release(key: string): Promise<number | undefined> {
     const uid = this.held.get(key) ?? await this.find(key);
     this.held.delete(key);

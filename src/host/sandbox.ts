@@ -1,6 +1,7 @@
 /**
- * The sandbox a Lambda handler runs in under the direct unit manager (hosts whose PID 1 is not systemd), giving what
- * systemd/pcloud-fn.service asks of systemd: DynamicUser, ProtectSystem=strict, ProtectHome, PrivateTmp, PrivateDevices,
+ * The sandbox a Lambda handler runs in under the direct unit manager (hosts whose PID 1 is not systemd): a sandboxed
+ * unit (units/types.ts' UnitSandbox) as units/direct-spec.ts renders it, giving what systemd is asked for the same
+ * unit (units/socket-units.ts): DynamicUser, ProtectSystem=strict, ProtectHome, PrivateTmp, PrivateDevices,
  * NoNewPrivileges, SystemCallFilter, RestrictAddressFamilies, RestrictNamespaces. The runtime's command becomes
  *
  *   sh -c 'exec "$@" 9<"$0"' SECCOMP.bpf bwrap [a fresh mount, PID, IPC, UTS and cgroup namespace] --seccomp 9 \

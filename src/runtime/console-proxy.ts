@@ -3,7 +3,7 @@
  * connection (fd 3 is the listening socket), it serves the console page (noVNC) and its websocket, which carries the
  * VM's VNC (keyboard, mouse, display) both ways. It writes how many websockets are open and when the last one was
  * active to `--state` (pcloud stops the VM after the idle time), and exits 133 once nothing has been open for
- * `--idle` seconds, so that the activator listens again.
+ * `--idle` seconds, so that its socket takes the next connection.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { writeFile, rename } from 'node:fs/promises';

@@ -1,7 +1,7 @@
 """The runtime shim for python3.x functions: the same protocol as shim.ts (see there), for Python handlers.
 
 Started by socket activation with fd 3: with --accept, fd 3 is one connection (one request, then exit); without, fd 3
-is the listening socket (serve until idle, then exit 133 so the activator listens again).
+is the listening socket (serve until idle, then exit 133 so the socket takes the next connection).
 """
 import base64
 import hashlib

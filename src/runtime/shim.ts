@@ -1,8 +1,8 @@
 /**
  * The runtime shim for nodejs20.x and provided.al2023 functions, started by socket activation with fd 3:
  * - `--accept` (per-request): fd 3 is one connection; serve its one request and exit.
- * - warm: fd 3 is the listening socket; serve until idle for `--idle` seconds, then exit 133 so the activator listens
- *   again (scale to zero).
+ * - warm: fd 3 is the listening socket; serve until idle for `--idle` seconds, then exit 133 so the socket takes the
+ *   next connection (scale to zero: systemd's socket unit, or the direct manager's activator listening again).
  * Requests are HTTP: `POST /invoke` from pcloud (and from nginx for the Invoke API), body = the event, answered with the
  * handler's result (`X-Amz-Function-Error: Unhandled` and Lambda's error object when it threw or timed out; with
  * `X-Amz-Log-Type: Tail`, the last 4 KB of the invocation's log base64 in `X-Amz-Log-Result`; Event: 202 at once); anything else with

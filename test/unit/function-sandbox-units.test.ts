@@ -1,15 +1,17 @@
 /**
- * How function units sandbox their handlers, as rendered: under the direct manager the runtime runs through bwrap and
- * setpriv as the function's user (console proxies excepted: pcloud's own code); under systemd the service carries the
- * whole hardening, passes systemd-analyze verify, and hides the data dir.
+ * How function units sandbox their handlers, as each manager renders the one description (host.unit()): under the
+ * direct manager the runtime runs through bwrap and setpriv as the function's user (console proxies excepted: pcloud's
+ * own code); under systemd the service carries the whole hardening, passes systemd-analyze verify, and hides the data dir.
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FunctionHost, systemdFunctionUnits, type FunctionUnitOptions } from '../../src/host/functions.js';
-import type { UnitManager, UnitSpec } from '../../src/host/units/types.js';
+import { FunctionHost, type FunctionUnitOptions } from '../../src/host/functions.js';
+import { directSpec } from '../../src/host/units/direct-spec.js';
+import { renderSocketUnits } from '../../src/host/units/socket-units.js';
+import type { UnitManager, UnitSpec, UnitStatus } from '../../src/host/units/types.js';
 import { FAST_TIER } from '../support/tier.js';
 
 const o = (extra: Partial<FunctionUnitOptions> = {}): FunctionUnitOptions => ({
@@ -22,7 +24,7 @@ const box = { uid: 61200, seccomp: '/var/lib/pcloud/run/lambda/sandbox/seccomp.b
 
 describe('function units under the direct manager', () => {
   it('run the runtime in bwrap as the function\'s user, with its environment given to the sandbox only', () => {
-    const exec = host.unit(o(), box).exec;
+    const exec = directSpec(host.unit(o()), box).exec;
     const runtime = exec.indexOf('--');
     expect(exec.slice(0, runtime).filter((a) => a.startsWith('--setenv'))).toEqual([]);
     const sandbox = exec.slice(runtime + 1);
@@ -37,11 +39,11 @@ describe('function units under the direct manager', () => {
     // Nothing of the data dir but the code (and the passwd files and seccomp program it names) is bound.
     const bound = sandbox.flatMap((a, i) => (['--ro-bind', '--ro-bind-try', '--bind'].includes(a) ? [sandbox[i + 1]!] : []));
     expect(bound.filter((p) => p.startsWith('/var/lib/pcloud'))).toEqual([o().codeDir]);
-    expect(() => host.unit(o())).toThrow(/only in its sandbox/);
+    expect(() => directSpec(host.unit(o()))).toThrow(/only in its sandbox/);
   });
 
   it('a console proxy (pcloud\'s own code, the VM\'s VNC socket) runs without the sandbox', () => {
-    const exec = host.unit(o({ console: { instanceId: 'i-0123456789abcdef0', vncPath: '/run/vnc.sock', idleSec: 60, stateFile: '/s.json' } })).exec;
+    const exec = directSpec(host.unit(o({ console: { instanceId: 'i-0123456789abcdef0', vncPath: '/run/vnc.sock', idleSec: 60, stateFile: '/s.json' } }))).exec;
     expect(exec).not.toContain('bwrap');
     expect(exec.join(' ')).toContain('console-proxy.js');
   });
@@ -51,8 +53,8 @@ describe('function units under systemd', () => {
   for (const mode of ['per-request', 'warm'] as const) {
     it.skipIf(FAST_TIER)(`${mode}: the service is a dynamic user in a read-only system without the data dir, and passes systemd-analyze verify`, async () => {
       // (Newlines in environment values are render.ts's to escape: not this test's.)
-      const units = await systemdFunctionUnits(o({ mode, environment: { GREETING: 'hi' } }), '/run/pcloud/lambda/x.sock', '/var/lib/pcloud');
-      const lines = units.service[1].split('\n');
+      const units = renderSocketUnits(host.unit(o({ mode, environment: { GREETING: 'hi' } })));
+      const lines = units.service.text.split('\n');
       for (const want of ['DynamicUser=yes', 'ProtectSystem=strict', 'TemporaryFileSystem=/home:ro /root:ro /run/user:ro', 'PrivateTmp=yes', 'PrivateDevices=yes', 'NoNewPrivileges=yes',
         'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'SystemCallFilter=@system-service', 'SystemCallArchitectures=native',
         'ProtectKernelTunables=yes', 'ProtectKernelModules=yes', 'ProtectKernelLogs=yes', 'ProtectControlGroups=yes', 'RestrictNamespaces=yes',
@@ -62,19 +64,20 @@ describe('function units under systemd', () => {
       }
       expect(lines.filter((l) => l.startsWith('MemoryDenyWriteExecute'))).toEqual([]);
       const dir = mkdtempSync(join(tmpdir(), 'pcloud-fn-units-'));
-      for (const [name, text] of [units.socket, units.service]) writeFileSync(join(dir, name), text);
-      const res = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, units.socket[0])], { encoding: 'utf8' });
+      for (const { file, text } of [units.socket, units.service]) writeFileSync(join(dir, file), text);
+      const res = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, units.socket.file)], { encoding: 'utf8' });
       expect(res.stderr.split('\n').filter((l) => l.includes('pcloud-fn'))).toEqual([]);
       expect(res.status).toBe(0);
     });
   }
 
-  it('refuses a data dir path a unit file could not name plainly', async () => {
-    await expect(systemdFunctionUnits(o(), '/run/x.sock', '/var/lib/p cloud\nUser=root')).rejects.toThrow(/cannot name the path/);
+  it('refuses a data dir path a unit file could not name plainly', () => {
+    const odd = new FunctionHost({ kind: 'systemd' } as UnitManager, '/var/lib/p cloud\nUser=root', '/var/lib/pcloud/run');
+    expect(() => renderSocketUnits(odd.unit(o()))).toThrow(/cannot name the path/);
   });
 });
 
-describe('a function unit found running when the server starts (direct manager)', () => {
+describe('a function unit found running when the server starts (either manager)', () => {
   /** A unit manager that only remembers what it was asked. */
   function fakeUnits() {
     const running = new Map<string, UnitSpec>();
@@ -82,9 +85,12 @@ describe('a function unit found running when the server starts (direct manager)'
     const units = {
       kind: 'direct',
       async status(name: string) { return running.has(name) ? { name, state: 'active' as const } : undefined; },
-      async start(spec: UnitSpec) { calls.push(`start ${spec.exec.includes('bwrap') ? 'sandboxed' : 'bare'}`); running.set(spec.name, spec); },
-      async stop(name: string) { calls.push('stop'); running.delete(name); return undefined; },
+      async start(spec: UnitSpec) { calls.push(`start ${spec.sandbox ? 'sandboxed' : 'bare'}`); running.set(spec.name, spec); },
+      async stop(name: string) { calls.push(`stop ${name}`); running.delete(name); return undefined; },
       async remove() { /* nothing kept */ },
+      async list(prefix: string): Promise<UnitStatus[]> {
+        return [...running.keys()].filter((n) => n.startsWith(prefix)).map((name) => ({ name, state: 'active' }));
+      },
     };
     return { units: units as unknown as UnitManager, calls, running };
   }
@@ -102,17 +108,36 @@ describe('a function unit found running when the server starts (direct manager)'
       await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
       expect(calls).toEqual(['start sandboxed']);
       // An older pcloud's unit (run as root, no record of its spec): started again in the sandbox.
-      running.set('pcloud-fn@111122223333-hello-latest', { ...running.get('pcloud-fn@111122223333-hello-latest')!, exec: ['old'] });
+      running.set('pcloud-fn-111122223333-hello-latest', { ...running.get('pcloud-fn-111122223333-hello-latest')!, exec: ['old'] });
       rmSync(join(data, 'run/lambda/111122223333-hello-latest.unit'));
       await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
-      expect(calls).toEqual(['start sandboxed', 'stop', 'start sandboxed']);
+      expect(calls).toEqual(['start sandboxed', 'stop pcloud-fn-111122223333-hello-latest', 'start sandboxed']);
     } finally {
       delete process.env.PCLOUD_SANDBOX_UID_DIR;
       rmSync(base, { recursive: true, force: true });
     }
   });
 
-  it.skipIf(FAST_TIER)('a start that fails leaves nothing: no unit, socket, spec stamp or sandbox user', async () => {
+  it('a unit of a pcloud from before issue 13 (named pcloud-fn@KEY) is listed, and taken down when its function starts', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-legacy-'));
+    process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
+    try {
+      const data = join(base, 'data');
+      const { units, calls, running } = fakeUnits();
+      const host = new FunctionHost(units, data, join(data, 'run'));
+      running.set('pcloud-fn@111122223333-hello-latest', { ...host.unit(o()), name: 'pcloud-fn@111122223333-hello-latest' });
+      running.set('pcloud-fn-111122223333-other-1', { ...host.unit(o()), name: 'pcloud-fn-111122223333-other-1' });
+      expect((await host.list()).sort()).toEqual(['111122223333-hello-latest', '111122223333-other-1']);
+      await host.ensure(o({ codeDir: join(data, 'functions/x') }));
+      expect(calls).toEqual(['stop pcloud-fn@111122223333-hello-latest', 'start sandboxed']);
+      expect([...running.keys()].sort()).toEqual(['pcloud-fn-111122223333-hello-latest', 'pcloud-fn-111122223333-other-1']);
+    } finally {
+      delete process.env.PCLOUD_SANDBOX_UID_DIR;
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(FAST_TIER)('a start that fails leaves nothing: no unit, socket or spec stamp', async () => {
     const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-failed-'));
     process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
     try {
@@ -127,12 +152,17 @@ describe('a function unit found running when the server starts (direct manager)'
         async remove(name: string) { removed.push(name); },
       });
       await expect(host.ensure(fn)).rejects.toThrow('no supervisor');
-      expect(calls).toEqual(['start', 'stop']);
-      expect(removed).toEqual(['pcloud-fn@111122223333-hello-latest']);
+      expect(calls).toEqual(['start', 'stop pcloud-fn-111122223333-hello-latest']);
+      // Once before the start (nothing there yet), once after it failed.
+      expect(removed).toEqual(['pcloud-fn-111122223333-hello-latest', 'pcloud-fn-111122223333-hello-latest']);
       expect(running.size).toBe(0);
       expect(existsSync(host.socketPath(fn.key))).toBe(false);
       expect(existsSync(join(data, 'run/lambda/111122223333-hello-latest.unit'))).toBe(false);
-      expect(readdirSync(join(data, 'run/lambda/sandbox')).filter((f) => /^(passwd|group)-/.test(f))).toEqual([]);
+      // A start refused before the manager had any state of the unit: removed all the same (its files, its user).
+      removed.length = 0;
+      Object.assign(units, { async start() { throw new Error('no sandbox user free'); } });
+      await expect(host.ensure(fn)).rejects.toThrow('no sandbox user free');
+      expect(removed.filter((n) => n === 'pcloud-fn-111122223333-hello-latest')).toHaveLength(2);
     } finally {
       delete process.env.PCLOUD_SANDBOX_UID_DIR;
       rmSync(base, { recursive: true, force: true });

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { containerUnit } from '../../src/host/nspawn.js';
 import { microvmUnit } from '../../src/host/qemu.js';
 import { firmwareFor, q35Unit, tpmUnit, vmState } from '../../src/host/q35.js';
-import { systemdFunctionUnits } from '../../src/host/functions.js';
+import { FunctionHost } from '../../src/host/functions.js';
+import { renderSocketUnits } from '../../src/host/units/socket-units.js';
+import type { UnitManager } from '../../src/host/units/types.js';
 import { renderUnitFile, unitProperties } from '../../src/host/units/render.js';
 import { HOSTILE } from '../support/hostile.js';
 import { FAST_TIER } from '../support/tier.js';
@@ -83,24 +85,25 @@ describe('generated units', () => {
   });
 });
 
-describe('function units under systemd (systemd/pcloud-fn.socket and .service)', () => {
+describe('function units under systemd (a socket unit and its service, socket-units.ts)', () => {
   for (const mode of ['per-request', 'warm'] as const) {
-    it.skipIf(FAST_TIER)(`${mode}: the socket and its service pass systemd-analyze verify`, async () => {
+    it.skipIf(FAST_TIER)(`${mode}: the socket and its service pass systemd-analyze verify`, () => {
       const o = {
         key: `111122223333-hello-${mode === 'warm' ? '1' : 'latest'}`, functionName: 'hello', version: mode === 'warm' ? '1' : '$LATEST',
         arn: 'arn:aws:lambda:us-east-1:111122223333:function:hello', runtime: 'nodejs20.x', handler: 'index.handler', codeDir: '/var/lib/pcloud/functions/x',
         memoryMiB: 256, timeoutSec: 3, environment: { GREETING: 'hello world' }, mode, idleSec: 60, region: 'us-east-1',
       };
-      const units = await systemdFunctionUnits(o, `/run/pcloud/lambda/${o.key}.sock`);
+      const units = renderSocketUnits(new FunctionHost({ kind: 'systemd' } as UnitManager, '/var/lib/pcloud', '/run/pcloud').unit(o));
       const dir = mkdtempSync(join(tmpdir(), 'pcloud-fn-units-'));
-      for (const [name, text] of [units.socket, units.service]) writeFileSync(join(dir, name), text);
-      const res = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, units.socket[0])], { encoding: 'utf8' });
+      for (const { file, text } of [units.socket, units.service]) writeFileSync(join(dir, file), text);
+      const res = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, units.socket.file)], { encoding: 'utf8' });
       expect(res.stderr.split('\n').filter((l) => l.includes('pcloud-fn'))).toEqual([]);
       expect(res.status).toBe(0);
-      expect(units.socket[1]).toMatch(new RegExp(`^Accept=${mode === 'per-request' ? 'yes' : 'no'}$`, 'm'));
-      expect(units.service[0]).toBe(mode === 'per-request' ? `pcloud-fn-${o.key}@.service` : `pcloud-fn-${o.key}.service`);
-      expect(units.service[1]).toContain('Environment="GREETING=hello world"');
-      expect(units.service[1]).toMatch(/^MemoryMax=335544320$/m);
+      expect(units.socket.text).toMatch(new RegExp(`^Accept=${mode === 'per-request' ? 'yes' : 'no'}$`, 'm'));
+      expect(units.socket.text).toContain(`\nListenStream=/run/pcloud/lambda/${o.key}.sock\n`);
+      expect(units.service.file).toBe(mode === 'per-request' ? `pcloud-fn-${o.key}@.service` : `pcloud-fn-${o.key}.service`);
+      expect(units.service.text).toContain('Environment="GREETING=hello world"');
+      expect(units.service.text).toMatch(/^MemoryMax=335544320$/m);
     });
   }
 });

@@ -7,20 +7,28 @@
  *   stop            a stop asked for before the supervisor could be signalled: it then never starts the main process
  *   state.json      the supervisor's record of the unit (once it has taken the unit)
  *   console.log     the console (stdout, stderr) of its processes, and console.log.1 before it (console-log.ts)
+ *   passwd, group   a sandboxed unit's /etc/passwd and /etc/group, naming its user (while it holds one)
+ * spec.json is what the supervisor runs: a socket, a sandbox or noNewPrivileges of the unit's description are
+ * rendered into its argv first (direct-spec.ts), the sandbox as a user of its own (sandbox-users.ts).
  * A manager that revives (the server holding the data dir) starts again, per its restart policy, a unit whose
  * supervisor died (SIGKILL, OOM) after taking down what was left of it.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile, open, stat } from 'node:fs/promises';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile, open, stat } from 'node:fs/promises';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnDetached } from '../exec.js';
 import { assertPortsFree } from '../ports.js';
 import { alive, sameProcess, startTicks, unitCgroup } from './proc.js';
+import { cgroupTreePids, removeCgroupTree } from './cgroup-tree.js';
 import { restartDelayMs } from './restart.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
 import { log } from '../../log.js';
 import { consoleCommand, consoleLogBytes, readConsoleTail } from './console-log.js';
+import { directSpec, type SandboxBox } from './direct-spec.js';
+import { passwdFiles } from '../sandbox.js';
+import { seccompProgram } from '../sandbox-seccomp.js';
+import { SandboxUsers } from '../sandbox-users.js';
 
 interface StoredStatus extends UnitStatus {
   supervisorPid?: number;
@@ -44,19 +52,6 @@ export function supervisorScript(): string {
   return here.replace(/\/src\/host\/units\/direct\.ts$/, '/dist/src/host/units/supervisor.js');
 }
 
-async function removeCgroupTree(path: string): Promise<void> {
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) if (e.isDirectory()) await removeCgroupTree(join(path, e.name));
-  await rmdir(path).catch(() => undefined);
-}
-
-async function cgroupTreePids(path: string, into: Set<number>): Promise<void> {
-  const procs = await readFile(join(path, 'cgroup.procs'), 'utf8').catch(() => '');
-  for (const p of procs.split('\n')) if (p) into.add(Number(p));
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) if (e.isDirectory()) await cgroupTreePids(join(path, e.name), into);
-}
-
 export class DirectUnitManager implements UnitManager {
   readonly kind = 'direct' as const;
   private readonly root: string;
@@ -71,15 +66,19 @@ export class DirectUnitManager implements UnitManager {
   private readonly reviving = new Set<string>();
   private readonly revive: boolean;
   private readonly consoleLogBytes: number;
+  /** The users sandboxed units run as, one each (systemd's DynamicUser=). */
+  private readonly users: SandboxUsers;
 
   /**
    * revive: start again units whose supervisor died (only the server that holds the data dir does).
    * consoleLogBytes: the bound of each of a unit's two console files (console-log.ts; PCLOUD_CONSOLE_LOG_BYTES).
+   * dataDir: whose units these are, in the host-wide record of sandbox users (runDir's parent unless said).
    */
-  constructor(runDir: string, opts: { revive?: boolean; consoleLogBytes?: number } = {}) {
+  constructor(runDir: string, opts: { revive?: boolean; consoleLogBytes?: number; dataDir?: string } = {}) {
     this.root = resolve(runDir, 'units');
     this.revive = opts.revive ?? false;
     this.consoleLogBytes = opts.consoleLogBytes ?? consoleLogBytes();
+    this.users = new SandboxUsers(opts.dataDir ?? dirname(resolve(runDir)));
   }
 
   async init(): Promise<void> {
@@ -107,7 +106,7 @@ export class DirectUnitManager implements UnitManager {
       await this.killLeftovers(name);
       await mkdir(dir, { recursive: true });
       for (const f of ['state.json', 'stop', 'supervisor.pid']) await rm(join(dir, f), { force: true });
-      await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+      await writeFile(join(dir, 'spec.json'), JSON.stringify(await this.runnable(spec)));
       this.last.delete(name);
       this.watchUnit(name);
       const out = await open(join(dir, 'supervisor.log'), 'a');
@@ -237,7 +236,8 @@ export class DirectUnitManager implements UnitManager {
     this.last.delete(name);
     this.revivals.delete(name);
     // A supervisor that was killed leaves its cgroups behind: they are empty once its unit has ended.
-    for (const path of this.cgroupPaths(name)) await removeCgroupTree(path);
+    for (const path of this.cgroupPaths(name)) removeCgroupTree(path);
+    if (existsSync(join(this.dir(name), 'passwd'))) await this.users.release(name);
     await rm(this.dir(name), { recursive: true, force: true });
   }
 
@@ -258,6 +258,23 @@ export class DirectUnitManager implements UnitManager {
     clearInterval(this.poller);
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
+  }
+
+  /** The spec as its supervisor runs it (direct-spec.ts): a sandboxed unit's user claimed (released by remove()). */
+  private async runnable(spec: UnitSpec): Promise<UnitSpec> {
+    if (!spec.socket && !spec.sandbox && !spec.noNewPrivileges) return spec;
+    return directSpec(spec, spec.sandbox ? await this.sandboxBox(spec.name) : undefined);
+  }
+
+  /** A sandboxed unit's user (claimed), the passwd and group files naming it, and the seccomp program. */
+  private async sandboxBox(name: string): Promise<SandboxBox> {
+    const seccomp = await seccompProgram(join(dirname(this.root), 'sandbox'));
+    const uid = await this.users.claim(name);
+    const files = passwdFiles(uid);
+    const [passwd, group] = [join(this.dir(name), 'passwd'), join(this.dir(name), 'group')];
+    await writeFile(passwd, files.passwd, { mode: 0o644 });
+    await writeFile(group, files.group, { mode: 0o644 });
+    return { uid, seccomp, passwd, group };
   }
 
   private async spec(name: string): Promise<UnitSpec | undefined> {
@@ -289,7 +306,7 @@ export class DirectUnitManager implements UnitManager {
     const pids = new Set<number>();
     for (const path of this.cgroupPaths(name)) {
       // The pre-digest path was shared by every data dir: never count (or kill) what runs there.
-      if (!path.endsWith(`/pcloud/${name}`)) await cgroupTreePids(path, pids);
+      if (!path.endsWith(`/pcloud/${name}`)) cgroupTreePids(path, pids);
     }
     return pids;
   }

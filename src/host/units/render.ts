@@ -76,7 +76,10 @@ export function unitValue(s: string, what = 'A unit setting'): string {
   return line(s.replace(/%/g, '%%'), what);
 }
 
-/** Values for templates in systemd/ (template.ts's fill()): each made by one of the escapers above. */
+/**
+ * Values for unit-file templates (template.ts' fill()), each made by one of the escapers above. pcloud's own units no
+ * longer come from templates (transient services from unitProperties, socket units from socket-units.ts).
+ */
 export const systemd = {
   /** A plain setting's value. */
   value: (s: string, what?: string): Escaped<'systemd'> => escapedAs('systemd', unitValue(s, what)),
@@ -90,7 +93,7 @@ export const systemd = {
     escapedAs('systemd', pairs.map(([k, v]) => `${settingKey(k)}=${unitValue(v, k)}`).join('\n')),
 };
 
-function settingKey(k: string): string {
+export function settingKey(k: string): string {
   if (!/^[A-Z][A-Za-z0-9]*$/.test(k)) throw new UnitValueError(`${JSON.stringify(k.slice(0, 64))} is not a unit setting`);
   return k;
 }

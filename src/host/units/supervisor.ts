@@ -14,7 +14,7 @@
  * console-log.ts in console.log and console.log.1, are written there)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import unixDgram from 'unix-dgram';
 import type { RestartPolicy, UnitSpec, UnitStatus } from './types.js';
@@ -22,6 +22,7 @@ import { socketPath } from '../sockets.js';
 import { startTicks, unitCgroup } from './proc.js';
 import { restartDelayMs } from './restart.js';
 import { cgroupV1Rules, devicePolicySupport } from './devices.js';
+import { cgroupTreePids, removeCgroupTree } from './cgroup-tree.js';
 import { consoleLogBytes, openConsole, type UnitConsole } from './console-log.js';
 
 // A stop can come at any moment, even before the main process exists: take it first of all.
@@ -125,13 +126,10 @@ function applyLimits(): string | undefined {
   return ok ? undefined : status.notify!['X_PCLOUD_CGROUP_ERROR'];
 }
 
+/** Everything in the unit's cgroups and below them (nspawn's payload and supervisor cgroups), but this supervisor. */
 function cgroupPids(): number[] {
   const pids = new Set<number>();
-  for (const path of cgroupDirs) {
-    try {
-      for (const p of readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
-    } catch { /* gone */ }
-  }
+  for (const path of cgroupDirs) cgroupTreePids(path, pids);
   pids.delete(process.pid);
   return [...pids];
 }
@@ -148,16 +146,6 @@ function leaveCgroups(): void {
   while (left.length && Date.now() < deadline) {
     left = left.filter((path) => !removeCgroupTree(path));
     if (left.length) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
-}
-
-function removeCgroupTree(path: string): boolean {
-  try {
-    for (const e of readdirSync(path, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(path, e.name));
-    rmdirSync(path);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

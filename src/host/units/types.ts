@@ -47,6 +47,53 @@ export interface DevicePolicy {
   allow: DeviceAllow[];
 }
 
+/**
+ * A unit that listens on a UNIX socket and runs its program on connections (systemd's socket activation). systemd
+ * renders a `.socket` unit and its service: with `accept`, a template `NAME@.service`, an instance per connection;
+ * without, `NAME.service`, started on the first connection and given the listening socket. The direct manager runs
+ * `systemd-socket-activate` on the socket as the unit's main process, the program its child (or itself, without
+ * `accept`). The unit's `exec`, `env`, `sandbox` and `noNewPrivileges` are the program's under both.
+ */
+export interface SocketSection {
+  /** The socket's absolute path (at most 107 bytes: sockets.ts makes long ones short). */
+  listen: string;
+  /** A process per connection (the connection its fd 3), or one process for every connection. */
+  accept: boolean;
+  /**
+   * Who may connect (SocketMode=, e.g. 0o600). systemd only: the direct manager's activator, run as root with the
+   * server's umask, makes a socket only root can connect to.
+   */
+  mode: number;
+  /** How many of its processes may run at once (MaxConnections=). systemd only: the unit's `limits` bound them under direct. */
+  maxConnections?: number;
+  /**
+   * Each process's limits. systemd gives each service the socket starts a cgroup of its own with these; the direct
+   * manager's activator starts them all in the unit's one cgroup, which the unit's `limits` bound as a whole.
+   */
+  serviceLimits?: UnitLimits;
+  /** Each process's longest run (RuntimeMaxSec=): the backstop of the program's own timeout. systemd only. */
+  serviceRuntimeMaxSec?: number;
+}
+
+/**
+ * Tenant code's confinement: a user of its own (never root), a read-only system that shows the host's /usr and
+ * `readOnly` only, `code` read-only at TASK_ROOT (its working directory), a private /tmp, no devices, no host
+ * namespaces, only UNIX and IP sockets, seccomp (@system-service), no capabilities and no new privileges. systemd:
+ * DynamicUser= and its hardening settings (socket-units.ts); direct: bubblewrap and setpriv as a user of
+ * sandbox-users.ts (sandbox.ts).
+ */
+export interface UnitSandbox {
+  /** The program's code on the host, read-only at TASK_ROOT. */
+  code: string;
+  /** Host files or directories it needs outside /usr (its runtime, an interpreter elsewhere): read-only at the same path. */
+  readOnly: string[];
+  /**
+   * Host directories it must not see inside them (the data dir): systemd puts an empty read-only tmpfs over each, as
+   * its read-only system shows the rest of the host; the direct manager's sandbox shows nothing it does not bind.
+   */
+  hidden: string[];
+}
+
 export interface UnitSpec {
   /** Unit name, e.g. `pcloud-instance@i-0123456789abcdef0`. */
   name: string;
@@ -62,6 +109,10 @@ export interface UnitSpec {
   killSignal?: NodeJS.Signals;
   /** Exit statuses after which the unit is started again (nspawn exits 133 when its container reboots). */
   restartForceExitStatus?: number[];
+  /**
+   * The cgroup limits of the unit, its main process and everything it starts. A socket unit under systemd has no
+   * cgroup above the services its socket starts: `socket.serviceLimits` hold each of them there instead.
+   */
   limits?: UnitLimits;
   /** The main process manages its own cgroup subtree (nspawn): Delegate=yes, KillMode=mixed. */
   delegate?: boolean;
@@ -70,6 +121,12 @@ export interface UnitSpec {
   ports?: HostPort[];
   /** A closed device policy. The direct manager enforces it on cgroup v1 only (devices.ts says why). */
   devices?: DevicePolicy;
+  /** Listen on a socket and run the program on connections (SocketSection). */
+  socket?: SocketSection;
+  /** Run the program confined (tenant code). Implies noNewPrivileges. */
+  sandbox?: UnitSandbox;
+  /** The program and what it starts can never gain privileges (setuid, file capabilities): NoNewPrivileges=, setpriv. */
+  noNewPrivileges?: boolean;
 }
 
 export type ActiveState = 'activating' | 'active' | 'deactivating' | 'inactive' | 'failed';

@@ -1,0 +1,86 @@
+/**
+ * Function units rendered through the unit manager (host.unit(): one description; socket-units.ts for systemd,
+ * direct-spec.ts for the direct manager) against what was rendered before issue 13 (test/fixtures/function-units: the
+ * systemd/pcloud-fn.* templates' text and the direct manager's spec as they were). The hardening is the same line
+ * for line; the differences are the ones listed here, each applied to the old text.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FunctionHost, pythonCommand, type FunctionUnitOptions } from '../../src/host/functions.js';
+import { programPrefix } from '../../src/host/sandbox.js';
+import { directSpec } from '../../src/host/units/direct-spec.js';
+import { renderSocketUnits } from '../../src/host/units/socket-units.js';
+import type { UnitManager } from '../../src/host/units/types.js';
+import { projectRoot } from '../../src/paths.js';
+
+const fixtures = join(import.meta.dirname, '../fixtures/function-units');
+const env = { GREETING: 'a\nb; $x %i "q" \\ {}' };
+const cases: Record<string, FunctionUnitOptions> = {
+  'per-request': {
+    key: '111122223333-hello-latest', functionName: 'hello', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:111122223333:function:hello',
+    runtime: 'python3.12', handler: 'app.handler', codeDir: '/var/lib/pcloud/functions/111122223333/hello/rev1', memoryMiB: 128, timeoutSec: 3,
+    environment: env, mode: 'per-request', idleSec: 60, region: 'us-east-1',
+  },
+  warm: {
+    key: '111122223333-hello-1', functionName: 'hello', version: '1', arn: 'arn:aws:lambda:us-east-1:111122223333:function:hello:1',
+    runtime: 'nodejs20.x', handler: 'index.handler', codeDir: '/var/lib/pcloud/functions/111122223333/hello/rev2', memoryMiB: 256, timeoutSec: 30,
+    environment: env, mode: 'warm', idleSec: 60, region: 'eu-west-1',
+  },
+  console: {
+    key: '111122223333-console-latest', functionName: 'console', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:111122223333:function:console',
+    runtime: 'nodejs20.x', handler: 'index.handler', codeDir: '/var/lib/pcloud/functions/111122223333/console/rev', memoryMiB: 128, timeoutSec: 900,
+    environment: { PCLOUD_CONSOLE: 'i-0123456789abcdef0' }, mode: 'warm', idleSec: 60, region: 'us-east-1',
+    console: { instanceId: 'i-0123456789abcdef0', vncPath: '/run/pcloud/vm/i-0123456789abcdef0/vnc.sock', idleSec: 300, stateFile: '/var/lib/pcloud/run/console/i.json' },
+  },
+};
+
+/** The fixtures name this machine's paths by placeholders (they were rendered on another checkout). */
+const placeholders = (s: string) => s.replaceAll(projectRoot(), '<root>').replaceAll(process.execPath, '<node>').replaceAll(pythonCommand(), '<python>');
+const before = (file: string) => readFileSync(join(fixtures, file), 'utf8');
+/** The templates' comments are gone (socket-units.ts says what they said). */
+const withoutComments = (text: string) => text.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+
+const host = new FunctionHost({ kind: 'direct' } as UnitManager, '/var/lib/pcloud', '/var/lib/pcloud/run');
+const box = {
+  uid: 61200, seccomp: '/var/lib/pcloud/run/lambda/sandbox/seccomp.bpf',
+  passwd: '/var/lib/pcloud/run/lambda/sandbox/passwd-61200', group: '/var/lib/pcloud/run/lambda/sandbox/group-61200',
+};
+
+/** The fixtures were rendered where node is under /usr (nothing more to bind); elsewhere a Node unit binds its prefix too. */
+const otherNode = (o: FunctionUnitOptions) => !o.runtime.startsWith('python') && programPrefix(process.execPath).length > 0;
+
+describe('function units through the unit manager, against before', () => {
+  for (const [name, o] of Object.entries(cases)) {
+    it.skipIf(otherNode(o))(`${name}: systemd's socket is the same, its service the same but for its Description`, () => {
+      const spec = host.unit(o);
+      const files = renderSocketUnits(spec);
+      expect(placeholders(files.socket.text)).toBe(withoutComments(before(`${name}.socket`)));
+      // The service was described as `NAME:VERSION invocation`; it now has the unit's one description.
+      const service = withoutComments(before(`${name}.service`))
+        .replace(/^Description=.*$/m, `Description=${spec.description.replaceAll('%', '%%')}`);
+      expect(placeholders(files.service.text)).toBe(service);
+    });
+
+    it.skipIf(otherNode(o))(`${name}: the direct manager runs the same argv, environment and limits`, () => {
+      const old = JSON.parse(before(`${name}.direct.json`)) as Record<string, unknown>;
+      const want = {
+        ...old,
+        // Named as under systemd (an `@` cannot name an Accept=yes socket unit).
+        name: `pcloud-fn-${o.key}`,
+        // A per-request unit's activator never exits 133 (its invokes do, in processes of their own): no change there.
+        restartForceExitStatus: [133],
+        // A console proxy cannot gain privileges under the direct manager either (NoNewPrivileges= under systemd).
+        exec: o.console ? insertAfter(old.exec as string[], '--', ['setpriv', '--no-new-privs', '--']) : old.exec,
+      };
+      const got = JSON.parse(placeholders(JSON.stringify(directSpec(host.unit(o), o.console ? undefined : box)))) as Record<string, unknown>;
+      expect(got).toEqual(want);
+    });
+  }
+});
+
+/** argv with `extra` after the first `marker`. */
+function insertAfter(argv: string[], marker: string, extra: string[]): string[] {
+  const i = argv.indexOf(marker);
+  return [...argv.slice(0, i + 1), ...extra, ...argv.slice(i + 1)];
+}
