@@ -22,7 +22,8 @@ export function openDb(file: string): Db {
     migrate(db);
   } catch (e) {
     sqlite.close();
-    throw new Error(`could not bring the state database ${file} to this pcloud's schema, left as it was: ${(e as Error).message}`, { cause: e });
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(`could not bring the state database ${file} to this pcloud's schema (left as it was): ${why}`, { cause: e });
   }
   // EC2 filter wildcards, linear and within the request's budget (GLOB's cost grows with value x pattern).
   sqlite.function('pcloud_match', { varargs: false }, sqlMatch);
