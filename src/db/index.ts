@@ -2,13 +2,13 @@ import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import * as schema from './schema.js';
-import { migrations } from './migrations.js';
+import { migrate } from './migrate.js';
 import { sqlMatch } from '../wildcard.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 export { schema };
 
-/** Open (creating if needed) the state database, in WAL mode, with every migration applied. */
+/** Open (creating if needed) the state database, in WAL mode, with every migration applied (src/db/migrate.ts). */
 export function openDb(file: string): Db {
   const sqlite = new Database(file);
   // Every account's secret keys are in it: root's only (its -wal and -shm files take the same mode from it).
@@ -17,18 +17,15 @@ export function openDb(file: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  migrate(sqlite);
+  const db = drizzle(sqlite, { schema }) as Db;
+  try {
+    migrate(db);
+  } catch (e) {
+    sqlite.close();
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(`could not bring the state database ${file} to this pcloud's schema (left as it was): ${why}`, { cause: e });
+  }
   // EC2 filter wildcards, linear and within the request's budget (GLOB's cost grows with value x pattern).
   sqlite.function('pcloud_match', { varargs: false }, sqlMatch);
-  return drizzle(sqlite, { schema }) as Db;
-}
-
-export function migrate(sqlite: Database.Database): void {
-  const version = sqlite.pragma('user_version', { simple: true }) as number;
-  for (let i = version; i < migrations.length; i++) {
-    sqlite.transaction(() => {
-      sqlite.exec(migrations[i]!);
-      sqlite.pragma(`user_version = ${i + 1}`);
-    })();
-  }
+  return db;
 }

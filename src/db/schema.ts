@@ -1,4 +1,7 @@
-/** The state pcloud keeps: one SQLite file (WAL), every resource owned by one account. */
+/**
+ * The state pcloud keeps: one SQLite file (WAL), every resource owned by one account. The schema's one definition:
+ * after changing it, `npm run db:generate` writes the migration (src/db/migrations) that openDb applies.
+ */
 import { sqliteTable, text, integer, primaryKey, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const accounts = sqliteTable('accounts', {
@@ -9,7 +12,7 @@ export const accounts = sqliteTable('accounts', {
 export const accessKeys = sqliteTable('access_keys', {
   accessKeyId: text('access_key_id').primaryKey(),
   secretAccessKey: text('secret_access_key').notNull(),
-  accountId: text('account_id').notNull(),
+  accountId: text('account_id').notNull().references(() => accounts.id),
   createdAt: integer('created_at').notNull(),
 });
 
