@@ -212,7 +212,7 @@ export class Images {
    * running instance the copy is crash-consistent, as with NoReboot on AWS). Returns once it is available.
    */
   async fromInstance(accountId: string, inst: { id: string; imageId: string; runtime: string }, name: string, description: string): Promise<Image> {
-    if (!/^[A-Za-z0-9()[\]. \/'@_-]{3,128}$/.test(name)) {
+    if (!/^[A-Za-z0-9()[\]. /'@_-]{3,128}$/.test(name)) {
       throw invalidParam(`AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`);
     }
     if (this.db.select({ id: images.id }).from(images).where(and(eq(images.ownerId, accountId), eq(images.name, name))).get()) {

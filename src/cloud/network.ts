@@ -71,7 +71,7 @@ export class Network {
       this.config.availabilityZones.forEach((az, i) => {
         if (existing.some((s) => s.availabilityZone === az)) return;
         tx.insert(subnets).values({
-          id: newId('subnet'), accountId, vpcId: vpc!.id, cidr: subBlock(vpc!.cidr, 20, i), availabilityZone: az,
+          id: newId('subnet'), accountId, vpcId: vpc.id, cidr: subBlock(vpc.cidr, 20, i), availabilityZone: az,
           isDefault: true, createdAt: now, mapPublicIp: false,
         }).run();
       });

@@ -10,7 +10,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { fill, loadTemplate, type Escaped } from './template.js';
+import { fill, loadTemplate } from './template.js';
 import { nginxToken } from './nginx-syntax.js';
 import { log } from '../log.js';
 import { run } from './exec.js';

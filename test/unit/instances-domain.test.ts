@@ -15,6 +15,7 @@ import { privateDnsDomain, privateDnsName, privateHostLabel } from '../../src/cl
 import { images } from '../../src/db/schema.js';
 import { nfsClientAddress } from '../../src/host/network.js';
 import { fakeHost } from '../support/fake-host.js';
+import { thrown } from '../support/thrown.js';
 import { waitFor } from '../support/wait.js';
 
 const ACCOUNT = '111111111111';
@@ -189,7 +190,7 @@ describe('DescribeTags paging (paging.ts)', () => {
     expect(rest.items).toHaveLength(2);
     expect(rest.nextToken).toBeUndefined();
     expect([...first.items, ...rest.items].map((t) => t.resourceId)).toEqual([...ids].sort());
-    expect(() => cloud.tags.describe(ACCOUNT, [], { max: 5, token: Buffer.from('5').toString('base64url') })).toThrow(expect.objectContaining({ code: 'InvalidPaginationToken' }));
-    expect(() => cloud.tags.describe(ACCOUNT, [], { max: 4 })).toThrow(expect.objectContaining({ code: 'InvalidParameterValue' }));
+    expect(thrown(() => cloud.tags.describe(ACCOUNT, [], { max: 5, token: Buffer.from('5').toString('base64url') }))).toMatchObject({ code: 'InvalidPaginationToken' });
+    expect(thrown(() => cloud.tags.describe(ACCOUNT, [], { max: 4 }))).toMatchObject({ code: 'InvalidParameterValue' });
   });
 });

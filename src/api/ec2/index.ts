@@ -59,7 +59,7 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
       log.debug(`ec2 ${action || '-'}: ${err.code}: ${err.message}`);
       return ec2Error(err.code, err.message, requestId);
     }
-    log.error(`ec2 ${action || '-'} failed: ${(err as Error).stack ?? err}`);
+    log.error(`ec2 ${action || '-'} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     return ec2Error('InternalError', 'An internal error has occurred', requestId);
   }
 }

@@ -102,8 +102,8 @@ export class DirectUnitManager implements UnitManager {
       const current = await this.status(name);
       if (current && !isFinal(current.state)) throw new Error(`unit ${name} is already ${current.state}`);
       // Host-wide ports: free, or held only by what is left of this very unit (taken down before it starts again).
-      await assertPortsFree(spec.ports ?? [], async (pid) => (await this.cgroupPids(name)).has(pid));
-      await this.killLeftovers(name);
+      await assertPortsFree(spec.ports ?? [], (pid) => this.cgroupPids(name).has(pid));
+      this.killLeftovers(name);
       await mkdir(dir, { recursive: true });
       for (const f of ['state.json', 'stop', 'supervisor.pid']) await rm(join(dir, f), { force: true });
       await writeFile(join(dir, 'spec.json'), JSON.stringify(await this.runnable(spec)));
@@ -178,7 +178,7 @@ export class DirectUnitManager implements UnitManager {
     log.warn(`unit ${name} did not stop in time: killing it`);
     const sup = await this.supervisor(name);
     if (sup && sameProcess(sup.pid, sup.ticks)) process.kill(sup.pid, 'SIGKILL');
-    await this.killLeftovers(name);
+    this.killLeftovers(name);
     return this.status(name);
   }
 
@@ -210,7 +210,7 @@ export class DirectUnitManager implements UnitManager {
       if (again && (isFinal(again.state) || again.supervisorPid !== st.supervisorPid)) return this.status(name);
       // The supervisor died without recording an end (SIGKILL, OOM): the unit has failed; take down what is left of it.
       if (alive(st.mainPid)) process.kill(st.mainPid!, 'SIGKILL');
-      await this.killLeftovers(name);
+      this.killLeftovers(name);
       const { supervisorPid: _p, supervisorTicks: _t, ...rest } = st;
       return { ...rest, state: 'failed', result: 'supervisor-died' };
     }
@@ -302,7 +302,7 @@ export class DirectUnitManager implements UnitManager {
     return HIERARCHIES.flatMap((h) => [join(h, unitCgroup(this.dir(name), name)), join(h, 'pcloud', name)]);
   }
 
-  private async cgroupPids(name: string): Promise<Set<number>> {
+  private cgroupPids(name: string): Set<number> {
     const pids = new Set<number>();
     for (const path of this.cgroupPaths(name)) {
       // The pre-digest path was shared by every data dir: never count (or kill) what runs there.
@@ -312,8 +312,8 @@ export class DirectUnitManager implements UnitManager {
   }
 
   /** SIGKILL what is left in an ended unit's cgroup (its supervisor was killed, or would not stop). */
-  private async killLeftovers(name: string): Promise<void> {
-    for (const pid of await this.cgroupPids(name)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  private killLeftovers(name: string): void {
+    for (const pid of this.cgroupPids(name)) if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
 
   private async read(name: string): Promise<StoredStatus | undefined> {

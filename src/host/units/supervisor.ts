@@ -61,9 +61,9 @@ const status: UnitStatus & { supervisorPid: number; supervisorTicks?: number } =
 };
 
 function save(): void {
-  const tmp = join(dir!, 'state.json.tmp');
+  const tmp = join(dir, 'state.json.tmp');
   writeFileSync(tmp, JSON.stringify(status));
-  renameSync(tmp, join(dir!, 'state.json'));
+  renameSync(tmp, join(dir, 'state.json'));
 }
 
 // ---- cgroups: the unit's limits and device policy, inherited by everything the main process starts ----
@@ -189,7 +189,7 @@ function startMain(): void {
   if (stopping) return finish('inactive');
   starts.push(Date.now());
   try {
-    unitConsole ??= openConsole(dir!, consoleLogBytes());
+    unitConsole ??= openConsole(dir, consoleLogBytes());
   } catch (err) {
     process.stderr.write(`console: ${(err as Error).message}\n`); // supervisor.log, for the host's operator
     status.result = 'start-failed';
