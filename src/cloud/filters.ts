@@ -52,12 +52,14 @@ function matchesField(v: string | readonly string[] | undefined | null, patterns
  * Apply filters in memory: each one a field of the table, or (if the resource has tags: `tags`, by resource id) a tag
  * filter. A resource without tags given refuses tag filters as any unknown name.
  */
-export function filterRows<T extends { id: string }>(rows: T[], filters: Filter[], fields: Fields<T>, tags?: ReadonlyMap<string, readonly TagLike[]>): T[] {
+export function filterRows<T extends { id: string }>(rows: T[], filters: Filter[], fields: Fields<T>, tags: ReadonlyMap<string, readonly TagLike[]>): T[];
+export function filterRows<T>(rows: T[], filters: Filter[], fields: Fields<T>): T[];
+export function filterRows<T>(rows: T[], filters: Filter[], fields: Fields<T>, tags?: ReadonlyMap<string, readonly TagLike[]>): T[] {
   let out = rows;
   for (const f of filters) {
     const tag = tags ? tagFilter(f.name) : undefined;
     if (tags && tag) {
-      const of = (r: T) => tags.get(r.id) ?? [];
+      const of = (r: T) => tags.get((r as { id: string }).id) ?? [];
       if (tag.kind === 'tag') out = out.filter((r) => matches(of(r).find((t) => t.key === tag.key)?.value, f.values));
       else if (tag.kind === 'tag-key') out = out.filter((r) => of(r).some((t) => matches(t.key, f.values)));
       else out = out.filter((r) => of(r).some((t) => matches(t.value, f.values)));

@@ -20,7 +20,7 @@ const tags = new Map([
 ]);
 
 const ids = (list: Row[]) => list.map((r) => r.id);
-const apply = (filters: Filter[], withTags = true) => ids(filterRows(rows, filters, fields, withTags ? tags : undefined));
+const apply = (filters: Filter[], withTags = true) => ids(withTags ? filterRows(rows, filters, fields, tags) : filterRows(rows, filters, fields));
 
 /** The CloudError thrown, or a failure if none is. */
 function refusal(fn: () => unknown): CloudError {

@@ -3,7 +3,7 @@ import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import type { Instance, RunParams, StateChange } from '../../../cloud/instances/index.js';
 import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
-import { fieldOf } from '../filters.js';
+import { fieldOf } from '../../../cloud/filters.js';
 import type { Query } from '../query.js';
 import { groupNames, groupSet, instanceShape, stateShape, type GroupNames } from '../shapes.js';
 
