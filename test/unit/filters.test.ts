@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloudError } from '../../src/cloud/errors.js';
+import { thrown } from '../support/thrown.js';
 import { byIds, fieldOf, filterRows, invalidFilter, matches, tagFilter, type Fields, type Filter } from '../../src/cloud/filters.js';
 
 interface Row { id: string; name: string; size: number; groups: string[]; vpcId: string | null }
@@ -22,15 +23,11 @@ const tags = new Map([
 const ids = (list: Row[]) => list.map((r) => r.id);
 const apply = (filters: Filter[], withTags = true) => ids(withTags ? filterRows(rows, filters, fields, tags) : filterRows(rows, filters, fields));
 
-/** The CloudError thrown, or a failure if none is. */
+/** The CloudError thrown (the test fails if none is). */
 function refusal(fn: () => unknown): CloudError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CloudError) return err;
-    throw err;
-  }
-  throw new Error('nothing was refused');
+  const err = thrown(fn);
+  expect(err).toBeInstanceOf(CloudError);
+  return err as CloudError;
 }
 
 describe('filterRows', () => {
@@ -87,6 +84,12 @@ describe('filterRows', () => {
       expect(refusal(() => apply([{ name, values: ['*'] }], false)).message).toBe(`The filter '${name}' is invalid`);
     }
     expect(apply([{ name: 'name', values: ['db'] }], false)).toEqual(['r-3']);
+  });
+
+  it('filters rows without ids (a catalog\'s) by their fields', () => {
+    const types = [{ name: 't3.nano', vcpus: 2 }, { name: 'm5.large', vcpus: 2 }, { name: 't3.xlarge', vcpus: 4 }];
+    const byName: Fields<(typeof types)[number]> = { 'instance-type': (t) => t.name, vcpus: (t) => String(t.vcpus) };
+    expect(filterRows(types, [{ name: 'instance-type', values: ['t3.*'] }, { name: 'vcpus', values: ['2'] }], byName)).toEqual([types[0]]);
   });
 
   it('never reads a table\'s prototype for a name (a field table made with Object.create(null) too)', () => {
