@@ -14,7 +14,7 @@ import { assertUnshifted, type StoragePool } from '../host/storage.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
-import { Tags } from './tags.js';
+import type { Tags } from './tags.js';
 import { log } from '../log.js';
 import { alive } from '../host/units/proc.js';
 
@@ -38,6 +38,7 @@ export class Images {
     private readonly db: Db,
     private readonly pool: StoragePool,
     private readonly dirs: { recipes: string; cache: string },
+    private readonly tags: Tags,
   ) {}
 
   /** An available image; with an account, only one it may use (its own or a public one). */
@@ -71,7 +72,7 @@ export class Images {
         o === r.ownerId || (o === 'self' && r.ownerId === accountId) || (['amazon', 'pcloud'].includes(o) && r.ownerId === SYSTEM_ACCOUNT)));
     }
     if (!filters.length) return rows;
-    return filterRows(rows, filters, imageFields, new Tags(this.db).of(rows.map((r) => r.id)));
+    return filterRows(rows, filters, imageFields, this.tags.of(rows.map((r) => r.id)));
   }
 
   /** Whether the image also runs as a microvm (it has a kernel: its VM artifacts were made at registration). */

@@ -8,7 +8,6 @@ import { unservable } from './text.js';
 import { invalidFilter, tagFilter, type Filter } from './filters.js';
 
 /** The filter type and matcher live in filters.ts; re-exported for the callers that import them from here. */
-export { matches, type Filter } from './filters.js';
 
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
