@@ -104,6 +104,10 @@ describe('a function becoming a console function', () => {
     expect(route()).toMatchObject({ console: true });
     await fns.updateConfiguration(ME, 'becomes-console', { environment: {} });
     expect(route()).toMatchObject({ console: false });
+    // A qualifier in the name (as before: the configuration is $LATEST's) changes the route too.
+    await fns.updateConfiguration(ME, 'becomes-console:7', { environment: { PCLOUD_CONSOLE_INSTANCE: VM } });
+    expect(route()).toMatchObject({ console: true });
+    expect(fns.get(ME, 'becomes-console').environment).toEqual({ PCLOUD_CONSOLE_INSTANCE: VM });
   });
 });
 

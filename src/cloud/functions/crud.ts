@@ -17,7 +17,7 @@ import type { FatLambdas } from './fat-lambda.js';
 import { check, checkZipSize } from './params.js';
 import type { FunctionRecords } from './records.js';
 import type { FunctionUrls } from './urls.js';
-import { MODE_TAG, NAME, ZIP_MAX, functionKey, invalid, type FunctionInput, type FunctionRow, type FunctionView } from './types.js';
+import { CONSOLE_ENV, MODE_TAG, NAME, ZIP_MAX, functionKey, invalid, type FunctionInput, type FunctionRow, type FunctionView } from './types.js';
 
 /** GetAccountSettings: the account's limits and what it uses of them. */
 export interface AccountSettings {
@@ -162,7 +162,7 @@ export class FunctionCatalog {
 
   async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
     const { name } = this.records.names.parse(accountId, ref);
-    this.records.row(accountId, name);
+    const servedConsole = Object.hasOwn(this.records.row(accountId, name).environment, CONSOLE_ENV);
     check(input, false);
     this.fat.checkOwner(accountId, input.environment);
     const set: Partial<FunctionRow> = { updatedAt: Date.now() };
@@ -177,6 +177,8 @@ export class FunctionCatalog {
     this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
     // The next invoke starts the unit with the new configuration.
     await this.host.stop(functionKey(accountId, name, '$LATEST'));
+    // A function that starts or stops serving a VM's console changes its URL's route.
+    if (input.environment !== undefined && Object.hasOwn(input.environment, CONSOLE_ENV) !== servedConsole) await this.urls.sync();
     return this.records.get(accountId, name);
   }
 
