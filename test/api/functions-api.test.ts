@@ -256,6 +256,12 @@ describe('a server starts whatever its database holds', () => {
 });
 
 describe('tags of a function', () => {
+  it('a TagResource of a function that does not exist is ResourceNotFoundException, whatever its tags', async () => {
+    const missing = cloud.functions.arn(ME, 'no-such-function');
+    expect((await errorOf(lambda.send(new TagResourceCommand({ Resource: missing, Tags: { ['k'.repeat(300)]: 'v' } })))).code).toBe('ResourceNotFoundException');
+    expect((await errorOf(lambda.send(new TagResourceCommand({ Resource: missing, Tags: { team: 'a' } })))).code).toBe('ResourceNotFoundException');
+  });
+
   it('a TagResource whose pcloud:invoke-mode is refused stores none of its tags; a good one stores them and switches the mode', async () => {
     const arn = (await create('tagged')).FunctionArn!;
     const tagsOf = async () => (await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags ?? {};

@@ -82,6 +82,7 @@ export const routes: [string, RegExp, Handler][] = [
   }],
   ['GET', /^\/2017-03-31\/tags\/(.+)$/, ({ cloud, accountId, m }) => json({ Tags: tagsShape(cloud.functions.tagsOf(accountId, m[1]!)) })],
   ['POST', /^\/2017-03-31\/tags\/(.+)$/, async ({ cloud, accountId, m, body }) => {
+    cloud.functions.tagsOf(accountId, m[1]!); // a missing function is ResourceNotFoundException, whatever the body holds
     await cloud.functions.tag(accountId, m[1]!, tagList(parseBody('TagResource', body).Tags));
     return new Response(null, { status: 204 });
   }],
