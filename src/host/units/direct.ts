@@ -272,8 +272,15 @@ export class DirectUnitManager implements UnitManager {
     const uid = await this.users.claim(name);
     const files = passwdFiles(uid);
     const [passwd, group] = [join(this.dir(name), 'passwd'), join(this.dir(name), 'group')];
-    await writeFile(passwd, files.passwd, { mode: 0o644 });
-    await writeFile(group, files.group, { mode: 0o644 });
+    try {
+      await writeFile(passwd, files.passwd, { mode: 0o644 });
+      await writeFile(group, files.group, { mode: 0o644 });
+    } catch (err) {
+      // remove() releases the user of a unit with a passwd file: without one, the claim is given back here.
+      await rm(passwd, { force: true });
+      await this.users.release(name);
+      throw err;
+    }
     return { uid, seccomp, passwd, group };
   }
 
