@@ -1,16 +1,16 @@
 /**
- * The templates in systemd/ and nginx/: `{{name}}` filled from vars; a name without a value is an error.
+ * The templates in nginx/: `{{name}}` filled from vars; a name without a value is an error. (Unit files are not
+ * templates: each unit manager renders the one unit description, src/host/units.)
  *
  * Every value is typed by the format it was escaped for: `fill()` takes only numbers and `Escaped` values of the
- * template's own format, which only that format's escaper makes (src/host/units/render.ts for systemd,
- * src/host/nginx-syntax.ts for nginx). A raw string cannot be pasted into a template by accident: it does not
+ * template's own format, which only that format's escaper makes (src/host/nginx-syntax.ts for nginx). A raw string cannot be pasted into a template by accident: it does not
  * type-check, and at run time a value of another format (or a string) is refused.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 
-export type Format = 'systemd' | 'nginx';
+export type Format = 'nginx';
 
 declare const escapedBrand: unique symbol;
 
@@ -37,13 +37,9 @@ export interface Template<F extends Format> {
 
 export type TemplateValue<F extends Format> = Escaped<F> | number;
 
-/** A template file of the project, with the format its directory says (`nginx/function-url.conf`, `systemd/pcloud-fn.socket`). */
-export async function loadTemplate(path: `nginx/${string}`): Promise<Template<'nginx'>>;
-export async function loadTemplate(path: `systemd/${string}`): Promise<Template<'systemd'>>;
-export async function loadTemplate(path: string): Promise<Template<Format>> {
-  const format: Format | undefined = path.startsWith('nginx/') ? 'nginx' : path.startsWith('systemd/') ? 'systemd' : undefined;
-  if (!format) throw new Error(`template ${path}: not under nginx/ or systemd/`);
-  return { path, format, text: await readFile(join(projectRoot(), path), 'utf8') };
+/** A template file of the project, with the format its directory says (`nginx/function-url.conf`). */
+export async function loadTemplate(path: `nginx/${string}`): Promise<Template<'nginx'>> {
+  return { path, format: 'nginx', text: await readFile(join(projectRoot(), path), 'utf8') };
 }
 
 /** The template with each `{{name}}` replaced by its value (escaped for the template's format, or a finite number). */

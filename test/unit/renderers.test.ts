@@ -7,8 +7,9 @@
  * exact bytes, and ExecStart's argv exactly (after systemd's `$$` -> `$` at exec time).
  */
 import { describe, expect, it } from 'vitest';
-import { environmentWord, execLine, execWord, renderUnitFile, systemd, unitValue, UnitValueError } from '../../src/host/units/render.js';
-import { escapedAs, fill, type Template } from '../../src/host/template.js';
+import { environmentWord, execLine, execWord, renderUnitFile, settingKey, unitValue, UnitValueError } from '../../src/host/units/render.js';
+import { fill, type Escaped, type Template } from '../../src/host/template.js';
+import { nginxToken } from '../../src/host/nginx-syntax.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
 import { between, decodeCommandLine, systemdDump } from '../support/systemd-dump.js';
 import { FAST_TIER } from '../support/tier.js';
@@ -70,30 +71,27 @@ describe('systemd unit files', () => {
 });
 
 describe('templates take escaped values only', () => {
-  const t: Template<'systemd'> = { path: 'systemd/t.service', format: 'systemd', text: '[Service]\nExecStart={{exec}}\n{{env}}\nMemoryMax={{mem}}\n' };
+  const t: Template<'nginx'> = { path: 'nginx/t.conf', format: 'nginx', text: 'location /{{name}} {\n  limit_conn c {{n}};\n}\n' };
 
-  it('fills from escapers and numbers', () => {
-    expect(fill(t, { exec: systemd.exec(['/bin/echo', 'a b']), env: systemd.environment({ A: 'x\ny' }), mem: 5 }))
-      .toBe('[Service]\nExecStart=/bin/echo "a b"\nEnvironment="A=x\\ny"\nMemoryMax=5\n');
+  it('fills from the escaper and numbers', () => {
+    expect(fill(t, { name: nginxToken('fn-1'), n: 5 })).toBe('location /fn-1 {\n  limit_conn c 5;\n}\n');
   });
 
-  it('settings: plain values one per line, a newline or a made-up key refused', () => {
-    expect(systemd.settings([['DynamicUser', 'yes'], ['RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6'], ['SystemCallFilter', '@system-service'], ['InaccessiblePaths', '-/var/lib/pcloud 100%']]).text)
-      .toBe('DynamicUser=yes\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\nSystemCallFilter=@system-service\nInaccessiblePaths=-/var/lib/pcloud 100%%');
-    expect(() => systemd.settings([['InaccessiblePaths', '/x\nUser=root']])).toThrow(UnitValueError);
-    expect(() => systemd.settings([['User=root\nX', 'y']])).toThrow(UnitValueError);
-    expect(() => systemd.value('a\0b')).toThrow(/NUL/);
+  it('a unit setting name is a word: a newline or an assignment in it is refused', () => {
+    expect(settingKey('DynamicUser')).toBe('DynamicUser');
+    expect(() => settingKey('User=root\nX')).toThrow(UnitValueError);
+    expect(() => unitValue('a\0b')).toThrow(/NUL/);
   });
 
   it('refuses a raw string, another format\'s value, a missing or non-finite value', () => {
-    const good = { exec: systemd.exec(['/bin/true']), env: systemd.environment({}), mem: 1 };
+    const good = { name: nginxToken('fn'), n: 1 };
     // @ts-expect-error a raw string does not type-check
-    expect(() => fill(t, { ...good, exec: '/bin/true\nUser=root' })).toThrow(/not escaped for systemd/);
-    // @ts-expect-error nor does another format's value
-    expect(() => fill(t, { ...good, exec: escapedAs('nginx', 'x') })).toThrow(/not escaped for systemd/);
-    expect(() => fill(t, { ...good, mem: Infinity })).toThrow(/finite/);
-    const { mem: _, ...missing } = good;
-    expect(() => fill(t, missing)).toThrow(/mem has no value/);
+    expect(() => fill(t, { ...good, name: 'x; } location / { return 200' })).toThrow(/not escaped for nginx/);
+    // A value that claims another format (no escaper here makes one) is refused at run time as well.
+    expect(() => fill(t, { ...good, name: { format: 'systemd', text: 'x' } as unknown as Escaped<'nginx'> })).toThrow(/not escaped for nginx/);
+    expect(() => fill(t, { ...good, n: Infinity })).toThrow(/finite/);
+    const { n: _, ...missing } = good;
+    expect(() => fill(t, missing)).toThrow(/n has no value/);
     expect(() => fill({ ...t, text: '{{constructor}}' }, good)).toThrow(/no value/);
   });
 });

@@ -9,7 +9,6 @@
  * that is not valid UTF-8, a line longer than systemd reads) is refused with a UnitValueError, never mangled.
  */
 import type { UnitSpec } from './types.js';
-import { escapedAs, type Escaped } from '../template.js';
 import { deviceAllowValue } from './devices.js';
 
 /** A value a unit file cannot carry as it is: the caller refuses the request that brought it. */
@@ -76,23 +75,7 @@ export function unitValue(s: string, what = 'A unit setting'): string {
   return line(s.replace(/%/g, '%%'), what);
 }
 
-/**
- * Values for unit-file templates (template.ts' fill()), each made by one of the escapers above. pcloud's own units no
- * longer come from templates (transient services from unitProperties, socket units from socket-units.ts).
- */
-export const systemd = {
-  /** A plain setting's value. */
-  value: (s: string, what?: string): Escaped<'systemd'> => escapedAs('systemd', unitValue(s, what)),
-  /** An ExecStart= (or ExecStartPre= ...) value. */
-  exec: (argv: readonly string[]): Escaped<'systemd'> => escapedAs('systemd', execLine(argv)),
-  /** `Environment=` lines, one assignment each. */
-  environment: (env: Readonly<Record<string, string>>): Escaped<'systemd'> =>
-    escapedAs('systemd', Object.entries(env).map(([k, v]) => line(`Environment=${environmentWord(k, v)}`, `Environment variable ${k}`)).join('\n')),
-  /** Setting lines (`Key=value`), each value plain. */
-  settings: (pairs: readonly (readonly [string, string])[]): Escaped<'systemd'> =>
-    escapedAs('systemd', pairs.map(([k, v]) => `${settingKey(k)}=${unitValue(v, k)}`).join('\n')),
-};
-
+/** A unit setting's name: a word of letters and digits, as systemd's settings are. */
 export function settingKey(k: string): string {
   if (!/^[A-Z][A-Za-z0-9]*$/.test(k)) throw new UnitValueError(`${JSON.stringify(k.slice(0, 64))} is not a unit setting`);
   return k;
