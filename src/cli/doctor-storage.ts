@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { run } from '../host/exec.js';
 import { btrfsSysDir, kernelHasSimpleQuotas, quotaMode } from '../host/btrfs-quota.js';
 import { kernelHasXfsQuotas, mountPointOf, projectQuotasEnforced } from '../host/xfs-quota.js';
-import type { Check } from './doctor.js';
+import type { Check } from './check.js';
 
 const GiB = 2 ** 30;
 

@@ -10,12 +10,9 @@ import { probeUserNamespaces } from '../host/nspawn.js';
 import { loopPoolSpace, rootVolumeSizes } from './doctor-storage.js';
 import { devicePolicySupport } from '../host/units/devices.js';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
+import type { Check } from './check.js';
+
+export type { Check };
 
 const apt = (pkgs: string) => `apt-get update && apt-get install -y ${pkgs}`;
 

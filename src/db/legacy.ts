@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import type { MigrationMeta } from 'drizzle-orm/migrator';
 
-const LEGACY: readonly string[] = [
+export const LEGACY: readonly string[] = [
   `
   CREATE TABLE accounts (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
   CREATE TABLE access_keys (

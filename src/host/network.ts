@@ -203,7 +203,10 @@ export class NetworkDriver implements HostNetwork {
     return this.owners.mine(await this.allNamespaces());
   }
 
-  /** The VPC's router namespace and bridge, with a gateway address for each subnet (idempotent). */
+  /**
+   * The VPC's router namespace, with a gateway address for each subnet on `br0` (a bridge with no ports: it only holds
+   * the subnets' addresses; instances are routed /32s on ports of their own), and its uplink (idempotent).
+   */
   ensureVpc(vpcId: string, gateways: { address: string; prefixLength: number }[]): Promise<void> {
     const key = `${vpcId}|${gateways.map((g) => g.address).join(',')}`;
     let p = this.vpcReady.get(key);
@@ -302,7 +305,7 @@ export class NetworkDriver implements HostNetwork {
     if (lines.length) await batch(ns, lines);
   }
 
-  /** The instance's namespace and its eth0 on the VPC bridge, addressed as the API said. */
+  /** The instance's namespace and its eth0, routed as a /32 by the VPC's router, addressed as the API said. */
   async attach(nic: Nic): Promise<string> {
     const ns = instanceNs(nic.instanceId);
     const port = portName(nic.instanceId);

@@ -23,7 +23,7 @@ export interface ContainerOptions {
   /** Register with machined (systemd hosts); on hosts without a system bus nspawn must not try. */
   register: boolean;
   readyTimeoutSec: number;
-  /** A network namespace prepared for the container (its eth0 on the VPC bridge); none: loopback only. */
+  /** A network namespace prepared for the container (its eth0 routed as a /32 by the VPC's router); none: loopback only. */
   networkNamespace?: string;
 }
 

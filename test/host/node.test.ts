@@ -67,10 +67,16 @@ describe('inside the systemd test host', () => {
       PATH: `${dirname(awsBin)}:${PATH}`, AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
       AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true',
     };
-    const serve = await node.exec(['systemd-run', '--unit=pcloud-serve', `--setenv=PCLOUD_ACCESS_KEY_ID=${CREDS.accessKeyId}`,
-      `--setenv=PCLOUD_SECRET_ACCESS_KEY=${CREDS.secretAccessKey}`, `--setenv=PATH=${PATH}`, '/usr/local/bin/node',
-      '/project/dist/src/cli/main.js', 'serve', '--listen', '127.0.0.1:8773', '--data', '/var/lib/pcloud-test', '--no-image']);
-    expect(serve.code).toBe(0);
+    // The server as the project ships its unit (systemd/pcloud.service), settings in /etc/default/pcloud; a drop-in
+    // points ExecStart at this checkout's build instead of an installed `pcloud`.
+    const install = await node.exec(['sh', '-c', [
+      'cp /project/systemd/pcloud.service /etc/systemd/system/pcloud.service',
+      'mkdir -p /etc/systemd/system/pcloud.service.d',
+      `printf '[Service]\\nExecStart=\\nExecStart=/usr/local/bin/node /project/dist/src/cli/main.js serve --no-image\\n' > /etc/systemd/system/pcloud.service.d/checkout.conf`,
+      `printf 'PCLOUD_ACCESS_KEY_ID=%s\\nPCLOUD_SECRET_ACCESS_KEY=%s\\nPCLOUD_LISTEN=127.0.0.1:8773\\nPCLOUD_DATA=/var/lib/pcloud-test\\nPATH=%s\\n' "$1" "$2" "$3" > /etc/default/pcloud`,
+      'systemd-analyze verify /etc/systemd/system/pcloud.service',
+      'systemctl daemon-reload', 'systemctl start pcloud.service'].join(' && '), 'sh', CREDS.accessKeyId, CREDS.secretAccessKey, PATH]);
+    expect(install).toMatchObject({ code: 0 });
     const aws = (args: string) => node.exec(['sh', '-c', `aws --endpoint-url http://127.0.0.1:8773 ${args}`], { env });
     try {
       let ready = await aws('ec2 describe-regions --output text');
@@ -101,7 +107,7 @@ describe('inside the systemd test host', () => {
       expect((await node.exec(['machinectl', 'list', '--no-legend'])).out).not.toContain(id);
       expect((await node.exec(['systemctl', 'is-active', `pcloud-instance@${id}.service`])).out.trim()).not.toBe('active');
     } finally {
-      await node.exec(['systemctl', 'stop', 'pcloud-serve.service']);
+      await node.exec(['systemctl', 'stop', 'pcloud.service']);
     }
   }, 300_000);
 });

@@ -13,6 +13,7 @@ import { configFromEnv } from '../../src/cloud/config.js';
 import { Functions, type ConsoleTargets } from '../../src/cloud/functions/index.js';
 import { Tags } from '../../src/cloud/tags.js';
 import { FatLambdaState } from '../../src/host/fat-lambda-state.js';
+import type { FunctionRoute, NginxDriver } from '../../src/host/nginx.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
 
 const ME = '111111111111';
@@ -87,6 +88,21 @@ describe('fat lambdas', () => {
   it('a console function may only name an instance of its own account', async () => {
     await expect(fns.create(ME, 'other-vm', { runtime: 'nodejs20.x', handler: 'index.handler', role: ROLE, environment: { PCLOUD_CONSOLE_INSTANCE: 'i-00000000000000000' } }, zip, false))
       .rejects.toMatchObject({ code: 'InvalidParameterValueException' });
+  });
+});
+
+describe('a function becoming a console function', () => {
+  it('UpdateFunctionConfiguration that adds or removes the console variable changes its route', async () => {
+    let routes: FunctionRoute[] = [];
+    fns.attachNginx({ sync: (r: FunctionRoute[]) => { routes = r; return Promise.resolve(); } } as unknown as NginxDriver);
+    const route = () => routes.find((r) => r.name === 'becomes-console');
+    await fns.create(ME, 'becomes-console', { runtime: 'nodejs20.x', handler: 'index.handler', role: ROLE }, zip, false);
+    await fns.syncRoutes();
+    expect(route()).toMatchObject({ console: false });
+    await fns.updateConfiguration(ME, 'becomes-console', { environment: { PCLOUD_CONSOLE_INSTANCE: VM } });
+    expect(route()).toMatchObject({ console: true });
+    await fns.updateConfiguration(ME, 'becomes-console', { environment: {} });
+    expect(route()).toMatchObject({ console: false });
   });
 });
 

@@ -22,7 +22,7 @@ import { reconcileUnits } from './reconcile.js';
 import { FunctionRecords } from './records.js';
 import { FunctionTagging } from './tagging.js';
 import { FunctionUrls } from './urls.js';
-import { functionKey, type ConsoleTargets, type FunctionInput, type FunctionUrlView, type FunctionView } from './types.js';
+import { CONSOLE_ENV, functionKey, type ConsoleTargets, type FunctionInput, type FunctionUrlView, type FunctionView } from './types.js';
 
 export { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, ENVIRONMENT_MAX, MODE_TAG, RUNTIMES, SYNC_PAYLOAD_MAX, ZIP_MAX } from './types.js';
 export type { ConsoleTargets, FunctionInput, FunctionRow, FunctionUrlView, FunctionView } from './types.js';
@@ -106,8 +106,13 @@ export class Functions {
     return this.catalog.updateCode(accountId, ref, zip, publish);
   }
 
-  updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
-    return this.catalog.updateConfiguration(accountId, ref, input);
+  /** UpdateFunctionConfiguration; a function that starts or stops serving a VM's console changes its URL's route. */
+  async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
+    const servesConsole = (v: FunctionView) => Object.hasOwn(v.environment, CONSOLE_ENV);
+    const before = servesConsole(this.records.get(accountId, ref));
+    const view = await this.catalog.updateConfiguration(accountId, ref, input);
+    if (servesConsole(view) !== before) await this.urls.sync();
+    return view;
   }
 
   /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */
