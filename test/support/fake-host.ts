@@ -15,6 +15,8 @@ import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../..
 
 export class FakeUnits implements UnitManager {
   readonly kind = 'direct' as const;
+  /** As the direct manager: no machine registry (a test may say there is one). */
+  registersMachines = false;
   readonly units = new Map<string, UnitStatus & { spec: UnitSpec }>();
   readonly started: UnitSpec[] = [];
   private readonly listeners = new Set<(s: UnitStatus) => void>();

@@ -54,6 +54,7 @@ export function supervisorScript(): string {
 
 export class DirectUnitManager implements UnitManager {
   readonly kind = 'direct' as const;
+  readonly registersMachines = false;
   private readonly root: string;
   private readonly listeners = new Set<(s: UnitStatus) => void>();
   private readonly watchers = new Map<string, FSWatcher>();
