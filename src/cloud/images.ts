@@ -14,13 +14,22 @@ import { assertUnshifted } from '../host/storage.js';
 import type { HostPool } from '../host/index.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
-import { matches, type Filter } from './tags.js';
+import { filterRows, type Fields, type Filter } from './filters.js';
+import type { Tags } from './tags.js';
 import { log } from '../log.js';
 import { alive } from '../host/units/proc.js';
 
 export type Image = typeof images.$inferSelect;
 
 export const SYSTEM_ACCOUNT = '000000000000';
+
+/** What DescribeImages' filters see of an image (filters.ts; its tags beside). */
+export const imageFields: Fields<Image> = {
+  'image-id': (r) => r.id, name: (r) => r.name, 'owner-id': (r) => r.ownerId, architecture: (r) => r.architecture,
+  state: (r) => r.state, platform: (r) => (r.platform === 'windows' ? 'windows' : undefined),
+  'is-public': (r) => String(r.isPublic), 'image-type': () => 'machine', 'root-device-type': () => 'ebs',
+  'virtualization-type': () => 'hvm', description: (r) => r.description, 'owner-alias': (r) => (r.ownerId === SYSTEM_ACCOUNT ? 'amazon' : undefined),
+};
 
 /** A message naming the tenant's own file names, with their control characters escaped (\xNN). */
 const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
@@ -31,6 +40,7 @@ export class Images {
     private readonly pool: HostPool,
     /** Recipes, the build cache, and the Debian mirror builds use (the host's apt mirror unless said). */
     private readonly dirs: { recipes: string; cache: string; mirror?: string },
+    private readonly tags: Tags,
   ) {}
 
   /** An available image; with an account, only one it may use (its own or a public one). */
@@ -48,7 +58,7 @@ export class Images {
     return this.db.select().from(images).where(and(eq(images.name, name), eq(images.isPublic, true), eq(images.state, 'available'))).get();
   }
 
-  /** Images an account can see: its own and public ones. */
+  /** DescribeImages: the images an account can see (its own and public ones), by id, owner and filters (tags' included). */
   describe(accountId: string, ids: string[], owners: string[], filters: Filter[]): Image[] {
     for (const id of ids) if (!isId('ami', id)) throw new CloudError('InvalidAMIID.Malformed', `Invalid id: "${id}"`);
     const visible = or(eq(images.ownerId, accountId), eq(images.isPublic, true));
@@ -63,21 +73,8 @@ export class Images {
       rows = rows.filter((r) => owners.some((o) =>
         o === r.ownerId || (o === 'self' && r.ownerId === accountId) || (['amazon', 'pcloud'].includes(o) && r.ownerId === SYSTEM_ACCOUNT)));
     }
-    const fields: Record<string, (r: Image) => string | undefined> = {
-      'image-id': (r) => r.id, name: (r) => r.name, 'owner-id': (r) => r.ownerId, architecture: (r) => r.architecture,
-      state: (r) => r.state, platform: (r) => (r.platform === 'windows' ? 'windows' : undefined),
-      'is-public': (r) => String(r.isPublic), 'image-type': () => 'machine', 'root-device-type': () => 'ebs',
-      'virtualization-type': () => 'hvm', description: (r) => r.description, 'owner-alias': (r) => (r.ownerId === SYSTEM_ACCOUNT ? 'amazon' : undefined),
-    };
-    for (const f of filters) {
-      const get = Object.hasOwn(fields, f.name) ? fields[f.name] : undefined;
-      if (!get) {
-        if (f.name.startsWith('tag')) continue; // applied by the caller with the tags it has
-        throw invalidParam(`The filter '${f.name}' is invalid`);
-      }
-      rows = rows.filter((r) => matches(get(r), f.values));
-    }
-    return rows;
+    if (!filters.length) return rows;
+    return filterRows(rows, filters, imageFields, this.tags.of(rows.map((r) => r.id)));
   }
 
   /** Whether the image also runs as a microvm (it has a kernel: its VM artifacts were made at registration). */

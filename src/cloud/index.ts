@@ -62,7 +62,7 @@ export class Cloud {
     this.keyPairs = new KeyPairs(db);
     this.images = new Images(db, host.pool, {
       recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache'), mirror: host.config.debianMirror,
-    });
+    }, this.tags);
     this.vms = new Vms(host, config, this.images);
     const publicIps = new PublicIps(db, config);
     this.plane = new VpcPlane(db, host, config, this.network, this.tags, publicIps);

@@ -3,10 +3,16 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { keyPairs } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
+import type { Fields } from './filters.js';
 import { newId } from './ids.js';
 import { generateKeyPair, parsePublicKey } from './sshkeys.js';
 
 export type KeyPair = typeof keyPairs.$inferSelect;
+
+/** What DescribeKeyPairs' filters see of a key pair (filters.ts; its tags beside). */
+export const keyPairFields: Fields<KeyPair> = {
+  'key-name': (r) => r.name, 'key-pair-id': (r) => r.id, fingerprint: (r) => r.fingerprint, 'key-type': (r) => r.keyType,
+};
 
 function checkName(name: string): void {
   if (!name) throw new CloudError('MissingParameter', 'The request must contain the parameter KeyName');

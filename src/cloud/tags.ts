@@ -5,11 +5,12 @@ import { tags } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
 import { pageFetched, pageOffset, type Page, type PageRequest } from './paging.js';
 import { unservable } from './text.js';
-import { compile } from '../wildcard.js';
+import { invalidFilter, tagFilter, type Filter } from './filters.js';
+
+/** The filter type and matcher live in filters.ts; re-exported for the callers that import them from here. */
 
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
-export interface Filter { name: string; values: string[] }
 
 const TYPES = new Map<string, string>([
   ['i', 'instance'], ['ami', 'image'], ['vol', 'volume'], ['key', 'key-pair'], ['vpc', 'vpc'], ['subnet', 'subnet'],
@@ -108,7 +109,7 @@ export class Tags {
     ]);
     for (const f of filters) {
       const col = column.get(f.name);
-      if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
+      if (!col) throw invalidFilter(f.name);
       conds.push(Tags.matchSql(col, f.values));
     }
     const offset = pageOffset(page.token);
@@ -123,25 +124,14 @@ export class Tags {
     return sql`pcloud_match(${column}, ${JSON.stringify(values)})`;
   }
 
-  /** SQL condition: the resource in `idColumn` has a tag matching this tag:KEY / tag-key / tag-value filter. */
+  /** SQL condition: the resource in `idColumn` has a tag matching this tag:KEY / tag-key / tag-value filter (filters.ts's names). */
   static filterSql(idColumn: SQL | typeof tags.resourceId, filter: Filter): SQL | undefined {
+    const tag = tagFilter(filter.name);
+    if (!tag) return undefined;
     const anyOf = (col: string) => Tags.matchSql(sql.raw(col), filter.values);
-    if (filter.name.startsWith('tag:')) {
-      const key = filter.name.slice(4);
-      return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND t.key = ${key} AND (${anyOf('t.value')}))`;
+    if (tag.kind === 'tag') {
+      return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND t.key = ${tag.key} AND (${anyOf('t.value')}))`;
     }
-    if (filter.name === 'tag-key') {
-      return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND (${anyOf('t.key')}))`;
-    }
-    if (filter.name === 'tag-value') {
-      return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND (${anyOf('t.value')}))`;
-    }
-    return undefined;
+    return sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = ${idColumn} AND (${anyOf(tag.kind === 'tag-key' ? 't.key' : 't.value')}))`;
   }
-}
-
-/** The same matching in memory, for resources kept outside SQL (src/wildcard.ts: linear, within the budget). */
-export function matches(value: string | undefined, patterns: string[]): boolean {
-  if (typeof value !== 'string') return false;
-  return compile(patterns)(value);
 }

@@ -64,7 +64,8 @@ describe('user input as a table key', () => {
 
   it('Object.prototype names as filter names are InvalidParameterValue in every describe', async () => {
     const actions = ['DescribeInstances', 'DescribeKeyPairs', 'DescribeVpcs', 'DescribeSubnets', 'DescribeSecurityGroups', 'DescribeVolumes',
-      'DescribeTags', 'DescribeAvailabilityZones', 'DescribeInstanceTypes', 'DescribeRouteTables', 'DescribeInternetGateways'];
+      'DescribeTags', 'DescribeAvailabilityZones', 'DescribeInstanceTypes', 'DescribeRouteTables', 'DescribeInternetGateways',
+      'DescribeImages', 'DescribeSnapshots', 'DescribeSecurityGroupRules', 'DescribeNetworkInterfaces', 'DescribeNetworkAcls'];
     for (const action of actions) {
       for (const name of ['__proto__', 'constructor', 'toString']) {
         const res = await ec2(`Action=${action}&${V}&Filter.1.Name=${name}&Filter.1.Value.1=x`);
@@ -72,8 +73,6 @@ describe('user input as a table key', () => {
         expect(res.code).toBe('InvalidParameterValue');
       }
     }
-    // DescribeImages' field table is the domain's (src/cloud/images.ts): a `constructor` filter matches nothing there.
-    expect((await ec2(`Action=DescribeImages&${V}&Filter.1.Name=constructor&Filter.1.Value.1=x`)).status).toBeLessThan(500);
   });
 
   it('Object.prototype names as an attribute or resource id prefix are refused', async () => {

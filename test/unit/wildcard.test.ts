@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matches } from '../../src/cloud/tags.js';
+import { matches } from '../../src/cloud/filters.js';
 import { compile, MatchBudgetExceeded, sqlMatch, withMatchBudget } from '../../src/wildcard.js';
 import { withFilterBudget } from '../../src/cloud/filter-budget.js';
 import { CloudError } from '../../src/cloud/errors.js';

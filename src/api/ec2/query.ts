@@ -3,7 +3,7 @@
  * `Filter.1.Value.1`, `TagSpecification.1.Tag.2.Key`), read through a small typed view.
  */
 import { CloudError, invalidParam, missingParam } from '../../cloud/errors.js';
-import type { Filter } from '../../cloud/tags.js';
+import type { Filter } from '../../cloud/filters.js';
 import { unservable } from '../../cloud/text.js';
 
 /** AWS: "The maximum number of filter values specified on a single call is 200". */

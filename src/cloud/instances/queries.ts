@@ -6,13 +6,14 @@ import { CloudError, invalidParam } from '../errors.js';
 import { isId } from '../ids.js';
 import { PRIVATE_HOST_PREFIX, privateDnsDomain } from '../ip.js';
 import { pageFetched, pageOffset } from '../paging.js';
-import { Tags, type Filter } from '../tags.js';
+import { fieldOf, invalidFilter, type Filter } from '../filters.js';
+import { Tags } from '../tags.js';
 import type { InstanceContext } from './context.js';
 import { instanceHealth, isStatusFilter, needsVmStatus, type InstanceHealth } from './health.js';
 import { checkMetadataOptions, decodeUserData, oneOf, shutdownBehaviors } from './params.js';
 import { stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance } from './types.js';
 
-/** Filters DescribeInstances understands, as SQL on the instances table. */
+/** Filters DescribeInstances understands, as SQL on the instances table (names and errors as filters.ts's in-memory ones). */
 const filterColumns: Record<string, SQL> = {
   'instance-id': sql`${instances.id}`,
   'instance-state-name': sql`${instances.state}`,
@@ -56,8 +57,8 @@ export function instanceFilter(f: Filter, region: string): SQL {
   }
   const tagCond = Tags.filterSql(sql`${instances.id}`, f);
   if (tagCond) return tagCond;
-  const col = Object.hasOwn(filterColumns, f.name) ? filterColumns[f.name] : undefined;
-  if (!col) throw invalidParam(`The filter '${f.name}' is invalid`);
+  const col = fieldOf(filterColumns, f.name);
+  if (!col) throw invalidFilter(f.name);
   return Tags.matchSql(col, f.values);
 }
 

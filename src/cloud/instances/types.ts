@@ -3,7 +3,8 @@
  * them.
  */
 import type { instances, MetadataOptions } from '../../db/schema.js';
-import type { Filter, Tag } from '../tags.js';
+import type { Filter } from '../filters.js';
+import type { Tag } from '../tags.js';
 
 export type Instance = typeof instances.$inferSelect;
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';

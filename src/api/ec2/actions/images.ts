@@ -1,17 +1,12 @@
 import { SYSTEM_ACCOUNT } from '../../../cloud/images.js';
-import { matches } from '../../../cloud/tags.js';
 import { dryRunCheck, tagOnCreate, type Actions } from '../context.js';
 import { tagSet } from '../shapes.js';
 
 export const imageActions: Actions = {
   DescribeImages: {
     handler: (ctx) => {
-      const filters = ctx.q.filters();
-      let rows = ctx.cloud.images.describe(ctx.accountId, ctx.q.list('ImageId'), ctx.q.list('Owner'), filters);
+      const rows = ctx.cloud.images.describe(ctx.accountId, ctx.q.list('ImageId'), ctx.q.list('Owner'), ctx.q.filters());
       const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
-      for (const f of filters.filter((x) => x.name.startsWith('tag:'))) {
-        rows = rows.filter((r) => matches(tags.get(r.id)?.find((t) => t.key === f.name.slice(4))?.value, f.values));
-      }
       return {
         imagesSet: rows.map((r) => ({
           imageId: r.id,

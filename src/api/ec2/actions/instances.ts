@@ -1,9 +1,9 @@
 /** EC2 instance actions: parse the Query, call the domain, shape the answer. */
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
+import { fieldOf } from '../../../cloud/filters.js';
 import type { Instance, RunParams, StateChange } from '../../../cloud/instances/index.js';
 import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
-import { fieldOf } from '../filters.js';
 import type { Query } from '../query.js';
 import { groupNames, groupSet, instanceShape, stateShape, type GroupNames } from '../shapes.js';
 

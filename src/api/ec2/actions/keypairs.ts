@@ -1,6 +1,7 @@
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
+import { filterRows } from '../../../cloud/filters.js';
+import { keyPairFields } from '../../../cloud/keypairs.js';
 import { dryRunCheck, tagOnCreate, type Actions } from '../context.js';
-import { filterRows } from '../filters.js';
 import { tagSet } from '../shapes.js';
 
 export const keyPairActions: Actions = {
@@ -33,12 +34,10 @@ export const keyPairActions: Actions = {
 
   DescribeKeyPairs: {
     handler: (ctx) => {
-      let rows = ctx.cloud.keyPairs.list(ctx.accountId, ctx.q.list('KeyName'), ctx.q.list('KeyPairId'));
-      const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
+      const all = ctx.cloud.keyPairs.list(ctx.accountId, ctx.q.list('KeyName'), ctx.q.list('KeyPairId'));
+      const tags = ctx.cloud.tags.of(all.map((r) => r.id));
       const includePublic = ctx.q.bool('IncludePublicKey') ?? false;
-      rows = filterRows(rows, ctx.q.filters(), tags, {
-        'key-name': (r) => r.name, 'key-pair-id': (r) => r.id, fingerprint: (r) => r.fingerprint, 'key-type': (r) => r.keyType,
-      });
+      const rows = filterRows(all, ctx.q.filters(), keyPairFields, tags);
       return {
         keySet: rows.map((r) => ({
           keyPairId: r.id, keyName: r.name, keyFingerprint: r.fingerprint, keyType: r.keyType,

@@ -1,8 +1,8 @@
 import { invalidParam } from '../../../cloud/errors.js';
-import { instanceTypes, type InstanceType } from '../../../cloud/catalog.js';
-import { matches } from '../../../cloud/tags.js';
+import { instanceTypes } from '../../../cloud/catalog.js';
+import { filterRows } from '../../../cloud/filters.js';
+import { availabilityZoneFields, availabilityZones, hypervisor, instanceTypeFields } from '../../../cloud/region-filters.js';
 import type { Actions } from '../context.js';
-import { fieldOf } from '../filters.js';
 
 export const regionActions: Actions = {
   DescribeRegions: {
@@ -14,18 +14,10 @@ export const regionActions: Actions = {
   DescribeAvailabilityZones: {
     handler: (ctx) => {
       const region = ctx.cloud.config.region;
-      let zones = ctx.cloud.config.availabilityZones.map((name, i) => ({ name, id: `use1-az${i + 1}` }));
+      let zones = availabilityZones(ctx.cloud.config.availabilityZones);
       const names = ctx.q.list('ZoneName');
       if (names.length) zones = zones.filter((z) => names.includes(z.name));
-      for (const f of ctx.q.filters()) {
-        const get: Record<string, (z: { name: string; id: string }) => string> = {
-          'zone-name': (z) => z.name, 'zone-id': (z) => z.id, 'region-name': () => region, state: () => 'available',
-          'zone-type': () => 'availability-zone', 'opt-in-status': () => 'opt-in-not-required', 'group-name': () => region,
-        };
-        const field = fieldOf(get, f.name);
-        if (!field) throw invalidParam(`The filter '${f.name}' is invalid`);
-        zones = zones.filter((z) => matches(field(z), f.values));
-      }
+      zones = filterRows(zones, ctx.q.filters(), availabilityZoneFields(region));
       return {
         availabilityZoneInfo: zones.map((z) => ({
           zoneName: z.name, zoneState: 'available', regionName: region, zoneId: z.id, zoneType: 'availability-zone',
@@ -59,17 +51,7 @@ export const regionActions: Actions = {
         if (missing.length) throw invalidParam(`The following supplied instance types do not exist: [${missing.join(', ')}]`);
         types = types.filter((t) => names.includes(t.name));
       }
-      for (const f of ctx.q.filters()) {
-        const get: Record<string, (t: InstanceType) => string> = {
-          'instance-type': (t) => t.name, 'vcpu-info.default-vcpus': (t) => String(t.vcpus),
-          'memory-info.size-in-mib': (t) => String(t.memoryMiB), 'burstable-performance-supported': (t) => String(t.burstable),
-          'processor-info.supported-architecture': (t) => t.architecture, 'current-generation': () => 'true',
-          'hypervisor': (t) => (t.runtime === 'container' ? 'nspawn' : 'qemu'),
-        };
-        const field = fieldOf(get, f.name);
-        if (!field) throw invalidParam(`The filter '${f.name}' is invalid`);
-        types = types.filter((t) => matches(field(t), f.values));
-      }
+      types = filterRows(types, ctx.q.filters(), instanceTypeFields);
       return {
         instanceTypeSet: types.map((t) => ({
           instanceType: t.name,
@@ -79,7 +61,7 @@ export const regionActions: Actions = {
           supportedRootDeviceTypes: ['ebs'],
           supportedVirtualizationTypes: ['hvm'],
           bareMetal: false,
-          hypervisor: t.runtime === 'container' ? 'nspawn' : 'qemu',
+          hypervisor: hypervisor(t),
           processorInfo: { supportedArchitectures: [t.architecture], sustainedClockSpeedInGhz: 2.5 },
           vCpuInfo: { defaultVCpus: t.vcpus, defaultCores: t.vcpus, defaultThreadsPerCore: 1, validCores: [t.vcpus], validThreadsPerCore: [1] },
           memoryInfo: { sizeInMiB: t.memoryMiB },

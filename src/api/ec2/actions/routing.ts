@@ -1,7 +1,8 @@
 import type { Tag } from '../../../cloud/tags.js';
+import { byIds, filterRows } from '../../../cloud/filters.js';
 import type { InternetGateway, NetworkAcl, RouteTable } from '../../../cloud/network.js';
+import { internetGatewayFields, networkAclFields, networkInterfaceFields, networkInterfaceOf, routeTableFields } from '../../../cloud/network-filters.js';
 import { dryRunCheck, tagOnCreate, type Action, type Actions } from '../context.js';
-import { byIds, filterRows } from '../filters.js';
 import { groupNames, networkInterfaceShape, tagSet } from '../shapes.js';
 
 function igwShape(g: InternetGateway, tags: Tag[] | undefined) {
@@ -74,10 +75,7 @@ export const routingActions: Actions = {
     handler: (ctx) => {
       const all = byIds(ctx.cloud.network.internetGateways(ctx.accountId), ctx.q.list('InternetGatewayId'), 'InvalidInternetGatewayID.NotFound', 'internetGateway ID');
       const tags = ctx.cloud.tags.of(all.map((g) => g.id));
-      const rows = filterRows(all, ctx.q.filters(), tags, {
-        'internet-gateway-id': (g) => g.id, 'attachment.vpc-id': (g) => g.vpcId ?? undefined, 'owner-id': (g) => g.accountId,
-        'attachment.state': (g) => (g.vpcId ? 'available' : undefined),
-      });
+      const rows = filterRows(all, ctx.q.filters(), internetGatewayFields, tags);
       return { internetGatewaySet: rows.map((g) => igwShape(g, tags.get(g.id))) };
     },
   },
@@ -85,16 +83,10 @@ export const routingActions: Actions = {
   DescribeNetworkInterfaces: {
     handler: (ctx) => {
       const live = ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances.filter((i) => i.state !== 'terminated');
-      const byEni = live.map((i) => ({ ...i, id: i.networkInterfaceId, instanceId: i.id }));
+      const byEni = live.map(networkInterfaceOf);
       const all = byIds(byEni, ctx.q.list('NetworkInterfaceId'), 'InvalidNetworkInterfaceID.NotFound', 'network interface');
       const tags = ctx.cloud.tags.of(all.map((e) => e.id));
-      const rows = filterRows(all, ctx.q.filters(), tags, {
-        'network-interface-id': (e) => e.id, 'subnet-id': (e) => e.subnetId, 'vpc-id': (e) => e.vpcId,
-        'attachment.instance-id': (e) => e.instanceId, 'private-ip-address': (e) => e.privateIp, 'addresses.private-ip-address': (e) => e.privateIp,
-        'association.public-ip': (e) => e.publicIp ?? undefined,
-        'mac-address': (e) => e.macAddress, 'group-id': (e) => e.securityGroupIds, 'availability-zone': (e) => e.availabilityZone,
-        status: () => 'in-use', 'owner-id': (e) => e.accountId, 'interface-type': () => 'interface',
-      });
+      const rows = filterRows(all, ctx.q.filters(), networkInterfaceFields, tags);
       const names = groupNames(ctx.cloud, ctx.accountId);
       return { networkInterfaceSet: rows.map((e) => networkInterfaceShape(ctx.cloud, { ...e, id: e.instanceId }, names, tags.get(e.id))) };
     },
@@ -104,14 +96,7 @@ export const routingActions: Actions = {
     handler: (ctx) => {
       const all = byIds(ctx.cloud.network.routeTables(ctx.accountId), ctx.q.list('RouteTableId'), 'InvalidRouteTableID.NotFound', 'route table ID');
       const tags = ctx.cloud.tags.of(all.map((t) => t.id));
-      const rows = filterRows(all, ctx.q.filters(), tags, {
-        'route-table-id': (t) => t.id, 'vpc-id': (t) => t.vpcId, 'owner-id': (t) => t.accountId, 'association.main': () => 'true',
-        'association.route-table-association-id': (t) => t.associationId, 'association.route-table-id': (t) => t.id,
-        // Subnets use the main table implicitly; AWS's association.subnet-id matches explicit associations only.
-        'association.subnet-id': () => [],
-        'route.destination-cidr-block': (t) => t.routes.map((r) => r.destination), 'route.gateway-id': (t) => t.routes.map((r) => r.gatewayId),
-        'route.state': () => 'active',
-      });
+      const rows = filterRows(all, ctx.q.filters(), routeTableFields, tags);
       return { routeTableSet: rows.map((t) => routeTableShape(t, tags.get(t.id))) };
     },
   },
@@ -120,11 +105,7 @@ export const routingActions: Actions = {
     handler: (ctx) => {
       const all = byIds(ctx.cloud.network.networkAcls(ctx.accountId), ctx.q.list('NetworkAclId'), 'InvalidNetworkAclID.NotFound', 'network ACL ID');
       const tags = ctx.cloud.tags.of(all.map((a) => a.id));
-      const rows = filterRows(all, ctx.q.filters(), tags, {
-        'network-acl-id': (a) => a.id, 'vpc-id': (a) => a.vpcId, default: () => 'true', 'owner-id': (a) => a.accountId,
-        'association.subnet-id': (a) => a.subnets.map((s) => s.subnetId), 'association.network-acl-id': (a) => a.id,
-        'association.association-id': (a) => a.subnets.map((s) => s.associationId),
-      });
+      const rows = filterRows(all, ctx.q.filters(), networkAclFields, tags);
       return { networkAclSet: rows.map((a) => aclShape(a, tags.get(a.id))) };
     },
   },

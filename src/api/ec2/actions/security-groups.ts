@@ -1,8 +1,8 @@
-import { invalidParam, CloudError } from '../../../cloud/errors.js';
-import { matches } from '../../../cloud/tags.js';
+import { CloudError } from '../../../cloud/errors.js';
+import { byIds, filterRows } from '../../../cloud/filters.js';
 import type { Permission, SecurityGroupRule } from '../../../cloud/network.js';
+import { securityGroupFields, securityGroupRuleFields } from '../../../cloud/network-filters.js';
 import { dryRunCheck, tagOnCreate, type Action, type Actions } from '../context.js';
-import { byIds, filterRows } from '../filters.js';
 import type { Query } from '../query.js';
 import { tagSet } from '../shapes.js';
 
@@ -73,11 +73,7 @@ export const securityGroupActions: Actions = {
       let rules = ctx.cloud.network.rules(ctx.accountId);
       const ids = ctx.q.list('SecurityGroupRuleId');
       if (ids.length) rules = rules.filter((r) => ids.includes(r.id));
-      for (const f of ctx.q.filters()) {
-        if (f.name === 'group-id') rules = rules.filter((r) => matches(r.groupId, f.values));
-        else if (f.name === 'security-group-rule-id') rules = rules.filter((r) => matches(r.id, f.values));
-        else throw invalidParam(`The filter '${f.name}' is invalid`);
-      }
+      rules = filterRows(rules, ctx.q.filters(), securityGroupRuleFields);
       return { securityGroupRuleSet: rules.map(ruleShape) };
     },
   },
@@ -118,10 +114,7 @@ export const securityGroupActions: Actions = {
       }
       const tags = ctx.cloud.tags.of(all.map((g) => g.id));
       const rules = ctx.cloud.network.rules(ctx.accountId, all.map((g) => g.id));
-      const rows = filterRows(all, ctx.q.filters(), tags, {
-        'group-id': (g) => g.id, 'group-name': (g) => g.name, 'vpc-id': (g) => g.vpcId, description: (g) => g.description,
-        'owner-id': (g) => g.accountId,
-      });
+      const rows = filterRows(all, ctx.q.filters(), securityGroupFields, tags);
       return {
         securityGroupInfo: rows.map((g) => ({
           ownerId: g.accountId, groupId: g.id, groupName: g.name, groupDescription: g.description, vpcId: g.vpcId,

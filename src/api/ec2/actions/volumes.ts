@@ -1,38 +1,8 @@
-import type { Instance } from '../../../cloud/instances/index.js';
-import type { Snapshot, Volume } from '../../../cloud/volumes.js';
+import { byIds, filterRows } from '../../../cloud/filters.js';
+import { dataView, rootView, snapshotFields, volumeFields, type VolumeView } from '../../../cloud/volume-views.js';
+import type { Snapshot } from '../../../cloud/volumes.js';
 import type { Actions, Ctx } from '../context.js';
-import { filterRows, byIds } from '../filters.js';
 import { tagSet } from '../shapes.js';
-
-/** One shape for both kinds of volume: an instance's root disk (shown as EBS shows it) and a created volume. */
-interface VolumeView {
-  id: string;
-  sizeGiB: number;
-  snapshotId: string | null;
-  availabilityZone: string;
-  state: string;
-  createdAt: number;
-  volumeType: string;
-  iops: number | null;
-  throughput: number | null;
-  attachment?: { instanceId: string; device: string; state: string; time: number; deleteOnTermination: boolean };
-}
-
-function rootView(i: Instance): VolumeView {
-  return {
-    id: i.rootVolumeId, sizeGiB: i.rootVolumeSizeGiB, snapshotId: null, availabilityZone: i.availabilityZone,
-    state: i.state === 'shutting-down' ? 'deleting' : 'in-use', createdAt: i.launchTime, volumeType: 'gp3', iops: 3000, throughput: 125,
-    attachment: { instanceId: i.id, device: '/dev/xvda', state: 'attached', time: i.launchTime, deleteOnTermination: true },
-  };
-}
-
-function dataView(v: Volume): VolumeView {
-  return {
-    id: v.id, sizeGiB: v.sizeGiB, snapshotId: v.snapshotId, availabilityZone: v.availabilityZone, state: v.state, createdAt: v.createdAt,
-    volumeType: v.volumeType, iops: v.iops, throughput: v.throughput,
-    attachment: v.instanceId ? { instanceId: v.instanceId, device: v.device!, state: v.attachState!, time: v.attachTime!, deleteOnTermination: v.deleteOnTermination } : undefined,
-  };
-}
 
 const attachmentShape = (id: string, a: NonNullable<VolumeView['attachment']>, state = a.state) => ({
   volumeId: id, instanceId: a.instanceId, device: a.device, status: state, attachTime: new Date(a.time), deleteOnTermination: a.deleteOnTermination,
@@ -63,12 +33,7 @@ export const volumeActions: Actions = {
     handler: (ctx) => {
       const roots = ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances.filter((i) => i.state !== 'terminated').map(rootView);
       let vols = byIds([...roots, ...ctx.cloud.volumes.list(ctx.accountId).map(dataView)], ctx.q.list('VolumeId'), 'InvalidVolume.NotFound', 'volume');
-      vols = filterRows(vols, ctx.q.filters(), ctx.cloud.tags.of(vols.map((v) => v.id)), {
-        'volume-id': (v) => v.id, 'attachment.instance-id': (v) => v.attachment?.instanceId, 'attachment.device': (v) => v.attachment?.device,
-        'attachment.status': (v) => v.attachment?.state, 'availability-zone': (v) => v.availabilityZone, status: (v) => v.state,
-        'volume-type': (v) => v.volumeType, 'attachment.delete-on-termination': (v) => (v.attachment ? String(v.attachment.deleteOnTermination) : undefined),
-        size: (v) => String(v.sizeGiB), 'snapshot-id': (v) => v.snapshotId ?? undefined, encrypted: () => 'false',
-      });
+      vols = filterRows(vols, ctx.q.filters(), volumeFields, ctx.cloud.tags.of(vols.map((v) => v.id)));
       return { volumeSet: vols.map((v) => volumeShape(ctx, v)) };
     },
   },
@@ -120,10 +85,7 @@ export const volumeActions: Actions = {
       const owners = ctx.q.list('Owner');
       let snaps = byIds(ctx.cloud.volumes.listSnapshots(ctx.accountId), ctx.q.list('SnapshotId'), 'InvalidSnapshot.NotFound', 'snapshot');
       if (owners.length && !owners.some((o) => o === 'self' || o === ctx.accountId)) snaps = [];
-      snaps = filterRows(snaps, ctx.q.filters(), ctx.cloud.tags.of(snaps.map((s) => s.id)), {
-        'snapshot-id': (s) => s.id, 'volume-id': (s) => s.volumeId, status: (s) => s.state, 'owner-id': (s) => s.accountId,
-        description: (s) => s.description, 'volume-size': (s) => String(s.sizeGiB), encrypted: () => 'false',
-      });
+      snaps = filterRows(snaps, ctx.q.filters(), snapshotFields, ctx.cloud.tags.of(snaps.map((s) => s.id)));
       return { snapshotSet: snaps.map((s) => snapshotShape(ctx, s)) };
     },
   },

@@ -1,9 +1,11 @@
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
+import { byIds, filterRows } from '../../../cloud/filters.js';
 import { parseCidr } from '../../../cloud/ip.js';
 import type { Tag } from '../../../cloud/tags.js';
 import type { Subnet, Vpc } from '../../../cloud/network.js';
+import { subnetFields, vpcFields } from '../../../cloud/network-filters.js';
+import { availabilityZoneId } from '../../../cloud/region-filters.js';
 import { dryRunCheck, tagOnCreate, type Actions, type Ctx } from '../context.js';
-import { byIds, filterRows } from '../filters.js';
 import { tagSet } from '../shapes.js';
 
 function vpcShape(v: Vpc, tags: Tag[] | undefined) {
@@ -16,12 +18,11 @@ function vpcShape(v: Vpc, tags: Tag[] | undefined) {
 }
 
 function subnetShape(ctx: Ctx, s: Subnet, tags: Tag[] | undefined) {
-  const az = ctx.cloud.config.availabilityZones.indexOf(s.availabilityZone) + 1;
   return {
     subnetId: s.id, subnetArn: `arn:aws:ec2:${ctx.region}:${s.accountId}:subnet/${s.id}`, state: 'available',
     ownerId: s.accountId, vpcId: s.vpcId, cidrBlock: s.cidr,
     availableIpAddressCount: parseCidr(s.cidr).size - 5 - usedIps(ctx, s.id),
-    availabilityZone: s.availabilityZone, availabilityZoneId: `use1-az${az}`,
+    availabilityZone: s.availabilityZone, availabilityZoneId: availabilityZoneId(ctx.cloud.config.availabilityZones, s.availabilityZone),
     defaultForAz: s.isDefault, mapPublicIpOnLaunch: s.mapPublicIp, mapCustomerOwnedIpOnLaunch: false,
     assignIpv6AddressOnCreation: false, ipv6CidrBlockAssociationSet: [], enableDns64: false, ipv6Native: false,
     privateDnsNameOptionsOnLaunch: { hostnameType: 'ip-name', enableResourceNameDnsARecord: false, enableResourceNameDnsAAAARecord: false },
@@ -73,11 +74,7 @@ export const vpcActions: Actions = {
     handler: (ctx) => {
       const all = byIds(ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list('VpcId'), 'InvalidVpcID.NotFound', 'vpc ID');
       const tags = ctx.cloud.tags.of(all.map((v) => v.id));
-      const rows = filterRows(all, ctx.q.filters(), tags, {
-        'vpc-id': (v) => v.id, 'cidr': (v) => v.cidr, 'cidr-block': (v) => v.cidr, 'cidr-block-association.cidr-block': (v) => v.cidr,
-        'is-default': (v) => String(v.isDefault), state: () => 'available', 'owner-id': (v) => v.accountId,
-        'dhcp-options-id': () => 'default',
-      });
+      const rows = filterRows(all, ctx.q.filters(), vpcFields, tags);
       return { vpcSet: rows.map((v) => vpcShape(v, tags.get(v.id))) };
     },
   },
@@ -149,12 +146,7 @@ export const vpcActions: Actions = {
     handler: (ctx) => {
       const all = byIds(ctx.cloud.network.subnets(ctx.accountId), ctx.q.list('SubnetId'), 'InvalidSubnetID.NotFound', 'subnet ID');
       const tags = ctx.cloud.tags.of(all.map((s) => s.id));
-      const rows = filterRows(all, ctx.q.filters(), tags, {
-        'subnet-id': (s) => s.id, 'vpc-id': (s) => s.vpcId, 'cidr-block': (s) => s.cidr, cidr: (s) => s.cidr,
-        'availability-zone': (s) => s.availabilityZone, 'default-for-az': (s) => String(s.isDefault),
-        defaultForAz: (s) => String(s.isDefault), state: () => 'available', 'owner-id': (s) => s.accountId,
-        'availability-zone-id': (s) => `use1-az${ctx.cloud.config.availabilityZones.indexOf(s.availabilityZone) + 1}`,
-      });
+      const rows = filterRows(all, ctx.q.filters(), subnetFields(ctx.cloud.config.availabilityZones), tags);
       return { subnetSet: rows.map((s) => subnetShape(ctx, s, tags.get(s.id))) };
     },
   },

@@ -1,0 +1,34 @@
+/** What Describe* filters see of the region's availability zones and of the catalog's instance types. */
+import type { InstanceType } from './catalog.js';
+import type { Fields } from './filters.js';
+
+/** A zone's id: its place in the region's list of zones (use1-az1, use1-az2, ...). */
+export function availabilityZoneId(zones: readonly string[], name: string): string {
+  return `use1-az${zones.indexOf(name) + 1}`;
+}
+
+export interface AvailabilityZone { id: string; name: string }
+
+/** The region's zones, in order, with their ids. */
+export function availabilityZones(zones: readonly string[]): AvailabilityZone[] {
+  return zones.map((name) => ({ name, id: availabilityZoneId(zones, name) }));
+}
+
+/** Zones' fields (they have no tags). */
+export function availabilityZoneFields(region: string): Fields<AvailabilityZone> {
+  return {
+    'zone-name': (z) => z.name, 'zone-id': (z) => z.id, 'region-name': () => region, state: () => 'available',
+    'zone-type': () => 'availability-zone', 'opt-in-status': () => 'opt-in-not-required', 'group-name': () => region,
+  };
+}
+
+/** The hypervisor an instance type's instances run on, as DescribeInstanceTypes names it. */
+export const hypervisor = (t: InstanceType) => (t.runtime === 'container' ? 'nspawn' : 'qemu');
+
+/** Instance types' fields (they have no tags). */
+export const instanceTypeFields: Fields<InstanceType> = {
+  'instance-type': (t) => t.name, 'vcpu-info.default-vcpus': (t) => String(t.vcpus),
+  'memory-info.size-in-mib': (t) => String(t.memoryMiB), 'burstable-performance-supported': (t) => String(t.burstable),
+  'processor-info.supported-architecture': (t) => t.architecture, 'current-generation': () => 'true',
+  'hypervisor': hypervisor,
+};
