@@ -4,6 +4,8 @@ import { run, which } from '../host/exec.js';
 import { systemdIsPid1 } from '../host/units/index.js';
 import { familyRuntime } from '../cloud/catalog.js';
 import { firmwareFor, virtioWinIso } from '../host/q35.js';
+import type { HostConfig } from '../host/config.js';
+import type { CloudConfig } from '../cloud/config.js';
 import { probeUserNamespaces } from '../host/nspawn.js';
 import { loopPoolSpace, rootVolumeSizes } from './doctor-storage.js';
 import { devicePolicySupport } from '../host/units/devices.js';
@@ -21,7 +23,8 @@ async function tool(name: string, program: string, pkg: string, versionArgs = ['
   return { name, ok: true, detail: (v.stdout || v.stderr).split('\n')[0]!.slice(0, 60) };
 }
 
-export async function doctor(dataDir: string): Promise<Check[]> {
+/** The checks, for the host's settings (`host`: where firmware and drivers are) and how VMs run (`vmAccel`). */
+export async function doctor(dataDir: string, host: HostConfig, vmAccel: CloudConfig['vmAccel']): Promise<Check[]> {
   const checks: Check[] = [];
   const pid1 = (await readFile('/proc/1/comm', 'utf8').catch(() => '?')).trim();
   checks.push(systemdIsPid1()
@@ -49,7 +52,7 @@ export async function doctor(dataDir: string): Promise<Check[]> {
   checks.push({
     name: 'KVM / TCG',
     ok: Boolean(qemu),
-    detail: `${kvm ? '/dev/kvm present' : 'no /dev/kvm'}; VMs run on ${process.env.PCLOUD_VM_ACCEL === 'kvm' ? 'KVM' : 'TCG (software; PCLOUD_VM_ACCEL=kvm where /dev/kvm runs guests)'}; ${qemu ? 'qemu-system-x86_64 found' : 'QEMU missing (VM runtimes)'}`,
+    detail: `${kvm ? '/dev/kvm present' : 'no /dev/kvm'}; VMs run on ${vmAccel === 'kvm' ? 'KVM' : 'TCG (software; PCLOUD_VM_ACCEL=kvm where /dev/kvm runs guests)'}; ${qemu ? 'qemu-system-x86_64 found' : 'QEMU missing (VM runtimes)'}`,
     fix: qemu ? undefined : apt('qemu-system-x86 qemu-block-extra ovmf'),
   });
   const nft = await which('nft');
@@ -63,11 +66,11 @@ export async function doctor(dataDir: string): Promise<Check[]> {
     detail: [...table].map(([runtime, families]) => `${families.join(',')} → ${runtime}`).join('; ') + '; Windows or UEFI images → q35 (PCLOUD_RUNTIMES overrides)',
   });
   checks.push({ ...(await tool('image import (qemu-img)', 'qemu-img', 'qemu-utils', ['--version'])) });
-  const fw = firmwareFor('windows');
+  const fw = firmwareFor('windows', host.ovmfDir);
   const ovmf = await access(fw.code).then(() => true, () => false);
   checks.push({ name: 'UEFI firmware (q35)', ok: ovmf, detail: ovmf ? `OVMF in ${fw.code.replace(/\/[^/]+$/, '')} (Secure Boot build for Windows)` : 'OVMF missing', fix: ovmf ? undefined : apt('ovmf') });
   checks.push(await tool('swtpm (q35 TPM 2.0)', 'swtpm', 'swtpm swtpm-tools', ['--version']));
-  const drivers = virtioWinIso();
+  const drivers = virtioWinIso(host.virtioWinIso);
   checks.push({
     name: 'VirtIO drivers ISO (Windows)', ok: Boolean(drivers),
     detail: drivers ? `${drivers}: attached to Windows installs` : 'not found: Windows installers see no virtio disk without it',

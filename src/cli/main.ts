@@ -17,13 +17,14 @@ import { eq } from 'drizzle-orm';
 import { metadataServer } from '../imds/server.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
-import { DEFAULT_DATA, DEFAULT_LAMBDA_LISTEN, DEFAULT_LISTEN } from './config.js';
+import { DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
 import { lockDataDir } from '../host/datalock.js';
 import { assertPortsFree, hostPortOf, parseListen, portFree } from '../host/ports.js';
 import { openUnitManager } from '../host/units/index.js';
+import { hostConfigFromEnv, type HostConfig } from '../host/config.js';
 import { NGINX_UNIT } from '../host/nginx.js';
 import { isFinal } from '../host/units/types.js';
 import { ensureDataDir } from '../paths.js';
@@ -70,10 +71,10 @@ async function buildImage(cloud: Cloud, name: string, force = false) {
  * The function-URL port free, or held by this data dir's own nginx (units outlive the server that started them);
  * never another server's, which would then answer for this one's functions.
  */
-async function assertLambdaPortFree(dataDir: string, listen: string): Promise<void> {
+async function assertLambdaPortFree(dataDir: string, listen: string, hostConfig: HostConfig): Promise<void> {
   const lambda = hostPortOf(listen, 'PCLOUD_LAMBDA_LISTEN');
   if (await portFree(lambda.host, lambda.port)) return;
-  const units = await openUnitManager(join(dataDir, 'run'));
+  const units = await openUnitManager(join(dataDir, 'run'), undefined, hostConfig);
   try {
     const own = await units.status(NGINX_UNIT);
     if (own && !isFinal(own.state)) return;
@@ -93,12 +94,14 @@ program.command('serve')
   .option('--no-image', 'do not build the default image on first start')
   .action(async (opts: { listen: string; data: string; image: boolean }) => {
     const { hostname, port } = parseListen(opts.listen);
-    const lambdaListen = process.env.PCLOUD_LAMBDA_LISTEN ?? DEFAULT_LAMBDA_LISTEN;
+    const lambdaListen = lambdaListenFromEnv();
+    // The host's settings first: one that cannot be used stops the server before anything is touched.
+    const hostConfig = hostConfigFromEnv();
     // One server per data dir, and its ports its own: refused here, in one line, before anything is touched.
     await lockDataDir(opts.data, `pcloud serve --listen ${opts.listen}`);
     if (port) await assertPortsFree([hostPortOf(opts.listen, '--listen (PCLOUD_LISTEN)')]);
-    await assertLambdaPortFree(opts.data, lambdaListen);
-    const cloud = await Cloud.open({ dataDir: opts.data });
+    await assertLambdaPortFree(opts.data, lambdaListen, hostConfig);
+    const cloud = await Cloud.open({ dataDir: opts.data, hostConfig });
     const key = ensureCredentials(cloud.accounts);
     cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
@@ -214,7 +217,7 @@ program.command('doctor')
   .description('what this host can do, and what is missing')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .action(async (opts: { data: string }) => {
-    process.stdout.write(formatChecks(await doctor(opts.data)) + '\n');
+    process.stdout.write(formatChecks(await doctor(opts.data, hostConfigFromEnv(), configFromEnv().vmAccel)) + '\n');
   });
 
 program.command('console <instance>')

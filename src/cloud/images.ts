@@ -10,7 +10,8 @@ import type { Db } from '../db/index.js';
 import { images } from '../db/schema.js';
 import { buildRootfs, buildVmArtifacts, detectDiskFormat, diskUsage, importDiskArtifacts, loadRecipe, removeDeviceNodes, unpackTar, type DiskFormat, type Progress } from '../host/images.js';
 import { UnsafeImageError } from '../host/rootfs.js';
-import { assertUnshifted, type StoragePool } from '../host/storage.js';
+import { assertUnshifted } from '../host/storage.js';
+import type { HostPool } from '../host/index.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
@@ -36,8 +37,9 @@ const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x
 export class Images {
   constructor(
     private readonly db: Db,
-    private readonly pool: StoragePool,
-    private readonly dirs: { recipes: string; cache: string },
+    private readonly pool: HostPool,
+    /** Recipes, the build cache, and the Debian mirror builds use (the host's apt mirror unless said). */
+    private readonly dirs: { recipes: string; cache: string; mirror?: string },
     private readonly tags: Tags,
   ) {}
 
@@ -134,7 +136,7 @@ export class Images {
     const buildRoot = await this.pool.createImageRoot(`.build-${name}`);
     try {
       const { steps } = await buildRootfs(recipe, dir, buildRoot, {
-        cacheDir: join(this.dirs.cache, 'debootstrap'), progress: opts.progress, expectedSteps,
+        cacheDir: join(this.dirs.cache, 'debootstrap'), progress: opts.progress, expectedSteps, mirror: this.dirs.mirror,
       });
       await mkdir(this.dirs.cache, { recursive: true });
       await writeFile(stepsFile, String(steps + 1));

@@ -5,16 +5,10 @@
 import { join } from 'node:path';
 import { openDb, type Db } from '../db/index.js';
 import type { Host } from '../host/index.js';
-import { StoragePool } from '../host/storage.js';
-import { NetworkDriver } from '../host/network.js';
-import { DnsDriver } from '../host/dns.js';
-import { MetadataListeners } from '../host/metadata.js';
-import { IscsiTarget } from '../host/iscsi.js';
-import { FunctionHost } from '../host/functions.js';
+import { hostConfigFromEnv, type HostConfig } from '../host/config.js';
+import { openHost } from '../host/open.js';
 import { NginxDriver } from '../host/nginx.js';
-import { NfsServer } from '../host/nfs.js';
 import { Functions } from './functions/index.js';
-import { openUnitManager } from '../host/units/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
 import { configFromEnv, type CloudConfig } from './config.js';
@@ -36,6 +30,8 @@ import { ensureDataDir } from '../paths.js';
 export interface CloudOptions {
   dataDir: string;
   config?: Partial<CloudConfig>;
+  /** The host's settings (hostConfigFromEnv unless given). */
+  hostConfig?: HostConfig;
   /** Replace host drivers (tests only). */
   host?: Host;
 }
@@ -64,7 +60,9 @@ export class Cloud {
     this.tags = new Tags(db);
     this.network = new Network(db, config);
     this.keyPairs = new KeyPairs(db);
-    this.images = new Images(db, host.pool, { recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache') }, this.tags);
+    this.images = new Images(db, host.pool, {
+      recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache'), mirror: host.config.debianMirror,
+    }, this.tags);
     this.vms = new Vms(host, config, this.images);
     const publicIps = new PublicIps(db, config);
     this.plane = new VpcPlane(db, host, config, this.network, this.tags, publicIps);
@@ -88,22 +86,9 @@ export class Cloud {
   static async open(opts: CloudOptions): Promise<Cloud> {
     await ensureDataDir(opts.dataDir);
     const config = { ...configFromEnv(), runDir: join(opts.dataDir, 'run'), ...opts.config };
+    const hostConfig = opts.hostConfig ?? hostConfigFromEnv();
     const db = openDb(join(opts.dataDir, 'pcloud.db'));
-    let host = opts.host;
-    if (!host) {
-      const units = await openUnitManager(join(opts.dataDir, 'run'));
-      const upstream = (process.env.PCLOUD_DNS_UPSTREAM ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      host = {
-        pool: await StoragePool.open(opts.dataDir), units, network: new NetworkDriver(opts.dataDir),
-        dns: new DnsDriver(units, join(opts.dataDir, 'run/dns'), upstream),
-        metadata: new MetadataListeners(),
-        functions: new FunctionHost(units, opts.dataDir, join(opts.dataDir, 'run')),
-        nfs: new NfsServer(units, join(opts.dataDir, 'run/nfs'), Number(process.env.PCLOUD_NFS_PORT ?? 2049)),
-        iscsi: new IscsiTarget(units, {
-          controlPort: Number(process.env.PCLOUD_ISCSI_CONTROL_PORT ?? 7), port: Number(process.env.PCLOUD_ISCSI_PORT ?? 3260),
-        }),
-      };
-    }
+    const host = opts.host ?? await openHost(opts.dataDir, hostConfig);
     return new Cloud(db, host, config, opts.dataDir);
   }
 

@@ -10,7 +10,6 @@ import type { Host } from '../host/index.js';
 import { vmArtifacts } from '../host/images.js';
 import { microvmUnit } from '../host/qemu.js';
 import { diskBlank, ensureVmState, firmwareFor, q35Unit, tpmSocket, tpmUnit, tpmUnitName, virtioWinIso, vmState } from '../host/q35.js';
-import { QmpVmControl } from '../host/qmp-vm-control.js';
 import { vmRunDir, type VmControl, type VmDisk, type VmRunState } from '../host/vm-control.js';
 import { uplinkAddresses } from '../host/network.js';
 import type { UnitSpec } from '../host/units/types.js';
@@ -44,7 +43,7 @@ export class Vms {
     private readonly images: Images,
   ) {
     this.runRoot = config.runDir ?? '/run/pcloud';
-    this.control = host.vms ?? new QmpVmControl(this.runRoot);
+    this.control = host.vms;
   }
 
   /**
@@ -97,7 +96,7 @@ export class Vms {
         readyTimeoutSec: Math.max(this.config.readyTimeoutSec, accel === 'kvm' ? 120 : 600),
       });
     }
-    const firmware = firmwareFor(image.platform);
+    const firmware = firmwareFor(image.platform, this.host.config.ovmfDir);
     const state = vmState(this.host.pool.stateDir(inst.id));
     const [disk, volumes] = await Promise.all([
       this.host.pool.forkRaw(image.id, inst.id),
@@ -114,7 +113,7 @@ export class Vms {
     ]);
     // Installer and drivers only while nothing has been installed on the disk.
     const installer = this.images.installer(image);
-    const drivers = image.platform === 'windows' ? virtioWinIso() : undefined;
+    const drivers = image.platform === 'windows' ? virtioWinIso(this.host.config.virtioWinIso) : undefined;
     const cdroms = (await diskBlank(disk)) ? [installer, drivers].filter((x): x is string => !!x) : [];
     return q35Unit({
       instanceId: inst.id, vpcId: inst.vpcId, mac: inst.macAddress, vcpus: type.vcpus, memoryMiB: type.memoryMiB,

@@ -15,23 +15,13 @@ import { KeyedQueue } from '../serial.js';
 import { portName, routerNs } from './network.js';
 import { isFinal, type UnitManager, type UnitSpec } from './units/types.js';
 import { SERVICE_RESTART } from './units/restart.js';
+import type { DnsRecord, VpcDns } from './types.js';
+import type { HostDns } from './index.js';
+export type { DnsRecord, VpcDns } from './types.js';
 
 export const dnsUnitName = (vpcId: string) => `pcloud-dns@${vpcId}`;
 
-export interface DnsRecord {
-  ip: string;
-  names: string[];
-  /** The instance's MAC: DHCP hands this MAC the record's address. */
-  mac?: string;
-}
 
-export interface VpcDns {
-  /** The address DNS listens on (the VPC's base + 2). */
-  listen: string;
-  domain: string;
-  /** Each subnet's network, netmask and gateway, for DHCP. */
-  subnets: { id: string; network: string; netmask: string; gateway: string }[];
-}
 
 /**
  * A value dnsmasq's files cannot take. dnsmasq reads `option=value` lines, splits values at commas, and has its own
@@ -121,7 +111,7 @@ export function dnsUnit(vpcId: string, confFile: string): UnitSpec {
   };
 }
 
-export class DnsDriver {
+export class DnsDriver implements HostDns {
   /** Per VPC: the configuration its dnsmasq was last started with by this process. */
   private readonly confs = new Map<string, string>();
   /** Per VPC: every change (start, records, restart) one at a time. */

@@ -22,33 +22,11 @@ import { SandboxUsers } from './sandbox-users.js';
 import { unitFingerprint } from './units/fingerprint.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
+import type { FunctionUnitOptions, InvokeResult } from './types.js';
+import type { HostFunctions } from './index.js';
+export type { FunctionUnitOptions, InvokeResult } from './types.js';
 
-export interface FunctionUnitOptions {
-  /** `<account>-<name>-<version>`: the unit's name after `pcloud-fn-`, and the socket's file name. */
-  key: string;
-  functionName: string;
-  version: string;
-  arn: string;
-  runtime: string;
-  handler: string;
-  codeDir: string;
-  memoryMiB: number;
-  timeoutSec: number;
-  environment: Record<string, string>;
-  mode: 'per-request' | 'warm';
-  idleSec: number;
-  region: string;
-  /** A "fat lambda": the function is a VM's console (its VNC socket), served by the console proxy, not a runtime. */
-  console?: { instanceId: string; vncPath: string; idleSec: number; stateFile: string };
-}
 
-export interface InvokeResult {
-  status: number;
-  payload: Buffer;
-  functionError?: string;
-  log?: string;
-  requestId: string;
-}
 
 export const functionUnitName = (key: string) => `pcloud-fn-${key}`;
 
@@ -59,26 +37,34 @@ export const functionUnitName = (key: string) => `pcloud-fn-${key}`;
  */
 const legacyUnitName = (key: string) => `pcloud-fn@${key}`;
 
-/** How many invokes of one per-request function may run at once (its unit's limits allow that many processes). */
-const CONCURRENCY = Number(process.env.PCLOUD_LAMBDA_CONCURRENCY ?? 100);
+/** How the host runs functions (config.ts: PCLOUD_LAMBDA_CONCURRENCY, PCLOUD_LAMBDA_CPU_PERCENT, PCLOUD_PYTHON, ...). */
+export interface FunctionHostOptions {
+  /** How many invokes of one per-request function may run at once (its unit's limits allow that many processes). */
+  concurrency: number;
+  /** The CPU one function (all its invokes) may take, in percent of one CPU. */
+  cpuPercent: number;
+  /** The interpreter of Python functions (pythonCommand's choice unless said). */
+  python?: string;
+  /** The host-wide record of sandbox users (sandbox-users.ts' default unless said). */
+  sandboxUidDir?: string;
+}
 
-/** The CPU one function (all its invokes) may take, in percent of one CPU. */
-const CPU_PERCENT = ((v) => (Number.isInteger(v) && v > 0 ? v : 100))(Number(process.env.PCLOUD_LAMBDA_CPU_PERCENT ?? 100));
+export const DEFAULT_FUNCTION_HOST: FunctionHostOptions = { concurrency: 100, cpuPercent: 100 };
 
 /**
- * The Python functions run on: PCLOUD_PYTHON, else Debian's /usr/bin/python3 (the `python3` package), else whatever
- * `python3` is on PATH. Not PATH first: a version manager's shim there (pyenv's is a shell script) costs every
- * per-request invoke ~100 ms before Python even starts.
+ * The Python functions run on: `configured` (PCLOUD_PYTHON), else Debian's /usr/bin/python3 (the `python3` package),
+ * else whatever `python3` is on PATH. Not PATH first: a version manager's shim there (pyenv's is a shell script) costs
+ * every per-request invoke ~100 ms before Python even starts.
  */
-export function pythonCommand(): string {
-  return process.env.PCLOUD_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+export function pythonCommand(configured?: string): string {
+  return configured ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 }
 
 /**
  * The command a runtime's requests run: the shim for it, with the function's handler contract (the code where the
  * sandbox shows it: TASK_ROOT).
  */
-export function runtimeCommand(o: FunctionUnitOptions, accept: boolean): string[] {
+export function runtimeCommand(o: FunctionUnitOptions, accept: boolean, python = pythonCommand()): string[] {
   if (o.console) {
     return [process.execPath, join(projectRoot(), 'dist/src/runtime/console-proxy.js'), `--vnc=${o.console.vncPath}`,
       `--instance=${o.console.instanceId}`, `--idle=${o.console.idleSec}`, `--state=${o.console.stateFile}`];
@@ -86,15 +72,15 @@ export function runtimeCommand(o: FunctionUnitOptions, accept: boolean): string[
   const args = [`--runtime=${o.runtime}`, `--code=${TASK_ROOT}`, `--handler=${o.handler}`, `--function=${o.functionName}`,
     `--version=${o.version}`, `--arn=${o.arn}`, `--memory=${o.memoryMiB}`, `--timeout=${o.timeoutSec}`, `--idle=${o.idleSec}`,
     ...(accept ? ['--accept'] : [])];
-  if (o.runtime.startsWith('python3')) return [pythonCommand(), join(projectRoot(), 'src/runtime/python_shim.py'), ...args];
+  if (o.runtime.startsWith('python3')) return [python, join(projectRoot(), 'src/runtime/python_shim.py'), ...args];
   // The function's memory is the heap it may use (a per-request unit holds many such processes at once).
   return [process.execPath, `--max-old-space-size=${o.memoryMiB}`, join(projectRoot(), 'dist/src/runtime/shim.js'), ...args];
 }
 
 /** What of the host a runtime's sandbox must show besides /usr (read-only): the shim, and the interpreter if elsewhere. */
-export function runtimeFiles(o: FunctionUnitOptions): string[] {
+export function runtimeFiles(o: FunctionUnitOptions, python = pythonCommand()): string[] {
   const root = projectRoot();
-  if (o.runtime.startsWith('python3')) return [join(root, 'src/runtime'), ...programPrefix(pythonCommand())];
+  if (o.runtime.startsWith('python3')) return [join(root, 'src/runtime'), ...programPrefix(python)];
   // dist/src/runtime/shim.js is ESM by the project's package.json.
   return [join(root, 'package.json'), join(root, 'dist/src/runtime'), ...programPrefix(process.execPath)];
 }
@@ -109,8 +95,17 @@ export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string
   };
 }
 
-export class FunctionHost {
-  constructor(private readonly units: UnitManager, private readonly dataDir: string, private readonly runDir: string) {}
+export class FunctionHost implements HostFunctions {
+  private readonly python: string;
+
+  constructor(
+    private readonly units: UnitManager,
+    private readonly dataDir: string,
+    private readonly runDir: string,
+    private readonly opts: FunctionHostOptions = DEFAULT_FUNCTION_HOST,
+  ) {
+    this.python = pythonCommand(opts.python);
+  }
 
   socketPath(key: string): string {
     return socketPath(join(this.runDir, 'lambda', `${key}.sock`));
@@ -139,14 +134,15 @@ export class FunctionHost {
    * The function version's unit: its socket, and the runtime it starts in the sandbox (a console proxy, pcloud's own
    * code that must reach the VM's VNC socket, root's, and write its state file, runs as root without new privileges).
    * Limits: Lambda's per invoke (each process of the socket: the function's memory, and its timeout as a backstop of
-   * the shim's own), and the unit's as a whole (warm: the one worker; per request: up to CONCURRENCY invokes at once).
+   * the shim's own), and the unit's as a whole (warm: the one worker; per request: up to `concurrency` invokes at once).
    */
   unit(o: FunctionUnitOptions): UnitSpec {
     const accept = o.mode === 'per-request' && !o.console;
+    const { concurrency, cpuPercent } = this.opts;
     return {
       name: functionUnitName(o.key),
       description: `pcloud function ${o.functionName}:${o.version} (${o.runtime}, ${o.mode})`,
-      exec: runtimeCommand(o, accept),
+      exec: runtimeCommand(o, accept, this.python),
       env: lambdaEnvironment(o),
       type: 'simple',
       startTimeoutSec: 10,
@@ -154,13 +150,13 @@ export class FunctionHost {
       killSignal: 'SIGTERM',
       // A warm worker that has been idle exits 133: started again (on the next connection).
       restartForceExitStatus: [133],
-      limits: { memoryMaxBytes: (o.memoryMiB * (accept ? CONCURRENCY : 1) + 64) * 2 ** 20, tasksMax: accept ? 64 * CONCURRENCY : 512, cpuQuotaPercent: CPU_PERCENT },
+      limits: { memoryMaxBytes: (o.memoryMiB * (accept ? concurrency : 1) + 64) * 2 ** 20, tasksMax: accept ? 64 * concurrency : 512, cpuQuotaPercent: cpuPercent },
       socket: {
-        listen: this.socketPath(o.key), accept, mode: 0o600, maxConnections: CONCURRENCY,
-        serviceLimits: { memoryMaxBytes: (o.memoryMiB + 64) * 2 ** 20, tasksMax: 64, cpuQuotaPercent: CPU_PERCENT },
+        listen: this.socketPath(o.key), accept, mode: 0o600, maxConnections: concurrency,
+        serviceLimits: { memoryMaxBytes: (o.memoryMiB + 64) * 2 ** 20, tasksMax: 64, cpuQuotaPercent: cpuPercent },
         serviceRuntimeMaxSec: o.timeoutSec + (accept ? 5 : 24 * 3600),
       },
-      ...(o.console ? { noNewPrivileges: true } : { sandbox: { code: o.codeDir, readOnly: runtimeFiles(o), hidden: [this.dataDir] } }),
+      ...(o.console ? { noNewPrivileges: true } : { sandbox: { code: o.codeDir, readOnly: runtimeFiles(o, this.python), hidden: [this.dataDir] } }),
     };
   }
 
@@ -223,7 +219,7 @@ export class FunctionHost {
 
   /** The user (and passwd files) a function's unit held under its pre-issue-13 name: units now hold their own. */
   private async releaseLegacySandbox(key: string): Promise<void> {
-    const uid = await new SandboxUsers(this.dataDir).release(key);
+    const uid = await new SandboxUsers(this.dataDir, this.opts.sandboxUidDir).release(key);
     if (uid === undefined) return;
     const dir = join(this.runDir, 'lambda', 'sandbox');
     await rm(join(dir, `passwd-${uid}`), { force: true });

@@ -39,9 +39,9 @@ export async function loadRecipe(recipesDir: string, name: string): Promise<{ re
   return { recipe, dir, hash: h.digest('hex').slice(0, 12) };
 }
 
-/** The Debian mirror the host's apt uses (PCLOUD_DEBIAN_MIRROR overrides it). */
-export async function debianMirror(): Promise<string> {
-  if (process.env.PCLOUD_DEBIAN_MIRROR) return process.env.PCLOUD_DEBIAN_MIRROR;
+/** The Debian mirror the host's apt uses, unless `override` (PCLOUD_DEBIAN_MIRROR) says which. */
+export async function debianMirror(override?: string): Promise<string> {
+  if (override) return override;
   for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
     const text = await readFile(file, 'utf8').catch(() => '');
     const m = /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+bookworm\s/m.exec(text);
@@ -55,9 +55,9 @@ export async function buildRootfs(
   recipe: Recipe,
   recipeDir: string,
   target: string,
-  opts: { cacheDir: string; progress?: Progress; expectedSteps?: number },
+  opts: { cacheDir: string; progress?: Progress; expectedSteps?: number; mirror?: string },
 ): Promise<{ steps: number }> {
-  const mirror = await debianMirror();
+  const mirror = await debianMirror(opts.mirror);
   let steps = 0;
   const total = opts.expectedSteps ?? 450;
   await run('mkdir', ['-p', opts.cacheDir]);

@@ -1,25 +1,133 @@
-/** The host drivers the domain acts through. */
-import type { DnsDriver } from './dns.js';
-import type { IscsiTarget } from './iscsi.js';
-import type { FunctionHost } from './functions.js';
-import type { NfsServer } from './nfs.js';
-import type { MetadataListeners } from './metadata.js';
-import type { NetworkDriver } from './network.js';
-import type { StoragePool } from './storage.js';
+/**
+ * The host drivers the domain acts through, as interfaces: the concrete drivers (storage.ts, network.ts, dns.ts,
+ * metadata.ts, iscsi.ts, nfs.ts, functions.ts, qmp-vm-control.ts, units/) implement them, test doubles
+ * (test/support/fake-*.ts) too. open.ts builds the real ones from one HostConfig (config.ts).
+ */
+import type { Socket } from 'node:net';
+import type { HostConfig } from './config.js';
+import type {
+  DnsRecord, Edge, FunctionUnitOptions, InvokeResult, Nic, PoolKind, PortRules, VpcDns,
+} from './types.js';
 import type { UnitManager } from './units/types.js';
 import type { VmControl } from './vm-control.js';
 
 export type { VmControl, VmDisk, VmRunState } from './vm-control.js';
+export type { HostConfig } from './config.js';
+export type * from './types.js';
+
+/**
+ * The storage pool: image roots, instance disks forked from them, VMs' raw disks and state, volumes and snapshots
+ * (storage.ts: btrfs or XFS with reflink).
+ */
+export interface HostPool {
+  readonly kind: PoolKind;
+  imagePath(imageId: string): string;
+  diskPath(instanceId: string): string;
+  /** A fresh image root to unpack into, marked as this process's (reconcile removes abandoned ones). */
+  createImageRoot(name: string): Promise<string>;
+  markOwner(name: string, on?: boolean): Promise<void>;
+  /** An instance's disk copied into a new image root (CreateImage of a container). */
+  imageRootFromDisk(instanceId: string, name: string): Promise<string>;
+  /** A built image root moved to its final name, read-only. */
+  sealImage(buildPath: string, imageId: string): Promise<string>;
+  /** An image forked into an instance's root disk, held to `sizeGiB` where the pool enforces sizes. */
+  fork(imageRoot: string, instanceId: string, sizeGiB?: number): Promise<string>;
+  hasDisk(instanceId: string): Promise<boolean>;
+  removeDisk(instanceId: string): Promise<void>;
+  stateDir(instanceId: string): string;
+  vmDir(imageId: string): string;
+  rawDiskPath(instanceId: string): string;
+  forkRaw(imageId: string, instanceId: string): Promise<string>;
+  volumePath(volumeId: string): string;
+  snapshotPath(snapshotId: string): string;
+  createVolume(volumeId: string, sizeGiB: number, fromSnapshot?: string): Promise<string>;
+  snapshotFile(file: string, snapshotId: string): Promise<void>;
+  removeVolume(volumeId: string): Promise<void>;
+  removeSnapshot(snapshotId: string): Promise<void>;
+  copyRawDisk(instanceId: string, dest: string): Promise<void>;
+  removeImage(imageId: string): Promise<void>;
+  listImageRoots(): Promise<{ name: string; ownerPid?: number }[]>;
+  listDisks(): Promise<string[]>;
+}
+
+/** VPC routers, instance ports (veth or tap) routed as /32s on them, their firewalls and edges (network.ts). */
+export interface HostNetwork {
+  /** This data dir's network namespaces. */
+  namespaces(): Promise<string[]>;
+  ensureVpc(vpcId: string, gateways: { address: string; prefixLength: number }[]): Promise<void>;
+  setEdge(vpcId: string, edge: Edge): Promise<void>;
+  /** A container's namespace and port; returns the namespace's path. */
+  attach(nic: Nic): Promise<string>;
+  applyFirewall(vpcId: string, ports: PortRules[]): Promise<void>;
+  attachTap(nic: Nic): Promise<void>;
+  ports(vpcId: string): Promise<string[]>;
+  removePort(vpcId: string, port: string): Promise<void>;
+  detachTap(vpcId: string, instanceId: string): Promise<void>;
+  detach(instanceId: string): Promise<void>;
+  /** Links left of routers that are gone; returns how many were removed. */
+  reconcileLinks(): Promise<number>;
+  removeVpc(vpcId: string): Promise<void>;
+}
+
+/** DNS and DHCP per VPC (dns.ts: a dnsmasq unit in the router's namespace). */
+export interface HostDns {
+  ensure(vpcId: string, vpc: VpcDns): Promise<void>;
+  publish(vpcId: string, records: DnsRecord[]): Promise<void>;
+  release(vpcId: string, instanceId: string, ip: string, mac: string): Promise<void>;
+  remove(vpcId: string): Promise<void>;
+}
+
+/** The metadata address's listeners in each VPC router (metadata.ts); connections go to `handle`'s function. */
+export interface HostMetadata {
+  handle(fn: (vpcId: string, socket: Socket) => void): void;
+  ensure(vpcId: string): Promise<void>;
+  close(vpcId: string): void;
+  closeAll(): void;
+}
+
+/** Volumes exported to VMs over iSCSI (iscsi.ts: pcloud's tgtd). */
+export interface HostIscsi {
+  ensure(): Promise<void>;
+  addPortal(address: string): Promise<void>;
+  export(volumeId: string, file: string, initiator: string): Promise<void>;
+  unexport(volumeId: string): Promise<void>;
+  /** The URL QEMU opens a volume's export by. */
+  uri(volumeId: string, portal: string): string;
+}
+
+/** Volumes exported to containers over NFS and mounted inside them (nfs.ts: pcloud's nfs-ganesha). */
+export interface HostNfs {
+  readonly port: number;
+  export(volumeId: string, file: string, client: string): Promise<void>;
+  unexport(volumeId: string): Promise<void>;
+  mountInto(leaderPid: number, server: string, volumeId: string, target: string): Promise<void>;
+  unmountFrom(leaderPid: number, target: string): Promise<void>;
+}
+
+/** Lambda function code and units (functions.ts): a socket unit per function version, invoked over its socket. */
+export interface HostFunctions {
+  socketPath(key: string): string;
+  codeDir(accountId: string, name: string, revision: string): string;
+  unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string>;
+  removeCode(accountId: string, name?: string): Promise<void>;
+  ensure(o: FunctionUnitOptions): Promise<void>;
+  stop(key: string): Promise<void>;
+  /** Every function unit there is (reconcile). */
+  list(): Promise<string[]>;
+  invoke(key: string, payload: Buffer, opts: { requestId: string; tail: boolean; timeoutSec: number }): Promise<InvokeResult>;
+}
 
 export interface Host {
-  pool: StoragePool;
+  /** What the host was opened with, for the host functions the domain calls itself (firmware, the image mirror). */
+  config: HostConfig;
+  pool: HostPool;
   units: UnitManager;
-  network: NetworkDriver;
-  dns: DnsDriver;
-  metadata: MetadataListeners;
-  iscsi: IscsiTarget;
-  functions: FunctionHost;
-  nfs: NfsServer;
-  /** Running VMs' controls (QMP). Absent: QMP under the cloud's run directory (src/host/qmp-vm-control.ts). */
-  vms?: VmControl;
+  network: HostNetwork;
+  dns: HostDns;
+  metadata: HostMetadata;
+  iscsi: HostIscsi;
+  functions: HostFunctions;
+  nfs: HostNfs;
+  /** Running VMs' controls (QMP under the cloud's run directory: qmp-vm-control.ts). */
+  vms: VmControl;
 }

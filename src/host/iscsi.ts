@@ -9,6 +9,7 @@ import { run } from './exec.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 import { SERVICE_RESTART } from './units/restart.js';
+import type { HostIscsi } from './index.js';
 
 export const ISCSI_UNIT = 'pcloud-iscsi';
 export const iqnOf = (volumeId: string) => `iqn.2026-11.org.pcloud:${volumeId}`;
@@ -19,7 +20,7 @@ export interface IscsiOptions {
   port: number;
 }
 
-export class IscsiTarget {
+export class IscsiTarget implements HostIscsi {
   constructor(private readonly units: UnitManager, readonly opts: IscsiOptions = { controlPort: 7, port: 3260 }) {}
 
   unit(): UnitSpec {

@@ -11,10 +11,11 @@ import { receiveServer } from './exec.js';
 import { nsPath, routerNs } from './network.js';
 import { projectRoot } from '../paths.js';
 import { log } from '../log.js';
+import type { HostMetadata } from './index.js';
 
 export const METADATA_IP = '169.254.169.254';
 
-export class MetadataListeners {
+export class MetadataListeners implements HostMetadata {
   private readonly servers = new Map<string, { inode: number; server: Promise<Server> }>();
   private onConnection: (vpcId: string, socket: Socket) => void = (_vpc, socket) => socket.destroy();
 

@@ -9,34 +9,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { run } from './exec.js';
 import { Owners } from './owners.js';
+import type { Edge, FlowRule, Nic, PortRules } from './types.js';
+import type { HostNetwork } from './index.js';
+export type { Edge, FlowRule, NfsClient, Nic, PortRules } from './types.js';
 
-export interface Nic {
-  instanceId: string;
-  vpcId: string;
-  ip: string;
-  prefixLength: number;
-  gateway: string;
-  mac: string;
-}
 
 export const routerNs = (vpcId: string) => `pcloud-${vpcId}`;
 
-/** One allowed flow: protocol (tcp, udp, icmp, or -1 for all), a port range for tcp/udp, and source or destination prefixes. */
-export interface FlowRule {
-  protocol: string;
-  fromPort?: number;
-  toPort?: number;
-  cidrs: string[];
-}
 
-export interface PortRules {
-  instanceId: string;
-  ingress: FlowRule[];
-  egress: FlowRule[];
-  /** The instance's address and metadata hop limit: the IP TTL of the metadata service's answers to it. */
-  ip?: string;
-  hopLimit?: number;
-}
 
 function ruleText(r: FlowRule, dir: 'saddr' | 'daddr'): string | undefined {
   if (!r.cidrs.length) return undefined;
@@ -131,31 +111,7 @@ export const HOST_FILTER = `table inet pcloud_host {
 }
 `;
 
-/** Where a VPC router meets the world: NAT out of the uplink, and public IPs on a macvlan of the physical network. */
-export interface Edge {
-  /** An internet gateway is attached: without one nothing leaves by the uplink or the macvlan. */
-  internet: boolean;
-  external?: {
-    /** The host interface the macvlan hangs off (the physical network). */
-    parent: string;
-    /** The physical network's CIDR and router (if any). */
-    cidr: string;
-    gateway?: string;
-    vpcCidr: string;
-    maps: { publicIp: string; privateIp: string }[];
-  };
-  /**
-   * Instances with NFS volumes: their NFS traffic to the host's end of the uplink goes through, each SNATed to its
-   * own NFS address (nfsClientAddress), which the host routes back by the uplink and ganesha exports its volume to.
-   */
-  nfs?: { clients: NfsClient[]; port: number };
-}
 
-/** An instance that holds NFS volumes: its address in the VPC, and the address the NFS server knows it by. */
-export interface NfsClient {
-  ip: string;
-  nat: string;
-}
 
 /**
  * The address an instance's NFS traffic reaches the host from: one per instance, host-wide (VPCs overlap, and the
@@ -204,7 +160,7 @@ async function batch(ns: string | undefined, lines: string[], force = false): Pr
   await run('ip', [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
-export class NetworkDriver {
+export class NetworkDriver implements HostNetwork {
   /** Namespaces record the data dir that made them (see owners.ts): a server sees and reconciles only its own. */
   private readonly owners: Owners;
   private readonly vpcReady = new Map<string, Promise<void>>();

@@ -14,6 +14,7 @@ import { enterAsRoot } from './nspawn.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 import { SERVICE_RESTART } from './units/restart.js';
+import type { HostNfs } from './index.js';
 
 export const NFS_UNIT = 'pcloud-nfs';
 
@@ -64,7 +65,7 @@ export function mountCommand(leaderPid: number, server: string, port: number, vo
     `${server}:/${volumeId}`, target];
 }
 
-export class NfsServer {
+export class NfsServer implements HostNfs {
   private exports: ExportEntry[] = [];
   private loaded = false;
 

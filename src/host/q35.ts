@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OVMF_DIR, VIRTIO_WIN_ISO } from './config.js';
 import { portName } from './network.js';
 import { qmpArgs, qmpSocket, SANDBOX, vmUnit, volumeArgs } from './qemu.js';
 import { hostPath, qemuFile, qemuOpts, swtpmOpts } from './qemu-opts.js';
@@ -25,15 +26,14 @@ export interface Firmware {
  * OVMF from Debian's `ovmf`: Windows gets the Secure Boot build with Microsoft's keys enrolled (Windows 11 requires
  * Secure Boot capability and a TPM 2.0); other UEFI guests the plain build. PCLOUD_OVMF_DIR overrides the directory.
  */
-export function firmwareFor(platform: string, dir = process.env.PCLOUD_OVMF_DIR ?? '/usr/share/OVMF'): Firmware {
+export function firmwareFor(platform: string, dir = OVMF_DIR): Firmware {
   return platform === 'windows'
     ? { code: join(dir, 'OVMF_CODE_4M.secboot.fd'), vars: join(dir, 'OVMF_VARS_4M.ms.fd'), secureBoot: true }
     : { code: join(dir, 'OVMF_CODE_4M.fd'), vars: join(dir, 'OVMF_VARS_4M.fd'), secureBoot: false };
 }
 
-/** The VirtIO drivers ISO for Windows guests (not in Debian: PCLOUD_VIRTIO_WIN_ISO, or Fedora's usual path). */
-export function virtioWinIso(): string | undefined {
-  const path = process.env.PCLOUD_VIRTIO_WIN_ISO ?? '/usr/share/virtio-win/virtio-win.iso';
+/** The VirtIO drivers ISO for Windows guests where it is (not in Debian: PCLOUD_VIRTIO_WIN_ISO, or Fedora's usual path). */
+export function virtioWinIso(path = VIRTIO_WIN_ISO): string | undefined {
   return existsSync(path) ? path : undefined;
 }
 

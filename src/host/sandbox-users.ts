@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SANDBOX_UID_DIR } from './config.js';
 
 export const SANDBOX_UID_FIRST = 61184;
 export const SANDBOX_UID_LAST = 65519;
@@ -22,7 +23,7 @@ export class SandboxUsers {
 
   constructor(
     private readonly dataDir: string,
-    private readonly registry = process.env.PCLOUD_SANDBOX_UID_DIR ?? '/run/pcloud/uids',
+    private readonly registry = SANDBOX_UID_DIR,
     private readonly first = SANDBOX_UID_FIRST,
     private readonly last = SANDBOX_UID_LAST,
   ) {}

@@ -13,8 +13,10 @@ import {
   btrfsSysDir, enableSimpleQuotas, kernelHasSimpleQuotas, limitSubvolume, quotaMode, sweepGroups,
 } from './btrfs-quota.js';
 import { limitTree, mountPointOf, projectOf, projectQuotasEnforced, releaseProject } from './xfs-quota.js';
+import type { PoolKind } from './types.js';
+import type { HostPool } from './index.js';
+export type { PoolKind } from './types.js';
 
-export type PoolKind = 'btrfs' | 'xfs';
 
 export interface PoolInfo {
   kind: PoolKind;
@@ -67,7 +69,7 @@ async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
 }
 
-export class StoragePool {
+export class StoragePool implements HostPool {
   private constructor(readonly info: PoolInfo) {}
 
   get kind(): PoolKind { return this.info.kind; }

@@ -19,7 +19,6 @@ import { createApp } from '../../src/api/server.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { defaultLimits } from '../../src/cloud/config.js';
 import { ZIP_MAX } from '../../src/cloud/functions/index.js';
-import type { FunctionHost } from '../../src/host/functions.js';
 import type { NginxDriver, FunctionRoute } from '../../src/host/nginx.js';
 import { functions, functionVersions } from '../../src/db/schema.js';
 import { fakeHost } from '../support/fake-host.js';
@@ -42,7 +41,7 @@ beforeAll(async () => {
   const { host } = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-fn-api-'));
   fns = new FakeFunctionHost(dataDir);
-  host.functions = fns as unknown as FunctionHost;
+  host.functions = fns;
   cloud = await Cloud.open({ dataDir, host });
   const key = cloud.accounts.putKey({ accessKeyId: 'AKIDFNTEST', secretAccessKey: 'fn-secret', accountId: ME });
   const other = cloud.accounts.putKey({ accessKeyId: 'AKIDFNOTHER', secretAccessKey: 'fn-other', accountId: OTHER });

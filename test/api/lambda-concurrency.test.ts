@@ -14,7 +14,7 @@ import { CreateFunctionCommand, InvokeCommand, LambdaClient, PublishVersionComma
 import { createApp } from '../../src/api/server.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { configFromEnv, defaultLimits } from '../../src/cloud/config.js';
-import type { FunctionHost, InvokeResult } from '../../src/host/functions.js';
+import type { InvokeResult } from '../../src/host/functions.js';
 import type { NginxDriver } from '../../src/host/nginx.js';
 import { fakeHost } from '../support/fake-host.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
@@ -51,7 +51,7 @@ beforeAll(async () => {
   const { host } = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-fn-conc-'));
   fns = new HeldFunctionHost(dataDir);
-  host.functions = fns as unknown as FunctionHost;
+  host.functions = fns;
   cloud = await Cloud.open({ dataDir, host });
   cloud.config.limits = { ...defaultLimits, concurrentExecutions: 2 };
   await cloud.start();

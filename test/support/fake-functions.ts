@@ -5,9 +5,9 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FunctionUnitOptions, InvokeResult } from '../../src/host/functions.js';
+import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../src/host/index.js';
 
-export class FakeFunctionHost {
+export class FakeFunctionHost implements HostFunctions {
   /** Units running, by key; with the options each was last ensured with. */
   readonly units = new Map<string, FunctionUnitOptions>();
   /** Revisions unpacked, as `account/name/revision`. */

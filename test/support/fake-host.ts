@@ -3,22 +3,20 @@
  * disks in a temp dir and a unit manager that "runs" units in memory and reports READY at once. Never used outside
  * test/.
  */
-import { mkdtemp, mkdir, rm, readdir, access, writeFile, readFile, copyFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, readdir, access, writeFile, readFile, copyFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Host } from '../../src/host/index.js';
-import type { StoragePool } from '../../src/host/storage.js';
-import type { Edge, NetworkDriver } from '../../src/host/network.js';
-import type { DnsDriver } from '../../src/host/dns.js';
-import type { MetadataListeners } from '../../src/host/metadata.js';
-import type { IscsiTarget } from '../../src/host/iscsi.js';
-import type { NfsServer } from '../../src/host/nfs.js';
-import type { FunctionHost } from '../../src/host/functions.js';
+import type {
+  DnsRecord, Edge, Host, HostDns, HostFunctions, HostIscsi, HostMetadata, HostNetwork, HostNfs, HostPool, Nic, PortRules,
+} from '../../src/host/index.js';
+import { hostConfigFromEnv } from '../../src/host/config.js';
 import { FakeVmControl } from './fake-vm-control.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
 export class FakeUnits implements UnitManager {
   readonly kind = 'direct' as const;
+  /** As the direct manager: no machine registry (a test may say there is one). */
+  registersMachines = false;
   readonly units = new Map<string, UnitStatus & { spec: UnitSpec }>();
   readonly started: UnitSpec[] = [];
   private readonly listeners = new Set<(s: UnitStatus) => void>();
@@ -63,7 +61,7 @@ export class FakeUnits implements UnitManager {
   close() { this.listeners.clear(); }
 }
 
-export class FakePool {
+export class FakePool implements HostPool {
   vmDir(imageId: string) { return join(this.root, 'images', `${imageId}.vm`); }
   readonly kind = 'btrfs' as const;
   constructor(readonly root: string) {}
@@ -79,6 +77,14 @@ export class FakePool {
   async removeImage(id: string) { await rm(this.imagePath(id), { recursive: true, force: true }); }
   async listDisks() { return readdir(join(this.root, 'instances')).catch(() => [] as string[]); }
   async createImageRoot(name: string) { const p = join(this.root, 'images', name); await mkdir(p, { recursive: true }); return p; }
+  async markOwner() {}
+  /** A copy of the instance's disk directory (its files, as a reflink copy would have them). */
+  async imageRootFromDisk(instanceId: string, name: string) {
+    const p = join(this.root, 'images', name);
+    await cp(this.diskPath(instanceId), p, { recursive: true });
+    return p;
+  }
+  async copyRawDisk(instanceId: string, dest: string) { await copyFile(this.rawDiskPath(instanceId), dest); }
   async sealImage(build: string, _id: string) { return build; }
   async listImageRoots() { return (await readdir(join(this.root, 'images')).catch(() => [] as string[])).map((name) => ({ name })); }
   stateDir(id: string) { return `${this.diskPath(id)}.state`; }
@@ -99,7 +105,7 @@ export class FakePool {
 }
 
 /** Records NFS exports and the mounts that would be made in containers. */
-export class FakeNfs {
+export class FakeNfs implements HostNfs {
   readonly port = 2049;
   readonly exported = new Map<string, { file: string; client: string }>();
   readonly mounts: { leader: number; server: string; volumeId: string; target: string }[] = [];
@@ -111,7 +117,7 @@ export class FakeNfs {
 }
 
 /** Records what would be exported over iSCSI. */
-export class FakeIscsi {
+export class FakeIscsi implements HostIscsi {
   readonly exported = new Map<string, { file: string; initiator: string }>();
   async ensure() {}
   async addPortal() {}
@@ -121,37 +127,37 @@ export class FakeIscsi {
 }
 
 /** Records attachments instead of making namespaces. */
-export class FakeNetwork {
-  readonly attached = new Map<string, unknown>();
-  readonly vpcs = new Map<string, unknown>();
-  readonly firewalls = new Map<string, { instanceId: string; ingress: unknown[]; egress: unknown[] }[]>();
+export class FakeNetwork implements HostNetwork {
+  readonly attached = new Map<string, Nic>();
+  readonly vpcs = new Map<string, { address: string; prefixLength: number }[]>();
+  readonly firewalls = new Map<string, PortRules[]>();
   async namespaces() { return [...this.attached.keys()].map((id) => `pcloud-${id}`); }
-  async applyFirewall(vpcId: string, ports: { instanceId: string; ingress: unknown[]; egress: unknown[] }[]) { this.firewalls.set(vpcId, ports); }
-  async ensureVpc(vpcId: string, gateways: unknown) { this.vpcs.set(vpcId, gateways); }
-  async attach(nic: { instanceId: string }) { this.attached.set(nic.instanceId, nic); return `/run/netns/pcloud-${nic.instanceId}`; }
+  async applyFirewall(vpcId: string, ports: PortRules[]) { this.firewalls.set(vpcId, ports); }
+  async ensureVpc(vpcId: string, gateways: { address: string; prefixLength: number }[]) { this.vpcs.set(vpcId, gateways); }
+  async attach(nic: Nic) { this.attached.set(nic.instanceId, nic); return `/run/netns/pcloud-${nic.instanceId}`; }
   async detach(id: string) { this.attached.delete(id); }
   readonly internet = new Map<string, boolean>();
   readonly edges = new Map<string, Edge>();
   async reconcileLinks() { return 0; }
   async ports() { return [] as string[]; }
   async removePort() {}
-  async attachTap(nic: { instanceId: string }) { this.attached.set(nic.instanceId, nic); }
+  async attachTap(nic: Nic) { this.attached.set(nic.instanceId, nic); }
   async detachTap(_vpc: string, id: string) { this.attached.delete(id); }
   async setEdge(vpcId: string, edge: Edge) { this.internet.set(vpcId, edge.internet); this.edges.set(vpcId, edge); }
   async removeVpc(id: string) { this.vpcs.delete(id); }
 }
 
 /** Keeps each VPC's published records. */
-export class FakeDns {
-  readonly records = new Map<string, { ip: string; names: string[] }[]>();
+export class FakeDns implements HostDns {
+  readonly records = new Map<string, DnsRecord[]>();
   async ensure() {}
-  async publish(vpcId: string, records: { ip: string; names: string[] }[]) { this.records.set(vpcId, records); }
+  async publish(vpcId: string, records: DnsRecord[]) { this.records.set(vpcId, records); }
   async remove(vpcId: string) { this.records.delete(vpcId); }
   readonly released: { vpcId: string; instanceId: string; ip: string; mac: string }[] = [];
   async release(vpcId: string, instanceId: string, ip: string, mac: string) { this.released.push({ vpcId, instanceId, ip, mac }); }
 }
 
-export class FakeMetadata {
+export class FakeMetadata implements HostMetadata {
   readonly vpcs = new Set<string>();
   handle() {}
   async ensure(vpcId: string) { this.vpcs.add(vpcId); }
@@ -160,7 +166,7 @@ export class FakeMetadata {
 }
 
 /** Function code unpacked into a directory (the zip kept as is), invokes echo their payload: no units, no runtimes. */
-export class FakeFunctions {
+export class FakeFunctions implements HostFunctions {
   readonly started = new Set<string>();
   readonly invoked: { key: string; payload: Buffer }[] = [];
   constructor(private readonly dir: string) {}
@@ -197,11 +203,8 @@ export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: 
   // The guest powers off on the power button: its QEMU, the instance's unit, ends.
   const vms = new FakeVmControl(join(dir, 'run'), (id) => units.exit(`pcloud-instance@${id}`, 'success'));
   return {
-    host: {
-      pool: pool as unknown as StoragePool, units, network: network as unknown as NetworkDriver, dns: dns as unknown as DnsDriver,
-      metadata: new FakeMetadata() as unknown as MetadataListeners, iscsi: iscsi as unknown as IscsiTarget,
-      nfs: nfs as unknown as NfsServer, functions: functions as unknown as FunctionHost, vms,
-    },
+    // The host's settings as they are with nothing set (nothing here reads them but the domain's q35 and image builds).
+    host: { config: hostConfigFromEnv({}), pool, units, network, dns, metadata: new FakeMetadata(), iscsi, nfs, functions, vms },
     units, pool, network, dns, iscsi, nfs, functions, vms, dir,
   };
 }

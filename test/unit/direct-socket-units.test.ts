@@ -15,13 +15,7 @@ import { waitFor } from '../support/wait.js';
 
 const base = mkdtempSync(join(tmpdir(), 'pcloud-direct-sockets-'));
 const uids = join(base, 'uids');
-const saved = process.env.PCLOUD_SANDBOX_UID_DIR;
-process.env.PCLOUD_SANDBOX_UID_DIR = uids;
-afterAll(() => {
-  if (saved === undefined) delete process.env.PCLOUD_SANDBOX_UID_DIR;
-  else process.env.PCLOUD_SANDBOX_UID_DIR = saved;
-  rmSync(base, { recursive: true, force: true });
-});
+afterAll(() => { rmSync(base, { recursive: true, force: true }); });
 
 /** What the unit's program writes to a connection. */
 function ask(path: string): Promise<string> {
@@ -41,7 +35,7 @@ const spec = (name: string, extra: Partial<UnitSpec>): UnitSpec => ({
 
 describe('the direct manager, a unit with a socket', () => {
   it('runs the program per connection in its sandbox as a user of its own, with its environment only; remove() frees the user', async () => {
-    const m = new DirectUnitManager(join(base, 'run'));
+    const m = new DirectUnitManager(join(base, 'run'), { sandboxUidDir: uids });
     const code = join(base, 'code');
     mkdirSync(code);
     const name = 'pcloud-t-boxed';
@@ -68,7 +62,7 @@ describe('the direct manager, a unit with a socket', () => {
   });
 
   it('runs a program that may not gain privileges, given its environment through the activator', async () => {
-    const m = new DirectUnitManager(join(base, 'run'));
+    const m = new DirectUnitManager(join(base, 'run'), { sandboxUidDir: uids });
     const name = 'pcloud-t-nnp';
     try {
       await m.start(spec(name, { exec: ['/bin/sh', '-c', 'grep NoNewPrivs /proc/self/status >&3; echo "$GREETING" >&3'], env: { GREETING: 'a b' }, noNewPrivileges: true }));

@@ -13,7 +13,6 @@ import { configFromEnv } from '../../src/cloud/config.js';
 import { Functions, type ConsoleTargets } from '../../src/cloud/functions/index.js';
 import { Tags } from '../../src/cloud/tags.js';
 import { FatLambdaState } from '../../src/host/fat-lambda-state.js';
-import type { FunctionHost } from '../../src/host/functions.js';
 import type { FunctionRoute, NginxDriver } from '../../src/host/nginx.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
 
@@ -52,7 +51,7 @@ beforeAll(async () => {
   await mkdir(join(dir, 'run'));
   const db = openDb(':memory:');
   host = new FakeFunctionHost(dir);
-  fns = new Functions(db, host as unknown as FunctionHost, configFromEnv({}), new Tags(db), consoles, state);
+  fns = new Functions(db, host, configFromEnv({}), new Tags(db), consoles, state);
 });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FunctionHost, type FunctionUnitOptions } from '../../src/host/functions.js';
+import { DEFAULT_FUNCTION_HOST, FunctionHost, type FunctionUnitOptions } from '../../src/host/functions.js';
 import { directSpec } from '../../src/host/units/direct-spec.js';
 import { renderSocketUnits } from '../../src/host/units/socket-units.js';
 import type { UnitManager, UnitSpec, UnitStatus } from '../../src/host/units/types.js';
@@ -97,34 +97,33 @@ describe('a function unit found running when the server starts (either manager)'
 
   it.skipIf(FAST_TIER)('keeps running what this pcloud would start, and starts again a unit an older pcloud started (unsandboxed)', async () => {
     const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-upgrade-'));
-    process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
+    const opts = { ...DEFAULT_FUNCTION_HOST, sandboxUidDir: join(base, 'uids') };
     try {
       const data = join(base, 'data');
       const { units, calls, running } = fakeUnits();
       const fn = o({ codeDir: join(data, 'functions/x'), environment: { GREETING: 'hi' } });
-      await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
+      await new FunctionHost(units, data, join(data, 'run'), opts).ensure(fn);
       expect(calls).toEqual(['start sandboxed']);
       // A restarted server: the same unit is running, as it would start it.
-      await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
+      await new FunctionHost(units, data, join(data, 'run'), opts).ensure(fn);
       expect(calls).toEqual(['start sandboxed']);
       // An older pcloud's unit (run as root, no record of its spec): started again in the sandbox.
       running.set('pcloud-fn-111122223333-hello-latest', { ...running.get('pcloud-fn-111122223333-hello-latest')!, exec: ['old'] });
       rmSync(join(data, 'run/lambda/111122223333-hello-latest.unit'));
-      await new FunctionHost(units, data, join(data, 'run')).ensure(fn);
+      await new FunctionHost(units, data, join(data, 'run'), opts).ensure(fn);
       expect(calls).toEqual(['start sandboxed', 'stop pcloud-fn-111122223333-hello-latest', 'start sandboxed']);
     } finally {
-      delete process.env.PCLOUD_SANDBOX_UID_DIR;
       rmSync(base, { recursive: true, force: true });
     }
   });
 
   it('a unit of a pcloud from before issue 13 (named pcloud-fn@KEY) is listed, and taken down when its function starts', async () => {
     const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-legacy-'));
-    process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
+    const opts = { ...DEFAULT_FUNCTION_HOST, sandboxUidDir: join(base, 'uids') };
     try {
       const data = join(base, 'data');
       const { units, calls, running } = fakeUnits();
-      const host = new FunctionHost(units, data, join(data, 'run'));
+      const host = new FunctionHost(units, data, join(data, 'run'), opts);
       running.set('pcloud-fn@111122223333-hello-latest', { ...host.unit(o()), name: 'pcloud-fn@111122223333-hello-latest' });
       running.set('pcloud-fn-111122223333-other-1', { ...host.unit(o()), name: 'pcloud-fn-111122223333-other-1' });
       expect((await host.list()).sort()).toEqual(['111122223333-hello-latest', '111122223333-other-1']);
@@ -132,19 +131,18 @@ describe('a function unit found running when the server starts (either manager)'
       expect(calls).toEqual(['stop pcloud-fn@111122223333-hello-latest', 'start sandboxed']);
       expect([...running.keys()].sort()).toEqual(['pcloud-fn-111122223333-hello-latest', 'pcloud-fn-111122223333-other-1']);
     } finally {
-      delete process.env.PCLOUD_SANDBOX_UID_DIR;
       rmSync(base, { recursive: true, force: true });
     }
   });
 
   it.skipIf(FAST_TIER)('a start that fails leaves nothing: no unit, socket or spec stamp', async () => {
     const base = mkdtempSync(join(tmpdir(), 'pcloud-fn-failed-'));
-    process.env.PCLOUD_SANDBOX_UID_DIR = join(base, 'uids');
+    const opts = { ...DEFAULT_FUNCTION_HOST, sandboxUidDir: join(base, 'uids') };
     try {
       const data = join(base, 'data');
       const { units, calls, running } = fakeUnits();
       const removed: string[] = [];
-      const host = new FunctionHost(units, data, join(data, 'run'));
+      const host = new FunctionHost(units, data, join(data, 'run'), opts);
       const fn = o({ codeDir: join(data, 'functions/x'), environment: { GREETING: 'hi' } });
       // The manager made the unit (and its socket) before the start failed.
       Object.assign(units, {
@@ -164,7 +162,6 @@ describe('a function unit found running when the server starts (either manager)'
       await expect(host.ensure(fn)).rejects.toThrow('no sandbox user free');
       expect(removed.filter((n) => n === 'pcloud-fn-111122223333-hello-latest')).toHaveLength(2);
     } finally {
-      delete process.env.PCLOUD_SANDBOX_UID_DIR;
       rmSync(base, { recursive: true, force: true });
     }
   });

@@ -7,7 +7,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { functions, functionVersions } from '../../db/schema.js';
 import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
-import type { FunctionHost } from '../../host/functions.js';
+import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';
 import type { CloudConfig } from '../config.js';
@@ -37,7 +37,7 @@ export class FunctionCatalog {
   constructor(
     private readonly db: Db,
     private readonly records: FunctionRecords,
-    private readonly host: FunctionHost,
+    private readonly host: HostFunctions,
     private readonly config: CloudConfig,
     private readonly tags: Tags,
     private readonly fat: FatLambdas,

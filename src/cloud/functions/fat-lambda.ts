@@ -3,7 +3,7 @@
  * starts the VM; a console idle past its idle time stops it (the proxy has left by itself).
  */
 import type { FatLambdaState } from '../../host/fat-lambda-state.js';
-import type { FunctionHost } from '../../host/functions.js';
+import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
 import { isId } from '../ids.js';
 import type { FunctionRecords } from './records.js';
@@ -20,7 +20,7 @@ export interface ConsoleOf {
 export class FatLambdas {
   constructor(
     private readonly records: FunctionRecords,
-    private readonly host: Pick<FunctionHost, 'socketPath'>,
+    private readonly host: Pick<HostFunctions, 'socketPath'>,
     private readonly state: FatLambdaState,
     private readonly targets: ConsoleTargets,
   ) {}

@@ -9,7 +9,7 @@
  */
 import type { Db } from '../../db/index.js';
 import { FatLambdaState } from '../../host/fat-lambda-state.js';
-import type { FunctionHost } from '../../host/functions.js';
+import type { HostFunctions } from '../../host/index.js';
 import type { NginxDriver } from '../../host/nginx.js';
 import type { CloudConfig } from '../config.js';
 import { pageOf, type Page, type PageRequest } from '../paging.js';
@@ -47,7 +47,7 @@ export class Functions {
    */
   constructor(
     db: Db,
-    private readonly host: FunctionHost,
+    private readonly host: HostFunctions,
     config: CloudConfig,
     tags: Tags,
     consoles: ConsoleTargets,

@@ -4,7 +4,7 @@
  * process per invoke; warm ones keep one worker until it has been idle.
  */
 import { randomUUID } from 'node:crypto';
-import type { FunctionHost, FunctionUnitOptions, InvokeResult } from '../../host/functions.js';
+import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../host/index.js';
 import { log } from '../../log.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
@@ -17,7 +17,7 @@ export type InvokeAnswer = InvokeResult & { version: string };
 export class Invocations {
   constructor(
     private readonly records: FunctionRecords,
-    private readonly host: FunctionHost,
+    private readonly host: HostFunctions,
     private readonly config: CloudConfig,
     private readonly fat: FatLambdas,
   ) {}

@@ -1,11 +1,11 @@
 /** At start: socket units of function versions that no longer exist, or cannot be served, are stopped. */
-import type { FunctionHost } from '../../host/functions.js';
+import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
 import type { FunctionRecords } from './records.js';
 import { functionKey } from './types.js';
 
 /** Stops the units no servable function version owns (deleted while the server died mid-way); resolves to how many. */
-export async function reconcileUnits(records: FunctionRecords, host: Pick<FunctionHost, 'list' | 'stop'>): Promise<number> {
+export async function reconcileUnits(records: FunctionRecords, host: Pick<HostFunctions, 'list' | 'stop'>): Promise<number> {
   const live = new Set<string>();
   for (const r of records.servable()) {
     live.add(functionKey(r.accountId, r.name, '$LATEST'));

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { functions } from '../../db/schema.js';
-import type { FunctionHost } from '../../host/functions.js';
+import type { HostFunctions } from '../../host/index.js';
 import type { FunctionRoute, NginxDriver } from '../../host/nginx.js';
 import { log } from '../../log.js';
 import type { CloudConfig } from '../config.js';
@@ -22,7 +22,7 @@ export class FunctionUrls {
   constructor(
     private readonly db: Db,
     private readonly records: FunctionRecords,
-    private readonly host: FunctionHost,
+    private readonly host: HostFunctions,
     private readonly config: CloudConfig,
     private readonly invocations: Invocations,
   ) {}

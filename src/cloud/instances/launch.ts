@@ -205,7 +205,7 @@ export class Launcher {
         ]);
         unit = containerUnit({
           instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
-          register: host.units.kind === 'systemd', readyTimeoutSec: config.readyTimeoutSec, networkNamespace: netns,
+          register: host.units.registersMachines, readyTimeoutSec: config.readyTimeoutSec, networkNamespace: netns,
         });
         checkpoint();
         await writeSeed(disk, seed);

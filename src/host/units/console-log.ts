@@ -31,8 +31,8 @@ export const CONSOLE_LOG_OLD = 'console.log.1';
 export const DEFAULT_CONSOLE_LOG_BYTES = 1024 * 1024;
 const MIN_CONSOLE_LOG_BYTES = 4096;
 
-/** The bound of each of a unit's two console files: PCLOUD_CONSOLE_LOG_BYTES, 1 MiB unless set. */
-export function consoleLogBytes(value: string | undefined = process.env.PCLOUD_CONSOLE_LOG_BYTES): number {
+/** The bound of each of a unit's two console files from PCLOUD_CONSOLE_LOG_BYTES's value: 1 MiB unless set. */
+export function consoleLogBytes(value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_CONSOLE_LOG_BYTES;
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < MIN_CONSOLE_LOG_BYTES) {

@@ -24,7 +24,7 @@ import { cgroupTreePids, removeCgroupTree } from './cgroup-tree.js';
 import { restartDelayMs } from './restart.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
 import { log } from '../../log.js';
-import { consoleCommand, consoleLogBytes, readConsoleTail } from './console-log.js';
+import { consoleCommand, DEFAULT_CONSOLE_LOG_BYTES, readConsoleTail } from './console-log.js';
 import { directSpec, type SandboxBox } from './direct-spec.js';
 import { passwdFiles } from '../sandbox.js';
 import { seccompProgram } from '../sandbox-seccomp.js';
@@ -54,6 +54,7 @@ export function supervisorScript(): string {
 
 export class DirectUnitManager implements UnitManager {
   readonly kind = 'direct' as const;
+  readonly registersMachines = false;
   private readonly root: string;
   private readonly listeners = new Set<(s: UnitStatus) => void>();
   private readonly watchers = new Map<string, FSWatcher>();
@@ -71,14 +72,15 @@ export class DirectUnitManager implements UnitManager {
 
   /**
    * revive: start again units whose supervisor died (only the server that holds the data dir does).
-   * consoleLogBytes: the bound of each of a unit's two console files (console-log.ts; PCLOUD_CONSOLE_LOG_BYTES).
+   * consoleLogBytes: the bound of each of a unit's two console files (console-log.ts; 1 MiB unless said).
    * dataDir: whose units these are, in the host-wide record of sandbox users (runDir's parent unless said).
+   * sandboxUidDir: where that record is (sandbox-users.ts' default unless said).
    */
-  constructor(runDir: string, opts: { revive?: boolean; consoleLogBytes?: number; dataDir?: string } = {}) {
+  constructor(runDir: string, opts: { revive?: boolean; consoleLogBytes?: number; dataDir?: string; sandboxUidDir?: string } = {}) {
     this.root = resolve(runDir, 'units');
     this.revive = opts.revive ?? false;
-    this.consoleLogBytes = opts.consoleLogBytes ?? consoleLogBytes();
-    this.users = new SandboxUsers(opts.dataDir ?? dirname(resolve(runDir)));
+    this.consoleLogBytes = opts.consoleLogBytes ?? DEFAULT_CONSOLE_LOG_BYTES;
+    this.users = new SandboxUsers(opts.dataDir ?? dirname(resolve(runDir)), opts.sandboxUidDir);
   }
 
   async init(): Promise<void> {

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { DirectUnitManager } from './direct.js';
 import { SystemdUnitManager } from './systemd.js';
 import type { UnitManager } from './types.js';
+import type { HostConfig } from '../config.js';
 import { holdsDataDir } from '../datalock.js';
 import { log } from '../../log.js';
 
@@ -12,22 +13,27 @@ export function systemdIsPid1(): boolean {
 
 /**
  * Pick the unit manager for this host: systemd (transient units, machined, the journal) where PID 1 is systemd, the
- * direct manager (detached supervisors) elsewhere. PCLOUD_UNIT_MANAGER=systemd|direct overrides the choice;
- * PCLOUD_SYSTEMD_UNIT_DIR moves where systemd's socket units are written (/run/systemd/system). The units
- * belong to `dataDir`: the direct manager keeps them under runDir, systemd's are recorded as its (owners.ts). Only the
- * process that holds the data dir (the server, datalock.ts) starts again units whose supervisor died; other commands
- * opening it (image build, logs) only look.
+ * direct manager (detached supervisors) elsewhere. The host's settings (config.ts) may name the manager
+ * (PCLOUD_UNIT_MANAGER), where systemd's socket units are written (PCLOUD_SYSTEMD_UNIT_DIR; /run/systemd/system), the
+ * direct manager's console bound and its record of sandbox users. The units belong to `dataDir`: the direct manager
+ * keeps them under runDir, systemd's are recorded as its (owners.ts). Only the process that holds the data dir (the
+ * server, datalock.ts) starts again units whose supervisor died; other commands opening it (image build, logs) only look.
  */
-export async function openUnitManager(runDir: string, dataDir = dirname(runDir)): Promise<UnitManager> {
-  const want = process.env.PCLOUD_UNIT_MANAGER ?? (systemdIsPid1() ? 'systemd' : 'direct');
+export async function openUnitManager(
+  runDir: string,
+  dataDir = dirname(runDir),
+  settings: Partial<Pick<HostConfig, 'unitManager' | 'systemdUnitDir' | 'consoleLogBytes' | 'sandboxUidDir'>> = {},
+): Promise<UnitManager> {
+  const want = settings.unitManager ?? (systemdIsPid1() ? 'systemd' : 'direct');
   if (want === 'systemd') {
-    const m = new SystemdUnitManager(dataDir, process.env.PCLOUD_SYSTEMD_UNIT_DIR);
+    const m = new SystemdUnitManager(dataDir, settings.systemdUnitDir);
     await m.init(['pcloud-']);
     return m;
   }
-  if (want !== 'direct') throw new Error(`PCLOUD_UNIT_MANAGER=${want}: expected systemd or direct`);
   log.debug('PID 1 is not systemd: units run under the direct manager');
-  const m = new DirectUnitManager(runDir, { revive: holdsDataDir(dataDir), dataDir });
+  const m = new DirectUnitManager(runDir, {
+    revive: holdsDataDir(dataDir), dataDir, consoleLogBytes: settings.consoleLogBytes, sandboxUidDir: settings.sandboxUidDir,
+  });
   await m.init();
   return m;
 }

@@ -189,7 +189,8 @@ function startMain(): void {
   if (stopping) return finish('inactive');
   starts.push(Date.now());
   try {
-    unitConsole ??= openConsole(dir, consoleLogBytes());
+    // The direct manager hands its supervisors the bound in their environment (direct.ts).
+    unitConsole ??= openConsole(dir, consoleLogBytes(process.env.PCLOUD_CONSOLE_LOG_BYTES));
   } catch (err) {
     process.stderr.write(`console: ${(err as Error).message}\n`); // supervisor.log, for the host's operator
     status.result = 'start-failed';

@@ -41,6 +41,7 @@ function parseShow(text: string): UnitStatus[] {
 
 export class SystemdUnitManager implements UnitManager {
   readonly kind = 'systemd' as const;
+  readonly registersMachines = true;
   /** Unit names are host-wide under systemd: each records the data dir that started it (owners.ts). */
   private readonly owners: Owners;
 

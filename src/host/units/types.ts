@@ -156,6 +156,11 @@ export function isFinal(state: ActiveState): boolean {
 export interface UnitManager {
   readonly kind: 'systemd' | 'direct';
   /**
+   * Whether containers it runs register with the host's machine registry (machined: `systemd-nspawn --register=yes`);
+   * a manager without one (the direct manager: no system bus) has nspawn not try. Nothing above the manager asks `kind`.
+   */
+  readonly registersMachines: boolean;
+  /**
    * Start a unit; resolves once it is started (not necessarily ready: watch for `active`): a stop() from then on, or
    * one already waiting, ends it. Refuses (PortInUseError) while another program holds one of its host-wide ports.
    */

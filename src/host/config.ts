@@ -1,0 +1,88 @@
+/**
+ * The host layer's settings: every PCLOUD_* variable the host drivers heed, read here once (hostConfigFromEnv) and
+ * handed to the drivers through their constructors (open.ts). A value that cannot be used stops the server with a
+ * one-line reason. The domain's settings are src/cloud/config.ts's, the CLI's src/cli/config.ts's, PCLOUD_LOG
+ * src/log.ts's.
+ */
+import { consoleLogBytes } from './units/console-log.js';
+
+export type UnitManagerKind = 'systemd' | 'direct';
+
+export interface HostConfig {
+  /** PCLOUD_UNIT_MANAGER: which unit manager runs units; unset: systemd where PID 1 is systemd, else direct. */
+  unitManager?: UnitManagerKind;
+  /** PCLOUD_SYSTEMD_UNIT_DIR: where systemd's socket units are written (unset: /run/systemd/system). */
+  systemdUnitDir?: string;
+  /** PCLOUD_CONSOLE_LOG_BYTES: the bound of each of a unit's two console files (direct manager). */
+  consoleLogBytes: number;
+  /** PCLOUD_SANDBOX_UID_DIR: the host-wide record of sandbox users (sandbox-users.ts). */
+  sandboxUidDir: string;
+  /** PCLOUD_OVMF_DIR: UEFI firmware for q35. */
+  ovmfDir: string;
+  /** PCLOUD_VIRTIO_WIN_ISO: the VirtIO drivers ISO given to Windows installers (used where it exists). */
+  virtioWinIso: string;
+  /** PCLOUD_DEBIAN_MIRROR: where image builds debootstrap from; unset: the host's apt mirror, else deb.debian.org. */
+  debianMirror?: string;
+  /** PCLOUD_LAMBDA_CONCURRENCY: invokes of one per-request function at once. */
+  lambdaConcurrency: number;
+  /** PCLOUD_LAMBDA_CPU_PERCENT: the CPU one function may take, in percent of one CPU. */
+  lambdaCpuPercent: number;
+  /** PCLOUD_PYTHON: the interpreter of Python functions; unset: /usr/bin/python3, else python3 on PATH. */
+  python?: string;
+  /** PCLOUD_DNS_UPSTREAM: upstream servers of the VPCs' dnsmasq. */
+  dnsUpstream: string[];
+  /** PCLOUD_NFS_PORT: pcloud's nfs-ganesha (host-wide). */
+  nfsPort: number;
+  /** PCLOUD_ISCSI_PORT: pcloud's tgtd (host-wide). */
+  iscsiPort: number;
+  /** PCLOUD_ISCSI_CONTROL_PORT: tgtd's control port (`tgtd -C`, host-wide). */
+  iscsiControlPort: number;
+}
+
+export const SANDBOX_UID_DIR = '/run/pcloud/uids';
+export const OVMF_DIR = '/usr/share/OVMF';
+export const VIRTIO_WIN_ISO = '/usr/share/virtio-win/virtio-win.iso';
+
+/** A set variable's value; unset and empty are the same (its default). */
+function value(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw;
+}
+
+/** A whole number from `min` to `max`, its default when unset; anything else stops the server with why. */
+function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const n = /^\d{1,15}$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) throw new Error(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(raw.slice(0, 40))}`);
+  return n;
+}
+
+const port = (env: NodeJS.ProcessEnv, name: string, fallback: number) => whole(env, name, fallback, 1, 65535);
+
+function unitManager(env: NodeJS.ProcessEnv): UnitManagerKind | undefined {
+  const want = env.PCLOUD_UNIT_MANAGER;
+  if (want === undefined) return undefined;
+  if (want !== 'systemd' && want !== 'direct') throw new Error(`PCLOUD_UNIT_MANAGER=${JSON.stringify(want.slice(0, 40))}: expected systemd or direct`);
+  return want;
+}
+
+export function hostConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig {
+  return {
+    unitManager: unitManager(env),
+    systemdUnitDir: env.PCLOUD_SYSTEMD_UNIT_DIR,
+    consoleLogBytes: consoleLogBytes(env.PCLOUD_CONSOLE_LOG_BYTES),
+    sandboxUidDir: env.PCLOUD_SANDBOX_UID_DIR ?? SANDBOX_UID_DIR,
+    ovmfDir: env.PCLOUD_OVMF_DIR ?? OVMF_DIR,
+    virtioWinIso: env.PCLOUD_VIRTIO_WIN_ISO ?? VIRTIO_WIN_ISO,
+    debianMirror: env.PCLOUD_DEBIAN_MIRROR || undefined,
+    lambdaConcurrency: whole(env, 'PCLOUD_LAMBDA_CONCURRENCY', 100, 1, 10_000),
+    lambdaCpuPercent: whole(env, 'PCLOUD_LAMBDA_CPU_PERCENT', 100, 1, 100_000),
+    python: env.PCLOUD_PYTHON,
+    dnsUpstream: (env.PCLOUD_DNS_UPSTREAM ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    nfsPort: port(env, 'PCLOUD_NFS_PORT', 2049),
+    iscsiPort: port(env, 'PCLOUD_ISCSI_PORT', 3260),
+    // Not a TCP port: the number of tgtd's control socket (tgtd -C, tgtadm -C).
+    iscsiControlPort: whole(env, 'PCLOUD_ISCSI_CONTROL_PORT', 7, 0, 65535),
+  };
+}
