@@ -26,7 +26,7 @@ export function familyRuntimes(env: string | undefined = process.env.PCLOUD_RUNT
   const out = { ...defaultFamilyRuntime };
   for (const pair of (env ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
     const [family, runtime] = pair.split('=').map((x) => x.trim());
-    if (!family || !(family in defaultFamilyRuntime)) throw new Error(`PCLOUD_RUNTIMES: unknown instance family '${family}'`);
+    if (!family || !Object.hasOwn(defaultFamilyRuntime, family)) throw new Error(`PCLOUD_RUNTIMES: unknown instance family '${family}'`);
     if (runtime !== 'container' && runtime !== 'microvm' && runtime !== 'q35') throw new Error(`PCLOUD_RUNTIMES: '${runtime}' is not a runtime (container, microvm, q35)`);
     out[family] = runtime;
   }

@@ -1,3 +1,5 @@
+import { envWhole } from '../env.js';
+
 /** What the domain needs to know about where it runs. */
 export interface CloudConfig {
   region: string;
@@ -56,24 +58,15 @@ export const defaultLimits: Limits = {
   instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, vpcs: 5, concurrentExecutions: 100, launchConcurrency: 4,
 };
 
-/** A positive whole number from the environment, its default when unset; anything else stops the server with why. */
-function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = /^\d{1,15}$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(n >= 1)) throw new Error(`${name} must be a whole number of at least 1, not '${raw}'`);
-  return n;
-}
-
 function limitsFromEnv(env: NodeJS.ProcessEnv): Limits {
   return {
-    instances: count(env, 'PCLOUD_LIMIT_INSTANCES', defaultLimits.instances),
-    vcpus: count(env, 'PCLOUD_LIMIT_VCPUS', defaultLimits.vcpus),
-    functions: count(env, 'PCLOUD_LIMIT_FUNCTIONS', defaultLimits.functions),
-    codeStorageBytes: count(env, 'PCLOUD_LIMIT_CODE_STORAGE_BYTES', defaultLimits.codeStorageBytes),
-    vpcs: count(env, 'PCLOUD_LIMIT_VPCS', defaultLimits.vpcs),
-    concurrentExecutions: count(env, 'PCLOUD_LIMIT_CONCURRENT_EXECUTIONS', defaultLimits.concurrentExecutions),
-    launchConcurrency: count(env, 'PCLOUD_LAUNCH_CONCURRENCY', defaultLimits.launchConcurrency),
+    instances: envWhole(env, 'PCLOUD_LIMIT_INSTANCES', defaultLimits.instances),
+    vcpus: envWhole(env, 'PCLOUD_LIMIT_VCPUS', defaultLimits.vcpus),
+    functions: envWhole(env, 'PCLOUD_LIMIT_FUNCTIONS', defaultLimits.functions),
+    codeStorageBytes: envWhole(env, 'PCLOUD_LIMIT_CODE_STORAGE_BYTES', defaultLimits.codeStorageBytes),
+    vpcs: envWhole(env, 'PCLOUD_LIMIT_VPCS', defaultLimits.vpcs),
+    concurrentExecutions: envWhole(env, 'PCLOUD_LIMIT_CONCURRENT_EXECUTIONS', defaultLimits.concurrentExecutions),
+    launchConcurrency: envWhole(env, 'PCLOUD_LAUNCH_CONCURRENCY', defaultLimits.launchConcurrency),
   };
 }
 
@@ -109,6 +102,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     vmAccel: env.PCLOUD_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg',
     vmShutdownTimeoutSec: Number(env.PCLOUD_VM_SHUTDOWN_TIMEOUT_SEC ?? 120),
     limits: limitsFromEnv(env),
-    lambdaIdleSec: count(env, 'PCLOUD_LAMBDA_IDLE_SEC', 60),
+    lambdaIdleSec: envWhole(env, 'PCLOUD_LAMBDA_IDLE_SEC', 60),
   };
 }

@@ -5,6 +5,7 @@
  * src/log.ts's.
  */
 import { consoleLogBytes } from './units/console-log.js';
+import { envValue, envWhole } from '../env.js';
 
 export type UnitManagerKind = 'systemd' | 'direct';
 
@@ -43,22 +44,7 @@ export const SANDBOX_UID_DIR = '/run/pcloud/uids';
 export const OVMF_DIR = '/usr/share/OVMF';
 export const VIRTIO_WIN_ISO = '/usr/share/virtio-win/virtio-win.iso';
 
-/** A set variable's value; unset and empty are the same (its default). */
-function value(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? undefined : raw;
-}
-
-/** A whole number from `min` to `max`, its default when unset; anything else stops the server with why. */
-function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = value(env, name);
-  if (raw === undefined) return fallback;
-  const n = /^\d{1,15}$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(n >= min && n <= max)) throw new Error(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(raw.slice(0, 40))}`);
-  return n;
-}
-
-const port = (env: NodeJS.ProcessEnv, name: string, fallback: number) => whole(env, name, fallback, 1, 65535);
+const port = (env: NodeJS.ProcessEnv, name: string, fallback: number) => envWhole(env, name, fallback, 1, 65535);
 
 function unitManager(env: NodeJS.ProcessEnv): UnitManagerKind | undefined {
   const want = env.PCLOUD_UNIT_MANAGER;
@@ -70,19 +56,19 @@ function unitManager(env: NodeJS.ProcessEnv): UnitManagerKind | undefined {
 export function hostConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig {
   return {
     unitManager: unitManager(env),
-    systemdUnitDir: env.PCLOUD_SYSTEMD_UNIT_DIR,
+    systemdUnitDir: envValue(env, 'PCLOUD_SYSTEMD_UNIT_DIR'),
     consoleLogBytes: consoleLogBytes(env.PCLOUD_CONSOLE_LOG_BYTES),
-    sandboxUidDir: env.PCLOUD_SANDBOX_UID_DIR ?? SANDBOX_UID_DIR,
-    ovmfDir: env.PCLOUD_OVMF_DIR ?? OVMF_DIR,
-    virtioWinIso: env.PCLOUD_VIRTIO_WIN_ISO ?? VIRTIO_WIN_ISO,
-    debianMirror: env.PCLOUD_DEBIAN_MIRROR || undefined,
-    lambdaConcurrency: whole(env, 'PCLOUD_LAMBDA_CONCURRENCY', 100, 1, 10_000),
-    lambdaCpuPercent: whole(env, 'PCLOUD_LAMBDA_CPU_PERCENT', 100, 1, 100_000),
-    python: env.PCLOUD_PYTHON,
+    sandboxUidDir: envValue(env, 'PCLOUD_SANDBOX_UID_DIR') ?? SANDBOX_UID_DIR,
+    ovmfDir: envValue(env, 'PCLOUD_OVMF_DIR') ?? OVMF_DIR,
+    virtioWinIso: envValue(env, 'PCLOUD_VIRTIO_WIN_ISO') ?? VIRTIO_WIN_ISO,
+    debianMirror: envValue(env, 'PCLOUD_DEBIAN_MIRROR'),
+    lambdaConcurrency: envWhole(env, 'PCLOUD_LAMBDA_CONCURRENCY', 100, 1, 10_000),
+    lambdaCpuPercent: envWhole(env, 'PCLOUD_LAMBDA_CPU_PERCENT', 100, 1, 100_000),
+    python: envValue(env, 'PCLOUD_PYTHON'),
     dnsUpstream: (env.PCLOUD_DNS_UPSTREAM ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     nfsPort: port(env, 'PCLOUD_NFS_PORT', 2049),
     iscsiPort: port(env, 'PCLOUD_ISCSI_PORT', 3260),
     // Not a TCP port: the number of tgtd's control socket (tgtd -C, tgtadm -C).
-    iscsiControlPort: whole(env, 'PCLOUD_ISCSI_CONTROL_PORT', 7, 0, 65535),
+    iscsiControlPort: envWhole(env, 'PCLOUD_ISCSI_CONTROL_PORT', 7, 0, 65535),
   };
 }

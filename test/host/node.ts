@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/host/exec.js';
+import { hostConfigFromEnv } from '../../src/host/config.js';
 import { debianMirror } from '../../src/host/images.js';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { isFinal } from '../../src/host/units/types.js';
@@ -38,7 +39,7 @@ export async function buildNodeRoot(): Promise<string> {
   mkdirSync(join(NODE_DIR, 'debs'), { recursive: true });
   await run('rm', ['-rf', rootfs]);
   await run('debootstrap', ['--variant=minbase', `--cache-dir=${join(NODE_DIR, 'debs')}`, `--include=${PACKAGES.join(',')}`,
-    'bookworm', rootfs, await debianMirror()], { timeoutMs: 900_000 });
+    'bookworm', rootfs, await debianMirror(hostConfigFromEnv().debianMirror)], { timeoutMs: 900_000 });
   await run('chroot', [rootfs, '/bin/sh', '-c', SETUP]);
   writeFileSync(stampFile, stamp);
   return rootfs;

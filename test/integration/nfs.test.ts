@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeVolumesCommand, DetachVolumeCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { nfsClientAddress, uplinkAddresses } from '../../src/host/network.js';
 import { mountCommand, NfsServer } from '../../src/host/nfs.js';
+import { hostConfigFromEnv } from '../../src/host/config.js';
 import { openUnitManager } from '../../src/host/units/index.js';
 import type { UnitManager } from '../../src/host/units/types.js';
 import { describeOne, leaderOf, startReal, waitForState, type RealServer } from '../support/real.js';
@@ -37,7 +38,7 @@ const ls = (vol: string) => spawnSync('nfs-ls', [url(vol)], { encoding: 'utf8' }
 
 beforeAll(async () => {
   port = await freePort();
-  units = await openUnitManager(join(dir, 'run'));
+  units = await openUnitManager(join(dir, 'run'), dir, hostConfigFromEnv());
   nfs = new NfsServer(units, join(dir, 'nfs'), port);
 });
 afterAll(async () => {
