@@ -13,6 +13,14 @@ export const stateCodes: Record<InstanceState, number> = {
   pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80,
 };
 
+/**
+ * Whether an instance still holds what it was launched with (its root volume, network interface and private address):
+ * every state but terminated (a terminated instance's record stays, listed, but holds nothing).
+ */
+export function holdsResources(i: Pick<Instance, 'state'>): boolean {
+  return i.state !== 'terminated';
+}
+
 export interface RunParams {
   imageId?: string;
   instanceType?: string;
