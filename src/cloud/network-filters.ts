@@ -3,7 +3,7 @@
  * from the resources' tags). A table maps a filter name to the resource's value(s), as EC2 names them.
  */
 import type { Fields } from './filters.js';
-import type { Instance } from './instances/types.js';
+import { holdsResources, type Instance } from './instances/types.js';
 import type { InternetGateway, NetworkAcl, RouteTable, SecurityGroup, SecurityGroupRule, Subnet, Vpc } from './network.js';
 import { availabilityZoneId } from './region-filters.js';
 
@@ -58,6 +58,11 @@ export type NetworkInterface = Instance & { instanceId: string };
 
 export function networkInterfaceOf(i: Instance): NetworkInterface {
   return { ...i, id: i.networkInterfaceId, instanceId: i.id };
+}
+
+/** The network interfaces of a list of instances: one per instance that still holds its own. */
+export function networkInterfacesOf(list: Instance[]): NetworkInterface[] {
+  return list.filter(holdsResources).map(networkInterfaceOf);
 }
 
 export const networkInterfaceFields: Fields<NetworkInterface> = {

@@ -390,15 +390,23 @@ export class Network {
     return g.id;
   }
 
+  /** The addresses of a subnet taken by its instances: every instance holds one until it is terminated. */
+  private usedAddresses(subnet: Subnet): string[] {
+    return this.db.select({ ip: instances.privateIp }).from(instances)
+      .where(and(eq(instances.subnetId, subnet.id), ne(instances.state, 'terminated'))).all().map((r) => r.ip);
+  }
+
+  /** A subnet's free addresses (its AvailableIpAddressCount): its size less AWS's five reserved and those taken. */
+  freeAddresses(subnet: Subnet): number {
+    return parseCidr(subnet.cidr).size - 5 - this.usedAddresses(subnet).length;
+  }
+
   /**
    * Allocate `count` free private IPs in a subnet (AWS reserves the first four and the last address). Must run inside
    * the transaction that inserts the instances, so two launches never get the same address.
    */
   allocateIps(subnet: Subnet, count: number, wanted?: string): string[] {
-    const used = new Set(
-      this.db.select({ ip: instances.privateIp }).from(instances)
-        .where(and(eq(instances.subnetId, subnet.id), ne(instances.state, 'terminated'))).all().map((r) => r.ip),
-    );
+    const used = new Set(this.usedAddresses(subnet));
     const { base, size } = parseCidr(subnet.cidr);
     if (wanted) {
       const n = ipToInt(wanted);

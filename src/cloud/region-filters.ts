@@ -1,5 +1,6 @@
 /** What Describe* filters see of the region's availability zones and of the catalog's instance types. */
-import type { InstanceType } from './catalog.js';
+import { instanceTypes, type InstanceType } from './catalog.js';
+import { invalidParam } from './errors.js';
 import type { Fields } from './filters.js';
 
 /** A zone's id: its place in the region's list of zones (use1-az1, use1-az2, ...). */
@@ -12,6 +13,20 @@ export interface AvailabilityZone { id: string; name: string }
 /** The region's zones, in order, with their ids. */
 export function availabilityZones(zones: readonly string[]): AvailabilityZone[] {
   return zones.map((name) => ({ name, id: availabilityZoneId(zones, name) }));
+}
+
+/** The zones DescribeAvailabilityZones' ZoneName list names (no list: all of them); a name not in the region finds none. */
+export function zonesNamed(zones: AvailabilityZone[], names: readonly string[]): AvailabilityZone[] {
+  return names.length ? zones.filter((z) => names.includes(z.name)) : zones;
+}
+
+/** The catalog's types DescribeInstanceTypes' InstanceType list names (no list: all of them); an unknown name is refused. */
+export function instanceTypesNamed(names: readonly string[]): InstanceType[] {
+  const types = [...instanceTypes.values()];
+  if (!names.length) return types;
+  const missing = names.filter((n) => !instanceTypes.has(n));
+  if (missing.length) throw invalidParam(`The following supplied instance types do not exist: [${missing.join(', ')}]`);
+  return types.filter((t) => names.includes(t.name));
 }
 
 /** Zones' fields (they have no tags). */

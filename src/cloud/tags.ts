@@ -7,8 +7,6 @@ import { pageFetched, pageOffset, type Page, type PageRequest } from './paging.j
 import { unservable } from './text.js';
 import { invalidFilter, tagFilter, type Filter } from './filters.js';
 
-/** The filter type and matcher live in filters.ts; re-exported for the callers that import them from here. */
-
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
 

@@ -3,7 +3,7 @@
  * shape, and what filters see of volumes and snapshots.
  */
 import type { Fields } from './filters.js';
-import type { Instance } from './instances/types.js';
+import { holdsResources, type Instance } from './instances/types.js';
 import type { Snapshot, Volume } from './volumes.js';
 
 export interface VolumeView {
@@ -26,6 +26,19 @@ export function rootView(i: Instance): VolumeView {
     state: i.state === 'shutting-down' ? 'deleting' : 'in-use', createdAt: i.launchTime, volumeType: 'gp3', iops: 3000, throughput: 125,
     attachment: { instanceId: i.id, device: '/dev/xvda', state: 'attached', time: i.launchTime, deleteOnTermination: true },
   };
+}
+
+/** The root disks of a list of instances: one per instance that still holds its own. */
+export function rootViews(list: Instance[]): VolumeView[] {
+  return list.filter(holdsResources).map(rootView);
+}
+
+/**
+ * Whether DescribeSnapshots' Owner list lets an account's snapshots through: snapshots are private to their account
+ * here, so an Owner list naming neither `self` nor the account finds none (no list: all of them).
+ */
+export function ownersAdmit(accountId: string, owners: readonly string[]): boolean {
+  return !owners.length || owners.some((o) => o === 'self' || o === accountId);
 }
 
 export function dataView(v: Volume): VolumeView {

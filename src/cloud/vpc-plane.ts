@@ -13,11 +13,11 @@ import { log } from '../log.js';
 import { KeyedQueue } from '../serial.js';
 import type { CloudConfig } from './config.js';
 import { dnsOf, gatewayOf, netmaskOf, parseCidr, privateDnsDomain, privateHostLabel } from './ip.js';
+import { instanceRow, type Instance } from './instances/types.js';
 import type { Network } from './network.js';
 import type { PublicIps } from './public-ips.js';
 import type { Tags } from './tags.js';
 
-type Instance = typeof instances.$inferSelect;
 
 /** What attaching needs to know of an instance. */
 export type PlaneInstance = Pick<Instance, 'id' | 'accountId' | 'vpcId' | 'subnetId' | 'privateIp' | 'macAddress' | 'runtime'>;
@@ -87,7 +87,7 @@ export class VpcPlane implements VpcSyncs {
 
   /** The instance's namespace (container) or tap (VM) leaves its VPC's router. Failures are logged, never thrown. */
   async detach(id: string): Promise<void> {
-    const inst = this.row(id);
+    const inst = instanceRow(this.db, id);
     await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
     if (inst && inst.runtime !== 'container' && this.enabled) {
       await this.host.network.detachTap(inst.vpcId, id).catch((err) => log.warn(`removing the tap of ${id}: ${(err as Error).message}`));
@@ -104,7 +104,7 @@ export class VpcPlane implements VpcSyncs {
 
   /** After an instance left (or stopped): its name leaves the VPC's DNS, its addresses the VPC's rules and edge. */
   async unpublish(id: string): Promise<void> {
-    const inst = this.row(id);
+    const inst = instanceRow(this.db, id);
     if (!inst || !this.enabled) return;
     await this.publishNames(inst.accountId, inst.vpcId).catch((err) => log.warn(`dns of ${inst.vpcId}: ${(err as Error).message}`));
     await this.syncFirewall(inst.accountId, inst.vpcId).catch(() => undefined);
@@ -226,10 +226,6 @@ export class VpcPlane implements VpcSyncs {
   /** The VPCs whose router exists on the host. */
   private async routers(): Promise<string[]> {
     return (await this.host.network.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => n.slice('pcloud-'.length));
-  }
-
-  private row(id: string): Instance | undefined {
-    return this.db.select().from(instances).where(eq(instances.id, id)).get();
   }
 
   private vpcExists(vpcId: string): boolean {

@@ -24,8 +24,8 @@ const KIND = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 // Messages name the option and the rule, never the value: the values are host paths (a data dir, a disk, a socket),
 // and an error travels further than its thrower knows (the server log, a wrapping error, a future caller that
-// reports it). Only CloudError and UnsafeImageError messages reach a tenant's StateReason today (instances.ts's
-// launch), but an option error must be safe wherever it ends up. Names and kinds are pcloud's own.
+// reports it). Only CloudError and UnsafeImageError messages reach a tenant's StateReason today (instances/launch.ts),
+// but an option error must be safe wherever it ends up. Names and kinds are pcloud's own.
 const show = (name: string) => JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}...` : name);
 
 function text(key: string, value: OptionValue, booleans: [string, string]): string {

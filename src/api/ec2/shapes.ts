@@ -1,6 +1,7 @@
 /** Domain objects in the shapes EC2's XML uses (element names as keys); the serializer does the rest. */
 import type { Cloud } from '../../cloud/index.js';
 import { stateCodes, type Instance, type InstanceState } from '../../cloud/instances/index.js';
+import { holdsResources } from '../../cloud/instances/types.js';
 import { privateDnsName } from '../../cloud/ip.js';
 import type { Tag } from '../../cloud/tags.js';
 
@@ -54,7 +55,7 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
   const groups = groupSet(names, inst.securityGroupIds);
   const launchTime = new Date(inst.launchTime);
   const md = inst.attributes.metadataOptions;
-  const terminated = inst.state === 'terminated';
+  const terminated = !holdsResources(inst);
   return {
     instanceId: inst.id,
     imageId: inst.imageId,

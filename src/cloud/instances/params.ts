@@ -19,6 +19,16 @@ export function oneOf<T extends string>(name: string, value: string | undefined,
 
 export const shutdownBehaviors = ['stop', 'terminate'] as const;
 
+export const cpuCreditModes = ['standard', 'unlimited'] as const;
+export type CpuCredits = (typeof cpuCreditModes)[number];
+
+/** A change of a burstable instance's CpuCredits (ModifyInstanceCreditSpecification): standard or unlimited. */
+export function checkCpuCredits(value: string): CpuCredits {
+  const mode = cpuCreditModes.find((m) => m === value);
+  if (!mode) throw invalidParam(`Invalid CpuCredits '${value}'`);
+  return mode;
+}
+
 export function checkMetadataOptions(m: Partial<MetadataOptions>): Partial<MetadataOptions> {
   const out: Partial<MetadataOptions> = {};
   const tokens = oneOf('HttpTokens', m.httpTokens, ['optional', 'required'] as const);
@@ -64,7 +74,7 @@ export function checkRunCounts(p: RunParams): { imageId: string; minCount: numbe
 export function runAttributes(p: RunParams, type: InstanceType): InstanceAttributes {
   if (p.userData) decodeUserData(p.userData);
   const shutdown = oneOf('InstanceInitiatedShutdownBehavior', p.instanceInitiatedShutdownBehavior, shutdownBehaviors);
-  const credits = oneOf('CpuCredits', p.cpuCredits, ['standard', 'unlimited'] as const);
+  const credits = oneOf('CpuCredits', p.cpuCredits, cpuCreditModes);
   const metadataOptions = { ...defaultMetadataOptions, ...checkMetadataOptions(p.metadataOptions) };
   for (const spec of p.tagSpecifications) {
     if (!['instance', 'volume', 'network-interface'].includes(spec.resourceType)) {

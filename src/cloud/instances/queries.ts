@@ -10,8 +10,8 @@ import { fieldOf, invalidFilter, type Filter } from '../filters.js';
 import { Tags } from '../tags.js';
 import type { InstanceContext } from './context.js';
 import { instanceHealth, isStatusFilter, needsVmStatus, type InstanceHealth } from './health.js';
-import { checkMetadataOptions, decodeUserData, oneOf, shutdownBehaviors } from './params.js';
-import { stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance } from './types.js';
+import { checkCpuCredits, checkMetadataOptions, decodeUserData, oneOf, shutdownBehaviors } from './params.js';
+import { holdsResources, stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance } from './types.js';
 
 /** Filters DescribeInstances understands, as SQL on the instances table (names and errors as filters.ts's in-memory ones). */
 const filterColumns: Record<string, SQL> = {
@@ -178,10 +178,16 @@ export class Queries {
     if (attrs.instanceInitiatedShutdownBehavior !== undefined) {
       oneOf('InstanceInitiatedShutdownBehavior', attrs.instanceInitiatedShutdownBehavior, shutdownBehaviors);
     }
+    if (attrs.cpuCredits !== undefined) checkCpuCredits(attrs.cpuCredits);
     if (attrs.metadataOptions) attrs.metadataOptions = { ...inst.attributes.metadataOptions, ...checkMetadataOptions(attrs.metadataOptions) };
     const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
     set.attributes = { ...inst.attributes, ...defined };
     set.updatedAt = Date.now();
     this.ctx.db.update(instances).set(set).where(eq(instances.id, id)).run();
   }
+}
+
+/** The credit specifications DescribeInstanceCreditSpecifications shows: those of burstable instances not terminated. */
+export function creditSpecifications(list: Instance[]): { instanceId: string; cpuCredits: string }[] {
+  return list.flatMap((i) => (i.attributes.cpuCredits && holdsResources(i) ? [{ instanceId: i.id, cpuCredits: i.attributes.cpuCredits }] : []));
 }

@@ -2,7 +2,9 @@
  * The bottom of instances/: the types and tables every piece shares. The pieces import this file; it imports none of
  * them.
  */
-import type { instances, MetadataOptions } from '../../db/schema.js';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/index.js';
+import { instances, type MetadataOptions } from '../../db/schema.js';
 import type { Filter } from '../filters.js';
 import type { Tag } from '../tags.js';
 
@@ -12,6 +14,19 @@ export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminate
 export const stateCodes: Record<InstanceState, number> = {
   pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80,
 };
+
+/** An instance's record by id, whatever its account (internal callers: the pieces of instances/ and the VPC plane). */
+export function instanceRow(db: Db, id: string): Instance | undefined {
+  return db.select().from(instances).where(eq(instances.id, id)).get();
+}
+
+/**
+ * Whether an instance still holds what it was launched with (its root volume, network interface and private address):
+ * every state but terminated (a terminated instance's record stays, listed, but holds nothing).
+ */
+export function holdsResources(i: Pick<Instance, 'state'>): boolean {
+  return i.state !== 'terminated';
+}
 
 export interface RunParams {
   imageId?: string;

@@ -2,6 +2,8 @@
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import { fieldOf } from '../../../cloud/filters.js';
 import type { Instance, RunParams, StateChange } from '../../../cloud/instances/index.js';
+import { checkCpuCredits } from '../../../cloud/instances/params.js';
+import { creditSpecifications } from '../../../cloud/instances/queries.js';
 import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
 import type { Query } from '../query.js';
@@ -232,10 +234,7 @@ export const instanceActions: Actions = {
       const rows = list.length
         ? ctx.cloud.instances.getMany(ctx.accountId, list)
         : ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: ctx.q.filters() }).instances;
-      return {
-        instanceCreditSpecificationSet: rows.filter((r) => r.attributes.cpuCredits && r.state !== 'terminated')
-          .map((r) => ({ instanceId: r.id, cpuCredits: r.attributes.cpuCredits })),
-      };
+      return { instanceCreditSpecificationSet: creditSpecifications(rows) };
     },
   },
 
@@ -244,11 +243,11 @@ export const instanceActions: Actions = {
     handler: (ctx) => {
       const specs = ctx.q.structs('InstanceCreditSpecification').map((s) => ({ id: s.req('InstanceId'), credits: s.req('CpuCredits') }));
       for (const s of specs) {
-        if (!['standard', 'unlimited'].includes(s.credits)) throw invalidParam(`Invalid CpuCredits '${s.credits}'`);
+        checkCpuCredits(s.credits);
         ctx.cloud.instances.get(ctx.accountId, s.id);
       }
       dryRunCheck(ctx);
-      for (const s of specs) ctx.cloud.instances.modifyAttributes(ctx.accountId, s.id, { cpuCredits: s.credits as 'standard' | 'unlimited' });
+      for (const s of specs) ctx.cloud.instances.modifyAttributes(ctx.accountId, s.id, { cpuCredits: checkCpuCredits(s.credits) });
       return { successfulInstanceCreditSpecificationSet: specs.map((s) => ({ instanceId: s.id })), unsuccessfulInstanceCreditSpecificationSet: [] };
     },
   },

@@ -1,7 +1,7 @@
-import { invalidParam } from '../../../cloud/errors.js';
-import { instanceTypes } from '../../../cloud/catalog.js';
 import { filterRows } from '../../../cloud/filters.js';
-import { availabilityZoneFields, availabilityZones, hypervisor, instanceTypeFields } from '../../../cloud/region-filters.js';
+import {
+  availabilityZoneFields, availabilityZones, hypervisor, instanceTypeFields, instanceTypesNamed, zonesNamed,
+} from '../../../cloud/region-filters.js';
 import type { Actions } from '../context.js';
 
 export const regionActions: Actions = {
@@ -14,10 +14,8 @@ export const regionActions: Actions = {
   DescribeAvailabilityZones: {
     handler: (ctx) => {
       const region = ctx.cloud.config.region;
-      let zones = availabilityZones(ctx.cloud.config.availabilityZones);
-      const names = ctx.q.list('ZoneName');
-      if (names.length) zones = zones.filter((z) => names.includes(z.name));
-      zones = filterRows(zones, ctx.q.filters(), availabilityZoneFields(region));
+      const named = zonesNamed(availabilityZones(ctx.cloud.config.availabilityZones), ctx.q.list('ZoneName'));
+      const zones = filterRows(named, ctx.q.filters(), availabilityZoneFields(region));
       return {
         availabilityZoneInfo: zones.map((z) => ({
           zoneName: z.name, zoneState: 'available', regionName: region, zoneId: z.id, zoneType: 'availability-zone',
@@ -44,14 +42,7 @@ export const regionActions: Actions = {
 
   DescribeInstanceTypes: {
     handler: (ctx) => {
-      let types = [...instanceTypes.values()];
-      const names = ctx.q.list('InstanceType');
-      if (names.length) {
-        const missing = names.filter((n) => !instanceTypes.has(n));
-        if (missing.length) throw invalidParam(`The following supplied instance types do not exist: [${missing.join(', ')}]`);
-        types = types.filter((t) => names.includes(t.name));
-      }
-      types = filterRows(types, ctx.q.filters(), instanceTypeFields);
+      const types = filterRows(instanceTypesNamed(ctx.q.list('InstanceType')), ctx.q.filters(), instanceTypeFields);
       return {
         instanceTypeSet: types.map((t) => ({
           instanceType: t.name,

@@ -1,7 +1,7 @@
 import type { Tag } from '../../../cloud/tags.js';
 import { byIds, filterRows } from '../../../cloud/filters.js';
 import type { InternetGateway, NetworkAcl, RouteTable } from '../../../cloud/network.js';
-import { internetGatewayFields, networkAclFields, networkInterfaceFields, networkInterfaceOf, routeTableFields } from '../../../cloud/network-filters.js';
+import { internetGatewayFields, networkAclFields, networkInterfaceFields, networkInterfacesOf, routeTableFields } from '../../../cloud/network-filters.js';
 import { dryRunCheck, tagOnCreate, type Action, type Actions } from '../context.js';
 import { groupNames, networkInterfaceShape, tagSet } from '../shapes.js';
 
@@ -82,8 +82,7 @@ export const routingActions: Actions = {
 
   DescribeNetworkInterfaces: {
     handler: (ctx) => {
-      const live = ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances.filter((i) => i.state !== 'terminated');
-      const byEni = live.map(networkInterfaceOf);
+      const byEni = networkInterfacesOf(ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances);
       const all = byIds(byEni, ctx.q.list('NetworkInterfaceId'), 'InvalidNetworkInterfaceID.NotFound', 'network interface');
       const tags = ctx.cloud.tags.of(all.map((e) => e.id));
       const rows = filterRows(all, ctx.q.filters(), networkInterfaceFields, tags);

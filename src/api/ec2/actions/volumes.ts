@@ -1,5 +1,5 @@
 import { byIds, filterRows } from '../../../cloud/filters.js';
-import { dataView, rootView, snapshotFields, volumeFields, type VolumeView } from '../../../cloud/volume-views.js';
+import { dataView, ownersAdmit, rootViews, snapshotFields, volumeFields, type VolumeView } from '../../../cloud/volume-views.js';
 import type { Snapshot } from '../../../cloud/volumes.js';
 import type { Actions, Ctx } from '../context.js';
 import { tagSet } from '../shapes.js';
@@ -31,7 +31,7 @@ const volumeTags = (ctx: Ctx, type: string) => ctx.q.tagSpecifications().filter(
 export const volumeActions: Actions = {
   DescribeVolumes: {
     handler: (ctx) => {
-      const roots = ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances.filter((i) => i.state !== 'terminated').map(rootView);
+      const roots = rootViews(ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances);
       let vols = byIds([...roots, ...ctx.cloud.volumes.list(ctx.accountId).map(dataView)], ctx.q.list('VolumeId'), 'InvalidVolume.NotFound', 'volume');
       vols = filterRows(vols, ctx.q.filters(), volumeFields, ctx.cloud.tags.of(vols.map((v) => v.id)));
       return { volumeSet: vols.map((v) => volumeShape(ctx, v)) };
@@ -81,10 +81,9 @@ export const volumeActions: Actions = {
   },
   DescribeSnapshots: {
     handler: (ctx) => {
-      // Snapshots are private to their account here; an owner filter of someone else's finds none.
       const owners = ctx.q.list('Owner');
       let snaps = byIds(ctx.cloud.volumes.listSnapshots(ctx.accountId), ctx.q.list('SnapshotId'), 'InvalidSnapshot.NotFound', 'snapshot');
-      if (owners.length && !owners.some((o) => o === 'self' || o === ctx.accountId)) snaps = [];
+      if (!ownersAdmit(ctx.accountId, owners)) snaps = [];
       snaps = filterRows(snaps, ctx.q.filters(), snapshotFields, ctx.cloud.tags.of(snaps.map((s) => s.id)));
       return { snapshotSet: snaps.map((s) => snapshotShape(ctx, s)) };
     },

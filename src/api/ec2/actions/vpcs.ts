@@ -1,6 +1,5 @@
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import { byIds, filterRows } from '../../../cloud/filters.js';
-import { parseCidr } from '../../../cloud/ip.js';
 import type { Tag } from '../../../cloud/tags.js';
 import type { Subnet, Vpc } from '../../../cloud/network.js';
 import { subnetFields, vpcFields } from '../../../cloud/network-filters.js';
@@ -21,7 +20,7 @@ function subnetShape(ctx: Ctx, s: Subnet, tags: Tag[] | undefined) {
   return {
     subnetId: s.id, subnetArn: `arn:aws:ec2:${ctx.region}:${s.accountId}:subnet/${s.id}`, state: 'available',
     ownerId: s.accountId, vpcId: s.vpcId, cidrBlock: s.cidr,
-    availableIpAddressCount: parseCidr(s.cidr).size - 5 - usedIps(ctx, s.id),
+    availableIpAddressCount: ctx.cloud.network.freeAddresses(s),
     availabilityZone: s.availabilityZone, availabilityZoneId: availabilityZoneId(ctx.cloud.config.availabilityZones, s.availabilityZone),
     defaultForAz: s.isDefault, mapPublicIpOnLaunch: s.mapPublicIp, mapCustomerOwnedIpOnLaunch: false,
     assignIpv6AddressOnCreation: false, ipv6CidrBlockAssociationSet: [], enableDns64: false, ipv6Native: false,
@@ -40,12 +39,6 @@ const subnetDefaults: Record<string, boolean> = {
   AssignIpv6AddressOnCreation: false, EnableDns64: false, EnableResourceNameDnsARecordOnLaunch: false,
   EnableResourceNameDnsAAAARecordOnLaunch: false, MapCustomerOwnedIpOnLaunch: false, EnableLniAtDeviceIndex: false,
 };
-
-function usedIps(ctx: Ctx, subnetId: string): number {
-  return ctx.cloud.instances.describe(ctx.accountId, {
-    ids: [], filters: [{ name: 'subnet-id', values: [subnetId] }, { name: 'instance-state-name', values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }],
-  }).instances.length;
-}
 
 export const vpcActions: Actions = {
   CreateVpc: {

@@ -1,0 +1,138 @@
+/**
+ * Rules that moved out of src/api/ec2/actions into the domain (issue 13): which instances hold a root volume, an
+ * interface and an address; a subnet's free addresses; DescribeSnapshots' Owner rule; ZoneName and InstanceType
+ * selection; CpuCredits, checked once by the domain, and which credit specifications are shown.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { instanceTypes } from '../../src/cloud/catalog.js';
+import { Cloud } from '../../src/cloud/index.js';
+import { newId } from '../../src/cloud/ids.js';
+import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
+import { checkCpuCredits } from '../../src/cloud/instances/params.js';
+import { creditSpecifications } from '../../src/cloud/instances/queries.js';
+import { holdsResources, type Instance } from '../../src/cloud/instances/types.js';
+import { parseCidr } from '../../src/cloud/ip.js';
+import { networkInterfacesOf } from '../../src/cloud/network-filters.js';
+import { availabilityZones, instanceTypesNamed, zonesNamed } from '../../src/cloud/region-filters.js';
+import { ownersAdmit, rootViews } from '../../src/cloud/volume-views.js';
+import { images } from '../../src/db/schema.js';
+import { fakeHost } from '../support/fake-host.js';
+import { thrown } from '../support/thrown.js';
+import { waitFor } from '../support/wait.js';
+
+const ACCOUNT = '111111111111';
+const open: Cloud[] = [];
+
+afterEach(async () => {
+  for (const c of open.splice(0)) await c.close();
+});
+
+async function cloudWithInstance() {
+  const fake = await fakeHost();
+  const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-rules-'));
+  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
+  open.push(cloud);
+  const imageId = newId('ami');
+  cloud.db.insert(images).values({
+    id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
+    platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath: await fake.pool.createImageRoot(imageId),
+    sizeBytes: 1 << 30, source: 'test', createdAt: Date.now(),
+  }).run();
+  await cloud.start();
+  const [launched] = cloud.instances.run(ACCOUNT, {
+    imageId, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
+  }).instances;
+  const id = launched!.id;
+  await waitFor('running', () => cloud.instances.row(id)?.state === 'running');
+  return { cloud, inst: cloud.instances.get(ACCOUNT, id) };
+}
+
+const withState = (i: Instance, state: string): Instance => ({ ...i, state });
+
+describe('what an instance holds', () => {
+  it('holds its root volume and interface in every state but terminated', async () => {
+    const { inst } = await cloudWithInstance();
+    const states = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'];
+    const list = states.map((s) => withState({ ...inst, id: `${inst.id}-${s}` }, s));
+    expect(states.filter((s) => holdsResources({ state: s }))).toEqual(states.slice(0, -1));
+    expect(rootViews(list).map((v) => v.attachment?.instanceId)).toEqual(list.slice(0, -1).map((i) => i.id));
+    expect(networkInterfacesOf(list).map((e) => e.instanceId)).toEqual(list.slice(0, -1).map((i) => i.id));
+    expect(networkInterfacesOf(list)[0]?.id).toBe(inst.networkInterfaceId);
+  });
+
+  it("counts a subnet's free addresses: five reserved, one per instance until it is terminated", async () => {
+    const { cloud, inst } = await cloudWithInstance();
+    const subnet = cloud.network.subnet(ACCOUNT, inst.subnetId);
+    const size = parseCidr(subnet.cidr).size;
+    expect(cloud.network.freeAddresses(subnet)).toBe(size - 6);
+    cloud.instances.stop(ACCOUNT, [inst.id]);
+    await cloud.instances.idle();
+    expect(cloud.network.freeAddresses(subnet)).toBe(size - 6);
+    cloud.instances.terminate(ACCOUNT, [inst.id]);
+    await cloud.instances.idle();
+    expect(cloud.instances.row(inst.id)?.state).toBe('terminated');
+    expect(cloud.network.freeAddresses(subnet)).toBe(size - 5);
+  });
+});
+
+describe("DescribeSnapshots' Owner rule", () => {
+  it('admits the account by its id or as self, or with no Owner list; anyone else finds none', () => {
+    expect(ownersAdmit(ACCOUNT, [])).toBe(true);
+    expect(ownersAdmit(ACCOUNT, ['self'])).toBe(true);
+    expect(ownersAdmit(ACCOUNT, ['222222222222', ACCOUNT])).toBe(true);
+    expect(ownersAdmit(ACCOUNT, ['222222222222'])).toBe(false);
+    expect(ownersAdmit(ACCOUNT, ['amazon'])).toBe(false);
+  });
+});
+
+describe('zones and instance types by name', () => {
+  const zones = availabilityZones(['us-east-1a', 'us-east-1b', 'us-east-1c']);
+
+  it('selects zones by ZoneName, all of them without, none for a name not in the region', () => {
+    expect(zonesNamed(zones, [])).toEqual(zones);
+    expect(zonesNamed(zones, ['us-east-1b']).map((z) => z.id)).toEqual(['use1-az2']);
+    expect(zonesNamed(zones, ['eu-west-1a'])).toEqual([]);
+  });
+
+  it('selects instance types by name, all of them without, and refuses an unknown one by name', () => {
+    expect(instanceTypesNamed([])).toHaveLength(instanceTypes.size);
+    expect(instanceTypesNamed(['t3.micro']).map((t) => t.name)).toEqual(['t3.micro']);
+    expect(thrown(() => instanceTypesNamed(['t3.micro', 'x9.huge', 'y1.tiny']))).toMatchObject({
+      code: 'InvalidParameterValue', message: 'The following supplied instance types do not exist: [x9.huge, y1.tiny]',
+    });
+  });
+});
+
+describe('CPU credits', () => {
+  it('takes standard or unlimited, and refuses anything else with the same message', () => {
+    expect(checkCpuCredits('standard')).toBe('standard');
+    expect(checkCpuCredits('unlimited')).toBe('unlimited');
+    for (const bad of ['', 'Standard', 'unlimited\n', "x'; {}"]) {
+      expect(thrown(() => checkCpuCredits(bad))).toMatchObject({ code: 'InvalidParameterValue', message: `Invalid CpuCredits '${bad}'` });
+    }
+  });
+
+  it('refuses an invalid CpuCredits in the domain too, and keeps a valid change', async () => {
+    const { cloud, inst } = await cloudWithInstance();
+    const bogus = 'bogus' as 'standard';
+    expect(thrown(() => cloud.instances.modifyAttributes(ACCOUNT, inst.id, { cpuCredits: bogus }))).toMatchObject({
+      code: 'InvalidParameterValue', message: "Invalid CpuCredits 'bogus'",
+    });
+    expect(cloud.instances.get(ACCOUNT, inst.id).attributes.cpuCredits).toBe('unlimited');
+    cloud.instances.modifyAttributes(ACCOUNT, inst.id, { cpuCredits: 'standard' });
+    expect(cloud.instances.get(ACCOUNT, inst.id).attributes.cpuCredits).toBe('standard');
+  });
+
+  it('shows the credit specifications of burstable instances that are not terminated', async () => {
+    const { inst } = await cloudWithInstance();
+    const fixed = { ...inst, id: 'i-fixed', attributes: { ...inst.attributes, cpuCredits: undefined } };
+    const gone = withState({ ...inst, id: 'i-gone' }, 'terminated');
+    const stopped = withState({ ...inst, id: 'i-stopped' }, 'stopped');
+    expect(creditSpecifications([inst, fixed, gone, stopped])).toEqual([
+      { instanceId: inst.id, cpuCredits: 'unlimited' }, { instanceId: 'i-stopped', cpuCredits: 'unlimited' },
+    ]);
+  });
+});
