@@ -17,7 +17,7 @@ import type { Tags } from '../tags.js';
 import type { Vms } from '../vms.js';
 import type { Volumes } from '../volumes.js';
 import type { VpcPlane } from '../vpc-plane.js';
-import type { Instance, InstanceState } from './types.js';
+import { instanceRow, type Instance, type InstanceState } from './types.js';
 
 /** The services instances work with, made before them by the cloud. */
 export interface InstanceDeps {
@@ -65,7 +65,7 @@ export class InstanceContext implements InstanceDeps {
 
   /** The instance's record, whatever its account (internal callers). */
   row(id: string): Instance | undefined {
-    return this.db.select().from(instances).where(eq(instances.id, id)).get();
+    return instanceRow(this.db, id);
   }
 
   /** The one write of an instance's state (and the reason fields that go with it). */
