@@ -4,8 +4,6 @@
  * leaves no export behind. The real QEMU is in test/integration/vm.test.ts and q35.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import {
   AttachVolumeCommand, CreateVolumeCommand, DescribeInstancesCommand, DescribeInstanceStatusCommand, DetachVolumeCommand,
@@ -13,18 +11,14 @@ import {
 } from '@aws-sdk/client-ec2';
 import { instances } from '../../src/db/schema.js';
 import { uplinkAddresses } from '../../src/host/network.js';
-import { startApi, until, type TestApi } from '../support/api.js';
+import { imageRunsAsVm, startApi, until, type TestApi } from '../support/api.js';
 import { FAKE_SCREENSHOT, FakeVmControl } from '../support/fake-vm-control.js';
 
 let api: TestApi;
 let vms: FakeVmControl;
 beforeAll(async () => {
   api = await startApi();
-  // The test image also "has a kernel", so it runs as a microvm too.
-  const vm = api.pool.vmDir(api.imageId);
-  await mkdir(vm, { recursive: true });
-  await writeFile(join(vm, 'vmlinux'), '');
-  await writeFile(join(vm, 'disk.raw'), '');
+  await imageRunsAsVm(api);
   const control = api.cloud.host.vms;
   if (!(control instanceof FakeVmControl)) throw new Error('the fake host has no fake VM control');
   vms = control;

@@ -4,23 +4,18 @@
  * into a booted VM) is in test/integration/vm.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import {
   AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteSnapshotCommand, DeleteVolumeCommand, DescribeInstancesCommand,
   DescribeSnapshotsCommand, DescribeVolumesCommand, DetachVolumeCommand, RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { startApi, until, type TestApi } from '../support/api.js';
+import { imageRunsAsVm, startApi, until, type TestApi } from '../support/api.js';
 import { nfsClientAddress } from '../../src/host/network.js';
 
 let api: TestApi;
 beforeAll(async () => {
   api = await startApi();
-  // The test image also "has a kernel", so it runs as a microvm too.
-  const vm = api.pool.vmDir(api.imageId);
-  await mkdir(vm, { recursive: true });
-  await writeFile(join(vm, 'vmlinux'), '');
-  await writeFile(join(vm, 'disk.raw'), '');
+  await imageRunsAsVm(api);
 });
 afterAll(async () => { await api?.close(); });
 

@@ -1,7 +1,7 @@
 /** An in-process pcloud API (hono on a random port) over a fake host, for fast API tests. */
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import aws4 from 'aws4';
@@ -97,6 +97,14 @@ export async function startApi(): Promise<TestApi> {
 }
 
 /** Wait until fn returns a truthy value (polling), or fail after timeoutMs. */
+/** The test image also "has a kernel" (VM artifacts in the pool), so its instances may run as microvms too. */
+export async function imageRunsAsVm(api: TestApi): Promise<void> {
+  const vm = api.pool.vmDir(api.imageId);
+  await mkdir(vm, { recursive: true });
+  await writeFile(join(vm, 'vmlinux'), '');
+  await writeFile(join(vm, 'disk.raw'), '');
+}
+
 export function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
   return waitFor('condition', fn, timeoutMs, everyMs);
 }

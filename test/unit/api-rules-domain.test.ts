@@ -3,14 +3,8 @@
  * interface and an address; a subnet's free addresses; DescribeSnapshots' Owner rule; ZoneName and InstanceType
  * selection; CpuCredits, checked once by the domain, and which credit specifications are shown.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instanceTypes } from '../../src/cloud/catalog.js';
-import { Cloud } from '../../src/cloud/index.js';
-import { newId } from '../../src/cloud/ids.js';
-import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
 import { checkCpuCredits } from '../../src/cloud/instances/params.js';
 import { creditSpecifications } from '../../src/cloud/instances/queries.js';
 import { holdsResources, type Instance } from '../../src/cloud/instances/types.js';
@@ -18,35 +12,14 @@ import { parseCidr } from '../../src/cloud/ip.js';
 import { networkInterfacesOf } from '../../src/cloud/network-filters.js';
 import { availabilityZones, instanceTypesNamed, zonesNamed } from '../../src/cloud/region-filters.js';
 import { ownersAdmit, rootViews } from '../../src/cloud/volume-views.js';
-import { images } from '../../src/db/schema.js';
-import { fakeHost } from '../support/fake-host.js';
+import { ACCOUNT, closeDomainClouds, domainCloud } from '../support/domain-cloud.js';
 import { thrown } from '../support/thrown.js';
-import { waitFor } from '../support/wait.js';
 
-const ACCOUNT = '111111111111';
-const open: Cloud[] = [];
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-});
+afterEach(closeDomainClouds);
 
 async function cloudWithInstance() {
-  const fake = await fakeHost();
-  const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-rules-'));
-  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
-  open.push(cloud);
-  const imageId = newId('ami');
-  cloud.db.insert(images).values({
-    id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
-    platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath: await fake.pool.createImageRoot(imageId),
-    sizeBytes: 1 << 30, source: 'test', createdAt: Date.now(),
-  }).run();
-  await cloud.start();
-  const [launched] = cloud.instances.run(ACCOUNT, {
-    imageId, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
-  }).instances;
-  const id = launched!.id;
-  await waitFor('running', () => cloud.instances.row(id)?.state === 'running');
+  const { cloud, launch } = await domainCloud();
+  const { id } = await launch();
   return { cloud, inst: cloud.instances.get(ACCOUNT, id) };
 }
 

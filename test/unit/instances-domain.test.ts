@@ -2,55 +2,21 @@
  * The seams of the instances split (issue 13), over the fake host: the VPC plane is what instances, security group
  * rules, internet gateways and Name tags call; health, naming and tag existence are domain rules.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Cloud } from '../../src/cloud/index.js';
-import type { CloudConfig } from '../../src/cloud/config.js';
-import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
 import { newId } from '../../src/cloud/ids.js';
 import { instanceHealth } from '../../src/cloud/instances/index.js';
 import { privateDnsDomain, privateDnsName, privateHostLabel } from '../../src/cloud/ip.js';
-import { images } from '../../src/db/schema.js';
 import { nfsClientAddress } from '../../src/host/network.js';
-import { fakeHost } from '../support/fake-host.js';
+import { ACCOUNT, closeDomainClouds, domainCloud } from '../support/domain-cloud.js';
 import { thrown } from '../support/thrown.js';
-import { waitFor } from '../support/wait.js';
 
-const ACCOUNT = '111111111111';
 const OTHER = '222222222222';
-const open: Cloud[] = [];
 
-async function cloudWith(config: Partial<CloudConfig> = {}) {
-  const fake = await fakeHost();
-  const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-domain-'));
-  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000, ...config } });
-  open.push(cloud);
-  const imageId = newId('ami');
-  cloud.db.insert(images).values({
-    id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
-    platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath: await fake.pool.createImageRoot(imageId),
-    sizeBytes: 1 << 30, source: 'test', createdAt: Date.now(),
-  }).run();
-  await cloud.start();
-  const launch = async (accountId = ACCOUNT) => {
-    const [inst] = cloud.instances.run(accountId, {
-      imageId, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
-    }).instances;
-    await waitFor('running', () => cloud.instances.row(inst!.id)?.state === 'running');
-    return cloud.instances.row(inst!.id)!;
-  };
-  return { cloud, fake, launch };
-}
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-});
+afterEach(closeDomainClouds);
 
 describe('the VPC plane', () => {
   it('attaches a launched instance, and detaches and unpublishes it when it stops and when it terminates', async () => {
-    const { cloud, fake, launch } = await cloudWith();
+    const { cloud, fake, launch } = await domainCloud();
     const attach = vi.spyOn(cloud.plane, 'attach');
     const detach = vi.spyOn(cloud.plane, 'detach');
     const unpublish = vi.spyOn(cloud.plane, 'unpublish');
@@ -74,7 +40,7 @@ describe('the VPC plane', () => {
   });
 
   it('syncs the firewall when a security group rule changes, the edge when an internet gateway moves, the names when a Name tag changes', async () => {
-    const { cloud, fake, launch } = await cloudWith();
+    const { cloud, fake, launch } = await domainCloud();
     const inst = await launch();
     const firewall = vi.spyOn(cloud.plane, 'syncFirewall');
     const edge = vi.spyOn(cloud.plane, 'syncEdge');
@@ -96,7 +62,7 @@ describe('the VPC plane', () => {
   });
 
   it("lets a container's NFS traffic through its router while it holds a volume (the NFS plug calls the plane)", async () => {
-    const { cloud, fake, launch } = await cloudWith();
+    const { cloud, fake, launch } = await domainCloud();
     const inst = await launch();
     const edge = vi.spyOn(cloud.plane, 'syncEdge');
     const vol = await cloud.volumes.create(ACCOUNT, { availabilityZone: inst.availabilityZone, size: 1, tags: [] });
@@ -121,7 +87,7 @@ describe('instance health (DescribeInstanceStatus)', () => {
   });
 
   it('lists running instances with their health; all of them with includeAll; its own filters are accepted', async () => {
-    const { cloud, launch } = await cloudWith();
+    const { cloud, launch } = await domainCloud();
     const a = await launch();
     const b = await launch();
     cloud.instances.stop(ACCOUNT, [b.id]);
@@ -142,7 +108,7 @@ describe('the private DNS name rule', () => {
   });
 
   it("filters DescribeInstances by the region's own names outside us-east-1", async () => {
-    const { cloud, fake, launch } = await cloudWith({ region: 'eu-west-1', availabilityZones: ['eu-west-1a'] });
+    const { cloud, fake, launch } = await domainCloud({ region: 'eu-west-1', availabilityZones: ['eu-west-1a'] });
     const inst = await launch();
     const find = (name: string, values: string[]) => cloud.instances.describe(ACCOUNT, { ids: [], filters: [{ name, values }] }).instances.map((i) => i.id);
     const label = privateHostLabel(inst.privateIp);
@@ -156,7 +122,7 @@ describe('the private DNS name rule', () => {
 
 describe('which resources exist (what tags may name)', () => {
   it("takes the account's own resources and refuses others' and unknown ones with each type's code", async () => {
-    const { cloud, launch } = await cloudWith();
+    const { cloud, launch } = await domainCloud();
     const inst = await launch();
     const vpc = cloud.network.vpcs(ACCOUNT)[0]!;
     const subnet = cloud.network.subnets(ACCOUNT)[0]!;
@@ -181,7 +147,7 @@ describe('which resources exist (what tags may name)', () => {
 
 describe('DescribeTags paging (paging.ts)', () => {
   it('pages with pcloud tokens and refuses forged ones', async () => {
-    const { cloud } = await cloudWith();
+    const { cloud } = await domainCloud();
     const ids = Array.from({ length: 7 }, () => newId('vol'));
     cloud.tags.put(ACCOUNT, ids, [{ key: 'k', value: 'v' }]);
     const first = cloud.tags.describe(ACCOUNT, [], { max: 5 });
