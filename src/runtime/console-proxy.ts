@@ -25,6 +25,8 @@ async function saveState(): Promise<void> {
 
 /** The console page and noVNC's files. */
 async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // Loading the page and noVNC's modules is use too: a slow load must not read as idle before the websocket opens.
+  lastActive = Date.now();
   const path = new URL(req.url ?? '/', 'http://console').pathname;
   if (path === '/' || path === '') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(consolePage(opt.instance!, 'websocket', './novnc/core/rfb.js'));

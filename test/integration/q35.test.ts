@@ -195,7 +195,7 @@ describe('q35 (UEFI, TPM, console)', () => {
       await lambda.send(new CreateFunctionCommand({
         FunctionName: name, Runtime: 'provided.al2023', Handler: 'console', Role: 'arn:aws:iam::123456789012:role/console',
         Code: { ZipFile: readFileSync(join(d, 'p.zip')) },
-        Environment: { Variables: { PCLOUD_CONSOLE_INSTANCE: id, PCLOUD_CONSOLE_IDLE_SEC: '3' } },
+        Environment: { Variables: { PCLOUD_CONSOLE_INSTANCE: id, PCLOUD_CONSOLE_IDLE_SEC: '5' } },
       }));
       const url = (await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, AuthType: 'NONE' }))).FunctionUrl!;
       const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--headless=new'] });
@@ -214,7 +214,7 @@ describe('q35 (UEFI, TPM, console)', () => {
       } finally {
         await browser.close();
       }
-      // Nobody connected for 3 s: the console proxy leaves and the VM stops.
+      // Nobody connected for 5 s: the console proxy leaves and the VM stops.
       await waitState(id, 'stopped', 30_000);
       // (The activator stays, listening; its command line names the proxy too, hence the anchor on the interpreter.)
       await until(() => execFileSync('sh', ['-c', `pgrep -f '^[^ ]*node [^ ]*console-proxy.js.*--instance=${id}' || true`]).toString().trim() === '', 15_000, 200);
