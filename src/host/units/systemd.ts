@@ -2,8 +2,10 @@
  * The systemd unit manager, for hosts whose PID 1 is systemd: each unit is a transient service started with
  * `systemd-run` (properties from render.ts), containers register with machined, logs go to the journal. A unit with
  * a socket is a real `.socket` unit and its service instead, written into the runtime unit directory
- * (socket-units.ts) and started; its name is the socket's. State changes are read with one `systemctl show` for every
- * unit being watched.
+ * (socket-units.ts) and started; its name is the socket's. State changes are pushed by systemd over the system bus
+ * (systemd-bus.ts: the moment they happen, nothing asked while idle) and a unit's state is asked over it too; where
+ * the bus cannot be reached, or is lost, they are read with one `systemctl show` for every unit being watched, every
+ * 100 ms while one is in transition, every second otherwise, until the bus is back.
  */
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -11,30 +13,43 @@ import { join } from 'node:path';
 import { run, output } from '../exec.js';
 import { unitProperties } from './render.js';
 import { renderSocketUnits } from './socket-units.js';
+import { SystemdBus, SYSTEM_BUS_SOCKET, type UnitProps } from './systemd-bus.js';
 import { isFinal, type ActiveState, type UnitManager, type UnitSpec, type UnitStatus } from './types.js';
 import { log } from '../../log.js';
 import { Owners } from '../owners.js';
 import { assertPortsFree } from '../ports.js';
 
 const SHOW = ['Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'MainPID', 'ExecMainStatus', 'ExecMainCode', 'StatusText', 'NRestarts'];
+/** How long to wait between tries to reach the bus again once it was lost (polling meanwhile). */
+const RECONNECT_MS = 5000;
+
+/** A unit's status from its properties as `systemctl show` prints them (or the bus gives them, systemd-bus.ts). */
+function statusOf(name: string, p: UnitProps): UnitStatus {
+  const active = p.get('ActiveState');
+  const state = (['activating', 'active', 'deactivating', 'inactive', 'failed'].includes(active!) ? active : 'activating') as ActiveState;
+  const code = p.get('ExecMainCode'); // 1 = exited, 2 = killed, 3 = dumped
+  return {
+    name, state, result: p.get('Result') || undefined,
+    mainPid: Number(p.get('MainPID')) || undefined,
+    exitCode: code === '1' ? Number(p.get('ExecMainStatus')) : undefined,
+    signal: code === '2' || code === '3' ? `signal ${p.get('ExecMainStatus')}` : undefined,
+    statusText: p.get('StatusText') || undefined,
+    restarts: Number(p.get('NRestarts')) || undefined,
+  };
+}
+
+/** The unit a unit id is for: `NAME.service` or `NAME.socket`. */
+function unitName(id: string): string {
+  return id.replace(/\.(service|socket)$/, '');
+}
 
 function parseShow(text: string): UnitStatus[] {
   const out: UnitStatus[] = [];
   for (const block of text.split(/\n\s*\n/)) {
-    const kv = Object.fromEntries(block.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    if (!kv.Id) continue;
-    const name = kv.Id.replace(/\.(service|socket)$/, '');
-    if (kv.LoadState === 'not-found') continue;
-    const state = (['activating', 'active', 'deactivating', 'inactive', 'failed'].includes(kv.ActiveState!) ? kv.ActiveState : 'activating') as ActiveState;
-    const code = kv.ExecMainCode; // 1 = exited, 2 = killed, 3 = dumped
-    out.push({
-      name, state, result: kv.Result || undefined,
-      mainPid: Number(kv.MainPID) || undefined,
-      exitCode: code === '1' ? Number(kv.ExecMainStatus) : undefined,
-      signal: code === '2' || code === '3' ? `signal ${kv.ExecMainStatus}` : undefined,
-      statusText: kv.StatusText || undefined,
-      restarts: Number(kv.NRestarts) || undefined,
-    });
+    const kv = new Map(block.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const id = kv.get('Id');
+    if (!id || kv.get('LoadState') === 'not-found') continue;
+    out.push(statusOf(unitName(id), kv));
   }
   return out;
 }
@@ -45,8 +60,11 @@ export class SystemdUnitManager implements UnitManager {
   /** Unit names are host-wide under systemd: each records the data dir that started it (owners.ts). */
   private readonly owners: Owners;
 
-  /** unitDir: where socket units' files are written (runtime units: gone at reboot, as their sockets are). */
-  constructor(dataDir: string, private readonly unitDir = '/run/systemd/system') {
+  /**
+   * unitDir: where socket units' files are written (runtime units: gone at reboot, as their sockets are). busSocket:
+   * the system bus (a test's stand-in elsewhere).
+   */
+  constructor(dataDir: string, private readonly unitDir = '/run/systemd/system', private readonly busSocket = SYSTEM_BUS_SOCKET) {
     this.owners = new Owners('units', dataDir);
   }
 
@@ -61,16 +79,95 @@ export class SystemdUnitManager implements UnitManager {
     return id.endsWith('.socket') ? [id, `${name}.service`, `${name}@*.service`] : [id];
   }
 
+  /** The units whose changes are told to the listeners, each with the last state told (state|result|pid; '' none yet). */
   private readonly watched = new Map<string, string>();
   private readonly listeners = new Set<(s: UnitStatus) => void>();
+  /** systemd's bus while it is connected: changes are pushed, and nothing is polled. */
+  private bus: SystemdBus | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
   private polling = false;
+  /** A poll asked for while one was running: it runs again once that one is done. */
+  private pollAgain = false;
+  private closed = false;
 
   async init(prefixes: string[]): Promise<void> {
+    // Subscribed before the units are listed: no change between the two is missed.
+    await this.connect();
     for (const prefix of prefixes) {
       for (const st of await this.list(prefix)) this.watched.set(st.name, key(st));
     }
-    this.schedule();
+    if (!this.bus) this.schedule();
+  }
+
+  /** Reach systemd's bus and follow the watched units' changes there; false (and the caller polls) where it cannot. */
+  private async connect(): Promise<boolean> {
+    try {
+      this.bus = await SystemdBus.connect({
+        socket: this.busSocket,
+        follows: (id) => this.follows(id),
+        events: {
+          change: (id, props) => this.changed(statusOf(unitName(id), props)),
+          removed: (id) => this.removed(unitName(id)),
+          closed: (reason) => this.lost(reason),
+        },
+      });
+      if (this.closed) this.bus.close();
+      log.debug('unit states are pushed by systemd over the system bus');
+      return true;
+    } catch (err) {
+      log.warn(`systemd's bus cannot be reached (${(err as Error).message}): unit states are polled with systemctl`);
+      return false;
+    }
+  }
+
+  /** The bus is gone (the daemon restarted, systemd re-executed): poll, and try to reach it again now and then. */
+  private lost(reason: string): void {
+    this.bus = undefined;
+    if (this.closed) return;
+    log.warn(`systemd's bus was lost (${reason}): unit states are polled with systemctl until it is back`);
+    this.schedule(0);
+    this.reconnect();
+  }
+
+  private reconnect(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => void (async () => {
+      if (this.closed || this.bus) return;
+      if (!(await this.connect())) return this.reconnect();
+      log.info("systemd's bus is back: unit states are pushed again");
+      clearTimeout(this.timer);
+      // What changed while it was away is read once.
+      await this.poll(false);
+    })(), RECONNECT_MS);
+    this.reconnectTimer.unref();
+  }
+
+  /** Whether a change of the unit `id` is one a listener is told of: the watched unit's own id (its socket for a socket unit). */
+  private follows(id: string): boolean {
+    const name = unitName(id);
+    return name !== id && this.watched.has(name) && this.id(name) === id;
+  }
+
+  /** A watched unit's state: the listeners are told when it differs from the last one told. */
+  private changed(st: UnitStatus): void {
+    const last = this.watched.get(st.name);
+    if (last === undefined) return;
+    const k = key(st);
+    if (last === k) return;
+    this.watched.set(st.name, k);
+    for (const l of this.listeners) l(st);
+  }
+
+  /**
+   * A watched unit was unloaded: a transient unit that ended cleanly is garbage-collected. Before its new start was
+   * seen at all (''), it is the unit it replaces that went.
+   */
+  private removed(name: string): void {
+    const last = this.watched.get(name);
+    if (!last) return;
+    const [state] = last.split('|') as [ActiveState];
+    if (!isFinal(state)) this.changed({ name, state: 'inactive', result: 'success' });
   }
 
   async start(spec: UnitSpec): Promise<void> {
@@ -89,9 +186,7 @@ export class SystemdUnitManager implements UnitManager {
       else args.push('-p', `${k}=${v}`);
     }
     await this.owners.claim(spec.name);
-    await run('systemd-run', [...args, '--', ...spec.exec]);
-    this.watched.set(spec.name, '');
-    this.schedule(50);
+    await this.watching(spec.name, () => run('systemd-run', [...args, '--', ...spec.exec]));
   }
 
   /** The socket's unit files written (the escaping is socket-units.ts'), loaded, and the socket started. */
@@ -100,9 +195,19 @@ export class SystemdUnitManager implements UnitManager {
     await this.owners.claim(spec.name);
     for (const f of [files.socket, files.service]) await writeFile(join(this.unitDir, f.file), f.text);
     await run('systemctl', ['daemon-reload']);
-    await run('systemctl', ['start', files.socket.file]);
-    this.watched.set(spec.name, '');
-    this.schedule(50);
+    await this.watching(spec.name, () => run('systemctl', ['start', files.socket.file]));
+  }
+
+  /** Watch a unit from before it is started (its first pushed change may come before systemd-run returns). */
+  private async watching(name: string, start: () => Promise<unknown>): Promise<void> {
+    this.watched.set(name, '');
+    try {
+      await start();
+    } catch (err) {
+      this.watched.delete(name);
+      throw err;
+    }
+    if (!this.bus) this.schedule(50);
   }
 
   async stop(name: string): Promise<UnitStatus | undefined> {
@@ -112,17 +217,35 @@ export class SystemdUnitManager implements UnitManager {
 
   async restart(name: string): Promise<void> {
     await run('systemctl', ['restart', '--no-block', this.id(name)]);
-    this.schedule(50);
+    if (!this.bus) this.schedule(50);
   }
 
   async signal(name: string, signal: NodeJS.Signals): Promise<void> {
     await run('systemctl', ['kill', '--kill-whom=main', `--signal=${signal}`, this.id(name)], { reject: false });
   }
 
+  /** Asked of systemd each time (over the bus where it is connected): the answer is never older than the call. */
   async status(name: string): Promise<UnitStatus | undefined> {
-    const res = await run('systemctl', ['show', this.id(name), ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
     // A transient unit that ended cleanly is garbage-collected; one we started and watch has ended, then.
-    return parseShow(res.stdout)[0] ?? (this.watched.has(name) ? { name, state: 'inactive', result: 'success' } : undefined);
+    return (await this.ask(name)) ?? (this.watched.has(name) ? { name, state: 'inactive', result: 'success' } : undefined);
+  }
+
+  private async ask(name: string): Promise<UnitStatus | undefined> {
+    const bus = this.bus;
+    if (bus) {
+      try {
+        const props = await bus.properties(this.id(name));
+        return props.get('LoadState') === 'not-found' ? undefined : statusOf(name, props);
+      } catch (err) {
+        if (bus.open) log.warn(`asking systemd's bus for ${name}: ${(err as Error).message}`);
+      }
+    }
+    return this.show(name);
+  }
+
+  private async show(name: string): Promise<UnitStatus | undefined> {
+    const res = await run('systemctl', ['show', this.id(name), ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
+    return parseShow(res.stdout)[0];
   }
 
   /** This data dir's units whose names start with `prefix`. */
@@ -142,6 +265,7 @@ export class SystemdUnitManager implements UnitManager {
   async remove(name: string): Promise<void> {
     this.watched.delete(name);
     const ids = this.ids(name);
+    for (const id of ids) this.bus?.forget(id);
     const files = [`${name}.socket`, `${name}.service`, `${name}@.service`].map((f) => join(this.unitDir, f)).filter((f) => existsSync(f));
     if (files.length) {
       // A socket unit's files go with it: stopped first (a socket listening on a deleted unit file is no one's).
@@ -169,39 +293,53 @@ export class SystemdUnitManager implements UnitManager {
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.reconnectTimer);
+    this.bus?.close();
+    this.bus = undefined;
     this.watched.clear();
   }
 
-  /** Poll quickly while anything is in transition, slowly otherwise. */
+  /** Without the bus: poll quickly while anything is in transition, slowly otherwise. */
   private schedule(ms?: number): void {
     clearTimeout(this.timer);
+    if (this.closed || this.bus) return;
     const busy = [...this.watched.values()].some((k) => !k.startsWith('active|') && !k.startsWith('inactive|') && !k.startsWith('failed|'));
     this.timer = setTimeout(() => void this.poll(), ms ?? (busy ? 100 : 1000));
     this.timer.unref();
   }
 
-  private async poll(): Promise<void> {
-    if (this.polling || !this.watched.size) return this.schedule();
+  /** Every watched unit's state read at once (one `systemctl show`; over the bus once it is back), changes told. */
+  private async poll(again = true): Promise<void> {
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    if (!this.watched.size) return again ? this.schedule() : undefined;
     this.polling = true;
     try {
       const names = [...this.watched.keys()];
-      const res = await run('systemctl', ['show', ...names.map((n) => this.id(n)), ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
-      const seen = new Map(parseShow(res.stdout).map((s) => [s.name, s]));
-      for (const name of names) {
-        // A transient unit that ended cleanly is garbage-collected: it shows as not found.
-        const st = seen.get(name) ?? { name, state: 'inactive' as const, result: 'success' };
-        const k = key(st);
-        if (this.watched.get(name) === k) continue;
-        if (!this.watched.has(name)) continue;
-        this.watched.set(name, k);
-        for (const l of this.listeners) l(st);
+      const bus = this.bus;
+      const seen = new Map<string, UnitStatus>();
+      if (bus) {
+        for (const st of await Promise.all(names.map((n) => this.status(n)))) if (st) seen.set(st.name, st);
+      } else {
+        const res = await run('systemctl', ['show', ...names.map((n) => this.id(n)), ...SHOW.flatMap((p) => ['-p', p])], { reject: false });
+        for (const st of parseShow(res.stdout)) seen.set(st.name, st);
       }
+      // A transient unit that ended cleanly is garbage-collected: it shows as not found.
+      for (const name of names) this.changed(seen.get(name) ?? { name, state: 'inactive', result: 'success' });
     } catch (err) {
       log.warn(`polling units: ${(err as Error).message}`);
     } finally {
       this.polling = false;
-      this.schedule();
+      if (this.pollAgain) {
+        this.pollAgain = false;
+        void this.poll(again);
+      } else if (again) {
+        this.schedule();
+      }
     }
   }
 }
