@@ -39,6 +39,37 @@ describe('inside the systemd test host', () => {
     expect((await node.exec(['cat', '/proc/1/comm'])).out.trim()).toBe('systemd');
   });
 
+  // The systemd manager on real systemd and dbus-daemon (the unit tests run it against a stand-in bus).
+  it('a unit started is followed by what systemd pushes over the bus: each state told, its status asked there, no systemctl run', async () => {
+    const script = `
+      import { SystemdUnitManager } from '/project/dist/src/host/units/systemd.js';
+      import { recordCommands } from '/project/dist/src/host/exec.js';
+      const m = new SystemdUnitManager('/var/lib/pcloud-bus-probe');
+      await m.init(['pcloud-bus-']);
+      const told = [];
+      const ended = new Promise((resolve) => m.onChange((s) => {
+        told.push(s.state);
+        if (s.state === 'inactive' || s.state === 'failed') resolve();
+      }));
+      const commands = [];
+      recordCommands(commands);
+      const ready = 'import os, socket, time\\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\\ns.connect(os.environ["NOTIFY_SOCKET"])\\n'
+        + 's.send(b"READY=1\\\\nSTATUS=up")\\ntime.sleep(1)';
+      await m.start({ name: 'pcloud-bus-probe', description: 'bus probe', type: 'notify', exec: ['/usr/bin/python3', '-c', ready],
+        startTimeoutSec: 10, stopTimeoutSec: 5 });
+      const asked = await m.status('pcloud-bus-probe');
+      await ended;
+      console.log(JSON.stringify({ told, asked, commands: commands.map((c) => c.file + ' ' + c.args[0]) }));
+      m.close();`;
+    const res = await node.exec(['/usr/local/bin/node', '--input-type=module', '-e', script], { cwd: '/project', env: { PATH } });
+    expect(res.code, res.out).toBe(0);
+    const out = JSON.parse(res.out.split('\n').find((l) => l.startsWith('{'))!) as { told: string[]; asked: { state: string }; commands: string[] };
+    expect(res.out).toContain('unit states are pushed by systemd over the system bus');
+    expect(out.told).toEqual(['activating', 'active', 'inactive']);
+    expect(['activating', 'active']).toContain(out.asked.state);
+    expect(out.commands).toEqual(['systemd-run --unit=pcloud-bus-probe.service']);
+  }, 60_000);
+
   /** One of the real suites, run inside the node by its own vitest. */
   async function suite(file: string) {
     const res = await node.exec(['/usr/local/bin/node', 'node_modules/vitest/vitest.mjs', 'run', file], {

@@ -25,9 +25,11 @@ interface WireMessage {
 }
 
 const SYSTEMD_NAME = ':1.1';
-type Value = string | number | boolean;
+/** A property's value: a string, a number (u), a boolean, or a unit's Job as [id, path] ((uo)). */
+type Value = string | number | boolean | [number, string];
 
-function variant(v: Value): [string, Value] {
+function variant(v: Value): [string, unknown] {
+  if (Array.isArray(v)) return ['(uo)', v];
   return typeof v === 'string' ? ['s', v] : typeof v === 'boolean' ? ['b', v] : ['u', v];
 }
 

@@ -61,8 +61,8 @@ describe('unit object paths', () => {
 
   it('properties come out as systemctl show prints them; arrays and structs are left out', () => {
     const s = (v: unknown) => [[{ type: 's', child: [] }], [v]];
-    expect(propsOf([['ActiveState', s('active')], ['MainPID', s(42)], ['Delegate', s(true)], ['Job', s([0, '/'])], ['bad'], 7]))
-      .toEqual(new Map([['ActiveState', 'active'], ['MainPID', '42'], ['Delegate', 'yes']]));
+    expect(propsOf([['ActiveState', s('active')], ['MainPID', s(42)], ['Delegate', s(true)], ['Job', s([3, '/j/3'])], ['Names', s(['a', 'b'])], ['bad'], 7]))
+      .toEqual(new Map([['ActiveState', 'active'], ['MainPID', '42'], ['Delegate', 'yes'], ['Job', '3']]));
     expect(propsOf('nope')).toEqual(new Map());
   });
 });
@@ -200,17 +200,20 @@ describe('the systemd manager on the bus', () => {
     try {
       await m.start(spec);
       expect(commands.map((c) => c.file)).toEqual(['systemd-run']);
-      fake.propertiesChanged(p, SERVICE, { MainPID: 9, Result: 'success' });
-      fake.propertiesChanged(p, UNIT, { ActiveState: 'activating' });
-      fake.propertiesChanged(p, SERVICE, { MainPID: 9, Result: 'success', StatusText: 'up' });
-      fake.propertiesChanged(p, UNIT, { ActiveState: 'active' });
-      fake.propertiesChanged(p, SERVICE, { MainPID: 9, Result: 'success', StatusText: 'still up' });
-      fake.propertiesChanged(p, UNIT, { ActiveState: 'active' });
+      // Made and its start job queued: inactive as yet, which is no end.
       fake.propertiesChanged(p, SERVICE, { MainPID: 0, Result: 'success' });
-      fake.propertiesChanged(p, UNIT, { ActiveState: 'inactive' });
+      fake.propertiesChanged(p, UNIT, { ActiveState: 'inactive', Job: [12, '/org/freedesktop/systemd1/job/12'] });
+      fake.propertiesChanged(p, SERVICE, { MainPID: 9, Result: 'success' });
+      fake.propertiesChanged(p, UNIT, { ActiveState: 'activating', Job: [12, '/org/freedesktop/systemd1/job/12'] });
+      fake.propertiesChanged(p, SERVICE, { MainPID: 9, Result: 'success', StatusText: 'up' });
+      fake.propertiesChanged(p, UNIT, { ActiveState: 'active', Job: [12, '/org/freedesktop/systemd1/job/12'] });
+      fake.propertiesChanged(p, SERVICE, { MainPID: 9, Result: 'success', StatusText: 'still up' });
+      fake.propertiesChanged(p, UNIT, { ActiveState: 'active', Job: [0, '/'] });
+      fake.propertiesChanged(p, SERVICE, { MainPID: 0, Result: 'success' });
+      fake.propertiesChanged(p, UNIT, { ActiveState: 'inactive', Job: [0, '/'] });
       fake.unitRemoved('pcloud-t-bus.service', p);
-      await until(() => told.length >= 3);
-      expect(told).toEqual(['pcloud-t-bus activating success', 'pcloud-t-bus active success', 'pcloud-t-bus inactive success']);
+      await until(() => told.length >= 4);
+      expect(told).toEqual(['pcloud-t-bus activating success', 'pcloud-t-bus activating success', 'pcloud-t-bus active success', 'pcloud-t-bus inactive success']);
 
       fake.units.set('pcloud-t-bus.service', { LoadState: 'loaded', ActiveState: 'failed', Result: 'exit-code', ExecMainCode: 1, ExecMainStatus: 3 });
       expect(await m.status('pcloud-t-bus')).toMatchObject({ state: 'failed', result: 'exit-code', exitCode: 3 });

@@ -69,7 +69,8 @@ function typeInterface(id: string): string | undefined {
 
 /**
  * One a{sv} of properties as text. dbus-native gives a variant as [signature tree, [value]]: strings and numbers are
- * kept (a boolean as systemctl prints it), everything else (arrays, structs, 64-bit numbers) is left out.
+ * kept (a boolean as systemctl prints it), and the unit's Job as its id; everything else (arrays, structs, 64-bit
+ * numbers) is left out.
  */
 export function propsOf(entries: unknown): Map<string, string> {
   const out = new Map<string, string>();
@@ -77,7 +78,8 @@ export function propsOf(entries: unknown): Map<string, string> {
   for (const entry of entries) {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1]) || !Array.isArray(entry[1][1])) continue;
     const v: unknown = entry[1][1][0];
-    if (typeof v === 'string' || typeof v === 'number') out.set(entry[0], String(v));
+    if (entry[0] === 'Job' && Array.isArray(v) && typeof v[0] === 'number') out.set('Job', String(v[0])); // (uo): its id, 0 for none
+    else if (typeof v === 'string' || typeof v === 'number') out.set(entry[0], String(v));
     else if (typeof v === 'boolean') out.set(entry[0], v ? 'yes' : 'no');
   }
   return out;

@@ -26,7 +26,9 @@ const RECONNECT_MS = 5000;
 /** A unit's status from its properties as `systemctl show` prints them (or the bus gives them, systemd-bus.ts). */
 function statusOf(name: string, p: UnitProps): UnitStatus {
   const active = p.get('ActiveState');
-  const state = (['activating', 'active', 'deactivating', 'inactive', 'failed'].includes(active!) ? active : 'activating') as ActiveState;
+  let state = (['activating', 'active', 'deactivating', 'inactive', 'failed'].includes(active!) ? active : 'activating') as ActiveState;
+  // Ended but with a job queued (the bus tells the start job of a unit just made before the unit moves): starting.
+  if (isFinal(state) && Number(p.get('Job'))) state = 'activating';
   const code = p.get('ExecMainCode'); // 1 = exited, 2 = killed, 3 = dumped
   return {
     name, state, result: p.get('Result') || undefined,
@@ -113,7 +115,7 @@ export class SystemdUnitManager implements UnitManager {
         },
       });
       if (this.closed) this.bus.close();
-      log.debug('unit states are pushed by systemd over the system bus');
+      log.info('unit states are pushed by systemd over the system bus');
       return true;
     } catch (err) {
       log.warn(`systemd's bus cannot be reached (${(err as Error).message}): unit states are polled with systemctl`);
