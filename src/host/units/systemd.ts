@@ -94,12 +94,13 @@ export class SystemdUnitManager implements UnitManager {
   private closed = false;
 
   async init(prefixes: string[]): Promise<void> {
-    // Subscribed before the units are listed: no change between the two is missed.
     await this.connect();
     for (const prefix of prefixes) {
       for (const st of await this.list(prefix)) this.watched.set(st.name, key(st));
     }
-    if (!this.bus) this.schedule();
+    // Subscribed before the units were listed, followed only once listed: a change in between is read once, here.
+    if (this.bus) await this.poll(false);
+    else this.schedule();
   }
 
   /** Reach systemd's bus and follow the watched units' changes there; false (and the caller polls) where it cannot. */
@@ -114,7 +115,11 @@ export class SystemdUnitManager implements UnitManager {
           closed: (reason) => this.lost(reason),
         },
       });
-      if (this.closed) this.bus.close();
+      if (this.closed) {
+        this.bus.close();
+        this.bus = undefined;
+        return false;
+      }
       log.info('unit states are pushed by systemd over the system bus');
       return true;
     } catch (err) {
