@@ -103,8 +103,11 @@ export class SystemdUnitManager implements UnitManager {
     else this.schedule();
   }
 
-  /** Reach systemd's bus and follow the watched units' changes there; false (and the caller polls) where it cannot. */
-  private async connect(): Promise<boolean> {
+  /**
+   * Reach systemd's bus and follow the watched units' changes there; false (and the caller polls) where it cannot,
+   * said once (`quiet`: a try again while it is lost).
+   */
+  private async connect(quiet = false): Promise<boolean> {
     try {
       this.bus = await SystemdBus.connect({
         socket: this.busSocket,
@@ -123,7 +126,7 @@ export class SystemdUnitManager implements UnitManager {
       log.info('unit states are pushed by systemd over the system bus');
       return true;
     } catch (err) {
-      log.warn(`systemd's bus cannot be reached (${(err as Error).message}): unit states are polled with systemctl`);
+      if (!quiet) log.warn(`systemd's bus cannot be reached (${(err as Error).message}): unit states are polled with systemctl`);
       return false;
     }
   }
@@ -141,7 +144,7 @@ export class SystemdUnitManager implements UnitManager {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => void (async () => {
       if (this.closed || this.bus) return;
-      if (!(await this.connect())) return this.reconnect();
+      if (!(await this.connect(true))) return this.reconnect();
       log.info("systemd's bus is back: unit states are pushed again");
       clearTimeout(this.timer);
       // What changed while it was away is read once.
