@@ -82,7 +82,7 @@ describe('the systemd manager, a unit with a socket', () => {
       await m.list('pcloud-t-');
       const show = recorded().find((c) => c.startsWith('systemctl show '))!;
       expect(show).toMatch(/^systemctl show pcloud-t-sock\.socket pcloud-t-svc\.service -p Id /);
-      expect(recorded()[0]).toBe('systemctl list-units --all --plain --no-legend --type=service,socket pcloud-t-*');
+      expect(recorded().find((c) => c.startsWith('systemctl list-units'))).toBe('systemctl list-units --all --plain --no-legend --type=service,socket pcloud-t-*');
     } finally {
       await m.remove('pcloud-t-sock');
       await new Owners('units', data).release('pcloud-t-svc');
