@@ -10,6 +10,7 @@ import { instances, reservations } from '../../db/schema.js';
 import { containerUnit, guestProtocol, removeContainerSockets } from '../../host/nspawn.js';
 import { UnsafeImageError } from '../../host/rootfs.js';
 import { writeSeed } from '../../host/seed.js';
+import { makeSshHostKeys } from '../../host/ssh-host-keys.js';
 import { log } from '../../log.js';
 import { Slots } from '../../slots.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
@@ -201,7 +202,7 @@ export class Launcher {
         const [disk, netns, seed] = await Promise.all([
           host.pool.fork(image.rootPath, id, inst.rootVolumeSizeGiB),
           plane.enabled ? plane.attach(inst) : Promise.resolve(undefined),
-          Promise.resolve(this.seedFor(inst, hostname)),
+          makeSshHostKeys(config.runDir ?? '/run/pcloud', `root@${hostname}`).then((hostKeys) => ({ ...this.seedFor(inst, hostname), hostKeys })),
         ]);
         unit = containerUnit({
           instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
