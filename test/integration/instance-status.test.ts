@@ -51,7 +51,7 @@ function tcpFrom(id: string, addr: string, port: number): boolean {
 
 /** Run a command inside a running container as its root. */
 function inside(id: string, cmd: string[]): string {
-  return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-U', '-m', '-u', '-i', '-n', '-p', '--', ...cmd]).toString().trim();
+  return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-U', '-m', '-u', '-i', '-n', '-p', '--', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
 }
 
 async function terminate(ids: string[]): Promise<void> {
