@@ -76,7 +76,9 @@ function main(): void {
   const speaks = args.guest !== undefined;
 
   const bindFresh = (path: string, mode: number, onMessage: (msg: Buffer) => void) => {
-    mkdirSync(dirname(path), { recursive: true });
+    // Root's only: the guest reaches its socket through the bind mount, never through this directory (nor may anyone
+    // else on the host).
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     rmSync(path, { force: true });
     const sock = unixDgram.createSocket('unix_dgram', onMessage);
     sock.on('error', () => undefined);

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import unixDgram from 'unix-dgram';
 import { parseArgs, parseNspawn } from '../../src/host/container-ready.js';
@@ -86,6 +86,8 @@ describe.skipIf(FAST_TIER)('container-ready.js around a fake nspawn', () => {
     const w = start(true, 0);
     await waitFor('leader passed on', () => w.got.some((m) => m.startsWith('X_NSPAWN_LEADER_PID=')));
     expect(statSync(w.socks.guest).mode & 0o777).toBe(0o666);
+    // Its directory is root's only: the guest reaches the socket through nspawn's bind mount, nobody else at all.
+    expect(statSync(dirname(w.socks.guest)).mode & 0o777).toBe(0o700);
     for (const bad of ['MAINPID=1', 'READY=0', 'STATUS=ok', 'X_PCLOUD_BOOT=ok;x', 'X_NSPAWN_LEADER_PID=1', Buffer.alloc(70_000, 'READY=1\n')]) {
       sendTo(w.socks.guest, bad);
     }
