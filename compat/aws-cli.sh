@@ -39,6 +39,11 @@ a=$1 b=$2
 
 sleep 2
 aws ec2 wait instance-running --instance-ids "$a" "$b" && ok "wait instance-running"
+# Status ok once the guests' boot is done (cloud-init finished): the waiter users run before relying on user-data.
+aws ec2 wait instance-status-ok --instance-ids "$a" "$b" && ok "wait instance-status-ok"
+st=$(aws ec2 describe-instance-status --instance-ids "$a" --filters Name=instance-status.status,Values=ok \
+  --query 'InstanceStatuses[].[InstanceStatus.Status,SystemStatus.Details[0].Status]' --output text)
+[ "$st" = "ok	passed" ] && ok "describe-instance-status --filters instance-status.status=ok"
 n=$(aws ec2 describe-instances --filters Name=tag:suite,Values=$suite Name=instance-state-name,Values=running \
   --query 'length(Reservations[].Instances[])' --output text)
 [ "$n" = 2 ] && ok "describe-instances with tag and state filters"

@@ -68,7 +68,13 @@ try:
 
     status = ec2.describe_instance_status(InstanceIds=[iid])["InstanceStatuses"]
     assert status and status[0]["InstanceState"]["Name"] == "running"
+    assert status[0]["InstanceStatus"]["Status"] in ("initializing", "ok")
     ok("describe_instance_status")
+    ec2.get_waiter("instance_status_ok").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    status = ec2.describe_instance_status(InstanceIds=[iid])["InstanceStatuses"]
+    assert status[0]["InstanceStatus"] == {"Status": "ok", "Details": [{"Name": "reachability", "Status": "passed"}]}
+    assert status[0]["SystemStatus"]["Status"] == "ok"
+    ok("instance_status_ok waiter")
 
     ud = ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")["UserData"]["Value"]
     assert base64.b64decode(ud).startswith(b"#cloud-config")

@@ -17,6 +17,12 @@ datasource:
     strict_id: false
 # C.UTF-8 ships with libc: nothing to generate at boot.
 locale: C.UTF-8
+# SSH host keys: ed25519 and ecdsa (an RSA key costs a second of a VM's boot under emulation). A container's are made by
+# the host, and its seed tells cloud-init to keep them.
+ssh_genkeytypes: [ed25519, ecdsa]
+# The key pair's key lets root in (pcloud writes it into /root/.ssh before the boot, sshd accepts before cloud-init runs)
+# and the default user "debian" once cloud-init has made it.
+disable_root: false
 CFG
 
 # Containers have no hardware clock, no udev-managed disks and no swap to wait for; VMs (microvm) do.
@@ -32,26 +38,154 @@ mounted=""
 if [ ! -e /proc/self ]; then mount -t proc proc /proc; mounted=1; fi
 update-initramfs -u -k all >/dev/null 2>&1
 [ -n "$mounted" ] && umount /proc
+# The pcloud guest protocol (1): the instance tells the host when it is up (READY=1 with X_PCLOUD_BOOT=initializing:
+# its network configured, sshd accepting), then once whether cloud-init finished the boot (X_PCLOUD_BOOT=ok or
+# impaired). In a container on a UNIX datagram socket the host binds at /run/pcloud/notify (sd_notify's format), in a
+# VM on the virtio-serial port org.pcloud.ready (the same KEY=VALUE lines). Without either (plain nspawn, an older
+# pcloud) nothing is sent and the boot goes on: the host then goes by PID 1's READY, as for any image.
+mkdir -p /etc/pcloud /usr/lib/pcloud
+echo 1 > /etc/pcloud/guest-protocol
+cat > /usr/lib/pcloud/guest-notify <<'SH'
+#!/bin/sh
+# guest-notify KEY=VALUE...: one message to the pcloud host, if this instance has a channel to it.
+if [ -S /run/pcloud/notify ]; then
+  NOTIFY_SOCKET=/run/pcloud/notify exec systemd-notify --no-block "$@"
+fi
+case "$(systemd-detect-virt --vm 2>/dev/null)" in none|'') exit 0 ;; esac
+port=/dev/virtio-ports/org.pcloud.ready
+# udev makes the port's link early in the boot; a VM without the port (q35 goes by QEMU's state) waits no longer.
+[ -e "$port" ] || udevadm wait --timeout=20 "$port" 2>/dev/null || exit 0
+printf '%s\n' "$@" > "$port"
+SH
+cat > /usr/lib/pcloud/boot-status <<'SH'
+#!/bin/sh
+# boot-status [--bound]: tell the host, once per boot, how cloud-init's boot went: ok, or impaired with the reason on
+# the console. With --bound (run while cloud-final runs): once the user's scripts have run for BOUND seconds and
+# cloud-init has not finished, ok, saying on the console that user-data is still running.
+BOUND=30
+sent=/run/pcloud-boot-status
+say() { ( set -C; : > "$sent" ) 2>/dev/null || exit 0; /usr/lib/pcloud/guest-notify "X_PCLOUD_BOOT=$1"; }
+if [ "${1:-}" = --bound ]; then
+  started=/run/pcloud-final-started
+  : > "$started"
+  sem=/var/lib/cloud/instance/sem/config_scripts_user
+  waited=0
+  while [ ! -e "$sent" ]; do
+    if [ "$sem" -nt "$started" ]; then
+      waited=$((waited + 1))
+      if [ "$waited" -ge "$BOUND" ]; then
+        echo "pcloud: user-data is still running after ${BOUND} s; the instance's status is ok (its boot is done)"
+        say ok
+        exit 0
+      fi
+    fi
+    sleep 1
+  done
+  exit 0
+fi
+result=/run/cloud-init/result.json
+if [ ! -e "$result" ]; then
+  echo "pcloud: cloud-init did not finish this boot (no $result): the instance's status is impaired"
+  say impaired
+  exit 0
+fi
+errors=$(python3 -c 'import json, sys
+for e in json.load(open(sys.argv[1]))["v1"].get("errors") or []: print(str(e)[:500])' "$result" 2>&1) || errors="$result unreadable: $errors"
+if [ -n "$errors" ]; then
+  echo "pcloud: cloud-init reported errors, the instance's status is impaired:"
+  printf '%s\n' "$errors" | head -20 | sed 's/^/pcloud:   /'
+  say impaired
+else
+  say ok
+fi
+SH
+chmod 755 /usr/lib/pcloud/guest-notify /usr/lib/pcloud/boot-status
+# Up: sshd accepting (Debian's ssh.service is Type=notify). Nothing waits for this unit (DefaultDependencies=no: not
+# even multi-user.target), so a VM without the port holds nothing up.
 cat > /etc/systemd/system/pcloud-ready.service <<'UNIT'
 [Unit]
-Description=Tell pcloud this instance has booted
-After=multi-user.target cloud-final.service
-ConditionPathExists=/dev/virtio-ports/org.pcloud.ready
+Description=Tell pcloud this instance is up
+DefaultDependencies=no
+After=basic.target network.target ssh.service
+Conflicts=shutdown.target
+Before=shutdown.target
 
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'echo READY=1 > /dev/virtio-ports/org.pcloud.ready'
+RemainAfterExit=yes
+ExecStart=/usr/lib/pcloud/guest-notify READY=1 X_PCLOUD_BOOT=initializing
 
 [Install]
 WantedBy=multi-user.target
 UNIT
-systemctl enable pcloud-ready.service >/dev/null 2>&1
+cat > /etc/systemd/system/pcloud-boot-status.service <<'UNIT'
+[Unit]
+Description=Tell pcloud whether cloud-init finished this boot
+After=multi-user.target cloud-init.target cloud-final.service pcloud-ready.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/lib/pcloud/boot-status
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+# User-data that runs in the foreground keeps cloud-final running: the bound starts with it.
+cat > /etc/systemd/system/pcloud-userdata-bound.service <<'UNIT'
+[Unit]
+Description=Tell pcloud the boot is done while user-data still runs
+After=pcloud-ready.service
+
+[Service]
+Type=simple
+ExecStart=/usr/lib/pcloud/boot-status --bound
+StandardOutput=journal+console
+UNIT
+mkdir -p /etc/systemd/system/cloud-final.service.d
+printf '[Unit]\nWants=pcloud-userdata-bound.service\n' > /etc/systemd/system/cloud-final.service.d/pcloud.conf
+systemctl enable pcloud-ready.service pcloud-boot-status.service >/dev/null 2>&1
+
+# In a container cloud-init runs once the instance is up, not before it: the host has written its identity, resolver,
+# SSH host keys and authorized_keys, and configured its network (cloud-init's network config is disabled by the seed),
+# so cloud-init's local stage has nothing to do and its network stage need not hold sysinit.target and sshd. A VM keeps
+# Debian's order (its network config comes from cloud-init's local stage). A generator, since ordering cannot be
+# removed by drop-ins: its early dir replaces the units in a container only.
+cat > /usr/lib/systemd/system-generators/pcloud-container-boot <<'SH'
+#!/bin/sh
+# pcloud: in a container, cloud-init's stages after the system is up (see /usr/lib/pcloud).
+case "${SYSTEMD_VIRTUALIZATION:-}" in
+  container:*) ;;
+  '') systemd-detect-virt --container --quiet || exit 0 ;;
+  *) exit 0 ;;
+esac
+early=${2:?early generator dir}
+ln -sf /dev/null "$early/cloud-init-local.service"
+cat > "$early/cloud-init.service" <<'UNIT'
+# Written by pcloud-container-boot: Debian's cloud-init.service after the system is up.
+[Unit]
+Description=Initial cloud-init job (metadata service crawler)
+After=basic.target network.target ssh.service pcloud-ready.service
+Before=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/cloud-init init
+RemainAfterExit=yes
+TimeoutSec=0
+StandardOutput=journal+console
+UNIT
+SH
+chmod 755 /usr/lib/systemd/system-generators/pcloud-container-boot
 systemctl set-default multi-user.target
 # A login prompt on the console, as EC2's serial console shows.
 systemctl enable console-getty.service >/dev/null 2>&1 || true
 
-# SSH host keys are made per instance on first boot, not baked into the image.
+# SSH host keys are made per instance (by the host for a container, at its first boot otherwise), not baked into the
+# image: ed25519 and ecdsa.
 rm -f /etc/ssh/ssh_host_*
+printf 'HostKey /etc/ssh/ssh_host_ed25519_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\n' > /etc/ssh/sshd_config.d/pcloud-host-keys.conf
 cat > /etc/systemd/system/pcloud-ssh-keygen.service <<'UNIT'
 [Unit]
 Description=Generate SSH host keys for this instance
@@ -60,7 +194,7 @@ ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/bin/sh -c 'for t in ed25519 ecdsa; do rm -f /etc/ssh/ssh_host_$${t}_key /etc/ssh/ssh_host_$${t}_key.pub; ssh-keygen -q -t $$t -N "" -f /etc/ssh/ssh_host_$${t}_key; done'
 
 [Install]
 WantedBy=multi-user.target

@@ -10,8 +10,11 @@
  */
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { projectRoot } from '../paths.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { run } from './exec.js';
+import { readInside } from './rootfs.js';
+import { socketPath } from './sockets.js';
 import { NSPAWN_DEVICES } from './units/devices.js';
 
 export interface ContainerOptions {
@@ -25,6 +28,48 @@ export interface ContainerOptions {
   readyTimeoutSec: number;
   /** A network namespace prepared for the container (its eth0 routed as a /32 by the VPC's router); none: loopback only. */
   networkNamespace?: string;
+  /** The host's socket for a guest that speaks the protocol, bound in the container at GUEST_NOTIFY_PATH. */
+  guestSocket?: string;
+}
+
+/** A container's unit: its command line's options, where its sockets live, and whether its image speaks the protocol. */
+export interface ContainerUnitOptions extends Omit<ContainerOptions, 'guestSocket'> {
+  /** Where the unit's sockets live (the data dir's run dir). */
+  runDir: string;
+  /** The image speaks the guest protocol (guestProtocol()): its readiness comes from the guest, not its init's READY. */
+  guestProtocol: boolean;
+}
+
+/** Where a guest that speaks the protocol finds the host's socket, inside the container. */
+export const GUEST_NOTIFY_PATH = '/run/pcloud/notify';
+
+/**
+ * The container's sockets on the host: nspawn's notify socket (container-ready.js reads it) and the guest's
+ * (bound at GUEST_NOTIFY_PATH). A path nspawn's --bind cannot take (a `:` in the run dir) is refused.
+ */
+export function containerSockets(runDir: string, instanceId: string): { notify: string; guest: string } {
+  const dir = join(runDir, 'guest');
+  const out = { notify: socketPath(join(dir, `${instanceId}.nspawn`)), guest: socketPath(join(dir, `${instanceId}.guest`)) };
+  if (out.guest.includes(':')) throw new Error(`the run dir ${runDir} cannot be bound into containers (it has a ':')`);
+  return out;
+}
+
+/** The container's sockets gone (its unit's main process removes them as it ends; not when it was killed). */
+export async function removeContainerSockets(runDir: string, instanceId: string): Promise<void> {
+  const socks = containerSockets(runDir, instanceId);
+  await Promise.all([rm(socks.notify, { force: true }), rm(socks.guest, { force: true })]);
+}
+
+/**
+ * Whether the root at `rootDir` speaks the guest protocol: it holds /etc/pcloud/guest-protocol saying `1` (read
+ * without following links; anything else, missing or unreadable, is an image from before the protocol).
+ */
+export async function guestProtocol(rootDir: string): Promise<boolean> {
+  try {
+    return (await readInside(rootDir, 'etc/pcloud/guest-protocol', 64)).toString('latin1').trim() === '1';
+  } catch {
+    return false;
+  }
 }
 
 export function containerUnitName(instanceId: string): string {
@@ -60,14 +105,25 @@ export function nspawnArgs(o: ContainerOptions): string[] {
     '--resolv-conf=off',
     '--timezone=off',
     '--console=read-only',
+    ...(o.guestSocket ? [`--bind=${o.guestSocket}:${GUEST_NOTIFY_PATH}`] : []),
   ];
 }
 
-export function containerUnit(o: ContainerOptions): UnitSpec {
+/** The unit's main process: container-ready.js running nspawn, its notify socket and the guest's its own. */
+export function containerExec(o: ContainerUnitOptions): string[] {
+  const socks = containerSockets(o.runDir, o.instanceId);
+  const guest = o.guestProtocol ? socks.guest : undefined;
+  return [
+    process.execPath, join(projectRoot(), 'dist/src/host/container-ready.js'), '--notify', socks.notify,
+    ...(guest ? ['--guest', guest] : []), '--', ...nspawnArgs({ ...o, guestSocket: guest }),
+  ];
+}
+
+export function containerUnit(o: ContainerUnitOptions): UnitSpec {
   return {
     name: containerUnitName(o.instanceId),
     description: `pcloud instance ${o.instanceId} (systemd-nspawn container)`,
-    exec: nspawnArgs(o),
+    exec: containerExec(o),
     type: 'notify',
     startTimeoutSec: o.readyTimeoutSec,
     stopTimeoutSec: 30,

@@ -1,13 +1,14 @@
 /**
  * Writes an instance's identity into its freshly forked root disk before it boots: hostname, machine id, the key
- * pair's public key, the resolver, and a cloud-init NoCloud seed (meta-data, user-data) that cloud-init in the image
- * picks up. The root comes from an image, which may be imported or made from a tenant's instance: every path goes
- * through rootfs.ts, which never leaves it (a directory that is a link refuses the launch before anything is made).
- * One write at a time.
+ * pair's public key, the resolver, its SSH host keys (made on the host: ssh-host-keys.ts) and a cloud-init NoCloud
+ * seed (meta-data, user-data) that cloud-init in the image picks up, told to keep those keys. The root comes from an
+ * image, which may be imported or made from a tenant's instance: every path goes through rootfs.ts, which never leaves
+ * it (a directory that is a link refuses the launch before anything is made). One write at a time.
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { safeDir, safeRemove, safeWrite } from './rootfs.js';
+import type { HostKey } from './ssh-host-keys.js';
 
 export { UnsafeImageError } from './rootfs.js';
 
@@ -23,13 +24,20 @@ export interface Seed {
   /** The VPC's DNS server; absent, the image's resolv.conf stays. */
   nameserver?: string;
   searchDomain?: string;
+  /** SSH host keys for etc/ssh; absent, the image's own way stays (its first boot makes them). */
+  hostKeys?: HostKey[];
 }
+
+/** Host key types an image may hold keys of: those the seed makes none of go (a key baked into an image is everyone's). */
+const IMAGE_KEY_TYPES = ['rsa', 'dsa', 'ecdsa', 'ed25519'];
+const HOST_KEYS_CFG = 'etc/cloud/cloud.cfg.d/99-pcloud-ssh-host-keys.cfg';
 
 export async function writeSeed(root: string, seed: Seed): Promise<void> {
   const seedDir = 'var/lib/cloud/seed/nocloud';
   // Every directory first (a refusal then leaves no file written), one at a time.
   await safeDir(root, seedDir);
   await safeDir(root, 'etc/cloud/cloud.cfg.d');
+  if (seed.hostKeys) await safeDir(root, 'etc/ssh');
   const ssh = await safeDir(root, 'root/.ssh', 0o700);
   const fh = await open(ssh, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   try {
@@ -49,6 +57,20 @@ export async function writeSeed(root: string, seed: Seed): Promise<void> {
   ];
   if (seed.authorizedKeys) files.push(['root/.ssh/authorized_keys', seed.authorizedKeys.trim() + '\n', 0o600]);
   if (seed.nameserver) files.push(['etc/resolv.conf', `nameserver ${seed.nameserver}\n${seed.searchDomain ? `search ${seed.searchDomain}\n` : ''}`]);
+  const keys = seed.hostKeys ?? [];
+  for (const key of keys) {
+    files.push([`etc/ssh/ssh_host_${key.type}_key`, key.privateKey, 0o600], [`etc/ssh/ssh_host_${key.type}_key.pub`, key.publicKey + '\n']);
+  }
+  // cloud-init (its ssh module, on a new instance id) would delete them and make its own.
+  if (seed.hostKeys) files.push([HOST_KEYS_CFG, 'ssh_deletekeys: false\nssh_genkeytypes: []\n']);
   for (const [rel, data, mode] of files) await safeWrite(root, rel, data, mode);
   if (!seed.authorizedKeys) await safeRemove(root, 'root/.ssh/authorized_keys');
+  if (seed.hostKeys) {
+    for (const type of IMAGE_KEY_TYPES.filter((t) => !keys.some((k) => k.type === t))) {
+      for (const rel of [`etc/ssh/ssh_host_${type}_key`, `etc/ssh/ssh_host_${type}_key.pub`]) await safeRemove(root, rel);
+    }
+  } else {
+    // An image made from an instance keeps its seed's files: without keys of the host's, cloud-init does as it would.
+    await safeRemove(root, HOST_KEYS_CFG);
+  }
 }

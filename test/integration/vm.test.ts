@@ -1,8 +1,8 @@
 /**
  * Linux VMs for real: a c5 instance boots the debian-12 image as a QEMU microvm (TCG on this host: /dev/kvm is a
  * nested PVM device that cannot run guests), gets its address from the VPC's DHCP, its identity and user-data from
- * the metadata service through cloud-init's Ec2 datasource, turns running on the guest's readiness signal, and is
- * reached by a container in its subnet.
+ * the metadata service through cloud-init's Ec2 datasource, turns running on the guest's readiness signal (status ok
+ * once cloud-init has finished), and is reached by a container in its subnet.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeVolumesCommand, DetachVolumeCommand,
-  GetConsoleOutputCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
+  DescribeInstanceStatusCommand, GetConsoleOutputCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { hostInventory, leaderOf, startReal, type RealServer, waitForState } from '../support/real.js';
 import { until } from '../support/api.js';
@@ -22,6 +22,9 @@ afterAll(async () => { await srv?.stop(); });
 const waitState = (id: string, want: string, timeoutMs: number) => waitForState(srv.ec2, id, want, timeoutMs, 500);
 
 const consoleLog = (id: string) => readFileSync(join(srv.dataDir, 'run/units', `pcloud-instance@${id}`, 'console.log'), 'utf8');
+/** Until the instance's status checks are ok (its guest's boot done), as `aws ec2 wait instance-status-ok`. */
+const statusOk = (id: string) => until(async () =>
+  (await srv.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }))).InstanceStatuses?.[0]?.InstanceStatus?.Status === 'ok', 600_000, 500);
 const qemuPid = (id: string) => Number(execFileSync('pgrep', ['-f', `^qemu-system-x86_64 .*${id}`]).toString().trim().split('\n')[0]);
 
 describe('microvm (QEMU, TCG here)', () => {
@@ -44,6 +47,8 @@ describe('microvm (QEMU, TCG here)', () => {
       const running = await waitState(id, 'running', 600_000);
       expect(running.PrivateIpAddress).toBe(vm.PrivateIpAddress);
       await waitState(peer.InstanceId!, 'running', 90_000);
+      // Running once the guest's system is up; its status ok once cloud-init has finished (the guest protocol).
+      await statusOk(id);
       // The console (GetConsoleOutput) shows cloud-init done with the Ec2 datasource, the name it set and the user-data.
       const console = Buffer.from((await srv.ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }))).Output ?? '', 'base64').toString();
       const host = vm.PrivateDnsName!.split('.')[0]!;
@@ -68,6 +73,7 @@ describe('microvm (QEMU, TCG here)', () => {
       await srv.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' }));
       await srv.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
       await waitState(id, 'running', 600_000);
+      await statusOk(id);
       expect(readFileSync(`/proc/${qemuPid(id)}/cmdline`, 'utf8')).toContain(`file=iscsi://`);
       expect(consoleLog(id)).toContain(`pcloud-disk: vdb ${(2 * 2 ** 30) / 512} ${vol.replace('-', '')}`);
       expect(execFileSync('tgtadm', ['-C', process.env.PCLOUD_ISCSI_CONTROL_PORT ?? '7', '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).toString()).toContain(`iqn.2026-11.org.pcloud:${vol}`);

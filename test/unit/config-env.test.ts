@@ -22,6 +22,10 @@ const ALLOWED = new Map<string, { reason: string; line: RegExp }>([
     reason: 'a supervisor (a process of its own) gets its PATH, and its console bound from the direct manager, in its environment',
     line: /PATH: process\.env\.PATH \?\?|consoleLogBytes\(process\.env\.PCLOUD_CONSOLE_LOG_BYTES\)/,
   }],
+  ['host/container-ready.ts', {
+    reason: 'NOTIFY_SOCKET: the unit manager\'s readiness socket, given to the process it runs; nspawn gets the environment with its own',
+    line: /process\.env\.NOTIFY_SOCKET\b|env: \{ \.\.\.process\.env, NOTIFY_SOCKET: args\.notify \}/,
+  }],
   ['host/vm-ready.ts', { reason: 'NOTIFY_SOCKET: the unit manager\'s readiness socket, given to the process it runs', line: /process\.env\.NOTIFY_SOCKET\b/ }],
   ['runtime/shim.ts', { reason: 'a handler process gets the shim\'s environment (its unit\'s) and the runtime API', line: /env: \{ \.\.\.process\.env, AWS_LAMBDA_RUNTIME_API/ }],
   ['cli/credentials.ts', { reason: 'the CLI\'s key from PCLOUD_ACCESS_KEY_ID and the rest (an env parameter, defaulting to the process\'s)', line: /ensureCredentials\(accounts: Accounts, env = process\.env\)/ }],

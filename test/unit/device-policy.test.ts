@@ -21,7 +21,7 @@ import { waitFor } from '../support/wait.js';
 
 const container = containerUnit({
   instanceId: 'i-0123456789abcdef0', rootDir: '/var/lib/pcloud/pool/instances/i-0123456789abcdef0', hostname: 'ip-172-31-0-4',
-  vcpus: 1, memoryMiB: 512, register: false, readyTimeoutSec: 60,
+  vcpus: 1, memoryMiB: 512, register: false, readyTimeoutSec: 60, runDir: '/var/lib/pcloud/run', guestProtocol: false,
 });
 
 const PROC_DEVICES = `Character devices:

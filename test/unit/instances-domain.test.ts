@@ -75,28 +75,69 @@ describe('the VPC plane', () => {
 });
 
 describe('instance health (DescribeInstanceStatus)', () => {
-  it('is not applicable unless running; a container is ok while it runs; a VM is ok only while its QEMU says running', () => {
+  const active = (statusText?: string) => ({ unit: { state: 'active' as const, statusText } });
+  const passed = { status: 'ok', details: [{ name: 'reachability', status: 'passed' }] };
+  const initializing = { status: 'initializing', details: [{ name: 'reachability', status: 'initializing' }] };
+  const impaired = { status: 'impaired', details: [{ name: 'reachability', status: 'failed' }] };
+
+  it('is not applicable unless running', () => {
     for (const state of ['pending', 'stopping', 'stopped', 'shutting-down', 'terminated']) {
-      expect(instanceHealth({ state, runtime: 'q35' }, 'running')).toEqual({ status: 'not-applicable', details: [] });
-    }
-    expect(instanceHealth({ state: 'running', runtime: 'container' })).toEqual({ status: 'ok', details: [{ name: 'reachability', status: 'passed' }] });
-    expect(instanceHealth({ state: 'running', runtime: 'microvm' }, 'running').status).toBe('ok');
-    for (const vm of ['paused', 'guest-panicked', 'internal-error', undefined]) {
-      expect(instanceHealth({ state: 'running', runtime: 'q35' }, vm)).toEqual({ status: 'impaired', details: [{ name: 'reachability', status: 'failed' }] });
+      expect(instanceHealth({ state, runtime: 'q35' }, { vmStatus: 'running' })).toEqual({ status: 'not-applicable', details: [] });
+      expect(instanceHealth({ state, runtime: 'container' }, active('ok'))).toEqual({ status: 'not-applicable', details: [] });
     }
   });
 
-  it('lists running instances with their health; all of them with includeAll; its own filters are accepted', async () => {
-    const { cloud, launch } = await domainCloud();
+  it('a container or microvm: initializing until its guest says ok or impaired (its unit\'s status text); an image without the protocol is ok', () => {
+    for (const runtime of ['container', 'microvm']) {
+      const vm = runtime === 'microvm' ? { vmStatus: 'running' } : {};
+      expect(instanceHealth({ state: 'running', runtime }, { ...vm, ...active('starting') })).toEqual(initializing);
+      expect(instanceHealth({ state: 'running', runtime }, { ...vm, ...active('running') })).toEqual(initializing);
+      expect(instanceHealth({ state: 'running', runtime }, { ...vm, ...active('ok') })).toEqual(passed);
+      expect(instanceHealth({ state: 'running', runtime }, { ...vm, ...active('impaired') })).toEqual(impaired);
+      // Units started before the protocol (nspawn's own status, vm-ready's old one), or with none.
+      for (const text of [undefined, 'Container running.', 'guest booted']) {
+        expect(instanceHealth({ state: 'running', runtime }, { ...vm, ...active(text) })).toEqual(passed);
+      }
+      // Being started again (a reboot): initializing; its unit ended or gone: impaired.
+      expect(instanceHealth({ state: 'running', runtime }, { ...vm, unit: { state: 'activating', statusText: 'ok' } })).toEqual(initializing);
+      for (const state of ['failed', 'inactive', 'deactivating'] as const) {
+        expect(instanceHealth({ state: 'running', runtime }, { ...vm, unit: { state, statusText: 'ok' } })).toEqual(impaired);
+      }
+      expect(instanceHealth({ state: 'running', runtime }, vm)).toEqual(impaired);
+    }
+    for (const vm of ['paused', 'guest-panicked', undefined]) {
+      expect(instanceHealth({ state: 'running', runtime: 'microvm' }, { vmStatus: vm, ...active('ok') })).toEqual(impaired);
+    }
+  });
+
+  it('a q35 VM is ok only while its QEMU says running', () => {
+    expect(instanceHealth({ state: 'running', runtime: 'q35' }, { vmStatus: 'running' })).toEqual(passed);
+    for (const vm of ['paused', 'guest-panicked', 'internal-error', undefined]) {
+      expect(instanceHealth({ state: 'running', runtime: 'q35' }, { vmStatus: vm })).toEqual(impaired);
+    }
+  });
+
+  it('lists running instances with their health; all of them with includeAll; its own filters apply', async () => {
+    const { cloud, fake, launch } = await domainCloud();
     const a = await launch();
     const b = await launch();
+    const c = await launch();
+    fake.units.units.get(`pcloud-instance@${a.id}`)!.statusText = 'ok';
+    fake.units.units.get(`pcloud-instance@${c.id}`)!.statusText = 'running';
     cloud.instances.stop(ACCOUNT, [b.id]);
     await cloud.instances.idle();
-    const q = { ids: [], filters: [{ name: 'instance-status.status', values: ['ok'] }] };
-    const running = await cloud.instances.statuses(ACCOUNT, q, false);
-    expect(running.statuses.map((s) => [s.instance.id, s.health.status])).toEqual([[a.id, 'ok']]);
-    const all = await cloud.instances.statuses(ACCOUNT, q, true);
-    expect(all.statuses.map((s) => [s.instance.id, s.health.status])).toEqual([[a.id, 'ok'], [b.id, 'not-applicable']]);
+    const list = async (filters: { name: string; values: string[] }[], all = false, ids: string[] = []) =>
+      (await cloud.instances.statuses(ACCOUNT, { ids, filters }, all)).statuses.map((s) => [s.instance.id, s.health.status]);
+    expect(await list([])).toEqual([[a.id, 'ok'], [c.id, 'initializing']]);
+    expect(await list([], true)).toEqual([[a.id, 'ok'], [b.id, 'not-applicable'], [c.id, 'initializing']]);
+    expect(await list([], false, [c.id])).toEqual([[c.id, 'initializing']]);
+    expect(await list([{ name: 'instance-status.status', values: ['ok'] }], true)).toEqual([[a.id, 'ok']]);
+    expect(await list([{ name: 'system-status.status', values: ['initializing', 'not-applicable'] }], true)).toEqual([[b.id, 'not-applicable'], [c.id, 'initializing']]);
+    expect(await list([{ name: 'instance-status.reachability', values: ['pass*'] }])).toEqual([[a.id, 'ok']]);
+    expect(await list([{ name: 'event.code', values: ['*'] }])).toEqual([]);
+    fake.units.units.get(`pcloud-instance@${c.id}`)!.statusText = 'impaired';
+    expect(await list([{ name: 'instance-status.status', values: ['impaired'] }])).toEqual([[c.id, 'impaired']]);
+    await expect(cloud.instances.statuses(ACCOUNT, { ids: [], filters: [{ name: 'instance-status.bogus', values: ['x'] }] }, false)).rejects.toThrow("The filter 'instance-status.bogus' is invalid");
   });
 });
 

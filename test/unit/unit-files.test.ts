@@ -17,7 +17,7 @@ import { FAST_TIER } from '../support/tier.js';
 const samples = {
   'pcloud-instance@i-0123456789abcdef0': containerUnit({
     instanceId: 'i-0123456789abcdef0', rootDir: '/var/lib/pcloud/pool/instances/i-0123456789abcdef0', hostname: 'ip-172-31-0-4',
-    vcpus: 2, memoryMiB: 1024, register: true, readyTimeoutSec: 120,
+    vcpus: 2, memoryMiB: 1024, register: true, readyTimeoutSec: 120, runDir: '/var/lib/pcloud/run', guestProtocol: true,
   }),
   'pcloud-instance@i-0123456789abcdef1': microvmUnit({
     instanceId: 'i-0123456789abcdef1', vpcId: 'vpc-0123456789abcdef0', mac: '02:00:00:00:00:01', vcpus: 2, memoryMiB: 2048,

@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { instances, reservations } from '../../db/schema.js';
-import { containerUnit } from '../../host/nspawn.js';
+import { containerUnit, guestProtocol, removeContainerSockets } from '../../host/nspawn.js';
 import { UnsafeImageError } from '../../host/rootfs.js';
 import { writeSeed } from '../../host/seed.js';
+import { makeSshHostKeys } from '../../host/ssh-host-keys.js';
 import { log } from '../../log.js';
 import { Slots } from '../../slots.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
@@ -201,11 +202,12 @@ export class Launcher {
         const [disk, netns, seed] = await Promise.all([
           host.pool.fork(image.rootPath, id, inst.rootVolumeSizeGiB),
           plane.enabled ? plane.attach(inst) : Promise.resolve(undefined),
-          Promise.resolve(this.seedFor(inst, hostname)),
+          makeSshHostKeys(config.runDir ?? '/run/pcloud', `root@${hostname}`).then((hostKeys) => ({ ...this.seedFor(inst, hostname), hostKeys })),
         ]);
         unit = containerUnit({
           instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
           register: host.units.registersMachines, readyTimeoutSec: config.readyTimeoutSec, networkNamespace: netns,
+          runDir: this.runDir(), guestProtocol: await guestProtocol(disk),
         });
         checkpoint();
         await writeSeed(disk, seed);
@@ -229,6 +231,11 @@ export class Launcher {
         stateReasonMessage: `Server.InternalError: ${reason}`.slice(0, 500),
       });
     }
+  }
+
+  /** Where the host's runtime state (sockets) lives. */
+  private runDir(): string {
+    return this.ctx.config.runDir ?? '/run/pcloud';
   }
 
   private seedFor(inst: Instance, hostname: string) {
@@ -273,5 +280,6 @@ export class Launcher {
     await plane.releaseLease(id);
     await plane.detach(id);
     await host.pool.removeDisk(id).catch((err) => log.warn(`removing disk of ${id}: ${(err as Error).message}`));
+    await removeContainerSockets(this.runDir(), id).catch(() => undefined);
   }
 }

@@ -9,7 +9,8 @@ import { pageFetched, pageOffset } from '../paging.js';
 import { fieldOf, invalidFilter, type Filter } from '../filters.js';
 import { Tags } from '../tags.js';
 import type { InstanceContext } from './context.js';
-import { instanceHealth, isStatusFilter, needsVmStatus, type InstanceHealth } from './health.js';
+import type { UnitStatus } from '../../host/units/types.js';
+import { filterByHealth, instanceHealth, isStatusFilter, needsUnitStatus, needsVmStatus, type InstanceHealth } from './health.js';
 import { checkCpuCredits, checkMetadataOptions, decodeUserData, oneOf, shutdownBehaviors } from './params.js';
 import { holdsResources, stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance } from './types.js';
 
@@ -116,13 +117,25 @@ export class Queries {
 
   /**
    * DescribeInstanceStatus: the instances DescribeInstances would list (running ones only, unless includeAll), each
-   * with its health (health.ts); its own health and event filters are accepted and not applied.
+   * with its health (health.ts), and its own filters (health, events) applied to the page.
    */
   async statuses(accountId: string, q: DescribeQuery, includeAll: boolean): Promise<{ statuses: InstanceStatus[]; nextToken?: string }> {
     const page = this.describe(accountId, { ...q, filters: q.filters.filter((f) => !isStatusFilter(f.name)) });
     const rows = page.instances.filter((r) => includeAll || r.state === 'running');
-    const vmStatus = new Map(await Promise.all(rows.filter(needsVmStatus).map(async (r) => [r.id, await this.ctx.vms.status(r.id)] as const)));
-    return { statuses: rows.map((r) => ({ instance: r, health: instanceHealth(r, vmStatus.get(r.id)) })), nextToken: page.nextToken };
+    const [units, vmStatus] = await Promise.all([
+      this.unitStatuses(rows.filter(needsUnitStatus).map((r) => r.id)),
+      Promise.all(rows.filter(needsVmStatus).map(async (r) => [r.id, await this.ctx.vms.status(r.id)] as const)).then((e) => new Map(e)),
+    ]);
+    const statuses = rows.map((r) => ({ instance: r, health: instanceHealth(r, { unit: units.get(UNIT_PREFIX + r.id), vmStatus: vmStatus.get(r.id) }) }));
+    return { statuses: filterByHealth(statuses, q.filters), nextToken: page.nextToken };
+  }
+
+  /** The units of these instances by name: one question to the unit manager for them all (one unit: its own). */
+  private async unitStatuses(ids: string[]): Promise<Map<string, UnitStatus>> {
+    const { units } = this.ctx.host;
+    if (!ids.length) return new Map();
+    const list = ids.length === 1 ? [await units.status(UNIT_PREFIX + ids[0])] : await units.list(UNIT_PREFIX);
+    return new Map(list.flatMap((st) => (st ? [[st.name, st] as const] : [])));
   }
 
   instanceType(inst: Instance): InstanceType {
