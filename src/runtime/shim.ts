@@ -279,12 +279,18 @@ const server = createServer((req, res) => {
   requested = true;
   active++;
   const chunks: Buffer[] = [];
+  // Per request, the process ends once its answer is out and its handler done (an Event's runs after its 202).
+  let [handled, closed] = [false, false];
+  const ended = () => { if (opt.accept && handled && closed) setImmediate(() => process.exit(0)); };
   req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => void answer(req, res, Buffer.concat(chunks)));
+  req.on('end', () => void answer(req, res, Buffer.concat(chunks)).finally(() => { handled = true; ended(); }));
+  // A request that never came whole is not handled.
+  req.on('close', () => { if (!req.complete) { handled = true; ended(); } });
   res.on('close', () => {
     active--;
     lastDone = Date.now();
-    if (opt.accept) setImmediate(() => process.exit(0));
+    closed = true;
+    ended();
   });
 });
 

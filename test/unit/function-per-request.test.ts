@@ -135,3 +135,32 @@ describe.skipIf(FAST_TIER)("the Python shim's forking parent (--prefork)", () =>
     expect(await exited).toBe(133);
   }, 30_000);
 });
+
+describe.skipIf(FAST_TIER)('the Node shim per request (--accept)', () => {
+  it("runs an Event's handler to its end after answering 202, then exits", async () => {
+    const code = join(base, 'node-code');
+    mkdirSync(code);
+    writeFileSync(join(code, 'index.mjs'), "export const handler = async (e) => { await new Promise((r) => setTimeout(r, 200)); console.log('handled', e.n); return 1; };\n");
+    const listen = join(base, 'node.sock');
+    const proc = spawn('systemd-socket-activate', ['-l', listen, '--accept', '--', process.execPath, join(projectRoot(), 'dist/src/runtime/shim.js'),
+      '--runtime=nodejs20.x', `--code=${code}`, '--handler=index.handler', '--accept'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    started.push(proc);
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const event = (n: number) => new Promise<number>((resolve, reject) => {
+      const payload = JSON.stringify({ n });
+      const req = request({ socketPath: listen, method: 'POST', path: '/invoke', agent: false,
+        headers: { 'content-length': payload.length, 'x-amz-invocation-type': 'Event', 'x-pcloud-request-id': `event-${n}`, connection: 'close' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+    await waitFor('the function listening', async () => event(1).then(() => true, () => false));
+    expect(await event(2)).toBe(202);
+    // Each invoke's process ran its handler to the end (its END line) after its 202.
+    await waitFor('both events handled', async () => out.includes('END RequestId: event-1') && out.includes('END RequestId: event-2'), 10_000);
+    expect(out).toMatch(/INFO\thandled 2\n/);
+  }, 30_000);
+});
