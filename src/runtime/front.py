@@ -4,9 +4,12 @@ Started by socket activation with the function's listening socket on fd 3 (Accep
 (--workers) is an Accept=yes socket: every connection to it starts the runtime shim with `--accept` in a sandbox of its
 own (its own /tmp, PID namespace, user), which loads the runtime and the handler and then serves the one request that
 comes on that connection and exits. The front connects to it one request ahead: for each connection it accepts, it
-takes the connection made ahead (its runtime has been starting, usually has started, since the last request), relays the
-bytes both ways until the runtime closes, and connects the next one ahead. Every request still gets a process of its
-own, fresh from the handler's load (nothing of one request is seen by the next); only its start is off the path.
+takes the connection made ahead (its runtime has been starting, usually has started, since the last request ended), or
+makes one if there is none (requests at once), and relays the bytes both ways until the runtime closes; once a request
+is over and no connection waits ahead, it makes the next. Not sooner: a process starting while the request's own still
+starts would take half the CPU from it (requests back to back wait for their process as they did without a front;
+requests a moment apart find it started). Every request still gets a process of its own, fresh from the handler's load
+(nothing of one request is seen by the next); only its start is off the path.
 
 At most --concurrency requests at once (the rest wait in the listen backlog); a request whose runtime has not closed
 --timeout seconds (and 10 more) after it was handed over gives its slot back (its process is its unit's to end). After
@@ -34,7 +37,7 @@ CHUNK = 256 * 1024
 slots = threading.BoundedSemaphore(CONCURRENCY)
 lock = threading.Lock()
 state = {"active": 0, "last": time.monotonic()}
-ahead = [None]  # the connection to the next request's runtime (the accepting thread's only)
+ahead = [None]  # the connection to the next request's runtime (under lock)
 
 
 def connect():
@@ -54,18 +57,24 @@ def waiting(s):
 
 
 def take():
-    """The connection to a runtime for this request (the one made ahead if it still waits), and the next made ahead."""
-    s, ahead[0] = ahead[0], None
+    """The connection to a runtime for this request: the one made ahead if it still waits, else a new one."""
+    with lock:
+        s, ahead[0] = ahead[0], None
     if s is not None and not waiting(s):
         s.close()
         s = None
-    if s is None:
-        s = connect()
-    try:
-        ahead[0] = connect()
-    except OSError as e:
-        sys.stderr.write("pcloud front: cannot start the next runtime ahead: %s\n" % e.strerror)
-    return s
+    return s if s is not None else connect()
+
+
+def refill():
+    """A connection made ahead, for the next request, if none waits."""
+    with lock:
+        if ahead[0] is not None:
+            return
+        try:
+            ahead[0] = connect()
+        except OSError as e:
+            sys.stderr.write("pcloud front: cannot start the next runtime ahead: %s\n" % e.strerror)
 
 
 def pump(client, worker):
@@ -113,6 +122,7 @@ def relay(client, worker):
             state["active"] -= 1
             state["last"] = time.monotonic()
         slots.release()
+        refill()
 
 
 def idle():
@@ -123,11 +133,8 @@ def idle():
 def main():
     listener = socket.socket(fileno=3)
     listener.settimeout(min(1.0, IDLE / 4))
-    try:
-        # The connection that started the front is waiting: its runtime starts now.
-        ahead[0] = connect()
-    except OSError as e:
-        sys.stderr.write("pcloud front: cannot start a runtime: %s\n" % e.strerror)
+    # The connection that started the front is waiting: its runtime starts now.
+    refill()
     while True:
         if not slots.acquire(timeout=1.0):
             continue
@@ -151,9 +158,10 @@ def main():
             slots.release()
             continue
         threading.Thread(target=relay, args=(client, worker), daemon=True).start()
-    if ahead[0] is not None:
-        ahead[0].close()
-    os._exit(133)
+    with lock:
+        if ahead[0] is not None:
+            ahead[0].close()
+        os._exit(133)
 
 
 if __name__ == "__main__":

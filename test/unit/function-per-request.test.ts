@@ -66,7 +66,7 @@ describe.skipIf(FAST_TIER)('the front of a per-request function (front.py)', () 
       '--concurrency=2', '--idle=1', '--timeout=30']);
     try {
       await waitFor('the front listening', async () => ask(front, 'first').then(() => true, () => false));
-      // The first request went to the connection the front made when it started, and the next was made at once.
+      // The first request went to the connection the front made when it started, and the next was made once it ended.
       await waitFor('the next connection made ahead', async () => conns.length === 2);
       expect(conns.map((c) => c.got.trim())).toEqual(['first', '']);
       expect(await ask(front, 'second')).toBe('answered second on connection 2');
