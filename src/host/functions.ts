@@ -177,7 +177,7 @@ export class FunctionHost implements HostFunctions {
    * connection; per request forking (`prefork`), the function's socket, its one service forking.
    * Limits: Lambda's per invoke (accept: each process of the socket: the function's memory, and its timeout as a
    * backstop of the shim's own, after the time a process started ahead may wait: the front's idle time; prefork: the
-   * parent kills a child past its timeout), and the unit's as a whole (warm: the one worker; per request: up to
+   * parent kills a child past its timeout and bounds each child's memory), and the unit's as a whole (warm: the one worker; per request: up to
    * `concurrency` invokes at once, and the processes started ahead).
    */
   unit(o: FunctionUnitOptions): UnitSpec {
@@ -201,7 +201,7 @@ export class FunctionHost implements HostFunctions {
       limits,
       socket: {
         listen: accept ? this.runtimeSocketPath(o.key) : this.socketPath(o.key), accept, mode: 0o600, maxConnections: concurrency,
-        // Forking, the one service holds every invoke.
+        // Forking, the one service holds every invoke (each child's own memory is bounded by the shim: RLIMIT_DATA).
         serviceLimits: serving === 'prefork' ? limits : { memoryMaxBytes: (o.memoryMiB + 64) * 2 ** 20, tasksMax: 64, cpuQuotaPercent: cpuPercent },
         serviceRuntimeMaxSec: o.timeoutSec + (accept ? 5 + o.idleSec + START_SEC : 24 * 3600),
       },

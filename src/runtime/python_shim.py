@@ -230,6 +230,17 @@ def serve_one(conn):
     os._exit(0)
 
 
+def limit_memory():
+    """A forked child's own memory: what it has from its parent, and the function's memory (and 64 MiB for its threads)
+    more at most (RLIMIT_DATA: Python's allocations then fail with MemoryError, the handler's error), as each process of
+    a per-request unit had under systemd, whose one service now holds them all."""
+    import resource
+    with open("/proc/self/status") as f:
+        data = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
+    cap = data + (int(opt.memory) + 64) * 2 ** 20
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+
+
 def preload():
     """The handler loaded before the request comes. One that fails to load fails again, as the invoke's error, when the
     request runs it."""
@@ -358,6 +369,7 @@ def prefork():
                         os.close(other)
                     _done["fd"] = done_w
                     os.setpgid(0, 0)
+                    limit_memory()
                     opt.accept = True
                     serve_one(conn)
                 finally:

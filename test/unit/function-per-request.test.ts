@@ -2,8 +2,8 @@
  * Per-request functions' runtime processes, outside any sandbox (systemd-socket-activate hands them their socket as the
  * unit managers do; functions.ts' units run them sandboxed): the front (src/runtime/front.py) relaying each request to
  * a process started one request ahead, bounding requests at once and leaving when idle; and the Python shim's forking
- * parent (python_shim.py --prefork): a child per request with the module state as loaded, a timed out child ended
- * without holding back the others, and nothing left after idle.
+ * parent (python_shim.py --prefork): a child per request with the module state as loaded and the function's memory, a
+ * timed out child ended without holding back the others, and nothing left after idle; the Node shim per request.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -107,7 +107,7 @@ function invoke(path: string, event: unknown): Promise<{ status: number; body: s
 }
 
 describe.skipIf(FAST_TIER)("the Python shim's forking parent (--prefork)", () => {
-  it('serves every request in a child of its own with the module as loaded, ends a timed out one alone, and leaves when idle', async () => {
+  it('serves every request in a child of its own with the module as loaded and its own memory limit, ends a timed out one alone, and leaves when idle', async () => {
     const code = join(base, 'code');
     mkdirSync(code);
     writeFileSync(join(code, 'app.py'), [
@@ -117,6 +117,8 @@ describe.skipIf(FAST_TIER)("the Python shim's forking parent (--prefork)", () =>
       'def handler(event, context):',
       '    global count',
       '    count += 1',
+      '    if event.get("mb"):',
+      '        bytearray(event["mb"] * 2 ** 20)',
       '    if event.get("sleep"):',
       '        time.sleep(event["sleep"])',
       '    return {"count": count, "forked": os.getpid() != loaded_by}',
@@ -124,7 +126,7 @@ describe.skipIf(FAST_TIER)("the Python shim's forking parent (--prefork)", () =>
     ].join('\n'));
     const listen = join(base, 'py.sock');
     const { exited } = activated(listen, [pythonCommand(), join(projectRoot(), 'src/runtime/python_shim.py'), '--runtime=python3.12', `--code=${code}`,
-      '--handler=app.handler', '--prefork', '--concurrency=2', '--idle=1', '--timeout=1']);
+      '--handler=app.handler', '--prefork', '--concurrency=2', '--idle=1', '--timeout=1', '--memory=64']);
     await waitFor('the function listening', async () => invoke(listen, {}).then(() => true, () => false));
     for (let i = 0; i < 3; i++) expect(JSON.parse((await invoke(listen, { i })).body)).toEqual({ count: 1, forked: true });
     // One past its timeout, one beside it: the slow one is answered as timed out, the other as usual.
@@ -132,6 +134,9 @@ describe.skipIf(FAST_TIER)("the Python shim's forking parent (--prefork)", () =>
     expect((JSON.parse(slow.body) as { errorMessage: string }).errorMessage).toMatch(/Task timed out after 1\.00 seconds/);
     expect(JSON.parse(fast.body)).toEqual({ count: 1, forked: true });
     expect(JSON.parse((await invoke(listen, {})).body)).toEqual({ count: 1, forked: true });
+    // Each child's memory is the function's: 32 MiB is fine at 64, 256 MiB is the handler's MemoryError.
+    expect(JSON.parse((await invoke(listen, { mb: 32 })).body)).toEqual({ count: 1, forked: true });
+    expect(JSON.parse((await invoke(listen, { mb: 256 })).body)).toMatchObject({ errorType: 'MemoryError' });
     expect(await exited).toBe(133);
   }, 30_000);
 });
