@@ -12,7 +12,8 @@ requests a moment apart find it started). Every request still gets a process of 
 (nothing of one request is seen by the next); only its start is off the path.
 
 At most --concurrency requests at once (the rest wait in the listen backlog); a request whose runtime has not closed
---timeout seconds (and 10 more) after it was handed over gives its slot back (its process is its unit's to end). After
+--timeout seconds (and a minute more: its process may have had to start, on a busy host) after it was handed over gives
+its slot back, its connection closed (the process is its unit's to end). After
 --idle seconds without a request it closes the connection made ahead (that runtime exits without having served
 anything) and exits 133: the socket takes the next connection (scale to zero).
 
@@ -82,10 +83,12 @@ def pump(client, worker):
     poller = select.poll()
     poller.register(client.fileno(), select.POLLIN)
     poller.register(worker.fileno(), select.POLLIN)
-    deadline = time.monotonic() + TIMEOUT + 10
+    deadline = time.monotonic() + TIMEOUT + 60
+    answered = False
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
+            sys.stderr.write("pcloud front: a request's runtime did not answer in %d s: its connection closed\n" % (TIMEOUT + 60))
             return
         for fd, _ in poller.poll(left * 1000):
             src, dst = (client, worker) if fd == client.fileno() else (worker, client)
@@ -95,6 +98,8 @@ def pump(client, worker):
                 return
             if not data:
                 if src is worker:
+                    if not answered:
+                        sys.stderr.write("pcloud front: a request's runtime ended without answering\n")
                     return
                 # The client has sent all it will: the runtime sees that too, and its answer may still come.
                 poller.unregister(fd)
@@ -103,6 +108,7 @@ def pump(client, worker):
                 except OSError:
                     return
                 continue
+            answered = answered or src is worker
             try:
                 dst.sendall(data)
             except OSError:
