@@ -235,10 +235,13 @@ def limit_memory():
     more at most (RLIMIT_DATA: Python's allocations then fail with MemoryError, the handler's error), as each process of
     a per-request unit had under systemd, whose one service now holds them all."""
     import resource
-    with open("/proc/self/status") as f:
-        data = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
-    cap = data + (int(opt.memory) + 64) * 2 ** 20
-    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    try:
+        with open("/proc/self/status") as f:
+            data = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
+        cap = data + (int(opt.memory) + 64) * 2 ** 20
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    except (OSError, StopIteration, ValueError) as e:  # the request is still served, within its unit's limits
+        sys.stderr.write("pcloud shim: no memory limit of its own for this invoke: %s\n" % e)
 
 
 def preload():
