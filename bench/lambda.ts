@@ -1,15 +1,17 @@
 /**
  * (f) Lambda invoke latency through pcloud's nginx, next to a direct call to the same function socket in the same run:
- * cold (per-request function: a new runtime process for every invoke, none running before) and warm (a warm worker
- * already running), and warm invokes per second through nginx. nodejs20.x and python3.12 handlers returning their
- * event.
+ * cold (per-request function: a runtime process of its own for every invoke, invokes back to back) and warm (a warm
+ * worker already running), and warm invokes per second through nginx. nodejs20.x and python3.12 handlers returning
+ * their event. Per request, also invokes a moment apart (`spaced`, 250 ms): Node's processes are started one request
+ * ahead (src/runtime/front.py), so back to back each invoke waits for the start of its process, begun when the one
+ * before came; spaced, it has started.
  */
 import aws4 from 'aws4';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_CREDS, startServer } from './launch.js';
 import { socketPath } from '../src/host/sockets.js';
@@ -51,9 +53,10 @@ function direct(socket: string, body: string) {
   return call({ socketPath: socket, method: 'POST', path: '/invoke', headers: { 'content-type': 'application/json', connection: 'close' }, agent: false }, body);
 }
 
-async function timed(fn: () => Promise<{ status: number }>, n: number): Promise<number[]> {
+async function timed(fn: () => Promise<{ status: number }>, n: number, pauseMs = 0): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
+    if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
     const t = process.hrtime.bigint();
     const r = await fn();
     out.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -71,6 +74,8 @@ export async function benchLambda(opts: { dataDir: string; runs: number; seconds
     node: { runtime: 'nodejs20.x', handler: 'index.handler', code: zip('index.mjs', 'export const handler = async (e) => e;') },
     python: { runtime: 'python3.12', handler: 'app.handler', code: zip('app.py', 'def handler(e, c):\n    return e\n') },
   };
+  // How busy the host was (1-minute load average at the start and the end): figures from a busy host are not an idle one's.
+  const loadAverage = { start: round(loadavg()[0]!), end: 0 };
   const results: Record<string, unknown> = {};
   try {
     for (const [lang, f] of Object.entries(fns)) {
@@ -93,6 +98,7 @@ export async function benchLambda(opts: { dataDir: string; runs: number; seconds
           nginx: summary(viaNginx), socket: summary(viaSocket),
           overheadP50Ms: round(summary(viaNginx).p50 - summary(viaSocket).p50),
         };
+        if (mode === 'per-request') row.spacedNginx = summary(await timed(() => lambda(nginx, 'POST', path, payload), opts.runs, 250));
         if (mode === 'warm') {
           // Invokes per second through nginx, 16 at a time.
           let done = 0;
@@ -112,5 +118,6 @@ export async function benchLambda(opts: { dataDir: string; runs: number; seconds
   } finally {
     await server.stop();
   }
-  return { results };
+  loadAverage.end = round(loadavg()[0]!);
+  return { loadAverage, results };
 }

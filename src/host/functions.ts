@@ -1,9 +1,17 @@
 /**
- * Lambda functions on the host: each function version's code unpacked once under DATA/functions, and a socket unit
- * per function version (described once, unit(); the unit manager renders it, units/types.ts' SocketSection): the
- * function's UNIX socket starts the runtime shim per connection (Accept: the request on fd 3, a process per invoke) or
- * once for a warm worker that serves until it has been idle (`--idle`) and exits 133; the socket then takes the next
- * connection (scale to zero).
+ * Lambda functions on the host: each function version's code unpacked once under DATA/functions, and socket units
+ * per function version (described once, unitSpecs(); the unit manager renders them, units/types.ts' SocketSection):
+ * - warm: the function's UNIX socket starts the runtime shim once, a worker that serves until it has been idle
+ *   (`--idle`) and exits 133; the socket then takes the next connection (scale to zero).
+ * - per request, a process per invoke with the request on its fd 3, its runtime and handler loaded before it comes:
+ *   - Python forks (runtimeServing's `prefork`): the function's socket starts one sandboxed process that loads the
+ *     handler and forks a child per connection (python_shim.py), and exits 133 when idle.
+ *   - Node and provided cannot fork: they are started one request ahead. The function's socket starts its front
+ *     (src/runtime/front.py, pcloud's own code, no tenant's), which keeps one connection made ahead to the function's
+ *     runtime socket (Accept: every connection starts the shim in a sandbox of its own, which loads the handler and
+ *     waits for the connection's one request), relays each request to such a process and connects the next. The front
+ *     exits 133 when idle and closes the connection ahead (its process exits unused).
+ *   Either way nothing runs when idle, and no module state of one request reaches another.
  *
  * Handlers never run as root: the unit's sandbox (units/types.ts' UnitSandbox) is a DynamicUser= in a read-only system
  * with the data dir hidden under systemd, a bubblewrap sandbox as a user of its own under the direct manager
@@ -29,6 +37,15 @@ export type { FunctionUnitOptions, InvokeResult } from './types.js';
 
 
 export const functionUnitName = (key: string) => `pcloud-fn-${key}`;
+
+/** A per-request function's front (front.py), on the function's socket; functionUnitName's unit runs its handlers. */
+export const functionFrontName = (key: string) => `pcloud-fnfront-${key}`;
+
+/** How many of a per-request function's processes are started ahead of the requests that will use them. */
+const AHEAD = 1;
+
+/** How long a function's unit may take to start. */
+const START_SEC = 10;
 
 /**
  * The name the direct manager's function units had before issue 13 (systemd's had today's): such a unit, still
@@ -61,17 +78,30 @@ export function pythonCommand(configured?: string): string {
 }
 
 /**
+ * How a function's runtime serves its socket: `serve` (a warm worker, the listening socket its fd 3), `accept` (a
+ * process per connection, its fd 3, started by the socket) or `prefork` (Python per request: one process that loads the
+ * handler and forks a child per connection it accepts).
+ */
+export type RuntimeServing = 'serve' | 'accept' | 'prefork';
+
+/** How a function version's runtime serves: Node and provided per request are started one request ahead (front.py). */
+export function runtimeServing(o: FunctionUnitOptions): RuntimeServing {
+  if (o.mode !== 'per-request' || o.console) return 'serve';
+  return o.runtime.startsWith('python3') ? 'prefork' : 'accept';
+}
+
+/**
  * The command a runtime's requests run: the shim for it, with the function's handler contract (the code where the
  * sandbox shows it: TASK_ROOT).
  */
-export function runtimeCommand(o: FunctionUnitOptions, accept: boolean, python = pythonCommand()): string[] {
+export function runtimeCommand(o: FunctionUnitOptions, serving: RuntimeServing, python = pythonCommand(), concurrency = 1): string[] {
   if (o.console) {
     return [process.execPath, join(projectRoot(), 'dist/src/runtime/console-proxy.js'), `--vnc=${o.console.vncPath}`,
       `--instance=${o.console.instanceId}`, `--idle=${o.console.idleSec}`, `--state=${o.console.stateFile}`];
   }
   const args = [`--runtime=${o.runtime}`, `--code=${TASK_ROOT}`, `--handler=${o.handler}`, `--function=${o.functionName}`,
     `--version=${o.version}`, `--arn=${o.arn}`, `--memory=${o.memoryMiB}`, `--timeout=${o.timeoutSec}`, `--idle=${o.idleSec}`,
-    ...(accept ? ['--accept'] : [])];
+    ...(serving === 'accept' ? ['--accept'] : serving === 'prefork' ? ['--prefork', `--concurrency=${concurrency}`, '--private-tmp'] : [])];
   if (o.runtime.startsWith('python3')) return [python, join(projectRoot(), 'src/runtime/python_shim.py'), ...args];
   // The function's memory is the heap it may use (a per-request unit holds many such processes at once).
   return [process.execPath, `--max-old-space-size=${o.memoryMiB}`, join(projectRoot(), 'dist/src/runtime/shim.js'), ...args];
@@ -111,6 +141,11 @@ export class FunctionHost implements HostFunctions {
     return socketPath(join(this.runDir, 'lambda', `${key}.sock`));
   }
 
+  /** A per-request function's runtime socket (its front's only: a connection starts a runtime process). */
+  runtimeSocketPath(key: string): string {
+    return socketPath(join(this.runDir, 'lambda', `${key}.run.sock`));
+  }
+
   codeDir(accountId: string, name: string, revision: string): string {
     return join(this.dataDir, 'functions', accountId, name, revision);
   }
@@ -130,33 +165,71 @@ export class FunctionHost implements HostFunctions {
     await rm(name ? join(this.dataDir, 'functions', accountId, name) : join(this.dataDir, 'functions', accountId), { recursive: true, force: true });
   }
 
+  /** The function version's units, in the order they start: unit(), and a per-request function's front after it. */
+  unitSpecs(o: FunctionUnitOptions): UnitSpec[] {
+    return runtimeServing(o) === 'accept' ? [this.unit(o), this.frontUnit(o)] : [this.unit(o)];
+  }
+
   /**
-   * The function version's unit: its socket, and the runtime it starts in the sandbox (a console proxy, pcloud's own
-   * code that must reach the VM's VNC socket, root's, and write its state file, runs as root without new privileges).
-   * Limits: Lambda's per invoke (each process of the socket: the function's memory, and its timeout as a backstop of
-   * the shim's own), and the unit's as a whole (warm: the one worker; per request: up to `concurrency` invokes at once).
+   * The function version's runtime unit: its socket, and the runtime it starts in the sandbox (a console proxy,
+   * pcloud's own code that must reach the VM's VNC socket, root's, and write its state file, runs as root without new
+   * privileges). Per request started ahead (`accept`), the socket is the front's runtime socket: a process per
+   * connection; per request forking (`prefork`), the function's socket, its one service forking.
+   * Limits: Lambda's per invoke (accept: each process of the socket: the function's memory, and its timeout as a
+   * backstop of the shim's own, after the time a process started ahead may wait: the front's idle time; prefork: the
+   * parent kills a child past its timeout and bounds each child's memory), and the unit's as a whole (warm: the one worker; per request: up to
+   * `concurrency` invokes at once, and the processes started ahead).
    */
   unit(o: FunctionUnitOptions): UnitSpec {
-    const accept = o.mode === 'per-request' && !o.console;
-    const { concurrency, cpuPercent } = this.opts;
+    const serving = runtimeServing(o);
+    const accept = serving === 'accept';
+    const perRequest = serving !== 'serve';
+    const { cpuPercent } = this.opts;
+    const concurrency = this.opts.concurrency + (accept ? AHEAD : 0);
+    const limits = { memoryMaxBytes: (o.memoryMiB * (perRequest ? concurrency : 1) + 64) * 2 ** 20, tasksMax: perRequest ? 64 * concurrency : 512, cpuQuotaPercent: cpuPercent };
     return {
       name: functionUnitName(o.key),
       description: `pcloud function ${o.functionName}:${o.version} (${o.runtime}, ${o.mode})`,
-      exec: runtimeCommand(o, accept, this.python),
+      exec: runtimeCommand(o, serving, this.python, this.opts.concurrency),
       env: lambdaEnvironment(o),
       type: 'simple',
-      startTimeoutSec: 10,
+      startTimeoutSec: START_SEC,
       stopTimeoutSec: 5,
       killSignal: 'SIGTERM',
       // A warm worker that has been idle exits 133: started again (on the next connection).
       restartForceExitStatus: [133],
-      limits: { memoryMaxBytes: (o.memoryMiB * (accept ? concurrency : 1) + 64) * 2 ** 20, tasksMax: accept ? 64 * concurrency : 512, cpuQuotaPercent: cpuPercent },
+      limits,
       socket: {
-        listen: this.socketPath(o.key), accept, mode: 0o600, maxConnections: concurrency,
-        serviceLimits: { memoryMaxBytes: (o.memoryMiB + 64) * 2 ** 20, tasksMax: 64, cpuQuotaPercent: cpuPercent },
-        serviceRuntimeMaxSec: o.timeoutSec + (accept ? 5 : 24 * 3600),
+        listen: accept ? this.runtimeSocketPath(o.key) : this.socketPath(o.key), accept, mode: 0o600, maxConnections: concurrency,
+        // Forking, the one service holds every invoke (each child's own memory is bounded by the shim: RLIMIT_DATA).
+        serviceLimits: serving === 'prefork' ? limits : { memoryMaxBytes: (o.memoryMiB + 64) * 2 ** 20, tasksMax: 64, cpuQuotaPercent: cpuPercent },
+        serviceRuntimeMaxSec: o.timeoutSec + (accept ? 5 + o.idleSec + START_SEC : 24 * 3600),
       },
       ...(o.console ? { noNewPrivileges: true } : { sandbox: { code: o.codeDir, readOnly: runtimeFiles(o, this.python), hidden: [this.dataDir] } }),
+    };
+  }
+
+  /**
+   * A per-request function's front (front.py) on the function's socket: pcloud's own code, no tenant's (it relays bytes
+   * and never reads them), as root (the runtime socket is root's) without new privileges. It bounds the function's
+   * invokes at once (`concurrency`; under both managers) and exits 133 when idle.
+   */
+  frontUnit(o: FunctionUnitOptions): UnitSpec {
+    const { concurrency, cpuPercent } = this.opts;
+    const limits = { memoryMaxBytes: 64 * 2 ** 20, tasksMax: concurrency + 16, cpuQuotaPercent: cpuPercent };
+    return {
+      name: functionFrontName(o.key),
+      description: `pcloud function ${o.functionName}:${o.version} (${o.runtime}, per-request front)`,
+      exec: [this.python, '-I', '-S', join(projectRoot(), 'src/runtime/front.py'), `--workers=${this.runtimeSocketPath(o.key)}`,
+        `--concurrency=${concurrency}`, `--idle=${o.idleSec}`, `--timeout=${o.timeoutSec}`],
+      type: 'simple',
+      startTimeoutSec: START_SEC,
+      stopTimeoutSec: 5,
+      killSignal: 'SIGTERM',
+      restartForceExitStatus: [133],
+      limits,
+      socket: { listen: this.socketPath(o.key), accept: false, mode: 0o600, serviceLimits: limits },
+      noNewPrivileges: true,
     };
   }
 
@@ -177,18 +250,21 @@ export class FunctionHost implements HostFunctions {
    * rendering (an older pcloud's: units/fingerprint.ts) is started again; the fingerprint is recorded beside the socket.
    */
   private async ensureUnit(o: FunctionUnitOptions): Promise<void> {
-    const spec = this.unit(o);
-    const stamp = unitFingerprint(spec);
-    const st = await this.units.status(spec.name);
-    if (st && !isFinal(st.state) && (await readFile(this.specStamp(o.key), 'utf8').catch(() => '')) === stamp) return;
+    const specs = this.unitSpecs(o);
+    const stamp = specs.map(unitFingerprint).join('\n');
+    const running = await Promise.all(specs.map(async (spec) => {
+      const st = await this.units.status(spec.name);
+      return st !== undefined && !isFinal(st.state);
+    }));
+    if (running.every(Boolean) && (await readFile(this.specStamp(o.key), 'utf8').catch(() => '')) === stamp) return;
     await this.takeDown(o.key);
     await mkdir(join(this.runDir, 'lambda'), { recursive: true });
     try {
-      await this.units.start(spec);
+      for (const spec of specs) await this.units.start(spec);
       await writeFile(this.specStamp(o.key), stamp);
     } catch (err) {
-      // Nothing stays of a unit that never started: its unit (and the manager's files, sandbox user), socket and stamp.
-      await this.takeDown(o.key).catch((e) => log.warn(`cleaning up function unit ${spec.name}: ${(e as Error).message}`));
+      // Nothing stays of units that never started: the units (and the manager's files, sandbox user), sockets and stamp.
+      await this.takeDown(o.key).catch((e) => log.warn(`cleaning up function unit ${functionUnitName(o.key)}: ${(e as Error).message}`));
       throw err;
     }
   }
@@ -203,6 +279,12 @@ export class FunctionHost implements HostFunctions {
    * manager knows no state of it: a start that failed early may have left the manager's files (its sandbox user).
    */
   private async takeDown(key: string): Promise<void> {
+    // The front first: it stops starting runtime processes.
+    const front = await this.units.status(functionFrontName(key));
+    if (front) {
+      if (!isFinal(front.state)) await this.units.stop(front.name);
+      await this.units.remove(front.name);
+    }
     const name = functionUnitName(key);
     const st = await this.units.status(name);
     if (st && !isFinal(st.state)) await this.units.stop(name);
@@ -214,6 +296,7 @@ export class FunctionHost implements HostFunctions {
       await this.releaseLegacySandbox(key);
     }
     await rm(this.socketPath(key), { force: true });
+    await rm(this.runtimeSocketPath(key), { force: true });
     await rm(this.specStamp(key), { force: true });
   }
 
@@ -234,7 +317,7 @@ export class FunctionHost implements HostFunctions {
   /** Every function unit there is (reconcile). */
   async list(): Promise<string[]> {
     const keys = new Set<string>();
-    for (const prefix of [functionUnitName(''), legacyUnitName('')]) {
+    for (const prefix of [functionUnitName(''), functionFrontName(''), legacyUnitName('')]) {
       for (const u of await this.units.list(prefix)) keys.add(u.name.slice(prefix.length));
     }
     return [...keys];

@@ -1,7 +1,8 @@
 """The runtime shim for python3.x functions: the same protocol as shim.ts (see there), for Python handlers.
 
-Started by socket activation with fd 3: with --accept, fd 3 is one connection (one request, then exit); without, fd 3
-is the listening socket (serve until idle, then exit 133 so the socket takes the next connection).
+Started by socket activation with fd 3: with --accept, fd 3 is one connection (the handler loaded first, then one
+request, then exit; a connection closed before any request ends it too); without, fd 3 is the listening socket (serve
+until idle, then exit 133 so the socket takes the next connection).
 """
 import base64
 import hashlib
@@ -10,6 +11,7 @@ import importlib
 import io
 import json
 import os
+import select
 import socket
 import sys
 import threading
@@ -22,9 +24,13 @@ class Options:
     """The unit's command line: --accept and --NAME=VALUE (argparse would add ~5 ms to every cold start)."""
     def __init__(self, argv):
         self.accept = "--accept" in argv
+        self.prefork = "--prefork" in argv
+        # /tmp is the sandbox's own (a tmpfs of its own under both managers): prefork may put it back between requests.
+        self.private_tmp = "--private-tmp" in argv
         values = dict(a[2:].partition("=")[::2] for a in argv if a.startswith("--") and "=" in a)
         for name, default in [("runtime", ""), ("code", ""), ("handler", ""), ("function", ""), ("version", "$LATEST"),
-                              ("arn", ""), ("memory", "128"), ("timeout", "3"), ("idle", "60")]:
+                              ("arn", ""), ("memory", "128"), ("timeout", "3"), ("idle", "60"),
+                              ("concurrency", "1")]:
             setattr(self, name, values.get(name, default))
 
 
@@ -131,7 +137,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    holding = False  # the handler may still use /tmp after this answer (an Event's, a timed out one's)
+
     def answer(self, status, headers, body):
+        if not self.holding:
+            finished()
         if isinstance(body, str):
             body = body.encode()
         self.send_response(status)
@@ -156,6 +166,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(400, {"content-type": "application/json"}, '{"__type":"InvalidSignatureException","message":"The payload does not match its signed hash"}')
             if self.headers.get("x-pcloud-url"):
                 payload, err, _, timed_out = run(url_event(self, body, request_id), request_id)
+                self.holding = timed_out
                 if err:
                     self.answer(502, {"content-type": "application/json"}, '{"Message":"Internal Server Error"}')
                 else:
@@ -174,10 +185,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if kind == "DryRun":
                     return self.answer(204, base, b"")
                 if kind == "Event":
+                    self.holding = True
                     self.answer(202, base, b"")
                     payload, err, log, timed_out = run(body.decode(), request_id)
+                    if not timed_out:
+                        finished()
                 else:
                     payload, err, log, timed_out = run(body.decode(), request_id)
+                    self.holding = timed_out
                     hs = {"content-type": "application/json", **base}
                     if err:
                         hs["x-amz-function-error"] = "Unhandled"
@@ -194,11 +209,203 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
 
 
-if opt.accept:
-    conn = socket.socket(fileno=3)
+_done = {"fd": None}
+
+
+def finished():
+    """The request's handler is done (with /tmp too): a forked child tells its parent (prefork), before it answers."""
+    fd, _done["fd"] = _done["fd"], None
+    if fd is not None:
+        try:
+            os.write(fd, b"d")
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def serve_one(conn):
+    """The connection's one request (a process of its own), then exit."""
     Handler(conn, ("", 0), None)
     conn.close()
     os._exit(0)
+
+
+def limit_memory():
+    """A forked child's own memory: what it has from its parent, and the function's memory (and 64 MiB for its threads)
+    more at most (RLIMIT_DATA: Python's allocations then fail with MemoryError, the handler's error), as each process of
+    a per-request unit had under systemd, whose one service now holds them all."""
+    import resource
+    try:
+        with open("/proc/self/status") as f:
+            data = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
+        cap = data + (int(opt.memory) + 64) * 2 ** 20
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    except (OSError, StopIteration, ValueError) as e:  # the request is still served, within its unit's limits
+        sys.stderr.write("pcloud shim: no memory limit of its own for this invoke: %s\n" % e)
+
+
+def preload():
+    """The handler loaded before the request comes. One that fails to load fails again, as the invoke's error, when the
+    request runs it."""
+    try:
+        load()
+    except BaseException:  # SystemExit too: the invoke meets it again
+        pass
+
+
+def prefork():
+    """Per request, forking: fd 3 is the listening socket. The handler is loaded once, here; every connection is served
+    by a child forked for it (its module state a copy of the loaded one: nothing of one request reaches another), which
+    serves the one request and exits. At most --concurrency children at once (the rest wait in the listen backlog); a
+    child still running --timeout seconds (and 5 more) after its fork is killed, with whatever it started. What a
+    request leaves running after its answer is ended when it exits (this process is their subreaper), and (with
+    --private-tmp: the sandbox's own, never as root) /tmp is put back as the handler's load left it (its own files kept) whenever no request's handler runs (a child says when its
+    handler is done, before it answers): a request never sees what an earlier one wrote there (one running at the same
+    time may). Exits 133 after --idle seconds without a request (the socket takes the next connection)."""
+    import ctypes
+    import gc
+    import shutil
+    import signal
+
+    listener = socket.socket(fileno=3)
+    preload()
+    # Never the host's /tmp (a shim run outside its sandbox), never as root.
+    wipe = opt.private_tmp and os.getuid() != 0
+    kept = set(os.listdir("/tmp")) if wipe else set()
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    gc.freeze()  # the loaded heap stays shared with the children (copy on write)
+    limit = max(1, int(opt.concurrency))
+    idle = float(opt.idle)
+    children = {}  # pidfd -> (pid, deadline)
+    running = {}  # a child's "done" pipe -> its pidfd, until its handler is done
+    poller = select.poll()
+    polling = False
+    dirty = False
+    last = time.monotonic()
+
+    def end_strays():
+        """Processes that came to us (their parent, a request's child, ended): killed, and every ended one reaped."""
+        me = str(os.getpid())
+        mine = {pid for pid, _ in children.values()}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in mine:
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = f.read().rpartition(")")[2].split()[1]
+            except (OSError, IndexError):
+                continue
+            if ppid == me:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    def wipe_tmp():
+        for name in os.listdir("/tmp"):
+            if name in kept:
+                continue
+            path = os.path.join("/tmp", name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+    while True:
+        if len(children) < limit and not polling:
+            poller.register(listener.fileno(), select.POLLIN)
+            polling = True
+        elif len(children) >= limit and polling:
+            poller.unregister(listener.fileno())
+            polling = False
+        now = time.monotonic()
+        wake = min([d for _, d in children.values()] + ([] if children else [last + idle]))
+        # What children said and did first: a request that comes after one answered finds it done.
+        for fd, _ in sorted(poller.poll(max(0.0, wake - now) * 1000 + 1), key=lambda e: e[0] == listener.fileno()):
+            if fd in running:
+                del running[fd]
+                poller.unregister(fd)
+                os.close(fd)
+                continue
+            if fd in children:
+                pid, _ = children.pop(fd)
+                poller.unregister(fd)
+                os.close(fd)
+                for r, owner in list(running.items()):
+                    if owner == fd:
+                        del running[r]
+                        poller.unregister(r)
+                        os.close(r)
+                try:
+                    os.killpg(pid, signal.SIGKILL)  # what it started and left running
+                except OSError:
+                    pass
+                end_strays()
+                last = time.monotonic()
+                continue
+            if fd != listener.fileno():
+                continue  # closed above in this round (a child's pipe, with the child)
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.setblocking(True)
+            if wipe and not running and dirty:
+                wipe_tmp()
+            dirty = True
+            done_r, done_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    listener.close()
+                    for other in [*children, *running, done_r]:
+                        os.close(other)
+                    _done["fd"] = done_w
+                    os.setpgid(0, 0)
+                    limit_memory()
+                    opt.accept = True
+                    serve_one(conn)
+                finally:
+                    os._exit(0)
+            conn.close()
+            os.close(done_w)
+            try:
+                os.setpgid(pid, pid)  # also here: the child may not have run yet when its deadline comes
+            except OSError:
+                pass
+            pidfd = os.pidfd_open(pid)
+            children[pidfd] = (pid, time.monotonic() + TIMEOUT + 5)
+            poller.register(pidfd, select.POLLIN)
+            running[done_r] = pidfd
+            poller.register(done_r, select.POLLIN)
+        now = time.monotonic()
+        for pidfd, (pid, deadline) in children.items():
+            if now > deadline:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if not children and now - last > idle:
+            listener.close()
+            os._exit(133)
+
+
+if opt.prefork:
+    prefork()
+elif opt.accept:
+    # The handler loaded before the request comes: this process may have been started ahead of it (front.py).
+    preload()
+    serve_one(socket.socket(fileno=3))
 else:
     class Server(http.server.ThreadingHTTPServer):
         def server_bind(self):

@@ -1,6 +1,8 @@
 /**
  * The runtime shim for nodejs20.x and provided.al2023 functions, started by socket activation with fd 3:
- * - `--accept` (per-request): fd 3 is one connection; serve its one request and exit.
+ * - `--accept` (per-request): fd 3 is one connection; load the handler (or start the bootstrap), then serve the
+ *   connection's one request and exit (a connection closed before any request ends it too: a process started ahead
+ *   of a request that never came, src/runtime/front.py).
  * - warm: fd 3 is the listening socket; serve until idle for `--idle` seconds, then exit 133 so the socket takes the
  *   next connection (scale to zero: systemd's socket unit, or the direct manager's activator listening again).
  * Requests are HTTP: `POST /invoke` from pcloud (and from nginx for the Invoke API), body = the event, answered with the
@@ -147,7 +149,11 @@ async function startRuntimeApi(log: (s: string) => void): Promise<void> {
   bootstrap.on('exit', (c, s) => failAll('Runtime.ExitError', `RequestId: exited with ${s ?? `error: exit status ${c}`}`));
 }
 
+/** Why the bootstrap is gone, once it is (a request after that fails at once, as one waiting then did). */
+let ended: { errorType: string; errorMessage: string } | undefined;
+
 function failAll(errorType: string, errorMessage: string): void {
+  ended ??= { errorType, errorMessage };
   for (const p of [...queue.splice(0), ...inflight.values()]) p.done({ result: Buffer.from(JSON.stringify({ errorType, errorMessage })), error: true });
   inflight.clear();
 }
@@ -156,6 +162,7 @@ let currentLog: (s: string) => void = (s) => process.stdout.write(s);
 const invokeProvided: Invoker = async (event, requestId, deadline, log) => {
   currentLog = log;
   await startRuntimeApi((s) => currentLog(s));
+  if (ended) return { result: Buffer.from(JSON.stringify(ended)), error: true };
   return new Promise((done) => {
     const p: Pending = { id: requestId, event, deadline, done };
     const w = waiting.shift();
@@ -267,20 +274,35 @@ async function answer(req: IncomingMessage, res: ServerResponse, body: Buffer): 
   }
 }
 
+let requested = false;
 const server = createServer((req, res) => {
+  requested = true;
   active++;
   const chunks: Buffer[] = [];
+  // Per request, the process ends once its answer is out and its handler done (an Event's runs after its 202).
+  let [handled, closed] = [false, false];
+  const ended = () => { if (opt.accept && handled && closed) setImmediate(() => process.exit(0)); };
   req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => void answer(req, res, Buffer.concat(chunks)));
+  req.on('end', () => void answer(req, res, Buffer.concat(chunks)).finally(() => { handled = true; ended(); }));
+  // A request that never came whole is not handled.
+  req.on('close', () => { if (!req.complete) { handled = true; ended(); } });
   res.on('close', () => {
     active--;
     lastDone = Date.now();
-    if (opt.accept) setImmediate(() => process.exit(0));
+    closed = true;
+    ended();
   });
 });
 
 if (opt.accept) {
-  server.emit('connection', new Socket({ fd: 3, readable: true, writable: true }));
+  // The runtime ready before the request comes: this process may have been started ahead of it (front.py). A handler
+  // that fails to load fails again, as the invoke's error, when the request runs it.
+  if (opt.runtime === 'provided.al2023') await startRuntimeApi((s) => currentLog(s)).catch(() => undefined);
+  else await loadNodeHandler().catch(() => undefined);
+  const conn = new Socket({ fd: 3, readable: true, writable: true });
+  // Closed before any request came (the front leaving while idle): nothing to serve.
+  conn.on('close', () => { if (!requested) process.exit(0); });
+  server.emit('connection', conn);
 } else {
   server.listen({ fd: 3 });
   const idleMs = Number(opt.idle) * 1000;

@@ -261,6 +261,47 @@ describe('Lambda', () => {
     await until(() => shims(node).length === 0, 5_000, 50);
   }, 60_000);
 
+  it('per request, nothing of one invoke reaches another: module state and /tmp as the handler\'s load left them (Node, Python)', async () => {
+    // A counter at module level, a file the load writes to /tmp, and one more written by every invoke.
+    const counterNode = await create('count', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': `
+import { readdirSync, writeFileSync } from 'node:fs';
+writeFileSync('/tmp/init', 'loaded');
+let count = 0;
+export const handler = async (event) => {
+  count++;
+  const tmp = readdirSync('/tmp').sort();
+  writeFileSync('/tmp/req-' + Math.random(), 'x');
+  if (event.sleep) await new Promise((r) => setTimeout(r, event.sleep));
+  return { count, tmp };
+};` }), { Timeout: 1 });
+    const counterPy = await create('countpy', 'python3.12', 'app.handler', zip({ 'app.py': `
+import os, random, time
+open("/tmp/init", "w").write("loaded")
+count = 0
+def handler(event, context):
+    global count
+    count += 1
+    tmp = sorted(os.listdir("/tmp"))
+    open("/tmp/req-%f" % random.random(), "w").write("x")
+    if event.get("sleep"):
+        time.sleep(event["sleep"] / 1000)
+    return {"count": count, "tmp": tmp}
+` }), { Timeout: 1 });
+    for (const name of [counterNode, counterPy]) {
+      const one = async (client: LambdaClient) => (await invoke(client, name, {})).json;
+      const seen = [await one(api), await one(viaNginx), await one(api), await one(viaNginx)];
+      expect(seen, name).toEqual(Array(4).fill({ count: 1, tmp: ['init'] }));
+      // At once too: each its own copy of the module.
+      const many = await Promise.all(Array.from({ length: 6 }, () => invoke(viaNginx, name, {})));
+      expect(many.map((r) => r.json.count), name).toEqual(Array(6).fill(1));
+      // A request past its timeout is ended; the function's next requests are not held back by it.
+      const [slow, fast] = await Promise.all([invoke(api, name, { sleep: 3000 }), invoke(api, name, {})]);
+      expect(slow.json.errorMessage, name).toMatch(/Task timed out after 1\.00 seconds/);
+      expect(fast.json.count, name).toBe(1);
+      expect((await one(api)).count, name).toBe(1);
+    }
+  }, 60_000);
+
   it('code and configuration updates, versions and qualifiers', async () => {
     await api.send(new UpdateFunctionConfigurationCommand({ FunctionName: node, Environment: { Variables: { GREETING: 'changed' } } }));
     expect((await invoke(api, node, {})).json.greeting).toBe('changed');
