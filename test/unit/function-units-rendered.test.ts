@@ -2,7 +2,9 @@
  * Function units rendered through the unit manager (host.unit(): one description; socket-units.ts for systemd,
  * direct-spec.ts for the direct manager) against what was rendered before issue 13 (test/fixtures/function-units: the
  * systemd/pcloud-fn.* templates' text and the direct manager's spec as they were). The hardening is the same line
- * for line; the differences are the ones listed here, each applied to the old text.
+ * for line; the differences are the ones listed here, each applied to the old text. The per-request (Python) fixtures
+ * were rendered again with issue 14: one pre-forking parent per function (Accept=no, --prefork), not a process per
+ * connection started by the socket; the hardening lines are still the same.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
