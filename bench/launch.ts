@@ -5,7 +5,8 @@
  * namespace (container root = host root, as before issue 12): their difference is what user namespaces cost.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -49,6 +50,21 @@ export async function ensureImage(dataDir: string): Promise<string> {
 
 /** One bare boot of a seeded fork: spawn → READY=1, in milliseconds. */
 export async function bareBoot(imageRoot: string, pool: string, n: number, userns = true): Promise<number> {
+  return (await bareBootTimes(imageRoot, pool, n, { userns })).readyMs;
+}
+
+/** Whether an image speaks the guest protocol (it says so in /etc/pcloud/guest-protocol, as the host reads it). */
+export async function speaksGuestProtocol(imageRoot: string): Promise<boolean> {
+  return (await readFile(join(imageRoot, 'etc/pcloud/guest-protocol'), 'utf8').catch(() => '')).trim() === '1';
+}
+
+/**
+ * One bare boot of a seeded fork (the same seed pcloud writes, user-data included): spawn → PID 1's READY=1, and,
+ * with `guest` (an image that speaks the guest protocol), → the guest's X_PCLOUD_BOOT=ok or impaired on the socket
+ * bound at /run/pcloud/notify, as pcloud binds it. Milliseconds.
+ */
+export async function bareBootTimes(imageRoot: string, pool: string, n: number, o: { userns?: boolean; userData?: string; guest?: boolean } = {}): Promise<{ readyMs: number; okMs?: number; boot?: string }> {
+  const userns = o.userns ?? true;
   const id = `bench-${process.pid}-${n}`;
   const disk = join(pool, 'instances', `.${id}`);
   await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, disk]);
@@ -56,6 +72,7 @@ export async function bareBoot(imageRoot: string, pool: string, n: number, usern
   await writeSeed(disk, {
     instanceId: `i-bench${n}`, hostname, machineId: createHash('sha256').update(id).digest('hex').slice(0, 32),
     metaData: `instance-id: i-bench${n}\nlocal-hostname: ${hostname}\n`,
+    userData: o.userData === undefined ? undefined : Buffer.from(o.userData),
   });
   const dir = mkdtempSync(join(tmpdir(), 'pcloud-bench-'));
   const sockPath = join(dir, 'notify.sock');
@@ -65,22 +82,38 @@ export async function bareBoot(imageRoot: string, pool: string, n: number, usern
     if (msg.toString().split('\n').includes('READY=1')) ready();
   });
   sock.bind(sockPath);
+  let okAt: number | undefined;
+  let boot: string | undefined;
+  let done: () => void;
+  const isDone = new Promise<void>((r) => { done = r; });
+  const guestSock = join(dir, 'guest.sock');
+  const guest = o.guest ? unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
+    const m = /(?:^|\n)X_PCLOUD_BOOT=(ok|impaired)(?:\n|$)/.exec(msg.toString());
+    if (m && okAt === undefined) { okAt = performance.now(); boot = m[1]; done(); }
+  }) : undefined;
+  if (guest) {
+    guest.bind(guestSock);
+    chmodSync(guestSock, 0o666);
+  }
   const args = nspawnArgs({ instanceId: id, rootDir: disk, hostname, vcpus: 2, memoryMiB: 1024, register: false, readyTimeoutSec: 60 })
     .filter((a) => userns || !a.startsWith('--private-users'));
+  if (guest) args.splice(args.indexOf('--boot'), 0, `--bind=${guestSock}:/run/pcloud/notify`);
   // Like a unit: its own cgroup in the name=systemd and unified hierarchies, or concurrent containers collide.
   const cgroups = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((c) => existsSync(`${c}/cgroup.procs`)).map((c) => `${c}/pcloud-bench/${id}`);
   const enter = cgroups.map((c) => `mkdir -p ${c} && echo $$ > ${c}/cgroup.procs`).join(' && ') || 'true';
   const t0 = performance.now();
   const child = spawn('sh', ['-c', `${enter} && exec "$@"`, 'sh', ...args], { env: { ...process.env, NOTIFY_SOCKET: sockPath }, stdio: 'ignore' });
   await isReady;
-  const ms = performance.now() - t0;
+  const readyMs = performance.now() - t0;
+  if (guest) await Promise.race([isDone, new Promise((r) => setTimeout(r, 120_000))]);
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
   sock.close();
+  guest?.close();
   rmSync(dir, { recursive: true, force: true });
   await run('btrfs', ['-q', 'subvolume', 'delete', disk]);
   for (const c of cgroups) await run('sh', ['-c', `find ${c} -depth -type d -exec rmdir {} +`], { reject: false });
-  return ms;
+  return { readyMs, okMs: okAt === undefined ? undefined : okAt - t0, boot };
 }
 
 export async function runningAfter(endpoint: string, creds: Creds, count: number, imageId: string, instanceType = 't3.micro', pollMs = 20): Promise<number[]> {
@@ -113,13 +146,14 @@ export async function runningAfter(endpoint: string, creds: Creds, count: number
 export const BENCH_CREDS = { accessKeyId: 'AKIDPCLOUDBENCH0001', secretAccessKey: 'pcloud-bench-secret' };
 
 /** A real `pcloud serve` on a free port; resolves with its endpoint and a stop function. */
-export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ endpoint: string; stop(): Promise<void> }> {
+export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const server = cli(['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image'],
     { PCLOUD_ACCESS_KEY_ID: BENCH_CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: BENCH_CREDS.secretAccessKey, ...env });
   await waitOutput(server, 'pcloud serving on');
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    pid: server.pid!,
     async stop() {
       server.kill('SIGTERM');
       await new Promise((r) => server.on('exit', r));
