@@ -70,9 +70,10 @@ export async function benchDense(opts: { dataDir: string; count: number; settleM
           totalCurrent: round(mem.reduce((a, m) => a + mib(m.bytes), 0), 0),
         },
         hostMemAvailableMiB: { before: availableBefore, allIdle: availableLoaded, used: availableBefore - availableLoaded },
-        cpuShareEach: summary(idleCpu.map((s) => s / (opts.idleMs / 1000)), 4),
-        cpuShareAll: round(idleCpu.reduce((a, b) => a + b, 0) / (opts.idleMs / 1000), 3),
-        serverCpuShare: round((idle1.serverS - idle0.serverS) / (opts.idleMs / 1000), 3),
+        // Thousandths of a core, over idleMs: what the idle instances (each, all) and the server cost the host.
+        cpuMilliCoresEach: summary(idleCpu.map((s) => (s / (opts.idleMs / 1000)) * 1000), 3),
+        cpuMilliCoresAll: round((idleCpu.reduce((a, b) => a + b, 0) / (opts.idleMs / 1000)) * 1000, 3),
+        serverCpuMilliCores: round(((idle1.serverS - idle0.serverS) / (opts.idleMs / 1000)) * 1000, 1),
       },
       terminateMs: round(terminateMs),
       leftovers: left,

@@ -59,11 +59,12 @@ export async function speaksGuestProtocol(imageRoot: string): Promise<boolean> {
 }
 
 /**
- * One bare boot of a seeded fork (the same seed pcloud writes, user-data included): spawn → PID 1's READY=1, and,
- * with `guest` (an image that speaks the guest protocol), → the guest's X_PCLOUD_BOOT=ok or impaired on the socket
- * bound at /run/pcloud/notify, as pcloud binds it. Milliseconds.
+ * One bare boot of a seeded fork (the same seed pcloud writes, user-data included), in milliseconds from spawn: to
+ * PID 1's READY=1 (pid1ReadyMs); with `guest` (an image that speaks the guest protocol, whose socket is bound at
+ * /run/pcloud/notify as pcloud binds it) to the guest's READY=1 (the milestone pcloud calls running) and its
+ * X_PCLOUD_BOOT=ok or impaired (okMs). readyMs is the milestone pcloud calls running: the guest's READY, or PID 1's.
  */
-export async function bareBootTimes(imageRoot: string, pool: string, n: number, o: { userns?: boolean; userData?: string; guest?: boolean } = {}): Promise<{ readyMs: number; okMs?: number; boot?: string }> {
+export async function bareBootTimes(imageRoot: string, pool: string, n: number, o: { userns?: boolean; userData?: string; guest?: boolean } = {}): Promise<{ readyMs: number; pid1ReadyMs: number; okMs?: number; boot?: string }> {
   const userns = o.userns ?? true;
   const id = `bench-${process.pid}-${n}`;
   const disk = join(pool, 'instances', `.${id}`);
@@ -75,21 +76,22 @@ export async function bareBootTimes(imageRoot: string, pool: string, n: number, 
     userData: o.userData === undefined ? undefined : Buffer.from(o.userData),
   });
   const dir = mkdtempSync(join(tmpdir(), 'pcloud-bench-'));
+  const at: { pid1?: number; guest?: number; done?: number } = {};
+  let boot: string | undefined;
+  let settled: () => void;
+  const isSettled = new Promise<void>((r) => { settled = r; });
+  const check = () => { if (at.pid1 !== undefined && (!o.guest || at.done !== undefined)) settled(); };
   const sockPath = join(dir, 'notify.sock');
-  let ready: () => void;
-  const isReady = new Promise<void>((r) => { ready = r; });
   const sock = unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
-    if (msg.toString().split('\n').includes('READY=1')) ready();
+    if (at.pid1 === undefined && msg.toString().split('\n').includes('READY=1')) { at.pid1 = performance.now(); check(); }
   });
   sock.bind(sockPath);
-  let okAt: number | undefined;
-  let boot: string | undefined;
-  let done: () => void;
-  const isDone = new Promise<void>((r) => { done = r; });
   const guestSock = join(dir, 'guest.sock');
   const guest = o.guest ? unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
-    const m = /(?:^|\n)X_PCLOUD_BOOT=(ok|impaired)(?:\n|$)/.exec(msg.toString());
-    if (m && okAt === undefined) { okAt = performance.now(); boot = m[1]; done(); }
+    const lines = msg.toString().split('\n');
+    if (at.guest === undefined && lines.includes('READY=1')) at.guest = performance.now();
+    const done = lines.find((l) => l === 'X_PCLOUD_BOOT=ok' || l === 'X_PCLOUD_BOOT=impaired');
+    if (done && at.done === undefined) { at.done = performance.now(); boot = done.slice('X_PCLOUD_BOOT='.length); check(); }
   }) : undefined;
   if (guest) {
     guest.bind(guestSock);
@@ -103,17 +105,27 @@ export async function bareBootTimes(imageRoot: string, pool: string, n: number, 
   const enter = cgroups.map((c) => `mkdir -p ${c} && echo $$ > ${c}/cgroup.procs`).join(' && ') || 'true';
   const t0 = performance.now();
   const child = spawn('sh', ['-c', `${enter} && exec "$@"`, 'sh', ...args], { env: { ...process.env, NOTIFY_SOCKET: sockPath }, stdio: 'ignore' });
-  await isReady;
-  const readyMs = performance.now() - t0;
-  if (guest) await Promise.race([isDone, new Promise((r) => setTimeout(r, 120_000))]);
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  sock.close();
-  guest?.close();
-  rmSync(dir, { recursive: true, force: true });
-  await run('btrfs', ['-q', 'subvolume', 'delete', disk]);
-  for (const c of cgroups) await run('sh', ['-c', `find ${c} -depth -type d -exec rmdir {} +`], { reject: false });
-  return { readyMs, okMs: okAt === undefined ? undefined : okAt - t0, boot };
+  let ended = false;
+  const exited = new Promise((r) => child.on('exit', () => { ended = true; r(undefined); }));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      isSettled,
+      exited.then(() => { throw new Error('bare nspawn exited before its boot was done'); }),
+      new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('bare boot not done after 180 s')), 180_000); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (!ended) child.kill('SIGTERM');
+    await exited;
+    sock.close();
+    guest?.close();
+    rmSync(dir, { recursive: true, force: true });
+    await run('btrfs', ['-q', 'subvolume', 'delete', disk]);
+    for (const c of cgroups) await run('sh', ['-c', `find ${c} -depth -type d -exec rmdir {} +`], { reject: false });
+  }
+  const ms = (t?: number) => (t === undefined ? undefined : t - t0);
+  return { readyMs: ms(o.guest ? at.guest : at.pid1) ?? NaN, pid1ReadyMs: ms(at.pid1)!, okMs: ms(at.done), boot };
 }
 
 export async function runningAfter(endpoint: string, creds: Creds, count: number, imageId: string, instanceType = 't3.micro', pollMs = 20): Promise<number[]> {

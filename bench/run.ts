@@ -121,7 +121,7 @@ if (want('fleet-large')) {
 
 if (want('dense')) {
   const r = await benchDense({ dataDir, count: Number(process.env.BENCH_DENSE ?? 200), settleMs, idleMs: Number(process.env.BENCH_IDLE_MS ?? 10_000) });
-  console.log(`\n(j) ${r.count} idle t3.nano at once: ${JSON.stringify(r.statuses)}, all running ${r.runningMs?.all} ms, all done ${r.doneMs?.all} ms; memory ${r.idle.memoryMiB.current.p50} MiB each (p50), ${r.idle.memoryMiB.totalCurrent} MiB in all; idle CPU ${r.idle.cpuShareAll} cores in all`);
+  console.log(`\n(j) ${r.count} idle t3.nano at once: ${JSON.stringify(r.statuses)}, all running ${r.runningMs?.all} ms, all done ${r.doneMs?.all} ms; memory ${r.idle.memoryMiB.current.p50} MiB each (p50), ${r.idle.memoryMiB.totalCurrent} MiB in all; idle CPU ${r.idle.cpuMilliCoresAll} thousandths of a core in all`);
   console.log(`terminated in ${r.terminateMs} ms; leftovers: ${r.leftovers.length}; written to`, writeResult('dense', r));
 }
 
