@@ -1,8 +1,9 @@
 /**
  * Density (issue 14: "200 idle t3.nano containers on this host at once, all ok, and terminated cleanly"): BENCH_DENSE
  * (200) t3.nano instances launched together (RunInstances calls of at most 100, all in flight at once), watched until
- * every one is `running` and its status done; once their boots have settled, each one's memory and what they cost
- * the host idle (CPU over BENCH_IDLE_MS); then all terminated, and what is left on the host looked for.
+ * every one is `running` and its status done (or BENCH_DENSE_TIMEOUT_MS, 30 minutes, has passed: it says how many
+ * were); once their boots have settled, each one's memory and what they cost the host idle (CPU over BENCH_IDLE_MS);
+ * then all terminated, and what is left on the host looked for.
  */
 import { readFileSync } from 'node:fs';
 import { ensureImage, startServer } from './launch.js';
@@ -20,7 +21,7 @@ function memAvailableMiB(): number {
   return round(kb / 1024, 0);
 }
 
-export async function benchDense(opts: { dataDir: string; count: number; settleMs: number; idleMs: number }) {
+export async function benchDense(opts: { dataDir: string; count: number; settleMs: number; idleMs: number; timeoutMs: number }) {
   const imageId = await ensureImage(opts.dataDir);
   const server = await startServer(opts.dataDir, FLEET_LIMITS);
   const ec2 = ec2Client(server.endpoint);
@@ -32,7 +33,7 @@ export async function benchDense(opts: { dataDir: string; count: number; settleM
     for (let left = opts.count; left > 0; left -= 100) batches.push(Math.min(100, left));
     const t0 = performance.now();
     const results = await Promise.allSettled(batches.map((n) => launchAndWatch(ec2, {
-      imageId, instanceType: 't3.nano', count: n, userData: USER_DATA, until: 'ok', pollMs: 1000, timeoutMs: 1_800_000,
+      imageId, instanceType: 't3.nano', count: n, userData: USER_DATA, until: 'ok', pollMs: 1000, timeoutMs: opts.timeoutMs,
       onLaunched: (l) => ids.push(...l),
     })));
     const launchWallMs = performance.now() - t0;

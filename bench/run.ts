@@ -6,7 +6,8 @@
  *   targets   all five of those, then the verdicts; verdicts   only the verdicts, from the results files there are.
  * After any of the five, bench/results/targets.json is written again from every result file (each with its date).
  * With no part: every part. Sizes: BENCH_RUNS (7), BENCH_FLEET (20), BENCH_FLEET_LARGE (100), BENCH_DENSE (200),
- * BENCH_VM_RUNS (3), BENCH_SETTLE_MS (5000: a boot's settling before its memory is read), BENCH_IDLE_MS (10000).
+ * BENCH_VM_RUNS (3), BENCH_SETTLE_MS (5000: a boot's settling before its memory is read), BENCH_IDLE_MS (10000),
+ * BENCH_DENSE_TIMEOUT_MS (1800000), BENCH_INSTANCE_TYPE (t3.micro: container and fleets).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,7 +121,7 @@ if (want('fleet-large')) {
 }
 
 if (want('dense')) {
-  const r = await benchDense({ dataDir, count: Number(process.env.BENCH_DENSE ?? 200), settleMs, idleMs: Number(process.env.BENCH_IDLE_MS ?? 10_000) });
+  const r = await benchDense({ dataDir, count: Number(process.env.BENCH_DENSE ?? 200), settleMs, idleMs: Number(process.env.BENCH_IDLE_MS ?? 10_000), timeoutMs: Number(process.env.BENCH_DENSE_TIMEOUT_MS ?? 1_800_000) });
   console.log(`\n(j) ${r.count} idle t3.nano at once: ${JSON.stringify(r.statuses)}, all running ${r.runningMs?.all} ms, all done ${r.doneMs?.all} ms; memory ${r.idle.memoryMiB.current.p50} MiB each (p50), ${r.idle.memoryMiB.totalCurrent} MiB in all; idle CPU ${r.idle.cpuMilliCoresAll} thousandths of a core in all`);
   console.log(`terminated in ${r.terminateMs} ms; leftovers: ${r.leftovers.length}; written to`, writeResult('dense', r));
 }
