@@ -8,6 +8,7 @@ const cpu = (total: number) => ({ totalS: { p50: total }, unitS: { p50: total - 
 function container(runningP50: number, bareP50: number): NonNullable<Parts['container']> {
   return {
     at: '2026-12-01T00:00:00.000Z',
+    image: { speaksGuestProtocol: false },
     bare: { readyMs: { p50: bareP50 } },
     pcloud: { runningMs: { p50: runningP50 }, okMs: { p50: runningP50 + 900 }, userDataMarkOnConsoleAtOk: '7/7' },
     cpuPerBoot: { toRunning: cpu(0.2), toOk: cpu(0.9) },
@@ -43,6 +44,17 @@ describe('verdicts', () => {
 
     const overhead = byName(verdicts({ container: container(900, 300) }), 'container RunInstances → running');
     expect(overhead.reason).toMatch(/^pcloud adds 600 ms to a bare boot of 300 ms/);
+  });
+
+  it('status ok missed says whether the guest protocol split it from running', () => {
+    const old = byName(verdicts({ container: container(2000, 1900) }), 'container RunInstances → status ok');
+    expect(old.reason).toMatch(/^the image does not speak the guest protocol: ok comes with running/);
+    const c = { ...container(400, 300), image: { speaksGuestProtocol: true }, bare: { readyMs: { p50: 300 }, okMs: { p50: 1700 } } };
+    const split = byName(verdicts({ container: c }), 'container RunInstances → status ok');
+    expect(split).toMatchObject({ measured: 1300, met: true });
+    const slow = byName(verdicts({ container: { ...c, pcloud: { ...c.pcloud, okMs: { p50: 2400 } } } }), 'container RunInstances → status ok');
+    expect(slow.baseline).toBe("bare boot to the guest's X_PCLOUD_BOOT: p50 1700 ms");
+    expect(slow.reason).toMatch(/^2000 ms of it after running \(the guest's cloud-init stages and user-data\); bare boot to done 1700 ms; user-data's mark on the console at ok in 7\/7 runs/);
   });
 
   it('idle memory missed says how much of it is anonymous and how much page cache', () => {
