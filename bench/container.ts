@@ -72,6 +72,7 @@ export async function benchContainer(opts: { dataDir: string; runs: number; sett
       });
       const w = r.watched[0]!;
       const id = w.id;
+      if (w.failed !== undefined) throw new Error(`run ${i + 1}: ${id} ${w.failed}`);
       if (await consoleHas(ec2, id, USER_DATA_MARK)) markSeenAtDone++;
       running.push(w.runningMs!);
       ok.push(w.doneMs!);

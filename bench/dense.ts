@@ -40,7 +40,11 @@ export async function benchDense(opts: { dataDir: string; count: number; settleM
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String((r.reason as Error).message));
     const watched: Watched[] = results.flatMap((r) => (r.status === 'fulfilled' ? r.value.watched : ((r.reason as { watched?: Watched[] }).watched ?? [])));
     const statuses = new Map<string, number>();
-    for (const w of watched) statuses.set(w.status ?? 'none', (statuses.get(w.status ?? 'none') ?? 0) + 1);
+    for (const w of watched) {
+      const k = w.failed !== undefined ? 'ended during launch' : (w.status ?? 'none');
+      statuses.set(k, (statuses.get(k) ?? 0) + 1);
+    }
+    failures.push(...watched.filter((w) => w.failed !== undefined).slice(0, 10).map((w) => `${w.id} ${w.failed}`));
     const running = watched.filter((w) => w.runningMs !== undefined).map((w) => w.runningMs!);
     const done = watched.filter((w) => w.doneMs !== undefined).map((w) => w.doneMs!);
 
@@ -56,7 +60,7 @@ export async function benchDense(opts: { dataDir: string; count: number; settleM
     const terminateMs = await terminateAll(ec2, ids, 1_800_000);
     const left = await leftovers(opts.dataDir, ids, 30_000);
     return {
-      count: opts.count, launched: ids.length, instanceType: 't3.nano', calls: batches,
+      count: opts.count, launched: ids.length, instanceType: 't3.nano', calls: batches, serverSettings: FLEET_LIMITS,
       launchWallMs: round(launchWallMs),
       runningMs: running.length ? { ...summary(running), all: round(Math.max(...running)) } : undefined,
       doneMs: done.length ? { ...summary(done), all: round(Math.max(...done)) } : undefined,

@@ -2,10 +2,10 @@
  * Launches as a user makes and watches them, through the real API with the AWS SDK v3: RunInstances, then
  * DescribeInstanceStatus (IncludeAllInstances) until every instance is `running` and, if asked, its status is what
  * the API calls done (`ok` or `impaired`); then TerminateInstances until every one is `terminated`. Only the API is
- * read: what `ok` means is the server's.
+ * read: what `ok` means is the server's. An instance that ends during the launch is recorded with the API's reason.
  */
 import {
-  DescribeInstanceStatusCommand, EC2Client, GetConsoleOutputCommand, RunInstancesCommand, TerminateInstancesCommand,
+  DescribeInstancesCommand, DescribeInstanceStatusCommand, EC2Client, GetConsoleOutputCommand, RunInstancesCommand, TerminateInstancesCommand,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { BENCH_CREDS } from './launch.js';
@@ -25,6 +25,8 @@ export interface Watched {
   doneMs?: number;
   /** The instance status the API gave last (initializing, ok, impaired, not-applicable...). */
   status?: string;
+  /** Ended during the launch (shutting-down or terminated): its state and the API's StateReason. */
+  failed?: string;
 }
 
 export interface WatchOpts {
@@ -73,7 +75,7 @@ export async function launchAndWatch(ec2: EC2Client, o: WatchOpts): Promise<{ id
   o.onLaunched?.(ids);
   const watched = new Map<string, Watched>(ids.map((id) => [id, { id }]));
   let polls = 0;
-  const finished = (w: Watched) => w.runningMs !== undefined && (o.until === 'running' || w.doneMs !== undefined);
+  const finished = (w: Watched) => w.failed !== undefined || (w.runningMs !== undefined && (o.until === 'running' || w.doneMs !== undefined));
   while (![...watched.values()].every(finished)) {
     if (performance.now() - t0 > o.timeoutMs) {
       const left = [...watched.values()].filter((w) => !finished(w));
@@ -82,10 +84,14 @@ export async function launchAndWatch(ec2: EC2Client, o: WatchOpts): Promise<{ id
     const now = await statuses(ec2, ids);
     polls += Math.ceil(ids.length / 100);
     const ms = performance.now() - t0;
+    const ended: Watched[] = [];
     for (const [id, s] of now) {
       const w = watched.get(id)!;
+      if (w.failed !== undefined) continue;
       if (s.state === 'terminated' || s.state === 'shutting-down') {
-        throw Object.assign(new Error(`${id} ${s.state} during launch`), { ids, watched: [...watched.values()] });
+        w.failed = s.state;
+        ended.push(w);
+        continue;
       }
       w.status = s.status;
       if (s.state === 'running' && w.runningMs === undefined) {
@@ -95,6 +101,14 @@ export async function launchAndWatch(ec2: EC2Client, o: WatchOpts): Promise<{ id
       if (o.until === 'ok' && w.runningMs !== undefined && w.doneMs === undefined && DONE.has(s.status ?? '')) {
         w.doneMs = ms;
         o.onDone?.(w, polls);
+      }
+    }
+    if (ended.length) {
+      // Why, as the API says it (the launch's StateReason): a figure that is missing says what happened instead.
+      const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ended.map((w) => w.id) }));
+      for (const inst of (d.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+        const w = watched.get(inst.InstanceId!);
+        if (w) w.failed = `${w.failed}: ${inst.StateReason?.Message ?? inst.StateTransitionReason ?? 'no reason given'}`;
       }
     }
     await new Promise((r) => setTimeout(r, o.pollMs));

@@ -98,6 +98,7 @@ export async function benchMicrovm(opts: { dataDir: string; runs: number }) {
     await terminateAll(ec2, warm.ids);
     for (let i = 0; i < opts.runs; i++) {
       const r = await launchAndWatch(ec2, { imageId, instanceType: 'c5.large', count: 1, userData: USER_DATA, until: 'ok', pollMs: 200, timeoutMs: 1_200_000 });
+      if (r.watched[0]!.failed !== undefined) throw new Error(`run ${i + 1}: ${r.watched[0]!.id} ${r.watched[0]!.failed}`);
       running.push(r.watched[0]!.runningMs!);
       ok.push(r.watched[0]!.doneMs!);
       statuses.push(r.watched[0]!.status ?? '');

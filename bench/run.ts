@@ -102,15 +102,16 @@ if (want('fleet')) {
   console.log(`\n(h) ${r.count} in one RunInstances call, with user-data: all running / all ok (ms), ${r.count} bare nspawn boots at once alongside`);
   console.log(table([
     ['bare all READY', 'bare all done', 'pcloud all running', 'pcloud all ok', 'statuses', 'CPU-s to all running', 'CPU-s to all ok'],
-    [r.bare.readyMs.all, r.bare.okMs?.all ?? '(no protocol)', r.pcloud.runningMs.all, r.pcloud.doneMs?.all ?? '', JSON.stringify(r.pcloud.statuses), r.hostCpu.toAllRunning.totalS, r.hostCpu.toAllOk?.totalS ?? ''],
+    [r.bare.readyMs.all, r.bare.okMs?.all ?? '(no protocol)', r.pcloud.runningMs.all ?? 'not all', r.pcloud.doneMs?.all ?? 'not all', JSON.stringify(r.pcloud.statuses), r.hostCpu.toAllRunning.totalS, r.hostCpu.toAllOk?.totalS ?? ''],
   ]));
+  for (const f of r.pcloud.failed.slice(0, 5)) console.log(`ended during the launch: ${f}`);
   console.log(`leftovers: ${r.leftovers.length}; written to`, writeResult('fleet', r));
 }
 
 if (want('fleet-large')) {
   const r = await benchFleetLarge({ dataDir, count: Number(process.env.BENCH_FLEET_LARGE ?? 100), instanceType: process.env.BENCH_INSTANCE_TYPE ?? 't3.micro' });
   const d = r.describeInstancesMs;
-  console.log(`\n(i) ${r.count} in one RunInstances call: all running in ${r.pcloud.runningMs.all} ms (${r.hostCpu.toAllRunning.totalS} CPU-s); DescribeInstances (ms):`);
+  console.log(`\n(i) ${r.count} in one RunInstances call: all running in ${r.pcloud.runningMs.all ?? `(not all: ${JSON.stringify(r.pcloud.statuses)})`} ms (${r.hostCpu.toAllRunning.totalS} CPU-s); DescribeInstances (ms):`);
   console.log(table([
     ['', 'p50', 'p99', 'max', 'n'],
     ['before the launch', d.beforeLaunch.p50, d.beforeLaunch.p99, d.beforeLaunch.max, d.beforeLaunch.n],

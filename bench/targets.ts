@@ -20,14 +20,14 @@ export interface Parts {
     at?: string;
     count: number;
     bare: { readyMs: { all: number }; okMs?: { all: number } };
-    pcloud: { runningMs: { all: number }; doneMs?: { all: number }; statuses: Record<string, number> };
+    pcloud: { runningMs: { all?: number }; doneMs?: { all?: number }; statuses: Record<string, number>; failed?: string[] };
     hostCpu: { toAllRunning: { totalS: number; perInstanceS: number }; toAllOk?: { totalS: number } };
     machine: Machine;
   };
   'fleet-large'?: {
     at?: string;
     count: number;
-    pcloud: { runningMs: { all: number } };
+    pcloud: { runningMs: { all?: number }; statuses?: Record<string, number>; failed?: string[] };
     describeInstancesMs: { beforeLaunch: { p50: number; p99: number }; duringLaunch: { p50: number; p99: number }; allRunning: { p50: number; p99: number } };
     hostCpu: { toAllRunning: { totalS: number; perInstanceS: number } };
     machine: Machine;
@@ -71,11 +71,17 @@ export interface Verdict {
 
 const busy = (m: Machine) => `the machine was ${Math.round(m.busyShare * 100)}% busy over the part (${m.cores} cores; most CPU: ${(m.topCpuSeconds ?? []).slice(0, 4).map(([c, s]) => `${c} ${s} s`).join(', ')})`;
 
-function verdict(v: Omit<Verdict, 'met'>, why: () => string): Verdict {
-  if (v.measured === undefined || !Number.isFinite(v.measured)) return { ...v, measured: undefined, reason: v.reason ?? 'not measured' };
+/** Met when measured within the limit; with no figure, missed if `missed` (instances ended), else unknown. */
+function verdict(v: Omit<Verdict, 'met'> & { missed?: boolean }, why: () => string): Verdict {
+  const { missed, ...rest } = v;
+  if (v.measured === undefined || !Number.isFinite(v.measured)) return { ...rest, measured: undefined, met: missed ? false : undefined, reason: v.reason ?? 'not measured' };
   const met = v.measured <= v.limit;
-  return { ...v, met, reason: met ? undefined : why() };
+  return { ...rest, met, reason: met ? undefined : why() };
 }
+
+/** Why a fleet has no "all" figure: the instances that ended during the launch, with the API's reason. */
+const endedReason = (count: number, failed: string[] | undefined, statuses: Record<string, number> | undefined): string | undefined =>
+  (failed?.length ? `${failed.length} of ${count} ended during the launch (${failed[0]}${failed.length > 1 ? ', ...' : ''})` : statuses ? `not all: ${JSON.stringify(statuses)}` : undefined);
 
 const notRun = (target: string, limit: number, unit: string, part: string): Verdict =>
   ({ target, limit, unit, reason: `part "${part}" not run (npm run bench ${part})` });
@@ -115,13 +121,16 @@ export function verdicts(p: Parts): Verdict[] {
     const lowerBound = (s: number) => Math.round((s / f.machine.cores) * 1000);
     out.push(verdict({
       target: `${f.count} in one RunInstances call: all running`, limit: 3000, unit: 'ms', measured: f.pcloud.runningMs.all, at: f.at,
+      reason: f.pcloud.runningMs.all === undefined ? endedReason(f.count, f.pcloud.failed, f.pcloud.statuses) : undefined,
+      missed: !!f.pcloud.failed?.length,
       baseline: `${f.count} bare nspawn boots at once: all READY in ${f.bare.readyMs.all} ms`,
     }, () => `the launch took ${f.hostCpu.toAllRunning.totalS} CPU-s to all running (${f.hostCpu.toAllRunning.perInstanceS} s an instance): at least ${lowerBound(f.hostCpu.toAllRunning.totalS)} ms on ${f.machine.cores} cores; the same boots bare took ${f.bare.readyMs.all} ms; ${busy(f.machine)}`));
     const oks = f.pcloud.statuses.ok ?? 0;
     out.push(verdict({
       target: `${f.count} in one RunInstances call: all ok`, limit: 15000, unit: 'ms', measured: oks === f.count ? f.pcloud.doneMs?.all : undefined, at: f.at,
       baseline: f.bare.okMs ? `bare boots at once: all done in ${f.bare.okMs.all} ms` : 'the image does not speak the guest protocol: a bare boot is done at READY',
-      reason: oks === f.count ? undefined : `only ${oks} of ${f.count} ok (${JSON.stringify(f.pcloud.statuses)})`,
+      missed: !!f.pcloud.failed?.length || (f.pcloud.statuses.impaired ?? 0) > 0,
+      reason: oks === f.count ? undefined : `only ${oks} of ${f.count} ok (${JSON.stringify(f.pcloud.statuses)})${f.pcloud.failed?.length ? `; ${endedReason(f.count, f.pcloud.failed, undefined)}` : ''}`,
     }, () => `${f.hostCpu.toAllOk?.totalS ?? '?'} CPU-s to all ok: at least ${lowerBound(f.hostCpu.toAllOk?.totalS ?? NaN)} ms on ${f.machine.cores} cores; ${busy(f.machine)}`));
   } else {
     out.push(notRun('fleet in one RunInstances call: all running', 3000, 'ms', 'fleet'), notRun('fleet in one RunInstances call: all ok', 15000, 'ms', 'fleet'));
@@ -131,6 +140,8 @@ export function verdicts(p: Parts): Verdict[] {
   if (l) {
     out.push(verdict({
       target: `${l.count} in one RunInstances call: all running`, limit: 15000, unit: 'ms', measured: l.pcloud.runningMs.all, at: l.at,
+      reason: l.pcloud.runningMs.all === undefined ? endedReason(l.count, l.pcloud.failed, l.pcloud.statuses) : undefined,
+      missed: !!l.pcloud.failed?.length,
     }, () => `the launch took ${l.hostCpu.toAllRunning.totalS} CPU-s (${l.hostCpu.toAllRunning.perInstanceS} s an instance): at least ${Math.round((l.hostCpu.toAllRunning.totalS / l.machine.cores) * 1000)} ms on ${l.machine.cores} cores; ${busy(l.machine)}`));
     const d = l.describeInstancesMs;
     out.push(verdict({

@@ -76,8 +76,23 @@ describe('verdicts', () => {
     expect(running.reason).toContain('at least 30000 ms on 2 cores');
     const ok = byName(v, '20 in one RunInstances call: all ok');
     expect(ok.measured).toBeUndefined();
-    expect(ok.met).toBeUndefined();
+    expect(ok.met).toBe(false);
     expect(ok.reason).toBe('only 18 of 20 ok ({"ok":18,"impaired":2})');
+  });
+
+  it('a fleet with instances that ended during the launch has no "all" figure: the API\'s reason is given', () => {
+    const v = verdicts({
+      fleet: {
+        count: 20, bare: { readyMs: { all: 26000 } }, machine,
+        pcloud: { runningMs: {}, statuses: { ok: 17, 'ended during launch': 3 }, failed: ['i-1 terminated: not ready in 120 s', 'i-2 terminated: x', 'i-3 terminated: y'] },
+        hostCpu: { toAllRunning: { totalS: 60, perInstanceS: 3 } },
+      },
+    });
+    const running = byName(v, '20 in one RunInstances call: all running');
+    expect(running.measured).toBeUndefined();
+    expect(running.met).toBe(false);
+    expect(running.reason).toBe('3 of 20 ended during the launch (i-1 terminated: not ready in 120 s, ...)');
+    expect(byName(v, '20 in one RunInstances call: all ok').reason).toBe('only 17 of 20 ok ({"ok":17,"ended during launch":3}); 3 of 20 ended during the launch (i-1 terminated: not ready in 120 s, ...)');
   });
 
   it('dense is met only when every instance is ok and nothing is left behind', () => {
