@@ -110,7 +110,9 @@ export function verdicts(p: Parts): Verdict[] {
     }, () => `the instance's unit (supervisor, nspawn, the guest's boot) ${cpu.unitS.p50} s, the server and its host commands ${cpu.serverS.p50} s, shared units ${cpu.sharedS.p50} s (p50 each)`));
     out.push(verdict({
       target: 'idle container memory (cgroup memory.current after boot settles)', limit: 25, unit: 'MiB', measured: c.idleMemoryMiB.current.p50, at: c.at,
-    }, () => `anonymous ${c.idleMemoryMiB.anon.p50} MiB (the guest's processes), file pages ${c.idleMemoryMiB.file.p50} MiB (page cache charged to it) p50`));
+    }, () => `anonymous ${c.idleMemoryMiB.anon.p50} MiB (the guest's processes), file pages ${c.idleMemoryMiB.file.p50} MiB (page cache charged to it) p50${p.dense
+      ? `; with ${p.dense.count} idle at once the host's MemAvailable fell ${Math.round((p.dense.idle.hostMemAvailableMiB.before - p.dense.idle.hostMemAvailableMiB.allIdle) / p.dense.count)} MiB an instance (page cache counts as available)`
+      : ''}`));
   } else {
     out.push(notRun('container RunInstances → running p50', 500, 'ms', 'container'), notRun('container RunInstances → status ok with a user-data script p50', 1500, 'ms', 'container'),
       notRun('host CPU per container boot to running', 0.25, 'CPU-s', 'container'), notRun('idle container memory (cgroup memory.current after boot settles)', 25, 'MiB', 'container'));

@@ -61,6 +61,12 @@ describe('verdicts', () => {
     const m = byName(verdicts({ container: container(400, 300) }), 'idle container memory');
     expect(m).toMatchObject({ measured: 31, limit: 25, met: false });
     expect(m.reason).toBe('anonymous 12 MiB (the guest\'s processes), file pages 19 MiB (page cache charged to it) p50');
+    const dense: NonNullable<Parts['dense']> = {
+      count: 40, allOk: true, statuses: { ok: 40 }, failures: [], terminatedCleanly: true, leftovers: [], machine,
+      idle: { memoryMiB: { totalCurrent: 3182 }, hostMemAvailableMiB: { before: 22633, allIdle: 21480 } },
+    };
+    expect(byName(verdicts({ container: container(400, 300), dense }), 'idle container memory').reason)
+      .toMatch(/p50; with 40 idle at once the host's MemAvailable fell 29 MiB an instance \(page cache counts as available\)$/);
   });
 
   it('a fleet not all ok is not a figure: the statuses are the reason', () => {
