@@ -155,19 +155,22 @@ export function verdicts(p: Parts): Verdict[] {
   }
 
   const n = p.dense;
+  const DENSE = 200;
   if (n) {
     const okCount = n.statuses.ok ?? 0;
+    const met = n.count >= DENSE && n.allOk && n.terminatedCleanly;
     out.push({
-      target: `${n.count} idle t3.nano containers at once, all ok, terminated cleanly`, limit: n.count, unit: 'instances ok', measured: okCount, at: n.at,
-      met: n.allOk && n.terminatedCleanly,
-      reason: n.allOk && n.terminatedCleanly ? undefined : [
+      target: `${DENSE} idle t3.nano containers at once, all ok, terminated cleanly`, limit: DENSE, unit: 'instances ok (at least)', measured: okCount, at: n.at,
+      met: n.count < DENSE && n.allOk && n.terminatedCleanly ? undefined : met,
+      reason: met ? undefined : [
+        n.count < DENSE ? `run with ${n.count} (BENCH_DENSE), not ${DENSE}` : undefined,
         n.allOk ? undefined : `${okCount} of ${n.count} ok (${JSON.stringify(n.statuses)})${n.failures.length ? `: ${n.failures.join('; ')}` : ''}`,
         n.terminatedCleanly ? undefined : `left behind: ${n.leftovers.slice(0, 5).join('; ')}${n.leftovers.length > 5 ? ` and ${n.leftovers.length - 5} more` : ''}`,
         `idle they held ${n.idle.memoryMiB.totalCurrent} MiB (host MemAvailable ${n.idle.hostMemAvailableMiB.before} → ${n.idle.hostMemAvailableMiB.allIdle} MiB); ${busy(n.machine)}`,
       ].filter(Boolean).join('; '),
     });
   } else {
-    out.push({ ...notRun('200 idle t3.nano containers at once, all ok, terminated cleanly', 200, 'instances ok', 'dense'), met: undefined });
+    out.push(notRun(`${DENSE} idle t3.nano containers at once, all ok, terminated cleanly`, DENSE, 'instances ok (at least)', 'dense'));
   }
 
   const v = p.microvm;

@@ -109,6 +109,9 @@ describe('verdicts', () => {
       },
     });
     expect(byName(verdicts(dense({})), '200 idle')).toMatchObject({ met: true, measured: 200, reason: undefined });
+    const small = byName(verdicts(dense({ count: 40, statuses: { ok: 40 } })), '200 idle');
+    expect(small).toMatchObject({ met: undefined, measured: 40, limit: 200 });
+    expect(small.reason).toMatch(/^run with 40 \(BENCH_DENSE\), not 200; idle they held/);
     const left = byName(verdicts(dense({ terminatedCleanly: false, leftovers: ['i-1: disk i-1'] })), '200 idle');
     expect(left.met).toBe(false);
     expect(left.reason).toContain('left behind: i-1: disk i-1');
