@@ -5,7 +5,8 @@
  * namespace (container root = host root, as before issue 12): their difference is what user namespaces cost.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -49,6 +50,22 @@ export async function ensureImage(dataDir: string): Promise<string> {
 
 /** One bare boot of a seeded fork: spawn → READY=1, in milliseconds. */
 export async function bareBoot(imageRoot: string, pool: string, n: number, userns = true): Promise<number> {
+  return (await bareBootTimes(imageRoot, pool, n, { userns })).readyMs;
+}
+
+/** Whether an image speaks the guest protocol (it says so in /etc/pcloud/guest-protocol, as the host reads it). */
+export async function speaksGuestProtocol(imageRoot: string): Promise<boolean> {
+  return (await readFile(join(imageRoot, 'etc/pcloud/guest-protocol'), 'utf8').catch(() => '')).trim() === '1';
+}
+
+/**
+ * One bare boot of a seeded fork (the same seed pcloud writes, user-data included), in milliseconds from spawn: to
+ * PID 1's READY=1 (pid1ReadyMs); with `guest` (an image that speaks the guest protocol, whose socket is bound at
+ * /run/pcloud/notify as pcloud binds it) to the guest's READY=1 (the milestone pcloud calls running) and its
+ * X_PCLOUD_BOOT=ok or impaired (okMs). readyMs is the milestone pcloud calls running: the guest's READY, or PID 1's.
+ */
+export async function bareBootTimes(imageRoot: string, pool: string, n: number, o: { userns?: boolean; userData?: string; guest?: boolean } = {}): Promise<{ readyMs: number; pid1ReadyMs: number; okMs?: number; boot?: string }> {
+  const userns = o.userns ?? true;
   const id = `bench-${process.pid}-${n}`;
   const disk = join(pool, 'instances', `.${id}`);
   await run('btrfs', ['-q', 'subvolume', 'snapshot', imageRoot, disk]);
@@ -56,31 +73,59 @@ export async function bareBoot(imageRoot: string, pool: string, n: number, usern
   await writeSeed(disk, {
     instanceId: `i-bench${n}`, hostname, machineId: createHash('sha256').update(id).digest('hex').slice(0, 32),
     metaData: `instance-id: i-bench${n}\nlocal-hostname: ${hostname}\n`,
+    userData: o.userData === undefined ? undefined : Buffer.from(o.userData),
   });
   const dir = mkdtempSync(join(tmpdir(), 'pcloud-bench-'));
+  const at: { pid1?: number; guest?: number; done?: number } = {};
+  let boot: string | undefined;
+  let settled: () => void;
+  const isSettled = new Promise<void>((r) => { settled = r; });
+  const check = () => { if (at.pid1 !== undefined && (!o.guest || at.done !== undefined)) settled(); };
   const sockPath = join(dir, 'notify.sock');
-  let ready: () => void;
-  const isReady = new Promise<void>((r) => { ready = r; });
   const sock = unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
-    if (msg.toString().split('\n').includes('READY=1')) ready();
+    if (at.pid1 === undefined && msg.toString().split('\n').includes('READY=1')) { at.pid1 = performance.now(); check(); }
   });
   sock.bind(sockPath);
+  const guestSock = join(dir, 'guest.sock');
+  const guest = o.guest ? unixDgram.createSocket('unix_dgram', (msg: Buffer) => {
+    const lines = msg.toString().split('\n');
+    if (at.guest === undefined && lines.includes('READY=1')) at.guest = performance.now();
+    const done = lines.find((l) => l === 'X_PCLOUD_BOOT=ok' || l === 'X_PCLOUD_BOOT=impaired');
+    if (done && at.done === undefined) { at.done = performance.now(); boot = done.slice('X_PCLOUD_BOOT='.length); check(); }
+  }) : undefined;
+  if (guest) {
+    guest.bind(guestSock);
+    chmodSync(guestSock, 0o666);
+  }
   const args = nspawnArgs({ instanceId: id, rootDir: disk, hostname, vcpus: 2, memoryMiB: 1024, register: false, readyTimeoutSec: 60 })
     .filter((a) => userns || !a.startsWith('--private-users'));
+  if (guest) args.splice(args.indexOf('--boot'), 0, `--bind=${guestSock}:/run/pcloud/notify`);
   // Like a unit: its own cgroup in the name=systemd and unified hierarchies, or concurrent containers collide.
   const cgroups = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((c) => existsSync(`${c}/cgroup.procs`)).map((c) => `${c}/pcloud-bench/${id}`);
   const enter = cgroups.map((c) => `mkdir -p ${c} && echo $$ > ${c}/cgroup.procs`).join(' && ') || 'true';
   const t0 = performance.now();
   const child = spawn('sh', ['-c', `${enter} && exec "$@"`, 'sh', ...args], { env: { ...process.env, NOTIFY_SOCKET: sockPath }, stdio: 'ignore' });
-  await isReady;
-  const ms = performance.now() - t0;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  sock.close();
-  rmSync(dir, { recursive: true, force: true });
-  await run('btrfs', ['-q', 'subvolume', 'delete', disk]);
-  for (const c of cgroups) await run('sh', ['-c', `find ${c} -depth -type d -exec rmdir {} +`], { reject: false });
-  return ms;
+  let ended = false;
+  const exited = new Promise((r) => child.on('exit', () => { ended = true; r(undefined); }));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      isSettled,
+      exited.then(() => { throw new Error('bare nspawn exited before its boot was done'); }),
+      new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('bare boot not done after 180 s')), 180_000); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (!ended) child.kill('SIGTERM');
+    await exited;
+    sock.close();
+    guest?.close();
+    rmSync(dir, { recursive: true, force: true });
+    await run('btrfs', ['-q', 'subvolume', 'delete', disk]);
+    for (const c of cgroups) await run('sh', ['-c', `find ${c} -depth -type d -exec rmdir {} +`], { reject: false });
+  }
+  const ms = (t?: number) => (t === undefined ? undefined : t - t0);
+  return { readyMs: ms(o.guest ? at.guest : at.pid1) ?? NaN, pid1ReadyMs: ms(at.pid1)!, okMs: ms(at.done), boot };
 }
 
 export async function runningAfter(endpoint: string, creds: Creds, count: number, imageId: string, instanceType = 't3.micro', pollMs = 20): Promise<number[]> {
@@ -113,13 +158,14 @@ export async function runningAfter(endpoint: string, creds: Creds, count: number
 export const BENCH_CREDS = { accessKeyId: 'AKIDPCLOUDBENCH0001', secretAccessKey: 'pcloud-bench-secret' };
 
 /** A real `pcloud serve` on a free port; resolves with its endpoint and a stop function. */
-export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ endpoint: string; stop(): Promise<void> }> {
+export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const server = cli(['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image'],
     { PCLOUD_ACCESS_KEY_ID: BENCH_CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: BENCH_CREDS.secretAccessKey, ...env });
   await waitOutput(server, 'pcloud serving on');
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    pid: server.pid!,
     async stop() {
       server.kill('SIGTERM');
       await new Promise((r) => server.on('exit', r));

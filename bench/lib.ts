@@ -11,8 +11,9 @@ export function pct(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-export function summary(values: number[]) {
-  return { n: values.length, p50: round(pct(values, 50)), p95: round(pct(values, 95)), p99: round(pct(values, 99)), max: round(Math.max(...values)) };
+export function summary(values: number[], digits = 2) {
+  const r = (x: number) => round(x, digits);
+  return { n: values.length, p50: r(pct(values, 50)), p95: r(pct(values, 95)), p99: r(pct(values, 99)), max: r(Math.max(...values)) };
 }
 
 export const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;

@@ -1,22 +1,42 @@
 /**
- * `npm run bench [launch|units|network|describe|microvm|lambda]`: the benchmarks, printed and written to bench/results/. Figures, not
- * assertions. With no argument: units (which includes launch), network and describe.
+ * `npm run bench [PART...]` (or BENCH_PARTS="PART ..."): the benchmarks, printed and written to bench/results/.
+ * Figures, not assertions. Parts:
+ *   launch, units, network, describe, lambda   the earlier figures (units includes launch; see each module);
+ *   container, fleet, fleet-large, dense, microvm   issue 14's targets, each against its baseline in the same run;
+ *   targets   all five of those, then the verdicts; verdicts   only the verdicts, from the results files there are.
+ * After any of the five, bench/results/targets.json is written again from every result file (each with its date).
+ * With no part: every part. Sizes: BENCH_RUNS (7), BENCH_FLEET (20), BENCH_FLEET_LARGE (100), BENCH_DENSE (200),
+ * BENCH_VM_RUNS (3), BENCH_SETTLE_MS (5000: a boot's settling before its memory is read), BENCH_IDLE_MS (10000),
+ * BENCH_DENSE_TIMEOUT_MS (1800000), BENCH_INSTANCE_TYPE (t3.micro: container and fleets).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { benchDescribe } from './describe.js';
 import { benchLaunch } from './launch.js';
 import { benchUnits } from './units.js';
 import { benchNetwork } from './network.js';
 import { benchMicrovm } from './microvm.js';
 import { benchLambda } from './lambda.js';
+import { benchContainer } from './container.js';
+import { benchFleet, benchFleetLarge } from './fleet.js';
+import { benchDense } from './dense.js';
+import { verdicts } from './targets.js';
 import { table, writeResult } from './lib.js';
 
-const only = process.argv[2];
+const TARGET_PARTS = ['container', 'fleet', 'fleet-large', 'dense', 'microvm'] as const;
+const ALL = ['units', 'network', 'describe', ...TARGET_PARTS, 'lambda'];
+const KNOWN = new Set([...ALL, 'launch', 'targets', 'verdicts']);
+const asked = process.argv.slice(2).length ? process.argv.slice(2) : (process.env.BENCH_PARTS ?? '').split(/\s+/).filter(Boolean);
+for (const a of asked) if (!KNOWN.has(a)) throw new Error(`unknown part ${a}: one of ${[...KNOWN].join(', ')}`);
+const parts = new Set(asked.length ? asked.flatMap((a) => (a === 'targets' ? [...TARGET_PARTS, 'verdicts'] : [a])) : [...ALL, 'verdicts']);
+const want = (part: string) => parts.has(part);
 const dataDir = process.env.PCLOUD_BENCH_DATA ?? process.env.PCLOUD_TEST_DATA ?? '/var/tmp/pcloud-bench';
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const fleet = Number(process.env.BENCH_FLEET ?? 20);
+const settleMs = Number(process.env.BENCH_SETTLE_MS ?? 5000);
 
-if (!only || only === 'launch' || only === 'units') {
-  const r = only === 'launch' ? { direct: await benchLaunch({ dataDir, runs, fleet }) } : await benchUnits({ dataDir, runs, fleet });
+if (want('launch') || want('units')) {
+  const r = !want('units') ? { direct: await benchLaunch({ dataDir, runs, fleet }) } : await benchUnits({ dataDir, runs, fleet });
   const d = r.direct;
   console.log('\n(a) RunInstances → running vs bare systemd-nspawn --boot --notify-ready=yes (ms, same image, same seed, same run)');
   console.log(table([
@@ -38,7 +58,7 @@ if (!only || only === 'launch' || only === 'units') {
   }
 }
 
-if (!only || only === 'network') {
+if (want('network')) {
   const r = await benchNetwork({ dataDir, fleet });
   console.log('\n(d) Networks: host-side setup per instance (namespace, veth on the VPC bridge, address, route), ms');
   console.log(table([
@@ -49,7 +69,7 @@ if (!only || only === 'network') {
   console.log('written to', writeResult('network', r));
 }
 
-if (!only || only === 'describe') {
+if (want('describe')) {
   const r = await benchDescribe({ count: Number(process.env.BENCH_INSTANCES ?? 10_000), requests: 500, seconds: 3 });
   console.log(`\n(b) DescribeInstances with ${r.instances} instances: pcloud vs moto_server (same calls, same run)`);
   const rows: (string | number)[][] = [['call', 'pcloud p50', 'pcloud p99', 'pcloud req/s', 'moto p50', 'moto p99', 'moto req/s', 'faster p50 / rps (target ≥ 5)']];
@@ -60,17 +80,65 @@ if (!only || only === 'describe') {
   console.log('written to', writeResult('describe', r));
 }
 
-if (!only || only === 'microvm') {
-  const r = await benchMicrovm({ dataDir, runs: Number(process.env.BENCH_VM_RUNS ?? 3) });
-  console.log(`\n(e) microvm (${r.accel}): RunInstances c5.large → running vs a bare QEMU boot of the same kernel, initrd and disk (ms)`);
+if (want('container')) {
+  const r = await benchContainer({ dataDir, runs, settleMs, instanceType: process.env.BENCH_INSTANCE_TYPE ?? 't3.micro' });
+  console.log(`\n(g) One ${r.instanceType} container with a user-data script, ${r.runs} runs: RunInstances → running and → status ok (ms), bare nspawn of the same image and seed alongside`);
   console.log(table([
-    ['bare p50', 'bare max', 'pcloud p50', 'pcloud max', 'ratio p50 (target ≤ 1.2)'],
-    [r.bare.p50, r.bare.max, r.pcloud.p50, r.pcloud.max, r.ratioP50],
+    ['bare → READY p50', 'bare → done p50', 'pcloud → running p50', 'p95', 'pcloud → ok p50', 'p95', 'mark on console at ok'],
+    [r.bare.readyMs.p50, r.bare.okMs?.p50 ?? '(no protocol)', r.pcloud.runningMs.p50, r.pcloud.runningMs.p95, r.pcloud.okMs.p50, r.pcloud.okMs.p95, r.pcloud.userDataMarkOnConsoleAtOk],
+  ]));
+  const c = r.cpuPerBoot;
+  console.log(table([
+    ['host CPU-s per boot (p50)', 'total', 'instance unit', 'server', 'shared units'],
+    ['to running', c.toRunning.totalS.p50, c.toRunning.unitS.p50, c.toRunning.serverS.p50, c.toRunning.sharedS.p50],
+    ['to ok', c.toOk.totalS.p50, c.toOk.unitS.p50, c.toOk.serverS.p50, c.toOk.sharedS.p50],
+  ]));
+  console.log(`idle memory (MiB, p50, ${r.idleMemoryMiB.settleMs} ms after ok): current ${r.idleMemoryMiB.current.p50} (anon ${r.idleMemoryMiB.anon.p50}, file ${r.idleMemoryMiB.file.p50}); leftovers: ${r.leftovers.length}`);
+  console.log('written to', writeResult('container', r));
+}
+
+if (want('fleet')) {
+  const r = await benchFleet({ dataDir, count: fleet, instanceType: process.env.BENCH_INSTANCE_TYPE ?? 't3.micro' });
+  console.log(`\n(h) ${r.count} in one RunInstances call, with user-data: all running / all ok (ms), ${r.count} bare nspawn boots at once alongside`);
+  console.log(table([
+    ['bare all READY', 'bare all done', 'pcloud all running', 'pcloud all ok', 'statuses', 'CPU-s to all running', 'CPU-s to all ok'],
+    [r.bare.readyMs.all, r.bare.okMs?.all ?? '(no protocol)', r.pcloud.runningMs.all ?? 'not all', r.pcloud.doneMs?.all ?? 'not all', JSON.stringify(r.pcloud.statuses), r.hostCpu.toAllRunning.totalS, r.hostCpu.toAllOk?.totalS ?? ''],
+  ]));
+  for (const f of r.pcloud.failed.slice(0, 5)) console.log(`ended during the launch: ${f}`);
+  console.log(`leftovers: ${r.leftovers.length}; written to`, writeResult('fleet', r));
+}
+
+if (want('fleet-large')) {
+  const r = await benchFleetLarge({ dataDir, count: Number(process.env.BENCH_FLEET_LARGE ?? 100), instanceType: process.env.BENCH_INSTANCE_TYPE ?? 't3.micro' });
+  const d = r.describeInstancesMs;
+  console.log(`\n(i) ${r.count} in one RunInstances call: all running in ${r.pcloud.runningMs.all ?? `(not all: ${JSON.stringify(r.pcloud.statuses)})`} ms (${r.hostCpu.toAllRunning.totalS} CPU-s); DescribeInstances (ms):`);
+  console.log(table([
+    ['', 'p50', 'p99', 'max', 'n'],
+    ['before the launch', d.beforeLaunch.p50, d.beforeLaunch.p99, d.beforeLaunch.max, d.beforeLaunch.n],
+    ['during the launch', d.duringLaunch.p50, d.duringLaunch.p99, d.duringLaunch.max, d.duringLaunch.n],
+    ['all running', d.allRunning.p50, d.allRunning.p99, d.allRunning.max, d.allRunning.n],
+  ]));
+  console.log(`leftovers: ${r.leftovers.length}; written to`, writeResult('fleet-large', r));
+}
+
+if (want('dense')) {
+  const r = await benchDense({ dataDir, count: Number(process.env.BENCH_DENSE ?? 200), settleMs, idleMs: Number(process.env.BENCH_IDLE_MS ?? 10_000), timeoutMs: Number(process.env.BENCH_DENSE_TIMEOUT_MS ?? 1_800_000) });
+  console.log(`\n(j) ${r.count} idle t3.nano at once: ${JSON.stringify(r.statuses)}, all running ${r.runningMs?.all} ms, all done ${r.doneMs?.all} ms; memory ${r.idle.memoryMiB.current.p50} MiB each (p50), ${r.idle.memoryMiB.totalCurrent} MiB in all; idle CPU ${r.idle.cpuMilliCoresAll} thousandths of a core in all`);
+  console.log(`terminated in ${r.terminateMs} ms; leftovers: ${r.leftovers.length}; written to`, writeResult('dense', r));
+}
+
+if (want('microvm')) {
+  const r = await benchMicrovm({ dataDir, runs: Number(process.env.BENCH_VM_RUNS ?? 3) });
+  console.log(`\n(e) microvm (${r.accel}): RunInstances c5.large → running and → ok vs a bare QEMU boot of the same kernel, initrd and disk to the same milestone (ms)`);
+  console.log(table([
+    ['', 'bare p50', 'bare max', 'pcloud p50', 'pcloud max', 'ratio p50 (target ≤ 1.1)'],
+    ['running (READY)', r.bare.readyMs.p50, r.bare.readyMs.max, r.pcloud.runningMs.p50, r.pcloud.runningMs.max, r.ratioP50.running],
+    ['ok', r.bare.okMs.p50, r.bare.okMs.max, r.pcloud.okMs.p50, r.pcloud.okMs.max, r.ratioP50.ok],
   ]));
   console.log('written to', writeResult('microvm', r));
 }
 
-if (!only || only === 'lambda') {
+if (want('lambda')) {
   const r = await benchLambda({ dataDir, runs: Number(process.env.BENCH_INVOKES ?? 50), seconds: 5 });
   console.log('\n(f) Lambda invoke through nginx vs straight to the same function socket (ms; targets: cold ≤ 20 ms p50, warm overhead ≤ 1 ms)');
   const rows: (string | number)[][] = [['function', 'nginx p50', 'nginx p95', 'socket p50', 'socket p95', 'nginx overhead p50', 'warm invokes/s (nginx, 16 at once)']];
@@ -79,4 +147,22 @@ if (!only || only === 'lambda') {
   }
   console.log(table(rows));
   console.log('written to', writeResult('lambda', r));
+}
+
+if (want('verdicts') || TARGET_PARTS.some(want)) {
+  const dir = join(process.cwd(), 'bench/results');
+  const found: Record<string, unknown> = {};
+  for (const part of TARGET_PARTS) {
+    const file = join(dir, `${part}.json`);
+    // microvm.json from before issue 14 has no ok milestone: not read as this part's.
+    if (existsSync(file)) {
+      const data = JSON.parse(readFileSync(file, 'utf8')) as { ratioP50?: unknown };
+      if (part !== 'microvm' || typeof data.ratioP50 === 'object') found[part] = data;
+    }
+  }
+  const v = verdicts(found);
+  console.log('\nIssue 14 targets');
+  console.log(table([['target', 'limit', 'measured', 'met', 'at'], ...v.map((x) => [x.target, `${x.limit} ${x.unit}`, x.measured ?? '-', x.met === undefined ? '-' : x.met ? 'yes' : 'NO', x.at ?? ''])]));
+  for (const x of v) if (x.reason) console.log(`- ${x.target}: ${x.reason}`);
+  console.log('written to', writeResult('targets', { targets: v }));
 }
