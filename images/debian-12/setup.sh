@@ -51,6 +51,8 @@ cat > /usr/lib/pcloud/guest-notify <<'SH'
 if [ -S /run/pcloud/notify ]; then
   NOTIFY_SOCKET=/run/pcloud/notify exec systemd-notify --no-block "$@"
 fi
+# A container without the socket (plain nspawn, an older pcloud) has no other way (its --vm check sees the host's VM).
+systemd-detect-virt --container --quiet && exit 0
 case "$(systemd-detect-virt --vm 2>/dev/null)" in none|'') exit 0 ;; esac
 port=/dev/virtio-ports/org.pcloud.ready
 # udev makes the port's link early in the boot; a VM without the port (q35 goes by QEMU's state) waits no longer.
