@@ -151,17 +151,19 @@ systemctl enable pcloud-ready.service pcloud-boot-status.service >/dev/null 2>&1
 
 # In a container cloud-init runs once the instance is up, not before it: the host has written its identity, resolver,
 # SSH host keys and authorized_keys, and configured its network (cloud-init's network config is disabled by the seed),
-# so cloud-init's local stage has nothing to do and its network stage need not hold sysinit.target and sshd. Its three
-# other stages run one after the other in one Python process (cloud-init-stages: one interpreter start and one import
-# of cloud-init instead of three); cloud-config.service and cloud-final.service stay as the points they were (done
-# when their stage is), so units ordered after them still wait for it. A VM keeps Debian's units and order (its network
+# so cloud-init's stages need not hold sysinit.target and sshd. Its four stages run one after the other in one Python
+# process (cloud-init-stages: one interpreter start and one import of cloud-init instead of four);
+# cloud-config.service and cloud-final.service stay as the points they were (done when their stage is), so units
+# ordered after them still wait for it. A VM keeps Debian's units and order (its network
 # config comes from cloud-init's local stage). A generator, since ordering cannot be removed by drop-ins: its early dir
 # replaces the units, in a container only.
 cat > /usr/lib/pcloud/cloud-init-stages <<'PY'
 #!/usr/bin/python3
-"""cloud-init's stages after the local one, in this one process: what `cloud-init init`, `cloud-init modules
---mode=config` and `cloud-init modules --mode=final` do, one after the other, each whatever the one before it
-returned (as their units run). The bound on user-data still running starts with the final stage."""
+"""cloud-init's four stages in this one process: what `cloud-init init --local`, `cloud-init init`, `cloud-init
+modules --mode=config` and `cloud-init modules --mode=final` do, one after the other, each whatever the one before it
+returned (as their units run). The local stage stays: it is where cloud-init drops what it cached of the last instance
+(an image made from an instance boots as a new one). The bound on user-data still running starts with the final
+stage."""
 import os
 import subprocess
 import sys
@@ -170,7 +172,7 @@ os.environ.setdefault("TZ", ":/etc/localtime")
 from cloudinit.cmd import main  # noqa: E402
 
 failed = 0
-for stage in (["init"], ["modules", "--mode=config"], ["modules", "--mode=final"]):
+for stage in (["init", "--local"], ["init"], ["modules", "--mode=config"], ["modules", "--mode=final"]):
     if stage[-1] == "--mode=final":
         subprocess.run(["systemctl", "start", "--no-block", "pcloud-userdata-bound.service"], check=False)
     failed = main.main(["cloud-init", *stage]) or failed
@@ -188,9 +190,9 @@ esac
 early=${2:?early generator dir}
 ln -sf /dev/null "$early/cloud-init-local.service"
 cat > "$early/cloud-init.service" <<'UNIT'
-# Written by pcloud-container-boot: cloud-init's network, config and final stages once the system is up.
+# Written by pcloud-container-boot: cloud-init's stages once the system is up (cloud-init-local.service is masked: its stage runs here).
 [Unit]
-Description=cloud-init: metadata, config and final stages
+Description=cloud-init: local, metadata, config and final stages
 After=basic.target network.target ssh.service pcloud-ready.service
 
 [Service]
