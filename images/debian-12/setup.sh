@@ -51,6 +51,8 @@ cat > /usr/lib/pcloud/guest-notify <<'SH'
 if [ -S /run/pcloud/notify ]; then
   NOTIFY_SOCKET=/run/pcloud/notify exec systemd-notify --no-block "$@"
 fi
+# A container without the socket (plain nspawn, an older pcloud) has no other way (its --vm check sees the host's VM).
+systemd-detect-virt --container --quiet && exit 0
 case "$(systemd-detect-virt --vm 2>/dev/null)" in none|'') exit 0 ;; esac
 port=/dev/virtio-ports/org.pcloud.ready
 # udev makes the port's link early in the boot; a VM without the port (q35 goes by QEMU's state) waits no longer.
@@ -149,12 +151,37 @@ systemctl enable pcloud-ready.service pcloud-boot-status.service >/dev/null 2>&1
 
 # In a container cloud-init runs once the instance is up, not before it: the host has written its identity, resolver,
 # SSH host keys and authorized_keys, and configured its network (cloud-init's network config is disabled by the seed),
-# so cloud-init's local stage has nothing to do and its network stage need not hold sysinit.target and sshd. A VM keeps
-# Debian's order (its network config comes from cloud-init's local stage). A generator, since ordering cannot be
-# removed by drop-ins: its early dir replaces the units in a container only.
+# so cloud-init's stages need not hold sysinit.target and sshd. Its four stages run one after the other in one Python
+# process (cloud-init-stages: one interpreter start and one import of cloud-init instead of four);
+# cloud-config.service and cloud-final.service stay as the points they were (done when their stage is), so units
+# ordered after them still wait for it. A VM keeps Debian's units and order (its network
+# config comes from cloud-init's local stage). A generator, since ordering cannot be removed by drop-ins: its early dir
+# replaces the units, in a container only.
+cat > /usr/lib/pcloud/cloud-init-stages <<'PY'
+#!/usr/bin/python3
+"""cloud-init's four stages in this one process: what `cloud-init init --local`, `cloud-init init`, `cloud-init
+modules --mode=config` and `cloud-init modules --mode=final` do, one after the other, each whatever the one before it
+returned (as their units run). The local stage stays: it is where cloud-init drops what it cached of the last instance
+(an image made from an instance boots as a new one). The bound on user-data still running starts with the final
+stage."""
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TZ", ":/etc/localtime")
+from cloudinit.cmd import main  # noqa: E402
+
+failed = 0
+for stage in (["init", "--local"], ["init"], ["modules", "--mode=config"], ["modules", "--mode=final"]):
+    if stage[-1] == "--mode=final":
+        subprocess.run(["systemctl", "start", "--no-block", "pcloud-userdata-bound.service"], check=False)
+    failed = main.main(["cloud-init", *stage]) or failed
+sys.exit(1 if failed else 0)
+PY
+chmod 755 /usr/lib/pcloud/cloud-init-stages
 cat > /usr/lib/systemd/system-generators/pcloud-container-boot <<'SH'
 #!/bin/sh
-# pcloud: in a container, cloud-init's stages after the system is up (see /usr/lib/pcloud).
+# pcloud: in a container, cloud-init's stages once the system is up, in one process (see /usr/lib/pcloud).
 case "${SYSTEMD_VIRTUALIZATION:-}" in
   container:*) ;;
   '') systemd-detect-virt --container --quiet || exit 0 ;;
@@ -163,19 +190,34 @@ esac
 early=${2:?early generator dir}
 ln -sf /dev/null "$early/cloud-init-local.service"
 cat > "$early/cloud-init.service" <<'UNIT'
-# Written by pcloud-container-boot: Debian's cloud-init.service after the system is up.
+# Written by pcloud-container-boot: cloud-init's stages once the system is up (cloud-init-local.service is masked: its stage runs here).
 [Unit]
-Description=Initial cloud-init job (metadata service crawler)
+Description=cloud-init: local, metadata, config and final stages
 After=basic.target network.target ssh.service pcloud-ready.service
-Before=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/cloud-init init
+ExecStart=/usr/lib/pcloud/cloud-init-stages
 RemainAfterExit=yes
 TimeoutSec=0
+KillMode=process
+TasksMax=infinity
 StandardOutput=journal+console
 UNIT
+for stage in config final; do
+  cat > "$early/cloud-$stage.service" <<UNIT
+# Written by pcloud-container-boot: cloud-init.service runs this stage; done when it is.
+[Unit]
+Description=cloud-init: $stage stage (run by cloud-init.service)
+Wants=cloud-init.service
+After=cloud-init.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/true
+RemainAfterExit=yes
+UNIT
+done
 SH
 chmod 755 /usr/lib/systemd/system-generators/pcloud-container-boot
 systemctl set-default multi-user.target
