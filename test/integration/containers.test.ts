@@ -13,7 +13,7 @@ import {
   CreateTagsCommand, GetConsoleOutputCommand, ImportKeyPairCommand, RebootInstancesCommand, RunInstancesCommand,
   StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, DeleteKeyPairCommand, DeregisterImageCommand, CreateVpcCommand, CreateSubnetCommand, DeleteSubnetCommand, DeleteVpcCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand, CreateInternetGatewayCommand, AttachInternetGatewayCommand, DetachInternetGatewayCommand, DeleteInternetGatewayCommand,
 } from '@aws-sdk/client-ec2';
-import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer, describeOne, waitForState, runOtherServer, freePort } from '../support/real.js';
+import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer, describeOne, waitForState, runOtherServer, freePort, waitStatusOk } from '../support/real.js';
 import { until } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
 import { uplinkAddresses } from '../../src/host/network.js';
@@ -76,7 +76,8 @@ describe('containers on systemd-nspawn', () => {
     expect(inside(id, ['hostname'])).toBe(hostname);
     expect(inside(id, ['cat', '/root/.ssh/authorized_keys'])).toContain(key.publicKey.split(' ')[1]);
     expect(inside(id, ['cat', '/etc/machine-id'])).toMatch(/^[0-9a-f]{32}$/);
-    // cloud-init in the image read the NoCloud seed and ran the user-data.
+    // cloud-init in the image read the NoCloud seed and ran the user-data: done when the status checks are ok.
+    await waitStatusOk(srv.ec2, id);
     expect(inside(id, ['cat', '/var/tmp/pcloud-marker'])).toBe(`user-data ran on ${hostname}`);
     expect(inside(id, ['cloud-init', 'status'])).toContain('done');
     expect(inside(id, ['systemctl', 'is-system-running'])).toMatch(/running|degraded/);
@@ -215,6 +216,8 @@ describe('networks', () => {
     const [a, b] = res.Instances!;
     await waitState(a!.InstanceId!, 'running');
     await waitState(b!.InstanceId!, 'running');
+    // (Their boots done: on a loaded host cloud-init's stages, after running, would slow what follows.)
+    await Promise.all([a!, b!].map((i) => waitStatusOk(srv.ec2, i.InstanceId!)));
     const eth0 = inside(a!.InstanceId!, ['ip', '-o', 'addr', 'show', 'dev', 'eth0']);
     expect(eth0).toContain(`inet ${a!.PrivateIpAddress}/20`);
     // (Read over netlink: the container's /sys, mounted by nspawn, shows the host's view of net devices.)

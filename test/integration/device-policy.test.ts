@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetConsoleOutputCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { leaderOf, startReal, waitForState, type RealServer } from '../support/real.js';
+import { leaderOf, startReal, waitForState, waitStatusOk, type RealServer } from '../support/real.js';
 import { unitCgroup } from '../../src/host/units/proc.js';
 import { devicePolicySupport } from '../../src/host/units/devices.js';
 
@@ -52,6 +52,7 @@ describe('a container\'s device policy', () => {
     const res = await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
     id = res.Instances![0]!.InstanceId!;
     await waitForState(srv.ec2, id, 'running', 90_000, 100);
+    await waitStatusOk(srv.ec2, id);
     const leader = leaderOf(id);
     // nspawn's own /dev set-up still works: the container's systemd is up, its console (a pty) carries its boot.
     expect(inContainer(id, 'systemctl is-system-running').out).toMatch(/running|degraded/);

@@ -7,7 +7,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_pr
 import { createServer } from 'node:net';
 import { mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeInstanceStatusCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { until } from './api.js';
 import { sweepRun } from './runs.js';
 import { unitCgroup } from '../../src/host/units/proc.js';
@@ -247,5 +247,17 @@ export async function waitForState(ec2: EC2Client, id: string, want: string, tim
     const inst = await describeOne(ec2, id);
     if (inst.State?.Name === 'terminated' && want !== 'terminated') throw new Error(`${id} terminated: ${inst.StateReason?.Message}`);
     return inst.State?.Name === want ? inst : undefined;
+  }, timeoutMs, everyMs);
+}
+
+/**
+ * Wait until the instance's status checks are ok (its guest's boot done: cloud-init finished, user-data ran), as
+ * `aws ec2 wait instance-status-ok` does; `running` comes before that. Impaired fails at once.
+ */
+export async function waitStatusOk(ec2: EC2Client, id: string, timeoutMs = 90_000, everyMs = 200): Promise<void> {
+  await until(async () => {
+    const st = (await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }))).InstanceStatuses?.[0]?.InstanceStatus?.Status;
+    if (st === 'impaired') throw new Error(`${id} is impaired`);
+    return st === 'ok';
   }, timeoutMs, everyMs);
 }

@@ -100,7 +100,8 @@ describe('function units under systemd (a socket unit and its service, socket-un
       expect(res.stderr.split('\n').filter((l) => l.includes('pcloud-fn'))).toEqual([]);
       expect(res.status).toBe(0);
       expect(units.socket.text).toMatch(new RegExp(`^Accept=${mode === 'per-request' ? 'yes' : 'no'}$`, 'm'));
-      expect(units.socket.text).toContain(`\nListenStream=/run/pcloud/lambda/${o.key}.sock\n`);
+      // Per request (Node), the socket is the runtime's, behind the function's front (front.py on KEY.sock).
+      expect(units.socket.text).toContain(`\nListenStream=/run/pcloud/lambda/${o.key}${mode === 'per-request' ? '.run' : ''}.sock\n`);
       expect(units.service.file).toBe(mode === 'per-request' ? `pcloud-fn-${o.key}@.service` : `pcloud-fn-${o.key}.service`);
       expect(units.service.text).toContain('Environment="GREETING=hello world"');
       expect(units.service.text).toMatch(/^MemoryMax=335544320$/m);
