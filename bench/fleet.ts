@@ -60,20 +60,36 @@ function times(watched: Watched[]) {
   };
 }
 
+/**
+ * A fleet part's frame: a server on the fleet's limits, its EC2 client and the machine's watch; the instances the
+ * launch returned (told through `launched`) are terminated if the part fails, and the server stops either way.
+ */
+async function onFleetServer<T>(dataDir: string, part: (f: { server: Awaited<ReturnType<typeof startServer>>; ec2: ReturnType<typeof ec2Client>; machine: ReturnType<typeof machineWatch>; launched: (ids: string[]) => void }) => Promise<T>): Promise<T> {
+  const server = await startServer(dataDir, FLEET_LIMITS);
+  const ec2 = ec2Client(server.endpoint);
+  const machine = machineWatch();
+  let ids: string[] = [];
+  try {
+    return await part({ server, ec2, machine, launched: (l) => { ids = l; } });
+  } catch (err) {
+    if (ids.length) await terminateAll(ec2, ids).catch(() => undefined);
+    throw err;
+  } finally {
+    await server.stop();
+  }
+}
+
 export async function benchFleet(opts: { dataDir: string; count: number; instanceType: string }) {
   const imageId = await ensureImage(opts.dataDir);
   const root = imageRoot(opts.dataDir, imageId);
   const guest = await speaksGuestProtocol(root);
   const pool = join(opts.dataDir, 'pool');
-  const server = await startServer(opts.dataDir, FLEET_LIMITS);
-  const ec2 = ec2Client(server.endpoint);
-  const machine = machineWatch();
-  let ids: string[] = [];
-  try {
+  return onFleetServer(opts.dataDir, async ({ server, ec2, machine, launched }) => {
+    let ids: string[] = [];
     const t0 = performance.now();
     const bare = await Promise.all(Array.from({ length: opts.count }, (_, i) => bareBootTimes(root, pool, 300 + i, { userData: USER_DATA, guest })));
     const bareWall = performance.now() - t0;
-    const r = await watchedLaunch(opts.dataDir, server.pid, ec2, { imageId, count: opts.count, until: 'ok', pollMs: 100, instanceType: opts.instanceType, onLaunched: (l) => { ids = l; } });
+    const r = await watchedLaunch(opts.dataDir, server.pid, ec2, { imageId, count: opts.count, until: 'ok', pollMs: 100, instanceType: opts.instanceType, onLaunched: (l) => { ids = l; launched(l); } });
     const readyAll = Math.max(...bare.map((b) => b.readyMs));
     const okAll = bare.every((b) => b.okMs !== undefined) ? Math.max(...bare.map((b) => b.okMs!)) : undefined;
     const terminateMs = await terminateAll(ec2, ids);
@@ -86,12 +102,7 @@ export async function benchFleet(opts: { dataDir: string; count: number; instanc
       leftovers: await leftovers(opts.dataDir, ids),
       machine: machine.end(),
     };
-  } catch (err) {
-    if (ids.length) await terminateAll(ec2, ids).catch(() => undefined);
-    throw err;
-  } finally {
-    await server.stop();
-  }
+  });
 }
 
 /** DescribeInstances (the whole account) every `everyMs` until stop() resolves: each call's latency, ms. */
@@ -115,17 +126,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function benchFleetLarge(opts: { dataDir: string; count: number; instanceType: string }) {
   const imageId = await ensureImage(opts.dataDir);
-  const server = await startServer(opts.dataDir, FLEET_LIMITS);
-  const ec2 = ec2Client(server.endpoint);
-  const machine = machineWatch();
-  let ids: string[] = [];
-  try {
+  return onFleetServer(opts.dataDir, async ({ server, ec2, machine, launched }) => {
+    let ids: string[] = [];
     const idle = describeLoop(server.endpoint, 100);
     await sleep(3000);
     const before = await idle.stop();
     const during = describeLoop(server.endpoint, 100);
     let duringLaunch: Awaited<ReturnType<typeof during.stop>> | undefined;
-    const r = await watchedLaunch(opts.dataDir, server.pid, ec2, { imageId, count: opts.count, until: 'running', pollMs: 200, instanceType: opts.instanceType, onLaunched: (l) => { ids = l; } })
+    const r = await watchedLaunch(opts.dataDir, server.pid, ec2, { imageId, count: opts.count, until: 'running', pollMs: 200, instanceType: opts.instanceType, onLaunched: (l) => { ids = l; launched(l); } })
       .finally(() => during.stop().then((s) => { duringLaunch = s; }));
     const after = describeLoop(server.endpoint, 100);
     await sleep(3000);
@@ -143,10 +151,5 @@ export async function benchFleetLarge(opts: { dataDir: string; count: number; in
       leftovers: await leftovers(opts.dataDir, ids),
       machine: machine.end(),
     };
-  } catch (err) {
-    if (ids.length) await terminateAll(ec2, ids).catch(() => undefined);
-    throw err;
-  } finally {
-    await server.stop();
-  }
+  });
 }
