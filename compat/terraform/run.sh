@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# run.sh CONFIG: init (provider from the local filesystem mirror), apply, CONFIG/check.sh if there is one (with the
-# outputs in TF_OUT_*), a second plan that must show no changes, destroy.
+# run.sh CONFIG: CONFIG/prepare*.sh in the working directory, init (provider from the local filesystem mirror) over
+# every CONFIG/*.tf, apply, CONFIG/check*.sh (with the outputs in TF_OUT_*), a second plan that must show no
+# changes, destroy.
 set -euo pipefail
 : "${AWS_ENDPOINT_URL:?}" "${IMAGE_ID:?}"
-config=${1:?usage: run.sh CONFIG (instance, vpc, lambda)}
+config=${1:?usage: run.sh CONFIG (instance, vpc, lambda, longtail)}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$here/$config/main.tf" "$work/"
+cp "$here/$config"/*.tf "$work/"
 cd "$work"
-if [ -x "$here/$config/prepare.sh" ]; then "$here/$config/prepare.sh"; fi
+for f in "$here/$config"/prepare*.sh; do if [ -x "$f" ]; then "$f"; fi; done
 
 # The provider comes from a filesystem mirror on the machine (no registry access): find it.
 provider=$(find / -xdev -path /proc -prune -o -name 'terraform-provider-aws_v5.100.0*' -print 2>/dev/null | head -n1)
@@ -34,7 +35,7 @@ echo "ok - terraform apply: $(terraform output -no-color | tr '\n' ' ')"
 for name in $(terraform output -json | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))'); do
   export "TF_OUT_${name}=$(terraform output -raw "$name")"
 done
-if [ -x "$here/$config/check.sh" ]; then "$here/$config/check.sh"; echo "ok - $config/check.sh"; fi
+for f in "$here/$config"/check*.sh; do if [ -x "$f" ]; then "$f"; echo "ok - $config/${f##*/}"; fi; done
 set +e
 terraform plan -no-color -detailed-exitcode "${vars[@]}" > plan.txt
 rc=$?

@@ -10,7 +10,7 @@ import { readBody } from './body.js';
 import { ec2Error, handleEc2 } from './ec2/index.js';
 import { handleSts, stsError } from './sts/index.js';
 import { consoleRoutes } from './console/index.js';
-import { authorizeForNginx, handleLambda, lambdaError } from './lambda/index.js';
+import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes } from './lambda/index.js';
 
 export const MAX_BODY = 1024 * 1024;
 export const MAX_LAMBDA_BODY = 70 * 1024 * 1024;
@@ -18,7 +18,7 @@ export const MAX_LAMBDA_BODY = 70 * 1024 * 1024;
 function serviceOf(req: Request, path: string): string {
   const scope = scopeOf({ url: req.url, headers: req.headers });
   if (scope) return scope.service;
-  if (/^\/20(15-03-31|20-06-30|21-10-31|17-03-31|16-08-19)\//.test(path)) return 'lambda';
+  if (lambdaPathPrefixes.has(path.split('/')[1] ?? '')) return 'lambda';
   return 'ec2';
 }
 

@@ -1,12 +1,15 @@
 /**
- * Lambda's REST-JSON API (`/2015-03-31`, `/2020-06-30`, `/2021-10-31`): the operations' table (routes.ts) over the
- * domain (src/cloud/functions), errors in Lambda's JSON (shapes.ts), and nginx's authorizer (authorize.ts).
+ * Lambda's REST-JSON API: the operations by the model's names (routes.ts), found by the router compiled from the
+ * Lambda model's HTTP bindings (src/api/model), over the domain (src/cloud/functions); errors in Lambda's JSON
+ * (shapes.ts); nginx's authorizer (authorize.ts).
  */
 import type { Cloud } from '../../cloud/index.js';
 import { CloudError } from '../../cloud/errors.js';
 import type { Principal } from '../auth/sigv4.js';
 import { log } from '../../log.js';
-import { routes } from './routes.js';
+import { serviceModel } from '../model/index.js';
+import { BadPathEncoding, RestRouter } from '../model/rest-router.js';
+import { functionOps, type Operations } from './routes.js';
 import { lambdaError } from './shapes.js';
 
 export { authorizeForNginx } from './authorize.js';
@@ -15,26 +18,27 @@ export { lambdaError } from './shapes.js';
 /** Domain errors shared with EC2 (tags), in Lambda's words. */
 const lambdaCodes = new Map([['InvalidParameterValue', 'InvalidParameterValueException'], ['TagLimitExceeded', 'InvalidParameterValueException']]);
 
-/** A path segment, percent-decoded; bad %-encoding is the caller's error. */
-function segment(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    throw new CloudError('InvalidParameterValueException', 'The request path is not validly percent-encoded.');
-  }
-}
+const router = new RestRouter(serviceModel('lambda-2015-03-31'));
+/** Implemented operations by the model's names: a Map, so no path can reach anything but a handler. */
+const operations = new Map(Object.entries({ ...functionOps } satisfies Operations));
+
+/** The first path segments of Lambda's operations (`2015-03-31`, `2018-10-31`, …): how an unsigned request is told apart. */
+export const lambdaPathPrefixes = router.prefixes;
 
 export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer): Promise<Response> {
-  for (const [verb, re, handler] of routes) {
-    const m = re.exec(url.pathname);
-    if (!m || verb !== method) continue;
-    try {
-      return await handler({ cloud, accountId: principal.accountId, m: [m[0], ...m.slice(1).map((x) => segment(x ?? ''))], q: url.searchParams, body, headers });
-    } catch (err) {
-      if (err instanceof CloudError) return lambdaError(lambdaCodes.get(err.code) ?? err.code, err.message);
-      log.error(`lambda ${method} ${url.pathname}: ${(err as Error).stack}`);
-      return lambdaError('ServiceException', 'An internal error has occurred');
-    }
+  let op = '';
+  try {
+    const match = router.match(method, url);
+    if (!match) return lambdaError('UnknownOperationException', `No route for ${method} ${url.pathname}`);
+    op = match.operation.name;
+    const handler = operations.get(op);
+    if (!handler) return lambdaError('UnknownOperationException', `pcloud does not implement the Lambda operation ${op}.`);
+    const p = (label: string) => match.labels.get(label) ?? '';
+    return await handler({ cloud, accountId: principal.accountId, p, q: url.searchParams, body, headers });
+  } catch (err) {
+    if (err instanceof BadPathEncoding) return lambdaError('InvalidParameterValueException', err.message);
+    if (err instanceof CloudError) return lambdaError(lambdaCodes.get(err.code) ?? err.code, err.message);
+    log.error(`lambda ${op || method}: ${(err as Error).stack}`);
+    return lambdaError('ServiceException', 'An internal error has occurred');
   }
-  return lambdaError('UnknownOperationException', `No route for ${method} ${url.pathname}`);
 }
