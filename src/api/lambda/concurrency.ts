@@ -4,13 +4,13 @@ import type { Operations } from './routes.js';
 import { json } from './shapes.js';
 
 export const concurrencyOps: Operations = {
-  PutFunctionConcurrency: ({ cloud, accountId, p, body }) =>
-    json({ ReservedConcurrentExecutions: cloud.functions.concurrency.put(accountId, p('FunctionName'), int(members(body), 'ReservedConcurrentExecutions')) }),
+  PutFunctionConcurrency: async ({ cloud, accountId, p, body }) =>
+    json({ ReservedConcurrentExecutions: await cloud.functions.putConcurrency(accountId, p('FunctionName'), int(members(body), 'ReservedConcurrentExecutions')) }),
   // Without a reservation, Lambda answers an empty object.
   GetFunctionConcurrency: ({ cloud, accountId, p }) =>
     json({ ReservedConcurrentExecutions: cloud.functions.concurrency.get(accountId, p('FunctionName')) }),
-  DeleteFunctionConcurrency: ({ cloud, accountId, p }) => {
-    cloud.functions.concurrency.delete(accountId, p('FunctionName'));
+  DeleteFunctionConcurrency: async ({ cloud, accountId, p }) => {
+    await cloud.functions.deleteConcurrency(accountId, p('FunctionName'));
     return new Response(null, { status: 204 });
   },
 };

@@ -208,6 +208,25 @@ export class Functions {
     if (r.urlId) await this.urls.sync();
   }
 
+  /** PutFunctionConcurrency: the function's units are bounded by it from their next start (now: stopped, routes synced). */
+  async putConcurrency(accountId: string, ref: string, n: number | undefined): Promise<number> {
+    const set = this.concurrency.put(accountId, ref, n);
+    await this.restartUnits(accountId, ref);
+    return set;
+  }
+
+  async deleteConcurrency(accountId: string, ref: string): Promise<void> {
+    this.concurrency.delete(accountId, ref);
+    await this.restartUnits(accountId, ref);
+  }
+
+  /** A function's version units stopped (started again with its configuration on their next use), its routes synced. */
+  private async restartUnits(accountId: string, ref: string): Promise<void> {
+    const { name } = this.names.parse(accountId, ref);
+    for (const v of ['$LATEST', ...this.records.versionNumbers(accountId, name)]) await this.host.stop(functionKey(accountId, name, v));
+    await this.urls.sync();
+  }
+
   addPermission(accountId: string, ref: string, qualifier: string | undefined, p: PermissionInput) {
     return this.policies.add(accountId, ref, qualifier, p);
   }

@@ -33,6 +33,7 @@ export class Invocations {
       key: functionKey(v.accountId, v.name, v.version), functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
+      reservedConcurrency: this.records.row(v.accountId, v.name).reservedConcurrency ?? undefined,
     };
   }
 
