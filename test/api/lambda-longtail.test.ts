@@ -186,6 +186,9 @@ describe('resource policies', () => {
 
     expect((await clients.get(OTHER)!.send(new InvokeCommand({ FunctionName: arn, Payload: Buffer.from('{}') }))).StatusCode).toBe(200);
     expect(await failure(clients.get(THIRD)!.send(new InvokeCommand({ FunctionName: arn })))).toBe('AccessDeniedException 403');
+    // A function the owner does not have: refused as one it has (another account learns nothing of its names).
+    const missing = await errorOf(clients.get(THIRD)!.send(new InvokeCommand({ FunctionName: `${arn}-missing` })));
+    expect([missing.name, missing.message]).toEqual(['AccessDeniedException', `User: arn:aws:iam::${THIRD}:root is not authorized to perform: lambda:InvokeFunction on resource: ${arn}-missing because no resource-based policy allows the lambda:InvokeFunction action`]);
     // The name alone is the caller's own function (it has none of that name).
     expect(await failure(clients.get(OTHER)!.send(new InvokeCommand({ FunctionName: 'shared' })))).toBe('ResourceNotFoundException 404');
 

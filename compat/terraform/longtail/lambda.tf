@@ -1,6 +1,8 @@
 # Lambda's long tail: a function without an environment block (AWS leaves Environment out: no change on the second
 # plan), published, with reserved concurrency; an alias of its version with a URL of its own; resource-policy
-# statements letting another account invoke the function and call the alias' URL.
+# statements letting another account invoke the function and call the alias' URL. The other account is named by its root
+# ARN: AWS stores an account id as that ARN, and the provider then plans to replace the permission on every plan
+# (hashicorp/terraform-provider-aws#30722); pcloud answers as AWS does.
 resource "aws_lambda_function" "tail" {
   function_name                  = "tf-longtail"
   role                           = "arn:aws:iam::123456789012:role/tf-lambda"
@@ -29,7 +31,7 @@ resource "aws_lambda_permission" "other_account" {
   statement_id  = "other-account-invoke"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.tail.function_name
-  principal     = "222222222222"
+  principal     = "arn:aws:iam::222222222222:root"
 }
 
 resource "aws_lambda_permission" "other_account_url" {
@@ -37,7 +39,7 @@ resource "aws_lambda_permission" "other_account_url" {
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = aws_lambda_function.tail.function_name
   qualifier              = aws_lambda_alias.live.name
-  principal              = "222222222222"
+  principal              = "arn:aws:iam::222222222222:root"
   function_url_auth_type = "AWS_IAM"
 }
 

@@ -82,12 +82,10 @@ export class Invocations {
   target(caller: string, ref: string, qualifier: string | undefined): FunctionView {
     const owner = this.records.names.owner(caller, ref);
     const q = this.records.names.parse(owner, ref, qualifier);
-    if (owner !== caller) {
-      const v = this.records.get(owner, q.name, q.qualifier);
+    // Refused the same whether the function exists or not: another account learns nothing of what it may not invoke.
+    if (owner !== caller && !this.policies.allows(owner, q.name, q.qualifier ?? '', caller, INVOKE)) {
       const arn = this.records.names.arn(owner, q.name, q.qualifier);
-      if (!this.policies.allows(owner, v.name, q.qualifier ?? '', caller, INVOKE)) {
-        throw new CloudError('AccessDeniedException', `User: arn:aws:iam::${caller}:root is not authorized to perform: ${INVOKE} on resource: ${arn} because no resource-based policy allows the ${INVOKE} action`);
-      }
+      throw new CloudError('AccessDeniedException', `User: arn:aws:iam::${caller}:root is not authorized to perform: ${INVOKE} on resource: ${arn} because no resource-based policy allows the ${INVOKE} action`);
     }
     const alias = q.qualifier && !/^\d+$/.test(q.qualifier) && q.qualifier !== '$LATEST' ? this.records.alias(owner, q.name, q.qualifier) : undefined;
     return this.records.get(owner, q.name, alias ? pickVersion(alias) : q.qualifier);
