@@ -10,6 +10,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import aws4 from 'aws4';
 import {
   AddPermissionCommand, CreateAliasCommand, CreateEventSourceMappingCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteEventSourceMappingCommand,
   DeleteFunctionCommand, DeleteFunctionConcurrencyCommand, GetAccountSettingsCommand, GetAliasCommand, GetEventSourceMappingCommand, GetFunctionCommand,
@@ -24,6 +25,7 @@ import type { InvokeResult } from '../../src/host/functions.js';
 import type { NginxDriver } from '../../src/host/nginx.js';
 import { fakeHost } from '../support/fake-host.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
+import { HOSTILE, NUL } from '../support/hostile.js';
 
 const ME = '111111111111';
 const OTHER = '222222222222';
@@ -49,6 +51,15 @@ let fns: HeldFunctionHost;
 const clients = new Map<string, LambdaClient>();
 let close: () => Promise<void>;
 const me = () => clients.get(ME)!;
+let endpoint: string;
+
+/** A POST signed by the first account's key with the body exactly as given (what an SDK would not send); `STATUS body`. */
+async function fetchRaw(path: string, body: string): Promise<string> {
+  const signed = aws4.sign({ host: new URL(endpoint).host, path, method: 'POST', service: 'lambda', region: 'us-east-1', body, headers: { 'content-type': 'application/json' } },
+    { accessKeyId: `AKIDTAIL${ME}`, secretAccessKey: `secret-${ME}` });
+  const res = await fetch(`${endpoint}${path}`, { method: 'POST', body, headers: signed.headers as Record<string, string> });
+  return `${res.status} ${await res.text()}`;
+}
 
 beforeAll(async () => {
   const { host } = await fakeHost();
@@ -61,7 +72,7 @@ beforeAll(async () => {
   cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async () => undefined } as unknown as NginxDriver);
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   for (const account of [ME, OTHER, THIRD]) {
     const key = cloud.accounts.putKey({ accessKeyId: `AKIDTAIL${account}`, secretAccessKey: `secret-${account}`, accountId: account });
     clients.set(account, new LambdaClient({ endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 }));
@@ -256,5 +267,28 @@ describe('reserved concurrency', () => {
     fns.release();
     expect([(await running).StatusCode, (await other).StatusCode]).toEqual([200, 200]);
     expect((await me().send(new InvokeCommand({ FunctionName: 'reserved' }))).StatusCode).toBe(200);
+  });
+});
+
+describe('hostile members', () => {
+  beforeAll(async () => { await create('target'); });
+
+  it('are refused in Lambda\'s words, and nothing of them is stored', async () => {
+    for (const v of [...Object.values(HOSTILE).filter((x) => x !== ''), NUL]) {
+      for (const p of [
+        me().send(new CreateAliasCommand({ FunctionName: 'target', Name: v, FunctionVersion: '$LATEST' })),
+        me().send(new CreateAliasCommand({ FunctionName: 'target', Name: 'ok', FunctionVersion: v })),
+        me().send(new AddPermissionCommand({ FunctionName: 'target', StatementId: v, Action: 'lambda:InvokeFunction', Principal: OTHER })),
+        me().send(new AddPermissionCommand({ FunctionName: 'target', StatementId: 'ok', Action: v, Principal: OTHER })),
+        me().send(new AddPermissionCommand({ FunctionName: 'target', StatementId: 'ok', Action: 'lambda:InvokeFunction', Principal: v })),
+        me().send(new AddPermissionCommand({ FunctionName: 'target', StatementId: 'ok', Action: 'lambda:InvokeFunction', Principal: OTHER, SourceAccount: v })),
+      ]) expect(await failure(p)).toMatch(/^(ValidationException|InvalidParameterValueException) 400$/);
+    }
+    // A description with a NUL, a routing config keyed `__proto__`: refused; the weights are a map, never a prototype.
+    expect(await failure(me().send(new CreateAliasCommand({ FunctionName: 'target', Name: 'ok', FunctionVersion: '$LATEST', Description: NUL })))).toBe('ValidationException 400');
+    const proto = await fetchRaw('/2015-03-31/functions/target/aliases', JSON.stringify({ Name: 'ok', FunctionVersion: '$LATEST', RoutingConfig: JSON.parse('{"AdditionalVersionWeights":{"__proto__":0.5}}') as unknown }));
+    expect(proto).toMatch(/^400 /);
+    expect((await me().send(new ListAliasesCommand({ FunctionName: 'target' }))).Aliases).toEqual([]);
+    expect(await failure(me().send(new GetPolicyCommand({ FunctionName: 'target' })))).toBe('ResourceNotFoundException 404');
   });
 });
