@@ -2,7 +2,7 @@
  * The state pcloud keeps: one SQLite file (WAL), every resource owned by one account. The schema's one definition:
  * after changing it, `npm run db:generate` writes the migration (src/db/migrations) that openDb applies.
  */
-import { sqliteTable, text, integer, primaryKey, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, real, primaryKey, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const accounts = sqliteTable('accounts', {
   id: text('id').primaryKey(),
@@ -233,6 +233,8 @@ export const functions = sqliteTable('functions', {
   urlId: text('url_id'),
   urlAuth: text('url_auth'),
   urlCreatedAt: integer('url_created_at'),
+  /** PutFunctionConcurrency: at most this many executions at once (null: none reserved, the account's pool). */
+  reservedConcurrency: integer('reserved_concurrency'),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.accountId, t.name] }), uniqueIndex('functions_url').on(t.urlId)]);
@@ -244,3 +246,40 @@ export const functionVersions = sqliteTable('function_versions', {
   config: text('config', { mode: 'json' }).$type<FunctionConfig>().notNull(),
   createdAt: integer('created_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.accountId, t.name, t.version] })]);
+
+// Lambda aliases: a name for one of a function's versions ($LATEST or a number), optionally with a second version that
+// gets a weight of the invocations; an alias may have a function URL of its own.
+export const functionAliases = sqliteTable('function_aliases', {
+  accountId: text('account_id').notNull(),
+  functionName: text('function_name').notNull(),
+  name: text('name').notNull(),
+  version: text('version').notNull(),
+  description: text('description').notNull().default(''),
+  /** RoutingConfig.AdditionalVersionWeights: one more version and the share of invocations it gets (0..1). */
+  extraVersion: text('extra_version'),
+  extraWeight: real('extra_weight'),
+  revision: text('revision').notNull(),
+  urlId: text('url_id'),
+  urlAuth: text('url_auth'),
+  urlCreatedAt: integer('url_created_at'),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.functionName, t.name] }), uniqueIndex('function_aliases_url').on(t.urlId)]);
+
+/** A statement of a function's resource policy (AddPermission), as the policy document shows it. */
+export interface PolicyStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Principal: string | { AWS: string } | { Service: string };
+  Action: string;
+  Resource: string;
+  Condition?: Record<string, Record<string, string>>;
+}
+
+// Lambda resource policies (AddPermission/RemovePermission/GetPolicy): one per function and qualifier ('' unqualified).
+export const functionPolicies = sqliteTable('function_policies', {
+  accountId: text('account_id').notNull(),
+  functionName: text('function_name').notNull(),
+  qualifier: text('qualifier').notNull(),
+  statements: text('statements', { mode: 'json' }).$type<PolicyStatement[]>().notNull(),
+  revision: text('revision').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.functionName, t.qualifier] })]);

@@ -185,12 +185,13 @@ export class FunctionHost implements HostFunctions {
     const accept = serving === 'accept';
     const perRequest = serving !== 'serve';
     const { cpuPercent } = this.opts;
-    const concurrency = this.opts.concurrency + (accept ? AHEAD : 0);
+    const most = this.invokesAtOnce(o);
+    const concurrency = most + (accept ? AHEAD : 0);
     const limits = { memoryMaxBytes: (o.memoryMiB * (perRequest ? concurrency : 1) + 64) * 2 ** 20, tasksMax: perRequest ? 64 * concurrency : 512, cpuQuotaPercent: cpuPercent };
     return {
       name: functionUnitName(o.key),
       description: `pcloud function ${o.functionName}:${o.version} (${o.runtime}, ${o.mode})`,
-      exec: runtimeCommand(o, serving, this.python, this.opts.concurrency),
+      exec: runtimeCommand(o, serving, this.python, most),
       env: lambdaEnvironment(o),
       type: 'simple',
       startTimeoutSec: START_SEC,
@@ -215,7 +216,8 @@ export class FunctionHost implements HostFunctions {
    * invokes at once (`concurrency`; under both managers) and exits 133 when idle.
    */
   frontUnit(o: FunctionUnitOptions): UnitSpec {
-    const { concurrency, cpuPercent } = this.opts;
+    const { cpuPercent } = this.opts;
+    const concurrency = this.invokesAtOnce(o);
     const limits = { memoryMaxBytes: 64 * 2 ** 20, tasksMax: concurrency + 16, cpuQuotaPercent: cpuPercent };
     return {
       name: functionFrontName(o.key),
@@ -231,6 +233,14 @@ export class FunctionHost implements HostFunctions {
       socket: { listen: this.socketPath(o.key), accept: false, mode: 0o600, serviceLimits: limits },
       noNewPrivileges: true,
     };
+  }
+
+  /**
+   * How many invokes of a version its unit runs at once: the host's bound, or the function's reserved concurrency where
+   * lower (0 is never reached: the domain throttles those invokes before they get here; one keeps the unit valid).
+   */
+  private invokesAtOnce(o: FunctionUnitOptions): number {
+    return o.reservedConcurrency === undefined ? this.opts.concurrency : Math.max(1, Math.min(this.opts.concurrency, o.reservedConcurrency));
   }
 
   /** The function's unit running and its socket listening (started on first use). */

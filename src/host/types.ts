@@ -86,6 +86,8 @@ export interface FunctionUnitOptions {
   mode: 'per-request' | 'warm';
   idleSec: number;
   region: string;
+  /** Reserved concurrency: at most this many invokes of the version at once (its unit's bound instead of the host's, if lower). */
+  reservedConcurrency?: number;
   /** A "fat lambda": the function is a VM's console (its VNC socket), served by the console proxy, not a runtime. */
   console?: { instanceId: string; vncPath: string; idleSec: number; stateFile: string };
 }

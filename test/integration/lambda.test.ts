@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import aws4 from 'aws4';
 import {
-  CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient,
+  AddPermissionCommand, CreateAliasCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionConcurrencyCommand, PutFunctionConcurrencyCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient,
   ListTagsCommand, ListVersionsByFunctionCommand, PublishVersionCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -102,6 +102,26 @@ async function invoke(client: LambdaClient, name: string, payload: unknown, extr
 }
 
 const systemd = existsSync('/run/systemd/system');
+
+/** Another account, made the way an operator would: `pcloud credentials` with the key in the environment; its clients. */
+function account(accountId: string, n: number) {
+  const key = { accessKeyId: `AKIDPCLOUDTEST0000${n}`, secretAccessKey: `pcloud-test-secret-key-${n}` };
+  execFileSync(process.execPath, [CLI, 'credentials', '--data', srv.dataDir], {
+    env: { ...process.env, PCLOUD_ACCOUNT_ID: accountId, PCLOUD_ACCESS_KEY_ID: key.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: key.secretAccessKey },
+  });
+  const client = (endpoint: string) => new LambdaClient({ endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 });
+  return { key, api: client(srv.endpoint), nginx: client(nginxBase) };
+}
+
+/** A request to a function URL signed with `key` (the payload hash declared, as nginx wants). */
+async function signedUrlFetch(url: string, body: string, key: { accessKeyId: string; secretAccessKey: string }): Promise<Response> {
+  const u = new URL(url);
+  const signed = aws4.sign({
+    host: u.host, path: u.pathname, method: 'POST', service: 'lambda', region: 'us-east-1', body,
+    headers: { 'content-type': 'application/json', 'x-amz-content-sha256': (await import('node:crypto')).createHash('sha256').update(body).digest('hex') },
+  }, key);
+  return fetch(url, { method: 'POST', body, headers: signed.headers as Record<string, string> });
+}
 
 /** A function's units: systemd socket (and service) units where PID 1 is systemd, the direct manager's otherwise. */
 function functionUnits(name: string): string[] {
@@ -203,15 +223,6 @@ describe('Lambda', () => {
   }, 60_000);
 
   it('through nginx, a name reaches the signer\'s own function: two accounts with the same name each get theirs, a third is answered as for a missing name', async () => {
-    // More accounts, made the way an operator would: `pcloud credentials` with the key in the environment.
-    const account = (accountId: string, n: number) => {
-      const key = { accessKeyId: `AKIDPCLOUDTEST0000${n}`, secretAccessKey: `pcloud-test-secret-key-${n}` };
-      execFileSync(process.execPath, [CLI, 'credentials', '--data', srv.dataDir], {
-        env: { ...process.env, PCLOUD_ACCOUNT_ID: accountId, PCLOUD_ACCESS_KEY_ID: key.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: key.secretAccessKey },
-      });
-      const client = (endpoint: string) => new LambdaClient({ endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 });
-      return { api: client(srv.endpoint), nginx: client(nginxBase) };
-    };
     const second = account('111122223333', 2);
     const third = account('444455556666', 3);
     const twin = await create('twin', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }));
@@ -241,6 +252,34 @@ describe('Lambda', () => {
     // The first account's function stays reachable by name when the other's goes.
     expect((await invoke(viaNginx, twin, { n: 4 })).json).toMatchObject({ greeting: 'hello from twin', event: { n: 4 } });
   }, 60_000);
+
+  it('another account invokes a function and calls its AWS_IAM URL only where the resource policy allows it; aliases and reserved concurrency through nginx', async () => {
+    const other = account('555566667777', 4);
+    const owner = await create('shared', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }));
+    const arn = (await api.send(new GetFunctionCommand({ FunctionName: owner }))).Configuration!.FunctionArn!;
+    const outcome = (p: Promise<unknown>) => p.then(() => 'invoked', (e: Error & { $metadata?: { httpStatusCode?: number } }) => `${e.name} ${e.$metadata?.httpStatusCode}`);
+    for (const client of [other.nginx, other.api]) expect(await outcome(invoke(client, arn, {}))).toBe('AccessDeniedException 403');
+    await api.send(new AddPermissionCommand({ FunctionName: owner, StatementId: 'other', Action: 'lambda:InvokeFunction', Principal: '555566667777' }));
+    for (const client of [other.nginx, other.api]) expect((await invoke(client, arn, { from: 'other' })).json).toMatchObject({ greeting: 'hello from shared', event: { from: 'other' } });
+
+    const { FunctionUrl } = await api.send(new CreateFunctionUrlConfigCommand({ FunctionName: owner, AuthType: 'AWS_IAM' }));
+    expect((await signedUrlFetch(FunctionUrl!, '{}', CREDS)).status).toBe(200);
+    expect((await signedUrlFetch(FunctionUrl!, '{}', other.key)).status).toBe(403);
+    await api.send(new AddPermissionCommand({ FunctionName: owner, StatementId: 'url', Action: 'lambda:InvokeFunctionUrl', Principal: '555566667777', FunctionUrlAuthType: 'AWS_IAM' }));
+    expect((await signedUrlFetch(FunctionUrl!, '{}', other.key)).status).toBe(200);
+
+    // An alias, through nginx: its version runs (the API runs published versions).
+    await api.send(new PublishVersionCommand({ FunctionName: owner }));
+    await api.send(new CreateAliasCommand({ FunctionName: owner, Name: 'live', FunctionVersion: '1' }));
+    expect((await invoke(viaNginx, owner, {}, { Qualifier: 'live' })).ExecutedVersion).toBe('1');
+    expect((await invoke(viaNginx, `${arn}:live`, {})).ExecutedVersion).toBe('1');
+
+    // Reserved concurrency 0: throttled through nginx as through the API.
+    await api.send(new PutFunctionConcurrencyCommand({ FunctionName: owner, ReservedConcurrentExecutions: 0 }));
+    for (const client of [viaNginx, api]) expect(await outcome(invoke(client, owner, {}))).toBe('TooManyRequestsException 429');
+    await api.send(new DeleteFunctionConcurrencyCommand({ FunctionName: owner }));
+    expect((await invoke(viaNginx, owner, { n: 1 })).json).toMatchObject({ event: { n: 1 } });
+  }, 90_000);
 
   it('per-request functions leave no process; warm ones keep one worker until idle, then none (scale to zero)', async () => {
     // Earlier invokes (an Event one among them) have ended: nothing of the per-request function runs.

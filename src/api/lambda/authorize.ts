@@ -39,7 +39,10 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
     return new Response(null, { status: 204, headers: socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer } : {} });
   }
   if (kind !== 'url' || !accountId || !name) return new Response(null, { status: 403 });
-  const allowed = auth === 'NONE' ? true : signedBy(cloud, req) === accountId;
+  // AWS_IAM: signed by the function's account, or by another its resource policy allows lambda:InvokeFunctionUrl.
+  const signer = auth === 'NONE' ? undefined : signedBy(cloud, req);
+  const urlId = /^\/url\/([0-9a-f]{32})\//.exec(req.headers.get('x-original-uri') ?? '')?.[1];
+  const allowed = auth === 'NONE' || signer === accountId || (signer !== undefined && urlId !== undefined && cloud.functions.urlAllows(accountId, name, urlId, signer));
   if (!allowed) return new Response(null, { status: 401 });
   // A function URL that is a VM's console starts the VM first (a fat lambda).
   try {

@@ -3,6 +3,7 @@
  * maps its parameters to one call of the domain (src/cloud/functions) and its answer to JSON (shapes.ts).
  */
 import type { Cloud } from '../../cloud/index.js';
+import { ReservedConcurrencyExceeded } from '../../cloud/functions/index.js';
 import { base64, parseBody } from './body.js';
 import { input, pageRequest, tagList } from './params.js';
 import { configShape, json, tagsShape, urlShape } from './shapes.js';
@@ -29,10 +30,12 @@ export const functionOps: Operations = {
   },
   GetFunction: ({ cloud, accountId, p, q }) => {
     const v = cloud.functions.get(accountId, p('FunctionName'), qualifier(q));
+    const reserved = cloud.functions.concurrency.get(accountId, v.name);
     return json({
       Configuration: configShape(v),
       Code: { RepositoryType: 'S3', Location: cloud.functions.codeLocation(v) },
       Tags: tagsShape(cloud.functions.tagsOf(accountId, v.name)),
+      Concurrency: reserved === undefined ? undefined : { ReservedConcurrentExecutions: reserved },
     });
   },
   DeleteFunction: async ({ cloud, accountId, p, q }) => {
@@ -57,19 +60,26 @@ export const functionOps: Operations = {
     json({ FunctionName: cloud.functions.get(accountId, p('FunctionName')).name }),
   Invoke: async ({ cloud, accountId, p, q, body, headers }) => {
     const type = headers.get('x-amz-invocation-type') ?? 'RequestResponse';
-    const res = await cloud.functions.invoke(accountId, p('FunctionName'), qualifier(q), body, { type, tail: headers.get('x-amz-log-type') === 'Tail' });
+    let res;
+    try {
+      res = await cloud.functions.invoke(accountId, p('FunctionName'), qualifier(q), body, { type, tail: headers.get('x-amz-log-type') === 'Tail' });
+    } catch (err) {
+      // Past the function's reserved concurrency: Lambda says why (Reason).
+      if (!(err instanceof ReservedConcurrencyExceeded)) throw err;
+      return json({ __type: err.code, message: err.message, Message: err.message, Reason: err.reason, Type: 'User' }, 429, { 'x-amzn-errortype': err.code });
+    }
     if (!res) return new Response(null, { status: type === 'Event' ? 202 : 204 });
     const out: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-requestid': res.requestId, 'x-amz-executed-version': res.version };
     if (res.functionError) out['x-amz-function-error'] = res.functionError;
     if (res.log) out['x-amz-log-result'] = res.log;
     return new Response(new Uint8Array(res.payload), { status: 200, headers: out });
   },
-  CreateFunctionUrlConfig: async ({ cloud, accountId, p, body }) =>
-    json(urlShape(await cloud.functions.createUrl(accountId, p('FunctionName'), parseBody('CreateFunctionUrlConfig', body).AuthType), false), 201),
-  GetFunctionUrlConfig: ({ cloud, accountId, p }) =>
-    json(urlShape(cloud.functions.url(accountId, p('FunctionName')), true)),
-  DeleteFunctionUrlConfig: async ({ cloud, accountId, p }) => {
-    await cloud.functions.deleteUrl(accountId, p('FunctionName'));
+  CreateFunctionUrlConfig: async ({ cloud, accountId, p, q, body }) =>
+    json(urlShape(await cloud.functions.createUrl(accountId, p('FunctionName'), parseBody('CreateFunctionUrlConfig', body).AuthType, qualifier(q)), false), 201),
+  GetFunctionUrlConfig: ({ cloud, accountId, p, q }) =>
+    json(urlShape(cloud.functions.url(accountId, p('FunctionName'), qualifier(q)), true)),
+  DeleteFunctionUrlConfig: async ({ cloud, accountId, p, q }) => {
+    await cloud.functions.deleteUrl(accountId, p('FunctionName'), qualifier(q));
     return new Response(null, { status: 204 });
   },
   // GetAccountSettings: the account's Lambda limits and what it uses of them.

@@ -25,7 +25,9 @@ export function configShape(v: FunctionView) {
   return {
     FunctionName: v.name, FunctionArn: v.arn, Runtime: v.runtime, Role: v.role, Handler: v.handler, CodeSize: v.codeSize,
     Description: v.description, Timeout: v.timeoutSec, MemorySize: v.memoryMiB, LastModified: timestamp(v.lastModified),
-    CodeSha256: v.codeSha256, Version: v.version, Environment: { Variables: v.environment }, TracingConfig: { Mode: 'PassThrough' },
+    CodeSha256: v.codeSha256, Version: v.version,
+    // AWS omits Environment when the function has no variables (after an update that removed them all too).
+    Environment: Object.keys(v.environment).length ? { Variables: v.environment } : undefined, TracingConfig: { Mode: 'PassThrough' },
     RevisionId: v.revision, State: 'Active', LastUpdateStatus: 'Successful', PackageType: 'Zip', Architectures: ['x86_64'],
     EphemeralStorage: { Size: 512 }, SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
     LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${v.name}` },

@@ -13,7 +13,10 @@ import { KeyedQueue } from '../../serial.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import { validateTags, type Tag, type Tags } from '../tags.js';
+import type { FunctionAliases } from './aliases.js';
+import type { FunctionConcurrency } from './concurrency.js';
 import type { FatLambdas } from './fat-lambda.js';
+import type { FunctionPolicies } from './policy.js';
 import { check, checkZipSize } from './params.js';
 import type { FunctionRecords } from './records.js';
 import type { FunctionUrls } from './urls.js';
@@ -42,6 +45,9 @@ export class FunctionCatalog {
     private readonly tags: Tags,
     private readonly fat: FatLambdas,
     private readonly urls: FunctionUrls,
+    private readonly aliases: FunctionAliases,
+    private readonly policies: FunctionPolicies,
+    private readonly concurrency: FunctionConcurrency,
   ) {}
 
   /** Creates and code updates of one account, one at a time: its limits are checked against what it holds. */
@@ -120,8 +126,7 @@ export class FunctionCatalog {
     return {
       limits: {
         totalCodeSize: this.config.limits.codeStorageBytes, codeSizeZipped: ZIP_MAX, codeSizeUnzipped: UNZIPPED_MAX, functionCount: this.config.limits.functions,
-        // No reserved concurrency here: all of it is unreserved.
-        concurrentExecutions: concurrent, unreservedConcurrentExecutions: concurrent,
+        concurrentExecutions: concurrent, unreservedConcurrentExecutions: this.concurrency.unreserved(accountId),
       },
       usage: { totalCodeSize: this.storedCode(accountId), functionCount: this.functionCount(accountId) },
     };
@@ -207,7 +212,13 @@ export class FunctionCatalog {
     const q = this.records.names.parse(accountId, ref, qualifier);
     this.records.row(accountId, q.name);
     if (q.qualifier && q.qualifier !== '$LATEST') {
-      this.records.get(accountId, q.name, q.qualifier);
+      const v = this.records.get(accountId, q.name, q.qualifier);
+      if (v.version !== q.qualifier) throw invalid(`Deletion of aliases is not supported by DeleteFunction: use DeleteAlias (${q.qualifier}).`);
+      const routing = this.aliases.routingTo(accountId, q.name, q.qualifier);
+      if (routing.length) {
+        throw new CloudError('ResourceConflictException', `Unable to delete version because the following aliases reference it: [${routing.map((a) => a.name).join(', ')}]`);
+      }
+      this.policies.deleteFor(accountId, q.name, q.qualifier);
       this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).run();
       await this.host.stop(functionKey(accountId, q.name, q.qualifier));
       return q.name;
@@ -223,6 +234,9 @@ export class FunctionCatalog {
       tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).run();
       tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
     });
+    // Its aliases (and their URLs) and its resource policies go with it.
+    this.aliases.deleteAll(accountId, name);
+    this.policies.deleteFor(accountId, name);
     this.tags.removeAll([this.records.names.arn(accountId, name)]);
     await this.urls.sync();
     for (const v of ['$LATEST', ...versions]) await this.host.stop(functionKey(accountId, name, v));

@@ -14,11 +14,14 @@ import type { NginxDriver } from '../../host/nginx.js';
 import type { CloudConfig } from '../config.js';
 import { pageOf, type Page, type PageRequest } from '../paging.js';
 import type { Tag, Tags } from '../tags.js';
+import { FunctionAliases, type AliasInput, type AliasView } from './aliases.js';
+import { FunctionConcurrency } from './concurrency.js';
 import { FunctionCatalog, type AccountSettings, type CreateExtras } from './crud.js';
 import { FatLambdas } from './fat-lambda.js';
 import { Invocations, type InvokeAnswer } from './invoke.js';
 import { FunctionNames } from './params.js';
 import { reconcileUnits } from './reconcile.js';
+import { FunctionPolicies, INVOKE_URL, type PermissionInput } from './policy.js';
 import { FunctionRecords } from './records.js';
 import { FunctionTagging } from './tagging.js';
 import { FunctionUrls } from './urls.js';
@@ -28,6 +31,9 @@ export { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, ENVIRONMENT_MAX, MODE_TAG, RUNTIMES, SY
 export type { ConsoleTargets, FunctionInput, FunctionRow, FunctionUrlView, FunctionView } from './types.js';
 export type { AccountSettings, CreateExtras } from './crud.js';
 export type { InvokeAnswer } from './invoke.js';
+export type { AliasInput, AliasView } from './aliases.js';
+export type { PermissionInput } from './policy.js';
+export { ReservedConcurrencyExceeded } from './concurrency.js';
 
 /** A page of ListFunctions or ListVersionsByFunction: a bad Marker is Lambda's InvalidParameterValueException. */
 const MARKER_CODE = 'InvalidParameterValueException';
@@ -40,6 +46,9 @@ export class Functions {
   private readonly urls: FunctionUrls;
   private readonly catalog: FunctionCatalog;
   private readonly tagging: FunctionTagging;
+  readonly aliases: FunctionAliases;
+  readonly policies: FunctionPolicies;
+  readonly concurrency: FunctionConcurrency;
 
   /**
    * consoles: the VMs whose consoles fat lambdas serve (the instances and their displays); state: where the console
@@ -56,9 +65,12 @@ export class Functions {
     this.names = new FunctionNames(config);
     this.records = new FunctionRecords(db, this.names);
     this.fat = new FatLambdas(this.records, host, state, consoles);
-    this.invocations = new Invocations(this.records, host, config, this.fat);
+    this.policies = new FunctionPolicies(db, this.records);
+    this.aliases = new FunctionAliases(db, this.records);
+    this.concurrency = new FunctionConcurrency(db, this.records, config);
+    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies);
     this.urls = new FunctionUrls(db, this.records, host, config, this.invocations);
-    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls);
+    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency);
     this.tagging = new FunctionTagging(this.records, this.catalog, tags);
   }
 
@@ -155,17 +167,68 @@ export class Functions {
     return this.invocations.invoke(accountId, ref, qualifier, payload, opts);
   }
 
-  /** CreateFunctionUrlConfig; nginx routes the URL before this resolves. */
-  createUrl(accountId: string, ref: string, authType: string | undefined): Promise<FunctionUrlView> {
-    return this.urls.create(accountId, ref, authType);
+  /** CreateFunctionUrlConfig (an alias' with a qualifier); nginx routes the URL before this resolves. */
+  createUrl(accountId: string, ref: string, authType: string | undefined, qualifier?: string): Promise<FunctionUrlView> {
+    return this.urls.create(accountId, ref, authType, qualifier);
   }
 
-  url(accountId: string, ref: string): FunctionUrlView {
-    return this.urls.get(accountId, ref);
+  url(accountId: string, ref: string, qualifier?: string): FunctionUrlView {
+    return this.urls.get(accountId, ref, qualifier);
   }
 
-  deleteUrl(accountId: string, ref: string): Promise<void> {
-    return this.urls.delete(accountId, ref);
+  deleteUrl(accountId: string, ref: string, qualifier?: string): Promise<void> {
+    return this.urls.delete(accountId, ref, qualifier);
+  }
+
+  /**
+   * May `signer` call the account's function URL `urlId` with AWS_IAM? Its own account may; another only where the
+   * resource policy (of the function, or of the alias the URL is) allows it lambda:InvokeFunctionUrl.
+   */
+  urlAllows(accountId: string, name: string, urlId: string, signer: string): boolean {
+    if (signer === accountId) return true;
+    const u = this.urls.ofUrl(accountId, name, urlId);
+    return Boolean(u && this.policies.allows(accountId, name, u.qualifier, signer, INVOKE_URL, u.authType));
+  }
+
+  createAlias(accountId: string, ref: string, name: string, input: AliasInput): AliasView {
+    return this.aliases.create(accountId, ref, name, input);
+  }
+
+  /** UpdateAlias; an alias with a URL moves it to its new version. */
+  async updateAlias(accountId: string, ref: string, name: string, input: AliasInput, revisionId?: string): Promise<AliasView> {
+    const v = this.aliases.update(accountId, ref, name, input, revisionId);
+    await this.urls.sync();
+    return v;
+  }
+
+  /** DeleteAlias: its URL and its resource policy go with it. */
+  async deleteAlias(accountId: string, ref: string, name: string): Promise<void> {
+    const r = this.aliases.delete(accountId, ref, name);
+    this.policies.deleteFor(accountId, r.functionName, r.name);
+    if (r.urlId) await this.urls.sync();
+  }
+
+  /** PutFunctionConcurrency: the function's units are bounded by it from their next start (now: stopped, routes synced). */
+  async putConcurrency(accountId: string, ref: string, n: number | undefined): Promise<number> {
+    const set = this.concurrency.put(accountId, ref, n);
+    await this.restartUnits(accountId, ref);
+    return set;
+  }
+
+  async deleteConcurrency(accountId: string, ref: string): Promise<void> {
+    this.concurrency.delete(accountId, ref);
+    await this.restartUnits(accountId, ref);
+  }
+
+  /** A function's version units stopped (started again with its configuration on their next use), its routes synced. */
+  private async restartUnits(accountId: string, ref: string): Promise<void> {
+    const { name } = this.names.parse(accountId, ref);
+    for (const v of ['$LATEST', ...this.records.versionNumbers(accountId, name)]) await this.host.stop(functionKey(accountId, name, v));
+    await this.urls.sync();
+  }
+
+  addPermission(accountId: string, ref: string, qualifier: string | undefined, p: PermissionInput) {
+    return this.policies.add(accountId, ref, qualifier, p);
   }
 
   /** nginx's routes: every function's URL, to its $LATEST socket. */

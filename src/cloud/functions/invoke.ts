@@ -8,7 +8,10 @@ import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../hos
 import { log } from '../../log.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
+import { pickVersion } from './aliases.js';
 import type { FatLambdas } from './fat-lambda.js';
+import { ReservedConcurrencyExceeded } from './concurrency.js';
+import { INVOKE, type FunctionPolicies } from './policy.js';
 import type { FunctionRecords } from './records.js';
 import { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, SYNC_PAYLOAD_MAX, functionKey, invalid, type FunctionView } from './types.js';
 
@@ -20,6 +23,7 @@ export class Invocations {
     private readonly host: HostFunctions,
     private readonly config: CloudConfig,
     private readonly fat: FatLambdas,
+    private readonly policies: FunctionPolicies,
   ) {}
 
   /** How a function version's unit runs. */
@@ -29,6 +33,7 @@ export class Invocations {
       key: functionKey(v.accountId, v.name, v.version), functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
+      reservedConcurrency: this.records.row(v.accountId, v.name).reservedConcurrency ?? undefined,
     };
   }
 
@@ -39,25 +44,51 @@ export class Invocations {
     return this.host.socketPath(o.key);
   }
 
-  /** Invocations running through the API, per account (nginx counts its own: limit_conn, nginx/function-invoke.conf). */
+  /**
+   * Invocations running through the API, per account and per function (`account/name`; nginx counts its own:
+   * limit_conn, nginx/function-invoke.conf).
+   */
   private readonly running = new Map<string, number>();
 
   /**
-   * One more invocation of the account, within its ConcurrentExecutions (else TooManyRequestsException, as Lambda
-   * throttles): resolves to what ends it (once, however often it is called).
+   * One more invocation of the account, within its ConcurrentExecutions, and of the function, within its reserved
+   * concurrency if it has one (else TooManyRequestsException, as Lambda throttles): resolves to what ends it (once,
+   * however often it is called).
    */
-  private executing(accountId: string): () => void {
-    const n = this.running.get(accountId) ?? 0;
-    if (n >= this.config.limits.concurrentExecutions) throw new CloudError('TooManyRequestsException', 'Rate Exceeded.');
-    this.running.set(accountId, n + 1);
+  private executing(accountId: string, name: string, reserved: number | null): () => void {
+    const fn = `${accountId}/${name}`;
+    if (reserved !== null && (this.running.get(fn) ?? 0) >= reserved) {
+      throw new ReservedConcurrencyExceeded();
+    }
+    if ((this.running.get(accountId) ?? 0) >= this.config.limits.concurrentExecutions) throw new CloudError('TooManyRequestsException', 'Rate Exceeded.');
+    for (const k of [accountId, fn]) this.running.set(k, (this.running.get(k) ?? 0) + 1);
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      const left = (this.running.get(accountId) ?? 1) - 1;
-      if (left > 0) this.running.set(accountId, left);
-      else this.running.delete(accountId);
+      for (const k of [accountId, fn]) {
+        const left = (this.running.get(k) ?? 1) - 1;
+        if (left > 0) this.running.set(k, left);
+        else this.running.delete(k);
+      }
     };
+  }
+
+  /**
+   * The function version an invocation runs, in the function's account (an ARN of another account: only where its
+   * resource policy allows the caller lambda:InvokeFunction, AccessDeniedException as Lambda words it otherwise); an
+   * alias runs its version, or its routing config's with that weight's chance.
+   */
+  target(caller: string, ref: string, qualifier: string | undefined): FunctionView {
+    const owner = this.records.names.owner(caller, ref);
+    const q = this.records.names.parse(owner, ref, qualifier);
+    // Refused the same whether the function exists or not: another account learns nothing of what it may not invoke.
+    if (owner !== caller && !this.policies.allows(owner, q.name, q.qualifier ?? '', caller, INVOKE)) {
+      const arn = this.records.names.arn(owner, q.name, q.qualifier);
+      throw new CloudError('AccessDeniedException', `User: arn:aws:iam::${caller}:root is not authorized to perform: ${INVOKE} on resource: ${arn} because no resource-based policy allows the ${INVOKE} action`);
+    }
+    const alias = q.qualifier && !/^\d+$/.test(q.qualifier) && q.qualifier !== '$LATEST' ? this.records.alias(owner, q.name, q.qualifier) : undefined;
+    return this.records.get(owner, q.name, alias ? pickVersion(alias) : q.qualifier);
   }
 
   /**
@@ -68,20 +99,24 @@ export class Invocations {
    */
   async invokeSocket(accountId: string, ref: string, qualifier: string | undefined): Promise<string | undefined> {
     let v: FunctionView;
+    let named: string | undefined;
     try {
       v = this.records.get(accountId, ref, qualifier);
+      named = this.records.names.parse(accountId, ref, qualifier).qualifier;
     } catch (err) {
       if (err instanceof CloudError) return undefined;
       throw err;
     }
-    if (v.version !== '$LATEST' || Object.hasOwn(v.environment, CONSOLE_ENV)) return undefined;
+    // A qualifier (an alias may route between versions) and a function with reserved concurrency: counted by the API.
+    if (v.version !== '$LATEST' || Object.hasOwn(v.environment, CONSOLE_ENV) || (named !== undefined && named !== '$LATEST')) return undefined;
+    if (this.records.row(accountId, v.name).reservedConcurrency !== null) return undefined;
     return this.socketFor(v);
   }
 
   async invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<InvokeAnswer | undefined> {
     const type = opts.type || 'RequestResponse';
     if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) throw invalid(`Invalid invocation type: ${type}`);
-    const v = this.records.get(accountId, ref, qualifier);
+    const v = this.target(accountId, ref, qualifier);
     const limit = type === 'Event' ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX;
     if (payload.length > limit) {
       throw new CloudError('RequestTooLargeException', `Request must be smaller than ${limit} bytes for the ${type === 'Event' ? 'InvokeAsync' : 'InvokeFunction'} operation`);
@@ -92,7 +127,7 @@ export class Invocations {
     if (v.environment[CONSOLE_ENV]) throw invalid(`The function '${v.name}' serves the console of ${v.environment[CONSOLE_ENV]}: open its function URL.`);
     if (type === 'DryRun') return undefined;
     // Counted from here until the handler has answered (an Event invoke too, running in the background).
-    const done = this.executing(accountId);
+    const done = this.executing(v.accountId, v.name, this.records.row(v.accountId, v.name).reservedConcurrency);
     let call: Promise<InvokeResult>;
     try {
       const o = this.unitOptions(v);

@@ -102,6 +102,12 @@ export class FunctionNames {
     return { name: r.name, qualifier: r.qualifier ?? qualifier };
   }
 
+  /** The account a FunctionName names (an ARN's or partial ARN's; the caller's otherwise). */
+  owner(caller: string, ref: string): string {
+    const m = ref.length <= FUNCTION_REF_MAX ? FUNCTION_REF.exec(ref) : null;
+    return m?.[2] ?? caller;
+  }
+
   /** CreateFunction's FunctionName: a name, or an ARN of this account and region without a qualifier. */
   forCreate(accountId: string, ref: string): string {
     const r = this.resolve(accountId, ref);

@@ -4,7 +4,7 @@
  */
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functions, functionVersions } from '../../db/schema.js';
+import { functionAliases, functions, functionVersions } from '../../db/schema.js';
 import { log } from '../../log.js';
 import { CloudError } from '../errors.js';
 import { checkEnvironment, type FunctionNames } from './params.js';
@@ -28,10 +28,18 @@ export class FunctionRecords {
     const q = this.names.parse(accountId, ref, qualifier);
     const r = this.row(accountId, q.name);
     if (!q.qualifier || q.qualifier === '$LATEST') return this.latest(r);
+    // An alias stands for its (primary) version.
+    const alias = /^\d+$/.test(q.qualifier) ? undefined : this.alias(accountId, q.name, q.qualifier);
+    if (alias) return this.get(accountId, q.name, alias.version);
     if (!/^\d+$/.test(q.qualifier)) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.names.arn(accountId, q.name, q.qualifier)}`);
     const v = this.db.select().from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).get();
     if (!v) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.names.arn(accountId, q.name, q.qualifier)}`);
     return this.version(accountId, q.name, v);
+  }
+
+  /** A function's alias of that name, if it has one. */
+  alias(accountId: string, name: string, alias: string): typeof functionAliases.$inferSelect | undefined {
+    return this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, name), eq(functionAliases.name, alias))).get();
   }
 
   latest(r: FunctionRow): FunctionView {

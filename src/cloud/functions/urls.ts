@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functions } from '../../db/schema.js';
+import { functionAliases, functions } from '../../db/schema.js';
 import type { HostFunctions } from '../../host/index.js';
 import type { FunctionRoute, NginxDriver } from '../../host/nginx.js';
 import { log } from '../../log.js';
@@ -13,7 +13,7 @@ import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import type { Invocations } from './invoke.js';
 import type { FunctionRecords } from './records.js';
-import { CONSOLE_ENV, functionKey, type FunctionRow, type FunctionUrlView } from './types.js';
+import { CONSOLE_ENV, functionKey, type FunctionUrlView } from './types.js';
 
 export class FunctionUrls {
   /** pcloud's nginx, once `serve` runs it (attach). */
@@ -36,34 +36,54 @@ export class FunctionUrls {
     this.driver = nginx;
   }
 
-  async create(accountId: string, ref: string, authType: string | undefined): Promise<FunctionUrlView> {
-    const { name } = this.records.names.parse(accountId, ref);
-    const r = this.records.row(accountId, name);
+  /** CreateFunctionUrlConfig: the function's URL, or (with a qualifier) an alias' URL, which runs the alias' version. */
+  async create(accountId: string, ref: string, authType: string | undefined, qualifier?: string): Promise<FunctionUrlView> {
+    const t = this.target(accountId, ref, qualifier);
     if (authType !== 'NONE' && authType !== 'AWS_IAM') throw new CloudError('ValidationException', `1 validation error detected: Value '${authType}' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AWS_IAM]`);
-    if (r.urlId) throw new CloudError('ResourceConflictException', `Failed to create function url config for [functionArn = ${this.records.names.arn(accountId, name)}]. Error message:  FunctionUrlConfig exists for this Lambda function`);
-    const urlId = randomBytes(16).toString('hex');
-    this.db.update(functions).set({ urlId, urlAuth: authType, urlCreatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    if (t.urlId) throw new CloudError('ResourceConflictException', `Failed to create function url config for [functionArn = ${t.arn}]. Error message:  FunctionUrlConfig exists for this Lambda function`);
+    const set = { urlId: randomBytes(16).toString('hex'), urlAuth: authType, urlCreatedAt: Date.now() };
+    if (t.alias) this.db.update(functionAliases).set(set).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, t.name), eq(functionAliases.name, t.alias))).run();
+    else this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, t.name))).run();
     await this.sync();
-    return this.get(accountId, name);
+    return this.get(accountId, t.name, t.alias);
   }
 
-  /** A function's URL config (ResourceNotFoundException when it has none). */
-  get(accountId: string, ref: string): FunctionUrlView {
-    const r = this.urlRow(accountId, ref);
-    return { url: this.urlOf(r.urlId), arn: this.records.names.arn(accountId, r.name), authType: r.urlAuth ?? 'AWS_IAM', createdAt: r.urlCreatedAt ?? r.createdAt };
+  /** A function's (or alias') URL config (ResourceNotFoundException when it has none). */
+  get(accountId: string, ref: string, qualifier?: string): FunctionUrlView {
+    const t = this.withUrl(accountId, ref, qualifier);
+    return { url: this.urlOf(t.urlId), arn: t.arn, authType: t.urlAuth ?? 'AWS_IAM', createdAt: t.urlCreatedAt ?? t.createdAt };
   }
 
-  async delete(accountId: string, ref: string): Promise<void> {
-    const r = this.urlRow(accountId, ref);
-    this.db.update(functions).set({ urlId: null, urlAuth: null, urlCreatedAt: null }).where(and(eq(functions.accountId, accountId), eq(functions.name, r.name))).run();
+  async delete(accountId: string, ref: string, qualifier?: string): Promise<void> {
+    const t = this.withUrl(accountId, ref, qualifier);
+    const none = { urlId: null, urlAuth: null, urlCreatedAt: null };
+    if (t.alias) this.db.update(functionAliases).set(none).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, t.name), eq(functionAliases.name, t.alias))).run();
+    else this.db.update(functions).set(none).where(and(eq(functions.accountId, accountId), eq(functions.name, t.name))).run();
     await this.sync();
   }
 
-  private urlRow(accountId: string, ref: string): FunctionRow & { urlId: string } {
-    const { name } = this.records.names.parse(accountId, ref);
-    const r = this.records.row(accountId, name);
-    if (!r.urlId) throw new CloudError('ResourceNotFoundException', 'The resource you requested does not exist.');
-    return { ...r, urlId: r.urlId };
+  /** The function, or its alias the qualifier names (a URL is the function's or an alias'; not a version's). */
+  private target(accountId: string, ref: string, qualifier?: string) {
+    const q = this.records.names.parse(accountId, ref, qualifier);
+    const r = this.records.row(accountId, q.name);
+    if (q.qualifier === undefined) return { name: r.name, alias: undefined, arn: this.records.names.arn(accountId, r.name), urlId: r.urlId, urlAuth: r.urlAuth, urlCreatedAt: r.urlCreatedAt, createdAt: r.createdAt };
+    const a = q.qualifier === '$LATEST' || /^\d+$/.test(q.qualifier) ? undefined : this.records.alias(accountId, r.name, q.qualifier);
+    if (!a) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.records.names.arn(accountId, r.name, q.qualifier)}`);
+    return { name: r.name, alias: a.name, arn: this.records.names.arn(accountId, r.name, a.name), urlId: a.urlId, urlAuth: a.urlAuth, urlCreatedAt: a.urlCreatedAt, createdAt: a.createdAt };
+  }
+
+  private withUrl(accountId: string, ref: string, qualifier?: string) {
+    const t = this.target(accountId, ref, qualifier);
+    if (!t.urlId) throw new CloudError('ResourceNotFoundException', 'The resource you requested does not exist.');
+    return { ...t, urlId: t.urlId };
+  }
+
+  /** Which function (and alias: its policy's qualifier) of the account a URL id is, with its auth type. */
+  ofUrl(accountId: string, name: string, urlId: string): { qualifier: string; authType: string } | undefined {
+    const r = this.db.select().from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get();
+    if (r?.urlId === urlId) return { qualifier: '', authType: r.urlAuth ?? 'AWS_IAM' };
+    const a = this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, name), eq(functionAliases.urlId, urlId))).get();
+    return a ? { qualifier: a.name, authType: a.urlAuth ?? 'AWS_IAM' } : undefined;
   }
 
   /** The function URL's public address (nginx). */
@@ -80,6 +100,18 @@ export class FunctionUrls {
       accountId: r.accountId, name: r.name, socket: this.host.socketPath(functionKey(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined,
       urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV),
     }));
+    // An alias' URL: to its (primary) version's socket.
+    const servable = new Set(rows.map((r) => `${r.accountId}/${r.name}`));
+    for (const a of this.db.select().from(functionAliases).all()) {
+      if (!a.urlId || !servable.has(`${a.accountId}/${a.functionName}`)) continue;
+      try {
+        const v = this.records.get(a.accountId, a.functionName, a.version);
+        await this.host.ensure(this.invocations.unitOptions(v));
+        routes.push({ accountId: a.accountId, name: a.functionName, socket: this.host.socketPath(functionKey(a.accountId, a.functionName, v.version)), urlId: a.urlId, urlAuth: a.urlAuth ?? undefined });
+      } catch (err) {
+        log.warn(`function ${a.functionName}, alias ${a.name}: ${(err as Error).message}`);
+      }
+    }
     await this.driver.sync(routes, { concurrency: this.config.limits.concurrentExecutions }).catch((err) => log.warn(`nginx: ${(err as Error).message}`));
   }
 }

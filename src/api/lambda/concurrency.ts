@@ -1,0 +1,16 @@
+/** Lambda's reserved-concurrency operations (Put/Get/DeleteFunctionConcurrency) over src/cloud/functions/concurrency.ts. */
+import { int, members } from './members.js';
+import type { Operations } from './routes.js';
+import { json } from './shapes.js';
+
+export const concurrencyOps: Operations = {
+  PutFunctionConcurrency: async ({ cloud, accountId, p, body }) =>
+    json({ ReservedConcurrentExecutions: await cloud.functions.putConcurrency(accountId, p('FunctionName'), int(members(body), 'ReservedConcurrentExecutions')) }),
+  // Without a reservation, Lambda answers an empty object.
+  GetFunctionConcurrency: ({ cloud, accountId, p }) =>
+    json({ ReservedConcurrentExecutions: cloud.functions.concurrency.get(accountId, p('FunctionName')) }),
+  DeleteFunctionConcurrency: async ({ cloud, accountId, p }) => {
+    await cloud.functions.deleteConcurrency(accountId, p('FunctionName'));
+    return new Response(null, { status: 204 });
+  },
+};

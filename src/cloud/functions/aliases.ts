@@ -1,0 +1,162 @@
+/**
+ * Aliases: a name for one of a function's versions ($LATEST or a published number), optionally with one more version
+ * that gets a share of the invocations (RoutingConfig.AdditionalVersionWeights). Invoke, GetFunction and the resource
+ * policy take an alias as a qualifier; an alias may have a function URL of its own (urls.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { and, asc, eq } from 'drizzle-orm';
+import type { Db } from '../../db/index.js';
+import { functionAliases } from '../../db/schema.js';
+import { CloudError } from '../errors.js';
+import type { FunctionRecords } from './records.js';
+import { invalid } from './types.js';
+
+export type AliasRow = typeof functionAliases.$inferSelect;
+
+/** An alias as Get/Create/UpdateAlias show it. */
+export interface AliasView {
+  arn: string;
+  name: string;
+  version: string;
+  description: string;
+  routing?: { version: string; weight: number };
+  revision: string;
+}
+
+/** What CreateAlias/UpdateAlias give (undefined: unchanged on update; routing null: none). */
+export interface AliasInput {
+  version?: string;
+  description?: string;
+  routing?: { version: string; weight: number } | null;
+}
+
+/** Lambda's alias names: not a number (that is a version), letters, digits, `-` and `_`. */
+const ALIAS = /^[a-zA-Z0-9_-]{1,128}$/;
+const VERSION = /^(\$LATEST|\d{1,10})$/;
+
+/**
+ * The version an invocation of the alias runs: its own, or its routing config's with that weight's chance (`roll` is
+ * a number in [0, 1)).
+ */
+export function pickVersion(r: Pick<AliasRow, 'version' | 'extraVersion' | 'extraWeight'>, roll = Math.random()): string {
+  return r.extraVersion !== null && r.extraWeight !== null && roll < r.extraWeight ? r.extraVersion : r.version;
+}
+
+export const isAliasName = (s: string) => ALIAS.test(s) && !/^\d+$/.test(s);
+
+export class FunctionAliases {
+  constructor(private readonly db: Db, private readonly records: FunctionRecords) {}
+
+  private where(accountId: string, fn: string, name: string) {
+    return and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn), eq(functionAliases.name, name));
+  }
+
+  /** The alias' row, if the function has one of that name. */
+  find(accountId: string, fn: string, name: string): AliasRow | undefined {
+    return this.records.alias(accountId, fn, name);
+  }
+
+  row(accountId: string, fn: string, name: string): AliasRow {
+    const r = isAliasName(name) ? this.find(accountId, fn, name) : undefined;
+    if (!r) throw new CloudError('ResourceNotFoundException', `Alias not found: ${this.records.names.arn(accountId, fn, name.slice(0, 128))}`);
+    return r;
+  }
+
+  view(r: AliasRow): AliasView {
+    return {
+      arn: this.records.names.arn(r.accountId, r.functionName, r.name), name: r.name, version: r.version, description: r.description,
+      routing: r.extraVersion !== null && r.extraWeight !== null ? { version: r.extraVersion, weight: r.extraWeight } : undefined, revision: r.revision,
+    };
+  }
+
+  get(accountId: string, ref: string, name: string): AliasView {
+    const fn = this.function(accountId, ref);
+    return this.view(this.row(accountId, fn, name));
+  }
+
+  create(accountId: string, ref: string, name: string, input: AliasInput): AliasView {
+    const fn = this.function(accountId, ref);
+    if (!isAliasName(name)) {
+      throw new CloudError('ValidationException', `1 validation error detected: Value '${name.slice(0, 200)}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)`);
+    }
+    if (input.version === undefined) throw new CloudError('ValidationException', "1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null");
+    this.check(accountId, fn, input.version, input.routing ?? undefined, input.description);
+    if (this.find(accountId, fn, name)) throw new CloudError('ResourceConflictException', `Alias already exists: ${this.records.names.arn(accountId, fn, name)}`);
+    this.db.insert(functionAliases).values({
+      accountId, functionName: fn, name, version: input.version, description: input.description ?? '', extraVersion: input.routing?.version ?? null,
+      extraWeight: input.routing?.weight ?? null, revision: randomUUID(), createdAt: Date.now(),
+    }).run();
+    return this.get(accountId, fn, name);
+  }
+
+  /** UpdateAlias: a RevisionId given must be the alias' current one (PreconditionFailedException otherwise). */
+  update(accountId: string, ref: string, name: string, input: AliasInput, revisionId?: string): AliasView {
+    const fn = this.function(accountId, ref);
+    const r = this.row(accountId, fn, name);
+    if (revisionId !== undefined && revisionId !== r.revision) {
+      throw new CloudError('PreconditionFailedException', 'The Revision Id provided does not match the latest Revision Id. Call the GetAlias API to retrieve the latest Revision Id');
+    }
+    const version = input.version ?? r.version;
+    const routing = input.routing === undefined ? this.view(r).routing : input.routing ?? undefined;
+    this.check(accountId, fn, version, routing, input.description);
+    this.db.update(functionAliases).set({
+      version, description: input.description ?? r.description, extraVersion: routing?.version ?? null, extraWeight: routing?.weight ?? null, revision: randomUUID(),
+    }).where(this.where(accountId, fn, name)).run();
+    return this.get(accountId, fn, name);
+  }
+
+  delete(accountId: string, ref: string, name: string): AliasRow {
+    const fn = this.function(accountId, ref);
+    const r = this.row(accountId, fn, name);
+    this.db.delete(functionAliases).where(this.where(accountId, fn, name)).run();
+    return r;
+  }
+
+  /** ListAliases: the function's aliases by name (those routing to `version` only, with one). */
+  list(accountId: string, ref: string, version?: string): AliasView[] {
+    const fn = this.function(accountId, ref);
+    return this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn)))
+      .orderBy(asc(functionAliases.name)).all().filter((r) => version === undefined || r.version === version || r.extraVersion === version).map((r) => this.view(r));
+  }
+
+  /** Every alias of a function (its URLs and policies go with it). */
+  rowsOf(accountId: string, fn: string): AliasRow[] {
+    return this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn))).all();
+  }
+
+  /** The aliases that route to a version (which cannot be deleted while they do). */
+  routingTo(accountId: string, fn: string, version: string): AliasRow[] {
+    return this.rowsOf(accountId, fn).filter((r) => r.version === version || r.extraVersion === version);
+  }
+
+  deleteAll(accountId: string, fn: string): void {
+    this.db.delete(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn))).run();
+  }
+
+  /** The function's name (an alias-qualified ARN is not a FunctionName here, as in Lambda). */
+  private function(accountId: string, ref: string): string {
+    const q = this.records.names.parse(accountId, ref);
+    if (q.qualifier !== undefined) throw invalid(`The function name must not be qualified here: ${ref.slice(0, 170)}`);
+    this.records.row(accountId, q.name);
+    return q.name;
+  }
+
+  /** The versions exist, the routing is one other published version with a weight from 0 to 1, as Lambda takes them. */
+  private check(accountId: string, fn: string, version: string, routing: { version: string; weight: number } | undefined, description?: string): void {
+    if (!VERSION.test(version)) {
+      throw new CloudError('ValidationException', `1 validation error detected: Value '${version.slice(0, 200)}' at 'functionVersion' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)`);
+    }
+    this.records.get(accountId, fn, version);
+    if (description !== undefined && (description.length > 256 || description.includes('\0'))) {
+      throw new CloudError('ValidationException', "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256");
+    }
+    if (!routing) return;
+    if (!/^\d{1,10}$/.test(routing.version)) throw invalid(`Invalid function version ${routing.version.slice(0, 200)}. Function version ${routing.version.slice(0, 200)} is not a published version.`);
+    if (!(routing.weight >= 0 && routing.weight <= 1)) {
+      throw new CloudError('ValidationException', `1 validation error detected: Value '${routing.weight}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]`);
+    }
+    if (version === '$LATEST') throw invalid('$LATEST is not supported for an alias pointing to more than 1 version');
+    if (routing.version === version) throw invalid(`Invalid function version ${version}. Function version ${version} is already included in primary version pointer.`);
+    this.records.get(accountId, fn, routing.version);
+  }
+}
