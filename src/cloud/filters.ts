@@ -9,7 +9,7 @@
  * A name nothing knows is InvalidParameterValue, as on AWS.
  */
 import { compile } from '../wildcard.js';
-import { CloudError, invalidParam } from './errors.js';
+import { CloudError, invalidParam, type ErrorCode } from './errors.js';
 
 export interface Filter { name: string; values: string[] }
 
@@ -73,7 +73,7 @@ export function filterRows<T>(rows: T[], filters: Filter[], fields: Fields<T>, t
 }
 
 /** The resources a Describe names by id (all when it names none), or `code` naming those that do not exist. */
-export function byIds<T extends { id: string }>(rows: T[], ids: string[], code: string, what: string): T[] {
+export function byIds<T extends { id: string }>(rows: T[], ids: string[], code: ErrorCode, what: string): T[] {
   if (!ids.length) return rows;
   const have = new Set(rows.map((r) => r.id));
   const missing = ids.filter((id) => !have.has(id));
