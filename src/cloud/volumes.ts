@@ -14,6 +14,7 @@ import { containerLeader } from '../host/nspawn.js';
 import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
 import { CloudError, invalidParam, passDryRun } from './errors.js';
+import { hostFailure } from './errors/host.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
 import type { VpcSyncs } from './vpc-plane.js';
@@ -170,7 +171,7 @@ export class Volumes {
         await this.hotPlug.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
       } catch (err) {
         this.setDetached(volumeId);
-        throw err;
+        throw hostFailure(err, `hot plugging ${volumeId} into ${instanceId}`);
       }
     }
     return { ...vol, ...set };
@@ -191,11 +192,9 @@ export class Volumes {
       this.setDetached(vol.id);
       await this.nfsPlug.unplug(inst, vol.id, device, false).catch(() => undefined);
       // The user reads what to do; the command line, PIDs and addresses of the failure stay in the server's log.
-      log.warn(`mounting ${vol.id} in ${inst.id}: ${(err as Error).message}`);
-      const why = err instanceof NfsMountError && err.kernelLacksNfs
-        ? "this host's kernel cannot mount NFS in containers; an instance of a type that runs as a VM takes volumes (over iSCSI)"
-        : 'the host could not mount it; attach it again, and if it fails again ask the operator (the server log has the detail)';
-      throw new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': ${why}.`);
+      throw hostFailure(err, `mounting ${vol.id} in ${inst.id}`, (e) => e instanceof NfsMountError && e.kernelLacksNfs
+        ? new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': this host cannot attach volumes to container instances; use an instance type that runs as a VM (m5, c5, r5, ...), which takes volumes over iSCSI.`)
+        : undefined);
     }
     return { ...vol, ...set };
   }
@@ -219,12 +218,12 @@ export class Volumes {
     const inst = this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).get();
     if (inst?.runtime === 'container') {
       this.setDetached(volumeId);
-      await this.nfsPlug.unplug(inst, volumeId, vol.device, inst.state === 'running');
+      await this.nfsPlug.unplug(inst, volumeId, vol.device, inst.state === 'running').catch((err) => { throw hostFailure(err, `unmounting ${volumeId} from ${inst.id}`); });
       return { ...vol, attachState: 'detaching' };
     }
     if (inst?.state === 'running') {
       if (inst.runtime !== 'q35' && !force) throw new CloudError('IncorrectState', `The instance '${inst.id}' is a microvm, which gives volumes back while it is stopped.`);
-      if (inst.runtime === 'q35') await this.hotPlug.unplug(inst.id, volumeId, force);
+      if (inst.runtime === 'q35') await this.hotPlug.unplug(inst.id, volumeId, force).catch((err) => { throw hostFailure(err, `unplugging ${volumeId} from ${inst.id}`); });
     }
     await this.host.iscsi.unexport(volumeId).catch(() => undefined);
     this.setDetached(volumeId);
