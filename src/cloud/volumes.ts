@@ -13,7 +13,7 @@ import { NfsMountError } from '../host/nfs.js';
 import { containerLeader } from '../host/nspawn.js';
 import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
-import { CloudError, invalidParam, passDryRun } from './errors.js';
+import { CloudError, invalidParam, malformed, notFound, passDryRun } from './errors.js';
 import { hostFailure } from './errors/host.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
@@ -93,9 +93,9 @@ export class Volumes {
   ) {}
 
   get(accountId: string, id: string): Volume {
-    if (!isId('vol', id)) throw new CloudError('InvalidVolumeID.Malformed', `Invalid id: "${id}" (expecting "vol-...")`);
+    if (!isId('vol', id)) throw malformed('InvalidVolumeID.Malformed', id);
     const row = this.db.select().from(volumes).where(and(eq(volumes.id, id), eq(volumes.accountId, accountId))).get();
-    if (!row) throw new CloudError('InvalidVolume.NotFound', `The volume '${id}' does not exist.`);
+    if (!row) throw notFound('InvalidVolume.NotFound', id);
     return row;
   }
 
@@ -152,7 +152,7 @@ export class Volumes {
     if (!device) throw new CloudError('MissingParameter', 'The request must contain the parameter device');
     if (!/^\/dev\/(sd[b-z]|xvd[b-z]|sd[b-z][1-9]|xvd[b-z][a-z]?|nvme\d+n1)$/.test(device)) throw invalidParam(`Value (${device}) for parameter device is invalid. ${device} is not a valid EBS device name.`);
     const inst = this.db.select().from(instances).where(and(eq(instances.id, instanceId), eq(instances.accountId, accountId))).get();
-    if (!inst || inst.state === 'terminated') throw new CloudError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+    if (!inst || inst.state === 'terminated') throw notFound('InvalidInstanceID.NotFound', instanceId);
     if (vol.instanceId) throw new CloudError('VolumeInUse', `${volumeId} is already attached to an instance`);
     if (vol.availabilityZone !== inst.availabilityZone) {
       throw new CloudError('InvalidVolume.ZoneMismatch', `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`);
@@ -261,9 +261,9 @@ export class Volumes {
   // ---------------------------------------------------------------- snapshots
 
   snapshot(accountId: string, id: string): Snapshot {
-    if (!isId('snap', id)) throw new CloudError('InvalidSnapshotID.Malformed', `Invalid id: "${id}" (expecting "snap-...")`);
+    if (!isId('snap', id)) throw malformed('InvalidSnapshotID.Malformed', id);
     const row = this.db.select().from(snapshots).where(and(eq(snapshots.id, id), eq(snapshots.accountId, accountId))).get();
-    if (!row) throw new CloudError('InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
+    if (!row) throw notFound('InvalidSnapshot.NotFound', id);
     return row;
   }
 

@@ -9,6 +9,7 @@ import { ec2Error } from '../../src/api/ec2/index.js';
 import { lambdaCode, lambdaCodes, lambdaError } from '../../src/api/lambda/errors.js';
 import { lambdaError as lambdaErrorFromShapes } from '../../src/api/lambda/shapes.js';
 import { stsError } from '../../src/api/sts/index.js';
+import { byIds } from '../../src/cloud/filters.js';
 
 const entries = (c: Record<string, ErrorSpec>) => Object.entries(c);
 
@@ -60,6 +61,14 @@ describe('error catalogues', () => {
     expect(notFound('InvalidVolume.NotFound', 'vol-1').message).toBe("The volume 'vol-1' does not exist.");
     expect(malformed('InvalidVolumeID.Malformed', 'x').message).toBe('Invalid id: "x" (expecting "vol-...")');
     expect(malformed('InvalidInstanceID.Malformed', 'x').message).toBe('Invalid id: "x"');
+    // A Describe naming ids that do not exist says so in AWS's words, whatever its caller calls the resource.
+    const missing = (code: 'InvalidNetworkInterfaceID.NotFound' | 'InvalidNetworkAclID.NotFound' | 'InvalidSnapshot.NotFound') => {
+      try { byIds([{ id: 'a' }], ['a', 'x-1'], code, 'thing'); } catch (err) { return (err as Error).message; }
+      return 'found';
+    };
+    expect(missing('InvalidNetworkInterfaceID.NotFound')).toBe("The networkInterface ID 'x-1' does not exist");
+    expect(missing('InvalidNetworkAclID.NotFound')).toBe("The networkAcl ID 'x-1' does not exist");
+    expect(missing('InvalidSnapshot.NotFound')).toBe("The snapshot 'x-1' does not exist.");
   });
 
   it('keeps each catalogue sorted, one entry per code', () => {
