@@ -4,6 +4,8 @@
  * InternalError, worded generically.
  */
 import { describe, expect, it } from 'vitest';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { CloudError } from '../../src/cloud/errors.js';
 import { failureDetail, hostFailure, hostText, INTERNAL_MESSAGE } from '../../src/cloud/errors/host.js';
@@ -58,5 +60,30 @@ describe('hostFailure', () => {
     expect(hostFailure(err, 'x', () => undefined).code).toBe('InternalError');
     const domain = new CloudError('AttachmentLimitExceeded', 'no free slot');
     expect(hostFailure(domain, 'x', () => refusal)).toBe(domain);
+  });
+});
+
+describe('the boundary holds across the source', () => {
+  /** Errors whose message is pcloud's own words or the request's own content, never a host's. */
+  const OWN = /\binstanceof (CloudError|AuthError|BadPathEncoding|MatchBudgetExceeded|UnsafeImageError)\b/;
+  /** An answer to a user (a CloudError, an API error response, a refusal on a socket) ... */
+  const ANSWER = /\b(new CloudError|invalidParam|invalid|ec2Error|lambdaError|stsError|errorFor|refuse)\(/;
+  /** ... built from what a failure says (not a catalogue's wording, `.message(id)`). */
+  const FROM_FAILURE = /\.(message|stderr|stdout|shortMessage|command|escapedCommand)\b(?!\??\.?\()|String\(err|`\$\{err\}/;
+
+  it('no API answer quotes a failure, but through hostText() or of an error that is pcloud\'s own words', async () => {
+    const offenders: string[] = [];
+    for (const top of ['src/cloud', 'src/api', 'src/imds']) {
+      for (const f of await readdir(top, { recursive: true })) {
+        if (!f.endsWith('.ts')) continue;
+        const lines = (await readFile(join(top, f), 'utf8')).split('\n');
+        lines.forEach((line, i) => {
+          if (!ANSWER.test(line) || !FROM_FAILURE.test(line) || line.includes('hostText(')) return;
+          if (OWN.test(lines.slice(Math.max(0, i - 3), i + 1).join('\n'))) return;
+          offenders.push(`${top}/${f}:${i + 1}: ${line.trim()}`);
+        });
+      }
+    }
+    expect(offenders).toEqual([]);
   });
 });
