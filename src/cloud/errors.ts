@@ -1,17 +1,31 @@
 /**
- * Domain errors carry the AWS error code the client expects; the wire layer maps each code to its HTTP status
- * and serializes it in the protocol's own format (src/api/ec2/errors.ts).
+ * Domain errors carry an AWS error code from one of the catalogues (src/cloud/errors/: EC2, Lambda, STS), so a code
+ * outside them does not type-check; the wire layer reads each code's HTTP status from the catalogue and serializes it
+ * in the protocol's own format (src/api/ec2/errors.ts, src/api/lambda/errors.ts, src/api/sts).
  */
+import { ec2Errors, type Ec2Code } from './errors/ec2.js';
+import { lambdaErrors, type LambdaCode } from './errors/lambda.js';
+import { stsErrors, type StsCode } from './errors/sts.js';
+import type { ErrorSpec } from './errors/spec.js';
+
+export { ec2Errors, lambdaErrors, stsErrors, type Ec2Code, type LambdaCode, type StsCode, type ErrorSpec };
+
+/** Every code a domain error may carry. */
+export type ErrorCode = Ec2Code | LambdaCode | StsCode;
+
 export class CloudError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(readonly code: ErrorCode, message: string) {
     super(message);
   }
 }
 
-export const notFound = (code: string, id: string, what: string) =>
-  new CloudError(code, `The ${what} '${id}' does not exist`);
-export const malformed = (code: string, id: string, what: string) =>
-  new CloudError(code, `Invalid id: "${id}" (expecting "${what}")`);
+/** The EC2 codes AWS words the same way each time (a resource that does not exist, an id of the wrong form). */
+type WordedCode = { [K in Ec2Code]: (typeof ec2Errors)[K] extends { message: (id: string) => string } ? K : never }[Ec2Code];
+
+/** The error for a resource that does not exist, in AWS's words (e.g. `notFound('InvalidVpcID.NotFound', id)`). */
+export const notFound = (code: WordedCode & `${string}.NotFound`, id: string) => new CloudError(code, ec2Errors[code].message(id));
+/** The error for an id of the wrong form, in AWS's words (e.g. `malformed('InvalidVolumeID.Malformed', id)`). */
+export const malformed = (code: WordedCode & `${string}.Malformed`, id: string) => new CloudError(code, ec2Errors[code].message(id));
 export const invalidParam = (message: string) => new CloudError('InvalidParameterValue', message);
 export const missingParam = (name: string) =>
   new CloudError('MissingParameter', `The request must contain the parameter ${name}`);
@@ -22,4 +36,9 @@ export const dryRunOperation = () => new CloudError('DryRunOperation', 'Request 
 /** Stop here when DryRun is set: called after validating, before changing anything. */
 export function passDryRun(dryRun: boolean | undefined): void {
   if (dryRun) throw dryRunOperation();
+}
+
+/** A catalogue's entry for `code`, if it has one of its own (never an Object.prototype member). */
+export function specOf(catalogue: Readonly<Record<string, ErrorSpec>>, code: string): ErrorSpec | undefined {
+  return Object.hasOwn(catalogue, code) ? catalogue[code] : undefined;
 }

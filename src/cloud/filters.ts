@@ -9,7 +9,7 @@
  * A name nothing knows is InvalidParameterValue, as on AWS.
  */
 import { compile } from '../wildcard.js';
-import { CloudError, invalidParam } from './errors.js';
+import { CloudError, ec2Errors, invalidParam, specOf, type ErrorCode } from './errors.js';
 
 export interface Filter { name: string; values: string[] }
 
@@ -72,12 +72,12 @@ export function filterRows<T>(rows: T[], filters: Filter[], fields: Fields<T>, t
   return out;
 }
 
-/** The resources a Describe names by id (all when it names none), or `code` naming those that do not exist. */
-export function byIds<T extends { id: string }>(rows: T[], ids: string[], code: string, what: string): T[] {
+/** The resources a Describe names by id (all when it names none), or `code` naming those that do not exist (in AWS's words where the catalogue has them). */
+export function byIds<T extends { id: string }>(rows: T[], ids: string[], code: ErrorCode, what: string): T[] {
   if (!ids.length) return rows;
   const have = new Set(rows.map((r) => r.id));
   const missing = ids.filter((id) => !have.has(id));
-  if (missing.length) throw new CloudError(code, `The ${what} '${missing.join(', ')}' does not exist`);
+  if (missing.length) throw new CloudError(code, specOf(ec2Errors, code)?.message?.(missing.join(', ')) ?? `The ${what} '${missing.join(', ')}' does not exist`);
   const wanted = new Set(ids);
   return rows.filter((r) => wanted.has(r.id));
 }

@@ -3,7 +3,7 @@
  * `{"o": offset}`), a forged or foreign one is InvalidPaginationToken (or the service's own code), and a page holds at
  * most `max` items, with a token for the rest.
  */
-import { CloudError } from './errors.js';
+import { CloudError, type ErrorCode } from './errors.js';
 
 export interface PageRequest {
   /** Items per page; undefined: all of them. */
@@ -21,7 +21,7 @@ export interface Page<T> {
 const MAX_OFFSET = 2 ** 31;
 
 /** The offset a token stands for (0 without one). */
-export function pageOffset(token: string | undefined, code = 'InvalidPaginationToken'): number {
+export function pageOffset(token: string | undefined, code: ErrorCode = 'InvalidPaginationToken'): number {
   if (token === undefined || token === '') return 0;
   try {
     const o = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o?: unknown } | null)?.o;
@@ -45,7 +45,7 @@ export function pageFetched<T>(rows: T[], offset: number, max: number | undefine
 }
 
 /** A page of a list held in memory. */
-export function pageOf<T>(all: T[], req: PageRequest, code?: string): Page<T> {
+export function pageOf<T>(all: T[], req: PageRequest, code?: ErrorCode): Page<T> {
   const offset = pageOffset(req.token, code);
   return pageFetched(all.slice(offset, req.max === undefined ? undefined : offset + req.max + 1), offset, req.max);
 }

@@ -13,7 +13,8 @@ import { NfsMountError } from '../host/nfs.js';
 import { containerLeader } from '../host/nspawn.js';
 import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
-import { CloudError, invalidParam, passDryRun } from './errors.js';
+import { CloudError, invalidParam, malformed, notFound, passDryRun } from './errors.js';
+import { hostFailure } from './errors/host.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
 import type { VpcSyncs } from './vpc-plane.js';
@@ -92,9 +93,9 @@ export class Volumes {
   ) {}
 
   get(accountId: string, id: string): Volume {
-    if (!isId('vol', id)) throw new CloudError('InvalidVolumeID.Malformed', `Invalid id: "${id}" (expecting "vol-...")`);
+    if (!isId('vol', id)) throw malformed('InvalidVolumeID.Malformed', id);
     const row = this.db.select().from(volumes).where(and(eq(volumes.id, id), eq(volumes.accountId, accountId))).get();
-    if (!row) throw new CloudError('InvalidVolume.NotFound', `The volume '${id}' does not exist.`);
+    if (!row) throw notFound('InvalidVolume.NotFound', id);
     return row;
   }
 
@@ -151,7 +152,7 @@ export class Volumes {
     if (!device) throw new CloudError('MissingParameter', 'The request must contain the parameter device');
     if (!/^\/dev\/(sd[b-z]|xvd[b-z]|sd[b-z][1-9]|xvd[b-z][a-z]?|nvme\d+n1)$/.test(device)) throw invalidParam(`Value (${device}) for parameter device is invalid. ${device} is not a valid EBS device name.`);
     const inst = this.db.select().from(instances).where(and(eq(instances.id, instanceId), eq(instances.accountId, accountId))).get();
-    if (!inst || inst.state === 'terminated') throw new CloudError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+    if (!inst || inst.state === 'terminated') throw notFound('InvalidInstanceID.NotFound', instanceId);
     if (vol.instanceId) throw new CloudError('VolumeInUse', `${volumeId} is already attached to an instance`);
     if (vol.availabilityZone !== inst.availabilityZone) {
       throw new CloudError('InvalidVolume.ZoneMismatch', `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`);
@@ -170,7 +171,7 @@ export class Volumes {
         await this.hotPlug.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
       } catch (err) {
         this.setDetached(volumeId);
-        throw err;
+        throw hostFailure(err, `hot plugging ${volumeId} into ${instanceId}`);
       }
     }
     return { ...vol, ...set };
@@ -191,11 +192,9 @@ export class Volumes {
       this.setDetached(vol.id);
       await this.nfsPlug.unplug(inst, vol.id, device, false).catch(() => undefined);
       // The user reads what to do; the command line, PIDs and addresses of the failure stay in the server's log.
-      log.warn(`mounting ${vol.id} in ${inst.id}: ${(err as Error).message}`);
-      const why = err instanceof NfsMountError && err.kernelLacksNfs
-        ? "this host's kernel cannot mount NFS in containers; an instance of a type that runs as a VM takes volumes (over iSCSI)"
-        : 'the host could not mount it; attach it again, and if it fails again ask the operator (the server log has the detail)';
-      throw new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': ${why}.`);
+      throw hostFailure(err, `mounting ${vol.id} in ${inst.id}`, (e) => e instanceof NfsMountError && e.kernelLacksNfs
+        ? new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': this host cannot attach volumes to container instances; use an instance type that runs as a VM (m5, c5, r5, ...), which takes volumes over iSCSI.`)
+        : undefined);
     }
     return { ...vol, ...set };
   }
@@ -219,12 +218,12 @@ export class Volumes {
     const inst = this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).get();
     if (inst?.runtime === 'container') {
       this.setDetached(volumeId);
-      await this.nfsPlug.unplug(inst, volumeId, vol.device, inst.state === 'running');
+      await this.nfsPlug.unplug(inst, volumeId, vol.device, inst.state === 'running').catch((err) => { throw hostFailure(err, `unmounting ${volumeId} from ${inst.id}`); });
       return { ...vol, attachState: 'detaching' };
     }
     if (inst?.state === 'running') {
       if (inst.runtime !== 'q35' && !force) throw new CloudError('IncorrectState', `The instance '${inst.id}' is a microvm, which gives volumes back while it is stopped.`);
-      if (inst.runtime === 'q35') await this.hotPlug.unplug(inst.id, volumeId, force);
+      if (inst.runtime === 'q35') await this.hotPlug.unplug(inst.id, volumeId, force).catch((err) => { throw hostFailure(err, `unplugging ${volumeId} from ${inst.id}`); });
     }
     await this.host.iscsi.unexport(volumeId).catch(() => undefined);
     this.setDetached(volumeId);
@@ -262,9 +261,9 @@ export class Volumes {
   // ---------------------------------------------------------------- snapshots
 
   snapshot(accountId: string, id: string): Snapshot {
-    if (!isId('snap', id)) throw new CloudError('InvalidSnapshotID.Malformed', `Invalid id: "${id}" (expecting "snap-...")`);
+    if (!isId('snap', id)) throw malformed('InvalidSnapshotID.Malformed', id);
     const row = this.db.select().from(snapshots).where(and(eq(snapshots.id, id), eq(snapshots.accountId, accountId))).get();
-    if (!row) throw new CloudError('InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
+    if (!row) throw notFound('InvalidSnapshot.NotFound', id);
     return row;
   }
 

@@ -87,8 +87,6 @@ afterAll(async () => { await close?.(); });
 const create = (name: string, env?: Record<string, string>) => me().send(new CreateFunctionCommand({
   FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: ZIP }, ...(env ? { Environment: { Variables: env } } : {}),
 }));
-/** PreconditionFailedException is 412 in Lambda; its status comes from the error catalogue (not yet there): the code is asserted. */
-const precondition = (p: Promise<unknown>) => failure(p).then((s) => s.replace(/^PreconditionFailedException \d+$/, 'PreconditionFailedException'));
 const failure = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error & { $metadata?: { httpStatusCode?: number }; Reason?: string }) =>
   `${e.name} ${e.$metadata?.httpStatusCode}${e.Reason ? ` ${e.Reason}` : ''}`);
 const errorOf = (p: Promise<unknown>) => p.then(() => { throw new Error('no error'); }, (e: Error) => e);
@@ -134,7 +132,7 @@ describe('aliases', () => {
     const second = await me().send(new ListAliasesCommand({ FunctionName: 'aliased', MaxItems: 1, Marker: first.NextMarker }));
     expect([second.Aliases?.map((a) => a.Name), second.NextMarker]).toEqual([['live'], undefined]);
 
-    expect(await precondition(me().send(new UpdateAliasCommand({ FunctionName: 'aliased', Name: 'live', FunctionVersion: '2', RevisionId: 'stale' })))).toBe('PreconditionFailedException');
+    expect(await failure(me().send(new UpdateAliasCommand({ FunctionName: 'aliased', Name: 'live', FunctionVersion: '2', RevisionId: 'stale' })))).toBe('PreconditionFailedException 412');
     const moved = await me().send(new UpdateAliasCommand({ FunctionName: 'aliased', Name: 'live', RoutingConfig: { AdditionalVersionWeights: { 2: 0.25 } }, RevisionId: live.RevisionId }));
     expect(moved).toMatchObject({ FunctionVersion: '1', Description: 'prod', RoutingConfig: { AdditionalVersionWeights: { 2: 0.25 } } });
     expect(moved.RevisionId).not.toBe(live.RevisionId);
@@ -203,7 +201,7 @@ describe('resource policies', () => {
     // The name alone is the caller's own function (it has none of that name).
     expect(await failure(clients.get(OTHER)!.send(new InvokeCommand({ FunctionName: 'shared' })))).toBe('ResourceNotFoundException 404');
 
-    expect(await precondition(me().send(new RemovePermissionCommand({ FunctionName: 'shared', StatementId: 'other', RevisionId: 'stale' })))).toBe('PreconditionFailedException');
+    expect(await failure(me().send(new RemovePermissionCommand({ FunctionName: 'shared', StatementId: 'other', RevisionId: 'stale' })))).toBe('PreconditionFailedException 412');
     await me().send(new RemovePermissionCommand({ FunctionName: 'shared', StatementId: 'other' }));
     expect(await failure(me().send(new RemovePermissionCommand({ FunctionName: 'shared', StatementId: 'other' })))).toBe('ResourceNotFoundException 404');
     expect(await failure(clients.get(OTHER)!.send(new InvokeCommand({ FunctionName: arn })))).toBe('AccessDeniedException 403');

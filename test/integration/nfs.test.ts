@@ -156,7 +156,7 @@ describe('real containers', () => {
         } else {
           expect((err as Error).name).toBe('UnsupportedOperation');
           // What the user can do, and no host internals (the command line, the leader's PID, the uplink's address).
-          expect((err as Error).message).toBe(`The volume '${vol}' could not be mounted in the container '${id}': this host's kernel cannot mount NFS in containers; an instance of a type that runs as a VM takes volumes (over iSCSI).`);
+          expect((err as Error).message).toBe(`The volume '${vol}' could not be mounted in the container '${id}': this host cannot attach volumes to container instances; use an instance type that runs as a VM (m5, c5, r5, ...), which takes volumes over iSCSI.`);
           const v = (await srv.ec2.send(new DescribeVolumesCommand({ VolumeIds: [vol] }))).Volumes![0]!;
           expect([v.State, v.Attachments]).toEqual(['available', []]);
           expect(JSON.parse(readFileSync(join(srv.dataDir, 'run/nfs/exports.json'), 'utf8'))).toEqual([]);

@@ -190,6 +190,20 @@ export class FakeFunctions implements HostFunctions {
   }
 }
 
+/**
+ * Failure knob: the next call of `fake[method]` (any fake driver's, e.g. `failNext(api.nfs, 'mountInto', err)`) throws
+ * `err`; the call after it is the fake's own again.
+ */
+export function failNext<T extends object>(fake: T, method: keyof T & string, err: unknown): void {
+  Object.defineProperty(fake, method, {
+    configurable: true, writable: true,
+    value: async () => {
+      delete (fake as Record<string, unknown>)[method];
+      throw err;
+    },
+  });
+}
+
 export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; nfs: FakeNfs; functions: FakeFunctions; vms: FakeVmControl; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });

@@ -130,10 +130,10 @@ describe('the shared rules', () => {
   });
 
   it('byIds keeps the rows named, or names those that do not exist', () => {
-    expect(ids(byIds(rows, [], 'X.NotFound', 'thing'))).toEqual(['r-1', 'r-2', 'r-3']);
-    expect(ids(byIds(rows, ['r-3', 'r-1'], 'X.NotFound', 'thing'))).toEqual(['r-1', 'r-3']);
-    const err = refusal(() => byIds(rows, ['r-1', 'r-9', 'r-8'], 'X.NotFound', 'thing'));
-    expect(err.code).toBe('X.NotFound');
+    expect(ids(byIds(rows, [], 'InvalidAttachment.NotFound', 'thing'))).toEqual(['r-1', 'r-2', 'r-3']);
+    expect(ids(byIds(rows, ['r-3', 'r-1'], 'InvalidAttachment.NotFound', 'thing'))).toEqual(['r-1', 'r-3']);
+    const err = refusal(() => byIds(rows, ['r-1', 'r-9', 'r-8'], 'InvalidAttachment.NotFound', 'thing'));
+    expect(err.code).toBe('InvalidAttachment.NotFound');
     expect(err.message).toBe("The thing 'r-9, r-8' does not exist");
   });
 });

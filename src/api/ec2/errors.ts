@@ -1,14 +1,6 @@
-/** The one table from error codes to HTTP statuses for EC2; anything not listed is a client error (400). */
-export const ec2Status: Record<string, number> = {
-  AuthFailure: 401,
-  UnauthorizedOperation: 403,
-  DryRunOperation: 412,
-  InternalError: 500,
-  RequestEntityTooLarge: 413,
-  ServiceUnavailable: 503,
-  RequestLimitExceeded: 503,
-};
+/** EC2's HTTP statuses, read from the domain's catalogue (src/cloud/errors/ec2.ts); a code it lacks is a client error (400). */
+import { ec2Errors, specOf } from '../../cloud/errors.js';
 
 export function statusFor(code: string): number {
-  return Object.hasOwn(ec2Status, code) ? ec2Status[code]! : 400;
+  return specOf(ec2Errors, code)?.status ?? 400;
 }

@@ -20,7 +20,7 @@ export { authorizeForNginx } from './authorize.js';
 export { lambdaError } from './shapes.js';
 
 /** Domain errors shared with EC2 (tags), in Lambda's words. */
-const lambdaCodes = new Map([['InvalidParameterValue', 'InvalidParameterValueException'], ['TagLimitExceeded', 'InvalidParameterValueException']]);
+import { lambdaCodes } from './errors.js';
 
 const router = new RestRouter(serviceModel('lambda-2015-03-31'));
 /** Implemented operations by the model's names: a Map, so no path can reach anything but a handler. */

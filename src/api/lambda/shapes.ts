@@ -1,19 +1,8 @@
-/** Lambda's answers as JSON: errors (one table from codes to HTTP statuses), FunctionConfiguration, URL configs, tags. */
+/** Lambda's answers as JSON: errors (errors.ts), FunctionConfiguration, URL configs, tags. */
 import type { FunctionUrlView, FunctionView } from '../../cloud/functions/index.js';
 import type { Tag } from '../../cloud/tags.js';
 
-/** The one table from Lambda error codes to HTTP statuses; anything else is a 400. */
-const statuses = new Map<string, number>([
-  ['ResourceNotFoundException', 404], ['ResourceConflictException', 409], ['RequestTooLargeException', 413], ['RequestEntityTooLargeException', 413],
-  ['TooManyRequestsException', 429], ['AccessDeniedException', 403], ['UnrecognizedClientException', 403], ['InvalidSignatureException', 403],
-  ['ServiceException', 500], ['UnsupportedMediaTypeException', 415], ['UnknownOperationException', 404],
-]);
-
-export function lambdaError(code: string, message: string, status = statuses.get(code) ?? 400): Response {
-  return new Response(JSON.stringify({ __type: code, message, Message: message }), {
-    status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': code },
-  });
-}
+export { lambdaError } from './errors.js';
 
 export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });

@@ -1,5 +1,6 @@
 /** STS, as far as the AWS CLI, SDKs and Terraform's provider ask it who they are: GetCallerIdentity. */
 import xml2js from 'xml2js';
+import { specOf, stsErrors } from '../../cloud/errors.js';
 import { requestId as newRequestId } from '../../cloud/ids.js';
 import { xmlSafe } from '../ec2/xml.js';
 import type { Principal } from '../auth/sigv4.js';
@@ -7,9 +8,10 @@ import type { Principal } from '../auth/sigv4.js';
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const builder = new xml2js.Builder({ renderOpts: { pretty: false }, xmldec: { version: '1.0', encoding: 'UTF-8' } });
 
-export function stsError(code: string, message: string, status = 400): Response {
+/** STS's error XML; the status from the domain's catalogue (src/cloud/errors/sts.ts), a code it lacks is a 400. */
+export function stsError(code: string, message: string, status = specOf(stsErrors, code)?.status ?? 400): Response {
   const xml = builder.buildObject({
-    ErrorResponse: { $: { xmlns: NS }, Error: { Type: 'Sender', Code: xmlSafe(code), Message: xmlSafe(message) }, RequestId: newRequestId() },
+    ErrorResponse: { $: { xmlns: NS }, Error: { Type: status >= 500 ? 'Receiver' : 'Sender', Code: xmlSafe(code), Message: xmlSafe(message) }, RequestId: newRequestId() },
   });
   return new Response(xml, { status, headers: { 'content-type': 'text/xml' } });
 }

@@ -12,6 +12,7 @@ import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
+import { hostText } from '../errors/host.js';
 import { validateTags, type Tag, type Tags } from '../tags.js';
 import type { FunctionAliases } from './aliases.js';
 import type { FunctionConcurrency } from './concurrency.js';
@@ -144,7 +145,7 @@ export class FunctionCatalog {
     } catch (err) {
       // The host's own refusals (the unzipped size) are already in Lambda's words; anything else is said to the log only
       // (unzip's message names host paths).
-      if (err instanceof PackageRefused) throw invalid(err.message);
+      if (err instanceof PackageRefused) throw invalid(hostText(err.message, 300));
       log.warn(`unpacking a package of ${accountId}'s ${name}: ${(err as Error).message}`);
       throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
     }

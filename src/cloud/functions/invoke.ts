@@ -8,6 +8,7 @@ import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../hos
 import { log } from '../../log.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
+import { hostText } from '../errors/host.js';
 import { pickVersion } from './aliases.js';
 import type { FatLambdas } from './fat-lambda.js';
 import { ReservedConcurrencyExceeded } from './concurrency.js';
@@ -143,7 +144,7 @@ export class Invocations {
       return undefined;
     }
     const res = { ...(await call), version: v.version };
-    if (res.status !== 200) throw new CloudError('ServiceException', `The function's runtime answered ${res.status}: ${res.payload.toString().slice(0, 200)}`);
+    if (res.status !== 200) throw new CloudError('ServiceException', `The function's runtime answered ${res.status}: ${hostText(res.payload.toString())}`);
     if (res.payload.length > SYNC_PAYLOAD_MAX) {
       return { ...res, functionError: 'Unhandled', payload: Buffer.from(JSON.stringify({ errorMessage: `Response payload size (${res.payload.length} bytes) exceeded maximum allowed payload size (${SYNC_PAYLOAD_MAX} bytes).`, errorType: 'Function.ResponseSizeTooLarge' })) };
     }

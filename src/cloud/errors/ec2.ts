@@ -1,0 +1,77 @@
+/**
+ * EC2's error codes: the one list. A code outside it does not type-check at a throw site (CloudError's code is typed).
+ * To add one: one line, in sorted order: `Code: client` (400), `Code: { status: N }`, or `Code: worded((id) => …)`
+ * when AWS words it the same way each time (then throw it with notFound()/malformed() from ../errors.js).
+ * AWS: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html (client errors 400, except as
+ * listed; server errors 500/503).
+ */
+import type { LambdaCode } from './lambda.js';
+import { client, worded, type ErrorSpec } from './spec.js';
+
+export const ec2Errors = {
+  AddressLimitExceeded: client,
+  AttachmentLimitExceeded: client,
+  AuthFailure: { status: 401 },
+  CannotDelete: client,
+  DependencyViolation: client,
+  DryRunOperation: { status: 412 },
+  FilterLimitExceeded: client,
+  'Gateway.NotAttached': client,
+  IdempotentParameterMismatch: client,
+  IncorrectInstanceState: client,
+  IncorrectState: client,
+  InstanceLimitExceeded: client,
+  InsufficientFreeAddressesInSubnet: client,
+  InternalError: { status: 500 },
+  'InvalidAMIID.Malformed': worded((id) => `Invalid id: "${id}" (expecting "ami-...")`),
+  'InvalidAMIID.NotFound': worded((id) => `The image id '[${id}]' does not exist`),
+  'InvalidAMIName.Duplicate': client,
+  InvalidAction: client,
+  'InvalidAttachment.NotFound': client,
+  'InvalidGroup.Duplicate': client,
+  'InvalidGroup.NotFound': worded((id) => `The security group '${id}' does not exist`),
+  InvalidID: client,
+  'InvalidIPAddress.InUse': client,
+  'InvalidInstanceID.Malformed': worded((id) => `Invalid id: "${id}"`),
+  'InvalidInstanceID.NotFound': worded((id) => `The instance ID '${id}' does not exist`),
+  'InvalidInternetGatewayID.NotFound': worded((id) => `The internetGateway ID '${id}' does not exist`),
+  'InvalidKey.Format': client,
+  'InvalidKeyPair.Duplicate': client,
+  'InvalidKeyPair.NotFound': worded((id) => `The key pair '${id}' does not exist`),
+  'InvalidNetworkAclID.NotFound': worded((id) => `The networkAcl ID '${id}' does not exist`),
+  'InvalidNetworkInterfaceID.NotFound': worded((id) => `The networkInterface ID '${id}' does not exist`),
+  InvalidPaginationToken: client,
+  InvalidParameterCombination: client,
+  InvalidParameterValue: { status: 400, lambda: 'InvalidParameterValueException' satisfies LambdaCode },
+  'InvalidPermission.Duplicate': client,
+  'InvalidPermission.NotFound': client,
+  'InvalidRouteTableID.NotFound': worded((id) => `The routeTable ID '${id}' does not exist`),
+  'InvalidSecurityGroupRuleId.NotFound': worded((id) => `The security group rule ID '${id}' does not exist`),
+  'InvalidSnapshot.NotFound': worded((id) => `The snapshot '${id}' does not exist.`),
+  'InvalidSnapshotID.Malformed': worded((id) => `Invalid id: "${id}" (expecting "snap-...")`),
+  'InvalidSubnet.Conflict': client,
+  'InvalidSubnet.Range': client,
+  'InvalidSubnetID.NotFound': worded((id) => `The subnet ID '${id}' does not exist`),
+  'InvalidVolume.NotFound': worded((id) => `The volume '${id}' does not exist.`),
+  'InvalidVolume.ZoneMismatch': client,
+  'InvalidVolumeID.Malformed': worded((id) => `Invalid id: "${id}" (expecting "vol-...")`),
+  'InvalidVpc.Range': client,
+  'InvalidVpcID.NotFound': worded((id) => `The vpc ID '${id}' does not exist`),
+  MissingAction: client,
+  MissingParameter: client,
+  NoSuchVersion: client,
+  OperationNotPermitted: client,
+  RequestEntityTooLarge: { status: 413 },
+  RequestLimitExceeded: { status: 503 },
+  'Resource.AlreadyAssociated': client,
+  ServiceUnavailable: { status: 503 },
+  TagLimitExceeded: { status: 400, lambda: 'InvalidParameterValueException' satisfies LambdaCode },
+  UnauthorizedOperation: { status: 403 },
+  Unsupported: client,
+  UnsupportedOperation: client,
+  VcpuLimitExceeded: client,
+  VolumeInUse: client,
+  VpcLimitExceeded: client,
+} as const satisfies Record<string, ErrorSpec>;
+
+export type Ec2Code = keyof typeof ec2Errors;
