@@ -110,6 +110,14 @@ export interface HostFunctions {
   codeDir(accountId: string, name: string, revision: string): string;
   unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string>;
   removeCode(accountId: string, name?: string): Promise<void>;
+  /**
+   * Layers (layers.ts): a layer's zip unpacked once by its digest (sha256, hex), resolving to its unzipped size; its
+   * content removed; the bytes a revision's code unzipped to (counted with its layers against Lambda's 250 MB). A host
+   * without them (a test double) takes no layers.
+   */
+  unpackLayer?(digest: string, zip: Buffer): Promise<number>;
+  removeLayer?(digest: string): Promise<void>;
+  codeBytes?(accountId: string, name: string, revision: string): Promise<number>;
   ensure(o: FunctionUnitOptions): Promise<void>;
   stop(key: string): Promise<void>;
   /** Every function unit there is (reconcile). */
