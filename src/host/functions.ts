@@ -170,10 +170,10 @@ export class FunctionHost implements HostFunctions {
    * Unpack a deployment package (zip) once per revision; a revision's code never changes. A package over Lambda's
    * unzipped size, or otherwise unusable, throws PackageRefused and leaves nothing.
    */
-  async unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string> {
+  async unpack(accountId: string, name: string, revision: string, zip: Buffer, max?: number): Promise<string> {
     const dir = this.codeDir(accountId, name, revision);
     if (existsSync(dir)) return dir;
-    await unpackPackage(zip, dir);
+    await unpackPackage(zip, dir, max);
     return dir;
   }
 

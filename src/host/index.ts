@@ -108,7 +108,8 @@ export interface HostNfs {
 export interface HostFunctions {
   socketPath(key: string): string;
   codeDir(accountId: string, name: string, revision: string): string;
-  unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string>;
+  /** max: what it may unzip to (Lambda's 250 MB unless said: less beside layers). */
+  unpack(accountId: string, name: string, revision: string, zip: Buffer, max?: number): Promise<string>;
   removeCode(accountId: string, name?: string): Promise<void>;
   /**
    * Layers (layers.ts): a layer's zip unpacked once by its digest (sha256, hex), resolving to its unzipped size; its

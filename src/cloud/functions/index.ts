@@ -17,6 +17,7 @@ import type { Tag, Tags } from '../tags.js';
 import { FunctionCatalog, type AccountSettings, type CreateExtras } from './crud.js';
 import { FatLambdas } from './fat-lambda.js';
 import { Invocations, type InvokeAnswer } from './invoke.js';
+import { FunctionLayers } from './layers.js';
 import { FunctionNames } from './params.js';
 import { reconcileUnits } from './reconcile.js';
 import { FunctionRecords } from './records.js';
@@ -40,6 +41,8 @@ export class Functions {
   private readonly urls: FunctionUrls;
   private readonly catalog: FunctionCatalog;
   private readonly tagging: FunctionTagging;
+  /** Layers: Publish/Get/List/DeleteLayerVersion (layers.ts). */
+  readonly layers: FunctionLayers;
 
   /**
    * consoles: the VMs whose consoles fat lambdas serve (the instances and their displays); state: where the console
@@ -58,7 +61,8 @@ export class Functions {
     this.fat = new FatLambdas(this.records, host, state, consoles);
     this.invocations = new Invocations(this.records, host, config, this.fat);
     this.urls = new FunctionUrls(db, this.records, host, config, this.invocations);
-    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls);
+    this.layers = new FunctionLayers(db, host, config);
+    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.layers);
     this.tagging = new FunctionTagging(this.records, this.catalog, tags);
   }
 

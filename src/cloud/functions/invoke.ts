@@ -29,6 +29,7 @@ export class Invocations {
       key: functionKey(v.accountId, v.name, v.version), functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
+      ...(v.layers?.length ? { layers: v.layers.map((l) => l.digest) } : {}),
     };
   }
 
