@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import {
-  CreateFunctionCommand, DeleteFunctionCommand, DeleteLayerVersionCommand, GetAccountSettingsCommand, GetFunctionConfigurationCommand,
+  type Architecture, type Runtime, CreateFunctionCommand, DeleteFunctionCommand, DeleteLayerVersionCommand, GetAccountSettingsCommand, GetFunctionConfigurationCommand,
   GetLayerVersionByArnCommand, GetLayerVersionCommand, LambdaClient, ListLayersCommand, ListLayerVersionsCommand, PublishLayerVersionCommand,
   PublishVersionCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -93,7 +93,7 @@ async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: st
 
 const publish = (LayerName: string, extra: { fill?: number; runtimes?: string[]; archs?: string[]; client?: LambdaClient } = {}) =>
   (extra.client ?? lambda).send(new PublishLayerVersionCommand({
-    LayerName, Content: { ZipFile: zip(64, extra.fill ?? 1) }, CompatibleRuntimes: extra.runtimes, CompatibleArchitectures: extra.archs,
+    LayerName, Content: { ZipFile: zip(64, extra.fill ?? 1) }, CompatibleRuntimes: extra.runtimes as Runtime[] | undefined, CompatibleArchitectures: extra.archs as Architecture[] | undefined,
   }));
 
 const fn = (FunctionName: string, Layers?: string[]) => lambda.send(new CreateFunctionCommand({
