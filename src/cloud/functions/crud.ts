@@ -221,7 +221,10 @@ export class FunctionCatalog {
   /** A function with all its versions: the records, its tags, its routes, its units, its code. */
   private async remove(accountId: string, name: string): Promise<void> {
     const versions = this.records.versionNumbers(accountId, name);
-    const layers = this.records.versions(accountId, name).flatMap((v) => (v.layers ?? []).map((l) => l.digest));
+    // (Read as stored: the name may be one Lambda would not take, stored before names were checked.)
+    const row = this.db.select({ layers: functions.layers }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get();
+    const kept = this.db.select({ config: functionVersions.config }).from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).all();
+    const layers = [...(row?.layers ?? []), ...kept.flatMap((v) => v.config.layers ?? [])].map((l) => l.digest);
     this.db.transaction((tx) => {
       tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).run();
       tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
