@@ -17,6 +17,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KeyedQueue } from '../serial.js';
 import { unpackPackage, UNZIPPED_MAX } from './code-package.js';
 
 /** A layer's content address: sha256 of its zip in hex (nothing else is ever a path here). */
@@ -28,6 +29,9 @@ function checkDigest(digest: string): string {
 }
 
 export class LayerStore {
+  /** Work on one layer's content or one merged tree, one at a time (two accounts may publish the same zip at once). */
+  private readonly jobs = new KeyedQueue();
+
   constructor(private readonly dataDir: string) {}
 
   private get root(): string {
@@ -43,7 +47,11 @@ export class LayerStore {
    * Unpack a layer's zip once (its digest is the sha256 of zip, hex); resolves to its unzipped size. A zip over Lambda's
    * unzipped size, or unusable, throws PackageRefused and leaves nothing.
    */
-  async unpack(digest: string, zip: Buffer): Promise<number> {
+  unpack(digest: string, zip: Buffer): Promise<number> {
+    return this.jobs.run(digest, () => this.unpackNow(digest, zip));
+  }
+
+  private async unpackNow(digest: string, zip: Buffer): Promise<number> {
     const dir = this.contentDir(digest);
     const sizeFile = `${dir}.size`;
     const known = await readFile(sizeFile, 'utf8').catch(() => undefined);
@@ -68,7 +76,11 @@ export class LayerStore {
   }
 
   /** A layer's content, when no layer version and no function needs it any more. */
-  async remove(digest: string): Promise<void> {
+  remove(digest: string): Promise<void> {
+    return this.jobs.run(digest, () => this.removeNow(digest));
+  }
+
+  private async removeNow(digest: string): Promise<void> {
     const dir = this.contentDir(digest);
     await rm(`${dir}.size`, { force: true });
     await rm(dir, { recursive: true, force: true });
@@ -100,7 +112,12 @@ export class LayerStore {
   async opt(digests: string[]): Promise<string | undefined> {
     if (!digests.length) return undefined;
     const dir = this.optPath(digests);
-    if (digests.length === 1 || (existsSync(`${dir}.layers`) && existsSync(dir))) return dir;
+    if (digests.length === 1) return dir;
+    return this.jobs.run(dir, () => this.merged(digests, dir));
+  }
+
+  private async merged(digests: string[], dir: string): Promise<string> {
+    if (existsSync(`${dir}.layers`) && existsSync(dir)) return dir;
     await mkdir(join(this.root, 'opt'), { recursive: true, mode: 0o700 });
     const tmp = `${dir}.tmp-${randomUUID()}`;
     try {

@@ -44,8 +44,10 @@ class LayeredHost extends FakeFunctionHost {
     this.layerContent.delete(digest);
     this.removed.push(digest);
   }
+  /** What every function's code unzipped to. */
+  codeSize = 1000;
   async codeBytes(): Promise<number> {
-    return 1000;
+    return this.codeSize;
   }
 }
 
@@ -211,6 +213,21 @@ describe('a function\'s layers', () => {
     expect(await errorOf(fn('borrowing', [theirs.LayerVersionArn!]))).toMatchObject({ code: 'AccessDeniedException', status: 403 });
     for (const name of ['six', 'malformed', 'twice', 'missing', 'borrowing']) {
       expect(await errorOf(lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name })))).toMatchObject({ code: 'ResourceNotFoundException' });
+    }
+  });
+
+  it('refuses layers that with the function\'s code pass 250 MB unzipped, as Lambda says it', async () => {
+    const v = await publish('big', { fill: 41 });
+    await fn('tight');
+    fns.codeSize = 262_144_000 - 100;
+    try {
+      expect(await errorOf(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'tight', Layers: [v.LayerVersionArn!] })))).toEqual({
+        code: 'InvalidParameterValueException', status: 400,
+        message: `Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is ${262_144_000 - 100 + 640} bytes.`,
+      });
+      expect((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'tight' }))).Layers).toBeUndefined();
+    } finally {
+      fns.codeSize = 1000;
     }
   });
 
