@@ -213,6 +213,18 @@ export interface FunctionConfig {
   codeSha256: string;
   codeSize: number;
   revision: string;
+  /** Its layers, in order (absent: none; stored before layers existed). */
+  layers?: FunctionLayer[];
+}
+
+/** A layer version a function uses: its ARN and size as FunctionConfiguration shows them, its content's address. */
+export interface FunctionLayer {
+  arn: string;
+  codeSize: number;
+  /** sha256 (hex) of the layer's zip: where its unpacked content is (kept while a function uses it, deleted or not). */
+  digest: string;
+  /** Its unzipped size, counted toward the function's 250 MB with its code. */
+  unzippedSize: number;
 }
 
 export const functions = sqliteTable('functions', {
@@ -229,6 +241,7 @@ export const functions = sqliteTable('functions', {
   codeSha256: text('code_sha256').notNull(),
   codeSize: integer('code_size').notNull(),
   revision: text('revision').notNull(),
+  layers: text('layers', { mode: 'json' }).$type<FunctionLayer[]>().notNull().default([]),
   lastVersion: integer('last_version').notNull().default(0),
   urlId: text('url_id'),
   urlAuth: text('url_auth'),
@@ -283,3 +296,27 @@ export const functionPolicies = sqliteTable('function_policies', {
   statements: text('statements', { mode: 'json' }).$type<PolicyStatement[]>().notNull(),
   revision: text('revision').notNull(),
 }, (t) => [primaryKey({ columns: [t.accountId, t.functionName, t.qualifier] })]);
+
+// Lambda layers: a counter per layer (version numbers are never reused), and each published version's metadata; the
+// content is stored content-addressed by the host (src/host/layers.ts) and kept while any function uses it.
+export const lambdaLayers = sqliteTable('lambda_layers', {
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  lastVersion: integer('last_version').notNull().default(0),
+}, (t) => [primaryKey({ columns: [t.accountId, t.name] })]);
+
+export const lambdaLayerVersions = sqliteTable('lambda_layer_versions', {
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  version: integer('version').notNull(),
+  description: text('description').notNull().default(''),
+  compatibleRuntimes: text('compatible_runtimes', { mode: 'json' }).$type<string[]>().notNull(),
+  compatibleArchitectures: text('compatible_architectures', { mode: 'json' }).$type<string[]>().notNull(),
+  licenseInfo: text('license_info'),
+  /** sha256 of the zip: base64 (CodeSha256, as Lambda shows it) and hex (the content's address on the host). */
+  codeSha256: text('code_sha256').notNull(),
+  digest: text('digest').notNull(),
+  codeSize: integer('code_size').notNull(),
+  unzippedSize: integer('unzipped_size').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.name, t.version] }), index('lambda_layer_versions_digest').on(t.digest)]);

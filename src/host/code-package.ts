@@ -21,20 +21,24 @@ export class PackageRefused extends Error {
 const tooLarge = (max: number) => new PackageRefused(`Unzipped size must be smaller than ${max} bytes`);
 const unusable = (why: string) => new PackageRefused(`Could not unzip uploaded file. Please check your file, then try to upload again. (${why})`);
 
-/** Unpack zip into dir (which must not exist yet); throws PackageRefused on a bad package. */
-export async function unpackPackage(zip: Buffer, dir: string, max = UNZIPPED_MAX): Promise<void> {
+/**
+ * Unpack zip into dir (which must not exist yet); throws PackageRefused on a bad package. Resolves to the bytes it
+ * really inflates to (what counts toward Lambda's unzipped limit, with a function's layers).
+ */
+export async function unpackPackage(zip: Buffer, dir: string, max = UNZIPPED_MAX): Promise<number> {
   const tmp = `${dir}.tmp-${randomUUID()}`;
   const file = `${tmp}.zip`;
   await mkdir(dirname(dir), { recursive: true });
   try {
     await writeFile(file, zip, { mode: 0o600 });
-    await checkSizes(file, max);
+    const size = await checkSizes(file, max);
     await mkdir(tmp, { mode: 0o755 });
     const res = await run('bwrap', confined([file], [tmp], ['unzip', '-q', '-o', file, '-d', tmp]), { reject: false });
     // unzip: 1 is a warning (e.g. a stray path component it refused); more is an unusable archive.
     if (res.exitCode > 1) throw unusable(res.stderr.trim().split('\n').pop()?.replaceAll(file, 'the package') ?? `unzip ${res.exitCode}`);
     await checkLinks(tmp);
     await rename(tmp, dir);
+    return size;
   } finally {
     await rm(file, { force: true });
     await rm(tmp, { recursive: true, force: true });
@@ -42,14 +46,16 @@ export async function unpackPackage(zip: Buffer, dir: string, max = UNZIPPED_MAX
 }
 
 /** The sizes the archive declares, then the bytes it really inflates to (at most max + 1 of them are ever read). */
-async function checkSizes(file: string, max: number): Promise<void> {
+async function checkSizes(file: string, max: number): Promise<number> {
   const listed = await run('bwrap', confined([file], [], ['unzip', '-Z', '-t', file]), { reject: false });
   const declared = /(\d+) bytes uncompressed/.exec(listed.stdout);
   if (listed.exitCode !== 0 || !declared) throw unusable('not a zip archive');
   if (Number(declared[1]) >= max) throw tooLarge(max);
   // The real output, counted as it streams: head stops reading (and unzip then stops) one byte past the limit.
   const counted = await run('bwrap', confined([file], [], ['sh', '-c', 'unzip -p -- "$0" | head -c "$1" | wc -c', file, String(max)]));
-  if (Number(counted.stdout.trim()) >= max) throw tooLarge(max);
+  const size = Number(counted.stdout.trim());
+  if (size >= max) throw tooLarge(max);
+  return size;
 }
 
 /** bwrap's arguments to run command with only /usr, the readable paths and the writable ones (same paths). */

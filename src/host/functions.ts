@@ -25,6 +25,7 @@ import { log } from '../log.js';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
 import { unpackPackage } from './code-package.js';
+import { LayerStore } from './layers.js';
 import { programPrefix, TASK_ROOT } from './sandbox.js';
 import { SandboxUsers } from './sandbox-users.js';
 import { unitFingerprint } from './units/fingerprint.js';
@@ -121,12 +122,26 @@ export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string
     AWS_LAMBDA_FUNCTION_NAME: o.functionName, AWS_LAMBDA_FUNCTION_VERSION: o.version, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(o.memoryMiB),
     AWS_REGION: o.region, AWS_DEFAULT_REGION: o.region, AWS_EXECUTION_ENV: `AWS_Lambda_${o.runtime}`, LAMBDA_TASK_ROOT: TASK_ROOT,
     _HANDLER: o.handler, TZ: ':UTC', LANG: 'en_US.UTF-8', PATH: '/usr/local/bin:/usr/bin:/bin', PYTHONUNBUFFERED: '1',
+    ...(o.layers?.length ? layerPaths(o.runtime) : {}),
     ...o.environment,
   };
 }
 
+/**
+ * Where a runtime looks in a function's layers (/opt), as Lambda sets it: programs in /opt/bin, libraries in /opt/lib,
+ * Python packages in /opt/python (and its site-packages), Node modules in /opt/nodejs/node_modules (and node20's).
+ * Set for functions with layers (without any, /opt is not there).
+ */
+export function layerPaths(runtime: string): Record<string, string> {
+  const paths: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin:/opt/bin', LD_LIBRARY_PATH: `${TASK_ROOT}/lib:/opt/lib` };
+  if (runtime.startsWith('python')) paths.PYTHONPATH = `/opt/python/lib/${runtime.replace(/\.x$/, '')}/site-packages:/opt/python`;
+  if (runtime.startsWith('nodejs')) paths.NODE_PATH = `/opt/nodejs/node${/^nodejs(\d+)/.exec(runtime)?.[1] ?? ''}/node_modules:/opt/nodejs/node_modules:${TASK_ROOT}`;
+  return paths;
+}
+
 export class FunctionHost implements HostFunctions {
   private readonly python: string;
+  private readonly layerStore: LayerStore;
 
   constructor(
     private readonly units: UnitManager,
@@ -135,6 +150,7 @@ export class FunctionHost implements HostFunctions {
     private readonly opts: FunctionHostOptions = DEFAULT_FUNCTION_HOST,
   ) {
     this.python = pythonCommand(opts.python);
+    this.layerStore = new LayerStore(dataDir);
   }
 
   socketPath(key: string): string {
@@ -154,11 +170,23 @@ export class FunctionHost implements HostFunctions {
    * Unpack a deployment package (zip) once per revision; a revision's code never changes. A package over Lambda's
    * unzipped size, or otherwise unusable, throws PackageRefused and leaves nothing.
    */
-  async unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string> {
+  async unpack(accountId: string, name: string, revision: string, zip: Buffer, max?: number): Promise<string> {
     const dir = this.codeDir(accountId, name, revision);
     if (existsSync(dir)) return dir;
-    await unpackPackage(zip, dir);
+    await unpackPackage(zip, dir, max);
     return dir;
+  }
+
+  codeBytes(accountId: string, name: string, revision: string): Promise<number> {
+    return LayerStore.treeBytes(this.codeDir(accountId, name, revision));
+  }
+
+  unpackLayer(digest: string, zip: Buffer): Promise<number> {
+    return this.layerStore.unpack(digest, zip);
+  }
+
+  removeLayer(digest: string): Promise<void> {
+    return this.layerStore.remove(digest);
   }
 
   async removeCode(accountId: string, name?: string): Promise<void> {
@@ -206,7 +234,9 @@ export class FunctionHost implements HostFunctions {
         serviceLimits: serving === 'prefork' ? limits : { memoryMaxBytes: (o.memoryMiB + 64) * 2 ** 20, tasksMax: 64, cpuQuotaPercent: cpuPercent },
         serviceRuntimeMaxSec: o.timeoutSec + (accept ? 5 + o.idleSec + START_SEC : 24 * 3600),
       },
-      ...(o.console ? { noNewPrivileges: true } : { sandbox: { code: o.codeDir, readOnly: runtimeFiles(o, this.python), hidden: [this.dataDir] } }),
+      ...(o.console ? { noNewPrivileges: true } : {
+        sandbox: { code: o.codeDir, readOnly: runtimeFiles(o, this.python), hidden: [this.dataDir], ...(o.layers?.length ? { opt: this.layerStore.optPath(o.layers) } : {}) },
+      }),
     };
   }
 
@@ -268,6 +298,8 @@ export class FunctionHost implements HostFunctions {
     }));
     if (running.every(Boolean) && (await readFile(this.specStamp(o.key), 'utf8').catch(() => '')) === stamp) return;
     await this.takeDown(o.key);
+    // Its /opt: its layers merged once, before its first start.
+    await this.layerStore.opt(o.layers ?? []);
     await mkdir(join(this.runDir, 'lambda'), { recursive: true });
     try {
       for (const spec of specs) await this.units.start(spec);

@@ -108,8 +108,17 @@ export interface HostNfs {
 export interface HostFunctions {
   socketPath(key: string): string;
   codeDir(accountId: string, name: string, revision: string): string;
-  unpack(accountId: string, name: string, revision: string, zip: Buffer): Promise<string>;
+  /** max: what it may unzip to (Lambda's 250 MB unless said: less beside layers). */
+  unpack(accountId: string, name: string, revision: string, zip: Buffer, max?: number): Promise<string>;
   removeCode(accountId: string, name?: string): Promise<void>;
+  /**
+   * Layers (layers.ts): a layer's zip unpacked once by its digest (sha256, hex), resolving to its unzipped size; its
+   * content removed; the bytes a revision's code unzipped to (counted with its layers against Lambda's 250 MB). A host
+   * without them (a test double) takes no layers.
+   */
+  unpackLayer?(digest: string, zip: Buffer): Promise<number>;
+  removeLayer?(digest: string): Promise<void>;
+  codeBytes?(accountId: string, name: string, revision: string): Promise<number>;
   ensure(o: FunctionUnitOptions): Promise<void>;
   stop(key: string): Promise<void>;
   /** Every function unit there is (reconcile). */

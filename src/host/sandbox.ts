@@ -21,6 +21,9 @@ import { dirname } from 'node:path';
 /** Where a function's code is inside its sandbox, under both managers (as on Lambda). */
 export const TASK_ROOT = '/var/task';
 
+/** Where a function's layers are inside its sandbox, merged in order (as on Lambda). */
+export const OPT_ROOT = '/opt';
+
 /** What of /etc a runtime needs: the loader's cache, name resolution, TLS roots, time zones, alternatives' links. */
 const ETC = ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'resolv.conf', 'hosts', 'host.conf', 'nsswitch.conf', 'gai.conf', 'protocols',
   'services', 'ssl', 'ca-certificates', 'localtime', 'alternatives', 'mime.types'].map((f) => `/etc/${f}`);
@@ -37,6 +40,8 @@ export interface SandboxSpec {
   uid: number;
   /** The function's code on the host: read-only at TASK_ROOT. */
   codeDir: string;
+  /** The function's layers, merged (layers.ts), on the host: read-only at OPT_ROOT. */
+  optDir?: string;
   /** Host files or directories the runtime needs outside /usr (its shim, an interpreter elsewhere): read-only, same path. */
   readOnly: string[];
   /** The seccomp BPF program (sandbox-seccomp.py). */
@@ -52,6 +57,10 @@ export interface SandboxSpec {
 /** The command that runs spec.command in its sandbox (argv: nothing here goes through a shell's parsing but "$@"). */
 export function sandboxCommand(s: SandboxSpec): string[] {
   if (!Number.isInteger(s.uid) || s.uid <= 0 || s.uid > 65534) throw new Error(`not a sandbox user: ${s.uid}`);
+  // /opt is the layers' only: a runtime installed under it on the host would be shadowed (or shadow the layers).
+  if (s.optDir && s.readOnly.some((p) => p === OPT_ROOT || p.startsWith(`${OPT_ROOT}/`))) {
+    throw new Error(`a function with layers cannot run where its runtime is under ${OPT_ROOT} on the host: install it elsewhere (PCLOUD_PYTHON, node)`);
+  }
   const bwrap = ['bwrap', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session',
     ...USR_ROOT,
     // The directories leading to what is bound, readable (bwrap would make them 0700, root's only).
@@ -60,6 +69,7 @@ export function sandboxCommand(s: SandboxSpec): string[] {
     '--ro-bind', s.passwd, '/etc/passwd', '--ro-bind', s.group, '/etc/group',
     ...s.readOnly.flatMap((p) => ['--ro-bind', p, p]),
     '--ro-bind', s.codeDir, TASK_ROOT,
+    ...(s.optDir ? ['--ro-bind', s.optDir, OPT_ROOT] : []),
     '--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--size', String(TMP_BYTES), '--tmpfs', '/tmp',
     '--chdir', TASK_ROOT, '--clearenv', ...Object.entries(s.env).flatMap(([k, v]) => ['--setenv', k, v]),
     '--seccomp', '9', '--'];

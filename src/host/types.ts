@@ -80,6 +80,8 @@ export interface FunctionUnitOptions {
   runtime: string;
   handler: string;
   codeDir: string;
+  /** Its layers' content digests, in order (host/layers.ts): unpacked, they are its /opt. */
+  layers?: string[];
   memoryMiB: number;
   timeoutSec: number;
   environment: Record<string, string>;

@@ -54,16 +54,20 @@ const shapes = {
   CreateFunction: {
     FunctionName: 'string', Runtime: 'string', Handler: 'string', Role: 'string', Description: 'string', MemorySize: 'integer',
     Timeout: 'integer', Environment: { Variables: 'stringMap' }, Code: { ZipFile: 'string', S3Bucket: 'string', ImageUri: 'string' },
-    Publish: 'boolean', Tags: 'stringMap', PackageType: 'string', Architectures: 'stringList',
+    Publish: 'boolean', Tags: 'stringMap', PackageType: 'string', Architectures: 'stringList', Layers: 'stringList',
   },
   UpdateFunctionConfiguration: {
     Runtime: 'string', Handler: 'string', Role: 'string', Description: 'string', MemorySize: 'integer', Timeout: 'integer',
-    Environment: { Variables: 'stringMap' },
+    Environment: { Variables: 'stringMap' }, Layers: 'stringList',
   },
   UpdateFunctionCode: { ZipFile: 'string', Publish: 'boolean', ImageUri: 'string', S3Bucket: 'string' },
   PublishVersion: { Description: 'string' },
   CreateFunctionUrlConfig: { AuthType: 'string' },
   TagResource: { Tags: 'stringMap' },
+  PublishLayerVersion: {
+    Description: 'string', Content: { ZipFile: 'string', S3Bucket: 'string', S3Key: 'string' }, CompatibleRuntimes: 'stringList',
+    CompatibleArchitectures: 'stringList', LicenseInfo: 'string',
+  },
 } as const satisfies Record<string, Shape>;
 
 export interface Body {
@@ -84,6 +88,11 @@ export interface Body {
   AuthType?: string;
   PackageType?: string;
   Architectures?: string[];
+  Layers?: string[];
+  Content?: { ZipFile?: string; S3Bucket?: string; S3Key?: string };
+  CompatibleRuntimes?: string[];
+  CompatibleArchitectures?: string[];
+  LicenseInfo?: string;
 }
 
 /** Parse and type an operation's JSON body (an empty body is `{}`). */

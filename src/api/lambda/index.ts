@@ -9,6 +9,7 @@ import type { Principal } from '../auth/sigv4.js';
 import { log } from '../../log.js';
 import { serviceModel } from '../model/index.js';
 import { BadPathEncoding, RestRouter } from '../model/rest-router.js';
+import { layerOps } from './layers.js';
 import { functionOps, type Operations } from './routes.js';
 import { aliasOps } from './aliases.js';
 import { concurrencyOps } from './concurrency.js';
@@ -24,7 +25,7 @@ import { lambdaCodes } from './errors.js';
 
 const router = new RestRouter(serviceModel('lambda-2015-03-31'));
 /** Implemented operations by the model's names: a Map, so no path can reach anything but a handler. */
-const operations = new Map(Object.entries({ ...functionOps, ...aliasOps, ...policyOps, ...concurrencyOps, ...eventSourceOps } satisfies Operations));
+const operations = new Map(Object.entries({ ...functionOps, ...aliasOps, ...policyOps, ...concurrencyOps, ...eventSourceOps, ...layerOps } satisfies Operations));
 
 /** The first path segments of Lambda's operations (`2015-03-31`, `2018-10-31`, …): how an unsigned request is told apart. */
 export const lambdaPathPrefixes = router.prefixes;

@@ -12,6 +12,7 @@ export function input(b: Body): FunctionInput {
     runtime: b.Runtime, handler: b.Handler, role: b.Role, description: b.Description, memoryMiB: b.MemorySize, timeoutSec: b.Timeout,
     // Object.fromEntries defines own properties: `__proto__` is only ever a key. A plain object still (drizzle asks for its constructor).
     environment: vars && Object.fromEntries(vars),
+    layers: b.Layers,
   };
 }
 

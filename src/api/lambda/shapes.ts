@@ -7,7 +7,7 @@ export { lambdaError } from './errors.js';
 export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
-const timestamp = (t: number) => new Date(t).toISOString().replace('Z', '+0000');
+export const timestamp = (t: number) => new Date(t).toISOString().replace('Z', '+0000');
 
 /** FunctionConfiguration, as Lambda answers it. */
 export function configShape(v: FunctionView) {
@@ -20,6 +20,8 @@ export function configShape(v: FunctionView) {
     RevisionId: v.revision, State: 'Active', LastUpdateStatus: 'Successful', PackageType: 'Zip', Architectures: ['x86_64'],
     EphemeralStorage: { Size: 512 }, SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
     LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${v.name}` },
+    // Omitted without layers, as Lambda does.
+    Layers: v.layers?.length ? v.layers.map((l) => ({ Arn: l.arn, CodeSize: l.codeSize })) : undefined,
   };
 }
 

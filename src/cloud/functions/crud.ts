@@ -5,11 +5,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functions, functionVersions } from '../../db/schema.js';
+import { functions, functionVersions, type FunctionLayer } from '../../db/schema.js';
 import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
 import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
-import { KeyedQueue } from '../../serial.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
@@ -18,8 +17,10 @@ import type { FunctionAliases } from './aliases.js';
 import type { FunctionConcurrency } from './concurrency.js';
 import type { FatLambdas } from './fat-lambda.js';
 import type { FunctionPolicies } from './policy.js';
+import type { FunctionLayers } from './layers.js';
 import { check, checkZipSize } from './params.js';
 import type { FunctionRecords } from './records.js';
+import { storedCode } from './storage.js';
 import type { FunctionUrls } from './urls.js';
 import { CONSOLE_ENV, MODE_TAG, NAME, ZIP_MAX, functionKey, invalid, type FunctionInput, type FunctionRow, type FunctionView } from './types.js';
 
@@ -49,10 +50,13 @@ export class FunctionCatalog {
     private readonly aliases: FunctionAliases,
     private readonly policies: FunctionPolicies,
     private readonly concurrency: FunctionConcurrency,
+    private readonly layers: FunctionLayers,
   ) {}
 
-  /** Creates and code updates of one account, one at a time: its limits are checked against what it holds. */
-  private readonly uploads = new KeyedQueue();
+  /** Creates, code updates and layer uploads of one account, one at a time: its limits are checked against what it holds. */
+  private get uploads() {
+    return this.layers.uploads;
+  }
 
   /**
    * CreateFunction; its tags are stored with it, and the invoke-mode tag sets its mode (a process per request, or a
@@ -70,6 +74,7 @@ export class FunctionCatalog {
     this.fat.checkOwner(accountId, input.environment);
     if (!zip) throw invalid('Code.ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
     checkZipSize(zip, 'CreateFunction');
+    const layers = this.layers.resolve(accountId, input.layers ?? []);
     const view = await this.uploads.run(accountId, async () => {
       if (this.records.exists(accountId, name)) {
         throw new CloudError('ResourceConflictException', `Function already exist: ${name}`);
@@ -80,12 +85,12 @@ export class FunctionCatalog {
         throw new CloudError('ServiceQuotaExceededException', `This account has ${count} functions, as many as this cloud allows one account (${most}). Delete functions you no longer need, or ask the operator of this cloud to raise the limit.`);
       }
       this.checkCodeStorage(accountId, zip.length);
-      const code = await this.unpack(accountId, name, zip);
+      const code = await this.unpack(accountId, name, zip, layers);
       const now = Date.now();
       this.db.insert(functions).values({
         accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
         memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
-        mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, createdAt: now, updatedAt: now,
+        mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, layers, createdAt: now, updatedAt: now,
       }).run();
       return publish ? this.publish(accountId, name, '') : this.records.get(accountId, name);
     });
@@ -99,26 +104,11 @@ export class FunctionCatalog {
    * keeps it) must fit in its code storage: CodeStorageExceededException otherwise.
    */
   private checkCodeStorage(accountId: string, adding: number, replacing?: FunctionRow): void {
-    const stored = this.storedCode(accountId, replacing);
+    const stored = storedCode(this.db, accountId, replacing);
     const limit = this.config.limits.codeStorageBytes;
     if (stored + adding > limit) {
       throw new CloudError('CodeStorageExceededException', `Code storage limit exceeded: this account stores ${stored} bytes of deployment packages, and ${adding} more would pass its limit of ${limit} bytes. Delete functions or versions you no longer need, or ask the operator of this cloud to raise the limit.`);
     }
-  }
-
-  /** Bytes of deployment packages the account keeps: each revision once, whether $LATEST's or a version's (or both). */
-  private storedCode(accountId: string, leaving?: FunctionRow): number {
-    const sizes = new Map<string, number>();
-    for (const r of this.db.select({ name: functions.name, revision: functions.revision, size: functions.codeSize }).from(functions).where(eq(functions.accountId, accountId)).all()) {
-      sizes.set(`${r.name}/${r.revision}`, r.size);
-    }
-    const versions = this.db.select({
-      name: functionVersions.name, revision: sql<string>`json_extract(${functionVersions.config}, '$.revision')`, size: sql<number>`json_extract(${functionVersions.config}, '$.codeSize')`,
-    }).from(functionVersions).where(eq(functionVersions.accountId, accountId)).all();
-    const kept = new Set(versions.map((v) => `${v.name}/${v.revision}`));
-    for (const v of versions) sizes.set(`${v.name}/${v.revision}`, Number(v.size) || 0);
-    if (leaving && !kept.has(`${leaving.name}/${leaving.revision}`)) sizes.delete(`${leaving.name}/${leaving.revision}`);
-    return [...sizes.values()].reduce((a, b) => a + b, 0);
   }
 
   /** GetAccountSettings: the account's limits and what it uses of them. */
@@ -129,7 +119,7 @@ export class FunctionCatalog {
         totalCodeSize: this.config.limits.codeStorageBytes, codeSizeZipped: ZIP_MAX, codeSizeUnzipped: UNZIPPED_MAX, functionCount: this.config.limits.functions,
         concurrentExecutions: concurrent, unreservedConcurrentExecutions: this.concurrency.unreserved(accountId),
       },
-      usage: { totalCodeSize: this.storedCode(accountId), functionCount: this.functionCount(accountId) },
+      usage: { totalCodeSize: storedCode(this.db, accountId), functionCount: this.functionCount(accountId) },
     };
   }
 
@@ -137,14 +127,18 @@ export class FunctionCatalog {
     return this.db.select({ n: sql<number>`count(*)` }).from(functions).where(eq(functions.accountId, accountId)).get()!.n;
   }
 
-  private async unpack(accountId: string, name: string, zip: Buffer): Promise<{ codeSha256: string; codeSize: number; revision: string }> {
+  /** The package unpacked as a new revision; with layers, what it unzips to must leave room for theirs. */
+  private async unpack(accountId: string, name: string, zip: Buffer, layers: FunctionLayer[]): Promise<{ codeSha256: string; codeSize: number; revision: string }> {
     if (zip.length < 4 || zip.readUInt32LE(0) !== 0x04034b50) throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
     const revision = randomUUID();
     try {
-      await this.host.unpack(accountId, name, revision, zip);
+      await this.host.unpack(accountId, name, revision, zip, layers.length ? this.layers.roomFor(layers) : undefined);
     } catch (err) {
       // The host's own refusals (the unzipped size) are already in Lambda's words; anything else is said to the log only
       // (unzip's message names host paths).
+      if (err instanceof PackageRefused && layers.length && err.message.startsWith('Unzipped size')) {
+        throw invalid(`Function code combined with layers exceeds the maximum allowed size of ${UNZIPPED_MAX} bytes.`);
+      }
       if (err instanceof PackageRefused) throw invalid(hostText(err.message, 300));
       log.warn(`unpacking a package of ${accountId}'s ${name}: ${(err as Error).message}`);
       throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
@@ -158,8 +152,9 @@ export class FunctionCatalog {
     if (!zip) throw invalid('ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
     checkZipSize(zip, 'UpdateFunctionCode');
     await this.uploads.run(accountId, async () => {
-      this.checkCodeStorage(accountId, zip.length, this.records.row(accountId, name));
-      const code = await this.unpack(accountId, name, zip);
+      const row = this.records.row(accountId, name);
+      this.checkCodeStorage(accountId, zip.length, row);
+      const code = await this.unpack(accountId, name, zip, row.layers);
       this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
     });
     await this.host.stop(functionKey(accountId, name, '$LATEST'));
@@ -168,10 +163,15 @@ export class FunctionCatalog {
 
   async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
     const { name } = this.records.names.parse(accountId, ref);
-    const servedConsole = Object.hasOwn(this.records.row(accountId, name).environment, CONSOLE_ENV);
+    const before = this.records.row(accountId, name);
+    const servedConsole = Object.hasOwn(before.environment, CONSOLE_ENV);
     check(input, false);
     this.fat.checkOwner(accountId, input.environment);
     const set: Partial<FunctionRow> = { updatedAt: Date.now() };
+    if (input.layers !== undefined) {
+      set.layers = this.layers.resolve(accountId, input.layers);
+      if (set.layers.length) this.layers.checkUnzipped(await this.host.codeBytes?.(accountId, name, before.revision) ?? 0, set.layers);
+    }
     if (input.runtime !== undefined) set.runtime = input.runtime;
     if (input.handler !== undefined) set.handler = input.handler;
     if (input.role !== undefined) set.role = input.role;
@@ -183,6 +183,7 @@ export class FunctionCatalog {
     this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
     // The next invoke starts the unit with the new configuration.
     await this.host.stop(functionKey(accountId, name, '$LATEST'));
+    if (set.layers) await this.layers.release(before.layers.map((l) => l.digest));
     // A function that starts or stops serving a VM's console changes its URL's route.
     if (input.environment !== undefined && Object.hasOwn(input.environment, CONSOLE_ENV) !== servedConsole) await this.urls.sync();
     return this.records.get(accountId, name);
@@ -213,8 +214,8 @@ export class FunctionCatalog {
     const q = this.records.names.parse(accountId, ref, qualifier);
     this.records.row(accountId, q.name);
     if (q.qualifier && q.qualifier !== '$LATEST') {
-      const v = this.records.get(accountId, q.name, q.qualifier);
-      if (v.version !== q.qualifier) throw invalid(`Deletion of aliases is not supported by DeleteFunction: use DeleteAlias (${q.qualifier}).`);
+      const gone = this.records.get(accountId, q.name, q.qualifier);
+      if (gone.version !== q.qualifier) throw invalid(`Deletion of aliases is not supported by DeleteFunction: use DeleteAlias (${q.qualifier}).`);
       const routing = this.aliases.routingTo(accountId, q.name, q.qualifier);
       if (routing.length) {
         throw new CloudError('ResourceConflictException', `Unable to delete version because the following aliases reference it: [${routing.map((a) => a.name).join(', ')}]`);
@@ -222,6 +223,7 @@ export class FunctionCatalog {
       this.policies.deleteFor(accountId, q.name, q.qualifier);
       this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).run();
       await this.host.stop(functionKey(accountId, q.name, q.qualifier));
+      await this.layers.release((gone.layers ?? []).map((l) => l.digest));
       return q.name;
     }
     await this.remove(accountId, q.name);
@@ -231,6 +233,10 @@ export class FunctionCatalog {
   /** A function with all its versions: the records, its tags, its routes, its units, its code. */
   private async remove(accountId: string, name: string): Promise<void> {
     const versions = this.records.versionNumbers(accountId, name);
+    // (Read as stored: the name may be one Lambda would not take, stored before names were checked.)
+    const row = this.db.select({ layers: functions.layers }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get();
+    const kept = this.db.select({ config: functionVersions.config }).from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).all();
+    const layers = [...(row?.layers ?? []), ...kept.flatMap((v) => v.config.layers ?? [])].map((l) => l.digest);
     this.db.transaction((tx) => {
       tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).run();
       tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
@@ -242,5 +248,6 @@ export class FunctionCatalog {
     await this.urls.sync();
     for (const v of ['$LATEST', ...versions]) await this.host.stop(functionKey(accountId, name, v));
     await this.host.removeCode(accountId, name);
+    await this.layers.release(layers);
   }
 }

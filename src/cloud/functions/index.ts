@@ -19,6 +19,7 @@ import { FunctionConcurrency } from './concurrency.js';
 import { FunctionCatalog, type AccountSettings, type CreateExtras } from './crud.js';
 import { FatLambdas } from './fat-lambda.js';
 import { Invocations, type InvokeAnswer } from './invoke.js';
+import { FunctionLayers } from './layers.js';
 import { FunctionNames } from './params.js';
 import { reconcileUnits } from './reconcile.js';
 import { FunctionPolicies, INVOKE_URL, type PermissionInput } from './policy.js';
@@ -49,6 +50,8 @@ export class Functions {
   readonly aliases: FunctionAliases;
   readonly policies: FunctionPolicies;
   readonly concurrency: FunctionConcurrency;
+  /** Layers: Publish/Get/List/DeleteLayerVersion (layers.ts). */
+  readonly layers: FunctionLayers;
 
   /**
    * consoles: the VMs whose consoles fat lambdas serve (the instances and their displays); state: where the console
@@ -70,7 +73,8 @@ export class Functions {
     this.concurrency = new FunctionConcurrency(db, this.records, config);
     this.invocations = new Invocations(this.records, host, config, this.fat, this.policies);
     this.urls = new FunctionUrls(db, this.records, host, config, this.invocations);
-    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency);
+    this.layers = new FunctionLayers(db, host, config);
+    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency, this.layers);
     this.tagging = new FunctionTagging(this.records, this.catalog, tags);
   }
 

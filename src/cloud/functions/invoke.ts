@@ -35,6 +35,7 @@ export class Invocations {
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
       reservedConcurrency: this.records.row(v.accountId, v.name).reservedConcurrency ?? undefined,
+      ...(v.layers?.length ? { layers: v.layers.map((l) => l.digest) } : {}),
     };
   }
 

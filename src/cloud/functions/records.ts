@@ -45,7 +45,7 @@ export class FunctionRecords {
   latest(r: FunctionRow): FunctionView {
     return {
       runtime: r.runtime, handler: r.handler, role: r.role, description: r.description, memoryMiB: r.memoryMiB, timeoutSec: r.timeoutSec,
-      environment: r.environment, mode: r.mode, codeSha256: r.codeSha256, codeSize: r.codeSize, revision: r.revision,
+      environment: r.environment, mode: r.mode, codeSha256: r.codeSha256, codeSize: r.codeSize, revision: r.revision, layers: r.layers,
       name: r.name, accountId: r.accountId, version: '$LATEST', arn: this.names.arn(r.accountId, r.name), lastModified: r.updatedAt,
     };
   }

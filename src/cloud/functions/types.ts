@@ -44,6 +44,8 @@ export interface FunctionInput {
   timeoutSec?: number;
   environment?: Record<string, string>;
   mode?: string;
+  /** Layer version ARNs, in order ([]: none). */
+  layers?: string[];
 }
 
 /** A function version's whole configuration, as GetFunctionConfiguration shows it. */

@@ -87,6 +87,8 @@ export interface UnitSandbox {
   code: string;
   /** Host files or directories it needs outside /usr (its runtime, an interpreter elsewhere): read-only at the same path. */
   readOnly: string[];
+  /** A Lambda function's layers, merged (host/layers.ts): read-only at /opt. */
+  opt?: string;
   /**
    * Host directories it must not see inside them (the data dir): systemd puts an empty read-only tmpfs over each, as
    * its read-only system shows the rest of the host; the direct manager's sandbox shows nothing it does not bind.
