@@ -23,7 +23,7 @@ export default defineConfig({
       'test/unit/serve-guards.test.ts',
       'test/unit/storage-unshifted.test.ts',
     ],
-    env: { PCLOUD_TEST_TIER: 'fast' },
+    env: { PCLOUD_TEST_TIER: 'fast', PCLOUD_STRICT_SHAPES: '1' },
     pool: 'threads',
     testTimeout: 10_000,
   },
