@@ -6,6 +6,7 @@ export default defineConfig({
     // The integration and compat suites share one real `pcloud serve` (and its storage pool): run files one by one.
     fileParallelism: false,
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/strict-shapes.ts'],
     testTimeout: 120_000,
     hookTimeout: 600_000,
     reporters: ['default'],

@@ -21,11 +21,15 @@ import { securityGroupActions } from './actions/security-groups.js';
 import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
+import { unofferedActions } from './actions/unoffered.js';
 
 /** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
 export const actions = new Map(Object.entries({
-  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions,
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...unofferedActions,
 } satisfies Actions));
+
+/** The actions answered as AWS answers where a feature is not offered (the coverage table tells them apart). */
+export const unofferedNames: ReadonlySet<string> = new Set(Object.keys(unofferedActions));
 
 const model = serviceModel('ec2-2016-11-15');
 

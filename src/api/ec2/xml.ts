@@ -7,6 +7,7 @@
 import xml2js from 'xml2js';
 import { NOT_XML_CHAR, unservable } from '../../cloud/text.js';
 import type { Node } from '../model/compile.js';
+import { strictShapes } from '../model/strict.js';
 
 export const EC2_NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
@@ -75,27 +76,29 @@ function write(node: Node, v: unknown, path: string, strict: boolean): unknown {
     }
     case 'boolean':
       if (typeof v !== 'boolean') wrong('a boolean');
-      return xmlSafe(String(v));
+      return text(v);
     case 'integer': case 'long':
       if (typeof v !== 'number' || !Number.isInteger(v)) wrong('an integer');
-      return xmlSafe(String(v));
+      return text(v);
     case 'double': case 'float':
       if (typeof v !== 'number') wrong('a number');
-      return xmlSafe(String(v));
+      return text(v);
     case 'timestamp':
       if (v instanceof Date) return v.toISOString();
       if (typeof v === 'number') return new Date(v).toISOString();
       if (typeof v !== 'string') wrong('a timestamp');
-      return xmlSafe(String(v));
+      return text(v);
     default:
       if (v instanceof Date) return v.toISOString(); // a date the model types as a string (Image.CreationDate)
       if (typeof v !== 'string') wrong('a string');
-      return xmlSafe(String(v));
+      return text(v);
   }
 }
 
-/** Shape checks refuse (instead of dropping) what a shape does not have: set for every test run. */
-export const strictShapes = () => process.env.PCLOUD_STRICT_SHAPES === '1';
+/** A scalar as XML text (a structure or list where a scalar was due is left out). */
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? xmlSafe(String(v)) : undefined;
+}
 
 /** The operation's answer, serialized from its output shape (requestId first). Throws ShapeMismatch only when strict. */
 export function successXml(action: string, requestId: string, body: Record<string, unknown>, output: Node, strict = strictShapes()): string {
