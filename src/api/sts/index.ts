@@ -7,6 +7,9 @@ import type { Principal } from '../auth/sigv4.js';
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const builder = new xml2js.Builder({ renderOpts: { pretty: false }, xmldec: { version: '1.0', encoding: 'UTF-8' } });
 
+/** The STS operations pcloud answers (the coverage table lists the model's others as not implemented). */
+export const stsOperations: ReadonlySet<string> = new Set(['GetCallerIdentity']);
+
 export function stsError(code: string, message: string, status = 400): Response {
   const xml = builder.buildObject({
     ErrorResponse: { $: { xmlns: NS }, Error: { Type: 'Sender', Code: xmlSafe(code), Message: xmlSafe(message) }, RequestId: newRequestId() },
@@ -16,7 +19,7 @@ export function stsError(code: string, message: string, status = 400): Response 
 
 export function handleSts(principal: Principal, body: string): Response {
   const action = new URLSearchParams(body).get('Action');
-  if (action !== 'GetCallerIdentity') return stsError('InvalidAction', `Could not find operation ${action ?? ''}`);
+  if (action === null || !stsOperations.has(action)) return stsError('InvalidAction', `Could not find operation ${action ?? ''}`);
   const xml = builder.buildObject({
     GetCallerIdentityResponse: {
       $: { xmlns: NS },
