@@ -23,7 +23,9 @@ export default defineConfig({
       'test/unit/serve-guards.test.ts',
       'test/unit/storage-unshifted.test.ts',
     ],
-    env: { PCLOUD_TEST_TIER: 'fast' },
+    env: { PCLOUD_TEST_TIER: 'fast', PCLOUD_STRICT_SHAPES: '1' },
+    // Strict shapes in the test process (src/api/model/strict.ts).
+    setupFiles: ['test/support/strict-shapes.ts'],
     pool: 'threads',
     testTimeout: 10_000,
   },

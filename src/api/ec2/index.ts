@@ -8,7 +8,10 @@ import type { Principal } from '../auth/sigv4.js';
 import type { Actions, Ctx } from './context.js';
 import { statusFor } from './errors.js';
 import { Query } from './query.js';
-import { errorXml, successXml } from './xml.js';
+import { errorXml, ShapeMismatch, successXml } from './xml.js';
+import { checkInput } from './input.js';
+import { serviceModel, type Operation } from '../model/index.js';
+import { inputNode, outputNode } from '../model/compile.js';
 import { instanceActions } from './actions/instances.js';
 import { imageActions } from './actions/images.js';
 import { keyPairActions } from './actions/keypairs.js';
@@ -18,11 +21,24 @@ import { securityGroupActions } from './actions/security-groups.js';
 import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
+import { unofferedActions } from './actions/unoffered.js';
 
 /** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
 export const actions = new Map(Object.entries({
-  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions,
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...unofferedActions,
 } satisfies Actions));
+
+/** The actions answered as AWS answers where a feature is not offered (the coverage table tells them apart). */
+export const unofferedNames: ReadonlySet<string> = new Set(Object.keys(unofferedActions));
+
+const model = serviceModel('ec2-2016-11-15');
+
+/** The model's operation for an action pcloud implements (every one is in the model: test/unit/model-coverage.test.ts). */
+function operation(action: string): Operation {
+  const op = model.operations.get(action);
+  if (!op) throw new Error(`EC2 action ${action} is not in the EC2 model`);
+  return op;
+}
 
 const XML = { 'content-type': 'text/xml;charset=UTF-8' };
 
@@ -49,12 +65,18 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     const def = actions.get(action);
     if (!def) throw new CloudError('InvalidAction', `The action ${action} is not valid for this web service.`);
     checkVersion(q.str('Version'));
+    const op = operation(action);
+    checkInput(inputNode(model, op), q.entries());
     const ctx: Ctx = { cloud, accountId: principal.accountId, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
     if (def.dryRun !== 'self') passDryRun(ctx.dryRun);
     const result = await withFilterBudget(() => def.handler(ctx));
     log.debug(`ec2 ${action}`);
-    return new Response(successXml(action, requestId, result), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
+    return new Response(successXml(action, requestId, result, outputNode(model, op)), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
   } catch (err) {
+    if (err instanceof ShapeMismatch) {
+      log.error(`ec2 ${action}: the handler's result does not fit the output shape: ${err.message}`);
+      return ec2Error('InternalError', 'An internal error has occurred', requestId);
+    }
     if (err instanceof CloudError) {
       log.debug(`ec2 ${action || '-'}: ${err.code}: ${err.message}`);
       return ec2Error(err.code, err.message, requestId);

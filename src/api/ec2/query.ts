@@ -66,6 +66,11 @@ export class Query {
     return this;
   }
 
+  /** Every parameter (name, value) as the request gave it. */
+  entries(): (readonly [string, string])[] {
+    return [...this.params];
+  }
+
   str(name: string): string | undefined {
     return this.params.get(this.prefix + name);
   }

@@ -50,6 +50,13 @@ export function networkInterfaceShape(cloud: Cloud, inst: Instance, names: Group
   };
 }
 
+/** The same interface as an instance's networkInterfaceSet shows it (InstanceNetworkInterface has fewer members). */
+function instanceNetworkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames) {
+  const { availabilityZone: _az, requesterManaged: _rm, tagSet: _tags, attachment, ...rest } = networkInterfaceShape(cloud, inst, names);
+  const { instanceId: _id, instanceOwnerId: _owner, ...own } = attachment;
+  return { ...rest, attachment: own };
+}
+
 export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefined, names: GroupNames) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
   const groups = groupSet(names, inst.securityGroupIds);
@@ -94,7 +101,7 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
     clientToken: inst.clientToken ?? '',
     tagSet: tagSet(tags),
     hypervisor: inst.runtime === 'container' ? 'nspawn' : 'xen',
-    networkInterfaceSet: terminated ? [] : [networkInterfaceShape(cloud, inst, names)],
+    networkInterfaceSet: terminated ? [] : [instanceNetworkInterfaceShape(cloud, inst, names)],
     ebsOptimized: inst.attributes.ebsOptimized,
     enaSupport: true,
     cpuOptions: { coreCount: cloud.instances.instanceType(inst).vcpus, threadsPerCore: 1 },

@@ -7,7 +7,10 @@ import type { Cloud } from '../../cloud/index.js';
 import { CloudError } from '../../cloud/errors.js';
 import type { Principal } from '../auth/sigv4.js';
 import { log } from '../../log.js';
-import { serviceModel } from '../model/index.js';
+import { serviceModel, type Operation } from '../model/index.js';
+import { outputNode } from '../model/compile.js';
+import { bodyMembers, jsonMismatch } from '../model/json.js';
+import { strictShapes } from '../model/strict.js';
 import { BadPathEncoding, RestRouter } from '../model/rest-router.js';
 import { layerOps } from './layers.js';
 import { functionOps, type Operations } from './routes.js';
@@ -23,12 +26,29 @@ export { lambdaError } from './shapes.js';
 /** Domain errors shared with EC2 (tags), in Lambda's words. */
 import { lambdaCodes } from './errors.js';
 
-const router = new RestRouter(serviceModel('lambda-2015-03-31'));
+const model = serviceModel('lambda-2015-03-31');
+const router = new RestRouter(model);
 /** Implemented operations by the model's names: a Map, so no path can reach anything but a handler. */
-const operations = new Map(Object.entries({ ...functionOps, ...aliasOps, ...policyOps, ...concurrencyOps, ...eventSourceOps, ...layerOps } satisfies Operations));
+export const operations = new Map(Object.entries({ ...functionOps, ...aliasOps, ...policyOps, ...concurrencyOps, ...eventSourceOps, ...layerOps } satisfies Operations));
 
 /** The first path segments of Lambda's operations (`2015-03-31`, `2018-10-31`, …): how an unsigned request is told apart. */
 export const lambdaPathPrefixes = router.prefixes;
+
+/**
+ * Strict shapes (tests): a JSON answer whose members or types the operation's output shape does not have fails with
+ * ServiceException, and the log names the member. An operation whose output is its payload (Invoke) is not JSON to check.
+ */
+async function checked(op: Operation, res: Response): Promise<Response> {
+  if (res.status >= 300 || !res.headers.get('content-type')?.startsWith('application/json')) return res;
+  if (op.output && model.resolve(op.output).payload) return res;
+  const output = outputNode(model, op);
+  const text = await res.clone().text();
+  if (!text) return res;
+  const problem = jsonMismatch(output, JSON.parse(text), '', bodyMembers(output));
+  if (!problem) return res;
+  log.error(`lambda ${op.name}: the handler's answer does not fit the output shape: ${problem}`);
+  return lambdaError('ServiceException', 'An internal error has occurred');
+}
 
 export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer): Promise<Response> {
   let op = '';
@@ -39,7 +59,8 @@ export async function handleLambda(cloud: Cloud, principal: Principal, method: s
     const handler = operations.get(op);
     if (!handler) return lambdaError('UnknownOperationException', `pcloud does not implement the Lambda operation ${op}.`);
     const p = (label: string) => match.labels.get(label) ?? '';
-    return await handler({ cloud, accountId: principal.accountId, p, q: url.searchParams, body, headers });
+    const res = await handler({ cloud, accountId: principal.accountId, p, q: url.searchParams, body, headers });
+    return strictShapes() ? await checked(match.operation, res) : res;
   } catch (err) {
     if (err instanceof BadPathEncoding) return lambdaError('InvalidParameterValueException', err.message);
     if (err instanceof CloudError) return lambdaError(lambdaCodes.get(err.code) ?? err.code, err.message);

@@ -44,6 +44,8 @@ export interface ServiceModel {
   operations: ReadonlyMap<string, Operation>;
   /** The shape itself, following `shape` references (members keep their own locationName). */
   resolve(s: Shape): Shape;
+  /** The named shape a `shape` reference points at (the same object each time: compiled shapes are cached by it). */
+  target(s: Shape): Shape;
 }
 
 export type ServiceUid = 'ec2-2016-11-15' | 'lambda-2015-03-31' | 'iam-2010-05-08' | 'sts-2011-06-15';
@@ -69,12 +71,18 @@ export function serviceModel(uid: ServiceUid): ServiceModel {
     const { shape: _ref, ...own } = s;
     return { ...resolve(target), ...own };
   };
+  const target = (s: Shape): Shape => {
+    if (!s.shape) return s;
+    const t = shapes.get(s.shape);
+    if (!t) throw new Error(`model ${uid}: no shape ${s.shape}`);
+    return target(t);
+  };
   const operations = new Map<string, Operation>(Object.entries(raw.operations).map(([name, o]) => [name, {
     name,
     http: { method: o.http?.method ?? 'POST', requestUri: o.http?.requestUri ?? '/', responseCode: o.http?.responseCode },
     input: o.input, output: o.output,
   }]));
-  const model: ServiceModel = { uid, protocol: raw.metadata.protocol, apiVersion: raw.metadata.apiVersion, operations, resolve };
+  const model: ServiceModel = { uid, protocol: raw.metadata.protocol, apiVersion: raw.metadata.apiVersion, operations, resolve, target };
   loaded.set(uid, model);
   return model;
 }

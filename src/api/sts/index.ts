@@ -8,6 +8,9 @@ import type { Principal } from '../auth/sigv4.js';
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const builder = new xml2js.Builder({ renderOpts: { pretty: false }, xmldec: { version: '1.0', encoding: 'UTF-8' } });
 
+/** The STS operations pcloud answers (the coverage table lists the model's others as not implemented). */
+export const stsOperations: ReadonlySet<string> = new Set(['GetCallerIdentity']);
+
 /** STS's error XML; the status from the domain's catalogue (src/cloud/errors/sts.ts), a code it lacks is a 400. */
 export function stsError(code: string, message: string, status = specOf(stsErrors, code)?.status ?? 400): Response {
   const xml = builder.buildObject({
@@ -18,7 +21,7 @@ export function stsError(code: string, message: string, status = specOf(stsError
 
 export function handleSts(principal: Principal, body: string): Response {
   const action = new URLSearchParams(body).get('Action');
-  if (action !== 'GetCallerIdentity') return stsError('InvalidAction', `Could not find operation ${action ?? ''}`);
+  if (action === null || !stsOperations.has(action)) return stsError('InvalidAction', `Could not find operation ${action ?? ''}`);
   const xml = builder.buildObject({
     GetCallerIdentityResponse: {
       $: { xmlns: NS },

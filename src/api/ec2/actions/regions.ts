@@ -69,8 +69,6 @@ export const regionActions: Actions = {
           dedicatedHostsSupported: false,
           autoRecoverySupported: true,
           supportedBootModes: ['legacy-bios', 'uefi'],
-          // pcloud's own: which runtime launches this type.
-          pcloudRuntime: t.runtime,
         })),
       };
     },

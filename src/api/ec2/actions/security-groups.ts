@@ -86,7 +86,7 @@ export const securityGroupActions: Actions = {
       dryRunCheck(ctx);
       const g = ctx.cloud.network.createSecurityGroup(ctx.accountId, name, description, ctx.q.str('VpcId') || undefined);
       tagOnCreate(ctx, g.id);
-      return { return: true, groupId: g.id, securityGroupArn: `arn:aws:ec2:${ctx.region}:${ctx.accountId}:security-group/${g.id}`, tagSet: tagSet(ctx.cloud.tags.of([g.id]).get(g.id)) };
+      return { groupId: g.id, tagSet: tagSet(ctx.cloud.tags.of([g.id]).get(g.id)) };
     },
   },
 
@@ -99,7 +99,7 @@ export const securityGroupActions: Actions = {
       dryRunCheck(ctx);
       const deleted = ctx.cloud.network.deleteSecurityGroup(ctx.accountId, { id, name });
       ctx.cloud.tags.removeAll([deleted]);
-      return { return: true, groupId: deleted };
+      return { return: true };
     },
   },
 
@@ -118,7 +118,6 @@ export const securityGroupActions: Actions = {
       return {
         securityGroupInfo: rows.map((g) => ({
           ownerId: g.accountId, groupId: g.id, groupName: g.name, groupDescription: g.description, vpcId: g.vpcId,
-          securityGroupArn: `arn:aws:ec2:${ctx.region}:${g.accountId}:security-group/${g.id}`,
           ipPermissions: permissionSet(rules.filter((r) => r.groupId === g.id && !r.isEgress)),
           ipPermissionsEgress: permissionSet(rules.filter((r) => r.groupId === g.id && r.isEgress)),
           tagSet: tagSet(tags.get(g.id)),
