@@ -244,3 +244,37 @@ export const functionVersions = sqliteTable('function_versions', {
   config: text('config', { mode: 'json' }).$type<FunctionConfig>().notNull(),
   createdAt: integer('created_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.accountId, t.name, t.version] })]);
+
+// ---------------------------------------------------------------- launch templates (EC2)
+
+/**
+ * The launch template's data as the request gave it: RequestLaunchTemplateData's members by the model's member names
+ * (never the tenant's keys), served back as ResponseLaunchTemplateData.
+ */
+export type LaunchTemplateData = { [member: string]: unknown };
+
+export const launchTemplates = sqliteTable('launch_templates', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  defaultVersion: integer('default_version').notNull(),
+  latestVersion: integer('latest_version').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [uniqueIndex('launch_templates_name').on(t.accountId, t.name)]);
+
+export const launchTemplateVersions = sqliteTable('launch_template_versions', {
+  templateId: text('template_id').notNull(),
+  version: integer('version').notNull(),
+  description: text('description'),
+  data: text('data', { mode: 'json' }).$type<LaunchTemplateData>().notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.templateId, t.version] })]);
+
+/** The launch template an instance came from (AWS shows it as its aws:ec2launchtemplate:id and :version tags). */
+export const instanceLaunchTemplates = sqliteTable('instance_launch_templates', {
+  instanceId: text('instance_id').primaryKey(),
+  templateId: text('template_id').notNull(),
+  version: integer('version').notNull(),
+});

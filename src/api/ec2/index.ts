@@ -18,10 +18,11 @@ import { securityGroupActions } from './actions/security-groups.js';
 import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
+import { launchTemplateActions } from './actions/launch-templates.js';
 
 /** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
 export const actions = new Map(Object.entries({
-  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions,
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...launchTemplateActions,
 } satisfies Actions));
 
 const XML = { 'content-type': 'text/xml;charset=UTF-8' };

@@ -6,6 +6,7 @@
  */
 import type { InstanceAttributes, MetadataOptions } from '../../db/schema.js';
 import type { InstanceType } from '../catalog.js';
+import { LaunchTemplates } from '../launch-templates.js';
 import { InstanceContext, type InstanceDeps } from './context.js';
 import { Launcher } from './launch.js';
 import { Lifecycle } from './lifecycle.js';
@@ -25,9 +26,12 @@ export class Instances {
   private readonly launcher: Launcher;
   private readonly lifecycle: Lifecycle;
   private readonly reconciler: Reconciler;
+  /** Launch templates: what RunInstances with a LaunchTemplate merges its parameters over. */
+  readonly templates: LaunchTemplates;
 
   constructor(deps: InstanceDeps) {
     this.ctx = new InstanceContext(deps);
+    this.templates = new LaunchTemplates(deps.db, deps.tags);
     this.queries = new Queries(this.ctx);
     this.launcher = new Launcher(this.ctx);
     this.lifecycle = new Lifecycle(this.ctx, this.queries, this.launcher);
@@ -52,7 +56,13 @@ export class Instances {
 
   // ---------------------------------------------------------------- launch and lifecycle
 
+  /** RunInstances; with a LaunchTemplate, its version's data under the request's own parameters. */
   run(accountId: string, p: RunParams, dryRun = false): RunResult {
+    if (p.launchTemplate) {
+      const { id, name, version } = p.launchTemplate;
+      const { params, from } = this.templates.resolve(accountId, { id, name }, version, p);
+      return this.launcher.run(accountId, { ...params, fromTemplate: from }, dryRun);
+    }
     return this.launcher.run(accountId, p, dryRun);
   }
 

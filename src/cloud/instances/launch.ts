@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { instances, reservations } from '../../db/schema.js';
+import { instanceLaunchTemplates, instances, reservations } from '../../db/schema.js';
 import { containerUnit, guestProtocol, removeContainerSockets } from '../../host/nspawn.js';
 import { UnsafeImageError } from '../../host/rootfs.js';
 import { writeSeed } from '../../host/seed.js';
@@ -91,6 +91,9 @@ export class Launcher {
         rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now,
       }));
       for (const r of rows) tx.insert(instances).values(r).run();
+      if (p.fromTemplate) {
+        for (const r of rows) tx.insert(instanceLaunchTemplates).values({ instanceId: r.id, templateId: p.fromTemplate.id, version: p.fromTemplate.version }).run();
+      }
       for (const spec of p.tagSpecifications) {
         const ids = rows.map((r) => (spec.resourceType === 'instance' ? r.id : spec.resourceType === 'volume' ? r.rootVolumeId : r.networkInterfaceId));
         tags.put(accountId, ids, spec.tags);

@@ -34,6 +34,11 @@ function runParams(q: Query): RunParams {
     monitoring: q.bool('Monitoring.Enabled'),
     cpuCredits: q.str('CreditSpecification.CpuCredits') || undefined,
     hibernation: q.bool('HibernationOptions.Configured'),
+    launchTemplate: q.has('LaunchTemplate') ? {
+      id: q.str('LaunchTemplate.LaunchTemplateId') || undefined,
+      name: q.str('LaunchTemplate.LaunchTemplateName') || undefined,
+      version: q.str('LaunchTemplate.Version') || undefined,
+    } : undefined,
   };
 }
 
@@ -48,9 +53,17 @@ function metadataOptions(md: Query): Partial<MetadataOptions> {
   return out;
 }
 
+/** The instances' shapes; one launched from a template carries its aws:ec2launchtemplate:id and :version tags, as on AWS. */
 function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
-  const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
-  return rows.map((r) => instanceShape(ctx.cloud, r, tags.get(r.id), names));
+  const ids = rows.map((r) => r.id);
+  const tags = ctx.cloud.tags.of(ids);
+  const from = ctx.cloud.instances.templates.ofInstances(ids);
+  return rows.map((r) => {
+    const lt = from.get(r.id);
+    const own = tags.get(r.id);
+    const all = lt ? [...(own ?? []), { key: 'aws:ec2launchtemplate:id', value: lt.templateId }, { key: 'aws:ec2launchtemplate:version', value: String(lt.version) }] : own;
+    return instanceShape(ctx.cloud, r, all, names);
+  });
 }
 
 function changes(list: StateChange[]) {
