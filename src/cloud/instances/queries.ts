@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { instances, type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
+import type { Image } from '../images.js';
 import { CloudError, invalidParam } from '../errors.js';
 import { isId } from '../ids.js';
 import { PRIVATE_HOST_PREFIX, privateDnsDomain } from '../ip.js';
@@ -166,21 +167,57 @@ export class Queries {
     return this.get(accountId, id).attributes.metadataOptions;
   }
 
+  /**
+   * Whether a stopped instance can take a type: the same architecture, and a type its image runs on the same runtime
+   * (its disk is a container's root or a VM's raw disk, and stays that); else InvalidParameterValue naming the types it
+   * can take.
+   */
+  private checkTypeFits(inst: Instance, t: InstanceType): void {
+    const image = this.imageOf(inst);
+    const runtimeOf = (type: InstanceType) => {
+      if (image) {
+        try {
+          return this.ctx.vms.runtimeFor(type, image);
+        } catch {
+          return undefined;
+        }
+      }
+      return type.runtime;
+    };
+    const arch = image?.architecture ?? 'x86_64';
+    if (t.architecture === arch && runtimeOf(t) === inst.runtime) return;
+    const fits = [...instanceTypes.values()].filter((x) => x.architecture === arch && runtimeOf(x) === inst.runtime).map((x) => x.name);
+    const families = [...new Set(fits.map((n) => n.split('.')[0]!))];
+    throw invalidParam(`The instance type '${t.name}' is not supported for the instance '${inst.id}': it runs as a ${inst.runtime === 'container' ? 'container' : 'VM'} `
+      + `(${inst.runtime}), and '${t.name}' would not. Choose a type of ${families.length ? `these families: ${families.join(', ')}` : 'its own family'}.`);
+  }
+
+  /** The image an instance was launched from, if it is still registered. */
+  private imageOf(inst: Instance): Image | undefined {
+    try {
+      return this.ctx.images.get(inst.imageId);
+    } catch {
+      return undefined;
+    }
+  }
+
   modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): void {
     const inst = this.get(accountId, id);
     const { instanceType, userData, ...attrs } = changes;
     const stoppedOnly = (what: string) => {
       if (inst.state !== 'stopped') {
-        throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state; ${what} can only be modified on a stopped instance.`);
+        throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state. Stop it to change its ${what}.`);
       }
     };
     const set: Partial<Instance> = {};
     if (instanceType !== undefined) {
-      stoppedOnly('instanceType');
       const t = instanceTypes.get(instanceType);
-      if (!t) throw invalidParam(`The instance type '${instanceType}' does not exist`);
-      if (t.runtime !== inst.runtime) throw invalidParam(`The instance type '${instanceType}' runs on the ${t.runtime} runtime, not ${inst.runtime}`);
-      set.instanceType = instanceType;
+      if (!t) throw invalidParam(`The instance type '${instanceType.slice(0, 64)}' does not exist`);
+      stoppedOnly('instance type');
+      this.checkTypeFits(inst, t);
+      set.instanceType = t.name;
+      // Burstable types carry CPU credits; others none (a type changed to burstable starts with its family's default).
+      attrs.cpuCredits = t.burstable ? (inst.attributes.cpuCredits ?? (t.name.startsWith('t2') ? 'standard' : 'unlimited')) : undefined;
     }
     if (userData !== undefined) {
       stoppedOnly('userData');
@@ -195,6 +232,7 @@ export class Queries {
     if (attrs.metadataOptions) attrs.metadataOptions = { ...inst.attributes.metadataOptions, ...checkMetadataOptions(attrs.metadataOptions) };
     const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
     set.attributes = { ...inst.attributes, ...defined };
+    if (set.instanceType && !attrs.cpuCredits) delete set.attributes.cpuCredits;
     set.updatedAt = Date.now();
     this.ctx.db.update(instances).set(set).where(eq(instances.id, id)).run();
   }
