@@ -6,6 +6,7 @@
  */
 import type { InstanceAttributes, MetadataOptions } from '../../db/schema.js';
 import type { InstanceType } from '../catalog.js';
+import type { Image, RegisterRequest } from '../images.js';
 import { LaunchTemplates } from '../launch-templates.js';
 import { InstanceContext, type InstanceDeps } from './context.js';
 import { Launcher } from './launch.js';
@@ -123,6 +124,11 @@ export class Instances {
   /** CreateImage: the instance's disk as a new private image of its account. */
   createImage(accountId: string, id: string, name: string, description: string): Promise<string> {
     return this.queries.createImage(accountId, id, name, description);
+  }
+
+  /** RegisterImage: an image of the account's own from a snapshot (of a VM's root volume, or booted by UEFI firmware). */
+  registerImage(accountId: string, req: RegisterRequest): Promise<Image> {
+    return this.queries.registerImage(accountId, req);
   }
 
   /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */

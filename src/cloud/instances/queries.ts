@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { instances, type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
-import type { Image } from '../images.js';
+import type { Image, RegisterRequest } from '../images.js';
 import { CloudError, invalidParam } from '../errors.js';
 import { isId } from '../ids.js';
 import { PRIVATE_HOST_PREFIX, privateDnsDomain } from '../ip.js';
@@ -157,6 +157,35 @@ export class Queries {
       throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be imaged (${inst.state}).`);
     }
     return (await this.ctx.images.fromInstance(accountId, inst, name, description)).id;
+  }
+
+  /**
+   * RegisterImage from a snapshot: of a VM's root volume, its disk boots with the kernel of the image the VM ran (or
+   * from its own firmware with BootMode uefi). A data volume's snapshot has no kernel here: only as a UEFI image, whose
+   * firmware boots it if it is bootable (and shows why not on the instance's console if not). A container's root is a
+   * directory, not a disk: CreateImage makes its image.
+   */
+  async registerImage(accountId: string, req: RegisterRequest): Promise<Image> {
+    const { volumes, host, images } = this.ctx;
+    const snap = volumes.snapshot(accountId, req.snapshotId);
+    if (req.volumeSize !== undefined && req.volumeSize < snap.sizeGiB) {
+      throw new CloudError('InvalidBlockDeviceMapping', `Volume of size ${req.volumeSize}GB is smaller than snapshot '${snap.id}', expect size >= ${snap.sizeGiB}GB`);
+    }
+    const source = this.ctx.db.select().from(instances)
+      .where(and(eq(instances.accountId, accountId), eq(instances.rootVolumeId, snap.volumeId))).get();
+    if (source?.runtime === 'container') {
+      throw new CloudError('UnsupportedOperation', `The snapshot '${snap.id}' is of the root of the container instance '${source.id}', which is a directory, not a disk: make its image with CreateImage.`);
+    }
+    const base = source ? this.imageOf(source) : undefined;
+    if (base && base.architecture !== req.architecture) {
+      throw invalidParam(`The architecture '${req.architecture}' does not match the architecture '${base.architecture}' of the instance whose root volume '${snap.volumeId}' the snapshot '${snap.id}' is of.`);
+    }
+    if (req.bootMode === 'legacy-bios' && !(base && images.hasVm(base))) {
+      throw invalidParam(source
+        ? `The snapshot '${snap.id}' is of the root volume of '${source.id}', whose image has no kernel to boot it with: register it with BootMode uefi if its disk boots from firmware.`
+        : `The snapshot '${snap.id}' is of the data volume '${snap.volumeId}', not of an instance's root volume: it has no kernel to boot with here. Register it with BootMode uefi if the disk boots from firmware, or register a snapshot of a VM's root volume.`);
+    }
+    return images.fromSnapshot(accountId, req, host.pool.snapshotPath(snap.id), base);
   }
 
   /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */
