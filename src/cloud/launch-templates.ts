@@ -7,7 +7,7 @@
  */
 import { and, asc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { instanceLaunchTemplates, launchTemplates, launchTemplateVersions, type LaunchTemplateData, type MetadataOptions } from '../db/schema.js';
+import { launchTemplates, launchTemplateVersions, type LaunchTemplateData, type MetadataOptions } from '../db/schema.js';
 import { instanceTypes } from './catalog.js';
 import { CloudError, invalidParam, missingParam } from './errors.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
@@ -319,10 +319,4 @@ export class LaunchTemplates {
     return { params: mergeTemplate(p, v.data), from: { id: t.id, version: v.version } };
   }
 
-  /** The templates the instances came from, by instance id. */
-  ofInstances(ids: string[]): Map<string, { templateId: string; version: number }> {
-    if (!ids.length) return new Map();
-    const rows = this.db.select().from(instanceLaunchTemplates).where(inArray(instanceLaunchTemplates.instanceId, ids)).all();
-    return new Map(rows.map((r) => [r.instanceId, r]));
-  }
 }

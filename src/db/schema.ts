@@ -272,9 +272,3 @@ export const launchTemplateVersions = sqliteTable('launch_template_versions', {
   createdAt: integer('created_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.templateId, t.version] })]);
 
-/** The launch template an instance came from (AWS shows it as its aws:ec2launchtemplate:id and :version tags). */
-export const instanceLaunchTemplates = sqliteTable('instance_launch_templates', {
-  instanceId: text('instance_id').primaryKey(),
-  templateId: text('template_id').notNull(),
-  version: integer('version').notNull(),
-});

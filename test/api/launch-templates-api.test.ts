@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, CreateSecurityGroupCommand, DeleteLaunchTemplateCommand,
   DeleteLaunchTemplateVersionsCommand, DescribeInstanceAttributeCommand, DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand,
-  DescribeSubnetsCommand, DescribeVpcsCommand, ImportKeyPairCommand, ModifyLaunchTemplateCommand, RunInstancesCommand,
+  DescribeSubnetsCommand, DescribeTagsCommand, DescribeVpcsCommand, ImportKeyPairCommand, ModifyLaunchTemplateCommand, RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { startApi, type TestApi } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
@@ -179,6 +179,9 @@ describe('launch templates', () => {
     expect(inst.MetadataOptions?.HttpTokens).toBe('required');
     const tags = new Map(inst.Tags!.map((t) => [t.Key!, t.Value!]));
     expect(tags).toEqual(new Map([['Name', 'own'], ['role', 'web'], ['aws:ec2launchtemplate:id', lt.LaunchTemplateId!], ['aws:ec2launchtemplate:version', '1']]));
+    // Terraform finds an instance's template by DescribeTags.
+    const described = await api.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [inst.InstanceId!] }, { Name: 'key', Values: ['aws:ec2launchtemplate:id'] }] }));
+    expect(described.Tags!.map((t) => t.Value)).toEqual([lt.LaunchTemplateId]);
     const ud = await api.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: inst.InstanceId, Attribute: 'userData' }));
     expect(ud.UserData?.Value).toBe(userData);
 

@@ -3,7 +3,7 @@
  * forgotten once their TTL is over (sweep).
  */
 import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
-import { instanceLaunchTemplates, instances } from '../../db/schema.js';
+import { instances } from '../../db/schema.js';
 import { isFinal } from '../../host/units/types.js';
 import { log } from '../../log.js';
 import type { InstanceContext } from './context.js';
@@ -116,7 +116,6 @@ export class Reconciler {
     if (!old.length) return 0;
     db.transaction(() => {
       tags.removeAll(old.flatMap((o) => [o.id, o.vol, o.eni]));
-      db.delete(instanceLaunchTemplates).where(inArray(instanceLaunchTemplates.instanceId, old.map((o) => o.id))).run();
       db.delete(instances).where(inArray(instances.id, old.map((o) => o.id))).run();
       db.run(sql`DELETE FROM reservations WHERE id NOT IN (SELECT reservation_id FROM instances)`);
     });

@@ -53,17 +53,9 @@ function metadataOptions(md: Query): Partial<MetadataOptions> {
   return out;
 }
 
-/** The instances' shapes; one launched from a template carries its aws:ec2launchtemplate:id and :version tags, as on AWS. */
 function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
-  const ids = rows.map((r) => r.id);
-  const tags = ctx.cloud.tags.of(ids);
-  const from = ctx.cloud.instances.templates.ofInstances(ids);
-  return rows.map((r) => {
-    const lt = from.get(r.id);
-    const own = tags.get(r.id);
-    const all = lt ? [...(own ?? []), { key: 'aws:ec2launchtemplate:id', value: lt.templateId }, { key: 'aws:ec2launchtemplate:version', value: String(lt.version) }] : own;
-    return instanceShape(ctx.cloud, r, all, names);
-  });
+  const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
+  return rows.map((r) => instanceShape(ctx.cloud, r, tags.get(r.id), names));
 }
 
 function changes(list: StateChange[]) {
