@@ -50,6 +50,24 @@ export const templateFields: Fields<LaunchTemplate> = {
   'create-time': (t) => new Date(t.createdAt).toISOString(),
 };
 
+/** DescribeLaunchTemplateVersions' filters over a version and its data (AWS's names). */
+export const versionFields: Fields<LaunchTemplateVersion> = {
+  'create-time': (v) => new Date(v.createdAt).toISOString(),
+  'is-default-version': (v) => String(v.isDefault),
+  'image-id': (v) => str(v.data.ImageId),
+  'instance-type': (v) => str(v.data.InstanceType),
+  'kernel-id': (v) => str(v.data.KernelId),
+  'ram-disk-id': (v) => str(v.data.RamDiskId),
+  'ebs-optimized': (v) => (typeof v.data.EbsOptimized === 'boolean' ? String(v.data.EbsOptimized) : undefined),
+  'iam-instance-profile': (v) => str(obj(v.data.IamInstanceProfile)?.Arn) ?? str(obj(v.data.IamInstanceProfile)?.Name),
+  'http-endpoint': (v) => str(obj(v.data.MetadataOptions)?.HttpEndpoint),
+  'http-tokens': (v) => str(obj(v.data.MetadataOptions)?.HttpTokens),
+  'http-put-response-hop-limit': (v) => {
+    const n = obj(v.data.MetadataOptions)?.HttpPutResponseHopLimit;
+    return typeof n === 'number' ? String(n) : undefined;
+  },
+};
+
 const obj = (v: unknown): LaunchTemplateData | undefined =>
   (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as LaunchTemplateData : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -254,7 +272,7 @@ export class LaunchTemplates {
    * DescribeLaunchTemplateVersions of one template: the versions named (numbers, `$Latest`, `$Default`), or those
    * between MinVersion and MaxVersion, or all of them.
    */
-  describeVersions(accountId: string, ref: TemplateRef, q: { versions: string[]; min?: string; max?: string; maxResults?: number; nextToken?: string }): { versions: LaunchTemplateVersion[]; nextToken?: string } {
+  describeVersions(accountId: string, ref: TemplateRef, q: { versions: string[]; min?: string; max?: string; filters?: Filter[]; maxResults?: number; nextToken?: string }): { versions: LaunchTemplateVersion[]; nextToken?: string } {
     const t = this.get(accountId, ref);
     let rows: LaunchTemplateVersion[];
     if (q.versions.length) {
@@ -267,6 +285,7 @@ export class LaunchTemplates {
       rows = this.db.select().from(launchTemplateVersions).where(and(...conds)).orderBy(asc(launchTemplateVersions.version)).all()
         .map((r) => ({ ...r, templateName: t.name, isDefault: r.version === t.defaultVersion }));
     }
+    if (q.filters?.length) rows = filterRows(rows, q.filters, versionFields);
     const page = pageOf(rows, { max: q.maxResults, token: q.nextToken });
     return { versions: page.items, nextToken: page.nextToken };
   }

@@ -96,6 +96,12 @@ describe('launch templates', () => {
     expect(modified.LaunchTemplate).toMatchObject({ DefaultVersionNumber: 2, LatestVersionNumber: 3 });
     const def = await api.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: lt.LaunchTemplateId, Versions: ['$Default'] }));
     expect(def.LaunchTemplateVersions!.map((v) => v.VersionNumber)).toEqual([2]);
+    const byType = await api.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: lt.LaunchTemplateId, Filters: [{ Name: 'instance-type', Values: ['t3.l*'] }] }));
+    expect(byType.LaunchTemplateVersions!.map((v) => v.VersionNumber)).toEqual([2]);
+    const notDefault = await api.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: lt.LaunchTemplateId, Filters: [{ Name: 'is-default-version', Values: ['false'] }] }));
+    expect(notDefault.LaunchTemplateVersions!.map((v) => v.VersionNumber)).toEqual([1, 3]);
+    expect(await errorCode(api.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: lt.LaunchTemplateId, Filters: [{ Name: 'constructor', Values: ['x'] }] }))))
+      .toBe('InvalidParameterValue');
     const range = await api.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: lt.LaunchTemplateId, MinVersion: '2', MaxVersion: '3' }));
     expect(range.LaunchTemplateVersions!.map((v) => [v.VersionNumber, v.DefaultVersion])).toEqual([[2, true], [3, false]]);
     expect(await errorCode(api.ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: lt.LaunchTemplateId, DefaultVersion: '9' }))))
@@ -155,6 +161,13 @@ describe('launch templates', () => {
     })))).toBe('InvalidParameterValue');
     const raw = await api.post('Action=CreateLaunchTemplate&Version=2016-11-15&LaunchTemplateName=nul&LaunchTemplateData.KeyName=a%00b');
     expect(raw.status).toBe(400);
+    // Only the model's members are read: keys of the tenant's own (prototype names included) are not kept.
+    const proto = await api.post('Action=CreateLaunchTemplate&Version=2016-11-15&LaunchTemplateName=proto&LaunchTemplateData.KeyName=k'
+      + '&LaunchTemplateData.__proto__.polluted=1&LaunchTemplateData.constructor.x=1&LaunchTemplateData.Placement.toString=1');
+    expect(proto.status).toBe(200);
+    const kept = (await api.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: 'proto' }))).LaunchTemplateVersions![0]!;
+    expect(kept.LaunchTemplateData).toEqual({ KeyName: 'k' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('RunInstances from a template: its data under the request, its tags, and the aws:ec2launchtemplate tags', async () => {

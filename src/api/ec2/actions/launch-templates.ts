@@ -95,7 +95,7 @@ export const launchTemplateActions: Actions = {
     handler: (ctx) => {
       const q = ctx.q;
       const page = ctx.cloud.instances.templates.describeVersions(ctx.accountId, ref(q), {
-        versions: q.list('LaunchTemplateVersion'), min: q.str('MinVersion') || undefined, max: q.str('MaxVersion') || undefined,
+        versions: q.list('LaunchTemplateVersion'), min: q.str('MinVersion') || undefined, max: q.str('MaxVersion') || undefined, filters: q.filters(),
         maxResults: q.int('MaxResults'), nextToken: q.str('NextToken') || undefined,
       });
       return { launchTemplateVersionSet: page.versions.map(versionShape), nextToken: page.nextToken };
