@@ -36,6 +36,7 @@ export interface TemplateRef {
 }
 
 export interface CreateTemplateParams {
+  clientToken?: string;
   name: string;
   description?: string;
   data: LaunchTemplateData;
@@ -105,6 +106,14 @@ function metadataOf(md: LaunchTemplateData): Partial<MetadataOptions> {
 function tagsOf(spec: LaunchTemplateData): Tag[] {
   return objs(spec.Tags).map((t) => ({ key: str(t.Key) ?? '', value: str(t.Value) ?? '' }));
 }
+
+/** ClientToken: at most 128 ASCII characters (AWS's constraint). */
+function checkToken(token: string | undefined): void {
+  if (token !== undefined && (token.length > 128 || !/^[\x20-\x7e]*$/.test(token))) throw invalidParam('ClientToken must be at most 128 ASCII characters');
+}
+
+const mismatch = (token: string) => new CloudError('IdempotentParameterMismatch',
+  `Arguments on this idempotent request are inconsistent with arguments used in previous request(s) with client token '${token}'.`);
 
 function checkDescription(d: string | undefined): void {
   if (d !== undefined && d.length > DESCRIPTION_MAX) throw invalidParam(`VersionDescription is limited to ${DESCRIPTION_MAX} characters`);
@@ -190,15 +199,24 @@ export class LaunchTemplates {
 
   create(accountId: string, p: CreateTemplateParams, dryRun = false): { template: LaunchTemplate; version: LaunchTemplateVersion } {
     if (!NAME_RE.test(p.name)) throw malformedName();
+    checkToken(p.clientToken);
     checkDescription(p.description);
     checkData(p.data);
     validateTags(p.tags);
     if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+    if (p.clientToken) {
+      const prior = this.db.select().from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.clientToken, p.clientToken))).get();
+      if (prior) {
+        if (prior.name !== p.name) throw mismatch(p.clientToken);
+        return { template: prior, version: this.version(prior, '1') };
+      }
+    }
     const now = Date.now();
     const template: LaunchTemplate = {
       id: newId('lt'), accountId, name: p.name, defaultVersion: 1, latestVersion: 1, createdBy: this.createdBy(accountId), createdAt: now,
+      clientToken: p.clientToken ?? null,
     };
-    const version = { templateId: template.id, version: 1, description: p.description ?? null, data: p.data, createdBy: template.createdBy, createdAt: now };
+    const version = { templateId: template.id, version: 1, description: p.description ?? null, data: p.data, createdBy: template.createdBy, createdAt: now, clientToken: null };
     this.db.transaction((tx) => {
       if (tx.select({ id: launchTemplates.id }).from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.name, p.name))).get()) {
         throw new CloudError('InvalidLaunchTemplateName.AlreadyExistsException', `Launch template name already in use.`);
@@ -215,9 +233,15 @@ export class LaunchTemplates {
   }
 
   /** CreateLaunchTemplateVersion: the source version's data (if named) with the request's members over it. */
-  createVersion(accountId: string, ref: TemplateRef, p: { sourceVersion?: string; description?: string; data: LaunchTemplateData }, dryRun = false): LaunchTemplateVersion {
+  createVersion(accountId: string, ref: TemplateRef, p: { clientToken?: string; sourceVersion?: string; description?: string; data: LaunchTemplateData }, dryRun = false): LaunchTemplateVersion {
     const t = this.get(accountId, ref);
+    checkToken(p.clientToken);
     checkDescription(p.description);
+    if (p.clientToken && !dryRun) {
+      const prior = this.db.select().from(launchTemplateVersions)
+        .where(and(eq(launchTemplateVersions.templateId, t.id), eq(launchTemplateVersions.clientToken, p.clientToken))).get();
+      if (prior) return { ...prior, templateName: t.name, isDefault: prior.version === t.defaultVersion };
+    }
     const base = p.sourceVersion !== undefined ? this.version(t, p.sourceVersion).data : undefined;
     const data = base ? { ...base, ...p.data } : p.data;
     checkData(data);
@@ -229,7 +253,10 @@ export class LaunchTemplates {
       if (count >= VERSIONS_MAX) {
         throw new CloudError('VersionLimitExceeded', `The launch template ${t.id} has the maximum number of versions (${VERSIONS_MAX}). Delete versions you no longer need.`);
       }
-      const row = { templateId: t.id, version: cur.latestVersion + 1, description: p.description ?? null, data, createdBy: this.createdBy(accountId), createdAt: Date.now() };
+      const row = {
+        templateId: t.id, version: cur.latestVersion + 1, description: p.description ?? null, data, createdBy: this.createdBy(accountId), createdAt: Date.now(),
+        clientToken: p.clientToken ?? null,
+      };
       tx.insert(launchTemplateVersions).values(row).run();
       tx.update(launchTemplates).set({ latestVersion: row.version }).where(eq(launchTemplates.id, t.id)).run();
       return { ...row, templateName: t.name, isDefault: false };

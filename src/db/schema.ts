@@ -261,6 +261,8 @@ export const launchTemplates = sqliteTable('launch_templates', {
   latestVersion: integer('latest_version').notNull(),
   createdBy: text('created_by').notNull(),
   createdAt: integer('created_at').notNull(),
+  /** CreateLaunchTemplate's ClientToken: the same request again answers with this template. */
+  clientToken: text('client_token'),
 }, (t) => [uniqueIndex('launch_templates_name').on(t.accountId, t.name)]);
 
 export const launchTemplateVersions = sqliteTable('launch_template_versions', {
@@ -270,5 +272,7 @@ export const launchTemplateVersions = sqliteTable('launch_template_versions', {
   data: text('data', { mode: 'json' }).$type<LaunchTemplateData>().notNull(),
   createdBy: text('created_by').notNull(),
   createdAt: integer('created_at').notNull(),
+  /** CreateLaunchTemplateVersion's ClientToken: the same request again answers with this version. */
+  clientToken: text('client_token'),
 }, (t) => [primaryKey({ columns: [t.templateId, t.version] })]);
 

@@ -78,6 +78,18 @@ describe('launch templates', () => {
     expect(v.LaunchTemplateData!.NetworkInterfaces![0]!.Groups).toEqual([sg]);
   });
 
+  it('answers a repeated ClientToken with what the first request made', async () => {
+    const params = { LaunchTemplateName: 'idem', ClientToken: 'tok-lt-1', LaunchTemplateData: { InstanceType: 't3.micro' as const } };
+    const first = (await api.ec2.send(new CreateLaunchTemplateCommand(params))).LaunchTemplate!;
+    const again = (await api.ec2.send(new CreateLaunchTemplateCommand(params))).LaunchTemplate!;
+    expect(again.LaunchTemplateId).toBe(first.LaunchTemplateId);
+    expect(await errorCode(api.ec2.send(new CreateLaunchTemplateCommand({ ...params, LaunchTemplateName: 'idem-other' })))).toBe('IdempotentParameterMismatch');
+    const v = { LaunchTemplateId: first.LaunchTemplateId, ClientToken: 'tok-v-1', LaunchTemplateData: { InstanceType: 't3.nano' as const } };
+    const v1 = (await api.ec2.send(new CreateLaunchTemplateVersionCommand(v))).LaunchTemplateVersion!;
+    const v2 = (await api.ec2.send(new CreateLaunchTemplateVersionCommand(v))).LaunchTemplateVersion!;
+    expect([v1.VersionNumber, v2.VersionNumber]).toEqual([2, 2]);
+  });
+
   it('versions: from a source version, the default moved, $Default and ranges, deleting all but the default', async () => {
     const lt = (await api.ec2.send(new CreateLaunchTemplateCommand({
       LaunchTemplateName: 'versions', LaunchTemplateData: { ImageId: api.imageId, InstanceType: 't3.micro', KeyName: 'k' },

@@ -49,6 +49,7 @@ export const launchTemplateActions: Actions = {
     handler: (ctx) => {
       const q = ctx.q;
       const { template } = ctx.cloud.instances.templates.create(ctx.accountId, {
+        clientToken: q.str('ClientToken') || undefined,
         name: q.req('LaunchTemplateName'),
         description: q.str('VersionDescription'),
         data: readTemplateData(q),
@@ -63,6 +64,7 @@ export const launchTemplateActions: Actions = {
     handler: (ctx) => {
       const q = ctx.q;
       const v = ctx.cloud.instances.templates.createVersion(ctx.accountId, ref(q), {
+        clientToken: q.str('ClientToken') || undefined,
         sourceVersion: q.str('SourceVersion') || undefined,
         description: q.str('VersionDescription'),
         data: readTemplateData(q),

@@ -5,6 +5,7 @@ CREATE TABLE `launch_template_versions` (
 	`data` text NOT NULL,
 	`created_by` text NOT NULL,
 	`created_at` integer NOT NULL,
+	`client_token` text,
 	PRIMARY KEY(`template_id`, `version`)
 );
 --> statement-breakpoint
@@ -15,7 +16,8 @@ CREATE TABLE `launch_templates` (
 	`default_version` integer NOT NULL,
 	`latest_version` integer NOT NULL,
 	`created_by` text NOT NULL,
-	`created_at` integer NOT NULL
+	`created_at` integer NOT NULL,
+	`client_token` text
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `launch_templates_name` ON `launch_templates` (`account_id`,`name`);
