@@ -34,6 +34,75 @@ export const imageFields: Fields<Image> = {
 /** A message naming the tenant's own file names, with their control characters escaped (\xNN). */
 const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
+/** The characters and length AWS allows in an AMI's name. */
+const AMI_NAME = /^[A-Za-z0-9()[\]. /'@_-]{3,128}$/;
+const AMI_NAME_RULE = `AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`;
+
+/** RegisterImage's parameters once read at the edge (what it can register here: an EBS root from a snapshot). */
+export interface RegisterParams {
+  name?: string;
+  description?: string;
+  architecture?: string;
+  rootDeviceName?: string;
+  virtualizationType?: string;
+  bootMode?: string;
+  imageLocation?: string;
+  kernelId?: string;
+  ramdiskId?: string;
+  blockDeviceMappings: { deviceName?: string; snapshotId?: string; volumeSize?: number; noDevice?: boolean; virtualName?: string }[];
+}
+
+/** What RegisterImage asks for, checked as AWS checks it: the image's metadata and its root snapshot's id. */
+export interface RegisterRequest {
+  name: string;
+  description: string;
+  architecture: 'x86_64' | 'arm64';
+  bootMode: 'legacy-bios' | 'uefi';
+  snapshotId: string;
+  volumeSize?: number;
+}
+
+/** RegisterImage's parameters checked as AWS checks them; what this cloud cannot register is refused saying why. */
+export function checkRegister(p: RegisterParams): RegisterRequest {
+  if (p.imageLocation !== undefined) {
+    throw new CloudError('UnsupportedOperation', 'Images are not registered from an S3 manifest (ImageLocation) here: register a snapshot of a root volume (BlockDeviceMapping with Ebs.SnapshotId), or use CreateImage.');
+  }
+  if (!p.name) throw new CloudError('MissingParameter', 'The request must contain the parameter name');
+  if (!AMI_NAME.test(p.name)) throw new CloudError('InvalidAMIName.Malformed', AMI_NAME_RULE);
+  const description = p.description ?? '';
+  if (description.length > 255) throw invalidParam('The description of an AMI is limited to 255 characters.');
+  const architecture = p.architecture ?? 'x86_64';
+  if (!['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'].includes(architecture)) {
+    throw invalidParam(`Value (${architecture.slice(0, 32)}) for parameter architecture is invalid. Valid values: i386, x86_64, arm64, x86_64_mac, arm64_mac`);
+  }
+  if (architecture !== 'x86_64' && architecture !== 'arm64') throw new CloudError('UnsupportedOperation', `The architecture '${architecture}' is not supported here: x86_64 or arm64.`);
+  const virt = p.virtualizationType ?? 'hvm';
+  if (virt !== 'hvm' && virt !== 'paravirtual') throw invalidParam(`Value (${virt.slice(0, 32)}) for parameter virtualizationType is invalid. Valid values: hvm, paravirtual`);
+  if (virt === 'paravirtual' || p.kernelId !== undefined || p.ramdiskId !== undefined) {
+    throw new CloudError('UnsupportedOperation', 'Paravirtual images (and KernelId, RamdiskId) are not supported: register an hvm image.');
+  }
+  const bootMode = p.bootMode ?? 'legacy-bios';
+  if (!['legacy-bios', 'uefi', 'uefi-preferred'].includes(bootMode)) {
+    throw invalidParam(`Value (${bootMode.slice(0, 32)}) for parameter BootMode is invalid. Valid values: legacy-bios, uefi, uefi-preferred`);
+  }
+  const rootDevice = p.rootDeviceName ?? '/dev/xvda';
+  if (!/^\/dev\/(sd[a-z]|xvd[a-z]|nvme\dn\d)\d{0,2}$/.test(rootDevice)) throw invalidParam(`The device name '${rootDevice.slice(0, 32)}' for RootDeviceName is invalid.`);
+  if (!p.blockDeviceMappings.length) {
+    throw new CloudError('MissingParameter', 'The request must contain the parameter BlockDeviceMapping (the root device with its Ebs.SnapshotId)');
+  }
+  const root = p.blockDeviceMappings.find((m) => m.deviceName === rootDevice);
+  if (!root?.snapshotId) {
+    throw new CloudError('InvalidBlockDeviceMapping', `The root device '${rootDevice}' needs a block device mapping with an Ebs.SnapshotId.`);
+  }
+  const others = p.blockDeviceMappings.filter((m) => m !== root && !m.noDevice);
+  if (others.length) {
+    throw new CloudError('UnsupportedOperation', `Only the root device's mapping is supported here; '${(others[0]!.deviceName ?? '').slice(0, 32)}' is not the root device '${rootDevice}'.`);
+  }
+  return {
+    name: p.name, description, architecture, bootMode: bootMode === 'legacy-bios' ? 'legacy-bios' : 'uefi', snapshotId: root.snapshotId, volumeSize: root.volumeSize,
+  };
+}
+
 export class Images {
   constructor(
     private readonly db: Db,
@@ -211,12 +280,8 @@ export class Images {
    * running instance the copy is crash-consistent, as with NoReboot on AWS). Returns once it is available.
    */
   async fromInstance(accountId: string, inst: { id: string; imageId: string; runtime: string }, name: string, description: string): Promise<Image> {
-    if (!/^[A-Za-z0-9()[\]. /'@_-]{3,128}$/.test(name)) {
-      throw invalidParam(`AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`);
-    }
-    if (this.db.select({ id: images.id }).from(images).where(and(eq(images.ownerId, accountId), eq(images.name, name))).get()) {
-      throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI`);
-    }
+    if (!AMI_NAME.test(name)) throw invalidParam(AMI_NAME_RULE);
+    this.checkNameFree(accountId, name);
     const base = this.db.select().from(images).where(eq(images.id, inst.imageId)).get();
     if (inst.runtime !== 'container') return this.fromVm(accountId, inst, name, description, base);
     await assertUnshifted(this.pool.diskPath(inst.id)).catch((err: NodeJS.ErrnoException) => {
@@ -238,6 +303,33 @@ export class Images {
       if (err instanceof UnsafeImageError) throw new CloudError('UnsupportedOperation', `The instance '${inst.id}' cannot be imaged: ${printable(err.message)}.`);
       throw err;
     }
+  }
+
+  /** AWS refuses a second image of the same name in an account. */
+  private checkNameFree(accountId: string, name: string): void {
+    if (this.db.select({ id: images.id }).from(images).where(and(eq(images.ownerId, accountId), eq(images.name, name))).get()) {
+      throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI`);
+    }
+  }
+
+  /**
+   * RegisterImage from a snapshot of a VM's root volume: the snapshot's raw disk as the image's (a reflink copy: no
+   * copy of the data where the pool can share it), with the kernel and initrd of the image its instance ran when that
+   * one boots as a microvm (as CreateImage of a VM). A UEFI image's firmware boots the disk itself (q35).
+   */
+  async fromSnapshot(accountId: string, req: RegisterRequest, snapshotFile: string, base: Image | undefined): Promise<Image> {
+    this.checkNameFree(accountId, req.name);
+    return this.registerDisk(async (dir) => {
+      await mkdir(dir, { recursive: true });
+      await copyFile(snapshotFile, join(dir, 'disk.raw'), constants.COPYFILE_FICLONE);
+      const from = base && req.bootMode === 'legacy-bios' ? this.pool.vmDir(base.id) : undefined;
+      for (const f of ['vmlinux', 'initrd.img']) {
+        if (from && existsSync(join(from, f))) await copyFile(join(from, f), join(dir, f), constants.COPYFILE_FICLONE);
+      }
+    }, {
+      ownerId: accountId, name: req.name, description: req.description, architecture: req.architecture,
+      platform: base?.platform ?? 'linux', bootMode: req.bootMode, isPublic: false, source: `snapshot:${req.snapshotId}`,
+    });
   }
 
   /**

@@ -320,3 +320,35 @@ export const lambdaLayerVersions = sqliteTable('lambda_layer_versions', {
   unzippedSize: integer('unzipped_size').notNull(),
   createdAt: integer('created_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.accountId, t.name, t.version] }), index('lambda_layer_versions_digest').on(t.digest)]);
+
+// ---------------------------------------------------------------- launch templates (EC2)
+
+/**
+ * The launch template's data as the request gave it: RequestLaunchTemplateData's members by the model's member names
+ * (never the tenant's keys), served back as ResponseLaunchTemplateData.
+ */
+export type LaunchTemplateData = { [member: string]: unknown };
+
+export const launchTemplates = sqliteTable('launch_templates', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  defaultVersion: integer('default_version').notNull(),
+  latestVersion: integer('latest_version').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+  /** CreateLaunchTemplate's ClientToken: the same request again answers with this template. */
+  clientToken: text('client_token'),
+}, (t) => [uniqueIndex('launch_templates_name').on(t.accountId, t.name)]);
+
+export const launchTemplateVersions = sqliteTable('launch_template_versions', {
+  templateId: text('template_id').notNull(),
+  version: integer('version').notNull(),
+  description: text('description'),
+  data: text('data', { mode: 'json' }).$type<LaunchTemplateData>().notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+  /** CreateLaunchTemplateVersion's ClientToken: the same request again answers with this version. */
+  clientToken: text('client_token'),
+}, (t) => [primaryKey({ columns: [t.templateId, t.version] })]);
+

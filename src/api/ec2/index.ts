@@ -21,11 +21,12 @@ import { securityGroupActions } from './actions/security-groups.js';
 import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
+import { launchTemplateActions } from './actions/launch-templates.js';
 import { unofferedActions } from './actions/unoffered.js';
 
 /** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
 export const actions = new Map(Object.entries({
-  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...unofferedActions,
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...launchTemplateActions, ...unofferedActions,
 } satisfies Actions));
 
 /** The actions answered as AWS answers where a feature is not offered (the coverage table tells them apart). */

@@ -15,6 +15,7 @@ import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
+import { hostText } from '../errors/host.js';
 import { pageOf, type Page, type PageRequest } from '../paging.js';
 import { checkZipSize } from './params.js';
 import { storedCode } from './storage.js';
@@ -109,7 +110,7 @@ export class FunctionLayers {
       try {
         unzippedSize = await this.host.unpackLayer!(digest, zip);
       } catch (err) {
-        if (err instanceof PackageRefused) throw invalid(err.message);
+        if (err instanceof PackageRefused) throw invalid(hostText(err.message, 300));
         log.warn(`unpacking a layer of ${accountId}'s ${name}: ${(err as Error).message}`);
         throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
       }

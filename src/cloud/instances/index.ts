@@ -6,6 +6,8 @@
  */
 import type { InstanceAttributes, MetadataOptions } from '../../db/schema.js';
 import type { InstanceType } from '../catalog.js';
+import type { Image, RegisterRequest } from '../images.js';
+import { LaunchTemplates } from '../launch-templates.js';
 import { InstanceContext, type InstanceDeps } from './context.js';
 import { Launcher } from './launch.js';
 import { Lifecycle } from './lifecycle.js';
@@ -25,9 +27,12 @@ export class Instances {
   private readonly launcher: Launcher;
   private readonly lifecycle: Lifecycle;
   private readonly reconciler: Reconciler;
+  /** Launch templates: what RunInstances with a LaunchTemplate merges its parameters over. */
+  readonly templates: LaunchTemplates;
 
   constructor(deps: InstanceDeps) {
     this.ctx = new InstanceContext(deps);
+    this.templates = new LaunchTemplates(deps.db, deps.tags);
     this.queries = new Queries(this.ctx);
     this.launcher = new Launcher(this.ctx);
     this.lifecycle = new Lifecycle(this.ctx, this.queries, this.launcher);
@@ -52,7 +57,13 @@ export class Instances {
 
   // ---------------------------------------------------------------- launch and lifecycle
 
+  /** RunInstances; with a LaunchTemplate, its version's data under the request's own parameters. */
   run(accountId: string, p: RunParams, dryRun = false): RunResult {
+    if (p.launchTemplate) {
+      const { id, name, version } = p.launchTemplate;
+      const { params, from } = this.templates.resolve(accountId, { id, name }, version, p);
+      return this.launcher.run(accountId, { ...params, fromTemplate: from }, dryRun);
+    }
     return this.launcher.run(accountId, p, dryRun);
   }
 
@@ -113,6 +124,11 @@ export class Instances {
   /** CreateImage: the instance's disk as a new private image of its account. */
   createImage(accountId: string, id: string, name: string, description: string): Promise<string> {
     return this.queries.createImage(accountId, id, name, description);
+  }
+
+  /** RegisterImage: an image of the account's own from a snapshot (of a VM's root volume, or booted by UEFI firmware). */
+  registerImage(accountId: string, req: RegisterRequest): Promise<Image> {
+    return this.queries.registerImage(accountId, req);
   }
 
   /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { instances, reservations } from '../../db/schema.js';
+import { instances, reservations, tags as tagRows } from '../../db/schema.js';
 import { containerUnit, guestProtocol, removeContainerSockets } from '../../host/nspawn.js';
 import { UnsafeImageError } from '../../host/rootfs.js';
 import { writeSeed } from '../../host/seed.js';
@@ -91,6 +91,15 @@ export class Launcher {
         rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now,
       }));
       for (const r of rows) tx.insert(instances).values(r).run();
+      // From a template: AWS's own tags naming it (tenants cannot write aws: keys; DescribeTags and Terraform read them).
+      if (p.fromTemplate) {
+        const { id: templateId, version } = p.fromTemplate;
+        for (const r of rows) {
+          for (const [key, value] of [['aws:ec2launchtemplate:id', templateId], ['aws:ec2launchtemplate:version', String(version)]]) {
+            tx.insert(tagRows).values({ accountId, resourceId: r.id, resourceType: 'instance', key: key!, value: value! }).run();
+          }
+        }
+      }
       for (const spec of p.tagSpecifications) {
         const ids = rows.map((r) => (spec.resourceType === 'instance' ? r.id : spec.resourceType === 'volume' ? r.rootVolumeId : r.networkInterfaceId));
         tags.put(accountId, ids, spec.tags);

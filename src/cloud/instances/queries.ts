@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { instances, type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
+import type { Image, RegisterRequest } from '../images.js';
 import { CloudError, invalidParam } from '../errors.js';
 import { isId } from '../ids.js';
 import { PRIVATE_HOST_PREFIX, privateDnsDomain } from '../ip.js';
@@ -158,6 +159,35 @@ export class Queries {
     return (await this.ctx.images.fromInstance(accountId, inst, name, description)).id;
   }
 
+  /**
+   * RegisterImage from a snapshot: of a VM's root volume, its disk boots with the kernel of the image the VM ran (or
+   * from its own firmware with BootMode uefi). A data volume's snapshot has no kernel here: only as a UEFI image, whose
+   * firmware boots it if it is bootable (and shows why not on the instance's console if not). A container's root is a
+   * directory, not a disk: CreateImage makes its image.
+   */
+  async registerImage(accountId: string, req: RegisterRequest): Promise<Image> {
+    const { volumes, host, images } = this.ctx;
+    const snap = volumes.snapshot(accountId, req.snapshotId);
+    if (req.volumeSize !== undefined && req.volumeSize < snap.sizeGiB) {
+      throw new CloudError('InvalidBlockDeviceMapping', `Volume of size ${req.volumeSize}GB is smaller than snapshot '${snap.id}', expect size >= ${snap.sizeGiB}GB`);
+    }
+    const source = this.ctx.db.select().from(instances)
+      .where(and(eq(instances.accountId, accountId), eq(instances.rootVolumeId, snap.volumeId))).get();
+    if (source?.runtime === 'container') {
+      throw new CloudError('UnsupportedOperation', `The snapshot '${snap.id}' is of the root of the container instance '${source.id}', which is a directory, not a disk: make its image with CreateImage.`);
+    }
+    const base = source ? this.imageOf(source) : undefined;
+    if (base && base.architecture !== req.architecture) {
+      throw invalidParam(`The architecture '${req.architecture}' does not match the architecture '${base.architecture}' of the instance whose root volume '${snap.volumeId}' the snapshot '${snap.id}' is of.`);
+    }
+    if (req.bootMode === 'legacy-bios' && !(base && images.hasVm(base))) {
+      throw invalidParam(source
+        ? `The snapshot '${snap.id}' is of the root volume of '${source.id}', whose image has no kernel to boot it with: register it with BootMode uefi if its disk boots from firmware.`
+        : `The snapshot '${snap.id}' is of the data volume '${snap.volumeId}', not of an instance's root volume: it has no kernel to boot with here. Register it with BootMode uefi if the disk boots from firmware, or register a snapshot of a VM's root volume.`);
+    }
+    return images.fromSnapshot(accountId, req, host.pool.snapshotPath(snap.id), base);
+  }
+
   /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */
   async modifyMetadataOptions(accountId: string, id: string, opts: Partial<MetadataOptions>): Promise<MetadataOptions> {
     const inst = this.get(accountId, id);
@@ -166,21 +196,57 @@ export class Queries {
     return this.get(accountId, id).attributes.metadataOptions;
   }
 
+  /**
+   * Whether a stopped instance can take a type: the same architecture, and a type its image runs on the same runtime
+   * (its disk is a container's root or a VM's raw disk, and stays that); else InvalidParameterValue naming the types it
+   * can take.
+   */
+  private checkTypeFits(inst: Instance, t: InstanceType): void {
+    const image = this.imageOf(inst);
+    const runtimeOf = (type: InstanceType) => {
+      if (image) {
+        try {
+          return this.ctx.vms.runtimeFor(type, image);
+        } catch {
+          return undefined;
+        }
+      }
+      return type.runtime;
+    };
+    const arch = image?.architecture ?? 'x86_64';
+    if (t.architecture === arch && runtimeOf(t) === inst.runtime) return;
+    const fits = [...instanceTypes.values()].filter((x) => x.architecture === arch && runtimeOf(x) === inst.runtime).map((x) => x.name);
+    const families = [...new Set(fits.map((n) => n.split('.')[0]!))];
+    throw invalidParam(`The instance type '${t.name}' is not supported for the instance '${inst.id}': it runs as a ${inst.runtime === 'container' ? 'container' : 'VM'} `
+      + `(${inst.runtime}), and '${t.name}' would not. Choose a type of ${families.length ? `these families: ${families.join(', ')}` : 'its own family'}.`);
+  }
+
+  /** The image an instance was launched from, if it is still registered. */
+  private imageOf(inst: Instance): Image | undefined {
+    try {
+      return this.ctx.images.get(inst.imageId);
+    } catch {
+      return undefined;
+    }
+  }
+
   modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): void {
     const inst = this.get(accountId, id);
     const { instanceType, userData, ...attrs } = changes;
     const stoppedOnly = (what: string) => {
       if (inst.state !== 'stopped') {
-        throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state; ${what} can only be modified on a stopped instance.`);
+        throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state. Stop it to change its ${what}.`);
       }
     };
     const set: Partial<Instance> = {};
     if (instanceType !== undefined) {
-      stoppedOnly('instanceType');
       const t = instanceTypes.get(instanceType);
-      if (!t) throw invalidParam(`The instance type '${instanceType}' does not exist`);
-      if (t.runtime !== inst.runtime) throw invalidParam(`The instance type '${instanceType}' runs on the ${t.runtime} runtime, not ${inst.runtime}`);
-      set.instanceType = instanceType;
+      if (!t) throw invalidParam(`The instance type '${instanceType.slice(0, 64)}' does not exist`);
+      stoppedOnly('instance type');
+      this.checkTypeFits(inst, t);
+      set.instanceType = t.name;
+      // Burstable types carry CPU credits; others none (a type changed to burstable starts with its family's default).
+      attrs.cpuCredits = t.burstable ? (inst.attributes.cpuCredits ?? (t.name.startsWith('t2') ? 'standard' : 'unlimited')) : undefined;
     }
     if (userData !== undefined) {
       stoppedOnly('userData');
@@ -195,6 +261,7 @@ export class Queries {
     if (attrs.metadataOptions) attrs.metadataOptions = { ...inst.attributes.metadataOptions, ...checkMetadataOptions(attrs.metadataOptions) };
     const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
     set.attributes = { ...inst.attributes, ...defined };
+    if (set.instanceType && !attrs.cpuCredits) delete set.attributes.cpuCredits;
     set.updatedAt = Date.now();
     this.ctx.db.update(instances).set(set).where(eq(instances.id, id)).run();
   }

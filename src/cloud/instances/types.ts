@@ -52,6 +52,10 @@ export interface RunParams {
   monitoring?: boolean;
   cpuCredits?: string;
   hibernation?: boolean;
+  /** LaunchTemplate: the template (by id or name) and version whose data the request's parameters are merged over. */
+  launchTemplate?: { id?: string; name?: string; version?: string };
+  /** The template and version the merge came from (set by the merge, not by the request). */
+  fromTemplate?: { id: string; version: number };
 }
 
 export interface RunResult {

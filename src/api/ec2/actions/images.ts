@@ -1,4 +1,4 @@
-import { SYSTEM_ACCOUNT } from '../../../cloud/images.js';
+import { checkRegister, SYSTEM_ACCOUNT } from '../../../cloud/images.js';
 import { dryRunCheck, tagOnCreate, type Actions } from '../context.js';
 import { tagSet } from '../shapes.js';
 
@@ -27,7 +27,7 @@ export const imageActions: Actions = {
           rootDeviceName: '/dev/xvda',
           blockDeviceMapping: [{
             deviceName: '/dev/xvda',
-            ebs: { snapshotId: `snap-${r.id.slice(4)}`, volumeSize: Math.max(1, Math.ceil(r.sizeBytes / 2 ** 30)), deleteOnTermination: true, volumeType: 'gp3', encrypted: false },
+            ebs: { snapshotId: r.source.startsWith('snapshot:') ? r.source.slice('snapshot:'.length) : `snap-${r.id.slice(4)}`, volumeSize: Math.max(1, Math.ceil(r.sizeBytes / 2 ** 30)), deleteOnTermination: true, volumeType: 'gp3', encrypted: false },
           }],
           virtualizationType: 'hvm',
           hypervisor: 'xen',
@@ -60,6 +60,29 @@ export const imageActions: Actions = {
       const imageId = await ctx.cloud.instances.createImage(ctx.accountId, id, name, ctx.q.str('Description') ?? '');
       tagOnCreate(ctx, imageId);
       return { imageId };
+    },
+  },
+
+  RegisterImage: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const q = ctx.q;
+      const req = checkRegister({
+        name: q.str('Name'), description: q.str('Description'), architecture: q.str('Architecture') || undefined,
+        rootDeviceName: q.str('RootDeviceName') || undefined, virtualizationType: q.str('VirtualizationType') || undefined,
+        bootMode: q.str('BootMode') || undefined, imageLocation: q.str('ImageLocation') || undefined,
+        kernelId: q.str('KernelId') || undefined, ramdiskId: q.str('RamdiskId') || undefined,
+        blockDeviceMappings: q.structs('BlockDeviceMapping').map((m) => ({
+          deviceName: m.str('DeviceName'), snapshotId: m.str('Ebs.SnapshotId') || undefined, volumeSize: m.int('Ebs.VolumeSize'),
+          noDevice: m.str('NoDevice') !== undefined, virtualName: m.str('VirtualName'),
+        })),
+      });
+      q.bool('EnaSupport');
+      ctx.cloud.volumes.snapshot(ctx.accountId, req.snapshotId);
+      dryRunCheck(ctx);
+      const image = await ctx.cloud.instances.registerImage(ctx.accountId, req);
+      tagOnCreate(ctx, image.id);
+      return { imageId: image.id };
     },
   },
 };

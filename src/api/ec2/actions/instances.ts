@@ -34,6 +34,11 @@ function runParams(q: Query): RunParams {
     monitoring: q.bool('Monitoring.Enabled'),
     cpuCredits: q.str('CreditSpecification.CpuCredits') || undefined,
     hibernation: q.bool('HibernationOptions.Configured'),
+    launchTemplate: q.has('LaunchTemplate') ? {
+      id: q.str('LaunchTemplate.LaunchTemplateId') || undefined,
+      name: q.str('LaunchTemplate.LaunchTemplateName') || undefined,
+      version: q.str('LaunchTemplate.Version') || undefined,
+    } : undefined,
   };
 }
 
@@ -190,7 +195,8 @@ export const instanceActions: Actions = {
       const id = q.req('InstanceId');
       ctx.cloud.instances.get(ctx.accountId, id);
       const attr = q.str('Attribute');
-      const single = (name: string) => q.str(`${name}.Value`) ?? (attr === name ? q.str('Value') : undefined);
+      // `Name.Value`, or `Attribute=name&Value=...` (the attribute in EC2's camelCase: instanceType).
+      const single = (name: string) => q.str(`${name}.Value`) ?? (attr !== undefined && attr.toLowerCase() === name.toLowerCase() ? q.str('Value') : undefined);
       const bool = (name: string) => {
         const v = single(name);
         if (v === undefined) return undefined;
