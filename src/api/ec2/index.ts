@@ -18,10 +18,12 @@ import { securityGroupActions } from './actions/security-groups.js';
 import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
+import { addressActions } from './actions/addresses.js';
+import { natGatewayActions } from './actions/nat-gateways.js';
 
 /** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
 export const actions = new Map(Object.entries({
-  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions,
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...addressActions, ...natGatewayActions,
 } satisfies Actions));
 
 const XML = { 'content-type': 'text/xml;charset=UTF-8' };
