@@ -262,6 +262,11 @@ export class VpcPlane implements VpcSyncs {
         log.error(`ports of ${vpcId}, skipped: ${(err as Error).message}`);
       }
     }
+    // Each router's edge as the database has it now (Elastic IPs, route tables, NAT gateways changed while the server
+    // was down, or applied only half).
+    for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
+      await this.syncEdge(vpcId).catch((err) => log.error(`edge of ${vpcId}, skipped: ${(err as Error).message}`));
+    }
     return { orphanRouters: orphans.length, strayLinks };
   }
 

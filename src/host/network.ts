@@ -262,9 +262,11 @@ export class NetworkDriver implements HostNetwork {
     const ns = routerNs(vpcId);
     if (!routerExists(vpcId)) return;
     const natIps = edge.internet ? natAddresses(edge.routing) : [];
-    if (edge.external && (edge.external.maps.length || natIps.length)) await this.ensureExternal(vpcId, edge.external, natIps);
+    // The macvlan exists once something needs it (a public address); routes by it only then.
+    const extUp = Boolean(edge.external && (edge.external.maps.length || natIps.length));
+    if (extUp) await this.ensureExternal(vpcId, edge.external!, natIps);
     else await run('ip', ['-n', ns, 'addr', 'flush', 'dev', 'ext'], { reject: false });
-    if (edge.routing) await this.applyRouting(vpcId, edge);
+    if (edge.routing) await this.applyRouting(vpcId, edge.routing, extUp ? edge.external : undefined);
     await this.routeNfsClients(vpcId, (edge.nfs?.clients ?? []).map((c) => c.nat));
     await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(edge, uplinkAddresses(vpcId).host) });
     this.edges.set(vpcId, key);
@@ -307,15 +309,14 @@ export class NetworkDriver implements HostNetwork {
   }
 
   /** The route tables as policy routing in the router (routing.ts), replacing what was there in one batch. */
-  private async applyRouting(vpcId: string, edge: RoutedEdge): Promise<void> {
+  private async applyRouting(vpcId: string, routing: NonNullable<RoutedEdge['routing']>, ext: Edge['external']): Promise<void> {
     const ns = routerNs(vpcId);
     const [rules, tables] = await Promise.all([
       run('ip', ['-n', ns, '-4', 'rule', 'show']), run('ip', ['-n', ns, '-4', 'route', 'show', 'table', 'all']),
     ]);
     const up = uplinkAddresses(vpcId);
-    const lines = routingLines(edge.routing!, {
-      uplinkHost: up.host, uplinkCidr: `${up.host}/32`,
-      ext: edge.external ? { cidr: edge.external.cidr, gateway: edge.external.gateway } : undefined,
+    const lines = routingLines(routing, {
+      uplinkHost: up.host, uplinkCidr: `${up.host}/32`, ext: ext ? { cidr: ext.cidr, gateway: ext.gateway } : undefined,
     }, { rulePrefs: ownRulePrefs(rules.stdout), tables: ownTables(tables.stdout) });
     // -force: a line that fails does not stop the rest (the sync fails, and the next one redoes it all).
     await batch(ns, lines, true);

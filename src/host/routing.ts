@@ -75,8 +75,9 @@ export function routingLines(
   routing.tables.forEach((t, i) => {
     const priv = TABLE_BASE + 2 * i;
     const pub = priv + 1;
-    let extUsed = false;
-    for (const [table, isPublic] of [[priv, false], [pub, true]] as const) {
+    const twins = t.publicSources.length ? [[priv, false], [pub, true]] as const : [[priv, false]] as const;
+    for (const [table, isPublic] of twins) {
+      let extUsed = false;
       for (const r of t.routes) {
         const dest = cidr(r.destination);
         const byExt = ctx.ext && ((r.via === 'internet' && isPublic) || (r.via === 'nat' && r.publicIp));

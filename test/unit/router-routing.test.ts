@@ -33,6 +33,8 @@ describe('policy routing in the VPC router', () => {
     // Table 1: a public NAT gateway leaves by the macvlan, both twins.
     expect(lines).toContain('route replace 0.0.0.0/0 via 198.51.100.1 dev ext onlink table 1002');
     expect(lines).toContain('rule add from 10.50.2.0/24 lookup 1002 pref 200');
+    // (No public twin where the table has no public instance.)
+    expect(lines.filter((l) => l.includes('table 1003'))).toEqual([]);
     expect(lines).toContain('rule add from 10.50.3.0/24 lookup 1002 pref 200');
     // Table 2: through an instance's port, and a blackhole.
     expect(lines).toContain('route replace 198.18.0.0/24 via 10.50.1.9 dev v0123456789abcd onlink table 1004');
