@@ -260,7 +260,8 @@ export class NetworkDriver implements HostNetwork {
     const key = JSON.stringify(edge);
     if (this.edges.get(vpcId) === key) return;
     const ns = routerNs(vpcId);
-    if (!routerExists(vpcId)) return;
+    // A router still being made (its uplink not there yet) gets its edge once it is: setupVpc and attach both ask.
+    if (!routerExists(vpcId) || !existsSync(`/sys/class/net/${uplinkName(vpcId)}`)) return;
     const natIps = edge.internet ? natAddresses(edge.routing) : [];
     // The macvlan exists once something needs it (a public address); routes by it only then.
     const extUp = Boolean(edge.external && (edge.external.maps.length || natIps.length));

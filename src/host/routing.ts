@@ -88,8 +88,10 @@ export function routingLines(
           lines.push(ctx.ext.gateway ? `route replace ${dest} via ${ip(ctx.ext.gateway)} dev ext onlink table ${table}` : `route replace ${dest} dev ext table ${table}`);
         } else lines.push(`route replace ${dest} via ${ip(ctx.uplinkHost)} dev uplink onlink table ${table}`);
       }
-      // The physical network itself, directly, for what leaves by the macvlan.
-      if (extUsed && ctx.ext) lines.push(`route replace ${cidr(ctx.ext.cidr)} dev ext table ${table}`);
+      // The physical network itself is reached directly by the macvlan, from any table that reaches out (where the
+      // router lets out only public addresses and NAT gateways' sources: a private address never leaves there, nor
+      // reaches the physical network by the host).
+      if (ctx.ext && (extUsed || t.routes.some((r) => r.via === 'internet'))) lines.push(`route replace ${cidr(ctx.ext.cidr)} dev ext table ${table}`);
     }
     for (const p of t.publicSources) lines.push(`rule add from ${ip(p)} lookup ${pub} pref ${RULE_PREFS.public}`);
     for (const s of t.sources) lines.push(`rule add from ${cidr(s)} lookup ${priv} pref ${RULE_PREFS.subnet}`);

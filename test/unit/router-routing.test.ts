@@ -28,6 +28,8 @@ describe('policy routing in the VPC router', () => {
     expect(lines).toContain('route replace 0.0.0.0/0 via 100.64.0.1 dev uplink onlink table 1000');
     expect(lines).toContain('route replace 0.0.0.0/0 via 198.51.100.1 dev ext onlink table 1001');
     expect(lines).toContain('route replace 198.51.100.0/24 dev ext table 1001');
+    // The physical network by the macvlan from the private twin too (where only public sources may leave).
+    expect(lines).toContain('route replace 198.51.100.0/24 dev ext table 1000');
     expect(lines).toContain('rule add from 10.50.1.4 lookup 1001 pref 100');
     expect(lines).toContain('rule add from 10.50.1.0/24 lookup 1000 pref 200');
     // Table 1: a public NAT gateway leaves by the macvlan, both twins.
