@@ -58,6 +58,12 @@ export class NatGateways {
     });
   }
 
+  /** The VPC's gateways on their way in or out (pending, deleting): what the next edge sync settles. */
+  settling(vpcId: string): string[] {
+    return this.db.select({ id: natGateways.id, state: natGateways.state }).from(natGateways).where(eq(natGateways.vpcId, vpcId)).all()
+      .filter((n) => n.state === 'pending' || n.state === 'deleting').map((n) => n.id);
+  }
+
   /** The router has it now (or no longer): available after create, deleted after delete. */
   settle(id: string): void {
     const n = this.db.select().from(natGateways).where(eq(natGateways.id, id)).get();

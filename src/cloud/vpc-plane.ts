@@ -125,6 +125,7 @@ export class VpcPlane implements VpcSyncs {
       const maps = this.publicIps.mappings(vpcId);
       const vpc = this.db.select({ cidr: vpcs.cidr, accountId: vpcs.accountId }).from(vpcs).where(eq(vpcs.id, vpcId)).get();
       const nfsClients = this.nfsClients(vpcId);
+      const settling = this.network.natGateways.settling(vpcId);
       const edge = {
         internet: this.network.hasInternet(vpcId),
         nfs: nfsClients.length ? { clients: nfsClients, port: this.host.nfs.port } : undefined,
@@ -132,6 +133,8 @@ export class VpcPlane implements VpcSyncs {
         routing: vpc ? this.routing(vpc.accountId, vpcId, vpc.cidr, maps) : undefined,
       };
       await this.host.network.setEdge(vpcId, edge);
+      // The router serves them now (or no longer): pending NAT gateways become available, deleting ones deleted.
+      for (const id of settling) this.network.natGateways.settle(id);
     };
     return this.edges.run(vpcId, apply);
   }

@@ -36,7 +36,8 @@ export const natGatewayActions: Actions = {
       tagOnCreate(ctx, n.id);
       const shape = natShape(ctx, n, ctx.cloud.tags.of([n.id]).get(n.id));
       await syncEdges(ctx, [n.vpcId]);
-      ctx.cloud.network.natGateways.settle(n.id);
+      // Without VPC networking on the host there is no router to wait for (else the edge sync settled it).
+      if (!ctx.cloud.plane.enabled) ctx.cloud.network.natGateways.settle(n.id);
       return { clientToken: ctx.q.str('ClientToken'), natGateway: shape };
     },
   },
@@ -48,7 +49,7 @@ export const natGatewayActions: Actions = {
       dryRunCheck(ctx);
       const n = ctx.cloud.network.natGateways.delete(ctx.accountId, id);
       await syncEdges(ctx, [n.vpcId]);
-      ctx.cloud.network.natGateways.settle(n.id);
+      if (!ctx.cloud.plane.enabled) ctx.cloud.network.natGateways.settle(n.id);
       return { natGatewayId: n.id };
     },
   },
