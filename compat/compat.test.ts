@@ -3,21 +3,34 @@
  * provider and the AWS SDK for JavaScript v3, each unchanged, each pointed only at the endpoint.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   DescribeInstancesCommand, RunInstancesCommand, TerminateInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceTerminated,
 } from '@aws-sdk/client-ec2';
 import { hostInventory, ROOT, startReal, type RealServer } from '../test/support/real.js';
 
+/**
+ * "The physical network" public and Elastic IPs come from (Terraform's aws_eip, aws_nat_gateway): a namespace of this
+ * suite's own behind a veth, the external network's parent. Nothing is sent to any address outside this machine.
+ */
+const LAN = { ns: 'pcloud-test-compatlan', parent: 'ptcompatlan', cidr: '192.0.2.0/24', router: '192.0.2.1', pool: '192.0.2.100-192.0.2.120' };
+const dropLan = `ip netns del ${LAN.ns} 2>/dev/null; ip link del ${LAN.parent} 2>/dev/null; true`;
+
 let srv: RealServer;
 let before: ReturnType<typeof hostInventory>;
 beforeAll(async () => {
-  srv = await startReal();
+  execFileSync('sh', ['-c', `${dropLan}; ip netns add ${LAN.ns} &&
+    ip link add ${LAN.parent} type veth peer name eth0 netns ${LAN.ns} && ip link set ${LAN.parent} up &&
+    ip -n ${LAN.ns} addr add ${LAN.router}/24 dev eth0 && ip -n ${LAN.ns} link set eth0 up && ip -n ${LAN.ns} link set lo up`]);
+  srv = await startReal({
+    env: { PCLOUD_EXTERNAL_PARENT: LAN.parent, PCLOUD_EXTERNAL_CIDR: LAN.cidr, PCLOUD_EXTERNAL_POOL: LAN.pool, PCLOUD_EXTERNAL_GATEWAY: LAN.router },
+  });
   before = hostInventory();
 });
 afterAll(async () => {
   await srv?.stop();
+  execFileSync('sh', ['-c', dropLan]);
 });
 
 function runScript(cmd: string, args: string[]): Promise<{ code: number; out: string }> {

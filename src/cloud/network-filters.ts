@@ -4,6 +4,8 @@
  */
 import type { Fields } from './filters.js';
 import { holdsResources, type Instance } from './instances/types.js';
+import type { Address } from './addresses.js';
+import type { NatGateway } from './nat-gateways.js';
 import type { InternetGateway, NetworkAcl, RouteTable, SecurityGroup, SecurityGroupRule, Subnet, Vpc } from './network.js';
 import { availabilityZoneId } from './region-filters.js';
 
@@ -39,12 +41,30 @@ export const internetGatewayFields: Fields<InternetGateway> = {
 };
 
 export const routeTableFields: Fields<RouteTable> = {
-  'route-table-id': (t) => t.id, 'vpc-id': (t) => t.vpcId, 'owner-id': (t) => t.accountId, 'association.main': () => 'true',
-  'association.route-table-association-id': (t) => t.associationId, 'association.route-table-id': (t) => t.id,
-  // Subnets use the main table implicitly; AWS's association.subnet-id matches explicit associations only.
-  'association.subnet-id': () => [],
-  'route.destination-cidr-block': (t) => t.routes.map((r) => r.destination), 'route.gateway-id': (t) => t.routes.map((r) => r.gatewayId),
-  'route.state': () => 'active',
+  'route-table-id': (t) => t.id, 'vpc-id': (t) => t.vpcId, 'owner-id': (t) => t.accountId,
+  'association.main': (t) => t.associations.map((a) => String(a.main)),
+  'association.route-table-association-id': (t) => t.associations.map((a) => a.id),
+  'association.route-table-id': (t) => (t.associations.length ? t.id : []),
+  // Subnets that use the main table implicitly are not its associations: AWS matches explicit ones only.
+  'association.subnet-id': (t) => t.associations.flatMap((a) => (a.subnetId ? [a.subnetId] : [])),
+  'route.destination-cidr-block': (t) => t.routes.map((r) => r.destination),
+  'route.gateway-id': (t) => t.routes.flatMap((r) => (r.gatewayId ? [r.gatewayId] : [])),
+  'route.nat-gateway-id': (t) => t.routes.flatMap((r) => (r.natGatewayId ? [r.natGatewayId] : [])),
+  'route.instance-id': (t) => t.routes.flatMap((r) => (r.instanceId ? [r.instanceId] : [])),
+  'route.origin': (t) => t.routes.map((r) => r.origin),
+  'route.state': (t) => t.routes.map((r) => r.state),
+};
+
+/** Elastic IPs as DescribeAddresses filters see them. */
+export const addressFields: Fields<Address> = {
+  'allocation-id': (a) => a.allocationId, 'association-id': (a) => a.associationId, 'public-ip': (a) => a.publicIp,
+  'instance-id': (a) => a.instanceId, 'network-interface-id': (a) => a.networkInterfaceId,
+  'private-ip-address': (a) => a.privateIp, domain: () => 'vpc', 'network-interface-owner-id': (a) => (a.networkInterfaceId ? a.accountId : undefined),
+  'network-border-group': () => undefined, 'public-ipv4-pool': () => 'amazon',
+};
+
+export const natGatewayFields: Fields<NatGateway> = {
+  'nat-gateway-id': (n) => n.id, state: (n) => n.state, 'subnet-id': (n) => n.subnetId, 'vpc-id': (n) => n.vpcId,
 };
 
 export const networkAclFields: Fields<NetworkAcl> = {

@@ -7,11 +7,16 @@
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
-import { instances, internetGateways, securityGroupRules, securityGroups, subnets, vpcs } from '../db/schema.js';
+import { instances, internetGateways, natGateways, routeTableAssociations, securityGroupRules, securityGroups, subnets, vpcs } from '../db/schema.js';
+import { Addresses } from './addresses.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';
 import { intToIp, ipToInt, parseCidr, subBlock } from './ip.js';
+import { NatGateways } from './nat-gateways.js';
+import { PublicIps } from './public-ips.js';
+import { derivedId, RouteTables } from './route-tables.js';
+export type { RouteTable } from './route-tables.js';
 
 export type Vpc = typeof vpcs.$inferSelect;
 export type Subnet = typeof subnets.$inferSelect;
@@ -19,25 +24,11 @@ export type SecurityGroup = typeof securityGroups.$inferSelect;
 export type SecurityGroupRule = typeof securityGroupRules.$inferSelect;
 export type InternetGateway = typeof internetGateways.$inferSelect;
 
-export interface RouteTable {
-  id: string;
-  vpcId: string;
-  accountId: string;
-  associationId: string;
-  routes: { destination: string; gatewayId: string }[];
-  subnetIds: string[];
-}
-
 export interface NetworkAcl {
   id: string;
   vpcId: string;
   accountId: string;
   subnets: { subnetId: string; associationId: string }[];
-}
-
-/** The id of a resource that exists once per another (a VPC's main route table): its prefix and the other's hex. */
-function derivedId(prefix: string, of: string): string {
-  return `${prefix}-${of.slice(of.indexOf('-') + 1)}`;
 }
 
 export interface Permission {
@@ -50,8 +41,17 @@ export interface Permission {
 
 export class Network {
   private readonly ensured = new Set<string>();
+  /** Route tables, their routes and subnet associations. */
+  readonly routing: RouteTables;
+  /** Elastic IPs. */
+  readonly addresses: Addresses;
+  readonly natGateways: NatGateways;
 
-  constructor(private readonly db: Db, private readonly config: CloudConfig) {}
+  constructor(private readonly db: Db, private readonly config: CloudConfig) {
+    this.routing = new RouteTables(db);
+    this.addresses = new Addresses(db, new PublicIps(db, config));
+    this.natGateways = new NatGateways(db, this.addresses, (subnet) => this.allocateIps(subnet, 1)[0]!);
+  }
 
   /** Create the account's default VPC, subnets and security group if missing. */
   ensureDefaults(accountId: string): void {
@@ -218,21 +218,10 @@ export class Network {
 
   // ------------------------------------------------------------ route tables and network ACLs: views of the VPC
 
-  /**
-   * Each VPC's main route table, as pcloud actually routes: its CIDR locally, and 0.0.0.0/0 to the internet gateway
-   * while one is attached (attaching one is what turns NAT on). Every subnet uses the main table.
-   */
-  routeTables(accountId: string): RouteTable[] {
-    const igws = this.internetGateways(accountId);
-    return this.vpcs(accountId).map((v) => {
-      const igw = igws.find((g) => g.vpcId === v.id);
-      return {
-        id: derivedId('rtb', v.id), vpcId: v.id, accountId,
-        associationId: derivedId('rtbassoc', v.id),
-        routes: [{ destination: v.cidr, gatewayId: 'local' }, ...(igw ? [{ destination: '0.0.0.0/0', gatewayId: igw.id }] : [])],
-        subnetIds: this.subnets(accountId).filter((s) => s.vpcId === v.id).map((s) => s.id),
-      };
-    });
+  /** Every route table of the account (each VPC's main one made on first use): route-tables.ts. */
+  routeTables(accountId: string) {
+    this.ensureDefaults(accountId);
+    return this.routing.list(accountId);
   }
 
   /** Each VPC's default network ACL, which lets everything through both ways (pcloud filters with security groups). */
@@ -271,13 +260,19 @@ export class Network {
     this.vpc(accountId, vpcId);
     if (g.vpcId) throw new CloudError('Resource.AlreadyAssociated', `resource ${id} is already attached to network ${g.vpcId}`);
     if (this.hasInternet(vpcId)) throw new CloudError('Resource.AlreadyAssociated', `network ${vpcId} already has an internet gateway attached`);
+    this.routing.ensureMain(accountId, vpcId);
     this.db.update(internetGateways).set({ vpcId }).where(eq(internetGateways.id, id)).run();
+    // pcloud's own step (AWS leaves the main table alone): the main table routes 0.0.0.0/0 to the gateway unless it
+    // routes it elsewhere already, so a VPC with a gateway reaches out as it always did here (detaching takes that
+    // route away again). Delete the route to make the main table private; subnets with tables of their own follow theirs.
+    this.routing.defaultRouteOnAttach(accountId, vpcId, id);
   }
 
   detachInternetGateway(accountId: string, id: string, vpcId: string): void {
     const g = this.igw(accountId, id);
     if (g.vpcId !== vpcId) throw new CloudError('Gateway.NotAttached', `resource ${id} is not attached to network ${vpcId}`);
     this.db.update(internetGateways).set({ vpcId: null }).where(eq(internetGateways.id, id)).run();
+    this.routing.defaultRouteOnDetach(vpcId, id);
   }
 
   deleteInternetGateway(accountId: string, id: string): void {
@@ -312,7 +307,7 @@ export class Network {
     return v;
   }
 
-  /** DeleteVpc: only an empty VPC (no subnets, no groups but its default one). */
+  /** DeleteVpc: only an empty VPC (no subnets, no groups but its default one, no route tables but its main one). */
   deleteVpc(accountId: string, vpcId: string): void {
     this.vpc(accountId, vpcId);
     const subs = this.subnets(accountId).filter((s) => s.vpcId === vpcId);
@@ -320,13 +315,14 @@ export class Network {
       throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
     }
     const groups = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId && g.name !== 'default');
-    if (groups.length || this.hasInternet(vpcId)) throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
+    if (groups.length || this.hasInternet(vpcId) || this.routing.userTables(vpcId).length) throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
     const groupIds = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId).map((g) => g.id);
     this.db.transaction((tx) => {
       if (groupIds.length) tx.delete(securityGroupRules).where(inArray(securityGroupRules.groupId, groupIds)).run();
       tx.delete(securityGroups).where(eq(securityGroups.vpcId, vpcId)).run();
       tx.delete(vpcs).where(eq(vpcs.id, vpcId)).run();
     });
+    this.routing.dropVpc(vpcId);
   }
 
   createSubnet(accountId: string, vpcId: string, cidr: string, availabilityZone?: string): Subnet {
@@ -355,8 +351,12 @@ export class Network {
     const s = this.subnet(accountId, subnetId);
     const used = this.db.select({ id: instances.id }).from(instances)
       .where(and(eq(instances.subnetId, subnetId), ne(instances.state, 'terminated'))).get();
-    if (used) throw new CloudError('DependencyViolation', `The subnet '${subnetId}' has dependencies and cannot be deleted.`);
-    this.db.delete(subnets).where(eq(subnets.id, subnetId)).run();
+    if (used || this.natGateways.inSubnet(subnetId).some((n) => n.state !== 'deleting')) throw new CloudError('DependencyViolation', `The subnet '${subnetId}' has dependencies and cannot be deleted.`);
+    this.db.transaction((tx) => {
+      tx.delete(subnets).where(eq(subnets.id, subnetId)).run();
+      // Its route table association goes with it, as on AWS.
+      tx.delete(routeTableAssociations).where(eq(routeTableAssociations.subnetId, subnetId)).run();
+    });
     return s;
   }
 
@@ -390,10 +390,14 @@ export class Network {
     return g.id;
   }
 
-  /** The addresses of a subnet taken by its instances: every instance holds one until it is terminated. */
+  /** The addresses of a subnet taken: every instance holds one until it is terminated, a NAT gateway until deleted. */
   private usedAddresses(subnet: Subnet): string[] {
-    return this.db.select({ ip: instances.privateIp }).from(instances)
-      .where(and(eq(instances.subnetId, subnet.id), ne(instances.state, 'terminated'))).all().map((r) => r.ip);
+    return [
+      ...this.db.select({ ip: instances.privateIp }).from(instances)
+        .where(and(eq(instances.subnetId, subnet.id), ne(instances.state, 'terminated'))).all().map((r) => r.ip),
+      ...this.db.select({ ip: natGateways.privateIp }).from(natGateways)
+        .where(and(eq(natGateways.subnetId, subnet.id), ne(natGateways.state, 'deleted'))).all().map((r) => r.ip),
+    ];
   }
 
   /** A subnet's free addresses (its AvailableIpAddressCount): its size less AWS's five reserved and those taken. */

@@ -2,11 +2,11 @@
  * Public IPs: addresses on the host's physical network (config.external), one per instance that asks for it (its
  * subnet's MapPublicIpOnLaunch, or AssociatePublicIpAddress at launch). The VPC router owns them on a macvlan and NATs
  * each 1:1 to its instance's private address, as AWS's internet gateway does; the instance itself only ever sees its
- * private address.
+ * private address. Elastic IPs (addresses.ts) come from the same pool.
  */
 import { and, eq, inArray, isNotNull, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { instances } from '../db/schema.js';
+import { addresses, instances } from '../db/schema.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { intToIp, ipToInt, parseCidr } from './ip.js';
@@ -26,8 +26,10 @@ export class PublicIps {
   allocate(count: number): (string | null)[] {
     const ext = this.config.external;
     if (!ext) return Array.from({ length: count }, () => null);
-    const used = new Set(this.db.select({ ip: instances.publicIp }).from(instances)
-      .where(and(isNotNull(instances.publicIp), ne(instances.state, 'terminated'))).all().map((r) => r.ip));
+    const used = new Set([
+      ...this.db.select({ ip: instances.publicIp }).from(instances).where(and(isNotNull(instances.publicIp), ne(instances.state, 'terminated'))).all().map((r) => r.ip),
+      ...this.db.select({ ip: addresses.publicIp }).from(addresses).all().map((r) => r.ip),
+    ]);
     const out: string[] = [];
     for (let n = ipToInt(ext.pool[0]); n <= ipToInt(ext.pool[1]) && out.length < count; n++) {
       const ip = intToIp(n);
@@ -37,11 +39,17 @@ export class PublicIps {
     return out;
   }
 
-  /** The VPC's public → private pairs, of instances that hold a network now. */
+  /**
+   * The VPC's public → private pairs, of instances that hold a network now: an instance's Elastic IP while one is
+   * associated, else the public IP it got at launch.
+   */
   mappings(vpcId: string): PublicMapping[] {
-    return this.db.select({ publicIp: instances.publicIp, privateIp: instances.privateIp }).from(instances)
-      .where(and(eq(instances.vpcId, vpcId), isNotNull(instances.publicIp), inArray(instances.state, ['pending', 'running']))).all()
-      .map((r) => ({ publicIp: r.publicIp!, privateIp: r.privateIp }));
+    const eips = new Map(this.db.select({ instanceId: addresses.instanceId, publicIp: addresses.publicIp }).from(addresses)
+      .where(isNotNull(addresses.instanceId)).all().map((r) => [r.instanceId!, r.publicIp]));
+    return this.db.select({ id: instances.id, publicIp: instances.publicIp, privateIp: instances.privateIp }).from(instances)
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all()
+      .map((r) => ({ publicIp: eips.get(r.id) ?? r.publicIp, privateIp: r.privateIp }))
+      .filter((m): m is PublicMapping => m.publicIp !== null);
   }
 
   prefixLength(): number {

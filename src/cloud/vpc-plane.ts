@@ -6,16 +6,18 @@
  */
 import { and, asc, eq, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { instances, volumes, vpcs } from '../db/schema.js';
+import { addresses, instances, subnets, volumes, vpcs } from '../db/schema.js';
 import type { Host } from '../host/index.js';
 import { nfsClientAddress, portName, type FlowRule, type NfsClient } from '../host/network.js';
+import type { HostRoute, Routing } from '../host/routing.js';
 import { log } from '../log.js';
 import { KeyedQueue } from '../serial.js';
 import type { CloudConfig } from './config.js';
 import { dnsOf, gatewayOf, netmaskOf, parseCidr, privateDnsDomain, privateHostLabel } from './ip.js';
 import { instanceRow, type Instance } from './instances/types.js';
 import type { Network } from './network.js';
-import type { PublicIps } from './public-ips.js';
+import type { PublicIps, PublicMapping } from './public-ips.js';
+import type { Route } from './route-tables.js';
 import type { Tags } from './tags.js';
 
 
@@ -121,15 +123,57 @@ export class VpcPlane implements VpcSyncs {
       if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
       const ext = this.config.external;
       const maps = this.publicIps.mappings(vpcId);
-      const vpcCidr = this.db.select({ cidr: vpcs.cidr }).from(vpcs).where(eq(vpcs.id, vpcId)).get()?.cidr;
+      const vpc = this.db.select({ cidr: vpcs.cidr, accountId: vpcs.accountId }).from(vpcs).where(eq(vpcs.id, vpcId)).get();
       const nfsClients = this.nfsClients(vpcId);
-      await this.host.network.setEdge(vpcId, {
+      const settling = this.network.natGateways.settling(vpcId);
+      const edge = {
         internet: this.network.hasInternet(vpcId),
         nfs: nfsClients.length ? { clients: nfsClients, port: this.host.nfs.port } : undefined,
-        external: ext && vpcCidr ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr, maps } : undefined,
-      });
+        external: ext && vpc ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr: vpc.cidr, maps } : undefined,
+        routing: vpc ? this.routing(vpc.accountId, vpcId, vpc.cidr, maps) : undefined,
+      };
+      await this.host.network.setEdge(vpcId, edge);
+      // The router serves them now (or no longer): pending NAT gateways become available, deleting ones deleted.
+      for (const id of settling) this.network.natGateways.settle(id);
     };
     return this.edges.run(vpcId, apply);
+  }
+
+  /**
+   * The VPC's route tables as the router applies them: for each table, the subnets using it, those of their instances
+   * with a public address, and its routes (the local one aside) with what each target is on the host now.
+   */
+  private routing(accountId: string, vpcId: string, vpcCidr: string, maps: PublicMapping[]): Routing {
+    const { tables, bySubnet } = this.network.routing.tableOfSubnets(accountId, vpcId);
+    const subs = this.db.select({ id: subnets.id, cidr: subnets.cidr }).from(subnets).where(eq(subnets.vpcId, vpcId)).all();
+    const live = this.db.select({ id: instances.id, ip: instances.privateIp, subnetId: instances.subnetId }).from(instances)
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all();
+    const nats = new Map(this.network.natGateways.live(vpcId).map((n) => [n.id, n]));
+    const eips = new Map(this.db.select({ id: addresses.allocationId, ip: addresses.publicIp }).from(addresses).where(eq(addresses.accountId, accountId)).all().map((a) => [a.id, a.ip]));
+    const publicIps = new Set(maps.map((m) => m.privateIp));
+    const hostRoute = (r: Route): HostRoute => {
+      const destination = r.destination;
+      if (r.state === 'blackhole') return { destination, via: 'blackhole' };
+      if (r.gatewayId) return { destination, via: 'internet' };
+      if (r.natGatewayId) {
+        const n = nats.get(r.natGatewayId);
+        if (!n) return { destination, via: 'blackhole' };
+        return { destination, via: 'nat', publicIp: n.allocationId ? eips.get(n.allocationId) : undefined };
+      }
+      const target = live.find((i) => i.id === r.instanceId);
+      return target ? { destination, via: 'instance', ip: target.ip, port: portName(target.id) } : { destination, via: 'blackhole' };
+    };
+    return {
+      vpcCidr,
+      tables: tables.map((t) => {
+        const mine = subs.filter((s) => bySubnet.get(s.id) === t.id);
+        return {
+          sources: mine.map((s) => s.cidr),
+          publicSources: live.filter((i) => mine.some((s) => s.id === i.subnetId) && publicIps.has(i.ip)).map((i) => i.ip),
+          routes: t.routes.filter((r) => r.origin === 'CreateRoute').map(hostRoute),
+        };
+      }).filter((t) => t.sources.length),
+    };
   }
 
   /** Bring the VPC's security group rules (and each instance's metadata hop limit) on the host in line with the database. */
@@ -147,6 +191,7 @@ export class VpcPlane implements VpcSyncs {
         .map((r) => ({ protocol: r.protocol, fromPort: r.fromPort ?? undefined, toPort: r.toPort ?? undefined, cidrs: r.cidr ? [r.cidr] : members(r.refGroupId!) }));
       await this.host.network.applyFirewall(vpcId, rows.map((r) => ({
         instanceId: r.id, ingress: flows(r, false), egress: flows(r, true), ip: r.privateIp, hopLimit: r.attributes.metadataOptions.httpPutResponseHopLimit,
+        sourceDestCheck: r.attributes.sourceDestCheck,
       })));
     };
     return this.firewalls.run(vpcId, apply);
@@ -219,6 +264,11 @@ export class VpcPlane implements VpcSyncs {
       } catch (err) {
         log.error(`ports of ${vpcId}, skipped: ${(err as Error).message}`);
       }
+    }
+    // Each router's edge as the database has it now (Elastic IPs, route tables, NAT gateways changed while the server
+    // was down, or applied only half).
+    for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
+      await this.syncEdge(vpcId).catch((err) => log.error(`edge of ${vpcId}, skipped: ${(err as Error).message}`));
     }
     return { orphanRouters: orphans.length, strayLinks };
   }

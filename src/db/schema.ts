@@ -352,3 +352,64 @@ export const launchTemplateVersions = sqliteTable('launch_template_versions', {
   clientToken: text('client_token'),
 }, (t) => [primaryKey({ columns: [t.templateId, t.version] })]);
 
+
+// ---------------------------------------------------------------- networking: Elastic IPs, route tables, NAT gateways
+
+/** Elastic IPs: addresses of the public pool an account holds until it releases them, associated to one instance at most. */
+export const addresses = sqliteTable('addresses', {
+  allocationId: text('allocation_id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  publicIp: text('public_ip').notNull(),
+  instanceId: text('instance_id'),
+  networkInterfaceId: text('network_interface_id'),
+  privateIp: text('private_ip'),
+  associationId: text('association_id'),
+  /** The NAT gateway that holds it (its association is the gateway's, not the user's). */
+  natGatewayId: text('nat_gateway_id'),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [uniqueIndex('addresses_public_ip').on(t.publicIp), index('addresses_account').on(t.accountId), index('addresses_instance').on(t.instanceId)]);
+
+/** Route tables: each VPC's main one (made on first use) and those the user makes. */
+export const routeTables = sqliteTable('route_tables', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  vpcId: text('vpc_id').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [index('route_tables_vpc').on(t.vpcId)]);
+
+/** A route table's routes but the local one: a destination and exactly one target. */
+export const routes = sqliteTable('routes', {
+  routeTableId: text('route_table_id').notNull(),
+  destination: text('destination').notNull(),
+  gatewayId: text('gateway_id'),
+  natGatewayId: text('nat_gateway_id'),
+  instanceId: text('instance_id'),
+  networkInterfaceId: text('network_interface_id'),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.routeTableId, t.destination] })]);
+
+/** Which table a subnet uses (subnetId), and which table is its VPC's main one (subnetId null, one per VPC). */
+export const routeTableAssociations = sqliteTable('route_table_associations', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  vpcId: text('vpc_id').notNull(),
+  routeTableId: text('route_table_id').notNull(),
+  subnetId: text('subnet_id'),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [uniqueIndex('route_table_associations_subnet').on(t.subnetId), index('route_table_associations_table').on(t.routeTableId)]);
+
+/** NAT gateways: a subnet's SNAT for the subnets routed to it, through an Elastic IP (public) or the uplink (private). */
+export const natGateways = sqliteTable('nat_gateways', {
+  id: text('id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  vpcId: text('vpc_id').notNull(),
+  subnetId: text('subnet_id').notNull(),
+  connectivityType: text('connectivity_type').$type<'public' | 'private'>().notNull(),
+  allocationId: text('allocation_id'),
+  privateIp: text('private_ip').notNull(),
+  networkInterfaceId: text('network_interface_id').notNull(),
+  /** pending, available, deleting, deleted (AWS's states). */
+  state: text('state').notNull(),
+  createdAt: integer('created_at').notNull(),
+  deletedAt: integer('deleted_at'),
+}, (t) => [index('nat_gateways_account').on(t.accountId)]);

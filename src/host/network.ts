@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { run } from './exec.js';
 import { Owners } from './owners.js';
-import type { Edge, FlowRule, Nic, PortRules } from './types.js';
+import type { Edge, FlowRule, Nic } from './types.js';
+import { natAddresses, natSnatLines, natSources, ownRulePrefs, ownTables, routingLines, type CheckedPort, type RoutedEdge } from './routing.js';
 import type { HostNetwork } from './index.js';
 export type { Edge, FlowRule, NfsClient, Nic, PortRules } from './types.js';
 
@@ -30,15 +31,19 @@ function ruleText(r: FlowRule, dir: 'saddr' | 'daddr'): string | undefined {
   return ports ? `${addrs}${ports} accept` : `${addrs} ip protocol ${name} accept`;
 }
 
-/** The router's security group table: replies pass, then each instance port's own ingress and egress chains. */
-export function firewallText(ports: PortRules[]): string {
+/**
+ * The router's security group table: replies pass, then each instance port's own ingress and egress chains. A port
+ * with its source/destination check on (the default) sends only from its instance's address and is sent only what is
+ * addressed to it; with the check off the instance may route (a NAT instance).
+ */
+export function firewallText(ports: CheckedPort[]): string {
   const lines = ['table inet pcloud_sg', 'delete table inet pcloud_sg', 'table inet pcloud_sg {', '  chain forward {',
     '    type filter hook forward priority filter; policy accept;', '    ct state established,related accept', '    ct state invalid drop'];
   for (const p of ports) {
     const port = portName(p.instanceId);
     // An instance sends only from its own address (a VM's guest could forge any): no other instance's NFS access, no
     // address of the router's or the host's.
-    if (p.ip) lines.push(`    iifname "${port}" ip saddr != ${p.ip} drop`);
+    if (p.ip && p.sourceDestCheck !== false) lines.push(`    iifname "${port}" ip saddr != ${p.ip} drop`, `    oifname "${port}" ip daddr != ${p.ip} drop`);
     lines.push(`    oifname "${port}" jump in_${p.instanceId.slice(2)}`, `    iifname "${port}" jump out_${p.instanceId.slice(2)}`);
   }
   // A port with no chains yet (an instance still attaching) is closed, not open.
@@ -128,14 +133,18 @@ export function nfsClientAddress(instanceId: string): string {
  * address; a public IP is DNATed to its instance and the instance's traffic out of the macvlan SNATed to it (1:1).
  * Without one, nothing is forwarded out of either; private addresses never leave by the macvlan.
  */
-export function routerNft(edge: Edge, hostAddress?: string): string {
+export function routerNft(edge: RoutedEdge, hostAddress?: string): string {
   const maps = edge.external?.maps ?? [];
   const on = edge.internet;
+  // NAT gateways' SNAT to their Elastic IPs on the macvlan (only with an external network to put them on).
+  const natOut = on && edge.external ? natSnatLines(edge.routing) : [];
+  const natFrom = on && edge.external ? natSources(edge.routing) : [];
   const lines = ['table ip pcloud', 'delete table ip pcloud', 'table ip pcloud {'];
   lines.push('  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;');
   if (on && maps.length) lines.push(`    iifname "ext" dnat to ip daddr map { ${maps.map((m) => `${m.publicIp} : ${m.privateIp}`).join(', ')} }`);
   lines.push('  }', '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
   if (on && maps.length) lines.push(`    oifname "ext" snat to ip saddr map { ${maps.map((m) => `${m.privateIp} : ${m.publicIp}`).join(', ')} }`);
+  lines.push(...natOut);
   const nfs = edge.nfs?.clients.length && hostAddress ? edge.nfs : undefined;
   if (nfs) {
     lines.push(`    oifname "uplink" ip daddr ${hostAddress} tcp dport ${nfs.port} snat to ip saddr map { ${nfs.clients.map((c) => `${c.ip} : ${c.nat}`).join(', ')} }`);
@@ -146,15 +155,13 @@ export function routerNft(edge: Edge, hostAddress?: string): string {
   // have NFS volumes, nothing else to instances.
   if (nfs) lines.push(`    ip saddr { ${nfs.clients.map((c) => c.ip).join(', ')} } ip daddr ${hostAddress} tcp dport ${nfs.port} accept`);
   if (hostAddress) lines.push(`    ip daddr ${hostAddress} drop`);
+  const outByExt = [...maps.map((m) => m.privateIp), ...natFrom];
   if (!on) lines.push('    oifname "uplink" drop', '    oifname "ext" drop', '    iifname "ext" drop');
-  else if (maps.length) lines.push(`    oifname "ext" ip saddr != { ${maps.map((m) => m.privateIp).join(', ')} } drop`);
+  else if (outByExt.length) lines.push(`    oifname "ext" ip saddr != { ${outByExt.join(', ')} } drop`);
   else lines.push('    oifname "ext" drop');
   lines.push('  }', '}', '');
   return lines.join('\n');
 }
-
-/** Routing table in a VPC router for traffic from instances with a public IP: out by the macvlan. */
-const PUBLIC_TABLE = 100;
 
 async function batch(ns: string | undefined, lines: string[], force = false): Promise<void> {
   await run('ip', [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
@@ -249,13 +256,18 @@ export class NetworkDriver implements HostNetwork {
    * The router's edge: the NAT switch (internet gateway) and the public IPs on its macvlan. Every launch asks; only a
    * change (or the first ask since this process started) touches the router.
    */
-  async setEdge(vpcId: string, edge: Edge): Promise<void> {
+  async setEdge(vpcId: string, edge: RoutedEdge): Promise<void> {
     const key = JSON.stringify(edge);
     if (this.edges.get(vpcId) === key) return;
     const ns = routerNs(vpcId);
-    if (!routerExists(vpcId)) return;
-    if (edge.external?.maps.length) await this.ensureExternal(vpcId, edge.external);
+    // A router still being made (its uplink not there yet) gets its edge once it is: setupVpc and attach both ask.
+    if (!routerExists(vpcId) || !existsSync(`/sys/class/net/${uplinkName(vpcId)}`)) return;
+    const natIps = edge.internet ? natAddresses(edge.routing) : [];
+    // The macvlan exists once something needs it (a public address); routes by it only then.
+    const extUp = Boolean(edge.external && (edge.external.maps.length || natIps.length));
+    if (extUp) await this.ensureExternal(vpcId, edge.external!, natIps);
     else await run('ip', ['-n', ns, 'addr', 'flush', 'dev', 'ext'], { reject: false });
+    if (edge.routing) await this.applyRouting(vpcId, edge.routing, extUp ? edge.external : undefined);
     await this.routeNfsClients(vpcId, (edge.nfs?.clients ?? []).map((c) => c.nat));
     await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: routerNft(edge, uplinkAddresses(vpcId).host) });
     this.edges.set(vpcId, key);
@@ -276,33 +288,39 @@ export class NetworkDriver implements HostNetwork {
 
   /**
    * The router's leg on the physical network: a macvlan (bridge mode) of the parent, named `ext`, holding each public
-   * IP as a /32, and policy routing that sends instances with a public IP out by it (their VPC stays in main).
+   * IP (instances' and NAT gateways') as a /32. Which traffic leaves by it is the route tables' (applyRouting).
    */
-  private async ensureExternal(vpcId: string, ext: NonNullable<Edge['external']>): Promise<void> {
+  private async ensureExternal(vpcId: string, ext: NonNullable<Edge['external']>, natIps: string[]): Promise<void> {
     const ns = routerNs(vpcId);
     const links = (await run('ip', ['-n', ns, '-o', 'link', 'show'], { reject: false })).stdout;
     if (!/\d+: ext[:@]/.test(links)) {
       const tmp = `pe${vpcId.slice(4, 16)}`;
       await run('ip', ['link', 'del', tmp], { reject: false });
       await batch(undefined, [`link add link ${ext.parent} name ${tmp} type macvlan mode bridge`, `link set ${tmp} netns ${ns}`]);
-      await batch(ns, [`link set ${tmp} name ext`, 'link set ext up', `route replace ${ext.cidr} dev ext`,
-        `route replace ${ext.cidr} dev ext table ${PUBLIC_TABLE}`,
-        ...(ext.gateway ? [`route replace default via ${ext.gateway} dev ext table ${PUBLIC_TABLE}`] : []),
-        `rule add to ${ext.vpcCidr} lookup main pref 90`]);
+      await batch(ns, [`link set ${tmp} name ext`, 'link set ext up', `route replace ${ext.cidr} dev ext`]);
     }
     const addrs = (await run('ip', ['-n', ns, '-o', '-4', 'addr', 'show', 'dev', 'ext'])).stdout;
     const have = [...addrs.matchAll(/inet (\S+)\/32/g)].map((m) => m[1]!);
-    const rules = (await run('ip', ['-n', ns, 'rule', 'show', 'pref', '100'])).stdout;
-    const ruled = [...rules.matchAll(/from (\S+) lookup/g)].map((m) => m[1]!);
-    const want = ext.maps.map((m) => m.publicIp);
-    const from = ext.maps.map((m) => m.privateIp);
+    const want = [...ext.maps.map((m) => m.publicIp), ...natIps];
     const lines = [
-      ...want.filter((ip) => !have.includes(ip)).map((ip) => `addr add ${ip}/32 dev ext`),
-      ...have.filter((ip) => !want.includes(ip)).map((ip) => `addr del ${ip}/32 dev ext`),
-      ...from.filter((ip) => !ruled.includes(ip)).map((ip) => `rule add from ${ip} lookup ${PUBLIC_TABLE} pref 100`),
-      ...ruled.filter((ip) => !from.includes(ip)).map((ip) => `rule del from ${ip} lookup ${PUBLIC_TABLE} pref 100`),
+      ...want.filter((a) => !have.includes(a)).map((a) => `addr add ${a}/32 dev ext`),
+      ...have.filter((a) => !want.includes(a)).map((a) => `addr del ${a}/32 dev ext`),
     ];
     if (lines.length) await batch(ns, lines);
+  }
+
+  /** The route tables as policy routing in the router (routing.ts), replacing what was there in one batch. */
+  private async applyRouting(vpcId: string, routing: NonNullable<RoutedEdge['routing']>, ext: Edge['external']): Promise<void> {
+    const ns = routerNs(vpcId);
+    const [rules, tables] = await Promise.all([
+      run('ip', ['-n', ns, '-4', 'rule', 'show']), run('ip', ['-n', ns, '-4', 'route', 'show', 'table', 'all']),
+    ]);
+    const up = uplinkAddresses(vpcId);
+    const lines = routingLines(routing, {
+      uplinkHost: up.host, uplinkCidr: `${up.host}/32`, ext: ext ? { cidr: ext.cidr, gateway: ext.gateway } : undefined,
+    }, { rulePrefs: ownRulePrefs(rules.stdout), tables: ownTables(tables.stdout) });
+    // -force: a line that fails does not stop the rest (the sync fails, and the next one redoes it all).
+    await batch(ns, lines, true);
   }
 
   /** The instance's namespace and its eth0, routed as a /32 by the VPC's router, addressed as the API said. */
@@ -337,7 +355,7 @@ export class NetworkDriver implements HostNetwork {
   }
 
   /** Replace the VPC's security group rules, atomically (one nft transaction). */
-  async applyFirewall(vpcId: string, ports: PortRules[]): Promise<void> {
+  async applyFirewall(vpcId: string, ports: CheckedPort[]): Promise<void> {
     // A VPC without a router yet has nothing to filter; its first instance's attach applies the rules.
     if (!routerExists(vpcId)) return;
     await run('ip', ['netns', 'exec', routerNs(vpcId), 'nft', '-f', '-'], { input: firewallText(ports) });

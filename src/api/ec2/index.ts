@@ -21,12 +21,14 @@ import { securityGroupActions } from './actions/security-groups.js';
 import { routingActions } from './actions/routing.js';
 import { regionActions } from './actions/regions.js';
 import { volumeActions } from './actions/volumes.js';
+import { addressActions } from './actions/addresses.js';
+import { natGatewayActions } from './actions/nat-gateways.js';
 import { launchTemplateActions } from './actions/launch-templates.js';
 import { unofferedActions } from './actions/unoffered.js';
 
 /** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
 export const actions = new Map(Object.entries({
-  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...launchTemplateActions, ...unofferedActions,
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...launchTemplateActions, ...addressActions, ...natGatewayActions, ...unofferedActions,
 } satisfies Actions));
 
 /** The actions answered as AWS answers where a feature is not offered (the coverage table tells them apart). */

@@ -23,7 +23,8 @@ export function groupSet(names: GroupNames, ids: string[]) {
 /** An instance's network interface, as DescribeNetworkInterfaces and the instance's networkInterfaceSet show it. */
 export function networkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames, tags?: Tag[]) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
-  const association = inst.publicIp ? { publicIp: inst.publicIp, publicDnsName: '', ipOwnerId: 'amazon' } : undefined;
+  const eip = cloud.network.addresses.ofInstance(inst.id);
+  const association = eip || inst.publicIp ? { publicIp: eip ?? inst.publicIp!, publicDnsName: '', ipOwnerId: eip ? inst.accountId : 'amazon' } : undefined;
   return {
     networkInterfaceId: inst.networkInterfaceId,
     subnetId: inst.subnetId,
@@ -81,7 +82,7 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
     vpcId: terminated ? undefined : inst.vpcId,
     privateIpAddress: terminated ? undefined : inst.privateIp,
     // Shown while the instance runs, as on AWS; pcloud keeps the address through a stop (AWS hands out a new one).
-    ipAddress: inst.state === 'running' || inst.state === 'pending' ? inst.publicIp ?? undefined : undefined,
+    ipAddress: inst.state === 'running' || inst.state === 'pending' ? cloud.network.addresses.ofInstance(inst.id) ?? inst.publicIp ?? undefined : undefined,
     sourceDestCheck: inst.attributes.sourceDestCheck,
     groupSet: groups,
     stateReason: inst.stateReasonCode ? { code: inst.stateReasonCode, message: inst.stateReasonMessage ?? '' } : undefined,

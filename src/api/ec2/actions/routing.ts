@@ -1,22 +1,28 @@
 import type { Tag } from '../../../cloud/tags.js';
+import { CloudError } from '../../../cloud/errors.js';
 import { byIds, filterRows } from '../../../cloud/filters.js';
 import type { InternetGateway, NetworkAcl, RouteTable } from '../../../cloud/network.js';
 import { internetGatewayFields, networkAclFields, networkInterfaceFields, networkInterfacesOf, routeTableFields } from '../../../cloud/network-filters.js';
-import { dryRunCheck, tagOnCreate, type Action, type Actions } from '../context.js';
+import type { RouteTarget } from '../../../cloud/route-tables.js';
+import { dryRunCheck, tagOnCreate, type Action, type Actions, type Ctx } from '../context.js';
+import { syncEdges } from './addresses.js';
 import { groupNames, networkInterfaceShape, tagSet } from '../shapes.js';
 
 function igwShape(g: InternetGateway, tags: Tag[] | undefined) {
   return { internetGatewayId: g.id, ownerId: g.accountId, attachmentSet: g.vpcId ? [{ vpcId: g.vpcId, state: 'available' }] : [], tagSet: tagSet(tags) };
 }
 
-function routeTableShape(t: RouteTable, tags: Tag[] | undefined) {
+export function routeTableShape(t: RouteTable, tags: Tag[] | undefined) {
   return {
     routeTableId: t.id, vpcId: t.vpcId, ownerId: t.accountId,
     routeSet: t.routes.map((r) => ({
-      destinationCidrBlock: r.destination, gatewayId: r.gatewayId, state: 'active',
-      origin: r.gatewayId === 'local' ? 'CreateRouteTable' : 'CreateRoute',
+      destinationCidrBlock: r.destination, gatewayId: r.gatewayId, natGatewayId: r.natGatewayId,
+      instanceId: r.instanceId, instanceOwnerId: r.instanceId ? t.accountId : undefined, networkInterfaceId: r.networkInterfaceId,
+      state: r.state, origin: r.origin,
     })),
-    associationSet: [{ routeTableAssociationId: t.associationId, routeTableId: t.id, main: true, associationState: { state: 'associated' } }],
+    associationSet: t.associations.map((a) => ({
+      main: a.main, routeTableAssociationId: a.id, routeTableId: t.id, subnetId: a.subnetId, associationState: { state: 'associated' },
+    })),
     propagatingVgwSet: [], tagSet: tagSet(tags),
   };
 }
@@ -45,7 +51,111 @@ function internetSwitch(attach: boolean): Action {
   };
 }
 
+/** CreateRoute's and ReplaceRoute's target: the one of GatewayId, NatGatewayId, InstanceId, NetworkInterfaceId given. */
+function routeTarget(ctx: Ctx): RouteTarget {
+  for (const unsupported of ['EgressOnlyInternetGatewayId', 'TransitGatewayId', 'LocalGatewayId', 'CarrierGatewayId', 'VpcPeeringConnectionId', 'VpcEndpointId', 'CoreNetworkArn', 'DestinationIpv6CidrBlock', 'DestinationPrefixListId']) {
+    if (ctx.q.str(unsupported) !== undefined) throw new CloudError('InvalidParameterValue', `${unsupported} is not supported by this cloud: route IPv4 CIDR blocks to an internet gateway, a NAT gateway, an instance or a network interface`);
+  }
+  return { gatewayId: ctx.q.str('GatewayId'), natGatewayId: ctx.q.str('NatGatewayId'), instanceId: ctx.q.str('InstanceId'), networkInterfaceId: ctx.q.str('NetworkInterfaceId') };
+}
+
+/** A change to a table: its VPC's router follows. */
+async function routed(ctx: Ctx, tableId: string): Promise<void> {
+  const t = ctx.cloud.network.routing.table(ctx.accountId, tableId);
+  await syncEdges(ctx, [t.vpcId]);
+}
+
+function putRoute(replace: boolean): Action {
+  return {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const tableId = ctx.q.req('RouteTableId');
+      const dest = ctx.q.req('DestinationCidrBlock');
+      const target = routeTarget(ctx);
+      dryRunCheck(ctx);
+      ctx.cloud.network.routing.putRoute(ctx.accountId, tableId, dest, target, replace);
+      await routed(ctx, tableId);
+      return { return: true };
+    },
+  };
+}
+
 export const routingActions: Actions = {
+  CreateRouteTable: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const vpcId = ctx.q.req('VpcId');
+      dryRunCheck(ctx);
+      ctx.cloud.network.vpc(ctx.accountId, vpcId);
+      const t = ctx.cloud.network.routing.create(ctx.accountId, vpcId);
+      tagOnCreate(ctx, t.id);
+      return { routeTable: routeTableShape(t, ctx.cloud.tags.of([t.id]).get(t.id)), clientToken: ctx.q.str('ClientToken') };
+    },
+  },
+
+  DeleteRouteTable: {
+    dryRun: 'self',
+    handler: (ctx) => {
+      const id = ctx.q.req('RouteTableId');
+      dryRunCheck(ctx);
+      ctx.cloud.network.routing.delete(ctx.accountId, id);
+      ctx.cloud.tags.removeAll([id]);
+      return { return: true };
+    },
+  },
+
+  CreateRoute: putRoute(false),
+
+  ReplaceRoute: putRoute(true),
+
+  DeleteRoute: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const tableId = ctx.q.req('RouteTableId');
+      const dest = ctx.q.req('DestinationCidrBlock');
+      dryRunCheck(ctx);
+      ctx.cloud.network.routing.deleteRoute(ctx.accountId, tableId, dest);
+      await routed(ctx, tableId);
+      return { return: true };
+    },
+  },
+
+  AssociateRouteTable: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const tableId = ctx.q.req('RouteTableId');
+      if (ctx.q.str('GatewayId') !== undefined) throw new CloudError('InvalidParameterValue', 'This cloud associates route tables with subnets only: give SubnetId');
+      const subnetId = ctx.q.req('SubnetId');
+      dryRunCheck(ctx);
+      const associationId = ctx.cloud.network.routing.associate(ctx.accountId, tableId, subnetId);
+      await routed(ctx, tableId);
+      return { associationId, associationState: { state: 'associated' } };
+    },
+  },
+
+  DisassociateRouteTable: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const id = ctx.q.req('AssociationId');
+      dryRunCheck(ctx);
+      const vpcId = ctx.cloud.network.routing.disassociate(ctx.accountId, id);
+      await syncEdges(ctx, [vpcId]);
+      return { return: true };
+    },
+  },
+
+  ReplaceRouteTableAssociation: {
+    dryRun: 'self',
+    handler: async (ctx) => {
+      const id = ctx.q.req('AssociationId');
+      const tableId = ctx.q.req('RouteTableId');
+      dryRunCheck(ctx);
+      const newAssociationId = ctx.cloud.network.routing.replaceAssociation(ctx.accountId, id, tableId);
+      await routed(ctx, tableId);
+      return { newAssociationId, associationState: { state: 'associated' } };
+    },
+  },
+
   CreateInternetGateway: {
     dryRun: 'self',
     handler: (ctx) => {
