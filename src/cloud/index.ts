@@ -101,6 +101,18 @@ export class Cloud {
     return added;
   }
 
+  /**
+   * ModifyInstanceAttribute; a changed source/dest check changes what the VPC's router forwards for the instance (an
+   * instance that routes for others, a NAT instance, needs it off), so the router's rules follow at once.
+   */
+  async modifyInstanceAttributes(accountId: string, id: string, changes: Parameters<Instances['modifyAttributes']>[2]): Promise<void> {
+    this.instances.modifyAttributes(accountId, id, changes);
+    if (changes.sourceDestCheck !== undefined) {
+      const inst = this.instances.get(accountId, id);
+      await this.plane.syncFirewall(accountId, inst.vpcId);
+    }
+  }
+
   /** CreateTags / DeleteTags; a changed Name tag of an instance is a changed DNS name in its VPC. */
   async retag(accountId: string, ids: string[], change: { put?: Tag[]; remove?: { key: string; value?: string }[] }): Promise<void> {
     if (change.put) this.tags.put(accountId, ids, change.put);

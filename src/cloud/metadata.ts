@@ -84,7 +84,9 @@ export class Metadata {
     const vpc = this.db.select().from(vpcs).where(eq(vpcs.id, inst.vpcId)).get();
     const key = inst.keyName ? this.keyPairs.list(inst.accountId).find((k) => k.name === inst.keyName) : undefined;
     const azIndex = this.config.availabilityZones.indexOf(inst.availabilityZone) + 1;
-    const pub = inst.publicIp && inst.state === 'running' ? inst.publicIp : undefined;
+    // An associated Elastic IP is the instance's public address (as DescribeInstances shows it), else its own.
+    const ip = this.network.addresses.ofInstance(inst.id) ?? inst.publicIp;
+    const pub = ip && inst.state === 'running' ? ip : undefined;
     const iface: { [name: string]: MetadataNode } = {
       'device-number': '0',
       'interface-id': inst.networkInterfaceId,

@@ -1,5 +1,5 @@
 /** Which resources exist in an account, by id, whatever their type: what CreateTags and DeleteTags may name. */
-import { CloudError } from './errors.js';
+import { CloudError, notFound } from './errors.js';
 import type { Images } from './images.js';
 import type { Instances } from './instances/index.js';
 import type { KeyPairs } from './keypairs.js';
@@ -11,12 +11,12 @@ export class Resources {
     private readonly instances: Pick<Instances, 'getMany'>,
     private readonly images: Pick<Images, 'get'>,
     private readonly keyPairs: Pick<KeyPairs, 'list'>,
-    private readonly network: Pick<Network, 'vpcs' | 'subnets' | 'securityGroups'>,
+    private readonly network: Pick<Network, 'vpcs' | 'subnets' | 'securityGroups' | 'routeTables' | 'addresses' | 'natGateways'>,
   ) {}
 
   /**
    * Every id names a resource of a type pcloud knows, and those pcloud looks up (instances, images, key pairs, VPCs,
-   * subnets, security groups) exist in the account; otherwise the type's own NotFound (or InvalidID).
+   * subnets, security groups, route tables, Elastic IPs, NAT gateways) exist in the account; otherwise the type's own NotFound (or InvalidID).
    */
   checkExist(accountId: string, ids: string[]): void {
     if (!ids.length) throw new CloudError('MissingParameter', 'The request must contain the parameter ResourceId');
@@ -36,6 +36,11 @@ export class Resources {
       if (type === 'security-group' && !this.network.securityGroups(accountId).some((v) => v.id === id)) {
         throw new CloudError('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
       }
+      if (type === 'route-table' && !this.network.routeTables(accountId).some((t) => t.id === id)) throw notFound('InvalidRouteTableID.NotFound', id);
+      if (type === 'elastic-ip' && !this.network.addresses.list(accountId).some((a) => a.allocationId === id)) {
+        throw new CloudError('InvalidAllocationID.NotFound', `The allocation ID '${id}' does not exist`);
+      }
+      if (type === 'natgateway') this.network.natGateways.get(accountId, id);
     }
   }
 }

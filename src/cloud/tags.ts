@@ -13,6 +13,7 @@ export interface TagRow extends Tag { resourceId: string; resourceType: string }
 const TYPES = new Map<string, string>([
   ['i', 'instance'], ['ami', 'image'], ['vol', 'volume'], ['key', 'key-pair'], ['vpc', 'vpc'], ['subnet', 'subnet'],
   ['sg', 'security-group'], ['eni', 'network-interface'], ['r', 'reservation'], ['snap', 'snapshot'], ['igw', 'internet-gateway'],
+  ['eipalloc', 'elastic-ip'], ['rtb', 'route-table'], ['nat', 'natgateway'], ['lt', 'launch-template'],
 ]);
 
 export function resourceType(id: string): string | undefined {

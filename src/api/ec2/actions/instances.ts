@@ -190,7 +190,7 @@ export const instanceActions: Actions = {
 
   ModifyInstanceAttribute: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const q = ctx.q;
       const id = q.req('InstanceId');
       ctx.cloud.instances.get(ctx.accountId, id);
@@ -217,7 +217,7 @@ export const instanceActions: Actions = {
         throw new CloudError('MissingParameter', 'No attributes specified.');
       }
       dryRunCheck(ctx);
-      ctx.cloud.instances.modifyAttributes(ctx.accountId, id, change);
+      await ctx.cloud.modifyInstanceAttributes(ctx.accountId, id, change);
       return { return: true };
     },
   },
