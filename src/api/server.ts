@@ -7,6 +7,7 @@ import type { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { AuthError, scopeOf, verify } from './auth/sigv4.js';
 import { readBody } from './body.js';
+import { setStrictShapes } from './model/strict.js';
 import { ec2Error, handleEc2 } from './ec2/index.js';
 import { handleSts, stsError } from './sts/index.js';
 import { consoleRoutes } from './console/index.js';
@@ -33,6 +34,7 @@ const presigned = (req: Request, url: URL) => !req.headers.get('authorization') 
 
 export function createApp(cloud: Cloud): Hono {
   const app = new Hono();
+  if (cloud.config.strictShapes) setStrictShapes(true);
   // The credential scope's region must be this cloud's (STS's global endpoint is signed for us-east-1, as on AWS).
   const regions = [cloud.config.region];
   const stsRegions = [...new Set([cloud.config.region, 'us-east-1'])];

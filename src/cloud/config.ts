@@ -27,6 +27,11 @@ export interface CloudConfig {
   limits: Limits;
   /** How long a warm function worker stays after its last invoke. */
   lambdaIdleSec: number;
+  /**
+   * PCLOUD_STRICT_SHAPES=1: an answer member the AWS service model lacks fails the request (an internal error naming
+   * it) instead of being left out. The tests run the server so; off in service.
+   */
+  strictShapes?: boolean;
 }
 
 /**
@@ -103,5 +108,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     vmShutdownTimeoutSec: Number(env.PCLOUD_VM_SHUTDOWN_TIMEOUT_SEC ?? 120),
     limits: limitsFromEnv(env),
     lambdaIdleSec: envWhole(env, 'PCLOUD_LAMBDA_IDLE_SEC', 60),
+    strictShapes: env.PCLOUD_STRICT_SHAPES === '1',
   };
 }

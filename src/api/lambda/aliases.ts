@@ -2,7 +2,7 @@
 import { CloudError } from '../../cloud/errors.js';
 import type { AliasInput, AliasView } from '../../cloud/functions/index.js';
 import { pageOf } from '../../cloud/paging.js';
-import { members, str, struct, type Members } from './members.js';
+import { parseBody, type Body } from './body.js';
 import { pageRequest } from './params.js';
 import type { Operations } from './routes.js';
 import { json } from './shapes.js';
@@ -16,32 +16,31 @@ export function aliasShape(a: AliasView) {
 }
 
 /** RoutingConfig.AdditionalVersionWeights: at most one version (Lambda's limit) and its weight; `{}` is none. */
-function routing(m: Members): AliasInput['routing'] {
-  const rc = struct(m, 'RoutingConfig');
+function routing(b: Body): AliasInput['routing'] {
+  const rc = b.RoutingConfig as { AdditionalVersionWeights?: Map<string, number> } | undefined;
   if (!rc) return undefined;
-  const w = struct(rc, 'AdditionalVersionWeights');
+  const w = rc.AdditionalVersionWeights;
   if (!w || w.size === 0) return null;
   if (w.size > 1) {
     throw new CloudError('ValidationException', "1 validation error detected: Value at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Member must have length less than or equal to 1");
   }
   const [version, weight] = [...w][0]!;
-  if (typeof weight !== 'number') throw new CloudError('InvalidRequestContentException', 'Could not parse request body into json: RoutingConfig.AdditionalVersionWeights values must be numbers');
   return { version, weight };
 }
 
-function input(m: Members): AliasInput {
-  return { version: str(m, 'FunctionVersion'), description: str(m, 'Description'), routing: routing(m) };
+function input(b: Body): AliasInput {
+  return { version: b.FunctionVersion as string | undefined, description: b.Description, routing: routing(b) };
 }
 
 export const aliasOps: Operations = {
   CreateAlias: ({ cloud, accountId, p, body }) => {
-    const m = members(body);
-    return json(aliasShape(cloud.functions.createAlias(accountId, p('FunctionName'), str(m, 'Name') ?? '', input(m))), 201);
+    const b = parseBody('CreateAlias', body);
+    return json(aliasShape(cloud.functions.createAlias(accountId, p('FunctionName'), (b.Name as string | undefined) ?? '', input(b))), 201);
   },
   GetAlias: ({ cloud, accountId, p }) => json(aliasShape(cloud.functions.aliases.get(accountId, p('FunctionName'), p('Name')))),
   UpdateAlias: async ({ cloud, accountId, p, body }) => {
-    const m = members(body);
-    return json(aliasShape(await cloud.functions.updateAlias(accountId, p('FunctionName'), p('Name'), input(m), str(m, 'RevisionId'))));
+    const b = parseBody('UpdateAlias', body);
+    return json(aliasShape(await cloud.functions.updateAlias(accountId, p('FunctionName'), p('Name'), input(b), b.RevisionId as string | undefined)));
   },
   DeleteAlias: async ({ cloud, accountId, p }) => {
     await cloud.functions.deleteAlias(accountId, p('FunctionName'), p('Name'));

@@ -1,11 +1,11 @@
 /** Lambda's reserved-concurrency operations (Put/Get/DeleteFunctionConcurrency) over src/cloud/functions/concurrency.ts. */
-import { int, members } from './members.js';
+import { parseBody } from './body.js';
 import type { Operations } from './routes.js';
 import { json } from './shapes.js';
 
 export const concurrencyOps: Operations = {
   PutFunctionConcurrency: async ({ cloud, accountId, p, body }) =>
-    json({ ReservedConcurrentExecutions: await cloud.functions.putConcurrency(accountId, p('FunctionName'), int(members(body), 'ReservedConcurrentExecutions')) }),
+    json({ ReservedConcurrentExecutions: await cloud.functions.putConcurrency(accountId, p('FunctionName'), parseBody('PutFunctionConcurrency', body).ReservedConcurrentExecutions as number | undefined) }),
   // Without a reservation, Lambda answers an empty object.
   GetFunctionConcurrency: ({ cloud, accountId, p }) =>
     json({ ReservedConcurrentExecutions: cloud.functions.concurrency.get(accountId, p('FunctionName')) }),

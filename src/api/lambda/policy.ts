@@ -1,5 +1,5 @@
 /** Lambda's resource-policy operations (AddPermission, RemovePermission, GetPolicy) over src/cloud/functions/policy.ts. */
-import { members, str } from './members.js';
+import { parseBody } from './body.js';
 import type { Operations } from './routes.js';
 import { json } from './shapes.js';
 
@@ -7,10 +7,11 @@ const qualifier = (q: URLSearchParams) => q.get('Qualifier') ?? undefined;
 
 export const policyOps: Operations = {
   AddPermission: ({ cloud, accountId, p, q, body }) => {
-    const m = members(body);
+    const b = parseBody('AddPermission', body);
+    const str = (k: string) => b[k] as string | undefined;
     const statement = cloud.functions.addPermission(accountId, p('FunctionName'), qualifier(q), {
-      statementId: str(m, 'StatementId') ?? '', action: str(m, 'Action') ?? '', principal: str(m, 'Principal') ?? '', sourceArn: str(m, 'SourceArn'),
-      sourceAccount: str(m, 'SourceAccount'), functionUrlAuthType: str(m, 'FunctionUrlAuthType'), revisionId: str(m, 'RevisionId'),
+      statementId: str('StatementId') ?? '', action: str('Action') ?? '', principal: str('Principal') ?? '', sourceArn: str('SourceArn'),
+      sourceAccount: str('SourceAccount'), functionUrlAuthType: str('FunctionUrlAuthType'), revisionId: str('RevisionId'),
     });
     // Lambda answers the statement as a JSON string.
     return json({ Statement: JSON.stringify(statement) }, 201);
