@@ -216,6 +216,16 @@ describe('resource policies', () => {
     expect(await failure(clients.get(THIRD)!.send(new GetFunctionCommand({ FunctionName: arn })))).toBe('AccessDeniedException 403');
     await me().send(new RemovePermissionCommand({ FunctionName: 'shared', StatementId: 'all' }));
   });
+
+  it('admit no direct call where a condition cannot hold of one: an organization (none here), a source account (a service\'s)', async () => {
+    await me().send(new AddPermissionCommand({ FunctionName: 'shared', StatementId: 'org', Action: 'lambda:InvokeFunction', Principal: '*', PrincipalOrgID: 'o-abcdefghij' }));
+    await me().send(new AddPermissionCommand({ FunctionName: 'shared', StatementId: 'src', Action: 'lambda:InvokeFunction', Principal: OTHER, SourceAccount: OTHER }));
+    const policy = JSON.parse((await me().send(new GetPolicyCommand({ FunctionName: 'shared' }))).Policy!) as { Statement: { Sid: string; Condition?: unknown }[] };
+    expect(policy.Statement.find((x) => x.Sid === 'org')?.Condition).toEqual({ StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' } });
+    for (const account of [OTHER, THIRD]) expect(await failure(clients.get(account)!.send(new InvokeCommand({ FunctionName: arn })))).toBe('AccessDeniedException 403');
+    await me().send(new RemovePermissionCommand({ FunctionName: 'shared', StatementId: 'org' }));
+    await me().send(new RemovePermissionCommand({ FunctionName: 'shared', StatementId: 'src' }));
+  });
 });
 
 describe('event source mappings', () => {

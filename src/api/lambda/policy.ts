@@ -8,10 +8,12 @@ const qualifier = (q: URLSearchParams) => q.get('Qualifier') ?? undefined;
 export const policyOps: Operations = {
   AddPermission: ({ cloud, accountId, p, q, body }) => {
     const b = parseBody('AddPermission', body);
+    // The model typed every member: these are strings or absent.
     const str = (k: string) => b[k] as string | undefined;
     const statement = cloud.functions.addPermission(accountId, p('FunctionName'), qualifier(q), {
       statementId: str('StatementId') ?? '', action: str('Action') ?? '', principal: str('Principal') ?? '', sourceArn: str('SourceArn'),
-      sourceAccount: str('SourceAccount'), functionUrlAuthType: str('FunctionUrlAuthType'), revisionId: str('RevisionId'),
+      sourceAccount: str('SourceAccount'), functionUrlAuthType: str('FunctionUrlAuthType'), principalOrgId: str('PrincipalOrgID'),
+      revisionId: str('RevisionId'),
     });
     // Lambda answers the statement as a JSON string.
     return json({ Statement: JSON.stringify(statement) }, 201);

@@ -20,6 +20,7 @@ export interface PermissionInput {
   sourceArn?: string;
   sourceAccount?: string;
   functionUrlAuthType?: string;
+  principalOrgId?: string;
   revisionId?: string;
 }
 
@@ -75,6 +76,13 @@ export class FunctionPolicies {
       }
       condition.StringEquals = { ...condition.StringEquals, 'lambda:FunctionUrlAuthType': p.functionUrlAuthType };
     }
+    if (p.principalOrgId !== undefined) {
+      // Kept as AWS keeps it; no caller here belongs to an organization, so such a statement admits no one.
+      if (!/^o-[a-z0-9]{10,32}$/.test(p.principalOrgId)) {
+        throw new CloudError('ValidationException', `1 validation error detected: Value '${p.principalOrgId.slice(0, 200)}' at 'principalOrgID' failed to satisfy constraint: Member must satisfy regular expression pattern: ^o-[a-z0-9]{10,32}$`);
+      }
+      condition.StringEquals = { ...condition.StringEquals, 'aws:PrincipalOrgID': p.principalOrgId };
+    }
     if (p.sourceArn !== undefined) {
       if (!/^arn:[^\0\s]{1,1024}$/.test(p.sourceArn)) throw invalid(`The SourceArn ${p.sourceArn.slice(0, 200)} is not an ARN.`);
       condition.ArnLike = { 'AWS:SourceArn': p.sourceArn };
@@ -119,7 +127,8 @@ export class FunctionPolicies {
   /**
    * May `caller` (another account) do `action` on the function (its policy for `qualifier`: '' unqualified)? Only a
    * statement naming the caller's account (or `*`), allowing that action (or lambda:*), whose conditions hold of a
-   * direct call: no SourceArn (a service's), a SourceAccount that is the caller, a URL auth type that is this one.
+   * direct call: none but a URL auth type that is this one. A SourceArn or SourceAccount is a service's call (a direct
+   * call has neither), a PrincipalOrgID an organization's (none here), and a condition not known here admits no one.
    */
   allows(accountId: string, fn: string, qualifier: string, caller: string, action: string, urlAuthType?: string): boolean {
     const r = this.row(accountId, fn, qualifier === '$LATEST' ? '' : qualifier);
@@ -129,11 +138,10 @@ export class FunctionPolicies {
       if (!(p === '*' || (typeof p === 'object' && 'AWS' in p && (p.AWS === '*' || ROOT.exec(p.AWS)?.[1] === caller)))) return false;
       const c = s.Condition;
       if (!c) return true;
-      if (c.ArnLike) return false;
+      if (Object.keys(c).some((op) => op !== 'StringEquals')) return false;
       const eqs = c.StringEquals ?? {};
-      if (Object.hasOwn(eqs, 'AWS:SourceAccount') && eqs['AWS:SourceAccount'] !== caller) return false;
-      if (Object.hasOwn(eqs, 'lambda:FunctionUrlAuthType') && eqs['lambda:FunctionUrlAuthType'] !== urlAuthType) return false;
-      return true;
+      if (Object.keys(eqs).some((k) => k !== 'lambda:FunctionUrlAuthType')) return false;
+      return !Object.hasOwn(eqs, 'lambda:FunctionUrlAuthType') || eqs['lambda:FunctionUrlAuthType'] === urlAuthType;
     }));
   }
 
