@@ -71,7 +71,9 @@ export class Cloud {
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
       volumes: this.volumes, plane: this.plane, publicIps,
     });
-    this.resources = new Resources(this.instances, this.images, this.keyPairs, this.network);
+    this.resources = new Resources({
+      instances: this.instances, images: this.images, keyPairs: this.keyPairs, network: this.network, volumes: this.volumes, templates: this.instances.templates,
+    });
     this.functions = new Functions(db, host.functions, config, this.tags, {
       vncPath: (_accountId, instanceId) => this.vms.vncPath(instanceId),
       ensureRunning: (accountId, instanceId) => this.instances.ensureRunning(accountId, instanceId),

@@ -3,44 +3,57 @@ import { CloudError, notFound } from './errors.js';
 import type { Images } from './images.js';
 import type { Instances } from './instances/index.js';
 import type { KeyPairs } from './keypairs.js';
+import type { LaunchTemplates } from './launch-templates.js';
 import type { Network } from './network.js';
+import type { Volumes } from './volumes.js';
 import { resourceType } from './tags.js';
 
+/** What the lookups of one account need: each answers whether the account holds the id (or throws its NotFound). */
+export interface AccountResources {
+  instances: Pick<Instances, 'getMany' | 'describe'>;
+  images: Pick<Images, 'get'>;
+  keyPairs: Pick<KeyPairs, 'list'>;
+  network: Pick<Network, 'vpcs' | 'subnets' | 'securityGroups' | 'routeTables' | 'addresses' | 'natGateways' | 'internetGateways'>;
+  volumes: Pick<Volumes, 'list' | 'snapshot'>;
+  templates: Pick<LaunchTemplates, 'get'>;
+}
+
 export class Resources {
-  constructor(
-    private readonly instances: Pick<Instances, 'getMany'>,
-    private readonly images: Pick<Images, 'get'>,
-    private readonly keyPairs: Pick<KeyPairs, 'list'>,
-    private readonly network: Pick<Network, 'vpcs' | 'subnets' | 'securityGroups' | 'routeTables' | 'addresses' | 'natGateways'>,
-  ) {}
+  constructor(private readonly r: AccountResources) {}
 
   /**
-   * Every id names a resource of a type pcloud knows, and those pcloud looks up (instances, images, key pairs, VPCs,
-   * subnets, security groups, route tables, Elastic IPs, NAT gateways) exist in the account; otherwise the type's own NotFound (or InvalidID).
+   * Every id names a resource of a type pcloud knows that the account holds (tags are the account's to set on its own
+   * resources only); otherwise the type's own NotFound (or InvalidID).
    */
   checkExist(accountId: string, ids: string[]): void {
     if (!ids.length) throw new CloudError('MissingParameter', 'The request must contain the parameter ResourceId');
+    const { instances, images, keyPairs, network, volumes, templates } = this.r;
     const instanceIds = ids.filter((id) => id.startsWith('i-'));
-    if (instanceIds.length) this.instances.getMany(accountId, instanceIds);
+    if (instanceIds.length) instances.getMany(accountId, instanceIds);
+    /** Whether one of the account's instances has `value` under the filter `name` (its root volume, interface, reservation). */
+    const anInstance = (name: string, value: string) => instances.describe(accountId, { ids: [], filters: [{ name, values: [value] }], maxResults: 5 }).instances.length > 0;
     for (const id of ids) {
       const type = resourceType(id);
       if (!type) throw new CloudError('InvalidID', `The ID '${id}' is not valid`);
-      if (type === 'image') this.images.get(id);
-      if (type === 'key-pair') this.keyPairs.list(accountId, [], [id]);
-      if (type === 'vpc' && !this.network.vpcs(accountId).some((v) => v.id === id)) {
-        throw new CloudError('InvalidVpcID.NotFound', `The vpc ID '${id}' does not exist`);
+      const missing = (code: Parameters<typeof notFound>[0]) => { throw notFound(code, id); };
+      switch (type) {
+        case 'instance': break;
+        case 'image': if (images.get(id, accountId).ownerId !== accountId) missing('InvalidAMIID.NotFound'); break;
+        case 'key-pair': keyPairs.list(accountId, [], [id]); break;
+        case 'vpc': if (!network.vpcs(accountId).some((v) => v.id === id)) missing('InvalidVpcID.NotFound'); break;
+        case 'subnet': if (!network.subnets(accountId).some((v) => v.id === id)) missing('InvalidSubnetID.NotFound'); break;
+        case 'security-group': if (!network.securityGroups(accountId).some((v) => v.id === id)) missing('InvalidGroup.NotFound'); break;
+        case 'internet-gateway': if (!network.internetGateways(accountId).some((g) => g.id === id)) missing('InvalidInternetGatewayID.NotFound'); break;
+        case 'route-table': if (!network.routeTables(accountId).some((t) => t.id === id)) missing('InvalidRouteTableID.NotFound'); break;
+        case 'elastic-ip': if (!network.addresses.list(accountId).some((a) => a.allocationId === id)) missing('InvalidAllocationID.NotFound'); break;
+        case 'natgateway': network.natGateways.get(accountId, id); break;
+        case 'volume': if (!volumes.list(accountId).some((v) => v.id === id) && !anInstance('block-device-mapping.volume-id', id)) missing('InvalidVolume.NotFound'); break;
+        case 'network-interface': if (!anInstance('network-interface.network-interface-id', id)) missing('InvalidNetworkInterfaceID.NotFound'); break;
+        case 'reservation': if (!anInstance('reservation-id', id)) throw new CloudError('InvalidID', `The ID '${id}' is not valid`); break;
+        case 'snapshot': volumes.snapshot(accountId, id); break;
+        case 'launch-template': templates.get(accountId, { id }); break;
+        default: throw new CloudError('InvalidID', `The ID '${id}' is not valid`);
       }
-      if (type === 'subnet' && !this.network.subnets(accountId).some((v) => v.id === id)) {
-        throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
-      }
-      if (type === 'security-group' && !this.network.securityGroups(accountId).some((v) => v.id === id)) {
-        throw new CloudError('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
-      }
-      if (type === 'route-table' && !this.network.routeTables(accountId).some((t) => t.id === id)) throw notFound('InvalidRouteTableID.NotFound', id);
-      if (type === 'elastic-ip' && !this.network.addresses.list(accountId).some((a) => a.allocationId === id)) {
-        throw new CloudError('InvalidAllocationID.NotFound', `The allocation ID '${id}' does not exist`);
-      }
-      if (type === 'natgateway') this.network.natGateways.get(accountId, id);
     }
   }
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CreateKeyPairCommand, CreateTagsCommand, DeleteKeyPairCommand, DeleteTagsCommand, DescribeAvailabilityZonesCommand,
+  CreateKeyPairCommand, CreateTagsCommand, DescribeInternetGatewaysCommand, DescribeRouteTablesCommand, DeleteKeyPairCommand, DeleteTagsCommand, DescribeAvailabilityZonesCommand,
   DescribeImagesCommand, DescribeInstanceAttributeCommand, DescribeInstanceCreditSpecificationsCommand, DescribeInstancesCommand,
   DescribeInstanceTypesCommand, DescribeKeyPairsCommand, DescribeRegionsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand,
   DescribeTagsCommand, DescribeVolumesCommand, DescribeVpcsCommand, GetConsoleOutputCommand, ImportKeyPairCommand,
@@ -302,6 +302,25 @@ describe('key pairs, tags, images and the account network', () => {
     expect(left.Tags?.map((t) => t.Key)).toEqual(['Name', 'env']);
     expect(await errorCode(api.ec2.send(new CreateTagsCommand({ Resources: ['i-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] })))).toBe('InvalidInstanceID.NotFound');
     expect(await errorCode(api.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'aws:x', Value: 'b' }] })))).toBe('InvalidParameterValue');
+  });
+
+  it('tags only the account\'s own resources: another account\'s (of every kind) and public images are not found', async () => {
+    const inst = (await api.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Name', Values: ['web'] }] }))).Reservations![0]!;
+    const i = inst.Instances![0]!;
+    const vpc = (await api.ec2.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
+    const igw = (await api.ec2.send(new DescribeInternetGatewaysCommand({}))).InternetGateways![0]!.InternetGatewayId!;
+    const rtb = (await api.ec2.send(new DescribeRouteTablesCommand({}))).RouteTables![0]!.RouteTableId!;
+    const theirs = [i.InstanceId!, vpc, igw, rtb, i.NetworkInterfaces![0]!.NetworkInterfaceId!, i.BlockDeviceMappings![0]!.Ebs!.VolumeId!, inst.ReservationId!];
+    for (const id of theirs) {
+      expect(await errorCode(api.ec2Other.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'Injected', Value: 'x' }] }))), id).toMatch(/NotFound$|^InvalidID$/);
+    }
+    expect(await errorCode(api.ec2Other.send(new CreateTagsCommand({ Resources: [api.imageId], Tags: [{ Key: 'Injected', Value: 'x' }] })))).toBe('InvalidAMIID.NotFound');
+    const seen = await api.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'key', Values: ['Injected'] }] }));
+    expect(seen.Tags).toEqual([]);
+    // The owner tags its own of each kind.
+    await api.ec2.send(new CreateTagsCommand({ Resources: theirs, Tags: [{ Key: 'mine', Value: 'y' }] }));
+    expect((await api.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'key', Values: ['mine'] }] }))).Tags).toHaveLength(theirs.length);
+    await api.ec2.send(new DeleteTagsCommand({ Resources: theirs, Tags: [{ Key: 'mine' }] }));
   });
 
   it('keeps at most 50 tags on a resource, counted over repeated CreateTags; a request over it changes no resource', async () => {

@@ -29,7 +29,7 @@ export const ec2Errors = {
   'InvalidAMIName.Malformed': client,
   InvalidAction: client,
   'InvalidAddress.NotFound': client,
-  'InvalidAllocationID.NotFound': client,
+  'InvalidAllocationID.NotFound': worded((id) => `The allocation ID '${id}' does not exist`),
   'InvalidAssociationID.NotFound': worded((id) => `The association ID '${id}' does not exist`),
   'InvalidAttachment.NotFound': client,
   InvalidBlockDeviceMapping: client,
