@@ -6,6 +6,7 @@
  */
 import { CloudError, invalidParam, missingParam } from '../../cloud/errors.js';
 import type { Node } from '../model/compile.js';
+import { MAX_LIST } from './query.js';
 
 /** The Query protocol's own parameters (action, version, query-string signatures), in no operation's shape. */
 const PROTOCOL = new Set([
@@ -41,6 +42,8 @@ function checkScalar(type: Node['type'], name: string, v: string): void {
 export function checkInput(input: Node & { type: 'structure' }, params: readonly (readonly [string, string])[]): void {
   /** Each structure the request gives (by its name prefix, '' for the request itself) and its node. */
   const structures = new Map<string, Node & { type: 'structure' }>([['', input]]);
+  /** Every name given and each of its dotted prefixes (`A.1.B` gives `A`, `A.1`, `A.1.B`): what "given" means, in one pass. */
+  const given = new Set<string>();
   for (const [name, value] of params) {
     if (PROTOCOL.has(name)) continue;
     let node: Node = input;
@@ -52,24 +55,22 @@ export function checkInput(input: Node & { type: 'structure' }, params: readonly
         node = m.node;
       } else if (node.type === 'list') {
         if (!INDEX.test(seg)) throw unknownParameter(name);
+        if (Number(seg) > MAX_LIST) throw invalidParam(`The maximum number of ${prefix}N members is ${MAX_LIST}.`);
         node = node.member;
       } else {
         throw unknownParameter(name);
       }
+      given.add(prefix + seg);
       prefix += `${seg}.`;
       if (node.type === 'structure' && !structures.has(prefix)) structures.set(prefix, node);
     }
     if (node.type === 'structure' || node.type === 'list' || node.type === 'map') throw unknownParameter(name);
     checkScalar(node.type, name, value);
   }
-  const given = (full: string) => {
-    for (const [k] of params) if (k === full || k.startsWith(`${full}.`)) return true;
-    return false;
-  };
   for (const [prefix, node] of structures) {
     for (const r of node.required) {
       const m = node.byName.get(r);
-      if (m && !given(prefix + m.query)) throw missingParam(prefix + m.query);
+      if (m && !given.has(prefix + m.query)) throw missingParam(prefix + m.query);
     }
   }
 }
