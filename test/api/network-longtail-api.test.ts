@@ -120,6 +120,22 @@ describe('Elastic IPs', () => {
     await api.ec2Other.send(new ReleaseAddressCommand({ AllocationId: theirs.AllocationId }));
     expect(await code(api.ec2.send(new AllocateAddressCommand({ Domain: 'bogus' as 'vpc' })))).toBe('InvalidParameterValue');
   });
+
+  it('makes nothing when a tag given at creation is refused (an address, a route table, a NAT gateway)', async () => {
+    const bad = (ResourceType: 'elastic-ip' | 'route-table' | 'natgateway') => [{ ResourceType, Tags: [{ Key: 'aws:reserved', Value: 'x' }] }];
+    const before = (await api.ec2.send(new DescribeAddressesCommand({}))).Addresses!.length;
+    expect(await code(api.ec2.send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: bad('elastic-ip') })))).toBe('InvalidParameterValue');
+    expect((await api.ec2.send(new DescribeAddressesCommand({}))).Addresses).toHaveLength(before);
+    const vpc = (await api.ec2.send(new CreateVpcCommand({ CidrBlock: '10.42.0.0/16' }))).Vpc!;
+    expect(await code(api.ec2.send(new CreateRouteTableCommand({ VpcId: vpc.VpcId, TagSpecifications: bad('route-table') })))).toBe('InvalidParameterValue');
+    const tables = await api.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }));
+    expect(tables.RouteTables).toHaveLength(1);
+    const sub = (await api.ec2.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.42.1.0/24' }))).Subnet!;
+    expect(await code(api.ec2.send(new CreateNatGatewayCommand({ SubnetId: sub.SubnetId, ConnectivityType: 'private', TagSpecifications: bad('natgateway') })))).toBe('InvalidParameterValue');
+    expect((await api.ec2.send(new DescribeNatGatewaysCommand({ Filter: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).NatGateways).toEqual([]);
+    await api.ec2.send(new DeleteSubnetCommand({ SubnetId: sub.SubnetId }));
+    await api.ec2.send(new DeleteVpcCommand({ VpcId: vpc.VpcId }));
+  });
 });
 
 describe('route tables', () => {

@@ -10,6 +10,7 @@ import { statusFor } from './errors.js';
 import { Query } from './query.js';
 import { errorXml, ShapeMismatch, successXml } from './xml.js';
 import { checkInput } from './input.js';
+import { validateTags } from '../../cloud/tags.js';
 import { serviceModel, type Operation } from '../model/index.js';
 import { inputNode, outputNode } from '../model/compile.js';
 import { instanceActions } from './actions/instances.js';
@@ -71,6 +72,8 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     const op = operation(action);
     checkInput(inputNode(model, op), q.entries());
     const ctx: Ctx = { cloud, accountId: principal.accountId, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
+    // Tags given at creation are checked before anything is made: a bad one leaves no resource behind.
+    for (const spec of q.tagSpecifications()) validateTags(spec.tags);
     if (def.dryRun !== 'self') passDryRun(ctx.dryRun);
     const result = await withFilterBudget(() => def.handler(ctx));
     log.debug(`ec2 ${action}`);
