@@ -156,9 +156,12 @@ export class VpcPlane implements VpcSyncs {
       if (r.state === 'blackhole') return { destination, via: 'blackhole' };
       if (r.gatewayId) return { destination, via: 'internet' };
       if (r.natGatewayId) {
+        // A private NAT gateway (no Elastic IP) reaches only what is privately routed beyond it: nothing here (no transit
+        // gateways or VPNs), so never the internet.
         const n = nats.get(r.natGatewayId);
-        if (!n) return { destination, via: 'blackhole' };
-        return { destination, via: 'nat', publicIp: n.allocationId ? eips.get(n.allocationId) : undefined };
+        const publicIp = n?.allocationId ? eips.get(n.allocationId) : undefined;
+        if (!publicIp) return { destination, via: 'blackhole' };
+        return { destination, via: 'nat', publicIp };
       }
       const target = live.find((i) => i.id === r.instanceId);
       return target ? { destination, via: 'instance', ip: target.ip, port: portName(target.id) } : { destination, via: 'blackhole' };

@@ -276,6 +276,10 @@ describe('NAT gateways', () => {
     const privNat = (await api.ec2.send(new CreateNatGatewayCommand({ SubnetId: priv.SubnetId, ConnectivityType: 'private' }))).NatGateway!;
     expect(privNat).toMatchObject({ ConnectivityType: 'private', State: 'pending' });
     expect(privNat.NatGatewayAddresses![0]!.PublicIp).toBeUndefined();
+    // Routed to, it leads nowhere out (a private NAT reaches only what is privately routed beyond it: nothing here).
+    await until(async () => (await api.ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [privNat.NatGatewayId!] }))).NatGateways![0]!.State === 'available', 10_000, 20);
+    await api.ec2.send(new ReplaceRouteCommand({ RouteTableId: rt.RouteTableId, DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: privNat.NatGatewayId }));
+    expect(edge(vpc.VpcId!)!.routing!.tables.find((t) => t.sources.includes('10.43.2.0/24'))!.routes).toEqual([{ destination: '0.0.0.0/0', via: 'blackhole' }]);
     await api.ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: privNat.NatGatewayId }));
     await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
   });
