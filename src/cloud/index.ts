@@ -20,7 +20,10 @@ import { Network, type Permission, type SecurityGroupRule } from './network.js';
 import { Tags, type Tag } from './tags.js';
 import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
-import { nfsPlug, Volumes } from './volumes.js';
+import { nfsPlug, Volumes, type Snapshot } from './volumes.js';
+import { CloudError, malformed } from './errors.js';
+import { isId } from './ids.js';
+import { holdsResources } from './instances/types.js';
 import { PublicIps } from './public-ips.js';
 import { Resources } from './resources.js';
 import { VpcPlane } from './vpc-plane.js';
@@ -113,6 +116,22 @@ export class Cloud {
       const inst = this.instances.get(accountId, id);
       await this.plane.syncFirewall(accountId, inst.vpcId);
     }
+  }
+
+  /**
+   * CreateSnapshot: of a created volume, or of a VM instance's root volume (its raw disk by reflink, crash-consistent
+   * as EBS's; RegisterImage makes an AMI of it). A container's root is a directory, not a disk: CreateImage images it.
+   */
+  async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
+    if (!isId('vol', volumeId)) throw malformed('InvalidVolumeID.Malformed', volumeId);
+    const root = this.instances.describe(accountId, { ids: [], filters: [{ name: 'block-device-mapping.volume-id', values: [volumeId] }] })
+      .instances.find((i) => i.rootVolumeId === volumeId && holdsResources(i));
+    if (!root) return this.volumes.createSnapshot(accountId, volumeId, description, tags);
+    if (root.runtime === 'container') {
+      throw new CloudError('UnsupportedOperation', `The volume '${volumeId}' is the root of the container instance '${root.id}', a directory rather than a disk: make its image with CreateImage.`);
+    }
+    const file = this.host.pool.rawDiskPath(root.id);
+    return this.volumes.snapshotOf(accountId, { id: volumeId, sizeGiB: root.rootVolumeSizeGiB, file }, description, tags);
   }
 
   /** CreateTags / DeleteTags; a changed Name tag of an instance is a changed DNS name in its VPC. */

@@ -276,9 +276,14 @@ export class Volumes {
   /** CreateSnapshot of a volume: a reflink copy of its file, crash-consistent if it is in use (as EBS's). */
   async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
     const vol = this.get(accountId, volumeId);
+    return this.snapshotOf(accountId, { id: volumeId, sizeGiB: vol.sizeGiB, file: this.host.pool.volumePath(volumeId) }, description, tags);
+  }
+
+  /** A snapshot of a disk file standing for the volume `volume.id` (a created volume's, or a VM's root disk). */
+  async snapshotOf(accountId: string, volume: { id: string; sizeGiB: number; file: string }, description: string, tags: Tag[]): Promise<Snapshot> {
     const id = newId('snap');
-    await this.host.pool.snapshotFile(this.host.pool.volumePath(volumeId), id);
-    const row: Snapshot = { id, accountId, volumeId, sizeGiB: vol.sizeGiB, description, state: 'completed', createdAt: Date.now() };
+    await this.host.pool.snapshotFile(volume.file, id);
+    const row: Snapshot = { id, accountId, volumeId: volume.id, sizeGiB: volume.sizeGiB, description, state: 'completed', createdAt: Date.now() };
     this.db.transaction(() => {
       this.db.insert(snapshots).values(row).run();
       if (tags.length) this.tags.put(accountId, [id], tags);

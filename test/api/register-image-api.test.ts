@@ -4,15 +4,13 @@
  * boots from UEFI firmware; the parameters are checked as AWS checks them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   CreateSnapshotCommand, CreateVolumeCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand,
   RegisterImageCommand, RunInstancesCommand, type RegisterImageCommandInput,
 } from '@aws-sdk/client-ec2';
 import { imageRunsAsVm, startApi, until, type TestApi } from '../support/api.js';
-import { snapshots } from '../../src/db/schema.js';
-import { newId } from '../../src/cloud/ids.js';
 
 let api: TestApi;
 let vmRootSnapshot: string;
@@ -20,14 +18,13 @@ beforeAll(async () => {
   api = await startApi();
   await imageRunsAsVm(api);
   await writeFile(join(api.pool.vmDir(api.imageId), 'vmlinux'), 'kernel of the base image');
-  // A VM and a snapshot of its root volume (the pool's snapshot file is what CreateSnapshot of a root would make).
+  // A VM and CreateSnapshot of its root volume (its raw disk, by reflink).
   const inst = (await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 'm5.large', MinCount: 1, MaxCount: 1 }))).Instances![0]!;
-  vmRootSnapshot = newId('snap');
-  await mkdir(dirname(api.pool.snapshotPath(vmRootSnapshot)), { recursive: true });
-  await writeFile(api.pool.snapshotPath(vmRootSnapshot), 'root disk of the VM');
-  api.cloud.db.insert(snapshots).values({
-    id: vmRootSnapshot, accountId: '111111111111', volumeId: inst.BlockDeviceMappings![0]!.Ebs!.VolumeId!, sizeGiB: 8, description: '', state: 'completed', createdAt: Date.now(),
-  }).run();
+  await until(async () => (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name === 'running');
+  await writeFile(api.pool.rawDiskPath(inst.InstanceId!), 'root disk of the VM');
+  const snap = await api.ec2.send(new CreateSnapshotCommand({ VolumeId: inst.BlockDeviceMappings![0]!.Ebs!.VolumeId! }));
+  expect(snap).toMatchObject({ VolumeId: inst.BlockDeviceMappings![0]!.Ebs!.VolumeId!, VolumeSize: 8, State: 'completed' });
+  vmRootSnapshot = snap.SnapshotId!;
 });
 afterAll(async () => { await api?.close(); });
 

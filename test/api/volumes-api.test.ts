@@ -77,6 +77,10 @@ describe('volumes', () => {
     expect(api.network.edges.get((await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [container!] }))).Reservations![0]!.Instances![0]!.VpcId!)?.nfs?.clients).toHaveLength(1);
     await api.ec2.send(new DetachVolumeCommand({ VolumeId: vol }));
     expect(api.nfs.unmounts.at(-1)).toBe('/mnt/sdf');
+    // A container's root volume is a directory, not a disk: no snapshot of it (CreateImage images it).
+    const root = (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [container!] }))).Reservations![0]!.Instances![0]!.BlockDeviceMappings![0]!.Ebs!.VolumeId!;
+    await expect(api.ec2.send(new CreateSnapshotCommand({ VolumeId: root }))).rejects.toMatchObject({ Code: 'UnsupportedOperation' });
+    await expect(api.ec2Other.send(new CreateSnapshotCommand({ VolumeId: root }))).rejects.toMatchObject({ Code: 'InvalidVolume.NotFound' });
     expect(api.nfs.exported.has(vol)).toBe(false);
     expect(await code(api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: vm!, Device: '/dev/sdf' })))).toBe('IncorrectState');
     expect(await code(api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: vm!, Device: 'sdf' })))).toBe('InvalidParameterValue');

@@ -69,7 +69,7 @@ export const volumeActions: Actions = {
   },
   CreateSnapshot: {
     handler: async (ctx) => {
-      const s = await ctx.cloud.volumes.createSnapshot(ctx.accountId, ctx.q.req('VolumeId'), ctx.q.str('Description') ?? '', volumeTags(ctx, 'snapshot'));
+      const s = await ctx.cloud.createSnapshot(ctx.accountId, ctx.q.req('VolumeId'), ctx.q.str('Description') ?? '', volumeTags(ctx, 'snapshot'));
       return snapshotShape(ctx, s);
     },
   },
