@@ -27,6 +27,8 @@ export interface FunctionRoute {
   urlAuth?: string;
   /** A fat lambda: its URL is a VM's console (a page and a websocket), not a handler. */
   console?: boolean;
+  /** The function's reserved concurrency: its URLs' requests at once (0: every one answered 429, Lambda's throttle). */
+  reserved?: number;
 }
 
 /** What applies to every route. */
@@ -47,15 +49,21 @@ const template = (name: string) => loadTemplate(`nginx/${name}`);
  * function's URL. A URL with a value nginx cannot take is left out (and logged): one function never breaks the others.
  */
 export async function renderRoutes(routes: FunctionRoute[], options: RouteOptions): Promise<string> {
-  const [invoke, url, consoleUrl] = await Promise.all([template('function-invoke.conf'), template('function-url.conf'), template('function-console.conf')]);
+  const [invoke, url, consoleUrl, throttled] = await Promise.all([
+    template('function-invoke.conf'), template('function-url.conf'), template('function-console.conf'), template('function-url-throttled.conf'),
+  ]);
   if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) throw new Error(`nginx: ${options.concurrency} is not a number of invocations`);
   const concurrency = options.concurrency;
   const urls = routes.flatMap((r) => {
     if (!r.urlId) return [];
     try {
-      return [fill(r.console ? consoleUrl : url, {
+      const reserved = r.reserved ?? concurrency;
+      if (!Number.isSafeInteger(reserved) || reserved < 0) throw new Error(`${reserved} is not a number of invocations`);
+      const page = r.console ? consoleUrl : reserved === 0 ? throttled : url;
+      return [fill(page, {
         accountId: nginxToken(r.accountId, 'An account id'), name: nginxToken(r.name, 'A function name'), socket: nginxToken(r.socket, 'A function socket'),
         urlId: nginxToken(r.urlId, 'A function URL id'), urlAuth: nginxToken(r.urlAuth ?? 'AWS_IAM', 'A function URL auth type'), concurrency,
+        reserved: Math.min(Math.max(reserved, 1), concurrency),
       })];
     } catch (err) {
       log.warn(`nginx: no URL for function ${JSON.stringify(r.name.slice(0, 64))}: ${(err as Error).message}`);

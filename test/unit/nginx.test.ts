@@ -35,8 +35,8 @@ describe('nginx configuration', () => {
     return spawnSync('nginx', ['-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8' });
   };
 
-  const everyKind = () => renderRoutes([route(), route({ name: 'console', console: true, urlId: 'ab'.repeat(16) }), route({ name: 'nourl', urlId: undefined, urlAuth: undefined })],
-    { concurrency: 7 });
+  const everyKind = () => renderRoutes([route(), route({ name: 'console', console: true, urlId: 'ab'.repeat(16) }), route({ name: 'nourl', urlId: undefined, urlAuth: undefined }),
+    route({ name: 'reserved', urlId: 'cd'.repeat(16), reserved: 3 }), route({ name: 'stopped', urlId: 'ef'.repeat(16), reserved: 0 })], { concurrency: 7 });
 
   it('routes every kind of function: URLs, the console, one Invoke location capped per account', async () => {
     const text = await everyKind();
@@ -45,7 +45,11 @@ describe('nginx configuration', () => {
     // One Invoke location for every function of every account (the authorizer names the signer's), capped per account.
     expect(text.match(/location ~ \^\/2015-03-31\/functions\//g)).toHaveLength(1);
     expect(text).not.toContain('nourl');
-    expect(text.match(/limit_conn pcloud_accounts 7;/g)).toHaveLength(2);
+    expect(text.match(/limit_conn pcloud_accounts 7;/g)).toHaveLength(3);
+    // Each URL within its function's reserved concurrency (the account's limit where it has none); 0: throttled.
+    expect(text).toContain('set $pcloud_function 111122223333/reserved;\n  limit_conn pcloud_functions 3;');
+    expect(text).toContain('set $pcloud_function 111122223333/hello;\n  limit_conn pcloud_functions 7;');
+    expect(text).toContain(`location /url/${'ef'.repeat(16)}/ {\n  default_type application/json;\n  return 429`);
   });
 
   it.skipIf(FAST_TIER)('passes nginx -t with every kind of route', async () => {
@@ -124,6 +128,8 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
   const held = new Promise<void>((r) => { release = r; });
   let releaseInvokes!: () => void;
   const invokesHeld = new Promise<void>((r) => { releaseInvokes = r; });
+  let releaseUrls!: () => void;
+  const urlsHeld = new Promise<void>((r) => { releaseUrls = r; });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pcloud-nginx-run-'));
@@ -150,6 +156,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
       arrived.push(`${label} ${req.url}`);
       if (req.url === '/slow') void held.then(() => res.end('slow done'));
       else if (req.headers['x-test-hold']) void invokesHeld.then(() => res.end(`${label} done`));
+      else if (req.headers['x-test-hold-url']) void urlsHeld.then(() => res.end(`${label} done`));
       else res.end(`${label} saw ${req.url}`);
     });
     fn = fnServer('function').listen(join(dir, 'fn.sock'));
@@ -250,5 +257,21 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     expect(await Promise.all(running.map(async (r) => (await r).text()))).toEqual(['function done', 'function done']);
     // Once they end, the account invokes again.
     expect(await (await invokeVia('same', '111122223333')).text()).toBe('function saw /invoke');
+  });
+
+  it('holds a function\'s URLs to its reserved concurrency: one more is 429; a reservation of 0 throttles every request', async () => {
+    await driver.sync([route({ socket: join(dir, 'fn.sock'), reserved: 1 })], { concurrency: 5 });
+    const url = `${driver.baseUrl}/url/${route().urlId}/x`;
+    const before = arrived.length;
+    const running = fetch(url, { headers: { 'x-test-hold-url': '1' } });
+    while (arrived.length < before + 1) await new Promise((r) => setTimeout(r, 5));
+    expect((await fetch(url)).status).toBe(429);
+    releaseUrls();
+    expect(await (await running).text()).toBe('function done');
+    expect(await (await fetch(url)).text()).toBe('function saw /x');
+    await driver.sync([route({ socket: join(dir, 'fn.sock'), reserved: 0 })], { concurrency: 5 });
+    const throttled = await fetch(url);
+    expect([throttled.status, await throttled.json()]).toEqual([429, { Message: 'Rate Exceeded.' }]);
+    expect(arrived).toHaveLength(before + 2);
   });
 });

@@ -98,16 +98,19 @@ export class FunctionUrls {
     for (const r of rows) await this.host.ensure(this.invocations.unitOptions(this.records.latest(r))).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
     const routes: FunctionRoute[] = rows.map((r) => ({
       accountId: r.accountId, name: r.name, socket: this.host.socketPath(functionKey(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined,
-      urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV),
+      urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV), reserved: r.reservedConcurrency ?? undefined,
     }));
-    // An alias' URL: to its (primary) version's socket.
-    const servable = new Set(rows.map((r) => `${r.accountId}/${r.name}`));
+    const reservedOf = new Map(rows.map((r) => [`${r.accountId}/${r.name}`, r.reservedConcurrency ?? undefined]));
+    // An alias' URL: to its (primary) version's socket, within its function's reserved concurrency.
     for (const a of this.db.select().from(functionAliases).all()) {
-      if (!a.urlId || !servable.has(`${a.accountId}/${a.functionName}`)) continue;
+      if (!a.urlId || !reservedOf.has(`${a.accountId}/${a.functionName}`)) continue;
       try {
         const v = this.records.get(a.accountId, a.functionName, a.version);
         await this.host.ensure(this.invocations.unitOptions(v));
-        routes.push({ accountId: a.accountId, name: a.functionName, socket: this.host.socketPath(functionKey(a.accountId, a.functionName, v.version)), urlId: a.urlId, urlAuth: a.urlAuth ?? undefined });
+        routes.push({
+          accountId: a.accountId, name: a.functionName, socket: this.host.socketPath(functionKey(a.accountId, a.functionName, v.version)), urlId: a.urlId,
+          urlAuth: a.urlAuth ?? undefined, reserved: reservedOf.get(`${a.accountId}/${a.functionName}`),
+        });
       } catch (err) {
         log.warn(`function ${a.functionName}, alias ${a.name}: ${(err as Error).message}`);
       }
