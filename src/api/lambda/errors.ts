@@ -10,8 +10,9 @@ export const lambdaCodes: ReadonlyMap<string, string> = new Map(Object.keys(ec2E
 /** A domain error's code in Lambda's words: its own, or the Lambda name the catalogue gives a code shared with EC2. */
 export const lambdaCode = (code: ErrorCode): string => lambdaCodes.get(code) ?? code;
 
-export function lambdaError(code: string, message: string, status = specOf(lambdaErrors, code)?.status ?? 400): Response {
-  return new Response(JSON.stringify({ __type: code, message, Message: message }), {
+/** Lambda's error JSON; `extra` are the members some errors carry besides (TooManyRequestsException's Reason and Type). */
+export function lambdaError(code: string, message: string, status = specOf(lambdaErrors, code)?.status ?? 400, extra: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ ...extra, __type: code, message, Message: message }), {
     status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': code },
   });
 }

@@ -6,6 +6,7 @@ import type { Cloud } from '../../cloud/index.js';
 import { ReservedConcurrencyExceeded } from '../../cloud/functions/index.js';
 import { base64, parseBody } from './body.js';
 import { input, pageRequest, tagList } from './params.js';
+import { lambdaError } from './errors.js';
 import { configShape, json, tagsShape, urlShape } from './shapes.js';
 
 /** What an operation's handler gets: `p(label)` is a path label the model names (percent-decoded). */
@@ -66,7 +67,7 @@ export const functionOps: Operations = {
     } catch (err) {
       // Past the function's reserved concurrency: Lambda says why (Reason).
       if (!(err instanceof ReservedConcurrencyExceeded)) throw err;
-      return json({ __type: err.code, message: err.message, Message: err.message, Reason: err.reason, Type: 'User' }, 429, { 'x-amzn-errortype': err.code });
+      return lambdaError(err.code, err.message, undefined, { Reason: err.reason, Type: 'User' });
     }
     if (!res) return new Response(null, { status: type === 'Event' ? 202 : 204 });
     const out: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-requestid': res.requestId, 'x-amz-executed-version': res.version };

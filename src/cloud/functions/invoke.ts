@@ -89,7 +89,7 @@ export class Invocations {
       const arn = this.records.names.arn(owner, q.name, q.qualifier);
       throw new CloudError('AccessDeniedException', `User: arn:aws:iam::${caller}:root is not authorized to perform: ${INVOKE} on resource: ${arn} because no resource-based policy allows the ${INVOKE} action`);
     }
-    const alias = q.qualifier && !/^\d+$/.test(q.qualifier) && q.qualifier !== '$LATEST' ? this.records.alias(owner, q.name, q.qualifier) : undefined;
+    const alias = this.records.alias(owner, q.name, q.qualifier);
     return this.records.get(owner, q.name, alias ? pickVersion(alias) : q.qualifier);
   }
 

@@ -29,7 +29,7 @@ export class FunctionRecords {
     const r = this.row(accountId, q.name);
     if (!q.qualifier || q.qualifier === '$LATEST') return this.latest(r);
     // An alias stands for its (primary) version.
-    const alias = /^\d+$/.test(q.qualifier) ? undefined : this.alias(accountId, q.name, q.qualifier);
+    const alias = this.alias(accountId, q.name, q.qualifier);
     if (alias) return this.get(accountId, q.name, alias.version);
     if (!/^\d+$/.test(q.qualifier)) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.names.arn(accountId, q.name, q.qualifier)}`);
     const v = this.db.select().from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).get();
@@ -37,8 +37,9 @@ export class FunctionRecords {
     return this.version(accountId, q.name, v);
   }
 
-  /** A function's alias of that name, if it has one. */
-  alias(accountId: string, name: string, alias: string): typeof functionAliases.$inferSelect | undefined {
+  /** The alias a qualifier names, if it names one of the function's (a version number, `$LATEST` or none never do). */
+  alias(accountId: string, name: string, alias: string | undefined): typeof functionAliases.$inferSelect | undefined {
+    if (alias === undefined || alias === '$LATEST' || /^\d+$/.test(alias)) return undefined;
     return this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, name), eq(functionAliases.name, alias))).get();
   }
 

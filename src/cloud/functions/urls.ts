@@ -67,7 +67,7 @@ export class FunctionUrls {
     const q = this.records.names.parse(accountId, ref, qualifier);
     const r = this.records.row(accountId, q.name);
     if (q.qualifier === undefined) return { name: r.name, alias: undefined, arn: this.records.names.arn(accountId, r.name), urlId: r.urlId, urlAuth: r.urlAuth, urlCreatedAt: r.urlCreatedAt, createdAt: r.createdAt };
-    const a = q.qualifier === '$LATEST' || /^\d+$/.test(q.qualifier) ? undefined : this.records.alias(accountId, r.name, q.qualifier);
+    const a = this.records.alias(accountId, r.name, q.qualifier);
     if (!a) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.records.names.arn(accountId, r.name, q.qualifier)}`);
     return { name: r.name, alias: a.name, arn: this.records.names.arn(accountId, r.name, a.name), urlId: a.urlId, urlAuth: a.urlAuth, urlCreatedAt: a.urlCreatedAt, createdAt: a.createdAt };
   }
