@@ -120,11 +120,12 @@ export class Addresses {
     return vpcId;
   }
 
-  /** ReleaseAddress: back to the pool; refused while associated or held by a NAT gateway. */
-  release(accountId: string, ref: AddressRef): void {
+  /** ReleaseAddress: back to the pool; refused while associated or held by a NAT gateway. Its allocation id, released. */
+  release(accountId: string, ref: AddressRef): string {
     const a = this.get(accountId, ref);
     if (a.associationId || a.natGatewayId) throw new CloudError('InvalidIPAddress.InUse', `Address ${a.publicIp} is in use.`);
     this.db.delete(addresses).where(eq(addresses.allocationId, a.allocationId)).run();
+    return a.allocationId;
   }
 
   /** The Elastic IP associated with an instance, if any (its public IP while so). */

@@ -77,8 +77,8 @@ export const addressActions: Actions = {
     handler: (ctx) => {
       const r = ref(ctx);
       dryRunCheck(ctx);
-      ctx.cloud.network.addresses.release(ctx.accountId, r);
-      if (r.allocationId) ctx.cloud.tags.removeAll([r.allocationId]);
+      // Its tags go with it, whichever way it was named (PublicIp or AllocationId).
+      ctx.cloud.tags.removeAll([ctx.cloud.network.addresses.release(ctx.accountId, r)]);
       return { return: true };
     },
   },
