@@ -6,7 +6,6 @@
  */
 import { CloudError, invalidParam, missingParam } from '../../cloud/errors.js';
 import type { Node } from '../model/compile.js';
-import { MAX_LIST } from './query.js';
 
 /** The Query protocol's own parameters (action, version, query-string signatures), in no operation's shape. */
 const PROTOCOL = new Set([
@@ -55,7 +54,6 @@ export function checkInput(input: Node & { type: 'structure' }, params: readonly
         node = m.node;
       } else if (node.type === 'list') {
         if (!INDEX.test(seg)) throw unknownParameter(name);
-        if (Number(seg) > MAX_LIST) throw invalidParam(`The maximum number of ${prefix}N members is ${MAX_LIST}.`);
         node = node.member;
       } else {
         throw unknownParameter(name);
