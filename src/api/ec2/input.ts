@@ -1,8 +1,9 @@
 /**
  * An EC2 request checked against its operation's input shape before the handler reads it, as EC2 does: a parameter
  * name the shape does not know is UnknownParameter; a required member missing is MissingParameter; an integer,
- * boolean, number or timestamp that does not parse, or a value outside the member's enum, is InvalidParameterValue. Names are EC2's query names (the member's
- * queryName, else its locationName capitalized, else its name); lists are `Name.N`, structures `Name.Sub`.
+ * boolean, number or timestamp that does not parse, or a value outside the member's enum (botocore's values, see
+ * src/api/model/enums.ts), is InvalidParameterValue. Names are EC2's query names (the member's queryName, else its
+ * locationName capitalized, else its name); lists are `Name.N`, structures `Name.Sub`.
  */
 import { CloudError, invalidParam, missingParam } from '../../cloud/errors.js';
 import type { Node } from '../model/compile.js';

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { projectRoot } from '../../paths.js';
-import { ENUM_SERVICES, generateEnums, type ServiceEnums } from './enums-gen.js';
+import { ENUM_SERVICES, generateEnums, type RawService, type ServiceEnums } from './enums-gen.js';
 
 const require = createRequire(import.meta.url);
 
@@ -29,8 +29,8 @@ export const enumsPath = () => join(projectRoot(), 'src/api/model/enums.json');
 export function renderEnums(data: string): string {
   const out: Record<string, ServiceEnums> = {};
   for (const s of ENUM_SERVICES) {
-    const min = JSON.parse(readFileSync(require.resolve(`aws-sdk/apis/${s.uid}.min.json`), 'utf8'));
-    const boto = JSON.parse(gunzipSync(readFileSync(join(data, s.boto, 'service-2.json.gz'))).toString('utf8'));
+    const min = JSON.parse(readFileSync(require.resolve(`aws-sdk/apis/${s.uid}.min.json`), 'utf8')) as RawService;
+    const boto = JSON.parse(gunzipSync(readFileSync(join(data, s.boto, 'service-2.json.gz'))).toString('utf8')) as RawService;
     out[s.key] = generateEnums(min, boto);
   }
   return `${JSON.stringify(out)}\n`;

@@ -15,7 +15,7 @@ export interface RawShape {
   enum?: string[];
 }
 
-interface RawService {
+export interface RawService {
   operations: Record<string, { input?: RawShape }>;
   shapes: Record<string, RawShape>;
 }
@@ -48,8 +48,8 @@ export function generateEnums(min: RawService, boto: RawService): ServiceEnums {
   const walk = (entry: RawShape, bname: string | undefined, addr: string): void => {
     const b = bname === undefined ? undefined : own(boto.shapes, bname);
     if (!b || bname === undefined) return;
-    if (b.enum && (b.type ?? 'string') === 'string') {
-      record(addr, bname);
+    if ((b.type ?? 'string') === 'string') {
+      record(addr, b.enum ? bname : ''); // '' a plain string here: an enum elsewhere at the same address is a conflict
       return;
     }
     let base = addr;
@@ -73,8 +73,9 @@ export function generateEnums(min: RawService, boto: RawService): ServiceEnums {
     const bo = boto.operations[op];
     if (o.input && bo?.input?.shape) walk(o.input, bo.input.shape, `@${op}`);
   }
-  // A min shape two botocore shapes share with different enums is left unchecked (permissive, never wrongly refused).
+  // A min shape two botocore shapes share with different enums (or one without) is left unchecked (permissive, never wrongly refused).
   for (const addr of conflicts) at.delete(addr);
+  for (const [addr, name] of at) if (name === '') at.delete(addr);
   const sorted = [...at.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [, name] of sorted) used.add(name);
   const values: Record<string, string[]> = {};
