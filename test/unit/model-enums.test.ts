@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { checkInput } from '../../src/api/ec2/input.js';
 import { parseBody } from '../../src/api/lambda/body.js';
 import { inputNode } from '../../src/api/model/compile.js';
+import { locatedEnumError } from '../../src/api/model/json.js';
 import { botocoreData, enumsPath, renderEnums } from '../../src/api/model/enums-files.js';
 import { generateEnums } from '../../src/api/model/enums-gen.js';
 import { serviceModel } from '../../src/api/model/index.js';
@@ -144,5 +145,25 @@ describe('Lambda enums', () => {
         }
       }
     }
+  });
+});
+
+describe('Lambda query-string and header enums', () => {
+  const lambdaModel = serviceModel('lambda-2015-03-31');
+  const check = (op: string, query: string, headers: Record<string, string> = {}) =>
+    locatedEnumError(inputNode(lambdaModel, lambdaModel.operations.get(op)!), new URLSearchParams(query), new Headers(headers));
+
+  it('take AWS\'s values and absent members', () => {
+    expect(check('ListFunctions', 'FunctionVersion=ALL')).toBeUndefined();
+    expect(check('ListFunctions', '')).toBeUndefined();
+    expect(check('Invoke', '', { 'X-Amz-Invocation-Type': 'Event', 'X-Amz-Log-Type': 'Tail' })).toBeUndefined();
+  });
+
+  it('refuse anything else with ValidationException at the camelCase member', () => {
+    const e = check('ListFunctions', 'FunctionVersion=__proto__');
+    expect(e?.code).toBe('ValidationException');
+    expect(e?.message).toBe("1 validation error detected: Value '__proto__' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]");
+    expect(check('Invoke', '', { 'X-Amz-Invocation-Type': 'constructor' })?.message).toContain("at 'invocationType'");
+    expect(check('ListLayers', `CompatibleRuntime=${'x'.repeat(100_000)}`)?.message.length).toBeLessThan(2000);
   });
 });

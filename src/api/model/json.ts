@@ -89,6 +89,20 @@ export function readJson(node: Node, v: unknown, path = '', members?: Member[]):
   }
 }
 
+/**
+ * A REST request's query-string and header members checked against their enums (ListFunctions' FunctionVersion,
+ * Invoke's X-Amz-Invocation-Type…): Lambda's ValidationException for the first value outside one, else undefined.
+ */
+export function locatedEnumError(node: Node & { type: 'structure' }, query: URLSearchParams, headers: Headers): CloudError | undefined {
+  for (const m of node.members) {
+    const values = m.node.type === 'string' ? m.node.enum : undefined;
+    if (!values || !m.locationName) continue;
+    const v = m.location === 'querystring' ? query.get(m.locationName) : m.location === 'header' ? headers.get(m.locationName) : null;
+    if (v !== null && !values.has(v)) return enumError(m.name, v, values, false);
+  }
+  return undefined;
+}
+
 /** The first required member (of the structure and of each structure inside what was given) that is missing. */
 export function missingMember(node: Node, v: unknown, path = '', members?: Member[]): string | undefined {
   if (node.type === 'structure' && isObject(v)) {
