@@ -1,8 +1,9 @@
 /**
  * An EC2 request checked against its operation's input shape before the handler reads it, as EC2 does: a parameter
  * name the shape does not know is UnknownParameter; a required member missing is MissingParameter; an integer,
- * boolean, number or timestamp that does not parse is InvalidParameterValue. Names are EC2's query names (the member's
- * queryName, else its locationName capitalized, else its name); lists are `Name.N`, structures `Name.Sub`.
+ * boolean, number or timestamp that does not parse, or a value outside the member's enum (botocore's values, see
+ * src/api/model/enums.ts), is InvalidParameterValue. Names are EC2's query names (the member's queryName, else its
+ * locationName capitalized, else its name); lists are `Name.N`, structures `Name.Sub`.
  */
 import { CloudError, invalidParam, missingParam } from '../../cloud/errors.js';
 import type { Node } from '../model/compile.js';
@@ -17,8 +18,13 @@ const INDEX = /^[1-9]\d{0,8}$/;
 
 export const unknownParameter = (name: string) => new CloudError('UnknownParameter', `The parameter ${name.slice(0, 128)} is not recognized`);
 
-function checkScalar(type: Node['type'], name: string, v: string): void {
+/** A value outside the member's enum (from botocore's models): AWS's own answer; a valid value the cloud lacks is the domain's. */
+const notInEnum = (name: string, v: string) => invalidParam(`Invalid value '${v.slice(0, 200)}' for ${name}.`);
+
+function checkScalar(node: Node, name: string, v: string): void {
   if (v === '') return; // an empty value is an absent one (Query's accessors read it so)
+  const { type } = node;
+  if (type === 'string' && node.enum && !node.enum.has(v)) throw notInEnum(name, v);
   const bad = (want: string) => invalidParam(`Value (${v.slice(0, 64)}) for parameter ${name} is invalid. Expected ${want}.`);
   switch (type) {
     case 'integer': case 'long':
@@ -63,7 +69,7 @@ export function checkInput(input: Node & { type: 'structure' }, params: readonly
       if (node.type === 'structure' && !structures.has(prefix)) structures.set(prefix, node);
     }
     if (node.type === 'structure' || node.type === 'list' || node.type === 'map') throw unknownParameter(name);
-    checkScalar(node.type, name, value);
+    checkScalar(node, name, value);
   }
   for (const [prefix, node] of structures) {
     for (const r of node.required) {

@@ -4,6 +4,7 @@
  * Compiled nodes are cached by the model's shape object, so every operation that shares a shape shares its node,
  * and recursive shapes end in a cycle, not in a loop.
  */
+import { enumOf } from './enums.js';
 import type { Operation, ServiceModel, Shape } from './index.js';
 
 export type Scalar = 'string' | 'integer' | 'long' | 'boolean' | 'timestamp' | 'blob' | 'double' | 'float';
@@ -26,11 +27,21 @@ export type Node =
   | { type: 'structure'; members: Member[]; byName: Map<string, Member>; byElement: Map<string, Member>; byQuery: Map<string, Member>; required: string[] }
   | { type: 'list'; member: Node; element: string }
   | { type: 'map'; key: Node; value: Node }
-  | { type: Scalar };
+  | { type: Scalar; enum?: ReadonlySet<string> };
 
 const caches = new WeakMap<ServiceModel, WeakMap<Shape, Node>>();
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * A member entry's node: its shape's, or (where the member has an enum, generated from botocore's models) a scalar
+ * node of its own carrying the values, since the min models share one scalar shape between members with and without.
+ */
+function memberNode(model: ServiceModel, entry: Shape): Node {
+  const node = compile(model, entry);
+  const values = enumOf(model, entry);
+  return values && node.type === 'string' ? { type: 'string', enum: values } : node;
+}
 
 /** The compiled node of a shape (a member's own shape reference, or an inline shape). */
 export function compile(model: ServiceModel, ref: Shape): Node {
@@ -46,7 +57,7 @@ export function compile(model: ServiceModel, ref: Shape): Node {
     for (const [name, m] of Object.entries(s.members ?? {})) {
       const member: Member = {
         name, location: m.location, locationName: m.locationName, element: m.locationName ?? name,
-        query: m.queryName ?? (m.locationName ? capitalize(m.locationName) : name), node: compile(model, m),
+        query: m.queryName ?? (m.locationName ? capitalize(m.locationName) : name), node: memberNode(model, m),
       };
       node.members.push(member);
       node.byName.set(name, member);
@@ -59,7 +70,7 @@ export function compile(model: ServiceModel, ref: Shape): Node {
     const member = s.member ?? {};
     const node = { type, element: member.locationName ?? 'member' } as Node & { type: 'list' };
     cache.set(s, node);
-    node.member = compile(model, member);
+    node.member = memberNode(model, member);
     return node;
   }
   if (type === 'map') {

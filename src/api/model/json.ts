@@ -2,7 +2,9 @@
  * JSON (REST-JSON, Lambda) against a compiled shape, both ways: a request body read into typed values (maps as Maps,
  * structures by the model's member names only, never keyed by what the request chose), and a response body checked
  * member by member (a key the shape lacks, a wrong type, a list that is not a list: the first problem, by its path).
+ * A request value outside its member's enum is Lambda's ValidationException.
  */
+import { CloudError } from '../../cloud/errors.js';
 import type { Member, Node } from './compile.js';
 
 /** A JSON value that does not fit its shape: where, and what was due. */
@@ -20,6 +22,16 @@ const WANT: Record<string, string> = {
 };
 
 const join = (path: string, name: string) => (path ? `${path}.${name}` : name);
+
+/** `Code.ZipFile` as Lambda's validation messages spell a member path (`code.zipFile`). */
+export const camelPath = (path: string) => path.split('.').map((p) => p.charAt(0).toLowerCase() + p.slice(1)).join('.');
+
+/** Lambda's answer to a value outside a member's enum (botocore's values, in their order). */
+function enumError(path: string, shown: string, values: ReadonlySet<string>, inList: boolean): CloudError {
+  const set = `Member must satisfy enum value set: [${[...values].join(', ')}]`;
+  return new CloudError('ValidationException', `1 validation error detected: Value '${shown.slice(0, 200)}' at '${camelPath(path)}' failed to satisfy constraint: ${
+    inList ? `Member must satisfy constraint: [${set}]` : set}`);
+}
 
 /** The JSON body's members: those without an HTTP location (path, query string, headers travel elsewhere). */
 export const bodyMembers = (node: Node & { type: 'structure' }): Member[] => node.members.filter((m) => !m.location);
@@ -43,9 +55,15 @@ export function readJson(node: Node, v: unknown, path = '', members?: Member[]):
       // Keys are the model's member names only: `__proto__` can never be one.
       return Object.fromEntries(out);
     }
-    case 'list':
+    case 'list': {
       if (!Array.isArray(v)) throw bad();
+      // Lambda words a list's enum as the list's constraint (its type checked first, item by item, below).
+      const values = node.member.type === 'string' ? node.member.enum : undefined;
+      if (values && v.some((x) => typeof x === 'string' && !values.has(x))) {
+        throw enumError(path, `[${v.slice(0, 32).map((x) => String(x).slice(0, 64)).join(', ')}]`, values, true);
+      }
       return v.map((x, i) => readJson(node.member, x, `${path}[${i}]`));
+    }
     case 'map': {
       if (!isObject(v)) throw bad();
       const out = new Map<string, unknown>();
@@ -66,8 +84,23 @@ export function readJson(node: Node, v: unknown, path = '', members?: Member[]):
       return v;
     default:
       if (typeof v !== 'string') throw bad();
+      if (node.type === 'string' && node.enum && !node.enum.has(v)) throw enumError(path, v, node.enum, false);
       return v;
   }
+}
+
+/**
+ * A REST request's query-string and header members checked against their enums (ListFunctions' FunctionVersion,
+ * Invoke's X-Amz-Invocation-Type…): Lambda's ValidationException for the first value outside one, else undefined.
+ */
+export function locatedEnumError(node: Node & { type: 'structure' }, query: URLSearchParams, headers: Headers): CloudError | undefined {
+  for (const m of node.members) {
+    const values = m.node.type === 'string' ? m.node.enum : undefined;
+    if (!values || !m.locationName) continue;
+    const v = m.location === 'querystring' ? query.get(m.locationName) : m.location === 'header' ? headers.get(m.locationName) : null;
+    if (v !== null && !values.has(v)) return enumError(m.name, v, values, false);
+  }
+  return undefined;
 }
 
 /** The first required member (of the structure and of each structure inside what was given) that is missing. */
