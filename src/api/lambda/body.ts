@@ -6,7 +6,7 @@
  */
 import { CloudError } from '../../cloud/errors.js';
 import { serviceModel } from '../model/index.js';
-import { bodyMembers, JsonShapeError, missingMember, readJson } from '../model/json.js';
+import { bodyMembers, camelPath, JsonShapeError, missingMember, readJson } from '../model/json.js';
 import { inputNode, type Member, type Node } from '../model/compile.js';
 
 const model = serviceModel('lambda-2015-03-31');
@@ -25,9 +25,6 @@ function inputOf(operation: string) {
   }
   return hit;
 }
-
-/** `Code.ZipFile` as Lambda's validation messages spell a member path (`code.zipFile`). */
-const camel = (path: string) => path.split('.').map((p) => p.charAt(0).toLowerCase() + p.slice(1)).join('.');
 
 /** The members pcloud's handlers read, typed; any other member the model has is there too (unknown, for new handlers). */
 export interface Body {
@@ -80,7 +77,7 @@ export function parseBody(operation: string, body: Buffer): Body {
   const missing = missingMember(node, raw, '', members);
   if (missing) {
     throw new CloudError('InvalidParameterValueException',
-      `1 validation error detected: Value null at '${camel(missing)}' failed to satisfy constraint: Member must not be null`);
+      `1 validation error detected: Value null at '${camelPath(missing)}' failed to satisfy constraint: Member must not be null`);
   }
   return parsed as Body;
 }

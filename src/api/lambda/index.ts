@@ -8,8 +8,8 @@ import { CloudError } from '../../cloud/errors.js';
 import type { Principal } from '../auth/sigv4.js';
 import { log } from '../../log.js';
 import { serviceModel, type Operation } from '../model/index.js';
-import { outputNode } from '../model/compile.js';
-import { bodyMembers, jsonMismatch } from '../model/json.js';
+import { inputNode, outputNode } from '../model/compile.js';
+import { bodyMembers, jsonMismatch, locatedEnumError } from '../model/json.js';
 import { strictShapes } from '../model/strict.js';
 import { BadPathEncoding, RestRouter } from '../model/rest-router.js';
 import { layerOps } from './layers.js';
@@ -18,13 +18,11 @@ import { aliasOps } from './aliases.js';
 import { concurrencyOps } from './concurrency.js';
 import { eventSourceOps } from './event-sources.js';
 import { policyOps } from './policy.js';
+import { lambdaCodes } from './errors.js';
 import { lambdaError } from './shapes.js';
 
 export { authorizeForNginx } from './authorize.js';
 export { lambdaError } from './shapes.js';
-
-/** Domain errors shared with EC2 (tags), in Lambda's words. */
-import { lambdaCodes } from './errors.js';
 
 const model = serviceModel('lambda-2015-03-31');
 const router = new RestRouter(model);
@@ -59,6 +57,9 @@ export async function handleLambda(cloud: Cloud, principal: Principal, method: s
     const handler = operations.get(op);
     if (!handler) return lambdaError('UnknownOperationException', `pcloud does not implement the Lambda operation ${op}.`);
     const p = (label: string) => match.labels.get(label) ?? '';
+    // Query-string and header members outside their enum (X-Amz-Invocation-Type, FunctionVersion…): refused at the edge.
+    const badEnum = locatedEnumError(inputNode(model, match.operation), url.searchParams, headers);
+    if (badEnum) throw badEnum;
     const res = await handler({ cloud, accountId: principal.accountId, p, q: url.searchParams, body, headers });
     return strictShapes() ? await checked(match.operation, res) : res;
   } catch (err) {
