@@ -49,7 +49,7 @@ describe('Lambda paths', () => {
     expect((await lambda('GET', '/2015-03-31/functions?FunctionVersion=__proto__')).type).toBe('ValidationException');
     const res = await api.send({ method: 'POST', path: '/2015-03-31/functions/nope/invocations', service: 'lambda', body: '{}', headers: { 'x-amz-invocation-type': 'Sometimes' } });
     expect([res.status, res.headers.get('x-amzn-errortype')]).toEqual([400, 'ValidationException']);
-    expect(JSON.parse(res.text).message).toContain("at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set");
+    expect((JSON.parse(res.text) as { message: string }).message).toContain("at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set");
     expect((await lambda('GET', '/2015-03-31/functions?FunctionVersion=ALL')).status).toBe(200);
   });
 });
