@@ -213,7 +213,7 @@ describe('Lambda', () => {
     const err = (p: Promise<unknown>) => p.then(() => 'ok', (e: { name: string; $metadata?: { httpStatusCode?: number } }) => `${e.name} ${e.$metadata?.httpStatusCode}`);
     expect(await err(api.send(new GetFunctionCommand({ FunctionName: `missing-${stamp}` })))).toBe('ResourceNotFoundException 404');
     expect(await err(api.send(new CreateFunctionCommand({ FunctionName: node, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip({ 'index.mjs': NODE }) } })))).toBe('ResourceConflictException 409');
-    expect(await err(api.send(new CreateFunctionCommand({ FunctionName: `bad-${stamp}`, Runtime: 'cobol85' as never, Handler: 'x', Role: ROLE, Code: { ZipFile: zip({ 'a.txt': 'x' }) } })))).toBe('InvalidParameterValueException 400');
+    expect(await err(api.send(new CreateFunctionCommand({ FunctionName: `bad-${stamp}`, Runtime: 'cobol85' as never, Handler: 'x', Role: ROLE, Code: { ZipFile: zip({ 'a.txt': 'x' }) } })))).toBe('ValidationException 400');
     expect(await err(api.send(new CreateFunctionCommand({ FunctionName: `bad-${stamp}`, Runtime: 'nodejs20.x', Handler: 'x', Role: ROLE, Code: { ZipFile: new Uint8Array([1, 2, 3]) } })))).toBe('InvalidParameterValueException 400');
     expect(await err(api.send(new InvokeCommand({ FunctionName: node, Payload: Buffer.alloc(6 * 1024 * 1024 + 10, 0x20) })))).toBe('RequestTooLargeException 413');
     expect(await err(api.send(new InvokeCommand({ FunctionName: node, Payload: Buffer.from('{not json') })))).toBe('InvalidRequestContentException 400');
