@@ -14,33 +14,14 @@ import { CreateFunctionCommand, InvokeCommand, LambdaClient, PublishVersionComma
 import { createApp } from '../../src/api/server.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { configFromEnv, defaultLimits } from '../../src/cloud/config.js';
-import type { InvokeResult } from '../../src/host/functions.js';
 import type { NginxDriver } from '../../src/host/nginx.js';
 import { fakeHost } from '../support/fake-host.js';
-import { FakeFunctionHost } from '../support/fake-functions.js';
+import { HeldFunctionHost } from '../support/fake-functions.js';
 
 const ME = '111111111111';
 const OTHER = '222222222222';
 const THIRD = '333333333333';
 const ROLE = `arn:aws:iam::${ME}:role/lambda`;
-
-/** Invokes that answer only when released (a handler still running), or fail when told to. */
-class HeldFunctionHost extends FakeFunctionHost {
-  hold = false;
-  failNext = false;
-  readonly waiting: (() => void)[] = [];
-  override async invoke(key: string, payload: Buffer, opts: { requestId: string }): Promise<InvokeResult> {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('the runtime went away');
-    }
-    if (this.hold) await new Promise<void>((r) => this.waiting.push(r));
-    return super.invoke(key, payload, opts);
-  }
-  release(): void {
-    for (const r of this.waiting.splice(0)) r();
-  }
-}
 
 let cloud: Cloud;
 let fns: HeldFunctionHost;

@@ -21,10 +21,9 @@ import {
 import { createApp } from '../../src/api/server.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { defaultLimits } from '../../src/cloud/config.js';
-import type { InvokeResult } from '../../src/host/functions.js';
 import type { NginxDriver } from '../../src/host/nginx.js';
 import { fakeHost } from '../support/fake-host.js';
-import { FakeFunctionHost } from '../support/fake-functions.js';
+import { HeldFunctionHost } from '../support/fake-functions.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
 
 const ME = '111111111111';
@@ -32,19 +31,6 @@ const OTHER = '222222222222';
 const THIRD = '333333333333';
 const ROLE = `arn:aws:iam::${ME}:role/lambda`;
 const ZIP = Buffer.concat([Buffer.from([0x50, 0x4b, 3, 4]), Buffer.alloc(60, 1)]);
-
-/** Invokes that answer only when released (a handler still running). */
-class HeldFunctionHost extends FakeFunctionHost {
-  hold = false;
-  readonly waiting: (() => void)[] = [];
-  override async invoke(key: string, payload: Buffer, opts: { requestId: string }): Promise<InvokeResult> {
-    if (this.hold) await new Promise<void>((r) => this.waiting.push(r));
-    return super.invoke(key, payload, opts);
-  }
-  release(): void {
-    for (const r of this.waiting.splice(0)) r();
-  }
-}
 
 let cloud: Cloud;
 let fns: HeldFunctionHost;

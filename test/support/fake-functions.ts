@@ -60,3 +60,21 @@ export class FakeFunctionHost implements HostFunctions {
     return { status: 200, payload: Buffer.from(JSON.stringify({ event: payload.toString(), environment: o.environment })), requestId: opts.requestId };
   }
 }
+
+/** Invokes that answer only when released (a handler still running), or fail once when told to. */
+export class HeldFunctionHost extends FakeFunctionHost {
+  hold = false;
+  failNext = false;
+  readonly waiting: (() => void)[] = [];
+  override async invoke(key: string, payload: Buffer, opts: { requestId: string }): Promise<InvokeResult> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('the runtime went away');
+    }
+    if (this.hold) await new Promise<void>((r) => this.waiting.push(r));
+    return super.invoke(key, payload, opts);
+  }
+  release(): void {
+    for (const r of this.waiting.splice(0)) r();
+  }
+}
