@@ -7,7 +7,7 @@ import { imageTarball, newRun, stopUnits } from './runs.js';
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   if (process.env.PCLOUD_TEST_DATA) return undefined;
-  process.env.PCLOUD_TEST_IMAGE_TAR ??= imageTarball(ROOT);
+  process.env.PCLOUD_TEST_IMAGE_TAR ??= await imageTarball(ROOT);
   const dir = await newRun();
   process.env.PCLOUD_TEST_DATA = dir;
   console.log(`test data dir ${dir} (image ${process.env.PCLOUD_TEST_IMAGE_TAR})`);

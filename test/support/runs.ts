@@ -20,15 +20,32 @@ function cli(root: string, args: string[]): string {
   return execFileSync(process.execPath, [join(root, 'dist/src/cli/main.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 }
 
-/** The default image as a tarball, built from its recipe once (a changed recipe builds anew). */
-export function imageTarball(root: string): string {
+/**
+ * The default image as a tarball, built from its recipe once (a changed recipe builds anew). The image dir is a data
+ * dir kept across runs, so it may hold a database another pcloud (an older checkout, a migration since rewritten)
+ * left: a build that fails there starts the dir over, keeping only the download cache, and builds once more.
+ */
+export async function imageTarball(root: string): Promise<string> {
   const dir = join(BASE, 'image');
   mkdirSync(dir, { recursive: true });
-  const [id] = cli(root, ['image', 'build', 'debian-12', '--data', dir]).trim().split('\t');
+  let id: string | undefined;
+  try {
+    id = buildImage(root, dir);
+  } catch (e) {
+    console.log(`the image dir ${dir} could not be used (${(e as Error).message.split('\n')[0]}): starting it over, keeping its download cache`);
+    if (!(await startOver(dir, 'cache'))) throw new Error(`${dir}/pool stays mounted: cannot start the image dir over`, { cause: e });
+    id = buildImage(root, dir);
+  }
   mkdirSync(join(BASE, 'tarballs'), { recursive: true });
   const tar = join(BASE, 'tarballs', `debian-12-${id}.tar`);
-  exportImage(join(dir, 'pool/images', id!), tar);
+  exportImage(join(dir, 'pool/images', id), tar);
   return tar;
+}
+
+function buildImage(root: string, dir: string): string {
+  const [id] = cli(root, ['image', 'build', 'debian-12', '--data', dir]).trim().split('\t');
+  if (!id) throw new Error('pcloud image build printed no image id');
+  return id;
 }
 
 /** An image's root as a tarball `pcloud image import` takes (written aside, then renamed: never half a file). */
@@ -54,6 +71,14 @@ function mounted(path: string): boolean {
 
 /** Take down all an earlier run held on the host, then delete its dir. */
 export async function sweepRun(dataDir: string): Promise<void> {
+  if (await startOver(dataDir)) rmSync(dataDir, { recursive: true, force: true });
+}
+
+/**
+ * Take down all a data dir holds on the host (units, NFS filter, namespaces, mounts), then delete its entries but `keep`;
+ * false (nothing deleted) while its pool stays mounted.
+ */
+async function startOver(dataDir: string, keep?: string): Promise<boolean> {
   await stopUnits(dataDir);
   // Its NFS port's filter (an nft table named by the port), unless another server now serves NFS on that port.
   const conf = join(dataDir, 'run/nfs/ganesha.conf');
@@ -69,7 +94,9 @@ export async function sweepRun(dataDir: string): Promise<void> {
   const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
     .filter((m) => m === dataDir || m.startsWith(`${dataDir}/`)).sort((a, b) => b.length - a.length);
   for (const m of mounts) spawnSync('umount', ['-l', m]);
-  if (!mounted(join(dataDir, 'pool'))) rmSync(dataDir, { recursive: true, force: true });
+  if (mounted(join(dataDir, 'pool'))) return false;
+  for (const entry of readdirSync(dataDir)) if (entry !== keep) rmSync(join(dataDir, entry), { recursive: true, force: true });
+  return true;
 }
 
 /** A fresh data dir for this run, after sweeping earlier ones. */

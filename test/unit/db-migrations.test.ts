@@ -131,6 +131,20 @@ describe('the migrations', () => {
     again.$client.close();
   });
 
+  it('refuse a database another pcloud migrated (a migration since rewritten), leaving it as it was', () => {
+    const file = newFile();
+    const db = openDb(file);
+    // As a build whose last migration was later regenerated left it: that migration recorded under another hash.
+    const last = db.$client.prepare(`SELECT max(created_at) AS at FROM ${JOURNAL}`).get() as { at: number };
+    db.$client.prepare(`UPDATE ${JOURNAL} SET hash = ?, created_at = ? WHERE created_at = ?`).run('0'.repeat(64), last.at - 1000, last.at);
+    const before = journalOf(db.$client);
+    db.$client.close();
+    expect(() => openDb(file)).toThrow(/a migration this pcloud does not know .*another pcloud.*new data dir/);
+    const raw = new Database(file);
+    expect(journalOf(raw)).toEqual(before);
+    raw.close();
+  });
+
   it('keep the foreign key from access keys to accounts', () => {
     const db = openDb(newFile());
     expect(() => db.$client.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?)').run('AKIA1', 's', '999', 1))
