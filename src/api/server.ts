@@ -9,7 +9,9 @@ import { AuthError, scopeOf, verify } from './auth/sigv4.js';
 import { readBody } from './body.js';
 import { setStrictShapes } from './model/strict.js';
 import { ec2Error, handleEc2 } from './ec2/index.js';
-import { handleSts, stsError } from './sts/index.js';
+import { sts } from './sts/index.js';
+import { iam } from './iam/index.js';
+import { handleQuery, queryError } from './query/endpoint.js';
 import { consoleRoutes } from './console/index.js';
 import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes } from './lambda/index.js';
 
@@ -24,7 +26,8 @@ function serviceOf(req: Request, path: string): string {
 }
 
 function errorFor(service: string, code: string, message: string, status?: number): Response {
-  if (service === 'sts') return stsError(code, message, status);
+  if (service === 'sts') return queryError(sts, code, message, status);
+  if (service === 'iam') return queryError(iam, code, message, status);
   if (service === 'lambda') return lambdaError(code, message, status);
   return ec2Error(code, message);
 }
@@ -35,9 +38,9 @@ const presigned = (req: Request, url: URL) => !req.headers.get('authorization') 
 export function createApp(cloud: Cloud): Hono {
   const app = new Hono();
   if (cloud.config.strictShapes) setStrictShapes(true);
-  // The credential scope's region must be this cloud's (STS's global endpoint is signed for us-east-1, as on AWS).
+  // The credential scope's region must be this cloud's (IAM's and STS's global endpoints are signed for us-east-1, as on AWS).
   const regions = [cloud.config.region];
-  const stsRegions = [...new Set([cloud.config.region, 'us-east-1'])];
+  const globalRegions = [...new Set([cloud.config.region, 'us-east-1'])];
   // Lambda takes deployment packages inline (base64 in JSON, up to 50 MB zipped as on AWS); everything else is small.
   const bodies = new WeakMap<Request, Buffer>();
   app.use('*', async (c, next) => {
@@ -68,7 +71,7 @@ export function createApp(cloud: Cloud): Hono {
     let principal;
     try {
       principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.accounts.findKey(id),
-        Date.now(), { regions: service === 'sts' ? stsRegions : regions });
+        Date.now(), { regions: service === 'sts' || service === 'iam' ? globalRegions : regions });
     } catch (err) {
       if (err instanceof AuthError) {
         log.debug(`auth failed: ${err.message}`);
@@ -82,7 +85,8 @@ export function createApp(cloud: Cloud): Hono {
         // A presigned request carries its parameters in the signed query; a body (signed as empty) adds none.
         return handleEc2(cloud, principal, presigned(req, url) ? '' : body.toString('utf8'), url.searchParams);
       case 'sts':
-        return handleSts(principal, (!presigned(req, url) && body.toString('utf8')) || url.search.slice(1));
+      case 'iam':
+        return handleQuery(service === 'sts' ? sts : iam, cloud, principal, (!presigned(req, url) && body.toString('utf8')) || url.search.slice(1));
       case 'lambda':
         return handleLambda(cloud, principal, req.method, url, req.headers, body);
       default:

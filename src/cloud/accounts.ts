@@ -1,19 +1,27 @@
 /** Accounts and their access keys. Every resource belongs to one account. */
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { accessKeys, accounts } from '../db/schema.js';
+import { accessKeys, accounts, iamUsers } from '../db/schema.js';
+import type { Identity } from './iam/identity.js';
 
 export interface AccessKey {
   accessKeyId: string;
   secretAccessKey: string;
   accountId: string;
+  /** Whose key it is; absent: the account's root. */
+  identity?: Identity;
+  /** Temporary credentials (STS): their session token's SHA-256 (hex) and when they expire. */
+  session?: { tokenHash: string; expiresAt: number };
 }
+
+/** How long a looked-up key is trusted from memory. */
+const KEY_CACHE_MS = 5_000;
 
 const AK_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export class Accounts {
-  private readonly cache = new Map<string, AccessKey>();
+  private readonly cache = new Map<string, { key: AccessKey; until: number }>();
 
   constructor(private readonly db: Db) {}
 
@@ -21,12 +29,13 @@ export class Accounts {
     this.db.insert(accounts).values({ id: accountId, createdAt: Date.now() }).onConflictDoNothing().run();
   }
 
-  /** Create (or update the secret of) a given key. */
+  /** Create (or update the secret of) a given root key: the account's, active. */
   putKey(key: AccessKey): AccessKey {
     this.ensureAccount(key.accountId);
+    const { accessKeyId, secretAccessKey, accountId } = key;
     this.db.insert(accessKeys)
-      .values({ ...key, createdAt: Date.now() })
-      .onConflictDoUpdate({ target: accessKeys.accessKeyId, set: { secretAccessKey: key.secretAccessKey, accountId: key.accountId } })
+      .values({ accessKeyId, secretAccessKey, accountId, createdAt: Date.now() })
+      .onConflictDoUpdate({ target: accessKeys.accessKeyId, set: { secretAccessKey, accountId, userName: null, status: 'Active' } })
       .run();
     this.cache.delete(key.accessKeyId);
     return key;
@@ -39,24 +48,49 @@ export class Accounts {
     return this.putKey({ accessKeyId: id, secretAccessKey: secret, accountId });
   }
 
+  /**
+   * The key that signs as `accessKeyId`, with whose it is: root, or the IAM user it belongs to. An inactive key, or a
+   * user's key whose user is gone, is no key. Cached for a few seconds (another server's change shows within them);
+   * forget() drops one at once.
+   */
   findKey(accessKeyId: string): AccessKey | undefined {
+    const now = Date.now();
     const hit = this.cache.get(accessKeyId);
-    if (hit) return hit;
-    const row = this.db.select().from(accessKeys).where(eq(accessKeys.accessKeyId, accessKeyId)).get();
-    if (!row) return undefined;
-    const key = { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
-    this.cache.set(accessKeyId, key);
+    if (hit && hit.until > now) return hit.key;
+    const key = this.loadKey(accessKeyId);
+    if (key) this.cache.set(accessKeyId, { key, until: now + KEY_CACHE_MS });
+    else this.cache.delete(accessKeyId);
     return key;
   }
 
-  /** An access key of the account (the oldest), to sign for it. */
+  /** Drop a key from the cache (its status changed, it was deleted). */
+  forget(accessKeyId: string): void {
+    this.cache.delete(accessKeyId);
+  }
+
+  private loadKey(accessKeyId: string): AccessKey | undefined {
+    const row = this.db.select().from(accessKeys).where(eq(accessKeys.accessKeyId, accessKeyId)).get();
+    if (!row || row.status !== 'Active') return undefined;
+    const key: AccessKey = { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
+    if (row.userName === null) return key;
+    const user = this.db.select().from(iamUsers).where(and(eq(iamUsers.accountId, row.accountId), eq(iamUsers.name, row.userName))).get();
+    if (!user) return undefined;
+    return { ...key, identity: { kind: 'user', accountId: row.accountId, name: user.name, id: user.userId, path: user.path } };
+  }
+
+  /** A root access key of the account (the oldest active one), to sign for it. */
   keyOf(accountId: string): AccessKey | undefined {
-    const row = this.db.select().from(accessKeys).where(eq(accessKeys.accountId, accountId)).orderBy(accessKeys.createdAt).limit(1).get();
+    const row = this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), rootActive))
+      .orderBy(accessKeys.createdAt).limit(1).get();
     return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
   }
 
+  /** The oldest active root key of any account (the operator's, which `pcloud credentials` prints). */
   firstKey(): AccessKey | undefined {
-    const row = this.db.select().from(accessKeys).orderBy(accessKeys.createdAt).limit(1).get();
+    const row = this.db.select().from(accessKeys).where(rootActive).orderBy(accessKeys.createdAt).limit(1).get();
     return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
   }
 }
+
+/** A root key (no IAM user's) that is active. */
+const rootActive = and(isNull(accessKeys.userName), eq(accessKeys.status, 'Active'));

@@ -1,17 +1,18 @@
 /**
- * Domain errors carry an AWS error code from one of the catalogues (src/cloud/errors/: EC2, Lambda, STS), so a code
+ * Domain errors carry an AWS error code from one of the catalogues (src/cloud/errors/: EC2, Lambda, STS, IAM), so a code
  * outside them does not type-check; the wire layer reads each code's HTTP status from the catalogue and serializes it
  * in the protocol's own format (src/api/ec2/errors.ts, src/api/lambda/errors.ts, src/api/sts).
  */
 import { ec2Errors, type Ec2Code } from './errors/ec2.js';
 import { lambdaErrors, type LambdaCode } from './errors/lambda.js';
 import { stsErrors, type StsCode } from './errors/sts.js';
+import { iamErrors, type IamCode } from './errors/iam.js';
 import type { ErrorSpec } from './errors/spec.js';
 
-export { ec2Errors, lambdaErrors, stsErrors, type Ec2Code, type LambdaCode, type StsCode, type ErrorSpec };
+export { ec2Errors, lambdaErrors, stsErrors, iamErrors, type Ec2Code, type LambdaCode, type StsCode, type IamCode, type ErrorSpec };
 
 /** Every code a domain error may carry. */
-export type ErrorCode = Ec2Code | LambdaCode | StsCode;
+export type ErrorCode = Ec2Code | LambdaCode | StsCode | IamCode;
 
 export class CloudError extends Error {
   constructor(readonly code: ErrorCode, message: string) {

@@ -11,6 +11,7 @@ import { NginxDriver } from '../host/nginx.js';
 import { Functions } from './functions/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
+import { Iam } from './iam/index.js';
 import { configFromEnv, type CloudConfig } from './config.js';
 import { Images } from './images.js';
 import { Instances } from './instances/index.js';
@@ -41,6 +42,8 @@ export interface CloudOptions {
 
 export class Cloud {
   readonly accounts: Accounts;
+  /** IAM and STS: identities, policies, temporary credentials, and the decision on every request. */
+  readonly iam: Iam;
   readonly tags: Tags;
   readonly network: Network;
   readonly keyPairs: KeyPairs;
@@ -60,6 +63,7 @@ export class Cloud {
 
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
+    this.iam = new Iam(db, this.accounts, config);
     this.tags = new Tags(db);
     this.network = new Network(db, config);
     this.keyPairs = new KeyPairs(db);

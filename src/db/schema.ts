@@ -13,8 +13,15 @@ export const accessKeys = sqliteTable('access_keys', {
   accessKeyId: text('access_key_id').primaryKey(),
   secretAccessKey: text('secret_access_key').notNull(),
   accountId: text('account_id').notNull().references(() => accounts.id),
+  /** The IAM user the key is of; null: the account's root. */
+  userName: text('user_name'),
+  /** 'Active' | 'Inactive' (UpdateAccessKey): an inactive key signs nothing. */
+  status: text('status').notNull().default('Active'),
+  lastUsedAt: integer('last_used_at'),
+  lastUsedService: text('last_used_service'),
+  lastUsedRegion: text('last_used_region'),
   createdAt: integer('created_at').notNull(),
-});
+}, (t) => [index('access_keys_user').on(t.accountId, t.userName)]);
 
 export const images = sqliteTable('images', {
   id: text('id').primaryKey(),
@@ -413,3 +420,127 @@ export const natGateways = sqliteTable('nat_gateways', {
   createdAt: integer('created_at').notNull(),
   deletedAt: integer('deleted_at'),
 }, (t) => [index('nat_gateways_account').on(t.accountId)]);
+
+// ---- IAM and STS (src/cloud/iam) ----
+
+export const iamUsers = sqliteTable('iam_users', {
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  /** AIDA…: the user's unique id. */
+  userId: text('user_id').notNull(),
+  path: text('path').notNull().default('/'),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.name] }), uniqueIndex('iam_users_id').on(t.userId)]);
+
+export const iamRoles = sqliteTable('iam_roles', {
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  /** AROA…: the role's unique id. */
+  roleId: text('role_id').notNull(),
+  path: text('path').notNull().default('/'),
+  /** The trust policy, as the client gave it (JSON text). */
+  assumeRolePolicy: text('assume_role_policy').notNull(),
+  description: text('description'),
+  maxSessionDuration: integer('max_session_duration').notNull().default(3600),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.name] }), uniqueIndex('iam_roles_id').on(t.roleId)]);
+
+/** Customer managed policies (AWS managed ones are src/cloud/iam/managed, not rows). */
+export const iamPolicies = sqliteTable('iam_policies', {
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  /** ANPA…: the policy's unique id. */
+  policyId: text('policy_id').notNull(),
+  path: text('path').notNull().default('/'),
+  description: text('description'),
+  defaultVersion: text('default_version').notNull(),
+  /** The next version number CreatePolicyVersion gives (AWS never reuses one). */
+  nextVersion: integer('next_version').notNull().default(2),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.name] }), uniqueIndex('iam_policies_id').on(t.policyId)]);
+
+export const iamPolicyVersions = sqliteTable('iam_policy_versions', {
+  accountId: text('account_id').notNull(),
+  policyName: text('policy_name').notNull(),
+  /** 'v1', 'v2', … */
+  versionId: text('version_id').notNull(),
+  document: text('document').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.policyName, t.versionId] })]);
+
+/** Managed policies (customer or AWS, by ARN) attached to a user or a role. */
+export const iamAttachments = sqliteTable('iam_attachments', {
+  accountId: text('account_id').notNull(),
+  /** 'user' | 'role' */
+  principalKind: text('principal_kind').notNull(),
+  principalName: text('principal_name').notNull(),
+  policyArn: text('policy_arn').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.principalKind, t.principalName, t.policyArn] }), index('iam_attachments_policy').on(t.accountId, t.policyArn)]);
+
+/** Inline policies of a user or a role (PutUserPolicy, PutRolePolicy). */
+export const iamInlinePolicies = sqliteTable('iam_inline_policies', {
+  accountId: text('account_id').notNull(),
+  principalKind: text('principal_kind').notNull(),
+  principalName: text('principal_name').notNull(),
+  policyName: text('policy_name').notNull(),
+  document: text('document').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.principalKind, t.principalName, t.policyName] })]);
+
+/** Tags of IAM resources: kind 'user' | 'role' | 'policy' | 'instance-profile', by name. */
+export const iamTags = sqliteTable('iam_tags', {
+  accountId: text('account_id').notNull(),
+  kind: text('kind').notNull(),
+  name: text('name').notNull(),
+  key: text('key').notNull(),
+  value: text('value').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.kind, t.name, t.key] })]);
+
+export const iamInstanceProfiles = sqliteTable('iam_instance_profiles', {
+  accountId: text('account_id').notNull(),
+  name: text('name').notNull(),
+  /** AIPA…: the profile's unique id. */
+  profileId: text('profile_id').notNull(),
+  path: text('path').notNull().default('/'),
+  /** Its one role (AWS allows one), if any. */
+  roleName: text('role_name'),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.name] }), uniqueIndex('iam_instance_profiles_id').on(t.profileId), index('iam_instance_profiles_role').on(t.accountId, t.roleName)]);
+
+/** An instance's instance profile (RunInstances IamInstanceProfile, AssociateIamInstanceProfile). */
+export const iamProfileAssociations = sqliteTable('iam_profile_associations', {
+  /** iip-assoc-… */
+  associationId: text('association_id').primaryKey(),
+  accountId: text('account_id').notNull(),
+  instanceId: text('instance_id').notNull(),
+  profileName: text('profile_name').notNull(),
+  /** 'associating' | 'associated' | 'disassociating' | 'disassociated' */
+  state: text('state').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [index('iam_profile_associations_instance').on(t.instanceId)]);
+
+/**
+ * Temporary credentials (STS AssumeRole, GetSessionToken; instance profiles' and functions' role sessions): an access
+ * key with its secret and session token, valid until expiresAt, acting as a role session or as the user/root that
+ * asked for a session token.
+ */
+export const stsSessions = sqliteTable('sts_sessions', {
+  /** ASIA…, as AWS's temporary keys. */
+  accessKeyId: text('access_key_id').primaryKey(),
+  secretAccessKey: text('secret_access_key').notNull(),
+  /** SHA-256 (hex) of the session token: the token itself is only ever given to the one who asked. */
+  tokenHash: text('token_hash').notNull(),
+  accountId: text('account_id').notNull(),
+  /** 'assumed-role' | 'user' | 'root' */
+  kind: text('kind').notNull(),
+  /** assumed-role: the role's name; user: the user's name. */
+  name: text('name'),
+  /** assumed-role: the RoleSessionName (an instance id for an instance profile, the function name for Lambda). */
+  sessionName: text('session_name'),
+  /** Who it was minted for, when pcloud minted it: 'instance:i-…' or 'function:NAME'. */
+  source: text('source'),
+  expiresAt: integer('expires_at').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [index('sts_sessions_expiry').on(t.expiresAt), index('sts_sessions_source').on(t.accountId, t.source)]);

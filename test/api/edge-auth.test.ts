@@ -93,10 +93,11 @@ describe('the credential scope', () => {
 });
 
 describe('STS', () => {
-  it('an Action XML cannot carry is named back without breaking the error document', async () => {
+  it('a parameter XML cannot carry is refused without breaking the error document', async () => {
     const body = 'Action=Get%00Caller%01Identity&Version=2011-06-15';
     const res = await replay(body, body, {}, { service: 'sts' });
     expect(res.status).toBe(400);
-    expect(res.text).toContain('InvalidAction');
+    expect(res.text).toContain('<Code>ValidationError</Code>');
+    expect(res.text).not.toContain('\u0000');
   });
 });

@@ -147,7 +147,7 @@ describe('the migrations', () => {
 
   it('keep the foreign key from access keys to accounts', () => {
     const db = openDb(newFile());
-    expect(() => db.$client.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?)').run('AKIA1', 's', '999', 1))
+    expect(() => db.$client.prepare('INSERT INTO access_keys (access_key_id, secret_access_key, account_id, created_at) VALUES (?, ?, ?, ?)').run('AKIA1', 's', '999', 1))
       .toThrow(/FOREIGN KEY/);
     db.$client.close();
   });

@@ -4,11 +4,13 @@
  * (one line each, so helpers adding codes in parallel do not collide), and a code outside them does not type-check.
  */
 import { describe, expect, it } from 'vitest';
-import { CloudError, ec2Errors, lambdaErrors, malformed, notFound, stsErrors, type ErrorSpec } from '../../src/cloud/errors.js';
+import { CloudError, ec2Errors, iamErrors, lambdaErrors, malformed, notFound, stsErrors, type ErrorSpec } from '../../src/cloud/errors.js';
 import { ec2Error } from '../../src/api/ec2/index.js';
 import { lambdaCode, lambdaCodes, lambdaError } from '../../src/api/lambda/errors.js';
 import { lambdaError as lambdaErrorFromShapes } from '../../src/api/lambda/shapes.js';
-import { stsError } from '../../src/api/sts/index.js';
+import { sts } from '../../src/api/sts/index.js';
+import { iam } from '../../src/api/iam/index.js';
+import { queryError } from '../../src/api/query/endpoint.js';
 import { byIds } from '../../src/cloud/filters.js';
 
 const entries = (c: Record<string, ErrorSpec>) => Object.entries(c);
@@ -38,12 +40,15 @@ describe('error catalogues', () => {
     expect(lambdaError('__proto__', '').status).toBe(400);
   });
 
-  it('every STS code answers with its catalogue status, a server error as the Receiver', async () => {
-    for (const [code, spec] of entries(stsErrors)) {
-      const res = stsError(code, 'm');
-      expect([code, res.status]).toEqual([code, spec.status]);
-      expect(await res.text()).toContain(`<Type>${spec.status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${code}</Code>`);
+  it('every STS and IAM code answers with its catalogue status, a server error as the Receiver', async () => {
+    for (const [svc, catalogue] of [[sts, stsErrors], [iam, iamErrors]] as const) {
+      for (const [code, spec] of entries(catalogue)) {
+        const res = queryError(svc, code, 'm');
+        expect([code, res.status]).toEqual([code, spec.status]);
+        expect(await res.text()).toContain(`<Type>${spec.status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${code}</Code>`);
+      }
     }
+    expect([queryError(iam, 'NoSuchEntity', '').status, queryError(iam, 'EntityAlreadyExists', '').status, queryError(iam, 'toString', '').status]).toEqual([404, 409, 400]);
   });
 
   it('names a domain error shared with EC2 in Lambda\'s words, from the catalogue', () => {

@@ -24,7 +24,7 @@ function code(fn: () => unknown): string | undefined {
 
 describe('SigV4 verification', () => {
   it('accepts a correctly signed request and names the account, region and service', () => {
-    expect(verify(signed(), lookup)).toEqual({ accountId: '123456789012', accessKeyId: 'AKIDUNIT', region: 'us-east-1', service: 'ec2' });
+    expect(verify(signed(), lookup)).toEqual({ accountId: '123456789012', accessKeyId: 'AKIDUNIT', region: 'us-east-1', service: 'ec2', identity: { kind: 'root', accountId: '123456789012' } });
     expect(verify(signed({ path: '/2015-03-31/functions?x=1&a=b%20c', service: 'lambda' }), lookup).service).toBe('lambda');
   });
 

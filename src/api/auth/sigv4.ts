@@ -7,6 +7,7 @@
 import aws4 from 'aws4';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AccessKey } from '../../cloud/accounts.js';
+import { rootIdentity, type Identity } from '../../cloud/iam/identity.js';
 
 export interface SignedRequest {
   method: string;
@@ -31,10 +32,14 @@ export interface Principal {
   accessKeyId: string;
   region: string;
   service: string;
+  /** Who signed: root, an IAM user, or a role session (what policies are evaluated for). */
+  identity: Identity;
+  /** Signed with temporary credentials (and their session token). */
+  temporary?: boolean;
 }
 
 export class AuthError extends Error {
-  constructor(readonly code: 'AuthFailure' | 'MissingAuthenticationToken' | 'SignatureDoesNotMatch' | 'InvalidClientTokenId' | 'RequestExpired', message: string) {
+  constructor(readonly code: 'AuthFailure' | 'MissingAuthenticationToken' | 'SignatureDoesNotMatch' | 'InvalidClientTokenId' | 'RequestExpired' | 'ExpiredToken', message: string) {
     super(message);
   }
 }
@@ -165,5 +170,19 @@ export function verify(req: SignedRequest, lookup: (id: string) => AccessKey | u
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
     throw new AuthError('AuthFailure', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
   }
-  return { accountId: key.accountId, accessKeyId: key.accessKeyId, region: p.region, service: p.service };
+  if (key.session) checkSession(key.session, p.presigned ? new URL(req.url, 'http://x').searchParams.get('X-Amz-Security-Token') : req.headers.get('x-amz-security-token'), now);
+  return {
+    accountId: key.accountId, accessKeyId: key.accessKeyId, region: p.region, service: p.service,
+    identity: key.identity ?? rootIdentity(key.accountId), ...(key.session ? { temporary: true } : {}),
+  };
+}
+
+/** Temporary credentials sign only with their own session token, and only until they expire. */
+function checkSession(session: NonNullable<AccessKey['session']>, token: string | null, now: number): void {
+  const given = Buffer.from(createHash('sha256').update(token ?? '').digest('hex'));
+  const want = Buffer.from(session.tokenHash);
+  if (token === null || given.length !== want.length || !timingSafeEqual(given, want)) {
+    throw new AuthError('InvalidClientTokenId', 'The security token included in the request is invalid.');
+  }
+  if (now >= session.expiresAt) throw new AuthError('ExpiredToken', 'The security token included in the request is expired');
 }

@@ -7,6 +7,7 @@
 import { actions as ec2Actions, unofferedNames } from '../ec2/index.js';
 import { operations as lambdaOperations } from '../lambda/index.js';
 import { stsOperations } from '../sts/index.js';
+import { iamOperations } from '../iam/index.js';
 import { serviceModel, type ServiceUid } from './index.js';
 
 export type Answer = 'implemented' | 'answered (unoffered feature)' | 'not implemented';
@@ -30,6 +31,7 @@ export function coverage(): ServiceCoverage[] {
     service('EC2', 'ec2-2016-11-15', (op) =>
       (unofferedNames.has(op) ? 'answered (unoffered feature)' : ec2Actions.has(op) ? 'implemented' : 'not implemented')),
     service('Lambda', 'lambda-2015-03-31', (op) => (lambdaOperations.has(op) ? 'implemented' : 'not implemented')),
+    service('IAM', 'iam-2010-05-08', (op) => (iamOperations.has(op) ? 'implemented' : 'not implemented')),
     service('STS', 'sts-2011-06-15', (op) => (stsOperations.has(op) ? 'implemented' : 'not implemented')),
   ];
 }

@@ -27,6 +27,8 @@ export interface Shape {
   pattern?: string;
   sensitive?: boolean;
   idempotencyToken?: boolean;
+  /** The Query protocol's result element (`CreateUserResult`), on an operation's output. */
+  resultWrapper?: string;
 }
 
 export interface Operation {

@@ -10,6 +10,7 @@ export const stsErrors = {
   InternalError: { status: 500 },
   InvalidAction: client,
   RequestEntityTooLarge: { status: 413 },
+  ValidationError: client,
 } as const satisfies Record<string, ErrorSpec>;
 
 export type StsCode = keyof typeof stsErrors;

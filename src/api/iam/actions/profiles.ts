@@ -1,0 +1,3 @@
+import type { QueryHandler } from '../../query/endpoint.js';
+
+export const profileActions: Record<string, QueryHandler> = {};

@@ -1,0 +1,89 @@
+/**
+ * One endpoint for a Query-protocol service (IAM, STS): the action found in its table, its input read along the
+ * model's input shape (input.ts), the handler's result written along the output shape inside AWS's envelope
+ * (`<ActionResponse><ActionResult>…</ActionResult><ResponseMetadata>`), errors as `<ErrorResponse>` with the status
+ * from the service's catalogue. Handlers only see typed input and return plain objects: the model does the rest.
+ */
+import xml2js from 'xml2js';
+import type { Cloud } from '../../cloud/index.js';
+import { CloudError, specOf, type ErrorSpec } from '../../cloud/errors.js';
+import { requestId as newRequestId } from '../../cloud/ids.js';
+import { log } from '../../log.js';
+import type { Principal } from '../auth/sigv4.js';
+import { inputNode, outputNode } from '../model/compile.js';
+import type { Operation, ServiceModel } from '../model/index.js';
+import { strictShapes } from '../model/strict.js';
+import { ShapeMismatch, writeShape, xmlSafe } from '../model/xml.js';
+import { formParams, readInput } from './input.js';
+
+export interface QueryCtx {
+  cloud: Cloud;
+  principal: Principal;
+  /** The operation's input, read along its shape: members by the model's names. */
+  input: Record<string, unknown>;
+  requestId: string;
+  /** The client's address, as the server saw it (aws:SourceIp). */
+  sourceIp?: string;
+}
+
+export type QueryHandler = (ctx: QueryCtx) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+export interface QueryService {
+  model: ServiceModel;
+  /** The XML namespace of its answers (the model's xmlNamespace). */
+  ns: string;
+  /** Its actions: a Map, so no Action (`__proto__`) reaches anything but an action. */
+  actions: ReadonlyMap<string, QueryHandler>;
+  errors: Readonly<Record<string, ErrorSpec>>;
+}
+
+const builder = new xml2js.Builder({ renderOpts: { pretty: false }, xmldec: { version: '1.0', encoding: 'UTF-8' } });
+const XML = { 'content-type': 'text/xml' };
+
+/** The service's error XML; the status from its catalogue (a code it lacks is a 400). */
+export function queryError(svc: Pick<QueryService, 'ns' | 'errors'>, code: string, message: string, status?: number, requestId = newRequestId()): Response {
+  const s = status ?? specOf(svc.errors, code)?.status ?? 400;
+  const xml = builder.buildObject({
+    ErrorResponse: { $: { xmlns: svc.ns }, Error: { Type: s >= 500 ? 'Receiver' : 'Sender', Code: xmlSafe(code), Message: xmlSafe(message) }, RequestId: requestId },
+  });
+  return new Response(xml, { status: s, headers: { ...XML, 'x-amzn-requestid': requestId } });
+}
+
+function successXml(svc: QueryService, action: string, op: Operation, result: Record<string, unknown>, requestId: string): string {
+  const content = writeShape(outputNode(svc.model, op), result, action, strictShapes()) as Record<string, unknown> | undefined;
+  const wrapper = op.output?.resultWrapper;
+  return builder.buildObject({
+    [`${action}Response`]: {
+      $: { xmlns: svc.ns },
+      ...(wrapper ? { [wrapper]: content ?? '' } : {}),
+      ResponseMetadata: { RequestId: requestId },
+    },
+  });
+}
+
+/** Answer one request: `body` is the form body (or a presigned request's query string). */
+export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Principal, body: string, sourceIp?: string): Promise<Response> {
+  const requestId = newRequestId();
+  let action = '';
+  try {
+    const params = formParams(body);
+    action = params.get('Action') ?? '';
+    const handler = svc.actions.get(action);
+    const op = svc.model.operations.get(action);
+    if (!handler || !op) return queryError(svc, 'InvalidAction', `Could not find operation ${action.slice(0, 128)} for version ${svc.model.apiVersion}`, 400, requestId);
+    const input = readInput(inputNode(svc.model, op), params);
+    const result = await handler({ cloud, principal, input, requestId, sourceIp });
+    return new Response(successXml(svc, action, op, result, requestId), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
+  } catch (err) {
+    if (err instanceof ShapeMismatch) {
+      log.error(`${svc.model.uid} ${action}: the handler's result does not fit the output shape: ${err.message}`);
+    } else if (err instanceof CloudError) {
+      log.debug(`${svc.model.uid} ${action || '-'}: ${err.code}: ${err.message}`);
+      return queryError(svc, err.code, err.message, undefined, requestId);
+    } else {
+      log.error(`${svc.model.uid} ${action || '-'} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    }
+    const internal = specOf(svc.errors, 'ServiceFailure') ? 'ServiceFailure' : 'InternalError';
+    return queryError(svc, internal, 'An internal error has occurred', 500, requestId);
+  }
+}
