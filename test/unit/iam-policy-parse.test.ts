@@ -115,3 +115,35 @@ describe('policy sizes', () => {
     expect(POLICY_SIZE).toEqual({ managed: 6144, roleInline: 10240, userInline: 2048, trust: 2048 });
   });
 });
+
+describe('hostile documents', () => {
+  it('reads NUL, newlines, braces, dollars, percents and quotes as text; a 100 KB document parses or is refused, never crashes', () => {
+    const weird = 'a\u0000b\n;{}$%"\'`';
+    const p = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${weird}`, Condition: { StringEquals: { [`aws:PrincipalTag/${weird}`]: weird } } } }), 'identity');
+    expect(p.statements[0]!.conditions[0]!.key).toBe(`aws:principaltag/${weird}`.toLowerCase());
+    const big = JSON.stringify({ Version: '2012-10-17', Statement: { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'x'.repeat(100_000)}` } });
+    expect(parsePolicy(big, 'identity').statements).toHaveLength(1);
+    const many = JSON.stringify({ Version: '2012-10-17', Statement: Array.from({ length: 2000 }, () => ({ Effect: 'Allow', Action: '*', Resource: '*' })) });
+    expect(parsePolicy(many, 'identity').statements).toHaveLength(2000);
+    const deep = '{"Version":"2012-10-17","Statement":' + '['.repeat(50_000) + ']'.repeat(50_000) + '}';
+    expect(refusal(deep)).toBe('Syntax errors in policy.');
+    expect(refusal(doc([allow({ Resource: '${' + '{'.repeat(1000) })]))).toBe('Resource ${' + '{'.repeat(510) + '… must be in ARN format or "*".');
+  });
+
+  it('cachedPolicy gives the same parsed policy for the same text and kind, and keeps no failure', async () => {
+    const { cachedPolicy } = await import('../../src/cloud/iam/policy/index.js');
+    const text = doc(allow());
+    expect(cachedPolicy(text, 'identity')).toBe(cachedPolicy(text, 'identity'));
+    expect(cachedPolicy(text, 'identity')).not.toBe(cachedPolicy(text, 'identity', { managed: true }));
+    expect(() => cachedPolicy('{', 'identity')).toThrow(CloudError);
+  });
+
+  it('actionFor names Lambda operations by their IAM actions', async () => {
+    const { actionFor } = await import('../../src/cloud/iam/policy/index.js');
+    expect(actionFor('lambda', 'Invoke')).toBe('lambda:InvokeFunction');
+    expect(actionFor('lambda', 'InvokeWithResponseStream')).toBe('lambda:InvokeFunction');
+    expect(actionFor('lambda', 'CreateFunction')).toBe('lambda:CreateFunction');
+    expect(actionFor('ec2', 'RunInstances')).toBe('ec2:RunInstances');
+    expect(knownAction(actionFor('lambda', 'Invoke'))).toBe(true);
+  });
+});
