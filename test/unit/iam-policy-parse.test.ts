@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, policySize, POLICY_SIZE, knownAction, catalogueActions, type PolicyKind } from '../../src/cloud/iam/policy/index.js';
+import { parsePolicy, namedPrincipals, policySize, POLICY_SIZE, knownAction, catalogueActions, type PolicyKind } from '../../src/cloud/iam/policy/index.js';
 import { CloudError } from '../../src/cloud/errors.js';
 
 const doc = (statement: unknown, extra: Record<string, unknown> = { Version: '2012-10-17' }) => JSON.stringify({ ...extra, Statement: statement });
@@ -99,6 +99,9 @@ describe('parsePolicy: what AWS refuses, in its words', () => {
     const p = parsePolicy(doc([trust({ Principal: { AWS: ['123456789012', 'arn:aws:iam::210987654321:root', 'arn:aws:iam::123456789012:role/path/r', 'arn:aws:iam::123456789012:user/u'], Service: ['EC2.amazonaws.com'.toLowerCase()] }, Action: ['sts:AssumeRole', 'sts:TagSession'] })], { Version: '2008-10-17' }), 'trust');
     expect(p.statements[0]!.principal).toEqual({ any: false, aws: ['123456789012', '210987654321', 'arn:aws:iam::123456789012:role/path/r', 'arn:aws:iam::123456789012:user/u'], service: ['ec2.amazonaws.com'], federated: [], canonicalUser: [] });
     expect(parsePolicy(doc([trust({ Principal: { AWS: '*' } })]), 'trust').statements[0]!.principal!.any).toBe(true);
+    expect(refusal(doc([trust({ Principal: { AWS: [] } })]), 'trust')).toBe('Invalid principal in policy: com.amazon.balsa.error.InvalidPolicyException: The passed in policy has a statement with no principals!');
+    // The users and roles named, for the caller to check they exist (IAM refuses one that does not).
+    expect(namedPrincipals(p)).toEqual(['arn:aws:iam::123456789012:role/path/r', 'arn:aws:iam::123456789012:user/u']);
   });
 
   it('keys named __proto__ and friends are only ever unknown fields', () => {

@@ -4,7 +4,7 @@
  * resource), trust policies for AssumeRole (trust.ts), the action catalogue (actions.ts), the size quotas (limits.ts),
  * and AWS's managed policies (../managed/). No database, no API: callers cache parsed policies.
  */
-export { parsePolicy, type ParseOptions } from './parse.js';
+export { parsePolicy, namedPrincipals, type ParseOptions } from './parse.js';
 export { cachedPolicy } from './cache.js';
 export { evaluate, explain, type EvaluationResult, type Explanation } from './evaluate.js';
 export { trustAllows, type TrustCaller } from './trust.js';
