@@ -47,7 +47,7 @@ export function createApp(cloud: Cloud): Hono {
     const service = serviceOf(c.req.raw, c.req.path);
     // The large limit only for a key pcloud knows: no one else makes it buffer 70 MB before the signature is checked.
     const key = scopeOf({ url: c.req.url, headers: c.req.raw.headers })?.accessKeyId;
-    const max = service === 'lambda' && key && cloud.accounts.findKey(key) ? MAX_LAMBDA_BODY : MAX_BODY;
+    const max = service === 'lambda' && key && cloud.iam.findKey(key) ? MAX_LAMBDA_BODY : MAX_BODY;
     const read = await readBody(c.req.raw, max);
     if ('tooLarge' in read) {
       const res = errorFor(service, 'RequestEntityTooLarge', `Request body exceeds the maximum of ${max} bytes`, 413);
@@ -70,7 +70,7 @@ export function createApp(cloud: Cloud): Hono {
     const body = bodies.get(req) ?? Buffer.alloc(0);
     let principal;
     try {
-      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.accounts.findKey(id),
+      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.iam.findKey(id),
         Date.now(), { regions: service === 'sts' || service === 'iam' ? globalRegions : regions });
     } catch (err) {
       if (err instanceof AuthError) {
