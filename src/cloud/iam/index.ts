@@ -8,9 +8,21 @@ import type { Accounts } from '../accounts.js';
 import type { CloudConfig } from '../config.js';
 import { decide, type AccessRequest, type Decision } from './authorize.js';
 import type { Identity } from './identity.js';
+import { Profiles } from './profiles.js';
+import { Roles } from './roles.js';
+import { IamTags } from './tags.js';
 
 export class Iam {
-  constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {}
+  // iam-core: users, access keys, roles, instance profiles and their tags.
+  readonly tags: IamTags;
+  readonly roles: Roles;
+  readonly profiles: Profiles;
+
+  constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
+    this.tags = new IamTags(db);
+    this.roles = new Roles(db, this.tags);
+    this.profiles = new Profiles(db, this.roles, this.tags);
+  }
 
   /** May `identity` do what `req` asks? */
   authorize(identity: Identity, req: AccessRequest): Decision {
