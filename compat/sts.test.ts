@@ -1,6 +1,6 @@
 /**
- * STS with a real client against a real `pcloud serve`: the AWS CLI assumes a role it created and signs with the
- * temporary credentials it got (compat/sts-cli.sh). No instance is launched.
+ * STS with real clients against a real `pcloud serve`: the AWS CLI (compat/sts-cli.sh) and boto3 (compat/sts_boto3.py)
+ * assume a role they created and sign with the temporary credentials they got. No instance is launched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -28,4 +28,11 @@ describe('real clients: STS', () => {
     expect(res.code).toBe(0);
     expect(res.out).toMatch(/sts-cli: \d+ passed, 0 failed/);
   }, 300_000);
+
+  it('boto3: assume_role with an ExternalId, the session acting as the role, the refusals', async () => {
+    const res = await runScript('python3', [join(ROOT, 'compat/sts_boto3.py')]);
+    console.log(res.out);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/sts-boto3: \d+ passed, 0 failed/);
+  }, 120_000);
 });
