@@ -38,19 +38,19 @@ function errorFor(service: string, code: string, message: string, status?: numbe
  * that is not the key's is EC2's AuthFailure, Lambda's UnrecognizedClientException, STS's and IAM's
  * InvalidClientTokenId; anything else as before (EC2, STS, IAM: the code with 401; Lambda: UnrecognizedClientException).
  */
-function authErrorFor(service: string, err: AuthError): Response {
+function authErrorFor(service: string, { code, message }: AuthError): Response {
   const query = service === 'sts' || service === 'iam';
-  if (err.code === 'ExpiredToken') {
-    if (service === 'lambda') return lambdaError('ExpiredTokenException', err.message, 403);
-    if (query) return errorFor(service, 'ExpiredToken', err.message, 403);
+  if (code === 'ExpiredToken') {
+    if (service === 'lambda') return lambdaError('ExpiredTokenException', message, 403);
+    if (query) return errorFor(service, 'ExpiredToken', message, 403);
     return ec2Error('RequestExpired', 'Request has expired.');
   }
-  if (err.code === 'InvalidClientTokenId') {
-    if (service === 'lambda') return lambdaError('UnrecognizedClientException', err.message, 403);
-    if (query) return errorFor(service, 'InvalidClientTokenId', err.message, 403);
+  if (code === 'InvalidClientTokenId') {
+    if (service === 'lambda') return lambdaError('UnrecognizedClientException', message, 403);
+    if (query) return errorFor(service, 'InvalidClientTokenId', message, 403);
     return ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials');
   }
-  return errorFor(service, service === 'lambda' ? 'UnrecognizedClientException' : err.code, err.message, service === 'lambda' ? 403 : 401);
+  return errorFor(service, service === 'lambda' ? 'UnrecognizedClientException' : code, message, service === 'lambda' ? 403 : 401);
 }
 
 /** Whether the request is presigned (its parameters are then only those of its signed query), as verify() reads it. */
