@@ -9,6 +9,7 @@ import { putRole, putUser, trustAccount } from '../support/iam-rows.js';
 import { codeOf, credsOf, el, query, type Creds } from '../support/sts.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
 import { accessKeys, stsSessions } from '../../src/db/schema.js';
+import { SESSION_POLICIES_REFUSED } from '../../src/cloud/iam/assume.js';
 
 const ME = '111111111111';
 const OTHER = '222222222222';
@@ -156,20 +157,23 @@ describe('AssumeRole', () => {
     expect(el(missing.text, 'Message')).toContain("'roleSessionName' failed to satisfy constraint: Member must not be null");
   });
 
-  it('session tags need sts:TagSession in the trust policy; session policies are parsed and kept with the session', async () => {
+  it('session tags need sts:TagSession in the trust policy and stay with the session; session policies are parsed, then refused', async () => {
     const { arn } = putRole(api.cloud.db, { accountId: ME, name: 'tagged' });
     const tags = { 'Tags.member.1.Key': 'team', 'Tags.member.1.Value': 'blue' };
     const noTag = await assume(arn, tags);
     expect([noTag.status, el(noTag.text, 'Message')]).toEqual([403, `User: arn:aws:iam::${ME}:root is not authorized to perform: sts:TagSession on resource: ${arn}`]);
     const both = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: ME }, Action: ['sts:AssumeRole', 'sts:TagSession'] }] });
     const { arn: arn2 } = putRole(api.cloud.db, { accountId: ME, name: 'tagged2', trust: both });
-    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*' }] });
-    const ok = await assume(arn2, { ...tags, Policy: policy, 'PolicyArns.member.1.arn': 'arn:aws:iam::aws:policy/ReadOnlyAccess' });
+    const ok = await assume(arn2, tags);
     expect(ok.status, ok.text).toBe(200);
     expect(Number(el(ok.text, 'PackedPolicySize'))).toBeGreaterThan(0);
-    expect(api.cloud.iam.findKey(credsOf(ok.text).accessKeyId)?.identity).toMatchObject({
-      scope: { policy, policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'], tags: new Map([['team', 'blue']]) },
-    });
+    expect(api.cloud.iam.findKey(credsOf(ok.text).accessKeyId)?.identity).toMatchObject({ scope: { policyArns: [], tags: new Map([['team', 'blue']]) } });
+    // Until the evaluation intersects session policies, a session asking for them is refused, not left unlimited.
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*' }] });
+    for (const limit of [{ Policy: policy }, { 'PolicyArns.member.1.arn': 'arn:aws:iam::aws:policy/ReadOnlyAccess' }] as Record<string, string>[]) {
+      const refused = await assume(arn2, limit);
+      expect([refused.status, codeOf(refused.text), el(refused.text, 'Message')]).toEqual([400, 'ValidationError', SESSION_POLICIES_REFUSED]);
+    }
     const dup = await assume(arn2, { ...tags, 'Tags.member.2.Key': 'TEAM', 'Tags.member.2.Value': 'red' });
     expect(dup.status).toBe(400);
     const badTag = await assume(arn2, { 'Tags.member.1.Key': 'a{b}', 'Tags.member.1.Value': 'v' });
