@@ -87,6 +87,7 @@ export function createApp(cloud: Cloud): Hono {
       }
       throw err;
     }
+    if (!principal.temporary) cloud.accounts.used(principal.accessKeyId, principal.service, principal.region);
     switch (service) {
       case 'ec2':
         if (req.method !== 'POST' && req.method !== 'GET') return ec2Error('InvalidAction', `Method ${req.method} is not allowed`);

@@ -16,7 +16,7 @@ export interface PolicySet {
 const ALLOWED: Decision = { allowed: true };
 
 /** The decision for one request. */
-export function decide(identity: Identity, req: AccessRequest, policies: PolicySet): Decision {
+export function decide(identity: Identity, req: AccessRequest, policies: PolicySet = { identity: [] }): Decision {
   if (identity.kind === 'root') return ALLOWED;
   const own = explain(policies.identity, req);
   const session = policies.session ? explain(policies.session, req) : undefined;

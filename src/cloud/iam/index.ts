@@ -11,16 +11,21 @@ import { deniedMessage, identityContext, type AccessRequest, type Decision } fro
 import { decide } from './decide.js';
 import { entityArn, type EntityKind } from './entities.js';
 import type { Identity } from './identity.js';
+import { accountSummary } from './account.js';
+import { AccessKeys } from './keys.js';
 import { Policies } from './policies.js';
 import type { Policy } from './policy/index.js';
 import { Profiles } from './profiles.js';
 import { Roles } from './roles.js';
 import { Sessions } from './sessions.js';
 import { IamTags } from './tags.js';
+import { Users } from './users.js';
 
 export class Iam {
   // iam-core: users, access keys, roles, instance profiles and their tags.
   readonly tags: IamTags;
+  readonly users: Users;
+  readonly keys: AccessKeys;
   readonly roles: Roles;
   readonly profiles: Profiles;
   /** Temporary credentials: AssumeRole's, GetSessionToken's, and those pcloud mints for instances and functions. */
@@ -35,6 +40,8 @@ export class Iam {
 
   constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
     this.tags = new IamTags(db);
+    this.users = new Users(db, accounts, this.tags);
+    this.keys = new AccessKeys(db, accounts, this.users);
     this.roles = new Roles(db, this.tags);
     this.profiles = new Profiles(db, this.roles, this.tags);
     this.sessions = new Sessions(db);
@@ -44,6 +51,13 @@ export class Iam {
   /** The key that signs as `accessKeyId`: a long-term one (root's, a user's), else temporary credentials. */
   findKey(accessKeyId: string): AccessKey | undefined {
     return this.accounts.findKey(accessKeyId) ?? this.sessions.findKey(accessKeyId);
+  }
+
+  /** GetAccountSummary's SummaryMap for the account. */
+  summary(accountId: string): Record<string, number> {
+    return accountSummary(this.db, accountId, {
+      users: this.users.count(accountId), roles: this.roles.count(accountId), instanceProfiles: this.profiles.count(accountId),
+    });
   }
 
   /**
