@@ -166,6 +166,24 @@ describe('a role session', () => {
 
 const lambdaErr = (text: string) => JSON.parse(text) as { __type: string; message: string };
 
+describe('a session policy', () => {
+  it("bounds what the role allows: AssumeRole's Policy", async () => {
+    roleWith(api.cloud, ACCOUNT, 'bounded', [EC2_READ]);
+    const res = await iamCall(api, {
+      Action: 'AssumeRole', RoleArn: `arn:aws:iam::${ACCOUNT}:role/bounded`, RoleSessionName: 'narrow', Policy: doc([{ Action: ['ec2:DescribeVpcs', 'ec2:CreateVpc'] }]),
+    }, undefined, 'sts');
+    expect(res.status, res.text).toBe(200);
+    const key = {
+      accessKeyId: /<AccessKeyId>([^<]+)</.exec(res.text)![1]!, secretAccessKey: /<SecretAccessKey>([^<]+)</.exec(res.text)![1]!,
+      sessionToken: /<SessionToken>([^<]+)</.exec(res.text)![1]!,
+    };
+    expect((await ec2Call(api, { Action: 'DescribeVpcs' }, key)).status).toBe(200);
+    // The role allows it, the session policy does not; and the other way round.
+    expect(codeOf((await ec2Call(api, { Action: 'DescribeInstances' }, key)).text)).toBe('UnauthorizedOperation');
+    expect(codeOf((await ec2Call(api, { Action: 'CreateVpc', CidrBlock: '10.7.0.0/16' }, key)).text)).toBe('UnauthorizedOperation');
+  });
+});
+
 describe('Lambda', () => {
   it('a user without a Lambda policy is AccessDeniedException in AWS words; one with AWSLambda_ReadOnlyAccess reads', async () => {
     const nobody = userWithKey(api.cloud, ACCOUNT, 'no-lambda');

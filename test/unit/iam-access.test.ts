@@ -104,13 +104,13 @@ describe('IAM and STS', () => {
     for (const bad of hostile) expect(iamAccess('GetUser', { UserName: bad }, user, cloud)?.resources, JSON.stringify(bad).slice(0, 40)).toEqual([{ arn: '*' }]);
   });
 
-  it('reads change nothing; STS asks nothing for GetCallerIdentity and GetSessionToken, sts:AssumeRole on the role', () => {
+  it('reads change nothing; STS asks nothing for GetCallerIdentity and GetSessionToken, AssumeRole its own', () => {
     expect(['CreateUser', 'AttachUserPolicy', 'TagUser', 'DeleteRole'].every(iamChanges)).toBe(true);
     expect(['GetUser', 'ListPolicies', 'GenerateCredentialReport'].some(iamChanges)).toBe(false);
     expect(stsAccess('GetCallerIdentity', {}, user, cloud)).toBeUndefined();
     expect(stsAccess('GetSessionToken', {}, user, cloud)).toBeUndefined();
-    expect(stsAccess('AssumeRole', { RoleArn: `arn:aws:iam::${ACCOUNT}:role/r` }, user, cloud))
-      .toEqual({ action: 'sts:AssumeRole', resources: [{ arn: `arn:aws:iam::${ACCOUNT}:role/r` }] });
+    expect(stsAccess('AssumeRole', { RoleArn: `arn:aws:iam::${ACCOUNT}:role/r` }, user, cloud)).toBeUndefined();
+    expect(stsAccess('GetFederationToken', {}, user, cloud)).toEqual({ action: 'sts:GetFederationToken', resources: [{ arn: '*' }] });
   });
 });
 

@@ -59,10 +59,10 @@ export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
 /** IAM's writes: every action but reads may change what someone is allowed. */
 export const iamChanges = (action: string) => !/^(Get|List|Generate|Simulate)/.test(action);
 
-/** STS asks no permission for who-am-I and session tokens (as AWS); AssumeRole needs sts:AssumeRole on the role. */
-export const stsAccess: QueryAccess = (action, input) => {
-  if (action === 'GetCallerIdentity' || action === 'GetSessionToken') return undefined;
-  const role = text(input, 'RoleArn');
-  const arn = role !== undefined && role.length <= ARN_MAX && role.startsWith('arn:') ? role : '*';
-  return { action: `sts:${action}`, resources: [{ arn: action === 'AssumeRole' ? arn : '*' }] };
-};
+/**
+ * STS asks no permission for who-am-I and session tokens (as AWS); AssumeRole asks sts:AssumeRole on the role in its
+ * own turn, after the role's trust policy (src/cloud/iam/assume.ts).
+ */
+const STS_OWN = new Set(['GetCallerIdentity', 'GetSessionToken', 'AssumeRole']);
+
+export const stsAccess: QueryAccess = (action) => (STS_OWN.has(action) ? undefined : { action: `sts:${action}`, resources: [{ arn: '*' }] });

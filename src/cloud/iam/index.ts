@@ -14,10 +14,9 @@ import type { Identity } from './identity.js';
 import { accountSummary } from './account.js';
 import { AccessKeys } from './keys.js';
 import { Policies } from './policies.js';
-import type { Policy } from './policy/index.js';
 import { Profiles } from './profiles.js';
 import { Roles } from './roles.js';
-import { Sessions } from './sessions.js';
+import { Sessions, type SessionIdentity } from './sessions.js';
 import { IamTags } from './tags.js';
 import { Users } from './users.js';
 
@@ -32,11 +31,6 @@ export class Iam {
   readonly sessions: Sessions;
   /** Managed and inline policies, their attachments, and what applies to whom (documentsFor). */
   readonly policies: Policies;
-  /**
-   * A role session's session policies (AssumeRole's Policy and PolicyArns), if it has any: they bound what its role's
-   * policies allow. Set by whoever keeps sessions; none by default.
-   */
-  sessionPolicies: (identity: Identity) => readonly Policy[] | undefined = () => undefined;
 
   constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
     this.tags = new IamTags(db);
@@ -66,9 +60,16 @@ export class Iam {
    */
   authorize(identity: Identity, req: AccessRequest): Decision {
     if (identity.kind === 'root') return decide(identity, req, { identity: [] });
-    const context = identityContext(identity, this.policies.principalTags(identity));
+    // A session's scope (sessions.ts): its tags over the role's (aws:PrincipalTag/…), its policies bounding the role's.
+    const scope = (identity as SessionIdentity).scope;
+    const tags = scope?.tags.size ? new Map([...this.policies.principalTags(identity), ...scope.tags]) : this.policies.principalTags(identity);
+    const context = identityContext(identity, tags);
     if (req.context) for (const [k, v] of req.context) context.set(k, v);
-    return decide(identity, { ...req, context }, { identity: this.policies.documentsFor(identity), session: this.sessionPolicies(identity) });
+    const limited = scope && (scope.policy !== undefined || scope.policyArns.length > 0);
+    return decide(identity, { ...req, context }, {
+      identity: this.policies.documentsFor(identity),
+      ...(limited ? { session: this.policies.sessionPolicies(identity.accountId, scope.policy, scope.policyArns) } : {}),
+    });
   }
 
   /** authorize(), throwing AccessDenied in AWS's words when refused (IAM's and STS's answer). */

@@ -9,7 +9,7 @@ import { iamAttachments, iamInlinePolicies, iamPolicies, iamPolicyVersions, iamR
 import { CloudError } from '../errors.js';
 import type { Identity } from './identity.js';
 import { iamArn, iamId } from './names.js';
-import { managedPolicies, managedPolicy, parsePolicy, POLICY_SIZE, policySize, type ManagedPolicy, type Policy } from './policy/index.js';
+import { cachedPolicy, managedPolicies, managedPolicy, parsePolicy, POLICY_SIZE, policySize, type ManagedPolicy, type Policy } from './policy/index.js';
 import { IamTags, type Tag } from './tags.js';
 
 export type PrincipalKind = 'user' | 'role';
@@ -338,19 +338,27 @@ export class Policies {
       if (doc !== undefined) docs.push(doc);
     }
     for (const r of this.db.select({ document: iamInlinePolicies.document }).from(iamInlinePolicies).where(inlineOf(accountId, kind, name)).all()) docs.push(r.document);
-    const policies: Policy[] = [];
-    for (const doc of docs) {
-      // Every stored document was parsed when it was written; one that no longer parses (a stricter parser) grants nothing.
-      try {
-        policies.push(parsePolicy(doc, 'identity'));
-      } catch (err) {
-        if (!(err instanceof CloudError)) throw err;
-      }
-    }
+    const policies = parsedAll(docs);
     const tags = new Map<string, string>();
     for (const t of this.db.select({ key: iamTags.key, value: iamTags.value }).from(iamTags)
       .where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, name))).all()) tags.set(t.key, t.value);
     return { policies, tags };
+  }
+
+  /**
+   * A role session's session policies (AssumeRole's Policy and PolicyArns: both bound what the role allows), parsed;
+   * kept until the next IAM write as documentsFor's are.
+   */
+  sessionPolicies(accountId: string, policy: string | undefined, policyArns: readonly string[]): readonly Policy[] {
+    const key = `session:${accountId}:${policyArns.join(' ')}:${policy ?? ''}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit.policies;
+    const docs = policyArns.map((arn) => this.defaultDocument(accountId, arn)).filter((d): d is string => d !== undefined);
+    if (policy !== undefined) docs.push(policy);
+    const policies = parsedAll(docs);
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(key, { policies, tags: new Map() });
+    return policies;
   }
 
   private defaultDocument(accountId: string, arn: string): string | undefined {
@@ -426,6 +434,19 @@ export class Policies {
   }
 }
 
+/** Stored documents parsed (each was checked when written; one that no longer parses, under a stricter parser, grants nothing). */
+function parsedAll(docs: readonly string[]): Policy[] {
+  const out: Policy[] = [];
+  for (const doc of docs) {
+    try {
+      out.push(cachedPolicy(doc, 'identity'));
+    } catch (err) {
+      if (!(err instanceof CloudError)) throw err;
+    }
+  }
+  return out;
+}
+
 const versionsOf = (accountId: string, policyName: string) => and(eq(iamPolicyVersions.accountId, accountId), eq(iamPolicyVersions.policyName, policyName));
 const attachmentsOf = (accountId: string, kind: PrincipalKind, name: string) =>
   and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.principalKind, kind), eq(iamAttachments.principalName, name));
@@ -453,7 +474,7 @@ const versionNumber = (v: string) => Number(v.slice(1));
 
 /** A managed policy's document: a valid identity policy within the size managed policies may have. */
 function checkManagedDocument(document: string): void {
-  parsePolicy(document, 'identity');
+  parsePolicy(document, 'identity', { managed: true });
   if (policySize(document) > POLICY_SIZE.managed) throw new CloudError('LimitExceeded', `Cannot exceed quota for PolicySize: ${POLICY_SIZE.managed}`);
 }
 
