@@ -23,6 +23,8 @@ async function runInstance(tags: Record<string, string> = {}): Promise<string> {
   return res.Instances![0]!.InstanceId!;
 }
 
+const lambdaErr = (text: string) => JSON.parse(text) as { __type: string; message: string };
+
 /** The account's instances not ending or ended. */
 const live = () => api.cloud.instances.describe(ACCOUNT, { ids: [], filters: [] }).instances.filter((i) => i.state !== 'terminated' && i.state !== 'shutting-down');
 
@@ -136,6 +138,34 @@ describe('EC2', () => {
   });
 });
 
+describe('iam:PassRole', () => {
+  it("giving an instance a profile passes its role: refused without iam:PassRole on it", async () => {
+    roleWith(api.cloud, ACCOUNT, 'instance-role');
+    expect((await iamCall(api, { Action: 'CreateInstanceProfile', InstanceProfileName: 'web' })).status).toBe(200);
+    expect((await iamCall(api, { Action: 'AddRoleToInstanceProfile', InstanceProfileName: 'web', RoleName: 'instance-role' })).status).toBe(200);
+    const launcher = userWithKey(api.cloud, ACCOUNT, 'launcher');
+    await attachNew('launcher', 'launch-all', doc([{ Action: 'ec2:*' }]));
+    const run = await ec2Call(api, { Action: 'RunInstances', ImageId: api.imageId, InstanceType: 't3.nano', MinCount: '1', MaxCount: '1', 'IamInstanceProfile.Name': 'web', DryRun: 'true' }, launcher);
+    expect(codeOf(run.text)).toBe('UnauthorizedOperation');
+    expect(messageOf(run.text)).toContain(`iam:PassRole on resource: arn:aws:iam::${ACCOUNT}:role/instance-role because`);
+    await attachNew('launcher', 'pass-to-ec2', doc([{ Action: 'iam:PassRole', Resource: `arn:aws:iam::${ACCOUNT}:role/instance-role`, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } }]));
+    const again = await ec2Call(api, { Action: 'RunInstances', ImageId: api.imageId, InstanceType: 't3.nano', MinCount: '1', MaxCount: '1', 'IamInstanceProfile.Name': 'web', DryRun: 'true' }, launcher);
+    expect(codeOf(again.text)).not.toBe('UnauthorizedOperation');
+  });
+
+  it("CreateFunction passes the function's role to Lambda: AWSLambda_FullAccess may (to lambda.amazonaws.com), lambda:* alone not", async () => {
+    const body = JSON.stringify({ FunctionName: 'passing', Runtime: 'nodejs20.x', Role: `arn:aws:iam::${ACCOUNT}:role/fn-role`, Handler: 'i.h', Code: { ZipFile: 'UEsDBA==' } });
+    const dev = userWithKey(api.cloud, ACCOUNT, 'lambda-dev');
+    await attachNew('lambda-dev', 'lambda-all', doc([{ Action: 'lambda:*' }]));
+    const refused = await api.send({ method: 'POST', path: '/2015-03-31/functions', body, service: 'lambda', key: dev });
+    expect(lambdaErr(refused.text)).toMatchObject({ __type: 'AccessDeniedException' });
+    expect(lambdaErr(refused.text).message).toContain(`iam:PassRole on resource: arn:aws:iam::${ACCOUNT}:role/fn-role because`);
+    const full = userWithKey(api.cloud, ACCOUNT, 'lambda-full', ['arn:aws:iam::aws:policy/AWSLambda_FullAccess']);
+    const passed = await api.send({ method: 'POST', path: '/2015-03-31/functions', body, service: 'lambda', key: full });
+    expect(lambdaErr(passed.text).__type).not.toBe('AccessDeniedException');
+  });
+});
+
 describe('the console', () => {
   it('a presigned console URL of a user without ec2:GetConsoleScreenshot on the instance is UnauthorizedOperation', async () => {
     const host = new URL(api.endpoint).host;
@@ -163,8 +193,6 @@ describe('a role session', () => {
     expect(messageOf(vpc.text)).toContain(`User: arn:aws:sts::${ACCOUNT}:assumed-role/describer/tester is not authorized to perform: ec2:CreateVpc`);
   });
 });
-
-const lambdaErr = (text: string) => JSON.parse(text) as { __type: string; message: string };
 
 describe('a session policy', () => {
   it("bounds what the role allows: AssumeRole's Policy", async () => {

@@ -7,6 +7,7 @@
 import type { Cloud } from '../../cloud/index.js';
 import { CloudError } from '../../cloud/errors.js';
 import { deniedMessage, type AccessRequest, type ResourceRef } from '../../cloud/iam/authorize.js';
+import { roleArn } from '../../cloud/iam/roles.js';
 import { resourceType } from '../../cloud/tags.js';
 import type { Principal } from '../auth/sigv4.js';
 import { originContext, type Origin } from '../auth/origin.js';
@@ -88,11 +89,36 @@ export function ec2AccessRequest(cloud: Cloud, principal: Principal, origin: Ori
   return { action: `ec2:${action}`, resources, context };
 }
 
-/** Refuse the request (UnauthorizedOperation, in AWS's words) unless the signer's policies allow it; root always may. */
+/** Actions that give an instance a profile: its role is passed to EC2 (iam:PassRole), as AWS checks. */
+const PASSES_ROLE = new Set(['RunInstances', 'AssociateIamInstanceProfile', 'ReplaceIamInstanceProfileAssociation']);
+
+/** The role of the instance profile the request names (IamInstanceProfile.Name or .Arn), if it has one. */
+function passedRole(cloud: Cloud, accountId: string, q: Query): string | undefined {
+  const ref = q.str('IamInstanceProfile.Arn') || q.str('IamInstanceProfile.Name');
+  if (!ref || ref.length > 2048) return undefined;
+  const role = cloud.iam.profiles.get(accountId, ref)?.role;
+  return role ? roleArn(role) : undefined;
+}
+
+const unauthorized = (d: Parameters<typeof deniedMessage>[0]) =>
+  new CloudError('UnauthorizedOperation', `You are not authorized to perform this operation. ${deniedMessage(d)}`);
+
+/**
+ * Refuse the request (UnauthorizedOperation, in AWS's words) unless the signer's policies allow it, and allow passing
+ * the role of an instance profile it gives an instance (iam:PassRole, iam:PassedToService ec2.amazonaws.com); root
+ * always may.
+ */
 export function authorizeEc2(cloud: Cloud, principal: Principal, origin: Origin, action: string, q: Query): void {
   if (principal.identity.kind === 'root') return;
-  const d = cloud.iam.authorize(principal.identity, ec2AccessRequest(cloud, principal, origin, action, q));
-  if (!d.allowed) throw new CloudError('UnauthorizedOperation', `You are not authorized to perform this operation. ${deniedMessage(d)}`);
+  const req = ec2AccessRequest(cloud, principal, origin, action, q);
+  const d = cloud.iam.authorize(principal.identity, req);
+  if (!d.allowed) throw unauthorized(d);
+  const role = PASSES_ROLE.has(action) ? passedRole(cloud, principal.accountId, q) : undefined;
+  if (role === undefined) return;
+  const context = originContext(principal, origin);
+  context.set('iam:PassedToService', 'ec2.amazonaws.com');
+  const pass = cloud.iam.authorize(principal.identity, { action: 'iam:PassRole', resources: [{ arn: role }], context });
+  if (!pass.allowed) throw unauthorized(pass);
 }
 
 /** The console of an instance (pcloud's VNC page and websocket): ec2:GetConsoleScreenshot on the instance, as for its screen. */
