@@ -1,7 +1,9 @@
 /**
  * Managed policies (the account's own, with up to 5 versions; AWS's by ARN from managed/), their attachments to users
  * and roles, and inline policies: IAM's policy operations. And documentsFor(identity): the parsed policies a user's or
- * a role session's request is evaluated against, kept in memory until the next IAM write (changed()).
+ * a role session's request is evaluated against, kept in memory until the next IAM write (changed()). The memory is
+ * this server's: a second server on the same database would not see the other's writes (issue 17: a generation
+ * counter in the database, read per request, would do).
  */
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
