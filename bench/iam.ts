@@ -5,7 +5,7 @@
  * variables — against the baseline of the account's root (decide() allows without evaluating), same requests, same
  * run. Target: at most 0.1 ms added per request. In-process and CPU only: no server, no database.
  */
-import { decide } from '../src/cloud/iam/authorize.js';
+import { decide } from '../src/cloud/iam/decide.js';
 import { rootIdentity } from '../src/cloud/iam/identity.js';
 import { evaluate, managedPolicy, parsePolicy, type Policy } from '../src/cloud/iam/policy/index.js';
 import type { AccessRequest } from '../src/cloud/iam/authorize.js';
