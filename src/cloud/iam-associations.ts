@@ -185,7 +185,9 @@ export class IamAssociations {
     this.checkInstance(accountId, instanceId);
     return this.db.transaction((tx) => {
       const current = tx.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId)).get();
-      if (current) throw new CloudError('IncorrectState', `There is an existing association for instance ${instanceId}`);
+      if (current && this.view(current)) throw new CloudError('IncorrectState', `There is an existing association for instance ${instanceId}`);
+      // One whose profile is gone is none: it makes room.
+      if (current) tx.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, current.associationId)).run();
       const row = { associationId: newId('iip-assoc'), accountId, instanceId, profileName: profile.name, state: 'associated', createdAt: now };
       tx.insert(iamProfileAssociations).values(row).run();
       return { ...this.view(row)!, state: 'associating' };
@@ -235,11 +237,14 @@ export class IamAssociations {
     }
   }
 
-  /** A row as the API shows it: its profile's id and ARN as they are now (undefined if the profile is gone). */
+  /**
+   * A row as the API shows it: its profile's id and ARN as they are now. Undefined if the profile is gone, or was
+   * deleted and made again since (a new profile by the same name is not the one the instance was given).
+   */
   private view(row: Row): Association | undefined {
     const p = this.db.select().from(iamInstanceProfiles)
       .where(and(eq(iamInstanceProfiles.accountId, row.accountId), eq(iamInstanceProfiles.name, row.profileName))).get();
-    if (!p) return undefined;
+    if (!p || p.createdAt > row.createdAt) return undefined;
     return {
       id: row.associationId, accountId: row.accountId, instanceId: row.instanceId, state: row.state as Association['state'],
       profile: { name: p.name, id: p.profileId, arn: profileArn(row.accountId, p.path, p.name) }, createdAt: row.createdAt,

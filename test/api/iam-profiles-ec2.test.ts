@@ -14,7 +14,7 @@ import { eq } from 'drizzle-orm';
 import { startApi, until, type TestApi } from '../support/api.js';
 import { imdsFor } from '../support/imds.js';
 import { thrown } from '../support/thrown.js';
-import { putProfile, setProfileRole } from '../support/profile-rows.js';
+import { dropProfile, putProfile, setProfileRole } from '../support/profile-rows.js';
 import { putRole } from '../support/iam-rows.js';
 import { instances, stsSessions } from '../../src/db/schema.js';
 
@@ -263,6 +263,22 @@ describe('the metadata service: iam/', () => {
     expect(b.AccessKeyId).not.toBe(a.AccessKeyId);
     // The old role's session ended when the new one was handed out.
     expect(api.cloud.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, a.AccessKeyId)).get()).toBeUndefined();
+  });
+
+  it('a profile deleted (and made again by the same name) is no longer the instance\'s', async () => {
+    putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'short-lived', roleName: 'web-role' });
+    const id = await run({ Name: 'short-lived' });
+    const ask = imdsFor(api.cloud, api.cloud.instances.get(ACCOUNT, id));
+    expect((await ask('GET', '/latest/meta-data/iam/info')).status).toBe(200);
+    dropProfile(api.cloud.db, ACCOUNT, 'short-lived');
+    expect((await ask('GET', '/latest/meta-data/iam/info')).status).toBe(404);
+    putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'short-lived', roleName: 'web-role', createdAt: Date.now() + 1000 });
+    expect((await ask('GET', '/latest/meta-data/iam/security-credentials/web-role')).status).toBe(404);
+    expect((await describeOne(id)).IamInstanceProfile).toBeUndefined();
+    // The instance may be given a profile again (the new profile was made "a second later": so is this association).
+    const profile = api.cloud.iamAssociations.resolve(ACCOUNT, { name: 'short-lived' });
+    expect(api.cloud.iamAssociations.associate(ACCOUNT, id, profile, Date.now() + 2000).state).toBe('associating');
+    expect((await ask('GET', '/latest/meta-data/iam/security-credentials/web-role')).status).toBe(200);
   });
 
   it('HttpTokens=required: the credentials only with an IMDSv2 token', async () => {
