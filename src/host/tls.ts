@@ -77,7 +77,7 @@ export class PcloudCa {
         { name: 'subjectKeyIdentifier' },
       ]);
       cert.sign(key, forge.md.sha256.create());
-      return forge.pki.certificateToPem(cert);
+      return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
     }, 0o644);
     return { key, cert: forge.pki.certificateFromPem(certPem), certPem };
   }
@@ -116,7 +116,7 @@ export class PcloudCa {
       { name: 'authorityKeyIdentifier', keyIdentifier: ca.cert.generateSubjectKeyIdentifier().getBytes() },
     ]);
     cert.sign(ca.key, forge.md.sha256.create());
-    const certPem = forge.pki.certificateToPem(cert);
+    const certPem = forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
     // The key first: a certificate is never kept beside a key it does not go with.
     writeOwn(this.dir, 'api.key.pem', keyPem);
     writeOwn(this.dir, 'api.crt.pem', certPem, 0o644);

@@ -8,7 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UnsafeImageError, writeSeed, type Seed } from '../../src/host/seed.js';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { UnsafeImageError, vendorData, writeSeed, type Seed } from '../../src/host/seed.js';
+import { PcloudCa } from '../../src/host/tls.js';
+import { HOSTILE, NUL } from '../support/hostile.js';
+import { FAST_TIER } from '../support/tier.js';
 
 let base: string;
 let root: string;
@@ -119,5 +124,56 @@ describe('writeSeed', () => {
     writeFileSync(join(root, 'root'), 'not a directory');
     await expect(writeSeed(root, seed)).rejects.toThrow(/\/root is not a directory/);
     expect(statSync(join(root, 'root')).isFile()).toBe(true);
+  });
+});
+
+describe('vendor-data: pcloud\'s CA for cloud-init', () => {
+  const caDir = () => mkdtempSync(join(tmpdir(), 'pcloud-seed-ca-'));
+
+  it('is empty without certificates; with one, cloud-config whose ca_certs.trusted is exactly that certificate', async () => {
+    expect(vendorData()).toBe('');
+    const dir = caDir();
+    try {
+      const pem = new PcloudCa(dir).certificate();
+      const text = vendorData([pem]);
+      expect(text.startsWith('#cloud-config\n')).toBe(true);
+      expect(text).toContain(`ca_certs:\n  trusted:\n  - |\n    -----BEGIN CERTIFICATE-----\n    ${new X509Certificate(pem).toString().split('\n')[1]}\n`);
+      await writeSeed(root, { ...seed, caCerts: [pem] });
+      expect(tree(root)['var/lib/cloud/seed/nocloud/vendor-data']).toBe(`file 644 ${text}`);
+      // The user's own user-data is still the user's, as given.
+      expect(tree(root)['var/lib/cloud/seed/nocloud/user-data']).toBe('file 600 #!/bin/sh\necho hi\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(FAST_TIER)('is read by a YAML parser (as cloud-init reads it) as exactly the certificate', () => {
+    const dir = caDir();
+    try {
+      const pem = new PcloudCa(dir).certificate();
+      const parsed = spawnSync('python3', ['-c', 'import sys, yaml, json; print(json.dumps(yaml.safe_load(sys.stdin.read())))'],
+        { input: vendorData([pem, pem]), encoding: 'utf8' });
+      expect(parsed.status).toBe(0);
+      const want = new X509Certificate(pem).toString().trim() + '\n';
+      expect(JSON.parse(parsed.stdout)).toEqual({ ca_certs: { trusted: [want, want] } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses anything that is not a certificate, writing nothing', async () => {
+    const dir = caDir();
+    try {
+      const pem = new PcloudCa(dir).certificate();
+      for (const bad of [...Object.values(HOSTILE), NUL, `${pem}\nruncmd: [id]`.replace('-----END', 'x\n-----END'), 'runcmd: [id]']) {
+        expect(() => vendorData([bad])).toThrow(/not a (plain )?PEM certificate/);
+      }
+      // Text around a certificate is not carried over: only the certificate's own PEM is written.
+      expect(vendorData([`${pem}\nruncmd: [reboot]\n`])).toBe(vendorData([pem]));
+      await expect(writeSeed(root, { ...seed, caCerts: ['runcmd: [id]'] })).rejects.toThrow(/not a PEM certificate/);
+      expect(tree(root)['var/lib/cloud/seed/nocloud/meta-data']).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

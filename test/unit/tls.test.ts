@@ -93,3 +93,16 @@ describe('PcloudCa', () => {
     }
   });
 });
+
+describe('PEM text', () => {
+  it('is LF-only, as openssl and update-ca-certificates write it', () => {
+    const d = mkdtempSync(join(tmpdir(), 'pcloud-tls-pem-'));
+    try {
+      const ca = new PcloudCa(d);
+      expect(ca.certificate()).not.toContain('\r');
+      expect(ca.server(names, []).cert).not.toContain('\r');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
