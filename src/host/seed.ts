@@ -32,14 +32,8 @@ export interface Seed {
   caCerts?: string[];
 }
 
-/**
- * The seed's vendor-data: cloud-config that installs the CA certificates system-wide (cloud-init's ca_certs, into the
- * store update-ca-certificates makes, which the AWS CLI and SDKs read). Vendor-data, not user-data: the user's own
- * runs as given, and may turn this off or override it as on any cloud. Each certificate must parse as one and is
- * written as its own normalized PEM (base64 lines only) in a YAML block: nothing else can reach the file.
- */
-export function vendorData(caCerts: readonly string[] = []): string {
-  if (!caCerts.length) return '';
+/** `ca_certs:` cloud-config for these certificates: each parsed, and written as its own PEM (base64 lines only). */
+function caCertsYaml(caCerts: readonly string[]): string[] {
   const blocks = caCerts.map((pem) => {
     let x: X509Certificate;
     try {
@@ -53,8 +47,29 @@ export function vendorData(caCerts: readonly string[] = []): string {
     }
     return ['  - |', ...lines.map((l) => `    ${l}`)].join('\n');
   });
+  return ['ca_certs:', '  trusted:', ...blocks];
+}
+
+/**
+ * The seed's vendor-data: cloud-config that installs the CA certificates system-wide (cloud-init's ca_certs, into the
+ * store update-ca-certificates makes, which the AWS CLI and SDKs read). Vendor-data, not user-data: the user's own
+ * runs as given, and may turn this off or override it as on any cloud. Nothing but the certificates reaches the file.
+ */
+export function vendorData(caCerts: readonly string[] = []): string {
+  if (!caCerts.length) return '';
   return ['#cloud-config', '# pcloud: trust its CA (the pcloud API in the VPC answers the region\'s service names over TLS)',
-    'ca_certs:', '  trusted:', ...blocks, ''].join('\n');
+    ...caCertsYaml(caCerts), ''].join('\n');
+}
+
+/**
+ * The same for a VM, whose cloud-init reads the metadata service (the Ec2 datasource has no vendor-data): one kernel
+ * command line word, `cc:…end_cc`, which cloud-init reads as configuration (URL-decoded, under user-data's). No space
+ * and no `=` in it (the kernel would pass it on to init as an environment variable), nothing but the certificates.
+ */
+export function kernelCloudConfig(caCerts: readonly string[] = []): string {
+  if (!caCerts.length) return '';
+  const yaml = caCertsYaml(caCerts).join('\n') + '\n';
+  return `cc:${yaml.replace(/[%= \n]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}end_cc`;
 }
 
 /** Host key types an image may hold keys of: those the seed makes none of go (a key baked into an image is everyone's). */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { UnsafeImageError, vendorData, writeSeed, type Seed } from '../../src/host/seed.js';
+import { kernelCloudConfig, UnsafeImageError, vendorData, writeSeed, type Seed } from '../../src/host/seed.js';
 import { PcloudCa } from '../../src/host/tls.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
 import { FAST_TIER } from '../support/tier.js';
@@ -172,6 +172,41 @@ describe('vendor-data: pcloud\'s CA for cloud-init', () => {
       expect(vendorData([`${pem}\nruncmd: [reboot]\n`])).toBe(vendorData([pem]));
       await expect(writeSeed(root, { ...seed, caCerts: ['runcmd: [id]'] })).rejects.toThrow(/not a PEM certificate/);
       expect(tree(root)['var/lib/cloud/seed/nocloud/meta-data']).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kernelCloudConfig: pcloud\'s CA for a VM\'s cloud-init', () => {
+  it('is one word of the kernel command line (no space, no =), short enough to fit beside the rest', () => {
+    expect(kernelCloudConfig()).toBe('');
+    const dir = mkdtempSync(join(tmpdir(), 'pcloud-seed-ca-'));
+    try {
+      const word = kernelCloudConfig([new PcloudCa(dir).certificate()]);
+      expect(word).toMatch(/^cc:[A-Za-z0-9%+/:_|-]+end_cc$/);
+      expect(word).not.toMatch(/[ =]/);
+      // The kernel's command line is 2048 bytes at most on x86; a microvm's own words take about 250.
+      expect(word.length).toBeLessThan(1600);
+      expect(() => kernelCloudConfig(['cc: runcmd end_cc'])).toThrow(/not a PEM certificate/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(FAST_TIER)('reads back, as cloud-init reads a command line (unquote, YAML), as exactly the certificate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcloud-seed-ca-'));
+    try {
+      const pem = new PcloudCa(dir).certificate();
+      const cmdline = `console=ttyS0 quiet ci.ds=Ec2 ${kernelCloudConfig([pem])}`;
+      // cloud-init's read_cc_from_cmdline: from "cc:" to "end_cc", URL-unquoted, then YAML.
+      const py = `import sys, json, yaml
+from urllib import parse
+c = sys.stdin.read(); b = c.find('cc:'); e = c.find('end_cc', b + 3)
+print(json.dumps(yaml.safe_load(parse.unquote(c[b + 3:e].lstrip()).replace('\\\\n', '\\n'))))`;
+      const parsed = spawnSync('python3', ['-c', py], { input: cmdline, encoding: 'utf8' });
+      expect(parsed.status, parsed.stderr).toBe(0);
+      expect(JSON.parse(parsed.stdout)).toEqual({ ca_certs: { trusted: [new X509Certificate(pem).toString().trim() + '\n'] } });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
