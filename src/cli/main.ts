@@ -133,6 +133,8 @@ program.command('serve')
         '',
         credentialsText(key, endpoint, cloud.config.region),
         '',
+        `Inside instances the API answers at https://${names[0]} (and ${names.slice(1).join(', ')}): ${API_IP} in every VPC, with pcloud's CA (pcloud ca) that the guests trust.`,
+        '',
         'Try:',
         `  AWS_ACCESS_KEY_ID=${key.accessKeyId} AWS_SECRET_ACCESS_KEY=${key.secretAccessKey} \\`,
         `  aws --endpoint-url ${endpoint} --region ${cloud.config.region} ec2 run-instances --image-id ${ami?.id ?? '<ami-id>'} --instance-type t3.micro`,
