@@ -11,7 +11,9 @@ import { setStrictShapes } from './model/strict.js';
 import { ec2Error, handleEc2 } from './ec2/index.js';
 import { sts } from './sts/index.js';
 import { iam } from './iam/index.js';
-import { handleQuery, queryError } from './query/endpoint.js';
+import { handleQuery, queryError, type QueryService } from './query/endpoint.js';
+import { iamAccess, iamChanges, stsAccess } from './query/access.js';
+import { originOf } from './auth/origin.js';
 import { consoleRoutes } from './console/index.js';
 import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes } from './lambda/index.js';
 
@@ -24,6 +26,10 @@ function serviceOf(req: Request, path: string): string {
   if (lambdaPathPrefixes.has(path.split('/')[1] ?? '')) return 'lambda';
   return 'ec2';
 }
+
+/** IAM and STS as the endpoint serves them: each action authorized (query/access.ts). */
+const iamService: QueryService = { ...iam, access: iamAccess, changes: iamChanges };
+const stsService: QueryService = { ...sts, access: stsAccess };
 
 function errorFor(service: string, code: string, message: string, status?: number): Response {
   if (service === 'sts') return queryError(sts, code, message, status);
@@ -47,7 +53,7 @@ export function createApp(cloud: Cloud): Hono {
     const service = serviceOf(c.req.raw, c.req.path);
     // The large limit only for a key pcloud knows: no one else makes it buffer 70 MB before the signature is checked.
     const key = scopeOf({ url: c.req.url, headers: c.req.raw.headers })?.accessKeyId;
-    const max = service === 'lambda' && key && cloud.accounts.findKey(key) ? MAX_LAMBDA_BODY : MAX_BODY;
+    const max = service === 'lambda' && key && cloud.iam.findKey(key) ? MAX_LAMBDA_BODY : MAX_BODY;
     const read = await readBody(c.req.raw, max);
     if ('tooLarge' in read) {
       const res = errorFor(service, 'RequestEntityTooLarge', `Request body exceeds the maximum of ${max} bytes`, 413);
@@ -68,9 +74,11 @@ export function createApp(cloud: Cloud): Hono {
     const url = new URL(req.url);
     const service = serviceOf(req, url.pathname);
     const body = bodies.get(req) ?? Buffer.alloc(0);
+    // Who is asking from where (aws:SourceIp): the socket's peer, as @hono/node-server hands it over.
+    const origin = originOf((c.env as { incoming?: { socket?: { remoteAddress?: string; encrypted?: boolean } } } | undefined)?.incoming?.socket);
     let principal;
     try {
-      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.accounts.findKey(id),
+      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.iam.findKey(id),
         Date.now(), { regions: service === 'sts' || service === 'iam' ? globalRegions : regions });
     } catch (err) {
       if (err instanceof AuthError) {
@@ -79,16 +87,17 @@ export function createApp(cloud: Cloud): Hono {
       }
       throw err;
     }
+    if (!principal.temporary) cloud.accounts.used(principal.accessKeyId, principal.service, principal.region);
     switch (service) {
       case 'ec2':
         if (req.method !== 'POST' && req.method !== 'GET') return ec2Error('InvalidAction', `Method ${req.method} is not allowed`);
         // A presigned request carries its parameters in the signed query; a body (signed as empty) adds none.
-        return handleEc2(cloud, principal, presigned(req, url) ? '' : body.toString('utf8'), url.searchParams);
+        return handleEc2(cloud, principal, presigned(req, url) ? '' : body.toString('utf8'), url.searchParams, origin);
       case 'sts':
       case 'iam':
-        return handleQuery(service === 'sts' ? sts : iam, cloud, principal, (!presigned(req, url) && body.toString('utf8')) || url.search.slice(1));
+        return handleQuery(service === 'sts' ? stsService : iamService, cloud, principal, (!presigned(req, url) && body.toString('utf8')) || url.search.slice(1), origin);
       case 'lambda':
-        return handleLambda(cloud, principal, req.method, url, req.headers, body);
+        return handleLambda(cloud, principal, req.method, url, req.headers, body, origin);
       default:
         return errorFor(service, 'UnknownOperationException', `The service '${service}' is not served by this endpoint yet`, 404);
     }
