@@ -12,6 +12,8 @@ import { Functions } from './functions/index.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
 import { Iam } from './iam/index.js';
+import { IamAssociations } from './iam-associations.js';
+import { InstanceCredentials } from './instance-credentials.js';
 import { configFromEnv, type CloudConfig } from './config.js';
 import { Images } from './images.js';
 import { Instances } from './instances/index.js';
@@ -44,6 +46,9 @@ export class Cloud {
   readonly accounts: Accounts;
   /** IAM and STS: identities, policies, temporary credentials, and the decision on every request. */
   readonly iam: Iam;
+  /** Instance profiles on instances (EC2 IamInstanceProfile), and their roles' credentials for the metadata service. */
+  readonly iamAssociations: IamAssociations;
+  readonly instanceCredentials: InstanceCredentials;
   readonly tags: Tags;
   readonly network: Network;
   readonly keyPairs: KeyPairs;
@@ -64,6 +69,8 @@ export class Cloud {
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
     this.iam = new Iam(db, this.accounts, config);
+    this.iamAssociations = new IamAssociations(db, this.iam);
+    this.instanceCredentials = new InstanceCredentials(this.iamAssociations, this.iam.sessions);
     this.tags = new Tags(db);
     this.network = new Network(db, config);
     this.keyPairs = new KeyPairs(db);
@@ -76,7 +83,7 @@ export class Cloud {
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
     this.instances = new Instances({
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
-      volumes: this.volumes, plane: this.plane, publicIps,
+      volumes: this.volumes, plane: this.plane, publicIps, profiles: this.iamAssociations,
     });
     this.resources = new Resources({
       instances: this.instances, images: this.images, keyPairs: this.keyPairs, network: this.network, volumes: this.volumes, templates: this.instances.templates,
@@ -89,7 +96,7 @@ export class Cloud {
       owns: (accountId, instanceId) => this.instances.row(instanceId)?.accountId === accountId,
     });
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
-    this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
+    this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'), this.instanceCredentials);
   }
 
   static async open(opts: CloudOptions): Promise<Cloud> {
