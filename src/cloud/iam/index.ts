@@ -48,9 +48,9 @@ export class Iam {
     this.policies = new Policies(db, this.tags);
   }
 
-  /** The key that signs as `accessKeyId`: a long-term one (root's, a user's), else temporary credentials. */
+  /** The key that signs as `accessKeyId`: temporary credentials (ASIA…), else a long-term one (root's, a user's). */
   findKey(accessKeyId: string): AccessKey | undefined {
-    return this.accounts.findKey(accessKeyId) ?? this.sessions.findKey(accessKeyId);
+    return this.sessions.findKey(accessKeyId) ?? this.accounts.findKey(accessKeyId);
   }
 
   /** GetAccountSummary's SummaryMap for the account. */
