@@ -18,6 +18,7 @@ import { metadataServer } from '../imds/server.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
+import { accountCommand } from './account.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
@@ -168,6 +169,8 @@ program.command('credentials')
     db.$client.close();
     process.stdout.write(credentialsText(key, await endpointOf(opts.data), configFromEnv().region) + '\n');
   });
+
+accountCommand(program);
 
 const image = program.command('image').description('build, import and list images (AMIs)');
 image.command('build <name>')
