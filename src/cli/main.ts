@@ -22,6 +22,7 @@ import { apiServiceNames, PcloudCa } from '../host/tls.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
+import { accountCommand } from './account.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
@@ -190,6 +191,8 @@ program.command('ca')
     await ensureDataDir(opts.data);
     process.stdout.write(new PcloudCa(caDir(opts.data)).certificate());
   });
+
+accountCommand(program);
 
 const image = program.command('image').description('build, import and list images (AMIs)');
 image.command('build <name>')
