@@ -1,7 +1,9 @@
 /**
  * The pcloud API from inside an instance, as a user there calls it: the VPC's DNS gives the API's address for the
  * region's service names, the metadata service says the region, the guest trusts pcloud's CA, and the unmodified AWS
- * CLI in the default image works with no endpoint, region or CA configured (one container).
+ * CLI in the default image works with no endpoint, region or CA configured: with keys in the environment (one
+ * container), and with none at all in a second launched with an instance profile (its role's credentials from the
+ * metadata service, its policies enforced).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -16,11 +18,20 @@ let inst: Instance;
 let ca: string;
 const REGION = 'us-east-1';
 
-/** Run a command inside the container as its root, with only this environment (nothing of the test's leaks in). */
-function inside(cmd: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+/** Run a command inside a container as its root, with only this environment (nothing of the test's leaks in). */
+function insideOf(id: string, cmd: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   const vars = Object.entries({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...env }).map(([k, v]) => `${k}=${v}`);
-  return spawnSync('nsenter', ['-t', String(leaderOf(inst.InstanceId!)), '-U', '-m', '-u', '-i', '-n', '-p', '--', 'env', '-i', ...vars, ...cmd],
+  return spawnSync('nsenter', ['-t', String(leaderOf(id)), '-U', '-m', '-u', '-i', '-n', '-p', '--', 'env', '-i', ...vars, ...cmd],
     { encoding: 'utf8', timeout: 120_000 });
+}
+const inside = (cmd: string[], env: Record<string, string> = {}) => insideOf(inst.InstanceId!, cmd, env);
+
+/** The host's AWS CLI against the server's main endpoint, as the operator (root's key). */
+function hostAws(args: string[]): string {
+  const r = spawnSync('aws', ['--endpoint-url', srv.endpoint, '--region', REGION, '--output', 'json', ...args],
+    { env: { ...process.env, ...srv.env }, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`aws ${args.slice(0, 2).join(' ')}: ${r.stderr}`);
+  return r.stdout;
 }
 
 beforeAll(async () => {
@@ -89,5 +100,45 @@ try:
 except ssl.SSLCertVerificationError:
     print('refused')`]);
     expect(r.stdout.trim(), r.stderr).toBe('refused');
+  });
+});
+
+describe('with an instance profile and no keys at all', () => {
+  let reader: Instance;
+
+  beforeAll(async () => {
+    const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+    const describeOnly = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*' }] };
+    hostAws(['iam', 'create-role', '--role-name', 'vpce-reader', '--assume-role-policy-document', JSON.stringify(trust)]);
+    hostAws(['iam', 'put-role-policy', '--role-name', 'vpce-reader', '--policy-name', 'describe', '--policy-document', JSON.stringify(describeOnly)]);
+    hostAws(['iam', 'create-instance-profile', '--instance-profile-name', 'vpce-reader']);
+    hostAws(['iam', 'add-role-to-instance-profile', '--instance-profile-name', 'vpce-reader', '--role-name', 'vpce-reader']);
+    const run = await srv.ec2.send(new RunInstancesCommand({
+      ImageId: srv.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, IamInstanceProfile: { Name: 'vpce-reader' },
+    }));
+    reader = run.Instances![0]!;
+    await waitForState(srv.ec2, reader.InstanceId!, 'running');
+    await waitStatusOk(srv.ec2, reader.InstanceId!, 180_000, 500);
+  }, 300_000);
+  afterAll(async () => {
+    if (reader?.InstanceId) await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [reader.InstanceId] })).catch(() => undefined);
+  });
+
+  it('`aws ec2 describe-instances` (no keys, no endpoint, no region) lists the instance itself, as the role\'s session', () => {
+    const who = insideOf(reader.InstanceId!, ['aws', 'sts', 'get-caller-identity', '--output', 'json']);
+    expect(who.status, who.stderr).toBe(0);
+    expect((JSON.parse(who.stdout) as { Arn: string }).Arn).toMatch(new RegExp(`^arn:aws:sts::\\d{12}:assumed-role/vpce-reader/${reader.InstanceId}$`));
+    const described = insideOf(reader.InstanceId!, ['aws', 'ec2', 'describe-instances', '--filters', `Name=instance-id,Values=${reader.InstanceId}`,
+      '--query', 'Reservations[].Instances[].[InstanceId,PrivateIpAddress]', '--output', 'text']);
+    expect(described.status, described.stderr).toBe(0);
+    expect(described.stdout.trim().split(/\s+/)).toEqual([reader.InstanceId, reader.PrivateIpAddress]);
+  });
+
+  it('a call its role lacks is UnauthorizedOperation, and nothing is launched', async () => {
+    const before = (await srv.ec2.send(new DescribeInstancesCommand({}))).Reservations!.flatMap((r) => r.Instances!).length;
+    const ran = insideOf(reader.InstanceId!, ['aws', 'ec2', 'run-instances', '--image-id', srv.imageId, '--instance-type', 't3.micro']);
+    expect(ran.status).not.toBe(0);
+    expect(ran.stderr).toContain('UnauthorizedOperation');
+    expect((await srv.ec2.send(new DescribeInstancesCommand({}))).Reservations!.flatMap((r) => r.Instances!).length).toBe(before);
   });
 });
