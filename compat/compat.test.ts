@@ -51,6 +51,13 @@ describe('real clients', () => {
     expect(res.out).toMatch(/aws-cli: \d+ passed, 0 failed/);
   }, 300_000);
 
+  it('AWS CLI iam and sts: users and keys, roles, instance profiles, the account summary; pcloud account create while serving', async () => {
+    const res = await runScript('bash', [join(ROOT, 'compat/aws-cli-iam.sh')]);
+    console.log(res.out);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/aws-cli-iam: \d+ passed, 0 failed/);
+  }, 300_000);
+
   it('boto3: run, idempotency, waiters, paginator, attributes, console, errors, terminate', async () => {
     const res = await runScript('python3', [join(ROOT, 'compat/boto3_test.py')]);
     console.log(res.out);

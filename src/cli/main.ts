@@ -15,9 +15,14 @@ import { presignedConsoleUrl } from './console.js';
 import { instances } from '../db/schema.js';
 import { eq } from 'drizzle-orm';
 import { metadataServer } from '../imds/server.js';
+import { vpcApiServer } from './vpc-api.js';
+import { API_IP, isApiConnection } from '../host/metadata.js';
+import { DnsDriver } from '../host/dns.js';
+import { apiServiceNames, PcloudCa } from '../host/tls.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
+import { accountCommand } from './account.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
@@ -30,6 +35,8 @@ import { isFinal } from '../host/units/types.js';
 import { ensureDataDir } from '../paths.js';
 
 const DEFAULT_IMAGE = 'debian-12';
+/** Where pcloud's CA and the API's TLS certificate are kept (keys 0600). */
+const caDir = (data: string) => join(data, 'keys', 'tls');
 
 function progressBar(label: string): { progress: Progress; stop: () => void } {
   if (!process.stderr.isTTY) {
@@ -106,9 +113,14 @@ program.command('serve')
     cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
     const imds = metadataServer(cloud.metadata);
-    cloud.host.metadata.handle((vpcId, socket) => imds.connection(vpcId, socket));
-    await cloud.start();
     const app = createApp(cloud);
+    // The API in every VPC too, over TLS with pcloud's CA, at the address the VPC's DNS gives for the service names.
+    const names = apiServiceNames(cloud.config.region);
+    const ca = new PcloudCa(caDir(opts.data));
+    const vpcApi = vpcApiServer(app.fetch, () => ca.server(names, [API_IP]));
+    if (cloud.host.dns instanceof DnsDriver) cloud.host.dns.serve({ address: API_IP, names });
+    cloud.host.metadata.handle((vpcId, socket) => (isApiConnection(socket) ? vpcApi.connection(socket) : imds.connection(vpcId, socket)));
+    await cloud.start();
     /** Once listening: the endpoint file, nginx in front of the functions, and what to try first. */
     const announce = async (listening: number) => {
       const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${listening}`;
@@ -121,6 +133,8 @@ program.command('serve')
         `pcloud serving on ${endpoint} (data ${opts.data}, pool ${cloud.host.pool.kind}, units ${cloud.host.units.kind}); function URLs on ${cloud.functions.nginx?.baseUrl ?? '(nginx not running)'}`,
         '',
         credentialsText(key, endpoint, cloud.config.region),
+        '',
+        `Inside instances the API answers at https://${names[0]} (and ${names.slice(1).join(', ')}): ${API_IP} in every VPC, with pcloud's CA (pcloud ca) that the guests trust.`,
         '',
         'Try:',
         `  AWS_ACCESS_KEY_ID=${key.accessKeyId} AWS_SECRET_ACCESS_KEY=${key.secretAccessKey} \\`,
@@ -150,6 +164,7 @@ program.command('serve')
       server.close();
       closeConsoles();
       imds.close();
+      vpcApi.close();
       await cloud.close();
       process.exit(0);
     };
@@ -168,6 +183,16 @@ program.command('credentials')
     db.$client.close();
     process.stdout.write(credentialsText(key, await endpointOf(opts.data), configFromEnv().region) + '\n');
   });
+
+program.command('ca')
+  .description('print pcloud\'s CA certificate (PEM): instances trust it for the API in their VPC; trust it elsewhere to call that API by its service names')
+  .option('--data <dir>', 'data directory', DEFAULT_DATA)
+  .action(async (opts: { data: string }) => {
+    await ensureDataDir(opts.data);
+    process.stdout.write(new PcloudCa(caDir(opts.data)).certificate());
+  });
+
+accountCommand(program);
 
 const image = program.command('image').description('build, import and list images (AMIs)');
 image.command('build <name>')

@@ -1,8 +1,8 @@
 /** Accounts and their access keys. Every resource belongs to one account. */
-import { randomBytes } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { randomBytes, randomInt } from 'node:crypto';
+import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { accessKeys, accounts, iamUsers } from '../db/schema.js';
+import { accessKeys, accounts, iamUsers, instances } from '../db/schema.js';
 import type { Identity } from './iam/identity.js';
 
 export interface AccessKey {
@@ -114,6 +114,50 @@ export class Accounts {
   firstKey(): AccessKey | undefined {
     const row = this.db.select().from(accessKeys).where(rootActive).orderBy(accessKeys.createdAt).limit(1).get();
     return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
+  }
+}
+
+/** One account as `pcloud account list` shows it. */
+export interface AccountSummary {
+  id: string;
+  createdAt: Date;
+  /** Access keys (root's and its users', active or not). */
+  keys: number;
+  users: number;
+  /** Instances not terminated. */
+  instances: number;
+}
+
+/** A new account id: 12 random digits, not one in use (nor the all-zero default's). */
+function newAccountId(taken: (id: string) => boolean): string {
+  for (;;) {
+    const id = Array.from({ length: 12 }, () => randomInt(10)).join('');
+    if (id !== '000000000000' && !taken(id)) return id;
+  }
+}
+
+/** Making and listing accounts (the operator's `pcloud account`), beside a running server (SQLite WAL). */
+export class AccountAdmin {
+  constructor(private readonly db: Db, private readonly accounts: Accounts) {}
+
+  /** A new account with its first root access key. */
+  create(): AccessKey {
+    return this.db.transaction(() => {
+      const id = newAccountId((x) => this.db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, x)).get() !== undefined);
+      return this.accounts.generateKey(id);
+    });
+  }
+
+  list(): AccountSummary[] {
+    const n = sql<number>`count(*)`;
+    const by = <T extends { id: string; n: number }>(rows: T[]) => new Map(rows.map((r) => [r.id, r.n]));
+    const keys = by(this.db.select({ id: accessKeys.accountId, n }).from(accessKeys).groupBy(accessKeys.accountId).all());
+    const users = by(this.db.select({ id: iamUsers.accountId, n }).from(iamUsers).groupBy(iamUsers.accountId).all());
+    const running = by(this.db.select({ id: instances.accountId, n }).from(instances)
+      .where(ne(instances.state, 'terminated')).groupBy(instances.accountId).all());
+    return this.db.select().from(accounts).orderBy(accounts.createdAt).all().map((a) => ({
+      id: a.id, createdAt: new Date(a.createdAt), keys: keys.get(a.id) ?? 0, users: users.get(a.id) ?? 0, instances: running.get(a.id) ?? 0,
+    }));
   }
 }
 

@@ -3,7 +3,8 @@
  * as Amazon's resolver) for the names of its instances, read from a hosts directory dnsmasq watches (no reloads).
  * DHCP answers on the instance ports and hands each MAC exactly the address the API gave it (static ranges only: an
  * unknown MAC gets nothing), with the subnet's gateway as router and the VPC's DNS address as resolver. The subnets
- * are the one thing dnsmasq reads at start, so a change of them restarts it.
+ * are the one thing dnsmasq reads at start, so a change of them restarts it. The pcloud API's service names
+ * (ec2.REGION.amazonaws.com, …) are answered with its address in the VPC (metadata.ts), when the server says so.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isIP, isIPv4 } from 'node:net';
@@ -52,8 +53,21 @@ function server(v: string): string {
   return v;
 }
 
+/** Names answered with one address in every VPC, and only with it (the pcloud API's: no upstream is asked for them). */
+export interface ServiceRecords {
+  address: string;
+  names: string[];
+}
+
+/** `host-record` lines (dnsmasq answers them itself, AAAA with no data), each name checked, the address an IPv4 one. */
+function serviceLines(services: ServiceRecords | undefined): string[] {
+  if (!services?.names.length) return [];
+  const address = ipv4(services.address, 'A service address');
+  return services.names.map((n) => `host-record=${dnsName(n, 'A service name')},${address}`);
+}
+
 /** dnsmasq's configuration for one VPC: everything it reads at start (records come from watched directories). */
-export function dnsmasqConf(dir: string, vpc: VpcDns, upstream: string[]): string {
+export function dnsmasqConf(dir: string, vpc: VpcDns, upstream: string[], services?: ServiceRecords): string {
   const listen = ipv4(vpc.listen, 'The DNS address');
   const domain = dnsName(vpc.domain, 'The DNS domain');
   const base = path(dir, 'The DNS directory');
@@ -65,6 +79,7 @@ export function dnsmasqConf(dir: string, vpc: VpcDns, upstream: string[]): strin
     'bind-dynamic', `listen-address=${listen}`, 'interface=v*', 'no-dhcp-interface=br0', 'no-dhcp-interface=uplink',
     `hostsdir=${join(base, 'hosts')}`, `local=/${domain}/`, `domain=${domain}`, 'expand-hosts', 'domain-needed', 'bogus-priv',
     ...(upstream.length ? upstream.map((s) => `server=${server(s)}`) : ['no-resolv']),
+    ...serviceLines(services),
     `dhcp-hostsfile=${join(base, 'dhcp-hosts')}`, `dhcp-leasefile=${join(base, 'leases')}`, 'dhcp-authoritative',
     ...vpc.subnets.flatMap((s) => {
       const id = tag(s.id, 'A subnet id');
@@ -116,8 +131,14 @@ export class DnsDriver implements HostDns {
   private readonly confs = new Map<string, string>();
   /** Per VPC: every change (start, records, restart) one at a time. */
   private readonly queue = new KeyedQueue();
+  private services?: ServiceRecords;
 
   constructor(private readonly units: UnitManager, private readonly dir: string, private readonly upstream: string[] = []) {}
+
+  /** Answer these names with this address in every VPC from now on (each VPC's dnsmasq takes them at its next ensure). */
+  serve(services: ServiceRecords): void {
+    this.services = { address: services.address, names: [...services.names] };
+  }
 
   private vpcDir(vpcId: string): string {
     return join(this.dir, vpcId);
@@ -131,7 +152,7 @@ export class DnsDriver implements HostDns {
     const dir = this.vpcDir(vpcId);
     let conf: string;
     try {
-      conf = dnsmasqConf(dir, vpc, this.upstream);
+      conf = dnsmasqConf(dir, vpc, this.upstream, this.services);
     } catch (err) {
       return Promise.reject(err);
     }

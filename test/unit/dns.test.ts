@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsDriver, DnsValueError, dnsUnitName, dnsmasqConf, recordFiles } from '../../src/host/dns.js';
+import { apiServiceNames } from '../../src/host/tls.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
 import { FakeUnits } from '../support/fake-host.js';
 import { FAST_TIER } from '../support/tier.js';
@@ -89,6 +90,36 @@ describe('dnsmasq files take only what they can carry', () => {
     }
     expect(() => dnsmasqConf('/d', { ...conf, domain: `${'a'.repeat(64)}.internal` }, [])).toThrow(DnsValueError);
     expect(() => dnsmasqConf('/d', conf, ['192.0.2.53#99999'])).toThrow(DnsValueError);
+  });
+
+  it('answers the API\'s service names with its address; refuses a hostile name or address, with nothing rendered', () => {
+    const services = { address: '169.254.169.252', names: apiServiceNames('eu-west-3') };
+    const text = dnsmasqConf('/d', conf, [], services);
+    expect(text).toContain('host-record=ec2.eu-west-3.amazonaws.com,169.254.169.252\n');
+    expect(text).toContain('host-record=iam.amazonaws.com,169.254.169.252\n');
+    expect(text.match(/^host-record=/gm)).toHaveLength(5);
+    expect(dnsmasqConf('/d', conf, [], { address: '169.254.169.252', names: [] })).not.toContain('host-record');
+    const hostile = [...Object.values(HOSTILE), NUL, 'a,b', 'ec2.x.amazonaws.com,6.6.6.6', 'x.com\nserver=6.6.6.6', '%', '$x', '{a}', '"q"'];
+    for (const v of hostile) {
+      expect(() => dnsmasqConf('/d', conf, [], { ...services, names: ['sts.amazonaws.com', v] })).toThrow(DnsValueError);
+      expect(() => dnsmasqConf('/d', conf, [], { ...services, address: v })).toThrow(DnsValueError);
+    }
+    expect(() => dnsmasqConf('/d', conf, [], { ...services, address: 'fd00::1' })).toThrow(DnsValueError);
+  });
+
+  it.skipIf(FAST_TIER)('the service records pass dnsmasq --test', () => {
+    const text = dnsmasqConf(join(dir, 'vpc'), conf, ['192.0.2.53'], { address: '169.254.169.252', names: apiServiceNames('us-east-1') });
+    expect(dnsmasqTest(text).status).toBe(0);
+  });
+
+  it('a VPC\'s dnsmasq restarts once to take the service names the server gives', async () => {
+    await dns.ensure(VPC, conf);
+    dns.serve({ address: '169.254.169.252', names: apiServiceNames('us-east-1') });
+    await dns.ensure(VPC, conf);
+    expect(units.started).toHaveLength(2);
+    expect(readFileSync(join(dir, VPC, 'dnsmasq.conf'), 'utf8')).toContain('host-record=sts.us-east-1.amazonaws.com,169.254.169.252\n');
+    await dns.ensure(VPC, conf);
+    expect(units.started).toHaveLength(2);
   });
 
   it.skipIf(FAST_TIER)('hosts and DHCP hosts: a hostile name is left out (the rest of its record stays), a bad address or MAC refused', () => {

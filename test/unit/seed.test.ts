@@ -8,7 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UnsafeImageError, writeSeed, type Seed } from '../../src/host/seed.js';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { kernelCloudConfig, UnsafeImageError, vendorData, writeSeed, type Seed } from '../../src/host/seed.js';
+import { PcloudCa } from '../../src/host/tls.js';
+import { HOSTILE, NUL } from '../support/hostile.js';
+import { FAST_TIER } from '../support/tier.js';
 
 let base: string;
 let root: string;
@@ -119,5 +124,94 @@ describe('writeSeed', () => {
     writeFileSync(join(root, 'root'), 'not a directory');
     await expect(writeSeed(root, seed)).rejects.toThrow(/\/root is not a directory/);
     expect(statSync(join(root, 'root')).isFile()).toBe(true);
+  });
+});
+
+/** PyYAML, the parser cloud-init reads configuration with (on hosts that have it: python3-yaml; else those checks skip). */
+const PYYAML = !FAST_TIER && spawnSync('python3', ['-c', 'import yaml']).status === 0;
+
+describe('vendor-data: pcloud\'s CA for cloud-init', () => {
+  const caDir = () => mkdtempSync(join(tmpdir(), 'pcloud-seed-ca-'));
+
+  it('is empty without certificates; with one, cloud-config whose ca_certs.trusted is exactly that certificate', async () => {
+    expect(vendorData()).toBe('');
+    const dir = caDir();
+    try {
+      const pem = new PcloudCa(dir).certificate();
+      const text = vendorData([pem]);
+      expect(text.startsWith('#cloud-config\n')).toBe(true);
+      expect(text).toContain(`ca_certs:\n  trusted:\n  - |\n    -----BEGIN CERTIFICATE-----\n    ${new X509Certificate(pem).toString().split('\n')[1]}\n`);
+      await writeSeed(root, { ...seed, caCerts: [pem] });
+      expect(tree(root)['var/lib/cloud/seed/nocloud/vendor-data']).toBe(`file 644 ${text}`);
+      // The user's own user-data is still the user's, as given.
+      expect(tree(root)['var/lib/cloud/seed/nocloud/user-data']).toBe('file 600 #!/bin/sh\necho hi\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!PYYAML)('is read by a YAML parser (as cloud-init reads it) as exactly the certificate', () => {
+    const dir = caDir();
+    try {
+      const pem = new PcloudCa(dir).certificate();
+      const parsed = spawnSync('python3', ['-c', 'import sys, yaml, json; print(json.dumps(yaml.safe_load(sys.stdin.read())))'],
+        { input: vendorData([pem, pem]), encoding: 'utf8' });
+      expect(parsed.status).toBe(0);
+      const want = new X509Certificate(pem).toString().trim() + '\n';
+      expect(JSON.parse(parsed.stdout)).toEqual({ ca_certs: { trusted: [want, want] } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses anything that is not a certificate, writing nothing', async () => {
+    const dir = caDir();
+    try {
+      const pem = new PcloudCa(dir).certificate();
+      for (const bad of [...Object.values(HOSTILE), NUL, `${pem}\nruncmd: [id]`.replace('-----END', 'x\n-----END'), 'runcmd: [id]']) {
+        expect(() => vendorData([bad])).toThrow(/not a (plain )?PEM certificate/);
+      }
+      // Text around a certificate is not carried over: only the certificate's own PEM is written.
+      expect(vendorData([`${pem}\nruncmd: [reboot]\n`])).toBe(vendorData([pem]));
+      await expect(writeSeed(root, { ...seed, caCerts: ['runcmd: [id]'] })).rejects.toThrow(/not a PEM certificate/);
+      expect(tree(root)['var/lib/cloud/seed/nocloud/meta-data']).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kernelCloudConfig: pcloud\'s CA for a VM\'s cloud-init', () => {
+  it('is one word of the kernel command line (no space, no =), short enough to fit beside the rest', () => {
+    expect(kernelCloudConfig()).toBe('');
+    const dir = mkdtempSync(join(tmpdir(), 'pcloud-seed-ca-'));
+    try {
+      const word = kernelCloudConfig([new PcloudCa(dir).certificate()]);
+      expect(word).toMatch(/^cc:[A-Za-z0-9%+/:_|-]+end_cc$/);
+      expect(word).not.toMatch(/[ =]/);
+      // The kernel's command line is 2048 bytes at most on x86; a microvm's own words take about 250.
+      expect(word.length).toBeLessThan(1600);
+      expect(() => kernelCloudConfig(['cc: runcmd end_cc'])).toThrow(/not a PEM certificate/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!PYYAML)('reads back, as cloud-init reads a command line (unquote, YAML), as exactly the certificate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcloud-seed-ca-'));
+    try {
+      const pem = new PcloudCa(dir).certificate();
+      const cmdline = `console=ttyS0 quiet ci.ds=Ec2 ${kernelCloudConfig([pem])}`;
+      // cloud-init's read_cc_from_cmdline: from "cc:" to "end_cc", URL-unquoted, then YAML.
+      const py = `import sys, json, yaml
+from urllib import parse
+c = sys.stdin.read(); b = c.find('cc:'); e = c.find('end_cc', b + 3)
+print(json.dumps(yaml.safe_load(parse.unquote(c[b + 3:e].lstrip()).replace('\\\\n', '\\n'))))`;
+      const parsed = spawnSync('python3', ['-c', py], { input: cmdline, encoding: 'utf8' });
+      expect(parsed.status, parsed.stderr).toBe(0);
+      expect(JSON.parse(parsed.stdout)).toEqual({ ca_certs: { trusted: [new X509Certificate(pem).toString().trim() + '\n'] } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
