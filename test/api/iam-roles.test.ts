@@ -50,6 +50,18 @@ describe('roles', () => {
     expect(roleNames()).not.toContain('bad-trust');
   });
 
+  it('a trust policy naming a user or role that does not exist is refused as AWS words it; one that exists is taken', async () => {
+    const trustIn = (arn: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: arn }, Action: 'sts:AssumeRole' }] });
+    const missing = await call('CreateRole', { RoleName: 'trusts-ghost', AssumeRolePolicyDocument: trustIn('arn:aws:iam::111111111111:user/ghost') });
+    expect([missing.code, missing.message]).toEqual(['MalformedPolicyDocument', 'Invalid principal in policy: "AWS":"arn:aws:iam::111111111111:user/ghost"']);
+    expect(roleNames()).not.toContain('trusts-ghost');
+    expect((await call('CreateRole', { RoleName: 'trusts-web', AssumeRolePolicyDocument: trustIn('arn:aws:iam::111111111111:role/app/web') })).status).toBe(200);
+    expect((await call('CreateRole', { RoleName: 'trusts-path', AssumeRolePolicyDocument: trustIn('arn:aws:iam::111111111111:role/web') })).code).toBe('MalformedPolicyDocument');
+    expect((await call('CreateRole', { RoleName: 'trusts-account', AssumeRolePolicyDocument: trustIn('arn:aws:iam::111111111111:root') })).status).toBe(200);
+    expect((await call('UpdateAssumeRolePolicy', { RoleName: 'trusts-web', PolicyDocument: trustIn('arn:aws:iam::111111111111:role/nope') })).code).toBe('MalformedPolicyDocument');
+    for (const n of ['trusts-web', 'trusts-account']) expect((await call('DeleteRole', { RoleName: n })).status).toBe(200);
+  });
+
   it.each([
     ['__proto__ as a path', { RoleName: 'p', Path: '__proto__' }],
     ['a name of 65 characters', { RoleName: 'r'.repeat(65) }],

@@ -46,6 +46,18 @@ describe('users', () => {
     expect(userNames()).toEqual(before);
   });
 
+  it.each([
+    ['a value with ;{}$', { 'Tags.member.1.Key': 'k', 'Tags.member.1.Value': 'a;{}$' }],
+    ['a value of 257 characters', { 'Tags.member.1.Key': 'k', 'Tags.member.1.Value': 'v'.repeat(257) }],
+    ['a key of 100 KB', { 'Tags.member.1.Key': 'k'.repeat(100 * 1024), 'Tags.member.1.Value': 'v' }],
+    ['a key with a newline', { 'Tags.member.1.Key': 'a\nb', 'Tags.member.1.Value': 'v' }],
+  ])('a tag with %s is refused, and the user is not made', async (_what, tags) => {
+    const r = await call('CreateUser', { UserName: 'tagged-badly', ...tags });
+    expect([r.status, r.code]).toEqual([400, 'ValidationError']);
+    expect(r.text.length).toBeLessThan(2000);
+    expect(userNames()).not.toContain('tagged-badly');
+  });
+
   it('__proto__ is an ordinary user', async () => {
     expect((await call('CreateUser', { UserName: '__proto__' })).status).toBe(200);
     expect((await call('TagUser', { UserName: '__proto__', 'Tags.member.1.Key': '__proto__', 'Tags.member.1.Value': 'constructor' })).status).toBe(200);
@@ -95,6 +107,22 @@ describe('access keys', () => {
     if (own.status === 200) expect(members(own.result.AccessKeyMetadata)).toHaveLength(1);
   });
 
+  it('ListAccessKeys pages one key at a time', async () => {
+    await call('CreateUser', { UserName: 'bob-pager' });
+    const first = await newKey('bob-pager');
+    const second = await newKey('bob-pager');
+    const seen: string[] = [];
+    let marker: string | undefined;
+    do {
+      const r = await call('ListAccessKeys', { UserName: 'bob-pager', MaxItems: '1', ...(marker ? { Marker: marker } : {}) });
+      seen.push(...members<{ AccessKeyId: string }>(r.result.AccessKeyMetadata).map((k) => k.AccessKeyId));
+      marker = r.result.IsTruncated === 'true' ? r.result.Marker as string : undefined;
+    } while (marker);
+    expect(seen.sort()).toEqual([first.accessKeyId, second.accessKeyId].sort());
+    for (const k of [first, second]) await call('DeleteAccessKey', { UserName: 'bob-pager', AccessKeyId: k.accessKeyId });
+    expect((await call('DeleteUser', { UserName: 'bob-pager' })).status).toBe(200);
+  });
+
   it('a third key is LimitExceeded as AWS words it, and nothing is made', async () => {
     await newKey('alice');
     const r = await call('CreateAccessKey', { UserName: 'alice' });
@@ -123,7 +151,7 @@ describe('access keys', () => {
   });
 
   it('GetAccessKeyLastUsed says when, where and for what service a key last signed', async () => {
-    const fresh = (await call('GetAccessKeyLastUsed', { AccessKeyId: api.cloud.iam.keys.list('111111111111', 'alice')[1]!.accessKeyId })).result;
+    const fresh = (await call('GetAccessKeyLastUsed', { AccessKeyId: api.cloud.iam.keys.list('111111111111', 'alice').find((k) => k.accessKeyId !== alice.accessKeyId)!.accessKeyId })).result;
     expect(fresh).toMatchObject({ UserName: 'alice', AccessKeyLastUsed: { ServiceName: 'N/A', Region: 'N/A' } });
     const used = (await call('GetAccessKeyLastUsed', { AccessKeyId: alice.accessKeyId })).result as { AccessKeyLastUsed: Record<string, string> };
     expect(used.AccessKeyLastUsed).toMatchObject({ ServiceName: 'sts', Region: 'us-east-1' });

@@ -31,10 +31,10 @@ const notFound = (id: string) => new CloudError('NoSuchEntity', `The Access Key 
 export class AccessKeys {
   constructor(private readonly db: Db, private readonly accounts: Accounts, private readonly users: Users) {}
 
-  /** The keys of a user (it must exist), or of the root. */
+  /** The keys of a user (it must exist), or of the root, by id (the order ListAccessKeys pages in). */
   list(accountId: string, user: string | undefined): KeyRow[] {
     const owner = this.owner(accountId, user);
-    return this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), owner)).orderBy(accessKeys.createdAt).all();
+    return this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), owner)).orderBy(accessKeys.accessKeyId).all();
   }
 
   private owner(accountId: string, user: string | undefined) {

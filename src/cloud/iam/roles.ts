@@ -4,7 +4,7 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { iamAttachments, iamInlinePolicies, iamInstanceProfiles, iamRoles } from '../../db/schema.js';
+import { iamAttachments, iamInlinePolicies, iamInstanceProfiles, iamRoles, iamUsers } from '../../db/schema.js';
 import { CloudError } from '../errors.js';
 import { checkDescription, checkName, checkPath, iamArn, iamId, invalid } from './names.js';
 import { checkTags, type IamTags, type Tag } from './tags.js';
@@ -53,7 +53,7 @@ export class Roles {
   create(accountId: string, input: NewRole): RoleRow {
     const name = checkName('roleName', input.name, ROLE_NAME_MAX);
     const path = checkPath('path', input.path);
-    const assumeRolePolicy = checkTrustPolicy('assumeRolePolicyDocument', input.assumeRolePolicy);
+    const assumeRolePolicy = checkTrustPolicy('assumeRolePolicyDocument', input.assumeRolePolicy, this.principalExists);
     const description = checkDescription(input.description);
     const maxSessionDuration = checkMaxSession(input.maxSessionDuration) ?? MIN_SESSION;
     const tags = checkTags(input.tags);
@@ -92,9 +92,19 @@ export class Roles {
   /** UpdateAssumeRolePolicy: a new trust policy. */
   updateTrust(accountId: string, name: string, document: string): void {
     this.require(accountId, name);
-    const assumeRolePolicy = checkTrustPolicy('policyDocument', document);
+    const assumeRolePolicy = checkTrustPolicy('policyDocument', document, this.principalExists);
     this.db.update(iamRoles).set({ assumeRolePolicy }).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).run();
   }
+
+  /** Whether a user or role ARN (`arn:aws:iam::ACCOUNT:role/PATH/NAME`) names one that exists, path and all. */
+  private readonly principalExists = (arn: string): boolean => {
+    const m = /^arn:aws:iam::(\d{12}):(user|role)(\/.*\/|\/)([^/]+)$/.exec(arn);
+    if (!m) return false;
+    const [, accountId, kind, path, name] = m as unknown as [string, string, string, string, string];
+    const table = kind === 'user' ? iamUsers : iamRoles;
+    const row = this.db.select({ path: table.path }).from(table).where(and(eq(table.accountId, accountId), eq(table.name, name))).get();
+    return row?.path === path;
+  };
 
   delete(accountId: string, name: string): void {
     checkName('roleName', name, ROLE_NAME_MAX);
