@@ -17,7 +17,6 @@ import { eq } from 'drizzle-orm';
 import { metadataServer } from '../imds/server.js';
 import { vpcApiServer } from './vpc-api.js';
 import { API_IP, isApiConnection } from '../host/metadata.js';
-import { DnsDriver } from '../host/dns.js';
 import { apiServiceNames, PcloudCa } from '../host/tls.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
@@ -116,9 +115,8 @@ program.command('serve')
     const app = createApp(cloud);
     // The API in every VPC too, over TLS with pcloud's CA, at the address the VPC's DNS gives for the service names.
     const names = apiServiceNames(cloud.config.region);
-    const ca = new PcloudCa(caDir(opts.data));
-    const vpcApi = vpcApiServer(app.fetch, () => ca.server(names, [API_IP]));
-    if (cloud.host.dns instanceof DnsDriver) cloud.host.dns.serve({ address: API_IP, names });
+    const vpcApi = vpcApiServer(app.fetch, () => cloud.host.tls.server(names, [API_IP]));
+    cloud.host.dns.serve({ address: API_IP, names });
     cloud.host.metadata.handle((vpcId, socket) => (isApiConnection(socket) ? vpcApi.connection(socket) : imds.connection(vpcId, socket)));
     await cloud.start();
     /** Once listening: the endpoint file, nginx in front of the functions, and what to try first. */

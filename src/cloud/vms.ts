@@ -92,7 +92,7 @@ export class Vms {
       const [disk, volumes] = await Promise.all([this.host.pool.forkRaw(image.id, inst.id), withVolumes(), ready]);
       return microvmUnit({
         instanceId: inst.id, vpcId: inst.vpcId, mac: inst.macAddress, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
-        artifacts: vmArtifacts(this.host.pool.vmDir(image.id)), disk, volumes, runDir, accel,
+        artifacts: vmArtifacts(this.host.pool.vmDir(image.id)), disk, volumes, runDir, accel, caCerts: [this.host.tls.certificate()],
         readyTimeoutSec: Math.max(this.config.readyTimeoutSec, accel === 'kvm' ? 120 : 600),
       });
     }

@@ -4,6 +4,8 @@
  * (test/support/fake-*.ts) too. open.ts builds the real ones from one HostConfig (config.ts).
  */
 import type { Socket } from 'node:net';
+import type { ServiceRecords } from './dns.js';
+import type { ServerCredentials } from './tls.js';
 import type { HostConfig } from './config.js';
 import type {
   DnsRecord, Edge, FunctionUnitOptions, InvokeResult, Nic, PoolKind, PortRules, VpcDns,
@@ -71,6 +73,8 @@ export interface HostNetwork {
 
 /** DNS and DHCP per VPC (dns.ts: a dnsmasq unit in the router's namespace). */
 export interface HostDns {
+  /** The pcloud API's service names and their address in every VPC (from the next start of each VPC's DNS). */
+  serve(services: ServiceRecords): void;
   ensure(vpcId: string, vpc: VpcDns): Promise<void>;
   publish(vpcId: string, records: DnsRecord[]): Promise<void>;
   release(vpcId: string, instanceId: string, ip: string, mac: string): Promise<void>;
@@ -139,4 +143,14 @@ export interface Host {
   nfs: HostNfs;
   /** Running VMs' controls (QMP under the cloud's run directory: qmp-vm-control.ts). */
   vms: VmControl;
+  /** pcloud's CA and the API's certificate it signs (tls.ts): guests trust the CA, the API in each VPC serves the certificate. */
+  tls: HostTls;
+}
+
+/** pcloud's own CA (tls.ts). */
+export interface HostTls {
+  /** The CA's certificate (PEM). */
+  certificate(): string;
+  /** The API's key and certificate for these names and addresses (kept while fresh). */
+  server(names: readonly string[], addresses: readonly string[], now?: Date): ServerCredentials;
 }

@@ -11,6 +11,7 @@ import { NfsServer } from './nfs.js';
 import { QmpVmControl } from './qmp-vm-control.js';
 import { StoragePool } from './storage.js';
 import { openUnitManager } from './units/index.js';
+import { PcloudCa } from './tls.js';
 
 /** Open the host under `dataDir`: its storage pool, its unit manager, and the drivers that act through them. */
 export async function openHost(dataDir: string, config: HostConfig): Promise<Host> {
@@ -30,5 +31,6 @@ export async function openHost(dataDir: string, config: HostConfig): Promise<Hos
     nfs: new NfsServer(units, join(run, 'nfs'), config.nfsPort),
     iscsi: new IscsiTarget(units, { controlPort: config.iscsiControlPort, port: config.iscsiPort }),
     vms: new QmpVmControl(run),
+    tls: new PcloudCa(join(dataDir, 'keys', 'tls')),
   };
 }

@@ -7,6 +7,7 @@
  * line names the datasource (`ci.ds=Ec2`), and cloud-init, seeing no AWS hardware, reads the service without a token.
  */
 import { readFileSync } from 'node:fs';
+import { kernelCloudConfig } from './seed.js';
 import { join } from 'node:path';
 import type { VmArtifacts } from './images.js';
 import { portName, routerNs } from './network.js';
@@ -28,6 +29,8 @@ export interface MicrovmOptions {
   runDir: string;
   accel: 'kvm' | 'tcg';
   readyTimeoutSec: number;
+  /** CA certificates the guest's cloud-init installs (on the kernel command line: the Ec2 datasource has no vendor-data). */
+  caCerts?: readonly string[];
 }
 
 /** The host's TSC rate: without it a TCG guest may hang calibrating against the PIT. */
@@ -64,7 +67,7 @@ export const SANDBOX = qemuOpts('on', { obsolete: 'deny', elevateprivileges: 'de
 export function microvmArgs(o: MicrovmOptions): string[] {
   const khz = tscKhz();
   const append = ['console=ttyS0', 'root=/dev/vda', 'rw', 'panic=-1', ...(khz ? [`tsc_early_khz=${khz}`] : []),
-    'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.dumbkbd', '8250.nr_uarts=1', 'cryptomgr.notests', 'ci.ds=Ec2'].join(' ');
+    'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.dumbkbd', '8250.nr_uarts=1', 'cryptomgr.notests', 'ci.ds=Ec2', ...(o.caCerts?.length ? [kernelCloudConfig(o.caCerts)] : [])].join(' ');
   return [
     'qemu-system-x86_64',
     '-M', qemuOpts('microvm', { 'x-option-roms': false, 'isa-serial': true, rtc: true }),

@@ -6,6 +6,7 @@
  * made anew when it nears its end, when the names change, or when it was not signed by this CA.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import type { HostTls } from './index.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ const rsaKeyPem = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).priv
 /** A positive serial of 16 random bytes. */
 const serial = () => `01${randomBytes(15).toString('hex')}`;
 
-export class PcloudCa {
+export class PcloudCa implements HostTls {
   constructor(private readonly dir: string) {}
 
   /** The CA's certificate (PEM), made with its key on first use. */

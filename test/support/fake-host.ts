@@ -4,6 +4,8 @@
  * test/.
  */
 import { mkdtemp, mkdir, rm, readdir, access, writeFile, readFile, copyFile, cp } from 'node:fs/promises';
+import type { ServiceRecords } from '../../src/host/dns.js';
+import { PcloudCa } from '../../src/host/tls.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
@@ -155,6 +157,8 @@ export class FakeDns implements HostDns {
   async remove(vpcId: string) { this.records.delete(vpcId); }
   readonly released: { vpcId: string; instanceId: string; ip: string; mac: string }[] = [];
   async release(vpcId: string, instanceId: string, ip: string, mac: string) { this.released.push({ vpcId, instanceId, ip, mac }); }
+  services?: ServiceRecords;
+  serve(services: ServiceRecords) { this.services = services; }
 }
 
 export class FakeMetadata implements HostMetadata {
@@ -218,7 +222,7 @@ export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: 
   const vms = new FakeVmControl(join(dir, 'run'), (id) => units.exit(`pcloud-instance@${id}`, 'success'));
   return {
     // The host's settings as they are with nothing set (nothing here reads them but the domain's q35 and image builds).
-    host: { config: hostConfigFromEnv({}), pool, units, network, dns, metadata: new FakeMetadata(), iscsi, nfs, functions, vms },
+    host: { config: hostConfigFromEnv({}), pool, units, network, dns, metadata: new FakeMetadata(), iscsi, nfs, functions, vms, tls: new PcloudCa(join(dir, 'tls')) },
     units, pool, network, dns, iscsi, nfs, functions, vms, dir,
   };
 }

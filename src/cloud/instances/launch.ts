@@ -270,6 +270,8 @@ export class Launcher {
       authorizedKeys: key?.publicKey,
       nameserver: config.networking === 'vpc' ? dnsOf(network.vpc(inst.accountId, inst.vpcId).cidr) : undefined,
       searchDomain: privateDnsDomain(config.region),
+      // pcloud's CA, which the API in the VPC answers with (cloud-init's ca_certs, in the seed's vendor-data).
+      caCerts: [this.ctx.host.tls.certificate()],
     };
   }
 
