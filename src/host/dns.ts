@@ -16,7 +16,7 @@ import { KeyedQueue } from '../serial.js';
 import { portName, routerNs } from './network.js';
 import { isFinal, type UnitManager, type UnitSpec } from './units/types.js';
 import { SERVICE_RESTART } from './units/restart.js';
-import type { DnsRecord, VpcDns } from './types.js';
+import type { ServiceRecords, DnsRecord, VpcDns } from './types.js';
 import type { HostDns } from './index.js';
 export type { DnsRecord, VpcDns } from './types.js';
 
@@ -54,11 +54,6 @@ function server(v: string): string {
 }
 
 /** Names answered with one address in every VPC, and only with it (the pcloud API's: no upstream is asked for them). */
-export interface ServiceRecords {
-  address: string;
-  names: string[];
-}
-
 /** `host-record` lines (dnsmasq answers them itself, AAAA with no data), each name checked, the address an IPv4 one. */
 function serviceLines(services: ServiceRecords | undefined): string[] {
   if (!services?.names.length) return [];

@@ -4,11 +4,9 @@
  * (test/support/fake-*.ts) too. open.ts builds the real ones from one HostConfig (config.ts).
  */
 import type { Socket } from 'node:net';
-import type { ServiceRecords } from './dns.js';
-import type { ServerCredentials } from './tls.js';
 import type { HostConfig } from './config.js';
 import type {
-  DnsRecord, Edge, FunctionUnitOptions, InvokeResult, Nic, PoolKind, PortRules, VpcDns,
+  DnsRecord, Edge, FunctionUnitOptions, InvokeResult, Nic, PoolKind, PortRules, ServerCredentials, ServiceRecords, VpcDns,
 } from './types.js';
 import type { UnitManager } from './units/types.js';
 import type { VmControl } from './vm-control.js';

@@ -7,6 +7,7 @@
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import type { HostTls } from './index.js';
+import type { ServerCredentials } from './types.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -25,12 +26,7 @@ export function apiServiceNames(region: string): string[] {
 }
 
 /** A key and certificate (PEM) for a TLS server, its CA's certificate, and when it ends. */
-export interface ServerCredentials {
-  key: string;
-  cert: string;
-  ca: string;
-  notAfter: Date;
-}
+export type { ServerCredentials } from './types.js';
 
 /** A file of pcloud's own under `dir` (the data dir's keys/): read if there, else made once, 0600, by rename. */
 function ownFile(dir: string, name: string, make: () => string, mode = 0o600): string {

@@ -101,3 +101,17 @@ export interface InvokeResult {
   log?: string;
   requestId: string;
 }
+
+/** The pcloud API's service names and the address they resolve to in every VPC (dns.ts). */
+export interface ServiceRecords {
+  address: string;
+  names: string[];
+}
+
+/** The API's TLS key and certificate (PEM), the CA that signed it, and when it expires (tls.ts). */
+export interface ServerCredentials {
+  key: string;
+  cert: string;
+  ca: string;
+  notAfter: Date;
+}

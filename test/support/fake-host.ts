@@ -4,7 +4,7 @@
  * test/.
  */
 import { mkdtemp, mkdir, rm, readdir, access, writeFile, readFile, copyFile, cp } from 'node:fs/promises';
-import type { ServiceRecords } from '../../src/host/dns.js';
+import type { ServiceRecords } from '../../src/host/types.js';
 import { PcloudCa } from '../../src/host/tls.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
