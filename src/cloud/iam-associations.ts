@@ -9,8 +9,6 @@ import type { Db } from '../db/index.js';
 import { iamInstanceProfiles, iamProfileAssociations, iamRoles, instances } from '../db/schema.js';
 import { CloudError, invalidParam, malformed, notFound } from './errors.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
-import type { AccessRequest, Decision } from './iam/authorize.js';
-import { arnOf, type Identity } from './iam/identity.js';
 import { isId, newId } from './ids.js';
 import { pageOf, type Page, type PageRequest } from './paging.js';
 
@@ -40,11 +38,6 @@ export interface Association {
   roleName?: string;
   state: 'associating' | 'associated' | 'disassociating' | 'disassociated';
   createdAt: number;
-}
-
-/** What the associations ask of IAM: only whether the caller may hand the role over. */
-export interface PassRoleCheck {
-  authorize(identity: Identity, req: AccessRequest): Decision;
 }
 
 const NAME_RE = /^[\w+=,.@-]{1,128}$/;
@@ -78,7 +71,7 @@ export class IamAssociations {
   /** Called when an instance's association ends (disassociated, replaced, or the instance gone). */
   private readonly endListeners: ((accountId: string, instanceId: string) => void)[] = [];
 
-  constructor(private readonly db: Db, private readonly iam: PassRoleCheck) {}
+  constructor(private readonly db: Db) {}
 
   /** Be told when an instance loses its association (its role's sessions are to end). */
   onEnd(fn: (accountId: string, instanceId: string) => void): void {
@@ -89,9 +82,9 @@ export class IamAssociations {
 
   /**
    * The account's instance profile the request names (by ARN, by name, or both naming the same one), which must hold a
-   * role the caller may pass (iam:PassRole, as AWS asks of whoever gives an instance a role).
+   * role (whether the caller may pass it, iam:PassRole, the API asks IAM before: src/api/ec2/access.ts).
    */
-  resolve(accountId: string, ref: ProfileRef, caller?: Identity): InstanceProfile {
+  resolve(accountId: string, ref: ProfileRef): InstanceProfile {
     const { arn, name } = ref;
     if (!arn && !name) throw new CloudError('MissingParameter', 'The request must contain the parameter iamInstanceProfile.arn or iamInstanceProfile.name');
     let profileName: string;
@@ -118,12 +111,6 @@ export class IamAssociations {
       accountId, name: row.name, id: row.profileId, arn: profileArn(accountId, path, row.name),
       roleName: role.name, roleArn: roleArn(accountId, role.path, role.name),
     };
-    if (caller && caller.kind !== 'root') {
-      const d = this.iam.authorize(caller, { action: 'iam:PassRole', resources: [{ arn: profile.roleArn }] });
-      if (!d.allowed) {
-        throw new CloudError('UnauthorizedOperation', `You are not authorized to perform this operation. User: ${arnOf(caller)} is not authorized to perform: iam:PassRole on resource: ${profile.roleArn} because ${d.explicit ? 'an explicit deny in an identity-based policy denies' : 'no identity-based policy allows'} the iam:PassRole action`);
-      }
-    }
     return profile;
   }
 

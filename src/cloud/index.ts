@@ -69,7 +69,7 @@ export class Cloud {
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
     this.iam = new Iam(db, this.accounts, config);
-    this.iamAssociations = new IamAssociations(db, this.iam);
+    this.iamAssociations = new IamAssociations(db);
     this.instanceCredentials = new InstanceCredentials(this.iamAssociations, this.iam.sessions);
     this.tags = new Tags(db);
     this.network = new Network(db, config);

@@ -13,7 +13,6 @@ import {
 import { eq } from 'drizzle-orm';
 import { startApi, until, type TestApi } from '../support/api.js';
 import { imdsFor } from '../support/imds.js';
-import { thrown } from '../support/thrown.js';
 import { dropProfile, putProfile, setProfileRole } from '../support/profile-rows.js';
 import { putRole } from '../support/iam-rows.js';
 import { instances, stsSessions } from '../../src/db/schema.js';
@@ -98,15 +97,6 @@ describe('RunInstances with IamInstanceProfile', () => {
     expect(empty.code).toBe('InvalidParameterValue');
     expect(empty.message).toContain('AddRoleToInstanceProfile');
     expect(instanceCount()).toBe(before);
-  });
-
-  it('a caller other than root needs iam:PassRole on the profile\'s role (closed until policies say otherwise)', () => {
-    const user = { kind: 'user' as const, accountId: ACCOUNT, name: 'dev', id: 'AIDAAAAAAAAAAAAAAAAA', path: '/' };
-    expect(thrown(() => api.cloud.iamAssociations.resolve(ACCOUNT, { name: 'web' }, user))).toMatchObject({
-      code: 'UnauthorizedOperation',
-      message: `You are not authorized to perform this operation. User: arn:aws:iam::${ACCOUNT}:user/dev is not authorized to perform: iam:PassRole on resource: arn:aws:iam::${ACCOUNT}:role/web-role because no identity-based policy allows the iam:PassRole action`,
-    });
-    expect(api.cloud.iamAssociations.resolve(ACCOUNT, { name: 'web' }, { kind: 'root', accountId: ACCOUNT })).toMatchObject({ roleName: 'web-role', arn: web.arn });
   });
 
   it('hostile names are refused, never echoed whole', async () => {

@@ -40,7 +40,6 @@ const ROLE_ARN = /^arn:aws:iam::(\d{12}):role(\/(?:[\x21-\x7E]*\/)?)([\w+=,.@-]{
 const CHAINED_MAX_S = 3600;
 const DEFAULT_S = 3600;
 
-export const SESSION_POLICIES_REFUSED = 'Session policies (Policy, PolicyArns) are not applied by this cloud yet: assume the role without them, or assume a role that has only the permissions the session needs.';
 
 export function denied(caller: Identity, action: string, resource: string): CloudError {
   return new CloudError('AccessDenied', `User: ${arnOf(caller)} is not authorized to perform: ${action} on resource: ${resource}`);
@@ -79,9 +78,7 @@ export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assu
 
   // A session policy is a policy like any other: malformed, it is refused in the policy language's words.
   if (req.policy !== undefined) parsePolicy(req.policy, 'identity');
-  // Sessions keep their policies (sessions.ts, identity.scope), but the evaluation does not intersect them yet: a
-  // session asking to be limited is refused rather than given the role's whole permissions.
-  if (req.policy !== undefined || req.policyArns?.length) throw new CloudError('ValidationError', SESSION_POLICIES_REFUSED);
+  // Sessions keep their policies (sessions.ts, identity.scope): the decision intersects them with the role's (decide.ts).
   const context = contextOf(caller, req);
   const who = { kind: 'aws' as const, arn: arnOf(caller), accountId: caller.accountId };
   let trust;

@@ -55,10 +55,10 @@ export class Launcher {
     const attributes = runAttributes(p, type);
     const subnet = network.pickSubnet(accountId, { subnetId: p.subnetId, availabilityZone: p.availabilityZone });
     const groups = network.securityGroupsFor(accountId, subnet.vpcId, p.securityGroupIds, p.securityGroups);
-    const profile = p.iamInstanceProfile && this.ctx.profiles.resolve(accountId, p.iamInstanceProfile, p.caller);
+    const profile = p.iamInstanceProfile && this.ctx.profiles.resolve(accountId, p.iamInstanceProfile);
     passDryRun(dryRun);
 
-    const { clientToken: _t, caller: _c, ...rest } = p;
+    const { clientToken: _t, ...rest } = p;
     const requestHash = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
     const result = db.transaction((tx) => {
       if (p.clientToken) {

@@ -17,7 +17,7 @@ export function profileRef(q: Query): ProfileRef | undefined {
 
 /** The profile the request names, checked (it exists, holds a role the caller may pass), before anything changes. */
 function namedProfile(ctx: Ctx) {
-  return ctx.cloud.iamAssociations.resolve(ctx.accountId, profileRef(ctx.q) ?? {}, ctx.identity);
+  return ctx.cloud.iamAssociations.resolve(ctx.accountId, profileRef(ctx.q) ?? {});
 }
 
 /** An association as EC2's IamInstanceProfileAssociation. */

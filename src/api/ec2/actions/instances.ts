@@ -92,7 +92,7 @@ export const instanceActions: Actions = {
   RunInstances: {
     dryRun: 'self',
     handler: (ctx) => {
-      const res = ctx.cloud.instances.run(ctx.accountId, { ...runParams(ctx.q), caller: ctx.identity }, ctx.dryRun);
+      const res = ctx.cloud.instances.run(ctx.accountId, runParams(ctx.q), ctx.dryRun);
       const first = res.instances[0]!;
       const names = groupNames(ctx.cloud, ctx.accountId);
       return {
