@@ -74,6 +74,14 @@ def credentials():
 
 credentials()
 sys.path.insert(0, opt.code)
+
+# The AWS SDK for Python as Lambda's runtime has it (its /var/runtime): boto3 installed by .ci/setup-host, under /usr
+# (every sandbox shows /usr). After the function's code and layers (PYTHONPATH), so a boto3 it brings wins; before the
+# interpreter's own packages, so Debian's older python3-boto3 (no AWS_ENDPOINT_URL) does not.
+SDK = "/usr/local/lib/pcloud/python-sdk"
+if os.path.isdir(SDK):
+    _stdlib = next((i for i, p in enumerate(sys.path) if i > 0 and p.startswith(sys.base_prefix + "/lib")), len(sys.path))
+    sys.path.insert(_stdlib, SDK)
 os.chdir(opt.code)
 TIMEOUT = float(opt.timeout)
 _handler = None
