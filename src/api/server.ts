@@ -32,6 +32,27 @@ function errorFor(service: string, code: string, message: string, status?: numbe
   return ec2Error(code, message);
 }
 
+/**
+ * A refused signature in the service's words: temporary credentials past their expiry are EC2's RequestExpired, Lambda's
+ * ExpiredTokenException, STS's and IAM's ExpiredToken (each a code the SDKs refresh credentials on); a session token
+ * that is not the key's is EC2's AuthFailure, Lambda's UnrecognizedClientException, STS's and IAM's
+ * InvalidClientTokenId; anything else as before (EC2, STS, IAM: the code with 401; Lambda: UnrecognizedClientException).
+ */
+function authErrorFor(service: string, err: AuthError): Response {
+  const query = service === 'sts' || service === 'iam';
+  if (err.code === 'ExpiredToken') {
+    if (service === 'lambda') return lambdaError('ExpiredTokenException', err.message, 403);
+    if (query) return errorFor(service, 'ExpiredToken', err.message, 403);
+    return ec2Error('RequestExpired', 'Request has expired.');
+  }
+  if (err.code === 'InvalidClientTokenId') {
+    if (service === 'lambda') return lambdaError('UnrecognizedClientException', err.message, 403);
+    if (query) return errorFor(service, 'InvalidClientTokenId', err.message, 403);
+    return ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials');
+  }
+  return errorFor(service, service === 'lambda' ? 'UnrecognizedClientException' : err.code, err.message, service === 'lambda' ? 403 : 401);
+}
+
 /** Whether the request is presigned (its parameters are then only those of its signed query), as verify() reads it. */
 const presigned = (req: Request, url: URL) => !req.headers.get('authorization') && url.searchParams.has('X-Amz-Algorithm');
 
@@ -47,7 +68,7 @@ export function createApp(cloud: Cloud): Hono {
     const service = serviceOf(c.req.raw, c.req.path);
     // The large limit only for a key pcloud knows: no one else makes it buffer 70 MB before the signature is checked.
     const key = scopeOf({ url: c.req.url, headers: c.req.raw.headers })?.accessKeyId;
-    const max = service === 'lambda' && key && cloud.accounts.findKey(key) ? MAX_LAMBDA_BODY : MAX_BODY;
+    const max = service === 'lambda' && key && cloud.iam.findKey(key) ? MAX_LAMBDA_BODY : MAX_BODY;
     const read = await readBody(c.req.raw, max);
     if ('tooLarge' in read) {
       const res = errorFor(service, 'RequestEntityTooLarge', `Request body exceeds the maximum of ${max} bytes`, 413);
@@ -70,12 +91,12 @@ export function createApp(cloud: Cloud): Hono {
     const body = bodies.get(req) ?? Buffer.alloc(0);
     let principal;
     try {
-      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.accounts.findKey(id),
+      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.iam.findKey(id),
         Date.now(), { regions: service === 'sts' || service === 'iam' ? globalRegions : regions });
     } catch (err) {
       if (err instanceof AuthError) {
         log.debug(`auth failed: ${err.message}`);
-        return errorFor(service, service === 'lambda' ? 'UnrecognizedClientException' : err.code, err.message, service === 'lambda' ? 403 : 401);
+        return authErrorFor(service, err);
       }
       throw err;
     }

@@ -539,8 +539,14 @@ export const stsSessions = sqliteTable('sts_sessions', {
   name: text('name'),
   /** assumed-role: the RoleSessionName (an instance id for an instance profile, the function name for Lambda). */
   sessionName: text('session_name'),
+  /** The role's id (AROA…) or the user's (AIDA…) when minted: a role or user deleted and made again ends the session. */
+  principalId: text('principal_id'),
   /** Who it was minted for, when pcloud minted it: 'instance:i-…' or 'function:NAME'. */
   source: text('source'),
+  /** Session policies (AssumeRole Policy, PolicyArns): JSON `{ policy?: string; policyArns: string[] }`. */
+  sessionPolicies: text('session_policies'),
+  /** Session tags (AssumeRole Tags, aws:PrincipalTag/…): JSON `[[key, value], …]`. */
+  tags: text('tags'),
   expiresAt: integer('expires_at').notNull(),
   createdAt: integer('created_at').notNull(),
 }, (t) => [index('sts_sessions_expiry').on(t.expiresAt), index('sts_sessions_source').on(t.accountId, t.source)]);

@@ -68,7 +68,7 @@ function signedBy(cloud: Cloud, req: Request): string | undefined {
     }
     // The body stays with nginx: the signature covers the hash the client declared, which the runtime shim checks.
     const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0), payload: 'declared' },
-      (k) => cloud.accounts.findKey(k), Date.now(), { regions: [cloud.config.region] });
+      (k) => cloud.iam.findKey(k), Date.now(), { regions: [cloud.config.region] });
     return principal.accountId;
   } catch (err) {
     if (err instanceof AuthError) {

@@ -4,13 +4,24 @@
  * credentials (sessions.ts), the policy language (policy/) and the decision every request gets (authorize.ts).
  */
 import type { Db } from '../../db/index.js';
-import type { Accounts } from '../accounts.js';
+import type { AccessKey, Accounts } from '../accounts.js';
 import type { CloudConfig } from '../config.js';
 import { decide, type AccessRequest, type Decision } from './authorize.js';
 import type { Identity } from './identity.js';
+import { Sessions } from './sessions.js';
 
 export class Iam {
-  constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {}
+  /** Temporary credentials: AssumeRole's, GetSessionToken's, and those pcloud mints for instances and functions. */
+  readonly sessions: Sessions;
+
+  constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
+    this.sessions = new Sessions(db);
+  }
+
+  /** The key that signs as `accessKeyId`: a long-term one (root's, a user's), else temporary credentials. */
+  findKey(accessKeyId: string): AccessKey | undefined {
+    return this.accounts.findKey(accessKeyId) ?? this.sessions.findKey(accessKeyId);
+  }
 
   /** May `identity` do what `req` asks? */
   authorize(identity: Identity, req: AccessRequest): Decision {

@@ -103,7 +103,10 @@ CREATE TABLE `sts_sessions` (
 	`kind` text NOT NULL,
 	`name` text,
 	`session_name` text,
+	`principal_id` text,
 	`source` text,
+	`session_policies` text,
+	`tags` text,
 	`expires_at` integer NOT NULL,
 	`created_at` integer NOT NULL
 );

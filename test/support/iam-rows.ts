@@ -1,0 +1,38 @@
+/**
+ * IAM rows written straight into the database, for tests of what uses roles and users (sessions, STS) without going
+ * through the IAM API that makes them.
+ */
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../../src/db/index.js';
+import { iamRoles, iamUsers } from '../../src/db/schema.js';
+import { awsId } from '../../src/cloud/iam/sessions.js';
+
+/** A trust policy letting the account's principals (its root, and whom its policies allow) assume the role. */
+export const trustAccount = (accountId: string) => JSON.stringify({
+  Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'sts:AssumeRole' }],
+});
+
+export function putRole(db: Db, r: { accountId: string; name: string; trust?: string; path?: string; maxSessionDuration?: number }): { roleId: string; arn: string } {
+  const roleId = awsId('AROA');
+  const path = r.path ?? '/';
+  db.insert(iamRoles).values({
+    accountId: r.accountId, name: r.name, roleId, path, assumeRolePolicy: r.trust ?? trustAccount(r.accountId),
+    maxSessionDuration: r.maxSessionDuration ?? 3600, createdAt: Date.now(),
+  }).run();
+  return { roleId, arn: `arn:aws:iam::${r.accountId}:role${path}${r.name}` };
+}
+
+export function dropRole(db: Db, accountId: string, name: string): void {
+  db.delete(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).run();
+}
+
+export function putUser(db: Db, u: { accountId: string; name: string; path?: string }): { userId: string; arn: string } {
+  const userId = awsId('AIDA');
+  const path = u.path ?? '/';
+  db.insert(iamUsers).values({ accountId: u.accountId, name: u.name, userId, path, createdAt: Date.now() }).run();
+  return { userId, arn: `arn:aws:iam::${u.accountId}:user${path}${u.name}` };
+}
+
+export function dropUser(db: Db, accountId: string, name: string): void {
+  db.delete(iamUsers).where(and(eq(iamUsers.accountId, accountId), eq(iamUsers.name, name))).run();
+}
