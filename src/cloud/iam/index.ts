@@ -8,13 +8,23 @@ import type { AccessKey, Accounts } from '../accounts.js';
 import type { CloudConfig } from '../config.js';
 import { decide, type AccessRequest, type Decision } from './authorize.js';
 import type { Identity } from './identity.js';
+import { Profiles } from './profiles.js';
+import { Roles } from './roles.js';
 import { Sessions } from './sessions.js';
+import { IamTags } from './tags.js';
 
 export class Iam {
+  // iam-core: users, access keys, roles, instance profiles and their tags.
+  readonly tags: IamTags;
+  readonly roles: Roles;
+  readonly profiles: Profiles;
   /** Temporary credentials: AssumeRole's, GetSessionToken's, and those pcloud mints for instances and functions. */
   readonly sessions: Sessions;
 
   constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
+    this.tags = new IamTags(db);
+    this.roles = new Roles(db, this.tags);
+    this.profiles = new Profiles(db, this.roles, this.tags);
     this.sessions = new Sessions(db);
   }
 
