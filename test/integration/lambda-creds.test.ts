@@ -73,7 +73,8 @@ describe('a Python function calls pcloud with boto3 and no keys', () => {
     names.push(name);
     await api.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Timeout: 30, Code: { ZipFile: zip({ 'app.py': HANDLER }) } }));
     const first = await invoke(name);
-    expect(first).toMatchObject({ endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), region: 'us-east-1', token: true, secret: true });
+    expect(first.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(first).toMatchObject({ region: 'us-east-1', token: true, secret: true });
     expect(String(first.boto3) >= '1.28').toBe(true);
     expect(first.key).toMatch(/^ASIA[A-Z2-7]{16}$/);
     expect(first.arn).toBe(`arn:aws:sts::${/:(\d{12}):/.exec(ROLE)![1]}:assumed-role/fn-caller-${stamp}/${name}`);
