@@ -3,7 +3,8 @@
  * Figures, not assertions. Parts:
  *   launch, units, network, describe, lambda   the earlier figures (units includes launch; see each module);
  *   container, fleet, fleet-large, dense, microvm   issue 14's targets, each against its baseline in the same run;
- *   targets   all five of those, then the verdicts; verdicts   only the verdicts, from the results files there are.
+ *   targets   all five of those, then the verdicts; verdicts   only the verdicts, from the results files there are;
+ *   iam   IAM policy evaluation per request against the root baseline (in-process, CPU only).
  * After any of the five, bench/results/targets.json is written again from every result file (each with its date).
  * With no part: every part. Sizes: BENCH_RUNS (7), BENCH_FLEET (20), BENCH_FLEET_LARGE (100), BENCH_DENSE (200),
  * BENCH_VM_RUNS (3), BENCH_SETTLE_MS (5000: a boot's settling before its memory is read), BENCH_IDLE_MS (10000),
@@ -20,11 +21,12 @@ import { benchLambda } from './lambda.js';
 import { benchContainer } from './container.js';
 import { benchFleet, benchFleetLarge } from './fleet.js';
 import { benchDense } from './dense.js';
+import { benchIam } from './iam.js';
 import { verdicts } from './targets.js';
 import { table, writeResult } from './lib.js';
 
 const TARGET_PARTS = ['container', 'fleet', 'fleet-large', 'dense', 'microvm'] as const;
-const ALL = ['units', 'network', 'describe', ...TARGET_PARTS, 'lambda'];
+const ALL = ['units', 'network', 'describe', ...TARGET_PARTS, 'lambda', 'iam'];
 const KNOWN = new Set([...ALL, 'launch', 'targets', 'verdicts']);
 const asked = process.argv.slice(2).length ? process.argv.slice(2) : (process.env.BENCH_PARTS ?? '').split(/\s+/).filter(Boolean);
 for (const a of asked) if (!KNOWN.has(a)) throw new Error(`unknown part ${a}: one of ${[...KNOWN].join(', ')}`);
@@ -136,6 +138,17 @@ if (want('microvm')) {
     ['ok', r.bare.okMs.p50, r.bare.okMs.max, r.pcloud.okMs.p50, r.pcloud.okMs.max, r.ratioP50.ok],
   ]));
   console.log('written to', writeResult('microvm', r));
+}
+
+if (want('iam')) {
+  const r = benchIam();
+  console.log(`\n(k) IAM policy evaluation: ${r.policies} policies (${r.statements} statements), ${r.requests} kinds of request; ns per request (target: ≤ 0.1 ms added)`);
+  console.log(table([
+    ['', 'p50', 'p99', 'max'],
+    ['root (no evaluation)', r.perRequestNs.baselineRoot.p50, r.perRequestNs.baselineRoot.p99, r.perRequestNs.baselineRoot.max],
+    ['evaluate()', r.perRequestNs.evaluate.p50, r.perRequestNs.evaluate.p99, r.perRequestNs.evaluate.max],
+  ]));
+  console.log(`added: p50 ${r.addedMs.p50} ms, p99 ${r.addedMs.p99} ms (${r.target.met ? 'met' : 'missed'}); written to`, writeResult('iam', r));
 }
 
 if (want('lambda')) {

@@ -11,7 +11,9 @@ import { setStrictShapes } from './model/strict.js';
 import { ec2Error, handleEc2 } from './ec2/index.js';
 import { sts } from './sts/index.js';
 import { iam } from './iam/index.js';
-import { handleQuery, queryError } from './query/endpoint.js';
+import { handleQuery, queryError, type QueryService } from './query/endpoint.js';
+import { iamAccess, iamChanges, stsAccess } from './query/access.js';
+import { originOf } from './auth/origin.js';
 import { consoleRoutes } from './console/index.js';
 import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes } from './lambda/index.js';
 
@@ -24,6 +26,10 @@ function serviceOf(req: Request, path: string): string {
   if (lambdaPathPrefixes.has(path.split('/')[1] ?? '')) return 'lambda';
   return 'ec2';
 }
+
+/** IAM and STS as the endpoint serves them: each action authorized (query/access.ts). */
+const iamService: QueryService = { ...iam, access: iamAccess, changes: iamChanges };
+const stsService: QueryService = { ...sts, access: stsAccess };
 
 function errorFor(service: string, code: string, message: string, status?: number): Response {
   if (service === 'sts') return queryError(sts, code, message, status);
@@ -89,6 +95,8 @@ export function createApp(cloud: Cloud): Hono {
     const url = new URL(req.url);
     const service = serviceOf(req, url.pathname);
     const body = bodies.get(req) ?? Buffer.alloc(0);
+    // Who is asking from where (aws:SourceIp): the socket's peer, as @hono/node-server hands it over.
+    const origin = originOf((c.env as { incoming?: { socket?: { remoteAddress?: string; encrypted?: boolean } } } | undefined)?.incoming?.socket);
     let principal;
     try {
       principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.iam.findKey(id),
@@ -100,16 +108,17 @@ export function createApp(cloud: Cloud): Hono {
       }
       throw err;
     }
+    if (!principal.temporary) cloud.accounts.used(principal.accessKeyId, principal.service, principal.region);
     switch (service) {
       case 'ec2':
         if (req.method !== 'POST' && req.method !== 'GET') return ec2Error('InvalidAction', `Method ${req.method} is not allowed`);
         // A presigned request carries its parameters in the signed query; a body (signed as empty) adds none.
-        return handleEc2(cloud, principal, presigned(req, url) ? '' : body.toString('utf8'), url.searchParams);
+        return handleEc2(cloud, principal, presigned(req, url) ? '' : body.toString('utf8'), url.searchParams, origin);
       case 'sts':
       case 'iam':
-        return handleQuery(service === 'sts' ? sts : iam, cloud, principal, (!presigned(req, url) && body.toString('utf8')) || url.search.slice(1));
+        return handleQuery(service === 'sts' ? stsService : iamService, cloud, principal, (!presigned(req, url) && body.toString('utf8')) || url.search.slice(1), origin);
       case 'lambda':
-        return handleLambda(cloud, principal, req.method, url, req.headers, body);
+        return handleLambda(cloud, principal, req.method, url, req.headers, body, origin);
       default:
         return errorFor(service, 'UnknownOperationException', `The service '${service}' is not served by this endpoint yet`, 404);
     }

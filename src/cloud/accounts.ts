@@ -18,12 +18,24 @@ export interface AccessKey {
 /** How long a looked-up key is trusted from memory. */
 const KEY_CACHE_MS = 5_000;
 
+/** A key's last use is written at most this often (it costs the hot path nothing in between). */
+const LAST_USED_EVERY_MS = 60_000;
+/** The most keys whose last write is remembered (past it the memory starts over: at worst a write more each). */
+const LAST_USED_MEMORY = 10_000;
+
 const AK_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export class Accounts {
   private readonly cache = new Map<string, { key: AccessKey; until: number }>();
+  private readonly lastUsedWritten = new Map<string, number>();
 
   constructor(private readonly db: Db) {}
+
+  /** When the account was created, if it exists. */
+  createdAt(accountId: string): Date | undefined {
+    const row = this.db.select({ createdAt: accounts.createdAt }).from(accounts).where(eq(accounts.id, accountId)).get();
+    return row && new Date(row.createdAt);
+  }
 
   ensureAccount(accountId: string): void {
     this.db.insert(accounts).values({ id: accountId, createdAt: Date.now() }).onConflictDoNothing().run();
@@ -66,6 +78,19 @@ export class Accounts {
   /** Drop a key from the cache (its status changed, it was deleted). */
   forget(accessKeyId: string): void {
     this.cache.delete(accessKeyId);
+  }
+
+  /**
+   * A long-term key signed a request (GetAccessKeyLastUsed): recorded at most once a minute per key, so the hot path
+   * pays a map lookup. Temporary keys have no row: nothing is written for them.
+   */
+  used(accessKeyId: string, service: string, region: string, now = Date.now()): void {
+    const last = this.lastUsedWritten.get(accessKeyId);
+    if (last !== undefined && now - last < LAST_USED_EVERY_MS) return;
+    if (this.lastUsedWritten.size >= LAST_USED_MEMORY) this.lastUsedWritten.clear();
+    this.lastUsedWritten.set(accessKeyId, now);
+    this.db.update(accessKeys).set({ lastUsedAt: now, lastUsedService: service, lastUsedRegion: region })
+      .where(eq(accessKeys.accessKeyId, accessKeyId)).run();
   }
 
   private loadKey(accessKeyId: string): AccessKey | undefined {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startApi, type TestApi } from '../support/api.js';
 import { putRole, putUser, trustAccount } from '../support/iam-rows.js';
 import { codeOf, credsOf, el, query, type Creds } from '../support/sts.js';
+import { HOSTILE, NUL } from '../support/hostile.js';
 import { accessKeys, stsSessions } from '../../src/db/schema.js';
 
 const ME = '111111111111';
@@ -134,9 +135,15 @@ describe('AssumeRole', () => {
 
   it('session names and role ARNs as STS validates them', async () => {
     const { arn } = putRole(api.cloud.db, { accountId: ME, name: 'names' });
-    for (const name of ['a', 'has space', 'x'.repeat(65), 'semi;colon', 'new\nline', '{}']) {
+    for (const name of ['a', 'x'.repeat(65), NUL, ...Object.values(HOSTILE)]) {
       const res = await sts({ Action: 'AssumeRole', RoleArn: arn, RoleSessionName: name });
-      expect([res.status, codeOf(res.text)], name).toEqual([400, 'ValidationError']);
+      expect([res.status, codeOf(res.text)], name.slice(0, 40)).toEqual([400, 'ValidationError']);
+      // Hostile values are refused, never echoed whole.
+      expect(res.text.length).toBeLessThan(2000);
+    }
+    for (const [what, v] of Object.entries(HOSTILE)) {
+      const res = await assume(arn, { ExternalId: v, 'Tags.member.1.Key': v, 'Tags.member.1.Value': v });
+      expect([res.status, codeOf(res.text)], what).toEqual([400, 'ValidationError']);
     }
     expect((await sts({ Action: 'AssumeRole', RoleArn: arn, RoleSessionName: 'a.b@c=d,e+f-g_h' })).status).toBe(200);
     const short = await sts({ Action: 'AssumeRole', RoleArn: 'arn:aws:iam::1:role', RoleSessionName: 'ok' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, policySize, POLICY_SIZE, knownAction, catalogueActions, type PolicyKind } from '../../src/cloud/iam/policy/index.js';
+import { parsePolicy, namedPrincipals, policySize, POLICY_SIZE, knownAction, catalogueActions, type PolicyKind } from '../../src/cloud/iam/policy/index.js';
 import { CloudError } from '../../src/cloud/errors.js';
 
 const doc = (statement: unknown, extra: Record<string, unknown> = { Version: '2012-10-17' }) => JSON.stringify({ ...extra, Statement: statement });
@@ -99,6 +99,9 @@ describe('parsePolicy: what AWS refuses, in its words', () => {
     const p = parsePolicy(doc([trust({ Principal: { AWS: ['123456789012', 'arn:aws:iam::210987654321:root', 'arn:aws:iam::123456789012:role/path/r', 'arn:aws:iam::123456789012:user/u'], Service: ['EC2.amazonaws.com'.toLowerCase()] }, Action: ['sts:AssumeRole', 'sts:TagSession'] })], { Version: '2008-10-17' }), 'trust');
     expect(p.statements[0]!.principal).toEqual({ any: false, aws: ['123456789012', '210987654321', 'arn:aws:iam::123456789012:role/path/r', 'arn:aws:iam::123456789012:user/u'], service: ['ec2.amazonaws.com'], federated: [], canonicalUser: [] });
     expect(parsePolicy(doc([trust({ Principal: { AWS: '*' } })]), 'trust').statements[0]!.principal!.any).toBe(true);
+    expect(refusal(doc([trust({ Principal: { AWS: [] } })]), 'trust')).toBe('Invalid principal in policy: com.amazon.balsa.error.InvalidPolicyException: The passed in policy has a statement with no principals!');
+    // The users and roles named, for the caller to check they exist (IAM refuses one that does not).
+    expect(namedPrincipals(p)).toEqual(['arn:aws:iam::123456789012:role/path/r', 'arn:aws:iam::123456789012:user/u']);
   });
 
   it('keys named __proto__ and friends are only ever unknown fields', () => {
@@ -113,5 +116,37 @@ describe('policy sizes', () => {
   it('counts characters other than whitespace, as AWS does, against the exported quotas', () => {
     expect(policySize('{ "a" :\n\t"b c" }\r')).toBe(10);
     expect(POLICY_SIZE).toEqual({ managed: 6144, roleInline: 10240, userInline: 2048, trust: 2048 });
+  });
+});
+
+describe('hostile documents', () => {
+  it('reads NUL, newlines, braces, dollars, percents and quotes as text; a 100 KB document parses or is refused, never crashes', () => {
+    const weird = 'a\u0000b\n;{}$%"\'`';
+    const p = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${weird}`, Condition: { StringEquals: { [`aws:PrincipalTag/${weird}`]: weird } } } }), 'identity');
+    expect(p.statements[0]!.conditions[0]!.key).toBe(`aws:principaltag/${weird}`.toLowerCase());
+    const big = JSON.stringify({ Version: '2012-10-17', Statement: { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'x'.repeat(100_000)}` } });
+    expect(parsePolicy(big, 'identity').statements).toHaveLength(1);
+    const many = JSON.stringify({ Version: '2012-10-17', Statement: Array.from({ length: 2000 }, () => ({ Effect: 'Allow', Action: '*', Resource: '*' })) });
+    expect(parsePolicy(many, 'identity').statements).toHaveLength(2000);
+    const deep = '{"Version":"2012-10-17","Statement":' + '['.repeat(50_000) + ']'.repeat(50_000) + '}';
+    expect(refusal(deep)).toBe('Syntax errors in policy.');
+    expect(refusal(doc([allow({ Resource: '${' + '{'.repeat(1000) })]))).toBe('Resource ${' + '{'.repeat(510) + '… must be in ARN format or "*".');
+  });
+
+  it('cachedPolicy gives the same parsed policy for the same text and kind, and keeps no failure', async () => {
+    const { cachedPolicy } = await import('../../src/cloud/iam/policy/index.js');
+    const text = doc(allow());
+    expect(cachedPolicy(text, 'identity')).toBe(cachedPolicy(text, 'identity'));
+    expect(cachedPolicy(text, 'identity')).not.toBe(cachedPolicy(text, 'identity', { managed: true }));
+    expect(() => cachedPolicy('{', 'identity')).toThrow(CloudError);
+  });
+
+  it('actionFor names Lambda operations by their IAM actions', async () => {
+    const { actionFor } = await import('../../src/cloud/iam/policy/index.js');
+    expect(actionFor('lambda', 'Invoke')).toBe('lambda:InvokeFunction');
+    expect(actionFor('lambda', 'InvokeWithResponseStream')).toBe('lambda:InvokeFunction');
+    expect(actionFor('lambda', 'CreateFunction')).toBe('lambda:CreateFunction');
+    expect(actionFor('ec2', 'RunInstances')).toBe('ec2:RunInstances');
+    expect(knownAction(actionFor('lambda', 'Invoke'))).toBe(true);
   });
 });

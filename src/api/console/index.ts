@@ -5,6 +5,7 @@
  * presigned query of its own (scripts). noVNC itself is served from npm's @novnc/novnc under /pcloud/novnc/.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
 import type { Cloud } from '../../cloud/index.js';
@@ -12,6 +13,8 @@ import { CloudError } from '../../cloud/errors.js';
 import { log } from '../../log.js';
 import { AuthError, verify } from '../auth/sigv4.js';
 import { ec2Error } from '../ec2/index.js';
+import { authorizeConsole } from '../ec2/access.js';
+import { originOf } from '../auth/origin.js';
 import { consolePage } from './page.js';
 import { bridgeVnc, novncFile, refuse, vncWebsocketServer } from './vnc.js';
 
@@ -36,8 +39,9 @@ export function consoleRoutes(app: Hono, cloud: Cloud): void {
     if (!id) return c.notFound();
     const url = new URL(c.req.url);
     try {
-      const principal = verify({ method: 'GET', url: url.pathname + url.search, headers: c.req.raw.headers, body: Buffer.alloc(0) }, (k) => cloud.accounts.findKey(k),
+      const principal = verify({ method: 'GET', url: url.pathname + url.search, headers: c.req.raw.headers, body: Buffer.alloc(0) }, (k) => cloud.iam.findKey(k),
         Date.now(), { regions: [cloud.config.region] });
+      authorizeConsole(cloud, principal, originOf((c.env as { incoming?: { socket?: Socket } } | undefined)?.incoming?.socket), id);
       const token = cloud.consoles.issue(principal.accountId, id);
       return c.html(consolePage(id, `/pcloud/console/${id}/websocket?token=${encodeURIComponent(token)}`));
     } catch (err) {
@@ -46,6 +50,14 @@ export function consoleRoutes(app: Hono, cloud: Cloud): void {
       throw err;
     }
   });
+}
+
+/** The account of a presigned websocket request, once its signer may open the instance's console. */
+function signedConsole(cloud: Cloud, req: IncomingMessage, id: string): string {
+  const principal = verify({ method: 'GET', url: req.url ?? '/', headers: headersOf(req), body: Buffer.alloc(0) }, (k) => cloud.iam.findKey(k),
+    Date.now(), { regions: [cloud.config.region] });
+  authorizeConsole(cloud, principal, originOf(req.socket), id);
+  return principal.accountId;
 }
 
 /** The websocket side, on the HTTP server's upgrade event. */
@@ -58,15 +70,13 @@ export function attachConsoleWebsocket(server: Server, cloud: Cloud): () => void
     let vncPath: string;
     try {
       const token = url.searchParams.get('token');
-      const accountId = token
-        ? cloud.consoles.check(token, id)
-        : verify({ method: 'GET', url: req.url ?? '/', headers: headersOf(req), body: Buffer.alloc(0) }, (k) => cloud.accounts.findKey(k),
-          Date.now(), { regions: [cloud.config.region] }).accountId;
+      // A token was given after the page's request was authorized; a presigned websocket request is authorized here.
+      const accountId = token ? cloud.consoles.check(token, id) : signedConsole(cloud, req, id);
       if (!accountId) return refuse(socket, 401, 'Unauthorized (console token invalid or expired)');
       vncPath = cloud.consoles.display(accountId, id);
     } catch (err) {
       if (err instanceof AuthError) return refuse(socket, 401, `Unauthorized (${err.message})`);
-      if (err instanceof CloudError) return refuse(socket, err.code.endsWith('NotFound') ? 404 : 409, `${err.code}: ${err.message}`);
+      if (err instanceof CloudError) return refuse(socket, err.code.endsWith('NotFound') ? 404 : err.code === 'UnauthorizedOperation' ? 403 : 409, `${err.code}: ${err.message}`);
       log.error(`console ${id}: ${(err as Error).stack}`);
       return refuse(socket, 500, 'Internal Error');
     }

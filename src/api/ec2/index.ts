@@ -5,6 +5,8 @@ import { requestId as newRequestId } from '../../cloud/ids.js';
 import { withFilterBudget } from '../../cloud/filter-budget.js';
 import { log } from '../../log.js';
 import type { Principal } from '../auth/sigv4.js';
+import { unknownOrigin, type Origin } from '../auth/origin.js';
+import { authorizeEc2 } from './access.js';
 import type { Actions, Ctx } from './context.js';
 import { statusFor } from './errors.js';
 import { Query } from './query.js';
@@ -59,7 +61,7 @@ function checkVersion(v: string | undefined): void {
   }
 }
 
-export async function handleEc2(cloud: Cloud, principal: Principal, body: string, urlQuery: URLSearchParams): Promise<Response> {
+export async function handleEc2(cloud: Cloud, principal: Principal, body: string, urlQuery: URLSearchParams, origin: Origin = unknownOrigin): Promise<Response> {
   const requestId = newRequestId();
   let action = '';
   try {
@@ -71,6 +73,8 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     checkVersion(q.str('Version'));
     const op = operation(action);
     checkInput(inputNode(model, op), q.entries());
+    // IAM's decision comes before anything else is looked at: a DryRun of a refused request is UnauthorizedOperation.
+    authorizeEc2(cloud, principal, origin, action, q);
     const ctx: Ctx = { cloud, accountId: principal.accountId, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
     // Tags given at creation are checked before anything is made: a bad one leaves no resource behind.
     for (const spec of q.tagSpecifications()) validateTags(spec.tags);

@@ -1,6 +1,9 @@
 /** nginx's questions to pcloud's API (auth_request): may a request through to a function, and to which socket. */
 import type { Cloud } from '../../cloud/index.js';
-import { AuthError, verify } from '../auth/sigv4.js';
+import { isIP } from 'node:net';
+import { AuthError, verify, type Principal } from '../auth/sigv4.js';
+import { originContext } from '../auth/origin.js';
+import { functionArn } from './access.js';
 import { log } from '../../log.js';
 
 /**
@@ -23,8 +26,9 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
   if (!cloud.functions.nginx?.authorizes(req.headers)) return undefined;
   const [kind, accountId, name, auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
   if (kind === 'invoke') {
-    const signer = signedBy(cloud, req);
-    if (!signer) return new Response(null, { status: 401 });
+    const principal = signedBy(cloud, req);
+    if (!principal) return new Response(null, { status: 401 });
+    const signer = principal.accountId;
     // The FunctionName and Qualifier as the client sent them (anything else: for the API to answer).
     let target: { ref: string; qualifier?: string } | undefined;
     try {
@@ -34,15 +38,22 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
     } catch (err) {
       if (!(err instanceof URIError || err instanceof TypeError)) throw err;
     }
-    const socket = target && await cloud.functions.invokeSocket(signer, target.ref, target.qualifier);
+    // A user or role session its policies do not allow lambda:InvokeFunction gets no socket: the API answers it
+    // (AccessDeniedException in AWS's words, as to any Invoke it refuses).
+    const socket = target && mayInvoke(cloud, principal, req, 'lambda:InvokeFunction', functionArn(principal.region, signer, target.ref, target.qualifier))
+      && await cloud.functions.invokeSocket(signer, target.ref, target.qualifier);
     // nginx/function-invoke.conf takes them ($upstream_http_x_pcloud_socket, $upstream_http_x_pcloud_account).
     return new Response(null, { status: 204, headers: socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer } : {} });
   }
   if (kind !== 'url' || !accountId || !name) return new Response(null, { status: 403 });
   // AWS_IAM: signed by the function's account, or by another its resource policy allows lambda:InvokeFunctionUrl.
-  const signer = auth === 'NONE' ? undefined : signedBy(cloud, req);
+  // And a user or role session only as far as its own policies allow lambda:InvokeFunctionUrl on the function.
+  const principal = auth === 'NONE' ? undefined : signedBy(cloud, req);
+  const signer = principal?.accountId;
   const urlId = /^\/url\/([0-9a-f]{32})\//.exec(req.headers.get('x-original-uri') ?? '')?.[1];
-  const allowed = auth === 'NONE' || signer === accountId || (signer !== undefined && urlId !== undefined && cloud.functions.urlAllows(accountId, name, urlId, signer));
+  const allowed = auth === 'NONE' || (principal !== undefined
+    && (signer === accountId || (urlId !== undefined && cloud.functions.urlAllows(accountId, name, urlId, principal.accountId)))
+    && mayInvoke(cloud, principal, req, 'lambda:InvokeFunctionUrl', cloud.functions.arn(accountId, name), new Map([['lambda:FunctionUrlAuthType', 'AWS_IAM']])));
   if (!allowed) return new Response(null, { status: 401 });
   // A function URL that is a VM's console starts the VM first (a fat lambda).
   try {
@@ -54,8 +65,25 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
   return new Response(null, { status: 204 });
 }
 
-/** The account whose key signed the original request (as nginx describes it) with a valid SigV4 signature, if any. */
-function signedBy(cloud: Cloud, req: Request): string | undefined {
+/**
+ * Whether the signer's identity policies allow the action on the function (root: always). The client's address is
+ * the one nginx gives (nginx/pcloud.conf sets X-Pcloud-Client-IP over any a client sent).
+ */
+function mayInvoke(cloud: Cloud, principal: Principal, req: Request, action: string, arn: string | undefined, extra?: ReadonlyMap<string, string>): boolean {
+  if (principal.identity.kind === 'root') return true;
+  const context = originContext(principal, { sourceIp: nginxClient(req), secure: false });
+  for (const [k, v] of extra ?? []) context.set(k, v);
+  return cloud.iam.authorize(principal.identity, { action, resources: [{ arn: arn ?? '*' }], context }).allowed;
+}
+
+/** The client's address as nginx passes it, if it is an address. */
+function nginxClient(req: Request): string | undefined {
+  const ip = req.headers.get('x-pcloud-client-ip') ?? undefined;
+  return ip !== undefined && isIP(ip) ? ip : undefined;
+}
+
+/** Who signed the original request (as nginx describes it) with a valid SigV4 signature, if anyone. */
+function signedBy(cloud: Cloud, req: Request): Principal | undefined {
   const headers = new Headers(req.headers);
   const length = req.headers.get('x-original-content-length');
   if (length) headers.set('content-length', length);
@@ -69,7 +97,7 @@ function signedBy(cloud: Cloud, req: Request): string | undefined {
     // The body stays with nginx: the signature covers the hash the client declared, which the runtime shim checks.
     const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0), payload: 'declared' },
       (k) => cloud.iam.findKey(k), Date.now(), { regions: [cloud.config.region] });
-    return principal.accountId;
+    return principal;
   } catch (err) {
     if (err instanceof AuthError) {
       log.debug(`nginx authorize: ${err.message}`);

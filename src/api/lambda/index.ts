@@ -6,6 +6,9 @@
 import type { Cloud } from '../../cloud/index.js';
 import { CloudError } from '../../cloud/errors.js';
 import type { Principal } from '../auth/sigv4.js';
+import { originContext, unknownOrigin, type Origin } from '../auth/origin.js';
+import { deniedMessage, type AccessRequest } from '../../cloud/iam/authorize.js';
+import { lambdaAccessRequest } from './access.js';
 import { log } from '../../log.js';
 import { serviceModel, type Operation } from '../model/index.js';
 import { inputNode, outputNode } from '../model/compile.js';
@@ -48,7 +51,23 @@ async function checked(op: Operation, res: Response): Promise<Response> {
   return lambdaError('ServiceException', 'An internal error has occurred');
 }
 
-export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer): Promise<Response> {
+/** The request's JSON body as an object, if it is one (CreateFunction's FunctionName is in it). */
+function jsonBody(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(body.toString('utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuse (AccessDeniedException, in AWS's words) unless the signer's identity policies allow it. */
+function authorize(cloud: Cloud, principal: Principal, origin: Origin, req: AccessRequest): void {
+  const d = cloud.iam.authorize(principal.identity, { ...req, context: originContext(principal, origin) });
+  if (!d.allowed) throw new CloudError('AccessDeniedException', deniedMessage(d));
+}
+
+export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer, origin: Origin = unknownOrigin): Promise<Response> {
   let op = '';
   try {
     const match = router.match(method, url);
@@ -60,6 +79,8 @@ export async function handleLambda(cloud: Cloud, principal: Principal, method: s
     // Query-string and header members outside their enum (X-Amz-Invocation-Type, FunctionVersion…): refused at the edge.
     const badEnum = locatedEnumError(inputNode(model, match.operation), url.searchParams, headers);
     if (badEnum) throw badEnum;
+    // IAM's decision (root may do anything: nothing to build for it).
+    if (principal.identity.kind !== 'root') authorize(cloud, principal, origin, lambdaAccessRequest(principal, op, p, url.searchParams, () => jsonBody(body)));
     const res = await handler({ cloud, accountId: principal.accountId, p, q: url.searchParams, body, headers });
     return strictShapes() ? await checked(match.operation, res) : res;
   } catch (err) {

@@ -9,7 +9,9 @@ import type { Cloud } from '../../cloud/index.js';
 import { CloudError, specOf, type ErrorSpec } from '../../cloud/errors.js';
 import { requestId as newRequestId } from '../../cloud/ids.js';
 import { log } from '../../log.js';
+import { deniedMessage, type AccessRequest } from '../../cloud/iam/authorize.js';
 import type { Principal } from '../auth/sigv4.js';
+import { originContext, unknownOrigin, type Origin } from '../auth/origin.js';
 import { inputNode, outputNode } from '../model/compile.js';
 import type { Operation, ServiceModel } from '../model/index.js';
 import { strictShapes } from '../model/strict.js';
@@ -26,6 +28,9 @@ export interface QueryCtx {
   sourceIp?: string;
 }
 
+/** What an action asks of IAM, from its input: undefined when it asks nothing (STS GetCallerIdentity, as on AWS). */
+export type QueryAccess = (action: string, input: Record<string, unknown>, principal: Principal, cloud: Cloud) => AccessRequest | undefined;
+
 export type QueryHandler = (ctx: QueryCtx) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
 export interface QueryService {
@@ -35,6 +40,13 @@ export interface QueryService {
   /** Its actions: a Map, so no Action (`__proto__`) reaches anything but an action. */
   actions: ReadonlyMap<string, QueryHandler>;
   errors: Readonly<Record<string, ErrorSpec>>;
+  /**
+   * IAM's question for each action, asked right after the input is read: a refusal is AccessDenied in AWS's words.
+   * Absent: every action is refused to anyone but root (closed by default).
+   */
+  access?: QueryAccess;
+  /** Whether an action may change what someone is allowed (its success drops the documents IAM keeps in memory). */
+  changes?: (action: string) => boolean;
 }
 
 const builder = new xml2js.Builder({ renderOpts: { pretty: false }, xmldec: { version: '1.0', encoding: 'UTF-8' } });
@@ -61,8 +73,19 @@ function successXml(svc: QueryService, action: string, op: Operation, result: Re
   });
 }
 
+/** Refuse the action (AccessDenied) unless the signer's policies allow what it asks; root may do anything. */
+function authorize(svc: QueryService, cloud: Cloud, principal: Principal, origin: Origin, action: string, input: Record<string, unknown>): void {
+  if (principal.identity.kind === 'root') return;
+  const req = svc.access ? svc.access(action, input, principal, cloud) : { action: `${svc.model.uid.split('-')[0]}:${action}`, resources: [{ arn: '*' }] };
+  if (!req) return;
+  const context = originContext(principal, origin);
+  if (req.context) for (const [k, v] of req.context) context.set(k, v);
+  const d = cloud.iam.authorize(principal.identity, { ...req, context });
+  if (!d.allowed) throw new CloudError('AccessDenied', deniedMessage(d));
+}
+
 /** Answer one request: `body` is the form body (or a presigned request's query string). */
-export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Principal, body: string, sourceIp?: string): Promise<Response> {
+export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Principal, body: string, origin: Origin = unknownOrigin): Promise<Response> {
   const requestId = newRequestId();
   let action = '';
   try {
@@ -72,7 +95,14 @@ export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Pr
     const op = svc.model.operations.get(action);
     if (!handler || !op) return queryError(svc, 'InvalidAction', `Could not find operation ${action.slice(0, 128)} for version ${svc.model.apiVersion}`, 400, requestId);
     const input = readInput(inputNode(svc.model, op), params);
-    const result = await handler({ cloud, principal, input, requestId, sourceIp });
+    authorize(svc, cloud, principal, origin, action, input);
+    let result;
+    try {
+      result = await handler({ cloud, principal, input, requestId, sourceIp: origin.sourceIp });
+    } finally {
+      // A write that failed half-way changed nothing (transactions), but dropping the cache is never wrong.
+      if (svc.changes?.(action)) cloud.iam.changed();
+    }
     return new Response(successXml(svc, action, op, result, requestId), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
   } catch (err) {
     if (err instanceof ShapeMismatch) {

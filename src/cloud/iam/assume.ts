@@ -5,8 +5,6 @@
  * MaxSessionDuration; then a role session minted (sessions.ts). A role that does not exist is refused exactly as one
  * that does not trust the caller: no one learns which roles another account has.
  */
-import { and, eq } from 'drizzle-orm';
-import { iamRoles } from '../../db/schema.js';
 import { CloudError } from '../errors.js';
 import { arnOf, type Identity } from './identity.js';
 import type { Iam } from './index.js';
@@ -74,7 +72,7 @@ export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assu
   const m = ROLE_ARN.exec(req.roleArn);
   if (!m) throw new CloudError('ValidationError', 'Request ARN is invalid');
   const [, accountId, path, name] = m as unknown as [string, string, string, string];
-  const role = iam.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).get();
+  const role = iam.roles.get(accountId, name);
   if (!role || role.path !== path) throw denied(caller, 'sts:AssumeRole', req.roleArn);
 
   // A session policy is a policy like any other: malformed, it is refused in the policy language's words.

@@ -6,35 +6,85 @@
 import type { Db } from '../../db/index.js';
 import type { AccessKey, Accounts } from '../accounts.js';
 import type { CloudConfig } from '../config.js';
-import { decide, type AccessRequest, type Decision } from './authorize.js';
+import { CloudError } from '../errors.js';
+import { deniedMessage, identityContext, type AccessRequest, type Decision } from './authorize.js';
+import { decide } from './decide.js';
+import { entityArn, type EntityKind } from './entities.js';
 import type { Identity } from './identity.js';
+import { accountSummary } from './account.js';
+import { AccessKeys } from './keys.js';
+import { Policies } from './policies.js';
 import { Profiles } from './profiles.js';
 import { Roles } from './roles.js';
-import { Sessions } from './sessions.js';
+import { Sessions, type SessionIdentity } from './sessions.js';
 import { IamTags } from './tags.js';
+import { Users } from './users.js';
 
 export class Iam {
   // iam-core: users, access keys, roles, instance profiles and their tags.
   readonly tags: IamTags;
+  readonly users: Users;
+  readonly keys: AccessKeys;
   readonly roles: Roles;
   readonly profiles: Profiles;
   /** Temporary credentials: AssumeRole's, GetSessionToken's, and those pcloud mints for instances and functions. */
   readonly sessions: Sessions;
+  /** Managed and inline policies, their attachments, and what applies to whom (documentsFor). */
+  readonly policies: Policies;
 
   constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
     this.tags = new IamTags(db);
+    this.users = new Users(db, accounts, this.tags);
+    this.keys = new AccessKeys(db, accounts, this.users);
     this.roles = new Roles(db, this.tags);
     this.profiles = new Profiles(db, this.roles, this.tags);
     this.sessions = new Sessions(db);
+    this.policies = new Policies(db, this.tags);
   }
 
-  /** The key that signs as `accessKeyId`: a long-term one (root's, a user's), else temporary credentials. */
+  /** The key that signs as `accessKeyId`: temporary credentials (ASIA…), else a long-term one (root's, a user's). */
   findKey(accessKeyId: string): AccessKey | undefined {
-    return this.accounts.findKey(accessKeyId) ?? this.sessions.findKey(accessKeyId);
+    return this.sessions.findKey(accessKeyId) ?? this.accounts.findKey(accessKeyId);
   }
 
-  /** May `identity` do what `req` asks? */
+  /** GetAccountSummary's SummaryMap for the account. */
+  summary(accountId: string): Record<string, number> {
+    return accountSummary(this.db, accountId, {
+      users: this.users.count(accountId), roles: this.roles.count(accountId), instanceProfiles: this.profiles.count(accountId),
+    });
+  }
+
+  /**
+   * May `identity` do what `req` asks? The identity's own condition keys (aws:PrincipalArn, aws:username,
+   * aws:PrincipalTag/…) are added to those the caller gives (aws:SourceIp, aws:RequestedRegion, …).
+   */
   authorize(identity: Identity, req: AccessRequest): Decision {
-    return decide(identity, req);
+    if (identity.kind === 'root') return decide(identity, req, { identity: [] });
+    // A session's scope (sessions.ts): its tags over the role's (aws:PrincipalTag/…), its policies bounding the role's.
+    const scope = (identity as SessionIdentity).scope;
+    const tags = scope?.tags.size ? new Map([...this.policies.principalTags(identity), ...scope.tags]) : this.policies.principalTags(identity);
+    const context = identityContext(identity, tags);
+    if (req.context) for (const [k, v] of req.context) context.set(k, v);
+    const limited = scope && (scope.policy !== undefined || scope.policyArns.length > 0);
+    return decide(identity, { ...req, context }, {
+      identity: this.policies.documentsFor(identity),
+      ...(limited ? { session: this.policies.sessionPolicies(identity.accountId, scope.policy, scope.policyArns) } : {}),
+    });
+  }
+
+  /** authorize(), throwing AccessDenied in AWS's words when refused (IAM's and STS's answer). */
+  require(identity: Identity, req: AccessRequest): void {
+    const d = this.authorize(identity, req);
+    if (!d.allowed) throw new CloudError('AccessDenied', deniedMessage(d));
+  }
+
+  /** The ARN of a user, role, instance profile or policy of the account by name (with its stored path, or `path`). */
+  entityArn(accountId: string, kind: EntityKind, name: string, path?: string): string {
+    return entityArn(this.db, accountId, kind, name, path);
+  }
+
+  /** Every IAM write that may change what someone is allowed calls this (the documents kept in memory are dropped). */
+  changed(): void {
+    this.policies.changed();
   }
 }

@@ -2,6 +2,7 @@
  * AWS managed policies: the ones real configurations attach by ARN (`arn:aws:iam::aws:policy/…`), with AWS's
  * documents, ids, versions and dates. Read-only: they belong to no account and every account may attach them.
  */
+import { createHash } from 'node:crypto';
 import { MANAGED } from './documents.js';
 
 export interface ManagedPolicy {
@@ -20,6 +21,16 @@ export interface ManagedPolicy {
   readonly updateDate: Date;
 }
 
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** A stable ANPA… id (AWS's shape: 17 characters of [A-Z2-7] after the prefix) for a policy whose real id is unknown. */
+export function derivedPolicyId(name: string): string {
+  const digest = createHash('sha256').update(`aws-managed-policy:${name}`).digest();
+  let id = 'ANPA';
+  for (let i = 0; i < 17; i++) id += BASE32[digest[i]! & 31];
+  return id;
+}
+
 let byArn: Map<string, ManagedPolicy> | undefined;
 let all: readonly ManagedPolicy[] | undefined;
 
@@ -27,7 +38,7 @@ function load(): Map<string, ManagedPolicy> {
   if (byArn) return byArn;
   all = MANAGED.map((m) => Object.freeze({
     arn: `arn:aws:iam::aws:policy${m.path}${m.name}`,
-    name: m.name, id: m.id, path: m.path, description: m.description, versionId: m.versionId,
+    name: m.name, id: m.id ?? derivedPolicyId(m.name), path: m.path, description: m.description, versionId: m.versionId,
     document: JSON.stringify(m.document),
     createDate: new Date(m.createDate), updateDate: new Date(m.updateDate),
   }));

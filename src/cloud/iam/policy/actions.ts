@@ -70,3 +70,16 @@ export function knownAction(action: string): boolean {
 export function catalogueActions(prefix: string): readonly string[] {
   return [...(load().get(prefix.toLowerCase()) ?? [])].map((n) => `${prefix.toLowerCase()}:${n}`);
 }
+
+/** Operations whose IAM action has another name (AWS's Lambda permissions reference); every other one is its own. */
+const ACTION_OF = new Map([
+  ['lambda:invoke', 'lambda:InvokeFunction'],
+  ['lambda:invokewithresponsestream', 'lambda:InvokeFunction'],
+  ['lambda:getlayerversionbyarn', 'lambda:GetLayerVersion'],
+]);
+
+/** The IAM action a request for `operation` of the service `prefix` is authorized as (`lambda`, `Invoke` → `lambda:InvokeFunction`). */
+export function actionFor(prefix: string, operation: string): string {
+  const own = `${prefix}:${operation}`;
+  return ACTION_OF.get(own.toLowerCase()) ?? own;
+}

@@ -4,10 +4,11 @@
  * resource), trust policies for AssumeRole (trust.ts), the action catalogue (actions.ts), the size quotas (limits.ts),
  * and AWS's managed policies (../managed/). No database, no API: callers cache parsed policies.
  */
-export { parsePolicy, type ParseOptions } from './parse.js';
+export { parsePolicy, namedPrincipals, type ParseOptions } from './parse.js';
+export { cachedPolicy } from './cache.js';
 export { evaluate, explain, type EvaluationResult, type Explanation } from './evaluate.js';
 export { trustAllows, type TrustCaller } from './trust.js';
-export { knownAction, servedService, catalogueActions } from './actions.js';
+export { knownAction, servedService, catalogueActions, actionFor } from './actions.js';
 export { POLICY_SIZE, policySize } from './limits.js';
 export { messages as policyMessages } from './messages.js';
 export type { Policy, PolicyKind, Statement, Principals } from './types.js';

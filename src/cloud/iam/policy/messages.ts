@@ -23,5 +23,6 @@ export const messages = {
   missingPrincipal: 'Missing required field Principal',
   prohibited: (field: string) => `Has prohibited field ${field}`,
   invalidPrincipal: (type: string, value: string) => `Invalid principal in policy: "${type}":"${quote(value)}"`,
+  noPrincipals: 'Invalid principal in policy: com.amazon.balsa.error.InvalidPolicyException: The passed in policy has a statement with no principals!',
   trustActions: 'AssumeRole policy may only specify STS AssumeRole actions.',
 } as const;

@@ -150,6 +150,21 @@ export function parsePolicy(json: string, kind: PolicyKind, options: ParseOption
   };
 }
 
+/**
+ * The users and roles a trust or resource policy names by ARN (not accounts, not `*`, not sessions): IAM refuses a
+ * document naming one that does not exist (`Invalid principal in policy: "AWS":"ARN"`, messages.invalidPrincipal),
+ * which the caller, who has the directory, checks.
+ */
+export function namedPrincipals(policy: Policy): string[] {
+  const out = new Set<string>();
+  for (const s of policy.statements) {
+    for (const p of [s.principal, s.notPrincipal]) {
+      for (const a of p?.aws ?? []) if (a.startsWith('arn:aws:iam::')) out.add(a);
+    }
+  }
+  return [...out];
+}
+
 function checkActionVendor(a: string): void {
   if (a === '*') return;
   const parts = a.split(':');
@@ -189,6 +204,7 @@ function principals(p: unknown): Principals {
     if (!/^[0-9a-f]{64}$/.test(v)) throw malformed(messages.invalidPrincipal('CANONICAL_USER', v));
     return v;
   });
+  if (!aws.length && !service.length && !federated.length && !canonicalUser.length) throw malformed(messages.noPrincipals);
   return { any: aws.includes('*'), aws: aws.filter((a) => a !== '*'), service, federated, canonicalUser };
 }
 

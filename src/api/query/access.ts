@@ -1,0 +1,68 @@
+/**
+ * What IAM's and STS's actions ask of IAM (the Query endpoint asks it right after reading the input): `iam:Action` on
+ * the user, role, instance profile or policy the input names (with its path, as its ARN has it), `*` where it names
+ * none; `sts:AssumeRole` on the role; nothing for GetCallerIdentity and GetSessionToken, which AWS never refuses.
+ */
+import type { EntityKind } from '../../cloud/iam/entities.js';
+import type { AccessRequest } from '../../cloud/iam/authorize.js';
+import { arnOf } from '../../cloud/iam/identity.js';
+import type { QueryAccess } from './endpoint.js';
+
+/** A name IAM could have (anything else is refused by the action itself: its authorization is then on `*`). */
+const NAME = /^[\w+=,.@-]{1,128}$/;
+const PATH = /^\/(?:[\x21-\x7e]{0,510}\/)?$/;
+const ARN_MAX = 2048;
+
+/** The input member naming the resource, in the order AWS authorizes on (a profile's role is the profile's business). */
+const NAMED: readonly (readonly [string, EntityKind])[] = [
+  ['InstanceProfileName', 'instance-profile'], ['UserName', 'user'], ['RoleName', 'role'],
+];
+
+/** The action that creates an entity of the kind: its ARN's path is the input's Path. */
+const CREATES = new Map<string, EntityKind>([
+  ['CreateUser', 'user'], ['CreateRole', 'role'], ['CreateInstanceProfile', 'instance-profile'], ['CreatePolicy', 'policy'],
+]);
+
+/** Actions that act on the calling user when no UserName is given. */
+const ON_SELF = new Set(['GetUser', 'CreateAccessKey', 'ListAccessKeys', 'UpdateAccessKey', 'DeleteAccessKey']);
+
+const text = (input: Record<string, unknown>, member: string): string | undefined => {
+  const v = input[member];
+  return typeof v === 'string' ? v : undefined;
+};
+
+export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
+  const req = (arn: string): AccessRequest => {
+    const policyArn = text(input, 'PolicyArn');
+    const context = policyArn !== undefined && policyArn.length <= ARN_MAX && /Policy$/.test(action) && /^(Attach|Detach)/.test(action)
+      ? new Map([['iam:PolicyARN', policyArn]]) : undefined;
+    return { action: `iam:${action}`, resources: [{ arn }], ...(context ? { context } : {}) };
+  };
+  const acct = principal.accountId;
+  const creates = CREATES.get(action);
+  const path = text(input, 'Path');
+  const createdPath = path !== undefined && PATH.test(path) ? path : '/';
+  for (const [member, kind] of NAMED) {
+    const name = text(input, member);
+    if (name === undefined) continue;
+    if (!NAME.test(name)) return req('*');
+    return req(cloud.iam.entityArn(acct, kind, name, creates === kind ? createdPath : undefined));
+  }
+  const policyArn = text(input, 'PolicyArn');
+  if (policyArn !== undefined) return req(policyArn.length <= ARN_MAX && policyArn.startsWith('arn:') ? policyArn : '*');
+  const policyName = text(input, 'PolicyName');
+  if (creates === 'policy' && policyName !== undefined && NAME.test(policyName)) return req(cloud.iam.entityArn(acct, 'policy', policyName, createdPath));
+  if (ON_SELF.has(action) && principal.identity.kind === 'user') return req(arnOf(principal.identity));
+  return req('*');
+};
+
+/** IAM's writes: every action but reads may change what someone is allowed. */
+export const iamChanges = (action: string) => !/^(Get|List|Generate|Simulate)/.test(action);
+
+/**
+ * STS asks no permission for who-am-I and session tokens (as AWS); AssumeRole asks sts:AssumeRole on the role in its
+ * own turn, after the role's trust policy (src/cloud/iam/assume.ts).
+ */
+const STS_OWN = new Set(['GetCallerIdentity', 'GetSessionToken', 'AssumeRole']);
+
+export const stsAccess: QueryAccess = (action) => (STS_OWN.has(action) ? undefined : { action: `sts:${action}`, resources: [{ arn: '*' }] });
