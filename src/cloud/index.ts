@@ -14,6 +14,8 @@ import { functionIdentity } from './functions/iam-bridge.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
 import { Iam } from './iam/index.js';
+import { IamAssociations } from './iam-associations.js';
+import { InstanceCredentials } from './instance-credentials.js';
 import { configFromEnv, type CloudConfig } from './config.js';
 import { Images } from './images.js';
 import { Instances } from './instances/index.js';
@@ -46,6 +48,9 @@ export class Cloud {
   readonly accounts: Accounts;
   /** IAM and STS: identities, policies, temporary credentials, and the decision on every request. */
   readonly iam: Iam;
+  /** Instance profiles on instances (EC2 IamInstanceProfile), and their roles' credentials for the metadata service. */
+  readonly iamAssociations: IamAssociations;
+  readonly instanceCredentials: InstanceCredentials;
   readonly tags: Tags;
   readonly network: Network;
   readonly keyPairs: KeyPairs;
@@ -67,6 +72,8 @@ export class Cloud {
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
     this.iam = new Iam(db, this.accounts, config);
+    this.iamAssociations = new IamAssociations(db, this.iam);
+    this.instanceCredentials = new InstanceCredentials(this.iamAssociations, this.iam.sessions);
     this.tags = new Tags(db);
     this.network = new Network(db, config);
     this.keyPairs = new KeyPairs(db);
@@ -79,7 +86,7 @@ export class Cloud {
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
     this.instances = new Instances({
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
-      volumes: this.volumes, plane: this.plane, publicIps,
+      volumes: this.volumes, plane: this.plane, publicIps, profiles: this.iamAssociations,
     });
     this.resources = new Resources({
       instances: this.instances, images: this.images, keyPairs: this.keyPairs, network: this.network, volumes: this.volumes, templates: this.instances.templates,
@@ -92,7 +99,7 @@ export class Cloud {
       owns: (accountId, instanceId) => this.instances.row(instanceId)?.accountId === accountId,
     }, undefined, functionIdentity(this.iam));
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
-    this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'));
+    this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'), this.instanceCredentials);
   }
 
   static async open(opts: CloudOptions): Promise<Cloud> {

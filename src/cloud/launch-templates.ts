@@ -124,6 +124,13 @@ function checkDescription(d: string | undefined): void {
  * as on AWS); tags of both (the request's last, so its keys win); the primary network interface's subnet, groups and
  * public address unless the request gives its own.
  */
+/** A template's IamInstanceProfile ({Arn, Name}), as RunInstances' own. */
+function profileOf(p: LaunchTemplateData | undefined): RunParams['iamInstanceProfile'] {
+  const arn = str(p?.Arn);
+  const name = str(p?.Name);
+  return arn || name ? { ...(arn ? { arn } : {}), ...(name ? { name } : {}) } : undefined;
+}
+
 export function mergeTemplate(p: RunParams, data: LaunchTemplateData): RunParams {
   const nic = objs(data.NetworkInterfaces).find((n) => (n.DeviceIndex ?? 0) === 0);
   const md = obj(data.MetadataOptions);
@@ -150,6 +157,7 @@ export function mergeTemplate(p: RunParams, data: LaunchTemplateData): RunParams
     monitoring: p.monitoring ?? bool(obj(data.Monitoring)?.Enabled),
     cpuCredits: p.cpuCredits ?? str(obj(data.CreditSpecification)?.CpuCredits),
     hibernation: p.hibernation ?? bool(obj(data.HibernationOptions)?.Configured),
+    iamInstanceProfile: p.iamInstanceProfile ?? profileOf(obj(data.IamInstanceProfile)),
   };
 }
 

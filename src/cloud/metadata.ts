@@ -9,15 +9,30 @@ import forge from 'node-forge';
 import type { Db } from '../db/index.js';
 import { instances, subnets, vpcs } from '../db/schema.js';
 import type { CloudConfig } from './config.js';
+import type { InstanceCredentials } from './instance-credentials.js';
 import { keyFile, SignedTokens } from './tokens.js';
 import { decodeUserData, type Instance } from './instances/index.js';
 import { privateDnsName } from './ip.js';
+import { log } from '../log.js';
 import type { KeyPairs } from './keypairs.js';
 import type { Network } from './network.js';
 import type { Tags } from './tags.js';
 
-/** A directory (keys in listing order; a key ending in `/` is a subdirectory) or a leaf. */
-export type MetadataNode = string | Buffer | { [name: string]: MetadataNode };
+/**
+ * A directory (keys in listing order; a key ending in `/` is a subdirectory) or a leaf; a leaf made only when it is
+ * read (role credentials are minted then), undefined if it cannot be had after all.
+ */
+export type MetadataNode = string | Buffer | (() => string | undefined) | { [name: string]: MetadataNode };
+
+/** A time as the metadata service's JSON writes it: whole seconds, UTC. */
+function imdsTime(t: Date | number): string {
+  return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A JSON object as EC2's metadata service prints it (`"Key" : "value"`, two-space indent, one member a line). */
+export function imdsJson(members: Record<string, string>): string {
+  return `{\n${Object.entries(members).map(([k, v]) => `  ${JSON.stringify(k)} : ${JSON.stringify(v)}`).join(',\n')}\n}`;
+}
 
 /** The versions EC2 answers besides `latest` (content is the same for all here). */
 export const METADATA_VERSIONS = [
@@ -47,6 +62,8 @@ export class Metadata {
     private readonly keyPairs: KeyPairs,
     private readonly tags: Tags,
     private readonly keyDir: string,
+    /** Role credentials of instances with an instance profile (none without). */
+    private readonly credentials?: InstanceCredentials,
   ) {
     this.tokens = new SignedTokens(keyDir, 'imds-token.key');
   }
@@ -111,6 +128,7 @@ export class Metadata {
       'block-device-mapping/': { ami: '/dev/xvda', root: '/dev/xvda' },
       'events/': { 'maintenance/': { history: '[]', scheduled: '[]' } },
       hostname,
+      ...this.iam(inst),
       'instance-action': 'none',
       'instance-id': inst.id,
       'instance-life-cycle': 'on-demand',
@@ -137,6 +155,39 @@ export class Metadata {
       tree['tags/'] = { 'instance/': Object.fromEntries(tags.filter((t) => !t.key.includes('/')).map((t) => [t.key, t.value])) };
     }
     return tree;
+  }
+
+  /**
+   * `iam/` of an instance with an instance profile: `info` (the profile), and `security-credentials/ROLE` (the role's
+   * credentials, minted when read) while the profile has a role. Nothing for an instance without one, as on EC2.
+   */
+  private iam(inst: Instance): { [name: string]: MetadataNode } {
+    const creds = this.credentials;
+    const current = creds?.roleFor(inst.id);
+    if (!creds || !current) return {};
+    const { association, roleName } = current;
+    const info = imdsJson({
+      Code: 'Success', LastUpdated: imdsTime(association.createdAt), InstanceProfileArn: association.profile.arn, InstanceProfileId: association.profile.id,
+    });
+    const roles = Object.create(null) as { [name: string]: MetadataNode };
+    if (roleName !== undefined) {
+      roles[roleName] = () => {
+        let held;
+        try {
+          held = creds.for(inst.id);
+        } catch (err) {
+          log.warn(`role credentials of ${inst.id}: ${(err as Error).message}`);
+          return undefined;
+        }
+        if (!held || held.roleName !== roleName) return undefined;
+        const c = held.credentials;
+        return imdsJson({
+          Code: 'Success', LastUpdated: imdsTime(held.lastUpdated), Type: 'AWS-HMAC', AccessKeyId: c.accessKeyId,
+          SecretAccessKey: c.secretAccessKey, Token: c.sessionToken, Expiration: imdsTime(c.expiration),
+        });
+      };
+    }
+    return { 'iam/': { info, 'security-credentials/': roles } };
   }
 
   /** `dynamic/`: the instance identity document and its signatures. */

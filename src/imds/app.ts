@@ -34,8 +34,9 @@ function status(code: 400 | 401 | 403 | 404 | 405, reason: string): Response {
 }
 
 /** A directory as EC2 lists it: one entry per line, subdirectories with a trailing slash; a leaf as itself. */
-function render(node: MetadataNode): string | Buffer {
+function render(node: MetadataNode): string | Buffer | undefined {
   if (typeof node === 'string' || Buffer.isBuffer(node)) return node;
+  if (typeof node === 'function') return node();
   return Object.keys(node).join('\n');
 }
 
@@ -43,7 +44,7 @@ function render(node: MetadataNode): string | Buffer {
 function walk(tree: MetadataNode, segments: string[]): MetadataNode | undefined {
   let node: MetadataNode | undefined = tree;
   for (const seg of segments) {
-    if (node === undefined || typeof node === 'string' || Buffer.isBuffer(node)) return undefined;
+    if (node === undefined || typeof node === 'string' || typeof node === 'function' || Buffer.isBuffer(node)) return undefined;
     const dir: { [name: string]: MetadataNode } = node;
     const key = Object.keys(dir).find((k) => k === seg || k === `${seg}/` || (/^\d+$/.test(seg) && k.startsWith(`${seg}=`)));
     node = key === undefined ? undefined : dir[key];
@@ -96,7 +97,8 @@ export function metadataApp(metadata: Metadata): Hono<MetadataEnv> {
     if (area === 'user-data' && !rest.length) return userData ? ok(userData, 'application/octet-stream') : status(404, 'Not Found');
     const tree = area === 'meta-data' ? metadata.metaData(inst) : area === 'dynamic' ? metadata.dynamic(inst) : undefined;
     const node = tree && walk(tree, rest);
-    return node === undefined ? status(404, 'Not Found') : ok(render(node));
+    const body = node === undefined ? undefined : render(node);
+    return body === undefined ? status(404, 'Not Found') : ok(body);
   });
 
   app.all('*', () => status(405, 'Method Not Allowed'));

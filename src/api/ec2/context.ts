@@ -1,10 +1,13 @@
 import type { Cloud } from '../../cloud/index.js';
 import { passDryRun } from '../../cloud/errors.js';
+import type { Identity } from '../../cloud/iam/identity.js';
 import type { Query } from './query.js';
 
 export interface Ctx {
   cloud: Cloud;
   accountId: string;
+  /** Who signed the request (root, a user, a role session). */
+  identity: Identity;
   region: string;
   q: Query;
   requestId: string;

@@ -28,10 +28,11 @@ import { addressActions } from './actions/addresses.js';
 import { natGatewayActions } from './actions/nat-gateways.js';
 import { launchTemplateActions } from './actions/launch-templates.js';
 import { unofferedActions } from './actions/unoffered.js';
+import { iamProfileActions } from './actions/iam-profiles.js';
 
 /** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
 export const actions = new Map(Object.entries({
-  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...launchTemplateActions, ...addressActions, ...natGatewayActions, ...unofferedActions,
+  ...instanceActions, ...imageActions, ...keyPairActions, ...tagActions, ...vpcActions, ...securityGroupActions, ...routingActions, ...regionActions, ...volumeActions, ...launchTemplateActions, ...addressActions, ...natGatewayActions, ...iamProfileActions, ...unofferedActions,
 } satisfies Actions));
 
 /** The actions answered as AWS answers where a feature is not offered (the coverage table tells them apart). */
@@ -75,7 +76,7 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     checkInput(inputNode(model, op), q.entries());
     // IAM's decision comes before anything else is looked at: a DryRun of a refused request is UnauthorizedOperation.
     authorizeEc2(cloud, principal, origin, action, q);
-    const ctx: Ctx = { cloud, accountId: principal.accountId, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
+    const ctx: Ctx = { cloud, accountId: principal.accountId, identity: principal.identity, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
     // Tags given at creation are checked before anything is made: a bad one leaves no resource behind.
     for (const spec of q.tagSpecifications()) validateTags(spec.tags);
     if (def.dryRun !== 'self') passDryRun(ctx.dryRun);

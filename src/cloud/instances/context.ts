@@ -9,6 +9,7 @@ import type { Host } from '../../host/index.js';
 import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';
 import type { CloudConfig } from '../config.js';
+import type { IamAssociations } from '../iam-associations.js';
 import type { Images } from '../images.js';
 import type { KeyPairs } from '../keypairs.js';
 import type { Network } from '../network.js';
@@ -32,6 +33,8 @@ export interface InstanceDeps {
   volumes: Volumes;
   plane: VpcPlane;
   publicIps: PublicIps;
+  /** Instance profiles on instances (IamInstanceProfile). */
+  profiles: IamAssociations;
 }
 
 export class InstanceContext implements InstanceDeps {
@@ -46,6 +49,7 @@ export class InstanceContext implements InstanceDeps {
   readonly volumes: Volumes;
   readonly plane: VpcPlane;
   readonly publicIps: PublicIps;
+  readonly profiles: IamAssociations;
   /** Every transition of one instance, one at a time. */
   private readonly locks = new KeyedQueue((id, err) => log.error(`instance ${id}: ${err.message}`));
 
@@ -61,6 +65,7 @@ export class InstanceContext implements InstanceDeps {
     this.volumes = deps.volumes;
     this.plane = deps.plane;
     this.publicIps = deps.publicIps;
+    this.profiles = deps.profiles;
   }
 
   /** The instance's record, whatever its account (internal callers). */
@@ -74,6 +79,8 @@ export class InstanceContext implements InstanceDeps {
     this.db.update(instances).set({
       ...extra, state, updatedAt: now, ...(state === 'terminated' ? { terminatedAt: now } : {}),
     }).where(eq(instances.id, id)).run();
+    // A terminated instance has no instance profile any more, nor its role's sessions.
+    if (state === 'terminated') this.profiles.instanceGone(id);
     log.debug(`instance ${id} → ${state}`);
   }
 

@@ -55,9 +55,10 @@ export class Launcher {
     const attributes = runAttributes(p, type);
     const subnet = network.pickSubnet(accountId, { subnetId: p.subnetId, availabilityZone: p.availabilityZone });
     const groups = network.securityGroupsFor(accountId, subnet.vpcId, p.securityGroupIds, p.securityGroups);
+    const profile = p.iamInstanceProfile && this.ctx.profiles.resolve(accountId, p.iamInstanceProfile, p.caller);
     passDryRun(dryRun);
 
-    const { clientToken: _t, ...rest } = p;
+    const { clientToken: _t, caller: _c, ...rest } = p;
     const requestHash = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
     const result = db.transaction((tx) => {
       if (p.clientToken) {
@@ -91,6 +92,7 @@ export class Launcher {
         rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now,
       }));
       for (const r of rows) tx.insert(instances).values(r).run();
+      if (profile) this.ctx.profiles.launched(tx, profile, rows.map((r) => r.id), now);
       // From a template: AWS's own tags naming it (tenants cannot write aws: keys; DescribeTags and Terraform read them).
       if (p.fromTemplate) {
         const { id: templateId, version } = p.fromTemplate;

@@ -6,6 +6,8 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { instances, type MetadataOptions } from '../../db/schema.js';
 import type { Filter } from '../filters.js';
+import type { ProfileRef } from '../iam-associations.js';
+import type { Identity } from '../iam/identity.js';
 import type { Tag } from '../tags.js';
 
 export type Instance = typeof instances.$inferSelect;
@@ -52,6 +54,10 @@ export interface RunParams {
   monitoring?: boolean;
   cpuCredits?: string;
   hibernation?: boolean;
+  /** IamInstanceProfile: the instance profile (by ARN or name) whose role the instances' software gets credentials of. */
+  iamInstanceProfile?: ProfileRef;
+  /** Who launches (iam:PassRole is theirs to have for a profile's role); the account's root when absent. */
+  caller?: Identity;
   /** LaunchTemplate: the template (by id or name) and version whose data the request's parameters are merged over. */
   launchTemplate?: { id?: string; name?: string; version?: string };
   /** The template and version the merge came from (set by the merge, not by the request). */

@@ -8,6 +8,7 @@ import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
 import type { Query } from '../query.js';
 import { groupNames, groupSet, instanceShape, stateShape, type GroupNames } from '../shapes.js';
+import { profileRef } from './iam-profiles.js';
 
 function runParams(q: Query): RunParams {
   const md = q.sub('MetadataOptions');
@@ -34,6 +35,7 @@ function runParams(q: Query): RunParams {
     monitoring: q.bool('Monitoring.Enabled'),
     cpuCredits: q.str('CreditSpecification.CpuCredits') || undefined,
     hibernation: q.bool('HibernationOptions.Configured'),
+    iamInstanceProfile: profileRef(q),
     launchTemplate: q.has('LaunchTemplate') ? {
       id: q.str('LaunchTemplate.LaunchTemplateId') || undefined,
       name: q.str('LaunchTemplate.LaunchTemplateName') || undefined,
@@ -54,8 +56,13 @@ function metadataOptions(md: Query): Partial<MetadataOptions> {
 }
 
 function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
-  const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
-  return rows.map((r) => instanceShape(ctx.cloud, r, tags.get(r.id), names));
+  const ids = rows.map((r) => r.id);
+  const tags = ctx.cloud.tags.of(ids);
+  const profiles = ctx.cloud.iamAssociations.ofInstances(ids);
+  return rows.map((r) => {
+    const profile = profiles.get(r.id)?.profile;
+    return { ...instanceShape(ctx.cloud, r, tags.get(r.id), names), iamInstanceProfile: profile && { arn: profile.arn, id: profile.id } };
+  });
 }
 
 function changes(list: StateChange[]) {
@@ -85,7 +92,7 @@ export const instanceActions: Actions = {
   RunInstances: {
     dryRun: 'self',
     handler: (ctx) => {
-      const res = ctx.cloud.instances.run(ctx.accountId, runParams(ctx.q), ctx.dryRun);
+      const res = ctx.cloud.instances.run(ctx.accountId, { ...runParams(ctx.q), caller: ctx.identity }, ctx.dryRun);
       const first = res.instances[0]!;
       const names = groupNames(ctx.cloud, ctx.accountId);
       return {

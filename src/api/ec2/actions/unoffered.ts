@@ -99,6 +99,4 @@ export const unofferedActions: Actions = {
   // No capacity reservations or dedicated hosts.
   DescribeCapacityReservations: none('capacityReservationSet', { param: 'CapacityReservationId', code: 'InvalidCapacityReservationId.NotFound', what: 'capacity reservation ID' }),
   DescribeHosts: none('hostSet', { param: 'HostId', code: 'InvalidHostID.NotFound', what: 'host ID' }),
-  // No instance profiles (no IAM here): no instance has one associated.
-  DescribeIamInstanceProfileAssociations: none('iamInstanceProfileAssociationSet', { param: 'AssociationId', code: 'InvalidAssociationID.NotFound', what: 'association ID' }),
 };

@@ -1,0 +1,249 @@
+/**
+ * Instance profiles on instances (EC2's IamInstanceProfile): which profile, hence which role, each instance has. One
+ * association at a time per instance, made at launch (RunInstances, a launch template) or later
+ * (AssociateIamInstanceProfile), replaced or removed by the API, and gone with its instance. The role's credentials in
+ * the metadata service follow it (instance-credentials.ts listens to its ends).
+ */
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { iamInstanceProfiles, iamProfileAssociations, iamRoles, instances } from '../db/schema.js';
+import { CloudError, invalidParam, malformed, notFound } from './errors.js';
+import { filterRows, type Fields, type Filter } from './filters.js';
+import type { AccessRequest, Decision } from './iam/authorize.js';
+import { arnOf, type Identity } from './iam/identity.js';
+import { isId, newId } from './ids.js';
+import { pageOf, type Page, type PageRequest } from './paging.js';
+
+/** What the request names: `IamInstanceProfile.Arn` and/or `.Name`. */
+export interface ProfileRef {
+  arn?: string;
+  name?: string;
+}
+
+/** A profile an instance may have: it exists in the account and holds a role. */
+export interface InstanceProfile {
+  accountId: string;
+  name: string;
+  /** AIPA… */
+  id: string;
+  arn: string;
+  roleName: string;
+  roleArn: string;
+}
+
+export interface Association {
+  id: string;
+  accountId: string;
+  instanceId: string;
+  profile: { name: string; id: string; arn: string };
+  /** The profile's role now (a profile's role can be removed or changed after the association was made). */
+  roleName?: string;
+  state: 'associating' | 'associated' | 'disassociating' | 'disassociated';
+  createdAt: number;
+}
+
+/** What the associations ask of IAM: only whether the caller may hand the role over. */
+export interface PassRoleCheck {
+  authorize(identity: Identity, req: AccessRequest): Decision;
+}
+
+const NAME_RE = /^[\w+=,.@-]{1,128}$/;
+/** `arn:aws:iam::ACCOUNT:instance-profile/PATH/NAME` (path `/` or `/…/`, at most 512 characters). */
+const ARN_RE = /^arn:aws:iam::(\d{12}):instance-profile(\/(?:[\x21-\x7e]{1,510}\/)?)([\w+=,.@-]{1,128})$/;
+
+/** A value echoed in an error: short and printable (hostile values are long and carry control characters). */
+function shown(v: string): string {
+  return v.slice(0, 128).replace(/[^\x20-\x7e]/g, '?');
+}
+
+const badName = (name: string) => invalidParam(`Value (${shown(name)}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name`);
+const badArn = (arn: string) => invalidParam(`Value (${shown(arn)}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`);
+
+export const profileArn = (accountId: string, path: string, name: string) => `arn:aws:iam::${accountId}:instance-profile${path}${name}`;
+const roleArn = (accountId: string, path: string, name: string) => `arn:aws:iam::${accountId}:role${path}${name}`;
+
+const fields: Fields<Association> = {
+  'instance-id': (a) => a.instanceId,
+  state: (a) => a.state,
+};
+
+/** An association id as EC2 makes them (`iip-assoc-` and 17 hex digits; 8 for old ones), or AWS's refusal. */
+function checkAssociationId(id: string): void {
+  if (!/^iip-assoc-[0-9a-f]{8}(?:[0-9a-f]{9})?$/.test(id)) throw invalidParam(`Value (${shown(id)}) for parameter associationId is invalid. Invalid value for associationId.`);
+}
+
+type Row = typeof iamProfileAssociations.$inferSelect;
+
+export class IamAssociations {
+  /** Called when an instance's association ends (disassociated, replaced, or the instance gone). */
+  private readonly endListeners: ((accountId: string, instanceId: string) => void)[] = [];
+
+  constructor(private readonly db: Db, private readonly iam: PassRoleCheck) {}
+
+  /** Be told when an instance loses its association (its role's sessions are to end). */
+  onEnd(fn: (accountId: string, instanceId: string) => void): void {
+    this.endListeners.push(fn);
+  }
+
+  // ---------------------------------------------------------------- the profile a request names
+
+  /**
+   * The account's instance profile the request names (by ARN, by name, or both naming the same one), which must hold a
+   * role the caller may pass (iam:PassRole, as AWS asks of whoever gives an instance a role).
+   */
+  resolve(accountId: string, ref: ProfileRef, caller?: Identity): InstanceProfile {
+    const { arn, name } = ref;
+    if (!arn && !name) throw new CloudError('MissingParameter', 'The request must contain the parameter iamInstanceProfile.arn or iamInstanceProfile.name');
+    let profileName: string;
+    if (arn) {
+      const m = ARN_RE.exec(arn);
+      if (!m || m[1] !== accountId || (name && name !== m[3])) throw badArn(arn);
+      profileName = m[3]!;
+    } else {
+      if (!NAME_RE.test(name!)) throw badName(name!);
+      profileName = name!;
+    }
+    const row = this.db.select().from(iamInstanceProfiles)
+      .where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.name, profileName))).get();
+    const wrong = () => (arn ? badArn(arn) : badName(profileName));
+    if (!row) throw wrong();
+    const path = row.path;
+    if (arn && arn !== profileArn(accountId, path, row.name)) throw wrong();
+    const role = row.roleName === null ? undefined
+      : this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, row.roleName))).get();
+    if (!role) {
+      throw invalidParam(`Value (${shown(arn ?? profileName)}) for parameter iamInstanceProfile.${arn ? 'arn' : 'name'} is invalid. The instance profile ${row.name} has no role: add one with AddRoleToInstanceProfile, then try again.`);
+    }
+    const profile: InstanceProfile = {
+      accountId, name: row.name, id: row.profileId, arn: profileArn(accountId, path, row.name),
+      roleName: role.name, roleArn: roleArn(accountId, role.path, role.name),
+    };
+    if (caller && caller.kind !== 'root') {
+      const d = this.iam.authorize(caller, { action: 'iam:PassRole', resources: [{ arn: profile.roleArn }] });
+      if (!d.allowed) {
+        throw new CloudError('UnauthorizedOperation', `You are not authorized to perform this operation. User: ${arnOf(caller)} is not authorized to perform: iam:PassRole on resource: ${profile.roleArn} because ${d.explicit ? 'an explicit deny in an identity-based policy denies' : 'no identity-based policy allows'} the iam:PassRole action`);
+      }
+    }
+    return profile;
+  }
+
+  // ---------------------------------------------------------------- launch
+
+  /** RunInstances with a profile: the new instances' associations, written in the launch's own transaction. */
+  launched(tx: Pick<Db, 'insert'>, profile: InstanceProfile, instanceIds: readonly string[], now = Date.now()): void {
+    for (const instanceId of instanceIds) {
+      tx.insert(iamProfileAssociations).values({
+        associationId: newId('iip-assoc'), accountId: profile.accountId, instanceId, profileName: profile.name, state: 'associated', createdAt: now,
+      }).run();
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The instance's association, if it has one. */
+  ofInstance(instanceId: string): Association | undefined {
+    const row = this.db.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId)).get();
+    return row && this.view(row);
+  }
+
+  /** DescribeInstances' iamInstanceProfile, for many instances at once. */
+  ofInstances(instanceIds: readonly string[]): Map<string, Association> {
+    if (!instanceIds.length) return new Map();
+    const rows = this.db.select().from(iamProfileAssociations).where(inArray(iamProfileAssociations.instanceId, [...instanceIds])).all();
+    return new Map(rows.flatMap((r) => {
+      const a = this.view(r);
+      return a ? [[a.instanceId, a] as const] : [];
+    }));
+  }
+
+  /** DescribeIamInstanceProfileAssociations: by id (each must exist), filtered (instance-id, state), a page at a time. */
+  describe(accountId: string, q: { ids: string[]; filters: Filter[] } & PageRequest): Page<Association> {
+    for (const id of q.ids) checkAssociationId(id);
+    const rows = this.db.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.accountId, accountId))
+      .orderBy(asc(iamProfileAssociations.createdAt), asc(iamProfileAssociations.associationId)).all();
+    const all = rows.flatMap((r) => this.view(r) ?? []);
+    const missing = q.ids.filter((id) => !all.some((a) => a.id === id));
+    if (missing.length) throw notFound('InvalidAssociationID.NotFound', missing.join(', '));
+    const named = q.ids.length ? all.filter((a) => q.ids.includes(a.id)) : all;
+    return pageOf(filterRows(named, q.filters, fields), q);
+  }
+
+  /** The account's association by id, or AWS's error. */
+  get(accountId: string, associationId: string): Association {
+    checkAssociationId(associationId);
+    const row = this.db.select().from(iamProfileAssociations)
+      .where(and(eq(iamProfileAssociations.accountId, accountId), eq(iamProfileAssociations.associationId, associationId))).get();
+    const a = row && this.view(row);
+    if (!a) throw notFound('InvalidAssociationID.NotFound', associationId);
+    return a;
+  }
+
+  // ---------------------------------------------------------------- changes
+
+  /** AssociateIamInstanceProfile: the instance (not terminated) gets the profile, if it has none yet. */
+  associate(accountId: string, instanceId: string, profile: InstanceProfile, now = Date.now()): Association {
+    this.checkInstance(accountId, instanceId);
+    return this.db.transaction((tx) => {
+      const current = tx.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId)).get();
+      if (current) throw new CloudError('IncorrectState', `There is an existing association for instance ${instanceId}`);
+      const row = { associationId: newId('iip-assoc'), accountId, instanceId, profileName: profile.name, state: 'associated', createdAt: now };
+      tx.insert(iamProfileAssociations).values(row).run();
+      return { ...this.view(row)!, state: 'associating' };
+    });
+  }
+
+  /** DisassociateIamInstanceProfile: the association goes, and its role's sessions with it. */
+  disassociate(accountId: string, associationId: string): Association {
+    const a = this.get(accountId, associationId);
+    this.db.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, a.id)).run();
+    this.ended(accountId, a.instanceId);
+    return { ...a, state: 'disassociating' };
+  }
+
+  /** ReplaceIamInstanceProfileAssociation: a new association (a new id) with the other profile, in one step. */
+  replace(accountId: string, associationId: string, profile: InstanceProfile, now = Date.now()): Association {
+    const a = this.get(accountId, associationId);
+    this.checkInstance(accountId, a.instanceId);
+    const row = { associationId: newId('iip-assoc'), accountId, instanceId: a.instanceId, profileName: profile.name, state: 'associated', createdAt: now };
+    this.db.transaction((tx) => {
+      tx.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, a.id)).run();
+      tx.insert(iamProfileAssociations).values(row).run();
+    });
+    this.ended(accountId, a.instanceId);
+    return { ...this.view(row)!, state: 'associating' };
+  }
+
+  /** The instance was terminated (or its record forgotten): its association and its role's sessions go. */
+  instanceGone(instanceId: string): void {
+    const rows = this.db.delete(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId))
+      .returning({ accountId: iamProfileAssociations.accountId }).all();
+    for (const r of rows) this.ended(r.accountId, instanceId);
+  }
+
+  private ended(accountId: string, instanceId: string): void {
+    for (const fn of this.endListeners) fn(accountId, instanceId);
+  }
+
+  /** Associations are made for the account's instances that still exist (not shutting down or terminated). */
+  private checkInstance(accountId: string, instanceId: string): void {
+    if (!isId('i', instanceId)) throw malformed('InvalidInstanceID.Malformed', instanceId);
+    const inst = this.db.select({ state: instances.state }).from(instances)
+      .where(and(eq(instances.accountId, accountId), eq(instances.id, instanceId))).get();
+    if (!inst) throw notFound('InvalidInstanceID.NotFound', instanceId);
+    if (inst.state === 'shutting-down' || inst.state === 'terminated') {
+      throw new CloudError('IncorrectInstanceState', `The instance '${instanceId}' is ${inst.state}: an instance profile can be associated with a running or stopped instance only.`);
+    }
+  }
+
+  /** A row as the API shows it: its profile's id and ARN as they are now (undefined if the profile is gone). */
+  private view(row: Row): Association | undefined {
+    const p = this.db.select().from(iamInstanceProfiles)
+      .where(and(eq(iamInstanceProfiles.accountId, row.accountId), eq(iamInstanceProfiles.name, row.profileName))).get();
+    if (!p) return undefined;
+    return {
+      id: row.associationId, accountId: row.accountId, instanceId: row.instanceId, state: row.state as Association['state'],
+      profile: { name: p.name, id: p.profileId, arn: profileArn(row.accountId, p.path, p.name) }, createdAt: row.createdAt,
+      ...(p.roleName !== null ? { roleName: p.roleName } : {}),
+    };
+  }
+}

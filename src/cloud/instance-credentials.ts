@@ -1,0 +1,89 @@
+/**
+ * An instance's role credentials, as the metadata service hands them out (iam/security-credentials/ROLE): a session of
+ * its profile's role named after the instance, minted by STS, reused while it has more than a quarter of an hour left
+ * and minted anew before (so Expiration moves forward, as EC2 rotates them), or at once when the profile's role
+ * changed. When the association ends (disassociated, replaced, the instance gone) its sessions end too.
+ */
+import type { Association, IamAssociations } from './iam-associations.js';
+
+export interface RoleCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: Date;
+}
+
+/** What instance credentials need of STS (cloud.iam.sessions). */
+export interface RoleSessions {
+  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string }): RoleCredentials;
+  /** End every session minted for `source`. */
+  endFor(accountId: string, source: string): number;
+}
+
+/** How long an instance's session lasts (as EC2's: six hours), and how long before its end a new one is minted. */
+export const SESSION_SECONDS = 6 * 3600;
+export const RENEW_BEFORE_MS = 15 * 60_000;
+
+export interface InstanceRoleCredentials {
+  association: Association;
+  roleName: string;
+  credentials: RoleCredentials;
+  /** When these credentials were minted (iam/security-credentials' LastUpdated). */
+  lastUpdated: Date;
+}
+
+interface Held {
+  associationId: string;
+  roleName: string;
+  credentials: RoleCredentials;
+  lastUpdated: Date;
+}
+
+export const sourceOf = (instanceId: string) => `instance:${instanceId}`;
+
+export class InstanceCredentials {
+  private readonly held = new Map<string, Held>();
+
+  constructor(
+    private readonly associations: IamAssociations,
+    private readonly sessions: RoleSessions,
+    private readonly clock: () => number = Date.now,
+  ) {
+    associations.onEnd((accountId, instanceId) => this.end(accountId, instanceId));
+  }
+
+  /** The instance's association and its profile's role now (if it has one), without minting anything. */
+  roleFor(instanceId: string): { association: Association; roleName?: string } | undefined {
+    const association = this.associations.ofInstance(instanceId);
+    if (!association || association.state !== 'associated') return undefined;
+    return { association, roleName: association.roleName };
+  }
+
+  /** The instance's role credentials: those it holds while they last long enough, else new ones. */
+  for(instanceId: string): InstanceRoleCredentials | undefined {
+    const association = this.associations.ofInstance(instanceId);
+    const roleName = association?.roleName;
+    if (!association || roleName === undefined) return undefined;
+    const now = this.clock();
+    let held = this.held.get(instanceId);
+    if (held && (held.associationId !== association.id || held.roleName !== roleName)) {
+      // Another profile or another role: what the old one gave ends before the new one is handed out.
+      this.end(association.accountId, instanceId);
+      held = undefined;
+    }
+    if (!held || held.credentials.expiration.getTime() - now <= RENEW_BEFORE_MS) {
+      const credentials = this.sessions.mint({
+        accountId: association.accountId, roleName, sessionName: instanceId, durationSeconds: SESSION_SECONDS, source: sourceOf(instanceId),
+      });
+      held = { associationId: association.id, roleName, credentials, lastUpdated: new Date(now) };
+      this.held.set(instanceId, held);
+    }
+    return { association, roleName, credentials: held.credentials, lastUpdated: held.lastUpdated };
+  }
+
+  /** The instance's sessions end, and nothing is held for it. */
+  end(accountId: string, instanceId: string): void {
+    this.held.delete(instanceId);
+    this.sessions.endFor(accountId, sourceOf(instanceId));
+  }
+}

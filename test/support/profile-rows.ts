@@ -1,0 +1,23 @@
+/**
+ * Instance profile rows written straight into the database, for tests of what uses them (EC2's IamInstanceProfile, the
+ * metadata service's credentials) without the IAM API that makes them.
+ */
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../../src/db/index.js';
+import { iamInstanceProfiles } from '../../src/db/schema.js';
+import { awsId } from '../../src/cloud/iam/sessions.js';
+
+export function putProfile(db: Db, p: { accountId: string; name: string; roleName?: string; path?: string }): { profileId: string; arn: string } {
+  const profileId = awsId('AIPA');
+  const path = p.path ?? '/';
+  db.insert(iamInstanceProfiles).values({
+    accountId: p.accountId, name: p.name, profileId, path, roleName: p.roleName ?? null, createdAt: Date.now(),
+  }).run();
+  return { profileId, arn: `arn:aws:iam::${p.accountId}:instance-profile${path}${p.name}` };
+}
+
+/** Put another role in the profile (or none): RemoveRoleFromInstanceProfile / AddRoleToInstanceProfile. */
+export function setProfileRole(db: Db, accountId: string, name: string, roleName: string | null): void {
+  db.update(iamInstanceProfiles).set({ roleName })
+    .where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.name, name))).run();
+}

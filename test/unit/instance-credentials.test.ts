@@ -1,0 +1,98 @@
+/**
+ * An instance's role credentials (issue 16): reused while they have more than 15 minutes left, minted anew after that
+ * (Expiration moves forward), anew at once for another role or association, and ended with the association.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { InstanceCredentials, RENEW_BEFORE_MS, SESSION_SECONDS, type RoleCredentials, type RoleSessions } from '../../src/cloud/instance-credentials.js';
+import type { Association, IamAssociations } from '../../src/cloud/iam-associations.js';
+
+/** STS as far as instance credentials use it: mints on the given clock, records what it ended. */
+class FakeSessions implements RoleSessions {
+  minted: { roleName: string; sessionName: string; source?: string; durationSeconds: number }[] = [];
+  ended: string[] = [];
+  constructor(private readonly now: () => number) {}
+  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string }): RoleCredentials {
+    this.minted.push(req);
+    return { accessKeyId: `ASIA${this.minted.length}`, secretAccessKey: 's', sessionToken: 't', expiration: new Date(this.now() + req.durationSeconds * 1000) };
+  }
+  endFor(_accountId: string, source: string): number {
+    this.ended.push(source);
+    return 1;
+  }
+}
+
+/** The associations as far as credentials read them: one instance's, settable. */
+function fakeAssociations() {
+  let current: Association | undefined;
+  let onEnd: ((accountId: string, instanceId: string) => void) | undefined;
+  const assoc = {
+    ofInstance: (id: string) => (current?.instanceId === id ? current : undefined),
+    onEnd: (fn: (accountId: string, instanceId: string) => void) => { onEnd = fn; },
+  } as unknown as IamAssociations;
+  return {
+    assoc,
+    set(id: string, roleName: string | undefined) {
+      current = {
+        id, accountId: '111111111111', instanceId: 'i-0123456789abcdef0', state: 'associated', createdAt: 0,
+        profile: { name: 'p', id: 'AIPA', arn: 'arn:aws:iam::111111111111:instance-profile/p' }, ...(roleName ? { roleName } : {}),
+      };
+    },
+    clear() { current = undefined; onEnd?.('111111111111', 'i-0123456789abcdef0'); },
+  };
+}
+
+const ID = 'i-0123456789abcdef0';
+let now = Date.UTC(2026, 0, 1);
+afterEach(() => { now = Date.UTC(2026, 0, 1); });
+
+describe('instance role credentials', () => {
+  it('reused while more than 15 minutes are left; then new ones, whose Expiration is later', () => {
+    const sts = new FakeSessions(() => now);
+    const a = fakeAssociations();
+    a.set('iip-assoc-1', 'web');
+    const creds = new InstanceCredentials(a.assoc, sts, () => now);
+    const first = creds.for(ID)!;
+    expect(sts.minted).toEqual([{ accountId: '111111111111', roleName: 'web', sessionName: ID, durationSeconds: SESSION_SECONDS, source: `instance:${ID}` }]);
+    now += SESSION_SECONDS * 1000 - RENEW_BEFORE_MS - 1000;
+    expect(creds.for(ID)!.credentials.accessKeyId).toBe(first.credentials.accessKeyId);
+    now += 2000;
+    const second = creds.for(ID)!;
+    expect(second.credentials.accessKeyId).not.toBe(first.credentials.accessKeyId);
+    expect(second.credentials.expiration.getTime()).toBeGreaterThan(first.credentials.expiration.getTime());
+    expect(second.lastUpdated.getTime()).toBe(now);
+    // Renewal leaves the old session to run out (a request signed with it may be under way).
+    expect(sts.ended).toEqual([]);
+  });
+
+  it('another role or another association: the old sessions end, new credentials at once', () => {
+    const sts = new FakeSessions(() => now);
+    const a = fakeAssociations();
+    a.set('iip-assoc-1', 'web');
+    const creds = new InstanceCredentials(a.assoc, sts, () => now);
+    const first = creds.for(ID)!.credentials.accessKeyId;
+    a.set('iip-assoc-1', 'batch');
+    const other = creds.for(ID)!;
+    expect(other.roleName).toBe('batch');
+    expect(other.credentials.accessKeyId).not.toBe(first);
+    expect(sts.ended).toEqual([`instance:${ID}`]);
+    a.set('iip-assoc-2', 'batch');
+    expect(creds.for(ID)!.credentials.accessKeyId).not.toBe(other.credentials.accessKeyId);
+    expect(sts.ended).toHaveLength(2);
+  });
+
+  it('no association, or a profile without a role: nothing minted; the association ending ends the sessions', () => {
+    const sts = new FakeSessions(() => now);
+    const a = fakeAssociations();
+    const creds = new InstanceCredentials(a.assoc, sts, () => now);
+    expect(creds.for(ID)).toBeUndefined();
+    a.set('iip-assoc-1', undefined);
+    expect(creds.for(ID)).toBeUndefined();
+    expect(creds.roleFor(ID)).toMatchObject({ association: { id: 'iip-assoc-1' }, roleName: undefined });
+    expect(sts.minted).toEqual([]);
+    a.set('iip-assoc-1', 'web');
+    creds.for(ID);
+    a.clear();
+    expect(sts.ended).toEqual([`instance:${ID}`]);
+    expect(creds.for(ID)).toBeUndefined();
+  });
+});
