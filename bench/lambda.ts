@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { BENCH_CREDS, startServer } from './launch.js';
 import { socketPath } from '../src/host/sockets.js';
 import { freePort, round, summary } from './lib.js';
+import { lambdaRole } from '../test/support/roles.js';
 
 function zip(file: string, text: string): string {
   const d = mkdtempSync(join(tmpdir(), 'pcloud-bench-fn-'));
@@ -78,11 +79,13 @@ export async function benchLambda(opts: { dataDir: string; runs: number; seconds
   const loadAverage = { start: round(loadavg()[0]!), end: 0 };
   const results: Record<string, unknown> = {};
   try {
+    // The functions' execution role, a real one (made through IAM, as a user makes it).
+    const role = await lambdaRole(server.endpoint, BENCH_CREDS, 'bench-lambda');
     for (const [lang, f] of Object.entries(fns)) {
       for (const mode of ['per-request', 'warm'] as const) {
         const name = `bench-${lang}-${mode}-${stamp}`;
         const created = await lambda(server.endpoint, 'POST', '/2015-03-31/functions', JSON.stringify({
-          FunctionName: name, Runtime: f.runtime, Handler: f.handler, Role: 'arn:aws:iam::123456789012:role/bench',
+          FunctionName: name, Runtime: f.runtime, Handler: f.handler, Role: role,
           Code: { ZipFile: f.code }, Tags: { 'pcloud:invoke-mode': mode },
         }));
         if (created.status !== 201) throw new Error(`CreateFunction ${created.status}: ${created.body}`);

@@ -70,6 +70,7 @@ describe('real clients', () => {
     ['vpc', 'aws_vpc + aws_subnet + aws_internet_gateway + aws_security_group + aws_instance in the subnet'],
     ['lambda', 'aws_lambda_function from a zip + data.aws_lambda_invocation'],
     ['longtail', 'the long tail real configurations use (longtail/*.tf: each file says what it covers)'],
+    ['identity', 'aws_iam_role + aws_iam_role_policy_attachment + aws_lambda_function using the role + aws_iam_instance_profile + aws_instance with it'],
   ])('Terraform %s: %s: apply, plan shows no changes, destroy', async (config) => {
     const res = await runScript('bash', [join(ROOT, 'compat/terraform/run.sh'), config]);
     console.log(res.out.split('\n').filter((l) => /^(ok|not ok)|Error|error|terraform|Plan:|Apply complete|Destroy complete/.test(l)).join('\n'));

@@ -4,7 +4,7 @@
 # changes, destroy.
 set -euo pipefail
 : "${AWS_ENDPOINT_URL:?}" "${IMAGE_ID:?}"
-config=${1:?usage: run.sh CONFIG (instance, vpc, lambda, longtail)}
+config=${1:?usage: run.sh CONFIG (instance, vpc, lambda, longtail, identity)}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -9,6 +9,8 @@ import { hostConfigFromEnv, type HostConfig } from '../host/config.js';
 import { openHost } from '../host/open.js';
 import { NginxDriver } from '../host/nginx.js';
 import { Functions } from './functions/index.js';
+import { RENEW_EVERY_MS } from './functions/credentials.js';
+import { functionIdentity } from './functions/iam-bridge.js';
 import { projectRoot } from '../paths.js';
 import { Accounts } from './accounts.js';
 import { Iam } from './iam/index.js';
@@ -65,6 +67,7 @@ export class Cloud {
   readonly resources: Resources;
   private sweeper?: NodeJS.Timeout;
   private consoleSweeper?: NodeJS.Timeout;
+  private credentialRenewer?: NodeJS.Timeout;
 
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
@@ -94,7 +97,7 @@ export class Cloud {
       stop: (accountId, instanceId) => { this.instances.stop(accountId, [instanceId]); },
       isRunning: (_accountId, instanceId) => this.instances.row(instanceId)?.state === 'running',
       owns: (accountId, instanceId) => this.instances.row(instanceId)?.accountId === accountId,
-    });
+    }, undefined, functionIdentity(this.iam));
     this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'), this.instanceCredentials);
   }
@@ -193,6 +196,9 @@ export class Cloud {
     // Fat lambdas whose console went idle stop their VM.
     this.consoleSweeper = setInterval(() => void this.functions.sweepConsoles().catch((err) => log.warn(`consoles: ${(err as Error).message}`)), 2000);
     this.consoleSweeper.unref();
+    // Running functions' role sessions renewed well before they end.
+    this.credentialRenewer = setInterval(() => void this.functions.renewCredentials().catch((err) => log.warn(`function credentials: ${(err as Error).message}`)), RENEW_EVERY_MS);
+    this.credentialRenewer.unref();
   }
 
   /**
@@ -201,7 +207,7 @@ export class Cloud {
    */
   async startNginx(listen: string, api: string): Promise<void> {
     const nginx = new NginxDriver(this.host.units, join(this.dataDir, 'run/nginx'), listen, api);
-    this.functions.attachNginx(nginx);
+    this.functions.attachNginx(nginx, api);
     await nginx.start([], { concurrency: this.config.limits.concurrentExecutions });
     await this.functions.syncRoutes();
   }
@@ -209,6 +215,7 @@ export class Cloud {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     clearInterval(this.consoleSweeper);
+    clearInterval(this.credentialRenewer);
     this.instances.close();
     this.host.metadata.closeAll();
     await this.instances.idle();

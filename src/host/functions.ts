@@ -16,10 +16,17 @@
  * Handlers never run as root: the unit's sandbox (units/types.ts' UnitSandbox) is a DynamicUser= in a read-only system
  * with the data dir hidden under systemd, a bubblewrap sandbox as a user of its own under the direct manager
  * (sandbox.ts, sandbox-users.ts). Either way the code is read-only at /var/task and /tmp is private.
+ *
+ * A function's role credentials (a session minted for it) are never in its unit's description (argv, unit files and
+ * the manager's spec are readable by more than root): they are a file (credentialsFile()) in a directory of their own
+ * under a root-only one, which only that function version's sandbox is shown (read-only, at the same path). The shims
+ * read it before loading the handler and again before each invoke when it changed, into the process's environment
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), so a renewal reaches a warm or forking runtime without
+ * a restart.
  */
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from '../log.js';
 import { projectRoot } from '../paths.js';
@@ -31,7 +38,7 @@ import { SandboxUsers } from './sandbox-users.js';
 import { unitFingerprint } from './units/fingerprint.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
-import type { FunctionUnitOptions, InvokeResult } from './types.js';
+import type { FunctionUnitOptions, InvokeResult, SessionCredentials } from './types.js';
 import type { HostFunctions } from './index.js';
 export type { FunctionUnitOptions, InvokeResult } from './types.js';
 
@@ -95,14 +102,15 @@ export function runtimeServing(o: FunctionUnitOptions): RuntimeServing {
  * The command a runtime's requests run: the shim for it, with the function's handler contract (the code where the
  * sandbox shows it: TASK_ROOT).
  */
-export function runtimeCommand(o: FunctionUnitOptions, serving: RuntimeServing, python = pythonCommand(), concurrency = 1): string[] {
+export function runtimeCommand(o: FunctionUnitOptions, serving: RuntimeServing, python = pythonCommand(), concurrency = 1, credentials?: string): string[] {
   if (o.console) {
     return [process.execPath, join(projectRoot(), 'dist/src/runtime/console-proxy.js'), `--vnc=${o.console.vncPath}`,
       `--instance=${o.console.instanceId}`, `--idle=${o.console.idleSec}`, `--state=${o.console.stateFile}`];
   }
   const args = [`--runtime=${o.runtime}`, `--code=${TASK_ROOT}`, `--handler=${o.handler}`, `--function=${o.functionName}`,
     `--version=${o.version}`, `--arn=${o.arn}`, `--memory=${o.memoryMiB}`, `--timeout=${o.timeoutSec}`, `--idle=${o.idleSec}`,
-    ...(serving === 'accept' ? ['--accept'] : serving === 'prefork' ? ['--prefork', `--concurrency=${concurrency}`, '--private-tmp'] : [])];
+    ...(serving === 'accept' ? ['--accept'] : serving === 'prefork' ? ['--prefork', `--concurrency=${concurrency}`, '--private-tmp'] : []),
+    ...(credentials ? [`--credentials=${credentials}`] : [])];
   if (o.runtime.startsWith('python3')) return [python, join(projectRoot(), 'src/runtime/python_shim.py'), ...args];
   // The function's memory is the heap it may use (a per-request unit holds many such processes at once).
   return [process.execPath, `--max-old-space-size=${o.memoryMiB}`, join(projectRoot(), 'dist/src/runtime/shim.js'), ...args];
@@ -124,7 +132,15 @@ export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string
     _HANDLER: o.handler, TZ: ':UTC', LANG: 'en_US.UTF-8', PATH: '/usr/local/bin:/usr/bin:/bin', PYTHONUNBUFFERED: '1',
     ...(o.layers?.length ? layerPaths(o.runtime) : {}),
     ...o.environment,
+    // The pcloud API for the SDKs (boto3 >= 1.28, the JS SDK v3, the AWS CLI v2 read it): after the function's own
+    // variables, which may not name it (params.ts refuses AWS_ keys) but may have been stored before that was checked.
+    ...(o.endpoint ? { AWS_ENDPOINT_URL: o.endpoint } : {}),
   };
+}
+
+/** The credentials file's text: the JSON a container credentials endpoint serves, which the shims read. */
+export function credentialsText(c: SessionCredentials): string {
+  return `${JSON.stringify({ AccessKeyId: c.accessKeyId, SecretAccessKey: c.secretAccessKey, Token: c.sessionToken, Expiration: c.expiration.toISOString() })}\n`;
 }
 
 /**
@@ -193,6 +209,49 @@ export class FunctionHost implements HostFunctions {
     await rm(name ? join(this.dataDir, 'functions', accountId, name) : join(this.dataDir, 'functions', accountId), { recursive: true, force: true });
   }
 
+  /** Where the function versions' credentials are: root's only (each version's directory is shown to its sandbox only). */
+  private get credentialsRoot(): string {
+    return join(this.runDir, 'lambda', 'credentials');
+  }
+
+  /** A function version's credentials file, in a directory of its own (what its sandbox is shown). */
+  credentialsFile(key: string): string {
+    return join(this.credentialsRoot, key, 'credentials.json');
+  }
+
+  /** What was last written to each version's credentials file (its access key id), so an unchanged one is not rewritten. */
+  private readonly written = new Map<string, string>();
+
+  /**
+   * The version's credentials file as `c` says (replaced whole: a reader sees the old file or the new, never half of
+   * one), or gone (undefined). Its directory is readable (the sandbox's user reads it through the bind), the one above
+   * root's only: on the host nobody else reaches it.
+   */
+  async renewCredentials(key: string, c: SessionCredentials | undefined): Promise<void> {
+    // ('' once its directory is there without credentials.)
+    if (this.written.get(key) === (c?.accessKeyId ?? '')) return;
+    const file = this.credentialsFile(key);
+    // The directory is there even without credentials: the sandbox binds it.
+    await mkdir(this.credentialsRoot, { recursive: true, mode: 0o700 });
+    await chmod(this.credentialsRoot, 0o700);
+    await mkdir(join(this.credentialsRoot, key), { recursive: true, mode: 0o755 });
+    if (!c) {
+      await rm(file, { force: true });
+      this.written.set(key, '');
+      return;
+    }
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, credentialsText(c), { mode: 0o644 });
+    await rename(tmp, file);
+    this.written.set(key, c.accessKeyId);
+  }
+
+  /** The version's credentials and their directory gone (its units are). */
+  private async dropCredentials(key: string): Promise<void> {
+    this.written.delete(key);
+    await rm(join(this.credentialsRoot, key), { recursive: true, force: true });
+  }
+
   /** The function version's units, in the order they start: unit(), and a per-request function's front after it. */
   unitSpecs(o: FunctionUnitOptions): UnitSpec[] {
     return runtimeServing(o) === 'accept' ? [this.unit(o), this.frontUnit(o)] : [this.unit(o)];
@@ -219,7 +278,7 @@ export class FunctionHost implements HostFunctions {
     return {
       name: functionUnitName(o.key),
       description: `pcloud function ${o.functionName}:${o.version} (${o.runtime}, ${o.mode})`,
-      exec: runtimeCommand(o, serving, this.python, most),
+      exec: runtimeCommand(o, serving, this.python, most, o.console ? undefined : this.credentialsFile(o.key)),
       env: lambdaEnvironment(o),
       type: 'simple',
       startTimeoutSec: START_SEC,
@@ -235,7 +294,10 @@ export class FunctionHost implements HostFunctions {
         serviceRuntimeMaxSec: o.timeoutSec + (accept ? 5 + o.idleSec + START_SEC : 24 * 3600),
       },
       ...(o.console ? { noNewPrivileges: true } : {
-        sandbox: { code: o.codeDir, readOnly: runtimeFiles(o, this.python), hidden: [this.dataDir], ...(o.layers?.length ? { opt: this.layerStore.optPath(o.layers) } : {}) },
+        sandbox: {
+          code: o.codeDir, readOnly: [...runtimeFiles(o, this.python), join(this.credentialsRoot, o.key)], hidden: [this.dataDir],
+          ...(o.layers?.length ? { opt: this.layerStore.optPath(o.layers) } : {}),
+        },
       }),
     };
   }
@@ -275,6 +337,8 @@ export class FunctionHost implements HostFunctions {
 
   /** The function's unit running and its socket listening (started on first use). */
   async ensure(o: FunctionUnitOptions): Promise<void> {
+    // Its credentials first (unchanged: nothing written): its processes read them when they start.
+    if (!o.console) await this.renewCredentials(o.key, o.credentials);
     // Every invoke asks: once started by this process and its socket still there, nothing to check (no unit manager
     // round trip on the invoke path).
     if (this.started.has(o.key) && existsSync(this.socketPath(o.key))) return;
@@ -354,6 +418,7 @@ export class FunctionHost implements HostFunctions {
   async stop(key: string): Promise<void> {
     this.started.delete(key);
     await this.takeDown(key);
+    await this.dropCredentials(key);
   }
 
   /** Every function unit there is (reconcile). */

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { HostConfig } from './config.js';
 import type {
-  DnsRecord, Edge, FunctionUnitOptions, InvokeResult, Nic, PoolKind, PortRules, ServerCredentials, ServiceRecords, VpcDns,
+  DnsRecord, Edge, FunctionUnitOptions, InvokeResult, Nic, PoolKind, PortRules, ServerCredentials, ServiceRecords, SessionCredentials, VpcDns,
 } from './types.js';
 import type { UnitManager } from './units/types.js';
 import type { VmControl } from './vm-control.js';
@@ -126,6 +126,11 @@ export interface HostFunctions {
   /** Every function unit there is (reconcile). */
   list(): Promise<string[]>;
   invoke(key: string, payload: Buffer, opts: { requestId: string; tail: boolean; timeoutSec: number }): Promise<InvokeResult>;
+  /**
+   * A running function version's role credentials renewed (or, undefined, withdrawn): what its processes read at their
+   * next invoke. A host without them (a test double) takes none.
+   */
+  renewCredentials?(key: string, credentials: SessionCredentials | undefined): Promise<void>;
 }
 
 export interface Host {

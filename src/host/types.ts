@@ -92,6 +92,21 @@ export interface FunctionUnitOptions {
   reservedConcurrency?: number;
   /** A "fat lambda": the function is a VM's console (its VNC socket), served by the console proxy, not a runtime. */
   console?: { instanceId: string; vncPath: string; idleSec: number; stateFile: string };
+  /**
+   * Temporary credentials of the function's role (a session pcloud minted for it): written where only its processes
+   * read them (functions.ts' credentials file), never into the unit's description; none when its role cannot be assumed.
+   */
+  credentials?: SessionCredentials;
+  /** The pcloud API as the function's processes reach it (AWS_ENDPOINT_URL), when pcloud serves one. */
+  endpoint?: string;
+}
+
+/** A role session's temporary credentials, as STS gives them. */
+export interface SessionCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: Date;
 }
 
 export interface InvokeResult {

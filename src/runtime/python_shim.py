@@ -30,12 +30,58 @@ class Options:
         values = dict(a[2:].partition("=")[::2] for a in argv if a.startswith("--") and "=" in a)
         for name, default in [("runtime", ""), ("code", ""), ("handler", ""), ("function", ""), ("version", "$LATEST"),
                               ("arn", ""), ("memory", "128"), ("timeout", "3"), ("idle", "60"),
-                              ("concurrency", "1")]:
+                              ("concurrency", "1"), ("credentials", "")]:
             setattr(self, name, values.get(name, default))
 
 
 opt = Options(sys.argv[1:])
+
+# The file pcloud keeps the function's role credentials in (renewed before they expire), and the variables the SDKs
+# read them from (AWS_CREDENTIAL_EXPIRATION makes botocore's environment credentials refreshable: it reads the
+# variables again, renewed by then, as they near their end).
+CREDENTIAL_VARS = (("AccessKeyId", "AWS_ACCESS_KEY_ID"), ("SecretAccessKey", "AWS_SECRET_ACCESS_KEY"),
+                   ("Token", "AWS_SESSION_TOKEN"), ("Expiration", "AWS_CREDENTIAL_EXPIRATION"))
+_credentials = {"stamp": ()}
+
+
+def credentials():
+    """The function's role credentials in the environment: read from --credentials before the handler loads and again
+    before each invoke when the file changed (one stat otherwise); none while there is no file."""
+    if not opt.credentials:
+        return
+    try:
+        st = os.stat(opt.credentials)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    if stamp == _credentials["stamp"]:
+        return
+    _credentials["stamp"] = stamp
+    values = {}
+    if stamp is not None:
+        try:
+            with open(opt.credentials) as f:
+                c = json.load(f)
+            values = {var: c[k] for k, var in CREDENTIAL_VARS if isinstance(c.get(k), str)}
+        except (OSError, ValueError, AttributeError) as e:
+            sys.stderr.write("pcloud shim: the function's credentials could not be read: %s\n" % type(e).__name__)
+    for _, var in CREDENTIAL_VARS:
+        if var in values:
+            os.environ[var] = values[var]
+        else:
+            os.environ.pop(var, None)
+
+
+credentials()
 sys.path.insert(0, opt.code)
+
+# The AWS SDK for Python as Lambda's runtime has it (its /var/runtime): boto3 installed by .ci/setup-host, under /usr
+# (every sandbox shows /usr). After the function's code and layers (PYTHONPATH), so a boto3 it brings wins; before the
+# interpreter's own packages, so Debian's older python3-boto3 (no AWS_ENDPOINT_URL) does not.
+SDK = "/usr/local/lib/pcloud/python-sdk"
+if os.path.isdir(SDK):
+    _stdlib = next((i for i, p in enumerate(sys.path) if i > 0 and p.startswith(sys.base_prefix + "/lib")), len(sys.path))
+    sys.path.insert(_stdlib, SDK)
 os.chdir(opt.code)
 TIMEOUT = float(opt.timeout)
 _handler = None
@@ -100,6 +146,7 @@ def run(event, request_id):
         finally:
             sys.stdout = old
 
+    credentials()
     t = threading.Thread(target=call, daemon=True)
     t.start()
     t.join(TIMEOUT)

@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Socket, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -27,9 +27,47 @@ const { values: opt } = parseArgs({
     accept: { type: 'boolean', default: false }, runtime: { type: 'string' }, code: { type: 'string' }, handler: { type: 'string' },
     function: { type: 'string' }, version: { type: 'string', default: '$LATEST' }, arn: { type: 'string', default: '' },
     memory: { type: 'string', default: '128' }, timeout: { type: 'string', default: '3' }, idle: { type: 'string', default: '60' },
+    credentials: { type: 'string', default: '' },
   },
 });
 const code = opt.code!;
+
+/**
+ * The file pcloud keeps the function's role credentials in (renewed before they expire), and the variables the SDKs
+ * read them from (with AWS_CREDENTIAL_EXPIRATION, the JS SDK's environment credentials expire and are read again).
+ */
+const CREDENTIAL_VARS = [['AccessKeyId', 'AWS_ACCESS_KEY_ID'], ['SecretAccessKey', 'AWS_SECRET_ACCESS_KEY'], ['Token', 'AWS_SESSION_TOKEN'],
+  ['Expiration', 'AWS_CREDENTIAL_EXPIRATION']] as const;
+let credentialsStamp: string | undefined;
+
+/**
+ * The function's role credentials in the environment: read from --credentials before the handler loads and again
+ * before each invoke when the file changed (one stat otherwise); none while there is no file.
+ */
+function credentials(): void {
+  if (!opt.credentials) return;
+  let stamp = '';
+  try {
+    const st = statSync(opt.credentials, { bigint: true });
+    stamp = `${st.ino}:${st.mtimeNs}:${st.size}`;
+  } catch { /* no file: no credentials */ }
+  if (stamp === credentialsStamp) return;
+  credentialsStamp = stamp;
+  let values: Record<string, unknown> = {};
+  if (stamp) {
+    try {
+      values = JSON.parse(readFileSync(opt.credentials, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      process.stderr.write(`pcloud shim: the function's credentials could not be read: ${(err as Error).name}\n`);
+    }
+  }
+  for (const [k, v] of CREDENTIAL_VARS) {
+    const value = values?.[k];
+    if (typeof value === 'string') process.env[v] = value;
+    else delete process.env[v];
+  }
+}
+credentials();
 const timeoutMs = Number(opt.timeout) * 1000;
 
 interface Outcome { payload: Buffer; error?: 'Unhandled'; log: string }
@@ -183,6 +221,7 @@ async function run(event: Buffer, requestId: string): Promise<Outcome> {
   let log = '';
   const write = (s: string) => { log += s; process.stdout.write(s); };
   write(`START RequestId: ${requestId} Version: ${opt.version}\n`);
+  credentials();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<{ result: Buffer; error: true; timeout: true }>((resolve) => {
     timer = setTimeout(() => resolve({

@@ -4,13 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi } from '../support/api.js';
+import { lambdaRole } from '../support/roles.js';
 
 let api: TestApi;
-beforeAll(async () => { api = await startApi(); });
+beforeAll(async () => {
+  api = await startApi();
+  ROLE = await lambdaRole(api.endpoint, api.key);
+});
 afterAll(async () => { await api?.close(); });
 
 export const ZIP = 'UEsDBBQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihlLCBjKToKICAgIHJldHVybiBlClBLAQIUAxQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAAAAAAAAAAACAAQAAAABpbmRleC5weVBLBQYAAAAAAQABADYAAABGAAAAAAA=';
-const ROLE = 'arn:aws:iam::111111111111:role/lambda';
+/** The account's execution role (test/support/roles.ts), made through IAM. */
+let ROLE = '';
 
 async function lambda(method: string, path: string, body?: unknown): Promise<{ status: number; type?: string; json: Record<string, unknown> }> {
   const res = await api.send({ method, path, service: 'lambda', body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });

@@ -24,10 +24,13 @@ import { functions, functionVersions } from '../../src/db/schema.js';
 import { fakeHost } from '../support/fake-host.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
 import { PackageRefused } from '../../src/host/code-package.js';
+import { lambdaRole } from '../support/roles.js';
 
 const ME = '111111111111';
 const OTHER = '222222222222';
-const ROLE = `arn:aws:iam::${ME}:role/lambda`;
+/** Each account's execution role (test/support/roles.ts), made through IAM. */
+let ROLE = '';
+let ROLE_OTHER = '';
 
 let cloud: Cloud;
 let fns: FakeFunctionHost;
@@ -55,6 +58,8 @@ beforeAll(async () => {
   });
   lambda = client(key);
   lambdaOther = client(other);
+  ROLE = await lambdaRole(endpoint, key);
+  ROLE_OTHER = await lambdaRole(endpoint, other);
   close = async () => {
     server.close();
     await cloud.close();
@@ -67,7 +72,7 @@ const zip = (n = 64) => Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Bu
 
 const create = (FunctionName: string, extra: { env?: Record<string, string>; size?: number; client?: LambdaClient } = {}) =>
   (extra.client ?? lambda).send(new CreateFunctionCommand({
-    FunctionName, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip(extra.size) },
+    FunctionName, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: extra.client === lambdaOther ? ROLE_OTHER : ROLE, Code: { ZipFile: zip(extra.size) },
     ...(extra.env ? { Environment: { Variables: extra.env } } : {}),
   }));
 

@@ -9,6 +9,7 @@ import { startApi, until, type TestApi } from '../support/api.js';
 import { failNext } from '../support/fake-host.js';
 import { NfsMountError } from '../../src/host/nfs.js';
 import { PackageRefused } from '../../src/host/code-package.js';
+import { lambdaRole } from '../support/roles.js';
 
 let api: TestApi;
 beforeAll(async () => { api = await startApi(); });
@@ -105,8 +106,9 @@ describe('host failures through the API', () => {
 
   it('CreateFunction and Invoke on a host that fails: Lambda\'s words, no internals', async () => {
     const ZIP = 'UEsDBBQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihlLCBjKToKICAgIHJldHVybiBlClBLAQIUAxQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAAAAAAAAAAACAAQAAAABpbmRleC5weVBLBQYAAAAAAQABADYAAABGAAAAAAA=';
+    const role = await lambdaRole(api.endpoint, api.key);
     const create = (name: string) => lambda('POST', '/2015-03-31/functions', {
-      FunctionName: name, Runtime: 'python3.11', Handler: 'index.handler', Role: 'arn:aws:iam::111111111111:role/lambda', Code: { ZipFile: ZIP },
+      FunctionName: name, Runtime: 'python3.11', Handler: 'index.handler', Role: role, Code: { ZipFile: ZIP },
     });
     failNext(api.functions, 'unpack', await hostile());
     const unpack = await create('broken');

@@ -17,15 +17,16 @@ import { configFromEnv, defaultLimits } from '../../src/cloud/config.js';
 import type { NginxDriver } from '../../src/host/nginx.js';
 import { fakeHost } from '../support/fake-host.js';
 import { HeldFunctionHost } from '../support/fake-functions.js';
+import { lambdaRole } from '../support/roles.js';
 
 const ME = '111111111111';
 const OTHER = '222222222222';
 const THIRD = '333333333333';
-const ROLE = `arn:aws:iam::${ME}:role/lambda`;
 
 let cloud: Cloud;
 let fns: HeldFunctionHost;
 const clients = new Map<string, LambdaClient>();
+const roles = new Map<string, string>();
 let close: () => Promise<void>;
 
 beforeAll(async () => {
@@ -43,10 +44,12 @@ beforeAll(async () => {
   for (const account of [ME, OTHER, THIRD]) {
     const key = cloud.accounts.putKey({ accessKeyId: `AKIDCONC${account}`, secretAccessKey: `secret-${account}`, accountId: account });
     clients.set(account, new LambdaClient({ endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 }));
+    // Each account's own execution role (test/support/roles.ts), made through IAM.
+    roles.set(account, await lambdaRole(endpoint, key));
   }
   for (const account of [ME, OTHER]) {
     await clients.get(account)!.send(new CreateFunctionCommand({
-      FunctionName: 'same', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: Buffer.concat([Buffer.from([0x50, 0x4b, 3, 4]), Buffer.alloc(60, 1)]) },
+      FunctionName: 'same', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: roles.get(account), Code: { ZipFile: Buffer.concat([Buffer.from([0x50, 0x4b, 3, 4]), Buffer.alloc(60, 1)]) },
     }));
   }
   close = async () => {

@@ -25,11 +25,13 @@ import type { NginxDriver } from '../../src/host/nginx.js';
 import { fakeHost } from '../support/fake-host.js';
 import { HeldFunctionHost } from '../support/fake-functions.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
+import { lambdaRole } from '../support/roles.js';
 
 const ME = '111111111111';
 const OTHER = '222222222222';
 const THIRD = '333333333333';
-const ROLE = `arn:aws:iam::${ME}:role/lambda`;
+/** The account's execution role (test/support/roles.ts), made through IAM. */
+let ROLE = '';
 const ZIP = Buffer.concat([Buffer.from([0x50, 0x4b, 3, 4]), Buffer.alloc(60, 1)]);
 
 let cloud: Cloud;
@@ -62,6 +64,7 @@ beforeAll(async () => {
   for (const account of [ME, OTHER, THIRD]) {
     const key = cloud.accounts.putKey({ accessKeyId: `AKIDTAIL${account}`, secretAccessKey: `secret-${account}`, accountId: account });
     clients.set(account, new LambdaClient({ endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 }));
+    if (account === ME) ROLE = await lambdaRole(endpoint, key);
   }
   close = async () => {
     server.close();

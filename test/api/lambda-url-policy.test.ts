@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { startApi, type TestApi } from '../support/api.js';
 import { NginxDriver } from '../../src/host/nginx.js';
+import { lambdaRole } from '../support/roles.js';
 
 const SECRET = 'c'.repeat(64);
 const ME = '111111111111';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   api.cloud.functions.opening = async () => undefined;
   lambda = new LambdaClient({ endpoint: api.endpoint, region: 'us-east-1', credentials: api.key, maxAttempts: 1 });
   await lambda.send(new CreateFunctionCommand({
-    FunctionName: 'web', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: `arn:aws:iam::${ME}:role/x`,
+    FunctionName: 'web', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: await lambdaRole(api.endpoint, api.key),
     Code: { ZipFile: Buffer.concat([Buffer.from([0x50, 0x4b, 3, 4]), Buffer.alloc(60, 1)]) },
   }));
   await lambda.send(new PublishVersionCommand({ FunctionName: 'web' }));

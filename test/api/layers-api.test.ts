@@ -21,10 +21,12 @@ import { PackageRefused } from '../../src/host/code-package.js';
 import type { FunctionUnitOptions } from '../../src/host/index.js';
 import { fakeHost } from '../support/fake-host.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
+import { lambdaRole } from '../support/roles.js';
 
 const ME = '111111111111';
 const OTHER = '222222222222';
-const ROLE = `arn:aws:iam::${ME}:role/lambda`;
+/** The account's execution role (test/support/roles.ts), made through IAM. */
+let ROLE = '';
 
 /** The fake function host, with layers: content "unpacked" as a record of digests (the zip's size, ten times, unzipped). */
 class LayeredHost extends FakeFunctionHost {
@@ -69,6 +71,7 @@ beforeAll(async () => {
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ROLE = await lambdaRole(endpoint, key);
   const client = (k: { accessKeyId: string; secretAccessKey: string }) => new LambdaClient({
     endpoint, region: 'us-east-1', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey }, maxAttempts: 1,
   });

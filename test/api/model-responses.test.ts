@@ -11,6 +11,7 @@ import { serviceModel } from '../../src/api/model/index.js';
 import { outputNode } from '../../src/api/model/compile.js';
 import { bodyMembers, jsonMismatch } from '../../src/api/model/json.js';
 import { strictShapes } from '../../src/api/model/strict.js';
+import { lambdaRole } from '../support/roles.js';
 
 let api: TestApi;
 beforeAll(async () => { api = await startApi(); });
@@ -57,7 +58,7 @@ describe('Lambda answers fit their output shapes', () => {
     };
     const calls: [string, string, string, unknown?][] = [
       ['CreateFunction', 'POST', '/2015-03-31/functions', {
-        FunctionName: 'shaped', Runtime: 'python3.11', Handler: 'index.handler', Role: 'arn:aws:iam::111111111111:role/lambda', Code: { ZipFile: ZIP },
+        FunctionName: 'shaped', Runtime: 'python3.11', Handler: 'index.handler', Role: await lambdaRole(api.endpoint, api.key), Code: { ZipFile: ZIP },
         Environment: { Variables: { GREETING: 'hi' } }, Tags: { team: 'x' },
       }],
       ['GetFunction', 'GET', '/2015-03-31/functions/shaped'],

@@ -11,6 +11,7 @@ import { startApi, type TestApi } from '../support/api.js';
 import { imdsFor, type ImdsAsk } from '../support/imds.js';
 import { actions } from '../../src/api/ec2/index.js';
 import { formPart, hostile, rng, type Rng, HOSTILE } from './generators.js';
+import { lambdaRole } from '../support/roles.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 12);
 const N = Number(process.env.FUZZ_N ?? 5000);
@@ -23,10 +24,12 @@ const RSS_GROWTH = 256 * 1024 * 1024;
 let api: TestApi;
 let imds: ImdsAsk;
 const ZIP = 'UEsDBBQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihlLCBjKToKICAgIHJldHVybiBlClBLAQIUAxQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAAAAAAAAAAACAAQAAAABpbmRleC5weVBLBQYAAAAAAQABADYAAABGAAAAAAA=';
-const ROLE = 'arn:aws:iam::111111111111:role/lambda';
+/** The account's execution role (test/support/roles.ts), made through IAM. */
+let ROLE = '';
 
 beforeAll(async () => {
   api = await startApi();
+  ROLE = await lambdaRole(api.endpoint, api.key);
   const run = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }));
   imds = imdsFor(api.cloud, api.cloud.instances.get('111111111111', run.Instances![0]!.InstanceId!));
   await api.send({ path: '/2015-03-31/functions', service: 'lambda', body: JSON.stringify({ FunctionName: 'f', Runtime: 'python3.11', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: ZIP } }) });

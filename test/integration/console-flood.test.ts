@@ -12,6 +12,7 @@ import { GetConsoleOutputCommand, RunInstancesCommand, TerminateInstancesCommand
 import { CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CREDS, describeOne, leaderOf, startReal, type RealServer, waitForState } from '../support/real.js';
 import { until } from '../support/api.js';
+import { lambdaRole } from '../support/roles.js';
 
 let srv: RealServer;
 beforeAll(async () => { srv = await startReal(); });
@@ -59,7 +60,7 @@ describe('a function printing 30 MB at every invoke', () => {
     execFileSync('zip', ['-q', 'p.zip', 'h.py'], { cwd: pkg });
     const name = `flood-${Date.now().toString(36)}`;
     await api.send(new CreateFunctionCommand({
-      FunctionName: name, Runtime: 'python3.12', Handler: 'h.handler', Role: 'arn:aws:iam::123456789012:role/lambda-role',
+      FunctionName: name, Runtime: 'python3.12', Handler: 'h.handler', Role: await lambdaRole(srv.endpoint, CREDS),
       Code: { ZipFile: new Uint8Array(readFileSync(join(pkg, 'p.zip'))) }, Timeout: 60,
     }));
     rmSync(pkg, { recursive: true, force: true });

@@ -14,10 +14,12 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { CREDS, freePort, startReal, type RealServer } from '../support/real.js';
+import { lambdaRole } from '../support/roles.js';
 
 let srv: RealServer;
 let api: LambdaClient;
-const ROLE = 'arn:aws:iam::123456789012:role/lambda-role';
+/** The account's execution role (test/support/roles.ts), made through IAM. */
+let ROLE = '';
 const dir = mkdtempSync(join(tmpdir(), 'pcloud-layers-'));
 const stamp = Date.now().toString(36);
 const names: string[] = [];
@@ -75,6 +77,7 @@ beforeAll(async () => {
   const port = await freePort();
   srv = await startReal({ env: { PCLOUD_LAMBDA_LISTEN: process.env.PCLOUD_LAMBDA_LISTEN ?? `127.0.0.1:${port}`, PCLOUD_LAMBDA_IDLE_SEC: '2' } });
   api = new LambdaClient({ endpoint: srv.endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
+  ROLE = await lambdaRole(srv.endpoint, CREDS);
 });
 afterAll(async () => {
   for (const n of names) await api?.send(new DeleteFunctionCommand({ FunctionName: n })).catch(() => undefined);

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CLI, CREDS, freePort, startReal, type RealServer } from '../support/real.js';
+import { lambdaRole } from '../support/roles.js';
 
 const LIMIT = 3;
-const ROLE = 'arn:aws:iam::123456789012:role/lambda-role';
 const OTHER = { accessKeyId: 'AKIDPCLOUDTEST00009', secretAccessKey: 'pcloud-test-secret-key-9' };
 const name = `slow-${Date.now().toString(36)}`;
 // Sleeps long past the moment every request of a burst has been answered or let through (a throttled one is answered at once).
@@ -36,8 +36,10 @@ beforeAll(async () => {
   writeFileSync(join(d, 'index.mjs'), SLEEPER);
   execFileSync('zip', ['-q', 'package.zip', 'index.mjs'], { cwd: d });
   const ZipFile = new Uint8Array(readFileSync(join(d, 'package.zip')));
-  for (const c of [clients.api, client(srv.endpoint, OTHER)]) {
-    await c.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 60, Code: { ZipFile } }));
+  for (const key of [CREDS, OTHER]) {
+    // Each account's own execution role (test/support/roles.ts), made through IAM.
+    const Role = await lambdaRole(srv.endpoint, key);
+    await client(srv.endpoint, key).send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role, Timeout: 60, Code: { ZipFile } }));
   }
 });
 afterAll(async () => {

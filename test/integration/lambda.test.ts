@@ -19,13 +19,15 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { CLI, CREDS, startReal, type RealServer } from '../support/real.js';
+import { lambdaRole } from '../support/roles.js';
 import { until } from '../support/api.js';
 
 let srv: RealServer;
 let api: LambdaClient;
 let viaNginx: LambdaClient;
 let nginxBase: string;
-const ROLE = 'arn:aws:iam::123456789012:role/lambda-role';
+/** The account's execution role (test/support/roles.ts), made through IAM. */
+let ROLE = '';
 const dir = mkdtempSync(join(tmpdir(), 'pcloud-fn-'));
 const stamp = Date.now().toString(36);
 const names: string[] = [];
@@ -147,6 +149,7 @@ beforeAll(async () => {
   const client = (endpoint: string, creds = CREDS) => new LambdaClient({ endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
   api = client(srv.endpoint);
   viaNginx = client(nginxBase);
+  ROLE = await lambdaRole(srv.endpoint, CREDS);
   console.log(`Lambda: functions run as ${systemd ? 'systemd socket units' : 'systemd-socket-activate under the direct unit manager'}`);
 });
 afterAll(async () => {
@@ -227,7 +230,7 @@ describe('Lambda', () => {
     const third = account('444455556666', 3);
     const twin = await create('twin', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }));
     await second.api.send(new CreateFunctionCommand({
-      FunctionName: twin, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip({ 'index.mjs': NODE }) },
+      FunctionName: twin, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: await lambdaRole(srv.endpoint, second.key), Code: { ZipFile: zip({ 'index.mjs': NODE }) },
       Environment: { Variables: { GREETING: 'hello from the second account' } },
     }));
     try {

@@ -23,6 +23,7 @@ import WebSocket from 'ws';
 import { CLI, CREDS, describeOne, hostInventory, startReal, type RealServer, waitForState } from '../support/real.js';
 import { until } from '../support/api.js';
 import { qmpCommand } from '../../src/host/qmp.js';
+import { lambdaRole } from '../support/roles.js';
 
 let srv: RealServer;
 let winImage: string;
@@ -193,7 +194,7 @@ describe('q35 (UEFI, TPM, console)', () => {
       writeFileSync(join(d, 'bootstrap'), '#!/bin/sh\n');
       execFileSync('zip', ['-q', 'p.zip', 'bootstrap'], { cwd: d });
       await lambda.send(new CreateFunctionCommand({
-        FunctionName: name, Runtime: 'provided.al2023', Handler: 'console', Role: 'arn:aws:iam::123456789012:role/console',
+        FunctionName: name, Runtime: 'provided.al2023', Handler: 'console', Role: await lambdaRole(srv.endpoint, CREDS),
         Code: { ZipFile: readFileSync(join(d, 'p.zip')) },
         Environment: { Variables: { PCLOUD_CONSOLE_INSTANCE: id, PCLOUD_CONSOLE_IDLE_SEC: '5' } },
       }));

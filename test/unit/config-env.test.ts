@@ -27,7 +27,10 @@ const ALLOWED = new Map<string, { reason: string; line: RegExp }>([
     line: /process\.env\.NOTIFY_SOCKET\b|env: \{ \.\.\.process\.env, NOTIFY_SOCKET: args\.notify \}/,
   }],
   ['host/vm-ready.ts', { reason: 'NOTIFY_SOCKET: the unit manager\'s readiness socket, given to the process it runs', line: /process\.env\.NOTIFY_SOCKET\b/ }],
-  ['runtime/shim.ts', { reason: 'a handler process gets the shim\'s environment (its unit\'s) and the runtime API', line: /env: \{ \.\.\.process\.env, AWS_LAMBDA_RUNTIME_API/ }],
+  ['runtime/shim.ts', {
+    reason: 'a handler process gets the shim\'s environment (its unit\'s, and its role\'s credentials from the credentials file) and the runtime API',
+    line: /env: \{ \.\.\.process\.env, AWS_LAMBDA_RUNTIME_API|process\.env\[v\] = value;|delete process\.env\[v\];/,
+  }],
   ['cli/credentials.ts', { reason: 'the CLI\'s key from PCLOUD_ACCESS_KEY_ID and the rest (an env parameter, defaulting to the process\'s)', line: /ensureCredentials\(accounts: Accounts, env = process\.env\)/ }],
   ['cloud/catalog.ts', { reason: 'PCLOUD_RUNTIMES, the family table read once at import (a parameter, defaulting to the environment\'s)', line: /familyRuntimes\(env: string \| undefined = process\.env\.PCLOUD_RUNTIMES\)/ }],
 ]);

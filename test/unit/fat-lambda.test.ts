@@ -11,14 +11,20 @@ import { join } from 'node:path';
 import { openDb } from '../../src/db/index.js';
 import { configFromEnv } from '../../src/cloud/config.js';
 import { Functions, type ConsoleTargets } from '../../src/cloud/functions/index.js';
+import { functionIdentity } from '../../src/cloud/functions/iam-bridge.js';
+import { Accounts } from '../../src/cloud/accounts.js';
+import { Iam } from '../../src/cloud/iam/index.js';
+import { roleArn } from '../../src/cloud/iam/roles.js';
 import { Tags } from '../../src/cloud/tags.js';
 import { FatLambdaState } from '../../src/host/fat-lambda-state.js';
 import type { FunctionRoute, NginxDriver } from '../../src/host/nginx.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
+import { LAMBDA_TRUST } from '../support/roles.js';
 
 const ME = '111111111111';
 const VM = 'i-0123456789abcdef0';
-const ROLE = `arn:aws:iam::${ME}:role/lambda`;
+/** The account's execution role, a real one of its IAM (test/support/roles.ts' trust policy). */
+let ROLE = '';
 const zip = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(60, 1)]);
 
 /** The instances as fat lambdas see them: which run, which were started and stopped. */
@@ -51,7 +57,10 @@ beforeAll(async () => {
   await mkdir(join(dir, 'run'));
   const db = openDb(':memory:');
   host = new FakeFunctionHost(dir);
-  fns = new Functions(db, host, configFromEnv({}), new Tags(db), consoles, state);
+  const config = configFromEnv({});
+  const iam = new Iam(db, new Accounts(db), config);
+  ROLE = roleArn(iam.roles.create(ME, { name: 'lambda-role', assumeRolePolicy: LAMBDA_TRUST }));
+  fns = new Functions(db, host, config, new Tags(db), consoles, state, functionIdentity(iam));
 });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 

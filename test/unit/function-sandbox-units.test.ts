@@ -36,9 +36,10 @@ describe('function units under the direct manager', () => {
     expect(sandbox.join('\0')).toContain(['--setenv', 'GREETING', 'a\nb; $x %i "q"'].join('\0'));
     expect(sandbox.join('\0')).toContain(['--ro-bind', o().codeDir, '/var/task'].join('\0'));
     expect(sandbox.slice(setpriv + 8)).toContain('--code=/var/task');
-    // Nothing of the data dir but the code (and the passwd files and seccomp program it names) is bound.
+    // Nothing of the data dir but the code and the version's own credentials directory (and the passwd files and
+    // seccomp program it names) is bound.
     const bound = sandbox.flatMap((a, i) => (['--ro-bind', '--ro-bind-try', '--bind'].includes(a) ? [sandbox[i + 1]!] : []));
-    expect(bound.filter((p) => p.startsWith('/var/lib/pcloud'))).toEqual([o().codeDir]);
+    expect(bound.filter((p) => p.startsWith('/var/lib/pcloud'))).toEqual([`/var/lib/pcloud/run/lambda/credentials/${o().key}`, o().codeDir]);
     expect(() => directSpec(host.unit(o()))).toThrow(/only in its sandbox/);
   });
 

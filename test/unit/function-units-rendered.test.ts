@@ -4,7 +4,8 @@
  * systemd/pcloud-fn.* templates' text and the direct manager's spec as they were). The hardening is the same line
  * for line; the differences are the ones listed here, each applied to the old text. The per-request (Python) fixtures
  * were rendered again with issue 14: one pre-forking parent per function (Accept=no, --prefork), not a process per
- * connection started by the socket; the hardening lines are still the same.
+ * connection started by the socket; the hardening lines are still the same. Issue 16: a runtime (not a console) is shown
+ * its version's credentials directory (read-only) and named its credentials file on its command line.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -82,8 +83,12 @@ describe('function units through the unit manager, against before', () => {
       const files = renderSocketUnits(spec);
       expect(placeholders(files.socket.text)).toBe(withoutComments(before(`${name}.socket`)));
       // The service was described as `NAME:VERSION invocation`; it now has the unit's one description.
-      const service = withoutComments(before(`${name}.service`))
+      let service = withoutComments(before(`${name}.service`))
         .replace(/^Description=.*$/m, `Description=${spec.description.replaceAll('%', '%%')}`);
+      if (!o.console) {
+        service = service.replace(/^(ExecStart=.*)$/m, `$1 --credentials=${credentialsFile(o)}`)
+          .replace(/^WorkingDirectory=/m, `BindReadOnlyPaths=${credentialsDir(o)}\nWorkingDirectory=`);
+      }
       expect(placeholders(files.service.text)).toBe(service);
     });
 
@@ -96,13 +101,26 @@ describe('function units through the unit manager, against before', () => {
         // A per-request unit's activator never exits 133 (its invokes do, in processes of their own): no change there.
         restartForceExitStatus: [133],
         // A console proxy cannot gain privileges under the direct manager either (NoNewPrivileges= under systemd).
-        exec: o.console ? insertAfter(old.exec as string[], '--', ['setpriv', '--no-new-privs', '--']) : old.exec,
+        exec: o.console ? insertAfter(old.exec as string[], '--', ['setpriv', '--no-new-privs', '--']) : withCredentials(old.exec as string[], o),
       };
       const got = JSON.parse(placeholders(JSON.stringify(directSpec(host.unit(o), o.console ? undefined : box)))) as Record<string, unknown>;
       expect(checkoutDirsAside(got)).toEqual(checkoutDirsAside(want));
     });
   }
 });
+
+/** Where a version's credentials are (functions.ts' credentialsFile()). */
+const credentialsDir = (o: FunctionUnitOptions) => `/var/lib/pcloud/run/lambda/credentials/${o.key}`;
+const credentialsFile = (o: FunctionUnitOptions) => `${credentialsDir(o)}/credentials.json`;
+
+/** The sandbox's argv with the version's credentials directory bound (and the directories above it made), named last. */
+function withCredentials(argv: string[], o: FunctionUnitOptions): string[] {
+  const code = argv.indexOf('/var/task') - 2;
+  const dirs = ancestors(credentialsDir(o)).flatMap((d) => ['--dir', d]);
+  const bound = [...argv.slice(0, code), '--ro-bind', credentialsDir(o), credentialsDir(o), ...argv.slice(code), `--credentials=${credentialsFile(o)}`];
+  // (checkoutDirsAside compares the `--dir`s as a set: where they go, and twice, is all one.)
+  return insertAfter(bound, 'bwrap', dirs);
+}
 
 /** argv with `extra` after the first `marker`. */
 function insertAfter(argv: string[], marker: string, extra: string[]): string[] {

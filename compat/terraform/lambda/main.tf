@@ -17,14 +17,24 @@ provider "aws" {
   skip_metadata_api_check     = true
   skip_region_validation      = true
   endpoints {
+    iam    = var.endpoint
     lambda = var.endpoint
     sts    = var.endpoint
   }
 }
 
+# The function's execution role, as real configurations make it: a role Lambda may assume.
+resource "aws_iam_role" "tf_lambda" {
+  name = "tf-lambda"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]
+  })
+}
+
 resource "aws_lambda_function" "hello" {
   function_name    = "tf-hello"
-  role             = "arn:aws:iam::123456789012:role/tf-lambda"
+  role             = aws_iam_role.tf_lambda.arn
   runtime          = "python3.12"
   handler          = "app.handler"
   filename         = "${path.module}/function.zip"

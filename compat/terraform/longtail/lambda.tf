@@ -3,9 +3,18 @@
 # statements letting another account invoke the function and call the alias' URL. The other account is named by its root
 # ARN: AWS stores an account id as that ARN, and the provider then plans to replace the permission on every plan
 # (hashicorp/terraform-provider-aws#30722); pcloud answers as AWS does.
+# The function's execution role, as real configurations make it: a role Lambda may assume.
+resource "aws_iam_role" "tf_longtail" {
+  name = "tf-longtail"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]
+  })
+}
+
 resource "aws_lambda_function" "tail" {
   function_name                  = "tf-longtail"
-  role                           = "arn:aws:iam::123456789012:role/tf-lambda"
+  role                           = aws_iam_role.tf_longtail.arn
   runtime                        = "python3.12"
   handler                        = "app.handler"
   filename                       = "${path.module}/lambda-longtail.zip"

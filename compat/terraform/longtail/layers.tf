@@ -10,9 +10,18 @@ resource "aws_lambda_layer_version" "tf_layer" {
   license_info             = "MIT"
 }
 
+# The function's execution role, as real configurations make it: a role Lambda may assume.
+resource "aws_iam_role" "tf_layered" {
+  name = "tf-layered"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]
+  })
+}
+
 resource "aws_lambda_function" "tf_layered" {
   function_name    = "tf-layered"
-  role             = "arn:aws:iam::123456789012:role/tf-lambda"
+  role             = aws_iam_role.tf_layered.arn
   runtime          = "python3.12"
   handler          = "app.handler"
   filename         = "${path.module}/tf-layered.zip"

@@ -20,6 +20,7 @@ provider "aws" {
   skip_region_validation      = true
   endpoints {
     ec2    = var.endpoint
+    iam    = var.endpoint
     lambda = var.endpoint
     sts    = var.endpoint
   }

@@ -10,16 +10,19 @@ import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
 import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
 import type { CloudConfig } from '../config.js';
+import type { Identity } from '../iam/identity.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
 import { validateTags, type Tag, type Tags } from '../tags.js';
 import type { FunctionAliases } from './aliases.js';
 import type { FunctionConcurrency } from './concurrency.js';
+import type { FunctionCredentials } from './credentials.js';
 import type { FatLambdas } from './fat-lambda.js';
 import type { FunctionPolicies } from './policy.js';
 import type { FunctionLayers } from './layers.js';
 import { check, checkZipSize } from './params.js';
 import type { FunctionRecords } from './records.js';
+import { checkRole, type FunctionIdentity } from './roles.js';
 import { storedCode } from './storage.js';
 import type { FunctionUrls } from './urls.js';
 import { CONSOLE_ENV, MODE_TAG, NAME, ZIP_MAX, functionKey, invalid, type FunctionInput, type FunctionRow, type FunctionView } from './types.js';
@@ -36,6 +39,14 @@ export interface CreateExtras {
   packageType?: string;
   imageUri?: string;
   architectures?: string[];
+  /** Who asks: a role given needs iam:PassRole on it unless it is the account's root (unset: the account's root). */
+  caller?: Identity;
+}
+
+/** IAM and STS as functions need them (roles.ts), and the functions' sessions: without them, roles are unchecked. */
+export interface FunctionRoleParts {
+  identity?: FunctionIdentity;
+  credentials: FunctionCredentials;
 }
 
 export class FunctionCatalog {
@@ -51,7 +62,13 @@ export class FunctionCatalog {
     private readonly policies: FunctionPolicies,
     private readonly concurrency: FunctionConcurrency,
     private readonly layers: FunctionLayers,
+    private readonly roles: FunctionRoleParts,
   ) {}
+
+  /** The role given, checked as Lambda does (roles.ts), where pcloud has IAM. */
+  private checkRole(accountId: string, role: string, caller: Identity | undefined): void {
+    if (this.roles.identity) checkRole(this.roles.identity, accountId, role, caller?.kind === 'root' ? undefined : caller);
+  }
 
   /** Creates, code updates and layer uploads of one account, one at a time: its limits are checked against what it holds. */
   private get uploads() {
@@ -71,6 +88,7 @@ export class FunctionCatalog {
     const input = mode === undefined ? config : { ...config, mode };
     const name = this.records.names.forCreate(accountId, ref);
     check(input, true);
+    this.checkRole(accountId, input.role!, extras.caller);
     this.fat.checkOwner(accountId, input.environment);
     if (!zip) throw invalid('Code.ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
     checkZipSize(zip, 'CreateFunction');
@@ -161,11 +179,12 @@ export class FunctionCatalog {
     return publish ? this.publish(accountId, name, '') : this.records.get(accountId, name);
   }
 
-  async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
+  async updateConfiguration(accountId: string, ref: string, input: FunctionInput, caller?: Identity): Promise<FunctionView> {
     const { name } = this.records.names.parse(accountId, ref);
     const before = this.records.row(accountId, name);
     const servedConsole = Object.hasOwn(before.environment, CONSOLE_ENV);
     check(input, false);
+    if (input.role !== undefined) this.checkRole(accountId, input.role, caller);
     this.fat.checkOwner(accountId, input.environment);
     const set: Partial<FunctionRow> = { updatedAt: Date.now() };
     if (input.layers !== undefined) {
@@ -183,6 +202,11 @@ export class FunctionCatalog {
     this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
     // The next invoke starts the unit with the new configuration.
     await this.host.stop(functionKey(accountId, name, '$LATEST'));
+    // A new role: the old one's sessions end (published versions keep their role: theirs are minted again).
+    if (input.role !== undefined && input.role !== before.role) {
+      const latest = functionKey(accountId, name, '$LATEST');
+      await this.roles.credentials.end(accountId, name, (key) => key !== latest);
+    }
     if (set.layers) await this.layers.release(before.layers.map((l) => l.digest));
     // A function that starts or stops serving a VM's console changes its URL's route.
     if (input.environment !== undefined && Object.hasOwn(input.environment, CONSOLE_ENV) !== servedConsole) await this.urls.sync();
@@ -247,6 +271,8 @@ export class FunctionCatalog {
     this.tags.removeAll([this.records.names.arn(accountId, name)]);
     await this.urls.sync();
     for (const v of ['$LATEST', ...versions]) await this.host.stop(functionKey(accountId, name, v));
+    // Its sessions end with it.
+    await this.roles.credentials.end(accountId, name);
     await this.host.removeCode(accountId, name);
     await this.layers.release(layers);
   }

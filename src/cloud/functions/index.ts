@@ -12,16 +12,19 @@ import { FatLambdaState } from '../../host/fat-lambda-state.js';
 import type { HostFunctions } from '../../host/index.js';
 import type { NginxDriver } from '../../host/nginx.js';
 import type { CloudConfig } from '../config.js';
+import type { Identity } from '../iam/identity.js';
 import { pageOf, type Page, type PageRequest } from '../paging.js';
 import type { Tag, Tags } from '../tags.js';
 import { FunctionAliases, type AliasInput, type AliasView } from './aliases.js';
 import { FunctionConcurrency } from './concurrency.js';
+import { FunctionCredentials } from './credentials.js';
 import { FunctionCatalog, type AccountSettings, type CreateExtras } from './crud.js';
 import { FatLambdas } from './fat-lambda.js';
 import { Invocations, type InvokeAnswer } from './invoke.js';
 import { FunctionLayers } from './layers.js';
 import { FunctionNames } from './params.js';
 import { reconcileUnits } from './reconcile.js';
+import type { FunctionIdentity } from './roles.js';
 import { FunctionPolicies, INVOKE_URL, type PermissionInput } from './policy.js';
 import { FunctionRecords } from './records.js';
 import { FunctionTagging } from './tagging.js';
@@ -32,6 +35,7 @@ export { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, ENVIRONMENT_MAX, MODE_TAG, RUNTIMES, SY
 export type { ConsoleTargets, FunctionInput, FunctionRow, FunctionUrlView, FunctionView } from './types.js';
 export type { AccountSettings, CreateExtras } from './crud.js';
 export type { InvokeAnswer } from './invoke.js';
+export type { FunctionIdentity } from './roles.js';
 export type { AliasInput, AliasView } from './aliases.js';
 export type { PermissionInput } from './policy.js';
 export { ReservedConcurrencyExceeded } from './concurrency.js';
@@ -53,9 +57,13 @@ export class Functions {
   /** Layers: Publish/Get/List/DeleteLayerVersion (layers.ts). */
   readonly layers: FunctionLayers;
 
+  /** Functions' role sessions (renewCredentials()). */
+  private readonly credentials: FunctionCredentials;
+
   /**
    * consoles: the VMs whose consoles fat lambdas serve (the instances and their displays); state: where the console
-   * proxies' state files are read and written.
+   * proxies' state files are read and written; identity: IAM's roles and STS's sessions (without it, roles are taken
+   * unchecked and functions run without credentials).
    */
   constructor(
     db: Db,
@@ -64,6 +72,7 @@ export class Functions {
     tags: Tags,
     consoles: ConsoleTargets,
     state = new FatLambdaState(),
+    identity?: FunctionIdentity,
   ) {
     this.names = new FunctionNames(config);
     this.records = new FunctionRecords(db, this.names);
@@ -71,10 +80,13 @@ export class Functions {
     this.policies = new FunctionPolicies(db, this.records);
     this.aliases = new FunctionAliases(db, this.records);
     this.concurrency = new FunctionConcurrency(db, this.records, config);
-    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies);
+    this.credentials = new FunctionCredentials(identity, host);
+    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies, this.credentials);
     this.urls = new FunctionUrls(db, this.records, host, config, this.invocations);
     this.layers = new FunctionLayers(db, host, config);
-    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency, this.layers);
+    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency, this.layers, {
+      identity, credentials: this.credentials,
+    });
     this.tagging = new FunctionTagging(this.records, this.catalog, tags);
   }
 
@@ -83,9 +95,18 @@ export class Functions {
     return this.urls.nginx;
   }
 
-  /** nginx runs in front of the functions from now on; syncRoutes gives it their routes. */
-  attachNginx(nginx: NginxDriver): void {
+  /**
+   * nginx runs in front of the functions from now on; syncRoutes gives it their routes. `api`: pcloud's API as the
+   * functions' processes reach it (their AWS_ENDPOINT_URL).
+   */
+  attachNginx(nginx: NginxDriver, api?: string): void {
     this.urls.attach(nginx);
+    if (api) this.invocations.endpoint = api;
+  }
+
+  /** Running function versions' role sessions that near their end renewed (pcloud serve: every RENEW_EVERY_MS). */
+  renewCredentials(): Promise<number> {
+    return this.credentials.renew();
   }
 
   arn(accountId: string, name: string, version?: string): string {
@@ -122,8 +143,9 @@ export class Functions {
     return this.catalog.updateCode(accountId, ref, zip, publish);
   }
 
-  updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
-    return this.catalog.updateConfiguration(accountId, ref, input);
+  /** caller: who asks (a role given needs iam:PassRole unless it is the account's root). */
+  updateConfiguration(accountId: string, ref: string, input: FunctionInput, caller?: Identity): Promise<FunctionView> {
+    return this.catalog.updateConfiguration(accountId, ref, input, caller);
   }
 
   /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */

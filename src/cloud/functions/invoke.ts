@@ -10,6 +10,7 @@ import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
 import { pickVersion } from './aliases.js';
+import type { FunctionCredentials } from './credentials.js';
 import type { FatLambdas } from './fat-lambda.js';
 import { ReservedConcurrencyExceeded } from './concurrency.js';
 import { INVOKE, type FunctionPolicies } from './policy.js';
@@ -19,19 +20,27 @@ import { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, SYNC_PAYLOAD_MAX, functionKey, invalid,
 export type InvokeAnswer = InvokeResult & { version: string };
 
 export class Invocations {
+  /** The pcloud API as functions reach it (their AWS_ENDPOINT_URL), once `serve` says where it listens. */
+  endpoint?: string;
+
   constructor(
     private readonly records: FunctionRecords,
     private readonly host: HostFunctions,
     private readonly config: CloudConfig,
     private readonly fat: FatLambdas,
     private readonly policies: FunctionPolicies,
+    private readonly credentials: FunctionCredentials,
   ) {}
 
-  /** How a function version's unit runs. */
+  /** How a function version's unit runs (its role's credentials current: renewed when they near their end). */
   unitOptions(v: FunctionView): FunctionUnitOptions {
+    const key = functionKey(v.accountId, v.name, v.version);
+    const served = v.version === '$LATEST' ? this.fat.consoleOf(v) : undefined;
     return {
-      console: v.version === '$LATEST' ? this.fat.consoleOf(v) : undefined,
-      key: functionKey(v.accountId, v.name, v.version), functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
+      console: served,
+      ...(served ? {} : { credentials: this.credentials.for(key, v) }),
+      ...(this.endpoint ? { endpoint: this.endpoint } : {}),
+      key, functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
       reservedConcurrency: this.records.row(v.accountId, v.name).reservedConcurrency ?? undefined,
