@@ -32,10 +32,8 @@ afterAll(() => {
 function fakeIdentity(now: () => number, roles: Map<string, { path: string; lambda: boolean }>) {
   const minted: { roleName: string; sessionName: string; source: string; durationSeconds: number }[] = [];
   const ended: string[] = [];
-  const passable = new Set<string>();
   const identity: FunctionIdentity = {
     lambdaMayAssume: (accountId, name, path) => accountId === ME && roles.get(name)?.path === path && roles.get(name)!.lambda,
-    mayPassRole: (_caller, arn) => passable.has(arn),
     mint: (req) => {
       if (!roles.has(req.roleName)) throw new CloudError('NoSuchEntity', `The role with name ${req.roleName} cannot be found.`);
       minted.push(req);
@@ -43,15 +41,15 @@ function fakeIdentity(now: () => number, roles: Map<string, { path: string; lamb
     },
     endSessions: (accountId, source) => { ended.push(`${accountId}/${source}`); },
   };
-  return { identity, minted, ended, passable };
+  return { identity, minted, ended };
 }
 
 describe("a function's role", () => {
   const roles = new Map([['lambda-role', { path: '/', lambda: true }], ['ec2-role', { path: '/', lambda: false }], ['svc', { path: '/service-role/', lambda: true }]]);
-  const { identity, passable } = fakeIdentity(Date.now, roles);
-  const refused = (arn: string, caller?: Parameters<typeof checkRole>[3]) => {
+  const { identity } = fakeIdentity(Date.now, roles);
+  const refused = (arn: string) => {
     try {
-      checkRole(identity, ME, arn, caller);
+      checkRole(identity, ME, arn);
     } catch (err) {
       return `${(err as CloudError).code}: ${(err as Error).message}`;
     }
@@ -65,14 +63,6 @@ describe("a function's role", () => {
       'arn:aws:iam::999988887777:role/lambda-role']) {
       expect(refused(arn)).toBe(`InvalidParameterValueException: ${ROLE_NOT_ASSUMABLE}`);
     }
-  });
-
-  it('needs iam:PassRole of a caller other than the root', () => {
-    const user = { kind: 'user', accountId: ME, name: 'dev', id: 'AIDAAAAAAAAAAAAAAAAA', path: '/' } as const;
-    const arn = `arn:aws:iam::${ME}:role/lambda-role`;
-    expect(refused(arn, user)).toBe(`AccessDeniedException: User: arn:aws:iam::${ME}:user/dev is not authorized to perform: iam:PassRole on resource: ${arn}`);
-    passable.add(arn);
-    expect(refused(arn, user)).toBe('taken');
   });
 
   it('ARNs parse to account, path and name', () => {

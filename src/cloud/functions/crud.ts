@@ -10,7 +10,6 @@ import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
 import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
 import type { CloudConfig } from '../config.js';
-import type { Identity } from '../iam/identity.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
 import { validateTags, type Tag, type Tags } from '../tags.js';
@@ -39,8 +38,6 @@ export interface CreateExtras {
   packageType?: string;
   imageUri?: string;
   architectures?: string[];
-  /** Who asks: a role given needs iam:PassRole on it unless it is the account's root (unset: the account's root). */
-  caller?: Identity;
 }
 
 /** IAM and STS as functions need them (roles.ts), and the functions' sessions: without them, roles are unchecked. */
@@ -66,8 +63,8 @@ export class FunctionCatalog {
   ) {}
 
   /** The role given, checked as Lambda does (roles.ts), where pcloud has IAM. */
-  private checkRole(accountId: string, role: string, caller: Identity | undefined): void {
-    if (this.roles.identity) checkRole(this.roles.identity, accountId, role, caller?.kind === 'root' ? undefined : caller);
+  private checkRole(accountId: string, role: string): void {
+    if (this.roles.identity) checkRole(this.roles.identity, accountId, role);
   }
 
   /** Creates, code updates and layer uploads of one account, one at a time: its limits are checked against what it holds. */
@@ -88,7 +85,7 @@ export class FunctionCatalog {
     const input = mode === undefined ? config : { ...config, mode };
     const name = this.records.names.forCreate(accountId, ref);
     check(input, true);
-    this.checkRole(accountId, input.role!, extras.caller);
+    this.checkRole(accountId, input.role!);
     this.fat.checkOwner(accountId, input.environment);
     if (!zip) throw invalid('Code.ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
     checkZipSize(zip, 'CreateFunction');
@@ -179,12 +176,12 @@ export class FunctionCatalog {
     return publish ? this.publish(accountId, name, '') : this.records.get(accountId, name);
   }
 
-  async updateConfiguration(accountId: string, ref: string, input: FunctionInput, caller?: Identity): Promise<FunctionView> {
+  async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
     const { name } = this.records.names.parse(accountId, ref);
     const before = this.records.row(accountId, name);
     const servedConsole = Object.hasOwn(before.environment, CONSOLE_ENV);
     check(input, false);
-    if (input.role !== undefined) this.checkRole(accountId, input.role, caller);
+    if (input.role !== undefined) this.checkRole(accountId, input.role);
     this.fat.checkOwner(accountId, input.environment);
     const set: Partial<FunctionRow> = { updatedAt: Date.now() };
     if (input.layers !== undefined) {

@@ -25,9 +25,6 @@ export function functionIdentity(iam: Iam): FunctionIdentity {
         return false;
       }
     },
-    mayPassRole(caller, arn) {
-      return iam.authorize(caller, { action: 'iam:PassRole', resources: [{ arn }] }).allowed;
-    },
     mint: (req) => iam.sessions.mint(req),
     endSessions(accountId, source) {
       iam.sessions.endFor(accountId, source);

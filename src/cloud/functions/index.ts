@@ -12,7 +12,6 @@ import { FatLambdaState } from '../../host/fat-lambda-state.js';
 import type { HostFunctions } from '../../host/index.js';
 import type { NginxDriver } from '../../host/nginx.js';
 import type { CloudConfig } from '../config.js';
-import type { Identity } from '../iam/identity.js';
 import { pageOf, type Page, type PageRequest } from '../paging.js';
 import type { Tag, Tags } from '../tags.js';
 import { FunctionAliases, type AliasInput, type AliasView } from './aliases.js';
@@ -144,8 +143,8 @@ export class Functions {
   }
 
   /** caller: who asks (a role given needs iam:PassRole unless it is the account's root). */
-  updateConfiguration(accountId: string, ref: string, input: FunctionInput, caller?: Identity): Promise<FunctionView> {
-    return this.catalog.updateConfiguration(accountId, ref, input, caller);
+  updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
+    return this.catalog.updateConfiguration(accountId, ref, input);
   }
 
   /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */

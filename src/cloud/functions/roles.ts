@@ -1,20 +1,17 @@
 /**
  * A function's execution role, as Lambda takes it: checked when it is given (CreateFunction, UpdateFunctionConfiguration
- * with Role): a role of the function's own account whose trust policy lets lambda.amazonaws.com sts:AssumeRole, that
- * the caller may pass (iam:PassRole); and the role's sessions minted for the function's processes (credentials.ts).
+ * with Role): a role of the function's own account whose trust policy lets lambda.amazonaws.com sts:AssumeRole (whether
+ * the caller may pass it, iam:PassRole, the API asks IAM before: src/api/lambda/index.ts); and the role's sessions
+ * minted for the function's processes (credentials.ts).
  * What IAM and STS answer comes through FunctionIdentity (iam-bridge.ts adapts cloud.iam to it).
  */
 import type { SessionCredentials } from '../../host/index.js';
-import { CloudError } from '../errors.js';
-import { arnOf, type Identity } from '../iam/identity.js';
 import { invalid } from './types.js';
 
 /** What functions need of IAM and STS. */
 export interface FunctionIdentity {
   /** Is there a role of this name and path in the account whose trust policy lets lambda.amazonaws.com assume it? */
   lambdaMayAssume(accountId: string, roleName: string, rolePath: string): boolean;
-  /** May `caller` pass the role (iam:PassRole on its ARN)? */
-  mayPassRole(caller: Identity, roleArn: string): boolean;
   /** A session of the role for a function (STS's mint: sessionName the function's name, source `function:NAME`). */
   mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source: string }): SessionCredentials;
   /** Every session minted for `source` in the account ended (their keys refused from now on). */
@@ -35,13 +32,9 @@ export const ROLE_NOT_ASSUMABLE = 'The role defined for the function cannot be a
 
 /**
  * The role given for a function of `accountId`: refused (InvalidParameterValueException, Lambda's words) unless it is a
- * role of that account Lambda may assume; a caller other than the account's root needs iam:PassRole on it
- * (AccessDeniedException as Lambda words it).
+ * role of that account Lambda may assume.
  */
-export function checkRole(identity: FunctionIdentity, accountId: string, roleArn: string, caller?: Identity): void {
+export function checkRole(identity: FunctionIdentity, accountId: string, roleArn: string): void {
   const role = parseRoleArn(roleArn);
-  if (caller && !identity.mayPassRole(caller, roleArn)) {
-    throw new CloudError('AccessDeniedException', `User: ${arnOf(caller)} is not authorized to perform: iam:PassRole on resource: ${roleArn}`);
-  }
   if (!role || role.accountId !== accountId || !identity.lambdaMayAssume(accountId, role.name, role.path)) throw invalid(ROLE_NOT_ASSUMABLE);
 }
