@@ -33,7 +33,7 @@ import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
 import { unpackPackage } from './code-package.js';
 import { LayerStore } from './layers.js';
-import { programPrefix, TASK_ROOT } from './sandbox.js';
+import { CREDENTIALS_ROOT, programPrefix, TASK_ROOT } from './sandbox.js';
 import { SandboxUsers } from './sandbox-users.js';
 import { unitFingerprint } from './units/fingerprint.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
@@ -138,6 +138,9 @@ export function lambdaEnvironment(o: FunctionUnitOptions): Record<string, string
   };
 }
 
+/** A function version's credentials file's name, in its credentials directory (at CREDENTIALS_ROOT in its sandbox). */
+export const CREDENTIALS_FILE = 'credentials.json';
+
 /** The credentials file's text: the JSON a container credentials endpoint serves, which the shims read. */
 export function credentialsText(c: SessionCredentials): string {
   return `${JSON.stringify({ AccessKeyId: c.accessKeyId, SecretAccessKey: c.secretAccessKey, Token: c.sessionToken, Expiration: c.expiration.toISOString() })}\n`;
@@ -216,7 +219,7 @@ export class FunctionHost implements HostFunctions {
 
   /** A function version's credentials file, in a directory of its own (what its sandbox is shown). */
   credentialsFile(key: string): string {
-    return join(this.credentialsRoot, key, 'credentials.json');
+    return join(this.credentialsRoot, key, CREDENTIALS_FILE);
   }
 
   /** What was last written to each version's credentials file (its access key id), so an unchanged one is not rewritten. */
@@ -278,7 +281,7 @@ export class FunctionHost implements HostFunctions {
     return {
       name: functionUnitName(o.key),
       description: `pcloud function ${o.functionName}:${o.version} (${o.runtime}, ${o.mode})`,
-      exec: runtimeCommand(o, serving, this.python, most, o.console ? undefined : this.credentialsFile(o.key)),
+      exec: runtimeCommand(o, serving, this.python, most, o.console ? undefined : `${CREDENTIALS_ROOT}/${CREDENTIALS_FILE}`),
       env: lambdaEnvironment(o),
       type: 'simple',
       startTimeoutSec: START_SEC,
@@ -295,7 +298,7 @@ export class FunctionHost implements HostFunctions {
       },
       ...(o.console ? { noNewPrivileges: true } : {
         sandbox: {
-          code: o.codeDir, readOnly: [...runtimeFiles(o, this.python), join(this.credentialsRoot, o.key)], hidden: [this.dataDir],
+          code: o.codeDir, readOnly: runtimeFiles(o, this.python), credentials: join(this.credentialsRoot, o.key), hidden: [this.dataDir],
           ...(o.layers?.length ? { opt: this.layerStore.optPath(o.layers) } : {}),
         },
       }),

@@ -23,6 +23,8 @@ export const TASK_ROOT = '/var/task';
 
 /** Where a function's layers are inside its sandbox, merged in order (as on Lambda). */
 export const OPT_ROOT = '/opt';
+/** Where a function's role credentials (a directory of its own on the host, functions.ts) are, read-only. */
+export const CREDENTIALS_ROOT = '/run/pcloud-credentials';
 
 /** What of /etc a runtime needs: the loader's cache, name resolution, TLS roots, time zones, alternatives' links. */
 const ETC = ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'resolv.conf', 'hosts', 'host.conf', 'nsswitch.conf', 'gai.conf', 'protocols',
@@ -42,6 +44,8 @@ export interface SandboxSpec {
   codeDir: string;
   /** The function's layers, merged (layers.ts), on the host: read-only at OPT_ROOT. */
   optDir?: string;
+  /** The function's credentials directory on the host: read-only at CREDENTIALS_ROOT. */
+  credentialsDir?: string;
   /** Host files or directories the runtime needs outside /usr (its shim, an interpreter elsewhere): read-only, same path. */
   readOnly: string[];
   /** The seccomp BPF program (sandbox-seccomp.py). */
@@ -70,6 +74,7 @@ export function sandboxCommand(s: SandboxSpec): string[] {
     ...s.readOnly.flatMap((p) => ['--ro-bind', p, p]),
     '--ro-bind', s.codeDir, TASK_ROOT,
     ...(s.optDir ? ['--ro-bind', s.optDir, OPT_ROOT] : []),
+    ...(s.credentialsDir ? ['--ro-bind', s.credentialsDir, CREDENTIALS_ROOT] : []),
     '--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--size', String(TMP_BYTES), '--tmpfs', '/tmp',
     '--chdir', TASK_ROOT, '--clearenv', ...Object.entries(s.env).flatMap(([k, v]) => ['--setenv', k, v]),
     '--seccomp', '9', '--'];

@@ -37,9 +37,11 @@ describe('function units under the direct manager', () => {
     expect(sandbox.join('\0')).toContain(['--ro-bind', o().codeDir, '/var/task'].join('\0'));
     expect(sandbox.slice(setpriv + 8)).toContain('--code=/var/task');
     // Nothing of the data dir but the code and the version's own credentials directory (and the passwd files and
-    // seccomp program it names) is bound.
-    const bound = sandbox.flatMap((a, i) => (['--ro-bind', '--ro-bind-try', '--bind'].includes(a) ? [sandbox[i + 1]!] : []));
-    expect(bound.filter((p) => p.startsWith('/var/lib/pcloud'))).toEqual([`/var/lib/pcloud/run/lambda/credentials/${o().key}`, o().codeDir]);
+    // seccomp program it names) is bound, each at a path of its own outside the data dir (whose parents the sandbox
+    // would otherwise show).
+    const bound = sandbox.flatMap((a, i) => (['--ro-bind', '--ro-bind-try', '--bind'].includes(a) ? [[sandbox[i + 1]!, sandbox[i + 2]!]] : []));
+    expect(bound.filter(([p]) => p!.startsWith('/var/lib/pcloud'))).toEqual([[o().codeDir, '/var/task'], [`/var/lib/pcloud/run/lambda/credentials/${o().key}`, '/run/pcloud-credentials']]);
+    expect(sandbox.filter((a, i) => sandbox[i - 1] === '--dir' && a.startsWith('/var/lib'))).toEqual([]);
     expect(() => directSpec(host.unit(o()))).toThrow(/only in its sandbox/);
   });
 

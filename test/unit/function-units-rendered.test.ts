@@ -86,8 +86,8 @@ describe('function units through the unit manager, against before', () => {
       let service = withoutComments(before(`${name}.service`))
         .replace(/^Description=.*$/m, `Description=${spec.description.replaceAll('%', '%%')}`);
       if (!o.console) {
-        service = service.replace(/^(ExecStart=.*)$/m, `$1 --credentials=${credentialsFile(o)}`)
-          .replace(/^WorkingDirectory=/m, `BindReadOnlyPaths=${credentialsDir(o)}\nWorkingDirectory=`);
+        service = service.replace(/^(ExecStart=.*)$/m, `$1 --credentials=${CREDENTIALS_FILE_IN_SANDBOX}`)
+          .replace(/^WorkingDirectory=/m, `BindReadOnlyPaths=${credentialsDir(o)}:/run/pcloud-credentials\nWorkingDirectory=`);
       }
       expect(placeholders(files.service.text)).toBe(service);
     });
@@ -109,17 +109,14 @@ describe('function units through the unit manager, against before', () => {
   }
 });
 
-/** Where a version's credentials are (functions.ts' credentialsFile()). */
+/** Where a version's credentials are on the host (functions.ts' credentialsFile()), and in its sandbox (at a path of its own). */
 const credentialsDir = (o: FunctionUnitOptions) => `/var/lib/pcloud/run/lambda/credentials/${o.key}`;
-const credentialsFile = (o: FunctionUnitOptions) => `${credentialsDir(o)}/credentials.json`;
+const CREDENTIALS_FILE_IN_SANDBOX = '/run/pcloud-credentials/credentials.json';
 
-/** The sandbox's argv with the version's credentials directory bound (and the directories above it made), named last. */
+/** The sandbox's argv with the version's credentials directory bound at its own path (after the code), named last. */
 function withCredentials(argv: string[], o: FunctionUnitOptions): string[] {
-  const code = argv.indexOf('/var/task') - 2;
-  const dirs = ancestors(credentialsDir(o)).flatMap((d) => ['--dir', d]);
-  const bound = [...argv.slice(0, code), '--ro-bind', credentialsDir(o), credentialsDir(o), ...argv.slice(code), `--credentials=${credentialsFile(o)}`];
-  // (checkoutDirsAside compares the `--dir`s as a set: where they go, and twice, is all one.)
-  return insertAfter(bound, 'bwrap', dirs);
+  const afterCode = argv.indexOf('/var/task') + 1;
+  return [...argv.slice(0, afterCode), '--ro-bind', credentialsDir(o), '/run/pcloud-credentials', ...argv.slice(afterCode), `--credentials=${CREDENTIALS_FILE_IN_SANDBOX}`];
 }
 
 /** argv with `extra` after the first `marker`. */

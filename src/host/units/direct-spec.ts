@@ -22,7 +22,7 @@ export function directSpec(spec: UnitSpec, box?: SandboxBox): UnitSpec {
   let env = spec.env;
   if (sandbox) {
     if (!box) throw new Error(`unit ${spec.name}: a sandboxed program runs only in its sandbox`);
-    exec = sandboxCommand({ ...box, codeDir: sandbox.code, optDir: sandbox.opt, readOnly: sandbox.readOnly, env: env ?? {}, command: exec });
+    exec = sandboxCommand({ ...box, codeDir: sandbox.code, optDir: sandbox.opt, credentialsDir: sandbox.credentials, readOnly: sandbox.readOnly, env: env ?? {}, command: exec });
     env = undefined;
   } else if (noNewPrivileges) {
     exec = ['setpriv', '--no-new-privs', '--', ...exec];

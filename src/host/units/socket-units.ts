@@ -5,7 +5,7 @@
  * unit directory and starts the socket; systemd-analyze verify checks them in test/unit/socket-units.test.ts.
  */
 import { isPlainPath } from '../host-path.js';
-import { OPT_ROOT, TASK_ROOT } from '../sandbox.js';
+import { CREDENTIALS_ROOT, OPT_ROOT, TASK_ROOT } from '../sandbox.js';
 import { environmentWord, execLine, settingKey, UnitValueError, unitValue } from './render.js';
 import type { SocketSection, UnitSandbox, UnitSpec } from './types.js';
 
@@ -39,6 +39,7 @@ export function sandboxSettings(s: UnitSandbox): [string, string][] {
     ...s.hidden.map((p) => `TemporaryFileSystem=${unitPath(p)}:ro`), 'InaccessiblePaths=-/run/pcloud',
     `BindReadOnlyPaths=${unitPath(s.code)}:${TASK_ROOT}`, ...s.readOnly.map((p) => `BindReadOnlyPaths=${unitPath(p)}`),
     ...(s.opt ? [`BindReadOnlyPaths=${unitPath(s.opt)}:${OPT_ROOT}`] : []),
+    ...(s.credentials ? [`BindReadOnlyPaths=${unitPath(s.credentials)}:${CREDENTIALS_ROOT}`] : []),
     `WorkingDirectory=${TASK_ROOT}`,
   ].map((l): [string, string] => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
 }

@@ -89,6 +89,8 @@ export interface UnitSandbox {
   readOnly: string[];
   /** A Lambda function's layers, merged (host/layers.ts): read-only at /opt. */
   opt?: string;
+  /** A Lambda function's credentials directory (host/functions.ts): read-only at CREDENTIALS_ROOT (host/sandbox.ts). */
+  credentials?: string;
   /**
    * Host directories it must not see inside them (the data dir): systemd puts an empty read-only tmpfs over each, as
    * its read-only system shows the rest of the host; the direct manager's sandbox shows nothing it does not bind.
