@@ -68,7 +68,7 @@ export function sandboxCommand(s: SandboxSpec): string[] {
   const bwrap = ['bwrap', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session',
     ...USR_ROOT,
     // The directories leading to what is bound, readable (bwrap would make them 0700, root's only).
-    ...ancestors(['/etc/passwd', ...s.readOnly, TASK_ROOT]).flatMap((d) => ['--dir', d]),
+    ...ancestors(['/etc/passwd', ...s.readOnly, TASK_ROOT, ...(s.credentialsDir ? [CREDENTIALS_ROOT] : [])]).flatMap((d) => ['--dir', d]),
     ...ETC.flatMap((p) => ['--ro-bind-try', p, p]),
     '--ro-bind', s.passwd, '/etc/passwd', '--ro-bind', s.group, '/etc/group',
     ...s.readOnly.flatMap((p) => ['--ro-bind', p, p]),

@@ -113,10 +113,12 @@ describe('function units through the unit manager, against before', () => {
 const credentialsDir = (o: FunctionUnitOptions) => `/var/lib/pcloud/run/lambda/credentials/${o.key}`;
 const CREDENTIALS_FILE_IN_SANDBOX = '/run/pcloud-credentials/credentials.json';
 
-/** The sandbox's argv with the version's credentials directory bound at its own path (after the code), named last. */
+/** The sandbox's argv with the version's credentials directory bound at its own path (after the code, /run made above it), named last. */
 function withCredentials(argv: string[], o: FunctionUnitOptions): string[] {
   const afterCode = argv.indexOf('/var/task') + 1;
-  return [...argv.slice(0, afterCode), '--ro-bind', credentialsDir(o), '/run/pcloud-credentials', ...argv.slice(afterCode), `--credentials=${CREDENTIALS_FILE_IN_SANDBOX}`];
+  const bound = [...argv.slice(0, afterCode), '--ro-bind', credentialsDir(o), '/run/pcloud-credentials', ...argv.slice(afterCode), `--credentials=${CREDENTIALS_FILE_IN_SANDBOX}`];
+  // /run made readable above it (checkoutDirsAside compares the `--dir`s as a set).
+  return insertAfter(bound, 'bwrap', ['--dir', '/run']);
 }
 
 /** argv with `extra` after the first `marker`. */
