@@ -46,14 +46,37 @@ const MAX_NAME = 256;
 const arnOf = (region: string, accountId: string, type: string, id: string) =>
   `arn:aws:ec2:${region}:${NO_ACCOUNT.has(type) ? '' : accountId}:${type}/${id}`;
 
+/** Actions naming an instance's profile association (AssociationId): AWS authorizes them on the instance. */
+const ON_ASSOCIATION = new Set(['DisassociateIamInstanceProfile', 'ReplaceIamInstanceProfileAssociation']);
+
+/**
+ * A resource a parameter names other than by its ARN's id (a launch template by its name, an instance by its profile
+ * association's id): its type and id, when the account has it (a Deny on the resource or its tags must match however
+ * the request names it). Not found: the action itself refuses it.
+ */
+function indirect(cloud: Cloud, accountId: string, action: string, parameter: string, value: string): [string, string] | undefined {
+  try {
+    if (parameter === 'LaunchTemplateName') return ['launch-template', cloud.instances.templates.get(accountId, { name: value }).id];
+    if (parameter === 'AssociationId' && ON_ASSOCIATION.has(action)) return ['instance', cloud.iamAssociations.get(accountId, value).instanceId];
+  } catch (err) {
+    if (!(err instanceof CloudError)) throw err;
+  }
+  return undefined;
+}
+
 /** Adds the resources the request names: ARN → the id its tags are under (none for key pairs, named by name). */
-function named(q: Query, region: string, accountId: string, arns: Map<string, string | undefined>): Map<string, string | undefined> {
+function named(cloud: Cloud, action: string, q: Query, region: string, accountId: string, arns: Map<string, string | undefined>): Map<string, string | undefined> {
   for (const [name, value] of q.entries()) {
     if (!value || value.length > MAX_NAME) continue;
     const parts = name.split('.');
     if (NOT_RESOURCES.has(parts[0]!)) continue;
     let last = parts[parts.length - 1]!;
     if (/^\d+$/.test(last) && parts.length > 1) last = parts[parts.length - 2]!;
+    const via = indirect(cloud, accountId, action, last, value);
+    if (via) {
+      arns.set(arnOf(region, accountId, via[0], via[1]), via[1]);
+      continue;
+    }
     const type = ANY_ID.has(last) ? resourceType(value) : PARAMETER_TYPES.get(last);
     if (!type) continue;
     // Key pairs are named by their name: their tags are their id's, not looked up here.
@@ -77,7 +100,7 @@ export function ec2AccessRequest(cloud: Cloud, principal: Principal, origin: Ori
   if (action.startsWith('Describe')) return { action: `ec2:${action}`, resources: [{ arn: '*' }], context };
   // What it creates first (AWS's message names the new instance), then what it names.
   const arns = new Map<string, string | undefined>((CREATES.get(action) ?? []).map((t) => [arnOf(region, accountId, t, '*'), undefined]));
-  named(q, region, accountId, arns);
+  named(cloud, action, q, region, accountId, arns);
   if (arns.size === 0) return { action: `ec2:${action}`, resources: [{ arn: '*' }], context };
   const ids = [...arns.values()].filter((id): id is string => id !== undefined);
   const tags = cloud.tags.of(ids);

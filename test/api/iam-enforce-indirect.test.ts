@@ -1,0 +1,51 @@
+/**
+ * EC2 resources named other than by their id (a launch template by its name, an instance by its profile association):
+ * a Deny on the resource's tags applies however the request names it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AssociateIamInstanceProfileCommand, CreateLaunchTemplateCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { startApi, type TestApi } from '../support/api.js';
+import { codeOf, doc, ec2Call, roleWith, userWithKey, type TestKey } from '../support/iam-access.js';
+import { putProfile } from '../support/profile-rows.js';
+
+const ACCOUNT = '111111111111';
+let api: TestApi;
+let user: TestKey;
+beforeAll(async () => {
+  api = await startApi();
+  const policy = api.cloud.iam.policies.create(ACCOUNT, {
+    name: 'all-but-prod', path: '/', document: doc([
+      { Action: ['ec2:*', 'iam:PassRole'] },
+      { Effect: 'Deny', Action: 'ec2:*', Condition: { StringEquals: { 'aws:ResourceTag/stage': 'prod' } } },
+    ]),
+  });
+  user = userWithKey(api.cloud, ACCOUNT, 'dev', [policy.arn]);
+});
+afterAll(() => api.close());
+
+const prod = (type: 'instance' | 'launch-template') => [{ ResourceType: type, Tags: [{ Key: 'stage', Value: 'prod' }] }];
+
+describe('a Deny on tags, resources named indirectly', () => {
+  it('DeleteLaunchTemplate by LaunchTemplateName is refused on a prod template', async () => {
+    const made = await api.ec2.send(new CreateLaunchTemplateCommand({
+      LaunchTemplateName: 'prod-lt', LaunchTemplateData: { ImageId: api.imageId }, TagSpecifications: prod('launch-template'),
+    }));
+    const byId = await ec2Call(api, { Action: 'DeleteLaunchTemplate', LaunchTemplateId: made.LaunchTemplate!.LaunchTemplateId! }, user);
+    expect([byId.status, codeOf(byId.text)]).toEqual([403, 'UnauthorizedOperation']);
+    const byName = await ec2Call(api, { Action: 'DeleteLaunchTemplate', LaunchTemplateName: 'prod-lt' }, user);
+    expect([byName.status, codeOf(byName.text)]).toEqual([403, 'UnauthorizedOperation']);
+    expect(api.cloud.instances.templates.get(ACCOUNT, { name: 'prod-lt' }).id).toBe(made.LaunchTemplate!.LaunchTemplateId);
+  });
+
+  it('DisassociateIamInstanceProfile by AssociationId is refused on a prod instance', async () => {
+    roleWith(api.cloud, ACCOUNT, 'web-role');
+    putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'web', roleName: 'web-role' });
+    const run = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, TagSpecifications: prod('instance') }));
+    const id = run.Instances![0]!.InstanceId!;
+    const assoc = (await api.ec2.send(new AssociateIamInstanceProfileCommand({ InstanceId: id, IamInstanceProfile: { Name: 'web' } }))).IamInstanceProfileAssociation!;
+    const res = await ec2Call(api, { Action: 'DisassociateIamInstanceProfile', AssociationId: assoc.AssociationId! }, user);
+    expect([res.status, codeOf(res.text)]).toEqual([403, 'UnauthorizedOperation']);
+    expect(res.text).toContain(`instance/${id}`);
+    expect(api.cloud.iamAssociations.get(ACCOUNT, assoc.AssociationId!).instanceId).toBe(id);
+  });
+});
