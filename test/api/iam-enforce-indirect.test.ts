@@ -7,6 +7,7 @@ import { AssociateIamInstanceProfileCommand, CreateLaunchTemplateCommand, RunIns
 import { startApi, type TestApi } from '../support/api.js';
 import { codeOf, doc, ec2Call, roleWith, userWithKey, type TestKey } from '../support/iam-access.js';
 import { putProfile } from '../support/profile-rows.js';
+import { addresses } from '../../src/db/schema.js';
 
 const ACCOUNT = '111111111111';
 let api: TestApi;
@@ -48,4 +49,38 @@ describe('a Deny on tags, resources named indirectly', () => {
     expect(res.text).toContain(`instance/${id}`);
     expect(api.cloud.iamAssociations.get(ACCOUNT, assoc.AssociationId!).instanceId).toBe(id);
   });
+});
+
+describe('a Deny on tags, key pairs, security groups and addresses', () => {
+  it('DeleteKeyPair by KeyName or KeyPairId is refused on a prod key pair (its ARN has its name)', async () => {
+    const made = await ec2Call(api, { Action: 'CreateKeyPair', KeyName: 'prod-key', 'TagSpecification.1.ResourceType': 'key-pair', 'TagSpecification.1.Tag.1.Key': 'stage', 'TagSpecification.1.Tag.1.Value': 'prod' });
+    expect(made.status, made.text).toBe(200);
+    const id = /<keyPairId>([^<]+)</.exec(made.text)![1]!;
+    for (const by of [{ KeyName: 'prod-key' }, { KeyPairId: id }]) {
+      const res = await ec2Call(api, { Action: 'DeleteKeyPair', ...by }, user);
+      expect([res.status, codeOf(res.text)]).toEqual([403, 'UnauthorizedOperation']);
+      expect(res.text).toContain(`key-pair/prod-key`);
+    }
+    expect(api.cloud.keyPairs.list(ACCOUNT, ['prod-key'])).toHaveLength(1);
+  });
+
+  it('DeleteSecurityGroup by GroupName is refused on a prod group', async () => {
+    const made = await ec2Call(api, { Action: 'CreateSecurityGroup', GroupName: 'prod-sg', GroupDescription: 'prod', 'TagSpecification.1.ResourceType': 'security-group', 'TagSpecification.1.Tag.1.Key': 'stage', 'TagSpecification.1.Tag.1.Value': 'prod' });
+    expect(made.status, made.text).toBe(200);
+    const res = await ec2Call(api, { Action: 'DeleteSecurityGroup', GroupName: 'prod-sg' }, user);
+    expect([res.status, codeOf(res.text)]).toEqual([403, 'UnauthorizedOperation']);
+    expect(api.cloud.network.securityGroups(ACCOUNT).some((g) => g.name === 'prod-sg')).toBe(true);
+  });
+
+  it('ReleaseAddress by PublicIp is refused on a prod address', async () => {
+    // The fake host has no public pool: the address is put in the table as AllocateAddress would.
+    const allocationId = 'eipalloc-0123456789abcdef0';
+    const ip = '203.0.113.7';
+    api.cloud.db.insert(addresses).values({ allocationId, accountId: ACCOUNT, publicIp: ip, createdAt: Date.now() }).run();
+    api.cloud.tags.put(ACCOUNT, [allocationId], [{ key: 'stage', value: 'prod' }]);
+    const res = await ec2Call(api, { Action: 'ReleaseAddress', PublicIp: ip }, user);
+    expect([res.status, codeOf(res.text)]).toEqual([403, 'UnauthorizedOperation']);
+    expect(res.text).toContain(`elastic-ip/${allocationId}`);
+    expect(api.cloud.network.addresses.get(ACCOUNT, { publicIp: ip }).allocationId).toBe(allocationId);
+});
 });

@@ -22,8 +22,8 @@ const PARAMETER_TYPES = new Map<string, string>([
   ['SnapshotId', 'snapshot'], ['SourceSnapshotId', 'snapshot'],
 ]);
 
-/** Parameters naming any resource by its id (CreateTags, DeleteTags): the type is the id's. */
-const ANY_ID = new Set(['ResourceId']);
+/** Parameters naming any resource by its id (CreateTags, DeleteTags; CreateRoute's GatewayId): the type is the id's. */
+const ANY_ID = new Set(['ResourceId', 'GatewayId']);
 
 /** Parameter trees whose values are not resources of the request (filters, tags given, block device mappings). */
 const NOT_RESOURCES = new Set(['Filter', 'TagSpecification', 'Tag']);
@@ -49,15 +49,41 @@ const arnOf = (region: string, accountId: string, type: string, id: string) =>
 /** Actions naming an instance's profile association (AssociationId): AWS authorizes them on the instance. */
 const ON_ASSOCIATION = new Set(['DisassociateIamInstanceProfile', 'ReplaceIamInstanceProfileAssociation']);
 
+/** A resource of the request: its ARN's type and id, and the id its tags are under (a key pair's ARN has its name). */
+type Named = { type: string; arnId: string; tagId: string };
+
 /**
- * A resource a parameter names other than by its ARN's id (a launch template by its name, an instance by its profile
- * association's id): its type and id, when the account has it (a Deny on the resource or its tags must match however
- * the request names it). Not found: the action itself refuses it.
+ * The resources a parameter names other than by their ARN's id (a launch template or security group by its name, a key
+ * pair by its id or name, an address by its IP, an instance by its profile association's id), when the account has
+ * them: a Deny on a resource or its tags must match however the request names it. Not found: the action refuses it.
  */
-function indirect(cloud: Cloud, accountId: string, action: string, parameter: string, value: string): [string, string] | undefined {
+function indirect(cloud: Cloud, accountId: string, action: string, parameter: string, value: string): Named[] | undefined {
   try {
-    if (parameter === 'LaunchTemplateName') return ['launch-template', cloud.instances.templates.get(accountId, { name: value }).id];
-    if (parameter === 'AssociationId' && ON_ASSOCIATION.has(action)) return ['instance', cloud.iamAssociations.get(accountId, value).instanceId];
+    switch (parameter) {
+      case 'LaunchTemplateName': {
+        const id = cloud.instances.templates.get(accountId, { name: value }).id;
+        return [{ type: 'launch-template', arnId: id, tagId: id }];
+      }
+      case 'AssociationId': {
+        if (!ON_ASSOCIATION.has(action)) return undefined;
+        const id = cloud.iamAssociations.get(accountId, value).instanceId;
+        return [{ type: 'instance', arnId: id, tagId: id }];
+      }
+      case 'KeyName':
+      case 'KeyPairId':
+        return cloud.keyPairs.list(accountId, parameter === 'KeyName' ? [value] : [], parameter === 'KeyPairId' ? [value] : [])
+          .map((k) => ({ type: 'key-pair', arnId: k.name, tagId: k.id }));
+      case 'GroupName':
+        // Every group of that name (one per VPC): a Deny on any of them refuses. A new group's name names none.
+        if (action === 'CreateSecurityGroup') return undefined;
+        return cloud.network.securityGroups(accountId).filter((g) => g.name === value).map((g) => ({ type: 'security-group', arnId: g.id, tagId: g.id }));
+      case 'PublicIp': {
+        const a = cloud.network.addresses.get(accountId, { publicIp: value });
+        return [{ type: 'elastic-ip', arnId: a.allocationId, tagId: a.allocationId }];
+      }
+      default:
+        return undefined;
+    }
   } catch (err) {
     if (!(err instanceof CloudError)) throw err;
   }
@@ -73,13 +99,13 @@ function named(cloud: Cloud, action: string, q: Query, region: string, accountId
     let last = parts[parts.length - 1]!;
     if (/^\d+$/.test(last) && parts.length > 1) last = parts[parts.length - 2]!;
     const via = indirect(cloud, accountId, action, last, value);
-    if (via) {
-      arns.set(arnOf(region, accountId, via[0], via[1]), via[1]);
+    if (via?.length) {
+      for (const r of via) arns.set(arnOf(region, accountId, r.type, r.arnId), r.tagId);
       continue;
     }
     const type = ANY_ID.has(last) ? resourceType(value) : PARAMETER_TYPES.get(last);
     if (!type) continue;
-    // Key pairs are named by their name: their tags are their id's, not looked up here.
+    // A key pair not found is named by its name (no tags: the action refuses it or makes it).
     arns.set(arnOf(region, accountId, type, value), type === 'key-pair' ? undefined : value);
   }
   return arns;
