@@ -108,4 +108,14 @@ describe('temporary credentials on every service', () => {
     expect(res.status).toBe(401);
     expect(codeOf(res.text)).toBe('AuthFailure');
   });
+
+  it('a role deleted through IAM ends its sessions at once, even one just used', async () => {
+    putRole(api.cloud.db, { accountId: ME, name: 'deleted-now' });
+    const c = roleSession('deleted-now');
+    expect((await sts({ Action: 'GetCallerIdentity' }, c)).status).toBe(200);
+    const del = await sts({ Action: 'DeleteRole', RoleName: 'deleted-now' }, undefined, 'iam');
+    expect(del.status, del.text).toBe(200);
+    const res = await sts({ Action: 'GetCallerIdentity' }, c);
+    expect([res.status, codeOf(res.text)]).toEqual([401, 'AuthFailure']);
+  });
 });

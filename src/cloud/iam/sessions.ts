@@ -150,6 +150,11 @@ export class Sessions {
     this.cache.delete(accessKeyId);
   }
 
+  /** IAM changed (a role or user deleted, renamed or made again): no session is trusted from memory any more. */
+  changed(): void {
+    this.cache.clear();
+  }
+
   private load(accessKeyId: string): AccessKey | undefined {
     const row = this.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, accessKeyId)).get();
     if (!row) return undefined;
