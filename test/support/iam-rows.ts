@@ -7,9 +7,15 @@ import type { Db } from '../../src/db/index.js';
 import { iamRoles, iamUsers } from '../../src/db/schema.js';
 import { awsId } from '../../src/cloud/iam/sessions.js';
 
-/** A trust policy letting the account's principals (its root, and whom its policies allow) assume the role. */
+/**
+ * A trust policy letting the account's principals (its root, and whom its policies allow) assume the role, and EC2
+ * (its instances' profiles).
+ */
 export const trustAccount = (accountId: string) => JSON.stringify({
-  Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'sts:AssumeRole' }],
+  Version: '2012-10-17', Statement: [
+    { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'sts:AssumeRole' },
+    { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ],
 });
 
 export function putRole(db: Db, r: { accountId: string; name: string; trust?: string; path?: string; maxSessionDuration?: number }): { roleId: string; arn: string } {

@@ -12,6 +12,7 @@ import { iamRoles, iamUsers, stsSessions } from '../../db/schema.js';
 import type { AccessKey } from '../accounts.js';
 import { CloudError } from '../errors.js';
 import type { Identity } from './identity.js';
+import { cachedPolicy, trustAllows } from './policy/index.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -40,6 +41,12 @@ export interface MintRequest {
   durationSeconds: number;
   /** Who pcloud mints it for: `instance:i-…`, `function:NAME`; absent for AssumeRole. */
   source?: string;
+  /**
+   * The service that assumes the role on the source's behalf (`ec2.amazonaws.com` for an instance): the role's trust
+   * policy must allow it sts:AssumeRole, as AWS's (else AccessDenied: a role that trusts only a person is not an
+   * instance's or a function's to use).
+   */
+  service?: string;
   /** AssumeRole's session policies and tags. */
   policy?: string;
   policyArns?: readonly string[];
@@ -93,6 +100,9 @@ export class Sessions {
     checkDuration(req.durationSeconds, MAX_ROLE_DURATION_S);
     const role = this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, req.accountId), eq(iamRoles.name, req.roleName))).get();
     if (!role) throw new CloudError('NoSuchEntity', `The role with name ${req.roleName} cannot be found.`);
+    if (req.service !== undefined && !serviceTrusted(role.assumeRolePolicy, req.service)) {
+      throw new CloudError('AccessDenied', `${req.service} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${role.accountId}:role${role.path}${role.name}`);
+    }
     const limited = req.policy !== undefined || Boolean(req.policyArns?.length);
     return this.insert(req.accountId, req.durationSeconds, {
       kind: 'assumed-role', name: role.name, principalId: role.roleId, sessionName: req.sessionName, source: req.source ?? null,
@@ -207,6 +217,16 @@ export class Sessions {
 
   close(): void {
     clearInterval(this.sweeper);
+  }
+}
+
+/** Whether the trust policy lets the service assume the role (a document this pcloud cannot read trusts no one). */
+function serviceTrusted(trustPolicy: string, service: string): boolean {
+  try {
+    return trustAllows(cachedPolicy(trustPolicy, 'trust'), { kind: 'service', service }, 'sts:AssumeRole');
+  } catch (err) {
+    if (err instanceof CloudError) return false;
+    throw err;
   }
 }
 
