@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssociateIamInstanceProfileCommand, CreateLaunchTemplateCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { startApi, type TestApi } from '../support/api.js';
-import { codeOf, doc, ec2Call, roleWith, userWithKey, type TestKey } from '../support/iam-access.js';
+import { codeOf, doc, ec2Call, iamCall, roleWith, userWithKey, type TestKey } from '../support/iam-access.js';
 import { putProfile } from '../support/profile-rows.js';
 import { addresses } from '../../src/db/schema.js';
 
@@ -83,4 +83,19 @@ describe('a Deny on tags, key pairs, security groups and addresses', () => {
     expect(res.text).toContain(`elastic-ip/${allocationId}`);
     expect(api.cloud.network.addresses.get(ACCOUNT, { publicIp: ip }).allocationId).toBe(allocationId);
 });
+});
+
+describe('IAM: GetAccessKeyLastUsed', () => {
+  it('is authorized on the key\'s user: a user allowed it on itself reads its own key, not another\'s', async () => {
+    const self = api.cloud.iam.policies.create(ACCOUNT, {
+      name: 'own-keys', path: '/', document: doc([{ Action: 'iam:GetAccessKeyLastUsed', Resource: `arn:aws:iam::${ACCOUNT}:user/\${aws:username}` }]),
+    });
+    const carol = userWithKey(api.cloud, ACCOUNT, 'carol', [self.arn]);
+    const erin = userWithKey(api.cloud, ACCOUNT, 'erin');
+    const own = await iamCall(api, { Action: 'GetAccessKeyLastUsed', AccessKeyId: carol.accessKeyId }, carol);
+    expect(own.status, own.text).toBe(200);
+    const theirs = await iamCall(api, { Action: 'GetAccessKeyLastUsed', AccessKeyId: erin.accessKeyId }, carol);
+    expect([theirs.status, codeOf(theirs.text)]).toEqual([403, 'AccessDenied']);
+    expect(theirs.text).toContain(`on resource: arn:aws:iam::${ACCOUNT}:user/erin`);
+  });
 });

@@ -1,8 +1,10 @@
 /**
  * What IAM's and STS's actions ask of IAM (the Query endpoint asks it right after reading the input): `iam:Action` on
- * the user, role, instance profile or policy the input names (with its path, as its ARN has it), `*` where it names
- * none; `sts:AssumeRole` on the role; nothing for GetCallerIdentity and GetSessionToken, which AWS never refuses.
+ * the user, role, instance profile or policy the input names (with its path, as its ARN has it), on the key's user for
+ * GetAccessKeyLastUsed, `*` where it names none; `sts:AssumeRole` on the role; nothing for GetCallerIdentity and
+ * GetSessionToken, which AWS never refuses.
  */
+import { CloudError } from '../../cloud/errors.js';
 import type { EntityKind } from '../../cloud/iam/entities.js';
 import type { AccessRequest } from '../../cloud/iam/authorize.js';
 import { arnOf } from '../../cloud/iam/identity.js';
@@ -31,6 +33,18 @@ const text = (input: Record<string, unknown>, member: string): string | undefine
   return typeof v === 'string' ? v : undefined;
 };
 
+/** The ARN of whose key the account's access key `id` is (a user's, or the root's), if the account has it. */
+function keyOwnerArn(cloud: Parameters<QueryAccess>[3], accountId: string, id: string | undefined): string | undefined {
+  if (id === undefined) return undefined;
+  try {
+    const k = cloud.iam.keys.find(accountId, id);
+    return k.userName === null ? `arn:aws:iam::${accountId}:root` : cloud.iam.entityArn(accountId, 'user', k.userName);
+  } catch (err) {
+    if (err instanceof CloudError) return undefined;
+    throw err;
+  }
+}
+
 export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
   const req = (arn: string): AccessRequest => {
     const policyArn = text(input, 'PolicyArn');
@@ -47,6 +61,11 @@ export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
     if (name === undefined) continue;
     if (!NAME.test(name)) return req('*');
     return req(cloud.iam.entityArn(acct, kind, name, creates === kind ? createdPath : undefined));
+  }
+  if (action === 'GetAccessKeyLastUsed') {
+    // On the key's user, as AWS (the root's keys: on the account's root).
+    const owner = keyOwnerArn(cloud, acct, text(input, 'AccessKeyId'));
+    if (owner) return req(owner);
   }
   const policyArn = text(input, 'PolicyArn');
   if (policyArn !== undefined) return req(policyArn.length <= ARN_MAX && policyArn.startsWith('arn:') ? policyArn : '*');
