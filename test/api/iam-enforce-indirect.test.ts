@@ -99,3 +99,24 @@ describe('IAM: GetAccessKeyLastUsed', () => {
     expect(theirs.text).toContain(`on resource: arn:aws:iam::${ACCOUNT}:user/erin`);
   });
 });
+
+describe('IAM: AddRoleToInstanceProfile passes the role', () => {
+  it('refused without iam:PassRole on the role (the profile\'s instances would get its credentials), allowed with it', async () => {
+    const profiles = api.cloud.iam.policies.create(ACCOUNT, {
+      name: 'profiles-and-weak-role', path: '/', document: doc([
+        { Action: ['iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile'] },
+        { Action: 'iam:PassRole', Resource: `arn:aws:iam::${ACCOUNT}:role/weak`, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+      ]),
+    });
+    const frank = userWithKey(api.cloud, ACCOUNT, 'frank', [profiles.arn]);
+    roleWith(api.cloud, ACCOUNT, 'weak');
+    roleWith(api.cloud, ACCOUNT, 'admin', ['arn:aws:iam::aws:policy/AdministratorAccess']);
+    putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'frank-profile' });
+    const admin = await iamCall(api, { Action: 'AddRoleToInstanceProfile', InstanceProfileName: 'frank-profile', RoleName: 'admin' }, frank);
+    expect([admin.status, codeOf(admin.text)]).toEqual([403, 'AccessDenied']);
+    expect(admin.text).toContain(`iam:PassRole on resource: arn:aws:iam::${ACCOUNT}:role/admin`);
+    expect(api.cloud.iam.profiles.get(ACCOUNT, 'frank-profile')?.role).toBeUndefined();
+    const weak = await iamCall(api, { Action: 'AddRoleToInstanceProfile', InstanceProfileName: 'frank-profile', RoleName: 'weak' }, frank);
+    expect(weak.status, weak.text).toBe(200);
+  });
+});

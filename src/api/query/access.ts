@@ -60,7 +60,13 @@ export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
     const name = text(input, member);
     if (name === undefined) continue;
     if (!NAME.test(name)) return req('*');
-    return req(cloud.iam.entityArn(acct, kind, name, creates === kind ? createdPath : undefined));
+    const asked = req(cloud.iam.entityArn(acct, kind, name, creates === kind ? createdPath : undefined));
+    const role = text(input, 'RoleName');
+    // A role put in a profile is passed to EC2 (whose instances get its credentials): iam:PassRole on it, as AWS asks.
+    if (action === 'AddRoleToInstanceProfile' && role !== undefined && NAME.test(role)) {
+      return [asked, { action: 'iam:PassRole', resources: [{ arn: cloud.iam.entityArn(acct, 'role', role) }], context: new Map([['iam:PassedToService', 'ec2.amazonaws.com']]) }];
+    }
+    return asked;
   }
   if (action === 'GetAccessKeyLastUsed') {
     // On the key's user, as AWS (the root's keys: on the account's root).
