@@ -56,7 +56,7 @@ describe('a Deny on tags, key pairs, security groups and addresses', () => {
     const made = await ec2Call(api, { Action: 'CreateKeyPair', KeyName: 'prod-key', 'TagSpecification.1.ResourceType': 'key-pair', 'TagSpecification.1.Tag.1.Key': 'stage', 'TagSpecification.1.Tag.1.Value': 'prod' });
     expect(made.status, made.text).toBe(200);
     const id = /<keyPairId>([^<]+)</.exec(made.text)![1]!;
-    for (const by of [{ KeyName: 'prod-key' }, { KeyPairId: id }]) {
+    for (const by of [{ KeyName: 'prod-key' }, { KeyPairId: id }] as Record<string, string>[]) {
       const res = await ec2Call(api, { Action: 'DeleteKeyPair', ...by }, user);
       expect([res.status, codeOf(res.text)]).toEqual([403, 'UnauthorizedOperation']);
       expect(res.text).toContain(`key-pair/prod-key`);
