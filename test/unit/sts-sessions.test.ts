@@ -7,7 +7,8 @@ import { AuthError, verify } from '../../src/api/auth/sigv4.js';
 import { openDb, type Db } from '../../src/db/index.js';
 import { stsSessions } from '../../src/db/schema.js';
 import { CloudError } from '../../src/cloud/errors.js';
-import { awsId, Sessions, tokenHash, type Credentials } from '../../src/cloud/iam/sessions.js';
+import { Sessions, tokenHash, type Credentials } from '../../src/cloud/iam/sessions.js';
+import { iamId } from '../../src/cloud/iam/names.js';
 import { dropRole, dropUser, putRole, putUser } from '../support/iam-rows.js';
 
 const ACCOUNT = '111111111111';
@@ -151,7 +152,7 @@ describe('temporary credentials', () => {
   it('an unknown or long-term key id is not a session; the sweep drops what expired over an hour ago; endFor ends a source', () => {
     const { db, sessions, clock } = setup();
     putRole(db, { accountId: ACCOUNT, name: 'app' });
-    expect(sessions.findKey(awsId('ASIA'))).toBeUndefined();
+    expect(sessions.findKey(iamId('ASIA'))).toBeUndefined();
     expect(sessions.findKey('AKIDAPITEST')).toBeUndefined();
     const a = sessions.mint({ accountId: ACCOUNT, roleName: 'app', sessionName: 'a', durationSeconds: 900, source: 'instance:i-1' });
     const b = sessions.mint({ accountId: ACCOUNT, roleName: 'app', sessionName: 'b', durationSeconds: 3600, source: 'function:f' });

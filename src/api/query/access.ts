@@ -8,10 +8,10 @@ import { CloudError } from '../../cloud/errors.js';
 import type { EntityKind } from '../../cloud/iam/entities.js';
 import type { AccessRequest } from '../../cloud/iam/authorize.js';
 import { arnOf } from '../../cloud/iam/identity.js';
+import { isIamName } from '../../cloud/iam/names.js';
 import type { QueryAccess } from './endpoint.js';
 
-/** A name IAM could have (anything else is refused by the action itself: its authorization is then on `*`). */
-const NAME = /^[\w+=,.@-]{1,128}$/;
+/** A path IAM could have (a CreateX's other Path is refused by the action itself). */
 const PATH = /^\/(?:[\x21-\x7e]{0,510}\/)?$/;
 const ARN_MAX = 2048;
 
@@ -59,11 +59,11 @@ export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
   for (const [member, kind] of NAMED) {
     const name = text(input, member);
     if (name === undefined) continue;
-    if (!NAME.test(name)) return req('*');
+    if (!isIamName(name)) return req('*');
     const asked = req(cloud.iam.entityArn(acct, kind, name, creates === kind ? createdPath : undefined));
     const role = text(input, 'RoleName');
     // A role put in a profile is passed to EC2 (whose instances get its credentials): iam:PassRole on it, as AWS asks.
-    if (action === 'AddRoleToInstanceProfile' && role !== undefined && NAME.test(role)) {
+    if (action === 'AddRoleToInstanceProfile' && role !== undefined && isIamName(role)) {
       return [asked, { action: 'iam:PassRole', resources: [{ arn: cloud.iam.entityArn(acct, 'role', role) }], context: new Map([['iam:PassedToService', 'ec2.amazonaws.com']]) }];
     }
     return asked;
@@ -76,7 +76,7 @@ export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
   const policyArn = text(input, 'PolicyArn');
   if (policyArn !== undefined) return req(policyArn.length <= ARN_MAX && policyArn.startsWith('arn:') ? policyArn : '*');
   const policyName = text(input, 'PolicyName');
-  if (creates === 'policy' && policyName !== undefined && NAME.test(policyName)) return req(cloud.iam.entityArn(acct, 'policy', policyName, createdPath));
+  if (creates === 'policy' && policyName !== undefined && isIamName(policyName)) return req(cloud.iam.entityArn(acct, 'policy', policyName, createdPath));
   if (ON_SELF.has(action) && principal.identity.kind === 'user') return req(arnOf(principal.identity));
   return req('*');
 };

@@ -6,7 +6,7 @@
  * that does not trust the caller: no one learns which roles another account has.
  */
 import { CloudError } from '../errors.js';
-import { arnOf, type Identity } from './identity.js';
+import { arnOf, principalArnOf, type Identity } from './identity.js';
 import type { Iam } from './index.js';
 import { parsePolicy, trustAllows } from './policy/index.js';
 import type { Credentials } from './sessions.js';
@@ -48,7 +48,7 @@ export function denied(caller: Identity, action: string, resource: string): Clou
 /** The condition keys an AssumeRole request carries (the policy language adds the clock's). */
 function contextOf(caller: Identity, req: AssumeRequest): Map<string, string | readonly string[]> {
   const ctx = new Map<string, string | readonly string[]>([
-    ['aws:principalarn', principalArn(caller)],
+    ['aws:principalarn', principalArnOf(caller)],
     ['aws:principalaccount', caller.accountId],
     ['aws:principaltype', caller.kind === 'root' ? 'Account' : caller.kind === 'user' ? 'User' : 'AssumedRole'],
     ['sts:rolesessionname', req.sessionName],
@@ -62,11 +62,6 @@ function contextOf(caller: Identity, req: AssumeRequest): Map<string, string | r
     for (const [k, v] of req.tags) ctx.set(`aws:requesttag/${k.toLowerCase()}`, v);
   }
   return ctx;
-}
-
-/** aws:PrincipalArn: a role session's is its role's ARN, as AWS gives it. */
-function principalArn(i: Identity): string {
-  return i.kind === 'assumed-role' ? `arn:aws:iam::${i.accountId}:role${i.path}${i.roleName}` : arnOf(i);
 }
 
 export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assumed {

@@ -12,6 +12,7 @@ import { iamRoles, iamUsers, stsSessions } from '../../db/schema.js';
 import type { AccessKey } from '../accounts.js';
 import { CloudError } from '../errors.js';
 import type { Identity } from './identity.js';
+import { iamId } from './names.js';
 import { cachedPolicy, trustAllows } from './policy/index.js';
 
 export interface Credentials {
@@ -65,13 +66,6 @@ const KEY_CACHE_MS = 5_000;
 /** Expired sessions are kept this long (a late request is told ExpiredToken rather than that the key is unknown). */
 const KEEP_EXPIRED_MS = 3_600_000;
 const SWEEP_EVERY_MS = 3_600_000;
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** An id as AWS's: the prefix and 16 characters of [A-Z2-7]. */
-export function awsId(prefix: string): string {
-  return prefix + Array.from(randomBytes(16), (b) => ALPHABET[b & 31]).join('');
-}
 
 /** The SHA-256 (hex) of a session token: what is stored, and what SigV4 compares. */
 export function tokenHash(token: string): string {
@@ -128,7 +122,7 @@ export class Sessions {
   private insert(accountId: string, durationSeconds: number, who: Partial<typeof stsSessions.$inferInsert> & { kind: string }): Credentials {
     const now = this.clock();
     const creds: Credentials = {
-      accessKeyId: awsId('ASIA'),
+      accessKeyId: iamId('ASIA'),
       secretAccessKey: randomBytes(30).toString('base64').slice(0, 40),
       sessionToken: randomBytes(96).toString('base64'),
       // AWS's expirations are whole seconds.
