@@ -9,6 +9,7 @@ import { CloudError } from '../errors.js';
 import { arnOf, principalArnOf, type Identity } from './identity.js';
 import type { Iam } from './index.js';
 import { parsePolicy, trustAllows } from './policy/index.js';
+import { storedTrust } from './trust.js';
 import type { Credentials } from './sessions.js';
 
 export interface AssumeRequest {
@@ -76,14 +77,9 @@ export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assu
   // Sessions keep their policies (sessions.ts, identity.scope): the decision intersects them with the role's (decide.ts).
   const context = contextOf(caller, req);
   const who = { kind: 'aws' as const, arn: arnOf(caller), accountId: caller.accountId };
-  let trust;
-  try {
-    trust = parsePolicy(role.assumeRolePolicy, 'trust');
-  } catch {
-    // A stored trust policy this pcloud cannot read trusts no one.
-    throw denied(caller, 'sts:AssumeRole', req.roleArn);
-  }
-  if (!trustAllows(trust, who, 'sts:AssumeRole', context)) throw denied(caller, 'sts:AssumeRole', req.roleArn);
+  // A stored trust policy this pcloud cannot read trusts no one.
+  const trust = storedTrust(role.assumeRolePolicy);
+  if (!trust || !trustAllows(trust, who, 'sts:AssumeRole', context)) throw denied(caller, 'sts:AssumeRole', req.roleArn);
   // Session tags need the trust policy's sts:TagSession too.
   if (req.tags?.size && !trustAllows(trust, who, 'sts:TagSession', context)) throw denied(caller, 'sts:TagSession', req.roleArn);
   if (caller.kind !== 'root') {

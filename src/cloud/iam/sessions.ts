@@ -13,7 +13,8 @@ import type { AccessKey } from '../accounts.js';
 import { CloudError } from '../errors.js';
 import type { Identity } from './identity.js';
 import { iamId } from './names.js';
-import { cachedPolicy, trustAllows } from './policy/index.js';
+import { trustAllows } from './policy/index.js';
+import { storedTrust } from './trust.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -216,12 +217,8 @@ export class Sessions {
 
 /** Whether the trust policy lets the service assume the role (a document this pcloud cannot read trusts no one). */
 function serviceTrusted(trustPolicy: string, service: string): boolean {
-  try {
-    return trustAllows(cachedPolicy(trustPolicy, 'trust'), { kind: 'service', service }, 'sts:AssumeRole');
-  } catch (err) {
-    if (err instanceof CloudError) return false;
-    throw err;
-  }
+  const trust = storedTrust(trustPolicy);
+  return trust !== undefined && trustAllows(trust, { kind: 'service', service }, 'sts:AssumeRole');
 }
 
 /** A row's session policies and tags, if it has any. */
