@@ -120,3 +120,19 @@ describe('IAM: AddRoleToInstanceProfile passes the role', () => {
     expect(weak.status, weak.text).toBe(200);
   });
 });
+
+describe('IAM: UpdateUser renames on both names', () => {
+  it('needs iam:UpdateUser on the target name too: one allowed it on dev-* users only cannot rename one to admin-*', async () => {
+    const devs = api.cloud.iam.policies.create(ACCOUNT, {
+      name: 'manage-devs', path: '/', document: doc([{ Action: 'iam:UpdateUser', Resource: `arn:aws:iam::${ACCOUNT}:user/dev-*` }]),
+    });
+    const lead = userWithKey(api.cloud, ACCOUNT, 'lead', [devs.arn]);
+    userWithKey(api.cloud, ACCOUNT, 'dev-ann');
+    const out = await iamCall(api, { Action: 'UpdateUser', UserName: 'dev-ann', NewUserName: 'admin-ann' }, lead);
+    expect([out.status, codeOf(out.text)]).toEqual([403, 'AccessDenied']);
+    expect(out.text).toContain(`on resource: arn:aws:iam::${ACCOUNT}:user/admin-ann`);
+    expect(api.cloud.iam.users.get(ACCOUNT, 'dev-ann')).toBeDefined();
+    const ok = await iamCall(api, { Action: 'UpdateUser', UserName: 'dev-ann', NewUserName: 'dev-anne' }, lead);
+    expect(ok.status, ok.text).toBe(200);
+  });
+});

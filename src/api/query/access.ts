@@ -66,6 +66,15 @@ export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
     if (action === 'AddRoleToInstanceProfile' && role !== undefined && isIamName(role)) {
       return [asked, { action: 'iam:PassRole', resources: [{ arn: cloud.iam.entityArn(acct, 'role', role) }], context: new Map([['iam:PassedToService', 'ec2.amazonaws.com']]) }];
     }
+    // A user renamed or moved: the requester needs the permission on the source and on the target, as AWS says.
+    if (action === 'UpdateUser' && kind === 'user') {
+      const newName = text(input, 'NewUserName') ?? name;
+      const newPath = text(input, 'NewPath');
+      if (newName === name && newPath === undefined) return asked;
+      const stored = cloud.iam.entityArn(acct, 'user', name);
+      const path = newPath ?? stored.slice(`arn:aws:iam::${acct}:user`.length, stored.length - name.length);
+      return [asked, req(isIamName(newName) && PATH.test(path) ? cloud.iam.entityArn(acct, 'user', newName, path) : '*')];
+    }
     return asked;
   }
   if (action === 'GetAccessKeyLastUsed') {
