@@ -109,6 +109,11 @@ export function createApp(cloud: Cloud): Hono {
       throw err;
     }
     if (!principal.temporary) cloud.accounts.used(principal.accessKeyId, principal.service, principal.region);
+    // A session token (GetSessionToken: a user's or root's temporary credentials) calls no IAM action without MFA,
+    // which pcloud has not: as AWS, its token is refused there (else a stolen token makes itself a lasting key).
+    if (service === 'iam' && principal.temporary && principal.identity.kind !== 'assumed-role') {
+      return errorFor(service, 'InvalidClientTokenId', 'The security token included in the request is invalid', 403);
+    }
     switch (service) {
       case 'ec2':
         if (req.method !== 'POST' && req.method !== 'GET') return ec2Error('InvalidAction', `Method ${req.method} is not allowed`);

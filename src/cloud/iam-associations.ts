@@ -11,6 +11,7 @@ import { CloudError, invalidParam, malformed, notFound } from './errors.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
 import { isId, newId } from './ids.js';
 import { pageOf, type Page, type PageRequest } from './paging.js';
+import { iamArn, isIamName } from './iam/names.js';
 
 /** What the request names: `IamInstanceProfile.Arn` and/or `.Name`. */
 export interface ProfileRef {
@@ -40,7 +41,6 @@ export interface Association {
   createdAt: number;
 }
 
-const NAME_RE = /^[\w+=,.@-]{1,128}$/;
 /** `arn:aws:iam::ACCOUNT:instance-profile/PATH/NAME` (path `/` or `/…/`, at most 512 characters). */
 const ARN_RE = /^arn:aws:iam::(\d{12}):instance-profile(\/(?:[\x21-\x7e]{1,510}\/)?)([\w+=,.@-]{1,128})$/;
 
@@ -52,8 +52,8 @@ function shown(v: string): string {
 const badName = (name: string) => invalidParam(`Value (${shown(name)}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name`);
 const badArn = (arn: string) => invalidParam(`Value (${shown(arn)}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`);
 
-export const profileArn = (accountId: string, path: string, name: string) => `arn:aws:iam::${accountId}:instance-profile${path}${name}`;
-const roleArn = (accountId: string, path: string, name: string) => `arn:aws:iam::${accountId}:role${path}${name}`;
+export const profileArn = (accountId: string, path: string, name: string) => iamArn(accountId, 'instance-profile', path, name);
+const roleArn = (accountId: string, path: string, name: string) => iamArn(accountId, 'role', path, name);
 
 const fields: Fields<Association> = {
   'instance-id': (a) => a.instanceId,
@@ -93,7 +93,7 @@ export class IamAssociations {
       if (!m || m[1] !== accountId || (name && name !== m[3])) throw badArn(arn);
       profileName = m[3]!;
     } else {
-      if (!NAME_RE.test(name!)) throw badName(name!);
+      if (!isIamName(name!)) throw badName(name!);
       profileName = name!;
     }
     const row = this.db.select().from(iamInstanceProfiles)

@@ -15,7 +15,7 @@ export interface RoleCredentials {
 
 /** What instance credentials need of STS (cloud.iam.sessions). */
 export interface RoleSessions {
-  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string }): RoleCredentials;
+  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string; service?: string }): RoleCredentials;
   /** End every session minted for `source`. */
   endFor(accountId: string, source: string): number;
 }
@@ -38,6 +38,9 @@ interface Held {
   credentials: RoleCredentials;
   lastUpdated: Date;
 }
+
+/** The service an instance's role must trust (its trust policy's Principal Service). */
+export const EC2_SERVICE = 'ec2.amazonaws.com';
 
 export const sourceOf = (instanceId: string) => `instance:${instanceId}`;
 
@@ -73,7 +76,7 @@ export class InstanceCredentials {
     }
     if (!held || held.credentials.expiration.getTime() - now <= RENEW_BEFORE_MS) {
       const credentials = this.sessions.mint({
-        accountId: association.accountId, roleName, sessionName: instanceId, durationSeconds: SESSION_SECONDS, source: sourceOf(instanceId),
+        accountId: association.accountId, roleName, sessionName: instanceId, durationSeconds: SESSION_SECONDS, source: sourceOf(instanceId), service: EC2_SERVICE,
       });
       held = { associationId: association.id, roleName, credentials, lastUpdated: new Date(now) };
       this.held.set(instanceId, held);

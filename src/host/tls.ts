@@ -8,7 +8,7 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import type { HostTls } from './index.js';
 import type { ServerCredentials } from './types.js';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import forge from 'node-forge';
@@ -38,7 +38,9 @@ function ownFile(dir: string, name: string, make: () => string, mode = 0o600): s
 function writeOwn(dir: string, name: string, text: string, mode = 0o600): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, name);
-  writeFileSync(`${file}.tmp`, text, { mode });
+  // A file left from an interrupted write keeps its mode when written over: it is made anew, with the mode.
+  rmSync(`${file}.tmp`, { force: true });
+  writeFileSync(`${file}.tmp`, text, { mode, flag: 'wx' });
   renameSync(`${file}.tmp`, file);
   return text;
 }

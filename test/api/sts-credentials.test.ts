@@ -67,8 +67,10 @@ describe('temporary credentials on every service', () => {
     expect((await ec2With(c).send(new DescribeRegionsCommand({}))).Regions?.length).toBeGreaterThan(0);
     expect((await lambdaWith(c).send(new ListFunctionsCommand({}))).Functions).toBeDefined();
     expect((await sts({ Action: 'GetCallerIdentity' }, c)).status).toBe(200);
-    // IAM let it in: what it answers is IAM's, not an authentication error.
-    const iam = await sts({ Action: 'GetAccountSummary' }, c, 'iam');
+    // IAM lets a role session in (a session token it refuses: below): what it answers is IAM's, not an authentication error.
+    putRole(api.cloud.db, { accountId: ME, name: 'iam-reader' });
+    api.cloud.iam.policies.attach(ME, 'role', 'iam-reader', 'arn:aws:iam::aws:policy/IAMReadOnlyAccess');
+    const iam = await sts({ Action: 'GetAccountSummary' }, roleSession('iam-reader'), 'iam');
     expect(['InvalidAction', undefined]).toContain(codeOf(iam.text));
     expect(iam.status).not.toBe(403);
   });
@@ -107,5 +109,33 @@ describe('temporary credentials on every service', () => {
     const res = await sts({ Action: 'GetCallerIdentity' }, c);
     expect(res.status).toBe(401);
     expect(codeOf(res.text)).toBe('AuthFailure');
+  });
+
+  it('a session token (GetSessionToken, no MFA) calls no IAM action: InvalidClientTokenId, as AWS; a role session does', async () => {
+    putUser(api.cloud.db, { accountId: ME, name: 'grace' });
+    api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIAGRACETEST0000001', secretAccessKey: 'grace-secret', accountId: ME, userName: 'grace', createdAt: Date.now() }).run();
+    api.cloud.iam.policies.attach(ME, 'user', 'grace', 'arn:aws:iam::aws:policy/IAMFullAccess');
+    const grace = { accessKeyId: 'AKIAGRACETEST0000001', secretAccessKey: 'grace-secret' };
+    const token = credsOf((await sts({ Action: 'GetSessionToken' }, grace)).text);
+    const made = await sts({ Action: 'CreateAccessKey' }, token, 'iam');
+    expect([made.status, codeOf(made.text), el(made.text, 'Message')]).toEqual([403, 'InvalidClientTokenId', 'The security token included in the request is invalid']);
+    expect(api.cloud.iam.keys.list(ME, 'grace')).toHaveLength(1);
+    const root = credsOf((await sts({ Action: 'GetSessionToken' }, undefined)).text);
+    expect(codeOf((await sts({ Action: 'ListUsers' }, root, 'iam')).text)).toBe('InvalidClientTokenId');
+    expect((await sts({ Action: 'GetCallerIdentity' }, token)).status).toBe(200);
+    expect((await sts({ Action: 'ListUsers' }, grace, 'iam')).status).toBe(200);
+    putRole(api.cloud.db, { accountId: ME, name: 'iam-admin' });
+    api.cloud.iam.policies.attach(ME, 'role', 'iam-admin', 'arn:aws:iam::aws:policy/IAMFullAccess');
+    expect((await sts({ Action: 'ListUsers' }, roleSession('iam-admin'), 'iam')).status).toBe(200);
+  });
+
+  it('a role deleted through IAM ends its sessions at once, even one just used', async () => {
+    putRole(api.cloud.db, { accountId: ME, name: 'deleted-now' });
+    const c = roleSession('deleted-now');
+    expect((await sts({ Action: 'GetCallerIdentity' }, c)).status).toBe(200);
+    const del = await sts({ Action: 'DeleteRole', RoleName: 'deleted-now' }, undefined, 'iam');
+    expect(del.status, del.text).toBe(200);
+    const res = await sts({ Action: 'GetCallerIdentity' }, c);
+    expect([res.status, codeOf(res.text)]).toEqual([401, 'AuthFailure']);
   });
 });

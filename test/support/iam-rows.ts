@@ -5,15 +5,21 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../src/db/index.js';
 import { iamRoles, iamUsers } from '../../src/db/schema.js';
-import { awsId } from '../../src/cloud/iam/sessions.js';
+import { iamId } from '../../src/cloud/iam/names.js';
 
-/** A trust policy letting the account's principals (its root, and whom its policies allow) assume the role. */
+/**
+ * A trust policy letting the account's principals (its root, and whom its policies allow) assume the role, and EC2
+ * (its instances' profiles).
+ */
 export const trustAccount = (accountId: string) => JSON.stringify({
-  Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'sts:AssumeRole' }],
+  Version: '2012-10-17', Statement: [
+    { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'sts:AssumeRole' },
+    { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ],
 });
 
 export function putRole(db: Db, r: { accountId: string; name: string; trust?: string; path?: string; maxSessionDuration?: number }): { roleId: string; arn: string } {
-  const roleId = awsId('AROA');
+  const roleId = iamId('AROA');
   const path = r.path ?? '/';
   db.insert(iamRoles).values({
     accountId: r.accountId, name: r.name, roleId, path, assumeRolePolicy: r.trust ?? trustAccount(r.accountId),
@@ -27,7 +33,7 @@ export function dropRole(db: Db, accountId: string, name: string): void {
 }
 
 export function putUser(db: Db, u: { accountId: string; name: string; path?: string }): { userId: string; arn: string } {
-  const userId = awsId('AIDA');
+  const userId = iamId('AIDA');
   const path = u.path ?? '/';
   db.insert(iamUsers).values({ accountId: u.accountId, name: u.name, userId, path, createdAt: Date.now() }).run();
   return { userId, arn: `arn:aws:iam::${u.accountId}:user${path}${u.name}` };

@@ -5,10 +5,10 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../src/db/index.js';
 import { iamInstanceProfiles } from '../../src/db/schema.js';
-import { awsId } from '../../src/cloud/iam/sessions.js';
+import { iamId } from '../../src/cloud/iam/names.js';
 
 export function putProfile(db: Db, p: { accountId: string; name: string; roleName?: string; path?: string; createdAt?: number }): { profileId: string; arn: string } {
-  const profileId = awsId('AIPA');
+  const profileId = iamId('AIPA');
   const path = p.path ?? '/';
   db.insert(iamInstanceProfiles).values({
     accountId: p.accountId, name: p.name, profileId, path, roleName: p.roleName ?? null, createdAt: p.createdAt ?? Date.now(),

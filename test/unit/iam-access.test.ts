@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Cloud } from '../../src/cloud/index.js';
-import { deniedMessage, identityContext } from '../../src/cloud/iam/authorize.js';
+import { CloudError } from '../../src/cloud/errors.js';
+import { deniedMessage, identityContext, type AccessRequest } from '../../src/cloud/iam/authorize.js';
 import { ec2AccessRequest } from '../../src/api/ec2/access.js';
 import { Query } from '../../src/api/ec2/query.js';
 import { functionArn, lambdaAction } from '../../src/api/lambda/access.js';
@@ -25,6 +26,10 @@ const user: Principal = {
 const cloud = {
   tags: { of: (ids: string[]) => new Map(ids.filter((i) => i === 'i-0123456789abcdef0').map((i) => [i, [{ key: 'env', value: 'prod' }]])) },
   iam: { entityArn: (acct: string, kind: string, name: string, path?: string) => `arn:aws:iam::${acct}:${kind}${path ?? '/team/'}${name}` },
+  // No key pair, group by name, address or launch template: those named are not the account's (the action refuses them).
+  keyPairs: { list: () => [] },
+  network: { securityGroups: () => [], addresses: { get: () => { throw new CloudError('InvalidAddress.NotFound', 'none'); } } },
+  instances: { templates: { get: () => { throw new CloudError('InvalidLaunchTemplateName.NotFoundException', 'none'); } } },
 } as unknown as Cloud;
 
 const ec2 = (action: string, params: Record<string, string>) =>
@@ -89,19 +94,24 @@ describe('Lambda', () => {
   });
 });
 
+/** What an IAM action asks when it asks one thing. */
+const ask = (...args: Parameters<typeof iamAccess>) => iamAccess(...args) as AccessRequest | undefined;
+
 describe('IAM and STS', () => {
   it('the entity the input names, with its path; Create* with the path asked for; PolicyArn as given', () => {
-    expect(iamAccess('GetUser', { UserName: 'bob' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/team/bob` }]);
-    expect(iamAccess('CreateUser', { UserName: 'bob', Path: '/x/' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/x/bob` }]);
-    expect(iamAccess('CreatePolicy', { PolicyName: 'p', PolicyDocument: '{}' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:policy/p` }]);
-    expect(iamAccess('AddRoleToInstanceProfile', { InstanceProfileName: 'ip', RoleName: 'r' }, user, cloud)?.resources)
-      .toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/team/ip` }]);
-    const attach = iamAccess('AttachRolePolicy', { RoleName: 'r', PolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }, user, cloud)!;
+    expect(ask('GetUser', { UserName: 'bob' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/team/bob` }]);
+    expect(ask('CreateUser', { UserName: 'bob', Path: '/x/' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/x/bob` }]);
+    expect(ask('CreatePolicy', { PolicyName: 'p', PolicyDocument: '{}' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:policy/p` }]);
+    expect(iamAccess('AddRoleToInstanceProfile', { InstanceProfileName: 'ip', RoleName: 'r' }, user, cloud)).toEqual([
+      { action: 'iam:AddRoleToInstanceProfile', resources: [{ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/team/ip` }] },
+      { action: 'iam:PassRole', resources: [{ arn: `arn:aws:iam::${ACCOUNT}:role/team/r` }], context: new Map([['iam:PassedToService', 'ec2.amazonaws.com']]) },
+    ]);
+    const attach = ask('AttachRolePolicy', { RoleName: 'r', PolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }, user, cloud)!;
     expect(attach.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:role/team/r` }]);
     expect(attach.context?.get('iam:PolicyARN')).toBe('arn:aws:iam::aws:policy/ReadOnlyAccess');
-    expect(iamAccess('GetUser', {}, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/u` }]);
-    expect(iamAccess('ListUsers', {}, user, cloud)?.resources).toEqual([{ arn: '*' }]);
-    for (const bad of hostile) expect(iamAccess('GetUser', { UserName: bad }, user, cloud)?.resources, JSON.stringify(bad).slice(0, 40)).toEqual([{ arn: '*' }]);
+    expect(ask('GetUser', {}, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/u` }]);
+    expect(ask('ListUsers', {}, user, cloud)?.resources).toEqual([{ arn: '*' }]);
+    for (const bad of hostile) expect(ask('GetUser', { UserName: bad }, user, cloud)?.resources, JSON.stringify(bad).slice(0, 40)).toEqual([{ arn: '*' }]);
   });
 
   it('reads change nothing; STS asks nothing for GetCallerIdentity and GetSessionToken, AssumeRole its own', () => {

@@ -8,10 +8,10 @@ import type { Association, IamAssociations } from '../../src/cloud/iam-associati
 
 /** STS as far as instance credentials use it: mints on the given clock, records what it ended. */
 class FakeSessions implements RoleSessions {
-  minted: { roleName: string; sessionName: string; source?: string; durationSeconds: number }[] = [];
+  minted: { roleName: string; sessionName: string; source?: string; service?: string; durationSeconds: number }[] = [];
   ended: string[] = [];
   constructor(private readonly now: () => number) {}
-  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string }): RoleCredentials {
+  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string; service?: string }): RoleCredentials {
     this.minted.push(req);
     return { accessKeyId: `ASIA${this.minted.length}`, secretAccessKey: 's', sessionToken: 't', expiration: new Date(this.now() + req.durationSeconds * 1000) };
   }
@@ -52,7 +52,7 @@ describe('instance role credentials', () => {
     a.set('iip-assoc-1', 'web');
     const creds = new InstanceCredentials(a.assoc, sts, () => now);
     const first = creds.for(ID)!;
-    expect(sts.minted).toEqual([{ accountId: '111111111111', roleName: 'web', sessionName: ID, durationSeconds: SESSION_SECONDS, source: `instance:${ID}` }]);
+    expect(sts.minted).toEqual([{ accountId: '111111111111', roleName: 'web', sessionName: ID, durationSeconds: SESSION_SECONDS, source: `instance:${ID}`, service: 'ec2.amazonaws.com' }]);
     now += SESSION_SECONDS * 1000 - RENEW_BEFORE_MS - 1000;
     expect(creds.for(ID)!.credentials.accessKeyId).toBe(first.credentials.accessKeyId);
     now += 2000;

@@ -7,7 +7,8 @@ import { AuthError, verify } from '../../src/api/auth/sigv4.js';
 import { openDb, type Db } from '../../src/db/index.js';
 import { stsSessions } from '../../src/db/schema.js';
 import { CloudError } from '../../src/cloud/errors.js';
-import { awsId, Sessions, tokenHash, type Credentials } from '../../src/cloud/iam/sessions.js';
+import { Sessions, tokenHash, type Credentials } from '../../src/cloud/iam/sessions.js';
+import { iamId } from '../../src/cloud/iam/names.js';
 import { dropRole, dropUser, putRole, putUser } from '../support/iam-rows.js';
 
 const ACCOUNT = '111111111111';
@@ -90,6 +91,22 @@ describe('temporary credentials', () => {
     expect(() => sessions.mint({ accountId: '222222222222', roleName: 'app', sessionName: 's', durationSeconds: 900 })).toThrow(CloudError);
   });
 
+  it('for a service (an instance: EC2): only a role whose trust policy allows that service sts:AssumeRole', () => {
+    const { db, sessions } = setup();
+    const people = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
+    putRole(db, { accountId: ACCOUNT, name: 'people-only', trust: people });
+    putRole(db, { accountId: ACCOUNT, name: 'unreadable', trust: '{' });
+    putRole(db, { accountId: ACCOUNT, name: 'for-ec2' });
+    const req = { accountId: ACCOUNT, sessionName: 'i-0123', durationSeconds: 900, source: 'instance:i-0123', service: 'ec2.amazonaws.com' };
+    for (const roleName of ['people-only', 'unreadable']) {
+      expect(() => sessions.mint({ ...req, roleName })).toThrow(`ec2.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${ACCOUNT}:role/${roleName}`);
+    }
+    expect(db.select().from(stsSessions).all()).toEqual([]);
+    expect(sessions.mint({ ...req, roleName: 'for-ec2' }).accessKeyId).toMatch(/^ASIA/);
+    // Not for lambda.amazonaws.com: the role trusts EC2 only.
+    expect(() => sessions.mint({ ...req, roleName: 'for-ec2', service: 'lambda.amazonaws.com' })).toThrow(/not authorized/);
+  });
+
   it('GetSessionToken: as the user (ended with the user) or root, within their bounds; never from a role session', () => {
     const { db, sessions } = setup();
     const { userId } = putUser(db, { accountId: ACCOUNT, name: 'alice' });
@@ -135,7 +152,7 @@ describe('temporary credentials', () => {
   it('an unknown or long-term key id is not a session; the sweep drops what expired over an hour ago; endFor ends a source', () => {
     const { db, sessions, clock } = setup();
     putRole(db, { accountId: ACCOUNT, name: 'app' });
-    expect(sessions.findKey(awsId('ASIA'))).toBeUndefined();
+    expect(sessions.findKey(iamId('ASIA'))).toBeUndefined();
     expect(sessions.findKey('AKIDAPITEST')).toBeUndefined();
     const a = sessions.mint({ accountId: ACCOUNT, roleName: 'app', sessionName: 'a', durationSeconds: 900, source: 'instance:i-1' });
     const b = sessions.mint({ accountId: ACCOUNT, roleName: 'app', sessionName: 'b', durationSeconds: 3600, source: 'function:f' });

@@ -28,6 +28,13 @@ describe('PcloudCa', () => {
     expect(new Date(x.validTo).getTime() - Date.now()).toBeGreaterThan(9 * 365 * DAY);
   });
 
+  it('a key is 0600 even over a file an interrupted write left with a looser mode', () => {
+    writeFileSync(join(dir, 'ca.key.pem.tmp'), 'left over', { mode: 0o644 });
+    writeFileSync(join(dir, 'api.key.pem.tmp'), 'left over', { mode: 0o666 });
+    new PcloudCa(dir).server(names, []);
+    expect([mode('ca.key.pem'), mode('api.key.pem')]).toEqual(['600', '600']);
+  });
+
   it('signs a server certificate for the region\'s service names and the address, its key 0600', () => {
     const ca = new PcloudCa(dir);
     const s = ca.server(names, ['169.254.169.252']);

@@ -22,8 +22,8 @@ const PARAMETER_TYPES = new Map<string, string>([
   ['SnapshotId', 'snapshot'], ['SourceSnapshotId', 'snapshot'],
 ]);
 
-/** Parameters naming any resource by its id (CreateTags, DeleteTags): the type is the id's. */
-const ANY_ID = new Set(['ResourceId']);
+/** Parameters naming any resource by its id (CreateTags, DeleteTags; CreateRoute's GatewayId): the type is the id's. */
+const ANY_ID = new Set(['ResourceId', 'GatewayId']);
 
 /** Parameter trees whose values are not resources of the request (filters, tags given, block device mappings). */
 const NOT_RESOURCES = new Set(['Filter', 'TagSpecification', 'Tag']);
@@ -46,17 +46,66 @@ const MAX_NAME = 256;
 const arnOf = (region: string, accountId: string, type: string, id: string) =>
   `arn:aws:ec2:${region}:${NO_ACCOUNT.has(type) ? '' : accountId}:${type}/${id}`;
 
+/** Actions naming an instance's profile association (AssociationId): AWS authorizes them on the instance. */
+const ON_ASSOCIATION = new Set(['DisassociateIamInstanceProfile', 'ReplaceIamInstanceProfileAssociation']);
+
+/** A resource of the request: its ARN's type and id, and the id its tags are under (a key pair's ARN has its name). */
+type Named = { type: string; arnId: string; tagId: string };
+
+/**
+ * The resources a parameter names other than by their ARN's id (a launch template or security group by its name, a key
+ * pair by its id or name, an address by its IP, an instance by its profile association's id), when the account has
+ * them: a Deny on a resource or its tags must match however the request names it. Not found: the action refuses it.
+ */
+function indirect(cloud: Cloud, accountId: string, action: string, parameter: string, value: string): Named[] | undefined {
+  try {
+    switch (parameter) {
+      case 'LaunchTemplateName': {
+        const id = cloud.instances.templates.get(accountId, { name: value }).id;
+        return [{ type: 'launch-template', arnId: id, tagId: id }];
+      }
+      case 'AssociationId': {
+        if (!ON_ASSOCIATION.has(action)) return undefined;
+        const id = cloud.iamAssociations.get(accountId, value).instanceId;
+        return [{ type: 'instance', arnId: id, tagId: id }];
+      }
+      case 'KeyName':
+      case 'KeyPairId':
+        return cloud.keyPairs.list(accountId, parameter === 'KeyName' ? [value] : [], parameter === 'KeyPairId' ? [value] : [])
+          .map((k) => ({ type: 'key-pair', arnId: k.name, tagId: k.id }));
+      case 'GroupName':
+        // Every group of that name (one per VPC): a Deny on any of them refuses. A new group's name names none.
+        if (action === 'CreateSecurityGroup') return undefined;
+        return cloud.network.securityGroups(accountId).filter((g) => g.name === value).map((g) => ({ type: 'security-group', arnId: g.id, tagId: g.id }));
+      case 'PublicIp': {
+        const a = cloud.network.addresses.get(accountId, { publicIp: value });
+        return [{ type: 'elastic-ip', arnId: a.allocationId, tagId: a.allocationId }];
+      }
+      default:
+        return undefined;
+    }
+  } catch (err) {
+    if (!(err instanceof CloudError)) throw err;
+  }
+  return undefined;
+}
+
 /** Adds the resources the request names: ARN → the id its tags are under (none for key pairs, named by name). */
-function named(q: Query, region: string, accountId: string, arns: Map<string, string | undefined>): Map<string, string | undefined> {
+function named(cloud: Cloud, action: string, q: Query, region: string, accountId: string, arns: Map<string, string | undefined>): Map<string, string | undefined> {
   for (const [name, value] of q.entries()) {
     if (!value || value.length > MAX_NAME) continue;
     const parts = name.split('.');
     if (NOT_RESOURCES.has(parts[0]!)) continue;
     let last = parts[parts.length - 1]!;
     if (/^\d+$/.test(last) && parts.length > 1) last = parts[parts.length - 2]!;
+    const via = indirect(cloud, accountId, action, last, value);
+    if (via?.length) {
+      for (const r of via) arns.set(arnOf(region, accountId, r.type, r.arnId), r.tagId);
+      continue;
+    }
     const type = ANY_ID.has(last) ? resourceType(value) : PARAMETER_TYPES.get(last);
     if (!type) continue;
-    // Key pairs are named by their name: their tags are their id's, not looked up here.
+    // A key pair not found is named by its name (no tags: the action refuses it or makes it).
     arns.set(arnOf(region, accountId, type, value), type === 'key-pair' ? undefined : value);
   }
   return arns;
@@ -77,7 +126,7 @@ export function ec2AccessRequest(cloud: Cloud, principal: Principal, origin: Ori
   if (action.startsWith('Describe')) return { action: `ec2:${action}`, resources: [{ arn: '*' }], context };
   // What it creates first (AWS's message names the new instance), then what it names.
   const arns = new Map<string, string | undefined>((CREATES.get(action) ?? []).map((t) => [arnOf(region, accountId, t, '*'), undefined]));
-  named(q, region, accountId, arns);
+  named(cloud, action, q, region, accountId, arns);
   if (arns.size === 0) return { action: `ec2:${action}`, resources: [{ arn: '*' }], context };
   const ids = [...arns.values()].filter((id): id is string => id !== undefined);
   const tags = cloud.tags.of(ids);

@@ -28,8 +28,11 @@ export interface QueryCtx {
   sourceIp?: string;
 }
 
-/** What an action asks of IAM, from its input: undefined when it asks nothing (STS GetCallerIdentity, as on AWS). */
-export type QueryAccess = (action: string, input: Record<string, unknown>, principal: Principal, cloud: Cloud) => AccessRequest | undefined;
+/**
+ * What an action asks of IAM, from its input: undefined when it asks nothing (STS GetCallerIdentity, as on AWS); a list
+ * when it asks more than one thing (AddRoleToInstanceProfile: the profile, and passing the role), each to be allowed.
+ */
+export type QueryAccess = (action: string, input: Record<string, unknown>, principal: Principal, cloud: Cloud) => AccessRequest | readonly AccessRequest[] | undefined;
 
 export type QueryHandler = (ctx: QueryCtx) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
@@ -76,12 +79,14 @@ function successXml(svc: QueryService, action: string, op: Operation, result: Re
 /** Refuse the action (AccessDenied) unless the signer's policies allow what it asks; root may do anything. */
 function authorize(svc: QueryService, cloud: Cloud, principal: Principal, origin: Origin, action: string, input: Record<string, unknown>): void {
   if (principal.identity.kind === 'root') return;
-  const req = svc.access ? svc.access(action, input, principal, cloud) : { action: `${svc.model.uid.split('-')[0]}:${action}`, resources: [{ arn: '*' }] };
-  if (!req) return;
-  const context = originContext(principal, origin);
-  if (req.context) for (const [k, v] of req.context) context.set(k, v);
-  const d = cloud.iam.authorize(principal.identity, { ...req, context });
-  if (!d.allowed) throw new CloudError('AccessDenied', deniedMessage(d));
+  const asked = svc.access ? svc.access(action, input, principal, cloud) : { action: `${svc.model.uid.split('-')[0]}:${action}`, resources: [{ arn: '*' }] };
+  if (!asked) return;
+  for (const req of Array.isArray(asked) ? asked as readonly AccessRequest[] : [asked as AccessRequest]) {
+    const context = originContext(principal, origin);
+    if (req.context) for (const [k, v] of req.context) context.set(k, v);
+    const d = cloud.iam.authorize(principal.identity, { ...req, context });
+    if (!d.allowed) throw new CloudError('AccessDenied', deniedMessage(d));
+  }
 }
 
 /** Answer one request: `body` is the form body (or a presigned request's query string). */

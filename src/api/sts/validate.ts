@@ -3,6 +3,7 @@
  * words: `1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: …`.
  */
 import { CloudError } from '../../cloud/errors.js';
+import { TAG_KEY as IAM_TAG_KEY, TAG_VALUE as IAM_TAG_VALUE } from '../../cloud/iam/tags.js';
 
 const refuse = (value: unknown, at: string, constraint: string) =>
   new CloudError('ValidationError', `1 validation error detected: Value '${String(value).slice(0, 256)}' at '${at}' failed to satisfy constraint: Member must ${constraint}`);
@@ -35,6 +36,6 @@ export const EXTERNAL_ID = { min: 2, max: 1224, pattern: /^[\w+=,.@:/-]*$/, show
 export const ARN = { min: 20, max: 2048, pattern: /^[\t\n\r\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]+$/u, shown: '[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+' };
 /** A session policy document (at most 2048 characters once packed; AWS counts the plain text first). */
 export const POLICY = { min: 1, max: 2048, pattern: /^[\t\n\r\x20-\xFF]+$/, shown: '[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+' };
-/** Session tag keys and values. */
-export const TAG_KEY = { min: 1, max: 128, pattern: /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u, shown: '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+' };
-export const TAG_VALUE = { min: 0, max: 256, pattern: /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, shown: '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*' };
+/** Session tag keys and values (IAM's tag patterns). */
+export const TAG_KEY = { min: 1, max: 128, pattern: IAM_TAG_KEY, shown: '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+' };
+export const TAG_VALUE = { min: 0, max: 256, pattern: IAM_TAG_VALUE, shown: '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*' };

@@ -6,9 +6,10 @@
  * that does not trust the caller: no one learns which roles another account has.
  */
 import { CloudError } from '../errors.js';
-import { arnOf, type Identity } from './identity.js';
+import { arnOf, principalArnOf, type Identity } from './identity.js';
 import type { Iam } from './index.js';
 import { parsePolicy, trustAllows } from './policy/index.js';
+import { storedTrust } from './trust.js';
 import type { Credentials } from './sessions.js';
 
 export interface AssumeRequest {
@@ -48,7 +49,7 @@ export function denied(caller: Identity, action: string, resource: string): Clou
 /** The condition keys an AssumeRole request carries (the policy language adds the clock's). */
 function contextOf(caller: Identity, req: AssumeRequest): Map<string, string | readonly string[]> {
   const ctx = new Map<string, string | readonly string[]>([
-    ['aws:principalarn', principalArn(caller)],
+    ['aws:principalarn', principalArnOf(caller)],
     ['aws:principalaccount', caller.accountId],
     ['aws:principaltype', caller.kind === 'root' ? 'Account' : caller.kind === 'user' ? 'User' : 'AssumedRole'],
     ['sts:rolesessionname', req.sessionName],
@@ -64,11 +65,6 @@ function contextOf(caller: Identity, req: AssumeRequest): Map<string, string | r
   return ctx;
 }
 
-/** aws:PrincipalArn: a role session's is its role's ARN, as AWS gives it. */
-function principalArn(i: Identity): string {
-  return i.kind === 'assumed-role' ? `arn:aws:iam::${i.accountId}:role${i.path}${i.roleName}` : arnOf(i);
-}
-
 export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assumed {
   const m = ROLE_ARN.exec(req.roleArn);
   if (!m) throw new CloudError('ValidationError', 'Request ARN is invalid');
@@ -81,14 +77,9 @@ export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assu
   // Sessions keep their policies (sessions.ts, identity.scope): the decision intersects them with the role's (decide.ts).
   const context = contextOf(caller, req);
   const who = { kind: 'aws' as const, arn: arnOf(caller), accountId: caller.accountId };
-  let trust;
-  try {
-    trust = parsePolicy(role.assumeRolePolicy, 'trust');
-  } catch {
-    // A stored trust policy this pcloud cannot read trusts no one.
-    throw denied(caller, 'sts:AssumeRole', req.roleArn);
-  }
-  if (!trustAllows(trust, who, 'sts:AssumeRole', context)) throw denied(caller, 'sts:AssumeRole', req.roleArn);
+  // A stored trust policy this pcloud cannot read trusts no one.
+  const trust = storedTrust(role.assumeRolePolicy);
+  if (!trust || !trustAllows(trust, who, 'sts:AssumeRole', context)) throw denied(caller, 'sts:AssumeRole', req.roleArn);
   // Session tags need the trust policy's sts:TagSession too.
   if (req.tags?.size && !trustAllows(trust, who, 'sts:TagSession', context)) throw denied(caller, 'sts:TagSession', req.roleArn);
   if (caller.kind !== 'root') {

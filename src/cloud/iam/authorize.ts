@@ -3,7 +3,7 @@
  * asks (AccessRequest), the answer (Decision: decide.ts evaluates the policies), AWS's words for a refusal, and the
  * condition keys an identity brings. (The policy language reads these types: this file imports none of it.)
  */
-import { arnOf, type Identity } from './identity.js';
+import { principalArnOf, type Identity } from './identity.js';
 
 /** One resource a request acts on: its ARN, and its tags where the service has them (ec2:ResourceTag/…). */
 export interface ResourceRef {
@@ -42,21 +42,18 @@ export function deniedMessage(d: Extract<Decision, { allowed: false }>): string 
 export function identityContext(identity: Identity, tags: ReadonlyMap<string, string>): Map<string, string | readonly string[]> {
   const c = new Map<string, string | readonly string[]>();
   c.set('aws:PrincipalAccount', identity.accountId);
+  c.set('aws:PrincipalArn', principalArnOf(identity));
   switch (identity.kind) {
     case 'root':
-      c.set('aws:PrincipalArn', arnOf(identity));
       c.set('aws:PrincipalType', 'Account');
       c.set('aws:userid', identity.accountId);
       break;
     case 'user':
-      c.set('aws:PrincipalArn', arnOf(identity));
       c.set('aws:PrincipalType', 'User');
       c.set('aws:username', identity.name);
       c.set('aws:userid', identity.id);
       break;
     case 'assumed-role':
-      // A role session's aws:PrincipalArn is the role's ARN, as AWS has it (the session's ARN is arnOf).
-      c.set('aws:PrincipalArn', `arn:aws:iam::${identity.accountId}:role${identity.path}${identity.roleName}`);
       c.set('aws:PrincipalType', 'AssumedRole');
       c.set('aws:userid', `${identity.roleId}:${identity.sessionName}`);
       break;

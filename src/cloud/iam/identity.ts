@@ -22,6 +22,11 @@ export function arnOf(i: Identity): string {
   }
 }
 
+/** aws:PrincipalArn: the identity's ARN, but a role session's is its role's (as AWS gives it to conditions). */
+export function principalArnOf(i: Identity): string {
+  return i.kind === 'assumed-role' ? `arn:aws:iam::${i.accountId}:role${i.path}${i.roleName}` : arnOf(i);
+}
+
 /** GetCallerIdentity's UserId: the account for root, the user's id, `ROLEID:session` for a role session. */
 export function userIdOf(i: Identity): string {
   switch (i.kind) {

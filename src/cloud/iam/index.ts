@@ -86,5 +86,6 @@ export class Iam {
   /** Every IAM write that may change what someone is allowed calls this (the documents kept in memory are dropped). */
   changed(): void {
     this.policies.changed();
+    this.sessions.changed();
   }
 }

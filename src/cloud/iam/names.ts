@@ -20,6 +20,9 @@ function length(member: string, v: string, min: number, max: number): void {
 
 const NAME = /^[\w+=,.@-]+$/;
 
+/** Whether `v` could be an IAM name (`[\w+=,.@-]+`, 1..max characters): for reading a name without refusing it. */
+export const isIamName = (v: string, max = 128) => v.length >= 1 && v.length <= max && NAME.test(v);
+
 /** A user, role, instance profile or policy name: `[\w+=,.@-]+`, 1..max characters. */
 export function checkName(member: string, v: string, max: number): string {
   length(member, v, 1, max);

@@ -12,6 +12,9 @@ import { iamRoles, iamUsers, stsSessions } from '../../db/schema.js';
 import type { AccessKey } from '../accounts.js';
 import { CloudError } from '../errors.js';
 import type { Identity } from './identity.js';
+import { iamId } from './names.js';
+import { trustAllows } from './policy/index.js';
+import { storedTrust } from './trust.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -40,6 +43,12 @@ export interface MintRequest {
   durationSeconds: number;
   /** Who pcloud mints it for: `instance:i-…`, `function:NAME`; absent for AssumeRole. */
   source?: string;
+  /**
+   * The service that assumes the role on the source's behalf (`ec2.amazonaws.com` for an instance): the role's trust
+   * policy must allow it sts:AssumeRole, as AWS's (else AccessDenied: a role that trusts only a person is not an
+   * instance's or a function's to use).
+   */
+  service?: string;
   /** AssumeRole's session policies and tags. */
   policy?: string;
   policyArns?: readonly string[];
@@ -58,13 +67,6 @@ const KEY_CACHE_MS = 5_000;
 /** Expired sessions are kept this long (a late request is told ExpiredToken rather than that the key is unknown). */
 const KEEP_EXPIRED_MS = 3_600_000;
 const SWEEP_EVERY_MS = 3_600_000;
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** An id as AWS's: the prefix and 16 characters of [A-Z2-7]. */
-export function awsId(prefix: string): string {
-  return prefix + Array.from(randomBytes(16), (b) => ALPHABET[b & 31]).join('');
-}
 
 /** The SHA-256 (hex) of a session token: what is stored, and what SigV4 compares. */
 export function tokenHash(token: string): string {
@@ -93,6 +95,9 @@ export class Sessions {
     checkDuration(req.durationSeconds, MAX_ROLE_DURATION_S);
     const role = this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, req.accountId), eq(iamRoles.name, req.roleName))).get();
     if (!role) throw new CloudError('NoSuchEntity', `The role with name ${req.roleName} cannot be found.`);
+    if (req.service !== undefined && !serviceTrusted(role.assumeRolePolicy, req.service)) {
+      throw new CloudError('AccessDenied', `${req.service} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${role.accountId}:role${role.path}${role.name}`);
+    }
     const limited = req.policy !== undefined || Boolean(req.policyArns?.length);
     return this.insert(req.accountId, req.durationSeconds, {
       kind: 'assumed-role', name: role.name, principalId: role.roleId, sessionName: req.sessionName, source: req.source ?? null,
@@ -118,7 +123,7 @@ export class Sessions {
   private insert(accountId: string, durationSeconds: number, who: Partial<typeof stsSessions.$inferInsert> & { kind: string }): Credentials {
     const now = this.clock();
     const creds: Credentials = {
-      accessKeyId: awsId('ASIA'),
+      accessKeyId: iamId('ASIA'),
       secretAccessKey: randomBytes(30).toString('base64').slice(0, 40),
       sessionToken: randomBytes(96).toString('base64'),
       // AWS's expirations are whole seconds.
@@ -148,6 +153,11 @@ export class Sessions {
 
   forget(accessKeyId: string): void {
     this.cache.delete(accessKeyId);
+  }
+
+  /** IAM changed (a role or user deleted, renamed or made again): no session is trusted from memory any more. */
+  changed(): void {
+    this.cache.clear();
   }
 
   private load(accessKeyId: string): AccessKey | undefined {
@@ -203,6 +213,12 @@ export class Sessions {
   close(): void {
     clearInterval(this.sweeper);
   }
+}
+
+/** Whether the trust policy lets the service assume the role (a document this pcloud cannot read trusts no one). */
+function serviceTrusted(trustPolicy: string, service: string): boolean {
+  const trust = storedTrust(trustPolicy);
+  return trust !== undefined && trustAllows(trust, { kind: 'service', service }, 'sts:AssumeRole');
 }
 
 /** A row's session policies and tags, if it has any. */

@@ -18,8 +18,9 @@ export interface Tag {
 
 export const MAX_TAGS = 50;
 
-const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u;
-const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+/** IAM's and STS's (session tags') patterns for tag keys and values. */
+export const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u;
+export const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
 /** Tags as a request gives them, checked (the list as given: the caller merges). */
 export function checkTags(tags: readonly Tag[] | undefined): readonly Tag[] {

@@ -5,10 +5,20 @@
  */
 import { CloudError } from '../errors.js';
 import { checkDocumentText } from './names.js';
-import { namedPrincipals, parsePolicy, policyMessages, policySize, POLICY_SIZE } from './policy/index.js';
+import { cachedPolicy, namedPrincipals, parsePolicy, policyMessages, policySize, POLICY_SIZE, type Policy } from './policy/index.js';
 
 /** AWS's quota on a trust policy's size (whitespace not counted). */
 export const TRUST_POLICY_MAX = POLICY_SIZE.trust;
+
+/** A stored trust policy, parsed; undefined for one this pcloud cannot read (it trusts no one). */
+export function storedTrust(doc: string): Policy | undefined {
+  try {
+    return cachedPolicy(doc, 'trust');
+  } catch (err) {
+    if (err instanceof CloudError) return undefined;
+    throw err;
+  }
+}
 
 /** The document, checked; `exists` says whether a user or role ARN it names is there. */
 export function checkTrustPolicy(member: string, doc: string, exists: (arn: string) => boolean): string {
