@@ -5,17 +5,7 @@
 # Needs AWS_* from the environment and PCLOUD_TEST_DATA (the server's data dir); run from the checkout.
 set -euo pipefail
 : "${AWS_ENDPOINT_URL:?}" "${PCLOUD_TEST_DATA:?}"
-aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" --region us-east-1 "$@"; }
-pass=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-fail() { echo "not ok - $*" >&2; exit 1; }
-expect_error() { # expect_error CODE cmd...
-  local code=$1; shift
-  local out
-  if out=$("$@" 2>&1); then fail "expected $code, got success: $out"; fi
-  grep -q "($code)" <<<"$out" || fail "expected $code, got: $out"
-  ok "error $code"
-}
+. "$(dirname "$0")/cli-lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 run=$(date +%s%N | tail -c 9)

@@ -3,17 +3,7 @@
 # console output, waiters, terminate, and the errors a user meets. Needs AWS_* from the environment and IMAGE_ID.
 set -euo pipefail
 : "${AWS_ENDPOINT_URL:?}" "${IMAGE_ID:?}"
-aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" --region us-east-1 "$@"; }
-pass=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-fail() { echo "not ok - $*" >&2; exit 1; }
-expect_error() { # expect_error CODE cmd...
-  local code=$1; shift
-  local out
-  if out=$("$@" 2>&1); then fail "expected $code, got success: $out"; fi
-  grep -q "($code)" <<<"$out" || fail "expected $code, got: $out"
-  ok "error $code"
-}
+. "$(dirname "$0")/cli-lib.sh"
 
 tmp=$(mktemp -d)
 # Terminated instances of earlier runs stay visible for an hour: tag this run's own.

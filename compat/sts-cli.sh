@@ -5,17 +5,7 @@
 # environment.
 set -euo pipefail
 : "${AWS_ENDPOINT_URL:?}"
-aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" --region us-east-1 "$@"; }
-pass=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-fail() { echo "not ok - $*" >&2; exit 1; }
-expect_error() { # expect_error CODE cmd...
-  local code=$1; shift
-  local out
-  if out=$("$@" 2>&1); then fail "expected $code, got success: $out"; fi
-  grep -q "($code)" <<<"$out" || fail "expected $code, got: $out"
-  ok "error $code"
-}
+. "$(dirname "$0")/cli-lib.sh"
 
 account=$(aws sts get-caller-identity --query Account --output text)
 [ "$(aws sts get-caller-identity --query Arn --output text)" = "arn:aws:iam::$account:root" ] && ok "get-caller-identity as root"
