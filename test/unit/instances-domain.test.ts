@@ -7,7 +7,9 @@ import { newId } from '../../src/cloud/ids.js';
 import { instanceHealth } from '../../src/cloud/instances/index.js';
 import { privateDnsDomain, privateDnsName, privateHostLabel } from '../../src/cloud/ip.js';
 import { nfsClientAddress } from '../../src/host/network.js';
+import { UNIT_PREFIX } from '../../src/cloud/instances/types.js';
 import { ACCOUNT, closeDomainClouds, domainCloud } from '../support/domain-cloud.js';
+import { waitFor } from '../support/wait.js';
 import { thrown } from '../support/thrown.js';
 
 const OTHER = '222222222222';
@@ -71,6 +73,27 @@ describe('the VPC plane', () => {
     expect(fake.network.edges.get(inst.vpcId)?.nfs?.clients).toEqual([{ ip: inst.privateIp, nat: nfsClientAddress(inst.id) }]);
     await cloud.volumes.detach(ACCOUNT, vol.id);
     expect(fake.network.edges.get(inst.vpcId)?.nfs).toBeUndefined();
+  });
+});
+
+describe('stop and start', () => {
+  it("a stop's unit end heard after a start queued the launch is the previous run's: the instance starts, not fails", async () => {
+    const { cloud, fake, launch } = await domainCloud();
+    const inst = await launch();
+    // The stop shows stopped before it unpublishes the instance's names: hold it there, as a slow DNS sync does.
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const unpublish = vi.spyOn(cloud.plane, 'unpublish').mockImplementationOnce(() => held);
+    cloud.instances.stop(ACCOUNT, [inst.id], true);
+    await waitFor('stopped', () => cloud.instances.row(inst.id)?.state === 'stopped');
+    // The unit manager tells of the unit's end late (queued behind the stop), then the user starts the instance.
+    fake.units.exit(`${UNIT_PREFIX}${inst.id}`, 'success');
+    cloud.instances.start(ACCOUNT, [inst.id]);
+    release();
+    await cloud.instances.idle();
+    await waitFor('running', () => cloud.instances.row(inst.id)?.state === 'running');
+    expect(unpublish).toHaveBeenCalledWith(inst.id);
+    expect(cloud.instances.row(inst.id)?.stateReasonMessage ?? '').not.toContain('did not become ready');
   });
 });
 

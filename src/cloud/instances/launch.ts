@@ -32,6 +32,11 @@ export class Launcher {
   private readonly launchSlots = new Slots(() => this.ctx.config.limits.launchConcurrency);
   /** Instances this process made whose launch has not touched the host yet: nothing to tear down when cancelled. */
   private readonly untouched = new Set<string>();
+  /**
+   * Instances whose launch is queued or under way and has not started their unit yet: a unit that shows ended meanwhile
+   * is the previous run's (a stop's end heard late), not this launch's failure.
+   */
+  private readonly unitNotStarted = new Set<string>();
 
   constructor(private readonly ctx: InstanceContext) {}
 
@@ -171,16 +176,24 @@ export class Launcher {
     this.launching.get(id)?.abort(new LaunchCancelled(id));
     const ctl = new AbortController();
     this.launching.set(id, ctl);
+    this.unitNotStarted.add(id);
     this.ctx.background(id, () => this.launchSlots.run(() => this.launch(id, ctl.signal), ctl.signal).catch((err) => {
       if (!ctl.signal.aborted) throw err;
       log.debug(`launch of ${id} cancelled before it began`);
     }).finally(() => {
-      if (this.launching.get(id) === ctl) this.launching.delete(id);
+      if (this.launching.get(id) !== ctl) return;
+      this.launching.delete(id);
+      this.unitNotStarted.delete(id);
     }));
   }
 
   cancel(id: string): void {
     this.launching.get(id)?.abort(new LaunchCancelled(id));
+  }
+
+  /** Whether the instance's launch is queued or under way and has not started its unit yet. */
+  beforeUnit(id: string): boolean {
+    return this.unitNotStarted.has(id);
   }
 
   /** Whether the instance's launch never touched the host (so there is nothing to tear down); forgets it. */
@@ -224,6 +237,7 @@ export class Launcher {
         await writeSeed(disk, seed);
       }
       checkpoint();
+      this.unitNotStarted.delete(id);
       await host.units.start(unit);
     } catch (err) {
       if (err instanceof LaunchCancelled || signal.aborted) {

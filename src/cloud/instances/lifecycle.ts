@@ -70,6 +70,11 @@ export class Lifecycle {
         return;
       }
       if (!isFinal(st.state)) return;
+      if (inst.state === 'pending' && this.launcher.beforeUnit(id)) {
+        // The previous run's end, heard after a start queued this launch: the launch has yet to start the unit.
+        log.debug(`${id}: an ended unit before its launch started it again: not this launch's`);
+        return;
+      }
       if (inst.state === 'pending') {
         logEnd(id, st);
         await this.launcher.teardown(id);
