@@ -142,8 +142,11 @@ export const instances = sqliteTable('instances', {
   attributes: text('attributes', { mode: 'json' }).$type<InstanceAttributes>().notNull(),
   terminatedAt: integer('terminated_at'),
   updatedAt: integer('updated_at').notNull(),
+  /** The host it is placed on (hosts.id); null: the one host of an embedded cloud, from before hosts were recorded. */
+  hostId: text('host_id'),
 }, (t) => [
   index('instances_account_state').on(t.accountId, t.state),
+  index('instances_host_state').on(t.hostId, t.state),
   index('instances_reservation').on(t.reservationId),
   index('instances_terminated').on(t.terminatedAt),
   index('instances_account_launch').on(t.accountId, t.launchTime, t.reservationId, t.launchIndex),
@@ -550,3 +553,41 @@ export const stsSessions = sqliteTable('sts_sessions', {
   expiresAt: integer('expires_at').notNull(),
   createdAt: integer('created_at').notNull(),
 }, (t) => [index('sts_sessions_expiry').on(t.expiresAt), index('sts_sessions_source').on(t.accountId, t.source)]);
+
+/**
+ * The machines instances run on (issue 17): each registers what it offers (runtimes, vCPUs, memory) and heartbeats; an
+ * embedded cloud has one, registered by `pcloud serve` itself.
+ */
+export const hosts = sqliteTable('hosts', {
+  /** h-…, as EC2's dedicated host ids. */
+  id: text('id').primaryKey(),
+  /** Its hostname, unique: a host that joins again under its name is the same host. */
+  name: text('name').notNull(),
+  /** The availability zone it serves (a host group): Placement.AvailabilityZone picks among its hosts. */
+  availabilityZone: text('availability_zone').notNull(),
+  /** Its underlay address (VXLAN, iSCSI between hosts); null on an embedded cloud's one host. */
+  address: text('address'),
+  /** The runtimes it runs: 'container' | 'microvm' | 'q35'. */
+  runtimes: text('runtimes', { mode: 'json' }).$type<string[]>().notNull(),
+  /** How its VMs run: 'kvm' | 'tcg'. */
+  accel: text('accel').notNull(),
+  vcpus: integer('vcpus').notNull(),
+  memoryMiB: integer('memory_mib').notNull(),
+  /** 'available' | 'draining' | 'removed' */
+  state: text('state').notNull(),
+  /** The kernel's boot id when it last registered: a new one says it rebooted (and its units went with it). */
+  bootId: text('boot_id'),
+  heartbeatAt: integer('heartbeat_at').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [uniqueIndex('hosts_name').on(t.name)]);
+
+/**
+ * The keys the API signs its own tokens with (NextToken, IMDSv2 tokens, console URLs), one per purpose: shared through
+ * the database, a token one server gave is good on every other.
+ */
+export const signingKeys = sqliteTable('signing_keys', {
+  name: text('name').primaryKey(),
+  /** The key, base64. */
+  key: text('key').notNull(),
+  createdAt: integer('created_at').notNull(),
+});

@@ -148,6 +148,25 @@ export interface Host {
   vms: VmControl;
   /** pcloud's CA and the API's certificate it signs (tls.ts): guests trust the CA, the API in each VPC serves the certificate. */
   tls: HostTls;
+  /** The machine itself (machine.ts): its boot and what it offers. */
+  machine: HostMachine;
+}
+
+/** The machine itself: which boot it is in, and what it offers to instances. */
+export interface HostMachine {
+  /** The kernel's boot id: it changes at every boot (and every unit of the last boot is gone). */
+  bootId(): Promise<string>;
+  capacity(): Promise<MachineCapacity>;
+}
+
+export interface MachineCapacity {
+  hostname: string;
+  vcpus: number;
+  memoryMiB: number;
+  /** The runtimes it has the programs for. */
+  runtimes: ('container' | 'microvm' | 'q35')[];
+  /** Whether /dev/kvm is there to use (the cloud's PCLOUD_VM_ACCEL still says whether VMs use it). */
+  kvm: boolean;
 }
 
 /** pcloud's own CA (tls.ts). */

@@ -5,6 +5,7 @@ import { DnsDriver } from './dns.js';
 import { FunctionHost } from './functions.js';
 import type { Host } from './index.js';
 import { IscsiTarget } from './iscsi.js';
+import { LocalMachine } from './machine.js';
 import { MetadataListeners } from './metadata.js';
 import { NetworkDriver } from './network.js';
 import { NfsServer } from './nfs.js';
@@ -32,5 +33,6 @@ export async function openHost(dataDir: string, config: HostConfig): Promise<Hos
     iscsi: new IscsiTarget(units, { controlPort: config.iscsiControlPort, port: config.iscsiPort }),
     vms: new QmpVmControl(run),
     tls: new PcloudCa(join(dataDir, 'keys', 'tls')),
+    machine: new LocalMachine(),
   };
 }

@@ -9,7 +9,7 @@ import { PcloudCa } from '../../src/host/tls.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
-  DnsRecord, Edge, Host, HostDns, HostFunctions, HostIscsi, HostMetadata, HostNetwork, HostNfs, HostPool, Nic, PortRules,
+  DnsRecord, Edge, Host, HostDns, HostFunctions, HostIscsi, HostMachine, HostMetadata, MachineCapacity, HostNetwork, HostNfs, HostPool, Nic, PortRules,
 } from '../../src/host/index.js';
 import { hostConfigFromEnv } from '../../src/host/config.js';
 import { FakeVmControl } from './fake-vm-control.js';
@@ -208,7 +208,15 @@ export function failNext<T extends object>(fake: T, method: keyof T & string, er
   });
 }
 
-export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; nfs: FakeNfs; functions: FakeFunctions; vms: FakeVmControl; dir: string }> {
+/** A machine of 4 vCPUs and 16 GiB with every runtime, in the boot a test says (a reboot: a new bootId). */
+export class FakeMachine implements HostMachine {
+  bootIdNow = 'boot-1';
+  offer: MachineCapacity = { hostname: 'fake-host', vcpus: 4, memoryMiB: 16_384, runtimes: ['container', 'microvm', 'q35'], kvm: false };
+  async bootId() { return this.bootIdNow; }
+  async capacity() { return { ...this.offer, runtimes: [...this.offer.runtimes] }; }
+}
+
+export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; machine: FakeMachine; pool: FakePool; network: FakeNetwork; dns: FakeDns; iscsi: FakeIscsi; nfs: FakeNfs; functions: FakeFunctions; vms: FakeVmControl; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pcloud-fake-'));
   await mkdir(join(dir, 'instances'), { recursive: true });
   const units = new FakeUnits();
@@ -220,9 +228,10 @@ export async function fakeHost(): Promise<{ host: Host; units: FakeUnits; pool: 
   const functions = new FakeFunctions(dir);
   // The guest powers off on the power button: its QEMU, the instance's unit, ends.
   const vms = new FakeVmControl(join(dir, 'run'), (id) => units.exit(`pcloud-instance@${id}`, 'success'));
+  const machine = new FakeMachine();
   return {
     // The host's settings as they are with nothing set (nothing here reads them but the domain's q35 and image builds).
-    host: { config: hostConfigFromEnv({}), pool, units, network, dns, metadata: new FakeMetadata(), iscsi, nfs, functions, vms, tls: new PcloudCa(join(dir, 'tls')) },
-    units, pool, network, dns, iscsi, nfs, functions, vms, dir,
+    host: { config: hostConfigFromEnv({}), pool, units, network, dns, metadata: new FakeMetadata(), iscsi, nfs, functions, vms, tls: new PcloudCa(join(dir, 'tls')), machine },
+    units, machine, pool, network, dns, iscsi, nfs, functions, vms, dir,
   };
 }

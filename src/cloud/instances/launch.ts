@@ -94,7 +94,7 @@ export class Launcher {
         stateReasonCode: 'pending', stateReasonMessage: 'pending', launchTime: now, subnetId: subnet.id, vpcId: subnet.vpcId,
         availabilityZone: subnet.availabilityZone, privateIp: ip, publicIp: publics[i] ?? null, macAddress: newMac(), networkInterfaceId: newId('eni'),
         securityGroupIds: groups.map((g) => g.id), clientToken: p.clientToken || null, userData: p.userData || null,
-        rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now,
+        rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now, hostId: null,
       }));
       for (const r of rows) tx.insert(instances).values(r).run();
       if (profile) this.ctx.profiles.launched(tx, profile, rows.map((r) => r.id), now);
