@@ -17,6 +17,7 @@ import { Iam } from './iam/index.js';
 import { IamAssociations } from './iam-associations.js';
 import { InstanceCredentials } from './instance-credentials.js';
 import { configFromEnv, type CloudConfig } from './config.js';
+import { HostRegistry } from './hosts/registry.js';
 import { Images } from './images.js';
 import { Instances } from './instances/index.js';
 import { KeyPairs } from './keypairs.js';
@@ -65,12 +66,15 @@ export class Cloud {
   readonly plane: VpcPlane;
   /** Which resources exist in an account (what tags may name). */
   readonly resources: Resources;
+  /** The hosts instances run on; an embedded cloud's one is this machine (hosts/registry.ts). */
+  readonly hosts: HostRegistry;
   private sweeper?: NodeJS.Timeout;
   private consoleSweeper?: NodeJS.Timeout;
   private credentialRenewer?: NodeJS.Timeout;
 
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
+    this.hosts = new HostRegistry(db, host.machine, config);
     this.iam = new Iam(db, this.accounts, config);
     this.iamAssociations = new IamAssociations(db);
     this.instanceCredentials = new InstanceCredentials(this.iamAssociations, this.iam.sessions);
@@ -183,7 +187,9 @@ export class Cloud {
         log.error(`reconciling ${what} with the host failed, skipped: ${(err as Error).message}`);
       }
     };
-    await step('instances', () => this.instances.reconcile());
+    // This machine's row first: whether it booted since the last start decides what reconcile makes of ended units.
+    const { rebooted } = await this.hosts.registerLocal();
+    await step('instances', () => this.instances.reconcile({ rebooted }));
     await step('images', async () => ({ partialImages: await this.images.reconcile() }));
     if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
     if (this.plane.enabled) await step('networks', () => this.plane.reconcile());

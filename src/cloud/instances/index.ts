@@ -12,7 +12,7 @@ import { InstanceContext, type InstanceDeps } from './context.js';
 import { Launcher } from './launch.js';
 import { Lifecycle } from './lifecycle.js';
 import { Queries, type InstanceStatus } from './queries.js';
-import { Reconciler, type ReconcileStats } from './reconcile.js';
+import { Reconciler, type ReconcileOptions, type ReconcileStats } from './reconcile.js';
 import type { DescribeQuery, Instance, RunParams, RunResult, StateChange } from './types.js';
 
 export type { InstanceDeps } from './context.js';
@@ -143,8 +143,8 @@ export class Instances {
   // ---------------------------------------------------------------- reconcile
 
   /** Bring the database and the host back in line after a restart or a crash. */
-  reconcile(): Promise<ReconcileStats> {
-    return this.reconciler.reconcile();
+  reconcile(opts: ReconcileOptions = {}): Promise<ReconcileStats> {
+    return this.reconciler.reconcile(opts);
   }
 
   /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */

@@ -14,6 +14,11 @@ import { TPM_PREFIX, UNIT_PREFIX } from './types.js';
 /** What reconcile did (a type, not an interface: the cloud adds it to its own tally of counts). */
 export type ReconcileStats = { relaunched: number; ended: number; orphans: number; skipped: number };
 
+export interface ReconcileOptions {
+  /** The host booted since the last start (hosts/registry.ts): every unit of the last boot is gone. */
+  rebooted?: boolean;
+}
+
 export class Reconciler {
   constructor(private readonly ctx: InstanceContext, private readonly lifecycle: Lifecycle, private readonly launcher: Launcher) {}
 
@@ -22,8 +27,9 @@ export class Reconciler {
    * instance owns. An instance (or a host object) that cannot be brought in line is reported and skipped: the server
    * starts whatever the database holds.
    */
-  async reconcile(): Promise<ReconcileStats> {
+  async reconcile(opts: ReconcileOptions = {}): Promise<ReconcileStats> {
     const { db, host } = this.ctx;
+    if (opts.rebooted) log.info('the host booted since the last start: its instances\' units went with it');
     const stats = { relaunched: 0, ended: 0, orphans: 0, skipped: 0 };
     // Ids first (plain columns): a record whose other columns cannot be read is skipped on its own.
     const liveIds = new Set(db.select({ id: instances.id }).from(instances).where(ne(instances.state, 'terminated')).all().map((r) => r.id));

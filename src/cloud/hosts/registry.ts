@@ -1,0 +1,50 @@
+/**
+ * The hosts instances run on (issue 17). An embedded cloud has one: the machine `pcloud serve` runs on, registered by
+ * the server itself at every start with what it offers and the boot it is in.
+ */
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/index.js';
+import { hosts } from '../../db/schema.js';
+import type { HostMachine } from '../../host/index.js';
+import type { CloudConfig } from '../config.js';
+import { newId } from '../ids.js';
+
+export type HostRow = typeof hosts.$inferSelect;
+
+export interface LocalRegistration {
+  host: HostRow;
+  /** Whether the machine booted since it last registered (every unit it ran then is gone). */
+  rebooted: boolean;
+}
+
+export class HostRegistry {
+  private localId?: string;
+
+  constructor(private readonly db: Db, private readonly machine: HostMachine, private readonly config: CloudConfig) {}
+
+  /** Register this machine (or refresh its row): its capacity, its zone, its boot; say whether it rebooted since. */
+  async registerLocal(now = Date.now()): Promise<LocalRegistration> {
+    const [offer, bootId] = await Promise.all([this.machine.capacity(), this.machine.bootId()]);
+    const values = {
+      availabilityZone: this.config.availabilityZones[0]!, runtimes: offer.runtimes,
+      accel: this.config.vmAccel === 'kvm' && offer.kvm ? 'kvm' : 'tcg', vcpus: offer.vcpus, memoryMiB: offer.memoryMiB,
+      state: 'available', bootId, heartbeatAt: now,
+    };
+    const before = this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).get();
+    if (before) this.db.update(hosts).set(values).where(eq(hosts.id, before.id)).run();
+    else this.db.insert(hosts).values({ id: newId('h'), name: offer.hostname, address: null, createdAt: now, ...values }).run();
+    const host = this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).get()!;
+    this.localId = host.id;
+    return { host, rebooted: before?.bootId != null && before.bootId !== bootId };
+  }
+
+  /** This machine's row, once registered. */
+  local(): HostRow | undefined {
+    return this.localId ? this.db.select().from(hosts).where(eq(hosts.id, this.localId)).get() : undefined;
+  }
+
+  /** Every host there is. */
+  list(): HostRow[] {
+    return this.db.select().from(hosts).all();
+  }
+}
