@@ -454,7 +454,7 @@ print(" ".join(r))`]);
       // VMs' iSCSI) but no other address of the host: the host's filter, not the router's, is what stops the rest.
       const fromRouter = (vpcId: string, address: string) => spawnSync('ip', ['netns', 'exec', `pcloud-${vpcId}`, 'timeout', '3', 'bash', '-c',
         `exec 3<>/dev/tcp/${address}/${port}`]).status === 0;
-      await until(() => fromRouter(a.VpcId!, upA.host), 15_000, 200);
+      await until(() => fromRouter(a.VpcId!, upA.host), 45_000, 200);
       if (main) expect(fromRouter(a.VpcId!, main)).toBe(false);
       expect(fromRouter(a.VpcId!, upB.host)).toBe(false);
       for (const [id, addresses] of [[a.InstanceId!, hostAddresses(upA.host, upB.host)], [b.InstanceId!, hostAddresses(upB.host, upA.host)]] as const) {
