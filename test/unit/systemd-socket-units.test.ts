@@ -80,7 +80,9 @@ describe('the systemd manager, a unit with a socket', () => {
         'pcloud-t-svc.service loaded active running y', ''].join('\n'));
       rmSync(calls);
       await m.list('pcloud-t-');
-      const show = recorded().find((c) => c.startsWith('systemctl show '))!;
+      // The show that follows the listing (a poll's own show of the started unit can come before either).
+      const made = recorded();
+      const show = made.slice(made.findIndex((c) => c.startsWith('systemctl list-units'))).find((c) => c.startsWith('systemctl show '))!;
       expect(show).toMatch(/^systemctl show pcloud-t-sock\.socket pcloud-t-svc\.service -p Id /);
       expect(recorded().find((c) => c.startsWith('systemctl list-units'))).toBe('systemctl list-units --all --plain --no-legend --type=service,socket pcloud-t-*');
     } finally {
