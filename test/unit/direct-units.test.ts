@@ -5,7 +5,8 @@
  * another's, and host-wide ports refused when another program holds them.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +177,27 @@ describe('a supervisor that died', () => {
     expect(st.result).toBe('supervisor-died');
     await until('its main process gone', async () => !alive(main));
     expect(processesWith(marker)).toEqual([]);
+  });
+
+  it("leaves alone a process that holds its main process's pid now (a reboot, or a pid reused since)", async () => {
+    const m = manager('reused', true);
+    await m.init();
+    // What a unit of the last boot left recorded: its supervisor gone, its main pid now another program's.
+    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const dead = spawnSync('true').pid;
+    const dir = join(base, 'reused', 'units', 'pcloud-t-lastboot');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(sleeper('pcloud-t-lastboot', '4242.5')));
+    try {
+      for (const mainTicks of [undefined, 1]) {
+        writeFileSync(join(dir, 'state.json'), JSON.stringify({ name: 'pcloud-t-lastboot', state: 'active', supervisorPid: dead, mainPid: stranger.pid, mainTicks }));
+        const st = await m.status('pcloud-t-lastboot');
+        expect([st?.state, st?.result]).toEqual(['failed', 'supervisor-died']);
+        expect(alive(stranger.pid)).toBe(true);
+      }
+    } finally {
+      stranger.kill('SIGKILL');
+    }
   });
 });
 

@@ -33,6 +33,8 @@ import { SandboxUsers } from '../sandbox-users.js';
 interface StoredStatus extends UnitStatus {
   supervisorPid?: number;
   supervisorTicks?: number;
+  /** The main process's start (proc.ts startTicks): its pid alone may be another process's by now (after a reboot). */
+  mainTicks?: number;
 }
 
 interface Supervisor {
@@ -211,12 +213,13 @@ export class DirectUnitManager implements UnitManager {
       const again = await this.read(name);
       if (again && (isFinal(again.state) || again.supervisorPid !== st.supervisorPid)) return this.status(name);
       // The supervisor died without recording an end (SIGKILL, OOM): the unit has failed; take down what is left of it.
-      if (alive(st.mainPid)) process.kill(st.mainPid!, 'SIGKILL');
+      // Only the very process it started: a pid recorded without its start, or reused since, is left alone.
+      if (st.mainTicks !== undefined && sameProcess(st.mainPid, st.mainTicks)) process.kill(st.mainPid!, 'SIGKILL');
       this.killLeftovers(name);
-      const { supervisorPid: _p, supervisorTicks: _t, ...rest } = st;
+      const { supervisorPid: _p, supervisorTicks: _t, mainTicks: _m, ...rest } = st;
       return { ...rest, state: 'failed', result: 'supervisor-died' };
     }
-    const { supervisorPid: _p, supervisorTicks: _t, ...rest } = st;
+    const { supervisorPid: _p, supervisorTicks: _t, mainTicks: _m, ...rest } = st;
     return rest;
   }
 

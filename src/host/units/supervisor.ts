@@ -51,7 +51,7 @@ if (!process.argv[2]) {
 }
 const dir = resolve(process.argv[2]);
 const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8')) as UnitSpec;
-const status: UnitStatus & { supervisorPid: number; supervisorTicks?: number } = {
+const status: UnitStatus & { supervisorPid: number; supervisorTicks?: number; mainTicks?: number } = {
   name: spec.name,
   state: 'activating',
   supervisorPid: process.pid,
@@ -206,6 +206,7 @@ function startMain(): void {
   child = main;
   closeSync(out);
   status.mainPid = main.pid;
+  status.mainTicks = main.pid === undefined ? undefined : startTicks(main.pid);
   // A program that cannot be run emits error and close, not exit: one end, either way.
   let ended = false;
   const end = (code: number | null, signal: NodeJS.Signals | null) => {
