@@ -182,6 +182,20 @@ describe('a restart in the same boot', () => {
     expect(fake.units.started.filter((s) => s.name.startsWith(UNIT_PREFIX))).toEqual([]);
   });
 
+  it('an end heard before reconcile looked at the instance waits for it: a lost unit\'s event does not stop the instance reconcile brings back', async () => {
+    const { fake, linux, launch, restart } = await setup();
+    const lost = await launch(linux, 't3.micro');
+    // The unit manager tells of the lost unit as the server starts: after it follows units, before reconcile runs.
+    const bootId = fake.machine.bootId.bind(fake.machine);
+    fake.machine.bootId = () => {
+      fake.units.exit(UNIT_PREFIX + lost.id, 'supervisor-died');
+      return bootId();
+    };
+    const cloud = await restart({ reboot: false });
+    await waitFor('the lost one running again', () => cloud.instances.row(lost.id)?.state === 'running');
+    expect(fake.units.started.map((s) => s.name)).toEqual([UNIT_PREFIX + lost.id]);
+  });
+
   it('brings back an instance whose unit its host lost (the direct manager\'s supervisor killed), not one that ended', async () => {
     const { fake, linux, launch, restart } = await setup();
     const lost = await launch(linux, 't3.micro');
