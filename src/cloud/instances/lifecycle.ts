@@ -34,11 +34,25 @@ export class Lifecycle {
 
   constructor(private readonly ctx: InstanceContext, private readonly queries: Queries, private readonly launcher: Launcher) {}
 
-  /** Follow the unit manager: readiness and unexpected ends of instance units. */
+  /** Resolved once reconcile has looked at every instance: unit events wait for it (listen). */
+  private reconciled: Promise<void> = Promise.resolve();
+  private settle: () => void = () => undefined;
+
+  /**
+   * Follow the unit manager: readiness and unexpected ends of instance units. Events heard before reconcile has looked
+   * at every instance wait for it: after a restart, what a unit that ended while nobody watched means (a guest's own
+   * shutdown, or a host that lost it and brings it back) is reconcile's to decide, not the first event's.
+   */
   listen(): void {
+    this.reconciled = new Promise((resolve) => { this.settle = resolve; });
     this.unsubscribe = this.ctx.host.units.onChange((st) => {
-      if (st.name.startsWith(UNIT_PREFIX)) void this.onUnit(st.name.slice(UNIT_PREFIX.length));
+      if (st.name.startsWith(UNIT_PREFIX)) void this.reconciled.then(() => this.onUnit(st.name.slice(UNIT_PREFIX.length)));
     });
+  }
+
+  /** Reconcile has looked at every instance (reconcile.ts): the unit events held until now go on. */
+  reconcileDone(): void {
+    this.settle();
   }
 
   /** Stop following the units. */

@@ -1,10 +1,25 @@
 /**
  * After a restart or a crash: the database and the host brought back in line (reconcile), and terminated instances
  * forgotten once their TTL is over (sweep).
+ *
+ * A running instance whose unit is not up any more was either ended by its guest (it shut itself down: stopped or
+ * terminated per its shutdown behaviour, as on EC2) or lost by the host (brought back, as EC2 brings back every
+ * instance after host maintenance: launched again as StartInstances launches, pending then running, with its disk,
+ * addresses and volumes). Which one, from what the unit managers can tell:
+ *   - the host booted since the last start (ReconcileOptions.rebooted): lost, whatever the manager still says. A boot
+ *     takes every unit with it; a record left of one (the direct manager keeps its units' state in the data dir) says
+ *     only how the shutdown took it.
+ *   - the direct manager's `supervisor-died`: lost. The unit's supervisor was killed (SIGKILL, the OOM killer) and
+ *     took the guest with it; a guest that ends itself has its end recorded by its supervisor.
+ *   - a unit missing in the same boot: ended by its guest. systemd collects a transient unit that ended cleanly (and
+ *     keeps a failed one); the direct manager keeps every unit's record until it is removed. So a unit gone without a
+ *     reboot is a guest's clean shutdown, never a host's loss (the systemd manager reads a watched unit's
+ *     disappearance the same way).
+ *   - any other end (failed, inactive): ended by its guest or its program, per its shutdown behaviour.
  */
 import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { instances } from '../../db/schema.js';
-import { isFinal } from '../../host/units/types.js';
+import { isFinal, type UnitStatus } from '../../host/units/types.js';
 import { log } from '../../log.js';
 import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
@@ -17,7 +32,16 @@ export type ReconcileStats = { relaunched: number; ended: number; orphans: numbe
 export interface ReconcileOptions {
   /** The host booted since the last start (hosts/registry.ts): every unit of the last boot is gone. */
   rebooted?: boolean;
+  /**
+   * Launches reconcile makes (instances the host lost, launches a restart interrupted) are queued once this resolves:
+   * Cloud.start's until the VPC plane has swept routers and host links, a sweep the routers and links of launches
+   * under way would race. Without it, at once.
+   */
+  launchesAfter?: Promise<unknown>;
 }
+
+/** A unit status that says its host lost the unit (its supervisor killed), not that its guest ended it. */
+const lostByHost = (st: UnitStatus | undefined) => st?.result === 'supervisor-died';
 
 export class Reconciler {
   constructor(private readonly ctx: InstanceContext, private readonly lifecycle: Lifecycle, private readonly launcher: Launcher) {}
@@ -28,8 +52,21 @@ export class Reconciler {
    * starts whatever the database holds.
    */
   async reconcile(opts: ReconcileOptions = {}): Promise<ReconcileStats> {
+    const relaunch: string[] = [];
+    try {
+      return await this.reconcileHost(opts, relaunch);
+    } finally {
+      // Unit events held since listen() go on; the launches follow once the caller says (they are pending already).
+      this.lifecycle.reconcileDone();
+      void (opts.launchesAfter ?? Promise.resolve()).catch(() => undefined).then(() => {
+        for (const id of relaunch) this.launcher.queue(id);
+      });
+    }
+  }
+
+  private async reconcileHost(opts: ReconcileOptions, relaunch: string[]): Promise<ReconcileStats> {
     const { db, host } = this.ctx;
-    if (opts.rebooted) log.info('the host booted since the last start: its instances\' units went with it');
+    if (opts.rebooted) log.info('the host booted since the last start: its running instances are launched again');
     const stats = { relaunched: 0, ended: 0, orphans: 0, skipped: 0 };
     // Ids first (plain columns): a record whose other columns cannot be read is skipped on its own.
     const liveIds = new Set(db.select({ id: instances.id }).from(instances).where(ne(instances.state, 'terminated')).all().map((r) => r.id));
@@ -39,7 +76,7 @@ export class Reconciler {
     };
     await Promise.all([...liveIds].map((id) => this.ctx.serial(id, async () => {
       try {
-        await this.reconcileOne(id, stats);
+        if (await this.reconcileOne(id, opts, stats)) relaunch.push(id);
       } catch (err) {
         skip(`instance ${id}`, err);
       }
@@ -78,28 +115,42 @@ export class Reconciler {
     return stats;
   }
 
-  /** One instance after a restart (under its lock): its record against its unit. */
-  private async reconcileOne(id: string, stats: { relaunched: number; ended: number }): Promise<void> {
+  /**
+   * One instance after a restart (under its lock): its record against its unit. Returns whether it is to be launched
+   * (again): it shows pending already, its unit of before forgotten (so no late event of that unit reads as the
+   * launch's failure).
+   */
+  private async reconcileOne(id: string, opts: ReconcileOptions, stats: { relaunched: number; ended: number }): Promise<boolean> {
     const { host } = this.ctx;
     const inst = this.ctx.row(id);
-    if (!inst) return;
-    const st = await host.units.status(UNIT_PREFIX + id);
+    if (!inst) return false;
+    const name = UNIT_PREFIX + id;
+    const st = await host.units.status(name);
     const up = st && !isFinal(st.state);
     switch (inst.state) {
       case 'pending':
         if (st?.state === 'active') this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
         else if (!up) {
-          // Interrupted mid-launch: every launch step is idempotent, so it is launched again (queued behind this).
-          if (st) await host.units.remove(UNIT_PREFIX + id);
+          // Interrupted mid-launch: every launch step is idempotent, so it is launched again.
+          if (st) await host.units.remove(name);
           stats.relaunched++;
-          this.launcher.queue(id);
+          return true;
         }
         break;
       case 'running':
-        if (!up) {
-          stats.ended++;
-          await this.lifecycle.ended(inst, st ?? { name: UNIT_PREFIX + id, state: 'failed', result: 'unit-missing' });
+        if (up) break;
+        if (opts.rebooted || lostByHost(st)) {
+          // The host lost it (module comment): back as StartInstances brings a stopped one, nothing asked of its
+          // account's limits (it held its room all along).
+          log.info(`${id} was running when its host ${opts.rebooted ? 'went down' : 'lost its unit'}: launching it again`);
+          if (st) await host.units.remove(name);
+          this.ctx.setState(id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
+          stats.relaunched++;
+          return true;
         }
+        stats.ended++;
+        // Missing in the same boot: collected after a clean end (module comment).
+        await this.lifecycle.ended(inst, st ?? { name, state: 'inactive', result: 'success' });
         break;
       case 'stopping':
         await this.lifecycle.finishStop(id);
@@ -108,9 +159,10 @@ export class Reconciler {
         await this.lifecycle.finishTerminate(id);
         break;
       case 'stopped':
-        if (up) await host.units.stop(UNIT_PREFIX + id);
+        if (up) await host.units.stop(name);
         break;
     }
+    return false;
   }
 
   /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
