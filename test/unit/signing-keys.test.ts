@@ -2,6 +2,7 @@
  * Signing keys kept in the database, one row per purpose: every server on one database gets the same key, two
  * starting at once agree, and a key an older pcloud kept in a file under keys/ is taken over rather than replaced.
  */
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,9 @@ import { openDb, type Db } from '../../src/db/index.js';
 import { signingKeys } from '../../src/db/schema.js';
 import { SigningKeys } from '../../src/cloud/signing-keys.js';
 import { SignedTokens } from '../../src/cloud/tokens.js';
+import { Cloud } from '../../src/cloud/index.js';
+import type { Instance } from '../../src/cloud/instances/index.js';
+import { fakeHost } from '../support/fake-host.js';
 
 const dirs: string[] = [];
 const dbs: Db[] = [];
@@ -128,5 +132,34 @@ describe('signed tokens across servers', () => {
     expect(b.check('i-0123456789abcdef0', `${body}.${sig}`, now)).toBe(false);
     expect(b.check('i-0123456789abcdef0', '', now)).toBe(false);
     expect(b.check('i-0123456789abcdef0', 'a.b.c', now)).toBe(false);
+  });
+});
+
+describe('upgrading a data dir whose keys were files', () => {
+  it('an IMDS token and a console token signed with the old files stay good, each for its own purpose', async () => {
+    const dataDir = tempDir();
+    const keysDir = join(dataDir, 'keys');
+    mkdirSync(keysDir);
+    const imdsKey = Buffer.from('0123456789abcdef0123456789abcdef');
+    const consoleKey = Buffer.from('fedcba9876543210fedcba9876543210');
+    writeFileSync(join(keysDir, 'imds-token.key'), imdsKey);
+    writeFileSync(join(keysDir, 'console-token.key'), consoleKey);
+    // Tokens as the older pcloud made them: a body and its HMAC-SHA256 with the file's key.
+    const old = (key: Buffer, subject: string) => {
+      const body = Buffer.from(JSON.stringify({ i: subject, x: Date.now() + 60_000, n: 'a1b2c3d4e5f6' })).toString('base64url');
+      return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
+    };
+    const cloud = await Cloud.open({ dataDir, host: (await fakeHost()).host });
+    try {
+      const inst = { id: 'i-0123456789abcdef0' } as Instance;
+      expect(cloud.metadata.checkToken(inst, old(imdsKey, inst.id))).toBe(true);
+      expect(cloud.metadata.checkToken(inst, old(consoleKey, inst.id))).toBe(false);
+      // consoles.check asks nothing of the instance: the token alone says whose it is.
+      expect(cloud.consoles.check(old(consoleKey, '111111111111/i-0123456789abcdef0'), 'i-0123456789abcdef0')).toBe('111111111111');
+      expect(cloud.consoles.check(old(imdsKey, '111111111111/i-0123456789abcdef0'), 'i-0123456789abcdef0')).toBeUndefined();
+      expect(cloud.db.select({ name: signingKeys.name }).from(signingKeys).all().map((r) => r.name).sort()).toEqual(['console-token', 'imds-token']);
+    } finally {
+      await cloud.close();
+    }
   });
 });
