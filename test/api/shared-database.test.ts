@@ -23,6 +23,7 @@ import { instances } from '../../src/db/schema.js';
 import { SigningKeys } from '../../src/cloud/signing-keys.js';
 import { SignedTokens } from '../../src/cloud/tokens.js';
 import { startApi, startSharedApi, until, type TestApi } from '../support/api.js';
+import { iamCall, members } from '../support/iam.js';
 import { imdsFor } from '../support/imds.js';
 
 let a: TestApi;
@@ -109,6 +110,42 @@ describe('two servers on one database', () => {
     for (const api of servers) {
       expect(await errorCode(api.ec2.send(new DescribeInstancesCommand({ MaxResults: 5, NextToken: 'forged!' })))).toBe('InvalidPaginationToken');
     }
+  });
+
+  it('IAM list markers from one server page on the other, and a key made on one signs requests to the other at once', async () => {
+    for (const name of ['pager-a', 'pager-b', 'pager-c']) expect((await iamCall(a, 'CreateUser', { UserName: name, Path: '/shared/' })).status).toBe(200);
+    const names: string[] = [];
+    let marker: string | undefined;
+    let turn = 0;
+    do {
+      const r = await iamCall([a, b][turn++ % 2]!, 'ListUsers', { PathPrefix: '/shared/', MaxItems: '2', ...(marker ? { Marker: marker } : {}) });
+      names.push(...members<{ UserName: string }>(r.result.Users).map((u) => u.UserName));
+      marker = r.result.IsTruncated === 'true' ? r.result.Marker as string : undefined;
+    } while (marker);
+    expect(turn).toBe(2);
+    expect(names).toEqual(['pager-a', 'pager-b', 'pager-c']);
+
+    await iamCall(a, 'AttachUserPolicy', { UserName: 'pager-a', PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess' });
+    const made = (await iamCall(a, 'CreateAccessKey', { UserName: 'pager-a' })).result.AccessKey as { AccessKeyId: string; SecretAccessKey: string };
+    const res = await b.send({ body: 'Action=DescribeRegions&Version=2016-11-15', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, key: { accessKeyId: made.AccessKeyId, secretAccessKey: made.SecretAccessKey } });
+    expect(res.status).toBe(200);
+  });
+
+  // KNOWN GAP, expected to fail until fixed (then make it `it`): the parsed policies each server keeps per principal
+  // (src/cloud/iam/policies.ts) are dropped only by that server's own IAM writes, so a permission revoked through one
+  // server still holds on the other. The fix (src/cloud/iam/index.ts, not this round's): drop them when another
+  // connection has written the database since (SQLite's PRAGMA data_version; a generation row on PostgreSQL).
+  it.fails('a policy detached through one server no longer allows on the other', async () => {
+    await iamCall(a, 'CreateUser', { UserName: 'revoked' });
+    const made = (await iamCall(a, 'CreateAccessKey', { UserName: 'revoked' })).result.AccessKey as { AccessKeyId: string; SecretAccessKey: string };
+    const key = { accessKeyId: made.AccessKeyId, secretAccessKey: made.SecretAccessKey };
+    const describe = (api: TestApi) => api.send({ body: 'Action=DescribeRegions&Version=2016-11-15', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, key });
+    const policy = { UserName: 'revoked', PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess' };
+    await iamCall(a, 'AttachUserPolicy', policy);
+    expect((await describe(b)).status).toBe(200);
+    await iamCall(a, 'DetachUserPolicy', policy);
+    expect((await describe(a)).status).toBe(403);
+    expect((await describe(b)).status).toBe(403);
   });
 
   it("an IMDSv2 token one server's metadata service issued is good on the other's, for that instance only", async () => {
