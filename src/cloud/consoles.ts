@@ -6,6 +6,7 @@
  */
 import { CloudError } from './errors.js';
 import type { Instances } from './instances/index.js';
+import type { SigningKeys } from './signing-keys.js';
 import { SignedTokens } from './tokens.js';
 import type { Vms } from './vms.js';
 
@@ -14,8 +15,8 @@ const TOKEN_TTL_SEC = 120;
 export class Consoles {
   private readonly tokens: SignedTokens;
 
-  constructor(private readonly instances: Instances, private readonly vms: Vms, keyDir: string) {
-    this.tokens = new SignedTokens(keyDir, 'console-token.key');
+  constructor(private readonly instances: Instances, private readonly vms: Vms, keys: SigningKeys) {
+    this.tokens = new SignedTokens(keys, 'console-token');
   }
 
   /** The VNC socket of an instance of this account that has a display, or the EC2 error why not. */

@@ -32,6 +32,7 @@ import { isId } from './ids.js';
 import { holdsResources } from './instances/types.js';
 import { PublicIps } from './public-ips.js';
 import { Resources } from './resources.js';
+import { SigningKeys } from './signing-keys.js';
 import { VpcPlane } from './vpc-plane.js';
 import { log } from '../log.js';
 import { ensureDataDir } from '../paths.js';
@@ -102,8 +103,10 @@ export class Cloud {
       isRunning: (_accountId, instanceId) => this.instances.row(instanceId)?.state === 'running',
       owns: (accountId, instanceId) => this.instances.row(instanceId)?.accountId === accountId,
     }, undefined, functionIdentity(this.iam));
-    this.consoles = new Consoles(this.instances, this.vms, join(dataDir, 'keys'));
-    this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, join(dataDir, 'keys'), this.instanceCredentials);
+    // Keys every server on this database signs with (made before the table: taken from the data dir's keys/).
+    const signingKeys = new SigningKeys(db, join(dataDir, 'keys'));
+    this.consoles = new Consoles(this.instances, this.vms, signingKeys);
+    this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, signingKeys, this.instanceCredentials);
   }
 
   static async open(opts: CloudOptions): Promise<Cloud> {

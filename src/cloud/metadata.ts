@@ -10,7 +10,8 @@ import type { Db } from '../db/index.js';
 import { instances, subnets, vpcs } from '../db/schema.js';
 import type { CloudConfig } from './config.js';
 import type { InstanceCredentials } from './instance-credentials.js';
-import { keyFile, SignedTokens } from './tokens.js';
+import type { SigningKeys } from './signing-keys.js';
+import { SignedTokens } from './tokens.js';
 import { decodeUserData, type Instance } from './instances/index.js';
 import { privateDnsName } from './ip.js';
 import { log } from '../log.js';
@@ -61,11 +62,11 @@ export class Metadata {
     private readonly network: Network,
     private readonly keyPairs: KeyPairs,
     private readonly tags: Tags,
-    private readonly keyDir: string,
+    private readonly keys: SigningKeys,
     /** Role credentials of instances with an instance profile (none without). */
     private readonly credentials?: InstanceCredentials,
   ) {
-    this.tokens = new SignedTokens(keyDir, 'imds-token.key');
+    this.tokens = new SignedTokens(keys, 'imds-token');
   }
 
   /** The instance at this private address in this VPC, if one holds it now. */
@@ -242,27 +243,25 @@ export class Metadata {
 
   private identity(): IdentityKey {
     if (this.identityKey) return this.identityKey;
-    const keyPem = this.secret('identity.key.pem', () => Buffer.from(
-      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string)).toString();
-    const key = forge.pki.privateKeyFromPem(keyPem);
-    const certPem = this.secret('identity.crt.pem', () => {
-      const cert = forge.pki.createCertificate();
-      cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-      cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
-      cert.validity.notBefore = new Date(Date.now() - 86_400_000);
-      cert.validity.notAfter = new Date(Date.now() + 20 * 365 * 86_400_000);
-      const name = [{ name: 'commonName', value: 'pcloud instance identity' }, { name: 'organizationName', value: 'pcloud' }];
-      cert.setSubject(name);
-      cert.setIssuer(name);
-      cert.sign(key, forge.md.sha256.create());
-      return Buffer.from(forge.pki.certificateToPem(cert));
-    }).toString();
-    this.identityKey = { key, cert: forge.pki.certificateFromPem(certPem), certPem };
+    // One key and certificate for every server on this database (an instance checks documents against one certificate).
+    const stored = JSON.parse(this.keys.get('imds-identity', () => Buffer.from(JSON.stringify(newIdentity()))).toString()) as { key: string; cert: string };
+    this.identityKey = { key: forge.pki.privateKeyFromPem(stored.key), cert: forge.pki.certificateFromPem(stored.cert), certPem: stored.cert };
     return this.identityKey;
   }
+}
 
-  /** A file of pcloud's own under the data dir's keys/, made once (mode 0600). */
-  private secret(name: string, make: () => Buffer): Buffer {
-    return keyFile(this.keyDir, name, make);
-  }
+/** A new identity key (RSA 2048) and its self-signed certificate, PEM. */
+function newIdentity(): { key: string; cert: string } {
+  const keyPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string;
+  const key = forge.pki.privateKeyFromPem(keyPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
+  cert.validity.notBefore = new Date(Date.now() - 86_400_000);
+  cert.validity.notAfter = new Date(Date.now() + 20 * 365 * 86_400_000);
+  const name = [{ name: 'commonName', value: 'pcloud instance identity' }, { name: 'organizationName', value: 'pcloud' }];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.sign(key, forge.md.sha256.create());
+  return { key: keyPem, cert: forge.pki.certificateToPem(cert) };
 }

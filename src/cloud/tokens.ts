@@ -1,26 +1,13 @@
 /**
  * Short-lived bearer tokens pcloud issues and checks itself (IMDSv2 tokens, console tokens): a subject and an expiry,
- * HMAC-signed with a key kept in DATA/keys. No state: a token is valid until it expires.
+ * HMAC-signed with the purpose's key from the database (signing-keys.ts), so any server on it checks what another
+ * issued. No state: a token is valid until it expires.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-/** A secret kept in a file of keyDir, made once (mode 0600, written atomically). */
-export function keyFile(keyDir: string, name: string, make: () => Buffer): Buffer {
-  const file = join(keyDir, name);
-  if (existsSync(file)) return readFileSync(file);
-  mkdirSync(keyDir, { recursive: true, mode: 0o700 });
-  const value = make();
-  writeFileSync(`${file}.tmp`, value, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-  return value;
-}
+import type { KeyPurpose, SigningKeys } from './signing-keys.js';
 
 export class SignedTokens {
-  private key?: Buffer;
-
-  constructor(private readonly keyDir: string, private readonly keyName: string) {}
+  constructor(private readonly keys: SigningKeys, private readonly purpose: KeyPurpose) {}
 
   /** A token for `subject`, valid for ttlSec seconds. */
   issue(subject: string, ttlSec: number, now = Date.now()): string {
@@ -44,7 +31,6 @@ export class SignedTokens {
   }
 
   private mac(body: string): string {
-    this.key ??= keyFile(this.keyDir, this.keyName, () => randomBytes(32));
-    return createHmac('sha256', this.key).update(body).digest('base64url');
+    return createHmac('sha256', this.keys.get(this.purpose, () => randomBytes(32))).update(body).digest('base64url');
   }
 }

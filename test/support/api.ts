@@ -1,12 +1,14 @@
 /** An in-process pcloud API (hono on a random port) over a fake host, for fast API tests. */
 import { serve } from '@hono/node-server';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import aws4 from 'aws4';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createApp } from '../../src/api/server.js';
+import { attachConsoleWebsocket } from '../../src/api/console/index.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { images } from '../../src/db/schema.js';
 import { newId } from '../../src/cloud/ids.js';
@@ -46,25 +48,49 @@ export interface SendOptions {
 }
 
 export async function startApi(): Promise<TestApi> {
-  const { host, units, pool, network, dns, iscsi, nfs, functions } = await fakeHost();
+  const fake = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
-  const cloud = await Cloud.open({ dataDir, host, config: { terminatedTtlMs: 3_600_000 } });
+  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
   const key = cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
   const other = cloud.accounts.putKey({ accessKeyId: 'AKIDOTHER', secretAccessKey: 'other-secret', accountId: '222222222222' });
   const imageId = newId('ami');
-  const rootPath = await pool.createImageRoot(imageId);
+  const rootPath = await fake.pool.createImageRoot(imageId);
   cloud.db.insert(images).values({
     id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
     platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath, sizeBytes: 1 << 30,
     source: 'test', createdAt: Date.now(),
   }).run();
   await cloud.start();
+  return serveApi(cloud, fake, imageId, key, other);
+}
+
+/**
+ * A second server on the database of `first`, as another `pcloud serve` sharing it would be: a data dir of its own
+ * (its pcloud.db is the first's file, opened by a second connection: WAL) and a fake host of its own; the accounts,
+ * keys and image are the database's. Start it before launching anything on the first: its start reconciles the
+ * instances in the database with its own host, which runs none of them.
+ */
+export async function startSharedApi(first: TestApi): Promise<TestApi> {
+  const fake = await fakeHost();
+  const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-shared-'));
+  await symlink(join(first.cloud.dataDir, 'pcloud.db'), join(dataDir, 'pcloud.db'));
+  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
+  await cloud.start();
+  return serveApi(cloud, fake, first.imageId, first.key, first.keyOther);
+}
+
+type Key = { accessKeyId: string; secretAccessKey: string };
+
+/** The API of `cloud` (started) on a random port, console websocket included, and clients of its two accounts. */
+async function serveApi(cloud: Cloud, fake: Awaited<ReturnType<typeof fakeHost>>, imageId: string, key: Key, other: Key): Promise<TestApi> {
+  const { units, pool, network, dns, iscsi, nfs, functions } = fake;
   const app = createApp(cloud);
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
+  const closeConsoles = attachConsoleWebsocket(server as Server, cloud);
   const port = (server.address() as AddressInfo).port;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = (k: { accessKeyId: string; secretAccessKey: string }) => new EC2Client({
+  const client = (k: Key) => new EC2Client({
     endpoint, region: 'us-east-1', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey }, maxAttempts: 1,
   });
   return {
@@ -90,6 +116,7 @@ export async function startApi(): Promise<TestApi> {
       return { status: res.status, text: await res.text(), headers: res.headers };
     },
     async close() {
+      closeConsoles();
       server.close();
       await cloud.close();
     },
