@@ -31,6 +31,11 @@ export class Accounts {
 
   constructor(private readonly db: Db) {}
 
+  /** Forget every key kept in memory (another server changed the database). */
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
   /** When the account was created, if it exists. */
   createdAt(accountId: string): Date | undefined {
     const row = this.db.select({ createdAt: accounts.createdAt }).from(accounts).where(eq(accounts.id, accountId)).get();

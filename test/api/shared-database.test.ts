@@ -131,11 +131,8 @@ describe('two servers on one database', () => {
     expect(res.status).toBe(200);
   });
 
-  // KNOWN GAP, expected to fail until fixed (then make it `it`): the parsed policies each server keeps per principal
-  // (src/cloud/iam/policies.ts) are dropped only by that server's own IAM writes, so a permission revoked through one
-  // server still holds on the other. The fix (src/cloud/iam/index.ts, not this round's): drop them when another
-  // connection has written the database since (SQLite's PRAGMA data_version; a generation row on PostgreSQL).
-  it.fails('a policy detached through one server no longer allows on the other', async () => {
+  // Each server keeps parsed policies and keys in memory: another connection's commit (SQLite's data_version) drops them.
+  it('a policy detached through one server no longer allows on the other', async () => {
     await iamCall(a, 'CreateUser', { UserName: 'revoked' });
     const made = (await iamCall(a, 'CreateAccessKey', { UserName: 'revoked' })).result.AccessKey as { AccessKeyId: string; SecretAccessKey: string };
     const key = { accessKeyId: made.AccessKeyId, secretAccessKey: made.SecretAccessKey };
@@ -146,6 +143,11 @@ describe('two servers on one database', () => {
     await iamCall(a, 'DetachUserPolicy', policy);
     expect((await describe(a)).status).toBe(403);
     expect((await describe(b)).status).toBe(403);
+    // A key deleted through one server signs nothing on the other either (not even for the keys' few cached seconds).
+    await iamCall(a, 'AttachUserPolicy', policy);
+    expect((await describe(b)).status).toBe(200);
+    await iamCall(a, 'DeleteAccessKey', { UserName: 'revoked', AccessKeyId: made.AccessKeyId });
+    expect((await describe(b)).status).not.toBe(200);
   });
 
   it("an IMDSv2 token one server's metadata service issued is good on the other's, for that instance only", async () => {

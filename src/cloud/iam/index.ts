@@ -32,6 +32,9 @@ export class Iam {
   /** Managed and inline policies, their attachments, and what applies to whom (documentsFor). */
   readonly policies: Policies;
 
+  /** The database's data_version when this server last looked (freshen). */
+  private seenVersion?: number;
+
   constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
     this.tags = new IamTags(db);
     this.users = new Users(db, accounts, this.tags);
@@ -44,6 +47,7 @@ export class Iam {
 
   /** The key that signs as `accessKeyId`: temporary credentials (ASIA…), else a long-term one (root's, a user's). */
   findKey(accessKeyId: string): AccessKey | undefined {
+    this.freshen();
     return this.sessions.findKey(accessKeyId) ?? this.accounts.findKey(accessKeyId);
   }
 
@@ -59,6 +63,7 @@ export class Iam {
    * aws:PrincipalTag/…) are added to those the caller gives (aws:SourceIp, aws:RequestedRegion, …).
    */
   authorize(identity: Identity, req: AccessRequest): Decision {
+    this.freshen();
     if (identity.kind === 'root') return decide(identity, req, { identity: [] });
     // A session's scope (sessions.ts): its tags over the role's (aws:PrincipalTag/…), its policies bounding the role's.
     const scope = (identity as SessionIdentity).scope;
@@ -87,5 +92,18 @@ export class Iam {
   changed(): void {
     this.policies.changed();
     this.sessions.changed();
+  }
+
+  /**
+   * Another server's writes: SQLite's data_version moves when another connection commits (never for this one's own),
+   * and what this server keeps in memory (documents, sessions, keys) is dropped then, so a policy detached or a key
+   * deleted through one server stops working on every other at its next request.
+   */
+  private freshen(): void {
+    const version = this.db.$client.pragma('data_version', { simple: true }) as number;
+    if (version === this.seenVersion) return;
+    this.seenVersion = version;
+    this.changed();
+    this.accounts.forgetAll();
   }
 }
