@@ -37,6 +37,10 @@ export function postgresMissing(): string | undefined {
 export interface Postgres {
   /** A connection URL of the cluster's database `pcloud` (fresh, empty). */
   url: string;
+  /** The temp dir that holds the cluster and its socket. */
+  dir: string;
+  /** The postmaster's process id. */
+  pid: number;
   /** Make another empty database in the cluster; its connection URL. */
   createDatabase(name: string): Promise<string>;
   /** Stop the cluster at once and remove its dir. */
@@ -90,7 +94,7 @@ export async function startPostgres(): Promise<Postgres> {
       }
       return urlOf(dir, name);
     };
-    return { url: await createDatabase('pcloud'), createDatabase, stop };
+    return { url: await createDatabase('pcloud'), dir, pid: server.pid!, createDatabase, stop };
   } catch (e) {
     await stop();
     throw new Error(`could not start a throwaway PostgreSQL as ${asRoot ? 'postgres' : userInfo().username}: ${(e as Error).message}`, { cause: e });

@@ -5,7 +5,7 @@
  * every type of column, written and read through drizzle, reads back the same on both.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -259,5 +259,34 @@ describe.skipIf(missing)(`both dialects' migrations${missing ? ` (skipped: ${mis
     expect(Object.keys(fromPg.functions[0]!.environment)).toEqual(['Z', 'A', 'ü']);
     expect(Object.keys(fromPg.instances[0]!.attributes)).toEqual(Object.keys(attributes));
     expect(typeof fromPg.hosts[0]!.heartbeatAt).toBe('number');
+  });
+});
+
+describe.skipIf(missing)(`a throwaway PostgreSQL${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  it('listens on its own unix socket only, and leaves no process and no dir once stopped', async () => {
+    const cluster = await startPostgres();
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      expect(alive(cluster.pid)).toBe(true);
+      expect(existsSync(join(cluster.dir, '.s.PGSQL.5432'))).toBe(true);
+      const db = await openPg(cluster.url);
+      const settings = await db.$client.query<{ name: string; setting: string }>(
+        "SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'unix_socket_directories', 'fsync') ORDER BY name");
+      await db.$client.end();
+      expect(settings.rows).toEqual([
+        { name: 'fsync', setting: 'off' }, { name: 'listen_addresses', setting: '' }, { name: 'unix_socket_directories', setting: cluster.dir },
+      ]);
+    } finally {
+      await cluster.stop();
+    }
+    expect(alive(cluster.pid)).toBe(false);
+    expect(existsSync(cluster.dir)).toBe(false);
   });
 });
