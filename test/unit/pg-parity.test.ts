@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { eq } from 'drizzle-orm';
+import { eq, getTableColumns, is } from 'drizzle-orm';
+import { PgTable } from 'drizzle-orm/pg-core';
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import { openDb, type Db } from '../../src/db/index.js';
 import { JOURNAL } from '../../src/db/migrate.js';
@@ -259,6 +260,30 @@ describe.skipIf(missing)(`both dialects' migrations${missing ? ` (skipped: ${mis
     expect(Object.keys(fromPg.functions[0]!.environment)).toEqual(['Z', 'A', 'ü']);
     expect(Object.keys(fromPg.instances[0]!.attributes)).toEqual(Object.keys(attributes));
     expect(typeof fromPg.hosts[0]!.heartbeatAt).toBe('number');
+  });
+
+  it('read back every column of every table as written, the same on both (hostile text, the largest safe integer, json)', async () => {
+    // One value per class, the same in every row: the one foreign key (access_keys.account_id → accounts.id) holds.
+    const text = "'; DROP TABLE x; -- %_\\ \"é\" 😀\n\t";
+    const valueOf: Record<TypeClass, unknown> = {
+      text, integer: Number.MAX_SAFE_INTEGER, boolean: true, real: 1 / 3, timestamp: new Date(1_796_000_000_123),
+      json: { z: [1, 'two', null, { y: false }], a: text },
+    };
+    const pgTables = new Map((Object.entries(pgs) as [string, unknown][]).filter((e): e is [string, PgTable] => is(e[1], PgTable)));
+    // accounts first: the row of access_keys refers to it.
+    const tables = sqliteTables().sort(([a], [b]) => Number(b === 'accounts') - Number(a === 'accounts'));
+    for (const [name, table] of tables) {
+      const row = Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, valueOf[typeClassOf(col)]]));
+      const pgTable = pgTables.get(name)!;
+      sqlite.insert(table).values(row).run();
+      await pg.insert(pgTable).values(row);
+      // The rows that read back exactly as written (JSON text: an object's keys in their order too).
+      const same = (rows: Record<string, unknown>[]) => rows.filter((r) => Object.keys(row).every((k) => JSON.stringify(r[k]) === JSON.stringify(row[k])));
+      const fromSqlite = same(sqlite.select().from(table).all());
+      const fromPg = same(await pg.select().from(pgTable));
+      expect({ name, rows: fromSqlite }).toEqual({ name, rows: [row] });
+      expect({ name, rows: fromPg }).toEqual({ name, rows: [row] });
+    }
   });
 });
 
