@@ -180,6 +180,15 @@ describe.skipIf(missing)(`both dialects' migrations${missing ? ` (skipped: ${mis
     expect(await journal()).toEqual(before);
   });
 
+  it('are applied once when several pcloud processes open a new database at the same time (an advisory lock)', async () => {
+    const url = await cluster.createDatabase('concurrent');
+    const dbs = await Promise.all([openPg(url), openPg(url), openPg(url)]);
+    const rows = await dbs[0].$client.query<{ hash: string }>(`SELECT hash FROM "${JOURNAL}"`);
+    const known = await pg.$client.query<{ hash: string }>(`SELECT hash FROM "${JOURNAL}"`);
+    expect(rows.rows).toEqual(known.rows);
+    await Promise.all(dbs.map((db) => db.$client.end()));
+  });
+
   it('refuse a database another pcloud migrated (a migration since rewritten), leaving it as it was', async () => {
     const url = await cluster.createDatabase('foreign');
     const db = await openPg(url);
