@@ -1,0 +1,95 @@
+/**
+ * The state database on PostgreSQL (issue 17's control plane): the same tables as SQLite's, from the one definition
+ * (src/db/schema.ts → src/db/pg/schema.ts by `npm run db:pg`), brought to this pcloud's schema by the PostgreSQL
+ * migrations `npm run db:generate` writes in src/db/pg/migrations, with drizzle's migrator and the same journal table
+ * as SQLite's. Not yet what `pcloud serve` runs on: the domain reads and writes synchronously (SQLite); this is for the
+ * tests and the round that makes it async.
+ */
+import { join } from 'node:path';
+import pg from 'pg';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate as applyMigrations } from 'drizzle-orm/node-postgres/migrator';
+import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
+import * as schema from './schema.js';
+import { JOURNAL } from '../migrate.js';
+import { projectRoot } from '../../paths.js';
+
+export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+export { schema };
+
+/** The journal's schema: public, so the journal is found as on SQLite, by its name alone. */
+const JOURNAL_SCHEMA = 'public';
+
+/**
+ * The advisory lock the migration holds: several pcloud processes starting on one database migrate one at a time
+ * (the next one finds every migration applied). Any fixed number: "pcloud" in ASCII.
+ */
+const MIGRATION_LOCK = 0x70636c6f7564;
+
+/** The generated PostgreSQL migrations (dist/ reads them here too, as SQLite's). */
+export function pgMigrationsFolder(): string {
+  return join(projectRoot(), 'src', 'db', 'pg', 'migrations');
+}
+
+/**
+ * Open the PostgreSQL database at `url` (postgresql://…; a unix socket dir as `?host=/dir`) with every migration
+ * applied. Refuses, leaving it as it was, a database with a migration this pcloud does not know. Close it with
+ * `db.$client.end()`.
+ */
+export async function openPg(url: string, folder = pgMigrationsFolder()): Promise<PgDb> {
+  const pool = new pg.Pool({ connectionString: url });
+  // A pooled connection the server ends while idle (a restart): the pool drops it and the next query connects anew.
+  pool.on('error', (e) => console.warn(`pcloud: a PostgreSQL connection ended: ${e.message}`));
+  try {
+    await migratePg(pool, folder);
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(`could not bring the state database ${describe(url)} to this pcloud's schema (left as it was): ${why}`, { cause: e });
+  }
+  return drizzle(pool, { schema });
+}
+
+/** Apply every migration the database lacks (each in one transaction with its record in the journal), one pcloud at a time. */
+export async function migratePg(pool: pg.Pool, folder = pgMigrationsFolder()): Promise<void> {
+  const known = readMigrationFiles({ migrationsFolder: folder });
+  if (!known.length) throw new Error(`no migrations in ${folder}`);
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await refuseForeign(client, known.map((m) => m.hash));
+      await applyMigrations(drizzle(client), { migrationsFolder: folder, migrationsTable: JOURNAL, migrationsSchema: JOURNAL_SCHEMA });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A database another pcloud migrated (a newer one, or a build whose migration was since rewritten) has a recorded
+ * migration this one does not know: applying ours over it would fail half-way or worse, so refuse it, saying so.
+ */
+async function refuseForeign(client: pg.PoolClient, known: MigrationMeta['hash'][]): Promise<void> {
+  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${JOURNAL_SCHEMA}.${JOURNAL}`]);
+  if (!exists.rows[0]?.t) return;
+  const ours = new Set(known);
+  const rows = await client.query<{ hash: string; created_at: string }>(`SELECT hash, created_at FROM "${JOURNAL_SCHEMA}"."${JOURNAL}" ORDER BY created_at`);
+  const foreign = rows.rows.find((r) => !ours.has(r.hash));
+  if (foreign) {
+    throw new Error(`it has a migration this pcloud does not know (recorded ${new Date(Number(foreign.created_at)).toISOString()}): `
+      + 'it was written by another pcloud; run that one, or start this one on a new database');
+  }
+}
+
+/** The database a URL names, without its credentials: for messages. */
+function describe(url: string): string {
+  try {
+    const c = new pg.Client({ connectionString: url });
+    return `${c.database ?? '(default)'} on ${c.host}${c.host.startsWith('/') ? '' : `:${c.port}`}`;
+  } catch {
+    return '(a PostgreSQL URL that could not be read)';
+  }
+}
