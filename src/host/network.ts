@@ -427,6 +427,8 @@ export class NetworkDriver implements HostNetwork {
   async removeVpc(vpcId: string): Promise<void> {
     for (const key of this.vpcReady.keys()) if (key.startsWith(`${vpcId}|`)) this.vpcReady.delete(key);
     this.edges.delete(vpcId);
+    // The overlay first: a namespace outliving its name (a process still in it) would keep the VPC's VNI taken.
+    await leaveOverlay(vpcId, routerNs(vpcId));
     await this.delNetns(routerNs(vpcId));
   }
 }

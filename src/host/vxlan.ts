@@ -259,8 +259,9 @@ export async function joinOverlay(vpc: string, ns: string, o: Overlay): Promise<
 export async function leaveOverlay(vpc: string, ns: string): Promise<void> {
   await run('ip', ['link', 'del', hostTempName(vpc)], { reject: false });
   if (!existsSync(nsPathOf(ns))) return;
-  await run('ip', ['-n', ns, 'link', 'del', OVERLAY_DEV], { reject: false });
-  await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'pcloud_overlay'], { reject: false });
+  // The filter is made after the device, so a router with no device has none (a router never joined: one command).
+  const gone = await run('ip', ['-n', ns, 'link', 'del', OVERLAY_DEV], { reject: false });
+  if (gone.exitCode === 0) await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'pcloud_overlay'], { reject: false });
 }
 
 async function batch(cmd: string[], lines: string[]): Promise<void> {

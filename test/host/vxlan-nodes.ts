@@ -32,7 +32,9 @@ export interface HostNode {
   sh(script: string): Promise<{ code: number; out: string }>;
   /** An HTTP GET from an instance's namespace: the body, or '' when nothing answered within 2 s. */
   get(instanceId: string, url: string): Promise<string>;
-  /** A web server in the instance's namespace answering GET /who with `who`. */
+  /** The size of what an HTTP GET from an instance's namespace received (0 on failure). */
+  size(instanceId: string, url: string): Promise<number>;
+  /** A web server in the instance's namespace answering GET /who with `who` (and /big with 300 kB). */
   serve(instanceId: string, ip: string, who: string): Promise<void>;
 }
 
@@ -78,9 +80,13 @@ function hostNode(node: Node, side: Side): HostNode {
       const res = await sh(`ip netns exec pcloud-${instanceId} curl -sf -m 2 ${url}`);
       return res.code === 0 ? res.out.trim() : '';
     },
+    async size(instanceId, url) {
+      const res = await sh(`ip netns exec pcloud-${instanceId} curl -sf -m 5 -o /dev/null -w '%{size_download}' ${url}`);
+      return res.code === 0 ? Number(res.out.trim()) : 0;
+    },
     async serve(instanceId, ip, who) {
       const dir = `/srv/${instanceId}`;
-      const res = await sh(`mkdir -p ${dir} && echo ${who} > ${dir}/who && systemd-run --quiet --unit=web-${instanceId} `
+      const res = await sh(`mkdir -p ${dir} && echo ${who} > ${dir}/who && head -c 300000 /dev/urandom > ${dir}/big && systemd-run --quiet --unit=web-${instanceId} `
         + `ip netns exec pcloud-${instanceId} python3 -m http.server 8080 --bind ${ip} --directory ${dir}`);
       if (res.code !== 0) throw new Error(`web server in ${instanceId}: ${res.out}`);
       // Listening once its socket is there.

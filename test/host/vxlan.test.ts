@@ -55,6 +55,11 @@ describe('a VPC across two hosts over VXLAN', () => {
     expect(await pair.b.get(b1.instanceId, url(a1))).toBe(a1.instanceId);
   });
 
+  it('full-size segments cross both ways (the overlay has the underlay\'s MTU less VXLAN\'s 50 bytes)', async () => {
+    expect(await pair.a.size(a1.instanceId, `http://${b1.ip}:8080/big`)).toBe(300_000);
+    expect(await pair.b.size(b1.instanceId, `http://${a1.ip}:8080/big`)).toBe(300_000);
+  });
+
   it('another VPC (another VNI, the same CIDR) reaches its own across hosts and never the first one\'s', async () => {
     expect(await pair.a.get(c1.instanceId, url(d1))).toBe(d1.instanceId);
     // d1 asks for 10.0.1.10: VPC 2's (c1), never a1 at the same address in VPC 1.
@@ -94,12 +99,15 @@ describe('a VPC across two hosts over VXLAN', () => {
     expect(await pair.a.get(a1.instanceId, url(b1))).toBe(b1.instanceId);
   });
 
-  it('leaving the overlay removes the device and its filter; the router stays, its own instances attached', async () => {
+  it('leaving the overlay removes the device and its filter; the router stays, its own instances attached; it may join again', async () => {
     await pair.a.net('leaveVpc', VPC2);
     expect((await pair.a.sh(`ip -n pcloud-${VPC2} link show dev overlay`)).code).not.toBe(0);
     expect((await pair.a.sh(`ip netns exec pcloud-${VPC2} nft list tables`)).out).not.toContain('pcloud_overlay');
     expect((await pair.a.sh(`ip -o link show | grep -c ' px' || true`)).out.trim()).toBe('0');
     expect(await pair.b.get(d1.instanceId, url(c1))).toBe('');
     expect(await pair.a.net('ports', VPC2)).toEqual([`v${c1.instanceId.slice(2, 16)}`]);
+    // Joined again, the device is made anew (its VNI free again) and the VPC's hosts meet as before.
+    await pair.a.net('joinVpc', VPC2, overlay(102, pair.a, pair.b, [d1]));
+    expect(await pair.b.get(d1.instanceId, url(c1))).toBe(c1.instanceId);
   });
 });
