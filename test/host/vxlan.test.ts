@@ -87,6 +87,13 @@ describe('a VPC across two hosts over VXLAN', () => {
     expect(await pair.a.get(a1.instanceId, url(b1))).toBe(b1.instanceId);
   });
 
+  it('a security group on the near end refuses the way out: the request does not leave; opened again, it does', async () => {
+    await pair.a.net('applyFirewall', VPC1, [{ ...open(a1), egress: [{ protocol: 'udp', fromPort: 53, toPort: 53, cidrs: ['0.0.0.0/0'] }] }]);
+    expect(await pair.a.get(a1.instanceId, url(b1))).toBe('');
+    await pair.a.net('applyFirewall', VPC1, [open(a1)]);
+    expect(await pair.a.get(a1.instanceId, url(b1))).toBe(b1.instanceId);
+  });
+
   it('the peer\'s entry withdrawn, the traffic stops (nothing floods to find it); given back, it flows', async () => {
     await pair.a.net('joinVpc', VPC1, { ...overlay(101, pair.a, pair.b, []), peers: [] });
     const state = await overlayState(pair.a, VPC1);
