@@ -22,6 +22,12 @@
  * `pcloud_sg`, never replaced by it) narrows the overlay further: it carries only the remote instances' addresses in
  * and out, only to and from local ports (NAT leaves by each instance's own host; the router itself serves nothing over
  * it), and clamps TCP's MSS to the device's MTU (the underlay's less VXLAN's 50 bytes).
+ *
+ * The underlay: VXLAN carries no proof of its sender, and a device takes a packet of its VNI from anywhere. In the
+ * host's namespace (where the devices' socket is) a table of its own (`inet pcloud_vxlan`) takes a packet for one of
+ * this host's VNIs only from that VNI's peer hosts (a set of address . VNI), and no instance's traffic forwarded by the
+ * host (from its router's uplink, NAT) goes to the VXLAN port at all: an instance cannot forge another VPC's
+ * packets from its host's address. (An instance's own public address is no peer's.)
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -183,6 +189,57 @@ export function overlayNft(remote: string[]): string {
   return lines.join('\n');
 }
 
+const HOST_TABLE = 'inet pcloud_vxlan';
+
+/**
+ * The host's VXLAN filter as one nft transaction (idempotent: the table, sets and chains made if missing, the rules
+ * replaced), with the VNI's peers set to `peers` given those it has (`had`); `peers` undefined: the VNI leaves.
+ */
+export function hostFilterText(vniValue: number, peers: string[] | undefined, had: string[]): string {
+  const v = vni(vniValue);
+  const t = HOST_TABLE;
+  const lines = [
+    `add table ${t}`,
+    `add set ${t} vnis { typeof @th,96,24; }`,
+    `add set ${t} peers { typeof ip saddr . @th,96,24; }`,
+    `add chain ${t} input { type filter hook input priority filter - 1; policy accept; }`,
+    `flush chain ${t} input`,
+    // The VNI is the 24 bits after the UDP header's 8 bytes and VXLAN's flags and reserved 4.
+    `add rule ${t} input udp dport ${VXLAN_PORT} @th,96,24 @vnis ip saddr . @th,96,24 != @peers drop`,
+    `add chain ${t} forward { type filter hook forward priority filter - 1; policy accept; }`,
+    `flush chain ${t} forward`,
+    `add rule ${t} forward iifname "pu*" udp dport ${VXLAN_PORT} drop`,
+  ];
+  const stale = had.filter((h) => !peers?.includes(h));
+  if (stale.length) lines.push(`delete element ${t} peers { ${stale.map((h) => `${unicast(h)} . ${v}`).join(', ')} }`);
+  if (peers) {
+    lines.push(`add element ${t} vnis { ${v} }`);
+    if (peers.length) lines.push(`add element ${t} peers { ${peers.map((h) => `${unicast(h)} . ${v}`).join(', ')} }`);
+  } else {
+    // Added first, so that deleting it never fails for its absence.
+    lines.push(`add element ${t} vnis { ${v} }`, `delete element ${t} vnis { ${v} }`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The peer hosts of a VNI in `nft -j list set inet pcloud_vxlan peers` output. */
+export function parsePeerSet(json: string, vniValue: number): string[] {
+  if (!json.trim()) return [];
+  const out = JSON.parse(json) as { nftables?: { set?: { elem?: unknown[] } }[] };
+  const elems = out.nftables?.find((e) => e.set)?.set?.elem ?? [];
+  return elems.flatMap((e) => {
+    const c = (e as { concat?: [string, number] }).concat;
+    return c && c[1] === vniValue ? [c[0]] : [];
+  });
+}
+
+/** The VNI's peers in the host's filter set to `peers` (undefined: the VNI leaves the filter). */
+async function hostFilter(vniValue: number, peers: string[] | undefined): Promise<void> {
+  const listed = await run('nft', ['-j', 'list', 'set', 'inet', 'pcloud_vxlan', 'peers'], { reject: false });
+  const had = listed.exitCode === 0 ? parsePeerSet(listed.stdout, vniValue) : [];
+  await run('nft', ['-f', '-'], { input: hostFilterText(vniValue, peers, had) });
+}
+
 interface IpLink { address?: string; linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; port?: number; learning?: boolean; group?: string } } }
 
 /** Parse `ip -d -j link show`, `ip -j route show`, `ip -j neigh show`, `bridge -j fdb show` of the device. */
@@ -230,8 +287,11 @@ export async function joinOverlay(vpc: string, ns: string, o: Overlay): Promise<
   let state = await readState(ns);
   if (state.device && !deviceMatches(state, o)) {
     await run('ip', ['-n', ns, 'link', 'del', OVERLAY_DEV]);
+    if (state.device.vni !== o.vni && state.device.vni > 0) await hostFilter(state.device.vni, undefined);
     state = { routes: [], neighbours: [], fdb: [] };
   }
+  // The host takes the VNI's packets from its peers only, before a device of the VNI is there to take any.
+  await hostFilter(o.vni, o.peers.map((p) => p.host));
   if (!state.device) {
     const tmp = hostTempName(vpc);
     await run('ip', ['link', 'del', tmp], { reject: false });
@@ -259,9 +319,12 @@ export async function joinOverlay(vpc: string, ns: string, o: Overlay): Promise<
 export async function leaveOverlay(vpc: string, ns: string): Promise<void> {
   await run('ip', ['link', 'del', hostTempName(vpc)], { reject: false });
   if (!existsSync(nsPathOf(ns))) return;
-  // The filter is made after the device, so a router with no device has none (a router never joined: one command).
-  const gone = await run('ip', ['-n', ns, 'link', 'del', OVERLAY_DEV], { reject: false });
-  if (gone.exitCode === 0) await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'pcloud_overlay'], { reject: false });
+  // The filters are made around the device: a router with no device has none (a router never joined: one command).
+  const state = await readState(ns);
+  if (!state.device) return;
+  await run('ip', ['-n', ns, 'link', 'del', OVERLAY_DEV], { reject: false });
+  await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'pcloud_overlay'], { reject: false });
+  if (state.device.vni > 0) await hostFilter(state.device.vni, undefined);
 }
 
 async function batch(cmd: string[], lines: string[]): Promise<void> {

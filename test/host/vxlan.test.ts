@@ -7,7 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Nic, Overlay, PortRules } from '../../src/host/index.js';
-import { bootPair, type HostNode, type Pair } from './vxlan-nodes.js';
+import { routerMac } from '../../src/host/vxlan.js';
+import { run } from '../../src/host/exec.js';
+import { bootPair, UNDERLAY, type HostNode, type Pair } from './vxlan-nodes.js';
 
 let pair: Pair;
 const VPC1 = 'vpc-0a1000000000000f1';
@@ -92,6 +94,38 @@ describe('a VPC across two hosts over VXLAN', () => {
     expect(await pair.a.get(a1.instanceId, url(b1))).toBe('');
     await pair.a.net('applyFirewall', VPC1, [open(a1)]);
     expect(await pair.a.get(a1.instanceId, url(b1))).toBe(b1.instanceId);
+  });
+
+  // A VXLAN packet forged by hand: B's router's frame carrying UDP from b1 to a1 (port 9999), sent to A's port 4789.
+  const FORGE = `
+import socket, struct, sys
+host, vni, dmac, smac, sip, dip = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+body = b'forged'
+udp = struct.pack('!HHHH', 40000, 9999, 8 + len(body), 0) + body
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(sip), socket.inet_aton(dip))
+words = struct.unpack('!10H', ip)
+c = sum(words); c = (c >> 16) + (c & 0xffff); c = ~(c + (c >> 16)) & 0xffff
+ip = ip[:10] + struct.pack('!H', c) + ip[12:]
+eth = bytes.fromhex(dmac.replace(':', '')) + bytes.fromhex(smac.replace(':', '')) + b'\\x08\\x00'
+vx = struct.pack('!II', 0x08000000, vni << 8)
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(vx + eth + ip + udp, (host, 4789))
+`;
+  /** Whether a1 receives the forged packet sent by `send` (a command line taking FORGE's arguments). */
+  async function forgedArrives(send: (args: string[]) => Promise<unknown>): Promise<boolean> {
+    const ns = `pcloud-${a1.instanceId}`;
+    const got = pair.a.sh(`ip netns exec ${ns} timeout 5 python3 -c "import socket; s = socket.socket(2, 2); s.bind(('${a1.ip}', 9999)); print(s.recv(64).decode())"`);
+    while ((await pair.a.sh(`ip netns exec ${ns} ss -Huln 'sport = :9999' | grep -q .`)).code !== 0) await new Promise((r) => setTimeout(r, 50));
+    await send([UNDERLAY.a, '101', routerMac(101, UNDERLAY.a), routerMac(101, UNDERLAY.b), b1.ip, a1.ip]);
+    return (await got).out.includes('forged');
+  }
+
+  it('the host takes a VNI\'s packets from its peers only: the same forged packet arrives from B, not from elsewhere on the underlay', async () => {
+    // From B (a peer of VNI 101): delivered, as the kernel would deliver any packet of the VNI.
+    expect(await forgedArrives((args) => pair.b.node.exec(['python3', '-c', FORGE, ...args]))).toBe(true);
+    // From another address on the underlay: dropped by the host's filter before its VXLAN device sees it.
+    await run('ip', ['-n', 'pcvx-under', 'addr', 'replace', '192.168.213.9/24', 'dev', 'br0']);
+    expect(await forgedArrives((args) => run('ip', ['netns', 'exec', 'pcvx-under', 'python3', '-c', FORGE, ...args]))).toBe(false);
+    expect((await pair.a.sh('nft list table inet pcloud_vxlan')).out).toMatch(/192\.168\.213\.2 \. 0x(0+)?65/);
   });
 
   it('the peer\'s entry withdrawn, the traffic stops (nothing floods to find it); given back, it flows', async () => {

@@ -1,7 +1,8 @@
 /** The VXLAN overlay's argv and batch lines (src/host/vxlan.ts): what reaches `ip`/`bridge`/`nft` is checked or refused. */
 import { describe, expect, it } from 'vitest';
 import {
-  checkOverlay, createLines, deviceMatches, entryLines, hostTempName, overlayNft, parseState, routerMac, vpcId, type Overlay, type OverlayState,
+  checkOverlay, createLines, deviceMatches, entryLines, hostFilterText, hostTempName, overlayNft, parsePeerSet, parseState, routerMac, vpcId,
+  type Overlay, type OverlayState,
 } from '../../src/host/vxlan.js';
 import { FakeNetwork } from '../support/fake-host.js';
 
@@ -159,6 +160,42 @@ describe('the overlay filter', () => {
 
   it.each(HOSTILE)('refuses %j as a remote address', (bad) => {
     expect(() => overlayNft([bad])).toThrow();
+  });
+});
+
+describe('the host\'s underlay filter', () => {
+  it('takes a VNI only from its peers: one idempotent transaction, stale peers removed', () => {
+    const text = hostFilterText(101, ['192.168.50.2', '192.168.50.3'], ['192.168.50.2', '192.168.50.9']);
+    const lines = text.trim().split('\n');
+    expect(lines).toContain('add rule inet pcloud_vxlan input udp dport 4789 @th,96,24 @vnis ip saddr . @th,96,24 != @peers drop');
+    expect(lines).toContain('add rule inet pcloud_vxlan forward iifname "pu*" udp dport 4789 drop');
+    // Rules are replaced (flushed, added), never appended twice; the table and sets only made if missing.
+    expect(lines.filter((l) => l.startsWith('flush chain'))).toHaveLength(2);
+    expect(lines.filter((l) => /^(create|table|delete table)/.test(l))).toEqual([]);
+    expect(lines).toContain('delete element inet pcloud_vxlan peers { 192.168.50.9 . 101 }');
+    expect(lines).toContain('add element inet pcloud_vxlan vnis { 101 }');
+    expect(lines).toContain('add element inet pcloud_vxlan peers { 192.168.50.2 . 101, 192.168.50.3 . 101 }');
+  });
+
+  it('a VNI leaving takes its peers and itself out', () => {
+    const lines = hostFilterText(101, undefined, ['192.168.50.2']).trim().split('\n');
+    expect(lines.slice(-3)).toEqual([
+      'delete element inet pcloud_vxlan peers { 192.168.50.2 . 101 }',
+      'add element inet pcloud_vxlan vnis { 101 }', 'delete element inet pcloud_vxlan vnis { 101 }',
+    ]);
+    expect(hostFilterText(7, [], [])).not.toContain('element inet pcloud_vxlan peers');
+  });
+
+  it.each(HOSTILE)('refuses %j as a peer', (bad) => {
+    expect(() => hostFilterText(101, [bad], [])).toThrow();
+    expect(() => hostFilterText(101, [], [bad])).toThrow();
+  });
+
+  it('reads back one VNI\'s peers from nft\'s JSON', () => {
+    const json = JSON.stringify({ nftables: [{ metainfo: {} }, { set: { name: 'peers', elem: [{ concat: ['192.168.1.2', 101] }, { concat: ['192.168.1.3', 102] }] } }] });
+    expect(parsePeerSet(json, 101)).toEqual(['192.168.1.2']);
+    expect(parsePeerSet(JSON.stringify({ nftables: [{ set: { name: 'peers' } }] }), 101)).toEqual([]);
+    expect(parsePeerSet('', 101)).toEqual([]);
   });
 });
 
