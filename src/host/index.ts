@@ -10,9 +10,11 @@ import type {
 } from './types.js';
 import type { UnitManager } from './units/types.js';
 import type { VmControl } from './vm-control.js';
+import type { Overlay } from './vxlan.js';
 
 export type { VmControl, VmDisk, VmRunState } from './vm-control.js';
 export type { HostConfig } from './config.js';
+export type { Overlay, OverlayPeer } from './vxlan.js';
 export type * from './types.js';
 
 /**
@@ -67,6 +69,13 @@ export interface HostNetwork {
   /** Links left of routers that are gone; returns how many were removed. */
   reconcileLinks(): Promise<number>;
   removeVpc(vpcId: string): Promise<void>;
+  /**
+   * The VPC's router (ensureVpc first) joined over VXLAN to the same VPC's routers on other hosts: one VNI per VPC,
+   * forwarding only to the instances of `overlay.peers` (no flooding); asked again with other peers, it converges.
+   */
+  joinVpc(vpcId: string, overlay: Overlay): Promise<void>;
+  /** The VPC's router leaves the overlay (its device, entries and filter go). */
+  leaveVpc(vpcId: string): Promise<void>;
 }
 
 /** DNS and DHCP per VPC (dns.ts: a dnsmasq unit in the router's namespace). */

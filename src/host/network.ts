@@ -12,6 +12,7 @@ import { Owners } from './owners.js';
 import type { Edge, FlowRule, Nic } from './types.js';
 import { natAddresses, natSnatLines, natSources, ownRulePrefs, ownTables, routingLines, type CheckedPort, type RoutedEdge } from './routing.js';
 import type { HostNetwork } from './index.js';
+import { joinOverlay, leaveOverlay, type Overlay } from './vxlan.js';
 export type { Edge, FlowRule, NfsClient, Nic, PortRules } from './types.js';
 
 
@@ -406,7 +407,7 @@ export class NetworkDriver implements HostNetwork {
     // version has them, before any launch asks.
     if (routers.size) await this.ensureHost();
     const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
-    for (const [, name] of links.matchAll(/^\d+: (p[ue][0-9a-f]{12})[:@]/gm)) {
+    for (const [, name] of links.matchAll(/^\d+: (p[uex][0-9a-f]{12})[:@]/gm)) {
       if (name!.startsWith('pu') && routers.has(name!)) continue;
       await run('ip', ['link', 'del', name!], { reject: false });
       removed++;
@@ -414,9 +415,20 @@ export class NetworkDriver implements HostNetwork {
     return removed;
   }
 
+  /** The VPC's router joined to its routers on other hosts over VXLAN (vxlan.ts), its entries those of `overlay.peers`. */
+  joinVpc(vpcId: string, overlay: Overlay): Promise<void> {
+    return joinOverlay(vpcId, routerNs(vpcId), overlay);
+  }
+
+  leaveVpc(vpcId: string): Promise<void> {
+    return leaveOverlay(vpcId, routerNs(vpcId));
+  }
+
   async removeVpc(vpcId: string): Promise<void> {
     for (const key of this.vpcReady.keys()) if (key.startsWith(`${vpcId}|`)) this.vpcReady.delete(key);
     this.edges.delete(vpcId);
+    // The overlay first: a namespace outliving its name (a process still in it) would keep the VPC's VNI taken.
+    await leaveOverlay(vpcId, routerNs(vpcId));
     await this.delNetns(routerNs(vpcId));
   }
 }

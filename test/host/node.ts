@@ -53,12 +53,15 @@ export interface Node {
   stop(): Promise<void>;
 }
 
-/** Boot the node; `fresh` dirs are emptied (see runs.ts) once an earlier node is down, before this one binds them. */
-export async function bootNode(opts: { binds: [string, string][]; fresh?: string[] }): Promise<Node> {
+/**
+ * Boot the node; `fresh` dirs are emptied (see runs.ts) once an earlier node is down, before this one binds them.
+ * Several nodes at once each have a `name` of their own (a unit and run dir of their own).
+ */
+export async function bootNode(opts: { binds: [string, string][]; fresh?: string[]; name?: string }): Promise<Node> {
   const rootfs = await buildNodeRoot();
-  const units = new DirectUnitManager(join(NODE_DIR, 'run'));
+  const name = opts.name ?? 'pcloud-node';
+  const units = new DirectUnitManager(join(NODE_DIR, name === 'pcloud-node' ? 'run' : `run-${name}`));
   await units.init();
-  const name = 'pcloud-node';
   await units.stop(name);
   await units.remove(name);
   for (const dir of opts.fresh ?? []) {

@@ -9,9 +9,10 @@ import { PcloudCa } from '../../src/host/tls.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
-  DnsRecord, Edge, Host, HostDns, HostFunctions, HostIscsi, HostMachine, HostMetadata, MachineCapacity, HostNetwork, HostNfs, HostPool, Nic, PortRules,
+  DnsRecord, Edge, Host, HostDns, Overlay, HostFunctions, HostIscsi, HostMachine, HostMetadata, MachineCapacity, HostNetwork, HostNfs, HostPool, Nic, PortRules,
 } from '../../src/host/index.js';
 import { hostConfigFromEnv } from '../../src/host/config.js';
+import { checkOverlay } from '../../src/host/vxlan.js';
 import { FakeVmControl } from './fake-vm-control.js';
 import { isFinal, type UnitManager, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
 
@@ -146,7 +147,16 @@ export class FakeNetwork implements HostNetwork {
   async attachTap(nic: Nic) { this.attached.set(nic.instanceId, nic); }
   async detachTap(_vpc: string, id: string) { this.attached.delete(id); }
   async setEdge(vpcId: string, edge: Edge) { this.internet.set(vpcId, edge.internet); this.edges.set(vpcId, edge); }
-  async removeVpc(id: string) { this.vpcs.delete(id); }
+  async removeVpc(id: string) { this.vpcs.delete(id); this.overlays.delete(id); }
+  /** Each VPC's overlay as last joined (a copy), and every join and leave in order. */
+  readonly overlays = new Map<string, Overlay>();
+  readonly overlayCalls: ({ op: 'join'; vpcId: string; overlay: Overlay } | { op: 'leave'; vpcId: string })[] = [];
+  async joinVpc(vpcId: string, overlay: Overlay) {
+    const copy = structuredClone(checkOverlay(overlay)); // refused as the real driver refuses it
+    this.overlays.set(vpcId, copy);
+    this.overlayCalls.push({ op: 'join', vpcId, overlay: copy });
+  }
+  async leaveVpc(vpcId: string) { this.overlays.delete(vpcId); this.overlayCalls.push({ op: 'leave', vpcId }); }
 }
 
 /** Keeps each VPC's published records. */
