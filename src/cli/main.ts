@@ -119,6 +119,8 @@ program.command('serve')
     cloud.host.dns.serve({ address: API_IP, names });
     cloud.host.metadata.handle((vpcId, socket) => (isApiConnection(socket) ? vpcApi.connection(socket) : imds.connection(vpcId, socket)));
     await cloud.start();
+    // The instance identity's key (RSA) made now on a first start, not inside an instance's first identity request.
+    cloud.metadata.identityCertificate();
     /** Once listening: the endpoint file, nginx in front of the functions, and what to try first. */
     const announce = async (listening: number) => {
       const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${listening}`;
