@@ -189,6 +189,7 @@ export class Cloud {
     };
     // This machine's row first: whether it booted since the last start decides what reconcile makes of ended units.
     const { rebooted } = await this.hosts.registerLocal();
+    this.hosts.startHeartbeat();
     await step('instances', () => this.instances.reconcile({ rebooted }));
     await step('images', async () => ({ partialImages: await this.images.reconcile() }));
     if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
@@ -219,6 +220,7 @@ export class Cloud {
   }
 
   async close(): Promise<void> {
+    this.hosts.stopHeartbeat();
     clearInterval(this.sweeper);
     clearInterval(this.consoleSweeper);
     clearInterval(this.credentialRenewer);
