@@ -55,10 +55,11 @@ export interface HostsConfig {
 }
 
 /**
- * The defaults. CPU: 16 vCPUs a processor (a 2-core host holds 16 t3.micro; the test suites launch up to 10 at once
- * there). Memory: 1.5 times the host's (instances rarely touch all of theirs; more and the host swaps or kills).
+ * The defaults. CPU: 32 vCPUs a processor, so a 2-core host holds one account's default vCPU quota (64: 32 t3.micro;
+ * the container suite launches 20 t3.nano at once there): vCPUs of small instances are ceilings, mostly idle, and memory
+ * binds first. Memory: 1.5 times the host's (instances rarely touch all of theirs; more and the host swaps or kills).
  */
-export const defaultHostsConfig: HostsConfig = { cpuOvercommit: 16, memoryOvercommit: 1.5, heartbeatSec: 10, heartbeatTimeoutSec: 30 };
+export const defaultHostsConfig: HostsConfig = { cpuOvercommit: 32, memoryOvercommit: 1.5, heartbeatSec: 10, heartbeatTimeoutSec: 30 };
 
 /** A ratio above 0 (at most 1000, three decimals at most), `fallback` when unset. */
 function envRatio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
