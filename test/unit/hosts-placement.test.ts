@@ -148,7 +148,7 @@ describe('placement', () => {
     setHost(local.id, { runtimes: ['microvm', 'q35'] });
     const e = thrown(() => run({ minCount: 1, maxCount: 1 }));
     expect([e.code, e.message]).toEqual(['Unsupported',
-      'Your requested instance type (t3.micro) is not supported in your requested Availability Zone (us-east-1a). No host of this cloud runs container instances now: choose an instance type of another family, or ask the operator of this cloud for such a host.']);
+      'Your requested instance type (t3.micro) is not supported in your requested Availability Zone (us-east-1a). No host in us-east-1a runs container instances: choose an instance type of another family, or ask the operator of this cloud for such a host.']);
     addHost({ availabilityZone: 'us-east-1b', runtimes: ['container'] });
     expect(thrown(() => run({ minCount: 1, maxCount: 1 })).message).toMatch(/Please retry your request by launching into a subnet in us-east-1b\.$/);
     expect(run({ minCount: 1, maxCount: 1, availabilityZone: 'us-east-1b' }).instances).toHaveLength(1);

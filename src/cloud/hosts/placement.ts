@@ -154,7 +154,7 @@ export function insufficientCapacity(typeName: string, zone: string, others: str
 function unsupportedIn(req: PlacementRequest, others: string[]): CloudError {
   const instead = others.length
     ? `Please retry your request by launching into a subnet in ${others.join(', ')}.`
-    : `No host of this cloud runs ${req.runtime} instances now: choose an instance type of another family, or ask the operator of this cloud for such a host.`;
+    : `No host in ${req.zone} runs ${req.runtime} instances: choose an instance type of another family, or ask the operator of this cloud for such a host.`;
   return new CloudError('Unsupported', `Your requested instance type (${req.type.name}) is not supported in your requested Availability Zone (${req.zone}). ${instead}`);
 }
 
