@@ -22,6 +22,7 @@ import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { accountCommand } from './account.js';
+import { hostCommand } from './host.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
@@ -193,6 +194,7 @@ program.command('ca')
   });
 
 accountCommand(program);
+hostCommand(program);
 
 const image = program.command('image').description('build, import and list images (AMIs)');
 image.command('build <name>')

@@ -1,4 +1,4 @@
-import { envWhole } from '../env.js';
+import { envValue, envWhole } from '../env.js';
 
 /** What the domain needs to know about where it runs. */
 export interface CloudConfig {
@@ -32,6 +32,57 @@ export interface CloudConfig {
    * it) instead of being left out. The tests run the server so; off in service.
    */
   strictShapes?: boolean;
+  /** Placement and the hosts' heartbeats (hosts/placement.ts, hosts/registry.ts). */
+  hosts: HostsConfig;
+}
+
+/**
+ * How instances are placed on hosts, and when a host counts as lost: PCLOUD_CPU_OVERCOMMIT, PCLOUD_MEMORY_OVERCOMMIT,
+ * PCLOUD_HOST_HEARTBEAT_SEC, PCLOUD_HOST_TIMEOUT_SEC.
+ */
+export interface HostsConfig {
+  /**
+   * The vCPUs a host may promise its instances (pending, running, stopping), as a multiple of its processors: a vCPU is
+   * a ceiling (a container's CPU quota, a VM's thread), not a reservation, and small instances idle most of the time.
+   */
+  cpuOvercommit: number;
+  /** The memory a host may promise its instances, as a multiple of its own (also a ceiling: touched, not reserved). */
+  memoryOvercommit: number;
+  /** How often a serving host writes its heartbeat. */
+  heartbeatSec: number;
+  /** A host whose heartbeat is older than this is lost: nothing is placed on it, its instances show impaired. */
+  heartbeatTimeoutSec: number;
+}
+
+/**
+ * The defaults. CPU: 32 vCPUs a processor, so a 2-core host holds one account's default vCPU quota (64: 32 t3.micro;
+ * the container suite launches 20 t3.nano at once there): vCPUs of small instances are ceilings, mostly idle, and memory
+ * binds first. Memory: 1.5 times the host's (instances rarely touch all of theirs; more and the host swaps or kills).
+ */
+export const defaultHostsConfig: HostsConfig = { cpuOvercommit: 32, memoryOvercommit: 1.5, heartbeatSec: 10, heartbeatTimeoutSec: 30 };
+
+/** A ratio above 0 (at most 1000, three decimals at most), `fallback` when unset. */
+function envRatio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = envValue(env, name);
+  if (raw === undefined) return fallback;
+  const n = /^\d{1,4}(\.\d{1,3})?$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(n > 0 && n <= 1000)) throw new Error(`${name} must be a number above 0 and at most 1000 (e.g. 1.5), not ${JSON.stringify(raw.slice(0, 40))}`);
+  return n;
+}
+
+function hostsFromEnv(env: NodeJS.ProcessEnv): HostsConfig {
+  const d = defaultHostsConfig;
+  const heartbeatSec = envWhole(env, 'PCLOUD_HOST_HEARTBEAT_SEC', d.heartbeatSec, 1, 3600);
+  const heartbeatTimeoutSec = envWhole(env, 'PCLOUD_HOST_TIMEOUT_SEC', Math.max(d.heartbeatTimeoutSec, 3 * heartbeatSec), 1, 86_400);
+  // A timeout within two heartbeats calls a host lost when one write is late.
+  if (heartbeatTimeoutSec < 2 * heartbeatSec) {
+    throw new Error(`PCLOUD_HOST_TIMEOUT_SEC (${heartbeatTimeoutSec}) must be at least twice PCLOUD_HOST_HEARTBEAT_SEC (${heartbeatSec})`);
+  }
+  return {
+    cpuOvercommit: envRatio(env, 'PCLOUD_CPU_OVERCOMMIT', d.cpuOvercommit),
+    memoryOvercommit: envRatio(env, 'PCLOUD_MEMORY_OVERCOMMIT', d.memoryOvercommit),
+    heartbeatSec, heartbeatTimeoutSec,
+  };
 }
 
 /**
@@ -109,5 +160,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     limits: limitsFromEnv(env),
     lambdaIdleSec: envWhole(env, 'PCLOUD_LAMBDA_IDLE_SEC', 60),
     strictShapes: env.PCLOUD_STRICT_SHAPES === '1',
+    hosts: hostsFromEnv(env),
   };
 }

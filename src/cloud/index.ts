@@ -195,6 +195,7 @@ export class Cloud {
     // The instances it launches again (all that ran, after a reboot) wait for the VPC plane's sweep below: it removes
     // host links of routers it did not list, which a launch making its VPC's router meanwhile would lose. Each launch
     // makes its router (and uplink) anew if the boot took it.
+    this.hosts.startHeartbeat();
     let planeSwept!: () => void;
     const launchesAfter = new Promise<void>((resolve) => { planeSwept = resolve; });
     try {
@@ -231,6 +232,7 @@ export class Cloud {
   }
 
   async close(): Promise<void> {
+    this.hosts.stopHeartbeat();
     clearInterval(this.sweeper);
     clearInterval(this.consoleSweeper);
     clearInterval(this.credentialRenewer);

@@ -22,6 +22,7 @@ export const ec2Errors = {
   IncorrectState: client,
   InstanceLimitExceeded: client,
   InsufficientFreeAddressesInSubnet: client,
+  InsufficientInstanceCapacity: { status: 500 },
   InternalError: { status: 500 },
   'InvalidAMIID.Malformed': worded((id) => `Invalid id: "${id}" (expecting "ami-...")`),
   'InvalidAMIID.NotFound': worded((id) => `The image id '[${id}]' does not exist`),

@@ -1,13 +1,16 @@
 /**
  * The hosts instances run on (issue 17). An embedded cloud has one: the machine `pcloud serve` runs on, registered by
- * the server itself at every start with what it offers and the boot it is in.
+ * the server itself at every start with what it offers and the boot it is in, and heard from every few seconds while
+ * it serves (its heartbeat: a host not heard from for a while is lost, liveness.ts).
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { hosts } from '../../db/schema.js';
 import type { HostMachine } from '../../host/index.js';
 import type { CloudConfig } from '../config.js';
+import { log } from '../../log.js';
 import { newId } from '../ids.js';
+import { isEmbedded } from './liveness.js';
 
 export type HostRow = typeof hosts.$inferSelect;
 
@@ -19,6 +22,7 @@ export interface LocalRegistration {
 
 export class HostRegistry {
   private localId?: string;
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(private readonly db: Db, private readonly machine: HostMachine, private readonly config: CloudConfig) {}
 
@@ -47,4 +51,38 @@ export class HostRegistry {
   list(): HostRow[] {
     return this.db.select().from(hosts).all();
   }
+
+  /** Write this machine's heartbeat (once registered). */
+  beat(now = Date.now()): void {
+    if (this.localId) this.db.update(hosts).set({ heartbeatAt: now }).where(eq(hosts.id, this.localId)).run();
+  }
+
+  /** Write this machine's heartbeat every few seconds (CloudConfig.hosts.heartbeatSec) until stopHeartbeat(). */
+  startHeartbeat(): void {
+    this.stopHeartbeat();
+    this.heartbeat = setInterval(() => {
+      try {
+        this.beat();
+      } catch (err) {
+        // The database busy past its timeout: the next beat tries again (the timeout spans several).
+        log.warn(`host heartbeat: ${(err as Error).message}`);
+      }
+    }, this.config.hosts.heartbeatSec * 1000);
+    this.heartbeat.unref();
+  }
+
+  stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+}
+
+/**
+ * Whether the server launches an instance of this host itself: the embedded cloud's own host (no underlay address),
+ * or none recorded (from before hosts were). A joined host's agent launches its own.
+ */
+export function launchedHere(db: Pick<Db, 'select'>, hostId: string | null): boolean {
+  if (hostId === null) return true;
+  const host = db.select({ address: hosts.address }).from(hosts).where(eq(hosts.id, hostId)).get();
+  return !host || isEmbedded(host);
 }

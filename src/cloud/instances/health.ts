@@ -6,6 +6,9 @@
  *     console); an image that does not speak the protocol is ok once running. A unit that has ended is impaired.
  *   - a VM is impaired whenever its QEMU says it is not running (paused, panicked, stuck: QMP); a q35 VM is ok otherwise
  *     (any guest: its firmware's or installer's boot says nothing).
+ *   - whatever its unit says, an instance whose host has not been heard from (hosts/liveness.ts) is impaired: its
+ *     reachability failed, as EC2's system status check says of an instance whose host failed. It stays `running`
+ *     (it may well run on, and it is never started anywhere else behind its back).
  */
 import type { UnitStatus } from '../../host/units/types.js';
 import { filterRows, type Fields, type Filter } from '../filters.js';
@@ -23,6 +26,8 @@ export interface InstanceHealth {
 export interface HealthProbe {
   unit?: Pick<UnitStatus, 'state' | 'statusText'>;
   vmStatus?: string;
+  /** Its host has not been heard from for the configured timeout. */
+  hostLost?: boolean;
 }
 
 const NONE: InstanceHealth = { status: 'not-applicable', details: [] };
@@ -42,6 +47,7 @@ function bootHealth(unit: HealthProbe['unit']): InstanceHealth {
 /** Health of an instance from what the host says of it (needsUnitStatus, needsVmStatus: what to ask). */
 export function instanceHealth(inst: Pick<Instance, 'state' | 'runtime'>, probe: HealthProbe = {}): InstanceHealth {
   if (inst.state !== 'running') return NONE;
+  if (probe.hostLost) return health('impaired');
   if (inst.runtime !== 'container' && probe.vmStatus !== 'running') return health('impaired');
   if (inst.runtime === 'q35') return health('ok');
   return bootHealth(probe.unit);

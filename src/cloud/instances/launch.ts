@@ -15,6 +15,8 @@ import { log } from '../../log.js';
 import { Slots } from '../../slots.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
 import { CloudError, invalidParam, passDryRun } from '../errors.js';
+import { checkRoomToStart as checkHostRoom, place, placementTransaction } from '../hosts/placement.js';
+import { launchedHere } from '../hosts/registry.js';
 import { newId } from '../ids.js';
 import { dnsOf, privateDnsDomain, privateHostLabel } from '../ip.js';
 import { newMac } from '../network.js';
@@ -59,13 +61,17 @@ export class Launcher {
     if (p.keyName) keyPairs.get(accountId, p.keyName);
     const attributes = runAttributes(p, type);
     const subnet = network.pickSubnet(accountId, { subnetId: p.subnetId, availabilityZone: p.availabilityZone });
+    // Placement.AvailabilityZone and the subnet's zone are one zone: its hosts (hosts/placement.ts).
+    if (p.subnetId && p.availabilityZone && p.availabilityZone !== subnet.availabilityZone) {
+      throw invalidParam(`Value (${p.availabilityZone.slice(0, 64)}) for parameter availabilityZone is invalid. Subnet '${subnet.id}' is in the availability zone ${subnet.availabilityZone}`);
+    }
     const groups = network.securityGroupsFor(accountId, subnet.vpcId, p.securityGroupIds, p.securityGroups);
     const profile = p.iamInstanceProfile && this.ctx.profiles.resolve(accountId, p.iamInstanceProfile);
     passDryRun(dryRun);
 
     const { clientToken: _t, ...rest } = p;
     const requestHash = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
-    const result = db.transaction((tx) => {
+    const result = placementTransaction(db, (tx) => {
       if (p.clientToken) {
         const prior = tx.select().from(reservations)
           .where(and(eq(reservations.accountId, accountId), eq(reservations.clientToken, p.clientToken))).get();
@@ -77,9 +83,13 @@ export class Launcher {
           return { reservationId: prior.id, instances: rows, fresh: false };
         }
       }
-      // As many as asked for that fit in the account's limits; fewer than MinCount is a refusal. In the transaction, so
-      // two calls at once cannot both take the last room.
-      const count = this.room(accountId, type, counts.minCount, counts.maxCount);
+      // As many as asked for that fit in the account's limits and on the zone's hosts; fewer than MinCount is a refusal.
+      // In the transaction (holding the write lock from its start), so two calls at once, in this server or another on
+      // the same database, cannot both take the last room.
+      const hostIds = place(tx, this.ctx.config, {
+        type, runtime, zone: subnet.availabilityZone, min: counts.minCount, max: this.room(accountId, type, counts.minCount, counts.maxCount),
+      });
+      const count = hostIds.length;
       const reservationId = newId('r');
       const now = Date.now();
       tx.insert(reservations).values({ id: reservationId, accountId, clientToken: p.clientToken || null, requestHash, createdAt: now }).run();
@@ -94,7 +104,7 @@ export class Launcher {
         stateReasonCode: 'pending', stateReasonMessage: 'pending', launchTime: now, subnetId: subnet.id, vpcId: subnet.vpcId,
         availabilityZone: subnet.availabilityZone, privateIp: ip, publicIp: publics[i] ?? null, macAddress: newMac(), networkInterfaceId: newId('eni'),
         securityGroupIds: groups.map((g) => g.id), clientToken: p.clientToken || null, userData: p.userData || null,
-        rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now, hostId: null,
+        rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now, hostId: hostIds[i]!,
       }));
       for (const r of rows) tx.insert(instances).values(r).run();
       if (profile) this.ctx.profiles.launched(tx, profile, rows.map((r) => r.id), now);
@@ -148,7 +158,10 @@ export class Launcher {
     return Math.min(max, byCount, byVcpus);
   }
 
-  /** StartInstances: the stopped instances to start must fit in the account's limits, all of them. */
+  /**
+   * StartInstances: the stopped instances to start must fit in the account's limits, all of them, and on their hosts
+   * (each starts again where its root volume is: hosts/placement.ts).
+   */
   checkRoomToStart(accountId: string, rows: Instance[]): void {
     if (!rows.length) return;
     const limits = this.ctx.config.limits;
@@ -156,6 +169,7 @@ export class Launcher {
     const vcpus = rows.reduce((sum, r) => sum + (instanceTypes.get(r.instanceType)?.vcpus ?? 0), 0);
     if (used.instances + rows.length > limits.instances) throw this.instanceLimit(rows.length, used.instances, limits.instances);
     if (used.vcpus + vcpus > limits.vcpus) throw this.vcpuLimit(used.vcpus, `starting ${rows.length} instance${rows.length > 1 ? 's' : ''} needs ${vcpus}`);
+    checkHostRoom(this.ctx.db, this.ctx.config, rows);
   }
 
   private instanceLimit(asked: number, used: number, limit: number): CloudError {
@@ -205,6 +219,8 @@ export class Launcher {
     const { host, config, images, vms, volumes, plane } = this.ctx;
     const inst = this.ctx.row(id);
     if (!inst || inst.state !== 'pending') return;
+    // An instance placed on a joined host is its agent's to launch there, not this server's.
+    if (!launchedHere(this.ctx.db, inst.hostId)) return;
     // Between steps: a launch whose instance was terminated or stopped meanwhile goes no further (what it made is the
     // terminate's or stop's to remove, after this returns).
     const checkpoint = () => {

@@ -9,6 +9,7 @@ import { PRIVATE_HOST_PREFIX, privateDnsDomain } from '../ip.js';
 import { pageFetched, pageOffset } from '../paging.js';
 import { fieldOf, invalidFilter, type Filter } from '../filters.js';
 import { Tags } from '../tags.js';
+import { lostHosts } from '../hosts/liveness.js';
 import type { InstanceContext } from './context.js';
 import type { UnitStatus } from '../../host/units/types.js';
 import { filterByHealth, instanceHealth, isStatusFilter, needsUnitStatus, needsVmStatus, type InstanceHealth } from './health.js';
@@ -127,7 +128,10 @@ export class Queries {
       this.unitStatuses(rows.filter(needsUnitStatus).map((r) => r.id)),
       Promise.all(rows.filter(needsVmStatus).map(async (r) => [r.id, await this.ctx.vms.status(r.id)] as const)).then((e) => new Map(e)),
     ]);
-    const statuses = rows.map((r) => ({ instance: r, health: instanceHealth(r, { unit: units.get(UNIT_PREFIX + r.id), vmStatus: vmStatus.get(r.id) }) }));
+    const lost = lostHosts(this.ctx.db, this.ctx.config.hosts);
+    const statuses = rows.map((r) => ({
+      instance: r, health: instanceHealth(r, { unit: units.get(UNIT_PREFIX + r.id), vmStatus: vmStatus.get(r.id), hostLost: lost(r.hostId) }),
+    }));
     return { statuses: filterByHealth(statuses, q.filters), nextToken: page.nextToken };
   }
 
