@@ -21,7 +21,7 @@ import { ec2Call, round, summary } from './lib.js';
  * timeout (default 120 s) long enough that a host loaded by other work still gives a figure (at load ~50 on 2 cores,
  * 2026-12-01, instances of 20 and 100 at once were ended not ready at 120 s). Launch concurrency stays the default.
  */
-export const FLEET_LIMITS = { PCLOUD_LIMIT_INSTANCES: '1000', PCLOUD_LIMIT_VCPUS: '4000', PCLOUD_READY_TIMEOUT_SEC: process.env.PCLOUD_READY_TIMEOUT_SEC ?? '900' };
+export const FLEET_LIMITS = { PCLOUD_LIMIT_INSTANCES: '1000', PCLOUD_LIMIT_VCPUS: '4000', PCLOUD_CPU_OVERCOMMIT: '1000', PCLOUD_MEMORY_OVERCOMMIT: '1000', PCLOUD_READY_TIMEOUT_SEC: process.env.PCLOUD_READY_TIMEOUT_SEC ?? '900' };
 
 /** Run a launch, taking a cost snapshot when every instance is running and when every one is done. */
 async function watchedLaunch(dataDir: string, serverPid: number, ec2: ReturnType<typeof ec2Client>, o: { imageId: string; count: number; until: 'running' | 'ok'; pollMs: number; instanceType: string; onLaunched?: (ids: string[]) => void }) {

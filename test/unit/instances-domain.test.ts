@@ -97,6 +97,54 @@ describe('stop and start', () => {
   });
 });
 
+describe('a start that fails', () => {
+  const stopped = async () => {
+    const { cloud, fake, launch } = await domainCloud();
+    const inst = await launch();
+    cloud.instances.stop(ACCOUNT, [inst.id], true);
+    await cloud.instances.idle();
+    expect(cloud.instances.row(inst.id)?.state).toBe('stopped');
+    return { cloud, fake, id: inst.id };
+  };
+
+  it("leaves the instance stopped with its disk when its unit does not start (EC2 never terminates it for that)", async () => {
+    const { cloud, fake, id } = await stopped();
+    fake.units.failNextStart = new Error('systemd-run: exit 1 (/var/lib/pcloud/pool/instances)');
+    cloud.instances.start(ACCOUNT, [id]);
+    await cloud.instances.idle();
+    const row = cloud.instances.row(id)!;
+    expect([row.state, row.stateReasonCode]).toEqual(['stopped', 'Server.InternalError']);
+    expect(row.stateReasonMessage).toContain('start it again');
+    expect(row.stateReasonMessage).not.toContain('/var/lib');
+    expect(await fake.pool.hasDisk(id)).toBe(true);
+    expect(fake.network.attached.has(id)).toBe(false);
+    // And it starts again once the host can.
+    cloud.instances.start(ACCOUNT, [id]);
+    await waitFor('running', () => cloud.instances.row(id)?.state === 'running');
+  });
+
+  it('leaves it stopped with its disk when its unit ends before it is ready; a first launch that does is terminated', async () => {
+    const { cloud, fake, id } = await stopped();
+    fake.units.autoReady = false;
+    cloud.instances.start(ACCOUNT, [id]);
+    await waitFor('its unit started', () => fake.units.units.get(`${UNIT_PREFIX}${id}`)?.state === 'activating');
+    fake.units.exit(`${UNIT_PREFIX}${id}`, 'exit-code');
+    await waitFor('stopped', () => cloud.instances.row(id)?.state === 'stopped');
+    await cloud.instances.idle();
+    expect(cloud.instances.row(id)?.stateReasonMessage).toContain('did not become ready');
+    expect(await fake.pool.hasDisk(id)).toBe(true);
+
+    const [first] = cloud.instances.run(ACCOUNT, {
+      imageId: cloud.instances.row(id)!.imageId, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
+    }).instances;
+    await waitFor('its unit started', () => fake.units.units.get(`${UNIT_PREFIX}${first!.id}`)?.state === 'activating');
+    fake.units.exit(`${UNIT_PREFIX}${first!.id}`, 'exit-code');
+    await waitFor('terminated', () => cloud.instances.row(first!.id)?.state === 'terminated');
+    await cloud.instances.idle();
+    expect(await fake.pool.hasDisk(first!.id)).toBe(false);
+  });
+});
+
 describe('instance health (DescribeInstanceStatus)', () => {
   const active = (statusText?: string) => ({ unit: { state: 'active' as const, statusText } });
   const passed = { status: 'ok', details: [{ name: 'reachability', status: 'passed' }] };

@@ -22,7 +22,7 @@ import { dnsOf, privateDnsDomain, privateHostLabel } from '../ip.js';
 import { newMac } from '../network.js';
 import type { InstanceContext } from './context.js';
 import { checkRunCounts, decodeUserData, runAttributes } from './params.js';
-import { COUNTED, LaunchCancelled, UNIT_PREFIX, type Instance, type RunParams, type RunResult } from './types.js';
+import { COUNTED, ec2Time, LaunchCancelled, UNIT_PREFIX, type Instance, type RunParams, type RunResult } from './types.js';
 
 const RAISE = 'Terminate instances you no longer need, or ask the operator of this cloud to raise the limit.';
 const MAX_PER_CALL = 100;
@@ -39,6 +39,11 @@ export class Launcher {
    * is the previous run's (a stop's end heard late), not this launch's failure.
    */
   private readonly unitNotStarted = new Set<string>();
+  /**
+   * Instances launched again (StartInstances, a relaunch after a reboot): their disk holds the tenant's data, so a
+   * launch that fails leaves them stopped with their disk, never terminated.
+   */
+  private readonly again = new Set<string>();
 
   constructor(private readonly ctx: InstanceContext) {}
 
@@ -186,7 +191,9 @@ export class Launcher {
    * Queue an instance's launch: after its earlier transitions, once a launch slot is free. Terminating or stopping the
    * instance cancels it, waiting or under way (between its steps).
    */
-  queue(id: string): void {
+  queue(id: string, opts: { again?: boolean } = {}): void {
+    if (opts.again) this.again.add(id);
+    else this.again.delete(id);
     this.launching.get(id)?.abort(new LaunchCancelled(id));
     const ctl = new AbortController();
     this.launching.set(id, ctl);
@@ -261,17 +268,44 @@ export class Launcher {
         return;
       }
       log.error(`launch of ${id} failed: ${(err as Error).message}`);
-      await this.teardown(id);
-      await volumes.released(id).catch(() => undefined);
       // The reason is the user's to read: a domain error says what to do; a host failure's detail (command lines,
       // paths) stays in the server's log.
       const reason = err instanceof CloudError || err instanceof UnsafeImageError ? err.message
-        : 'the host could not start the instance; launch it again, and if it fails again ask the operator (the server log has the detail)';
-      this.ctx.setState(id, 'terminated', {
-        stateReasonCode: 'Server.InternalError',
-        stateReasonMessage: `Server.InternalError: ${reason}`.slice(0, 500),
-      });
+        : `the host could not start the instance; ${this.again.has(id) ? 'start' : 'launch'} it again, and if it fails again ask the operator (the server log has the detail)`;
+      await this.failed(id, `Server.InternalError: ${reason}`);
     }
+  }
+
+  /** Whether the instance's launch under way is a launch again (its disk is the tenant's: see `again`). */
+  launchedAgain(id: string): boolean {
+    return this.again.has(id);
+  }
+
+  /**
+   * A launch that failed (its unit did not start, or never became ready): a first launch is undone and terminated; an
+   * instance launched again is stopped, keeping its disk and volumes, as a StartInstances that failed leaves it on EC2.
+   */
+  async failed(id: string, message: string): Promise<void> {
+    const { host, vms, plane, volumes } = this.ctx;
+    const reason = { stateReasonCode: 'Server.InternalError', stateReasonMessage: message.slice(0, 500) };
+    if (!this.again.delete(id)) {
+      await this.teardown(id);
+      await volumes.released(id).catch(() => undefined);
+      this.ctx.setState(id, 'terminated', reason);
+      return;
+    }
+    for (const name of [UNIT_PREFIX + id, ...vms.companions(id)]) {
+      await host.units.stop(name).catch((err) => log.warn(`stopping ${name}: ${(err as Error).message}`));
+    }
+    await plane.detach(id);
+    await volumes.disconnected(id).catch((err) => log.warn(`volumes of ${id}: ${(err as Error).message}`));
+    this.ctx.setState(id, 'stopped', { ...reason, stateTransitionReason: `Server error (${ec2Time(new Date())})` });
+    await plane.unpublish(id);
+  }
+
+  /** The instance is running (or gone): its launch is over. */
+  settled(id: string): void {
+    this.again.delete(id);
   }
 
   /** Where the host's runtime state (sockets) lives. */

@@ -6,6 +6,7 @@ import { capContainer } from '../../host/ucounts.js';
 import { isFinal, type UnitStatus } from '../../host/units/types.js';
 import { log } from '../../log.js';
 import { Slots } from '../../slots.js';
+import { placementTransaction } from '../hosts/placement.js';
 import { CloudError } from '../errors.js';
 import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
@@ -78,6 +79,7 @@ export class Lifecycle {
       }
       if (inst.runtime === 'container' && !isFinal(st.state)) await capContainer(host.units, id); // its own kernel budgets (ucounts.ts)
       if (st.state === 'active' && inst.state === 'pending') {
+        this.launcher.settled(id);
         this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
         // A container started again mounts its volumes again (NFS, inside it).
         if (inst.runtime === 'container' && volumes.forInstance(id).length) await volumes.remount(inst);
@@ -91,11 +93,7 @@ export class Lifecycle {
       }
       if (inst.state === 'pending') {
         logEnd(id, st);
-        await this.launcher.teardown(id);
-        this.ctx.setState(id, 'terminated', {
-          stateReasonCode: 'Server.InternalError',
-          stateReasonMessage: `Server.InternalError: the instance did not become ready (${describeEnd(st)})`,
-        });
+        await this.launcher.failed(id, `Server.InternalError: the instance did not become ready (${describeEnd(st)})`);
       } else if (inst.state === 'running') {
         await this.ended(inst, st);
       }
@@ -150,6 +148,7 @@ export class Lifecycle {
       // Its name and rules leave the VPC before it shows terminated: a client that then deletes the VPC (Terraform's
       // destroy) never races a DNS or firewall sync that would bring the VPC's router back.
       await this.ctx.plane.unpublish(id);
+      this.launcher.settled(id);
       this.ctx.setState(id, 'terminated', {});
     });
   }
@@ -215,14 +214,18 @@ export class Lifecycle {
         throw new CloudError('IncorrectInstanceState', `The instance '${r.id}' is not in a state from which it can be started.`);
       }
     }
-    this.launcher.checkRoomToStart(accountId, rows.filter((r) => r.state === 'stopped'));
-    return rows.map((r) => {
-      const previous = r.state as InstanceState;
-      if (previous !== 'stopped') return { instanceId: r.id, previous, current: previous };
-      this.ctx.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
-      this.launcher.queue(r.id);
-      return { instanceId: r.id, previous, current: 'pending' };
+    // The room checked and taken in one transaction holding the write lock: two servers never start into the last room.
+    const changes = placementTransaction(this.ctx.db, () => {
+      this.launcher.checkRoomToStart(accountId, rows.filter((r) => r.state === 'stopped'));
+      return rows.map((r): StateChange => {
+        const previous = r.state as InstanceState;
+        if (previous !== 'stopped') return { instanceId: r.id, previous, current: previous };
+        this.ctx.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
+        return { instanceId: r.id, previous, current: 'pending' };
+      });
     });
+    for (const c of changes) if (c.previous === 'stopped') this.launcher.queue(c.instanceId, { again: true });
+    return changes;
   }
 
   /** A VM a console opens (a fat lambda): started if it is stopped; resolves once it runs. */

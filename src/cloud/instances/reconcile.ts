@@ -21,6 +21,7 @@ import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { instances } from '../../db/schema.js';
 import { isFinal, type UnitStatus } from '../../host/units/types.js';
 import { log } from '../../log.js';
+import { launchedHere } from '../hosts/registry.js';
 import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -52,19 +53,19 @@ export class Reconciler {
    * starts whatever the database holds.
    */
   async reconcile(opts: ReconcileOptions = {}): Promise<ReconcileStats> {
-    const relaunch: string[] = [];
+    const relaunch: { id: string; again: boolean }[] = [];
     try {
       return await this.reconcileHost(opts, relaunch);
     } finally {
       // Unit events held since listen() go on; the launches follow once the caller says (they are pending already).
       this.lifecycle.reconcileDone();
       void (opts.launchesAfter ?? Promise.resolve()).catch(() => undefined).then(() => {
-        for (const id of relaunch) this.launcher.queue(id);
+        for (const { id, again } of relaunch) this.launcher.queue(id, { again });
       });
     }
   }
 
-  private async reconcileHost(opts: ReconcileOptions, relaunch: string[]): Promise<ReconcileStats> {
+  private async reconcileHost(opts: ReconcileOptions, relaunch: { id: string; again: boolean }[]): Promise<ReconcileStats> {
     const { db, host } = this.ctx;
     if (opts.rebooted) log.info('the host booted since the last start: its running instances are launched again');
     const stats = { relaunched: 0, ended: 0, orphans: 0, skipped: 0 };
@@ -76,7 +77,8 @@ export class Reconciler {
     };
     await Promise.all([...liveIds].map((id) => this.ctx.serial(id, async () => {
       try {
-        if (await this.reconcileOne(id, opts, stats)) relaunch.push(id);
+        const launch = await this.reconcileOne(id, opts, stats);
+        if (launch) relaunch.push({ id, again: launch === 'again' });
       } catch (err) {
         skip(`instance ${id}`, err);
       }
@@ -117,13 +119,14 @@ export class Reconciler {
 
   /**
    * One instance after a restart (under its lock): its record against its unit. Returns whether it is to be launched
-   * (again): it shows pending already, its unit of before forgotten (so no late event of that unit reads as the
-   * launch's failure).
+   * ('launch': a launch a restart interrupted; 'again': one that ran, whose disk is the tenant's): it shows pending
+   * already, its unit of before forgotten (so no late event of that unit reads as the launch's failure).
    */
-  private async reconcileOne(id: string, opts: ReconcileOptions, stats: { relaunched: number; ended: number }): Promise<boolean> {
+  private async reconcileOne(id: string, opts: ReconcileOptions, stats: { relaunched: number; ended: number }): Promise<'launch' | 'again' | undefined> {
     const { host } = this.ctx;
     const inst = this.ctx.row(id);
-    if (!inst) return false;
+    // A joined host's instances are its agent's to bring in line, not this server's.
+    if (!inst || !launchedHere(this.ctx.db, inst.hostId)) return undefined;
     const name = UNIT_PREFIX + id;
     const st = await host.units.status(name);
     const up = st && !isFinal(st.state);
@@ -134,7 +137,7 @@ export class Reconciler {
           // Interrupted mid-launch: every launch step is idempotent, so it is launched again.
           if (st) await host.units.remove(name);
           stats.relaunched++;
-          return true;
+          return 'launch';
         }
         break;
       case 'running':
@@ -146,7 +149,7 @@ export class Reconciler {
           if (st) await host.units.remove(name);
           this.ctx.setState(id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
           stats.relaunched++;
-          return true;
+          return 'again';
         }
         stats.ended++;
         // Missing in the same boot: collected after a clean end (module comment).
@@ -162,7 +165,7 @@ export class Reconciler {
         if (up) await host.units.stop(name);
         break;
     }
-    return false;
+    return undefined;
   }
 
   /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
