@@ -17,7 +17,7 @@ export { schema };
  */
 function immediateByDefault(db: Db): Db {
   const begin = db.transaction.bind(db);
-  db.transaction = ((fn, config) => begin(fn, { behavior: 'immediate', ...config })) as Db['transaction'];
+  db.transaction = (fn, config) => begin(fn, { behavior: 'immediate', ...config });
   return db;
 }
 

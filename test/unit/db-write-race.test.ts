@@ -32,7 +32,7 @@ function interleave(db: Db, when: RegExp, between: () => void): void {
       between();
     }
     return prepare(source);
-  }) as typeof client.prepare;
+  });
 }
 
 /** What a write on `db` gives right now without waiting for the lock: 'ok' or the error's code. */
