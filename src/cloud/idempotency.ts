@@ -69,8 +69,12 @@ export class ClientTokens {
     // Tokens only pile up as they are written: the expired ones go here (the created_at index finds them).
     this.sweep();
     const row = { accountId: req.accountId, operation: req.operation, token: req.token, requestHash: requestHash(req.params), resourceId, createdAt: Date.now() };
-    this.db.insert(clientTokens).values(row)
-      .onConflictDoUpdate({ target: [clientTokens.accountId, clientTokens.operation, clientTokens.token], set: row }).run();
+    // Only an expired row is replaced: a live one means the caller skipped prior() in its transaction (a bug, not a retry).
+    const written = this.db.insert(clientTokens).values(row).onConflictDoUpdate({
+      target: [clientTokens.accountId, clientTokens.operation, clientTokens.token], set: row,
+      setWhere: lt(clientTokens.createdAt, row.createdAt - this.ttlMs),
+    }).run();
+    if (written.changes !== 1) throw new Error(`client token of ${req.operation} recorded twice`);
   }
 
   /**

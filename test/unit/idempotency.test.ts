@@ -43,6 +43,13 @@ describe('client tokens', () => {
     expect(tokens.once(req({ token: undefined }), replay, make)).toBe('made vol-5');
   });
 
+  it('a live token is never written over (a caller that skipped prior() fails, the first answer stays)', () => {
+    const tokens = new ClientTokens(db);
+    tokens.record(req({ token: 'live' }), 'vol-first');
+    expect(() => tokens.record(req({ token: 'live' }), 'vol-second')).toThrow('recorded twice');
+    expect(tokens.prior(req({ token: 'live' }))).toBe('vol-first');
+  });
+
   it('a failed make remembers nothing', () => {
     const tokens = new ClientTokens(db);
     expect(() => tokens.once(req({ token: 'fails' }), String, () => { throw new Error('no room'); })).toThrow('no room');
