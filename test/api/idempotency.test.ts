@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, CreateNatGatewayCommand, CreateRouteTableCommand,
-  CreateSubnetCommand, CreateVolumeCommand, CreateVpcCommand, DescribeInstanceCreditSpecificationsCommand,
+  CreateSubnetCommand, CreateVolumeCommand, CreateVpcCommand, DescribeInstanceCreditSpecificationsCommand, DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, DescribeNatGatewaysCommand,
   DescribeRouteTablesCommand, DescribeVolumesCommand, ModifyInstanceCreditSpecificationCommand,
   ModifyLaunchTemplateCommand, RunInstancesCommand, type EC2Client,
@@ -41,7 +41,7 @@ async function errorCode(p: Promise<unknown>): Promise<string> {
 const answer = (r: object) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== '$metadata'));
 
 /** Each client's own resources an action needs (a VPC and subnet, a template with two versions, an instance). */
-interface Fixture { vpcId: string; subnetId: string; templateId: string; instanceId: string }
+interface Fixture { vpcId: string; subnetId: string; templateId: string; instanceId: string; imageId: string }
 
 let vpcs = 0;
 async function fixture(api: TestApi, ec2: EC2Client): Promise<Fixture> {
@@ -51,7 +51,7 @@ async function fixture(api: TestApi, ec2: EC2Client): Promise<Fixture> {
   const lt = (await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: `fixture-${n}`, LaunchTemplateData: { InstanceType: 't3.micro' } }))).LaunchTemplate!;
   await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: lt.LaunchTemplateId, LaunchTemplateData: { InstanceType: 't3.small' } }));
   const inst = (await ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SubnetId: sub.SubnetId }))).Instances![0]!;
-  return { vpcId: vpc.VpcId!, subnetId: sub.SubnetId!, templateId: lt.LaunchTemplateId!, instanceId: inst.InstanceId! };
+  return { vpcId: vpc.VpcId!, subnetId: sub.SubnetId!, templateId: lt.LaunchTemplateId!, instanceId: inst.InstanceId!, imageId: api.imageId };
 }
 
 interface Case {
@@ -71,6 +71,15 @@ interface Case {
 const tag = (type: 'volume' | 'natgateway' | 'route-table', v: number) => [{ ResourceType: type, Tags: [{ Key: 'v', Value: String(v) }] }];
 
 const cases: Case[] = [
+  {
+    action: 'RunInstances', max: 64, stateMoves: true,
+    send: (ec2, f, token, v = 0) => ec2.send(new RunInstancesCommand({
+      ImageId: f.imageId, InstanceType: v ? 't3.small' : 't3.micro', MinCount: 1, MaxCount: 1, SubnetId: f.subnetId, ClientToken: token,
+    })),
+    id: (r) => (r as { ReservationId: string }).ReservationId,
+    count: async (ec2, f) => (await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'subnet-id', Values: [f.subnetId] }] })))
+      .Reservations!.flatMap((r) => r.Instances!).length,
+  },
   {
     action: 'CreateVolume', max: 64,
     send: (ec2, _f, token, v = 0) => ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 + v, ClientToken: token, TagSpecifications: tag('volume', 0) })),
