@@ -11,6 +11,7 @@ import { launchTemplates, launchTemplateVersions, type LaunchTemplateData, type 
 import { instanceTypes } from './catalog.js';
 import { CloudError, invalidParam, missingParam } from './errors.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
+import { ClientTokens, type TokenRequest } from './idempotency.js';
 import { isId, newId } from './ids.js';
 import { pageOf } from './paging.js';
 import { checkMetadataOptions, decodeUserData } from './instances/params.js';
@@ -36,7 +37,8 @@ export interface TemplateRef {
 }
 
 export interface CreateTemplateParams {
-  clientToken?: string;
+  /** Its ClientToken (src/cloud/idempotency.ts; launch templates take up to TEMPLATE_TOKEN_MAX characters). */
+  request?: TokenRequest;
   name: string;
   description?: string;
   data: LaunchTemplateData;
@@ -107,13 +109,8 @@ function tagsOf(spec: LaunchTemplateData): Tag[] {
   return objs(spec.Tags).map((t) => ({ key: str(t.Key) ?? '', value: str(t.Value) ?? '' }));
 }
 
-/** ClientToken: at most 128 ASCII characters (AWS's constraint). */
-function checkToken(token: string | undefined): void {
-  if (token !== undefined && (token.length > 128 || !/^[\x20-\x7e]*$/.test(token))) throw invalidParam('ClientToken must be at most 128 ASCII characters');
-}
-
-const mismatch = (token: string) => new CloudError('IdempotentParameterMismatch',
-  `Arguments on this idempotent request are inconsistent with arguments used in previous request(s) with client token '${token}'.`);
+/** Launch templates' ClientToken: at most 128 ASCII characters (AWS's constraint; other actions take 64). */
+export const TEMPLATE_TOKEN_MAX = 128;
 
 function checkDescription(d: string | undefined): void {
   if (d !== undefined && d.length > DESCRIPTION_MAX) throw invalidParam(`VersionDescription is limited to ${DESCRIPTION_MAX} characters`);
@@ -207,25 +204,21 @@ export class LaunchTemplates {
 
   create(accountId: string, p: CreateTemplateParams, dryRun = false): { template: LaunchTemplate; version: LaunchTemplateVersion } {
     if (!NAME_RE.test(p.name)) throw malformedName();
-    checkToken(p.clientToken);
     checkDescription(p.description);
     checkData(p.data);
     validateTags(p.tags);
     if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-    if (p.clientToken) {
-      const prior = this.db.select().from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.clientToken, p.clientToken))).get();
-      if (prior) {
-        if (prior.name !== p.name) throw mismatch(p.clientToken);
-        return { template: prior, version: this.version(prior, '1') };
-      }
-    }
     const now = Date.now();
     const template: LaunchTemplate = {
       id: newId('lt'), accountId, name: p.name, defaultVersion: 1, latestVersion: 1, createdBy: this.createdBy(accountId), createdAt: now,
-      clientToken: p.clientToken ?? null,
+      clientToken: null,
     };
     const version = { templateId: template.id, version: 1, description: p.description ?? null, data: p.data, createdBy: template.createdBy, createdAt: now, clientToken: null };
-    this.db.transaction((tx) => {
+    const replay = (id: string) => {
+      const prior = this.get(accountId, { id });
+      return { template: prior, version: this.version(prior, '1') };
+    };
+    return new ClientTokens(this.db).once(p.request ?? { accountId, operation: 'CreateLaunchTemplate', token: undefined, params: [] }, replay, () => this.db.transaction((tx) => {
       if (tx.select({ id: launchTemplates.id }).from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.name, p.name))).get()) {
         throw new CloudError('InvalidLaunchTemplateName.AlreadyExistsException', `Launch template name already in use.`);
       }
@@ -236,25 +229,31 @@ export class LaunchTemplates {
       tx.insert(launchTemplates).values(template).run();
       tx.insert(launchTemplateVersions).values(version).run();
       if (p.tags.length) this.tags.put(accountId, [template.id], p.tags);
-    });
-    return { template, version: { ...version, templateName: template.name, isDefault: true } };
+      return { id: template.id, value: { template, version: { ...version, templateName: template.name, isDefault: true } } };
+    }));
   }
 
   /** CreateLaunchTemplateVersion: the source version's data (if named) with the request's members over it. */
-  createVersion(accountId: string, ref: TemplateRef, p: { clientToken?: string; sourceVersion?: string; description?: string; data: LaunchTemplateData }, dryRun = false): LaunchTemplateVersion {
+  createVersion(accountId: string, ref: TemplateRef, p: { request?: TokenRequest; sourceVersion?: string; description?: string; data: LaunchTemplateData }, dryRun = false): LaunchTemplateVersion {
     const t = this.get(accountId, ref);
-    checkToken(p.clientToken);
     checkDescription(p.description);
-    if (p.clientToken && !dryRun) {
-      const prior = this.db.select().from(launchTemplateVersions)
-        .where(and(eq(launchTemplateVersions.templateId, t.id), eq(launchTemplateVersions.clientToken, p.clientToken))).get();
-      if (prior) return { ...prior, templateName: t.name, isDefault: prior.version === t.defaultVersion };
+    const tokens = new ClientTokens(this.db);
+    const request = p.request ?? { accountId, operation: 'CreateLaunchTemplateVersion', token: undefined, params: [] };
+    /** The version a request made before: `lt-…:N`. */
+    const replay = (made: string) => {
+      const [id, n] = made.split(':');
+      const cur = this.get(accountId, { id });
+      return this.version(cur, n);
+    };
+    if (!dryRun) {
+      const prior = tokens.prior(request);
+      if (prior) return replay(prior);
     }
     const base = p.sourceVersion !== undefined ? this.version(t, p.sourceVersion).data : undefined;
     const data = base ? { ...base, ...p.data } : p.data;
     checkData(data);
     if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-    return this.db.transaction((tx) => {
+    return tokens.once(request, replay, () => this.db.transaction((tx) => {
       const cur = tx.select().from(launchTemplates).where(eq(launchTemplates.id, t.id)).get();
       if (!cur) throw new CloudError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${t.id}, does not exist.`);
       const count = tx.select({ n: sql<number>`count(*)` }).from(launchTemplateVersions).where(eq(launchTemplateVersions.templateId, t.id)).get()!.n;
@@ -263,12 +262,12 @@ export class LaunchTemplates {
       }
       const row = {
         templateId: t.id, version: cur.latestVersion + 1, description: p.description ?? null, data, createdBy: this.createdBy(accountId), createdAt: Date.now(),
-        clientToken: p.clientToken ?? null,
+        clientToken: null,
       };
       tx.insert(launchTemplateVersions).values(row).run();
       tx.update(launchTemplates).set({ latestVersion: row.version }).where(eq(launchTemplates.id, t.id)).run();
-      return { ...row, templateName: t.name, isDefault: false };
-    });
+      return { id: `${t.id}:${row.version}`, value: { ...row, templateName: t.name, isDefault: false } };
+    }));
   }
 
   /** ModifyLaunchTemplate: its default version (which must exist). */

@@ -15,6 +15,7 @@ import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
 import { CloudError, invalidParam, malformed, notFound, passDryRun } from './errors.js';
 import { hostFailure } from './errors/host.js';
+import { ClientTokens, type TokenRequest } from './idempotency.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
 import type { VpcSyncs } from './vpc-plane.js';
@@ -35,6 +36,8 @@ export interface CreateVolumeParams {
   iops?: number;
   throughput?: number;
   tags: Tag[];
+  /** Its ClientToken (src/cloud/idempotency.ts): made again, the same volume. */
+  request?: TokenRequest;
 }
 
 /** What a VM's QEMU is given for each attached volume. */
@@ -121,6 +124,10 @@ export class Volumes {
     }
     if (snap && size < snap.sizeGiB) throw invalidParam(`Volume of ${size}GiB is too small; minimum is ${snap.sizeGiB}GiB.`);
     passDryRun(dryRun);
+    const tokens = new ClientTokens(this.db);
+    const request = p.request;
+    const prior = request && tokens.prior(request);
+    if (prior) return this.get(accountId, prior);
     const id = newId('vol');
     await this.host.pool.createVolume(id, size, snap?.id);
     const row: Volume = {
@@ -129,11 +136,24 @@ export class Volumes {
       throughput: type === 'gp3' ? (p.throughput ?? 125) : null, snapshotId: snap?.id ?? null, state: 'available',
       instanceId: null, device: null, attachState: null, attachTime: null, deleteOnTermination: false, createdAt: Date.now(),
     };
-    this.db.transaction(() => {
-      this.db.insert(volumes).values(row).run();
-      if (p.tags.length) this.tags.put(accountId, [id], p.tags);
-    });
-    return row;
+    let made: string;
+    try {
+      // Another server may have made it for the same token while this one made its disk: theirs is the answer.
+      made = this.db.transaction(() => {
+        const raced = request && tokens.prior(request);
+        if (raced) return raced;
+        this.db.insert(volumes).values(row).run();
+        if (p.tags.length) this.tags.put(accountId, [id], p.tags);
+        if (request) tokens.record(request, id);
+        return id;
+      });
+    } catch (e) {
+      await this.host.pool.removeVolume(id);
+      throw e;
+    }
+    if (made === id) return row;
+    await this.host.pool.removeVolume(id);
+    return this.get(accountId, made);
   }
 
   async delete(accountId: string, id: string): Promise<void> {

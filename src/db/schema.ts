@@ -591,3 +591,20 @@ export const signingKeys = sqliteTable('signing_keys', {
   key: text('key').notNull(),
   createdAt: integer('created_at').notNull(),
 });
+
+/**
+ * EC2's ClientToken (src/cloud/idempotency.ts): a request made again with its token answers as the first did and makes
+ * nothing twice; with other parameters, IdempotentParameterMismatch. Written in the transaction that makes the
+ * resource, so two servers on one database agree; swept after TOKEN_TTL_MS.
+ */
+export const clientTokens = sqliteTable('client_tokens', {
+  accountId: text('account_id').notNull(),
+  /** The EC2 action ('CreateVolume', …): a token names one request of one action. */
+  operation: text('operation').notNull(),
+  token: text('token').notNull(),
+  /** sha256 of the request's parameters (all but the token and DryRun), hex. */
+  requestHash: text('request_hash').notNull(),
+  /** What the first request made or changed (vol-…, rtb-…, an instance id list …): the answer is built from it. */
+  resourceId: text('resource_id').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.operation, t.token] }), index('client_tokens_created').on(t.createdAt)]);

@@ -2,6 +2,7 @@
 import type { InstanceAttributes, MetadataOptions } from '../../db/schema.js';
 import type { InstanceType } from '../catalog.js';
 import { CloudError, invalidParam } from '../errors.js';
+import { checkClientToken } from '../idempotency.js';
 import type { RunParams } from './types.js';
 
 const USER_DATA_MAX = 16 * 1024;
@@ -64,9 +65,7 @@ export function checkRunCounts(p: RunParams): { imageId: string; minCount: numbe
   if (p.minCount === undefined) throw new CloudError('MissingParameter', 'The request must contain the parameter MinCount');
   if (!Number.isSafeInteger(p.minCount) || p.minCount < 1) throw invalidParam(`Value (${p.minCount}) for parameter minCount is invalid. Expected a value greater than or equal to 1.`);
   if (!Number.isSafeInteger(p.maxCount) || p.maxCount < p.minCount) throw invalidParam(`Value (${p.maxCount}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount.`);
-  if (p.clientToken !== undefined && (p.clientToken.length > 64 || !/^[\x20-\x7e]*$/.test(p.clientToken))) {
-    throw invalidParam('ClientToken must be at most 64 ASCII characters');
-  }
+  checkClientToken(p.clientToken);
   return { imageId: p.imageId, minCount: p.minCount, maxCount: p.maxCount };
 }
 

@@ -1,3 +1,14 @@
+CREATE TABLE `client_tokens` (
+	`account_id` text NOT NULL,
+	`operation` text NOT NULL,
+	`token` text NOT NULL,
+	`request_hash` text NOT NULL,
+	`resource_id` text NOT NULL,
+	`created_at` integer NOT NULL,
+	PRIMARY KEY(`account_id`, `operation`, `token`)
+);
+--> statement-breakpoint
+CREATE INDEX `client_tokens_created` ON `client_tokens` (`created_at`);--> statement-breakpoint
 CREATE TABLE `hosts` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,

@@ -44,6 +44,18 @@ export const addresses = pgTable('addresses', {
   index('addresses_instance').on(t.instanceId),
 ]);
 
+export const clientTokens = pgTable('client_tokens', {
+  accountId: text('account_id').$type<Of<typeof sqlite.clientTokens, 'accountId'>>().notNull(),
+  operation: text('operation').$type<Of<typeof sqlite.clientTokens, 'operation'>>().notNull(),
+  token: text('token').$type<Of<typeof sqlite.clientTokens, 'token'>>().notNull(),
+  requestHash: text('request_hash').$type<Of<typeof sqlite.clientTokens, 'requestHash'>>().notNull(),
+  resourceId: text('resource_id').$type<Of<typeof sqlite.clientTokens, 'resourceId'>>().notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.accountId, t.operation, t.token] }),
+  index('client_tokens_created').on(t.createdAt),
+]);
+
 export const functionAliases = pgTable('function_aliases', {
   accountId: text('account_id').$type<Of<typeof sqlite.functionAliases, 'accountId'>>().notNull(),
   functionName: text('function_name').$type<Of<typeof sqlite.functionAliases, 'functionName'>>().notNull(),

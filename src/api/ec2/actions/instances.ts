@@ -9,6 +9,7 @@ import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js'
 import type { Query } from '../query.js';
 import { groupNames, groupSet, instanceShape, stateShape, type GroupNames } from '../shapes.js';
 import { profileRef } from './iam-profiles.js';
+import { once, tokenRequest } from '../client-token.js';
 
 function runParams(q: Query): RunParams {
   const md = q.sub('MetadataOptions');
@@ -255,13 +256,19 @@ export const instanceActions: Actions = {
     dryRun: 'self',
     handler: (ctx) => {
       const specs = ctx.q.structs('InstanceCreditSpecification').map((s) => ({ id: s.req('InstanceId'), credits: s.req('CpuCredits') }));
+      const req = tokenRequest(ctx, 'ModifyInstanceCreditSpecification');
       for (const s of specs) {
         checkCpuCredits(s.credits);
         ctx.cloud.instances.get(ctx.accountId, s.id);
       }
       dryRunCheck(ctx);
-      for (const s of specs) ctx.cloud.instances.modifyAttributes(ctx.accountId, s.id, { cpuCredits: checkCpuCredits(s.credits) });
-      return { successfulInstanceCreditSpecificationSet: specs.map((s) => ({ instanceId: s.id })), unsuccessfulInstanceCreditSpecificationSet: [] };
+      // Made again with its token: the first answer, the credits not set again (another request may have changed them since).
+      const ids = once(ctx, req, () => {
+        for (const s of specs) ctx.cloud.instances.modifyAttributes(ctx.accountId, s.id, { cpuCredits: checkCpuCredits(s.credits) });
+        const done = specs.map((s) => s.id);
+        return { id: done.join(','), value: done };
+      }, (made) => made.split(','));
+      return { successfulInstanceCreditSpecificationSet: ids.map((instanceId) => ({ instanceId })), unsuccessfulInstanceCreditSpecificationSet: [] };
     },
   },
 

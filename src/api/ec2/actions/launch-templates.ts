@@ -1,6 +1,7 @@
 /** EC2 launch template actions: parse the Query, call the domain (src/cloud/launch-templates.ts), shape the answer. */
 import { invalidParam } from '../../../cloud/errors.js';
-import type { LaunchTemplate, LaunchTemplateVersion, TemplateRef } from '../../../cloud/launch-templates.js';
+import { TEMPLATE_TOKEN_MAX, type LaunchTemplate, type LaunchTemplateVersion, type TemplateRef } from '../../../cloud/launch-templates.js';
+import { once, tokenRequest } from '../client-token.js';
 import type { Actions, Ctx } from '../context.js';
 import type { Query } from '../query.js';
 import { tagSet } from '../shapes.js';
@@ -49,7 +50,7 @@ export const launchTemplateActions: Actions = {
     handler: (ctx) => {
       const q = ctx.q;
       const { template } = ctx.cloud.instances.templates.create(ctx.accountId, {
-        clientToken: q.str('ClientToken') || undefined,
+        request: tokenRequest(ctx, 'CreateLaunchTemplate', TEMPLATE_TOKEN_MAX),
         name: q.req('LaunchTemplateName'),
         description: q.str('VersionDescription'),
         data: readTemplateData(q),
@@ -64,7 +65,7 @@ export const launchTemplateActions: Actions = {
     handler: (ctx) => {
       const q = ctx.q;
       const v = ctx.cloud.instances.templates.createVersion(ctx.accountId, ref(q), {
-        clientToken: q.str('ClientToken') || undefined,
+        request: tokenRequest(ctx, 'CreateLaunchTemplateVersion', TEMPLATE_TOKEN_MAX),
         sourceVersion: q.str('SourceVersion') || undefined,
         description: q.str('VersionDescription'),
         data: readTemplateData(q),
@@ -76,7 +77,12 @@ export const launchTemplateActions: Actions = {
   ModifyLaunchTemplate: {
     dryRun: 'self',
     handler: (ctx) => {
-      const t = ctx.cloud.instances.templates.setDefault(ctx.accountId, ref(ctx.q), ctx.q.str('SetDefaultVersion') || undefined, ctx.dryRun);
+      const templates = ctx.cloud.instances.templates;
+      const req = tokenRequest(ctx, 'ModifyLaunchTemplate', TEMPLATE_TOKEN_MAX);
+      const t = once(ctx, req, () => {
+        const changed = templates.setDefault(ctx.accountId, ref(ctx.q), ctx.q.str('SetDefaultVersion') || undefined, ctx.dryRun);
+        return { id: changed.id, value: changed };
+      }, (id) => templates.get(ctx.accountId, { id }));
       return { launchTemplate: templateShape(ctx, t) };
     },
   },

@@ -8,6 +8,7 @@ import type { Tag } from '../../../cloud/tags.js';
 import { dryRunCheck, tagOnCreate, type Actions, type Ctx } from '../context.js';
 import { tagSet } from '../shapes.js';
 import { syncEdges } from './addresses.js';
+import { once, tokenRequest } from '../client-token.js';
 
 function natShape(ctx: Ctx, n: NatGateway, tags: Tag[] | undefined) {
   const eip = n.allocationId ? ctx.cloud.network.addresses.list(ctx.accountId).find((a) => a.allocationId === n.allocationId) : undefined;
@@ -31,14 +32,19 @@ export const natGatewayActions: Actions = {
         throw new CloudError('InvalidParameterValue', 'This cloud gives a NAT gateway one address: omit the secondary addresses');
       }
       if (ctx.q.str('PrivateIpAddress') !== undefined) throw new CloudError('InvalidParameterValue', 'This cloud picks the NAT gateway\'s private address: omit PrivateIpAddress');
+      const req = tokenRequest(ctx, 'CreateNatGateway');
       dryRunCheck(ctx);
-      const n = ctx.cloud.network.natGateways.create(ctx.accountId, subnetId, { allocationId: ctx.q.str('AllocationId'), connectivityType: ctx.q.str('ConnectivityType') });
-      tagOnCreate(ctx, n.id);
+      const nats = ctx.cloud.network.natGateways;
+      const n = once(ctx, req, () => {
+        const made = nats.create(ctx.accountId, subnetId, { allocationId: ctx.q.str('AllocationId'), connectivityType: ctx.q.str('ConnectivityType') });
+        tagOnCreate(ctx, made.id);
+        return { id: made.id, value: made };
+      }, (id) => nats.get(ctx.accountId, id));
       const shape = natShape(ctx, n, ctx.cloud.tags.of([n.id]).get(n.id));
       await syncEdges(ctx, [n.vpcId]);
       // Without VPC networking on the host there is no router to wait for (else the edge sync settled it).
       if (!ctx.cloud.plane.enabled) ctx.cloud.network.natGateways.settle(n.id);
-      return { clientToken: ctx.q.str('ClientToken'), natGateway: shape };
+      return { clientToken: req.token, natGateway: shape };
     },
   },
 

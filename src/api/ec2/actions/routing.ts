@@ -6,6 +6,7 @@ import { internetGatewayFields, networkAclFields, networkInterfaceFields, networ
 import type { RouteTarget } from '../../../cloud/route-tables.js';
 import { dryRunCheck, tagOnCreate, type Action, type Actions, type Ctx } from '../context.js';
 import { syncEdges } from './addresses.js';
+import { once, tokenRequest } from '../client-token.js';
 import { groupNames, networkInterfaceShape, tagSet } from '../shapes.js';
 
 function igwShape(g: InternetGateway, tags: Tag[] | undefined) {
@@ -85,11 +86,16 @@ export const routingActions: Actions = {
     dryRun: 'self',
     handler: (ctx) => {
       const vpcId = ctx.q.req('VpcId');
+      const req = tokenRequest(ctx, 'CreateRouteTable');
       dryRunCheck(ctx);
       ctx.cloud.network.vpc(ctx.accountId, vpcId);
-      const t = ctx.cloud.network.routing.create(ctx.accountId, vpcId);
-      tagOnCreate(ctx, t.id);
-      return { routeTable: routeTableShape(t, ctx.cloud.tags.of([t.id]).get(t.id)), clientToken: ctx.q.str('ClientToken') };
+      const routing = ctx.cloud.network.routing;
+      const t = once(ctx, req, () => {
+        const made = routing.create(ctx.accountId, vpcId);
+        tagOnCreate(ctx, made.id);
+        return { id: made.id, value: made };
+      }, (id) => routing.table(ctx.accountId, id));
+      return { routeTable: routeTableShape(t, ctx.cloud.tags.of([t.id]).get(t.id)), clientToken: req.token };
     },
   },
 

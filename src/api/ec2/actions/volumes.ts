@@ -3,6 +3,7 @@ import { dataView, ownersAdmit, rootViews, snapshotFields, volumeFields, type Vo
 import type { Snapshot } from '../../../cloud/volumes.js';
 import type { Actions, Ctx } from '../context.js';
 import { tagSet } from '../shapes.js';
+import { tokenRequest } from '../client-token.js';
 
 const attachmentShape = (id: string, a: NonNullable<VolumeView['attachment']>, state = a.state) => ({
   volumeId: id, instanceId: a.instanceId, device: a.device, status: state, attachTime: new Date(a.time), deleteOnTermination: a.deleteOnTermination,
@@ -40,9 +41,10 @@ export const volumeActions: Actions = {
   CreateVolume: {
     dryRun: 'self',
     handler: async (ctx) => {
+      const request = tokenRequest(ctx, 'CreateVolume');
       const v = await ctx.cloud.volumes.create(ctx.accountId, {
         availabilityZone: ctx.q.str('AvailabilityZone'), size: ctx.q.int('Size'), snapshotId: ctx.q.str('SnapshotId'),
-        volumeType: ctx.q.str('VolumeType'), iops: ctx.q.int('Iops'), throughput: ctx.q.int('Throughput'), tags: volumeTags(ctx, 'volume'),
+        volumeType: ctx.q.str('VolumeType'), iops: ctx.q.int('Iops'), throughput: ctx.q.int('Throughput'), tags: volumeTags(ctx, 'volume'), request,
       }, ctx.dryRun);
       const { attachmentSet: _a, ...shape } = volumeShape(ctx, dataView(v));
       return shape;

@@ -27,6 +27,16 @@ CREATE TABLE "addresses" (
 	"created_at" bigint NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "client_tokens" (
+	"account_id" text NOT NULL,
+	"operation" text NOT NULL,
+	"token" text NOT NULL,
+	"request_hash" text NOT NULL,
+	"resource_id" text NOT NULL,
+	"created_at" bigint NOT NULL,
+	CONSTRAINT "client_tokens_account_id_operation_token_pk" PRIMARY KEY("account_id","operation","token")
+);
+--> statement-breakpoint
 CREATE TABLE "function_aliases" (
 	"account_id" text NOT NULL,
 	"function_name" text NOT NULL,
@@ -459,6 +469,7 @@ CREATE INDEX "access_keys_user" ON "access_keys" USING btree ("account_id","user
 CREATE UNIQUE INDEX "addresses_public_ip" ON "addresses" USING btree ("public_ip");--> statement-breakpoint
 CREATE INDEX "addresses_account" ON "addresses" USING btree ("account_id");--> statement-breakpoint
 CREATE INDEX "addresses_instance" ON "addresses" USING btree ("instance_id");--> statement-breakpoint
+CREATE INDEX "client_tokens_created" ON "client_tokens" USING btree ("created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "function_aliases_url" ON "function_aliases" USING btree ("url_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "functions_url" ON "functions" USING btree ("url_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "hosts_name" ON "hosts" USING btree ("name");--> statement-breakpoint
