@@ -268,9 +268,8 @@ describe('two servers writing at once (transactions read what they decide on und
     expect([await disks(a), await disks(b)]).toEqual([before[0]! + 1, before[1]]);
   });
 
-  // Expected failure: Policies.createVersion (src/cloud/iam/policies.ts) reads the policy's next version number before
-  // its transaction; the other server's version committed in between takes that number, and this one's insert fails.
-  it.fails('CreatePolicyVersion on both: versions one after the other (policies.ts reads nextVersion outside its transaction)', () => {
+  // Policies.createVersion reads the policy's next version number inside its (write-locked) transaction.
+  it('CreatePolicyVersion on both: versions one after the other', () => {
     const doc = (s: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*', Sid: s }] });
     const p = a.cloud.iam.policies.create(account, { name: 'both-at-once', path: '/', document: doc('one') });
     let onB = '';

@@ -213,16 +213,17 @@ export class FunctionCatalog {
   /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */
   publish(accountId: string, ref: string, description: string): FunctionView {
     const { name } = this.records.names.parse(accountId, ref);
-    const r = this.records.row(accountId, name);
-    const { version: _v, arn: _a, name: _n, accountId: _acc, lastModified: _l, ...config } = this.records.latest(r);
-    const last = r.lastVersion ? this.records.get(accountId, name, String(r.lastVersion)) : undefined;
-    if (last && last.revision === config.revision && JSON.stringify({ ...last, description: '' }) === JSON.stringify({ ...last, ...config, description: '' })) return last;
-    const version = r.lastVersion + 1;
-    this.db.transaction((tx) => {
+    // Read and numbered in one transaction (it holds the write lock): two servers publishing at once get two numbers.
+    return this.db.transaction((tx) => {
+      const r = this.records.row(accountId, name);
+      const { version: _v, arn: _a, name: _n, accountId: _acc, lastModified: _l, ...config } = this.records.latest(r);
+      const last = r.lastVersion ? this.records.get(accountId, name, String(r.lastVersion)) : undefined;
+      if (last && last.revision === config.revision && JSON.stringify({ ...last, description: '' }) === JSON.stringify({ ...last, ...config, description: '' })) return last;
+      const version = r.lastVersion + 1;
       tx.insert(functionVersions).values({ accountId, name, version, config: { ...config, description: description || config.description }, createdAt: Date.now() }).run();
       tx.update(functions).set({ lastVersion: version }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+      return this.records.get(accountId, name, String(version));
     });
-    return this.records.get(accountId, name, String(version));
   }
 
   /** DeleteFunction (a version, with a qualifier): resolves to the name of the function deleted. */

@@ -163,11 +163,13 @@ export class Policies {
 
   /** CreatePolicyVersion: the next number (never reused), at most 5 versions kept. */
   createVersion(accountId: string, arn: string, document: string, setAsDefault: boolean): PolicyVersionView {
-    const row = this.ownRow(accountId, arn);
+    this.ownRow(accountId, arn);
     checkManagedDocument(document);
     const now = Date.now();
-    const versionId = `v${row.nextVersion}`;
-    this.db.transaction((tx) => {
+    // The counter read in the transaction (it holds the write lock): another server's version in between is counted.
+    const versionId = this.db.transaction((tx) => {
+      const row = this.ownRow(accountId, arn);
+      const versionId = `v${row.nextVersion}`;
       const n = tx.select({ v: iamPolicyVersions.versionId }).from(iamPolicyVersions).where(versionsOf(accountId, row.name)).all().length;
       if (n >= MAX_POLICY_VERSIONS) {
         throw new CloudError('LimitExceeded', `A managed policy can have up to ${MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version.`);
@@ -175,6 +177,7 @@ export class Policies {
       tx.insert(iamPolicyVersions).values({ accountId, policyName: row.name, versionId, document, createdAt: now }).run();
       tx.update(iamPolicies).set({ nextVersion: row.nextVersion + 1, updatedAt: now, ...(setAsDefault ? { defaultVersion: versionId } : {}) })
         .where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, row.name))).run();
+      return versionId;
     });
     this.changed();
     return { versionId, document, isDefault: setAsDefault, createdAt: new Date(now) };
