@@ -201,6 +201,27 @@ describe('a supervisor that died', () => {
   });
 });
 
+describe('a supervisor recorded without its start', () => {
+  it('is not taken for whatever holds its pid now: the unit failed, the stranger is neither signalled nor killed', async () => {
+    const m = manager('unticked', true);
+    await m.init();
+    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const dir = join(base, 'unticked', 'units', 'pcloud-t-unticked');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(sleeper('pcloud-t-unticked', '4242.6')));
+    try {
+      // A record of the last boot whose supervisor's start could not be read: its pid alone is anyone's by now.
+      writeFileSync(join(dir, 'state.json'), JSON.stringify({ name: 'pcloud-t-unticked', state: 'active', supervisorPid: stranger.pid }));
+      const st = await m.status('pcloud-t-unticked');
+      expect([st?.state, st?.result]).toEqual(['failed', 'supervisor-died']);
+      await m.stop('pcloud-t-unticked');
+      expect(alive(stranger.pid)).toBe(true);
+    } finally {
+      stranger.kill('SIGKILL');
+    }
+  });
+});
+
 describe('stop and remove, whatever the moment', () => {
   it('a unit stopped right after start never leaves a process, many times over', async () => {
     const m = manager('a');
