@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { execa } from 'execa';
 import { log } from '../log.js';
@@ -109,17 +109,16 @@ export async function output(file: string, args: readonly string[], opts: RunOpt
   return (await run(file, args, opts)).stdout;
 }
 
-/** Where Debian's packages put programs: searched after PATH (a server started with a short PATH still finds them). */
+/** Where Debian's packages put programs (and an operator's own, /usr/local): every program pcloud runs is in one. */
 const BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 /**
- * Where an installed program is (an executable file of that name on PATH or in Debian's program dirs), or undefined.
- * No shell: the name is a file name, refused if it is anything else.
+ * Where an installed program is (an executable file of that name in those dirs), or undefined. No shell: the name is
+ * a file name, refused if it is anything else.
  */
 export async function which(program: string): Promise<string | undefined> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(program)) throw new Error('not a program name');
-  const dirs = new Set([...(process.env.PATH ?? '').split(':').filter((d) => isAbsolute(d)), ...BIN_DIRS]);
-  for (const dir of dirs) {
+  for (const dir of BIN_DIRS) {
     const file = join(dir, program);
     const found = await stat(file).then((s) => s.isFile(), () => false) && await access(file, constants.X_OK).then(() => true, () => false);
     if (found) return file;
