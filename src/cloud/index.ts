@@ -191,7 +191,7 @@ export class Cloud {
       }
     };
     // This machine's row first: whether it booted since the last start decides what reconcile makes of ended units.
-    const { rebooted } = await this.hosts.registerLocal();
+    const { host: local, rebooted } = await this.hosts.registerLocal();
     // The instances it launches again (all that ran, after a reboot) wait for the VPC plane's sweep below: it removes
     // host links of routers it did not list, which a launch making its VPC's router meanwhile would lose. Each launch
     // makes its router (and uplink) anew if the boot took it.
@@ -199,7 +199,7 @@ export class Cloud {
     let planeSwept!: () => void;
     const launchesAfter = new Promise<void>((resolve) => { planeSwept = resolve; });
     try {
-      await step('instances', () => this.instances.reconcile({ rebooted, launchesAfter }));
+      await step('instances', () => this.instances.reconcile({ rebooted, launchesAfter, hostId: local.id }));
       await step('images', async () => ({ partialImages: await this.images.reconcile() }));
       if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
       if (this.plane.enabled) await step('networks', () => this.plane.reconcile());

@@ -10,11 +10,12 @@
  * Keys never change once made (a server keeps what it read). Rotation, later: rows named `PURPOSE@N`, signing with the
  * newest and checking with every one younger than the longest token's life.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { signingKeys } from '../db/schema.js';
+import { log } from '../log.js';
 
 /**
  * The purposes keys are kept for (row names), and the files under keys/ each was kept in before. The instance
@@ -63,6 +64,16 @@ export class SigningKeys {
     if (!this.legacyDir) return undefined;
     const paths = LEGACY_FILES[purpose].map((f) => join(this.legacyDir!, f));
     if (!paths.every((p) => existsSync(p))) return undefined;
+    // Only a file of pcloud's own as it made them (0600, this user's): a link, or a file another user wrote or could
+    // have written, is no key to sign every account's tokens with.
+    const bad = paths.find((p) => {
+      const st = lstatSync(p);
+      return !st.isFile() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0;
+    });
+    if (bad) {
+      log.warn(`signing keys: ${purpose}'s old key file is not pcloud's own (a link, another user's, or writable by others): a new key is made`);
+      return undefined;
+    }
     const parts = paths.map((p) => readFileSync(p));
     if (parts.some((b) => b.length === 0)) return undefined;
     return purpose === 'imds-identity' ? Buffer.from(JSON.stringify({ key: parts[0]!.toString(), cert: parts[1]!.toString() })) : parts[0];

@@ -3,6 +3,9 @@
  * command is logged (PCLOUD_LOG=debug) and tests can record what a driver did.
  */
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { execa } from 'execa';
 import { log } from '../log.js';
@@ -106,10 +109,21 @@ export async function output(file: string, args: readonly string[], opts: RunOpt
   return (await run(file, args, opts)).stdout;
 }
 
-/** Whether a program is on PATH. */
+/** Where Debian's packages put programs (and an operator's own, /usr/local): every program pcloud runs is in one. */
+const BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/**
+ * Where an installed program is (an executable file of that name in those dirs), or undefined. No shell: the name is
+ * a file name, refused if it is anything else.
+ */
 export async function which(program: string): Promise<string | undefined> {
-  const res = await run('sh', ['-c', `command -v ${program}`], { reject: false });
-  return res.exitCode === 0 ? res.stdout.trim() : undefined;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(program)) throw new Error('not a program name');
+  for (const dir of BIN_DIRS) {
+    const file = join(dir, program);
+    const found = await stat(file).then((s) => s.isFile(), () => false) && await access(file, constants.X_OK).then(() => true, () => false);
+    if (found) return file;
+  }
+  return undefined;
 }
 
 /**

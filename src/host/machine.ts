@@ -4,20 +4,12 @@
  */
 import { access, constants, readFile } from 'node:fs/promises';
 import { availableParallelism, hostname, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { which } from './exec.js';
 import type { HostMachine, MachineCapacity } from './index.js';
 import { startTicks } from './units/proc.js';
 
-/** Where Debian's packages put the programs the runtimes need. */
-const BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-
-/** Whether an executable of this name is installed. */
-async function onPath(name: string): Promise<boolean> {
-  for (const dir of BIN_DIRS) {
-    if (await access(join(dir, name), constants.X_OK).then(() => true, () => false)) return true;
-  }
-  return false;
-}
+/** Whether a program is installed. */
+const onPath = async (name: string) => (await which(name)) !== undefined;
 
 /** Where a boot's facts are read (tests give their own). */
 export interface BootSources {

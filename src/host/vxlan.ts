@@ -26,8 +26,10 @@
  * The underlay: VXLAN carries no proof of its sender, and a device takes a packet of its VNI from anywhere. In the
  * host's namespace (where the devices' socket is) a table of its own (`inet pcloud_vxlan`) takes a packet for one of
  * this host's VNIs only from that VNI's peer hosts (a set of address . VNI), and no instance's traffic forwarded by the
- * host (from its router's uplink, NAT) goes to the VXLAN port at all: an instance cannot forge another VPC's
- * packets from its host's address. (An instance's own public address is no peer's.)
+ * host (from its router's uplink, NAT) goes to the VXLAN port at all, nor does any unprivileged process of the host
+ * (a Lambda handler, in the host's network namespace) send to it: neither an instance nor a function can forge
+ * another VPC's packets from its host's address. (An instance's own public address is no peer's.) A machine that can
+ * spoof a peer host's address on the underlay still can: VXLAN has no authentication; the underlay must be trusted.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -209,6 +211,12 @@ export function hostFilterText(vniValue: number, peers: string[] | undefined, ha
     `add chain ${t} forward { type filter hook forward priority filter - 1; policy accept; }`,
     `flush chain ${t} forward`,
     `add rule ${t} forward iifname "pu*" udp dport ${VXLAN_PORT} drop`,
+    // Nor from a process of the host's own other than root's: a Lambda handler runs in the host's network namespace
+    // as an unprivileged user, and would send from this host's underlay address, the one its peers take VNIs from.
+    // The kernel's tunnel sends with no user-space socket (or one in a router's namespace): no skuid, no match.
+    `add chain ${t} output { type filter hook output priority filter - 1; policy accept; }`,
+    `flush chain ${t} output`,
+    `add rule ${t} output udp dport ${VXLAN_PORT} meta skuid != 0 drop`,
   ];
   const stale = had.filter((h) => !peers?.includes(h));
   if (stale.length) lines.push(`delete element ${t} peers { ${stale.map((h) => `${unicast(h)} . ${v}`).join(', ')} }`);

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
-import { alive } from '../../src/host/units/proc.js';
+import { alive, startTicks } from '../../src/host/units/proc.js';
 import { restartDelayMs } from '../../src/host/units/restart.js';
 import { PortInUseError, portFree } from '../../src/host/ports.js';
 import { isFinal, type UnitSpec, type UnitStatus } from '../../src/host/units/types.js';
@@ -195,6 +195,62 @@ describe('a supervisor that died', () => {
         expect([st?.state, st?.result]).toEqual(['failed', 'supervisor-died']);
         expect(alive(stranger.pid)).toBe(true);
       }
+    } finally {
+      stranger.kill('SIGKILL');
+    }
+  });
+});
+
+describe('a supervisor recorded without its start', () => {
+  it('is not taken for whatever holds its pid now: the unit failed, the stranger is neither signalled nor killed', async () => {
+    const m = manager('unticked', true);
+    await m.init();
+    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const dir = join(base, 'unticked', 'units', 'pcloud-t-unticked');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(sleeper('pcloud-t-unticked', '4242.6')));
+    try {
+      // A record of the last boot whose supervisor's start could not be read: its pid alone is anyone's by now.
+      writeFileSync(join(dir, 'state.json'), JSON.stringify({ name: 'pcloud-t-unticked', state: 'active', supervisorPid: stranger.pid }));
+      const st = await m.status('pcloud-t-unticked');
+      expect([st?.state, st?.result]).toEqual(['failed', 'supervisor-died']);
+      await m.stop('pcloud-t-unticked');
+      expect(alive(stranger.pid)).toBe(true);
+    } finally {
+      stranger.kill('SIGKILL');
+    }
+  });
+});
+
+describe('records of the last boot', () => {
+  it("name no process once the host booted again: one holding a supervisor's pid and start ticks by chance is left alone", async () => {
+    const runDir = join(base, 'lastboot');
+    let boot = 'boot-a';
+    const make = async () => {
+      const m = new DirectUnitManager(runDir, { revive: true, bootId: async () => boot });
+      managers.push(m);
+      await m.init();
+      return m;
+    };
+    const before = await make();
+    // Ticks count from the kernel's boot: a process of the new boot may start at the same tick with the same pid.
+    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const ticks = startTicks(stranger.pid!);
+    const dir = join(runDir, 'units', 'pcloud-t-booted');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(sleeper('pcloud-t-booted', '4242.7')));
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({
+      name: 'pcloud-t-booted', state: 'active', supervisorPid: stranger.pid, supervisorTicks: ticks, mainPid: stranger.pid, mainTicks: ticks,
+    }));
+    try {
+      // In its own boot, the record is all anyone can go by.
+      expect((await before.status('pcloud-t-booted'))?.state).toBe('active');
+      boot = 'boot-b';
+      const after = await make();
+      const st = await after.status('pcloud-t-booted');
+      expect([st?.state, st?.result]).toEqual(['failed', 'supervisor-died']);
+      await after.stop('pcloud-t-booted');
+      expect(alive(stranger.pid)).toBe(true);
     } finally {
       stranger.kill('SIGKILL');
     }

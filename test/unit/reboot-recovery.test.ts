@@ -213,3 +213,20 @@ describe('a restart in the same boot', () => {
     expect(cloud.instances.row(ended.id)).toMatchObject({ state: 'stopped', stateReasonCode: 'Server.InternalError' });
   });
 });
+
+describe('another host\'s instances', () => {
+  it('are not this host\'s to bring back or to end: a reboot or a restart here leaves them as the database has them', async () => {
+    const { fake, linux, launch, restart, cloud: current } = await setup();
+    const mine = await launch(linux, 't3.micro');
+    const theirs = await launch(linux, 't3.micro');
+    // Placed on another host (several servers on one database): its unit is there, not here.
+    current().db.$client.prepare('UPDATE instances SET host_id = ? WHERE id = ?').run('h-0123456789abcdef0', theirs.id);
+    let cloud = await restart({ reboot: false, whileDown: () => fake.units.units.delete(UNIT_PREFIX + theirs.id) });
+    await cloud.instances.idle();
+    expect(state(cloud, theirs.id)).toBe('running');
+    cloud = await restart({ reboot: true });
+    await waitFor('this host\'s own running again', () => state(cloud, mine.id) === 'running');
+    expect(state(cloud, theirs.id)).toBe('running');
+    expect(fake.units.started.map((s) => s.name)).toEqual([UNIT_PREFIX + mine.id]);
+  });
+});

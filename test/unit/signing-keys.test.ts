@@ -3,7 +3,7 @@
  * starting at once agree, and a key an older pcloud kept in a file under keys/ is taken over rather than replaced.
  */
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -105,6 +105,27 @@ describe('signing keys', () => {
     writeFileSync(join(keysDir, 'console-token.key'), '');
     expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made')).toString()).toBe('made');
     expect(() => new SigningKeys(connect(tempDir())).get('console-token', () => Buffer.alloc(0))).toThrow(/empty/);
+  });
+});
+
+describe('an old key file', () => {
+  it('is taken over only if pcloud could have made it: not a link, nor a file others may write', () => {
+    const keysDir = join(tempDir(), 'keys');
+    mkdirSync(keysDir);
+    const file = join(keysDir, 'console-token.key');
+    writeFileSync(file, 'planted');
+    chmodSync(file, 0o666);
+    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made')).toString()).toBe('made');
+    chmodSync(file, 0o620);
+    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made')).toString()).toBe('made');
+    rmSync(file);
+    const elsewhere = join(tempDir(), 'somebody-elses');
+    writeFileSync(elsewhere, 'linked', { mode: 0o600 });
+    symlinkSync(elsewhere, file);
+    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made')).toString()).toBe('made');
+    rmSync(file);
+    writeFileSync(file, 'own', { mode: 0o600 });
+    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', never).toString()).toBe('own');
   });
 });
 

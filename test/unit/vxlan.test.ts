@@ -170,7 +170,9 @@ describe('the host\'s underlay filter', () => {
     expect(lines).toContain('add rule inet pcloud_vxlan input udp dport 4789 @th,96,24 @vnis ip saddr . @th,96,24 != @peers drop');
     expect(lines).toContain('add rule inet pcloud_vxlan forward iifname "pu*" udp dport 4789 drop');
     // Rules are replaced (flushed, added), never appended twice; the table and sets only made if missing.
-    expect(lines.filter((l) => l.startsWith('flush chain'))).toHaveLength(2);
+    expect(lines.filter((l) => l.startsWith('flush chain'))).toHaveLength(3);
+    // No unprivileged process of the host (a Lambda handler) sends to a peer's VXLAN port (vxlan-underlay.test.ts).
+    expect(lines).toContain('add rule inet pcloud_vxlan output udp dport 4789 meta skuid != 0 drop');
     expect(lines.filter((l) => /^(create|table|delete table)/.test(l))).toEqual([]);
     expect(lines).toContain('delete element inet pcloud_vxlan peers { 192.168.50.9 . 101 }');
     expect(lines).toContain('add element inet pcloud_vxlan vnis { 101 }');

@@ -17,7 +17,7 @@
  *     disappearance the same way).
  *   - any other end (failed, inactive): ended by its guest or its program, per its shutdown behaviour.
  */
-import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { instances } from '../../db/schema.js';
 import { isFinal, type UnitStatus } from '../../host/units/types.js';
 import { log } from '../../log.js';
@@ -39,6 +39,12 @@ export interface ReconcileOptions {
    * under way would race. Without it, at once.
    */
   launchesAfter?: Promise<unknown>;
+  /**
+   * This host's id (hosts/registry.ts): instances placed on another host (several servers on one database) are that
+   * host's to bring back or to end, never this one's (their units are not here: read as ended, they would be stopped
+   * under the host running them). Instances with no host are the embedded cloud's one host's: this one's.
+   */
+  hostId?: string;
 }
 
 /** A unit status that says its host lost the unit (its supervisor killed), not that its guest ended it. */
@@ -71,11 +77,14 @@ export class Reconciler {
     const stats = { relaunched: 0, ended: 0, orphans: 0, skipped: 0 };
     // Ids first (plain columns): a record whose other columns cannot be read is skipped on its own.
     const liveIds = new Set(db.select({ id: instances.id }).from(instances).where(ne(instances.state, 'terminated')).all().map((r) => r.id));
+    // The instances this host runs (the others' disks and units are still not orphans here: liveIds).
+    const here = opts.hostId === undefined ? liveIds : new Set(db.select({ id: instances.id }).from(instances)
+      .where(and(ne(instances.state, 'terminated'), or(isNull(instances.hostId), eq(instances.hostId, opts.hostId)))).all().map((r) => r.id));
     const skip = (what: string, err: unknown) => {
       stats.skipped++;
       log.error(`reconcile: ${what} skipped: ${(err as Error).message}`);
     };
-    await Promise.all([...liveIds].map((id) => this.ctx.serial(id, async () => {
+    await Promise.all([...here].map((id) => this.ctx.serial(id, async () => {
       try {
         const launch = await this.reconcileOne(id, opts, stats);
         if (launch) relaunch.push({ id, again: launch === 'again' });

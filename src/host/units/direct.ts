@@ -29,6 +29,7 @@ import { directSpec, type SandboxBox } from './direct-spec.js';
 import { passwdFiles } from '../sandbox.js';
 import { seccompProgram } from '../sandbox-seccomp.js';
 import { SandboxUsers } from '../sandbox-users.js';
+import { LocalMachine } from '../machine.js';
 
 interface StoredStatus extends UnitStatus {
   supervisorPid?: number;
@@ -71,26 +72,57 @@ export class DirectUnitManager implements UnitManager {
   private readonly consoleLogBytes: number;
   /** The users sandboxed units run as, one each (systemd's DynamicUser=). */
   private readonly users: SandboxUsers;
+  /** The boot this host is in (machine.ts): records of another boot name no process. */
+  private readonly bootId: () => Promise<string>;
 
   /**
    * revive: start again units whose supervisor died (only the server that holds the data dir does).
    * consoleLogBytes: the bound of each of a unit's two console files (console-log.ts; 1 MiB unless said).
    * dataDir: whose units these are, in the host-wide record of sandbox users (runDir's parent unless said).
    * sandboxUidDir: where that record is (sandbox-users.ts' default unless said).
+   * bootId: the boot the host is in (machine.ts' unless said).
    */
-  constructor(runDir: string, opts: { revive?: boolean; consoleLogBytes?: number; dataDir?: string; sandboxUidDir?: string } = {}) {
+  constructor(
+    runDir: string,
+    opts: { revive?: boolean; consoleLogBytes?: number; dataDir?: string; sandboxUidDir?: string; bootId?: () => Promise<string> } = {},
+  ) {
     this.root = resolve(runDir, 'units');
     this.revive = opts.revive ?? false;
+    this.bootId = opts.bootId ?? (() => new LocalMachine().bootId());
     this.consoleLogBytes = opts.consoleLogBytes ?? DEFAULT_CONSOLE_LOG_BYTES;
     this.users = new SandboxUsers(opts.dataDir ?? dirname(resolve(runDir)), opts.sandboxUidDir);
   }
 
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
+    if (this.revive) await this.forgetLastBoot();
     for (const name of await readdir(this.root)) this.watchUnit(name);
     // inotify is the fast path; a slow poll catches a supervisor that died without writing its last state.
     this.poller = setInterval(() => void this.pollAll(), 2000);
     this.poller.unref();
+  }
+
+  /**
+   * Once the host booted again (the holder of the data dir tells at its start): the records of the last boot's units
+   * name no process any more. A pid and its start ticks (counted from the kernel's boot) may both be a new boot's
+   * process's by chance, which would then pass for the unit's supervisor (the unit shown active, its stop signalling
+   * that process): they are forgotten, so those units read as their supervisors' death, and nothing is signalled.
+   */
+  private async forgetLastBoot(): Promise<void> {
+    const file = `${this.root}.boot`;
+    const now = await this.bootId();
+    const before = (await readFile(file, 'utf8').catch(() => '')).trim();
+    if (before && before !== now) {
+      for (const name of await readdir(this.root)) {
+        await rm(join(this.dir(name), 'supervisor.pid'), { force: true });
+        const st = await this.read(name);
+        if (!st || isFinal(st.state)) continue;
+        const { supervisorPid: _p, supervisorTicks: _t, mainPid: _m, mainTicks: _mt, ...rest } = st;
+        await writeFile(join(this.dir(name), 'state.json.tmp'), JSON.stringify(rest));
+        await rename(join(this.dir(name), 'state.json.tmp'), join(this.dir(name), 'state.json'));
+      }
+    }
+    if (before !== now) await writeFile(file, `${now}\n`);
   }
 
   private dir(name: string): string {

@@ -27,9 +27,13 @@ export function startTicks(pid: number): number | undefined {
   }
 }
 
-/** Whether pid is still the process that started at `ticks` (not a dead one's reused pid). */
+/**
+ * Whether pid is still the process that started at `ticks` (not a dead one's reused pid). A pid recorded without its
+ * start (it could not be read: the process had ended already) is no process of ours any more: whatever holds that pid
+ * now (after a reboot, anything) is never signalled for it.
+ */
 export function sameProcess(pid: number | undefined, ticks: number | undefined): boolean {
-  return alive(pid) && (ticks === undefined || startTicks(pid!) === ticks);
+  return ticks !== undefined && alive(pid) && startTicks(pid!) === ticks;
 }
 
 /**
