@@ -21,7 +21,6 @@ import { and, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { instances } from '../../db/schema.js';
 import { isFinal, type UnitStatus } from '../../host/units/types.js';
 import { log } from '../../log.js';
-import { launchedHere } from '../hosts/registry.js';
 import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -134,8 +133,7 @@ export class Reconciler {
   private async reconcileOne(id: string, opts: ReconcileOptions, stats: { relaunched: number; ended: number }): Promise<'launch' | 'again' | undefined> {
     const { host } = this.ctx;
     const inst = this.ctx.row(id);
-    // A joined host's instances are its agent's to bring in line, not this server's.
-    if (!inst || !launchedHere(this.ctx.db, inst.hostId)) return undefined;
+    if (!inst) return undefined;
     const name = UNIT_PREFIX + id;
     const st = await host.units.status(name);
     const up = st && !isFinal(st.state);
