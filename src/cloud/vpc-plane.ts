@@ -183,6 +183,14 @@ export class VpcPlane implements VpcSyncs {
     return { local, device: this.host.config.underlayDevice, hostId };
   }
 
+  /** The private addresses of the VPC's live instances on other hosts (none without an underlay). */
+  private remoteIps(vpcId: string): Set<string> {
+    if (!this.underlay()) return new Set();
+    const rows = this.db.select({ ip: instances.privateIp, hostId: instances.hostId }).from(instances)
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).all();
+    return new Set(rows.filter((r) => !this.isLocal(r.hostId)).map((r) => r.ip));
+  }
+
   /** Whether the instance row (its host id) runs on this host: null is the embedded cloud's one host, this one. */
   private isLocal(hostId: string | null): boolean {
     if (hostId === null) return true;
@@ -199,15 +207,17 @@ export class VpcPlane implements VpcSyncs {
     const apply = async () => {
       if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
       const ext = this.config.external;
-      const maps = this.publicIps.mappings(vpcId);
+      // Public addresses, NFS and route targets are each instance's own host's: NAT leaves by the local host.
+      const remote = this.remoteIps(vpcId);
+      const maps = this.publicIps.mappings(vpcId).filter((m) => !remote.has(m.privateIp));
       const vpc = this.db.select({ cidr: vpcs.cidr, accountId: vpcs.accountId }).from(vpcs).where(eq(vpcs.id, vpcId)).get();
-      const nfsClients = this.nfsClients(vpcId);
+      const nfsClients = this.nfsClients(vpcId).filter((c) => !remote.has(c.ip));
       const settling = this.network.natGateways.settling(vpcId);
       const edge = {
         internet: this.network.hasInternet(vpcId),
         nfs: nfsClients.length ? { clients: nfsClients, port: this.host.nfs.port } : undefined,
         external: ext && vpc ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr: vpc.cidr, maps } : undefined,
-        routing: vpc ? this.routing(vpc.accountId, vpcId, vpc.cidr, maps) : undefined,
+        routing: vpc ? this.routing(vpc.accountId, vpcId, vpc.cidr, maps, remote) : undefined,
       };
       await this.host.network.setEdge(vpcId, edge);
       // The router serves them now (or no longer): pending NAT gateways become available, deleting ones deleted.
@@ -220,11 +230,11 @@ export class VpcPlane implements VpcSyncs {
    * The VPC's route tables as the router applies them: for each table, the subnets using it, those of their instances
    * with a public address, and its routes (the local one aside) with what each target is on the host now.
    */
-  private routing(accountId: string, vpcId: string, vpcCidr: string, maps: PublicMapping[]): Routing {
+  private routing(accountId: string, vpcId: string, vpcCidr: string, maps: PublicMapping[], remote: Set<string>): Routing {
     const { tables, bySubnet } = this.network.routing.tableOfSubnets(accountId, vpcId);
     const subs = this.db.select({ id: subnets.id, cidr: subnets.cidr }).from(subnets).where(eq(subnets.vpcId, vpcId)).all();
     const live = this.db.select({ id: instances.id, ip: instances.privateIp, subnetId: instances.subnetId }).from(instances)
-      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all();
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all().filter((i) => !remote.has(i.ip));
     const nats = new Map(this.network.natGateways.live(vpcId).map((n) => [n.id, n]));
     const eips = new Map(this.db.select({ id: addresses.allocationId, ip: addresses.publicIp }).from(addresses).where(eq(addresses.accountId, accountId)).all().map((a) => [a.id, a.ip]));
     const publicIps = new Set(maps.map((m) => m.privateIp));
@@ -241,6 +251,7 @@ export class VpcPlane implements VpcSyncs {
         return { destination, via: 'nat', publicIp };
       }
       const target = live.find((i) => i.id === r.instanceId);
+      // An instance on another host is no target here yet (the overlay carries only its own address): a blackhole.
       return target ? { destination, via: 'instance', ip: target.ip, port: portName(target.id) } : { destination, via: 'blackhole' };
     };
     return {

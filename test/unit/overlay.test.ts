@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { CloudConfig } from '../../src/cloud/config.js';
 import { Cloud } from '../../src/cloud/index.js';
 import { newId } from '../../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
@@ -27,11 +28,11 @@ afterEach(async () => {
 });
 
 /** A server on the fake host with an image; `underlay`: this host's underlay address (unset: none). */
-async function setup(underlay?: string) {
+async function setup(underlay?: string, config: Partial<CloudConfig> = {}) {
   const fake = await fakeHost();
   if (underlay) Object.assign(fake.host, { config: { ...fake.host.config, underlayAddress: underlay, underlayDevice: 'ul0' } });
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-overlay-'));
-  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
+  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000, ...config } });
   open.add(cloud);
   // What the lead wires in Cloud (the registry's local row); its address is null until the registry records the underlay.
   cloud.plane.localHost = () => cloud.hosts.local();
@@ -127,6 +128,17 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
     placeRemote(first.id, me.id, '172.31.0.210');
     await cloud.plane.syncOverlay(first.vpcId);
     expect(joins(first.vpcId).at(-1)!.peers).toEqual([]);
+  });
+
+  it("another host's instances get no public address, NFS or route target on this host's router", async () => {
+    const external = { parent: 'eth9', cidr: '198.51.100.0/24', pool: ['198.51.100.10', '198.51.100.20'] as [string, string] };
+    const { cloud, fake, launch, addHost, placeRemote } = await setup(LOCAL, { external });
+    const first = await launch();
+    const remote = placeRemote(first.id, addHost('10.9.0.2'), '172.31.0.201');
+    cloud.db.update(instances).set({ publicIp: '198.51.100.15' }).where(eq(instances.id, remote)).run();
+    cloud.db.update(instances).set({ publicIp: '198.51.100.16' }).where(eq(instances.id, first.id)).run();
+    await cloud.plane.syncEdge(first.vpcId);
+    expect(fake.network.edges.get(first.vpcId)!.external!.maps).toEqual([{ publicIp: '198.51.100.16', privateIp: first.privateIp }]);
   });
 
   it('without an underlay nothing is joined or left (one host, as before)', async () => {
