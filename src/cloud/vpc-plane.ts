@@ -17,6 +17,7 @@ import { addresses, hosts, instances, subnets, volumes, vpcs } from '../db/schem
 import type { Host, Overlay, OverlayPeer } from '../host/index.js';
 import { nfsClientAddress, portName, type FlowRule, type NfsClient } from '../host/network.js';
 import type { HostRoute, Routing } from '../host/routing.js';
+import { unicast } from '../host/vxlan.js';
 import { log } from '../log.js';
 import { KeyedQueue } from '../serial.js';
 import type { CloudConfig } from './config.js';
@@ -34,6 +35,16 @@ export type PlaneInstance = Pick<Instance, 'id' | 'accountId' | 'vpcId' | 'subne
 
 /** States in which an instance holds its address on its host's router (its VPC's overlay carries it). */
 const LIVE = ['pending', 'running', 'stopping'];
+
+/** Whether a host's address (from the database) can be a VXLAN peer's. */
+function usable(address: string): boolean {
+  try {
+    unicast(address);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** This host as the hosts table has it (the registry's local row). */
 export interface LocalHost {
@@ -159,14 +170,21 @@ export class VpcPlane implements VpcSyncs {
     if (!me) return undefined;
     const rows = this.db.select({ ip: instances.privateIp, hostId: instances.hostId, address: hosts.address, hostState: hosts.state }).from(instances)
       .leftJoin(hosts, eq(hosts.id, instances.hostId))
-      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).orderBy(asc(instances.privateIp)).all();
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).orderBy(asc(instances.privateIp), asc(instances.id)).all();
     const local = (r: (typeof rows)[number]) => r.hostId === null || r.hostId === me.hostId || r.address === me.local;
     if (!rows.some(local)) return 'leave';
     const vni = vniOf(this.db, vpcId);
     if (vni === undefined) return 'leave'; // deleted meanwhile
     const peers = new Map<string, OverlayPeer>();
+    // An address held here, or already on another host (a row left behind), is carried once: the first kept.
+    const seen = new Set(rows.filter(local).map((r) => r.ip));
     for (const r of rows) {
-      if (local(r) || r.hostState !== 'available' || !r.address) continue;
+      if (local(r) || r.hostState !== 'available' || !r.address || seen.has(r.ip)) continue;
+      if (!usable(r.address)) {
+        log.warn(`overlay of ${vpcId}: a host's address is not a unicast IPv4 address: its instances are left out`);
+        continue;
+      }
+      seen.add(r.ip);
       const peer = peers.get(r.address) ?? { host: r.address, instances: [] };
       peer.instances.push({ ip: r.ip });
       peers.set(r.address, peer);

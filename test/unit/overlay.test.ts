@@ -141,6 +141,21 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
     expect(fake.network.edges.get(first.vpcId)!.external!.maps).toEqual([{ publicIp: '198.51.100.16', privateIp: first.privateIp }]);
   });
 
+  it('a host address that is no unicast IPv4 address, or an address listed twice, is left out, not the join', async () => {
+    const { cloud, launch, addHost, placeRemote, joins } = await setup(LOCAL);
+    const first = await launch();
+    for (const bad of ['10.9.0.9; reboot', '127.0.0.1', '224.0.0.5', '10.9.0.9\nfdb add', 'a'.repeat(100_000), '']) placeRemote(first.id, addHost(bad), '172.31.0.220');
+    const good = addHost('10.9.0.2');
+    placeRemote(first.id, good, '172.31.0.221');
+    placeRemote(first.id, good, first.privateIp); // a stale row holding a local instance's address
+    placeRemote(first.id, addHost('10.9.0.3'), '172.31.0.221');
+    await cloud.plane.syncOverlay(first.vpcId);
+    const peers = joins(first.vpcId).at(-1)!.peers;
+    expect(peers).toHaveLength(1);
+    expect(['10.9.0.2', '10.9.0.3']).toContain(peers[0]!.host);
+    expect(peers[0]!.instances).toEqual([{ ip: '172.31.0.221' }]);
+  });
+
   it('without an underlay nothing is joined or left (one host, as before)', async () => {
     const { cloud, fake, launch, addHost, placeRemote } = await setup();
     const first = await launch();
