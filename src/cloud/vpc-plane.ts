@@ -168,18 +168,15 @@ export class VpcPlane implements VpcSyncs {
   overlay(vpcId: string): Overlay | 'leave' | undefined {
     const me = this.underlay();
     if (!me) return undefined;
-    const rows = this.db.select({ ip: instances.privateIp, hostId: instances.hostId, address: hosts.address, hostState: hosts.state }).from(instances)
-      .leftJoin(hosts, eq(hosts.id, instances.hostId))
-      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).orderBy(asc(instances.privateIp), asc(instances.id)).all();
-    const local = (r: (typeof rows)[number]) => r.hostId === null || r.hostId === me.hostId || r.address === me.local;
-    if (!rows.some(local)) return 'leave';
+    const rows = this.placed(vpcId, me);
+    if (!rows.some((r) => !r.remote)) return 'leave';
     const vni = vniOf(this.db, vpcId);
     if (vni === undefined) return 'leave'; // deleted meanwhile
     const peers = new Map<string, OverlayPeer>();
     // An address held here, or already on another host (a row left behind), is carried once: the first kept.
-    const seen = new Set(rows.filter(local).map((r) => r.ip));
+    const seen = new Set(rows.filter((r) => !r.remote).map((r) => r.ip));
     for (const r of rows) {
-      if (local(r) || r.hostState !== 'available' || !r.address || seen.has(r.ip)) continue;
+      if (!r.remote || r.hostState !== 'available' || !r.address || seen.has(r.ip)) continue;
       if (!usable(r.address)) {
         log.warn(`overlay of ${vpcId}: a host's address is not a unicast IPv4 address: its instances are left out`);
         continue;
@@ -201,19 +198,27 @@ export class VpcPlane implements VpcSyncs {
     return { local, device: this.host.config.underlayDevice, hostId };
   }
 
-  /** The private addresses of the VPC's live instances on other hosts (none without an underlay). */
-  private remoteIps(vpcId: string): Set<string> {
-    if (!this.underlay()) return new Set();
-    const rows = this.db.select({ ip: instances.privateIp, hostId: instances.hostId }).from(instances)
-      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).all();
-    return new Set(rows.filter((r) => !this.isLocal(r.hostId)).map((r) => r.ip));
+  /**
+   * The VPC's live instances with their hosts, each marked remote or not. Local: no host (the embedded cloud's), this
+   * host's id or underlay address; and while this host's row is not known (localHost unset, no row with its address),
+   * a host with no address (that is this one, before the registry records its address). Every other one is remote.
+   */
+  private placed(vpcId: string, me: { local: string; hostId?: string }) {
+    return this.db.select({ id: instances.id, ip: instances.privateIp, hostId: instances.hostId, address: hosts.address, hostState: hosts.state }).from(instances)
+      .leftJoin(hosts, eq(hosts.id, instances.hostId))
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).orderBy(asc(instances.privateIp), asc(instances.id)).all()
+      .map((r) => ({
+        ...r, remote: r.hostId !== null && r.hostId !== me.hostId && r.address !== me.local && (me.hostId !== undefined || r.address !== null),
+      }));
   }
 
-  /** Whether the instance row (its host id) runs on this host: null is the embedded cloud's one host, this one. */
-  private isLocal(hostId: string | null): boolean {
-    if (hostId === null) return true;
+  /** The VPC's live instances on other hosts: their ids, and their addresses no local instance holds (none without an underlay). */
+  private remote(vpcId: string): { ids: Set<string>; ips: Set<string> } {
     const me = this.underlay();
-    return me === undefined || hostId === me.hostId;
+    const rows = me ? this.placed(vpcId, me) : [];
+    const here = new Set(rows.filter((r) => !r.remote).map((r) => r.ip));
+    const away = rows.filter((r) => r.remote);
+    return { ids: new Set(away.map((r) => r.id)), ips: new Set(away.map((r) => r.ip).filter((ip) => !here.has(ip))) };
   }
 
   /**
@@ -226,7 +231,7 @@ export class VpcPlane implements VpcSyncs {
       if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
       const ext = this.config.external;
       // Public addresses, NFS and route targets are each instance's own host's: NAT leaves by the local host.
-      const remote = this.remoteIps(vpcId);
+      const remote = this.remote(vpcId).ips;
       const maps = this.publicIps.mappings(vpcId).filter((m) => !remote.has(m.privateIp));
       const vpc = this.db.select({ cidr: vpcs.cidr, accountId: vpcs.accountId }).from(vpcs).where(eq(vpcs.id, vpcId)).get();
       const nfsClients = this.nfsClients(vpcId).filter((c) => !remote.has(c.ip));
@@ -299,7 +304,8 @@ export class VpcPlane implements VpcSyncs {
         .filter((r) => r.isEgress === egress && inst.securityGroupIds.includes(r.groupId))
         .map((r) => ({ protocol: r.protocol, fromPort: r.fromPort ?? undefined, toPort: r.toPort ?? undefined, cidrs: r.cidr ? [r.cidr] : members(r.refGroupId!) }));
       // Members are every host's; the ports are this host's instances' only (the others' hosts enforce theirs).
-      await this.host.network.applyFirewall(vpcId, rows.filter((r) => this.isLocal(r.hostId)).map((r) => ({
+      const remote = this.remote(vpcId).ids;
+      await this.host.network.applyFirewall(vpcId, rows.filter((r) => !remote.has(r.id)).map((r) => ({
         instanceId: r.id, ingress: flows(r, false), egress: flows(r, true), ip: r.privateIp, hopLimit: r.attributes.metadataOptions.httpPutResponseHopLimit,
         sourceDestCheck: r.attributes.sourceDestCheck,
       })));

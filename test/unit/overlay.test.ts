@@ -28,14 +28,14 @@ afterEach(async () => {
 });
 
 /** A server on the fake host with an image; `underlay`: this host's underlay address (unset: none). */
-async function setup(underlay?: string, config: Partial<CloudConfig> = {}) {
+async function setup(underlay?: string, config: Partial<CloudConfig> = {}, wired = true) {
   const fake = await fakeHost();
   if (underlay) Object.assign(fake.host, { config: { ...fake.host.config, underlayAddress: underlay, underlayDevice: 'ul0' } });
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-overlay-'));
   const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000, ...config } });
   open.add(cloud);
   // What the lead wires in Cloud (the registry's local row); its address is null until the registry records the underlay.
-  cloud.plane.localHost = () => cloud.hosts.local();
+  if (wired) cloud.plane.localHost = () => cloud.hosts.local();
   await cloud.start();
   const ami = newId('ami');
   cloud.db.insert(images).values({
@@ -154,6 +154,22 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
     expect(peers).toHaveLength(1);
     expect(['10.9.0.2', '10.9.0.3']).toContain(peers[0]!.host);
     expect(peers[0]!.instances).toEqual([{ ip: '172.31.0.221' }]);
+  });
+
+  it('not told its host row, the plane takes instances placed on the addressless row (this host) as local', async () => {
+    const { cloud, fake, launch, addHost, placeRemote, joins } = await setup(LOCAL, {}, false);
+    const first = await launch();
+    const me = cloud.hosts.local()!;
+    expect(me.address).toBeNull();
+    // As placement writes them: every instance on this host's row.
+    cloud.db.update(instances).set({ hostId: me.id }).where(eq(instances.id, first.id)).run();
+    placeRemote(first.id, addHost('10.9.0.2'), '172.31.0.201');
+    const second = await launch();
+    cloud.db.update(instances).set({ hostId: me.id }).where(eq(instances.id, second.id)).run();
+    await cloud.plane.syncOverlay(first.vpcId);
+    await cloud.plane.syncFirewall(ACCOUNT, first.vpcId);
+    expect(joins(first.vpcId).at(-1)).toMatchObject({ local: LOCAL, peers: [{ host: '10.9.0.2', instances: [{ ip: '172.31.0.201' }] }] });
+    expect(fake.network.firewalls.get(first.vpcId)!.map((p) => p.instanceId).sort()).toEqual([first.id, second.id].sort());
   });
 
   it('without an underlay nothing is joined or left (one host, as before)', async () => {
