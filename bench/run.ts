@@ -4,7 +4,9 @@
  *   launch, units, network, describe, lambda   the earlier figures (units includes launch; see each module);
  *   container, fleet, fleet-large, dense, microvm   issue 14's targets, each against its baseline in the same run;
  *   targets   all five of those, then the verdicts; verdicts   only the verdicts, from the results files there are;
- *   iam   IAM policy evaluation per request against the root baseline (in-process, CPU only).
+ *   iam   IAM policy evaluation per request against the root baseline (in-process, CPU only);
+ *   vxlan   instance to instance in one VPC, same host vs across two systemd test hosts over VXLAN (boots the pair of
+ *           test/host/vxlan-nodes.ts: PCLOUD_NODE_DIR seeded; BENCH_VXLAN_REQUESTS, 200).
  * After any of the five, bench/results/targets.json is written again from every result file (each with its date).
  * With no part: every part. Sizes: BENCH_RUNS (7), BENCH_FLEET (20), BENCH_FLEET_LARGE (100), BENCH_DENSE (200),
  * BENCH_VM_RUNS (3), BENCH_SETTLE_MS (5000: a boot's settling before its memory is read), BENCH_IDLE_MS (10000),
@@ -26,7 +28,7 @@ import { verdicts } from './targets.js';
 import { table, writeResult } from './lib.js';
 
 const TARGET_PARTS = ['container', 'fleet', 'fleet-large', 'dense', 'microvm'] as const;
-const ALL = ['units', 'network', 'describe', ...TARGET_PARTS, 'lambda', 'iam'];
+const ALL = ['units', 'network', 'describe', ...TARGET_PARTS, 'lambda', 'iam', 'vxlan'];
 const KNOWN = new Set([...ALL, 'launch', 'targets', 'verdicts']);
 const asked = process.argv.slice(2).length ? process.argv.slice(2) : (process.env.BENCH_PARTS ?? '').split(/\s+/).filter(Boolean);
 for (const a of asked) if (!KNOWN.has(a)) throw new Error(`unknown part ${a}: one of ${[...KNOWN].join(', ')}`);
@@ -160,6 +162,20 @@ if (want('lambda')) {
   }
   console.log(table(rows));
   console.log('written to', writeResult('lambda', r));
+}
+
+if (want('vxlan')) {
+  // Loaded only when asked: it boots the test hosts (test/host), which no other part needs.
+  const { benchVxlan } = await import('./vxlan.js');
+  const r = await benchVxlan({ requests: Number(process.env.BENCH_VXLAN_REQUESTS ?? 200) });
+  console.log('\n(l) Instance to instance in one VPC, same host vs across hosts over VXLAN (ms)');
+  console.log(table([
+    ['', 'HTTP p50', 'HTTP p95', 'ping avg'],
+    ['same host', r.sameHost.httpP50, r.sameHost.httpP95, r.sameHost.pingAvg],
+    ['across hosts', r.crossHost.httpP50, r.crossHost.httpP95, r.crossHost.pingAvg],
+    ['across / same', r.ratioHttpP50, '', r.ratioPing],
+  ]));
+  console.log('written to', writeResult('vxlan', r));
 }
 
 if (want('verdicts') || TARGET_PARTS.some(want)) {

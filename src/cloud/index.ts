@@ -88,6 +88,8 @@ export class Cloud {
     this.vms = new Vms(host, config, this.images);
     const publicIps = new PublicIps(db, config);
     this.plane = new VpcPlane(db, host, config, this.network, this.tags, publicIps);
+    // Which instances are this host's: the registry's row for it (an embedded cloud's host has no underlay address).
+    this.plane.localHost = () => this.hosts.local();
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
     this.instances = new Instances({
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,

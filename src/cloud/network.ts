@@ -16,6 +16,7 @@ import { intToIp, ipToInt, parseCidr, subBlock } from './ip.js';
 import { NatGateways } from './nat-gateways.js';
 import { PublicIps } from './public-ips.js';
 import { derivedId, RouteTables } from './route-tables.js';
+import { freeVni } from './vnis.js';
 export type { RouteTable } from './route-tables.js';
 
 export type Vpc = typeof vpcs.$inferSelect;
@@ -60,7 +61,10 @@ export class Network {
       let vpc = tx.select().from(vpcs).where(and(eq(vpcs.accountId, accountId), eq(vpcs.isDefault, true))).get();
       const now = Date.now();
       if (!vpc) {
-        vpc = { id: newId('vpc'), accountId, cidr: this.config.defaultVpcCidr, isDefault: true, createdAt: now, dnsSupport: true, dnsHostnames: true, addressUsageMetrics: false };
+        vpc = {
+          id: newId('vpc'), accountId, cidr: this.config.defaultVpcCidr, isDefault: true, createdAt: now, dnsSupport: true, dnsHostnames: true,
+          addressUsageMetrics: false, vni: freeVni(tx),
+        };
         tx.insert(vpcs).values(vpc).run();
         const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: now };
         tx.insert(securityGroups).values(g).run();
@@ -288,10 +292,12 @@ export class Network {
     this.ensureDefaults(accountId);
     const vpc: Vpc = {
       id: newId('vpc'), accountId, cidr: normalize(cidr), isDefault: false, createdAt: Date.now(), dnsSupport: true, dnsHostnames: false, addressUsageMetrics: false,
+      vni: null,
     };
     this.db.transaction((tx) => {
       const held = tx.select({ n: sql<number>`count(*)` }).from(vpcs).where(eq(vpcs.accountId, accountId)).get()?.n ?? 0;
       if (held >= this.config.limits.vpcs) throw new CloudError('VpcLimitExceeded', `The maximum number of VPCs has been reached (${this.config.limits.vpcs}, the default VPC included): delete one you no longer need, or ask the operator to raise PCLOUD_LIMIT_VPCS.`);
+      vpc.vni = freeVni(tx);
       tx.insert(vpcs).values(vpc).run();
       // Every VPC comes with its own default security group, as on AWS.
       const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: vpc.createdAt };

@@ -3,13 +3,21 @@
  * namespace or a VM's tap, each a routed /32 on the VPC's router); security group rules, internet gateways, Name tags
  * and NFS volumes change what the router enforces and publishes; a deleted VPC's router goes. Each sync computes from the database when it runs, one at a time per
  * VPC, so the last one applied always reflects the latest instances, rules and tags.
+ *
+ * Across hosts (issue 17): where this host has an underlay (PCLOUD_UNDERLAY_ADDRESS, recorded as its hosts.address),
+ * the router of a VPC with live instances here joins the VPC's routers on the other hosts holding live instances of it
+ * (syncOverlay: the VPC's VNI, those hosts' addresses and their instances' private IPs), and leaves once none is left
+ * here. It is synced on this server's own launches, stops and terminations and at reconcile; a change made on another
+ * host reaches this one only when this host's agent is told (PostgreSQL NOTIFY, not yet). Security group membership
+ * and DNS names are the VPC's, every host's instances counted; the rules applied are this host's instances' only.
  */
 import { and, asc, eq, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { addresses, instances, subnets, volumes, vpcs } from '../db/schema.js';
-import type { Host } from '../host/index.js';
+import { addresses, hosts, instances, subnets, volumes, vpcs } from '../db/schema.js';
+import type { Host, Overlay, OverlayPeer } from '../host/index.js';
 import { nfsClientAddress, portName, type FlowRule, type NfsClient } from '../host/network.js';
 import type { HostRoute, Routing } from '../host/routing.js';
+import { unicast } from '../host/vxlan.js';
 import { log } from '../log.js';
 import { KeyedQueue } from '../serial.js';
 import type { CloudConfig } from './config.js';
@@ -19,10 +27,30 @@ import type { Network } from './network.js';
 import type { PublicIps, PublicMapping } from './public-ips.js';
 import type { Route } from './route-tables.js';
 import type { Tags } from './tags.js';
+import { vniOf } from './vnis.js';
 
 
 /** What attaching needs to know of an instance. */
 export type PlaneInstance = Pick<Instance, 'id' | 'accountId' | 'vpcId' | 'subnetId' | 'privateIp' | 'macAddress' | 'runtime'>;
+
+/** States in which an instance holds its address on its host's router (its VPC's overlay carries it). */
+const LIVE = ['pending', 'running', 'stopping'];
+
+/** Whether a host's address (from the database) can be a VXLAN peer's. */
+function usable(address: string): boolean {
+  try {
+    unicast(address);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** This host as the hosts table has it (the registry's local row). */
+export interface LocalHost {
+  id: string;
+  address: string | null;
+}
 
 /** What the plane is asked to keep in line: the syncs other parts of the cloud call when what they change reaches the host. */
 export interface VpcSyncs {
@@ -34,6 +62,12 @@ export interface VpcSyncs {
 export class VpcPlane implements VpcSyncs {
   private readonly firewalls = new KeyedQueue((vpcId, err) => log.warn(`firewall of ${vpcId}: ${err.message}`));
   private readonly edges = new KeyedQueue((vpcId, err) => log.warn(`edge of ${vpcId}: ${err.message}`));
+  private readonly overlays = new KeyedQueue((vpcId, err) => log.warn(`overlay of ${vpcId}: ${err.message}`));
+  /**
+   * This host's row in the hosts table (the Cloud sets it to the registry's `local()`); unset: the host is the row
+   * whose address is PCLOUD_UNDERLAY_ADDRESS, if any.
+   */
+  localHost: () => LocalHost | undefined = () => undefined;
 
   constructor(
     private readonly db: Db,
@@ -64,6 +98,7 @@ export class VpcPlane implements VpcSyncs {
     ];
     await this.host.network.ensureVpc(inst.vpcId, addresses);
     await this.syncEdge(inst.vpcId);
+    await this.syncOverlay(inst.vpcId);
     const subnet = subnets.find((s) => s.id === inst.subnetId)!;
     const [path] = await Promise.all([
       (async () => {
@@ -111,6 +146,79 @@ export class VpcPlane implements VpcSyncs {
     await this.publishNames(inst.accountId, inst.vpcId).catch((err) => log.warn(`dns of ${inst.vpcId}: ${(err as Error).message}`));
     await this.syncFirewall(inst.accountId, inst.vpcId).catch(() => undefined);
     await this.syncEdge(inst.vpcId).catch(() => undefined);
+    await this.syncOverlay(inst.vpcId).catch(() => undefined);
+  }
+
+  /**
+   * Bring the VPC router's overlay in line with the database: joined to every other host holding live instances of
+   * the VPC (with their addresses) while this host holds one; left once it holds none. Nothing without an underlay.
+   */
+  syncOverlay(vpcId: string): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    const apply = async () => {
+      const want = this.overlay(vpcId);
+      if (want === undefined) return;
+      if (want === 'leave') await this.host.network.leaveVpc(vpcId);
+      else await this.host.network.joinVpc(vpcId, want);
+    };
+    return this.overlays.run(vpcId, apply);
+  }
+
+  /** The overlay the VPC's router here should have; 'leave' when it holds no live instance; undefined: no underlay. */
+  overlay(vpcId: string): Overlay | 'leave' | undefined {
+    const me = this.underlay();
+    if (!me) return undefined;
+    const rows = this.placed(vpcId, me);
+    if (!rows.some((r) => !r.remote)) return 'leave';
+    const vni = vniOf(this.db, vpcId);
+    if (vni === undefined) return 'leave'; // deleted meanwhile
+    const peers = new Map<string, OverlayPeer>();
+    // An address held here, or already on another host (a row left behind), is carried once: the first kept.
+    const seen = new Set(rows.filter((r) => !r.remote).map((r) => r.ip));
+    for (const r of rows) {
+      if (!r.remote || r.hostState !== 'available' || !r.address || seen.has(r.ip)) continue;
+      if (!usable(r.address)) {
+        log.warn(`overlay of ${vpcId}: a host's address is not a unicast IPv4 address: its instances are left out`);
+        continue;
+      }
+      seen.add(r.ip);
+      const peer = peers.get(r.address) ?? { host: r.address, instances: [] };
+      peer.instances.push({ ip: r.ip });
+      peers.set(r.address, peer);
+    }
+    return { vni, local: me.local, ...(me.device ? { device: me.device } : {}), peers: [...peers.values()].sort((a, b) => (a.host < b.host ? -1 : 1)) };
+  }
+
+  /** This host's underlay address, device and hosts row id; undefined when it has no underlay (it joins nothing). */
+  private underlay(): { local: string; device?: string; hostId?: string } | undefined {
+    const me = this.localHost();
+    const local = me?.address ?? this.host.config.underlayAddress;
+    if (!local) return undefined;
+    const hostId = me?.id ?? this.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.address, local)).get()?.id;
+    return { local, device: this.host.config.underlayDevice, hostId };
+  }
+
+  /**
+   * The VPC's live instances with their hosts, each marked remote or not. Local: no host (the embedded cloud's), this
+   * host's id or underlay address; and while this host's row is not known (localHost unset, no row with its address),
+   * a host with no address (that is this one, before the registry records its address). Every other one is remote.
+   */
+  private placed(vpcId: string, me: { local: string; hostId?: string }) {
+    return this.db.select({ id: instances.id, ip: instances.privateIp, hostId: instances.hostId, address: hosts.address, hostState: hosts.state }).from(instances)
+      .leftJoin(hosts, eq(hosts.id, instances.hostId))
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).orderBy(asc(instances.privateIp), asc(instances.id)).all()
+      .map((r) => ({
+        ...r, remote: r.hostId !== null && r.hostId !== me.hostId && r.address !== me.local && (me.hostId !== undefined || r.address !== null),
+      }));
+  }
+
+  /** The VPC's live instances on other hosts: their ids, and their addresses no local instance holds (none without an underlay). */
+  private remote(vpcId: string): { ids: Set<string>; ips: Set<string> } {
+    const me = this.underlay();
+    const rows = me ? this.placed(vpcId, me) : [];
+    const here = new Set(rows.filter((r) => !r.remote).map((r) => r.ip));
+    const away = rows.filter((r) => r.remote);
+    return { ids: new Set(away.map((r) => r.id)), ips: new Set(away.map((r) => r.ip).filter((ip) => !here.has(ip))) };
   }
 
   /**
@@ -122,15 +230,17 @@ export class VpcPlane implements VpcSyncs {
     const apply = async () => {
       if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
       const ext = this.config.external;
-      const maps = this.publicIps.mappings(vpcId);
+      // Public addresses, NFS and route targets are each instance's own host's: NAT leaves by the local host.
+      const remote = this.remote(vpcId).ips;
+      const maps = this.publicIps.mappings(vpcId).filter((m) => !remote.has(m.privateIp));
       const vpc = this.db.select({ cidr: vpcs.cidr, accountId: vpcs.accountId }).from(vpcs).where(eq(vpcs.id, vpcId)).get();
-      const nfsClients = this.nfsClients(vpcId);
+      const nfsClients = this.nfsClients(vpcId).filter((c) => !remote.has(c.ip));
       const settling = this.network.natGateways.settling(vpcId);
       const edge = {
         internet: this.network.hasInternet(vpcId),
         nfs: nfsClients.length ? { clients: nfsClients, port: this.host.nfs.port } : undefined,
         external: ext && vpc ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr: vpc.cidr, maps } : undefined,
-        routing: vpc ? this.routing(vpc.accountId, vpcId, vpc.cidr, maps) : undefined,
+        routing: vpc ? this.routing(vpc.accountId, vpcId, vpc.cidr, maps, remote) : undefined,
       };
       await this.host.network.setEdge(vpcId, edge);
       // The router serves them now (or no longer): pending NAT gateways become available, deleting ones deleted.
@@ -143,11 +253,11 @@ export class VpcPlane implements VpcSyncs {
    * The VPC's route tables as the router applies them: for each table, the subnets using it, those of their instances
    * with a public address, and its routes (the local one aside) with what each target is on the host now.
    */
-  private routing(accountId: string, vpcId: string, vpcCidr: string, maps: PublicMapping[]): Routing {
+  private routing(accountId: string, vpcId: string, vpcCidr: string, maps: PublicMapping[], remote: Set<string>): Routing {
     const { tables, bySubnet } = this.network.routing.tableOfSubnets(accountId, vpcId);
     const subs = this.db.select({ id: subnets.id, cidr: subnets.cidr }).from(subnets).where(eq(subnets.vpcId, vpcId)).all();
     const live = this.db.select({ id: instances.id, ip: instances.privateIp, subnetId: instances.subnetId }).from(instances)
-      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all();
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all().filter((i) => !remote.has(i.ip));
     const nats = new Map(this.network.natGateways.live(vpcId).map((n) => [n.id, n]));
     const eips = new Map(this.db.select({ id: addresses.allocationId, ip: addresses.publicIp }).from(addresses).where(eq(addresses.accountId, accountId)).all().map((a) => [a.id, a.ip]));
     const publicIps = new Set(maps.map((m) => m.privateIp));
@@ -164,6 +274,7 @@ export class VpcPlane implements VpcSyncs {
         return { destination, via: 'nat', publicIp };
       }
       const target = live.find((i) => i.id === r.instanceId);
+      // An instance on another host is no target here yet (the overlay carries only its own address): a blackhole.
       return target ? { destination, via: 'instance', ip: target.ip, port: portName(target.id) } : { destination, via: 'blackhole' };
     };
     return {
@@ -192,7 +303,9 @@ export class VpcPlane implements VpcSyncs {
       const flows = (inst: Instance, egress: boolean): FlowRule[] => rules
         .filter((r) => r.isEgress === egress && inst.securityGroupIds.includes(r.groupId))
         .map((r) => ({ protocol: r.protocol, fromPort: r.fromPort ?? undefined, toPort: r.toPort ?? undefined, cidrs: r.cidr ? [r.cidr] : members(r.refGroupId!) }));
-      await this.host.network.applyFirewall(vpcId, rows.map((r) => ({
+      // Members are every host's; the ports are this host's instances' only (the others' hosts enforce theirs).
+      const remote = this.remote(vpcId).ids;
+      await this.host.network.applyFirewall(vpcId, rows.filter((r) => !remote.has(r.id)).map((r) => ({
         instanceId: r.id, ingress: flows(r, false), egress: flows(r, true), ip: r.privateIp, hopLimit: r.attributes.metadataOptions.httpPutResponseHopLimit,
         sourceDestCheck: r.attributes.sourceDestCheck,
       })));
@@ -272,6 +385,8 @@ export class VpcPlane implements VpcSyncs {
     // was down, or applied only half).
     for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
       await this.syncEdge(vpcId).catch((err) => log.error(`edge of ${vpcId}, skipped: ${(err as Error).message}`));
+      // Its overlay as the hosts and instances are now (peers that came, went or moved while the server was down).
+      await this.syncOverlay(vpcId).catch((err) => log.error(`overlay of ${vpcId}, skipped: ${(err as Error).message}`));
     }
     return { orphanRouters: orphans.length, strayLinks };
   }

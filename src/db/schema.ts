@@ -59,7 +59,9 @@ export const vpcs = sqliteTable('vpcs', {
   dnsSupport: integer('dns_support', { mode: 'boolean' }).notNull().default(true),
   dnsHostnames: integer('dns_hostnames', { mode: 'boolean' }).notNull().default(false),
   addressUsageMetrics: integer('address_usage_metrics', { mode: 'boolean' }).notNull().default(false),
-});
+  /** The VXLAN network identifier joining its routers across hosts (1..16777215; null: not yet given, see vnis.ts). */
+  vni: integer('vni'),
+}, (t) => [uniqueIndex('vpcs_vni').on(t.vni)]);
 
 export const subnets = sqliteTable('subnets', {
   id: text('id').primaryKey(),

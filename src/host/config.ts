@@ -6,6 +6,7 @@
  */
 import { consoleLogBytes } from './units/console-log.js';
 import { envValue, envWhole } from '../env.js';
+import { ifname, unicast } from './vxlan.js';
 
 export type UnitManagerKind = 'systemd' | 'direct';
 
@@ -38,6 +39,13 @@ export interface HostConfig {
   iscsiPort: number;
   /** PCLOUD_ISCSI_CONTROL_PORT: tgtd's control port (`tgtd -C`, host-wide). */
   iscsiControlPort: number;
+  /**
+   * PCLOUD_UNDERLAY_ADDRESS: this host's address on the network joining the hosts (its VPC routers' VXLAN traffic
+   * leaves from it; the host registry records it as the host's address). Unset: the host joins no other (one host).
+   */
+  underlayAddress?: string;
+  /** PCLOUD_UNDERLAY_DEVICE: the interface that network is on (unset: the kernel routes to each peer host). */
+  underlayDevice?: string;
 }
 
 export const SANDBOX_UID_DIR = '/run/pcloud/uids';
@@ -51,6 +59,17 @@ function unitManager(env: NodeJS.ProcessEnv): UnitManagerKind | undefined {
   if (want === undefined) return undefined;
   if (want !== 'systemd' && want !== 'direct') throw new Error(`PCLOUD_UNIT_MANAGER=${JSON.stringify(want.slice(0, 40))}: expected systemd or direct`);
   return want;
+}
+
+/** A setting checked by `check`, or the server stops saying which setting and what it takes. */
+function checked(env: NodeJS.ProcessEnv, name: string, check: (v: string) => string, expected: string): string | undefined {
+  const value = envValue(env, name);
+  if (value === undefined) return undefined;
+  try {
+    return check(value);
+  } catch {
+    throw new Error(`${name}=${JSON.stringify(value.slice(0, 40))}: expected ${expected}`);
+  }
 }
 
 export function hostConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig {
@@ -70,5 +89,7 @@ export function hostConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HostCon
     iscsiPort: port(env, 'PCLOUD_ISCSI_PORT', 3260),
     // Not a TCP port: the number of tgtd's control socket (tgtd -C, tgtadm -C).
     iscsiControlPort: envWhole(env, 'PCLOUD_ISCSI_CONTROL_PORT', 7, 0, 65535),
+    underlayAddress: checked(env, 'PCLOUD_UNDERLAY_ADDRESS', unicast, 'a unicast IPv4 address of this host'),
+    underlayDevice: checked(env, 'PCLOUD_UNDERLAY_DEVICE', ifname, 'a network interface name'),
   };
 }

@@ -32,4 +32,6 @@ CREATE TABLE `signing_keys` (
 );
 --> statement-breakpoint
 ALTER TABLE `instances` ADD `host_id` text;--> statement-breakpoint
-CREATE INDEX `instances_host_state` ON `instances` (`host_id`,`state`);
+CREATE INDEX `instances_host_state` ON `instances` (`host_id`,`state`);--> statement-breakpoint
+ALTER TABLE `vpcs` ADD `vni` integer;--> statement-breakpoint
+CREATE UNIQUE INDEX `vpcs_vni` ON `vpcs` (`vni`);

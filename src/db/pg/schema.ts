@@ -545,4 +545,7 @@ export const vpcs = pgTable('vpcs', {
   dnsSupport: boolean('dns_support').notNull().default(true),
   dnsHostnames: boolean('dns_hostnames').notNull().default(false),
   addressUsageMetrics: boolean('address_usage_metrics').notNull().default(false),
-});
+  vni: bigint('vni', { mode: 'number' }),
+}, (t) => [
+  uniqueIndex('vpcs_vni').on(t.vni),
+]);

@@ -461,7 +461,8 @@ CREATE TABLE "vpcs" (
 	"created_at" bigint NOT NULL,
 	"dns_support" boolean DEFAULT true NOT NULL,
 	"dns_hostnames" boolean DEFAULT false NOT NULL,
-	"address_usage_metrics" boolean DEFAULT false NOT NULL
+	"address_usage_metrics" boolean DEFAULT false NOT NULL,
+	"vni" bigint
 );
 --> statement-breakpoint
 ALTER TABLE "access_keys" ADD CONSTRAINT "access_keys_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -501,4 +502,5 @@ CREATE INDEX "sts_sessions_expiry" ON "sts_sessions" USING btree ("expires_at");
 CREATE INDEX "sts_sessions_source" ON "sts_sessions" USING btree ("account_id","source");--> statement-breakpoint
 CREATE INDEX "tags_account_key" ON "tags" USING btree ("account_id","key");--> statement-breakpoint
 CREATE INDEX "volumes_account" ON "volumes" USING btree ("account_id");--> statement-breakpoint
-CREATE INDEX "volumes_instance" ON "volumes" USING btree ("instance_id");
+CREATE INDEX "volumes_instance" ON "volumes" USING btree ("instance_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "vpcs_vni" ON "vpcs" USING btree ("vni");

@@ -1,0 +1,44 @@
+/**
+ * Each VPC's VXLAN network identifier (vpcs.vni): the number that joins its routers on several hosts (host/vxlan.ts).
+ * Given at CreateVpc and to the default VPC; a VPC made before the column (its vni null) gets one the first time its
+ * routers are joined (vniOf). Unique (an index), 1..16777215, never changed while the VPC exists; a deleted VPC's
+ * number may go to a later one.
+ */
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { vpcs } from '../db/schema.js';
+import { CloudError } from './errors.js';
+
+/** VXLAN's 24 bits (0 is not used). */
+export const MAX_VNI = 0xffffff;
+
+type Reader = Pick<Db, 'select'>;
+
+/**
+ * A VNI no VPC holds, read inside the caller's transaction (which inserts or sets it): the next past the highest, or
+ * once the top is reached, the lowest gap.
+ */
+export function freeVni(tx: Reader): number {
+  const top = tx.select({ n: sql<number | null>`max(${vpcs.vni})` }).from(vpcs).get()?.n ?? 0;
+  if (top < MAX_VNI) return top + 1;
+  // The lowest number whose successor is free (1 when 1 itself is free).
+  const first = tx.select({ n: sql<number | null>`min(${vpcs.vni})` }).from(vpcs).get()?.n ?? 1;
+  if (first > 1) return 1;
+  const gap = tx.select({ n: sql<number | null>`min(${vpcs.vni}) + 1` }).from(vpcs)
+    .where(sql`${vpcs.vni} is not null and ${vpcs.vni} < ${MAX_VNI} and not exists (select 1 from ${vpcs} as v2 where v2.vni = ${vpcs.vni} + 1)`).get()?.n;
+  if (gap == null) throw new CloudError('VpcLimitExceeded', 'Every VXLAN network identifier is taken: delete a VPC you no longer need.');
+  return gap;
+}
+
+/** The VPC's VNI, given now if it had none (a VPC made before VNIs); undefined for a VPC that is gone. */
+export function vniOf(db: Db, vpcId: string): number | undefined {
+  return db.transaction((tx) => {
+    const row = tx.select({ vni: vpcs.vni }).from(vpcs).where(eq(vpcs.id, vpcId)).get();
+    if (!row) return undefined;
+    if (row.vni != null) return row.vni;
+    const vni = freeVni(tx);
+    tx.update(vpcs).set({ vni }).where(eq(vpcs.id, vpcId)).run();
+    return vni;
+  });
+}
+
