@@ -166,16 +166,8 @@ if (want('lambda')) {
 
 if (want('vxlan')) {
   // Loaded only when asked: it boots the test hosts (test/host), which no other part needs.
-  const { benchVxlan } = await import('./vxlan.js');
-  const r = await benchVxlan({ requests: Number(process.env.BENCH_VXLAN_REQUESTS ?? 200) });
-  console.log('\n(l) Instance to instance in one VPC, same host vs across hosts over VXLAN (ms)');
-  console.log(table([
-    ['', 'HTTP p50', 'HTTP p95', 'ping avg'],
-    ['same host', r.sameHost.httpP50, r.sameHost.httpP95, r.sameHost.pingAvg],
-    ['across hosts', r.crossHost.httpP50, r.crossHost.httpP95, r.crossHost.pingAvg],
-    ['across / same', r.ratioHttpP50, '', r.ratioPing],
-  ]));
-  console.log('written to', writeResult('vxlan', r));
+  const { benchVxlan, reportVxlan } = await import('./vxlan.js');
+  reportVxlan(await benchVxlan({ requests: Number(process.env.BENCH_VXLAN_REQUESTS ?? 200) }), '(l) Instance to instance in one VPC, same host vs across hosts over VXLAN (ms)');
 }
 
 if (want('verdicts') || TARGET_PARTS.some(want)) {

@@ -64,9 +64,9 @@ export async function benchVxlan(opts: { requests: number }) {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const r = await benchVxlan({ requests: Number(process.env.BENCH_VXLAN_REQUESTS ?? 200) });
-  console.log('\nInstance to instance in one VPC, same host vs across hosts over VXLAN (ms)');
+/** The figures as a table, printed, and written to bench/results (`npm run bench vxlan` and this file alone). */
+export function reportVxlan(r: Awaited<ReturnType<typeof benchVxlan>>, title: string): void {
+  console.log(`\n${title}`);
   console.log(table([
     ['', 'HTTP p50', 'HTTP p95', 'ping avg'],
     ['same host', r.sameHost.httpP50, r.sameHost.httpP95, r.sameHost.pingAvg],
@@ -74,4 +74,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     ['across / same', r.ratioHttpP50, '', r.ratioPing],
   ]));
   console.log('written to', writeResult('vxlan', r));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  reportVxlan(await benchVxlan({ requests: Number(process.env.BENCH_VXLAN_REQUESTS ?? 200) }), 'Instance to instance in one VPC, same host vs across hosts over VXLAN (ms)');
 }

@@ -13,19 +13,11 @@ import {
 } from '@aws-sdk/client-ec2';
 import { startApi, until, type TestApi } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
+import { errorCode } from '../support/thrown.js';
 
 let api: TestApi;
 beforeAll(async () => { api = await startApi(); });
 afterAll(async () => { await api?.close(); });
-
-async function errorCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { Code?: string }).Code ?? (e as Error).name;
-  }
-  return 'no error';
-}
 
 async function state(id: string): Promise<string | undefined> {
   const r = await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));

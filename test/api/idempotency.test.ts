@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, startSharedApi, type TestApi } from '../support/api.js';
+import { errorCode } from '../support/thrown.js';
 
 let a: TestApi;
 let b: TestApi;
@@ -27,15 +28,6 @@ afterAll(async () => {
   await b?.close();
   await a?.close();
 });
-
-async function errorCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { Code?: string }).Code ?? (e as Error).name;
-  }
-  return 'no error';
-}
 
 /** The answer without the SDK's request metadata. */
 const answer = (r: object) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== '$metadata'));

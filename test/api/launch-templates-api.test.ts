@@ -12,19 +12,11 @@ import {
 import { startApi, type TestApi } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
 import { TEMPLATES_MAX } from '../../src/cloud/launch-templates.js';
+import { errorCode } from '../support/thrown.js';
 
 let api: TestApi;
 beforeAll(async () => { api = await startApi(); });
 afterAll(async () => { await api?.close(); });
-
-async function errorCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { Code?: string }).Code ?? (e as Error).name;
-  }
-  return 'no error';
-}
 
 const userData = Buffer.from('#!/bin/sh\necho from-template\n').toString('base64');
 

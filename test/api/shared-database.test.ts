@@ -25,6 +25,7 @@ import { SignedTokens } from '../../src/cloud/tokens.js';
 import { startApi, startSharedApi, until, type TestApi } from '../support/api.js';
 import { iamCall, members } from '../support/iam.js';
 import { imdsFor } from '../support/imds.js';
+import { errorCode } from '../support/thrown.js';
 
 let a: TestApi;
 let b: TestApi;
@@ -41,15 +42,6 @@ afterAll(async () => {
   await a?.close();
   await elsewhere?.close();
 });
-
-async function errorCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { Code?: string }).Code ?? (e as Error).name;
-  }
-  return 'no error';
-}
 
 const launchesOf = (api: TestApi) => api.units.started.filter((u) => u.name.startsWith('pcloud-instance@')).map((u) => u.name.slice('pcloud-instance@'.length));
 

@@ -7,3 +7,13 @@ export function thrown(fn: () => unknown): unknown {
   }
   throw new Error('expected a throw, but the call returned');
 }
+
+/** The AWS error code an SDK call fails with (its Code, else the error's name), or 'no error'. */
+export async function errorCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as { Code?: string }).Code ?? (e as Error).name;
+  }
+  return 'no error';
+}
