@@ -263,7 +263,7 @@ describe.skipIf(missing)(`both dialects' migrations${missing ? ` (skipped: ${mis
     expect(fromSqlite.hosts).toEqual([host]);
     expect(fromSqlite.functions[0]).toMatchObject({ ...fn, layers: [], lastVersion: 0, description: '', reservedConcurrency: null });
     expect(fromSqlite.functionAliases[0]).toMatchObject({ ...alias, description: '', urlId: null });
-    expect(fromSqlite.vpcs).toEqual([{ ...vpc, dnsSupport: true, addressUsageMetrics: false }]);
+    expect(fromSqlite.vpcs).toEqual([{ ...vpc, dnsSupport: true, addressUsageMetrics: false, vni: null }]);
     expect(fromPg).toEqual(fromSqlite);
     // json keeps an object's keys in the order written (jsonb would not): what the API serializes reads the same.
     expect(Object.keys(fromPg.functions[0]!.environment)).toEqual(['Z', 'A', 'ü']);
