@@ -1,6 +1,6 @@
 /**
  * Placement across processes on one database (several `pcloud serve` on one SQLite file): processes that place and
- * insert at once, in placementTransaction as RunInstances does, never over-commit a host, and none fails on the
+ * insert at once, in one transaction (write-locked from its start, as every one openDb gives) as RunInstances does, never over-commit a host, and none fails on the
  * database's lock: each call either places or is refused whole with InsufficientInstanceCapacity. Runs the compiled
  * code (`npm run build` first) in child processes, so the transactions truly overlap.
  */
@@ -24,7 +24,7 @@ const CHILD = `
 import { openDb } from ${JSON.stringify(join(DIST, 'db/index.js'))};
 import { instances } from ${JSON.stringify(join(DIST, 'db/schema.js'))};
 import { instanceTypes } from ${JSON.stringify(join(DIST, 'cloud/catalog.js'))};
-import { place, placementTransaction } from ${JSON.stringify(join(DIST, 'cloud/hosts/placement.js'))};
+import { place } from ${JSON.stringify(join(DIST, 'cloud/hosts/placement.js'))};
 const [file, tag, tries, startAt] = process.argv.slice(1);
 const config = JSON.parse(process.env.PLACEMENT_CONFIG);
 const db = openDb(file);
@@ -34,7 +34,7 @@ const out = { placed: 0, refused: 0, other: [] };
 while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 1));
 for (let i = 0; i < Number(tries); i++) {
   try {
-    placementTransaction(db, (tx) => {
+    db.transaction((tx) => {
       const [hostId] = place(tx, config, { type, runtime: 'container', zone: 'us-east-1a', min: 1, max: 1 });
       const id = 'i-' + tag + String(i).padStart(16, '0');
       tx.insert(instances).values({

@@ -10,8 +10,8 @@
  * serves every zone no host of its own serves, so a one-host cloud launches in every configured zone, as it always
  * has, and a zone gets hosts of its own as they join.
  *
- * Callers run this in the transaction that inserts the instances (placementTransaction): the counts it reads cannot
- * change before the rows that use them are written, whichever server on the database writes next.
+ * Callers run this in the transaction that inserts the instances (write-locked from its start: src/db/index.ts): the
+ * counts it reads cannot change before the rows that use them are written, whichever server on the database writes next.
  */
 import { inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
@@ -31,16 +31,6 @@ export interface HostUsage {
 }
 
 type Reader = Pick<Db, 'select'>;
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/**
- * A transaction that holds the database's write lock from its start (SQLite's BEGIN IMMEDIATE; it waits for the lock
- * as long as the busy timeout): a launch that places and inserts in it never reads counts another server changes
- * before it writes.
- */
-export function placementTransaction<T>(db: Db, fn: (tx: Tx) => T): T {
-  return db.transaction(fn, { behavior: 'immediate' });
-}
 
 /** What the instances on each host hold, by host id (instances from before hosts were: on the embedded host). */
 export function hostUsage(db: Reader, all: HostRow[] = db.select().from(hosts).all()): Map<string, HostUsage> {

@@ -15,7 +15,7 @@ import { log } from '../../log.js';
 import { Slots } from '../../slots.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
 import { CloudError, invalidParam, passDryRun } from '../errors.js';
-import { checkRoomToStart as checkHostRoom, place, placementTransaction } from '../hosts/placement.js';
+import { checkRoomToStart as checkHostRoom, place } from '../hosts/placement.js';
 import { launchedHere } from '../hosts/registry.js';
 import { newId } from '../ids.js';
 import { dnsOf, privateDnsDomain, privateHostLabel } from '../ip.js';
@@ -76,7 +76,9 @@ export class Launcher {
 
     const { clientToken: _t, ...rest } = p;
     const requestHash = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
-    const result = placementTransaction(db, (tx) => {
+    // Placed and inserted in one transaction, which holds the write lock from its start (src/db/index.ts): no other
+    // server's launch changes the counts in between.
+    const result = db.transaction((tx) => {
       if (p.clientToken) {
         const prior = tx.select().from(reservations)
           .where(and(eq(reservations.accountId, accountId), eq(reservations.clientToken, p.clientToken))).get();

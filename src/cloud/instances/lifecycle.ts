@@ -6,7 +6,6 @@ import { capContainer } from '../../host/ucounts.js';
 import { isFinal, type UnitStatus } from '../../host/units/types.js';
 import { log } from '../../log.js';
 import { Slots } from '../../slots.js';
-import { placementTransaction } from '../hosts/placement.js';
 import { CloudError } from '../errors.js';
 import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
@@ -215,7 +214,7 @@ export class Lifecycle {
       }
     }
     // The room checked and taken in one transaction holding the write lock: two servers never start into the last room.
-    const changes = placementTransaction(this.ctx.db, () => {
+    const changes = this.ctx.db.transaction(() => {
       this.launcher.checkRoomToStart(accountId, rows.filter((r) => r.state === 'stopped'));
       return rows.map((r): StateChange => {
         const previous = r.state as InstanceState;
