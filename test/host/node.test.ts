@@ -79,18 +79,21 @@ describe('inside the systemd test host', () => {
     console.log(res.out);
     return res;
   }
+  /** What the inner run said of its failures: the assertion's message, so CI's summary names them. */
+  const failures = (out: string) => out.replace(/\x1b\[[0-9;]*m/g, '').split('\n')
+    .filter((l) => /^\s*(×|→|FAIL|Error:|AssertionError)/.test(l)).slice(0, 40).join('\n');
 
   it('the container integration suite passes under the systemd unit manager', async () => {
     const res = await suite('test/integration/containers.test.ts');
     expect(res.out).toContain('unit manager systemd (PID 1 is systemd)');
-    expect(res.code).toBe(0);
+    expect(res.code, failures(res.out)).toBe(0);
   }, 1_800_000);
 
   // Its hostile-handler test proves a handler reaches none of the host under systemd's sandbox (DynamicUser etc.).
   it('the Lambda suite passes with functions as systemd .socket units', async () => {
     const res = await suite('test/integration/lambda.test.ts');
     expect(res.out).toContain('functions run as systemd socket units');
-    expect(res.code).toBe(0);
+    expect(res.code, failures(res.out)).toBe(0);
   }, 900_000);
 
   it('aws ec2 run-instances → a pcloud-instance@ unit in systemctl and a machine in machinectl; terminate removes both', async () => {
