@@ -128,6 +128,7 @@ describe('StartInstances and lost hosts', () => {
     for (const s of st.InstanceStatuses!) {
       expect(s.InstanceState).toEqual({ Code: 16, Name: 'running' });
       expect(s.SystemStatus).toEqual({ Status: 'impaired', Details: [{ Name: 'reachability', Status: 'failed' }] });
+      expect(s.InstanceStatus).toEqual({ Status: 'insufficient-data', Details: [{ Name: 'reachability', Status: 'insufficient-data' }] });
     }
     const impaired = await api.ec2.send(new DescribeInstanceStatusCommand({ Filters: [{ Name: 'system-status.reachability', Values: ['failed'] }] }));
     expect(impaired.InstanceStatuses!.map((s) => s.InstanceId).sort()).toEqual([b, c].sort());

@@ -195,16 +195,20 @@ describe('StartInstances', () => {
 });
 
 describe('host heartbeats', () => {
-  it('a running instance whose host is not heard from shows impaired (reachability failed), still running; heard again, ok', async () => {
+  it('a running instance whose host is not heard from shows its system check impaired (reachability failed), still running; heard again, ok', async () => {
     const { cloud, local, run, setHost, addHost } = await cloudWith();
     const [id] = run({ minCount: 1, maxCount: 1 }).instances.map((i) => i.id);
     await waitFor('running', () => cloud.instances.row(id!)!.state === 'running');
     const health = async () => (await cloud.instances.statuses(ACCOUNT, { ids: [id!], filters: [] }, false)).statuses[0]!;
-    expect((await health()).health).toEqual({ status: 'ok', details: [{ name: 'reachability', status: 'passed' }] });
+    const ok = { status: 'ok', details: [{ name: 'reachability', status: 'passed' }] };
+    expect((await health()).health).toEqual({ system: ok, instance: ok });
 
     setHost(local.id, { heartbeatAt: Date.now() - cloud.config.hosts.heartbeatTimeoutSec * 1000 - 1000 });
     const lost = await health();
-    expect([lost.instance.state, lost.health]).toEqual(['running', { status: 'impaired', details: [{ name: 'reachability', status: 'failed' }] }]);
+    expect([lost.instance.state, lost.health]).toEqual(['running', {
+      system: { status: 'impaired', details: [{ name: 'reachability', status: 'failed' }] },
+      instance: { status: 'insufficient-data', details: [{ name: 'reachability', status: 'insufficient-data' }] },
+    }]);
     // The health filters see it so.
     const impaired = await cloud.instances.statuses(ACCOUNT, { ids: [], filters: [{ name: 'system-status.status', values: ['impaired'] }] }, false);
     expect(impaired.statuses.map((s) => s.instance.id)).toEqual([id]);
@@ -213,11 +217,11 @@ describe('host heartbeats', () => {
     expect(thrown(() => run({ minCount: 1, maxCount: 1 })).code).toBe('InsufficientInstanceCapacity');
 
     cloud.hosts.beat();
-    expect((await health()).health.status).toBe('ok');
+    expect((await health()).health.system.status).toBe('ok');
     // Recorded before hosts were: the embedded host's, lost with it.
     cloud.db.update(instances).set({ hostId: null }).where(eq(instances.id, id!)).run();
     setHost(local.id, { heartbeatAt: 0 });
-    expect((await health()).health.status).toBe('impaired');
+    expect((await health()).health.system.status).toBe('impaired');
   });
 
   it('the registry writes this machine\'s heartbeat every heartbeatSec while it serves, and no more once stopped', async () => {

@@ -147,14 +147,18 @@ describe('a start that fails', () => {
 
 describe('instance health (DescribeInstanceStatus)', () => {
   const active = (statusText?: string) => ({ unit: { state: 'active' as const, statusText } });
-  const passed = { status: 'ok', details: [{ name: 'reachability', status: 'passed' }] };
-  const initializing = { status: 'initializing', details: [{ name: 'reachability', status: 'initializing' }] };
-  const impaired = { status: 'impaired', details: [{ name: 'reachability', status: 'failed' }] };
+  const ok = { status: 'ok', details: [{ name: 'reachability', status: 'passed' }] };
+  const booting = { status: 'initializing', details: [{ name: 'reachability', status: 'initializing' }] };
+  // The guest's own check (InstanceStatus); the host's (SystemStatus) is ok while the host is heard from.
+  const passed = { system: ok, instance: ok };
+  const initializing = { system: booting, instance: booting };
+  const impaired = { system: ok, instance: { status: 'impaired', details: [{ name: 'reachability', status: 'failed' }] } };
+  const none = { system: { status: 'not-applicable', details: [] }, instance: { status: 'not-applicable', details: [] } };
 
   it('is not applicable unless running', () => {
     for (const state of ['pending', 'stopping', 'stopped', 'shutting-down', 'terminated']) {
-      expect(instanceHealth({ state, runtime: 'q35' }, { vmStatus: 'running' })).toEqual({ status: 'not-applicable', details: [] });
-      expect(instanceHealth({ state, runtime: 'container' }, active('ok'))).toEqual({ status: 'not-applicable', details: [] });
+      expect(instanceHealth({ state, runtime: 'q35' }, { vmStatus: 'running' })).toEqual(none);
+      expect(instanceHealth({ state, runtime: 'container' }, active('ok'))).toEqual(none);
     }
   });
 
@@ -188,6 +192,15 @@ describe('instance health (DescribeInstanceStatus)', () => {
     }
   });
 
+  it('a host not heard from: the system check impaired, the guest\'s insufficient-data (whatever its unit last said)', () => {
+    for (const runtime of ['container', 'microvm', 'q35']) {
+      expect(instanceHealth({ state: 'running', runtime }, { vmStatus: 'running', ...active('ok'), hostLost: true })).toEqual({
+        system: { status: 'impaired', details: [{ name: 'reachability', status: 'failed' }] },
+        instance: { status: 'insufficient-data', details: [{ name: 'reachability', status: 'insufficient-data' }] },
+      });
+    }
+  });
+
   it('lists running instances with their health; all of them with includeAll; its own filters apply', async () => {
     const { cloud, fake, launch } = await domainCloud();
     const a = await launch();
@@ -198,13 +211,14 @@ describe('instance health (DescribeInstanceStatus)', () => {
     cloud.instances.stop(ACCOUNT, [b.id]);
     await cloud.instances.idle();
     const list = async (filters: { name: string; values: string[] }[], all = false, ids: string[] = []) =>
-      (await cloud.instances.statuses(ACCOUNT, { ids, filters }, all)).statuses.map((s) => [s.instance.id, s.health.status]);
+      (await cloud.instances.statuses(ACCOUNT, { ids, filters }, all)).statuses.map((s) => [s.instance.id, s.health.instance.status]);
     expect(await list([])).toEqual([[a.id, 'ok'], [c.id, 'initializing']]);
     expect(await list([], true)).toEqual([[a.id, 'ok'], [b.id, 'not-applicable'], [c.id, 'initializing']]);
     expect(await list([], false, [c.id])).toEqual([[c.id, 'initializing']]);
     expect(await list([{ name: 'instance-status.status', values: ['ok'] }], true)).toEqual([[a.id, 'ok']]);
     expect(await list([{ name: 'system-status.status', values: ['initializing', 'not-applicable'] }], true)).toEqual([[b.id, 'not-applicable'], [c.id, 'initializing']]);
     expect(await list([{ name: 'instance-status.reachability', values: ['pass*'] }])).toEqual([[a.id, 'ok']]);
+    expect(await list([{ name: 'system-status.status', values: ['ok'] }])).toEqual([[a.id, 'ok']]);
     expect(await list([{ name: 'event.code', values: ['*'] }])).toEqual([]);
     fake.units.units.get(`pcloud-instance@${c.id}`)!.statusText = 'impaired';
     expect(await list([{ name: 'instance-status.status', values: ['impaired'] }])).toEqual([[c.id, 'impaired']]);

@@ -6,20 +6,29 @@
  *     console); an image that does not speak the protocol is ok once running. A unit that has ended is impaired.
  *   - a VM is impaired whenever its QEMU says it is not running (paused, panicked, stuck: QMP); a q35 VM is ok otherwise
  *     (any guest: its firmware's or installer's boot says nothing).
- *   - whatever its unit says, an instance whose host has not been heard from (hosts/liveness.ts) is impaired: its
- *     reachability failed, as EC2's system status check says of an instance whose host failed. It stays `running`
- *     (it may well run on, and it is never started anywhere else behind its back).
+ * That is the instance status check (the guest's own). The system status check is the host's: `impaired` when the
+ * host has not been heard from (hosts/liveness.ts), as EC2's says of an instance whose host failed, and then the
+ * instance check is `insufficient-data` (nobody can tell what its guest does); the instance stays `running` (it may
+ * well run on, and it is never started anywhere else behind its back). While the guest boots, both are
+ * `initializing`, as on EC2.
  */
 import type { UnitStatus } from '../../host/units/types.js';
 import { filterRows, type Fields, type Filter } from '../filters.js';
 import type { Instance } from './types.js';
 
-export type HealthStatus = 'ok' | 'impaired' | 'initializing' | 'not-applicable';
+export type HealthStatus = 'ok' | 'impaired' | 'initializing' | 'insufficient-data' | 'not-applicable';
+
+/** One status check, as EC2 answers it: its status and its one detail (reachability). */
+export interface StatusCheck {
+  status: HealthStatus;
+  details: { name: 'reachability'; status: 'passed' | 'failed' | 'initializing' | 'insufficient-data' }[];
+}
 
 export interface InstanceHealth {
-  /** The system's and the instance's status (pcloud has one check for both: reachability). */
-  status: HealthStatus;
-  details: { name: 'reachability'; status: 'passed' | 'failed' | 'initializing' }[];
+  /** The host's check (SystemStatus). */
+  system: StatusCheck;
+  /** The guest's check (InstanceStatus). */
+  instance: StatusCheck;
 }
 
 /** What the host says of a running instance: its unit's state and status text, and (VMs) its QEMU's run state. */
@@ -30,27 +39,33 @@ export interface HealthProbe {
   hostLost?: boolean;
 }
 
-const NONE: InstanceHealth = { status: 'not-applicable', details: [] };
+const NONE: StatusCheck = { status: 'not-applicable', details: [] };
 
-function health(status: 'ok' | 'impaired' | 'initializing'): InstanceHealth {
-  const reach = status === 'ok' ? 'passed' : status === 'impaired' ? 'failed' : 'initializing';
+function check(status: 'ok' | 'impaired' | 'initializing' | 'insufficient-data'): StatusCheck {
+  const reach = status === 'ok' ? 'passed' : status === 'impaired' ? 'failed' : status;
   return { status, details: [{ name: 'reachability', status: reach }] };
 }
 
 /** The guest's boot as its unit says it (status text: guest-boot.ts's stages; anything else is an image before them). */
-function bootHealth(unit: HealthProbe['unit']): InstanceHealth {
-  if (!unit || (unit.state !== 'active' && unit.state !== 'activating')) return health('impaired');
-  if (unit.state === 'activating' || unit.statusText === 'starting' || unit.statusText === 'running') return health('initializing');
-  return health(unit.statusText === 'impaired' ? 'impaired' : 'ok');
+function bootCheck(unit: HealthProbe['unit']): StatusCheck {
+  if (!unit || (unit.state !== 'active' && unit.state !== 'activating')) return check('impaired');
+  if (unit.state === 'activating' || unit.statusText === 'starting' || unit.statusText === 'running') return check('initializing');
+  return check(unit.statusText === 'impaired' ? 'impaired' : 'ok');
+}
+
+/** The guest's own check, on a host that is heard from. */
+function guestCheck(inst: Pick<Instance, 'runtime'>, probe: HealthProbe): StatusCheck {
+  if (inst.runtime !== 'container' && probe.vmStatus !== 'running') return check('impaired');
+  if (inst.runtime === 'q35') return check('ok');
+  return bootCheck(probe.unit);
 }
 
 /** Health of an instance from what the host says of it (needsUnitStatus, needsVmStatus: what to ask). */
 export function instanceHealth(inst: Pick<Instance, 'state' | 'runtime'>, probe: HealthProbe = {}): InstanceHealth {
-  if (inst.state !== 'running') return NONE;
-  if (probe.hostLost) return health('impaired');
-  if (inst.runtime !== 'container' && probe.vmStatus !== 'running') return health('impaired');
-  if (inst.runtime === 'q35') return health('ok');
-  return bootHealth(probe.unit);
+  if (inst.state !== 'running') return { system: NONE, instance: NONE };
+  if (probe.hostLost) return { system: check('impaired'), instance: check('insufficient-data') };
+  const instance = guestCheck(inst, probe);
+  return { system: check(instance.status === 'initializing' ? 'initializing' : 'ok'), instance };
 }
 
 /** Whether the health of this instance needs its VM asked (QMP). */
@@ -69,10 +84,10 @@ export function isStatusFilter(name: string): boolean {
 }
 
 const healthFields: Fields<InstanceHealth> = {
-  'instance-status.status': (h) => h.status,
-  'system-status.status': (h) => h.status,
-  'instance-status.reachability': (h) => h.details.map((d) => d.status),
-  'system-status.reachability': (h) => h.details.map((d) => d.status),
+  'instance-status.status': (h) => h.instance.status,
+  'system-status.status': (h) => h.system.status,
+  'instance-status.reachability': (h) => h.instance.details.map((d) => d.status),
+  'system-status.reachability': (h) => h.system.details.map((d) => d.status),
   'event.code': () => undefined,
   'event.description': () => undefined,
   'event.instance-event-id': () => undefined,

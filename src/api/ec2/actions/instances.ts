@@ -155,8 +155,8 @@ export const instanceActions: Actions = {
           instanceId: r.id,
           availabilityZone: r.availabilityZone,
           instanceState: stateShape(r.state),
-          systemStatus: health,
-          instanceStatus: health,
+          systemStatus: health.system,
+          instanceStatus: health.instance,
         })),
         nextToken: page.nextToken,
       };
