@@ -309,6 +309,8 @@ export async function joinOverlay(vpc: string, ns: string, o: Overlay): Promise<
     } catch (err) {
       await run('ip', ['link', 'del', tmp], { reject: false });
       await run('ip', ['-n', ns, 'link', 'del', tmp], { reject: false });
+      // No device made: the VNI leaves the host's filter too (a later leave finds no device to say which VNI it was).
+      await hostFilter(o.vni, undefined).catch(() => undefined);
       throw err;
     }
     // No IPv6 on it (no router solicitations, no duplicate address detection), and no ARP answered on it.
