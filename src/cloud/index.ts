@@ -241,6 +241,7 @@ export class Cloud {
     this.instances.close();
     this.host.metadata.closeAll();
     await this.instances.idle();
+    await this.host.functions.close?.().catch((err: unknown) => log.warn(`functions: ${(err as Error).message}`));
     this.host.units.close();
     this.db.$client.close();
   }

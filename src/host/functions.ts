@@ -34,6 +34,7 @@ import { socketPath } from './sockets.js';
 import { unpackPackage } from './code-package.js';
 import { LayerStore } from './layers.js';
 import { CREDENTIALS_ROOT, programPrefix, TASK_ROOT } from './sandbox.js';
+import { applySandboxNet, endpointPort, withdrawSandboxPorts } from './sandbox-net.js';
 import { SandboxUsers } from './sandbox-users.js';
 import { unitFingerprint } from './units/fingerprint.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
@@ -352,11 +353,35 @@ export class FunctionHost implements HostFunctions {
   /** Function units this process has started (or found running) since it started. */
   private readonly started = new Set<string>();
 
+  /** The host's filter of handlers' traffic (sandbox-net.ts), written once per API port this process gives them. */
+  private readonly netReady = new Map<string, Promise<void>>();
+
+  /** The API ports withdrawn from the host's filter: this server stops (a port left there would stay reachable). */
+  async close(): Promise<void> {
+    const ports = [...this.netReady.keys()].filter(Boolean).map(Number);
+    this.netReady.clear();
+    await withdrawSandboxPorts(ports);
+  }
+
+  private sandboxNet(endpoint: string | undefined): Promise<void> {
+    const port = endpointPort(endpoint);
+    const key = String(port ?? '');
+    let ready = this.netReady.get(key);
+    if (!ready) {
+      ready = applySandboxNet(port === undefined ? [] : [port]);
+      this.netReady.set(key, ready);
+      ready.catch(() => this.netReady.delete(key));
+    }
+    return ready;
+  }
+
   /**
    * The function's unit running as this pcloud would start it: one found running from another description or
    * rendering (an older pcloud's: units/fingerprint.ts) is started again; the fingerprint is recorded beside the socket.
    */
   private async ensureUnit(o: FunctionUnitOptions): Promise<void> {
+    // What of the host's network handlers reach (sandbox-net.ts): written before any runs, and for those found running.
+    await this.sandboxNet(o.endpoint);
     const specs = this.unitSpecs(o);
     const stamp = specs.map(unitFingerprint).join('\n');
     const running = await Promise.all(specs.map(async (spec) => {

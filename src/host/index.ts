@@ -140,6 +140,8 @@ export interface HostFunctions {
    * next invoke. A host without them (a test double) takes none.
    */
   renewCredentials?(key: string, credentials: SessionCredentials | undefined): Promise<void>;
+  /** The server stops: what it gave the host for its functions' sake is withdrawn (sandbox-net.ts' API port). */
+  close?(): Promise<void>;
 }
 
 export interface Host {

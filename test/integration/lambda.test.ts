@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import aws4 from 'aws4';
 import {
   AddPermissionCommand, CreateAliasCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionConcurrencyCommand, PutFunctionConcurrencyCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient,
@@ -462,6 +462,31 @@ def handler(event, context):
     expect((await invoke(api, pyHostile, {})).json.uid).not.toBe((await invoke(api, nodeHostile, {})).json.uid);
     // And the ordinary functions still work beside them.
     expect((await invoke(api, py, { n: 5 })).json).toMatchObject({ runtime: 'python', event: { n: 5 } });
+  }, 120_000);
+
+  it("a handler reaches none of the host's own services (its loopback, its main address), only DNS and pcloud's API", async () => {
+    // A service of the host's, listening on every address (a database, a daemon's control port would).
+    const service = createServer((c) => { c.on('error', () => undefined); c.end(); });
+    await new Promise<void>((r) => service.listen(0, '0.0.0.0', r));
+    const port = (service.address() as { port: number }).port;
+    try {
+      const route = execFileSync('sh', ['-c', 'ip -o route get 192.0.2.1 2>/dev/null || true']).toString();
+      const main = / src (\S+)/.exec(route)?.[1];
+      const targets: [string, number][] = [['127.0.0.1', port], ...(main ? [[main, port] as [string, number]] : []), ['127.0.0.1', srv.port]];
+      const fn = await create('netprobe', 'python3.12', 'app.handler', zip({ 'app.py': hostileCode('app.py') }));
+      const r = await invoke(api, fn, { connect: targets });
+      expect(r.FunctionError, r.text).toBeUndefined();
+      expect(r.json.connect).toEqual({
+        [`127.0.0.1:${port}`]: 'refused', ...(main ? { [`${main}:${port}`]: 'refused' } : {}), [`127.0.0.1:${srv.port}`]: 'open',
+      });
+      // The host itself (root) reaches its service as before.
+      await new Promise<void>((resolve, reject) => {
+        const c = createConnection({ host: '127.0.0.1', port }, () => { c.destroy(); resolve(); });
+        c.on('error', reject);
+      });
+    } finally {
+      service.close();
+    }
   }, 120_000);
 
   it('a zip bomb (over Lambda\'s 262144000 unzipped bytes) is refused as AWS does, and no upload leaves anything behind', async () => {

@@ -1,0 +1,70 @@
+/**
+ * What of the host's network a Lambda handler reaches. Handlers run in the host's network namespace (they call out,
+ * as on Lambda, and call pcloud's API), as users of the sandbox range (sandbox-users.ts under the direct manager;
+ * systemd gives DynamicUser= ones from the same range). Their sockets' packets to the host itself (any of its local
+ * addresses: loopback, its LAN address, a VPC uplink's end) are refused but for DNS (a resolver on the host, as
+ * /etc/resolv.conf may say) and pcloud's API port (AWS_ENDPOINT_URL); so are packets to VPC routers' uplink ends
+ * (100.64.0.0/10), link-local addresses and the NFS clients' space (240.0.0.0/4). Everything else (the world, other
+ * machines) is reached as before. The host's other local services (a PostgreSQL control plane, tgt, ganesha,
+ * dnsmasq's DHCP, anything bound to 127.0.0.1) are not a handler's to reach.
+ *
+ * One nft table for every pcloud of the host (`inet pcloud_sandbox`), written idempotently: the rules replaced, the
+ * API ports a set each server adds its own to. The match is the socket's owner: packets without one (the kernel's
+ * own replies) never match. A service of the host's own running with systemd's DynamicUser= falls in the same range
+ * and is held to the same: on a pcloud host, that is pcloud's functions.
+ */
+import { run } from './exec.js';
+import { SANDBOX_UID_FIRST, SANDBOX_UID_LAST } from './sandbox-users.js';
+
+export const SANDBOX_NET_TABLE = 'inet pcloud_sandbox';
+
+/** A TCP port, or refused (it is written into nft's input). */
+function port(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`not a port: ${String(value)}`);
+  return value;
+}
+
+/** The table as one nft transaction: the rules replaced, `ports` added to those the host's handlers may reach. */
+export function sandboxNetText(ports: number[]): string {
+  const t = SANDBOX_NET_TABLE;
+  const allowed = [...new Set(ports.map(port))];
+  return [
+    `add table ${t}`,
+    `add set ${t} api_ports { type inet_service; }`,
+    ...(allowed.length ? [`add element ${t} api_ports { ${allowed.join(', ')} }`] : []),
+    `add chain ${t} output { type filter hook output priority filter; policy accept; }`,
+    `add chain ${t} sandboxed`,
+    `flush chain ${t} output`,
+    `flush chain ${t} sandboxed`,
+    `add rule ${t} output meta skuid ${SANDBOX_UID_FIRST}-${SANDBOX_UID_LAST} jump sandboxed`,
+    `add rule ${t} sandboxed fib daddr type local meta l4proto { tcp, udp } th dport 53 accept`,
+    `add rule ${t} sandboxed fib daddr type local tcp dport @api_ports accept`,
+    // Refused at once (a reset, an ICMP error), not dropped: a handler's connect fails now, not after its timeout.
+    `add rule ${t} sandboxed fib daddr type local meta l4proto tcp reject with tcp reset`,
+    `add rule ${t} sandboxed fib daddr type local reject`,
+    `add rule ${t} sandboxed ip daddr { 100.64.0.0/10, 169.254.0.0/16, 240.0.0.0/4 } meta l4proto tcp reject with tcp reset`,
+    `add rule ${t} sandboxed ip daddr { 100.64.0.0/10, 169.254.0.0/16, 240.0.0.0/4 } reject`,
+    `add rule ${t} sandboxed ip6 daddr fe80::/10 reject`,
+  ].join('\n') + '\n';
+}
+
+/** The port of pcloud's API in the endpoint handlers are given (AWS_ENDPOINT_URL), if any. */
+export function endpointPort(endpoint: string | undefined): number | undefined {
+  if (!endpoint) return undefined;
+  const url = new URL(endpoint);
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
+
+/** Write the table (idempotent), `ports` among those the host's handlers may reach. */
+export async function applySandboxNet(ports: number[]): Promise<void> {
+  await run('nft', ['-f', '-'], { input: sandboxNetText(ports) });
+}
+
+/** `ports` no longer among those (a server that gave them stops: nothing of the host's may take them over unseen). */
+export async function withdrawSandboxPorts(ports: number[]): Promise<void> {
+  const gone = [...new Set(ports.map(port))];
+  if (!gone.length) return;
+  // Added first, so that deleting one already gone does not fail the others' (a table never written: nothing to do).
+  const elements = `${SANDBOX_NET_TABLE} api_ports { ${gone.join(', ')} }`;
+  await run('nft', ['-f', '-'], { input: `add element ${elements}\ndelete element ${elements}\n`, reject: false });
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { endpointPort, sandboxNetText } from '../../src/host/sandbox-net.js';
+
+describe("the host's filter of Lambda handlers' traffic (sandbox-net.ts)", () => {
+  it('sends the sandbox range\'s sockets to a chain that refuses the host\'s own addresses but DNS and the API ports', () => {
+    const text = sandboxNetText([4566, 4566, 18739]);
+    expect(text).toContain('add element inet pcloud_sandbox api_ports { 4566, 18739 }');
+    expect(text).toContain('add rule inet pcloud_sandbox output meta skuid 61184-65519 jump sandboxed');
+    const rules = text.split('\n').filter((l) => l.startsWith('add rule inet pcloud_sandbox sandboxed'));
+    // The accepts come before the refusals, and every refusal is one.
+    const lastAccept = rules.map((l) => l.endsWith('accept')).lastIndexOf(true);
+    expect(rules.findIndex((l) => l.includes('reject'))).toBeGreaterThan(lastAccept);
+    expect(rules.filter((l) => l.includes('fib daddr type local') && l.endsWith('accept')).map((l) => l.replace(/.*sandboxed /, ''))).toEqual([
+      'fib daddr type local meta l4proto { tcp, udp } th dport 53 accept',
+      'fib daddr type local tcp dport @api_ports accept',
+    ]);
+    // The rules are replaced on every write; the ports only ever added (several servers on one host keep theirs).
+    expect(text).toContain('flush chain inet pcloud_sandbox sandboxed');
+    expect(text).not.toMatch(/flush set|delete/);
+    expect(sandboxNetText([])).not.toContain('add element');
+  });
+
+  it('refuses anything but a port number (what it writes is nft input)', () => {
+    for (const bad of [0, 65536, -1, 1.5, Number.NaN, '53 } ; flush ruleset ; {' as unknown as number]) {
+      expect(() => sandboxNetText([bad])).toThrow('not a port');
+    }
+  });
+
+  it("takes the API's port from the endpoint handlers are given", () => {
+    expect(endpointPort('http://127.0.0.1:4566')).toBe(4566);
+    expect(endpointPort('https://pcloud.example')).toBe(443);
+    expect(endpointPort('http://pcloud.example')).toBe(80);
+    expect(endpointPort(undefined)).toBeUndefined();
+  });
+});
