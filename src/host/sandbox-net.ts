@@ -6,7 +6,9 @@
  * /etc/resolv.conf may say) and pcloud's API port (AWS_ENDPOINT_URL); so are packets to VPC routers' uplink ends
  * (100.64.0.0/10), link-local addresses and the NFS clients' space (240.0.0.0/4). Everything else (the world, other
  * machines) is reached as before. The host's other local services (a PostgreSQL control plane, tgt, ganesha,
- * dnsmasq's DHCP, anything bound to 127.0.0.1) are not a handler's to reach.
+ * dnsmasq's DHCP, anything bound to 127.0.0.1) are not a handler's to reach, nor another function's Runtime API: a
+ * custom runtime's API (src/runtime/shim.ts) listens on a loopback address at the port equal to its function's uid,
+ * and a user of the range reaches on the host only the port that is its own uid (a pair set: uid . port).
  *
  * One nft table for every pcloud of the host (`inet pcloud_sandbox`), written idempotently: the rules replaced, the
  * API ports a set each server adds its own to. The match is the socket's owner: packets without one (the kernel's
@@ -14,7 +16,7 @@
  * and is held to the same: on a pcloud host, that is pcloud's functions.
  */
 import { run } from './exec.js';
-import { SANDBOX_UID_FIRST, SANDBOX_UID_LAST } from './sandbox-users.js';
+import { SANDBOX_UID_FIRST, SANDBOX_UID_LAST } from '../runtime/sandbox-range.js';
 
 export const SANDBOX_NET_TABLE = 'inet pcloud_sandbox';
 
@@ -24,6 +26,9 @@ function port(value: number): number {
   return value;
 }
 
+/** Each user of the range with the port that is its uid: where its Runtime API listens (sandbox-range.ts' runtimeApiPort). */
+const OWN_PORTS = Array.from({ length: SANDBOX_UID_LAST - SANDBOX_UID_FIRST + 1 }, (_, i) => `${SANDBOX_UID_FIRST + i} . ${SANDBOX_UID_FIRST + i}`).join(', ');
+
 /** The table as one nft transaction: the rules replaced, `ports` added to those the host's handlers may reach. */
 export function sandboxNetText(ports: number[]): string {
   const t = SANDBOX_NET_TABLE;
@@ -32,13 +37,18 @@ export function sandboxNetText(ports: number[]): string {
     `add table ${t}`,
     `add set ${t} api_ports { type inet_service; }`,
     ...(allowed.length ? [`add element ${t} api_ports { ${allowed.join(', ')} }`] : []),
+    `add set ${t} own_ports { type uid . inet_service; }`,
+    `add element ${t} own_ports { ${OWN_PORTS} }`,
     `add chain ${t} output { type filter hook output priority filter; policy accept; }`,
     `add chain ${t} sandboxed`,
     `flush chain ${t} output`,
     `flush chain ${t} sandboxed`,
     `add rule ${t} output meta skuid ${SANDBOX_UID_FIRST}-${SANDBOX_UID_LAST} jump sandboxed`,
+    // What answers a connection made to a handler's own listener (its Runtime API's replies), or continues one it was let make.
+    `add rule ${t} sandboxed ct state established,related accept`,
     `add rule ${t} sandboxed fib daddr type local meta l4proto { tcp, udp } th dport 53 accept`,
     `add rule ${t} sandboxed fib daddr type local tcp dport @api_ports accept`,
+    `add rule ${t} sandboxed fib daddr type local meta skuid . tcp dport @own_ports accept`,
     // Refused at once (a reset, an ICMP error), not dropped: a handler's connect fails now, not after its timeout.
     `add rule ${t} sandboxed fib daddr type local meta l4proto tcp reject with tcp reset`,
     `add rule ${t} sandboxed fib daddr type local reject`,

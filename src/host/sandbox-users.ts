@@ -14,9 +14,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SANDBOX_UID_DIR } from './config.js';
+import { SANDBOX_UID_FIRST, SANDBOX_UID_LAST } from '../runtime/sandbox-range.js';
 
-export const SANDBOX_UID_FIRST = 61184;
-export const SANDBOX_UID_LAST = 65519;
+export { SANDBOX_UID_FIRST, SANDBOX_UID_LAST };
 
 export class SandboxUsers {
   private readonly held = new Map<string, number>();

@@ -13,12 +13,13 @@
  * provided.al2023 runs the code's `bootstrap` against a Lambda Runtime API this shim serves on loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Socket, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { runtimeApiPort } from './sandbox-range.js';
 import { format } from 'node:util';
 import { parseArgs } from 'node:util';
 
@@ -144,6 +145,27 @@ function hand(res: ServerResponse, p: Pending): void {
   res.end(p.event);
 }
 
+/**
+ * The Runtime API's address: the port that is this process's uid (the one port of the host its user may reach, and no
+ * other function's: src/host/sandbox-net.ts) on a loopback address of its own, so the invokes of one function running
+ * at once each have theirs; outside the sandbox range, any port of 127.0.0.1.
+ */
+async function listenRuntimeApi(api: Server): Promise<string> {
+  const port = runtimeApiPort(process.getuid?.() ?? 0);
+  for (let attempt = 0; ; attempt++) {
+    const host = port ? `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}` : '127.0.0.1';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        api.once('error', reject);
+        api.listen(port, host, () => { api.off('error', reject); resolve(); });
+      });
+      return `${host}:${(api.address() as AddressInfo).port}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+    }
+  }
+}
+
 async function startRuntimeApi(log: (s: string) => void): Promise<void> {
   if (runtimeApi) return;
   const api = createServer((req, res) => {
@@ -174,8 +196,7 @@ async function startRuntimeApi(log: (s: string) => void): Promise<void> {
       res.writeHead(404).end();
     });
   });
-  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-  runtimeApi = `127.0.0.1:${(api.address() as AddressInfo).port}`;
+  runtimeApi = await listenRuntimeApi(api);
   const path = join(code, 'bootstrap');
   bootstrap = spawn(path, [], {
     cwd: code, stdio: ['ignore', 'pipe', 'pipe'],

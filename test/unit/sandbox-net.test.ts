@@ -10,14 +10,19 @@ describe("the host's filter of Lambda handlers' traffic (sandbox-net.ts)", () =>
     // The accepts come before the refusals, and every refusal is one.
     const lastAccept = rules.map((l) => l.endsWith('accept')).lastIndexOf(true);
     expect(rules.findIndex((l) => l.includes('reject'))).toBeGreaterThan(lastAccept);
-    expect(rules.filter((l) => l.includes('fib daddr type local') && l.endsWith('accept')).map((l) => l.replace(/.*sandboxed /, ''))).toEqual([
+    expect(rules.filter((l) => l.endsWith('accept')).map((l) => l.replace(/.*sandboxed /, ''))).toEqual([
+      'ct state established,related accept',
       'fib daddr type local meta l4proto { tcp, udp } th dport 53 accept',
       'fib daddr type local tcp dport @api_ports accept',
+      'fib daddr type local meta skuid . tcp dport @own_ports accept',
     ]);
+    // Each user of the range has its own port, and no other.
+    expect(text).toContain('61184 . 61184, 61185 . 61185');
+    expect(text).toContain('65519 . 65519 }');
     // The rules are replaced on every write; the ports only ever added (several servers on one host keep theirs).
     expect(text).toContain('flush chain inet pcloud_sandbox sandboxed');
     expect(text).not.toMatch(/flush set|delete/);
-    expect(sandboxNetText([])).not.toContain('add element');
+    expect(sandboxNetText([])).not.toContain('add element inet pcloud_sandbox api_ports');
   });
 
   it('refuses anything but a port number (what it writes is nft input)', () => {
