@@ -353,22 +353,22 @@ export class FunctionHost implements HostFunctions {
   /** Function units this process has started (or found running) since it started. */
   private readonly started = new Set<string>();
 
-  /** The host's filter of handlers' traffic (sandbox-net.ts), written once per API port this process gives them. */
+  /** The host's filter of handlers' traffic (sandbox-net.ts), written once per set of ports (API, nginx) this process gives them. */
   private readonly netReady = new Map<string, Promise<void>>();
 
   /** The API ports withdrawn from the host's filter: this server stops (a port left there would stay reachable). */
   async close(): Promise<void> {
-    const ports = [...this.netReady.keys()].filter(Boolean).map(Number);
+    const ports = [...this.netReady.keys()].flatMap((k) => (k ? k.split(',').map(Number) : []));
     this.netReady.clear();
     await withdrawSandboxPorts(ports);
   }
 
-  private sandboxNet(endpoint: string | undefined): Promise<void> {
-    const port = endpointPort(endpoint);
-    const key = String(port ?? '');
+  private sandboxNet(endpoints: (string | undefined)[]): Promise<void> {
+    const ports = endpoints.map(endpointPort).filter((p): p is number => p !== undefined);
+    const key = ports.join(',');
     let ready = this.netReady.get(key);
     if (!ready) {
-      ready = applySandboxNet(port === undefined ? [] : [port]);
+      ready = applySandboxNet(ports);
       this.netReady.set(key, ready);
       ready.catch(() => this.netReady.delete(key));
     }
@@ -381,7 +381,7 @@ export class FunctionHost implements HostFunctions {
    */
   private async ensureUnit(o: FunctionUnitOptions): Promise<void> {
     // What of the host's network handlers reach (sandbox-net.ts): written before any runs, and for those found running.
-    await this.sandboxNet(o.endpoint);
+    await this.sandboxNet([o.endpoint, o.functionUrls]);
     const specs = this.unitSpecs(o);
     const stamp = specs.map(unitFingerprint).join('\n');
     const running = await Promise.all(specs.map(async (spec) => {

@@ -3,7 +3,7 @@
  * as on Lambda, and call pcloud's API), as users of the sandbox range (sandbox-users.ts under the direct manager;
  * systemd gives DynamicUser= ones from the same range). Their sockets' packets to the host itself (any of its local
  * addresses: loopback, its LAN address, a VPC uplink's end) are refused but for DNS (a resolver on the host, as
- * /etc/resolv.conf may say) and pcloud's API port (AWS_ENDPOINT_URL); so are packets to VPC routers' uplink ends
+ * /etc/resolv.conf may say), pcloud's API port (AWS_ENDPOINT_URL) and its nginx's (function URLs); so are packets to VPC routers' uplink ends
  * (100.64.0.0/10), link-local addresses and the NFS clients' space (240.0.0.0/4). Everything else (the world, other
  * machines) is reached as before. The host's other local services (a PostgreSQL control plane, tgt, ganesha,
  * dnsmasq's DHCP, anything bound to 127.0.0.1) are not a handler's to reach, nor another function's Runtime API: a
@@ -58,7 +58,7 @@ export function sandboxNetText(ports: number[]): string {
   ].join('\n') + '\n';
 }
 
-/** The port of pcloud's API in the endpoint handlers are given (AWS_ENDPOINT_URL), if any. */
+/** The port of an endpoint handlers are given (pcloud's API: AWS_ENDPOINT_URL; its nginx), if any. */
 export function endpointPort(endpoint: string | undefined): number | undefined {
   if (!endpoint) return undefined;
   const url = new URL(endpoint);

@@ -464,7 +464,7 @@ def handler(event, context):
     expect((await invoke(api, py, { n: 5 })).json).toMatchObject({ runtime: 'python', event: { n: 5 } });
   }, 120_000);
 
-  it("a handler reaches none of the host's own services (its loopback, its main address), only DNS and pcloud's API", async () => {
+  it("a handler reaches none of the host's own services (its loopback, its main address), only DNS, pcloud's API and its nginx", async () => {
     // A service of the host's, listening on every address (a database, a daemon's control port would).
     const service = createServer((c) => { c.on('error', () => undefined); c.end(); });
     await new Promise<void>((r) => service.listen(0, '0.0.0.0', r));
@@ -472,12 +472,15 @@ def handler(event, context):
     try {
       const route = execFileSync('sh', ['-c', 'ip -o route get 192.0.2.1 2>/dev/null || true']).toString();
       const main = / src (\S+)/.exec(route)?.[1];
-      const targets: [string, number][] = [['127.0.0.1', port], ...(main ? [[main, port] as [string, number]] : []), ['127.0.0.1', srv.port]];
+      const nginxPort = Number(new URL(nginxBase).port);
+      const targets: [string, number][] = [['127.0.0.1', port], ...(main ? [[main, port] as [string, number]] : []), ['127.0.0.1', srv.port],
+        ['127.0.0.1', nginxPort]];
       const fn = await create('netprobe', 'python3.12', 'app.handler', zip({ 'app.py': hostileCode('app.py') }));
       const r = await invoke(api, fn, { connect: targets });
       expect(r.FunctionError, r.text).toBeUndefined();
       expect(r.json.connect).toEqual({
         [`127.0.0.1:${port}`]: 'refused', ...(main ? { [`${main}:${port}`]: 'refused' } : {}), [`127.0.0.1:${srv.port}`]: 'open',
+        [`127.0.0.1:${nginxPort}`]: 'open',
       });
       // The host itself (root) reaches its service as before.
       await new Promise<void>((resolve, reject) => {

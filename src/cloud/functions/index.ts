@@ -100,6 +100,7 @@ export class Functions {
    */
   attachNginx(nginx: NginxDriver, api?: string): void {
     this.urls.attach(nginx);
+    this.invocations.functionUrls = `http://${nginx.listen}`;
     if (api) this.invocations.endpoint = api;
   }
 
