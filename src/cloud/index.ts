@@ -72,6 +72,7 @@ export class Cloud {
   private sweeper?: NodeJS.Timeout;
   private consoleSweeper?: NodeJS.Timeout;
   private credentialRenewer?: NodeJS.Timeout;
+  private networkKeeper?: NodeJS.Timeout;
 
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
@@ -220,6 +221,9 @@ export class Cloud {
     // Running functions' role sessions renewed well before they end.
     this.credentialRenewer = setInterval(() => void this.functions.renewCredentials().catch((err) => log.warn(`function credentials: ${(err as Error).message}`)), RENEW_EVERY_MS);
     this.credentialRenewer.unref();
+    // The handlers' network filter, written again should a firewall reload flush it.
+    this.networkKeeper = setInterval(() => void this.host.functions.keepNetwork?.().catch((err) => log.warn(`functions' network filter: ${(err as Error).message}`)), 60_000);
+    this.networkKeeper.unref();
   }
 
   /**
@@ -238,6 +242,7 @@ export class Cloud {
     clearInterval(this.sweeper);
     clearInterval(this.consoleSweeper);
     clearInterval(this.credentialRenewer);
+    clearInterval(this.networkKeeper);
     this.instances.close();
     this.host.metadata.closeAll();
     await this.instances.idle();

@@ -34,7 +34,7 @@ import { socketPath } from './sockets.js';
 import { unpackPackage } from './code-package.js';
 import { LayerStore } from './layers.js';
 import { CREDENTIALS_ROOT, programPrefix, TASK_ROOT } from './sandbox.js';
-import { applySandboxNet, endpointPort, withdrawSandboxPorts } from './sandbox-net.js';
+import { applySandboxNet, endpointPort, sandboxNetPresent, withdrawSandboxPorts } from './sandbox-net.js';
 import { SandboxUsers } from './sandbox-users.js';
 import { unitFingerprint } from './units/fingerprint.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
@@ -353,25 +353,33 @@ export class FunctionHost implements HostFunctions {
   /** Function units this process has started (or found running) since it started. */
   private readonly started = new Set<string>();
 
-  /** The host's filter of handlers' traffic (sandbox-net.ts), written once per set of ports (API, nginx) this process gives them. */
-  private readonly netReady = new Map<string, Promise<void>>();
+  /** The host's filter of handlers' traffic (sandbox-net.ts), once written with the ports (API, nginx) this process gives them. */
+  private netReady?: Promise<void>;
+  private readonly netPorts = new Set<number>();
 
-  /** The API ports withdrawn from the host's filter: this server stops (a port left there would stay reachable). */
+  /** The ports withdrawn from the host's filter: this server stops (a port left there would stay reachable). */
   async close(): Promise<void> {
-    const ports = [...this.netReady.keys()].flatMap((k) => (k ? k.split(',').map(Number) : []));
-    this.netReady.clear();
+    const ports = [...this.netPorts];
+    this.netReady = undefined;
+    this.netPorts.clear();
     await withdrawSandboxPorts(ports);
   }
 
-  private sandboxNet(endpoints: (string | undefined)[]): Promise<void> {
-    const ports = endpoints.map(endpointPort).filter((p): p is number => p !== undefined);
-    const key = ports.join(',');
-    let ready = this.netReady.get(key);
-    if (!ready) {
-      ready = applySandboxNet(ports);
-      this.netReady.set(key, ready);
-      ready.catch(() => this.netReady.delete(key));
-    }
+  /** The host's filter written again if a firewall reload took it away (pcloud serve: every minute). */
+  async keepNetwork(): Promise<void> {
+    if (!this.netReady || (await sandboxNetPresent())) return;
+    log.warn('the Lambda sandbox\'s network filter was gone (a firewall reload?): written again');
+    this.netReady = undefined;
+    await this.sandboxNet([]);
+  }
+
+  private sandboxNet(ports: (number | undefined)[]): Promise<void> {
+    const fresh = ports.filter((p): p is number => p !== undefined && !this.netPorts.has(p));
+    if (this.netReady && !fresh.length) return this.netReady;
+    for (const p of fresh) this.netPorts.add(p);
+    const ready = applySandboxNet([...this.netPorts]);
+    this.netReady = ready;
+    ready.catch(() => { if (this.netReady === ready) this.netReady = undefined; });
     return ready;
   }
 
@@ -381,7 +389,7 @@ export class FunctionHost implements HostFunctions {
    */
   private async ensureUnit(o: FunctionUnitOptions): Promise<void> {
     // What of the host's network handlers reach (sandbox-net.ts): written before any runs, and for those found running.
-    await this.sandboxNet([o.endpoint, o.functionUrls]);
+    await this.sandboxNet([endpointPort(o.endpoint), o.nginxPort]);
     const specs = this.unitSpecs(o);
     const stamp = specs.map(unitFingerprint).join('\n');
     const running = await Promise.all(specs.map(async (spec) => {

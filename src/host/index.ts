@@ -142,6 +142,8 @@ export interface HostFunctions {
   renewCredentials?(key: string, credentials: SessionCredentials | undefined): Promise<void>;
   /** The server stops: what it gave the host for its functions' sake is withdrawn (sandbox-net.ts' API port). */
   close?(): Promise<void>;
+  /** What the host keeps for its functions put back if something else took it away (sandbox-net.ts' table). */
+  keepNetwork?(): Promise<void>;
 }
 
 export interface Host {

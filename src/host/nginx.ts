@@ -106,6 +106,11 @@ export class NginxDriver {
     return timingSafeEqual(digest(headers.get(AUTHORIZER_HEADER) ?? ''), digest(this.authorizerSecret));
   }
 
+  /** The port it listens on (PCLOUD_LAMBDA_LISTEN's). */
+  get port(): number {
+    return hostPortOf(this.listen, 'PCLOUD_LAMBDA_LISTEN').port;
+  }
+
   get baseUrl(): string {
     return `http://${this.listen}`;
   }

@@ -99,8 +99,8 @@ export interface FunctionUnitOptions {
   credentials?: SessionCredentials;
   /** The pcloud API as the function's processes reach it (AWS_ENDPOINT_URL), when pcloud serves one. */
   endpoint?: string;
-  /** pcloud's nginx (function URLs, Invoke), when it runs: one of the host's ports handlers reach (sandbox-net.ts). */
-  functionUrls?: string;
+  /** pcloud's nginx's port (function URLs, Invoke), when it runs: one of the host's ports handlers reach (sandbox-net.ts). */
+  nginxPort?: number;
 }
 
 /** A role session's temporary credentials, as STS gives them. */

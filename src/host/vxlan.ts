@@ -241,6 +241,25 @@ export function parsePeerSet(json: string, vniValue: number): string[] {
   });
 }
 
+/** The VNIs in `nft -j list set inet pcloud_vxlan vnis` output. */
+export function parseVniSet(json: string): number[] {
+  if (!json.trim()) return [];
+  const out = JSON.parse(json) as { nftables?: { set?: { elem?: unknown[] } }[] };
+  return (out.nftables?.find((e) => e.set)?.set?.elem ?? []).filter((e): e is number => typeof e === 'number');
+}
+
+/** The VNI's place in the host's filter now: whether it is filtered, and its peers. */
+async function filterOf(vniValue: number): Promise<{ filtered: boolean; peers: string[] }> {
+  const [vnis, peers] = await Promise.all([
+    run('nft', ['-j', 'list', 'set', 'inet', 'pcloud_vxlan', 'vnis'], { reject: false }),
+    run('nft', ['-j', 'list', 'set', 'inet', 'pcloud_vxlan', 'peers'], { reject: false }),
+  ]);
+  return {
+    filtered: vnis.exitCode === 0 && parseVniSet(vnis.stdout).includes(vniValue),
+    peers: peers.exitCode === 0 ? parsePeerSet(peers.stdout, vniValue) : [],
+  };
+}
+
 /** The VNI's peers in the host's filter set to `peers` (undefined: the VNI leaves the filter). */
 async function hostFilter(vniValue: number, peers: string[] | undefined): Promise<void> {
   const listed = await run('nft', ['-j', 'list', 'set', 'inet', 'pcloud_vxlan', 'peers'], { reject: false });
@@ -298,6 +317,8 @@ export async function joinOverlay(vpc: string, ns: string, o: Overlay): Promise<
     if (state.device.vni !== o.vni && state.device.vni > 0) await hostFilter(state.device.vni, undefined);
     state = { routes: [], neighbours: [], fdb: [] };
   }
+  // What the filter said of the VNI before: put back if the device cannot be made (the VNI may be another's).
+  const before = state.device ? undefined : await filterOf(o.vni);
   // The host takes the VNI's packets from its peers only, before a device of the VNI is there to take any.
   await hostFilter(o.vni, o.peers.map((p) => p.host));
   if (!state.device) {
@@ -309,8 +330,9 @@ export async function joinOverlay(vpc: string, ns: string, o: Overlay): Promise<
     } catch (err) {
       await run('ip', ['link', 'del', tmp], { reject: false });
       await run('ip', ['-n', ns, 'link', 'del', tmp], { reject: false });
-      // No device made: the VNI leaves the host's filter too (a later leave finds no device to say which VNI it was).
-      await hostFilter(o.vni, undefined).catch(() => undefined);
+      // No device made: the filter as it was for the VNI (a later leave finds no device to say which VNI it was; and a
+      // device of the host's that holds the VNI, another pcloud's, keeps its peers).
+      await hostFilter(o.vni, before?.filtered ? before.peers : undefined).catch(() => undefined);
       throw err;
     }
     // No IPv6 on it (no router solicitations, no duplicate address detection), and no ARP answered on it.

@@ -152,8 +152,10 @@ function hand(res: ServerResponse, p: Pending): void {
  */
 async function listenRuntimeApi(api: Server): Promise<string> {
   const port = runtimeApiPort(process.getuid?.() ?? 0);
+  // A loopback with no 127/8 route but 127.0.0.1 (EADDRNOTAVAIL) takes 127.0.0.1 from then on.
+  let anyLoopback = port !== 0;
   for (let attempt = 0; ; attempt++) {
-    const host = port ? `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}` : '127.0.0.1';
+    const host = anyLoopback ? `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}` : '127.0.0.1';
     try {
       await new Promise<void>((resolve, reject) => {
         api.once('error', reject);
@@ -161,7 +163,10 @@ async function listenRuntimeApi(api: Server): Promise<string> {
       });
       return `${host}:${(api.address() as AddressInfo).port}`;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRNOTAVAIL' && anyLoopback) anyLoopback = false;
+      // Its port held on every address tried (another user's socket bound to it on all addresses): said, not hidden.
+      else if (code !== 'EADDRINUSE' || attempt >= 20) throw new Error(`the Runtime API cannot listen on port ${port}: ${code ?? String(err)}`, { cause: err });
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { joinOverlay, leaveOverlay, parsePeerSet } from '../../src/host/vxlan.js';
+import { hostFilterText, joinOverlay, leaveOverlay, parsePeerSet } from '../../src/host/vxlan.js';
 
 const VPC = 'vpc-0feedc0ffee123456';
 const NS = `pcloud-${VPC}`;
@@ -29,10 +29,16 @@ afterAll(async () => {
 });
 
 describe('a VXLAN join that fails part-way', () => {
-  it('leaves the VNI out of the host\'s filter when its device cannot be made; joined later, the filter has it; left, it goes', async () => {
+  it('puts the host\'s filter back as it was for the VNI when its device cannot be made; joined later, the filter has it; left, it goes', async () => {
     await expect(joinOverlay(VPC, NS, overlay)).rejects.toThrow();
     expect(filter()).toEqual({ peers: [], filtered: false });
     expect(sh(`ip -n ${NS} link show overlay`).status).not.toBe(0);
+
+    // The VNI another pcloud's device holds, with that one's peers: they are as they were after the failed join.
+    execFileSync('nft', ['-f', '-'], { input: hostFilterText(VNI, ['198.18.99.9'], []) });
+    await expect(joinOverlay(VPC, NS, overlay)).rejects.toThrow();
+    expect(filter()).toEqual({ peers: ['198.18.99.9'], filtered: true });
+    execFileSync('nft', ['-f', '-'], { input: hostFilterText(VNI, undefined, ['198.18.99.9']) });
 
     execFileSync('ip', ['link', 'del', STRAY]);
     await joinOverlay(VPC, NS, overlay);

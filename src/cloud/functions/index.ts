@@ -100,7 +100,7 @@ export class Functions {
    */
   attachNginx(nginx: NginxDriver, api?: string): void {
     this.urls.attach(nginx);
-    this.invocations.functionUrls = `http://${nginx.listen}`;
+    this.invocations.nginxPort = nginx.port;
     if (api) this.invocations.endpoint = api;
   }
 

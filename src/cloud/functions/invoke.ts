@@ -22,8 +22,8 @@ export type InvokeAnswer = InvokeResult & { version: string };
 export class Invocations {
   /** The pcloud API as functions reach it (their AWS_ENDPOINT_URL), once `serve` says where it listens. */
   endpoint?: string;
-  /** pcloud's nginx (function URLs) as functions reach it, once it runs. */
-  functionUrls?: string;
+  /** pcloud's nginx's port (function URLs), once it runs. */
+  nginxPort?: number;
 
   constructor(
     private readonly records: FunctionRecords,
@@ -42,7 +42,7 @@ export class Invocations {
       console: served,
       ...(served ? {} : { credentials: this.credentials.for(key, v) }),
       ...(this.endpoint ? { endpoint: this.endpoint } : {}),
-      ...(this.functionUrls ? { functionUrls: this.functionUrls } : {}),
+      ...(this.nginxPort ? { nginxPort: this.nginxPort } : {}),
       key, functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
