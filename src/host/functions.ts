@@ -34,7 +34,7 @@ import { socketPath } from './sockets.js';
 import { unpackPackage } from './code-package.js';
 import { LayerStore } from './layers.js';
 import { CREDENTIALS_ROOT, programPrefix, TASK_ROOT } from './sandbox.js';
-import { applySandboxNet, endpointPort, sandboxNetPresent, withdrawSandboxPorts } from './sandbox-net.js';
+import { endpointPort, SandboxNet } from './sandbox-net.js';
 import { SandboxUsers } from './sandbox-users.js';
 import { unitFingerprint } from './units/fingerprint.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
@@ -353,35 +353,10 @@ export class FunctionHost implements HostFunctions {
   /** Function units this process has started (or found running) since it started. */
   private readonly started = new Set<string>();
 
-  /** The host's filter of handlers' traffic (sandbox-net.ts), once written with the ports (API, nginx) this process gives them. */
-  private netReady?: Promise<void>;
-  private readonly netPorts = new Set<number>();
-
-  /** The ports withdrawn from the host's filter: this server stops (a port left there would stay reachable). */
-  async close(): Promise<void> {
-    const ports = [...this.netPorts];
-    this.netReady = undefined;
-    this.netPorts.clear();
-    await withdrawSandboxPorts(ports);
-  }
-
-  /** The host's filter written again if a firewall reload took it away (pcloud serve: every minute). */
-  async keepNetwork(): Promise<void> {
-    if (!this.netReady || (await sandboxNetPresent())) return;
-    log.warn('the Lambda sandbox\'s network filter was gone (a firewall reload?): written again');
-    this.netReady = undefined;
-    await this.sandboxNet([]);
-  }
-
-  private sandboxNet(ports: (number | undefined)[]): Promise<void> {
-    const fresh = ports.filter((p): p is number => p !== undefined && !this.netPorts.has(p));
-    if (this.netReady && !fresh.length) return this.netReady;
-    for (const p of fresh) this.netPorts.add(p);
-    const ready = applySandboxNet([...this.netPorts]);
-    this.netReady = ready;
-    ready.catch(() => { if (this.netReady === ready) this.netReady = undefined; });
-    return ready;
-  }
+  /** The host's filter of handlers' traffic (sandbox-net.ts): written before they run, kept, its ports withdrawn at close. */
+  private readonly net = new SandboxNet();
+  close(): Promise<void> { return this.net.close(); }
+  keepNetwork(): Promise<void> { return this.net.keep(); }
 
   /**
    * The function's unit running as this pcloud would start it: one found running from another description or
@@ -389,7 +364,7 @@ export class FunctionHost implements HostFunctions {
    */
   private async ensureUnit(o: FunctionUnitOptions): Promise<void> {
     // What of the host's network handlers reach (sandbox-net.ts): written before any runs, and for those found running.
-    await this.sandboxNet([endpointPort(o.endpoint), o.nginxPort]);
+    await this.net.ensure([endpointPort(o.endpoint), o.nginxPort]);
     const specs = this.unitSpecs(o);
     const stamp = specs.map(unitFingerprint).join('\n');
     const running = await Promise.all(specs.map(async (spec) => {

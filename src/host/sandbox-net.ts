@@ -19,6 +19,7 @@
  * (Debian's nftables.conf begins with `flush ruleset`) takes it away: servers look for it every minute and write it
  * again (FunctionHost.keepNetwork).
  */
+import { log } from '../log.js';
 import { run } from './exec.js';
 import { SANDBOX_UID_FIRST, SANDBOX_UID_LAST } from '../runtime/sandbox-range.js';
 
@@ -90,4 +91,39 @@ export async function withdrawSandboxPorts(ports: number[]): Promise<void> {
   // Added first, so that deleting one already gone does not fail the others' (a table never written: nothing to do).
   const elements = `${SANDBOX_NET_TABLE} api_ports { ${gone.join(', ')} }`;
   await run('nft', ['-f', '-'], { input: `add element ${elements}\ndelete element ${elements}\n`, reject: false });
+}
+
+/**
+ * One server's part in the table: written (once) before its handlers run, with the ports it gives them; written again
+ * if something took it away; its ports withdrawn when it stops.
+ */
+export class SandboxNet {
+  private ready?: Promise<void>;
+  private readonly ports = new Set<number>();
+
+  /** The table written with these ports among the reachable ones (nothing to do once it has them). */
+  ensure(ports: (number | undefined)[]): Promise<void> {
+    const fresh = ports.filter((p): p is number => p !== undefined && !this.ports.has(p));
+    if (this.ready && !fresh.length) return this.ready;
+    for (const p of fresh) this.ports.add(p);
+    const ready = applySandboxNet([...this.ports]);
+    this.ready = ready;
+    ready.catch(() => { if (this.ready === ready) this.ready = undefined; });
+    return ready;
+  }
+
+  /** Written again if it was once and is gone (a firewall reload that flushed every table). */
+  async keep(): Promise<void> {
+    if (!this.ready || (await sandboxNetPresent())) return;
+    log.warn('the Lambda sandbox\'s network filter was gone (a firewall reload?): written again');
+    this.ready = undefined;
+    await this.ensure([]);
+  }
+
+  async close(): Promise<void> {
+    const ports = [...this.ports];
+    this.ready = undefined;
+    this.ports.clear();
+    await withdrawSandboxPorts(ports);
+  }
 }

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applySandboxNet, withdrawSandboxPorts } from '../../src/host/sandbox-net.js';
+import { applySandboxNet, SandboxNet, withdrawSandboxPorts } from '../../src/host/sandbox-net.js';
 import { until } from '../support/api.js';
 
 const ports = () => {
@@ -48,13 +48,21 @@ describe("the host's filter of handlers' traffic", () => {
   });
 
   it('keeps every server\'s API port until that server withdraws its own', async () => {
-    // Ports no test server listens on (they are ephemeral ones, from 32768).
-    await applySandboxNet([1701]);
-    await applySandboxNet([1702]);
-    expect(ports()).toEqual(expect.arrayContaining([1701, 1702]));
-    await withdrawSandboxPorts([1701]);
+    // Two servers' parts; ports no test server listens on (theirs are ephemeral ones, from 32768).
+    const [a, b] = [new SandboxNet(), new SandboxNet()];
+    await a.ensure([1701, undefined]);
+    await b.ensure([1702]);
+    await a.ensure([1705]);
+    expect(ports()).toEqual(expect.arrayContaining([1701, 1702, 1705]));
+    await a.close();
     expect(ports()).toContain(1702);
     expect(ports()).not.toContain(1701);
+    expect(ports()).not.toContain(1705);
+    // The table is there: nothing to write again.
+    await b.keep();
+    expect(ports()).toContain(1702);
+    await b.close();
+    expect(ports()).not.toContain(1702);
     // Withdrawn twice, or never added: nothing fails.
     await withdrawSandboxPorts([1701, 1702]);
     expect(ports()).not.toContain(1702);
