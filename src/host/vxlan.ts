@@ -232,10 +232,7 @@ export function hostFilterText(vniValue: number, peers: string[] | undefined, ha
 
 /** The peer hosts of a VNI in `nft -j list set inet pcloud_vxlan peers` output. */
 export function parsePeerSet(json: string, vniValue: number): string[] {
-  if (!json.trim()) return [];
-  const out = JSON.parse(json) as { nftables?: { set?: { elem?: unknown[] } }[] };
-  const elems = out.nftables?.find((e) => e.set)?.set?.elem ?? [];
-  return elems.flatMap((e) => {
+  return setElements(json).flatMap((e) => {
     const c = (e as { concat?: [string, number] }).concat;
     return c && c[1] === vniValue ? [c[0]] : [];
   });
@@ -243,9 +240,14 @@ export function parsePeerSet(json: string, vniValue: number): string[] {
 
 /** The VNIs in `nft -j list set inet pcloud_vxlan vnis` output. */
 export function parseVniSet(json: string): number[] {
+  return setElements(json).filter((e): e is number => typeof e === 'number');
+}
+
+/** A set's elements in `nft -j list set` output. */
+function setElements(json: string): unknown[] {
   if (!json.trim()) return [];
   const out = JSON.parse(json) as { nftables?: { set?: { elem?: unknown[] } }[] };
-  return (out.nftables?.find((e) => e.set)?.set?.elem ?? []).filter((e): e is number => typeof e === 'number');
+  return out.nftables?.find((e) => e.set)?.set?.elem ?? [];
 }
 
 /** The VNI's place in the host's filter now: whether it is filtered, and its peers. */
@@ -261,10 +263,9 @@ async function filterOf(vniValue: number): Promise<{ filtered: boolean; peers: s
 }
 
 /** The VNI's peers in the host's filter set to `peers` (undefined: the VNI leaves the filter). */
-async function hostFilter(vniValue: number, peers: string[] | undefined): Promise<void> {
-  const listed = await run('nft', ['-j', 'list', 'set', 'inet', 'pcloud_vxlan', 'peers'], { reject: false });
-  const had = listed.exitCode === 0 ? parsePeerSet(listed.stdout, vniValue) : [];
-  await run('nft', ['-f', '-'], { input: hostFilterText(vniValue, peers, had) });
+async function hostFilter(vniValue: number, peers: string[] | undefined, had?: string[]): Promise<void> {
+  const was = had ?? (await filterOf(vniValue)).peers;
+  await run('nft', ['-f', '-'], { input: hostFilterText(vniValue, peers, was) });
 }
 
 interface IpLink { address?: string; linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; port?: number; learning?: boolean; group?: string } } }
@@ -320,7 +321,7 @@ export async function joinOverlay(vpc: string, ns: string, o: Overlay): Promise<
   // What the filter said of the VNI before: put back if the device cannot be made (the VNI may be another's).
   const before = state.device ? undefined : await filterOf(o.vni);
   // The host takes the VNI's packets from its peers only, before a device of the VNI is there to take any.
-  await hostFilter(o.vni, o.peers.map((p) => p.host));
+  await hostFilter(o.vni, o.peers.map((p) => p.host), before?.peers);
   if (!state.device) {
     const tmp = hostTempName(vpc);
     await run('ip', ['link', 'del', tmp], { reject: false });
