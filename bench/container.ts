@@ -15,10 +15,10 @@ import { leftovers } from './leftovers.js';
 import { round, summary } from './lib.js';
 import { DescribeInstanceStatusCommand, type EC2Client } from '@aws-sdk/client-ec2';
 
-export function imageRoot(dataDir: string, imageId: string): string {
+export async function imageRoot(dataDir: string, imageId: string): Promise<string> {
   const db = openDb(join(dataDir, 'pcloud.db'));
   try {
-    return db.select().from(images).where(eq(images.id, imageId)).get()!.rootPath;
+    return (await db.select().from(images).where(eq(images.id, imageId)).limit(1))[0]!.rootPath;
   } finally {
     db.$client.close();
   }
@@ -34,7 +34,7 @@ export async function perPollSeconds(ec2: EC2Client, serverPid: number, id: stri
 
 export async function benchContainer(opts: { dataDir: string; runs: number; settleMs: number; instanceType: string }) {
   const imageId = await ensureImage(opts.dataDir);
-  const root = imageRoot(opts.dataDir, imageId);
+  const root = await imageRoot(opts.dataDir, imageId);
   const guest = await speaksGuestProtocol(root);
   const pool = join(opts.dataDir, 'pool');
   const server = await startServer(opts.dataDir);

@@ -14,6 +14,7 @@ import { defaultMetadataOptions } from '../src/cloud/instances/index.js';
 import { ec2Call, freePort, round, summary, type Creds } from './lib.js';
 import { intToIp } from '../src/cloud/ip.js';
 import { run } from '../src/host/exec.js';
+import { write } from "../src/db/store.js";
 
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 
@@ -22,24 +23,24 @@ async function seed(dataDir: string, count: number, accountId: string): Promise<
   const cloud = await Cloud.open({ dataDir });
   const ids: string[] = [];
   try {
-    cloud.accounts.putKey({ accessKeyId: 'AKIDPCLOUDBENCH0002', secretAccessKey: 'bench', accountId });
-    const subnet = cloud.network.pickSubnet(accountId, {});
-    const sg = cloud.network.securityGroups(accountId)[0]!;
+    await cloud.accounts.putKey({ accessKeyId: 'AKIDPCLOUDBENCH0002', secretAccessKey: 'bench', accountId });
+    const subnet = await cloud.network.pickSubnet(accountId, {});
+    const sg = (await cloud.network.securityGroups(accountId))[0]!;
     const imageId = newId('ami');
-    cloud.db.insert(images).values({ id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'bench', architecture: 'x86_64', state: 'available', rootPath: '/nonexistent', source: 'bench', createdAt: Date.now() }).run();
+    await cloud.db.insert(images).values({ id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'bench', architecture: 'x86_64', state: 'available', rootPath: '/nonexistent', source: 'bench', createdAt: Date.now() });
     const now = Date.now();
-    cloud.db.transaction((tx) => {
+    await write(cloud.db, async (tx) => {
       for (let i = 0; i < count; i++) {
         const id = newId('i');
         ids.push(id);
-        tx.insert(instances).values({
+        await tx.insert(instances).values({
           id, accountId, reservationId: newId('r'), launchIndex: 0, imageId, instanceType: i % 2 ? 't3.micro' : 't3.small',
           runtime: 'container', keyName: null, state: 'stopped', launchTime: now + i, subnetId: subnet.id, vpcId: subnet.vpcId,
           availabilityZone: subnet.availabilityZone, privateIp: intToIp(0xac100000 + i + 4), macAddress: '0e:00:00:00:00:01',
           networkInterfaceId: newId('eni'), securityGroupIds: [sg.id], rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8,
           attributes: { disableApiTermination: false, disableApiStop: false, instanceInitiatedShutdownBehavior: 'stop', ebsOptimized: false, monitoring: false, sourceDestCheck: true, hibernation: false, metadataOptions: defaultMetadataOptions },
           updatedAt: now,
-        }).run();
+        });
       }
     });
   } finally {

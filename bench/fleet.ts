@@ -81,7 +81,7 @@ async function onFleetServer<T>(dataDir: string, part: (f: { server: Awaited<Ret
 
 export async function benchFleet(opts: { dataDir: string; count: number; instanceType: string }) {
   const imageId = await ensureImage(opts.dataDir);
-  const root = imageRoot(opts.dataDir, imageId);
+  const root = await imageRoot(opts.dataDir, imageId);
   const guest = await speaksGuestProtocol(root);
   const pool = join(opts.dataDir, 'pool');
   return onFleetServer(opts.dataDir, async ({ server, ec2, machine, launched }) => {

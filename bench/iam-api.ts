@@ -63,11 +63,11 @@ export async function benchIamApi(opts: { n?: number } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'pcloud-bench-iam-'));
   const cloud = await Cloud.open({ dataDir });
   try {
-    const root = cloud.accounts.putKey({ accessKeyId: 'PCLDBENCHIAMROOT0001', secretAccessKey: 'bench-root', accountId: ACCOUNT });
-    cloud.db.insert(iamUsers).values({ accountId: ACCOUNT, name: 'bench', userId: 'AIDABENCHBENCHBENCH2', path: '/', createdAt: Date.now() }).run();
+    const root = await cloud.accounts.putKey({ accessKeyId: 'PCLDBENCHIAMROOT0001', secretAccessKey: 'bench-root', accountId: ACCOUNT });
+    await cloud.db.insert(iamUsers).values({ accountId: ACCOUNT, name: 'bench', userId: 'AIDABENCHBENCHBENCH2', path: '/', createdAt: Date.now() });
     const user = { accessKeyId: 'AKIABENCHIAMUSER0001', secretAccessKey: 'bench-user' };
-    cloud.db.insert(accessKeys).values({ ...user, accountId: ACCOUNT, userName: 'bench', status: 'Active', createdAt: Date.now() }).run();
-    const own = cloud.iam.policies.create(ACCOUNT, {
+    await cloud.db.insert(accessKeys).values({ ...user, accountId: ACCOUNT, userName: 'bench', status: 'Active', createdAt: Date.now() });
+    const own = await cloud.iam.policies.create(ACCOUNT, {
       name: 'bench-guard', path: '/', document: JSON.stringify({
         Version: '2012-10-17', Statement: [
           { Effect: 'Deny', Action: 'ec2:TerminateInstances', Resource: '*', Condition: { StringEquals: { 'ec2:ResourceTag/env': 'prod' } } },
@@ -75,7 +75,7 @@ export async function benchIamApi(opts: { n?: number } = {}) {
         ],
       }),
     });
-    for (const arn of ['arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess', 'arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess', own.arn]) cloud.iam.policies.attach(ACCOUNT, 'user', 'bench', arn);
+    for (const arn of ['arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess', 'arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess', own.arn]) await cloud.iam.policies.attach(ACCOUNT, 'user', 'bench', arn);
     const app = createApp(cloud);
     const fetch = async (r: Request) => app.fetch(r);
     const signers = { root, user };
@@ -84,12 +84,12 @@ export async function benchIamApi(opts: { n?: number } = {}) {
     const lambda = await measure(fetch, lambdaGet, signers, n, { root: 404, user: 404 });
 
     // The decision alone: building the request and evaluating it, as handleEc2 does for the user.
-    const principal = { accountId: ACCOUNT, accessKeyId: user.accessKeyId, region: 'us-east-1', service: 'ec2', identity: cloud.iam.findKey(user.accessKeyId)!.identity! };
+    const principal = { accountId: ACCOUNT, accessKeyId: user.accessKeyId, region: 'us-east-1', service: 'ec2', identity: (await cloud.iam.findKey(user.accessKeyId))!.identity! };
     const q = Query.parse(ec2Describe.body);
     const decide: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = process.hrtime.bigint();
-      const d = cloud.iam.authorize(principal.identity, ec2AccessRequest(cloud, principal, { sourceIp: '127.0.0.1', secure: false }, 'DescribeInstances', q));
+      const d = await cloud.iam.authorize(principal.identity, await ec2AccessRequest(cloud, principal, { sourceIp: '127.0.0.1', secure: false }, 'DescribeInstances', q));
       decide.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (!d.allowed) throw new Error('the bench user may not describe');
     }

@@ -177,7 +177,7 @@ export async function benchLaunch(opts: { dataDir: string; runs: number; fleet: 
   const creds = BENCH_CREDS;
   const imageId = await ensureImage(opts.dataDir);
   const db = openDb(join(opts.dataDir, 'pcloud.db'));
-  const image = db.select().from(images).where(eq(images.id, imageId)).get()!;
+  const image = (await db.select().from(images).where(eq(images.id, imageId)).limit(1))[0]!;
   db.$client.close();
   const pool = join(opts.dataDir, 'pool');
 

@@ -74,7 +74,7 @@ export function createApp(cloud: Cloud): Hono {
     const service = serviceOf(c.req.raw, c.req.path);
     // The large limit only for a key pcloud knows: no one else makes it buffer 70 MB before the signature is checked.
     const key = scopeOf({ url: c.req.url, headers: c.req.raw.headers })?.accessKeyId;
-    const max = service === 'lambda' && key && cloud.iam.findKey(key) ? MAX_LAMBDA_BODY : MAX_BODY;
+    const max = service === 'lambda' && key && (await cloud.iam.findKey(key)) ? MAX_LAMBDA_BODY : MAX_BODY;
     const read = await readBody(c.req.raw, max);
     if ('tooLarge' in read) {
       const res = errorFor(service, 'RequestEntityTooLarge', `Request body exceeds the maximum of ${max} bytes`, 413);
@@ -87,8 +87,8 @@ export function createApp(cloud: Cloud): Hono {
   });
   app.use('/pcloud/lambda/authorize/*', async (c, next) => (await authorizeForNginx(cloud, c.req.raw)) ?? next());
   // The certificate that verifies instance identity documents (their signature and pkcs7): public, as AWS's are.
-  app.get('/pcloud/identity-certificate.pem', () =>
-    new Response(cloud.metadata.identityCertificate(), { headers: { 'content-type': 'application/x-pem-file' } }));
+  app.get('/pcloud/identity-certificate.pem', async () =>
+    new Response((await cloud.metadata.identityCertificate()), { headers: { 'content-type': 'application/x-pem-file' } }));
   consoleRoutes(app, cloud);
   app.all('*', async (c) => {
     const req = c.req.raw;
@@ -99,7 +99,7 @@ export function createApp(cloud: Cloud): Hono {
     const origin = originOf((c.env as { incoming?: { socket?: { remoteAddress?: string; encrypted?: boolean } } } | undefined)?.incoming?.socket);
     let principal;
     try {
-      principal = verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.iam.findKey(id),
+      principal = await verify({ method: req.method, url: url.pathname + url.search, headers: req.headers, body }, (id) => cloud.iam.findKey(id),
         Date.now(), { regions: service === 'sts' || service === 'iam' ? globalRegions : regions });
     } catch (err) {
       if (err instanceof AuthError) {
@@ -108,7 +108,7 @@ export function createApp(cloud: Cloud): Hono {
       }
       throw err;
     }
-    if (!principal.temporary) cloud.accounts.used(principal.accessKeyId, principal.service, principal.region);
+    if (!principal.temporary) await cloud.accounts.used(principal.accessKeyId, principal.service, principal.region);
     // A session token (GetSessionToken: a user's or root's temporary credentials) calls no IAM action without MFA,
     // which pcloud has not: as AWS, its token is refused there (else a stolen token makes itself a lasting key).
     if (service === 'iam' && principal.temporary && principal.identity.kind !== 'assumed-role') {

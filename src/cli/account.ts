@@ -11,19 +11,19 @@ import { ensureDataDir } from '../paths.js';
 import { DEFAULT_DATA } from './config.js';
 import { credentialsText, endpointOf } from './credentials.js';
 
-async function withAdmin<T>(dataDir: string, fn: (admin: AccountAdmin) => T): Promise<T> {
+async function withAdmin<T>(dataDir: string, fn: (admin: AccountAdmin) => Promise<T>): Promise<T> {
   // Only the state database: no storage pool or units.
   await ensureDataDir(dataDir);
   const db = openDb(join(dataDir, 'pcloud.db'));
   try {
-    return fn(new AccountAdmin(db, new Accounts(db)));
+    return await fn(new AccountAdmin(db, new Accounts(db)));
   } finally {
     db.$client.close();
   }
 }
 
 /** One line per account: id, created, keys, users, instances (tab-separated, with a header). */
-export function accountsTable(rows: ReturnType<AccountAdmin['list']>): string {
+export function accountsTable(rows: Awaited<ReturnType<AccountAdmin['list']>>): string {
   return [
     ['ACCOUNT', 'CREATED', 'KEYS', 'USERS', 'INSTANCES'].join('\t'),
     ...rows.map((a) => [a.id, a.createdAt.toISOString(), a.keys, a.users, a.instances].join('\t')),

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import type { AccessKey, Accounts } from '../cloud/accounts.js';
 
 /** Keys from PCLOUD_ACCESS_KEY_ID / PCLOUD_SECRET_ACCESS_KEY, else the first key there is, else a new one. */
-export function ensureCredentials(accounts: Accounts, env = process.env): AccessKey {
+export async function ensureCredentials(accounts: Accounts, env = process.env): Promise<AccessKey> {
   const accountId = env.PCLOUD_ACCOUNT_ID ?? '000000000000';
   if (env.PCLOUD_ACCESS_KEY_ID && env.PCLOUD_SECRET_ACCESS_KEY) {
-    return accounts.putKey({ accessKeyId: env.PCLOUD_ACCESS_KEY_ID, secretAccessKey: env.PCLOUD_SECRET_ACCESS_KEY, accountId });
+    return await accounts.putKey({ accessKeyId: env.PCLOUD_ACCESS_KEY_ID, secretAccessKey: env.PCLOUD_SECRET_ACCESS_KEY, accountId });
   }
-  return accounts.firstKey() ?? accounts.generateKey(accountId);
+  return (await accounts.firstKey()) ?? (await accounts.generateKey(accountId));
 }
 
 export async function endpointOf(dataDir: string): Promise<string> {

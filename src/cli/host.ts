@@ -13,7 +13,7 @@ import { schema, type Db } from '../db/index.js';
 import { DEFAULT_DATA } from './config.js';
 
 /** The state database of a data dir, read-only; what to do when there is none, or it predates hosts. */
-function withReadOnlyDb<T>(dataDir: string, fn: (db: Db) => T): T {
+async function withReadOnlyDb<T>(dataDir: string, fn: (db: Db) => Promise<T>): Promise<T> {
   const file = join(dataDir, 'pcloud.db');
   if (!existsSync(file)) throw new Error(`no state database in ${dataDir}: start \`pcloud serve --data ${dataDir}\` first`);
   const sqlite = new Database(file, { readonly: true, fileMustExist: true });
@@ -21,7 +21,7 @@ function withReadOnlyDb<T>(dataDir: string, fn: (db: Db) => T): T {
     sqlite.pragma('busy_timeout = 5000');
     const known = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hosts'").get();
     if (!known) throw new Error(`the state database in ${dataDir} has no hosts yet: start this pcloud's \`pcloud serve --data ${dataDir}\` once`);
-    return fn(drizzle(sqlite, { schema }));
+    return await fn(drizzle(sqlite, { schema }));
   } finally {
     sqlite.close();
   }
@@ -49,8 +49,8 @@ export function hostCommand(program: Command): void {
     .description('every host: id, name, zone, state (lost: not heard from), runtimes, accel, vCPUs and memory (MiB) its instances hold / it has, instances, last heartbeat')
     .option('--data <dir>', 'data directory', DEFAULT_DATA)
     .option('--json', 'as JSON, with the over-commit limits placement keeps to')
-    .action((opts: { data: string; json?: boolean }) => {
-      const rows = withReadOnlyDb(opts.data, (db) => hostViews(db, configFromEnv().hosts));
+    .action(async (opts: { data: string; json?: boolean }) => {
+      const rows = await withReadOnlyDb(opts.data, (db) => hostViews(db, configFromEnv().hosts));
       process.stdout.write((opts.json ? JSON.stringify(rows, null, 2) : hostsTable(rows)) + '\n');
     });
 }

@@ -109,8 +109,8 @@ program.command('serve')
     if (port) await assertPortsFree([hostPortOf(opts.listen, '--listen (PCLOUD_LISTEN)')]);
     await assertLambdaPortFree(opts.data, lambdaListen, hostConfig);
     const cloud = await Cloud.open({ dataDir: opts.data, hostConfig });
-    const key = ensureCredentials(cloud.accounts);
-    cloud.network.ensureDefaults(key.accountId);
+    const key = await ensureCredentials(cloud.accounts);
+    await cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
     const imds = metadataServer(cloud.metadata);
     const app = createApp(cloud);
@@ -121,7 +121,7 @@ program.command('serve')
     cloud.host.metadata.handle((vpcId, socket) => (isApiConnection(socket) ? vpcApi.connection(socket) : imds.connection(vpcId, socket)));
     await cloud.start();
     // The instance identity's key (RSA) made now on a first start, not inside an instance's first identity request.
-    cloud.metadata.identityCertificate();
+    await cloud.metadata.identityCertificate();
     /** Once listening: the endpoint file, nginx in front of the functions, and what to try first. */
     const announce = async (listening: number) => {
       const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${listening}`;
@@ -129,7 +129,7 @@ program.command('serve')
       // nginx in front of the functions: function URLs, and Invoke through it.
       await cloud.startNginx(lambdaListen, `http://127.0.0.1:${listening}`)
         .catch((err) => log.warn(`nginx (function URLs) not running: ${(err as Error).message}`));
-      const ami = cloud.images.byName(DEFAULT_IMAGE);
+      const ami = await cloud.images.byName(DEFAULT_IMAGE);
       process.stdout.write([
         `pcloud serving on ${endpoint} (data ${opts.data}, pool ${cloud.host.pool.kind}, units ${cloud.host.units.kind}); function URLs on ${cloud.functions.nginx?.baseUrl ?? '(nginx not running)'}`,
         '',
@@ -180,7 +180,7 @@ program.command('credentials')
     // Only the state database: printing a key needs no storage pool or units.
     await ensureDataDir(opts.data);
     const db = openDb(join(opts.data, 'pcloud.db'));
-    const key = ensureCredentials(new Accounts(db));
+    const key = await ensureCredentials(new Accounts(db));
     db.$client.close();
     process.stdout.write(credentialsText(key, await endpointOf(opts.data), configFromEnv().region) + '\n');
   });
@@ -234,7 +234,7 @@ image.command('list')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .action(async (opts: { data: string }) => {
     const cloud = await Cloud.open({ dataDir: opts.data });
-    for (const img of cloud.images.describe('000000000000', [], [], [])) {
+    for (const img of (await cloud.images.describe('000000000000', [], [], []))) {
       process.stdout.write(`${img.id}\t${img.name}\t${(img.sizeBytes / 2 ** 20).toFixed(0)} MiB\t${img.source}\n`);
     }
     await cloud.close();
@@ -253,9 +253,9 @@ program.command('console <instance>')
   .option('--expires <seconds>', 'how long the URL opens the page', '300')
   .action(async (instance: string, opts: { data: string; expires: string }) => {
     const db = openDb(join(opts.data, 'pcloud.db'));
-    const row = db.select({ accountId: instances.accountId }).from(instances).where(eq(instances.id, instance)).get();
+    const row = (await db.select({ accountId: instances.accountId }).from(instances).where(eq(instances.id, instance)).limit(1))[0];
     if (!row) throw new Error(`no instance ${instance}`);
-    const key = new Accounts(db).keyOf(row.accountId);
+    const key = await new Accounts(db).keyOf(row.accountId);
     if (!key) throw new Error(`account ${row.accountId} has no access key`);
     process.stdout.write(presignedConsoleUrl(await endpointOf(opts.data), key, configFromEnv().region, instance, Number(opts.expires)) + '\n');
   });

@@ -4,6 +4,7 @@ import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { accessKeys, accounts, iamUsers, instances } from '../db/schema.js';
 import type { Identity } from './iam/identity.js';
+import { write } from '../db/store.js';
 
 export interface AccessKey {
   accessKeyId: string;
@@ -37,32 +38,31 @@ export class Accounts {
   }
 
   /** When the account was created, if it exists. */
-  createdAt(accountId: string): Date | undefined {
-    const row = this.db.select({ createdAt: accounts.createdAt }).from(accounts).where(eq(accounts.id, accountId)).get();
+  async createdAt(accountId: string): Promise<Date | undefined> {
+    const row = (await this.db.select({ createdAt: accounts.createdAt }).from(accounts).where(eq(accounts.id, accountId)).limit(1))[0];
     return row && new Date(row.createdAt);
   }
 
-  ensureAccount(accountId: string): void {
-    this.db.insert(accounts).values({ id: accountId, createdAt: Date.now() }).onConflictDoNothing().run();
+  async ensureAccount(accountId: string): Promise<void> {
+    await this.db.insert(accounts).values({ id: accountId, createdAt: Date.now() }).onConflictDoNothing();
   }
 
   /** Create (or update the secret of) a given root key: the account's, active. */
-  putKey(key: AccessKey): AccessKey {
-    this.ensureAccount(key.accountId);
+  async putKey(key: AccessKey): Promise<AccessKey> {
+    await this.ensureAccount(key.accountId);
     const { accessKeyId, secretAccessKey, accountId } = key;
-    this.db.insert(accessKeys)
+    await this.db.insert(accessKeys)
       .values({ accessKeyId, secretAccessKey, accountId, createdAt: Date.now() })
-      .onConflictDoUpdate({ target: accessKeys.accessKeyId, set: { secretAccessKey, accountId, userName: null, status: 'Active' } })
-      .run();
+      .onConflictDoUpdate({ target: accessKeys.accessKeyId, set: { secretAccessKey, accountId, userName: null, status: 'Active' } });
     this.cache.delete(key.accessKeyId);
     return key;
   }
 
-  generateKey(accountId: string): AccessKey {
+  async generateKey(accountId: string): Promise<AccessKey> {
     const bytes = randomBytes(16);
     const id = 'PCLD' + Array.from(bytes, (b) => AK_ALPHABET[b % 32]).join('').slice(0, 16);
     const secret = randomBytes(30).toString('base64').replace(/[+/=]/g, 'x').slice(0, 40);
-    return this.putKey({ accessKeyId: id, secretAccessKey: secret, accountId });
+    return await this.putKey({ accessKeyId: id, secretAccessKey: secret, accountId });
   }
 
   /**
@@ -70,11 +70,11 @@ export class Accounts {
    * user's key whose user is gone, is no key. Cached for a few seconds (another server's change shows within them);
    * forget() drops one at once.
    */
-  findKey(accessKeyId: string): AccessKey | undefined {
+  async findKey(accessKeyId: string): Promise<AccessKey | undefined> {
     const now = Date.now();
     const hit = this.cache.get(accessKeyId);
     if (hit && hit.until > now) return hit.key;
-    const key = this.loadKey(accessKeyId);
+    const key = await this.loadKey(accessKeyId);
     if (key) this.cache.set(accessKeyId, { key, until: now + KEY_CACHE_MS });
     else this.cache.delete(accessKeyId);
     return key;
@@ -89,35 +89,35 @@ export class Accounts {
    * A long-term key signed a request (GetAccessKeyLastUsed): recorded at most once a minute per key, so the hot path
    * pays a map lookup. Temporary keys have no row: nothing is written for them.
    */
-  used(accessKeyId: string, service: string, region: string, now = Date.now()): void {
+  async used(accessKeyId: string, service: string, region: string, now = Date.now()): Promise<void> {
     const last = this.lastUsedWritten.get(accessKeyId);
     if (last !== undefined && now - last < LAST_USED_EVERY_MS) return;
     if (this.lastUsedWritten.size >= LAST_USED_MEMORY) this.lastUsedWritten.clear();
     this.lastUsedWritten.set(accessKeyId, now);
-    this.db.update(accessKeys).set({ lastUsedAt: now, lastUsedService: service, lastUsedRegion: region })
-      .where(eq(accessKeys.accessKeyId, accessKeyId)).run();
+    await this.db.update(accessKeys).set({ lastUsedAt: now, lastUsedService: service, lastUsedRegion: region })
+      .where(eq(accessKeys.accessKeyId, accessKeyId));
   }
 
-  private loadKey(accessKeyId: string): AccessKey | undefined {
-    const row = this.db.select().from(accessKeys).where(eq(accessKeys.accessKeyId, accessKeyId)).get();
+  private async loadKey(accessKeyId: string): Promise<AccessKey | undefined> {
+    const row = (await this.db.select().from(accessKeys).where(eq(accessKeys.accessKeyId, accessKeyId)).limit(1))[0];
     if (!row || row.status !== 'Active') return undefined;
     const key: AccessKey = { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
     if (row.userName === null) return key;
-    const user = this.db.select().from(iamUsers).where(and(eq(iamUsers.accountId, row.accountId), eq(iamUsers.name, row.userName))).get();
+    const user = (await this.db.select().from(iamUsers).where(and(eq(iamUsers.accountId, row.accountId), eq(iamUsers.name, row.userName))).limit(1))[0];
     if (!user) return undefined;
     return { ...key, identity: { kind: 'user', accountId: row.accountId, name: user.name, id: user.userId, path: user.path } };
   }
 
   /** A root access key of the account (the oldest active one), to sign for it. */
-  keyOf(accountId: string): AccessKey | undefined {
-    const row = this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), rootActive))
-      .orderBy(accessKeys.createdAt).limit(1).get();
+  async keyOf(accountId: string): Promise<AccessKey | undefined> {
+    const row = (await this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), rootActive))
+      .orderBy(accessKeys.createdAt).limit(1))[0];
     return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
   }
 
   /** The oldest active root key of any account (the operator's, which `pcloud credentials` prints). */
-  firstKey(): AccessKey | undefined {
-    const row = this.db.select().from(accessKeys).where(rootActive).orderBy(accessKeys.createdAt).limit(1).get();
+  async firstKey(): Promise<AccessKey | undefined> {
+    const row = (await this.db.select().from(accessKeys).where(rootActive).orderBy(accessKeys.createdAt).limit(1))[0];
     return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
   }
 }
@@ -134,10 +134,10 @@ export interface AccountSummary {
 }
 
 /** A new account id: 12 random digits, not one in use (nor the all-zero default's). */
-function newAccountId(taken: (id: string) => boolean): string {
+async function newAccountId(taken: (id: string) => Promise<boolean>): Promise<string> {
   for (;;) {
     const id = Array.from({ length: 12 }, () => randomInt(10)).join('');
-    if (id !== '000000000000' && !taken(id)) return id;
+    if (id !== '000000000000' && !await taken(id)) return id;
   }
 }
 
@@ -146,21 +146,21 @@ export class AccountAdmin {
   constructor(private readonly db: Db, private readonly accounts: Accounts) {}
 
   /** A new account with its first root access key. */
-  create(): AccessKey {
-    return this.db.transaction(() => {
-      const id = newAccountId((x) => this.db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, x)).get() !== undefined);
-      return this.accounts.generateKey(id);
+  async create(): Promise<AccessKey> {
+    return await write(this.db, async () => {
+      const id = await newAccountId(async (x) => (await this.db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, x)).limit(1))[0] !== undefined);
+      return await this.accounts.generateKey(id);
     });
   }
 
-  list(): AccountSummary[] {
+  async list(): Promise<AccountSummary[]> {
     const n = sql<number>`count(*)`;
     const by = <T extends { id: string; n: number }>(rows: T[]) => new Map(rows.map((r) => [r.id, r.n]));
-    const keys = by(this.db.select({ id: accessKeys.accountId, n }).from(accessKeys).groupBy(accessKeys.accountId).all());
-    const users = by(this.db.select({ id: iamUsers.accountId, n }).from(iamUsers).groupBy(iamUsers.accountId).all());
-    const running = by(this.db.select({ id: instances.accountId, n }).from(instances)
-      .where(ne(instances.state, 'terminated')).groupBy(instances.accountId).all());
-    return this.db.select().from(accounts).orderBy(accounts.createdAt).all().map((a) => ({
+    const keys = by(await this.db.select({ id: accessKeys.accountId, n }).from(accessKeys).groupBy(accessKeys.accountId));
+    const users = by(await this.db.select({ id: iamUsers.accountId, n }).from(iamUsers).groupBy(iamUsers.accountId));
+    const running = by(await this.db.select({ id: instances.accountId, n }).from(instances)
+      .where(ne(instances.state, 'terminated')).groupBy(instances.accountId));
+    return (await this.db.select().from(accounts).orderBy(accounts.createdAt)).map((a) => ({
       id: a.id, createdAt: new Date(a.createdAt), keys: keys.get(a.id) ?? 0, users: users.get(a.id) ?? 0, instances: running.get(a.id) ?? 0,
     }));
   }

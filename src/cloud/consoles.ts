@@ -20,8 +20,8 @@ export class Consoles {
   }
 
   /** The VNC socket of an instance of this account that has a display, or the EC2 error why not. */
-  display(accountId: string, instanceId: string): string {
-    const inst = this.instances.get(accountId, instanceId);
+  async display(accountId: string, instanceId: string): Promise<string> {
+    const inst = await this.instances.get(accountId, instanceId);
     if (inst.runtime !== 'q35') {
       throw new CloudError('UnsupportedOperation', `The instance '${instanceId}' has no display: only UEFI and Windows VMs (q35) have one; use GetConsoleOutput for its serial console.`);
     }
@@ -30,13 +30,13 @@ export class Consoles {
   }
 
   /** A token the console page's websocket presents, for this account's instance. */
-  issue(accountId: string, instanceId: string): string {
-    this.display(accountId, instanceId);
-    return this.tokens.issue(`${accountId}/${instanceId}`, TOKEN_TTL_SEC);
+  async issue(accountId: string, instanceId: string): Promise<string> {
+    await this.display(accountId, instanceId);
+    return await this.tokens.issue(`${accountId}/${instanceId}`, TOKEN_TTL_SEC);
   }
 
   /** The account a token was issued to for this instance, if it is still valid. */
-  check(token: string, instanceId: string): string | undefined {
+  async check(token: string, instanceId: string): Promise<string | undefined> {
     const body = token.split('.')[0] ?? '';
     let subject: string | undefined;
     try {
@@ -45,13 +45,13 @@ export class Consoles {
       return undefined;
     }
     const [accountId, id] = (subject ?? '').split('/');
-    if (!accountId || id !== instanceId || !this.tokens.check(subject!, token)) return undefined;
+    if (!accountId || id !== instanceId || !(await this.tokens.check(subject!, token))) return undefined;
     return accountId;
   }
 
   /** GetConsoleScreenshot: the display of this account's running q35 VM, as a JPEG. */
   async screenshot(accountId: string, instanceId: string): Promise<Buffer> {
-    this.display(accountId, instanceId);
+    await this.display(accountId, instanceId);
     return this.vms.screenshot(instanceId);
   }
 }

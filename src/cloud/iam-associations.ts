@@ -12,6 +12,7 @@ import { filterRows, type Fields, type Filter } from './filters.js';
 import { isId, newId } from './ids.js';
 import { pageOf, type Page, type PageRequest } from './paging.js';
 import { iamArn, isIamName } from './iam/names.js';
+import { write } from '../db/store.js';
 
 /** What the request names: `IamInstanceProfile.Arn` and/or `.Name`. */
 export interface ProfileRef {
@@ -69,12 +70,12 @@ type Row = typeof iamProfileAssociations.$inferSelect;
 
 export class IamAssociations {
   /** Called when an instance's association ends (disassociated, replaced, or the instance gone). */
-  private readonly endListeners: ((accountId: string, instanceId: string) => void)[] = [];
+  private readonly endListeners: ((accountId: string, instanceId: string) => Promise<void>)[] = [];
 
   constructor(private readonly db: Db) {}
 
   /** Be told when an instance loses its association (its role's sessions are to end). */
-  onEnd(fn: (accountId: string, instanceId: string) => void): void {
+  onEnd(fn: (accountId: string, instanceId: string) => Promise<void>): void {
     this.endListeners.push(fn);
   }
 
@@ -84,7 +85,7 @@ export class IamAssociations {
    * The account's instance profile the request names (by ARN, by name, or both naming the same one), which must hold a
    * role (whether the caller may pass it, iam:PassRole, the API asks IAM before: src/api/ec2/access.ts).
    */
-  resolve(accountId: string, ref: ProfileRef): InstanceProfile {
+  async resolve(accountId: string, ref: ProfileRef): Promise<InstanceProfile> {
     const { arn, name } = ref;
     if (!arn && !name) throw new CloudError('MissingParameter', 'The request must contain the parameter iamInstanceProfile.arn or iamInstanceProfile.name');
     let profileName: string;
@@ -96,14 +97,14 @@ export class IamAssociations {
       if (!isIamName(name!)) throw badName(name!);
       profileName = name!;
     }
-    const row = this.db.select().from(iamInstanceProfiles)
-      .where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.name, profileName))).get();
+    const row = (await this.db.select().from(iamInstanceProfiles)
+      .where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.name, profileName))).limit(1))[0];
     const wrong = () => (arn ? badArn(arn) : badName(profileName));
     if (!row) throw wrong();
     const path = row.path;
     if (arn && arn !== profileArn(accountId, path, row.name)) throw wrong();
     const role = row.roleName === null ? undefined
-      : this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, row.roleName))).get();
+      : (await this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, row.roleName))).limit(1))[0];
     if (!role) {
       throw invalidParam(`Value (${shown(arn ?? profileName)}) for parameter iamInstanceProfile.${arn ? 'arn' : 'name'} is invalid. The instance profile ${row.name} has no role: add one with AddRoleToInstanceProfile, then try again.`);
     }
@@ -117,38 +118,44 @@ export class IamAssociations {
   // ---------------------------------------------------------------- launch
 
   /** RunInstances with a profile: the new instances' associations, written in the launch's own transaction. */
-  launched(tx: Pick<Db, 'insert'>, profile: InstanceProfile, instanceIds: readonly string[], now = Date.now()): void {
+  async launched(tx: Pick<Db, 'insert'>, profile: InstanceProfile, instanceIds: readonly string[], now = Date.now()): Promise<void> {
     for (const instanceId of instanceIds) {
-      tx.insert(iamProfileAssociations).values({
+      await tx.insert(iamProfileAssociations).values({
         associationId: newId('iip-assoc'), accountId: profile.accountId, instanceId, profileName: profile.name, state: 'associated', createdAt: now,
-      }).run();
+      });
     }
   }
 
   // ---------------------------------------------------------------- reads
 
   /** The instance's association, if it has one. */
-  ofInstance(instanceId: string): Association | undefined {
-    const row = this.db.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId)).get();
-    return row && this.view(row);
+  async ofInstance(instanceId: string): Promise<Association | undefined> {
+    const row = (await this.db.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId)).limit(1))[0];
+    return row && (await this.view(row));
   }
 
   /** DescribeInstances' iamInstanceProfile, for many instances at once. */
-  ofInstances(instanceIds: readonly string[]): Map<string, Association> {
+  async ofInstances(instanceIds: readonly string[]): Promise<Map<string, Association>> {
     if (!instanceIds.length) return new Map();
-    const rows = this.db.select().from(iamProfileAssociations).where(inArray(iamProfileAssociations.instanceId, [...instanceIds])).all();
-    return new Map(rows.flatMap((r) => {
-      const a = this.view(r);
-      return a ? [[a.instanceId, a] as const] : [];
-    }));
+    const rows = await this.db.select().from(iamProfileAssociations).where(inArray(iamProfileAssociations.instanceId, [...instanceIds]));
+    const out = new Map<string, Association>();
+    for (const r of rows) {
+      const a = await this.view(r);
+      if (a) out.set(a.instanceId, a);
+    }
+    return out;
   }
 
   /** DescribeIamInstanceProfileAssociations: by id (each must exist), filtered (instance-id, state), a page at a time. */
-  describe(accountId: string, q: { ids: string[]; filters: Filter[] } & PageRequest): Page<Association> {
+  async describe(accountId: string, q: { ids: string[]; filters: Filter[] } & PageRequest): Promise<Page<Association>> {
     for (const id of q.ids) checkAssociationId(id);
-    const rows = this.db.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.accountId, accountId))
-      .orderBy(asc(iamProfileAssociations.createdAt), asc(iamProfileAssociations.associationId)).all();
-    const all = rows.flatMap((r) => this.view(r) ?? []);
+    const rows = await this.db.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.accountId, accountId))
+      .orderBy(asc(iamProfileAssociations.createdAt), asc(iamProfileAssociations.associationId));
+    const all: Association[] = [];
+    for (const r of rows) {
+      const a = await this.view(r);
+      if (a) all.push(a);
+    }
     const missing = q.ids.filter((id) => !all.some((a) => a.id === id));
     if (missing.length) throw notFound('InvalidAssociationID.NotFound', missing.join(', '));
     const named = q.ids.length ? all.filter((a) => q.ids.includes(a.id)) : all;
@@ -156,11 +163,11 @@ export class IamAssociations {
   }
 
   /** The account's association by id, or AWS's error. */
-  get(accountId: string, associationId: string): Association {
+  async get(accountId: string, associationId: string): Promise<Association> {
     checkAssociationId(associationId);
-    const row = this.db.select().from(iamProfileAssociations)
-      .where(and(eq(iamProfileAssociations.accountId, accountId), eq(iamProfileAssociations.associationId, associationId))).get();
-    const a = row && this.view(row);
+    const row = (await this.db.select().from(iamProfileAssociations)
+      .where(and(eq(iamProfileAssociations.accountId, accountId), eq(iamProfileAssociations.associationId, associationId))).limit(1))[0];
+    const a = row && (await this.view(row));
     if (!a) throw notFound('InvalidAssociationID.NotFound', associationId);
     return a;
   }
@@ -168,56 +175,56 @@ export class IamAssociations {
   // ---------------------------------------------------------------- changes
 
   /** AssociateIamInstanceProfile: the instance (not terminated) gets the profile, if it has none yet. */
-  associate(accountId: string, instanceId: string, profile: InstanceProfile, now = Date.now()): Association {
-    this.checkInstance(accountId, instanceId);
-    return this.db.transaction((tx) => {
-      const current = tx.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId)).get();
-      if (current && this.view(current)) throw new CloudError('IncorrectState', `There is an existing association for instance ${instanceId}`);
+  async associate(accountId: string, instanceId: string, profile: InstanceProfile, now = Date.now()): Promise<Association> {
+    await this.checkInstance(accountId, instanceId);
+    return await write(this.db, async (tx) => {
+      const current = (await tx.select().from(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId)).limit(1))[0];
+      if (current && (await this.view(current))) throw new CloudError('IncorrectState', `There is an existing association for instance ${instanceId}`);
       // One whose profile is gone is none: it makes room.
-      if (current) tx.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, current.associationId)).run();
+      if (current) await tx.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, current.associationId));
       const row = { associationId: newId('iip-assoc'), accountId, instanceId, profileName: profile.name, state: 'associated', createdAt: now };
-      tx.insert(iamProfileAssociations).values(row).run();
-      return { ...this.view(row)!, state: 'associating' };
+      await tx.insert(iamProfileAssociations).values(row);
+      return { ...(await this.view(row))!, state: 'associating' };
     });
   }
 
   /** DisassociateIamInstanceProfile: the association goes, and its role's sessions with it. */
-  disassociate(accountId: string, associationId: string): Association {
-    const a = this.get(accountId, associationId);
-    this.db.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, a.id)).run();
-    this.ended(accountId, a.instanceId);
+  async disassociate(accountId: string, associationId: string): Promise<Association> {
+    const a = await this.get(accountId, associationId);
+    await this.db.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, a.id));
+    await this.ended(accountId, a.instanceId);
     return { ...a, state: 'disassociating' };
   }
 
   /** ReplaceIamInstanceProfileAssociation: a new association (a new id) with the other profile, in one step. */
-  replace(accountId: string, associationId: string, profile: InstanceProfile, now = Date.now()): Association {
-    const a = this.get(accountId, associationId);
-    this.checkInstance(accountId, a.instanceId);
+  async replace(accountId: string, associationId: string, profile: InstanceProfile, now = Date.now()): Promise<Association> {
+    const a = await this.get(accountId, associationId);
+    await this.checkInstance(accountId, a.instanceId);
     const row = { associationId: newId('iip-assoc'), accountId, instanceId: a.instanceId, profileName: profile.name, state: 'associated', createdAt: now };
-    this.db.transaction((tx) => {
-      tx.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, a.id)).run();
-      tx.insert(iamProfileAssociations).values(row).run();
+    await write(this.db, async (tx) => {
+      await tx.delete(iamProfileAssociations).where(eq(iamProfileAssociations.associationId, a.id));
+      await tx.insert(iamProfileAssociations).values(row);
     });
-    this.ended(accountId, a.instanceId);
-    return { ...this.view(row)!, state: 'associating' };
+    await this.ended(accountId, a.instanceId);
+    return { ...(await this.view(row))!, state: 'associating' };
   }
 
   /** The instance was terminated (or its record forgotten): its association and its role's sessions go. */
-  instanceGone(instanceId: string): void {
-    const rows = this.db.delete(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId))
-      .returning({ accountId: iamProfileAssociations.accountId }).all();
-    for (const r of rows) this.ended(r.accountId, instanceId);
+  async instanceGone(instanceId: string): Promise<void> {
+    const rows = await this.db.delete(iamProfileAssociations).where(eq(iamProfileAssociations.instanceId, instanceId))
+      .returning({ accountId: iamProfileAssociations.accountId });
+    for (const r of rows) await this.ended(r.accountId, instanceId);
   }
 
-  private ended(accountId: string, instanceId: string): void {
-    for (const fn of this.endListeners) fn(accountId, instanceId);
+  private async ended(accountId: string, instanceId: string): Promise<void> {
+    for (const fn of this.endListeners) await fn(accountId, instanceId);
   }
 
   /** Associations are made for the account's instances that still exist (not shutting down or terminated). */
-  private checkInstance(accountId: string, instanceId: string): void {
+  private async checkInstance(accountId: string, instanceId: string): Promise<void> {
     if (!isId('i', instanceId)) throw malformed('InvalidInstanceID.Malformed', instanceId);
-    const inst = this.db.select({ state: instances.state }).from(instances)
-      .where(and(eq(instances.accountId, accountId), eq(instances.id, instanceId))).get();
+    const inst = (await this.db.select({ state: instances.state }).from(instances)
+      .where(and(eq(instances.accountId, accountId), eq(instances.id, instanceId))).limit(1))[0];
     if (!inst) throw notFound('InvalidInstanceID.NotFound', instanceId);
     if (inst.state === 'shutting-down' || inst.state === 'terminated') {
       throw new CloudError('IncorrectInstanceState', `The instance '${instanceId}' is ${inst.state}: an instance profile can be associated with a running or stopped instance only.`);
@@ -228,9 +235,9 @@ export class IamAssociations {
    * A row as the API shows it: its profile's id and ARN as they are now. Undefined if the profile is gone, or was
    * deleted and made again since (a new profile by the same name is not the one the instance was given).
    */
-  private view(row: Row): Association | undefined {
-    const p = this.db.select().from(iamInstanceProfiles)
-      .where(and(eq(iamInstanceProfiles.accountId, row.accountId), eq(iamInstanceProfiles.name, row.profileName))).get();
+  private async view(row: Row): Promise<Association | undefined> {
+    const p = (await this.db.select().from(iamInstanceProfiles)
+      .where(and(eq(iamInstanceProfiles.accountId, row.accountId), eq(iamInstanceProfiles.name, row.profileName))).limit(1))[0];
     if (!p || p.createdAt > row.createdAt) return undefined;
     return {
       id: row.associationId, accountId: row.accountId, instanceId: row.instanceId, state: row.state as Association['state'],

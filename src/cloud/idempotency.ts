@@ -13,6 +13,7 @@ import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { clientTokens } from '../db/schema.js';
 import { CloudError, invalidParam } from './errors.js';
+import { write } from '../db/store.js';
 
 /** How long a token is remembered: EC2 keeps them "at least 24 hours"; a day and a bit more here. */
 export const TOKEN_TTL_MS = 25 * 3600_000;
@@ -54,26 +55,26 @@ export class ClientTokens {
    * What the request made before under its token (the resource id), or undefined: no token, or none remembered.
    * IdempotentParameterMismatch when the token was used with other parameters.
    */
-  prior(req: TokenRequest): string | undefined {
+  async prior(req: TokenRequest): Promise<string | undefined> {
     if (!req.token) return undefined;
-    const row = this.db.select().from(clientTokens)
-      .where(and(eq(clientTokens.accountId, req.accountId), eq(clientTokens.operation, req.operation), eq(clientTokens.token, req.token))).get();
+    const row = (await this.db.select().from(clientTokens)
+      .where(and(eq(clientTokens.accountId, req.accountId), eq(clientTokens.operation, req.operation), eq(clientTokens.token, req.token))).limit(1))[0];
     if (!row || row.createdAt < Date.now() - this.ttlMs) return undefined;
     if (row.requestHash !== requestHash(req.params)) throw idempotentMismatch(req.token);
     return row.resourceId;
   }
 
   /** Remember the request's token for `resourceId`, in the caller's transaction (a forgotten, expired one replaced). */
-  record(req: TokenRequest, resourceId: string): void {
+  async record(req: TokenRequest, resourceId: string): Promise<void> {
     if (!req.token) return;
     // Tokens only pile up as they are written: the expired ones go here (the created_at index finds them).
-    this.sweep();
+    await this.sweep();
     const row = { accountId: req.accountId, operation: req.operation, token: req.token, requestHash: requestHash(req.params), resourceId, createdAt: Date.now() };
     // Only an expired row is replaced: a live one means the caller skipped prior() in its transaction (a bug, not a retry).
-    const written = this.db.insert(clientTokens).values(row).onConflictDoUpdate({
+    const written = await this.db.insert(clientTokens).values(row).onConflictDoUpdate({
       target: [clientTokens.accountId, clientTokens.operation, clientTokens.token], set: row,
       setWhere: lt(clientTokens.createdAt, row.createdAt - this.ttlMs),
-    }).run();
+    });
     if (written.changes !== 1) throw new Error(`client token of ${req.operation} recorded twice`);
   }
 
@@ -81,18 +82,18 @@ export class ClientTokens {
    * In one transaction: the prior request's answer (`replay` of its resource id), or `make`'s (its resource id
    * remembered under the token). A request without a token just makes.
    */
-  once<T>(req: TokenRequest, replay: (resourceId: string) => T, make: () => { id: string; value: T }): T {
-    return this.db.transaction(() => {
-      const prior = this.prior(req);
-      if (prior !== undefined) return replay(prior);
-      const { id, value } = make();
-      this.record(req, id);
+  async once<T>(req: TokenRequest, replay: (resourceId: string) => T | Promise<T>, make: () => Promise<{ id: string; value: T }> | { id: string; value: T }): Promise<T> {
+    return await write(this.db, async () => {
+      const prior = await this.prior(req);
+      if (prior !== undefined) return await replay(prior);
+      const { id, value } = await make();
+      await this.record(req, id);
       return value;
     });
   }
 
   /** Forget tokens past their time; how many. */
-  sweep(now = Date.now()): number {
-    return this.db.delete(clientTokens).where(lt(clientTokens.createdAt, now - this.ttlMs)).run().changes;
+  async sweep(now = Date.now()): Promise<number> {
+    return (await this.db.delete(clientTokens).where(lt(clientTokens.createdAt, now - this.ttlMs))).changes;
   }
 }

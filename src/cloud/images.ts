@@ -18,6 +18,7 @@ import { filterRows, type Fields, type Filter } from './filters.js';
 import type { Tags } from './tags.js';
 import { log } from '../log.js';
 import { alive } from '../host/units/proc.js';
+import { write } from '../db/store.js';
 
 export type Image = typeof images.$inferSelect;
 
@@ -113,9 +114,9 @@ export class Images {
   ) {}
 
   /** An available image; with an account, only one it may use (its own or a public one). */
-  get(id: string, accountId?: string): Image {
+  async get(id: string, accountId?: string): Promise<Image> {
     if (!isId('ami', id)) throw new CloudError('InvalidAMIID.Malformed', `Invalid id: "${id}" (expecting "ami-...")`);
-    const row = this.db.select().from(images).where(eq(images.id, id)).get();
+    const row = (await this.db.select().from(images).where(eq(images.id, id)).limit(1))[0];
     if (!row || row.state !== 'available' || (accountId !== undefined && !row.isPublic && row.ownerId !== accountId)) {
       throw new CloudError('InvalidAMIID.NotFound', `The image id '[${id}]' does not exist`);
     }
@@ -123,17 +124,17 @@ export class Images {
   }
 
   /** A system image (built or imported by the operator: public) by name. */
-  byName(name: string): Image | undefined {
-    return this.db.select().from(images).where(and(eq(images.name, name), eq(images.isPublic, true), eq(images.state, 'available'))).get();
+  async byName(name: string): Promise<Image | undefined> {
+    return (await this.db.select().from(images).where(and(eq(images.name, name), eq(images.isPublic, true), eq(images.state, 'available'))).limit(1))[0];
   }
 
   /** DescribeImages: the images an account can see (its own and public ones), by id, owner and filters (tags' included). */
-  describe(accountId: string, ids: string[], owners: string[], filters: Filter[]): Image[] {
+  async describe(accountId: string, ids: string[], owners: string[], filters: Filter[]): Promise<Image[]> {
     for (const id of ids) if (!isId('ami', id)) throw new CloudError('InvalidAMIID.Malformed', `Invalid id: "${id}"`);
     const visible = or(eq(images.ownerId, accountId), eq(images.isPublic, true));
     const conds = [visible!, eq(images.state, 'available')];
     if (ids.length) conds.push(inArray(images.id, ids));
-    let rows = this.db.select().from(images).where(and(...conds)).orderBy(images.createdAt).all();
+    let rows = await this.db.select().from(images).where(and(...conds)).orderBy(images.createdAt);
     if (ids.length) {
       const missing = ids.filter((id) => !rows.some((r) => r.id === id));
       if (missing.length) throw new CloudError('InvalidAMIID.NotFound', `The image id '[${missing.join(', ')}]' does not exist`);
@@ -143,7 +144,7 @@ export class Images {
         o === r.ownerId || (o === 'self' && r.ownerId === accountId) || (['amazon', 'pcloud'].includes(o) && r.ownerId === SYSTEM_ACCOUNT)));
     }
     if (!filters.length) return rows;
-    return filterRows(rows, filters, imageFields, this.tags.of(rows.map((r) => r.id)));
+    return filterRows(rows, filters, imageFields, await this.tags.of(rows.map((r) => r.id)));
   }
 
   /** Whether the image also runs as a microvm (it has a kernel: its VM artifacts were made at registration). */
@@ -168,9 +169,9 @@ export class Images {
   }
 
   async deregister(accountId: string, id: string): Promise<void> {
-    const img = this.get(id);
+    const img = await this.get(id);
     if (img.ownerId !== accountId) throw new CloudError('AuthFailure', `Not authorized for image:${id}`);
-    this.db.delete(images).where(eq(images.id, id)).run();
+    await this.db.delete(images).where(eq(images.id, id));
     // Instances forked from it keep their own copies (reflink): the unpacked root can go now.
     await this.pool.removeImage(id).catch((err) => log.warn(`removing image ${id}: ${(err as Error).message}`));
   }
@@ -180,7 +181,7 @@ export class Images {
    * were never registered (killed between unpacking and registering).
    */
   async reconcile(): Promise<number> {
-    const registered = new Set(this.db.select({ id: images.id }).from(images).all().map((r) => r.id));
+    const registered = new Set((await this.db.select({ id: images.id }).from(images)).map((r) => r.id));
     let removed = 0;
     for (const root of await this.pool.listImageRoots()) {
       const building = alive(root.ownerPid);
@@ -198,7 +199,7 @@ export class Images {
   async build(name: string, opts: { progress?: Progress; force?: boolean } = {}): Promise<Image> {
     const { recipe, dir, hash } = await loadRecipe(this.dirs.recipes, name);
     const source = `recipe:${name}@${hash}`;
-    const existing = this.byName(name);
+    const existing = await this.byName(name);
     if (existing && existing.source === source && !opts.force) return existing;
     const stepsFile = join(this.dirs.cache, `${name}.steps`);
     const expectedSteps = Number(await readFile(stepsFile, 'utf8').catch(() => '')) || undefined;
@@ -221,7 +222,7 @@ export class Images {
 
   /** `pcloud image import FILE.tar --name N`: unpack a root file system tarball and register it. */
   async importTar(file: string, name: string, opts: { architecture?: 'x86_64' | 'arm64'; description?: string } = {}): Promise<Image> {
-    if (this.byName(name)) throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use`);
+    if ((await this.byName(name))) throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use`);
     const buildRoot = await this.pool.createImageRoot(`.import-${name}`);
     try {
       await unpackTar(file, buildRoot);
@@ -241,7 +242,7 @@ export class Images {
    * on q35 whatever the instance type's family.
    */
   async importDisk(file: string, name: string, opts: { format?: DiskFormat; platform?: 'linux' | 'windows'; bootMode?: 'uefi' | 'legacy-bios'; diskSizeGiB?: number; description?: string } = {}): Promise<Image> {
-    if (this.byName(name)) throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use`);
+    if ((await this.byName(name))) throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use`);
     const format = opts.format ?? await detectDiskFormat(file);
     const platform = opts.platform ?? 'linux';
     // Windows boots from UEFI here (Secure Boot capable, with a TPM), as Windows 11 requires.
@@ -266,7 +267,7 @@ export class Images {
     try {
       await fill(dir);
       const row: Image = { ...meta, id, state: 'available', rootPath: '', sizeBytes: await diskUsage(dir), createdAt: Date.now() };
-      this.db.insert(images).values(row).run();
+      await this.db.insert(images).values(row);
       await this.pool.markOwner(id, false);
       return row;
     } catch (err) {
@@ -281,8 +282,8 @@ export class Images {
    */
   async fromInstance(accountId: string, inst: { id: string; imageId: string; runtime: string }, name: string, description: string): Promise<Image> {
     if (!AMI_NAME.test(name)) throw invalidParam(AMI_NAME_RULE);
-    this.checkNameFree(accountId, name);
-    const base = this.db.select().from(images).where(eq(images.id, inst.imageId)).get();
+    await this.checkNameFree(accountId, name);
+    const base = (await this.db.select().from(images).where(eq(images.id, inst.imageId)).limit(1))[0];
     if (inst.runtime !== 'container') return this.fromVm(accountId, inst, name, description, base);
     await assertUnshifted(this.pool.diskPath(inst.id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== undefined) throw err; // the disk could not be looked at: not the refusal
@@ -306,8 +307,8 @@ export class Images {
   }
 
   /** AWS refuses a second image of the same name in an account. */
-  private checkNameFree(accountId: string, name: string): void {
-    if (this.db.select({ id: images.id }).from(images).where(and(eq(images.ownerId, accountId), eq(images.name, name))).get()) {
+  private async checkNameFree(accountId: string, name: string): Promise<void> {
+    if ((await this.db.select({ id: images.id }).from(images).where(and(eq(images.ownerId, accountId), eq(images.name, name))).limit(1))[0]) {
       throw new CloudError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI`);
     }
   }
@@ -318,7 +319,7 @@ export class Images {
    * one boots as a microvm (as CreateImage of a VM). A UEFI image's firmware boots the disk itself (q35).
    */
   async fromSnapshot(accountId: string, req: RegisterRequest, snapshotFile: string, base: Image | undefined): Promise<Image> {
-    this.checkNameFree(accountId, req.name);
+    await this.checkNameFree(accountId, req.name);
     return this.registerDisk(async (dir) => {
       await mkdir(dir, { recursive: true });
       await copyFile(snapshotFile, join(dir, 'disk.raw'), constants.COPYFILE_FICLONE);
@@ -368,15 +369,15 @@ export class Images {
       await this.pool.removeImage(id).catch(() => undefined);
       throw err;
     }
-    const old = meta.owner ? undefined : this.byName(meta.name);
+    const old = meta.owner ? undefined : (await this.byName(meta.name));
     const row: Image = {
       id, ownerId: meta.owner?.accountId ?? SYSTEM_ACCOUNT, name: meta.name, description: meta.description, architecture: meta.architecture,
       platform: meta.platform, bootMode: 'legacy-bios', state: 'available', isPublic: !meta.owner, rootPath, sizeBytes,
       source: meta.source, createdAt: Date.now(),
     };
-    this.db.transaction((tx) => {
-      if (old) tx.delete(images).where(eq(images.id, old.id)).run();
-      tx.insert(images).values(row).run();
+    await write(this.db, async (tx) => {
+      if (old) await tx.delete(images).where(eq(images.id, old.id));
+      await tx.insert(images).values(row);
     });
     // Instances forked from the old build keep their own copy (reflink): its root can go.
     if (old) await this.pool.removeImage(old.id).catch((err) => log.warn(`removing ${old.id}: ${(err as Error).message}`));

@@ -102,9 +102,9 @@ export class Cloud {
     this.functions = new Functions(db, host.functions, config, this.tags, {
       vncPath: (_accountId, instanceId) => this.vms.vncPath(instanceId),
       ensureRunning: (accountId, instanceId) => this.instances.ensureRunning(accountId, instanceId),
-      stop: (accountId, instanceId) => { this.instances.stop(accountId, [instanceId]); },
-      isRunning: (_accountId, instanceId) => this.instances.row(instanceId)?.state === 'running',
-      owns: (accountId, instanceId) => this.instances.row(instanceId)?.accountId === accountId,
+      stop: async (accountId, instanceId) => { await this.instances.stop(accountId, [instanceId]); },
+      isRunning: async (_accountId, instanceId) => (await this.instances.row(instanceId))?.state === 'running',
+      owns: async (accountId, instanceId) => (await this.instances.row(instanceId))?.accountId === accountId,
     }, undefined, functionIdentity(this.iam));
     // Keys every server on this database signs with (made before the table: taken from the data dir's keys/).
     const signingKeys = new SigningKeys(db, join(dataDir, 'keys'));
@@ -123,9 +123,9 @@ export class Cloud {
 
   /** Authorize or revoke security group rules, then apply them to the group's VPC on the host. */
   async changeRules(accountId: string, groupId: string, egress: boolean, change: { add?: Permission[]; remove?: Permission[]; ruleIds?: string[] }): Promise<SecurityGroupRule[]> {
-    const group = this.network.group(accountId, groupId);
-    const added = change.add ? this.network.authorize(accountId, groupId, egress, change.add) : [];
-    if (change.remove || change.ruleIds) this.network.revoke(accountId, groupId, egress, change.remove ?? [], change.ruleIds ?? []);
+    const group = await this.network.group(accountId, groupId);
+    const added = change.add ? (await this.network.authorize(accountId, groupId, egress, change.add)) : [];
+    if (change.remove || change.ruleIds) await this.network.revoke(accountId, groupId, egress, change.remove ?? [], change.ruleIds ?? []);
     await this.plane.syncFirewall(accountId, group.vpcId);
     return added;
   }
@@ -135,9 +135,9 @@ export class Cloud {
    * instance that routes for others, a NAT instance, needs it off), so the router's rules follow at once.
    */
   async modifyInstanceAttributes(accountId: string, id: string, changes: Parameters<Instances['modifyAttributes']>[2]): Promise<void> {
-    this.instances.modifyAttributes(accountId, id, changes);
+    await this.instances.modifyAttributes(accountId, id, changes);
     if (changes.sourceDestCheck !== undefined) {
-      const inst = this.instances.get(accountId, id);
+      const inst = await this.instances.get(accountId, id);
       await this.plane.syncFirewall(accountId, inst.vpcId);
     }
   }
@@ -148,7 +148,7 @@ export class Cloud {
    */
   async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
     if (!isId('vol', volumeId)) throw malformed('InvalidVolumeID.Malformed', volumeId);
-    const root = this.instances.describe(accountId, { ids: [], filters: [{ name: 'block-device-mapping.volume-id', values: [volumeId] }] })
+    const root = (await this.instances.describe(accountId, { ids: [], filters: [{ name: 'block-device-mapping.volume-id', values: [volumeId] }] }))
       .instances.find((i) => i.rootVolumeId === volumeId && holdsResources(i));
     if (!root) return this.volumes.createSnapshot(accountId, volumeId, description, tags);
     if (root.runtime === 'container') {
@@ -160,8 +160,8 @@ export class Cloud {
 
   /** CreateTags / DeleteTags; a changed Name tag of an instance is a changed DNS name in its VPC. */
   async retag(accountId: string, ids: string[], change: { put?: Tag[]; remove?: { key: string; value?: string }[] }): Promise<void> {
-    if (change.put) this.tags.put(accountId, ids, change.put);
-    if (change.remove) this.tags.remove(accountId, ids, change.remove);
+    if (change.put) await this.tags.put(accountId, ids, change.put);
+    if (change.remove) await this.tags.remove(accountId, ids, change.remove);
     const names = [...(change.put ?? []), ...(change.remove ?? [])].some((t) => t.key === 'Name');
     const instanceIds = ids.filter((id) => id.startsWith('i-'));
     if (names && instanceIds.length) await this.plane.refreshNames(accountId, instanceIds);
@@ -169,15 +169,15 @@ export class Cloud {
 
   /** Attach or detach an internet gateway, and switch the VPC router's NAT to match. */
   async switchInternet(accountId: string, igwId: string, vpcId: string, attach: boolean): Promise<void> {
-    if (attach) this.network.attachInternetGateway(accountId, igwId, vpcId);
-    else this.network.detachInternetGateway(accountId, igwId, vpcId);
+    if (attach) await this.network.attachInternetGateway(accountId, igwId, vpcId);
+    else await this.network.detachInternetGateway(accountId, igwId, vpcId);
     await this.plane.syncEdge(vpcId);
   }
 
   /** DeleteVpc: the record, then its router on the host. */
   async deleteVpc(accountId: string, vpcId: string): Promise<void> {
-    this.network.deleteVpc(accountId, vpcId);
-    this.tags.removeAll([vpcId]);
+    await this.network.deleteVpc(accountId, vpcId);
+    await this.tags.removeAll([vpcId]);
     await this.plane.removeRouter(vpcId);
   }
 
@@ -210,10 +210,10 @@ export class Cloud {
       planeSwept();
     }
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
-    this.instances.sweep();
+    await this.instances.sweep();
     // The metadata service in every VPC router there is (instances there may have run on without us).
     if (this.plane.enabled) await this.plane.ensureMetadata();
-    this.sweeper = setInterval(() => this.instances.sweep(), Math.min(60_000, this.config.terminatedTtlMs));
+    this.sweeper = setInterval(() => void this.instances.sweep().catch((err) => log.warn(`terminated instances: ${(err as Error).message}`)), Math.min(60_000, this.config.terminatedTtlMs));
     this.sweeper.unref();
     // Fat lambdas whose console went idle stop their VM.
     this.consoleSweeper = setInterval(() => void this.functions.sweepConsoles().catch((err) => log.warn(`consoles: ${(err as Error).message}`)), 2000);

@@ -15,9 +15,9 @@ export interface RoleCredentials {
 
 /** What instance credentials need of STS (cloud.iam.sessions). */
 export interface RoleSessions {
-  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string; service?: string }): RoleCredentials;
+  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string; service?: string }): Promise<RoleCredentials>;
   /** End every session minted for `source`. */
-  endFor(accountId: string, source: string): number;
+  endFor(accountId: string, source: string): Promise<number>;
 }
 
 /** How long an instance's session lasts (as EC2's: six hours), and how long before its end a new one is minted. */
@@ -56,26 +56,26 @@ export class InstanceCredentials {
   }
 
   /** The instance's association and its profile's role now (if it has one), without minting anything. */
-  roleFor(instanceId: string): { association: Association; roleName?: string } | undefined {
-    const association = this.associations.ofInstance(instanceId);
+  async roleFor(instanceId: string): Promise<{ association: Association; roleName?: string } | undefined> {
+    const association = await this.associations.ofInstance(instanceId);
     if (!association || association.state !== 'associated') return undefined;
     return { association, roleName: association.roleName };
   }
 
   /** The instance's role credentials: those it holds while they last long enough, else new ones. */
-  for(instanceId: string): InstanceRoleCredentials | undefined {
-    const association = this.associations.ofInstance(instanceId);
+  async for(instanceId: string): Promise<InstanceRoleCredentials | undefined> {
+    const association = await this.associations.ofInstance(instanceId);
     const roleName = association?.roleName;
     if (!association || roleName === undefined) return undefined;
     const now = this.clock();
     let held = this.held.get(instanceId);
     if (held && (held.associationId !== association.id || held.roleName !== roleName)) {
       // Another profile or another role: what the old one gave ends before the new one is handed out.
-      this.end(association.accountId, instanceId);
+      await this.end(association.accountId, instanceId);
       held = undefined;
     }
     if (!held || held.credentials.expiration.getTime() - now <= RENEW_BEFORE_MS) {
-      const credentials = this.sessions.mint({
+      const credentials = await this.sessions.mint({
         accountId: association.accountId, roleName, sessionName: instanceId, durationSeconds: SESSION_SECONDS, source: sourceOf(instanceId), service: EC2_SERVICE,
       });
       held = { associationId: association.id, roleName, credentials, lastUpdated: new Date(now) };
@@ -85,8 +85,8 @@ export class InstanceCredentials {
   }
 
   /** The instance's sessions end, and nothing is held for it. */
-  end(accountId: string, instanceId: string): void {
+  async end(accountId: string, instanceId: string): Promise<void> {
     this.held.delete(instanceId);
-    this.sessions.endFor(accountId, sourceOf(instanceId));
+    await this.sessions.endFor(accountId, sourceOf(instanceId));
   }
 }

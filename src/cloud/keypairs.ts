@@ -22,35 +22,35 @@ function checkName(name: string): void {
 export class KeyPairs {
   constructor(private readonly db: Db) {}
 
-  create(accountId: string, name: string, type: 'rsa' | 'ed25519'): { pair: KeyPair; privateKey: string } {
+  async create(accountId: string, name: string, type: 'rsa' | 'ed25519'): Promise<{ pair: KeyPair; privateKey: string }> {
     checkName(name);
-    this.ensureFree(accountId, name);
+    await this.ensureFree(accountId, name);
     const gen = generateKeyPair(type, name);
     const pair: KeyPair = {
       id: newId('key'), accountId, name, keyType: type, fingerprint: gen.fingerprint, publicKey: gen.publicKey,
       createdAt: Date.now(),
     };
-    this.db.insert(keyPairs).values(pair).run();
+    await this.db.insert(keyPairs).values(pair);
     return { pair, privateKey: gen.privateKey };
   }
 
-  import(accountId: string, name: string, material: string): KeyPair {
+  async import(accountId: string, name: string, material: string): Promise<KeyPair> {
     checkName(name);
     const parsed = parsePublicKey(material);
-    this.ensureFree(accountId, name);
+    await this.ensureFree(accountId, name);
     const pair: KeyPair = {
       id: newId('key'), accountId, name, keyType: parsed.type, fingerprint: parsed.fingerprint,
       publicKey: material.trim(), createdAt: Date.now(),
     };
-    this.db.insert(keyPairs).values(pair).run();
+    await this.db.insert(keyPairs).values(pair);
     return pair;
   }
 
-  list(accountId: string, names: string[] = [], ids: string[] = []): KeyPair[] {
+  async list(accountId: string, names: string[] = [], ids: string[] = []): Promise<KeyPair[]> {
     const conds = [eq(keyPairs.accountId, accountId)];
     if (names.length) conds.push(inArray(keyPairs.name, names));
     if (ids.length) conds.push(inArray(keyPairs.id, ids));
-    const rows = this.db.select().from(keyPairs).where(and(...conds)).orderBy(keyPairs.name).all();
+    const rows = await this.db.select().from(keyPairs).where(and(...conds)).orderBy(keyPairs.name);
     for (const n of names) {
       if (!rows.some((r) => r.name === n)) throw new CloudError('InvalidKeyPair.NotFound', `The key pair '${n}' does not exist`);
     }
@@ -60,21 +60,21 @@ export class KeyPairs {
     return rows;
   }
 
-  get(accountId: string, name: string): KeyPair {
-    return this.list(accountId, [name])[0]!;
+  async get(accountId: string, name: string): Promise<KeyPair> {
+    return (await this.list(accountId, [name]))[0]!;
   }
 
   /** DeleteKeyPair succeeds whether or not the key exists, as EC2's does. Returns the deleted key's id. */
-  delete(accountId: string, by: { name?: string; id?: string }): string | undefined {
+  async delete(accountId: string, by: { name?: string; id?: string }): Promise<string | undefined> {
     const cond = by.id ? eq(keyPairs.id, by.id) : eq(keyPairs.name, by.name ?? '');
-    const row = this.db.select().from(keyPairs).where(and(eq(keyPairs.accountId, accountId), cond)).get();
-    if (row) this.db.delete(keyPairs).where(eq(keyPairs.id, row.id)).run();
+    const row = (await this.db.select().from(keyPairs).where(and(eq(keyPairs.accountId, accountId), cond)).limit(1))[0];
+    if (row) await this.db.delete(keyPairs).where(eq(keyPairs.id, row.id));
     return row?.id;
   }
 
-  private ensureFree(accountId: string, name: string): void {
-    const row = this.db.select({ id: keyPairs.id }).from(keyPairs)
-      .where(and(eq(keyPairs.accountId, accountId), eq(keyPairs.name, name))).get();
+  private async ensureFree(accountId: string, name: string): Promise<void> {
+    const row = (await this.db.select({ id: keyPairs.id }).from(keyPairs)
+      .where(and(eq(keyPairs.accountId, accountId), eq(keyPairs.name, name))).limit(1))[0];
     if (row) throw new CloudError('InvalidKeyPair.Duplicate', `The keypair '${name}' already exists.`);
   }
 }

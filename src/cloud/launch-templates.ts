@@ -5,6 +5,7 @@
  * the launch template"), except what could never be served or launched (user data, metadata options, tags).
  * RunInstances with a LaunchTemplate merges the version's data under the request's own parameters (merge()).
  */
+import { inOrder } from './in-order.js';
 import { and, asc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { launchTemplates, launchTemplateVersions, type LaunchTemplateData, type MetadataOptions } from '../db/schema.js';
@@ -17,6 +18,7 @@ import { pageOf } from './paging.js';
 import { checkMetadataOptions, decodeUserData } from './instances/params.js';
 import type { RunParams } from './instances/types.js';
 import { validateTags, type Tag, type Tags } from './tags.js';
+import { write } from '../db/store.js';
 
 export type LaunchTemplate = typeof launchTemplates.$inferSelect;
 export type LaunchTemplateVersion = typeof launchTemplateVersions.$inferSelect & { templateName: string; isDefault: boolean };
@@ -166,19 +168,19 @@ export class LaunchTemplates {
   }
 
   /** The template a request names by id or name (exactly one), or AWS's error. */
-  get(accountId: string, ref: TemplateRef): LaunchTemplate {
+  async get(accountId: string, ref: TemplateRef): Promise<LaunchTemplate> {
     if (ref.id !== undefined && ref.name !== undefined) {
       throw new CloudError('InvalidParameterCombination', 'The parameters LaunchTemplateId and LaunchTemplateName cannot be used together. Specify one or the other.');
     }
     if (ref.id !== undefined) {
       if (!isId('lt', ref.id)) throw new CloudError('InvalidLaunchTemplateId.Malformed', `The specified ID for the launch template, ${ref.id.slice(0, 64)}, is malformed.`);
-      const row = this.db.select().from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.id, ref.id))).get();
+      const row = (await this.db.select().from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.id, ref.id))).limit(1))[0];
       if (!row) throw new CloudError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${ref.id}, does not exist.`);
       return row;
     }
     if (ref.name !== undefined) {
       if (!NAME_RE.test(ref.name)) throw malformedName();
-      const row = this.db.select().from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.name, ref.name))).get();
+      const row = (await this.db.select().from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.name, ref.name))).limit(1))[0];
       if (!row) throw new CloudError('InvalidLaunchTemplateName.NotFoundException', `The specified launch template, with template name ${ref.name}, does not exist.`);
       return row;
     }
@@ -194,15 +196,15 @@ export class LaunchTemplates {
   }
 
   /** One version of a template (`$Default` when none is given), or InvalidLaunchTemplateId.VersionNotFound. */
-  version(t: LaunchTemplate, v: string | undefined): LaunchTemplateVersion {
+  async version(t: LaunchTemplate, v: string | undefined): Promise<LaunchTemplateVersion> {
     const n = this.versionNumber(t, v);
-    const row = this.db.select().from(launchTemplateVersions)
-      .where(and(eq(launchTemplateVersions.templateId, t.id), eq(launchTemplateVersions.version, n))).get();
+    const row = (await this.db.select().from(launchTemplateVersions)
+      .where(and(eq(launchTemplateVersions.templateId, t.id), eq(launchTemplateVersions.version, n))).limit(1))[0];
     if (!row) throw new CloudError('InvalidLaunchTemplateId.VersionNotFound', `The specified launch template version ${v ?? n} does not exist.`);
     return { ...row, templateName: t.name, isDefault: n === t.defaultVersion };
   }
 
-  create(accountId: string, p: CreateTemplateParams, dryRun = false): { template: LaunchTemplate; version: LaunchTemplateVersion } {
+  async create(accountId: string, p: CreateTemplateParams, dryRun = false): Promise<{ template: LaunchTemplate; version: LaunchTemplateVersion }> {
     if (!NAME_RE.test(p.name)) throw malformedName();
     checkDescription(p.description);
     checkData(p.data);
@@ -214,49 +216,49 @@ export class LaunchTemplates {
       clientToken: null,
     };
     const version = { templateId: template.id, version: 1, description: p.description ?? null, data: p.data, createdBy: template.createdBy, createdAt: now, clientToken: null };
-    const replay = (id: string) => {
-      const prior = this.get(accountId, { id });
-      return { template: prior, version: this.version(prior, '1') };
+    const replay = async (id: string) => {
+      const prior = await this.get(accountId, { id });
+      return { template: prior, version: await this.version(prior, '1') };
     };
-    return new ClientTokens(this.db).once(p.request ?? { accountId, operation: 'CreateLaunchTemplate', token: undefined, params: [] }, replay, () => this.db.transaction((tx) => {
-      if (tx.select({ id: launchTemplates.id }).from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.name, p.name))).get()) {
+    return await new ClientTokens(this.db).once(p.request ?? { accountId, operation: 'CreateLaunchTemplate', token: undefined, params: [] }, replay, async () => await write(this.db, async (tx) => {
+      if ((await tx.select({ id: launchTemplates.id }).from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.name, p.name))).limit(1))[0]) {
         throw new CloudError('InvalidLaunchTemplateName.AlreadyExistsException', `Launch template name already in use.`);
       }
-      const count = tx.select({ n: sql<number>`count(*)` }).from(launchTemplates).where(eq(launchTemplates.accountId, accountId)).get()!.n;
+      const count = (await tx.select({ n: sql<number>`count(*)` }).from(launchTemplates).where(eq(launchTemplates.accountId, accountId)).limit(1))[0]!.n;
       if (count >= TEMPLATES_MAX) {
         throw new CloudError('LaunchTemplateLimitExceeded', `You have reached the maximum number of launch templates (${TEMPLATES_MAX}) for this account. Delete launch templates you no longer need.`);
       }
-      tx.insert(launchTemplates).values(template).run();
-      tx.insert(launchTemplateVersions).values(version).run();
-      if (p.tags.length) this.tags.put(accountId, [template.id], p.tags);
+      await tx.insert(launchTemplates).values(template);
+      await tx.insert(launchTemplateVersions).values(version);
+      if (p.tags.length) await this.tags.put(accountId, [template.id], p.tags);
       return { id: template.id, value: { template, version: { ...version, templateName: template.name, isDefault: true } } };
     }));
   }
 
   /** CreateLaunchTemplateVersion: the source version's data (if named) with the request's members over it. */
-  createVersion(accountId: string, ref: TemplateRef, p: { request?: TokenRequest; sourceVersion?: string; description?: string; data: LaunchTemplateData }, dryRun = false): LaunchTemplateVersion {
-    const t = this.get(accountId, ref);
+  async createVersion(accountId: string, ref: TemplateRef, p: { request?: TokenRequest; sourceVersion?: string; description?: string; data: LaunchTemplateData }, dryRun = false): Promise<LaunchTemplateVersion> {
+    const t = await this.get(accountId, ref);
     checkDescription(p.description);
     const tokens = new ClientTokens(this.db);
     const request = p.request ?? { accountId, operation: 'CreateLaunchTemplateVersion', token: undefined, params: [] };
     /** The version a request made before: `lt-…:N`. */
-    const replay = (made: string) => {
+    const replay = async (made: string) => {
       const [id, n] = made.split(':');
-      const cur = this.get(accountId, { id });
-      return this.version(cur, n);
+      const cur = await this.get(accountId, { id });
+      return await this.version(cur, n);
     };
     if (!dryRun) {
-      const prior = tokens.prior(request);
-      if (prior) return replay(prior);
+      const prior = await tokens.prior(request);
+      if (prior) return await replay(prior);
     }
-    const base = p.sourceVersion !== undefined ? this.version(t, p.sourceVersion).data : undefined;
+    const base = p.sourceVersion !== undefined ? (await this.version(t, p.sourceVersion)).data : undefined;
     const data = base ? { ...base, ...p.data } : p.data;
     checkData(data);
     if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-    return tokens.once(request, replay, () => this.db.transaction((tx) => {
-      const cur = tx.select().from(launchTemplates).where(eq(launchTemplates.id, t.id)).get();
+    return await tokens.once(request, replay, async () => await write(this.db, async (tx) => {
+      const cur = (await tx.select().from(launchTemplates).where(eq(launchTemplates.id, t.id)).limit(1))[0];
       if (!cur) throw new CloudError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${t.id}, does not exist.`);
-      const count = tx.select({ n: sql<number>`count(*)` }).from(launchTemplateVersions).where(eq(launchTemplateVersions.templateId, t.id)).get()!.n;
+      const count = (await tx.select({ n: sql<number>`count(*)` }).from(launchTemplateVersions).where(eq(launchTemplateVersions.templateId, t.id)).limit(1))[0]!.n;
       if (count >= VERSIONS_MAX) {
         throw new CloudError('VersionLimitExceeded', `The launch template ${t.id} has the maximum number of versions (${VERSIONS_MAX}). Delete versions you no longer need.`);
       }
@@ -264,40 +266,40 @@ export class LaunchTemplates {
         templateId: t.id, version: cur.latestVersion + 1, description: p.description ?? null, data, createdBy: this.createdBy(accountId), createdAt: Date.now(),
         clientToken: null,
       };
-      tx.insert(launchTemplateVersions).values(row).run();
-      tx.update(launchTemplates).set({ latestVersion: row.version }).where(eq(launchTemplates.id, t.id)).run();
+      await tx.insert(launchTemplateVersions).values(row);
+      await tx.update(launchTemplates).set({ latestVersion: row.version }).where(eq(launchTemplates.id, t.id));
       return { id: `${t.id}:${row.version}`, value: { ...row, templateName: t.name, isDefault: false } };
     }));
   }
 
   /** ModifyLaunchTemplate: its default version (which must exist). */
-  setDefault(accountId: string, ref: TemplateRef, version: string | undefined, dryRun = false): LaunchTemplate {
-    const t = this.get(accountId, ref);
+  async setDefault(accountId: string, ref: TemplateRef, version: string | undefined, dryRun = false): Promise<LaunchTemplate> {
+    const t = await this.get(accountId, ref);
     if (version === undefined) {
       if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
       return t;
     }
-    const v = this.version(t, version);
+    const v = await this.version(t, version);
     if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-    this.db.update(launchTemplates).set({ defaultVersion: v.version }).where(eq(launchTemplates.id, t.id)).run();
+    await this.db.update(launchTemplates).set({ defaultVersion: v.version }).where(eq(launchTemplates.id, t.id));
     return { ...t, defaultVersion: v.version };
   }
 
-  describe(accountId: string, q: { ids: string[]; names: string[]; filters: Filter[]; maxResults?: number; nextToken?: string }): { templates: LaunchTemplate[]; nextToken?: string } {
+  async describe(accountId: string, q: { ids: string[]; names: string[]; filters: Filter[]; maxResults?: number; nextToken?: string }): Promise<{ templates: LaunchTemplate[]; nextToken?: string }> {
     if (q.maxResults !== undefined && (q.maxResults < 1 || q.maxResults > 200)) {
       throw invalidParam(`Value ( ${q.maxResults} ) for parameter maxResults is invalid. Expecting a value between 1 and 200.`);
     }
     const conds = [eq(launchTemplates.accountId, accountId)];
     if (q.ids.length) {
-      for (const id of q.ids) this.get(accountId, { id });
+      for (const id of q.ids) await this.get(accountId, { id });
       conds.push(inArray(launchTemplates.id, q.ids));
     }
     if (q.names.length) {
-      for (const name of q.names) this.get(accountId, { name });
+      for (const name of q.names) await this.get(accountId, { name });
       conds.push(inArray(launchTemplates.name, q.names));
     }
-    const rows = this.db.select().from(launchTemplates).where(and(...conds)).orderBy(asc(launchTemplates.createdAt), asc(launchTemplates.id)).all();
-    const filtered = q.filters.length ? filterRows(rows, q.filters, templateFields, this.tags.of(rows.map((r) => r.id))) : rows;
+    const rows = await this.db.select().from(launchTemplates).where(and(...conds)).orderBy(asc(launchTemplates.createdAt), asc(launchTemplates.id));
+    const filtered = q.filters.length ? filterRows(rows, q.filters, templateFields, await this.tags.of(rows.map((r) => r.id))) : rows;
     const page = pageOf(filtered, { max: q.maxResults, token: q.nextToken });
     return { templates: page.items, nextToken: page.nextToken };
   }
@@ -306,17 +308,17 @@ export class LaunchTemplates {
    * DescribeLaunchTemplateVersions of one template: the versions named (numbers, `$Latest`, `$Default`), or those
    * between MinVersion and MaxVersion, or all of them.
    */
-  describeVersions(accountId: string, ref: TemplateRef, q: { versions: string[]; min?: string; max?: string; filters?: Filter[]; maxResults?: number; nextToken?: string }): { versions: LaunchTemplateVersion[]; nextToken?: string } {
-    const t = this.get(accountId, ref);
+  async describeVersions(accountId: string, ref: TemplateRef, q: { versions: string[]; min?: string; max?: string; filters?: Filter[]; maxResults?: number; nextToken?: string }): Promise<{ versions: LaunchTemplateVersion[]; nextToken?: string }> {
+    const t = await this.get(accountId, ref);
     let rows: LaunchTemplateVersion[];
     if (q.versions.length) {
       const seen = new Set<number>();
-      rows = q.versions.map((v) => this.version(t, v)).filter((v) => !seen.has(v.version) && seen.add(v.version));
+      rows = (await inOrder(q.versions, (v) => this.version(t, v))).filter((v) => !seen.has(v.version) && seen.add(v.version));
     } else {
       const conds = [eq(launchTemplateVersions.templateId, t.id)];
       if (q.min !== undefined) conds.push(gte(launchTemplateVersions.version, this.versionNumber(t, q.min)));
       if (q.max !== undefined) conds.push(lte(launchTemplateVersions.version, this.versionNumber(t, q.max)));
-      rows = this.db.select().from(launchTemplateVersions).where(and(...conds)).orderBy(asc(launchTemplateVersions.version)).all()
+      rows = (await this.db.select().from(launchTemplateVersions).where(and(...conds)).orderBy(asc(launchTemplateVersions.version)))
         .map((r) => ({ ...r, templateName: t.name, isDefault: r.version === t.defaultVersion }));
     }
     if (q.filters?.length) rows = filterRows(rows, q.filters, versionFields);
@@ -324,13 +326,13 @@ export class LaunchTemplates {
     return { versions: page.items, nextToken: page.nextToken };
   }
 
-  delete(accountId: string, ref: TemplateRef, dryRun = false): LaunchTemplate {
-    const t = this.get(accountId, ref);
+  async delete(accountId: string, ref: TemplateRef, dryRun = false): Promise<LaunchTemplate> {
+    const t = await this.get(accountId, ref);
     if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-    this.db.transaction((tx) => {
-      tx.delete(launchTemplateVersions).where(eq(launchTemplateVersions.templateId, t.id)).run();
-      tx.delete(launchTemplates).where(eq(launchTemplates.id, t.id)).run();
-      this.tags.removeAll([t.id]);
+    await write(this.db, async (tx) => {
+      await tx.delete(launchTemplateVersions).where(eq(launchTemplateVersions.templateId, t.id));
+      await tx.delete(launchTemplates).where(eq(launchTemplates.id, t.id));
+      await this.tags.removeAll([t.id]);
     });
     return t;
   }
@@ -339,8 +341,8 @@ export class LaunchTemplates {
    * DeleteLaunchTemplateVersions: each version deleted, or why not (the default version cannot be; a version that
    * does not exist), as AWS lists them.
    */
-  deleteVersions(accountId: string, ref: TemplateRef, versions: string[], dryRun = false): { template: LaunchTemplate; deleted: number[]; failed: { version: string; code: string; message: string }[] } {
-    const t = this.get(accountId, ref);
+  async deleteVersions(accountId: string, ref: TemplateRef, versions: string[], dryRun = false): Promise<{ template: LaunchTemplate; deleted: number[]; failed: { version: string; code: string; message: string }[] }> {
+    const t = await this.get(accountId, ref);
     if (!versions.length) throw missingParam('LaunchTemplateVersion');
     if (dryRun) throw new CloudError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     const deleted: number[] = [];
@@ -355,7 +357,7 @@ export class LaunchTemplates {
         failed.push({ version: v, code: 'unexpectedError', message: 'Cannot delete the default version of a launch template. Make another version the default, or delete the launch template.' });
         continue;
       }
-      const res = this.db.delete(launchTemplateVersions).where(and(eq(launchTemplateVersions.templateId, t.id), eq(launchTemplateVersions.version, n))).run();
+      const res = await this.db.delete(launchTemplateVersions).where(and(eq(launchTemplateVersions.templateId, t.id), eq(launchTemplateVersions.version, n)));
       if (res.changes) deleted.push(n);
       else failed.push({ version: v, code: 'launchTemplateVersionDoesNotExist', message: 'The specified launch template version does not exist.' });
     }
@@ -366,9 +368,9 @@ export class LaunchTemplates {
    * RunInstances' LaunchTemplate: the request's parameters merged over the version's data, and which template and
    * version the instances came from.
    */
-  resolve(accountId: string, ref: TemplateRef, version: string | undefined, p: RunParams): { params: RunParams; from: { id: string; version: number } } {
-    const t = this.get(accountId, ref);
-    const v = this.version(t, version);
+  async resolve(accountId: string, ref: TemplateRef, version: string | undefined, p: RunParams): Promise<{ params: RunParams; from: { id: string; version: number } }> {
+    const t = await this.get(accountId, ref);
+    const v = await this.version(t, version);
     return { params: mergeTemplate(p, v.data), from: { id: t.id, version: v.version } };
   }
 

@@ -23,7 +23,7 @@ import type { Tags } from './tags.js';
  * A directory (keys in listing order; a key ending in `/` is a subdirectory) or a leaf; a leaf made only when it is
  * read (role credentials are minted then), undefined if it cannot be had after all.
  */
-export type MetadataNode = string | Buffer | (() => string | undefined) | { [name: string]: MetadataNode };
+export type MetadataNode = string | Buffer | (() => Promise<string | undefined>) | { [name: string]: MetadataNode };
 
 /** A time as the metadata service's JSON writes it: whole seconds, UTC. */
 function imdsTime(t: Date | number): string {
@@ -70,21 +70,21 @@ export class Metadata {
   }
 
   /** The instance at this private address in this VPC, if one holds it now. */
-  caller(vpcId: string, ip: string): Instance | undefined {
-    return this.db.select().from(instances).where(and(eq(instances.vpcId, vpcId), eq(instances.privateIp, ip),
-      inArray(instances.state, ['pending', 'running', 'stopping', 'shutting-down']))).get();
+  async caller(vpcId: string, ip: string): Promise<Instance | undefined> {
+    return (await this.db.select().from(instances).where(and(eq(instances.vpcId, vpcId), eq(instances.privateIp, ip),
+      inArray(instances.state, ['pending', 'running', 'stopping', 'shutting-down']))).limit(1))[0];
   }
 
   // ------------------------------------------------------------ IMDSv2 tokens
 
   /** A token for this instance, valid for ttl seconds: its id and expiry, signed with a key pcloud keeps. */
-  issueToken(inst: Instance, ttlSec: number, now = Date.now()): string {
-    return this.tokens.issue(inst.id, ttlSec, now);
+  async issueToken(inst: Instance, ttlSec: number, now = Date.now()): Promise<string> {
+    return await this.tokens.issue(inst.id, ttlSec, now);
   }
 
   /** Whether the token was issued to this instance and has not expired. */
-  checkToken(inst: Instance, token: string, now = Date.now()): boolean {
-    return this.tokens.check(inst.id, token, now);
+  async checkToken(inst: Instance, token: string, now = Date.now()): Promise<boolean> {
+    return await this.tokens.check(inst.id, token, now);
   }
 
   // ------------------------------------------------------------ content
@@ -94,16 +94,16 @@ export class Metadata {
   }
 
   /** `meta-data/` for this instance. */
-  metaData(inst: Instance): { [name: string]: MetadataNode } {
+  async metaData(inst: Instance): Promise<{ [name: string]: MetadataNode }> {
     const region = this.config.region;
     const hostname = privateDnsName(inst.privateIp, region);
-    const groups = this.network.securityGroups(inst.accountId).filter((g) => inst.securityGroupIds.includes(g.id));
-    const subnet = this.db.select().from(subnets).where(eq(subnets.id, inst.subnetId)).get();
-    const vpc = this.db.select().from(vpcs).where(eq(vpcs.id, inst.vpcId)).get();
-    const key = inst.keyName ? this.keyPairs.list(inst.accountId).find((k) => k.name === inst.keyName) : undefined;
+    const groups = (await this.network.securityGroups(inst.accountId)).filter((g) => inst.securityGroupIds.includes(g.id));
+    const subnet = (await this.db.select().from(subnets).where(eq(subnets.id, inst.subnetId)).limit(1))[0];
+    const vpc = (await this.db.select().from(vpcs).where(eq(vpcs.id, inst.vpcId)).limit(1))[0];
+    const key = inst.keyName ? (await this.keyPairs.list(inst.accountId)).find((k) => k.name === inst.keyName) : undefined;
     const azIndex = this.config.availabilityZones.indexOf(inst.availabilityZone) + 1;
     // An associated Elastic IP is the instance's public address (as DescribeInstances shows it), else its own.
-    const ip = this.network.addresses.ofInstance(inst.id) ?? inst.publicIp;
+    const ip = (await this.network.addresses.ofInstance(inst.id)) ?? inst.publicIp;
     const pub = ip && inst.state === 'running' ? ip : undefined;
     const iface: { [name: string]: MetadataNode } = {
       'device-number': '0',
@@ -129,7 +129,7 @@ export class Metadata {
       'block-device-mapping/': { ami: '/dev/xvda', root: '/dev/xvda' },
       'events/': { 'maintenance/': { history: '[]', scheduled: '[]' } },
       hostname,
-      ...this.iam(inst),
+      ...(await this.iam(inst)),
       'instance-action': 'none',
       'instance-id': inst.id,
       'instance-life-cycle': 'on-demand',
@@ -152,7 +152,7 @@ export class Metadata {
       'services/': { domain: 'amazonaws.com', partition: 'aws' },
     };
     if (inst.attributes.metadataOptions.instanceMetadataTags === 'enabled') {
-      const tags = this.tags.of([inst.id]).get(inst.id) ?? [];
+      const tags = (await this.tags.of([inst.id])).get(inst.id) ?? [];
       tree['tags/'] = { 'instance/': Object.fromEntries(tags.filter((t) => !t.key.includes('/')).map((t) => [t.key, t.value])) };
     }
     return tree;
@@ -162,9 +162,9 @@ export class Metadata {
    * `iam/` of an instance with an instance profile: `info` (the profile), and `security-credentials/ROLE` (the role's
    * credentials, minted when read) while the profile has a role. Nothing for an instance without one, as on EC2.
    */
-  private iam(inst: Instance): { [name: string]: MetadataNode } {
+  private async iam(inst: Instance): Promise<{ [name: string]: MetadataNode }> {
     const creds = this.credentials;
-    const current = creds?.roleFor(inst.id);
+    const current = await creds?.roleFor(inst.id);
     if (!creds || !current) return {};
     const { association, roleName } = current;
     const info = imdsJson({
@@ -172,10 +172,10 @@ export class Metadata {
     });
     const roles = Object.create(null) as { [name: string]: MetadataNode };
     if (roleName !== undefined) {
-      roles[roleName] = () => {
+      roles[roleName] = async () => {
         let held;
         try {
-          held = creds.for(inst.id);
+          held = await creds.for(inst.id);
         } catch (err) {
           log.warn(`role credentials of ${inst.id}: ${(err as Error).message}`);
           return undefined;
@@ -192,7 +192,7 @@ export class Metadata {
   }
 
   /** `dynamic/`: the instance identity document and its signatures. */
-  dynamic(inst: Instance): { [name: string]: MetadataNode } {
+  async dynamic(inst: Instance): Promise<{ [name: string]: MetadataNode }> {
     const document = JSON.stringify({
       accountId: inst.accountId,
       architecture: 'x86_64',
@@ -210,22 +210,22 @@ export class Metadata {
       region: this.config.region,
       version: '2017-09-30',
     }, null, 2);
-    const id = this.identity();
+    const id = await this.identity();
     const md = forge.md.sha256.create();
     md.update(document, 'utf8');
     const signature = forge.util.encode64(id.key.sign(md));
-    const pkcs7 = this.pkcs7(document);
+    const pkcs7 = await this.pkcs7(document);
     return { 'instance-identity/': { document, pkcs7, rsa2048: pkcs7, signature } };
   }
 
   /** The certificate (PEM) that verifies identity documents' signatures. */
-  identityCertificate(): string {
-    return this.identity().certPem;
+  async identityCertificate(): Promise<string> {
+    return (await this.identity()).certPem;
   }
 
   /** A detached PKCS#7 (CMS SignedData, SHA-256) of the document, base64 without PEM armour, as EC2 gives it. */
-  private pkcs7(document: string): string {
-    const id = this.identity();
+  private async pkcs7(document: string): Promise<string> {
+    const id = await this.identity();
     const p7 = forge.pkcs7.createSignedData();
     p7.content = forge.util.createBuffer(document, 'utf8');
     p7.addCertificate(id.cert);
@@ -241,10 +241,10 @@ export class Metadata {
     return forge.util.encode64(forge.asn1.toDer(p7.toAsn1()).getBytes()).replace(/(.{64})/g, '$1\n').trim();
   }
 
-  private identity(): IdentityKey {
+  private async identity(): Promise<IdentityKey> {
     if (this.identityKey) return this.identityKey;
     // One key and certificate for every server on this database (an instance checks documents against one certificate).
-    const stored = JSON.parse(this.keys.get('imds-identity', () => Buffer.from(JSON.stringify(newIdentity()))).toString()) as { key: string; cert: string };
+    const stored = JSON.parse((await this.keys.get('imds-identity', () => Buffer.from(JSON.stringify(newIdentity())))).toString()) as { key: string; cert: string };
     this.identityKey = { key: forge.pki.privateKeyFromPem(stored.key), cert: forge.pki.certificateFromPem(stored.cert), certPem: stored.cert };
     return this.identityKey;
   }

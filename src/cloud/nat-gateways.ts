@@ -10,6 +10,7 @@ import { natGateways, subnets } from '../db/schema.js';
 import type { Addresses } from './addresses.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';
+import { write } from '../db/store.js';
 
 export type NatGateway = typeof natGateways.$inferSelect;
 type SubnetRow = typeof subnets.$inferSelect;
@@ -22,73 +23,73 @@ export class NatGateways {
     private readonly db: Db,
     private readonly addresses: Addresses,
     /** A free private address of the subnet (the network's allocator: the same as instances'). */
-    private readonly allocateIp: (subnet: SubnetRow) => string,
+    private readonly allocateIp: (subnet: SubnetRow) => Promise<string>,
   ) {}
 
-  list(accountId: string): NatGateway[] {
-    this.db.delete(natGateways).where(and(eq(natGateways.state, 'deleted'), lt(natGateways.deletedAt, Date.now() - DELETED_TTL_MS))).run();
-    return this.db.select().from(natGateways).where(eq(natGateways.accountId, accountId)).orderBy(natGateways.createdAt, natGateways.id).all();
+  async list(accountId: string): Promise<NatGateway[]> {
+    await this.db.delete(natGateways).where(and(eq(natGateways.state, 'deleted'), lt(natGateways.deletedAt, Date.now() - DELETED_TTL_MS)));
+    return await this.db.select().from(natGateways).where(eq(natGateways.accountId, accountId)).orderBy(natGateways.createdAt, natGateways.id);
   }
 
-  get(accountId: string, id: string): NatGateway {
-    const n = this.list(accountId).find((x) => x.id === id);
+  async get(accountId: string, id: string): Promise<NatGateway> {
+    const n = (await this.list(accountId)).find((x) => x.id === id);
     if (!n) throw new CloudError('NatGatewayNotFound', `The Nat Gateway ${id} was not found`);
     return n;
   }
 
   /** CreateNatGateway: public (with an Elastic IP of the account) or private (without one). */
-  create(accountId: string, subnetId: string, opts: { allocationId?: string; connectivityType?: string }): NatGateway {
+  async create(accountId: string, subnetId: string, opts: { allocationId?: string; connectivityType?: string }): Promise<NatGateway> {
     const type = opts.connectivityType ?? 'public';
     if (type !== 'public' && type !== 'private') {
       throw new CloudError('InvalidParameterValue', `Value (${type}) for parameter connectivityType is invalid. Valid values: public, private`);
     }
-    const subnet = this.db.select().from(subnets).where(and(eq(subnets.id, subnetId), eq(subnets.accountId, accountId))).get();
+    const subnet = (await this.db.select().from(subnets).where(and(eq(subnets.id, subnetId), eq(subnets.accountId, accountId))).limit(1))[0];
     if (!subnet) throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
     if (type === 'public' && !opts.allocationId) throw new CloudError('MissingParameter', 'The request must contain the parameter AllocationId (a public NAT gateway needs an Elastic IP)');
     if (type === 'private' && opts.allocationId) throw new CloudError('InvalidParameterCombination', 'A private NAT gateway takes no Elastic IP');
     const id = newId('nat');
-    return this.db.transaction(() => {
-      if (opts.allocationId) this.addresses.holdFor(accountId, opts.allocationId, id);
+    return await write(this.db, async () => {
+      if (opts.allocationId) await this.addresses.holdFor(accountId, opts.allocationId, id);
       const row: NatGateway = {
         id, accountId, vpcId: subnet.vpcId, subnetId, connectivityType: type, allocationId: opts.allocationId ?? null,
-        privateIp: this.allocateIp(subnet), networkInterfaceId: newId('eni'), state: 'pending', createdAt: Date.now(), deletedAt: null,
+        privateIp: await this.allocateIp(subnet), networkInterfaceId: newId('eni'), state: 'pending', createdAt: Date.now(), deletedAt: null,
       };
-      this.db.insert(natGateways).values(row).run();
+      await this.db.insert(natGateways).values(row);
       return row;
     });
   }
 
   /** The VPC's gateways on their way in or out (pending, deleting): what the next edge sync settles. */
-  settling(vpcId: string): string[] {
-    return this.db.select({ id: natGateways.id, state: natGateways.state }).from(natGateways).where(eq(natGateways.vpcId, vpcId)).all()
+  async settling(vpcId: string): Promise<string[]> {
+    return (await this.db.select({ id: natGateways.id, state: natGateways.state }).from(natGateways).where(eq(natGateways.vpcId, vpcId)))
       .filter((n) => n.state === 'pending' || n.state === 'deleting').map((n) => n.id);
   }
 
   /** The router has it now (or no longer): available after create, deleted after delete. */
-  settle(id: string): void {
-    const n = this.db.select().from(natGateways).where(eq(natGateways.id, id)).get();
-    if (n?.state === 'pending') this.db.update(natGateways).set({ state: 'available' }).where(eq(natGateways.id, id)).run();
-    if (n?.state === 'deleting') this.db.update(natGateways).set({ state: 'deleted', deletedAt: Date.now() }).where(eq(natGateways.id, id)).run();
+  async settle(id: string): Promise<void> {
+    const n = (await this.db.select().from(natGateways).where(eq(natGateways.id, id)).limit(1))[0];
+    if (n?.state === 'pending') await this.db.update(natGateways).set({ state: 'available' }).where(eq(natGateways.id, id));
+    if (n?.state === 'deleting') await this.db.update(natGateways).set({ state: 'deleted', deletedAt: Date.now() }).where(eq(natGateways.id, id));
   }
 
   /** DeleteNatGateway: deleting, its Elastic IP given back (the router drops it on the next edge sync). */
-  delete(accountId: string, id: string): NatGateway {
-    const n = this.get(accountId, id);
+  async delete(accountId: string, id: string): Promise<NatGateway> {
+    const n = await this.get(accountId, id);
     if (n.state === 'deleted' || n.state === 'deleting') return n;
-    this.db.transaction(() => {
-      if (n.allocationId) this.addresses.holdFor(accountId, n.allocationId, null);
-      this.db.update(natGateways).set({ state: 'deleting' }).where(eq(natGateways.id, id)).run();
+    await write(this.db, async () => {
+      if (n.allocationId) await this.addresses.holdFor(accountId, n.allocationId, null);
+      await this.db.update(natGateways).set({ state: 'deleting' }).where(eq(natGateways.id, id));
     });
     return { ...n, state: 'deleting' };
   }
 
   /** The gateways of a subnet that still hold an address (DeleteSubnet refuses while one does). */
-  inSubnet(subnetId: string): NatGateway[] {
-    return this.db.select().from(natGateways).where(and(eq(natGateways.subnetId, subnetId), ne(natGateways.state, 'deleted'))).all();
+  async inSubnet(subnetId: string): Promise<NatGateway[]> {
+    return await this.db.select().from(natGateways).where(and(eq(natGateways.subnetId, subnetId), ne(natGateways.state, 'deleted')));
   }
 
   /** The VPC's gateways the router serves: pending or available. */
-  live(vpcId: string): NatGateway[] {
-    return this.db.select().from(natGateways).where(eq(natGateways.vpcId, vpcId)).all().filter((n) => n.state === 'pending' || n.state === 'available');
+  async live(vpcId: string): Promise<NatGateway[]> {
+    return (await this.db.select().from(natGateways).where(eq(natGateways.vpcId, vpcId))).filter((n) => n.state === 'pending' || n.state === 'available');
   }
 }

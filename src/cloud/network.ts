@@ -17,6 +17,8 @@ import { NatGateways } from './nat-gateways.js';
 import { PublicIps } from './public-ips.js';
 import { derivedId, RouteTables } from './route-tables.js';
 import { freeVni } from './vnis.js';
+import { write } from '../db/store.js';
+
 export type { RouteTable } from './route-tables.js';
 
 export type Vpc = typeof vpcs.$inferSelect;
@@ -51,56 +53,56 @@ export class Network {
   constructor(private readonly db: Db, private readonly config: CloudConfig) {
     this.routing = new RouteTables(db);
     this.addresses = new Addresses(db, new PublicIps(db, config));
-    this.natGateways = new NatGateways(db, this.addresses, (subnet) => this.allocateIps(subnet, 1)[0]!);
+    this.natGateways = new NatGateways(db, this.addresses, async (subnet) => (await this.allocateIps(subnet, 1))[0]!);
   }
 
   /** Create the account's default VPC, subnets and security group if missing. */
-  ensureDefaults(accountId: string): void {
+  async ensureDefaults(accountId: string): Promise<void> {
     if (this.ensured.has(accountId)) return;
-    this.db.transaction((tx) => {
-      let vpc = tx.select().from(vpcs).where(and(eq(vpcs.accountId, accountId), eq(vpcs.isDefault, true))).get();
+    await write(this.db, async (tx) => {
+      let vpc = (await tx.select().from(vpcs).where(and(eq(vpcs.accountId, accountId), eq(vpcs.isDefault, true))).limit(1))[0];
       const now = Date.now();
       if (!vpc) {
         vpc = {
           id: newId('vpc'), accountId, cidr: this.config.defaultVpcCidr, isDefault: true, createdAt: now, dnsSupport: true, dnsHostnames: true,
-          addressUsageMetrics: false, vni: freeVni(tx),
+          addressUsageMetrics: false, vni: await freeVni(tx),
         };
-        tx.insert(vpcs).values(vpc).run();
+        await tx.insert(vpcs).values(vpc);
         const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: now };
-        tx.insert(securityGroups).values(g).run();
-        this.defaultRules(tx, g);
-        tx.insert(internetGateways).values({ id: newId('igw'), accountId, vpcId: vpc.id, createdAt: now }).run();
+        await tx.insert(securityGroups).values(g);
+        await this.defaultRules(tx, g);
+        await tx.insert(internetGateways).values({ id: newId('igw'), accountId, vpcId: vpc.id, createdAt: now });
       }
-      const existing = tx.select().from(subnets).where(and(eq(subnets.vpcId, vpc.id), eq(subnets.isDefault, true))).all();
-      this.config.availabilityZones.forEach((az, i) => {
-        if (existing.some((s) => s.availabilityZone === az)) return;
-        tx.insert(subnets).values({
+      const existing = await tx.select().from(subnets).where(and(eq(subnets.vpcId, vpc.id), eq(subnets.isDefault, true)));
+      for (const [i, az] of this.config.availabilityZones.entries()) {
+        if (existing.some((s) => s.availabilityZone === az)) continue;
+        await tx.insert(subnets).values({
           id: newId('subnet'), accountId, vpcId: vpc.id, cidr: subBlock(vpc.cidr, 20, i), availabilityZone: az,
           isDefault: true, createdAt: now, mapPublicIp: false,
-        }).run();
       });
+      }
     });
     this.ensured.add(accountId);
   }
 
-  vpcs(accountId: string): Vpc[] {
-    this.ensureDefaults(accountId);
-    return this.db.select().from(vpcs).where(eq(vpcs.accountId, accountId)).all();
+  async vpcs(accountId: string): Promise<Vpc[]> {
+    await this.ensureDefaults(accountId);
+    return await this.db.select().from(vpcs).where(eq(vpcs.accountId, accountId));
   }
 
-  subnets(accountId: string): Subnet[] {
-    this.ensureDefaults(accountId);
-    return this.db.select().from(subnets).where(eq(subnets.accountId, accountId)).all();
+  async subnets(accountId: string): Promise<Subnet[]> {
+    await this.ensureDefaults(accountId);
+    return await this.db.select().from(subnets).where(eq(subnets.accountId, accountId));
   }
 
-  securityGroups(accountId: string): SecurityGroup[] {
-    this.ensureDefaults(accountId);
-    return this.db.select().from(securityGroups).where(eq(securityGroups.accountId, accountId)).all();
+  async securityGroups(accountId: string): Promise<SecurityGroup[]> {
+    await this.ensureDefaults(accountId);
+    return await this.db.select().from(securityGroups).where(eq(securityGroups.accountId, accountId));
   }
 
   /** The subnet an instance goes to: the one asked for, or the default subnet of the AZ (first AZ by default). */
-  pickSubnet(accountId: string, opts: { subnetId?: string; availabilityZone?: string }): Subnet {
-    const all = this.subnets(accountId);
+  async pickSubnet(accountId: string, opts: { subnetId?: string; availabilityZone?: string }): Promise<Subnet> {
+    const all = await this.subnets(accountId);
     if (opts.subnetId) {
       const s = all.find((x) => x.id === opts.subnetId);
       if (!s) throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${opts.subnetId}' does not exist`);
@@ -112,8 +114,8 @@ export class Network {
     return s;
   }
 
-  securityGroupsFor(accountId: string, vpcId: string, ids: string[], names: string[]): SecurityGroup[] {
-    const all = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId);
+  async securityGroupsFor(accountId: string, vpcId: string, ids: string[], names: string[]): Promise<SecurityGroup[]> {
+    const all = (await this.securityGroups(accountId)).filter((g) => g.vpcId === vpcId);
     if (!ids.length && !names.length) return all.filter((g) => g.name === 'default');
     const out: SecurityGroup[] = [];
     for (const id of ids) {
@@ -130,23 +132,23 @@ export class Network {
   }
 
   /** AWS's starting rules: egress to anywhere; a VPC's default group also lets its own members in. */
-  private defaultRules(tx: Pick<Db, 'insert'>, g: { id: string; accountId: string; name: string; createdAt: number }): void {
-    tx.insert(securityGroupRules).values({ id: newId('sgr'), accountId: g.accountId, groupId: g.id, isEgress: true, protocol: '-1', cidr: '0.0.0.0/0', createdAt: g.createdAt }).run();
+  private async defaultRules(tx: Pick<Db, 'insert'>, g: { id: string; accountId: string; name: string; createdAt: number }): Promise<void> {
+    await tx.insert(securityGroupRules).values({ id: newId('sgr'), accountId: g.accountId, groupId: g.id, isEgress: true, protocol: '-1', cidr: '0.0.0.0/0', createdAt: g.createdAt });
     if (g.name === 'default') {
-      tx.insert(securityGroupRules).values({ id: newId('sgr'), accountId: g.accountId, groupId: g.id, isEgress: false, protocol: '-1', refGroupId: g.id, createdAt: g.createdAt }).run();
+      await tx.insert(securityGroupRules).values({ id: newId('sgr'), accountId: g.accountId, groupId: g.id, isEgress: false, protocol: '-1', refGroupId: g.id, createdAt: g.createdAt });
     }
   }
 
-  rules(accountId: string, groupIds?: string[]): SecurityGroupRule[] {
+  async rules(accountId: string, groupIds?: string[]): Promise<SecurityGroupRule[]> {
     const conds = [eq(securityGroupRules.accountId, accountId)];
     if (groupIds) conds.push(inArray(securityGroupRules.groupId, groupIds.length ? groupIds : ['']));
-    return this.db.select().from(securityGroupRules).where(and(...conds)).orderBy(securityGroupRules.createdAt, securityGroupRules.id).all();
+    return await this.db.select().from(securityGroupRules).where(and(...conds)).orderBy(securityGroupRules.createdAt, securityGroupRules.id);
   }
 
   /** AuthorizeSecurityGroupIngress/Egress: add rules; one that exists already is InvalidPermission.Duplicate. */
-  authorize(accountId: string, groupId: string, egress: boolean, perms: Permission[]): SecurityGroupRule[] {
-    const group = this.group(accountId, groupId);
-    const existing = this.rules(accountId, [group.id]).filter((r) => r.isEgress === egress);
+  async authorize(accountId: string, groupId: string, egress: boolean, perms: Permission[]): Promise<SecurityGroupRule[]> {
+    const group = await this.group(accountId, groupId);
+    const existing = (await this.rules(accountId, [group.id])).filter((r) => r.isEgress === egress);
     const now = Date.now();
     const added: SecurityGroupRule[] = [];
     for (const p of perms) {
@@ -155,7 +157,7 @@ export class Network {
       if ((protocol === 'tcp' || protocol === 'udp') && (ports.fromPort === null || ports.toPort === null || ports.fromPort > ports.toPort || ports.toPort > 65535 || ports.fromPort < 0)) {
         throw new CloudError('InvalidParameterValue', `Invalid port range (${p.fromPort ?? ''}-${p.toPort ?? ''}) for ${protocol}`);
       }
-      for (const ref of p.groups) this.group(accountId, ref);
+      for (const ref of p.groups) await this.group(accountId, ref);
       const targets = [...p.cidrs.map((c) => ({ cidr: normalize(checkAnyCidr(c.cidr)), refGroupId: null, description: c.description ?? '' })),
         ...p.groups.map((g) => ({ cidr: null, refGroupId: g, description: '' }))];
       for (const t of targets) {
@@ -167,14 +169,14 @@ export class Network {
         added.push({ id: newId('sgr'), accountId, groupId: group.id, isEgress: egress, protocol, ...ports, cidr: t.cidr, refGroupId: t.refGroupId, description: t.description, createdAt: now });
       }
     }
-    this.db.transaction((tx) => { for (const r of added) tx.insert(securityGroupRules).values(r).run(); });
+    await write(this.db, async (tx) => { for (const r of added) await tx.insert(securityGroupRules).values(r); });
     return added;
   }
 
   /** RevokeSecurityGroupIngress/Egress, by permission or by rule id; a rule that is not there is InvalidPermission.NotFound. */
-  revoke(accountId: string, groupId: string, egress: boolean, perms: Permission[], ruleIds: string[] = []): number {
-    const group = this.group(accountId, groupId);
-    const existing = this.rules(accountId, [group.id]).filter((r) => r.isEgress === egress);
+  async revoke(accountId: string, groupId: string, egress: boolean, perms: Permission[], ruleIds: string[] = []): Promise<number> {
+    const group = await this.group(accountId, groupId);
+    const existing = (await this.rules(accountId, [group.id])).filter((r) => r.isEgress === egress);
     const gone = new Set<string>();
     for (const id of ruleIds) {
       if (!existing.some((r) => r.id === id)) throw new CloudError('InvalidSecurityGroupRuleId.NotFound', `The security group rule ID '${id}' does not exist`);
@@ -191,31 +193,31 @@ export class Network {
         gone.add(hit.id);
       }
     }
-    if (gone.size) this.db.delete(securityGroupRules).where(inArray(securityGroupRules.id, [...gone])).run();
+    if (gone.size) await this.db.delete(securityGroupRules).where(inArray(securityGroupRules.id, [...gone]));
     return gone.size;
   }
 
-  group(accountId: string, groupId: string): SecurityGroup {
-    const g = this.securityGroups(accountId).find((x) => x.id === groupId);
+  async group(accountId: string, groupId: string): Promise<SecurityGroup> {
+    const g = (await this.securityGroups(accountId)).find((x) => x.id === groupId);
     if (!g) throw new CloudError('InvalidGroup.NotFound', `The security group '${groupId}' does not exist`);
     return g;
   }
 
-  setVpcAttribute(accountId: string, vpcId: string, attr: 'dnsSupport' | 'dnsHostnames' | 'addressUsageMetrics', value: boolean): void {
-    const v = this.vpc(accountId, vpcId);
+  async setVpcAttribute(accountId: string, vpcId: string, attr: 'dnsSupport' | 'dnsHostnames' | 'addressUsageMetrics', value: boolean): Promise<void> {
+    const v = await this.vpc(accountId, vpcId);
     if (attr === 'dnsHostnames' && value && !v.dnsSupport) {
       throw new CloudError('InvalidParameterCombination', 'Cannot enable DNS hostnames without DNS support.');
     }
-    this.db.update(vpcs).set({ [attr]: value }).where(eq(vpcs.id, vpcId)).run();
+    await this.db.update(vpcs).set({ [attr]: value }).where(eq(vpcs.id, vpcId));
   }
 
-  setSubnetAttribute(accountId: string, subnetId: string, attr: 'mapPublicIp', value: boolean): void {
-    this.subnet(accountId, subnetId);
-    this.db.update(subnets).set({ [attr]: value }).where(eq(subnets.id, subnetId)).run();
+  async setSubnetAttribute(accountId: string, subnetId: string, attr: 'mapPublicIp', value: boolean): Promise<void> {
+    await this.subnet(accountId, subnetId);
+    await this.db.update(subnets).set({ [attr]: value }).where(eq(subnets.id, subnetId));
   }
 
-  subnet(accountId: string, subnetId: string): Subnet {
-    const s = this.subnets(accountId).find((x) => x.id === subnetId);
+  async subnet(accountId: string, subnetId: string): Promise<Subnet> {
+    const s = (await this.subnets(accountId)).find((x) => x.id === subnetId);
     if (!s) throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
     return s;
   }
@@ -223,123 +225,124 @@ export class Network {
   // ------------------------------------------------------------ route tables and network ACLs: views of the VPC
 
   /** Every route table of the account (each VPC's main one made on first use): route-tables.ts. */
-  routeTables(accountId: string) {
-    this.ensureDefaults(accountId);
-    return this.routing.list(accountId);
+  async routeTables(accountId: string) {
+    await this.ensureDefaults(accountId);
+    return await this.routing.list(accountId);
   }
 
   /** Each VPC's default network ACL, which lets everything through both ways (pcloud filters with security groups). */
-  networkAcls(accountId: string): NetworkAcl[] {
-    return this.vpcs(accountId).map((v) => ({
+  async networkAcls(accountId: string): Promise<NetworkAcl[]> {
+    const all = await this.subnets(accountId);
+    return (await this.vpcs(accountId)).map((v) => ({
       id: derivedId('acl', v.id), vpcId: v.id, accountId,
-      subnets: this.subnets(accountId).filter((s) => s.vpcId === v.id).map((s) => ({ subnetId: s.id, associationId: derivedId('aclassoc', s.id) })),
+      subnets: all.filter((s) => s.vpcId === v.id).map((s) => ({ subnetId: s.id, associationId: derivedId('aclassoc', s.id) })),
     }));
   }
 
   // ------------------------------------------------------------ internet gateways: the switch for NAT
 
-  internetGateways(accountId: string): InternetGateway[] {
-    this.ensureDefaults(accountId);
-    return this.db.select().from(internetGateways).where(eq(internetGateways.accountId, accountId)).orderBy(internetGateways.createdAt).all();
+  async internetGateways(accountId: string): Promise<InternetGateway[]> {
+    await this.ensureDefaults(accountId);
+    return await this.db.select().from(internetGateways).where(eq(internetGateways.accountId, accountId)).orderBy(internetGateways.createdAt);
   }
 
-  hasInternet(vpcId: string): boolean {
-    return Boolean(this.db.select({ id: internetGateways.id }).from(internetGateways).where(eq(internetGateways.vpcId, vpcId)).get());
+  async hasInternet(vpcId: string): Promise<boolean> {
+    return Boolean((await this.db.select({ id: internetGateways.id }).from(internetGateways).where(eq(internetGateways.vpcId, vpcId)).limit(1))[0]);
   }
 
-  createInternetGateway(accountId: string): InternetGateway {
+  async createInternetGateway(accountId: string): Promise<InternetGateway> {
     const igw: InternetGateway = { id: newId('igw'), accountId, vpcId: null, createdAt: Date.now() };
-    this.db.insert(internetGateways).values(igw).run();
+    await this.db.insert(internetGateways).values(igw);
     return igw;
   }
 
-  private igw(accountId: string, id: string): InternetGateway {
-    const g = this.internetGateways(accountId).find((x) => x.id === id);
+  private async igw(accountId: string, id: string): Promise<InternetGateway> {
+    const g = (await this.internetGateways(accountId)).find((x) => x.id === id);
     if (!g) throw new CloudError('InvalidInternetGatewayID.NotFound', `The internetGateway ID '${id}' does not exist`);
     return g;
   }
 
-  attachInternetGateway(accountId: string, id: string, vpcId: string): void {
-    const g = this.igw(accountId, id);
-    this.vpc(accountId, vpcId);
+  async attachInternetGateway(accountId: string, id: string, vpcId: string): Promise<void> {
+    const g = await this.igw(accountId, id);
+    await this.vpc(accountId, vpcId);
     if (g.vpcId) throw new CloudError('Resource.AlreadyAssociated', `resource ${id} is already attached to network ${g.vpcId}`);
-    if (this.hasInternet(vpcId)) throw new CloudError('Resource.AlreadyAssociated', `network ${vpcId} already has an internet gateway attached`);
-    this.routing.ensureMain(accountId, vpcId);
-    this.db.update(internetGateways).set({ vpcId }).where(eq(internetGateways.id, id)).run();
+    if ((await this.hasInternet(vpcId))) throw new CloudError('Resource.AlreadyAssociated', `network ${vpcId} already has an internet gateway attached`);
+    await this.routing.ensureMain(accountId, vpcId);
+    await this.db.update(internetGateways).set({ vpcId }).where(eq(internetGateways.id, id));
     // pcloud's own step (AWS leaves the main table alone): the main table routes 0.0.0.0/0 to the gateway unless it
     // routes it elsewhere already, so a VPC with a gateway reaches out as it always did here (detaching takes that
     // route away again). Delete the route to make the main table private; subnets with tables of their own follow theirs.
-    this.routing.defaultRouteOnAttach(accountId, vpcId, id);
+    await this.routing.defaultRouteOnAttach(accountId, vpcId, id);
   }
 
-  detachInternetGateway(accountId: string, id: string, vpcId: string): void {
-    const g = this.igw(accountId, id);
+  async detachInternetGateway(accountId: string, id: string, vpcId: string): Promise<void> {
+    const g = await this.igw(accountId, id);
     if (g.vpcId !== vpcId) throw new CloudError('Gateway.NotAttached', `resource ${id} is not attached to network ${vpcId}`);
-    this.db.update(internetGateways).set({ vpcId: null }).where(eq(internetGateways.id, id)).run();
-    this.routing.defaultRouteOnDetach(vpcId, id);
+    await this.db.update(internetGateways).set({ vpcId: null }).where(eq(internetGateways.id, id));
+    await this.routing.defaultRouteOnDetach(vpcId, id);
   }
 
-  deleteInternetGateway(accountId: string, id: string): void {
-    const g = this.igw(accountId, id);
+  async deleteInternetGateway(accountId: string, id: string): Promise<void> {
+    const g = await this.igw(accountId, id);
     if (g.vpcId) throw new CloudError('DependencyViolation', `The internetGateway '${id}' has dependencies and cannot be deleted.`);
-    this.db.delete(internetGateways).where(eq(internetGateways.id, id)).run();
+    await this.db.delete(internetGateways).where(eq(internetGateways.id, id));
   }
 
   // ------------------------------------------------------------ VPCs, subnets and groups the user makes
 
-  createVpc(accountId: string, cidr: string): Vpc {
+  async createVpc(accountId: string, cidr: string): Promise<Vpc> {
     checkCidr(cidr, 16, 28, 'VPC');
-    this.ensureDefaults(accountId);
+    await this.ensureDefaults(accountId);
     const vpc: Vpc = {
       id: newId('vpc'), accountId, cidr: normalize(cidr), isDefault: false, createdAt: Date.now(), dnsSupport: true, dnsHostnames: false, addressUsageMetrics: false,
       vni: null,
     };
-    this.db.transaction((tx) => {
-      const held = tx.select({ n: sql<number>`count(*)` }).from(vpcs).where(eq(vpcs.accountId, accountId)).get()?.n ?? 0;
+    await write(this.db, async (tx) => {
+      const held = (await tx.select({ n: sql<number>`count(*)` }).from(vpcs).where(eq(vpcs.accountId, accountId)).limit(1))[0]?.n ?? 0;
       if (held >= this.config.limits.vpcs) throw new CloudError('VpcLimitExceeded', `The maximum number of VPCs has been reached (${this.config.limits.vpcs}, the default VPC included): delete one you no longer need, or ask the operator to raise PCLOUD_LIMIT_VPCS.`);
-      vpc.vni = freeVni(tx);
-      tx.insert(vpcs).values(vpc).run();
+      vpc.vni = await freeVni(tx);
+      await tx.insert(vpcs).values(vpc);
       // Every VPC comes with its own default security group, as on AWS.
       const g = { id: newId('sg'), accountId, vpcId: vpc.id, name: 'default', description: 'default VPC security group', createdAt: vpc.createdAt };
-      tx.insert(securityGroups).values(g).run();
-      this.defaultRules(tx, g);
+      await tx.insert(securityGroups).values(g);
+      await this.defaultRules(tx, g);
     });
     return vpc;
   }
 
-  vpc(accountId: string, vpcId: string): Vpc {
-    const v = this.vpcs(accountId).find((x) => x.id === vpcId);
+  async vpc(accountId: string, vpcId: string): Promise<Vpc> {
+    const v = (await this.vpcs(accountId)).find((x) => x.id === vpcId);
     if (!v) throw new CloudError('InvalidVpcID.NotFound', `The vpc ID '${vpcId}' does not exist`);
     return v;
   }
 
   /** DeleteVpc: only an empty VPC (no subnets, no groups but its default one, no route tables but its main one). */
-  deleteVpc(accountId: string, vpcId: string): void {
-    this.vpc(accountId, vpcId);
-    const subs = this.subnets(accountId).filter((s) => s.vpcId === vpcId);
+  async deleteVpc(accountId: string, vpcId: string): Promise<void> {
+    await this.vpc(accountId, vpcId);
+    const subs = (await this.subnets(accountId)).filter((s) => s.vpcId === vpcId);
     if (subs.length) {
       throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
     }
-    const groups = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId && g.name !== 'default');
-    if (groups.length || this.hasInternet(vpcId) || this.routing.userTables(vpcId).length) throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
-    const groupIds = this.securityGroups(accountId).filter((g) => g.vpcId === vpcId).map((g) => g.id);
-    this.db.transaction((tx) => {
-      if (groupIds.length) tx.delete(securityGroupRules).where(inArray(securityGroupRules.groupId, groupIds)).run();
-      tx.delete(securityGroups).where(eq(securityGroups.vpcId, vpcId)).run();
-      tx.delete(vpcs).where(eq(vpcs.id, vpcId)).run();
+    const groups = (await this.securityGroups(accountId)).filter((g) => g.vpcId === vpcId && g.name !== 'default');
+    if (groups.length || (await this.hasInternet(vpcId)) || (await this.routing.userTables(vpcId)).length) throw new CloudError('DependencyViolation', `The vpc '${vpcId}' has dependencies and cannot be deleted.`);
+    const groupIds = (await this.securityGroups(accountId)).filter((g) => g.vpcId === vpcId).map((g) => g.id);
+    await write(this.db, async (tx) => {
+      if (groupIds.length) await tx.delete(securityGroupRules).where(inArray(securityGroupRules.groupId, groupIds));
+      await tx.delete(securityGroups).where(eq(securityGroups.vpcId, vpcId));
+      await tx.delete(vpcs).where(eq(vpcs.id, vpcId));
     });
-    this.routing.dropVpc(vpcId);
+    await this.routing.dropVpc(vpcId);
   }
 
-  createSubnet(accountId: string, vpcId: string, cidr: string, availabilityZone?: string): Subnet {
-    const vpc = this.vpc(accountId, vpcId);
+  async createSubnet(accountId: string, vpcId: string, cidr: string, availabilityZone?: string): Promise<Subnet> {
+    const vpc = await this.vpc(accountId, vpcId);
     checkCidr(cidr, 16, 28, 'subnet');
     const inner = parseCidr(cidr);
     const outer = parseCidr(vpc.cidr);
     if (inner.base < outer.base || inner.base + inner.size > outer.base + outer.size) {
       throw new CloudError('InvalidSubnet.Range', `The CIDR '${cidr}' is invalid.`);
     }
-    for (const s of this.subnets(accountId).filter((x) => x.vpcId === vpcId)) {
+    for (const s of (await this.subnets(accountId)).filter((x) => x.vpcId === vpcId)) {
       const o = parseCidr(s.cidr);
       if (inner.base < o.base + o.size && o.base < inner.base + inner.size) {
         throw new CloudError('InvalidSubnet.Conflict', `The CIDR '${cidr}' conflicts with another subnet`);
@@ -348,75 +351,76 @@ export class Network {
     const az = availabilityZone || this.config.availabilityZones[0]!;
     if (!this.config.availabilityZones.includes(az)) throw new CloudError('InvalidParameterValue', `Value (${az}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: ${this.config.availabilityZones.join(', ')}.`);
     const subnet: Subnet = { id: newId('subnet'), accountId, vpcId, cidr: normalize(cidr), availabilityZone: az, isDefault: false, createdAt: Date.now(), mapPublicIp: false };
-    this.db.insert(subnets).values(subnet).run();
+    await this.db.insert(subnets).values(subnet);
     return subnet;
   }
 
   /** DeleteSubnet: refused while an instance that is not terminated is in it. */
-  deleteSubnet(accountId: string, subnetId: string): Subnet {
-    const s = this.subnet(accountId, subnetId);
-    const used = this.db.select({ id: instances.id }).from(instances)
-      .where(and(eq(instances.subnetId, subnetId), ne(instances.state, 'terminated'))).get();
-    if (used || this.natGateways.inSubnet(subnetId).some((n) => n.state !== 'deleting')) throw new CloudError('DependencyViolation', `The subnet '${subnetId}' has dependencies and cannot be deleted.`);
-    this.db.transaction((tx) => {
-      tx.delete(subnets).where(eq(subnets.id, subnetId)).run();
+  async deleteSubnet(accountId: string, subnetId: string): Promise<Subnet> {
+    const s = await this.subnet(accountId, subnetId);
+    const used = (await this.db.select({ id: instances.id }).from(instances)
+      .where(and(eq(instances.subnetId, subnetId), ne(instances.state, 'terminated'))).limit(1))[0];
+    if (used || (await this.natGateways.inSubnet(subnetId)).some((n) => n.state !== 'deleting')) throw new CloudError('DependencyViolation', `The subnet '${subnetId}' has dependencies and cannot be deleted.`);
+    await write(this.db, async (tx) => {
+      await tx.delete(subnets).where(eq(subnets.id, subnetId));
       // Its route table association goes with it, as on AWS.
-      tx.delete(routeTableAssociations).where(eq(routeTableAssociations.subnetId, subnetId)).run();
+      await tx.delete(routeTableAssociations).where(eq(routeTableAssociations.subnetId, subnetId));
     });
     return s;
   }
 
-  createSecurityGroup(accountId: string, name: string, description: string, vpcId?: string): SecurityGroup {
-    const vpc = vpcId ? this.vpc(accountId, vpcId) : this.vpcs(accountId).find((v) => v.isDefault)!;
+  async createSecurityGroup(accountId: string, name: string, description: string, vpcId?: string): Promise<SecurityGroup> {
+    const vpc = vpcId ? (await this.vpc(accountId, vpcId)) : (await this.vpcs(accountId)).find((v) => v.isDefault)!;
     if (!name) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupName');
     if (!description) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupDescription');
     if (name.toLowerCase().startsWith('sg-')) throw new CloudError('InvalidParameterValue', "Group names may not be in the format sg-*.");
-    if (this.securityGroups(accountId).some((g) => g.vpcId === vpc.id && g.name === name)) {
+    if ((await this.securityGroups(accountId)).some((g) => g.vpcId === vpc.id && g.name === name)) {
       throw new CloudError('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
     }
     const g: SecurityGroup = { id: newId('sg'), accountId, vpcId: vpc.id, name, description, createdAt: Date.now() };
-    this.db.transaction((tx) => {
-      tx.insert(securityGroups).values(g).run();
-      this.defaultRules(tx, g);
+    await write(this.db, async (tx) => {
+      await tx.insert(securityGroups).values(g);
+      await this.defaultRules(tx, g);
     });
     return g;
   }
 
-  deleteSecurityGroup(accountId: string, by: { id?: string; name?: string }): string {
-    const g = this.securityGroups(accountId).find((x) => (by.id ? x.id === by.id : x.name === by.name && this.vpcs(accountId).find((v) => v.id === x.vpcId)?.isDefault));
+  async deleteSecurityGroup(accountId: string, by: { id?: string; name?: string }): Promise<string> {
+    const vpcsOf = await this.vpcs(accountId);
+    const g = (await this.securityGroups(accountId)).find((x) => (by.id ? x.id === by.id : x.name === by.name && vpcsOf.find((v) => v.id === x.vpcId)?.isDefault));
     if (!g) throw new CloudError('InvalidGroup.NotFound', `The security group '${by.id ?? by.name}' does not exist`);
     if (g.name === 'default') throw new CloudError('CannotDelete', `the specified group: "${g.id}" name: "default" cannot be deleted by a user`);
-    const used = this.db.select({ id: instances.id, groups: instances.securityGroupIds }).from(instances)
-      .where(and(eq(instances.accountId, accountId), ne(instances.state, 'terminated'))).all().some((r) => r.groups.includes(g.id));
+    const used = (await this.db.select({ id: instances.id, groups: instances.securityGroupIds }).from(instances)
+      .where(and(eq(instances.accountId, accountId), ne(instances.state, 'terminated')))).some((r) => r.groups.includes(g.id));
     if (used) throw new CloudError('DependencyViolation', `resource ${g.id} has a dependent object`);
-    this.db.transaction((tx) => {
-      tx.delete(securityGroupRules).where(eq(securityGroupRules.groupId, g.id)).run();
-      tx.delete(securityGroups).where(eq(securityGroups.id, g.id)).run();
+    await write(this.db, async (tx) => {
+      await tx.delete(securityGroupRules).where(eq(securityGroupRules.groupId, g.id));
+      await tx.delete(securityGroups).where(eq(securityGroups.id, g.id));
     });
     return g.id;
   }
 
   /** The addresses of a subnet taken: every instance holds one until it is terminated, a NAT gateway until deleted. */
-  private usedAddresses(subnet: Subnet): string[] {
+  private async usedAddresses(subnet: Subnet): Promise<string[]> {
     return [
-      ...this.db.select({ ip: instances.privateIp }).from(instances)
-        .where(and(eq(instances.subnetId, subnet.id), ne(instances.state, 'terminated'))).all().map((r) => r.ip),
-      ...this.db.select({ ip: natGateways.privateIp }).from(natGateways)
-        .where(and(eq(natGateways.subnetId, subnet.id), ne(natGateways.state, 'deleted'))).all().map((r) => r.ip),
+      ...(await this.db.select({ ip: instances.privateIp }).from(instances)
+        .where(and(eq(instances.subnetId, subnet.id), ne(instances.state, 'terminated')))).map((r) => r.ip),
+      ...(await this.db.select({ ip: natGateways.privateIp }).from(natGateways)
+        .where(and(eq(natGateways.subnetId, subnet.id), ne(natGateways.state, 'deleted')))).map((r) => r.ip),
     ];
   }
 
   /** A subnet's free addresses (its AvailableIpAddressCount): its size less AWS's five reserved and those taken. */
-  freeAddresses(subnet: Subnet): number {
-    return parseCidr(subnet.cidr).size - 5 - this.usedAddresses(subnet).length;
+  async freeAddresses(subnet: Subnet): Promise<number> {
+    return parseCidr(subnet.cidr).size - 5 - (await this.usedAddresses(subnet)).length;
   }
 
   /**
    * Allocate `count` free private IPs in a subnet (AWS reserves the first four and the last address). Must run inside
    * the transaction that inserts the instances, so two launches never get the same address.
    */
-  allocateIps(subnet: Subnet, count: number, wanted?: string): string[] {
-    const used = new Set(this.usedAddresses(subnet));
+  async allocateIps(subnet: Subnet, count: number, wanted?: string): Promise<string[]> {
+    const used = new Set((await this.usedAddresses(subnet)));
     const { base, size } = parseCidr(subnet.cidr);
     if (wanted) {
       const n = ipToInt(wanted);

@@ -23,12 +23,12 @@ export class PublicIps {
    * `count` free addresses of the pool, or nulls when there is no external network (the instances then have no public
    * IP, as in a VPC without one). Must run inside the transaction that inserts the instances.
    */
-  allocate(count: number): (string | null)[] {
+  async allocate(count: number): Promise<(string | null)[]> {
     const ext = this.config.external;
     if (!ext) return Array.from({ length: count }, () => null);
     const used = new Set([
-      ...this.db.select({ ip: instances.publicIp }).from(instances).where(and(isNotNull(instances.publicIp), ne(instances.state, 'terminated'))).all().map((r) => r.ip),
-      ...this.db.select({ ip: addresses.publicIp }).from(addresses).all().map((r) => r.ip),
+      ...(await this.db.select({ ip: instances.publicIp }).from(instances).where(and(isNotNull(instances.publicIp), ne(instances.state, 'terminated')))).map((r) => r.ip),
+      ...(await this.db.select({ ip: addresses.publicIp }).from(addresses)).map((r) => r.ip),
     ]);
     const out: string[] = [];
     for (let n = ipToInt(ext.pool[0]); n <= ipToInt(ext.pool[1]) && out.length < count; n++) {
@@ -43,11 +43,11 @@ export class PublicIps {
    * The VPC's public → private pairs, of instances that hold a network now: an instance's Elastic IP while one is
    * associated, else the public IP it got at launch.
    */
-  mappings(vpcId: string): PublicMapping[] {
-    const eips = new Map(this.db.select({ instanceId: addresses.instanceId, publicIp: addresses.publicIp }).from(addresses)
-      .where(isNotNull(addresses.instanceId)).all().map((r) => [r.instanceId!, r.publicIp]));
-    return this.db.select({ id: instances.id, publicIp: instances.publicIp, privateIp: instances.privateIp }).from(instances)
-      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all()
+  async mappings(vpcId: string): Promise<PublicMapping[]> {
+    const eips = new Map((await this.db.select({ instanceId: addresses.instanceId, publicIp: addresses.publicIp }).from(addresses)
+      .where(isNotNull(addresses.instanceId))).map((r) => [r.instanceId!, r.publicIp]));
+    return (await this.db.select({ id: instances.id, publicIp: instances.publicIp, privateIp: instances.privateIp }).from(instances)
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))))
       .map((r) => ({ publicIp: eips.get(r.id) ?? r.publicIp, privateIp: r.privateIp }))
       .filter((m): m is PublicMapping => m.publicIp !== null);
   }

@@ -25,33 +25,33 @@ export class Resources {
    * Every id names a resource of a type pcloud knows that the account holds (tags are the account's to set on its own
    * resources only); otherwise the type's own NotFound (or InvalidID).
    */
-  checkExist(accountId: string, ids: string[]): void {
+  async checkExist(accountId: string, ids: string[]): Promise<void> {
     if (!ids.length) throw new CloudError('MissingParameter', 'The request must contain the parameter ResourceId');
     const { instances, images, keyPairs, network, volumes, templates } = this.r;
     const instanceIds = ids.filter((id) => id.startsWith('i-'));
-    if (instanceIds.length) instances.getMany(accountId, instanceIds);
+    if (instanceIds.length) await instances.getMany(accountId, instanceIds);
     /** Whether one of the account's instances has `value` under the filter `name` (its root volume, interface, reservation). */
-    const anInstance = (name: string, value: string) => instances.describe(accountId, { ids: [], filters: [{ name, values: [value] }], maxResults: 5 }).instances.length > 0;
+    const anInstance = async (name: string, value: string) => (await instances.describe(accountId, { ids: [], filters: [{ name, values: [value] }], maxResults: 5 })).instances.length > 0;
     for (const id of ids) {
       const type = resourceType(id);
       if (!type) throw new CloudError('InvalidID', `The ID '${id}' is not valid`);
       const missing = (code: Parameters<typeof notFound>[0]) => { throw notFound(code, id); };
       switch (type) {
         case 'instance': break;
-        case 'image': if (images.get(id, accountId).ownerId !== accountId) missing('InvalidAMIID.NotFound'); break;
-        case 'key-pair': keyPairs.list(accountId, [], [id]); break;
-        case 'vpc': if (!network.vpcs(accountId).some((v) => v.id === id)) missing('InvalidVpcID.NotFound'); break;
-        case 'subnet': if (!network.subnets(accountId).some((v) => v.id === id)) missing('InvalidSubnetID.NotFound'); break;
-        case 'security-group': if (!network.securityGroups(accountId).some((v) => v.id === id)) missing('InvalidGroup.NotFound'); break;
-        case 'internet-gateway': if (!network.internetGateways(accountId).some((g) => g.id === id)) missing('InvalidInternetGatewayID.NotFound'); break;
-        case 'route-table': if (!network.routeTables(accountId).some((t) => t.id === id)) missing('InvalidRouteTableID.NotFound'); break;
-        case 'elastic-ip': if (!network.addresses.list(accountId).some((a) => a.allocationId === id)) missing('InvalidAllocationID.NotFound'); break;
-        case 'natgateway': network.natGateways.get(accountId, id); break;
-        case 'volume': if (!volumes.list(accountId).some((v) => v.id === id) && !anInstance('block-device-mapping.volume-id', id)) missing('InvalidVolume.NotFound'); break;
-        case 'network-interface': if (!anInstance('network-interface.network-interface-id', id)) missing('InvalidNetworkInterfaceID.NotFound'); break;
-        case 'reservation': if (!anInstance('reservation-id', id)) throw new CloudError('InvalidID', `The ID '${id}' is not valid`); break;
-        case 'snapshot': volumes.snapshot(accountId, id); break;
-        case 'launch-template': templates.get(accountId, { id }); break;
+        case 'image': if ((await images.get(id, accountId)).ownerId !== accountId) missing('InvalidAMIID.NotFound'); break;
+        case 'key-pair': await keyPairs.list(accountId, [], [id]); break;
+        case 'vpc': if (!(await network.vpcs(accountId)).some((v) => v.id === id)) missing('InvalidVpcID.NotFound'); break;
+        case 'subnet': if (!(await network.subnets(accountId)).some((v) => v.id === id)) missing('InvalidSubnetID.NotFound'); break;
+        case 'security-group': if (!(await network.securityGroups(accountId)).some((v) => v.id === id)) missing('InvalidGroup.NotFound'); break;
+        case 'internet-gateway': if (!(await network.internetGateways(accountId)).some((g) => g.id === id)) missing('InvalidInternetGatewayID.NotFound'); break;
+        case 'route-table': if (!(await network.routeTables(accountId)).some((t) => t.id === id)) missing('InvalidRouteTableID.NotFound'); break;
+        case 'elastic-ip': if (!(await network.addresses.list(accountId)).some((a) => a.allocationId === id)) missing('InvalidAllocationID.NotFound'); break;
+        case 'natgateway': await network.natGateways.get(accountId, id); break;
+        case 'volume': if (!(await volumes.list(accountId)).some((v) => v.id === id) && !(await anInstance('block-device-mapping.volume-id', id))) missing('InvalidVolume.NotFound'); break;
+        case 'network-interface': if (!(await anInstance('network-interface.network-interface-id', id))) missing('InvalidNetworkInterfaceID.NotFound'); break;
+        case 'reservation': if (!(await anInstance('reservation-id', id))) throw new CloudError('InvalidID', `The ID '${id}' is not valid`); break;
+        case 'snapshot': await volumes.snapshot(accountId, id); break;
+        case 'launch-template': await templates.get(accountId, { id }); break;
         default: throw new CloudError('InvalidID', `The ID '${id}' is not valid`);
       }
     }

@@ -39,24 +39,24 @@ export class SigningKeys {
   ) {}
 
   /** The key for `purpose`: the row's, else this server's offer (its old key file's, or `make()`) once stored. */
-  get(purpose: KeyPurpose, make: () => Buffer): Buffer {
+  async get(purpose: KeyPurpose, make: () => Buffer | Promise<Buffer>): Promise<Buffer> {
     const hit = this.known.get(purpose);
     if (hit) return hit;
-    const key = this.read(purpose) ?? this.offer(purpose, this.legacy(purpose) ?? make());
+    const key = (await this.read(purpose)) ?? (await this.offer(purpose, this.legacy(purpose) ?? await make()));
     this.known.set(purpose, key);
     return key;
   }
 
-  private read(purpose: KeyPurpose): Buffer | undefined {
-    const row = this.db.select({ key: signingKeys.key }).from(signingKeys).where(eq(signingKeys.name, purpose)).get();
+  private async read(purpose: KeyPurpose): Promise<Buffer | undefined> {
+    const row = (await this.db.select({ key: signingKeys.key }).from(signingKeys).where(eq(signingKeys.name, purpose)).limit(1))[0];
     return row ? Buffer.from(row.key, 'base64') : undefined;
   }
 
   /** Store `key` unless another server stored one first; the stored one either way. */
-  private offer(purpose: KeyPurpose, key: Buffer): Buffer {
+  private async offer(purpose: KeyPurpose, key: Buffer): Promise<Buffer> {
     if (key.length === 0) throw new Error(`refusing an empty ${purpose} key`);
-    this.db.insert(signingKeys).values({ name: purpose, key: key.toString('base64'), createdAt: Date.now() }).onConflictDoNothing().run();
-    return this.read(purpose)!;
+    await this.db.insert(signingKeys).values({ name: purpose, key: key.toString('base64'), createdAt: Date.now() }).onConflictDoNothing();
+    return (await this.read(purpose))!;
   }
 
   /** The key an older pcloud kept in a file for this purpose, if there is one and it is not empty. */

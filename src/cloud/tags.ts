@@ -6,6 +6,7 @@ import { CloudError, invalidParam } from './errors.js';
 import { pageFetched, pageOffset, type Page, type PageRequest } from './paging.js';
 import { unservable } from './text.js';
 import { invalidFilter, tagFilter, type Filter } from './filters.js';
+import { write } from '../db/store.js';
 
 export interface Tag { key: string; value: string }
 export interface TagRow extends Tag { resourceId: string; resourceType: string }
@@ -45,49 +46,49 @@ export class Tags {
    * CreateTags / TagResource: each resource keeps at most 50 distinct keys, what it has and what is added together.
    * One transaction: a resource over the limit leaves every resource of the request as it was.
    */
-  put(accountId: string, resourceIds: string[], list: Tag[]): void {
+  async put(accountId: string, resourceIds: string[], list: Tag[]): Promise<void> {
     validateTags(list);
     const adding = new Set(list.map((t) => t.key));
-    this.db.transaction((tx) => {
+    await write(this.db, async (tx) => {
       for (const resourceId of resourceIds) {
         const keys = new Set(adding);
-        for (const r of tx.select({ key: tags.key }).from(tags).where(eq(tags.resourceId, resourceId)).all()) keys.add(r.key);
+        for (const r of (await tx.select({ key: tags.key }).from(tags).where(eq(tags.resourceId, resourceId)))) keys.add(r.key);
         if (keys.size > TAGS_MAX) throw tagLimit();
         const type = resourceType(resourceId) ?? 'unknown';
         for (const t of list) {
-          tx.insert(tags).values({ accountId, resourceId, resourceType: type, key: t.key, value: t.value })
-            .onConflictDoUpdate({ target: [tags.resourceId, tags.key], set: { value: t.value } }).run();
+          await tx.insert(tags).values({ accountId, resourceId, resourceType: type, key: t.key, value: t.value })
+            .onConflictDoUpdate({ target: [tags.resourceId, tags.key], set: { value: t.value } });
         }
       }
     });
   }
 
   /** DeleteTags: a tag given with a value is deleted only when the value matches; without a value, whatever it is. */
-  remove(accountId: string, resourceIds: string[], list: { key: string; value?: string }[]): void {
+  async remove(accountId: string, resourceIds: string[], list: { key: string; value?: string }[]): Promise<void> {
     for (const resourceId of resourceIds) {
       if (list.length === 0) {
-        this.db.delete(tags).where(and(eq(tags.accountId, accountId), eq(tags.resourceId, resourceId))).run();
+        await this.db.delete(tags).where(and(eq(tags.accountId, accountId), eq(tags.resourceId, resourceId)));
         continue;
       }
       for (const t of list) {
         const conds = [eq(tags.accountId, accountId), eq(tags.resourceId, resourceId), eq(tags.key, t.key)];
         if (t.value !== undefined) conds.push(eq(tags.value, t.value));
-        this.db.delete(tags).where(and(...conds)).run();
+        await this.db.delete(tags).where(and(...conds));
       }
     }
   }
 
-  removeAll(resourceIds: string[]): void {
-    if (resourceIds.length) this.db.delete(tags).where(inArray(tags.resourceId, resourceIds)).run();
+  async removeAll(resourceIds: string[]): Promise<void> {
+    if (resourceIds.length) await this.db.delete(tags).where(inArray(tags.resourceId, resourceIds));
   }
 
   /** Tags of many resources at once, by resource id. */
-  of(resourceIds: string[]): Map<string, Tag[]> {
+  async of(resourceIds: string[]): Promise<Map<string, Tag[]>> {
     const out = new Map<string, Tag[]>();
     if (!resourceIds.length) return out;
     for (let i = 0; i < resourceIds.length; i += 500) {
       const chunk = resourceIds.slice(i, i + 500);
-      for (const r of this.db.select().from(tags).where(inArray(tags.resourceId, chunk)).all()) {
+      for (const r of (await this.db.select().from(tags).where(inArray(tags.resourceId, chunk)))) {
         const list = out.get(r.resourceId) ?? [];
         list.push({ key: r.key, value: r.value });
         out.set(r.resourceId, list);
@@ -100,7 +101,7 @@ export class Tags {
    * DescribeTags with filters key, value, resource-id, resource-type (values may use * and ? wildcards), a page of at
    * most `max` (5 to 1000) at a time (paging.ts).
    */
-  describe(accountId: string, filters: Filter[], page: PageRequest = {}): Page<TagRow> {
+  async describe(accountId: string, filters: Filter[], page: PageRequest = {}): Promise<Page<TagRow>> {
     if (page.max !== undefined && (page.max < 5 || page.max > 1000)) throw invalidParam('MaxResults must be between 5 and 1000');
     const conds: SQL[] = [eq(tags.accountId, accountId)];
     const column = new Map<string, SQL>([
@@ -112,8 +113,8 @@ export class Tags {
       conds.push(Tags.matchSql(col, f.values));
     }
     const offset = pageOffset(page.token);
-    const rows = this.db.select().from(tags).where(and(...conds)).orderBy(tags.resourceId, tags.key)
-      .limit(page.max === undefined ? -1 : page.max + 1).offset(offset).all()
+    const rows = (await this.db.select().from(tags).where(and(...conds)).orderBy(tags.resourceId, tags.key)
+      .limit(page.max === undefined ? -1 : page.max + 1).offset(offset))
       .map((r) => ({ resourceId: r.resourceId, resourceType: r.resourceType, key: r.key, value: r.value }));
     return pageFetched(rows, offset, page.max);
   }

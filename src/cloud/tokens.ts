@@ -10,16 +10,16 @@ export class SignedTokens {
   constructor(private readonly keys: SigningKeys, private readonly purpose: KeyPurpose) {}
 
   /** A token for `subject`, valid for ttlSec seconds. */
-  issue(subject: string, ttlSec: number, now = Date.now()): string {
+  async issue(subject: string, ttlSec: number, now = Date.now()): Promise<string> {
     const body = Buffer.from(JSON.stringify({ i: subject, x: now + ttlSec * 1000, n: randomBytes(6).toString('hex') })).toString('base64url');
-    return `${body}.${this.mac(body)}`;
+    return `${body}.${(await this.mac(body))}`;
   }
 
   /** Whether the token was issued for `subject` and has not expired. */
-  check(subject: string, token: string, now = Date.now()): boolean {
+  async check(subject: string, token: string, now = Date.now()): Promise<boolean> {
     const [body, sig] = token.split('.');
     if (!body || !sig) return false;
-    const want = Buffer.from(this.mac(body));
+    const want = Buffer.from(await this.mac(body));
     const got = Buffer.from(sig);
     if (want.length !== got.length || !timingSafeEqual(want, got)) return false;
     try {
@@ -30,7 +30,7 @@ export class SignedTokens {
     }
   }
 
-  private mac(body: string): string {
-    return createHmac('sha256', this.keys.get(this.purpose, () => randomBytes(32))).update(body).digest('base64url');
+  private async mac(body: string): Promise<string> {
+    return createHmac('sha256', await this.keys.get(this.purpose, () => randomBytes(32))).update(body).digest('base64url');
   }
 }

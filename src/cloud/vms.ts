@@ -81,7 +81,7 @@ export class Vms {
    */
   async prepare(
     inst: VmInstance, image: Image, type: InstanceType, network: () => Promise<unknown>, attached: AttachedVolume[],
-    checkpoint: () => void = () => undefined,
+    checkpoint: () => Promise<void> = () => Promise.resolve(),
   ): Promise<UnitSpec> {
     const runDir = this.runDir(inst.id);
     const accel = this.config.vmAccel ?? 'tcg';
@@ -106,7 +106,7 @@ export class Vms {
         // A relaunch after a crash finds the last TPM still running, or its socket left behind.
         await this.host.units.stop(tpmUnitName(inst.id));
         await rm(tpmSocket(runDir), { force: true });
-        checkpoint();
+        await checkpoint();
         await this.host.units.start(tpmUnit({ instanceId: inst.id, state, runDir }));
         await waitForFile(tpmSocket(runDir), 10_000, `the TPM of ${inst.id}`);
       })(),

@@ -8,6 +8,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { vpcs } from '../db/schema.js';
 import { CloudError } from './errors.js';
+import { write } from '../db/store.js';
 
 /** VXLAN's 24 bits (0 is not used). */
 export const MAX_VNI = 0xffffff;
@@ -18,26 +19,26 @@ type Reader = Pick<Db, 'select'>;
  * A VNI no VPC holds, read inside the caller's transaction (which inserts or sets it): the next past the highest, or
  * once the top is reached, the lowest gap.
  */
-export function freeVni(tx: Reader): number {
-  const top = tx.select({ n: sql<number | null>`max(${vpcs.vni})` }).from(vpcs).get()?.n ?? 0;
+export async function freeVni(tx: Reader): Promise<number> {
+  const top = (await tx.select({ n: sql<number | null>`max(${vpcs.vni})` }).from(vpcs).limit(1))[0]?.n ?? 0;
   if (top < MAX_VNI) return top + 1;
   // The lowest number whose successor is free (1 when 1 itself is free).
-  const first = tx.select({ n: sql<number | null>`min(${vpcs.vni})` }).from(vpcs).get()?.n ?? 1;
+  const first = (await tx.select({ n: sql<number | null>`min(${vpcs.vni})` }).from(vpcs).limit(1))[0]?.n ?? 1;
   if (first > 1) return 1;
-  const gap = tx.select({ n: sql<number | null>`min(${vpcs.vni}) + 1` }).from(vpcs)
-    .where(sql`${vpcs.vni} is not null and ${vpcs.vni} < ${MAX_VNI} and not exists (select 1 from ${vpcs} as v2 where v2.vni = ${vpcs.vni} + 1)`).get()?.n;
+  const gap = (await tx.select({ n: sql<number | null>`min(${vpcs.vni}) + 1` }).from(vpcs)
+    .where(sql`${vpcs.vni} is not null and ${vpcs.vni} < ${MAX_VNI} and not exists (select 1 from ${vpcs} as v2 where v2.vni = ${vpcs.vni} + 1)`).limit(1))[0]?.n;
   if (gap == null) throw new CloudError('VpcLimitExceeded', 'Every VXLAN network identifier is taken: delete a VPC you no longer need.');
   return gap;
 }
 
 /** The VPC's VNI, given now if it had none (a VPC made before VNIs); undefined for a VPC that is gone. */
-export function vniOf(db: Db, vpcId: string): number | undefined {
-  return db.transaction((tx) => {
-    const row = tx.select({ vni: vpcs.vni }).from(vpcs).where(eq(vpcs.id, vpcId)).get();
+export async function vniOf(db: Db, vpcId: string): Promise<number | undefined> {
+  return await write(db, async (tx) => {
+    const row = (await tx.select({ vni: vpcs.vni }).from(vpcs).where(eq(vpcs.id, vpcId)).limit(1))[0];
     if (!row) return undefined;
     if (row.vni != null) return row.vni;
-    const vni = freeVni(tx);
-    tx.update(vpcs).set({ vni }).where(eq(vpcs.id, vpcId)).run();
+    const vni = await freeVni(tx);
+    await tx.update(vpcs).set({ vni }).where(eq(vpcs.id, vpcId));
     return vni;
   });
 }

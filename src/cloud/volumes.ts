@@ -19,6 +19,7 @@ import { ClientTokens, type TokenRequest } from './idempotency.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
 import type { VpcSyncs } from './vpc-plane.js';
+import { write } from '../db/store.js';
 
 export type Volume = typeof volumes.$inferSelect;
 export type Snapshot = typeof snapshots.$inferSelect;
@@ -95,17 +96,17 @@ export class Volumes {
     private readonly nfsPlug: NfsPlug,
   ) {}
 
-  get(accountId: string, id: string): Volume {
+  async get(accountId: string, id: string): Promise<Volume> {
     if (!isId('vol', id)) throw malformed('InvalidVolumeID.Malformed', id);
-    const row = this.db.select().from(volumes).where(and(eq(volumes.id, id), eq(volumes.accountId, accountId))).get();
+    const row = (await this.db.select().from(volumes).where(and(eq(volumes.id, id), eq(volumes.accountId, accountId))).limit(1))[0];
     if (!row) throw notFound('InvalidVolume.NotFound', id);
     return row;
   }
 
-  list(accountId: string, ids: string[] = []): Volume[] {
+  async list(accountId: string, ids: string[] = []): Promise<Volume[]> {
     const conds = [eq(volumes.accountId, accountId)];
     if (ids.length) conds.push(inArray(volumes.id, ids));
-    return this.db.select().from(volumes).where(and(...conds)).orderBy(asc(volumes.createdAt)).all();
+    return await this.db.select().from(volumes).where(and(...conds)).orderBy(asc(volumes.createdAt));
   }
 
   async create(accountId: string, p: CreateVolumeParams, dryRun = false): Promise<Volume> {
@@ -116,7 +117,7 @@ export class Volumes {
     const type = p.volumeType ?? 'gp2';
     const limits = TYPES[type];
     if (!limits) throw invalidParam(`Value (${type}) for parameter volumeType is invalid. Valid values: ${Object.keys(TYPES).join(', ')}`);
-    const snap = p.snapshotId ? this.snapshot(accountId, p.snapshotId) : undefined;
+    const snap = p.snapshotId ? (await this.snapshot(accountId, p.snapshotId)) : undefined;
     const size = p.size ?? snap?.sizeGiB;
     if (size === undefined) throw new CloudError('MissingParameter', 'The request must contain the parameter size or snapshotId');
     if (!Number.isInteger(size) || size < limits.min || size > limits.max) {
@@ -126,8 +127,8 @@ export class Volumes {
     passDryRun(dryRun);
     const tokens = new ClientTokens(this.db);
     const request = p.request;
-    const prior = request && tokens.prior(request);
-    if (prior) return this.get(accountId, prior);
+    const prior = request && (await tokens.prior(request));
+    if (prior) return await this.get(accountId, prior);
     const id = newId('vol');
     await this.host.pool.createVolume(id, size, snap?.id);
     const row: Volume = {
@@ -139,12 +140,12 @@ export class Volumes {
     let made: string;
     try {
       // Another server may have made it for the same token while this one made its disk: theirs is the answer.
-      made = this.db.transaction(() => {
-        const raced = request && tokens.prior(request);
+      made = await write(this.db, async () => {
+        const raced = request && (await tokens.prior(request));
         if (raced) return raced;
-        this.db.insert(volumes).values(row).run();
-        if (p.tags.length) this.tags.put(accountId, [id], p.tags);
-        if (request) tokens.record(request, id);
+        await this.db.insert(volumes).values(row);
+        if (p.tags.length) await this.tags.put(accountId, [id], p.tags);
+        if (request) await tokens.record(request, id);
         return id;
       });
     } catch (e) {
@@ -153,31 +154,31 @@ export class Volumes {
     }
     if (made === id) return row;
     await this.host.pool.removeVolume(id);
-    return this.get(accountId, made);
+    return await this.get(accountId, made);
   }
 
   async delete(accountId: string, id: string): Promise<void> {
-    const vol = this.get(accountId, id);
+    const vol = await this.get(accountId, id);
     if (vol.instanceId) throw new CloudError('VolumeInUse', `Volume ${id} is currently attached to ${vol.instanceId}`);
-    this.db.transaction(() => {
-      this.db.delete(volumes).where(eq(volumes.id, id)).run();
-      this.tags.removeAll([id]);
+    await write(this.db, async () => {
+      await this.db.delete(volumes).where(eq(volumes.id, id));
+      await this.tags.removeAll([id]);
     });
     await this.host.pool.removeVolume(id);
   }
 
   /** AttachVolume: to a VM instance in its zone, stopped (at once) or running q35 (hot plug). */
   async attach(accountId: string, volumeId: string, instanceId: string, device: string | undefined): Promise<Volume> {
-    const vol = this.get(accountId, volumeId);
+    const vol = await this.get(accountId, volumeId);
     if (!device) throw new CloudError('MissingParameter', 'The request must contain the parameter device');
     if (!/^\/dev\/(sd[b-z]|xvd[b-z]|sd[b-z][1-9]|xvd[b-z][a-z]?|nvme\d+n1)$/.test(device)) throw invalidParam(`Value (${device}) for parameter device is invalid. ${device} is not a valid EBS device name.`);
-    const inst = this.db.select().from(instances).where(and(eq(instances.id, instanceId), eq(instances.accountId, accountId))).get();
+    const inst = (await this.db.select().from(instances).where(and(eq(instances.id, instanceId), eq(instances.accountId, accountId))).limit(1))[0];
     if (!inst || inst.state === 'terminated') throw notFound('InvalidInstanceID.NotFound', instanceId);
     if (vol.instanceId) throw new CloudError('VolumeInUse', `${volumeId} is already attached to an instance`);
     if (vol.availabilityZone !== inst.availabilityZone) {
       throw new CloudError('InvalidVolume.ZoneMismatch', `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`);
     }
-    if (this.forInstance(instanceId).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
+    if ((await this.forInstance(instanceId)).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
     if (inst.runtime === 'container') return this.attachToContainer(vol, inst, device);
     const hot = inst.state === 'running';
     if (hot && inst.runtime !== 'q35') {
@@ -185,12 +186,12 @@ export class Volumes {
     }
     if (!hot && inst.state !== 'stopped') throw new CloudError('IncorrectState', `The instance '${instanceId}' is ${inst.state}: attach while it is running or stopped.`);
     const set = { instanceId, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
-    this.db.update(volumes).set(set).where(eq(volumes.id, volumeId)).run();
+    await this.db.update(volumes).set(set).where(eq(volumes.id, volumeId));
     if (hot) {
       try {
         await this.hotPlug.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
       } catch (err) {
-        this.setDetached(volumeId);
+        await this.setDetached(volumeId);
         throw hostFailure(err, `hot plugging ${volumeId} into ${instanceId}`);
       }
     }
@@ -205,11 +206,11 @@ export class Volumes {
   private async attachToContainer(vol: Volume, inst: { id: string; vpcId: string; state: string }, device: string): Promise<Volume> {
     if (inst.state !== 'running') throw new CloudError('IncorrectState', `The instance '${inst.id}' is a container, which mounts volumes (NFS) while it runs: start it first.`);
     const set = { instanceId: inst.id, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
-    this.db.update(volumes).set(set).where(eq(volumes.id, vol.id)).run();
+    await this.db.update(volumes).set(set).where(eq(volumes.id, vol.id));
     try {
       await this.nfsPlug.plug(inst, { id: vol.id, file: this.host.pool.volumePath(vol.id) }, device);
     } catch (err) {
-      this.setDetached(vol.id);
+      await this.setDetached(vol.id);
       await this.nfsPlug.unplug(inst, vol.id, device, false).catch(() => undefined);
       // The user reads what to do; the command line, PIDs and addresses of the failure stay in the server's log.
       throw hostFailure(err, `mounting ${vol.id} in ${inst.id}`, (e) => e instanceof NfsMountError && e.kernelLacksNfs
@@ -220,24 +221,24 @@ export class Volumes {
   }
 
   /** The volume's record back to `available`, attached to nothing. */
-  private setDetached(volumeId: string): void {
-    this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId)).run();
+  private async setDetached(volumeId: string): Promise<void> {
+    await this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId));
   }
 
   /** A container started again: its volumes are mounted again. */
   async remount(inst: { id: string; vpcId: string }): Promise<void> {
-    for (const v of this.forInstance(inst.id)) {
+    for (const v of (await this.forInstance(inst.id))) {
       await this.nfsPlug.plug(inst, { id: v.id, file: this.host.pool.volumePath(v.id) }, v.device!).catch((err) => log.warn(`mounting ${v.id} in ${inst.id}: ${(err as Error).message}`));
     }
   }
 
   async detach(accountId: string, volumeId: string, instanceId?: string, force = false): Promise<Volume> {
-    const vol = this.get(accountId, volumeId);
+    const vol = await this.get(accountId, volumeId);
     if (!vol.instanceId) throw new CloudError('IncorrectState', `Volume '${volumeId}' is in the 'available' state.`);
     if (instanceId && instanceId !== vol.instanceId) throw new CloudError('InvalidAttachment.NotFound', `Volume '${volumeId}' is not attached to instance '${instanceId}'`);
-    const inst = this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).get();
+    const inst = (await this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).limit(1))[0];
     if (inst?.runtime === 'container') {
-      this.setDetached(volumeId);
+      await this.setDetached(volumeId);
       await this.nfsPlug.unplug(inst, volumeId, vol.device, inst.state === 'running').catch((err) => { throw hostFailure(err, `unmounting ${volumeId} from ${inst.id}`); });
       return { ...vol, attachState: 'detaching' };
     }
@@ -246,33 +247,33 @@ export class Volumes {
       if (inst.runtime === 'q35') await this.hotPlug.unplug(inst.id, volumeId, force).catch((err) => { throw hostFailure(err, `unplugging ${volumeId} from ${inst.id}`); });
     }
     await this.host.iscsi.unexport(volumeId).catch(() => undefined);
-    this.setDetached(volumeId);
+    await this.setDetached(volumeId);
     return { ...vol, attachState: 'detaching' };
   }
 
   /** The volumes attached to an instance, in attachment order (the guest's vdb, vdc, ...). */
-  forInstance(instanceId: string): Volume[] {
-    return this.db.select().from(volumes).where(eq(volumes.instanceId, instanceId)).orderBy(asc(volumes.attachTime)).all();
+  async forInstance(instanceId: string): Promise<Volume[]> {
+    return await this.db.select().from(volumes).where(eq(volumes.instanceId, instanceId)).orderBy(asc(volumes.attachTime));
   }
 
   /** What a VM's launch connects. */
-  attached(instanceId: string): AttachedVolume[] {
-    return this.forInstance(instanceId).map((v) => ({ id: v.id, file: this.host.pool.volumePath(v.id) }));
+  async attached(instanceId: string): Promise<AttachedVolume[]> {
+    return (await this.forInstance(instanceId)).map((v) => ({ id: v.id, file: this.host.pool.volumePath(v.id) }));
   }
 
   /** Its instance terminated: volumes come back available (or go, with DeleteOnTermination). */
   async released(instanceId: string): Promise<void> {
-    for (const v of this.forInstance(instanceId)) {
+    for (const v of (await this.forInstance(instanceId))) {
       await this.host.iscsi.unexport(v.id).catch(() => undefined);
       await this.host.nfs.unexport(v.id).catch(() => undefined);
       if (v.deleteOnTermination) await this.delete(v.accountId, v.id);
-      else this.setDetached(v.id);
+      else await this.setDetached(v.id);
     }
   }
 
   /** Its VM stopped: the volumes stay attached; their targets close until it starts again. */
   async disconnected(instanceId: string): Promise<void> {
-    for (const v of this.forInstance(instanceId)) {
+    for (const v of (await this.forInstance(instanceId))) {
       await this.host.iscsi.unexport(v.id).catch(() => undefined);
       await this.host.nfs.unexport(v.id).catch(() => undefined);
     }
@@ -280,22 +281,22 @@ export class Volumes {
 
   // ---------------------------------------------------------------- snapshots
 
-  snapshot(accountId: string, id: string): Snapshot {
+  async snapshot(accountId: string, id: string): Promise<Snapshot> {
     if (!isId('snap', id)) throw malformed('InvalidSnapshotID.Malformed', id);
-    const row = this.db.select().from(snapshots).where(and(eq(snapshots.id, id), eq(snapshots.accountId, accountId))).get();
+    const row = (await this.db.select().from(snapshots).where(and(eq(snapshots.id, id), eq(snapshots.accountId, accountId))).limit(1))[0];
     if (!row) throw notFound('InvalidSnapshot.NotFound', id);
     return row;
   }
 
-  listSnapshots(accountId: string, ids: string[] = []): Snapshot[] {
+  async listSnapshots(accountId: string, ids: string[] = []): Promise<Snapshot[]> {
     const conds = [eq(snapshots.accountId, accountId)];
     if (ids.length) conds.push(inArray(snapshots.id, ids));
-    return this.db.select().from(snapshots).where(and(...conds)).orderBy(asc(snapshots.createdAt)).all();
+    return await this.db.select().from(snapshots).where(and(...conds)).orderBy(asc(snapshots.createdAt));
   }
 
   /** CreateSnapshot of a volume: a reflink copy of its file, crash-consistent if it is in use (as EBS's). */
   async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
-    const vol = this.get(accountId, volumeId);
+    const vol = await this.get(accountId, volumeId);
     return this.snapshotOf(accountId, { id: volumeId, sizeGiB: vol.sizeGiB, file: this.host.pool.volumePath(volumeId) }, description, tags);
   }
 
@@ -304,18 +305,18 @@ export class Volumes {
     const id = newId('snap');
     await this.host.pool.snapshotFile(volume.file, id);
     const row: Snapshot = { id, accountId, volumeId: volume.id, sizeGiB: volume.sizeGiB, description, state: 'completed', createdAt: Date.now() };
-    this.db.transaction(() => {
-      this.db.insert(snapshots).values(row).run();
-      if (tags.length) this.tags.put(accountId, [id], tags);
+    await write(this.db, async () => {
+      await this.db.insert(snapshots).values(row);
+      if (tags.length) await this.tags.put(accountId, [id], tags);
     });
     return row;
   }
 
   async deleteSnapshot(accountId: string, id: string): Promise<void> {
-    this.snapshot(accountId, id);
-    this.db.transaction(() => {
-      this.db.delete(snapshots).where(eq(snapshots.id, id)).run();
-      this.tags.removeAll([id]);
+    await this.snapshot(accountId, id);
+    await write(this.db, async () => {
+      await this.db.delete(snapshots).where(eq(snapshots.id, id));
+      await this.tags.removeAll([id]);
     });
     await this.host.pool.removeSnapshot(id);
   }

@@ -67,7 +67,7 @@ export class VpcPlane implements VpcSyncs {
    * This host's row in the hosts table (the Cloud sets it to the registry's `local()`); unset: the host is the row
    * whose address is PCLOUD_UNDERLAY_ADDRESS, if any.
    */
-  localHost: () => LocalHost | undefined = () => undefined;
+  localHost: () => Promise<LocalHost | undefined> = () => Promise.resolve(undefined);
 
   constructor(
     private readonly db: Db,
@@ -89,8 +89,8 @@ export class VpcPlane implements VpcSyncs {
    * path ('' for a VM's tap).
    */
   async attach(inst: PlaneInstance): Promise<string> {
-    const subnets = this.network.subnets(inst.accountId).filter((s) => s.vpcId === inst.vpcId);
-    const vpc = this.network.vpc(inst.accountId, inst.vpcId);
+    const subnets = (await this.network.subnets(inst.accountId)).filter((s) => s.vpcId === inst.vpcId);
+    const vpc = await this.network.vpc(inst.accountId, inst.vpcId);
     const dns = dnsOf(vpc.cidr);
     const addresses = [
       ...subnets.map((s) => ({ address: gatewayOf(s.cidr), prefixLength: parseCidr(s.cidr).bits })),
@@ -124,7 +124,7 @@ export class VpcPlane implements VpcSyncs {
 
   /** The instance's namespace (container) or tap (VM) leaves its VPC's router. Failures are logged, never thrown. */
   async detach(id: string): Promise<void> {
-    const inst = instanceRow(this.db, id);
+    const inst = await instanceRow(this.db, id);
     await this.host.network.detach(id).catch((err) => log.warn(`removing network of ${id}: ${(err as Error).message}`));
     if (inst && inst.runtime !== 'container' && this.enabled) {
       await this.host.network.detachTap(inst.vpcId, id).catch((err) => log.warn(`removing the tap of ${id}: ${(err as Error).message}`));
@@ -133,7 +133,7 @@ export class VpcPlane implements VpcSyncs {
 
   /** The instance's DHCP lease goes (before its port does, so the address can go to a new instance straight away). */
   async releaseLease(id: string): Promise<void> {
-    const row = this.db.select({ vpcId: instances.vpcId, ip: instances.privateIp, mac: instances.macAddress }).from(instances).where(eq(instances.id, id)).get();
+    const row = (await this.db.select({ vpcId: instances.vpcId, ip: instances.privateIp, mac: instances.macAddress }).from(instances).where(eq(instances.id, id)).limit(1))[0];
     if (row && this.enabled) {
       await this.host.dns.release(row.vpcId, id, row.ip, row.mac).catch((err) => log.warn(`releasing the lease of ${id}: ${(err as Error).message}`));
     }
@@ -141,7 +141,7 @@ export class VpcPlane implements VpcSyncs {
 
   /** After an instance left (or stopped): its name leaves the VPC's DNS, its addresses the VPC's rules and edge. */
   async unpublish(id: string): Promise<void> {
-    const inst = instanceRow(this.db, id);
+    const inst = await instanceRow(this.db, id);
     if (!inst || !this.enabled) return;
     await this.publishNames(inst.accountId, inst.vpcId).catch((err) => log.warn(`dns of ${inst.vpcId}: ${(err as Error).message}`));
     await this.syncFirewall(inst.accountId, inst.vpcId).catch(() => undefined);
@@ -156,7 +156,7 @@ export class VpcPlane implements VpcSyncs {
   syncOverlay(vpcId: string): Promise<void> {
     if (!this.enabled) return Promise.resolve();
     const apply = async () => {
-      const want = this.overlay(vpcId);
+      const want = await this.overlay(vpcId);
       if (want === undefined) return;
       if (want === 'leave') await this.host.network.leaveVpc(vpcId);
       else await this.host.network.joinVpc(vpcId, want);
@@ -165,12 +165,12 @@ export class VpcPlane implements VpcSyncs {
   }
 
   /** The overlay the VPC's router here should have; 'leave' when it holds no live instance; undefined: no underlay. */
-  overlay(vpcId: string): Overlay | 'leave' | undefined {
-    const me = this.underlay();
+  async overlay(vpcId: string): Promise<Overlay | 'leave' | undefined> {
+    const me = await this.underlay();
     if (!me) return undefined;
-    const rows = this.placed(vpcId, me);
+    const rows = await this.placed(vpcId, me);
     if (!rows.some((r) => !r.remote)) return 'leave';
-    const vni = vniOf(this.db, vpcId);
+    const vni = await vniOf(this.db, vpcId);
     if (vni === undefined) return 'leave'; // deleted meanwhile
     const peers = new Map<string, OverlayPeer>();
     // An address held here, or already on another host (a row left behind), is carried once: the first kept.
@@ -190,11 +190,11 @@ export class VpcPlane implements VpcSyncs {
   }
 
   /** This host's underlay address, device and hosts row id; undefined when it has no underlay (it joins nothing). */
-  private underlay(): { local: string; device?: string; hostId?: string } | undefined {
-    const me = this.localHost();
+  private async underlay(): Promise<{ local: string; device?: string; hostId?: string } | undefined> {
+    const me = await this.localHost();
     const local = me?.address ?? this.host.config.underlayAddress;
     if (!local) return undefined;
-    const hostId = me?.id ?? this.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.address, local)).get()?.id;
+    const hostId = me?.id ?? (await this.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.address, local)).limit(1))[0]?.id;
     return { local, device: this.host.config.underlayDevice, hostId };
   }
 
@@ -203,19 +203,19 @@ export class VpcPlane implements VpcSyncs {
    * host's id or underlay address; and while this host's row is not known (localHost unset, no row with its address),
    * a host with no address (that is this one, before the registry records its address). Every other one is remote.
    */
-  private placed(vpcId: string, me: { local: string; hostId?: string }) {
-    return this.db.select({ id: instances.id, ip: instances.privateIp, hostId: instances.hostId, address: hosts.address, hostState: hosts.state }).from(instances)
+  private async placed(vpcId: string, me: { local: string; hostId?: string }) {
+    return (await this.db.select({ id: instances.id, ip: instances.privateIp, hostId: instances.hostId, address: hosts.address, hostState: hosts.state }).from(instances)
       .leftJoin(hosts, eq(hosts.id, instances.hostId))
-      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).orderBy(asc(instances.privateIp), asc(instances.id)).all()
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, LIVE))).orderBy(asc(instances.privateIp), asc(instances.id)))
       .map((r) => ({
         ...r, remote: r.hostId !== null && r.hostId !== me.hostId && r.address !== me.local && (me.hostId !== undefined || r.address !== null),
       }));
   }
 
   /** The VPC's live instances on other hosts: their ids, and their addresses no local instance holds (none without an underlay). */
-  private remote(vpcId: string): { ids: Set<string>; ips: Set<string> } {
-    const me = this.underlay();
-    const rows = me ? this.placed(vpcId, me) : [];
+  private async remote(vpcId: string): Promise<{ ids: Set<string>; ips: Set<string> }> {
+    const me = await this.underlay();
+    const rows = me ? (await this.placed(vpcId, me)) : [];
     const here = new Set(rows.filter((r) => !r.remote).map((r) => r.ip));
     const away = rows.filter((r) => r.remote);
     return { ids: new Set(away.map((r) => r.id)), ips: new Set(away.map((r) => r.ip).filter((ip) => !here.has(ip))) };
@@ -228,23 +228,23 @@ export class VpcPlane implements VpcSyncs {
   syncEdge(vpcId: string): Promise<void> {
     if (!this.enabled) return Promise.resolve();
     const apply = async () => {
-      if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
+      if (!(await this.vpcExists(vpcId))) return; // deleted meanwhile: its router is gone and stays gone
       const ext = this.config.external;
       // Public addresses, NFS and route targets are each instance's own host's: NAT leaves by the local host.
-      const remote = this.remote(vpcId).ips;
-      const maps = this.publicIps.mappings(vpcId).filter((m) => !remote.has(m.privateIp));
-      const vpc = this.db.select({ cidr: vpcs.cidr, accountId: vpcs.accountId }).from(vpcs).where(eq(vpcs.id, vpcId)).get();
-      const nfsClients = this.nfsClients(vpcId).filter((c) => !remote.has(c.ip));
-      const settling = this.network.natGateways.settling(vpcId);
+      const remote = (await this.remote(vpcId)).ips;
+      const maps = (await this.publicIps.mappings(vpcId)).filter((m) => !remote.has(m.privateIp));
+      const vpc = (await this.db.select({ cidr: vpcs.cidr, accountId: vpcs.accountId }).from(vpcs).where(eq(vpcs.id, vpcId)).limit(1))[0];
+      const nfsClients = (await this.nfsClients(vpcId)).filter((c) => !remote.has(c.ip));
+      const settling = await this.network.natGateways.settling(vpcId);
       const edge = {
-        internet: this.network.hasInternet(vpcId),
+        internet: await this.network.hasInternet(vpcId),
         nfs: nfsClients.length ? { clients: nfsClients, port: this.host.nfs.port } : undefined,
         external: ext && vpc ? { parent: ext.parent, cidr: ext.cidr, gateway: ext.gateway, vpcCidr: vpc.cidr, maps } : undefined,
-        routing: vpc ? this.routing(vpc.accountId, vpcId, vpc.cidr, maps, remote) : undefined,
+        routing: vpc ? (await this.routing(vpc.accountId, vpcId, vpc.cidr, maps, remote)) : undefined,
       };
       await this.host.network.setEdge(vpcId, edge);
       // The router serves them now (or no longer): pending NAT gateways become available, deleting ones deleted.
-      for (const id of settling) this.network.natGateways.settle(id);
+      for (const id of settling) await this.network.natGateways.settle(id);
     };
     return this.edges.run(vpcId, apply);
   }
@@ -253,13 +253,13 @@ export class VpcPlane implements VpcSyncs {
    * The VPC's route tables as the router applies them: for each table, the subnets using it, those of their instances
    * with a public address, and its routes (the local one aside) with what each target is on the host now.
    */
-  private routing(accountId: string, vpcId: string, vpcCidr: string, maps: PublicMapping[], remote: Set<string>): Routing {
-    const { tables, bySubnet } = this.network.routing.tableOfSubnets(accountId, vpcId);
-    const subs = this.db.select({ id: subnets.id, cidr: subnets.cidr }).from(subnets).where(eq(subnets.vpcId, vpcId)).all();
-    const live = this.db.select({ id: instances.id, ip: instances.privateIp, subnetId: instances.subnetId }).from(instances)
-      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all().filter((i) => !remote.has(i.ip));
-    const nats = new Map(this.network.natGateways.live(vpcId).map((n) => [n.id, n]));
-    const eips = new Map(this.db.select({ id: addresses.allocationId, ip: addresses.publicIp }).from(addresses).where(eq(addresses.accountId, accountId)).all().map((a) => [a.id, a.ip]));
+  private async routing(accountId: string, vpcId: string, vpcCidr: string, maps: PublicMapping[], remote: Set<string>): Promise<Routing> {
+    const { tables, bySubnet } = await this.network.routing.tableOfSubnets(accountId, vpcId);
+    const subs = await this.db.select({ id: subnets.id, cidr: subnets.cidr }).from(subnets).where(eq(subnets.vpcId, vpcId));
+    const live = (await this.db.select({ id: instances.id, ip: instances.privateIp, subnetId: instances.subnetId }).from(instances)
+      .where(and(eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running'])))).filter((i) => !remote.has(i.ip));
+    const nats = new Map((await this.network.natGateways.live(vpcId)).map((n) => [n.id, n]));
+    const eips = new Map((await this.db.select({ id: addresses.allocationId, ip: addresses.publicIp }).from(addresses).where(eq(addresses.accountId, accountId))).map((a) => [a.id, a.ip]));
     const publicIps = new Set(maps.map((m) => m.privateIp));
     const hostRoute = (r: Route): HostRoute => {
       const destination = r.destination;
@@ -294,17 +294,17 @@ export class VpcPlane implements VpcSyncs {
   syncFirewall(accountId: string, vpcId: string): Promise<void> {
     if (!this.enabled) return Promise.resolve();
     const apply = async () => {
-      if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its router is gone and stays gone
-      const rows = this.db.select().from(instances)
-        .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running']))).all();
+      if (!(await this.vpcExists(vpcId))) return; // deleted meanwhile: its router is gone and stays gone
+      const rows = await this.db.select().from(instances)
+        .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running'])));
       const groupIds = [...new Set(rows.flatMap((r) => r.securityGroupIds))];
-      const rules = this.network.rules(accountId, groupIds);
+      const rules = await this.network.rules(accountId, groupIds);
       const members = (groupId: string) => rows.filter((r) => r.securityGroupIds.includes(groupId)).map((r) => `${r.privateIp}/32`);
       const flows = (inst: Instance, egress: boolean): FlowRule[] => rules
         .filter((r) => r.isEgress === egress && inst.securityGroupIds.includes(r.groupId))
         .map((r) => ({ protocol: r.protocol, fromPort: r.fromPort ?? undefined, toPort: r.toPort ?? undefined, cidrs: r.cidr ? [r.cidr] : members(r.refGroupId!) }));
       // Members are every host's; the ports are this host's instances' only (the others' hosts enforce theirs).
-      const remote = this.remote(vpcId).ids;
+      const remote = (await this.remote(vpcId)).ids;
       await this.host.network.applyFirewall(vpcId, rows.filter((r) => !remote.has(r.id)).map((r) => ({
         instanceId: r.id, ingress: flows(r, false), egress: flows(r, true), ip: r.privateIp, hopLimit: r.attributes.metadataOptions.httpPutResponseHopLimit,
         sourceDestCheck: r.attributes.sourceDestCheck,
@@ -316,17 +316,17 @@ export class VpcPlane implements VpcSyncs {
   /** Publish the DNS records of the instances' VPCs again (their Name tags changed). */
   async refreshNames(accountId: string, instanceIds: string[]): Promise<void> {
     if (!this.enabled) return;
-    const vpcIds = new Set(this.db.select({ vpcId: instances.vpcId }).from(instances)
-      .where(and(eq(instances.accountId, accountId), inArray(instances.id, instanceIds), ne(instances.state, 'terminated'))).all().map((r) => r.vpcId));
+    const vpcIds = new Set((await this.db.select({ vpcId: instances.vpcId }).from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.id, instanceIds), ne(instances.state, 'terminated')))).map((r) => r.vpcId));
     await Promise.all([...vpcIds].map((v) => this.publishNames(accountId, v)));
   }
 
   /** The VPC's names (ip-a-b-c-d, and the Name tag) and DHCP hosts, for every instance that keeps its address. */
   async publishNames(accountId: string, vpcId: string): Promise<void> {
-    if (!this.vpcExists(vpcId)) return; // deleted meanwhile: its DNS unit is gone and stays gone
-    const rows = this.db.select({ id: instances.id, ip: instances.privateIp, mac: instances.macAddress }).from(instances)
-      .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running', 'stopping', 'stopped']))).all();
-    const tags = this.tags.of(rows.map((r) => r.id));
+    if (!(await this.vpcExists(vpcId))) return; // deleted meanwhile: its DNS unit is gone and stays gone
+    const rows = await this.db.select({ id: instances.id, ip: instances.privateIp, mac: instances.macAddress }).from(instances)
+      .where(and(eq(instances.accountId, accountId), eq(instances.vpcId, vpcId), inArray(instances.state, ['pending', 'running', 'stopping', 'stopped'])));
+    const tags = await this.tags.of(rows.map((r) => r.id));
     const records = rows.map((r) => {
       // A DNS label: at most 63 characters of letters, digits and inner hyphens.
       const name = tags.get(r.id)?.find((t) => t.key === 'Name')?.value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
@@ -339,9 +339,9 @@ export class VpcPlane implements VpcSyncs {
    * Instances of a VPC that hold NFS volumes (their router lets their NFS traffic through to the host, as their own
    * NFS address), each once.
    */
-  nfsClients(vpcId: string): NfsClient[] {
-    const rows = this.db.selectDistinct({ id: instances.id, ip: instances.privateIp }).from(instances).innerJoin(volumes, eq(volumes.instanceId, instances.id))
-      .where(and(eq(instances.vpcId, vpcId), eq(instances.runtime, 'container'), inArray(instances.state, ['pending', 'running']))).orderBy(asc(instances.id)).all();
+  async nfsClients(vpcId: string): Promise<NfsClient[]> {
+    const rows = await this.db.selectDistinct({ id: instances.id, ip: instances.privateIp }).from(instances).innerJoin(volumes, eq(volumes.instanceId, instances.id))
+      .where(and(eq(instances.vpcId, vpcId), eq(instances.runtime, 'container'), inArray(instances.state, ['pending', 'running']))).orderBy(asc(instances.id));
     return rows.map((r) => ({ ip: r.ip, nat: nfsClientAddress(r.id) }));
   }
 
@@ -363,11 +363,11 @@ export class VpcPlane implements VpcSyncs {
 
   /** Routers (with their DNS) of VPCs deleted while the server died mid-way, and host links left half-made. */
   async reconcile(): Promise<{ orphanRouters: number; strayLinks: number }> {
-    const known = new Set(this.db.select({ id: vpcs.id }).from(vpcs).all().map((v) => v.id));
+    const known = new Set((await this.db.select({ id: vpcs.id }).from(vpcs)).map((v) => v.id));
     const orphans = (await this.routers()).filter((id) => !known.has(id));
     for (const vpcId of orphans) await this.removeRouter(vpcId).catch((err) => log.error(`removing router of ${vpcId}, skipped: ${(err as Error).message}`));
     // Ports (taps of VMs) of instances that no longer run; a container's veth end goes with its namespace.
-    const running = new Set(this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])).all()
+    const running = new Set((await this.db.select({ id: instances.id }).from(instances).where(inArray(instances.state, ['pending', 'running'])))
       .map((r) => portName(r.id)));
     let strayLinks = await this.host.network.reconcileLinks();
     for (const vpcId of (await this.routers()).filter((id) => known.has(id))) {
@@ -396,7 +396,7 @@ export class VpcPlane implements VpcSyncs {
     return (await this.host.network.namespaces()).filter((n) => n.startsWith('pcloud-vpc-')).map((n) => n.slice('pcloud-'.length));
   }
 
-  private vpcExists(vpcId: string): boolean {
-    return this.db.select({ id: vpcs.id }).from(vpcs).where(eq(vpcs.id, vpcId)).get() !== undefined;
+  private async vpcExists(vpcId: string): Promise<boolean> {
+    return (await this.db.select({ id: vpcs.id }).from(vpcs).where(eq(vpcs.id, vpcId)).limit(1))[0] !== undefined;
   }
 }

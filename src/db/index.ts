@@ -8,19 +8,6 @@ import { sqlMatch } from '../wildcard.js';
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 export { schema };
 
-/**
- * Every transaction BEGIN IMMEDIATE unless it says otherwise: it takes the write lock before its first read, so what it
- * reads stays true until it commits. Several servers share one file (issue 17): a deferred transaction that read, then
- * found another connection had committed meanwhile, failed its first write with SQLITE_BUSY_SNAPSHOT ("database is
- * locked", no busy wait helps) or, worse, would decide on stale rows (a counter, a token, a free address). Immediate
- * ones queue on busy_timeout instead. A read-only transaction may pass `{ behavior: 'deferred' }`.
- */
-function immediateByDefault(db: Db): Db {
-  const begin = db.transaction.bind(db);
-  db.transaction = (fn, config) => begin(fn, { behavior: 'immediate', ...config });
-  return db;
-}
-
 /** Open (creating if needed) the state database, in WAL mode, with every migration applied (src/db/migrate.ts). */
 export function openDb(file: string): Db {
   const sqlite = new Database(file);
@@ -30,7 +17,8 @@ export function openDb(file: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db: Db = immediateByDefault(drizzle(sqlite, { schema }));
+  // Transactions are write()'s (store.ts): BEGIN IMMEDIATE, one at a time per connection.
+  const db: Db = drizzle(sqlite, { schema });
   try {
     migrate(db);
   } catch (e) {

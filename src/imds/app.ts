@@ -34,9 +34,9 @@ function status(code: 400 | 401 | 403 | 404 | 405, reason: string): Response {
 }
 
 /** A directory as EC2 lists it: one entry per line, subdirectories with a trailing slash; a leaf as itself. */
-function render(node: MetadataNode): string | Buffer | undefined {
+async function render(node: MetadataNode): Promise<string | Buffer | undefined> {
   if (typeof node === 'string' || Buffer.isBuffer(node)) return node;
-  if (typeof node === 'function') return node();
+  if (typeof node === 'function') return await node();
   return Object.keys(node).join('\n');
 }
 
@@ -67,24 +67,24 @@ export function metadataApp(metadata: Metadata): Hono<MetadataEnv> {
   // Who is asking: the instance holding the source address in the VPC this connection came in from.
   app.use('*', async (c, next) => {
     const ip = (c.env.incoming.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const inst = metadata.caller(c.env.vpcId, ip);
+    const inst = await metadata.caller(c.env.vpcId, ip);
     if (!inst) return status(404, 'Not Found');
     if (inst.attributes.metadataOptions.httpEndpoint === 'disabled') return status(403, 'Forbidden');
     c.set('instance', inst);
     await next();
   });
 
-  app.put('/latest/api/token', (c) => {
+  app.put('/latest/api/token', async (c) => {
     if (c.req.header('x-forwarded-for') !== undefined) return status(403, 'Forbidden');
     const raw = c.req.header(TTL);
     const ttl = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
     if (!(ttl >= 1 && ttl <= TOKEN_TTL_MAX)) return status(400, 'Bad Request');
-    const token = metadata.issueToken(c.get('instance'), ttl);
+    const token = await metadata.issueToken(c.get('instance'), ttl);
     return new Response(token, { status: 200, headers: { ...TEXT, [TTL]: String(ttl) } });
   });
 
-  app.on(['GET', 'HEAD'], '*', (c) => {
-    const denied = checkToken(c, metadata);
+  app.on(['GET', 'HEAD'], '*', async (c) => {
+    const denied = await checkToken(c, metadata);
     if (denied) return denied;
     const inst = c.get('instance');
     const segments = pathSegments(new URL(c.req.url).pathname);
@@ -95,9 +95,9 @@ export function metadataApp(metadata: Metadata): Hono<MetadataEnv> {
     const userData = metadata.userData(inst);
     if (area === undefined) return ok(['dynamic', 'meta-data', ...(userData ? ['user-data'] : [])].join('\n'));
     if (area === 'user-data' && !rest.length) return userData ? ok(userData, 'application/octet-stream') : status(404, 'Not Found');
-    const tree = area === 'meta-data' ? metadata.metaData(inst) : area === 'dynamic' ? metadata.dynamic(inst) : undefined;
+    const tree = area === 'meta-data' ? (await metadata.metaData(inst)) : area === 'dynamic' ? (await metadata.dynamic(inst)) : undefined;
     const node = tree && walk(tree, rest);
-    const body = node === undefined ? undefined : render(node);
+    const body = node === undefined ? undefined : await render(node);
     return body === undefined ? status(404, 'Not Found') : ok(body);
   });
 
@@ -110,9 +110,9 @@ function ok(body: string | Buffer, type = 'text/plain'): Response {
 }
 
 /** IMDSv2: a token, when given, must be valid (401 otherwise); HttpTokens=required makes it mandatory. */
-function checkToken(c: Context<MetadataEnv>, metadata: Metadata): Response | undefined {
+async function checkToken(c: Context<MetadataEnv>, metadata: Metadata): Promise<Response | undefined> {
   const inst = c.get('instance');
   const token = c.req.header(TOKEN);
   if (token === undefined) return inst.attributes.metadataOptions.httpTokens === 'required' ? status(401, 'Unauthorized') : undefined;
-  return metadata.checkToken(inst, token) ? undefined : status(401, 'Unauthorized');
+  return (await metadata.checkToken(inst, token)) ? undefined : status(401, 'Unauthorized');
 }

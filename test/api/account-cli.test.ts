@@ -35,7 +35,7 @@ describe('pcloud account', () => {
     // The new account is its own: it sees none of the others' users.
     const users = await query(api, 'iam', 'CreateUser', { UserName: 'only-in-new' }, { accessKeyId: id!, secretAccessKey: secret! });
     expect(users.status).toBe(200);
-    expect(api.cloud.iam.users.get('111111111111', 'only-in-new')).toBeUndefined();
+    expect(await api.cloud.iam.users.get('111111111111', 'only-in-new')).toBeUndefined();
 
     const lines = pcloud('account', 'list').trim().split('\n');
     expect(lines[0]).toBe('ACCOUNT\tCREATED\tKEYS\tUSERS\tINSTANCES');

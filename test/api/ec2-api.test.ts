@@ -197,9 +197,9 @@ describe('DescribeInstances', () => {
     await until(async () => (await state(id)) === 'terminated');
     api.cloud.config.terminatedTtlMs = 0;
     try {
-      expect(api.cloud.instances.sweep()).toBeGreaterThan(0);
+      expect(await api.cloud.instances.sweep()).toBeGreaterThan(0);
       expect(await errorCode(api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] })))).toBe('InvalidInstanceID.NotFound');
-      expect(api.cloud.tags.of([id]).size).toBe(0);
+      expect((await api.cloud.tags.of([id])).size).toBe(0);
     } finally {
       api.cloud.config.terminatedTtlMs = 3_600_000;
     }

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi } from '../support/api.js';
 import { tags as tagsTable } from '../../src/db/schema.js';
+import { write } from '../../src/db/store.js';
 
 let api: TestApi;
 beforeAll(async () => { api = await startApi(); });
@@ -36,13 +37,13 @@ describe('characters XML cannot carry', () => {
     expect((await ec2(`Action=DescribeKeyPairs&${V}&Filter.1.Name=key-name&Filter.1.Value.1=%07`)).code).toBe('InvalidParameterValue');
     // Tab, newline and carriage return are XML characters: stored and served back.
     expect((await ec2(`Action=CreateTags&${V}&ResourceId.1=${id}&Tag.1.Key=k&Tag.1.Value=a%09b%0Ac%0Dd`)).status).toBe(200);
-    const back = api.cloud.tags.of([id]).get(id);
+    const back = (await api.cloud.tags.of([id])).get(id);
     expect(back).toEqual([{ key: 'k', value: 'a\tb\nc\rd' }]);
   });
 
   it('already stored (by an older pcloud) are served as U+FFFD: DescribeTags and DescribeKeyPairs keep answering', async () => {
     const id = await keyPair('stored-nul');
-    api.cloud.db.insert(tagsTable).values({ accountId: '111111111111', resourceId: id, resourceType: 'key-pair', key: 'bad\0key', value: 'v\x01\x02' }).run();
+    await api.cloud.db.insert(tagsTable).values({ accountId: '111111111111', resourceId: id, resourceType: 'key-pair', key: 'bad\0key', value: 'v\x01\x02' });
     const tags = await ec2(`Action=DescribeTags&${V}`);
     expect(tags.status).toBe(200);
     expect(tags.text).toContain('<key>bad\uFFFDkey</key>');
@@ -146,9 +147,9 @@ describe('filters too costly to apply', () => {
   it('are refused with InvalidParameterValue, in SQL (DescribeTags) and in memory (DescribeKeyPairs)', async () => {
     const id = await keyPair('costly');
     const long = 'a'.repeat(256);
-    api.cloud.db.transaction((tx) => {
-      for (let t = 0; t < 3000; t++) tx.insert(tagsTable).values({ accountId: '111111111111', resourceId: `${id}-${t}`, resourceType: 'key-pair', key: `k${t}`, value: long }).run();
-      for (let t = 0; t < 50; t++) tx.insert(tagsTable).values({ accountId: '111111111111', resourceId: id, resourceType: 'key-pair', key: `c${t}`, value: long }).run();
+    await write(api.cloud.db, async (tx) => {
+      for (let t = 0; t < 3000; t++) await tx.insert(tagsTable).values({ accountId: '111111111111', resourceId: `${id}-${t}`, resourceType: 'key-pair', key: `k${t}`, value: long });
+      for (let t = 0; t < 50; t++) await tx.insert(tagsTable).values({ accountId: '111111111111', resourceId: id, resourceType: 'key-pair', key: `c${t}`, value: long });
     });
     const values = Array.from({ length: 200 }, (_, i) => `Filter.1.Value.${i + 1}=${enc('*' + 'a'.repeat(50 + i) + '?b*')}`).join('&');
     for (const [action, name] of [['DescribeTags', 'value'], ['DescribeKeyPairs', 'tag-value']]) {

@@ -9,7 +9,7 @@ let ask: ImdsAsk;
 beforeAll(async () => {
   api = await startApi();
   const run = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }));
-  ask = imdsFor(api.cloud, api.cloud.instances.get('111111111111', run.Instances![0]!.InstanceId!));
+  ask = imdsFor(api.cloud, await api.cloud.instances.get('111111111111', run.Instances![0]!.InstanceId!));
 });
 afterAll(async () => { await api?.close(); });
 

@@ -46,8 +46,8 @@ beforeAll(async () => {
   fns = new FakeFunctionHost(dataDir);
   host.functions = fns;
   cloud = await Cloud.open({ dataDir, host });
-  const key = cloud.accounts.putKey({ accessKeyId: 'AKIDFNTEST', secretAccessKey: 'fn-secret', accountId: ME });
-  const other = cloud.accounts.putKey({ accessKeyId: 'AKIDFNOTHER', secretAccessKey: 'fn-other', accountId: OTHER });
+  const key = await cloud.accounts.putKey({ accessKeyId: 'AKIDFNTEST', secretAccessKey: 'fn-secret', accountId: ME });
+  const other = await cloud.accounts.putKey({ accessKeyId: 'AKIDFNOTHER', secretAccessKey: 'fn-other', accountId: OTHER });
   await cloud.start();
   cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async (r: FunctionRoute[]) => { routes = r; } } as unknown as NginxDriver);
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
@@ -195,7 +195,7 @@ describe('limits per account', () => {
       expect(kept.code).toBe('CodeStorageExceededException');
       expect(kept.message).toContain('stores 900 bytes');
       expect((await lambda.send(new GetFunctionCommand({ FunctionName: 'c1' }))).Configuration?.CodeSize).toBe(900);
-      expect(cloud.functions.accountSettings(ME)).toMatchObject({ limits: { totalCodeSize: 1000 }, usage: { totalCodeSize: 900, functionCount: 1 } });
+      expect(await cloud.functions.accountSettings(ME)).toMatchObject({ limits: { totalCodeSize: 1000 }, usage: { totalCodeSize: 900, functionCount: 1 } });
       // GetAccountSettings says the same to the SDK.
       const settings = await lambda.send(new GetAccountSettingsCommand({}));
       expect(settings.AccountLimit).toMatchObject({ TotalCodeSize: 1000, ConcurrentExecutions: defaultLimits.concurrentExecutions });
@@ -231,11 +231,11 @@ describe('a server starts whatever its database holds', () => {
       codeSha256: 'x', codeSize: 64, revision: 'r1', createdAt: now, updatedAt: now,
     };
     const stored = `arn:aws:lambda:us-east-1:${ME}:function:x:$LATEST`;
-    cloud.db.insert(functions).values([
+    await cloud.db.insert(functions).values([
       { ...row, name: stored, environment: {} },
       { ...row, name: 'nul-env', environment: { A: 'a\0b' } },
-    ]).run();
-    cloud.db.insert(functionVersions).values({ accountId: ME, name: stored, version: 1, config: { ...row, description: '', environment: {} }, createdAt: now }).run();
+    ]);
+    await cloud.db.insert(functionVersions).values({ accountId: ME, name: stored, version: 1, config: { ...row, description: '', environment: {} }, createdAt: now });
     // The units such records got before names and environments were checked.
     fns.units.set(cloud.functions.key(ME, stored, '$LATEST'), fns.units.get(cloud.functions.key(ME, 'good', '$LATEST'))!);
     fns.units.set(cloud.functions.key(ME, 'nul-env', '$LATEST'), fns.units.get(cloud.functions.key(ME, 'good', '$LATEST'))!);
@@ -247,7 +247,7 @@ describe('a server starts whatever its database holds', () => {
     const again = await Cloud.open({ dataDir: cloud.dataDir, host: cloud.host });
     try {
       await again.start();
-      expect(again.functions.get(ME, 'good').name).toBe('good');
+      expect((await again.functions.get(ME, 'good')).name).toBe('good');
     } finally {
       again.db.$client.close();
     }
@@ -255,7 +255,7 @@ describe('a server starts whatever its database holds', () => {
     expect(await names()).toContain(stored);
     await lambda.send(new DeleteFunctionCommand({ FunctionName: stored }));
     expect(await names()).toEqual(['good', 'nul-env']);
-    expect(cloud.db.select().from(functionVersions).all()).toEqual([]);
+    expect(await cloud.db.select().from(functionVersions)).toEqual([]);
   });
 });
 
@@ -272,10 +272,10 @@ describe('tags of a function', () => {
     const bad = await errorOf(lambda.send(new TagResourceCommand({ Resource: arn, Tags: { 'pcloud:invoke-mode': 'sometimes', team: 'a' } })));
     expect(bad.code).toBe('InvalidParameterValueException');
     expect(await tagsOf()).toEqual({});
-    expect(cloud.functions.get(ME, 'tagged').mode).toBe('per-request');
+    expect((await cloud.functions.get(ME, 'tagged')).mode).toBe('per-request');
     await lambda.send(new TagResourceCommand({ Resource: arn, Tags: { 'pcloud:invoke-mode': 'warm', team: 'a' } }));
     expect(await tagsOf()).toEqual({ 'pcloud:invoke-mode': 'warm', team: 'a' });
-    expect(cloud.functions.get(ME, 'tagged').mode).toBe('warm');
+    expect((await cloud.functions.get(ME, 'tagged')).mode).toBe('warm');
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'tagged' }));
   });
 
@@ -285,10 +285,10 @@ describe('tags of a function', () => {
       Tags: { 'pcloud:invoke-mode': 'warm', team: 'a' },
     }));
     const arn = created.FunctionArn!;
-    expect(cloud.functions.get(ME, 'born-warm').mode).toBe('warm');
+    expect((await cloud.functions.get(ME, 'born-warm')).mode).toBe('warm');
     expect((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ 'pcloud:invoke-mode': 'warm', team: 'a' });
     await lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: ['pcloud:invoke-mode'] }));
-    expect(cloud.functions.get(ME, 'born-warm').mode).toBe('per-request');
+    expect((await cloud.functions.get(ME, 'born-warm')).mode).toBe('per-request');
     expect((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ team: 'a' });
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'born-warm', Qualifier: '$LATEST' }));
     await create('born-warm');
@@ -302,7 +302,7 @@ describe('tags of a function', () => {
     })));
     expect(bad.code).toBe('InvalidParameterValueException');
     expect(await names()).not.toContain('born-odd');
-    expect(cloud.tags.of([cloud.functions.arn(ME, 'born-odd')]).size).toBe(0);
+    expect((await cloud.tags.of([cloud.functions.arn(ME, 'born-odd')])).size).toBe(0);
   });
 });
 

@@ -46,13 +46,13 @@ async function authorize(what: string, path: string, key: TestKey, client = '127
 }
 
 async function policy(user: string, name: string, document: string) {
-  const arn = api.cloud.iam.policies.create(ACCOUNT, { name, path: '/', document }).arn;
-  api.cloud.iam.policies.attach(ACCOUNT, 'user', user, arn);
+  const arn = (await api.cloud.iam.policies.create(ACCOUNT, { name, path: '/', document })).arn;
+  await api.cloud.iam.policies.attach(ACCOUNT, 'user', user, arn);
 }
 
 describe('nginx: Invoke by an IAM user', () => {
   it('gets the socket only for a function its policies let it invoke (from an address they allow)', async () => {
-    const u = userWithKey(api.cloud, ACCOUNT, 'invoker');
+    const u = await userWithKey(api.cloud, ACCOUNT, 'invoker');
     await policy('invoker', 'invoke-a', doc([{ Action: 'lambda:InvokeFunction', Resource: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:a`, Condition: { IpAddress: { 'aws:SourceIp': '127.0.0.0/8' } } }]));
     expect(await authorize('invoke', '/2015-03-31/functions/a/invocations', u)).toEqual({ status: 204, socket: `/run/${ACCOUNT}-a.sock` });
     const n = looked.length;
@@ -67,7 +67,7 @@ describe('nginx: Invoke by an IAM user', () => {
 describe('nginx: an AWS_IAM function URL', () => {
   const url = `/url/${'0'.repeat(32)}/`;
   it('lets a user through only with lambda:InvokeFunctionUrl on the function; root always', async () => {
-    const u = userWithKey(api.cloud, ACCOUNT, 'url-user');
+    const u = await userWithKey(api.cloud, ACCOUNT, 'url-user');
     expect((await authorize(`url/${ACCOUNT}/fn/AWS_IAM`, url, u)).status).toBe(401);
     await policy('url-user', 'url-fn', doc([{ Action: 'lambda:InvokeFunctionUrl', Resource: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:fn`, Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } }]));
     expect((await authorize(`url/${ACCOUNT}/fn/AWS_IAM`, url, u)).status).toBe(204);

@@ -26,7 +26,7 @@ async function runInstance(tags: Record<string, string> = {}): Promise<string> {
 const lambdaErr = (text: string) => JSON.parse(text) as { __type: string; message: string };
 
 /** The account's instances not ending or ended. */
-const live = () => api.cloud.instances.describe(ACCOUNT, { ids: [], filters: [] }).instances.filter((i) => i.state !== 'terminated' && i.state !== 'shutting-down');
+const live = async () => (await api.cloud.instances.describe(ACCOUNT, { ids: [], filters: [] })).instances.filter((i) => i.state !== 'terminated' && i.state !== 'shutting-down');
 
 /** A customer managed policy of the account made from a document, by root, attached to the user. */
 async function attachNew(user: string, name: string, document: string): Promise<string> {
@@ -39,7 +39,7 @@ async function attachNew(user: string, name: string, document: string): Promise<
 
 describe('EC2', () => {
   let reader: TestKey & { arn: string };
-  beforeAll(() => { reader = userWithKey(api.cloud, ACCOUNT, 'reader', [EC2_READ]); });
+  beforeAll(async () => { reader = await userWithKey(api.cloud, ACCOUNT, 'reader', [EC2_READ]); });
 
   it('a user with AmazonEC2ReadOnlyAccess describes, and is UnauthorizedOperation on RunInstances and TerminateInstances', async () => {
     const id = await runInstance();
@@ -53,7 +53,7 @@ describe('EC2', () => {
     expect([term.status, codeOf(term.text)]).toEqual([403, 'UnauthorizedOperation']);
     expect(messageOf(term.text)).toBe(`You are not authorized to perform this operation. User: ${reader.arn} is not authorized to perform: ec2:TerminateInstances on resource: arn:aws:ec2:us-east-1:${ACCOUNT}:instance/${id} because no identity-based policy allows the ec2:TerminateInstances action`);
     // Nothing was made or ended by the refused requests.
-    expect(live().map((i) => i.id)).toEqual([id]);
+    expect((await live()).map((i) => i.id)).toEqual([id]);
   });
 
   it('DryRun: an allowed request is DryRunOperation, a refused one UnauthorizedOperation', async () => {
@@ -64,7 +64,7 @@ describe('EC2', () => {
   });
 
   it('a Deny on ec2:TerminateInstances for ec2:ResourceTag/env=prod holds for a prod instance, not for another', async () => {
-    const ops = userWithKey(api.cloud, ACCOUNT, 'ops');
+    const ops = await userWithKey(api.cloud, ACCOUNT, 'ops');
     await attachNew('ops', 'ec2-all', doc([{ Action: 'ec2:*' }]));
     await attachNew('ops', 'keep-prod', doc([{ Effect: 'Deny', Action: 'ec2:TerminateInstances', Condition: { StringEquals: { 'ec2:ResourceTag/env': 'prod' } } }]));
     const prod = await runInstance({ env: 'prod' });
@@ -79,12 +79,12 @@ describe('EC2', () => {
     const ok = await ec2Call(api, { Action: 'TerminateInstances', 'InstanceId.1': dev }, ops);
     expect(ok.status, ok.text).toBe(200);
     // The prod instance is still there, running or starting.
-    expect(live().map((i) => i.id)).toContain(prod);
-    expect(live().map((i) => i.id)).not.toContain(dev);
+    expect((await live()).map((i) => i.id)).toContain(prod);
+    expect((await live()).map((i) => i.id)).not.toContain(dev);
   });
 
   it('conditions on the request: ec2:InstanceType and aws:RequestTag', async () => {
-    const small = userWithKey(api.cloud, ACCOUNT, 'small');
+    const small = await userWithKey(api.cloud, ACCOUNT, 'small');
     await attachNew('small', 'small-only', doc([
       { Action: 'ec2:RunInstances', Condition: { StringEquals: { 'ec2:InstanceType': 't3.nano' } } },
       { Action: 'ec2:CreateTags' },
@@ -101,8 +101,8 @@ describe('EC2', () => {
   });
 
   it('aws:SourceIp: an address condition holds for the address the request came from', async () => {
-    const near = userWithKey(api.cloud, ACCOUNT, 'near');
-    const far = userWithKey(api.cloud, ACCOUNT, 'far');
+    const near = await userWithKey(api.cloud, ACCOUNT, 'near');
+    const far = await userWithKey(api.cloud, ACCOUNT, 'far');
     await attachNew('near', 'from-loopback', doc([{ Action: 'ec2:DescribeRegions', Condition: { IpAddress: { 'aws:SourceIp': '127.0.0.0/8' } } }]));
     await attachNew('far', 'from-elsewhere', doc([{ Action: 'ec2:DescribeRegions', Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }]));
     expect((await ec2Call(api, { Action: 'DescribeRegions' }, near)).status).toBe(200);
@@ -110,7 +110,7 @@ describe('EC2', () => {
   });
 
   it('a change of an attached policy takes effect on the next request', async () => {
-    const later = userWithKey(api.cloud, ACCOUNT, 'later');
+    const later = await userWithKey(api.cloud, ACCOUNT, 'later');
     const describe = () => ec2Call(api, { Action: 'DescribeVpcs' }, later);
     expect((await describe()).status).toBe(403);
     const arn = await attachNew('later', 'changing', doc([{ Action: 'ec2:DescribeVpcs' }]));
@@ -127,7 +127,7 @@ describe('EC2', () => {
   });
 
   it('aws:PrincipalTag: a tag of the user given or taken after its documents were read takes effect on the next request', async () => {
-    const tagged = userWithKey(api.cloud, ACCOUNT, 'tagged');
+    const tagged = await userWithKey(api.cloud, ACCOUNT, 'tagged');
     await attachNew('tagged', 'by-tag', doc([{ Action: 'ec2:DescribeImages', Condition: { StringEquals: { 'aws:PrincipalTag/team': 'blue' } } }]));
     expect((await ec2Call(api, { Action: 'DescribeImages' }, tagged)).status).toBe(403);
     // Any IAM write through the API (here TagUser) drops what was kept of the user: the next request sees the tag.
@@ -141,10 +141,10 @@ describe('EC2', () => {
 
 describe('iam:PassRole', () => {
   it("giving an instance a profile passes its role: refused without iam:PassRole on it", async () => {
-    roleWith(api.cloud, ACCOUNT, 'instance-role');
+    await roleWith(api.cloud, ACCOUNT, 'instance-role');
     expect((await iamCall(api, { Action: 'CreateInstanceProfile', InstanceProfileName: 'web' })).status).toBe(200);
     expect((await iamCall(api, { Action: 'AddRoleToInstanceProfile', InstanceProfileName: 'web', RoleName: 'instance-role' })).status).toBe(200);
-    const launcher = userWithKey(api.cloud, ACCOUNT, 'launcher');
+    const launcher = await userWithKey(api.cloud, ACCOUNT, 'launcher');
     await attachNew('launcher', 'launch-all', doc([{ Action: 'ec2:*' }]));
     const run = await ec2Call(api, { Action: 'RunInstances', ImageId: api.imageId, InstanceType: 't3.nano', MinCount: '1', MaxCount: '1', 'IamInstanceProfile.Name': 'web', DryRun: 'true' }, launcher);
     expect(codeOf(run.text)).toBe('UnauthorizedOperation');
@@ -156,12 +156,12 @@ describe('iam:PassRole', () => {
 
   it("CreateFunction passes the function's role to Lambda: AWSLambda_FullAccess may (to lambda.amazonaws.com), lambda:* alone not", async () => {
     const body = JSON.stringify({ FunctionName: 'passing', Runtime: 'nodejs20.x', Role: `arn:aws:iam::${ACCOUNT}:role/fn-role`, Handler: 'i.h', Code: { ZipFile: 'UEsDBA==' } });
-    const dev = userWithKey(api.cloud, ACCOUNT, 'lambda-dev');
+    const dev = await userWithKey(api.cloud, ACCOUNT, 'lambda-dev');
     await attachNew('lambda-dev', 'lambda-all', doc([{ Action: 'lambda:*' }]));
     const refused = await api.send({ method: 'POST', path: '/2015-03-31/functions', body, service: 'lambda', key: dev });
     expect(lambdaErr(refused.text)).toMatchObject({ __type: 'AccessDeniedException' });
     expect(lambdaErr(refused.text).message).toContain(`iam:PassRole on resource: arn:aws:iam::${ACCOUNT}:role/fn-role because`);
-    const full = userWithKey(api.cloud, ACCOUNT, 'lambda-full', ['arn:aws:iam::aws:policy/AWSLambda_FullAccess']);
+    const full = await userWithKey(api.cloud, ACCOUNT, 'lambda-full', ['arn:aws:iam::aws:policy/AWSLambda_FullAccess']);
     const passed = await api.send({ method: 'POST', path: '/2015-03-31/functions', body, service: 'lambda', key: full });
     expect(lambdaErr(passed.text).__type).not.toBe('AccessDeniedException');
   });
@@ -171,13 +171,13 @@ describe('the console', () => {
   it('a presigned console URL of a user without ec2:GetConsoleScreenshot on the instance is UnauthorizedOperation', async () => {
     const host = new URL(api.endpoint).host;
     const url = (key: TestKey) => api.endpoint + aws4.sign({ host, method: 'GET', path: '/pcloud/console/i-0123456789abcdef0?X-Amz-Expires=300', service: 'ec2', region: 'us-east-1', signQuery: true }, key).path!;
-    const nobody = userWithKey(api.cloud, ACCOUNT, 'no-console');
+    const nobody = await userWithKey(api.cloud, ACCOUNT, 'no-console');
     const res = await fetch(url(nobody));
     const text = await res.text();
     expect([res.status, codeOf(text)]).toEqual([403, 'UnauthorizedOperation']);
     expect(messageOf(text)).toContain(`ec2:GetConsoleScreenshot on resource: arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-0123456789abcdef0`);
     // Allowed: on to the console itself (which has no such instance).
-    const viewer = userWithKey(api.cloud, ACCOUNT, 'viewer');
+    const viewer = await userWithKey(api.cloud, ACCOUNT, 'viewer');
     await attachNew('viewer', 'console', doc([{ Action: 'ec2:GetConsoleScreenshot' }]));
     expect(codeOf(await (await fetch(url(viewer))).text())).not.toBe('UnauthorizedOperation');
   });
@@ -185,8 +185,8 @@ describe('the console', () => {
 
 describe('a role session', () => {
   it('may do what its role allows, and no more', async () => {
-    roleWith(api.cloud, ACCOUNT, 'describer', [EC2_READ]);
-    const c = api.cloud.iam.sessions.mint({ accountId: ACCOUNT, roleName: 'describer', sessionName: 'tester', durationSeconds: 900 });
+    await roleWith(api.cloud, ACCOUNT, 'describer', [EC2_READ]);
+    const c = await api.cloud.iam.sessions.mint({ accountId: ACCOUNT, roleName: 'describer', sessionName: 'tester', durationSeconds: 900 });
     const key = { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken };
     expect((await ec2Call(api, { Action: 'DescribeInstances' }, key)).status).toBe(200);
     const vpc = await ec2Call(api, { Action: 'CreateVpc', CidrBlock: '10.8.0.0/16' }, key);
@@ -197,7 +197,7 @@ describe('a role session', () => {
 
 describe('a session policy', () => {
   it("bounds what the role allows: AssumeRole's Policy", async () => {
-    roleWith(api.cloud, ACCOUNT, 'bounded', [EC2_READ]);
+    await roleWith(api.cloud, ACCOUNT, 'bounded', [EC2_READ]);
     const res = await iamCall(api, {
       Action: 'AssumeRole', RoleArn: `arn:aws:iam::${ACCOUNT}:role/bounded`, RoleSessionName: 'narrow', Policy: doc([{ Action: ['ec2:DescribeVpcs', 'ec2:CreateVpc'] }]),
     }, undefined, 'sts');
@@ -215,7 +215,7 @@ describe('a session policy', () => {
 
 describe('Lambda', () => {
   it('a user without a Lambda policy is AccessDeniedException in AWS words; one with AWSLambda_ReadOnlyAccess reads', async () => {
-    const nobody = userWithKey(api.cloud, ACCOUNT, 'no-lambda');
+    const nobody = await userWithKey(api.cloud, ACCOUNT, 'no-lambda');
     const list = await api.send({ method: 'GET', path: '/2015-03-31/functions/', service: 'lambda', key: nobody });
     expect(list.status).toBe(403);
     expect(JSON.parse(list.text)).toMatchObject({
@@ -228,7 +228,7 @@ describe('Lambda', () => {
     expect(lambdaErr(invoke.text).message).toContain(`lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:${ACCOUNT}:function:fn1:live because`);
     const create = await api.send({ method: 'POST', path: '/2015-03-31/functions', body: JSON.stringify({ FunctionName: 'made', Runtime: 'nodejs20.x', Role: `arn:aws:iam::${ACCOUNT}:role/x`, Handler: 'i.h', Code: { ZipFile: 'UEsDBA==' } }), service: 'lambda', key: nobody });
     expect(lambdaErr(create.text).message).toContain(`lambda:CreateFunction on resource: arn:aws:lambda:us-east-1:${ACCOUNT}:function:made because`);
-    const reader = userWithKey(api.cloud, ACCOUNT, 'lambda-reader', ['arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess']);
+    const reader = await userWithKey(api.cloud, ACCOUNT, 'lambda-reader', ['arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess']);
     expect((await api.send({ method: 'GET', path: '/2015-03-31/functions/', service: 'lambda', key: reader })).status).toBe(200);
     const missing = await api.send({ method: 'GET', path: '/2015-03-31/functions/fn1', service: 'lambda', key: reader });
     expect(lambdaErr(missing.text).__type).toBe('ResourceNotFoundException');
@@ -237,7 +237,7 @@ describe('Lambda', () => {
 
 describe('IAM and STS', () => {
   it('a user without IAM permissions is AccessDenied in AWS words, naming the resource with its path', async () => {
-    const plain = userWithKey(api.cloud, ACCOUNT, 'plain');
+    const plain = await userWithKey(api.cloud, ACCOUNT, 'plain');
     const res = await iamCall(api, { Action: 'CreatePolicy', PolicyName: 'mine', Path: '/p/', PolicyDocument: doc([{ Action: 'ec2:*' }]) }, plain);
     expect([res.status, codeOf(res.text)]).toEqual([403, 'AccessDenied']);
     expect(messageOf(res.text)).toBe(`User: ${plain.arn} is not authorized to perform: iam:CreatePolicy on resource: arn:aws:iam::${ACCOUNT}:policy/p/mine because no identity-based policy allows the iam:CreatePolicy action`);
@@ -245,16 +245,16 @@ describe('IAM and STS', () => {
     const attach = await iamCall(api, { Action: 'AttachUserPolicy', UserName: 'plain', PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }, plain);
     expect(messageOf(attach.text)).toContain(`iam:AttachUserPolicy on resource: arn:aws:iam::${ACCOUNT}:user/plain because`);
     // No one gives themselves more than they have.
-    expect(api.cloud.iam.policies.attached(ACCOUNT, 'user', 'plain')).toEqual([]);
+    expect(await api.cloud.iam.policies.attached(ACCOUNT, 'user', 'plain')).toEqual([]);
   });
 
   it('IAM permissions scoped by resource and iam:PolicyARN', async () => {
-    const admin = userWithKey(api.cloud, ACCOUNT, 'delegate');
+    const admin = await userWithKey(api.cloud, ACCOUNT, 'delegate');
     await attachNew('delegate', 'delegate-readonly', doc([
       { Action: 'iam:AttachUserPolicy', Resource: `arn:aws:iam::${ACCOUNT}:user/*`, Condition: { ArnEquals: { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/ReadOnlyAccess' } } },
       { Action: 'iam:List*' },
     ]));
-    const target = userWithKey(api.cloud, ACCOUNT, 'target');
+    const target = await userWithKey(api.cloud, ACCOUNT, 'target');
     expect((await iamCall(api, { Action: 'AttachUserPolicy', UserName: 'target', PolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }, admin)).status).toBe(200);
     expect((await iamCall(api, { Action: 'AttachUserPolicy', UserName: 'target', PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }, admin)).status).toBe(403);
     const listed = await iamCall(api, { Action: 'ListAttachedUserPolicies', UserName: 'target' }, admin);
@@ -264,16 +264,16 @@ describe('IAM and STS', () => {
   });
 
   it('STS GetCallerIdentity needs no permission', async () => {
-    const nobody = userWithKey(api.cloud, ACCOUNT, 'who');
+    const nobody = await userWithKey(api.cloud, ACCOUNT, 'who');
     const res = await iamCall(api, { Action: 'GetCallerIdentity' }, nobody, 'sts');
     expect(res.status, res.text).toBe(200);
     expect(res.text).toContain(`<Arn>${nobody.arn}</Arn>`);
   });
 
   it('sts:AssumeRole needs the identity policy too', async () => {
-    roleWith(api.cloud, ACCOUNT, 'assumable');
+    await roleWith(api.cloud, ACCOUNT, 'assumable');
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/assumable`;
-    const nobody = userWithKey(api.cloud, ACCOUNT, 'assumer');
+    const nobody = await userWithKey(api.cloud, ACCOUNT, 'assumer');
     const res = await iamCall(api, { Action: 'AssumeRole', RoleArn: roleArn, RoleSessionName: 'try' }, nobody, 'sts');
     expect(res.status).toBe(403);
     expect(codeOf(res.text)).toBe('AccessDenied');

@@ -11,8 +11,8 @@ const ACCOUNT = '111111111111';
 let api: TestApi;
 beforeAll(async () => {
   api = await startApi();
-  putUser(api.cloud.db, { accountId: ACCOUNT, name: 'alice' });
-  putRole(api.cloud.db, { accountId: ACCOUNT, name: 'worker' });
+  await putUser(api.cloud.db, { accountId: ACCOUNT, name: 'alice' });
+  await putRole(api.cloud.db, { accountId: ACCOUNT, name: 'worker' });
 });
 afterAll(() => api.close());
 
@@ -172,7 +172,7 @@ describe('attachments', () => {
     expect([unknown.status, messageOf(unknown.text)]).toEqual([404, `Policy ${arnOf('missing')} does not exist or is not attachable.`]);
     const other = await call({ Action: 'AttachUserPolicy', UserName: 'alice', PolicyArn: 'arn:aws:iam::222222222222:policy/theirs' });
     expect(other.status).toBe(404);
-    putUser(api.cloud.db, { accountId: ACCOUNT, name: 'collector' });
+    await putUser(api.cloud.db, { accountId: ACCOUNT, name: 'collector' });
     for (let i = 0; i < 10; i++) {
       await create(`many-${i}`);
       expect((await call({ Action: 'AttachUserPolicy', UserName: 'collector', PolicyArn: arnOf(`many-${i}`) })).status).toBe(200);

@@ -45,16 +45,16 @@ async function associations(filters: { Name: string; Values: string[] }[] = [], 
   return (await api.ec2.send(new DescribeIamInstanceProfileAssociationsCommand({ Filters: filters, AssociationIds: ids }))).IamInstanceProfileAssociations!;
 }
 
-const instanceCount = () => api.cloud.db.select().from(instances).all().length;
+const instanceCount = async () => (await api.cloud.db.select().from(instances)).length;
 
 beforeAll(async () => {
   api = await startApi();
-  putRole(api.cloud.db, { accountId: ACCOUNT, name: 'web-role' });
-  putRole(api.cloud.db, { accountId: ACCOUNT, name: 'batch-role', path: '/jobs/' });
-  web = putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'web', roleName: 'web-role' });
-  other = putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'batch', roleName: 'batch-role', path: '/jobs/' });
-  putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'empty' });
-  putProfile(api.cloud.db, { accountId: '222222222222', name: 'theirs', roleName: 'web-role' });
+  await putRole(api.cloud.db, { accountId: ACCOUNT, name: 'web-role' });
+  await putRole(api.cloud.db, { accountId: ACCOUNT, name: 'batch-role', path: '/jobs/' });
+  web = await putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'web', roleName: 'web-role' });
+  other = await putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'batch', roleName: 'batch-role', path: '/jobs/' });
+  await putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'empty' });
+  await putProfile(api.cloud.db, { accountId: '222222222222', name: 'theirs', roleName: 'web-role' });
 });
 afterAll(async () => { await api?.close(); });
 
@@ -80,7 +80,7 @@ describe('RunInstances with IamInstanceProfile', () => {
   });
 
   it('an unknown, roleless or foreign profile is InvalidParameterValue in EC2\'s words, and nothing is launched', async () => {
-    const before = instanceCount();
+    const before = await instanceCount();
     expect(await errorOf(run({ Name: 'nope' }))).toEqual({
       code: 'InvalidParameterValue', message: 'Value (nope) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name',
     });
@@ -96,7 +96,7 @@ describe('RunInstances with IamInstanceProfile', () => {
     const empty = await errorOf(run({ Name: 'empty' }));
     expect(empty.code).toBe('InvalidParameterValue');
     expect(empty.message).toContain('AddRoleToInstanceProfile');
-    expect(instanceCount()).toBe(before);
+    expect(await instanceCount()).toBe(before);
   });
 
   it('hostile names are refused, never echoed whole', async () => {
@@ -179,16 +179,16 @@ describe('Associate, Replace, Disassociate, Describe', () => {
 
   it('a terminated instance loses its association and its role sessions', async () => {
     const id = await run({ Name: 'web' });
-    const inst = api.cloud.instances.get(ACCOUNT, id);
+    const inst = await api.cloud.instances.get(ACCOUNT, id);
     const creds = await imdsFor(api.cloud, inst)('GET', '/latest/meta-data/iam/security-credentials/web-role');
     expect(creds.status).toBe(200);
     const key = (JSON.parse(creds.text) as { AccessKeyId: string }).AccessKeyId;
-    expect(api.cloud.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, key)).get()).toBeDefined();
+    expect((await api.cloud.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, key)).limit(1))[0]).toBeDefined();
     await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
-    await until(() => api.cloud.instances.row(id)?.state === 'terminated');
+    await until(async () => (await api.cloud.instances.row(id))?.state === 'terminated');
     expect(await associations([{ Name: 'instance-id', Values: [id] }])).toEqual([]);
     expect((await describeOne(id)).IamInstanceProfile).toBeUndefined();
-    expect(api.cloud.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, key)).get()).toBeUndefined();
+    expect((await api.cloud.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, key)).limit(1))[0]).toBeUndefined();
     expect((await errorOf(api.ec2.send(new AssociateIamInstanceProfileCommand({ InstanceId: id, IamInstanceProfile: { Name: 'web' } })))).code).toBe('IncorrectInstanceState');
   });
 });
@@ -196,7 +196,7 @@ describe('Associate, Replace, Disassociate, Describe', () => {
 describe('the metadata service: iam/', () => {
   it('iam/info and iam/security-credentials/ROLE in EC2\'s JSON; the credentials sign as the assumed role', async () => {
     const id = await run({ Name: 'web' });
-    const ask = imdsFor(api.cloud, api.cloud.instances.get(ACCOUNT, id));
+    const ask = imdsFor(api.cloud, await api.cloud.instances.get(ACCOUNT, id));
     expect((await ask('GET', '/latest/meta-data/')).text.split('\n')).toContain('iam/');
     expect((await ask('GET', '/latest/meta-data/iam/')).text).toBe('info\nsecurity-credentials/');
     const info = await ask('GET', '/latest/meta-data/iam/info');
@@ -229,7 +229,7 @@ describe('the metadata service: iam/', () => {
   });
 
   it('an instance without a profile: 404 for iam/, and iam/ is not listed', async () => {
-    const ask = imdsFor(api.cloud, api.cloud.instances.get(ACCOUNT, await run()));
+    const ask = imdsFor(api.cloud, await api.cloud.instances.get(ACCOUNT, await run()));
     expect((await ask('GET', '/latest/meta-data/')).text.split('\n')).not.toContain('iam/');
     for (const path of ['/latest/meta-data/iam/', '/latest/meta-data/iam/info', '/latest/meta-data/iam/security-credentials/', '/latest/meta-data/iam/security-credentials/web-role']) {
       expect((await ask('GET', path)).status, path).toBe(404);
@@ -237,37 +237,37 @@ describe('the metadata service: iam/', () => {
   });
 
   it('another role name, a removed role, a changed role', async () => {
-    putRole(api.cloud.db, { accountId: ACCOUNT, name: 'swap-a' });
-    putRole(api.cloud.db, { accountId: ACCOUNT, name: 'swap-b' });
-    putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'swap', roleName: 'swap-a' });
+    await putRole(api.cloud.db, { accountId: ACCOUNT, name: 'swap-a' });
+    await putRole(api.cloud.db, { accountId: ACCOUNT, name: 'swap-b' });
+    await putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'swap', roleName: 'swap-a' });
     const id = await run({ Name: 'swap' });
-    const ask = imdsFor(api.cloud, api.cloud.instances.get(ACCOUNT, id));
+    const ask = imdsFor(api.cloud, await api.cloud.instances.get(ACCOUNT, id));
     expect((await ask('GET', '/latest/meta-data/iam/security-credentials/web-role')).status).toBe(404);
     const a = JSON.parse((await ask('GET', '/latest/meta-data/iam/security-credentials/swap-a')).text) as { AccessKeyId: string };
-    setProfileRole(api.cloud.db, ACCOUNT, 'swap', null);
+    await setProfileRole(api.cloud.db, ACCOUNT, 'swap', null);
     expect((await ask('GET', '/latest/meta-data/iam/info')).status).toBe(200);
     expect((await ask('GET', '/latest/meta-data/iam/security-credentials/')).text).toBe('');
     expect((await ask('GET', '/latest/meta-data/iam/security-credentials/swap-a')).status).toBe(404);
-    setProfileRole(api.cloud.db, ACCOUNT, 'swap', 'swap-b');
+    await setProfileRole(api.cloud.db, ACCOUNT, 'swap', 'swap-b');
     const b = JSON.parse((await ask('GET', '/latest/meta-data/iam/security-credentials/swap-b')).text) as { AccessKeyId: string };
     expect(b.AccessKeyId).not.toBe(a.AccessKeyId);
     // The old role's session ended when the new one was handed out.
-    expect(api.cloud.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, a.AccessKeyId)).get()).toBeUndefined();
+    expect((await api.cloud.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, a.AccessKeyId)).limit(1))[0]).toBeUndefined();
   });
 
   it('a profile deleted (and made again by the same name) is no longer the instance\'s', async () => {
-    putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'short-lived', roleName: 'web-role' });
+    await putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'short-lived', roleName: 'web-role' });
     const id = await run({ Name: 'short-lived' });
-    const ask = imdsFor(api.cloud, api.cloud.instances.get(ACCOUNT, id));
+    const ask = imdsFor(api.cloud, await api.cloud.instances.get(ACCOUNT, id));
     expect((await ask('GET', '/latest/meta-data/iam/info')).status).toBe(200);
-    dropProfile(api.cloud.db, ACCOUNT, 'short-lived');
+    await dropProfile(api.cloud.db, ACCOUNT, 'short-lived');
     expect((await ask('GET', '/latest/meta-data/iam/info')).status).toBe(404);
-    putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'short-lived', roleName: 'web-role', createdAt: Date.now() + 1000 });
+    await putProfile(api.cloud.db, { accountId: ACCOUNT, name: 'short-lived', roleName: 'web-role', createdAt: Date.now() + 1000 });
     expect((await ask('GET', '/latest/meta-data/iam/security-credentials/web-role')).status).toBe(404);
     expect((await describeOne(id)).IamInstanceProfile).toBeUndefined();
     // The instance may be given a profile again (the new profile was made "a second later": so is this association).
-    const profile = api.cloud.iamAssociations.resolve(ACCOUNT, { name: 'short-lived' });
-    expect(api.cloud.iamAssociations.associate(ACCOUNT, id, profile, Date.now() + 2000).state).toBe('associating');
+    const profile = await api.cloud.iamAssociations.resolve(ACCOUNT, { name: 'short-lived' });
+    expect((await api.cloud.iamAssociations.associate(ACCOUNT, id, profile, Date.now() + 2000)).state).toBe('associating');
     expect((await ask('GET', '/latest/meta-data/iam/security-credentials/web-role')).status).toBe(200);
   });
 
@@ -275,7 +275,7 @@ describe('the metadata service: iam/', () => {
     const res = await api.ec2.send(new RunInstancesCommand({
       ImageId: api.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1, IamInstanceProfile: { Name: 'web' }, MetadataOptions: { HttpTokens: 'required' },
     }));
-    const ask = imdsFor(api.cloud, api.cloud.instances.get(ACCOUNT, res.Instances![0]!.InstanceId!));
+    const ask = imdsFor(api.cloud, await api.cloud.instances.get(ACCOUNT, res.Instances![0]!.InstanceId!));
     expect((await ask('GET', '/latest/meta-data/iam/security-credentials/web-role')).status).toBe(401);
     const token = (await ask('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': '60' })).text;
     const ok = await ask('GET', '/latest/meta-data/iam/security-credentials/web-role', { 'x-aws-ec2-metadata-token': token });
@@ -284,7 +284,7 @@ describe('the metadata service: iam/', () => {
   });
 
   it('says the cloud\'s region (placement/region, the identity document)', async () => {
-    const ask = imdsFor(api.cloud, api.cloud.instances.get(ACCOUNT, await run()));
+    const ask = imdsFor(api.cloud, await api.cloud.instances.get(ACCOUNT, await run()));
     expect((await ask('GET', '/latest/meta-data/placement/region')).text).toBe(api.cloud.config.region);
     expect(JSON.parse((await ask('GET', '/latest/dynamic/instance-identity/document')).text)).toMatchObject({ region: api.cloud.config.region });
   });

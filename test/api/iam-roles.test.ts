@@ -9,7 +9,7 @@ beforeAll(async () => { api = await startApi(); });
 afterAll(async () => { await api?.close(); });
 
 const call = (action: string, params: Record<string, string> = {}) => iamCall(api, action, params);
-const roleNames = () => api.cloud.iam.roles.list('111111111111').map((r) => r.name);
+const roleNames = async () => (await api.cloud.iam.roles.list('111111111111')).map((r) => r.name);
 
 describe('roles', () => {
   it('CreateRole then GetRole gives the role back, its trust policy URL-encoded as AWS does', async () => {
@@ -47,14 +47,14 @@ describe('roles', () => {
   ])('a trust policy %s is %s and creates nothing', async (_what, doc, code) => {
     const r = await call('CreateRole', { RoleName: 'bad-trust', AssumeRolePolicyDocument: doc });
     expect(r.code).toBe(code);
-    expect(roleNames()).not.toContain('bad-trust');
+    expect(await roleNames()).not.toContain('bad-trust');
   });
 
   it('a trust policy naming a user or role that does not exist is refused as AWS words it; one that exists is taken', async () => {
     const trustIn = (arn: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: arn }, Action: 'sts:AssumeRole' }] });
     const missing = await call('CreateRole', { RoleName: 'trusts-ghost', AssumeRolePolicyDocument: trustIn('arn:aws:iam::111111111111:user/ghost') });
     expect([missing.code, missing.message]).toEqual(['MalformedPolicyDocument', 'Invalid principal in policy: "AWS":"arn:aws:iam::111111111111:user/ghost"']);
-    expect(roleNames()).not.toContain('trusts-ghost');
+    expect(await roleNames()).not.toContain('trusts-ghost');
     expect((await call('CreateRole', { RoleName: 'trusts-web', AssumeRolePolicyDocument: trustIn('arn:aws:iam::111111111111:role/app/web') })).status).toBe(200);
     expect((await call('CreateRole', { RoleName: 'trusts-path', AssumeRolePolicyDocument: trustIn('arn:aws:iam::111111111111:role/web') })).code).toBe('MalformedPolicyDocument');
     expect((await call('CreateRole', { RoleName: 'trusts-account', AssumeRolePolicyDocument: trustIn('arn:aws:iam::111111111111:root') })).status).toBe(200);
@@ -72,12 +72,12 @@ describe('roles', () => {
     ['MaxSessionDuration over 43200', { RoleName: 'long', MaxSessionDuration: '43201' }],
     ['a tag key starting aws:', { RoleName: 'awstag', 'Tags.member.1.Key': 'aws:x', 'Tags.member.1.Value': 'v' }],
   ])('%s is refused and creates nothing', async (_what, params) => {
-    const before = roleNames();
+    const before = await roleNames();
     const r = await call('CreateRole', { AssumeRolePolicyDocument: TRUST_EC2, ...params });
     expect(r.status, r.text).toBe(400);
     expect(['ValidationError', 'InvalidInput']).toContain(r.code);
     expect(r.text.length).toBeLessThan(2000);
-    expect(roleNames()).toEqual(before);
+    expect(await roleNames()).toEqual(before);
   });
 
   it('__proto__ is an ordinary role name', async () => {
@@ -142,9 +142,9 @@ describe('instance profiles', () => {
     expect((await call('AddRoleToInstanceProfile', { InstanceProfileName: 'web-profile', RoleName: 'web' })).status).toBe(200);
     const got = (await call('GetInstanceProfile', { InstanceProfileName: 'web-profile' })).result.InstanceProfile as { Roles: unknown };
     expect(members<{ RoleName: string }>(got.Roles).map((r) => r.RoleName)).toEqual(['web']);
-    expect(api.cloud.iam.profiles.get('111111111111', 'arn:aws:iam::111111111111:instance-profile/app/web-profile')?.role?.name).toBe('web');
-    expect(api.cloud.iam.profiles.get('111111111111', 'arn:aws:iam::111111111111:instance-profile/web-profile')).toBeUndefined();
-    expect(api.cloud.iam.profiles.get('222222222222', 'arn:aws:iam::111111111111:instance-profile/app/web-profile')).toBeUndefined();
+    expect((await api.cloud.iam.profiles.get('111111111111', 'arn:aws:iam::111111111111:instance-profile/app/web-profile'))?.role?.name).toBe('web');
+    expect(await api.cloud.iam.profiles.get('111111111111', 'arn:aws:iam::111111111111:instance-profile/web-profile')).toBeUndefined();
+    expect(await api.cloud.iam.profiles.get('222222222222', 'arn:aws:iam::111111111111:instance-profile/app/web-profile')).toBeUndefined();
   });
 
   it('a second role is LimitExceeded as AWS words it', async () => {
@@ -173,7 +173,7 @@ describe('instance profiles', () => {
     expect((await call('DeleteInstanceProfile', { InstanceProfileName: 'web-profile' })).status).toBe(200);
     expect((await call('DeleteRole', { RoleName: 'web' })).status).toBe(200);
     expect((await call('GetRole', { RoleName: 'web' })).code).toBe('NoSuchEntity');
-    expect(api.cloud.iam.tags.list('111111111111', 'role', 'web')).toEqual([]);
+    expect(await api.cloud.iam.tags.list('111111111111', 'role', 'web')).toEqual([]);
   });
 
   it('profile tags', async () => {
@@ -186,12 +186,12 @@ describe('instance profiles', () => {
   it('a role with an attached or inline policy cannot be deleted', async () => {
     const { iamAttachments, iamInlinePolicies } = await import('../../src/db/schema.js');
     await call('CreateRole', { RoleName: 'with-policy', AssumeRolePolicyDocument: TRUST_EC2 });
-    api.cloud.db.insert(iamAttachments).values({ accountId: '111111111111', principalKind: 'role', principalName: 'with-policy', policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess', createdAt: 0 }).run();
+    await api.cloud.db.insert(iamAttachments).values({ accountId: '111111111111', principalKind: 'role', principalName: 'with-policy', policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess', createdAt: 0 });
     expect((await call('DeleteRole', { RoleName: 'with-policy' })).message).toBe('Cannot delete entity, must detach all policies first.');
-    api.cloud.db.delete(iamAttachments).run();
-    api.cloud.db.insert(iamInlinePolicies).values({ accountId: '111111111111', principalKind: 'role', principalName: 'with-policy', policyName: 'p', document: '{}', createdAt: 0 }).run();
+    await api.cloud.db.delete(iamAttachments);
+    await api.cloud.db.insert(iamInlinePolicies).values({ accountId: '111111111111', principalKind: 'role', principalName: 'with-policy', policyName: 'p', document: '{}', createdAt: 0 });
     expect((await call('DeleteRole', { RoleName: 'with-policy' })).message).toBe('Cannot delete entity, must delete policies first.');
-    api.cloud.db.delete(iamInlinePolicies).run();
+    await api.cloud.db.delete(iamInlinePolicies);
     expect((await call('DeleteRole', { RoleName: 'with-policy' })).status).toBe(200);
   });
 });

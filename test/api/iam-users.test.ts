@@ -9,7 +9,7 @@ beforeAll(async () => { api = await startApi(); });
 afterAll(async () => { await api?.close(); });
 
 const call = (action: string, params: Record<string, string> = {}) => iamCall(api, action, params);
-const userNames = () => api.cloud.iam.users.list('111111111111').map((u) => u.name);
+const userNames = async () => (await api.cloud.iam.users.list('111111111111')).map((u) => u.name);
 type Key = { accessKeyId: string; secretAccessKey: string };
 
 async function newKey(user?: string): Promise<Key> {
@@ -39,11 +39,11 @@ describe('users', () => {
   it.each([
     ['a name of 65 characters', 'u'.repeat(65)], ['100 KB', 'u'.repeat(100 * 1024)], ['../', '../x'], ['a semicolon', 'a;b'], ['an empty name', ''],
   ])('%s is a ValidationError and creates nothing', async (_what, name) => {
-    const before = userNames();
+    const before = await userNames();
     const r = await call('CreateUser', { UserName: name });
     expect([r.status, r.code]).toEqual([400, 'ValidationError']);
     expect(r.text.length).toBeLessThan(2000);
-    expect(userNames()).toEqual(before);
+    expect(await userNames()).toEqual(before);
   });
 
   it.each([
@@ -55,7 +55,7 @@ describe('users', () => {
     const r = await call('CreateUser', { UserName: 'tagged-badly', ...tags });
     expect([r.status, r.code]).toEqual([400, 'ValidationError']);
     expect(r.text.length).toBeLessThan(2000);
-    expect(userNames()).not.toContain('tagged-badly');
+    expect(await userNames()).not.toContain('tagged-badly');
   });
 
   it('__proto__ is an ordinary user', async () => {
@@ -127,7 +127,7 @@ describe('access keys', () => {
     await newKey('alice');
     const r = await call('CreateAccessKey', { UserName: 'alice' });
     expect([r.status, r.code, r.message]).toEqual([409, 'LimitExceeded', 'Cannot exceed quota for AccessKeysPerUser: 2']);
-    expect(api.cloud.iam.keys.list('111111111111', 'alice')).toHaveLength(2);
+    expect(await api.cloud.iam.keys.list('111111111111', 'alice')).toHaveLength(2);
     expect((await call('CreateAccessKey', { UserName: 'nobody' })).code).toBe('NoSuchEntity');
   });
 
@@ -151,7 +151,7 @@ describe('access keys', () => {
   });
 
   it('GetAccessKeyLastUsed says when, where and for what service a key last signed', async () => {
-    const fresh = (await call('GetAccessKeyLastUsed', { AccessKeyId: api.cloud.iam.keys.list('111111111111', 'alice').find((k) => k.accessKeyId !== alice.accessKeyId)!.accessKeyId })).result;
+    const fresh = (await call('GetAccessKeyLastUsed', { AccessKeyId: (await api.cloud.iam.keys.list('111111111111', 'alice')).find((k) => k.accessKeyId !== alice.accessKeyId)!.accessKeyId })).result;
     expect(fresh).toMatchObject({ UserName: 'alice', AccessKeyLastUsed: { ServiceName: 'N/A', Region: 'N/A' } });
     const used = (await call('GetAccessKeyLastUsed', { AccessKeyId: alice.accessKeyId })).result as { AccessKeyLastUsed: Record<string, string> };
     expect(used.AccessKeyLastUsed).toMatchObject({ ServiceName: 'sts', Region: 'us-east-1' });
@@ -172,18 +172,18 @@ describe('access keys', () => {
   it('a user with keys or policies cannot be deleted (DeleteConflict), then can, and its key is gone', async () => {
     const r = await call('DeleteUser', { UserName: 'alice' });
     expect([r.status, r.code, r.message]).toEqual([409, 'DeleteConflict', 'Cannot delete entity, must delete access keys first.']);
-    for (const k of api.cloud.iam.keys.list('111111111111', 'alice')) {
+    for (const k of (await api.cloud.iam.keys.list('111111111111', 'alice'))) {
       expect((await call('DeleteAccessKey', { UserName: 'alice', AccessKeyId: k.accessKeyId })).status).toBe(200);
     }
     expect((await query(api, 'sts', 'GetCallerIdentity', {}, alice)).status).toBe(401);
-    api.cloud.db.insert(iamAttachments).values({ accountId: '111111111111', principalKind: 'user', principalName: 'alice', policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess', createdAt: 0 }).run();
+    await api.cloud.db.insert(iamAttachments).values({ accountId: '111111111111', principalKind: 'user', principalName: 'alice', policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess', createdAt: 0 });
     expect((await call('DeleteUser', { UserName: 'alice' })).message).toBe('Cannot delete entity, must detach all policies first.');
-    api.cloud.db.delete(iamAttachments).run();
-    api.cloud.db.insert(iamInlinePolicies).values({ accountId: '111111111111', principalKind: 'user', principalName: 'alice', policyName: 'p', document: '{}', createdAt: 0 }).run();
+    await api.cloud.db.delete(iamAttachments);
+    await api.cloud.db.insert(iamInlinePolicies).values({ accountId: '111111111111', principalKind: 'user', principalName: 'alice', policyName: 'p', document: '{}', createdAt: 0 });
     expect((await call('DeleteUser', { UserName: 'alice' })).message).toBe('Cannot delete entity, must delete policies first.');
-    api.cloud.db.delete(iamInlinePolicies).run();
+    await api.cloud.db.delete(iamInlinePolicies);
     expect((await call('DeleteUser', { UserName: 'alice' })).status).toBe(200);
-    expect(api.cloud.iam.tags.list('111111111111', 'user', 'alice')).toEqual([]);
+    expect(await api.cloud.iam.tags.list('111111111111', 'user', 'alice')).toEqual([]);
     expect((await call('DeleteUser', { UserName: 'alice' })).code).toBe('NoSuchEntity');
   });
 });
@@ -199,7 +199,7 @@ describe('account', () => {
     await call('CreateInstanceProfile', { InstanceProfileName: 'summary-profile' });
     const r = await call('GetAccountSummary');
     const map = new Map(((r.result.SummaryMap as { entry: { key: string; value: string }[] }).entry).map((e) => [e.key, Number(e.value)]));
-    expect(map.get('Users')).toBe(api.cloud.iam.users.list('111111111111').length);
+    expect(map.get('Users')).toBe((await api.cloud.iam.users.list('111111111111')).length);
     expect([map.get('Roles'), map.get('InstanceProfiles'), map.get('AccessKeysPerUserQuota'), map.get('AccountAccessKeysPresent')]).toEqual([1, 1, 2, 1]);
     const other = await iamCall(api, 'GetAccountSummary', {}, api.keyOther);
     const otherMap = new Map(((other.result.SummaryMap as { entry: { key: string; value: string }[] }).entry).map((e) => [e.key, Number(e.value)]));

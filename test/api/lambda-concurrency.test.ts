@@ -42,7 +42,7 @@ beforeAll(async () => {
   await new Promise((r) => server.once('listening', r));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   for (const account of [ME, OTHER, THIRD]) {
-    const key = cloud.accounts.putKey({ accessKeyId: `AKIDCONC${account}`, secretAccessKey: `secret-${account}`, accountId: account });
+    const key = await cloud.accounts.putKey({ accessKeyId: `AKIDCONC${account}`, secretAccessKey: `secret-${account}`, accountId: account });
     clients.set(account, new LambdaClient({ endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 }));
     // Each account's own execution role (test/support/roles.ts), made through IAM.
     roles.set(account, await lambdaRole(endpoint, key));
@@ -87,8 +87,8 @@ describe('ConcurrentExecutions on the API\'s Invoke', () => {
     expect(await invoke(ME)).toBe('ok 200');
   });
 
-  it('is reported by GetAccountSettings and set by PCLOUD_LIMIT_CONCURRENT_EXECUTIONS', () => {
-    expect(cloud.functions.accountSettings(ME).limits).toMatchObject({ concurrentExecutions: 2, unreservedConcurrentExecutions: 2 });
+  it('is reported by GetAccountSettings and set by PCLOUD_LIMIT_CONCURRENT_EXECUTIONS', async () => {
+    expect((await cloud.functions.accountSettings(ME)).limits).toMatchObject({ concurrentExecutions: 2, unreservedConcurrentExecutions: 2 });
     expect(configFromEnv({}).limits.concurrentExecutions).toBe(100);
     expect(configFromEnv({ PCLOUD_LIMIT_CONCURRENT_EXECUTIONS: '7' }).limits.concurrentExecutions).toBe(7);
     expect(() => configFromEnv({ PCLOUD_LIMIT_CONCURRENT_EXECUTIONS: '0' })).toThrow(/^PCLOUD_LIMIT_CONCURRENT_EXECUTIONS must be a whole number/);

@@ -62,7 +62,7 @@ beforeAll(async () => {
   await new Promise((r) => server.once('listening', r));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   for (const account of [ME, OTHER, THIRD]) {
-    const key = cloud.accounts.putKey({ accessKeyId: `AKIDTAIL${account}`, secretAccessKey: `secret-${account}`, accountId: account });
+    const key = await cloud.accounts.putKey({ accessKeyId: `AKIDTAIL${account}`, secretAccessKey: `secret-${account}`, accountId: account });
     clients.set(account, new LambdaClient({ endpoint, region: 'us-east-1', credentials: key, maxAttempts: 1 }));
     if (account === ME) ROLE = await lambdaRole(endpoint, key);
   }

@@ -13,6 +13,7 @@ import { startApi, type TestApi } from '../support/api.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
 import { TEMPLATES_MAX } from '../../src/cloud/launch-templates.js';
 import { errorCode } from '../support/thrown.js';
+import { write } from '../../src/db/store.js';
 
 let api: TestApi;
 beforeAll(async () => { api = await startApi(); });
@@ -230,7 +231,7 @@ describe('launch templates', () => {
       id: `lt-${i.toString(16).padStart(17, '0')}`, accountId: '222222222222', name: `q-${i}`, defaultVersion: 1, latestVersion: 1,
       createdBy: 'x', createdAt: Date.now(),
     }));
-    api.cloud.db.transaction((tx) => { for (const r of rows) tx.insert(launchTemplates).values(r).run(); });
+    await write(api.cloud.db, async (tx) => { for (const r of rows) await tx.insert(launchTemplates).values(r); });
     expect(await errorCode(api.ec2Other.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'one-more', LaunchTemplateData: { InstanceType: 't3.micro' } }))))
       .toBe('LaunchTemplateLimitExceeded');
   });

@@ -65,8 +65,8 @@ beforeAll(async () => {
   fns = new LayeredHost(dataDir);
   host.functions = fns;
   cloud = await Cloud.open({ dataDir, host });
-  const key = cloud.accounts.putKey({ accessKeyId: 'AKIDLAYERS', secretAccessKey: 'layers-secret', accountId: ME });
-  const other = cloud.accounts.putKey({ accessKeyId: 'AKIDLAYOTHER', secretAccessKey: 'layers-other', accountId: OTHER });
+  const key = await cloud.accounts.putKey({ accessKeyId: 'AKIDLAYERS', secretAccessKey: 'layers-secret', accountId: ME });
+  const other = await cloud.accounts.putKey({ accessKeyId: 'AKIDLAYOTHER', secretAccessKey: 'layers-other', accountId: OTHER });
   await cloud.start();
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));

@@ -260,7 +260,7 @@ describe('a server starts whatever its database holds', () => {
     const again = await Cloud.open({ dataDir: api.cloud.dataDir, host: api.cloud.host, config: { terminatedTtlMs: 3_600_000 } });
     try {
       await again.start();
-      expect(again.instances.row(good!)?.state).toBe('stopped');
+      expect((await again.instances.row(good!))?.state).toBe('stopped');
     } finally {
       await again.close();
     }

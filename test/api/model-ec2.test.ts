@@ -20,12 +20,12 @@ const message = (text: string) => /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
 
 describe('EC2 requests checked against the input shape', () => {
   it('a parameter the operation does not have is UnknownParameter, naming it; nothing is done', async () => {
-    const before = api.cloud.network.vpcs('111111111111').length;
+    const before = (await api.cloud.network.vpcs('111111111111')).length;
     const res = await api.post(`Action=CreateVpc&${V}&CidrBlock=10.9.0.0%2F16&Bogus=1`);
     expect(res.status).toBe(400);
     expect(code(res.text)).toBe('UnknownParameter');
     expect(message(res.text)).toBe('The parameter Bogus is not recognized');
-    expect(api.cloud.network.vpcs('111111111111')).toHaveLength(before);
+    expect(await api.cloud.network.vpcs('111111111111')).toHaveLength(before);
     // Nested names: a structure's member, a list without its index, an index where a structure was due.
     for (const p of ['Filter.1.Nme=vpc-id', 'VpcId=vpc-1', 'Filter.1=x', 'Filter.0.Name=vpc-id', 'VpcId.1.Sub=x']) {
       const r = await api.post(`Action=DescribeVpcs&${V}&${p}`);

@@ -20,7 +20,7 @@ beforeAll(async () => { api = await startApi(); });
 afterAll(async () => { await api?.close(); });
 afterEach(async () => {
   api.cloud.config.hosts = { ...defaultHostsConfig };
-  api.cloud.hosts.beat();
+  await api.cloud.hosts.beat();
   const live = (await api.ec2.send(new DescribeInstancesCommand({}))).Reservations!.flatMap((r) => r.Instances!)
     .filter((i) => i.State!.Name !== 'terminated').map((i) => i.InstanceId!);
   if (live.length) await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: live }));
@@ -79,8 +79,8 @@ describe('InsufficientInstanceCapacity', () => {
     expect(launched).toHaveLength(10);
     expect(refused.length).toBeGreaterThan(0);
     expect(new Set(refused)).toEqual(new Set(['InsufficientInstanceCapacity']));
-    const local = api.cloud.hosts.local()!;
-    const used = hostUsage(api.cloud.db).get(local.id)!;
+    const local = (await api.cloud.hosts.local())!;
+    const used = (await hostUsage(api.cloud.db)).get(local.id)!;
     expect(used).toEqual({ vcpus: 20, memoryMiB: 10_240, instances: 10 });
     expect(used.vcpus).toBeLessThanOrEqual(hostLimits(local, api.cloud.config.hosts).vcpus);
   });
@@ -95,7 +95,7 @@ describe('zones', () => {
       // The embedded host serves zone b too (no host of its own there), and says so in the instance's placement.
       const inB = (await run(1, 1, { SubnetId: subnetB.SubnetId, Placement: { AvailabilityZone: 'us-east-1b' } })).Instances![0]!;
       expect(inB.Placement?.AvailabilityZone).toBe('us-east-1b');
-      expect(api.cloud.instances.row(inB.InstanceId!)!.hostId).toBe(api.cloud.hosts.local()!.id);
+      expect((await api.cloud.instances.row(inB.InstanceId!))!.hostId).toBe((await api.cloud.hosts.local())!.id);
       const mismatch = await errorOf(run(1, 1, { SubnetId: subnetB.SubnetId, Placement: { AvailabilityZone: 'us-east-1a' } }));
       expect(mismatch).toMatchObject({ code: 'InvalidParameterValue', status: 400, message: `Value (us-east-1a) for parameter availabilityZone is invalid. Subnet '${subnetB.SubnetId}' is in the availability zone us-east-1b` });
       // Without room in zone b, the error says so for zone b.
@@ -122,8 +122,8 @@ describe('StartInstances and lost hosts', () => {
 
     // The host goes unheard: its running instances are impaired, their state unchanged; nothing new is placed.
     await until(async () => (await state(c)) === 'running');
-    const local = api.cloud.hosts.local()!;
-    api.cloud.db.update(hosts).set({ heartbeatAt: Date.now() - 3_600_000 }).where(eq(hosts.id, local.id)).run();
+    const local = (await api.cloud.hosts.local())!;
+    await api.cloud.db.update(hosts).set({ heartbeatAt: Date.now() - 3_600_000 }).where(eq(hosts.id, local.id));
     const st = await api.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [b!, c] }));
     for (const s of st.InstanceStatuses!) {
       expect(s.InstanceState).toEqual({ Code: 16, Name: 'running' });
@@ -138,7 +138,7 @@ describe('StartInstances and lost hosts', () => {
     expect((await errorOf(run(1, 1))).code).toBe('InsufficientInstanceCapacity');
 
     // Heard again: ok, and the stopped one starts there.
-    api.cloud.hosts.beat();
+    await api.cloud.hosts.beat();
     expect((await api.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [b!] }))).InstanceStatuses![0]!.SystemStatus!.Status).toBe('ok');
     expect((await api.ec2.send(new StartInstancesCommand({ InstanceIds: [a!] }))).StartingInstances![0]!.CurrentState!.Name).toBe('pending');
     await until(async () => (await state(a!)) === 'running');

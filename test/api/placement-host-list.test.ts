@@ -27,11 +27,11 @@ describe('pcloud host list', () => {
   it('lists the hosts with their capacity, what their instances hold and their heartbeat, as a table and as JSON', async () => {
     await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.micro', MinCount: 2, MaxCount: 2 }));
     const now = Date.now();
-    api.cloud.db.insert(hosts).values({
+    await api.cloud.db.insert(hosts).values({
       id: 'h-0000000000000000a', name: 'far\taway\nhost', availabilityZone: 'us-east-1b', address: '10.200.0.9', runtimes: ['container', 'microvm'],
       accel: 'kvm', vcpus: 32, memoryMiB: 131_072, state: 'available', bootId: null, heartbeatAt: now - 120_000, createdAt: now,
-    }).run();
-    const local = api.cloud.hosts.local()!;
+    });
+    const local = (await api.cloud.hosts.local())!;
 
     const table = pcloud(['host', 'list', '--data', api.cloud.dataDir]);
     expect(table.status, table.stderr).toBe(0);
@@ -52,7 +52,7 @@ describe('pcloud host list', () => {
       vcpus: { used: 4, total: 4, limit: 8 }, memoryMiB: { used: 2048, total: 16_384, limit: 24_576 },
     });
     expect(rows[1]).toMatchObject({ name: 'far\taway\nhost', lost: true, vcpus: { used: 0, total: 32, limit: 64 } });
-    api.cloud.db.delete(hosts).where(eq(hosts.id, 'h-0000000000000000a')).run();
+    await api.cloud.db.delete(hosts).where(eq(hosts.id, 'h-0000000000000000a'));
   });
 
   it('says what to do where there is no database, and writes none', async () => {

@@ -25,6 +25,7 @@ import { openDb } from ${JSON.stringify(join(DIST, 'db/index.js'))};
 import { instances } from ${JSON.stringify(join(DIST, 'db/schema.js'))};
 import { instanceTypes } from ${JSON.stringify(join(DIST, 'cloud/catalog.js'))};
 import { place } from ${JSON.stringify(join(DIST, 'cloud/hosts/placement.js'))};
+import { write } from ${JSON.stringify(join(DIST, 'db/store.js'))};
 const [file, tag, tries, startAt] = process.argv.slice(1);
 const config = JSON.parse(process.env.PLACEMENT_CONFIG);
 const db = openDb(file);
@@ -34,15 +35,15 @@ const out = { placed: 0, refused: 0, other: [] };
 while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 1));
 for (let i = 0; i < Number(tries); i++) {
   try {
-    db.transaction((tx) => {
-      const [hostId] = place(tx, config, { type, runtime: 'container', zone: 'us-east-1a', min: 1, max: 1 });
+    await write(db, async (tx) => {
+      const [hostId] = await place(tx, config, { type, runtime: 'container', zone: 'us-east-1a', min: 1, max: 1 });
       const id = 'i-' + tag + String(i).padStart(16, '0');
-      tx.insert(instances).values({
+      await tx.insert(instances).values({
         id, accountId: '111111111111', reservationId: 'r-' + id.slice(2), launchIndex: 0, imageId: 'ami-0', instanceType: 't3.micro', runtime: 'container',
         state: 'pending', launchTime: Date.now(), subnetId: 'subnet-0', vpcId: 'vpc-0', availabilityZone: 'us-east-1a', privateIp: '10.0.0.' + i,
         macAddress: '02:00:00:00:00:00', networkInterfaceId: 'eni-' + id.slice(2), securityGroupIds: [], rootVolumeId: 'vol-' + id.slice(2),
         rootVolumeSizeGiB: 8, attributes: {}, updatedAt: Date.now(), hostId,
-      }).run();
+      });
     });
     out.placed++;
   } catch (err) {
@@ -75,17 +76,17 @@ describe('placement across processes on one database', () => {
     const file = join(await mkdtemp(join(tmpdir(), 'pcloud-placement-')), 'pcloud.db');
     const db = openDb(file);
     const now = Date.now();
-    db.insert(hosts).values({
+    await db.insert(hosts).values({
       id: HOST, name: 'shared', availabilityZone: 'us-east-1a', address: null, runtimes: ['container'], accel: 'tcg', vcpus: 200, memoryMiB: 262_144,
       state: 'available', bootId: null, heartbeatAt: now + 600_000, createdAt: now,
-    }).run();
+    });
     try {
       const startAt = Date.now() + 1500;
       const results = await Promise.all(['a', 'b', 'c'].map((tag) => child(file, tag, 50, startAt)));
       expect(results.flatMap((r) => r.other)).toEqual([]);
       expect(results.reduce((n, r) => n + r.placed, 0)).toBe(100);
       expect(results.reduce((n, r) => n + r.refused, 0)).toBe(50);
-      expect(hostUsage(db).get(HOST)).toEqual({ vcpus: 200, memoryMiB: 102_400, instances: 100 });
+      expect((await hostUsage(db)).get(HOST)).toEqual({ vcpus: 200, memoryMiB: 102_400, instances: 100 });
     } finally {
       db.$client.close();
     }

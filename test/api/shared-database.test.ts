@@ -18,7 +18,8 @@ import {
   CreateLaunchTemplateCommand, CreateTagsCommand, DescribeInstancesCommand, DescribeTagsCommand, RunInstancesCommand,
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Db } from '../../src/db/index.js';
 import { instances } from '../../src/db/schema.js';
 import { SigningKeys } from '../../src/cloud/signing-keys.js';
 import { SignedTokens } from '../../src/cloud/tokens.js';
@@ -26,6 +27,21 @@ import { startApi, startSharedApi, until, type TestApi } from '../support/api.js
 import { iamCall, members } from '../support/iam.js';
 import { imdsFor } from '../support/imds.js';
 import { errorCode } from '../support/thrown.js';
+
+/** Per database, what runs once just before its next write() begins (whenNextTransaction). */
+const beforeWrite = vi.hoisted(() => new Map<unknown, () => Promise<unknown>>());
+vi.mock('../../src/db/store.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/db/store.js')>();
+  const write: typeof real.write = async (db, fn) => {
+    const between = beforeWrite.get(db);
+    if (between) {
+      beforeWrite.delete(db);
+      await between();
+    }
+    return await real.write(db, fn);
+  };
+  return { ...real, write };
+});
 
 let a: TestApi;
 let b: TestApi;
@@ -49,7 +65,7 @@ const launchesOf = (api: TestApi) => api.units.started.filter((u) => u.name.star
 async function launchOnA(count: number, extra: Partial<RunInstancesCommandInput> = {}): Promise<{ reservationId: string; ids: string[] }> {
   const r = await a.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: count, MaxCount: count, ...extra }));
   const ids = r.Instances!.map((i) => i.InstanceId!);
-  await until(() => ids.every((id) => a.cloud.instances.row(id)?.state === 'running'));
+  await until(async () => (await Promise.all(ids.map(async (id) => (await a.cloud.instances.row(id))?.state === 'running'))).every(Boolean));
   return { reservationId: r.ReservationId!, ids };
 }
 
@@ -144,29 +160,29 @@ describe('two servers on one database', () => {
 
   it("an IMDSv2 token one server's metadata service issued is good on the other's, for that instance only", async () => {
     const { ids: [one, two] } = await launchOnA(2);
-    const inst = a.cloud.instances.row(one!)!;
-    const other = a.cloud.instances.row(two!)!;
+    const inst = (await a.cloud.instances.row(one!))!;
+    const other = (await a.cloud.instances.row(two!))!;
     const token = (await imdsFor(a.cloud, inst)('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': '60' })).text;
     expect(await imdsFor(b.cloud, inst)('GET', '/latest/meta-data/instance-id', { 'x-aws-ec2-metadata-token': token })).toEqual({ status: 200, text: one });
     // Another instance's, a forged one, and one of a server on another database: refused.
     expect((await imdsFor(b.cloud, other)('GET', '/latest/meta-data/instance-id', { 'x-aws-ec2-metadata-token': token })).status).toBe(401);
     expect((await imdsFor(b.cloud, inst)('GET', '/latest/meta-data/instance-id', { 'x-aws-ec2-metadata-token': `${token.split('.')[0]}.forged` })).status).toBe(401);
-    const foreign = elsewhere.cloud.metadata.issueToken(inst, 60);
+    const foreign = await elsewhere.cloud.metadata.issueToken(inst, 60);
     expect((await imdsFor(b.cloud, inst)('GET', '/latest/meta-data/instance-id', { 'x-aws-ec2-metadata-token': foreign })).status).toBe(401);
     expect((await imdsFor(a.cloud, inst)('GET', '/latest/meta-data/instance-id', { 'x-aws-ec2-metadata-token': foreign })).status).toBe(401);
   });
 
   it("the instance identity is signed with one key: a document from one server verifies with the other's certificate", async () => {
     const { ids: [id] } = await launchOnA(1);
-    const inst = a.cloud.instances.row(id!)!;
+    const inst = (await a.cloud.instances.row(id!))!;
     const ask = imdsFor(b.cloud, inst);
     const document = (await ask('GET', '/latest/dynamic/instance-identity/document')).text;
     const signature = (await ask('GET', '/latest/dynamic/instance-identity/signature')).text;
     expect(JSON.parse(document)).toMatchObject({ instanceId: id });
-    const cert = a.cloud.metadata.identityCertificate();
-    expect(b.cloud.metadata.identityCertificate()).toBe(cert);
+    const cert = await a.cloud.metadata.identityCertificate();
+    expect(await b.cloud.metadata.identityCertificate()).toBe(cert);
     expect(createVerify('RSA-SHA256').update(document).verify(cert, signature, 'base64')).toBe(true);
-    expect(createVerify('RSA-SHA256').update(document).verify(elsewhere.cloud.metadata.identityCertificate(), signature, 'base64')).toBe(false);
+    expect(createVerify('RSA-SHA256').update(document).verify(await elsewhere.cloud.metadata.identityCertificate(), signature, 'base64')).toBe(false);
   });
 
   describe('consoles', () => {
@@ -197,7 +213,7 @@ describe('two servers on one database', () => {
     it("a console page's websocket token from one server opens the console on the other; a forged or foreign one does not", async () => {
       const { ids: [id] } = await launchOnA(1);
       // A q35 VM (the fake host runs none: the domain decides by the stored runtime), its display answering on B's side.
-      a.cloud.db.update(instances).set({ runtime: 'q35' }).where(eq(instances.id, id!)).run();
+      await a.cloud.db.update(instances).set({ runtime: 'q35' }).where(eq(instances.id, id!));
       const display = b.cloud.vms.vncPath(id!);
       await mkdir(dirname(display), { recursive: true });
       vnc = createServer((s) => s.end());
@@ -206,11 +222,11 @@ describe('two servers on one database', () => {
       const path = await pageSocket(a, id!);
       expect(await openSocket(b, path)).toBe('open');
       const token = new URL(path, 'http://x').searchParams.get('token')!;
-      expect(b.cloud.consoles.check(token, id!)).toBe('111111111111');
+      expect(await b.cloud.consoles.check(token, id!)).toBe('111111111111');
       // The token is for that instance only; a forged signature or another database's key is refused.
       expect(await openSocket(b, path.replace(`/${id}/`, '/i-0123456789abcdef0/'))).toBe(401);
       expect(await openSocket(b, path.replace(/token=([^.]+)\.[^&]+/, 'token=$1.forged'))).toBe(401);
-      const foreign = new SignedTokens(new SigningKeys(elsewhere.cloud.db), 'console-token').issue(`111111111111/${id}`, 60);
+      const foreign = await new SignedTokens(new SigningKeys(elsewhere.cloud.db), 'console-token').issue(`111111111111/${id}`, 60);
       expect(await openSocket(b, `/pcloud/console/${id}/websocket?token=${encodeURIComponent(foreign)}`)).toBe(401);
     });
   });
@@ -221,29 +237,20 @@ describe('two servers on one database', () => {
  * Runs `between` on the other server once, just as `api` opens its next transaction (after whatever it read before
  * it): where a commit of another `pcloud serve` lands when both take a request at once.
  */
-function whenNextTransaction(api: TestApi, between: () => void): void {
-  const client = api.cloud.db.$client;
-  const open = client.transaction.bind(client);
-  let done = false;
-  client.transaction = ((fn: Parameters<typeof open>[0]) => {
-    if (!done) {
-      done = true;
-      between();
-    }
-    return open(fn);
-  }) as typeof client.transaction;
+function whenNextTransaction(api: TestApi, between: () => Promise<unknown>): void {
+  beforeWrite.set(api.cloud.db satisfies Db, between);
 }
 
 describe('two servers writing at once (transactions read what they decide on under the write lock)', () => {
   const account = '111111111111';
 
-  it('CreateLaunchTemplateVersion on both: versions one after the other, none lost', () => {
-    const { template } = a.cloud.instances.templates.create(account, { name: 'both-at-once', data: { ImageId: 'ami-1' }, tags: [] });
+  it('CreateLaunchTemplateVersion on both: versions one after the other, none lost', async () => {
+    const { template } = await a.cloud.instances.templates.create(account, { name: 'both-at-once', data: { ImageId: 'ami-1' }, tags: [] });
     let onB = 0;
-    whenNextTransaction(a, () => { onB = b.cloud.instances.templates.createVersion(account, { id: template.id }, { data: { ImageId: 'ami-b' } }).version; });
-    const onA = a.cloud.instances.templates.createVersion(account, { id: template.id }, { data: { ImageId: 'ami-a' } }).version;
+    whenNextTransaction(a, async () => { onB = (await b.cloud.instances.templates.createVersion(account, { id: template.id }, { data: { ImageId: 'ami-b' } })).version; });
+    const onA = (await a.cloud.instances.templates.createVersion(account, { id: template.id }, { data: { ImageId: 'ami-a' } })).version;
     expect([onB, onA]).toEqual([2, 3]);
-    expect(a.cloud.instances.templates.get(account, { id: template.id }).latestVersion).toBe(3);
+    expect((await a.cloud.instances.templates.get(account, { id: template.id })).latestVersion).toBe(3);
   });
 
   it('CreateVolume with one token on both: one volume, the loser gives its disk back', async () => {
@@ -253,20 +260,20 @@ describe('two servers writing at once (transactions read what they decide on und
     const before = [await disks(a), await disks(b)];
     // B takes the request as A, its disk made, opens the transaction that keeps it: both found no token before.
     let fromB: Promise<{ id: string }> | undefined;
-    whenNextTransaction(a, () => { fromB = b.cloud.volumes.create(account, input); });
+    whenNextTransaction(a, () => { fromB = b.cloud.volumes.create(account, input); return Promise.resolve(); });
     const fromA = await a.cloud.volumes.create(account, input);
     expect((await fromB!).id).toBe(fromA.id);
-    expect(a.cloud.volumes.list(account).filter((v) => v.id === fromA.id)).toHaveLength(1);
+    expect((await a.cloud.volumes.list(account)).filter((v) => v.id === fromA.id)).toHaveLength(1);
     expect([await disks(a), await disks(b)]).toEqual([before[0]! + 1, before[1]]);
   });
 
   // Policies.createVersion reads the policy's next version number inside its (write-locked) transaction.
-  it('CreatePolicyVersion on both: versions one after the other', () => {
+  it('CreatePolicyVersion on both: versions one after the other', async () => {
     const doc = (s: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*', Sid: s }] });
-    const p = a.cloud.iam.policies.create(account, { name: 'both-at-once', path: '/', document: doc('one') });
+    const p = await a.cloud.iam.policies.create(account, { name: 'both-at-once', path: '/', document: doc('one') });
     let onB = '';
-    whenNextTransaction(a, () => { onB = b.cloud.iam.policies.createVersion(account, p.arn, doc('b'), false).versionId; });
-    const onA = a.cloud.iam.policies.createVersion(account, p.arn, doc('a'), false).versionId;
+    whenNextTransaction(a, async () => { onB = (await b.cloud.iam.policies.createVersion(account, p.arn, doc('b'), false)).versionId; });
+    const onA = (await a.cloud.iam.policies.createVersion(account, p.arn, doc('a'), false)).versionId;
     expect([onB, onA]).toEqual(['v2', 'v3']);
   });
 });

@@ -25,7 +25,7 @@ async function assume(roleArn: string, extra: Record<string, string> = {}, key?:
 
 describe('AssumeRole', () => {
   it('as root, for a role trusting the account: credentials acting as the role session', async () => {
-    const { roleId, arn } = putRole(api.cloud.db, { accountId: ME, name: 'deployer', path: '/ci/' });
+    const { roleId, arn } = await putRole(api.cloud.db, { accountId: ME, name: 'deployer', path: '/ci/' });
     const res = await assume(arn);
     expect(res.status, res.text).toBe(200);
     const c = credsOf(res.text);
@@ -41,13 +41,13 @@ describe('AssumeRole', () => {
   });
 
   it('across pcloud accounts, when the role trusts the other account', async () => {
-    const { arn } = putRole(api.cloud.db, { accountId: ME, name: 'shared', trust: trustAccount(OTHER) });
+    const { arn } = await putRole(api.cloud.db, { accountId: ME, name: 'shared', trust: trustAccount(OTHER) });
     const res = await assume(arn, {}, api.keyOther);
     expect(res.status, res.text).toBe(200);
     const who = await sts({ Action: 'GetCallerIdentity' }, credsOf(res.text));
     expect(el(who.text, 'Arn')).toBe(`arn:aws:sts::${ME}:assumed-role/shared/sess-1`);
     // Not the account it trusts: refused, in AWS's words, exactly as a role that does not exist.
-    const mine = await assume(putRole(api.cloud.db, { accountId: OTHER, name: 'private' }).arn);
+    const mine = await assume((await putRole(api.cloud.db, { accountId: OTHER, name: 'private' })).arn);
     expect(mine.status).toBe(403);
     expect(codeOf(mine.text)).toBe('AccessDenied');
     expect(el(mine.text, 'Message')).toBe(`User: arn:aws:iam::${ME}:root is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${OTHER}:role/private`);
@@ -59,36 +59,36 @@ describe('AssumeRole', () => {
 
   it('refuses callers the trust policy does not name: a service principal, another user', async () => {
     const service = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
-    const r1 = await assume(putRole(api.cloud.db, { accountId: ME, name: 'fn-role', trust: service }).arn);
+    const r1 = await assume((await putRole(api.cloud.db, { accountId: ME, name: 'fn-role', trust: service })).arn);
     expect([r1.status, codeOf(r1.text)]).toEqual([403, 'AccessDenied']);
     const user = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ME}:user/bob` }, Action: 'sts:AssumeRole' }] });
-    const r2 = await assume(putRole(api.cloud.db, { accountId: ME, name: 'bob-role', trust: user }).arn);
+    const r2 = await assume((await putRole(api.cloud.db, { accountId: ME, name: 'bob-role', trust: user })).arn);
     expect([r2.status, codeOf(r2.text)]).toEqual([403, 'AccessDenied']);
     const deny = JSON.stringify({ Version: '2012-10-17', Statement: [
       { Effect: 'Allow', Principal: { AWS: ME }, Action: 'sts:AssumeRole' },
       { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' },
     ] });
-    expect((await assume(putRole(api.cloud.db, { accountId: ME, name: 'denied', trust: deny }).arn)).status).toBe(403);
+    expect((await assume((await putRole(api.cloud.db, { accountId: ME, name: 'denied', trust: deny })).arn)).status).toBe(403);
   });
 
   it('a user the trust policy names still needs its own policies to allow sts:AssumeRole', async () => {
-    const { userId } = putUser(api.cloud.db, { accountId: ME, name: 'carol' });
-    api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIACAROLTEST0000001', secretAccessKey: 'carol-secret', accountId: ME, userName: 'carol', createdAt: Date.now() }).run();
+    const { userId } = await putUser(api.cloud.db, { accountId: ME, name: 'carol' });
+    await api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIACAROLTEST0000001', secretAccessKey: 'carol-secret', accountId: ME, userName: 'carol', createdAt: Date.now() });
     const carol = { accessKeyId: 'AKIACAROLTEST0000001', secretAccessKey: 'carol-secret' };
     const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ME}:user/carol` }, Action: 'sts:AssumeRole' }] });
-    const { arn } = putRole(api.cloud.db, { accountId: ME, name: 'carol-role', trust });
+    const { arn } = await putRole(api.cloud.db, { accountId: ME, name: 'carol-role', trust });
     const res = await assume(arn, {}, carol);
     expect([res.status, el(res.text, 'Message')]).toEqual([403, `User: arn:aws:iam::${ME}:user/carol is not authorized to perform: sts:AssumeRole on resource: ${arn}`]);
     const who = await sts({ Action: 'GetCallerIdentity' }, carol);
     expect([el(who.text, 'Arn'), el(who.text, 'UserId')]).toEqual([`arn:aws:iam::${ME}:user/carol`, userId]);
     // Her policies allowing it (what "enforce" decides; stood in for here), the trust policy lets her in, and no one else.
-    const allow = vi.spyOn(api.cloud.iam, 'authorize').mockReturnValue({ allowed: true });
+    const allow = vi.spyOn(api.cloud.iam, 'authorize').mockResolvedValue({ allowed: true });
     try {
       const ok = await assume(arn, {}, carol);
       expect(ok.status, ok.text).toBe(200);
       expect(allow).toHaveBeenCalledWith(expect.objectContaining({ kind: 'user', name: 'carol' }), expect.objectContaining({ action: 'sts:AssumeRole', resources: [{ arn }] }));
-      putUser(api.cloud.db, { accountId: ME, name: 'eve' });
-      api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIAEVETEST000000001', secretAccessKey: 'eve-secret', accountId: ME, userName: 'eve', createdAt: Date.now() }).run();
+      await putUser(api.cloud.db, { accountId: ME, name: 'eve' });
+      await api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIAEVETEST000000001', secretAccessKey: 'eve-secret', accountId: ME, userName: 'eve', createdAt: Date.now() });
       expect((await assume(arn, {}, { accessKeyId: 'AKIAEVETEST000000001', secretAccessKey: 'eve-secret' })).status).toBe(403);
     } finally {
       allow.mockRestore();
@@ -99,7 +99,7 @@ describe('AssumeRole', () => {
     const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{
       Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ME}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'ext-42' } },
     }] });
-    const { arn } = putRole(api.cloud.db, { accountId: ME, name: 'vendor', trust });
+    const { arn } = await putRole(api.cloud.db, { accountId: ME, name: 'vendor', trust });
     expect((await assume(arn)).status).toBe(403);
     expect((await assume(arn, { ExternalId: 'ext-41' })).status).toBe(403);
     expect((await assume(arn, { ExternalId: 'ext-42' })).status).toBe(200);
@@ -108,7 +108,7 @@ describe('AssumeRole', () => {
   });
 
   it('durations: 900 s up to the role\'s MaxSessionDuration (an hour when chained), default an hour', async () => {
-    const { arn } = putRole(api.cloud.db, { accountId: ME, name: 'long', maxSessionDuration: 7200 });
+    const { arn } = await putRole(api.cloud.db, { accountId: ME, name: 'long', maxSessionDuration: 7200 });
     const low = await assume(arn, { DurationSeconds: '899' });
     expect([low.status, codeOf(low.text), el(low.text, 'Message')]).toEqual([400, 'ValidationError',
       "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"]);
@@ -120,7 +120,7 @@ describe('AssumeRole', () => {
     expect(ok.status).toBe(200);
     expect(Math.abs(Date.parse(credsOf(ok.text).expiration) - Date.now() - 7200_000)).toBeLessThan(60_000);
     // A role session assuming a role (its policies allowing it): an hour at most.
-    const allow = vi.spyOn(api.cloud.iam, 'authorize').mockReturnValue({ allowed: true });
+    const allow = vi.spyOn(api.cloud.iam, 'authorize').mockResolvedValue({ allowed: true });
     try {
       const chained = await assume(arn, { DurationSeconds: '3601' }, credsOf(ok.text));
       expect([chained.status, el(chained.text, 'Message')]).toEqual([400, 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.']);
@@ -134,7 +134,7 @@ describe('AssumeRole', () => {
   });
 
   it('session names and role ARNs as STS validates them', async () => {
-    const { arn } = putRole(api.cloud.db, { accountId: ME, name: 'names' });
+    const { arn } = await putRole(api.cloud.db, { accountId: ME, name: 'names' });
     for (const name of ['a', 'x'.repeat(65), NUL, ...Object.values(HOSTILE)]) {
       const res = await sts({ Action: 'AssumeRole', RoleArn: arn, RoleSessionName: name });
       expect([res.status, codeOf(res.text)], name.slice(0, 40)).toEqual([400, 'ValidationError']);
@@ -157,22 +157,22 @@ describe('AssumeRole', () => {
   });
 
   it('session tags need sts:TagSession in the trust policy and stay with the session, as session policies do', async () => {
-    const { arn } = putRole(api.cloud.db, { accountId: ME, name: 'tagged' });
+    const { arn } = await putRole(api.cloud.db, { accountId: ME, name: 'tagged' });
     const tags = { 'Tags.member.1.Key': 'team', 'Tags.member.1.Value': 'blue' };
     const noTag = await assume(arn, tags);
     expect([noTag.status, el(noTag.text, 'Message')]).toEqual([403, `User: arn:aws:iam::${ME}:root is not authorized to perform: sts:TagSession on resource: ${arn}`]);
     const both = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: ME }, Action: ['sts:AssumeRole', 'sts:TagSession'] }] });
-    const { arn: arn2 } = putRole(api.cloud.db, { accountId: ME, name: 'tagged2', trust: both });
+    const { arn: arn2 } = await putRole(api.cloud.db, { accountId: ME, name: 'tagged2', trust: both });
     const ok = await assume(arn2, tags);
     expect(ok.status, ok.text).toBe(200);
     expect(Number(el(ok.text, 'PackedPolicySize'))).toBeGreaterThan(0);
-    expect(api.cloud.iam.findKey(credsOf(ok.text).accessKeyId)?.identity).toMatchObject({ scope: { policyArns: [], tags: new Map([['team', 'blue']]) } });
+    expect((await api.cloud.iam.findKey(credsOf(ok.text).accessKeyId))?.identity).toMatchObject({ scope: { policyArns: [], tags: new Map([['team', 'blue']]) } });
     // Session policies are kept with the session (the decision intersects them with the role's: iam-enforce.test.ts).
     const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*' }] });
     for (const limit of [{ Policy: policy }, { 'PolicyArns.member.1.arn': 'arn:aws:iam::aws:policy/ReadOnlyAccess' }] as Record<string, string>[]) {
       const limited = await assume(arn2, limit);
       expect(limited.status, limited.text).toBe(200);
-      expect(api.cloud.iam.findKey(credsOf(limited.text).accessKeyId)?.identity).toHaveProperty('scope');
+      expect((await api.cloud.iam.findKey(credsOf(limited.text).accessKeyId))?.identity).toHaveProperty('scope');
     }
     const dup = await assume(arn2, { ...tags, 'Tags.member.2.Key': 'TEAM', 'Tags.member.2.Value': 'red' });
     expect(dup.status).toBe(400);
@@ -183,7 +183,7 @@ describe('AssumeRole', () => {
     const badArn = await assume(arn2, { 'PolicyArns.member.1.arn': `arn:aws:iam::${ME}:role/not-a-policy` });
     expect([badArn.status, codeOf(badArn.text)]).toEqual([400, 'ValidationError']);
     // Nothing half-made: the refused requests minted nothing (the three sessions are the tagged one and the two limited ones).
-    expect(api.cloud.db.select().from(stsSessions).all().filter((s) => s.name === 'tagged2')).toHaveLength(3);
+    expect((await api.cloud.db.select().from(stsSessions)).filter((s) => s.name === 'tagged2')).toHaveLength(3);
     const mfa = await assume(arn2, { SerialNumber: 'arn:aws:iam::111111111111:mfa/me', TokenCode: '123456' });
     expect([mfa.status, codeOf(mfa.text)]).toEqual([403, 'AccessDenied']);
   });

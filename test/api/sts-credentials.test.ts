@@ -21,8 +21,8 @@ afterAll(async () => { await api.close(); });
 const sts = (params: Record<string, string>, key?: Creds, service = 'sts') => query(api, params, key, service);
 
 /** A session of the account's role, as pcloud mints them (for an instance, a function). */
-function roleSession(roleName: string): Creds {
-  return api.cloud.iam.sessions.mint({ accountId: ME, roleName, sessionName: 'minted', durationSeconds: 900 });
+async function roleSession(roleName: string): Promise<Creds> {
+  return await api.cloud.iam.sessions.mint({ accountId: ME, roleName, sessionName: 'minted', durationSeconds: 900 });
 }
 
 describe('GetSessionToken', () => {
@@ -35,8 +35,8 @@ describe('GetSessionToken', () => {
     const again = await sts({ Action: 'GetSessionToken' }, rc);
     expect([again.status, codeOf(again.text), el(again.text, 'Message')]).toEqual([403, 'AccessDenied', 'Cannot call GetSessionToken with session credentials']);
 
-    putUser(api.cloud.db, { accountId: ME, name: 'dave', path: '/ops/' });
-    api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIADAVETEST00000001', secretAccessKey: 'dave-secret', accountId: ME, userName: 'dave', createdAt: Date.now() }).run();
+    await putUser(api.cloud.db, { accountId: ME, name: 'dave', path: '/ops/' });
+    await api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIADAVETEST00000001', secretAccessKey: 'dave-secret', accountId: ME, userName: 'dave', createdAt: Date.now() });
     const dave = { accessKeyId: 'AKIADAVETEST00000001', secretAccessKey: 'dave-secret' };
     const long = await sts({ Action: 'GetSessionToken', DurationSeconds: '129600' }, dave);
     expect(long.status, long.text).toBe(200);
@@ -47,8 +47,8 @@ describe('GetSessionToken', () => {
     const tooLong = await sts({ Action: 'GetSessionToken', DurationSeconds: '129601' }, dave);
     expect(el(tooLong.text, 'Message')).toContain('Member must have value less than or equal to 129600');
 
-    putRole(api.cloud.db, { accountId: ME, name: 'no-tokens' });
-    const role = roleSession('no-tokens');
+    await putRole(api.cloud.db, { accountId: ME, name: 'no-tokens' });
+    const role = await roleSession('no-tokens');
     expect(codeOf((await sts({ Action: 'GetSessionToken' }, role)).text)).toBe('AccessDenied');
   });
 });
@@ -68,16 +68,16 @@ describe('temporary credentials on every service', () => {
     expect((await lambdaWith(c).send(new ListFunctionsCommand({}))).Functions).toBeDefined();
     expect((await sts({ Action: 'GetCallerIdentity' }, c)).status).toBe(200);
     // IAM lets a role session in (a session token it refuses: below): what it answers is IAM's, not an authentication error.
-    putRole(api.cloud.db, { accountId: ME, name: 'iam-reader' });
-    api.cloud.iam.policies.attach(ME, 'role', 'iam-reader', 'arn:aws:iam::aws:policy/IAMReadOnlyAccess');
-    const iam = await sts({ Action: 'GetAccountSummary' }, roleSession('iam-reader'), 'iam');
+    await putRole(api.cloud.db, { accountId: ME, name: 'iam-reader' });
+    await api.cloud.iam.policies.attach(ME, 'role', 'iam-reader', 'arn:aws:iam::aws:policy/IAMReadOnlyAccess');
+    const iam = await sts({ Action: 'GetAccountSummary' }, await roleSession('iam-reader'), 'iam');
     expect(['InvalidAction', undefined]).toContain(codeOf(iam.text));
     expect(iam.status).not.toBe(403);
   });
 
   it('expired: EC2 RequestExpired, Lambda ExpiredTokenException, STS and IAM ExpiredToken', async () => {
     const c = await rootSession();
-    api.cloud.db.update(stsSessions).set({ expiresAt: Date.now() - 1000 }).where(eq(stsSessions.accessKeyId, c.accessKeyId)).run();
+    await api.cloud.db.update(stsSessions).set({ expiresAt: Date.now() - 1000 }).where(eq(stsSessions.accessKeyId, c.accessKeyId));
     api.cloud.iam.sessions.forget(c.accessKeyId);
     expect(await failure(ec2With(c).send(new DescribeRegionsCommand({})))).toEqual({ name: 'RequestExpired', status: 400, message: 'Request has expired.' });
     expect(await failure(lambdaWith(c).send(new ListFunctionsCommand({})))).toMatchObject({ name: 'ExpiredTokenException', status: 403 });
@@ -100,11 +100,11 @@ describe('temporary credentials on every service', () => {
   });
 
   it('end with their role', async () => {
-    const { roleId } = putRole(api.cloud.db, { accountId: ME, name: 'short-lived' });
-    const c = roleSession('short-lived');
+    const { roleId } = await putRole(api.cloud.db, { accountId: ME, name: 'short-lived' });
+    const c = await roleSession('short-lived');
     const who = await sts({ Action: 'GetCallerIdentity' }, c);
     expect([el(who.text, 'Arn'), el(who.text, 'UserId')]).toEqual([`arn:aws:sts::${ME}:assumed-role/short-lived/minted`, `${roleId}:minted`]);
-    dropRole(api.cloud.db, ME, 'short-lived');
+    await dropRole(api.cloud.db, ME, 'short-lived');
     api.cloud.iam.sessions.forget(c.accessKeyId);
     const res = await sts({ Action: 'GetCallerIdentity' }, c);
     expect(res.status).toBe(401);
@@ -112,26 +112,26 @@ describe('temporary credentials on every service', () => {
   });
 
   it('a session token (GetSessionToken, no MFA) calls no IAM action: InvalidClientTokenId, as AWS; a role session does', async () => {
-    putUser(api.cloud.db, { accountId: ME, name: 'grace' });
-    api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIAGRACETEST0000001', secretAccessKey: 'grace-secret', accountId: ME, userName: 'grace', createdAt: Date.now() }).run();
-    api.cloud.iam.policies.attach(ME, 'user', 'grace', 'arn:aws:iam::aws:policy/IAMFullAccess');
+    await putUser(api.cloud.db, { accountId: ME, name: 'grace' });
+    await api.cloud.db.insert(accessKeys).values({ accessKeyId: 'AKIAGRACETEST0000001', secretAccessKey: 'grace-secret', accountId: ME, userName: 'grace', createdAt: Date.now() });
+    await api.cloud.iam.policies.attach(ME, 'user', 'grace', 'arn:aws:iam::aws:policy/IAMFullAccess');
     const grace = { accessKeyId: 'AKIAGRACETEST0000001', secretAccessKey: 'grace-secret' };
     const token = credsOf((await sts({ Action: 'GetSessionToken' }, grace)).text);
     const made = await sts({ Action: 'CreateAccessKey' }, token, 'iam');
     expect([made.status, codeOf(made.text), el(made.text, 'Message')]).toEqual([403, 'InvalidClientTokenId', 'The security token included in the request is invalid']);
-    expect(api.cloud.iam.keys.list(ME, 'grace')).toHaveLength(1);
+    expect(await api.cloud.iam.keys.list(ME, 'grace')).toHaveLength(1);
     const root = credsOf((await sts({ Action: 'GetSessionToken' }, undefined)).text);
     expect(codeOf((await sts({ Action: 'ListUsers' }, root, 'iam')).text)).toBe('InvalidClientTokenId');
     expect((await sts({ Action: 'GetCallerIdentity' }, token)).status).toBe(200);
     expect((await sts({ Action: 'ListUsers' }, grace, 'iam')).status).toBe(200);
-    putRole(api.cloud.db, { accountId: ME, name: 'iam-admin' });
-    api.cloud.iam.policies.attach(ME, 'role', 'iam-admin', 'arn:aws:iam::aws:policy/IAMFullAccess');
-    expect((await sts({ Action: 'ListUsers' }, roleSession('iam-admin'), 'iam')).status).toBe(200);
+    await putRole(api.cloud.db, { accountId: ME, name: 'iam-admin' });
+    await api.cloud.iam.policies.attach(ME, 'role', 'iam-admin', 'arn:aws:iam::aws:policy/IAMFullAccess');
+    expect((await sts({ Action: 'ListUsers' }, await roleSession('iam-admin'), 'iam')).status).toBe(200);
   });
 
   it('a role deleted through IAM ends its sessions at once, even one just used', async () => {
-    putRole(api.cloud.db, { accountId: ME, name: 'deleted-now' });
-    const c = roleSession('deleted-now');
+    await putRole(api.cloud.db, { accountId: ME, name: 'deleted-now' });
+    const c = await roleSession('deleted-now');
     expect((await sts({ Action: 'GetCallerIdentity' }, c)).status).toBe(200);
     const del = await sts({ Action: 'DeleteRole', RoleName: 'deleted-now' }, undefined, 'iam');
     expect(del.status, del.text).toBe(200);

@@ -46,8 +46,8 @@ async function health(id: string): Promise<string | undefined> {
  * The fake host cannot launch a q35 VM (its TPM's socket never appears), so a running microvm stands in for one: the
  * domain decides by the runtime it has stored.
  */
-function asQ35(id: string): void {
-  api.cloud.db.update(instances).set({ runtime: 'q35' }).where(eq(instances.id, id)).run();
+async function asQ35(id: string): Promise<void> {
+  await api.cloud.db.update(instances).set({ runtime: 'q35' }).where(eq(instances.id, id));
 }
 
 describe('VM control', () => {
@@ -77,7 +77,7 @@ describe('VM control', () => {
 
   it('hot plugs volumes into a running q35 VM over iSCSI, as many as it has slots, and unplugs them', async () => {
     const id = await run('c5.large');
-    asQ35(id);
+    await asQ35(id);
     const vols = await Promise.all(Array.from({ length: vms.hotPlugSlots + 1 }, async () =>
       (await api.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }))).VolumeId ?? ''));
     const devices = ['/dev/sdf', '/dev/sdg', '/dev/sdh'];
@@ -112,12 +112,12 @@ describe('VM control', () => {
 
   it("a q35 VM's screenshot is its display's JPEG; other instances have no display", async () => {
     const [vm, microvm] = await Promise.all([run('c5.large'), run('c5.large')]);
-    asQ35(vm);
+    await asQ35(vm);
     const shot = await api.ec2.send(new GetConsoleScreenshotCommand({ InstanceId: vm }));
     expect(Buffer.from(shot.ImageData ?? '', 'base64')).toEqual(FAKE_SCREENSHOT);
     expect(await code(api.ec2.send(new GetConsoleScreenshotCommand({ InstanceId: microvm })))).toBe('UnsupportedOperation');
     expect(await code(api.ec2Other.send(new GetConsoleScreenshotCommand({ InstanceId: vm })))).toBe('InvalidInstanceID.NotFound');
-    expect(api.cloud.consoles.display('111111111111', vm)).toBe(vms.display(vm));
+    expect(await api.cloud.consoles.display('111111111111', vm)).toBe(vms.display(vm));
     await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [vm, microvm] }));
   });
 });

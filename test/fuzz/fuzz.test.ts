@@ -31,7 +31,7 @@ beforeAll(async () => {
   api = await startApi();
   ROLE = await lambdaRole(api.endpoint, api.key);
   const run = await api.ec2.send(new RunInstancesCommand({ ImageId: api.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }));
-  imds = imdsFor(api.cloud, api.cloud.instances.get('111111111111', run.Instances![0]!.InstanceId!));
+  imds = imdsFor(api.cloud, await api.cloud.instances.get('111111111111', run.Instances![0]!.InstanceId!));
   await api.send({ path: '/2015-03-31/functions', service: 'lambda', body: JSON.stringify({ FunctionName: 'f', Runtime: 'python3.11', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: ZIP } }) });
 });
 afterAll(async () => { await api?.close(); });

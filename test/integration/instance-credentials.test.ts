@@ -21,8 +21,8 @@ let id: string | undefined;
 beforeAll(async () => {
   srv = await startReal();
   const db = openDb(join(DATA, 'pcloud.db'));
-  putRole(db, { accountId: ACCOUNT, name: 'it-role' });
-  putProfile(db, { accountId: ACCOUNT, name: 'it-profile', roleName: 'it-role' });
+  await putRole(db, { accountId: ACCOUNT, name: 'it-role' });
+  await putProfile(db, { accountId: ACCOUNT, name: 'it-profile', roleName: 'it-role' });
 });
 afterAll(async () => {
   if (id) await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));

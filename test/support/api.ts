@@ -51,15 +51,15 @@ export async function startApi(): Promise<TestApi> {
   const fake = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
   const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
-  const key = cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
-  const other = cloud.accounts.putKey({ accessKeyId: 'AKIDOTHER', secretAccessKey: 'other-secret', accountId: '222222222222' });
+  const key = await cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
+  const other = await cloud.accounts.putKey({ accessKeyId: 'AKIDOTHER', secretAccessKey: 'other-secret', accountId: '222222222222' });
   const imageId = newId('ami');
   const rootPath = await fake.pool.createImageRoot(imageId);
-  cloud.db.insert(images).values({
+  await cloud.db.insert(images).values({
     id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
     platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath, sizeBytes: 1 << 30,
     source: 'test', createdAt: Date.now(),
-  }).run();
+  });
   await cloud.start();
   return serveApi(cloud, fake, imageId, key, other);
 }

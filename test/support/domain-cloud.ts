@@ -23,20 +23,20 @@ export async function domainCloud(config: Partial<CloudConfig> = {}) {
   const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000, ...config } });
   open.push(cloud);
   const imageId = newId('ami');
-  cloud.db.insert(images).values({
+  await cloud.db.insert(images).values({
     id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
     platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath: await fake.pool.createImageRoot(imageId),
     sizeBytes: 1 << 30, source: 'test', createdAt: Date.now(),
-  }).run();
+  });
   await cloud.start();
   /** One instance of the account, running. */
   const launch = async (accountId = ACCOUNT): Promise<Instance> => {
-    const [inst] = cloud.instances.run(accountId, {
+    const [inst] = (await cloud.instances.run(accountId, {
       imageId, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
-    }).instances;
+        })).instances;
     const id = inst!.id;
-    await waitFor('running', () => cloud.instances.row(id)?.state === 'running');
-    return cloud.instances.row(id)!;
+    await waitFor('running', async () => (await cloud.instances.row(id))?.state === 'running');
+    return (await cloud.instances.row(id))!;
   };
   return { cloud, fake, imageId, launch };
 }

@@ -13,18 +13,18 @@ export interface TestKey { accessKeyId: string; secretAccessKey: string }
 const id = (prefix: string) => prefix + Array.from(randomBytes(16), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('');
 
 /** A user of the account with an active access key, and the given managed policies (ARNs) attached. */
-export function userWithKey(cloud: Cloud, accountId: string, name: string, policyArns: readonly string[] = []): TestKey & { arn: string; userId: string } {
-  const user = putUser(cloud.db, { accountId, name });
+export async function userWithKey(cloud: Cloud, accountId: string, name: string, policyArns: readonly string[] = []): Promise<TestKey & { arn: string; userId: string }> {
+  const user = await putUser(cloud.db, { accountId, name });
   const key = { accessKeyId: id('AKIA'), secretAccessKey: randomBytes(30).toString('base64').slice(0, 40) };
-  cloud.db.insert(accessKeys).values({ ...key, accountId, userName: name, status: 'Active', createdAt: Date.now() }).run();
-  for (const arn of policyArns) cloud.iam.policies.attach(accountId, 'user', name, arn);
+  await cloud.db.insert(accessKeys).values({ ...key, accountId, userName: name, status: 'Active', createdAt: Date.now() });
+  for (const arn of policyArns) await cloud.iam.policies.attach(accountId, 'user', name, arn);
   return { ...key, ...user };
 }
 
 /** A role of the account (trusting the account) with the given managed policies attached. */
-export function roleWith(cloud: Cloud, accountId: string, name: string, policyArns: readonly string[] = []): { arn: string; roleId: string } {
-  const role = putRole(cloud.db, { accountId, name });
-  for (const arn of policyArns) cloud.iam.policies.attach(accountId, 'role', name, arn);
+export async function roleWith(cloud: Cloud, accountId: string, name: string, policyArns: readonly string[] = []): Promise<{ arn: string; roleId: string }> {
+  const role = await putRole(cloud.db, { accountId, name });
+  for (const arn of policyArns) await cloud.iam.policies.attach(accountId, 'role', name, arn);
   return role;
 }
 

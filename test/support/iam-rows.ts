@@ -18,27 +18,27 @@ export const trustAccount = (accountId: string) => JSON.stringify({
   ],
 });
 
-export function putRole(db: Db, r: { accountId: string; name: string; trust?: string; path?: string; maxSessionDuration?: number }): { roleId: string; arn: string } {
+export async function putRole(db: Db, r: { accountId: string; name: string; trust?: string; path?: string; maxSessionDuration?: number }): Promise<{ roleId: string; arn: string }> {
   const roleId = iamId('AROA');
   const path = r.path ?? '/';
-  db.insert(iamRoles).values({
+  await db.insert(iamRoles).values({
     accountId: r.accountId, name: r.name, roleId, path, assumeRolePolicy: r.trust ?? trustAccount(r.accountId),
     maxSessionDuration: r.maxSessionDuration ?? 3600, createdAt: Date.now(),
-  }).run();
+  });
   return { roleId, arn: `arn:aws:iam::${r.accountId}:role${path}${r.name}` };
 }
 
-export function dropRole(db: Db, accountId: string, name: string): void {
-  db.delete(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).run();
+export async function dropRole(db: Db, accountId: string, name: string): Promise<void> {
+  await db.delete(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name)));
 }
 
-export function putUser(db: Db, u: { accountId: string; name: string; path?: string }): { userId: string; arn: string } {
+export async function putUser(db: Db, u: { accountId: string; name: string; path?: string }): Promise<{ userId: string; arn: string }> {
   const userId = iamId('AIDA');
   const path = u.path ?? '/';
-  db.insert(iamUsers).values({ accountId: u.accountId, name: u.name, userId, path, createdAt: Date.now() }).run();
+  await db.insert(iamUsers).values({ accountId: u.accountId, name: u.name, userId, path, createdAt: Date.now() });
   return { userId, arn: `arn:aws:iam::${u.accountId}:user${path}${u.name}` };
 }
 
-export function dropUser(db: Db, accountId: string, name: string): void {
-  db.delete(iamUsers).where(and(eq(iamUsers.accountId, accountId), eq(iamUsers.name, name))).run();
+export async function dropUser(db: Db, accountId: string, name: string): Promise<void> {
+  await db.delete(iamUsers).where(and(eq(iamUsers.accountId, accountId), eq(iamUsers.name, name)));
 }

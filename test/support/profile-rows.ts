@@ -7,21 +7,21 @@ import type { Db } from '../../src/db/index.js';
 import { iamInstanceProfiles } from '../../src/db/schema.js';
 import { iamId } from '../../src/cloud/iam/names.js';
 
-export function putProfile(db: Db, p: { accountId: string; name: string; roleName?: string; path?: string; createdAt?: number }): { profileId: string; arn: string } {
+export async function putProfile(db: Db, p: { accountId: string; name: string; roleName?: string; path?: string; createdAt?: number }): Promise<{ profileId: string; arn: string }> {
   const profileId = iamId('AIPA');
   const path = p.path ?? '/';
-  db.insert(iamInstanceProfiles).values({
+  await db.insert(iamInstanceProfiles).values({
     accountId: p.accountId, name: p.name, profileId, path, roleName: p.roleName ?? null, createdAt: p.createdAt ?? Date.now(),
-  }).run();
+  });
   return { profileId, arn: `arn:aws:iam::${p.accountId}:instance-profile${path}${p.name}` };
 }
 
-export function dropProfile(db: Db, accountId: string, name: string): void {
-  db.delete(iamInstanceProfiles).where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.name, name))).run();
+export async function dropProfile(db: Db, accountId: string, name: string): Promise<void> {
+  await db.delete(iamInstanceProfiles).where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.name, name)));
 }
 
 /** Put another role in the profile (or none): RemoveRoleFromInstanceProfile / AddRoleToInstanceProfile. */
-export function setProfileRole(db: Db, accountId: string, name: string, roleName: string | null): void {
-  db.update(iamInstanceProfiles).set({ roleName })
-    .where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.name, name))).run();
+export async function setProfileRole(db: Db, accountId: string, name: string, roleName: string | null): Promise<void> {
+  await db.update(iamInstanceProfiles).set({ roleName })
+    .where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.name, name)));
 }

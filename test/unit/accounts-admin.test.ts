@@ -11,44 +11,44 @@ const fresh = () => {
 };
 
 describe('last used', () => {
-  it('is written at first use, then not again within the minute, then again after it', () => {
+  it('is written at first use, then not again within the minute, then again after it', async () => {
     const { db, accounts } = fresh();
-    const key = accounts.generateKey('123456789012');
-    const row = () => db.select().from(accessKeys).where(eq(accessKeys.accessKeyId, key.accessKeyId)).get()!;
-    expect(row().lastUsedAt).toBeNull();
-    accounts.used(key.accessKeyId, 'ec2', 'us-east-1', 1_000_000);
-    expect([row().lastUsedAt, row().lastUsedService, row().lastUsedRegion]).toEqual([1_000_000, 'ec2', 'us-east-1']);
-    accounts.used(key.accessKeyId, 'iam', 'us-east-1', 1_000_000 + 59_999);
-    expect([row().lastUsedAt, row().lastUsedService]).toEqual([1_000_000, 'ec2']);
-    accounts.used(key.accessKeyId, 'iam', 'us-east-1', 1_000_000 + 60_000);
-    expect([row().lastUsedAt, row().lastUsedService]).toEqual([1_060_000, 'iam']);
+    const key = await accounts.generateKey('123456789012');
+    const row = async () => (await db.select().from(accessKeys).where(eq(accessKeys.accessKeyId, key.accessKeyId)).limit(1))[0]!;
+    expect((await row()).lastUsedAt).toBeNull();
+    await accounts.used(key.accessKeyId, 'ec2', 'us-east-1', 1_000_000);
+    expect([(await row()).lastUsedAt, (await row()).lastUsedService, (await row()).lastUsedRegion]).toEqual([1_000_000, 'ec2', 'us-east-1']);
+    await accounts.used(key.accessKeyId, 'iam', 'us-east-1', 1_000_000 + 59_999);
+    expect([(await row()).lastUsedAt, (await row()).lastUsedService]).toEqual([1_000_000, 'ec2']);
+    await accounts.used(key.accessKeyId, 'iam', 'us-east-1', 1_000_000 + 60_000);
+    expect([(await row()).lastUsedAt, (await row()).lastUsedService]).toEqual([1_060_000, 'iam']);
   });
 
-  it('a key with no row (a temporary one) writes nothing and fails nothing', () => {
+  it('a key with no row (a temporary one) writes nothing and fails nothing', async () => {
     const { accounts } = fresh();
-    expect(() => accounts.used('ASIAAAAAAAAAAAAAAAAA', 'sts', 'us-east-1')).not.toThrow();
+    await accounts.used('ASIAAAAAAAAAAAAAAAAA', 'sts', 'us-east-1');
   });
 });
 
 describe('account admin', () => {
-  it('create makes a 12-digit account with an active root key, each one new', () => {
+  it('create makes a 12-digit account with an active root key, each one new', async () => {
     const { db, accounts } = fresh();
     const admin = new AccountAdmin(db, accounts);
-    const a = admin.create();
-    const b = admin.create();
+    const a = await admin.create();
+    const b = await admin.create();
     expect(a.accountId).toMatch(/^\d{12}$/);
     expect(a.accountId).not.toBe(b.accountId);
-    expect(accounts.findKey(a.accessKeyId)?.accountId).toBe(a.accountId);
-    expect(accounts.createdAt(a.accountId)).toBeInstanceOf(Date);
+    expect((await accounts.findKey(a.accessKeyId))?.accountId).toBe(a.accountId);
+    expect(await accounts.createdAt(a.accountId)).toBeInstanceOf(Date);
   });
 
-  it('list counts each account\'s keys and users', () => {
+  it('list counts each account\'s keys and users', async () => {
     const { db, accounts } = fresh();
     const admin = new AccountAdmin(db, accounts);
-    const a = admin.create();
-    db.insert(iamUsers).values({ accountId: a.accountId, name: 'u', userId: 'AIDAXXXXXXXXXXXXXXXX', path: '/', createdAt: 1 }).run();
-    accounts.generateKey(a.accountId);
-    const row = admin.list().find((x) => x.id === a.accountId);
+    const a = await admin.create();
+    await db.insert(iamUsers).values({ accountId: a.accountId, name: 'u', userId: 'AIDAXXXXXXXXXXXXXXXX', path: '/', createdAt: 1 });
+    await accounts.generateKey(a.accountId);
+    const row = (await admin.list()).find((x) => x.id === a.accountId);
     expect(row).toMatchObject({ keys: 2, users: 1, instances: 0 });
   });
 });

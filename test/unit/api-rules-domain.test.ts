@@ -13,14 +13,14 @@ import { networkInterfacesOf } from '../../src/cloud/network-filters.js';
 import { availabilityZones, instanceTypesNamed, zonesNamed } from '../../src/cloud/region-filters.js';
 import { ownersAdmit, rootViews } from '../../src/cloud/volume-views.js';
 import { ACCOUNT, closeDomainClouds, domainCloud } from '../support/domain-cloud.js';
-import { thrown } from '../support/thrown.js';
+import { rejected, thrown } from '../support/thrown.js';
 
 afterEach(closeDomainClouds);
 
 async function cloudWithInstance() {
   const { cloud, launch } = await domainCloud();
   const { id } = await launch();
-  return { cloud, inst: cloud.instances.get(ACCOUNT, id) };
+  return { cloud, inst: await cloud.instances.get(ACCOUNT, id) };
 }
 
 const withState = (i: Instance, state: string): Instance => ({ ...i, state });
@@ -38,16 +38,16 @@ describe('what an instance holds', () => {
 
   it("counts a subnet's free addresses: five reserved, one per instance until it is terminated", async () => {
     const { cloud, inst } = await cloudWithInstance();
-    const subnet = cloud.network.subnet(ACCOUNT, inst.subnetId);
+    const subnet = await cloud.network.subnet(ACCOUNT, inst.subnetId);
     const size = parseCidr(subnet.cidr).size;
-    expect(cloud.network.freeAddresses(subnet)).toBe(size - 6);
-    cloud.instances.stop(ACCOUNT, [inst.id]);
+    expect(await cloud.network.freeAddresses(subnet)).toBe(size - 6);
+    await cloud.instances.stop(ACCOUNT, [inst.id]);
     await cloud.instances.idle();
-    expect(cloud.network.freeAddresses(subnet)).toBe(size - 6);
-    cloud.instances.terminate(ACCOUNT, [inst.id]);
+    expect(await cloud.network.freeAddresses(subnet)).toBe(size - 6);
+    await cloud.instances.terminate(ACCOUNT, [inst.id]);
     await cloud.instances.idle();
-    expect(cloud.instances.row(inst.id)?.state).toBe('terminated');
-    expect(cloud.network.freeAddresses(subnet)).toBe(size - 5);
+    expect((await cloud.instances.row(inst.id))?.state).toBe('terminated');
+    expect(await cloud.network.freeAddresses(subnet)).toBe(size - 5);
   });
 });
 
@@ -91,12 +91,12 @@ describe('CPU credits', () => {
   it('refuses an invalid CpuCredits in the domain too, and keeps a valid change', async () => {
     const { cloud, inst } = await cloudWithInstance();
     const bogus = 'bogus' as 'standard';
-    expect(thrown(() => cloud.instances.modifyAttributes(ACCOUNT, inst.id, { cpuCredits: bogus }))).toMatchObject({
+    expect((await rejected(() => cloud.instances.modifyAttributes(ACCOUNT, inst.id, { cpuCredits: bogus })))).toMatchObject({
       code: 'InvalidParameterValue', message: "Invalid CpuCredits 'bogus'",
     });
-    expect(cloud.instances.get(ACCOUNT, inst.id).attributes.cpuCredits).toBe('unlimited');
-    cloud.instances.modifyAttributes(ACCOUNT, inst.id, { cpuCredits: 'standard' });
-    expect(cloud.instances.get(ACCOUNT, inst.id).attributes.cpuCredits).toBe('standard');
+    expect((await cloud.instances.get(ACCOUNT, inst.id)).attributes.cpuCredits).toBe('unlimited');
+    await cloud.instances.modifyAttributes(ACCOUNT, inst.id, { cpuCredits: 'standard' });
+    expect((await cloud.instances.get(ACCOUNT, inst.id)).attributes.cpuCredits).toBe('standard');
   });
 
   it('shows the credit specifications of burstable instances that are not terminated', async () => {

@@ -38,12 +38,13 @@ class FakeConsoles implements ConsoleTargets {
     this.running.add(instanceId);
     return Promise.resolve();
   }
-  stop(_accountId: string, instanceId: string): void {
+  stop(_accountId: string, instanceId: string): Promise<void> {
     this.stopped.push(instanceId);
     this.running.delete(instanceId);
+    return Promise.resolve();
   }
-  isRunning(_accountId: string, instanceId: string): boolean { return this.running.has(instanceId); }
-  owns(accountId: string, instanceId: string): boolean { return accountId === ME && instanceId === VM; }
+  isRunning(_accountId: string, instanceId: string): Promise<boolean> { return Promise.resolve(this.running.has(instanceId)); }
+  owns(accountId: string, instanceId: string): Promise<boolean> { return Promise.resolve(accountId === ME && instanceId === VM); }
 }
 
 let dir: string;
@@ -59,7 +60,7 @@ beforeAll(async () => {
   host = new FakeFunctionHost(dir);
   const config = configFromEnv({});
   const iam = new Iam(db, new Accounts(db), config);
-  ROLE = roleArn(iam.roles.create(ME, { name: 'lambda-role', assumeRolePolicy: LAMBDA_TRUST }));
+  ROLE = roleArn(await iam.roles.create(ME, { name: 'lambda-role', assumeRolePolicy: LAMBDA_TRUST }));
   fns = new Functions(db, host, config, new Tags(db), consoles, state, functionIdentity(iam));
 });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
@@ -115,7 +116,7 @@ describe('a function becoming a console function', () => {
     // A qualifier in the name (as before: the configuration is $LATEST's) changes the route too.
     await fns.updateConfiguration(ME, 'becomes-console:7', { environment: { PCLOUD_CONSOLE_INSTANCE: VM } });
     expect(route()).toMatchObject({ console: true });
-    expect(fns.get(ME, 'becomes-console').environment).toEqual({ PCLOUD_CONSOLE_INSTANCE: VM });
+    expect((await fns.get(ME, 'becomes-console')).environment).toEqual({ PCLOUD_CONSOLE_INSTANCE: VM });
   });
 });
 

@@ -33,13 +33,13 @@ function fakeIdentity(now: () => number, roles: Map<string, { path: string; lamb
   const minted: { roleName: string; sessionName: string; source: string; durationSeconds: number }[] = [];
   const ended: string[] = [];
   const identity: FunctionIdentity = {
-    lambdaMayAssume: (accountId, name, path) => accountId === ME && roles.get(name)?.path === path && roles.get(name)!.lambda,
-    mint: (req) => {
+    lambdaMayAssume: async (accountId, name, path) => accountId === ME && roles.get(name)?.path === path && roles.get(name)!.lambda,
+    mint: async (req) => {
       if (!roles.has(req.roleName)) throw new CloudError('NoSuchEntity', `The role with name ${req.roleName} cannot be found.`);
       minted.push(req);
       return { accessKeyId: `ASIA${String(minted.length).padStart(16, 'A')}`, secretAccessKey: 's', sessionToken: 't', expiration: new Date(now() + req.durationSeconds * 1000) };
     },
-    endSessions: (accountId, source) => { ended.push(`${accountId}/${source}`); },
+    endSessions: async (accountId, source) => { ended.push(`${accountId}/${source}`); },
   };
   return { identity, minted, ended };
 }
@@ -47,21 +47,21 @@ function fakeIdentity(now: () => number, roles: Map<string, { path: string; lamb
 describe("a function's role", () => {
   const roles = new Map([['lambda-role', { path: '/', lambda: true }], ['ec2-role', { path: '/', lambda: false }], ['svc', { path: '/service-role/', lambda: true }]]);
   const { identity } = fakeIdentity(Date.now, roles);
-  const refused = (arn: string) => {
+  const refused = async (arn: string) => {
     try {
-      checkRole(identity, ME, arn);
+      await checkRole(identity, ME, arn);
     } catch (err) {
       return `${(err as CloudError).code}: ${(err as Error).message}`;
     }
     return 'taken';
   };
 
-  it('is a role of the account that Lambda may assume, by its ARN with its path', () => {
-    expect(refused(`arn:aws:iam::${ME}:role/lambda-role`)).toBe('taken');
-    expect(refused(`arn:aws:iam::${ME}:role/service-role/svc`)).toBe('taken');
+  it('is a role of the account that Lambda may assume, by its ARN with its path', async () => {
+    expect(await refused(`arn:aws:iam::${ME}:role/lambda-role`)).toBe('taken');
+    expect(await refused(`arn:aws:iam::${ME}:role/service-role/svc`)).toBe('taken');
     for (const arn of [`arn:aws:iam::${ME}:role/missing`, `arn:aws:iam::${ME}:role/ec2-role`, `arn:aws:iam::${ME}:role/other/svc`,
       'arn:aws:iam::999988887777:role/lambda-role']) {
-      expect(refused(arn)).toBe(`InvalidParameterValueException: ${ROLE_NOT_ASSUMABLE}`);
+      expect(await refused(arn)).toBe(`InvalidParameterValueException: ${ROLE_NOT_ASSUMABLE}`);
     }
   });
 
@@ -86,28 +86,28 @@ describe("a function's sessions", () => {
   };
   const fn = (role = `arn:aws:iam::${ME}:role/r1`) => ({ accountId: ME, name: 'f', role });
 
-  it('are minted once per version and kept while they have time left, named for the function', () => {
+  it('are minted once per version and kept while they have time left, named for the function', async () => {
     const s = setup();
-    const a = s.creds.for('k1', fn());
-    expect(s.creds.for('k1', fn())).toBe(a);
+    const a = await s.creds.for('k1', fn());
+    expect(await s.creds.for('k1', fn())).toBe(a);
     expect(s.minted).toEqual([{ accountId: ME, roleName: 'r1', sessionName: 'f', source: 'function:f', durationSeconds: 3600 }]);
     s.advance(3600_000 - RENEW_BEFORE_MS + 1);
-    expect(s.creds.for('k1', fn())?.accessKeyId).not.toBe(a!.accessKeyId);
-    expect(s.creds.for('k1', fn(`arn:aws:iam::${ME}:role/r2`))?.accessKeyId).toMatch(/^ASIA/);
+    expect((await s.creds.for('k1', fn()))?.accessKeyId).not.toBe(a!.accessKeyId);
+    expect((await s.creds.for('k1', fn(`arn:aws:iam::${ME}:role/r2`)))?.accessKeyId).toMatch(/^ASIA/);
     expect(s.minted.map((m) => m.roleName)).toEqual(['r1', 'r1', 'r2']);
   });
 
-  it('are none for a role that cannot be assumed any more (or of another account)', () => {
+  it('are none for a role that cannot be assumed any more (or of another account)', async () => {
     const s = setup();
-    expect(s.creds.for('k1', fn(`arn:aws:iam::${ME}:role/gone`))).toBeUndefined();
-    expect(s.creds.for('k1', fn('arn:aws:iam::999988887777:role/r1'))).toBeUndefined();
-    expect(new FunctionCredentials(undefined, { list: async () => [] }).for('k', fn())).toBeUndefined();
+    expect(await s.creds.for('k1', fn(`arn:aws:iam::${ME}:role/gone`))).toBeUndefined();
+    expect(await s.creds.for('k1', fn('arn:aws:iam::999988887777:role/r1'))).toBeUndefined();
+    expect(await new FunctionCredentials(undefined, { list: async () => [] }).for('k', fn())).toBeUndefined();
   });
 
   it('are renewed for running versions near their end, and forgotten for versions no longer running', async () => {
     const s = setup();
-    const a = s.creds.for('k1', fn())!;
-    s.creds.for('k2', fn());
+    const a = (await s.creds.for('k1', fn()))!;
+    await s.creds.for('k2', fn());
     s.running.add('k1');
     expect(await s.creds.renew()).toBe(0);
     s.advance(3600_000 - RENEW_BEFORE_MS + 1);
@@ -115,14 +115,14 @@ describe("a function's sessions", () => {
     expect(s.written.get('k1')!.accessKeyId).not.toBe(a.accessKeyId);
     expect(s.written.has('k2')).toBe(false);
     // k2 was forgotten: asked again, a new session.
-    s.creds.for('k2', fn());
+    await s.creds.for('k2', fn());
     expect(s.minted).toHaveLength(4);
   });
 
   it('end with the function, every version kept minted again', async () => {
     const s = setup();
-    s.creds.for('latest', fn());
-    const v1 = s.creds.for('v1', fn())!;
+    await s.creds.for('latest', fn());
+    const v1 = (await s.creds.for('v1', fn()))!;
     await s.creds.end(ME, 'f', (k) => k === 'v1');
     expect(s.ended).toEqual([`${ME}/function:f`]);
     expect(s.written.get('v1')!.accessKeyId).not.toBe(v1.accessKeyId);

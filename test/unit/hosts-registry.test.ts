@@ -7,7 +7,7 @@ afterEach(closeDomainClouds);
 describe('the host registry', () => {
   it('registers this machine once, refreshes it at each start, and tells a start after a reboot from one in the same boot', async () => {
     const { cloud, fake } = await domainCloud();
-    const first = cloud.hosts.local()!;
+    const first = (await cloud.hosts.local())!;
     expect(first).toMatchObject({ name: 'fake-host', vcpus: 4, memoryMiB: 16_384, accel: 'tcg', state: 'available', bootId: 'boot-1' });
     expect(first.runtimes).toEqual(['container', 'microvm', 'q35']);
     expect(first.id).toMatch(/^h-[0-9a-f]{17}$/);
@@ -19,6 +19,6 @@ describe('the host registry', () => {
     const after = await cloud.hosts.registerLocal();
     expect(after.rebooted).toBe(true);
     expect(after.host).toMatchObject({ id: first.id, vcpus: 8, bootId: 'boot-2' });
-    expect(cloud.hosts.list()).toHaveLength(1);
+    expect(await cloud.hosts.list()).toHaveLength(1);
   });
 });

@@ -32,12 +32,12 @@ const cloud = {
   instances: { templates: { get: () => { throw new CloudError('InvalidLaunchTemplateName.NotFoundException', 'none'); } } },
 } as unknown as Cloud;
 
-const ec2 = (action: string, params: Record<string, string>) =>
-  ec2AccessRequest(cloud, user, { sourceIp: '10.1.2.3', secure: false }, action, Query.parse(new URLSearchParams({ Action: action, ...params }).toString()));
+const ec2 = async (action: string, params: Record<string, string>) =>
+  await ec2AccessRequest(cloud, user, { sourceIp: '10.1.2.3', secure: false }, action, Query.parse(new URLSearchParams({ Action: action, ...params }).toString()));
 
 describe('EC2', () => {
-  it('names the instances a request names, with their tags; Describe* act on *', () => {
-    const r = ec2('TerminateInstances', { 'InstanceId.1': 'i-0123456789abcdef0', 'InstanceId.2': 'i-0000000000000000a' });
+  it('names the instances a request names, with their tags; Describe* act on *', async () => {
+    const r = await ec2('TerminateInstances', { 'InstanceId.1': 'i-0123456789abcdef0', 'InstanceId.2': 'i-0000000000000000a' });
     expect(r.action).toBe('ec2:TerminateInstances');
     expect(r.resources).toEqual([
       { arn: `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-0123456789abcdef0`, tags: new Map([['env', 'prod']]) },
@@ -45,12 +45,12 @@ describe('EC2', () => {
     ]);
     expect(r.context?.get('aws:SourceIp')).toBe('10.1.2.3');
     expect(r.context?.get('ec2:Region')).toBe('us-east-1');
-    expect(ec2('DescribeInstances', { 'InstanceId.1': 'i-0123456789abcdef0' }).resources).toEqual([{ arn: '*' }]);
-    expect(ec2('DescribeRegions', {}).resources).toEqual([{ arn: '*' }]);
+    expect((await ec2('DescribeInstances', { 'InstanceId.1': 'i-0123456789abcdef0' })).resources).toEqual([{ arn: '*' }]);
+    expect((await ec2('DescribeRegions', {})).resources).toEqual([{ arn: '*' }]);
   });
 
-  it('RunInstances: the new instance, volume and interface, the image (no account), subnet, groups, key; its type and tags', () => {
-    const r = ec2('RunInstances', {
+  it('RunInstances: the new instance, volume and interface, the image (no account), subnet, groups, key; its type and tags', async () => {
+    const r = await ec2('RunInstances', {
       ImageId: 'ami-0123', InstanceType: 't3.nano', KeyName: 'k', SubnetId: 'subnet-1', 'SecurityGroupId.1': 'sg-1', MinCount: '1', MaxCount: '1',
       'TagSpecification.1.ResourceType': 'instance', 'TagSpecification.1.Tag.1.Key': 'team', 'TagSpecification.1.Tag.1.Value': 'blue',
     });
@@ -64,15 +64,15 @@ describe('EC2', () => {
     expect(r.context?.get('aws:TagKeys')).toEqual(['team']);
   });
 
-  it('CreateTags: each resource by its id type; tag keys and values are no resources', () => {
-    const r = ec2('CreateTags', { 'ResourceId.1': 'vol-1', 'ResourceId.2': 'i-0123456789abcdef0', 'Tag.1.Key': 'k', 'Tag.1.Value': 'vpc-1' });
+  it('CreateTags: each resource by its id type; tag keys and values are no resources', async () => {
+    const r = await ec2('CreateTags', { 'ResourceId.1': 'vol-1', 'ResourceId.2': 'i-0123456789abcdef0', 'Tag.1.Key': 'k', 'Tag.1.Value': 'vpc-1' });
     expect(r.resources.map((x) => x.arn)).toEqual([`arn:aws:ec2:us-east-1:${ACCOUNT}:volume/vol-1`, `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-0123456789abcdef0`]);
     expect(r.context?.get('aws:RequestTag/k')).toBe('vpc-1');
   });
 
-  it('a request naming nothing acts on *; filters never name resources', () => {
-    expect(ec2('AllocateAddress', {}).resources).toEqual([{ arn: `arn:aws:ec2:us-east-1:${ACCOUNT}:elastic-ip/*` }]);
-    expect(ec2('DeleteKeyPair', { 'Filter.1.Name': 'instance-id', 'Filter.1.Value.1': 'i-1' }).resources).toEqual([{ arn: '*' }]);
+  it('a request naming nothing acts on *; filters never name resources', async () => {
+    expect((await ec2('AllocateAddress', {})).resources).toEqual([{ arn: `arn:aws:ec2:us-east-1:${ACCOUNT}:elastic-ip/*` }]);
+    expect((await ec2('DeleteKeyPair', { 'Filter.1.Name': 'instance-id', 'Filter.1.Value.1': 'i-1' })).resources).toEqual([{ arn: '*' }]);
   });
 });
 
@@ -95,23 +95,23 @@ describe('Lambda', () => {
 });
 
 /** What an IAM action asks when it asks one thing. */
-const ask = (...args: Parameters<typeof iamAccess>) => iamAccess(...args) as AccessRequest | undefined;
+const ask = async (...args: Parameters<typeof iamAccess>) => (await iamAccess(...args)) as AccessRequest | undefined;
 
 describe('IAM and STS', () => {
-  it('the entity the input names, with its path; Create* with the path asked for; PolicyArn as given', () => {
-    expect(ask('GetUser', { UserName: 'bob' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/team/bob` }]);
-    expect(ask('CreateUser', { UserName: 'bob', Path: '/x/' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/x/bob` }]);
-    expect(ask('CreatePolicy', { PolicyName: 'p', PolicyDocument: '{}' }, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:policy/p` }]);
-    expect(iamAccess('AddRoleToInstanceProfile', { InstanceProfileName: 'ip', RoleName: 'r' }, user, cloud)).toEqual([
+  it('the entity the input names, with its path; Create* with the path asked for; PolicyArn as given', async () => {
+    expect((await ask('GetUser', { UserName: 'bob' }, user, cloud))?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/team/bob` }]);
+    expect((await ask('CreateUser', { UserName: 'bob', Path: '/x/' }, user, cloud))?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/x/bob` }]);
+    expect((await ask('CreatePolicy', { PolicyName: 'p', PolicyDocument: '{}' }, user, cloud))?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:policy/p` }]);
+    expect(await iamAccess('AddRoleToInstanceProfile', { InstanceProfileName: 'ip', RoleName: 'r' }, user, cloud)).toEqual([
       { action: 'iam:AddRoleToInstanceProfile', resources: [{ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/team/ip` }] },
       { action: 'iam:PassRole', resources: [{ arn: `arn:aws:iam::${ACCOUNT}:role/team/r` }], context: new Map([['iam:PassedToService', 'ec2.amazonaws.com']]) },
     ]);
-    const attach = ask('AttachRolePolicy', { RoleName: 'r', PolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }, user, cloud)!;
+    const attach = (await ask('AttachRolePolicy', { RoleName: 'r', PolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }, user, cloud))!;
     expect(attach.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:role/team/r` }]);
     expect(attach.context?.get('iam:PolicyARN')).toBe('arn:aws:iam::aws:policy/ReadOnlyAccess');
-    expect(ask('GetUser', {}, user, cloud)?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/u` }]);
-    expect(ask('ListUsers', {}, user, cloud)?.resources).toEqual([{ arn: '*' }]);
-    for (const bad of hostile) expect(ask('GetUser', { UserName: bad }, user, cloud)?.resources, JSON.stringify(bad).slice(0, 40)).toEqual([{ arn: '*' }]);
+    expect((await ask('GetUser', {}, user, cloud))?.resources).toEqual([{ arn: `arn:aws:iam::${ACCOUNT}:user/u` }]);
+    expect((await ask('ListUsers', {}, user, cloud))?.resources).toEqual([{ arn: '*' }]);
+    for (const bad of hostile) expect((await ask('GetUser', { UserName: bad }, user, cloud))?.resources, JSON.stringify(bad).slice(0, 40)).toEqual([{ arn: '*' }]);
   });
 
   it('reads change nothing; STS asks nothing for GetCallerIdentity and GetSessionToken, AssumeRole its own', () => {

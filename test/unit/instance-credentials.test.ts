@@ -11,13 +11,13 @@ class FakeSessions implements RoleSessions {
   minted: { roleName: string; sessionName: string; source?: string; service?: string; durationSeconds: number }[] = [];
   ended: string[] = [];
   constructor(private readonly now: () => number) {}
-  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string; service?: string }): RoleCredentials {
+  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source?: string; service?: string }): Promise<RoleCredentials> {
     this.minted.push(req);
-    return { accessKeyId: `ASIA${this.minted.length}`, secretAccessKey: 's', sessionToken: 't', expiration: new Date(this.now() + req.durationSeconds * 1000) };
+    return Promise.resolve({ accessKeyId: `ASIA${this.minted.length}`, secretAccessKey: 's', sessionToken: 't', expiration: new Date(this.now() + req.durationSeconds * 1000) });
   }
-  endFor(_accountId: string, source: string): number {
+  endFor(_accountId: string, source: string): Promise<number> {
     this.ended.push(source);
-    return 1;
+    return Promise.resolve(1);
   }
 }
 
@@ -46,17 +46,17 @@ let now = Date.UTC(2026, 0, 1);
 afterEach(() => { now = Date.UTC(2026, 0, 1); });
 
 describe('instance role credentials', () => {
-  it('reused while more than 15 minutes are left; then new ones, whose Expiration is later', () => {
+  it('reused while more than 15 minutes are left; then new ones, whose Expiration is later', async () => {
     const sts = new FakeSessions(() => now);
     const a = fakeAssociations();
     a.set('iip-assoc-1', 'web');
     const creds = new InstanceCredentials(a.assoc, sts, () => now);
-    const first = creds.for(ID)!;
+    const first = (await creds.for(ID))!;
     expect(sts.minted).toEqual([{ accountId: '111111111111', roleName: 'web', sessionName: ID, durationSeconds: SESSION_SECONDS, source: `instance:${ID}`, service: 'ec2.amazonaws.com' }]);
     now += SESSION_SECONDS * 1000 - RENEW_BEFORE_MS - 1000;
-    expect(creds.for(ID)!.credentials.accessKeyId).toBe(first.credentials.accessKeyId);
+    expect((await creds.for(ID))!.credentials.accessKeyId).toBe(first.credentials.accessKeyId);
     now += 2000;
-    const second = creds.for(ID)!;
+    const second = (await creds.for(ID))!;
     expect(second.credentials.accessKeyId).not.toBe(first.credentials.accessKeyId);
     expect(second.credentials.expiration.getTime()).toBeGreaterThan(first.credentials.expiration.getTime());
     expect(second.lastUpdated.getTime()).toBe(now);
@@ -64,35 +64,35 @@ describe('instance role credentials', () => {
     expect(sts.ended).toEqual([]);
   });
 
-  it('another role or another association: the old sessions end, new credentials at once', () => {
+  it('another role or another association: the old sessions end, new credentials at once', async () => {
     const sts = new FakeSessions(() => now);
     const a = fakeAssociations();
     a.set('iip-assoc-1', 'web');
     const creds = new InstanceCredentials(a.assoc, sts, () => now);
-    const first = creds.for(ID)!.credentials.accessKeyId;
+    const first = (await creds.for(ID))!.credentials.accessKeyId;
     a.set('iip-assoc-1', 'batch');
-    const other = creds.for(ID)!;
+    const other = (await creds.for(ID))!;
     expect(other.roleName).toBe('batch');
     expect(other.credentials.accessKeyId).not.toBe(first);
     expect(sts.ended).toEqual([`instance:${ID}`]);
     a.set('iip-assoc-2', 'batch');
-    expect(creds.for(ID)!.credentials.accessKeyId).not.toBe(other.credentials.accessKeyId);
+    expect((await creds.for(ID))!.credentials.accessKeyId).not.toBe(other.credentials.accessKeyId);
     expect(sts.ended).toHaveLength(2);
   });
 
-  it('no association, or a profile without a role: nothing minted; the association ending ends the sessions', () => {
+  it('no association, or a profile without a role: nothing minted; the association ending ends the sessions', async () => {
     const sts = new FakeSessions(() => now);
     const a = fakeAssociations();
     const creds = new InstanceCredentials(a.assoc, sts, () => now);
-    expect(creds.for(ID)).toBeUndefined();
+    expect(await creds.for(ID)).toBeUndefined();
     a.set('iip-assoc-1', undefined);
-    expect(creds.for(ID)).toBeUndefined();
-    expect(creds.roleFor(ID)).toMatchObject({ association: { id: 'iip-assoc-1' }, roleName: undefined });
+    expect(await creds.for(ID)).toBeUndefined();
+    expect(await creds.roleFor(ID)).toMatchObject({ association: { id: 'iip-assoc-1' }, roleName: undefined });
     expect(sts.minted).toEqual([]);
     a.set('iip-assoc-1', 'web');
-    creds.for(ID);
+    await creds.for(ID);
     a.clear();
     expect(sts.ended).toEqual([`instance:${ID}`]);
-    expect(creds.for(ID)).toBeUndefined();
+    expect(await creds.for(ID)).toBeUndefined();
   });
 });

@@ -10,7 +10,7 @@ import { nfsClientAddress } from '../../src/host/network.js';
 import { UNIT_PREFIX } from '../../src/cloud/instances/types.js';
 import { ACCOUNT, closeDomainClouds, domainCloud } from '../support/domain-cloud.js';
 import { waitFor } from '../support/wait.js';
-import { thrown } from '../support/thrown.js';
+import { rejected } from '../support/thrown.js';
 
 const OTHER = '222222222222';
 
@@ -27,17 +27,17 @@ describe('the VPC plane', () => {
     expect(fake.network.attached.has(inst.id)).toBe(true);
     expect(fake.dns.records.get(inst.vpcId)?.map((r) => r.names[0])).toEqual([privateHostLabel(inst.privateIp)]);
 
-    cloud.instances.stop(ACCOUNT, [inst.id]);
+    await cloud.instances.stop(ACCOUNT, [inst.id]);
     await cloud.instances.idle();
     expect(detach).toHaveBeenCalledWith(inst.id);
     expect(unpublish).toHaveBeenCalledWith(inst.id);
     expect(fake.network.attached.has(inst.id)).toBe(false);
 
     detach.mockClear();
-    cloud.instances.terminate(ACCOUNT, [inst.id]);
+    await cloud.instances.terminate(ACCOUNT, [inst.id]);
     await cloud.instances.idle();
     expect(detach).toHaveBeenCalledWith(inst.id);
-    expect(cloud.instances.row(inst.id)?.state).toBe('terminated');
+    expect((await cloud.instances.row(inst.id))?.state).toBe('terminated');
     expect(fake.dns.records.get(inst.vpcId)).toEqual([]);
   });
 
@@ -53,7 +53,7 @@ describe('the VPC plane', () => {
     expect(firewall).toHaveBeenCalledWith(ACCOUNT, inst.vpcId);
     expect(JSON.stringify(fake.network.firewalls.get(inst.vpcId))).toContain('10.9.0.0/16');
 
-    const igw = cloud.network.internetGateways(ACCOUNT).find((g) => g.vpcId === inst.vpcId)!;
+    const igw = (await cloud.network.internetGateways(ACCOUNT)).find((g) => g.vpcId === inst.vpcId)!;
     await cloud.switchInternet(ACCOUNT, igw.id, inst.vpcId, false);
     expect(edge).toHaveBeenCalledWith(inst.vpcId);
     expect(fake.network.internet.get(inst.vpcId)).toBe(false);
@@ -84,16 +84,16 @@ describe('stop and start', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
     const unpublish = vi.spyOn(cloud.plane, 'unpublish').mockImplementationOnce(() => held);
-    cloud.instances.stop(ACCOUNT, [inst.id], true);
-    await waitFor('stopped', () => cloud.instances.row(inst.id)?.state === 'stopped');
+    await cloud.instances.stop(ACCOUNT, [inst.id], true);
+    await waitFor('stopped', async () => (await cloud.instances.row(inst.id))?.state === 'stopped');
     // The unit manager tells of the unit's end late (queued behind the stop), then the user starts the instance.
     fake.units.exit(`${UNIT_PREFIX}${inst.id}`, 'success');
-    cloud.instances.start(ACCOUNT, [inst.id]);
+    await cloud.instances.start(ACCOUNT, [inst.id]);
     release();
     await cloud.instances.idle();
-    await waitFor('running', () => cloud.instances.row(inst.id)?.state === 'running');
+    await waitFor('running', async () => (await cloud.instances.row(inst.id))?.state === 'running');
     expect(unpublish).toHaveBeenCalledWith(inst.id);
-    expect(cloud.instances.row(inst.id)?.stateReasonMessage ?? '').not.toContain('did not become ready');
+    expect((await cloud.instances.row(inst.id))?.stateReasonMessage ?? '').not.toContain('did not become ready');
   });
 });
 
@@ -101,45 +101,45 @@ describe('a start that fails', () => {
   const stopped = async () => {
     const { cloud, fake, launch } = await domainCloud();
     const inst = await launch();
-    cloud.instances.stop(ACCOUNT, [inst.id], true);
+    await cloud.instances.stop(ACCOUNT, [inst.id], true);
     await cloud.instances.idle();
-    expect(cloud.instances.row(inst.id)?.state).toBe('stopped');
+    expect((await cloud.instances.row(inst.id))?.state).toBe('stopped');
     return { cloud, fake, id: inst.id };
   };
 
   it("leaves the instance stopped with its disk when its unit does not start (EC2 never terminates it for that)", async () => {
     const { cloud, fake, id } = await stopped();
     fake.units.failNextStart = new Error('systemd-run: exit 1 (/var/lib/pcloud/pool/instances)');
-    cloud.instances.start(ACCOUNT, [id]);
+    await cloud.instances.start(ACCOUNT, [id]);
     await cloud.instances.idle();
-    const row = cloud.instances.row(id)!;
+    const row = (await cloud.instances.row(id))!;
     expect([row.state, row.stateReasonCode]).toEqual(['stopped', 'Server.InternalError']);
     expect(row.stateReasonMessage).toContain('start it again');
     expect(row.stateReasonMessage).not.toContain('/var/lib');
     expect(await fake.pool.hasDisk(id)).toBe(true);
     expect(fake.network.attached.has(id)).toBe(false);
     // And it starts again once the host can.
-    cloud.instances.start(ACCOUNT, [id]);
-    await waitFor('running', () => cloud.instances.row(id)?.state === 'running');
+    await cloud.instances.start(ACCOUNT, [id]);
+    await waitFor('running', async () => (await cloud.instances.row(id))?.state === 'running');
   });
 
   it('leaves it stopped with its disk when its unit ends before it is ready; a first launch that does is terminated', async () => {
     const { cloud, fake, id } = await stopped();
     fake.units.autoReady = false;
-    cloud.instances.start(ACCOUNT, [id]);
+    await cloud.instances.start(ACCOUNT, [id]);
     await waitFor('its unit started', () => fake.units.units.get(`${UNIT_PREFIX}${id}`)?.state === 'activating');
     fake.units.exit(`${UNIT_PREFIX}${id}`, 'exit-code');
-    await waitFor('stopped', () => cloud.instances.row(id)?.state === 'stopped');
+    await waitFor('stopped', async () => (await cloud.instances.row(id))?.state === 'stopped');
     await cloud.instances.idle();
-    expect(cloud.instances.row(id)?.stateReasonMessage).toContain('did not become ready');
+    expect((await cloud.instances.row(id))?.stateReasonMessage).toContain('did not become ready');
     expect(await fake.pool.hasDisk(id)).toBe(true);
 
-    const [first] = cloud.instances.run(ACCOUNT, {
-      imageId: cloud.instances.row(id)!.imageId, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
-    }).instances;
+    const [first] = (await cloud.instances.run(ACCOUNT, {
+          imageId: (await cloud.instances.row(id))!.imageId, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
+        })).instances;
     await waitFor('its unit started', () => fake.units.units.get(`${UNIT_PREFIX}${first!.id}`)?.state === 'activating');
     fake.units.exit(`${UNIT_PREFIX}${first!.id}`, 'exit-code');
-    await waitFor('terminated', () => cloud.instances.row(first!.id)?.state === 'terminated');
+    await waitFor('terminated', async () => (await cloud.instances.row(first!.id))?.state === 'terminated');
     await cloud.instances.idle();
     expect(await fake.pool.hasDisk(first!.id)).toBe(false);
   });
@@ -208,7 +208,7 @@ describe('instance health (DescribeInstanceStatus)', () => {
     const c = await launch();
     fake.units.units.get(`pcloud-instance@${a.id}`)!.statusText = 'ok';
     fake.units.units.get(`pcloud-instance@${c.id}`)!.statusText = 'running';
-    cloud.instances.stop(ACCOUNT, [b.id]);
+    await cloud.instances.stop(ACCOUNT, [b.id]);
     await cloud.instances.idle();
     const list = async (filters: { name: string; values: string[] }[], all = false, ids: string[] = []) =>
       (await cloud.instances.statuses(ACCOUNT, { ids, filters }, all)).statuses.map((s) => [s.instance.id, s.health.instance.status]);
@@ -236,11 +236,11 @@ describe('the private DNS name rule', () => {
   it("filters DescribeInstances by the region's own names outside us-east-1", async () => {
     const { cloud, fake, launch } = await domainCloud({ region: 'eu-west-1', availabilityZones: ['eu-west-1a'] });
     const inst = await launch();
-    const find = (name: string, values: string[]) => cloud.instances.describe(ACCOUNT, { ids: [], filters: [{ name, values }] }).instances.map((i) => i.id);
+    const find = async (name: string, values: string[]) => (await cloud.instances.describe(ACCOUNT, { ids: [], filters: [{ name, values }] })).instances.map((i) => i.id);
     const label = privateHostLabel(inst.privateIp);
-    expect(find('private-dns-name', [`${label}.eu-west-1.compute.internal`])).toEqual([inst.id]);
-    expect(find('private-dns-name', ['*.compute.internal'])).toEqual([inst.id]);
-    expect(find('private-dns-name', [`${label}.ec2.internal`])).toEqual([]);
+    expect(await find('private-dns-name', [`${label}.eu-west-1.compute.internal`])).toEqual([inst.id]);
+    expect(await find('private-dns-name', ['*.compute.internal'])).toEqual([inst.id]);
+    expect(await find('private-dns-name', [`${label}.ec2.internal`])).toEqual([]);
     // The VPC's DNS publishes the same host label.
     expect(fake.dns.records.get(inst.vpcId)?.[0]?.names[0]).toBe(label);
   });
@@ -250,24 +250,24 @@ describe('which resources exist (what tags may name)', () => {
   it("takes the account's own resources and refuses others' and unknown ones with each type's code", async () => {
     const { cloud, launch } = await domainCloud();
     const inst = await launch();
-    const vpc = cloud.network.vpcs(ACCOUNT)[0]!;
-    const subnet = cloud.network.subnets(ACCOUNT)[0]!;
-    const group = cloud.network.securityGroups(ACCOUNT)[0]!;
-    expect(() => cloud.resources.checkExist(ACCOUNT, [inst.id, vpc.id, subnet.id, group.id])).not.toThrow();
-    const code = (ids: string[], accountId = OTHER) => {
+    const vpc = (await cloud.network.vpcs(ACCOUNT))[0]!;
+    const subnet = (await cloud.network.subnets(ACCOUNT))[0]!;
+    const group = (await cloud.network.securityGroups(ACCOUNT))[0]!;
+    await cloud.resources.checkExist(ACCOUNT, [inst.id, vpc.id, subnet.id, group.id]);
+    const code = async (ids: string[], accountId = OTHER) => {
       try {
-        cloud.resources.checkExist(accountId, ids);
+        await cloud.resources.checkExist(accountId, ids);
         return 'none';
       } catch (err) {
         return (err as { code: string }).code;
       }
     };
-    expect(code([inst.id])).toBe('InvalidInstanceID.NotFound');
-    expect(code([vpc.id])).toBe('InvalidVpcID.NotFound');
-    expect(code([subnet.id])).toBe('InvalidSubnetID.NotFound');
-    expect(code([group.id])).toBe('InvalidGroup.NotFound');
-    expect(code(['frob-123'], ACCOUNT)).toBe('InvalidID');
-    expect(code([], ACCOUNT)).toBe('MissingParameter');
+    expect(await code([inst.id])).toBe('InvalidInstanceID.NotFound');
+    expect(await code([vpc.id])).toBe('InvalidVpcID.NotFound');
+    expect(await code([subnet.id])).toBe('InvalidSubnetID.NotFound');
+    expect(await code([group.id])).toBe('InvalidGroup.NotFound');
+    expect(await code(['frob-123'], ACCOUNT)).toBe('InvalidID');
+    expect(await code([], ACCOUNT)).toBe('MissingParameter');
   });
 });
 
@@ -275,14 +275,14 @@ describe('DescribeTags paging (paging.ts)', () => {
   it('pages with pcloud tokens and refuses forged ones', async () => {
     const { cloud } = await domainCloud();
     const ids = Array.from({ length: 7 }, () => newId('vol'));
-    cloud.tags.put(ACCOUNT, ids, [{ key: 'k', value: 'v' }]);
-    const first = cloud.tags.describe(ACCOUNT, [], { max: 5 });
+    await cloud.tags.put(ACCOUNT, ids, [{ key: 'k', value: 'v' }]);
+    const first = await cloud.tags.describe(ACCOUNT, [], { max: 5 });
     expect(first.items).toHaveLength(5);
-    const rest = cloud.tags.describe(ACCOUNT, [], { max: 5, token: first.nextToken });
+    const rest = await cloud.tags.describe(ACCOUNT, [], { max: 5, token: first.nextToken });
     expect(rest.items).toHaveLength(2);
     expect(rest.nextToken).toBeUndefined();
     expect([...first.items, ...rest.items].map((t) => t.resourceId)).toEqual([...ids].sort());
-    expect(thrown(() => cloud.tags.describe(ACCOUNT, [], { max: 5, token: Buffer.from('5').toString('base64url') }))).toMatchObject({ code: 'InvalidPaginationToken' });
-    expect(thrown(() => cloud.tags.describe(ACCOUNT, [], { max: 4 }))).toMatchObject({ code: 'InvalidParameterValue' });
+    expect((await rejected(() => cloud.tags.describe(ACCOUNT, [], { max: 5, token: Buffer.from('5').toString('base64url') })))).toMatchObject({ code: 'InvalidPaginationToken' });
+    expect((await rejected(() => cloud.tags.describe(ACCOUNT, [], { max: 4 })))).toMatchObject({ code: 'InvalidParameterValue' });
   });
 });

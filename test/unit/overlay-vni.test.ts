@@ -17,43 +17,43 @@ async function network() {
   return { db, net: new Network(db, config) };
 }
 
-const vniRow = (db: Awaited<ReturnType<typeof network>>['db'], id: string) => db.select({ vni: vpcs.vni }).from(vpcs).where(eq(vpcs.id, id)).get()!.vni;
+const vniRow = async (db: Awaited<ReturnType<typeof network>>['db'], id: string) => (await db.select({ vni: vpcs.vni }).from(vpcs).where(eq(vpcs.id, id)).limit(1))[0]!.vni;
 
 describe('VPC network identifiers', () => {
   it('every VPC, the default ones included, gets its own, 1..16777215, and keeps it', async () => {
     const { db, net } = await network();
-    const made = [net.createVpc('111111111111', '10.0.0.0/16'), net.createVpc('111111111111', '10.1.0.0/16'), net.createVpc('222222222222', '10.0.0.0/16')];
-    const all = db.select({ id: vpcs.id, vni: vpcs.vni }).from(vpcs).all();
+    const made = [await net.createVpc('111111111111', '10.0.0.0/16'), await net.createVpc('111111111111', '10.1.0.0/16'), await net.createVpc('222222222222', '10.0.0.0/16')];
+    const all = await db.select({ id: vpcs.id, vni: vpcs.vni }).from(vpcs);
     expect(all).toHaveLength(5); // two default VPCs
     const vnis = all.map((v) => v.vni!);
     expect(new Set(vnis).size).toBe(5);
     for (const v of vnis) expect(v >= 1 && v <= MAX_VNI).toBe(true);
-    for (const v of made) expect(vniOf(db, v.id)).toBe(v.vni);
-    expect(vniOf(db, 'vpc-00000000000000000')).toBeUndefined();
+    for (const v of made) expect(await vniOf(db, v.id)).toBe(v.vni);
+    expect(await vniOf(db, 'vpc-00000000000000000')).toBeUndefined();
   });
 
   it('a VPC made before VNIs gets one the first time it is asked, and the same one after', async () => {
     const { db, net } = await network();
-    const a = net.createVpc('111111111111', '10.0.0.0/16');
-    const b = net.createVpc('111111111111', '10.1.0.0/16');
-    db.update(vpcs).set({ vni: null }).where(eq(vpcs.id, a.id)).run();
-    const given = vniOf(db, a.id)!;
+    const a = await net.createVpc('111111111111', '10.0.0.0/16');
+    const b = await net.createVpc('111111111111', '10.1.0.0/16');
+    await db.update(vpcs).set({ vni: null }).where(eq(vpcs.id, a.id));
+    const given = (await vniOf(db, a.id))!;
     expect(given).not.toBe(b.vni);
-    expect(vniRow(db, a.id)).toBe(given);
-    expect(vniOf(db, a.id)).toBe(given);
+    expect(await vniRow(db, a.id)).toBe(given);
+    expect(await vniOf(db, a.id)).toBe(given);
   });
 
   it('once the highest is taken, the lowest free one; a second VPC cannot hold a taken one', async () => {
     const { db, net } = await network();
-    const a = net.createVpc('111111111111', '10.0.0.0/16'); // the default VPC holds 1, a 2
-    db.update(vpcs).set({ vni: MAX_VNI }).where(eq(vpcs.id, a.id)).run();
-    const b = net.createVpc('111111111111', '10.1.0.0/16');
+    const a = await net.createVpc('111111111111', '10.0.0.0/16'); // the default VPC holds 1, a 2
+    await db.update(vpcs).set({ vni: MAX_VNI }).where(eq(vpcs.id, a.id));
+    const b = await net.createVpc('111111111111', '10.1.0.0/16');
     expect(b.vni).toBe(2);
-    const c = net.createVpc('111111111111', '10.2.0.0/16');
+    const c = await net.createVpc('111111111111', '10.2.0.0/16');
     expect(c.vni).toBe(3);
-    db.update(vpcs).set({ vni: 5 }).where(eq(vpcs.id, c.id)).run();
-    expect(freeVni(db)).toBe(3);
-    expect(() => db.update(vpcs).set({ vni: 2 }).where(eq(vpcs.id, c.id)).run()).toThrow(/UNIQUE/);
+    await db.update(vpcs).set({ vni: 5 }).where(eq(vpcs.id, c.id));
+    expect(await freeVni(db)).toBe(3);
+    await expect(db.update(vpcs).set({ vni: 2 }).where(eq(vpcs.id, c.id))).rejects.toThrow(/UNIQUE/);
   });
 });
 

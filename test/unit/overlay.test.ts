@@ -35,35 +35,35 @@ async function setup(underlay?: string, config: Partial<CloudConfig> = {}, wired
   const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000, ...config } });
   open.add(cloud);
   // What the lead wires in Cloud (the registry's local row); its address is null until the registry records the underlay.
-  if (wired) cloud.plane.localHost = () => cloud.hosts.local();
+  if (wired) cloud.plane.localHost = async () => await cloud.hosts.local();
   await cloud.start();
   const ami = newId('ami');
-  cloud.db.insert(images).values({
+  await cloud.db.insert(images).values({
     id: ami, name: 'debian-12', bootMode: 'legacy-bios', rootPath: await fake.pool.createImageRoot(ami), ownerId: SYSTEM_ACCOUNT,
     description: 'test image', architecture: 'x86_64', platform: 'linux', state: 'available', isPublic: true, sizeBytes: 1 << 30,
     source: 'test', createdAt: Date.now(),
-  }).run();
+  });
   const launch = async () => {
-    const [inst] = cloud.instances.run(ACCOUNT, {
+    const [inst] = (await cloud.instances.run(ACCOUNT, {
       imageId: ami, instanceType: 't3.micro', minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
-    }).instances;
-    await waitFor(`${inst!.id} running`, () => cloud.instances.row(inst!.id)?.state === 'running');
-    return cloud.instances.row(inst!.id)!;
+        })).instances;
+    await waitFor(`${inst!.id} running`, async () => (await cloud.instances.row(inst!.id))?.state === 'running');
+    return (await cloud.instances.row(inst!.id))!;
   };
   /** A host row as another host's server writes it. */
-  const addHost = (address: string | null, state = 'available') => {
+  const addHost = async (address: string | null, state = 'available') => {
     const id = newId('h');
-    cloud.db.insert(hosts).values({
+    await cloud.db.insert(hosts).values({
       id, name: `host-${id}`, availabilityZone: 'us-east-1a', address, runtimes: ['container'], accel: 'tcg', vcpus: 4, memoryMiB: 4096,
       state, bootId: 'b', heartbeatAt: Date.now(), createdAt: Date.now(),
-    }).run();
+    });
     return id;
   };
   /** An instance of the same VPC placed on another host (a copy of `like`'s row with its own id and address). */
-  const placeRemote = (likeId: string, hostId: string, ip: string, state = 'running') => {
-    const like = cloud.db.select().from(instances).where(eq(instances.id, likeId)).get()!;
+  const placeRemote = async (likeId: string, hostId: string, ip: string, state = 'running') => {
+    const like = (await cloud.db.select().from(instances).where(eq(instances.id, likeId)).limit(1))[0]!;
     const id = newId('i');
-    cloud.db.insert(instances).values({ ...like, id, privateIp: ip, macAddress: `02:00:00:00:00:${ip.split('.')[3]!.padStart(2, '0').slice(-2)}`, hostId, state }).run();
+    await cloud.db.insert(instances).values({ ...like, id, privateIp: ip, macAddress: `02:00:00:00:00:${ip.split('.')[3]!.padStart(2, '0').slice(-2)}`, hostId, state });
     return id;
   };
   const joins = (vpcId: string): Overlay[] =>
@@ -75,21 +75,21 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
   it('joins the hosts holding live instances of the VPC, with exactly their instances, and again when one goes', async () => {
     const { cloud, fake, launch, addHost, placeRemote, joins } = await setup(LOCAL);
     const first = await launch();
-    const vni = cloud.db.select({ vni: vpcs.vni }).from(vpcs).where(eq(vpcs.id, first.vpcId)).get()!.vni!;
+    const vni = (await cloud.db.select({ vni: vpcs.vni }).from(vpcs).where(eq(vpcs.id, first.vpcId)).limit(1))[0]!.vni!;
     // Alone in its VPC: joined, no peers.
     expect(joins(first.vpcId).at(-1)).toEqual({ vni, local: LOCAL, device: 'ul0', peers: [] });
 
-    const b = addHost('10.9.0.3');
-    const a = addHost('10.9.0.2');
-    const gone = addHost('10.9.0.4', 'removed');
-    const noAddress = addHost(null);
-    const a1 = placeRemote(first.id, a, '172.31.0.201');
-    placeRemote(first.id, a, '172.31.0.200', 'pending');
-    placeRemote(first.id, b, '172.31.0.202', 'stopping');
-    placeRemote(first.id, b, '172.31.0.203', 'stopped');
-    placeRemote(first.id, b, '172.31.0.204', 'terminated');
-    placeRemote(first.id, gone, '172.31.0.205');
-    placeRemote(first.id, noAddress, '172.31.0.206');
+    const b = await addHost('10.9.0.3');
+    const a = await addHost('10.9.0.2');
+    const gone = await addHost('10.9.0.4', 'removed');
+    const noAddress = await addHost(null);
+    const a1 = await placeRemote(first.id, a, '172.31.0.201');
+    await placeRemote(first.id, a, '172.31.0.200', 'pending');
+    await placeRemote(first.id, b, '172.31.0.202', 'stopping');
+    await placeRemote(first.id, b, '172.31.0.203', 'stopped');
+    await placeRemote(first.id, b, '172.31.0.204', 'terminated');
+    await placeRemote(first.id, gone, '172.31.0.205');
+    await placeRemote(first.id, noAddress, '172.31.0.206');
 
     const second = await launch();
     expect(second.vpcId).toBe(first.vpcId);
@@ -108,24 +108,24 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
     expect(published).toEqual(expect.arrayContaining(['172.31.0.200', '172.31.0.201', '172.31.0.202', first.privateIp, second.privateIp]));
 
     // A remote instance terminated through this server: joined again without it.
-    cloud.instances.terminate(ACCOUNT, [a1]);
-    await waitFor(`${a1} terminated`, () => cloud.instances.row(a1)?.state === 'terminated');
+    await cloud.instances.terminate(ACCOUNT, [a1]);
+    await waitFor(`${a1} terminated`, async () => (await cloud.instances.row(a1))?.state === 'terminated');
     expect(joins(first.vpcId).at(-1)!.peers).toEqual([
       { host: '10.9.0.2', instances: [{ ip: '172.31.0.200' }] }, { host: '10.9.0.3', instances: [{ ip: '172.31.0.202' }] },
     ]);
 
     // The last local instance gone: the router leaves the overlay (remote instances remain).
     const before = fake.network.overlayCalls.length;
-    cloud.instances.terminate(ACCOUNT, [first.id, second.id]);
-    await waitFor('both terminated', () => [first.id, second.id].every((id) => cloud.instances.row(id)?.state === 'terminated'));
+    await cloud.instances.terminate(ACCOUNT, [first.id, second.id]);
+    await waitFor('both terminated', async () => (await Promise.all([first.id, second.id].map(async (id) => (await cloud.instances.row(id))?.state === 'terminated'))).every(Boolean));
     expect(fake.network.overlayCalls.slice(before).at(-1)).toEqual({ op: 'leave', vpcId: first.vpcId });
   });
 
   it('the local host is its hosts row: an instance placed on it is local, not a peer', async () => {
     const { cloud, launch, placeRemote, joins } = await setup(LOCAL);
     const first = await launch();
-    const me = cloud.hosts.local()!;
-    placeRemote(first.id, me.id, '172.31.0.210');
+    const me = (await cloud.hosts.local())!;
+    await placeRemote(first.id, me.id, '172.31.0.210');
     await cloud.plane.syncOverlay(first.vpcId);
     expect(joins(first.vpcId).at(-1)!.peers).toEqual([]);
   });
@@ -134,9 +134,9 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
     const external = { parent: 'eth9', cidr: '198.51.100.0/24', pool: ['198.51.100.10', '198.51.100.20'] as [string, string] };
     const { cloud, fake, launch, addHost, placeRemote } = await setup(LOCAL, { external });
     const first = await launch();
-    const remote = placeRemote(first.id, addHost('10.9.0.2'), '172.31.0.201');
-    cloud.db.update(instances).set({ publicIp: '198.51.100.15' }).where(eq(instances.id, remote)).run();
-    cloud.db.update(instances).set({ publicIp: '198.51.100.16' }).where(eq(instances.id, first.id)).run();
+    const remote = await placeRemote(first.id, await addHost('10.9.0.2'), '172.31.0.201');
+    await cloud.db.update(instances).set({ publicIp: '198.51.100.15' }).where(eq(instances.id, remote));
+    await cloud.db.update(instances).set({ publicIp: '198.51.100.16' }).where(eq(instances.id, first.id));
     await cloud.plane.syncEdge(first.vpcId);
     expect(fake.network.edges.get(first.vpcId)!.external!.maps).toEqual([{ publicIp: '198.51.100.16', privateIp: first.privateIp }]);
   });
@@ -144,11 +144,11 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
   it('a host address that is no unicast IPv4 address, or an address listed twice, is left out, not the join', async () => {
     const { cloud, launch, addHost, placeRemote, joins } = await setup(LOCAL);
     const first = await launch();
-    for (const bad of ['10.9.0.9; reboot', '127.0.0.1', '224.0.0.5', '10.9.0.9\nfdb add', 'a'.repeat(100_000), '']) placeRemote(first.id, addHost(bad), '172.31.0.220');
-    const good = addHost('10.9.0.2');
-    placeRemote(first.id, good, '172.31.0.221');
-    placeRemote(first.id, good, first.privateIp); // a stale row holding a local instance's address
-    placeRemote(first.id, addHost('10.9.0.3'), '172.31.0.221');
+    for (const bad of ['10.9.0.9; reboot', '127.0.0.1', '224.0.0.5', '10.9.0.9\nfdb add', 'a'.repeat(100_000), '']) await placeRemote(first.id, await addHost(bad), '172.31.0.220');
+    const good = await addHost('10.9.0.2');
+    await placeRemote(first.id, good, '172.31.0.221');
+    await placeRemote(first.id, good, first.privateIp); // a stale row holding a local instance's address
+    await placeRemote(first.id, await addHost('10.9.0.3'), '172.31.0.221');
     await cloud.plane.syncOverlay(first.vpcId);
     const peers = joins(first.vpcId).at(-1)!.peers;
     expect(peers).toHaveLength(1);
@@ -159,13 +159,13 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
   it('not told its host row, the plane takes instances placed on the addressless row (this host) as local', async () => {
     const { cloud, fake, launch, addHost, placeRemote, joins } = await setup(LOCAL, {}, false);
     const first = await launch();
-    const me = cloud.hosts.local()!;
+    const me = (await cloud.hosts.local())!;
     expect(me.address).toBeNull();
     // As placement writes them: every instance on this host's row.
-    cloud.db.update(instances).set({ hostId: me.id }).where(eq(instances.id, first.id)).run();
-    placeRemote(first.id, addHost('10.9.0.2'), '172.31.0.201');
+    await cloud.db.update(instances).set({ hostId: me.id }).where(eq(instances.id, first.id));
+    await placeRemote(first.id, await addHost('10.9.0.2'), '172.31.0.201');
     const second = await launch();
-    cloud.db.update(instances).set({ hostId: me.id }).where(eq(instances.id, second.id)).run();
+    await cloud.db.update(instances).set({ hostId: me.id }).where(eq(instances.id, second.id));
     await cloud.plane.syncOverlay(first.vpcId);
     await cloud.plane.syncFirewall(ACCOUNT, first.vpcId);
     expect(joins(first.vpcId).at(-1)).toMatchObject({ local: LOCAL, peers: [{ host: '10.9.0.2', instances: [{ ip: '172.31.0.201' }] }] });
@@ -175,11 +175,11 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
   it('without an underlay nothing is joined or left (one host, as before)', async () => {
     const { cloud, fake, launch, addHost, placeRemote } = await setup();
     const first = await launch();
-    placeRemote(first.id, addHost('10.9.0.2'), '172.31.0.201');
+    await placeRemote(first.id, await addHost('10.9.0.2'), '172.31.0.201');
     await launch();
-    cloud.instances.terminate(ACCOUNT, [first.id]);
-    await waitFor(`${first.id} terminated`, () => cloud.instances.row(first.id)?.state === 'terminated');
+    await cloud.instances.terminate(ACCOUNT, [first.id]);
+    await waitFor(`${first.id} terminated`, async () => (await cloud.instances.row(first.id))?.state === 'terminated');
     expect(fake.network.overlayCalls).toEqual([]);
-    expect(cloud.plane.overlay(first.vpcId)).toBeUndefined();
+    expect(await cloud.plane.overlay(first.vpcId)).toBeUndefined();
   });
 });

@@ -229,12 +229,12 @@ describe.skipIf(missing)(`both dialects' migrations${missing ? ` (skipped: ${mis
     const alias = { accountId: account.id, functionName: 'f', name: 'live', version: '1', extraVersion: '2', extraWeight: 0.1, revision: 'r', createdAt: now };
     const vpc = { id: 'vpc-1', accountId: account.id, cidr: '10.0.0.0/16', isDefault: true, createdAt: now, dnsHostnames: true };
 
-    sqlite.insert(lite.accounts).values(account).run();
-    sqlite.insert(lite.hosts).values(host).run();
-    sqlite.insert(lite.instances).values(instance).run();
-    sqlite.insert(lite.functions).values(fn).run();
-    sqlite.insert(lite.functionAliases).values(alias).run();
-    sqlite.insert(lite.vpcs).values(vpc).run();
+    await sqlite.insert(lite.accounts).values(account);
+    await sqlite.insert(lite.hosts).values(host);
+    await sqlite.insert(lite.instances).values(instance);
+    await sqlite.insert(lite.functions).values(fn);
+    await sqlite.insert(lite.functionAliases).values(alias);
+    await sqlite.insert(lite.vpcs).values(vpc);
     await pg.insert(pgs.accounts).values(account);
     await pg.insert(pgs.hosts).values(host);
     await pg.insert(pgs.instances).values(instance);
@@ -243,12 +243,12 @@ describe.skipIf(missing)(`both dialects' migrations${missing ? ` (skipped: ${mis
     await pg.insert(pgs.vpcs).values(vpc);
 
     const fromSqlite = {
-      accounts: sqlite.select().from(lite.accounts).all(),
-      hosts: sqlite.select().from(lite.hosts).all(),
-      instances: sqlite.select().from(lite.instances).where(eq(lite.instances.id, instance.id)).all(),
-      functions: sqlite.select().from(lite.functions).all(),
-      functionAliases: sqlite.select().from(lite.functionAliases).all(),
-      vpcs: sqlite.select().from(lite.vpcs).all(),
+      accounts: await sqlite.select().from(lite.accounts),
+      hosts: await sqlite.select().from(lite.hosts),
+      instances: await sqlite.select().from(lite.instances).where(eq(lite.instances.id, instance.id)),
+      functions: await sqlite.select().from(lite.functions),
+      functionAliases: await sqlite.select().from(lite.functionAliases),
+      vpcs: await sqlite.select().from(lite.vpcs),
     };
     const fromPg = {
       accounts: await pg.select().from(pgs.accounts),
@@ -284,11 +284,11 @@ describe.skipIf(missing)(`both dialects' migrations${missing ? ` (skipped: ${mis
     for (const [name, table] of tables) {
       const row = Object.fromEntries(Object.entries(getTableColumns(table)).map(([key, col]) => [key, valueOf[typeClassOf(col)]]));
       const pgTable = pgTables.get(name)!;
-      sqlite.insert(table).values(row).run();
+      await sqlite.insert(table).values(row);
       await pg.insert(pgTable).values(row);
       // The rows that read back exactly as written (JSON text: an object's keys in their order too).
       const same = (rows: Record<string, unknown>[]) => rows.filter((r) => Object.keys(row).every((k) => JSON.stringify(r[k]) === JSON.stringify(row[k])));
-      const fromSqlite = same(sqlite.select().from(table).all());
+      const fromSqlite = same(await sqlite.select().from(table));
       const fromPg = same(await pg.select().from(pgTable));
       expect({ name, rows: fromSqlite }).toEqual({ name, rows: [row] });
       expect({ name, rows: fromPg }).toEqual({ name, rows: [row] });

@@ -57,13 +57,13 @@ async function setup() {
   await openCloud();
   const linux = newId('ami');
   const uefi = newId('ami');
-  cloud.db.insert(images).values([
+  await cloud.db.insert(images).values([
     { id: linux, name: 'debian-12', bootMode: 'legacy-bios', rootPath: await fake.pool.createImageRoot(linux) },
     { id: uefi, name: 'uefi-disk', bootMode: 'uefi', rootPath: '' },
   ].map((i) => ({
     ...i, ownerId: SYSTEM_ACCOUNT, description: 'test image', architecture: 'x86_64', platform: 'linux', state: 'available',
     isPublic: true, sizeBytes: 1 << 30, source: 'test', createdAt: Date.now(),
-  }))).run();
+  })));
   for (const id of [linux, uefi]) {
     const vm = fake.pool.vmDir(id);
     await mkdir(vm, { recursive: true });
@@ -71,12 +71,12 @@ async function setup() {
     await writeFile(join(vm, 'disk.raw'), '');
   }
   const launch = async (imageId: string, instanceType: string, shutdown: 'stop' | 'terminate' = 'stop'): Promise<Instance> => {
-    const [inst] = cloud.instances.run(ACCOUNT, {
+    const [inst] = (await cloud.instances.run(ACCOUNT, {
       imageId, instanceType, minCount: 1, maxCount: 1, securityGroupIds: [], securityGroups: [], tagSpecifications: [], metadataOptions: {},
       instanceInitiatedShutdownBehavior: shutdown,
-    }).instances;
-    await waitFor(`${inst!.id} running`, () => cloud.instances.row(inst!.id)?.state === 'running');
-    return cloud.instances.row(inst!.id)!;
+        })).instances;
+    await waitFor(`${inst!.id} running`, async () => (await cloud.instances.row(inst!.id))?.state === 'running');
+    return (await cloud.instances.row(inst!.id))!;
   };
   /** The server goes down, and with it (a reboot) or without, what the host held. */
   const restart = async (opts: { reboot: boolean; whileDown?: () => void }) => {
@@ -99,7 +99,7 @@ async function setup() {
   return { fake, linux, uefi, launch, restart, asked, cloud: () => cloud };
 }
 
-const state = (cloud: Cloud, id: string) => cloud.instances.row(id)?.state;
+const state = async (cloud: Cloud, id: string) => (await cloud.instances.row(id))?.state;
 
 describe('a host that reboots', () => {
   it('brings back every running instance (containers, microvms, q35 VMs; shutdown behaviour stop or terminate) with its address, MAC, disk and volumes; stopped and stopping ones stay stopped', async () => {
@@ -114,9 +114,9 @@ describe('a host that reboots', () => {
     const [vol, vmVol] = [await cloud.volumes.create(ACCOUNT, { availabilityZone: container.availabilityZone, size: 1, tags: [] }), await cloud.volumes.create(ACCOUNT, { availabilityZone: container.availabilityZone, size: 1, tags: [] })];
     await cloud.volumes.attach(ACCOUNT, vol.id, container.id, '/dev/sdf');
     await cloud.volumes.attach(ACCOUNT, vmVol.id, q35.id, '/dev/sdg');
-    cloud.instances.stop(ACCOUNT, [stopped.id]);
+    await cloud.instances.stop(ACCOUNT, [stopped.id]);
     await cloud.instances.idle();
-    expect(state(cloud, stopped.id)).toBe('stopped');
+    expect(await state(cloud, stopped.id)).toBe('stopped');
     // The server died while this one was being stopped.
     cloud.db.$client.prepare("UPDATE instances SET state = 'stopping' WHERE id = ?").run(stopping.id);
     const diskFile = join(fake.pool.diskPath(container.id), 'etc', 'written-before');
@@ -126,13 +126,13 @@ describe('a host that reboots', () => {
     cloud = await restart({ reboot: true });
     const back = [container, doomed, microvm, q35];
     // Launched again through StartInstances' path: pending first, then running, each unit started once.
-    for (const i of back) expect(state(cloud, i.id)).toBe('pending');
-    await waitFor('all running again', () => back.every((i) => state(cloud, i.id) === 'running'));
+    for (const i of back) expect(await state(cloud, i.id)).toBe('pending');
+    await waitFor('all running again', async () => (await Promise.all(back.map(async (i) => (await state(cloud, i.id)) === 'running'))).every(Boolean));
     expect(fake.units.started.filter((s) => s.name.startsWith(UNIT_PREFIX)).map((s) => s.name).sort()).toEqual(back.map((i) => UNIT_PREFIX + i.id).sort());
     // After the VPC plane's sweep of host links, which would race the routers and links these launches make.
     expect(asked[0]).toBe('sweep');
     for (const before of back) {
-      const after = cloud.instances.row(before.id)!;
+      const after = (await cloud.instances.row(before.id))!;
       expect(after).toMatchObject({ privateIp: before.privateIp, macAddress: before.macAddress, rootVolumeId: before.rootVolumeId, stateReasonCode: null });
     }
     expect(fake.network.attached.get(container.id)).toMatchObject({ ip: container.privateIp, mac: container.macAddress });
@@ -144,18 +144,18 @@ describe('a host that reboots', () => {
     expect(fake.nfs.mounts.slice(mountsBefore).map((m) => m.volumeId)).toContain(vol.id);
     expect(fake.iscsi.exported.has(vmVol.id)).toBe(true);
     expect(fake.units.units.get(TPM_PREFIX + q35.id)?.state).toBe('active');
-    expect(cloud.volumes.forInstance(q35.id).map((v) => v.id)).toEqual([vmVol.id]);
+    expect((await cloud.volumes.forInstance(q35.id)).map((v) => v.id)).toEqual([vmVol.id]);
     // A stopped one stays stopped; a stopping one finishes stopping; nothing else was started.
-    expect(state(cloud, stopped.id)).toBe('stopped');
-    expect(state(cloud, stopping.id)).toBe('stopped');
+    expect(await state(cloud, stopped.id)).toBe('stopped');
+    expect(await state(cloud, stopping.id)).toBe('stopped');
     expect(fake.units.units.has(UNIT_PREFIX + stopped.id)).toBe(false);
     expect(fake.units.units.has(UNIT_PREFIX + stopping.id)).toBe(false);
     // What the reboot counts as: none ended, all four relaunched; a later start in the same boot relaunches nothing.
-    expect(cloud.hosts.local()?.bootId).toBe(fake.machine.bootIdNow);
+    expect((await cloud.hosts.local())?.bootId).toBe(fake.machine.bootIdNow);
     cloud = await restart({ reboot: false });
     await cloud.instances.idle();
     expect(fake.units.started.filter((s) => s.name.startsWith(UNIT_PREFIX))).toEqual([]);
-    for (const i of back) expect(state(cloud, i.id)).toBe('running');
+    for (const i of back) expect(await state(cloud, i.id)).toBe('running');
   });
 });
 
@@ -175,10 +175,10 @@ describe('a restart in the same boot', () => {
       },
     });
     await cloud.instances.idle();
-    expect(cloud.instances.row(failed.id)).toMatchObject({ state: 'stopped', stateReasonCode: 'Server.InternalError' });
-    expect(cloud.instances.row(collected.id)).toMatchObject({ state: 'stopped', stateReasonCode: 'Client.InstanceInitiatedShutdown' });
-    expect(cloud.instances.row(terminates.id)).toMatchObject({ state: 'terminated', stateReasonCode: 'Client.InstanceInitiatedShutdown' });
-    expect(cloud.instances.row(running.id)?.state).toBe('running');
+    expect(await cloud.instances.row(failed.id)).toMatchObject({ state: 'stopped', stateReasonCode: 'Server.InternalError' });
+    expect(await cloud.instances.row(collected.id)).toMatchObject({ state: 'stopped', stateReasonCode: 'Client.InstanceInitiatedShutdown' });
+    expect(await cloud.instances.row(terminates.id)).toMatchObject({ state: 'terminated', stateReasonCode: 'Client.InstanceInitiatedShutdown' });
+    expect((await cloud.instances.row(running.id))?.state).toBe('running');
     expect(fake.units.started.filter((s) => s.name.startsWith(UNIT_PREFIX))).toEqual([]);
   });
 
@@ -192,7 +192,7 @@ describe('a restart in the same boot', () => {
       return bootId();
     };
     const cloud = await restart({ reboot: false });
-    await waitFor('the lost one running again', () => cloud.instances.row(lost.id)?.state === 'running');
+    await waitFor('the lost one running again', async () => (await cloud.instances.row(lost.id))?.state === 'running');
     expect(fake.units.started.map((s) => s.name)).toEqual([UNIT_PREFIX + lost.id]);
   });
 
@@ -208,9 +208,9 @@ describe('a restart in the same boot', () => {
         Object.assign(fake.units.units.get(UNIT_PREFIX + ended.id)!, { state: 'failed', result: 'signal', signal: 'SIGSEGV' });
       },
     });
-    await waitFor('the lost one running again', () => cloud.instances.row(lost.id)?.state === 'running');
+    await waitFor('the lost one running again', async () => (await cloud.instances.row(lost.id))?.state === 'running');
     expect(fake.units.started.map((s) => s.name)).toEqual([UNIT_PREFIX + lost.id]);
-    expect(cloud.instances.row(ended.id)).toMatchObject({ state: 'stopped', stateReasonCode: 'Server.InternalError' });
+    expect(await cloud.instances.row(ended.id)).toMatchObject({ state: 'stopped', stateReasonCode: 'Server.InternalError' });
   });
 });
 
@@ -223,10 +223,10 @@ describe('another host\'s instances', () => {
     current().db.$client.prepare('UPDATE instances SET host_id = ? WHERE id = ?').run('h-0123456789abcdef0', theirs.id);
     let cloud = await restart({ reboot: false, whileDown: () => fake.units.units.delete(UNIT_PREFIX + theirs.id) });
     await cloud.instances.idle();
-    expect(state(cloud, theirs.id)).toBe('running');
+    expect(await state(cloud, theirs.id)).toBe('running');
     cloud = await restart({ reboot: true });
-    await waitFor('this host\'s own running again', () => state(cloud, mine.id) === 'running');
-    expect(state(cloud, theirs.id)).toBe('running');
+    await waitFor('this host\'s own running again', async () => (await state(cloud, mine.id)) === 'running');
+    expect(await state(cloud, theirs.id)).toBe('running');
     expect(fake.units.started.map((s) => s.name)).toEqual([UNIT_PREFIX + mine.id]);
   });
 });

@@ -41,46 +41,46 @@ const never = (): Buffer => {
 };
 
 describe('signing keys', () => {
-  it('makes a key once, in the table, and a second server on the same database reads that one', () => {
+  it('makes a key once, in the table, and a second server on the same database reads that one', async () => {
     const dir = tempDir();
     const a = new SigningKeys(connect(dir), join(dir, 'keys'));
-    const key = a.get('imds-token', () => Buffer.from('key-of-a'));
+    const key = await a.get('imds-token', () => Buffer.from('key-of-a'));
     expect(key.toString()).toBe('key-of-a');
-    expect(a.get('imds-token', never).toString()).toBe('key-of-a');
+    expect((await a.get('imds-token', never)).toString()).toBe('key-of-a');
 
     const b = new SigningKeys(connect(dir), join(tempDir(), 'keys'));
-    expect(b.get('imds-token', never).toString()).toBe('key-of-a');
+    expect((await b.get('imds-token', never)).toString()).toBe('key-of-a');
     // Another purpose is another key.
-    expect(b.get('console-token', () => Buffer.from('console')).toString()).toBe('console');
+    expect((await b.get('console-token', () => Buffer.from('console'))).toString()).toBe('console');
     // Nothing written under keys/ any more.
     expect(existsSync(join(dir, 'keys'))).toBe(false);
   });
 
-  it('two servers making the key at once agree on the one stored first', () => {
+  it('two servers making the key at once agree on the one stored first', async () => {
     const dir = tempDir();
     const a = new SigningKeys(connect(dir));
     const b = new SigningKeys(connect(dir));
     // B stores its key while A is making its own: A's offer loses, and A signs with B's.
-    const got = a.get('console-token', () => {
-      expect(b.get('console-token', () => Buffer.from('key-of-b')).toString()).toBe('key-of-b');
+    const got = await a.get('console-token', async () => {
+          expect((await b.get('console-token', () => Buffer.from('key-of-b'))).toString()).toBe('key-of-b');
       return Buffer.from('key-of-a');
     });
     expect(got.toString()).toBe('key-of-b');
-    const rows = connect(dir).select().from(signingKeys).all();
+    const rows = await connect(dir).select().from(signingKeys);
     expect(rows.map((r) => [r.name, Buffer.from(r.key, 'base64').toString()])).toEqual([['console-token', 'key-of-b']]);
   });
 
-  it("takes over the key file an older pcloud kept (tokens it issued stay valid), and leaves the file as it was", () => {
+  it("takes over the key file an older pcloud kept (tokens it issued stay valid), and leaves the file as it was", async () => {
     const dir = tempDir();
     const keysDir = join(dir, 'keys');
     mkdirSync(keysDir);
     writeFileSync(join(keysDir, 'imds-token.key'), Buffer.from('old-file-key'));
     const before = new SigningKeys(connect(tempDir()), keysDir);
-    const old = new SignedTokens(before, 'imds-token').issue('i-0123456789abcdef0', 60);
+    const old = await new SignedTokens(before, 'imds-token').issue('i-0123456789abcdef0', 60);
 
     const after = new SignedTokens(new SigningKeys(connect(dir), keysDir), 'imds-token');
-    expect(after.check('i-0123456789abcdef0', old)).toBe(true);
-    const row = connect(dir).select().from(signingKeys).all()[0]!;
+    expect(await after.check('i-0123456789abcdef0', old)).toBe(true);
+    const row = (await connect(dir).select().from(signingKeys))[0]!;
     expect(row).toMatchObject({ name: 'imds-token' });
     expect(Buffer.from(row.key, 'base64').toString()).toBe('old-file-key');
     expect(readFileSync(join(keysDir, 'imds-token.key')).toString()).toBe('old-file-key');
@@ -89,70 +89,70 @@ describe('signing keys', () => {
     const otherKeys = join(tempDir(), 'keys');
     mkdirSync(otherKeys);
     writeFileSync(join(otherKeys, 'imds-token.key'), 'another-old-key');
-    expect(new SigningKeys(connect(dir), otherKeys).get('imds-token', never).toString()).toBe('old-file-key');
+    expect((await new SigningKeys(connect(dir), otherKeys).get('imds-token', never)).toString()).toBe('old-file-key');
   });
 
-  it('takes over the identity key and certificate only as a pair, and an empty file as no key', () => {
+  it('takes over the identity key and certificate only as a pair, and an empty file as no key', async () => {
     const dir = tempDir();
     const keysDir = join(dir, 'keys');
     mkdirSync(keysDir);
     writeFileSync(join(keysDir, 'identity.key.pem'), 'KEY PEM');
     // The certificate missing: the old key alone is no identity (its certificate would not match a new one).
-    expect(new SigningKeys(connect(tempDir()), keysDir).get('imds-identity', () => Buffer.from('fresh')).toString()).toBe('fresh');
+    expect((await new SigningKeys(connect(tempDir()), keysDir).get('imds-identity', () => Buffer.from('fresh'))).toString()).toBe('fresh');
     writeFileSync(join(keysDir, 'identity.crt.pem'), 'CERT PEM');
-    expect(JSON.parse(new SigningKeys(connect(dir), keysDir).get('imds-identity', never).toString())).toEqual({ key: 'KEY PEM', cert: 'CERT PEM' });
+    expect(JSON.parse((await new SigningKeys(connect(dir), keysDir).get('imds-identity', never)).toString())).toEqual({ key: 'KEY PEM', cert: 'CERT PEM' });
 
     writeFileSync(join(keysDir, 'console-token.key'), '');
-    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made')).toString()).toBe('made');
-    expect(() => new SigningKeys(connect(tempDir())).get('console-token', () => Buffer.alloc(0))).toThrow(/empty/);
+    expect((await new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made'))).toString()).toBe('made');
+    await expect(new SigningKeys(connect(tempDir())).get('console-token', () => Buffer.alloc(0))).rejects.toThrow(/empty/);
   });
 });
 
 describe('an old key file', () => {
-  it('is taken over only if pcloud could have made it: not a link, nor a file others may write', () => {
+  it('is taken over only if pcloud could have made it: not a link, nor a file others may write', async () => {
     const keysDir = join(tempDir(), 'keys');
     mkdirSync(keysDir);
     const file = join(keysDir, 'console-token.key');
     writeFileSync(file, 'planted');
     chmodSync(file, 0o666);
-    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made')).toString()).toBe('made');
+    expect((await new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made'))).toString()).toBe('made');
     chmodSync(file, 0o620);
-    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made')).toString()).toBe('made');
+    expect((await new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made'))).toString()).toBe('made');
     rmSync(file);
     const elsewhere = join(tempDir(), 'somebody-elses');
     writeFileSync(elsewhere, 'linked', { mode: 0o600 });
     symlinkSync(elsewhere, file);
-    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made')).toString()).toBe('made');
+    expect((await new SigningKeys(connect(tempDir()), keysDir).get('console-token', () => Buffer.from('made'))).toString()).toBe('made');
     rmSync(file);
     writeFileSync(file, 'own', { mode: 0o600 });
-    expect(new SigningKeys(connect(tempDir()), keysDir).get('console-token', never).toString()).toBe('own');
+    expect((await new SigningKeys(connect(tempDir()), keysDir).get('console-token', never)).toString()).toBe('own');
   });
 });
 
 describe('signed tokens across servers', () => {
-  it("one server's token checks on another on the same database, for its subject only; another database's key, a forged or an expired one does not", () => {
+  it("one server's token checks on another on the same database, for its subject only; another database's key, a forged or an expired one does not", async () => {
     const dir = tempDir();
     const a = new SignedTokens(new SigningKeys(connect(dir)), 'imds-token');
     const b = new SignedTokens(new SigningKeys(connect(dir)), 'imds-token');
     const now = Date.now();
-    const token = a.issue('i-0123456789abcdef0', 60, now);
-    expect(b.check('i-0123456789abcdef0', token, now)).toBe(true);
-    expect(b.check('i-0fedcba9876543210', token, now)).toBe(false);
-    expect(b.check('i-0123456789abcdef0', token, now + 61_000)).toBe(false);
+    const token = await a.issue('i-0123456789abcdef0', 60, now);
+    expect(await b.check('i-0123456789abcdef0', token, now)).toBe(true);
+    expect(await b.check('i-0fedcba9876543210', token, now)).toBe(false);
+    expect(await b.check('i-0123456789abcdef0', token, now + 61_000)).toBe(false);
 
     // Same purpose name on another database: another key.
     const elsewhere = new SignedTokens(new SigningKeys(connect(tempDir())), 'imds-token');
-    expect(elsewhere.check('i-0123456789abcdef0', token, now)).toBe(false);
-    expect(b.check('i-0123456789abcdef0', elsewhere.issue('i-0123456789abcdef0', 60, now), now)).toBe(false);
+    expect(await elsewhere.check('i-0123456789abcdef0', token, now)).toBe(false);
+    expect(await b.check('i-0123456789abcdef0', await elsewhere.issue('i-0123456789abcdef0', 60, now), now)).toBe(false);
     // Another purpose's key on the same database (a console token is no IMDS token).
     const consoles = new SignedTokens(new SigningKeys(connect(dir)), 'console-token');
-    expect(b.check('i-0123456789abcdef0', consoles.issue('i-0123456789abcdef0', 60, now), now)).toBe(false);
+    expect(await b.check('i-0123456789abcdef0', await consoles.issue('i-0123456789abcdef0', 60, now), now)).toBe(false);
     // A body rewritten (a longer expiry, another subject) under the old signature.
     const [, sig] = token.split('.');
     const body = Buffer.from(JSON.stringify({ i: 'i-0123456789abcdef0', x: now + 86_400_000, n: 'aaaaaaaaaaaa' })).toString('base64url');
-    expect(b.check('i-0123456789abcdef0', `${body}.${sig}`, now)).toBe(false);
-    expect(b.check('i-0123456789abcdef0', '', now)).toBe(false);
-    expect(b.check('i-0123456789abcdef0', 'a.b.c', now)).toBe(false);
+    expect(await b.check('i-0123456789abcdef0', `${body}.${sig}`, now)).toBe(false);
+    expect(await b.check('i-0123456789abcdef0', '', now)).toBe(false);
+    expect(await b.check('i-0123456789abcdef0', 'a.b.c', now)).toBe(false);
   });
 });
 
@@ -173,12 +173,12 @@ describe('upgrading a data dir whose keys were files', () => {
     const cloud = await Cloud.open({ dataDir, host: (await fakeHost()).host });
     try {
       const inst = { id: 'i-0123456789abcdef0' } as Instance;
-      expect(cloud.metadata.checkToken(inst, old(imdsKey, inst.id))).toBe(true);
-      expect(cloud.metadata.checkToken(inst, old(consoleKey, inst.id))).toBe(false);
+      expect(await cloud.metadata.checkToken(inst, old(imdsKey, inst.id))).toBe(true);
+      expect(await cloud.metadata.checkToken(inst, old(consoleKey, inst.id))).toBe(false);
       // consoles.check asks nothing of the instance: the token alone says whose it is.
-      expect(cloud.consoles.check(old(consoleKey, '111111111111/i-0123456789abcdef0'), 'i-0123456789abcdef0')).toBe('111111111111');
-      expect(cloud.consoles.check(old(imdsKey, '111111111111/i-0123456789abcdef0'), 'i-0123456789abcdef0')).toBeUndefined();
-      expect(cloud.db.select({ name: signingKeys.name }).from(signingKeys).all().map((r) => r.name).sort()).toEqual(['console-token', 'imds-token']);
+      expect(await cloud.consoles.check(old(consoleKey, '111111111111/i-0123456789abcdef0'), 'i-0123456789abcdef0')).toBe('111111111111');
+      expect(await cloud.consoles.check(old(imdsKey, '111111111111/i-0123456789abcdef0'), 'i-0123456789abcdef0')).toBeUndefined();
+      expect((await cloud.db.select({ name: signingKeys.name }).from(signingKeys)).map((r) => r.name).sort()).toEqual(['console-token', 'imds-token']);
     } finally {
       await cloud.close();
     }

@@ -17,65 +17,65 @@ function signed(opts: { body?: string; secret?: string; date?: Date; path?: stri
   return { method: 'POST', url: req.path!, headers: h, body: Buffer.from(body) };
 }
 
-function code(fn: () => unknown): string | undefined {
-  try { fn(); } catch (e) { return e instanceof AuthError ? e.code : 'other'; }
+async function code(fn: () => unknown): Promise<string | undefined> {
+  try { await fn(); } catch (e) { return e instanceof AuthError ? e.code : 'other'; }
   return undefined;
 }
 
 describe('SigV4 verification', () => {
-  it('accepts a correctly signed request and names the account, region and service', () => {
-    expect(verify(signed(), lookup)).toEqual({ accountId: '123456789012', accessKeyId: 'AKIDUNIT', region: 'us-east-1', service: 'ec2', identity: { kind: 'root', accountId: '123456789012' } });
-    expect(verify(signed({ path: '/2015-03-31/functions?x=1&a=b%20c', service: 'lambda' }), lookup).service).toBe('lambda');
+  it('accepts a correctly signed request and names the account, region and service', async () => {
+    expect(await verify(signed(), lookup)).toEqual({ accountId: '123456789012', accessKeyId: 'AKIDUNIT', region: 'us-east-1', service: 'ec2', identity: { kind: 'root', accountId: '123456789012' } });
+    expect((await verify(signed({ path: '/2015-03-31/functions?x=1&a=b%20c', service: 'lambda' }), lookup)).service).toBe('lambda');
   });
 
-  it('refuses a wrong secret, an unknown key, a changed body, a changed signed header and clock skew', () => {
-    expect(code(() => verify(signed({ secret: 'wrong' }), lookup))).toBe('AuthFailure');
-    expect(code(() => verify(signed(), () => undefined))).toBe('AuthFailure');
+  it('refuses a wrong secret, an unknown key, a changed body, a changed signed header and clock skew', async () => {
+    expect(await code(() => verify(signed({ secret: 'wrong' }), lookup))).toBe('AuthFailure');
+    expect(await code(() => verify(signed(), () => undefined))).toBe('AuthFailure');
     const tampered = signed();
     tampered.body = Buffer.from('Action=TerminateInstances&Version=2016-11-15');
-    expect(code(() => verify(tampered, lookup))).toBe('AuthFailure');
+    expect(await code(() => verify(tampered, lookup))).toBe('AuthFailure');
     const header = signed();
     header.headers.set('content-type', 'text/plain');
-    expect(code(() => verify(header, lookup))).toBe('AuthFailure');
-    expect(code(() => verify(signed({ date: new Date(Date.now() - 16 * 60_000) }), lookup))).toBe('AuthFailure');
-    expect(code(() => verify(signed({ date: new Date(Date.now() - 14 * 60_000) }), lookup))).toBeUndefined();
+    expect(await code(() => verify(header, lookup))).toBe('AuthFailure');
+    expect(await code(() => verify(signed({ date: new Date(Date.now() - 16 * 60_000) }), lookup))).toBe('AuthFailure');
+    expect(await code(() => verify(signed({ date: new Date(Date.now() - 14 * 60_000) }), lookup))).toBeUndefined();
   });
 
-  it('refuses a request without credentials and a scope date that differs from X-Amz-Date', () => {
-    expect(code(() => verify({ method: 'POST', url: '/', headers: new Headers(), body: Buffer.alloc(0) }, lookup))).toBe('AuthFailure');
+  it('refuses a request without credentials and a scope date that differs from X-Amz-Date', async () => {
+    expect(await code(() => verify({ method: 'POST', url: '/', headers: new Headers(), body: Buffer.alloc(0) }, lookup))).toBe('AuthFailure');
     const req = signed();
     const auth = req.headers.get('authorization')!.replace(/Credential=AKIDUNIT\/\d{8}/, 'Credential=AKIDUNIT/20000101');
     req.headers.set('authorization', auth);
-    expect(code(() => verify(req, lookup))).toBe('AuthFailure');
+    expect(await code(() => verify(req, lookup))).toBe('AuthFailure');
   });
 });
 
 describe('SigV4: the payload, signed headers and region', () => {
   const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 
-  it('checks the body that arrived against a declared x-amz-content-sha256, unless the caller has no body (declared)', () => {
+  it('checks the body that arrived against a declared x-amz-content-sha256, unless the caller has no body (declared)', async () => {
     const body = 'Action=DescribeRegions&Version=2016-11-15';
     const req = signed({ body, extra: { 'X-Amz-Content-Sha256': hash(body) } });
-    expect(code(() => verify(req, lookup))).toBeUndefined();
+    expect(await code(() => verify(req, lookup))).toBeUndefined();
     req.body = Buffer.from('Action=CreateKeyPair&Version=2016-11-15&KeyName=x');
-    expect(code(() => verify(req, lookup))).toBe('AuthFailure');
+    expect(await code(() => verify(req, lookup))).toBe('AuthFailure');
     // nginx's auth_request has no body: the declared hash is what the signature covers (the runtime checks the body).
-    expect(code(() => verify({ ...req, body: Buffer.alloc(0), payload: 'declared' }, lookup))).toBeUndefined();
+    expect(await code(() => verify({ ...req, body: Buffer.alloc(0), payload: 'declared' }, lookup))).toBeUndefined();
     const unsigned = signed({ body: '', extra: { 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' } });
-    expect(code(() => verify({ ...unsigned, body: Buffer.from('Action=CreateKeyPair') }, lookup))).toBe('AuthFailure');
+    expect(await code(() => verify({ ...unsigned, body: Buffer.from('Action=CreateKeyPair') }, lookup))).toBe('AuthFailure');
   });
 
-  it('refuses SignedHeaders that are not distinct lowercase header names (__proto__ included)', () => {
+  it('refuses SignedHeaders that are not distinct lowercase header names (__proto__ included)', async () => {
     for (const names of ['host;__proto__', 'host;host', 'Host', 'host;a b']) {
       const req = signed();
       req.headers.set('authorization', req.headers.get('authorization')!.replace(/SignedHeaders=[^,]+/, `SignedHeaders=${names}`));
       if (names.includes('__proto__')) req.headers.set('__proto__', 'x');
-      expect(code(() => verify(req, lookup)), names).toBe('AuthFailure');
+      expect(await code(() => verify(req, lookup)), names).toBe('AuthFailure');
     }
   });
 
-  it('refuses a credential scoped to a region the cloud does not serve', () => {
-    expect(code(() => verify(signed(), lookup, Date.now(), { regions: ['eu-west-1'] }))).toBe('AuthFailure');
-    expect(code(() => verify(signed(), lookup, Date.now(), { regions: ['us-east-1'] }))).toBeUndefined();
+  it('refuses a credential scoped to a region the cloud does not serve', async () => {
+    expect(await code(() => verify(signed(), lookup, Date.now(), { regions: ['eu-west-1'] }))).toBe('AuthFailure');
+    expect(await code(() => verify(signed(), lookup, Date.now(), { regions: ['us-east-1'] }))).toBeUndefined();
   });
 });

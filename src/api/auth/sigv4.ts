@@ -111,12 +111,12 @@ function parseAmzDate(s: string): number {
   return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
 }
 
-export function verify(req: SignedRequest, lookup: (id: string) => AccessKey | undefined, now = Date.now(), opts: VerifyOptions = {}): Principal {
+export async function verify(req: SignedRequest, lookup: (id: string) => Promise<AccessKey | undefined> | AccessKey | undefined, now = Date.now(), opts: VerifyOptions = {}): Promise<Principal> {
   const p = parse(req);
   if (opts.regions && !opts.regions.includes(p.region)) {
     throw new AuthError('AuthFailure', `Credential should be scoped to a valid region: this cloud serves ${opts.regions.join(', ')}.`);
   }
-  const key = lookup(p.accessKeyId);
+  const key = await lookup(p.accessKeyId);
   if (!key) throw new AuthError('AuthFailure', 'AWS was not able to validate the provided access credentials');
   const t = parseAmzDate(p.amzDate);
   if (Number.isNaN(t)) throw new AuthError('AuthFailure', 'The request must contain a valid X-Amz-Date.');

@@ -34,15 +34,15 @@ export function consoleRoutes(app: Hono, cloud: Cloud): void {
     if (!file) return c.notFound();
     return new Response(new Uint8Array(file.body), { headers: { 'content-type': file.type, 'cache-control': 'max-age=3600' } });
   });
-  app.get('/pcloud/console/:id', (c) => {
+  app.get('/pcloud/console/:id', async (c) => {
     const id = PAGE.exec(c.req.path)?.[1];
     if (!id) return c.notFound();
     const url = new URL(c.req.url);
     try {
-      const principal = verify({ method: 'GET', url: url.pathname + url.search, headers: c.req.raw.headers, body: Buffer.alloc(0) }, (k) => cloud.iam.findKey(k),
+      const principal = await verify({ method: 'GET', url: url.pathname + url.search, headers: c.req.raw.headers, body: Buffer.alloc(0) }, (k) => cloud.iam.findKey(k),
         Date.now(), { regions: [cloud.config.region] });
-      authorizeConsole(cloud, principal, originOf((c.env as { incoming?: { socket?: Socket } } | undefined)?.incoming?.socket), id);
-      const token = cloud.consoles.issue(principal.accountId, id);
+      await authorizeConsole(cloud, principal, originOf((c.env as { incoming?: { socket?: Socket } } | undefined)?.incoming?.socket), id);
+      const token = await cloud.consoles.issue(principal.accountId, id);
       return c.html(consolePage(id, `/pcloud/console/${id}/websocket?token=${encodeURIComponent(token)}`));
     } catch (err) {
       if (err instanceof AuthError) return ec2Error(err.code, err.message);
@@ -53,17 +53,17 @@ export function consoleRoutes(app: Hono, cloud: Cloud): void {
 }
 
 /** The account of a presigned websocket request, once its signer may open the instance's console. */
-function signedConsole(cloud: Cloud, req: IncomingMessage, id: string): string {
-  const principal = verify({ method: 'GET', url: req.url ?? '/', headers: headersOf(req), body: Buffer.alloc(0) }, (k) => cloud.iam.findKey(k),
+async function signedConsole(cloud: Cloud, req: IncomingMessage, id: string): Promise<string> {
+  const principal = await verify({ method: 'GET', url: req.url ?? '/', headers: headersOf(req), body: Buffer.alloc(0) }, (k) => cloud.iam.findKey(k),
     Date.now(), { regions: [cloud.config.region] });
-  authorizeConsole(cloud, principal, originOf(req.socket), id);
+  await authorizeConsole(cloud, principal, originOf(req.socket), id);
   return principal.accountId;
 }
 
 /** The websocket side, on the HTTP server's upgrade event. */
 export function attachConsoleWebsocket(server: Server, cloud: Cloud): () => void {
   const wss = vncWebsocketServer();
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://console');
     const id = SOCKET.exec(url.pathname)?.[1];
     if (!id) return refuse(socket, 404, 'Not Found');
@@ -71,9 +71,9 @@ export function attachConsoleWebsocket(server: Server, cloud: Cloud): () => void
     try {
       const token = url.searchParams.get('token');
       // A token was given after the page's request was authorized; a presigned websocket request is authorized here.
-      const accountId = token ? cloud.consoles.check(token, id) : signedConsole(cloud, req, id);
+      const accountId = token ? (await cloud.consoles.check(token, id)) : (await signedConsole(cloud, req, id));
       if (!accountId) return refuse(socket, 401, 'Unauthorized (console token invalid or expired)');
-      vncPath = cloud.consoles.display(accountId, id);
+      vncPath = await cloud.consoles.display(accountId, id);
     } catch (err) {
       if (err instanceof AuthError) return refuse(socket, 401, `Unauthorized (${err.message})`);
       if (err instanceof CloudError) return refuse(socket, err.code.endsWith('NotFound') ? 404 : err.code === 'UnauthorizedOperation' ? 403 : 409, `${err.code}: ${err.message}`);
@@ -84,6 +84,12 @@ export function attachConsoleWebsocket(server: Server, cloud: Cloud): () => void
       opened: () => log.info(`console of ${id} opened`),
       closed: () => log.info(`console of ${id} closed`),
       failed: (err) => log.warn(`console ${id}: ${err.message}`),
+    });
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgrade(req, socket, head).catch((err: unknown) => {
+      log.error(`console upgrade: ${(err as Error).stack}`);
+      socket.destroy();
     });
   });
   return () => wss.close();

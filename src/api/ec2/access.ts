@@ -57,28 +57,28 @@ type Named = { type: string; arnId: string; tagId: string };
  * pair by its id or name, an address by its IP, an instance by its profile association's id), when the account has
  * them: a Deny on a resource or its tags must match however the request names it. Not found: the action refuses it.
  */
-function indirect(cloud: Cloud, accountId: string, action: string, parameter: string, value: string): Named[] | undefined {
+async function indirect(cloud: Cloud, accountId: string, action: string, parameter: string, value: string): Promise<Named[] | undefined> {
   try {
     switch (parameter) {
       case 'LaunchTemplateName': {
-        const id = cloud.instances.templates.get(accountId, { name: value }).id;
+        const id = (await cloud.instances.templates.get(accountId, { name: value })).id;
         return [{ type: 'launch-template', arnId: id, tagId: id }];
       }
       case 'AssociationId': {
         if (!ON_ASSOCIATION.has(action)) return undefined;
-        const id = cloud.iamAssociations.get(accountId, value).instanceId;
+        const id = (await cloud.iamAssociations.get(accountId, value)).instanceId;
         return [{ type: 'instance', arnId: id, tagId: id }];
       }
       case 'KeyName':
       case 'KeyPairId':
-        return cloud.keyPairs.list(accountId, parameter === 'KeyName' ? [value] : [], parameter === 'KeyPairId' ? [value] : [])
+        return (await cloud.keyPairs.list(accountId, parameter === 'KeyName' ? [value] : [], parameter === 'KeyPairId' ? [value] : []))
           .map((k) => ({ type: 'key-pair', arnId: k.name, tagId: k.id }));
       case 'GroupName':
         // Every group of that name (one per VPC): a Deny on any of them refuses. A new group's name names none.
         if (action === 'CreateSecurityGroup') return undefined;
-        return cloud.network.securityGroups(accountId).filter((g) => g.name === value).map((g) => ({ type: 'security-group', arnId: g.id, tagId: g.id }));
+        return (await cloud.network.securityGroups(accountId)).filter((g) => g.name === value).map((g) => ({ type: 'security-group', arnId: g.id, tagId: g.id }));
       case 'PublicIp': {
-        const a = cloud.network.addresses.get(accountId, { publicIp: value });
+        const a = await cloud.network.addresses.get(accountId, { publicIp: value });
         return [{ type: 'elastic-ip', arnId: a.allocationId, tagId: a.allocationId }];
       }
       default:
@@ -91,14 +91,14 @@ function indirect(cloud: Cloud, accountId: string, action: string, parameter: st
 }
 
 /** Adds the resources the request names: ARN → the id its tags are under (none for key pairs, named by name). */
-function named(cloud: Cloud, action: string, q: Query, region: string, accountId: string, arns: Map<string, string | undefined>): Map<string, string | undefined> {
+async function named(cloud: Cloud, action: string, q: Query, region: string, accountId: string, arns: Map<string, string | undefined>): Promise<Map<string, string | undefined>> {
   for (const [name, value] of q.entries()) {
     if (!value || value.length > MAX_NAME) continue;
     const parts = name.split('.');
     if (NOT_RESOURCES.has(parts[0]!)) continue;
     let last = parts[parts.length - 1]!;
     if (/^\d+$/.test(last) && parts.length > 1) last = parts[parts.length - 2]!;
-    const via = indirect(cloud, accountId, action, last, value);
+    const via = await indirect(cloud, accountId, action, last, value);
     if (via?.length) {
       for (const r of via) arns.set(arnOf(region, accountId, r.type, r.arnId), r.tagId);
       continue;
@@ -112,7 +112,7 @@ function named(cloud: Cloud, action: string, q: Query, region: string, accountId
 }
 
 /** The IAM request an EC2 request makes. */
-export function ec2AccessRequest(cloud: Cloud, principal: Principal, origin: Origin, action: string, q: Query): AccessRequest {
+export async function ec2AccessRequest(cloud: Cloud, principal: Principal, origin: Origin, action: string, q: Query): Promise<AccessRequest> {
   const { region, accountId } = principal;
   const context = originContext(principal, origin);
   context.set('ec2:Region', region);
@@ -126,10 +126,10 @@ export function ec2AccessRequest(cloud: Cloud, principal: Principal, origin: Ori
   if (action.startsWith('Describe')) return { action: `ec2:${action}`, resources: [{ arn: '*' }], context };
   // What it creates first (AWS's message names the new instance), then what it names.
   const arns = new Map<string, string | undefined>((CREATES.get(action) ?? []).map((t) => [arnOf(region, accountId, t, '*'), undefined]));
-  named(cloud, action, q, region, accountId, arns);
+  await named(cloud, action, q, region, accountId, arns);
   if (arns.size === 0) return { action: `ec2:${action}`, resources: [{ arn: '*' }], context };
   const ids = [...arns.values()].filter((id): id is string => id !== undefined);
-  const tags = cloud.tags.of(ids);
+  const tags = await cloud.tags.of(ids);
   const resources: ResourceRef[] = [];
   for (const [arn, id] of arns) {
     const list = id === undefined ? undefined : tags.get(id);
@@ -142,10 +142,10 @@ export function ec2AccessRequest(cloud: Cloud, principal: Principal, origin: Ori
 const PASSES_ROLE = new Set(['RunInstances', 'AssociateIamInstanceProfile', 'ReplaceIamInstanceProfileAssociation']);
 
 /** The role of the instance profile the request names (IamInstanceProfile.Name or .Arn), if it has one. */
-function passedRole(cloud: Cloud, accountId: string, q: Query): string | undefined {
+async function passedRole(cloud: Cloud, accountId: string, q: Query): Promise<string | undefined> {
   const ref = q.str('IamInstanceProfile.Arn') || q.str('IamInstanceProfile.Name');
   if (!ref || ref.length > 2048) return undefined;
-  const role = cloud.iam.profiles.get(accountId, ref)?.role;
+  const role = (await cloud.iam.profiles.get(accountId, ref))?.role;
   return role ? roleArn(role) : undefined;
 }
 
@@ -157,27 +157,27 @@ const unauthorized = (d: Parameters<typeof deniedMessage>[0]) =>
  * the role of an instance profile it gives an instance (iam:PassRole, iam:PassedToService ec2.amazonaws.com); root
  * always may.
  */
-export function authorizeEc2(cloud: Cloud, principal: Principal, origin: Origin, action: string, q: Query): void {
+export async function authorizeEc2(cloud: Cloud, principal: Principal, origin: Origin, action: string, q: Query): Promise<void> {
   if (principal.identity.kind === 'root') return;
-  const req = ec2AccessRequest(cloud, principal, origin, action, q);
-  const d = cloud.iam.authorize(principal.identity, req);
+  const req = await ec2AccessRequest(cloud, principal, origin, action, q);
+  const d = await cloud.iam.authorize(principal.identity, req);
   if (!d.allowed) throw unauthorized(d);
-  const role = PASSES_ROLE.has(action) ? passedRole(cloud, principal.accountId, q) : undefined;
+  const role = PASSES_ROLE.has(action) ? (await passedRole(cloud, principal.accountId, q)) : undefined;
   if (role === undefined) return;
   const context = originContext(principal, origin);
   context.set('iam:PassedToService', 'ec2.amazonaws.com');
-  const pass = cloud.iam.authorize(principal.identity, { action: 'iam:PassRole', resources: [{ arn: role }], context });
+  const pass = await cloud.iam.authorize(principal.identity, { action: 'iam:PassRole', resources: [{ arn: role }], context });
   if (!pass.allowed) throw unauthorized(pass);
 }
 
 /** The console of an instance (pcloud's VNC page and websocket): ec2:GetConsoleScreenshot on the instance, as for its screen. */
-export function authorizeConsole(cloud: Cloud, principal: Principal, origin: Origin, instanceId: string): void {
+export async function authorizeConsole(cloud: Cloud, principal: Principal, origin: Origin, instanceId: string): Promise<void> {
   if (principal.identity.kind === 'root') return;
-  const tags = cloud.tags.of([instanceId]).get(instanceId);
+  const tags = (await cloud.tags.of([instanceId])).get(instanceId);
   const arn = arnOf(principal.region, principal.accountId, 'instance', instanceId);
   const context = originContext(principal, origin);
   context.set('ec2:Region', principal.region);
-  const d = cloud.iam.authorize(principal.identity, {
+  const d = await cloud.iam.authorize(principal.identity, {
     action: 'ec2:GetConsoleScreenshot', resources: [tags ? { arn, tags: new Map(tags.map((t) => [t.key, t.value])) } : { arn }], context,
   });
   if (!d.allowed) throw new CloudError('UnauthorizedOperation', `You are not authorized to perform this operation. ${deniedMessage(d)}`);

@@ -16,9 +16,9 @@ export function tokenRequest(ctx: Ctx, operation: string, max = TOKEN_MAX): Toke
 }
 
 /**
- * A synchronous create (or change) made at most once per token: `make` runs in the transaction that remembers the
+ * A create (or change) made at most once per token: `make` runs in the transaction that remembers the
  * token, and returns the id of what it made with the answer; a request made again gets `replay` of that id.
  */
-export function once<T>(ctx: Ctx, req: TokenRequest, make: () => { id: string; value: T }, replay: (id: string) => T): T {
-  return new ClientTokens(ctx.cloud.db).once(req, replay, make);
+export async function once<T>(ctx: Ctx, req: TokenRequest, make: () => Promise<{ id: string; value: T }>, replay: (id: string) => T | Promise<T>): Promise<T> {
+  return await new ClientTokens(ctx.cloud.db).once(req, replay, make);
 }

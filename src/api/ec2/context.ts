@@ -25,8 +25,8 @@ export interface Action {
 export type Actions = Record<string, Action>;
 
 /** Tags given at creation (TagSpecification), put on the new resource. */
-export function tagOnCreate(ctx: Ctx, id: string): void {
-  for (const spec of ctx.q.tagSpecifications()) if (spec.tags.length) ctx.cloud.tags.put(ctx.accountId, [id], spec.tags);
+export async function tagOnCreate(ctx: Ctx, id: string): Promise<void> {
+  for (const spec of ctx.q.tagSpecifications()) if (spec.tags.length) await ctx.cloud.tags.put(ctx.accountId, [id], spec.tags);
 }
 
 /** For handlers that validate before honouring DryRun. */

@@ -75,12 +75,12 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
     const op = operation(action);
     checkInput(inputNode(model, op), q.entries());
     // IAM's decision comes before anything else is looked at: a DryRun of a refused request is UnauthorizedOperation.
-    authorizeEc2(cloud, principal, origin, action, q);
+    await authorizeEc2(cloud, principal, origin, action, q);
     const ctx: Ctx = { cloud, accountId: principal.accountId, identity: principal.identity, region: principal.region, q, requestId, dryRun: q.bool('DryRun') ?? false };
     // Tags given at creation are checked before anything is made: a bad one leaves no resource behind.
     for (const spec of q.tagSpecifications()) validateTags(spec.tags);
     if (def.dryRun !== 'self') passDryRun(ctx.dryRun);
-    const result = await withFilterBudget(() => def.handler(ctx));
+    const result = await withFilterBudget(async () => await def.handler(ctx));
     log.debug(`ec2 ${action}`);
     return new Response(successXml(action, requestId, result, outputNode(model, op)), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
   } catch (err) {

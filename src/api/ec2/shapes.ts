@@ -12,8 +12,8 @@ export const stateShape = (s: string) => ({ code: stateCodes[s as InstanceState]
 /** Security group names by id, read once per response. */
 export type GroupNames = Map<string, string>;
 
-export function groupNames(cloud: Cloud, accountId: string): GroupNames {
-  return new Map(cloud.network.securityGroups(accountId).map((g) => [g.id, g.name]));
+export async function groupNames(cloud: Cloud, accountId: string): Promise<GroupNames> {
+  return new Map((await cloud.network.securityGroups(accountId)).map((g) => [g.id, g.name]));
 }
 
 export function groupSet(names: GroupNames, ids: string[]) {
@@ -21,9 +21,9 @@ export function groupSet(names: GroupNames, ids: string[]) {
 }
 
 /** An instance's network interface, as DescribeNetworkInterfaces and the instance's networkInterfaceSet show it. */
-export function networkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames, tags?: Tag[]) {
+export async function networkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames, tags?: Tag[]) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
-  const eip = cloud.network.addresses.ofInstance(inst.id);
+  const eip = await cloud.network.addresses.ofInstance(inst.id);
   const association = eip || inst.publicIp ? { publicIp: eip ?? inst.publicIp!, publicDnsName: '', ipOwnerId: eip ? inst.accountId : 'amazon' } : undefined;
   return {
     networkInterfaceId: inst.networkInterfaceId,
@@ -52,13 +52,13 @@ export function networkInterfaceShape(cloud: Cloud, inst: Instance, names: Group
 }
 
 /** The same interface as an instance's networkInterfaceSet shows it (InstanceNetworkInterface has fewer members). */
-function instanceNetworkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames) {
-  const { availabilityZone: _az, requesterManaged: _rm, tagSet: _tags, attachment, ...rest } = networkInterfaceShape(cloud, inst, names);
+async function instanceNetworkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames) {
+  const { availabilityZone: _az, requesterManaged: _rm, tagSet: _tags, attachment, ...rest } = await networkInterfaceShape(cloud, inst, names);
   const { instanceId: _id, instanceOwnerId: _owner, ...own } = attachment;
   return { ...rest, attachment: own };
 }
 
-export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefined, names: GroupNames) {
+export async function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefined, names: GroupNames) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
   const groups = groupSet(names, inst.securityGroupIds);
   const launchTime = new Date(inst.launchTime);
@@ -82,7 +82,7 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
     vpcId: terminated ? undefined : inst.vpcId,
     privateIpAddress: terminated ? undefined : inst.privateIp,
     // Shown while the instance runs, as on AWS; pcloud keeps the address through a stop (AWS hands out a new one).
-    ipAddress: inst.state === 'running' || inst.state === 'pending' ? cloud.network.addresses.ofInstance(inst.id) ?? inst.publicIp ?? undefined : undefined,
+    ipAddress: inst.state === 'running' || inst.state === 'pending' ? (await cloud.network.addresses.ofInstance(inst.id)) ?? inst.publicIp ?? undefined : undefined,
     sourceDestCheck: inst.attributes.sourceDestCheck,
     groupSet: groups,
     stateReason: inst.stateReasonCode ? { code: inst.stateReasonCode, message: inst.stateReasonMessage ?? '' } : undefined,
@@ -92,7 +92,7 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
     blockDeviceMapping: terminated ? [] : [{
       deviceName: '/dev/xvda',
       ebs: { volumeId: inst.rootVolumeId, status: 'attached', attachTime: launchTime, deleteOnTermination: true },
-    }, ...(inst.runtime === 'container' ? [] : cloud.volumes.forInstance(inst.id)).map((v) => ({
+    }, ...(inst.runtime === 'container' ? [] : (await cloud.volumes.forInstance(inst.id))).map((v) => ({
       deviceName: v.device!,
       ebs: { volumeId: v.id, status: v.attachState!, attachTime: new Date(v.attachTime!), deleteOnTermination: v.deleteOnTermination },
     }))],
@@ -102,7 +102,7 @@ export function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefi
     clientToken: inst.clientToken ?? '',
     tagSet: tagSet(tags),
     hypervisor: inst.runtime === 'container' ? 'nspawn' : 'xen',
-    networkInterfaceSet: terminated ? [] : [instanceNetworkInterfaceShape(cloud, inst, names)],
+    networkInterfaceSet: terminated ? [] : [await instanceNetworkInterfaceShape(cloud, inst, names)],
     ebsOptimized: inst.attributes.ebsOptimized,
     enaSupport: true,
     cpuOptions: { coreCount: cloud.instances.instanceType(inst).vcpus, threadsPerCore: 1 },

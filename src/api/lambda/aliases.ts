@@ -33,11 +33,11 @@ function input(b: Body): AliasInput {
 }
 
 export const aliasOps: Operations = {
-  CreateAlias: ({ cloud, accountId, p, body }) => {
+  CreateAlias: async ({ cloud, accountId, p, body }) => {
     const b = parseBody('CreateAlias', body);
-    return json(aliasShape(cloud.functions.createAlias(accountId, p('FunctionName'), (b.Name as string | undefined) ?? '', input(b))), 201);
+    return json(aliasShape(await cloud.functions.createAlias(accountId, p('FunctionName'), (b.Name as string | undefined) ?? '', input(b))), 201);
   },
-  GetAlias: ({ cloud, accountId, p }) => json(aliasShape(cloud.functions.aliases.get(accountId, p('FunctionName'), p('Name')))),
+  GetAlias: async ({ cloud, accountId, p }) => json(aliasShape(await cloud.functions.aliases.get(accountId, p('FunctionName'), p('Name')))),
   UpdateAlias: async ({ cloud, accountId, p, body }) => {
     const b = parseBody('UpdateAlias', body);
     return json(aliasShape(await cloud.functions.updateAlias(accountId, p('FunctionName'), p('Name'), input(b), b.RevisionId as string | undefined)));
@@ -46,8 +46,8 @@ export const aliasOps: Operations = {
     await cloud.functions.deleteAlias(accountId, p('FunctionName'), p('Name'));
     return new Response(null, { status: 204 });
   },
-  ListAliases: ({ cloud, accountId, p, q }) => {
-    const page = pageOf(cloud.functions.aliases.list(accountId, p('FunctionName'), q.get('FunctionVersion') ?? undefined), pageRequest(q), 'InvalidParameterValueException');
+  ListAliases: async ({ cloud, accountId, p, q }) => {
+    const page = pageOf(await cloud.functions.aliases.list(accountId, p('FunctionName'), q.get('FunctionVersion') ?? undefined), pageRequest(q), 'InvalidParameterValueException');
     return json({ Aliases: page.items.map(aliasShape), NextMarker: page.nextToken });
   },
 };

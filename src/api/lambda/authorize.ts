@@ -26,7 +26,7 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
   if (!cloud.functions.nginx?.authorizes(req.headers)) return undefined;
   const [kind, accountId, name, auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
   if (kind === 'invoke') {
-    const principal = signedBy(cloud, req);
+    const principal = await signedBy(cloud, req);
     if (!principal) return new Response(null, { status: 401 });
     const signer = principal.accountId;
     // The FunctionName and Qualifier as the client sent them (anything else: for the API to answer).
@@ -40,7 +40,7 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
     }
     // A user or role session its policies do not allow lambda:InvokeFunction gets no socket: the API answers it
     // (AccessDeniedException in AWS's words, as to any Invoke it refuses).
-    const socket = target && mayInvoke(cloud, principal, req, 'lambda:InvokeFunction', functionArn(principal.region, signer, target.ref, target.qualifier))
+    const socket = target && (await mayInvoke(cloud, principal, req, 'lambda:InvokeFunction', functionArn(principal.region, signer, target.ref, target.qualifier)))
       && await cloud.functions.invokeSocket(signer, target.ref, target.qualifier);
     // nginx/function-invoke.conf takes them ($upstream_http_x_pcloud_socket, $upstream_http_x_pcloud_account).
     return new Response(null, { status: 204, headers: socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer } : {} });
@@ -48,12 +48,12 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
   if (kind !== 'url' || !accountId || !name) return new Response(null, { status: 403 });
   // AWS_IAM: signed by the function's account, or by another its resource policy allows lambda:InvokeFunctionUrl.
   // And a user or role session only as far as its own policies allow lambda:InvokeFunctionUrl on the function.
-  const principal = auth === 'NONE' ? undefined : signedBy(cloud, req);
+  const principal = auth === 'NONE' ? undefined : await signedBy(cloud, req);
   const signer = principal?.accountId;
   const urlId = /^\/url\/([0-9a-f]{32})\//.exec(req.headers.get('x-original-uri') ?? '')?.[1];
   const allowed = auth === 'NONE' || (principal !== undefined
-    && (signer === accountId || (urlId !== undefined && cloud.functions.urlAllows(accountId, name, urlId, principal.accountId)))
-    && mayInvoke(cloud, principal, req, 'lambda:InvokeFunctionUrl', cloud.functions.arn(accountId, name), new Map([['lambda:FunctionUrlAuthType', 'AWS_IAM']])));
+    && (signer === accountId || (urlId !== undefined && (await cloud.functions.urlAllows(accountId, name, urlId, principal.accountId))))
+    && (await mayInvoke(cloud, principal, req, 'lambda:InvokeFunctionUrl', cloud.functions.arn(accountId, name), new Map([['lambda:FunctionUrlAuthType', 'AWS_IAM']]))));
   if (!allowed) return new Response(null, { status: 401 });
   // A function URL that is a VM's console starts the VM first (a fat lambda).
   try {
@@ -69,11 +69,11 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
  * Whether the signer's identity policies allow the action on the function (root: always). The client's address is
  * the one nginx gives (nginx/pcloud.conf sets X-Pcloud-Client-IP over any a client sent).
  */
-function mayInvoke(cloud: Cloud, principal: Principal, req: Request, action: string, arn: string | undefined, extra?: ReadonlyMap<string, string>): boolean {
+async function mayInvoke(cloud: Cloud, principal: Principal, req: Request, action: string, arn: string | undefined, extra?: ReadonlyMap<string, string>): Promise<boolean> {
   if (principal.identity.kind === 'root') return true;
   const context = originContext(principal, { sourceIp: nginxClient(req), secure: false });
   for (const [k, v] of extra ?? []) context.set(k, v);
-  return cloud.iam.authorize(principal.identity, { action, resources: [{ arn: arn ?? '*' }], context }).allowed;
+  return (await cloud.iam.authorize(principal.identity, { action, resources: [{ arn: arn ?? '*' }], context })).allowed;
 }
 
 /** The client's address as nginx passes it, if it is an address. */
@@ -83,7 +83,7 @@ function nginxClient(req: Request): string | undefined {
 }
 
 /** Who signed the original request (as nginx describes it) with a valid SigV4 signature, if anyone. */
-function signedBy(cloud: Cloud, req: Request): Principal | undefined {
+async function signedBy(cloud: Cloud, req: Request): Promise<Principal | undefined> {
   const headers = new Headers(req.headers);
   const length = req.headers.get('x-original-content-length');
   if (length) headers.set('content-length', length);
@@ -95,7 +95,7 @@ function signedBy(cloud: Cloud, req: Request): Principal | undefined {
       throw new AuthError('SignatureDoesNotMatch', 'Through nginx, sign the payload hash (x-amz-content-sha256), or call the API endpoint');
     }
     // The body stays with nginx: the signature covers the hash the client declared, which the runtime shim checks.
-    const principal = verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0), payload: 'declared' },
+    const principal = await verify({ method: req.headers.get('x-original-method') ?? 'GET', url: req.headers.get('x-original-uri') ?? '/', headers, body: Buffer.alloc(0), payload: 'declared' },
       (k) => cloud.iam.findKey(k), Date.now(), { regions: [cloud.config.region] });
     return principal;
   } catch (err) {

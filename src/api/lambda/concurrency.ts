@@ -7,8 +7,8 @@ export const concurrencyOps: Operations = {
   PutFunctionConcurrency: async ({ cloud, accountId, p, body }) =>
     json({ ReservedConcurrentExecutions: await cloud.functions.putConcurrency(accountId, p('FunctionName'), parseBody('PutFunctionConcurrency', body).ReservedConcurrentExecutions as number | undefined) }),
   // Without a reservation, Lambda answers an empty object.
-  GetFunctionConcurrency: ({ cloud, accountId, p }) =>
-    json({ ReservedConcurrentExecutions: cloud.functions.concurrency.get(accountId, p('FunctionName')) }),
+  GetFunctionConcurrency: async ({ cloud, accountId, p }) =>
+    json({ ReservedConcurrentExecutions: await cloud.functions.concurrency.get(accountId, p('FunctionName')) }),
   DeleteFunctionConcurrency: async ({ cloud, accountId, p }) => {
     await cloud.functions.deleteConcurrency(accountId, p('FunctionName'));
     return new Response(null, { status: 204 });

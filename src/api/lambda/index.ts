@@ -72,10 +72,10 @@ function once<T>(fn: () => T): () => T {
 }
 
 /** Refuse (AccessDeniedException, in AWS's words) unless the signer's identity policies allow it. */
-function authorize(cloud: Cloud, principal: Principal, origin: Origin, req: AccessRequest): void {
+async function authorize(cloud: Cloud, principal: Principal, origin: Origin, req: AccessRequest): Promise<void> {
   const context = originContext(principal, origin);
   for (const [k, v] of req.context ?? []) context.set(k, v);
-  const d = cloud.iam.authorize(principal.identity, { ...req, context });
+  const d = await cloud.iam.authorize(principal.identity, { ...req, context });
   if (!d.allowed) throw new CloudError('AccessDeniedException', deniedMessage(d));
 }
 
@@ -94,11 +94,11 @@ export async function handleLambda(cloud: Cloud, principal: Principal, method: s
     // IAM's decision (root may do anything: nothing to build for it).
     if (principal.identity.kind !== 'root') {
       const parsed = once(() => jsonBody(body));
-      authorize(cloud, principal, origin, lambdaAccessRequest(principal, op, p, url.searchParams, parsed));
+      await authorize(cloud, principal, origin, lambdaAccessRequest(principal, op, p, url.searchParams, parsed));
       // A function's role is passed to Lambda (iam:PassRole, iam:PassedToService lambda.amazonaws.com), as AWS checks.
       const role = op === 'CreateFunction' || op === 'UpdateFunctionConfiguration' ? parsed()?.Role : undefined;
       if (typeof role === 'string' && role.length <= 2048 && role.startsWith('arn:')) {
-        authorize(cloud, principal, origin, { action: 'iam:PassRole', resources: [{ arn: role }], context: new Map([['iam:PassedToService', 'lambda.amazonaws.com']]) });
+        await authorize(cloud, principal, origin, { action: 'iam:PassRole', resources: [{ arn: role }], context: new Map([['iam:PassedToService', 'lambda.amazonaws.com']]) });
       }
     }
     const res = await handler({ cloud, accountId: principal.accountId, p, q: url.searchParams, body, headers });

@@ -38,17 +38,17 @@ export const layerOps: Operations = {
     });
     return json(layerShape(v), 201);
   },
-  GetLayerVersion: ({ cloud, accountId, p }) => json(layerShape(cloud.functions.layers.get(accountId, p('LayerName'), p('VersionNumber')))),
-  GetLayerVersionByArn: ({ cloud, accountId, q }) => json(layerShape(cloud.functions.layers.getByArn(accountId, q.get('Arn') ?? ''))),
-  ListLayers: ({ cloud, accountId, q }) => {
-    const page = cloud.functions.layers.layersPage(accountId, filters(q), pageRequest(q));
+  GetLayerVersion: async ({ cloud, accountId, p }) => json(layerShape(await cloud.functions.layers.get(accountId, p('LayerName'), p('VersionNumber')))),
+  GetLayerVersionByArn: async ({ cloud, accountId, q }) => json(layerShape(await cloud.functions.layers.getByArn(accountId, q.get('Arn') ?? ''))),
+  ListLayers: async ({ cloud, accountId, q }) => {
+    const page = await cloud.functions.layers.layersPage(accountId, filters(q), pageRequest(q));
     return json({
       Layers: page.items.map((v) => ({ LayerName: v.name, LayerArn: v.layerArn, LatestMatchingVersion: versionShape(v) })),
       NextMarker: page.nextToken,
     });
   },
-  ListLayerVersions: ({ cloud, accountId, p, q }) => {
-    const page = cloud.functions.layers.versionsPage(accountId, p('LayerName'), filters(q), pageRequest(q));
+  ListLayerVersions: async ({ cloud, accountId, p, q }) => {
+    const page = await cloud.functions.layers.versionsPage(accountId, p('LayerName'), filters(q), pageRequest(q));
     return json({ LayerVersions: page.items.map(versionShape), NextMarker: page.nextToken });
   },
   DeleteLayerVersion: async ({ cloud, accountId, p }) => {

@@ -6,11 +6,11 @@ import { json } from './shapes.js';
 const qualifier = (q: URLSearchParams) => q.get('Qualifier') ?? undefined;
 
 export const policyOps: Operations = {
-  AddPermission: ({ cloud, accountId, p, q, body }) => {
+  AddPermission: async ({ cloud, accountId, p, q, body }) => {
     const b = parseBody('AddPermission', body);
     // The model typed every member: these are strings or absent.
     const str = (k: string) => b[k] as string | undefined;
-    const statement = cloud.functions.addPermission(accountId, p('FunctionName'), qualifier(q), {
+    const statement = await cloud.functions.addPermission(accountId, p('FunctionName'), qualifier(q), {
       statementId: str('StatementId') ?? '', action: str('Action') ?? '', principal: str('Principal') ?? '', sourceArn: str('SourceArn'),
       sourceAccount: str('SourceAccount'), functionUrlAuthType: str('FunctionUrlAuthType'), principalOrgId: str('PrincipalOrgID'),
       revisionId: str('RevisionId'),
@@ -18,12 +18,12 @@ export const policyOps: Operations = {
     // Lambda answers the statement as a JSON string.
     return json({ Statement: JSON.stringify(statement) }, 201);
   },
-  RemovePermission: ({ cloud, accountId, p, q }) => {
-    cloud.functions.policies.remove(accountId, p('FunctionName'), qualifier(q), p('StatementId'), q.get('RevisionId') ?? undefined);
+  RemovePermission: async ({ cloud, accountId, p, q }) => {
+    await cloud.functions.policies.remove(accountId, p('FunctionName'), qualifier(q), p('StatementId'), q.get('RevisionId') ?? undefined);
     return new Response(null, { status: 204 });
   },
-  GetPolicy: ({ cloud, accountId, p, q }) => {
-    const { policy, revision } = cloud.functions.policies.get(accountId, p('FunctionName'), qualifier(q));
+  GetPolicy: async ({ cloud, accountId, p, q }) => {
+    const { policy, revision } = await cloud.functions.policies.get(accountId, p('FunctionName'), qualifier(q));
     return json({ Policy: policy, RevisionId: revision });
   },
 };

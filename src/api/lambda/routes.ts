@@ -25,17 +25,17 @@ export const functionOps: Operations = {
     });
     return json(configShape(v), 201);
   },
-  ListFunctions: ({ cloud, accountId, q }) => {
-    const page = cloud.functions.listPage(accountId, { ...pageRequest(q), all: q.get('FunctionVersion') === 'ALL' });
+  ListFunctions: async ({ cloud, accountId, q }) => {
+    const page = await cloud.functions.listPage(accountId, { ...pageRequest(q), all: q.get('FunctionVersion') === 'ALL' });
     return json({ Functions: page.items.map(configShape), NextMarker: page.nextToken });
   },
-  GetFunction: ({ cloud, accountId, p, q }) => {
-    const v = cloud.functions.get(accountId, p('FunctionName'), qualifier(q));
-    const reserved = cloud.functions.concurrency.get(accountId, v.name);
+  GetFunction: async ({ cloud, accountId, p, q }) => {
+    const v = await cloud.functions.get(accountId, p('FunctionName'), qualifier(q));
+    const reserved = await cloud.functions.concurrency.get(accountId, v.name);
     return json({
       Configuration: configShape(v),
       Code: { RepositoryType: 'S3', Location: cloud.functions.codeLocation(v) },
-      Tags: tagsShape(cloud.functions.tagsOf(accountId, v.name)),
+      Tags: tagsShape(await cloud.functions.tagsOf(accountId, v.name)),
       Concurrency: reserved === undefined ? undefined : { ReservedConcurrentExecutions: reserved },
     });
   },
@@ -43,22 +43,22 @@ export const functionOps: Operations = {
     await cloud.functions.delete(accountId, p('FunctionName'), qualifier(q));
     return new Response(null, { status: 204 });
   },
-  GetFunctionConfiguration: ({ cloud, accountId, p, q }) =>
-    json(configShape(cloud.functions.get(accountId, p('FunctionName'), qualifier(q)))),
+  GetFunctionConfiguration: async ({ cloud, accountId, p, q }) =>
+    json(configShape(await cloud.functions.get(accountId, p('FunctionName'), qualifier(q)))),
   UpdateFunctionConfiguration: async ({ cloud, accountId, p, body }) =>
     json(configShape(await cloud.functions.updateConfiguration(accountId, p('FunctionName'), input(parseBody('UpdateFunctionConfiguration', body))))),
   UpdateFunctionCode: async ({ cloud, accountId, p, body }) => {
     const b = parseBody('UpdateFunctionCode', body);
     return json(configShape(await cloud.functions.updateCode(accountId, p('FunctionName'), base64(b.ZipFile, 'ZipFile'), b.Publish ?? false)));
   },
-  PublishVersion: ({ cloud, accountId, p, body }) =>
-    json(configShape(cloud.functions.publish(accountId, p('FunctionName'), parseBody('PublishVersion', body).Description ?? '')), 201),
-  ListVersionsByFunction: ({ cloud, accountId, p, q }) => {
-    const page = cloud.functions.versionsPage(accountId, p('FunctionName'), pageRequest(q));
+  PublishVersion: async ({ cloud, accountId, p, body }) =>
+    json(configShape(await cloud.functions.publish(accountId, p('FunctionName'), parseBody('PublishVersion', body).Description ?? '')), 201),
+  ListVersionsByFunction: async ({ cloud, accountId, p, q }) => {
+    const page = await cloud.functions.versionsPage(accountId, p('FunctionName'), pageRequest(q));
     return json({ Versions: page.items.map(configShape), NextMarker: page.nextToken });
   },
-  GetFunctionCodeSigningConfig: ({ cloud, accountId, p }) =>
-    json({ FunctionName: cloud.functions.get(accountId, p('FunctionName')).name }),
+  GetFunctionCodeSigningConfig: async ({ cloud, accountId, p }) =>
+    json({ FunctionName: (await cloud.functions.get(accountId, p('FunctionName'))).name }),
   Invoke: async ({ cloud, accountId, p, q, body, headers }) => {
     const type = headers.get('x-amz-invocation-type') ?? 'RequestResponse';
     let res;
@@ -77,15 +77,15 @@ export const functionOps: Operations = {
   },
   CreateFunctionUrlConfig: async ({ cloud, accountId, p, q, body }) =>
     json(urlShape(await cloud.functions.createUrl(accountId, p('FunctionName'), parseBody('CreateFunctionUrlConfig', body).AuthType, qualifier(q)), false), 201),
-  GetFunctionUrlConfig: ({ cloud, accountId, p, q }) =>
-    json(urlShape(cloud.functions.url(accountId, p('FunctionName'), qualifier(q)), true)),
+  GetFunctionUrlConfig: async ({ cloud, accountId, p, q }) =>
+    json(urlShape(await cloud.functions.url(accountId, p('FunctionName'), qualifier(q)), true)),
   DeleteFunctionUrlConfig: async ({ cloud, accountId, p, q }) => {
     await cloud.functions.deleteUrl(accountId, p('FunctionName'), qualifier(q));
     return new Response(null, { status: 204 });
   },
   // GetAccountSettings: the account's Lambda limits and what it uses of them.
-  GetAccountSettings: ({ cloud, accountId }) => {
-    const { limits: l, usage: u } = cloud.functions.accountSettings(accountId);
+  GetAccountSettings: async ({ cloud, accountId }) => {
+    const { limits: l, usage: u } = await cloud.functions.accountSettings(accountId);
     return json({
       AccountLimit: {
         TotalCodeSize: l.totalCodeSize, CodeSizeZipped: l.codeSizeZipped, CodeSizeUnzipped: l.codeSizeUnzipped,
@@ -94,9 +94,9 @@ export const functionOps: Operations = {
       AccountUsage: { TotalCodeSize: u.totalCodeSize, FunctionCount: u.functionCount },
     });
   },
-  ListTags: ({ cloud, accountId, p }) => json({ Tags: tagsShape(cloud.functions.tagsOf(accountId, p('ARN'))) }),
+  ListTags: async ({ cloud, accountId, p }) => json({ Tags: tagsShape(await cloud.functions.tagsOf(accountId, p('ARN'))) }),
   TagResource: async ({ cloud, accountId, p, body }) => {
-    cloud.functions.tagsOf(accountId, p('ARN')); // a missing function is ResourceNotFoundException, whatever the body holds
+    await cloud.functions.tagsOf(accountId, p('ARN')); // a missing function is ResourceNotFoundException, whatever the body holds
     await cloud.functions.tag(accountId, p('ARN'), tagList(parseBody('TagResource', body).Tags));
     return new Response(null, { status: 204 });
   },

@@ -34,18 +34,18 @@ const text = (input: Record<string, unknown>, member: string): string | undefine
 };
 
 /** The ARN of whose key the account's access key `id` is (a user's, or the root's), if the account has it. */
-function keyOwnerArn(cloud: Parameters<QueryAccess>[3], accountId: string, id: string | undefined): string | undefined {
+async function keyOwnerArn(cloud: Parameters<QueryAccess>[3], accountId: string, id: string | undefined): Promise<string | undefined> {
   if (id === undefined) return undefined;
   try {
-    const k = cloud.iam.keys.find(accountId, id);
-    return k.userName === null ? `arn:aws:iam::${accountId}:root` : cloud.iam.entityArn(accountId, 'user', k.userName);
+    const k = await cloud.iam.keys.find(accountId, id);
+    return k.userName === null ? `arn:aws:iam::${accountId}:root` : (await cloud.iam.entityArn(accountId, 'user', k.userName));
   } catch (err) {
     if (err instanceof CloudError) return undefined;
     throw err;
   }
 }
 
-export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
+export const iamAccess: QueryAccess = async (action, input, principal, cloud) => {
   const req = (arn: string): AccessRequest => {
     const policyArn = text(input, 'PolicyArn');
     const context = policyArn !== undefined && policyArn.length <= ARN_MAX && /Policy$/.test(action) && /^(Attach|Detach)/.test(action)
@@ -60,32 +60,32 @@ export const iamAccess: QueryAccess = (action, input, principal, cloud) => {
     const name = text(input, member);
     if (name === undefined) continue;
     if (!isIamName(name)) return req('*');
-    const asked = req(cloud.iam.entityArn(acct, kind, name, creates === kind ? createdPath : undefined));
+    const asked = req(await cloud.iam.entityArn(acct, kind, name, creates === kind ? createdPath : undefined));
     const role = text(input, 'RoleName');
     // A role put in a profile is passed to EC2 (whose instances get its credentials): iam:PassRole on it, as AWS asks.
     if (action === 'AddRoleToInstanceProfile' && role !== undefined && isIamName(role)) {
-      return [asked, { action: 'iam:PassRole', resources: [{ arn: cloud.iam.entityArn(acct, 'role', role) }], context: new Map([['iam:PassedToService', 'ec2.amazonaws.com']]) }];
+      return [asked, { action: 'iam:PassRole', resources: [{ arn: await cloud.iam.entityArn(acct, 'role', role) }], context: new Map([['iam:PassedToService', 'ec2.amazonaws.com']]) }];
     }
     // A user renamed or moved: the requester needs the permission on the source and on the target, as AWS says.
     if (action === 'UpdateUser' && kind === 'user') {
       const newName = text(input, 'NewUserName') ?? name;
       const newPath = text(input, 'NewPath');
       if (newName === name && newPath === undefined) return asked;
-      const stored = cloud.iam.entityArn(acct, 'user', name);
+      const stored = await cloud.iam.entityArn(acct, 'user', name);
       const path = newPath ?? stored.slice(`arn:aws:iam::${acct}:user`.length, stored.length - name.length);
-      return [asked, req(isIamName(newName) && PATH.test(path) ? cloud.iam.entityArn(acct, 'user', newName, path) : '*')];
+      return [asked, req(isIamName(newName) && PATH.test(path) ? (await cloud.iam.entityArn(acct, 'user', newName, path)) : '*')];
     }
     return asked;
   }
   if (action === 'GetAccessKeyLastUsed') {
     // On the key's user, as AWS (the root's keys: on the account's root).
-    const owner = keyOwnerArn(cloud, acct, text(input, 'AccessKeyId'));
+    const owner = await keyOwnerArn(cloud, acct, text(input, 'AccessKeyId'));
     if (owner) return req(owner);
   }
   const policyArn = text(input, 'PolicyArn');
   if (policyArn !== undefined) return req(policyArn.length <= ARN_MAX && policyArn.startsWith('arn:') ? policyArn : '*');
   const policyName = text(input, 'PolicyName');
-  if (creates === 'policy' && policyName !== undefined && isIamName(policyName)) return req(cloud.iam.entityArn(acct, 'policy', policyName, createdPath));
+  if (creates === 'policy' && policyName !== undefined && isIamName(policyName)) return req(await cloud.iam.entityArn(acct, 'policy', policyName, createdPath));
   if (ON_SELF.has(action) && principal.identity.kind === 'user') return req(arnOf(principal.identity));
   return req('*');
 };

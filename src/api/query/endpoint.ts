@@ -32,7 +32,7 @@ export interface QueryCtx {
  * What an action asks of IAM, from its input: undefined when it asks nothing (STS GetCallerIdentity, as on AWS); a list
  * when it asks more than one thing (AddRoleToInstanceProfile: the profile, and passing the role), each to be allowed.
  */
-export type QueryAccess = (action: string, input: Record<string, unknown>, principal: Principal, cloud: Cloud) => AccessRequest | readonly AccessRequest[] | undefined;
+export type QueryAccess = (action: string, input: Record<string, unknown>, principal: Principal, cloud: Cloud) => Promise<AccessRequest | readonly AccessRequest[] | undefined> | AccessRequest | readonly AccessRequest[] | undefined;
 
 export type QueryHandler = (ctx: QueryCtx) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
@@ -77,14 +77,14 @@ function successXml(svc: QueryService, action: string, op: Operation, result: Re
 }
 
 /** Refuse the action (AccessDenied) unless the signer's policies allow what it asks; root may do anything. */
-function authorize(svc: QueryService, cloud: Cloud, principal: Principal, origin: Origin, action: string, input: Record<string, unknown>): void {
+async function authorize(svc: QueryService, cloud: Cloud, principal: Principal, origin: Origin, action: string, input: Record<string, unknown>): Promise<void> {
   if (principal.identity.kind === 'root') return;
-  const asked = svc.access ? svc.access(action, input, principal, cloud) : { action: `${svc.model.uid.split('-')[0]}:${action}`, resources: [{ arn: '*' }] };
+  const asked = svc.access ? await svc.access(action, input, principal, cloud) : { action: `${svc.model.uid.split('-')[0]}:${action}`, resources: [{ arn: '*' }] };
   if (!asked) return;
   for (const req of Array.isArray(asked) ? asked as readonly AccessRequest[] : [asked as AccessRequest]) {
     const context = originContext(principal, origin);
     if (req.context) for (const [k, v] of req.context) context.set(k, v);
-    const d = cloud.iam.authorize(principal.identity, { ...req, context });
+    const d = await cloud.iam.authorize(principal.identity, { ...req, context });
     if (!d.allowed) throw new CloudError('AccessDenied', deniedMessage(d));
   }
 }
@@ -100,7 +100,7 @@ export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Pr
     const op = svc.model.operations.get(action);
     if (!handler || !op) return queryError(svc, 'InvalidAction', `Could not find operation ${action.slice(0, 128)} for version ${svc.model.apiVersion}`, 400, requestId);
     const input = readInput(inputNode(svc.model, op), params);
-    authorize(svc, cloud, principal, origin, action, input);
+    await authorize(svc, cloud, principal, origin, action, input);
     let result;
     try {
       result = await handler({ cloud, principal, input, requestId, sourceIp: origin.sourceIp });

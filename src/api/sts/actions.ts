@@ -42,7 +42,7 @@ export const stsActions: Record<string, QueryHandler> = {
     UserId: userIdOf(principal.identity), Account: principal.accountId, Arn: arnOf(principal.identity),
   }),
 
-  AssumeRole: ({ cloud, principal, input, sourceIp }) => {
+  AssumeRole: async ({ cloud, principal, input, sourceIp }) => {
     const i = input as {
       RoleArn: string; RoleSessionName: string; DurationSeconds?: number; ExternalId?: string; Policy?: string;
       PolicyArns?: { arn?: string }[]; Tags?: { Key: string; Value: string }[]; TransitiveTagKeys?: string[];
@@ -73,7 +73,7 @@ export const stsActions: Record<string, QueryHandler> = {
       throw new CloudError('AccessDenied', 'MultiFactorAuthentication failed with invalid MFA one time pass code.');
     }
     if (i.ProvidedContexts?.length) throw new CloudError('InvalidParameterValue', 'ProvidedContexts: no context provider is trusted here.');
-    const assumed = assumeRole(cloud.iam, principal.identity, {
+    const assumed = await assumeRole(cloud.iam, principal.identity, {
       roleArn: i.RoleArn, sessionName: i.RoleSessionName, region: principal.region,
       ...(i.DurationSeconds !== undefined ? { durationSeconds: i.DurationSeconds } : {}),
       ...(i.ExternalId !== undefined ? { externalId: i.ExternalId } : {}),
@@ -90,7 +90,7 @@ export const stsActions: Record<string, QueryHandler> = {
     };
   },
 
-  GetSessionToken: ({ cloud, principal, input }) => {
+  GetSessionToken: async ({ cloud, principal, input }) => {
     const i = input as { DurationSeconds?: number; SerialNumber?: string; TokenCode?: string };
     range(i.DurationSeconds, 'durationSeconds', MIN_DURATION_S, MAX_USER_TOKEN_S);
     if (principal.temporary || principal.identity.kind === 'assumed-role') {
@@ -102,7 +102,7 @@ export const stsActions: Record<string, QueryHandler> = {
     // Root's sessions last an hour at most: a longer request gets one hour, as on AWS.
     const asked = i.DurationSeconds ?? DEFAULT_TOKEN_S;
     const duration = principal.identity.kind === 'root' ? Math.min(asked, MAX_ROOT_TOKEN_S) : asked;
-    return { Credentials: credentialsOut(cloud.iam.sessions.mintFor(principal.identity, duration)) };
+    return { Credentials: credentialsOut(await cloud.iam.sessions.mintFor(principal.identity, duration)) };
   },
 };
 

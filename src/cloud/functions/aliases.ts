@@ -52,12 +52,12 @@ export class FunctionAliases {
   }
 
   /** The alias' row, if the function has one of that name. */
-  find(accountId: string, fn: string, name: string): AliasRow | undefined {
-    return this.records.alias(accountId, fn, name);
+  async find(accountId: string, fn: string, name: string): Promise<AliasRow | undefined> {
+    return await this.records.alias(accountId, fn, name);
   }
 
-  row(accountId: string, fn: string, name: string): AliasRow {
-    const r = isAliasName(name) ? this.find(accountId, fn, name) : undefined;
+  async row(accountId: string, fn: string, name: string): Promise<AliasRow> {
+    const r = isAliasName(name) ? (await this.find(accountId, fn, name)) : undefined;
     if (!r) throw new CloudError('ResourceNotFoundException', `Alias not found: ${this.records.names.arn(accountId, fn, name.slice(0, 128))}`);
     return r;
   }
@@ -69,84 +69,84 @@ export class FunctionAliases {
     };
   }
 
-  get(accountId: string, ref: string, name: string): AliasView {
-    const fn = this.function(accountId, ref);
-    return this.view(this.row(accountId, fn, name));
+  async get(accountId: string, ref: string, name: string): Promise<AliasView> {
+    const fn = await this.function(accountId, ref);
+    return this.view(await this.row(accountId, fn, name));
   }
 
-  create(accountId: string, ref: string, name: string, input: AliasInput): AliasView {
-    const fn = this.function(accountId, ref);
+  async create(accountId: string, ref: string, name: string, input: AliasInput): Promise<AliasView> {
+    const fn = await this.function(accountId, ref);
     if (!isAliasName(name)) {
       throw new CloudError('ValidationException', `1 validation error detected: Value '${name.slice(0, 200)}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)`);
     }
     if (input.version === undefined) throw new CloudError('ValidationException', "1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null");
-    this.check(accountId, fn, input.version, input.routing ?? undefined, input.description);
-    if (this.find(accountId, fn, name)) throw new CloudError('ResourceConflictException', `Alias already exists: ${this.records.names.arn(accountId, fn, name)}`);
-    this.db.insert(functionAliases).values({
+    await this.check(accountId, fn, input.version, input.routing ?? undefined, input.description);
+    if ((await this.find(accountId, fn, name))) throw new CloudError('ResourceConflictException', `Alias already exists: ${this.records.names.arn(accountId, fn, name)}`);
+    await this.db.insert(functionAliases).values({
       accountId, functionName: fn, name, version: input.version, description: input.description ?? '', extraVersion: input.routing?.version ?? null,
       extraWeight: input.routing?.weight ?? null, revision: randomUUID(), createdAt: Date.now(),
-    }).run();
-    return this.get(accountId, fn, name);
+    });
+    return await this.get(accountId, fn, name);
   }
 
   /** UpdateAlias: a RevisionId given must be the alias' current one (PreconditionFailedException otherwise). */
-  update(accountId: string, ref: string, name: string, input: AliasInput, revisionId?: string): AliasView {
-    const fn = this.function(accountId, ref);
-    const r = this.row(accountId, fn, name);
+  async update(accountId: string, ref: string, name: string, input: AliasInput, revisionId?: string): Promise<AliasView> {
+    const fn = await this.function(accountId, ref);
+    const r = await this.row(accountId, fn, name);
     if (revisionId !== undefined && revisionId !== r.revision) {
       throw new CloudError('PreconditionFailedException', 'The Revision Id provided does not match the latest Revision Id. Call the GetAlias API to retrieve the latest Revision Id');
     }
     const version = input.version ?? r.version;
     const routing = input.routing === undefined ? this.view(r).routing : input.routing ?? undefined;
-    this.check(accountId, fn, version, routing, input.description);
-    this.db.update(functionAliases).set({
+    await this.check(accountId, fn, version, routing, input.description);
+    await this.db.update(functionAliases).set({
       version, description: input.description ?? r.description, extraVersion: routing?.version ?? null, extraWeight: routing?.weight ?? null, revision: randomUUID(),
-    }).where(this.where(accountId, fn, name)).run();
-    return this.get(accountId, fn, name);
+    }).where(this.where(accountId, fn, name));
+    return await this.get(accountId, fn, name);
   }
 
-  delete(accountId: string, ref: string, name: string): AliasRow {
-    const fn = this.function(accountId, ref);
-    const r = this.row(accountId, fn, name);
-    this.db.delete(functionAliases).where(this.where(accountId, fn, name)).run();
+  async delete(accountId: string, ref: string, name: string): Promise<AliasRow> {
+    const fn = await this.function(accountId, ref);
+    const r = await this.row(accountId, fn, name);
+    await this.db.delete(functionAliases).where(this.where(accountId, fn, name));
     return r;
   }
 
   /** ListAliases: the function's aliases by name (those routing to `version` only, with one). */
-  list(accountId: string, ref: string, version?: string): AliasView[] {
-    const fn = this.function(accountId, ref);
-    return this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn)))
-      .orderBy(asc(functionAliases.name)).all().filter((r) => version === undefined || r.version === version || r.extraVersion === version).map((r) => this.view(r));
+  async list(accountId: string, ref: string, version?: string): Promise<AliasView[]> {
+    const fn = await this.function(accountId, ref);
+    return (await this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn)))
+      .orderBy(asc(functionAliases.name))).filter((r) => version === undefined || r.version === version || r.extraVersion === version).map((r) => this.view(r));
   }
 
   /** Every alias of a function (its URLs and policies go with it). */
-  rowsOf(accountId: string, fn: string): AliasRow[] {
-    return this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn))).all();
+  async rowsOf(accountId: string, fn: string): Promise<AliasRow[]> {
+    return await this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn)));
   }
 
   /** The aliases that route to a version (which cannot be deleted while they do). */
-  routingTo(accountId: string, fn: string, version: string): AliasRow[] {
-    return this.rowsOf(accountId, fn).filter((r) => r.version === version || r.extraVersion === version);
+  async routingTo(accountId: string, fn: string, version: string): Promise<AliasRow[]> {
+    return (await this.rowsOf(accountId, fn)).filter((r) => r.version === version || r.extraVersion === version);
   }
 
-  deleteAll(accountId: string, fn: string): void {
-    this.db.delete(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn))).run();
+  async deleteAll(accountId: string, fn: string): Promise<void> {
+    await this.db.delete(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, fn)));
   }
 
   /** The function's name (an alias-qualified ARN is not a FunctionName here, as in Lambda). */
-  private function(accountId: string, ref: string): string {
+  private async function(accountId: string, ref: string): Promise<string> {
     const q = this.records.names.parse(accountId, ref);
     if (q.qualifier !== undefined) throw invalid(`The function name must not be qualified here: ${ref.slice(0, 170)}`);
-    this.records.row(accountId, q.name);
+    await this.records.row(accountId, q.name);
     return q.name;
   }
 
   /** The versions exist, the routing is one other published version with a weight from 0 to 1, as Lambda takes them. */
-  private check(accountId: string, fn: string, version: string, routing: { version: string; weight: number } | undefined, description?: string): void {
+  private async check(accountId: string, fn: string, version: string, routing: { version: string; weight: number } | undefined, description?: string): Promise<void> {
     if (!VERSION.test(version)) {
       throw new CloudError('ValidationException', `1 validation error detected: Value '${version.slice(0, 200)}' at 'functionVersion' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)`);
     }
-    this.records.get(accountId, fn, version);
+    await this.records.get(accountId, fn, version);
     if (description !== undefined && (description.length > 256 || description.includes('\0'))) {
       throw new CloudError('ValidationException', "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256");
     }
@@ -157,6 +157,6 @@ export class FunctionAliases {
     }
     if (version === '$LATEST') throw invalid('$LATEST is not supported for an alias pointing to more than 1 version');
     if (routing.version === version) throw invalid(`Invalid function version ${version}. Function version ${version} is already included in primary version pointer.`);
-    this.records.get(accountId, fn, routing.version);
+    await this.records.get(accountId, fn, routing.version);
   }
 }

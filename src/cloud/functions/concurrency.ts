@@ -28,45 +28,45 @@ export class FunctionConcurrency {
   }
 
   /** The executions the account's functions reserve together (but `except`'s). */
-  reserved(accountId: string, except?: string): number {
-    const rows = this.db.select({ name: functions.name, n: functions.reservedConcurrency }).from(functions)
-      .where(and(eq(functions.accountId, accountId), isNotNull(functions.reservedConcurrency))).all();
+  async reserved(accountId: string, except?: string): Promise<number> {
+    const rows = await this.db.select({ name: functions.name, n: functions.reservedConcurrency }).from(functions)
+      .where(and(eq(functions.accountId, accountId), isNotNull(functions.reservedConcurrency)));
     return rows.filter((r) => r.name !== except).reduce((a, r) => a + (r.n ?? 0), 0);
   }
 
   /** The account's ConcurrentExecutions less what its functions reserve. */
-  unreserved(accountId: string): number {
-    return this.config.limits.concurrentExecutions - this.reserved(accountId);
+  async unreserved(accountId: string): Promise<number> {
+    return this.config.limits.concurrentExecutions - (await this.reserved(accountId));
   }
 
-  private name(accountId: string, ref: string): string {
+  private async name(accountId: string, ref: string): Promise<string> {
     const q = this.records.names.parse(accountId, ref);
     if (q.qualifier !== undefined) throw invalid('Reserved concurrency is set on a function, not on a version or alias: give its name or unqualified ARN.');
-    this.records.row(accountId, q.name);
+    await this.records.row(accountId, q.name);
     return q.name;
   }
 
-  put(accountId: string, ref: string, n: number | undefined): number {
-    const name = this.name(accountId, ref);
+  async put(accountId: string, ref: string, n: number | undefined): Promise<number> {
+    const name = await this.name(accountId, ref);
     if (n === undefined || !Number.isSafeInteger(n) || n < 0) {
       throw new CloudError('ValidationException', `1 validation error detected: Value '${n ?? 'null'}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0`);
     }
-    const left = this.config.limits.concurrentExecutions - this.reserved(accountId, name) - n;
+    const left = this.config.limits.concurrentExecutions - (await this.reserved(accountId, name)) - n;
     const minimum = this.minimumUnreserved();
     if (left < minimum) {
       throw invalid(`Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${minimum}].`);
     }
-    this.db.update(functions).set({ reservedConcurrency: n }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    await this.db.update(functions).set({ reservedConcurrency: n }).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
     return n;
   }
 
   /** The function's reservation (undefined: none). */
-  get(accountId: string, ref: string): number | undefined {
-    return this.records.row(accountId, this.name(accountId, ref)).reservedConcurrency ?? undefined;
+  async get(accountId: string, ref: string): Promise<number | undefined> {
+    return (await this.records.row(accountId, await this.name(accountId, ref))).reservedConcurrency ?? undefined;
   }
 
-  delete(accountId: string, ref: string): void {
-    const name = this.name(accountId, ref);
-    this.db.update(functions).set({ reservedConcurrency: sql`NULL` }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+  async delete(accountId: string, ref: string): Promise<void> {
+    const name = await this.name(accountId, ref);
+    await this.db.update(functions).set({ reservedConcurrency: sql`NULL` }).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
   }
 }

@@ -37,20 +37,20 @@ export class FunctionCredentials {
    * the same), a new session otherwise. None when pcloud has no IAM here or the role cannot be assumed any more (deleted
    * since): the function runs, its SDK calls unsigned.
    */
-  for(key: string, v: Pick<FunctionView, 'accountId' | 'name' | 'role'>): SessionCredentials | undefined {
+  async for(key: string, v: Pick<FunctionView, 'accountId' | 'name' | 'role'>): Promise<SessionCredentials | undefined> {
     const held = this.held.get(key);
     if (held && held.role === v.role && held.credentials.expiration.getTime() - this.now() > RENEW_BEFORE_MS) return held.credentials;
-    const credentials = this.mint(v);
+    const credentials = await this.mint(v);
     if (credentials) this.held.set(key, { accountId: v.accountId, name: v.name, role: v.role, credentials });
     else this.held.delete(key);
     return credentials;
   }
 
-  private mint(v: Pick<FunctionView, 'accountId' | 'name' | 'role'>): SessionCredentials | undefined {
+  private async mint(v: Pick<FunctionView, 'accountId' | 'name' | 'role'>): Promise<SessionCredentials | undefined> {
     const role = parseRoleArn(v.role);
     if (!this.identity || !role || role.accountId !== v.accountId) return undefined;
     try {
-      return this.identity.mint({ accountId: v.accountId, roleName: role.name, sessionName: v.name, durationSeconds: SESSION_SECONDS, source: functionSource(v.name) });
+      return await this.identity.mint({ accountId: v.accountId, roleName: role.name, sessionName: v.name, durationSeconds: SESSION_SECONDS, source: functionSource(v.name) });
     } catch (err) {
       log.warn(`function ${v.accountId}/${v.name}: no credentials for its role ${v.role}: ${(err as Error).message}`);
       return undefined;
@@ -70,7 +70,7 @@ export class FunctionCredentials {
         continue;
       }
       if (held.credentials.expiration.getTime() - this.now() > RENEW_BEFORE_MS) continue;
-      const next = this.for(key, held);
+      const next = await this.for(key, held);
       await this.host.renewCredentials?.(key, next);
       renewed++;
     }
@@ -83,11 +83,11 @@ export class FunctionCredentials {
    * function's.
    */
   async end(accountId: string, name: string, keep: (key: string) => boolean = () => false): Promise<void> {
-    this.identity?.endSessions(accountId, functionSource(name));
+    await this.identity?.endSessions(accountId, functionSource(name));
     for (const [key, held] of [...this.held]) {
       if (held.accountId !== accountId || held.name !== name) continue;
       this.held.delete(key);
-      if (keep(key)) await this.host.renewCredentials?.(key, this.for(key, held));
+      if (keep(key)) await this.host.renewCredentials?.(key, await this.for(key, held));
     }
   }
 }

@@ -25,6 +25,7 @@ import { checkRole, type FunctionIdentity } from './roles.js';
 import { storedCode } from './storage.js';
 import type { FunctionUrls } from './urls.js';
 import { CONSOLE_ENV, MODE_TAG, NAME, ZIP_MAX, functionKey, invalid, type FunctionInput, type FunctionRow, type FunctionView } from './types.js';
+import { write } from '../../db/store.js';
 
 /** GetAccountSettings: the account's limits and what it uses of them. */
 export interface AccountSettings {
@@ -63,8 +64,8 @@ export class FunctionCatalog {
   ) {}
 
   /** The role given, checked as Lambda does (roles.ts), where pcloud has IAM. */
-  private checkRole(accountId: string, role: string): void {
-    if (this.roles.identity) checkRole(this.roles.identity, accountId, role);
+  private async checkRole(accountId: string, role: string): Promise<void> {
+    if (this.roles.identity) await checkRole(this.roles.identity, accountId, role);
   }
 
   /** Creates, code updates and layer uploads of one account, one at a time: its limits are checked against what it holds. */
@@ -85,31 +86,31 @@ export class FunctionCatalog {
     const input = mode === undefined ? config : { ...config, mode };
     const name = this.records.names.forCreate(accountId, ref);
     check(input, true);
-    this.checkRole(accountId, input.role!);
-    this.fat.checkOwner(accountId, input.environment);
+    await this.checkRole(accountId, input.role!);
+    await this.fat.checkOwner(accountId, input.environment);
     if (!zip) throw invalid('Code.ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
     checkZipSize(zip, 'CreateFunction');
-    const layers = this.layers.resolve(accountId, input.layers ?? []);
+    const layers = await this.layers.resolve(accountId, input.layers ?? []);
     const view = await this.uploads.run(accountId, async () => {
-      if (this.records.exists(accountId, name)) {
+      if ((await this.records.exists(accountId, name))) {
         throw new CloudError('ResourceConflictException', `Function already exist: ${name}`);
       }
       const { functions: most } = this.config.limits;
-      const count = this.functionCount(accountId);
+      const count = await this.functionCount(accountId);
       if (count >= most) {
         throw new CloudError('ServiceQuotaExceededException', `This account has ${count} functions, as many as this cloud allows one account (${most}). Delete functions you no longer need, or ask the operator of this cloud to raise the limit.`);
       }
-      this.checkCodeStorage(accountId, zip.length);
+      await this.checkCodeStorage(accountId, zip.length);
       const code = await this.unpack(accountId, name, zip, layers);
       const now = Date.now();
-      this.db.insert(functions).values({
+      await this.db.insert(functions).values({
         accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
         memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
         mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, layers, createdAt: now, updatedAt: now,
-      }).run();
-      return publish ? this.publish(accountId, name, '') : this.records.get(accountId, name);
     });
-    if (tags.length) this.tags.put(accountId, [this.records.names.arn(accountId, view.name)], tags);
+      return publish ? (await this.publish(accountId, name, '')) : (await this.records.get(accountId, name));
+    });
+    if (tags.length) await this.tags.put(accountId, [this.records.names.arn(accountId, view.name)], tags);
     await this.urls.sync();
     return view;
   }
@@ -118,8 +119,8 @@ export class FunctionCatalog {
    * The account's deployment packages with one more of `adding` bytes (replacing `replacing`'s revision, if no version
    * keeps it) must fit in its code storage: CodeStorageExceededException otherwise.
    */
-  private checkCodeStorage(accountId: string, adding: number, replacing?: FunctionRow): void {
-    const stored = storedCode(this.db, accountId, replacing);
+  private async checkCodeStorage(accountId: string, adding: number, replacing?: FunctionRow): Promise<void> {
+    const stored = await storedCode(this.db, accountId, replacing);
     const limit = this.config.limits.codeStorageBytes;
     if (stored + adding > limit) {
       throw new CloudError('CodeStorageExceededException', `Code storage limit exceeded: this account stores ${stored} bytes of deployment packages, and ${adding} more would pass its limit of ${limit} bytes. Delete functions or versions you no longer need, or ask the operator of this cloud to raise the limit.`);
@@ -127,19 +128,19 @@ export class FunctionCatalog {
   }
 
   /** GetAccountSettings: the account's limits and what it uses of them. */
-  accountSettings(accountId: string): AccountSettings {
+  async accountSettings(accountId: string): Promise<AccountSettings> {
     const concurrent = this.config.limits.concurrentExecutions;
     return {
       limits: {
         totalCodeSize: this.config.limits.codeStorageBytes, codeSizeZipped: ZIP_MAX, codeSizeUnzipped: UNZIPPED_MAX, functionCount: this.config.limits.functions,
-        concurrentExecutions: concurrent, unreservedConcurrentExecutions: this.concurrency.unreserved(accountId),
+        concurrentExecutions: concurrent, unreservedConcurrentExecutions: await this.concurrency.unreserved(accountId),
       },
-      usage: { totalCodeSize: storedCode(this.db, accountId), functionCount: this.functionCount(accountId) },
+      usage: { totalCodeSize: await storedCode(this.db, accountId), functionCount: await this.functionCount(accountId) },
     };
   }
 
-  private functionCount(accountId: string): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(functions).where(eq(functions.accountId, accountId)).get()!.n;
+  private async functionCount(accountId: string): Promise<number> {
+    return (await this.db.select({ n: sql<number>`count(*)` }).from(functions).where(eq(functions.accountId, accountId)).limit(1))[0]!.n;
   }
 
   /** The package unpacked as a new revision; with layers, what it unzips to must leave room for theirs. */
@@ -163,29 +164,29 @@ export class FunctionCatalog {
 
   async updateCode(accountId: string, ref: string, zip: Buffer | undefined, publish: boolean): Promise<FunctionView> {
     const { name } = this.records.names.parse(accountId, ref);
-    this.records.row(accountId, name);
+    await this.records.row(accountId, name);
     if (!zip) throw invalid('ZipFile is required: pcloud takes deployment packages inline (no S3 yet).');
     checkZipSize(zip, 'UpdateFunctionCode');
     await this.uploads.run(accountId, async () => {
-      const row = this.records.row(accountId, name);
-      this.checkCodeStorage(accountId, zip.length, row);
+      const row = await this.records.row(accountId, name);
+      await this.checkCodeStorage(accountId, zip.length, row);
       const code = await this.unpack(accountId, name, zip, row.layers);
-      this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+      await this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
     });
     await this.host.stop(functionKey(accountId, name, '$LATEST'));
-    return publish ? this.publish(accountId, name, '') : this.records.get(accountId, name);
+    return publish ? (await this.publish(accountId, name, '')) : (await this.records.get(accountId, name));
   }
 
   async updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
     const { name } = this.records.names.parse(accountId, ref);
-    const before = this.records.row(accountId, name);
+    const before = await this.records.row(accountId, name);
     const servedConsole = Object.hasOwn(before.environment, CONSOLE_ENV);
     check(input, false);
-    if (input.role !== undefined) this.checkRole(accountId, input.role);
-    this.fat.checkOwner(accountId, input.environment);
+    if (input.role !== undefined) await this.checkRole(accountId, input.role);
+    await this.fat.checkOwner(accountId, input.environment);
     const set: Partial<FunctionRow> = { updatedAt: Date.now() };
     if (input.layers !== undefined) {
-      set.layers = this.layers.resolve(accountId, input.layers);
+      set.layers = await this.layers.resolve(accountId, input.layers);
       if (set.layers.length) this.layers.checkUnzipped(await this.host.codeBytes?.(accountId, name, before.revision) ?? 0, set.layers);
     }
     if (input.runtime !== undefined) set.runtime = input.runtime;
@@ -196,7 +197,7 @@ export class FunctionCatalog {
     if (input.timeoutSec !== undefined) set.timeoutSec = input.timeoutSec;
     if (input.environment !== undefined) set.environment = input.environment;
     if (input.mode !== undefined) set.mode = input.mode as 'per-request' | 'warm';
-    this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    await this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
     // The next invoke starts the unit with the new configuration.
     await this.host.stop(functionKey(accountId, name, '$LATEST'));
     // A new role: the old one's sessions end (published versions keep their role: theirs are minted again).
@@ -207,43 +208,43 @@ export class FunctionCatalog {
     if (set.layers) await this.layers.release(before.layers.map((l) => l.digest));
     // A function that starts or stops serving a VM's console changes its URL's route.
     if (input.environment !== undefined && Object.hasOwn(input.environment, CONSOLE_ENV) !== servedConsole) await this.urls.sync();
-    return this.records.get(accountId, name);
+    return await this.records.get(accountId, name);
   }
 
   /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */
-  publish(accountId: string, ref: string, description: string): FunctionView {
+  async publish(accountId: string, ref: string, description: string): Promise<FunctionView> {
     const { name } = this.records.names.parse(accountId, ref);
     // Read and numbered in one transaction (it holds the write lock): two servers publishing at once get two numbers.
-    return this.db.transaction((tx) => {
-      const r = this.records.row(accountId, name);
+    return await write(this.db, async (tx) => {
+      const r = await this.records.row(accountId, name);
       const { version: _v, arn: _a, name: _n, accountId: _acc, lastModified: _l, ...config } = this.records.latest(r);
-      const last = r.lastVersion ? this.records.get(accountId, name, String(r.lastVersion)) : undefined;
+      const last = r.lastVersion ? (await this.records.get(accountId, name, String(r.lastVersion))) : undefined;
       if (last && last.revision === config.revision && JSON.stringify({ ...last, description: '' }) === JSON.stringify({ ...last, ...config, description: '' })) return last;
       const version = r.lastVersion + 1;
-      tx.insert(functionVersions).values({ accountId, name, version, config: { ...config, description: description || config.description }, createdAt: Date.now() }).run();
-      tx.update(functions).set({ lastVersion: version }).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
-      return this.records.get(accountId, name, String(version));
+      await tx.insert(functionVersions).values({ accountId, name, version, config: { ...config, description: description || config.description }, createdAt: Date.now() });
+      await tx.update(functions).set({ lastVersion: version }).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
+      return await this.records.get(accountId, name, String(version));
     });
   }
 
   /** DeleteFunction (a version, with a qualifier): resolves to the name of the function deleted. */
   async delete(accountId: string, ref: string, qualifier?: string): Promise<string> {
     // A record stored under a name Lambda would not take (before names were checked) is deleted by that name exactly.
-    if (!NAME.test(ref) && qualifier === undefined && this.records.exists(accountId, ref)) {
+    if (!NAME.test(ref) && qualifier === undefined && (await this.records.exists(accountId, ref))) {
       await this.remove(accountId, ref);
       return ref;
     }
     const q = this.records.names.parse(accountId, ref, qualifier);
-    this.records.row(accountId, q.name);
+    await this.records.row(accountId, q.name);
     if (q.qualifier && q.qualifier !== '$LATEST') {
-      const gone = this.records.get(accountId, q.name, q.qualifier);
+      const gone = await this.records.get(accountId, q.name, q.qualifier);
       if (gone.version !== q.qualifier) throw invalid(`Deletion of aliases is not supported by DeleteFunction: use DeleteAlias (${q.qualifier}).`);
-      const routing = this.aliases.routingTo(accountId, q.name, q.qualifier);
+      const routing = await this.aliases.routingTo(accountId, q.name, q.qualifier);
       if (routing.length) {
         throw new CloudError('ResourceConflictException', `Unable to delete version because the following aliases reference it: [${routing.map((a) => a.name).join(', ')}]`);
       }
-      this.policies.deleteFor(accountId, q.name, q.qualifier);
-      this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).run();
+      await this.policies.deleteFor(accountId, q.name, q.qualifier);
+      await this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier))));
       await this.host.stop(functionKey(accountId, q.name, q.qualifier));
       await this.layers.release((gone.layers ?? []).map((l) => l.digest));
       return q.name;
@@ -254,19 +255,19 @@ export class FunctionCatalog {
 
   /** A function with all its versions: the records, its tags, its routes, its units, its code. */
   private async remove(accountId: string, name: string): Promise<void> {
-    const versions = this.records.versionNumbers(accountId, name);
+    const versions = await this.records.versionNumbers(accountId, name);
     // (Read as stored: the name may be one Lambda would not take, stored before names were checked.)
-    const row = this.db.select({ layers: functions.layers }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get();
-    const kept = this.db.select({ config: functionVersions.config }).from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).all();
+    const row = (await this.db.select({ layers: functions.layers }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).limit(1))[0];
+    const kept = await this.db.select({ config: functionVersions.config }).from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name)));
     const layers = [...(row?.layers ?? []), ...kept.flatMap((v) => v.config.layers ?? [])].map((l) => l.digest);
-    this.db.transaction((tx) => {
-      tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).run();
-      tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).run();
+    await write(this.db, async (tx) => {
+      await tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name)));
+      await tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
     });
     // Its aliases (and their URLs) and its resource policies go with it.
-    this.aliases.deleteAll(accountId, name);
-    this.policies.deleteFor(accountId, name);
-    this.tags.removeAll([this.records.names.arn(accountId, name)]);
+    await this.aliases.deleteAll(accountId, name);
+    await this.policies.deleteFor(accountId, name);
+    await this.tags.removeAll([this.records.names.arn(accountId, name)]);
     await this.urls.sync();
     for (const v of ['$LATEST', ...versions]) await this.host.stop(functionKey(accountId, name, v));
     // Its sessions end with it.

@@ -36,10 +36,10 @@ export class FatLambdas {
   }
 
   /** A console function's instance must be the account's own. */
-  checkOwner(accountId: string, environment: Record<string, string> | undefined): void {
+  async checkOwner(accountId: string, environment: Record<string, string> | undefined): Promise<void> {
     if (!environment || !Object.hasOwn(environment, CONSOLE_ENV)) return;
     const id = environment[CONSOLE_ENV]!;
-    if (!this.targets.owns(accountId, id)) throw invalid(`${CONSOLE_ENV} names the instance '${id}', which does not exist in this account.`);
+    if (!(await this.targets.owns(accountId, id))) throw invalid(`${CONSOLE_ENV} names the instance '${id}', which does not exist in this account.`);
   }
 
   /**
@@ -47,7 +47,7 @@ export class FatLambdas {
    * the request goes on once it runs.
    */
   async opening(accountId: string, name: string): Promise<void> {
-    const c = this.consoleOf(this.records.row(accountId, name));
+    const c = this.consoleOf(await this.records.row(accountId, name));
     if (!c) return;
     await this.targets.ensureRunning(accountId, c.instanceId);
     // Counted from now: the idle time starts when the VM is up, not at the last session.
@@ -56,15 +56,15 @@ export class FatLambdas {
 
   /** Fat lambdas whose console has been idle past their idle time: their VM stops (the proxy has left by itself). */
   async sweep(now = Date.now()): Promise<void> {
-    for (const r of this.records.servable()) {
+    for (const r of (await this.records.servable())) {
       const c = this.consoleOf(r);
       if (!c) continue;
       const state = await this.state.read(c.stateFile);
       if (!state || state.connections > 0 || now - state.lastActive < c.idleSec * 1000) continue;
       await this.state.clear(c.stateFile);
-      if (this.targets.isRunning(r.accountId, c.instanceId)) {
+      if ((await this.targets.isRunning(r.accountId, c.instanceId))) {
         log.info(`console of ${c.instanceId} (function ${r.name}) idle for ${c.idleSec} s: stopping the VM`);
-        this.targets.stop(r.accountId, c.instanceId);
+        await this.targets.stop(r.accountId, c.instanceId);
       }
     }
   }

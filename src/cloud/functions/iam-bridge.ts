@@ -13,17 +13,17 @@ export const LAMBDA_SERVICE = 'lambda.amazonaws.com';
 
 export function functionIdentity(iam: Iam): FunctionIdentity {
   return {
-    lambdaMayAssume(accountId, roleName, rolePath) {
-      const role = iam.roles.get(accountId, roleName);
+    async lambdaMayAssume(accountId, roleName, rolePath) {
+      const role = await iam.roles.get(accountId, roleName);
       if (!role || role.path !== rolePath) return false;
       // (A trust policy this pcloud cannot read trusts no one.)
       const trust = storedTrust(role.assumeRolePolicy);
       return trust !== undefined && trustAllows(trust, { kind: 'service', service: LAMBDA_SERVICE }, 'sts:AssumeRole');
     },
     // As Lambda: a role whose trust policy no longer lets Lambda in gives its functions no credentials.
-    mint: (req) => iam.sessions.mint({ ...req, service: LAMBDA_SERVICE }),
-    endSessions(accountId, source) {
-      iam.sessions.endFor(accountId, source);
+    mint: async (req) => await iam.sessions.mint({ ...req, service: LAMBDA_SERVICE }),
+    async endSessions(accountId, source) {
+      await iam.sessions.endFor(accountId, source);
     },
   };
 }

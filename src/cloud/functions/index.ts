@@ -119,20 +119,21 @@ export class Functions {
   }
 
   /** A function version's view ($LATEST or a published number). */
-  get(accountId: string, ref: string, qualifier?: string): FunctionView {
-    return this.records.get(accountId, ref, qualifier);
+  async get(accountId: string, ref: string, qualifier?: string): Promise<FunctionView> {
+    return await this.records.get(accountId, ref, qualifier);
   }
 
   /** ListFunctions: the account's functions ($LATEST; with `all`, every version of each), a page at a time. */
-  listPage(accountId: string, opts: PageRequest & { all: boolean }): Page<FunctionView> {
-    const latest = this.records.list(accountId);
-    const views = opts.all ? latest.flatMap((f) => this.records.versions(accountId, f.name)) : latest;
+  async listPage(accountId: string, opts: PageRequest & { all: boolean }): Promise<Page<FunctionView>> {
+    const latest = await this.records.list(accountId);
+    const views: FunctionView[] = [];
+    for (const f of latest) views.push(...(opts.all ? await this.records.versions(accountId, f.name) : [f]));
     return pageOf(views, opts, MARKER_CODE);
   }
 
   /** ListVersionsByFunction, a page at a time. */
-  versionsPage(accountId: string, ref: string, page: PageRequest): Page<FunctionView> {
-    return pageOf(this.records.versions(accountId, ref), page, MARKER_CODE);
+  async versionsPage(accountId: string, ref: string, page: PageRequest): Promise<Page<FunctionView>> {
+    return pageOf(await this.records.versions(accountId, ref), page, MARKER_CODE);
   }
 
   create(accountId: string, ref: string, input: FunctionInput, zip: Buffer | undefined, publish: boolean, extras?: CreateExtras): Promise<FunctionView> {
@@ -149,8 +150,8 @@ export class Functions {
   }
 
   /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */
-  publish(accountId: string, ref: string, description: string): FunctionView {
-    return this.catalog.publish(accountId, ref, description);
+  async publish(accountId: string, ref: string, description: string): Promise<FunctionView> {
+    return await this.catalog.publish(accountId, ref, description);
   }
 
   /** DeleteFunction (a version, with a qualifier): resolves to the name of the function deleted. */
@@ -158,8 +159,8 @@ export class Functions {
     return this.catalog.delete(accountId, ref, qualifier);
   }
 
-  accountSettings(accountId: string): AccountSettings {
-    return this.catalog.accountSettings(accountId);
+  async accountSettings(accountId: string): Promise<AccountSettings> {
+    return await this.catalog.accountSettings(accountId);
   }
 
   /**
@@ -170,8 +171,8 @@ export class Functions {
     return `pcloud:functions/${encodeURIComponent(v.name)}/${encodeURIComponent(v.revision)}`;
   }
 
-  tagsOf(accountId: string, ref: string): Tag[] {
-    return this.tagging.list(accountId, ref);
+  async tagsOf(accountId: string, ref: string): Promise<Tag[]> {
+    return await this.tagging.list(accountId, ref);
   }
 
   /** TagResource; the invoke-mode tag switches the function between per-request and warm. */
@@ -198,8 +199,8 @@ export class Functions {
     return this.urls.create(accountId, ref, authType, qualifier);
   }
 
-  url(accountId: string, ref: string, qualifier?: string): FunctionUrlView {
-    return this.urls.get(accountId, ref, qualifier);
+  async url(accountId: string, ref: string, qualifier?: string): Promise<FunctionUrlView> {
+    return await this.urls.get(accountId, ref, qualifier);
   }
 
   deleteUrl(accountId: string, ref: string, qualifier?: string): Promise<void> {
@@ -210,51 +211,51 @@ export class Functions {
    * May `signer` call the account's function URL `urlId` with AWS_IAM? Its own account may; another only where the
    * resource policy (of the function, or of the alias the URL is) allows it lambda:InvokeFunctionUrl.
    */
-  urlAllows(accountId: string, name: string, urlId: string, signer: string): boolean {
+  async urlAllows(accountId: string, name: string, urlId: string, signer: string): Promise<boolean> {
     if (signer === accountId) return true;
-    const u = this.urls.ofUrl(accountId, name, urlId);
-    return Boolean(u && this.policies.allows(accountId, name, u.qualifier, signer, INVOKE_URL, u.authType));
+    const u = await this.urls.ofUrl(accountId, name, urlId);
+    return Boolean(u && (await this.policies.allows(accountId, name, u.qualifier, signer, INVOKE_URL, u.authType)));
   }
 
-  createAlias(accountId: string, ref: string, name: string, input: AliasInput): AliasView {
-    return this.aliases.create(accountId, ref, name, input);
+  async createAlias(accountId: string, ref: string, name: string, input: AliasInput): Promise<AliasView> {
+    return await this.aliases.create(accountId, ref, name, input);
   }
 
   /** UpdateAlias; an alias with a URL moves it to its new version. */
   async updateAlias(accountId: string, ref: string, name: string, input: AliasInput, revisionId?: string): Promise<AliasView> {
-    const v = this.aliases.update(accountId, ref, name, input, revisionId);
+    const v = await this.aliases.update(accountId, ref, name, input, revisionId);
     await this.urls.sync();
     return v;
   }
 
   /** DeleteAlias: its URL and its resource policy go with it. */
   async deleteAlias(accountId: string, ref: string, name: string): Promise<void> {
-    const r = this.aliases.delete(accountId, ref, name);
-    this.policies.deleteFor(accountId, r.functionName, r.name);
+    const r = await this.aliases.delete(accountId, ref, name);
+    await this.policies.deleteFor(accountId, r.functionName, r.name);
     if (r.urlId) await this.urls.sync();
   }
 
   /** PutFunctionConcurrency: the function's units are bounded by it from their next start (now: stopped, routes synced). */
   async putConcurrency(accountId: string, ref: string, n: number | undefined): Promise<number> {
-    const set = this.concurrency.put(accountId, ref, n);
+    const set = await this.concurrency.put(accountId, ref, n);
     await this.restartUnits(accountId, ref);
     return set;
   }
 
   async deleteConcurrency(accountId: string, ref: string): Promise<void> {
-    this.concurrency.delete(accountId, ref);
+    await this.concurrency.delete(accountId, ref);
     await this.restartUnits(accountId, ref);
   }
 
   /** A function's version units stopped (started again with its configuration on their next use), its routes synced. */
   private async restartUnits(accountId: string, ref: string): Promise<void> {
     const { name } = this.names.parse(accountId, ref);
-    for (const v of ['$LATEST', ...this.records.versionNumbers(accountId, name)]) await this.host.stop(functionKey(accountId, name, v));
+    for (const v of ['$LATEST', ...await this.records.versionNumbers(accountId, name)]) await this.host.stop(functionKey(accountId, name, v));
     await this.urls.sync();
   }
 
-  addPermission(accountId: string, ref: string, qualifier: string | undefined, p: PermissionInput) {
-    return this.policies.add(accountId, ref, qualifier, p);
+  async addPermission(accountId: string, ref: string, qualifier: string | undefined, p: PermissionInput) {
+    return await this.policies.add(accountId, ref, qualifier, p);
   }
 
   /** nginx's routes: every function's URL, to its $LATEST socket. */

@@ -35,25 +35,25 @@ export class Invocations {
   ) {}
 
   /** How a function version's unit runs (its role's credentials current: renewed when they near their end). */
-  unitOptions(v: FunctionView): FunctionUnitOptions {
+  async unitOptions(v: FunctionView): Promise<FunctionUnitOptions> {
     const key = functionKey(v.accountId, v.name, v.version);
     const served = v.version === '$LATEST' ? this.fat.consoleOf(v) : undefined;
     return {
       console: served,
-      ...(served ? {} : { credentials: this.credentials.for(key, v) }),
+      ...(served ? {} : { credentials: await this.credentials.for(key, v) }),
       ...(this.endpoint ? { endpoint: this.endpoint } : {}),
       ...(this.nginxPort ? { nginxPort: this.nginxPort } : {}),
       key, functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
-      reservedConcurrency: this.records.row(v.accountId, v.name).reservedConcurrency ?? undefined,
+      reservedConcurrency: (await this.records.row(v.accountId, v.name)).reservedConcurrency ?? undefined,
       ...(v.layers?.length ? { layers: v.layers.map((l) => l.digest) } : {}),
     };
   }
 
   /** The function version's socket, its unit running: what nginx and invokes connect to. */
   private async socketFor(v: FunctionView): Promise<string> {
-    const o = this.unitOptions(v);
+    const o = await this.unitOptions(v);
     await this.host.ensure(o);
     return this.host.socketPath(o.key);
   }
@@ -93,16 +93,16 @@ export class Invocations {
    * resource policy allows the caller lambda:InvokeFunction, AccessDeniedException as Lambda words it otherwise); an
    * alias runs its version, or its routing config's with that weight's chance.
    */
-  target(caller: string, ref: string, qualifier: string | undefined): FunctionView {
+  async target(caller: string, ref: string, qualifier: string | undefined): Promise<FunctionView> {
     const owner = this.records.names.owner(caller, ref);
     const q = this.records.names.parse(owner, ref, qualifier);
     // Refused the same whether the function exists or not: another account learns nothing of what it may not invoke.
-    if (owner !== caller && !this.policies.allows(owner, q.name, q.qualifier ?? '', caller, INVOKE)) {
+    if (owner !== caller && !(await this.policies.allows(owner, q.name, q.qualifier ?? '', caller, INVOKE))) {
       const arn = this.records.names.arn(owner, q.name, q.qualifier);
       throw new CloudError('AccessDeniedException', `User: arn:aws:iam::${caller}:root is not authorized to perform: ${INVOKE} on resource: ${arn} because no resource-based policy allows the ${INVOKE} action`);
     }
-    const alias = this.records.alias(owner, q.name, q.qualifier);
-    return this.records.get(owner, q.name, alias ? pickVersion(alias) : q.qualifier);
+    const alias = await this.records.alias(owner, q.name, q.qualifier);
+    return await this.records.get(owner, q.name, alias ? pickVersion(alias) : q.qualifier);
   }
 
   /**
@@ -115,7 +115,7 @@ export class Invocations {
     let v: FunctionView;
     let named: string | undefined;
     try {
-      v = this.records.get(accountId, ref, qualifier);
+      v = await this.records.get(accountId, ref, qualifier);
       named = this.records.names.parse(accountId, ref, qualifier).qualifier;
     } catch (err) {
       if (err instanceof CloudError) return undefined;
@@ -123,14 +123,14 @@ export class Invocations {
     }
     // A qualifier (an alias may route between versions) and a function with reserved concurrency: counted by the API.
     if (v.version !== '$LATEST' || Object.hasOwn(v.environment, CONSOLE_ENV) || (named !== undefined && named !== '$LATEST')) return undefined;
-    if (this.records.row(accountId, v.name).reservedConcurrency !== null) return undefined;
+    if ((await this.records.row(accountId, v.name)).reservedConcurrency !== null) return undefined;
     return this.socketFor(v);
   }
 
   async invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<InvokeAnswer | undefined> {
     const type = opts.type || 'RequestResponse';
     if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) throw invalid(`Invalid invocation type: ${type}`);
-    const v = this.target(accountId, ref, qualifier);
+    const v = await this.target(accountId, ref, qualifier);
     const limit = type === 'Event' ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX;
     if (payload.length > limit) {
       throw new CloudError('RequestTooLargeException', `Request must be smaller than ${limit} bytes for the ${type === 'Event' ? 'InvokeAsync' : 'InvokeFunction'} operation`);
@@ -141,10 +141,10 @@ export class Invocations {
     if (v.environment[CONSOLE_ENV]) throw invalid(`The function '${v.name}' serves the console of ${v.environment[CONSOLE_ENV]}: open its function URL.`);
     if (type === 'DryRun') return undefined;
     // Counted from here until the handler has answered (an Event invoke too, running in the background).
-    const done = this.executing(v.accountId, v.name, this.records.row(v.accountId, v.name).reservedConcurrency);
+    const done = this.executing(v.accountId, v.name, (await this.records.row(v.accountId, v.name)).reservedConcurrency);
     let call: Promise<InvokeResult>;
     try {
-      const o = this.unitOptions(v);
+      const o = await this.unitOptions(v);
       await this.host.ensure(o);
       call = this.host.invoke(o.key, payload, { requestId: randomUUID(), tail: opts.tail, timeoutSec: v.timeoutSec });
     } catch (err) {

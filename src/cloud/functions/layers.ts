@@ -20,6 +20,7 @@ import { pageOf, type Page, type PageRequest } from '../paging.js';
 import { checkZipSize } from './params.js';
 import { storedCode } from './storage.js';
 import { invalid } from './types.js';
+import { write } from '../../db/store.js';
 
 /** A layer's name as Lambda takes it (LayerName may also be its ARN: 140 characters in all). */
 const LAYER_NAME = /^[a-zA-Z0-9_-]{1,140}$/;
@@ -101,7 +102,7 @@ export class FunctionLayers {
     if (!this.host.unpackLayer) throw invalid('This cloud\'s host does not run layers.');
     const digest = createHash('sha256').update(zip).digest('hex');
     return this.uploads.run(accountId, async () => {
-      const stored = storedCode(this.db, accountId);
+      const stored = await storedCode(this.db, accountId);
       const limit = this.config.limits.codeStorageBytes;
       if (stored + zip.length > limit) {
         throw new CloudError('CodeStorageExceededException', `Code storage limit exceeded: this account stores ${stored} bytes of deployment packages and layers, and ${zip.length} more would pass its limit of ${limit} bytes. Delete functions, versions or layer versions you no longer need, or ask the operator of this cloud to raise the limit.`);
@@ -114,25 +115,25 @@ export class FunctionLayers {
         log.warn(`unpacking a layer of ${accountId}'s ${name}: ${(err as Error).message}`);
         throw invalid('Could not unzip uploaded file. Please check your file, then try to upload again.');
       }
-      const version = this.db.transaction((tx) => {
-        const last = tx.select({ n: lambdaLayers.lastVersion }).from(lambdaLayers).where(and(eq(lambdaLayers.accountId, accountId), eq(lambdaLayers.name, name))).get()?.n ?? 0;
+      const version = await write(this.db, async (tx) => {
+        const last = (await tx.select({ n: lambdaLayers.lastVersion }).from(lambdaLayers).where(and(eq(lambdaLayers.accountId, accountId), eq(lambdaLayers.name, name))).limit(1))[0]?.n ?? 0;
         const n = last + 1;
-        tx.insert(lambdaLayers).values({ accountId, name, lastVersion: n })
-          .onConflictDoUpdate({ target: [lambdaLayers.accountId, lambdaLayers.name], set: { lastVersion: n } }).run();
-        tx.insert(lambdaLayerVersions).values({
+        await tx.insert(lambdaLayers).values({ accountId, name, lastVersion: n })
+          .onConflictDoUpdate({ target: [lambdaLayers.accountId, lambdaLayers.name], set: { lastVersion: n } });
+        await tx.insert(lambdaLayerVersions).values({
           accountId, name, version: n, description: input.description ?? '', compatibleRuntimes: input.compatibleRuntimes ?? [],
           compatibleArchitectures: input.compatibleArchitectures ?? [], licenseInfo: input.licenseInfo ?? null,
           codeSha256: createHash('sha256').update(zip).digest('base64'), digest, codeSize: zip.length, unzippedSize, createdAt: Date.now(),
-        }).run();
+        });
         return n;
       });
-      return this.get(accountId, name, String(version));
+      return await this.get(accountId, name, String(version));
     });
   }
 
-  private row(accountId: string, name: string, version: number): Row | undefined {
-    return this.db.select().from(lambdaLayerVersions)
-      .where(and(eq(lambdaLayerVersions.accountId, accountId), eq(lambdaLayerVersions.name, name), eq(lambdaLayerVersions.version, version))).get();
+  private async row(accountId: string, name: string, version: number): Promise<Row | undefined> {
+    return (await this.db.select().from(lambdaLayerVersions)
+      .where(and(eq(lambdaLayerVersions.accountId, accountId), eq(lambdaLayerVersions.name, name), eq(lambdaLayerVersions.version, version))).limit(1))[0];
   }
 
   private view(r: Row): LayerVersionView {
@@ -145,16 +146,16 @@ export class FunctionLayers {
   }
 
   /** GetLayerVersion. */
-  get(accountId: string, ref: string, version: string): LayerVersionView {
-    const r = this.row(accountId, this.nameOf(accountId, ref), this.versionOf(version));
+  async get(accountId: string, ref: string, version: string): Promise<LayerVersionView> {
+    const r = await this.row(accountId, this.nameOf(accountId, ref), this.versionOf(version));
     if (!r) throw new CloudError('ResourceNotFoundException', 'The resource you requested does not exist.');
     return this.view(r);
   }
 
   /** GetLayerVersionByArn. */
-  getByArn(accountId: string, arn: string): LayerVersionView {
+  async getByArn(accountId: string, arn: string): Promise<LayerVersionView> {
     const { name, version } = this.parseVersionArn(accountId, arn, 'arn');
-    return this.get(accountId, name, String(version));
+    return await this.get(accountId, name, String(version));
   }
 
   /** A layer version ARN of this account and region (another account's: AccessDeniedException, none is shared). */
@@ -170,17 +171,17 @@ export class FunctionLayers {
   }
 
   /** ListLayerVersions: newest first, filtered by runtime and architecture (a layer with none: an empty list). */
-  versionsPage(accountId: string, ref: string, filter: { runtime?: string; architecture?: string }, page: PageRequest): Page<LayerVersionView> {
+  async versionsPage(accountId: string, ref: string, filter: { runtime?: string; architecture?: string }, page: PageRequest): Promise<Page<LayerVersionView>> {
     const name = this.nameOf(accountId, ref);
-    const rows = this.db.select().from(lambdaLayerVersions).where(and(eq(lambdaLayerVersions.accountId, accountId), eq(lambdaLayerVersions.name, name)))
-      .orderBy(desc(lambdaLayerVersions.version)).all();
+    const rows = await this.db.select().from(lambdaLayerVersions).where(and(eq(lambdaLayerVersions.accountId, accountId), eq(lambdaLayerVersions.name, name)))
+      .orderBy(desc(lambdaLayerVersions.version));
     return pageOf(rows.filter((r) => matches(r, filter)).map((r) => this.view(r)), page, 'InvalidParameterValueException');
   }
 
   /** ListLayers: each layer with its latest version that matches the filters, by name. */
-  layersPage(accountId: string, filter: { runtime?: string; architecture?: string }, page: PageRequest): Page<LayerVersionView> {
-    const rows = this.db.select().from(lambdaLayerVersions).where(eq(lambdaLayerVersions.accountId, accountId))
-      .orderBy(asc(lambdaLayerVersions.name), desc(lambdaLayerVersions.version)).all();
+  async layersPage(accountId: string, filter: { runtime?: string; architecture?: string }, page: PageRequest): Promise<Page<LayerVersionView>> {
+    const rows = await this.db.select().from(lambdaLayerVersions).where(eq(lambdaLayerVersions.accountId, accountId))
+      .orderBy(asc(lambdaLayerVersions.name), desc(lambdaLayerVersions.version));
     const latest = new Map<string, Row>();
     for (const r of rows) if (!latest.has(r.name) && matches(r, filter)) latest.set(r.name, r);
     return pageOf([...latest.values()].map((r) => this.view(r)), page, 'InvalidParameterValueException');
@@ -190,10 +191,10 @@ export class FunctionLayers {
   async delete(accountId: string, ref: string, version: string): Promise<void> {
     const name = this.nameOf(accountId, ref);
     const n = this.versionOf(version);
-    const r = this.row(accountId, name, n);
+    const r = await this.row(accountId, name, n);
     if (!r) return;
-    this.db.delete(lambdaLayerVersions)
-      .where(and(eq(lambdaLayerVersions.accountId, accountId), eq(lambdaLayerVersions.name, name), eq(lambdaLayerVersions.version, n))).run();
+    await this.db.delete(lambdaLayerVersions)
+      .where(and(eq(lambdaLayerVersions.accountId, accountId), eq(lambdaLayerVersions.name, name), eq(lambdaLayerVersions.version, n)));
     await this.release([r.digest]);
   }
 
@@ -202,20 +203,22 @@ export class FunctionLayers {
    * malformed ARN, two versions of one layer, another region, another account's (none is shared), one that does not
    * exist (deleted: its users keep it, a new one cannot take it).
    */
-  resolve(accountId: string, arns: string[]): FunctionLayer[] {
+  async resolve(accountId: string, arns: string[]): Promise<FunctionLayer[]> {
     if (arns.length > LAYERS_MAX) throw invalid(`Cannot reference more than ${LAYERS_MAX} layers.`);
     if (arns.length && !this.host.unpackLayer) throw invalid('This cloud\'s host does not run layers.');
     const seen = new Map<string, string>();
-    return arns.map((arn) => {
+    const layers: FunctionLayer[] = [];
+    for (const arn of arns) {
       const { name, version, region } = this.parseVersionArn(accountId, arn, 'layers');
       const before = seen.get(name);
       if (before !== undefined) throw invalid(`Two different versions of the same layer are not allowed to be referenced in the same function. ${before} and ${arn} are versions of the same layer.`);
       seen.set(name, arn);
       if (region !== this.config.region) throw invalid(`Layers are not in the same region as the function. Layers are expected to be in region ${this.config.region}.`);
-      const r = this.row(accountId, name, version);
+      const r = await this.row(accountId, name, version);
       if (!r) throw invalid(`Layer version ${arn} does not exist.`);
-      return { arn: `${this.layerArn(accountId, name)}:${version}`, codeSize: r.codeSize, digest: r.digest, unzippedSize: r.unzippedSize };
-    });
+      layers.push({ arn: `${this.layerArn(accountId, name)}:${version}`, codeSize: r.codeSize, digest: r.digest, unzippedSize: r.unzippedSize });
+    }
+    return layers;
   }
 
   /** A function's code of `codeBytes` unzipped with its layers must stay under Lambda's 250 MB. */
@@ -235,9 +238,9 @@ export class FunctionLayers {
   async release(digests: string[]): Promise<void> {
     for (const digest of new Set(digests)) {
       if (!/^[0-9a-f]{64}$/.test(digest)) continue;
-      const versions = this.db.select({ n: sql<number>`count(*)` }).from(lambdaLayerVersions).where(eq(lambdaLayerVersions.digest, digest)).get()!.n;
-      const fns = this.db.select({ n: sql<number>`count(*)` }).from(functions).where(sql`instr(${functions.layers}, ${digest}) > 0`).get()!.n;
-      const fvs = this.db.select({ n: sql<number>`count(*)` }).from(functionVersions).where(sql`instr(${functionVersions.config}, ${digest}) > 0`).get()!.n;
+      const versions = (await this.db.select({ n: sql<number>`count(*)` }).from(lambdaLayerVersions).where(eq(lambdaLayerVersions.digest, digest)).limit(1))[0]!.n;
+      const fns = (await this.db.select({ n: sql<number>`count(*)` }).from(functions).where(sql`instr(${functions.layers}, ${digest}) > 0`).limit(1))[0]!.n;
+      const fvs = (await this.db.select({ n: sql<number>`count(*)` }).from(functionVersions).where(sql`instr(${functionVersions.config}, ${digest}) > 0`).limit(1))[0]!.n;
       if (versions + fns + fvs === 0) await this.host.removeLayer?.(digest);
     }
   }

@@ -44,20 +44,20 @@ export class FunctionPolicies {
   }
 
   /** The function's name and the policy's qualifier ('' unqualified or $LATEST), the qualifier existing. */
-  private target(accountId: string, ref: string, qualifier?: string): { fn: string; qualifier: string; resource: string } {
-    const v = this.records.get(accountId, ref, qualifier);
+  private async target(accountId: string, ref: string, qualifier?: string): Promise<{ fn: string; qualifier: string; resource: string }> {
+    const v = await this.records.get(accountId, ref, qualifier);
     const q = this.records.names.parse(accountId, ref, qualifier).qualifier;
     const key = q === undefined || q === '$LATEST' ? '' : q;
     return { fn: v.name, qualifier: key, resource: this.records.names.arn(accountId, v.name, key || undefined) };
   }
 
-  private row(accountId: string, fn: string, qualifier: string) {
-    return this.db.select().from(functionPolicies).where(this.where(accountId, fn, qualifier)).get();
+  private async row(accountId: string, fn: string, qualifier: string) {
+    return (await this.db.select().from(functionPolicies).where(this.where(accountId, fn, qualifier)).limit(1))[0];
   }
 
   /** AddPermission: the statement added, as the policy shows it. */
-  add(accountId: string, ref: string, qualifier: string | undefined, p: PermissionInput): PolicyStatement {
-    const t = this.target(accountId, ref, qualifier);
+  async add(accountId: string, ref: string, qualifier: string | undefined, p: PermissionInput): Promise<PolicyStatement> {
+    const t = await this.target(accountId, ref, qualifier);
     if (!SID.test(p.statementId) || p.statementId.length > 100) {
       throw new CloudError('ValidationException', `1 validation error detected: Value '${p.statementId.slice(0, 200)}' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)`);
     }
@@ -88,8 +88,8 @@ export class FunctionPolicies {
       condition.ArnLike = { 'AWS:SourceArn': p.sourceArn };
     }
     if (Object.keys(condition).length) statement.Condition = { ...condition };
-    const r = this.row(accountId, t.fn, t.qualifier);
-    if (p.revisionId !== undefined && p.revisionId !== (r?.revision ?? this.records.get(accountId, t.fn, t.qualifier || undefined).revision)) {
+    const r = await this.row(accountId, t.fn, t.qualifier);
+    if (p.revisionId !== undefined && p.revisionId !== (r?.revision ?? (await this.records.get(accountId, t.fn, t.qualifier || undefined)).revision)) {
       throw new CloudError('PreconditionFailedException', 'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id');
     }
     if (r?.statements.some((s) => s.Sid === p.statementId)) {
@@ -99,27 +99,27 @@ export class FunctionPolicies {
     if (JSON.stringify(statements).length > 20 * 1024) {
       throw new CloudError('PolicyLengthExceededException', 'The final policy size (over 20480) is bigger than the limit (20480).');
     }
-    if (r) this.db.update(functionPolicies).set({ statements, revision: randomUUID() }).where(this.where(accountId, t.fn, t.qualifier)).run();
-    else this.db.insert(functionPolicies).values({ accountId, functionName: t.fn, qualifier: t.qualifier, statements, revision: randomUUID() }).run();
+    if (r) await this.db.update(functionPolicies).set({ statements, revision: randomUUID() }).where(this.where(accountId, t.fn, t.qualifier));
+    else await this.db.insert(functionPolicies).values({ accountId, functionName: t.fn, qualifier: t.qualifier, statements, revision: randomUUID() });
     return statement;
   }
 
-  remove(accountId: string, ref: string, qualifier: string | undefined, sid: string, revisionId?: string): void {
-    const t = this.target(accountId, ref, qualifier);
-    const r = this.row(accountId, t.fn, t.qualifier);
+  async remove(accountId: string, ref: string, qualifier: string | undefined, sid: string, revisionId?: string): Promise<void> {
+    const t = await this.target(accountId, ref, qualifier);
+    const r = await this.row(accountId, t.fn, t.qualifier);
     if (!r || !r.statements.some((s) => s.Sid === sid)) throw new CloudError('ResourceNotFoundException', 'Statement sid is not found in resource policy.');
     if (revisionId !== undefined && revisionId !== r.revision) {
       throw new CloudError('PreconditionFailedException', 'The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id');
     }
     const statements = r.statements.filter((s) => s.Sid !== sid);
-    if (statements.length) this.db.update(functionPolicies).set({ statements, revision: randomUUID() }).where(this.where(accountId, t.fn, t.qualifier)).run();
-    else this.db.delete(functionPolicies).where(this.where(accountId, t.fn, t.qualifier)).run();
+    if (statements.length) await this.db.update(functionPolicies).set({ statements, revision: randomUUID() }).where(this.where(accountId, t.fn, t.qualifier));
+    else await this.db.delete(functionPolicies).where(this.where(accountId, t.fn, t.qualifier));
   }
 
   /** GetPolicy: the document as Lambda serializes it, and its revision (ResourceNotFoundException without one). */
-  get(accountId: string, ref: string, qualifier?: string): { policy: string; revision: string } {
-    const t = this.target(accountId, ref, qualifier);
-    const r = this.row(accountId, t.fn, t.qualifier);
+  async get(accountId: string, ref: string, qualifier?: string): Promise<{ policy: string; revision: string }> {
+    const t = await this.target(accountId, ref, qualifier);
+    const r = await this.row(accountId, t.fn, t.qualifier);
     if (!r) throw new CloudError('ResourceNotFoundException', NOT_FOUND);
     return { policy: JSON.stringify({ Version: '2012-10-17', Id: 'default', Statement: r.statements }), revision: r.revision };
   }
@@ -130,8 +130,8 @@ export class FunctionPolicies {
    * direct call: none but a URL auth type that is this one. A SourceArn or SourceAccount is a service's call (a direct
    * call has neither), a PrincipalOrgID an organization's (none here), and a condition not known here admits no one.
    */
-  allows(accountId: string, fn: string, qualifier: string, caller: string, action: string, urlAuthType?: string): boolean {
-    const r = this.row(accountId, fn, qualifier === '$LATEST' ? '' : qualifier);
+  async allows(accountId: string, fn: string, qualifier: string, caller: string, action: string, urlAuthType?: string): Promise<boolean> {
+    const r = await this.row(accountId, fn, qualifier === '$LATEST' ? '' : qualifier);
     return Boolean(r?.statements.some((s) => {
       if (s.Action !== action && s.Action !== 'lambda:*') return false;
       const p = s.Principal;
@@ -146,11 +146,11 @@ export class FunctionPolicies {
   }
 
   /** A qualifier's policy goes with it (a deleted alias or version). */
-  deleteFor(accountId: string, fn: string, qualifier?: string): void {
+  async deleteFor(accountId: string, fn: string, qualifier?: string): Promise<void> {
     const w = qualifier === undefined
       ? and(eq(functionPolicies.accountId, accountId), eq(functionPolicies.functionName, fn))
       : this.where(accountId, fn, qualifier);
-    this.db.delete(functionPolicies).where(w).run();
+    await this.db.delete(functionPolicies).where(w);
   }
 }
 

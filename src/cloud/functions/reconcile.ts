@@ -7,9 +7,9 @@ import { functionKey } from './types.js';
 /** Stops the units no servable function version owns (deleted while the server died mid-way); resolves to how many. */
 export async function reconcileUnits(records: FunctionRecords, host: Pick<HostFunctions, 'list' | 'stop'>): Promise<number> {
   const live = new Set<string>();
-  for (const r of records.servable()) {
+  for (const r of (await records.servable())) {
     live.add(functionKey(r.accountId, r.name, '$LATEST'));
-    for (const v of records.versionNumbers(r.accountId, r.name)) live.add(functionKey(r.accountId, r.name, v));
+    for (const v of (await records.versionNumbers(r.accountId, r.name))) live.add(functionKey(r.accountId, r.name, v));
   }
   let removed = 0;
   for (const key of await host.list()) {

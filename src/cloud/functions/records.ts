@@ -13,34 +13,34 @@ import { NAME, RUNTIMES, type FunctionRow, type FunctionView } from './types.js'
 export class FunctionRecords {
   constructor(private readonly db: Db, readonly names: FunctionNames) {}
 
-  row(accountId: string, name: string): FunctionRow {
-    const r = this.db.select().from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get();
+  async row(accountId: string, name: string): Promise<FunctionRow> {
+    const r = (await this.db.select().from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).limit(1))[0];
     if (!r) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.names.arn(accountId, name)}`);
     return r;
   }
 
-  exists(accountId: string, name: string): boolean {
-    return Boolean(this.db.select({ n: functions.name }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get());
+  async exists(accountId: string, name: string): Promise<boolean> {
+    return Boolean((await this.db.select({ n: functions.name }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).limit(1))[0]);
   }
 
   /** A function version's view ($LATEST or a published number). */
-  get(accountId: string, ref: string, qualifier?: string): FunctionView {
+  async get(accountId: string, ref: string, qualifier?: string): Promise<FunctionView> {
     const q = this.names.parse(accountId, ref, qualifier);
-    const r = this.row(accountId, q.name);
+    const r = await this.row(accountId, q.name);
     if (!q.qualifier || q.qualifier === '$LATEST') return this.latest(r);
     // An alias stands for its (primary) version.
-    const alias = this.alias(accountId, q.name, q.qualifier);
-    if (alias) return this.get(accountId, q.name, alias.version);
+    const alias = await this.alias(accountId, q.name, q.qualifier);
+    if (alias) return await this.get(accountId, q.name, alias.version);
     if (!/^\d+$/.test(q.qualifier)) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.names.arn(accountId, q.name, q.qualifier)}`);
-    const v = this.db.select().from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).get();
+    const v = (await this.db.select().from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier)))).limit(1))[0];
     if (!v) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.names.arn(accountId, q.name, q.qualifier)}`);
     return this.version(accountId, q.name, v);
   }
 
   /** The alias a qualifier names, if it names one of the function's (a version number, `$LATEST` or none never do). */
-  alias(accountId: string, name: string, alias: string | undefined): typeof functionAliases.$inferSelect | undefined {
+  async alias(accountId: string, name: string, alias: string | undefined): Promise<typeof functionAliases.$inferSelect | undefined> {
     if (alias === undefined || alias === '$LATEST' || /^\d+$/.test(alias)) return undefined;
-    return this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, name), eq(functionAliases.name, alias))).get();
+    return (await this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, name), eq(functionAliases.name, alias))).limit(1))[0];
   }
 
   latest(r: FunctionRow): FunctionView {
@@ -56,22 +56,22 @@ export class FunctionRecords {
   }
 
   /** The account's functions ($LATEST), by name. */
-  list(accountId: string): FunctionView[] {
-    return this.db.select().from(functions).where(eq(functions.accountId, accountId)).orderBy(asc(functions.name)).all().map((r) => this.latest(r));
+  async list(accountId: string): Promise<FunctionView[]> {
+    return (await this.db.select().from(functions).where(eq(functions.accountId, accountId)).orderBy(asc(functions.name))).map((r) => this.latest(r));
   }
 
   /** A function's versions: $LATEST, then the published ones in order. */
-  versions(accountId: string, ref: string): FunctionView[] {
+  async versions(accountId: string, ref: string): Promise<FunctionView[]> {
     const { name } = this.names.parse(accountId, ref);
-    const r = this.row(accountId, name);
-    const vs = this.db.select().from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).orderBy(asc(functionVersions.version)).all();
+    const r = await this.row(accountId, name);
+    const vs = await this.db.select().from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).orderBy(asc(functionVersions.version));
     return [this.latest(r), ...vs.map((v) => this.version(accountId, name, v))];
   }
 
   /** The numbers of a function's published versions. */
-  versionNumbers(accountId: string, name: string): string[] {
-    return this.db.select({ version: functionVersions.version }).from(functionVersions)
-      .where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name))).all().map((v) => String(v.version));
+  async versionNumbers(accountId: string, name: string): Promise<string[]> {
+    return (await this.db.select({ version: functionVersions.version }).from(functionVersions)
+      .where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name)))).map((v) => String(v.version));
   }
 
   /** Records already reported as unservable (each is reported once per process). */
@@ -81,12 +81,12 @@ export class FunctionRecords {
    * Every function that can be served, each record read on its own: one whose name, runtime or environment could not
    * run (stored before names and environments were checked, or damaged) is reported and skipped, never fatal.
    */
-  servable(): FunctionRow[] {
+  async servable(): Promise<FunctionRow[]> {
     const out: FunctionRow[] = [];
-    for (const k of this.db.select({ accountId: functions.accountId, name: functions.name }).from(functions).all()) {
+    for (const k of (await this.db.select({ accountId: functions.accountId, name: functions.name }).from(functions))) {
       try {
         if (!NAME.test(k.name)) throw new Error('its name is not a function name');
-        const r = this.row(k.accountId, k.name);
+        const r = await this.row(k.accountId, k.name);
         if (!(RUNTIMES as readonly string[]).includes(r.runtime)) throw new Error(`its runtime ${r.runtime} is not one pcloud runs`);
         checkEnvironment(r.environment);
         out.push(r);

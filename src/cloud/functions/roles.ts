@@ -11,11 +11,11 @@ import { invalid } from './types.js';
 /** What functions need of IAM and STS. */
 export interface FunctionIdentity {
   /** Is there a role of this name and path in the account whose trust policy lets lambda.amazonaws.com assume it? */
-  lambdaMayAssume(accountId: string, roleName: string, rolePath: string): boolean;
+  lambdaMayAssume(accountId: string, roleName: string, rolePath: string): Promise<boolean>;
   /** A session of the role for a function (STS's mint: sessionName the function's name, source `function:NAME`). */
-  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source: string }): SessionCredentials;
+  mint(req: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; source: string }): Promise<SessionCredentials>;
   /** Every session minted for `source` in the account ended (their keys refused from now on). */
-  endSessions(accountId: string, source: string): void;
+  endSessions(accountId: string, source: string): Promise<void>;
 }
 
 /** Where a function's sessions come from: `function:NAME` (sts_sessions.source). */
@@ -34,7 +34,7 @@ export const ROLE_NOT_ASSUMABLE = 'The role defined for the function cannot be a
  * The role given for a function of `accountId`: refused (InvalidParameterValueException, Lambda's words) unless it is a
  * role of that account Lambda may assume.
  */
-export function checkRole(identity: FunctionIdentity, accountId: string, roleArn: string): void {
+export async function checkRole(identity: FunctionIdentity, accountId: string, roleArn: string): Promise<void> {
   const role = parseRoleArn(roleArn);
-  if (!role || role.accountId !== accountId || !identity.lambdaMayAssume(accountId, role.name, role.path)) throw invalid(ROLE_NOT_ASSUMABLE);
+  if (!role || role.accountId !== accountId || !(await identity.lambdaMayAssume(accountId, role.name, role.path))) throw invalid(ROLE_NOT_ASSUMABLE);
 }

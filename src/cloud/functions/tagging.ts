@@ -14,29 +14,29 @@ export class FunctionTagging {
   constructor(private readonly records: FunctionRecords, private readonly catalog: FunctionCatalog, private readonly tags: Tags) {}
 
   /** The ARN tags are kept under (the function's, whatever version `ref` names). */
-  private arnOf(accountId: string, ref: string): { name: string; arn: string } {
-    const v = this.records.get(accountId, ref);
+  private async arnOf(accountId: string, ref: string): Promise<{ name: string; arn: string }> {
+    const v = await this.records.get(accountId, ref);
     return { name: v.name, arn: this.records.names.arn(accountId, v.name) };
   }
 
-  list(accountId: string, ref: string): Tag[] {
-    const { arn } = this.arnOf(accountId, ref);
-    return this.tags.of([arn]).get(arn) ?? [];
+  async list(accountId: string, ref: string): Promise<Tag[]> {
+    const { arn } = await this.arnOf(accountId, ref);
+    return (await this.tags.of([arn])).get(arn) ?? [];
   }
 
   async tag(accountId: string, ref: string, tags: Tag[]): Promise<void> {
-    const { name, arn } = this.arnOf(accountId, ref);
+    const { name, arn } = await this.arnOf(accountId, ref);
     // The invoke mode is checked before any tag is stored: a refused request leaves no tag behind.
     const mode = tags.find((t) => t.key === MODE_TAG)?.value;
     if (mode !== undefined) check({ mode }, false);
-    this.tags.put(accountId, [arn], tags);
+    await this.tags.put(accountId, [arn], tags);
     if (mode !== undefined) await this.catalog.updateConfiguration(accountId, name, { mode });
   }
 
   async untag(accountId: string, ref: string, keys: string[]): Promise<void> {
-    const { name, arn } = this.arnOf(accountId, ref);
+    const { name, arn } = await this.arnOf(accountId, ref);
     if (!keys.length) throw new CloudError('ValidationException', "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
-    this.tags.remove(accountId, [arn], keys.map((key) => ({ key })));
+    await this.tags.remove(accountId, [arn], keys.map((key) => ({ key })));
     if (keys.includes(MODE_TAG)) await this.catalog.updateConfiguration(accountId, name, { mode: 'per-request' });
   }
 }

@@ -29,10 +29,10 @@ export interface ConsoleTargets {
   vncPath(accountId: string, instanceId: string): string;
   /** Running (started now if it was stopped; resolves once it runs). */
   ensureRunning(accountId: string, instanceId: string): Promise<void>;
-  stop(accountId: string, instanceId: string): void;
-  isRunning(accountId: string, instanceId: string): boolean;
+  stop(accountId: string, instanceId: string): Promise<void>;
+  isRunning(accountId: string, instanceId: string): Promise<boolean>;
   /** The account has this instance (a console function may only serve its own account's VMs). */
-  owns(accountId: string, instanceId: string): boolean;
+  owns(accountId: string, instanceId: string): Promise<boolean>;
 }
 
 export interface FunctionInput {

@@ -38,51 +38,51 @@ export class FunctionUrls {
 
   /** CreateFunctionUrlConfig: the function's URL, or (with a qualifier) an alias' URL, which runs the alias' version. */
   async create(accountId: string, ref: string, authType: string | undefined, qualifier?: string): Promise<FunctionUrlView> {
-    const t = this.target(accountId, ref, qualifier);
+    const t = await this.target(accountId, ref, qualifier);
     if (authType !== 'NONE' && authType !== 'AWS_IAM') throw new CloudError('ValidationException', `1 validation error detected: Value '${authType}' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AWS_IAM]`);
     if (t.urlId) throw new CloudError('ResourceConflictException', `Failed to create function url config for [functionArn = ${t.arn}]. Error message:  FunctionUrlConfig exists for this Lambda function`);
     const set = { urlId: randomBytes(16).toString('hex'), urlAuth: authType, urlCreatedAt: Date.now() };
-    if (t.alias) this.db.update(functionAliases).set(set).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, t.name), eq(functionAliases.name, t.alias))).run();
-    else this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, t.name))).run();
+    if (t.alias) await this.db.update(functionAliases).set(set).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, t.name), eq(functionAliases.name, t.alias)));
+    else await this.db.update(functions).set(set).where(and(eq(functions.accountId, accountId), eq(functions.name, t.name)));
     await this.sync();
-    return this.get(accountId, t.name, t.alias);
+    return await this.get(accountId, t.name, t.alias);
   }
 
   /** A function's (or alias') URL config (ResourceNotFoundException when it has none). */
-  get(accountId: string, ref: string, qualifier?: string): FunctionUrlView {
-    const t = this.withUrl(accountId, ref, qualifier);
+  async get(accountId: string, ref: string, qualifier?: string): Promise<FunctionUrlView> {
+    const t = await this.withUrl(accountId, ref, qualifier);
     return { url: this.urlOf(t.urlId), arn: t.arn, authType: t.urlAuth ?? 'AWS_IAM', createdAt: t.urlCreatedAt ?? t.createdAt };
   }
 
   async delete(accountId: string, ref: string, qualifier?: string): Promise<void> {
-    const t = this.withUrl(accountId, ref, qualifier);
+    const t = await this.withUrl(accountId, ref, qualifier);
     const none = { urlId: null, urlAuth: null, urlCreatedAt: null };
-    if (t.alias) this.db.update(functionAliases).set(none).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, t.name), eq(functionAliases.name, t.alias))).run();
-    else this.db.update(functions).set(none).where(and(eq(functions.accountId, accountId), eq(functions.name, t.name))).run();
+    if (t.alias) await this.db.update(functionAliases).set(none).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, t.name), eq(functionAliases.name, t.alias)));
+    else await this.db.update(functions).set(none).where(and(eq(functions.accountId, accountId), eq(functions.name, t.name)));
     await this.sync();
   }
 
   /** The function, or its alias the qualifier names (a URL is the function's or an alias'; not a version's). */
-  private target(accountId: string, ref: string, qualifier?: string) {
+  private async target(accountId: string, ref: string, qualifier?: string) {
     const q = this.records.names.parse(accountId, ref, qualifier);
-    const r = this.records.row(accountId, q.name);
+    const r = await this.records.row(accountId, q.name);
     if (q.qualifier === undefined) return { name: r.name, alias: undefined, arn: this.records.names.arn(accountId, r.name), urlId: r.urlId, urlAuth: r.urlAuth, urlCreatedAt: r.urlCreatedAt, createdAt: r.createdAt };
-    const a = this.records.alias(accountId, r.name, q.qualifier);
+    const a = await this.records.alias(accountId, r.name, q.qualifier);
     if (!a) throw new CloudError('ResourceNotFoundException', `Function not found: ${this.records.names.arn(accountId, r.name, q.qualifier)}`);
     return { name: r.name, alias: a.name, arn: this.records.names.arn(accountId, r.name, a.name), urlId: a.urlId, urlAuth: a.urlAuth, urlCreatedAt: a.urlCreatedAt, createdAt: a.createdAt };
   }
 
-  private withUrl(accountId: string, ref: string, qualifier?: string) {
-    const t = this.target(accountId, ref, qualifier);
+  private async withUrl(accountId: string, ref: string, qualifier?: string) {
+    const t = await this.target(accountId, ref, qualifier);
     if (!t.urlId) throw new CloudError('ResourceNotFoundException', 'The resource you requested does not exist.');
     return { ...t, urlId: t.urlId };
   }
 
   /** Which function (and alias: its policy's qualifier) of the account a URL id is, with its auth type. */
-  ofUrl(accountId: string, name: string, urlId: string): { qualifier: string; authType: string } | undefined {
-    const r = this.db.select().from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).get();
+  async ofUrl(accountId: string, name: string, urlId: string): Promise<{ qualifier: string; authType: string } | undefined> {
+    const r = (await this.db.select().from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).limit(1))[0];
     if (r?.urlId === urlId) return { qualifier: '', authType: r.urlAuth ?? 'AWS_IAM' };
-    const a = this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, name), eq(functionAliases.urlId, urlId))).get();
+    const a = (await this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, name), eq(functionAliases.urlId, urlId))).limit(1))[0];
     return a ? { qualifier: a.name, authType: a.urlAuth ?? 'AWS_IAM' } : undefined;
   }
 
@@ -94,19 +94,19 @@ export class FunctionUrls {
   /** nginx's routes: every function's URL, to its $LATEST socket (Invoke asks pcloud which socket: invokeSocket). */
   async sync(): Promise<void> {
     if (!this.driver) return;
-    const rows = this.records.servable();
-    for (const r of rows) await this.host.ensure(this.invocations.unitOptions(this.records.latest(r))).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
+    const rows = await this.records.servable();
+    for (const r of rows) await this.host.ensure(await this.invocations.unitOptions(this.records.latest(r))).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
     const routes: FunctionRoute[] = rows.map((r) => ({
       accountId: r.accountId, name: r.name, socket: this.host.socketPath(functionKey(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined,
       urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV), reserved: r.reservedConcurrency ?? undefined,
     }));
     const reservedOf = new Map(rows.map((r) => [`${r.accountId}/${r.name}`, r.reservedConcurrency ?? undefined]));
     // An alias' URL: to its (primary) version's socket, within its function's reserved concurrency.
-    for (const a of this.db.select().from(functionAliases).all()) {
+    for (const a of (await this.db.select().from(functionAliases))) {
       if (!a.urlId || !reservedOf.has(`${a.accountId}/${a.functionName}`)) continue;
       try {
-        const v = this.records.get(a.accountId, a.functionName, a.version);
-        await this.host.ensure(this.invocations.unitOptions(v));
+        const v = await this.records.get(a.accountId, a.functionName, a.version);
+        await this.host.ensure(await this.invocations.unitOptions(v));
         routes.push({
           accountId: a.accountId, name: a.functionName, socket: this.host.socketPath(functionKey(a.accountId, a.functionName, v.version)), urlId: a.urlId,
           urlAuth: a.urlAuth ?? undefined, reserved: reservedOf.get(`${a.accountId}/${a.functionName}`),

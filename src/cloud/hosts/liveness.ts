@@ -44,8 +44,8 @@ export function hostIdOf(hostId: string | null, embedded: Pick<HostRow, 'id'> | 
  * Which instances' hosts are lost (at `now`), by the instance's host_id: one not heard from, or no longer registered.
  * Instances from before hosts were are on the embedded host (lost only if it is).
  */
-export function lostHosts(db: Pick<Db, 'select'>, config: HostsConfig, now = Date.now()): (hostId: string | null) => boolean {
-  const all = db.select({ id: hosts.id, address: hosts.address, createdAt: hosts.createdAt, heartbeatAt: hosts.heartbeatAt }).from(hosts).all();
+export async function lostHosts(db: Pick<Db, 'select'>, config: HostsConfig, now = Date.now()): Promise<(hostId: string | null) => boolean> {
+  const all = await db.select({ id: hosts.id, address: hosts.address, createdAt: hosts.createdAt, heartbeatAt: hosts.heartbeatAt }).from(hosts);
   const embedded = embeddedHost(all);
   const byId = new Map(all.map((h) => [h.id, h]));
   return (hostId) => {

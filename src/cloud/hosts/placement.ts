@@ -33,11 +33,12 @@ export interface HostUsage {
 type Reader = Pick<Db, 'select'>;
 
 /** What the instances on each host hold, by host id (instances from before hosts were: on the embedded host). */
-export function hostUsage(db: Reader, all: HostRow[] = db.select().from(hosts).all()): Map<string, HostUsage> {
+export async function hostUsage(db: Reader, known?: HostRow[]): Promise<Map<string, HostUsage>> {
+  const all = known ?? await db.select().from(hosts);
   const embedded = embeddedHost(all);
   const out = new Map<string, HostUsage>();
-  const rows = db.select({ hostId: instances.hostId, type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
-    .where(inArray(instances.state, COUNTED)).groupBy(instances.hostId, instances.instanceType).all();
+  const rows = await db.select({ hostId: instances.hostId, type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
+    .where(inArray(instances.state, COUNTED)).groupBy(instances.hostId, instances.instanceType);
   for (const r of rows) {
     const id = hostIdOf(r.hostId, embedded);
     if (!id) continue;
@@ -118,9 +119,9 @@ function spread(cands: Candidate[], type: InstanceType, max: number): string[] {
  * The host of each instance of a launch: at least req.min of them, up to req.max; else Unsupported (no host of the zone
  * runs the type's runtime) or InsufficientInstanceCapacity, naming the zones that have room.
  */
-export function place(db: Reader, config: CloudConfig, req: PlacementRequest, now = Date.now()): string[] {
-  const all = db.select().from(hosts).all();
-  const usage = hostUsage(db, all);
+export async function place(db: Reader, config: CloudConfig, req: PlacementRequest, now = Date.now()): Promise<string[]> {
+  const all = await db.select().from(hosts);
+  const usage = await hostUsage(db, all);
   const placed = spread(candidates(all, usage, req, config, now), req.type, req.max);
   if (placed.length >= req.min) return placed;
   const others = config.availabilityZones.filter((z) => z !== req.zone
@@ -153,10 +154,10 @@ function unsupportedIn(req: PlacementRequest, others: string[]): CloudError {
  * volume is there): a host that is lost, drained or full refuses with InsufficientInstanceCapacity, the first
  * instance that does not fit named.
  */
-export function checkRoomToStart(db: Reader, config: CloudConfig, rows: StoppedInstance[], now = Date.now()): void {
+export async function checkRoomToStart(db: Reader, config: CloudConfig, rows: StoppedInstance[], now = Date.now()): Promise<void> {
   if (!rows.length) return;
-  const all = db.select().from(hosts).all();
-  const usage = hostUsage(db, all);
+  const all = await db.select().from(hosts);
+  const usage = await hostUsage(db, all);
   const embedded = embeddedHost(all);
   const byId = new Map(all.map((h) => [h.id, h]));
   const adding = new Map<string, { vcpus: number; memoryMiB: number }>();

@@ -34,40 +34,34 @@ export class HostRegistry {
       accel: this.config.vmAccel === 'kvm' && offer.kvm ? 'kvm' : 'tcg', vcpus: offer.vcpus, memoryMiB: offer.memoryMiB,
       state: 'available', bootId, heartbeatAt: now,
     };
-    const before = this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).get();
-    if (before) this.db.update(hosts).set(values).where(eq(hosts.id, before.id)).run();
-    else this.db.insert(hosts).values({ id: newId('h'), name: offer.hostname, address: null, createdAt: now, ...values }).run();
-    const host = this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).get()!;
+    const before = (await this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0];
+    if (before) await this.db.update(hosts).set(values).where(eq(hosts.id, before.id));
+    else await this.db.insert(hosts).values({ id: newId('h'), name: offer.hostname, address: null, createdAt: now, ...values });
+    const host = (await this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0]!;
     this.localId = host.id;
     return { host, rebooted: before?.bootId != null && before.bootId !== bootId };
   }
 
   /** This machine's row, once registered. */
-  local(): HostRow | undefined {
-    return this.localId ? this.db.select().from(hosts).where(eq(hosts.id, this.localId)).get() : undefined;
+  async local(): Promise<HostRow | undefined> {
+    return this.localId ? (await this.db.select().from(hosts).where(eq(hosts.id, this.localId)).limit(1))[0] : undefined;
   }
 
   /** Every host there is. */
-  list(): HostRow[] {
-    return this.db.select().from(hosts).all();
+  async list(): Promise<HostRow[]> {
+    return await this.db.select().from(hosts);
   }
 
   /** Write this machine's heartbeat (once registered). */
-  beat(now = Date.now()): void {
-    if (this.localId) this.db.update(hosts).set({ heartbeatAt: now }).where(eq(hosts.id, this.localId)).run();
+  async beat(now = Date.now()): Promise<void> {
+    if (this.localId) await this.db.update(hosts).set({ heartbeatAt: now }).where(eq(hosts.id, this.localId));
   }
 
   /** Write this machine's heartbeat every few seconds (CloudConfig.hosts.heartbeatSec) until stopHeartbeat(). */
   startHeartbeat(): void {
     this.stopHeartbeat();
-    this.heartbeat = setInterval(() => {
-      try {
-        this.beat();
-      } catch (err) {
         // The database busy past its timeout: the next beat tries again (the timeout spans several).
-        log.warn(`host heartbeat: ${(err as Error).message}`);
-      }
-    }, this.config.hosts.heartbeatSec * 1000);
+    this.heartbeat = setInterval(() => void this.beat().catch((err) => log.warn(`host heartbeat: ${(err as Error).message}`)), this.config.hosts.heartbeatSec * 1000);
     this.heartbeat.unref();
   }
 
@@ -81,8 +75,8 @@ export class HostRegistry {
  * Whether the server launches an instance of this host itself: the embedded cloud's own host (no underlay address),
  * or none recorded (from before hosts were). A joined host's agent launches its own.
  */
-export function launchedHere(db: Pick<Db, 'select'>, hostId: string | null): boolean {
+export async function launchedHere(db: Pick<Db, 'select'>, hostId: string | null): Promise<boolean> {
   if (hostId === null) return true;
-  const host = db.select({ address: hosts.address }).from(hosts).where(eq(hosts.id, hostId)).get();
+  const host = (await db.select({ address: hosts.address }).from(hosts).where(eq(hosts.id, hostId)).limit(1))[0];
   return !host || isEmbedded(host);
 }

@@ -26,9 +26,9 @@ export interface HostView {
 }
 
 /** Every host, by zone and name. */
-export function hostViews(db: Pick<Db, 'select'>, config: HostsConfig, now = Date.now()): HostView[] {
-  const all = db.select().from(hosts).orderBy(asc(hosts.availabilityZone), asc(hosts.name)).all();
-  const usage = hostUsage(db, all);
+export async function hostViews(db: Pick<Db, 'select'>, config: HostsConfig, now = Date.now()): Promise<HostView[]> {
+  const all = await db.select().from(hosts).orderBy(asc(hosts.availabilityZone), asc(hosts.name));
+  const usage = await hostUsage(db, all);
   return all.map((h) => {
     const used = usage.get(h.id) ?? { vcpus: 0, memoryMiB: 0, instances: 0 };
     const limits = hostLimits(h, config);

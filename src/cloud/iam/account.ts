@@ -23,13 +23,13 @@ export interface Counts {
 }
 
 /** The SummaryMap: counts of what the account has (those pcloud has no such thing of are 0), then the quotas. */
-export function accountSummary(db: Db, accountId: string, counts: Counts): Record<string, number> {
+export async function accountSummary(db: Db, accountId: string, counts: Counts): Promise<Record<string, number>> {
   const count = (q: { n: number } | undefined) => q?.n ?? 0;
-  const policies = count(db.select({ n: sql<number>`count(*)` }).from(iamPolicies).where(eq(iamPolicies.accountId, accountId)).get());
-  const inUse = count(db.select({ n: sql<number>`count(distinct ${iamAttachments.policyArn})` }).from(iamAttachments)
-    .where(eq(iamAttachments.accountId, accountId)).get());
-  const rootKeys = count(db.select({ n: sql<number>`count(*)` }).from(accessKeys)
-    .where(and(eq(accessKeys.accountId, accountId), isNull(accessKeys.userName))).get());
+  const policies = count((await db.select({ n: sql<number>`count(*)` }).from(iamPolicies).where(eq(iamPolicies.accountId, accountId)).limit(1))[0]);
+  const inUse = count((await db.select({ n: sql<number>`count(distinct ${iamAttachments.policyArn})` }).from(iamAttachments)
+    .where(eq(iamAttachments.accountId, accountId)).limit(1))[0]);
+  const rootKeys = count((await db.select({ n: sql<number>`count(*)` }).from(accessKeys)
+    .where(and(eq(accessKeys.accountId, accountId), isNull(accessKeys.userName))).limit(1))[0]);
   return {
     Users: counts.users, Roles: counts.roles, InstanceProfiles: counts.instanceProfiles, Policies: policies,
     PolicyVersionsInUse: inUse, Groups: 0, ServerCertificates: 0, Providers: 0, MFADevices: 0, MFADevicesInUse: 0,

@@ -65,11 +65,11 @@ function contextOf(caller: Identity, req: AssumeRequest): Map<string, string | r
   return ctx;
 }
 
-export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assumed {
+export async function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Promise<Assumed> {
   const m = ROLE_ARN.exec(req.roleArn);
   if (!m) throw new CloudError('ValidationError', 'Request ARN is invalid');
   const [, accountId, path, name] = m as unknown as [string, string, string, string];
-  const role = iam.roles.get(accountId, name);
+  const role = await iam.roles.get(accountId, name);
   if (!role || role.path !== path) throw denied(caller, 'sts:AssumeRole', req.roleArn);
 
   // A session policy is a policy like any other: malformed, it is refused in the policy language's words.
@@ -83,7 +83,7 @@ export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assu
   // Session tags need the trust policy's sts:TagSession too.
   if (req.tags?.size && !trustAllows(trust, who, 'sts:TagSession', context)) throw denied(caller, 'sts:TagSession', req.roleArn);
   if (caller.kind !== 'root') {
-    const decision = iam.authorize(caller, { action: 'sts:AssumeRole', resources: [{ arn: req.roleArn }], context });
+    const decision = await iam.authorize(caller, { action: 'sts:AssumeRole', resources: [{ arn: req.roleArn }], context });
     if (!decision.allowed) throw denied(caller, 'sts:AssumeRole', req.roleArn);
   }
 
@@ -94,7 +94,7 @@ export function assumeRole(iam: Iam, caller: Identity, req: AssumeRequest): Assu
   if (durationSeconds > role.maxSessionDuration) {
     throw new CloudError('ValidationError', 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
   }
-  const credentials = iam.sessions.mint({
+  const credentials = await iam.sessions.mint({
     accountId, roleName: role.name, sessionName: req.sessionName, durationSeconds,
     ...(req.policy !== undefined ? { policy: req.policy } : {}), ...(req.policyArns ? { policyArns: req.policyArns } : {}),
     ...(req.tags ? { tags: req.tags } : {}),

@@ -13,8 +13,8 @@ const TABLES = {
   user: iamUsers, role: iamRoles, 'instance-profile': iamInstanceProfiles, policy: iamPolicies,
 } as const;
 
-export function entityArn(db: Db, accountId: string, kind: EntityKind, name: string, path?: string): string {
+export async function entityArn(db: Db, accountId: string, kind: EntityKind, name: string, path?: string): Promise<string> {
   const t = TABLES[kind];
-  const stored = path ?? db.select({ path: t.path }).from(t).where(and(eq(t.accountId, accountId), eq(t.name, name))).get()?.path;
+  const stored = path ?? (await db.select({ path: t.path }).from(t).where(and(eq(t.accountId, accountId), eq(t.name, name))).limit(1))[0]?.path;
   return iamArn(accountId, kind, stored ?? '/', name);
 }

@@ -46,15 +46,15 @@ export class Iam {
   }
 
   /** The key that signs as `accessKeyId`: temporary credentials (ASIA…), else a long-term one (root's, a user's). */
-  findKey(accessKeyId: string): AccessKey | undefined {
+  async findKey(accessKeyId: string): Promise<AccessKey | undefined> {
     this.freshen();
-    return this.sessions.findKey(accessKeyId) ?? this.accounts.findKey(accessKeyId);
+    return (await this.sessions.findKey(accessKeyId)) ?? (await this.accounts.findKey(accessKeyId));
   }
 
   /** GetAccountSummary's SummaryMap for the account. */
-  summary(accountId: string): Record<string, number> {
-    return accountSummary(this.db, accountId, {
-      users: this.users.count(accountId), roles: this.roles.count(accountId), instanceProfiles: this.profiles.count(accountId),
+  async summary(accountId: string): Promise<Record<string, number>> {
+    return await accountSummary(this.db, accountId, {
+          users: await this.users.count(accountId), roles: await this.roles.count(accountId), instanceProfiles: await this.profiles.count(accountId),
     });
   }
 
@@ -62,30 +62,30 @@ export class Iam {
    * May `identity` do what `req` asks? The identity's own condition keys (aws:PrincipalArn, aws:username,
    * aws:PrincipalTag/…) are added to those the caller gives (aws:SourceIp, aws:RequestedRegion, …).
    */
-  authorize(identity: Identity, req: AccessRequest): Decision {
+  async authorize(identity: Identity, req: AccessRequest): Promise<Decision> {
     this.freshen();
     if (identity.kind === 'root') return decide(identity, req, { identity: [] });
     // A session's scope (sessions.ts): its tags over the role's (aws:PrincipalTag/…), its policies bounding the role's.
     const scope = (identity as SessionIdentity).scope;
-    const tags = scope?.tags.size ? new Map([...this.policies.principalTags(identity), ...scope.tags]) : this.policies.principalTags(identity);
+    const tags = scope?.tags.size ? new Map([...await this.policies.principalTags(identity), ...scope.tags]) : (await this.policies.principalTags(identity));
     const context = identityContext(identity, tags);
     if (req.context) for (const [k, v] of req.context) context.set(k, v);
     const limited = scope && (scope.policy !== undefined || scope.policyArns.length > 0);
     return decide(identity, { ...req, context }, {
-      identity: this.policies.documentsFor(identity),
-      ...(limited ? { session: this.policies.sessionPolicies(identity.accountId, scope.policy, scope.policyArns) } : {}),
+      identity: await this.policies.documentsFor(identity),
+      ...(limited ? { session: await this.policies.sessionPolicies(identity.accountId, scope.policy, scope.policyArns) } : {}),
     });
   }
 
   /** authorize(), throwing AccessDenied in AWS's words when refused (IAM's and STS's answer). */
-  require(identity: Identity, req: AccessRequest): void {
-    const d = this.authorize(identity, req);
+  async require(identity: Identity, req: AccessRequest): Promise<void> {
+    const d = await this.authorize(identity, req);
     if (!d.allowed) throw new CloudError('AccessDenied', deniedMessage(d));
   }
 
   /** The ARN of a user, role, instance profile or policy of the account by name (with its stored path, or `path`). */
-  entityArn(accountId: string, kind: EntityKind, name: string, path?: string): string {
-    return entityArn(this.db, accountId, kind, name, path);
+  async entityArn(accountId: string, kind: EntityKind, name: string, path?: string): Promise<string> {
+    return await entityArn(this.db, accountId, kind, name, path);
   }
 
   /** Every IAM write that may change what someone is allowed calls this (the documents kept in memory are dropped). */

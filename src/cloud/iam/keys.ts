@@ -11,6 +11,7 @@ import type { Accounts } from '../accounts.js';
 import { CloudError } from '../errors.js';
 import { iamId, invalid } from './names.js';
 import type { Users } from './users.js';
+import { write } from '../../db/store.js';
 
 export type KeyRow = typeof accessKeys.$inferSelect;
 
@@ -32,60 +33,60 @@ export class AccessKeys {
   constructor(private readonly db: Db, private readonly accounts: Accounts, private readonly users: Users) {}
 
   /** The keys of a user (it must exist), or of the root, by id (the order ListAccessKeys pages in). */
-  list(accountId: string, user: string | undefined): KeyRow[] {
-    const owner = this.owner(accountId, user);
-    return this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), owner)).orderBy(accessKeys.accessKeyId).all();
+  async list(accountId: string, user: string | undefined): Promise<KeyRow[]> {
+    const owner = await this.owner(accountId, user);
+    return await this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), owner)).orderBy(accessKeys.accessKeyId);
   }
 
-  private owner(accountId: string, user: string | undefined) {
+  private async owner(accountId: string, user: string | undefined) {
     if (user === undefined) return isNull(accessKeys.userName);
-    return eq(accessKeys.userName, this.users.require(accountId, user).name);
+    return eq(accessKeys.userName, (await this.users.require(accountId, user)).name);
   }
 
   /** A new active key (its secret is in the row returned, and nowhere else it is answered). */
-  create(accountId: string, user: string | undefined): KeyRow {
-    return this.db.transaction((tx) => {
-      const owner = this.owner(accountId, user);
-      const n = tx.select({ id: accessKeys.accessKeyId }).from(accessKeys).where(and(eq(accessKeys.accountId, accountId), owner)).all().length;
+  async create(accountId: string, user: string | undefined): Promise<KeyRow> {
+    return await write(this.db, async (tx) => {
+      const owner = await this.owner(accountId, user);
+      const n = (await tx.select({ id: accessKeys.accessKeyId }).from(accessKeys).where(and(eq(accessKeys.accountId, accountId), owner))).length;
       if (n >= KEYS_PER_USER) throw new CloudError('LimitExceeded', `Cannot exceed quota for AccessKeysPerUser: ${KEYS_PER_USER}`);
       if (user === undefined) {
-        const key = this.accounts.generateKey(accountId);
-        return tx.select().from(accessKeys).where(eq(accessKeys.accessKeyId, key.accessKeyId)).get()!;
+        const key = await this.accounts.generateKey(accountId);
+        return (await tx.select().from(accessKeys).where(eq(accessKeys.accessKeyId, key.accessKeyId)).limit(1))[0]!;
       }
       const row: KeyRow = {
         accessKeyId: iamId('AKIA'), secretAccessKey: newSecret(), accountId, userName: user, status: 'Active',
         lastUsedAt: null, lastUsedService: null, lastUsedRegion: null, createdAt: Date.now(),
       };
-      tx.insert(accessKeys).values(row).run();
+      await tx.insert(accessKeys).values(row);
       return row;
     });
   }
 
   /** The key, if it is the owner's (another user's or another account's key is not found, as AWS). */
-  private own(accountId: string, user: string | undefined, id: string): KeyRow {
+  private async own(accountId: string, user: string | undefined, id: string): Promise<KeyRow> {
     checkKeyId(id);
-    const row = this.db.select().from(accessKeys).where(and(eq(accessKeys.accessKeyId, id), eq(accessKeys.accountId, accountId), this.owner(accountId, user))).get();
+    const row = (await this.db.select().from(accessKeys).where(and(eq(accessKeys.accessKeyId, id), eq(accessKeys.accountId, accountId), await this.owner(accountId, user))).limit(1))[0];
     if (!row) throw notFound(id);
     return row;
   }
 
   /** Active or Inactive: an inactive key is refused from now on. */
-  setStatus(accountId: string, user: string | undefined, id: string, status: 'Active' | 'Inactive'): void {
-    this.own(accountId, user, id);
-    this.db.update(accessKeys).set({ status }).where(eq(accessKeys.accessKeyId, id)).run();
+  async setStatus(accountId: string, user: string | undefined, id: string, status: 'Active' | 'Inactive'): Promise<void> {
+    await this.own(accountId, user, id);
+    await this.db.update(accessKeys).set({ status }).where(eq(accessKeys.accessKeyId, id));
     this.accounts.forget(id);
   }
 
-  delete(accountId: string, user: string | undefined, id: string): void {
-    this.own(accountId, user, id);
-    this.db.delete(accessKeys).where(eq(accessKeys.accessKeyId, id)).run();
+  async delete(accountId: string, user: string | undefined, id: string): Promise<void> {
+    await this.own(accountId, user, id);
+    await this.db.delete(accessKeys).where(eq(accessKeys.accessKeyId, id));
     this.accounts.forget(id);
   }
 
   /** Any key of the account (GetAccessKeyLastUsed), with when, where and for what service it last signed. */
-  find(accountId: string, id: string): KeyRow {
+  async find(accountId: string, id: string): Promise<KeyRow> {
     checkKeyId(id);
-    const row = this.db.select().from(accessKeys).where(and(eq(accessKeys.accessKeyId, id), eq(accessKeys.accountId, accountId))).get();
+    const row = (await this.db.select().from(accessKeys).where(and(eq(accessKeys.accessKeyId, id), eq(accessKeys.accountId, accountId))).limit(1))[0];
     if (!row) throw notFound(id);
     return row;
   }

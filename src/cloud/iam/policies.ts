@@ -13,6 +13,7 @@ import type { Identity } from './identity.js';
 import { iamArn, iamId } from './names.js';
 import { cachedPolicy, managedPolicies, managedPolicy, parsePolicy, POLICY_SIZE, policySize, type ManagedPolicy, type Policy } from './policy/index.js';
 import { IamTags, type Tag } from './tags.js';
+import { write } from '../../db/store.js';
 
 export type PrincipalKind = 'user' | 'role';
 
@@ -79,173 +80,173 @@ export class Policies {
   // ---- managed policies ------------------------------------------------------------------------------------------
 
   /** CreatePolicy: the policy with its document as v1, the default. */
-  create(accountId: string, p: { name: string; path: string; document: string; description?: string; tags?: readonly Tag[] }): PolicyView {
+  async create(accountId: string, p: { name: string; path: string; document: string; description?: string; tags?: readonly Tag[] }): Promise<PolicyView> {
     checkManagedDocument(p.document);
     const now = Date.now();
-    this.db.transaction((tx) => {
-      if (tx.select({ n: iamPolicies.name }).from(iamPolicies).where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, p.name))).get()) {
+    await write(this.db, async (tx) => {
+      if ((await tx.select({ n: iamPolicies.name }).from(iamPolicies).where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, p.name))).limit(1))[0]) {
         throw new CloudError('EntityAlreadyExists', `A policy called ${p.name} already exists. Duplicate names are not allowed.`);
       }
-      tx.insert(iamPolicies).values({
+      await tx.insert(iamPolicies).values({
         accountId, name: p.name, policyId: iamId('ANPA'), path: p.path, description: p.description ?? null, defaultVersion: 'v1',
         nextVersion: 2, createdAt: now, updatedAt: now,
-      }).run();
-      tx.insert(iamPolicyVersions).values({ accountId, policyName: p.name, versionId: 'v1', document: p.document, createdAt: now }).run();
-      if (p.tags?.length) this.tags.put(accountId, 'policy', p.name, p.tags, tx);
+      });
+      await tx.insert(iamPolicyVersions).values({ accountId, policyName: p.name, versionId: 'v1', document: p.document, createdAt: now });
+      if (p.tags?.length) await this.tags.put(accountId, 'policy', p.name, p.tags, tx);
     });
     this.changed();
-    return this.get(accountId, iamArn(accountId, 'policy', p.path, p.name));
+    return await this.get(accountId, iamArn(accountId, 'policy', p.path, p.name));
   }
 
   /** GetPolicy: the account's policy or AWS's, by ARN. */
-  get(accountId: string, arn: string): PolicyView {
+  async get(accountId: string, arn: string): Promise<PolicyView> {
     const ref = this.ref(accountId, arn);
-    if ('aws' in ref) return this.awsView(accountId, ref.aws);
-    return this.view(this.row(accountId, arn, ref));
+    if ('aws' in ref) return await this.awsView(accountId, ref.aws);
+    return await this.view(await this.row(accountId, arn, ref));
   }
 
   /** ListPolicies: AWS's and the account's, by ARN. */
-  list(accountId: string, o: ListPoliciesOptions = {}): PolicyView[] {
+  async list(accountId: string, o: ListPoliciesOptions = {}): Promise<PolicyView[]> {
     const scope = o.scope ?? 'All';
     const prefix = o.pathPrefix ?? '/';
     const out: PolicyView[] = [];
-    if (scope !== 'Local') for (const m of managedPolicies()) if (m.path.startsWith(prefix)) out.push(this.awsView(accountId, m));
+    if (scope !== 'Local') for (const m of managedPolicies()) if (m.path.startsWith(prefix)) out.push(await this.awsView(accountId, m));
     if (scope !== 'AWS') {
-      for (const r of this.db.select().from(iamPolicies).where(eq(iamPolicies.accountId, accountId)).all()) {
-        if (r.path.startsWith(prefix)) out.push(this.view(r));
+      for (const r of (await this.db.select().from(iamPolicies).where(eq(iamPolicies.accountId, accountId)))) {
+        if (r.path.startsWith(prefix)) out.push(await this.view(r));
       }
     }
     return out.filter((p) => !o.onlyAttached || p.attachmentCount > 0).sort((a, b) => (a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0));
   }
 
   /** DeletePolicy: only once detached from everything and down to its default version, as AWS. */
-  delete(accountId: string, arn: string): void {
-    const row = this.ownRow(accountId, arn);
-    this.db.transaction((tx) => {
-      if (tx.select({ a: iamAttachments.policyArn }).from(iamAttachments).where(and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.policyArn, arn))).get()) {
+  async delete(accountId: string, arn: string): Promise<void> {
+    const row = await this.ownRow(accountId, arn);
+    await write(this.db, async (tx) => {
+      if ((await tx.select({ a: iamAttachments.policyArn }).from(iamAttachments).where(and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.policyArn, arn))).limit(1))[0]) {
         throw new CloudError('DeleteConflict', 'Cannot delete a policy attached to entities.');
       }
-      const versions = tx.select({ v: iamPolicyVersions.versionId }).from(iamPolicyVersions).where(versionsOf(accountId, row.name)).all();
+      const versions = await tx.select({ v: iamPolicyVersions.versionId }).from(iamPolicyVersions).where(versionsOf(accountId, row.name));
       if (versions.length > 1) {
         throw new CloudError('DeleteConflict', "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.");
       }
-      tx.delete(iamPolicyVersions).where(versionsOf(accountId, row.name)).run();
-      tx.delete(iamPolicies).where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, row.name))).run();
-      this.tags.clear(accountId, 'policy', row.name, tx);
+      await tx.delete(iamPolicyVersions).where(versionsOf(accountId, row.name));
+      await tx.delete(iamPolicies).where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, row.name)));
+      await this.tags.clear(accountId, 'policy', row.name, tx);
     });
     this.changed();
   }
 
   // ---- versions --------------------------------------------------------------------------------------------------
 
-  getVersion(accountId: string, arn: string, versionId: string): PolicyVersionView {
+  async getVersion(accountId: string, arn: string, versionId: string): Promise<PolicyVersionView> {
     checkVersionId(versionId);
     const ref = this.ref(accountId, arn);
     if ('aws' in ref) {
       if (versionId !== ref.aws.versionId) throw noSuchVersion(arn, versionId);
       return { versionId, document: ref.aws.document, isDefault: true, createdAt: new Date(ref.aws.createDate) };
     }
-    const row = this.row(accountId, arn, ref);
-    const v = this.db.select().from(iamPolicyVersions).where(and(versionsOf(accountId, row.name), eq(iamPolicyVersions.versionId, versionId))).get();
+    const row = await this.row(accountId, arn, ref);
+    const v = (await this.db.select().from(iamPolicyVersions).where(and(versionsOf(accountId, row.name), eq(iamPolicyVersions.versionId, versionId))).limit(1))[0];
     if (!v) throw noSuchVersion(arn, versionId);
     return { versionId, document: v.document, isDefault: v.versionId === row.defaultVersion, createdAt: new Date(v.createdAt) };
   }
 
   /** ListPolicyVersions: newest first, as AWS. */
-  listVersions(accountId: string, arn: string): PolicyVersionView[] {
+  async listVersions(accountId: string, arn: string): Promise<PolicyVersionView[]> {
     const ref = this.ref(accountId, arn);
     if ('aws' in ref) return [{ versionId: ref.aws.versionId, document: ref.aws.document, isDefault: true, createdAt: new Date(ref.aws.createDate) }];
-    const row = this.row(accountId, arn, ref);
-    return this.db.select().from(iamPolicyVersions).where(versionsOf(accountId, row.name)).all()
+    const row = await this.row(accountId, arn, ref);
+    return (await this.db.select().from(iamPolicyVersions).where(versionsOf(accountId, row.name)))
       .map((v) => ({ versionId: v.versionId, document: v.document, isDefault: v.versionId === row.defaultVersion, createdAt: new Date(v.createdAt) }))
       .sort((a, b) => versionNumber(b.versionId) - versionNumber(a.versionId));
   }
 
   /** CreatePolicyVersion: the next number (never reused), at most 5 versions kept. */
-  createVersion(accountId: string, arn: string, document: string, setAsDefault: boolean): PolicyVersionView {
-    this.ownRow(accountId, arn);
+  async createVersion(accountId: string, arn: string, document: string, setAsDefault: boolean): Promise<PolicyVersionView> {
+    await this.ownRow(accountId, arn);
     checkManagedDocument(document);
     const now = Date.now();
     // The counter read in the transaction (it holds the write lock): another server's version in between is counted.
-    const versionId = this.db.transaction((tx) => {
-      const row = this.ownRow(accountId, arn);
+    const versionId = await write(this.db, async (tx) => {
+      const row = await this.ownRow(accountId, arn);
       const versionId = `v${row.nextVersion}`;
-      const n = tx.select({ v: iamPolicyVersions.versionId }).from(iamPolicyVersions).where(versionsOf(accountId, row.name)).all().length;
+      const n = (await tx.select({ v: iamPolicyVersions.versionId }).from(iamPolicyVersions).where(versionsOf(accountId, row.name))).length;
       if (n >= MAX_POLICY_VERSIONS) {
         throw new CloudError('LimitExceeded', `A managed policy can have up to ${MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version.`);
       }
-      tx.insert(iamPolicyVersions).values({ accountId, policyName: row.name, versionId, document, createdAt: now }).run();
-      tx.update(iamPolicies).set({ nextVersion: row.nextVersion + 1, updatedAt: now, ...(setAsDefault ? { defaultVersion: versionId } : {}) })
-        .where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, row.name))).run();
+      await tx.insert(iamPolicyVersions).values({ accountId, policyName: row.name, versionId, document, createdAt: now });
+      await tx.update(iamPolicies).set({ nextVersion: row.nextVersion + 1, updatedAt: now, ...(setAsDefault ? { defaultVersion: versionId } : {}) })
+        .where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, row.name)));
       return versionId;
     });
     this.changed();
     return { versionId, document, isDefault: setAsDefault, createdAt: new Date(now) };
   }
 
-  deleteVersion(accountId: string, arn: string, versionId: string): void {
+  async deleteVersion(accountId: string, arn: string, versionId: string): Promise<void> {
     checkVersionId(versionId);
-    const row = this.ownRow(accountId, arn);
-    this.version(accountId, row.name, arn, versionId);
+    const row = await this.ownRow(accountId, arn);
+    await this.version(accountId, row.name, arn, versionId);
     if (versionId === row.defaultVersion) throw new CloudError('DeleteConflict', 'Cannot delete the default version of a policy.');
-    this.db.delete(iamPolicyVersions).where(and(versionsOf(accountId, row.name), eq(iamPolicyVersions.versionId, versionId))).run();
+    await this.db.delete(iamPolicyVersions).where(and(versionsOf(accountId, row.name), eq(iamPolicyVersions.versionId, versionId)));
     this.changed();
   }
 
-  setDefaultVersion(accountId: string, arn: string, versionId: string): void {
+  async setDefaultVersion(accountId: string, arn: string, versionId: string): Promise<void> {
     checkVersionId(versionId);
-    const row = this.ownRow(accountId, arn);
-    this.version(accountId, row.name, arn, versionId);
-    this.db.update(iamPolicies).set({ defaultVersion: versionId, updatedAt: Date.now() })
-      .where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, row.name))).run();
+    const row = await this.ownRow(accountId, arn);
+    await this.version(accountId, row.name, arn, versionId);
+    await this.db.update(iamPolicies).set({ defaultVersion: versionId, updatedAt: Date.now() })
+      .where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, row.name)));
     this.changed();
   }
 
   // ---- tags of the account's policies ----------------------------------------------------------------------------
 
-  tagsOf(accountId: string, arn: string): Tag[] {
-    return this.tags.list(accountId, 'policy', this.ownRow(accountId, arn).name);
+  async tagsOf(accountId: string, arn: string): Promise<Tag[]> {
+    return await this.tags.list(accountId, 'policy', (await this.ownRow(accountId, arn)).name);
   }
 
-  tag(accountId: string, arn: string, tags: readonly Tag[]): void {
-    const { name } = this.ownRow(accountId, arn);
-    this.db.transaction((tx) => this.tags.put(accountId, 'policy', name, tags, tx));
+  async tag(accountId: string, arn: string, tags: readonly Tag[]): Promise<void> {
+    const { name } = await this.ownRow(accountId, arn);
+    await write(this.db, async (tx) => await this.tags.put(accountId, 'policy', name, tags, tx));
   }
 
-  untag(accountId: string, arn: string, keys: readonly string[]): void {
-    const { name } = this.ownRow(accountId, arn);
-    this.db.transaction((tx) => this.tags.remove(accountId, 'policy', name, keys, tx));
+  async untag(accountId: string, arn: string, keys: readonly string[]): Promise<void> {
+    const { name } = await this.ownRow(accountId, arn);
+    await write(this.db, async (tx) => await this.tags.remove(accountId, 'policy', name, keys, tx));
   }
 
   // ---- attachments -----------------------------------------------------------------------------------------------
 
   /** AttachUserPolicy / AttachRolePolicy: attaching again what is attached changes nothing, as AWS. */
-  attach(accountId: string, kind: PrincipalKind, principal: string, arn: string): void {
-    this.principal(accountId, kind, principal);
+  async attach(accountId: string, kind: PrincipalKind, principal: string, arn: string): Promise<void> {
+    await this.principal(accountId, kind, principal);
     const ref = this.ref(accountId, arn, 'attachable');
-    if (!('aws' in ref)) this.row(accountId, arn, ref, 'attachable');
-    this.db.transaction((tx) => {
-      const attached = tx.select({ arn: iamAttachments.policyArn }).from(iamAttachments).where(attachmentsOf(accountId, kind, principal)).all();
+    if (!('aws' in ref)) await this.row(accountId, arn, ref, 'attachable');
+    await write(this.db, async (tx) => {
+      const attached = await tx.select({ arn: iamAttachments.policyArn }).from(iamAttachments).where(attachmentsOf(accountId, kind, principal));
       if (attached.some((a) => a.arn === arn)) return;
       if (attached.length >= MAX_ATTACHED_POLICIES) {
         throw new CloudError('LimitExceeded', `Cannot exceed quota for PoliciesPer${kindWord(kind)}: ${MAX_ATTACHED_POLICIES}`);
       }
-      tx.insert(iamAttachments).values({ accountId, principalKind: kind, principalName: principal, policyArn: arn, createdAt: Date.now() }).run();
+      await tx.insert(iamAttachments).values({ accountId, principalKind: kind, principalName: principal, policyArn: arn, createdAt: Date.now() });
     });
     this.changed();
   }
 
-  detach(accountId: string, kind: PrincipalKind, principal: string, arn: string): void {
-    this.principal(accountId, kind, principal);
-    const done = this.db.delete(iamAttachments).where(and(attachmentsOf(accountId, kind, principal), eq(iamAttachments.policyArn, arn))).run();
+  async detach(accountId: string, kind: PrincipalKind, principal: string, arn: string): Promise<void> {
+    await this.principal(accountId, kind, principal);
+    const done = await this.db.delete(iamAttachments).where(and(attachmentsOf(accountId, kind, principal), eq(iamAttachments.policyArn, arn)));
     if (done.changes === 0) throw new CloudError('NoSuchEntity', `Policy ${arn} was not found.`);
     this.changed();
   }
 
   /** ListAttachedUserPolicies / ListAttachedRolePolicies, by name. */
-  attached(accountId: string, kind: PrincipalKind, principal: string, pathPrefix = '/'): { name: string; arn: string }[] {
-    this.principal(accountId, kind, principal);
-    return this.db.select({ arn: iamAttachments.policyArn }).from(iamAttachments).where(attachmentsOf(accountId, kind, principal)).all()
+  async attached(accountId: string, kind: PrincipalKind, principal: string, pathPrefix = '/'): Promise<{ name: string; arn: string }[]> {
+    await this.principal(accountId, kind, principal);
+    return (await this.db.select({ arn: iamAttachments.policyArn }).from(iamAttachments).where(attachmentsOf(accountId, kind, principal)))
       .map(({ arn }) => ({ arn, ...pathAndName(arn) }))
       .filter((p) => p.path.startsWith(pathPrefix))
       .map(({ arn, name }) => ({ arn, name }))
@@ -253,16 +254,16 @@ export class Policies {
   }
 
   /** ListEntitiesForPolicy: the users and roles it is attached to, with their ids. */
-  entitiesFor(accountId: string, arn: string, pathPrefix = '/'): { users: { name: string; id: string }[]; roles: { name: string; id: string }[] } {
-    this.get(accountId, arn);
-    const names = (kind: PrincipalKind) => this.db.select({ name: iamAttachments.principalName }).from(iamAttachments)
-      .where(and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.policyArn, arn), eq(iamAttachments.principalKind, kind))).all().map((r) => r.name);
-    const userNames = names('user');
-    const roleNames = names('role');
-    const users = userNames.length === 0 ? [] : this.db.select({ name: iamUsers.name, id: iamUsers.userId, path: iamUsers.path }).from(iamUsers)
-      .where(and(eq(iamUsers.accountId, accountId), inArray(iamUsers.name, userNames))).orderBy(asc(iamUsers.name)).all();
-    const roles = roleNames.length === 0 ? [] : this.db.select({ name: iamRoles.name, id: iamRoles.roleId, path: iamRoles.path }).from(iamRoles)
-      .where(and(eq(iamRoles.accountId, accountId), inArray(iamRoles.name, roleNames))).orderBy(asc(iamRoles.name)).all();
+  async entitiesFor(accountId: string, arn: string, pathPrefix = '/'): Promise<{ users: { name: string; id: string }[]; roles: { name: string; id: string }[] }> {
+    await this.get(accountId, arn);
+    const names = async (kind: PrincipalKind) => (await this.db.select({ name: iamAttachments.principalName }).from(iamAttachments)
+      .where(and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.policyArn, arn), eq(iamAttachments.principalKind, kind)))).map((r) => r.name);
+    const userNames = await names('user');
+    const roleNames = await names('role');
+    const users = userNames.length === 0 ? [] : (await this.db.select({ name: iamUsers.name, id: iamUsers.userId, path: iamUsers.path }).from(iamUsers)
+      .where(and(eq(iamUsers.accountId, accountId), inArray(iamUsers.name, userNames))).orderBy(asc(iamUsers.name)));
+    const roles = roleNames.length === 0 ? [] : (await this.db.select({ name: iamRoles.name, id: iamRoles.roleId, path: iamRoles.path }).from(iamRoles)
+      .where(and(eq(iamRoles.accountId, accountId), inArray(iamRoles.name, roleNames))).orderBy(asc(iamRoles.name)));
     const under = <T extends { name: string; id: string; path: string }>(l: T[]) => l.filter((e) => e.path.startsWith(pathPrefix)).map(({ name, id }) => ({ name, id }));
     return { users: under(users), roles: under(roles) };
   }
@@ -270,42 +271,41 @@ export class Policies {
   // ---- inline policies -------------------------------------------------------------------------------------------
 
   /** PutUserPolicy / PutRolePolicy: adds or replaces the named document. */
-  putInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string, document: string): void {
-    this.principal(accountId, kind, principal);
+  async putInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string, document: string): Promise<void> {
+    await this.principal(accountId, kind, principal);
     parsePolicy(document, 'identity');
     // The quota is on all of its inline policies together (the one replaced not counted).
-    const others = this.db.select({ name: iamInlinePolicies.policyName, document: iamInlinePolicies.document }).from(iamInlinePolicies)
-      .where(inlineOf(accountId, kind, principal)).all().filter((r) => r.name !== policyName);
+    const others = (await this.db.select({ name: iamInlinePolicies.policyName, document: iamInlinePolicies.document }).from(iamInlinePolicies)
+      .where(inlineOf(accountId, kind, principal))).filter((r) => r.name !== policyName);
     const size = others.reduce((n, r) => n + policySize(r.document), policySize(document));
     if (size > INLINE_POLICY_SIZE[kind]) {
       throw new CloudError('LimitExceeded', `Maximum policy size of ${INLINE_POLICY_SIZE[kind]} bytes exceeded for ${kind} ${principal}`);
     }
-    this.db.insert(iamInlinePolicies).values({ accountId, principalKind: kind, principalName: principal, policyName, document, createdAt: Date.now() })
-      .onConflictDoUpdate({ target: [iamInlinePolicies.accountId, iamInlinePolicies.principalKind, iamInlinePolicies.principalName, iamInlinePolicies.policyName], set: { document } })
-      .run();
+    await this.db.insert(iamInlinePolicies).values({ accountId, principalKind: kind, principalName: principal, policyName, document, createdAt: Date.now() })
+      .onConflictDoUpdate({ target: [iamInlinePolicies.accountId, iamInlinePolicies.principalKind, iamInlinePolicies.principalName, iamInlinePolicies.policyName], set: { document } });
     this.changed();
   }
 
-  getInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string): string {
-    this.principal(accountId, kind, principal);
-    const row = this.db.select({ document: iamInlinePolicies.document }).from(iamInlinePolicies)
-      .where(and(inlineOf(accountId, kind, principal), eq(iamInlinePolicies.policyName, policyName))).get();
+  async getInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string): Promise<string> {
+    await this.principal(accountId, kind, principal);
+    const row = (await this.db.select({ document: iamInlinePolicies.document }).from(iamInlinePolicies)
+      .where(and(inlineOf(accountId, kind, principal), eq(iamInlinePolicies.policyName, policyName))).limit(1))[0];
     if (!row) throw noSuchInline(kind, policyName);
     return row.document;
   }
 
-  deleteInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string): void {
-    this.principal(accountId, kind, principal);
-    const done = this.db.delete(iamInlinePolicies).where(and(inlineOf(accountId, kind, principal), eq(iamInlinePolicies.policyName, policyName))).run();
+  async deleteInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string): Promise<void> {
+    await this.principal(accountId, kind, principal);
+    const done = await this.db.delete(iamInlinePolicies).where(and(inlineOf(accountId, kind, principal), eq(iamInlinePolicies.policyName, policyName)));
     if (done.changes === 0) throw noSuchInline(kind, policyName);
     this.changed();
   }
 
   /** ListUserPolicies / ListRolePolicies: the inline policies' names, in order. */
-  inlineNames(accountId: string, kind: PrincipalKind, principal: string): string[] {
-    this.principal(accountId, kind, principal);
-    return this.db.select({ name: iamInlinePolicies.policyName }).from(iamInlinePolicies).where(inlineOf(accountId, kind, principal))
-      .orderBy(asc(iamInlinePolicies.policyName)).all().map((r) => r.name);
+  async inlineNames(accountId: string, kind: PrincipalKind, principal: string): Promise<string[]> {
+    await this.principal(accountId, kind, principal);
+    return (await this.db.select({ name: iamInlinePolicies.policyName }).from(iamInlinePolicies).where(inlineOf(accountId, kind, principal))
+      .orderBy(asc(iamInlinePolicies.policyName))).map((r) => r.name);
   }
 
   // ---- what a request is evaluated against -----------------------------------------------------------------------
@@ -314,39 +314,39 @@ export class Policies {
    * The parsed policies that apply to the identity: a user's or a role's attached (default versions) and inline ones.
    * Root has none (it is not evaluated). Kept in memory until the next IAM write.
    */
-  documentsFor(identity: Identity): readonly Policy[] {
-    return this.facts(identity)?.policies ?? [];
+  async documentsFor(identity: Identity): Promise<readonly Policy[]> {
+    return (await this.facts(identity))?.policies ?? [];
   }
 
   /** The user's or role's tags (aws:PrincipalTag/…), kept with its documents. */
-  principalTags(identity: Identity): ReadonlyMap<string, string> {
-    return this.facts(identity)?.tags ?? new Map();
+  async principalTags(identity: Identity): Promise<ReadonlyMap<string, string>> {
+    return (await this.facts(identity))?.tags ?? new Map();
   }
 
-  private facts(identity: Identity): Facts | undefined {
+  private async facts(identity: Identity): Promise<Facts | undefined> {
     if (identity.kind === 'root') return undefined;
     const kind: PrincipalKind = identity.kind === 'user' ? 'user' : 'role';
     const name = identity.kind === 'user' ? identity.name : identity.roleName;
     const key = `${identity.accountId}:${kind}:${name}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const facts = this.load(identity.accountId, kind, name);
+    const facts = await this.load(identity.accountId, kind, name);
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(key, facts);
     return facts;
   }
 
-  private load(accountId: string, kind: PrincipalKind, name: string): Facts {
+  private async load(accountId: string, kind: PrincipalKind, name: string): Promise<Facts> {
     const docs: string[] = [];
-    for (const { arn } of this.db.select({ arn: iamAttachments.policyArn }).from(iamAttachments).where(attachmentsOf(accountId, kind, name)).all()) {
-      const doc = this.defaultDocument(accountId, arn);
+    for (const { arn } of (await this.db.select({ arn: iamAttachments.policyArn }).from(iamAttachments).where(attachmentsOf(accountId, kind, name)))) {
+      const doc = await this.defaultDocument(accountId, arn);
       if (doc !== undefined) docs.push(doc);
     }
-    for (const r of this.db.select({ document: iamInlinePolicies.document }).from(iamInlinePolicies).where(inlineOf(accountId, kind, name)).all()) docs.push(r.document);
+    for (const r of (await this.db.select({ document: iamInlinePolicies.document }).from(iamInlinePolicies).where(inlineOf(accountId, kind, name)))) docs.push(r.document);
     const policies = parsedAll(docs);
     const tags = new Map<string, string>();
-    for (const t of this.db.select({ key: iamTags.key, value: iamTags.value }).from(iamTags)
-      .where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, name))).all()) tags.set(t.key, t.value);
+    for (const t of (await this.db.select({ key: iamTags.key, value: iamTags.value }).from(iamTags)
+      .where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, name))))) tags.set(t.key, t.value);
     return { policies, tags };
   }
 
@@ -354,11 +354,15 @@ export class Policies {
    * A role session's session policies (AssumeRole's Policy and PolicyArns: both bound what the role allows), parsed;
    * kept until the next IAM write as documentsFor's are.
    */
-  sessionPolicies(accountId: string, policy: string | undefined, policyArns: readonly string[]): readonly Policy[] {
+  async sessionPolicies(accountId: string, policy: string | undefined, policyArns: readonly string[]): Promise<readonly Policy[]> {
     const key = `session:${accountId}:${policyArns.join(' ')}:${policy ?? ''}`;
     const hit = this.cache.get(key);
     if (hit) return hit.policies;
-    const docs = policyArns.map((arn) => this.defaultDocument(accountId, arn)).filter((d): d is string => d !== undefined);
+    const docs: string[] = [];
+    for (const arn of policyArns) {
+      const doc = await this.defaultDocument(accountId, arn);
+      if (doc !== undefined) docs.push(doc);
+    }
     if (policy !== undefined) docs.push(policy);
     const policies = parsedAll(docs);
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
@@ -366,16 +370,16 @@ export class Policies {
     return policies;
   }
 
-  private defaultDocument(accountId: string, arn: string): string | undefined {
+  private async defaultDocument(accountId: string, arn: string): Promise<string | undefined> {
     const aws = managedPolicy(arn);
     if (aws) return aws.document;
     const ref = parseArn(arn);
     if (!ref || 'aws' in ref) return undefined;
-    const row = this.db.select({ name: iamPolicies.name, version: iamPolicies.defaultVersion }).from(iamPolicies)
-      .where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, ref.name))).get();
+    const row = (await this.db.select({ name: iamPolicies.name, version: iamPolicies.defaultVersion }).from(iamPolicies)
+      .where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, ref.name))).limit(1))[0];
     if (!row) return undefined;
-    return this.db.select({ document: iamPolicyVersions.document }).from(iamPolicyVersions)
-      .where(and(versionsOf(accountId, row.name), eq(iamPolicyVersions.versionId, row.version))).get()?.document;
+    return (await this.db.select({ document: iamPolicyVersions.document }).from(iamPolicyVersions)
+      .where(and(versionsOf(accountId, row.name), eq(iamPolicyVersions.versionId, row.version))).limit(1))[0]?.document;
   }
 
   // ---- lookups ---------------------------------------------------------------------------------------------------
@@ -388,53 +392,53 @@ export class Policies {
     return ref as PolicyRef;
   }
 
-  private row(accountId: string, arn: string, ref: { accountId: string; path: string; name: string }, mode: 'get' | 'attachable' = 'get'): typeof iamPolicies.$inferSelect {
+  private async row(accountId: string, arn: string, ref: { accountId: string; path: string; name: string }, mode: 'get' | 'attachable' = 'get'): Promise<typeof iamPolicies.$inferSelect> {
     const row = ref.accountId === accountId
-      ? this.db.select().from(iamPolicies).where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, ref.name))).get()
+      ? (await this.db.select().from(iamPolicies).where(and(eq(iamPolicies.accountId, accountId), eq(iamPolicies.name, ref.name))).limit(1))[0]
       : undefined;
     if (!row || row.path !== ref.path) throw notFound(arn, mode);
     return row;
   }
 
   /** The account's own policy the ARN names (AWS's may not be changed). */
-  private ownRow(accountId: string, arn: string): typeof iamPolicies.$inferSelect {
+  private async ownRow(accountId: string, arn: string): Promise<typeof iamPolicies.$inferSelect> {
     const ref = this.ref(accountId, arn);
     if ('aws' in ref) throw new CloudError('UnmodifiableEntity', `Cannot modify an AWS managed policy: ${arn}.`);
-    return this.row(accountId, arn, ref);
+    return await this.row(accountId, arn, ref);
   }
 
-  private version(accountId: string, policyName: string, arn: string, versionId: string): void {
-    if (!this.db.select({ v: iamPolicyVersions.versionId }).from(iamPolicyVersions).where(and(versionsOf(accountId, policyName), eq(iamPolicyVersions.versionId, versionId))).get()) {
+  private async version(accountId: string, policyName: string, arn: string, versionId: string): Promise<void> {
+    if (!(await this.db.select({ v: iamPolicyVersions.versionId }).from(iamPolicyVersions).where(and(versionsOf(accountId, policyName), eq(iamPolicyVersions.versionId, versionId))).limit(1))[0]) {
       throw noSuchVersion(arn, versionId);
     }
   }
 
   /** The user or role must exist (NoSuchEntity in AWS's words). */
-  private principal(accountId: string, kind: PrincipalKind, name: string): void {
+  private async principal(accountId: string, kind: PrincipalKind, name: string): Promise<void> {
     const found = kind === 'user'
-      ? this.db.select({ n: iamUsers.name }).from(iamUsers).where(and(eq(iamUsers.accountId, accountId), eq(iamUsers.name, name))).get()
-      : this.db.select({ n: iamRoles.name }).from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).get();
+      ? (await this.db.select({ n: iamUsers.name }).from(iamUsers).where(and(eq(iamUsers.accountId, accountId), eq(iamUsers.name, name))).limit(1))[0]
+      : (await this.db.select({ n: iamRoles.name }).from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).limit(1))[0];
     if (!found) throw new CloudError('NoSuchEntity', `The ${kind} with name ${name} cannot be found.`);
   }
 
-  private attachmentCount(accountId: string, arn: string): number {
-    return this.db.select({ n: iamAttachments.principalName }).from(iamAttachments)
-      .where(and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.policyArn, arn))).all().length;
+  private async attachmentCount(accountId: string, arn: string): Promise<number> {
+    return (await this.db.select({ n: iamAttachments.principalName }).from(iamAttachments)
+      .where(and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.policyArn, arn)))).length;
   }
 
-  private view(r: typeof iamPolicies.$inferSelect): PolicyView {
+  private async view(r: typeof iamPolicies.$inferSelect): Promise<PolicyView> {
     const arn = iamArn(r.accountId, 'policy', r.path, r.name);
     return {
       arn, name: r.name, id: r.policyId, path: r.path, description: r.description ?? undefined, defaultVersionId: r.defaultVersion,
-      attachmentCount: this.attachmentCount(r.accountId, arn), createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt), aws: false,
+      attachmentCount: await this.attachmentCount(r.accountId, arn), createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt), aws: false,
     };
   }
 
-  private awsView(accountId: string, m: ManagedPolicy): PolicyView {
+  private async awsView(accountId: string, m: ManagedPolicy): Promise<PolicyView> {
     const created = new Date(m.createDate);
     return {
       arn: m.arn, name: m.name, id: m.id, path: m.path, description: m.description, defaultVersionId: m.versionId,
-      attachmentCount: this.attachmentCount(accountId, m.arn), createdAt: created, updatedAt: new Date(m.updateDate), aws: true,
+      attachmentCount: await this.attachmentCount(accountId, m.arn), createdAt: created, updatedAt: new Date(m.updateDate), aws: true,
     };
   }
 }

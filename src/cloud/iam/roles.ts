@@ -9,6 +9,7 @@ import { CloudError } from '../errors.js';
 import { checkDescription, checkName, checkPath, iamArn, iamId, invalid } from './names.js';
 import { checkTags, type IamTags, type Tag } from './tags.js';
 import { checkTrustPolicy } from './trust.js';
+import { write } from '../../db/store.js';
 
 export type RoleRow = typeof iamRoles.$inferSelect;
 
@@ -39,93 +40,93 @@ export class Roles {
   constructor(private readonly db: Db, private readonly tags: IamTags) {}
 
   /** The role of that name in the account (exactly), if any. */
-  get(accountId: string, name: string): RoleRow | undefined {
-    return this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).get();
+  async get(accountId: string, name: string): Promise<RoleRow | undefined> {
+    return (await this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).limit(1))[0];
   }
 
   /** The role, or NoSuchEntity as AWS words it. */
-  require(accountId: string, name: string): RoleRow {
-    const role = this.get(accountId, checkName('roleName', name, ROLE_NAME_MAX));
+  async require(accountId: string, name: string): Promise<RoleRow> {
+    const role = await this.get(accountId, checkName('roleName', name, ROLE_NAME_MAX));
     if (!role) throw new CloudError('NoSuchEntity', `The role with name ${name} cannot be found.`);
     return role;
   }
 
-  create(accountId: string, input: NewRole): RoleRow {
+  async create(accountId: string, input: NewRole): Promise<RoleRow> {
     const name = checkName('roleName', input.name, ROLE_NAME_MAX);
     const path = checkPath('path', input.path);
-    const assumeRolePolicy = checkTrustPolicy('assumeRolePolicyDocument', input.assumeRolePolicy, this.principalExists);
+    const assumeRolePolicy = await checkTrustPolicy('assumeRolePolicyDocument', input.assumeRolePolicy, this.principalExists);
     const description = checkDescription(input.description);
     const maxSessionDuration = checkMaxSession(input.maxSessionDuration) ?? MIN_SESSION;
     const tags = checkTags(input.tags);
-    return this.db.transaction((tx) => {
+    return await write(this.db, async (tx) => {
       // Role names are unique regardless of case, as AWS's.
-      const clash = tx.select({ name: iamRoles.name }).from(iamRoles)
-        .where(and(eq(iamRoles.accountId, accountId), sql`lower(${iamRoles.name}) = lower(${name})`)).get();
+      const clash = (await tx.select({ name: iamRoles.name }).from(iamRoles)
+        .where(and(eq(iamRoles.accountId, accountId), sql`lower(${iamRoles.name}) = lower(${name})`)).limit(1))[0];
       if (clash) throw new CloudError('EntityAlreadyExists', `Role with name ${name} already exists.`);
       const row: RoleRow = {
         accountId, name, roleId: iamId('AROA'), path, assumeRolePolicy, description: description ?? null, maxSessionDuration,
         createdAt: Date.now(),
       };
-      tx.insert(iamRoles).values(row).run();
-      this.tags.put(accountId, 'role', name, tags, tx);
+      await tx.insert(iamRoles).values(row);
+      await this.tags.put(accountId, 'role', name, tags, tx);
       return row;
     });
   }
 
   /** The account's roles under a path prefix, by name. */
-  list(accountId: string, pathPrefix = '/'): RoleRow[] {
-    return this.db.select().from(iamRoles).where(eq(iamRoles.accountId, accountId)).all()
+  async list(accountId: string, pathPrefix = '/'): Promise<RoleRow[]> {
+    return (await this.db.select().from(iamRoles).where(eq(iamRoles.accountId, accountId)))
       .filter((r) => r.path.startsWith(pathPrefix))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** UpdateRole: its description and/or its longest session. */
-  update(accountId: string, name: string, change: { description?: string; maxSessionDuration?: number }): void {
-    this.require(accountId, name);
+  async update(accountId: string, name: string, change: { description?: string; maxSessionDuration?: number }): Promise<void> {
+    await this.require(accountId, name);
     const description = checkDescription(change.description);
     const maxSessionDuration = checkMaxSession(change.maxSessionDuration);
     const set = { ...(description !== undefined ? { description } : {}), ...(maxSessionDuration !== undefined ? { maxSessionDuration } : {}) };
     if (Object.keys(set).length === 0) return;
-    this.db.update(iamRoles).set(set).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).run();
+    await this.db.update(iamRoles).set(set).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name)));
   }
 
   /** UpdateAssumeRolePolicy: a new trust policy. */
-  updateTrust(accountId: string, name: string, document: string): void {
-    this.require(accountId, name);
-    const assumeRolePolicy = checkTrustPolicy('policyDocument', document, this.principalExists);
-    this.db.update(iamRoles).set({ assumeRolePolicy }).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).run();
+  async updateTrust(accountId: string, name: string, document: string): Promise<void> {
+    await this.require(accountId, name);
+    const assumeRolePolicy = await checkTrustPolicy('policyDocument', document, this.principalExists);
+    await this.db.update(iamRoles).set({ assumeRolePolicy }).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name)));
   }
 
   /** Whether a user or role ARN (`arn:aws:iam::ACCOUNT:role/PATH/NAME`) names one that exists, path and all. */
-  private readonly principalExists = (arn: string): boolean => {
+  private readonly principalExists = async (arn: string): Promise<boolean> => {
     const m = /^arn:aws:iam::(\d{12}):(user|role)(\/.*\/|\/)([^/]+)$/.exec(arn);
     if (!m) return false;
     const [, accountId, kind, path, name] = m as unknown as [string, string, string, string, string];
     const table = kind === 'user' ? iamUsers : iamRoles;
-    const row = this.db.select({ path: table.path }).from(table).where(and(eq(table.accountId, accountId), eq(table.name, name))).get();
+    const row = (await this.db.select({ path: table.path }).from(table).where(and(eq(table.accountId, accountId), eq(table.name, name))).limit(1))[0];
     return row?.path === path;
   };
 
-  delete(accountId: string, name: string): void {
+  async delete(accountId: string, name: string): Promise<void> {
     checkName('roleName', name, ROLE_NAME_MAX);
-    this.db.transaction((tx) => {
-      const role = tx.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).get();
+    await write(this.db, async (tx) => {
+      const role = (await tx.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).limit(1))[0];
       if (!role) throw new CloudError('NoSuchEntity', `The role with name ${name} cannot be found.`);
-      const inProfile = tx.select({ n: iamInstanceProfiles.name }).from(iamInstanceProfiles)
-        .where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.roleName, name))).limit(1).get();
+      const inProfile = (await tx.select({ n: iamInstanceProfiles.name }).from(iamInstanceProfiles)
+        .where(and(eq(iamInstanceProfiles.accountId, accountId), eq(iamInstanceProfiles.roleName, name))).limit(1))[0];
       if (inProfile) throw new CloudError('DeleteConflict', 'Cannot delete entity, must remove roles from instance profile first.');
-      const attached = tx.select({ n: iamAttachments.policyArn }).from(iamAttachments)
-        .where(and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.principalKind, 'role'), eq(iamAttachments.principalName, name))).limit(1).get();
+      const attached = (await tx.select({ n: iamAttachments.policyArn }).from(iamAttachments)
+        .where(and(eq(iamAttachments.accountId, accountId), eq(iamAttachments.principalKind, 'role'), eq(iamAttachments.principalName, name))).limit(1))[0];
       if (attached) throw new CloudError('DeleteConflict', 'Cannot delete entity, must detach all policies first.');
-      const inline = tx.select({ n: iamInlinePolicies.policyName }).from(iamInlinePolicies)
-        .where(and(eq(iamInlinePolicies.accountId, accountId), eq(iamInlinePolicies.principalKind, 'role'), eq(iamInlinePolicies.principalName, name))).limit(1).get();
+      const inline = (await tx.select({ n: iamInlinePolicies.policyName }).from(iamInlinePolicies)
+        .where(and(eq(iamInlinePolicies.accountId, accountId), eq(iamInlinePolicies.principalKind, 'role'), eq(iamInlinePolicies.principalName, name))).limit(1))[0];
       if (inline) throw new CloudError('DeleteConflict', 'Cannot delete entity, must delete policies first.');
-      this.tags.clear(accountId, 'role', name, tx);
-      tx.delete(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name))).run();
+      await this.tags.clear(accountId, 'role', name, tx);
+      await tx.delete(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, name)));
     });
   }
 
-  count(accountId: string): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(iamRoles).where(eq(iamRoles.accountId, accountId)).get()?.n ?? 0;
+  async count(accountId: string): Promise<number> {
+    return (await this.db.select({ n: sql<number>`count(*)` }).from(iamRoles).where(eq(iamRoles.accountId, accountId)).limit(1))[0]?.n ?? 0;
   }
 }

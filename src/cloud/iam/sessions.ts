@@ -5,6 +5,7 @@
  * carries them); a session whose role or user is gone (or deleted and made again) is no key. Rows expired for an hour
  * are swept.
  */
+import { log } from '../../log.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
@@ -85,21 +86,22 @@ export class Sessions {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly db: Db, private readonly clock: () => number = Date.now) {
-    this.sweep();
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    const sweep = () => void this.sweep().catch((err) => log.warn(`expired STS sessions: ${(err as Error).message}`));
+    sweep();
+    this.sweeper = setInterval(sweep, SWEEP_EVERY_MS);
     this.sweeper.unref();
   }
 
   /** Credentials for a session of the account's role `roleName` (NoSuchEntity if it has none by that name). */
-  mint(req: MintRequest): Credentials {
+  async mint(req: MintRequest): Promise<Credentials> {
     checkDuration(req.durationSeconds, MAX_ROLE_DURATION_S);
-    const role = this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, req.accountId), eq(iamRoles.name, req.roleName))).get();
+    const role = (await this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, req.accountId), eq(iamRoles.name, req.roleName))).limit(1))[0];
     if (!role) throw new CloudError('NoSuchEntity', `The role with name ${req.roleName} cannot be found.`);
     if (req.service !== undefined && !serviceTrusted(role.assumeRolePolicy, req.service)) {
       throw new CloudError('AccessDenied', `${req.service} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${role.accountId}:role${role.path}${role.name}`);
     }
     const limited = req.policy !== undefined || Boolean(req.policyArns?.length);
-    return this.insert(req.accountId, req.durationSeconds, {
+    return await this.insert(req.accountId, req.durationSeconds, {
       kind: 'assumed-role', name: role.name, principalId: role.roleId, sessionName: req.sessionName, source: req.source ?? null,
       sessionPolicies: limited ? JSON.stringify({ ...(req.policy !== undefined ? { policy: req.policy } : {}), policyArns: req.policyArns ?? [] }) : null,
       tags: req.tags?.size ? JSON.stringify([...req.tags]) : null,
@@ -107,20 +109,20 @@ export class Sessions {
   }
 
   /** GetSessionToken: credentials acting as `identity` itself (a user, or root), for `durationSeconds`. */
-  mintFor(identity: Identity, durationSeconds: number): Credentials {
+  async mintFor(identity: Identity, durationSeconds: number): Promise<Credentials> {
     switch (identity.kind) {
       case 'root':
         checkDuration(durationSeconds, MAX_ROOT_TOKEN_S);
-        return this.insert(identity.accountId, durationSeconds, { kind: 'root' });
+        return await this.insert(identity.accountId, durationSeconds, { kind: 'root' });
       case 'user':
         checkDuration(durationSeconds, MAX_USER_TOKEN_S);
-        return this.insert(identity.accountId, durationSeconds, { kind: 'user', name: identity.name, principalId: identity.id });
+        return await this.insert(identity.accountId, durationSeconds, { kind: 'user', name: identity.name, principalId: identity.id });
       case 'assumed-role':
         throw new CloudError('AccessDenied', 'Cannot call GetSessionToken with session credentials');
     }
   }
 
-  private insert(accountId: string, durationSeconds: number, who: Partial<typeof stsSessions.$inferInsert> & { kind: string }): Credentials {
+  private async insert(accountId: string, durationSeconds: number, who: Partial<typeof stsSessions.$inferInsert> & { kind: string }): Promise<Credentials> {
     const now = this.clock();
     const creds: Credentials = {
       accessKeyId: iamId('ASIA'),
@@ -129,10 +131,10 @@ export class Sessions {
       // AWS's expirations are whole seconds.
       expiration: new Date(Math.floor((now + durationSeconds * 1000) / 1000) * 1000),
     };
-    this.db.insert(stsSessions).values({
+    await this.db.insert(stsSessions).values({
       ...who, accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, tokenHash: tokenHash(creds.sessionToken),
       accountId, expiresAt: creds.expiration.getTime(), createdAt: now,
-    }).run();
+    });
     return creds;
   }
 
@@ -140,12 +142,12 @@ export class Sessions {
    * The temporary key `accessKeyId`, with whose it is and its session (token hash, expiry: SigV4 checks both). A
    * session whose role or user is gone is no key. Cached for a few seconds; forget() drops one at once.
    */
-  findKey(accessKeyId: string): AccessKey | undefined {
+  async findKey(accessKeyId: string): Promise<AccessKey | undefined> {
     if (!accessKeyId.startsWith('ASIA')) return undefined;
     const now = this.clock();
     const hit = this.cache.get(accessKeyId);
     if (hit && hit.until > now) return hit.key;
-    const key = this.load(accessKeyId);
+    const key = await this.load(accessKeyId);
     if (key) this.cache.set(accessKeyId, { key, until: now + KEY_CACHE_MS });
     else this.cache.delete(accessKeyId);
     return key;
@@ -160,10 +162,10 @@ export class Sessions {
     this.cache.clear();
   }
 
-  private load(accessKeyId: string): AccessKey | undefined {
-    const row = this.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, accessKeyId)).get();
+  private async load(accessKeyId: string): Promise<AccessKey | undefined> {
+    const row = (await this.db.select().from(stsSessions).where(eq(stsSessions.accessKeyId, accessKeyId)).limit(1))[0];
     if (!row) return undefined;
-    const identity = this.identityOf(row);
+    const identity = await this.identityOf(row);
     if (!identity) return undefined;
     return {
       accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId, identity,
@@ -171,20 +173,20 @@ export class Sessions {
     };
   }
 
-  private identityOf(row: typeof stsSessions.$inferSelect): SessionIdentity | undefined {
+  private async identityOf(row: typeof stsSessions.$inferSelect): Promise<SessionIdentity | undefined> {
     const { accountId } = row;
     switch (row.kind) {
       case 'root':
         return { kind: 'root', accountId };
       case 'user': {
         const user = row.name === null ? undefined
-          : this.db.select().from(iamUsers).where(and(eq(iamUsers.accountId, accountId), eq(iamUsers.name, row.name))).get();
+          : (await this.db.select().from(iamUsers).where(and(eq(iamUsers.accountId, accountId), eq(iamUsers.name, row.name))).limit(1))[0];
         if (!user || user.userId !== row.principalId) return undefined;
         return { kind: 'user', accountId, name: user.name, id: user.userId, path: user.path };
       }
       case 'assumed-role': {
         const role = row.name === null ? undefined
-          : this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, row.name))).get();
+          : (await this.db.select().from(iamRoles).where(and(eq(iamRoles.accountId, accountId), eq(iamRoles.name, row.name))).limit(1))[0];
         if (!role || role.roleId !== row.principalId || row.sessionName === null) return undefined;
         const identity: SessionIdentity = {
           kind: 'assumed-role', accountId, roleName: role.name, roleId: role.roleId, path: role.path, sessionName: row.sessionName,
@@ -198,16 +200,16 @@ export class Sessions {
   }
 
   /** End every session pcloud minted for `source` (an instance's profile removed, a function deleted). */
-  endFor(accountId: string, source: string): number {
-    const gone = this.db.delete(stsSessions).where(and(eq(stsSessions.accountId, accountId), eq(stsSessions.source, source)))
-      .returning({ id: stsSessions.accessKeyId }).all();
+  async endFor(accountId: string, source: string): Promise<number> {
+    const gone = await this.db.delete(stsSessions).where(and(eq(stsSessions.accountId, accountId), eq(stsSessions.source, source)))
+      .returning({ id: stsSessions.accessKeyId });
     for (const { id } of gone) this.cache.delete(id);
     return gone.length;
   }
 
   /** Delete the sessions that expired more than an hour ago; how many. */
-  sweep(): number {
-    return this.db.delete(stsSessions).where(lt(stsSessions.expiresAt, this.clock() - KEEP_EXPIRED_MS)).run().changes;
+  async sweep(): Promise<number> {
+    return (await this.db.delete(stsSessions).where(lt(stsSessions.expiresAt, this.clock() - KEEP_EXPIRED_MS))).changes;
   }
 
   close(): void {

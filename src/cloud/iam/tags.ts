@@ -59,41 +59,41 @@ export class IamTags {
   constructor(private readonly db: Db) {}
 
   /** The entity's tags, by key. */
-  list(accountId: string, kind: TagKind, name: string, tx: Tx = this.db): Tag[] {
-    return tx.select({ Key: iamTags.key, Value: iamTags.value }).from(iamTags)
+  async list(accountId: string, kind: TagKind, name: string, tx: Tx = this.db): Promise<Tag[]> {
+    return await tx.select({ Key: iamTags.key, Value: iamTags.value }).from(iamTags)
       .where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, name)))
-      .orderBy(iamTags.key).all();
+      .orderBy(iamTags.key);
   }
 
   /** Add or replace tags (a key matching an existing one regardless of case replaces it); ≤ 50 in all. */
-  put(accountId: string, kind: TagKind, name: string, tags: readonly Tag[], tx: Tx = this.db): void {
+  async put(accountId: string, kind: TagKind, name: string, tags: readonly Tag[], tx: Tx = this.db): Promise<void> {
     if (tags.length === 0) return;
-    const existing = this.list(accountId, kind, name, tx);
+    const existing = await this.list(accountId, kind, name, tx);
     const replaced = new Set(tags.map((t) => t.Key.toLowerCase()));
     const kept = existing.filter((t) => !replaced.has(t.Key.toLowerCase()));
     if (kept.length + tags.length > MAX_TAGS) {
       throw new CloudError('LimitExceeded', `The number of tags has reached the maximum limit of ${MAX_TAGS}.`);
     }
-    this.remove(accountId, kind, name, [...replaced], tx);
-    tx.insert(iamTags).values(tags.map((t) => ({ accountId, kind, name, key: t.Key, value: t.Value }))).run();
+    await this.remove(accountId, kind, name, [...replaced], tx);
+    await tx.insert(iamTags).values(tags.map((t) => ({ accountId, kind, name, key: t.Key, value: t.Value })));
   }
 
   /** Remove tags by key (regardless of case); keys it lacks are no error, as AWS. */
-  remove(accountId: string, kind: TagKind, name: string, keys: readonly string[], tx: Tx = this.db): void {
+  async remove(accountId: string, kind: TagKind, name: string, keys: readonly string[], tx: Tx = this.db): Promise<void> {
     const folded = new Set(keys.map((k) => k.toLowerCase()));
-    for (const t of this.list(accountId, kind, name, tx)) {
+    for (const t of (await this.list(accountId, kind, name, tx))) {
       if (!folded.has(t.Key.toLowerCase())) continue;
-      tx.delete(iamTags).where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, name), eq(iamTags.key, t.Key))).run();
+      await tx.delete(iamTags).where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, name), eq(iamTags.key, t.Key)));
     }
   }
 
   /** Every tag of the entity (it is deleted). */
-  clear(accountId: string, kind: TagKind, name: string, tx: Tx = this.db): void {
-    tx.delete(iamTags).where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, name))).run();
+  async clear(accountId: string, kind: TagKind, name: string, tx: Tx = this.db): Promise<void> {
+    await tx.delete(iamTags).where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, name)));
   }
 
   /** Its tags move with an entity renamed. */
-  rename(accountId: string, kind: TagKind, from: string, to: string, tx: Pick<Db, 'update'> = this.db): void {
-    tx.update(iamTags).set({ name: to }).where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, from))).run();
+  async rename(accountId: string, kind: TagKind, from: string, to: string, tx: Pick<Db, 'update'> = this.db): Promise<void> {
+    await tx.update(iamTags).set({ name: to }).where(and(eq(iamTags.accountId, accountId), eq(iamTags.kind, kind), eq(iamTags.name, from)));
   }
 }

@@ -21,12 +21,12 @@ export function storedTrust(doc: string): Policy | undefined {
 }
 
 /** The document, checked; `exists` says whether a user or role ARN it names is there. */
-export function checkTrustPolicy(member: string, doc: string, exists: (arn: string) => boolean): string {
+export async function checkTrustPolicy(member: string, doc: string, exists: (arn: string) => Promise<boolean>): Promise<string> {
   checkDocumentText(member, doc);
   if (policySize(doc) > TRUST_POLICY_MAX) throw new CloudError('LimitExceeded', `Cannot exceed quota for ACLSizePerRole: ${TRUST_POLICY_MAX}`);
   const policy = parsePolicy(doc, 'trust');
   for (const arn of namedPrincipals(policy)) {
-    if (/^arn:aws:iam::\d{12}:(user|role)\//.test(arn) && !exists(arn)) {
+    if (/^arn:aws:iam::\d{12}:(user|role)\//.test(arn) && !await exists(arn)) {
       throw new CloudError('MalformedPolicyDocument', policyMessages.invalidPrincipal('AWS', arn));
     }
   }

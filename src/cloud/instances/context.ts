@@ -69,18 +69,18 @@ export class InstanceContext implements InstanceDeps {
   }
 
   /** The instance's record, whatever its account (internal callers). */
-  row(id: string): Instance | undefined {
-    return instanceRow(this.db, id);
+  async row(id: string): Promise<Instance | undefined> {
+    return await instanceRow(this.db, id);
   }
 
   /** The one write of an instance's state (and the reason fields that go with it). */
-  setState(id: string, state: InstanceState, extra: Partial<Instance>): void {
+  async setState(id: string, state: InstanceState, extra: Partial<Instance>): Promise<void> {
     const now = Date.now();
-    this.db.update(instances).set({
+    await this.db.update(instances).set({
       ...extra, state, updatedAt: now, ...(state === 'terminated' ? { terminatedAt: now } : {}),
-    }).where(eq(instances.id, id)).run();
+    }).where(eq(instances.id, id));
     // A terminated instance has no instance profile any more, nor its role's sessions.
-    if (state === 'terminated') this.profiles.instanceGone(id);
+    if (state === 'terminated') await this.profiles.instanceGone(id);
     log.debug(`instance ${id} → ${state}`);
   }
 

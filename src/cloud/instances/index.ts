@@ -58,25 +58,25 @@ export class Instances {
   // ---------------------------------------------------------------- launch and lifecycle
 
   /** RunInstances; with a LaunchTemplate, its version's data under the request's own parameters. */
-  run(accountId: string, p: RunParams, dryRun = false): RunResult {
+  async run(accountId: string, p: RunParams, dryRun = false): Promise<RunResult> {
     if (p.launchTemplate) {
       const { id, name, version } = p.launchTemplate;
-      const { params, from } = this.templates.resolve(accountId, { id, name }, version, p);
-      return this.launcher.run(accountId, { ...params, fromTemplate: from }, dryRun);
+      const { params, from } = await this.templates.resolve(accountId, { id, name }, version, p);
+      return await this.launcher.run(accountId, { ...params, fromTemplate: from }, dryRun);
     }
-    return this.launcher.run(accountId, p, dryRun);
+    return await this.launcher.run(accountId, p, dryRun);
   }
 
-  terminate(accountId: string, ids: string[]): StateChange[] {
-    return this.lifecycle.terminate(accountId, ids);
+  async terminate(accountId: string, ids: string[]): Promise<StateChange[]> {
+    return await this.lifecycle.terminate(accountId, ids);
   }
 
-  stop(accountId: string, ids: string[], force = false): StateChange[] {
-    return this.lifecycle.stop(accountId, ids, force);
+  async stop(accountId: string, ids: string[], force = false): Promise<StateChange[]> {
+    return await this.lifecycle.stop(accountId, ids, force);
   }
 
-  start(accountId: string, ids: string[]): StateChange[] {
-    return this.lifecycle.start(accountId, ids);
+  async start(accountId: string, ids: string[]): Promise<StateChange[]> {
+    return await this.lifecycle.start(accountId, ids);
   }
 
   /** A VM a console opens (a fat lambda): started if it is stopped; resolves once it runs. */
@@ -84,28 +84,28 @@ export class Instances {
     return this.lifecycle.ensureRunning(accountId, id, timeoutMs);
   }
 
-  reboot(accountId: string, ids: string[]): void {
-    this.lifecycle.reboot(accountId, ids);
+  async reboot(accountId: string, ids: string[]): Promise<void> {
+    await this.lifecycle.reboot(accountId, ids);
   }
 
   // ---------------------------------------------------------------- reads and attributes
 
   /** The instance's record, whatever its account (internal callers). */
-  row(id: string): Instance | undefined {
-    return this.ctx.row(id);
+  async row(id: string): Promise<Instance | undefined> {
+    return await this.ctx.row(id);
   }
 
-  get(accountId: string, id: string): Instance {
-    return this.queries.get(accountId, id);
+  async get(accountId: string, id: string): Promise<Instance> {
+    return await this.queries.get(accountId, id);
   }
 
   /** The instances named, all of them, or InvalidInstanceID.Malformed/NotFound. */
-  getMany(accountId: string, ids: string[]): Instance[] {
-    return this.queries.getMany(accountId, ids);
+  async getMany(accountId: string, ids: string[]): Promise<Instance[]> {
+    return await this.queries.getMany(accountId, ids);
   }
 
-  describe(accountId: string, q: DescribeQuery): { instances: Instance[]; nextToken?: string } {
-    return this.queries.describe(accountId, q);
+  async describe(accountId: string, q: DescribeQuery): Promise<{ instances: Instance[]; nextToken?: string }> {
+    return await this.queries.describe(accountId, q);
   }
 
   /** DescribeInstanceStatus: the instances and their health (health.ts). */
@@ -136,8 +136,8 @@ export class Instances {
     return this.queries.modifyMetadataOptions(accountId, id, opts);
   }
 
-  modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): void {
-    this.queries.modifyAttributes(accountId, id, changes);
+  async modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): Promise<void> {
+    await this.queries.modifyAttributes(accountId, id, changes);
   }
 
   // ---------------------------------------------------------------- reconcile
@@ -148,7 +148,7 @@ export class Instances {
   }
 
   /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
-  sweep(): number {
-    return this.reconciler.sweep();
+  async sweep(): Promise<number> {
+    return await this.reconciler.sweep();
   }
 }

@@ -23,6 +23,7 @@ import { newMac } from '../network.js';
 import type { InstanceContext } from './context.js';
 import { checkRunCounts, decodeUserData, runAttributes } from './params.js';
 import { COUNTED, ec2Time, LaunchCancelled, UNIT_PREFIX, type Instance, type RunParams, type RunResult } from './types.js';
+import { write } from '../../db/store.js';
 
 const RAISE = 'Terminate instances you no longer need, or ask the operator of this cloud to raise the limit.';
 const MAX_PER_CALL = 100;
@@ -52,10 +53,10 @@ export class Launcher {
     for (const [id, ctl] of this.launching) ctl.abort(new LaunchCancelled(id));
   }
 
-  run(accountId: string, p: RunParams, dryRun = false): RunResult {
+  async run(accountId: string, p: RunParams, dryRun = false): Promise<RunResult> {
     const { db, images, vms, keyPairs, network, publicIps, tags } = this.ctx;
     const counts = checkRunCounts(p);
-    const image = images.get(counts.imageId, accountId);
+    const image = await images.get(counts.imageId, accountId);
     const typeName = p.instanceType ?? 't3.micro';
     const type = instanceTypes.get(typeName);
     if (!type) throw invalidParam(`The instance type '${typeName}' does not exist`);
@@ -63,48 +64,48 @@ export class Launcher {
       throw invalidParam(`The architecture '${type.architecture}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI.`);
     }
     const runtime = vms.runtimeFor(type, image);
-    if (p.keyName) keyPairs.get(accountId, p.keyName);
+    if (p.keyName) await keyPairs.get(accountId, p.keyName);
     const attributes = runAttributes(p, type);
-    const subnet = network.pickSubnet(accountId, { subnetId: p.subnetId, availabilityZone: p.availabilityZone });
+    const subnet = await network.pickSubnet(accountId, { subnetId: p.subnetId, availabilityZone: p.availabilityZone });
     // Placement.AvailabilityZone and the subnet's zone are one zone: its hosts (hosts/placement.ts).
     if (p.subnetId && p.availabilityZone && p.availabilityZone !== subnet.availabilityZone) {
       throw invalidParam(`Value (${p.availabilityZone.slice(0, 64)}) for parameter availabilityZone is invalid. Subnet '${subnet.id}' is in the availability zone ${subnet.availabilityZone}`);
     }
-    const groups = network.securityGroupsFor(accountId, subnet.vpcId, p.securityGroupIds, p.securityGroups);
-    const profile = p.iamInstanceProfile && this.ctx.profiles.resolve(accountId, p.iamInstanceProfile);
+    const groups = await network.securityGroupsFor(accountId, subnet.vpcId, p.securityGroupIds, p.securityGroups);
+    const profile = p.iamInstanceProfile && (await this.ctx.profiles.resolve(accountId, p.iamInstanceProfile));
     passDryRun(dryRun);
 
     const { clientToken: _t, ...rest } = p;
     const requestHash = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
     // Placed and inserted in one transaction, which holds the write lock from its start (src/db/index.ts): no other
     // server's launch changes the counts in between.
-    const result = db.transaction((tx) => {
+    const result = await write(db, async (tx) => {
       if (p.clientToken) {
-        const prior = tx.select().from(reservations)
-          .where(and(eq(reservations.accountId, accountId), eq(reservations.clientToken, p.clientToken))).get();
+        const prior = (await tx.select().from(reservations)
+          .where(and(eq(reservations.accountId, accountId), eq(reservations.clientToken, p.clientToken))).limit(1))[0];
         if (prior) {
           if (prior.requestHash !== requestHash) {
             throw new CloudError('IdempotentParameterMismatch', `Arguments on this idempotent request are inconsistent with arguments used in previous request(s) with client token '${p.clientToken}'.`);
           }
-          const rows = tx.select().from(instances).where(eq(instances.reservationId, prior.id)).orderBy(asc(instances.launchIndex)).all();
+          const rows = await tx.select().from(instances).where(eq(instances.reservationId, prior.id)).orderBy(asc(instances.launchIndex));
           return { reservationId: prior.id, instances: rows, fresh: false };
         }
       }
       // As many as asked for that fit in the account's limits and on the zone's hosts; fewer than MinCount is a refusal.
       // In the transaction (holding the write lock from its start), so two calls at once, in this server or another on
       // the same database, cannot both take the last room.
-      const hostIds = place(tx, this.ctx.config, {
-        type, runtime, zone: subnet.availabilityZone, min: counts.minCount, max: this.room(accountId, type, counts.minCount, counts.maxCount),
+      const hostIds = await place(tx, this.ctx.config, {
+              type, runtime, zone: subnet.availabilityZone, min: counts.minCount, max: await this.room(accountId, type, counts.minCount, counts.maxCount),
       });
       const count = hostIds.length;
       const reservationId = newId('r');
       const now = Date.now();
-      tx.insert(reservations).values({ id: reservationId, accountId, clientToken: p.clientToken || null, requestHash, createdAt: now }).run();
-      const ips = network.allocateIps(subnet, p.privateIpAddress ? 1 : count, p.privateIpAddress);
+      await tx.insert(reservations).values({ id: reservationId, accountId, clientToken: p.clientToken || null, requestHash, createdAt: now });
+      const ips = await network.allocateIps(subnet, p.privateIpAddress ? 1 : count, p.privateIpAddress);
       if (ips.length < count && p.privateIpAddress) {
         throw invalidParam('A private IP address can be given only when launching one instance');
       }
-      const publics = (p.associatePublicIp ?? subnet.mapPublicIp) ? publicIps.allocate(ips.length) : ips.map(() => null);
+      const publics = (p.associatePublicIp ?? subnet.mapPublicIp) ? (await publicIps.allocate(ips.length)) : ips.map(() => null);
       const rows: Instance[] = ips.map((ip, i) => ({
         id: newId('i'), accountId, reservationId, launchIndex: i, imageId: image.id, instanceType: type.name,
         runtime, keyName: p.keyName ?? null, state: 'pending', stateTransitionReason: '',
@@ -113,20 +114,20 @@ export class Launcher {
         securityGroupIds: groups.map((g) => g.id), clientToken: p.clientToken || null, userData: p.userData || null,
         rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now, hostId: hostIds[i]!,
       }));
-      for (const r of rows) tx.insert(instances).values(r).run();
-      if (profile) this.ctx.profiles.launched(tx, profile, rows.map((r) => r.id), now);
+      for (const r of rows) await tx.insert(instances).values(r);
+      if (profile) await this.ctx.profiles.launched(tx, profile, rows.map((r) => r.id), now);
       // From a template: AWS's own tags naming it (tenants cannot write aws: keys; DescribeTags and Terraform read them).
       if (p.fromTemplate) {
         const { id: templateId, version } = p.fromTemplate;
         for (const r of rows) {
           for (const [key, value] of [['aws:ec2launchtemplate:id', templateId], ['aws:ec2launchtemplate:version', String(version)]]) {
-            tx.insert(tagRows).values({ accountId, resourceId: r.id, resourceType: 'instance', key: key!, value: value! }).run();
+            await tx.insert(tagRows).values({ accountId, resourceId: r.id, resourceType: 'instance', key: key!, value: value! });
           }
         }
       }
       for (const spec of p.tagSpecifications) {
         const ids = rows.map((r) => (spec.resourceType === 'instance' ? r.id : spec.resourceType === 'volume' ? r.rootVolumeId : r.networkInterfaceId));
-        tags.put(accountId, ids, spec.tags);
+        await tags.put(accountId, ids, spec.tags);
       }
       return { reservationId, instances: rows, fresh: true };
     });
@@ -142,9 +143,9 @@ export class Launcher {
   // ---------------------------------------------------------------- limits
 
   /** What the account holds against its limits: instances pending, running or stopping, and their vCPUs. */
-  private usage(accountId: string): { instances: number; vcpus: number } {
-    const used = this.ctx.db.select({ type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
-      .where(and(eq(instances.accountId, accountId), inArray(instances.state, COUNTED))).groupBy(instances.instanceType).all();
+  private async usage(accountId: string): Promise<{ instances: number; vcpus: number }> {
+    const used = await this.ctx.db.select({ type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.state, COUNTED))).groupBy(instances.instanceType);
     return {
       instances: used.reduce((sum, u) => sum + u.n, 0),
       vcpus: used.reduce((sum, u) => sum + u.n * (instanceTypes.get(u.type)?.vcpus ?? 0), 0),
@@ -155,9 +156,9 @@ export class Launcher {
    * How many of MinCount..MaxCount instances of a type the account has room for: at most MAX_PER_CALL, within its
    * instance and vCPU limits. Less than MinCount: the limit's error, as EC2 words it.
    */
-  private room(accountId: string, type: InstanceType, min: number, max: number): number {
+  private async room(accountId: string, type: InstanceType, min: number, max: number): Promise<number> {
     const limits = this.ctx.config.limits;
-    const used = this.usage(accountId);
+    const used = await this.usage(accountId);
     const byCount = Math.min(MAX_PER_CALL, limits.instances - used.instances);
     const byVcpus = Math.floor((limits.vcpus - used.vcpus) / type.vcpus);
     if (min > byCount) throw this.instanceLimit(min, used.instances, Math.min(MAX_PER_CALL, limits.instances));
@@ -169,14 +170,14 @@ export class Launcher {
    * StartInstances: the stopped instances to start must fit in the account's limits, all of them, and on their hosts
    * (each starts again where its root volume is: hosts/placement.ts).
    */
-  checkRoomToStart(accountId: string, rows: Instance[]): void {
+  async checkRoomToStart(accountId: string, rows: Instance[]): Promise<void> {
     if (!rows.length) return;
     const limits = this.ctx.config.limits;
-    const used = this.usage(accountId);
+    const used = await this.usage(accountId);
     const vcpus = rows.reduce((sum, r) => sum + (instanceTypes.get(r.instanceType)?.vcpus ?? 0), 0);
     if (used.instances + rows.length > limits.instances) throw this.instanceLimit(rows.length, used.instances, limits.instances);
     if (used.vcpus + vcpus > limits.vcpus) throw this.vcpuLimit(used.vcpus, `starting ${rows.length} instance${rows.length > 1 ? 's' : ''} needs ${vcpus}`);
-    checkHostRoom(this.ctx.db, this.ctx.config, rows);
+    await checkHostRoom(this.ctx.db, this.ctx.config, rows);
   }
 
   private instanceLimit(asked: number, used: number, limit: number): CloudError {
@@ -226,47 +227,47 @@ export class Launcher {
 
   private async launch(id: string, signal: AbortSignal): Promise<void> {
     const { host, config, images, vms, volumes, plane } = this.ctx;
-    const inst = this.ctx.row(id);
+    const inst = await this.ctx.row(id);
     if (!inst || inst.state !== 'pending') return;
     // An instance placed on a joined host is its agent's to launch there, not this server's.
-    if (!launchedHere(this.ctx.db, inst.hostId)) return;
+    if (!(await launchedHere(this.ctx.db, inst.hostId))) return;
     // Between steps: a launch whose instance was terminated or stopped meanwhile goes no further (what it made is the
     // terminate's or stop's to remove, after this returns).
-    const checkpoint = () => {
+    const checkpoint = async () => {
       signal.throwIfAborted();
-      if (this.ctx.row(id)?.state !== 'pending') throw new LaunchCancelled(id);
+      if ((await this.ctx.row(id))?.state !== 'pending') throw new LaunchCancelled(id);
     };
     this.untouched.delete(id);
     try {
-      const image = images.get(inst.imageId);
+      const image = await images.get(inst.imageId);
       const type = instanceTypes.get(inst.instanceType)!;
       const hostname = privateHostLabel(inst.privateIp);
       let unit;
       if (inst.runtime !== 'container') {
         // A VM: its raw disk forked from the image's, its tap on the router; cloud-init in the guest does the rest
         // from the metadata service (no seed is written).
-        unit = await vms.prepare(inst, image, type, () => plane.attach(inst), volumes.attached(id), checkpoint);
+        unit = await vms.prepare(inst, image, type, () => plane.attach(inst), await volumes.attached(id), checkpoint);
       } else {
         // The fork, the network and the seed's contents are independent: make them at once.
         const [disk, netns, seed] = await Promise.all([
           host.pool.fork(image.rootPath, id, inst.rootVolumeSizeGiB),
           plane.enabled ? plane.attach(inst) : Promise.resolve(undefined),
-          makeSshHostKeys(config.runDir ?? '/run/pcloud', `root@${hostname}`).then((hostKeys) => ({ ...this.seedFor(inst, hostname), hostKeys })),
+          makeSshHostKeys(config.runDir ?? '/run/pcloud', `root@${hostname}`).then(async (hostKeys) => ({ ...(await this.seedFor(inst, hostname)), hostKeys })),
         ]);
         unit = containerUnit({
           instanceId: id, rootDir: disk, hostname, vcpus: type.vcpus, memoryMiB: type.memoryMiB,
           register: host.units.registersMachines, readyTimeoutSec: config.readyTimeoutSec, networkNamespace: netns,
           runDir: this.runDir(), guestProtocol: await guestProtocol(disk),
         });
-        checkpoint();
+        await checkpoint();
         await writeSeed(disk, seed);
       }
-      checkpoint();
+      await checkpoint();
       this.unitNotStarted.delete(id);
       await host.units.start(unit);
     } catch (err) {
       if (err instanceof LaunchCancelled || signal.aborted) {
-        log.info(`launch of ${id} cancelled: its instance is ${this.ctx.row(id)?.state ?? 'gone'}`);
+        log.info(`launch of ${id} cancelled: its instance is ${(await this.ctx.row(id))?.state ?? 'gone'}`);
         return;
       }
       log.error(`launch of ${id} failed: ${(err as Error).message}`);
@@ -293,7 +294,7 @@ export class Launcher {
     if (!this.again.delete(id)) {
       await this.teardown(id);
       await volumes.released(id).catch(() => undefined);
-      this.ctx.setState(id, 'terminated', reason);
+      await this.ctx.setState(id, 'terminated', reason);
       return;
     }
     for (const name of [UNIT_PREFIX + id, ...vms.companions(id)]) {
@@ -301,7 +302,7 @@ export class Launcher {
     }
     await plane.detach(id);
     await volumes.disconnected(id).catch((err) => log.warn(`volumes of ${id}: ${(err as Error).message}`));
-    this.ctx.setState(id, 'stopped', { ...reason, stateTransitionReason: `Server error (${ec2Time(new Date())})` });
+    await this.ctx.setState(id, 'stopped', { ...reason, stateTransitionReason: `Server error (${ec2Time(new Date())})` });
     await plane.unpublish(id);
   }
 
@@ -315,9 +316,9 @@ export class Launcher {
     return this.ctx.config.runDir ?? '/run/pcloud';
   }
 
-  private seedFor(inst: Instance, hostname: string) {
+  private async seedFor(inst: Instance, hostname: string) {
     const { config, keyPairs, network } = this.ctx;
-    const key = inst.keyName ? keyPairs.list(inst.accountId, [inst.keyName])[0] : undefined;
+    const key = inst.keyName ? (await keyPairs.list(inst.accountId, [inst.keyName]))[0] : undefined;
     const metaData = [
       `instance-id: ${inst.id}`,
       `local-hostname: ${hostname}`,
@@ -334,7 +335,7 @@ export class Launcher {
       metaData,
       userData: inst.userData ? decodeUserData(inst.userData) : undefined,
       authorizedKeys: key?.publicKey,
-      nameserver: config.networking === 'vpc' ? dnsOf(network.vpc(inst.accountId, inst.vpcId).cidr) : undefined,
+      nameserver: config.networking === 'vpc' ? dnsOf((await network.vpc(inst.accountId, inst.vpcId)).cidr) : undefined,
       searchDomain: privateDnsDomain(config.region),
       // pcloud's CA, which the API in the VPC answers with (cloud-init's ca_certs, in the seed's vendor-data).
       caCerts: [this.ctx.host.tls.certificate()],

@@ -2,6 +2,7 @@
  * The state machine: the unit manager's events (a unit ready, a unit that ended) and the API's calls (terminate, stop,
  * start, reboot) move an instance between states, each transition serialized per instance.
  */
+import { inOrder } from '../in-order.js';
 import { capContainer } from '../../host/ucounts.js';
 import { isFinal, type UnitStatus } from '../../host/units/types.js';
 import { log } from '../../log.js';
@@ -11,6 +12,7 @@ import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
 import type { Queries } from './queries.js';
 import { ec2Time, UNIT_PREFIX, type Instance, type InstanceState, type StateChange } from './types.js';
+import { write } from '../../db/store.js';
 
 /**
  * How a unit ended, for the tenant's StateReason: its result, exit code and signal. Its status text (a spawn error,
@@ -65,7 +67,7 @@ export class Lifecycle {
   private onUnit(id: string): Promise<void> {
     const { host, volumes } = this.ctx;
     return this.ctx.serial(id, async () => {
-      const inst = this.ctx.row(id);
+      const inst = await this.ctx.row(id);
       if (!inst) return;
       const st = await host.units.status(UNIT_PREFIX + id);
       if (!st) return;
@@ -79,9 +81,9 @@ export class Lifecycle {
       if (inst.runtime === 'container' && !isFinal(st.state)) await capContainer(host.units, id); // its own kernel budgets (ucounts.ts)
       if (st.state === 'active' && inst.state === 'pending') {
         this.launcher.settled(id);
-        this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+        await this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
         // A container started again mounts its volumes again (NFS, inside it).
-        if (inst.runtime === 'container' && volumes.forInstance(id).length) await volumes.remount(inst);
+        if (inst.runtime === 'container' && (await volumes.forInstance(id)).length) await volumes.remount(inst);
         return;
       }
       if (!isFinal(st.state)) return;
@@ -108,26 +110,26 @@ export class Lifecycle {
     const reason = `${clean ? 'User initiated' : 'Server error'} (${ec2Time(new Date())})`;
     if (inst.attributes.instanceInitiatedShutdownBehavior === 'terminate') {
       await this.launcher.teardown(inst.id);
-      this.ctx.setState(inst.id, 'terminated', { stateReasonCode: code, stateReasonMessage: message, stateTransitionReason: reason });
+      await this.ctx.setState(inst.id, 'terminated', { stateReasonCode: code, stateReasonMessage: message, stateTransitionReason: reason });
     } else {
-      this.ctx.setState(inst.id, 'stopped', { stateReasonCode: code, stateReasonMessage: message, stateTransitionReason: reason });
+      await this.ctx.setState(inst.id, 'stopped', { stateReasonCode: code, stateReasonMessage: message, stateTransitionReason: reason });
     }
   }
 
   // ---------------------------------------------------------------- terminate
 
-  terminate(accountId: string, ids: string[]): StateChange[] {
-    const rows = this.queries.getMany(accountId, [...new Set(ids)]);
+  async terminate(accountId: string, ids: string[]): Promise<StateChange[]> {
+    const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
     for (const r of rows) {
       if (r.attributes.disableApiTermination && r.state !== 'terminated') {
         throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
       }
     }
-    return rows.map((r) => {
+    return inOrder(rows, async (r) => {
       const previous = r.state as InstanceState;
       if (previous === 'terminated') return { instanceId: r.id, previous, current: previous };
       if (previous !== 'shutting-down') {
-        this.ctx.setState(r.id, 'shutting-down', {
+        await this.ctx.setState(r.id, 'shutting-down', {
           stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
           stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
         });
@@ -148,14 +150,14 @@ export class Lifecycle {
       // destroy) never races a DNS or firewall sync that would bring the VPC's router back.
       await this.ctx.plane.unpublish(id);
       this.launcher.settled(id);
-      this.ctx.setState(id, 'terminated', {});
+      await this.ctx.setState(id, 'terminated', {});
     });
   }
 
   // ---------------------------------------------------------------- stop and start
 
-  stop(accountId: string, ids: string[], force = false): StateChange[] {
-    const rows = this.queries.getMany(accountId, [...new Set(ids)]);
+  async stop(accountId: string, ids: string[], force = false): Promise<StateChange[]> {
+    const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
     for (const r of rows) {
       if (r.attributes.disableApiStop && (r.state === 'running' || r.state === 'pending')) {
         throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`);
@@ -164,10 +166,10 @@ export class Lifecycle {
         throw new CloudError('IncorrectInstanceState', `This instance '${r.id}' is not in a state from which it can be stopped.`);
       }
     }
-    return rows.map((r) => {
+    return inOrder(rows, async (r) => {
       const previous = r.state as InstanceState;
       if (previous === 'stopped' || previous === 'stopping') return { instanceId: r.id, previous, current: previous };
-      this.ctx.setState(r.id, 'stopping', {
+      await this.ctx.setState(r.id, 'stopping', {
         stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
         stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
       });
@@ -180,13 +182,13 @@ export class Lifecycle {
   /** A stopping instance's end: its units stop, it leaves its VPC, its volumes' targets close; it shows stopped. */
   async finishStop(id: string, graceful = false): Promise<void> {
     const { host, vms, volumes, plane } = this.ctx;
-    if (graceful && this.ctx.row(id)?.runtime !== 'container') await this.shutDownVm(id);
+    if (graceful && (await this.ctx.row(id))?.runtime !== 'container') await this.shutDownVm(id);
     for (const name of [UNIT_PREFIX + id, ...vms.companions(id)]) {
       await host.units.stop(name).catch((err) => log.warn(`stopping ${name}: ${(err as Error).message}`));
     }
     await plane.detach(id);
     await volumes.disconnected(id);
-    if (this.ctx.row(id)?.state === 'stopping') this.ctx.setState(id, 'stopped', {});
+    if ((await this.ctx.row(id))?.state === 'stopping') await this.ctx.setState(id, 'stopped', {});
     await plane.unpublish(id);
   }
 
@@ -206,20 +208,20 @@ export class Lifecycle {
     log.warn(`${id} did not power off in ${config.vmShutdownTimeoutSec} s: stopping its QEMU`);
   }
 
-  start(accountId: string, ids: string[]): StateChange[] {
-    const rows = this.queries.getMany(accountId, [...new Set(ids)]);
+  async start(accountId: string, ids: string[]): Promise<StateChange[]> {
+    const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
     for (const r of rows) {
       if (!['running', 'pending', 'stopped'].includes(r.state)) {
         throw new CloudError('IncorrectInstanceState', `The instance '${r.id}' is not in a state from which it can be started.`);
       }
     }
     // The room checked and taken in one transaction holding the write lock: two servers never start into the last room.
-    const changes = this.ctx.db.transaction(() => {
-      this.launcher.checkRoomToStart(accountId, rows.filter((r) => r.state === 'stopped'));
-      return rows.map((r): StateChange => {
+    const changes = await write(this.ctx.db, async () => {
+      await this.launcher.checkRoomToStart(accountId, rows.filter((r) => r.state === 'stopped'));
+      return inOrder(rows, async (r): Promise<StateChange> => {
         const previous = r.state as InstanceState;
         if (previous !== 'stopped') return { instanceId: r.id, previous, current: previous };
-        this.ctx.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
+        await this.ctx.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
         return { instanceId: r.id, previous, current: 'pending' };
       });
     });
@@ -229,23 +231,23 @@ export class Lifecycle {
 
   /** A VM a console opens (a fat lambda): started if it is stopped; resolves once it runs. */
   async ensureRunning(accountId: string, id: string, timeoutMs = 120_000): Promise<void> {
-    const inst = this.queries.get(accountId, id);
+    const inst = await this.queries.get(accountId, id);
     if (inst.runtime !== 'q35') throw new CloudError('UnsupportedOperation', `The instance '${id}' has no display: only UEFI and Windows VMs (q35) have one.`);
-    if (inst.state === 'stopped') this.start(accountId, [id]);
+    if (inst.state === 'stopped') await this.start(accountId, [id]);
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const state = this.ctx.row(id)?.state;
+      const state = (await this.ctx.row(id))?.state;
       if (state === 'running') return;
       if (state !== 'pending' && state !== 'stopping' && state !== 'stopped') throw new CloudError('IncorrectInstanceState', `The instance '${id}' is ${state}.`);
-      if (state === 'stopped' && this.ctx.row(id)) this.start(accountId, [id]);
+      if (state === 'stopped' && (await this.ctx.row(id))) await this.start(accountId, [id]);
       if (Date.now() > until) throw new CloudError('IncorrectInstanceState', `The instance '${id}' did not start in ${timeoutMs / 1000} s.`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  reboot(accountId: string, ids: string[]): void {
+  async reboot(accountId: string, ids: string[]): Promise<void> {
     const { host, vms } = this.ctx;
-    const rows = this.queries.getMany(accountId, ids);
+    const rows = await this.queries.getMany(accountId, ids);
     for (const r of rows) {
       if (r.state !== 'running') continue;
       // A VM resets in place (its QEMU, TPM and network stay); a container's unit restarts.

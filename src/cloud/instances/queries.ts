@@ -79,16 +79,16 @@ export class Queries {
     return or(isNull(instances.terminatedAt), gt(instances.terminatedAt, Date.now() - this.ctx.config.terminatedTtlMs))!;
   }
 
-  get(accountId: string, id: string): Instance {
-    return this.getMany(accountId, [id])[0]!;
+  async get(accountId: string, id: string): Promise<Instance> {
+    return (await this.getMany(accountId, [id]))[0]!;
   }
 
   /** The instances named, all of them, or InvalidInstanceID.Malformed/NotFound. */
-  getMany(accountId: string, ids: string[]): Instance[] {
+  async getMany(accountId: string, ids: string[]): Promise<Instance[]> {
     if (!ids.length) throw new CloudError('MissingParameter', 'The request must contain the parameter InstanceId');
     for (const id of ids) if (!isId('i', id)) throw new CloudError('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
-    const rows = this.ctx.db.select().from(instances)
-      .where(and(eq(instances.accountId, accountId), inArray(instances.id, ids), this.visible())).all();
+    const rows = await this.ctx.db.select().from(instances)
+      .where(and(eq(instances.accountId, accountId), inArray(instances.id, ids), this.visible()));
     const missing = ids.filter((id) => !rows.some((r) => r.id === id));
     if (missing.length) {
       throw new CloudError('InvalidInstanceID.NotFound', `The instance ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`);
@@ -96,7 +96,7 @@ export class Queries {
     return ids.map((id) => rows.find((r) => r.id === id)!);
   }
 
-  describe(accountId: string, q: DescribeQuery): { instances: Instance[]; nextToken?: string } {
+  async describe(accountId: string, q: DescribeQuery): Promise<{ instances: Instance[]; nextToken?: string }> {
     if (q.maxResults !== undefined && q.ids.length) {
       throw new CloudError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
     }
@@ -108,11 +108,11 @@ export class Queries {
     if (q.ids.length) conds.push(inArray(instances.id, q.ids));
     for (const f of q.filters) conds.push(instanceFilter(f, this.ctx.config.region));
     const offset = pageOffset(q.nextToken);
-    const rows = this.ctx.db.select().from(instances).where(and(...conds))
+    const rows = await this.ctx.db.select().from(instances).where(and(...conds))
       .orderBy(asc(instances.launchTime), asc(instances.reservationId), asc(instances.launchIndex))
-      .limit(q.maxResults === undefined ? -1 : q.maxResults + 1).offset(offset).all();
+      .limit(q.maxResults === undefined ? -1 : q.maxResults + 1).offset(offset);
     // Fewer rows than ids named: either filters left some out, or some do not exist (InvalidInstanceID.NotFound).
-    if (q.ids.length && rows.length < new Set(q.ids).size) this.getMany(accountId, q.ids);
+    if (q.ids.length && rows.length < new Set(q.ids).size) await this.getMany(accountId, q.ids);
     const page = pageFetched(rows, offset, q.maxResults);
     return { instances: page.items, nextToken: page.nextToken };
   }
@@ -122,13 +122,13 @@ export class Queries {
    * with its health (health.ts), and its own filters (health, events) applied to the page.
    */
   async statuses(accountId: string, q: DescribeQuery, includeAll: boolean): Promise<{ statuses: InstanceStatus[]; nextToken?: string }> {
-    const page = this.describe(accountId, { ...q, filters: q.filters.filter((f) => !isStatusFilter(f.name)) });
+    const page = await this.describe(accountId, { ...q, filters: q.filters.filter((f) => !isStatusFilter(f.name)) });
     const rows = page.instances.filter((r) => includeAll || r.state === 'running');
     const [units, vmStatus] = await Promise.all([
       this.unitStatuses(rows.filter(needsUnitStatus).map((r) => r.id)),
       Promise.all(rows.filter(needsVmStatus).map(async (r) => [r.id, await this.ctx.vms.status(r.id)] as const)).then((e) => new Map(e)),
     ]);
-    const lost = lostHosts(this.ctx.db, this.ctx.config.hosts);
+    const lost = await lostHosts(this.ctx.db, this.ctx.config.hosts);
     const statuses = rows.map((r) => ({
       instance: r, health: instanceHealth(r, { unit: units.get(UNIT_PREFIX + r.id), vmStatus: vmStatus.get(r.id), hostLost: lost(r.hostId) }),
     }));
@@ -148,7 +148,7 @@ export class Queries {
   }
 
   async consoleOutput(accountId: string, id: string): Promise<Buffer> {
-    this.get(accountId, id);
+    await this.get(accountId, id);
     return await this.ctx.host.units.logs(UNIT_PREFIX + id, 64 * 1024);
   }
 
@@ -156,7 +156,7 @@ export class Queries {
 
   /** CreateImage: the instance's disk as a new private image of its account. */
   async createImage(accountId: string, id: string, name: string, description: string): Promise<string> {
-    const inst = this.get(accountId, id);
+    const inst = await this.get(accountId, id);
     if (!['running', 'stopped'].includes(inst.state)) {
       throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be imaged (${inst.state}).`);
     }
@@ -171,16 +171,16 @@ export class Queries {
    */
   async registerImage(accountId: string, req: RegisterRequest): Promise<Image> {
     const { volumes, host, images } = this.ctx;
-    const snap = volumes.snapshot(accountId, req.snapshotId);
+    const snap = await volumes.snapshot(accountId, req.snapshotId);
     if (req.volumeSize !== undefined && req.volumeSize < snap.sizeGiB) {
       throw new CloudError('InvalidBlockDeviceMapping', `Volume of size ${req.volumeSize}GB is smaller than snapshot '${snap.id}', expect size >= ${snap.sizeGiB}GB`);
     }
-    const source = this.ctx.db.select().from(instances)
-      .where(and(eq(instances.accountId, accountId), eq(instances.rootVolumeId, snap.volumeId))).get();
+    const source = (await this.ctx.db.select().from(instances)
+      .where(and(eq(instances.accountId, accountId), eq(instances.rootVolumeId, snap.volumeId))).limit(1))[0];
     if (source?.runtime === 'container') {
       throw new CloudError('UnsupportedOperation', `The snapshot '${snap.id}' is of the root of the container instance '${source.id}', which is a directory, not a disk: make its image with CreateImage.`);
     }
-    const base = source ? this.imageOf(source) : undefined;
+    const base = source ? (await this.imageOf(source)) : undefined;
     if (base && base.architecture !== req.architecture) {
       throw invalidParam(`The architecture '${req.architecture}' does not match the architecture '${base.architecture}' of the instance whose root volume '${snap.volumeId}' the snapshot '${snap.id}' is of.`);
     }
@@ -194,10 +194,10 @@ export class Queries {
 
   /** ModifyInstanceMetadataOptions: the record, then the hop limit on the host (it is the TTL of the service's answers). */
   async modifyMetadataOptions(accountId: string, id: string, opts: Partial<MetadataOptions>): Promise<MetadataOptions> {
-    const inst = this.get(accountId, id);
-    this.modifyAttributes(accountId, id, { metadataOptions: { ...inst.attributes.metadataOptions, ...opts } });
+    const inst = await this.get(accountId, id);
+    await this.modifyAttributes(accountId, id, { metadataOptions: { ...inst.attributes.metadataOptions, ...opts } });
     await this.ctx.plane.syncFirewall(accountId, inst.vpcId);
-    return this.get(accountId, id).attributes.metadataOptions;
+    return (await this.get(accountId, id)).attributes.metadataOptions;
   }
 
   /**
@@ -205,8 +205,8 @@ export class Queries {
    * (its disk is a container's root or a VM's raw disk, and stays that); else InvalidParameterValue naming the types it
    * can take.
    */
-  private checkTypeFits(inst: Instance, t: InstanceType): void {
-    const image = this.imageOf(inst);
+  private async checkTypeFits(inst: Instance, t: InstanceType): Promise<void> {
+    const image = await this.imageOf(inst);
     const runtimeOf = (type: InstanceType) => {
       if (image) {
         try {
@@ -226,16 +226,16 @@ export class Queries {
   }
 
   /** The image an instance was launched from, if it is still registered. */
-  private imageOf(inst: Instance): Image | undefined {
+  private async imageOf(inst: Instance): Promise<Image | undefined> {
     try {
-      return this.ctx.images.get(inst.imageId);
+      return await this.ctx.images.get(inst.imageId);
     } catch {
       return undefined;
     }
   }
 
-  modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): void {
-    const inst = this.get(accountId, id);
+  async modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): Promise<void> {
+    const inst = await this.get(accountId, id);
     const { instanceType, userData, ...attrs } = changes;
     const stoppedOnly = (what: string) => {
       if (inst.state !== 'stopped') {
@@ -247,7 +247,7 @@ export class Queries {
       const t = instanceTypes.get(instanceType);
       if (!t) throw invalidParam(`The instance type '${instanceType.slice(0, 64)}' does not exist`);
       stoppedOnly('instance type');
-      this.checkTypeFits(inst, t);
+      await this.checkTypeFits(inst, t);
       set.instanceType = t.name;
       // Burstable types carry CPU credits; others none (a type changed to burstable starts with its family's default).
       attrs.cpuCredits = t.burstable ? (inst.attributes.cpuCredits ?? (t.name.startsWith('t2') ? 'standard' : 'unlimited')) : undefined;
@@ -267,7 +267,7 @@ export class Queries {
     set.attributes = { ...inst.attributes, ...defined };
     if (set.instanceType && !attrs.cpuCredits) delete set.attributes.cpuCredits;
     set.updatedAt = Date.now();
-    this.ctx.db.update(instances).set(set).where(eq(instances.id, id)).run();
+    await this.ctx.db.update(instances).set(set).where(eq(instances.id, id));
   }
 }
 

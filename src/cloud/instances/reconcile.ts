@@ -25,6 +25,7 @@ import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
 import type { Lifecycle } from './lifecycle.js';
 import { TPM_PREFIX, UNIT_PREFIX } from './types.js';
+import { write } from '../../db/store.js';
 
 /** What reconcile did (a type, not an interface: the cloud adds it to its own tally of counts). */
 export type ReconcileStats = { relaunched: number; ended: number; orphans: number; skipped: number };
@@ -75,10 +76,10 @@ export class Reconciler {
     if (opts.rebooted) log.info('the host booted since the last start: its running instances are launched again');
     const stats = { relaunched: 0, ended: 0, orphans: 0, skipped: 0 };
     // Ids first (plain columns): a record whose other columns cannot be read is skipped on its own.
-    const liveIds = new Set(db.select({ id: instances.id }).from(instances).where(ne(instances.state, 'terminated')).all().map((r) => r.id));
+    const liveIds = new Set((await db.select({ id: instances.id }).from(instances).where(ne(instances.state, 'terminated'))).map((r) => r.id));
     // The instances this host runs (the others' disks and units are still not orphans here: liveIds).
-    const here = opts.hostId === undefined ? liveIds : new Set(db.select({ id: instances.id }).from(instances)
-      .where(and(ne(instances.state, 'terminated'), or(isNull(instances.hostId), eq(instances.hostId, opts.hostId)))).all().map((r) => r.id));
+    const here = opts.hostId === undefined ? liveIds : new Set((await db.select({ id: instances.id }).from(instances)
+      .where(and(ne(instances.state, 'terminated'), or(isNull(instances.hostId), eq(instances.hostId, opts.hostId))))).map((r) => r.id));
     const skip = (what: string, err: unknown) => {
       stats.skipped++;
       log.error(`reconcile: ${what} skipped: ${(err as Error).message}`);
@@ -91,8 +92,8 @@ export class Reconciler {
         skip(`instance ${id}`, err);
       }
     })));
-    const holding = new Set(db.select({ id: instances.id }).from(instances)
-      .where(inArray(instances.state, ['pending', 'running'])).all().map((r) => r.id));
+    const holding = new Set((await db.select({ id: instances.id }).from(instances)
+      .where(inArray(instances.state, ['pending', 'running']))).map((r) => r.id));
     const each = async <T>(items: T[], name: (item: T) => string, fn: (item: T) => Promise<void>) => {
       for (const item of items) await fn(item).catch((err) => skip(name(item), err));
     };
@@ -132,14 +133,14 @@ export class Reconciler {
    */
   private async reconcileOne(id: string, opts: ReconcileOptions, stats: { relaunched: number; ended: number }): Promise<'launch' | 'again' | undefined> {
     const { host } = this.ctx;
-    const inst = this.ctx.row(id);
+    const inst = await this.ctx.row(id);
     if (!inst) return undefined;
     const name = UNIT_PREFIX + id;
     const st = await host.units.status(name);
     const up = st && !isFinal(st.state);
     switch (inst.state) {
       case 'pending':
-        if (st?.state === 'active') this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+        if (st?.state === 'active') await this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
         else if (!up) {
           // Interrupted mid-launch: every launch step is idempotent, so it is launched again.
           if (st) await host.units.remove(name);
@@ -154,7 +155,7 @@ export class Reconciler {
           // account's limits (it held its room all along).
           log.info(`${id} was running when its host ${opts.rebooted ? 'went down' : 'lost its unit'}: launching it again`);
           if (st) await host.units.remove(name);
-          this.ctx.setState(id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
+          await this.ctx.setState(id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
           stats.relaunched++;
           return 'again';
         }
@@ -176,15 +177,15 @@ export class Reconciler {
   }
 
   /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
-  sweep(): number {
+  async sweep(): Promise<number> {
     const { db, tags, config } = this.ctx;
     const cutoff = Date.now() - config.terminatedTtlMs;
-    const old = db.select({ id: instances.id, vol: instances.rootVolumeId, eni: instances.networkInterfaceId })
-      .from(instances).where(and(eq(instances.state, 'terminated'), lt(instances.terminatedAt, cutoff))).all();
+    const old = await db.select({ id: instances.id, vol: instances.rootVolumeId, eni: instances.networkInterfaceId })
+      .from(instances).where(and(eq(instances.state, 'terminated'), lt(instances.terminatedAt, cutoff)));
     if (!old.length) return 0;
-    db.transaction(() => {
-      tags.removeAll(old.flatMap((o) => [o.id, o.vol, o.eni]));
-      db.delete(instances).where(inArray(instances.id, old.map((o) => o.id))).run();
+    await write(db, async () => {
+      await tags.removeAll(old.flatMap((o) => [o.id, o.vol, o.eni]));
+      await db.delete(instances).where(inArray(instances.id, old.map((o) => o.id)));
       db.run(sql`DELETE FROM reservations WHERE id NOT IN (SELECT reservation_id FROM instances)`);
     });
     return old.length;

@@ -17,8 +17,8 @@ export const stateCodes: Record<InstanceState, number> = {
 };
 
 /** An instance's record by id, whatever its account (internal callers: the pieces of instances/ and the VPC plane). */
-export function instanceRow(db: Db, id: string): Instance | undefined {
-  return db.select().from(instances).where(eq(instances.id, id)).get();
+export async function instanceRow(db: Db, id: string): Promise<Instance | undefined> {
+  return (await db.select().from(instances).where(eq(instances.id, id)).limit(1))[0];
 }
 
 /**

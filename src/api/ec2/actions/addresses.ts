@@ -1,4 +1,5 @@
 /** Elastic IPs: AllocateAddress, AssociateAddress, DisassociateAddress, ReleaseAddress, DescribeAddresses. */
+import { inOrder } from '../../../cloud/in-order.js';
 import type { Address } from '../../../cloud/addresses.js';
 import { filterRows } from '../../../cloud/filters.js';
 import { CloudError } from '../../../cloud/errors.js';
@@ -12,8 +13,8 @@ export async function syncEdges(ctx: Ctx, vpcIds: (string | undefined)[]): Promi
   await Promise.all([...new Set(vpcIds)].filter((v): v is string => Boolean(v)).map((v) => ctx.cloud.plane.syncEdge(v).catch(() => undefined)));
 }
 
-function addressShape(ctx: Ctx, a: Address, tags: Tag[] | undefined) {
-  const nat = a.natGatewayId ? ctx.cloud.network.natGateways.list(ctx.accountId).find((n) => n.id === a.natGatewayId) : undefined;
+async function addressShape(ctx: Ctx, a: Address, tags: Tag[] | undefined) {
+  const nat = a.natGatewayId ? (await ctx.cloud.network.natGateways.list(ctx.accountId)).find((n) => n.id === a.natGatewayId) : undefined;
   return {
     instanceId: a.instanceId ?? undefined, publicIp: a.publicIp, allocationId: a.allocationId,
     associationId: a.associationId ?? (nat ? `eipassoc-${nat.id.slice(4)}` : undefined), domain: 'vpc',
@@ -30,7 +31,7 @@ function ref(ctx: Ctx) {
 export const addressActions: Actions = {
   AllocateAddress: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const domain = ctx.q.str('Domain');
       if (domain !== undefined && domain !== 'vpc' && domain !== 'standard') {
         throw new CloudError('InvalidParameterValue', `Value (${domain}) for parameter domain is invalid. Valid values: vpc, standard`);
@@ -39,8 +40,8 @@ export const addressActions: Actions = {
         throw new CloudError('InvalidParameterValue', 'This cloud allocates addresses from its own pool only: omit Address, PublicIpv4Pool and CustomerOwnedIpv4Pool');
       }
       dryRunCheck(ctx);
-      const a = ctx.cloud.network.addresses.allocate(ctx.accountId);
-      tagOnCreate(ctx, a.allocationId);
+      const a = await ctx.cloud.network.addresses.allocate(ctx.accountId);
+      await tagOnCreate(ctx, a.allocationId);
       return { publicIp: a.publicIp, allocationId: a.allocationId, publicIpv4Pool: 'amazon', networkBorderGroup: ctx.region, domain: 'vpc' };
     },
   },
@@ -54,7 +55,7 @@ export const addressActions: Actions = {
         allowReassociation: ctx.q.bool('AllowReassociation') ?? false,
       };
       dryRunCheck(ctx);
-      const { associationId, vpcIds } = ctx.cloud.network.addresses.associate(ctx.accountId, r, to);
+      const { associationId, vpcIds } = await ctx.cloud.network.addresses.associate(ctx.accountId, r, to);
       await syncEdges(ctx, vpcIds);
       return { associationId };
     },
@@ -66,7 +67,7 @@ export const addressActions: Actions = {
       const by = { associationId: ctx.q.str('AssociationId'), publicIp: ctx.q.str('PublicIp') };
       if (!by.associationId && !by.publicIp) throw new CloudError('MissingParameter', 'The request must contain the parameter AssociationId');
       dryRunCheck(ctx);
-      const vpcId = ctx.cloud.network.addresses.disassociate(ctx.accountId, by);
+      const vpcId = await ctx.cloud.network.addresses.disassociate(ctx.accountId, by);
       await syncEdges(ctx, [vpcId]);
       return { return: true };
     },
@@ -74,26 +75,26 @@ export const addressActions: Actions = {
 
   ReleaseAddress: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const r = ref(ctx);
       dryRunCheck(ctx);
       // Its tags go with it, whichever way it was named (PublicIp or AllocationId).
-      ctx.cloud.tags.removeAll([ctx.cloud.network.addresses.release(ctx.accountId, r)]);
+      await ctx.cloud.tags.removeAll([await ctx.cloud.network.addresses.release(ctx.accountId, r)]);
       return { return: true };
     },
   },
 
   DescribeAddresses: {
-    handler: (ctx) => {
-      const all = ctx.cloud.network.addresses.list(ctx.accountId);
+    handler: async (ctx) => {
+      const all = await ctx.cloud.network.addresses.list(ctx.accountId);
       const ids = ctx.q.list('AllocationId');
       const ips = ctx.q.list('PublicIp');
       for (const id of ids) if (!all.some((a) => a.allocationId === id)) throw new CloudError('InvalidAllocationID.NotFound', `The allocation ID '${id}' does not exist`);
       for (const ip of ips) if (!all.some((a) => a.publicIp === ip)) throw new CloudError('InvalidAddress.NotFound', `Address '${ip}' not found.`);
       const named = all.filter((a) => (!ids.length || ids.includes(a.allocationId)) && (!ips.length || ips.includes(a.publicIp)));
-      const tags = ctx.cloud.tags.of(named.map((a) => a.allocationId));
+      const tags = await ctx.cloud.tags.of(named.map((a) => a.allocationId));
       const rows = filterRows(named, ctx.q.filters(), addressFields, tags);
-      return { addressesSet: rows.map((a) => addressShape(ctx, a, tags.get(a.allocationId))) };
+      return { addressesSet: await inOrder(rows, (a) => addressShape(ctx, a, tags.get(a.allocationId))) };
     },
   },
 };

@@ -16,8 +16,8 @@ export function profileRef(q: Query): ProfileRef | undefined {
 }
 
 /** The profile the request names, checked (it exists, holds a role the caller may pass), before anything changes. */
-function namedProfile(ctx: Ctx) {
-  return ctx.cloud.iamAssociations.resolve(ctx.accountId, profileRef(ctx.q) ?? {});
+async function namedProfile(ctx: Ctx) {
+  return await ctx.cloud.iamAssociations.resolve(ctx.accountId, profileRef(ctx.q) ?? {});
 }
 
 /** An association as EC2's IamInstanceProfileAssociation. */
@@ -40,33 +40,33 @@ function maxResults(q: Query): number | undefined {
 
 export const iamProfileActions: Actions = {
   AssociateIamInstanceProfile: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const instanceId = ctx.q.req('InstanceId');
-      ctx.cloud.instances.get(ctx.accountId, instanceId);
-      const profile = namedProfile(ctx);
-      return { iamInstanceProfileAssociation: associationShape(ctx.cloud.iamAssociations.associate(ctx.accountId, instanceId, profile)) };
+      await ctx.cloud.instances.get(ctx.accountId, instanceId);
+      const profile = await namedProfile(ctx);
+      return { iamInstanceProfileAssociation: associationShape(await ctx.cloud.iamAssociations.associate(ctx.accountId, instanceId, profile)) };
     },
   },
 
   DisassociateIamInstanceProfile: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.req('AssociationId');
-      return { iamInstanceProfileAssociation: associationShape(ctx.cloud.iamAssociations.disassociate(ctx.accountId, id)) };
+      return { iamInstanceProfileAssociation: associationShape(await ctx.cloud.iamAssociations.disassociate(ctx.accountId, id)) };
     },
   },
 
   ReplaceIamInstanceProfileAssociation: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.req('AssociationId');
-      ctx.cloud.iamAssociations.get(ctx.accountId, id);
-      const profile = namedProfile(ctx);
-      return { iamInstanceProfileAssociation: associationShape(ctx.cloud.iamAssociations.replace(ctx.accountId, id, profile)) };
+      await ctx.cloud.iamAssociations.get(ctx.accountId, id);
+      const profile = await namedProfile(ctx);
+      return { iamInstanceProfileAssociation: associationShape(await ctx.cloud.iamAssociations.replace(ctx.accountId, id, profile)) };
     },
   },
 
   DescribeIamInstanceProfileAssociations: {
-    handler: (ctx) => {
-      const page = ctx.cloud.iamAssociations.describe(ctx.accountId, {
+    handler: async (ctx) => {
+      const page = await ctx.cloud.iamAssociations.describe(ctx.accountId, {
         ids: ctx.q.list('AssociationId'), filters: ctx.q.filters(), max: maxResults(ctx.q), token: ctx.q.str('NextToken') || undefined,
       });
       return { iamInstanceProfileAssociationSet: page.items.map(associationShape), nextToken: page.nextToken };

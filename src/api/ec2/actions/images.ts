@@ -4,9 +4,9 @@ import { tagSet } from '../shapes.js';
 
 export const imageActions: Actions = {
   DescribeImages: {
-    handler: (ctx) => {
-      const rows = ctx.cloud.images.describe(ctx.accountId, ctx.q.list('ImageId'), ctx.q.list('Owner'), ctx.q.filters());
-      const tags = ctx.cloud.tags.of(rows.map((r) => r.id));
+    handler: async (ctx) => {
+      const rows = await ctx.cloud.images.describe(ctx.accountId, ctx.q.list('ImageId'), ctx.q.list('Owner'), ctx.q.filters());
+      const tags = await ctx.cloud.tags.of(rows.map((r) => r.id));
       return {
         imagesSet: rows.map((r) => ({
           imageId: r.id,
@@ -43,7 +43,7 @@ export const imageActions: Actions = {
     dryRun: 'self',
     handler: async (ctx) => {
       const id = ctx.q.req('ImageId');
-      ctx.cloud.images.get(id, ctx.accountId);
+      await ctx.cloud.images.get(id, ctx.accountId);
       dryRunCheck(ctx);
       await ctx.cloud.images.deregister(ctx.accountId, id);
       return { return: true };
@@ -55,10 +55,10 @@ export const imageActions: Actions = {
     handler: async (ctx) => {
       const id = ctx.q.req('InstanceId');
       const name = ctx.q.req('Name');
-      ctx.cloud.instances.get(ctx.accountId, id);
+      await ctx.cloud.instances.get(ctx.accountId, id);
       dryRunCheck(ctx);
       const imageId = await ctx.cloud.instances.createImage(ctx.accountId, id, name, ctx.q.str('Description') ?? '');
-      tagOnCreate(ctx, imageId);
+      await tagOnCreate(ctx, imageId);
       return { imageId };
     },
   },
@@ -78,10 +78,10 @@ export const imageActions: Actions = {
         })),
       });
       q.bool('EnaSupport');
-      ctx.cloud.volumes.snapshot(ctx.accountId, req.snapshotId);
+      await ctx.cloud.volumes.snapshot(ctx.accountId, req.snapshotId);
       dryRunCheck(ctx);
       const image = await ctx.cloud.instances.registerImage(ctx.accountId, req);
-      tagOnCreate(ctx, image.id);
+      await tagOnCreate(ctx, image.id);
       return { imageId: image.id };
     },
   },

@@ -1,4 +1,5 @@
 /** EC2 instance actions: parse the Query, call the domain, shape the answer. */
+import { inOrder } from '../../../cloud/in-order.js';
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import { fieldOf } from '../../../cloud/filters.js';
 import type { Instance, RunParams, StateChange } from '../../../cloud/instances/index.js';
@@ -56,13 +57,13 @@ function metadataOptions(md: Query): Partial<MetadataOptions> {
   return out;
 }
 
-function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
+async function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
   const ids = rows.map((r) => r.id);
-  const tags = ctx.cloud.tags.of(ids);
-  const profiles = ctx.cloud.iamAssociations.ofInstances(ids);
-  return rows.map((r) => {
+  const tags = await ctx.cloud.tags.of(ids);
+  const profiles = await ctx.cloud.iamAssociations.ofInstances(ids);
+  return await inOrder(rows, async (r) => {
     const profile = profiles.get(r.id)?.profile;
-    return { ...instanceShape(ctx.cloud, r, tags.get(r.id), names), iamInstanceProfile: profile && { arn: profile.arn, id: profile.id } };
+    return { ...(await instanceShape(ctx.cloud, r, tags.get(r.id), names)), iamInstanceProfile: profile && { arn: profile.arn, id: profile.id } };
   });
 }
 
@@ -77,14 +78,14 @@ function ids(ctx: Ctx): string[] {
 }
 
 /** Terminate/Stop/Start: the instances must exist before DryRun answers; the answer is their state changes. */
-function lifecycle(act: (ctx: Ctx, ids: string[]) => StateChange[]): Action {
+function lifecycle(act: (ctx: Ctx, ids: string[]) => Promise<StateChange[]>): Action {
   return {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const list = ids(ctx);
-      ctx.cloud.instances.getMany(ctx.accountId, list);
+      await ctx.cloud.instances.getMany(ctx.accountId, list);
       dryRunCheck(ctx);
-      return changes(act(ctx, list));
+      return changes(await act(ctx, list));
     },
   };
 }
@@ -92,26 +93,26 @@ function lifecycle(act: (ctx: Ctx, ids: string[]) => StateChange[]): Action {
 export const instanceActions: Actions = {
   RunInstances: {
     dryRun: 'self',
-    handler: (ctx) => {
-      const res = ctx.cloud.instances.run(ctx.accountId, runParams(ctx.q), ctx.dryRun);
+    handler: async (ctx) => {
+      const res = await ctx.cloud.instances.run(ctx.accountId, runParams(ctx.q), ctx.dryRun);
       const first = res.instances[0]!;
-      const names = groupNames(ctx.cloud, ctx.accountId);
+      const names = await groupNames(ctx.cloud, ctx.accountId);
       return {
         reservationId: res.reservationId,
         ownerId: ctx.accountId,
         groupSet: groupSet(names, first.securityGroupIds),
-        instancesSet: shapes(ctx, res.instances, names),
+        instancesSet: await shapes(ctx, res.instances, names),
       };
     },
   },
 
   DescribeInstances: {
-    handler: (ctx) => {
-      const page = ctx.cloud.instances.describe(ctx.accountId, {
+    handler: async (ctx) => {
+      const page = await ctx.cloud.instances.describe(ctx.accountId, {
         ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
       });
-      const names = groupNames(ctx.cloud, ctx.accountId);
-      const items = shapes(ctx, page.instances, names);
+      const names = await groupNames(ctx.cloud, ctx.accountId);
+      const items = await shapes(ctx, page.instances, names);
       const byReservation = new Map<string, { first: Instance; items: typeof items }>();
       page.instances.forEach((inst, i) => {
         const r = byReservation.get(inst.reservationId) ?? { first: inst, items: [] };
@@ -136,11 +137,11 @@ export const instanceActions: Actions = {
 
   RebootInstances: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const list = ids(ctx);
-      ctx.cloud.instances.getMany(ctx.accountId, list);
+      await ctx.cloud.instances.getMany(ctx.accountId, list);
       dryRunCheck(ctx);
-      ctx.cloud.instances.reboot(ctx.accountId, list);
+      await ctx.cloud.instances.reboot(ctx.accountId, list);
       return { return: true };
     },
   },
@@ -164,10 +165,10 @@ export const instanceActions: Actions = {
   },
 
   DescribeInstanceAttribute: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.req('InstanceId');
       const attr = ctx.q.req('Attribute');
-      const inst = ctx.cloud.instances.get(ctx.accountId, id);
+      const inst = await ctx.cloud.instances.get(ctx.accountId, id);
       const a = inst.attributes;
       const value = (v: unknown) => ({ value: v });
       const known: Record<string, () => Record<string, unknown>> = {
@@ -201,7 +202,7 @@ export const instanceActions: Actions = {
     handler: async (ctx) => {
       const q = ctx.q;
       const id = q.req('InstanceId');
-      ctx.cloud.instances.get(ctx.accountId, id);
+      await ctx.cloud.instances.get(ctx.accountId, id);
       const attr = q.str('Attribute');
       // `Name.Value`, or `Attribute=name&Value=...` (the attribute in EC2's camelCase: instanceType).
       const single = (name: string) => q.str(`${name}.Value`) ?? (attr !== undefined && attr.toLowerCase() === name.toLowerCase() ? q.str('Value') : undefined);
@@ -234,7 +235,7 @@ export const instanceActions: Actions = {
     dryRun: 'self',
     handler: async (ctx) => {
       const id = ctx.q.req('InstanceId');
-      ctx.cloud.instances.get(ctx.accountId, id);
+      await ctx.cloud.instances.get(ctx.accountId, id);
       const opts = metadataOptions(ctx.q);
       dryRunCheck(ctx);
       const md = await ctx.cloud.instances.modifyMetadataOptions(ctx.accountId, id, opts);
@@ -243,28 +244,28 @@ export const instanceActions: Actions = {
   },
 
   DescribeInstanceCreditSpecifications: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const list = ids(ctx);
       const rows = list.length
-        ? ctx.cloud.instances.getMany(ctx.accountId, list)
-        : ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: ctx.q.filters() }).instances;
+        ? (await ctx.cloud.instances.getMany(ctx.accountId, list))
+        : (await ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: ctx.q.filters() })).instances;
       return { instanceCreditSpecificationSet: creditSpecifications(rows) };
     },
   },
 
   ModifyInstanceCreditSpecification: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const specs = ctx.q.structs('InstanceCreditSpecification').map((s) => ({ id: s.req('InstanceId'), credits: s.req('CpuCredits') }));
       const req = tokenRequest(ctx, 'ModifyInstanceCreditSpecification');
       for (const s of specs) {
         checkCpuCredits(s.credits);
-        ctx.cloud.instances.get(ctx.accountId, s.id);
+        await ctx.cloud.instances.get(ctx.accountId, s.id);
       }
       dryRunCheck(ctx);
       // Made again with its token: the first answer, the credits not set again (another request may have changed them since).
-      const ids = once(ctx, req, () => {
-        for (const s of specs) ctx.cloud.instances.modifyAttributes(ctx.accountId, s.id, { cpuCredits: checkCpuCredits(s.credits) });
+      const ids = await once(ctx, req, async () => {
+              for (const s of specs) await ctx.cloud.instances.modifyAttributes(ctx.accountId, s.id, { cpuCredits: checkCpuCredits(s.credits) });
         const done = specs.map((s) => s.id);
         return { id: done.join(','), value: done };
       }, (made) => made.split(','));

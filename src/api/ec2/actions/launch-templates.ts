@@ -1,4 +1,6 @@
 /** EC2 launch template actions: parse the Query, call the domain (src/cloud/launch-templates.ts), shape the answer. */
+import { inOrder } from '../../../cloud/in-order.js';
+import type { Tag } from '../../../cloud/tags.js';
 import { invalidParam } from '../../../cloud/errors.js';
 import { TEMPLATE_TOKEN_MAX, type LaunchTemplate, type LaunchTemplateVersion, type TemplateRef } from '../../../cloud/launch-templates.js';
 import { once, tokenRequest } from '../client-token.js';
@@ -11,7 +13,8 @@ function ref(q: Query): TemplateRef {
   return { id: q.str('LaunchTemplateId') || undefined, name: q.str('LaunchTemplateName') || undefined };
 }
 
-function templateShape(ctx: Ctx, t: LaunchTemplate, tags = ctx.cloud.tags.of([t.id]).get(t.id)) {
+async function templateShape(ctx: Ctx, t: LaunchTemplate, known?: Tag[]) {
+  const tags = known ?? (await ctx.cloud.tags.of([t.id])).get(t.id);
   return {
     launchTemplateId: t.id,
     launchTemplateName: t.name,
@@ -47,24 +50,24 @@ function templateTags(q: Query) {
 export const launchTemplateActions: Actions = {
   CreateLaunchTemplate: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const q = ctx.q;
-      const { template } = ctx.cloud.instances.templates.create(ctx.accountId, {
+      const { template } = await ctx.cloud.instances.templates.create(ctx.accountId, {
         request: tokenRequest(ctx, 'CreateLaunchTemplate', TEMPLATE_TOKEN_MAX),
         name: q.req('LaunchTemplateName'),
         description: q.str('VersionDescription'),
         data: readTemplateData(q),
         tags: templateTags(q),
       }, ctx.dryRun);
-      return { launchTemplate: templateShape(ctx, template) };
+      return { launchTemplate: await templateShape(ctx, template) };
     },
   },
 
   CreateLaunchTemplateVersion: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const q = ctx.q;
-      const v = ctx.cloud.instances.templates.createVersion(ctx.accountId, ref(q), {
+      const v = await ctx.cloud.instances.templates.createVersion(ctx.accountId, ref(q), {
         request: tokenRequest(ctx, 'CreateLaunchTemplateVersion', TEMPLATE_TOKEN_MAX),
         sourceVersion: q.str('SourceVersion') || undefined,
         description: q.str('VersionDescription'),
@@ -76,33 +79,33 @@ export const launchTemplateActions: Actions = {
 
   ModifyLaunchTemplate: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const templates = ctx.cloud.instances.templates;
       const req = tokenRequest(ctx, 'ModifyLaunchTemplate', TEMPLATE_TOKEN_MAX);
-      const t = once(ctx, req, () => {
-        const changed = templates.setDefault(ctx.accountId, ref(ctx.q), ctx.q.str('SetDefaultVersion') || undefined, ctx.dryRun);
+      const t = await once(ctx, req, async () => {
+              const changed = await templates.setDefault(ctx.accountId, ref(ctx.q), ctx.q.str('SetDefaultVersion') || undefined, ctx.dryRun);
         return { id: changed.id, value: changed };
-      }, (id) => templates.get(ctx.accountId, { id }));
-      return { launchTemplate: templateShape(ctx, t) };
+            }, async (id) => await templates.get(ctx.accountId, { id }));
+      return { launchTemplate: await templateShape(ctx, t) };
     },
   },
 
   DescribeLaunchTemplates: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const q = ctx.q;
-      const page = ctx.cloud.instances.templates.describe(ctx.accountId, {
+      const page = await ctx.cloud.instances.templates.describe(ctx.accountId, {
         ids: q.list('LaunchTemplateId'), names: q.list('LaunchTemplateName'), filters: q.filters(),
         maxResults: q.int('MaxResults'), nextToken: q.str('NextToken') || undefined,
       });
-      const tags = ctx.cloud.tags.of(page.templates.map((t) => t.id));
-      return { launchTemplates: page.templates.map((t) => templateShape(ctx, t, tags.get(t.id))), nextToken: page.nextToken };
+      const tags = await ctx.cloud.tags.of(page.templates.map((t) => t.id));
+      return { launchTemplates: await inOrder(page.templates, (t) => templateShape(ctx, t, tags.get(t.id))), nextToken: page.nextToken };
     },
   },
 
   DescribeLaunchTemplateVersions: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const q = ctx.q;
-      const page = ctx.cloud.instances.templates.describeVersions(ctx.accountId, ref(q), {
+      const page = await ctx.cloud.instances.templates.describeVersions(ctx.accountId, ref(q), {
         versions: q.list('LaunchTemplateVersion'), min: q.str('MinVersion') || undefined, max: q.str('MaxVersion') || undefined, filters: q.filters(),
         maxResults: q.int('MaxResults'), nextToken: q.str('NextToken') || undefined,
       });
@@ -112,16 +115,16 @@ export const launchTemplateActions: Actions = {
 
   DeleteLaunchTemplate: {
     dryRun: 'self',
-    handler: (ctx) => {
-      const t = ctx.cloud.instances.templates.delete(ctx.accountId, ref(ctx.q), ctx.dryRun);
-      return { launchTemplate: templateShape(ctx, t, []) };
+    handler: async (ctx) => {
+      const t = await ctx.cloud.instances.templates.delete(ctx.accountId, ref(ctx.q), ctx.dryRun);
+      return { launchTemplate: await templateShape(ctx, t, []) };
     },
   },
 
   DeleteLaunchTemplateVersions: {
     dryRun: 'self',
-    handler: (ctx) => {
-      const r = ctx.cloud.instances.templates.deleteVersions(ctx.accountId, ref(ctx.q), ctx.q.list('LaunchTemplateVersion'), ctx.dryRun);
+    handler: async (ctx) => {
+      const r = await ctx.cloud.instances.templates.deleteVersions(ctx.accountId, ref(ctx.q), ctx.q.list('LaunchTemplateVersion'), ctx.dryRun);
       return {
         successfullyDeletedLaunchTemplateVersionSet: r.deleted.map((n) => ({ launchTemplateId: r.template.id, launchTemplateName: r.template.name, versionNumber: n })),
         unsuccessfullyDeletedLaunchTemplateVersionSet: r.failed.map((f) => ({

@@ -1,4 +1,5 @@
 /** NAT gateways: CreateNatGateway, DescribeNatGateways, DeleteNatGateway. */
+import { inOrder } from '../../../cloud/in-order.js';
 import { CloudError } from '../../../cloud/errors.js';
 import { filterRows } from '../../../cloud/filters.js';
 import type { NatGateway } from '../../../cloud/nat-gateways.js';
@@ -10,8 +11,8 @@ import { tagSet } from '../shapes.js';
 import { syncEdges } from './addresses.js';
 import { once, tokenRequest } from '../client-token.js';
 
-function natShape(ctx: Ctx, n: NatGateway, tags: Tag[] | undefined) {
-  const eip = n.allocationId ? ctx.cloud.network.addresses.list(ctx.accountId).find((a) => a.allocationId === n.allocationId) : undefined;
+async function natShape(ctx: Ctx, n: NatGateway, tags: Tag[] | undefined) {
+  const eip = n.allocationId ? (await ctx.cloud.network.addresses.list(ctx.accountId)).find((a) => a.allocationId === n.allocationId) : undefined;
   return {
     createTime: new Date(n.createdAt), deleteTime: n.deletedAt ? new Date(n.deletedAt) : undefined,
     natGatewayAddressSet: [{
@@ -35,15 +36,15 @@ export const natGatewayActions: Actions = {
       const req = tokenRequest(ctx, 'CreateNatGateway');
       dryRunCheck(ctx);
       const nats = ctx.cloud.network.natGateways;
-      const n = once(ctx, req, () => {
-        const made = nats.create(ctx.accountId, subnetId, { allocationId: ctx.q.str('AllocationId'), connectivityType: ctx.q.str('ConnectivityType') });
-        tagOnCreate(ctx, made.id);
+      const n = await once(ctx, req, async () => {
+              const made = await nats.create(ctx.accountId, subnetId, { allocationId: ctx.q.str('AllocationId'), connectivityType: ctx.q.str('ConnectivityType') });
+              await tagOnCreate(ctx, made.id);
         return { id: made.id, value: made };
-      }, (id) => nats.get(ctx.accountId, id));
-      const shape = natShape(ctx, n, ctx.cloud.tags.of([n.id]).get(n.id));
+            }, async (id) => await nats.get(ctx.accountId, id));
+      const shape = await natShape(ctx, n, (await ctx.cloud.tags.of([n.id])).get(n.id));
       await syncEdges(ctx, [n.vpcId]);
       // Without VPC networking on the host there is no router to wait for (else the edge sync settled it).
-      if (!ctx.cloud.plane.enabled) ctx.cloud.network.natGateways.settle(n.id);
+      if (!ctx.cloud.plane.enabled) await ctx.cloud.network.natGateways.settle(n.id);
       return { clientToken: req.token, natGateway: shape };
     },
   },
@@ -53,25 +54,25 @@ export const natGatewayActions: Actions = {
     handler: async (ctx) => {
       const id = ctx.q.req('NatGatewayId');
       dryRunCheck(ctx);
-      const n = ctx.cloud.network.natGateways.delete(ctx.accountId, id);
+      const n = await ctx.cloud.network.natGateways.delete(ctx.accountId, id);
       await syncEdges(ctx, [n.vpcId]);
-      if (!ctx.cloud.plane.enabled) ctx.cloud.network.natGateways.settle(n.id);
+      if (!ctx.cloud.plane.enabled) await ctx.cloud.network.natGateways.settle(n.id);
       return { natGatewayId: n.id };
     },
   },
 
   DescribeNatGateways: {
     dryRun: 'self',
-    handler: (ctx) => {
-      const all = ctx.cloud.network.natGateways.list(ctx.accountId);
+    handler: async (ctx) => {
+      const all = await ctx.cloud.network.natGateways.list(ctx.accountId);
       const ids = ctx.q.list('NatGatewayId');
       for (const id of ids) if (!all.some((n) => n.id === id)) throw new CloudError('NatGatewayNotFound', `The Nat Gateway ${id} was not found`);
       dryRunCheck(ctx);
       const named = ids.length ? all.filter((n) => ids.includes(n.id)) : all;
-      const tags = ctx.cloud.tags.of(named.map((n) => n.id));
+      const tags = await ctx.cloud.tags.of(named.map((n) => n.id));
       const rows = filterRows(named, ctx.q.filters(), natGatewayFields, tags);
       const page = pageOf(rows, { max: ctx.q.int('MaxResults'), token: ctx.q.str('NextToken') });
-      return { natGatewaySet: page.items.map((n) => natShape(ctx, n, tags.get(n.id))), nextToken: page.nextToken };
+      return { natGatewaySet: await inOrder(page.items, (n) => natShape(ctx, n, tags.get(n.id))), nextToken: page.nextToken };
     },
   },
 };

@@ -26,8 +26,8 @@ export const regionActions: Actions = {
   },
 
   DescribeAccountAttributes: {
-    handler: (ctx) => {
-      const vpc = ctx.cloud.network.vpcs(ctx.accountId).find((v) => v.isDefault);
+    handler: async (ctx) => {
+      const vpc = (await ctx.cloud.network.vpcs(ctx.accountId)).find((v) => v.isDefault);
       const attrs: Record<string, string[]> = {
         'supported-platforms': ['VPC'], 'default-vpc': [vpc?.id ?? 'none'], 'max-instances': [String(ctx.cloud.config.limits.instances)],
         'vpc-max-security-groups-per-interface': ['5'], 'max-elastic-ips': ['5'], 'vpc-max-elastic-ips': ['5'],

@@ -1,3 +1,4 @@
+import { inOrder } from '../../../cloud/in-order.js';
 import type { Tag } from '../../../cloud/tags.js';
 import { CloudError } from '../../../cloud/errors.js';
 import { byIds, filterRows } from '../../../cloud/filters.js';
@@ -62,7 +63,7 @@ function routeTarget(ctx: Ctx): RouteTarget {
 
 /** A change to a table: its VPC's router follows. */
 async function routed(ctx: Ctx, tableId: string): Promise<void> {
-  const t = ctx.cloud.network.routing.table(ctx.accountId, tableId);
+  const t = await ctx.cloud.network.routing.table(ctx.accountId, tableId);
   await syncEdges(ctx, [t.vpcId]);
 }
 
@@ -74,7 +75,7 @@ function putRoute(replace: boolean): Action {
       const dest = ctx.q.req('DestinationCidrBlock');
       const target = routeTarget(ctx);
       dryRunCheck(ctx);
-      ctx.cloud.network.routing.putRoute(ctx.accountId, tableId, dest, target, replace);
+      await ctx.cloud.network.routing.putRoute(ctx.accountId, tableId, dest, target, replace);
       await routed(ctx, tableId);
       return { return: true };
     },
@@ -84,28 +85,28 @@ function putRoute(replace: boolean): Action {
 export const routingActions: Actions = {
   CreateRouteTable: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const vpcId = ctx.q.req('VpcId');
       const req = tokenRequest(ctx, 'CreateRouteTable');
       dryRunCheck(ctx);
-      ctx.cloud.network.vpc(ctx.accountId, vpcId);
+      await ctx.cloud.network.vpc(ctx.accountId, vpcId);
       const routing = ctx.cloud.network.routing;
-      const t = once(ctx, req, () => {
-        const made = routing.create(ctx.accountId, vpcId);
-        tagOnCreate(ctx, made.id);
+      const t = await once(ctx, req, async () => {
+              const made = await routing.create(ctx.accountId, vpcId);
+              await tagOnCreate(ctx, made.id);
         return { id: made.id, value: made };
-      }, (id) => routing.table(ctx.accountId, id));
-      return { routeTable: routeTableShape(t, ctx.cloud.tags.of([t.id]).get(t.id)), clientToken: req.token };
+            }, async (id) => await routing.table(ctx.accountId, id));
+      return { routeTable: routeTableShape(t, (await ctx.cloud.tags.of([t.id])).get(t.id)), clientToken: req.token };
     },
   },
 
   DeleteRouteTable: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.req('RouteTableId');
       dryRunCheck(ctx);
-      ctx.cloud.network.routing.delete(ctx.accountId, id);
-      ctx.cloud.tags.removeAll([id]);
+      await ctx.cloud.network.routing.delete(ctx.accountId, id);
+      await ctx.cloud.tags.removeAll([id]);
       return { return: true };
     },
   },
@@ -120,7 +121,7 @@ export const routingActions: Actions = {
       const tableId = ctx.q.req('RouteTableId');
       const dest = ctx.q.req('DestinationCidrBlock');
       dryRunCheck(ctx);
-      ctx.cloud.network.routing.deleteRoute(ctx.accountId, tableId, dest);
+      await ctx.cloud.network.routing.deleteRoute(ctx.accountId, tableId, dest);
       await routed(ctx, tableId);
       return { return: true };
     },
@@ -133,7 +134,7 @@ export const routingActions: Actions = {
       if (ctx.q.str('GatewayId') !== undefined) throw new CloudError('InvalidParameterValue', 'This cloud associates route tables with subnets only: give SubnetId');
       const subnetId = ctx.q.req('SubnetId');
       dryRunCheck(ctx);
-      const associationId = ctx.cloud.network.routing.associate(ctx.accountId, tableId, subnetId);
+      const associationId = await ctx.cloud.network.routing.associate(ctx.accountId, tableId, subnetId);
       await routed(ctx, tableId);
       return { associationId, associationState: { state: 'associated' } };
     },
@@ -144,7 +145,7 @@ export const routingActions: Actions = {
     handler: async (ctx) => {
       const id = ctx.q.req('AssociationId');
       dryRunCheck(ctx);
-      const vpcId = ctx.cloud.network.routing.disassociate(ctx.accountId, id);
+      const vpcId = await ctx.cloud.network.routing.disassociate(ctx.accountId, id);
       await syncEdges(ctx, [vpcId]);
       return { return: true };
     },
@@ -156,7 +157,7 @@ export const routingActions: Actions = {
       const id = ctx.q.req('AssociationId');
       const tableId = ctx.q.req('RouteTableId');
       dryRunCheck(ctx);
-      const newAssociationId = ctx.cloud.network.routing.replaceAssociation(ctx.accountId, id, tableId);
+      const newAssociationId = await ctx.cloud.network.routing.replaceAssociation(ctx.accountId, id, tableId);
       await routed(ctx, tableId);
       return { newAssociationId, associationState: { state: 'associated' } };
     },
@@ -164,11 +165,11 @@ export const routingActions: Actions = {
 
   CreateInternetGateway: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       dryRunCheck(ctx);
-      const g = ctx.cloud.network.createInternetGateway(ctx.accountId);
-      tagOnCreate(ctx, g.id);
-      return { internetGateway: igwShape(g, ctx.cloud.tags.of([g.id]).get(g.id)) };
+      const g = await ctx.cloud.network.createInternetGateway(ctx.accountId);
+      await tagOnCreate(ctx, g.id);
+      return { internetGateway: igwShape(g, (await ctx.cloud.tags.of([g.id])).get(g.id)) };
     },
   },
 
@@ -178,48 +179,48 @@ export const routingActions: Actions = {
 
   DeleteInternetGateway: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.req('InternetGatewayId');
       dryRunCheck(ctx);
-      ctx.cloud.network.deleteInternetGateway(ctx.accountId, id);
-      ctx.cloud.tags.removeAll([id]);
+      await ctx.cloud.network.deleteInternetGateway(ctx.accountId, id);
+      await ctx.cloud.tags.removeAll([id]);
       return { return: true };
     },
   },
 
   DescribeInternetGateways: {
-    handler: (ctx) => {
-      const all = byIds(ctx.cloud.network.internetGateways(ctx.accountId), ctx.q.list('InternetGatewayId'), 'InvalidInternetGatewayID.NotFound', 'internetGateway ID');
-      const tags = ctx.cloud.tags.of(all.map((g) => g.id));
+    handler: async (ctx) => {
+      const all = byIds(await ctx.cloud.network.internetGateways(ctx.accountId), ctx.q.list('InternetGatewayId'), 'InvalidInternetGatewayID.NotFound', 'internetGateway ID');
+      const tags = await ctx.cloud.tags.of(all.map((g) => g.id));
       const rows = filterRows(all, ctx.q.filters(), internetGatewayFields, tags);
       return { internetGatewaySet: rows.map((g) => igwShape(g, tags.get(g.id))) };
     },
   },
 
   DescribeNetworkInterfaces: {
-    handler: (ctx) => {
-      const byEni = networkInterfacesOf(ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances);
+    handler: async (ctx) => {
+      const byEni = networkInterfacesOf((await ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] })).instances);
       const all = byIds(byEni, ctx.q.list('NetworkInterfaceId'), 'InvalidNetworkInterfaceID.NotFound', 'network interface');
-      const tags = ctx.cloud.tags.of(all.map((e) => e.id));
+      const tags = await ctx.cloud.tags.of(all.map((e) => e.id));
       const rows = filterRows(all, ctx.q.filters(), networkInterfaceFields, tags);
-      const names = groupNames(ctx.cloud, ctx.accountId);
-      return { networkInterfaceSet: rows.map((e) => networkInterfaceShape(ctx.cloud, { ...e, id: e.instanceId }, names, tags.get(e.id))) };
+      const names = await groupNames(ctx.cloud, ctx.accountId);
+      return { networkInterfaceSet: await inOrder(rows, (e) => networkInterfaceShape(ctx.cloud, { ...e, id: e.instanceId }, names, tags.get(e.id))) };
     },
   },
 
   DescribeRouteTables: {
-    handler: (ctx) => {
-      const all = byIds(ctx.cloud.network.routeTables(ctx.accountId), ctx.q.list('RouteTableId'), 'InvalidRouteTableID.NotFound', 'route table ID');
-      const tags = ctx.cloud.tags.of(all.map((t) => t.id));
+    handler: async (ctx) => {
+      const all = byIds(await ctx.cloud.network.routeTables(ctx.accountId), ctx.q.list('RouteTableId'), 'InvalidRouteTableID.NotFound', 'route table ID');
+      const tags = await ctx.cloud.tags.of(all.map((t) => t.id));
       const rows = filterRows(all, ctx.q.filters(), routeTableFields, tags);
       return { routeTableSet: rows.map((t) => routeTableShape(t, tags.get(t.id))) };
     },
   },
 
   DescribeNetworkAcls: {
-    handler: (ctx) => {
-      const all = byIds(ctx.cloud.network.networkAcls(ctx.accountId), ctx.q.list('NetworkAclId'), 'InvalidNetworkAclID.NotFound', 'network ACL ID');
-      const tags = ctx.cloud.tags.of(all.map((a) => a.id));
+    handler: async (ctx) => {
+      const all = byIds(await ctx.cloud.network.networkAcls(ctx.accountId), ctx.q.list('NetworkAclId'), 'InvalidNetworkAclID.NotFound', 'network ACL ID');
+      const tags = await ctx.cloud.tags.of(all.map((a) => a.id));
       const rows = filterRows(all, ctx.q.filters(), networkAclFields, tags);
       return { networkAclSet: rows.map((a) => aclShape(a, tags.get(a.id))) };
     },

@@ -46,9 +46,9 @@ function ruleAction(egress: boolean, revoke: boolean): Action {
   return {
     dryRun: 'self',
     handler: async (ctx) => {
-      const groupId = ctx.q.str('GroupId') || ctx.cloud.network.securityGroups(ctx.accountId).find((g) => g.name === ctx.q.str('GroupName'))?.id;
+      const groupId = ctx.q.str('GroupId') || (await ctx.cloud.network.securityGroups(ctx.accountId)).find((g) => g.name === ctx.q.str('GroupName'))?.id;
       if (!groupId) throw new CloudError(ctx.q.str('GroupName') ? 'InvalidGroup.NotFound' : 'MissingParameter', ctx.q.str('GroupName') ? `The security group '${ctx.q.str('GroupName')}' does not exist` : 'The request must contain the parameter GroupId');
-      ctx.cloud.network.group(ctx.accountId, groupId);
+      await ctx.cloud.network.group(ctx.accountId, groupId);
       const perms = permissions(ctx.q);
       const ruleIds = ctx.q.list('SecurityGroupRuleId');
       if (!perms.length && !ruleIds.length) throw new CloudError('MissingParameter', 'The request must contain the parameter IpPermissions');
@@ -69,8 +69,8 @@ export const securityGroupActions: Actions = {
   RevokeSecurityGroupEgress: ruleAction(true, true),
 
   DescribeSecurityGroupRules: {
-    handler: (ctx) => {
-      let rules = ctx.cloud.network.rules(ctx.accountId);
+    handler: async (ctx) => {
+      let rules = await ctx.cloud.network.rules(ctx.accountId);
       const ids = ctx.q.list('SecurityGroupRuleId');
       if (ids.length) rules = rules.filter((r) => ids.includes(r.id));
       rules = filterRows(rules, ctx.q.filters(), securityGroupRuleFields);
@@ -80,40 +80,40 @@ export const securityGroupActions: Actions = {
 
   CreateSecurityGroup: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const name = ctx.q.req('GroupName');
       const description = ctx.q.req('GroupDescription');
       dryRunCheck(ctx);
-      const g = ctx.cloud.network.createSecurityGroup(ctx.accountId, name, description, ctx.q.str('VpcId') || undefined);
-      tagOnCreate(ctx, g.id);
-      return { groupId: g.id, tagSet: tagSet(ctx.cloud.tags.of([g.id]).get(g.id)) };
+      const g = await ctx.cloud.network.createSecurityGroup(ctx.accountId, name, description, ctx.q.str('VpcId') || undefined);
+      await tagOnCreate(ctx, g.id);
+      return { groupId: g.id, tagSet: tagSet((await ctx.cloud.tags.of([g.id])).get(g.id)) };
     },
   },
 
   DeleteSecurityGroup: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.str('GroupId');
       const name = ctx.q.str('GroupName');
       if (!id && !name) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupId or GroupName');
       dryRunCheck(ctx);
-      const deleted = ctx.cloud.network.deleteSecurityGroup(ctx.accountId, { id, name });
-      ctx.cloud.tags.removeAll([deleted]);
+      const deleted = await ctx.cloud.network.deleteSecurityGroup(ctx.accountId, { id, name });
+      await ctx.cloud.tags.removeAll([deleted]);
       return { return: true };
     },
   },
 
   DescribeSecurityGroups: {
-    handler: (ctx) => {
-      let all = byIds(ctx.cloud.network.securityGroups(ctx.accountId), ctx.q.list('GroupId'), 'InvalidGroup.NotFound', 'security group');
+    handler: async (ctx) => {
+      let all = byIds(await ctx.cloud.network.securityGroups(ctx.accountId), ctx.q.list('GroupId'), 'InvalidGroup.NotFound', 'security group');
       const names = ctx.q.list('GroupName');
       if (names.length) {
         const missing = names.filter((n) => !all.some((g) => g.name === n));
         if (missing.length) throw new CloudError('InvalidGroup.NotFound', `The security group '${missing.join(', ')}' does not exist in default VPC`);
         all = all.filter((g) => names.includes(g.name));
       }
-      const tags = ctx.cloud.tags.of(all.map((g) => g.id));
-      const rules = ctx.cloud.network.rules(ctx.accountId, all.map((g) => g.id));
+      const tags = await ctx.cloud.tags.of(all.map((g) => g.id));
+      const rules = await ctx.cloud.network.rules(ctx.accountId, all.map((g) => g.id));
       const rows = filterRows(all, ctx.q.filters(), securityGroupFields, tags);
       return {
         securityGroupInfo: rows.map((g) => ({

@@ -34,9 +34,9 @@ function none(set: string, ids?: { param: string; code: Ec2Code; what: string })
 }
 
 /** The account's VPCs the request names (all when it names none), filtered by the VPC's fields, its tags and `extra`. */
-function vpcsAsked(ctx: Ctx, idParam: string, extra: Record<string, () => string> = {}) {
-  const all = byIds(ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list(idParam), 'InvalidVpcID.NotFound', 'vpc ID');
-  const tags = ctx.cloud.tags.of(all.map((v) => v.id));
+async function vpcsAsked(ctx: Ctx, idParam: string, extra: Record<string, () => string> = {}) {
+  const all = byIds(await ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list(idParam), 'InvalidVpcID.NotFound', 'vpc ID');
+  const tags = await ctx.cloud.tags.of(all.map((v) => v.id));
   const rows = filterRows(all, ctx.q.filters(), { ...vpcFields, ...extra }, tags);
   return { rows, tags };
 }
@@ -44,15 +44,15 @@ function vpcsAsked(ctx: Ctx, idParam: string, extra: Record<string, () => string
 export const unofferedActions: Actions = {
   // AWS, in a region without EC2-Classic: every VPC asked for (or all), ClassicLink disabled, with its tags.
   DescribeVpcClassicLink: {
-    handler: (ctx) => {
-      const { rows, tags } = vpcsAsked(ctx, 'VpcId', { 'is-classic-link-enabled': () => 'false' });
+    handler: async (ctx) => {
+      const { rows, tags } = await vpcsAsked(ctx, 'VpcId', { 'is-classic-link-enabled': () => 'false' });
       return { vpcSet: rows.map((v) => ({ vpcId: v.id, classicLinkEnabled: false, tagSet: tagSet(tags.get(v.id)) })) };
     },
   },
   // AWS, in a region without EC2-Classic: every VPC asked for (or all), ClassicLink DNS support off.
   DescribeVpcClassicLinkDnsSupport: {
-    handler: (ctx) => {
-      const all = byIds(ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list('VpcIds'), 'InvalidVpcID.NotFound', 'vpc ID');
+    handler: async (ctx) => {
+      const all = byIds(await ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list('VpcIds'), 'InvalidVpcID.NotFound', 'vpc ID');
       return { vpcs: all.map((v) => ({ vpcId: v.id, classicLinkDnsSupported: false })) };
     },
   },

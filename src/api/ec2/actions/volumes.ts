@@ -1,3 +1,4 @@
+import { inOrder } from '../../../cloud/in-order.js';
 import { byIds, filterRows } from '../../../cloud/filters.js';
 import { dataView, ownersAdmit, rootViews, snapshotFields, volumeFields, type VolumeView } from '../../../cloud/volume-views.js';
 import type { Snapshot } from '../../../cloud/volumes.js';
@@ -9,20 +10,20 @@ const attachmentShape = (id: string, a: NonNullable<VolumeView['attachment']>, s
   volumeId: id, instanceId: a.instanceId, device: a.device, status: state, attachTime: new Date(a.time), deleteOnTermination: a.deleteOnTermination,
 });
 
-function volumeShape(ctx: Ctx, v: VolumeView) {
+async function volumeShape(ctx: Ctx, v: VolumeView) {
   return {
     volumeId: v.id, size: v.sizeGiB, snapshotId: v.snapshotId ?? '', availabilityZone: v.availabilityZone, status: v.state,
     createTime: new Date(v.createdAt), attachmentSet: v.attachment ? [attachmentShape(v.id, v.attachment)] : [],
     volumeType: v.volumeType, iops: v.iops ?? undefined, throughput: v.throughput ?? undefined, encrypted: false, multiAttachEnabled: false,
-    tagSet: tagSet(ctx.cloud.tags.of([v.id]).get(v.id)),
+    tagSet: tagSet((await ctx.cloud.tags.of([v.id])).get(v.id)),
   };
 }
 
-function snapshotShape(ctx: Ctx, s: Snapshot) {
+async function snapshotShape(ctx: Ctx, s: Snapshot) {
   return {
     snapshotId: s.id, volumeId: s.volumeId, status: s.state, startTime: new Date(s.createdAt), progress: '100%', ownerId: s.accountId,
     volumeSize: s.sizeGiB, description: s.description, encrypted: false, storageTier: 'standard',
-    tagSet: tagSet(ctx.cloud.tags.of([s.id]).get(s.id)),
+    tagSet: tagSet((await ctx.cloud.tags.of([s.id])).get(s.id)),
   };
 }
 
@@ -31,11 +32,11 @@ const volumeTags = (ctx: Ctx, type: string) => ctx.q.tagSpecifications().filter(
 /** Volumes (root disks of instances, and created ones, attached to VMs over iSCSI) and snapshots. */
 export const volumeActions: Actions = {
   DescribeVolumes: {
-    handler: (ctx) => {
-      const roots = rootViews(ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] }).instances);
-      let vols = byIds([...roots, ...ctx.cloud.volumes.list(ctx.accountId).map(dataView)], ctx.q.list('VolumeId'), 'InvalidVolume.NotFound', 'volume');
-      vols = filterRows(vols, ctx.q.filters(), volumeFields, ctx.cloud.tags.of(vols.map((v) => v.id)));
-      return { volumeSet: vols.map((v) => volumeShape(ctx, v)) };
+    handler: async (ctx) => {
+      const roots = rootViews((await ctx.cloud.instances.describe(ctx.accountId, { ids: [], filters: [] })).instances);
+      let vols = byIds([...roots, ...(await ctx.cloud.volumes.list(ctx.accountId)).map(dataView)], ctx.q.list('VolumeId'), 'InvalidVolume.NotFound', 'volume');
+      vols = filterRows(vols, ctx.q.filters(), volumeFields, await ctx.cloud.tags.of(vols.map((v) => v.id)));
+      return { volumeSet: await inOrder(vols, (v) => volumeShape(ctx, v)) };
     },
   },
   CreateVolume: {
@@ -46,7 +47,7 @@ export const volumeActions: Actions = {
         availabilityZone: ctx.q.str('AvailabilityZone'), size: ctx.q.int('Size'), snapshotId: ctx.q.str('SnapshotId'),
         volumeType: ctx.q.str('VolumeType'), iops: ctx.q.int('Iops'), throughput: ctx.q.int('Throughput'), tags: volumeTags(ctx, 'volume'), request,
       }, ctx.dryRun);
-      const { attachmentSet: _a, ...shape } = volumeShape(ctx, dataView(v));
+      const { attachmentSet: _a, ...shape } = await volumeShape(ctx, dataView(v));
       return shape;
     },
   },
@@ -64,7 +65,7 @@ export const volumeActions: Actions = {
   },
   DetachVolume: {
     handler: async (ctx) => {
-      const before = dataView(ctx.cloud.volumes.get(ctx.accountId, ctx.q.req('VolumeId')));
+      const before = dataView(await ctx.cloud.volumes.get(ctx.accountId, ctx.q.req('VolumeId')));
       await ctx.cloud.volumes.detach(ctx.accountId, before.id, ctx.q.str('InstanceId'), ctx.q.bool('Force') ?? false);
       return before.attachment ? attachmentShape(before.id, before.attachment, 'detaching') : { volumeId: before.id, status: 'detaching' };
     },
@@ -72,7 +73,7 @@ export const volumeActions: Actions = {
   CreateSnapshot: {
     handler: async (ctx) => {
       const s = await ctx.cloud.createSnapshot(ctx.accountId, ctx.q.req('VolumeId'), ctx.q.str('Description') ?? '', volumeTags(ctx, 'snapshot'));
-      return snapshotShape(ctx, s);
+      return await snapshotShape(ctx, s);
     },
   },
   DeleteSnapshot: {
@@ -82,12 +83,12 @@ export const volumeActions: Actions = {
     },
   },
   DescribeSnapshots: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const owners = ctx.q.list('Owner');
-      let snaps = byIds(ctx.cloud.volumes.listSnapshots(ctx.accountId), ctx.q.list('SnapshotId'), 'InvalidSnapshot.NotFound', 'snapshot');
+      let snaps = byIds(await ctx.cloud.volumes.listSnapshots(ctx.accountId), ctx.q.list('SnapshotId'), 'InvalidSnapshot.NotFound', 'snapshot');
       if (!ownersAdmit(ctx.accountId, owners)) snaps = [];
-      snaps = filterRows(snaps, ctx.q.filters(), snapshotFields, ctx.cloud.tags.of(snaps.map((s) => s.id)));
-      return { snapshotSet: snaps.map((s) => snapshotShape(ctx, s)) };
+      snaps = filterRows(snaps, ctx.q.filters(), snapshotFields, await ctx.cloud.tags.of(snaps.map((s) => s.id)));
+      return { snapshotSet: await inOrder(snaps, (s) => snapshotShape(ctx, s)) };
     },
   },
 };

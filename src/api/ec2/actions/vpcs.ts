@@ -1,3 +1,4 @@
+import { inOrder } from '../../../cloud/in-order.js';
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import { byIds, filterRows } from '../../../cloud/filters.js';
 import type { Tag } from '../../../cloud/tags.js';
@@ -16,11 +17,11 @@ function vpcShape(v: Vpc, tags: Tag[] | undefined) {
   };
 }
 
-function subnetShape(ctx: Ctx, s: Subnet, tags: Tag[] | undefined) {
+async function subnetShape(ctx: Ctx, s: Subnet, tags: Tag[] | undefined) {
   return {
     subnetId: s.id, subnetArn: `arn:aws:ec2:${ctx.region}:${s.accountId}:subnet/${s.id}`, state: 'available',
     ownerId: s.accountId, vpcId: s.vpcId, cidrBlock: s.cidr,
-    availableIpAddressCount: ctx.cloud.network.freeAddresses(s),
+    availableIpAddressCount: await ctx.cloud.network.freeAddresses(s),
     availabilityZone: s.availabilityZone, availabilityZoneId: availabilityZoneId(ctx.cloud.config.availabilityZones, s.availabilityZone),
     defaultForAz: s.isDefault, mapPublicIpOnLaunch: s.mapPublicIp, mapCustomerOwnedIpOnLaunch: false,
     assignIpv6AddressOnCreation: false, ipv6CidrBlockAssociationSet: [], enableDns64: false, ipv6Native: false,
@@ -43,12 +44,12 @@ const subnetDefaults: Record<string, boolean> = {
 export const vpcActions: Actions = {
   CreateVpc: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const cidr = ctx.q.req('CidrBlock');
       dryRunCheck(ctx);
-      const v = ctx.cloud.network.createVpc(ctx.accountId, cidr);
-      tagOnCreate(ctx, v.id);
-      return { vpc: vpcShape(v, ctx.cloud.tags.of([v.id]).get(v.id)) };
+      const v = await ctx.cloud.network.createVpc(ctx.accountId, cidr);
+      await tagOnCreate(ctx, v.id);
+      return { vpc: vpcShape(v, (await ctx.cloud.tags.of([v.id])).get(v.id)) };
     },
   },
 
@@ -56,7 +57,7 @@ export const vpcActions: Actions = {
     dryRun: 'self',
     handler: async (ctx) => {
       const id = ctx.q.req('VpcId');
-      ctx.cloud.network.vpc(ctx.accountId, id);
+      await ctx.cloud.network.vpc(ctx.accountId, id);
       dryRunCheck(ctx);
       await ctx.cloud.deleteVpc(ctx.accountId, id);
       return { return: true };
@@ -64,30 +65,30 @@ export const vpcActions: Actions = {
   },
 
   DescribeVpcs: {
-    handler: (ctx) => {
-      const all = byIds(ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list('VpcId'), 'InvalidVpcID.NotFound', 'vpc ID');
-      const tags = ctx.cloud.tags.of(all.map((v) => v.id));
+    handler: async (ctx) => {
+      const all = byIds(await ctx.cloud.network.vpcs(ctx.accountId), ctx.q.list('VpcId'), 'InvalidVpcID.NotFound', 'vpc ID');
+      const tags = await ctx.cloud.tags.of(all.map((v) => v.id));
       const rows = filterRows(all, ctx.q.filters(), vpcFields, tags);
       return { vpcSet: rows.map((v) => vpcShape(v, tags.get(v.id))) };
     },
   },
 
   ModifyVpcAttribute: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const vpcId = ctx.q.req('VpcId');
       const given = Object.entries(vpcAttributes).filter(([name]) => ctx.q.has(`${name[0]!.toUpperCase()}${name.slice(1)}`));
       if (given.length !== 1) throw new CloudError(given.length ? 'InvalidParameterCombination' : 'MissingParameter', 'Exactly one attribute must be specified per request.');
       const [name, attr] = given[0]!;
       const value = ctx.q.bool(`${name[0]!.toUpperCase()}${name.slice(1)}.Value`);
       if (value === undefined) throw new CloudError('MissingParameter', `The request must contain the parameter ${name[0]!.toUpperCase()}${name.slice(1)}.Value`);
-      ctx.cloud.network.setVpcAttribute(ctx.accountId, vpcId, attr, value);
+      await ctx.cloud.network.setVpcAttribute(ctx.accountId, vpcId, attr, value);
       return { return: true };
     },
   },
 
   DescribeVpcAttribute: {
-    handler: (ctx) => {
-      const v = ctx.cloud.network.vpc(ctx.accountId, ctx.q.req('VpcId'));
+    handler: async (ctx) => {
+      const v = await ctx.cloud.network.vpc(ctx.accountId, ctx.q.req('VpcId'));
       const name = ctx.q.req('Attribute') as keyof typeof vpcAttributes;
       const attr = vpcAttributes[name];
       if (!attr) throw invalidParam(`Value (${name}) for parameter attribute is invalid. Unknown attribute.`);
@@ -97,32 +98,32 @@ export const vpcActions: Actions = {
 
   CreateSubnet: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const vpcId = ctx.q.req('VpcId');
       const cidr = ctx.q.req('CidrBlock');
-      ctx.cloud.network.vpc(ctx.accountId, vpcId);
+      await ctx.cloud.network.vpc(ctx.accountId, vpcId);
       dryRunCheck(ctx);
-      const s = ctx.cloud.network.createSubnet(ctx.accountId, vpcId, cidr, ctx.q.str('AvailabilityZone'));
-      tagOnCreate(ctx, s.id);
-      return { subnet: subnetShape(ctx, s, ctx.cloud.tags.of([s.id]).get(s.id)) };
+      const s = await ctx.cloud.network.createSubnet(ctx.accountId, vpcId, cidr, ctx.q.str('AvailabilityZone'));
+      await tagOnCreate(ctx, s.id);
+      return { subnet: await subnetShape(ctx, s, (await ctx.cloud.tags.of([s.id])).get(s.id)) };
     },
   },
 
   DeleteSubnet: {
     dryRun: 'self',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const id = ctx.q.req('SubnetId');
       dryRunCheck(ctx);
-      ctx.cloud.network.deleteSubnet(ctx.accountId, id);
-      ctx.cloud.tags.removeAll([id]);
+      await ctx.cloud.network.deleteSubnet(ctx.accountId, id);
+      await ctx.cloud.tags.removeAll([id]);
       return { return: true };
     },
   },
 
   ModifySubnetAttribute: {
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const subnetId = ctx.q.req('SubnetId');
-      ctx.cloud.network.subnet(ctx.accountId, subnetId);
+      await ctx.cloud.network.subnet(ctx.accountId, subnetId);
       for (const [name, def] of Object.entries(subnetDefaults)) {
         const v = ctx.q.bool(`${name}.Value`);
         if (v !== undefined && v !== def) throw new CloudError('Unsupported', `${name} is not supported by pcloud.`);
@@ -130,17 +131,17 @@ export const vpcActions: Actions = {
       const hostname = ctx.q.str('PrivateDnsHostnameTypeOnLaunch');
       if (hostname && hostname !== 'ip-name') throw new CloudError('Unsupported', `PrivateDnsHostnameTypeOnLaunch ${hostname} is not supported: instances are named ip-name.`);
       const map = ctx.q.bool('MapPublicIpOnLaunch.Value');
-      if (map !== undefined) ctx.cloud.network.setSubnetAttribute(ctx.accountId, subnetId, 'mapPublicIp', map);
+      if (map !== undefined) await ctx.cloud.network.setSubnetAttribute(ctx.accountId, subnetId, 'mapPublicIp', map);
       return { return: true };
     },
   },
 
   DescribeSubnets: {
-    handler: (ctx) => {
-      const all = byIds(ctx.cloud.network.subnets(ctx.accountId), ctx.q.list('SubnetId'), 'InvalidSubnetID.NotFound', 'subnet ID');
-      const tags = ctx.cloud.tags.of(all.map((s) => s.id));
+    handler: async (ctx) => {
+      const all = byIds(await ctx.cloud.network.subnets(ctx.accountId), ctx.q.list('SubnetId'), 'InvalidSubnetID.NotFound', 'subnet ID');
+      const tags = await ctx.cloud.tags.of(all.map((s) => s.id));
       const rows = filterRows(all, ctx.q.filters(), subnetFields(ctx.cloud.config.availabilityZones), tags);
-      return { subnetSet: rows.map((s) => subnetShape(ctx, s, tags.get(s.id))) };
+      return { subnetSet: await inOrder(rows, (s) => subnetShape(ctx, s, tags.get(s.id))) };
     },
   },
 };

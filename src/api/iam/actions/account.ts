@@ -7,5 +7,5 @@ export const accountActions: Record<string, QueryHandler> = {
     checkMaxItems(input.MaxItems as number | undefined);
     return { AccountAliases: [], IsTruncated: false };
   },
-  GetAccountSummary: ({ cloud, principal }) => ({ SummaryMap: cloud.iam.summary(principal.accountId) }),
+  GetAccountSummary: async ({ cloud, principal }) => ({ SummaryMap: await cloud.iam.summary(principal.accountId) }),
 };

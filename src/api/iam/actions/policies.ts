@@ -50,93 +50,93 @@ function principalActions(kind: PrincipalKind): Record<string, QueryHandler> {
   const principal = (ctx: QueryCtx) => checkName(kind === 'user' ? 'userName' : 'roleName', req(ctx, nameMember), PRINCIPAL_NAME_MAX);
   const policyName = (ctx: QueryCtx) => checkName('policyName', req(ctx, 'PolicyName'), POLICY_NAME_MAX);
   return {
-    [`Attach${K}Policy`]: (ctx) => {
-      ctx.cloud.iam.policies.attach(acct(ctx), kind, principal(ctx), policyArn(ctx));
+    [`Attach${K}Policy`]: async (ctx) => {
+      await ctx.cloud.iam.policies.attach(acct(ctx), kind, principal(ctx), policyArn(ctx));
       return {};
     },
-    [`Detach${K}Policy`]: (ctx) => {
-      ctx.cloud.iam.policies.detach(acct(ctx), kind, principal(ctx), policyArn(ctx));
+    [`Detach${K}Policy`]: async (ctx) => {
+      await ctx.cloud.iam.policies.detach(acct(ctx), kind, principal(ctx), policyArn(ctx));
       return {};
     },
-    [`ListAttached${K}Policies`]: (ctx) => {
-      const all = ctx.cloud.iam.policies.attached(acct(ctx), kind, principal(ctx), checkPathPrefix(str(ctx, 'PathPrefix')));
+    [`ListAttached${K}Policies`]: async (ctx) => {
+      const all = await ctx.cloud.iam.policies.attached(acct(ctx), kind, principal(ctx), checkPathPrefix(str(ctx, 'PathPrefix')));
       const p = paged(ctx, all, (a) => a.name);
       return { AttachedPolicies: p.items.map((a) => ({ PolicyName: a.name, PolicyArn: a.arn })), IsTruncated: p.IsTruncated, Marker: p.Marker };
     },
-    [`Put${K}Policy`]: (ctx) => {
-      ctx.cloud.iam.policies.putInline(acct(ctx), kind, principal(ctx), policyName(ctx), checkDocumentText('policyDocument', req(ctx, 'PolicyDocument')));
+    [`Put${K}Policy`]: async (ctx) => {
+      await ctx.cloud.iam.policies.putInline(acct(ctx), kind, principal(ctx), policyName(ctx), checkDocumentText('policyDocument', req(ctx, 'PolicyDocument')));
       return {};
     },
-    [`Get${K}Policy`]: (ctx) => {
+    [`Get${K}Policy`]: async (ctx) => {
       const name = principal(ctx);
       const pname = policyName(ctx);
-      const doc = ctx.cloud.iam.policies.getInline(acct(ctx), kind, name, pname);
+      const doc = await ctx.cloud.iam.policies.getInline(acct(ctx), kind, name, pname);
       return { [nameMember]: name, PolicyName: pname, PolicyDocument: encodeURIComponent(doc) };
     },
-    [`Delete${K}Policy`]: (ctx) => {
-      ctx.cloud.iam.policies.deleteInline(acct(ctx), kind, principal(ctx), policyName(ctx));
+    [`Delete${K}Policy`]: async (ctx) => {
+      await ctx.cloud.iam.policies.deleteInline(acct(ctx), kind, principal(ctx), policyName(ctx));
       return {};
     },
-    [`List${K}Policies`]: (ctx) => {
-      const p = paged(ctx, ctx.cloud.iam.policies.inlineNames(acct(ctx), kind, principal(ctx)), (n) => n);
+    [`List${K}Policies`]: async (ctx) => {
+      const p = paged(ctx, await ctx.cloud.iam.policies.inlineNames(acct(ctx), kind, principal(ctx)), (n) => n);
       return { PolicyNames: p.items, IsTruncated: p.IsTruncated, Marker: p.Marker };
     },
   };
 }
 
 export const policyActions: Record<string, QueryHandler> = {
-  CreatePolicy: (ctx) => {
+  CreatePolicy: async (ctx) => {
     const name = checkName('policyName', req(ctx, 'PolicyName'), POLICY_NAME_MAX);
     const path = checkPath('path', str(ctx, 'Path'));
     const document = checkDocumentText('policyDocument', req(ctx, 'PolicyDocument'));
     const description = checkDescription(str(ctx, 'Description'));
     const tags = checkTags(ctx.input.Tags as Tag[] | undefined);
-    const p = ctx.cloud.iam.policies.create(acct(ctx), { name, path, document, description, tags });
+    const p = await ctx.cloud.iam.policies.create(acct(ctx), { name, path, document, description, tags });
     return { Policy: policyShape(p, { description: true, tags }) };
   },
-  GetPolicy: (ctx) => {
-    const p = ctx.cloud.iam.policies.get(acct(ctx), policyArn(ctx));
-    return { Policy: policyShape(p, { description: true, tags: p.aws ? [] : ctx.cloud.iam.policies.tagsOf(acct(ctx), p.arn) }) };
+  GetPolicy: async (ctx) => {
+    const p = await ctx.cloud.iam.policies.get(acct(ctx), policyArn(ctx));
+    return { Policy: policyShape(p, { description: true, tags: p.aws ? [] : (await ctx.cloud.iam.policies.tagsOf(acct(ctx), p.arn)) }) };
   },
-  ListPolicies: (ctx) => {
+  ListPolicies: async (ctx) => {
     if (str(ctx, 'PolicyUsageFilter') === 'PermissionsBoundary') return { Policies: [], IsTruncated: false };
-    const all = ctx.cloud.iam.policies.list(acct(ctx), {
+    const all = await ctx.cloud.iam.policies.list(acct(ctx), {
       scope: str(ctx, 'Scope') as 'All' | 'AWS' | 'Local' | undefined, onlyAttached: ctx.input.OnlyAttached as boolean | undefined,
       pathPrefix: checkPathPrefix(str(ctx, 'PathPrefix')),
     });
     const p = paged(ctx, all, (x) => x.arn);
     return { Policies: p.items.map((x) => policyShape(x)), IsTruncated: p.IsTruncated, Marker: p.Marker };
   },
-  DeletePolicy: (ctx) => {
-    ctx.cloud.iam.policies.delete(acct(ctx), policyArn(ctx));
+  DeletePolicy: async (ctx) => {
+    await ctx.cloud.iam.policies.delete(acct(ctx), policyArn(ctx));
     return {};
   },
-  GetPolicyVersion: (ctx) => ({
-    PolicyVersion: versionShape(ctx.cloud.iam.policies.getVersion(acct(ctx), policyArn(ctx), req(ctx, 'VersionId')), true),
+  GetPolicyVersion: async (ctx) => ({
+    PolicyVersion: versionShape(await ctx.cloud.iam.policies.getVersion(acct(ctx), policyArn(ctx), req(ctx, 'VersionId')), true),
   }),
-  ListPolicyVersions: (ctx) => {
-    const all = ctx.cloud.iam.policies.listVersions(acct(ctx), policyArn(ctx));
+  ListPolicyVersions: async (ctx) => {
+    const all = await ctx.cloud.iam.policies.listVersions(acct(ctx), policyArn(ctx));
     // Newest first: the marker is the position, not the name (v10 sorts before v9 as text).
     const keyed = all.map((v, i) => ({ v, key: String(i).padStart(4, '0') }));
     const p = paged(ctx, keyed, (k) => k.key);
     return { Versions: p.items.map((k) => versionShape(k.v, false)), IsTruncated: p.IsTruncated, Marker: p.Marker };
   },
-  CreatePolicyVersion: (ctx) => {
-    const v = ctx.cloud.iam.policies.createVersion(acct(ctx), policyArn(ctx), checkDocumentText('policyDocument', req(ctx, 'PolicyDocument')),
+  CreatePolicyVersion: async (ctx) => {
+    const v = await ctx.cloud.iam.policies.createVersion(acct(ctx), policyArn(ctx), checkDocumentText('policyDocument', req(ctx, 'PolicyDocument')),
       (ctx.input.SetAsDefault as boolean | undefined) ?? false);
     return { PolicyVersion: versionShape(v, false) };
   },
-  DeletePolicyVersion: (ctx) => {
-    ctx.cloud.iam.policies.deleteVersion(acct(ctx), policyArn(ctx), req(ctx, 'VersionId'));
+  DeletePolicyVersion: async (ctx) => {
+    await ctx.cloud.iam.policies.deleteVersion(acct(ctx), policyArn(ctx), req(ctx, 'VersionId'));
     return {};
   },
-  SetDefaultPolicyVersion: (ctx) => {
-    ctx.cloud.iam.policies.setDefaultVersion(acct(ctx), policyArn(ctx), req(ctx, 'VersionId'));
+  SetDefaultPolicyVersion: async (ctx) => {
+    await ctx.cloud.iam.policies.setDefaultVersion(acct(ctx), policyArn(ctx), req(ctx, 'VersionId'));
     return {};
   },
-  ListEntitiesForPolicy: (ctx) => {
+  ListEntitiesForPolicy: async (ctx) => {
     const filter = str(ctx, 'EntityFilter');
-    const e = ctx.cloud.iam.policies.entitiesFor(acct(ctx), policyArn(ctx), checkPathPrefix(str(ctx, 'PathPrefix')));
+    const e = await ctx.cloud.iam.policies.entitiesFor(acct(ctx), policyArn(ctx), checkPathPrefix(str(ctx, 'PathPrefix')));
     const all = [
       ...(!filter || filter === 'User' ? e.users.map((u) => ({ kind: 'user' as const, ...u })) : []),
       ...(!filter || filter === 'Role' ? e.roles.map((r) => ({ kind: 'role' as const, ...r })) : []),
@@ -149,16 +149,16 @@ export const policyActions: Record<string, QueryHandler> = {
       IsTruncated: p.IsTruncated, Marker: p.Marker,
     };
   },
-  TagPolicy: (ctx) => {
-    ctx.cloud.iam.policies.tag(acct(ctx), policyArn(ctx), checkTags(ctx.input.Tags as Tag[]));
+  TagPolicy: async (ctx) => {
+    await ctx.cloud.iam.policies.tag(acct(ctx), policyArn(ctx), checkTags(ctx.input.Tags as Tag[]));
     return {};
   },
-  UntagPolicy: (ctx) => {
-    ctx.cloud.iam.policies.untag(acct(ctx), policyArn(ctx), checkTagKeys(ctx.input.TagKeys as string[]));
+  UntagPolicy: async (ctx) => {
+    await ctx.cloud.iam.policies.untag(acct(ctx), policyArn(ctx), checkTagKeys(ctx.input.TagKeys as string[]));
     return {};
   },
-  ListPolicyTags: (ctx) => {
-    const p = paged(ctx, ctx.cloud.iam.policies.tagsOf(acct(ctx), policyArn(ctx)), (t) => t.Key);
+  ListPolicyTags: async (ctx) => {
+    const p = paged(ctx, await ctx.cloud.iam.policies.tagsOf(acct(ctx), policyArn(ctx)), (t) => t.Key);
     return { Tags: p.items, IsTruncated: p.IsTruncated, Marker: p.Marker };
   },
   ...principalActions('user'),

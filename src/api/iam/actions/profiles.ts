@@ -6,47 +6,47 @@ import type { QueryHandler } from '../../query/endpoint.js';
 import { paging, profileOut, str, tagsIn } from '../wire.js';
 
 export const profileActions: Record<string, QueryHandler> = {
-  CreateInstanceProfile: ({ cloud, principal, input }) => {
-    const p = cloud.iam.profiles.create(principal.accountId, { name: str(input, 'InstanceProfileName')!, path: str(input, 'Path'), tags: tagsIn(input) });
-    return { InstanceProfile: profileOut(p, cloud.iam.tags.list(p.profile.accountId, 'instance-profile', p.profile.name)) };
+  CreateInstanceProfile: async ({ cloud, principal, input }) => {
+    const p = await cloud.iam.profiles.create(principal.accountId, { name: str(input, 'InstanceProfileName')!, path: str(input, 'Path'), tags: tagsIn(input) });
+    return { InstanceProfile: profileOut(p, await cloud.iam.tags.list(p.profile.accountId, 'instance-profile', p.profile.name)) };
   },
-  GetInstanceProfile: ({ cloud, principal, input }) => {
-    const p = cloud.iam.profiles.require(principal.accountId, str(input, 'InstanceProfileName')!);
-    return { InstanceProfile: profileOut(p, cloud.iam.tags.list(p.profile.accountId, 'instance-profile', p.profile.name)) };
+  GetInstanceProfile: async ({ cloud, principal, input }) => {
+    const p = await cloud.iam.profiles.require(principal.accountId, str(input, 'InstanceProfileName')!);
+    return { InstanceProfile: profileOut(p, await cloud.iam.tags.list(p.profile.accountId, 'instance-profile', p.profile.name)) };
   },
-  ListInstanceProfiles: ({ cloud, principal, input }) => {
-    const p = page(cloud.iam.profiles.list(principal.accountId, checkPathPrefix(str(input, 'PathPrefix'))), (x) => x.profile.name, input);
+  ListInstanceProfiles: async ({ cloud, principal, input }) => {
+    const p = page(await cloud.iam.profiles.list(principal.accountId, checkPathPrefix(str(input, 'PathPrefix'))), (x) => x.profile.name, input);
     return { InstanceProfiles: p.items.map((x) => profileOut(x)), ...paging(p) };
   },
-  ListInstanceProfilesForRole: ({ cloud, principal, input }) => {
-    const p = page(cloud.iam.profiles.listForRole(principal.accountId, str(input, 'RoleName')!), (x) => x.profile.name, input);
+  ListInstanceProfilesForRole: async ({ cloud, principal, input }) => {
+    const p = page(await cloud.iam.profiles.listForRole(principal.accountId, str(input, 'RoleName')!), (x) => x.profile.name, input);
     return { InstanceProfiles: p.items.map((x) => profileOut(x)), ...paging(p) };
   },
-  DeleteInstanceProfile: ({ cloud, principal, input }) => {
-    cloud.iam.profiles.delete(principal.accountId, str(input, 'InstanceProfileName')!);
+  DeleteInstanceProfile: async ({ cloud, principal, input }) => {
+    await cloud.iam.profiles.delete(principal.accountId, str(input, 'InstanceProfileName')!);
     return {};
   },
-  AddRoleToInstanceProfile: ({ cloud, principal, input }) => {
-    cloud.iam.profiles.addRole(principal.accountId, str(input, 'InstanceProfileName')!, str(input, 'RoleName')!);
+  AddRoleToInstanceProfile: async ({ cloud, principal, input }) => {
+    await cloud.iam.profiles.addRole(principal.accountId, str(input, 'InstanceProfileName')!, str(input, 'RoleName')!);
     return {};
   },
-  RemoveRoleFromInstanceProfile: ({ cloud, principal, input }) => {
-    cloud.iam.profiles.removeRole(principal.accountId, str(input, 'InstanceProfileName')!, str(input, 'RoleName')!);
+  RemoveRoleFromInstanceProfile: async ({ cloud, principal, input }) => {
+    await cloud.iam.profiles.removeRole(principal.accountId, str(input, 'InstanceProfileName')!, str(input, 'RoleName')!);
     return {};
   },
-  TagInstanceProfile: ({ cloud, principal, input }) => {
-    const { profile } = cloud.iam.profiles.require(principal.accountId, str(input, 'InstanceProfileName')!);
-    cloud.iam.tags.put(profile.accountId, 'instance-profile', profile.name, checkTags(tagsIn(input)));
+  TagInstanceProfile: async ({ cloud, principal, input }) => {
+    const { profile } = await cloud.iam.profiles.require(principal.accountId, str(input, 'InstanceProfileName')!);
+    await cloud.iam.tags.put(profile.accountId, 'instance-profile', profile.name, checkTags(tagsIn(input)));
     return {};
   },
-  UntagInstanceProfile: ({ cloud, principal, input }) => {
-    const { profile } = cloud.iam.profiles.require(principal.accountId, str(input, 'InstanceProfileName')!);
-    cloud.iam.tags.remove(profile.accountId, 'instance-profile', profile.name, checkTagKeys(input.TagKeys as string[]));
+  UntagInstanceProfile: async ({ cloud, principal, input }) => {
+    const { profile } = await cloud.iam.profiles.require(principal.accountId, str(input, 'InstanceProfileName')!);
+    await cloud.iam.tags.remove(profile.accountId, 'instance-profile', profile.name, checkTagKeys(input.TagKeys as string[]));
     return {};
   },
-  ListInstanceProfileTags: ({ cloud, principal, input }) => {
-    const { profile } = cloud.iam.profiles.require(principal.accountId, str(input, 'InstanceProfileName')!);
-    const p = page(cloud.iam.tags.list(profile.accountId, 'instance-profile', profile.name), (t: Tag) => t.Key, input);
+  ListInstanceProfileTags: async ({ cloud, principal, input }) => {
+    const { profile } = await cloud.iam.profiles.require(principal.accountId, str(input, 'InstanceProfileName')!);
+    const p = page(await cloud.iam.tags.list(profile.accountId, 'instance-profile', profile.name), (t: Tag) => t.Key, input);
     return { Tags: p.items, ...paging(p) };
   },
 };

@@ -6,48 +6,48 @@ import type { QueryHandler } from '../../query/endpoint.js';
 import { num, paging, roleOut, str, tagsIn } from '../wire.js';
 
 export const roleActions: Record<string, QueryHandler> = {
-  CreateRole: ({ cloud, principal, input }) => {
-    const role = cloud.iam.roles.create(principal.accountId, {
+  CreateRole: async ({ cloud, principal, input }) => {
+    const role = await cloud.iam.roles.create(principal.accountId, {
       name: str(input, 'RoleName')!, path: str(input, 'Path'), assumeRolePolicy: str(input, 'AssumeRolePolicyDocument')!,
       description: str(input, 'Description'), maxSessionDuration: num(input, 'MaxSessionDuration'), tags: tagsIn(input),
     });
-    return { Role: roleOut(role, cloud.iam.tags.list(role.accountId, 'role', role.name)) };
+    return { Role: roleOut(role, await cloud.iam.tags.list(role.accountId, 'role', role.name)) };
   },
-  GetRole: ({ cloud, principal, input }) => {
-    const role = cloud.iam.roles.require(principal.accountId, str(input, 'RoleName')!);
-    return { Role: roleOut(role, cloud.iam.tags.list(role.accountId, 'role', role.name)) };
+  GetRole: async ({ cloud, principal, input }) => {
+    const role = await cloud.iam.roles.require(principal.accountId, str(input, 'RoleName')!);
+    return { Role: roleOut(role, await cloud.iam.tags.list(role.accountId, 'role', role.name)) };
   },
-  ListRoles: ({ cloud, principal, input }) => {
-    const p = page(cloud.iam.roles.list(principal.accountId, checkPathPrefix(str(input, 'PathPrefix'))), (r) => r.name, input);
+  ListRoles: async ({ cloud, principal, input }) => {
+    const p = page(await cloud.iam.roles.list(principal.accountId, checkPathPrefix(str(input, 'PathPrefix'))), (r) => r.name, input);
     return { Roles: p.items.map((r) => roleOut(r)), ...paging(p) };
   },
-  UpdateRole: ({ cloud, principal, input }) => {
-    cloud.iam.roles.update(principal.accountId, str(input, 'RoleName')!, {
+  UpdateRole: async ({ cloud, principal, input }) => {
+    await cloud.iam.roles.update(principal.accountId, str(input, 'RoleName')!, {
       description: str(input, 'Description'), maxSessionDuration: num(input, 'MaxSessionDuration'),
     });
     return {};
   },
-  UpdateAssumeRolePolicy: ({ cloud, principal, input }) => {
-    cloud.iam.roles.updateTrust(principal.accountId, str(input, 'RoleName')!, str(input, 'PolicyDocument')!);
+  UpdateAssumeRolePolicy: async ({ cloud, principal, input }) => {
+    await cloud.iam.roles.updateTrust(principal.accountId, str(input, 'RoleName')!, str(input, 'PolicyDocument')!);
     return {};
   },
-  DeleteRole: ({ cloud, principal, input }) => {
-    cloud.iam.roles.delete(principal.accountId, str(input, 'RoleName')!);
+  DeleteRole: async ({ cloud, principal, input }) => {
+    await cloud.iam.roles.delete(principal.accountId, str(input, 'RoleName')!);
     return {};
   },
-  TagRole: ({ cloud, principal, input }) => {
-    const role = cloud.iam.roles.require(principal.accountId, str(input, 'RoleName')!);
-    cloud.iam.tags.put(role.accountId, 'role', role.name, checkTags(tagsIn(input)));
+  TagRole: async ({ cloud, principal, input }) => {
+    const role = await cloud.iam.roles.require(principal.accountId, str(input, 'RoleName')!);
+    await cloud.iam.tags.put(role.accountId, 'role', role.name, checkTags(tagsIn(input)));
     return {};
   },
-  UntagRole: ({ cloud, principal, input }) => {
-    const role = cloud.iam.roles.require(principal.accountId, str(input, 'RoleName')!);
-    cloud.iam.tags.remove(role.accountId, 'role', role.name, checkTagKeys(input.TagKeys as string[]));
+  UntagRole: async ({ cloud, principal, input }) => {
+    const role = await cloud.iam.roles.require(principal.accountId, str(input, 'RoleName')!);
+    await cloud.iam.tags.remove(role.accountId, 'role', role.name, checkTagKeys(input.TagKeys as string[]));
     return {};
   },
-  ListRoleTags: ({ cloud, principal, input }) => {
-    const role = cloud.iam.roles.require(principal.accountId, str(input, 'RoleName')!);
-    const p = page(cloud.iam.tags.list(role.accountId, 'role', role.name), (t: Tag) => t.Key, input);
+  ListRoleTags: async ({ cloud, principal, input }) => {
+    const role = await cloud.iam.roles.require(principal.accountId, str(input, 'RoleName')!);
+    const p = page(await cloud.iam.tags.list(role.accountId, 'role', role.name), (t: Tag) => t.Key, input);
     return { Tags: p.items, ...paging(p) };
   },
 };

@@ -13,67 +13,67 @@ const keyMeta = (k: KeyRow) => ({
 });
 
 export const userActions: Record<string, QueryHandler> = {
-  CreateUser: ({ cloud, principal, input }) => {
-    const user = cloud.iam.users.create(principal.accountId, { name: str(input, 'UserName')!, path: str(input, 'Path'), tags: tagsIn(input) });
-    return { User: userOut(user, cloud.iam.tags.list(user.accountId, 'user', user.name)) };
+  CreateUser: async ({ cloud, principal, input }) => {
+    const user = await cloud.iam.users.create(principal.accountId, { name: str(input, 'UserName')!, path: str(input, 'Path'), tags: tagsIn(input) });
+    return { User: userOut(user, await cloud.iam.tags.list(user.accountId, 'user', user.name)) };
   },
-  GetUser: ({ cloud, principal, input }) => {
+  GetUser: async ({ cloud, principal, input }) => {
     const name = str(input, 'UserName');
     const id = principal.identity;
     if (name === undefined && id.kind === 'root') {
       // The root is no IAM user: AWS answers with the account as its id and the root's ARN.
-      return { User: { UserId: principal.accountId, Arn: arnOf(id), CreateDate: cloud.accounts.createdAt(principal.accountId) ?? new Date(0) } };
+      return { User: { UserId: principal.accountId, Arn: arnOf(id), CreateDate: (await cloud.accounts.createdAt(principal.accountId)) ?? new Date(0) } };
     }
     if (name === undefined && id.kind !== 'user') throw new CloudError('ValidationError', 'Must specify userName when calling with non-User credentials');
-    const user = cloud.iam.users.require(principal.accountId, name ?? (id.kind === 'user' ? id.name : ''));
-    return { User: userOut(user, cloud.iam.tags.list(user.accountId, 'user', user.name)) };
+    const user = await cloud.iam.users.require(principal.accountId, name ?? (id.kind === 'user' ? id.name : ''));
+    return { User: userOut(user, await cloud.iam.tags.list(user.accountId, 'user', user.name)) };
   },
-  ListUsers: ({ cloud, principal, input }) => {
-    const p = page(cloud.iam.users.list(principal.accountId, checkPathPrefix(str(input, 'PathPrefix'))), (u) => u.name, input);
+  ListUsers: async ({ cloud, principal, input }) => {
+    const p = page(await cloud.iam.users.list(principal.accountId, checkPathPrefix(str(input, 'PathPrefix'))), (u) => u.name, input);
     return { Users: p.items.map((u) => userOut(u)), ...paging(p) };
   },
-  UpdateUser: ({ cloud, principal, input }) => {
-    cloud.iam.users.update(principal.accountId, str(input, 'UserName')!, { newName: str(input, 'NewUserName'), newPath: str(input, 'NewPath') });
+  UpdateUser: async ({ cloud, principal, input }) => {
+    await cloud.iam.users.update(principal.accountId, str(input, 'UserName')!, { newName: str(input, 'NewUserName'), newPath: str(input, 'NewPath') });
     return {};
   },
-  DeleteUser: ({ cloud, principal, input }) => {
-    cloud.iam.users.delete(principal.accountId, str(input, 'UserName')!);
+  DeleteUser: async ({ cloud, principal, input }) => {
+    await cloud.iam.users.delete(principal.accountId, str(input, 'UserName')!);
     return {};
   },
-  TagUser: ({ cloud, principal, input }) => {
-    const user = cloud.iam.users.require(principal.accountId, str(input, 'UserName')!);
-    cloud.iam.tags.put(user.accountId, 'user', user.name, checkTags(tagsIn(input)));
+  TagUser: async ({ cloud, principal, input }) => {
+    const user = await cloud.iam.users.require(principal.accountId, str(input, 'UserName')!);
+    await cloud.iam.tags.put(user.accountId, 'user', user.name, checkTags(tagsIn(input)));
     return {};
   },
-  UntagUser: ({ cloud, principal, input }) => {
-    const user = cloud.iam.users.require(principal.accountId, str(input, 'UserName')!);
-    cloud.iam.tags.remove(user.accountId, 'user', user.name, checkTagKeys(input.TagKeys as string[]));
+  UntagUser: async ({ cloud, principal, input }) => {
+    const user = await cloud.iam.users.require(principal.accountId, str(input, 'UserName')!);
+    await cloud.iam.tags.remove(user.accountId, 'user', user.name, checkTagKeys(input.TagKeys as string[]));
     return {};
   },
-  ListUserTags: ({ cloud, principal, input }) => {
-    const user = cloud.iam.users.require(principal.accountId, str(input, 'UserName')!);
-    const p = page(cloud.iam.tags.list(user.accountId, 'user', user.name), (t: Tag) => t.Key, input);
+  ListUserTags: async ({ cloud, principal, input }) => {
+    const user = await cloud.iam.users.require(principal.accountId, str(input, 'UserName')!);
+    const p = page(await cloud.iam.tags.list(user.accountId, 'user', user.name), (t: Tag) => t.Key, input);
     return { Tags: p.items, ...paging(p) };
   },
 
-  CreateAccessKey: ({ cloud, principal, input }) => {
-    const k = cloud.iam.keys.create(principal.accountId, keyOwner(principal, input));
+  CreateAccessKey: async ({ cloud, principal, input }) => {
+    const k = await cloud.iam.keys.create(principal.accountId, keyOwner(principal, input));
     return { AccessKey: { ...keyMeta(k), SecretAccessKey: k.secretAccessKey } };
   },
-  ListAccessKeys: ({ cloud, principal, input }) => {
-    const p = page(cloud.iam.keys.list(principal.accountId, keyOwner(principal, input)), (k) => k.accessKeyId, input);
+  ListAccessKeys: async ({ cloud, principal, input }) => {
+    const p = page(await cloud.iam.keys.list(principal.accountId, keyOwner(principal, input)), (k) => k.accessKeyId, input);
     return { AccessKeyMetadata: p.items.map(keyMeta), ...paging(p) };
   },
-  UpdateAccessKey: ({ cloud, principal, input }) => {
-    cloud.iam.keys.setStatus(principal.accountId, keyOwner(principal, input), str(input, 'AccessKeyId')!, str(input, 'Status') as 'Active' | 'Inactive');
+  UpdateAccessKey: async ({ cloud, principal, input }) => {
+    await cloud.iam.keys.setStatus(principal.accountId, keyOwner(principal, input), str(input, 'AccessKeyId')!, str(input, 'Status') as 'Active' | 'Inactive');
     return {};
   },
-  DeleteAccessKey: ({ cloud, principal, input }) => {
-    cloud.iam.keys.delete(principal.accountId, keyOwner(principal, input), str(input, 'AccessKeyId')!);
+  DeleteAccessKey: async ({ cloud, principal, input }) => {
+    await cloud.iam.keys.delete(principal.accountId, keyOwner(principal, input), str(input, 'AccessKeyId')!);
     return {};
   },
-  GetAccessKeyLastUsed: ({ cloud, principal, input }) => {
-    const k = cloud.iam.keys.find(principal.accountId, str(input, 'AccessKeyId')!);
+  GetAccessKeyLastUsed: async ({ cloud, principal, input }) => {
+    const k = await cloud.iam.keys.find(principal.accountId, str(input, 'AccessKeyId')!);
     return {
       ...(k.userName !== null ? { UserName: k.userName } : {}),
       AccessKeyLastUsed: k.lastUsedAt === null
