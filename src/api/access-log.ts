@@ -43,8 +43,12 @@ export function accessLogOn(dest: DestinationStream & { reopen?: () => void; flu
  */
 export function openAccessLog(target: string): AccessLog {
   if (target !== '-') {
-    mkdirSync(dirname(target), { recursive: true });
-    closeSync(openSync(target, 'a', 0o640));
+    try {
+      mkdirSync(dirname(target), { recursive: true });
+      closeSync(openSync(target, 'a', 0o640));
+    } catch (err) {
+      throw new Error(`cannot write the access log ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): give --access-log a file pcloud can write, - for stdout, or off`);
+    }
   }
   const dest = target === '-'
     ? pino.destination({ fd: 1, sync: false })
