@@ -36,6 +36,7 @@ import { ensureDataDir } from '../paths.js';
 import { openAccessLog } from '../api/access-log.js';
 import { Metrics } from '../metrics/index.js';
 import { instanceSource } from '../metrics/instances.js';
+import { poolSource } from '../metrics/pool.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
 import { nginxReloads } from '../host/nginx.js';
 
@@ -123,7 +124,7 @@ program.command('serve')
     cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
     const imds = metadataServer(cloud.metadata);
-    const metrics = metricsAt && new Metrics({ instances: instanceSource(cloud), nginxReloads });
+    const metrics = metricsAt && new Metrics({ instances: instanceSource(cloud), pool: poolSource(opts.data), nginxReloads });
     const app = createApp(cloud, {
       onCall(call) {
         accessLog?.write(call);

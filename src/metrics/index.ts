@@ -1,7 +1,7 @@
 /**
  * pcloud's metrics in Prometheus' terms (prom-client, a registry of its own): API requests by service, action and
- * status, and their latency; instances by state and runtime and nginx's reloads, both read at each scrape; Node's
- * process metrics (prom-client's defaults). Every label value comes from a fixed set: a request's action is one the
+ * status, and their latency; instances by state and runtime, the storage pool's size and free bytes and nginx's
+ * reloads, read at each scrape; Node's process metrics (prom-client's defaults). Every label value comes from a fixed set: a request's action is one the
  * service has (calls.ts) or `unknown`, never the request's own text.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -14,6 +14,8 @@ export const RUNTIMES = ['container', 'microvm', 'q35'] as const;
 export interface MetricsSources {
   /** Every instance's state and runtime (those DescribeInstances lists), read at each scrape. */
   instances?: () => Promise<Iterable<{ state: string; runtime: string }>>;
+  /** The storage pool's file system: its size and the bytes free for new data. */
+  pool?: () => Promise<{ sizeBytes: number; freeBytes: number }>;
   /** The nginx reloads this process has asked for, by how they ended. */
   nginxReloads?: () => { ok: number; failed: number };
 }
@@ -51,6 +53,17 @@ export class Metrics {
         }
       },
     });
+    const pool = sources.pool;
+    if (pool) {
+      new Gauge({
+        name: 'pcloud_pool_size_bytes', help: 'Size of the storage pool\'s file system (images, instance disks, volumes, snapshots)', registers,
+        async collect() { this.set((await pool()).sizeBytes); },
+      });
+      new Gauge({
+        name: 'pcloud_pool_free_bytes', help: 'Bytes free for new data in the storage pool\'s file system', registers,
+        async collect() { this.set((await pool()).freeBytes); },
+      });
+    }
     const reloads = sources.nginxReloads;
     new Counter({
       name: 'pcloud_nginx_reloads_total', help: 'Reloads of pcloud\'s nginx (function URLs and Invoke) by this server, by result',

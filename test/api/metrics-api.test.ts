@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer as netServer } from 'node:net';
+import { mkdirSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
@@ -13,6 +15,7 @@ import aws4 from 'aws4';
 import { createApp } from '../../src/api/server.js';
 import { Metrics } from '../../src/metrics/index.js';
 import { instanceSource } from '../../src/metrics/instances.js';
+import { poolSource } from '../../src/metrics/pool.js';
 import { metricsListenOf, serveMetrics } from '../../src/metrics/server.js';
 import { imageRunsAsVm, startApi, until, type TestApi } from '../support/api.js';
 import { HOSTILE } from '../support/hostile.js';
@@ -27,7 +30,8 @@ const reloads = { ok: 2, failed: 1 };
 beforeAll(async () => {
   api = await startApi();
   await imageRunsAsVm(api);
-  metrics = new Metrics({ instances: instanceSource(api.cloud), nginxReloads: () => reloads });
+  mkdirSync(join(api.cloud.dataDir, 'pool'), { recursive: true });
+  metrics = new Metrics({ instances: instanceSource(api.cloud), pool: poolSource(api.cloud.dataDir), nginxReloads: () => reloads });
   const server = serve({ fetch: createApp(api.cloud, { onCall: (c) => metrics.observe(c) }).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -110,6 +114,14 @@ describe('metrics', () => {
     expect(m.value('pcloud_instances', { state: 'running', runtime: 'container' })).toBe(1);
     expect(m.value('pcloud_instances', { state: 'running', runtime: 'microvm' })).toBe(1);
     expect(m.text.split('\n').filter((l) => l.startsWith('pcloud_instances{'))).toHaveLength(6 * 3);
+  });
+
+  it('gives the storage pool\'s size and free bytes, read at the scrape', async () => {
+    const m = await scrape();
+    const fs = statfsSync(join(api.cloud.dataDir, 'pool'));
+    expect(m.value('pcloud_pool_size_bytes')).toBe(fs.blocks * fs.bsize);
+    expect(m.value('pcloud_pool_free_bytes')).toBeGreaterThan(0);
+    expect(m.value('pcloud_pool_free_bytes')).toBeLessThanOrEqual(fs.blocks * fs.bsize);
   });
 
   it('gives nginx\'s reloads by result, and Node\'s process metrics', async () => {

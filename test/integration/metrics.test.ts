@@ -1,7 +1,7 @@
 /**
  * A real `pcloud serve` scraped by a real Prometheus (Debian's `prometheus`, started here on ports of its own): after
  * a few API calls, Prometheus' HTTP API has the request counter by service/action/status, the latency histogram,
- * instances by state and runtime, nginx reloads and Node's process metrics. The same server's access log is a file of
+ * instances by state and runtime, the pool's bytes, nginx reloads and Node's process metrics. The same server's access log is a file of
  * JSON lines that SIGHUP reopens after a rotation, and its server log is JSON lines; a second server whose metrics port
  * is taken serves its API all the same and says why it has no metrics.
  */
@@ -125,6 +125,9 @@ describe.skipIf(skip)('metrics, scraped by Prometheus', () => {
     expect(instances.every((s) => s.value[1] === '0')).toBe(true);
     expect(new Set(instances.map((s) => s.metric.runtime))).toEqual(new Set(['container', 'microvm', 'q35']));
     expect((await query('pcloud_nginx_reloads_total')).map((s) => s.metric.result).sort()).toEqual(['failed', 'ok']);
+    const size = await valueOf('pcloud_pool_size_bytes');
+    expect(size).toBeGreaterThan(0);
+    expect(await valueOf('pcloud_pool_free_bytes')).toBeLessThanOrEqual(size!);
     expect(await valueOf('process_resident_memory_bytes{job="pcloud"}')).toBeGreaterThan(0);
     expect(await valueOf('nodejs_eventloop_lag_seconds{job="pcloud"}')).toBeGreaterThanOrEqual(0);
   });
