@@ -37,6 +37,7 @@ import { openAccessLog } from '../api/access-log.js';
 import { Metrics } from '../metrics/index.js';
 import { instanceSource } from '../metrics/instances.js';
 import { poolSource } from '../metrics/pool.js';
+import { unitSource } from '../metrics/units.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
 import { nginxReloads } from '../host/nginx.js';
 
@@ -124,7 +125,9 @@ program.command('serve')
     cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
     const imds = metadataServer(cloud.metadata);
-    const metrics = metricsAt && new Metrics({ instances: instanceSource(cloud), pool: poolSource(opts.data), nginxReloads });
+    const metrics = metricsAt && new Metrics({
+      instances: instanceSource(cloud), units: unitSource(cloud.host.units), pool: poolSource(opts.data), nginxReloads,
+    });
     const app = createApp(cloud, {
       onCall(call) {
         accessLog?.write(call);

@@ -1,7 +1,7 @@
 /**
  * pcloud's metrics in Prometheus' terms (prom-client, a registry of its own): API requests by service, action and
- * status, and their latency; instances by state and runtime, the storage pool's size and free bytes and nginx's
- * reloads, read at each scrape; Node's process metrics (prom-client's defaults). Every label value comes from a fixed set: a request's action is one the
+ * status, and their latency; instances by state and runtime, units by kind and state and their restarts, the storage
+ * pool's size and free bytes and nginx's reloads, read at each scrape; Node's process metrics (prom-client's defaults). Every label value comes from a fixed set: a request's action is one the
  * service has (calls.ts) or `unknown`, never the request's own text.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -16,6 +16,8 @@ export interface MetricsSources {
   instances?: () => Promise<Iterable<{ state: string; runtime: string }>>;
   /** The storage pool's file system: its size and the bytes free for new data. */
   pool?: () => Promise<{ sizeBytes: number; freeBytes: number }>;
+  /** The units the unit manager knows: each one's kind (from a fixed set), state and restarts. */
+  units?: () => Promise<Iterable<{ kind: string; state: string; restarts: number }>>;
   /** The nginx reloads this process has asked for, by how they ended. */
   nginxReloads?: () => { ok: number; failed: number };
 }
@@ -62,6 +64,25 @@ export class Metrics {
       new Gauge({
         name: 'pcloud_pool_free_bytes', help: 'Bytes free for new data in the storage pool\'s file system', registers,
         async collect() { this.set((await pool()).freeBytes); },
+      });
+    }
+    const units = sources.units;
+    if (units) {
+      new Gauge({
+        name: 'pcloud_units', help: 'Units pcloud runs (instances, TPMs, DNS, functions, nginx, iSCSI, NFS) by kind and state',
+        labelNames: ['kind', 'state'], registers,
+        async collect() {
+          this.reset();
+          for (const u of await units()) this.inc({ kind: u.kind, state: u.state });
+        },
+      });
+      new Gauge({
+        name: 'pcloud_unit_restarts', help: 'Restarts by their restart policy of the units pcloud runs now, by kind',
+        labelNames: ['kind'], registers,
+        async collect() {
+          this.reset();
+          for (const u of await units()) this.inc({ kind: u.kind }, u.restarts);
+        },
       });
     }
     const reloads = sources.nginxReloads;

@@ -16,6 +16,7 @@ import { createApp } from '../../src/api/server.js';
 import { Metrics } from '../../src/metrics/index.js';
 import { instanceSource } from '../../src/metrics/instances.js';
 import { poolSource } from '../../src/metrics/pool.js';
+import { unitSource } from '../../src/metrics/units.js';
 import { metricsListenOf, serveMetrics } from '../../src/metrics/server.js';
 import { imageRunsAsVm, startApi, until, type TestApi } from '../support/api.js';
 import { HOSTILE } from '../support/hostile.js';
@@ -31,7 +32,7 @@ beforeAll(async () => {
   api = await startApi();
   await imageRunsAsVm(api);
   mkdirSync(join(api.cloud.dataDir, 'pool'), { recursive: true });
-  metrics = new Metrics({ instances: instanceSource(api.cloud), pool: poolSource(api.cloud.dataDir), nginxReloads: () => reloads });
+  metrics = new Metrics({ instances: instanceSource(api.cloud), pool: poolSource(api.cloud.dataDir), units: unitSource(api.units), nginxReloads: () => reloads });
   const server = serve({ fetch: createApp(api.cloud, { onCall: (c) => metrics.observe(c) }).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -114,6 +115,8 @@ describe('metrics', () => {
     expect(m.value('pcloud_instances', { state: 'running', runtime: 'container' })).toBe(1);
     expect(m.value('pcloud_instances', { state: 'running', runtime: 'microvm' })).toBe(1);
     expect(m.text.split('\n').filter((l) => l.startsWith('pcloud_instances{'))).toHaveLength(6 * 3);
+    // Their units, by kind and state (the fake host's: one unit per instance that runs).
+    expect(m.value('pcloud_units', { kind: 'instance', state: 'active' })).toBe(2);
   });
 
   it('gives the storage pool\'s size and free bytes, read at the scrape', async () => {

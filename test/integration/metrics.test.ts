@@ -125,6 +125,9 @@ describe.skipIf(skip)('metrics, scraped by Prometheus', () => {
     expect(instances.every((s) => s.value[1] === '0')).toBe(true);
     expect(new Set(instances.map((s) => s.metric.runtime))).toEqual(new Set(['container', 'microvm', 'q35']));
     expect((await query('pcloud_nginx_reloads_total')).map((s) => s.metric.result).sort()).toEqual(['failed', 'ok']);
+    // The server's own units: its nginx (function URLs), started once, never restarted.
+    expect(await valueOf('pcloud_units{kind="nginx",state="active"}')).toBe(1);
+    expect(await valueOf('pcloud_unit_restarts{kind="nginx"}')).toBe(0);
     const size = await valueOf('pcloud_pool_size_bytes');
     expect(size).toBeGreaterThan(0);
     expect(await valueOf('pcloud_pool_free_bytes')).toBeLessThanOrEqual(size!);
