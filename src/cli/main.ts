@@ -30,7 +30,7 @@ import { lockDataDir } from '../host/datalock.js';
 import { assertPortsFree, hostPortOf, parseListen, portFree } from '../host/ports.js';
 import { openUnitManager } from '../host/units/index.js';
 import { hostConfigFromEnv, type HostConfig } from '../host/config.js';
-import { NGINX_UNIT } from '../host/nginx.js';
+import { NGINX_UNIT, nginxReloads } from '../host/nginx.js';
 import { isFinal } from '../host/units/types.js';
 import { ensureDataDir } from '../paths.js';
 import { openAccessLog } from '../api/access-log.js';
@@ -39,7 +39,6 @@ import { instanceSource } from '../metrics/instances.js';
 import { poolSource } from '../metrics/pool.js';
 import { unitSource } from '../metrics/units.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
-import { nginxReloads } from '../host/nginx.js';
 
 const DEFAULT_IMAGE = 'debian-12';
 /** Where pcloud's CA and the API's TLS certificate are kept (keys 0600). */
