@@ -93,7 +93,7 @@ export async function benchDescribe(opts: { count: number; requests: number; sec
   const ids = await seed(dataDir, opts.count, accountId);
   const creds = { accessKeyId: 'AKIDPCLOUDBENCH0002', secretAccessKey: 'bench' };
   const port = await freePort();
-  const server = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image'], {
+  const server = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off'], {
     env: { ...process.env, PCLOUD_ACCESS_KEY_ID: creds.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: creds.secretAccessKey },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

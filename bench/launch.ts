@@ -160,7 +160,7 @@ export const BENCH_CREDS = { accessKeyId: 'AKIDPCLOUDBENCH0001', secretAccessKey
 /** A real `pcloud serve` on a free port; resolves with its endpoint and a stop function. */
 export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const server = cli(['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image'],
+  const server = cli(['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off'],
     { PCLOUD_ACCESS_KEY_ID: BENCH_CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: BENCH_CREDS.secretAccessKey, ...env });
   await waitOutput(server, 'pcloud serving on');
   return {

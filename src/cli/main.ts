@@ -30,9 +30,15 @@ import { lockDataDir } from '../host/datalock.js';
 import { assertPortsFree, hostPortOf, parseListen, portFree } from '../host/ports.js';
 import { openUnitManager } from '../host/units/index.js';
 import { hostConfigFromEnv, type HostConfig } from '../host/config.js';
-import { NGINX_UNIT } from '../host/nginx.js';
+import { NGINX_UNIT, nginxReloads } from '../host/nginx.js';
 import { isFinal } from '../host/units/types.js';
 import { ensureDataDir } from '../paths.js';
+import { openAccessLog } from '../api/access-log.js';
+import { Metrics } from '../metrics/index.js';
+import { instanceSource } from '../metrics/instances.js';
+import { poolSource } from '../metrics/pool.js';
+import { unitSource } from '../metrics/units.js';
+import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
 
 const DEFAULT_IMAGE = 'debian-12';
 /** Where pcloud's CA and the API's TLS certificate are kept (keys 0600). */
@@ -99,8 +105,11 @@ program.command('serve')
   .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
   .option('--data <dir>', 'data directory (SQLite state, storage pool, units)', DEFAULT_DATA)
   .option('--no-image', 'do not build the default image on first start')
-  .action(async (opts: { listen: string; data: string; image: boolean }) => {
+  .option('--access-log <file>', 'one JSON line per API request: - (stdout), a file (opened again on SIGHUP), or off', '-')
+  .option('--metrics-listen <host:port>', 'where Prometheus scrapes /metrics, or off', DEFAULT_METRICS_LISTEN)
+  .action(async (opts: { listen: string; data: string; image: boolean; accessLog: string; metricsListen: string }) => {
     const { hostname, port } = parseListen(opts.listen);
+    const metricsAt = metricsListenOf(opts.metricsListen);
     const lambdaListen = lambdaListenFromEnv();
     // The host's settings first: one that cannot be used stops the server before anything is touched.
     const hostConfig = hostConfigFromEnv();
@@ -108,12 +117,22 @@ program.command('serve')
     await lockDataDir(opts.data, `pcloud serve --listen ${opts.listen}`);
     if (port) await assertPortsFree([hostPortOf(opts.listen, '--listen (PCLOUD_LISTEN)')]);
     await assertLambdaPortFree(opts.data, lambdaListen, hostConfig);
+    // A file it cannot write is refused now, before anything is started.
+    const accessLog = opts.accessLog === 'off' || opts.accessLog === 'none' ? undefined : openAccessLog(opts.accessLog);
     const cloud = await Cloud.open({ dataDir: opts.data, hostConfig });
     const key = await ensureCredentials(cloud.accounts);
     await cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
     const imds = metadataServer(cloud.metadata);
-    const app = createApp(cloud);
+    const metrics = metricsAt && new Metrics({
+      instances: instanceSource(cloud), units: unitSource(cloud.host.units), pool: poolSource(opts.data), nginxReloads,
+    });
+    const app = createApp(cloud, {
+      onCall(call) {
+        accessLog?.write(call);
+        metrics?.observe(call);
+      },
+    });
     // The API in every VPC too, over TLS with pcloud's CA, at the address the VPC's DNS gives for the service names.
     const names = apiServiceNames(cloud.config.region);
     const vpcApi = vpcApiServer(app.fetch, () => cloud.host.tls.server(names, [API_IP]));
@@ -143,6 +162,8 @@ program.command('serve')
         '',
       ].join('\n'));
     };
+    // Its own listener: a port it cannot have is logged, and the API serves on without it.
+    const metricsServer = metricsAt && metrics ? await serveMetrics(metricsAt, metrics) : undefined;
     const server = serve({ fetch: app.fetch, hostname, port }, (info) => void announce(info.port));
     // SDK clients keep connections open between calls (waiters, scripts doing work in between): close idle ones well
     // after a client would (AWS's own endpoints wait about a minute), never under its feet after Node's 5 s default.
@@ -163,14 +184,18 @@ program.command('serve')
       closing = true;
       log.info('shutting down (instances keep running)');
       server.close();
+      metricsServer?.close();
       closeConsoles();
       imds.close();
       vpcApi.close();
       await cloud.close();
+      accessLog?.flush();
       process.exit(0);
     };
     process.on('SIGINT', () => void shutdown());
     process.on('SIGTERM', () => void shutdown());
+    // logrotate's way: the file renamed, then SIGHUP opens it again by its name.
+    if (accessLog && opts.accessLog !== '-') process.on('SIGHUP', () => accessLog.reopen());
   });
 
 program.command('credentials')

@@ -44,6 +44,10 @@ export const AUTHORIZER_HEADER = 'x-pcloud-authorizer';
 
 const template = (name: string) => loadTemplate(`nginx/${name}`);
 
+const reloads = { ok: 0, failed: 0 };
+/** The reloads this process has asked of its nginx (whichever driver), by how they ended: nginx serving the new routes, or not. */
+export const nginxReloads = (): { ok: number; failed: number } => ({ ...reloads });
+
 /**
  * functions.conf: Invoke (one location for every function: pcloud's authorizer names the signer's function) and each
  * function's URL. A URL with a value nginx cannot take is left out (and logged): one function never breaks the others.
@@ -166,9 +170,15 @@ export class NginxDriver {
    * request can still land on one and miss a route it was just given).
    */
   private async reload(): Promise<void> {
-    const old = await this.acceptingWorkers();
-    await this.units.signal(NGINX_UNIT, 'SIGHUP');
-    await this.live(old);
+    try {
+      const old = await this.acceptingWorkers();
+      await this.units.signal(NGINX_UNIT, 'SIGHUP');
+      await this.live(old);
+      reloads.ok++;
+    } catch (err) {
+      reloads.failed++;
+      throw err;
+    }
   }
 
   /** Wait until nginx serves the routes last written (a reload takes some tens of milliseconds). */

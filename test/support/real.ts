@@ -69,7 +69,7 @@ let lastManager = 'unknown';
 
 function launch(port: number, dataDir: string, extraEnv: Record<string, string>): Promise<ChildProcess> {
   const log = openSync(join(dataDir, 'serve.log'), 'a');
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image'], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off'], {
     // Strict shapes: a response member the AWS model does not have fails the request (and names itself in serve.log).
     env: { ...process.env, PCLOUD_STRICT_SHAPES: '1', PCLOUD_ACCESS_KEY_ID: CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: CREDS.secretAccessKey, ...extraEnv },
     stdio: ['ignore', 'pipe', log],

@@ -52,6 +52,8 @@ const FORBIDDEN: [layer: string, forbidden: string[]][] = [
   ['imds/', ['cli/', 'api/', 'host/']],
   // The fat lambda's console proxy serves the console's wire (api/console) itself.
   ['runtime/', ['cli/', 'imds/', 'cloud/', 'host/', 'db/']],
+  // Metrics read the domain and the host's units at scrape time; the CLI wires them up.
+  ['metrics/', ['cli/', 'imds/']],
 ];
 
 describe('the import graph of src', () => {

@@ -29,6 +29,7 @@ import { natGatewayActions } from './actions/nat-gateways.js';
 import { launchTemplateActions } from './actions/launch-templates.js';
 import { unofferedActions } from './actions/unoffered.js';
 import { iamProfileActions } from './actions/iam-profiles.js';
+import type { CallFacts } from '../calls.js';
 
 /** Every action by name: a Map, so that no Action (`__proto__`, `constructor`) can reach anything but an action. */
 export const actions = new Map(Object.entries({
@@ -62,15 +63,21 @@ function checkVersion(v: string | undefined): void {
   }
 }
 
-export async function handleEc2(cloud: Cloud, principal: Principal, body: string, urlQuery: URLSearchParams, origin: Origin = unknownOrigin): Promise<Response> {
+/** Answer one request; `facts` gets its action (one EC2 has) and the error code answered, for the access log. */
+export async function handleEc2(cloud: Cloud, principal: Principal, body: string, urlQuery: URLSearchParams, origin: Origin = unknownOrigin, facts: CallFacts = {}): Promise<Response> {
   const requestId = newRequestId();
   let action = '';
+  const fail = (code: string, message: string) => {
+    facts.errorCode = code;
+    return ec2Error(code, message, requestId);
+  };
   try {
     const q = Query.parse(body).withDefaults(urlQuery);
     action = q.str('Action') ?? '';
     if (!action) throw new CloudError('MissingAction', 'The request must contain the parameter Action');
     const def = actions.get(action);
     if (!def) throw new CloudError('InvalidAction', `The action ${action} is not valid for this web service.`);
+    facts.action = action;
     checkVersion(q.str('Version'));
     const op = operation(action);
     checkInput(inputNode(model, op), q.entries());
@@ -86,13 +93,13 @@ export async function handleEc2(cloud: Cloud, principal: Principal, body: string
   } catch (err) {
     if (err instanceof ShapeMismatch) {
       log.error(`ec2 ${action}: the handler's result does not fit the output shape: ${err.message}`);
-      return ec2Error('InternalError', 'An internal error has occurred', requestId);
+      return fail('InternalError', 'An internal error has occurred');
     }
     if (err instanceof CloudError) {
       log.debug(`ec2 ${action || '-'}: ${err.code}: ${err.message}`);
-      return ec2Error(err.code, err.message, requestId);
+      return fail(err.code, err.message);
     }
     log.error(`ec2 ${action || '-'} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    return ec2Error('InternalError', 'An internal error has occurred', requestId);
+    return fail('InternalError', 'An internal error has occurred');
   }
 }

@@ -23,6 +23,7 @@ import { eventSourceOps } from './event-sources.js';
 import { policyOps } from './policy.js';
 import { lambdaCodes } from './errors.js';
 import { lambdaError } from './shapes.js';
+import type { CallFacts } from '../calls.js';
 
 export { authorizeForNginx } from './authorize.js';
 export { lambdaError } from './shapes.js';
@@ -79,12 +80,17 @@ async function authorize(cloud: Cloud, principal: Principal, origin: Origin, req
   if (!d.allowed) throw new CloudError('AccessDeniedException', deniedMessage(d));
 }
 
-export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer, origin: Origin = unknownOrigin): Promise<Response> {
+/**
+ * Answer one request. `facts` gets its operation (one the Lambda model has); the error code answered is on the answer
+ * itself (x-amzn-errortype), as Lambda's are.
+ */
+export async function handleLambda(cloud: Cloud, principal: Principal, method: string, url: URL, headers: Headers, body: Buffer, origin: Origin = unknownOrigin, facts: CallFacts = {}): Promise<Response> {
   let op = '';
   try {
     const match = router.match(method, url);
     if (!match) return lambdaError('UnknownOperationException', `No route for ${method} ${url.pathname}`);
     op = match.operation.name;
+    facts.action = op;
     const handler = operations.get(op);
     if (!handler) return lambdaError('UnknownOperationException', `pcloud does not implement the Lambda operation ${op}.`);
     const p = (label: string) => match.labels.get(label) ?? '';

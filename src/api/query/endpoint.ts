@@ -17,6 +17,7 @@ import type { Operation, ServiceModel } from '../model/index.js';
 import { strictShapes } from '../model/strict.js';
 import { ShapeMismatch, writeShape, xmlSafe } from '../model/xml.js';
 import { formParams, readInput } from './input.js';
+import type { CallFacts } from '../calls.js';
 
 export interface QueryCtx {
   cloud: Cloud;
@@ -89,16 +90,24 @@ async function authorize(svc: QueryService, cloud: Cloud, principal: Principal, 
   }
 }
 
-/** Answer one request: `body` is the form body (or a presigned request's query string). */
-export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Principal, body: string, origin: Origin = unknownOrigin): Promise<Response> {
+/**
+ * Answer one request: `body` is the form body (or a presigned request's query string). `facts` gets its action (one
+ * the service has) and the error code answered, for the access log.
+ */
+export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Principal, body: string, origin: Origin = unknownOrigin, facts: CallFacts = {}): Promise<Response> {
   const requestId = newRequestId();
   let action = '';
+  const fail = (code: string, message: string, status?: number) => {
+    facts.errorCode = code;
+    return queryError(svc, code, message, status, requestId);
+  };
   try {
     const params = formParams(body);
     action = params.get('Action') ?? '';
     const handler = svc.actions.get(action);
     const op = svc.model.operations.get(action);
-    if (!handler || !op) return queryError(svc, 'InvalidAction', `Could not find operation ${action.slice(0, 128)} for version ${svc.model.apiVersion}`, 400, requestId);
+    if (!handler || !op) return fail('InvalidAction', `Could not find operation ${action.slice(0, 128)} for version ${svc.model.apiVersion}`, 400);
+    facts.action = action;
     const input = readInput(inputNode(svc.model, op), params);
     await authorize(svc, cloud, principal, origin, action, input);
     let result;
@@ -114,11 +123,11 @@ export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Pr
       log.error(`${svc.model.uid} ${action}: the handler's result does not fit the output shape: ${err.message}`);
     } else if (err instanceof CloudError) {
       log.debug(`${svc.model.uid} ${action || '-'}: ${err.code}: ${err.message}`);
-      return queryError(svc, err.code, err.message, undefined, requestId);
+      return fail(err.code, err.message);
     } else {
       log.error(`${svc.model.uid} ${action || '-'} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     }
     const internal = specOf(svc.errors, 'ServiceFailure') ? 'ServiceFailure' : 'InternalError';
-    return queryError(svc, internal, 'An internal error has occurred', 500, requestId);
+    return fail(internal, 'An internal error has occurred', 500);
   }
 }

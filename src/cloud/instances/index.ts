@@ -4,7 +4,8 @@
  * drive; queries.ts reads; reconcile.ts brings the database and the host in line after a restart. Their VPC plumbing
  * is the VPC plane's (../vpc-plane.ts). This facade is what the API and the cloud call.
  */
-import type { InstanceAttributes, MetadataOptions } from '../../db/schema.js';
+import { count } from 'drizzle-orm';
+import { instances, type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
 import type { InstanceType } from '../catalog.js';
 import type { Image, RegisterRequest } from '../images.js';
 import { LaunchTemplates } from '../launch-templates.js';
@@ -89,6 +90,12 @@ export class Instances {
   }
 
   // ---------------------------------------------------------------- reads and attributes
+
+  /** How many instances there are in each state and runtime, every account's (those DescribeInstances lists). */
+  async tally(): Promise<{ state: string; runtime: string; count: number }[]> {
+    return await this.ctx.db.select({ state: instances.state, runtime: instances.runtime, count: count() }).from(instances)
+      .groupBy(instances.state, instances.runtime);
+  }
 
   /** The instance's record, whatever its account (internal callers). */
   async row(id: string): Promise<Instance | undefined> {
