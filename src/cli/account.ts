@@ -2,23 +2,22 @@
  * `pcloud account create` and `pcloud account list`: the operator's accounts, made and listed in the state database
  * while a server runs on it (SQLite WAL; the server finds a new key on its first use, with no restart).
  */
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AccountAdmin, Accounts } from '../cloud/accounts.js';
 import { configFromEnv } from '../cloud/config.js';
-import { openDb } from '../db/index.js';
+import { closeDatabase, openDatabase } from '../db/open.js';
 import { ensureDataDir } from '../paths.js';
-import { DEFAULT_DATA } from './config.js';
+import { databaseOf, DEFAULT_DATA } from './config.js';
 import { credentialsText, endpointOf } from './credentials.js';
 
 async function withAdmin<T>(dataDir: string, fn: (admin: AccountAdmin) => Promise<T>): Promise<T> {
   // Only the state database: no storage pool or units.
   await ensureDataDir(dataDir);
-  const db = openDb(join(dataDir, 'pcloud.db'));
+  const db = await openDatabase(dataDir, databaseOf({}));
   try {
     return await fn(new AccountAdmin(db, new Accounts(db)));
   } finally {
-    db.$client.close();
+    await closeDatabase(db);
   }
 }
 

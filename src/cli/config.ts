@@ -6,3 +6,8 @@ export const DEFAULT_LAMBDA_LISTEN = '127.0.0.1:8774';
 export function lambdaListenFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   return env.PCLOUD_LAMBDA_LISTEN ?? DEFAULT_LAMBDA_LISTEN;
 }
+
+/** The PostgreSQL URL the state is in: --database, else PCLOUD_DATABASE_URL; none: SQLite in the data dir. */
+export function databaseOf(opts: { database?: string }): string | undefined {
+  return opts.database ?? (process.env.PCLOUD_DATABASE_URL || undefined);
+}

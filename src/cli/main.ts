@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { serve } from '@hono/node-server';
 import cliProgress from 'cli-progress';
 import { writeFile } from 'node:fs/promises';
-import { openDb } from '../db/index.js';
+import { closeDatabase, openDatabase } from '../db/open.js';
 import { Accounts } from '../cloud/accounts.js';
 import { configFromEnv } from '../cloud/config.js';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { createApp } from '../api/server.js';
 import { attachConsoleWebsocket } from '../api/console/index.js';
 import { presignedConsoleUrl } from './console.js';
-import { instances } from '../db/schema.js';
+import { instances } from '../db/tables.js';
 import { eq } from 'drizzle-orm';
 import { metadataServer } from '../imds/server.js';
 import { vpcApiServer } from './vpc-api.js';
@@ -20,7 +20,7 @@ import { API_IP, isApiConnection } from '../host/metadata.js';
 import { apiServiceNames, PcloudCa } from '../host/tls.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
-import { DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
+import { databaseOf, DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { accountCommand } from './account.js';
 import { hostCommand } from './host.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
@@ -104,10 +104,11 @@ program.command('serve')
   .description('serve EC2 (and the rest) on one port')
   .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
   .option('--data <dir>', 'data directory (SQLite state, storage pool, units)', DEFAULT_DATA)
+  .option('--database <url>', 'the state in PostgreSQL (postgres://…; default PCLOUD_DATABASE_URL), shared with other servers, instead of SQLite in the data dir')
   .option('--no-image', 'do not build the default image on first start')
   .option('--access-log <file>', 'one JSON line per API request: - (stdout), a file (opened again on SIGHUP), or off', '-')
   .option('--metrics-listen <host:port>', 'where Prometheus scrapes /metrics, or off', DEFAULT_METRICS_LISTEN)
-  .action(async (opts: { listen: string; data: string; image: boolean; accessLog: string; metricsListen: string }) => {
+  .action(async (opts: { listen: string; data: string; database?: string; image: boolean; accessLog: string; metricsListen: string }) => {
     const { hostname, port } = parseListen(opts.listen);
     const metricsAt = metricsListenOf(opts.metricsListen);
     const lambdaListen = lambdaListenFromEnv();
@@ -119,7 +120,7 @@ program.command('serve')
     await assertLambdaPortFree(opts.data, lambdaListen, hostConfig);
     // A file it cannot write is refused now, before anything is started.
     const accessLog = opts.accessLog === 'off' || opts.accessLog === 'none' ? undefined : openAccessLog(opts.accessLog);
-    const cloud = await Cloud.open({ dataDir: opts.data, hostConfig });
+    const cloud = await Cloud.open({ dataDir: opts.data, database: databaseOf(opts), hostConfig });
     const key = await ensureCredentials(cloud.accounts);
     await cloud.network.ensureDefaults(key.accountId);
     if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
@@ -201,12 +202,13 @@ program.command('serve')
 program.command('credentials')
   .description('print the access key, in forms aws configure and Terraform take')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
-  .action(async (opts: { data: string }) => {
+  .option('--database <url>', 'the state in PostgreSQL (default PCLOUD_DATABASE_URL), as `pcloud serve` was given')
+  .action(async (opts: { data: string; database?: string }) => {
     // Only the state database: printing a key needs no storage pool or units.
     await ensureDataDir(opts.data);
-    const db = openDb(join(opts.data, 'pcloud.db'));
+    const db = await openDatabase(opts.data, databaseOf(opts));
     const key = await ensureCredentials(new Accounts(db));
-    db.$client.close();
+    await closeDatabase(db);
     process.stdout.write(credentialsText(key, await endpointOf(opts.data), configFromEnv().region) + '\n');
   });
 
@@ -227,7 +229,7 @@ image.command('build <name>')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .option('--force', 'build again even if the image exists')
   .action(async (name: string, opts: { data: string; force?: boolean }) => {
-    const cloud = await Cloud.open({ dataDir: opts.data });
+    const cloud = await Cloud.open({ dataDir: opts.data, database: databaseOf({}) });
     const img = await buildImage(cloud, name, opts.force);
     process.stdout.write(`${img.id}\t${img.name}\n`);
     await cloud.close();
@@ -241,7 +243,7 @@ image.command('import <file>')
   .option('--disk-size <GiB>', 'size of the disk an ISO installs onto, or the least size of an imported disk', '32')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .action(async (file: string, opts: { name: string; data: string; format?: string; platform: string; bootMode?: string; diskSize: string }) => {
-    const cloud = await Cloud.open({ dataDir: opts.data });
+    const cloud = await Cloud.open({ dataDir: opts.data, database: databaseOf({}) });
     const tar = opts.format === 'tar' || (!opts.format && /\.(tar|tar\.\w+|tgz)$/.test(file));
     if (opts.platform !== 'linux' && opts.platform !== 'windows') throw new Error(`--platform: linux or windows, not ${opts.platform}`);
     if (opts.bootMode && opts.bootMode !== 'uefi' && opts.bootMode !== 'legacy-bios') throw new Error(`--boot-mode: uefi or legacy-bios, not ${opts.bootMode}`);
@@ -258,7 +260,7 @@ image.command('import <file>')
 image.command('list')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .action(async (opts: { data: string }) => {
-    const cloud = await Cloud.open({ dataDir: opts.data });
+    const cloud = await Cloud.open({ dataDir: opts.data, database: databaseOf({}) });
     for (const img of (await cloud.images.describe('000000000000', [], [], []))) {
       process.stdout.write(`${img.id}\t${img.name}\t${(img.sizeBytes / 2 ** 20).toFixed(0)} MiB\t${img.source}\n`);
     }
@@ -277,11 +279,12 @@ program.command('console <instance>')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .option('--expires <seconds>', 'how long the URL opens the page', '300')
   .action(async (instance: string, opts: { data: string; expires: string }) => {
-    const db = openDb(join(opts.data, 'pcloud.db'));
+    const db = await openDatabase(opts.data, databaseOf({}));
     const row = (await db.select({ accountId: instances.accountId }).from(instances).where(eq(instances.id, instance)).limit(1))[0];
     if (!row) throw new Error(`no instance ${instance}`);
     const key = await new Accounts(db).keyOf(row.accountId);
     if (!key) throw new Error(`account ${row.accountId} has no access key`);
+    await closeDatabase(db);
     process.stdout.write(presignedConsoleUrl(await endpointOf(opts.data), key, configFromEnv().region, instance, Number(opts.expires)) + '\n');
   });
 
@@ -290,7 +293,7 @@ program.command('logs <instance>')
   .option('--data <dir>', 'data directory', DEFAULT_DATA)
   .option('-f, --follow', 'keep following')
   .action(async (instance: string, opts: { data: string; follow?: boolean }) => {
-    const cloud = await Cloud.open({ dataDir: opts.data });
+    const cloud = await Cloud.open({ dataDir: opts.data, database: databaseOf({}) });
     const [cmd, ...args] = cloud.host.units.logCommand(`pcloud-instance@${instance}`, opts.follow ?? false);
     await cloud.close();
     const child = spawn(cmd!, args, { stdio: 'inherit' });

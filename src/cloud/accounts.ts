@@ -1,8 +1,8 @@
 /** Accounts and their access keys. Every resource belongs to one account. */
 import { randomBytes, randomInt } from 'node:crypto';
-import { and, eq, isNull, ne, sql } from 'drizzle-orm';
+import { and, count, eq, isNull, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { accessKeys, accounts, iamUsers, instances } from '../db/schema.js';
+import { accessKeys, accounts, iamUsers, instances } from '../db/tables.js';
 import type { Identity } from './iam/identity.js';
 import { write } from '../db/store.js';
 
@@ -28,12 +28,15 @@ const AK_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export class Accounts {
   private readonly cache = new Map<string, { key: AccessKey; until: number }>();
+  /** Moves whenever a key is forgotten: a key read before then (its lookup in flight) is not kept. */
+  private generation = 0;
   private readonly lastUsedWritten = new Map<string, number>();
 
   constructor(private readonly db: Db) {}
 
   /** Forget every key kept in memory (another server changed the database). */
   forgetAll(): void {
+    this.generation++;
     this.cache.clear();
   }
 
@@ -74,14 +77,16 @@ export class Accounts {
     const now = Date.now();
     const hit = this.cache.get(accessKeyId);
     if (hit && hit.until > now) return hit.key;
+    const generation = this.generation;
     const key = await this.loadKey(accessKeyId);
-    if (key) this.cache.set(accessKeyId, { key, until: now + KEY_CACHE_MS });
+    if (key && generation === this.generation) this.cache.set(accessKeyId, { key, until: now + KEY_CACHE_MS });
     else this.cache.delete(accessKeyId);
     return key;
   }
 
   /** Drop a key from the cache (its status changed, it was deleted). */
   forget(accessKeyId: string): void {
+    this.generation++;
     this.cache.delete(accessKeyId);
   }
 
@@ -154,7 +159,7 @@ export class AccountAdmin {
   }
 
   async list(): Promise<AccountSummary[]> {
-    const n = sql<number>`count(*)`;
+    const n = count();
     const by = <T extends { id: string; n: number }>(rows: T[]) => new Map(rows.map((r) => [r.id, r.n]));
     const keys = by(await this.db.select({ id: accessKeys.accountId, n }).from(accessKeys).groupBy(accessKeys.accountId));
     const users = by(await this.db.select({ id: iamUsers.accountId, n }).from(iamUsers).groupBy(iamUsers.accountId));

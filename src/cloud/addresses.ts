@@ -4,9 +4,9 @@
  * 1:1 to the instance as it does a launch-time public IP. A terminated instance's association goes; a stopped one's
  * stays, and its NAT comes back when it starts. A NAT gateway holds the Elastic IP it was made with.
  */
-import { and, eq, inArray, isNotNull, ne, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, isNotNull, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { addresses, instances, internetGateways } from '../db/schema.js';
+import { addresses, instances, internetGateways } from '../db/tables.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';
 import type { PublicIps } from './public-ips.js';
@@ -49,7 +49,7 @@ export class Addresses {
   /** AllocateAddress: a free address of the pool, within the account's quota. */
   async allocate(accountId: string): Promise<Address> {
     return await write(this.db, async () => {
-      const held = (await this.db.select({ n: sql<number>`count(*)` }).from(addresses).where(eq(addresses.accountId, accountId)).limit(1))[0]?.n ?? 0;
+      const held = (await this.db.select({ n: count() }).from(addresses).where(eq(addresses.accountId, accountId)).limit(1))[0]?.n ?? 0;
       if (held >= ADDRESS_LIMIT) throw new CloudError('AddressLimitExceeded', 'The maximum number of addresses has been reached.');
       const [ip] = await this.publicIps.allocate(1);
       if (!ip) throw new CloudError('AddressLimitExceeded', 'This cloud has no public address pool: Elastic IPs need the operator to configure an external network.');

@@ -6,7 +6,7 @@
  */
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { iamInstanceProfiles, iamProfileAssociations, iamRoles, instances } from '../db/schema.js';
+import { iamInstanceProfiles, iamProfileAssociations, iamRoles, instances } from '../db/tables.js';
 import { CloudError, invalidParam, malformed, notFound } from './errors.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
 import { isId, newId } from './ids.js';

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { clientTokens } from '../db/schema.js';
+import { clientTokens } from '../db/tables.js';
 import { CloudError, invalidParam } from './errors.js';
 import { write } from '../db/store.js';
 
@@ -74,8 +74,8 @@ export class ClientTokens {
     const written = await this.db.insert(clientTokens).values(row).onConflictDoUpdate({
       target: [clientTokens.accountId, clientTokens.operation, clientTokens.token], set: row,
       setWhere: lt(clientTokens.createdAt, row.createdAt - this.ttlMs),
-    });
-    if (written.changes !== 1) throw new Error(`client token of ${req.operation} recorded twice`);
+    }).returning({ token: clientTokens.token });
+    if (written.length !== 1) throw new Error(`client token of ${req.operation} recorded twice`);
   }
 
   /**
@@ -94,6 +94,6 @@ export class ClientTokens {
 
   /** Forget tokens past their time; how many. */
   async sweep(now = Date.now()): Promise<number> {
-    return (await this.db.delete(clientTokens).where(lt(clientTokens.createdAt, now - this.ttlMs))).changes;
+    return (await this.db.delete(clientTokens).where(lt(clientTokens.createdAt, now - this.ttlMs)).returning({ token: clientTokens.token })).length;
   }
 }

@@ -7,7 +7,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/index.js';
-import { images } from '../db/schema.js';
+import { images } from '../db/tables.js';
 import { buildRootfs, buildVmArtifacts, detectDiskFormat, diskUsage, importDiskArtifacts, loadRecipe, removeDeviceNodes, unpackTar, type DiskFormat, type Progress } from '../host/images.js';
 import { UnsafeImageError } from '../host/rootfs.js';
 import { assertUnshifted } from '../host/storage.js';

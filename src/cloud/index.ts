@@ -3,7 +3,9 @@
  * state, and acts on the host only through the drivers in src/host.
  */
 import { join } from 'node:path';
-import { openDb, type Db } from '../db/index.js';
+import type { Db } from '../db/index.js';
+import { closeDatabase, openDatabase } from '../db/open.js';
+import { settled } from '../db/store.js';
 import type { Host } from '../host/index.js';
 import { hostConfigFromEnv, type HostConfig } from '../host/config.js';
 import { openHost } from '../host/open.js';
@@ -42,6 +44,8 @@ export interface CloudOptions {
   config?: Partial<CloudConfig>;
   /** The host's settings (hostConfigFromEnv unless given). */
   hostConfig?: HostConfig;
+  /** The state database's PostgreSQL URL; without one, a SQLite file in the data dir. */
+  database?: string;
   /** Replace host drivers (tests only). */
   host?: Host;
 }
@@ -116,7 +120,7 @@ export class Cloud {
     await ensureDataDir(opts.dataDir);
     const config = { ...configFromEnv(), runDir: join(opts.dataDir, 'run'), ...opts.config };
     const hostConfig = opts.hostConfig ?? hostConfigFromEnv();
-    const db = openDb(join(opts.dataDir, 'pcloud.db'));
+    const db = await openDatabase(opts.dataDir, opts.database);
     const host = opts.host ?? await openHost(opts.dataDir, hostConfig);
     return new Cloud(db, host, config, opts.dataDir);
   }
@@ -248,6 +252,8 @@ export class Cloud {
     await this.instances.idle();
     await this.host.functions.close?.().catch((err: unknown) => log.warn(`functions: ${(err as Error).message}`));
     this.host.units.close();
-    this.db.$client.close();
+    // A transaction a sweep or a request still runs ends before the connection does.
+    await settled(this.db);
+    await closeDatabase(this.db);
   }
 }

@@ -4,6 +4,7 @@
  * and minted anew before (so Expiration moves forward, as EC2 rotates them), or at once when the profile's role
  * changed. When the association ends (disassociated, replaced, the instance gone) its sessions end too.
  */
+import { KeyedQueue } from '../serial.js';
 import type { Association, IamAssociations } from './iam-associations.js';
 
 export interface RoleCredentials {
@@ -46,6 +47,10 @@ export const sourceOf = (instanceId: string) => `instance:${instanceId}`;
 
 export class InstanceCredentials {
   private readonly held = new Map<string, Held>();
+  /** Per instance, how many times its sessions were ended: a mint that an end overtook is ended too. */
+  private readonly ends = new Map<string, number>();
+  /** One lookup-and-mint per instance at a time (two metadata requests at once mint one session). */
+  private readonly minting = new KeyedQueue();
 
   constructor(
     private readonly associations: IamAssociations,
@@ -63,7 +68,11 @@ export class InstanceCredentials {
   }
 
   /** The instance's role credentials: those it holds while they last long enough, else new ones. */
-  async for(instanceId: string): Promise<InstanceRoleCredentials | undefined> {
+  for(instanceId: string): Promise<InstanceRoleCredentials | undefined> {
+    return this.minting.run(instanceId, () => this.lookup(instanceId));
+  }
+
+  private async lookup(instanceId: string): Promise<InstanceRoleCredentials | undefined> {
     const association = await this.associations.ofInstance(instanceId);
     const roleName = association?.roleName;
     if (!association || roleName === undefined) return undefined;
@@ -75,9 +84,15 @@ export class InstanceCredentials {
       held = undefined;
     }
     if (!held || held.credentials.expiration.getTime() - now <= RENEW_BEFORE_MS) {
+      const ends = this.ends.get(instanceId) ?? 0;
       const credentials = await this.sessions.mint({
         accountId: association.accountId, roleName, sessionName: instanceId, durationSeconds: SESSION_SECONDS, source: sourceOf(instanceId), service: EC2_SERVICE,
       });
+      if ((this.ends.get(instanceId) ?? 0) !== ends) {
+        // The association ended while this session was minted: it ends too, and nothing is handed out.
+        await this.sessions.endFor(association.accountId, sourceOf(instanceId));
+        return undefined;
+      }
       held = { associationId: association.id, roleName, credentials, lastUpdated: new Date(now) };
       this.held.set(instanceId, held);
     }
@@ -86,6 +101,7 @@ export class InstanceCredentials {
 
   /** The instance's sessions end, and nothing is held for it. */
   async end(accountId: string, instanceId: string): Promise<void> {
+    this.ends.set(instanceId, (this.ends.get(instanceId) ?? 0) + 1);
     this.held.delete(instanceId);
     await this.sessions.endFor(accountId, sourceOf(instanceId));
   }

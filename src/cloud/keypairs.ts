@@ -1,7 +1,8 @@
 /** Key pairs: CreateKeyPair, ImportKeyPair, DescribeKeyPairs, DeleteKeyPair. */
+import { write } from '../db/store.js';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { keyPairs } from '../db/schema.js';
+import { keyPairs } from '../db/tables.js';
 import { CloudError, invalidParam } from './errors.js';
 import type { Fields } from './filters.js';
 import { newId } from './ids.js';
@@ -24,26 +25,31 @@ export class KeyPairs {
 
   async create(accountId: string, name: string, type: 'rsa' | 'ed25519'): Promise<{ pair: KeyPair; privateKey: string }> {
     checkName(name);
-    await this.ensureFree(accountId, name);
     const gen = generateKeyPair(type, name);
-    const pair: KeyPair = {
-      id: newId('key'), accountId, name, keyType: type, fingerprint: gen.fingerprint, publicKey: gen.publicKey,
-      createdAt: Date.now(),
-    };
-    await this.db.insert(keyPairs).values(pair);
-    return { pair, privateKey: gen.privateKey };
+    // The name checked free and taken in one transaction (two requests for one name: one key).
+    return await write(this.db, async () => {
+      await this.ensureFree(accountId, name);
+      const pair: KeyPair = {
+        id: newId('key'), accountId, name, keyType: type, fingerprint: gen.fingerprint, publicKey: gen.publicKey,
+        createdAt: Date.now(),
+      };
+      await this.db.insert(keyPairs).values(pair);
+      return { pair, privateKey: gen.privateKey };
+    });
   }
 
   async import(accountId: string, name: string, material: string): Promise<KeyPair> {
-    checkName(name);
-    const parsed = parsePublicKey(material);
-    await this.ensureFree(accountId, name);
-    const pair: KeyPair = {
-      id: newId('key'), accountId, name, keyType: parsed.type, fingerprint: parsed.fingerprint,
-      publicKey: material.trim(), createdAt: Date.now(),
-    };
-    await this.db.insert(keyPairs).values(pair);
-    return pair;
+    return await write(this.db, async () => {
+      checkName(name);
+      const parsed = parsePublicKey(material);
+      await this.ensureFree(accountId, name);
+      const pair: KeyPair = {
+        id: newId('key'), accountId, name, keyType: parsed.type, fingerprint: parsed.fingerprint,
+        publicKey: material.trim(), createdAt: Date.now(),
+      };
+      await this.db.insert(keyPairs).values(pair);
+      return pair;
+    });
   }
 
   async list(accountId: string, names: string[] = [], ids: string[] = []): Promise<KeyPair[]> {

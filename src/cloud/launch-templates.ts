@@ -6,9 +6,10 @@
  * RunInstances with a LaunchTemplate merges the version's data under the request's own parameters (merge()).
  */
 import { inOrder } from './in-order.js';
-import { and, asc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, count as countAll, eq, gte, inArray, lte } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { launchTemplates, launchTemplateVersions, type LaunchTemplateData, type MetadataOptions } from '../db/schema.js';
+import { launchTemplates, launchTemplateVersions } from '../db/tables.js';
+import { type LaunchTemplateData, type MetadataOptions } from '../db/schema.js';
 import { instanceTypes } from './catalog.js';
 import { CloudError, invalidParam, missingParam } from './errors.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
@@ -224,7 +225,7 @@ export class LaunchTemplates {
       if ((await tx.select({ id: launchTemplates.id }).from(launchTemplates).where(and(eq(launchTemplates.accountId, accountId), eq(launchTemplates.name, p.name))).limit(1))[0]) {
         throw new CloudError('InvalidLaunchTemplateName.AlreadyExistsException', `Launch template name already in use.`);
       }
-      const count = (await tx.select({ n: sql<number>`count(*)` }).from(launchTemplates).where(eq(launchTemplates.accountId, accountId)).limit(1))[0]!.n;
+      const count = (await tx.select({ n: countAll() }).from(launchTemplates).where(eq(launchTemplates.accountId, accountId)).limit(1))[0]!.n;
       if (count >= TEMPLATES_MAX) {
         throw new CloudError('LaunchTemplateLimitExceeded', `You have reached the maximum number of launch templates (${TEMPLATES_MAX}) for this account. Delete launch templates you no longer need.`);
       }
@@ -258,7 +259,7 @@ export class LaunchTemplates {
     return await tokens.once(request, replay, async () => await write(this.db, async (tx) => {
       const cur = (await tx.select().from(launchTemplates).where(eq(launchTemplates.id, t.id)).limit(1))[0];
       if (!cur) throw new CloudError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${t.id}, does not exist.`);
-      const count = (await tx.select({ n: sql<number>`count(*)` }).from(launchTemplateVersions).where(eq(launchTemplateVersions.templateId, t.id)).limit(1))[0]!.n;
+      const count = (await tx.select({ n: countAll() }).from(launchTemplateVersions).where(eq(launchTemplateVersions.templateId, t.id)).limit(1))[0]!.n;
       if (count >= VERSIONS_MAX) {
         throw new CloudError('VersionLimitExceeded', `The launch template ${t.id} has the maximum number of versions (${VERSIONS_MAX}). Delete versions you no longer need.`);
       }
@@ -357,8 +358,9 @@ export class LaunchTemplates {
         failed.push({ version: v, code: 'unexpectedError', message: 'Cannot delete the default version of a launch template. Make another version the default, or delete the launch template.' });
         continue;
       }
-      const res = await this.db.delete(launchTemplateVersions).where(and(eq(launchTemplateVersions.templateId, t.id), eq(launchTemplateVersions.version, n)));
-      if (res.changes) deleted.push(n);
+      const res = await this.db.delete(launchTemplateVersions).where(and(eq(launchTemplateVersions.templateId, t.id), eq(launchTemplateVersions.version, n)))
+        .returning({ version: launchTemplateVersions.version });
+      if (res.length) deleted.push(n);
       else failed.push({ version: v, code: 'launchTemplateVersionDoesNotExist', message: 'The specified launch template version does not exist.' });
     }
     return { template: t, deleted, failed };

@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
 import forge from 'node-forge';
 import type { Db } from '../db/index.js';
-import { instances, subnets, vpcs } from '../db/schema.js';
+import { instances, subnets, vpcs } from '../db/tables.js';
 import type { CloudConfig } from './config.js';
 import type { InstanceCredentials } from './instance-credentials.js';
 import type { SigningKeys } from './signing-keys.js';

@@ -6,7 +6,7 @@
  */
 import { and, eq, lt, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { natGateways, subnets } from '../db/schema.js';
+import { natGateways, subnets } from '../db/tables.js';
 import type { Addresses } from './addresses.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';

@@ -4,10 +4,10 @@
  * security group. The host side (each VPC's router namespace, instances as routed /32s on it, nftables) is the VPC
  * plane's (vpc-plane.ts), over the network driver.
  */
-import { and, eq, inArray, ne, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, ne } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
-import { instances, internetGateways, natGateways, routeTableAssociations, securityGroupRules, securityGroups, subnets, vpcs } from '../db/schema.js';
+import { instances, internetGateways, natGateways, routeTableAssociations, securityGroupRules, securityGroups, subnets, vpcs } from '../db/tables.js';
 import { Addresses } from './addresses.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
@@ -263,23 +263,27 @@ export class Network {
   }
 
   async attachInternetGateway(accountId: string, id: string, vpcId: string): Promise<void> {
-    const g = await this.igw(accountId, id);
-    await this.vpc(accountId, vpcId);
-    if (g.vpcId) throw new CloudError('Resource.AlreadyAssociated', `resource ${id} is already attached to network ${g.vpcId}`);
-    if ((await this.hasInternet(vpcId))) throw new CloudError('Resource.AlreadyAssociated', `network ${vpcId} already has an internet gateway attached`);
-    await this.routing.ensureMain(accountId, vpcId);
-    await this.db.update(internetGateways).set({ vpcId }).where(eq(internetGateways.id, id));
-    // pcloud's own step (AWS leaves the main table alone): the main table routes 0.0.0.0/0 to the gateway unless it
-    // routes it elsewhere already, so a VPC with a gateway reaches out as it always did here (detaching takes that
-    // route away again). Delete the route to make the main table private; subnets with tables of their own follow theirs.
-    await this.routing.defaultRouteOnAttach(accountId, vpcId, id);
+    await write(this.db, async () => {
+      const g = await this.igw(accountId, id);
+      await this.vpc(accountId, vpcId);
+      if (g.vpcId) throw new CloudError('Resource.AlreadyAssociated', `resource ${id} is already attached to network ${g.vpcId}`);
+      if ((await this.hasInternet(vpcId))) throw new CloudError('Resource.AlreadyAssociated', `network ${vpcId} already has an internet gateway attached`);
+      await this.routing.ensureMain(accountId, vpcId);
+      await this.db.update(internetGateways).set({ vpcId }).where(eq(internetGateways.id, id));
+      // pcloud's own step (AWS leaves the main table alone): the main table routes 0.0.0.0/0 to the gateway unless it
+      // routes it elsewhere already, so a VPC with a gateway reaches out as it always did here (detaching takes that
+      // route away again). Delete the route to make the main table private; subnets with tables of their own follow theirs.
+      await this.routing.defaultRouteOnAttach(accountId, vpcId, id);
+    });
   }
 
   async detachInternetGateway(accountId: string, id: string, vpcId: string): Promise<void> {
-    const g = await this.igw(accountId, id);
-    if (g.vpcId !== vpcId) throw new CloudError('Gateway.NotAttached', `resource ${id} is not attached to network ${vpcId}`);
-    await this.db.update(internetGateways).set({ vpcId: null }).where(eq(internetGateways.id, id));
-    await this.routing.defaultRouteOnDetach(vpcId, id);
+    await write(this.db, async () => {
+      const g = await this.igw(accountId, id);
+      if (g.vpcId !== vpcId) throw new CloudError('Gateway.NotAttached', `resource ${id} is not attached to network ${vpcId}`);
+      await this.db.update(internetGateways).set({ vpcId: null }).where(eq(internetGateways.id, id));
+      await this.routing.defaultRouteOnDetach(vpcId, id);
+    });
   }
 
   async deleteInternetGateway(accountId: string, id: string): Promise<void> {
@@ -298,7 +302,7 @@ export class Network {
       vni: null,
     };
     await write(this.db, async (tx) => {
-      const held = (await tx.select({ n: sql<number>`count(*)` }).from(vpcs).where(eq(vpcs.accountId, accountId)).limit(1))[0]?.n ?? 0;
+      const held = (await tx.select({ n: count() }).from(vpcs).where(eq(vpcs.accountId, accountId)).limit(1))[0]?.n ?? 0;
       if (held >= this.config.limits.vpcs) throw new CloudError('VpcLimitExceeded', `The maximum number of VPCs has been reached (${this.config.limits.vpcs}, the default VPC included): delete one you no longer need, or ask the operator to raise PCLOUD_LIMIT_VPCS.`);
       vpc.vni = await freeVni(tx);
       await tx.insert(vpcs).values(vpc);
@@ -335,24 +339,26 @@ export class Network {
   }
 
   async createSubnet(accountId: string, vpcId: string, cidr: string, availabilityZone?: string): Promise<Subnet> {
-    const vpc = await this.vpc(accountId, vpcId);
-    checkCidr(cidr, 16, 28, 'subnet');
-    const inner = parseCidr(cidr);
-    const outer = parseCidr(vpc.cidr);
-    if (inner.base < outer.base || inner.base + inner.size > outer.base + outer.size) {
-      throw new CloudError('InvalidSubnet.Range', `The CIDR '${cidr}' is invalid.`);
-    }
-    for (const s of (await this.subnets(accountId)).filter((x) => x.vpcId === vpcId)) {
-      const o = parseCidr(s.cidr);
-      if (inner.base < o.base + o.size && o.base < inner.base + inner.size) {
-        throw new CloudError('InvalidSubnet.Conflict', `The CIDR '${cidr}' conflicts with another subnet`);
+    return await write(this.db, async () => {
+      const vpc = await this.vpc(accountId, vpcId);
+      checkCidr(cidr, 16, 28, 'subnet');
+      const inner = parseCidr(cidr);
+      const outer = parseCidr(vpc.cidr);
+      if (inner.base < outer.base || inner.base + inner.size > outer.base + outer.size) {
+        throw new CloudError('InvalidSubnet.Range', `The CIDR '${cidr}' is invalid.`);
       }
-    }
-    const az = availabilityZone || this.config.availabilityZones[0]!;
-    if (!this.config.availabilityZones.includes(az)) throw new CloudError('InvalidParameterValue', `Value (${az}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: ${this.config.availabilityZones.join(', ')}.`);
-    const subnet: Subnet = { id: newId('subnet'), accountId, vpcId, cidr: normalize(cidr), availabilityZone: az, isDefault: false, createdAt: Date.now(), mapPublicIp: false };
-    await this.db.insert(subnets).values(subnet);
-    return subnet;
+      for (const s of (await this.subnets(accountId)).filter((x) => x.vpcId === vpcId)) {
+        const o = parseCidr(s.cidr);
+        if (inner.base < o.base + o.size && o.base < inner.base + inner.size) {
+          throw new CloudError('InvalidSubnet.Conflict', `The CIDR '${cidr}' conflicts with another subnet`);
+        }
+      }
+      const az = availabilityZone || this.config.availabilityZones[0]!;
+      if (!this.config.availabilityZones.includes(az)) throw new CloudError('InvalidParameterValue', `Value (${az}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: ${this.config.availabilityZones.join(', ')}.`);
+      const subnet: Subnet = { id: newId('subnet'), accountId, vpcId, cidr: normalize(cidr), availabilityZone: az, isDefault: false, createdAt: Date.now(), mapPublicIp: false };
+      await this.db.insert(subnets).values(subnet);
+      return subnet;
+    });
   }
 
   /** DeleteSubnet: refused while an instance that is not terminated is in it. */
@@ -370,19 +376,21 @@ export class Network {
   }
 
   async createSecurityGroup(accountId: string, name: string, description: string, vpcId?: string): Promise<SecurityGroup> {
-    const vpc = vpcId ? (await this.vpc(accountId, vpcId)) : (await this.vpcs(accountId)).find((v) => v.isDefault)!;
-    if (!name) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupName');
-    if (!description) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupDescription');
-    if (name.toLowerCase().startsWith('sg-')) throw new CloudError('InvalidParameterValue', "Group names may not be in the format sg-*.");
-    if ((await this.securityGroups(accountId)).some((g) => g.vpcId === vpc.id && g.name === name)) {
-      throw new CloudError('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
-    }
-    const g: SecurityGroup = { id: newId('sg'), accountId, vpcId: vpc.id, name, description, createdAt: Date.now() };
-    await write(this.db, async (tx) => {
-      await tx.insert(securityGroups).values(g);
-      await this.defaultRules(tx, g);
+    return await write(this.db, async () => {
+      const vpc = vpcId ? (await this.vpc(accountId, vpcId)) : (await this.vpcs(accountId)).find((v) => v.isDefault)!;
+      if (!name) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupName');
+      if (!description) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupDescription');
+      if (name.toLowerCase().startsWith('sg-')) throw new CloudError('InvalidParameterValue', "Group names may not be in the format sg-*.");
+      if ((await this.securityGroups(accountId)).some((g) => g.vpcId === vpc.id && g.name === name)) {
+        throw new CloudError('InvalidGroup.Duplicate', `The security group '${name}' already exists for VPC '${vpc.id}'`);
+      }
+      const g: SecurityGroup = { id: newId('sg'), accountId, vpcId: vpc.id, name, description, createdAt: Date.now() };
+      await write(this.db, async (tx) => {
+        await tx.insert(securityGroups).values(g);
+        await this.defaultRules(tx, g);
+      });
+      return g;
     });
-    return g;
   }
 
   async deleteSecurityGroup(accountId: string, by: { id?: string; name?: string }): Promise<string> {

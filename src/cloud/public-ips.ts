@@ -6,7 +6,7 @@
  */
 import { and, eq, inArray, isNotNull, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { addresses, instances } from '../db/schema.js';
+import { addresses, instances } from '../db/tables.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { intToIp, ipToInt, parseCidr } from './ip.js';

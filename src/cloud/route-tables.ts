@@ -5,7 +5,7 @@
  */
 import { and, eq, inArray, isNull, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { instances, internetGateways, natGateways, routeTableAssociations, routeTables, routes, subnets, vpcs } from '../db/schema.js';
+import { instances, internetGateways, natGateways, routeTableAssociations, routeTables, routes, subnets, vpcs } from '../db/tables.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';
 import { intToIp, parseCidr } from './ip.js';
@@ -69,12 +69,14 @@ export class RouteTables {
    * gateway if one is attached then (the default VPC's, or one attached before route tables were kept).
    */
   async ensureMain(accountId: string, vpcId: string): Promise<void> {
-    const has = (await this.db.select({ id: routeTableAssociations.id }).from(routeTableAssociations)
+    const mainOf = async (db: Db) => (await db.select({ id: routeTableAssociations.id }).from(routeTableAssociations)
       .where(and(eq(routeTableAssociations.vpcId, vpcId), isNull(routeTableAssociations.subnetId))).limit(1))[0];
-    if (has) return;
+    if (await mainOf(this.db)) return;
     const id = derivedId('rtb', vpcId);
     const now = Date.now();
     await write(this.db, async (tx) => {
+      // Looked at again under the write lock: another request may have made it meanwhile.
+      if (await mainOf(tx)) return;
       if (!(await tx.select({ id: routeTables.id }).from(routeTables).where(eq(routeTables.id, id)).limit(1))[0]) {
         await tx.insert(routeTables).values({ id, accountId, vpcId, createdAt: now });
         const igw = (await tx.select({ id: internetGateways.id }).from(internetGateways).where(eq(internetGateways.vpcId, vpcId)).limit(1))[0];
@@ -219,15 +221,17 @@ export class RouteTables {
 
   /** AssociateRouteTable: a subnet of the table's VPC, without an association of its own yet. */
   async associate(accountId: string, tableId: string, subnetId: string): Promise<string> {
-    const t = await this.table(accountId, tableId);
-    const s = (await this.db.select().from(subnets).where(and(eq(subnets.id, subnetId), eq(subnets.accountId, accountId))).limit(1))[0];
-    if (!s) throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
-    if (s.vpcId !== t.vpcId) throw new CloudError('InvalidParameterValue', `the route table ${tableId} and the subnet ${subnetId} belong to different networks`);
-    const held = (await this.db.select().from(routeTableAssociations).where(eq(routeTableAssociations.subnetId, subnetId)).limit(1))[0];
-    if (held) throw new CloudError('Resource.AlreadyAssociated', `the specified association for route table ${tableId} conflicts with an existing association`);
-    const id = newId('rtbassoc');
-    await this.db.insert(routeTableAssociations).values({ id, accountId, vpcId: t.vpcId, routeTableId: tableId, subnetId, createdAt: Date.now() });
-    return id;
+    return await write(this.db, async () => {
+      const t = await this.table(accountId, tableId);
+      const s = (await this.db.select().from(subnets).where(and(eq(subnets.id, subnetId), eq(subnets.accountId, accountId))).limit(1))[0];
+      if (!s) throw new CloudError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+      if (s.vpcId !== t.vpcId) throw new CloudError('InvalidParameterValue', `the route table ${tableId} and the subnet ${subnetId} belong to different networks`);
+      const held = (await this.db.select().from(routeTableAssociations).where(eq(routeTableAssociations.subnetId, subnetId)).limit(1))[0];
+      if (held) throw new CloudError('Resource.AlreadyAssociated', `the specified association for route table ${tableId} conflicts with an existing association`);
+      const id = newId('rtbassoc');
+      await this.db.insert(routeTableAssociations).values({ id, accountId, vpcId: t.vpcId, routeTableId: tableId, subnetId, createdAt: Date.now() });
+      return id;
+    });
   }
 
   private async association(accountId: string, id: string): Promise<AssociationRow> {

@@ -14,7 +14,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { signingKeys } from '../db/schema.js';
+import { signingKeys } from '../db/tables.js';
 import { log } from '../log.js';
 
 /**

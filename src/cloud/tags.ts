@@ -1,7 +1,8 @@
 /** Tags on any resource, by resource id. */
+import { ALL_ROWS, matchesAny } from '../db/sql.js';
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { tags } from '../db/schema.js';
+import { tags } from '../db/tables.js';
 import { CloudError, invalidParam } from './errors.js';
 import { pageFetched, pageOffset, type Page, type PageRequest } from './paging.js';
 import { unservable } from './text.js';
@@ -114,14 +115,14 @@ export class Tags {
     }
     const offset = pageOffset(page.token);
     const rows = (await this.db.select().from(tags).where(and(...conds)).orderBy(tags.resourceId, tags.key)
-      .limit(page.max === undefined ? -1 : page.max + 1).offset(offset))
+      .limit(page.max === undefined ? ALL_ROWS : page.max + 1).offset(offset))
       .map((r) => ({ resourceId: r.resourceId, resourceType: r.resourceType, key: r.key, value: r.value }));
     return pageFetched(rows, offset, page.max);
   }
 
   /** SQL condition: the column matches any of the filter's values (wildcards as EC2's; src/wildcard.ts). */
   static matchSql(column: SQL, values: string[]): SQL {
-    return sql`pcloud_match(${column}, ${JSON.stringify(values)})`;
+    return matchesAny(column, values);
   }
 
   /** SQL condition: the resource in `idColumn` has a tag matching this tag:KEY / tag-key / tag-value filter (filters.ts's names). */

@@ -6,7 +6,7 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { vpcs } from '../db/schema.js';
+import { vpcs } from '../db/tables.js';
 import { CloudError } from './errors.js';
 import { write } from '../db/store.js';
 
@@ -20,12 +20,12 @@ type Reader = Pick<Db, 'select'>;
  * once the top is reached, the lowest gap.
  */
 export async function freeVni(tx: Reader): Promise<number> {
-  const top = (await tx.select({ n: sql<number | null>`max(${vpcs.vni})` }).from(vpcs).limit(1))[0]?.n ?? 0;
+  const top = (await tx.select({ n: sql<number | null>`max(${vpcs.vni})`.mapWith(Number) }).from(vpcs).limit(1))[0]?.n ?? 0;
   if (top < MAX_VNI) return top + 1;
   // The lowest number whose successor is free (1 when 1 itself is free).
-  const first = (await tx.select({ n: sql<number | null>`min(${vpcs.vni})` }).from(vpcs).limit(1))[0]?.n ?? 1;
+  const first = (await tx.select({ n: sql<number | null>`min(${vpcs.vni})`.mapWith(Number) }).from(vpcs).limit(1))[0]?.n ?? 1;
   if (first > 1) return 1;
-  const gap = (await tx.select({ n: sql<number | null>`min(${vpcs.vni}) + 1` }).from(vpcs)
+  const gap = (await tx.select({ n: sql<number | null>`min(${vpcs.vni}) + 1`.mapWith(Number) }).from(vpcs)
     .where(sql`${vpcs.vni} is not null and ${vpcs.vni} < ${MAX_VNI} and not exists (select 1 from ${vpcs} as v2 where v2.vni = ${vpcs.vni} + 1)`).limit(1))[0]?.n;
   if (gap == null) throw new CloudError('VpcLimitExceeded', 'Every VXLAN network identifier is taken: delete a VPC you no longer need.');
   return gap;

@@ -4,9 +4,9 @@
  * plug. Its QEMU reaches it over iSCSI (src/host/iscsi.ts). A container mounts its volumes over NFS (src/host/nfs.ts),
  * each exported to that instance alone.
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { instances, snapshots, volumes } from '../db/schema.js';
+import { instances, snapshots, volumes } from '../db/tables.js';
 import type { Host } from '../host/index.js';
 import { nfsClientAddress, uplinkAddresses } from '../host/network.js';
 import { NfsMountError } from '../host/nfs.js';
@@ -185,8 +185,7 @@ export class Volumes {
       throw new CloudError('IncorrectState', `The instance '${instanceId}' is a microvm, which takes volumes while it is stopped: stop it, attach, start it.`);
     }
     if (!hot && inst.state !== 'stopped') throw new CloudError('IncorrectState', `The instance '${instanceId}' is ${inst.state}: attach while it is running or stopped.`);
-    const set = { instanceId, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
-    await this.db.update(volumes).set(set).where(eq(volumes.id, volumeId));
+    const set = await this.claim(volumeId, instanceId, device);
     if (hot) {
       try {
         await this.hotPlug.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
@@ -205,8 +204,7 @@ export class Volumes {
    */
   private async attachToContainer(vol: Volume, inst: { id: string; vpcId: string; state: string }, device: string): Promise<Volume> {
     if (inst.state !== 'running') throw new CloudError('IncorrectState', `The instance '${inst.id}' is a container, which mounts volumes (NFS) while it runs: start it first.`);
-    const set = { instanceId: inst.id, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
-    await this.db.update(volumes).set(set).where(eq(volumes.id, vol.id));
+    const set = await this.claim(vol.id, inst.id, device);
     try {
       await this.nfsPlug.plug(inst, { id: vol.id, file: this.host.pool.volumePath(vol.id) }, device);
     } catch (err) {
@@ -218,6 +216,20 @@ export class Volumes {
         : undefined);
     }
     return { ...vol, ...set };
+  }
+
+  /**
+   * The volume attached to the instance at `device` in its record, if it is still attached to nothing and the device
+   * still free there (checked and taken in one transaction: two attachments at once, one of them refused).
+   */
+  private async claim(volumeId: string, instanceId: string, device: string) {
+    const set = { instanceId, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
+    return await write(this.db, async (tx) => {
+      if ((await this.forInstance(instanceId)).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
+      const taken = await tx.update(volumes).set(set).where(and(eq(volumes.id, volumeId), isNull(volumes.instanceId))).returning({ id: volumes.id });
+      if (!taken.length) throw new CloudError('VolumeInUse', `${volumeId} is already attached to an instance`);
+      return set;
+    });
   }
 
   /** The volume's record back to `available`, attached to nothing. */

@@ -13,7 +13,7 @@
  */
 import { and, asc, eq, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { addresses, hosts, instances, subnets, volumes, vpcs } from '../db/schema.js';
+import { addresses, hosts, instances, subnets, volumes, vpcs } from '../db/tables.js';
 import type { Host, Overlay, OverlayPeer } from '../host/index.js';
 import { nfsClientAddress, portName, type FlowRule, type NfsClient } from '../host/network.js';
 import type { HostRoute, Routing } from '../host/routing.js';

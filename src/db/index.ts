@@ -1,11 +1,12 @@
 import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
 import * as schema from './schema.js';
 import { migrate } from './migrate.js';
+import { guarded, sqliteEngine, type Db } from './store.js';
 import { sqlMatch } from '../wildcard.js';
 
-export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+export type { Db } from './store.js';
 export { schema };
 
 /** Open (creating if needed) the state database, in WAL mode, with every migration applied (src/db/migrate.ts). */
@@ -28,5 +29,6 @@ export function openDb(file: string): Db {
   }
   // EC2 filter wildcards, linear and within the request's budget (GLOB's cost grows with value x pattern).
   sqlite.function('pcloud_match', { varargs: false }, sqlMatch);
-  return db;
+  // Lone changes wait for the connection's open transaction (store.ts).
+  return guarded(db, sqliteEngine(db));
 }

@@ -595,6 +595,15 @@ export const signingKeys = sqliteTable('signing_keys', {
 });
 
 /**
+ * Counters every server on the database moves and watches: `iam` moves with each IAM change, and a server whose IAM
+ * memory (documents, keys, sessions) was read at another value drops it (src/cloud/iam/index.ts).
+ */
+export const generations = sqliteTable('generations', {
+  name: text('name').primaryKey(),
+  value: integer('value').notNull(),
+});
+
+/**
  * EC2's ClientToken (src/cloud/idempotency.ts): a request made again with its token answers as the first did and makes
  * nothing twice; with other parameters, IdempotentParameterMismatch. Written in the transaction that makes the
  * resource, so two servers on one database agree; swept after TOKEN_TTL_MS.

@@ -1,4 +1,5 @@
 /** An in-process pcloud API (hono on a random port) over a fake host, for fast API tests. */
+import { and, eq } from 'drizzle-orm';
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { createApp } from '../../src/api/server.js';
 import { attachConsoleWebsocket } from '../../src/api/console/index.js';
 import { Cloud } from '../../src/cloud/index.js';
-import { images } from '../../src/db/schema.js';
+import { images } from '../../src/db/tables.js';
 import { newId } from '../../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
 import { fakeHost, type FakeUnits, type FakePool, type FakeNetwork, type FakeDns, type FakeIscsi, type FakeNfs, type FakeFunctions } from './fake-host.js';
@@ -47,19 +48,24 @@ export interface SendOptions {
   key?: { accessKeyId: string; secretAccessKey: string };
 }
 
-export async function startApi(): Promise<TestApi> {
+/** A server with a fake host; its state in the data dir's SQLite, or in the PostgreSQL database `database` names. */
+export async function startApi(opts: { database?: string } = {}): Promise<TestApi> {
   const fake = await fakeHost();
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
-  const cloud = await Cloud.open({ dataDir, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
+  const cloud = await Cloud.open({ dataDir, database: opts.database, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
   const key = await cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
   const other = await cloud.accounts.putKey({ accessKeyId: 'AKIDOTHER', secretAccessKey: 'other-secret', accountId: '222222222222' });
-  const imageId = newId('ami');
+  // A database another server made already has the image: this host gets its root too (as a host that fetched it).
+  const known = (await cloud.db.select({ id: images.id }).from(images).where(and(eq(images.ownerId, SYSTEM_ACCOUNT), eq(images.name, 'debian-12'))).limit(1))[0];
+  const imageId = known?.id ?? newId('ami');
   const rootPath = await fake.pool.createImageRoot(imageId);
-  await cloud.db.insert(images).values({
-    id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
-    platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath, sizeBytes: 1 << 30,
-    source: 'test', createdAt: Date.now(),
-  });
+  if (!known) {
+    await cloud.db.insert(images).values({
+      id: imageId, ownerId: SYSTEM_ACCOUNT, name: 'debian-12', description: 'test image', architecture: 'x86_64',
+      platform: 'linux', bootMode: 'legacy-bios', state: 'available', isPublic: true, rootPath, sizeBytes: 1 << 30,
+      source: 'test', createdAt: Date.now(),
+    });
+  }
   await cloud.start();
   return serveApi(cloud, fake, imageId, key, other);
 }

@@ -62,6 +62,43 @@ describe('write()', () => {
     expect(await names(db)).toEqual(['y']);
   });
 
+  it('a lone change outside any write() waits for the open one, and is not rolled back with it', async () => {
+    const db = openDb(':memory:');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const failing = write(db, async (tx) => {
+      await tx.insert(keyPairs).values(pair('in-tx'));
+      await gate;
+      throw new Error('changed its mind');
+    });
+    await turn();
+    // Another request's lone insert, while that transaction is open: it waits its turn.
+    const lone = db.insert(keyPairs).values(pair('lone')).then(() => 'inserted');
+    await turn();
+    release();
+    await expect(failing).rejects.toThrow('changed its mind');
+    expect(await lone).toBe('inserted');
+    expect(await names(db)).toEqual(['lone']);
+  });
+
+  it('work a transaction started that writes after it ended takes a transaction of its own', async () => {
+    const db = openDb(':memory:');
+    const begun: string[] = [];
+    const exec = db.$client.exec.bind(db.$client);
+    db.$client.exec = (source: string) => { if (/^BEGIN/.test(source)) begun.push(source); return exec(source); };
+    let later: Promise<void> | undefined;
+    await write(db, async (tx) => {
+      await tx.insert(keyPairs).values(pair('now'));
+      later = (async () => {
+        await turn();
+        await write(db, async (inner) => { await inner.insert(keyPairs).values(pair('later')); });
+      })();
+    });
+    await later;
+    expect(begun).toEqual(['BEGIN IMMEDIATE', 'BEGIN IMMEDIATE']);
+    expect(await names(db)).toEqual(['later', 'now']);
+  });
+
   it('holds the write lock from its first statement: another connection on the file cannot write until it ends', async () => {
     const file = join(base, 'lock.db');
     const a = openDb(file);

@@ -236,13 +236,13 @@ describe('host heartbeats', () => {
     try {
       cloud.hosts.startHeartbeat();
       await setHost(local.id, { heartbeatAt: 0 });
-      vi.advanceTimersByTime(cloud.config.hosts.heartbeatSec * 1000 - 1);
+      await vi.advanceTimersByTimeAsync(cloud.config.hosts.heartbeatSec * 1000 - 1);
       expect((await cloud.hosts.local())!.heartbeatAt).toBe(0);
-      vi.advanceTimersByTime(1);
+      await vi.advanceTimersByTimeAsync(1);
       expect((await cloud.hosts.local())!.heartbeatAt).toBeGreaterThan(0);
       cloud.hosts.stopHeartbeat();
       await setHost(local.id, { heartbeatAt: 0 });
-      vi.advanceTimersByTime(cloud.config.hosts.heartbeatSec * 10_000);
+      await vi.advanceTimersByTimeAsync(cloud.config.hosts.heartbeatSec * 10_000);
       expect((await cloud.hosts.local())!.heartbeatAt).toBe(0);
     } finally {
       vi.useRealTimers();

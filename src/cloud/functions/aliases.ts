@@ -3,10 +3,11 @@
  * that gets a share of the invocations (RoutingConfig.AdditionalVersionWeights). Invoke, GetFunction and the resource
  * policy take an alias as a qualifier; an alias may have a function URL of its own (urls.ts).
  */
+import { write } from '../../db/store.js';
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functionAliases } from '../../db/schema.js';
+import { functionAliases } from '../../db/tables.js';
 import { CloudError } from '../errors.js';
 import type { FunctionRecords } from './records.js';
 import { invalid } from './types.js';
@@ -75,18 +76,20 @@ export class FunctionAliases {
   }
 
   async create(accountId: string, ref: string, name: string, input: AliasInput): Promise<AliasView> {
-    const fn = await this.function(accountId, ref);
-    if (!isAliasName(name)) {
-      throw new CloudError('ValidationException', `1 validation error detected: Value '${name.slice(0, 200)}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)`);
-    }
-    if (input.version === undefined) throw new CloudError('ValidationException', "1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null");
-    await this.check(accountId, fn, input.version, input.routing ?? undefined, input.description);
-    if ((await this.find(accountId, fn, name))) throw new CloudError('ResourceConflictException', `Alias already exists: ${this.records.names.arn(accountId, fn, name)}`);
-    await this.db.insert(functionAliases).values({
-      accountId, functionName: fn, name, version: input.version, description: input.description ?? '', extraVersion: input.routing?.version ?? null,
-      extraWeight: input.routing?.weight ?? null, revision: randomUUID(), createdAt: Date.now(),
+    return await write(this.db, async () => {
+      const fn = await this.function(accountId, ref);
+      if (!isAliasName(name)) {
+        throw new CloudError('ValidationException', `1 validation error detected: Value '${name.slice(0, 200)}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)`);
+      }
+      if (input.version === undefined) throw new CloudError('ValidationException', "1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null");
+      await this.check(accountId, fn, input.version, input.routing ?? undefined, input.description);
+      if ((await this.find(accountId, fn, name))) throw new CloudError('ResourceConflictException', `Alias already exists: ${this.records.names.arn(accountId, fn, name)}`);
+      await this.db.insert(functionAliases).values({
+        accountId, functionName: fn, name, version: input.version, description: input.description ?? '', extraVersion: input.routing?.version ?? null,
+        extraWeight: input.routing?.weight ?? null, revision: randomUUID(), createdAt: Date.now(),
+      });
+      return await this.get(accountId, fn, name);
     });
-    return await this.get(accountId, fn, name);
   }
 
   /** UpdateAlias: a RevisionId given must be the alias' current one (PreconditionFailedException otherwise). */

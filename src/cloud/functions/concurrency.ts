@@ -3,9 +3,10 @@
  * always throttled), taken out of its account's pool, which must keep its minimum unreserved (a tenth of the account's
  * ConcurrentExecutions, as Lambda keeps 100 of 1000). The invocations count against it (invoke.ts).
  */
+import { write } from '../../db/store.js';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functions } from '../../db/schema.js';
+import { functions } from '../../db/tables.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import type { FunctionRecords } from './records.js';
@@ -47,17 +48,19 @@ export class FunctionConcurrency {
   }
 
   async put(accountId: string, ref: string, n: number | undefined): Promise<number> {
-    const name = await this.name(accountId, ref);
-    if (n === undefined || !Number.isSafeInteger(n) || n < 0) {
-      throw new CloudError('ValidationException', `1 validation error detected: Value '${n ?? 'null'}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0`);
-    }
-    const left = this.config.limits.concurrentExecutions - (await this.reserved(accountId, name)) - n;
-    const minimum = this.minimumUnreserved();
-    if (left < minimum) {
-      throw invalid(`Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${minimum}].`);
-    }
-    await this.db.update(functions).set({ reservedConcurrency: n }).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
-    return n;
+    return await write(this.db, async () => {
+      const name = await this.name(accountId, ref);
+      if (n === undefined || !Number.isSafeInteger(n) || n < 0) {
+        throw new CloudError('ValidationException', `1 validation error detected: Value '${n ?? 'null'}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0`);
+      }
+      const left = this.config.limits.concurrentExecutions - (await this.reserved(accountId, name)) - n;
+      const minimum = this.minimumUnreserved();
+      if (left < minimum) {
+        throw invalid(`Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${minimum}].`);
+      }
+      await this.db.update(functions).set({ reservedConcurrency: n }).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
+      return n;
+    });
   }
 
   /** The function's reservation (undefined: none). */

@@ -3,9 +3,10 @@
  * (functions, code storage) checked against what it holds, and its deployment packages unpacked by the host.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, count, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functions, functionVersions, type FunctionLayer } from '../../db/schema.js';
+import { functions, functionVersions } from '../../db/tables.js';
+import { type FunctionLayer } from '../../db/schema.js';
 import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
 import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
@@ -140,7 +141,7 @@ export class FunctionCatalog {
   }
 
   private async functionCount(accountId: string): Promise<number> {
-    return (await this.db.select({ n: sql<number>`count(*)` }).from(functions).where(eq(functions.accountId, accountId)).limit(1))[0]!.n;
+    return (await this.db.select({ n: count() }).from(functions).where(eq(functions.accountId, accountId)).limit(1))[0]!.n;
   }
 
   /** The package unpacked as a new revision; with layers, what it unzips to must leave room for theirs. */

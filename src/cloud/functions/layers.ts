@@ -5,10 +5,12 @@
  * sha256. Its content outlives a deleted version for as long as a function (or a version of one) uses it, as on AWS.
  * Layer versions count toward the account's code storage.
  */
+import { jsonTextHas } from '../../db/sql.js';
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functions, functionVersions, lambdaLayers, lambdaLayerVersions, type FunctionLayer } from '../../db/schema.js';
+import { functions, functionVersions, lambdaLayers, lambdaLayerVersions } from '../../db/tables.js';
+import { type FunctionLayer } from '../../db/schema.js';
 import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
 import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
@@ -238,9 +240,9 @@ export class FunctionLayers {
   async release(digests: string[]): Promise<void> {
     for (const digest of new Set(digests)) {
       if (!/^[0-9a-f]{64}$/.test(digest)) continue;
-      const versions = (await this.db.select({ n: sql<number>`count(*)` }).from(lambdaLayerVersions).where(eq(lambdaLayerVersions.digest, digest)).limit(1))[0]!.n;
-      const fns = (await this.db.select({ n: sql<number>`count(*)` }).from(functions).where(sql`instr(${functions.layers}, ${digest}) > 0`).limit(1))[0]!.n;
-      const fvs = (await this.db.select({ n: sql<number>`count(*)` }).from(functionVersions).where(sql`instr(${functionVersions.config}, ${digest}) > 0`).limit(1))[0]!.n;
+      const versions = (await this.db.select({ n: count() }).from(lambdaLayerVersions).where(eq(lambdaLayerVersions.digest, digest)).limit(1))[0]!.n;
+      const fns = (await this.db.select({ n: count() }).from(functions).where(jsonTextHas(functions.layers, digest)).limit(1))[0]!.n;
+      const fvs = (await this.db.select({ n: count() }).from(functionVersions).where(jsonTextHas(functionVersions.config, digest)).limit(1))[0]!.n;
       if (versions + fns + fvs === 0) await this.host.removeLayer?.(digest);
     }
   }

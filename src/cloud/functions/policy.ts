@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functionPolicies, type PolicyStatement } from '../../db/schema.js';
+import { functionPolicies } from '../../db/tables.js';
+import { type PolicyStatement } from '../../db/schema.js';
 import { CloudError } from '../errors.js';
 import type { FunctionRecords } from './records.js';
 import { invalid } from './types.js';

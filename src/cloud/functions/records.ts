@@ -4,7 +4,7 @@
  */
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functionAliases, functions, functionVersions } from '../../db/schema.js';
+import { functionAliases, functions, functionVersions } from '../../db/tables.js';
 import { log } from '../../log.js';
 import { CloudError } from '../errors.js';
 import { checkEnvironment, type FunctionNames } from './params.js';

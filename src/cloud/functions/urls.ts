@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functionAliases, functions } from '../../db/schema.js';
+import { functionAliases, functions } from '../../db/tables.js';
 import type { HostFunctions } from '../../host/index.js';
 import type { FunctionRoute, NginxDriver } from '../../host/nginx.js';
 import { log } from '../../log.js';

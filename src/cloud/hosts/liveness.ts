@@ -4,7 +4,7 @@
  * its instances show impaired (they may well run on; nobody can tell), never moved elsewhere.
  */
 import type { Db } from '../../db/index.js';
-import { hosts } from '../../db/schema.js';
+import { hosts } from '../../db/tables.js';
 import type { HostsConfig } from '../config.js';
 
 type HostRow = typeof hosts.$inferSelect;

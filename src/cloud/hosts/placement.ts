@@ -13,9 +13,9 @@
  * Callers run this in the transaction that inserts the instances (write-locked from its start: src/db/index.ts): the
  * counts it reads cannot change before the rows that use them are written, whichever server on the database writes next.
  */
-import { inArray, sql } from 'drizzle-orm';
+import { count, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { hosts, instances } from '../../db/schema.js';
+import { hosts, instances } from '../../db/tables.js';
 import { instanceTypes, type InstanceType, type Runtime } from '../catalog.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
@@ -37,7 +37,7 @@ export async function hostUsage(db: Reader, known?: HostRow[]): Promise<Map<stri
   const all = known ?? await db.select().from(hosts);
   const embedded = embeddedHost(all);
   const out = new Map<string, HostUsage>();
-  const rows = await db.select({ hostId: instances.hostId, type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
+  const rows = await db.select({ hostId: instances.hostId, type: instances.instanceType, n: count() }).from(instances)
     .where(inArray(instances.state, COUNTED)).groupBy(instances.hostId, instances.instanceType);
   for (const r of rows) {
     const id = hostIdOf(r.hostId, embedded);

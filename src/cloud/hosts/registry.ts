@@ -5,7 +5,7 @@
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { hosts } from '../../db/schema.js';
+import { hosts } from '../../db/tables.js';
 import type { HostMachine } from '../../host/index.js';
 import type { CloudConfig } from '../config.js';
 import { log } from '../../log.js';

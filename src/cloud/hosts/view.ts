@@ -1,7 +1,7 @@
 /** The hosts as an operator reads them (`pcloud host list`): capacity, what their instances hold, whether they are heard from. */
 import { asc } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { hosts } from '../../db/schema.js';
+import { hosts } from '../../db/tables.js';
 import type { HostsConfig } from '../config.js';
 import { heard } from './liveness.js';
 import { hostLimits, hostUsage } from './placement.js';

@@ -1,7 +1,7 @@
 /** The account's IAM summary (GetAccountSummary): what it holds, and the quotas pcloud keeps (AWS's defaults). */
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, count as countAll, countDistinct, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { accessKeys, iamAttachments, iamPolicies } from '../../db/schema.js';
+import { accessKeys, iamAttachments, iamPolicies } from '../../db/tables.js';
 import { KEYS_PER_USER } from './keys.js';
 import { TRUST_POLICY_MAX } from './trust.js';
 
@@ -25,10 +25,10 @@ export interface Counts {
 /** The SummaryMap: counts of what the account has (those pcloud has no such thing of are 0), then the quotas. */
 export async function accountSummary(db: Db, accountId: string, counts: Counts): Promise<Record<string, number>> {
   const count = (q: { n: number } | undefined) => q?.n ?? 0;
-  const policies = count((await db.select({ n: sql<number>`count(*)` }).from(iamPolicies).where(eq(iamPolicies.accountId, accountId)).limit(1))[0]);
-  const inUse = count((await db.select({ n: sql<number>`count(distinct ${iamAttachments.policyArn})` }).from(iamAttachments)
+  const policies = count((await db.select({ n: countAll() }).from(iamPolicies).where(eq(iamPolicies.accountId, accountId)).limit(1))[0]);
+  const inUse = count((await db.select({ n: countDistinct(iamAttachments.policyArn) }).from(iamAttachments)
     .where(eq(iamAttachments.accountId, accountId)).limit(1))[0]);
-  const rootKeys = count((await db.select({ n: sql<number>`count(*)` }).from(accessKeys)
+  const rootKeys = count((await db.select({ n: countAll() }).from(accessKeys)
     .where(and(eq(accessKeys.accountId, accountId), isNull(accessKeys.userName))).limit(1))[0]);
   return {
     Users: counts.users, Roles: counts.roles, InstanceProfiles: counts.instanceProfiles, Policies: policies,

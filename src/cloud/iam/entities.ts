@@ -4,7 +4,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { iamInstanceProfiles, iamPolicies, iamRoles, iamUsers } from '../../db/schema.js';
+import { iamInstanceProfiles, iamPolicies, iamRoles, iamUsers } from '../../db/tables.js';
 import { iamArn } from './names.js';
 
 export type EntityKind = 'user' | 'role' | 'instance-profile' | 'policy';

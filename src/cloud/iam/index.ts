@@ -3,7 +3,9 @@
  * (policies.ts, with AWS's managed ones in managed/), instance profiles and their instances (profiles.ts), temporary
  * credentials (sessions.ts), the policy language (policy/) and the decision every request gets (authorize.ts).
  */
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
+import { dialect, generations } from '../../db/tables.js';
 import type { AccessKey, Accounts } from '../accounts.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
@@ -20,6 +22,9 @@ import { Sessions, type SessionIdentity } from './sessions.js';
 import { IamTags } from './tags.js';
 import { Users } from './users.js';
 
+/** The generations row IAM's changes move (PostgreSQL). */
+const IAM_GENERATION = 'iam';
+
 export class Iam {
   // iam-core: users, access keys, roles, instance profiles and their tags.
   readonly tags: IamTags;
@@ -32,7 +37,7 @@ export class Iam {
   /** Managed and inline policies, their attachments, and what applies to whom (documentsFor). */
   readonly policies: Policies;
 
-  /** The database's data_version when this server last looked (freshen). */
+  /** The database's data_version (SQLite) or IAM generation (PostgreSQL) when this server last looked (freshen). */
   private seenVersion?: number;
 
   constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
@@ -47,14 +52,14 @@ export class Iam {
 
   /** The key that signs as `accessKeyId`: temporary credentials (ASIA…), else a long-term one (root's, a user's). */
   async findKey(accessKeyId: string): Promise<AccessKey | undefined> {
-    this.freshen();
+    await this.freshen();
     return (await this.sessions.findKey(accessKeyId)) ?? (await this.accounts.findKey(accessKeyId));
   }
 
   /** GetAccountSummary's SummaryMap for the account. */
   async summary(accountId: string): Promise<Record<string, number>> {
     return await accountSummary(this.db, accountId, {
-          users: await this.users.count(accountId), roles: await this.roles.count(accountId), instanceProfiles: await this.profiles.count(accountId),
+      users: await this.users.count(accountId), roles: await this.roles.count(accountId), instanceProfiles: await this.profiles.count(accountId),
     });
   }
 
@@ -63,7 +68,7 @@ export class Iam {
    * aws:PrincipalTag/…) are added to those the caller gives (aws:SourceIp, aws:RequestedRegion, …).
    */
   async authorize(identity: Identity, req: AccessRequest): Promise<Decision> {
-    this.freshen();
+    await this.freshen();
     if (identity.kind === 'root') return decide(identity, req, { identity: [] });
     // A session's scope (sessions.ts): its tags over the role's (aws:PrincipalTag/…), its policies bounding the role's.
     const scope = (identity as SessionIdentity).scope;
@@ -88,22 +93,38 @@ export class Iam {
     return await entityArn(this.db, accountId, kind, name, path);
   }
 
-  /** Every IAM write that may change what someone is allowed calls this (the documents kept in memory are dropped). */
-  changed(): void {
+  /**
+   * Every IAM write that may change what someone is allowed calls this: the documents kept in memory are dropped, here
+   * and (at their next request) on every other server of the database.
+   */
+  async changed(): Promise<void> {
+    this.forget();
+    // SQLite tells the others itself (data_version); on PostgreSQL the IAM generation moves.
+    if (dialect === 'pg') {
+      await this.db.insert(generations).values({ name: IAM_GENERATION, value: 1 })
+        .onConflictDoUpdate({ target: generations.name, set: { value: sql`${generations.value} + 1` } });
+    }
+  }
+
+  /** What this server keeps in memory of IAM, dropped. */
+  private forget(): void {
     this.policies.changed();
     this.sessions.changed();
   }
 
   /**
-   * Another server's writes: SQLite's data_version moves when another connection commits (never for this one's own),
-   * and what this server keeps in memory (documents, sessions, keys) is dropped then, so a policy detached or a key
-   * deleted through one server stops working on every other at its next request.
+   * Another server's writes: what this server keeps in memory (documents, sessions, keys) is dropped when another one
+   * changed IAM, so a policy detached or a key deleted through one server stops working on every other at its next
+   * request. SQLite's data_version moves when another connection commits (never for this one's own); PostgreSQL's IAM
+   * generation when any server changed IAM (changed()).
    */
-  private freshen(): void {
-    const version = this.db.$client.pragma('data_version', { simple: true }) as number;
+  private async freshen(): Promise<void> {
+    const version = dialect === 'pg'
+      ? (await this.db.select({ value: generations.value }).from(generations).where(eq(generations.name, IAM_GENERATION)).limit(1))[0]?.value ?? 0
+      : this.db.$client.pragma('data_version', { simple: true }) as number;
     if (version === this.seenVersion) return;
     this.seenVersion = version;
-    this.changed();
+    this.forget();
     this.accounts.forgetAll();
   }
 }

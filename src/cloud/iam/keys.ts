@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { accessKeys } from '../../db/schema.js';
+import { accessKeys } from '../../db/tables.js';
 import type { Accounts } from '../accounts.js';
 import { CloudError } from '../errors.js';
 import { iamId, invalid } from './names.js';

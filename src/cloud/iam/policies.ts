@@ -7,7 +7,7 @@
  */
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { iamAttachments, iamInlinePolicies, iamPolicies, iamPolicyVersions, iamRoles, iamTags, iamUsers } from '../../db/schema.js';
+import { iamAttachments, iamInlinePolicies, iamPolicies, iamPolicyVersions, iamRoles, iamTags, iamUsers } from '../../db/tables.js';
 import { CloudError } from '../errors.js';
 import type { Identity } from './identity.js';
 import { iamArn, iamId } from './names.js';
@@ -69,12 +69,22 @@ const kindWord = (kind: PrincipalKind) => (kind === 'user' ? 'User' : 'Role');
 
 export class Policies {
   private readonly cache = new Map<string, Facts>();
+  /** Moves at every changed(): what was read before it (a load still in flight then) is not kept. */
+  private generation = 0;
 
   constructor(private readonly db: Db, private readonly tags: IamTags) {}
 
   /** Forget every principal's documents: called by every IAM write that could change what a request is allowed. */
   changed(): void {
+    this.generation++;
     this.cache.clear();
+  }
+
+  /** Keep what was read at `generation`, unless an IAM write came since (it may have read rows that write changed). */
+  private remember(key: string, facts: Facts, generation: number): void {
+    if (generation !== this.generation) return;
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(key, facts);
   }
 
   // ---- managed policies ------------------------------------------------------------------------------------------
@@ -238,8 +248,9 @@ export class Policies {
 
   async detach(accountId: string, kind: PrincipalKind, principal: string, arn: string): Promise<void> {
     await this.principal(accountId, kind, principal);
-    const done = await this.db.delete(iamAttachments).where(and(attachmentsOf(accountId, kind, principal), eq(iamAttachments.policyArn, arn)));
-    if (done.changes === 0) throw new CloudError('NoSuchEntity', `Policy ${arn} was not found.`);
+    const done = await this.db.delete(iamAttachments).where(and(attachmentsOf(accountId, kind, principal), eq(iamAttachments.policyArn, arn)))
+      .returning({ arn: iamAttachments.policyArn });
+    if (done.length === 0) throw new CloudError('NoSuchEntity', `Policy ${arn} was not found.`);
     this.changed();
   }
 
@@ -272,18 +283,20 @@ export class Policies {
 
   /** PutUserPolicy / PutRolePolicy: adds or replaces the named document. */
   async putInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string, document: string): Promise<void> {
-    await this.principal(accountId, kind, principal);
-    parsePolicy(document, 'identity');
-    // The quota is on all of its inline policies together (the one replaced not counted).
-    const others = (await this.db.select({ name: iamInlinePolicies.policyName, document: iamInlinePolicies.document }).from(iamInlinePolicies)
-      .where(inlineOf(accountId, kind, principal))).filter((r) => r.name !== policyName);
-    const size = others.reduce((n, r) => n + policySize(r.document), policySize(document));
-    if (size > INLINE_POLICY_SIZE[kind]) {
-      throw new CloudError('LimitExceeded', `Maximum policy size of ${INLINE_POLICY_SIZE[kind]} bytes exceeded for ${kind} ${principal}`);
-    }
-    await this.db.insert(iamInlinePolicies).values({ accountId, principalKind: kind, principalName: principal, policyName, document, createdAt: Date.now() })
-      .onConflictDoUpdate({ target: [iamInlinePolicies.accountId, iamInlinePolicies.principalKind, iamInlinePolicies.principalName, iamInlinePolicies.policyName], set: { document } });
-    this.changed();
+    await write(this.db, async () => {
+      await this.principal(accountId, kind, principal);
+      parsePolicy(document, 'identity');
+      // The quota is on all of its inline policies together (the one replaced not counted).
+      const others = (await this.db.select({ name: iamInlinePolicies.policyName, document: iamInlinePolicies.document }).from(iamInlinePolicies)
+        .where(inlineOf(accountId, kind, principal))).filter((r) => r.name !== policyName);
+      const size = others.reduce((n, r) => n + policySize(r.document), policySize(document));
+      if (size > INLINE_POLICY_SIZE[kind]) {
+        throw new CloudError('LimitExceeded', `Maximum policy size of ${INLINE_POLICY_SIZE[kind]} bytes exceeded for ${kind} ${principal}`);
+      }
+      await this.db.insert(iamInlinePolicies).values({ accountId, principalKind: kind, principalName: principal, policyName, document, createdAt: Date.now() })
+        .onConflictDoUpdate({ target: [iamInlinePolicies.accountId, iamInlinePolicies.principalKind, iamInlinePolicies.principalName, iamInlinePolicies.policyName], set: { document } });
+      this.changed();
+    });
   }
 
   async getInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string): Promise<string> {
@@ -296,8 +309,9 @@ export class Policies {
 
   async deleteInline(accountId: string, kind: PrincipalKind, principal: string, policyName: string): Promise<void> {
     await this.principal(accountId, kind, principal);
-    const done = await this.db.delete(iamInlinePolicies).where(and(inlineOf(accountId, kind, principal), eq(iamInlinePolicies.policyName, policyName)));
-    if (done.changes === 0) throw noSuchInline(kind, policyName);
+    const done = await this.db.delete(iamInlinePolicies).where(and(inlineOf(accountId, kind, principal), eq(iamInlinePolicies.policyName, policyName)))
+      .returning({ name: iamInlinePolicies.policyName });
+    if (done.length === 0) throw noSuchInline(kind, policyName);
     this.changed();
   }
 
@@ -330,9 +344,9 @@ export class Policies {
     const key = `${identity.accountId}:${kind}:${name}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
+    const generation = this.generation;
     const facts = await this.load(identity.accountId, kind, name);
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(key, facts);
+    this.remember(key, facts, generation);
     return facts;
   }
 
@@ -358,6 +372,7 @@ export class Policies {
     const key = `session:${accountId}:${policyArns.join(' ')}:${policy ?? ''}`;
     const hit = this.cache.get(key);
     if (hit) return hit.policies;
+    const generation = this.generation;
     const docs: string[] = [];
     for (const arn of policyArns) {
       const doc = await this.defaultDocument(accountId, arn);
@@ -365,8 +380,7 @@ export class Policies {
     }
     if (policy !== undefined) docs.push(policy);
     const policies = parsedAll(docs);
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(key, { policies, tags: new Map() });
+    this.remember(key, { policies, tags: new Map() }, generation);
     return policies;
   }
 

@@ -2,9 +2,9 @@
  * Instance profiles: the container of (at most) one role that an instance is launched with; the metadata service
  * serves that role's credentials (imds-creds). Deleting one that still has its role is a DeleteConflict, as AWS.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { iamInstanceProfiles } from '../../db/schema.js';
+import { iamInstanceProfiles } from '../../db/tables.js';
 import { CloudError } from '../errors.js';
 import { checkName, checkPath, iamArn, iamId, nameInArn } from './names.js';
 import type { RoleRow, Roles } from './roles.js';
@@ -131,6 +131,6 @@ export class Profiles {
   }
 
   async count(accountId: string): Promise<number> {
-    return (await this.db.select({ n: sql<number>`count(*)` }).from(iamInstanceProfiles).where(eq(iamInstanceProfiles.accountId, accountId)).limit(1))[0]?.n ?? 0;
+    return (await this.db.select({ n: count() }).from(iamInstanceProfiles).where(eq(iamInstanceProfiles.accountId, accountId)).limit(1))[0]?.n ?? 0;
   }
 }

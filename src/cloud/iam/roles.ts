@@ -2,9 +2,9 @@
  * IAM roles: a name, a path, a trust policy (who may assume it), a description and the longest session it grants.
  * Deleting one that still has policies or is in an instance profile is a DeleteConflict, as AWS.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { iamAttachments, iamInlinePolicies, iamInstanceProfiles, iamRoles, iamUsers } from '../../db/schema.js';
+import { iamAttachments, iamInlinePolicies, iamInstanceProfiles, iamRoles, iamUsers } from '../../db/tables.js';
 import { CloudError } from '../errors.js';
 import { checkDescription, checkName, checkPath, iamArn, iamId, invalid } from './names.js';
 import { checkTags, type IamTags, type Tag } from './tags.js';
@@ -127,6 +127,6 @@ export class Roles {
   }
 
   async count(accountId: string): Promise<number> {
-    return (await this.db.select({ n: sql<number>`count(*)` }).from(iamRoles).where(eq(iamRoles.accountId, accountId)).limit(1))[0]?.n ?? 0;
+    return (await this.db.select({ n: count() }).from(iamRoles).where(eq(iamRoles.accountId, accountId)).limit(1))[0]?.n ?? 0;
   }
 }

@@ -9,7 +9,7 @@ import { log } from '../../log.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { iamRoles, iamUsers, stsSessions } from '../../db/schema.js';
+import { iamRoles, iamUsers, stsSessions } from '../../db/tables.js';
 import type { AccessKey } from '../accounts.js';
 import { CloudError } from '../errors.js';
 import type { Identity } from './identity.js';
@@ -83,6 +83,8 @@ function checkDuration(seconds: number, max: number): void {
 
 export class Sessions {
   private readonly cache = new Map<string, { key: AccessKey; until: number }>();
+  /** Moves at every forget() and changed(): a session read before then (its lookup in flight) is not kept. */
+  private generation = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly db: Db, private readonly clock: () => number = Date.now) {
@@ -147,18 +149,21 @@ export class Sessions {
     const now = this.clock();
     const hit = this.cache.get(accessKeyId);
     if (hit && hit.until > now) return hit.key;
+    const generation = this.generation;
     const key = await this.load(accessKeyId);
-    if (key) this.cache.set(accessKeyId, { key, until: now + KEY_CACHE_MS });
+    if (key && generation === this.generation) this.cache.set(accessKeyId, { key, until: now + KEY_CACHE_MS });
     else this.cache.delete(accessKeyId);
     return key;
   }
 
   forget(accessKeyId: string): void {
+    this.generation++;
     this.cache.delete(accessKeyId);
   }
 
   /** IAM changed (a role or user deleted, renamed or made again): no session is trusted from memory any more. */
   changed(): void {
+    this.generation++;
     this.cache.clear();
   }
 
@@ -209,7 +214,7 @@ export class Sessions {
 
   /** Delete the sessions that expired more than an hour ago; how many. */
   async sweep(): Promise<number> {
-    return (await this.db.delete(stsSessions).where(lt(stsSessions.expiresAt, this.clock() - KEEP_EXPIRED_MS))).changes;
+    return (await this.db.delete(stsSessions).where(lt(stsSessions.expiresAt, this.clock() - KEEP_EXPIRED_MS)).returning({ id: stsSessions.accessKeyId })).length;
   }
 
   close(): void {

@@ -5,7 +5,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { iamTags } from '../../db/schema.js';
+import { iamTags } from '../../db/tables.js';
 import { CloudError } from '../errors.js';
 import { invalid } from './names.js';
 

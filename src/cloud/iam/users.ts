@@ -2,9 +2,9 @@
  * IAM users: a name and a path in an account, with access keys (keys.ts), policies (the "enforce" part) and tags.
  * Deleting one that still has keys or policies is a DeleteConflict, as AWS.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { accessKeys, iamAttachments, iamInlinePolicies, iamUsers, stsSessions } from '../../db/schema.js';
+import { accessKeys, iamAttachments, iamInlinePolicies, iamUsers, stsSessions } from '../../db/tables.js';
 import type { Accounts } from '../accounts.js';
 import { CloudError } from '../errors.js';
 import { checkName, checkPath, iamArn, iamId } from './names.js';
@@ -109,6 +109,6 @@ export class Users {
   }
 
   async count(accountId: string): Promise<number> {
-    return (await this.db.select({ n: sql<number>`count(*)` }).from(iamUsers).where(eq(iamUsers.accountId, accountId)).limit(1))[0]?.n ?? 0;
+    return (await this.db.select({ n: count() }).from(iamUsers).where(eq(iamUsers.accountId, accountId)).limit(1))[0]?.n ?? 0;
   }
 }

@@ -4,7 +4,7 @@
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { instances } from '../../db/schema.js';
+import { instances } from '../../db/tables.js';
 import type { Host } from '../../host/index.js';
 import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';

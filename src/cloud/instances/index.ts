@@ -5,7 +5,8 @@
  * is the VPC plane's (../vpc-plane.ts). This facade is what the API and the cloud call.
  */
 import { count } from 'drizzle-orm';
-import { instances, type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
+import { instances } from '../../db/tables.js';
+import { type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
 import type { InstanceType } from '../catalog.js';
 import type { Image, RegisterRequest } from '../images.js';
 import { LaunchTemplates } from '../launch-templates.js';

@@ -5,8 +5,9 @@
  * its launch, queued or under way; teardown removes what a launch made.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { instances, reservations, tags as tagRows } from '../../db/schema.js';
+import { and, asc, count, eq, inArray } from 'drizzle-orm';
+import { instances, reservations } from '../../db/tables.js';
+import { tags as tagRows } from '../../db/tables.js';
 import { containerUnit, guestProtocol, removeContainerSockets } from '../../host/nspawn.js';
 import { UnsafeImageError } from '../../host/rootfs.js';
 import { writeSeed } from '../../host/seed.js';
@@ -144,7 +145,7 @@ export class Launcher {
 
   /** What the account holds against its limits: instances pending, running or stopping, and their vCPUs. */
   private async usage(accountId: string): Promise<{ instances: number; vcpus: number }> {
-    const used = await this.ctx.db.select({ type: instances.instanceType, n: sql<number>`count(*)` }).from(instances)
+    const used = await this.ctx.db.select({ type: instances.instanceType, n: count() }).from(instances)
       .where(and(eq(instances.accountId, accountId), inArray(instances.state, COUNTED))).groupBy(instances.instanceType);
     return {
       instances: used.reduce((sum, u) => sum + u.n, 0),

@@ -119,25 +119,30 @@ export class Lifecycle {
   // ---------------------------------------------------------------- terminate
 
   async terminate(accountId: string, ids: string[]): Promise<StateChange[]> {
-    const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
-    for (const r of rows) {
-      if (r.attributes.disableApiTermination && r.state !== 'terminated') {
-        throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+    // The states read and changed in one transaction: a stop or start at the same moment sees the change or comes first.
+    const changes = await write(this.ctx.db, async () => {
+      const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
+      for (const r of rows) {
+        if (r.attributes.disableApiTermination && r.state !== 'terminated') {
+          throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+        }
       }
-    }
-    return inOrder(rows, async (r) => {
-      const previous = r.state as InstanceState;
-      if (previous === 'terminated') return { instanceId: r.id, previous, current: previous };
-      if (previous !== 'shutting-down') {
+      return inOrder(rows, async (r): Promise<StateChange> => {
+        const previous = r.state as InstanceState;
+        if (previous === 'terminated' || previous === 'shutting-down') return { instanceId: r.id, previous, current: previous };
         await this.ctx.setState(r.id, 'shutting-down', {
           stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
           stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
         });
-        this.launcher.cancel(r.id);
-        this.ctx.background(r.id, () => this.finishTerminate(r.id));
-      }
-      return { instanceId: r.id, previous, current: 'shutting-down' };
+        return { instanceId: r.id, previous, current: 'shutting-down' };
+      });
     });
+    for (const c of changes) {
+      if (c.previous === 'terminated' || c.previous === 'shutting-down') continue;
+      this.launcher.cancel(c.instanceId);
+      this.ctx.background(c.instanceId, () => this.finishTerminate(c.instanceId));
+    }
+    return changes;
   }
 
   /** A shutting-down instance's end, in the teardown line: what it holds goes, then it shows terminated. */
@@ -157,26 +162,33 @@ export class Lifecycle {
   // ---------------------------------------------------------------- stop and start
 
   async stop(accountId: string, ids: string[], force = false): Promise<StateChange[]> {
-    const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
-    for (const r of rows) {
-      if (r.attributes.disableApiStop && (r.state === 'running' || r.state === 'pending')) {
-        throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`);
+    // The states read and changed in one transaction: a terminate or start at the same moment sees the change or comes first.
+    const changes = await write(this.ctx.db, async () => {
+      const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
+      for (const r of rows) {
+        if (r.attributes.disableApiStop && (r.state === 'running' || r.state === 'pending')) {
+          throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`);
+        }
+        if (!['running', 'pending', 'stopping', 'stopped'].includes(r.state)) {
+          throw new CloudError('IncorrectInstanceState', `This instance '${r.id}' is not in a state from which it can be stopped.`);
+        }
       }
-      if (!['running', 'pending', 'stopping', 'stopped'].includes(r.state)) {
-        throw new CloudError('IncorrectInstanceState', `This instance '${r.id}' is not in a state from which it can be stopped.`);
-      }
-    }
-    return inOrder(rows, async (r) => {
-      const previous = r.state as InstanceState;
-      if (previous === 'stopped' || previous === 'stopping') return { instanceId: r.id, previous, current: previous };
-      await this.ctx.setState(r.id, 'stopping', {
-        stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
-        stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
+      return inOrder(rows, async (r): Promise<StateChange> => {
+        const previous = r.state as InstanceState;
+        if (previous === 'stopped' || previous === 'stopping') return { instanceId: r.id, previous, current: previous };
+        await this.ctx.setState(r.id, 'stopping', {
+          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
+          stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
+        });
+        return { instanceId: r.id, previous, current: 'stopping' };
       });
-      this.launcher.cancel(r.id);
-      this.ctx.background(r.id, () => this.finishStop(r.id, !force));
-      return { instanceId: r.id, previous, current: 'stopping' };
     });
+    for (const c of changes) {
+      if (c.previous === 'stopped' || c.previous === 'stopping') continue;
+      this.launcher.cancel(c.instanceId);
+      this.ctx.background(c.instanceId, () => this.finishStop(c.instanceId, !force));
+    }
+    return changes;
   }
 
   /** A stopping instance's end: its units stop, it leaves its VPC, its volumes' targets close; it shows stopped. */
@@ -209,14 +221,15 @@ export class Lifecycle {
   }
 
   async start(accountId: string, ids: string[]): Promise<StateChange[]> {
-    const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
-    for (const r of rows) {
-      if (!['running', 'pending', 'stopped'].includes(r.state)) {
-        throw new CloudError('IncorrectInstanceState', `The instance '${r.id}' is not in a state from which it can be started.`);
-      }
-    }
-    // The room checked and taken in one transaction holding the write lock: two servers never start into the last room.
+    // The states and the room read and taken in one transaction holding the write lock: two servers never start into the
+    // last room, and two StartInstances of one instance launch it once.
     const changes = await write(this.ctx.db, async () => {
+      const rows = await this.queries.getMany(accountId, [...new Set(ids)]);
+      for (const r of rows) {
+        if (!['running', 'pending', 'stopped'].includes(r.state)) {
+          throw new CloudError('IncorrectInstanceState', `The instance '${r.id}' is not in a state from which it can be started.`);
+        }
+      }
       await this.launcher.checkRoomToStart(accountId, rows.filter((r) => r.state === 'stopped'));
       return inOrder(rows, async (r): Promise<StateChange> => {
         const previous = r.state as InstanceState;

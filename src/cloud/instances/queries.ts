@@ -1,6 +1,9 @@
 /** Reading instances (get, getMany, DescribeInstances and its filters), their attributes, and their console output. */
+import { write } from '../../db/store.js';
+import { firstOfJsonArray } from '../../db/sql.js';
 import { and, asc, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { instances, type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
+import { instances } from '../../db/tables.js';
+import { type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
 import type { Image, RegisterRequest } from '../images.js';
 import { CloudError, invalidParam } from '../errors.js';
@@ -41,7 +44,7 @@ const filterColumns: Record<string, SQL> = {
   'architecture': sql`'x86_64'`,
   'instance-lifecycle': sql`NULL`,
   'block-device-mapping.volume-id': sql`${instances.rootVolumeId}`,
-  'instance.group-id': sql`(SELECT value FROM json_each(${instances.securityGroupIds}) LIMIT 1)`,
+  'instance.group-id': firstOfJsonArray(instances.securityGroupIds),
 };
 
 /** An instance's private DNS name in SQL: ip.ts's rule (privateDnsName), in the region's domain. */
@@ -53,7 +56,7 @@ function privateDnsNameSql(region: string): SQL {
 export function instanceFilter(f: Filter, region: string): SQL {
   if (f.name === 'instance-state-code') {
     const states = Object.entries(stateCodes).filter(([, c]) => f.values.includes(String(c))).map(([s]) => s);
-    return states.length ? inArray(instances.state, states) : sql`0`;
+    return states.length ? inArray(instances.state, states) : sql`false`;
   }
   if (f.name === 'private-dns-name' || f.name === 'dns-name') {
     return Tags.matchSql(privateDnsNameSql(region), f.values);
@@ -235,39 +238,43 @@ export class Queries {
   }
 
   async modifyAttributes(accountId: string, id: string, changes: Partial<InstanceAttributes> & { instanceType?: string; userData?: string }): Promise<void> {
-    const inst = await this.get(accountId, id);
-    const { instanceType, userData, ...attrs } = changes;
-    const stoppedOnly = (what: string) => {
-      if (inst.state !== 'stopped') {
-        throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state. Stop it to change its ${what}.`);
+    // Read and written in one transaction: two changes at once both land (neither undoes the other), and a type change
+    // never lands on an instance that started meanwhile.
+    await write(this.ctx.db, async () => {
+      const inst = await this.get(accountId, id);
+      const { instanceType, userData, ...attrs } = changes;
+      const stoppedOnly = (what: string) => {
+        if (inst.state !== 'stopped') {
+          throw new CloudError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state. Stop it to change its ${what}.`);
+        }
+      };
+      const set: Partial<Instance> = {};
+      if (instanceType !== undefined) {
+        const t = instanceTypes.get(instanceType);
+        if (!t) throw invalidParam(`The instance type '${instanceType.slice(0, 64)}' does not exist`);
+        stoppedOnly('instance type');
+        await this.checkTypeFits(inst, t);
+        set.instanceType = t.name;
+        // Burstable types carry CPU credits; others none (a type changed to burstable starts with its family's default).
+        attrs.cpuCredits = t.burstable ? (inst.attributes.cpuCredits ?? (t.name.startsWith('t2') ? 'standard' : 'unlimited')) : undefined;
       }
-    };
-    const set: Partial<Instance> = {};
-    if (instanceType !== undefined) {
-      const t = instanceTypes.get(instanceType);
-      if (!t) throw invalidParam(`The instance type '${instanceType.slice(0, 64)}' does not exist`);
-      stoppedOnly('instance type');
-      await this.checkTypeFits(inst, t);
-      set.instanceType = t.name;
-      // Burstable types carry CPU credits; others none (a type changed to burstable starts with its family's default).
-      attrs.cpuCredits = t.burstable ? (inst.attributes.cpuCredits ?? (t.name.startsWith('t2') ? 'standard' : 'unlimited')) : undefined;
-    }
-    if (userData !== undefined) {
-      stoppedOnly('userData');
-      decodeUserData(userData);
-      set.userData = userData || null;
-    }
-    if (attrs.ebsOptimized !== undefined && attrs.ebsOptimized !== inst.attributes.ebsOptimized) stoppedOnly('ebsOptimized');
-    if (attrs.instanceInitiatedShutdownBehavior !== undefined) {
-      oneOf('InstanceInitiatedShutdownBehavior', attrs.instanceInitiatedShutdownBehavior, shutdownBehaviors);
-    }
-    if (attrs.cpuCredits !== undefined) checkCpuCredits(attrs.cpuCredits);
-    if (attrs.metadataOptions) attrs.metadataOptions = { ...inst.attributes.metadataOptions, ...checkMetadataOptions(attrs.metadataOptions) };
-    const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
-    set.attributes = { ...inst.attributes, ...defined };
-    if (set.instanceType && !attrs.cpuCredits) delete set.attributes.cpuCredits;
-    set.updatedAt = Date.now();
-    await this.ctx.db.update(instances).set(set).where(eq(instances.id, id));
+      if (userData !== undefined) {
+        stoppedOnly('userData');
+        decodeUserData(userData);
+        set.userData = userData || null;
+      }
+      if (attrs.ebsOptimized !== undefined && attrs.ebsOptimized !== inst.attributes.ebsOptimized) stoppedOnly('ebsOptimized');
+      if (attrs.instanceInitiatedShutdownBehavior !== undefined) {
+        oneOf('InstanceInitiatedShutdownBehavior', attrs.instanceInitiatedShutdownBehavior, shutdownBehaviors);
+      }
+      if (attrs.cpuCredits !== undefined) checkCpuCredits(attrs.cpuCredits);
+      if (attrs.metadataOptions) attrs.metadataOptions = { ...inst.attributes.metadataOptions, ...checkMetadataOptions(attrs.metadataOptions) };
+      const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
+      set.attributes = { ...inst.attributes, ...defined };
+      if (set.instanceType && !attrs.cpuCredits) delete set.attributes.cpuCredits;
+      set.updatedAt = Date.now();
+      await this.ctx.db.update(instances).set(set).where(eq(instances.id, id));
+    });
   }
 }
 

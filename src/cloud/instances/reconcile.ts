@@ -17,8 +17,8 @@
  *     disappearance the same way).
  *   - any other end (failed, inactive): ended by its guest or its program, per its shutdown behaviour.
  */
-import { and, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
-import { instances } from '../../db/schema.js';
+import { and, eq, inArray, isNull, lt, ne, notInArray, or } from 'drizzle-orm';
+import { instances, reservations } from '../../db/tables.js';
 import { isFinal, type UnitStatus } from '../../host/units/types.js';
 import { log } from '../../log.js';
 import type { InstanceContext } from './context.js';
@@ -186,7 +186,7 @@ export class Reconciler {
     await write(db, async () => {
       await tags.removeAll(old.flatMap((o) => [o.id, o.vol, o.eni]));
       await db.delete(instances).where(inArray(instances.id, old.map((o) => o.id)));
-      db.run(sql`DELETE FROM reservations WHERE id NOT IN (SELECT reservation_id FROM instances)`);
+      await db.delete(reservations).where(notInArray(reservations.id, db.select({ id: instances.reservationId }).from(instances)));
     });
     return old.length;
   }

@@ -4,7 +4,8 @@
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { instances, type MetadataOptions } from '../../db/schema.js';
+import { instances } from '../../db/tables.js';
+import { type MetadataOptions } from '../../db/schema.js';
 import type { Filter } from '../filters.js';
 import type { ProfileRef } from '../iam-associations.js';
 import type { Tag } from '../tags.js';

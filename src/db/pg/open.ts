@@ -2,15 +2,17 @@
  * The state database on PostgreSQL (issue 17's control plane): the same tables as SQLite's, from the one definition
  * (src/db/schema.ts → src/db/pg/schema.ts by `npm run db:pg`), brought to this pcloud's schema by the PostgreSQL
  * migrations `npm run db:generate` writes in src/db/pg/migrations, with drizzle's migrator and the same journal table
- * as SQLite's. Not yet what `pcloud serve` runs on: the domain reads and writes synchronously (SQLite); this is for the
- * tests and the round that makes it async.
+ * as SQLite's. What `pcloud serve --database postgres://…` runs the
+ * domain on (src/db/open.ts), its transactions each holding the database's write lock (pgEngine).
  */
 import { join } from 'node:path';
 import pg from 'pg';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate as applyMigrations } from 'drizzle-orm/node-postgres/migrator';
 import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
+import { sql } from 'drizzle-orm';
 import * as schema from './schema.js';
+import type { Db, Engine } from '../store.js';
 import { JOURNAL } from '../migrate.js';
 import { projectRoot } from '../../paths.js';
 
@@ -25,6 +27,21 @@ const JOURNAL_SCHEMA = 'public';
  * (the next one finds every migration applied). Any fixed number: "pcloud" in ASCII.
  */
 const MIGRATION_LOCK = 0x70636c6f7564;
+
+/** The write lock every pcloud's transactions take on the database, as SQLite's BEGIN IMMEDIATE takes the file's. */
+const WRITE_LOCK = 0x70636c6f7577;
+
+/**
+ * PostgreSQL's engine for write(): a transaction that first takes the write lock (held until it commits or rolls back), so
+ * what it reads stays true until it ends, as on SQLite. Its handle runs every statement on the transaction's connection.
+ */
+export function pgEngine(db: PgDb): Engine {
+  return (fn) => db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+    // Typed as the domain's SQLite database: the two query the same (test/unit/pg-parity.test.ts).
+    return await fn(tx as unknown as Db);
+  });
+}
 
 /** The generated PostgreSQL migrations (dist/ reads them here too, as SQLite's). */
 export function pgMigrationsFolder(): string {

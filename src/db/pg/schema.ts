@@ -121,6 +121,11 @@ export const functions = pgTable('functions', {
   uniqueIndex('functions_url').on(t.urlId),
 ]);
 
+export const generations = pgTable('generations', {
+  name: text('name').$type<Of<typeof sqlite.generations, 'name'>>().primaryKey(),
+  value: bigint('value', { mode: 'number' }).notNull(),
+});
+
 export const hosts = pgTable('hosts', {
   id: text('id').$type<Of<typeof sqlite.hosts, 'id'>>().primaryKey(),
   name: text('name').$type<Of<typeof sqlite.hosts, 'name'>>().notNull(),

@@ -1,0 +1,39 @@
+/**
+ * The few SQL expressions the two databases write differently, each in the words of the one this process runs on
+ * (tables.ts' `dialect`). Everything else the domain asks is drizzle's, the same on both.
+ */
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import { dialect } from './tables.js';
+
+/** `*` any run, `?` one character: EC2's filter wildcards as a LIKE pattern (`\` escapes LIKE's own `%`, `_` and itself). */
+export function likePattern(wildcards: string): string {
+  return wildcards.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
+}
+
+/**
+ * The column matches any of `values`, EC2 filter wildcards and all. SQLite: pcloud_match (src/wildcard.ts: linear, and
+ * charged to the request's budget); PostgreSQL: LIKE, the request's time bounded by its statement timeout.
+ */
+export function matchesAny(column: SQL, values: readonly string[]): SQL {
+  if (dialect === 'sqlite') return sql`pcloud_match(${column}, ${JSON.stringify(values)})`;
+  if (!values.length) return sql`false`;
+  return sql.join(values.map((v) => sql`(${column} LIKE ${likePattern(v)} ESCAPE '\\')`), sql` OR `);
+}
+
+/** The first element of a JSON array column, as text (NULL when it is empty). */
+export function firstOfJsonArray(column: SQLWrapper): SQL {
+  return dialect === 'sqlite' ? sql`(SELECT value FROM json_each(${column}) LIMIT 1)` : sql`(${column}->>0)`;
+}
+
+/** A member of a JSON object column, as text. `key` is the code's, never a request's. */
+export function jsonMember(column: SQLWrapper, key: 'revision' | 'codeSize'): SQL {
+  return dialect === 'sqlite' ? sql`json_extract(${column}, ${`$.${key}`})` : sql`(${column}->>${key})`;
+}
+
+/** Whether a JSON column's text holds `text` anywhere. */
+export function jsonTextHas(column: SQLWrapper, text: string): SQL {
+  return dialect === 'sqlite' ? sql`instr(${column}, ${text}) > 0` : sql`strpos(${column}::text, ${text}) > 0`;
+}
+
+/** LIMIT for "all of them" (SQLite's -1 is an error on PostgreSQL): more rows than either will ever hold. */
+export const ALL_ROWS = Number.MAX_SAFE_INTEGER;

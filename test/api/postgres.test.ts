@@ -1,0 +1,132 @@
+/**
+ * The control plane on PostgreSQL (issue 17): `pcloud serve --database postgres://…`'s domain, two servers (each its
+ * own data dir and fake host) on one throwaway Debian PostgreSQL, driven by the AWS SDK. What SQLite did by its one
+ * connection and its file lock, PostgreSQL does by the write lock every transaction takes (store.ts, pgEngine): launches,
+ * filters (EC2's wildcards as LIKE), paging, ClientToken and counters across servers, IAM's memory dropped on the other
+ * server when one changes IAM (the generation row), and Lambda's records.
+ */
+import {
+  CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, CreateSecurityGroupCommand, CreateSubnetCommand, CreateTagsCommand,
+  CreateVpcCommand, DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, DescribeTagsCommand, DescribeVpcsCommand,
+  RunInstancesCommand, TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialect } from '../../src/db/tables.js';
+import { startApi, until, type TestApi } from '../support/api.js';
+import { iamCall } from '../support/iam.js';
+import { postgresMissing, startPostgres, type Postgres } from '../support/postgres.js';
+import { lambdaRole } from '../support/roles.js';
+import { errorCode } from '../support/thrown.js';
+
+/** A zip of index.py whose handler returns its event. */
+const ZIP = 'UEsDBBQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihlLCBjKToKICAgIHJldHVybiBlClBLAQIUAxQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAAAAAAAAAAACAAQAAAABpbmRleC5weVBLBQYAAAAAAQABADYAAABGAAAAAAA=';
+const missing = postgresMissing();
+let pg: Postgres | undefined;
+let a: TestApi;
+let b: TestApi;
+
+beforeAll(async () => {
+  if (missing) return;
+  pg = await startPostgres();
+  a = await startApi({ database: pg.url });
+  b = await startApi({ database: pg.url });
+}, 120_000);
+afterAll(async () => {
+  await b?.close();
+  await a?.close();
+  await pg?.stop();
+});
+
+const ids = (r: { Reservations?: { Instances?: { InstanceId?: string }[] }[] }) => (r.Reservations ?? []).flatMap((x) => x.Instances ?? []).map((i) => i.InstanceId!);
+
+describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  it('runs on PostgreSQL: launches, filters with wildcards, tags, paging begun on one server and ended on the other', async () => {
+    expect(dialect).toBe('pg');
+    const r = await a.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 6, MaxCount: 6 }));
+    const made = r.Instances!.map((i) => i.InstanceId!);
+    await until(async () => (await Promise.all(made.map(async (id) => (await a.cloud.instances.row(id))?.state === 'running'))).every(Boolean));
+    await a.ec2.send(new CreateTagsCommand({ Resources: made.slice(0, 2), Tags: [{ Key: 'Name', Value: 'web_1%' }] }));
+    await a.ec2.send(new CreateTagsCommand({ Resources: made.slice(2, 3), Tags: [{ Key: 'Name', Value: 'webx1' }] }));
+    const named = async (api: TestApi, v: string) => ids(await api.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Name', Values: [v] }] }))).sort();
+    // `*` and `?` are EC2's wildcards; LIKE's own `%` and `_` in a value or pattern are themselves.
+    expect(await named(b, 'web*')).toEqual(made.slice(0, 3).sort());
+    expect(await named(b, 'web_1%')).toEqual(made.slice(0, 2).sort());
+    expect(await named(b, 'web?1*')).toEqual(made.slice(0, 3).sort());
+    expect(await named(b, 'web%')).toEqual([]);
+    const running = ids(await b.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['running'] }, { Name: 'instance-state-code', Values: ['16'] }] })));
+    expect(running.filter((id) => made.includes(id)).sort()).toEqual([...made].sort());
+    expect(ids(await b.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-code', Values: ['99'] }] })))).toEqual([]);
+    const dns = (await a.cloud.instances.row(made[0]!))!.privateIp.replace(/\./g, '-');
+    expect(ids(await b.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'private-dns-name', Values: [`ip-${dns}.*`] }] })))).toEqual([made[0]]);
+
+    const seen: string[] = [];
+    let token: string | undefined;
+    let turn = 0;
+    do {
+      const page = await [a, b][turn++ % 2]!.ec2.send(new DescribeInstancesCommand({ MaxResults: 5, NextToken: token }));
+      seen.push(...ids(page));
+      token = page.NextToken;
+    } while (token);
+    expect(turn).toBeGreaterThan(1);
+    expect(seen.filter((id) => made.includes(id)).sort()).toEqual([...made].sort());
+    const tags = await b.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'value', Values: ['web*'] }] }));
+    expect(tags.Tags!.map((t) => t.ResourceId).sort()).toEqual(made.slice(0, 3).sort());
+
+    const gone = await b.ec2.send(new TerminateInstancesCommand({ InstanceIds: made.slice(0, 1) }));
+    expect(gone.TerminatingInstances![0]!.CurrentState!.Name).toBe('shutting-down');
+  });
+
+  it('ClientToken across servers; counters taken by both at once never give one number twice', async () => {
+    const params = { ImageId: a.imageId, InstanceType: 't3.micro' as const, MinCount: 1, MaxCount: 1, ClientToken: 'pg-token-1' };
+    const first = await a.ec2.send(new RunInstancesCommand(params));
+    expect((await b.ec2.send(new RunInstancesCommand(params))).ReservationId).toBe(first.ReservationId);
+    expect(await errorCode(b.ec2.send(new RunInstancesCommand({ ...params, InstanceType: 't3.small' })))).toBe('IdempotentParameterMismatch');
+
+    const t = await a.ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'pg-both', LaunchTemplateData: { InstanceType: 't3.micro' } }));
+    const id = t.LaunchTemplate!.LaunchTemplateId!;
+    const made = await Promise.all(Array.from({ length: 12 }, (_, i) => [a, b][i % 2]!.ec2.send(
+      new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: id, LaunchTemplateData: { InstanceType: 't3.small' } }))));
+    expect(made.map((m) => m.LaunchTemplateVersion!.VersionNumber!).sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i + 2));
+    const versions = (await b.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: id }))).LaunchTemplateVersions!;
+    expect(versions).toHaveLength(13);
+  });
+
+  it('VPCs, subnets and security groups made on one server are the other\'s; a name taken twice at once is refused once', async () => {
+    const vpc = (await a.ec2.send(new CreateVpcCommand({ CidrBlock: '10.40.0.0/16' }))).Vpc!.VpcId!;
+    expect((await b.ec2.send(new DescribeVpcsCommand({ VpcIds: [vpc] }))).Vpcs![0]!.CidrBlock).toBe('10.40.0.0/16');
+    await b.ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: '10.40.1.0/24' }));
+    expect(await errorCode(a.ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: '10.40.1.0/25' })))).toBe('InvalidSubnet.Conflict');
+    const both = await Promise.allSettled([a, b].map((api) => api.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'pg-once', Description: 'd', VpcId: vpc }))));
+    expect(both.map((x) => x.status).sort()).toEqual(['fulfilled', 'rejected']);
+  });
+
+  it('a policy detached or a key deleted through one server stops working on the other at once', async () => {
+    await iamCall(a, 'CreateUser', { UserName: 'revoked' });
+    const made = (await iamCall(a, 'CreateAccessKey', { UserName: 'revoked' })).result.AccessKey as { AccessKeyId: string; SecretAccessKey: string };
+    const key = { accessKeyId: made.AccessKeyId, secretAccessKey: made.SecretAccessKey };
+    const describe = (api: TestApi) => api.send({ body: 'Action=DescribeRegions&Version=2016-11-15', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, key });
+    const policy = { UserName: 'revoked', PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess' };
+    await iamCall(a, 'AttachUserPolicy', policy);
+    expect((await describe(b)).status).toBe(200);
+    await iamCall(a, 'DetachUserPolicy', policy);
+    expect((await describe(a)).status).toBe(403);
+    expect((await describe(b)).status).toBe(403);
+    await iamCall(a, 'AttachUserPolicy', policy);
+    expect((await describe(b)).status).toBe(200);
+    await iamCall(a, 'DeleteAccessKey', { UserName: 'revoked', AccessKeyId: made.AccessKeyId });
+    expect((await describe(b)).status).not.toBe(200);
+  });
+
+  it('Lambda functions made through one server are listed, read and deleted through the other', async () => {
+    const role = await lambdaRole(a.endpoint, a.key);
+    const client = (api: TestApi) => new LambdaClient({ endpoint: api.endpoint, region: 'us-east-1', credentials: api.key });
+    await client(a).send(new CreateFunctionCommand({
+      FunctionName: 'pg-fn', Runtime: 'python3.12', Handler: 'index.handler', Role: role, Code: { ZipFile: Buffer.from(ZIP, 'base64') },
+    }));
+    expect((await client(b).send(new ListFunctionsCommand({}))).Functions!.map((f) => f.FunctionName)).toContain('pg-fn');
+    expect((await client(b).send(new GetFunctionCommand({ FunctionName: 'pg-fn' }))).Configuration!.Handler).toBe('index.handler');
+    await client(b).send(new DeleteFunctionCommand({ FunctionName: 'pg-fn' }));
+    expect(await errorCode(client(a).send(new GetFunctionCommand({ FunctionName: 'pg-fn' })))).toBe('ResourceNotFoundException');
+  });
+});
