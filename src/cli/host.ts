@@ -10,10 +10,23 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { configFromEnv } from '../cloud/config.js';
 import { hostViews, type HostView } from '../cloud/hosts/view.js';
 import { schema, type Db } from '../db/index.js';
-import { DEFAULT_DATA } from './config.js';
+import { databaseOf, DEFAULT_DATA } from './config.js';
+import { closeDatabase, openDatabase } from '../db/open.js';
 
-/** The state database of a data dir, read-only; what to do when there is none, or it predates hosts. */
+/**
+ * The state database, to read: PostgreSQL's when PCLOUD_DATABASE_URL names one (migrated, so it has hosts), else the
+ * data dir's SQLite file, read-only; what to do when there is none, or it predates hosts.
+ */
 async function withReadOnlyDb<T>(dataDir: string, fn: (db: Db) => Promise<T>): Promise<T> {
+  const url = databaseOf({});
+  if (url) {
+    const db = await openDatabase(dataDir, url);
+    try {
+      return await fn(db);
+    } finally {
+      await closeDatabase(db);
+    }
+  }
   const file = join(dataDir, 'pcloud.db');
   if (!existsSync(file)) throw new Error(`no state database in ${dataDir}: start \`pcloud serve --data ${dataDir}\` first`);
   const sqlite = new Database(file, { readonly: true, fileMustExist: true });

@@ -28,6 +28,9 @@ const JOURNAL_SCHEMA = 'public';
  */
 const MIGRATION_LOCK = 0x70636c6f7564;
 
+/** How long one statement may take on PostgreSQL, waiting for the write lock included. */
+const STATEMENT_TIMEOUT_MS = 30_000;
+
 /** The write lock every pcloud's transactions take on the database, as SQLite's BEGIN IMMEDIATE takes the file's. */
 const WRITE_LOCK = 0x70636c6f7577;
 
@@ -54,7 +57,9 @@ export function pgMigrationsFolder(): string {
  * `db.$client.end()`.
  */
 export async function openPg(url: string, folder = pgMigrationsFolder()): Promise<PgDb> {
-  const pool = new pg.Pool({ connectionString: url });
+  // A statement (a write lock waited for included) that takes longer is refused, as SQLite's busy timeout does: one
+  // request never holds the others up for good.
+  const pool = new pg.Pool({ connectionString: url, statement_timeout: STATEMENT_TIMEOUT_MS });
   // A pooled connection the server ends while idle (a restart): the pool drops it and the next query connects anew.
   pool.on('error', (e) => console.warn(`pcloud: a PostgreSQL connection ended: ${e.message}`));
   try {
