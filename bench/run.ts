@@ -81,6 +81,12 @@ if (want('describe')) {
     rows.push([k, r.pcloud[k]!.latencyMs.p50, r.pcloud[k]!.latencyMs.p99, r.pcloud[k]!.rps, r.moto[k]!.latencyMs.p50, r.moto[k]!.latencyMs.p99, r.moto[k]!.rps, `${r.pcloudFasterBy[k]!.p50}× / ${r.pcloudFasterBy[k]!.rps}×`]);
   }
   console.log(table(rows));
+  if ('skipped' in r.postgres) console.log(`on PostgreSQL: skipped (${r.postgres.skipped})`);
+  else {
+    const pgRows: (string | number)[][] = [['call', 'p50', 'p99 (target ≤ 10 ms)', 'req/s', 'p50 / SQLite', 'p99 / SQLite']];
+    for (const [k, f] of Object.entries(r.postgres.pcloud)) pgRows.push([k, f.latencyMs.p50, f.latencyMs.p99, f.rps, r.postgres.overSqlite[k]!.p50, r.postgres.overSqlite[k]!.p99]);
+    console.log(`pcloud with its state in PostgreSQL (same calls, same run):\n${table(pgRows)}`);
+  }
   console.log('written to', writeResult('describe', r));
 }
 

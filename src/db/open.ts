@@ -16,7 +16,11 @@ export function isPostgresUrl(where: string): boolean {
 
 /** The database at `url` (PostgreSQL), or else the SQLite file of the data dir. */
 export async function openDatabase(dataDir: string, url?: string): Promise<Db> {
-  if (url === undefined) return openDb(join(dataDir, 'pcloud.db'));
+  // One process runs on one database at a time (a bench opens one after another): the last opened names the tables.
+  if (url === undefined) {
+    useDialect('sqlite');
+    return openDb(join(dataDir, 'pcloud.db'));
+  }
   if (!isPostgresUrl(url)) throw new Error('the database must be a PostgreSQL URL (postgres://… or postgresql://…); without one, pcloud keeps its state in the data dir');
   useDialect('pg');
   const pg: PgDb = await openPg(url);
