@@ -98,7 +98,11 @@ async function serveSeeded(count: number, accountId: string, creds: Creds, datab
     CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off',
     ...(database ? ['--database', database] : []),
   ], {
-    env: { ...process.env, PCLOUD_ACCESS_KEY_ID: creds.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: creds.secretAccessKey },
+    // A Lambda port of its own: a server's nginx outlives it (issue 18's `pcloud down`), and this bench starts two.
+    env: {
+      ...process.env, PCLOUD_ACCESS_KEY_ID: creds.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: creds.secretAccessKey,
+      PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${await freePort()}`,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await waitFor(server, 'pcloud serving on');
@@ -120,6 +124,7 @@ export async function benchDescribe(opts: { count: number; requests: number; sec
   const accountId = '000000000000';
   const creds = { accessKeyId: 'AKIDPCLOUDBENCH0002', secretAccessKey: 'bench' };
   const sqlite = await serveSeeded(opts.count, accountId, creds);
+  let sqliteResult;
   const motoPort = await freePort();
   const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
@@ -139,11 +144,13 @@ export async function benchDescribe(opts: { count: number; requests: number; sec
       p50: round(motoRes[k]!.latencyMs.p50 / pcloud[k]!.latencyMs.p50, 1),
       rps: round(pcloud[k]!.rps / motoRes[k]!.rps, 1),
     }]));
-    return { instances: opts.count, pcloud, moto: motoRes, pcloudFasterBy: ratios, postgres: await onPostgres(opts, accountId, creds, pcloud) };
+    sqliteResult = { instances: opts.count, pcloud, moto: motoRes, pcloudFasterBy: ratios };
   } finally {
     moto.kill('SIGTERM');
     await sqlite.stop();
   }
+  // After the SQLite server stopped: each server holds the host's Lambda port while it runs.
+  return { ...sqliteResult, postgres: await onPostgres(opts, accountId, creds, sqliteResult.pcloud) };
 }
 
 /** The same calls with the state in PostgreSQL, and their p50 and p99 over SQLite's (skipped without PostgreSQL). */
