@@ -5,7 +5,7 @@
  * and an account's invocations at once are capped (429 in Lambda's form), each account on its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -13,9 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NginxDriver, renderMain, renderRoutes, type FunctionRoute } from '../../src/host/nginx.js';
 import { NginxValueError } from '../../src/host/nginx-syntax.js';
-import type { UnitSpec } from '../../src/host/units/types.js';
-import { FakeUnits } from '../support/fake-host.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
+import { SpawnUnits } from '../support/spawn-units.js';
 import { FAST_TIER } from '../support/tier.js';
 
 const OPTIONS = { concurrency: 100 };
@@ -90,28 +89,6 @@ describe('nginx configuration', () => {
     await expect(renderMain({ prefix: '/tmp', listen: '127.0.0.1:9', api: 'http://127.0.0.1:9', workers: 1, authorizerSecret: 'f;' })).rejects.toThrow(NginxValueError);
   });
 });
-
-/** A unit manager that really runs the nginx unit (the rest as FakeUnits keeps it). */
-class SpawnUnits extends FakeUnits {
-  child?: ChildProcess;
-  override async start(spec: UnitSpec): Promise<void> {
-    await super.start(spec);
-    this.child = spawn(spec.exec[0]!, spec.exec.slice(1), { stdio: 'ignore' });
-  }
-  override async signal(name: string, signal: string): Promise<void> {
-    await super.signal(name, signal);
-    this.child?.kill(signal as NodeJS.Signals);
-  }
-  override async stop(name: string) {
-    const c = this.child;
-    if (c && c.exitCode === null) {
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGQUIT');
-      await exited;
-    }
-    return super.stop(name);
-  }
-}
 
 describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secret', () => {
   let dir: string;
