@@ -168,7 +168,8 @@ export function createApp(cloud: Cloud, opts: AppOptions = {}): Hono {
     }
     call.accountId = principal.accountId;
     call.principalArn = arnOf(principal.identity);
-    if (!principal.temporary) await cloud.accounts.used(principal.accessKeyId, principal.service, principal.region);
+    // Last used (at most once a minute per key) is written beside the request, never in its way.
+    if (!principal.temporary) void cloud.accounts.used(principal.accessKeyId, principal.service, principal.region).catch((err: unknown) => log.warn(`last used of ${principal.accessKeyId}: ${(err as Error).message}`));
     // A session token (GetSessionToken: a user's or root's temporary credentials) calls no IAM action without MFA,
     // which pcloud has not: as AWS, its token is refused there (else a stolen token makes itself a lasting key).
     if (service === 'iam' && principal.temporary && principal.identity.kind !== 'assumed-role') {

@@ -280,11 +280,15 @@ program.command('console <instance>')
   .option('--expires <seconds>', 'how long the URL opens the page', '300')
   .action(async (instance: string, opts: { data: string; expires: string }) => {
     const db = await openDatabase(opts.data, databaseOf({}));
-    const row = (await db.select({ accountId: instances.accountId }).from(instances).where(eq(instances.id, instance)).limit(1))[0];
-    if (!row) throw new Error(`no instance ${instance}`);
-    const key = await new Accounts(db).keyOf(row.accountId);
-    if (!key) throw new Error(`account ${row.accountId} has no access key`);
-    await closeDatabase(db);
+    let key;
+    try {
+      const row = (await db.select({ accountId: instances.accountId }).from(instances).where(eq(instances.id, instance)).limit(1))[0];
+      if (!row) throw new Error(`no instance ${instance}`);
+      key = await new Accounts(db).keyOf(row.accountId);
+      if (!key) throw new Error(`account ${row.accountId} has no access key`);
+    } finally {
+      await closeDatabase(db);
+    }
     process.stdout.write(presignedConsoleUrl(await endpointOf(opts.data), key, configFromEnv().region, instance, Number(opts.expires)) + '\n');
   });
 

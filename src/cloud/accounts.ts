@@ -115,14 +115,14 @@ export class Accounts {
 
   /** A root access key of the account (the oldest active one), to sign for it. */
   async keyOf(accountId: string): Promise<AccessKey | undefined> {
-    const row = (await this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), rootActive))
+    const row = (await this.db.select().from(accessKeys).where(and(eq(accessKeys.accountId, accountId), rootActive()))
       .orderBy(accessKeys.createdAt).limit(1))[0];
     return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
   }
 
   /** The oldest active root key of any account (the operator's, which `pcloud credentials` prints). */
   async firstKey(): Promise<AccessKey | undefined> {
-    const row = (await this.db.select().from(accessKeys).where(rootActive).orderBy(accessKeys.createdAt).limit(1))[0];
+    const row = (await this.db.select().from(accessKeys).where(rootActive()).orderBy(accessKeys.createdAt).limit(1))[0];
     return row && { accessKeyId: row.accessKeyId, secretAccessKey: row.secretAccessKey, accountId: row.accountId };
   }
 }
@@ -172,4 +172,4 @@ export class AccountAdmin {
 }
 
 /** A root key (no IAM user's) that is active. */
-const rootActive = and(isNull(accessKeys.userName), eq(accessKeys.status, 'Active'));
+const rootActive = () => and(isNull(accessKeys.userName), eq(accessKeys.status, 'Active'));

@@ -73,6 +73,7 @@ export class InstanceCredentials {
   }
 
   private async lookup(instanceId: string): Promise<InstanceRoleCredentials | undefined> {
+    let ends = this.ends.get(instanceId) ?? 0;
     const association = await this.associations.ofInstance(instanceId);
     const roleName = association?.roleName;
     if (!association || roleName === undefined) return undefined;
@@ -81,15 +82,17 @@ export class InstanceCredentials {
     if (held && (held.associationId !== association.id || held.roleName !== roleName)) {
       // Another profile or another role: what the old one gave ends before the new one is handed out.
       await this.end(association.accountId, instanceId);
+      ends = this.ends.get(instanceId) ?? 0;
       held = undefined;
     }
     if (!held || held.credentials.expiration.getTime() - now <= RENEW_BEFORE_MS) {
-      const ends = this.ends.get(instanceId) ?? 0;
       const credentials = await this.sessions.mint({
         accountId: association.accountId, roleName, sessionName: instanceId, durationSeconds: SESSION_SECONDS, source: sourceOf(instanceId), service: EC2_SERVICE,
       });
-      if ((this.ends.get(instanceId) ?? 0) !== ends) {
-        // The association ended while this session was minted: it ends too, and nothing is handed out.
+      // The association ended while this session was minted (here, or through another server: it is no longer the
+      // instance's association once minted): the session ends too, and nothing is handed out. An end after this
+      // look ends the session itself.
+      if ((this.ends.get(instanceId) ?? 0) !== ends || (await this.associations.ofInstance(instanceId))?.id !== association.id) {
         await this.sessions.endFor(association.accountId, sourceOf(instanceId));
         return undefined;
       }

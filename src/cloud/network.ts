@@ -263,6 +263,8 @@ export class Network {
   }
 
   async attachInternetGateway(accountId: string, id: string, vpcId: string): Promise<void> {
+    // The account's defaults first, in their own transaction: a failure below must not roll them back.
+    await this.ensureDefaults(accountId);
     await write(this.db, async () => {
       const g = await this.igw(accountId, id);
       await this.vpc(accountId, vpcId);
@@ -278,6 +280,8 @@ export class Network {
   }
 
   async detachInternetGateway(accountId: string, id: string, vpcId: string): Promise<void> {
+    // The account's defaults first, in their own transaction: a failure below must not roll them back.
+    await this.ensureDefaults(accountId);
     await write(this.db, async () => {
       const g = await this.igw(accountId, id);
       if (g.vpcId !== vpcId) throw new CloudError('Gateway.NotAttached', `resource ${id} is not attached to network ${vpcId}`);
@@ -339,6 +343,8 @@ export class Network {
   }
 
   async createSubnet(accountId: string, vpcId: string, cidr: string, availabilityZone?: string): Promise<Subnet> {
+    // The account's defaults first, in their own transaction: a failure below must not roll them back.
+    await this.ensureDefaults(accountId);
     return await write(this.db, async () => {
       const vpc = await this.vpc(accountId, vpcId);
       checkCidr(cidr, 16, 28, 'subnet');
@@ -376,6 +382,8 @@ export class Network {
   }
 
   async createSecurityGroup(accountId: string, name: string, description: string, vpcId?: string): Promise<SecurityGroup> {
+    // The account's defaults first, in their own transaction: a failure below must not roll them back.
+    await this.ensureDefaults(accountId);
     return await write(this.db, async () => {
       const vpc = vpcId ? (await this.vpc(accountId, vpcId)) : (await this.vpcs(accountId)).find((v) => v.isDefault)!;
       if (!name) throw new CloudError('MissingParameter', 'The request must contain the parameter GroupName');

@@ -5,19 +5,22 @@
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { dialect } from './tables.js';
 
-/** `*` any run, `?` one character: EC2's filter wildcards as a LIKE pattern (`\` escapes LIKE's own `%`, `_` and itself). */
+/**
+ * `*` any run, `?` one character: EC2's filter wildcards as a LIKE pattern, `!` escaping LIKE's own `%`, `_` and itself
+ * (not a backslash: its meaning in a string literal depends on standard_conforming_strings).
+ */
 export function likePattern(wildcards: string): string {
-  return wildcards.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
+  return wildcards.replace(/[!%_]/g, (c) => `!${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
 }
 
 /**
  * The column matches any of `values`, EC2 filter wildcards and all. SQLite: pcloud_match (src/wildcard.ts: linear, and
- * charged to the request's budget); PostgreSQL: LIKE, the request's time bounded by its statement timeout.
+ * charged to the request's budget); PostgreSQL: LIKE (escaped), the request's time bounded by its statement timeout.
  */
 export function matchesAny(column: SQL, values: readonly string[]): SQL {
   if (dialect === 'sqlite') return sql`pcloud_match(${column}, ${JSON.stringify(values)})`;
   if (!values.length) return sql`false`;
-  return sql.join(values.map((v) => sql`(${column} LIKE ${likePattern(v)} ESCAPE '\\')`), sql` OR `);
+  return sql.join(values.map((v) => sql`(${column} LIKE ${likePattern(v)} ESCAPE '!')`), sql` OR `);
 }
 
 /** The first element of a JSON array column, as text (NULL when it is empty). */

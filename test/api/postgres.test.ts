@@ -57,6 +57,9 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
     const running = ids(await b.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['running'] }, { Name: 'instance-state-code', Values: ['16'] }] })));
     expect(running.filter((id) => made.includes(id)).sort()).toEqual([...made].sort());
     expect(ids(await b.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-code', Values: ['99'] }] })))).toEqual([]);
+    // A filter on a JSON array's first member (the instance's first security group).
+    const group = (await a.cloud.instances.row(made[0]!))!.securityGroupIds[0]!;
+    expect(ids(await b.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance.group-id', Values: [group] }] }))).filter((id) => made.includes(id)).sort()).toEqual([...made].sort());
     const dns = (await a.cloud.instances.row(made[0]!))!.privateIp.replace(/\./g, '-');
     expect(ids(await b.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'private-dns-name', Values: [`ip-${dns}.*`] }] })))).toEqual([made[0]]);
 

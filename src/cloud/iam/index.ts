@@ -3,9 +3,9 @@
  * (policies.ts, with AWS's managed ones in managed/), instance profiles and their instances (profiles.ts), temporary
  * credentials (sessions.ts), the policy language (policy/) and the decision every request gets (authorize.ts).
  */
-import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { dialect, generations } from '../../db/tables.js';
+import { dialect } from '../../db/tables.js';
+import { iamGeneration, moveIamGeneration } from './generation.js';
 import type { AccessKey, Accounts } from '../accounts.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
@@ -21,9 +21,6 @@ import { Roles } from './roles.js';
 import { Sessions, type SessionIdentity } from './sessions.js';
 import { IamTags } from './tags.js';
 import { Users } from './users.js';
-
-/** The generations row IAM's changes move (PostgreSQL). */
-const IAM_GENERATION = 'iam';
 
 export class Iam {
   // iam-core: users, access keys, roles, instance profiles and their tags.
@@ -99,11 +96,7 @@ export class Iam {
    */
   async changed(): Promise<void> {
     this.forget();
-    // SQLite tells the others itself (data_version); on PostgreSQL the IAM generation moves.
-    if (dialect === 'pg') {
-      await this.db.insert(generations).values({ name: IAM_GENERATION, value: 1 })
-        .onConflictDoUpdate({ target: generations.name, set: { value: sql`${generations.value} + 1` } });
-    }
+    await moveIamGeneration(this.db);
   }
 
   /** What this server keeps in memory of IAM, dropped. */
@@ -119,9 +112,7 @@ export class Iam {
    * generation when any server changed IAM (changed()).
    */
   private async freshen(): Promise<void> {
-    const version = dialect === 'pg'
-      ? (await this.db.select({ value: generations.value }).from(generations).where(eq(generations.name, IAM_GENERATION)).limit(1))[0]?.value ?? 0
-      : this.db.$client.pragma('data_version', { simple: true }) as number;
+    const version = dialect === 'pg' ? await iamGeneration(this.db) : this.db.$client.pragma('data_version', { simple: true }) as number;
     if (version === this.seenVersion) return;
     this.seenVersion = version;
     this.forget();

@@ -65,10 +65,16 @@ interface Facts {
   tags: ReadonlyMap<string, string>;
 }
 
+/**
+ * How long documents read are kept at most: every IAM change drops them at once (changed(), and another server's
+ * through freshen()); this bounds what a change whose notice was lost could leave behind.
+ */
+const FACTS_MS = 5_000;
+
 const kindWord = (kind: PrincipalKind) => (kind === 'user' ? 'User' : 'Role');
 
 export class Policies {
-  private readonly cache = new Map<string, Facts>();
+  private readonly cache = new Map<string, Facts & { until: number }>();
   /** Moves at every changed(): what was read before it (a load still in flight then) is not kept. */
   private generation = 0;
 
@@ -84,7 +90,15 @@ export class Policies {
   private remember(key: string, facts: Facts, generation: number): void {
     if (generation !== this.generation) return;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(key, facts);
+    this.cache.set(key, { ...facts, until: Date.now() + FACTS_MS });
+  }
+
+  /** What is kept for `key`, while it is fresh. */
+  private kept(key: string): Facts | undefined {
+    const hit = this.cache.get(key);
+    if (hit && hit.until > Date.now()) return hit;
+    if (hit) this.cache.delete(key);
+    return undefined;
   }
 
   // ---- managed policies ------------------------------------------------------------------------------------------
@@ -342,7 +356,7 @@ export class Policies {
     const kind: PrincipalKind = identity.kind === 'user' ? 'user' : 'role';
     const name = identity.kind === 'user' ? identity.name : identity.roleName;
     const key = `${identity.accountId}:${kind}:${name}`;
-    const hit = this.cache.get(key);
+    const hit = this.kept(key);
     if (hit) return hit;
     const generation = this.generation;
     const facts = await this.load(identity.accountId, kind, name);
@@ -370,7 +384,7 @@ export class Policies {
    */
   async sessionPolicies(accountId: string, policy: string | undefined, policyArns: readonly string[]): Promise<readonly Policy[]> {
     const key = `session:${accountId}:${policyArns.join(' ')}:${policy ?? ''}`;
-    const hit = this.cache.get(key);
+    const hit = this.kept(key);
     if (hit) return hit.policies;
     const generation = this.generation;
     const docs: string[] = [];

@@ -5,6 +5,7 @@
  * carries them); a session whose role or user is gone (or deleted and made again) is no key. Rows expired for an hour
  * are swept.
  */
+import { moveIamGeneration } from './generation.js';
 import { log } from '../../log.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, lt } from 'drizzle-orm';
@@ -209,6 +210,8 @@ export class Sessions {
     const gone = await this.db.delete(stsSessions).where(and(eq(stsSessions.accountId, accountId), eq(stsSessions.source, source)))
       .returning({ id: stsSessions.accessKeyId });
     for (const { id } of gone) this.cache.delete(id);
+    // The other servers stop trusting these keys from their memory too (PostgreSQL; SQLite's data_version does it).
+    if (gone.length) await moveIamGeneration(this.db);
     return gone.length;
   }
 

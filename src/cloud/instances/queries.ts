@@ -19,8 +19,11 @@ import { filterByHealth, instanceHealth, isStatusFilter, needsUnitStatus, needsV
 import { checkCpuCredits, checkMetadataOptions, decodeUserData, oneOf, shutdownBehaviors } from './params.js';
 import { holdsResources, stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance } from './types.js';
 
-/** Filters DescribeInstances understands, as SQL on the instances table (names and errors as filters.ts's in-memory ones). */
-const filterColumns: Record<string, SQL> = {
+/**
+ * Filters DescribeInstances understands, as SQL on the instances table (names and errors as filters.ts's in-memory ones),
+ * made per query: of the tables and in the words of the database in use (tables.ts, sql.ts).
+ */
+const filterColumns = (): Record<string, SQL> => ({
   'instance-id': sql`${instances.id}`,
   'instance-state-name': sql`${instances.state}`,
   'instance-type': sql`${instances.instanceType}`,
@@ -45,7 +48,7 @@ const filterColumns: Record<string, SQL> = {
   'instance-lifecycle': sql`NULL`,
   'block-device-mapping.volume-id': sql`${instances.rootVolumeId}`,
   'instance.group-id': firstOfJsonArray(instances.securityGroupIds),
-};
+});
 
 /** An instance's private DNS name in SQL: ip.ts's rule (privateDnsName), in the region's domain. */
 function privateDnsNameSql(region: string): SQL {
@@ -63,7 +66,7 @@ export function instanceFilter(f: Filter, region: string): SQL {
   }
   const tagCond = Tags.filterSql(sql`${instances.id}`, f);
   if (tagCond) return tagCond;
-  const col = fieldOf(filterColumns, f.name);
+  const col = fieldOf(filterColumns(), f.name);
   if (!col) throw invalidFilter(f.name);
   return Tags.matchSql(col, f.values);
 }

@@ -58,8 +58,8 @@ export function pgMigrationsFolder(): string {
  */
 export async function openPg(url: string, folder = pgMigrationsFolder()): Promise<PgDb> {
   // A statement (a write lock waited for included) that takes longer is refused, as SQLite's busy timeout does: one
-  // request never holds the others up for good.
-  const pool = new pg.Pool({ connectionString: url, statement_timeout: STATEMENT_TIMEOUT_MS });
+  // request never holds the others up for good; nor does a server gone quiet inside a transaction (its lock is freed).
+  const pool = new pg.Pool({ connectionString: url, statement_timeout: STATEMENT_TIMEOUT_MS, idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS });
   // A pooled connection the server ends while idle (a restart): the pool drops it and the next query connects anew.
   pool.on('error', (e) => console.warn(`pcloud: a PostgreSQL connection ended: ${e.message}`));
   try {
