@@ -2,6 +2,7 @@
  * Instance profiles: the container of (at most) one role that an instance is launched with; the metadata service
  * serves that role's credentials (imds-creds). Deleting one that still has its role is a DeleteConflict, as AWS.
  */
+import { inOrder } from '../in-order.js';
 import { and, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { iamInstanceProfiles } from '../../db/tables.js';
@@ -74,9 +75,7 @@ export class Profiles {
     const rows = (await this.db.select().from(iamInstanceProfiles).where(eq(iamInstanceProfiles.accountId, accountId)))
       .filter((p) => p.path.startsWith(pathPrefix))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const out: Profile[] = [];
-    for (const profile of rows) out.push(await this.withRole(profile));
-    return out;
+    return await inOrder(rows, (profile) => this.withRole(profile));
   }
 
   /** The profiles that hold the role (it must exist). */
