@@ -39,6 +39,7 @@ import { instanceSource } from '../metrics/instances.js';
 import { poolSource } from '../metrics/pool.js';
 import { unitSource } from '../metrics/units.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
+import { notifier } from '../host/sd-notify.js';
 
 const DEFAULT_IMAGE = 'debian-12';
 /** Where pcloud's CA and the API's TLS certificate are kept (keys 0600). */
@@ -110,6 +111,10 @@ program.command('serve')
   .option('--metrics-listen <host:port>', 'where Prometheus scrapes /metrics, or off', DEFAULT_METRICS_LISTEN)
   .action(async (opts: { listen: string; data: string; database?: string; image: boolean; accessLog: string; metricsListen: string }) => {
     const { hostname, port } = parseListen(opts.listen);
+    // Under systemd (Type=notify): told READY=1 once the API serves, STOPPING=1 when it stops. Taken out of the
+    // environment, so nothing the server starts speaks for it.
+    const toSystemd = notifier(process.env.NOTIFY_SOCKET);
+    delete process.env.NOTIFY_SOCKET;
     const metricsAt = metricsListenOf(opts.metricsListen);
     const lambdaListen = lambdaListenFromEnv();
     // The host's settings first: one that cannot be used stops the server before anything is touched.
@@ -162,6 +167,7 @@ program.command('serve')
         `  aws --endpoint-url ${endpoint} --region ${cloud.config.region} ec2 run-instances --image-id ${ami?.id ?? '<ami-id>'} --instance-type t3.micro`,
         '',
       ].join('\n'));
+      toSystemd(`READY=1\nSTATUS=serving on ${endpoint}`);
     };
     // Its own listener: a port it cannot have is logged, and the API serves on without it.
     const metricsServer = metricsAt && metrics ? await serveMetrics(metricsAt, metrics) : undefined;
@@ -184,6 +190,7 @@ program.command('serve')
       if (closing) return;
       closing = true;
       log.info('shutting down (instances keep running)');
+      toSystemd('STOPPING=1\nSTATUS=shutting down (instances keep running)');
       server.close();
       metricsServer?.close();
       closeConsoles();

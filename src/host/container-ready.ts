@@ -18,7 +18,8 @@ import { constants } from 'node:os';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import unixDgram from 'unix-dgram';
-import { BootState, notifier, parseGuest } from './guest-boot.js';
+import { BootState, parseGuest } from './guest-boot.js';
+import { notifier } from './sd-notify.js';
 
 /** The wrapper's command line, as nspawn.ts builds it. */
 export interface ReadyArgs {

@@ -10,8 +10,6 @@
  * virtio-serial port). Guest messages are hostile: bounded, only the known keys with known values are acted on, and
  * nothing of them is ever logged or passed on.
  */
-import unixDgram from 'unix-dgram';
-
 /** The unit's status text for each stage: the domain reads it back (instances/health.ts). */
 export type BootStatus = 'starting' | 'running' | 'ok' | 'impaired';
 
@@ -99,16 +97,4 @@ export class BootState {
     this.status = status;
     this.send(`READY=1\nSTATUS=${status}`);
   }
-}
-
-/** A function that sends sd_notify messages to `target` (NOTIFY_SOCKET; `@name` is abstract), or to nobody without one. */
-export function notifier(target: string | undefined): (msg: string) => void {
-  if (!target) return () => undefined;
-  const path = target.startsWith('@') ? `\0${target.slice(1)}` : target;
-  const sock = unixDgram.createSocket('unix_dgram');
-  sock.on('error', () => undefined);
-  return (msg) => {
-    const buf = Buffer.from(msg);
-    sock.send(buf, 0, buf.length, path);
-  };
 }

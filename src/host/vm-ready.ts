@@ -11,7 +11,8 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { BootState, MAX_GUEST_MESSAGE, notifier, parseGuest } from './guest-boot.js';
+import { BootState, MAX_GUEST_MESSAGE, parseGuest } from './guest-boot.js';
+import { notifier } from './sd-notify.js';
 import { Qmp } from './qmp.js';
 
 const argv = process.argv.slice(2);
