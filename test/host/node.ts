@@ -65,7 +65,8 @@ export async function bootNode(opts: { binds: [string, string][]; fresh?: string
   await units.stop(name);
   await units.remove(name);
   for (const dir of opts.fresh ?? []) {
-    await sweepRun(dir);
+    // On a fresh machine there is nothing yet to sweep.
+    if (existsSync(dir)) await sweepRun(dir);
     mkdirSync(dir, { recursive: true });
   }
   const node = process.execPath;
