@@ -23,9 +23,11 @@ const nsA = `pcloud-i-tda${tag}`;
 const nsB = `pcloud-i-tdb${tag}`;
 
 afterAll(async () => {
+  // Whatever a failure left: both data dirs' units, namespaces and mount, and their records.
+  for (const d of ['a', 'b']) await takeDown(join(base, d), { purge: true }).catch(() => undefined);
   for (const ns of [nsA, nsB]) spawnSync('ip', ['netns', 'del', ns]);
+  await new Owners('netns', join(base, 'a')).release(nsA);
   await new Owners('netns', join(base, 'b')).release(nsB);
-  await takeDown(join(base, 'b'), { purge: true }).catch(() => undefined);
   spawnSync('umount', ['-l', join(base, 'a', 'pool')]);
   rmSync(base, { recursive: true, force: true });
 });
