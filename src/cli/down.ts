@@ -38,7 +38,10 @@ export function downCommand(program: Command): void {
     .option('--purge', 'also remove its network namespaces, NFS filter, pool and every file of the data dir')
     .action(async (opts: { data: string; purge?: boolean }) => {
       const config = hostConfigFromEnv();
-      const report = await takeDown(opts.data, { purge: opts.purge, settings: config });
+      // Its refusals name the path and what holds it (from the lock file): on the terminal, control characters shown as ?.
+      const report = await takeDown(opts.data, { purge: opts.purge, settings: config }).catch((err: Error) => {
+        throw new Error(safe(err.message));
+      });
       process.stdout.write(downSummary(report, opts.purge ?? false));
       if (opts.purge && !report.removed && !report.absent) process.exitCode = 1;
     });

@@ -119,7 +119,14 @@ function managers(dataDir: string, settings: TeardownSettings): { units: UnitMan
   if (existsSync(join(dataDir, 'run', 'units'))) {
     // Not reviving (only the server does), not watching (never init()): it only stops and forgets.
     const direct = new DirectUnitManager(join(dataDir, 'run'), { dataDir, sandboxUidDir: settings.sandboxUidDir });
-    out.push({ units: direct, names: async () => (await direct.list('')).map((u) => u.name) });
+    out.push({
+      units: direct,
+      names: async () => {
+        // After a reboot, a unit's record of the last boot names no process: none is signalled for it.
+        await direct.forgetLastBoot();
+        return (await direct.list('')).map((u) => u.name);
+      },
+    });
   }
   if (systemdIsPid1()) {
     const owners = new Owners('units', dataDir);
