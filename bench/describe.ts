@@ -4,7 +4,7 @@
  * (a throwaway Debian cluster) beside it on SQLite (issue 17: p99 at 10,000 instances ≤ 10 ms).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cloud } from '../src/cloud/index.js';
@@ -12,9 +12,8 @@ import { images, instances } from '../src/db/tables.js';
 import { newId } from '../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../src/cloud/images.js';
 import { defaultMetadataOptions } from '../src/cloud/instances/index.js';
-import { ec2Call, freePort, round, summary, type Creds } from './lib.js';
+import { benchDown, ec2Call, freePort, round, stopOnInterrupt, summary, type Creds } from './lib.js';
 import { intToIp } from '../src/cloud/ip.js';
-import { run } from '../src/host/exec.js';
 import { write } from '../src/db/store.js';
 import { postgresMissing, startPostgres } from '../test/support/postgres.js';
 
@@ -98,20 +97,28 @@ async function serveSeeded(count: number, accountId: string, creds: Creds, datab
     CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off',
     ...(database ? ['--database', database] : []),
   ], {
-    // A Lambda port of its own: a server's nginx outlives it (issue 18's `pcloud down`), and this bench starts two.
+    // A Lambda port of its own: another pcloud of this host may serve function URLs on the default one.
     env: {
       ...process.env, PCLOUD_ACCESS_KEY_ID: creds.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: creds.secretAccessKey,
       PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${await freePort()}`,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await waitFor(server, 'pcloud serving on');
+  const ended = new Promise((r) => server.once('exit', r));
+  // Its units (nginx on its Lambda port, the rest), namespaces, pool and files taken down (bench/lib.ts).
   const stop = async () => {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.on('exit', r));
-    await run('umount', [join(dataDir, 'pool')], { reject: false });
-    rmSync(dataDir, { recursive: true, force: true });
+    forget();
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+    await ended;
+    await benchDown(dataDir, { purge: true });
   };
+  const forget = stopOnInterrupt(stop);
+  try {
+    await waitFor(server, 'pcloud serving on');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   return { endpoint: `http://127.0.0.1:${port}`, ids, stop };
 }
 

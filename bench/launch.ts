@@ -17,7 +17,7 @@ import { images } from '../src/db/schema.js';
 import { nspawnArgs } from '../src/host/nspawn.js';
 import { writeSeed } from '../src/host/seed.js';
 import { run } from '../src/host/exec.js';
-import { ec2Call, freePort, round, summary, type Creds } from './lib.js';
+import { benchDown, ec2Call, freePort, round, stopOnInterrupt, summary, type Creds } from './lib.js';
 
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 
@@ -162,15 +162,22 @@ export async function startServer(dataDir: string, env: Record<string, string> =
   const port = await freePort();
   const server = cli(['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off'],
     { PCLOUD_ACCESS_KEY_ID: BENCH_CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: BENCH_CREDS.secretAccessKey, ...env });
-  await waitOutput(server, 'pcloud serving on');
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    pid: server.pid!,
-    async stop() {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.on('exit', r));
-    },
+  const ended = new Promise((r) => server.once('exit', r));
+  /** The server stopped, then what it started taken down (bench/lib.ts): nothing of it runs into the next part. */
+  const stop = async () => {
+    forget();
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+    await ended;
+    await benchDown(dataDir);
   };
+  const forget = stopOnInterrupt(stop);
+  try {
+    await waitOutput(server, 'pcloud serving on');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { endpoint: `http://127.0.0.1:${port}`, pid: server.pid!, stop };
 }
 
 export async function benchLaunch(opts: { dataDir: string; runs: number; fleet: number }) {

@@ -1,9 +1,13 @@
-/** Small helpers for the benchmarks: percentiles, a SigV4-signing Query client, free ports, result files. */
+/**
+ * Small helpers for the benchmarks: percentiles, a SigV4-signing Query client, free ports, result files, and taking
+ * down what a bench's server started once it stops (or the bench is interrupted).
+ */
 import aws4 from 'aws4';
 import http from 'node:http';
 import { createServer } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { purge, stopUnits } from '../src/host/teardown.js';
 
 export function pct(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
@@ -63,4 +67,40 @@ export function writeResult(name: string, data: unknown): string {
 export function table(rows: (string | number)[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+/**
+ * A bench's data dir once its server stopped (or failed to start): every unit the server started stopped, as `pcloud
+ * down` stops them (src/host/teardown.ts), so nothing of it runs on into the next part: no nginx holding the
+ * function-URL port the next server's function URLs would answer from, no VPC DNS, no instance. Instances left
+ * running read as ended to the next server on it (down's record of them is not written: they are not brought back
+ * into another bench's figures). With `purge` (a throwaway data dir), its namespaces, pool and files go too.
+ */
+export async function benchDown(dataDir: string, opts: { purge?: boolean } = {}): Promise<void> {
+  if (!opts.purge) {
+    await stopUnits(dataDir);
+    return;
+  }
+  const left = await purge(dataDir);
+  if (left.removed) rmSync(dataDir, { recursive: true, force: true });
+  else console.warn(`${dataDir}: something stays mounted under it; kept`);
+}
+
+/** The stops of the servers benches run now: run (each taking its data dir down) if the bench is interrupted. */
+const serving = new Set<() => Promise<void>>();
+let trapped = false;
+
+/** Have `stop` run should the bench be interrupted (SIGINT, SIGTERM) while its server runs; the returned function forgets it. */
+export function stopOnInterrupt(stop: () => Promise<void>): () => void {
+  serving.add(stop);
+  if (!trapped) {
+    trapped = true;
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => void (async () => {
+        for (const s of serving) await s().catch((err: Error) => console.warn(`stopping a bench server: ${err.message}`));
+        process.exit(130);
+      })());
+    }
+  }
+  return () => serving.delete(stop);
 }

@@ -22,6 +22,7 @@ export default defineConfig({
       'test/unit/sandbox.test.ts',
       'test/unit/serve-guards.test.ts',
       'test/unit/storage-unshifted.test.ts',
+      'test/unit/teardown-host.test.ts',
     ],
     env: { PCLOUD_TEST_TIER: 'fast', PCLOUD_STRICT_SHAPES: '1' },
     // Strict shapes in the test process (src/api/model/strict.ts).

@@ -23,6 +23,7 @@ import { log } from '../log.js';
 import { databaseOf, DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { accountCommand } from './account.js';
 import { hostCommand } from './host.js';
+import { downCommand } from './down.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
@@ -229,6 +230,7 @@ program.command('ca')
 
 accountCommand(program);
 hostCommand(program);
+downCommand(program);
 
 const image = program.command('image').description('build, import and list images (AMIs)');
 image.command('build <name>')

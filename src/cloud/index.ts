@@ -10,6 +10,7 @@ import type { Host } from '../host/index.js';
 import { hostConfigFromEnv, type HostConfig } from '../host/config.js';
 import { openHost } from '../host/open.js';
 import { NginxDriver } from '../host/nginx.js';
+import { clearTakenDown, takenDown } from '../host/teardown.js';
 import { Functions } from './functions/index.js';
 import { RENEW_EVERY_MS } from './functions/credentials.js';
 import { functionIdentity } from './functions/iam-bridge.js';
@@ -205,8 +206,13 @@ export class Cloud {
     this.hosts.startHeartbeat();
     let planeSwept!: () => void;
     const launchesAfter = new Promise<void>((resolve) => { planeSwept = resolve; });
+    // `pcloud down` stopped every unit of this data dir since (host/teardown.ts): as after a boot, the instances that
+    // ran are brought back (their units read as ended by their guests otherwise), and the record is done with.
+    const down = await takenDown(this.dataDir);
+    if (down) log.info('pcloud down stopped this data dir\'s units: the instances that ran are launched again');
     try {
-      await step('instances', () => this.instances.reconcile({ rebooted, launchesAfter, hostId: local.id }));
+      await step('instances', () => this.instances.reconcile({ rebooted: rebooted || down, launchesAfter, hostId: local.id }));
+      if (down) await clearTakenDown(this.dataDir);
       await step('images', async () => ({ partialImages: await this.images.reconcile() }));
       if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
       if (this.plane.enabled) await step('networks', () => this.plane.reconcile());

@@ -61,3 +61,12 @@ export async function dataDirHolder(dataDir: string): Promise<string | undefined
     await fh.close();
   }
 }
+
+/** Let go of a data dir this process holds (`pcloud down` holds it only while it works); a no-op otherwise. */
+export async function releaseDataDir(dataDir: string): Promise<void> {
+  const dir = resolve(dataDir);
+  const fh = held.get(dir);
+  if (!fh) return;
+  held.delete(dir);
+  await fh.close();
+}

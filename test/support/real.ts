@@ -92,14 +92,16 @@ function launch(port: number, dataDir: string, extraEnv: Record<string, string>)
   });
 }
 
-export async function startReal(opts: { env?: Record<string, string> } = {}): Promise<RealServer> {
-  const imageId = await ensureImage();
+/** A real server on the run's data dir (DATA), or on one of the suite's own (`dataDir`: made, the image imported). */
+export async function startReal(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<RealServer> {
+  const dataDir = opts.dataDir ?? DATA;
+  const imageId = await ensureImage(dataDir);
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const extraEnv = opts.env ?? {};
-  const child = await launch(port, DATA, extraEnv);
+  const child = await launch(port, dataDir, extraEnv);
   const srv: RealServer = {
-    endpoint, port, dataDir: DATA, imageId, unitManager: lastManager,
+    endpoint, port, dataDir, imageId, unitManager: lastManager,
     env: {
       AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1',
       AWS_ENDPOINT_URL: endpoint, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
@@ -111,7 +113,7 @@ export async function startReal(opts: { env?: Record<string, string> } = {}): Pr
       await new Promise((r) => srv.child.once('exit', r));
     },
     async restart() {
-      srv.child = await launch(port, DATA, extraEnv);
+      srv.child = await launch(port, dataDir, extraEnv);
     },
     async stop() {
       if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;

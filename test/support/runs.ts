@@ -5,14 +5,11 @@
  * Before a run, earlier runs (whose server no longer holds their data dir) are swept: their units stopped, their routers and instance namespaces removed, their pools
  * unmounted, their dirs deleted. After a run, its units are stopped; its files stay for a look until the next run.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DirectUnitManager } from '../../src/host/units/direct.js';
-import { Owners } from '../../src/host/owners.js';
 import { dataDirHolder } from '../../src/host/datalock.js';
-import { hostFilterTable } from '../../src/host/nfs.js';
-import { portFree } from '../../src/host/ports.js';
+import { purge, stopUnits as stopDataDirUnits } from '../../src/host/teardown.js';
 
 export const BASE = process.env.PCLOUD_TEST_BASE ?? '/var/tmp/pcloud-tests';
 
@@ -55,18 +52,9 @@ export function exportImage(imageRoot: string, to: string): void {
   execFileSync('mv', [`${to}.part`, to]);
 }
 
-/** Stop every unit a data dir's direct unit manager runs (instances, VPC DNS, nginx, tgtd, ganesha, functions). */
+/** Stop every unit a data dir runs (instances, VPC DNS, nginx, tgtd, ganesha, functions): src/host/teardown.ts. */
 export async function stopUnits(dataDir: string): Promise<void> {
-  const units = new DirectUnitManager(join(dataDir, 'run'));
-  try {
-    for (const u of await units.list('')) await units.stop(u.name);
-  } finally {
-    units.close();
-  }
-}
-
-function mounted(path: string): boolean {
-  return spawnSync('mountpoint', ['-q', path]).status === 0;
+  await stopDataDirUnits(dataDir);
 }
 
 /** Take down all an earlier run held on the host, then delete its dir. */
@@ -75,28 +63,11 @@ export async function sweepRun(dataDir: string): Promise<void> {
 }
 
 /**
- * Take down all a data dir holds on the host (units, NFS filter, namespaces, mounts), then delete its entries but `keep`;
- * false (nothing deleted) while its pool stays mounted.
+ * Take down all a data dir holds on the host (units, NFS filter, namespaces, mounts: `pcloud down --purge`'s
+ * src/host/teardown.ts), then delete its entries but `keep`; false (nothing deleted) while its pool stays mounted.
  */
 async function startOver(dataDir: string, keep?: string): Promise<boolean> {
-  await stopUnits(dataDir);
-  // Its NFS port's filter (an nft table named by the port), unless another server now serves NFS on that port.
-  const conf = join(dataDir, 'run/nfs/ganesha.conf');
-  const nfsPort = existsSync(conf) ? /NFS_Port = (\d+);/.exec(readFileSync(conf, 'utf8'))?.[1] : undefined;
-  if (nfsPort && (await portFree('0.0.0.0', Number(nfsPort)))) spawnSync('nft', ['delete', 'table', 'inet', hostFilterTable(Number(nfsPort))]);
-  // Its network namespaces (routers, instances), as recorded.
-  const owners = new Owners('netns', dataDir);
-  for (const ns of await owners.recorded()) {
-    spawnSync('ip', ['netns', 'del', ns]);
-    await owners.release(ns);
-  }
-  // Volumes loop-mounted for NFS, then the pool: deepest first.
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
-    .filter((m) => m === dataDir || m.startsWith(`${dataDir}/`)).sort((a, b) => b.length - a.length);
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-  if (mounted(join(dataDir, 'pool'))) return false;
-  for (const entry of readdirSync(dataDir)) if (entry !== keep) rmSync(join(dataDir, entry), { recursive: true, force: true });
-  return true;
+  return (await purge(dataDir, {}, keep)).removed;
 }
 
 /** A fresh data dir for this run, after sweeping earlier ones. */

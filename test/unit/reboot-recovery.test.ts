@@ -14,6 +14,7 @@ import type { Instance } from '../../src/cloud/instances/index.js';
 import { TPM_PREFIX, UNIT_PREFIX } from '../../src/cloud/instances/types.js';
 import { images } from '../../src/db/schema.js';
 import { tpmSocket } from '../../src/host/q35.js';
+import { recordTakenDown, takenDown } from '../../src/host/teardown.js';
 import type { UnitSpec } from '../../src/host/units/types.js';
 import { fakeHost } from '../support/fake-host.js';
 import { waitFor } from '../support/wait.js';
@@ -228,5 +229,37 @@ describe('another host\'s instances', () => {
     await waitFor('this host\'s own running again', async () => (await state(cloud, mine.id)) === 'running');
     expect(await state(cloud, theirs.id)).toBe('running');
     expect(fake.units.started.map((s) => s.name)).toEqual([UNIT_PREFIX + mine.id]);
+  });
+});
+
+describe('a data dir taken down (pcloud down)', () => {
+  it('brings back the instances that ran, as after a reboot, once: its units were stopped from outside, not by their guests', async () => {
+    const { fake, linux, launch, restart, cloud: current } = await setup();
+    const container = await launch(linux, 't3.micro');
+    const doomed = await launch(linux, 't3.micro', 'terminate');
+    const stopped = await launch(linux, 't3.micro');
+    await current().instances.stop(ACCOUNT, [stopped.id]);
+    await current().instances.idle();
+    const dataDir = current().dataDir;
+    await recordTakenDown(dataDir, [UNIT_PREFIX + container.id, UNIT_PREFIX + doomed.id]);
+    let cloud = await restart({
+      reboot: false,
+      whileDown: () => {
+        // What `pcloud down` leaves: its record in the data dir (above), every unit stopped (the direct manager's
+        // record says inactive; systemd collects a transient unit that ended cleanly).
+        fake.units.exit(UNIT_PREFIX + container.id, 'success');
+        fake.units.units.delete(UNIT_PREFIX + doomed.id);
+      },
+    });
+    await waitFor('both running again', async () => (await state(cloud, container.id)) === 'running' && (await state(cloud, doomed.id)) === 'running');
+    expect(fake.units.started.filter((s) => s.name.startsWith(UNIT_PREFIX)).map((s) => s.name).sort())
+      .toEqual([UNIT_PREFIX + container.id, UNIT_PREFIX + doomed.id].sort());
+    expect(await state(cloud, stopped.id)).toBe('stopped');
+    expect(await takenDown(dataDir)).toBe(false);
+    // Done with: a unit that ends later in the same boot is its guest's doing again.
+    cloud = await restart({ reboot: false, whileDown: () => fake.units.exit(UNIT_PREFIX + container.id, 'success') });
+    await cloud.instances.idle();
+    expect(await cloud.instances.row(container.id)).toMatchObject({ state: 'stopped', stateReasonCode: 'Client.InstanceInitiatedShutdown' });
+    expect(fake.units.started.filter((s) => s.name.startsWith(UNIT_PREFIX))).toEqual([]);
   });
 });

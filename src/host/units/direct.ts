@@ -103,12 +103,13 @@ export class DirectUnitManager implements UnitManager {
   }
 
   /**
-   * Once the host booted again (the holder of the data dir tells at its start): the records of the last boot's units
-   * name no process any more. A pid and its start ticks (counted from the kernel's boot) may both be a new boot's
-   * process's by chance, which would then pass for the unit's supervisor (the unit shown active, its stop signalling
-   * that process): they are forgotten, so those units read as their supervisors' death, and nothing is signalled.
+   * Once the host booted again (the holder of the data dir tells at its start; teardown.ts before it stops anything,
+   * the data dir then held by it or by nothing): the records of the last boot's units name no process any more. A pid
+   * and its start ticks (counted from the kernel's boot) may both be a new boot's process's by chance, which would then
+   * pass for the unit's supervisor (the unit shown active, its stop signalling that process): they are forgotten, so
+   * those units read as their supervisors' death, and nothing is signalled.
    */
-  private async forgetLastBoot(): Promise<void> {
+  async forgetLastBoot(): Promise<void> {
     const file = `${this.root}.boot`;
     const now = await this.bootId();
     const before = (await readFile(file, 'utf8').catch(() => '')).trim();
