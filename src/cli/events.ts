@@ -25,7 +25,7 @@ export function parseSince(value: string, now = Date.now()): number {
   const m = /^(\d{1,9})([smhd])$/.exec(value);
   if (m) return now - Number(m[1]) * UNITS_MS.get(m[2]!)!;
   const t = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(t)) throw new Error(`--since: a duration (30s, 10m, 2h, 7d) or a time (2026-12-01T09:00:00Z), not ${JSON.stringify(value.slice(0, 64))}`);
+  if (Number.isNaN(t)) throw new Error(`--since: a duration (30s, 10m, 2h, 7d) or a time (2026-12-01T09:00:00Z), not ${JSON.stringify(terminalText(value.slice(0, 64)))}`);
   return t;
 }
 
