@@ -22,6 +22,7 @@ import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { databaseOf, DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { accountCommand } from './account.js';
+import { eventsCommand } from './events.js';
 import { hostCommand } from './host.js';
 import { downCommand } from './down.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
@@ -37,6 +38,7 @@ import { ensureDataDir } from '../paths.js';
 import { openAccessLog } from '../api/access-log.js';
 import { Metrics } from '../metrics/index.js';
 import { instanceSource } from '../metrics/instances.js';
+import { launchMetrics } from '../metrics/launches.js';
 import { poolSource } from '../metrics/pool.js';
 import { unitSource } from '../metrics/units.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
@@ -134,6 +136,7 @@ program.command('serve')
     const metrics = metricsAt && new Metrics({
       instances: instanceSource(cloud), units: unitSource(cloud.host.units), pool: poolSource(opts.data), nginxReloads,
     });
+    if (metrics) launchMetrics(metrics.registry, cloud.events);
     const app = createApp(cloud, {
       onCall(call) {
         accessLog?.write(call);
@@ -229,6 +232,7 @@ program.command('ca')
   });
 
 accountCommand(program);
+eventsCommand(program);
 hostCommand(program);
 downCommand(program);
 

@@ -29,6 +29,7 @@ import { Network, type Permission, type SecurityGroupRule } from './network.js';
 import { Tags, type Tag } from './tags.js';
 import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
+import { Events } from './events.js';
 import { nfsPlug, Volumes, type Snapshot } from './volumes.js';
 import { CloudError, malformed } from './errors.js';
 import { isId } from './ids.js';
@@ -65,6 +66,8 @@ export class Cloud {
   readonly instances: Instances;
   readonly vms: Vms;
   readonly consoles: Consoles;
+  /** What happens to instances (state changes, status checks, failures), recorded and told to listeners (metrics). */
+  readonly events: Events;
   readonly volumes: Volumes;
   readonly functions: Functions;
   readonly metadata: Metadata;
@@ -97,9 +100,10 @@ export class Cloud {
     // Which instances are this host's: the registry's row for it (an embedded cloud's host has no underlay address).
     this.plane.localHost = () => this.hosts.local();
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
+    this.events = new Events(db);
     this.instances = new Instances({
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
-      volumes: this.volumes, plane: this.plane, publicIps, profiles: this.iamAssociations,
+      volumes: this.volumes, plane: this.plane, publicIps, profiles: this.iamAssociations, events: this.events,
     });
     this.resources = new Resources({
       instances: this.instances, images: this.images, keyPairs: this.keyPairs, network: this.network, volumes: this.volumes, templates: this.instances.templates,
@@ -220,6 +224,7 @@ export class Cloud {
       planeSwept();
     }
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
+    this.events.reconciled(stats);
     await this.instances.sweep();
     // The metadata service in every VPC router there is (instances there may have run on without us).
     if (this.plane.enabled) await this.plane.ensureMetadata();

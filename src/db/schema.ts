@@ -619,3 +619,25 @@ export const clientTokens = sqliteTable('client_tokens', {
   resourceId: text('resource_id').notNull(),
   createdAt: integer('created_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.accountId, t.operation, t.token] }), index('client_tokens_created').on(t.createdAt)]);
+
+/**
+ * What happened to instances (src/cloud/events.ts): their state changes, their instance status check's changes and
+ * their failures, each with its reason; `pcloud events` reads them. `seq` orders them across every server on the
+ * database (taken under the write lock: a follower reads what came after the last it saw). Bounded: the last
+ * MAX_PER_INSTANCE of each instance, and none of an instance once it is no longer listed.
+ */
+export const events = sqliteTable('events', {
+  seq: integer('seq').notNull(),
+  /** When, in ms since the epoch. */
+  time: integer('time').notNull(),
+  accountId: text('account_id').notNull(),
+  instanceId: text('instance_id').notNull(),
+  /** 'state' | 'status' | 'failure' */
+  kind: text('kind').notNull(),
+  /** The new state (state), the new instance status check (status), or what failed (failure: events.ts). */
+  code: text('code').notNull(),
+  /** The state or status check it changed from, where known. */
+  previous: text('previous'),
+  /** Why, in the tenant's words (a state reason, the guest's word on its boot, a failure's reason). */
+  message: text('message').notNull().default(''),
+}, (t) => [uniqueIndex('events_seq').on(t.seq), index('events_instance').on(t.instanceId, t.seq), index('events_time').on(t.time)]);

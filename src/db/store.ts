@@ -27,8 +27,8 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
 /** How one database runs a transaction that holds its write lock: `fn` gets the transaction's handle. */
 export type Engine = <T>(fn: (tx: Db) => Promise<T>) => Promise<T>;
 
-/** A transaction this async context runs in: open until it commits or rolls back. */
-interface Open { live: boolean; tx: Db }
+/** A transaction this async context runs in: open until it commits or rolls back; `after` runs once it committed. */
+interface Open { live: boolean; tx: Db; after: (() => void)[] }
 
 /** The transactions this async context runs in, by database. */
 const open = new AsyncLocalStorage<ReadonlyMap<Db, Open>>();
@@ -53,18 +53,32 @@ export async function write<T>(db: Db, fn: (tx: Db) => Promise<T> | T): Promise<
   tails.set(db, mine);
   await before;
   let state: Open | undefined;
+  let committed = false;
   try {
-    return await guard.engine(async (tx) => {
-      state = { live: true, tx };
+    const result = await guard.engine(async (tx) => {
+      state = { live: true, tx, after: [] };
       const within = new Map(open.getStore() ?? []);
       within.set(db, state);
       return await open.run(within, () => fn(db));
     });
+    committed = true;
+    return result;
   } finally {
     if (state) state.live = false;
     if (tails.get(db) === mine) tails.delete(db);
     done();
+    if (committed) for (const f of state?.after ?? []) f();
   }
+}
+
+/**
+ * Run `fn` once what this async context wrote to `db` is committed: after the write() it runs in (never, if that one
+ * rolls back), or at once outside any. For telling others of a change (listeners), never for database work.
+ */
+export function afterCommit(db: Db, fn: () => void): void {
+  const o = current(db);
+  if (o) o.after.push(fn);
+  else fn();
 }
 
 /** Once every transaction asked of `db` so far has ended (before closing it). */

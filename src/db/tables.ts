@@ -54,6 +54,7 @@ export let hosts = sqlite.hosts;
 export let signingKeys = sqlite.signingKeys;
 export let clientTokens = sqlite.clientTokens;
 export let generations = sqlite.generations;
+export let events = sqlite.events;
 
 /** Run on `to` from now on (before any query: the tables of the other are left behind). */
 export function useDialect(to: Dialect): void {
@@ -101,4 +102,5 @@ export function useDialect(to: Dialect): void {
   signingKeys = from.signingKeys;
   clientTokens = from.clientTokens;
   generations = from.generations;
+  events = from.events;
 }

@@ -1,6 +1,7 @@
 /**
  * /metrics (src/metrics) of a real API over the fake host: requests counted by service, known action and status,
- * their latency, instances by state and runtime read at the scrape, nginx's reloads, Node's process metrics; label
+ * their latency, instances by state and runtime read at the scrape, launches by runtime and result with their time to
+ * running and to status ok (from the domain's events), reconcile's actions, nginx's reloads, Node's process metrics; label
  * values from fixed sets only (a hostile action is `unknown`, its text nowhere). The listener answers /metrics only,
  * and a port it cannot have leaves it out without failing.
  */
@@ -15,6 +16,7 @@ import aws4 from 'aws4';
 import { createApp } from '../../src/api/server.js';
 import { Metrics } from '../../src/metrics/index.js';
 import { instanceSource } from '../../src/metrics/instances.js';
+import { launchMetrics } from '../../src/metrics/launches.js';
 import { poolSource } from '../../src/metrics/pool.js';
 import { unitSource } from '../../src/metrics/units.js';
 import { metricsListenOf, serveMetrics } from '../../src/metrics/server.js';
@@ -33,6 +35,7 @@ beforeAll(async () => {
   await imageRunsAsVm(api);
   mkdirSync(join(api.cloud.dataDir, 'pool'), { recursive: true });
   metrics = new Metrics({ instances: instanceSource(api.cloud), pool: poolSource(api.cloud.dataDir), units: unitSource(api.units), nginxReloads: () => reloads });
+  launchMetrics(metrics.registry, api.cloud.events);
   const server = serve({ fetch: createApp(api.cloud, { onCall: (c) => metrics.observe(c) }).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -117,6 +120,29 @@ describe('metrics', () => {
     expect(m.text.split('\n').filter((l) => l.startsWith('pcloud_instances{'))).toHaveLength(6 * 3);
     // Their units, by kind and state (the fake host's: one unit per instance that runs).
     expect(m.value('pcloud_units', { kind: 'instance', state: 'active' })).toBe(2);
+  });
+
+  it('counts launches by runtime and result, with their time to running and to status ok; reconcile\'s actions', async () => {
+    const before = await scrape();
+    const at = (m: typeof before, name: string, labels: Record<string, string>) => m.value(name, labels) ?? 0;
+    const run = async () => /<instanceId>(i-[0-9a-f]+)<\/instanceId>/.exec(await ec2({ Action: 'RunInstances', ImageId: api.imageId, InstanceType: 't3.micro', MinCount: '1', MaxCount: '1' }))![1]!;
+    const ok = { runtime: 'container', result: 'ok' };
+    const toOk = { runtime: 'container', phase: 'status_ok' };
+    await run();
+    await until(async () => at(await scrape(), 'pcloud_launch_seconds_count', toOk) === at(before, 'pcloud_launch_seconds_count', toOk) + 1);
+    api.units.failNextStart = new Error('no room on the host');
+    const failed = await run();
+    await until(async () => (await api.cloud.instances.row(failed))?.state === 'terminated');
+    const m = await scrape();
+    expect(at(m, 'pcloud_launches_total', ok)).toBe(at(before, 'pcloud_launches_total', ok) + 1);
+    expect(at(m, 'pcloud_launches_total', { runtime: 'container', result: 'failed' })).toBe(at(before, 'pcloud_launches_total', { runtime: 'container', result: 'failed' }) + 1);
+    const running = { runtime: 'container', phase: 'running' };
+    expect(at(m, 'pcloud_launch_seconds_count', running)).toBe(at(before, 'pcloud_launch_seconds_count', running) + 1);
+    expect(m.value('pcloud_launch_seconds_bucket', { ...running, le: '+Inf' })).toBe(m.value('pcloud_launch_seconds_count', running));
+    expect(m.text.split('\n').filter((l) => l.startsWith('pcloud_launches_total{'))).toHaveLength(3 * 3);
+    // This server's start reconciled nothing (a fresh data dir), and every action is a series.
+    expect(m.value('pcloud_reconcile_actions_total', { action: 'relaunched' })).toBe(0);
+    expect(m.value('pcloud_reconcile_actions_total', { action: 'orphan_removed' })).toBe(0);
   });
 
   it('gives the storage pool\'s size and free bytes, read at the scrape', async () => {

@@ -2,7 +2,8 @@
  * Real containers through a real `pcloud serve`: `running` means the guest's system is up (sshd accepts on its private
  * IP the moment the instance is running), and the status checks follow its boot as the guest protocol says
  * (README, "Instance status"): initializing until user-data ran, ok then, impaired when cloud-init failed, and a
- * user-data server in the foreground running, serving and ok within the image's bound.
+ * user-data server in the foreground running, serving and ok within the image's bound. Each launch's events
+ * (`pcloud events`) say so: pending, pending->running, and the status check initializing->ok.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import {
   DescribeInstanceStatusCommand, GetConsoleOutputCommand, RunInstancesCommand, TerminateInstancesCommand, type InstanceStatus,
 } from '@aws-sdk/client-ec2';
-import { leaderOf, startReal, waitForState, type RealServer } from '../support/real.js';
+import { CLI, leaderOf, startReal, waitForState, type RealServer } from '../support/real.js';
 import { until } from '../support/api.js';
 
 let srv: RealServer;
@@ -54,6 +55,12 @@ function inside(id: string, cmd: string[]): string {
   return execFileSync('nsenter', ['-t', String(leaderOf(id)), '-U', '-m', '-u', '-i', '-n', '-p', '--', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
 }
 
+/** `pcloud events --instance ID` of the server's data dir: each line's kind and code (the change). */
+function eventsOf(id: string): string[] {
+  const out = execFileSync(process.execPath, [CLI, 'events', '--instance', id, '--data', srv.dataDir], { encoding: 'utf8' });
+  return out.trim().split('\n').slice(1).map((l) => l.split(/ {2,}/).slice(2, 4).join(' '));
+}
+
 async function terminate(ids: string[]): Promise<void> {
   await srv.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
   for (const id of ids) await waitForState(srv.ec2, id, 'terminated');
@@ -66,7 +73,9 @@ describe('running and status checks', () => {
     await waitForState(srv.ec2, id, 'running', 90_000, 50);
     expect(tcpFrom(id, inst!.PrivateIpAddress!, 22)).toBe(true);
     if (!speaks) expect((await status(id)).InstanceStatus?.Status).toBe('ok');
+    expect(eventsOf(id).slice(0, 2)).toEqual(['state pending', 'state pending->running']);
     await terminate([id]);
+    expect(eventsOf(id).filter((e) => e.startsWith('state')).slice(-2)).toEqual(['state running->shutting-down', 'state shutting-down->terminated']);
   });
 
   it('initializing until the user-data script ran, ok then (its marker in the fork)', async (ctx) => {
@@ -85,6 +94,9 @@ describe('running and status checks', () => {
     const done = await waitStatus(id, 'ok');
     expect(done.InstanceStatus?.Details).toEqual([{ Name: 'reachability', Status: 'passed' }]);
     expect(existsSync(join(fork, 'var/tmp/pcloud-user-data-ran'))).toBe(true);
+    // What happened, as the events recorded it while it happened: the guest's boot stages as the unit manager told them.
+    const told = await until(() => { const e = eventsOf(id); return e.includes('status initializing->ok') && e; }, 10_000, 200);
+    expect(told).toEqual(['state pending', 'state pending->running', 'status initializing', 'status initializing->ok']);
     await terminate([id]);
   });
 
@@ -117,6 +129,7 @@ describe('running and status checks', () => {
     await waitForState(srv.ec2, id, 'running');
     const st = await waitStatus(id, 'impaired');
     expect(st.InstanceStatus?.Details).toEqual([{ Name: 'reachability', Status: 'failed' }]);
+    await until(() => eventsOf(id).includes('status initializing->impaired'), 10_000, 200);
     // The guest's check fails, not the host's (EC2's system check is its infrastructure's).
     expect(st.SystemStatus?.Status).toBe('ok');
     const out = await srv.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }));

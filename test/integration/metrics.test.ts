@@ -1,7 +1,8 @@
 /**
  * A real `pcloud serve` scraped by a real Prometheus (Debian's `prometheus`, started here on ports of its own): after
  * a few API calls, Prometheus' HTTP API has the request counter by service/action/status, the latency histogram,
- * instances by state and runtime, the pool's bytes, nginx reloads and Node's process metrics. The same server's access log is a file of
+ * instances by state and runtime, the pool's bytes, nginx reloads and Node's process metrics; after a real container's
+ * launch, the launch counted by runtime and result and timed to running and to status ok, and reconcile's actions. The same server's access log is a file of
  * JSON lines that SIGHUP reopens after a rotation, and its server log is JSON lines; a second server whose metrics port
  * is taken serves its API all the same and says why it has no metrics.
  */
@@ -10,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import aws4 from 'aws4';
-import { CLI, CREDS, freePort } from '../support/real.js';
+import { CLI, CREDS, ensureImage, freePort } from '../support/real.js';
 import { BASE, sweepRun } from '../support/runs.js';
 import { until } from '../support/api.js';
 
@@ -48,16 +49,20 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
 }
 
 async function call(endpoint: string, service: string, body: string): Promise<number> {
+  return (await answer(endpoint, service, body)).status;
+}
+
+async function answer(endpoint: string, service: string, body: string): Promise<{ status: number; text: string }> {
   const signed = aws4.sign({ host: new URL(endpoint).host, method: 'POST', path: '/', body, service, region: 'us-east-1',
     headers: { 'content-type': 'application/x-www-form-urlencoded' } }, CREDS);
   const res = await fetch(endpoint, { method: 'POST', headers: signed.headers as Record<string, string>, body });
-  await res.text();
-  return res.status;
+  return { status: res.status, text: await res.text() };
 }
 
 const ec2 = (endpoint: string, action: string) => call(endpoint, 'ec2', `Action=${action}&Version=2016-11-15`);
 
 let server: Served | undefined;
+let imageId = '';
 let metricsAt = '';
 let prometheus: ChildProcess | undefined;
 let promUrl = '';
@@ -79,6 +84,8 @@ const skip = existsSync(PROMETHEUS) ? false : `Debian's prometheus is not instal
 beforeAll(async () => {
   if (skip) return;
   metricsAt = `127.0.0.1:${await freePort()}`;
+  // The default image (from the run's tarball), for a real container's launch.
+  imageId = await ensureImage(dataDir);
   server = await serve(dataDir, ['--metrics-listen', metricsAt, '--access-log', accessLog]);
   // Prometheus of its own: its config, its storage and its port here (the Debian package's service plays no part).
   const promDir = join(dataDir, 'prometheus');
@@ -134,6 +141,32 @@ describe.skipIf(skip)('metrics, scraped by Prometheus', () => {
     expect(await valueOf('process_resident_memory_bytes{job="pcloud"}')).toBeGreaterThan(0);
     expect(await valueOf('nodejs_eventloop_lag_seconds{job="pcloud"}')).toBeGreaterThanOrEqual(0);
   });
+
+  it('has a real container\'s launch counted by runtime and result, timed to running and to status ok; reconcile\'s actions', async () => {
+    const { endpoint } = server!;
+    const run = await answer(endpoint, 'ec2', `Action=RunInstances&Version=2016-11-15&ImageId=${imageId}&InstanceType=t3.nano&MinCount=1&MaxCount=1`);
+    expect(run.status, run.text).toBe(200);
+    const id = /<instanceId>(i-[0-9a-f]+)<\/instanceId>/.exec(run.text)![1]!;
+    try {
+      // Its guest's boot done: the status check ok, as the events told it, scraped.
+      await until(async () => (await valueOf('pcloud_launch_seconds_count{runtime="container",phase="status_ok"}')) === 1, 240_000, 500);
+      expect(await valueOf('pcloud_launches_total{runtime="container",result="ok"}')).toBe(1);
+      expect(await valueOf('pcloud_launches_total{runtime="container",result="failed"}')).toBe(0);
+      expect(await valueOf('pcloud_launch_seconds_count{runtime="container",phase="running"}')).toBe(1);
+      const toRunning = await valueOf('pcloud_launch_seconds_sum{runtime="container",phase="running"}');
+      const toOk = await valueOf('pcloud_launch_seconds_sum{runtime="container",phase="status_ok"}');
+      expect(toRunning).toBeGreaterThan(0);
+      expect(toOk).toBeGreaterThanOrEqual(toRunning!);
+      expect(await query('pcloud_launches_total')).toHaveLength(9);
+      // A fresh data dir: reconcile had nothing to do at the start, and each action is a series.
+      const actions = await query('pcloud_reconcile_actions_total');
+      expect(actions.length).toBeGreaterThan(5);
+      expect(actions.every((s) => s.value[1] === '0')).toBe(true);
+    } finally {
+      await call(endpoint, 'ec2', `Action=TerminateInstances&Version=2016-11-15&InstanceId.1=${id}`);
+      await until(async () => (await valueOf('pcloud_instances{state="terminated",runtime="container"}')) === 1, 120_000, 500);
+    }
+  }, 400_000);
 
   it('writes the access log as JSON lines, and opens it again on SIGHUP after a rotation', async () => {
     const { endpoint, child } = server!;

@@ -40,6 +40,8 @@ export class FakeUnits implements UnitManager {
     if (this.autoReady) setTimeout(() => this.ready(spec.name), 1);
   }
   ready(name: string): void { this.set(name, { state: 'active', readyAt: Date.now() }); }
+  /** The unit's main process says a new status text (sd_notify STATUS=: a guest's boot stage), as the managers tell it. */
+  say(name: string, statusText: string): void { this.set(name, { statusText }); }
   exit(name: string, result: string): void { this.set(name, { state: result === 'success' ? 'inactive' : 'failed', result }); }
   private set(name: string, patch: Partial<UnitStatus>): void {
     const u = this.units.get(name);

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, 
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { DirectUnitManager } from '../../src/host/units/direct.js';
 import { alive, startTicks } from '../../src/host/units/proc.js';
 import { restartDelayMs } from '../../src/host/units/restart.js';
@@ -359,5 +360,31 @@ describe('two data dirs on one host', () => {
     const err = await b.start(listener('pcloud-t-listener')).then(() => undefined, (e: Error) => e);
     expect(err?.message).toBe(`port ${port} on 127.0.0.1 is already in use by another pcloud server (its pcloud-t-listener): stop it, or set PCLOUD_TEST_PORT to a free port`);
     expect(await b.status('pcloud-t-listener')).toBeUndefined();
+  });
+});
+
+describe('a unit\'s status text', () => {
+  it('is told when it changes (a guest\'s boot stages, sd_notify STATUS=), once per change', async () => {
+    const m = manager('s');
+    await m.init();
+    const told: string[] = [];
+    m.onChange((s) => { if (s.name === 'pcloud-t-status') told.push(`${s.state} ${s.statusText ?? '-'}`); });
+    const go = join(base, 'status-go');
+    const dgram = createRequire(import.meta.url).resolve('unix-dgram');
+    // READY=1 and `running`; once `go` exists, `ok` twice (the second changes nothing).
+    const program = [
+      `const sock = require(${JSON.stringify(dgram)}).createSocket('unix_dgram');`,
+      'const send = (t) => sock.send(Buffer.from(t), 0, Buffer.byteLength(t), process.env.NOTIFY_SOCKET);',
+      "send('READY=1\\nSTATUS=running');",
+      `const wait = setInterval(() => { if (require('fs').existsSync(${JSON.stringify(go)})) { clearInterval(wait); send('STATUS=ok'); send('STATUS=ok'); } }, 50);`,
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    await m.start({ name: 'pcloud-t-status', description: 'test', type: 'notify', startTimeoutSec: 10, stopTimeoutSec: 5, exec: [process.execPath, '-e', program, '7373.1'] });
+    await until('running told', () => told.includes('active running'));
+    writeFileSync(go, '');
+    await until('ok told', () => told.includes('active ok'));
+    expect((await m.status('pcloud-t-status'))?.statusText).toBe('ok');
+    expect(told.filter((t) => t === 'active ok')).toHaveLength(1);
+    expect(told.indexOf('active running')).toBeLessThan(told.indexOf('active ok'));
   });
 });

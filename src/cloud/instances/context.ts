@@ -4,11 +4,13 @@
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
+import { write } from '../../db/store.js';
 import { instances } from '../../db/tables.js';
 import type { Host } from '../../host/index.js';
 import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';
 import type { CloudConfig } from '../config.js';
+import type { Events, FailureCode } from '../events.js';
 import type { IamAssociations } from '../iam-associations.js';
 import type { Images } from '../images.js';
 import type { KeyPairs } from '../keypairs.js';
@@ -35,6 +37,8 @@ export interface InstanceDeps {
   publicIps: PublicIps;
   /** Instance profiles on instances (IamInstanceProfile). */
   profiles: IamAssociations;
+  /** What happens to instances, recorded (state changes, status checks, failures) and told (../events.ts). */
+  events: Events;
 }
 
 export class InstanceContext implements InstanceDeps {
@@ -50,6 +54,7 @@ export class InstanceContext implements InstanceDeps {
   readonly plane: VpcPlane;
   readonly publicIps: PublicIps;
   readonly profiles: IamAssociations;
+  readonly events: Events;
   /** Every transition of one instance, one at a time. */
   private readonly locks = new KeyedQueue((id, err) => log.error(`instance ${id}: ${err.message}`));
 
@@ -66,6 +71,7 @@ export class InstanceContext implements InstanceDeps {
     this.plane = deps.plane;
     this.publicIps = deps.publicIps;
     this.profiles = deps.profiles;
+    this.events = deps.events;
   }
 
   /** The instance's record, whatever its account (internal callers). */
@@ -73,15 +79,30 @@ export class InstanceContext implements InstanceDeps {
     return await instanceRow(this.db, id);
   }
 
-  /** The one write of an instance's state (and the reason fields that go with it). */
-  async setState(id: string, state: InstanceState, extra: Partial<Instance>): Promise<void> {
+  /**
+   * The one write of an instance's state (and the reason fields that go with it), and its event (the state before, and
+   * why: `why`, else the state reason written), in one transaction.
+   */
+  async setState(id: string, state: InstanceState, extra: Partial<Instance>, why?: string): Promise<void> {
     const now = Date.now();
-    await this.db.update(instances).set({
-      ...extra, state, updatedAt: now, ...(state === 'terminated' ? { terminatedAt: now } : {}),
-    }).where(eq(instances.id, id));
+    await write(this.db, async () => {
+      const before = await this.row(id);
+      await this.db.update(instances).set({
+        ...extra, state, updatedAt: now, ...(state === 'terminated' ? { terminatedAt: now } : {}),
+      }).where(eq(instances.id, id));
+      if (before && before.state !== state) {
+        await this.events.recordOne(before, { kind: 'state', code: state, previous: before.state, message: why ?? reasonOf(state, extra) });
+      }
+    });
     // A terminated instance has no instance profile any more, nor its role's sessions.
     if (state === 'terminated') await this.profiles.instanceGone(id);
     log.debug(`instance ${id} → ${state}`);
+  }
+
+  /** Record a failure of the instance, with its reason (the tenant's words). */
+  async failure(id: string, code: FailureCode, message: string): Promise<void> {
+    const inst = await this.row(id);
+    if (inst) await this.events.recordOne(inst, { kind: 'failure', code, message });
   }
 
   /** Run fn after every earlier transition of the same instance. */
@@ -98,4 +119,11 @@ export class InstanceContext implements InstanceDeps {
   async idle(): Promise<void> {
     await this.locks.idle();
   }
+}
+
+/** A state change's reason, from the state reason written with it (the placeholder `pending` says nothing). */
+function reasonOf(state: InstanceState, extra: Partial<Instance>): string {
+  const message = extra.stateReasonMessage;
+  if (message && message !== state) return message;
+  return extra.stateTransitionReason ?? '';
 }

@@ -60,6 +60,28 @@ function guestCheck(inst: Pick<Instance, 'runtime'>, probe: HealthProbe): Status
   return bootCheck(probe.unit);
 }
 
+/** Why the guest's check is what it is, in the tenant's words (its unit's status text is one of guest-boot.ts' stages). */
+function bootReason(unit: HealthProbe['unit']): string {
+  if (!unit || (unit.state !== 'active' && unit.state !== 'activating')) return 'the instance is not running on its host';
+  if (unit.state === 'activating' || unit.statusText === 'starting') return 'the guest is booting';
+  if (unit.statusText === 'running') return "the guest's system is up; cloud-init and its user data are running";
+  if (unit.statusText === 'impaired') return "the guest's boot failed (cloud-init): its console output says why";
+  if (unit.statusText === 'ok') return "the guest's boot is done";
+  return 'the instance runs (its image does not report its boot)';
+}
+
+/**
+ * The instance status check as the unit of a running instance tells it, with its reason: what the events record as it
+ * changes (status-checks.ts). Only the unit's word: a VM's QEMU run state and the host's liveness are asked at query
+ * time (instanceHealth), not told.
+ */
+export function unitCheck(inst: Pick<Instance, 'runtime'>, unit: HealthProbe['unit']): { status: HealthStatus; reason: string } {
+  if (inst.runtime === 'q35') {
+    return unit?.state === 'active' ? { status: 'ok', reason: 'the machine runs' } : { status: 'impaired', reason: bootReason(unit) };
+  }
+  return { status: bootCheck(unit).status, reason: bootReason(unit) };
+}
+
 /** Health of an instance from what the host says of it (needsUnitStatus, needsVmStatus: what to ask). */
 export function instanceHealth(inst: Pick<Instance, 'state' | 'runtime'>, probe: HealthProbe = {}): InstanceHealth {
   if (inst.state !== 'running') return { system: NONE, instance: NONE };
@@ -78,7 +100,12 @@ export function needsUnitStatus(inst: Pick<Instance, 'state' | 'runtime'>): bool
   return inst.state === 'running' && inst.runtime !== 'q35';
 }
 
-/** DescribeInstanceStatus' own filters: on health (applied), and on events (pcloud has none: nothing matches). */
+/**
+ * DescribeInstanceStatus' own filters: on health (applied), and on events. EC2's Events there are scheduled ones only
+ * (instance-reboot, system-reboot, system-maintenance, instance-retirement, instance-stop, announced ahead with their
+ * window); pcloud schedules no maintenance, so an instance has none, its Events are absent as on EC2 for an instance
+ * without any, and an event.* filter matches nothing. What did happen to an instance is `pcloud events` (events.ts).
+ */
 export function isStatusFilter(name: string): boolean {
   return name.startsWith('instance-status') || name.startsWith('system-status') || name.startsWith('event.');
 }

@@ -116,6 +116,7 @@ export class Launcher {
         rootVolumeId: newId('vol'), rootVolumeSizeGiB: 8, attributes, terminatedAt: null, updatedAt: now, hostId: hostIds[i]!,
       }));
       for (const r of rows) await tx.insert(instances).values(r);
+      await this.ctx.events.record(rows.map((r) => ({ of: r, event: { kind: 'state', code: 'pending', message: 'User initiated (RunInstances)' } })), { fresh: true });
       if (profile) await this.ctx.profiles.launched(tx, profile, rows.map((r) => r.id), now);
       // From a template: AWS's own tags naming it (tenants cannot write aws: keys; DescribeTags and Terraform read them).
       if (p.fromTemplate) {
@@ -292,6 +293,7 @@ export class Launcher {
   async failed(id: string, message: string): Promise<void> {
     const { host, vms, plane, volumes } = this.ctx;
     const reason = { stateReasonCode: 'Server.InternalError', stateReasonMessage: message.slice(0, 500) };
+    await this.ctx.failure(id, 'launch-failed', reason.stateReasonMessage);
     if (!this.again.delete(id)) {
       await this.teardown(id);
       await volumes.released(id).catch(() => undefined);

@@ -11,6 +11,7 @@ import { CloudError } from '../errors.js';
 import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
 import type { Queries } from './queries.js';
+import { unitCheck } from './health.js';
 import { ec2Time, UNIT_PREFIX, type Instance, type InstanceState, type StateChange } from './types.js';
 import { write } from '../../db/store.js';
 
@@ -82,11 +83,15 @@ export class Lifecycle {
       if (st.state === 'active' && inst.state === 'pending') {
         this.launcher.settled(id);
         await this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+        await this.checkStatus({ ...inst, state: 'running' }, st);
         // A container started again mounts its volumes again (NFS, inside it).
         if (inst.runtime === 'container' && (await volumes.forInstance(id)).length) await volumes.remount(inst);
         return;
       }
-      if (!isFinal(st.state)) return;
+      if (!isFinal(st.state)) {
+        if (inst.state === 'running') await this.checkStatus(inst, st);
+        return;
+      }
       if (inst.state === 'pending' && this.launcher.beforeUnit(id)) {
         // The previous run's end, heard after a start queued this launch: the launch has yet to start the unit.
         log.debug(`${id}: an ended unit before its launch started it again: not this launch's`);
@@ -101,12 +106,26 @@ export class Lifecycle {
     });
   }
 
+  /**
+   * What the unit of a running instance says of its guest (a change of its status text, its start): the instance status
+   * check, recorded as an event when it changed since the last one recorded (health.ts' unitCheck). A unit on its way
+   * down says nothing: its end is the state change's to tell.
+   */
+  async checkStatus(inst: Instance, st: UnitStatus): Promise<void> {
+    if (st.state === 'deactivating' || isFinal(st.state)) return;
+    const check = unitCheck(inst, st);
+    const before = await this.ctx.events.lastCheck(inst.id);
+    if (before === check.status) return;
+    await this.ctx.events.recordOne(inst, { kind: 'status', code: check.status, previous: before ?? null, message: check.reason });
+  }
+
   /** A running instance's unit ended without being asked to: as on EC2, per its shutdown behaviour. */
   async ended(inst: Instance, st: UnitStatus): Promise<void> {
     const clean = st.result === 'success';
     if (!clean) logEnd(inst.id, st);
     const code = clean ? 'Client.InstanceInitiatedShutdown' : 'Server.InternalError';
     const message = clean ? 'Client.InstanceInitiatedShutdown: Instance initiated shutdown' : `Server.InternalError: the instance's unit failed (${describeEnd(st)})`;
+    if (!clean) await this.ctx.failure(inst.id, 'unit-failed', message);
     const reason = `${clean ? 'User initiated' : 'Server error'} (${ec2Time(new Date())})`;
     if (inst.attributes.instanceInitiatedShutdownBehavior === 'terminate') {
       await this.launcher.teardown(inst.id);
@@ -234,7 +253,7 @@ export class Lifecycle {
       return inOrder(rows, async (r): Promise<StateChange> => {
         const previous = r.state as InstanceState;
         if (previous !== 'stopped') return { instanceId: r.id, previous, current: previous };
-        await this.ctx.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
+        await this.ctx.setState(r.id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' }, 'User initiated (StartInstances)');
         return { instanceId: r.id, previous, current: 'pending' };
       });
     });

@@ -28,7 +28,7 @@ import { TPM_PREFIX, UNIT_PREFIX } from './types.js';
 import { write } from '../../db/store.js';
 
 /** What reconcile did (a type, not an interface: the cloud adds it to its own tally of counts). */
-export type ReconcileStats = { relaunched: number; ended: number; orphans: number; skipped: number };
+export type ReconcileStats = { relaunched: number; ended: number; finished: number; resumed: number; orphans: number; skipped: number };
 
 export interface ReconcileOptions {
   /** The host booted since the last start (hosts/registry.ts): every unit of the last boot is gone. */
@@ -74,7 +74,7 @@ export class Reconciler {
   private async reconcileHost(opts: ReconcileOptions, relaunch: { id: string; again: boolean }[]): Promise<ReconcileStats> {
     const { db, host } = this.ctx;
     if (opts.rebooted) log.info('the host booted since the last start: its running instances are launched again');
-    const stats = { relaunched: 0, ended: 0, orphans: 0, skipped: 0 };
+    const stats = { relaunched: 0, ended: 0, finished: 0, resumed: 0, orphans: 0, skipped: 0 };
     // Ids first (plain columns): a record whose other columns cannot be read is skipped on its own.
     const liveIds = new Set((await db.select({ id: instances.id }).from(instances).where(ne(instances.state, 'terminated'))).map((r) => r.id));
     // The instances this host runs (the others' disks and units are still not orphans here: liveIds).
@@ -131,7 +131,7 @@ export class Reconciler {
    * ('launch': a launch a restart interrupted; 'again': one that ran, whose disk is the tenant's): it shows pending
    * already, its unit of before forgotten (so no late event of that unit reads as the launch's failure).
    */
-  private async reconcileOne(id: string, opts: ReconcileOptions, stats: { relaunched: number; ended: number }): Promise<'launch' | 'again' | undefined> {
+  private async reconcileOne(id: string, opts: ReconcileOptions, stats: ReconcileStats): Promise<'launch' | 'again' | undefined> {
     const { host } = this.ctx;
     const inst = await this.ctx.row(id);
     if (!inst) return undefined;
@@ -140,8 +140,12 @@ export class Reconciler {
     const up = st && !isFinal(st.state);
     switch (inst.state) {
       case 'pending':
-        if (st?.state === 'active') await this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
-        else if (!up) {
+        if (st?.state === 'active') {
+          // It came up while nobody watched.
+          stats.resumed++;
+          await this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
+          await this.lifecycle.checkStatus({ ...inst, state: 'running' }, st);
+        } else if (!up) {
           // Interrupted mid-launch: every launch step is idempotent, so it is launched again.
           if (st) await host.units.remove(name);
           stats.relaunched++;
@@ -149,13 +153,19 @@ export class Reconciler {
         }
         break;
       case 'running':
-        if (up) break;
+        if (up) {
+          // What its guest said of its boot while nobody watched.
+          await this.lifecycle.checkStatus(inst, st);
+          break;
+        }
         if (opts.rebooted || lostByHost(st)) {
           // The host lost it (module comment): back as StartInstances brings a stopped one, nothing asked of its
           // account's limits (it held its room all along).
           log.info(`${id} was running when its host ${opts.rebooted ? 'went down' : 'lost its unit'}: launching it again`);
           if (st) await host.units.remove(name);
-          await this.ctx.setState(id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' });
+          const why = `Server.InternalError: its host ${opts.rebooted ? 'restarted' : 'lost it'} while it ran; it is launched again, with its disk`;
+          await this.ctx.failure(id, 'host-lost', why);
+          await this.ctx.setState(id, 'pending', { stateReasonCode: 'pending', stateReasonMessage: 'pending', stateTransitionReason: '' }, why);
           stats.relaunched++;
           return 'again';
         }
@@ -164,9 +174,11 @@ export class Reconciler {
         await this.lifecycle.ended(inst, st ?? { name, state: 'inactive', result: 'success' });
         break;
       case 'stopping':
+        stats.finished++;
         await this.lifecycle.finishStop(id);
         break;
       case 'shutting-down':
+        stats.finished++;
         await this.lifecycle.finishTerminate(id);
         break;
       case 'stopped':
@@ -185,6 +197,7 @@ export class Reconciler {
     if (!old.length) return 0;
     await write(db, async () => {
       await tags.removeAll(old.flatMap((o) => [o.id, o.vol, o.eni]));
+      await this.ctx.events.forget(old.map((o) => o.id));
       await db.delete(instances).where(inArray(instances.id, old.map((o) => o.id)));
       await db.delete(reservations).where(notInArray(reservations.id, db.select({ id: instances.reservationId }).from(instances)));
     });

@@ -56,6 +56,21 @@ export const clientTokens = pgTable('client_tokens', {
   index('client_tokens_created').on(t.createdAt),
 ]);
 
+export const events = pgTable('events', {
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  time: bigint('time', { mode: 'number' }).notNull(),
+  accountId: text('account_id').$type<Of<typeof sqlite.events, 'accountId'>>().notNull(),
+  instanceId: text('instance_id').$type<Of<typeof sqlite.events, 'instanceId'>>().notNull(),
+  kind: text('kind').$type<Of<typeof sqlite.events, 'kind'>>().notNull(),
+  code: text('code').$type<Of<typeof sqlite.events, 'code'>>().notNull(),
+  previous: text('previous').$type<Of<typeof sqlite.events, 'previous'>>(),
+  message: text('message').$type<Of<typeof sqlite.events, 'message'>>().notNull().default(''),
+}, (t) => [
+  uniqueIndex('events_seq').on(t.seq),
+  index('events_instance').on(t.instanceId, t.seq),
+  index('events_time').on(t.time),
+]);
+
 export const functionAliases = pgTable('function_aliases', {
   accountId: text('account_id').$type<Of<typeof sqlite.functionAliases, 'accountId'>>().notNull(),
   functionName: text('function_name').$type<Of<typeof sqlite.functionAliases, 'functionName'>>().notNull(),

@@ -386,7 +386,8 @@ export class DirectUnitManager implements UnitManager {
   private async check(name: string): Promise<void> {
     const st = await this.status(name);
     if (!st) return;
-    const key = `${st.state}|${st.result ?? ''}|${st.mainPid ?? ''}|${st.readyAt ?? ''}|${st.restarts ?? ''}`;
+    // Its status text too: a guest's boot stages (guest-boot.ts) are told as they come, for the instance status check.
+    const key = `${st.state}|${st.result ?? ''}|${st.mainPid ?? ''}|${st.readyAt ?? ''}|${st.restarts ?? ''}|${st.statusText ?? ''}`;
     if (this.last.get(name) === key) return;
     this.last.set(name, key);
     for (const l of this.listeners) l(st);

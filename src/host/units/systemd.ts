@@ -81,7 +81,7 @@ export class SystemdUnitManager implements UnitManager {
     return id.endsWith('.socket') ? [id, `${name}.service`, `${name}@*.service`] : [id];
   }
 
-  /** The units whose changes are told to the listeners, each with the last state told (state|result|pid; '' none yet). */
+  /** The units whose changes are told to the listeners, each with the last state told (state|result|pid|status text; '' none yet). */
   private readonly watched = new Map<string, string>();
   private readonly listeners = new Set<(s: UnitStatus) => void>();
   /** systemd's bus while it is connected: changes are pushed, and nothing is polled. */
@@ -354,6 +354,7 @@ export class SystemdUnitManager implements UnitManager {
   }
 }
 
+/** What a change is told on: its state, result and main process, and its status text (a guest's boot stages, guest-boot.ts). */
 function key(s: UnitStatus): string {
-  return `${s.state}|${s.result ?? ''}|${s.mainPid ?? ''}`;
+  return `${s.state}|${s.result ?? ''}|${s.mainPid ?? ''}|${s.statusText ?? ''}`;
 }
