@@ -38,6 +38,7 @@ import { Metrics } from '../metrics/index.js';
 import { instanceSource } from '../metrics/instances.js';
 import { poolSource } from '../metrics/pool.js';
 import { unitSource } from '../metrics/units.js';
+import { lambdaMetrics } from '../metrics/lambda.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
 
 const DEFAULT_IMAGE = 'debian-12';
@@ -128,6 +129,7 @@ program.command('serve')
     const metrics = metricsAt && new Metrics({
       instances: instanceSource(cloud), units: unitSource(cloud.host.units), pool: poolSource(opts.data), nginxReloads,
     });
+    if (metrics) lambdaMetrics(metrics.registry, cloud.functions.invocationStats);
     const app = createApp(cloud, {
       onCall(call) {
         accessLog?.write(call);

@@ -236,6 +236,8 @@ export class Cloud {
    */
   async startNginx(listen: string, api: string): Promise<void> {
     const nginx = new NginxDriver(this.host.units, join(this.dataDir, 'run/nginx'), listen, api);
+    // What nginx serves itself (function URLs, Invoke through it) is counted where the API's invokes are.
+    nginx.onInvocation((i) => this.functions.nginxInvoked(i));
     this.functions.attachNginx(nginx, api);
     await nginx.start([], { concurrency: this.config.limits.concurrentExecutions });
     await this.functions.syncRoutes();
@@ -251,6 +253,7 @@ export class Cloud {
     this.host.metadata.closeAll();
     await this.instances.idle();
     await this.host.functions.close?.().catch((err: unknown) => log.warn(`functions: ${(err as Error).message}`));
+    this.functions.nginx?.close();
     this.host.units.close();
     // A transaction a sweep or a request still runs ends before the connection does.
     await settled(this.db);
