@@ -22,6 +22,7 @@ import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
 import { databaseOf, DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { accountCommand } from './account.js';
+import { dashboardCommand } from './dashboard.js';
 import { hostCommand } from './host.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
@@ -223,6 +224,7 @@ program.command('ca')
   });
 
 accountCommand(program);
+dashboardCommand(program);
 hostCommand(program);
 
 const image = program.command('image').description('build, import and list images (AMIs)');

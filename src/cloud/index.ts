@@ -28,6 +28,7 @@ import { Network, type Permission, type SecurityGroupRule } from './network.js';
 import { Tags, type Tag } from './tags.js';
 import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
+import { Dashboard } from './dashboard.js';
 import { nfsPlug, Volumes, type Snapshot } from './volumes.js';
 import { CloudError, malformed } from './errors.js';
 import { isId } from './ids.js';
@@ -64,6 +65,8 @@ export class Cloud {
   readonly instances: Instances;
   readonly vms: Vms;
   readonly consoles: Consoles;
+  /** The operator's web dashboard: its sessions and what it shows (dashboard.ts). */
+  readonly dashboard: Dashboard;
   readonly volumes: Volumes;
   readonly functions: Functions;
   readonly metadata: Metadata;
@@ -113,6 +116,7 @@ export class Cloud {
     // Keys every server on this database signs with (made before the table: taken from the data dir's keys/).
     const signingKeys = new SigningKeys(db, join(dataDir, 'keys'));
     this.consoles = new Consoles(this.instances, this.vms, signingKeys);
+    this.dashboard = new Dashboard(this, signingKeys);
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, signingKeys, this.instanceCredentials);
   }
 
