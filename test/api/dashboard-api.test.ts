@@ -138,7 +138,7 @@ describe('what the state shows', () => {
     expect(s.account).toBe('222222222222');
     expect(s.instances.shown && s.instances.items.map((i) => [i.id, i.name])).toEqual([[theirs, 'theirs']]);
     expect(s.functions.shown && s.functions.items).toEqual([]);
-    expect(s.hosts).toEqual({ shown: false, reason: expect.stringContaining('operator') });
+    expect(s.hosts.shown || s.hosts.reason).toContain('operator');
     expect(s.pool.shown).toBe(false);
     expect(JSON.stringify(s)).not.toContain(mine[0]);
   });
@@ -147,8 +147,8 @@ describe('what the state shows', () => {
     const nobody = await userWithKey(api.cloud, ME, 'nobody');
     let s = await stateOf((await signIn(presignedDashboardUrl(api.endpoint, nobody, 'us-east-1'))).cookie!);
     expect(s.principal).toBe(`arn:aws:iam::${ME}:user/nobody`);
-    expect(s.instances).toEqual({ shown: false, reason: expect.stringContaining('ec2:DescribeInstances') });
-    expect(s.functions).toEqual({ shown: false, reason: expect.stringContaining('lambda:ListFunctions') });
+    expect(s.instances.shown || s.instances.reason).toContain('ec2:DescribeInstances');
+    expect(s.functions.shown || s.functions.reason).toContain('lambda:ListFunctions');
     expect(s.hosts.shown).toBe(false);
     expect(JSON.stringify(s)).not.toMatch(/i-[0-9a-f]{8}|hello_fn/);
 
