@@ -6,9 +6,14 @@
  * (DescribeInstanceStatus' rule, instances/health.ts), its functions with the invocations this server has seen
  * (functions/invocation-stats.ts), and the hosts (hosts/view.ts). Nothing here writes.
  */
-import type { AccessKey } from './accounts.js';
-import type { Cloud } from './index.js';
+import type { Db } from '../db/index.js';
+import type { AccessKey, Accounts } from './accounts.js';
+import type { HostsConfig } from './config.js';
+import type { Functions } from './functions/index.js';
+import type { Iam } from './iam/index.js';
 import type { HealthStatus } from './instances/health.js';
+import type { Instances } from './instances/index.js';
+import type { Tags } from './tags.js';
 import { hostViews, type HostView } from './hosts/view.js';
 import type { SigningKeys } from './signing-keys.js';
 import { SignedTokens } from './tokens.js';
@@ -49,10 +54,21 @@ export interface FunctionOverview {
   lastInvokedAt: number | null;
 }
 
+/** What the dashboard reads: the domain's own pieces (the cloud's facade passes them). */
+export interface DashboardSources {
+  db: Db;
+  hosts: HostsConfig;
+  iam: Pick<Iam, 'findKey'>;
+  accounts: Pick<Accounts, 'firstKey'>;
+  instances: Pick<Instances, 'statuses'>;
+  tags: Pick<Tags, 'of'>;
+  functions: Pick<Functions, 'list' | 'invocationStats'>;
+}
+
 export class Dashboard {
   private readonly tokens: SignedTokens;
 
-  constructor(private readonly cloud: Cloud, keys: SigningKeys) {
+  constructor(private readonly from: DashboardSources, keys: SigningKeys) {
     this.tokens = new SignedTokens(keys, 'dashboard-session');
   }
 
@@ -79,20 +95,20 @@ export class Dashboard {
     }
     if (!Array.isArray(parts) || parts.length !== 2 || !parts.every((p) => typeof p === 'string')) return undefined;
     const [accessKeyId, region] = parts as [string, string];
-    const key = await this.cloud.iam.findKey(accessKeyId);
+    const key = await this.from.iam.findKey(accessKeyId);
     if (!key || (key.session && now >= key.session.expiresAt)) return undefined;
     return { key, region };
   }
 
   /** Whether the account is the operator's: the oldest active root key's (the one `pcloud credentials` prints). */
   async isOperator(accountId: string): Promise<boolean> {
-    return (await this.cloud.accounts.firstKey())?.accountId === accountId;
+    return (await this.from.accounts.firstKey())?.accountId === accountId;
   }
 
   /** The account's instances (as DescribeInstances lists them), with their checks and Name tags; and how many more. */
   async instances(accountId: string): Promise<{ instances: InstanceOverview[]; more: boolean }> {
-    const page = await this.cloud.instances.statuses(accountId, { ids: [], filters: [], maxResults: MAX_INSTANCES }, true);
-    const tags = await this.cloud.tags.of(page.statuses.map((s) => s.instance.id));
+    const page = await this.from.instances.statuses(accountId, { ids: [], filters: [], maxResults: MAX_INSTANCES }, true);
+    const tags = await this.from.tags.of(page.statuses.map((s) => s.instance.id));
     const instances = page.statuses.map(({ instance: i, health }) => {
       const running = i.state === 'running';
       return {
@@ -106,8 +122,8 @@ export class Dashboard {
 
   /** The account's functions and the invocations this server has seen of each. */
   async functions(accountId: string): Promise<FunctionOverview[]> {
-    const stats = this.cloud.functions.invocationStats;
-    return (await this.cloud.functions.list(accountId)).map((f) => {
+    const stats = this.from.functions.invocationStats;
+    return (await this.from.functions.list(accountId)).map((f) => {
       const seen = stats.of(accountId, f.name);
       return {
         name: f.name, runtime: f.runtime, mode: f.mode, memoryMiB: f.memoryMiB,
@@ -118,6 +134,6 @@ export class Dashboard {
 
   /** Every host: capacity, what its instances hold, whether it is heard from. */
   async hosts(now = Date.now()): Promise<HostView[]> {
-    return await hostViews(this.cloud.db, this.cloud.config.hosts, now);
+    return await hostViews(this.from.db, this.from.hosts, now);
   }
 }

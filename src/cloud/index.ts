@@ -116,7 +116,9 @@ export class Cloud {
     // Keys every server on this database signs with (made before the table: taken from the data dir's keys/).
     const signingKeys = new SigningKeys(db, join(dataDir, 'keys'));
     this.consoles = new Consoles(this.instances, this.vms, signingKeys);
-    this.dashboard = new Dashboard(this, signingKeys);
+    this.dashboard = new Dashboard({
+      db, hosts: config.hosts, iam: this.iam, accounts: this.accounts, instances: this.instances, tags: this.tags, functions: this.functions,
+    }, signingKeys);
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, signingKeys, this.instanceCredentials);
   }
 
