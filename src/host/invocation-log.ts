@@ -25,8 +25,11 @@ export interface NginxInvocation {
   coldStart: boolean;
 }
 
-/** Where nginx sends its lines: beside its configuration (a short stand-in where that path is too long for a socket). */
-export const invocationLogPath = (prefix: string): string => socketPath(join(prefix, 'invocations.sock'));
+/**
+ * Where nginx sends its lines: beside its configuration; a short stand-in where that path is too long for a socket, or
+ * holds a character nginx's `syslog:` parameter would split on (a comma).
+ */
+export const invocationLogPath = (prefix: string): string => socketPath(join(prefix, 'invocations.sock'), true);
 
 const TAG = 'pcloud_invocation: ';
 const LINE = /^(\d{12})\/([A-Za-z0-9_-]{1,64})\/(per-request|warm) ([1-5]\d\d) ((?:[\d.]+|-)(?:(?:, | : )(?:[\d.]+|-))*) (.*)$/s;

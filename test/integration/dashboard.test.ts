@@ -36,6 +36,8 @@ let lambda: LambdaClient;
 let instanceId = '';
 const warm = `dash-warm-${Date.now().toString(36)}`;
 const perRequest = `dash-each-${Date.now().toString(36)}`;
+const python = `dash-py-${Date.now().toString(36)}`;
+const PYTHON = 'def handler(event, context):\n    return {"ok": True}\n';
 
 function zip(files: Record<string, string>): Uint8Array {
   const d = mkdtempSync(join(tmpdir(), 'pcloud-dash-zip-'));
@@ -116,15 +118,20 @@ describe('the dashboard and Lambda metrics, for real', () => {
         await res.text();
       }
     }
+    // Python's shim says the same of its first answer: a warm worker, invoked through the API and through nginx.
+    await lambda.send(new CreateFunctionCommand({ FunctionName: python, Runtime: 'python3.12', Handler: 'app.handler', Role: role, Code: { ZipFile: zip({ 'app.py': PYTHON }) }, Tags: { 'pcloud:invoke-mode': 'warm' } }));
+    for (const client of [lambda, viaNginx, lambda]) expect((await client.send(new InvokeCommand({ FunctionName: python, Payload: Buffer.from('{}') }))).FunctionError).toBeUndefined();
     // Five each: two through the API, one through nginx's Invoke, two through the URL (nginx reports those as they end).
     const fn = (name: string) => `function="${ACCOUNT}:${name}"`;
     const value = await until(async () => {
       const v = await scrape();
-      return v(`pcloud_lambda_invocations_total{${fn(warm)},mode="warm"}`) === 5 && v(`pcloud_lambda_invocations_total{${fn(perRequest)},mode="per-request"}`) === 5 && v;
+      return v(`pcloud_lambda_invocations_total{${fn(warm)},mode="warm"}`) === 5 && v(`pcloud_lambda_invocations_total{${fn(perRequest)},mode="per-request"}`) === 5
+        && v(`pcloud_lambda_invocations_total{${fn(python)},mode="warm"}`) === 3 && v;
     }, 20_000, 200);
     // A warm function: its worker started once; per request: a process of its own for each.
     expect(value(`pcloud_lambda_cold_starts_total{${fn(warm)}}`)).toBe(1);
     expect(value(`pcloud_lambda_cold_starts_total{${fn(perRequest)}}`)).toBe(5);
+    expect(value(`pcloud_lambda_cold_starts_total{${fn(python)}}`)).toBe(1);
     expect(value(`pcloud_lambda_duration_seconds_count{${fn(warm)}}`)).toBe(5);
     expect(value(`pcloud_lambda_duration_seconds_sum{${fn(warm)}}`)).toBeGreaterThan(0);
     expect(value(`pcloud_lambda_duration_seconds_bucket{le="+Inf",${fn(perRequest)}}`)).toBe(5);

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { FunctionLabels, lambdaMetrics, OTHER } from '../../src/metrics/lambda.js';
 import { InvocationStats, type Invocation } from '../../src/cloud/functions/invocation-stats.js';
-import { parseInvocationLine } from '../../src/host/invocation-log.js';
+import { invocationLogPath, parseInvocationLine } from '../../src/host/invocation-log.js';
+import { SHORT_SOCKET_DIR } from '../../src/host/sockets.js';
 import { HOSTILE } from '../support/hostile.js';
 
 const A = '111111111111';
@@ -102,6 +103,13 @@ describe("nginx's report lines", () => {
       const got = parseInvocationLine(line(`${A}/fn/warm 200 0.5 ${word}`));
       expect(got?.coldStart ?? false, JSON.stringify(word)).toBe(false);
       if (got) expect(got.seconds).toBe(0.5);
+    }
+  });
+
+  it('go to a socket beside nginx\'s configuration, or a stand-in where nginx\'s syslog parameter would split the path', () => {
+    expect(invocationLogPath('/var/lib/pcloud/run/nginx')).toBe('/var/lib/pcloud/run/nginx/invocations.sock');
+    for (const odd of ['/data,dir/run/nginx', '/data dir/run/nginx', `/${'d'.repeat(120)}/run/nginx`]) {
+      expect(invocationLogPath(odd)).toMatch(new RegExp(`^${SHORT_SOCKET_DIR}/[0-9a-f]{32}\\.sock$`));
     }
   });
 

@@ -20,7 +20,7 @@ import { AuthError, verify, type Principal } from '../auth/sigv4.js';
 import { originOf, type Origin } from '../auth/origin.js';
 import { authorizeConsole } from '../ec2/access.js';
 import { consolePage } from '../console/page.js';
-import { DASHBOARD_PAGE, DASHBOARD_STYLE, signInPage } from './page.js';
+import { DASHBOARD_PAGE, DASHBOARD_STYLE, messagePage, signInPage } from './page.js';
 import { DASHBOARD_SCRIPT } from './script.js';
 import { dashboardState } from './state.js';
 
@@ -111,7 +111,10 @@ export function dashboardRoutes(app: Hono, cloud: Cloud): void {
       const token = await cloud.consoles.issue(principal.accountId, id);
       return html(consolePage(id, `/pcloud/console/${id}/websocket?token=${encodeURIComponent(token)}`), 200, {}, CONSOLE_CSP);
     } catch (err) {
-      if (err instanceof CloudError) return html(signInPage(`The console cannot be opened: ${err.code}: ${err.message}`), err.code === 'UnauthorizedOperation' ? 403 : err.code.endsWith('NotFound') ? 404 : 409);
+      if (err instanceof CloudError) {
+        const status = err.code === 'UnauthorizedOperation' ? 403 : err.code.endsWith('NotFound') ? 404 : 409;
+        return html(messagePage(`The console of ${id} cannot be opened`, `${err.code}: ${err.message}`), status);
+      }
       throw err;
     }
   });

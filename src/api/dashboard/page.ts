@@ -87,17 +87,20 @@ a.button:hover { background: var(--bg); }
 .bar > span { display: block; height: 100%; background: var(--ok); }
 `;
 
-/** The page without a session: what to do, in fixed words (`why` is pcloud's own message, escaped all the same). */
-export function signInPage(why: string): string {
+/** A page that only says something: a heading and a message (pcloud's own words, escaped all the same). */
+export function messagePage(heading: string, message: string, more = ''): string {
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><title>pcloud dashboard</title>
 <link rel="stylesheet" href="/pcloud/dashboard/app.css"></head>
 <body><main><section>
-<h2>Sign in to the pcloud dashboard</h2>
-<p>${escapeHtml(why)}</p>
-<p>Open the URL that <code>pcloud dashboard</code> prints (a presigned URL, valid for a few minutes), or any SigV4-presigned GET of <code>/pcloud/dashboard</code>.</p>
+<h2>${escapeHtml(heading)}</h2>
+<p>${escapeHtml(message)}</p>${more}
 </section></main></body>
 </html>
 `;
 }
+
+/** The page without a session: what to do. */
+export const signInPage = (why: string): string => messagePage('Sign in to the pcloud dashboard', why,
+  '\n<p>Open the URL that <code>pcloud dashboard</code> prints (a presigned URL, valid for a few minutes), or any SigV4-presigned GET of <code>/pcloud/dashboard</code>.</p>');
