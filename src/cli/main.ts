@@ -23,6 +23,7 @@ import { log } from '../log.js';
 import { databaseOf, DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { accountCommand } from './account.js';
 import { eventsCommand } from './events.js';
+import { dashboardCommand } from './dashboard.js';
 import { hostCommand } from './host.js';
 import { downCommand } from './down.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
@@ -41,6 +42,7 @@ import { instanceSource } from '../metrics/instances.js';
 import { launchMetrics } from '../metrics/launches.js';
 import { poolSource } from '../metrics/pool.js';
 import { unitSource } from '../metrics/units.js';
+import { lambdaMetrics } from '../metrics/lambda.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
 import { notifier } from '../host/sd-notify.js';
 
@@ -137,6 +139,7 @@ program.command('serve')
       instances: instanceSource(cloud), units: unitSource(cloud.host.units), pool: poolSource(opts.data), nginxReloads,
     });
     if (metrics) launchMetrics(metrics.registry, cloud.events);
+    if (metrics) lambdaMetrics(metrics.registry, cloud.functions.invocationStats);
     const app = createApp(cloud, {
       onCall(call) {
         accessLog?.write(call);
@@ -233,6 +236,7 @@ program.command('ca')
 
 accountCommand(program);
 eventsCommand(program);
+dashboardCommand(program);
 hostCommand(program);
 downCommand(program);
 

@@ -30,6 +30,7 @@ import { Tags, type Tag } from './tags.js';
 import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
 import { Events } from './events.js';
+import { Dashboard } from './dashboard.js';
 import { nfsPlug, Volumes, type Snapshot } from './volumes.js';
 import { CloudError, malformed } from './errors.js';
 import { isId } from './ids.js';
@@ -68,6 +69,8 @@ export class Cloud {
   readonly consoles: Consoles;
   /** What happens to instances (state changes, status checks, failures), recorded and told to listeners (metrics). */
   readonly events: Events;
+  /** The operator's web dashboard: its sessions and what it shows (dashboard.ts). */
+  readonly dashboard: Dashboard;
   readonly volumes: Volumes;
   readonly functions: Functions;
   readonly metadata: Metadata;
@@ -118,6 +121,9 @@ export class Cloud {
     // Keys every server on this database signs with (made before the table: taken from the data dir's keys/).
     const signingKeys = new SigningKeys(db, join(dataDir, 'keys'));
     this.consoles = new Consoles(this.instances, this.vms, signingKeys);
+    this.dashboard = new Dashboard({
+      db, hosts: config.hosts, iam: this.iam, accounts: this.accounts, instances: this.instances, tags: this.tags, functions: this.functions,
+    }, signingKeys);
     this.metadata = new Metadata(db, config, this.network, this.keyPairs, this.tags, signingKeys, this.instanceCredentials);
   }
 
@@ -247,6 +253,8 @@ export class Cloud {
    */
   async startNginx(listen: string, api: string): Promise<void> {
     const nginx = new NginxDriver(this.host.units, join(this.dataDir, 'run/nginx'), listen, api);
+    // What nginx serves itself (function URLs, Invoke through it) is counted where the API's invokes are.
+    nginx.onInvocation((i) => this.functions.nginxInvoked(i));
     this.functions.attachNginx(nginx, api);
     await nginx.start([], { concurrency: this.config.limits.concurrentExecutions });
     await this.functions.syncRoutes();
@@ -262,6 +270,7 @@ export class Cloud {
     this.host.metadata.closeAll();
     await this.instances.idle();
     await this.host.functions.close?.().catch((err: unknown) => log.warn(`functions: ${(err as Error).message}`));
+    this.functions.nginx?.close();
     this.host.units.close();
     // A transaction a sweep or a request still runs ends before the connection does.
     await settled(this.db);

@@ -25,6 +25,8 @@ const LEGACY_FILES = {
   'imds-token': ['imds-token.key'],
   'console-token': ['console-token.key'],
   'imds-identity': ['identity.key.pem', 'identity.crt.pem'],
+  // The dashboard's sessions (dashboard.ts): never kept in a file.
+  'dashboard-session': [],
 } as const;
 
 export type KeyPurpose = keyof typeof LEGACY_FILES;
@@ -61,7 +63,7 @@ export class SigningKeys {
 
   /** The key an older pcloud kept in a file for this purpose, if there is one and it is not empty. */
   private legacy(purpose: KeyPurpose): Buffer | undefined {
-    if (!this.legacyDir) return undefined;
+    if (!this.legacyDir || LEGACY_FILES[purpose].length === 0) return undefined;
     const paths = LEGACY_FILES[purpose].map((f) => join(this.legacyDir!, f));
     if (!paths.every((p) => existsSync(p))) return undefined;
     // Only a file of pcloud's own as it made them (0600, this user's): a link, or a file another user wrote or could

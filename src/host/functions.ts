@@ -478,6 +478,7 @@ export class FunctionHost implements HostFunctions {
           status: res.statusCode ?? 500, payload: Buffer.concat(chunks), requestId: opts.requestId,
           functionError: res.headers['x-amz-function-error'] as string | undefined,
           log: res.headers['x-amz-log-result'] as string | undefined,
+          ...(res.headers['x-pcloud-cold-start'] === '1' ? { coldStart: true } : {}),
         }));
         res.on('error', reject);
       });

@@ -18,6 +18,7 @@ import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 import { SERVICE_RESTART } from './units/restart.js';
 import { hostPortOf } from './ports.js';
+import { InvocationLog, invocationLogPath, type NginxInvocation } from './invocation-log.js';
 
 export interface FunctionRoute {
   accountId: string;
@@ -29,6 +30,8 @@ export interface FunctionRoute {
   console?: boolean;
   /** The function's reserved concurrency: its URLs' requests at once (0: every one answered 429, Lambda's throttle). */
   reserved?: number;
+  /** How it runs (per-request or warm): what its invocations are reported with. */
+  mode?: string;
 }
 
 /** What applies to every route. */
@@ -67,6 +70,7 @@ export async function renderRoutes(routes: FunctionRoute[], options: RouteOption
       return [fill(page, {
         accountId: nginxToken(r.accountId, 'An account id'), name: nginxToken(r.name, 'A function name'), socket: nginxToken(r.socket, 'A function socket'),
         urlId: nginxToken(r.urlId, 'A function URL id'), urlAuth: nginxToken(r.urlAuth ?? 'AWS_IAM', 'A function URL auth type'), concurrency,
+        mode: nginxToken(r.mode ?? 'per-request', 'A function mode'),
         reserved: Math.min(Math.max(reserved, 1), concurrency),
       })];
     } catch (err) {
@@ -80,6 +84,7 @@ export async function renderRoutes(routes: FunctionRoute[], options: RouteOption
 /** nginx's main configuration (nginx/pcloud.conf): every value one nginx token, the secret included. */
 export async function renderMain(o: { prefix: string; listen: string; api: string; workers: number; authorizerSecret: string }): Promise<string> {
   return fill(await template('pcloud.conf'), {
+    invocationLog: nginxToken(invocationLogPath(o.prefix), 'The invocation log socket (in the data dir)'),
     prefix: nginxToken(o.prefix, 'The nginx directory (in the data dir)'), listen: nginxToken(o.listen, 'The Lambda listen address'),
     api: nginxToken(o.api, "pcloud's API address"), workers: o.workers, authorizerSecret: nginxToken(o.authorizerSecret, 'The authorizer secret'),
   });
@@ -133,9 +138,28 @@ export class NginxDriver {
     };
   }
 
+  private invocationLog?: InvocationLog;
+  private invocationListener?: (i: NginxInvocation) => void;
+
+  /** Told of every request nginx serves from a function's socket (invocation-log.ts), from its next start(). */
+  onInvocation(listener: (i: NginxInvocation) => void): void {
+    this.invocationListener = listener;
+  }
+
+  /** The socket nginx reports invocations to, closed (nginx itself runs on: units outlive the server). */
+  close(): void {
+    this.invocationLog?.close();
+    this.invocationLog = undefined;
+  }
+
   /** Write the configuration, check it, and run nginx (or reload the one running). */
   async start(routes: FunctionRoute[], options: RouteOptions = UNTIL_SYNCED): Promise<void> {
     await mkdir(this.prefix, { recursive: true });
+    // Bound before nginx starts or reloads: from its first request on, someone listens.
+    if (this.invocationListener && !this.invocationLog) {
+      const listener = this.invocationListener;
+      this.invocationLog = InvocationLog.open(invocationLogPath(this.prefix), (i) => listener(i));
+    }
     const main = await renderMain({
       prefix: this.prefix, listen: this.listen, api: this.api, workers: Math.min(4, cpus().length), authorizerSecret: this.authorizerSecret,
     });

@@ -11,9 +11,12 @@ export const SHORT_SOCKET_DIR = '/run/pcloud/sock';
 const MAX = 100;
 let dirMade = false;
 
-/** `path` itself when it fits; else `/run/pcloud/sock/<hash of path>.sock` (its directory made). */
-export function socketPath(path: string): string {
-  if (Buffer.byteLength(path) <= MAX) return path;
+/**
+ * `path` itself when it fits; else `/run/pcloud/sock/<hash of path>.sock` (its directory made). `plain`: the stand-in
+ * also when the path holds more than letters, digits and `._/-` (a configuration it is written into splits on others).
+ */
+export function socketPath(path: string, plain = false): string {
+  if (Buffer.byteLength(path) <= MAX && !(plain && /[^A-Za-z0-9._/-]/.test(path))) return path;
   if (!dirMade) {
     mkdirSync(SHORT_SOCKET_DIR, { recursive: true });
     dirMade = true;

@@ -117,6 +117,8 @@ export interface InvokeResult {
   functionError?: string;
   log?: string;
   requestId: string;
+  /** The runtime process answered its first invoke (the shim's X-Pcloud-Cold-Start: invocation-stats.ts). */
+  coldStart?: boolean;
 }
 
 /** The pcloud API's service names and the address they resolve to in every VPC (dns.ts). */

@@ -193,8 +193,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = body.encode()
         self.send_response(status)
         for k, v in headers.items():
+            if str(k).lower().startswith("x-pcloud-"):  # pcloud's own: a handler's URL response does not give them
+                continue
             for one in (v if isinstance(v, list) else [v]):
                 self.send_header(k, one)
+        # This process's first answer says so: a cold start (src/cloud/functions/invocation-stats.ts). A forked child
+        # (prefork) has its own copy of the word, its parent never answers: each child's one answer is its first.
+        try:
+            _first.pop()
+            self.send_header("X-Pcloud-Cold-Start", "1")
+        except IndexError:
+            pass
         self.send_header("Content-Length", str(len(body)))
         if opt.accept:
             self.send_header("Connection", "close")
@@ -257,6 +266,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 _done = {"fd": None}
+_first = [True]  # popped by the first answer (list.pop is atomic: one of several threads at once gets it)
 
 
 def finished():

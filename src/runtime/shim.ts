@@ -297,7 +297,9 @@ function urlResponse(res: ServerResponse, out: Outcome): void {
   try { v = JSON.parse(out.payload.toString()); } catch { v = out.payload.toString(); }
   if (v && typeof v === 'object' && 'statusCode' in v) {
     const r = v as { statusCode: number; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean; cookies?: string[] };
-    const headers: Record<string, string | string[]> = { 'content-type': 'application/json', ...(r.headers ?? {}) };
+    // The handler's headers, but pcloud's own (X-Pcloud-*: the cold-start word is this shim's to give).
+    const own = Object.entries(r.headers ?? {}).filter(([k]) => !k.toLowerCase().startsWith('x-pcloud-'));
+    const headers: Record<string, string | string[]> = { 'content-type': 'application/json', ...Object.fromEntries(own) };
     if (r.cookies?.length) headers['set-cookie'] = r.cookies;
     res.writeHead(r.statusCode, headers).end(r.body === undefined ? '' : Buffer.from(r.body, r.isBase64Encoded ? 'base64' : 'utf8'));
     return;
@@ -305,9 +307,19 @@ function urlResponse(res: ServerResponse, out: Outcome): void {
   res.writeHead(200, { 'content-type': 'application/json' }).end(typeof v === 'string' ? v : JSON.stringify(v));
 }
 
+/**
+ * Whether this process has answered yet: its first answer carries `X-Pcloud-Cold-Start: 1` (a warm worker just started,
+ * or a per-request process, whose one answer it is), which pcloud counts as a cold start (invocation-stats.ts).
+ */
+let answered = false;
+
 /** Answers one request (an Invoke, or a function URL's request through nginx) with the function's result. */
 async function answer(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
   const requestId = String(req.headers['x-pcloud-request-id'] ?? randomUUID());
+  if (!answered) {
+    answered = true;
+    res.setHeader('x-pcloud-cold-start', '1');
+  }
   if (opt.accept) res.setHeader('connection', 'close');
   try {
     // A body signed with its hash (SigV4 through nginx's auth_request) must be the body that was signed.

@@ -49,7 +49,7 @@ beforeAll(async () => {
   const key = await cloud.accounts.putKey({ accessKeyId: 'AKIDFNTEST', secretAccessKey: 'fn-secret', accountId: ME });
   const other = await cloud.accounts.putKey({ accessKeyId: 'AKIDFNOTHER', secretAccessKey: 'fn-other', accountId: OTHER });
   await cloud.start();
-  cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async (r: FunctionRoute[]) => { routes = r; } } as unknown as NginxDriver);
+  cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async (r: FunctionRoute[]) => { routes = r; }, close: () => undefined } as unknown as NginxDriver);
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -24,7 +24,7 @@ beforeAll(async () => {
   api.cloud.functions.attachNginx(new NginxDriver(api.units, mkdtempSync(join(tmpdir(), 'pcloud-nginx-')), '127.0.0.1:9', api.endpoint, SECRET));
   api.cloud.functions.invokeSocket = async (account: string, ref: string) => {
     looked.push(`${account} ${ref}`);
-    return `/run/${account}-${ref}.sock`;
+    return { socket: `/run/${account}-${ref}.sock`, name: ref, mode: 'per-request' as const };
   };
   api.cloud.functions.opening = async () => {};
 });

@@ -37,7 +37,7 @@ beforeAll(async () => {
   cloud = await Cloud.open({ dataDir, host });
   cloud.config.limits = { ...defaultLimits, concurrentExecutions: 2 };
   await cloud.start();
-  cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async () => undefined } as unknown as NginxDriver);
+  cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async () => undefined, close: () => undefined } as unknown as NginxDriver);
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -99,9 +99,9 @@ describe('where nginx sends an Invoke (invokeSocket)', () => {
   const socketOf = (account: string) => fns.socketPath(cloud.functions.key(account, 'same', '$LATEST'));
 
   it('the signer\'s own function of that name, by name or by its ARN', async () => {
-    expect(await cloud.functions.invokeSocket(ME, 'same', undefined)).toBe(socketOf(ME));
-    expect(await cloud.functions.invokeSocket(OTHER, 'same', undefined)).toBe(socketOf(OTHER));
-    expect(await cloud.functions.invokeSocket(OTHER, `arn:aws:lambda:us-east-1:${OTHER}:function:same`, '$LATEST')).toBe(socketOf(OTHER));
+    expect((await cloud.functions.invokeSocket(ME, 'same', undefined))?.socket).toBe(socketOf(ME));
+    expect(await cloud.functions.invokeSocket(OTHER, 'same', undefined)).toEqual({ socket: socketOf(OTHER), name: 'same', mode: 'per-request' });
+    expect((await cloud.functions.invokeSocket(OTHER, `arn:aws:lambda:us-east-1:${OTHER}:function:same`, '$LATEST'))?.socket).toBe(socketOf(OTHER));
   });
 
   it('none (pcloud\'s API answers) for a name the account lacks, another account\'s ARN, a published version, a bad name', async () => {

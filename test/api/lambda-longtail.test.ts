@@ -57,7 +57,7 @@ beforeAll(async () => {
   cloud = await Cloud.open({ dataDir, host });
   cloud.config.limits = { ...defaultLimits, concurrentExecutions: 20 };
   await cloud.start();
-  cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async () => undefined } as unknown as NginxDriver);
+  cloud.functions.attachNginx({ baseUrl: 'http://nginx', sync: async () => undefined, close: () => undefined } as unknown as NginxDriver);
   const server = serve({ fetch: createApp(cloud).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

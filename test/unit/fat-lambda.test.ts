@@ -104,7 +104,7 @@ describe('fat lambdas', () => {
 describe('a function becoming a console function', () => {
   it('UpdateFunctionConfiguration that adds or removes the console variable changes its route', async () => {
     let routes: FunctionRoute[] = [];
-    fns.attachNginx({ sync: (r: FunctionRoute[]) => { routes = r; return Promise.resolve(); } } as unknown as NginxDriver);
+    fns.attachNginx({ sync: (r: FunctionRoute[]) => { routes = r; return Promise.resolve(); }, close: () => undefined } as unknown as NginxDriver);
     const route = () => routes.find((r) => r.name === 'becomes-console');
     await fns.create(ME, 'becomes-console', { runtime: 'nodejs20.x', handler: 'index.handler', role: ROLE }, zip, false);
     await fns.syncRoutes();

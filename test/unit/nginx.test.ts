@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NginxDriver, renderMain, renderRoutes, type FunctionRoute } from '../../src/host/nginx.js';
 import { NginxValueError } from '../../src/host/nginx-syntax.js';
+import { invocationLogPath, type NginxInvocation } from '../../src/host/invocation-log.js';
+import { waitFor } from '../support/wait.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
 import { SpawnUnits } from '../support/spawn-units.js';
 import { FAST_TIER } from '../support/tier.js';
@@ -100,6 +102,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
   const asked: IncomingHttpHeaders[] = [];
   const apiSaw: { url: string; authorizer: unknown; host: unknown }[] = [];
   const arrived: string[] = [];
+  const reported: NginxInvocation[] = [];
   const sockets = new Map<string, string>();
   let release!: () => void;
   const held = new Promise<void>((r) => { release = r; });
@@ -119,7 +122,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
         if (!signer) return res.writeHead(401).end();
         const name = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(String(req.headers['x-original-uri']))?.[1] ?? '';
         const socket = sockets.get(`${signer}/${name}`);
-        return res.writeHead(204, socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer } : {}).end();
+        return res.writeHead(204, socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer, 'x-pcloud-function': `${signer}/${name}/warm` } : {}).end();
       }
       if (req.url?.startsWith('/pcloud/lambda/authorize/')) {
         asked.push(req.headers);
@@ -134,6 +137,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
       if (req.url === '/slow') void held.then(() => res.end('slow done'));
       else if (req.headers['x-test-hold']) void invokesHeld.then(() => res.end(`${label} done`));
       else if (req.headers['x-test-hold-url']) void urlsHeld.then(() => res.end(`${label} done`));
+      else if (req.url === '/cold') res.writeHead(200, { 'x-pcloud-cold-start': '1' }).end(`${label} cold`);
       else res.end(`${label} saw ${req.url}`);
     });
     fn = fnServer('function').listen(join(dir, 'fn.sock'));
@@ -150,9 +154,11 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     });
     units = new SpawnUnits();
     driver = new NginxDriver(units, join(dir, 'nginx'), `127.0.0.1:${port}`, `http://127.0.0.1:${(api.address() as AddressInfo).port}`);
-    await driver.start([route({ socket: join(dir, 'fn.sock') })], OPTIONS);
+    driver.onInvocation((i) => reported.push(i));
+    await driver.start([route({ socket: join(dir, 'fn.sock'), mode: 'warm' })], OPTIONS);
   });
   afterAll(async () => {
+    driver?.close();
     await driver?.stop();
     api?.close();
     fn?.close();
@@ -188,6 +194,27 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     expect(await (await fetch(`${driver.baseUrl}/url/${'cd'.repeat(16)}/new`)).text()).toBe('function saw /new');
     release();
     expect(await slow).toBe('slow done');
+  });
+
+  it('reports each request that reached a function (URL and Invoke) to pcloud, the cold-start word kept from the client; none that did not', async () => {
+    const n = reported.length;
+    const url = await fetch(`${driver.baseUrl}/url/${route().urlId}/cold`);
+    expect([await url.text(), url.headers.get('x-pcloud-cold-start')]).toEqual(['function cold', null]);
+    const invoke = await fetch(`${driver.baseUrl}/2015-03-31/functions/same/invocations`, { method: 'POST', body: '{}', headers: { 'x-test-signer': '444455556666' } });
+    expect([await invoke.text(), invoke.headers.get('x-pcloud-cold-start')]).toEqual(['other saw /invoke', null]);
+    // Refused at the proxy, and handed to pcloud's API (which counts its own): not reported.
+    expect((await fetch(`${driver.baseUrl}/2015-03-31/functions/same/invocations`, { method: 'POST', body: '{}' })).status).toBe(403);
+    expect((await fetch(`${driver.baseUrl}/2015-03-31/functions/same/invocations`, { method: 'POST', body: '{}', headers: { 'x-test-signer': '777788889999' } })).status).toBe(404);
+    await waitFor('two reports', () => reported.length >= n + 2, 5000);
+    await new Promise((r) => setTimeout(r, 200));
+    const got = reported.slice(n);
+    expect(got.map(({ seconds: _, ...r }) => r)).toEqual([
+      // (The reload above synced this route again without a mode: per-request, the default.)
+      { accountId: '111122223333', name: 'hello', mode: 'per-request', status: 200, coldStart: true },
+      { accountId: '444455556666', name: 'same', mode: 'warm', status: 200, coldStart: false },
+    ]);
+    for (const r of got) expect(r.seconds).toBeGreaterThanOrEqual(0);
+    expect(statSync(invocationLogPath(join(dir, 'nginx'))).mode & 0o777).toBe(0o600);
   });
 
   it('keeps the auth location internal', async () => {

@@ -40,10 +40,14 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
     }
     // A user or role session its policies do not allow lambda:InvokeFunction gets no socket: the API answers it
     // (AccessDeniedException in AWS's words, as to any Invoke it refuses).
-    const socket = target && (await mayInvoke(cloud, principal, req, 'lambda:InvokeFunction', functionArn(principal.region, signer, target.ref, target.qualifier)))
+    const to = target && (await mayInvoke(cloud, principal, req, 'lambda:InvokeFunction', functionArn(principal.region, signer, target.ref, target.qualifier)))
       && await cloud.functions.invokeSocket(signer, target.ref, target.qualifier);
-    // nginx/function-invoke.conf takes them ($upstream_http_x_pcloud_socket, $upstream_http_x_pcloud_account).
-    return new Response(null, { status: 204, headers: socket ? { 'x-pcloud-socket': socket, 'x-pcloud-account': signer } : {} });
+    // nginx/function-invoke.conf takes them ($upstream_http_x_pcloud_socket, $upstream_http_x_pcloud_account), and the
+    // function it names in the line it reports the invocation with ($upstream_http_x_pcloud_function: src/host/invocation-log.ts).
+    return new Response(null, {
+      status: 204,
+      headers: to ? { 'x-pcloud-socket': to.socket, 'x-pcloud-account': signer, 'x-pcloud-function': `${signer}/${to.name}/${to.mode}` } : {},
+    });
   }
   if (kind !== 'url' || !accountId || !name) return new Response(null, { status: 403 });
   // AWS_IAM: signed by the function's account, or by another its resource policy allows lambda:InvokeFunctionUrl.

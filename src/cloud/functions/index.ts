@@ -20,6 +20,7 @@ import { FunctionCredentials } from './credentials.js';
 import { FunctionCatalog, type AccountSettings, type CreateExtras } from './crud.js';
 import { FatLambdas } from './fat-lambda.js';
 import { Invocations, type InvokeAnswer } from './invoke.js';
+import { InvocationStats, type Invocation } from './invocation-stats.js';
 import { FunctionLayers } from './layers.js';
 import { FunctionNames } from './params.js';
 import { reconcileUnits } from './reconcile.js';
@@ -34,6 +35,7 @@ export { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, ENVIRONMENT_MAX, MODE_TAG, RUNTIMES, SY
 export type { ConsoleTargets, FunctionInput, FunctionRow, FunctionUrlView, FunctionView } from './types.js';
 export type { AccountSettings, CreateExtras } from './crud.js';
 export type { InvokeAnswer } from './invoke.js';
+export type { FunctionInvocations, Invocation, InvokeMode } from './invocation-stats.js';
 export type { FunctionIdentity } from './roles.js';
 export type { AliasInput, AliasView } from './aliases.js';
 export type { PermissionInput } from './policy.js';
@@ -55,6 +57,9 @@ export class Functions {
   readonly concurrency: FunctionConcurrency;
   /** Layers: Publish/Get/List/DeleteLayerVersion (layers.ts). */
   readonly layers: FunctionLayers;
+
+  /** The invocations this server has seen answered, per function (metrics and the dashboard read them). */
+  readonly invocationStats = new InvocationStats();
 
   /** Functions' role sessions (renewCredentials()). */
   private readonly credentials: FunctionCredentials;
@@ -80,7 +85,7 @@ export class Functions {
     this.aliases = new FunctionAliases(db, this.records);
     this.concurrency = new FunctionConcurrency(db, this.records, config);
     this.credentials = new FunctionCredentials(identity, host);
-    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies, this.credentials);
+    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies, this.credentials, this.invocationStats);
     this.urls = new FunctionUrls(db, this.records, host, config, this.invocations);
     this.layers = new FunctionLayers(db, host, config);
     this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency, this.layers, {
@@ -185,9 +190,25 @@ export class Functions {
     return this.tagging.untag(accountId, ref, keys);
   }
 
-  /** Where nginx sends a signed Invoke: the socket of the function the signer's account names, or undefined for the API. */
-  invokeSocket(accountId: string, ref: string, qualifier: string | undefined): Promise<string | undefined> {
+  /**
+   * Where nginx sends a signed Invoke: the socket of the function the signer's account names (with its name and mode,
+   * which nginx reports back with the invocation), or undefined for the API.
+   */
+  invokeSocket(accountId: string, ref: string, qualifier: string | undefined): Promise<{ socket: string; name: string; mode: FunctionView['mode'] } | undefined> {
     return this.invocations.invokeSocket(accountId, ref, qualifier);
+  }
+
+  /**
+   * An invocation nginx answered (src/host/invocation-log.ts): its routes name only functions pcloud gave it, and only
+   * root (pcloud's nginx) may write to the socket it reports on. Counted without a query: this is every URL request.
+   */
+  nginxInvoked(i: Omit<Invocation, 'via'>): void {
+    this.invocationStats.record({ ...i, via: 'nginx' });
+  }
+
+  /** The account's functions ($LATEST), by name. */
+  async list(accountId: string): Promise<FunctionView[]> {
+    return await this.records.list(accountId);
   }
 
   invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<InvokeAnswer | undefined> {

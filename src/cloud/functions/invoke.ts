@@ -15,6 +15,7 @@ import type { FatLambdas } from './fat-lambda.js';
 import { ReservedConcurrencyExceeded } from './concurrency.js';
 import { INVOKE, type FunctionPolicies } from './policy.js';
 import type { FunctionRecords } from './records.js';
+import type { InvocationStats } from './invocation-stats.js';
 import { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, SYNC_PAYLOAD_MAX, functionKey, invalid, type FunctionView } from './types.js';
 
 export type InvokeAnswer = InvokeResult & { version: string };
@@ -32,6 +33,7 @@ export class Invocations {
     private readonly fat: FatLambdas,
     private readonly policies: FunctionPolicies,
     private readonly credentials: FunctionCredentials,
+    private readonly stats: InvocationStats,
   ) {}
 
   /** How a function version's unit runs (its role's credentials current: renewed when they near their end). */
@@ -111,7 +113,7 @@ export class Invocations {
    * console function, or anything the API refuses (a name the account does not have, another account's ARN, a bad
    * name), so nginx answers each as the API does, whatever other accounts hold.
    */
-  async invokeSocket(accountId: string, ref: string, qualifier: string | undefined): Promise<string | undefined> {
+  async invokeSocket(accountId: string, ref: string, qualifier: string | undefined): Promise<{ socket: string; name: string; mode: FunctionView['mode'] } | undefined> {
     let v: FunctionView;
     let named: string | undefined;
     try {
@@ -124,7 +126,7 @@ export class Invocations {
     // A qualifier (an alias may route between versions) and a function with reserved concurrency: counted by the API.
     if (v.version !== '$LATEST' || Object.hasOwn(v.environment, CONSOLE_ENV) || (named !== undefined && named !== '$LATEST')) return undefined;
     if ((await this.records.row(accountId, v.name)).reservedConcurrency !== null) return undefined;
-    return this.socketFor(v);
+    return { socket: await this.socketFor(v), name: v.name, mode: v.mode };
   }
 
   async invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<InvokeAnswer | undefined> {
@@ -146,7 +148,13 @@ export class Invocations {
     try {
       const o = await this.unitOptions(v);
       await this.host.ensure(o);
+      const started = performance.now();
       call = this.host.invoke(o.key, payload, { requestId: randomUUID(), tail: opts.tail, timeoutSec: v.timeoutSec });
+      // Counted once answered (invocation-stats.ts): timed from the call on its socket to the answer.
+      void call.then((r) => this.stats.record({
+        accountId: v.accountId, name: v.name, mode: v.mode, status: r.status, seconds: (performance.now() - started) / 1000,
+        coldStart: r.coldStart === true, via: 'api',
+      }), () => undefined);
     } catch (err) {
       done();
       throw err;

@@ -98,7 +98,7 @@ export class FunctionUrls {
     for (const r of rows) await this.host.ensure(await this.invocations.unitOptions(this.records.latest(r))).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
     const routes: FunctionRoute[] = rows.map((r) => ({
       accountId: r.accountId, name: r.name, socket: this.host.socketPath(functionKey(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined,
-      urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV), reserved: r.reservedConcurrency ?? undefined,
+      urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV), reserved: r.reservedConcurrency ?? undefined, mode: r.mode,
     }));
     const reservedOf = new Map(rows.map((r) => [`${r.accountId}/${r.name}`, r.reservedConcurrency ?? undefined]));
     // An alias' URL: to its (primary) version's socket, within its function's reserved concurrency.
@@ -109,7 +109,7 @@ export class FunctionUrls {
         await this.host.ensure(await this.invocations.unitOptions(v));
         routes.push({
           accountId: a.accountId, name: a.functionName, socket: this.host.socketPath(functionKey(a.accountId, a.functionName, v.version)), urlId: a.urlId,
-          urlAuth: a.urlAuth ?? undefined, reserved: reservedOf.get(`${a.accountId}/${a.functionName}`),
+          urlAuth: a.urlAuth ?? undefined, reserved: reservedOf.get(`${a.accountId}/${a.functionName}`), mode: v.mode,
         });
       } catch (err) {
         log.warn(`function ${a.functionName}, alias ${a.name}: ${(err as Error).message}`);
