@@ -23,6 +23,8 @@ import { log } from '../log.js';
 import { databaseOf, DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { accountCommand } from './account.js';
 import { hostCommand } from './host.js';
+import { psCommand } from './ps.js';
+import { topCommand } from './top.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
@@ -38,6 +40,7 @@ import { Metrics } from '../metrics/index.js';
 import { instanceSource } from '../metrics/instances.js';
 import { poolSource } from '../metrics/pool.js';
 import { unitSource } from '../metrics/units.js';
+import { cgroupMetrics, instanceUsageSource } from '../metrics/cgroups.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
 
 const DEFAULT_IMAGE = 'debian-12';
@@ -128,6 +131,7 @@ program.command('serve')
     const metrics = metricsAt && new Metrics({
       instances: instanceSource(cloud), units: unitSource(cloud.host.units), pool: poolSource(opts.data), nginxReloads,
     });
+    if (metrics) cgroupMetrics(metrics.registry, instanceUsageSource(cloud));
     const app = createApp(cloud, {
       onCall(call) {
         accessLog?.write(call);
@@ -222,6 +226,8 @@ program.command('ca')
 
 accountCommand(program);
 hostCommand(program);
+psCommand(program);
+topCommand(program);
 
 const image = program.command('image').description('build, import and list images (AMIs)');
 image.command('build <name>')
