@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { displayWidth, fit, formatAge, formatBytes, renderTable, safeText } from '../../src/cli/table.js';
 import { functionsTable, instancesTable, statusText, unitsText } from '../../src/cli/ps.js';
 import { intervalOf, topFrame, topRows } from '../../src/cli/top.js';
-import type { InstanceOverview } from '../../src/cloud/overview.js';
+import type { FunctionOverview, InstanceOverview } from '../../src/cloud/overview.js';
 import { instanceHealth } from '../../src/cloud/instances/health.js';
 import { HOSTILE, NUL } from '../support/hostile.js';
 
@@ -124,7 +124,7 @@ describe('pcloud ps', () => {
   it('lists functions with their mode, units and URL; hostile names safely', () => {
     expect(unitsText([])).toBe('not started');
     expect(unitsText([{ name: 'a', state: 'active' }, { name: 'b', state: 'failed' }, { name: 'c', state: 'active' }])).toBe('2 active, 1 failed');
-    const rows = Object.values(ALL).map((name) => ({ accountId: '000000000000', name, runtime: 'python3.12', mode: 'warm', urlId: null, units: [] }));
+    const rows: FunctionOverview[] = Object.values(ALL).map((name) => ({ accountId: '000000000000', name, runtime: 'python3.12', mode: 'warm', urlId: null, units: [] }));
     rows.push({ accountId: '000000000000', name: 'fn', runtime: 'nodejs20.x', mode: 'per-request', urlId: 'abc123', units: [] });
     const table = functionsTable(rows, 'http://127.0.0.1:8774');
     assertSafe(table, rows.length, 300);
