@@ -3,8 +3,10 @@
  * container's unit holds nspawn and everything in the container; a VM's holds QEMU, whose memory is the guest's RAM as
  * QEMU holds it. Both counters are hierarchical, so the cgroups nspawn makes below its own are counted too.
  *
- * Where a unit's cgroup is depends on its manager: systemd puts a transient service (no Slice=) in
- * `system.slice/NAME.service`; the direct manager's supervisor in `pcloud/NAME.DIGEST` (units/proc.ts' unitCgroup). And
+ * Where a unit's cgroup is depends on its manager: systemd puts a service of no Slice= in `system.slice/NAME.service`,
+ * and an instantiated one (`pcloud-instance@i-…`) in its template's slice below it,
+ * `system.slice/system-pcloud\x2dinstance.slice/NAME.service`; the direct manager's supervisor in `pcloud/NAME.DIGEST`
+ * (units/proc.ts' unitCgroup). And
  * on the host's hierarchies: cgroup v2 (`cpu.stat` usage_usec, `memory.current`, `memory.max`, `memory.peak`), or v1 /
  * hybrid, where CPU time is the unified hierarchy's `cpu.stat` (it is kept for every cgroup, controller or not) or
  * cpuacct's, and memory the memory controller's. What a host does not keep is left out, never made up.
@@ -37,9 +39,20 @@ export interface UnitCgroups {
   usage(unit: string): Promise<CgroupUsage | undefined>;
 }
 
-/** A unit's cgroup relative to a hierarchy's root, under the manager that runs it (`runDir`: the data dir's run/). */
+/** A name as systemd escapes it into a unit name (unit_name_escape): `-`, a leading `.` and anything but [A-Za-z0-9:_.] as \xNN per byte. */
+export function systemdEscape(name: string): string {
+  return name.replace(/^\.|[^A-Za-z0-9:_.]/gu, (c) => [...Buffer.from(c)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join(''));
+}
+
+/**
+ * A unit's cgroup relative to a hierarchy's root, under the manager that runs it (`runDir`: the data dir's run/):
+ * systemd places an instantiated unit (NAME@INSTANCE) in its template's own slice (unit_set_default_slice), any other
+ * in system.slice.
+ */
 export function unitCgroupPath(kind: UnitManager['kind'], runDir: string, unit: string): string {
-  return kind === 'systemd' ? `system.slice/${unit}.service` : unitCgroup(join(resolve(runDir, 'units'), unit), unit);
+  if (kind === 'direct') return unitCgroup(join(resolve(runDir, 'units'), unit), unit);
+  const at = unit.indexOf('@');
+  return at > 0 ? `system.slice/system-${systemdEscape(unit.slice(0, at))}.slice/${unit}.service` : `system.slice/${unit}.service`;
 }
 
 /** The readers of this host's unit cgroups (`root` elsewhere: tests' fixture trees). */

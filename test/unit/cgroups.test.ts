@@ -5,11 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { CgroupReader, cpuPercent, parseFlatKeyed, parseSingle, unitCgroupPath, unitCgroups, type CgroupUsage } from '../../src/host/cgroups.js';
+import { CgroupReader, cpuPercent, parseFlatKeyed, parseSingle, systemdEscape, unitCgroupPath, unitCgroups, type CgroupUsage } from '../../src/host/cgroups.js';
 import { unitCgroup } from '../../src/host/units/proc.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/cgroups');
-const UNIT = 'pcloud-instance@i-0123456789abcdef0';
+/** The fixtures' unit: a service of its own (an instance's sits in its template's slice: its path is asserted on its own). */
+const UNIT = 'pcloud-nginx';
+const INSTANCE = 'pcloud-instance@i-0123456789abcdef0';
 const systemd = (layout: string) => unitCgroups({ kind: 'systemd' }, '/unused', join(FIXTURES, layout));
 
 describe('cgroup files', () => {
@@ -27,11 +29,15 @@ describe('cgroup files', () => {
 });
 
 describe('a unit cgroup', () => {
-  it('is in system.slice under systemd, and under pcloud/ named for its unit dir under the direct manager', () => {
-    expect(unitCgroupPath('systemd', '/data/run', UNIT)).toBe(`system.slice/${UNIT}.service`);
-    expect(unitCgroupPath('direct', '/data/run', UNIT)).toBe(unitCgroup(`/data/run/units/${UNIT}`, UNIT));
+  it('is in system.slice under systemd (an instantiated one in its template\'s slice), under pcloud/ named for its unit dir under the direct manager', () => {
+    expect(unitCgroupPath('systemd', '/data/run', UNIT)).toBe('system.slice/pcloud-nginx.service');
+    expect(unitCgroupPath('systemd', '/data/run', INSTANCE)).toBe(`system.slice/system-pcloud\\x2dinstance.slice/${INSTANCE}.service`);
+    expect(unitCgroupPath('direct', '/data/run', INSTANCE)).toBe(unitCgroup(`/data/run/units/${INSTANCE}`, INSTANCE));
     // Relative data dirs name the same cgroup the supervisor made (its unit dir is absolute).
-    expect(unitCgroupPath('direct', 'run', UNIT)).toBe(unitCgroup(join(process.cwd(), 'run/units', UNIT), UNIT));
+    expect(unitCgroupPath('direct', 'run', INSTANCE)).toBe(unitCgroup(join(process.cwd(), 'run/units', INSTANCE), INSTANCE));
+    // systemd's unit_name_escape: `-`, a leading dot and other bytes escaped.
+    expect(systemdEscape('pcloud-tpm')).toBe('pcloud\\x2dtpm');
+    expect(systemdEscape('.a b/é')).toBe('\\x2ea\\x20b\\x2f\\xc3\\xa9');
   });
 
   it('reads cgroup v2: CPU time, memory now, its limit and its peak', async () => {
@@ -60,7 +66,7 @@ describe('a unit cgroup', () => {
   });
 
   it('has no reading for a unit without a cgroup (not running, or on another host)', async () => {
-    for (const layout of ['v2', 'hybrid', 'v1']) expect(await systemd(layout).usage('pcloud-instance@i-00000000000000000')).toBeUndefined();
+    for (const layout of ['v2', 'hybrid', 'v1']) expect(await systemd(layout).usage(INSTANCE)).toBeUndefined();
     expect(await new CgroupReader(() => 'nowhere', join(FIXTURES, 'missing')).usage(UNIT)).toBeUndefined();
   });
 });
