@@ -26,6 +26,8 @@ import { eventsCommand } from './events.js';
 import { dashboardCommand } from './dashboard.js';
 import { hostCommand } from './host.js';
 import { downCommand } from './down.js';
+import { psCommand } from './ps.js';
+import { topCommand } from './top.js';
 import { credentialsText, endpointOf, ensureCredentials } from './credentials.js';
 import { doctor, formatChecks } from './doctor.js';
 import type { Progress } from '../host/images.js';
@@ -43,6 +45,7 @@ import { launchMetrics } from '../metrics/launches.js';
 import { poolSource } from '../metrics/pool.js';
 import { unitSource } from '../metrics/units.js';
 import { lambdaMetrics } from '../metrics/lambda.js';
+import { cgroupMetrics, instanceUsageSource } from '../metrics/cgroups.js';
 import { DEFAULT_METRICS_LISTEN, metricsListenOf, serveMetrics } from '../metrics/server.js';
 import { notifier } from '../host/sd-notify.js';
 
@@ -140,6 +143,7 @@ program.command('serve')
     });
     if (metrics) launchMetrics(metrics.registry, cloud.events);
     if (metrics) lambdaMetrics(metrics.registry, cloud.functions.invocationStats);
+    if (metrics) cgroupMetrics(metrics.registry, instanceUsageSource(cloud));
     const app = createApp(cloud, {
       onCall(call) {
         accessLog?.write(call);
@@ -239,6 +243,8 @@ eventsCommand(program);
 dashboardCommand(program);
 hostCommand(program);
 downCommand(program);
+psCommand(program);
+topCommand(program);
 
 const image = program.command('image').description('build, import and list images (AMIs)');
 image.command('build <name>')

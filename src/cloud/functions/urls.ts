@@ -15,6 +15,9 @@ import type { Invocations } from './invoke.js';
 import type { FunctionRecords } from './records.js';
 import { CONSOLE_ENV, functionKey, type FunctionUrlView } from './types.js';
 
+/** A function URL's address under nginx's base URL (`pcloud ps --functions` shows it the same). */
+export const functionUrl = (baseUrl: string, urlId: string): string => `${baseUrl}/url/${urlId}/`;
+
 export class FunctionUrls {
   /** pcloud's nginx, once `serve` runs it (attach). */
   private driver?: NginxDriver;
@@ -88,7 +91,7 @@ export class FunctionUrls {
 
   /** The function URL's public address (nginx). */
   private urlOf(urlId: string): string {
-    return `${this.driver?.baseUrl ?? 'http://nginx-not-running'}/url/${urlId}/`;
+    return functionUrl(this.driver?.baseUrl ?? 'http://nginx-not-running', urlId);
   }
 
   /** nginx's routes: every function's URL, to its $LATEST socket (Invoke asks pcloud which socket: invokeSocket). */

@@ -1,0 +1,156 @@
+/**
+ * `pcloud ps`, `pcloud ps --functions` and `pcloud top` (the compiled CLI) on the data dir of a real `pcloud serve`
+ * running a real container and a real microvm: ps shows them running with their Name tag (made safe for the terminal),
+ * status and IP, top shows the memory their cgroups hold (the VM's: its RAM as QEMU holds it), ps --functions a created
+ * function with its mode, units and URL; the server's /metrics has their CPU and memory series from the same cgroups.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { EC2Client, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
+import { CreateFunctionCommand, CreateFunctionUrlConfigCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CLI, CREDS, ensureImage, freePort, waitForState } from '../support/real.js';
+import { BASE, sweepRun } from '../support/runs.js';
+import { lambdaRole } from '../support/roles.js';
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const dataDir = join(BASE, `ps-${stamp}`);
+/** A Name tag as a tenant may write it: a newline and a C1 control (CSI) a terminal would act on. */
+const NAME = 'web\nnext\u009b31m';
+
+let child: ChildProcess | undefined;
+let endpoint = '';
+let metricsAt = '';
+let lambdaListen = '';
+let ec2: EC2Client;
+let lambda: LambdaClient;
+let inst: Instance;
+let vm: Instance;
+
+/** The CLI on the server's data dir, as an operator runs it (its nginx's address from the same setting). */
+const pcloud = (args: string[]) => execFileSync(process.execPath, [CLI, ...args, '--data', dataDir], {
+  env: { ...process.env, PCLOUD_LAMBDA_LISTEN: lambdaListen }, timeout: 60_000,
+}).toString();
+
+/** The table line of `id` in a command's output. */
+const lineOf = (out: string, id: string) => out.split('\n').find((l) => l.startsWith(`${id} `));
+
+beforeAll(async () => {
+  mkdirSync(dataDir, { recursive: true });
+  const imageId = await ensureImage(dataDir);
+  const port = await freePort();
+  metricsAt = `127.0.0.1:${await freePort()}`;
+  lambdaListen = `127.0.0.1:${await freePort()}`;
+  child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', metricsAt, '--access-log', 'off'], {
+    env: { ...process.env, PCLOUD_ACCESS_KEY_ID: CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: CREDS.secretAccessKey, PCLOUD_LAMBDA_LISTEN: lambdaListen },
+    stdio: ['ignore', 'pipe', openSync(join(dataDir, 'serve.log'), 'a')],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child!.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('pcloud serving on')) resolve();
+    });
+    child!.on('exit', (code) => reject(new Error(`pcloud serve exited with ${code}; see ${join(dataDir, 'serve.log')}`)));
+  });
+  endpoint = `http://127.0.0.1:${port}`;
+  ec2 = new EC2Client({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
+  lambda = new LambdaClient({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
+  const res = await ec2.send(new RunInstancesCommand({
+    ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
+    TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: NAME }] }],
+  }));
+  const vmRes = await ec2.send(new RunInstancesCommand({
+    ImageId: imageId, InstanceType: 'c5.large', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'vm' }] }],
+  }));
+  [inst, vm] = await Promise.all([
+    waitForState(ec2, res.Instances![0]!.InstanceId!, 'running', 120_000), waitForState(ec2, vmRes.Instances![0]!.InstanceId!, 'running', 300_000),
+  ]);
+}, 600_000);
+
+afterAll(async () => {
+  const ids = [inst, vm].filter(Boolean).map((i) => i.InstanceId!);
+  if (ids.length) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })).catch(() => undefined);
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    await new Promise((r) => child!.once('exit', r));
+  }
+  await sweepRun(dataDir);
+}, 180_000);
+
+describe('pcloud ps and pcloud top on a real server', () => {
+  it('ps shows the container and the VM running, with their Name tag made safe, type, runtime, status, IP and host', () => {
+    const out = pcloud(['ps']);
+    expect(out.split('\n')[0]).toMatch(/^ID +NAME +TYPE +RUNTIME +STATE +STATUS +IP +HOST +AGE$/);
+    const line = lineOf(out, inst.InstanceId!);
+    expect(line).toBeDefined();
+    expect(line).toContain(' web?next?31m ');
+    expect(line).toMatch(/ t3\.micro +container +running +(initializing|ok) /);
+    expect(line).toContain(` ${inst.PrivateIpAddress} `);
+    expect(line).toContain(` ${hostname()} `);
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    // The VM's status asks its QEMU too (QMP), as DescribeInstanceStatus does.
+    expect(lineOf(out, vm.InstanceId!)).toMatch(new RegExp(` vm +c5\\.large +microvm +running +(initializing|ok) +${vm.PrivateIpAddress!.replace(/\./g, '\\.')} `));
+  });
+
+  it('top --once shows the memory the container\'s and the VM\'s cgroups hold, and their CPU', () => {
+    const out = pcloud(['top', '--once', '--interval', '1']);
+    expect(out).toMatch(/^pcloud top - \d\d:\d\d:\d\d {2}2 instances, /);
+    expect(out).not.toContain('\x1b');
+    const line = lineOf(out, inst.InstanceId!);
+    expect(line).toBeDefined();
+    // CPU% (a number over the interval), memory now (nonzero), its limit (t3.micro: 1 GiB) and the share of it.
+    const m = /container +running +(\d+\.\d) +(\d+(?:\.\d)?)([BKMG]) +1\.0G +(\d+\.\d)$/.exec(line!);
+    expect(m, line).not.toBeNull();
+    const bytes = Number(m![2]) * { B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m![3] as 'B' | 'K' | 'M' | 'G'];
+    expect(bytes).toBeGreaterThan(1024 * 1024);
+    // The VM: QEMU's memory is the guest's RAM it has touched (a booted Debian: well over 64 MiB), under its limit (4 GiB and QEMU's overhead).
+    const v = /microvm +running +(\d+\.\d) +(\d+(?:\.\d)?)([MG]) +(\d+(?:\.\d)?)G +(\d+\.\d)$/.exec(lineOf(out, vm.InstanceId!) ?? '');
+    expect(v, out).not.toBeNull();
+    expect(Number(v![2]) * (v![3] === 'G' ? 1024 : 1)).toBeGreaterThan(64);
+    expect(Number(v![4])).toBeGreaterThan(4);
+  });
+
+  it('the server\'s /metrics has the container\'s and the VM\'s CPU seconds and memory bytes', async () => {
+    const text = await (await fetch(`http://${metricsAt}/metrics`)).text();
+    const value = (name: string) => {
+      const m = new RegExp(`^${name}\\{instance_id="${inst.InstanceId}",runtime="container"\\} (\\S+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    expect(value('pcloud_instance_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(value('pcloud_instance_memory_bytes')).toBeGreaterThan(1024 * 1024);
+    const vmMemory = new RegExp(`^pcloud_instance_memory_bytes\\{instance_id="${vm.InstanceId}",runtime="microvm"\\} (\\S+)$`, 'm').exec(text);
+    expect(Number(vmMemory?.[1])).toBeGreaterThan(64 * 2 ** 20);
+    expect(text).toMatch(new RegExp(`^pcloud_instance_cpu_seconds_total\\{instance_id="${vm.InstanceId}",runtime="microvm"\\} [1-9]`, 'm'));
+    expect(text).toContain('# TYPE pcloud_instance_cpu_seconds_total counter');
+  });
+
+  it('ps --functions lists a created function with its runtime, mode, units and URL', async () => {
+    const role = await lambdaRole(endpoint, CREDS);
+    const pkg = mkdtempSync(join(dataDir, 'pkg-'));
+    writeFileSync(join(pkg, 'app.py'), 'def handler(event, context):\n    return {"ok": True}\n');
+    chmodSync(join(pkg, 'app.py'), 0o644);
+    execFileSync('zip', ['-q', 'package.zip', 'app.py'], { cwd: pkg });
+    const name = `ps-fn-${Date.now().toString(36)}`;
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: name, Runtime: 'python3.12', Handler: 'app.handler', Role: role, Code: { ZipFile: new Uint8Array(readFileSync(join(pkg, 'package.zip'))) },
+    }));
+    const url = (await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, AuthType: 'NONE' }))).FunctionUrl!;
+    expect((await lambda.send(new InvokeCommand({ FunctionName: name, Payload: new TextEncoder().encode('{}') }))).StatusCode).toBe(200);
+    const out = pcloud(['ps', '--functions']);
+    expect(out.split('\n')[0]).toMatch(/^ACCOUNT +NAME +RUNTIME +MODE +UNITS +URL$/);
+    const line = out.split('\n').find((l) => l.includes(` ${name} `));
+    expect(line).toMatch(new RegExp(`^000000000000 +${name} +python3\\.12 +per-request +\\d+ active +${url.replace(/[.]/g, '\\.')}$`));
+  });
+
+  it('ps --all shows a terminated instance, ps alone no more', async () => {
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] }));
+    await waitForState(ec2, inst.InstanceId!, 'terminated', 120_000);
+    expect(lineOf(pcloud(['ps']), inst.InstanceId!)).toBeUndefined();
+    expect(lineOf(pcloud(['ps', '--all']), inst.InstanceId!)).toMatch(/ terminated +- /);
+    const text = await (await fetch(`http://${metricsAt}/metrics`)).text();
+    expect(text).not.toContain(`instance_id="${inst.InstanceId}"`);
+  });
+});
