@@ -80,6 +80,7 @@ export function topCommand(program: Command): void {
         wake?.();
       };
       const pause = (ms: number) => new Promise<void>((resolve) => {
+        if (ended) return resolve();
         const timer = setTimeout(resolve, ms);
         wake = () => {
           clearTimeout(timer);

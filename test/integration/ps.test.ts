@@ -5,7 +5,7 @@
  * function with its mode, units and URL; the server's /metrics has their CPU and memory series from the same cgroups.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { CreateFunctionCommand, CreateFunctionUrlConfigCommand, InvokeCommand, L
 import { CLI, CREDS, ensureImage, freePort, waitForState } from '../support/real.js';
 import { BASE, sweepRun } from '../support/runs.js';
 import { lambdaRole } from '../support/roles.js';
+import { until } from '../support/api.js';
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const dataDir = join(BASE, `ps-${stamp}`);
@@ -66,9 +67,10 @@ beforeAll(async () => {
     ImageId: imageId, InstanceType: 'c5.large', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'vm' }] }],
   }));
   [inst, vm] = await Promise.all([
-    waitForState(ec2, res.Instances![0]!.InstanceId!, 'running', 120_000), waitForState(ec2, vmRes.Instances![0]!.InstanceId!, 'running', 300_000),
+    // A microvm boots under TCG: minutes on a busy host (vm.test.ts allows as long).
+    waitForState(ec2, res.Instances![0]!.InstanceId!, 'running', 300_000, 500), waitForState(ec2, vmRes.Instances![0]!.InstanceId!, 'running', 600_000, 500),
   ]);
-}, 600_000);
+}, 900_000);
 
 afterAll(async () => {
   const ids = [inst, vm].filter(Boolean).map((i) => i.InstanceId!);
@@ -143,6 +145,24 @@ describe('pcloud ps and pcloud top on a real server', () => {
     expect(out.split('\n')[0]).toMatch(/^ACCOUNT +NAME +RUNTIME +MODE +UNITS +URL$/);
     const line = out.split('\n').find((l) => l.includes(` ${name} `));
     expect(line).toMatch(new RegExp(`^000000000000 +${name} +python3\\.12 +per-request +\\d+ active +${url.replace(/[.]/g, '\\.')}$`));
+  });
+
+  it('top refreshes until SIGINT, then ends cleanly; a bad interval is refused', async () => {
+    const top = spawn(process.execPath, [CLI, 'top', '--interval', '0.5', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    top.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    const exited = new Promise<number | null>((r) => top.once('exit', (code) => r(code)));
+    await until(() => (out.match(/^pcloud top - /gm) ?? []).length >= 2, 60_000, 50);
+    top.kill('SIGINT');
+    expect(await exited).toBe(0);
+    // Not a terminal: frames one after another, the screen never cleared.
+    expect(out).not.toContain('\x1b');
+    const frames = out.split(/^(?=pcloud top - )/m).filter(Boolean);
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    for (const frame of frames) expect(frame).toContain(`\n${inst.InstanceId} `);
+    const bad = spawnSync(process.execPath, [CLI, 'top', '--interval', '0', '--data', dataDir], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('pcloud: --interval: seconds between 0.2 and 3600, not "0"');
   });
 
   it('ps --all shows a terminated instance, ps alone no more', async () => {

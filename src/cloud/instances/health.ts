@@ -72,7 +72,7 @@ function bootReason(unit: HealthProbe['unit']): string {
 
 /**
  * The instance status check as the unit of a running instance tells it, with its reason: what the events record as it
- * changes (status-checks.ts). Only the unit's word: a VM's QEMU run state and the host's liveness are asked at query
+ * changes (lifecycle.ts' checkStatus). Only the unit's word: a VM's QEMU run state and the host's liveness are asked at query
  * time (instanceHealth), not told.
  */
 export function unitCheck(inst: Pick<Instance, 'runtime'>, unit: HealthProbe['unit']): { status: HealthStatus; reason: string } {
