@@ -48,7 +48,7 @@ describe('inside the systemd test host', () => {
       await m.init(['pcloud-bus-']);
       const told = [];
       const ended = new Promise((resolve) => m.onChange((s) => {
-        told.push(s.state);
+        told.push({ state: s.state, statusText: s.statusText });
         if (s.state === 'inactive' || s.state === 'failed') resolve();
       }));
       const commands = [];
@@ -63,9 +63,14 @@ describe('inside the systemd test host', () => {
       m.close();`;
     const res = await node.exec(['/usr/local/bin/node', '--input-type=module', '-e', script], { cwd: '/project', env: { PATH } });
     expect(res.code, res.out).toBe(0);
-    const out = JSON.parse(res.out.split('\n').find((l) => l.startsWith('{'))!) as { told: string[]; asked: { state: string }; commands: string[] };
+    const out = JSON.parse(res.out.split('\n').find((l) => l.startsWith('{'))!) as {
+      told: { state: string; statusText?: string }[]; asked: { state: string }; commands: string[];
+    };
     expect(res.out).toContain('unit states are pushed by systemd over the system bus');
-    expect(out.told).toEqual(['activating', 'active', 'inactive']);
+    // Each state once in order; a change of status text alone (STATUS=up) is told too, as its own change.
+    const states = out.told.map((t) => t.state).filter((st, i, all) => i === 0 || all[i - 1] !== st);
+    expect(states).toEqual(['activating', 'active', 'inactive']);
+    expect(out.told.some((t) => t.state === 'active' && t.statusText === 'up')).toBe(true);
     expect(['activating', 'active']).toContain(out.asked.state);
     expect(out.commands).toEqual(['systemd-run --unit=pcloud-bus-probe.service']);
   }, 60_000);
