@@ -66,6 +66,7 @@ export async function ensureImage(dataDir = DATA): Promise<string> {
 }
 
 let lastManager = 'unknown';
+const START_TIMEOUT_MS = 180_000;
 
 function launch(port: number, dataDir: string, extraEnv: Record<string, string>): Promise<ChildProcess> {
   const log = openSync(join(dataDir, 'serve.log'), 'a');
@@ -76,7 +77,12 @@ function launch(port: number, dataDir: string, extraEnv: Record<string, string>)
   });
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`pcloud serve did not start; see ${join(dataDir, 'serve.log')}`)), 60_000);
+    // A restart finishes what a killed server left under way (twenty terminations on two busy cores) before it serves.
+    // One that never serves is killed, so it holds no lock on the data dir the next suites share.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`pcloud serve did not start; see ${join(dataDir, 'serve.log')}`));
+    }, START_TIMEOUT_MS);
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       if (out.includes('pcloud serving on')) {
@@ -109,6 +115,7 @@ export async function startReal(opts: { env?: Record<string, string>; dataDir?: 
     ec2: new EC2Client({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 }),
     child,
     async kill9() {
+      if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
       srv.child.kill('SIGKILL');
       await new Promise((r) => srv.child.once('exit', r));
     },
