@@ -14,6 +14,7 @@ import aws4 from 'aws4';
 import { CLI, CREDS, ensureImage, freePort } from '../support/real.js';
 import { BASE, sweepRun } from '../support/runs.js';
 import { until } from '../support/api.js';
+import { dashboardExprs } from '../support/grafana.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -191,6 +192,17 @@ describe.skipIf(skip)('metrics, scraped by Prometheus', () => {
   it('logs the server\'s own lines as JSON with their level', () => {
     const json = readFileSync(join(dataDir, 'serve.log'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(json.find((l) => typeof l.msg === 'string' && l.msg.startsWith('metrics on http://'))).toMatchObject({ level: 'info', msg: `metrics on http://${metricsAt}/metrics` });
+  });
+
+  it('answers every query of the shipped Grafana dashboard (its job variable set to this job), the API panels with data', async () => {
+    const exprs = dashboardExprs();
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const expr of exprs) {
+      // query() expects Prometheus' status success: a query it cannot parse or evaluate fails here.
+      const result = await query(expr.replaceAll('$job', 'pcloud'));
+      if (/^sum\(rate\(pcloud_api_requests_total\{job=~"\$job"\}\[5m\]\)\)$/.test(expr)) expect(result, expr).toHaveLength(1);
+    }
+    expect(await valueOf(exprs.find((e) => e.startsWith('sum(pcloud_instances{'))!.replaceAll('$job', 'pcloud'))).toBe(0);
   });
 
   it('a server whose metrics port is taken serves its API all the same, and says why it has no metrics', async () => {
