@@ -215,6 +215,38 @@ describe('a restart in the same boot', () => {
   });
 });
 
+describe('a restart in the middle of stops and terminations', () => {
+  it('serves before they end: each goes on under its instance\'s lock after the start, and ends stopped or terminated', async () => {
+    const { fake, linux, launch, restart, cloud: current } = await setup();
+    const stopping = await launch(linux, 't3.micro');
+    const terminating = await launch(linux, 't3.micro');
+    const id = [stopping.id, terminating.id];
+    // Their units take as long as the gate stays closed to stop (guests shutting down on a busy host).
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const stop = fake.units.stop.bind(fake.units);
+    fake.units.stop = async (name: string) => {
+      if (id.some((i) => name === UNIT_PREFIX + i)) await gate;
+      return stop(name);
+    };
+    // The server died after StopInstances and TerminateInstances had written their states.
+    const set = current().db.$client.prepare('UPDATE instances SET state = ? WHERE id = ?');
+    set.run('stopping', stopping.id);
+    set.run('shutting-down', terminating.id);
+    const cloud = await restart({ reboot: false });
+    // cloud.start() has returned with both still under way: the server serves while their units stop.
+    expect(await state(cloud, stopping.id)).toBe('stopping');
+    expect(await state(cloud, terminating.id)).toBe('shutting-down');
+    open();
+    await cloud.instances.idle();
+    expect(await state(cloud, stopping.id)).toBe('stopped');
+    expect(await state(cloud, terminating.id)).toBe('terminated');
+    expect(fake.units.units.get(UNIT_PREFIX + stopping.id)?.state).toBe('inactive');
+    expect(fake.units.units.has(UNIT_PREFIX + terminating.id)).toBe(false);
+    expect(fake.units.started.filter((s) => s.name.startsWith(UNIT_PREFIX))).toEqual([]);
+  });
+});
+
 describe('another host\'s instances', () => {
   it('are not this host\'s to bring back or to end: a reboot or a restart here leaves them as the database has them', async () => {
     const { fake, linux, launch, restart, cloud: current } = await setup();

@@ -34,9 +34,10 @@ export interface ReconcileOptions {
   /** The host booted since the last start (hosts/registry.ts): every unit of the last boot is gone. */
   rebooted?: boolean;
   /**
-   * Launches reconcile makes (instances the host lost, launches a restart interrupted) are queued once this resolves:
-   * Cloud.start's until the VPC plane has swept routers and host links, a sweep the routers and links of launches
-   * under way would race. Without it, at once.
+   * Launches reconcile makes (instances the host lost, launches a restart interrupted), and the stops and terminations
+   * a restart interrupted, go on once this resolves: Cloud.start's until the VPC plane has swept routers and host
+   * links, a sweep the routers and links of launches under way would race. Without it, at once. The server serves
+   * meanwhile: twenty containers shutting down do not keep its API away.
    */
   launchesAfter?: Promise<unknown>;
   /**
@@ -45,6 +46,12 @@ export interface ReconcileOptions {
    * under the host running them). Instances with no host are the embedded cloud's one host's: this one's.
    */
   hostId?: string;
+}
+
+/** What reconcile leaves to do once the caller says (ReconcileOptions.launchesAfter). */
+interface Todo {
+  relaunch: { id: string; again: boolean }[];
+  finish: { id: string; end: 'stop' | 'terminate' }[];
 }
 
 /** A unit status that says its host lost the unit (its supervisor killed), not that its guest ended it. */
@@ -59,19 +66,24 @@ export class Reconciler {
    * starts whatever the database holds.
    */
   async reconcile(opts: ReconcileOptions = {}): Promise<ReconcileStats> {
-    const relaunch: { id: string; again: boolean }[] = [];
+    const todo: Todo = { relaunch: [], finish: [] };
     try {
-      return await this.reconcileHost(opts, relaunch);
+      return await this.reconcileHost(opts, todo);
     } finally {
-      // Unit events held since listen() go on; the launches follow once the caller says (they are pending already).
+      // Unit events held since listen() go on; the launches and the ends of stops and terminations follow once the
+      // caller says (they show pending, stopping or shutting-down already), each under its instance's lock.
       this.lifecycle.reconcileDone();
       void (opts.launchesAfter ?? Promise.resolve()).catch(() => undefined).then(() => {
-        for (const { id, again } of relaunch) this.launcher.queue(id, { again });
+        for (const { id, again } of todo.relaunch) this.launcher.queue(id, { again });
+        for (const { id, end } of todo.finish) {
+          this.ctx.background(id, () => (end === 'stop' ? this.lifecycle.finishStop(id) : this.lifecycle.finishTerminate(id))
+            .catch((err) => log.error(`reconcile: finishing the ${end} of ${id} failed: ${(err as Error).message}`)));
+        }
       });
     }
   }
 
-  private async reconcileHost(opts: ReconcileOptions, relaunch: { id: string; again: boolean }[]): Promise<ReconcileStats> {
+  private async reconcileHost(opts: ReconcileOptions, todo: Todo): Promise<ReconcileStats> {
     const { db, host } = this.ctx;
     if (opts.rebooted) log.info('the host booted since the last start: its running instances are launched again');
     const stats = { relaunched: 0, ended: 0, finished: 0, resumed: 0, orphans: 0, skipped: 0 };
@@ -86,14 +98,17 @@ export class Reconciler {
     };
     await Promise.all([...here].map((id) => this.ctx.serial(id, async () => {
       try {
-        const launch = await this.reconcileOne(id, opts, stats);
-        if (launch) relaunch.push({ id, again: launch === 'again' });
+        const next = await this.reconcileOne(id, opts, stats);
+        if (next === 'launch' || next === 'again') todo.relaunch.push({ id, again: next === 'again' });
+        else if (next) todo.finish.push({ id, end: next });
       } catch (err) {
         skip(`instance ${id}`, err);
       }
     })));
+    // What an instance holds on the host is its own while it runs, and while the end of its stop or termination,
+    // queued above, takes it down.
     const holding = new Set((await db.select({ id: instances.id }).from(instances)
-      .where(inArray(instances.state, ['pending', 'running']))).map((r) => r.id));
+      .where(inArray(instances.state, ['pending', 'running', 'stopping', 'shutting-down']))).map((r) => r.id));
     const each = async <T>(items: T[], name: (item: T) => string, fn: (item: T) => Promise<void>) => {
       for (const item of items) await fn(item).catch((err) => skip(name(item), err));
     };
@@ -129,9 +144,10 @@ export class Reconciler {
   /**
    * One instance after a restart (under its lock): its record against its unit. Returns whether it is to be launched
    * ('launch': a launch a restart interrupted; 'again': one that ran, whose disk is the tenant's): it shows pending
-   * already, its unit of before forgotten (so no late event of that unit reads as the launch's failure).
+   * already, its unit of before forgotten (so no late event of that unit reads as the launch's failure); or whether
+   * its stop or termination is to be finished ('stop', 'terminate').
    */
-  private async reconcileOne(id: string, opts: ReconcileOptions, stats: ReconcileStats): Promise<'launch' | 'again' | undefined> {
+  private async reconcileOne(id: string, opts: ReconcileOptions, stats: ReconcileStats): Promise<'launch' | 'again' | 'stop' | 'terminate' | undefined> {
     const { host } = this.ctx;
     const inst = await this.ctx.row(id);
     if (!inst) return undefined;
@@ -175,12 +191,10 @@ export class Reconciler {
         break;
       case 'stopping':
         stats.finished++;
-        await this.lifecycle.finishStop(id);
-        break;
+        return 'stop';
       case 'shutting-down':
         stats.finished++;
-        await this.lifecycle.finishTerminate(id);
-        break;
+        return 'terminate';
       case 'stopped':
         if (up) await host.units.stop(name);
         break;
