@@ -8,14 +8,14 @@
  * (a warm worker's one start; every per-request invoke) and durations per function.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EC2Client, RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateFunctionCommand, CreateFunctionUrlConfigCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { chromium } from 'playwright-core';
-import { CLI, CREDS, ensureImage, freePort, waitForState } from '../support/real.js';
+import { CLI, CREDS, ensureImage, freePort, spawnServe, waitForState } from '../support/real.js';
 import { BASE, sweepRun } from '../support/runs.js';
 import { until } from '../support/api.js';
 import { lambdaRole } from '../support/roles.js';
@@ -55,21 +55,9 @@ beforeAll(async () => {
   metricsAt = `127.0.0.1:${await freePort()}`;
   endpoint = `http://127.0.0.1:${port}`;
   nginx = `http://127.0.0.1:${lambdaPort}`;
-  child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', metricsAt, '--access-log', 'off'], {
-    env: {
-      ...process.env, PCLOUD_ACCESS_KEY_ID: CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
-      PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${lambdaPort}`, PCLOUD_LAMBDA_IDLE_SEC: '600',
-    },
-    stdio: ['ignore', 'pipe', openSync(join(dataDir, 'serve.log'), 'a')],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child!.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('pcloud serving on')) resolve();
-    });
-    child!.on('exit', (code) => reject(new Error(`pcloud serve exited with ${code}; see ${join(dataDir, 'serve.log')}`)));
-  });
+  ({ child } = await spawnServe(dataDir, port, ['--no-image', '--metrics-listen', metricsAt, '--access-log', 'off'], {
+    PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${lambdaPort}`, PCLOUD_LAMBDA_IDLE_SEC: '600',
+  }));
   ec2 = new EC2Client({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
   lambda = new LambdaClient({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
   const r = await ec2.send(new RunInstancesCommand({

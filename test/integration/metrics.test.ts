@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import aws4 from 'aws4';
-import { CLI, CREDS, ensureImage, freePort } from '../support/real.js';
+import { CREDS, ensureImage, freePort, spawnServe } from '../support/real.js';
 import { BASE, sweepRun } from '../support/runs.js';
 import { until } from '../support/api.js';
 import { dashboardExprs } from '../support/grafana.js';
@@ -24,22 +24,11 @@ const accessLog = join(dataDir, 'access.log');
 
 interface Served { child: ChildProcess; endpoint: string }
 
-/** `pcloud serve` with these flags, resolved once it serves. */
+/** `pcloud serve` with these flags (its nginx on a port of its own), resolved once it serves. */
 async function serve(dir: string, flags: string[]): Promise<Served> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dir, '--no-image', ...flags], {
-    env: { ...process.env, PCLOUD_ACCESS_KEY_ID: CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: CREDS.secretAccessKey, PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${await freePort()}` },
-    stdio: ['ignore', 'pipe', openSync(join(dir, 'serve.log'), 'a')],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('pcloud serving on')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`pcloud serve exited with ${code}; see ${join(dir, 'serve.log')}`)));
-  });
+  const { child } = await spawnServe(dir, port, ['--no-image', ...flags], { PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${await freePort()}` });
   return { child, endpoint: `http://127.0.0.1:${port}` };
 }
 

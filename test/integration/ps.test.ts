@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EC2Client, RunInstancesCommand, TerminateInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { CreateFunctionCommand, CreateFunctionUrlConfigCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { CLI, CREDS, ensureImage, freePort, waitForState } from '../support/real.js';
+import { CLI, CREDS, ensureImage, freePort, spawnServe, waitForState } from '../support/real.js';
 import { BASE, sweepRun } from '../support/runs.js';
 import { lambdaRole } from '../support/roles.js';
 import { until } from '../support/api.js';
@@ -44,18 +44,7 @@ beforeAll(async () => {
   const port = await freePort();
   metricsAt = `127.0.0.1:${await freePort()}`;
   lambdaListen = `127.0.0.1:${await freePort()}`;
-  child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', metricsAt, '--access-log', 'off'], {
-    env: { ...process.env, PCLOUD_ACCESS_KEY_ID: CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: CREDS.secretAccessKey, PCLOUD_LAMBDA_LISTEN: lambdaListen },
-    stdio: ['ignore', 'pipe', openSync(join(dataDir, 'serve.log'), 'a')],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child!.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('pcloud serving on')) resolve();
-    });
-    child!.on('exit', (code) => reject(new Error(`pcloud serve exited with ${code}; see ${join(dataDir, 'serve.log')}`)));
-  });
+  ({ child } = await spawnServe(dataDir, port, ['--no-image', '--metrics-listen', metricsAt, '--access-log', 'off'], { PCLOUD_LAMBDA_LISTEN: lambdaListen }));
   endpoint = `http://127.0.0.1:${port}`;
   ec2 = new EC2Client({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
   lambda = new LambdaClient({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });

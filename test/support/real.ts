@@ -68,17 +68,20 @@ export async function ensureImage(dataDir = DATA): Promise<string> {
 let lastManager = 'unknown';
 const START_TIMEOUT_MS = 180_000;
 
-function launch(port: number, dataDir: string, extraEnv: Record<string, string>): Promise<ChildProcess> {
+/**
+ * `pcloud serve` on a data dir (flags after --listen and --data, environment over the test's and the test key): resolved
+ * once it serves, with what it printed. One that ends first rejects; one that never serves is killed, so it holds no
+ * lock on a data dir later suites share. Its log goes to the data dir's serve.log.
+ */
+export function spawnServe(dataDir: string, port: number, flags: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; out: string }> {
   const log = openSync(join(dataDir, 'serve.log'), 'a');
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off'], {
-    // Strict shapes: a response member the AWS model does not have fails the request (and names itself in serve.log).
-    env: { ...process.env, PCLOUD_STRICT_SHAPES: '1', PCLOUD_ACCESS_KEY_ID: CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: CREDS.secretAccessKey, ...extraEnv },
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...flags], {
+    env: { ...process.env, PCLOUD_ACCESS_KEY_ID: CREDS.accessKeyId, PCLOUD_SECRET_ACCESS_KEY: CREDS.secretAccessKey, ...env },
     stdio: ['ignore', 'pipe', log],
   });
   return new Promise((resolve, reject) => {
     let out = '';
-    // A restart finishes what a killed server left under way (twenty terminations on two busy cores) before it serves.
-    // One that never serves is killed, so it holds no lock on the data dir the next suites share.
+    // A restart finishes what a killed server left under way before it serves (its launches and ends go on after).
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`pcloud serve did not start; see ${join(dataDir, 'serve.log')}`));
@@ -86,9 +89,8 @@ function launch(port: number, dataDir: string, extraEnv: Record<string, string>)
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       if (out.includes('pcloud serving on')) {
-        lastManager = /units (\w+)\)/.exec(out)?.[1] ?? 'unknown';
         clearTimeout(timer);
-        resolve(child);
+        resolve({ child, out });
       }
     });
     child.on('exit', (code) => {
@@ -96,6 +98,13 @@ function launch(port: number, dataDir: string, extraEnv: Record<string, string>)
       reject(new Error(`pcloud serve exited with ${code}; see ${join(dataDir, 'serve.log')}`));
     });
   });
+}
+
+async function launch(port: number, dataDir: string, extraEnv: Record<string, string>): Promise<ChildProcess> {
+  // Strict shapes: a response member the AWS model does not have fails the request (and names itself in serve.log).
+  const { child, out } = await spawnServe(dataDir, port, ['--no-image', '--metrics-listen', 'off', '--access-log', 'off'], { PCLOUD_STRICT_SHAPES: '1', ...extraEnv });
+  lastManager = /units (\w+)\)/.exec(out)?.[1] ?? 'unknown';
+  return child;
 }
 
 /** A real server on the run's data dir (DATA), or on one of the suite's own (`dataDir`: made, the image imported). */
