@@ -7,11 +7,10 @@ import { configFromEnv } from '../cloud/config.js';
 import { hostViews, type HostView } from '../cloud/hosts/view.js';
 import { DEFAULT_DATA } from './config.js';
 import { withReadOnlyDb } from './read-db.js';
+import { safeText } from './table.js';
 
-/** A table cell: control characters (a tab, a newline) would break the table's lines. */
-function cell(v: string | number): string {
-  return String(v).replace(/[\u0000-\u001f\u007f]/g, '?');
-}
+/** A table cell: what a terminal acts on or what breaks a line (a tab, a newline, an escape) made `?` (table.ts). */
+const cell = (v: string | number): string => safeText(String(v));
 
 /** One line per host (tab-separated, with a header): what `pcloud host list` prints. */
 export function hostsTable(rows: HostView[]): string {
