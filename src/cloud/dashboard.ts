@@ -24,7 +24,8 @@ export const SESSION_TTL_SEC = 12 * 3600;
 /** The most instances one read shows (the rest are counted: `more`). */
 export const MAX_INSTANCES = 1000;
 
-export interface InstanceOverview {
+/** An instance as the dashboard shows it to its account (overview.ts has the operator's view of every account). */
+export interface DashboardInstance {
   id: string;
   /** Its Name tag, as the tenant wrote it (the page renders it as text). */
   name: string;
@@ -42,7 +43,8 @@ export interface InstanceOverview {
   console: boolean;
 }
 
-export interface FunctionOverview {
+/** A function as the dashboard shows it, with the invocations this server has seen. */
+export interface DashboardFunction {
   name: string;
   runtime: string;
   /** per-request (a process per invoke) or warm (a worker kept until idle). */
@@ -106,7 +108,7 @@ export class Dashboard {
   }
 
   /** The account's instances (as DescribeInstances lists them), with their checks and Name tags; and how many more. */
-  async instances(accountId: string): Promise<{ instances: InstanceOverview[]; more: boolean }> {
+  async instances(accountId: string): Promise<{ instances: DashboardInstance[]; more: boolean }> {
     const page = await this.from.instances.statuses(accountId, { ids: [], filters: [], maxResults: MAX_INSTANCES }, true);
     const tags = await this.from.tags.of(page.statuses.map((s) => s.instance.id));
     const instances = page.statuses.map(({ instance: i, health }) => {
@@ -121,7 +123,7 @@ export class Dashboard {
   }
 
   /** The account's functions and the invocations this server has seen of each. */
-  async functions(accountId: string): Promise<FunctionOverview[]> {
+  async functions(accountId: string): Promise<DashboardFunction[]> {
     const stats = this.from.functions.invocationStats;
     return (await this.from.functions.list(accountId)).map((f) => {
       const seen = stats.of(accountId, f.name);

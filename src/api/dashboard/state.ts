@@ -6,7 +6,7 @@
  * that is not shown says why, and holds nothing.
  */
 import type { Cloud } from '../../cloud/index.js';
-import type { FunctionOverview, InstanceOverview } from '../../cloud/dashboard.js';
+import type { DashboardFunction, DashboardInstance } from '../../cloud/dashboard.js';
 import type { HostView } from '../../cloud/hosts/view.js';
 import { arnOf } from '../../cloud/iam/identity.js';
 import { log } from '../../log.js';
@@ -21,8 +21,8 @@ export interface DashboardState {
   principal: string;
   /** When the server read it (ms since the epoch). */
   at: number;
-  instances: Part<{ items: InstanceOverview[]; more: boolean; checks: boolean }>;
-  functions: Part<{ items: FunctionOverview[] }>;
+  instances: Part<{ items: DashboardInstance[]; more: boolean; checks: boolean }>;
+  functions: Part<{ items: DashboardFunction[] }>;
   hosts: Part<{ items: HostView[] }>;
   pool: Part<{ sizeBytes: number; freeBytes: number } | { unknown: true }>;
 }
