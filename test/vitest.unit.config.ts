@@ -6,24 +6,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { HOST_WIDE } from './support/file-sets.js';
 
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL('..', import.meta.url)),
     include: ['test/unit/**/*.test.ts'],
-    exclude: [
-      // Real supervisors, QEMU, bwrap, zip/unzip, lz4, mknod, mounts, root's chown, the built CLI, nft's own tables.
-      'test/unit/code-package.test.ts',
-      'test/unit/console-log.test.ts',
-      'test/unit/direct-units.test.ts',
-      'test/unit/images-hostile.test.ts',
-      'test/unit/qemu-args.test.ts',
-      'test/unit/runs-sweep.test.ts',
-      'test/unit/sandbox.test.ts',
-      'test/unit/serve-guards.test.ts',
-      'test/unit/storage-unshifted.test.ts',
-      'test/unit/teardown-host.test.ts',
-    ],
+    exclude: HOST_WIDE,
     env: { PCLOUD_TEST_TIER: 'fast', PCLOUD_STRICT_SHAPES: '1' },
     // Strict shapes in the test process (src/api/model/strict.ts).
     setupFiles: ['test/support/strict-shapes.ts'],

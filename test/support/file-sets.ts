@@ -1,0 +1,33 @@
+/**
+ * Which test files may run beside each other. The pure ones (parsers, serializers, renderers, the domain over a fake
+ * host, the APIs over it) share nothing on the host and run two at a time; a file that is about the host as a whole
+ * (real supervisors, mounts, nft's own tables, the built CLI: HOST_WIDE), that reaches for root or a host program
+ * (it imports FAST_TIER from tier.ts to skip itself without them), and every real suite (one `pcloud serve` and its
+ * pool shared by the run) runs alone.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Files of test/unit about the host as a whole: neither in the fast tier nor beside another file. */
+export const HOST_WIDE = [
+  // Real supervisors, QEMU, bwrap, zip/unzip, lz4, mknod, mounts, root's chown, the built CLI, nft's own tables.
+  'test/unit/code-package.test.ts',
+  'test/unit/console-log.test.ts',
+  'test/unit/direct-units.test.ts',
+  'test/unit/images-hostile.test.ts',
+  'test/unit/qemu-args.test.ts',
+  'test/unit/runs-sweep.test.ts',
+  'test/unit/sandbox.test.ts',
+  'test/unit/serve-guards.test.ts',
+  'test/unit/storage-unshifted.test.ts',
+  'test/unit/teardown-host.test.ts',
+];
+
+/** Whether a file needs root or a host program where it has them (it imports the tier's switch). */
+const usesHost = (file: string, root: string) => /from '\.\.\/support\/tier\.js'/.test(readFileSync(`${root}/${file}`, 'utf8'));
+
+/** The files of test/unit and test/api that may run beside each other, relative to the project's root. */
+export function besideEachOther(root: string): string[] {
+  return ['test/unit', 'test/api']
+    .flatMap((dir) => readdirSync(`${root}/${dir}`, { recursive: true, encoding: 'utf8' }).map((f) => `${dir}/${f}`))
+    .filter((f) => f.endsWith('.test.ts') && !HOST_WIDE.includes(f) && !usesHost(f, root)).sort();
+}
