@@ -15,13 +15,16 @@ const shared = {
 export default defineConfig({
   test: {
     // One file at a time unless a run says otherwise: `npm test` runs the files that may run beside each other first,
-    // two at a time (`--project alongside --maxWorkers 2`: this machine's two cores), then the others alone.
+    // two at a time (`--project alongside --maxWorkers 2 --no-isolate`: this machine's two cores), then the others
+    // alone, each in a fresh process.
     maxWorkers: 1,
     minWorkers: 1,
     reporters: ['default'],
     projects: [
       {
         // First, the pure files of test/unit and test/api (test/support/file-sets.ts says which), side by side.
+        // `npm test` runs it with --no-isolate: a worker keeps its imports from one file to the next (importing the
+        // SDKs and the server again for each small file was most of this group's time).
         test: { ...shared, name: 'alongside', include: alongside, sequence: { groupOrder: 0 } },
       },
       {

@@ -1,9 +1,10 @@
 /**
  * Which test files may run beside each other. The pure ones (parsers, serializers, renderers, the domain over a fake
- * host, the APIs over it) share nothing on the host and run two at a time; a file that is about the host as a whole
- * (real supervisors, mounts, nft's own tables, the built CLI: HOST_WIDE), that reaches for root or a host program
- * (it imports FAST_TIER from tier.ts to skip itself without them), and every real suite (one `pcloud serve` and its
- * pool shared by the run) runs alone.
+ * host, the APIs over it) share nothing on the host and run two at a time, each worker keeping its imports from one
+ * file to the next. These run alone: a file that mocks a module or sets the environment at its top, one about the host
+ * as a whole (real supervisors, mounts, nft's own tables, the built CLI: HOST_WIDE), one that reaches for root or a
+ * host program (it imports FAST_TIER from tier.ts to skip itself without them), and every real suite (one
+ * `pcloud serve` and its pool shared by the run).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -23,11 +24,20 @@ export const HOST_WIDE = [
 ];
 
 /** Whether a file needs root or a host program where it has them (it imports the tier's switch). */
-const usesHost = (file: string, root: string) => /from '\.\.\/support\/tier\.js'/.test(readFileSync(`${root}/${file}`, 'utf8'));
+const usesHost = (text: string) => /from '\.\.\/support\/tier\.js'/.test(text);
+/**
+ * Whether a file needs a process of its own: the files alongside share their worker's modules (no isolation, so
+ * imports are not made again for each), so one that mocks a module or sets the environment for good runs alone.
+ */
+const ownsProcess = (text: string) => /\bvi\.(mock|doMock|hoisted)\(|^process\.env\.\w+ *=[^=]/m.test(text);
 
 /** The files of test/unit and test/api that may run beside each other, relative to the project's root. */
 export function besideEachOther(root: string): string[] {
   return ['test/unit', 'test/api']
     .flatMap((dir) => readdirSync(`${root}/${dir}`, { recursive: true, encoding: 'utf8' }).map((f) => `${dir}/${f}`))
-    .filter((f) => f.endsWith('.test.ts') && !HOST_WIDE.includes(f) && !usesHost(f, root)).sort();
+    .filter((f) => f.endsWith('.test.ts') && !HOST_WIDE.includes(f))
+    .filter((f) => {
+      const text = readFileSync(`${root}/${f}`, 'utf8');
+      return !usesHost(text) && !ownsProcess(text);
+    }).sort();
 }
