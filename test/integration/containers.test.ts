@@ -28,7 +28,9 @@ const LAN = { ns: 'pcloud-test-lan', parent: 'ptlan', cidr: '198.51.100.0/24', r
  * same namespaces, nft rules and forks under either manager and have run on this host in the same `npm test`: there
  * they are skipped.
  */
-const onHostOnly = describe.skipIf(process.env.PCLOUD_TEST_SCOPE === 'unit-manager');
+const unitManagerOnly = process.env.PCLOUD_TEST_SCOPE === 'unit-manager';
+if (unitManagerOnly) console.log('skipped here: the network plane\'s and the image guards\' tests (the same under either unit manager; they ran on the host)');
+const onHostOnly = describe.skipIf(unitManagerOnly);
 
 let srv: RealServer;
 beforeAll(async () => {
