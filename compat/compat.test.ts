@@ -67,13 +67,13 @@ describe('real clients', () => {
 
   // The configurations are apart (names, CIDRs, key pairs of their own) and mostly wait on the provider's polling
   // (create, destroy): they run at once, each its own `terraform`, as a team's would against one endpoint.
-  it.concurrent.for([
+  it.concurrent.for<[string, string]>([
     ['instance', 'aws_key_pair + aws_instance with user_data and tags'],
     ['vpc', 'aws_vpc + aws_subnet + aws_internet_gateway + aws_security_group + aws_instance in the subnet'],
     ['lambda', 'aws_lambda_function from a zip + data.aws_lambda_invocation'],
     ['longtail', 'the long tail real configurations use (longtail/*.tf: each file says what it covers)'],
     ['identity', 'aws_iam_role + aws_iam_role_policy_attachment + aws_lambda_function using the role + aws_iam_instance_profile + aws_instance with it'],
-  ])('Terraform %s: %s: apply, plan shows no changes, destroy', { timeout: 600_000 }, async ([config = ''], { expect }) => {
+  ])('Terraform %s: %s: apply, plan shows no changes, destroy', { timeout: 600_000 }, async ([config], { expect }) => {
     const res = await runScript('bash', [join(ROOT, 'compat/terraform/run.sh'), config]);
     console.log(res.out.split('\n').filter((l) => /^(ok|not ok)|Error|error|terraform|Plan:|Apply complete|Destroy complete/.test(l)).join('\n'));
     if (res.code !== 0) console.log(res.out);
