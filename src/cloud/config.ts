@@ -52,6 +52,13 @@ export interface HostsConfig {
   heartbeatSec: number;
   /** A host whose heartbeat is older than this is lost: nothing is placed on it, its instances show impaired. */
   heartbeatTimeoutSec: number;
+  /** The zone this host serves (PCLOUD_HOST_ZONE; one of PCLOUD_AZS): unset, the first of them. */
+  zone?: string;
+  /**
+   * The state database's URL as hosts that join reach it (PCLOUD_JOIN_DATABASE_URL): unset, the URL this server was
+   * given (--database); a server on SQLite takes no hosts.
+   */
+  joinDatabaseUrl?: string;
 }
 
 /**
@@ -82,6 +89,8 @@ function hostsFromEnv(env: NodeJS.ProcessEnv): HostsConfig {
     cpuOvercommit: envRatio(env, 'PCLOUD_CPU_OVERCOMMIT', d.cpuOvercommit),
     memoryOvercommit: envRatio(env, 'PCLOUD_MEMORY_OVERCOMMIT', d.memoryOvercommit),
     heartbeatSec, heartbeatTimeoutSec,
+    zone: envValue(env, 'PCLOUD_HOST_ZONE'),
+    joinDatabaseUrl: envValue(env, 'PCLOUD_JOIN_DATABASE_URL'),
   };
 }
 
@@ -162,4 +171,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CloudConfig
     strictShapes: env.PCLOUD_STRICT_SHAPES === '1',
     hosts: hostsFromEnv(env),
   };
+}
+
+/** The zone this host serves: PCLOUD_HOST_ZONE, which must be one of the cloud's zones, or else the first of them. */
+export function hostZone(config: Pick<CloudConfig, 'availabilityZones' | 'hosts'>): string {
+  const zone = config.hosts.zone;
+  if (zone === undefined) return config.availabilityZones[0]!;
+  if (!config.availabilityZones.includes(zone)) {
+    throw new Error(`PCLOUD_HOST_ZONE (${JSON.stringify(zone.slice(0, 40))}) must be one of the zones of PCLOUD_AZS (${config.availabilityZones.join(', ')})`);
+  }
+  return zone;
 }

@@ -21,6 +21,7 @@ import { IamAssociations } from './iam-associations.js';
 import { InstanceCredentials } from './instance-credentials.js';
 import { configFromEnv, type CloudConfig } from './config.js';
 import { HostRegistry } from './hosts/registry.js';
+import { wakeupsOf, type Wakeups } from '../db/wakeups.js';
 import { Images } from './images.js';
 import { Instances } from './instances/index.js';
 import { KeyPairs } from './keypairs.js';
@@ -80,14 +81,20 @@ export class Cloud {
   readonly resources: Resources;
   /** The hosts instances run on; an embedded cloud's one is this machine (hosts/registry.ts). */
   readonly hosts: HostRegistry;
+  /** What this process tells the others on the database, and hears from them (db/wakeups.ts). */
+  readonly wakeups: Wakeups;
+  /** The state database's URL (PostgreSQL), what hosts that join are given unless PCLOUD_JOIN_DATABASE_URL says. */
+  databaseUrl?: string;
   private sweeper?: NodeJS.Timeout;
   private consoleSweeper?: NodeJS.Timeout;
   private credentialRenewer?: NodeJS.Timeout;
   private networkKeeper?: NodeJS.Timeout;
+  private converger?: NodeJS.Timeout;
 
   private constructor(readonly db: Db, readonly host: Host, readonly config: CloudConfig, readonly dataDir: string) {
     this.accounts = new Accounts(db);
-    this.hosts = new HostRegistry(db, host.machine, config);
+    this.hosts = new HostRegistry(db, host.machine, config, host.config.underlayAddress);
+    this.wakeups = wakeupsOf(db);
     this.iam = new Iam(db, this.accounts, config);
     this.iamAssociations = new IamAssociations(db);
     this.instanceCredentials = new InstanceCredentials(this.iamAssociations, this.iam.sessions);
@@ -107,6 +114,7 @@ export class Cloud {
     this.instances = new Instances({
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
       volumes: this.volumes, plane: this.plane, publicIps, profiles: this.iamAssociations, events: this.events,
+      hosts: this.hosts, wakeups: this.wakeups,
     });
     this.resources = new Resources({
       instances: this.instances, images: this.images, keyPairs: this.keyPairs, network: this.network, volumes: this.volumes, templates: this.instances.templates,
@@ -133,7 +141,9 @@ export class Cloud {
     const hostConfig = opts.hostConfig ?? hostConfigFromEnv();
     const db = await openDatabase(opts.dataDir, opts.database);
     const host = opts.host ?? await openHost(opts.dataDir, hostConfig);
-    return new Cloud(db, host, config, opts.dataDir);
+    const cloud = new Cloud(db, host, config, opts.dataDir);
+    cloud.databaseUrl = opts.database;
+    return cloud;
   }
 
   /** Authorize or revoke security group rules, then apply them to the group's VPC on the host. */
@@ -230,6 +240,7 @@ export class Cloud {
       planeSwept();
     }
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
+    await this.followOthers(local.id, launchesAfter);
     this.events.reconciled(stats);
     await this.instances.sweep();
     // The metadata service in every VPC router there is (instances there may have run on without us).
@@ -245,6 +256,32 @@ export class Cloud {
     // The handlers' network filter, written again should a firewall reload flush it.
     this.networkKeeper = setInterval(() => void this.host.functions.keepNetwork?.().catch((err) => log.warn(`functions' network filter: ${(err as Error).message}`)), 60_000);
     this.networkKeeper.unref();
+  }
+
+  /**
+   * This host as an agent of a cloud of several (issue 17): what another server asks of this host's instances (told
+   * by the database: host:ID) is taken up, as are changes of other hosts' instances in VPCs this host has a router for
+   * (vpc:ID). Also once a minute, and after the wake-ups were lost and heard again: a wake-up is a hint, the database
+   * the truth. Nothing is heard on SQLite (one host).
+   */
+  private async followOthers(localId: string, after: Promise<unknown>): Promise<void> {
+    let running: Promise<unknown> | undefined;
+    let again = false;
+    const converge = (): void => {
+      if (running) { again = true; return; }
+      running = after.then(() => this.instances.converge(localId))
+        .then((n) => { if (n) log.info(`took up ${n} change${n > 1 ? 's' : ''} of this host's instances made elsewhere`); })
+        .catch((err) => log.warn(`taking up changes of this host's instances: ${(err as Error).message}`))
+        .finally(() => { running = undefined; if (again) { again = false; converge(); } });
+    };
+    const follow = (vpcId: string): void => {
+      void after.then(() => this.plane.followVpc(vpcId)).catch((err) => log.warn(`following ${vpcId}: ${(err as Error).message}`));
+    };
+    await this.wakeups.listen((topic, id) => (topic === 'host' ? id === localId && converge() : follow(id)), converge)
+      .catch((err) => log.error(`listening for other servers' changes failed: ${(err as Error).message}; this host takes them up once a minute`));
+    this.converger = setInterval(converge, 60_000);
+    this.converger.unref();
+    converge();
   }
 
   /**
@@ -266,6 +303,8 @@ export class Cloud {
     clearInterval(this.consoleSweeper);
     clearInterval(this.credentialRenewer);
     clearInterval(this.networkKeeper);
+    clearInterval(this.converger);
+    await this.wakeups.close();
     this.instances.close();
     this.host.metadata.closeAll();
     await this.instances.idle();

@@ -8,7 +8,7 @@
  * the router of a VPC with live instances here joins the VPC's routers on the other hosts holding live instances of it
  * (syncOverlay: the VPC's VNI, those hosts' addresses and their instances' private IPs), and leaves once none is left
  * here. It is synced on this server's own launches, stops and terminations and at reconcile; a change made on another
- * host reaches this one only when this host's agent is told (PostgreSQL NOTIFY, not yet). Security group membership
+ * host reaches this one by the database's wake-ups (db/wakeups.ts: followVpc). Security group membership
  * and DNS names are the VPC's, every host's instances counted; the rules applied are this host's instances' only.
  */
 import { and, asc, eq, inArray, ne } from 'drizzle-orm';
@@ -311,6 +311,18 @@ export class VpcPlane implements VpcSyncs {
       })));
     };
     return this.firewalls.run(vpcId, apply);
+  }
+
+  /**
+   * Another host's instances of the VPC came, went or changed (told by the database's wake-ups): where this host has
+   * the VPC's router, its overlay, names, rules and edge follow. Nothing where it has none (no instance of it here).
+   */
+  async followVpc(vpcId: string): Promise<void> {
+    if (!this.enabled || !(await this.routers()).includes(vpcId)) return;
+    const vpc = (await this.db.select({ accountId: vpcs.accountId }).from(vpcs).where(eq(vpcs.id, vpcId)).limit(1))[0];
+    await this.syncOverlay(vpcId);
+    if (!vpc) return;
+    await Promise.all([this.publishNames(vpc.accountId, vpcId), this.syncFirewall(vpc.accountId, vpcId), this.syncEdge(vpcId)]);
   }
 
   /** Publish the DNS records of the instances' VPCs again (their Name tags changed). */

@@ -584,6 +584,25 @@ export const hosts = sqliteTable('hosts', {
 }, (t) => [uniqueIndex('hosts_name').on(t.name)]);
 
 /**
+ * Join tokens (`pcloud host token`) and the host keys they became (`pcloud host join`): a token is good once, until it
+ * expires; redeemed, it names the host that joined and holds the hash of the key that host shows the control plane
+ * (fetching images). Only hashes are kept: a copy of the database joins nobody.
+ */
+export const hostTokens = sqliteTable('host_tokens', {
+  id: text('id').primaryKey(),
+  /** sha256 of the token, hex. */
+  tokenHash: text('token_hash').notNull(),
+  /** The zone the host serves; null: the control plane's first. */
+  availabilityZone: text('availability_zone'),
+  createdAt: integer('created_at').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  /** Once redeemed: when, by which host (its name), and sha256 of the key it was given, hex. */
+  usedAt: integer('used_at'),
+  hostName: text('host_name'),
+  keyHash: text('key_hash'),
+}, (t) => [uniqueIndex('host_tokens_token').on(t.tokenHash), uniqueIndex('host_tokens_key').on(t.keyHash)]);
+
+/**
  * The keys the API signs its own tokens with (NextToken, IMDSv2 tokens, console URLs), one per purpose: shared through
  * the database, a token one server gave is good on every other.
  */

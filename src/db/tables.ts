@@ -51,6 +51,7 @@ export let iamInstanceProfiles = sqlite.iamInstanceProfiles;
 export let iamProfileAssociations = sqlite.iamProfileAssociations;
 export let stsSessions = sqlite.stsSessions;
 export let hosts = sqlite.hosts;
+export let hostTokens = sqlite.hostTokens;
 export let signingKeys = sqlite.signingKeys;
 export let clientTokens = sqlite.clientTokens;
 export let generations = sqlite.generations;
@@ -99,6 +100,7 @@ export function useDialect(to: Dialect): void {
   iamProfileAssociations = from.iamProfileAssociations;
   stsSessions = from.stsSessions;
   hosts = from.hosts;
+  hostTokens = from.hostTokens;
   signingKeys = from.signingKeys;
   clientTokens = from.clientTokens;
   generations = from.generations;

@@ -7,10 +7,9 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { hosts } from '../../db/tables.js';
 import type { HostMachine } from '../../host/index.js';
-import type { CloudConfig } from '../config.js';
+import { hostZone, type CloudConfig } from '../config.js';
 import { log } from '../../log.js';
 import { newId } from '../ids.js';
-import { isEmbedded } from './liveness.js';
 
 export type HostRow = typeof hosts.$inferSelect;
 
@@ -24,19 +23,23 @@ export class HostRegistry {
   private localId?: string;
   private heartbeat?: NodeJS.Timeout;
 
-  constructor(private readonly db: Db, private readonly machine: HostMachine, private readonly config: CloudConfig) {}
+  /**
+   * `underlay`: this host's address on the network that joins the hosts (PCLOUD_UNDERLAY_ADDRESS), recorded as its
+   * address; a host without one is an embedded cloud's (it serves every zone that has no host of its own).
+   */
+  constructor(private readonly db: Db, private readonly machine: HostMachine, private readonly config: CloudConfig, private readonly underlay?: string) {}
 
   /** Register this machine (or refresh its row): its capacity, its zone, its boot; say whether it rebooted since. */
   async registerLocal(now = Date.now()): Promise<LocalRegistration> {
     const [offer, bootId] = await Promise.all([this.machine.capacity(), this.machine.bootId()]);
     const values = {
-      availabilityZone: this.config.availabilityZones[0]!, runtimes: offer.runtimes,
+      availabilityZone: hostZone(this.config), address: this.underlay ?? null, runtimes: offer.runtimes,
       accel: this.config.vmAccel === 'kvm' && offer.kvm ? 'kvm' : 'tcg', vcpus: offer.vcpus, memoryMiB: offer.memoryMiB,
       state: 'available', bootId, heartbeatAt: now,
     };
     const before = (await this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0];
     if (before) await this.db.update(hosts).set(values).where(eq(hosts.id, before.id));
-    else await this.db.insert(hosts).values({ id: newId('h'), name: offer.hostname, address: null, createdAt: now, ...values });
+    else await this.db.insert(hosts).values({ id: newId('h'), name: offer.hostname, createdAt: now, ...values });
     const host = (await this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0]!;
     this.localId = host.id;
     return { host, rebooted: before?.bootId != null && before.bootId !== bootId };
@@ -60,7 +63,7 @@ export class HostRegistry {
   /** Write this machine's heartbeat every few seconds (CloudConfig.hosts.heartbeatSec) until stopHeartbeat(). */
   startHeartbeat(): void {
     this.stopHeartbeat();
-        // The database busy past its timeout: the next beat tries again (the timeout spans several).
+    // The database busy past its timeout: the next beat tries again (the timeout spans several).
     this.heartbeat = setInterval(() => void this.beat().catch((err) => log.warn(`host heartbeat: ${(err as Error).message}`)), this.config.hosts.heartbeatSec * 1000);
     this.heartbeat.unref();
   }
@@ -69,14 +72,17 @@ export class HostRegistry {
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
   }
-}
 
-/**
- * Whether the server launches an instance of this host itself: the embedded cloud's own host (no underlay address),
- * or none recorded (from before hosts were). A joined host's agent launches its own.
- */
-export async function launchedHere(db: Pick<Db, 'select'>, hostId: string | null): Promise<boolean> {
-  if (hostId === null) return true;
-  const host = (await db.select({ address: hosts.address }).from(hosts).where(eq(hosts.id, hostId)).limit(1))[0];
-  return !host || isEmbedded(host);
+  /** This machine's host id, once registered. */
+  localHostId(): string | undefined {
+    return this.localId;
+  }
+
+  /**
+   * Whether this process acts on the host of an instance (its units, disks, network): its own host, or none recorded
+   * (an instance from before hosts were, the embedded cloud's). Before this machine registered: only those.
+   */
+  isLocal(hostId: string | null): boolean {
+    return hostId === null || hostId === this.localId;
+  }
 }

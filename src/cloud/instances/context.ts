@@ -4,6 +4,7 @@
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
+import type { Wakeups } from '../../db/wakeups.js';
 import { write } from '../../db/store.js';
 import { instances } from '../../db/tables.js';
 import type { Host } from '../../host/index.js';
@@ -11,6 +12,7 @@ import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';
 import type { CloudConfig } from '../config.js';
 import type { Events, FailureCode } from '../events.js';
+import type { HostRegistry } from '../hosts/registry.js';
 import type { IamAssociations } from '../iam-associations.js';
 import type { Images } from '../images.js';
 import type { KeyPairs } from '../keypairs.js';
@@ -39,6 +41,10 @@ export interface InstanceDeps {
   profiles: IamAssociations;
   /** What happens to instances, recorded (state changes, status checks, failures) and told (../events.ts). */
   events: Events;
+  /** Which host is this one: an instance on another is that host's to act on (hosts/registry.ts). */
+  hosts: Pick<HostRegistry, 'isLocal'>;
+  /** Telling the other hosts (an instance of theirs to act on, a VPC whose instances changed): db/wakeups.ts. */
+  wakeups: Wakeups;
 }
 
 export class InstanceContext implements InstanceDeps {
@@ -55,6 +61,8 @@ export class InstanceContext implements InstanceDeps {
   readonly publicIps: PublicIps;
   readonly profiles: IamAssociations;
   readonly events: Events;
+  readonly hosts: Pick<HostRegistry, 'isLocal'>;
+  readonly wakeups: Wakeups;
   /** Every transition of one instance, one at a time. */
   private readonly locks = new KeyedQueue((id, err) => log.error(`instance ${id}: ${err.message}`));
 
@@ -72,6 +80,8 @@ export class InstanceContext implements InstanceDeps {
     this.publicIps = deps.publicIps;
     this.profiles = deps.profiles;
     this.events = deps.events;
+    this.hosts = deps.hosts;
+    this.wakeups = deps.wakeups;
   }
 
   /** The instance's record, whatever its account (internal callers). */
@@ -85,7 +95,7 @@ export class InstanceContext implements InstanceDeps {
    */
   async setState(id: string, state: InstanceState, extra: Partial<Instance>, why?: string): Promise<void> {
     const now = Date.now();
-    await write(this.db, async () => {
+    const before = await write(this.db, async () => {
       const before = await this.row(id);
       await this.db.update(instances).set({
         ...extra, state, updatedAt: now, ...(state === 'terminated' ? { terminatedAt: now } : {}),
@@ -93,7 +103,10 @@ export class InstanceContext implements InstanceDeps {
       if (before && before.state !== state) {
         await this.events.recordOne(before, { kind: 'state', code: state, previous: before.state, message: why ?? reasonOf(state, extra) });
       }
+      return before;
     });
+    // The other hosts with this VPC follow where its instances are (their overlay, names and rules).
+    if (before && before.state !== state) this.wakeups.tell('vpc', before.vpcId);
     // A terminated instance has no instance profile any more, nor its role's sessions.
     if (state === 'terminated') await this.profiles.instanceGone(id);
     log.debug(`instance ${id} → ${state}`);

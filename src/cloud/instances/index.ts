@@ -155,6 +155,11 @@ export class Instances {
     return this.reconciler.reconcile(opts);
   }
 
+  /** Take up what the database asks of this host's instances (launches, stops, terminations told by another server). */
+  converge(hostId: string): Promise<number> {
+    return this.reconciler.converge(hostId);
+  }
+
   /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
   async sweep(): Promise<number> {
     return await this.reconciler.sweep();

@@ -17,7 +17,6 @@ import { Slots } from '../../slots.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
 import { CloudError, invalidParam, passDryRun } from '../errors.js';
 import { checkRoomToStart as checkHostRoom, place } from '../hosts/placement.js';
-import { launchedHere } from '../hosts/registry.js';
 import { newId } from '../ids.js';
 import { dnsOf, privateDnsDomain, privateHostLabel } from '../ip.js';
 import { newMac } from '../network.js';
@@ -134,10 +133,14 @@ export class Launcher {
       return { reservationId, instances: rows, fresh: true };
     });
     if (result.fresh) {
+      // This host's launch here; another host's is its agent's, told now (it launches from the database).
       for (const r of result.instances) {
+        if (!this.ctx.hosts.isLocal(r.hostId)) continue;
         this.untouched.add(r.id);
         this.queue(r.id);
       }
+      for (const hostId of new Set(result.instances.map((r) => r.hostId).filter((h) => !this.ctx.hosts.isLocal(h)))) this.ctx.wakeups.tell('host', hostId!);
+      if (result.instances.length) this.ctx.wakeups.tell('vpc', result.instances[0]!.vpcId);
     }
     return { reservationId: result.reservationId, instances: result.instances };
   }
@@ -213,6 +216,11 @@ export class Launcher {
     }));
   }
 
+  /** Whether this process has the instance's launch queued or under way. */
+  busy(id: string): boolean {
+    return this.launching.has(id);
+  }
+
   cancel(id: string): void {
     this.launching.get(id)?.abort(new LaunchCancelled(id));
   }
@@ -231,8 +239,11 @@ export class Launcher {
     const { host, config, images, vms, volumes, plane } = this.ctx;
     const inst = await this.ctx.row(id);
     if (!inst || inst.state !== 'pending') return;
-    // An instance placed on a joined host is its agent's to launch there, not this server's.
-    if (!(await launchedHere(this.ctx.db, inst.hostId))) return;
+    // An instance placed on another host is that host's agent's to launch (StartInstances through this server).
+    if (!this.ctx.hosts.isLocal(inst.hostId)) {
+      this.ctx.wakeups.tell('host', inst.hostId!);
+      return;
+    }
     // Between steps: a launch whose instance was terminated or stopped meanwhile goes no further (what it made is the
     // terminate's or stop's to remove, after this returns).
     const checkpoint = async () => {

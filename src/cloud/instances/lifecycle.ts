@@ -12,6 +12,7 @@ import type { InstanceContext } from './context.js';
 import type { Launcher } from './launch.js';
 import type { Queries } from './queries.js';
 import { unitCheck } from './health.js';
+import { lostHosts } from '../hosts/liveness.js';
 import { ec2Time, UNIT_PREFIX, type Instance, type InstanceState, type StateChange } from './types.js';
 import { write } from '../../db/store.js';
 
@@ -34,6 +35,8 @@ export class Lifecycle {
   /** Teardowns at once: a line of their own, so that a terminate never waits behind queued launches. */
   private readonly teardownSlots = new Slots(() => this.ctx.config.limits.launchConcurrency);
   private unsubscribe?: () => void;
+  /** Stops and terminations this process is carrying out (end()). */
+  private readonly ending = new Set<string>();
 
   constructor(private readonly ctx: InstanceContext, private readonly queries: Queries, private readonly launcher: Launcher) {}
 
@@ -146,22 +149,43 @@ export class Lifecycle {
           throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
         }
       }
-      return inOrder(rows, async (r): Promise<StateChange> => {
+      const lost = await lostHosts(this.ctx.db, this.ctx.config.hosts);
+      return inOrder(rows, async (r): Promise<StateChange & { hostId: string | null }> => {
         const previous = r.state as InstanceState;
-        if (previous === 'terminated' || previous === 'shutting-down') return { instanceId: r.id, previous, current: previous };
+        if (previous === 'terminated' || previous === 'shutting-down') return { instanceId: r.id, previous, current: previous, hostId: r.hostId };
         await this.ctx.setState(r.id, 'shutting-down', {
-          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
+          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: shutdownMessage(lost(r.hostId), 'terminated'),
           stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
         });
-        return { instanceId: r.id, previous, current: 'shutting-down' };
+        return { instanceId: r.id, previous, current: 'shutting-down', hostId: r.hostId };
       });
     });
     for (const c of changes) {
       if (c.previous === 'terminated' || c.previous === 'shutting-down') continue;
-      this.launcher.cancel(c.instanceId);
-      this.ctx.background(c.instanceId, () => this.finishTerminate(c.instanceId));
+      this.end(c.instanceId, c.hostId, 'terminate');
     }
-    return changes;
+    return changes.map(({ hostId: _h, ...c }) => c);
+  }
+
+  /**
+   * Carry out a stop or termination the database holds (stopping, shutting-down): here, when the instance is this
+   * host's (once: an end already under way here is not begun again); else its host's agent is told.
+   */
+  end(id: string, hostId: string | null, how: 'stop' | 'force-stop' | 'terminate'): void {
+    this.launcher.cancel(id);
+    if (!this.ctx.hosts.isLocal(hostId)) {
+      this.ctx.wakeups.tell('host', hostId!);
+      return;
+    }
+    if (this.ending.has(id)) return;
+    this.ending.add(id);
+    this.ctx.background(id, () => (how === 'terminate' ? this.finishTerminate(id) : this.finishStop(id, how === 'stop'))
+      .finally(() => this.ending.delete(id)));
+  }
+
+  /** Whether this process is carrying out the instance's stop or termination. */
+  isEnding(id: string): boolean {
+    return this.ending.has(id);
   }
 
   /** A shutting-down instance's end, in the teardown line: what it holds goes, then it shows terminated. */
@@ -192,22 +216,22 @@ export class Lifecycle {
           throw new CloudError('IncorrectInstanceState', `This instance '${r.id}' is not in a state from which it can be stopped.`);
         }
       }
-      return inOrder(rows, async (r): Promise<StateChange> => {
+      const lost = await lostHosts(this.ctx.db, this.ctx.config.hosts);
+      return inOrder(rows, async (r): Promise<StateChange & { hostId: string | null }> => {
         const previous = r.state as InstanceState;
-        if (previous === 'stopped' || previous === 'stopping') return { instanceId: r.id, previous, current: previous };
+        if (previous === 'stopped' || previous === 'stopping') return { instanceId: r.id, previous, current: previous, hostId: r.hostId };
         await this.ctx.setState(r.id, 'stopping', {
-          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: 'Client.UserInitiatedShutdown: User initiated shutdown',
+          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: shutdownMessage(lost(r.hostId), 'stopped'),
           stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
         });
-        return { instanceId: r.id, previous, current: 'stopping' };
+        return { instanceId: r.id, previous, current: 'stopping', hostId: r.hostId };
       });
     });
     for (const c of changes) {
       if (c.previous === 'stopped' || c.previous === 'stopping') continue;
-      this.launcher.cancel(c.instanceId);
-      this.ctx.background(c.instanceId, () => this.finishStop(c.instanceId, !force));
+      this.end(c.instanceId, c.hostId, force ? 'force-stop' : 'stop');
     }
-    return changes;
+    return changes.map(({ hostId: _h, ...c }) => c);
   }
 
   /** A stopping instance's end: its units stop, it leaves its VPC, its volumes' targets close; it shows stopped. */
@@ -287,4 +311,13 @@ export class Lifecycle {
       this.ctx.background(r.id, () => reboot().catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
     }
   }
+}
+
+/**
+ * The state reason of a stop or termination asked for; while the instance's host is not heard from, it says that the
+ * instance stays stopping or shutting-down until the host is back (it may well run on: nobody can tell, or stop it).
+ */
+function shutdownMessage(hostLost: boolean, end: 'stopped' | 'terminated'): string {
+  const base = 'Client.UserInitiatedShutdown: User initiated shutdown';
+  return hostLost ? `${base}; its host is not reachable now: it is ${end} once its host is back` : base;
 }

@@ -76,8 +76,7 @@ export class Reconciler {
       void (opts.launchesAfter ?? Promise.resolve()).catch(() => undefined).then(() => {
         for (const { id, again } of todo.relaunch) this.launcher.queue(id, { again });
         for (const { id, end } of todo.finish) {
-          this.ctx.background(id, () => (end === 'stop' ? this.lifecycle.finishStop(id) : this.lifecycle.finishTerminate(id))
-            .catch((err) => log.error(`reconcile: finishing the ${end} of ${id} failed: ${(err as Error).message}`)));
+          this.lifecycle.end(id, null, end === 'stop' ? 'force-stop' : 'terminate');
         }
       });
     }
@@ -200,6 +199,35 @@ export class Reconciler {
         break;
     }
     return undefined;
+  }
+
+  /**
+   * What the database asks of this host's instances now (issue 17's agent, woken by another server's change): launch
+   * the pending ones, carry out the stops and terminations; each once (what this process has under way already is
+   * left to it). Returns how many it took up.
+   */
+  async converge(hostId: string): Promise<number> {
+    const { db, host } = this.ctx;
+    const rows = await db.select({ id: instances.id, state: instances.state }).from(instances)
+      .where(and(eq(instances.hostId, hostId), inArray(instances.state, ['pending', 'stopping', 'shutting-down'])));
+    let taken = 0;
+    let disks: Set<string> | undefined;
+    for (const r of rows) {
+      if (r.state === 'pending') {
+        if (this.launcher.busy(r.id)) continue;
+        // Its unit started already (this process's launch, awaiting its readiness): the unit's events carry it on.
+        const st = await host.units.status(UNIT_PREFIX + r.id);
+        if (st && !isFinal(st.state)) continue;
+        // Started again (its disk here holds the tenant's data): a launch that fails leaves it stopped with its disk.
+        disks ??= new Set(await host.pool.listDisks());
+        this.launcher.queue(r.id, { again: disks.has(r.id) });
+      } else {
+        if (this.lifecycle.isEnding(r.id)) continue;
+        this.lifecycle.end(r.id, hostId, r.state === 'stopping' ? 'stop' : 'terminate');
+      }
+      taken++;
+    }
+    return taken;
   }
 
   /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */

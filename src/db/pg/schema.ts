@@ -141,6 +141,20 @@ export const generations = pgTable('generations', {
   value: bigint('value', { mode: 'number' }).notNull(),
 });
 
+export const hostTokens = pgTable('host_tokens', {
+  id: text('id').$type<Of<typeof sqlite.hostTokens, 'id'>>().primaryKey(),
+  tokenHash: text('token_hash').$type<Of<typeof sqlite.hostTokens, 'tokenHash'>>().notNull(),
+  availabilityZone: text('availability_zone').$type<Of<typeof sqlite.hostTokens, 'availabilityZone'>>(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  usedAt: bigint('used_at', { mode: 'number' }),
+  hostName: text('host_name').$type<Of<typeof sqlite.hostTokens, 'hostName'>>(),
+  keyHash: text('key_hash').$type<Of<typeof sqlite.hostTokens, 'keyHash'>>(),
+}, (t) => [
+  uniqueIndex('host_tokens_token').on(t.tokenHash),
+  uniqueIndex('host_tokens_key').on(t.keyHash),
+]);
+
 export const hosts = pgTable('hosts', {
   id: text('id').$type<Of<typeof sqlite.hosts, 'id'>>().primaryKey(),
   name: text('name').$type<Of<typeof sqlite.hosts, 'name'>>().notNull(),

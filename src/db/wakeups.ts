@@ -1,0 +1,111 @@
+/**
+ * Wake-ups between the pcloud processes on one state database (issue 17). A change one process makes that another
+ * host must act on is told, never polled for: `host:ID` (an instance placed on that host is to be launched, stopped or
+ * ended there: its agent converges) and `vpc:ID` (the VPC's instances came, went or changed hosts: every host with a
+ * router for it syncs its overlay, names and rules). On PostgreSQL it is LISTEN/NOTIFY on one channel, on a connection
+ * of the pool kept for it; a connection lost is made again, and the listener told to catch up on what it missed. On
+ * SQLite (one file in one data dir: one process, one host) nothing crosses processes and nothing is told.
+ */
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { log } from '../log.js';
+import type { Db } from './index.js';
+import { dialect } from './tables.js';
+
+export type WakeTopic = 'host' | 'vpc';
+
+export interface Wakeups {
+  /** Tell the other processes (after the change is committed); a failure is logged (the others catch up later). */
+  tell(topic: WakeTopic, id: string): void;
+  /**
+   * Hear what the others tell, and `caughtUp` once listening again after the connection was lost (wake-ups sent
+   * meanwhile were missed: the listener looks at everything).
+   */
+  listen(heard: (topic: WakeTopic, id: string) => void, caughtUp: () => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The one channel every pcloud listens on. */
+const CHANNEL = 'pcloud_wakeups';
+/**
+ * What a payload may be: a topic, one of pcloud's ids, and the process that told it (anything else on the channel is
+ * not ours). A process does not hear its own: it acted already.
+ */
+const PAYLOAD = /^(host|vpc):([a-z]{1,8}-[0-9a-f]{1,32}):([0-9a-f]{16})$/;
+
+/** The wake-ups of the database this process runs on. */
+export function wakeupsOf(db: Db): Wakeups {
+  return dialect === 'pg' ? new PgWakeups(db.$client as unknown as pg.Pool) : new NoWakeups();
+}
+
+/** SQLite: one process per database, so nobody else to tell. */
+class NoWakeups implements Wakeups {
+  tell(): void {}
+  async listen(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+class PgWakeups implements Wakeups {
+  private client?: pg.PoolClient;
+  private closed = false;
+  private retry?: NodeJS.Timeout;
+  private readonly origin = randomBytes(8).toString('hex');
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  tell(topic: WakeTopic, id: string): void {
+    if (this.closed) return;
+    this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, `${topic}:${id}:${this.origin}`])
+      .catch((err: Error) => log.warn(`telling other hosts (${topic} ${id}): ${err.message}`));
+  }
+
+  async listen(heard: (topic: WakeTopic, id: string) => void, caughtUp: () => void): Promise<void> {
+    let delay = 1000;
+    const connect = async (again: boolean): Promise<void> => {
+      if (this.closed) return;
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await this.pool.connect();
+        const mine = client;
+        const lost = (err?: Error) => {
+          if (this.client !== mine) return;
+          this.client = undefined;
+          mine.removeAllListeners('notification');
+          mine.release(err ?? true);
+          if (this.closed) return;
+          log.warn(`the database's wake-ups were lost${err ? ` (${err.message})` : ''}: listening again`);
+          this.retry = setTimeout(() => void connect(true), delay);
+        };
+        mine.on('notification', (msg) => {
+          const m = msg.channel === CHANNEL ? PAYLOAD.exec(msg.payload ?? '') : null;
+          if (m && m[3] !== this.origin) heard(m[1] as WakeTopic, m[2]!);
+        });
+        mine.on('error', lost);
+        mine.on('end', () => lost());
+        await mine.query(`LISTEN ${CHANNEL}`);
+        this.client = mine;
+        delay = 1000;
+        if (again) caughtUp();
+      } catch (err) {
+        if (client && this.client !== client) client.release(true);
+        if (this.closed) return;
+        if (!again) throw err;
+        log.warn(`listening for the database's wake-ups: ${(err as Error).message}; again in ${delay / 1000} s`);
+        delay = Math.min(delay * 2, 30_000);
+        this.retry = setTimeout(() => void connect(true), delay);
+      }
+    };
+    await connect(false);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    client.removeAllListeners();
+    await client.query(`UNLISTEN ${CHANNEL}`).catch(() => undefined);
+    client.release();
+  }
+}
