@@ -43,6 +43,7 @@ const ROUTES: readonly (readonly [string, string])[] = [
   ['/pcloud/dashboard/state', 'DashboardState'],
   ['/pcloud/dashboard/console/', 'DashboardConsole'],
   ['/pcloud/dashboard', 'Dashboard'],
+  ['/pcloud/hosts/join', 'HostJoin'],
 ];
 
 /** A path under /pcloud/: pcloud's own route, by a name of the table above (undefined: an unknown one). */

@@ -14,6 +14,7 @@ import { iam } from './iam/index.js';
 import { handleQuery, queryError, type QueryService } from './query/endpoint.js';
 import { iamAccess, iamChanges, stsAccess } from './query/access.js';
 import { originOf } from './auth/origin.js';
+import { hostJoinRoutes } from './hosts/join.js';
 import { consoleRoutes } from './console/index.js';
 import { dashboardRoutes } from './dashboard/index.js';
 import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes } from './lambda/index.js';
@@ -147,6 +148,7 @@ export function createApp(cloud: Cloud, opts: AppOptions = {}): Hono {
   app.get('/pcloud/identity-certificate.pem', async () =>
     new Response((await cloud.metadata.identityCertificate()), { headers: { 'content-type': 'application/x-pem-file' } }));
   consoleRoutes(app, cloud);
+  hostJoinRoutes(app, cloud, (req) => bodies.get(req));
   dashboardRoutes(app, cloud);
   app.all('*', async (c) => {
     const req = c.req.raw;

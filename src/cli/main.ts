@@ -24,7 +24,8 @@ import { databaseOf, DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from '.
 import { accountCommand } from './account.js';
 import { eventsCommand } from './events.js';
 import { dashboardCommand } from './dashboard.js';
-import { hostCommand } from './host.js';
+import { hostCommand, type ServeOptions } from './host.js';
+import { applyJoined } from './joined.js';
 import { downCommand } from './down.js';
 import { psCommand } from './ps.js';
 import { topCommand } from './top.js';
@@ -117,105 +118,110 @@ program.command('serve')
   .option('--no-image', 'do not build the default image on first start')
   .option('--access-log <file>', 'one JSON line per API request: - (stdout), a file (opened again on SIGHUP), or off', '-')
   .option('--metrics-listen <host:port>', 'where Prometheus scrapes /metrics, or off', DEFAULT_METRICS_LISTEN)
-  .action(async (opts: { listen: string; data: string; database?: string; image: boolean; accessLog: string; metricsListen: string }) => {
-    const { hostname, port } = parseListen(opts.listen);
-    // Under systemd (Type=notify): told READY=1 once the API serves, STOPPING=1 when it stops. Taken out of the
-    // environment, so nothing the server starts speaks for it.
-    const toSystemd = notifier(process.env.NOTIFY_SOCKET);
-    delete process.env.NOTIFY_SOCKET;
-    const metricsAt = metricsListenOf(opts.metricsListen);
-    const lambdaListen = lambdaListenFromEnv();
-    // The host's settings first: one that cannot be used stops the server before anything is touched.
-    const hostConfig = hostConfigFromEnv();
-    // One server per data dir, and its ports its own: refused here, in one line, before anything is touched.
-    await lockDataDir(opts.data, `pcloud serve --listen ${opts.listen}`);
-    if (port) await assertPortsFree([hostPortOf(opts.listen, '--listen (PCLOUD_LISTEN)')]);
-    await assertLambdaPortFree(opts.data, lambdaListen, hostConfig);
-    // A file it cannot write is refused now, before anything is started.
-    const accessLog = opts.accessLog === 'off' || opts.accessLog === 'none' ? undefined : openAccessLog(opts.accessLog);
-    const cloud = await Cloud.open({ dataDir: opts.data, database: databaseOf(opts), hostConfig });
-    const key = await ensureCredentials(cloud.accounts);
-    await cloud.network.ensureDefaults(key.accountId);
-    if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
-    const imds = metadataServer(cloud.metadata);
-    const metrics = metricsAt && new Metrics({
-      instances: instanceSource(cloud), units: unitSource(cloud.host.units), pool: poolSource(opts.data), nginxReloads,
-    });
-    if (metrics) launchMetrics(metrics.registry, cloud.events);
-    if (metrics) lambdaMetrics(metrics.registry, cloud.functions.invocationStats);
-    if (metrics) cgroupMetrics(metrics.registry, instanceUsageSource(cloud));
-    const app = createApp(cloud, {
-      onCall(call) {
-        accessLog?.write(call);
-        metrics?.observe(call);
-      },
-    });
-    // The API in every VPC too, over TLS with pcloud's CA, at the address the VPC's DNS gives for the service names.
-    const names = apiServiceNames(cloud.config.region);
-    const vpcApi = vpcApiServer(app.fetch, () => cloud.host.tls.server(names, [API_IP]));
-    cloud.host.dns.serve({ address: API_IP, names });
-    cloud.host.metadata.handle((vpcId, socket) => (isApiConnection(socket) ? vpcApi.connection(socket) : imds.connection(vpcId, socket)));
-    await cloud.start();
-    // The instance identity's key (RSA) made now on a first start, not inside an instance's first identity request.
-    await cloud.metadata.identityCertificate();
-    /** Once listening: the endpoint file, nginx in front of the functions, and what to try first. */
-    const announce = async (listening: number) => {
-      const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${listening}`;
-      await writeFile(join(opts.data, 'endpoint'), endpoint + '\n');
-      // nginx in front of the functions: function URLs, and Invoke through it.
-      await cloud.startNginx(lambdaListen, `http://127.0.0.1:${listening}`)
-        .catch((err) => log.warn(`nginx (function URLs) not running: ${(err as Error).message}`));
-      const ami = await cloud.images.byName(DEFAULT_IMAGE);
-      process.stdout.write([
-        `pcloud serving on ${endpoint} (data ${opts.data}, pool ${cloud.host.pool.kind}, units ${cloud.host.units.kind}); function URLs on ${cloud.functions.nginx?.baseUrl ?? '(nginx not running)'}`,
-        '',
-        credentialsText(key, endpoint, cloud.config.region),
-        '',
-        `Inside instances the API answers at https://${names[0]} (and ${names.slice(1).join(', ')}): ${API_IP} in every VPC, with pcloud's CA (pcloud ca) that the guests trust.`,
-        '',
-        'Try:',
-        `  AWS_ACCESS_KEY_ID=${key.accessKeyId} AWS_SECRET_ACCESS_KEY=${key.secretAccessKey} \\`,
-        `  aws --endpoint-url ${endpoint} --region ${cloud.config.region} ec2 run-instances --image-id ${ami?.id ?? '<ami-id>'} --instance-type t3.micro`,
-        '',
-      ].join('\n'));
-      toSystemd(`READY=1\nSTATUS=serving on ${endpoint}`);
-    };
-    // Its own listener: a port it cannot have is logged, and the API serves on without it.
-    const metricsServer = metricsAt && metrics ? await serveMetrics(metricsAt, metrics) : undefined;
-    const server = serve({ fetch: app.fetch, hostname, port }, (info) => void announce(info.port));
-    // SDK clients keep connections open between calls (waiters, scripts doing work in between): close idle ones well
-    // after a client would (AWS's own endpoints wait about a minute), never under its feet after Node's 5 s default.
-    const http = server as import('node:http').Server;
-    // Taken between the check above and now: still one line, not an unhandled exception.
-    http.on('error', (err: NodeJS.ErrnoException) => {
-      process.stderr.write(err.code === 'EADDRINUSE'
-        ? `pcloud: port ${port} on ${hostname} is already in use: stop it, or set --listen (PCLOUD_LISTEN) to a free port\n`
-        : `pcloud: cannot listen on ${opts.listen}: ${err.message}\n`);
-      process.exit(1);
-    });
-    const closeConsoles = attachConsoleWebsocket(http, cloud);
-    http.keepAliveTimeout = 65_000;
-    http.headersTimeout = 70_000;
-    let closing = false;
-    const shutdown = async () => {
-      if (closing) return;
-      closing = true;
-      log.info('shutting down (instances keep running)');
-      toSystemd('STOPPING=1\nSTATUS=shutting down (instances keep running)');
-      server.close();
-      metricsServer?.close();
-      closeConsoles();
-      imds.close();
-      vpcApi.close();
-      await cloud.close();
-      accessLog?.flush();
-      process.exit(0);
-    };
-    process.on('SIGINT', () => void shutdown());
-    process.on('SIGTERM', () => void shutdown());
-    // logrotate's way: the file renamed, then SIGHUP opens it again by its name.
-    if (accessLog && opts.accessLog !== '-') process.on('SIGHUP', () => accessLog.reopen());
+  .action(serveAction);
+
+/** `pcloud serve`, and what `pcloud host join` goes on to do once joined. */
+async function serveAction(opts: ServeOptions): Promise<void> {
+  // A joined host's data dir: the cloud's database, zones and this host's key, under what the environment says.
+  applyJoined(opts.data);
+  const { hostname, port } = parseListen(opts.listen);
+  // Under systemd (Type=notify): told READY=1 once the API serves, STOPPING=1 when it stops. Taken out of the
+  // environment, so nothing the server starts speaks for it.
+  const toSystemd = notifier(process.env.NOTIFY_SOCKET);
+  delete process.env.NOTIFY_SOCKET;
+  const metricsAt = metricsListenOf(opts.metricsListen);
+  const lambdaListen = lambdaListenFromEnv();
+  // The host's settings first: one that cannot be used stops the server before anything is touched.
+  const hostConfig = hostConfigFromEnv();
+  // One server per data dir, and its ports its own: refused here, in one line, before anything is touched.
+  await lockDataDir(opts.data, `pcloud serve --listen ${opts.listen}`);
+  if (port) await assertPortsFree([hostPortOf(opts.listen, '--listen (PCLOUD_LISTEN)')]);
+  await assertLambdaPortFree(opts.data, lambdaListen, hostConfig);
+  // A file it cannot write is refused now, before anything is started.
+  const accessLog = opts.accessLog === 'off' || opts.accessLog === 'none' ? undefined : openAccessLog(opts.accessLog);
+  const cloud = await Cloud.open({ dataDir: opts.data, database: databaseOf(opts), hostConfig });
+  const key = await ensureCredentials(cloud.accounts);
+  await cloud.network.ensureDefaults(key.accountId);
+  if (opts.image) await buildImage(cloud, DEFAULT_IMAGE);
+  const imds = metadataServer(cloud.metadata);
+  const metrics = metricsAt && new Metrics({
+    instances: instanceSource(cloud), units: unitSource(cloud.host.units), pool: poolSource(opts.data), nginxReloads,
   });
+  if (metrics) launchMetrics(metrics.registry, cloud.events);
+  if (metrics) lambdaMetrics(metrics.registry, cloud.functions.invocationStats);
+  if (metrics) cgroupMetrics(metrics.registry, instanceUsageSource(cloud));
+  const app = createApp(cloud, {
+    onCall(call) {
+      accessLog?.write(call);
+      metrics?.observe(call);
+    },
+  });
+  // The API in every VPC too, over TLS with pcloud's CA, at the address the VPC's DNS gives for the service names.
+  const names = apiServiceNames(cloud.config.region);
+  const vpcApi = vpcApiServer(app.fetch, () => cloud.host.tls.server(names, [API_IP]));
+  cloud.host.dns.serve({ address: API_IP, names });
+  cloud.host.metadata.handle((vpcId, socket) => (isApiConnection(socket) ? vpcApi.connection(socket) : imds.connection(vpcId, socket)));
+  await cloud.start();
+  // The instance identity's key (RSA) made now on a first start, not inside an instance's first identity request.
+  await cloud.metadata.identityCertificate();
+  /** Once listening: the endpoint file, nginx in front of the functions, and what to try first. */
+  const announce = async (listening: number) => {
+    const endpoint = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${listening}`;
+    await writeFile(join(opts.data, 'endpoint'), endpoint + '\n');
+    // nginx in front of the functions: function URLs, and Invoke through it.
+    await cloud.startNginx(lambdaListen, `http://127.0.0.1:${listening}`)
+      .catch((err) => log.warn(`nginx (function URLs) not running: ${(err as Error).message}`));
+    const ami = await cloud.images.byName(DEFAULT_IMAGE);
+    process.stdout.write([
+      `pcloud serving on ${endpoint} (data ${opts.data}, pool ${cloud.host.pool.kind}, units ${cloud.host.units.kind}); function URLs on ${cloud.functions.nginx?.baseUrl ?? '(nginx not running)'}`,
+      '',
+      credentialsText(key, endpoint, cloud.config.region),
+      '',
+      `Inside instances the API answers at https://${names[0]} (and ${names.slice(1).join(', ')}): ${API_IP} in every VPC, with pcloud's CA (pcloud ca) that the guests trust.`,
+      '',
+      'Try:',
+      `  AWS_ACCESS_KEY_ID=${key.accessKeyId} AWS_SECRET_ACCESS_KEY=${key.secretAccessKey} \\`,
+      `  aws --endpoint-url ${endpoint} --region ${cloud.config.region} ec2 run-instances --image-id ${ami?.id ?? '<ami-id>'} --instance-type t3.micro`,
+      '',
+    ].join('\n'));
+    toSystemd(`READY=1\nSTATUS=serving on ${endpoint}`);
+  };
+  // Its own listener: a port it cannot have is logged, and the API serves on without it.
+  const metricsServer = metricsAt && metrics ? await serveMetrics(metricsAt, metrics) : undefined;
+  const server = serve({ fetch: app.fetch, hostname, port }, (info) => void announce(info.port));
+  // SDK clients keep connections open between calls (waiters, scripts doing work in between): close idle ones well
+  // after a client would (AWS's own endpoints wait about a minute), never under its feet after Node's 5 s default.
+  const http = server as import('node:http').Server;
+  // Taken between the check above and now: still one line, not an unhandled exception.
+  http.on('error', (err: NodeJS.ErrnoException) => {
+    process.stderr.write(err.code === 'EADDRINUSE'
+      ? `pcloud: port ${port} on ${hostname} is already in use: stop it, or set --listen (PCLOUD_LISTEN) to a free port\n`
+      : `pcloud: cannot listen on ${opts.listen}: ${err.message}\n`);
+    process.exit(1);
+  });
+  const closeConsoles = attachConsoleWebsocket(http, cloud);
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 70_000;
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    log.info('shutting down (instances keep running)');
+    toSystemd('STOPPING=1\nSTATUS=shutting down (instances keep running)');
+    server.close();
+    metricsServer?.close();
+    closeConsoles();
+    imds.close();
+    vpcApi.close();
+    await cloud.close();
+    accessLog?.flush();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+  // logrotate's way: the file renamed, then SIGHUP opens it again by its name.
+  if (accessLog && opts.accessLog !== '-') process.on('SIGHUP', () => accessLog.reopen());
+}
 
 program.command('credentials')
   .description('print the access key, in forms aws configure and Terraform take')
@@ -241,7 +247,7 @@ program.command('ca')
 accountCommand(program);
 eventsCommand(program);
 dashboardCommand(program);
-hostCommand(program);
+hostCommand(program, serveAction);
 downCommand(program);
 psCommand(program);
 topCommand(program);

@@ -11,6 +11,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { createApp } from '../../src/api/server.js';
 import { attachConsoleWebsocket } from '../../src/api/console/index.js';
 import { Cloud } from '../../src/cloud/index.js';
+import type { CloudConfig } from '../../src/cloud/config.js';
 import { images } from '../../src/db/tables.js';
 import { newId } from '../../src/cloud/ids.js';
 import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
@@ -49,10 +50,12 @@ export interface SendOptions {
 }
 
 /** A server with a fake host; its state in the data dir's SQLite, or in the PostgreSQL database `database` names. */
-export async function startApi(opts: { database?: string } = {}): Promise<TestApi> {
+export async function startApi(opts: { database?: string; hostname?: string; config?: Partial<CloudConfig> } = {}): Promise<TestApi> {
   const fake = await fakeHost();
+  // Another machine (a host of its own on a shared database) by another hostname; by default every server is 'fake-host'.
+  if (opts.hostname) fake.machine.offer.hostname = opts.hostname;
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
-  const cloud = await Cloud.open({ dataDir, database: opts.database, host: fake.host, config: { terminatedTtlMs: 3_600_000 } });
+  const cloud = await Cloud.open({ dataDir, database: opts.database, host: fake.host, config: { terminatedTtlMs: 3_600_000, ...opts.config } });
   const key = await cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });
   const other = await cloud.accounts.putKey({ accessKeyId: 'AKIDOTHER', secretAccessKey: 'other-secret', accountId: '222222222222' });
   // A database another server made already has the image: this host gets its root too (as a host that fetched it).

@@ -136,7 +136,8 @@ export class FakeNetwork implements HostNetwork {
   readonly attached = new Map<string, Nic>();
   readonly vpcs = new Map<string, { address: string; prefixLength: number }[]>();
   readonly firewalls = new Map<string, PortRules[]>();
-  async namespaces() { return [...this.attached.keys()].map((id) => `pcloud-${id}`); }
+  /** Its instances' namespaces and its VPC routers', as the driver names them. */
+  async namespaces() { return [...this.attached.keys(), ...this.vpcs.keys()].map((id) => `pcloud-${id}`); }
   async applyFirewall(vpcId: string, ports: PortRules[]) { this.firewalls.set(vpcId, ports); }
   async ensureVpc(vpcId: string, gateways: { address: string; prefixLength: number }[]) { this.vpcs.set(vpcId, gateways); }
   async attach(nic: Nic) { this.attached.set(nic.instanceId, nic); return `/run/netns/pcloud-${nic.instanceId}`; }

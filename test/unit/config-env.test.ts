@@ -15,6 +15,7 @@ const ALLOWED = new Map<string, { reason: string; line: RegExp }>([
   ['host/config.ts', { reason: 'the host layer\'s settings', line: /hostConfigFromEnv\(env: NodeJS\.ProcessEnv = process\.env\)/ }],
   ['cloud/config.ts', { reason: 'the domain\'s settings', line: /configFromEnv\(env: NodeJS\.ProcessEnv = process\.env\)/ }],
   ['cli/config.ts', { reason: 'the CLI\'s settings (PCLOUD_DATA, PCLOUD_LISTEN, PCLOUD_LAMBDA_LISTEN, PCLOUD_DATABASE_URL)', line: /process\.env\.PCLOUD_(DATA|LISTEN|DATABASE_URL)\b|lambdaListenFromEnv\(env: NodeJS\.ProcessEnv = process\.env\)/ }],
+  ['cli/joined.ts', { reason: 'a joined host\'s settings (joined.json) become defaults of the environment the server reads', line: /applyJoined\(dataDir: string, env: NodeJS\.ProcessEnv = process\.env\)/ }],
   ['log.ts', { reason: 'PCLOUD_LOG, read before anything else can log', line: /process\.env\.PCLOUD_LOG\b/ }],
   ['host/exec.ts', { reason: 'host commands run with the server\'s environment unless given one', line: /env: opts\.env \?\? process\.env,/ }],
   ['host/units/direct.ts', { reason: 'a supervisor gets the server\'s PATH', line: /PATH: process\.env\.PATH \?\? ''/ }],

@@ -65,7 +65,7 @@ describe('hostFailure', () => {
 
 describe('the boundary holds across the source', () => {
   /** Errors whose message is pcloud's own words or the request's own content, never a host's. */
-  const OWN = /\binstanceof (CloudError|AuthError|BadPathEncoding|JsonShapeError|MatchBudgetExceeded|ReservedConcurrencyExceeded|UnsafeImageError)\b/;
+  const OWN = /\binstanceof (CloudError|AuthError|BadPathEncoding|JsonShapeError|MatchBudgetExceeded|ReservedConcurrencyExceeded|UnsafeImageError|JoinRefused)\b/;
   /** An answer to a user (a CloudError, an API error response, a refusal on a socket) ... */
   const ANSWER = /\b(new CloudError|invalidParam|invalid|ec2Error|lambdaError|stsError|errorFor|refuse)\(/;
   /** ... built from what a failure says (not a catalogue's wording, `.message(id)`). */

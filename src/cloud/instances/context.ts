@@ -106,7 +106,11 @@ export class InstanceContext implements InstanceDeps {
       return before;
     });
     // The other hosts with this VPC follow where its instances are (their overlay, names and rules).
-    if (before && before.state !== state) this.wakeups.tell('vpc', before.vpcId);
+    if (before && before.state !== state) {
+      this.wakeups.tell('vpc', before.vpcId);
+      // Another host's instance changed by this server (a stop or termination asked here): this host follows too.
+      if (!this.hosts.isLocal(before.hostId)) void this.plane.followVpc(before.vpcId).catch((err) => log.warn(`following ${before.vpcId}: ${(err as Error).message}`));
+    }
     // A terminated instance has no instance profile any more, nor its role's sessions.
     if (state === 'terminated') await this.profiles.instanceGone(id);
     log.debug(`instance ${id} → ${state}`);

@@ -41,6 +41,12 @@ export class Launcher {
    */
   private readonly unitNotStarted = new Set<string>();
   /**
+   * Instances whose unit a launch of this process started (or reconcile found starting), awaiting its readiness: only
+   * their unit's end is a launch's failure. A pending instance's unit ending otherwise is an earlier run's, heard after
+   * another server started it again (its launch here is yet to be taken up).
+   */
+  private readonly awaitingReady = new Set<string>();
+  /**
    * Instances launched again (StartInstances, a relaunch after a reboot): their disk holds the tenant's data, so a
    * launch that fails leaves them stopped with their disk, never terminated.
    */
@@ -277,6 +283,7 @@ export class Launcher {
       }
       await checkpoint();
       this.unitNotStarted.delete(id);
+      this.awaitingReady.add(id);
       await host.units.start(unit);
     } catch (err) {
       if (err instanceof LaunchCancelled || signal.aborted) {
@@ -303,6 +310,7 @@ export class Launcher {
    */
   async failed(id: string, message: string): Promise<void> {
     const { host, vms, plane, volumes } = this.ctx;
+    this.awaitingReady.delete(id);
     const reason = { stateReasonCode: 'Server.InternalError', stateReasonMessage: message.slice(0, 500) };
     await this.ctx.failure(id, 'launch-failed', reason.stateReasonMessage);
     if (!this.again.delete(id)) {
@@ -323,6 +331,17 @@ export class Launcher {
   /** The instance is running (or gone): its launch is over. */
   settled(id: string): void {
     this.again.delete(id);
+    this.awaitingReady.delete(id);
+  }
+
+  /** Whether the instance's unit was started by a launch here (or found starting by reconcile), its readiness awaited. */
+  awaitsReady(id: string): boolean {
+    return this.awaitingReady.has(id);
+  }
+
+  /** A pending instance's unit found starting (reconcile): its end is the launch's failure. */
+  watchReadiness(id: string): void {
+    this.awaitingReady.add(id);
   }
 
   /** Where the host's runtime state (sockets) lives. */

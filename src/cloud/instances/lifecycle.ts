@@ -95,8 +95,9 @@ export class Lifecycle {
         if (inst.state === 'running') await this.checkStatus(inst, st);
         return;
       }
-      if (inst.state === 'pending' && this.launcher.beforeUnit(id)) {
-        // The previous run's end, heard after a start queued this launch: the launch has yet to start the unit.
+      if (inst.state === 'pending' && (this.launcher.beforeUnit(id) || !this.launcher.awaitsReady(id))) {
+        // The previous run's end, heard after a start (here, or on another server) made it pending again: the launch
+        // has yet to start the unit.
         log.debug(`${id}: an ended unit before its launch started it again: not this launch's`);
         return;
       }
@@ -244,6 +245,7 @@ export class Lifecycle {
     await plane.detach(id);
     await volumes.disconnected(id);
     if ((await this.ctx.row(id))?.state === 'stopping') await this.ctx.setState(id, 'stopped', {});
+    this.launcher.settled(id);
     await plane.unpublish(id);
   }
 

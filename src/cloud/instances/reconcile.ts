@@ -160,7 +160,10 @@ export class Reconciler {
           stats.resumed++;
           await this.ctx.setState(id, 'running', { stateReasonCode: null, stateReasonMessage: null });
           await this.lifecycle.checkStatus({ ...inst, state: 'running' }, st);
-        } else if (!up) {
+        } else if (up) {
+          // Starting still: its end, if it comes, is the launch's failure.
+          this.launcher.watchReadiness(id);
+        } else {
           // Interrupted mid-launch: every launch step is idempotent, so it is launched again.
           if (st) await host.units.remove(name);
           stats.relaunched++;

@@ -1,0 +1,90 @@
+/**
+ * Two hosts of one cloud on one throwaway PostgreSQL (issue 17), each a server with a fake host of its own machine
+ * (another hostname, another zone): an instance one server places on the other host is launched, stopped, started and
+ * terminated by that host, woken by the database (LISTEN/NOTIFY), never by the server that took the call. And joining:
+ * a token from `pcloud host token` redeemed once at /pcloud/hosts/join for the database's URL, the zones and a host key.
+ */
+import { RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostOfKey, issueToken } from '../../src/cloud/hosts/tokens.js';
+import { startApi, until, type TestApi } from '../support/api.js';
+import { postgresMissing, startPostgres, type Postgres } from '../support/postgres.js';
+
+const missing = postgresMissing();
+const ZONES = ['us-east-1a', 'us-east-1b'];
+let pg: Postgres | undefined;
+let a: TestApi;
+let b: TestApi;
+
+beforeAll(async () => {
+  if (missing) return;
+  pg = await startPostgres();
+  a = await startApi({ database: pg.url, hostname: 'host-a', config: { availabilityZones: ZONES } });
+  b = await startApi({ database: pg.url, hostname: 'host-b', config: { availabilityZones: ZONES, hosts: { ...a.cloud.config.hosts, zone: 'us-east-1b' } } });
+}, 120_000);
+afterAll(async () => {
+  await b?.close();
+  await a?.close();
+  await pg?.stop();
+});
+
+const join = (api: TestApi, body: unknown) => fetch(`${api.endpoint}/pcloud/hosts/join`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  it('an instance placed on the other host is launched, stopped, started and terminated there, woken by the database', async () => {
+    const hostB = (await b.cloud.hosts.local())!;
+    expect(hostB.availabilityZone).toBe('us-east-1b');
+    const r = await a.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: 'us-east-1b' } }));
+    const id = r.Instances![0]!.InstanceId!;
+    const row = async () => (await a.cloud.instances.row(id))!;
+    expect((await row()).hostId).toBe(hostB.id);
+    await until(async () => (await row()).state === 'running');
+    const unit = `pcloud-instance@${id}`;
+    expect([a.units.started.some((s) => s.name === unit), b.units.started.filter((s) => s.name === unit).length]).toEqual([false, 1]);
+
+    await a.ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    await until(async () => (await row()).state === 'stopped');
+    expect(b.units.units.get(unit)?.state).toBe('inactive');
+    await a.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    await until(async () => (await row()).state === 'running');
+    expect([a.units.started.some((s) => s.name === unit), b.units.started.filter((s) => s.name === unit).length]).toEqual([false, 2]);
+
+    await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await until(async () => (await row()).state === 'terminated');
+    expect([b.units.units.has(unit), await b.pool.listDisks()]).toEqual([false, []]);
+  });
+
+  it('joining: a token is redeemed once for the database, the zones and a host key; refusals say what to do', async () => {
+    const { token } = await issueToken(a.cloud.db, { zone: 'us-east-1b' });
+    const res = await join(a, { token, name: 'new-host.example' });
+    expect(res.status).toBe(200);
+    const answer = await res.json() as { database: string; zones: string[]; zone: string; region: string; hostKey: string };
+    expect(answer).toMatchObject({ database: pg!.url, zones: ZONES, zone: 'us-east-1b', region: 'us-east-1' });
+    expect(await hostOfKey(a.cloud.db, answer.hostKey)).toBe('new-host.example');
+    expect(await hostOfKey(a.cloud.db, answer.hostKey.slice(0, -1) + (answer.hostKey.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
+
+    const again = await join(b, { token, name: 'other-host' });
+    expect([again.status, (await again.json() as { error: string }).error]).toEqual([403, 'the join token was used already: print a new one with `pcloud host token`']);
+    const expired = (await issueToken(a.cloud.db, { ttlHours: 1, now: Date.now() - 2 * 3600_000 })).token;
+    expect((await (await join(a, { token: expired, name: 'h' })).json() as { error: string }).error).toMatch(/has expired/);
+    expect((await join(a, { token: 'pcloud-join-nope', name: 'h' })).status).toBe(403);
+    for (const name of ['', 'a b', 'x'.repeat(300), '-lead', 'a\nb', 7]) expect((await join(a, { token, name })).status).toBe(400);
+    expect((await join(a, '{not json')).status).toBe(400);
+
+    // Joined again under its name: the earlier key is no longer good.
+    const second = await (await join(a, { token: (await issueToken(a.cloud.db)).token, name: 'new-host.example' })).json() as { hostKey: string; zone?: string };
+    expect(second.zone).toBeUndefined();
+    expect([await hostOfKey(a.cloud.db, answer.hostKey), await hostOfKey(a.cloud.db, second.hostKey)]).toEqual([undefined, 'new-host.example']);
+  });
+
+  it('a server on SQLite takes no hosts: no other can share its state (as a server without a database URL answers)', async () => {
+    const url = a.cloud.databaseUrl;
+    a.cloud.databaseUrl = undefined;
+    try {
+      const res = await join(a, { token: (await issueToken(a.cloud.db)).token, name: 'h' });
+      expect([res.status, (await res.json() as { error: string }).error]).toEqual([409, expect.stringMatching(/^this cloud keeps its state in SQLite .* start its server with --database postgresql/)]);
+    } finally {
+      a.cloud.databaseUrl = url;
+    }
+  });
+});
