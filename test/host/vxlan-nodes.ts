@@ -13,7 +13,7 @@ import { bootNode, ROOT, type Node } from './node.js';
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const UNDER = 'pcvx-under';
 export const UNDERLAY = { a: '192.168.213.1', b: '192.168.213.2' } as const;
-type Side = keyof typeof UNDERLAY;
+export type Side = keyof typeof UNDERLAY;
 
 export interface Pair {
   a: HostNode;
@@ -38,8 +38,15 @@ export interface HostNode {
   serve(instanceId: string, ip: string, who: string): Promise<void>;
 }
 
-/** The underlay's bridge, and a leg of it into each node's network namespace (by its leader's PID), addressed. */
-async function underlay(nodes: Record<Side, Node>): Promise<void> {
+/** This machine's own address on the underlay, when a test gives it a leg (bootPair's hostLeg): a control plane's. */
+export const HOST_UNDERLAY = '192.168.213.254';
+const HOST_LEG = 'pcvx-host';
+
+/**
+ * The underlay's bridge, and a leg of it into each node's network namespace (by its leader's PID), addressed; with
+ * `hostLeg`, one into this machine's too (HOST_UNDERLAY).
+ */
+async function underlay(nodes: Record<Side, Node>, hostLeg = false): Promise<void> {
   const batch = async (ns: string | undefined, lines: string[]) => {
     await run('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
   };
@@ -50,10 +57,15 @@ async function underlay(nodes: Record<Side, Node>): Promise<void> {
     const res = await nodes[side].exec(['sh', '-c', `ip addr add ${UNDERLAY[side]}/24 dev u0 && ip link set u0 up`]);
     if (res.code !== 0) throw new Error(`underlay in node ${side}: ${res.out}`);
   }
+  if (hostLeg) {
+    await batch(UNDER, [`link add u-host type veth peer name ${HOST_LEG} netns 1`, 'link set u-host master br0', 'link set u-host up']);
+    await batch(undefined, [`addr add ${HOST_UNDERLAY}/24 dev ${HOST_LEG}`, `link set ${HOST_LEG} up`]);
+  }
 }
 
 async function teardown(): Promise<void> {
   await run('ip', ['netns', 'del', UNDER], { reject: false });
+  await run('ip', ['link', 'del', HOST_LEG], { reject: false });
 }
 
 function hostNode(node: Node, side: Side): HostNode {
@@ -99,15 +111,20 @@ function hostNode(node: Node, side: Side): HostNode {
   };
 }
 
-/** The underlay and the two nodes on it, booted (this checkout and its node_modules bound at /project). */
-export async function bootPair(): Promise<Pair> {
+/**
+ * The underlay and the two nodes on it, booted (this checkout and its node_modules bound at /project, and `binds`);
+ * `hostLeg`: this machine on the underlay too (HOST_UNDERLAY); `fresh`: each node's own dirs, emptied (bootNode's).
+ */
+export async function bootPair(opts: { hostLeg?: boolean; binds?: (side: Side) => [string, string][]; fresh?: (side: Side) => string[] } = {}): Promise<Pair> {
   await teardown();
   const modules = realpathSync(join(ROOT, 'node_modules'));
   const binds: [string, string][] = [[ROOT, '/project'], ...(modules === join(ROOT, 'node_modules') ? [] : [[modules, modules] as [string, string]])];
   const nodes: Node[] = [];
   try {
-    for (const side of ['a', 'b'] as const) nodes.push(await bootNode({ binds, name: `pcloud-vx-${side}` }));
-    await underlay({ a: nodes[0]!, b: nodes[1]! });
+    for (const side of ['a', 'b'] as const) {
+      nodes.push(await bootNode({ binds: [...binds, ...(opts.binds?.(side) ?? [])], fresh: opts.fresh?.(side), name: `pcloud-vx-${side}` }));
+    }
+    await underlay({ a: nodes[0]!, b: nodes[1]! }, opts.hostLeg);
   } catch (err) {
     for (const n of nodes) await n.stop();
     await teardown();
