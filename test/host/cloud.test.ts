@@ -132,17 +132,17 @@ describe.skipIf(why)('a cloud of several hosts', () => {
       return id;
     };
     const [ida, idb] = await Promise.all([run(ZONE.a, 'web-a'), run(ZONE.b, 'web-b')]);
-    await waitRunning([ida!, idb!]);
-    const [a, b] = await describeAll([ida!, idb!]);
+    await waitRunning([ida, idb]);
+    const [a, b] = await describeAll([ida, idb]);
     web = { a: a!, b: b! };
     expect(a!.VpcId).toBe(b!.VpcId);
-    await pair.a.serve(ida!, a!.PrivateIpAddress!, 'web-a');
-    await pair.b.serve(idb!, b!.PrivateIpAddress!, 'web-b');
+    await pair.a.serve(ida, a!.PrivateIpAddress!, 'web-a');
+    await pair.b.serve(idb, b!.PrivateIpAddress!, 'web-b');
     // By private IP, each way, over the overlay.
-    await until(async () => (await pair.a.get(ida!, `http://${b!.PrivateIpAddress}:8080/who`)) === 'web-b', 30_000, 500);
-    expect(await pair.b.get(idb!, `http://${a!.PrivateIpAddress}:8080/who`)).toBe('web-a');
+    await until(async () => (await pair.a.get(ida, `http://${b!.PrivateIpAddress}:8080/who`)) === 'web-b', 30_000, 500);
+    expect(await pair.b.get(idb, `http://${a!.PrivateIpAddress}:8080/who`)).toBe('web-a');
     // By name, through the VPC's DNS on each host (the instance's own resolver, as its guest has it).
-    for (const [side, id, other] of [['a', ida!, b!], ['b', idb!, a!]] as const) {
+    for (const [side, id, other] of [['a', ida, b!], ['b', idb, a!]] as const) {
       await inNode(pair[side], `mkdir -p /etc/netns/pcloud-${id} && printf 'nameserver 172.31.0.2\\nsearch ec2.internal\\n' > /etc/netns/pcloud-${id}/resolv.conf`);
       const label = other.PrivateDnsName!.split('.')[0]!;
       await until(async () => (await pair[side].get(id, `http://${label}.ec2.internal:8080/who`)) === (side === 'a' ? 'web-b' : 'web-a'), 30_000, 500);
@@ -156,7 +156,7 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     await waitRunning([other.InstanceId!]);
     await pair.b.serve(other.InstanceId!, other.PrivateIpAddress!, 'other');
     expect(await pair.b.get(other.InstanceId!, `http://${other.PrivateIpAddress}:8080/who`)).toBe('other');
-    expect(await pair.a.get(ida!, `http://${other.PrivateIpAddress}:8080/who`)).toBe('');
+    expect(await pair.a.get(ida, `http://${other.PrivateIpAddress}:8080/who`)).toBe('');
     expect(await pair.b.get(other.InstanceId!, `http://${a!.PrivateIpAddress}:8080/who`)).toBe('');
   }, 400_000);
 
