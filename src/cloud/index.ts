@@ -277,7 +277,8 @@ export class Cloud {
     const follow = (vpcId: string): void => {
       void after.then(() => this.plane.followVpc(vpcId)).catch((err) => log.warn(`following ${vpcId}: ${(err as Error).message}`));
     };
-    await this.wakeups.listen((topic, id) => (topic === 'host' ? id === localId && converge() : follow(id)), converge)
+    const reboot = (id: string): void => void this.instances.rebootTold(id).catch((err) => log.warn(`rebooting ${id}: ${(err as Error).message}`));
+    await this.wakeups.listen((topic, id) => (topic === 'host' ? id === localId && converge() : topic === 'vpc' ? follow(id) : reboot(id)), converge)
       .catch((err) => log.error(`listening for other servers' changes failed: ${(err as Error).message}; this host takes them up once a minute`));
     this.converger = setInterval(converge, 60_000);
     this.converger.unref();

@@ -2,7 +2,8 @@
  * Wake-ups between the pcloud processes on one state database (issue 17). A change one process makes that another
  * host must act on is told, never polled for: `host:ID` (an instance placed on that host is to be launched, stopped or
  * ended there: its agent converges) and `vpc:ID` (the VPC's instances came, went or changed hosts: every host with a
- * router for it syncs its overlay, names and rules). On PostgreSQL it is LISTEN/NOTIFY on one channel, on a connection
+ * router for it syncs its overlay, names and rules) and `reboot:ID` (RebootInstances of an instance there: a request,
+ * as EC2's, not a state). On PostgreSQL it is LISTEN/NOTIFY on one channel, on a connection
  * of the pool kept for it; a connection lost is made again, and the listener told to catch up on what it missed. On
  * SQLite (one file in one data dir: one process, one host) nothing crosses processes and nothing is told.
  */
@@ -12,7 +13,7 @@ import { log } from '../log.js';
 import type { Db } from './index.js';
 import { dialect } from './tables.js';
 
-export type WakeTopic = 'host' | 'vpc';
+export type WakeTopic = 'host' | 'vpc' | 'reboot';
 
 export interface Wakeups {
   /** Tell the other processes (after the change is committed); a failure is logged (the others catch up later). */
@@ -31,7 +32,7 @@ const CHANNEL = 'pcloud_wakeups';
  * What a payload may be: a topic, one of pcloud's ids, and the process that told it (anything else on the channel is
  * not ours). A process does not hear its own: it acted already.
  */
-const PAYLOAD = /^(host|vpc):([a-z]{1,8}-[0-9a-f]{1,32}):([0-9a-f]{16})$/;
+const PAYLOAD = /^(host|vpc|reboot):([a-z]{1,8}-[0-9a-f]{1,32}):([0-9a-f]{16})$/;
 
 /** The wake-ups of the database this process runs on. */
 export function wakeupsOf(db: Db): Wakeups {

@@ -1,10 +1,10 @@
 /**
  * Two hosts of one cloud on one throwaway PostgreSQL (issue 17), each a server with a fake host of its own machine
- * (another hostname, another zone): an instance one server places on the other host is launched, stopped, started and
- * terminated by that host, woken by the database (LISTEN/NOTIFY), never by the server that took the call. And joining:
+ * (another hostname, another zone): an instance one server places on the other host is launched, stopped, started,
+ * rebooted and terminated by that host, woken by the database (LISTEN/NOTIFY), never by the server that took the call. Joining:
  * a token from `pcloud host token` redeemed once at /pcloud/hosts/join for the database's URL, the zones and a host key.
  */
-import { RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostOfKey, issueToken } from '../../src/cloud/hosts/tokens.js';
 import { startApi, until, type TestApi } from '../support/api.js';
@@ -31,7 +31,7 @@ afterAll(async () => {
 const join = (api: TestApi, body: unknown) => fetch(`${api.endpoint}/pcloud/hosts/join`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (skipped: ${missing})` : ''}`, () => {
-  it('an instance placed on the other host is launched, stopped, started and terminated there, woken by the database', async () => {
+  it('an instance placed on the other host is launched, stopped, started, rebooted and terminated there, woken by the database', async () => {
     const hostB = (await b.cloud.hosts.local())!;
     expect(hostB.availabilityZone).toBe('us-east-1b');
     const r = await a.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: 'us-east-1b' } }));
@@ -48,6 +48,16 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     await a.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
     await until(async () => (await row()).state === 'running');
     expect([a.units.started.some((s) => s.name === unit), b.units.started.filter((s) => s.name === unit).length]).toEqual([false, 2]);
+
+    // Rebooted through a: its host restarts its unit (a container's reboot), a touches nothing.
+    const restarts: string[] = [];
+    for (const api of [a, b]) {
+      const restart = api.units.restart.bind(api.units);
+      api.units.restart = async (name) => { restarts.push(`${api === a ? 'a' : 'b'} ${name}`); await restart(name); };
+    }
+    await a.ec2.send(new RebootInstancesCommand({ InstanceIds: [id] }));
+    await until(() => restarts.length > 0);
+    expect(restarts).toEqual([`b ${unit}`]);
 
     await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     await until(async () => (await row()).state === 'terminated');

@@ -90,6 +90,11 @@ export class Instances {
     await this.lifecycle.reboot(accountId, ids);
   }
 
+  /** RebootInstances another server was asked for, of an instance of this host's (told by the database). */
+  rebootTold(id: string): Promise<void> {
+    return this.lifecycle.rebootTold(id);
+  }
+
   // ---------------------------------------------------------------- reads and attributes
 
   /** How many instances there are in each state and runtime, every account's (those DescribeInstances lists). */

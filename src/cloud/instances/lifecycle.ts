@@ -304,10 +304,25 @@ export class Lifecycle {
   }
 
   async reboot(accountId: string, ids: string[]): Promise<void> {
+    this.rebootRows(await this.queries.getMany(accountId, ids));
+  }
+
+  /** RebootInstances told by another server (wake-up reboot:ID): this host's instance, if it runs. */
+  async rebootTold(id: string): Promise<void> {
+    const row = await this.ctx.row(id);
+    if (row && this.ctx.hosts.isLocal(row.hostId)) this.rebootRows([row]);
+  }
+
+  private rebootRows(rows: Instance[]): void {
     const { host, vms } = this.ctx;
-    const rows = await this.queries.getMany(accountId, ids);
     for (const r of rows) {
       if (r.state !== 'running') continue;
+      // Another host's instance: its host reboots it (told; lost if that host is not listening, as a reboot EC2
+      // cannot carry out is).
+      if (!this.ctx.hosts.isLocal(r.hostId)) {
+        this.ctx.wakeups.tell('reboot', r.id);
+        continue;
+      }
       // A VM resets in place (its QEMU, TPM and network stay); a container's unit restarts.
       const reboot = r.runtime === 'container' ? () => host.units.restart(UNIT_PREFIX + r.id) : () => vms.reset(r.id);
       this.ctx.background(r.id, () => reboot().catch((err) => log.warn(`reboot ${r.id}: ${(err as Error).message}`)));
