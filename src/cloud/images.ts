@@ -260,13 +260,13 @@ export class Images {
    * Register a VM-only image (no root file system: disk imports and CreateImage of VMs): `fill` makes its VM directory
    * (disk.raw, and kernel and initrd for microvm), marked as this process's until the row exists, removed on failure.
    */
-  private async registerDisk(fill: (dir: string) => Promise<void>, meta: Omit<Image, 'id' | 'state' | 'rootPath' | 'sizeBytes' | 'createdAt'>): Promise<Image> {
+  private async registerDisk(fill: (dir: string) => Promise<void>, meta: Omit<Image, 'id' | 'state' | 'rootPath' | 'sizeBytes' | 'createdAt' | 'contentSha256'>): Promise<Image> {
     const id = newId('ami');
     const dir = this.pool.vmDir(id);
     await this.pool.markOwner(id);
     try {
       await fill(dir);
-      const row: Image = { ...meta, id, state: 'available', rootPath: '', sizeBytes: await diskUsage(dir), createdAt: Date.now() };
+      const row: Image = { ...meta, id, state: 'available', rootPath: '', sizeBytes: await diskUsage(dir), createdAt: Date.now(), contentSha256: null };
       await this.db.insert(images).values(row);
       await this.pool.markOwner(id, false);
       return row;
@@ -373,7 +373,7 @@ export class Images {
     const row: Image = {
       id, ownerId: meta.owner?.accountId ?? SYSTEM_ACCOUNT, name: meta.name, description: meta.description, architecture: meta.architecture,
       platform: meta.platform, bootMode: 'legacy-bios', state: 'available', isPublic: !meta.owner, rootPath, sizeBytes,
-      source: meta.source, createdAt: Date.now(),
+      source: meta.source, createdAt: Date.now(), contentSha256: null,
     };
     await write(this.db, async (tx) => {
       if (old) await tx.delete(images).where(eq(images.id, old.id));
