@@ -16,6 +16,7 @@ import { iamAccess, iamChanges, stsAccess } from './query/access.js';
 import { originOf } from './auth/origin.js';
 import { consoleRoutes } from './console/index.js';
 import { dashboardRoutes } from './dashboard/index.js';
+import { hostImageRoutes } from './hosts/images.js';
 import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes } from './lambda/index.js';
 import { errorCodeOf, knownService, pcloudRoute, type ApiCall, type CallFacts } from './calls.js';
 import { arnOf } from '../cloud/iam/identity.js';
@@ -147,6 +148,7 @@ export function createApp(cloud: Cloud, opts: AppOptions = {}): Hono {
   app.get('/pcloud/identity-certificate.pem', async () =>
     new Response((await cloud.metadata.identityCertificate()), { headers: { 'content-type': 'application/x-pem-file' } }));
   consoleRoutes(app, cloud);
+  hostImageRoutes(app, cloud);
   dashboardRoutes(app, cloud);
   app.all('*', async (c) => {
     const req = c.req.raw;

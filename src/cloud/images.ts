@@ -12,6 +12,7 @@ import { buildRootfs, buildVmArtifacts, detectDiskFormat, diskUsage, importDiskA
 import { UnsafeImageError } from '../host/rootfs.js';
 import { assertUnshifted } from '../host/storage.js';
 import type { HostPool } from '../host/index.js';
+import type { ImageFetch } from './image-fetch.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
@@ -111,7 +112,22 @@ export class Images {
     /** Recipes, the build cache, and the Debian mirror builds use (the host's apt mirror unless said). */
     private readonly dirs: { recipes: string; cache: string; mirror?: string },
     private readonly tags: Tags,
+    /** On a host that joined a control plane: fetches the images this host lacks (image-fetch.ts). */
+    private readonly fetcher?: ImageFetch,
   ) {}
+
+  /**
+   * This host's root of the image, to fork ('' for a disk image), its files in this host's pool: on a joined host
+   * they are fetched first from the control plane when this host lacks them (once, however many launches ask).
+   */
+  local(image: Image): Promise<string> {
+    return this.fetcher ? this.fetcher.local(image) : Promise.resolve(image.rootPath);
+  }
+
+  /** On a joined host, fetch ahead the images launches here will want (image-fetch.ts); how many were fetched. */
+  prefetch(hostId: string): Promise<number> {
+    return this.fetcher ? this.fetcher.prefetch(hostId) : Promise.resolve(0);
+  }
 
   /** An available image; with an account, only one it may use (its own or a public one). */
   async get(id: string, accountId?: string): Promise<Image> {
