@@ -5,14 +5,15 @@
  * records, what holds anything but VM files under vm/, and what the control plane refuses leave nothing behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { ImageFetch, type ImageFiles } from '../../src/cloud/image-fetch.js';
 import { newId } from '../../src/cloud/ids.js';
-import { SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
+import { Images, SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
+import { Tags } from '../../src/cloud/tags.js';
 import { images, instances } from '../../src/db/tables.js';
 import { controlPlaneImages, type ImageSource } from '../../src/host/image-source.js';
 import type { StoragePool } from '../../src/host/storage.js';
@@ -124,20 +125,36 @@ describe.skipIf(skip)('a joined host fetching an image it lacks', () => {
     expect(poolImages()).toEqual(before);
   });
 
-  it('refuses a tar whose vm/ holds anything but VM files, and leaves nothing behind', async () => {
+  /** The control plane's cached tar of a new image with `add` appended (tar args), served as recorded (hash and all). */
+  async function hostileImage(add: (dir: string) => string[]): Promise<ImageFiles> {
     const image = await controlPlaneImage({ vm: false });
-    const before = poolImages();
-    // The control plane's cached tar made hostile: vm/ with a link to a host device as the VM's disk.
     const made = await api.cloud.imageExports.export(image.id);
-    const dir = join(api.pool.root, 'hostile');
+    const dir = join(api.pool.root, `hostile-${image.id}`);
     execFileSync('mkdir', ['-p', join(dir, 'vm')]);
-    execFileSync('ln', ['-s', '/dev/vda', join(dir, 'vm/disk.raw')]);
-    execFileSync('tar', ['-r', '-f', made.file, '-C', dir, 'vm/disk.raw']);
+    execFileSync('tar', ['-r', '-f', made.file, ...add(dir)]);
     const sha = execFileSync('sha256sum', [made.file]).toString().split(' ')[0]!;
     execFileSync('mv', [made.file, join(made.file, '..', `${sha}.tar`)]);
     await api.cloud.db.update(images).set({ contentSha256: sha }).where(eq(images.id, image.id));
-    await expect(new ImageFetch(api.cloud.db, pool, source).local(image)).rejects.toThrow(/VM files hold disk\.raw, which is not one of/);
+    return image;
+  }
+
+  it('refuses a tar whose vm/ holds anything but VM files, or whose root climbs out of it, and leaves nothing behind', async () => {
+    const before = poolImages();
+    // vm/ with a link to a host device as the VM's disk.
+    const link = await hostileImage((dir) => {
+      execFileSync('ln', ['-s', '/dev/vda', join(dir, 'vm/disk.raw')]);
+      return ['-C', dir, 'vm/disk.raw'];
+    });
+    await expect(new ImageFetch(api.cloud.db, pool, source).local(link)).rejects.toThrow(/VM files hold disk\.raw, which is not one of/);
     expect(poolImages()).toEqual(before);
+    // A member of root/ whose name climbs out of the pool.
+    const climbing = await hostileImage((dir) => {
+      execFileSync('sh', ['-c', `echo evil > ${join(dir, 'x')}`]);
+      return ['-P', '--transform=s,^x,root/../../../escape,', '-C', dir, 'x'];
+    });
+    await expect(new ImageFetch(api.cloud.db, pool, source).local(climbing)).rejects.toThrow(/was not imported: .*contains '\.\.'/);
+    expect(poolImages()).toEqual(before);
+    expect(existsSync(join(pool.root, 'escape')) || existsSync(join(pool.root, '..', 'escape'))).toBe(false);
   });
 
   it('says what the control plane answered when it refuses, and leaves nothing behind', async () => {
@@ -147,6 +164,22 @@ describe.skipIf(skip)('a joined host fetching an image it lacks', () => {
     await expect(new ImageFetch(api.cloud.db, pool, stranger).local(image)).rejects.toThrow(/answered 403 for the image ami-[0-9a-f]+: .*AuthFailure/);
     const gone = { id: newId('ami'), rootPath: '/elsewhere' };
     await expect(new ImageFetch(api.cloud.db, pool, source).local(gone)).rejects.toThrow(/answered 404/);
+    expect(poolImages()).toEqual(before);
+  });
+
+  it('leaves what a crash cut short to the next start\'s reconcile, which removes it', async () => {
+    const image = await controlPlaneImage();
+    const before = poolImages();
+    // A fetch as a killed server left it: its root half-unpacked, its stage with the tar, marked with a pid now gone.
+    const root = await pool.createImageRoot(`.fetch-${image.id}`);
+    await writeFile(join(root, 'half'), '');
+    await mkdir(pool.vmDir(`.fetch-${image.id}`));
+    await writeFile(join(pool.vmDir(`.fetch-${image.id}`), 'image.tar'), 'part of a tar');
+    const gone = spawnSync('true').pid;
+    await writeFile(`${root}.owner`, String(gone));
+    expect(poolImages()).toEqual([...before, `.fetch-${image.id}`, `.fetch-${image.id}.owner`, `.fetch-${image.id}.vm`].sort());
+    const reconciled = new Images(api.cloud.db, pool, { recipes: '/nonexistent', cache: '/nonexistent' }, new Tags(api.cloud.db));
+    expect(await reconciled.reconcile()).toBe(1);
     expect(poolImages()).toEqual(before);
   });
 
