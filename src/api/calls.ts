@@ -7,7 +7,7 @@
 export interface ApiCall {
   /** The request id the answer carries (x-amzn-requestid). */
   requestId: string;
-  /** ec2, sts, iam, lambda; pcloud (its own routes: the console, the dashboard, noVNC's files, nginx's authorizer); unknown. */
+  /** ec2, sts, iam, lambda; pcloud (its own routes: the console, the dashboard, noVNC's files, nginx's authorizer, hosts' images); unknown. */
   service: string;
   /** The action or operation, when it is one the service has; else absent. */
   action?: string;
@@ -44,6 +44,7 @@ const ROUTES: readonly (readonly [string, string])[] = [
   ['/pcloud/dashboard/console/', 'DashboardConsole'],
   ['/pcloud/dashboard', 'Dashboard'],
   ['/pcloud/hosts/join', 'HostJoin'],
+  ['/pcloud/hosts/images/', 'HostImage'],
 ];
 
 /** A path under /pcloud/: pcloud's own route, by a name of the table above (undefined: an unknown one). */

@@ -17,6 +17,7 @@ import { originOf } from './auth/origin.js';
 import { hostJoinRoutes } from './hosts/join.js';
 import { consoleRoutes } from './console/index.js';
 import { dashboardRoutes } from './dashboard/index.js';
+import { hostImageRoutes } from './hosts/images.js';
 import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes } from './lambda/index.js';
 import { errorCodeOf, knownService, pcloudRoute, type ApiCall, type CallFacts } from './calls.js';
 import { arnOf } from '../cloud/iam/identity.js';
@@ -149,6 +150,7 @@ export function createApp(cloud: Cloud, opts: AppOptions = {}): Hono {
     new Response((await cloud.metadata.identityCertificate()), { headers: { 'content-type': 'application/x-pem-file' } }));
   consoleRoutes(app, cloud);
   hostJoinRoutes(app, cloud, (req) => bodies.get(req));
+  hostImageRoutes(app, cloud);
   dashboardRoutes(app, cloud);
   app.all('*', async (c) => {
     const req = c.req.raw;

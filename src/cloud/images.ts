@@ -12,6 +12,7 @@ import { buildRootfs, buildVmArtifacts, detectDiskFormat, diskUsage, importDiskA
 import { UnsafeImageError } from '../host/rootfs.js';
 import { assertUnshifted } from '../host/storage.js';
 import type { HostPool } from '../host/index.js';
+import type { ImageFetch } from './image-fetch.js';
 import { CloudError, invalidParam } from './errors.js';
 import { isId, newId } from './ids.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
@@ -111,7 +112,22 @@ export class Images {
     /** Recipes, the build cache, and the Debian mirror builds use (the host's apt mirror unless said). */
     private readonly dirs: { recipes: string; cache: string; mirror?: string },
     private readonly tags: Tags,
+    /** On a host that joined a control plane: fetches the images this host lacks (image-fetch.ts). */
+    private readonly fetcher?: ImageFetch,
   ) {}
+
+  /**
+   * This host's root of the image, to fork ('' for a disk image), its files in this host's pool: on a joined host
+   * they are fetched first from the control plane when this host lacks them (once, however many launches ask).
+   */
+  local(image: Image): Promise<string> {
+    return this.fetcher ? this.fetcher.local(image) : Promise.resolve(image.rootPath);
+  }
+
+  /** On a joined host, fetch ahead the images launches here will want (image-fetch.ts); how many were fetched. */
+  prefetch(hostId: string): Promise<number> {
+    return this.fetcher ? this.fetcher.prefetch(hostId) : Promise.resolve(0);
+  }
 
   /** An available image; with an account, only one it may use (its own or a public one). */
   async get(id: string, accountId?: string): Promise<Image> {
@@ -260,13 +276,13 @@ export class Images {
    * Register a VM-only image (no root file system: disk imports and CreateImage of VMs): `fill` makes its VM directory
    * (disk.raw, and kernel and initrd for microvm), marked as this process's until the row exists, removed on failure.
    */
-  private async registerDisk(fill: (dir: string) => Promise<void>, meta: Omit<Image, 'id' | 'state' | 'rootPath' | 'sizeBytes' | 'createdAt'>): Promise<Image> {
+  private async registerDisk(fill: (dir: string) => Promise<void>, meta: Omit<Image, 'id' | 'state' | 'rootPath' | 'sizeBytes' | 'createdAt' | 'contentSha256'>): Promise<Image> {
     const id = newId('ami');
     const dir = this.pool.vmDir(id);
     await this.pool.markOwner(id);
     try {
       await fill(dir);
-      const row: Image = { ...meta, id, state: 'available', rootPath: '', sizeBytes: await diskUsage(dir), createdAt: Date.now() };
+      const row: Image = { ...meta, id, state: 'available', rootPath: '', sizeBytes: await diskUsage(dir), createdAt: Date.now(), contentSha256: null };
       await this.db.insert(images).values(row);
       await this.pool.markOwner(id, false);
       return row;
@@ -373,7 +389,7 @@ export class Images {
     const row: Image = {
       id, ownerId: meta.owner?.accountId ?? SYSTEM_ACCOUNT, name: meta.name, description: meta.description, architecture: meta.architecture,
       platform: meta.platform, bootMode: 'legacy-bios', state: 'available', isPublic: !meta.owner, rootPath, sizeBytes,
-      source: meta.source, createdAt: Date.now(),
+      source: meta.source, createdAt: Date.now(), contentSha256: null,
     };
     await write(this.db, async (tx) => {
       if (old) await tx.delete(images).where(eq(images.id, old.id));

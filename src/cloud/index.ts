@@ -23,6 +23,9 @@ import { configFromEnv, type CloudConfig } from './config.js';
 import { HostRegistry } from './hosts/registry.js';
 import { wakeupsOf, type Wakeups } from '../db/wakeups.js';
 import { Images } from './images.js';
+import { ImageExports } from './image-export.js';
+import { ImageFetch } from './image-fetch.js';
+import { controlPlaneImages } from '../host/image-source.js';
 import { Instances } from './instances/index.js';
 import { KeyPairs } from './keypairs.js';
 import { Metadata } from './metadata.js';
@@ -65,6 +68,8 @@ export class Cloud {
   readonly network: Network;
   readonly keyPairs: KeyPairs;
   readonly images: Images;
+  /** Images as tars for the hosts that lack them (the control plane's side: image-export.ts). */
+  readonly imageExports: ImageExports;
   readonly instances: Instances;
   readonly vms: Vms;
   readonly consoles: Consoles;
@@ -101,9 +106,13 @@ export class Cloud {
     this.tags = new Tags(db);
     this.network = new Network(db, config);
     this.keyPairs = new KeyPairs(db);
+    // A joined host fetches the images it lacks from its control plane (image-fetch.ts).
+    const { controlUrl, hostKey } = host.config;
+    const fetcher = controlUrl && hostKey ? new ImageFetch(db, host.pool, controlPlaneImages(controlUrl, hostKey)) : undefined;
     this.images = new Images(db, host.pool, {
       recipes: join(projectRoot(), 'images'), cache: join(dataDir, 'cache'), mirror: host.config.debianMirror,
-    }, this.tags);
+    }, this.tags, fetcher);
+    this.imageExports = new ImageExports(db, host.pool, join(dataDir, 'cache', 'exports'));
     this.vms = new Vms(host, config, this.images);
     const publicIps = new PublicIps(db, config);
     this.plane = new VpcPlane(db, host, config, this.network, this.tags, publicIps);
@@ -239,6 +248,10 @@ export class Cloud {
     } finally {
       planeSwept();
     }
+    // A joined host fetches ahead, in the background, the default image and those of its instances (image-fetch.ts):
+    // the first launch of them here does not wait for the transfer (one that does shares the fetch under way).
+    void this.images.prefetch(local.id).then((n) => { if (n) log.info(`fetched ${n} image${n > 1 ? 's' : ''} from the control plane ahead of launches`); })
+      .catch((err: unknown) => log.warn(`fetching images ahead: ${(err as Error).message}`));
     if (Object.values(stats).some(Boolean)) log.info('reconciled with the host', stats);
     await this.followOthers(local.id, launchesAfter);
     this.events.reconciled(stats);

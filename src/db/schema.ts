@@ -38,6 +38,11 @@ export const images = sqliteTable('images', {
   sizeBytes: integer('size_bytes').notNull().default(0),
   source: text('source').notNull(),
   createdAt: integer('created_at').notNull(),
+  /**
+   * The sha256 of the image as a tar (its root and VM files), once the control plane made it for a host that lacks
+   * the image (cloud/image-export.ts); hosts check what they fetch against it. Null until first asked for.
+   */
+  contentSha256: text('content_sha256'),
 }, (t) => [uniqueIndex('images_owner_name').on(t.ownerId, t.name)]);
 
 export const keyPairs = sqliteTable('key_pairs', {

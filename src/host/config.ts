@@ -46,6 +46,13 @@ export interface HostConfig {
   underlayAddress?: string;
   /** PCLOUD_UNDERLAY_DEVICE: the interface that network is on (unset: the kernel routes to each peer host). */
   underlayDevice?: string;
+  /**
+   * PCLOUD_CONTROL_URL: the control plane's API (http(s)://HOST:PORT) on a host that joined it (`pcloud host join`
+   * sets it): images this host lacks are fetched from there (image-source.ts). Unset: an embedded cloud's host.
+   */
+  controlUrl?: string;
+  /** PCLOUD_HOST_KEY: the key this host shows the control plane (`pcloud-host-…`); set with PCLOUD_CONTROL_URL. */
+  hostKey?: string;
 }
 
 export const SANDBOX_UID_DIR = '/run/pcloud/uids';
@@ -72,6 +79,26 @@ function checked(env: NodeJS.ProcessEnv, name: string, check: (v: string) => str
   }
 }
 
+/** An http(s) URL of a server, nothing else in it (no user, query or fragment). */
+function apiUrl(v: string): string {
+  const u = new URL(v);
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password || u.search || u.hash) throw new Error('not an API URL');
+  return v;
+}
+
+/** The control plane and this host's key (a joined host's), both or neither; the key is a secret: never echoed. */
+function controlPlane(env: NodeJS.ProcessEnv): { controlUrl?: string; hostKey?: string } {
+  const controlUrl = checked(env, 'PCLOUD_CONTROL_URL', apiUrl, "the control plane's API URL, http(s)://HOST:PORT");
+  const hostKey = envValue(env, 'PCLOUD_HOST_KEY');
+  if (hostKey !== undefined && !/^pcloud-host-[A-Za-z0-9_-]{43}$/.test(hostKey)) {
+    throw new Error('PCLOUD_HOST_KEY is not a host key (pcloud-host-…): join again with `pcloud host join`');
+  }
+  if ((controlUrl === undefined) !== (hostKey === undefined)) {
+    throw new Error('PCLOUD_CONTROL_URL and PCLOUD_HOST_KEY go together (`pcloud host join` sets both): set both or neither');
+  }
+  return { controlUrl, hostKey };
+}
+
 export function hostConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig {
   return {
     unitManager: unitManager(env),
@@ -91,5 +118,6 @@ export function hostConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HostCon
     iscsiControlPort: envWhole(env, 'PCLOUD_ISCSI_CONTROL_PORT', 7, 0, 65535),
     underlayAddress: checked(env, 'PCLOUD_UNDERLAY_ADDRESS', unicast, 'a unicast IPv4 address of this host'),
     underlayDevice: checked(env, 'PCLOUD_UNDERLAY_DEVICE', ifname, 'a network interface name'),
+    ...controlPlane(env),
   };
 }

@@ -79,6 +79,9 @@ export async function buildRootfs(
   return { steps };
 }
 
+/** The extended attributes an image's files keep (packed and unpacked): capabilities, ACLs, user.* (see unpackTar). */
+export const XATTRS = ['--xattrs-include=security.capability', '--xattrs-include=system.posix_acl_*', '--xattrs-include=user.*'];
+
 /**
  * Unpack a root file system tarball (as `pcloud image import FILE.tar` takes) into `target`. The tarball is hostile,
  * and GNU tar's defaults (never -P) keep it inside `target`, each pinned by a test: a leading / is stripped from names
@@ -88,10 +91,11 @@ export async function buildRootfs(
  * kernel). Setuid files and capabilities stay: an image needs sudo and ping, and they are root only in a container's
  * own user namespace. Its device nodes go when it is registered (removeDeviceNodes).
  */
-export async function unpackTar(file: string, target: string): Promise<void> {
+export async function unpackTar(file: string, target: string, opts: { member?: string } = {}): Promise<void> {
   await stat(file);
-  const res = await run('tar', ['-x', '-p', '--numeric-owner', '--xattrs', '--xattrs-include=security.capability',
-    '--xattrs-include=system.posix_acl_*', '--xattrs-include=user.*', '-f', file, '-C', target], { reject: false });
+  // Only the members under `member` (a fixed name of ours: image-tar.ts), without it: its contents are the target's.
+  const only = opts.member === undefined ? [] : ['--strip-components=1', '--', opts.member];
+  const res = await run('tar', ['-x', '-p', '--numeric-owner', '--xattrs', ...XATTRS, '-f', file, '-C', target, ...only], { reject: false });
   if (res.exitCode !== 0) {
     const why = res.stderr.split('\n').filter((l) => !/Exiting with failure status/.test(l)).slice(0, 3).join(' | ');
     throw new Error(`${file} was not imported: ${why} (an image's members must stay inside its root: no "..", no hard link out of it)`);

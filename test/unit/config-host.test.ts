@@ -55,6 +55,32 @@ describe('hostConfigFromEnv', () => {
   });
 });
 
+describe('a joined host\'s control plane and key (PCLOUD_CONTROL_URL, PCLOUD_HOST_KEY)', () => {
+  const key = `pcloud-host-${'k'.repeat(43)}`;
+
+  it('takes both, or neither', () => {
+    expect(hostConfigFromEnv({ PCLOUD_CONTROL_URL: 'http://192.168.213.254:8773', PCLOUD_HOST_KEY: key }))
+      .toMatchObject({ controlUrl: 'http://192.168.213.254:8773', hostKey: key });
+    expect(hostConfigFromEnv({})).toMatchObject({ controlUrl: undefined, hostKey: undefined });
+  });
+
+  it('refuses one without the other, a URL that is not an API\'s, and a key that is not one, never echoing the key', () => {
+    const refused: [Record<string, string>, RegExp][] = [
+      [{ PCLOUD_CONTROL_URL: 'http://cp:8773' }, /^PCLOUD_CONTROL_URL and PCLOUD_HOST_KEY go together/],
+      [{ PCLOUD_HOST_KEY: key }, /^PCLOUD_CONTROL_URL and PCLOUD_HOST_KEY go together/],
+      [{ PCLOUD_CONTROL_URL: 'ftp://cp/', PCLOUD_HOST_KEY: key }, /^PCLOUD_CONTROL_URL="ftp:\/\/cp\/": expected the control plane's API URL/],
+      [{ PCLOUD_CONTROL_URL: 'http://user:pw@cp:8773', PCLOUD_HOST_KEY: key }, /^PCLOUD_CONTROL_URL=.*: expected/],
+      [{ PCLOUD_CONTROL_URL: 'not a url', PCLOUD_HOST_KEY: key }, /^PCLOUD_CONTROL_URL="not a url": expected/],
+      [{ PCLOUD_CONTROL_URL: 'http://cp:8773', PCLOUD_HOST_KEY: `${key}\nX` }, /^PCLOUD_HOST_KEY is not a host key \(pcloud-host-…\): join again/],
+      [{ PCLOUD_CONTROL_URL: 'http://cp:8773', PCLOUD_HOST_KEY: 'pcloud-join-secret' }, /^PCLOUD_HOST_KEY is not a host key/],
+    ];
+    for (const [env, why] of refused) {
+      expect(() => hostConfigFromEnv(env), JSON.stringify(env).slice(0, 60)).toThrow(why);
+      expect(() => hostConfigFromEnv(env)).not.toThrow(/kkkk|secret/);
+    }
+  });
+});
+
 describe('settings reach the drivers', () => {
   const o: FunctionUnitOptions = {
     key: '111122223333-hello-latest', functionName: 'hello', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:111122223333:function:hello',

@@ -259,6 +259,8 @@ export class Launcher {
     this.untouched.delete(id);
     try {
       const image = await images.get(inst.imageId);
+      // Its files in this host's pool (a joined host fetches them from the control plane first, once: image-fetch.ts).
+      const root = await images.local(image);
       const type = instanceTypes.get(inst.instanceType)!;
       const hostname = privateHostLabel(inst.privateIp);
       let unit;
@@ -269,7 +271,7 @@ export class Launcher {
       } else {
         // The fork, the network and the seed's contents are independent: make them at once.
         const [disk, netns, seed] = await Promise.all([
-          host.pool.fork(image.rootPath, id, inst.rootVolumeSizeGiB),
+          host.pool.fork(root, id, inst.rootVolumeSizeGiB),
           plane.enabled ? plane.attach(inst) : Promise.resolve(undefined),
           makeSshHostKeys(config.runDir ?? '/run/pcloud', `root@${hostname}`).then(async (hostKeys) => ({ ...(await this.seedFor(inst, hostname)), hostKeys })),
         ]);

@@ -292,6 +292,7 @@ export const images = pgTable('images', {
   sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull().default(0),
   source: text('source').$type<Of<typeof sqlite.images, 'source'>>().notNull(),
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  contentSha256: text('content_sha256').$type<Of<typeof sqlite.images, 'contentSha256'>>(),
 }, (t) => [
   uniqueIndex('images_owner_name').on(t.ownerId, t.name),
 ]);

@@ -1,0 +1,1 @@
+ALTER TABLE `images` ADD `content_sha256` text;

@@ -1,0 +1,1 @@
+ALTER TABLE "images" ADD COLUMN "content_sha256" text;
