@@ -119,6 +119,7 @@ export class Cloud {
     // Which instances are this host's: the registry's row for it (an embedded cloud's host has no underlay address).
     this.plane.localHost = () => this.hosts.local();
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
+    this.volumes.isLocal = (hostId) => this.hosts.isLocal(hostId);
     this.events = new Events(db);
     this.instances = new Instances({
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,

@@ -5,6 +5,7 @@
  * each exported to that instance alone.
  */
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { existsSync } from 'node:fs';
 import type { Db } from '../db/index.js';
 import { instances, snapshots, volumes } from '../db/tables.js';
 import type { Host } from '../host/index.js';
@@ -96,6 +97,12 @@ export class Volumes {
     private readonly nfsPlug: NfsPlug,
   ) {}
 
+  /**
+   * Whether an instance's host is this server's (hosts/registry.ts; Cloud wires it): a volume's file is in the pool of
+   * the host whose server made it, and is attached there only (volumes do not cross hosts).
+   */
+  isLocal: (hostId: string | null) => boolean = () => true;
+
   async get(accountId: string, id: string): Promise<Volume> {
     if (!isId('vol', id)) throw malformed('InvalidVolumeID.Malformed', id);
     const row = (await this.db.select().from(volumes).where(and(eq(volumes.id, id), eq(volumes.accountId, accountId))).limit(1))[0];
@@ -179,6 +186,9 @@ export class Volumes {
       throw new CloudError('InvalidVolume.ZoneMismatch', `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`);
     }
     if ((await this.forInstance(instanceId)).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
+    if (!this.isLocal(inst.hostId) || !existsSync(this.host.pool.volumePath(volumeId))) {
+      throw new CloudError('IncorrectState', `The volume '${volumeId}' and the instance '${instanceId}' are on different hosts of this cloud, and volumes do not move between hosts: attach a volume created through the server of the instance's host, or launch the instance there.`);
+    }
     if (inst.runtime === 'container') return this.attachToContainer(vol, inst, device);
     const hot = inst.state === 'running';
     if (hot && inst.runtime !== 'q35') {

@@ -4,10 +4,11 @@
  * rebooted and terminated by that host, woken by the database (LISTEN/NOTIFY), never by the server that took the call. Joining:
  * a token from `pcloud host token` redeemed once at /pcloud/hosts/join for the database's URL, the zones and a host key.
  */
-import { RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { AttachVolumeCommand, CreateVolumeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostOfKey, issueToken } from '../../src/cloud/hosts/tokens.js';
 import { startApi, until, type TestApi } from '../support/api.js';
+import { errorCode } from '../support/thrown.js';
 import { postgresMissing, startPostgres, type Postgres } from '../support/postgres.js';
 
 const missing = postgresMissing();
@@ -62,6 +63,18 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     await until(async () => (await row()).state === 'terminated');
     expect([b.units.units.has(unit), await b.pool.listDisks()]).toEqual([false, []]);
+  });
+
+  it('a volume stays on the host whose server made it: attaching it to an instance of another host is refused, saying why', async () => {
+    const r = await a.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: 'us-east-1b' } }));
+    const id = r.Instances![0]!.InstanceId!;
+    await until(async () => (await a.cloud.instances.row(id))!.state === 'running');
+    const vol = (await a.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+    expect(await errorCode(a.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' })))).toBe('IncorrectState');
+    // Through the instance's host's own server the file is not there either: refused alike, nothing claimed.
+    expect(await errorCode(b.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' })))).toBe('IncorrectState');
+    expect((await a.cloud.volumes.get('111111111111', vol)).instanceId).toBeNull();
+    await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
   });
 
   it('joining: a token is redeemed once for the database, the zones and a host key; refusals say what to do', async () => {

@@ -9,7 +9,7 @@
  * reported impaired, still listed; and a second control-plane process serves when the first is killed.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInstanceStatusCommand, DescribeInstancesCommand, EC2Client,
@@ -102,6 +102,8 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     const port = await freePort();
     const started = await spawnServe(controlDir, port, ['--listen', `${HOST_UNDERLAY}:${port}`, '--database', pg.url, '--no-image', '--metrics-listen', 'off', '--access-log', 'off'], {
       PCLOUD_AZS: ZONES.join(','), PCLOUD_LAMBDA_LISTEN: `127.0.0.1:${await freePort()}`, PCLOUD_STRICT_SHAPES: '1', ...HEARTBEAT,
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}:\n${readFileSync(join(controlDir, 'serve.log'), 'utf8').slice(-3000)}`);
     });
     control = { child: started.child, port };
     ec2 = new EC2Client({ endpoint: `http://${HOST_UNDERLAY}:${port}`, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
