@@ -36,16 +36,19 @@ async function waitOutput(child: ReturnType<typeof cli>, marker: string): Promis
   });
 }
 
-/** The debian-12 image: built, or imported from PCLOUD_BENCH_IMAGE_TAR where there is no network (the test node). */
-export async function ensureImage(dataDir: string): Promise<string> {
-  const tar = process.env.PCLOUD_BENCH_IMAGE_TAR;
+/**
+ * The debian-12 image: built, or imported from a tarball (`tar`, default PCLOUD_BENCH_IMAGE_TAR) where there is no
+ * network (the test node); `env` for the commands (PCLOUD_DATABASE_URL: the state in PostgreSQL).
+ */
+export async function ensureImage(dataDir: string, o: { tar?: string; env?: Record<string, string> } = {}): Promise<string> {
+  const tar = o.tar ?? process.env.PCLOUD_BENCH_IMAGE_TAR;
   if (tar) {
-    const list = await waitOutput(cli(['image', 'list', '--data', dataDir]), '');
+    const list = await waitOutput(cli(['image', 'list', '--data', dataDir], o.env), '');
     const found = list.split('\n').find((l) => l.split('\t')[1] === 'debian-12');
     if (found) return found.split('\t')[0]!;
   }
   const args = tar ? ['image', 'import', tar, '--name', 'debian-12'] : ['image', 'build', 'debian-12'];
-  return (await waitOutput(cli([...args, '--data', dataDir]), '')).trim().split('\t')[0]!;
+  return (await waitOutput(cli([...args, '--data', dataDir], o.env), '')).trim().split('\t')[0]!;
 }
 
 /** One bare boot of a seeded fork: spawn → READY=1, in milliseconds. */

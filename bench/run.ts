@@ -2,6 +2,7 @@
  * `npm run bench [PART...]` (or BENCH_PARTS="PART ..."): the benchmarks, printed and written to bench/results/.
  * Figures, not assertions. Parts:
  *   launch, units, network, describe, lambda   the earlier figures (units includes launch; see each module);
+ *   launch-pg   RunInstances → running with the state in PostgreSQL beside SQLite (issue 17: ≤ 1.2×), BENCH_FLEET launches;
  *   container, fleet, fleet-large, dense, microvm   issue 14's targets, each against its baseline in the same run;
  *   targets   all five of those, then the verdicts; verdicts   only the verdicts, from the results files there are;
  *   iam   IAM policy evaluation per request against the root baseline (in-process, CPU only);
@@ -16,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDescribe } from './describe.js';
 import { benchLaunch } from './launch.js';
+import { benchLaunchPg } from './launch-pg.js';
 import { benchUnits } from './units.js';
 import { benchNetwork } from './network.js';
 import { benchMicrovm } from './microvm.js';
@@ -28,7 +30,7 @@ import { verdicts } from './targets.js';
 import { table, writeResult } from './lib.js';
 
 const TARGET_PARTS = ['container', 'fleet', 'fleet-large', 'dense', 'microvm'] as const;
-const ALL = ['units', 'network', 'describe', ...TARGET_PARTS, 'lambda', 'iam', 'vxlan'];
+const ALL = ['units', 'network', 'describe', 'launch-pg', ...TARGET_PARTS, 'lambda', 'iam', 'vxlan'];
 const KNOWN = new Set([...ALL, 'launch', 'targets', 'verdicts']);
 const asked = process.argv.slice(2).length ? process.argv.slice(2) : (process.env.BENCH_PARTS ?? '').split(/\s+/).filter(Boolean);
 for (const a of asked) if (!KNOWN.has(a)) throw new Error(`unknown part ${a}: one of ${[...KNOWN].join(', ')}`);
@@ -88,6 +90,23 @@ if (want('describe')) {
     console.log(`pcloud with its state in PostgreSQL (same calls, same run):\n${table(pgRows)}`);
   }
   console.log('written to', writeResult('describe', r));
+}
+
+if (want('launch-pg')) {
+  const r = await benchLaunchPg({ dataDir, count: fleet, atOnce: 4, instanceType: process.env.BENCH_INSTANCE_TYPE ?? 't3.micro' });
+  // Skipped (no PostgreSQL here): the figures of a run where there was one are kept.
+  if ('skipped' in r) console.log(`\n(m) RunInstances → running on PostgreSQL: skipped (${r.skipped})`);
+  else {
+    console.log(`\n(m) RunInstances → running (ms), state in PostgreSQL vs SQLite, ${r.count} launches each, same run`);
+    const rows: (string | number)[][] = [['', 'SQLite p50', 'p95', 'wall', 'PostgreSQL p50', 'p95', 'wall', `PG / SQLite p50 (target ≤ ${r.target.pgOverSqliteP50})`, 'p95', 'wall', 'CPU-s a launch: server SQLite / server PG / PG cluster']];
+    for (const [k, f] of [['one at a time', r.oneAtATime], [`${r.atOnce} at a time`, r.fewAtOnce]] as const) {
+      rows.push([k, f.sqlite.p50, f.sqlite.p95, f.sqlite.wallMs, f.postgres.p50, f.postgres.p95, f.postgres.wallMs, f.pgOverSqlite.p50, f.pgOverSqlite.p95, f.pgOverSqlite.wall, `${f.sqlite.serverCpuSPerLaunch} / ${f.postgres.serverCpuSPerLaunch} / ${f.clusterCpuSPerLaunch}`]);
+    }
+    console.log(table(rows));
+    console.log(`one poll (DescribeInstanceStatus of a running instance), CPU ms: SQLite server ${r.pollCostMs.sqlite.server}; PG server ${r.pollCostMs.postgres.server} + cluster ${r.pollCostMs.postgres.cluster}; polls a launch one at a time ${r.oneAtATime.pollsPerLaunch.sqlite} / ${r.oneAtATime.pollsPerLaunch.postgres}`);
+    console.log(`target ${r.target.met ? 'met' : 'MISSED'}: PG / SQLite p50 ${r.target.measured} (≤ ${r.target.pgOverSqliteP50})`);
+    console.log('written to', writeResult('launch-pg', r));
+  }
 }
 
 if (want('container')) {
