@@ -47,7 +47,7 @@ const nodeData = (side: Side) => join(NODE_DIR, `cloud-${side}`);
 
 /** A `pcloud` command of the control plane's (this machine), on its database: its stdout. */
 function pcloudHere(args: string[]): string {
-  return execFileSync(process.execPath, [CLI, ...args, '--data', controlDir], { env: { ...process.env, PCLOUD_DATABASE_URL: pg.url, PCLOUD_AZS: ZONES.join(',') } }).toString();
+  return execFileSync(process.execPath, [CLI, ...args, '--data', controlDir], { env: { ...process.env, PCLOUD_DATABASE_URL: pg.url, PCLOUD_AZS: ZONES.join(','), ...HEARTBEAT } }).toString();
 }
 
 /** A shell line in a node; its output, or the failure with it. */
@@ -135,7 +135,8 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     };
     const [ida, idb] = await Promise.all([run(ZONE.a, 'web-a'), run(ZONE.b, 'web-b')]);
     await waitRunning([ida, idb]);
-    const [a, b] = await describeAll([ida, idb]);
+    const described = await describeAll([ida, idb]);
+    const [a, b] = [ida, idb].map((id) => described.find((i) => i.InstanceId === id));
     web = { a: a!, b: b! };
     expect(a!.VpcId).toBe(b!.VpcId);
     await pair.a.serve(ida, a!.PrivateIpAddress!, 'web-a');
