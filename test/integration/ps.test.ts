@@ -1,8 +1,9 @@
 /**
  * `pcloud ps`, `pcloud ps --functions` and `pcloud top` (the compiled CLI) on the data dir of a real `pcloud serve`
- * running a real container and a real microvm: ps shows them running with their Name tag (made safe for the terminal),
- * status and IP, top shows the memory their cgroups hold (the VM's: its RAM as QEMU holds it), ps --functions a created
- * function with its mode, units and URL; the server's /metrics has their CPU and memory series from the same cgroups.
+ * running a real container: ps shows it running with its Name tag (made safe for the terminal), status and IP, top
+ * shows the memory its cgroup holds, ps --functions a created function with its mode, units and URL; the server's
+ * /metrics has its CPU and memory series from the same cgroup. A microvm's line in ps and top and its series are
+ * checked where one already runs, in vm.test.ts (a boot under TCG is minutes of this host's two cores).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,7 +29,6 @@ let lambdaListen = '';
 let ec2: EC2Client;
 let lambda: LambdaClient;
 let inst: Instance;
-let vm: Instance;
 
 /** The CLI on the server's data dir, as an operator runs it (its nginx's address from the same setting). */
 const pcloud = (args: string[]) => execFileSync(process.execPath, [CLI, ...args, '--data', dataDir], {
@@ -52,18 +52,11 @@ beforeAll(async () => {
     ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
     TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: NAME }] }],
   }));
-  const vmRes = await ec2.send(new RunInstancesCommand({
-    ImageId: imageId, InstanceType: 'c5.large', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'vm' }] }],
-  }));
-  [inst, vm] = await Promise.all([
-    // A microvm boots under TCG: minutes on a busy host (vm.test.ts allows as long).
-    waitForState(ec2, res.Instances![0]!.InstanceId!, 'running', 300_000, 500), waitForState(ec2, vmRes.Instances![0]!.InstanceId!, 'running', 600_000, 500),
-  ]);
-}, 900_000);
+  inst = await waitForState(ec2, res.Instances![0]!.InstanceId!, 'running', 300_000, 200);
+}, 600_000);
 
 afterAll(async () => {
-  const ids = [inst, vm].filter(Boolean).map((i) => i.InstanceId!);
-  if (ids.length) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })).catch(() => undefined);
+  if (inst) await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId!] })).catch(() => undefined);
   if (child && child.exitCode === null && child.signalCode === null) {
     child.kill('SIGTERM');
     await new Promise((r) => child!.once('exit', r));
@@ -72,7 +65,7 @@ afterAll(async () => {
 }, 180_000);
 
 describe('pcloud ps and pcloud top on a real server', () => {
-  it('ps shows the container and the VM running, with their Name tag made safe, type, runtime, status, IP and host', () => {
+  it('ps shows the container running, with its Name tag made safe, type, runtime, status, IP and host', () => {
     const out = pcloud(['ps']);
     expect(out.split('\n')[0]).toMatch(/^ID +NAME +TYPE +RUNTIME +STATE +STATUS +IP +HOST +AGE$/);
     const line = lineOf(out, inst.InstanceId!);
@@ -82,13 +75,11 @@ describe('pcloud ps and pcloud top on a real server', () => {
     expect(line).toContain(` ${inst.PrivateIpAddress} `);
     expect(line).toContain(` ${hostname()} `);
     expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
-    // The VM's status asks its QEMU too (QMP), as DescribeInstanceStatus does.
-    expect(lineOf(out, vm.InstanceId!)).toMatch(new RegExp(` vm +c5\\.large +microvm +running +(initializing|ok) +${vm.PrivateIpAddress!.replace(/\./g, '\\.')} `));
   });
 
-  it('top --once shows the memory the container\'s and the VM\'s cgroups hold, and their CPU', () => {
+  it('top --once shows the memory the container\'s cgroup holds, and its CPU', () => {
     const out = pcloud(['top', '--once', '--interval', '1']);
-    expect(out).toMatch(/^pcloud top - \d\d:\d\d:\d\d {2}2 instances, /);
+    expect(out).toMatch(/^pcloud top - \d\d:\d\d:\d\d {2}1 instance, /);
     expect(out).not.toContain('\x1b');
     const line = lineOf(out, inst.InstanceId!);
     expect(line).toBeDefined();
@@ -97,14 +88,9 @@ describe('pcloud ps and pcloud top on a real server', () => {
     expect(m, line).not.toBeNull();
     const bytes = Number(m![2]) * { B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m![3] as 'B' | 'K' | 'M' | 'G'];
     expect(bytes).toBeGreaterThan(1024 * 1024);
-    // The VM: QEMU's memory is the guest's RAM it has touched (a booted Debian: well over 64 MiB), under its limit (4 GiB and QEMU's overhead).
-    const v = /microvm +running +(\d+\.\d) +(\d+(?:\.\d)?)([MG]) +(\d+(?:\.\d)?)G +(\d+\.\d)$/.exec(lineOf(out, vm.InstanceId!) ?? '');
-    expect(v, out).not.toBeNull();
-    expect(Number(v![2]) * (v![3] === 'G' ? 1024 : 1)).toBeGreaterThan(64);
-    expect(Number(v![4])).toBeGreaterThan(4);
   });
 
-  it('the server\'s /metrics has the container\'s and the VM\'s CPU seconds and memory bytes', async () => {
+  it('the server\'s /metrics has the container\'s CPU seconds and memory bytes', async () => {
     const text = await (await fetch(`http://${metricsAt}/metrics`)).text();
     const value = (name: string) => {
       const m = new RegExp(`^${name}\\{instance_id="${inst.InstanceId}",runtime="container"\\} (\\S+)$`, 'm').exec(text);
@@ -112,9 +98,6 @@ describe('pcloud ps and pcloud top on a real server', () => {
     };
     expect(value('pcloud_instance_cpu_seconds_total')).toBeGreaterThan(0);
     expect(value('pcloud_instance_memory_bytes')).toBeGreaterThan(1024 * 1024);
-    const vmMemory = new RegExp(`^pcloud_instance_memory_bytes\\{instance_id="${vm.InstanceId}",runtime="microvm"\\} (\\S+)$`, 'm').exec(text);
-    expect(Number(vmMemory?.[1])).toBeGreaterThan(64 * 2 ** 20);
-    expect(text).toMatch(new RegExp(`^pcloud_instance_cpu_seconds_total\\{instance_id="${vm.InstanceId}",runtime="microvm"\\} [1-9]`, 'm'));
     expect(text).toContain('# TYPE pcloud_instance_cpu_seconds_total counter');
   });
 

@@ -2,7 +2,8 @@
  * Linux VMs for real: a c5 instance boots the debian-12 image as a QEMU microvm (TCG on this host: /dev/kvm is a
  * nested PVM device that cannot run guests), gets its address from the VPC's DHCP, its identity and user-data from
  * the metadata service through cloud-init's Ec2 datasource, turns running on the guest's readiness signal (status ok
- * once cloud-init has finished), and is reached by a container in its subnet.
+ * once cloud-init has finished), and is reached by a container in its subnet. While it runs, `pcloud ps`, `pcloud top`
+ * and the server's /metrics show it (ps.test.ts shows a container's; the VM is this suite's, one boot for both).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -12,12 +13,21 @@ import {
   AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeVolumesCommand, DetachVolumeCommand,
   DescribeInstanceStatusCommand, GetConsoleOutputCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { hostInventory, leaderOf, startReal, type RealServer, waitForState } from '../support/real.js';
+import { CLI, freePort, hostInventory, leaderOf, startReal, type RealServer, waitForState } from '../support/real.js';
 import { until } from '../support/api.js';
 
 let srv: RealServer;
-beforeAll(async () => { srv = await startReal(); });
+let metricsAt = '';
+beforeAll(async () => {
+  metricsAt = `127.0.0.1:${await freePort()}`;
+  srv = await startReal({ metrics: metricsAt });
+});
 afterAll(async () => { await srv?.stop(); });
+
+/** The CLI on the server's data dir, as an operator runs it. */
+const pcloud = (args: string[]) => execFileSync(process.execPath, [CLI, ...args, '--data', srv.dataDir], { timeout: 60_000 }).toString();
+/** The table line of `id` in a command's output. */
+const lineOf = (out: string, id: string) => out.split('\n').find((l) => l.startsWith(`${id} `));
 
 const waitState = (id: string, want: string, timeoutMs: number) => waitForState(srv.ec2, id, want, timeoutMs, 500);
 
@@ -39,7 +49,10 @@ describe('microvm (QEMU, TCG here)', () => {
       `  - [sh, -c, 'echo "user-data ran in $(hostname)" > /dev/ttyS0']`,
       '',
     ].join('\n')).toString('base64');
-    const vm = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 'c5.large', MinCount: 1, MaxCount: 1, UserData: userData }))).Instances![0]!;
+    const vm = (await srv.ec2.send(new RunInstancesCommand({
+      ImageId: srv.imageId, InstanceType: 'c5.large', MinCount: 1, MaxCount: 1, UserData: userData,
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'vm' }] }],
+    }))).Instances![0]!;
     const peer = (await srv.ec2.send(new RunInstancesCommand({ ImageId: srv.imageId, InstanceType: 't3.nano', MinCount: 1, MaxCount: 1 }))).Instances![0]!;
     const id = vm.InstanceId!;
     let vol: string | undefined;
@@ -62,6 +75,21 @@ describe('microvm (QEMU, TCG here)', () => {
       // A container in the same subnet reaches it.
       const ping = execFileSync('nsenter', ['-t', String(leaderOf(peer.InstanceId!)), '-m', '-u', '-i', '-n', '-p', '--', 'ping', '-c', '1', '-W', '5', vm.PrivateIpAddress!]).toString();
       expect(ping).toContain('1 received');
+
+      // An operator sees it running: ps with its status asked of its QEMU too (QMP), as DescribeInstanceStatus does.
+      expect(lineOf(pcloud(['ps']), id)).toMatch(new RegExp(` vm +c5\\.large +microvm +running +(initializing|ok) +${vm.PrivateIpAddress!.replace(/\./g, '\\.')} `));
+      // top: QEMU's memory is the guest's RAM it has touched (a booted Debian: well over 64 MiB), under its limit (4 GiB
+      // and QEMU's overhead); its CPU over the interval.
+      const top = pcloud(['top', '--once', '--interval', '1']);
+      const v = /microvm +running +(\d+\.\d) +(\d+(?:\.\d)?)([MG]) +(\d+(?:\.\d)?)G +(\d+\.\d)$/.exec(lineOf(top, id) ?? '');
+      expect(v, top).not.toBeNull();
+      expect(Number(v![2]) * (v![3] === 'G' ? 1024 : 1)).toBeGreaterThan(64);
+      expect(Number(v![4])).toBeGreaterThan(4);
+      // The server's /metrics: its memory bytes and CPU seconds from the same cgroup.
+      const metrics = await (await fetch(`http://${metricsAt}/metrics`)).text();
+      const vmMemory = new RegExp(`^pcloud_instance_memory_bytes\\{instance_id="${id}",runtime="microvm"\\} (\\S+)$`, 'm').exec(metrics);
+      expect(Number(vmMemory?.[1])).toBeGreaterThan(64 * 2 ** 20);
+      expect(metrics).toMatch(new RegExp(`^pcloud_instance_cpu_seconds_total\\{instance_id="${id}",runtime="microvm"\\} [1-9]`, 'm'));
 
       // Stop: the guest gets the ACPI power button and shuts down by itself.
       await srv.ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
@@ -95,8 +123,9 @@ describe('microvm (QEMU, TCG here)', () => {
     expect(execFileSync('sh', ['-c', `pgrep -f '[q]emu-system-x86_64.*${id}' || true`]).toString().trim()).toBe('');
     expect(existsSync(join(srv.dataDir, 'pool/instances', `${id}.raw`))).toBe(false);
     const after = hostInventory();
-    // Router ports (its tap) are gone; the VPC's router and uplink stay, as they do for every VPC.
-    const ports = (links: string[]) => links.filter((l) => l.includes('/'));
+    // Router ports (its tap) are gone; the VPC's router and uplink stay, as they do for every VPC. (Its VPC's router:
+    // other runs on this host have routers of their own, their ports coming and going meanwhile.)
+    const ports = (links: string[]) => links.filter((l) => l.startsWith(`pcloud-${vm.VpcId}/`));
     expect(ports(after.links)).toEqual(ports(before.links));
     expect(after.units).toEqual(before.units);
   }, 900_000);

@@ -100,21 +100,24 @@ export function spawnServe(dataDir: string, port: number, flags: string[], env: 
   });
 }
 
-async function launch(port: number, dataDir: string, extraEnv: Record<string, string>): Promise<ChildProcess> {
+async function launch(port: number, dataDir: string, extraEnv: Record<string, string>, metrics = 'off'): Promise<ChildProcess> {
   // Strict shapes: a response member the AWS model does not have fails the request (and names itself in serve.log).
-  const { child, out } = await spawnServe(dataDir, port, ['--no-image', '--metrics-listen', 'off', '--access-log', 'off'], { PCLOUD_STRICT_SHAPES: '1', ...extraEnv });
+  const { child, out } = await spawnServe(dataDir, port, ['--no-image', '--metrics-listen', metrics, '--access-log', 'off'], { PCLOUD_STRICT_SHAPES: '1', ...extraEnv });
   lastManager = /units (\w+)\)/.exec(out)?.[1] ?? 'unknown';
   return child;
 }
 
-/** A real server on the run's data dir (DATA), or on one of the suite's own (`dataDir`: made, the image imported). */
-export async function startReal(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<RealServer> {
+/**
+ * A real server on the run's data dir (DATA), or on one of the suite's own (`dataDir`: made, the image imported);
+ * `metrics`: where its /metrics listens (HOST:PORT; off unless given).
+ */
+export async function startReal(opts: { env?: Record<string, string>; dataDir?: string; metrics?: string } = {}): Promise<RealServer> {
   const dataDir = opts.dataDir ?? DATA;
   const imageId = await ensureImage(dataDir);
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const extraEnv = opts.env ?? {};
-  const child = await launch(port, dataDir, extraEnv);
+  const child = await launch(port, dataDir, extraEnv, opts.metrics);
   const srv: RealServer = {
     endpoint, port, dataDir, imageId, unitManager: lastManager,
     env: {
@@ -129,7 +132,7 @@ export async function startReal(opts: { env?: Record<string, string>; dataDir?: 
       await new Promise((r) => srv.child.once('exit', r));
     },
     async restart() {
-      srv.child = await launch(port, dataDir, extraEnv);
+      srv.child = await launch(port, dataDir, extraEnv, opts.metrics);
     },
     async stop() {
       if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
