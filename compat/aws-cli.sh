@@ -10,6 +10,23 @@ tmp=$(mktemp -d)
 suite=aws-cli-$(date +%s%N)
 trap 'rm -rf "$tmp"' EXIT
 
+# The CLI's waiters poll every 15 s, as their model says. Here the same waiters (their acceptors as this CLI ships them,
+# the same patience in all) poll every second, as boto3_test.py's WaiterConfig does: botocore reads a service's data
+# from AWS_DATA_PATH before its own. Where python3 has no botocore to read them from, the shipped ones run as they are.
+if python3 - "$tmp/models" <<'PY' 2>/dev/null; then export AWS_DATA_PATH="$tmp/models"; fi
+import json, os, sys
+from botocore.loaders import Loader
+loader = Loader()
+version = loader.determine_latest_version('ec2', 'service-2')
+model = loader.load_service_model('ec2', 'waiters-2', version)
+for waiter in model['waiters'].values():
+    waiter['maxAttempts'] = waiter['delay'] * waiter['maxAttempts']
+    waiter['delay'] = 1
+os.makedirs(os.path.join(sys.argv[1], 'ec2', version))
+with open(os.path.join(sys.argv[1], 'ec2', version, 'waiters-2.json'), 'w') as f:
+    json.dump(model, f)
+PY
+
 aws ec2 describe-images --image-ids "$IMAGE_ID" --query 'Images[0].Name' --output text | grep -q debian-12 && ok "describe-images"
 
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/id" -C cli-key

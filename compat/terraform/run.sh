@@ -12,9 +12,10 @@ cp "$here/$config"/*.tf "$work/"
 cd "$work"
 for f in "$here/$config"/prepare*.sh; do if [ -x "$f" ]; then "$f"; fi; done
 
-# The provider comes from a filesystem mirror on the machine (no registry access): find it.
+# The provider comes from a filesystem mirror on the machine (no registry access): find it, where mirrors usually are
+# first, then anywhere (the first found ends the walk: a walk of the whole disk takes seconds, five configurations at once).
 # (find fails when a file vanishes under it while it walks, as other programs' temp files do: what it found counts.)
-provider=$( (find / -xdev -path /proc -prune -o -name 'terraform-provider-aws_v5.100.0*' -print 2>/dev/null || true) | head -n1)
+provider=$( (find /opt /usr/local /usr/share "${HOME:-/root}" / -xdev -path /proc -prune -o -name 'terraform-provider-aws_v5.100.0*' -print -quit 2>/dev/null || true) | head -n1)
 [ -n "$provider" ] || { echo "terraform-provider-aws 5.100.0 not found on this machine" >&2; exit 1; }
 mirror=${provider%/registry.terraform.io/*}
 cat > "$work/terraformrc" <<RC
