@@ -21,7 +21,7 @@ import { IamAssociations } from './iam-associations.js';
 import { InstanceCredentials } from './instance-credentials.js';
 import { configFromEnv, type CloudConfig } from './config.js';
 import { HostRegistry } from './hosts/registry.js';
-import { wakeupsOf, type Wakeups } from '../db/wakeups.js';
+import { wakeupsOf, type WakeTopic, type Wakeups } from '../db/wakeups.js';
 import { Images } from './images.js';
 import { ImageExports } from './image-export.js';
 import { ImageFetch } from './image-fetch.js';
@@ -136,6 +136,8 @@ export class Cloud {
       isRunning: async (_accountId, instanceId) => (await this.instances.row(instanceId))?.state === 'running',
       owns: async (accountId, instanceId) => (await this.instances.row(instanceId))?.accountId === accountId,
     }, undefined, functionIdentity(this.iam));
+    // Every host serves every function: a change here is told to the others (their units and routes follow).
+    this.functions.onChange = (accountId) => this.wakeups.tell('functions', accountId);
     // Keys every server on this database signs with (made before the table: taken from the data dir's keys/).
     const signingKeys = new SigningKeys(db, join(dataDir, 'keys'));
     this.consoles = new Consoles(this.instances, this.vms, signingKeys);
@@ -292,11 +294,45 @@ export class Cloud {
       void after.then(() => this.plane.followVpc(vpcId)).catch((err) => log.warn(`following ${vpcId}: ${(err as Error).message}`));
     };
     const reboot = (id: string): void => void this.instances.rebootTold(id).catch((err) => log.warn(`rebooting ${id}: ${(err as Error).message}`));
-    await this.wakeups.listen((topic, id) => (topic === 'host' ? id === localId && converge() : topic === 'vpc' ? follow(id) : reboot(id)), converge)
+    const functions = this.followFunctions(after);
+    const heard = (topic: WakeTopic, id: string): void => {
+      if (topic === 'host') { if (id === localId) converge(); } else if (topic === 'vpc') follow(id);
+      else if (topic === 'reboot') reboot(id);
+      else functions(id);
+    };
+    const caughtUp = (): void => { converge(); functions(); };
+    await this.wakeups.listen(heard, caughtUp)
       .catch((err) => log.error(`listening for other servers' changes failed: ${(err as Error).message}; this host takes them up once a minute`));
-    this.converger = setInterval(converge, 60_000);
+    this.converger = setInterval(caughtUp, 60_000);
     this.converger.unref();
     converge();
+  }
+
+  /**
+   * Changes of functions made through other hosts' APIs (functions:ACCOUNT), taken up one run at a time; what is heard
+   * meanwhile is taken up by one more run (every account, if any was a catch-up). Only where other hosts share them.
+   */
+  private followFunctions(after: Promise<unknown>): (accountId?: string) => void {
+    let running: Promise<unknown> | undefined;
+    let pending: Set<string> | 'all' | undefined;
+    const run = (accountId?: string): void => {
+      if (!this.functions.shared) return;
+      if (running) {
+        pending = accountId === undefined || pending === 'all' ? 'all' : (pending ?? new Set()).add(accountId);
+        return;
+      }
+      running = after.then(() => this.functions.followOthers(accountId))
+        .catch((err) => log.warn(`taking up other hosts' changes of functions: ${(err as Error).message}`))
+        .finally(() => {
+          running = undefined;
+          const next = pending;
+          pending = undefined;
+          if (next === 'all') run();
+          else if (next?.size === 1) run([...next][0]);
+          else if (next) run();
+        });
+    };
+    return run;
   }
 
   /**

@@ -2,7 +2,7 @@
  * The state pcloud keeps: one SQLite file (WAL), every resource owned by one account. The schema's one definition:
  * after changing it, `npm run db:generate` writes the migration (src/db/migrations) that openDb applies.
  */
-import { sqliteTable, text, integer, real, primaryKey, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, real, blob, primaryKey, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const accounts = sqliteTable('accounts', {
   id: text('id').primaryKey(),
@@ -337,6 +337,20 @@ export const lambdaLayerVersions = sqliteTable('lambda_layer_versions', {
   unzippedSize: integer('unzipped_size').notNull(),
   createdAt: integer('created_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.accountId, t.name, t.version] }), index('lambda_layer_versions_digest').on(t.digest)]);
+
+/**
+ * Deployment packages (functions' and layers' zips) by content, where several hosts share the state (PostgreSQL): a
+ * host that lacks a version's code or a layer takes it from here, checks its hash, and unpacks it once
+ * (functions/packages.ts). Kept while a function, a version or a layer version names it; on SQLite (one host, the
+ * code unpacked where it runs) nothing is kept here.
+ */
+export const functionPackages = sqliteTable('function_packages', {
+  /** sha256 of the zip, hex. */
+  sha256: text('sha256').primaryKey(),
+  zip: blob('zip', { mode: 'buffer' }).notNull(),
+  size: integer('size').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
 
 // ---------------------------------------------------------------- launch templates (EC2)
 

@@ -33,6 +33,7 @@ export let functionAliases = sqlite.functionAliases;
 export let functionPolicies = sqlite.functionPolicies;
 export let lambdaLayers = sqlite.lambdaLayers;
 export let lambdaLayerVersions = sqlite.lambdaLayerVersions;
+export let functionPackages = sqlite.functionPackages;
 export let launchTemplates = sqlite.launchTemplates;
 export let launchTemplateVersions = sqlite.launchTemplateVersions;
 export let addresses = sqlite.addresses;
@@ -82,6 +83,7 @@ export function useDialect(to: Dialect): void {
   functionPolicies = from.functionPolicies;
   lambdaLayers = from.lambdaLayers;
   lambdaLayerVersions = from.lambdaLayerVersions;
+  functionPackages = from.functionPackages;
   launchTemplates = from.launchTemplates;
   launchTemplateVersions = from.launchTemplateVersions;
   addresses = from.addresses;

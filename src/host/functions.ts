@@ -26,7 +26,7 @@
  */
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from '../log.js';
 import { projectRoot } from '../paths.js';
@@ -197,6 +197,22 @@ export class FunctionHost implements HostFunctions {
     return dir;
   }
 
+  hasCode(accountId: string, name: string, revision: string): boolean {
+    return existsSync(this.codeDir(accountId, name, revision));
+  }
+
+  codeAccounts(): Promise<string[]> {
+    return dirsIn(join(this.dataDir, 'functions'));
+  }
+
+  codeNames(accountId: string): Promise<string[]> {
+    return dirsIn(join(this.dataDir, 'functions', accountId));
+  }
+
+  hasLayer(digest: string): boolean {
+    return this.layerStore.has(digest);
+  }
+
   codeBytes(accountId: string, name: string, revision: string): Promise<number> {
     return LayerStore.treeBytes(this.codeDir(accountId, name, revision));
   }
@@ -353,6 +369,10 @@ export class FunctionHost implements HostFunctions {
   /** Function units this process has started (or found running) since it started. */
   private readonly started = new Set<string>();
 
+  recheck(keys: Iterable<string>): void {
+    for (const key of keys) this.started.delete(key);
+  }
+
   /** The host's filter of handlers' traffic (sandbox-net.ts): written before they run, kept, its ports withdrawn at close. */
   private readonly net = new SandboxNet();
   close(): Promise<void> { return this.net.close(); }
@@ -492,4 +512,10 @@ export class FunctionHost implements HostFunctions {
   async logs(key: string, maxBytes = 64 * 1024): Promise<string> {
     return (await this.units.logs(functionUnitName(key), maxBytes)).toString();
   }
+}
+
+/** The directories in dir (none if it is not there). */
+async function dirsIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
 }

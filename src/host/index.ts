@@ -123,6 +123,15 @@ export interface HostFunctions {
   unpack(accountId: string, name: string, revision: string, zip: Buffer, max?: number): Promise<string>;
   removeCode(accountId: string, name?: string): Promise<void>;
   /**
+   * Whether this host has a revision's code unpacked, and a layer's content (a host of a cloud of several takes what it
+   * lacks from the state database: cloud/functions/packages.ts).
+   */
+  hasCode(accountId: string, name: string, revision: string): boolean;
+  hasLayer(digest: string): boolean;
+  /** The accounts with code on this host, and the functions of one (names as stored). */
+  codeAccounts(): Promise<string[]>;
+  codeNames(accountId: string): Promise<string[]>;
+  /**
    * Layers (layers.ts): a layer's zip unpacked once by its digest (sha256, hex), resolving to its unzipped size; its
    * content removed; the bytes a revision's code unzipped to (counted with its layers against Lambda's 250 MB). A host
    * without them (a test double) takes no layers.
@@ -131,6 +140,11 @@ export interface HostFunctions {
   removeLayer?(digest: string): Promise<void>;
   codeBytes?(accountId: string, name: string, revision: string): Promise<number>;
   ensure(o: FunctionUnitOptions): Promise<void>;
+  /**
+   * The next ensure of these units checks each against its options again, rather than trusting it started them (they
+   * may have changed through another host's API).
+   */
+  recheck(keys: Iterable<string>): void;
   stop(key: string): Promise<void>;
   /** Every function unit there is (reconcile). */
   list(): Promise<string[]>;

@@ -43,6 +43,12 @@ export class LayerStore {
     return join(this.root, 'content', checkDigest(digest));
   }
 
+  /** Whether the layer's zip is unpacked here (its size recorded once it was whole). */
+  has(digest: string): boolean {
+    const dir = this.contentDir(digest);
+    return existsSync(dir) && existsSync(`${dir}.size`);
+  }
+
   /**
    * Unpack a layer's zip once (its digest is the sha256 of zip, hex); resolves to its unzipped size. A zip over Lambda's
    * unzipped size, or unusable, throws PackageRefused and leaves nothing.

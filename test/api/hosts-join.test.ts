@@ -5,13 +5,32 @@
  * a token from `pcloud host token` redeemed once at /pcloud/hosts/join for the database's URL, the zones and a host key.
  */
 import { AttachVolumeCommand, CreateVolumeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand, UpdateFunctionCodeCommand,
+} from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join as joinPath } from 'node:path';
+import { eq } from 'drizzle-orm';
+import { FunctionPackages } from '../../src/cloud/functions/packages.js';
+import { functionKey, type FunctionView } from '../../src/cloud/functions/types.js';
+import { functionPackages } from '../../src/db/tables.js';
+import type { FunctionRoute, NginxDriver } from '../../src/host/nginx.js';
+import { FakeFunctionHost } from '../support/fake-functions.js';
+import { lambdaRole } from '../support/roles.js';
 import { hostOfKey, issueToken } from '../../src/cloud/hosts/tokens.js';
 import { startApi, until, type TestApi } from '../support/api.js';
-import { errorCode } from '../support/thrown.js';
+import { errorCode, rejected } from '../support/thrown.js';
 import { postgresMissing, startPostgres, type Postgres } from '../support/postgres.js';
 
 const missing = postgresMissing();
+const ACCOUNT = '111111111111';
+/** A "zip": the fake hosts keep it as it is; the domain checks only its local file header's magic. */
+const zipOf = (text: string) => Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.from(text)]);
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const ZONES = ['us-east-1a', 'us-east-1b'];
 let pg: Postgres | undefined;
 let a: TestApi;
@@ -75,6 +94,54 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     expect(await errorCode(b.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' })))).toBe('IncorrectState');
     expect((await a.cloud.volumes.get('111111111111', vol)).instanceId).toBeNull();
     await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  });
+
+  it('a function made through one host runs through the other: its code taken from the database once, by its hash, ahead of its first invoke; its changes and its deletion followed', async () => {
+    let routesB: FunctionRoute[] = [];
+    b.cloud.functions.attachNginx({ baseUrl: 'http://nginx-b', sync: async (r: FunctionRoute[]) => { routesB = r; }, close: () => undefined } as unknown as NginxDriver);
+    const [la, lb] = [a, b].map((api) => new LambdaClient({ endpoint: api.endpoint, region: 'us-east-1', credentials: api.key, maxAttempts: 1 })) as [LambdaClient, LambdaClient];
+    const role = await lambdaRole(a.endpoint, a.key);
+    const packages = async () => (await a.cloud.db.select({ sha256: functionPackages.sha256 }).from(functionPackages)).map((r) => r.sha256).sort();
+    const one = zipOf('one');
+    await la.send(new CreateFunctionCommand({ FunctionName: 'across', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: role, Code: { ZipFile: one } }));
+    const v1 = await a.cloud.functions.get(ACCOUNT, 'across');
+    // b was told: its route is there and the code with it, before anything invoked it there.
+    await until(() => routesB.some((r) => r.name === 'across'));
+    expect([b.functions.invoked.length, readFileSync(joinPath(b.functions.codeDir(ACCOUNT, 'across', v1.revision), '.package.zip'))]).toEqual([0, one]);
+    expect(await packages()).toEqual([sha256(one)]);
+    const out = await lb.send(new InvokeCommand({ FunctionName: 'across', Payload: Buffer.from('{"through":"b"}') }));
+    expect([out.StatusCode, Buffer.from(out.Payload!).toString()]).toEqual([200, '{"through":"b"}']);
+    expect([a.functions.invoked.length, b.functions.invoked.map((i) => i.key)]).toEqual([0, [functionKey(ACCOUNT, 'across', '$LATEST')]]);
+
+    // New code through a: b has the new revision (its unit checked again), the old package is dropped (nothing names it).
+    const two = zipOf('two');
+    await la.send(new UpdateFunctionCodeCommand({ FunctionName: 'across', ZipFile: two }));
+    const v2 = await a.cloud.functions.get(ACCOUNT, 'across');
+    await until(() => b.functions.hasCode(ACCOUNT, 'across', v2.revision));
+    expect(await packages()).toEqual([sha256(two)]);
+    // A published version keeps its package while it is there.
+    await lb.send(new PublishVersionCommand({ FunctionName: 'across' }));
+    await la.send(new UpdateFunctionCodeCommand({ FunctionName: 'across', ZipFile: one }));
+    expect(await packages()).toEqual([sha256(one), sha256(two)].sort());
+
+    // Deleted through a: gone from b's routes and disk, and from the database.
+    await la.send(new DeleteFunctionCommand({ FunctionName: 'across' }));
+    await until(() => !existsSync(dirname(b.functions.codeDir(ACCOUNT, 'across', 'x'))));
+    expect([routesB.some((r) => r.name === 'across'), await packages()]).toEqual([false, []]);
+  });
+
+  it('a package is unpacked only if it is the one named: a damaged one is refused (ResourceNotReadyException), nothing unpacked', async () => {
+    const dir = await mkdtemp(joinPath(tmpdir(), 'pcloud-packages-'));
+    const host = new FakeFunctionHost(dir);
+    const packages = new FunctionPackages(a.cloud.db, host, true);
+    const zip = zipOf('kept');
+    await packages.keep(zip);
+    await a.cloud.db.update(functionPackages).set({ zip: zipOf('swapped') }).where(eq(functionPackages.sha256, sha256(zip)));
+    const view = { accountId: ACCOUNT, name: 'f', revision: 'r1', codeSha256: createHash('sha256').update(zip).digest('base64'), layers: [] } as unknown as FunctionView;
+    expect(await rejected(() => packages.present(view))).toMatchObject({ code: 'ResourceNotReadyException' });
+    expect([host.unpacked, host.hasCode(ACCOUNT, 'f', 'r1')]).toEqual([[], false]);
+    await packages.release([sha256(zip)]);
+    expect(await a.cloud.db.select().from(functionPackages).where(eq(functionPackages.sha256, sha256(zip)))).toEqual([]);
   });
 
   it('joining: a token is redeemed once for the database, the zones and a host key; refusals say what to do', async () => {

@@ -3,7 +3,8 @@
  * "unpacked" as the zip itself in a temp dir, units are names in a set, an invoke echoes its payload with the function's
  * environment. Never used outside test/.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../src/host/index.js';
 
@@ -36,6 +37,29 @@ export class FakeFunctionHost implements HostFunctions {
     await writeFile(join(dir, 'package.zip'), zip);
     this.unpacked.push(`${accountId}/${name}/${revision}`);
     return dir;
+  }
+
+  hasCode(accountId: string, name: string, revision: string): boolean {
+    return existsSync(this.codeDir(accountId, name, revision));
+  }
+
+  /** Layers it takes none of. */
+  hasLayer(): boolean {
+    return false;
+  }
+
+  async codeAccounts(): Promise<string[]> {
+    return await readdir(join(this.dir, 'functions')).catch(() => []);
+  }
+
+  async codeNames(accountId: string): Promise<string[]> {
+    return await readdir(join(this.dir, 'functions', accountId)).catch(() => []);
+  }
+
+  /** Keys the next ensure was told to check again (another host changed them). */
+  readonly rechecked: string[] = [];
+  recheck(keys: Iterable<string>): void {
+    this.rechecked.push(...keys);
   }
 
   async removeCode(accountId: string, name?: string): Promise<void> {

@@ -3,6 +3,7 @@
  * disks in a temp dir and a unit manager that "runs" units in memory and reports READY at once. Never used outside
  * test/.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, readdir, access, writeFile, readFile, copyFile, cp } from 'node:fs/promises';
 import type { ServiceRecords } from '../../src/host/types.js';
 import { PcloudCa } from '../../src/host/tls.js';
@@ -195,6 +196,11 @@ export class FakeFunctions implements HostFunctions {
     await writeFile(join(dir, '.package.zip'), zip);
     return dir;
   }
+  hasCode(accountId: string, name: string, revision: string) { return existsSync(this.codeDir(accountId, name, revision)); }
+  hasLayer() { return false; }
+  async codeAccounts() { return await readdir(join(this.dir, 'functions')).catch(() => []); }
+  async codeNames(accountId: string) { return await readdir(join(this.dir, 'functions', accountId)).catch(() => []); }
+  recheck() {}
   async removeCode(accountId: string, name?: string) {
     await rm(name ? join(this.dir, 'functions', accountId, name) : join(this.dir, 'functions', accountId), { recursive: true, force: true });
   }

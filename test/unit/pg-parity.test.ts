@@ -31,6 +31,7 @@ const STORED: Record<TypeClass, { sqlite: string; pg: string }> = {
   boolean: { sqlite: 'integer', pg: 'boolean' },
   real: { sqlite: 'real', pg: 'double precision' },
   timestamp: { sqlite: 'integer', pg: 'timestamp with time zone' },
+  bytes: { sqlite: 'blob', pg: 'bytea' },
 };
 
 /** Every column's class as schema.ts declares it, by table and column name. */
@@ -280,7 +281,7 @@ describe.skipIf(missing)(`both dialects' migrations${missing ? ` (skipped: ${mis
     const text = "'; DROP TABLE x; -- %_\\ \"é\" 😀\n\t";
     const valueOf: Record<TypeClass, unknown> = {
       text, integer: Number.MAX_SAFE_INTEGER, boolean: true, real: 1 / 3, timestamp: new Date(1_796_000_000_123),
-      json: { z: [1, 'two', null, { y: false }], a: text },
+      json: { z: [1, 'two', null, { y: false }], a: text }, bytes: Buffer.from([0, 1, 0x27, 0x5c, 0xff, 0]),
     };
     const pgTables = new Map((Object.entries(pgs) as [string, unknown][]).filter((e): e is [string, PgTable] => is(e[1], PgTable)));
     // accounts first: the row of access_keys refers to it.

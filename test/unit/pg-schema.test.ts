@@ -65,10 +65,10 @@ describe('the PostgreSQL schema', () => {
   it('maps each kind of column, and refuses one it has no mapping for, saying where to add it', () => {
     const t = sqliteTable('t', {
       a: text('a'), j: text('j', { mode: 'json' }), i: integer('i'), b: integer('b', { mode: 'boolean' }),
-      ts: integer('ts', { mode: 'timestamp_ms' }), raw: blob('raw'),
+      ts: integer('ts', { mode: 'timestamp_ms' }), bytes: blob('bytes', { mode: 'buffer' }), raw: blob('raw', { mode: 'json' }),
     });
-    const [a, j, i, b, ts, raw] = sqliteConfig(t).columns;
-    expect([a, j, i, b, ts].map((c) => typeClassOf(c!))).toEqual(['text', 'json', 'integer', 'boolean', 'timestamp']);
+    const [a, j, i, b, ts, bytes, raw] = sqliteConfig(t).columns;
+    expect([a, j, i, b, ts, bytes].map((c) => typeClassOf(c!))).toEqual(['text', 'json', 'integer', 'boolean', 'timestamp', 'bytes']);
     expect(() => typeClassOf(raw!)).toThrow(/column raw: SQLiteBlob\w* has no PostgreSQL mapping yet \(src\/db\/pg\/generate\.ts\)/);
   });
 });

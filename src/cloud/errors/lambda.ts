@@ -16,6 +16,7 @@ export const lambdaErrors = {
   RequestTooLargeException: { status: 413 },
   ResourceConflictException: { status: 409 },
   ResourceNotFoundException: { status: 404 },
+  ResourceNotReadyException: { status: 502 },
   ServiceException: { status: 500 },
   ServiceQuotaExceededException: client,
   TooManyRequestsException: { status: 429 },

@@ -19,6 +19,7 @@ import type { FunctionConcurrency } from './concurrency.js';
 import type { FunctionCredentials } from './credentials.js';
 import type { FatLambdas } from './fat-lambda.js';
 import type { FunctionPolicies } from './policy.js';
+import { hexOf, type FunctionPackages } from './packages.js';
 import type { FunctionLayers } from './layers.js';
 import { check, checkZipSize } from './params.js';
 import type { FunctionRecords } from './records.js';
@@ -61,6 +62,7 @@ export class FunctionCatalog {
     private readonly policies: FunctionPolicies,
     private readonly concurrency: FunctionConcurrency,
     private readonly layers: FunctionLayers,
+    private readonly packages: FunctionPackages,
     private readonly roles: FunctionRoleParts,
   ) {}
 
@@ -108,7 +110,8 @@ export class FunctionCatalog {
         accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
         memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
         mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, layers, createdAt: now, updatedAt: now,
-    });
+      });
+      await this.packages.keep(zip);
       return publish ? (await this.publish(accountId, name, '')) : (await this.records.get(accountId, name));
     });
     if (tags.length) await this.tags.put(accountId, [this.records.names.arn(accountId, view.name)], tags);
@@ -173,6 +176,8 @@ export class FunctionCatalog {
       await this.checkCodeStorage(accountId, zip.length, row);
       const code = await this.unpack(accountId, name, zip, row.layers);
       await this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
+      await this.packages.keep(zip);
+      await this.packages.release([hexOf(row.codeSha256)]);
     });
     await this.host.stop(functionKey(accountId, name, '$LATEST'));
     return publish ? (await this.publish(accountId, name, '')) : (await this.records.get(accountId, name));
@@ -248,6 +253,7 @@ export class FunctionCatalog {
       await this.db.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, q.name), eq(functionVersions.version, Number(q.qualifier))));
       await this.host.stop(functionKey(accountId, q.name, q.qualifier));
       await this.layers.release((gone.layers ?? []).map((l) => l.digest));
+      await this.packages.release([hexOf(gone.codeSha256)]);
       return q.name;
     }
     await this.remove(accountId, q.name);
@@ -258,9 +264,10 @@ export class FunctionCatalog {
   private async remove(accountId: string, name: string): Promise<void> {
     const versions = await this.records.versionNumbers(accountId, name);
     // (Read as stored: the name may be one Lambda would not take, stored before names were checked.)
-    const row = (await this.db.select({ layers: functions.layers }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).limit(1))[0];
+    const row = (await this.db.select({ layers: functions.layers, codeSha256: functions.codeSha256 }).from(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name))).limit(1))[0];
     const kept = await this.db.select({ config: functionVersions.config }).from(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name)));
     const layers = [...(row?.layers ?? []), ...kept.flatMap((v) => v.config.layers ?? [])].map((l) => l.digest);
+    const packages = [...(row ? [row.codeSha256] : []), ...kept.map((v) => v.config.codeSha256)].filter((c) => typeof c === 'string').map(hexOf);
     await write(this.db, async (tx) => {
       await tx.delete(functionVersions).where(and(eq(functionVersions.accountId, accountId), eq(functionVersions.name, name)));
       await tx.delete(functions).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
@@ -275,5 +282,6 @@ export class FunctionCatalog {
     await this.roles.credentials.end(accountId, name);
     await this.host.removeCode(accountId, name);
     await this.layers.release(layers);
+    await this.packages.release(packages);
   }
 }

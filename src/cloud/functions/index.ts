@@ -8,6 +8,7 @@
  * reconcile.ts; types.ts under them all. This facade is what the API and the cloud call.
  */
 import type { Db } from '../../db/index.js';
+import { dialect } from '../../db/tables.js';
 import { FatLambdaState } from '../../host/fat-lambda-state.js';
 import type { HostFunctions } from '../../host/index.js';
 import type { NginxDriver } from '../../host/nginx.js';
@@ -22,6 +23,7 @@ import { FatLambdas } from './fat-lambda.js';
 import { Invocations, type InvokeAnswer } from './invoke.js';
 import { InvocationStats, type Invocation } from './invocation-stats.js';
 import { FunctionLayers } from './layers.js';
+import { FunctionPackages } from './packages.js';
 import { FunctionNames } from './params.js';
 import { reconcileUnits } from './reconcile.js';
 import type { FunctionIdentity } from './roles.js';
@@ -61,6 +63,9 @@ export class Functions {
   /** The invocations this server has seen answered, per function (metrics and the dashboard read them). */
   readonly invocationStats = new InvocationStats();
 
+  /** Deployment packages other hosts take (packages.ts). */
+  private readonly packages: FunctionPackages;
+
   /** Functions' role sessions (renewCredentials()). */
   private readonly credentials: FunctionCredentials;
 
@@ -85,10 +90,12 @@ export class Functions {
     this.aliases = new FunctionAliases(db, this.records);
     this.concurrency = new FunctionConcurrency(db, this.records, config);
     this.credentials = new FunctionCredentials(identity, host);
-    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies, this.credentials, this.invocationStats);
+    // Packages are kept for other hosts where the state is shared (PostgreSQL); on SQLite there is one host.
+    const packages = this.packages = new FunctionPackages(db, host, dialect === 'pg');
+    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies, this.credentials, this.invocationStats, packages);
     this.urls = new FunctionUrls(db, this.records, host, config, this.invocations);
-    this.layers = new FunctionLayers(db, host, config);
-    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency, this.layers, {
+    this.layers = new FunctionLayers(db, host, config, packages);
+    this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency, this.layers, packages, {
       identity, credentials: this.credentials,
     });
     this.tagging = new FunctionTagging(this.records, this.catalog, tags);
@@ -142,26 +149,26 @@ export class Functions {
   }
 
   create(accountId: string, ref: string, input: FunctionInput, zip: Buffer | undefined, publish: boolean, extras?: CreateExtras): Promise<FunctionView> {
-    return this.catalog.create(accountId, ref, input, zip, publish, extras);
+    return this.told(accountId, this.catalog.create(accountId, ref, input, zip, publish, extras));
   }
 
   updateCode(accountId: string, ref: string, zip: Buffer | undefined, publish: boolean): Promise<FunctionView> {
-    return this.catalog.updateCode(accountId, ref, zip, publish);
+    return this.told(accountId, this.catalog.updateCode(accountId, ref, zip, publish));
   }
 
   /** caller: who asks (a role given needs iam:PassRole unless it is the account's root). */
   updateConfiguration(accountId: string, ref: string, input: FunctionInput): Promise<FunctionView> {
-    return this.catalog.updateConfiguration(accountId, ref, input);
+    return this.told(accountId, this.catalog.updateConfiguration(accountId, ref, input));
   }
 
   /** PublishVersion: $LATEST frozen as the next number; unchanged since the last one, that one. */
   async publish(accountId: string, ref: string, description: string): Promise<FunctionView> {
-    return await this.catalog.publish(accountId, ref, description);
+    return await this.told(accountId, this.catalog.publish(accountId, ref, description));
   }
 
   /** DeleteFunction (a version, with a qualifier): resolves to the name of the function deleted. */
   delete(accountId: string, ref: string, qualifier?: string): Promise<string> {
-    return this.catalog.delete(accountId, ref, qualifier);
+    return this.told(accountId, this.catalog.delete(accountId, ref, qualifier));
   }
 
   async accountSettings(accountId: string): Promise<AccountSettings> {
@@ -182,12 +189,12 @@ export class Functions {
 
   /** TagResource; the invoke-mode tag switches the function between per-request and warm. */
   tag(accountId: string, ref: string, tags: Tag[]): Promise<void> {
-    return this.tagging.tag(accountId, ref, tags);
+    return this.told(accountId, this.tagging.tag(accountId, ref, tags));
   }
 
   /** UntagResource; without the invoke-mode tag, a function runs a process per request. */
   untag(accountId: string, ref: string, keys: string[]): Promise<void> {
-    return this.tagging.untag(accountId, ref, keys);
+    return this.told(accountId, this.tagging.untag(accountId, ref, keys));
   }
 
   /**
@@ -217,7 +224,7 @@ export class Functions {
 
   /** CreateFunctionUrlConfig (an alias' with a qualifier); nginx routes the URL before this resolves. */
   createUrl(accountId: string, ref: string, authType: string | undefined, qualifier?: string): Promise<FunctionUrlView> {
-    return this.urls.create(accountId, ref, authType, qualifier);
+    return this.told(accountId, this.urls.create(accountId, ref, authType, qualifier));
   }
 
   async url(accountId: string, ref: string, qualifier?: string): Promise<FunctionUrlView> {
@@ -225,7 +232,7 @@ export class Functions {
   }
 
   deleteUrl(accountId: string, ref: string, qualifier?: string): Promise<void> {
-    return this.urls.delete(accountId, ref, qualifier);
+    return this.told(accountId, this.urls.delete(accountId, ref, qualifier));
   }
 
   /**
@@ -239,13 +246,14 @@ export class Functions {
   }
 
   async createAlias(accountId: string, ref: string, name: string, input: AliasInput): Promise<AliasView> {
-    return await this.aliases.create(accountId, ref, name, input);
+    return await this.told(accountId, this.aliases.create(accountId, ref, name, input));
   }
 
   /** UpdateAlias; an alias with a URL moves it to its new version. */
   async updateAlias(accountId: string, ref: string, name: string, input: AliasInput, revisionId?: string): Promise<AliasView> {
     const v = await this.aliases.update(accountId, ref, name, input, revisionId);
     await this.urls.sync();
+    this.onChange?.(accountId);
     return v;
   }
 
@@ -254,6 +262,7 @@ export class Functions {
     const r = await this.aliases.delete(accountId, ref, name);
     await this.policies.deleteFor(accountId, r.functionName, r.name);
     if (r.urlId) await this.urls.sync();
+    this.onChange?.(accountId);
   }
 
   /** PutFunctionConcurrency: the function's units are bounded by it from their next start (now: stopped, routes synced). */
@@ -273,10 +282,45 @@ export class Functions {
     const { name } = this.names.parse(accountId, ref);
     for (const v of ['$LATEST', ...await this.records.versionNumbers(accountId, name)]) await this.host.stop(functionKey(accountId, name, v));
     await this.urls.sync();
+    this.onChange?.(accountId);
   }
 
   async addPermission(accountId: string, ref: string, qualifier: string | undefined, p: PermissionInput) {
     return await this.policies.add(accountId, ref, qualifier, p);
+  }
+
+  /**
+   * Told after each change of an account's functions that other hosts' units and routes follow (the cloud tells them:
+   * a wake-up over the state database).
+   */
+  onChange?: (accountId: string) => void;
+
+  private async told<T>(accountId: string, change: Promise<T>): Promise<T> {
+    const done = await change;
+    this.onChange?.(accountId);
+    return done;
+  }
+
+  /** Whether other hosts share these functions (their state in PostgreSQL): each runs them from the same records. */
+  get shared(): boolean {
+    return this.packages.shared;
+  }
+
+  /**
+   * Another host changed functions (of one account, or of any: a catch-up): this host's units are checked against the
+   * records at their next start (not trusted as this process started them), units of versions gone are stopped and
+   * code of functions gone removed, and nginx's routes synced, the code of new revisions taken ahead of their first
+   * invoke (packages.ts).
+   */
+  async followOthers(accountId?: string): Promise<void> {
+    const mine = (key: string) => accountId === undefined || key.startsWith(`${accountId}-`);
+    this.host.recheck((await this.host.list()).filter(mine));
+    await reconcileUnits(this.records, this.host);
+    for (const account of accountId === undefined ? await this.host.codeAccounts() : [accountId]) {
+      const live = new Set((await this.records.list(account)).map((f) => f.name));
+      for (const name of await this.host.codeNames(account)) if (!live.has(name)) await this.host.removeCode(account, name);
+    }
+    await this.urls.sync();
   }
 
   /** nginx's routes: every function's URL, to its $LATEST socket. */

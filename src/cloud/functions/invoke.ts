@@ -14,6 +14,7 @@ import type { FunctionCredentials } from './credentials.js';
 import type { FatLambdas } from './fat-lambda.js';
 import { ReservedConcurrencyExceeded } from './concurrency.js';
 import { INVOKE, type FunctionPolicies } from './policy.js';
+import type { FunctionPackages } from './packages.js';
 import type { FunctionRecords } from './records.js';
 import type { InvocationStats } from './invocation-stats.js';
 import { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, SYNC_PAYLOAD_MAX, functionKey, invalid, type FunctionView } from './types.js';
@@ -34,6 +35,7 @@ export class Invocations {
     private readonly policies: FunctionPolicies,
     private readonly credentials: FunctionCredentials,
     private readonly stats: InvocationStats,
+    private readonly packages: FunctionPackages,
   ) {}
 
   /** How a function version's unit runs (its role's credentials current: renewed when they near their end). */
@@ -53,11 +55,20 @@ export class Invocations {
     };
   }
 
-  /** The function version's socket, its unit running: what nginx and invokes connect to. */
-  private async socketFor(v: FunctionView): Promise<string> {
+  /**
+   * The function version's unit running (started on first use), its code and layers on this host first (taken from
+   * the state database where another host's API unpacked them: packages.ts); resolves to how it runs.
+   */
+  async ready(v: FunctionView): Promise<FunctionUnitOptions> {
+    await this.packages.present(v);
     const o = await this.unitOptions(v);
     await this.host.ensure(o);
-    return this.host.socketPath(o.key);
+    return o;
+  }
+
+  /** The function version's socket, its unit running: what nginx and invokes connect to. */
+  private async socketFor(v: FunctionView): Promise<string> {
+    return this.host.socketPath((await this.ready(v)).key);
   }
 
   /**
@@ -146,8 +157,7 @@ export class Invocations {
     const done = this.executing(v.accountId, v.name, (await this.records.row(v.accountId, v.name)).reservedConcurrency);
     let call: Promise<InvokeResult>;
     try {
-      const o = await this.unitOptions(v);
-      await this.host.ensure(o);
+      const o = await this.ready(v);
       const started = performance.now();
       call = this.host.invoke(o.key, payload, { requestId: randomUUID(), tail: opts.tail, timeoutSec: v.timeoutSec });
       // Counted once answered (invocation-stats.ts): timed from the call on its socket to the answer.

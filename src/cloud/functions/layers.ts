@@ -15,6 +15,7 @@ import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
 import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';
+import type { FunctionPackages } from './packages.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
@@ -72,6 +73,7 @@ export class FunctionLayers {
     private readonly db: Db,
     private readonly host: HostFunctions,
     private readonly config: Pick<CloudConfig, 'region' | 'limits'>,
+    private readonly packages: FunctionPackages,
   ) {}
 
   layerArn(accountId: string, name: string): string {
@@ -129,6 +131,7 @@ export class FunctionLayers {
         });
         return n;
       });
+      await this.packages.keep(zip);
       return await this.get(accountId, name, String(version));
     });
   }
@@ -245,6 +248,7 @@ export class FunctionLayers {
       const fvs = (await this.db.select({ n: count() }).from(functionVersions).where(jsonTextHas(functionVersions.config, digest)).limit(1))[0]!.n;
       if (versions + fns + fvs === 0) await this.host.removeLayer?.(digest);
     }
+    await this.packages.release(digests);
   }
 }
 

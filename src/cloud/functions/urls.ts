@@ -98,7 +98,7 @@ export class FunctionUrls {
   async sync(): Promise<void> {
     if (!this.driver) return;
     const rows = await this.records.servable();
-    for (const r of rows) await this.host.ensure(await this.invocations.unitOptions(this.records.latest(r))).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
+    for (const r of rows) await this.invocations.ready(this.records.latest(r)).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`));
     const routes: FunctionRoute[] = rows.map((r) => ({
       accountId: r.accountId, name: r.name, socket: this.host.socketPath(functionKey(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined,
       urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV), reserved: r.reservedConcurrency ?? undefined, mode: r.mode,
@@ -109,7 +109,7 @@ export class FunctionUrls {
       if (!a.urlId || !reservedOf.has(`${a.accountId}/${a.functionName}`)) continue;
       try {
         const v = await this.records.get(a.accountId, a.functionName, a.version);
-        await this.host.ensure(await this.invocations.unitOptions(v));
+        await this.invocations.ready(v);
         routes.push({
           accountId: a.accountId, name: a.functionName, socket: this.host.socketPath(functionKey(a.accountId, a.functionName, v.version)), urlId: a.urlId,
           urlAuth: a.urlAuth ?? undefined, reserved: reservedOf.get(`${a.accountId}/${a.functionName}`), mode: v.mode,

@@ -8,10 +8,11 @@
  * - text → text; real → double precision;
  * - integer → bigint (mode number): SQLite's integer is 64-bit, and the times in ms, sizes in bytes, … exceed int4;
  * - integer mode boolean → boolean; integer mode timestamp(_ms) → timestamp with time zone (0 or 3 digits of seconds);
+ * - blob mode buffer → bytea (src/db/pg/bytea.ts: a Buffer both ways, as better-sqlite3 reads a blob);
  * - text mode json → json, not jsonb: json keeps the text as given (its keys' order, as SQLite's text does), where
  *   jsonb would reorder an object's keys (an environment's variables, a launch template's data).
  * Every text and json column keeps schema.ts's TypeScript type ($type) by naming it there, so rows are typed the same.
- * Anything else (blobs, SQL defaults, checks, generated columns, partial indexes) is refused, saying what to add here.
+ * Anything else (blobs of another mode, SQL defaults, checks, generated columns, partial indexes) is refused, saying what to add here.
  */
 import { join } from 'node:path';
 import { getTableColumns, is, SQL, type Column } from 'drizzle-orm';
@@ -25,7 +26,7 @@ export function pgSchemaPath(): string {
 }
 
 /** The class of values a column holds, the same on both dialects (the parity test compares catalogues by it). */
-export type TypeClass = 'text' | 'integer' | 'boolean' | 'json' | 'real' | 'timestamp';
+export type TypeClass = 'text' | 'integer' | 'boolean' | 'json' | 'real' | 'timestamp' | 'bytes';
 
 /** The class of a sqlite-core column, by drizzle's column type; refuses one this generator has no mapping for. */
 export function typeClassOf(column: Column): TypeClass {
@@ -36,6 +37,7 @@ export function typeClassOf(column: Column): TypeClass {
     case 'SQLiteBoolean': return 'boolean';
     case 'SQLiteTimestamp': return 'timestamp';
     case 'SQLiteReal': return 'real';
+    case 'SQLiteBlobBuffer': return 'bytes';
     default:
       throw new Error(`column ${column.name}: ${column.columnType} has no PostgreSQL mapping yet (src/db/pg/generate.ts)`);
   }
@@ -61,9 +63,10 @@ export function renderPgSchema(): string {
   const tables = sqliteTables();
   const exportOf = new Map(tables.map(([name, table]) => [table, name]));
   const blocks = tables.map(([name, table]) => renderTable(name, table, exportOf, use));
+  const bytes = used.delete('bytea');
   const imports = [...used].sort();
   return `${HEADER}import { ${imports.join(', ')} } from 'drizzle-orm/pg-core';
-import type * as sqlite from '../schema.js';
+${bytes ? "import { bytea } from './bytea.js';\n" : ''}import type * as sqlite from '../schema.js';
 
 /** A column's value type as src/db/schema.ts declares it (its $type), so a row is typed the same on both dialects. */
 type Of<T extends { $inferSelect: object }, K extends keyof T['$inferSelect']> = NonNullable<T['$inferSelect'][K]>;
@@ -128,6 +131,7 @@ function renderColumn(table: string, key: string, column: SQLiteColumn, use: (n:
     case 'integer': out = `${use('bigint')}(${name}, { mode: 'number' })`; break;
     case 'boolean': out = `${use('boolean')}(${name})`; break;
     case 'real': out = `${use('doublePrecision')}(${name})`; break;
+    case 'bytes': out = `${use('bytea')}(${name})`; break;
     case 'timestamp': {
       const precision = (column as unknown as { mode: string }).mode === 'timestamp' ? 0 : 3;
       out = `${use('timestamp')}(${name}, { mode: 'date', withTimezone: true, precision: ${precision} })`;

@@ -3,6 +3,7 @@
  * edit. `npm run db:generate` regenerates this file and both dialects' migrations.
  */
 import { bigint, boolean, doublePrecision, foreignKey, index, json, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bytea } from './bytea.js';
 import type * as sqlite from '../schema.js';
 
 /** A column's value type as src/db/schema.ts declares it (its $type), so a row is typed the same on both dialects. */
@@ -88,6 +89,13 @@ export const functionAliases = pgTable('function_aliases', {
   primaryKey({ columns: [t.accountId, t.functionName, t.name] }),
   uniqueIndex('function_aliases_url').on(t.urlId),
 ]);
+
+export const functionPackages = pgTable('function_packages', {
+  sha256: text('sha256').$type<Of<typeof sqlite.functionPackages, 'sha256'>>().primaryKey(),
+  zip: bytea('zip').notNull(),
+  size: bigint('size', { mode: 'number' }).notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+});
 
 export const functionPolicies = pgTable('function_policies', {
   accountId: text('account_id').$type<Of<typeof sqlite.functionPolicies, 'accountId'>>().notNull(),
