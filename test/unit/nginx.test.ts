@@ -186,6 +186,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     const title = (pid: string) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return 'gone'; } };
     const before = workers();
     expect(before.length).toBeGreaterThan(0);
+    const reportedBefore = reported.length;
     const slow = fetch(`${driver.baseUrl}/url/${route().urlId}/slow`).then((r) => r.text());
     while (asked.length < 2) await new Promise((r) => setTimeout(r, 5));
     const socket = join(dir, 'fn.sock');
@@ -194,6 +195,8 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     expect(await (await fetch(`${driver.baseUrl}/url/${'cd'.repeat(16)}/new`)).text()).toBe('function saw /new');
     release();
     expect(await slow).toBe('slow done');
+    // Both reached a function: nginx reports each once it has logged it (after the answer): the next test counts from here.
+    await waitFor('both requests reported', () => reported.length >= reportedBefore + 2, 5000);
   });
 
   it('reports each request that reached a function (URL and Invoke) to pcloud, the cold-start word kept from the client; none that did not', async () => {
