@@ -6,7 +6,9 @@
  * different hosts in one VPC exchange HTTP by private IP and by DNS name across the VXLAN overlay; an instance of
  * another VPC is not reached; an agent killed with SIGKILL in the middle of a launch comes back (its unit restarts it),
  * and the launch ends running with nothing leaked or lost; a host that stops being heard from has its instances
- * reported impaired, still listed; and a second control-plane process serves when the first is killed.
+ * reported impaired, still listed; a function made through the control plane answers through each host's own nginx
+ * and API, run there (its code taken from the database), its new code and its deletion followed by every host; and a
+ * second control-plane process serves when the first is killed.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -15,11 +17,16 @@ import {
   CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInstanceStatusCommand, DescribeInstancesCommand, EC2Client,
   RunInstancesCommand, type Instance,
 } from '@aws-sdk/client-ec2';
+import {
+  CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, LambdaClient, UpdateFunctionCodeCommand,
+} from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, CREDS, freePort, spawnServe } from '../support/real.js';
 import { postgresMissing, startPostgres, type Postgres } from '../support/postgres.js';
 import { sweepRun } from '../support/runs.js';
 import { until } from '../support/api.js';
+import { zipOf } from '../support/packages.js';
+import { lambdaRole } from '../support/roles.js';
 import { NODE_DIR } from './node.js';
 import { bootPair, HOST_UNDERLAY, UNDERLAY, type HostNode, type Pair, type Side } from './vxlan-nodes.js';
 
@@ -74,6 +81,9 @@ async function joinHost(side: Side): Promise<void> {
     'systemctl daemon-reload', 'systemctl start pcloud.service',
   ].join(' && '));
 }
+
+/** A word for a shell line, as one argument. */
+const shellQuote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
 /** The hosts' server logs (their last lines), for a failure's message. */
 async function journals(): Promise<string> {
@@ -161,6 +171,42 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     expect(await pair.b.get(other.InstanceId!, `http://${other.PrivateIpAddress}:8080/who`)).toBe('other');
     expect(await pair.a.get(ida, `http://${other.PrivateIpAddress}:8080/who`)).toBe('');
     expect(await pair.b.get(other.InstanceId!, `http://${a!.PrivateIpAddress}:8080/who`)).toBe('');
+  }, 400_000);
+
+  it('a function made through the control plane is served by every host: its URL through host b\'s nginx, Invoke through host a\'s API; new code and its deletion followed', async () => {
+    const endpoint = `http://${HOST_UNDERLAY}:${control.port}`;
+    const lambda = new LambdaClient({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
+    const role = await lambdaRole(endpoint, CREDS, 'cloud-fn');
+    const code = (says: string) => zipOf({ 'app.py': `import socket\ndef handler(event, context):\n    return {"says": "${says}", "host": socket.gethostname()}\n` });
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'across', Runtime: 'python3.12', Handler: 'app.handler', Role: role, Timeout: 30, Code: { ZipFile: code('one') } }));
+    const url = new URL((await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'across', AuthType: 'NONE' }))).FunctionUrl!);
+    // Host b's nginx (its own, in the node), told by the database: the code taken from it, the route there.
+    const throughB = async (): Promise<unknown> => {
+      const res = await pair.b.sh(`curl -s -m 60 http://127.0.0.1:8774${url.pathname}`);
+      try {
+        return JSON.parse(res.out) as unknown;
+      } catch {
+        return res.out;
+      }
+    };
+    const says = async (): Promise<unknown> => ((await throughB()) as { says?: string } | undefined)?.says;
+    await until(async () => (await says()) === 'one', 120_000, 1000).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(await throughB())}\n${await journals()}`);
+    });
+    expect(await throughB()).toEqual({ says: 'one', host: 'pcloud-host-b' });
+    // Invoke signed as a client signs it, through host a's API (in the node): run there.
+    const invoke = `const { LambdaClient, InvokeCommand } = require('/project/node_modules/@aws-sdk/client-lambda');
+      new LambdaClient({ endpoint: 'http://127.0.0.1:8773', region: 'us-east-1', credentials: ${JSON.stringify(CREDS)} })
+        .send(new InvokeCommand({ FunctionName: 'across', Payload: '{}' })).then((r) => console.log(Buffer.from(r.Payload).toString()));`;
+    expect(JSON.parse(await inNode(pair.a, `/usr/local/bin/node -e ${shellQuote(invoke)} 2>/dev/null`))).toEqual({ says: 'one', host: 'pcloud-host-a' });
+
+    // New code through the control plane: host b serves it.
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'across', ZipFile: code('two') }));
+    await until(async () => (await says()) === 'two', 120_000, 1000);
+    // Deleted: its URL is gone from host b, and its code from b's disk.
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'across' }));
+    await until(async () => (await says()) === undefined, 60_000, 1000);
+    await until(async () => (await pair.b.sh(`ls ${DATA}/functions/*/across`)).code !== 0, 60_000, 1000);
   }, 400_000);
 
   it('an agent killed with SIGKILL mid-launch comes back under its unit: the launch ends running, nothing leaked or lost', async () => {
