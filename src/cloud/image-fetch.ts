@@ -38,7 +38,7 @@ export class ImageFetch {
 
   /** This host's root of the image ('' for a disk image), fetched first if this host lacks the image's files. */
   async local(image: ImageFiles): Promise<string> {
-    if (!this.present(image)) await this.once(image);
+    if (!this.has(image)) await this.once(image);
     return image.rootPath ? this.pool.imagePath(image.id) : '';
   }
 
@@ -57,14 +57,14 @@ export class ImageFetch {
     ];
     let fetched = 0;
     for (const image of new Map(wanted.map((w) => [w.id, w])).values()) {
-      if (this.present(image)) continue;
+      if (this.has(image)) continue;
       await this.once(image).then(() => fetched++, (err: unknown) => log.warn(`fetching the image ${image.id} ahead: ${(err as Error).message}`));
     }
     return fetched;
   }
 
   /** Whether the image's files are in this host's pool (each appears whole, by a rename, once unpacked). */
-  private present(image: ImageFiles): boolean {
+  has(image: ImageFiles): boolean {
     return existsSync(image.rootPath ? this.pool.imagePath(image.id) : this.pool.vmDir(image.id));
   }
 

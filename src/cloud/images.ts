@@ -164,6 +164,14 @@ export class Images {
   }
 
   /** Whether the image also runs as a microvm (it has a kernel: its VM artifacts were made at registration). */
+  /**
+   * Whether this host has the image's files to judge by: its own images always; on a joined host, once fetched (it
+   * fetches one at its first launch here, and the launching host is the one that boots it).
+   */
+  filesHere(image: Image): boolean {
+    return this.fetcher ? this.fetcher.has(image) : true;
+  }
+
   hasVm(image: Image): boolean {
     return existsSync(join(this.pool.vmDir(image.id), 'vmlinux'));
   }

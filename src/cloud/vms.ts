@@ -48,17 +48,19 @@ export class Vms {
 
   /**
    * The runtime of an instance of `type` from `image`: a Windows or UEFI image runs on q35 whatever the family; other
-   * images on their family's runtime. A pair that cannot boot is a clear error here, never a failed boot.
+   * images on their family's runtime. A pair that cannot boot is a clear error here, never a failed boot; a joined
+   * host that has not fetched the image yet cannot see its kernel or disk, and leaves those to the host that boots it.
    */
   runtimeFor(type: InstanceType, image: Image): Runtime {
     const runtime: Runtime = image.platform === 'windows' || image.bootMode === 'uefi' ? 'q35' : type.runtime;
+    const files = this.images.filesHere(image);
     if (runtime === 'container' && !this.images.hasRoot(image)) {
       throw new CloudError('InvalidParameterCombination', `The image '${image.id}' is a disk image and runs only as a VM: choose an instance type of a VM family (m5, c5, r5, ...).`);
     }
-    if (runtime === 'microvm' && !this.images.hasVm(image)) {
+    if (files && runtime === 'microvm' && !this.images.hasVm(image)) {
       throw new CloudError('InvalidParameterCombination', `The image '${image.id}' has no kernel, so it runs only as a container: choose a t2, t3, t3a or t4g instance type, or an image with a kernel for '${type.name}'.`);
     }
-    if (runtime === 'q35' && !this.images.hasDisk(image)) {
+    if (files && runtime === 'q35' && !this.images.hasDisk(image)) {
       throw new CloudError('InvalidParameterCombination', `The image '${image.id}' has no disk for a UEFI VM.`);
     }
     if (runtime !== 'container' && this.config.networking !== 'vpc') throw new CloudError('Unsupported', 'VMs need VPC networking (PCLOUD_NETWORKING=none is set)');

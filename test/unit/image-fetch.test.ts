@@ -13,6 +13,10 @@ import { eq } from 'drizzle-orm';
 import { ImageFetch, type ImageFiles } from '../../src/cloud/image-fetch.js';
 import { newId } from '../../src/cloud/ids.js';
 import { Images, SYSTEM_ACCOUNT } from '../../src/cloud/images.js';
+import { instanceTypes } from '../../src/cloud/catalog.js';
+import { Vms } from '../../src/cloud/vms.js';
+import type { Host } from '../../src/host/index.js';
+import { thrown } from '../support/thrown.js';
 import { Tags } from '../../src/cloud/tags.js';
 import { images, instances } from '../../src/db/tables.js';
 import { controlPlaneImages, type ImageSource } from '../../src/host/image-source.js';
@@ -194,5 +198,20 @@ describe.skipIf(skip)('a joined host fetching an image it lacks', () => {
     for (const id of [api.imageId, stopped.id]) expect(existsSync(join(pool.imagePath(id), MARKER))).toBe(true);
     for (const id of [terminated.id, elsewhere.id]) expect(existsSync(pool.imagePath(id))).toBe(false);
     expect(await fetch.prefetch(hostId)).toBe(0);
+  });
+
+  it('judges an image it has not fetched yet by what the database says, its kernel once it has its files', async () => {
+    const fetch = new ImageFetch(api.cloud.db, pool, source);
+    const here = new Images(api.cloud.db, pool, { recipes: '/nonexistent', cache: '/nonexistent' }, new Tags(api.cloud.db), fetch);
+    const vms = new Vms({ vms: {} } as unknown as Host, api.cloud.config, here);
+    const [withKernel, containerOnly] = [await controlPlaneImage(), await controlPlaneImage({ vm: false })];
+    const c5 = instanceTypes.get('c5.large')!;
+    const image = async (id: string) => await here.get(id);
+    // Not here yet: a c5 of either is not refused here (the host that boots it has the files).
+    expect([vms.runtimeFor(c5, await image(withKernel.id)), vms.runtimeFor(c5, await image(containerOnly.id))]).toEqual(['microvm', 'microvm']);
+    for (const i of [withKernel, containerOnly]) await fetch.local(i);
+    expect(vms.runtimeFor(c5, await image(withKernel.id))).toBe('microvm');
+    const noKernel = await image(containerOnly.id);
+    expect(thrown(() => vms.runtimeFor(c5, noKernel))).toMatchObject({ code: 'InvalidParameterCombination' });
   });
 });
