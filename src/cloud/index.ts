@@ -300,10 +300,15 @@ export class Cloud {
       else if (topic === 'reboot') reboot(id);
       else functions(id);
     };
+    // Wake-ups missed while the listening connection was lost: everything looked at again.
     const caughtUp = (): void => { converge(); functions(); };
-    await this.wakeups.listen(heard, caughtUp)
-      .catch((err) => log.error(`listening for other servers' changes failed: ${(err as Error).message}; this host takes them up once a minute`));
-    this.converger = setInterval(caughtUp, 60_000);
+    let listening = true;
+    await this.wakeups.listen(heard, caughtUp).catch((err) => {
+      listening = false;
+      log.error(`listening for other servers' changes failed: ${(err as Error).message}; this host takes them up once a minute`);
+    });
+    // Instances once a minute too (a wake-up is a hint, the database the truth); functions only if nothing is heard.
+    this.converger = setInterval(listening ? converge : caughtUp, 60_000);
     this.converger.unref();
     converge();
   }

@@ -29,13 +29,22 @@ export function firstOfJsonArray(column: SQLWrapper): SQL {
 }
 
 /** A member of a JSON object column, as text. `key` is the code's, never a request's. */
-export function jsonMember(column: SQLWrapper, key: 'revision' | 'codeSize'): SQL {
+export function jsonMember(column: SQLWrapper, key: 'revision' | 'codeSize' | 'codeSha256'): SQL {
   return dialect === 'sqlite' ? sql`json_extract(${column}, ${`$.${key}`})` : sql`(${column}->>${key})`;
 }
 
-/** Whether a JSON column's text holds `text` anywhere. */
-export function jsonTextHas(column: SQLWrapper, text: string): SQL {
-  return dialect === 'sqlite' ? sql`instr(${column}, ${text}) > 0` : sql`strpos(${column}::text, ${text}) > 0`;
+/**
+ * Whether a JSON array of layers (the column itself, or its object's `layers` member) has one whose `digest` is the
+ * one given: by that member of each element, never by the text anywhere (a tenant's environment or description may
+ * hold any text).
+ */
+export function layersHold(column: SQLWrapper, at: 'column' | 'layers', digest: string): SQL {
+  if (dialect === 'sqlite') {
+    const each = at === 'column' ? sql`json_each(${column})` : sql`json_each(${column}, '$.layers')`;
+    return sql`EXISTS (SELECT 1 FROM ${each} WHERE json_extract(value, '$.digest') = ${digest})`;
+  }
+  const array = at === 'column' ? sql`${column}` : sql`(${column}->'layers')`;
+  return sql`EXISTS (SELECT 1 FROM json_array_elements(${array}) AS e WHERE e->>'digest' = ${digest})`;
 }
 
 /** LIMIT for "all of them" (SQLite's -1 is an error on PostgreSQL): more rows than either will ever hold. */

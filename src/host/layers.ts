@@ -23,8 +23,11 @@ import { unpackPackage, UNZIPPED_MAX } from './code-package.js';
 /** A layer's content address: sha256 of its zip in hex (nothing else is ever a path here). */
 const DIGEST = /^[0-9a-f]{64}$/;
 
+/** Whether a string is a content address (a zip's sha256, hex): a layer's, a package's. */
+export const isDigest = (s: string): boolean => DIGEST.test(s);
+
 function checkDigest(digest: string): string {
-  if (!DIGEST.test(digest)) throw new Error(`not a layer digest: ${JSON.stringify(digest.slice(0, 80))}`);
+  if (!isDigest(digest)) throw new Error(`not a layer digest: ${JSON.stringify(digest.slice(0, 80))}`);
   return digest;
 }
 

@@ -8,7 +8,7 @@ import { AttachVolumeCommand, CreateVolumeCommand, RebootInstancesCommand, RunIn
 import {
   CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -17,36 +17,33 @@ import { dirname, join as joinPath } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { FunctionPackages } from '../../src/cloud/functions/packages.js';
 import { functionKey, type FunctionView } from '../../src/cloud/functions/types.js';
+import { write } from '../../src/db/store.js';
 import { functionPackages } from '../../src/db/tables.js';
 import type { FunctionRoute, NginxDriver } from '../../src/host/nginx.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
 import { lambdaRole } from '../support/roles.js';
 import { hostOfKey, issueToken } from '../../src/cloud/hosts/tokens.js';
-import { startApi, until, type TestApi } from '../support/api.js';
+import { until, type TestApi } from '../support/api.js';
 import { errorCode, rejected } from '../support/thrown.js';
-import { postgresMissing, startPostgres, type Postgres } from '../support/postgres.js';
+import { postgresMissing } from '../support/postgres.js';
+import { serversOnPostgres } from '../support/pg-servers.js';
 
 const missing = postgresMissing();
 const ACCOUNT = '111111111111';
 /** A "zip": the fake hosts keep it as it is; the domain checks only its local file header's magic. */
 const zipOf = (text: string) => Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.from(text)]);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const lambdaOf = (api: TestApi) => new LambdaClient({ endpoint: api.endpoint, region: 'us-east-1', credentials: api.key, maxAttempts: 1 });
 const ZONES = ['us-east-1a', 'us-east-1b'];
-let pg: Postgres | undefined;
+const servers = serversOnPostgres(missing, {
+  a: { hostname: 'host-a', config: { availabilityZones: ZONES } },
+  b: (a) => ({ hostname: 'host-b', config: { availabilityZones: ZONES, hosts: { ...a.cloud.config.hosts, zone: 'us-east-1b' } } }),
+});
 let a: TestApi;
 let b: TestApi;
-
-beforeAll(async () => {
-  if (missing) return;
-  pg = await startPostgres();
-  a = await startApi({ database: pg.url, hostname: 'host-a', config: { availabilityZones: ZONES } });
-  b = await startApi({ database: pg.url, hostname: 'host-b', config: { availabilityZones: ZONES, hosts: { ...a.cloud.config.hosts, zone: 'us-east-1b' } } });
-}, 120_000);
-afterAll(async () => {
-  await b?.close();
-  await a?.close();
-  await pg?.stop();
-});
+beforeAll(() => { ({ a, b } = servers); });
+/** The packages the shared database keeps, by sha256. */
+const packages = async () => (await a.cloud.db.select({ sha256: functionPackages.sha256 }).from(functionPackages)).map((r) => r.sha256).sort();
 
 const join = (api: TestApi, body: unknown) => fetch(`${api.endpoint}/pcloud/hosts/join`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
 
@@ -99,9 +96,8 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
   it('a function made through one host runs through the other: its code taken from the database once, by its hash, ahead of its first invoke; its changes and its deletion followed', async () => {
     let routesB: FunctionRoute[] = [];
     b.cloud.functions.attachNginx({ baseUrl: 'http://nginx-b', sync: async (r: FunctionRoute[]) => { routesB = r; }, close: () => undefined } as unknown as NginxDriver);
-    const [la, lb] = [a, b].map((api) => new LambdaClient({ endpoint: api.endpoint, region: 'us-east-1', credentials: api.key, maxAttempts: 1 })) as [LambdaClient, LambdaClient];
+    const [la, lb] = [lambdaOf(a), lambdaOf(b)];
     const role = await lambdaRole(a.endpoint, a.key);
-    const packages = async () => (await a.cloud.db.select({ sha256: functionPackages.sha256 }).from(functionPackages)).map((r) => r.sha256).sort();
     const one = zipOf('one');
     await la.send(new CreateFunctionCommand({ FunctionName: 'across', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: role, Code: { ZipFile: one } }));
     const v1 = await a.cloud.functions.get(ACCOUNT, 'across');
@@ -130,12 +126,30 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     expect([routesB.some((r) => r.name === 'across'), await packages()]).toEqual([false, []]);
   });
 
+  it('a package is kept while a function or version runs it: its hash in a tenant\'s text (environment, description) keeps nothing', async () => {
+    const la = lambdaOf(a);
+    const role = await lambdaRole(a.endpoint, a.key);
+    const big = zipOf('big package');
+    const digest = sha256(big);
+    await la.send(new CreateFunctionCommand({ FunctionName: 'runs-big', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: role, Code: { ZipFile: big } }));
+    await la.send(new CreateFunctionCommand({
+      FunctionName: 'names-big', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: role, Code: { ZipFile: zipOf('small') }, Description: digest,
+      Environment: { Variables: { B64: createHash('sha256').update(big).digest('base64'), HEX: digest, LAYER: `{"digest":"${digest}"}` } },
+    }));
+    await la.send(new PublishVersionCommand({ FunctionName: 'names-big' }));
+    expect(await packages()).toContain(digest);
+    await la.send(new DeleteFunctionCommand({ FunctionName: 'runs-big' }));
+    expect(await packages()).not.toContain(digest);
+    await la.send(new DeleteFunctionCommand({ FunctionName: 'names-big' }));
+    expect(await packages()).toEqual([]);
+  });
+
   it('a package is unpacked only if it is the one named: a damaged one is refused (ResourceNotReadyException), nothing unpacked', async () => {
     const dir = await mkdtemp(joinPath(tmpdir(), 'pcloud-packages-'));
     const host = new FakeFunctionHost(dir);
     const packages = new FunctionPackages(a.cloud.db, host, true);
     const zip = zipOf('kept');
-    await packages.keep(zip);
+    await write(a.cloud.db, (tx) => packages.keep(tx, zip, sha256(zip)));
     await a.cloud.db.update(functionPackages).set({ zip: zipOf('swapped') }).where(eq(functionPackages.sha256, sha256(zip)));
     const view = { accountId: ACCOUNT, name: 'f', revision: 'r1', codeSha256: createHash('sha256').update(zip).digest('base64'), layers: [] } as unknown as FunctionView;
     expect(await rejected(() => packages.present(view))).toMatchObject({ code: 'ResourceNotReadyException' });
@@ -149,7 +163,7 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     const res = await join(a, { token, name: 'new-host.example' });
     expect(res.status).toBe(200);
     const answer = await res.json() as { database: string; zones: string[]; zone: string; region: string; hostKey: string };
-    expect(answer).toMatchObject({ database: pg!.url, zones: ZONES, zone: 'us-east-1b', region: 'us-east-1' });
+    expect(answer).toMatchObject({ database: servers.pg.url, zones: ZONES, zone: 'us-east-1b', region: 'us-east-1' });
     expect(await hostOfKey(a.cloud.db, answer.hostKey)).toBe('new-host.example');
     expect(await hostOfKey(a.cloud.db, answer.hostKey.slice(0, -1) + (answer.hostKey.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
 

@@ -11,32 +11,22 @@ import {
   RunInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { dialect } from '../../src/db/tables.js';
-import { startApi, until, type TestApi } from '../support/api.js';
+import { until, type TestApi } from '../support/api.js';
 import { checkRevocationAcross } from '../support/iam.js';
-import { postgresMissing, startPostgres, type Postgres } from '../support/postgres.js';
+import { postgresMissing } from '../support/postgres.js';
+import { serversOnPostgres } from '../support/pg-servers.js';
 import { lambdaRole } from '../support/roles.js';
 import { errorCode } from '../support/thrown.js';
 
 /** A zip of index.py whose handler returns its event. */
 const ZIP = 'UEsDBBQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihlLCBjKToKICAgIHJldHVybiBlClBLAQIUAxQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAAAAAAAAAAACAAQAAAABpbmRleC5weVBLBQYAAAAAAQABADYAAABGAAAAAAA=';
 const missing = postgresMissing();
-let pg: Postgres | undefined;
+const servers = serversOnPostgres(missing);
 let a: TestApi;
 let b: TestApi;
-
-beforeAll(async () => {
-  if (missing) return;
-  pg = await startPostgres();
-  a = await startApi({ database: pg.url });
-  b = await startApi({ database: pg.url });
-}, 120_000);
-afterAll(async () => {
-  await b?.close();
-  await a?.close();
-  await pg?.stop();
-});
+beforeAll(() => { ({ a, b } = servers); });
 
 const ids = (r: { Reservations?: { Instances?: { InstanceId?: string }[] }[] }) => (r.Reservations ?? []).flatMap((x) => x.Instances ?? []).map((i) => i.InstanceId!);
 

@@ -106,12 +106,15 @@ export class FunctionCatalog {
       await this.checkCodeStorage(accountId, zip.length);
       const code = await this.unpack(accountId, name, zip, layers);
       const now = Date.now();
-      await this.db.insert(functions).values({
-        accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
-        memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
-        mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, layers, createdAt: now, updatedAt: now,
+      // The row and the package it names (kept for other hosts where they share the state) in one transaction.
+      await write(this.db, async (tx) => {
+        await tx.insert(functions).values({
+          accountId, name, runtime: input.runtime!, handler: input.handler ?? '', role: input.role!, description: input.description ?? '',
+          memoryMiB: input.memoryMiB ?? 128, timeoutSec: input.timeoutSec ?? 3, environment: input.environment ?? {},
+          mode: (input.mode as 'per-request' | 'warm' | undefined) ?? 'per-request', ...code, layers, createdAt: now, updatedAt: now,
+        });
+        await this.packages.keep(tx, zip, hexOf(code.codeSha256));
       });
-      await this.packages.keep(zip);
       return publish ? (await this.publish(accountId, name, '')) : (await this.records.get(accountId, name));
     });
     if (tags.length) await this.tags.put(accountId, [this.records.names.arn(accountId, view.name)], tags);
@@ -175,8 +178,12 @@ export class FunctionCatalog {
       const row = await this.records.row(accountId, name);
       await this.checkCodeStorage(accountId, zip.length, row);
       const code = await this.unpack(accountId, name, zip, row.layers);
-      await this.db.update(functions).set({ ...code, updatedAt: Date.now() }).where(and(eq(functions.accountId, accountId), eq(functions.name, name)));
-      await this.packages.keep(zip);
+      await write(this.db, async (tx) => {
+        const updated = await tx.update(functions).set({ ...code, updatedAt: Date.now() })
+          .where(and(eq(functions.accountId, accountId), eq(functions.name, name))).returning({ name: functions.name });
+        // (Deleted meanwhile through another server: nothing names the package.)
+        if (updated.length) await this.packages.keep(tx, zip, hexOf(code.codeSha256));
+      });
       await this.packages.release([hexOf(row.codeSha256)]);
     });
     await this.host.stop(functionKey(accountId, name, '$LATEST'));

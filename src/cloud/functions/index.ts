@@ -317,8 +317,11 @@ export class Functions {
     this.host.recheck((await this.host.list()).filter(mine));
     await reconcileUnits(this.records, this.host);
     for (const account of accountId === undefined ? await this.host.codeAccounts() : [accountId]) {
-      const live = new Set((await this.records.list(account)).map((f) => f.name));
-      for (const name of await this.host.codeNames(account)) if (!live.has(name)) await this.host.removeCode(account, name);
+      // Between the account's creates here (one unpacks before its row is written: not swept as gone).
+      await this.layers.uploads.run(account, async () => {
+        const live = new Set((await this.records.list(account)).map((f) => f.name));
+        for (const name of await this.host.codeNames(account)) if (!live.has(name)) await this.host.removeCode(account, name);
+      });
     }
     await this.urls.sync();
   }

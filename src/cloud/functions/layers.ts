@@ -5,17 +5,17 @@
  * sha256. Its content outlives a deleted version for as long as a function (or a version of one) uses it, as on AWS.
  * Layer versions count toward the account's code storage.
  */
-import { jsonTextHas } from '../../db/sql.js';
 import { createHash } from 'node:crypto';
-import { and, asc, count, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { functions, functionVersions, lambdaLayers, lambdaLayerVersions } from '../../db/tables.js';
+import { lambdaLayers, lambdaLayerVersions } from '../../db/tables.js';
 import { type FunctionLayer } from '../../db/schema.js';
 import { PackageRefused, UNZIPPED_MAX } from '../../host/code-package.js';
+import { isDigest } from '../../host/layers.js';
 import type { HostFunctions } from '../../host/index.js';
 import { log } from '../../log.js';
 import { KeyedQueue } from '../../serial.js';
-import type { FunctionPackages } from './packages.js';
+import { layerNamed, type FunctionPackages } from './packages.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
@@ -127,11 +127,11 @@ export class FunctionLayers {
         await tx.insert(lambdaLayerVersions).values({
           accountId, name, version: n, description: input.description ?? '', compatibleRuntimes: input.compatibleRuntimes ?? [],
           compatibleArchitectures: input.compatibleArchitectures ?? [], licenseInfo: input.licenseInfo ?? null,
-          codeSha256: createHash('sha256').update(zip).digest('base64'), digest, codeSize: zip.length, unzippedSize, createdAt: Date.now(),
+          codeSha256: Buffer.from(digest, 'hex').toString('base64'), digest, codeSize: zip.length, unzippedSize, createdAt: Date.now(),
         });
+        await this.packages.keep(tx, zip, digest);
         return n;
       });
-      await this.packages.keep(zip);
       return await this.get(accountId, name, String(version));
     });
   }
@@ -242,11 +242,7 @@ export class FunctionLayers {
   /** Layer contents no layer version and no function (or version of one) uses any more: removed from the host. */
   async release(digests: string[]): Promise<void> {
     for (const digest of new Set(digests)) {
-      if (!/^[0-9a-f]{64}$/.test(digest)) continue;
-      const versions = (await this.db.select({ n: count() }).from(lambdaLayerVersions).where(eq(lambdaLayerVersions.digest, digest)).limit(1))[0]!.n;
-      const fns = (await this.db.select({ n: count() }).from(functions).where(jsonTextHas(functions.layers, digest)).limit(1))[0]!.n;
-      const fvs = (await this.db.select({ n: count() }).from(functionVersions).where(jsonTextHas(functionVersions.config, digest)).limit(1))[0]!.n;
-      if (versions + fns + fvs === 0) await this.host.removeLayer?.(digest);
+      if (isDigest(digest) && !(await layerNamed(this.db, digest))) await this.host.removeLayer?.(digest);
     }
     await this.packages.release(digests);
   }

@@ -8,20 +8,38 @@
  * On SQLite (one host: the code is unpacked where the API took it) nothing is kept: `shared` is false.
  */
 import { createHash } from 'node:crypto';
-import { count, eq, or } from 'drizzle-orm';
+import { count, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { jsonTextHas } from '../../db/sql.js';
+import { jsonMember, layersHold } from '../../db/sql.js';
 import { write } from '../../db/store.js';
 import { functionPackages, functions, functionVersions, lambdaLayerVersions } from '../../db/tables.js';
 import type { HostFunctions } from '../../host/index.js';
+import { isDigest } from '../../host/layers.js';
 import { log } from '../../log.js';
 import { CloudError } from '../errors.js';
 import type { FunctionView } from './types.js';
 
-const HEX = /^[0-9a-f]{64}$/;
-
 /** A package's sha256 as hex (its address here and a layer's on the host) from Lambda's base64 (CodeSha256). */
 export const hexOf = (base64: string): string => Buffer.from(base64, 'base64').toString('hex');
+
+const any = async (q: Promise<{ n: number }[]>): Promise<boolean> => ((await q)[0]?.n ?? 0) > 0;
+
+/**
+ * Whether anything names the content `hex` as a layer: a layer version, or the layers of a function or of a published
+ * version (by each layer's digest member: a tenant's text elsewhere in a row names nothing).
+ */
+export async function layerNamed(db: Db, hex: string): Promise<boolean> {
+  return await any(db.select({ n: count() }).from(lambdaLayerVersions).where(eq(lambdaLayerVersions.digest, hex)).limit(1))
+    || await any(db.select({ n: count() }).from(functions).where(layersHold(functions.layers, 'column', hex)).limit(1))
+    || await any(db.select({ n: count() }).from(functionVersions).where(layersHold(functionVersions.config, 'layers', hex)).limit(1));
+}
+
+/** Whether a function or a published version runs the package `hex` as its code (its CodeSha256). */
+async function codeNamed(db: Db, hex: string): Promise<boolean> {
+  const base64 = Buffer.from(hex, 'hex').toString('base64');
+  return await any(db.select({ n: count() }).from(functions).where(eq(functions.codeSha256, base64)).limit(1))
+    || await any(db.select({ n: count() }).from(functionVersions).where(eq(jsonMember(functionVersions.config, 'codeSha256'), base64)).limit(1));
+}
 
 export class FunctionPackages {
   /** Code being taken from the database, per revision or layer: two invokes of a new function fetch it once. */
@@ -30,28 +48,23 @@ export class FunctionPackages {
   constructor(private readonly db: Db, private readonly host: HostFunctions, readonly shared: boolean) {}
 
   /**
-   * A zip kept (once) for the other hosts, after the row that names it is written: a release running meanwhile sees
-   * that row, or runs before this keep (both under the database's write lock).
+   * A zip kept for the other hosts (`hex`: its sha256), in the transaction that writes the row naming it: the row never
+   * names a package that is not there, and a release sees the row or runs before it (both under the write lock). A
+   * package already kept is not sent again.
    */
-  async keep(zip: Buffer): Promise<void> {
+  async keep(tx: Db, zip: Buffer, hex: string): Promise<void> {
     if (!this.shared) return;
-    const sha256 = createHash('sha256').update(zip).digest('hex');
-    await write(this.db, async (tx) => {
-      await tx.insert(functionPackages).values({ sha256, zip, size: zip.length, createdAt: Date.now() }).onConflictDoNothing();
-    });
+    if (await any(tx.select({ n: count() }).from(functionPackages).where(eq(functionPackages.sha256, hex)).limit(1))) return;
+    await tx.insert(functionPackages).values({ sha256: hex, zip, size: zip.length, createdAt: Date.now() }).onConflictDoNothing();
   }
 
   /** Packages nothing names any more (no function, version or layer version, nor a function's layers): dropped. */
   async release(hexes: Iterable<string>): Promise<void> {
     if (!this.shared) return;
     for (const hex of new Set(hexes)) {
-      if (!HEX.test(hex)) continue;
-      const base64 = Buffer.from(hex, 'hex').toString('base64');
+      if (!isDigest(hex)) continue;
       await write(this.db, async (tx) => {
-        const named = async (q: Promise<{ n: number }[]>) => ((await q)[0]?.n ?? 0) > 0;
-        if (await named(tx.select({ n: count() }).from(functions).where(or(eq(functions.codeSha256, base64), jsonTextHas(functions.layers, hex))).limit(1))) return;
-        if (await named(tx.select({ n: count() }).from(functionVersions).where(or(jsonTextHas(functionVersions.config, base64), jsonTextHas(functionVersions.config, hex))).limit(1))) return;
-        if (await named(tx.select({ n: count() }).from(lambdaLayerVersions).where(eq(lambdaLayerVersions.digest, hex)).limit(1))) return;
+        if (await codeNamed(tx, hex) || await layerNamed(tx, hex)) return;
         await tx.delete(functionPackages).where(eq(functionPackages.sha256, hex));
       });
     }
@@ -100,4 +113,4 @@ export class FunctionPackages {
 }
 
 /** A package this host cannot have (gone, or damaged): the function cannot start here until its code is given again. */
-const notReady = (): CloudError => new CloudError('ResourceNotReadyException', 'The function\'s code could not be brought to the host that took this request. Update the function\'s code (UpdateFunctionCode) and try again.');
+const notReady = (): CloudError => new CloudError('ResourceNotReadyException', 'The function\'s code could not be brought to the host that took this request (its package is not in the cloud\'s shared state: made before its hosts shared code, or damaged). Update the function\'s code (UpdateFunctionCode), publish again the versions you invoke, and try again.');
