@@ -20,6 +20,7 @@ import { Iam } from './iam/index.js';
 import { IamAssociations } from './iam-associations.js';
 import { InstanceCredentials } from './instance-credentials.js';
 import { configFromEnv, type CloudConfig } from './config.js';
+import { zoneHosts } from './hosts/placement.js';
 import { HostRegistry } from './hosts/registry.js';
 import { wakeupsOf, type WakeTopic, type Wakeups } from '../db/wakeups.js';
 import { Images } from './images.js';
@@ -120,6 +121,10 @@ export class Cloud {
     this.plane.localHost = () => this.hosts.local();
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
     this.volumes.isLocal = (hostId) => this.hosts.isLocal(hostId);
+    this.volumes.servesZone = async (zone) => {
+      const local = this.hosts.localHostId();
+      return local === undefined || zoneHosts(await this.hosts.list(), zone).some((h) => h.id === local);
+    };
     this.events = new Events(db);
     this.instances = new Instances({
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,

@@ -103,6 +103,12 @@ export class Volumes {
    */
   isLocal: (hostId: string | null) => boolean = () => true;
 
+  /**
+   * Whether this server's host serves the zone (its instances are launched on the zone's hosts; Cloud wires it): a
+   * volume's file is made in this host's pool, where only this host's instances can attach it.
+   */
+  servesZone: (zone: string) => Promise<boolean> = () => Promise.resolve(true);
+
   async get(accountId: string, id: string): Promise<Volume> {
     if (!isId('vol', id)) throw malformed('InvalidVolumeID.Malformed', id);
     const row = (await this.db.select().from(volumes).where(and(eq(volumes.id, id), eq(volumes.accountId, accountId))).limit(1))[0];
@@ -136,6 +142,10 @@ export class Volumes {
     const request = p.request;
     const prior = request && (await tokens.prior(request));
     if (prior) return await this.get(accountId, prior);
+    // Not a volume no instance of its zone could ever attach (volumes do not move between hosts yet).
+    if (!(await this.servesZone(p.availabilityZone))) {
+      throw new CloudError('Unsupported', `A volume stays on the host of the server that creates it, and this server's host is not in ${p.availabilityZone}: create the volume through the API of a server in ${p.availabilityZone}, whose instances can attach it.`);
+    }
     const id = newId('vol');
     await this.host.pool.createVolume(id, size, snap?.id);
     const row: Volume = {
@@ -186,8 +196,11 @@ export class Volumes {
       throw new CloudError('InvalidVolume.ZoneMismatch', `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`);
     }
     if ((await this.forInstance(instanceId)).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
-    if (!this.isLocal(inst.hostId) || !existsSync(this.host.pool.volumePath(volumeId))) {
-      throw new CloudError('IncorrectState', `The volume '${volumeId}' and the instance '${instanceId}' are on different hosts of this cloud, and volumes do not move between hosts: attach a volume created through the server of the instance's host, or launch the instance there.`);
+    if (!this.isLocal(inst.hostId)) {
+      throw new CloudError('IncorrectState', `The instance '${instanceId}' runs on another host of this cloud than this server's: attach the volume through the API of a server in ${inst.availabilityZone} (the instance's host attaches it).`);
+    }
+    if (!existsSync(this.host.pool.volumePath(volumeId))) {
+      throw new CloudError('IncorrectState', `The volume '${volumeId}' is on another host of this cloud than the instance '${instanceId}', and volumes do not move between hosts: attach a volume created through the API of the instance's server.`);
     }
     if (inst.runtime === 'container') return this.attachToContainer(vol, inst, device);
     const hot = inst.state === 'running';

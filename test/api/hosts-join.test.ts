@@ -11,7 +11,7 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join as joinPath } from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -81,15 +81,21 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     expect([b.units.units.has(unit), await b.pool.listDisks()]).toEqual([false, []]);
   });
 
-  it('a volume stays on the host whose server made it: attaching it to an instance of another host is refused, saying why', async () => {
+  it('a volume stays on the host whose server made it: made only by a host of its zone, attached through the instance\'s host\'s server; refusals say why', async () => {
     const r = await a.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: 'us-east-1b' } }));
     const id = r.Instances![0]!.InstanceId!;
     await until(async () => (await a.cloud.instances.row(id))!.state === 'running');
-    const vol = (await a.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+    // a's host is not in us-east-1b: a volume it made there could never be attached. Refused, nothing made.
+    const volumesOf = async (api: TestApi) => await readdir(joinPath(api.pool.root, 'volumes')).catch(() => []);
+    const before = await volumesOf(a);
+    expect(await errorCode(a.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 })))).toBe('Unsupported');
+    expect(await volumesOf(a)).toEqual(before);
+    const vol = (await b.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+    // Through a (not the instance's host): refused, nothing claimed; through b, attached.
     expect(await errorCode(a.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' })))).toBe('IncorrectState');
-    // Through the instance's host's own server the file is not there either: refused alike, nothing claimed.
-    expect(await errorCode(b.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' })))).toBe('IncorrectState');
     expect((await a.cloud.volumes.get('111111111111', vol)).instanceId).toBeNull();
+    await b.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' }));
+    expect((await a.cloud.volumes.get('111111111111', vol)).instanceId).toBe(id);
     await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
   });
 
