@@ -221,6 +221,10 @@ export class FunctionHost implements HostFunctions {
     return this.layerStore.unpack(digest, zip);
   }
 
+  layerDigests(): Promise<string[]> {
+    return this.layerStore.digests();
+  }
+
   removeLayer(digest: string): Promise<void> {
     return this.layerStore.remove(digest);
   }

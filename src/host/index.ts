@@ -138,6 +138,8 @@ export interface HostFunctions {
    */
   unpackLayer?(digest: string, zip: Buffer): Promise<number>;
   removeLayer?(digest: string): Promise<void>;
+  /** The layers unpacked on this host, by digest. */
+  layerDigests?(): Promise<string[]>;
   codeBytes?(accountId: string, name: string, revision: string): Promise<number>;
   ensure(o: FunctionUnitOptions): Promise<void>;
   /**

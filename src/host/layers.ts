@@ -89,6 +89,11 @@ export class LayerStore {
     return this.jobs.run(digest, () => this.removeNow(digest));
   }
 
+  /** The layers whose content is unpacked here, by digest. */
+  async digests(): Promise<string[]> {
+    return (await readdir(join(this.root, 'content')).catch(() => [] as string[])).filter(isDigest);
+  }
+
   private async removeNow(digest: string): Promise<void> {
     const dir = this.contentDir(digest);
     await rm(`${dir}.size`, { force: true });

@@ -187,6 +187,9 @@ export class FakeMetadata implements HostMetadata {
 export class FakeFunctions implements HostFunctions {
   readonly started = new Set<string>();
   readonly invoked: { key: string; payload: Buffer }[] = [];
+  /** Layers it keeps none of, unless a test gives it these. */
+  layerDigests?: () => Promise<string[]>;
+  removeLayer?: (digest: string) => Promise<void>;
   constructor(private readonly dir: string) {}
   socketPath(key: string) { return join(this.dir, 'lambda', `${key}.sock`); }
   codeDir(accountId: string, name: string, revision: string) { return join(this.dir, 'functions', accountId, name, revision); }

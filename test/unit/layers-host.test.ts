@@ -70,6 +70,9 @@ describe.skipIf(!root || !bwrap)('layer zips on the host (confined unzip, as roo
     expect(await store.unpack(digest(z), z)).toBe(6);
     expect(lstatSync(join(dir, 'python/mod.py')).ino).toBe(ino);
     expect(() => store.contentDir('../../etc')).toThrow(/not a layer digest/);
+    // What this host has, by digest (anything else in its dir is not a layer's).
+    mkdirSync(join(work, 'data', 'layers', 'content', 'not-a-digest'));
+    expect([store.has(digest(z)), await store.digests()]).toEqual([true, [digest(z)]]);
   });
 
   it('refuses links out and bombs as a function package is refused, leaving nothing', async () => {

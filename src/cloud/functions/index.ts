@@ -308,9 +308,9 @@ export class Functions {
 
   /**
    * Another host changed functions (of one account, or of any: a catch-up): this host's units are checked against the
-   * records at their next start (not trusted as this process started them), units of versions gone are stopped and
-   * code of functions gone removed, and nginx's routes synced, the code of new revisions taken ahead of their first
-   * invoke (packages.ts).
+   * records at their next start (not trusted as this process started them), units of versions gone are stopped, code
+   * of functions gone and content of layers nothing names any more removed, and nginx's routes synced, the code of new
+   * revisions taken ahead of their first invoke (packages.ts).
    */
   async followOthers(accountId?: string): Promise<void> {
     const mine = (key: string) => accountId === undefined || key.startsWith(`${accountId}-`);
@@ -323,6 +323,7 @@ export class Functions {
         for (const name of await this.host.codeNames(account)) if (!live.has(name)) await this.host.removeCode(account, name);
       });
     }
+    await this.layers.sweep();
     await this.urls.sync();
   }
 

@@ -239,6 +239,13 @@ export class FunctionLayers {
     return UNZIPPED_MAX - layers.reduce((a, l) => a + l.unzippedSize, 0);
   }
 
+  /** Layer contents on this host nothing names any more (their last user may have gone through another host): removed. */
+  async sweep(): Promise<void> {
+    for (const digest of await this.host.layerDigests?.() ?? []) {
+      if (!(await layerNamed(this.db, digest))) await this.host.removeLayer?.(digest);
+    }
+  }
+
   /** Layer contents no layer version and no function (or version of one) uses any more: removed from the host. */
   async release(digests: string[]): Promise<void> {
     for (const digest of new Set(digests)) {
