@@ -1,5 +1,6 @@
 /**
- * Lambda functions on the host: each function version's code unpacked once under DATA/functions, and socket units
+ * Lambda functions on the host: each function version's code unpacked once under DATA/functions (function-code.ts),
+ * its layers' (layers.ts), and socket units
  * per function version (described once, unitSpecs(); the unit manager renders them, units/types.ts' SocketSection):
  * - warm: the function's UNIX socket starts the runtime shim once, a worker that serves until it has been idle
  *   (`--idle`) and exits 133; the socket then takes the next connection (scale to zero).
@@ -26,12 +27,12 @@
  */
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from '../log.js';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
-import { unpackPackage } from './code-package.js';
+import { CodeStore } from './function-code.js';
 import { LayerStore } from './layers.js';
 import { CREDENTIALS_ROOT, programPrefix, TASK_ROOT } from './sandbox.js';
 import { endpointPort, SandboxNet } from './sandbox-net.js';
@@ -162,6 +163,8 @@ export function layerPaths(runtime: string): Record<string, string> {
 export class FunctionHost implements HostFunctions {
   private readonly python: string;
   private readonly layerStore: LayerStore;
+  /** Each revision's code (function-code.ts). */
+  private readonly code: CodeStore;
 
   constructor(
     private readonly units: UnitManager,
@@ -171,6 +174,7 @@ export class FunctionHost implements HostFunctions {
   ) {
     this.python = pythonCommand(opts.python);
     this.layerStore = new LayerStore(dataDir);
+    this.code = new CodeStore(dataDir);
   }
 
   socketPath(key: string): string {
@@ -183,38 +187,35 @@ export class FunctionHost implements HostFunctions {
   }
 
   codeDir(accountId: string, name: string, revision: string): string {
-    return join(this.dataDir, 'functions', accountId, name, revision);
+    return this.code.dir(accountId, name, revision);
   }
 
-  /**
-   * Unpack a deployment package (zip) once per revision; a revision's code never changes. A package over Lambda's
-   * unzipped size, or otherwise unusable, throws PackageRefused and leaves nothing.
-   */
-  async unpack(accountId: string, name: string, revision: string, zip: Buffer, max?: number): Promise<string> {
-    const dir = this.codeDir(accountId, name, revision);
-    if (existsSync(dir)) return dir;
-    await unpackPackage(zip, dir, max);
-    return dir;
+  unpack(accountId: string, name: string, revision: string, zip: Buffer, max?: number): Promise<string> {
+    return this.code.unpack(accountId, name, revision, zip, max);
   }
 
   hasCode(accountId: string, name: string, revision: string): boolean {
-    return existsSync(this.codeDir(accountId, name, revision));
+    return this.code.has(accountId, name, revision);
   }
 
   codeAccounts(): Promise<string[]> {
-    return dirsIn(join(this.dataDir, 'functions'));
+    return this.code.accounts();
   }
 
   codeNames(accountId: string): Promise<string[]> {
-    return dirsIn(join(this.dataDir, 'functions', accountId));
+    return this.code.names(accountId);
+  }
+
+  codeBytes(accountId: string, name: string, revision: string): Promise<number> {
+    return this.code.bytes(accountId, name, revision);
+  }
+
+  removeCode(accountId: string, name?: string): Promise<void> {
+    return this.code.remove(accountId, name);
   }
 
   hasLayer(digest: string): boolean {
     return this.layerStore.has(digest);
-  }
-
-  codeBytes(accountId: string, name: string, revision: string): Promise<number> {
-    return LayerStore.treeBytes(this.codeDir(accountId, name, revision));
   }
 
   unpackLayer(digest: string, zip: Buffer): Promise<number> {
@@ -227,10 +228,6 @@ export class FunctionHost implements HostFunctions {
 
   removeLayer(digest: string): Promise<void> {
     return this.layerStore.remove(digest);
-  }
-
-  async removeCode(accountId: string, name?: string): Promise<void> {
-    await rm(name ? join(this.dataDir, 'functions', accountId, name) : join(this.dataDir, 'functions', accountId), { recursive: true, force: true });
   }
 
   /** Where the function versions' credentials are: root's only (each version's directory is shown to its sandbox only). */
@@ -516,10 +513,4 @@ export class FunctionHost implements HostFunctions {
   async logs(key: string, maxBytes = 64 * 1024): Promise<string> {
     return (await this.units.logs(functionUnitName(key), maxBytes)).toString();
   }
-}
-
-/** The directories in dir (none if it is not there). */
-async function dirsIn(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
 }
