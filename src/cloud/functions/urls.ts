@@ -9,6 +9,7 @@ import { functionAliases, functions } from '../../db/tables.js';
 import type { HostFunctions } from '../../host/index.js';
 import type { FunctionRoute, NginxDriver } from '../../host/nginx.js';
 import { log } from '../../log.js';
+import { Slots } from '../../slots.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import type { Invocations } from './invoke.js';
@@ -99,7 +100,8 @@ export class FunctionUrls {
     if (!this.driver) return;
     const rows = await this.records.servable();
     // A few at a time: a host that has just joined a cloud takes their code from the database first (packages.ts).
-    await inBatches(rows, 4, (r) => this.invocations.ready(this.records.latest(r)).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`)));
+    const slots = new Slots(() => 4);
+    await Promise.all(rows.map((r) => slots.run(() => this.invocations.ready(this.records.latest(r)).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`)))));
     const routes: FunctionRoute[] = rows.map((r) => ({
       accountId: r.accountId, name: r.name, socket: this.host.socketPath(functionKey(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined,
       urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV), reserved: r.reservedConcurrency ?? undefined, mode: r.mode,
@@ -121,9 +123,4 @@ export class FunctionUrls {
     }
     await this.driver.sync(routes, { concurrency: this.config.limits.concurrentExecutions }).catch((err) => log.warn(`nginx: ${(err as Error).message}`));
   }
-}
-
-/** `fn` over `items`, `size` at a time. */
-async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
