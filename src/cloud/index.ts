@@ -23,6 +23,7 @@ import { configFromEnv, type CloudConfig } from './config.js';
 import { zoneHosts } from './hosts/placement.js';
 import { HostRegistry } from './hosts/registry.js';
 import { wakeupsOf, type WakeTopic, type Wakeups } from '../db/wakeups.js';
+import { VolumeMoves } from './volume-moves.js';
 import { Images } from './images.js';
 import { ImageExports } from './image-export.js';
 import { ImageFetch } from './image-fetch.js';
@@ -121,6 +122,8 @@ export class Cloud {
     this.plane.localHost = () => this.hosts.local();
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
     this.volumes.isLocal = (hostId) => this.hosts.isLocal(hostId);
+    this.volumes.localHostId = () => this.hosts.localHostId();
+    this.volumes.moves = new VolumeMoves(db, host, this.hosts, this.wakeups, config.hosts);
     this.volumes.servesZone = async (zone) => {
       const local = this.hosts.localHostId();
       return local === undefined || zoneHosts(await this.hosts.list(), zone).some((h) => h.id === local);
@@ -253,6 +256,8 @@ export class Cloud {
       await step('images', async () => ({ partialImages: await this.images.reconcile() }));
       if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
       if (this.plane.enabled) await step('networks', () => this.plane.reconcile());
+      // Before any request: moves a previous process left, files of volumes gone or moved (volume-moves.ts).
+      await step('volumes', async () => { await this.volumes.moves?.sweep(true); return {}; });
     } finally {
       planeSwept();
     }
@@ -300,13 +305,17 @@ export class Cloud {
     };
     const reboot = (id: string): void => void this.instances.rebootTold(id).catch((err) => log.warn(`rebooting ${id}: ${(err as Error).message}`));
     const functions = this.followFunctions(after);
+    const volumes = (id?: string): void => {
+      void (id ? this.volumes.moves?.told(id) : this.volumes.moves?.sweep(false))?.catch((err: Error) => log.warn(`volumes: ${err.message}`));
+    };
     const heard = (topic: WakeTopic, id: string): void => {
       if (topic === 'host') { if (id === localId) converge(); } else if (topic === 'vpc') follow(id);
       else if (topic === 'reboot') reboot(id);
+      else if (topic === 'volume') volumes(id);
       else functions(id);
     };
     // Wake-ups missed while the listening connection was lost: everything looked at again.
-    const caughtUp = (): void => { converge(); functions(); };
+    const caughtUp = (): void => { converge(); functions(); volumes(); };
     let listening = true;
     await this.wakeups.listen(heard, caughtUp).catch((err) => {
       listening = false;

@@ -2,10 +2,10 @@
  * Volumes (EBS) and snapshots: raw files in the storage pool, made and copied by reflink (milliseconds). A volume
  * attaches to a VM instance: while it is stopped, at once (its next start connects it); while a q35 VM runs, by hot
  * plug. Its QEMU reaches it over iSCSI (src/host/iscsi.ts). A container mounts its volumes over NFS (src/host/nfs.ts),
- * each exported to that instance alone.
+ * each exported to that instance alone. On a cloud of several hosts a volume is in one host's pool and moves to its
+ * instance's host when attached (volume-moves.ts).
  */
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
-import { existsSync } from 'node:fs';
 import type { Db } from '../db/index.js';
 import { instances, snapshots, volumes } from '../db/tables.js';
 import type { Host } from '../host/index.js';
@@ -20,6 +20,7 @@ import { ClientTokens, type TokenRequest } from './idempotency.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
 import type { VpcSyncs } from './vpc-plane.js';
+import { moving, notMoving, type VolumeMoves } from './volume-moves.js';
 import { write } from '../db/store.js';
 
 export type Volume = typeof volumes.$inferSelect;
@@ -98,10 +99,21 @@ export class Volumes {
   ) {}
 
   /**
-   * Whether an instance's host is this server's (hosts/registry.ts; Cloud wires it): a volume's file is in the pool of
-   * the host whose server made it, and is attached there only (volumes do not cross hosts).
+   * Whether an instance's host is this server's (hosts/registry.ts; Cloud wires it): the instance's host attaches its
+   * volumes (bringing them into its pool first).
    */
   isLocal: (hostId: string | null) => boolean = () => true;
+
+  /** This server's host's id (Cloud wires it): recorded as a new volume's. */
+  localHostId: () => string | undefined = () => undefined;
+
+  /** Volumes between hosts (Cloud wires them; unset: one host, every volume here). */
+  moves?: VolumeMoves;
+
+  /** Whether the volume's file is in this host's pool. */
+  private async isHere(vol: Volume): Promise<boolean> {
+    return this.moves ? await this.moves.isHere(vol) : true;
+  }
 
   /**
    * Whether this server's host serves the zone (its instances are launched on the zone's hosts; Cloud wires it): a
@@ -142,9 +154,9 @@ export class Volumes {
     const request = p.request;
     const prior = request && (await tokens.prior(request));
     if (prior) return await this.get(accountId, prior);
-    // Not a volume no instance of its zone could ever attach (volumes do not move between hosts yet).
+    // Made in this host's pool: only if an instance of its zone could attach it (it moves only within its zone).
     if (!(await this.servesZone(p.availabilityZone))) {
-      throw new CloudError('Unsupported', `A volume stays on the host of the server that creates it, and this server's host is not in ${p.availabilityZone}: create the volume through the API of a server in ${p.availabilityZone}, whose instances can attach it.`);
+      throw new CloudError('Unsupported', `A volume is made in the pool of the host of the server that creates it, and this server's host is not in ${p.availabilityZone}: create the volume through the API of a server in ${p.availabilityZone}, whose instances can attach it.`);
     }
     const id = newId('vol');
     await this.host.pool.createVolume(id, size, snap?.id);
@@ -153,6 +165,7 @@ export class Volumes {
       iops: type === 'gp3' ? (p.iops ?? 3000) : type.startsWith('io') ? (p.iops ?? 100) : type === 'gp2' ? Math.min(16000, Math.max(100, size * 3)) : null,
       throughput: type === 'gp3' ? (p.throughput ?? 125) : null, snapshotId: snap?.id ?? null, state: 'available',
       instanceId: null, device: null, attachState: null, attachTime: null, deleteOnTermination: false, createdAt: Date.now(),
+      hostId: this.localHostId() ?? null, moveTo: null, moveAt: null, moveSource: null,
     };
     let made: string;
     try {
@@ -177,14 +190,31 @@ export class Volumes {
   async delete(accountId: string, id: string): Promise<void> {
     const vol = await this.get(accountId, id);
     if (vol.instanceId) throw new CloudError('VolumeInUse', `Volume ${id} is currently attached to ${vol.instanceId}`);
-    await write(this.db, async () => {
-      await this.db.delete(volumes).where(eq(volumes.id, id));
-      await this.tags.removeAll([id]);
+    const here = await this.isHere(vol);
+    const gone = await write(this.db, async (tx) => {
+      const taken = await tx.delete(volumes).where(and(eq(volumes.id, id), isNull(volumes.instanceId), notMoving())).returning({ id: volumes.id });
+      if (taken.length) await this.tags.removeAll([id]);
+      return taken.length > 0;
     });
-    await this.host.pool.removeVolume(id);
+    if (!gone) throw await this.busy(id);
+    // Its file goes where it is: here, or on its own host, told (volume-moves.ts).
+    if (here) await this.host.pool.removeVolume(id);
+    else this.moves?.tell(id);
   }
 
-  /** AttachVolume: to a VM instance in its zone, stopped (at once) or running q35 (hot plug). */
+  /** Why a volume could not be taken: attached meanwhile, or moving to another instance's host. */
+  private async busy(id: string): Promise<CloudError> {
+    const now = (await this.db.select().from(volumes).where(eq(volumes.id, id)).limit(1))[0];
+    if (now?.instanceId) return new CloudError('VolumeInUse', `${id} is already attached to an instance`);
+    if (now && moving(now)) return new CloudError('IncorrectState', `The volume '${id}' is moving to the host of an instance it is being attached to: try again in a moment.`);
+    if (now) return new CloudError('IncorrectState', `The volume '${id}' moved to the host of another instance meanwhile: try again.`);
+    return notFound('InvalidVolume.NotFound', id);
+  }
+
+  /**
+   * AttachVolume: to an instance in its zone through its host's server: a running container (NFS), a stopped VM (at its
+   * next start), a running q35 VM (hot plug).
+   */
   async attach(accountId: string, volumeId: string, instanceId: string, device: string | undefined): Promise<Volume> {
     const vol = await this.get(accountId, volumeId);
     if (!device) throw new CloudError('MissingParameter', 'The request must contain the parameter device');
@@ -199,60 +229,66 @@ export class Volumes {
     if (!this.isLocal(inst.hostId)) {
       throw new CloudError('IncorrectState', `The instance '${instanceId}' runs on another host of this cloud than this server's: attach the volume through the API of a server in ${inst.availabilityZone} (the instance's host attaches it).`);
     }
-    if (!existsSync(this.host.pool.volumePath(volumeId))) {
-      throw new CloudError('IncorrectState', `The volume '${volumeId}' is on another host of this cloud than the instance '${instanceId}', and volumes do not move between hosts: attach a volume created through the API of the instance's server.`);
-    }
-    if (inst.runtime === 'container') return this.attachToContainer(vol, inst, device);
     const hot = inst.state === 'running';
-    if (hot && inst.runtime !== 'q35') {
+    if (inst.runtime === 'container') {
+      if (!hot) throw new CloudError('IncorrectState', `The instance '${inst.id}' is a container, which mounts volumes (NFS) while it runs: start it first.`);
+    } else if (hot && inst.runtime !== 'q35') {
       throw new CloudError('IncorrectState', `The instance '${instanceId}' is a microvm, which takes volumes while it is stopped: stop it, attach, start it.`);
-    }
-    if (!hot && inst.state !== 'stopped') throw new CloudError('IncorrectState', `The instance '${instanceId}' is ${inst.state}: attach while it is running or stopped.`);
-    const set = await this.claim(volumeId, instanceId, device);
-    if (hot) {
-      try {
-        await this.hotPlug.plug(instanceId, inst.vpcId, { id: volumeId, file: this.host.pool.volumePath(volumeId) });
-      } catch (err) {
-        await this.setDetached(volumeId);
-        throw hostFailure(err, `hot plugging ${volumeId} into ${instanceId}`);
+    } else if (!hot && inst.state !== 'stopped') throw new CloudError('IncorrectState', `The instance '${instanceId}' is ${inst.state}: attach while it is running or stopped.`);
+    if (!(await this.isHere(vol))) {
+      if (vol.hostId === null || !this.moves) {
+        throw new CloudError('IncorrectState', `The volume '${volumeId}' is on another host of this cloud than the instance '${instanceId}', recorded before volumes moved between hosts: attach it to an instance of its own host.`);
       }
+      // A volume of another host of its zone: taken at once (attaching), moved here in the background, then connected
+      // as one of this host's (DescribeVolumes shows it attached; a move that fails leaves it available where it was).
+      const set = await this.moves.begin(vol, instanceId, device);
+      void this.moves.complete(vol, instanceId).then(async (moved) => { if (moved) await this.connect(vol.id, instanceId, device); })
+        .catch((err: unknown) => log.warn(`attaching ${volumeId} to ${instanceId} after its move: ${(err as Error).message}`));
+      return { ...vol, ...set };
     }
+    const set = await this.claim(volumeId, instanceId, device, this.moves ? this.localHostId() ?? null : vol.hostId);
+    await this.connect(volumeId, instanceId, device);
     return { ...vol, ...set };
   }
 
   /**
-   * A container takes a volume while it runs: NFS-exported by pcloud's ganesha and mounted at /mnt/DEVICE inside it
-   * (again at each start). A kernel without an NFS client cannot mount it: the attachment is undone and the error says
-   * why.
+   * The host's side of an attachment, as the instance is now: a running container mounts it (NFS from pcloud's
+   * ganesha, at /mnt/DEVICE, again at each start), a running q35 VM takes it by hot plug, a stopped VM at its next
+   * start. A running microvm cannot take it (it started while the volume moved here). Failed, the attachment is
+   * undone and the error says why; a kernel without an NFS client cannot mount it, and the error says so.
    */
-  private async attachToContainer(vol: Volume, inst: { id: string; vpcId: string; state: string }, device: string): Promise<Volume> {
-    if (inst.state !== 'running') throw new CloudError('IncorrectState', `The instance '${inst.id}' is a container, which mounts volumes (NFS) while it runs: start it first.`);
-    const set = await this.claim(vol.id, inst.id, device);
+  private async connect(volumeId: string, instanceId: string, device: string): Promise<void> {
+    const inst = (await this.db.select().from(instances).where(eq(instances.id, instanceId)).limit(1))[0];
+    if (inst?.state !== 'running') return;
+    const volume = { id: volumeId, file: this.host.pool.volumePath(volumeId) };
     try {
-      await this.nfsPlug.plug(inst, { id: vol.id, file: this.host.pool.volumePath(vol.id) }, device);
+      if (inst.runtime === 'container') await this.nfsPlug.plug(inst, volume, device);
+      else if (inst.runtime === 'q35') await this.hotPlug.plug(instanceId, inst.vpcId, volume);
+      else throw new CloudError('IncorrectState', `The instance '${instanceId}' is a microvm, which takes volumes while it is stopped: stop it, attach, start it.`);
     } catch (err) {
-      await this.setDetached(vol.id);
-      await this.nfsPlug.unplug(inst, vol.id, device, false).catch(() => undefined);
+      await this.setDetached(volumeId);
+      if (inst.runtime === 'container') await this.nfsPlug.unplug(inst, volumeId, device, false).catch(() => undefined);
       // The user reads what to do; the command line, PIDs and addresses of the failure stay in the server's log.
-      throw hostFailure(err, `mounting ${vol.id} in ${inst.id}`, (e) => e instanceof NfsMountError && e.kernelLacksNfs
-        ? new CloudError('UnsupportedOperation', `The volume '${vol.id}' could not be mounted in the container '${inst.id}': this host cannot attach volumes to container instances; use an instance type that runs as a VM (m5, c5, r5, ...), which takes volumes over iSCSI.`)
+      throw hostFailure(err, `${inst.runtime === 'container' ? 'mounting' : 'hot plugging'} ${volumeId} in ${instanceId}`, (e) => e instanceof NfsMountError && e.kernelLacksNfs
+        ? new CloudError('UnsupportedOperation', `The volume '${volumeId}' could not be mounted in the container '${instanceId}': this host cannot attach volumes to container instances; use an instance type that runs as a VM (m5, c5, r5, ...), which takes volumes over iSCSI.`)
         : undefined);
     }
-    return { ...vol, ...set };
   }
 
   /**
-   * The volume attached to the instance at `device` in its record, if it is still attached to nothing and the device
-   * still free there (checked and taken in one transaction: two attachments at once, one of them refused).
+   * The volume attached to the instance at `device` in its record, if it is still attached to nothing, still on the
+   * instance's host (`hostId`; null: recorded without one) and not moving, and the device still free there (checked
+   * and taken in one transaction: two attachments at once, one of them refused).
    */
-  private async claim(volumeId: string, instanceId: string, device: string) {
+  private async claim(volumeId: string, instanceId: string, device: string, hostId: string | null) {
     const set = { instanceId, device, attachState: 'attached', attachTime: Date.now(), state: 'in-use' };
-    return await write(this.db, async (tx) => {
+    const onHost = hostId === null ? isNull(volumes.hostId) : eq(volumes.hostId, hostId);
+    const taken = await write(this.db, async (tx) => {
       if ((await this.forInstance(instanceId)).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
-      const taken = await tx.update(volumes).set(set).where(and(eq(volumes.id, volumeId), isNull(volumes.instanceId))).returning({ id: volumes.id });
-      if (!taken.length) throw new CloudError('VolumeInUse', `${volumeId} is already attached to an instance`);
-      return set;
+      return (await tx.update(volumes).set(set).where(and(eq(volumes.id, volumeId), isNull(volumes.instanceId), onHost, notMoving())).returning({ id: volumes.id })).length > 0;
     });
+    if (!taken) throw await this.busy(volumeId);
+    return set;
   }
 
   /** The volume's record back to `available`, attached to nothing. */
@@ -262,7 +298,7 @@ export class Volumes {
 
   /** A container started again: its volumes are mounted again. */
   async remount(inst: { id: string; vpcId: string }): Promise<void> {
-    for (const v of (await this.forInstance(inst.id))) {
+    for (const v of (await this.forInstance(inst.id)).filter((v) => !moving(v))) {
       await this.nfsPlug.plug(inst, { id: v.id, file: this.host.pool.volumePath(v.id) }, v.device!).catch((err) => log.warn(`mounting ${v.id} in ${inst.id}: ${(err as Error).message}`));
     }
   }
@@ -271,6 +307,11 @@ export class Volumes {
     const vol = await this.get(accountId, volumeId);
     if (!vol.instanceId) throw new CloudError('IncorrectState', `Volume '${volumeId}' is in the 'available' state.`);
     if (instanceId && instanceId !== vol.instanceId) throw new CloudError('InvalidAttachment.NotFound', `Volume '${volumeId}' is not attached to instance '${instanceId}'`);
+    // Still moving here for it: nothing is connected yet; the move, finding it detached, gives itself up.
+    if (moving(vol)) {
+      await this.setDetached(volumeId);
+      return { ...vol, attachState: 'detaching' };
+    }
     const inst = (await this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).limit(1))[0];
     if (inst?.runtime === 'container') {
       await this.setDetached(volumeId);
@@ -291,9 +332,9 @@ export class Volumes {
     return await this.db.select().from(volumes).where(eq(volumes.instanceId, instanceId)).orderBy(asc(volumes.attachTime));
   }
 
-  /** What a VM's launch connects. */
+  /** What a VM's launch connects (not a volume still moving here: connected once it is here). */
   async attached(instanceId: string): Promise<AttachedVolume[]> {
-    return (await this.forInstance(instanceId)).map((v) => ({ id: v.id, file: this.host.pool.volumePath(v.id) }));
+    return (await this.forInstance(instanceId)).filter((v) => !moving(v)).map((v) => ({ id: v.id, file: this.host.pool.volumePath(v.id) }));
   }
 
   /** Its instance terminated: volumes come back available (or go, with DeleteOnTermination). */
@@ -301,7 +342,8 @@ export class Volumes {
     for (const v of (await this.forInstance(instanceId))) {
       await this.host.iscsi.unexport(v.id).catch(() => undefined);
       await this.host.nfs.unexport(v.id).catch(() => undefined);
-      if (v.deleteOnTermination) await this.delete(v.accountId, v.id);
+      // A volume still moving here is given back (its move ends by itself); otherwise as DeleteOnTermination says.
+      if (v.deleteOnTermination && !moving(v)) await this.delete(v.accountId, v.id);
       else await this.setDetached(v.id);
     }
   }
@@ -332,6 +374,9 @@ export class Volumes {
   /** CreateSnapshot of a volume: a reflink copy of its file, crash-consistent if it is in use (as EBS's). */
   async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
     const vol = await this.get(accountId, volumeId);
+    if (!(await this.isHere(vol))) {
+      throw new CloudError('IncorrectState', `The volume '${volumeId}' is on another host of this cloud (${vol.hostId ?? 'unrecorded'}): snapshot it through the API of a server of that host, or of the instance it is attached to.`);
+    }
     return this.snapshotOf(accountId, { id: volumeId, sizeGiB: vol.sizeGiB, file: this.host.pool.volumePath(volumeId) }, description, tags);
   }
 

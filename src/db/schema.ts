@@ -205,6 +205,16 @@ export const volumes = sqliteTable('volumes', {
   attachTime: integer('attach_time'),
   deleteOnTermination: integer('delete_on_termination', { mode: 'boolean' }).notNull().default(false),
   createdAt: integer('created_at').notNull(),
+  /**
+   * The host whose pool holds its file (hosts.id); null: the one host of an embedded cloud, or made before volumes
+   * recorded their host. A volume moves to the host of the instance it is attached to (cloud/volume-moves.ts).
+   */
+  hostId: text('host_id'),
+  /** While it moves: the host taking it (hosts.id), and since when (a move older than the limit is abandoned). */
+  moveTo: text('move_to'),
+  moveAt: integer('move_at'),
+  /** Once its host exports it for the move: the iSCSI URL over the underlay the taking host copies it from. */
+  moveSource: text('move_source'),
 }, (t) => [index('volumes_account').on(t.accountId), index('volumes_instance').on(t.instanceId)]);
 
 export const snapshots = sqliteTable('snapshots', {

@@ -45,6 +45,8 @@ export interface HostPool {
   createVolume(volumeId: string, sizeGiB: number, fromSnapshot?: string): Promise<string>;
   snapshotFile(file: string, snapshotId: string): Promise<void>;
   removeVolume(volumeId: string): Promise<void>;
+  /** The volumes with a file here (finished or not). */
+  listVolumes(): Promise<string[]>;
   removeSnapshot(snapshotId: string): Promise<void>;
   copyRawDisk(instanceId: string, dest: string): Promise<void>;
   removeImage(imageId: string): Promise<void>;
@@ -102,6 +104,8 @@ export interface HostIscsi {
   addPortal(address: string): Promise<void>;
   export(volumeId: string, file: string, initiator: string): Promise<void>;
   unexport(volumeId: string): Promise<void>;
+  /** Copy another host's export (its iscsi:// URL) into `file`, whole or not at all. */
+  copyFrom(uri: string, file: string, timeoutMs: number): Promise<void>;
   /** The URL QEMU opens a volume's export by. */
   uri(volumeId: string, portal: string): string;
 }

@@ -3,8 +3,11 @@
  * other tgtd alone) exports each attached volume's raw file as one target with one LUN, open only to the initiator
  * address of the VPC router its VM's QEMU runs in. QEMU connects with its own iscsi:// driver (qemu-block-extra): the
  * host needs no iSCSI initiator. tgtd keeps targets in memory only; reconcile exports again what running VMs use.
+ * Between hosts (a volume moving to its instance's host, cloud/volume-moves.ts) the same target is exported on the
+ * host's underlay address to the taking host's underlay address only, and that host copies it with qemu-img.
  */
 import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { run } from './exec.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
@@ -89,6 +92,21 @@ export class IscsiTarget implements HostIscsi {
   async unexport(volumeId: string): Promise<void> {
     const tid = (await this.targets()).get(iqnOf(volumeId));
     if (tid !== undefined) await this.adm(['--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force']);
+  }
+
+  /**
+   * Copy an exported volume (its iscsi:// URL, another host's) into `file`: sparse where it reads zeroes, complete or
+   * not there at all (written beside it, then renamed).
+   */
+  async copyFrom(uri: string, file: string, timeoutMs: number): Promise<void> {
+    const part = `${file}.tmp`;
+    try {
+      await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'raw', '-S', '64k', uri, part], { timeoutMs });
+      await rename(part, file);
+    } catch (err) {
+      await rm(part, { force: true });
+      throw err;
+    }
   }
 
   /** The URL QEMU opens the volume by, from the portal address its namespace reaches. */

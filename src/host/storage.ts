@@ -270,6 +270,11 @@ export class StoragePool implements HostPool {
     await rm(`${this.volumePath(volumeId)}.tmp`, { force: true });
   }
 
+  async listVolumes(): Promise<string[]> {
+    const names = (await readdir(join(this.root, 'volumes')).catch(() => [] as string[])).filter((n) => n.startsWith('vol-'));
+    return [...new Set(names.map((n) => n.replace(/\.raw(\.tmp)?$/, '')))];
+  }
+
   async removeSnapshot(snapshotId: string): Promise<void> {
     await rm(this.snapshotPath(snapshotId), { force: true });
     await rm(`${this.snapshotPath(snapshotId)}.tmp`, { force: true });

@@ -4,26 +4,26 @@
  * rebooted and terminated by that host, woken by the database (LISTEN/NOTIFY), never by the server that took the call. Joining:
  * a token from `pcloud host token` redeemed once at /pcloud/hosts/join for the database's URL, the zones and a host key.
  */
-import { AttachVolumeCommand, CreateVolumeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DetachVolumeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join as joinPath } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { FunctionPackages } from '../../src/cloud/functions/packages.js';
 import { functionKey, type FunctionView } from '../../src/cloud/functions/types.js';
 import { write } from '../../src/db/store.js';
-import { functionPackages } from '../../src/db/tables.js';
+import { functionPackages, hosts, volumes } from '../../src/db/tables.js';
 import type { FunctionRoute, NginxDriver } from '../../src/host/nginx.js';
 import { FakeFunctionHost } from '../support/fake-functions.js';
 import { lambdaRole } from '../support/roles.js';
 import { hostOfKey, issueToken } from '../../src/cloud/hosts/tokens.js';
-import { until, type TestApi } from '../support/api.js';
+import { startApi, until, type TestApi } from '../support/api.js';
 import { errorCode, rejected } from '../support/thrown.js';
 import { postgresMissing } from '../support/postgres.js';
 import { serversOnPostgres } from '../support/pg-servers.js';
@@ -37,7 +37,7 @@ const lambdaOf = (api: TestApi) => new LambdaClient({ endpoint: api.endpoint, re
 const ZONES = ['us-east-1a', 'us-east-1b'];
 const servers = serversOnPostgres(missing, {
   a: { hostname: 'host-a', config: { availabilityZones: ZONES } },
-  b: (a) => ({ hostname: 'host-b', config: { availabilityZones: ZONES, hosts: { ...a.cloud.config.hosts, zone: 'us-east-1b' } } }),
+  b: (a) => ({ hostname: 'host-b', underlayAddress: '10.99.0.2', config: { availabilityZones: ZONES, hosts: { ...a.cloud.config.hosts, zone: 'us-east-1b' } } }),
 });
 let a: TestApi;
 let b: TestApi;
@@ -81,22 +81,80 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     expect([b.units.units.has(unit), await b.pool.listDisks()]).toEqual([false, []]);
   });
 
-  it('a volume stays on the host whose server made it: made only by a host of its zone, attached through the instance\'s host\'s server; refusals say why', async () => {
+  it('a volume is made only by a host of its zone; attached through the instance\'s host\'s server, and refusals say why', async () => {
     const r = await a.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: 'us-east-1b' } }));
     const id = r.Instances![0]!.InstanceId!;
     await until(async () => (await a.cloud.instances.row(id))!.state === 'running');
     // a's host is not in us-east-1b: a volume it made there could never be attached. Refused, nothing made.
-    const volumesOf = async (api: TestApi) => await readdir(joinPath(api.pool.root, 'volumes')).catch(() => []);
-    const before = await volumesOf(a);
+    const before = await a.pool.listVolumes();
     expect(await errorCode(a.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 })))).toBe('Unsupported');
-    expect(await volumesOf(a)).toEqual(before);
+    expect(await a.pool.listVolumes()).toEqual(before);
     const vol = (await b.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+    expect((await a.cloud.volumes.get(ACCOUNT, vol)).hostId).toBe((await b.cloud.hosts.local())!.id);
     // Through a (not the instance's host): refused, nothing claimed; through b, attached.
     expect(await errorCode(a.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' })))).toBe('IncorrectState');
-    expect((await a.cloud.volumes.get('111111111111', vol)).instanceId).toBeNull();
+    expect((await a.cloud.volumes.get(ACCOUNT, vol)).instanceId).toBeNull();
     await b.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' }));
-    expect((await a.cloud.volumes.get('111111111111', vol)).instanceId).toBe(id);
+    expect((await a.cloud.volumes.get(ACCOUNT, vol)).instanceId).toBe(id);
     await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  });
+
+  it('a volume moves to the host of the instance it is attached to (exported by its host to that host\'s underlay address only, copied whole); deleted through another host, its file goes from its own; a move its host does not answer is given up, leaving nothing', async () => {
+    // A third host, in b's zone, taking no instances: the volume is made on it, the instance placed on b.
+    const c = await startApi({
+      database: servers.pg.url, hostname: 'host-c', underlayAddress: '10.99.0.3',
+      config: { availabilityZones: ZONES, hosts: { ...a.cloud.config.hosts, zone: 'us-east-1b' } },
+    });
+    const [hostB, hostC] = [(await b.cloud.hosts.local())!, (await c.cloud.hosts.local())!];
+    try {
+      await a.cloud.db.update(hosts).set({ state: 'draining' }).where(eq(hosts.id, hostC.id));
+      const r = await b.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: 'us-east-1b' } }));
+      const id = r.Instances![0]!.InstanceId!;
+      await until(async () => (await b.cloud.instances.row(id))!.state === 'running');
+      expect((await b.cloud.instances.row(id))!.hostId).toBe(hostB.id);
+      const vol = (await c.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+      await writeFile(c.pool.volumePath(vol), 'the data written on host c');
+
+      // Taken at once (attaching, as EC2 answers), moved in the background, then attached and mounted on b.
+      expect((await b.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: id, Device: '/dev/sdf' }))).State).toBe('attaching');
+      await until(async () => (await b.cloud.volumes.get(ACCOUNT, vol)).attachState === 'attached');
+      expect(await b.cloud.volumes.get(ACCOUNT, vol)).toMatchObject({ hostId: hostB.id, instanceId: id, state: 'in-use', moveTo: null, moveSource: null });
+      expect(readFileSync(b.pool.volumePath(vol), 'utf8')).toBe('the data written on host c');
+      await until(async () => b.nfs.mounts.some((m) => m.volumeId === vol && m.target === '/mnt/sdf'));
+      // c exported it to b's underlay address only, on its own; told the move ended, it closed it and removed its file.
+      expect(c.iscsi.portals).toEqual(['10.99.0.3']);
+      expect(c.iscsi.given).toEqual([{ id: vol, initiator: '10.99.0.2' }]);
+      await until(async () => !(await c.pool.listVolumes()).includes(vol) && !c.iscsi.exported.has(vol));
+
+      // Detached and deleted through c: b, told, removes the file (c has none to remove).
+      await b.ec2.send(new DetachVolumeCommand({ VolumeId: vol }));
+      await c.ec2.send(new DeleteVolumeCommand({ VolumeId: vol }));
+      await until(async () => !(await b.pool.listVolumes()).includes(vol));
+
+      // A volume whose host stops answering before it exports it: the move is given up within a heartbeat timeout; the
+      // volume is available where it was, and nothing of it is left on b.
+      const ghost = 'h-0000000000000000';
+      const timeoutMs = b.cloud.config.hosts.heartbeatTimeoutSec * 1000;
+      await a.cloud.db.insert(hosts).values({
+        id: ghost, name: 'host-ghost', availabilityZone: 'us-east-1b', address: '10.99.0.9', runtimes: ['container'], accel: 'tcg', vcpus: 2,
+        memoryMiB: 2048, state: 'available', bootId: null, heartbeatAt: Date.now() - timeoutMs + 1500, createdAt: Date.now(),
+      });
+      const stray = (await c.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+      await a.cloud.db.update(volumes).set({ hostId: ghost }).where(eq(volumes.id, stray));
+      await b.ec2.send(new AttachVolumeCommand({ VolumeId: stray, InstanceId: id, Device: '/dev/sdg' }));
+      await until(async () => (await b.cloud.volumes.get(ACCOUNT, stray)).instanceId === null, 10_000);
+      expect(await b.cloud.volumes.get(ACCOUNT, stray)).toMatchObject({ hostId: ghost, attachState: null, moveTo: null, moveSource: null, state: 'available' });
+      expect(await b.pool.listVolumes()).not.toContain(stray);
+      expect(b.nfs.mounts.some((m) => m.volumeId === stray)).toBe(false);
+      // Its host not heard from at all: refused at once, nothing claimed.
+      expect(await errorCode(b.ec2.send(new AttachVolumeCommand({ VolumeId: stray, InstanceId: id, Device: '/dev/sdg' })))).toBe('IncorrectState');
+      expect((await b.cloud.volumes.get(ACCOUNT, stray)).moveTo).toBeNull();
+      await a.cloud.db.delete(hosts).where(eq(hosts.id, ghost));
+      await b.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    } finally {
+      await c.close();
+      await a.cloud.db.update(hosts).set({ state: 'removed' }).where(eq(hosts.id, hostC.id));
+    }
   });
 
   it('a function made through one host runs through the other: its code taken from the database once, by its hash, ahead of its first invoke; its changes and its deletion followed', async () => {

@@ -50,10 +50,12 @@ export interface SendOptions {
 }
 
 /** A server with a fake host; its state in the data dir's SQLite, or in the PostgreSQL database `database` names. */
-export async function startApi(opts: { database?: string; hostname?: string; config?: Partial<CloudConfig> } = {}): Promise<TestApi> {
+export async function startApi(opts: { database?: string; hostname?: string; underlayAddress?: string; config?: Partial<CloudConfig> } = {}): Promise<TestApi> {
   const fake = await fakeHost();
   // Another machine (a host of its own on a shared database) by another hostname; by default every server is 'fake-host'.
   if (opts.hostname) fake.machine.offer.hostname = opts.hostname;
+  // A host joined over an underlay (volumes move between such hosts), at this address.
+  if (opts.underlayAddress) fake.host.config.underlayAddress = opts.underlayAddress;
   const dataDir = await mkdtemp(join(tmpdir(), 'pcloud-api-'));
   const cloud = await Cloud.open({ dataDir, database: opts.database, host: fake.host, config: { terminatedTtlMs: 3_600_000, ...opts.config } });
   const key = await cloud.accounts.putKey({ accessKeyId: 'AKIDAPITEST', secretAccessKey: 'api-secret', accountId: '111111111111' });

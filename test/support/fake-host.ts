@@ -107,6 +107,7 @@ export class FakePool implements HostPool {
   }
   async snapshotFile(file: string, id: string) { await mkdir(join(this.root, 'snapshots'), { recursive: true }); await copyFile(file, this.snapshotPath(id)); }
   async removeVolume(id: string) { await rm(this.volumePath(id), { force: true }); }
+  async listVolumes() { return (await readdir(join(this.root, 'volumes')).catch(() => [] as string[])).map((n) => n.replace(/\.raw$/, '')); }
   async removeSnapshot(id: string) { await rm(this.snapshotPath(id), { force: true }); }
 }
 
@@ -122,13 +123,29 @@ export class FakeNfs implements HostNfs {
   async unmountFrom(_leader: number, target: string) { this.unmounts.push(target); }
 }
 
-/** Records what would be exported over iSCSI. */
+/** What every fake host of this process exports, by target name: another fake host copies from it (one machine). */
+const targets = new Map<string, { file: string; initiator: string }>();
+
+/** Records what would be exported over iSCSI; copies another fake host's export as the file it names. */
 export class FakeIscsi implements HostIscsi {
   readonly exported = new Map<string, { file: string; initiator: string }>();
+  readonly portals: string[] = [];
+  /** Every export made, in order. */
+  readonly given: { id: string; initiator: string }[] = [];
   async ensure() {}
-  async addPortal() {}
-  async export(id: string, file: string, initiator: string) { this.exported.set(id, { file, initiator }); }
-  async unexport(id: string) { this.exported.delete(id); }
+  async addPortal(address: string) { if (!this.portals.includes(address)) this.portals.push(address); }
+  async export(id: string, file: string, initiator: string) {
+    this.exported.set(id, { file, initiator });
+    this.given.push({ id, initiator });
+    targets.set(id, { file, initiator });
+  }
+  async unexport(id: string) { if (this.exported.delete(id)) targets.delete(id); }
+  async copyFrom(uri: string, file: string) {
+    const id = /:(vol-[0-9a-f]+)\/1$/.exec(uri)?.[1];
+    const target = id && targets.get(id);
+    if (!target) throw new Error(`iscsi: no target at ${uri}`);
+    await copyFile(target.file, file);
+  }
   uri(id: string, portal: string) { return `iscsi://${portal}:3260/iqn.2026-11.org.pcloud:${id}/1`; }
 }
 

@@ -574,6 +574,10 @@ export const volumes = pgTable('volumes', {
   attachTime: bigint('attach_time', { mode: 'number' }),
   deleteOnTermination: boolean('delete_on_termination').notNull().default(false),
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  hostId: text('host_id').$type<Of<typeof sqlite.volumes, 'hostId'>>(),
+  moveTo: text('move_to').$type<Of<typeof sqlite.volumes, 'moveTo'>>(),
+  moveAt: bigint('move_at', { mode: 'number' }),
+  moveSource: text('move_source').$type<Of<typeof sqlite.volumes, 'moveSource'>>(),
 }, (t) => [
   index('volumes_account').on(t.accountId),
   index('volumes_instance').on(t.instanceId),

@@ -1,0 +1,226 @@
+/**
+ * Volumes move with their instance (issue 17). A volume's file is in the pool of one host (volumes.host_id); attached
+ * to an instance on another host of its zone, it moves to that host first, over iSCSI across the underlay, and the
+ * instance's host attaches it as its own (a VM's QEMU and a container's NFS mount stay on one host, as before).
+ *
+ * The taking host (the instance's: its server took AttachVolume) takes the volume for the instance (`attaching`) and
+ * claims its move in one write (move_to: only while the volume is attached to nothing and not moving already), tells
+ * `volume:ID` and answers; the rest runs in the background. The volume's host, told, exports its file on its underlay
+ * address to the taking host's underlay address only, writes the export's URL in the row (move_source) and tells back.
+ * The taking host copies it (qemu-img), then in one write makes the volume its own and the attachment `attached`, and
+ * connects it; told, the giving host closes the export and removes its file. Failed, not answered within a heartbeat
+ * timeout, detached meanwhile or given up by a restart: the move and the attachment are cleared from the row, the copy
+ * removed and the giving host told (it closes its export): the volume is available where it was, nothing left behind.
+ */
+import { and, eq, inArray, isNotNull, isNull, lt, or, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { write } from '../db/store.js';
+import { volumes } from '../db/tables.js';
+import type { Wakeups } from '../db/wakeups.js';
+import type { Host } from '../host/index.js';
+import { log } from '../log.js';
+import type { HostsConfig } from './config.js';
+import { CloudError } from './errors.js';
+import { failureDetail } from './errors/host.js';
+import { heard } from './hosts/liveness.js';
+import type { HostRegistry, HostRow } from './hosts/registry.js';
+
+type Volume = typeof volumes.$inferSelect;
+
+/** A move claimed this long ago and not ended: its taker died with it; another may claim the volume. */
+export const MOVE_ABANDONED_MS = 3_600_000;
+
+/** Whether a volume is moving between hosts (at `now`): claimed, and not so long ago that the claim is abandoned. */
+export function moving(vol: Pick<Volume, 'moveTo' | 'moveAt'>, now = Date.now()): boolean {
+  return vol.moveTo !== null && now - (vol.moveAt ?? 0) < MOVE_ABANDONED_MS;
+}
+
+/** The rows a move may claim, or a removal take, at `now`: not moving (or a move abandoned). */
+export function notMoving(now = Date.now()): SQL {
+  return or(isNull(volumes.moveTo), lt(volumes.moveAt, now - MOVE_ABANDONED_MS))!;
+}
+
+const refused = (message: string) => new CloudError('IncorrectState', message);
+
+/** A move given up: no longer moving, and attached to nothing (it was attaching to the instance it moved for). */
+const GIVEN_UP = {
+  moveTo: null, moveAt: null, moveSource: null, instanceId: null, device: null, attachState: null, attachTime: null, state: 'available',
+};
+
+export class VolumeMoves {
+  /** Requests waiting for a volume's row to change (told by the giving host), by volume id. */
+  private readonly waiting = new Map<string, Set<() => void>>();
+  /** What is under way for a volume here, by id: one step at a time each. */
+  private readonly steps = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly host: Host,
+    private readonly hosts: Pick<HostRegistry, 'local' | 'list' | 'localHostId'>,
+    private readonly wakeups: Pick<Wakeups, 'tell'>,
+    private readonly config: HostsConfig,
+  ) {}
+
+  /** Whether the volume's file is in this host's pool (a volume recorded without a host: if its file is here). */
+  async isHere(vol: Pick<Volume, 'id' | 'hostId'>): Promise<boolean> {
+    const local = this.hosts.localHostId();
+    if (vol.hostId === null || local === undefined) return (await this.host.pool.listVolumes()).includes(vol.id);
+    return vol.hostId === local;
+  }
+
+  /**
+   * Take an available volume of another host for an instance of this host (attaching, at `device`), and claim its move
+   * here, in one write; or refuse saying why. complete() moves it.
+   */
+  async begin(vol: Volume, instanceId: string, device: string): Promise<Pick<Volume, 'instanceId' | 'device' | 'attachState' | 'attachTime' | 'state'>> {
+    const [here, all] = await Promise.all([this.hosts.local(), this.hosts.list()]);
+    const from = all.find((h) => h.id === vol.hostId);
+    if (!here || !from || from.state === 'removed') throw refused(`The volume '${vol.id}' is on a host that has left this cloud: it can no longer be attached.`);
+    if (!here.address || !from.address) {
+      throw refused(`The volume '${vol.id}' is on another host of this cloud, and a volume moves only between hosts joined over an underlay: attach it to an instance of its own host.`);
+    }
+    if (!heard(from, this.config, Date.now())) {
+      throw refused(`The volume '${vol.id}' is on a host of this cloud that is not heard from: it moves to the instance's host when attached, once its host answers again. Try again then.`);
+    }
+    const now = Date.now();
+    const set = { instanceId, device, attachState: 'attaching', attachTime: now, state: 'in-use' };
+    const claimed = await write(this.db, async (tx) => {
+      const taken = await tx.select({ id: volumes.id }).from(volumes).where(and(eq(volumes.instanceId, instanceId), eq(volumes.device, device))).limit(1);
+      if (taken.length) throw new CloudError('InvalidParameterValue', `Attachment point ${device} is already in use`);
+      return (await tx.update(volumes).set({ ...set, moveTo: here.id, moveAt: now, moveSource: null })
+        .where(and(eq(volumes.id, vol.id), eq(volumes.hostId, from.id), isNull(volumes.instanceId), notMoving(now))).returning({ id: volumes.id })).length;
+    });
+    if (!claimed) throw refused(`The volume '${vol.id}' is being attached or moved elsewhere: try again in a moment.`);
+    this.wakeups.tell('volume', vol.id);
+    return set;
+  }
+
+  /**
+   * Move a volume begin() took here: wait for its host's export, copy it, make it this host's and its attachment
+   * `attached`, in one write. Whether it did; if not, nothing is left of it here and it is available where it was.
+   */
+  async complete(vol: Volume, instanceId: string): Promise<boolean> {
+    const hereId = this.hosts.localHostId()!;
+    const file = this.host.pool.volumePath(vol.id);
+    try {
+      const source = await this.sourceOf(vol.id, hereId, vol.hostId!);
+      // At least about 30 MB/s: a volume whose copy takes longer is given up (and stays where it was).
+      await this.host.iscsi.copyFrom(source, file, 60_000 + vol.sizeGiB * 30_000);
+      const taken = await write(this.db, async (tx) => (await tx.update(volumes).set({ hostId: hereId, moveTo: null, moveAt: null, moveSource: null, attachState: 'attached' })
+        .where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId), eq(volumes.instanceId, instanceId))).returning({ id: volumes.id })).length);
+      if (!taken) throw new Error('the volume was detached or changed while it moved');
+    } catch (err) {
+      log.warn(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} failed, given up: ${failureDetail(err)}`);
+      await this.host.pool.removeVolume(vol.id).catch((e: Error) => log.warn(`removing the copy of ${vol.id}: ${e.message}`));
+      await this.db.update(volumes).set(GIVEN_UP).where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId)));
+      this.wakeups.tell('volume', vol.id);
+      return false;
+    }
+    this.wakeups.tell('volume', vol.id);
+    log.info(`moved ${vol.id} here from host ${vol.hostId} for ${instanceId}`);
+    return true;
+  }
+
+  /**
+   * The URL the giving host exports the volume at, once it does: within a heartbeat timeout, and while that host is
+   * heard from.
+   */
+  private async sourceOf(volumeId: string, hereId: string, fromId: string): Promise<string> {
+    const deadline = Date.now() + this.config.heartbeatTimeoutSec * 1000;
+    const late = () => new Error(`its host did not export it within ${this.config.heartbeatTimeoutSec} s, or stopped being heard from`);
+    for (;;) {
+      const row = (await this.db.select().from(volumes).where(eq(volumes.id, volumeId)).limit(1))[0];
+      if (row?.moveTo !== hereId) throw new Error('the volume was deleted or its move given up meanwhile');
+      if (row.moveSource) return row.moveSource;
+      const from = (await this.hosts.list()).find((h) => h.id === fromId);
+      const left = deadline - Date.now();
+      if (left <= 0 || !from || !heard(from, this.config, Date.now())) throw late();
+      // Woken when the giving host tells; the row read again at least once a second (a wake-up is a hint).
+      await this.changeOf(volumeId, Math.min(left, 1000));
+    }
+  }
+
+  private changeOf(volumeId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.waiting.get(volumeId) ?? new Set<() => void>();
+      this.waiting.set(volumeId, set);
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (!set.size && this.waiting.get(volumeId) === set) this.waiting.delete(volumeId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  /** Tell the other hosts the volume changed (its host removes its file if it was deleted). */
+  tell(volumeId: string): void {
+    this.wakeups.tell('volume', volumeId);
+  }
+
+  /** Another host changed the volume (volume:ID): a request waiting on it reads it again; this host does its part. */
+  told(volumeId: string): Promise<void> {
+    for (const done of [...(this.waiting.get(volumeId) ?? [])]) done();
+    const before = this.steps.get(volumeId) ?? Promise.resolve();
+    const step = before.then(() => this.follow(volumeId)).catch((err: Error) => log.warn(`following ${volumeId}: ${err.message}`))
+      .finally(() => { if (this.steps.get(volumeId) === step) this.steps.delete(volumeId); });
+    this.steps.set(volumeId, step);
+    return step;
+  }
+
+  /** This host's part in a volume's state: export what moves from here, close what moved, remove what is not ours. */
+  private async follow(volumeId: string): Promise<void> {
+    const here = await this.hosts.local();
+    if (!here) return;
+    const row = (await this.db.select().from(volumes).where(eq(volumes.id, volumeId)).limit(1))[0];
+    if (row && row.hostId === here.id) {
+      if (moving(row)) await this.give(row, here);
+      // A move ended (or given up): its export closes. A volume attached here keeps its own (a VM's).
+      else if (!row.instanceId) await this.host.iscsi.unexport(volumeId);
+      return;
+    }
+    // Deleted, or another host's now: its file here goes (unless it is the copy of a move to here, under way).
+    if (row && (row.hostId === null || row.moveTo === here.id)) return;
+    if (!(await this.host.pool.listVolumes()).includes(volumeId)) return;
+    await this.host.iscsi.unexport(volumeId);
+    await this.host.pool.removeVolume(volumeId);
+    log.info(`removed ${volumeId} here: ${row ? `it is host ${row.hostId}'s now` : 'it was deleted'}`);
+  }
+
+  /** Export a volume of this host to the host taking it (its underlay address only) and say where. */
+  private async give(row: Volume, here: HostRow): Promise<void> {
+    const to = (await this.hosts.list()).find((h) => h.id === row.moveTo);
+    if (!to?.address || !here.address) return; // the taker gives up in time
+    await this.host.iscsi.ensure();
+    await this.host.iscsi.addPortal(here.address);
+    await this.host.iscsi.export(row.id, this.host.pool.volumePath(row.id), to.address);
+    if (row.moveSource) return;
+    const source = this.host.iscsi.uri(row.id, here.address);
+    const told = await this.db.update(volumes).set({ moveSource: source })
+      .where(and(eq(volumes.id, row.id), eq(volumes.hostId, here.id), eq(volumes.moveTo, to.id), isNull(volumes.moveSource))).returning({ id: volumes.id });
+    if (told.length) this.wakeups.tell('volume', row.id);
+  }
+
+  /**
+   * Catch up (a start, wake-ups lost): moves to this host that a previous process left are given up; moves from it
+   * are exported again (tgtd may have restarted); files of volumes that are other hosts' now go. With `orphans` (a
+   * start, before any request: no volume is being created) also files of volumes that no longer exist.
+   */
+  async sweep(orphans: boolean): Promise<void> {
+    const here = await this.hosts.local();
+    if (!here) return;
+    if (orphans) {
+      const abandoned = await this.db.update(volumes).set(GIVEN_UP).where(eq(volumes.moveTo, here.id)).returning({ id: volumes.id });
+      for (const { id } of abandoned) this.wakeups.tell('volume', id);
+    }
+    const files = await this.host.pool.listVolumes();
+    const rows = files.length ? await this.db.select({ id: volumes.id, hostId: volumes.hostId }).from(volumes).where(inArray(volumes.id, files)) : [];
+    const hostOf = new Map(rows.map((r) => [r.id, r.hostId]));
+    const elsewhere = files.filter((id) => hostOf.has(id) ? ![null, here.id].includes(hostOf.get(id)!) : orphans);
+    const giving = await this.db.select({ id: volumes.id }).from(volumes).where(and(eq(volumes.hostId, here.id), isNotNull(volumes.moveTo)));
+    const ids = new Set([...elsewhere, ...giving.map((r) => r.id)]);
+    for (const id of ids) await this.told(id);
+  }
+}
