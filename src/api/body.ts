@@ -9,19 +9,18 @@ export const DRAIN_BOUND = 16 * 1024 * 1024;
 
 export type BodyRead = { body: Buffer } | { tooLarge: true; drained: boolean };
 
-export async function readBody(req: Request, max: number, drainBound = DRAIN_BOUND): Promise<BodyRead> {
-  if (!req.body) return { body: Buffer.alloc(0) };
-  const reader = req.body.getReader();
+/**
+ * Read a request's body (the Node request itself where the server hands it over: no web stream made of it; else the
+ * web Request's), up to `max` bytes.
+ */
+export async function readBody(body: AsyncIterable<Uint8Array> | null, max: number, drainBound = DRAIN_BOUND): Promise<BodyRead> {
+  if (!body) return { body: Buffer.alloc(0) };
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+  // Leaving the loop early ends the stream (its iterator's return): the rest is not read.
+  for await (const value of body) {
     size += value.byteLength;
-    if (size > max + drainBound) {
-      await reader.cancel().catch(() => undefined);
-      return { tooLarge: true, drained: false };
-    }
+    if (size > max + drainBound) return { tooLarge: true, drained: false };
     if (size <= max) chunks.push(value);
     else chunks.length = 0;
   }

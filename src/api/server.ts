@@ -134,7 +134,7 @@ export function createApp(cloud: Cloud, opts: AppOptions = {}): Hono {
     // The large limit only for a key pcloud knows: no one else makes it buffer 70 MB before the signature is checked.
     const key = scopeOf({ url: c.req.url, headers: c.req.raw.headers })?.accessKeyId;
     const max = service === 'lambda' && key && (await cloud.iam.findKey(key)) ? MAX_LAMBDA_BODY : MAX_BODY;
-    const read = await readBody(c.req.raw, max);
+    const read = await readBody((c.env as { incoming?: AsyncIterable<Uint8Array> } | undefined)?.incoming ?? c.req.raw.body, max);
     if ('tooLarge' in read) {
       const res = refuse(c.req.raw, service, 'RequestEntityTooLarge', `Request body exceeds the maximum of ${max} bytes`, 413);
       // Read to its end, the connection carries the next request; a body past the drain bound is not read on.
