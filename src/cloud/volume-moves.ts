@@ -12,7 +12,7 @@
  * timeout, detached meanwhile or given up by a restart: the move and the attachment are cleared from the row, the copy
  * removed and the giving host told (it closes its export): the volume is available where it was, nothing left behind.
  */
-import { and, eq, inArray, isNotNull, isNull, lt, or, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { write } from '../db/store.js';
 import { volumes } from '../db/tables.js';
@@ -27,23 +27,23 @@ import type { HostRegistry, HostRow } from './hosts/registry.js';
 
 type Volume = typeof volumes.$inferSelect;
 
-/** A move claimed this long ago and not ended: its taker died with it; another may claim the volume. */
-export const MOVE_ABANDONED_MS = 3_600_000;
-
-/** Whether a volume is moving between hosts (at `now`): claimed, and not so long ago that the claim is abandoned. */
-export function moving(vol: Pick<Volume, 'moveTo' | 'moveAt'>, now = Date.now()): boolean {
-  return vol.moveTo !== null && now - (vol.moveAt ?? 0) < MOVE_ABANDONED_MS;
+/**
+ * Whether a volume is moving between hosts. A moving volume is always attaching to the instance it moves for: a detach
+ * or the instance's end gives the move up (GIVEN_UP, in the same write), whatever became of its taker.
+ */
+export function moving(vol: Pick<Volume, 'moveTo'>): boolean {
+  return vol.moveTo !== null;
 }
 
-/** The rows a move may claim, or a removal take, at `now`: not moving (or a move abandoned). */
-export function notMoving(now = Date.now()): SQL {
-  return or(isNull(volumes.moveTo), lt(volumes.moveAt, now - MOVE_ABANDONED_MS))!;
+/** The rows a move may claim, or a removal take: not moving. */
+export function notMoving(): SQL {
+  return isNull(volumes.moveTo);
 }
 
 const refused = (message: string) => new CloudError('IncorrectState', message);
 
 /** A move given up: no longer moving, and attached to nothing (it was attaching to the instance it moved for). */
-const GIVEN_UP = {
+export const GIVEN_UP = {
   moveTo: null, moveAt: null, moveSource: null, instanceId: null, device: null, attachState: null, attachTime: null, state: 'available',
 };
 
@@ -88,16 +88,22 @@ export class VolumeMoves {
       const taken = await tx.select({ id: volumes.id }).from(volumes).where(and(eq(volumes.instanceId, instanceId), eq(volumes.device, device))).limit(1);
       if (taken.length) throw new CloudError('InvalidParameterValue', `Attachment point ${device} is already in use`);
       return (await tx.update(volumes).set({ ...set, moveTo: here.id, moveAt: now, moveSource: null })
-        .where(and(eq(volumes.id, vol.id), eq(volumes.hostId, from.id), isNull(volumes.instanceId), notMoving(now))).returning({ id: volumes.id })).length;
+        .where(and(eq(volumes.id, vol.id), eq(volumes.hostId, from.id), isNull(volumes.instanceId), notMoving())).returning({ id: volumes.id })).length;
     });
-    if (!claimed) throw refused(`The volume '${vol.id}' is being attached or moved elsewhere: try again in a moment.`);
+    if (!claimed) {
+      const now = (await this.db.select().from(volumes).where(eq(volumes.id, vol.id)).limit(1))[0];
+      if (!now) throw new CloudError('InvalidVolume.NotFound', `The volume '${vol.id}' does not exist.`);
+      if (now.instanceId) throw new CloudError('VolumeInUse', `${vol.id} is already attached to an instance`);
+      throw refused(`The volume '${vol.id}' moved to another host meanwhile: try again.`);
+    }
     this.wakeups.tell('volume', vol.id);
     return set;
   }
 
   /**
-   * Move a volume begin() took here: wait for its host's export, copy it, make it this host's and its attachment
-   * `attached`, in one write. Whether it did; if not, nothing is left of it here and it is available where it was.
+   * Move a volume begin() took here: wait for its host's export, copy it, make it this host's (still attaching: the
+   * instance's side connects it), in one write. Whether it did; if not, nothing is left of it here and it is available
+   * where it was.
    */
   async complete(vol: Volume, instanceId: string): Promise<boolean> {
     const hereId = this.hosts.localHostId()!;
@@ -106,10 +112,13 @@ export class VolumeMoves {
       const source = await this.sourceOf(vol.id, hereId, vol.hostId!);
       // At least about 30 MB/s: a volume whose copy takes longer is given up (and stays where it was).
       await this.host.iscsi.copyFrom(source, file, 60_000 + vol.sizeGiB * 30_000);
-      const taken = await write(this.db, async (tx) => (await tx.update(volumes).set({ hostId: hereId, moveTo: null, moveAt: null, moveSource: null, attachState: 'attached' })
+      const taken = await write(this.db, async (tx) => (await tx.update(volumes).set({ hostId: hereId, moveTo: null, moveAt: null, moveSource: null })
         .where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId), eq(volumes.instanceId, instanceId))).returning({ id: volumes.id })).length);
       if (!taken) throw new Error('the volume was detached or changed while it moved');
     } catch (err) {
+      // A commit whose answer was lost is a move done: the copy is the volume now.
+      const row = await this.db.select({ hostId: volumes.hostId }).from(volumes).where(eq(volumes.id, vol.id)).limit(1).catch(() => []);
+      if (row[0]?.hostId === hereId) return true;
       log.warn(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} failed, given up: ${failureDetail(err)}`);
       await this.host.pool.removeVolume(vol.id).catch((e: Error) => log.warn(`removing the copy of ${vol.id}: ${e.message}`));
       await this.db.update(volumes).set(GIVEN_UP).where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId)));
@@ -181,12 +190,21 @@ export class VolumeMoves {
       else if (!row.instanceId) await this.host.iscsi.unexport(volumeId);
       return;
     }
-    // Deleted, or another host's now: its file here goes (unless it is the copy of a move to here, under way).
-    if (row && (row.hostId === null || row.moveTo === here.id)) return;
+    // Deleted, or moved to another host: its file here goes. Only then: a row naming a host this machine no longer is
+    // (its hostname changed, a data dir restored elsewhere) or one not heard from keeps its file; so does the copy of a
+    // move to here, under way.
+    if (row && !(await this.movedAway(row, here))) return;
     if (!(await this.host.pool.listVolumes()).includes(volumeId)) return;
-    await this.host.iscsi.unexport(volumeId);
+    await this.host.iscsi.unexport(volumeId).catch((err: Error) => log.warn(`closing the export of ${volumeId}: ${err.message}`));
     await this.host.pool.removeVolume(volumeId);
     log.info(`removed ${volumeId} here: ${row ? `it is host ${row.hostId}'s now` : 'it was deleted'}`);
+  }
+
+  /** Whether a volume's row says it moved from this host to another: both joined over an underlay, that one heard. */
+  private async movedAway(row: Volume, here: HostRow): Promise<boolean> {
+    if (row.hostId === null || row.hostId === here.id || row.moveTo === here.id || !here.address) return false;
+    const owner = (await this.hosts.list()).find((h) => h.id === row.hostId);
+    return !!owner?.address && owner.state !== 'removed' && heard(owner, this.config, Date.now());
   }
 
   /** Export a volume of this host to the host taking it (its underlay address only) and say where. */
@@ -195,7 +213,7 @@ export class VolumeMoves {
     if (!to?.address || !here.address) return; // the taker gives up in time
     await this.host.iscsi.ensure();
     await this.host.iscsi.addPortal(here.address);
-    await this.host.iscsi.export(row.id, this.host.pool.volumePath(row.id), to.address);
+    await this.host.iscsi.export(row.id, this.host.pool.volumePath(row.id), to.address, { readOnly: true });
     if (row.moveSource) return;
     const source = this.host.iscsi.uri(row.id, here.address);
     const told = await this.db.update(volumes).set({ moveSource: source })
@@ -211,11 +229,13 @@ export class VolumeMoves {
   async sweep(orphans: boolean): Promise<void> {
     const here = await this.hosts.local();
     if (!here) return;
+    const files = await this.host.pool.listVolumes();
     if (orphans) {
       const abandoned = await this.db.update(volumes).set(GIVEN_UP).where(eq(volumes.moveTo, here.id)).returning({ id: volumes.id });
       for (const { id } of abandoned) this.wakeups.tell('volume', id);
+      // Volumes recorded before they named their host: this one's, where their file is.
+      if (files.length) await this.db.update(volumes).set({ hostId: here.id }).where(and(isNull(volumes.hostId), inArray(volumes.id, files)));
     }
-    const files = await this.host.pool.listVolumes();
     const rows = files.length ? await this.db.select({ id: volumes.id, hostId: volumes.hostId }).from(volumes).where(inArray(volumes.id, files)) : [];
     const hostOf = new Map(rows.map((r) => [r.id, r.hostId]));
     const elsewhere = files.filter((id) => hostOf.has(id) ? ![null, here.id].includes(hostOf.get(id)!) : orphans);

@@ -20,7 +20,7 @@ import { ClientTokens, type TokenRequest } from './idempotency.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
 import type { VpcSyncs } from './vpc-plane.js';
-import { moving, notMoving, type VolumeMoves } from './volume-moves.js';
+import { GIVEN_UP, moving, notMoving, type VolumeMoves } from './volume-moves.js';
 import { write } from '../db/store.js';
 
 export type Volume = typeof volumes.$inferSelect;
@@ -199,7 +199,7 @@ export class Volumes {
     if (!gone) throw await this.busy(id);
     // Its file goes where it is: here, or on its own host, told (volume-moves.ts).
     if (here) await this.host.pool.removeVolume(id);
-    else this.moves?.tell(id);
+    this.moves?.tell(id);
   }
 
   /** Why a volume could not be taken: attached meanwhile, or moving to another instance's host. */
@@ -242,13 +242,24 @@ export class Volumes {
       // A volume of another host of its zone: taken at once (attaching), moved here in the background, then connected
       // as one of this host's (DescribeVolumes shows it attached; a move that fails leaves it available where it was).
       const set = await this.moves.begin(vol, instanceId, device);
-      void this.moves.complete(vol, instanceId).then(async (moved) => { if (moved) await this.connect(vol.id, instanceId, device); })
+      void this.moves.complete(vol, instanceId).then(async (moved) => { if (moved) await this.attachMoved(volumeId, instanceId, device); })
         .catch((err: unknown) => log.warn(`attaching ${volumeId} to ${instanceId} after its move: ${(err as Error).message}`));
       return { ...vol, ...set };
     }
-    const set = await this.claim(volumeId, instanceId, device, this.moves ? this.localHostId() ?? null : vol.hostId);
+    const set = await this.claim(volumeId, instanceId, device, vol.hostId);
     await this.connect(volumeId, instanceId, device);
     return { ...vol, ...set };
+  }
+
+  /**
+   * A volume moved here for an instance: connected to it if it is still attaching to it (not detached meanwhile), then
+   * `attached`. A failure undoes the attachment (connect()); the server's log says why.
+   */
+  private async attachMoved(volumeId: string, instanceId: string, device: string): Promise<void> {
+    const still = and(eq(volumes.id, volumeId), eq(volumes.instanceId, instanceId), eq(volumes.attachState, 'attaching'));
+    if (!(await this.db.select({ id: volumes.id }).from(volumes).where(still).limit(1)).length) return;
+    await this.connect(volumeId, instanceId, device);
+    await this.db.update(volumes).set({ attachState: 'attached' }).where(still);
   }
 
   /**
@@ -291,6 +302,14 @@ export class Volumes {
     return set;
   }
 
+  /** A moving volume's move and attachment given up together, if it is still moving for that instance; whether it was. */
+  private async giveUpMove(vol: Volume): Promise<boolean> {
+    const given = await this.db.update(volumes).set(GIVEN_UP)
+      .where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, vol.moveTo!), eq(volumes.instanceId, vol.instanceId!))).returning({ id: volumes.id });
+    if (given.length) this.moves?.tell(vol.id);
+    return given.length > 0;
+  }
+
   /** The volume's record back to `available`, attached to nothing. */
   private async setDetached(volumeId: string): Promise<void> {
     await this.db.update(volumes).set({ instanceId: null, device: null, attachState: null, attachTime: null, state: 'available' }).where(eq(volumes.id, volumeId));
@@ -307,11 +326,9 @@ export class Volumes {
     const vol = await this.get(accountId, volumeId);
     if (!vol.instanceId) throw new CloudError('IncorrectState', `Volume '${volumeId}' is in the 'available' state.`);
     if (instanceId && instanceId !== vol.instanceId) throw new CloudError('InvalidAttachment.NotFound', `Volume '${volumeId}' is not attached to instance '${instanceId}'`);
-    // Still moving here for it: nothing is connected yet; the move, finding it detached, gives itself up.
-    if (moving(vol)) {
-      await this.setDetached(volumeId);
-      return { ...vol, attachState: 'detaching' };
-    }
+    // Still moving to its instance's host: nothing is connected yet. The move is given up with the attachment (its
+    // taker, finding it so, removes its copy; its giver, told, closes its export). Done meanwhile: detached as any.
+    if (moving(vol) && await this.giveUpMove(vol)) return { ...vol, attachState: 'detaching' };
     const inst = (await this.db.select().from(instances).where(eq(instances.id, vol.instanceId)).limit(1))[0];
     if (inst?.runtime === 'container') {
       await this.setDetached(volumeId);
@@ -342,8 +359,9 @@ export class Volumes {
     for (const v of (await this.forInstance(instanceId))) {
       await this.host.iscsi.unexport(v.id).catch(() => undefined);
       await this.host.nfs.unexport(v.id).catch(() => undefined);
-      // A volume still moving here is given back (its move ends by itself); otherwise as DeleteOnTermination says.
-      if (v.deleteOnTermination && !moving(v)) await this.delete(v.accountId, v.id);
+      // A volume still moving here is given back where it was; otherwise as DeleteOnTermination says.
+      if (moving(v) && await this.giveUpMove(v)) continue;
+      if (v.deleteOnTermination) await this.delete(v.accountId, v.id);
       else await this.setDetached(v.id);
     }
   }
@@ -375,7 +393,7 @@ export class Volumes {
   async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
     const vol = await this.get(accountId, volumeId);
     if (!(await this.isHere(vol))) {
-      throw new CloudError('IncorrectState', `The volume '${volumeId}' is on another host of this cloud (${vol.hostId ?? 'unrecorded'}): snapshot it through the API of a server of that host, or of the instance it is attached to.`);
+      throw new CloudError('IncorrectState', `The volume '${volumeId}' is on another host of this cloud: snapshot it through the API of a server of that host (the host of the instance it is attached to, if it is).`);
     }
     return this.snapshotOf(accountId, { id: volumeId, sizeGiB: vol.sizeGiB, file: this.host.pool.volumePath(volumeId) }, description, tags);
   }

@@ -102,7 +102,7 @@ export interface HostMetadata {
 export interface HostIscsi {
   ensure(): Promise<void>;
   addPortal(address: string): Promise<void>;
-  export(volumeId: string, file: string, initiator: string): Promise<void>;
+  export(volumeId: string, file: string, initiator: string, opts?: { readOnly?: boolean }): Promise<void>;
   unexport(volumeId: string): Promise<void>;
   /** Copy another host's export (its iscsi:// URL) into `file`, whole or not at all. */
   copyFrom(uri: string, file: string, timeoutMs: number): Promise<void>;

@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { run } from './exec.js';
+import { unicast } from './vxlan.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 import { SERVICE_RESTART } from './units/restart.js';
@@ -16,6 +17,39 @@ import type { HostIscsi } from './index.js';
 
 export const ISCSI_UNIT = 'pcloud-iscsi';
 export const iqnOf = (volumeId: string) => `iqn.2026-11.org.pcloud:${volumeId}`;
+
+/** Another host's export of a volume, as its URL names it: its portal and the volume (or refused: not one of ours). */
+export function exportOf(uri: string): { address: string; port: number; volumeId: string } {
+  const m = /^iscsi:\/\/([0-9.]{7,15}):([0-9]{1,5})\/iqn\.2026-11\.org\.pcloud:(vol-[0-9a-f]{8,32})\/1$/.exec(uri);
+  const port = Number(m?.[2]);
+  if (!m || !(port >= 1 && port <= 65535)) throw new Error('not a pcloud volume export');
+  return { address: unicast(m[1]!), port, volumeId: m[3]! };
+}
+
+/** The nft table that keeps tenants off the exports this host copies from. */
+export const COPY_GUARD_TABLE = 'inet pcloud_iscsi_guard';
+
+/**
+ * The host's guard in front of another host's export it copies from (its portal: address . port): nothing forwarded
+ * from a VPC router's uplink (an instance, NATed to this host's address) and no unprivileged process of the host (a
+ * Lambda handler, in its network namespace) reaches it. Only this host's root (the copy) does. Idempotent.
+ */
+export function copyGuardText(address: string, port: number): string {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('not a port');
+  const t = COPY_GUARD_TABLE;
+  return [
+    `add table ${t}`,
+    `add set ${t} portals { type ipv4_addr . inet_service; }`,
+    `add chain ${t} forward { type filter hook forward priority filter - 1; policy accept; }`,
+    `flush chain ${t} forward`,
+    `add rule ${t} forward iifname "pu*" ip daddr . tcp dport @portals drop`,
+    `add chain ${t} output { type filter hook output priority filter - 1; policy accept; }`,
+    `flush chain ${t} output`,
+    `add rule ${t} output ip daddr . tcp dport @portals meta skuid != 0 drop`,
+    `add element ${t} portals { ${unicast(address)} . ${port} }`,
+    '',
+  ].join('\n');
+}
 
 export interface IscsiOptions {
   /** tgtd's control port: its socket is /var/run/tgtd/socket.<port>. */
@@ -73,8 +107,11 @@ export class IscsiTarget implements HostIscsi {
     return new Map([...out.matchAll(/^Target (\d+): (\S+)$/gm)].map((m) => [m[2]!, Number(m[1])]));
   }
 
-  /** Export a volume's file as its own target (LUN 1), for this initiator address only. Idempotent. */
-  async export(volumeId: string, file: string, initiator: string): Promise<void> {
+  /**
+   * Export a volume's file as its own target (LUN 1), for this initiator address only (read-only: a move's copy).
+   * Idempotent.
+   */
+  async export(volumeId: string, file: string, initiator: string, opts: { readOnly?: boolean } = {}): Promise<void> {
     const targets = await this.targets();
     let tid = targets.get(iqnOf(volumeId));
     if (tid === undefined) {
@@ -85,6 +122,8 @@ export class IscsiTarget implements HostIscsi {
         throw err;
       });
     }
+    // Said each time: a target a move left (read-only) serves its own host's VM read-write again.
+    await this.adm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', `readonly=${opts.readOnly ? 1 : 0}`]);
     const acl = await this.adm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', initiator], false);
     if (acl.exitCode !== 0 && !/already exists/.test(acl.stderr)) throw new Error(`tgtadm bind ${volumeId}: ${acl.stderr.trim()}`);
   }
@@ -99,6 +138,8 @@ export class IscsiTarget implements HostIscsi {
    * not there at all (written beside it, then renamed).
    */
   async copyFrom(uri: string, file: string, timeoutMs: number): Promise<void> {
+    const { address, port } = exportOf(uri);
+    await run('nft', ['-f', '-'], { input: copyGuardText(address, port) });
     const part = `${file}.tmp`;
     try {
       await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'raw', '-S', '64k', uri, part], { timeoutMs });

@@ -123,7 +123,7 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       await until(async () => b.nfs.mounts.some((m) => m.volumeId === vol && m.target === '/mnt/sdf'));
       // c exported it to b's underlay address only, on its own; told the move ended, it closed it and removed its file.
       expect(c.iscsi.portals).toEqual(['10.99.0.3']);
-      expect(c.iscsi.given).toEqual([{ id: vol, initiator: '10.99.0.2' }]);
+      expect(c.iscsi.given).toEqual([{ id: vol, initiator: '10.99.0.2', readOnly: true }]);
       await until(async () => !(await c.pool.listVolumes()).includes(vol) && !c.iscsi.exported.has(vol));
 
       // Detached and deleted through c: b, told, removes the file (c has none to remove).
@@ -131,17 +131,28 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       await c.ec2.send(new DeleteVolumeCommand({ VolumeId: vol }));
       await until(async () => !(await b.pool.listVolumes()).includes(vol));
 
-      // A volume whose host stops answering before it exports it: the move is given up within a heartbeat timeout; the
-      // volume is available where it was, and nothing of it is left on b.
+      // A volume whose host stops answering before it exports it: the move is given up (within a second of the host
+      // being lost); the volume is available where it was, and nothing of it is left on b.
       const ghost = 'h-0000000000000000';
-      const timeoutMs = b.cloud.config.hosts.heartbeatTimeoutSec * 1000;
       await a.cloud.db.insert(hosts).values({
         id: ghost, name: 'host-ghost', availabilityZone: 'us-east-1b', address: '10.99.0.9', runtimes: ['container'], accel: 'tcg', vcpus: 2,
-        memoryMiB: 2048, state: 'available', bootId: null, heartbeatAt: Date.now() - timeoutMs + 1500, createdAt: Date.now(),
+        memoryMiB: 2048, state: 'available', bootId: null, heartbeatAt: Date.now(), createdAt: Date.now(),
       });
-      const stray = (await c.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
-      await a.cloud.db.update(volumes).set({ hostId: ghost }).where(eq(volumes.id, stray));
+      const ghostly = async () => {
+        const v = (await c.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+        await a.cloud.db.update(volumes).set({ hostId: ghost }).where(eq(volumes.id, v));
+        return v;
+      };
+      const stray = await ghostly();
+      expect((await b.ec2.send(new AttachVolumeCommand({ VolumeId: stray, InstanceId: id, Device: '/dev/sdg' }))).State).toBe('attaching');
+      expect((await b.cloud.volumes.get(ACCOUNT, stray)).moveTo).toBe(hostB.id);
+      // Detached while it moves: the move is given up with the attachment, at once.
+      const detached = await b.ec2.send(new DetachVolumeCommand({ VolumeId: stray }));
+      expect(detached.State).toBe('detaching');
+      expect(await b.cloud.volumes.get(ACCOUNT, stray)).toMatchObject({ hostId: ghost, instanceId: null, attachState: null, moveTo: null, state: 'available' });
+      // Attached again; its host then lost: given up by the taker.
       await b.ec2.send(new AttachVolumeCommand({ VolumeId: stray, InstanceId: id, Device: '/dev/sdg' }));
+      await a.cloud.db.update(hosts).set({ heartbeatAt: 0 }).where(eq(hosts.id, ghost));
       await until(async () => (await b.cloud.volumes.get(ACCOUNT, stray)).instanceId === null, 10_000);
       expect(await b.cloud.volumes.get(ACCOUNT, stray)).toMatchObject({ hostId: ghost, attachState: null, moveTo: null, moveSource: null, state: 'available' });
       expect(await b.pool.listVolumes()).not.toContain(stray);
@@ -149,6 +160,18 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       // Its host not heard from at all: refused at once, nothing claimed.
       expect(await errorCode(b.ec2.send(new AttachVolumeCommand({ VolumeId: stray, InstanceId: id, Device: '/dev/sdg' })))).toBe('IncorrectState');
       expect((await b.cloud.volumes.get(ACCOUNT, stray)).moveTo).toBeNull();
+
+      // A volume's file is removed only for a move to a host that is heard: a row naming a host not heard from (this
+      // machine under its old hostname, say) keeps the file where it is.
+      const kept = (await b.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+      await a.cloud.db.update(volumes).set({ hostId: ghost }).where(eq(volumes.id, kept));
+      await b.cloud.volumes.moves!.told(kept);
+      await b.cloud.volumes.moves!.sweep(false);
+      expect(await b.pool.listVolumes()).toContain(kept);
+      // A volume recorded before volumes named their host, its file here: attached as this host's.
+      await a.cloud.db.update(volumes).set({ hostId: null }).where(eq(volumes.id, kept));
+      await b.ec2.send(new AttachVolumeCommand({ VolumeId: kept, InstanceId: id, Device: '/dev/sdh' }));
+      expect((await b.cloud.volumes.get(ACCOUNT, kept)).instanceId).toBe(id);
       await a.cloud.db.delete(hosts).where(eq(hosts.id, ghost));
       await b.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     } finally {

@@ -3,7 +3,8 @@
  * iSCSI ports here) exports a volume's file on an address of the giving host to the taking host's address only, and
  * the taking host copies it whole with qemu-img's iscsi:// driver (IscsiTarget.copyFrom), sparse where it reads zeroes.
  * The taking host is a network namespace of its own on a veth pair (two hosts on an underlay); another address is
- * refused, and a refused copy leaves no file. The domain's part (the handshake in the state database, what happens when
+ * refused, and a refused copy leaves no file; the export is read-only; and on the copying host, no unprivileged
+ * process (a Lambda handler) reaches the portal it copies from (the guard copyFrom puts in front of it). The domain's part (the handshake in the state database, what happens when
  * a host does not answer) is proven on fake hosts over a real PostgreSQL: test/api/hosts-join.test.ts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -20,6 +21,7 @@ const NS = 'pcloud-iscsi-taker';
 const GIVER = '10.251.7.1';
 const TAKER = '10.251.7.2';
 const MiB = 1 << 20;
+const PY = '/usr/bin/python3';
 const built = join(projectRoot(), 'dist/src/host/iscsi.js');
 const why = process.getuid?.() !== 0 ? 'needs root (a network namespace, tgtd)'
   : !existsSync('/usr/sbin/tgtd') ? 'needs tgtd (Debian\'s tgt)'
@@ -60,6 +62,7 @@ describe.skipIf(why)('a volume copied from another host over iSCSI', () => {
     units?.close();
     spawnSync('ip', ['link', 'del', 'pisc-give']);
     spawnSync('ip', ['netns', 'del', NS]);
+    spawnSync('nft', ['delete', 'table', 'inet', 'pcloud_iscsi_guard']);
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 30_000);
 
@@ -72,13 +75,19 @@ describe.skipIf(why)('a volume copied from another host over iSCSI', () => {
     await fh.write(Buffer.from('written on the giving host'), 0, undefined, 0);
     await fh.write(Buffer.alloc(MiB, 0x5a), 0, MiB, 40 * MiB);
     await fh.close();
-    await target.export(vol, file, TAKER);
+    await target.export(vol, file, TAKER, { readOnly: true });
     const uri = target.uri(vol, GIVER);
 
     // From the giving host's own address (not the taker's): refused, no file, no part of one.
     const refused = join(dir, 'refused.raw');
     await expect(target.copyFrom(uri, refused, 30_000)).rejects.toThrow();
     expect(existsSync(refused) || existsSync(`${refused}.tmp`)).toBe(false);
+
+    // The refused copy put the guard up here: root's connections reach the portal, an unprivileged user's do not.
+    const connects = (asUser: boolean) => spawnSync(asUser ? 'setpriv' : PY, [...(asUser ? ['--reuid=65534', '--regid=65534', '--clear-groups', PY] : []),
+      '-c', `import socket\nsocket.create_connection(("${GIVER}", 13260), timeout=3).close()`]).status === 0;
+    expect(connects(false)).toBe(true);
+    expect(connects(true)).toBe(false);
 
     // From the taking host's namespace, through the same code (the build's).
     const copy = join(dir, 'taken.raw');
@@ -89,5 +98,9 @@ describe.skipIf(why)('a volume copied from another host over iSCSI', () => {
     expect((await readFile(copy)).equals(await readFile(file))).toBe(true);
     // Holes stay holes: what is allocated is about the 1 MiB written, not 64.
     expect(statSync(copy).blocks * 512).toBeLessThan(8 * MiB);
+    // Read-only for the taker: a write is refused, the giver's file unchanged.
+    const wrote = spawnSync('ip', ['netns', 'exec', NS, 'qemu-io', '-f', 'raw', '-c', 'write -P 0x41 0 512', uri], { encoding: 'utf8' });
+    expect(`${wrote.status} ${wrote.stdout} ${wrote.stderr}`).toMatch(/write protected/i);
+    expect((await readFile(file)).subarray(0, 26).toString()).toBe('written on the giving host');
   }, 120_000);
 });

@@ -8,7 +8,7 @@ import { mkdtemp, mkdir, rm, readdir, access, writeFile, readFile, copyFile, cp 
 import type { ServiceRecords } from '../../src/host/types.js';
 import { PcloudCa } from '../../src/host/tls.js';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type {
   DnsRecord, Edge, Host, HostDns, Overlay, HostFunctions, HostIscsi, HostMachine, HostMetadata, MachineCapacity, HostNetwork, HostNfs, HostPool, Nic, PortRules,
 } from '../../src/host/index.js';
@@ -107,7 +107,7 @@ export class FakePool implements HostPool {
   }
   async snapshotFile(file: string, id: string) { await mkdir(join(this.root, 'snapshots'), { recursive: true }); await copyFile(file, this.snapshotPath(id)); }
   async removeVolume(id: string) { await rm(this.volumePath(id), { force: true }); }
-  async listVolumes() { return (await readdir(join(this.root, 'volumes')).catch(() => [] as string[])).map((n) => n.replace(/\.raw$/, '')); }
+  async listVolumes() { return [...new Set((await readdir(join(this.root, 'volumes')).catch(() => [] as string[])).map((n) => n.replace(/\.raw(\.tmp)?$/, '')))]; }
   async removeSnapshot(id: string) { await rm(this.snapshotPath(id), { force: true }); }
 }
 
@@ -131,12 +131,12 @@ export class FakeIscsi implements HostIscsi {
   readonly exported = new Map<string, { file: string; initiator: string }>();
   readonly portals: string[] = [];
   /** Every export made, in order. */
-  readonly given: { id: string; initiator: string }[] = [];
+  readonly given: { id: string; initiator: string; readOnly: boolean }[] = [];
   async ensure() {}
   async addPortal(address: string) { if (!this.portals.includes(address)) this.portals.push(address); }
-  async export(id: string, file: string, initiator: string) {
+  async export(id: string, file: string, initiator: string, opts: { readOnly?: boolean } = {}) {
     this.exported.set(id, { file, initiator });
-    this.given.push({ id, initiator });
+    this.given.push({ id, initiator, readOnly: opts.readOnly ?? false });
     targets.set(id, { file, initiator });
   }
   async unexport(id: string) { if (this.exported.delete(id)) targets.delete(id); }
@@ -144,6 +144,7 @@ export class FakeIscsi implements HostIscsi {
     const id = /:(vol-[0-9a-f]+)\/1$/.exec(uri)?.[1];
     const target = id && targets.get(id);
     if (!target) throw new Error(`iscsi: no target at ${uri}`);
+    await mkdir(dirname(file), { recursive: true });
     await copyFile(target.file, file);
   }
   uri(id: string, portal: string) { return `iscsi://${portal}:3260/iqn.2026-11.org.pcloud:${id}/1`; }
