@@ -19,6 +19,7 @@ import { volumes } from '../db/tables.js';
 import type { Wakeups } from '../db/wakeups.js';
 import type { Host } from '../host/index.js';
 import { log } from '../log.js';
+import { Slots } from '../slots.js';
 import type { HostsConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { failureDetail } from './errors/host.js';
@@ -42,6 +43,9 @@ export function notMoving(): SQL {
 
 const refused = (message: string) => new CloudError('IncorrectState', message);
 
+/** How many copies of moving volumes a host makes at once. */
+const COPIES_AT_ONCE = 2;
+
 /** A move given up: no longer moving, and attached to nothing (it was attaching to the instance it moved for). */
 export const GIVEN_UP = {
   moveTo: null, moveAt: null, moveSource: null, instanceId: null, device: null, attachState: null, attachTime: null, state: 'available',
@@ -52,6 +56,8 @@ export class VolumeMoves {
   private readonly waiting = new Map<string, Set<() => void>>();
   /** What is under way for a volume here, by id: one step at a time each. */
   private readonly steps = new Map<string, Promise<void>>();
+  /** Copies into this host, two at a time: many moves at once share the underlay rather than flood it. */
+  private readonly copies = new Slots(() => COPIES_AT_ONCE);
 
   constructor(
     private readonly db: Db,
@@ -111,7 +117,7 @@ export class VolumeMoves {
     try {
       const source = await this.sourceOf(vol.id, hereId, vol.hostId!);
       // At least about 30 MB/s: a volume whose copy takes longer is given up (and stays where it was).
-      await this.host.iscsi.copyFrom(source, file, 60_000 + vol.sizeGiB * 30_000);
+      await this.copies.run(() => this.host.iscsi.copyFrom(source, file, 60_000 + vol.sizeGiB * 30_000));
       const taken = await write(this.db, async (tx) => (await tx.update(volumes).set({ hostId: hereId, moveTo: null, moveAt: null, moveSource: null })
         .where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId), eq(volumes.instanceId, instanceId))).returning({ id: volumes.id })).length);
       if (!taken) throw new Error('the volume was detached or changed while it moved');
