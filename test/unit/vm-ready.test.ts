@@ -18,8 +18,14 @@ describe.skipIf(FAST_TIER)('vm-ready.js: the guest protocol on the readiness por
   let proc: ChildProcess | undefined;
   let manager: ReturnType<typeof unixDgram.createSocket> | undefined;
   let guest: Socket | undefined;
-  afterEach(() => {
+  afterEach(async () => {
     guest?.destroy();
+    // SIGTERM, which it passes on to its "QEMU" (a SIGKILL alone would leave that one running, orphaned).
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc!.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    }
     proc?.kill('SIGKILL');
     manager?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
