@@ -122,7 +122,6 @@ export class Cloud {
     this.plane.localHost = () => this.hosts.local();
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
     this.volumes.isLocal = (hostId) => this.hosts.isLocal(hostId);
-    this.volumes.localHostId = () => this.hosts.localHostId();
     this.volumes.moves = new VolumeMoves(db, host, this.hosts, this.wakeups, config.hosts);
     this.volumes.servesZone = async (zone) => {
       const local = this.hosts.localHostId();

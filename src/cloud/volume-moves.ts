@@ -21,7 +21,7 @@ import type { Host } from '../host/index.js';
 import { log } from '../log.js';
 import { Slots } from '../slots.js';
 import type { HostsConfig } from './config.js';
-import { CloudError } from './errors.js';
+import { CloudError, notFound } from './errors.js';
 import { failureDetail } from './errors/host.js';
 import { heard } from './hosts/liveness.js';
 import type { HostRegistry, HostRow } from './hosts/registry.js';
@@ -51,6 +51,18 @@ export const GIVEN_UP = {
   moveTo: null, moveAt: null, moveSource: null, instanceId: null, device: null, attachState: null, attachTime: null, state: 'available',
 };
 
+/**
+ * Why a volume could not be taken (attached, moved or deleted since it was read): attached meanwhile, moving to
+ * another instance's host, moved, or gone.
+ */
+export async function whyNotTaken(db: Db, id: string): Promise<CloudError> {
+  const now = (await db.select().from(volumes).where(eq(volumes.id, id)).limit(1))[0];
+  if (now?.instanceId) return new CloudError('VolumeInUse', `${id} is already attached to an instance`);
+  if (now && moving(now)) return refused(`The volume '${id}' is moving to the host of an instance it is being attached to: try again in a moment.`);
+  if (now) return refused(`The volume '${id}' moved to the host of another instance meanwhile: try again.`);
+  return notFound('InvalidVolume.NotFound', id);
+}
+
 export class VolumeMoves {
   /** Requests waiting for a volume's row to change (told by the giving host), by volume id. */
   private readonly waiting = new Map<string, Set<() => void>>();
@@ -66,6 +78,11 @@ export class VolumeMoves {
     private readonly wakeups: Pick<Wakeups, 'tell'>,
     private readonly config: HostsConfig,
   ) {}
+
+  /** This host's id, once registered: recorded as a new volume's. */
+  hostId(): string | undefined {
+    return this.hosts.localHostId();
+  }
 
   /** Whether the volume's file is in this host's pool (a volume recorded without a host: if its file is here). */
   async isHere(vol: Pick<Volume, 'id' | 'hostId'>): Promise<boolean> {
@@ -96,12 +113,7 @@ export class VolumeMoves {
       return (await tx.update(volumes).set({ ...set, moveTo: here.id, moveAt: now, moveSource: null })
         .where(and(eq(volumes.id, vol.id), eq(volumes.hostId, from.id), isNull(volumes.instanceId), notMoving())).returning({ id: volumes.id })).length;
     });
-    if (!claimed) {
-      const now = (await this.db.select().from(volumes).where(eq(volumes.id, vol.id)).limit(1))[0];
-      if (!now) throw new CloudError('InvalidVolume.NotFound', `The volume '${vol.id}' does not exist.`);
-      if (now.instanceId) throw new CloudError('VolumeInUse', `${vol.id} is already attached to an instance`);
-      throw refused(`The volume '${vol.id}' moved to another host meanwhile: try again.`);
-    }
+    if (!claimed) throw await whyNotTaken(this.db, vol.id);
     this.wakeups.tell('volume', vol.id);
     return set;
   }

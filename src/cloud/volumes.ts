@@ -20,7 +20,7 @@ import { ClientTokens, type TokenRequest } from './idempotency.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
 import type { VpcSyncs } from './vpc-plane.js';
-import { GIVEN_UP, moving, notMoving, type VolumeMoves } from './volume-moves.js';
+import { GIVEN_UP, moving, notMoving, whyNotTaken, type VolumeMoves } from './volume-moves.js';
 import { write } from '../db/store.js';
 
 export type Volume = typeof volumes.$inferSelect;
@@ -104,9 +104,6 @@ export class Volumes {
    */
   isLocal: (hostId: string | null) => boolean = () => true;
 
-  /** This server's host's id (Cloud wires it): recorded as a new volume's. */
-  localHostId: () => string | undefined = () => undefined;
-
   /** Volumes between hosts (Cloud wires them; unset: one host, every volume here). */
   moves?: VolumeMoves;
 
@@ -165,7 +162,7 @@ export class Volumes {
       iops: type === 'gp3' ? (p.iops ?? 3000) : type.startsWith('io') ? (p.iops ?? 100) : type === 'gp2' ? Math.min(16000, Math.max(100, size * 3)) : null,
       throughput: type === 'gp3' ? (p.throughput ?? 125) : null, snapshotId: snap?.id ?? null, state: 'available',
       instanceId: null, device: null, attachState: null, attachTime: null, deleteOnTermination: false, createdAt: Date.now(),
-      hostId: this.localHostId() ?? null, moveTo: null, moveAt: null, moveSource: null,
+      hostId: this.moves?.hostId() ?? null, moveTo: null, moveAt: null, moveSource: null,
     };
     let made: string;
     try {
@@ -196,19 +193,10 @@ export class Volumes {
       if (taken.length) await this.tags.removeAll([id]);
       return taken.length > 0;
     });
-    if (!gone) throw await this.busy(id);
+    if (!gone) throw await whyNotTaken(this.db, id);
     // Its file goes where it is: here, or on its own host, told (volume-moves.ts).
     if (here) await this.host.pool.removeVolume(id);
     this.moves?.tell(id);
-  }
-
-  /** Why a volume could not be taken: attached meanwhile, or moving to another instance's host. */
-  private async busy(id: string): Promise<CloudError> {
-    const now = (await this.db.select().from(volumes).where(eq(volumes.id, id)).limit(1))[0];
-    if (now?.instanceId) return new CloudError('VolumeInUse', `${id} is already attached to an instance`);
-    if (now && moving(now)) return new CloudError('IncorrectState', `The volume '${id}' is moving to the host of an instance it is being attached to: try again in a moment.`);
-    if (now) return new CloudError('IncorrectState', `The volume '${id}' moved to the host of another instance meanwhile: try again.`);
-    return notFound('InvalidVolume.NotFound', id);
   }
 
   /**
@@ -298,7 +286,7 @@ export class Volumes {
       if ((await this.forInstance(instanceId)).some((v) => v.device === device)) throw invalidParam(`Attachment point ${device} is already in use`);
       return (await tx.update(volumes).set(set).where(and(eq(volumes.id, volumeId), isNull(volumes.instanceId), onHost, notMoving())).returning({ id: volumes.id })).length > 0;
     });
-    if (!taken) throw await this.busy(volumeId);
+    if (!taken) throw await whyNotTaken(this.db, volumeId);
     return set;
   }
 
