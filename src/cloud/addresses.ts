@@ -6,6 +6,7 @@
  */
 import { and, count, eq, inArray, isNotNull, ne } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
+import { byChunks } from '../db/chunks.js';
 import { addresses, instances, internetGateways } from '../db/tables.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';
@@ -132,6 +133,13 @@ export class Addresses {
   /** The Elastic IP associated with an instance, if any (its public IP while so). */
   async ofInstance(instanceId: string): Promise<string | undefined> {
     return (await this.db.select({ ip: addresses.publicIp }).from(addresses).where(eq(addresses.instanceId, instanceId)).limit(1))[0]?.ip;
+  }
+
+  /** The Elastic IPs associated with these instances, by instance id (a query per 500 instances). */
+  async ofInstances(instanceIds: readonly string[]): Promise<Map<string, string>> {
+    const rows = await byChunks(instanceIds, (chunk) => this.db.select({ instanceId: addresses.instanceId, ip: addresses.publicIp })
+      .from(addresses).where(inArray(addresses.instanceId, chunk)));
+    return new Map(rows.map((r) => [r.instanceId!, r.ip]));
   }
 
   /** A NAT gateway takes (or gives back) the address it was made with. */

@@ -6,6 +6,7 @@
  */
 import { and, asc, eq, gt, inArray, isNull, ne, or } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
+import { byChunks } from '../db/chunks.js';
 import { functions, functionVersions, hosts, instances, tags } from '../db/tables.js';
 import { functionFrontName, functionUnitName } from '../host/functions.js';
 import type { UnitManager, UnitStatus } from '../host/units/types.js';
@@ -50,15 +51,11 @@ export interface InstanceQuery {
   now?: number;
 }
 
-/** The Name tags of these resources, by resource id (a query per 500 ids). */
+/** The Name tags of these resources, by resource id (a query per 500 ids: byChunks). */
 async function nameTags(db: Pick<Db, 'select'>, ids: string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const rows = await db.select({ id: tags.resourceId, value: tags.value }).from(tags)
-      .where(and(eq(tags.key, 'Name'), inArray(tags.resourceId, ids.slice(i, i + 500))));
-    for (const r of rows) out.set(r.id, r.value);
-  }
-  return out;
+  const rows = await byChunks(ids, (chunk) => db.select({ id: tags.resourceId, value: tags.value }).from(tags)
+    .where(and(eq(tags.key, 'Name'), inArray(tags.resourceId, chunk))));
+  return new Map(rows.map((r) => [r.id, r.value]));
 }
 
 /** Each instance's host name, by the instance's host_id (instances from before hosts: the embedded host's). */

@@ -3,6 +3,7 @@ import { ALL_ROWS, matchesAny } from '../db/sql.js';
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { tags } from '../db/tables.js';
+import { byChunks } from '../db/chunks.js';
 import { CloudError, invalidParam } from './errors.js';
 import { pageFetched, pageOffset, type Page, type PageRequest } from './paging.js';
 import { unservable } from './text.js';
@@ -86,14 +87,10 @@ export class Tags {
   /** Tags of many resources at once, by resource id. */
   async of(resourceIds: string[]): Promise<Map<string, Tag[]>> {
     const out = new Map<string, Tag[]>();
-    if (!resourceIds.length) return out;
-    for (let i = 0; i < resourceIds.length; i += 500) {
-      const chunk = resourceIds.slice(i, i + 500);
-      for (const r of (await this.db.select().from(tags).where(inArray(tags.resourceId, chunk)))) {
-        const list = out.get(r.resourceId) ?? [];
-        list.push({ key: r.key, value: r.value });
-        out.set(r.resourceId, list);
-      }
+    for (const r of await byChunks(resourceIds, (chunk) => this.db.select().from(tags).where(inArray(tags.resourceId, chunk)))) {
+      const list = out.get(r.resourceId) ?? [];
+      list.push({ key: r.key, value: r.value });
+      out.set(r.resourceId, list);
     }
     return out;
   }

@@ -7,6 +7,7 @@
  */
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
+import { byChunks } from '../db/chunks.js';
 import { instances, snapshots, volumes } from '../db/tables.js';
 import type { Host } from '../host/index.js';
 import { nfsClientAddress, uplinkAddresses } from '../host/network.js';
@@ -335,6 +336,19 @@ export class Volumes {
   /** The volumes attached to an instance, in attachment order (the guest's vdb, vdc, ...). */
   async forInstance(instanceId: string): Promise<Volume[]> {
     return await this.db.select().from(volumes).where(eq(volumes.instanceId, instanceId)).orderBy(asc(volumes.attachTime));
+  }
+
+  /** The volumes attached to each of these instances, by instance id, each list in attachment order (a query per 500). */
+  async forInstances(instanceIds: readonly string[]): Promise<Map<string, Volume[]>> {
+    const out = new Map<string, Volume[]>();
+    const rows = await byChunks(instanceIds, (chunk) => this.db.select().from(volumes).where(inArray(volumes.instanceId, chunk))
+      .orderBy(asc(volumes.attachTime)));
+    for (const v of rows) {
+      const list = out.get(v.instanceId!) ?? [];
+      list.push(v);
+      out.set(v.instanceId!, list);
+    }
+    return out;
   }
 
   /** What a VM's launch connects (not a volume still moving here: connected once it is here). */

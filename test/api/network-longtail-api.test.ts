@@ -80,6 +80,11 @@ describe('Elastic IPs', () => {
     const moved = await api.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, NetworkInterfaceId: other.NetworkInterfaces![0]!.NetworkInterfaceId, AllowReassociation: true }));
     expect((await describeInstance(inst.InstanceId!)).PublicIpAddress).toBeUndefined();
     expect((await describeInstance(other.InstanceId!)).PublicIpAddress).toBe(eip.PublicIp);
+    // Both in one page (their addresses read once for the page): each shows its own.
+    const page = (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.InstanceId!, other.InstanceId!] }))).Reservations!.flatMap((r) => r.Instances!);
+    expect(page.map((i) => [i.InstanceId, i.PublicIpAddress, i.NetworkInterfaces![0]!.Association?.PublicIp])).toEqual([
+      [inst.InstanceId, undefined, undefined], [other.InstanceId, eip.PublicIp, eip.PublicIp],
+    ]);
     expect(edge(inst.VpcId!)!.external?.maps).toEqual([{ publicIp: eip.PublicIp, privateIp: other.PrivateIpAddress }]);
     expect(await code(api.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: other.InstanceId, PrivateIpAddress: '172.31.99.99' })))).toBe('InvalidParameterValue');
     expect(await code(api.ec2.send(new AssociateAddressCommand({ AllocationId: 'eipalloc-0123456789abcdef0', InstanceId: other.InstanceId })))).toBe('InvalidAllocationID.NotFound');

@@ -94,6 +94,9 @@ describe('volumes', () => {
     expect([d.State, d.Attachments![0]!.State, d.Attachments![0]!.InstanceId]).toEqual(['in-use', 'attached', vm]);
     const inst = (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [vm!] }))).Reservations![0]!.Instances![0]!;
     expect(inst.BlockDeviceMappings!.map((b) => [b.DeviceName, b.Ebs!.VolumeId === vol])).toEqual([['/dev/xvda', false], ['/dev/sdf', true]]);
+    // Both in one page (its volumes read once for the page): each shows its own.
+    const page = (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [container!, vm!] }))).Reservations!.flatMap((r) => r.Instances!);
+    expect(page.map((i) => [i.InstanceId, i.BlockDeviceMappings!.map((b) => b.DeviceName)]).sort()).toEqual([[container, ['/dev/xvda']], [vm, ['/dev/xvda', '/dev/sdf']]].sort());
     expect(await code(api.ec2.send(new AttachVolumeCommand({ VolumeId: vol, InstanceId: vm!, Device: '/dev/sdg' })))).toBe('VolumeInUse');
     expect(await code(api.ec2.send(new DeleteVolumeCommand({ VolumeId: vol })))).toBe('VolumeInUse');
     // Detach while stopped, attach again, then terminate: the volume is available again (DeleteOnTermination false).

@@ -4,6 +4,8 @@ import { stateCodes, type Instance, type InstanceState } from '../../cloud/insta
 import { holdsResources } from '../../cloud/instances/types.js';
 import { privateDnsName } from '../../cloud/ip.js';
 import type { Tag } from '../../cloud/tags.js';
+import type { Association } from '../../cloud/iam-associations.js';
+import type { Volume } from '../../cloud/volumes.js';
 
 export const tagSet = (tags: Tag[] | undefined) => (tags ?? []).map((t) => ({ key: t.key, value: t.value }));
 
@@ -20,10 +22,33 @@ export function groupSet(names: GroupNames, ids: string[]) {
   return ids.map((id) => ({ groupId: id, groupName: names.get(id) ?? '' }));
 }
 
+/**
+ * What the shapes of a page of instances show beside their rows, each read once for the whole page (a query per table,
+ * run together), never once per instance: a page of a thousand costs the same few queries as a page of one.
+ */
+export interface InstanceFacts {
+  names: GroupNames;
+  tags: Map<string, Tag[]>;
+  /** Elastic IPs by instance id. */
+  eips: Map<string, string>;
+  /** Attached volumes by instance id (VMs'), in attachment order. */
+  volumes: Map<string, Volume[]>;
+  /** IAM instance profile associations by instance id. */
+  profiles: Map<string, Association>;
+}
+
+export async function instanceFacts(cloud: Cloud, rows: readonly Instance[], names: GroupNames): Promise<InstanceFacts> {
+  const ids = rows.map((r) => r.id);
+  const vms = rows.filter((r) => r.runtime !== 'container' && holdsResources(r)).map((r) => r.id);
+  const [tags, eips, volumes, profiles] = await Promise.all([
+    cloud.tags.of(ids), cloud.network.addresses.ofInstances(ids), cloud.volumes.forInstances(vms), cloud.iamAssociations.ofInstances(ids),
+  ]);
+  return { names, tags, eips, volumes, profiles };
+}
+
 /** An instance's network interface, as DescribeNetworkInterfaces and the instance's networkInterfaceSet show it. */
-export async function networkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames, tags?: Tag[]) {
+export function networkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames, eip: string | undefined, tags?: Tag[]) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
-  const eip = await cloud.network.addresses.ofInstance(inst.id);
   const association = eip || inst.publicIp ? { publicIp: eip ?? inst.publicIp!, publicDnsName: '', ipOwnerId: eip ? inst.accountId : 'amazon' } : undefined;
   return {
     networkInterfaceId: inst.networkInterfaceId,
@@ -52,15 +77,17 @@ export async function networkInterfaceShape(cloud: Cloud, inst: Instance, names:
 }
 
 /** The same interface as an instance's networkInterfaceSet shows it (InstanceNetworkInterface has fewer members). */
-async function instanceNetworkInterfaceShape(cloud: Cloud, inst: Instance, names: GroupNames) {
-  const { availabilityZone: _az, requesterManaged: _rm, tagSet: _tags, attachment, ...rest } = await networkInterfaceShape(cloud, inst, names);
+function instanceNetworkInterfaceShape(cloud: Cloud, inst: Instance, facts: InstanceFacts) {
+  const { availabilityZone: _az, requesterManaged: _rm, tagSet: _tags, attachment, ...rest } = networkInterfaceShape(cloud, inst, facts.names, facts.eips.get(inst.id));
   const { instanceId: _id, instanceOwnerId: _owner, ...own } = attachment;
   return { ...rest, attachment: own };
 }
 
-export async function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | undefined, names: GroupNames) {
+/** An instance as DescribeInstances and RunInstances show it, from its row and its page's facts. */
+export function instanceShape(cloud: Cloud, inst: Instance, facts: InstanceFacts) {
   const dns = privateDnsName(inst.privateIp, cloud.config.region);
-  const groups = groupSet(names, inst.securityGroupIds);
+  const groups = groupSet(facts.names, inst.securityGroupIds);
+  const profile = facts.profiles.get(inst.id)?.profile;
   const launchTime = new Date(inst.launchTime);
   const md = inst.attributes.metadataOptions;
   const terminated = !holdsResources(inst);
@@ -82,7 +109,7 @@ export async function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | 
     vpcId: terminated ? undefined : inst.vpcId,
     privateIpAddress: terminated ? undefined : inst.privateIp,
     // Shown while the instance runs, as on AWS; pcloud keeps the address through a stop (AWS hands out a new one).
-    ipAddress: inst.state === 'running' || inst.state === 'pending' ? (await cloud.network.addresses.ofInstance(inst.id)) ?? inst.publicIp ?? undefined : undefined,
+    ipAddress: inst.state === 'running' || inst.state === 'pending' ? facts.eips.get(inst.id) ?? inst.publicIp ?? undefined : undefined,
     sourceDestCheck: inst.attributes.sourceDestCheck,
     groupSet: groups,
     stateReason: inst.stateReasonCode ? { code: inst.stateReasonCode, message: inst.stateReasonMessage ?? '' } : undefined,
@@ -92,7 +119,7 @@ export async function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | 
     blockDeviceMapping: terminated ? [] : [{
       deviceName: '/dev/xvda',
       ebs: { volumeId: inst.rootVolumeId, status: 'attached', attachTime: launchTime, deleteOnTermination: true },
-    }, ...(inst.runtime === 'container' ? [] : (await cloud.volumes.forInstance(inst.id))).map((v) => ({
+    }, ...(facts.volumes.get(inst.id) ?? []).map((v) => ({
       deviceName: v.device!,
       ebs: { volumeId: v.id, status: v.attachState!, attachTime: new Date(v.attachTime!), deleteOnTermination: v.deleteOnTermination },
     }))],
@@ -100,9 +127,9 @@ export async function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | 
     currentInstanceBootMode: inst.runtime === 'q35' ? 'uefi' : 'legacy-bios',
     virtualizationType: 'hvm',
     clientToken: inst.clientToken ?? '',
-    tagSet: tagSet(tags),
+    tagSet: tagSet(facts.tags.get(inst.id)),
     hypervisor: inst.runtime === 'container' ? 'nspawn' : 'xen',
-    networkInterfaceSet: terminated ? [] : [await instanceNetworkInterfaceShape(cloud, inst, names)],
+    networkInterfaceSet: terminated ? [] : [instanceNetworkInterfaceShape(cloud, inst, facts)],
     ebsOptimized: inst.attributes.ebsOptimized,
     enaSupport: true,
     cpuOptions: { coreCount: cloud.instances.instanceType(inst).vcpus, threadsPerCore: 1 },
@@ -122,5 +149,6 @@ export async function instanceShape(cloud: Cloud, inst: Instance, tags: Tag[] | 
     usageOperationUpdateTime: launchTime,
     privateDnsNameOptions: { hostnameType: 'ip-name', enableResourceNameDnsARecord: false, enableResourceNameDnsAAAARecord: false },
     maintenanceOptions: { autoRecovery: 'default' },
+    iamInstanceProfile: profile && { arn: profile.arn, id: profile.id },
   };
 }

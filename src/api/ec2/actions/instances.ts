@@ -1,5 +1,4 @@
 /** EC2 instance actions: parse the Query, call the domain, shape the answer. */
-import { inOrder } from '../../../cloud/in-order.js';
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import { fieldOf } from '../../../cloud/filters.js';
 import type { Instance, RunParams, StateChange } from '../../../cloud/instances/index.js';
@@ -8,7 +7,7 @@ import { creditSpecifications } from '../../../cloud/instances/queries.js';
 import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
 import type { Query } from '../query.js';
-import { groupNames, groupSet, instanceShape, stateShape, type GroupNames } from '../shapes.js';
+import { groupNames, groupSet, instanceFacts, instanceShape, stateShape, type GroupNames } from '../shapes.js';
 import { profileRef } from './iam-profiles.js';
 import { once, tokenRequest } from '../client-token.js';
 
@@ -57,14 +56,10 @@ function metadataOptions(md: Query): Partial<MetadataOptions> {
   return out;
 }
 
+/** The instances' shapes, what they show beside their rows read once for them all (instanceFacts). */
 async function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
-  const ids = rows.map((r) => r.id);
-  const tags = await ctx.cloud.tags.of(ids);
-  const profiles = await ctx.cloud.iamAssociations.ofInstances(ids);
-  return await inOrder(rows, async (r) => {
-    const profile = profiles.get(r.id)?.profile;
-    return { ...(await instanceShape(ctx.cloud, r, tags.get(r.id), names)), iamInstanceProfile: profile && { arn: profile.arn, id: profile.id } };
-  });
+  const facts = await instanceFacts(ctx.cloud, rows, names);
+  return rows.map((r) => instanceShape(ctx.cloud, r, facts));
 }
 
 function changes(list: StateChange[]) {
@@ -108,10 +103,13 @@ export const instanceActions: Actions = {
 
   DescribeInstances: {
     handler: async (ctx) => {
-      const page = await ctx.cloud.instances.describe(ctx.accountId, {
-        ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
-      });
-      const names = await groupNames(ctx.cloud, ctx.accountId);
+      // The page and the account's group names together: neither waits on the other.
+      const [page, names] = await Promise.all([
+        ctx.cloud.instances.describe(ctx.accountId, {
+          ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
+        }),
+        groupNames(ctx.cloud, ctx.accountId),
+      ]);
       const items = await shapes(ctx, page.instances, names);
       const byReservation = new Map<string, { first: Instance; items: typeof items }>();
       page.instances.forEach((inst, i) => {

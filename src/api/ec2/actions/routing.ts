@@ -1,4 +1,3 @@
-import { inOrder } from '../../../cloud/in-order.js';
 import type { Tag } from '../../../cloud/tags.js';
 import { CloudError } from '../../../cloud/errors.js';
 import { byIds, filterRows } from '../../../cloud/filters.js';
@@ -203,8 +202,8 @@ export const routingActions: Actions = {
       const all = byIds(byEni, ctx.q.list('NetworkInterfaceId'), 'InvalidNetworkInterfaceID.NotFound', 'network interface');
       const tags = await ctx.cloud.tags.of(all.map((e) => e.id));
       const rows = filterRows(all, ctx.q.filters(), networkInterfaceFields, tags);
-      const names = await groupNames(ctx.cloud, ctx.accountId);
-      return { networkInterfaceSet: await inOrder(rows, (e) => networkInterfaceShape(ctx.cloud, { ...e, id: e.instanceId }, names, tags.get(e.id))) };
+      const [names, eips] = await Promise.all([groupNames(ctx.cloud, ctx.accountId), ctx.cloud.network.addresses.ofInstances(rows.map((e) => e.instanceId))]);
+      return { networkInterfaceSet: rows.map((e) => networkInterfaceShape(ctx.cloud, { ...e, id: e.instanceId }, names, eips.get(e.instanceId), tags.get(e.id))) };
     },
   },
 
