@@ -1,8 +1,9 @@
 /**
  * The shape walker every XML service shares (EC2's protocol, and the Query protocol of IAM and STS): a handler's plain
- * object in, xml2js's object out, walked along the operation's output shape from the model (src/api/model): keys are
- * the members' element names (locationName); lists are the member's element (`<item>` in EC2, `<member>` in the Query
- * protocol); booleans `true`/`false`; timestamps ISO 8601; undefined and null are left out. It never throws on data:
+ * object in, the object xml-text.ts writes out, walked along the operation's output shape from the model
+ * (src/api/model): keys are the members' element names (locationName); lists are the member's element (`<item>` in
+ * EC2, `<member>` in the Query protocol); booleans `true`/`false`; timestamps ISO 8601; undefined and null are left
+ * out. It never throws on data:
  * characters XML 1.0 cannot carry (which the edges refuse, but older records may hold) are written as U+FFFD.
  */
 import { NOT_XML_CHAR, unservable } from '../../cloud/text.js';
@@ -26,7 +27,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /**
- * The value as xml2js writes it, walked along its shape: structures by the members' element names, lists as the
+ * The value as xml-text.ts writes it (as xml2js' Builder would), walked along its shape: structures by the members' element names, lists as the
  * member's element (`item`), booleans and numbers as text, timestamps ISO 8601; absent members left out. What the
  * shape does not have is a ShapeMismatch when `strict`, and left out (a scalar of the wrong type written as text)
  * otherwise: a client never sees a key AWS does not send.

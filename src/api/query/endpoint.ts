@@ -4,7 +4,6 @@
  * (`<ActionResponse><ActionResult>…</ActionResult><ResponseMetadata>`), errors as `<ErrorResponse>` with the status
  * from the service's catalogue. Handlers only see typed input and return plain objects: the model does the rest.
  */
-import xml2js from 'xml2js';
 import type { Cloud } from '../../cloud/index.js';
 import { CloudError, specOf, type ErrorSpec } from '../../cloud/errors.js';
 import { requestId as newRequestId } from '../../cloud/ids.js';
@@ -16,6 +15,7 @@ import { inputNode, outputNode } from '../model/compile.js';
 import type { Operation, ServiceModel } from '../model/index.js';
 import { strictShapes } from '../model/strict.js';
 import { ShapeMismatch, writeShape, xmlSafe } from '../model/xml.js';
+import { xmlDocument } from '../model/xml-text.js';
 import { formParams, readInput } from './input.js';
 import type { CallFacts } from '../calls.js';
 
@@ -53,14 +53,13 @@ export interface QueryService {
   changes?: (action: string) => boolean;
 }
 
-const builder = new xml2js.Builder({ renderOpts: { pretty: false }, xmldec: { version: '1.0', encoding: 'UTF-8' } });
 const XML = { 'content-type': 'text/xml' };
 
 /** The service's error XML; the status from its catalogue (a code it lacks is a 400). */
 export function queryError(svc: Pick<QueryService, 'ns' | 'errors'>, code: string, message: string, status?: number, requestId = newRequestId()): Response {
   const s = status ?? specOf(svc.errors, code)?.status ?? 400;
-  const xml = builder.buildObject({
-    ErrorResponse: { $: { xmlns: svc.ns }, Error: { Type: s >= 500 ? 'Receiver' : 'Sender', Code: xmlSafe(code), Message: xmlSafe(message) }, RequestId: requestId },
+  const xml = xmlDocument('ErrorResponse', {
+    $: { xmlns: svc.ns }, Error: { Type: s >= 500 ? 'Receiver' : 'Sender', Code: xmlSafe(code), Message: xmlSafe(message) }, RequestId: requestId,
   });
   return new Response(xml, { status: s, headers: { ...XML, 'x-amzn-requestid': requestId } });
 }
@@ -68,12 +67,10 @@ export function queryError(svc: Pick<QueryService, 'ns' | 'errors'>, code: strin
 function successXml(svc: QueryService, action: string, op: Operation, result: Record<string, unknown>, requestId: string): string {
   const content = writeShape(outputNode(svc.model, op), result, action, strictShapes()) as Record<string, unknown> | undefined;
   const wrapper = op.output?.resultWrapper;
-  return builder.buildObject({
-    [`${action}Response`]: {
-      $: { xmlns: svc.ns },
-      ...(wrapper ? { [wrapper]: content ?? '' } : {}),
-      ResponseMetadata: { RequestId: requestId },
-    },
+  return xmlDocument(`${action}Response`, {
+    $: { xmlns: svc.ns },
+    ...(wrapper ? { [wrapper]: content ?? '' } : {}),
+    ResponseMetadata: { RequestId: requestId },
   });
 }
 
