@@ -1,12 +1,14 @@
 /**
  * (b) DescribeInstances with 10,000 instances in the database: latency and requests per second, next to moto_server
  * serving the same calls with the same number of instances, in the same run; and pcloud with its state in PostgreSQL
- * (a throwaway Debian cluster) beside it on SQLite (issue 17: p99 at 10,000 instances ≤ 10 ms).
+ * (a throwaway Debian cluster) beside it on SQLite (issue 17: p99 at 10,000 instances ≤ 10 ms); and this machine's
+ * floor for such a call (machineFloor), measured the same way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { Cloud } from '../src/cloud/index.js';
 import { images, instances } from '../src/db/tables.js';
 import { newId } from '../src/cloud/ids.js';
@@ -46,6 +48,16 @@ async function seed(dataDir: string, count: number, accountId: string, database?
     });
   } finally {
     await cloud.close();
+  }
+  // PostgreSQL's planner, told how many rows there now are, as its autovacuum tells it within a minute of such a load.
+  if (database) {
+    const client = new pg.Client({ connectionString: database });
+    await client.connect();
+    try {
+      await client.query('ANALYZE');
+    } finally {
+      await client.end();
+    }
   }
   return ids;
 }
@@ -122,6 +134,28 @@ async function serveSeeded(count: number, accountId: string, creds: Creds, datab
   return { endpoint: `http://127.0.0.1:${port}`, ids, stop };
 }
 
+/**
+ * This machine's floor: the same client, signing and keep-alive connection against a server that does nothing (it
+ * answers every request with a fixed body the size of a DescribeInstances answer by id), measured as pcloud is. What
+ * pcloud's figures add to it is pcloud's; the rest is the machine (loopback, scheduling: on a 2-core VM its p99 alone
+ * is several milliseconds).
+ */
+async function machineFloor(opts: { requests: number; seconds: number }, creds: Creds) {
+  const port = await freePort();
+  const answer = `<?xml version="1.0" encoding="UTF-8"?><DescribeInstancesResponse>${'x'.repeat(4500)}</DescribeInstancesResponse>`;
+  const server = spawn(process.execPath, ['-e', `
+    const answer = ${JSON.stringify(answer)};
+    require('node:http').createServer((req, res) => { req.resume(); req.on('end', () => res.end(answer)); })
+      .listen(${port}, '127.0.0.1', () => console.log('listening'));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await waitFor(server, 'listening');
+    return (await measure(`http://127.0.0.1:${port}`, creds, { 'by id': () => ({ Action: 'DescribeInstances', 'InstanceId.1': 'i-0123456789abcdef0' }) }, opts.requests, opts.seconds))['by id']!;
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
 const callsOf = (list: string[]) => ({
   'by id': (i: number) => ({ Action: 'DescribeInstances', 'InstanceId.1': list[(i * 7919) % list.length]! }),
   'filter type, first page of 10': () => ({ Action: 'DescribeInstances', 'Filter.1.Name': 'instance-type', 'Filter.1.Value.1': 't3.micro', MaxResults: '10' }),
@@ -157,7 +191,8 @@ export async function benchDescribe(opts: { count: number; requests: number; sec
     await sqlite.stop();
   }
   // After the SQLite server stopped: each server holds the host's Lambda port while it runs.
-  return { ...sqliteResult, postgres: await onPostgres(opts, accountId, creds, sqliteResult.pcloud) };
+  const postgres = await onPostgres(opts, accountId, creds, sqliteResult.pcloud);
+  return { ...sqliteResult, postgres, machineFloor: await machineFloor(opts, creds) };
 }
 
 /** The same calls with the state in PostgreSQL, and their p50 and p99 over SQLite's (skipped without PostgreSQL). */

@@ -89,6 +89,8 @@ if (want('describe')) {
     for (const [k, f] of Object.entries(r.postgres.pcloud)) pgRows.push([k, f.latencyMs.p50, f.latencyMs.p99, f.rps, r.postgres.overSqlite[k]!.p50, r.postgres.overSqlite[k]!.p99]);
     console.log(`pcloud with its state in PostgreSQL (same calls, same run):\n${table(pgRows)}`);
   }
+  const floor = r.machineFloor.latencyMs;
+  console.log(`this machine's floor (the same client against a server that does nothing): p50 ${floor.p50} ms, p99 ${floor.p99} ms, ${r.machineFloor.rps} req/s`);
   console.log('written to', writeResult('describe', r));
 }
 
