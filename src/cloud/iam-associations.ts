@@ -6,6 +6,7 @@
  */
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
+import { byChunks } from '../db/chunks.js';
 import { iamInstanceProfiles, iamProfileAssociations, iamRoles, instances } from '../db/tables.js';
 import { CloudError, invalidParam, malformed, notFound } from './errors.js';
 import { filterRows, type Fields, type Filter } from './filters.js';
@@ -134,13 +135,23 @@ export class IamAssociations {
     return row && (await this.view(row));
   }
 
-  /** DescribeInstances' iamInstanceProfile, for many instances at once. */
+  /**
+   * DescribeInstances' iamInstanceProfile, for many instances at once: their associations, then the profiles they
+   * name, each a query per 500 (never one per instance).
+   */
   async ofInstances(instanceIds: readonly string[]): Promise<Map<string, Association>> {
-    if (!instanceIds.length) return new Map();
-    const rows = await this.db.select().from(iamProfileAssociations).where(inArray(iamProfileAssociations.instanceId, [...instanceIds]));
     const out = new Map<string, Association>();
+    const rows = await byChunks(instanceIds, (chunk) => this.db.select().from(iamProfileAssociations).where(inArray(iamProfileAssociations.instanceId, chunk)));
+    // Profiles by account and name (an account id has no '/').
+    const profiles = new Map<string, ProfileRow>();
+    for (const accountId of new Set(rows.map((r) => r.accountId))) {
+      const names = [...new Set(rows.filter((r) => r.accountId === accountId).map((r) => r.profileName))];
+      const found = await byChunks(names, (chunk) => this.db.select().from(iamInstanceProfiles)
+        .where(and(eq(iamInstanceProfiles.accountId, accountId), inArray(iamInstanceProfiles.name, chunk))));
+      for (const p of found) profiles.set(`${accountId}/${p.name}`, p);
+    }
     for (const r of rows) {
-      const a = await this.view(r);
+      const a = asShown(r, profiles.get(`${r.accountId}/${r.profileName}`));
       if (a) out.set(a.instanceId, a);
     }
     return out;
@@ -231,18 +242,24 @@ export class IamAssociations {
     }
   }
 
-  /**
-   * A row as the API shows it: its profile's id and ARN as they are now. Undefined if the profile is gone, or was
-   * deleted and made again since (a new profile by the same name is not the one the instance was given).
-   */
+  /** A row as the API shows it (asShown()), its profile read now. */
   private async view(row: Row): Promise<Association | undefined> {
-    const p = (await this.db.select().from(iamInstanceProfiles)
-      .where(and(eq(iamInstanceProfiles.accountId, row.accountId), eq(iamInstanceProfiles.name, row.profileName))).limit(1))[0];
-    if (!p || p.createdAt > row.createdAt) return undefined;
-    return {
-      id: row.associationId, accountId: row.accountId, instanceId: row.instanceId, state: row.state as Association['state'],
-      profile: { name: p.name, id: p.profileId, arn: profileArn(row.accountId, p.path, p.name) }, createdAt: row.createdAt,
-      ...(p.roleName !== null ? { roleName: p.roleName } : {}),
-    };
+    return asShown(row, (await this.db.select().from(iamInstanceProfiles)
+      .where(and(eq(iamInstanceProfiles.accountId, row.accountId), eq(iamInstanceProfiles.name, row.profileName))).limit(1))[0]);
   }
+}
+
+type ProfileRow = typeof iamInstanceProfiles.$inferSelect;
+
+/**
+ * A row as the API shows it: its profile's id and ARN as they are now. Undefined if the profile is gone, or was
+ * deleted and made again since (a new profile by the same name is not the one the instance was given).
+ */
+function asShown(row: Row, p: ProfileRow | undefined): Association | undefined {
+  if (!p || p.createdAt > row.createdAt) return undefined;
+  return {
+    id: row.associationId, accountId: row.accountId, instanceId: row.instanceId, state: row.state as Association['state'],
+    profile: { name: p.name, id: p.profileId, arn: profileArn(row.accountId, p.path, p.name) }, createdAt: row.createdAt,
+    ...(p.roleName !== null ? { roleName: p.roleName } : {}),
+  };
 }

@@ -64,6 +64,13 @@ describe('RunInstances with IamInstanceProfile', () => {
     expect(res.Instances!.map((i) => i.IamInstanceProfile)).toEqual([{ Arn: web.arn, Id: web.profileId }, { Arn: web.arn, Id: web.profileId }]);
     const byArn = await run({ Arn: other.arn });
     expect((await describeOne(byArn)).IamInstanceProfile).toEqual({ Arn: other.arn, Id: other.profileId });
+    // One page of all three and one without (their profiles read once for the page): each shows its own.
+    const none = await run();
+    const all = [...res.Instances!.map((i) => i.InstanceId!), byArn, none];
+    const page = (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: all }))).Reservations!.flatMap((r) => r.Instances!);
+    expect(all.map((id) => page.find((i) => i.InstanceId === id)!.IamInstanceProfile)).toEqual([
+      { Arn: web.arn, Id: web.profileId }, { Arn: web.arn, Id: web.profileId }, { Arn: other.arn, Id: other.profileId }, undefined,
+    ]);
     const [a] = await associations([{ Name: 'instance-id', Values: [byArn] }]);
     expect(a).toMatchObject({ InstanceId: byArn, State: 'associated', IamInstanceProfile: { Arn: other.arn, Id: other.profileId } });
     expect(a!.AssociationId).toMatch(/^iip-assoc-[0-9a-f]{17}$/);

@@ -23,8 +23,9 @@ export function groupSet(names: GroupNames, ids: string[]) {
 }
 
 /**
- * What the shapes of a page of instances show beside their rows, each read once for the whole page (a query per table,
- * run together), never once per instance: a page of a thousand costs the same few queries as a page of one.
+ * What the shapes of a page of instances show beside their rows, each read once for the whole page (a query or two per
+ * table per 500 instances, run together), never once per instance. Read outside any write(): the reads run at once,
+ * side by side, which inside a transaction they could not (they would share its one connection).
  */
 export interface InstanceFacts {
   names: GroupNames;
@@ -37,11 +38,12 @@ export interface InstanceFacts {
   profiles: Map<string, Association>;
 }
 
-export async function instanceFacts(cloud: Cloud, rows: readonly Instance[], names: GroupNames): Promise<InstanceFacts> {
+export async function instanceFacts(cloud: Cloud, accountId: string, rows: readonly Instance[]): Promise<InstanceFacts> {
   const ids = rows.map((r) => r.id);
   const vms = rows.filter((r) => r.runtime !== 'container' && holdsResources(r)).map((r) => r.id);
-  const [tags, eips, volumes, profiles] = await Promise.all([
-    cloud.tags.of(ids), cloud.network.addresses.ofInstances(ids), cloud.volumes.forInstances(vms), cloud.iamAssociations.ofInstances(ids),
+  const [names, tags, eips, volumes, profiles] = await Promise.all([
+    groupNames(cloud, accountId), cloud.tags.of(ids), cloud.network.addresses.ofInstances(ids), cloud.volumes.forInstances(vms),
+    cloud.iamAssociations.ofInstances(ids),
   ]);
   return { names, tags, eips, volumes, profiles };
 }

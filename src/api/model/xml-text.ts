@@ -6,6 +6,7 @@
  * The objects: a key is an element; a string its text; an array repeats the element once per entry; an object its
  * child elements, `$` its attributes; `''`, null and undefined an empty element (`<x/>`), as xml2js writes them.
  * Element names come from the service models and pcloud, never from a request; text is escaped as XML's rules say.
+ * Characters XML cannot carry at all are the callers' to replace first (xmlSafe(): the walker does it for every value).
  */
 
 /** The text of an element, escaped as xmlbuilder escapes it (`&`, `<`, `>`, and CR, which a parser would turn to LF). */

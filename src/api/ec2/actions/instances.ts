@@ -7,7 +7,7 @@ import { creditSpecifications } from '../../../cloud/instances/queries.js';
 import type { MetadataOptions } from '../../../db/schema.js';
 import { dryRunCheck, type Action, type Actions, type Ctx } from '../context.js';
 import type { Query } from '../query.js';
-import { groupNames, groupSet, instanceFacts, instanceShape, stateShape, type GroupNames } from '../shapes.js';
+import { groupSet, instanceFacts, instanceShape, stateShape } from '../shapes.js';
 import { profileRef } from './iam-profiles.js';
 import { once, tokenRequest } from '../client-token.js';
 
@@ -56,10 +56,10 @@ function metadataOptions(md: Query): Partial<MetadataOptions> {
   return out;
 }
 
-/** The instances' shapes, what they show beside their rows read once for them all (instanceFacts). */
-async function shapes(ctx: Ctx, rows: Instance[], names: GroupNames) {
-  const facts = await instanceFacts(ctx.cloud, rows, names);
-  return rows.map((r) => instanceShape(ctx.cloud, r, facts));
+/** The instances' shapes, what they show beside their rows read once for them all (instanceFacts); the group names. */
+async function shapes(ctx: Ctx, rows: Instance[]) {
+  const facts = await instanceFacts(ctx.cloud, ctx.accountId, rows);
+  return { names: facts.names, items: rows.map((r) => instanceShape(ctx.cloud, r, facts)) };
 }
 
 function changes(list: StateChange[]) {
@@ -90,27 +90,22 @@ export const instanceActions: Actions = {
     dryRun: 'self',
     handler: async (ctx) => {
       const res = await ctx.cloud.instances.run(ctx.accountId, runParams(ctx.q), ctx.dryRun);
-      const first = res.instances[0]!;
-      const names = await groupNames(ctx.cloud, ctx.accountId);
+      const { names, items } = await shapes(ctx, res.instances);
       return {
         reservationId: res.reservationId,
         ownerId: ctx.accountId,
-        groupSet: groupSet(names, first.securityGroupIds),
-        instancesSet: await shapes(ctx, res.instances, names),
+        groupSet: groupSet(names, res.instances[0]!.securityGroupIds),
+        instancesSet: items,
       };
     },
   },
 
   DescribeInstances: {
     handler: async (ctx) => {
-      // The page and the account's group names together: neither waits on the other.
-      const [page, names] = await Promise.all([
-        ctx.cloud.instances.describe(ctx.accountId, {
-          ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
-        }),
-        groupNames(ctx.cloud, ctx.accountId),
-      ]);
-      const items = await shapes(ctx, page.instances, names);
+      const page = await ctx.cloud.instances.describe(ctx.accountId, {
+        ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
+      });
+      const { names, items } = await shapes(ctx, page.instances);
       const byReservation = new Map<string, { first: Instance; items: typeof items }>();
       page.instances.forEach((inst, i) => {
         const r = byReservation.get(inst.reservationId) ?? { first: inst, items: [] };
