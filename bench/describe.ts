@@ -148,7 +148,7 @@ async function machineFloor(opts: { requests: number; seconds: number }, creds: 
     require('node:http').createServer((req, res) => { req.resume(); req.on('end', () => res.end(answer)); })
       .listen(${port}, '127.0.0.1', () => console.log('listening'));
   `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const forget = stopOnInterrupt(async () => { server.kill('SIGTERM'); });
+  const forget = stopOnInterrupt(() => { server.kill('SIGTERM'); return Promise.resolve(); });
   try {
     await waitFor(server, 'listening');
     return (await measure(`http://127.0.0.1:${port}`, creds, { 'by id': () => ({ Action: 'DescribeInstances', 'InstanceId.1': 'i-0123456789abcdef0' }) }, opts.requests, opts.seconds))['by id']!;
