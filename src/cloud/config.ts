@@ -96,7 +96,8 @@ function hostsFromEnv(env: NodeJS.ProcessEnv): HostsConfig {
 
 /**
  * Limits per account (as AWS's service quotas), set by the operator: PCLOUD_LIMIT_INSTANCES, PCLOUD_LIMIT_VCPUS,
- * PCLOUD_LIMIT_FUNCTIONS, PCLOUD_LIMIT_CODE_STORAGE_BYTES, PCLOUD_LIMIT_VPCS, PCLOUD_LIMIT_CONCURRENT_EXECUTIONS; and
+ * PCLOUD_LIMIT_FUNCTIONS, PCLOUD_LIMIT_CODE_STORAGE_BYTES, PCLOUD_LIMIT_VPCS, PCLOUD_LIMIT_CONCURRENT_EXECUTIONS,
+ * PCLOUD_LIMIT_VOLUME_MOVES; and
  * PCLOUD_LAUNCH_CONCURRENCY for the host.
  */
 export interface Limits {
@@ -115,12 +116,17 @@ export interface Limits {
    * 1000, here 100, a 2-core host's worth): one more is refused with TooManyRequestsException "Rate Exceeded.".
    */
   concurrentExecutions: number;
+  /**
+   * Volumes an account may have moving at once to the hosts of the instances they are attached to (cloud/volume-moves.ts;
+   * EC2's ResourceLimitExceeded, as for too many snapshot copies in progress).
+   */
+  volumeMoves: number;
   /** Launches that work on the host at once, every account together; the rest wait their turn, still pending. */
   launchConcurrency: number;
 }
 
 export const defaultLimits: Limits = {
-  instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, vpcs: 5, concurrentExecutions: 100, launchConcurrency: 4,
+  instances: 32, vcpus: 64, functions: 100, codeStorageBytes: 10 * 2 ** 30, vpcs: 5, concurrentExecutions: 100, volumeMoves: 4, launchConcurrency: 4,
 };
 
 function limitsFromEnv(env: NodeJS.ProcessEnv): Limits {
@@ -131,6 +137,7 @@ function limitsFromEnv(env: NodeJS.ProcessEnv): Limits {
     codeStorageBytes: envWhole(env, 'PCLOUD_LIMIT_CODE_STORAGE_BYTES', defaultLimits.codeStorageBytes),
     vpcs: envWhole(env, 'PCLOUD_LIMIT_VPCS', defaultLimits.vpcs),
     concurrentExecutions: envWhole(env, 'PCLOUD_LIMIT_CONCURRENT_EXECUTIONS', defaultLimits.concurrentExecutions),
+    volumeMoves: envWhole(env, 'PCLOUD_LIMIT_VOLUME_MOVES', defaultLimits.volumeMoves),
     launchConcurrency: envWhole(env, 'PCLOUD_LAUNCH_CONCURRENCY', defaultLimits.launchConcurrency),
   };
 }

@@ -122,7 +122,7 @@ export class Cloud {
     this.plane.localHost = () => this.hosts.local();
     this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
     this.volumes.isLocal = (hostId) => this.hosts.isLocal(hostId);
-    this.volumes.moves = new VolumeMoves(db, host, this.hosts, this.wakeups, config.hosts);
+    this.volumes.moves = new VolumeMoves(db, host, this.hosts, this.wakeups, config);
     this.volumes.servesZone = async (zone) => {
       const local = this.hosts.localHostId();
       return local === undefined || zoneHosts(await this.hosts.list(), zone).some((h) => h.id === local);

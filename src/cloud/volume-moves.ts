@@ -11,8 +11,13 @@
  * connects it; told, the giving host closes the export and removes its file. Failed, not answered within a heartbeat
  * timeout, detached meanwhile or given up by a restart: the move and the attachment are cleared from the row, the copy
  * removed and the giving host told (it closes its export): the volume is available where it was, nothing left behind.
+ * A detach or the instance's end stops the copy at once (through any server: the taker, told, aborts it).
+ *
+ * Sharing: an account has at most PCLOUD_LIMIT_VOLUME_MOVES volumes moving at once (ResourceLimitExceeded past them,
+ * counted in the claiming write), and copies into a host one at a time, in a line of its own before the host's few
+ * copy slots: an account with many or large volumes on the move holds one slot of a host, never all of them.
  */
-import { and, eq, inArray, isNotNull, isNull, type SQL } from 'drizzle-orm';
+import { and, count, eq, inArray, isNotNull, isNull, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { write } from '../db/store.js';
 import { volumes } from '../db/tables.js';
@@ -20,7 +25,7 @@ import type { Wakeups } from '../db/wakeups.js';
 import type { Host } from '../host/index.js';
 import { log } from '../log.js';
 import { Slots } from '../slots.js';
-import type { HostsConfig } from './config.js';
+import type { CloudConfig } from './config.js';
 import { CloudError, notFound } from './errors.js';
 import { failureDetail } from './errors/host.js';
 import { heard } from './hosts/liveness.js';
@@ -43,8 +48,11 @@ export function notMoving(): SQL {
 
 const refused = (message: string) => new CloudError('IncorrectState', message);
 
-/** How many copies of moving volumes a host makes at once. */
-const COPIES_AT_ONCE = 2;
+/**
+ * How many copies of moving volumes a host makes at once, every account together; an account's own copies into a host
+ * go one at a time, so an account moving many (or large) volumes holds one of these and never all.
+ */
+const COPIES_AT_ONCE = 3;
 
 /** A move given up: no longer moving, and attached to nothing (it was attaching to the instance it moved for). */
 export const GIVEN_UP = {
@@ -68,15 +76,19 @@ export class VolumeMoves {
   private readonly waiting = new Map<string, Set<() => void>>();
   /** What is under way for a volume here, by id: one step at a time each. */
   private readonly steps = new Map<string, Promise<void>>();
-  /** Copies into this host, two at a time: many moves at once share the underlay rather than flood it. */
+  /** Copies into this host, a few at a time: many moves at once share the underlay rather than flood it. */
   private readonly copies = new Slots(() => COPIES_AT_ONCE);
+  /** Each account's copies into this host, one at a time, by account id (while it has one running or waiting). */
+  private readonly accountCopies = new Map<string, Slots>();
+  /** The moves to this host under way here, by volume id: aborted when the move is given up (a detach, say). */
+  private readonly underway = new Map<string, AbortController>();
 
   constructor(
     private readonly db: Db,
     private readonly host: Host,
     private readonly hosts: Pick<HostRegistry, 'local' | 'list' | 'localHostId'>,
     private readonly wakeups: Pick<Wakeups, 'tell'>,
-    private readonly config: HostsConfig,
+    private readonly config: Pick<CloudConfig, 'hosts' | 'limits'>,
   ) {}
 
   /** This host's id, once registered: recorded as a new volume's. */
@@ -102,7 +114,7 @@ export class VolumeMoves {
     if (!here.address || !from.address) {
       throw refused(`The volume '${vol.id}' is on another host of this cloud, and a volume moves only between hosts joined over an underlay: attach it to an instance of its own host.`);
     }
-    if (!heard(from, this.config, Date.now())) {
+    if (!heard(from, this.config.hosts, Date.now())) {
       throw refused(`The volume '${vol.id}' is on a host of this cloud that is not heard from: it moves to the instance's host when attached, once its host answers again. Try again then.`);
     }
     const now = Date.now();
@@ -110,6 +122,13 @@ export class VolumeMoves {
     const claimed = await write(this.db, async (tx) => {
       const taken = await tx.select({ id: volumes.id }).from(volumes).where(and(eq(volumes.instanceId, instanceId), eq(volumes.device, device))).limit(1);
       if (taken.length) throw new CloudError('InvalidParameterValue', `Attachment point ${device} is already in use`);
+      // Counted in the transaction that claims (write-locked from its start): two attachments at once cannot both pass.
+      const limit = this.config.limits.volumeMoves;
+      const n = (await tx.select({ n: count() }).from(volumes).where(and(eq(volumes.accountId, vol.accountId), isNotNull(volumes.moveTo))))[0]?.n ?? 0;
+      if (n >= limit) {
+        throw new CloudError('ResourceLimitExceeded', `You have exceeded an Amazon EC2 resource limit: your account may have ${limit} volumes moving to the hosts of the instances they are attached to at once, and has ${n}. `
+          + 'Try again once one of them is attached (DescribeVolumes), or attach this volume to an instance on its own host.');
+      }
       return (await tx.update(volumes).set({ ...set, moveTo: here.id, moveAt: now, moveSource: null })
         .where(and(eq(volumes.id, vol.id), eq(volumes.hostId, from.id), isNull(volumes.instanceId), notMoving())).returning({ id: volumes.id })).length;
     });
@@ -126,10 +145,15 @@ export class VolumeMoves {
   async complete(vol: Volume, instanceId: string): Promise<boolean> {
     const hereId = this.hosts.localHostId()!;
     const file = this.host.pool.volumePath(vol.id);
+    const underway = new AbortController();
+    this.underway.set(vol.id, underway);
+    const signal = underway.signal;
     try {
-      const source = await this.sourceOf(vol.id, hereId, vol.hostId!);
-      // At least about 30 MB/s: a volume whose copy takes longer is given up (and stays where it was).
-      await this.copies.run(() => this.host.iscsi.copyFrom(source, file, 60_000 + vol.sizeGiB * 30_000));
+      const source = await this.sourceOf(vol.id, hereId, vol.hostId!, signal);
+      // At least about 30 MB/s: a volume whose copy takes longer is given up (and stays where it was). The account's
+      // line first, then the host's: an account has one copy at a time here, waiting or running.
+      await this.copyLine(vol.accountId, () => this.copies.run(() => this.host.iscsi.copyFrom(source, file, 60_000 + vol.sizeGiB * 30_000, signal), signal), signal);
+      signal.throwIfAborted();
       const taken = await write(this.db, async (tx) => (await tx.update(volumes).set({ hostId: hereId, moveTo: null, moveAt: null, moveSource: null })
         .where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId), eq(volumes.instanceId, instanceId))).returning({ id: volumes.id })).length);
       if (!taken) throw new Error('the volume was detached or changed while it moved');
@@ -137,11 +161,14 @@ export class VolumeMoves {
       // A commit whose answer was lost is a move done: the copy is the volume now.
       const row = await this.db.select({ hostId: volumes.hostId }).from(volumes).where(eq(volumes.id, vol.id)).limit(1).catch(() => []);
       if (row[0]?.hostId === hereId) return true;
-      log.warn(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} failed, given up: ${failureDetail(err)}`);
+      if (signal.aborted) log.info(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} stopped: ${(signal.reason as Error).message}`);
+      else log.warn(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} failed, given up: ${failureDetail(err)}`);
       await this.host.pool.removeVolume(vol.id).catch((e: Error) => log.warn(`removing the copy of ${vol.id}: ${e.message}`));
       await this.db.update(volumes).set(GIVEN_UP).where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId)));
       this.wakeups.tell('volume', vol.id);
       return false;
+    } finally {
+      if (this.underway.get(vol.id) === underway) this.underway.delete(vol.id);
     }
     this.wakeups.tell('volume', vol.id);
     log.info(`moved ${vol.id} here from host ${vol.hostId} for ${instanceId}`);
@@ -152,16 +179,17 @@ export class VolumeMoves {
    * The URL the giving host exports the volume at, once it does: within a heartbeat timeout, and while that host is
    * heard from.
    */
-  private async sourceOf(volumeId: string, hereId: string, fromId: string): Promise<string> {
-    const deadline = Date.now() + this.config.heartbeatTimeoutSec * 1000;
-    const late = () => new Error(`its host did not export it within ${this.config.heartbeatTimeoutSec} s, or stopped being heard from`);
+  private async sourceOf(volumeId: string, hereId: string, fromId: string, signal: AbortSignal): Promise<string> {
+    const deadline = Date.now() + this.config.hosts.heartbeatTimeoutSec * 1000;
+    const late = () => new Error(`its host did not export it within ${this.config.hosts.heartbeatTimeoutSec} s, or stopped being heard from`);
     for (;;) {
+      signal.throwIfAborted();
       const row = (await this.db.select().from(volumes).where(eq(volumes.id, volumeId)).limit(1))[0];
       if (row?.moveTo !== hereId) throw new Error('the volume was deleted or its move given up meanwhile');
       if (row.moveSource) return row.moveSource;
       const from = (await this.hosts.list()).find((h) => h.id === fromId);
       const left = deadline - Date.now();
-      if (left <= 0 || !from || !heard(from, this.config, Date.now())) throw late();
+      if (left <= 0 || !from || !heard(from, this.config.hosts, Date.now())) throw late();
       // Woken when the giving host tells; the row read again at least once a second (a wake-up is a hint).
       await this.changeOf(volumeId, Math.min(left, 1000));
     }
@@ -182,9 +210,29 @@ export class VolumeMoves {
     });
   }
 
+  /** Run `copy` in the account's line of copies into this host (one at a time); the line goes when it is empty. */
+  private async copyLine(accountId: string, copy: () => Promise<void>, signal: AbortSignal): Promise<void> {
+    const line = this.accountCopies.get(accountId) ?? new Slots(() => 1);
+    this.accountCopies.set(accountId, line);
+    try {
+      await line.run(copy, signal);
+    } finally {
+      if (!line.load && this.accountCopies.get(accountId) === line) this.accountCopies.delete(accountId);
+    }
+  }
+
   /** Tell the other hosts the volume changed (its host removes its file if it was deleted). */
   tell(volumeId: string): void {
     this.wakeups.tell('volume', volumeId);
+  }
+
+  /**
+   * The volume's move was given up here (a detach, the instance's end, in the write that did): its copy, if this
+   * process is making it, stops now rather than run to its end; the other hosts are told.
+   */
+  givenUp(volumeId: string): void {
+    this.underway.get(volumeId)?.abort(new Error('the move was given up (detached, or its instance ended)'));
+    this.tell(volumeId);
   }
 
   /** Another host changed the volume (volume:ID): a request waiting on it reads it again; this host does its part. */
@@ -202,6 +250,8 @@ export class VolumeMoves {
     const here = await this.hosts.local();
     if (!here) return;
     const row = (await this.db.select().from(volumes).where(eq(volumes.id, volumeId)).limit(1))[0];
+    // A move here given up elsewhere (detached through another server, deleted): its copy stops.
+    if (row?.moveTo !== here.id) this.underway.get(volumeId)?.abort(new Error('the move was given up elsewhere'));
     if (row && row.hostId === here.id) {
       if (moving(row)) await this.give(row, here);
       // A move ended (or given up): its export closes. A volume attached here keeps its own (a VM's).
@@ -222,7 +272,7 @@ export class VolumeMoves {
   private async movedAway(row: Volume, here: HostRow): Promise<boolean> {
     if (row.hostId === null || row.hostId === here.id || row.moveTo === here.id || !here.address) return false;
     const owner = (await this.hosts.list()).find((h) => h.id === row.hostId);
-    return !!owner?.address && owner.state !== 'removed' && heard(owner, this.config, Date.now());
+    return !!owner?.address && owner.state !== 'removed' && heard(owner, this.config.hosts, Date.now());
   }
 
   /** Export a volume of this host to the host taking it (its underlay address only) and say where. */

@@ -295,7 +295,7 @@ export class Volumes {
   private async giveUpMove(vol: Volume): Promise<boolean> {
     const given = await this.db.update(volumes).set(GIVEN_UP)
       .where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, vol.moveTo!), eq(volumes.instanceId, vol.instanceId!))).returning({ id: volumes.id });
-    if (given.length) this.moves?.tell(vol.id);
+    if (given.length) this.moves?.givenUp(vol.id);
     return given.length > 0;
   }
 

@@ -25,6 +25,8 @@ export interface RunOptions {
   /** Resolve with the failure instead of throwing. */
   reject?: boolean;
   timeoutMs?: number;
+  /** Ends the command (SIGTERM) when it aborts: it fails as any other failure does. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -68,6 +70,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     env: opts.env,
     reject: false,
     timeout: opts.timeoutMs,
+    cancelSignal: opts.signal,
     stripFinalNewline: true,
     stdin: opts.input === undefined ? 'ignore' : 'pipe',
   });

@@ -104,8 +104,8 @@ export interface HostIscsi {
   addPortal(address: string): Promise<void>;
   export(volumeId: string, file: string, initiator: string, opts?: { readOnly?: boolean }): Promise<void>;
   unexport(volumeId: string): Promise<void>;
-  /** Copy another host's export (its iscsi:// URL) into `file`, whole or not at all. */
-  copyFrom(uri: string, file: string, timeoutMs: number): Promise<void>;
+  /** Copy another host's export (its iscsi:// URL) into `file`, whole or not at all (nothing of it if `signal` aborts). */
+  copyFrom(uri: string, file: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** The URL QEMU opens a volume's export by. */
   uri(volumeId: string, portal: string): string;
 }

@@ -135,14 +135,14 @@ export class IscsiTarget implements HostIscsi {
 
   /**
    * Copy an exported volume (its iscsi:// URL, another host's) into `file`: sparse where it reads zeroes, complete or
-   * not there at all (written beside it, then renamed).
+   * not there at all (written beside it, then renamed). `signal` aborting ends the copy, leaving nothing of it.
    */
-  async copyFrom(uri: string, file: string, timeoutMs: number): Promise<void> {
+  async copyFrom(uri: string, file: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const { address, port } = exportOf(uri);
     await run('nft', ['-f', '-'], { input: copyGuardText(address, port) });
     const part = `${file}.tmp`;
     try {
-      await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'raw', '-S', '64k', uri, part], { timeoutMs });
+      await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'raw', '-S', '64k', uri, part], { timeoutMs, signal });
       await rename(part, file);
     } catch (err) {
       await rm(part, { force: true });

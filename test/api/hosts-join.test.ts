@@ -180,6 +180,73 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     }
   });
 
+  it('a copy under way stops when its move is given up, by a detach through any server; an account has a few volumes moving at once (ResourceLimitExceeded past them) and copies one at a time into a host', async () => {
+    // A fourth host, in b's zone, taking no instances: the volumes are made on it, the instances placed on b.
+    const d = await startApi({
+      database: servers.pg.url, hostname: 'host-d', underlayAddress: '10.99.0.4',
+      config: { availabilityZones: ZONES, hosts: { ...a.cloud.config.hosts, zone: 'us-east-1b' } },
+    });
+    const hostD = (await d.cloud.hosts.local())!;
+    let release!: () => void;
+    b.iscsi.hold = new Promise((resolve) => { release = resolve; });
+    const copiesOf = (id: string) => b.iscsi.copies.filter((c) => c.id === id);
+    const volume = async (client: typeof d.ec2) => (await client.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+    const launch = async (client: typeof b.ec2) => (await client.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: 'us-east-1b' } }))).Instances![0]!.InstanceId!;
+    try {
+      await a.cloud.db.update(hosts).set({ state: 'draining' }).where(eq(hosts.id, hostD.id));
+      const [mine, theirs] = await Promise.all([launch(b.ec2), launch(b.ec2Other)]);
+      await until(async () => (await b.cloud.instances.row(mine))!.state === 'running' && (await b.cloud.instances.row(theirs))!.state === 'running');
+      const [v1, v2, v3, other] = await Promise.all([volume(d.ec2), volume(d.ec2), volume(d.ec2), volume(d.ec2Other)]);
+
+      // Detached through a (not the server copying it): b, told, stops its copy; the volume is available on d, nothing
+      // of it left on b, d's export closed.
+      await b.ec2.send(new AttachVolumeCommand({ VolumeId: v1, InstanceId: mine, Device: '/dev/sdf' }));
+      await until(() => copiesOf(v1).length === 1);
+      await a.ec2.send(new DetachVolumeCommand({ VolumeId: v1 }));
+      await until(() => copiesOf(v1)[0]!.ended === 'aborted');
+      expect(await a.cloud.volumes.get(ACCOUNT, v1)).toMatchObject({ hostId: hostD.id, instanceId: null, moveTo: null, state: 'available' });
+      await until(() => !d.iscsi.exported.has(v1));
+      expect(await b.pool.listVolumes()).not.toContain(v1);
+      // Detached through b itself: stopped at once too.
+      await b.ec2.send(new AttachVolumeCommand({ VolumeId: v1, InstanceId: mine, Device: '/dev/sdf' }));
+      await until(() => copiesOf(v1).length === 2);
+      await b.ec2.send(new DetachVolumeCommand({ VolumeId: v1 }));
+      await until(() => copiesOf(v1)[1]!.ended === 'aborted');
+
+      // Two of the account's volumes moving to b: exported by d both, copied one at a time. Another account's volume
+      // moving to b meanwhile is copied at once, beside it.
+      b.cloud.config.limits = { ...b.cloud.config.limits, volumeMoves: 2 };
+      await b.ec2.send(new AttachVolumeCommand({ VolumeId: v1, InstanceId: mine, Device: '/dev/sdf' }));
+      await b.ec2.send(new AttachVolumeCommand({ VolumeId: v2, InstanceId: mine, Device: '/dev/sdg' }));
+      await until(async () => (await a.cloud.volumes.get(ACCOUNT, v2)).moveSource !== null && copiesOf(v1).length === 3);
+      await b.ec2Other.send(new AttachVolumeCommand({ VolumeId: other, InstanceId: theirs, Device: '/dev/sdf' }));
+      await until(() => copiesOf(other).length === 1);
+      expect(copiesOf(v2)).toEqual([]);
+      // A third of the account's at once: past its limit, refused, nothing claimed.
+      const refused = await rejected(() => b.ec2.send(new AttachVolumeCommand({ VolumeId: v3, InstanceId: mine, Device: '/dev/sdh' })));
+      expect(refused).toMatchObject({ name: 'ResourceLimitExceeded' });
+      expect((refused as Error).message).toMatch(/may have 2 volumes moving .* at once/);
+      expect(await a.cloud.volumes.get(ACCOUNT, v3)).toMatchObject({ instanceId: null, moveTo: null, state: 'available' });
+
+      // The copies let go: every move ends attached on b, the account's second after its first.
+      release();
+      for (const [client, id] of [[a, v1], [a, v2]] as const) await until(async () => (await client.cloud.volumes.get(ACCOUNT, id)).attachState === 'attached');
+      await until(async () => (await a.cloud.volumes.get('222222222222', other)).attachState === 'attached');
+      expect([copiesOf(v1).at(-1)!.ended, copiesOf(v2).map((c) => c.ended), (await a.cloud.volumes.get(ACCOUNT, v2)).hostId]).toEqual(['copied', ['copied'], (await b.cloud.hosts.local())!.id]);
+      // Below the limit again: the third moves.
+      await b.ec2.send(new AttachVolumeCommand({ VolumeId: v3, InstanceId: mine, Device: '/dev/sdh' }));
+      await until(async () => (await a.cloud.volumes.get(ACCOUNT, v3)).attachState === 'attached');
+      await b.ec2.send(new TerminateInstancesCommand({ InstanceIds: [mine] }));
+      await b.ec2Other.send(new TerminateInstancesCommand({ InstanceIds: [theirs] }));
+    } finally {
+      release();
+      b.iscsi.hold = undefined;
+      b.cloud.config.limits = { ...b.cloud.config.limits, volumeMoves: a.cloud.config.limits.volumeMoves };
+      await d.close();
+      await a.cloud.db.update(hosts).set({ state: 'removed' }).where(eq(hosts.id, hostD.id));
+    }
+  });
+
   it('a function made through one host runs through the other: its code taken from the database once, by its hash, ahead of its first invoke; its changes and its deletion followed', async () => {
     let routesB: FunctionRoute[] = [];
     b.cloud.functions.attachNginx({ baseUrl: 'http://nginx-b', sync: async (r: FunctionRoute[]) => { routesB = r; }, close: () => undefined } as unknown as NginxDriver);

@@ -3,7 +3,8 @@
  * iSCSI ports here) exports a volume's file on an address of the giving host to the taking host's address only, and
  * the taking host copies it whole with qemu-img's iscsi:// driver (IscsiTarget.copyFrom), sparse where it reads zeroes.
  * The taking host is a network namespace of its own on a veth pair (two hosts on an underlay); another address is
- * refused, and a refused copy leaves no file; the export is read-only; and on the copying host, no unprivileged
+ * refused, and a refused copy leaves no file; the export is read-only; a copy stopped (its move given up) ends qemu-img
+ * and leaves nothing; and on the copying host, no unprivileged
  * process (a Lambda handler) reaches the portal it copies from (the guard copyFrom puts in front of it). The domain's part (the handshake in the state database, what happens when
  * a host does not answer) is proven on fake hosts over a real PostgreSQL: test/api/hosts-join.test.ts.
  */
@@ -56,6 +57,7 @@ describe.skipIf(why)('a volume copied from another host over iSCSI', () => {
 
   afterAll(async () => {
     await target?.unexport('vol-0123456789abcdef0').catch(() => undefined);
+    await target?.unexport('vol-0123456789abcdef1').catch(() => undefined);
     // tgtd ends on SIGTERM only once told its system is gone (host-facts); its targets went with unexport.
     spawnSync('tgtadm', ['-C', '61', '--op', 'delete', '--mode', 'system']);
     await units?.stop('pcloud-iscsi').catch(() => undefined);
@@ -102,5 +104,26 @@ describe.skipIf(why)('a volume copied from another host over iSCSI', () => {
     const wrote = spawnSync('ip', ['netns', 'exec', NS, 'qemu-io', '-f', 'raw', '-c', 'write -P 0x41 0 512', uri], { encoding: 'utf8' });
     expect(`${wrote.status} ${wrote.stdout} ${wrote.stderr}`).toMatch(/write protected/i);
     expect((await readFile(file)).subarray(0, 26).toString()).toBe('written on the giving host');
+  }, 120_000);
+
+  it('a copy whose move is given up stops: qemu-img ended, nothing of the copy left', async () => {
+    const vol = 'vol-0123456789abcdef1';
+    const file = join(dir, `${vol}.raw`);
+    // 8 GiB of holes: read whole over iSCSI, it takes seconds; stopped 300 ms after it started.
+    const fh = await open(file, 'w');
+    await fh.truncate(8 * 1024 * MiB);
+    await fh.close();
+    await target.export(vol, file, TAKER, { readOnly: true });
+    const copy = join(dir, 'stopped.raw');
+    const script = `import(${JSON.stringify(built)}).then(async (m) => {
+      const signal = AbortSignal.timeout(300);
+      const out = await new m.IscsiTarget(undefined, { controlPort: 61, port: 13260 }).copyFrom(${JSON.stringify(target.uri(vol, GIVER))}, ${JSON.stringify(copy)}, 120000, signal).then(() => 'copied', () => 'stopped');
+      console.log(JSON.stringify({ out, aborted: signal.aborted }));
+    })`;
+    const res = JSON.parse(execFileSync('ip', ['netns', 'exec', NS, process.execPath, '-e', script]).toString()) as { out: string; aborted: boolean };
+    expect(res).toMatchObject({ out: 'stopped', aborted: true });
+    expect([existsSync(copy), existsSync(`${copy}.tmp`)]).toEqual([false, false]);
+    expect(spawnSync('pgrep', ['-f', `qemu-img convert .*${vol}`]).status).toBe(1);
+    await target.unexport(vol);
   }, 120_000);
 });

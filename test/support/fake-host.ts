@@ -140,12 +140,33 @@ export class FakeIscsi implements HostIscsi {
     targets.set(id, { file, initiator });
   }
   async unexport(id: string) { if (this.exported.delete(id)) targets.delete(id); }
-  async copyFrom(uri: string, file: string) {
+  /** While set, a copy, once started, waits for it (or its signal's abort) before it copies: a copy under way, held. */
+  hold?: Promise<void>;
+  /** Every copy started, by volume id, and how it ended (undefined: still under way). */
+  readonly copies: { id: string; ended?: 'copied' | 'aborted' | 'failed' }[] = [];
+  async copyFrom(uri: string, file: string, _timeoutMs: number, signal?: AbortSignal) {
     const id = /:(vol-[0-9a-f]+)\/1$/.exec(uri)?.[1];
-    const target = id && targets.get(id);
-    if (!target) throw new Error(`iscsi: no target at ${uri}`);
-    await mkdir(dirname(file), { recursive: true });
-    await copyFile(target.file, file);
+    const copy: (typeof this.copies)[number] = { id: id ?? uri };
+    this.copies.push(copy);
+    try {
+      const held = this.hold;
+      if (held) {
+        await new Promise<void>((resolve, reject) => {
+          const aborted = () => reject(signal!.reason as Error);
+          if (signal?.aborted) return aborted();
+          signal?.addEventListener('abort', aborted, { once: true });
+          void held.then(() => { signal?.removeEventListener('abort', aborted); resolve(); });
+        });
+      }
+      const target = id && targets.get(id);
+      if (!target) throw new Error(`iscsi: no target at ${uri}`);
+      await mkdir(dirname(file), { recursive: true });
+      await copyFile(target.file, file);
+      copy.ended = 'copied';
+    } catch (err) {
+      copy.ended = signal?.aborted ? 'aborted' : 'failed';
+      throw err;
+    }
   }
   uri(id: string, portal: string) { return `iscsi://${portal}:3260/iqn.2026-11.org.pcloud:${id}/1`; }
 }

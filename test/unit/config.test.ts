@@ -7,8 +7,9 @@ describe('limits from the environment', () => {
     expect(configFromEnv({}).limits).toEqual(defaultLimits);
     expect(configFromEnv({
       PCLOUD_LIMIT_INSTANCES: '3', PCLOUD_LIMIT_VCPUS: '8', PCLOUD_LIMIT_FUNCTIONS: '5', PCLOUD_LIMIT_CODE_STORAGE_BYTES: '1048576',
-      PCLOUD_LIMIT_VPCS: '2', PCLOUD_LIMIT_CONCURRENT_EXECUTIONS: '7', PCLOUD_LAUNCH_CONCURRENCY: '1',
-    }).limits).toEqual({ instances: 3, vcpus: 8, functions: 5, codeStorageBytes: 1048576, vpcs: 2, concurrentExecutions: 7, launchConcurrency: 1 });
+      PCLOUD_LIMIT_VPCS: '2', PCLOUD_LIMIT_CONCURRENT_EXECUTIONS: '7', PCLOUD_LIMIT_VOLUME_MOVES: '2',
+      PCLOUD_LAUNCH_CONCURRENCY: '1',
+    }).limits).toEqual({ instances: 3, vcpus: 8, functions: 5, codeStorageBytes: 1048576, vpcs: 2, concurrentExecutions: 7, volumeMoves: 2, launchConcurrency: 1 });
   });
 
   it('refuses what is not a whole number of at least 1, naming the variable', () => {

@@ -96,6 +96,7 @@ export const ec2Errors = {
   RequestEntityTooLarge: { status: 413 },
   RequestLimitExceeded: { status: 503 },
   'Resource.AlreadyAssociated': client,
+  ResourceLimitExceeded: client,
   RouteAlreadyExists: client,
   ServiceUnavailable: { status: 503 },
   TagLimitExceeded: { status: 400, lambda: 'InvalidParameterValueException' satisfies LambdaCode },
