@@ -37,7 +37,8 @@ import { Vms } from './vms.js';
 import { Consoles } from './consoles.js';
 import { Events } from './events.js';
 import { Dashboard } from './dashboard.js';
-import { nfsPlug, Volumes, type Snapshot } from './volumes.js';
+import { Snapshots, type Snapshot } from './snapshots.js';
+import { nfsPlug, Volumes } from './volumes.js';
 import { CloudError, malformed } from './errors.js';
 import { isId } from './ids.js';
 import { holdsResources } from './instances/types.js';
@@ -80,6 +81,8 @@ export class Cloud {
   /** The operator's web dashboard: its sessions and what it shows (dashboard.ts). */
   readonly dashboard: Dashboard;
   readonly volumes: Volumes;
+  /** Snapshots, kept by the host that took them (snapshots.ts). */
+  readonly snapshots: Snapshots;
   readonly functions: Functions;
   readonly metadata: Metadata;
   /** The host side of every VPC: instances attach to it; rules, gateways, Name tags and NFS volumes sync it. */
@@ -120,7 +123,8 @@ export class Cloud {
     this.plane = new VpcPlane(db, host, config, this.network, this.tags, publicIps);
     // Which instances are this host's: the registry's row for it (an embedded cloud's host has no underlay address).
     this.plane.localHost = () => this.hosts.local();
-    this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane));
+    this.snapshots = new Snapshots(db, host, this.tags, this.hosts, this.wakeups);
+    this.volumes = new Volumes(db, host, config, this.tags, this.vms.hotPlug, nfsPlug(host, this.plane), this.snapshots);
     this.volumes.isLocal = (hostId) => this.hosts.isLocal(hostId);
     this.volumes.moves = new VolumeMoves(db, host, this.hosts, this.wakeups, config);
     this.volumes.servesZone = async (zone) => {
@@ -130,11 +134,11 @@ export class Cloud {
     this.events = new Events(db);
     this.instances = new Instances({
       db, host, config, images: this.images, keyPairs: this.keyPairs, network: this.network, tags: this.tags, vms: this.vms,
-      volumes: this.volumes, plane: this.plane, publicIps, profiles: this.iamAssociations, events: this.events,
+      volumes: this.volumes, snapshots: this.snapshots, plane: this.plane, publicIps, profiles: this.iamAssociations, events: this.events,
       hosts: this.hosts, wakeups: this.wakeups,
     });
     this.resources = new Resources({
-      instances: this.instances, images: this.images, keyPairs: this.keyPairs, network: this.network, volumes: this.volumes, templates: this.instances.templates,
+      instances: this.instances, images: this.images, keyPairs: this.keyPairs, network: this.network, volumes: this.volumes, snapshots: this.snapshots, templates: this.instances.templates,
     });
     this.functions = new Functions(db, host.functions, config, this.tags, {
       vncPath: (_accountId, instanceId) => this.vms.vncPath(instanceId),
@@ -199,7 +203,7 @@ export class Cloud {
       throw new CloudError('UnsupportedOperation', `The volume '${volumeId}' is the root of the container instance '${root.id}', a directory rather than a disk: make its image with CreateImage.`);
     }
     const file = this.host.pool.rawDiskPath(root.id);
-    return this.volumes.snapshotOf(accountId, { id: volumeId, sizeGiB: root.rootVolumeSizeGiB, file }, description, tags);
+    return this.snapshots.take(accountId, { id: volumeId, sizeGiB: root.rootVolumeSizeGiB, file }, description, tags);
   }
 
   /** CreateTags / DeleteTags; a changed Name tag of an instance is a changed DNS name in its VPC. */
@@ -256,7 +260,7 @@ export class Cloud {
       if (this.host.functions) await step('functions', async () => ({ orphanFunctionUnits: await this.functions.reconcile() }));
       if (this.plane.enabled) await step('networks', () => this.plane.reconcile());
       // Before any request: moves a previous process left, files of volumes gone or moved (volume-moves.ts).
-      await step('volumes', async () => { await this.volumes.moves?.sweep(true); return {}; });
+      await step('volumes', async () => { await this.volumes.moves?.sweep(true); await this.snapshots.sweep(); return {}; });
     } finally {
       planeSwept();
     }
@@ -311,6 +315,7 @@ export class Cloud {
       if (topic === 'host') { if (id === localId) converge(); } else if (topic === 'vpc') follow(id);
       else if (topic === 'reboot') reboot(id);
       else if (topic === 'volume') volumes(id);
+      else if (topic === 'snapshot') void this.snapshots.told(id).catch((err: Error) => log.warn(`snapshot ${id}: ${err.message}`));
       else functions(id);
     };
     // Wake-ups missed while the listening connection was lost: everything looked at again.

@@ -5,6 +5,7 @@ import type { Instances } from './instances/index.js';
 import type { KeyPairs } from './keypairs.js';
 import type { LaunchTemplates } from './launch-templates.js';
 import type { Network } from './network.js';
+import type { Snapshots } from './snapshots.js';
 import type { Volumes } from './volumes.js';
 import { resourceType } from './tags.js';
 
@@ -14,7 +15,8 @@ export interface AccountResources {
   images: Pick<Images, 'get'>;
   keyPairs: Pick<KeyPairs, 'list'>;
   network: Pick<Network, 'vpcs' | 'subnets' | 'securityGroups' | 'routeTables' | 'addresses' | 'natGateways' | 'internetGateways'>;
-  volumes: Pick<Volumes, 'list' | 'snapshot'>;
+  volumes: Pick<Volumes, 'list'>;
+  snapshots: Pick<Snapshots, 'get'>;
   templates: Pick<LaunchTemplates, 'get'>;
 }
 
@@ -27,7 +29,7 @@ export class Resources {
    */
   async checkExist(accountId: string, ids: string[]): Promise<void> {
     if (!ids.length) throw new CloudError('MissingParameter', 'The request must contain the parameter ResourceId');
-    const { instances, images, keyPairs, network, volumes, templates } = this.r;
+    const { instances, images, keyPairs, network, volumes, snapshots, templates } = this.r;
     const instanceIds = ids.filter((id) => id.startsWith('i-'));
     if (instanceIds.length) await instances.getMany(accountId, instanceIds);
     /** Whether one of the account's instances has `value` under the filter `name` (its root volume, interface, reservation). */
@@ -50,7 +52,7 @@ export class Resources {
         case 'volume': if (!(await volumes.list(accountId)).some((v) => v.id === id) && !(await anInstance('block-device-mapping.volume-id', id))) missing('InvalidVolume.NotFound'); break;
         case 'network-interface': if (!(await anInstance('network-interface.network-interface-id', id))) missing('InvalidNetworkInterfaceID.NotFound'); break;
         case 'reservation': if (!(await anInstance('reservation-id', id))) throw new CloudError('InvalidID', `The ID '${id}' is not valid`); break;
-        case 'snapshot': await volumes.snapshot(accountId, id); break;
+        case 'snapshot': await snapshots.get(accountId, id); break;
         case 'launch-template': await templates.get(accountId, { id }); break;
         default: throw new CloudError('InvalidID', `The ID '${id}' is not valid`);
       }

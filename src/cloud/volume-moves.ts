@@ -71,6 +71,9 @@ export async function whyNotTaken(db: Db, id: string): Promise<CloudError> {
   return notFound('InvalidVolume.NotFound', id);
 }
 
+/** A move given up by someone else (a detach, the instance's end), found so by the taker: not a failure of its own. */
+class MoveGivenUp extends Error {}
+
 export class VolumeMoves {
   /** Requests waiting for a volume's row to change (told by the giving host), by volume id. */
   private readonly waiting = new Map<string, Set<() => void>>();
@@ -156,12 +159,14 @@ export class VolumeMoves {
       signal.throwIfAborted();
       const taken = await write(this.db, async (tx) => (await tx.update(volumes).set({ hostId: hereId, moveTo: null, moveAt: null, moveSource: null })
         .where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId), eq(volumes.instanceId, instanceId))).returning({ id: volumes.id })).length);
-      if (!taken) throw new Error('the volume was detached or changed while it moved');
+      if (!taken) throw new MoveGivenUp('the volume was detached or changed while it moved');
     } catch (err) {
       // A commit whose answer was lost is a move done: the copy is the volume now.
       const row = await this.db.select({ hostId: volumes.hostId }).from(volumes).where(eq(volumes.id, vol.id)).limit(1).catch(() => []);
       if (row[0]?.hostId === hereId) return true;
-      if (signal.aborted) log.info(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} stopped: ${(signal.reason as Error).message}`);
+      if (signal.aborted || err instanceof MoveGivenUp) {
+        log.info(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} stopped: ${((signal.aborted ? signal.reason : err) as Error).message}`);
+      }
       else log.warn(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} failed, given up: ${failureDetail(err)}`);
       await this.host.pool.removeVolume(vol.id).catch((e: Error) => log.warn(`removing the copy of ${vol.id}: ${e.message}`));
       await this.db.update(volumes).set(GIVEN_UP).where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId)));
@@ -185,7 +190,7 @@ export class VolumeMoves {
     for (;;) {
       signal.throwIfAborted();
       const row = (await this.db.select().from(volumes).where(eq(volumes.id, volumeId)).limit(1))[0];
-      if (row?.moveTo !== hereId) throw new Error('the volume was deleted or its move given up meanwhile');
+      if (row?.moveTo !== hereId) throw new MoveGivenUp('the volume was deleted or its move given up meanwhile');
       if (row.moveSource) return row.moveSource;
       const from = (await this.hosts.list()).find((h) => h.id === fromId);
       const left = deadline - Date.now();

@@ -4,7 +4,8 @@
  */
 import type { Fields } from './filters.js';
 import { holdsResources, type Instance } from './instances/types.js';
-import type { Snapshot, Volume } from './volumes.js';
+import type { Snapshot } from './snapshots.js';
+import type { Volume } from './volumes.js';
 
 export interface VolumeView {
   id: string;

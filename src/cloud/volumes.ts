@@ -1,5 +1,5 @@
 /**
- * Volumes (EBS) and snapshots: raw files in the storage pool, made and copied by reflink (milliseconds). A volume
+ * Volumes (EBS): raw files in the storage pool, made (from a snapshot: snapshots.ts) by reflink (milliseconds). A volume
  * attaches to a VM instance: while it is stopped, at once (its next start connects it); while a q35 VM runs, by hot
  * plug. Its QEMU reaches it over iSCSI (src/host/iscsi.ts). A container mounts its volumes over NFS (src/host/nfs.ts),
  * each exported to that instance alone. On a cloud of several hosts a volume is in one host's pool and moves to its
@@ -8,7 +8,7 @@
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { byChunks } from '../db/chunks.js';
-import { instances, snapshots, volumes } from '../db/tables.js';
+import { instances, volumes } from '../db/tables.js';
 import type { Host } from '../host/index.js';
 import { nfsClientAddress, uplinkAddresses } from '../host/network.js';
 import { NfsMountError } from '../host/nfs.js';
@@ -20,12 +20,12 @@ import { hostFailure } from './errors/host.js';
 import { ClientTokens, type TokenRequest } from './idempotency.js';
 import { isId, newId } from './ids.js';
 import type { Tag, Tags } from './tags.js';
+import type { Snapshot, Snapshots } from './snapshots.js';
 import type { VpcSyncs } from './vpc-plane.js';
 import { GIVEN_UP, moving, notMoving, whyNotTaken, type VolumeMoves } from './volume-moves.js';
 import { write } from '../db/store.js';
 
 export type Volume = typeof volumes.$inferSelect;
-export type Snapshot = typeof snapshots.$inferSelect;
 
 const TYPES: Record<string, { min: number; max: number }> = {
   gp2: { min: 1, max: 16384 }, gp3: { min: 1, max: 16384 }, io1: { min: 4, max: 16384 }, io2: { min: 4, max: 65536 },
@@ -97,6 +97,7 @@ export class Volumes {
     private readonly hotPlug: HotPlug,
     /** A running container's side of attaching. */
     private readonly nfsPlug: NfsPlug,
+    private readonly snapshots: Snapshots,
   ) {}
 
   /**
@@ -140,13 +141,14 @@ export class Volumes {
     const type = p.volumeType ?? 'gp2';
     const limits = TYPES[type];
     if (!limits) throw invalidParam(`Value (${type}) for parameter volumeType is invalid. Valid values: ${Object.keys(TYPES).join(', ')}`);
-    const snap = p.snapshotId ? (await this.snapshot(accountId, p.snapshotId)) : undefined;
+    const snap = p.snapshotId ? (await this.snapshots.get(accountId, p.snapshotId)) : undefined;
     const size = p.size ?? snap?.sizeGiB;
     if (size === undefined) throw new CloudError('MissingParameter', 'The request must contain the parameter size or snapshotId');
     if (!Number.isInteger(size) || size < limits.min || size > limits.max) {
       throw invalidParam(`Volume of ${size}GiB is too ${size < limits.min ? 'small' : 'large'}; ${type} volumes are ${limits.min}-${limits.max}GiB.`);
     }
     if (snap && size < snap.sizeGiB) throw invalidParam(`Volume of ${size}GiB is too small; minimum is ${snap.sizeGiB}GiB.`);
+    if (snap) await this.snapshots.mustBeHere(snap, 'create a volume from it (in that zone)');
     passDryRun(dryRun);
     const tokens = new ClientTokens(this.db);
     const request = p.request;
@@ -368,56 +370,20 @@ export class Volumes {
     }
   }
 
+  /** CreateSnapshot of a volume of this host: a reflink copy of its file, kept here (snapshots.ts). */
+  async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
+    const vol = await this.get(accountId, volumeId);
+    if (!(await this.isHere(vol))) {
+      throw new CloudError('IncorrectState', `The volume '${volumeId}' is on another host of this cloud: snapshot it through the API of a server of that host (the host of the instance it is attached to, if it is).`);
+    }
+    return this.snapshots.take(accountId, { id: volumeId, sizeGiB: vol.sizeGiB, file: this.host.pool.volumePath(volumeId) }, description, tags);
+  }
+
   /** Its VM stopped: the volumes stay attached; their targets close until it starts again. */
   async disconnected(instanceId: string): Promise<void> {
     for (const v of (await this.forInstance(instanceId))) {
       await this.host.iscsi.unexport(v.id).catch(() => undefined);
       await this.host.nfs.unexport(v.id).catch(() => undefined);
     }
-  }
-
-  // ---------------------------------------------------------------- snapshots
-
-  async snapshot(accountId: string, id: string): Promise<Snapshot> {
-    if (!isId('snap', id)) throw malformed('InvalidSnapshotID.Malformed', id);
-    const row = (await this.db.select().from(snapshots).where(and(eq(snapshots.id, id), eq(snapshots.accountId, accountId))).limit(1))[0];
-    if (!row) throw notFound('InvalidSnapshot.NotFound', id);
-    return row;
-  }
-
-  async listSnapshots(accountId: string, ids: string[] = []): Promise<Snapshot[]> {
-    const conds = [eq(snapshots.accountId, accountId)];
-    if (ids.length) conds.push(inArray(snapshots.id, ids));
-    return await this.db.select().from(snapshots).where(and(...conds)).orderBy(asc(snapshots.createdAt));
-  }
-
-  /** CreateSnapshot of a volume: a reflink copy of its file, crash-consistent if it is in use (as EBS's). */
-  async createSnapshot(accountId: string, volumeId: string, description: string, tags: Tag[]): Promise<Snapshot> {
-    const vol = await this.get(accountId, volumeId);
-    if (!(await this.isHere(vol))) {
-      throw new CloudError('IncorrectState', `The volume '${volumeId}' is on another host of this cloud: snapshot it through the API of a server of that host (the host of the instance it is attached to, if it is).`);
-    }
-    return this.snapshotOf(accountId, { id: volumeId, sizeGiB: vol.sizeGiB, file: this.host.pool.volumePath(volumeId) }, description, tags);
-  }
-
-  /** A snapshot of a disk file standing for the volume `volume.id` (a created volume's, or a VM's root disk). */
-  async snapshotOf(accountId: string, volume: { id: string; sizeGiB: number; file: string }, description: string, tags: Tag[]): Promise<Snapshot> {
-    const id = newId('snap');
-    await this.host.pool.snapshotFile(volume.file, id);
-    const row: Snapshot = { id, accountId, volumeId: volume.id, sizeGiB: volume.sizeGiB, description, state: 'completed', createdAt: Date.now() };
-    await write(this.db, async () => {
-      await this.db.insert(snapshots).values(row);
-      if (tags.length) await this.tags.put(accountId, [id], tags);
-    });
-    return row;
-  }
-
-  async deleteSnapshot(accountId: string, id: string): Promise<void> {
-    await this.snapshot(accountId, id);
-    await write(this.db, async () => {
-      await this.db.delete(snapshots).where(eq(snapshots.id, id));
-      await this.tags.removeAll([id]);
-    });
-    await this.host.pool.removeSnapshot(id);
   }
 }

@@ -225,6 +225,11 @@ export const snapshots = sqliteTable('snapshots', {
   description: text('description').notNull().default(''),
   state: text('state').notNull(),
   createdAt: integer('created_at').notNull(),
+  /**
+   * The host whose pool holds its file (hosts.id); null: the one host of an embedded cloud, or taken before snapshots
+   * recorded their host. It stays there (a volume made from it is made there; DeleteSnapshot elsewhere tells it).
+   */
+  hostId: text('host_id'),
 }, (t) => [index('snapshots_account').on(t.accountId)]);
 
 export interface FunctionConfig {

@@ -4,7 +4,8 @@
  * ended there: its agent converges) and `vpc:ID` (the VPC's instances came, went or changed hosts: every host with a
  * router for it syncs its overlay, names and rules) and `reboot:ID` (RebootInstances of an instance there: a request,
  * as EC2's, not a state), `volume:ID` (a volume moves between hosts, moved, or was deleted away from its host:
- * cloud/volume-moves.ts) and `functions:ACCOUNT` (the account's functions changed: every host's units and nginx routes
+ * cloud/volume-moves.ts), `snapshot:ID` (a snapshot deleted away from the host keeping its file: cloud/snapshots.ts)
+ * and `functions:ACCOUNT` (the account's functions changed: every host's units and nginx routes
  * follow). On PostgreSQL it is LISTEN/NOTIFY on one channel, on a connection
  * of the pool kept for it; a connection lost is made again, and the listener told to catch up on what it missed. On
  * SQLite (one file in one data dir: one process, one host) nothing crosses processes and nothing is told.
@@ -15,7 +16,7 @@ import { log } from '../log.js';
 import type { Db } from './index.js';
 import { dialect } from './tables.js';
 
-export type WakeTopic = 'host' | 'vpc' | 'reboot' | 'volume' | 'functions';
+export type WakeTopic = 'host' | 'vpc' | 'reboot' | 'volume' | 'snapshot' | 'functions';
 
 export interface Wakeups {
   /** Tell the other processes (after the change is committed); a failure is logged (the others catch up later). */
@@ -34,7 +35,7 @@ const CHANNEL = 'pcloud_wakeups';
  * What a payload may be: a topic, one of pcloud's ids, and the process that told it (anything else on the channel is
  * not ours). A process does not hear its own: it acted already.
  */
-const PAYLOAD = /^(?:(host|vpc|reboot|volume):([a-z]{1,8}-[0-9a-f]{1,32})|(functions):([0-9]{12})):([0-9a-f]{16})$/;
+const PAYLOAD = /^(?:(host|vpc|reboot|volume|snapshot):([a-z]{1,8}-[0-9a-f]{1,32})|(functions):([0-9]{12})):([0-9a-f]{16})$/;
 
 /** The wake-ups of the database this process runs on. */
 export function wakeupsOf(db: Db): Wakeups {

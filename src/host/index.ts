@@ -48,6 +48,8 @@ export interface HostPool {
   /** The volumes with a file here (finished or not). */
   listVolumes(): Promise<string[]>;
   removeSnapshot(snapshotId: string): Promise<void>;
+  /** The snapshots with a file here (finished or not). */
+  listSnapshots(): Promise<string[]>;
   copyRawDisk(instanceId: string, dest: string): Promise<void>;
   removeImage(imageId: string): Promise<void>;
   listImageRoots(): Promise<{ name: string; ownerPid?: number }[]>;

@@ -280,6 +280,11 @@ export class StoragePool implements HostPool {
     await rm(`${this.snapshotPath(snapshotId)}.tmp`, { force: true });
   }
 
+  async listSnapshots(): Promise<string[]> {
+    const names = (await readdir(join(this.root, 'snapshots')).catch(() => [] as string[])).filter((n) => n.startsWith('snap-'));
+    return [...new Set(names.map((n) => n.replace(/\.raw(\.tmp)?$/, '')))];
+  }
+
   /** A VM instance's raw disk, copied by reflink to `dest` (CreateImage of a VM). */
   async copyRawDisk(instanceId: string, dest: string): Promise<void> {
     await run('cp', ['--reflink=always', this.rawDiskPath(instanceId), `${dest}.tmp`]);

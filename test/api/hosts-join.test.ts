@@ -4,7 +4,10 @@
  * rebooted and terminated by that host, woken by the database (LISTEN/NOTIFY), never by the server that took the call. Joining:
  * a token from `pcloud host token` redeemed once at /pcloud/hosts/join for the database's URL, the zones and a host key.
  */
-import { AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DetachVolumeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteSnapshotCommand, DeleteVolumeCommand, DescribeSnapshotsCommand, DetachVolumeCommand,
+  RebootInstancesCommand, RegisterImageCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
@@ -245,6 +248,37 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       await d.close();
       await a.cloud.db.update(hosts).set({ state: 'removed' }).where(eq(hosts.id, hostD.id));
     }
+  });
+
+  it('a snapshot stays on the host that took it: a volume or an image is made from it there (refused elsewhere, saying where); deleted through any server, its file goes from its host', async () => {
+    const vol = (await b.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 1 }))).VolumeId!;
+    const snap = (await b.ec2.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
+    expect(await a.cloud.snapshots.get(ACCOUNT, snap)).toMatchObject({ hostId: (await b.cloud.hosts.local())!.id });
+    // Listed through any server (a region's snapshots).
+    expect((await a.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots!.map((s) => s.SnapshotId)).toEqual([snap]);
+    // Through a, whose pool does not have it: refused, naming the zone of its host; nothing made.
+    const volumesOfA = await a.pool.listVolumes();
+    const refusal = await rejected(() => a.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1, SnapshotId: snap })));
+    expect(refusal).toMatchObject({ name: 'IncorrectState' });
+    expect((refusal as Error).message).toMatch(/kept by another host of this cloud than this server's, in us-east-1b: create a volume from it/);
+    expect(await a.pool.listVolumes()).toEqual(volumesOfA);
+    expect(await errorCode(a.ec2.send(new RegisterImageCommand({ Name: 'from-b', RootDeviceName: '/dev/xvda', BootMode: 'uefi', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snap } }] })))).toBe('IncorrectState');
+    // Through b: made.
+    const made = (await b.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1b', Size: 2, SnapshotId: snap }))).VolumeId!;
+    expect(readFileSync(b.pool.volumePath(made), 'utf8')).toBe(`2 from ${snap}`);
+    // Deleted through a: b, told, removes its file.
+    expect(await b.pool.listSnapshots()).toContain(snap);
+    await a.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snap }));
+    await until(async () => !(await b.pool.listSnapshots()).includes(snap));
+    // A file here whose snapshot is gone (deleted while this host did not hear it) goes at the next start's sweep; a
+    // snapshot that exists keeps its own.
+    const kept = (await b.ec2.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
+    await b.pool.snapshotFile(b.pool.volumePath(vol), 'snap-0123456789abcdef0');
+    await b.cloud.snapshots.sweep();
+    expect((await b.pool.listSnapshots()).filter((s) => [kept, 'snap-0123456789abcdef0'].includes(s))).toEqual([kept]);
+    await b.ec2.send(new DeleteSnapshotCommand({ SnapshotId: kept }));
+    expect(await b.pool.listSnapshots()).not.toContain(kept);
+    for (const id of [vol, made]) await b.ec2.send(new DeleteVolumeCommand({ VolumeId: id }));
   });
 
   it('a function made through one host runs through the other: its code taken from the database once, by its hash, ahead of its first invoke; its changes and its deletion followed', async () => {

@@ -109,6 +109,7 @@ export class FakePool implements HostPool {
   async removeVolume(id: string) { await rm(this.volumePath(id), { force: true }); }
   async listVolumes() { return [...new Set((await readdir(join(this.root, 'volumes')).catch(() => [] as string[])).map((n) => n.replace(/\.raw(\.tmp)?$/, '')))]; }
   async removeSnapshot(id: string) { await rm(this.snapshotPath(id), { force: true }); }
+  async listSnapshots() { return (await readdir(join(this.root, 'snapshots')).catch(() => [] as string[])).map((n) => n.replace(/\.raw$/, '')); }
 }
 
 /** Records NFS exports and the mounts that would be made in containers. */

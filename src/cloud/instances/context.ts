@@ -20,6 +20,7 @@ import type { Network } from '../network.js';
 import type { PublicIps } from '../public-ips.js';
 import type { Tags } from '../tags.js';
 import type { Vms } from '../vms.js';
+import type { Snapshots } from '../snapshots.js';
 import type { Volumes } from '../volumes.js';
 import type { VpcPlane } from '../vpc-plane.js';
 import { instanceRow, type Instance, type InstanceState } from './types.js';
@@ -35,6 +36,8 @@ export interface InstanceDeps {
   tags: Tags;
   vms: Vms;
   volumes: Volumes;
+  /** Snapshots, which RegisterImage makes images of (../snapshots.ts). */
+  snapshots: Snapshots;
   plane: VpcPlane;
   publicIps: PublicIps;
   /** Instance profiles on instances (IamInstanceProfile). */
@@ -57,6 +60,7 @@ export class InstanceContext implements InstanceDeps {
   readonly tags: Tags;
   readonly vms: Vms;
   readonly volumes: Volumes;
+  readonly snapshots: Snapshots;
   readonly plane: VpcPlane;
   readonly publicIps: PublicIps;
   readonly profiles: IamAssociations;
@@ -76,6 +80,7 @@ export class InstanceContext implements InstanceDeps {
     this.tags = deps.tags;
     this.vms = deps.vms;
     this.volumes = deps.volumes;
+    this.snapshots = deps.snapshots;
     this.plane = deps.plane;
     this.publicIps = deps.publicIps;
     this.profiles = deps.profiles;

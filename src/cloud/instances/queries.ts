@@ -176,8 +176,9 @@ export class Queries {
    * directory, not a disk: CreateImage makes its image.
    */
   async registerImage(accountId: string, req: RegisterRequest): Promise<Image> {
-    const { volumes, host, images } = this.ctx;
-    const snap = await volumes.snapshot(accountId, req.snapshotId);
+    const { snapshots, host, images } = this.ctx;
+    const snap = await snapshots.get(accountId, req.snapshotId);
+    await snapshots.mustBeHere(snap, 'register an image of it');
     if (req.volumeSize !== undefined && req.volumeSize < snap.sizeGiB) {
       throw new CloudError('InvalidBlockDeviceMapping', `Volume of size ${req.volumeSize}GB is smaller than snapshot '${snap.id}', expect size >= ${snap.sizeGiB}GB`);
     }

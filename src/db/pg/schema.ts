@@ -513,6 +513,7 @@ export const snapshots = pgTable('snapshots', {
   description: text('description').$type<Of<typeof sqlite.snapshots, 'description'>>().notNull().default(''),
   state: text('state').$type<Of<typeof sqlite.snapshots, 'state'>>().notNull(),
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  hostId: text('host_id').$type<Of<typeof sqlite.snapshots, 'hostId'>>(),
 }, (t) => [
   index('snapshots_account').on(t.accountId),
 ]);

@@ -78,7 +78,7 @@ export const imageActions: Actions = {
         })),
       });
       q.bool('EnaSupport');
-      await ctx.cloud.volumes.snapshot(ctx.accountId, req.snapshotId);
+      await ctx.cloud.snapshots.get(ctx.accountId, req.snapshotId);
       dryRunCheck(ctx);
       const image = await ctx.cloud.instances.registerImage(ctx.accountId, req);
       await tagOnCreate(ctx, image.id);

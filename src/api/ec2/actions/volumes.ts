@@ -1,7 +1,7 @@
 import { inOrder } from '../../../cloud/in-order.js';
 import { byIds, filterRows } from '../../../cloud/filters.js';
 import { dataView, ownersAdmit, rootViews, snapshotFields, volumeFields, type VolumeView } from '../../../cloud/volume-views.js';
-import type { Snapshot } from '../../../cloud/volumes.js';
+import type { Snapshot } from '../../../cloud/snapshots.js';
 import type { Actions, Ctx } from '../context.js';
 import { tagSet } from '../shapes.js';
 import { tokenRequest } from '../client-token.js';
@@ -78,14 +78,14 @@ export const volumeActions: Actions = {
   },
   DeleteSnapshot: {
     handler: async (ctx) => {
-      await ctx.cloud.volumes.deleteSnapshot(ctx.accountId, ctx.q.req('SnapshotId'));
+      await ctx.cloud.snapshots.delete(ctx.accountId, ctx.q.req('SnapshotId'));
       return { return: true };
     },
   },
   DescribeSnapshots: {
     handler: async (ctx) => {
       const owners = ctx.q.list('Owner');
-      let snaps = byIds(await ctx.cloud.volumes.listSnapshots(ctx.accountId), ctx.q.list('SnapshotId'), 'InvalidSnapshot.NotFound', 'snapshot');
+      let snaps = byIds(await ctx.cloud.snapshots.list(ctx.accountId), ctx.q.list('SnapshotId'), 'InvalidSnapshot.NotFound', 'snapshot');
       if (!ownersAdmit(ctx.accountId, owners)) snaps = [];
       snaps = filterRows(snaps, ctx.q.filters(), snapshotFields, await ctx.cloud.tags.of(snaps.map((s) => s.id)));
       return { snapshotSet: await inOrder(snaps, (s) => snapshotShape(ctx, s)) };

@@ -1,0 +1,115 @@
+/**
+ * Snapshots (EBS): point-in-time reflink copies of a volume's file (or a VM's root disk), kept in the pool of the host
+ * that took them. On a cloud of several hosts a snapshot stays on that host (snapshots.host_id): a volume made from it,
+ * or an image registered from it, is made through a server of that host (elsewhere refused, saying where); DeleteSnapshot
+ * through any server removes the row, and the snapshot's host, told (`snapshot:ID`), removes its file. A host that
+ * missed that (down, its listener lost) removes files of snapshots that no longer exist at its next start.
+ */
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import { byChunks } from '../db/chunks.js';
+import type { Db } from '../db/index.js';
+import { write } from '../db/store.js';
+import { snapshots } from '../db/tables.js';
+import type { Wakeups } from '../db/wakeups.js';
+import type { Host } from '../host/index.js';
+import { log } from '../log.js';
+import { CloudError, malformed, notFound } from './errors.js';
+import type { HostRegistry } from './hosts/registry.js';
+import { isId, newId } from './ids.js';
+import type { Tag, Tags } from './tags.js';
+
+export type Snapshot = typeof snapshots.$inferSelect;
+
+export class Snapshots {
+  constructor(
+    private readonly db: Db,
+    private readonly host: Host,
+    private readonly tags: Tags,
+    /** The hosts (unset: one host, every snapshot here). */
+    private readonly hosts?: Pick<HostRegistry, 'list' | 'localHostId'>,
+    private readonly wakeups?: Pick<Wakeups, 'tell'>,
+  ) {}
+
+  async get(accountId: string, id: string): Promise<Snapshot> {
+    if (!isId('snap', id)) throw malformed('InvalidSnapshotID.Malformed', id);
+    const row = (await this.db.select().from(snapshots).where(and(eq(snapshots.id, id), eq(snapshots.accountId, accountId))).limit(1))[0];
+    if (!row) throw notFound('InvalidSnapshot.NotFound', id);
+    return row;
+  }
+
+  async list(accountId: string, ids: string[] = []): Promise<Snapshot[]> {
+    const conds = [eq(snapshots.accountId, accountId)];
+    if (ids.length) conds.push(inArray(snapshots.id, ids));
+    return await this.db.select().from(snapshots).where(and(...conds)).orderBy(asc(snapshots.createdAt));
+  }
+
+  /**
+   * A snapshot of a disk file of this host standing for the volume `volume.id` (a created volume's, or a VM's root
+   * disk), kept here; crash-consistent if the disk is in use (as EBS's).
+   */
+  async take(accountId: string, volume: { id: string; sizeGiB: number; file: string }, description: string, tags: Tag[]): Promise<Snapshot> {
+    const id = newId('snap');
+    await this.host.pool.snapshotFile(volume.file, id);
+    const row: Snapshot = {
+      id, accountId, volumeId: volume.id, sizeGiB: volume.sizeGiB, description, state: 'completed', createdAt: Date.now(),
+      hostId: this.hosts?.localHostId() ?? null,
+    };
+    try {
+      await write(this.db, async () => {
+        await this.db.insert(snapshots).values(row);
+        if (tags.length) await this.tags.put(accountId, [id], tags);
+      });
+    } catch (err) {
+      await this.host.pool.removeSnapshot(id);
+      throw err;
+    }
+    return row;
+  }
+
+  /** Whether the snapshot's file is in this host's pool (one recorded without a host: the embedded cloud's, here). */
+  isHere(snap: Pick<Snapshot, 'hostId'>): boolean {
+    const local = this.hosts?.localHostId();
+    return snap.hostId === null || local === undefined || snap.hostId === local;
+  }
+
+  /** Refuse to `doing` (what the caller was asked) with a snapshot kept by another host, saying where to ask instead. */
+  async mustBeHere(snap: Snapshot, doing: string): Promise<void> {
+    if (this.isHere(snap)) return;
+    const zone = (await this.hosts!.list()).find((h) => h.id === snap.hostId && h.state !== 'removed')?.availabilityZone;
+    throw new CloudError('IncorrectState', zone
+      ? `The snapshot '${snap.id}' is kept by another host of this cloud than this server's, in ${zone}: ${doing} through the API of a server of that host.`
+      : `The snapshot '${snap.id}' was kept by a host that has left this cloud: it can no longer be used.`);
+  }
+
+  async delete(accountId: string, id: string): Promise<void> {
+    const snap = await this.get(accountId, id);
+    await write(this.db, async () => {
+      await this.db.delete(snapshots).where(eq(snapshots.id, id));
+      await this.tags.removeAll([id]);
+    });
+    // Its file goes where it is: here, or on its own host, told.
+    if (this.isHere(snap)) await this.host.pool.removeSnapshot(id);
+    else this.wakeups?.tell('snapshot', id);
+  }
+
+  /** Another server deleted a snapshot (snapshot:ID): its file here goes, if it is gone from the database. */
+  async told(id: string): Promise<void> {
+    if ((await this.db.select({ id: snapshots.id }).from(snapshots).where(eq(snapshots.id, id)).limit(1)).length) return;
+    if (!(await this.host.pool.listSnapshots()).includes(id)) return;
+    await this.host.pool.removeSnapshot(id);
+    log.info(`removed ${id} here: it was deleted`);
+  }
+
+  /**
+   * A start, before any request (no snapshot is being taken): the files here of snapshots that no longer exist go
+   * (deleted through another host while this one did not hear it, or a take cut short before its row was written).
+   */
+  async sweep(): Promise<void> {
+    const files = await this.host.pool.listSnapshots();
+    const known = new Set((await byChunks(files, (chunk) => this.db.select({ id: snapshots.id }).from(snapshots).where(inArray(snapshots.id, chunk)))).map((r) => r.id));
+    for (const id of files.filter((f) => !known.has(f))) {
+      await this.host.pool.removeSnapshot(id);
+      log.info(`removed ${id} here: it was deleted while this host did not hear of it`);
+    }
+  }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE `snapshots` ADD `host_id` text;
