@@ -296,8 +296,9 @@ export class VolumeMoves {
 
   /**
    * Catch up (a start, wake-ups lost): moves to this host that a previous process left are given up; moves from it
-   * are exported again (tgtd may have restarted); files of volumes that are other hosts' now go. With `orphans` (a
-   * start, before any request: no volume is being created) also files of volumes that no longer exist.
+   * are exported again (tgtd may have restarted); exports of moves that ended or were given up meanwhile close; files
+   * of volumes that are other hosts' now go. With `orphans` (a start, before any request: no volume is being created)
+   * also files of volumes that no longer exist.
    */
   async sweep(orphans: boolean): Promise<void> {
     const here = await this.hosts.local();
@@ -313,7 +314,9 @@ export class VolumeMoves {
     const hostOf = new Map(rows.map((r) => [r.id, r.hostId]));
     const elsewhere = files.filter((id) => hostOf.has(id) ? ![null, here.id].includes(hostOf.get(id)!) : orphans);
     const giving = await this.db.select({ id: volumes.id }).from(volumes).where(and(eq(volumes.hostId, here.id), isNotNull(volumes.moveTo)));
-    const ids = new Set([...elsewhere, ...giving.map((r) => r.id)]);
+    // Exports here: each looked at again (one of a move no longer under way, or of a volume attached to nothing, closes).
+    const exported = await this.host.iscsi.exportedVolumes();
+    const ids = new Set([...elsewhere, ...giving.map((r) => r.id), ...exported]);
     for (const id of ids) await this.told(id);
   }
 }

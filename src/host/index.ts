@@ -106,6 +106,8 @@ export interface HostIscsi {
   addPortal(address: string): Promise<void>;
   export(volumeId: string, file: string, initiator: string, opts?: { readOnly?: boolean }): Promise<void>;
   unexport(volumeId: string): Promise<void>;
+  /** The volumes exported now (none while the target is not running). */
+  exportedVolumes(): Promise<string[]>;
   /** Copy another host's export (its iscsi:// URL) into `file`, whole or not at all (nothing of it if `signal` aborts). */
   copyFrom(uri: string, file: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** The URL QEMU opens a volume's export by. */

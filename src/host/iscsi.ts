@@ -128,6 +128,15 @@ export class IscsiTarget implements HostIscsi {
     if (acl.exitCode !== 0 && !/already exists/.test(acl.stderr)) throw new Error(`tgtadm bind ${volumeId}: ${acl.stderr.trim()}`);
   }
 
+  /** The volumes exported now, each as its own target (none while tgtd is not running). */
+  async exportedVolumes(): Promise<string[]> {
+    if (!existsSync(this.socket)) return [];
+    const shown = await this.adm(['--op', 'show', '--mode', 'target'], false);
+    if (shown.exitCode !== 0) return [];
+    const prefix = iqnOf('');
+    return [...shown.stdout.matchAll(/^Target \d+: (\S+)$/gm)].map((m) => m[1]!).filter((iqn) => iqn.startsWith(prefix)).map((iqn) => iqn.slice(prefix.length));
+  }
+
   async unexport(volumeId: string): Promise<void> {
     const tid = (await this.targets()).get(iqnOf(volumeId));
     if (tid !== undefined) await this.adm(['--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force']);

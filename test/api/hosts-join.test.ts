@@ -183,7 +183,7 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     }
   });
 
-  it('a copy under way stops when its move is given up, by a detach through any server; an account has a few volumes moving at once (ResourceLimitExceeded past them) and copies one at a time into a host', async () => {
+  it('a copy under way stops when its move is given up, by a detach through any server; an account has a few volumes moving at once (ResourceLimitExceeded past them) and copies one at a time into a host; an export a missed wake-up left closes', async () => {
     // A fourth host, in b's zone, taking no instances: the volumes are made on it, the instances placed on b.
     const d = await startApi({
       database: servers.pg.url, hostname: 'host-d', underlayAddress: '10.99.0.4',
@@ -239,6 +239,16 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       // Below the limit again: the third moves.
       await b.ec2.send(new AttachVolumeCommand({ VolumeId: v3, InstanceId: mine, Device: '/dev/sdh' }));
       await until(async () => (await a.cloud.volumes.get(ACCOUNT, v3)).attachState === 'attached');
+
+      // An export a move left open on its giving host, which did not hear the move end (its listener lost): closed
+      // when the host catches up; one of a volume moving from it is kept.
+      const [left, leaving] = await Promise.all([volume(d.ec2), volume(d.ec2)]);
+      await d.iscsi.export(left, d.pool.volumePath(left), '10.99.0.2', { readOnly: true });
+      await b.ec2.send(new AttachVolumeCommand({ VolumeId: leaving, InstanceId: mine, Device: '/dev/sdi' }));
+      b.iscsi.hold = new Promise(() => undefined);
+      await until(() => d.iscsi.exported.has(leaving));
+      await d.cloud.volumes.moves!.sweep(false);
+      expect([d.iscsi.exported.has(left), d.iscsi.exported.has(leaving)]).toEqual([false, true]);
       await b.ec2.send(new TerminateInstancesCommand({ InstanceIds: [mine] }));
       await b.ec2Other.send(new TerminateInstancesCommand({ InstanceIds: [theirs] }));
     } finally {

@@ -124,6 +124,9 @@ describe.skipIf(why)('a volume copied from another host over iSCSI', () => {
     expect(res).toMatchObject({ out: 'stopped', aborted: true });
     expect([existsSync(copy), existsSync(`${copy}.tmp`)]).toEqual([false, false]);
     expect(spawnSync('pgrep', ['-f', `qemu-img convert .*${vol}`]).status).toBe(1);
+    // Listed while exported (a host catching up closes what no move needs), not once closed.
+    expect(await target.exportedVolumes()).toEqual(expect.arrayContaining([vol]));
     await target.unexport(vol);
+    expect(await target.exportedVolumes()).not.toContain(vol);
   }, 120_000);
 });

@@ -141,6 +141,7 @@ export class FakeIscsi implements HostIscsi {
     targets.set(id, { file, initiator });
   }
   async unexport(id: string) { if (this.exported.delete(id)) targets.delete(id); }
+  async exportedVolumes() { return [...this.exported.keys()]; }
   /** While set, a copy, once started, waits for it (or its signal's abort) before it copies: a copy under way, held. */
   hold?: Promise<void>;
   /** Every copy started, by volume id, and how it ended (undefined: still under way). */
