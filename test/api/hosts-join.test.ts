@@ -373,6 +373,12 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     for (const name of ['', 'a b', 'x'.repeat(300), '-lead', 'a\nb', 7]) expect((await join(a, { token, name })).status).toBe(400);
     expect((await join(a, '{not json')).status).toBe(400);
 
+    // Under the name of a host that serves (b's): refused, the token not used (good for a name of its own).
+    const taken = (await issueToken(a.cloud.db)).token;
+    const clash = await join(a, { token: taken, name: 'host-b' });
+    expect([clash.status, (await clash.json() as { error: string }).error]).toEqual([409, expect.stringMatching(/^a host named host-b is in this cloud and serving: give this machine a hostname of its own/)]);
+    expect((await join(a, { token: taken, name: 'host-e.example' })).status).toBe(200);
+
     // Joined again under its name: the earlier key is no longer good.
     const second = await (await join(a, { token: (await issueToken(a.cloud.db)).token, name: 'new-host.example' })).json() as { hostKey: string; zone?: string };
     expect(second.zone).toBeUndefined();

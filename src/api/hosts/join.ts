@@ -5,6 +5,7 @@
  */
 import type { Hono } from 'hono';
 import type { Cloud } from '../../cloud/index.js';
+import { heard } from '../../cloud/hosts/liveness.js';
 import { JoinRefused, redeemToken, validHostName } from '../../cloud/hosts/tokens.js';
 import { log } from '../../log.js';
 
@@ -33,6 +34,10 @@ export function hostJoinRoutes(app: Hono, cloud: Cloud, bodyOf: (req: Request) =
     const database = cloud.config.hosts.joinDatabaseUrl ?? cloud.databaseUrl;
     if (!database) {
       return refuse(409, 'this cloud keeps its state in SQLite in its data dir, which no other host can share: start its server with --database postgresql://… (PostgreSQL) to add hosts');
+    }
+    // A host is known by its hostname: a second machine under the name of one that serves would act as that host too.
+    if ((await cloud.hosts.list()).some((h) => h.name === name && heard(h, cloud.config.hosts, Date.now()))) {
+      return refuse(409, `a host named ${name} is in this cloud and serving: give this machine a hostname of its own and join again (the token is still good); a machine that joins again under its own name does so once its server there is stopped`);
     }
     try {
       const { key, zone } = await redeemToken(cloud.db, token, name);
