@@ -202,6 +202,9 @@ export class Cloud {
     if (root.runtime === 'container') {
       throw new CloudError('UnsupportedOperation', `The volume '${volumeId}' is the root of the container instance '${root.id}', a directory rather than a disk: make its image with CreateImage.`);
     }
+    if (!this.hosts.isLocal(root.hostId)) {
+      throw new CloudError('IncorrectState', `The volume '${volumeId}' is the root volume of the instance '${root.id}', which runs on another host of this cloud than this server's: snapshot it through the API of a server of that host.`);
+    }
     const file = this.host.pool.rawDiskPath(root.id);
     return this.snapshots.take(accountId, { id: volumeId, sizeGiB: root.rootVolumeSizeGiB, file }, description, tags);
   }

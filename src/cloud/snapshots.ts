@@ -5,7 +5,7 @@
  * through any server removes the row, and the snapshot's host, told (`snapshot:ID`), removes its file. A host that
  * missed that (down, its listener lost) removes files of snapshots that no longer exist at its next start.
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import { byChunks } from '../db/chunks.js';
 import type { Db } from '../db/index.js';
 import { write } from '../db/store.js';
@@ -66,19 +66,23 @@ export class Snapshots {
     return row;
   }
 
-  /** Whether the snapshot's file is in this host's pool (one recorded without a host: the embedded cloud's, here). */
-  isHere(snap: Pick<Snapshot, 'hostId'>): boolean {
+  /**
+   * Whether the snapshot's file is in this host's pool: recorded as this host's, or its file is here (one recorded
+   * before snapshots named their host, or by this machine under an earlier hostname).
+   */
+  async isHere(snap: Pick<Snapshot, 'id' | 'hostId'>): Promise<boolean> {
     const local = this.hosts?.localHostId();
-    return snap.hostId === null || local === undefined || snap.hostId === local;
+    if (local === undefined || snap.hostId === local) return true;
+    return (await this.host.pool.listSnapshots()).includes(snap.id);
   }
 
   /** Refuse to `doing` (what the caller was asked) with a snapshot kept by another host, saying where to ask instead. */
   async mustBeHere(snap: Snapshot, doing: string): Promise<void> {
-    if (this.isHere(snap)) return;
-    const zone = (await this.hosts!.list()).find((h) => h.id === snap.hostId && h.state !== 'removed')?.availabilityZone;
-    throw new CloudError('IncorrectState', zone
-      ? `The snapshot '${snap.id}' is kept by another host of this cloud than this server's, in ${zone}: ${doing} through the API of a server of that host.`
-      : `The snapshot '${snap.id}' was kept by a host that has left this cloud: it can no longer be used.`);
+    if (await this.isHere(snap)) return;
+    const keeper = (await this.hosts!.list()).find((h) => h.id === snap.hostId && h.state !== 'removed');
+    throw new CloudError('IncorrectState', keeper
+      ? `The snapshot '${snap.id}' is kept by another host of this cloud than this server's (${keeper.name}, in ${keeper.availabilityZone}): ${doing} through the API of a server of that host.`
+      : `The snapshot '${snap.id}' is kept by another host of this cloud than this server's: ${doing} through the API of a server of the host that took it.`);
   }
 
   async delete(accountId: string, id: string): Promise<void> {
@@ -88,7 +92,7 @@ export class Snapshots {
       await this.tags.removeAll([id]);
     });
     // Its file goes where it is: here, or on its own host, told.
-    if (this.isHere(snap)) await this.host.pool.removeSnapshot(id);
+    if (await this.isHere(snap)) await this.host.pool.removeSnapshot(id);
     else this.wakeups?.tell('snapshot', id);
   }
 
@@ -106,6 +110,11 @@ export class Snapshots {
    */
   async sweep(): Promise<void> {
     const files = await this.host.pool.listSnapshots();
+    // Snapshots recorded before they named their host: this one's, where their file is.
+    const local = this.hosts?.localHostId();
+    if (local !== undefined) {
+      await byChunks(files, (chunk) => this.db.update(snapshots).set({ hostId: local }).where(and(isNull(snapshots.hostId), inArray(snapshots.id, chunk))).returning({ id: snapshots.id }));
+    }
     const known = new Set((await byChunks(files, (chunk) => this.db.select({ id: snapshots.id }).from(snapshots).where(inArray(snapshots.id, chunk)))).map((r) => r.id));
     for (const id of files.filter((f) => !known.has(f))) {
       await this.host.pool.removeSnapshot(id);

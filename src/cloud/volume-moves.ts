@@ -85,6 +85,8 @@ export class VolumeMoves {
   private readonly accountCopies = new Map<string, Slots>();
   /** The moves to this host under way here, by volume id: aborted when the move is given up (a detach, say). */
   private readonly underway = new Map<string, AbortController>();
+  /** The same moves, settled once their clean-up is done (a new move of the volume here waits for it). */
+  private readonly finishing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly db: Db,
@@ -110,7 +112,9 @@ export class VolumeMoves {
    * Take an available volume of another host for an instance of this host (attaching, at `device`), and claim its move
    * here, in one write; or refuse saying why. complete() moves it.
    */
-  async begin(vol: Volume, instanceId: string, device: string): Promise<Pick<Volume, 'instanceId' | 'device' | 'attachState' | 'attachTime' | 'state'>> {
+  async begin(vol: Volume, instanceId: string, device: string): Promise<Pick<Volume, 'instanceId' | 'device' | 'attachState' | 'attachTime' | 'state' | 'moveAt'>> {
+    // An earlier move of it here, given up, finishes its clean-up (its copy removed, its row freed) before a new one.
+    await this.finishing.get(vol.id);
     const [here, all] = await Promise.all([this.hosts.local(), this.hosts.list()]);
     const from = all.find((h) => h.id === vol.hostId);
     if (!here || !from || from.state === 'removed') throw refused(`The volume '${vol.id}' is on a host that has left this cloud: it can no longer be attached.`);
@@ -125,19 +129,22 @@ export class VolumeMoves {
     const claimed = await write(this.db, async (tx) => {
       const taken = await tx.select({ id: volumes.id }).from(volumes).where(and(eq(volumes.instanceId, instanceId), eq(volumes.device, device))).limit(1);
       if (taken.length) throw new CloudError('InvalidParameterValue', `Attachment point ${device} is already in use`);
-      // Counted in the transaction that claims (write-locked from its start): two attachments at once cannot both pass.
+      const claims = (await tx.update(volumes).set({ ...set, moveTo: here.id, moveAt: now, moveSource: null })
+        .where(and(eq(volumes.id, vol.id), eq(volumes.hostId, from.id), isNull(volumes.instanceId), notMoving())).returning({ id: volumes.id })).length;
+      if (!claims) return 0;
+      // Counted in the transaction that claims (write-locked from its start: two attachments at once cannot both pass),
+      // this claim included; past the limit, the claim is rolled back with the refusal.
       const limit = this.config.limits.volumeMoves;
       const n = (await tx.select({ n: count() }).from(volumes).where(and(eq(volumes.accountId, vol.accountId), isNotNull(volumes.moveTo))))[0]?.n ?? 0;
-      if (n >= limit) {
-        throw new CloudError('ResourceLimitExceeded', `You have exceeded an Amazon EC2 resource limit: your account may have ${limit} volumes moving to the hosts of the instances they are attached to at once, and has ${n}. `
+      if (n > limit) {
+        throw new CloudError('ResourceLimitExceeded', `You have exceeded an Amazon EC2 resource limit: your account may have ${limit} volumes moving to the hosts of the instances they are attached to at once, and has ${n - 1}. `
           + 'Try again once one of them is attached (DescribeVolumes), or attach this volume to an instance on its own host.');
       }
-      return (await tx.update(volumes).set({ ...set, moveTo: here.id, moveAt: now, moveSource: null })
-        .where(and(eq(volumes.id, vol.id), eq(volumes.hostId, from.id), isNull(volumes.instanceId), notMoving())).returning({ id: volumes.id })).length;
+      return claims;
     });
     if (!claimed) throw await whyNotTaken(this.db, vol.id);
     this.wakeups.tell('volume', vol.id);
-    return set;
+    return { ...set, moveAt: now };
   }
 
   /**
@@ -145,11 +152,16 @@ export class VolumeMoves {
    * instance's side connects it), in one write. Whether it did; if not, nothing is left of it here and it is available
    * where it was.
    */
-  async complete(vol: Volume, instanceId: string): Promise<boolean> {
+  async complete(vol: Volume, instanceId: string, moveAt: number): Promise<boolean> {
     const hereId = this.hosts.localHostId()!;
     const file = this.host.pool.volumePath(vol.id);
     const underway = new AbortController();
     this.underway.set(vol.id, underway);
+    let finished!: () => void;
+    const finishing = new Promise<void>((resolve) => { finished = resolve; });
+    this.finishing.set(vol.id, finishing);
+    // This claim's row: moving here since moveAt (another claim of it, later, is not this one's to change).
+    const mine = and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId), eq(volumes.moveAt, moveAt));
     const signal = underway.signal;
     try {
       const source = await this.sourceOf(vol.id, hereId, vol.hostId!, signal);
@@ -158,7 +170,7 @@ export class VolumeMoves {
       await this.copyLine(vol.accountId, () => this.copies.run(() => this.host.iscsi.copyFrom(source, file, 60_000 + vol.sizeGiB * 30_000, signal), signal), signal);
       signal.throwIfAborted();
       const taken = await write(this.db, async (tx) => (await tx.update(volumes).set({ hostId: hereId, moveTo: null, moveAt: null, moveSource: null })
-        .where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId), eq(volumes.instanceId, instanceId))).returning({ id: volumes.id })).length);
+        .where(and(mine, eq(volumes.instanceId, instanceId))).returning({ id: volumes.id })).length);
       if (!taken) throw new MoveGivenUp('the volume was detached or changed while it moved');
     } catch (err) {
       // A commit whose answer was lost is a move done: the copy is the volume now.
@@ -169,11 +181,13 @@ export class VolumeMoves {
       }
       else log.warn(`moving ${vol.id} here from host ${vol.hostId} for ${instanceId} failed, given up: ${failureDetail(err)}`);
       await this.host.pool.removeVolume(vol.id).catch((e: Error) => log.warn(`removing the copy of ${vol.id}: ${e.message}`));
-      await this.db.update(volumes).set(GIVEN_UP).where(and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId)));
+      await this.db.update(volumes).set(GIVEN_UP).where(mine);
       this.wakeups.tell('volume', vol.id);
       return false;
     } finally {
       if (this.underway.get(vol.id) === underway) this.underway.delete(vol.id);
+      if (this.finishing.get(vol.id) === finishing) this.finishing.delete(vol.id);
+      finished();
     }
     this.wakeups.tell('volume', vol.id);
     log.info(`moved ${vol.id} here from host ${vol.hostId} for ${instanceId}`);
@@ -254,9 +268,11 @@ export class VolumeMoves {
   private async follow(volumeId: string): Promise<void> {
     const here = await this.hosts.local();
     if (!here) return;
+    // The copy under way before the row is read: a move claimed meanwhile is not the one this row can say was given up.
+    const underway = this.underway.get(volumeId);
     const row = (await this.db.select().from(volumes).where(eq(volumes.id, volumeId)).limit(1))[0];
     // A move here given up elsewhere (detached through another server, deleted): its copy stops.
-    if (row?.moveTo !== here.id) this.underway.get(volumeId)?.abort(new Error('the move was given up elsewhere'));
+    if (row?.moveTo !== here.id) underway?.abort(new Error('the move was given up elsewhere'));
     if (row && row.hostId === here.id) {
       if (moving(row)) await this.give(row, here);
       // A move ended (or given up): its export closes. A volume attached here keeps its own (a VM's).

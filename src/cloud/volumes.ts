@@ -148,12 +148,12 @@ export class Volumes {
       throw invalidParam(`Volume of ${size}GiB is too ${size < limits.min ? 'small' : 'large'}; ${type} volumes are ${limits.min}-${limits.max}GiB.`);
     }
     if (snap && size < snap.sizeGiB) throw invalidParam(`Volume of ${size}GiB is too small; minimum is ${snap.sizeGiB}GiB.`);
-    if (snap) await this.snapshots.mustBeHere(snap, 'create a volume from it (in that zone)');
     passDryRun(dryRun);
     const tokens = new ClientTokens(this.db);
     const request = p.request;
     const prior = request && (await tokens.prior(request));
     if (prior) return await this.get(accountId, prior);
+    if (snap) await this.snapshots.mustBeHere(snap, 'create a volume from it (in that zone)');
     // Made in this host's pool: only if an instance of its zone could attach it (it moves only within its zone).
     if (!(await this.servesZone(p.availabilityZone))) {
       throw new CloudError('Unsupported', `A volume is made in the pool of the host of the server that creates it, and this server's host is not in ${p.availabilityZone}: create the volume through the API of a server in ${p.availabilityZone}, whose instances can attach it.`);
@@ -233,7 +233,7 @@ export class Volumes {
       // A volume of another host of its zone: taken at once (attaching), moved here in the background, then connected
       // as one of this host's (DescribeVolumes shows it attached; a move that fails leaves it available where it was).
       const set = await this.moves.begin(vol, instanceId, device);
-      void this.moves.complete(vol, instanceId).then(async (moved) => { if (moved) await this.attachMoved(volumeId, instanceId, device); })
+      void this.moves.complete(vol, instanceId, set.moveAt!).then(async (moved) => { if (moved) await this.attachMoved(volumeId, instanceId, device); })
         .catch((err: unknown) => log.warn(`attaching ${volumeId} to ${instanceId} after its move: ${(err as Error).message}`));
       return { ...vol, ...set };
     }

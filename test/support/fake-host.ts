@@ -109,7 +109,10 @@ export class FakePool implements HostPool {
   async removeVolume(id: string) { await rm(this.volumePath(id), { force: true }); }
   async listVolumes() { return [...new Set((await readdir(join(this.root, 'volumes')).catch(() => [] as string[])).map((n) => n.replace(/\.raw(\.tmp)?$/, '')))]; }
   async removeSnapshot(id: string) { await rm(this.snapshotPath(id), { force: true }); }
-  async listSnapshots() { return (await readdir(join(this.root, 'snapshots')).catch(() => [] as string[])).map((n) => n.replace(/\.raw$/, '')); }
+  async listSnapshots() {
+    const names = (await readdir(join(this.root, 'snapshots')).catch(() => [] as string[])).filter((n) => n.startsWith('snap-'));
+    return [...new Set(names.map((n) => n.replace(/\.raw(\.tmp)?$/, '')))];
+  }
 }
 
 /** Records NFS exports and the mounts that would be made in containers. */
