@@ -183,7 +183,7 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     }
   });
 
-  it('a copy under way stops when its move is given up, by a detach through any server; an account has a few volumes moving at once (ResourceLimitExceeded past them) and copies one at a time into a host; an export a missed wake-up left closes', async () => {
+  it('a copy under way stops when its move is given up, by a detach through any server; an account has a few volumes moving at once (ResourceLimitExceeded past them) and copies one at a time into a host; an export a missed wake-up left closes; the instance\'s end stops a copy too', async () => {
     // A fourth host, in b's zone, taking no instances: the volumes are made on it, the instances placed on b.
     const d = await startApi({
       database: servers.pg.url, hostname: 'host-d', underlayAddress: '10.99.0.4',
@@ -249,7 +249,11 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       await until(() => d.iscsi.exported.has(leaving));
       await d.cloud.volumes.moves!.sweep(false);
       expect([d.iscsi.exported.has(left), d.iscsi.exported.has(leaving)]).toEqual([false, true]);
+      // The instance's end gives the move up: its copy stops, the volume is available on d again.
+      await until(() => copiesOf(leaving).length === 1);
       await b.ec2.send(new TerminateInstancesCommand({ InstanceIds: [mine] }));
+      await until(() => copiesOf(leaving)[0]!.ended === 'aborted');
+      expect(await a.cloud.volumes.get(ACCOUNT, leaving)).toMatchObject({ hostId: hostD.id, instanceId: null, moveTo: null, state: 'available' });
       await b.ec2Other.send(new TerminateInstancesCommand({ InstanceIds: [theirs] }));
     } finally {
       release();
