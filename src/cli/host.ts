@@ -1,13 +1,18 @@
 /**
  * `pcloud host list`: the hosts instances run on, read from the state database without writing to it (a read-only
  * connection: safe beside a server running on it, SQLite WAL), with the ratios and timeout of this environment.
- * `pcloud host token` (on the control plane) prints a join token; `pcloud host join --control URL --token T` (on the
+ * `pcloud host drain` and `pcloud host remove` change a host's state (cloud/hosts/operate.ts). `pcloud host token` (on
+ * the control plane) prints a join token; `pcloud host join --control URL --token T` (on the
  * new machine) redeems it, keeps what it is told in the data dir (joined.ts) and serves as a host of that cloud.
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { JoinAnswer } from '../api/hosts/join.js';
+import { changeHost } from '../cloud/hosts/operate.js';
 import { DEFAULT_TOKEN_TTL_HOURS, issueToken } from '../cloud/hosts/tokens.js';
+import type { Db } from '../db/index.js';
 import { closeDatabase, openDatabase } from '../db/open.js';
 import { ensureDataDir } from '../paths.js';
 import { endpointOf } from './credentials.js';
@@ -42,6 +47,18 @@ export interface ServeOptions {
   image: boolean;
   accessLog: string;
   metricsListen: string;
+}
+
+/** The state database to change (a server may run on it): PostgreSQL's, or the data dir's SQLite file if there is one. */
+async function withStateDb<T>(opts: { data: string; database?: string }, fn: (db: Db) => Promise<T>): Promise<T> {
+  const database = databaseOf(opts);
+  if (!database && !existsSync(join(opts.data, 'pcloud.db'))) throw new Error(`no state database in ${opts.data}: start \`pcloud serve --data ${opts.data}\` first`);
+  const db = await openDatabase(opts.data, database);
+  try {
+    return await fn(db);
+  } finally {
+    await closeDatabase(db);
+  }
 }
 
 /** Redeem a join token at the control plane: what this host is to serve with, or the control plane's refusal. */
@@ -94,6 +111,25 @@ export function hostCommand(program: Command, serve: (opts: ServeOptions) => Pro
       } finally {
         await closeDatabase(db);
       }
+    });
+  host.command('drain')
+    .argument('<host>', 'the host\'s id or name (`pcloud host list`)')
+    .description('take no new instances on a host (its stopped ones do not start there); what runs there runs on. --undo: take them again')
+    .option('--data <dir>', 'data directory', DEFAULT_DATA)
+    .option('--database <url>', 'the state in PostgreSQL (default PCLOUD_DATABASE_URL), as `pcloud serve` was given')
+    .option('--undo', 'the host takes new instances again')
+    .action(async (ref: string, opts: { data: string; database?: string; undo?: boolean }) => {
+      const { host: h, instances } = await withStateDb(opts, (db) => changeHost(db, configFromEnv().hosts, ref, opts.undo ? 'undrain' : 'drain'));
+      process.stderr.write(`host ${cell(h.name)} is ${h.state}; it holds ${instances} instance${instances === 1 ? '' : 's'}\n`);
+    });
+  host.command('remove')
+    .argument('<host>', 'the host\'s id or name (`pcloud host list`)')
+    .description('remove a host that is gone (its server not serving) from the cloud: its instances stay listed, impaired, and end at once when terminated')
+    .option('--data <dir>', 'data directory', DEFAULT_DATA)
+    .option('--database <url>', 'the state in PostgreSQL (default PCLOUD_DATABASE_URL), as `pcloud serve` was given')
+    .action(async (ref: string, opts: { data: string; database?: string }) => {
+      const { host: h, instances } = await withStateDb(opts, (db) => changeHost(db, configFromEnv().hosts, ref, 'remove'));
+      process.stderr.write(`host ${cell(h.name)} is removed; its ${instances} instance${instances === 1 ? '' : 's'} stay listed until terminated\n`);
     });
   host.command('join')
     .description('make this machine a host of the cloud at --control (a token from its `pcloud host token`), then serve as one')

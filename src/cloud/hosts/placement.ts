@@ -165,6 +165,7 @@ export async function checkRoomToStart(db: Reader, config: CloudConfig, rows: St
     const type = instanceTypes.get(r.instanceType);
     if (!type) continue;
     const host = byId.get(hostIdOf(r.hostId, embedded) ?? '');
+    if (host?.state === 'removed') throw startRefused(r, 'that host has been removed from this cloud: the instance can only be terminated.');
     if (!host || !takesInstances(host, config.hosts, now)) {
       throw startRefused(r, 'that host is not taking instances now (it has not been heard from lately, or its operator drains it). Try again later.');
     }

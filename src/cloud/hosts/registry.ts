@@ -35,11 +35,15 @@ export class HostRegistry {
     const values = {
       availabilityZone: hostZone(this.config), address: this.underlay ?? null, runtimes: offer.runtimes,
       accel: this.config.vmAccel === 'kvm' && offer.kvm ? 'kvm' : 'tcg', vcpus: offer.vcpus, memoryMiB: offer.memoryMiB,
-      state: 'available', bootId, heartbeatAt: now,
+      bootId, heartbeatAt: now,
     };
     const before = (await this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0];
+    if (before?.state === 'removed') {
+      throw new Error(`this machine's host (${offer.hostname}) was removed from the cloud (\`pcloud host remove\`): to serve again, join it anew (\`pcloud host token\` on a control plane, then \`pcloud host join\` here)`);
+    }
+    // A draining host stays so (hosts/operate.ts) until its operator undoes it.
     if (before) await this.db.update(hosts).set(values).where(eq(hosts.id, before.id));
-    else await this.db.insert(hosts).values({ id: newId('h'), name: offer.hostname, createdAt: now, ...values });
+    else await this.db.insert(hosts).values({ id: newId('h'), name: offer.hostname, createdAt: now, state: 'available', ...values });
     const host = (await this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0]!;
     this.localId = host.id;
     return { host, rebooted: before?.bootId != null && before.bootId !== bootId };

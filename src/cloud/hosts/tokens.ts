@@ -10,6 +10,7 @@ import type { Db } from '../../db/index.js';
 import { write } from '../../db/store.js';
 import { hostTokens } from '../../db/tables.js';
 import { newId } from '../ids.js';
+import { freeRemovedName } from './operate.js';
 
 const TOKEN_PREFIX = 'pcloud-join-';
 const KEY_PREFIX = 'pcloud-host-';
@@ -61,8 +62,10 @@ export async function redeemToken(db: Db, token: unknown, name: string, now = Da
     if (!row) throw new JoinRefused('the join token is not known here: print one with `pcloud host token` on this control plane');
     if (row.usedAt !== null) throw new JoinRefused('the join token was used already: print a new one with `pcloud host token`');
     if (row.expiresAt < now) throw new JoinRefused('the join token has expired: print a new one with `pcloud host token`');
-    // A key earlier tokens gave a host of this name is no longer good: the host joined again.
+    // A key earlier tokens gave a host of this name is no longer good: the host joined again. A removed host's name is
+    // free for it: the machine registers as a new host.
     await tx.update(hostTokens).set({ keyHash: null }).where(eq(hostTokens.hostName, name));
+    await freeRemovedName(tx, name);
     await tx.update(hostTokens).set({ usedAt: now, hostName: name, keyHash: sha256(key) }).where(eq(hostTokens.id, row.id));
     return { key, zone: row.availabilityZone };
   });

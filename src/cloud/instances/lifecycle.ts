@@ -13,6 +13,7 @@ import type { Launcher } from './launch.js';
 import type { Queries } from './queries.js';
 import { unitCheck } from './health.js';
 import { lostHosts } from '../hosts/liveness.js';
+import { removedHosts } from '../hosts/operate.js';
 import { ec2Time, UNIT_PREFIX, type Instance, type InstanceState, type StateChange } from './types.js';
 import { write } from '../../db/store.js';
 
@@ -150,30 +151,40 @@ export class Lifecycle {
           throw new CloudError('OperationNotPermitted', `The instance '${r.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
         }
       }
-      const lost = await lostHosts(this.ctx.db, this.ctx.config.hosts);
-      return inOrder(rows, async (r): Promise<StateChange & { hostId: string | null }> => {
+      const [lost, removed] = await Promise.all([lostHosts(this.ctx.db, this.ctx.config.hosts), removedHosts(this.ctx.db)]);
+      return inOrder(rows, async (r): Promise<StateChange & { hostId: string | null; hostRemoved: boolean }> => {
         const previous = r.state as InstanceState;
-        if (previous === 'terminated' || previous === 'shutting-down') return { instanceId: r.id, previous, current: previous, hostId: r.hostId };
+        const hostRemoved = r.hostId !== null && removed.has(r.hostId);
+        if (previous === 'terminated' || previous === 'shutting-down') return { instanceId: r.id, previous, current: previous, hostId: r.hostId, hostRemoved };
         await this.ctx.setState(r.id, 'shutting-down', {
-          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: shutdownMessage(lost(r.hostId), 'terminated'),
+          stateReasonCode: 'Client.UserInitiatedShutdown', stateReasonMessage: shutdownMessage(lost(r.hostId) && !hostRemoved, 'terminated'),
           stateTransitionReason: `User initiated (${ec2Time(new Date())})`,
         });
-        return { instanceId: r.id, previous, current: 'shutting-down', hostId: r.hostId };
+        return { instanceId: r.id, previous, current: 'shutting-down', hostId: r.hostId, hostRemoved };
       });
     });
     for (const c of changes) {
-      if (c.previous === 'terminated' || c.previous === 'shutting-down') continue;
-      this.end(c.instanceId, c.hostId, 'terminate');
+      // Shutting down already on a host since removed (ended before the removal): ended here now.
+      if (c.previous === 'terminated' || (c.previous === 'shutting-down' && !c.hostRemoved)) continue;
+      this.end(c.instanceId, c.hostId, 'terminate', c.hostRemoved);
     }
-    return changes.map(({ hostId: _h, ...c }) => c);
+    return changes.map(({ hostId: _h, hostRemoved: _r, ...c }) => c);
   }
 
   /**
    * Carry out a stop or termination the database holds (stopping, shutting-down): here, when the instance is this
    * host's (once: an end already under way here is not begun again); else its host's agent is told.
    */
-  end(id: string, hostId: string | null, how: 'stop' | 'force-stop' | 'terminate'): void {
+  end(id: string, hostId: string | null, how: 'stop' | 'force-stop' | 'terminate', hostRemoved = false): void {
     this.launcher.cancel(id);
+    if (hostRemoved && how === 'terminate') {
+      // Its host was removed from the cloud (hosts/operate.ts): nothing of it is left to take down there; what the
+      // database holds for it is released here.
+      if (this.ending.has(id)) return;
+      this.ending.add(id);
+      this.ctx.background(id, () => this.finishTerminate(id, true).finally(() => this.ending.delete(id)));
+      return;
+    }
     if (!this.ctx.hosts.isLocal(hostId)) {
       this.ctx.wakeups.tell('host', hostId!);
       return;
@@ -190,10 +201,10 @@ export class Lifecycle {
   }
 
   /** A shutting-down instance's end, in the teardown line: what it holds goes, then it shows terminated. */
-  finishTerminate(id: string): Promise<void> {
+  finishTerminate(id: string, hostGone = false): Promise<void> {
     return this.teardownSlots.run(async () => {
-      // A launch cancelled before it touched the host left nothing there.
-      if (!this.launcher.takeUntouched(id)) await this.launcher.teardown(id);
+      // A launch cancelled before it touched the host left nothing there; a removed host's instance has no host.
+      if (!this.launcher.takeUntouched(id) && !hostGone) await this.launcher.teardown(id);
       await this.ctx.volumes.released(id).catch((err) => log.warn(`volumes of ${id}: ${(err as Error).message}`));
       // Its name and rules leave the VPC before it shows terminated: a client that then deletes the VPC (Terraform's
       // destroy) never races a DNS or firewall sync that would bring the VPC's router back.
@@ -217,6 +228,9 @@ export class Lifecycle {
           throw new CloudError('IncorrectInstanceState', `This instance '${r.id}' is not in a state from which it can be stopped.`);
         }
       }
+      const removed = await removedHosts(this.ctx.db);
+      const gone = rows.find((r) => r.hostId !== null && removed.has(r.hostId) && r.state !== 'stopped');
+      if (gone) throw new CloudError('IncorrectInstanceState', `The instance '${gone.id}' was on a host that has been removed from this cloud: it can only be terminated.`);
       const lost = await lostHosts(this.ctx.db, this.ctx.config.hosts);
       return inOrder(rows, async (r): Promise<StateChange & { hostId: string | null }> => {
         const previous = r.state as InstanceState;
