@@ -79,7 +79,10 @@ export class Snapshots {
   /** Refuse to `doing` (what the caller was asked) with a snapshot kept by another host, saying where to ask instead. */
   async mustBeHere(snap: Snapshot, doing: string): Promise<void> {
     if (await this.isHere(snap)) return;
-    const keeper = (await this.hosts!.list()).find((h) => h.id === snap.hostId && h.state !== 'removed');
+    const keeper = (await this.hosts!.list()).find((h) => h.id === snap.hostId);
+    if (keeper?.state === 'removed') {
+      throw new CloudError('IncorrectState', `The snapshot '${snap.id}' was kept by a host that has been removed from this cloud: it can no longer be used (DeleteSnapshot deletes it).`);
+    }
     throw new CloudError('IncorrectState', keeper
       ? `The snapshot '${snap.id}' is kept by another host of this cloud than this server's (${keeper.name}, in ${keeper.availabilityZone}): ${doing} through the API of a server of that host.`
       : `The snapshot '${snap.id}' is kept by another host of this cloud than this server's: ${doing} through the API of a server of the host that took it.`);

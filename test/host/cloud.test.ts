@@ -6,7 +6,8 @@
  * different hosts in one VPC exchange HTTP by private IP and by DNS name across the VXLAN overlay; an instance of
  * another VPC is not reached; an agent killed with SIGKILL in the middle of a launch comes back (its unit restarts it),
  * and the launch ends running with nothing leaked or lost; a host that stops being heard from has its instances
- * reported impaired, still listed; a function made through the control plane answers through each host's own nginx
+ * reported impaired, still listed; one that is gone is removed (`pcloud host remove`), its instances listed until
+ * terminated, and its server no longer serves under it; a function made through the control plane answers through each host's own nginx
  * and API, run there (its code taken from the database), its new code and its deletion followed by every host; and a
  * second control-plane process serves when the first is killed.
  */
@@ -15,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInstanceStatusCommand, DescribeInstancesCommand, EC2Client,
-  RunInstancesCommand, type Instance,
+  RunInstancesCommand, TerminateInstancesCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import {
   CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, LambdaClient, UpdateFunctionCodeCommand,
@@ -92,7 +93,7 @@ async function journals(): Promise<string> {
   return out.join('\n');
 }
 
-interface HostListed { id: string; name: string; availabilityZone: string; address: string | null; lost: boolean; instances: number }
+interface HostListed { id: string; name: string; availabilityZone: string; address: string | null; state: string; lost: boolean; instances: number }
 const hosts = (): HostListed[] => JSON.parse(pcloudHere(['host', 'list', '--json'])) as HostListed[];
 
 const describeAll = async (ids: string[]): Promise<Instance[]> =>
@@ -240,6 +241,24 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     await until(async () => (await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }))).InstanceStatuses![0]?.SystemStatus?.Status === 'ok', 60_000, 500);
   }, 200_000);
 
+  it('a host that is gone is removed (`pcloud host remove`, refused while it serves): its instances stay listed and end at once when terminated; its server no longer serves under it', async () => {
+    const id = web.b.InstanceId!;
+    expect(() => pcloudHere(['host', 'remove', 'pcloud-host-b'])).toThrow(/host pcloud-host-b is serving/);
+    await inNode(pair.b, 'systemctl stop pcloud.service');
+    await until(() => hosts().find((h) => h.name === 'pcloud-host-b')?.lost === true, 60_000, 500);
+    pcloudHere(['host', 'remove', 'pcloud-host-b']);
+    expect(hosts().find((h) => h.name === 'pcloud-host-b')).toMatchObject({ state: 'removed', instances: 2 });
+    const [listed] = await describeAll([id]);
+    expect(listed!.State!.Name).toBe('running');
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await until(async () => (await describeAll([id]))[0]?.State?.Name === 'terminated', 60_000, 500);
+    // Its server, started again, refuses to serve under the removed host, saying how to join again.
+    await pair.b.sh('systemctl start pcloud.service');
+    await until(async () => (await pair.b.sh('journalctl -u pcloud --no-pager -o cat')).out.includes('was removed from the cloud'), 60_000, 1000);
+    await pair.b.sh('systemctl stop pcloud.service');
+    expect(hosts().find((h) => h.name === 'pcloud-host-b')?.state).toBe('removed');
+  }, 200_000);
+
   it('a second control-plane process serves when the first is killed', async () => {
     const dir = join(BASE, 'cloud-control-2');
     if (existsSync(dir)) await sweepRun(dir);
@@ -251,8 +270,8 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     try {
       control.child.kill('SIGKILL');
       const other = new EC2Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
-      const listed = (await other.send(new DescribeInstancesCommand({ InstanceIds: [web.a.InstanceId!, web.b.InstanceId!] }))).Reservations!.flatMap((r) => r.Instances ?? []);
-      expect(listed.map((i) => i.State!.Name)).toEqual(['running', 'running']);
+      const listed = (await other.send(new DescribeInstancesCommand({ InstanceIds: [web.a.InstanceId!] }))).Reservations!.flatMap((r) => r.Instances ?? []);
+      expect(listed.map((i) => i.State!.Name)).toEqual(['running']);
     } finally {
       second.child.kill('SIGTERM');
       await new Promise((r) => second.child.once('exit', r));
