@@ -18,6 +18,7 @@
  * reconcile's actions too (what a start did to bring the host in line), which are counted, not recorded.
  */
 import { and, asc, desc, eq, gt, gte, inArray, lte, sql } from 'drizzle-orm';
+import { byChunks } from '../db/chunks.js';
 import type { Db } from '../db/index.js';
 import { afterCommit, write } from '../db/store.js';
 import { events, generations } from '../db/tables.js';
@@ -151,9 +152,10 @@ export class Events {
 
   /** Forget the events of instances no longer listed (in the caller's transaction where there is one). */
   async forget(instanceIds: string[]): Promise<void> {
-    for (let i = 0; i < instanceIds.length; i += 500) {
-      await this.db.delete(events).where(inArray(events.instanceId, instanceIds.slice(i, i + 500)));
-    }
+    await byChunks(instanceIds, async (chunk) => {
+      await this.db.delete(events).where(inArray(events.instanceId, chunk));
+      return [];
+    });
   }
 
   /** Be told of every event recorded from now on (in this process); returns the way to stop. */
