@@ -12,7 +12,7 @@ import { request } from 'node:http';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pythonCommand } from '../../src/host/functions.js';
+import { pythonCommand } from '../../src/host/function-runtime.js';
 import { projectRoot } from '../../src/paths.js';
 import { FAST_TIER } from '../support/tier.js';
 import { waitFor } from '../support/wait.js';

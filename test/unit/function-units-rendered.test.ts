@@ -10,7 +10,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FunctionHost, pythonCommand, type FunctionUnitOptions } from '../../src/host/functions.js';
+import { FunctionHost, type FunctionUnitOptions } from '../../src/host/functions.js';
+import { pythonCommand } from '../../src/host/function-runtime.js';
 import { programPrefix } from '../../src/host/sandbox.js';
 import { directSpec } from '../../src/host/units/direct-spec.js';
 import { renderSocketUnits } from '../../src/host/units/socket-units.js';

@@ -3,7 +3,8 @@
  * exactly: each variable one assignment with its bytes, whatever they are, as systemd's own parser reads the file.
  */
 import { describe, expect, it } from 'vitest';
-import { FunctionHost, lambdaEnvironment, type FunctionUnitOptions } from '../../src/host/functions.js';
+import { FunctionHost, type FunctionUnitOptions } from '../../src/host/functions.js';
+import { lambdaEnvironment } from '../../src/host/function-runtime.js';
 import { renderSocketUnits } from '../../src/host/units/socket-units.js';
 import type { UnitManager } from '../../src/host/units/types.js';
 import { HOSTILE, NUL } from '../support/hostile.js';

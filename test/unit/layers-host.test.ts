@@ -10,7 +10,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PackageRefused } from '../../src/host/code-package.js';
-import { layerPaths, lambdaEnvironment, type FunctionUnitOptions } from '../../src/host/functions.js';
+import type { FunctionUnitOptions } from '../../src/host/functions.js';
+import { layerPaths, lambdaEnvironment } from '../../src/host/function-runtime.js';
 import { LayerStore, merge } from '../../src/host/layers.js';
 import { passwdFiles, sandboxCommand } from '../../src/host/sandbox.js';
 import { seccompProgram } from '../../src/host/sandbox-seccomp.js';
