@@ -129,7 +129,7 @@ export function hostCommand(program: Command, serve: (opts: ServeOptions) => Pro
     .option('--database <url>', 'the state in PostgreSQL (default PCLOUD_DATABASE_URL), as `pcloud serve` was given')
     .action(async (ref: string, opts: { data: string; database?: string }) => {
       const { host: h, instances } = await withStateDb(opts, (db) => changeHost(db, configFromEnv().hosts, ref, 'remove'));
-      process.stderr.write(`host ${cell(h.name)} is removed; its ${instances} instance${instances === 1 ? '' : 's'} stay listed until terminated\n`);
+      process.stderr.write(`host ${cell(h.name)} is removed; its ${instances === 1 ? '1 instance stays' : `${instances} instances stay`} listed until terminated\n`);
     });
   host.command('join')
     .description('make this machine a host of the cloud at --control (a token from its `pcloud host token`), then serve as one')

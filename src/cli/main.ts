@@ -20,6 +20,7 @@ import { API_IP, isApiConnection } from '../host/metadata.js';
 import { apiServiceNames, PcloudCa } from '../host/tls.js';
 import { Cloud } from '../cloud/index.js';
 import { log } from '../log.js';
+import { HOST_REMOVED_EXIT, HostRemoved } from '../cloud/hosts/registry.js';
 import { databaseOf, DEFAULT_DATA, DEFAULT_LISTEN, lambdaListenFromEnv } from './config.js';
 import { accountCommand } from './account.js';
 import { eventsCommand } from './events.js';
@@ -203,7 +204,7 @@ async function serveAction(opts: ServeOptions): Promise<void> {
   http.keepAliveTimeout = 65_000;
   http.headersTimeout = 70_000;
   let closing = false;
-  const shutdown = async () => {
+  const shutdown = async (exitCode = 0) => {
     if (closing) return;
     closing = true;
     log.info('shutting down (instances keep running)');
@@ -215,7 +216,12 @@ async function serveAction(opts: ServeOptions): Promise<void> {
     vpcApi.close();
     await cloud.close();
     accessLog?.flush();
-    process.exit(0);
+    process.exit(exitCode);
+  };
+  // Its host removed from the cloud while it serves: it stops, and its unit does not start it again.
+  cloud.hosts.onRemoved = (err) => {
+    log.error(err.message);
+    void shutdown(HOST_REMOVED_EXIT);
   };
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
@@ -335,5 +341,5 @@ program.command('logs <instance>')
 
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`pcloud: ${err.message}\n`);
-  process.exit(1);
+  process.exit(err instanceof HostRemoved ? HOST_REMOVED_EXIT : 1);
 });

@@ -176,7 +176,8 @@ export class VpcPlane implements VpcSyncs {
     // An address held here, or already on another host (a row left behind), is carried once: the first kept.
     const seen = new Set(rows.filter((r) => !r.remote).map((r) => r.ip));
     for (const r of rows) {
-      if (!r.remote || r.hostState !== 'available' || !r.address || seen.has(r.ip)) continue;
+      // A draining host's instances run on, reached as before; a removed host's are not.
+      if (!r.remote || r.hostState === 'removed' || !r.address || seen.has(r.ip)) continue;
       if (!usable(r.address)) {
         log.warn(`overlay of ${vpcId}: a host's address is not a unicast IPv4 address: its instances are left out`);
         continue;

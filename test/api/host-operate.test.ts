@@ -63,13 +63,18 @@ describe('pcloud host drain and remove', () => {
     expect((await api.cloud.instances.row(id))!.hostId).toBe(FAR);
 
     // Serving: refused, nothing changed.
-    expect(refusal(['host', 'remove', 'far.example'])).toMatch(/host far\.example is serving .* stop its server there first/);
+    expect(refusal(['host', 'remove', 'far.example'])).toMatch(/host far\.example is serving .*: a host is removed once it is gone\. Terminate its instances and stop its server there/);
     expect(await stateOf(FAR)).toBe('available');
     // Gone silent: removed.
     await api.cloud.db.update(hosts).set({ heartbeatAt: 0 }).where(eq(hosts.id, FAR));
-    expect(pcloud(['host', 'remove', 'far.example'])).toMatchObject({ status: 0, stderr: 'host far.example is removed; its 1 instance stay listed until terminated\n' });
+    expect(pcloud(['host', 'remove', 'far.example'])).toMatchObject({ status: 0, stderr: 'host far.example is removed; its 1 instance stays listed until terminated\n' });
     expect(await stateOf(FAR)).toBe('removed');
     expect(refusal(['host', 'drain', FAR])).toMatch(/was removed from this cloud: that machine joins again/);
+
+    // Its zone has no host of its own now: the embedded cloud's takes its launches.
+    const here = (await launch('us-east-1b')).Instances![0]!.InstanceId!;
+    expect((await api.cloud.instances.row(here))!.hostId).toBe((await api.cloud.hosts.local())!.id);
+    await api.ec2.send(new TerminateInstancesCommand({ InstanceIds: [here] }));
 
     // Still listed; not stopped or started; terminated at once, here.
     const listed = (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations!.flatMap((r) => r.Instances!);
@@ -95,13 +100,22 @@ describe('pcloud host drain and remove', () => {
     expect((await api.cloud.db.select().from(hosts).where(eq(hosts.id, FAR)))[0]).toMatchObject({ name: `far.example (removed: ${FAR})`, state: 'removed' });
   });
 
-  it('a server whose host was removed does not serve under it: it says how to join again', async () => {
+  it('a server whose host was removed does not serve under it: it says how to join again; one that serves stops at its next heartbeat', async () => {
     const local = (await api.cloud.hosts.local())!;
+    const told: string[] = [];
+    const onRemoved = api.cloud.hosts.onRemoved;
+    api.cloud.hosts.onRemoved = (err) => told.push(err.message);
     await api.cloud.db.update(hosts).set({ state: 'removed' }).where(eq(hosts.id, local.id));
     try {
       await expect(api.cloud.hosts.registerLocal()).rejects.toThrow(/was removed from the cloud .* join it anew/);
+      const before = (await api.cloud.db.select().from(hosts).where(eq(hosts.id, local.id)))[0]!.heartbeatAt;
+      await api.cloud.hosts.beat(before + 5000);
+      expect(told).toEqual([expect.stringMatching(/^this machine's host \(fake-host\) was removed from the cloud/)]);
+      expect((await api.cloud.db.select().from(hosts).where(eq(hosts.id, local.id)))[0]!.heartbeatAt).toBe(before);
     } finally {
+      api.cloud.hosts.onRemoved = onRemoved;
       await api.cloud.db.update(hosts).set({ state: 'available' }).where(eq(hosts.id, local.id));
+      api.cloud.hosts.startHeartbeat();
     }
   });
 });

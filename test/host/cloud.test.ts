@@ -241,7 +241,7 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     await until(async () => (await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }))).InstanceStatuses![0]?.SystemStatus?.Status === 'ok', 60_000, 500);
   }, 200_000);
 
-  it('a host that is gone is removed (`pcloud host remove`, refused while it serves): its instances stay listed and end at once when terminated; its server no longer serves under it', async () => {
+  it('a host that is gone is removed (`pcloud host remove`, refused while it serves): its instances stay listed and end at once when terminated; its server no longer serves under it; joined again, the machine takes down what it ran of them', async () => {
     const id = web.b.InstanceId!;
     expect(() => pcloudHere(['host', 'remove', 'pcloud-host-b'])).toThrow(/host pcloud-host-b is serving/);
     await inNode(pair.b, 'systemctl stop pcloud.service');
@@ -255,9 +255,16 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     // Its server, started again, refuses to serve under the removed host, saying how to join again.
     await pair.b.sh('systemctl start pcloud.service');
     await until(async () => (await pair.b.sh('journalctl -u pcloud --no-pager -o cat')).out.includes('was removed from the cloud'), 60_000, 1000);
-    await pair.b.sh('systemctl stop pcloud.service');
+    expect(await inNode(pair.b, 'systemctl show -p ActiveState --value pcloud.service')).not.toBe('active');
     expect(hosts().find((h) => h.name === 'pcloud-host-b')?.state).toBe('removed');
-  }, 200_000);
+    // The machine joins again under its name: a new host, and what it still ran of the removed one's instances is
+    // taken down at its start (their units gone).
+    expect(await inNode(pair.b, "systemctl list-units --plain --no-legend 'pcloud-instance@*' | wc -l")).not.toBe('0');
+    await joinHost('b');
+    await until(() => hosts().some((h) => h.name === 'pcloud-host-b' && h.state === 'available' && !h.lost), 120_000, 1000);
+    expect(hosts().filter((h) => h.state === 'removed').map((h) => h.name)).toEqual([expect.stringMatching(/^pcloud-host-b \(removed: h-[0-9a-f]+\)$/)]);
+    await until(async () => (await inNode(pair.b, "systemctl list-units --plain --no-legend 'pcloud-instance@*' | wc -l")) === '0', 120_000, 1000);
+  }, 400_000);
 
   it('a second control-plane process serves when the first is killed', async () => {
     const dir = join(BASE, 'cloud-control-2');

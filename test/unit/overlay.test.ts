@@ -83,6 +83,9 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
     const a = await addHost('10.9.0.2');
     const gone = await addHost('10.9.0.4', 'removed');
     const noAddress = await addHost(null);
+    // Draining: it takes no new instances, and the ones it runs are reached as before.
+    const draining = await addHost('10.9.0.5', 'draining');
+    await placeRemote(first.id, draining, '172.31.0.207');
     const a1 = await placeRemote(first.id, a, '172.31.0.201');
     await placeRemote(first.id, a, '172.31.0.200', 'pending');
     await placeRemote(first.id, b, '172.31.0.202', 'stopping');
@@ -95,7 +98,10 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
     expect(second.vpcId).toBe(first.vpcId);
     expect(joins(first.vpcId).at(-1)).toEqual({
       vni, local: LOCAL, device: 'ul0',
-      peers: [{ host: '10.9.0.2', instances: [{ ip: '172.31.0.200' }, { ip: '172.31.0.201' }] }, { host: '10.9.0.3', instances: [{ ip: '172.31.0.202' }] }],
+      peers: [
+        { host: '10.9.0.2', instances: [{ ip: '172.31.0.200' }, { ip: '172.31.0.201' }] }, { host: '10.9.0.3', instances: [{ ip: '172.31.0.202' }] },
+        { host: '10.9.0.5', instances: [{ ip: '172.31.0.207' }] },
+      ],
     });
 
     // Security groups: the default group's members are every host's instances; the ports are this host's only.
@@ -112,6 +118,7 @@ describe('the VPC plane joins the VPC routers of other hosts', () => {
     expect((await cloud.instances.row(a1))?.state).toBe('shutting-down');
     await waitFor('joined without it', () => JSON.stringify(joins(first.vpcId).at(-1)!.peers) === JSON.stringify([
       { host: '10.9.0.2', instances: [{ ip: '172.31.0.200' }] }, { host: '10.9.0.3', instances: [{ ip: '172.31.0.202' }] },
+      { host: '10.9.0.5', instances: [{ ip: '172.31.0.207' }] },
     ]));
 
     // The last local instance gone: the router leaves the overlay (remote instances remain).

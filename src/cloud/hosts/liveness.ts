@@ -41,17 +41,18 @@ export function hostIdOf(hostId: string | null, embedded: Pick<HostRow, 'id'> | 
 }
 
 /**
- * Which instances' hosts are lost (at `now`), by the instance's host_id: one not heard from, or no longer registered.
+ * Which instances' hosts are lost (at `now`), by the instance's host_id: one not heard from, removed, or no longer
+ * registered.
  * Instances from before hosts were are on the embedded host (lost only if it is).
  */
 export async function lostHosts(db: Pick<Db, 'select'>, config: HostsConfig, now = Date.now()): Promise<(hostId: string | null) => boolean> {
-  const all = await db.select({ id: hosts.id, address: hosts.address, createdAt: hosts.createdAt, heartbeatAt: hosts.heartbeatAt }).from(hosts);
+  const all = await db.select({ id: hosts.id, address: hosts.address, createdAt: hosts.createdAt, heartbeatAt: hosts.heartbeatAt, state: hosts.state }).from(hosts);
   const embedded = embeddedHost(all);
   const byId = new Map(all.map((h) => [h.id, h]));
   return (hostId) => {
     const id = hostIdOf(hostId, embedded);
     if (id === undefined) return false;
     const host = byId.get(id);
-    return !host || !heard(host, config, now);
+    return !host || host.state === 'removed' || !heard(host, config, now);
   };
 }

@@ -3,13 +3,15 @@
  * (placement skips it, a stopped instance of its own does not start there) while what runs on it runs on; it stays
  * draining across its server's restarts until undone. A removed host is a machine gone from the cloud: only one that is
  * not serving (not heard from) can be removed; its instances stay listed (their system status impaired), a
- * TerminateInstances ends them at once (nothing of them is left to take down anywhere else), and they cannot be
- * stopped or started. Its server refuses to serve again under that row; the machine comes back by joining anew.
+ * TerminateInstances ends them at once in the database (their host is gone with what they held), and they cannot be
+ * stopped or started. Its key fetches no more images; its server refuses to serve under that row (and stops if it
+ * still served: registry.ts' heartbeat); the machine comes back by joining anew, and what it still holds of the
+ * removed host's instances is taken down as orphans at its start.
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { write } from '../../db/store.js';
-import { hosts, instances } from '../../db/tables.js';
+import { hostTokens, hosts, instances } from '../../db/tables.js';
 import type { HostsConfig } from '../config.js';
 import { COUNTED } from '../instances/types.js';
 import { heard } from './liveness.js';
@@ -36,9 +38,11 @@ export async function changeHost(db: Db, config: HostsConfig, ref: string, chang
     else {
       if (host.address === null) throw new Error(`host ${host.name} is an embedded cloud's own machine (it joined nothing): it cannot be removed`);
       if (heard(host, config, now)) {
-        throw new Error(`host ${host.name} is serving (heard from ${Math.round((now - host.heartbeatAt) / 1000)} s ago): stop its server there first (systemctl stop pcloud); \`pcloud host drain ${host.name}\` keeps new instances off it meanwhile`);
+        throw new Error(`host ${host.name} is serving (heard from ${Math.round((now - host.heartbeatAt) / 1000)} s ago): a host is removed once it is gone. Terminate its instances and stop its server there (instances outlive their server), or power the machine off, then remove it; \`pcloud host drain ${host.name}\` keeps new instances off it meanwhile`);
       }
       state = 'removed';
+      // Its key fetches nothing more from the control plane.
+      await tx.update(hostTokens).set({ keyHash: null }).where(eq(hostTokens.hostName, host.name));
     }
     if (state !== host.state) await tx.update(hosts).set({ state }).where(eq(hosts.id, host.id));
     const held = await tx.select({ id: instances.id }).from(instances).where(and(eq(instances.hostId, host.id), inArray(instances.state, COUNTED)));

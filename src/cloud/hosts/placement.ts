@@ -57,9 +57,12 @@ export function hostLimits(host: Pick<HostRow, 'vcpus' | 'memoryMiB'>, config: C
   return { vcpus: host.vcpus * config.cpuOvercommit, memoryMiB: host.memoryMiB * config.memoryOvercommit };
 }
 
-/** The hosts of a zone: those whose row names it; a zone none names falls to the embedded cloud's own host. */
+/**
+ * The hosts of a zone: those whose row names it (not removed ones); a zone none names falls to the embedded cloud's own
+ * host.
+ */
 export function zoneHosts(all: HostRow[], zone: string): HostRow[] {
-  const own = all.filter((h) => h.availabilityZone === zone);
+  const own = all.filter((h) => h.availabilityZone === zone && h.state !== 'removed');
   return own.length ? own : all.filter(isEmbedded);
 }
 

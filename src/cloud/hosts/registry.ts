@@ -3,13 +3,27 @@
  * the server itself at every start with what it offers and the boot it is in, and heard from every few seconds while
  * it serves (its heartbeat: a host not heard from for a while is lost, liveness.ts).
  */
-import { eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { hosts } from '../../db/tables.js';
 import type { HostMachine } from '../../host/index.js';
 import { hostZone, type CloudConfig } from '../config.js';
 import { log } from '../../log.js';
 import { newId } from '../ids.js';
+import { write } from '../../db/store.js';
+
+/**
+ * This machine's host was removed from the cloud (`pcloud host remove`): it serves no more under it. Its server exits
+ * with HOST_REMOVED_EXIT, which pcloud's systemd unit does not restart.
+ */
+export class HostRemoved extends Error {
+  constructor(name: string) {
+    super(`this machine's host (${name}) was removed from the cloud (\`pcloud host remove\`): it does not serve under it. To serve again, join it anew (\`pcloud host token\` on a control plane, then \`pcloud host join\` here)`);
+  }
+}
+
+/** The exit status of a server whose host was removed (systemd/pcloud.service: RestartPreventExitStatus). */
+export const HOST_REMOVED_EXIT = 78;
 
 export type HostRow = typeof hosts.$inferSelect;
 
@@ -37,14 +51,15 @@ export class HostRegistry {
       accel: this.config.vmAccel === 'kvm' && offer.kvm ? 'kvm' : 'tcg', vcpus: offer.vcpus, memoryMiB: offer.memoryMiB,
       bootId, heartbeatAt: now,
     };
-    const before = (await this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0];
-    if (before?.state === 'removed') {
-      throw new Error(`this machine's host (${offer.hostname}) was removed from the cloud (\`pcloud host remove\`): to serve again, join it anew (\`pcloud host token\` on a control plane, then \`pcloud host join\` here)`);
-    }
-    // A draining host stays so (hosts/operate.ts) until its operator undoes it.
-    if (before) await this.db.update(hosts).set(values).where(eq(hosts.id, before.id));
-    else await this.db.insert(hosts).values({ id: newId('h'), name: offer.hostname, createdAt: now, state: 'available', ...values });
-    const host = (await this.db.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0]!;
+    // Read and written in one transaction: a removal at the same moment comes first or sees this row registered.
+    const { before, host } = await write(this.db, async (tx) => {
+      const was = (await tx.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0];
+      if (was?.state === 'removed') throw new HostRemoved(offer.hostname);
+      // A draining host stays so (hosts/operate.ts) until its operator undoes it.
+      if (was) await tx.update(hosts).set(values).where(eq(hosts.id, was.id));
+      else await tx.insert(hosts).values({ id: newId('h'), name: offer.hostname, createdAt: now, state: 'available', ...values });
+      return { before: was, host: (await tx.select().from(hosts).where(eq(hosts.name, offer.hostname)).limit(1))[0]! };
+    });
     this.localId = host.id;
     return { host, rebooted: before?.bootId != null && before.bootId !== bootId };
   }
@@ -59,9 +74,17 @@ export class HostRegistry {
     return await this.db.select().from(hosts);
   }
 
-  /** Write this machine's heartbeat (once registered). */
+  /** Called once when a heartbeat finds this machine's host removed from the cloud (its server stops serving). */
+  onRemoved: (err: HostRemoved) => void = (err) => log.error(err.message);
+
+  /** Write this machine's heartbeat (once registered); a host removed meanwhile is told to onRemoved, and beats no more. */
   async beat(now = Date.now()): Promise<void> {
-    if (this.localId) await this.db.update(hosts).set({ heartbeatAt: now }).where(eq(hosts.id, this.localId));
+    if (!this.localId) return;
+    const beaten = await this.db.update(hosts).set({ heartbeatAt: now }).where(and(eq(hosts.id, this.localId), ne(hosts.state, 'removed'))).returning({ name: hosts.name });
+    if (beaten.length) return;
+    const row = (await this.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, this.localId)).limit(1))[0];
+    this.stopHeartbeat();
+    this.onRemoved(new HostRemoved(row?.name ?? this.localId));
   }
 
   /** Write this machine's heartbeat every few seconds (CloudConfig.hosts.heartbeatSec) until stopHeartbeat(). */

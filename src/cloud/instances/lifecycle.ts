@@ -207,8 +207,9 @@ export class Lifecycle {
       if (!this.launcher.takeUntouched(id) && !hostGone) await this.launcher.teardown(id);
       await this.ctx.volumes.released(id).catch((err) => log.warn(`volumes of ${id}: ${(err as Error).message}`));
       // Its name and rules leave the VPC before it shows terminated: a client that then deletes the VPC (Terraform's
-      // destroy) never races a DNS or firewall sync that would bring the VPC's router back.
-      await this.ctx.plane.unpublish(id);
+      // destroy) never races a DNS or firewall sync that would bring the VPC's router back. A removed host's instance
+      // was on no router of this host: the state change below tells the VPC's hosts.
+      if (!hostGone) await this.ctx.plane.unpublish(id);
       this.launcher.settled(id);
       await this.ctx.setState(id, 'terminated', {});
     });

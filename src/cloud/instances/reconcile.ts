@@ -26,6 +26,7 @@ import type { Launcher } from './launch.js';
 import type { Lifecycle } from './lifecycle.js';
 import { TPM_PREFIX, UNIT_PREFIX } from './types.js';
 import { write } from '../../db/store.js';
+import { removedHosts } from '../hosts/operate.js';
 
 /** What reconcile did (a type, not an interface: the cloud adds it to its own tally of counts). */
 export type ReconcileStats = { relaunched: number; ended: number; finished: number; resumed: number; orphans: number; skipped: number };
@@ -87,7 +88,10 @@ export class Reconciler {
     if (opts.rebooted) log.info('the host booted since the last start: its running instances are launched again');
     const stats = { relaunched: 0, ended: 0, finished: 0, resumed: 0, orphans: 0, skipped: 0 };
     // Ids first (plain columns): a record whose other columns cannot be read is skipped on its own.
-    const liveIds = new Set((await db.select({ id: instances.id }).from(instances).where(ne(instances.state, 'terminated'))).map((r) => r.id));
+    // A removed host's instances are no host's: what this machine holds of them (it was that host, and joined anew) goes.
+    const removed = [...await removedHosts(db)];
+    const liveIds = new Set((await db.select({ id: instances.id }).from(instances)
+      .where(and(ne(instances.state, 'terminated'), removed.length ? or(isNull(instances.hostId), notInArray(instances.hostId, removed)) : undefined))).map((r) => r.id));
     // The instances this host runs (the others' disks and units are still not orphans here: liveIds).
     const here = opts.hostId === undefined ? liveIds : new Set((await db.select({ id: instances.id }).from(instances)
       .where(and(ne(instances.state, 'terminated'), or(isNull(instances.hostId), eq(instances.hostId, opts.hostId))))).map((r) => r.id));
@@ -233,9 +237,18 @@ export class Reconciler {
     return taken;
   }
 
-  /** Forget terminated instances older than the TTL (AWS keeps them visible for about an hour). */
+  /**
+   * Forget terminated instances older than the TTL (AWS keeps them visible for about an hour); end the terminations
+   * left shutting-down on a host since removed (hosts/operate.ts).
+   */
   async sweep(): Promise<number> {
     const { db, tags, config } = this.ctx;
+    const removed = [...await removedHosts(db)];
+    if (removed.length) {
+      const stuck = await db.select({ id: instances.id, hostId: instances.hostId }).from(instances)
+        .where(and(eq(instances.state, 'shutting-down'), inArray(instances.hostId, removed)));
+      for (const r of stuck) if (!this.lifecycle.isEnding(r.id)) this.lifecycle.end(r.id, r.hostId, 'terminate', true);
+    }
     const cutoff = Date.now() - config.terminatedTtlMs;
     const old = await db.select({ id: instances.id, vol: instances.rootVolumeId, eni: instances.networkInterfaceId })
       .from(instances).where(and(eq(instances.state, 'terminated'), lt(instances.terminatedAt, cutoff)));
