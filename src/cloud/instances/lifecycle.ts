@@ -173,25 +173,19 @@ export class Lifecycle {
 
   /**
    * Carry out a stop or termination the database holds (stopping, shutting-down): here, when the instance is this
-   * host's (once: an end already under way here is not begun again); else its host's agent is told.
+   * host's (once: an end already under way here is not begun again); else its host's agent is told. An instance of a
+   * removed host (hosts/operate.ts; only terminated) ends here too: nothing of it is left to take down there, what the
+   * database holds for it is released.
    */
   end(id: string, hostId: string | null, how: 'stop' | 'force-stop' | 'terminate', hostRemoved = false): void {
     this.launcher.cancel(id);
-    if (hostRemoved && how === 'terminate') {
-      // Its host was removed from the cloud (hosts/operate.ts): nothing of it is left to take down there; what the
-      // database holds for it is released here.
-      if (this.ending.has(id)) return;
-      this.ending.add(id);
-      this.ctx.background(id, () => this.finishTerminate(id, true).finally(() => this.ending.delete(id)));
-      return;
-    }
-    if (!this.ctx.hosts.isLocal(hostId)) {
+    if (!hostRemoved && !this.ctx.hosts.isLocal(hostId)) {
       this.ctx.wakeups.tell('host', hostId!);
       return;
     }
     if (this.ending.has(id)) return;
     this.ending.add(id);
-    this.ctx.background(id, () => (how === 'terminate' ? this.finishTerminate(id) : this.finishStop(id, how === 'stop'))
+    this.ctx.background(id, () => (how === 'terminate' ? this.finishTerminate(id, hostRemoved) : this.finishStop(id, how === 'stop'))
       .finally(() => this.ending.delete(id)));
   }
 
