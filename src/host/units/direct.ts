@@ -422,6 +422,9 @@ export class DirectUnitManager implements UnitManager {
     } finally {
       this.reviving.delete(name);
     }
+    // The supervisor it started may have died before this revival ended: check() saw that death while this one ran and
+    // let it pass, and sees it no more (nothing changes after), so it is taken up here.
+    if ((await this.status(name))?.result === 'supervisor-died') void this.reviveUnit(name);
   }
 
   private async writeState(name: string, st: UnitStatus): Promise<void> {
