@@ -80,6 +80,11 @@ describe('VPC API', () => {
     expect(await code(api.ec2Other.send(new CreateSubnetCommand({ VpcId: vpc.VpcId, CidrBlock: '10.5.0.0/24' })))).toBe('InvalidVpcID.NotFound');
     expect(await code(api.ec2Other.send(new DeleteVpcCommand({ VpcId: vpc.VpcId })))).toBe('InvalidVpcID.NotFound');
     expect(await code(api.ec2.send(new DeleteSecurityGroupCommand({ GroupName: 'default' })))).toBe('CannotDelete');
+    // Groups' names, kept once read, are given to their own account only: asked first by another, and after.
+    const sg = await api.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'mine', Description: 'mine', VpcId: vpc.VpcId }));
+    expect([...await api.cloud.network.groupNames('222222222222', [sg.GroupId!])]).toEqual([]);
+    expect([...await api.cloud.network.groupNames('111111111111', [sg.GroupId!, sg.GroupId!])]).toEqual([[sg.GroupId, 'mine']]);
+    expect([...await api.cloud.network.groupNames('222222222222', [sg.GroupId!])]).toEqual([]);
   });
 });
 

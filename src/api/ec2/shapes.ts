@@ -14,8 +14,9 @@ export const stateShape = (s: string) => ({ code: stateCodes[s as InstanceState]
 /** Security group names by id, read once per response. */
 export type GroupNames = Map<string, string>;
 
-export async function groupNames(cloud: Cloud, accountId: string): Promise<GroupNames> {
-  return new Map((await cloud.network.securityGroups(accountId)).map((g) => [g.id, g.name]));
+/** The names of the groups these instances (or interfaces) are in. */
+export async function groupNames(cloud: Cloud, accountId: string, rows: readonly { securityGroupIds: string[] }[]): Promise<GroupNames> {
+  return await cloud.network.groupNames(accountId, rows.flatMap((r) => r.securityGroupIds));
 }
 
 export function groupSet(names: GroupNames, ids: string[]) {
@@ -42,7 +43,7 @@ export async function instanceFacts(cloud: Cloud, accountId: string, rows: reado
   const ids = rows.map((r) => r.id);
   const vms = rows.filter((r) => r.runtime !== 'container' && holdsResources(r)).map((r) => r.id);
   const [names, tags, eips, volumes, profiles] = await Promise.all([
-    groupNames(cloud, accountId), cloud.tags.of(ids), cloud.network.addresses.ofInstances(ids), cloud.volumes.forInstances(vms),
+    groupNames(cloud, accountId, rows), cloud.tags.of(ids), cloud.network.addresses.ofInstances(ids), cloud.volumes.forInstances(vms),
     cloud.iamAssociations.ofInstances(ids),
   ]);
   return { names, tags, eips, volumes, profiles };

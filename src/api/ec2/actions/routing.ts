@@ -202,7 +202,7 @@ export const routingActions: Actions = {
       const all = byIds(byEni, ctx.q.list('NetworkInterfaceId'), 'InvalidNetworkInterfaceID.NotFound', 'network interface');
       const tags = await ctx.cloud.tags.of(all.map((e) => e.id));
       const rows = filterRows(all, ctx.q.filters(), networkInterfaceFields, tags);
-      const [names, eips] = await Promise.all([groupNames(ctx.cloud, ctx.accountId), ctx.cloud.network.addresses.ofInstances(rows.map((e) => e.instanceId))]);
+      const [names, eips] = await Promise.all([groupNames(ctx.cloud, ctx.accountId, rows), ctx.cloud.network.addresses.ofInstances(rows.map((e) => e.instanceId))]);
       return { networkInterfaceSet: rows.map((e) => networkInterfaceShape(ctx.cloud, { ...e, id: e.instanceId }, names, eips.get(e.instanceId), tags.get(e.id))) };
     },
   },
