@@ -105,7 +105,7 @@ export class Cloud {
     this.accounts = new Accounts(db);
     this.hosts = new HostRegistry(db, host.machine, config, host.config.underlayAddress);
     this.wakeups = wakeupsOf(db);
-    this.iam = new Iam(db, this.accounts, config);
+    this.iam = new Iam(db, this.accounts, config, this.wakeups);
     this.iamAssociations = new IamAssociations(db);
     this.instanceCredentials = new InstanceCredentials(this.iamAssociations, this.iam.sessions);
     this.tags = new Tags(db);
@@ -319,10 +319,11 @@ export class Cloud {
       else if (topic === 'reboot') reboot(id);
       else if (topic === 'volume') volumes(id);
       else if (topic === 'snapshot') void this.snapshots.told(id).catch((err: Error) => log.warn(`snapshot ${id}: ${err.message}`));
+      else if (topic === 'iam') this.iam.told();
       else functions(id);
     };
     // Wake-ups missed while the listening connection was lost: everything looked at again.
-    const caughtUp = (): void => { converge(); functions(); volumes(); };
+    const caughtUp = (): void => { this.iam.told(); converge(); functions(); volumes(); };
     let listening = true;
     await this.wakeups.listen(heard, caughtUp).catch((err) => {
       listening = false;

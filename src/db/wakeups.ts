@@ -6,7 +6,7 @@
  * as EC2's, not a state), `volume:ID` (a volume moves between hosts, moved, or was deleted away from its host:
  * cloud/volume-moves.ts), `snapshot:ID` (a snapshot deleted away from the host keeping its file: cloud/snapshots.ts)
  * and `functions:ACCOUNT` (the account's functions changed: every host's units and nginx routes
- * follow). On PostgreSQL it is LISTEN/NOTIFY on one channel, on a connection
+ * follow) and `iam:ACCOUNT` (IAM changed: every server drops what it keeps of IAM, cloud/iam/generation.ts). On PostgreSQL it is LISTEN/NOTIFY on one channel, on a connection
  * of the pool kept for it; a connection lost is made again, and the listener told to catch up on what it missed. On
  * SQLite (one file in one data dir: one process, one host) nothing crosses processes and nothing is told.
  */
@@ -16,11 +16,18 @@ import { log } from '../log.js';
 import type { Db } from './index.js';
 import { dialect } from './tables.js';
 
-export type WakeTopic = 'host' | 'vpc' | 'reboot' | 'volume' | 'snapshot' | 'functions';
+export type WakeTopic = 'host' | 'vpc' | 'reboot' | 'volume' | 'snapshot' | 'functions' | 'iam';
 
 export interface Wakeups {
   /** Tell the other processes (after the change is committed); a failure is logged (the others catch up later). */
   tell(topic: WakeTopic, id: string): void;
+  /** tell(), resolved once the database has taken the notice (never rejected: a failure is logged). */
+  tellNow(topic: WakeTopic, id: string): Promise<void>;
+  /**
+   * Whether this process hears the others now: listening, on a connection not lost since. What they tell from here on
+   * reaches it (what was told before, or while not hearing, did not).
+   */
+  hearing(): boolean;
   /**
    * Hear what the others tell, and `caughtUp` once listening again after the connection was lost (wake-ups sent
    * meanwhile were missed: the listener looks at everything).
@@ -35,7 +42,7 @@ const CHANNEL = 'pcloud_wakeups';
  * What a payload may be: a topic, one of pcloud's ids, and the process that told it (anything else on the channel is
  * not ours). A process does not hear its own: it acted already.
  */
-const PAYLOAD = /^(?:(host|vpc|reboot|volume|snapshot):([a-z]{1,8}-[0-9a-f]{1,32})|(functions):([0-9]{12})):([0-9a-f]{16})$/;
+const PAYLOAD = /^(?:(host|vpc|reboot|volume|snapshot):([a-z]{1,8}-[0-9a-f]{1,32})|(functions|iam):([0-9]{12})):([0-9a-f]{16})$/;
 
 /** The wake-ups of the database this process runs on. */
 export function wakeupsOf(db: Db): Wakeups {
@@ -45,6 +52,10 @@ export function wakeupsOf(db: Db): Wakeups {
 /** SQLite: one process per database, so nobody else to tell. */
 class NoWakeups implements Wakeups {
   tell(): void {}
+  async tellNow(): Promise<void> {}
+  hearing(): boolean {
+    return false;
+  }
   async listen(): Promise<void> {}
   async close(): Promise<void> {}
 }
@@ -58,9 +69,17 @@ class PgWakeups implements Wakeups {
   constructor(private readonly pool: pg.Pool) {}
 
   tell(topic: WakeTopic, id: string): void {
+    void this.tellNow(topic, id);
+  }
+
+  async tellNow(topic: WakeTopic, id: string): Promise<void> {
     if (this.closed) return;
-    this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, `${topic}:${id}:${this.origin}`])
+    await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, `${topic}:${id}:${this.origin}`])
       .catch((err: Error) => log.warn(`telling other hosts (${topic} ${id}): ${err.message}`));
+  }
+
+  hearing(): boolean {
+    return this.client !== undefined;
   }
 
   async listen(heard: (topic: WakeTopic, id: string) => void, caughtUp: () => void): Promise<void> {

@@ -12,7 +12,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { IamChanges } from '../../src/cloud/iam/generation.js';
 import { dialect } from '../../src/db/tables.js';
+import type { Wakeups } from '../../src/db/wakeups.js';
 import { until, type TestApi } from '../support/api.js';
 import { checkRevocationAcross } from '../support/iam.js';
 import { postgresMissing } from '../support/postgres.js';
@@ -95,7 +97,34 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
   });
 
   it('a policy detached or a key deleted through one server stops working on the other at once', async () => {
+    expect([a.cloud.wakeups.hearing(), b.cloud.wakeups.hearing()]).toEqual([true, true]);
     await checkRevocationAcross(a, b, 'revoked');
+  });
+
+  it('IAM changes: told to the servers that hear, read from the generation row by those that do not', async () => {
+    let hearing = false;
+    const told: [string, string][] = [];
+    const wakeups: Wakeups = {
+      tell: () => undefined, tellNow: async (topic, id) => { told.push([topic, id]); }, hearing: () => hearing,
+      listen: async () => undefined, close: async () => undefined,
+    };
+    const [mine, other] = [new IamChanges(a.cloud.db, wakeups), new IamChanges(a.cloud.db, wakeups)];
+    await mine.changedElsewhere();
+    expect(await mine.changedElsewhere()).toBe(false);
+    // Not hearing: another server's change is read at the next look, once.
+    await other.moved('123456789012');
+    expect(told).toEqual([['iam', '123456789012']]);
+    expect(await mine.changedElsewhere()).toBe(true);
+    expect(await mine.changedElsewhere()).toBe(false);
+    // Hearing from now on: what came before is dropped once; after, changes come as notices (nothing is read).
+    hearing = true;
+    expect(await mine.changedElsewhere()).toBe(true);
+    await other.moved('123456789012');
+    expect(await mine.changedElsewhere()).toBe(false);
+    // Its notices lost: it reads again, and finds the change it was not told.
+    hearing = false;
+    expect(await mine.changedElsewhere()).toBe(true);
+    expect(await mine.changedElsewhere()).toBe(false);
   });
 
   it('Lambda functions made through one server are listed, read and deleted through the other', async () => {

@@ -1,7 +1,7 @@
 /** Calling the in-process IAM and STS endpoints (Query protocol) by action and flattened parameters. */
 import xml2js from 'xml2js';
 import { expect } from 'vitest';
-import type { TestApi } from './api.js';
+import { until, type TestApi } from './api.js';
 
 export interface QueryAnswer {
   status: number;
@@ -44,22 +44,25 @@ export const TRUST_EC2 = JSON.stringify({
 
 /**
  * Two servers on one database: what one server's IAM change takes away (a detached policy, a deleted key) the other
- * refuses at the very next request (IAM's memory dropped there: src/cloud/iam/index.ts' freshen()).
+ * refuses too (IAM's memory dropped there: src/cloud/iam/generation.ts): at its very next request where it reads
+ * (SQLite's data_version), or once told (PostgreSQL's NOTIFY, sent before the change's answer: milliseconds, as AWS's
+ * IAM is eventually consistent). Told or read, it is long before the memory's own few seconds would end it (2 s here).
  */
 export async function checkRevocationAcross(a: TestApi, b: TestApi, userName: string): Promise<void> {
   await iamCall(a, 'CreateUser', { UserName: userName });
   const made = (await iamCall(a, 'CreateAccessKey', { UserName: userName })).result.AccessKey as { AccessKeyId: string; SecretAccessKey: string };
   const key = { accessKeyId: made.AccessKeyId, secretAccessKey: made.SecretAccessKey };
   const describe = (api: TestApi) => api.send({ body: 'Action=DescribeRegions&Version=2016-11-15', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, key });
+  const onB = (ok: (status: number) => boolean) => until(async () => ok((await describe(b)).status), 2_000);
   const policy = { UserName: userName, PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess' };
   await iamCall(a, 'AttachUserPolicy', policy);
-  expect((await describe(b)).status).toBe(200);
+  await onB((s) => s === 200);
   await iamCall(a, 'DetachUserPolicy', policy);
   expect((await describe(a)).status).toBe(403);
-  expect((await describe(b)).status).toBe(403);
+  await onB((s) => s === 403);
   // A key deleted through one server signs nothing on the other either (not even for the keys' few cached seconds).
   await iamCall(a, 'AttachUserPolicy', policy);
-  expect((await describe(b)).status).toBe(200);
+  await onB((s) => s === 200);
   await iamCall(a, 'DeleteAccessKey', { UserName: userName, AccessKeyId: made.AccessKeyId });
-  expect((await describe(b)).status).not.toBe(200);
+  await onB((s) => s !== 200);
 }

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb } from '../../src/db/index.js';
+import { wakeupsOf } from '../../src/db/wakeups.js';
 import { configFromEnv } from '../../src/cloud/config.js';
 import { Functions, type ConsoleTargets } from '../../src/cloud/functions/index.js';
 import { functionIdentity } from '../../src/cloud/functions/iam-bridge.js';
@@ -59,7 +60,7 @@ beforeAll(async () => {
   const db = openDb(':memory:');
   host = new FakeFunctionHost(dir);
   const config = configFromEnv({});
-  const iam = new Iam(db, new Accounts(db), config);
+  const iam = new Iam(db, new Accounts(db), config, wakeupsOf(db));
   ROLE = roleArn(await iam.roles.create(ME, { name: 'lambda-role', assumeRolePolicy: LAMBDA_TRUST }));
   fns = new Functions(db, host, config, new Tags(db), consoles, state, functionIdentity(iam));
 });

@@ -112,7 +112,7 @@ export async function handleQuery(svc: QueryService, cloud: Cloud, principal: Pr
       result = await handler({ cloud, principal, input, requestId, sourceIp: origin.sourceIp });
     } finally {
       // A write that failed half-way changed nothing (transactions), but dropping the cache is never wrong.
-      if (svc.changes?.(action)) await cloud.iam.changed();
+      if (svc.changes?.(action)) await cloud.iam.changed(principal.accountId);
     }
     return new Response(successXml(svc, action, op, result, requestId), { status: 200, headers: { ...XML, 'x-amzn-requestid': requestId } });
   } catch (err) {

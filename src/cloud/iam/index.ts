@@ -4,8 +4,8 @@
  * credentials (sessions.ts), the policy language (policy/) and the decision every request gets (authorize.ts).
  */
 import type { Db } from '../../db/index.js';
-import { dialect } from '../../db/tables.js';
-import { iamGeneration, moveIamGeneration } from './generation.js';
+import type { Wakeups } from '../../db/wakeups.js';
+import { IamChanges } from './generation.js';
 import type { AccessKey, Accounts } from '../accounts.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
@@ -34,16 +34,18 @@ export class Iam {
   /** Managed and inline policies, their attachments, and what applies to whom (documentsFor). */
   readonly policies: Policies;
 
-  /** The database's data_version (SQLite) or IAM generation (PostgreSQL) when this server last looked (freshen). */
-  private seenVersion?: number;
+  /** Other servers' changes of IAM, and this one's told to them (generation.ts). */
+  private readonly changes: IamChanges;
 
-  constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig) {
+  constructor(readonly db: Db, readonly accounts: Accounts, readonly config: CloudConfig, wakeups: Wakeups) {
+    this.changes = new IamChanges(db, wakeups);
     this.tags = new IamTags(db);
     this.users = new Users(db, accounts, this.tags);
     this.keys = new AccessKeys(db, accounts, this.users);
     this.roles = new Roles(db, this.tags);
     this.profiles = new Profiles(db, this.roles, this.tags);
     this.sessions = new Sessions(db);
+    this.sessions.onEnded = (accountId) => this.changes.moved(accountId);
     this.policies = new Policies(db, this.tags);
   }
 
@@ -91,12 +93,18 @@ export class Iam {
   }
 
   /**
-   * Every IAM write that may change what someone is allowed calls this: the documents kept in memory are dropped, here
-   * and (at their next request) on every other server of the database.
+   * Every IAM write (of `accountId`) that may change what someone is allowed calls this: the documents kept in memory
+   * are dropped, here and on every other server of the database (generation.ts).
    */
-  async changed(): Promise<void> {
+  async changed(accountId: string): Promise<void> {
     this.forget();
-    await moveIamGeneration(this.db);
+    await this.changes.moved(accountId);
+  }
+
+  /** Another server changed IAM (its notice heard, or heard again after the notices were lost): memory dropped. */
+  told(): void {
+    this.forget();
+    this.accounts.forgetAll();
   }
 
   /** What this server keeps in memory of IAM, dropped. */
@@ -106,16 +114,11 @@ export class Iam {
   }
 
   /**
-   * Another server's writes: what this server keeps in memory (documents, sessions, keys) is dropped when another one
-   * changed IAM, so a policy detached or a key deleted through one server stops working on every other at its next
-   * request. SQLite's data_version moves when another connection commits (never for this one's own); PostgreSQL's IAM
-   * generation when any server changed IAM (changed()).
+   * Another server's changes: what this server keeps in memory (documents, sessions, keys) is dropped when another one
+   * may have changed IAM since it last looked (generation.ts), so a policy detached or a key deleted through one server
+   * stops working on every other as soon as it is told (within milliseconds), or at its next request where it reads.
    */
   private async freshen(): Promise<void> {
-    const version = dialect === 'pg' ? await iamGeneration(this.db) : this.db.$client.pragma('data_version', { simple: true }) as number;
-    if (version === this.seenVersion) return;
-    this.seenVersion = version;
-    this.forget();
-    this.accounts.forgetAll();
+    if (await this.changes.changedElsewhere()) this.told();
   }
 }

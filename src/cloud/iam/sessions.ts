@@ -5,7 +5,6 @@
  * carries them); a session whose role or user is gone (or deleted and made again) is no key. Rows expired for an hour
  * are swept.
  */
-import { moveIamGeneration } from './generation.js';
 import { log } from '../../log.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, lt } from 'drizzle-orm';
@@ -87,6 +86,8 @@ export class Sessions {
   /** Moves at every forget() and changed(): a session read before then (its lookup in flight) is not kept. */
   private generation = 0;
   private readonly sweeper: NodeJS.Timeout;
+  /** Told when sessions of the account were ended (endFor): the other servers are told in turn (generation.ts). */
+  onEnded?: (accountId: string) => Promise<void>;
 
   constructor(private readonly db: Db, private readonly clock: () => number = Date.now) {
     const sweep = () => void this.sweep().catch((err) => log.warn(`expired STS sessions: ${(err as Error).message}`));
@@ -210,8 +211,8 @@ export class Sessions {
     const gone = await this.db.delete(stsSessions).where(and(eq(stsSessions.accountId, accountId), eq(stsSessions.source, source)))
       .returning({ id: stsSessions.accessKeyId });
     for (const { id } of gone) this.cache.delete(id);
-    // The other servers stop trusting these keys from their memory too (PostgreSQL; SQLite's data_version does it).
-    if (gone.length) await moveIamGeneration(this.db);
+    // The other servers stop trusting these keys from their memory too (generation.ts).
+    if (gone.length) await this.onEnded?.(accountId);
     return gone.length;
   }
 
