@@ -323,7 +323,8 @@ export class Cloud {
       else functions(id);
     };
     // Wake-ups missed while the listening connection was lost: everything looked at again.
-    const caughtUp = (): void => { this.iam.told(); converge(); functions(); volumes(); };
+    const snapshotFiles = (): void => void this.snapshots.sweep().catch((err: Error) => log.warn(`snapshots: ${err.message}`));
+    const caughtUp = (): void => { this.iam.told(); converge(); functions(); volumes(); snapshotFiles(); };
     let listening = true;
     await this.wakeups.listen(heard, caughtUp).catch((err) => {
       listening = false;

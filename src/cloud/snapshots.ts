@@ -3,7 +3,8 @@
  * that took them. On a cloud of several hosts a snapshot stays on that host (snapshots.host_id): a volume made from it,
  * or an image registered from it, is made through a server of that host (elsewhere refused, saying where); DeleteSnapshot
  * through any server removes the row, and the snapshot's host, told (`snapshot:ID`), removes its file. A host that
- * missed that (down, its listener lost) removes files of snapshots that no longer exist at its next start.
+ * missed that (down, its listener lost) removes files of snapshots that no longer exist at its next start, and once its
+ * listener is back (sweep()).
  */
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import { byChunks } from '../db/chunks.js';
@@ -21,6 +22,9 @@ import type { Tag, Tags } from './tags.js';
 export type Snapshot = typeof snapshots.$inferSelect;
 
 export class Snapshots {
+  /** Snapshots being taken here: their file is made before their row is written (sweep() leaves it alone). */
+  private readonly taking = new Set<string>();
+
   constructor(
     private readonly db: Db,
     private readonly host: Host,
@@ -49,21 +53,26 @@ export class Snapshots {
    */
   async take(accountId: string, volume: { id: string; sizeGiB: number; file: string }, description: string, tags: Tag[]): Promise<Snapshot> {
     const id = newId('snap');
-    await this.host.pool.snapshotFile(volume.file, id);
-    const row: Snapshot = {
-      id, accountId, volumeId: volume.id, sizeGiB: volume.sizeGiB, description, state: 'completed', createdAt: Date.now(),
-      hostId: this.hosts?.localHostId() ?? null,
-    };
+    this.taking.add(id);
     try {
-      await write(this.db, async () => {
-        await this.db.insert(snapshots).values(row);
-        if (tags.length) await this.tags.put(accountId, [id], tags);
-      });
-    } catch (err) {
-      await this.host.pool.removeSnapshot(id);
-      throw err;
+      await this.host.pool.snapshotFile(volume.file, id);
+      const row: Snapshot = {
+        id, accountId, volumeId: volume.id, sizeGiB: volume.sizeGiB, description, state: 'completed', createdAt: Date.now(),
+        hostId: this.hosts?.localHostId() ?? null,
+      };
+      try {
+        await write(this.db, async () => {
+          await this.db.insert(snapshots).values(row);
+          if (tags.length) await this.tags.put(accountId, [id], tags);
+        });
+      } catch (err) {
+        await this.host.pool.removeSnapshot(id);
+        throw err;
+      }
+      return row;
+    } finally {
+      this.taking.delete(id);
     }
-    return row;
   }
 
   /**
@@ -101,15 +110,14 @@ export class Snapshots {
 
   /** Another server deleted a snapshot (snapshot:ID): its file here goes, if it is gone from the database. */
   async told(id: string): Promise<void> {
-    if ((await this.db.select({ id: snapshots.id }).from(snapshots).where(eq(snapshots.id, id)).limit(1)).length) return;
     if (!(await this.host.pool.listSnapshots()).includes(id)) return;
-    await this.host.pool.removeSnapshot(id);
-    log.info(`removed ${id} here: it was deleted`);
+    await this.removeGone(id, 'it was deleted');
   }
 
   /**
-   * A start, before any request (no snapshot is being taken): the files here of snapshots that no longer exist go
-   * (deleted through another host while this one did not hear it, or a take cut short before its row was written).
+   * At a start, before any request, and when this host hears the others again after its listener was lost: the files
+   * here of snapshots that no longer exist go (deleted through another host while this one did not hear it, or a take
+   * cut short before its row was written); those recorded before snapshots named their host are named this one's.
    */
   async sweep(): Promise<void> {
     const files = await this.host.pool.listSnapshots();
@@ -119,9 +127,17 @@ export class Snapshots {
       await byChunks(files, (chunk) => this.db.update(snapshots).set({ hostId: local }).where(and(isNull(snapshots.hostId), inArray(snapshots.id, chunk))).returning({ id: snapshots.id }));
     }
     const known = new Set((await byChunks(files, (chunk) => this.db.select({ id: snapshots.id }).from(snapshots).where(inArray(snapshots.id, chunk)))).map((r) => r.id));
-    for (const id of files.filter((f) => !known.has(f))) {
-      await this.host.pool.removeSnapshot(id);
-      log.info(`removed ${id} here: it was deleted while this host did not hear of it`);
-    }
+    for (const id of files.filter((f) => !known.has(f))) await this.removeGone(id, 'it was deleted while this host did not hear of it');
+  }
+
+  /**
+   * Remove the file of a snapshot that has no row: unless it is being taken (its row not written yet), looked at
+   * first, then the row (a take that ended since the caller looked has written it).
+   */
+  private async removeGone(id: string, why: string): Promise<void> {
+    if (this.taking.has(id)) return;
+    if ((await this.db.select({ id: snapshots.id }).from(snapshots).where(eq(snapshots.id, id)).limit(1)).length) return;
+    await this.host.pool.removeSnapshot(id);
+    log.info(`removed ${id} here: ${why}`);
   }
 }

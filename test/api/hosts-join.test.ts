@@ -290,6 +290,27 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     await b.pool.snapshotFile(b.pool.volumePath(vol), 'snap-0123456789abcdef0');
     await b.cloud.snapshots.sweep();
     expect((await b.pool.listSnapshots()).filter((s) => [kept, 'snap-0123456789abcdef0'].includes(s))).toEqual([kept]);
+    // A sweep while a snapshot is being taken (as when the listener is back, requests served meanwhile): its file, made
+    // before its row, stays.
+    let fileDone!: () => void;
+    const fileMade = new Promise<void>((resolve) => { fileDone = resolve; });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const snapshotFile = b.pool.snapshotFile.bind(b.pool);
+    b.pool.snapshotFile = async (file, id) => { await snapshotFile(file, id); fileDone(); await held; };
+    const taking = b.ec2.send(new CreateSnapshotCommand({ VolumeId: vol }));
+    try {
+      await fileMade;
+      const before = await b.pool.listSnapshots();
+      await b.cloud.snapshots.sweep();
+      expect(await b.pool.listSnapshots()).toEqual(before);
+    } finally {
+      release();
+      b.pool.snapshotFile = snapshotFile;
+    }
+    const whileSwept = (await taking).SnapshotId!;
+    expect(await b.pool.listSnapshots()).toContain(whileSwept);
+    await b.ec2.send(new DeleteSnapshotCommand({ SnapshotId: whileSwept }));
     // One recorded before snapshots named their host: its file's host is its keeper (used there, refused elsewhere),
     // and its row names it from that host's next start.
     await a.cloud.db.update(snapshots).set({ hostId: null }).where(eq(snapshots.id, kept));
