@@ -96,7 +96,7 @@ describe('pcloud host drain and remove', () => {
     await until(async () => (await api.cloud.instances.row(stopped))!.state === 'terminated');
 
     // A machine joining under its name: the removed row keeps its id under a name of its own.
-    await redeemToken(api.cloud.db, (await issueToken(api.cloud.db)).token, 'far.example');
+    await redeemToken(api.cloud.db, (await issueToken(api.cloud.db)).token, 'far.example', api.cloud.config.hosts);
     expect((await api.cloud.db.select().from(hosts).where(eq(hosts.id, FAR)))[0]).toMatchObject({ name: `far.example (removed: ${FAR})`, state: 'removed' });
   });
 

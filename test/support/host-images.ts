@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmod, link, mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../../src/db/index.js';
+import { defaultHostsConfig } from '../../src/cloud/config.js';
 import { issueToken, redeemToken } from '../../src/cloud/hosts/tokens.js';
 import type { HostPool } from '../../src/host/index.js';
 import { StoragePool } from '../../src/host/storage.js';
@@ -37,7 +38,7 @@ export async function writeTestImage(pool: HostPool, id: string, opts: { vm?: bo
 /** A host key of the host `name`, from a join token redeemed as `pcloud host join` does. */
 export async function hostKey(db: Db, name: string): Promise<string> {
   const { token } = await issueToken(db);
-  return (await redeemToken(db, token, name)).key;
+  return (await redeemToken(db, token, name, defaultHostsConfig)).key;
 }
 
 /** A real storage pool in a data dir of its own (a 1 GiB btrfs loop file), and what removes it. */

@@ -5,8 +5,7 @@
  */
 import type { Hono } from 'hono';
 import type { Cloud } from '../../cloud/index.js';
-import { heard } from '../../cloud/hosts/liveness.js';
-import { JoinRefused, redeemToken, validHostName } from '../../cloud/hosts/tokens.js';
+import { JoinRefused, NameServing, redeemToken, validHostName } from '../../cloud/hosts/tokens.js';
 import { log } from '../../log.js';
 
 /** What a joining host is told (src/cli/joined.ts keeps it in its data dir). */
@@ -35,16 +34,13 @@ export function hostJoinRoutes(app: Hono, cloud: Cloud, bodyOf: (req: Request) =
     if (!database) {
       return refuse(409, 'this cloud keeps its state in SQLite in its data dir, which no other host can share: start its server with --database postgresql://… (PostgreSQL) to add hosts');
     }
-    // A host is known by its hostname: a second machine under the name of one that serves would act as that host too.
-    if ((await cloud.hosts.list()).some((h) => h.name === name && heard(h, cloud.config.hosts, Date.now()))) {
-      return refuse(409, `a host named ${name} is in this cloud and serving: give this machine a hostname of its own and join again (the token is still good); a machine that joins again under its own name does so once its server there is stopped`);
-    }
     try {
-      const { key, zone } = await redeemToken(cloud.db, token, name);
+      const { key, zone } = await redeemToken(cloud.db, token, name, cloud.config.hosts);
       log.info(`host ${name} joined${zone ? ` (zone ${zone})` : ''}`);
       const answer: JoinAnswer = { database, region: cloud.config.region, zones: cloud.config.availabilityZones, ...(zone ? { zone } : {}), hostKey: key };
       return Response.json(answer);
     } catch (err) {
+      if (err instanceof NameServing) return refuse(409, err.message);
       if (err instanceof JoinRefused) return refuse(403, err.message);
       throw err;
     }

@@ -8,8 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, isNull, lt } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { write } from '../../db/store.js';
-import { hostTokens } from '../../db/tables.js';
+import { hosts, hostTokens } from '../../db/tables.js';
+import type { HostsConfig } from '../config.js';
 import { newId } from '../ids.js';
+import { heard } from './liveness.js';
 import { freeRemovedName } from './operate.js';
 
 const TOKEN_PREFIX = 'pcloud-join-';
@@ -26,6 +28,13 @@ const secret = (prefix: string) => prefix + randomBytes(32).toString('base64url'
 
 /** Why a join was refused, in words for the operator running `pcloud host join` (nothing of the database). */
 export class JoinRefused extends Error {}
+
+/** A join under the name of a host that serves: a second machine under it would act as that host too. */
+export class NameServing extends JoinRefused {
+  constructor(name: string) {
+    super(`a host named ${name} is in this cloud and serving: give this machine a hostname of its own and join again (the token is still good); a machine that joins again under its own name does so once its server there is stopped`);
+  }
+}
 
 /** Whether `s` has the shape of a token or key with this prefix (checked before anything is looked up). */
 function wellFormed(s: unknown, prefix: string): s is string {
@@ -54,10 +63,13 @@ export async function issueToken(db: Db, opts: { zone?: string; ttlHours?: numbe
  * Redeem a token for the host `name`: once, before it expires. Returns the host's key (shown once; its hash kept) and
  * the zone the token named. A host that joins again under its name needs a new token, and gets a new key.
  */
-export async function redeemToken(db: Db, token: unknown, name: string, now = Date.now()): Promise<{ key: string; zone: string | null }> {
+export async function redeemToken(db: Db, token: unknown, name: string, config: HostsConfig, now = Date.now()): Promise<{ key: string; zone: string | null }> {
   if (!wellFormed(token, TOKEN_PREFIX)) throw new JoinRefused('that is not a join token: print one with `pcloud host token` on the control plane');
   const key = secret(KEY_PREFIX);
   return await write(db, async (tx) => {
+    // A host is known by its hostname: checked in the transaction that gives the name its key (one join at a time).
+    const named = await tx.select({ heartbeatAt: hosts.heartbeatAt }).from(hosts).where(eq(hosts.name, name));
+    if (named.some((h) => heard(h, config, now))) throw new NameServing(name);
     const row = (await tx.select().from(hostTokens).where(eq(hostTokens.tokenHash, sha256(token))).limit(1))[0];
     if (!row) throw new JoinRefused('the join token is not known here: print one with `pcloud host token` on this control plane');
     if (row.usedAt !== null) throw new JoinRefused('the join token was used already: print a new one with `pcloud host token`');
