@@ -83,10 +83,11 @@ export class VolumeMoves {
   private readonly copies = new Slots(() => COPIES_AT_ONCE);
   /** Each account's copies into this host, one at a time, by account id (while it has one running or waiting). */
   private readonly accountCopies = new Map<string, Slots>();
-  /** The moves to this host under way here, by volume id: aborted when the move is given up (a detach, say). */
-  private readonly underway = new Map<string, AbortController>();
-  /** The same moves, settled once their clean-up is done (a new move of the volume here waits for it). */
-  private readonly finishing = new Map<string, Promise<void>>();
+  /**
+   * The moves to this host under way here, by volume id: `stop` aborts one when it is given up (a detach, say);
+   * `finished` settles once its clean-up is done (a new move of the volume here waits for it).
+   */
+  private readonly underway = new Map<string, { stop: AbortController; finished: Promise<void> }>();
 
   constructor(
     private readonly db: Db,
@@ -114,7 +115,7 @@ export class VolumeMoves {
    */
   async begin(vol: Volume, instanceId: string, device: string): Promise<Pick<Volume, 'instanceId' | 'device' | 'attachState' | 'attachTime' | 'state' | 'moveAt'>> {
     // An earlier move of it here, given up, finishes its clean-up (its copy removed, its row freed) before a new one.
-    await this.finishing.get(vol.id);
+    await this.underway.get(vol.id)?.finished;
     const [here, all] = await Promise.all([this.hosts.local(), this.hosts.list()]);
     const from = all.find((h) => h.id === vol.hostId);
     if (!here || !from || from.state === 'removed') throw refused(`The volume '${vol.id}' is on a host that has left this cloud: it can no longer be attached.`);
@@ -155,14 +156,12 @@ export class VolumeMoves {
   async complete(vol: Volume, instanceId: string, moveAt: number): Promise<boolean> {
     const hereId = this.hosts.localHostId()!;
     const file = this.host.pool.volumePath(vol.id);
-    const underway = new AbortController();
-    this.underway.set(vol.id, underway);
     let finished!: () => void;
-    const finishing = new Promise<void>((resolve) => { finished = resolve; });
-    this.finishing.set(vol.id, finishing);
+    const underway = { stop: new AbortController(), finished: new Promise<void>((resolve) => { finished = resolve; }) };
+    this.underway.set(vol.id, underway);
     // This claim's row: moving here since moveAt (another claim of it, later, is not this one's to change).
     const mine = and(eq(volumes.id, vol.id), eq(volumes.moveTo, hereId), eq(volumes.moveAt, moveAt));
-    const signal = underway.signal;
+    const signal = underway.stop.signal;
     try {
       const source = await this.sourceOf(vol.id, hereId, vol.hostId!, signal);
       // At least about 30 MB/s: a volume whose copy takes longer is given up (and stays where it was). The account's
@@ -186,7 +185,6 @@ export class VolumeMoves {
       return false;
     } finally {
       if (this.underway.get(vol.id) === underway) this.underway.delete(vol.id);
-      if (this.finishing.get(vol.id) === finishing) this.finishing.delete(vol.id);
       finished();
     }
     this.wakeups.tell('volume', vol.id);
@@ -250,7 +248,7 @@ export class VolumeMoves {
    * process is making it, stops now rather than run to its end; the other hosts are told.
    */
   givenUp(volumeId: string): void {
-    this.underway.get(volumeId)?.abort(new Error('the move was given up (detached, or its instance ended)'));
+    this.underway.get(volumeId)?.stop.abort(new Error('the move was given up (detached, or its instance ended)'));
     this.tell(volumeId);
   }
 
@@ -272,7 +270,7 @@ export class VolumeMoves {
     const underway = this.underway.get(volumeId);
     const row = (await this.db.select().from(volumes).where(eq(volumes.id, volumeId)).limit(1))[0];
     // A move here given up elsewhere (detached through another server, deleted): its copy stops.
-    if (row?.moveTo !== here.id) underway?.abort(new Error('the move was given up elsewhere'));
+    if (row?.moveTo !== here.id) underway?.stop.abort(new Error('the move was given up elsewhere'));
     if (row && row.hostId === here.id) {
       if (moving(row)) await this.give(row, here);
       // A move ended (or given up): its export closes. A volume attached here keeps its own (a VM's).
