@@ -2,9 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccessKey, Accounts } from '../cloud/accounts.js';
 
-/** Keys from PCLOUD_ACCESS_KEY_ID / PCLOUD_SECRET_ACCESS_KEY, else the first key there is, else a new one. */
+/**
+ * Keys from PCLOUD_ACCESS_KEY_ID / PCLOUD_SECRET_ACCESS_KEY, else the first key there is, else a new one; of the account
+ * PCLOUD_ACCOUNT_ID (an AWS account id: 12 digits, as ARNs, Lambda's routes and the servers' notices take it).
+ */
 export async function ensureCredentials(accounts: Accounts, env = process.env): Promise<AccessKey> {
   const accountId = env.PCLOUD_ACCOUNT_ID ?? '000000000000';
+  if (!/^[0-9]{12}$/.test(accountId)) throw new Error('PCLOUD_ACCOUNT_ID must be an AWS account id: 12 digits, such as 123456789012');
   if (env.PCLOUD_ACCESS_KEY_ID && env.PCLOUD_SECRET_ACCESS_KEY) {
     return await accounts.putKey({ accessKeyId: env.PCLOUD_ACCESS_KEY_ID, secretAccessKey: env.PCLOUD_SECRET_ACCESS_KEY, accountId });
   }

@@ -53,6 +53,8 @@ export class Snapshots {
    */
   async take(accountId: string, volume: { id: string; sizeGiB: number; file: string }, description: string, tags: Tag[]): Promise<Snapshot> {
     const id = newId('snap');
+    // Called outside any write(): its row is committed (not merely written in an outer transaction) before `taking`
+    // lets it go, or a sweep meanwhile would remove its file.
     this.taking.add(id);
     try {
       await this.host.pool.snapshotFile(volume.file, id);

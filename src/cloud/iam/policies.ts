@@ -86,11 +86,14 @@ export class Policies {
     this.cache.clear();
   }
 
-  /** Keep what was read at `generation`, unless an IAM write came since (it may have read rows that write changed). */
-  private remember(key: string, facts: Facts, generation: number): void {
+  /**
+   * Keep what was read at `generation` (begun at `readAt`: kept from then), unless an IAM write came since (it may have
+   * read rows that write changed).
+   */
+  private remember(key: string, facts: Facts, generation: number, readAt: number): void {
     if (generation !== this.generation) return;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(key, { ...facts, until: Date.now() + FACTS_MS });
+    this.cache.set(key, { ...facts, until: readAt + FACTS_MS });
   }
 
   /** What is kept for `key`, while it is fresh. */
@@ -358,9 +361,9 @@ export class Policies {
     const key = `${identity.accountId}:${kind}:${name}`;
     const hit = this.kept(key);
     if (hit) return hit;
-    const generation = this.generation;
+    const [generation, readAt] = [this.generation, Date.now()];
     const facts = await this.load(identity.accountId, kind, name);
-    this.remember(key, facts, generation);
+    this.remember(key, facts, generation, readAt);
     return facts;
   }
 
@@ -386,7 +389,7 @@ export class Policies {
     const key = `session:${accountId}:${policyArns.join(' ')}:${policy ?? ''}`;
     const hit = this.kept(key);
     if (hit) return hit.policies;
-    const generation = this.generation;
+    const [generation, readAt] = [this.generation, Date.now()];
     const docs: string[] = [];
     for (const arn of policyArns) {
       const doc = await this.defaultDocument(accountId, arn);
@@ -394,7 +397,7 @@ export class Policies {
     }
     if (policy !== undefined) docs.push(policy);
     const policies = parsedAll(docs);
-    this.remember(key, { policies, tags: new Map() }, generation);
+    this.remember(key, { policies, tags: new Map() }, generation, readAt);
     return policies;
   }
 

@@ -210,7 +210,8 @@ export class Sessions {
   async endFor(accountId: string, source: string): Promise<number> {
     const gone = await this.db.delete(stsSessions).where(and(eq(stsSessions.accountId, accountId), eq(stsSessions.source, source)))
       .returning({ id: stsSessions.accessKeyId });
-    for (const { id } of gone) this.cache.delete(id);
+    // forget(): a lookup of one in flight now does not keep it either.
+    for (const { id } of gone) this.forget(id);
     // The other servers stop trusting these keys from their memory too (generation.ts).
     if (gone.length) await this.onEnded?.(accountId);
     return gone.length;

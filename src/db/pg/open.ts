@@ -59,7 +59,12 @@ export function pgMigrationsFolder(): string {
 export async function openPg(url: string, folder = pgMigrationsFolder()): Promise<PgDb> {
   // A statement (a write lock waited for included) that takes longer is refused, as SQLite's busy timeout does: one
   // request never holds the others up for good; nor does a server gone quiet inside a transaction (its lock is freed).
-  const pool = new pg.Pool({ connectionString: url, statement_timeout: STATEMENT_TIMEOUT_MS, idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS });
+  // TCP keepalive: a connection whose other end is gone without a word (the database's host down, a partition) ends
+  // rather than look alive for good; the wake-ups' listening one above all (db/wakeups.ts: it hears no more).
+  const pool = new pg.Pool({
+    connectionString: url, statement_timeout: STATEMENT_TIMEOUT_MS, idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS,
+    keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+  });
   // A pooled connection the server ends while idle (a restart): the pool drops it and the next query connects anew.
   pool.on('error', (e) => console.warn(`pcloud: a PostgreSQL connection ended: ${e.message}`));
   try {

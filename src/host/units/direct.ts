@@ -396,12 +396,14 @@ export class DirectUnitManager implements UnitManager {
 
   /** Start again, per its restart policy, a unit whose supervisor died; at its start limit it stays failed. */
   private async reviveUnit(name: string): Promise<void> {
+    // Taken before anything is awaited: one revival of a unit at a time.
     if (this.reviving.has(name)) return;
-    const spec = await this.spec(name);
-    const policy = spec?.restart;
-    if (!spec || !policy) return;
     this.reviving.add(name);
+    let started = false;
     try {
+      const spec = await this.spec(name);
+      const policy = spec?.restart;
+      if (!spec || !policy) return;
       // The start its supervisor made counts as the first.
       const now = Date.now();
       const starts = [...(this.revivals.get(name) ?? []).filter((t) => t > now - policy.intervalSec * 1000), now];
@@ -417,6 +419,7 @@ export class DirectUnitManager implements UnitManager {
       const st = await this.status(name);
       if (st?.result !== 'supervisor-died') return; // stopped, removed or started meanwhile
       await this.start(spec);
+      started = true;
     } catch (err) {
       log.warn(`unit ${name}: could not start it again: ${(err as Error).message}`);
     } finally {
@@ -424,7 +427,7 @@ export class DirectUnitManager implements UnitManager {
     }
     // The supervisor it started may have died before this revival ended: check() saw that death while this one ran and
     // let it pass, and sees it no more (nothing changes after), so it is taken up here.
-    if ((await this.status(name))?.result === 'supervisor-died') void this.reviveUnit(name);
+    if (started && (await this.status(name))?.result === 'supervisor-died') void this.reviveUnit(name);
   }
 
   private async writeState(name: string, st: UnitStatus): Promise<void> {
