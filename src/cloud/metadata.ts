@@ -97,7 +97,7 @@ export class Metadata {
   async metaData(inst: Instance): Promise<{ [name: string]: MetadataNode }> {
     const region = this.config.region;
     const hostname = privateDnsName(inst.privateIp, region);
-    const names = await this.network.groupNames(inst.accountId, inst.securityGroupIds);
+    const names = await this.network.groupNames.of(inst.accountId, inst.securityGroupIds);
     const groups = inst.securityGroupIds.flatMap((id) => { const name = names.get(id); return name === undefined ? [] : [{ id, name }]; });
     const subnet = (await this.db.select().from(subnets).where(eq(subnets.id, inst.subnetId)).limit(1))[0];
     const vpc = (await this.db.select().from(vpcs).where(eq(vpcs.id, inst.vpcId)).limit(1))[0];

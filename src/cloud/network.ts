@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { instances, internetGateways, natGateways, routeTableAssociations, securityGroupRules, securityGroups, subnets, vpcs } from '../db/tables.js';
 import { Addresses } from './addresses.js';
+import { GroupNames } from './group-names.js';
 import type { CloudConfig } from './config.js';
 import { CloudError } from './errors.js';
 import { newId } from './ids.js';
@@ -17,7 +18,6 @@ import { NatGateways } from './nat-gateways.js';
 import { PublicIps } from './public-ips.js';
 import { derivedId, RouteTables } from './route-tables.js';
 import { freeVni } from './vnis.js';
-import { byChunks } from '../db/chunks.js';
 import { write } from '../db/store.js';
 
 export type { RouteTable } from './route-tables.js';
@@ -43,21 +43,19 @@ export interface Permission {
   groups: string[];
 }
 
-/** How many security groups' names a server keeps (groupNames). */
-const GROUP_NAMES_KEPT = 50_000;
-
 export class Network {
   private readonly ensured = new Set<string>();
-  /** Security groups' names (and accounts) by id, as read (groupNames). */
-  private readonly groupNamesSeen = new Map<string, { accountId: string; name: string }>();
   /** Route tables, their routes and subnet associations. */
   readonly routing: RouteTables;
   /** Elastic IPs. */
   readonly addresses: Addresses;
   readonly natGateways: NatGateways;
+  /** Security groups' names by id, kept once read. */
+  readonly groupNames: GroupNames;
 
   constructor(private readonly db: Db, private readonly config: CloudConfig) {
     this.routing = new RouteTables(db);
+    this.groupNames = new GroupNames(db);
     this.addresses = new Addresses(db, new PublicIps(db, config));
     this.natGateways = new NatGateways(db, this.addresses, async (subnet) => (await this.allocateIps(subnet, 1))[0]!);
   }
@@ -104,30 +102,6 @@ export class Network {
   async securityGroups(accountId: string): Promise<SecurityGroup[]> {
     await this.ensureDefaults(accountId);
     return await this.db.select().from(securityGroups).where(eq(securityGroups.accountId, accountId));
-  }
-
-  /**
-   * The names of these security groups of the account, by id (an id not the account's: absent). A group's name never
-   * changes (EC2 has no rename), so what was read once is kept: the instances' pages name their groups without a query.
-   */
-  async groupNames(accountId: string, ids: Iterable<string>): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    const missing: string[] = [];
-    for (const id of new Set(ids)) {
-      const known = this.groupNamesSeen.get(id);
-      if (known?.accountId === accountId) out.set(id, known.name);
-      else if (!known) missing.push(id);
-    }
-    if (!missing.length) return out;
-    const rows = await byChunks(missing, (chunk) => this.db.select({ id: securityGroups.id, accountId: securityGroups.accountId, name: securityGroups.name })
-      .from(securityGroups).where(inArray(securityGroups.id, chunk)));
-    // Bounded: past its size it starts again (a deleted group's name is never needed again, yet stays until then).
-    if (this.groupNamesSeen.size + rows.length > GROUP_NAMES_KEPT) this.groupNamesSeen.clear();
-    for (const r of rows) {
-      this.groupNamesSeen.set(r.id, { accountId: r.accountId, name: r.name });
-      if (r.accountId === accountId) out.set(r.id, r.name);
-    }
-    return out;
   }
 
   /** The subnet an instance goes to: the one asked for, or the default subnet of the AZ (first AZ by default). */

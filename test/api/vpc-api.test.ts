@@ -82,9 +82,9 @@ describe('VPC API', () => {
     expect(await code(api.ec2.send(new DeleteSecurityGroupCommand({ GroupName: 'default' })))).toBe('CannotDelete');
     // Groups' names, kept once read, are given to their own account only: asked first by another, and after.
     const sg = await api.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'mine', Description: 'mine', VpcId: vpc.VpcId }));
-    expect([...await api.cloud.network.groupNames('222222222222', [sg.GroupId!])]).toEqual([]);
-    expect([...await api.cloud.network.groupNames('111111111111', [sg.GroupId!, sg.GroupId!])]).toEqual([[sg.GroupId, 'mine']]);
-    expect([...await api.cloud.network.groupNames('222222222222', [sg.GroupId!])]).toEqual([]);
+    expect([...await api.cloud.network.groupNames.of('222222222222', [sg.GroupId!])]).toEqual([]);
+    expect([...await api.cloud.network.groupNames.of('111111111111', [sg.GroupId!, sg.GroupId!])]).toEqual([[sg.GroupId, 'mine']]);
+    expect([...await api.cloud.network.groupNames.of('222222222222', [sg.GroupId!])]).toEqual([]);
   });
 });
 

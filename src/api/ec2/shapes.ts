@@ -16,7 +16,7 @@ export type GroupNames = Map<string, string>;
 
 /** The names of the groups these instances (or interfaces) are in. */
 export async function groupNames(cloud: Cloud, accountId: string, rows: readonly { securityGroupIds: string[] }[]): Promise<GroupNames> {
-  return await cloud.network.groupNames(accountId, rows.flatMap((r) => r.securityGroupIds));
+  return await cloud.network.groupNames.of(accountId, rows.flatMap((r) => r.securityGroupIds));
 }
 
 export function groupSet(names: GroupNames, ids: string[]) {
