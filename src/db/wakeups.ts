@@ -5,10 +5,11 @@
  * router for it syncs its overlay, names and rules) and `reboot:ID` (RebootInstances of an instance there: a request,
  * as EC2's, not a state), `volume:ID` (a volume moves between hosts, moved, or was deleted away from its host:
  * cloud/volume-moves.ts), `snapshot:ID` (a snapshot deleted away from the host keeping its file: cloud/snapshots.ts)
- * and `functions:ACCOUNT` (the account's functions changed: every host's units and nginx routes
- * follow) and `iam:ACCOUNT` (IAM changed: every server drops what it keeps of IAM, cloud/iam/generation.ts). On PostgreSQL it is LISTEN/NOTIFY on one channel, on a connection
- * of the pool kept for it; a connection lost is made again, and the listener told to catch up on what it missed. On
- * SQLite (one file in one data dir: one process, one host) nothing crosses processes and nothing is told.
+ * and `functions:ACCOUNT` (the account's functions changed: every host's units and nginx routes follow) and
+ * `iam:ACCOUNT` (IAM changed: every server drops what it keeps of IAM, cloud/iam/generation.ts). On PostgreSQL it is
+ * LISTEN/NOTIFY on one channel, on a connection of the pool kept for it; a connection lost is made again, and the
+ * listener told to catch up on what it missed. On SQLite (one file in one data dir: one process, one host) nothing
+ * crosses processes and nothing is told.
  */
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
