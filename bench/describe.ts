@@ -105,8 +105,9 @@ async function serveSeeded(count: number, accountId: string, creds: Creds, datab
   const dataDir = mkdtempSync(join(tmpdir(), 'pcloud-bench-describe-'));
   const ids = await seed(dataDir, count, accountId, database);
   const port = await freePort();
-  const server = spawn(process.execPath, [
-    CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off',
+  // The bin itself, as users run it (its node's flags are on its first line).
+  const server = spawn(CLI, [
+    'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--no-image', '--metrics-listen', 'off', '--access-log', 'off',
     ...(database ? ['--database', database] : []),
   ], {
     // A Lambda port of its own: another pcloud of this host may serve function URLs on the default one.

@@ -22,7 +22,8 @@ import { benchDown, ec2Call, freePort, round, stopOnInterrupt, summary, type Cre
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // The bin itself, as users run it (its node's flags are on its first line).
+  return spawn(CLI, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
 async function waitOutput(child: ReturnType<typeof cli>, marker: string): Promise<string> {

@@ -19,6 +19,8 @@ describe('pcloud credentials', () => {
     expect(first).toContain(`export AWS_ACCESS_KEY_ID=${id}`);
     expect(first).toContain('provider "aws" {');
     expect(pcloud(['credentials', '--data', data])).toBe(first);
+    // The bin itself, as `pcloud`, `npm start` and the systemd unit run it: its first line starts its node, with flags.
+    expect(execFileSync(CLI, ['credentials', '--data', data], { env: { ...process.env, PCLOUD_ACCESS_KEY_ID: '', PCLOUD_SECRET_ACCESS_KEY: '' } }).toString()).toBe(first);
     const given = pcloud(['credentials', '--data', data], { PCLOUD_ACCESS_KEY_ID: 'AKIDGIVEN', PCLOUD_SECRET_ACCESS_KEY: 's3cret' });
     expect(given).toContain('aws_access_key_id = AKIDGIVEN');
     expect(given).toContain('aws_secret_access_key = s3cret');
