@@ -98,6 +98,9 @@ async function serveApi(cloud: Cloud, fake: Awaited<ReturnType<typeof fakeHost>>
   const app = createApp(cloud);
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
+  // As `pcloud serve` keeps them (src/cli/main.ts): past the clients' own idle time, so a client never sends on a
+  // connection the server is closing (node's 5 s default did, to an SDK client reusing one after a 5 s wait: ECONNRESET).
+  (server as Server).keepAliveTimeout = 65_000;
   const closeConsoles = attachConsoleWebsocket(server as Server, cloud);
   const port = (server.address() as AddressInfo).port;
   const endpoint = `http://127.0.0.1:${port}`;

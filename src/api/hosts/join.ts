@@ -40,8 +40,8 @@ export function hostJoinRoutes(app: Hono, cloud: Cloud, bodyOf: (req: Request) =
       const answer: JoinAnswer = { database, region: cloud.config.region, zones: cloud.config.availabilityZones, ...(zone ? { zone } : {}), hostKey: key };
       return Response.json(answer);
     } catch (err) {
-      if (err instanceof NameServing) return refuse(409, err.message);
-      if (err instanceof JoinRefused) return refuse(403, err.message);
+      // Under the name of a serving host: a conflict with it; anything else the token's (or the name's) fault.
+      if (err instanceof JoinRefused) return refuse(err instanceof NameServing ? 409 : 403, err.message);
       throw err;
     }
   });
