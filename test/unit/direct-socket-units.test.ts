@@ -18,7 +18,7 @@ const uids = join(base, 'uids');
 afterAll(() => { rmSync(base, { recursive: true, force: true }); });
 
 /** What the unit's program writes to a connection. */
-function ask(path: string): Promise<string> {
+function askOnce(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const s = connect(path);
@@ -26,6 +26,17 @@ function ask(path: string): Promise<string> {
     s.on('end', () => resolve(Buffer.concat(chunks).toString()));
     s.on('error', reject);
   });
+}
+
+/**
+ * The socket's answer. Its file appears at bind(), a moment before systemd-socket-activate listens on it: a connection
+ * refused then is tried again (anything else fails).
+ */
+function ask(path: string): Promise<string> {
+  return waitFor('the socket accepting', () => askOnce(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNREFUSED') return undefined;
+    throw err;
+  }));
 }
 
 const spec = (name: string, extra: Partial<UnitSpec>): UnitSpec => ({
