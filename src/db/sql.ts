@@ -47,5 +47,20 @@ export function layersHold(column: SQLWrapper, at: 'column' | 'layers', digest: 
   return sql`EXISTS (SELECT 1 FROM json_array_elements(${array}) AS e WHERE e->>'digest' = ${digest})`;
 }
 
+/**
+ * A JSON array of `[key, value]` pairs, one per row of `from` (a correlated FROM … WHERE …), ordered by key; `[]` when
+ * there are none. Keys sort bytewise on both (SQLite's BINARY; "C" whatever the PostgreSQL database's locale). Read back with parsedJson (PostgreSQL's driver parses json; SQLite gives its text).
+ */
+export function jsonPairs(key: SQLWrapper, value: SQLWrapper, from: SQL): SQL {
+  return dialect === 'sqlite'
+    ? sql`(SELECT json_group_array(json_array(${key}, ${value}) ORDER BY ${key}) FROM ${from})`
+    : sql`(SELECT coalesce(json_agg(json_build_array(${key}, ${value}) ORDER BY ${key} COLLATE "C"), '[]'::json) FROM ${from})`;
+}
+
+/** A JSON value as the driver gave it: parsed already (PostgreSQL's json) or text (SQLite's). */
+export function parsedJson(v: unknown): unknown {
+  return typeof v === 'string' ? JSON.parse(v) : v;
+}
+
 /** LIMIT for "all of them" (SQLite's -1 is an error on PostgreSQL): more rows than either will ever hold. */
 export const ALL_ROWS = Number.MAX_SAFE_INTEGER;

@@ -6,7 +6,7 @@
  * server when one changes IAM (the generation row), and Lambda's records.
  */
 import {
-  CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, CreateSecurityGroupCommand, CreateSubnetCommand, CreateTagsCommand,
+  AllocateAddressCommand, AssociateAddressCommand, AssociateIamInstanceProfileCommand, CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, CreateSecurityGroupCommand, CreateSubnetCommand, CreateTagsCommand,
   CreateVpcCommand, DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, DescribeTagsCommand, DescribeVpcsCommand,
   RunInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -19,13 +19,17 @@ import { until, type TestApi } from '../support/api.js';
 import { checkRevocationAcross } from '../support/iam.js';
 import { postgresMissing } from '../support/postgres.js';
 import { serversOnPostgres } from '../support/pg-servers.js';
+import { putProfile } from '../support/profile-rows.js';
+import { putRole } from '../support/iam-rows.js';
 import { lambdaRole } from '../support/roles.js';
 import { errorCode } from '../support/thrown.js';
 
 /** A zip of index.py whose handler returns its event. */
 const ZIP = 'UEsDBBQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihlLCBjKToKICAgIHJldHVybiBlClBLAQIUAxQAAAAAAFqGgV2XmWIwIAAAACAAAAAIAAAAAAAAAAAAAACAAQAAAABpbmRleC5weVBLBQYAAAAAAQABADYAAABGAAAAAAA=';
 const missing = postgresMissing();
-const servers = serversOnPostgres(missing);
+// An external network for Elastic IPs (the fake host makes nothing of it), the same on both servers.
+const external = { parent: 'ptfake', cidr: '198.51.100.0/24', pool: ['198.51.100.10', '198.51.100.30'] as [string, string] };
+const servers = serversOnPostgres(missing, { a: { config: { external } }, b: () => ({ config: { external } }) });
 let a: TestApi;
 let b: TestApi;
 beforeAll(() => { ({ a, b } = servers); });
@@ -70,6 +74,29 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
 
     const gone = await b.ec2.send(new TerminateInstancesCommand({ InstanceIds: made.slice(0, 1) }));
     expect(gone.TerminatingInstances![0]!.CurrentState!.Name).toBe('shutting-down');
+  });
+
+  it('DescribeInstances reads its page\'s tags, Elastic IPs and profiles with the rows: each instance shows its own, tags in key order', async () => {
+    const r = await a.ec2.send(new RunInstancesCommand({ ImageId: a.imageId, InstanceType: 't3.micro', MinCount: 3, MaxCount: 3 }));
+    const [tagged, withIp, profiled] = r.Instances!.map((i) => i.InstanceId!) as [string, string, string];
+    const account = r.OwnerId!;
+    await putRole(a.cloud.db, { accountId: account, name: 'pg-facts-role' });
+    const profile = await putProfile(a.cloud.db, { accountId: account, name: 'pg-facts', roleName: 'pg-facts-role' });
+    // A value JSON, SQL and XML would read otherwise: quotes, a backslash, a bracket, markup, non-ASCII.
+    const hostile = 'a"b\\c\'d é🙂]<&>';
+    await b.ec2.send(new CreateTagsCommand({ Resources: [tagged], Tags: [{ Key: 'zeta', Value: hostile }, { Key: 'Name', Value: 'first' }, { Key: 'alpha', Value: '' }] }));
+    const eip = await a.ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await a.ec2.send(new AssociateAddressCommand({ AllocationId: eip.AllocationId, InstanceId: withIp }));
+    await b.ec2.send(new AssociateIamInstanceProfileCommand({ InstanceId: profiled, IamInstanceProfile: { Name: 'pg-facts' } }));
+    const page = (await b.ec2.send(new DescribeInstancesCommand({ InstanceIds: [tagged, withIp, profiled] }))).Reservations!.flatMap((x) => x.Instances!);
+    const byId = new Map(page.map((i) => [i.InstanceId!, i]));
+    expect(byId.get(tagged)!.Tags).toEqual([{ Key: 'Name', Value: 'first' }, { Key: 'alpha', Value: '' }, { Key: 'zeta', Value: hostile }]);
+    expect([byId.get(withIp)!.Tags, byId.get(profiled)!.Tags]).toEqual([[], []]);
+    expect(byId.get(withIp)!.NetworkInterfaces![0]!.Association?.PublicIp).toBe(eip.PublicIp);
+    expect([byId.get(tagged)!.NetworkInterfaces![0]!.Association, byId.get(profiled)!.NetworkInterfaces![0]!.Association]).toEqual([undefined, undefined]);
+    expect(byId.get(profiled)!.IamInstanceProfile).toEqual({ Arn: profile.arn, Id: profile.profileId });
+    expect([byId.get(tagged)!.IamInstanceProfile, byId.get(withIp)!.IamInstanceProfile]).toEqual([undefined, undefined]);
+    await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [tagged, withIp, profiled] }));
   });
 
   it('ClientToken across servers; counters taken by both at once never give one number twice', async () => {

@@ -1,7 +1,7 @@
 /** Domain objects in the shapes EC2's XML uses (element names as keys); the serializer does the rest. */
 import type { Cloud } from '../../cloud/index.js';
 import { stateCodes, type Instance, type InstanceState } from '../../cloud/instances/index.js';
-import { holdsResources } from '../../cloud/instances/types.js';
+import { holdsResources, type PageFacts } from '../../cloud/instances/types.js';
 import { privateDnsName } from '../../cloud/ip.js';
 import type { Tag } from '../../cloud/tags.js';
 import type { Association } from '../../cloud/iam-associations.js';
@@ -39,12 +39,14 @@ export interface InstanceFacts {
   profiles: Map<string, Association>;
 }
 
-export async function instanceFacts(cloud: Cloud, accountId: string, rows: readonly Instance[]): Promise<InstanceFacts> {
+/** The facts of these rows; those `known` already (read with the rows: PageFacts) are not read again. */
+export async function instanceFacts(cloud: Cloud, accountId: string, rows: readonly Instance[], known?: PageFacts): Promise<InstanceFacts> {
   const ids = rows.map((r) => r.id);
   const vms = rows.filter((r) => r.runtime !== 'container' && holdsResources(r)).map((r) => r.id);
+  const profiled = known ? ids.filter((id) => known.profiled.has(id)) : ids;
   const [names, tags, eips, volumes, profiles] = await Promise.all([
-    groupNames(cloud, accountId, rows), cloud.tags.of(ids), cloud.network.addresses.ofInstances(ids), cloud.volumes.forInstances(vms),
-    cloud.iamAssociations.ofInstances(ids),
+    groupNames(cloud, accountId, rows), known?.tags ?? cloud.tags.of(ids), known?.eips ?? cloud.network.addresses.ofInstances(ids),
+    cloud.volumes.forInstances(vms), profiled.length ? cloud.iamAssociations.ofInstances(profiled) : new Map<string, Association>(),
   ]);
   return { names, tags, eips, volumes, profiles };
 }

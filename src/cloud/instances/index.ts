@@ -15,13 +15,13 @@ import { Launcher } from './launch.js';
 import { Lifecycle } from './lifecycle.js';
 import { Queries, type InstanceStatus } from './queries.js';
 import { Reconciler, type ReconcileOptions, type ReconcileStats } from './reconcile.js';
-import type { DescribeQuery, Instance, RunParams, RunResult, StateChange } from './types.js';
+import type { DescribeQuery, Instance, PageFacts, RunParams, RunResult, StateChange } from './types.js';
 
 export type { InstanceDeps } from './context.js';
 export { instanceHealth, type HealthStatus, type InstanceHealth } from './health.js';
 export type { InstanceStatus } from './queries.js';
 export { checkMetadataOptions, decodeUserData, defaultMetadataOptions } from './params.js';
-export { ec2Time, stateCodes, type DescribeQuery, type Instance, type InstanceState, type RunParams, type RunResult, type StateChange } from './types.js';
+export { ec2Time, stateCodes, type DescribeQuery, type Instance, type InstanceState, type PageFacts, type RunParams, type RunResult, type StateChange } from './types.js';
 
 export class Instances {
   private readonly ctx: InstanceContext;
@@ -117,8 +117,11 @@ export class Instances {
     return await this.queries.getMany(accountId, ids);
   }
 
-  async describe(accountId: string, q: DescribeQuery): Promise<{ instances: Instance[]; nextToken?: string }> {
-    return await this.queries.describe(accountId, q);
+  /** A page of DescribeInstances; with `facts`, what it shows beside the rows, read with them (PageFacts). */
+  async describe(accountId: string, q: DescribeQuery): Promise<{ instances: Instance[]; nextToken?: string }>;
+  async describe(accountId: string, q: DescribeQuery, opts: { facts: true }): Promise<{ instances: Instance[]; nextToken?: string; facts: PageFacts }>;
+  async describe(accountId: string, q: DescribeQuery, opts?: { facts: true }): Promise<{ instances: Instance[]; nextToken?: string; facts?: PageFacts }> {
+    return opts ? await this.queries.describe(accountId, q, opts) : await this.queries.describe(accountId, q);
   }
 
   /** DescribeInstanceStatus: the instances and their health (health.ts). */

@@ -1,8 +1,8 @@
 /** Reading instances (get, getMany, DescribeInstances and its filters), their attributes, and their console output. */
 import { write } from '../../db/store.js';
-import { firstOfJsonArray } from '../../db/sql.js';
-import { and, asc, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { instances } from '../../db/tables.js';
+import { firstOfJsonArray, jsonPairs, parsedJson } from '../../db/sql.js';
+import { and, asc, eq, getTableColumns, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { addresses, iamProfileAssociations, instances, tags } from '../../db/tables.js';
 import { type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
 import type { Image, RegisterRequest } from '../images.js';
@@ -17,7 +17,7 @@ import type { InstanceContext } from './context.js';
 import type { UnitStatus } from '../../host/units/types.js';
 import { filterByHealth, instanceHealth, isStatusFilter, needsUnitStatus, needsVmStatus, type InstanceHealth } from './health.js';
 import { checkCpuCredits, checkMetadataOptions, decodeUserData, oneOf, shutdownBehaviors } from './params.js';
-import { holdsResources, stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance } from './types.js';
+import { holdsResources, stateCodes, UNIT_PREFIX, type DescribeQuery, type Instance, type PageFacts } from './types.js';
 
 /**
  * Filters DescribeInstances understands, as SQL on the instances table (names and errors as filters.ts's in-memory ones),
@@ -71,6 +71,14 @@ export function instanceFilter(f: Filter, region: string): SQL {
   return Tags.matchSql(col, f.values);
 }
 
+/** PageFacts as columns of the instances' own query: each a correlated subquery on its table's index by instance. */
+const factColumns = () => ({
+  tagPairs: jsonPairs(tags.key, tags.value, sql`${tags} WHERE ${tags.resourceId} = ${instances.id}`).mapWith((v) => parsedJson(v) as [string, string][]),
+  eip: sql<string | null>`(SELECT ${addresses.publicIp} FROM ${addresses} WHERE ${addresses.instanceId} = ${instances.id} LIMIT 1)`,
+  profiled: sql`EXISTS (SELECT 1 FROM ${iamProfileAssociations} WHERE ${iamProfileAssociations.instanceId} = ${instances.id})`.mapWith(Boolean),
+});
+interface FactValues { tagPairs: [string, string][]; eip: string | null; profiled: boolean }
+
 /** An instance and its health, as DescribeInstanceStatus lists them. */
 export interface InstanceStatus {
   instance: Instance;
@@ -102,7 +110,13 @@ export class Queries {
     return ids.map((id) => rows.find((r) => r.id === id)!);
   }
 
-  async describe(accountId: string, q: DescribeQuery): Promise<{ instances: Instance[]; nextToken?: string }> {
+  /**
+   * A page of the account's instances, as DescribeInstances lists them; with `facts`, what it shows beside them too,
+   * read in the same query (PageFacts).
+   */
+  async describe(accountId: string, q: DescribeQuery): Promise<{ instances: Instance[]; nextToken?: string }>;
+  async describe(accountId: string, q: DescribeQuery, opts: { facts: true }): Promise<{ instances: Instance[]; nextToken?: string; facts: PageFacts }>;
+  async describe(accountId: string, q: DescribeQuery, opts: { facts?: boolean } = {}): Promise<{ instances: Instance[]; nextToken?: string; facts?: PageFacts }> {
     if (q.maxResults !== undefined && q.ids.length) {
       throw new CloudError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
     }
@@ -114,13 +128,22 @@ export class Queries {
     if (q.ids.length) conds.push(inArray(instances.id, q.ids));
     for (const f of q.filters) conds.push(instanceFilter(f, this.ctx.config.region));
     const offset = pageOffset(q.nextToken);
-    const rows = await this.ctx.db.select().from(instances).where(and(...conds))
+    const columns = opts.facts ? { ...getTableColumns(instances), ...factColumns() } : getTableColumns(instances);
+    const found: (Instance & Partial<FactValues>)[] = await this.ctx.db.select(columns).from(instances).where(and(...conds))
       .orderBy(asc(instances.launchTime), asc(instances.reservationId), asc(instances.launchIndex))
       .limit(q.maxResults === undefined ? -1 : q.maxResults + 1).offset(offset);
     // Fewer rows than ids named: either filters left some out, or some do not exist (InvalidInstanceID.NotFound).
-    if (q.ids.length && rows.length < new Set(q.ids).size) await this.getMany(accountId, q.ids);
-    const page = pageFetched(rows, offset, q.maxResults);
-    return { instances: page.items, nextToken: page.nextToken };
+    if (q.ids.length && found.length < new Set(q.ids).size) await this.getMany(accountId, q.ids);
+    const page = pageFetched(found, offset, q.maxResults);
+    if (!opts.facts) return { instances: page.items, nextToken: page.nextToken };
+    const facts: PageFacts = { tags: new Map(), eips: new Map(), profiled: new Set() };
+    const rows = page.items.map(({ tagPairs, eip, profiled, ...row }) => {
+      if (tagPairs?.length) facts.tags.set(row.id, tagPairs.map(([key, value]) => ({ key, value })));
+      if (eip) facts.eips.set(row.id, eip);
+      if (profiled) facts.profiled.add(row.id);
+      return row;
+    });
+    return { instances: rows, nextToken: page.nextToken, facts };
   }
 
   /**

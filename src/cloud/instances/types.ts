@@ -81,6 +81,18 @@ export interface DescribeQuery {
   nextToken?: string;
 }
 
+/**
+ * What DescribeInstances shows of a page beside its rows, read in the rows' own query (Queries.describe with `facts`):
+ * one round trip for a page, where a read per table would be four.
+ */
+export interface PageFacts {
+  tags: Map<string, Tag[]>;
+  /** Elastic IPs by instance id. */
+  eips: Map<string, string>;
+  /** The instances that have an IAM instance profile association (its details are read apart: few have one). */
+  profiled: Set<string>;
+}
+
 /** An instance's unit (container or VM) is this prefix and its id; a q35 VM's TPM is TPM_PREFIX and its id. */
 export const UNIT_PREFIX = 'pcloud-instance@';
 export const TPM_PREFIX = 'pcloud-tpm@';

@@ -1,7 +1,7 @@
 /** EC2 instance actions: parse the Query, call the domain, shape the answer. */
 import { CloudError, invalidParam } from '../../../cloud/errors.js';
 import { fieldOf } from '../../../cloud/filters.js';
-import type { Instance, RunParams, StateChange } from '../../../cloud/instances/index.js';
+import type { Instance, PageFacts, RunParams, StateChange } from '../../../cloud/instances/index.js';
 import { checkCpuCredits } from '../../../cloud/instances/params.js';
 import { creditSpecifications } from '../../../cloud/instances/queries.js';
 import type { MetadataOptions } from '../../../db/schema.js';
@@ -57,8 +57,8 @@ function metadataOptions(md: Query): Partial<MetadataOptions> {
 }
 
 /** The instances' shapes, what they show beside their rows read once for them all (instanceFacts); the group names. */
-async function shapes(ctx: Ctx, rows: Instance[]) {
-  const facts = await instanceFacts(ctx.cloud, ctx.accountId, rows);
+async function shapes(ctx: Ctx, rows: Instance[], known?: PageFacts) {
+  const facts = await instanceFacts(ctx.cloud, ctx.accountId, rows, known);
   return { names: facts.names, items: rows.map((r) => instanceShape(ctx.cloud, r, facts)) };
 }
 
@@ -104,8 +104,8 @@ export const instanceActions: Actions = {
     handler: async (ctx) => {
       const page = await ctx.cloud.instances.describe(ctx.accountId, {
         ids: ids(ctx), filters: ctx.q.filters(), maxResults: ctx.q.int('MaxResults'), nextToken: ctx.q.str('NextToken') || undefined,
-      });
-      const { names, items } = await shapes(ctx, page.instances);
+      }, { facts: true });
+      const { names, items } = await shapes(ctx, page.instances, page.facts);
       const byReservation = new Map<string, { first: Instance; items: typeof items }>();
       page.instances.forEach((inst, i) => {
         const r = byReservation.get(inst.reservationId) ?? { first: inst, items: [] };
