@@ -43,6 +43,11 @@ function current(db: Db): Open | undefined {
   return o?.live ? o : undefined;
 }
 
+/** The database `db` guards, when this async context is in none of its transactions; else undefined (use `db`). */
+export function outsideWrites(db: Db): Db | undefined {
+  return current(db) ? undefined : engines.get(db)?.root;
+}
+
 export async function write<T>(db: Db, fn: (tx: Db) => Promise<T> | T): Promise<T> {
   if (current(db)) return await fn(db);
   const guard = engines.get(db);

@@ -13,7 +13,8 @@ import {
 import { CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IamChanges } from '../../src/cloud/iam/generation.js';
-import { dialect } from '../../src/db/tables.js';
+import { write } from '../../src/db/store.js';
+import { dialect, tags as tagsTable } from '../../src/db/tables.js';
 import type { Wakeups } from '../../src/db/wakeups.js';
 import { until, type TestApi } from '../support/api.js';
 import { checkRevocationAcross } from '../support/iam.js';
@@ -96,6 +97,25 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
     expect([byId.get(tagged)!.NetworkInterfaces![0]!.Association, byId.get(profiled)!.NetworkInterfaces![0]!.Association]).toEqual([undefined, undefined]);
     expect(byId.get(profiled)!.IamInstanceProfile).toEqual({ Arn: profile.arn, Id: profile.profileId });
     expect([byId.get(tagged)!.IamInstanceProfile, byId.get(withIp)!.IamInstanceProfile]).toEqual([undefined, undefined]);
+    // One by its id (a prepared statement of its own), through each server: the same.
+    for (const api of [a, b]) {
+      for (const id of [tagged, withIp, profiled]) {
+        const one = (await api.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+        expect([one.Tags, one.NetworkInterfaces![0]!.Association?.PublicIp, one.IamInstanceProfile])
+          .toEqual([byId.get(id)!.Tags, byId.get(id)!.NetworkInterfaces![0]!.Association?.PublicIp, byId.get(id)!.IamInstanceProfile]);
+      }
+    }
+    expect(await errorCode(b.ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })))).toBe('InvalidInstanceID.NotFound');
+    // Inside a write(), that read runs on the transaction's connection: it sees the transaction's own rows, others do not.
+    const keys = async (api: TestApi) => (await api.cloud.instances.describe(account, { ids: [tagged], filters: [] }, { facts: true })).facts.tags.get(tagged)!.map((t) => t.key);
+    const rolledBack = new Error('rolled back');
+    await expect(write(a.cloud.db, async (tx) => {
+      await tx.insert(tagsTable).values({ accountId: account, resourceId: tagged, resourceType: 'instance', key: 'inside', value: 'tx' });
+      expect(await keys(a)).toContain('inside');
+      expect(await keys(b)).not.toContain('inside');
+      throw rolledBack;
+    })).rejects.toBe(rolledBack);
+    expect(await keys(a)).toEqual(['Name', 'alpha', 'zeta']);
     await a.ec2.send(new TerminateInstancesCommand({ InstanceIds: [tagged, withIp, profiled] }));
   });
 

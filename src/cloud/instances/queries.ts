@@ -1,7 +1,8 @@
 /** Reading instances (get, getMany, DescribeInstances and its filters), their attributes, and their console output. */
 import { write } from '../../db/store.js';
+import { preparedRead } from '../../db/prepared.js';
 import { firstOfJsonArray, jsonPairs, parsedJson } from '../../db/sql.js';
-import { and, asc, eq, getTableColumns, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, isNull, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import { addresses, iamProfileAssociations, instances, tags } from '../../db/tables.js';
 import { type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
 import { instanceTypes, type InstanceType } from '../catalog.js';
@@ -79,6 +80,14 @@ const factColumns = () => ({
 });
 interface FactValues { tagPairs: [string, string][]; eip: string | null; profiled: boolean }
 
+/** Terminated instances stay visible for the TTL, as on AWS: those terminated after `since` (or not at all). */
+const visibleSince = (since: number | Placeholder) => or(isNull(instances.terminatedAt), gt(instances.terminatedAt, since))!;
+
+/** DescribeInstances' commonest call, an instance by its id, with its facts: built (and planned) once. */
+const oneWithFacts = preparedRead('pcloud_instance_with_facts', (db) => db.select({ ...getTableColumns(instances), ...factColumns() })
+  .from(instances)
+  .where(and(eq(instances.accountId, sql.placeholder('accountId')), eq(instances.id, sql.placeholder('id')), visibleSince(sql.placeholder('since')))));
+
 /** An instance and its health, as DescribeInstanceStatus lists them. */
 export interface InstanceStatus {
   instance: Instance;
@@ -89,8 +98,12 @@ export class Queries {
   constructor(private readonly ctx: InstanceContext) {}
 
   /** Terminated instances stay visible for the TTL, as on AWS. */
+  private since(): number {
+    return Date.now() - this.ctx.config.terminatedTtlMs;
+  }
+
   private visible(): SQL {
-    return or(isNull(instances.terminatedAt), gt(instances.terminatedAt, Date.now() - this.ctx.config.terminatedTtlMs))!;
+    return visibleSince(this.since());
   }
 
   async get(accountId: string, id: string): Promise<Instance> {
@@ -129,9 +142,12 @@ export class Queries {
     for (const f of q.filters) conds.push(instanceFilter(f, this.ctx.config.region));
     const offset = pageOffset(q.nextToken);
     const columns = opts.facts ? { ...getTableColumns(instances), ...factColumns() } : getTableColumns(instances);
-    const found: (Instance & Partial<FactValues>)[] = await this.ctx.db.select(columns).from(instances).where(and(...conds))
-      .orderBy(asc(instances.launchTime), asc(instances.reservationId), asc(instances.launchIndex))
-      .limit(q.maxResults === undefined ? -1 : q.maxResults + 1).offset(offset);
+    const byOneId = opts.facts && q.ids.length === 1 && !q.filters.length && q.maxResults === undefined && !q.nextToken;
+    const found: (Instance & Partial<FactValues>)[] = byOneId
+      ? await oneWithFacts(this.ctx.db, { accountId, id: q.ids[0], since: this.since() })
+      : await this.ctx.db.select(columns).from(instances).where(and(...conds))
+        .orderBy(asc(instances.launchTime), asc(instances.reservationId), asc(instances.launchIndex))
+        .limit(q.maxResults === undefined ? -1 : q.maxResults + 1).offset(offset);
     // Fewer rows than ids named: either filters left some out, or some do not exist (InvalidInstanceID.NotFound).
     if (q.ids.length && found.length < new Set(q.ids).size) await this.getMany(accountId, q.ids);
     const page = pageFetched(found, offset, q.maxResults);
