@@ -8,8 +8,12 @@
  * and `functions:ACCOUNT` (the account's functions changed: every host's units and nginx routes follow) and
  * `iam:ACCOUNT` (IAM changed: every server drops what it keeps of IAM, cloud/iam/generation.ts). On PostgreSQL it is
  * LISTEN/NOTIFY on one channel, on a connection of the pool kept for it; a connection lost is made again, and the
- * listener told to catch up on what it missed. On SQLite (one file in one data dir: one process, one host) nothing
- * crosses processes and nothing is told.
+ * listener told to catch up on what it missed. A connection can be lost without a word (the server's backend stalled,
+ * the peer gone without a reset): every two seconds the listener tells itself a notice on its own connection (a
+ * channel of its own), and a notice not back within four has the connection taken as lost. hearing() holds only while
+ * the last one came back within five seconds: what trusts notices (IAM's, cloud/iam/generation.ts) reads the database
+ * instead as soon as that lapses. On SQLite (one file in one data dir: one process, one host) nothing crosses
+ * processes and nothing is told.
  */
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
@@ -45,9 +49,13 @@ const CHANNEL = 'pcloud_wakeups';
  */
 const PAYLOAD = /^(?:(host|vpc|reboot|volume|snapshot):([a-z]{1,8}-[0-9a-f]{1,32})|(functions|iam):([0-9]{12})):([0-9a-f]{16})$/;
 
-/** The wake-ups of the database this process runs on. */
-export function wakeupsOf(db: Db): Wakeups {
-  return dialect === 'pg' ? new PgWakeups(db.$client as unknown as pg.Pool) : new NoWakeups();
+/** How often the listener proves its connection, how long a proof may take, how old the last may be while hearing. */
+export interface Liveness { everyMs: number; answerMs: number; heardMs: number }
+const LIVENESS: Liveness = { everyMs: 2000, answerMs: 4000, heardMs: 5000 };
+
+/** The wake-ups of the database this process runs on (`liveness`: the listener's proofs, for tests). */
+export function wakeupsOf(db: Db, liveness: Liveness = LIVENESS): Wakeups {
+  return dialect === 'pg' ? new PgWakeups(db.$client as unknown as pg.Pool, liveness) : new NoWakeups();
 }
 
 /** SQLite: one process per database, so nobody else to tell. */
@@ -65,9 +73,14 @@ class PgWakeups implements Wakeups {
   private client?: pg.PoolClient;
   private closed = false;
   private retry?: NodeJS.Timeout;
+  private prover?: NodeJS.Timeout;
   private readonly origin = randomBytes(8).toString('hex');
+  /** The channel only this process listens on: its proofs that its connection still hears. */
+  private readonly own = `pcloud_alive_${this.origin}`;
+  /** When the listening connection last proved it hears (a notice of its own came back on it). */
+  private provenAt = 0;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: pg.Pool, private readonly liveness: Liveness) {}
 
   tell(topic: WakeTopic, id: string): void {
     void this.tellNow(topic, id);
@@ -80,7 +93,33 @@ class PgWakeups implements Wakeups {
   }
 
   hearing(): boolean {
-    return this.client !== undefined;
+    return this.client !== undefined && Date.now() - this.provenAt <= this.liveness.heardMs;
+  }
+
+  /**
+   * Every `everyMs`, a notice on its own channel sent on the listening connection: it comes back on it before the query
+   * that sent it answers; the connection is lost (`lost`) when that query failed, or has not answered after `answerMs`
+   * (seen at the next tick).
+   */
+  private prove(mine: pg.PoolClient, lost: (err: Error) => void): void {
+    let asked = 0;
+    let nonce = '';
+    mine.on('notification', (msg) => {
+      if (msg.channel === this.own && msg.payload === nonce && this.client === mine) this.provenAt = Date.now();
+    });
+    const tick = (): void => {
+      if (this.client !== mine) return;
+      if (asked) {
+        if (Date.now() - asked > this.liveness.answerMs) lost(new Error(`its own notice did not come back within ${this.liveness.answerMs / 1000} s`));
+        return;
+      }
+      asked = Date.now();
+      nonce = randomBytes(8).toString('hex');
+      mine.query('SELECT pg_notify($1, $2)', [this.own, nonce]).then(() => { asked = 0; }, (err: Error) => lost(err));
+    };
+    clearInterval(this.prover);
+    this.prover = setInterval(tick, this.liveness.everyMs);
+    this.prover.unref();
   }
 
   async listen(heard: (topic: WakeTopic, id: string) => void, caughtUp: () => void): Promise<void> {
@@ -94,6 +133,7 @@ class PgWakeups implements Wakeups {
         const lost = (err?: Error) => {
           if (this.client !== mine) return;
           this.client = undefined;
+          clearInterval(this.prover);
           mine.removeAllListeners('notification');
           mine.release(err ?? true);
           if (this.closed) return;
@@ -106,8 +146,10 @@ class PgWakeups implements Wakeups {
         });
         mine.on('error', lost);
         mine.on('end', () => lost());
-        await mine.query(`LISTEN ${CHANNEL}`);
+        await mine.query(`LISTEN ${CHANNEL}; LISTEN ${this.own}`);
         this.client = mine;
+        this.provenAt = Date.now();
+        this.prove(mine, lost);
         delay = 1000;
         if (again) caughtUp();
       } catch (err) {
@@ -125,11 +167,12 @@ class PgWakeups implements Wakeups {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    clearInterval(this.prover);
     const client = this.client;
     this.client = undefined;
     if (!client) return;
     client.removeAllListeners();
-    await client.query(`UNLISTEN ${CHANNEL}`).catch(() => undefined);
+    await client.query('UNLISTEN *').catch(() => undefined);
     client.release();
   }
 }

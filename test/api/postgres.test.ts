@@ -11,11 +11,13 @@ import {
   RunInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IamChanges } from '../../src/cloud/iam/generation.js';
 import { write } from '../../src/db/store.js';
 import { dialect, tags as tagsTable } from '../../src/db/tables.js';
-import type { Wakeups } from '../../src/db/wakeups.js';
+import type { Db } from '../../src/db/index.js';
+import { wakeupsOf, type WakeTopic, type Wakeups } from '../../src/db/wakeups.js';
 import { until, type TestApi } from '../support/api.js';
 import { checkRevocationAcross } from '../support/iam.js';
 import { postgresMissing } from '../support/postgres.js';
@@ -144,7 +146,7 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
   });
 
   it('a policy detached or a key deleted through one server stops working on the other at once', async () => {
-    expect([a.cloud.wakeups.hearing(), b.cloud.wakeups.hearing()]).toEqual([true, true]);
+    await until(() => a.cloud.wakeups.hearing() && b.cloud.wakeups.hearing());
     await checkRevocationAcross(a, b, 'revoked');
   });
 
@@ -172,6 +174,36 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
     hearing = false;
     expect(await mine.changedElsewhere()).toBe(true);
     expect(await mine.changedElsewhere()).toBe(false);
+  });
+
+  it('a listener whose connection stalls without a word stops hearing at once, listens again on another and catches up', async () => {
+    // Pools of their own: the listener's one connection is found by its application name (the servers' are not).
+    const pools = ['pcloud-stalls', 'pcloud-tells'].map((name) => new pg.Pool({ connectionString: servers.pg.url, application_name: name }));
+    const [listener, teller] = pools.map((pool) => wakeupsOf({ $client: pool } as unknown as Db, { everyMs: 250, answerMs: 2000, heardMs: 1500 }));
+    const heard: [WakeTopic, string][] = [];
+    let caughtUp = 0;
+    let stalled: number | undefined;
+    try {
+      await listener!.listen((topic, id) => heard.push([topic, id]), () => { caughtUp++; });
+      // Its own notices keep coming back: it hears past the time a proof is good for.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect([listener!.hearing(), caughtUp]).toEqual([true, 0]);
+      const backends = async () => (await pools[1]!.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', ['pcloud-stalls'])).rows.map((x) => x.pid);
+      const [first] = await backends();
+      // Its backend stops answering (the connection stays open: no error, no end).
+      stalled = first!;
+      process.kill(stalled, 'SIGSTOP');
+      await until(async () => !listener!.hearing(), 5000, 20);
+      await until(async () => listener!.hearing() && caughtUp === 1, 10_000, 50);
+      // On a connection of its own again (the stalled one is left to end when its backend does).
+      expect((await backends()).filter((pid) => pid !== stalled)).toHaveLength(1);
+      await teller!.tellNow('host', 'h-00000000000000aa');
+      await until(async () => heard.some(([t, id]) => t === 'host' && id === 'h-00000000000000aa'), 5000, 20);
+    } finally {
+      if (stalled) process.kill(stalled, 'SIGCONT');
+      await Promise.all([listener!.close(), teller!.close()]);
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
   });
 
   it('Lambda functions made through one server are listed, read and deleted through the other', async () => {
