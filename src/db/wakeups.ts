@@ -10,8 +10,9 @@
  * LISTEN/NOTIFY on one channel, on a connection of the pool kept for it; a connection lost is made again, and the
  * listener told to catch up on what it missed. A connection can be lost without a word (the server's backend stalled,
  * the peer gone without a reset): every two seconds the listener tells itself a notice on its own connection (a
- * channel of its own), and a notice not back within four has the connection taken as lost. hearing() holds only while
- * the last one came back within five seconds: what trusts notices (IAM's, cloud/iam/generation.ts) reads the database
+ * channel of its own), and a notice not back within four has the connection taken as lost (listened again with
+ * backoff, which starts over once a new connection has proved itself). hearing() holds only while
+ * the last one came back within five seconds (a stalled one is given up within six): what trusts notices (IAM's, cloud/iam/generation.ts) reads the database
  * instead as soon as that lapses. On SQLite (one file in one data dir: one process, one host) nothing crosses
  * processes and nothing is told.
  */
@@ -98,19 +99,26 @@ class PgWakeups implements Wakeups {
 
   /**
    * Every `everyMs`, a notice on its own channel sent on the listening connection: it comes back on it before the query
-   * that sent it answers; the connection is lost (`lost`) when that query failed, or has not answered after `answerMs`
-   * (seen at the next tick).
+   * that sent it answers (`proved`); the connection is lost (`lost`) when that query failed, or has not answered after
+   * `answerMs` (seen at the next tick: within answerMs + everyMs).
    */
-  private prove(mine: pg.PoolClient, lost: (err: Error) => void): void {
+  private prove(mine: pg.PoolClient, lost: (err: Error) => void, proved: () => void): void {
     let asked = 0;
     let nonce = '';
     mine.on('notification', (msg) => {
-      if (msg.channel === this.own && msg.payload === nonce && this.client === mine) this.provenAt = Date.now();
+      if (msg.channel !== this.own || msg.payload !== nonce || this.client !== mine) return;
+      this.provenAt = Date.now();
+      proved();
     });
     const tick = (): void => {
       if (this.client !== mine) return;
       if (asked) {
-        if (Date.now() - asked > this.liveness.answerMs) lost(new Error(`its own notice did not come back within ${this.liveness.answerMs / 1000} s`));
+        // (Looked at again once what the socket holds is read: a loop that stalled past it is not the connection's fault.)
+        if (Date.now() - asked > this.liveness.answerMs) {
+          setImmediate(() => {
+            if (asked && this.client === mine) lost(new Error(`its own notice did not come back within ${this.liveness.answerMs / 1000} s`));
+          });
+        }
         return;
       }
       asked = Date.now();
@@ -137,8 +145,9 @@ class PgWakeups implements Wakeups {
           mine.removeAllListeners('notification');
           mine.release(err ?? true);
           if (this.closed) return;
-          log.warn(`the database's wake-ups were lost${err ? ` (${err.message})` : ''}: listening again`);
+          log.warn(`the database's wake-ups were lost${err ? ` (${err.message})` : ''}: listening again in ${delay / 1000} s`);
           this.retry = setTimeout(() => void connect(true), delay);
+          delay = Math.min(delay * 2, 30_000);
         };
         mine.on('notification', (msg) => {
           const m = msg.channel === CHANNEL ? PAYLOAD.exec(msg.payload ?? '') : null;
@@ -147,10 +156,15 @@ class PgWakeups implements Wakeups {
         mine.on('error', lost);
         mine.on('end', () => lost());
         await mine.query(`LISTEN ${CHANNEL}; LISTEN ${this.own}`);
+        if (this.closed) {
+          mine.removeAllListeners('notification');
+          mine.release(true);
+          return;
+        }
         this.client = mine;
         this.provenAt = Date.now();
-        this.prove(mine, lost);
-        delay = 1000;
+        // The backoff starts over once this connection has proved it hears (not merely connected).
+        this.prove(mine, lost, () => { delay = 1000; });
         if (again) caughtUp();
       } catch (err) {
         if (client && this.client !== client) client.release(true);
@@ -164,15 +178,18 @@ class PgWakeups implements Wakeups {
     await connect(false);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
     clearInterval(this.prover);
     const client = this.client;
     this.client = undefined;
-    if (!client) return;
-    client.removeAllListeners();
-    await client.query('UNLISTEN *').catch(() => undefined);
-    client.release();
+    if (client) {
+      // Ended, not given back: its LISTENs end with it, and a stalled connection is not waited on.
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      client.release(true);
+    }
+    return Promise.resolve();
   }
 }
