@@ -388,6 +388,7 @@ export class Cloud {
     this.host.metadata.closeAll();
     await this.instances.idle();
     await this.host.functions.close?.().catch((err: unknown) => log.warn(`functions: ${(err as Error).message}`));
+    await this.functions.close();
     this.functions.nginx?.close();
     this.host.units.close();
     // A transaction a sweep or a request still runs ends before the connection does.

@@ -9,7 +9,7 @@ import {
   RebootInstancesCommand, RegisterImageCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import {
-  CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand, UpdateFunctionCodeCommand,
+  CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand, PutFunctionConcurrencyCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -356,6 +356,36 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     // (b removes the code, then syncs its routes: both waited for.)
     await until(() => !existsSync(dirname(b.functions.codeDir(ACCOUNT, 'across', 'x'))) && !routesB.some((r) => r.name === 'across'));
     expect(await packages()).toEqual([]);
+  });
+
+  it('a function\'s reserved concurrency holds across hosts: an invoke running through one throttles one more through the other until it ends', async () => {
+    const [la, lb] = [lambdaOf(a), lambdaOf(b)];
+    const role = await lambdaRole(a.endpoint, a.key);
+    await la.send(new CreateFunctionCommand({ FunctionName: 'serial', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: role, Code: { ZipFile: zipOf('serial') } }));
+    await la.send(new PutFunctionConcurrencyCommand({ FunctionName: 'serial', ReservedConcurrentExecutions: 1 }));
+    // a's handler runs until let go.
+    let letGo!: () => void;
+    const held = new Promise<void>((r) => { letGo = r; });
+    let entered = 0;
+    const invoke = a.functions.invoke.bind(a.functions);
+    a.functions.invoke = async (...args) => { entered++; await held; return await invoke(...args); };
+    const failure = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error & { Reason?: string }) => `${e.name} ${e.Reason ?? ''}`);
+    try {
+      const running = la.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":1}') }));
+      await until(() => entered === 1);
+      expect(await failure(lb.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":2}') })))).toBe('TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded');
+      letGo();
+      expect((await running).StatusCode).toBe(200);
+      // Its slot let go of: b runs it now (as often as asked, one at a time).
+      const through = await until(async () => (await failure(lb.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":3}') })))) === 'ok', 5000, 50);
+      expect(through).toBe(true);
+      expect((await lb.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":4}') }))).StatusCode).toBe(200);
+      expect(b.functions.invoked.filter((i) => i.key === functionKey(ACCOUNT, 'serial', '$LATEST')).map((i) => i.payload.toString())).toEqual(['{"n":3}', '{"n":4}']);
+    } finally {
+      letGo();
+      a.functions.invoke = invoke;
+      await la.send(new DeleteFunctionCommand({ FunctionName: 'serial' }));
+    }
   });
 
   it('a package is kept while a function or version runs it: its hash in a tenant\'s text (environment, description) keeps nothing', async () => {

@@ -17,6 +17,7 @@ import { IamChanges } from '../../src/cloud/iam/generation.js';
 import { write } from '../../src/db/store.js';
 import { dialect, tags as tagsTable } from '../../src/db/tables.js';
 import type { Db } from '../../src/db/index.js';
+import { slotsOf } from '../../src/db/slots.js';
 import { wakeupsOf, type WakeTopic, type Wakeups } from '../../src/db/wakeups.js';
 import { until, type TestApi } from '../support/api.js';
 import { checkRevocationAcross } from '../support/iam.js';
@@ -183,6 +184,7 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
     const heard: [WakeTopic, string][] = [];
     let caughtUp = 0;
     let stalled: number | undefined;
+    let stalledToo: number | undefined;
     try {
       await listener!.listen((topic, id) => heard.push([topic, id]), () => { caughtUp++; });
       // Its own notices keep coming back: it hears past the time a proof is good for.
@@ -199,9 +201,51 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
       expect((await backends()).filter((pid) => pid !== stalled)).toHaveLength(1);
       await teller!.tellNow('host', 'h-00000000000000aa');
       await until(async () => heard.some(([t, id]) => t === 'host' && id === 'h-00000000000000aa'), 5000, 20);
+      // Closed while its connection stalls too: it does not wait on it.
+      stalledToo = (await backends()).find((pid) => pid !== stalled);
+      process.kill(stalledToo!, 'SIGSTOP');
+      await listener!.close();
+      expect(listener!.hearing()).toBe(false);
     } finally {
       if (stalled) process.kill(stalled, 'SIGCONT');
+      if (stalledToo) process.kill(stalledToo, 'SIGCONT');
       await Promise.all([listener!.close(), teller!.close()]);
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+  });
+
+  it('concurrency slots are shared by the servers: at most the limit held at once; a server\'s lost connection lets go of its own', async () => {
+    const pools = ['pcloud-slots-a', 'pcloud-slots-b'].map((name) => new pg.Pool({ connectionString: servers.pg.url, application_name: name }));
+    const [one, two] = pools.map((pool) => slotsOf({ $client: pool } as unknown as Db));
+    try {
+      const key = '123456789012/fn-\u00e9\'"; DROP TABLE x; --';
+      const first = await one!.take(key, 2);
+      const second = await two!.take(key, 2);
+      expect([first, second].every(Boolean)).toBe(true);
+      expect(await two!.take(key, 2)).toBeUndefined();
+      expect(await one!.take(key, 2)).toBeUndefined();
+      // Other keys, and a limit of 0, are their own.
+      const other = await two!.take('123456789012/other', 1);
+      expect(other).toBeDefined();
+      expect(await one!.take('123456789012/zero', 0)).toBeUndefined();
+      // Let go (once, however often called): the other server takes it.
+      second!();
+      second!();
+      const again = await until(async () => await one!.take(key, 2), 5000, 20);
+      expect(await two!.take(key, 2)).toBeUndefined();
+      // The server holding two of them loses its connection (it died): both are free for the other.
+      const [pid] = (await pools[1]!.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', ['pcloud-slots-a'])).rows.map((x) => x.pid);
+      await pools[1]!.query('SELECT pg_terminate_backend($1)', [pid]);
+      const taken = await until(async () => await two!.take(key, 2), 5000, 20);
+      expect([taken, await two!.take(key, 2), await two!.take(key, 2)].map(Boolean)).toEqual([true, true, false]);
+      // What it held before lets go of nothing now; it takes again on a connection of its own.
+      first!();
+      again();
+      expect(await one!.take('123456789012/other', 1)).toBeUndefined();
+      other!();
+      expect(await until(async () => await one!.take('123456789012/other', 1), 5000, 20)).toBeDefined();
+    } finally {
+      await Promise.all([one!.close(), two!.close()]);
       await Promise.all(pools.map((pool) => pool.end()));
     }
   });

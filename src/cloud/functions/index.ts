@@ -8,6 +8,7 @@
  * reconcile.ts; types.ts under them all. This facade is what the API and the cloud call.
  */
 import type { Db } from '../../db/index.js';
+import { slotsOf, type Slots } from '../../db/slots.js';
 import { dialect } from '../../db/tables.js';
 import { FatLambdaState } from '../../host/fat-lambda-state.js';
 import type { HostFunctions } from '../../host/index.js';
@@ -92,13 +93,22 @@ export class Functions {
     this.credentials = new FunctionCredentials(identity, host);
     // Packages are kept for other hosts where the state is shared (PostgreSQL); on SQLite there is one host.
     const packages = this.packages = new FunctionPackages(db, host, dialect === 'pg');
-    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies, this.credentials, this.invocationStats, packages);
+    this.slots = slotsOf(db);
+    this.invocations = new Invocations(this.records, host, config, this.fat, this.policies, this.credentials, this.invocationStats, packages, this.slots);
     this.urls = new FunctionUrls(db, this.records, host, config, this.invocations);
     this.layers = new FunctionLayers(db, host, config, packages);
     this.catalog = new FunctionCatalog(db, this.records, host, config, tags, this.fat, this.urls, this.aliases, this.policies, this.concurrency, this.layers, packages, {
       identity, credentials: this.credentials,
     });
     this.tagging = new FunctionTagging(this.records, this.catalog, tags);
+  }
+
+  /** Functions' reserved concurrency, counted across every server on the database (db/slots.ts). */
+  private readonly slots: Slots;
+
+  /** Lets go of what this server holds for the others (its concurrency slots). */
+  async close(): Promise<void> {
+    await this.slots.close();
   }
 
   /** pcloud's nginx, once `serve` runs it (function URLs and Invoke through nginx). */

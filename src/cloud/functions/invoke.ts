@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../host/index.js';
 import { log } from '../../log.js';
+import type { Slots } from '../../db/slots.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
@@ -36,6 +37,8 @@ export class Invocations {
     private readonly credentials: FunctionCredentials,
     private readonly stats: InvocationStats,
     private readonly packages: FunctionPackages,
+    /** Functions' reserved concurrency, held across every server on the database. */
+    private readonly slots: Slots,
   ) {}
 
   /** How a function version's unit runs (its role's credentials current: renewed when they near their end). */
@@ -72,32 +75,32 @@ export class Invocations {
   }
 
   /**
-   * Invocations running through the API, per account and per function (`account/name`; nginx counts its own:
-   * limit_conn, nginx/function-invoke.conf).
+   * Invocations running through this server's API, per account (nginx counts its own: limit_conn,
+   * nginx/function-invoke.conf).
    */
   private readonly running = new Map<string, number>();
 
   /**
-   * One more invocation of the account, within its ConcurrentExecutions, and of the function, within its reserved
-   * concurrency if it has one (else TooManyRequestsException, as Lambda throttles): resolves to what ends it (once,
-   * however often it is called).
+   * One more invocation of the account, within its ConcurrentExecutions (counted by this server), and of the function,
+   * within its reserved concurrency if it has one (a slot held across every server on the database: db/slots.ts); else
+   * TooManyRequestsException, as Lambda throttles. Resolves to what ends it (once, however often it is called).
    */
-  private executing(accountId: string, name: string, reserved: number | null): () => void {
-    const fn = `${accountId}/${name}`;
-    if (reserved !== null && (this.running.get(fn) ?? 0) >= reserved) {
-      throw new ReservedConcurrencyExceeded();
+  private async executing(accountId: string, name: string, reserved: number | null): Promise<() => void> {
+    const slot = reserved === null ? undefined : await this.slots.take(`${accountId}/${name}`, reserved);
+    if (reserved !== null && !slot) throw new ReservedConcurrencyExceeded();
+    if ((this.running.get(accountId) ?? 0) >= this.config.limits.concurrentExecutions) {
+      slot?.();
+      throw new CloudError('TooManyRequestsException', 'Rate Exceeded.');
     }
-    if ((this.running.get(accountId) ?? 0) >= this.config.limits.concurrentExecutions) throw new CloudError('TooManyRequestsException', 'Rate Exceeded.');
-    for (const k of [accountId, fn]) this.running.set(k, (this.running.get(k) ?? 0) + 1);
+    this.running.set(accountId, (this.running.get(accountId) ?? 0) + 1);
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      for (const k of [accountId, fn]) {
-        const left = (this.running.get(k) ?? 1) - 1;
-        if (left > 0) this.running.set(k, left);
-        else this.running.delete(k);
-      }
+      slot?.();
+      const left = (this.running.get(accountId) ?? 1) - 1;
+      if (left > 0) this.running.set(accountId, left);
+      else this.running.delete(accountId);
     };
   }
 
@@ -154,7 +157,7 @@ export class Invocations {
     if (v.environment[CONSOLE_ENV]) throw invalid(`The function '${v.name}' serves the console of ${v.environment[CONSOLE_ENV]}: open its function URL.`);
     if (type === 'DryRun') return undefined;
     // Counted from here until the handler has answered (an Event invoke too, running in the background).
-    const done = this.executing(v.accountId, v.name, (await this.records.row(v.accountId, v.name)).reservedConcurrency);
+    const done = await this.executing(v.accountId, v.name, (await this.records.row(v.accountId, v.name)).reservedConcurrency);
     let call: Promise<InvokeResult>;
     try {
       const o = await this.ready(v);
