@@ -84,7 +84,7 @@ export class Tags {
     if (resourceIds.length) await this.db.delete(tags).where(inArray(tags.resourceId, resourceIds));
   }
 
-  /** Tags of many resources at once, by resource id. */
+  /** Tags of many resources at once, by resource id, each's in its keys' bytewise order (as db/sql.ts jsonPairs reads them). */
   async of(resourceIds: string[]): Promise<Map<string, Tag[]>> {
     const out = new Map<string, Tag[]>();
     for (const r of await byChunks(resourceIds, (chunk) => this.db.select().from(tags).where(inArray(tags.resourceId, chunk)))) {
@@ -92,6 +92,7 @@ export class Tags {
       list.push({ key: r.key, value: r.value });
       out.set(r.resourceId, list);
     }
+    for (const list of out.values()) list.sort((x, y) => Buffer.compare(Buffer.from(x.key), Buffer.from(y.key)));
     return out;
   }
 

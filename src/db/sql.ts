@@ -52,9 +52,10 @@ export function layersHold(column: SQLWrapper, at: 'column' | 'layers', digest: 
  * there are none. Keys sort bytewise on both (SQLite's BINARY; "C" whatever the PostgreSQL database's locale). Read back with parsedJson (PostgreSQL's driver parses json; SQLite gives its text).
  */
 export function jsonPairs(key: SQLWrapper, value: SQLWrapper, from: SQL): SQL {
+  // (Nested: drizzle names a nested fragment's columns with their tables, where a select of one table would not.)
   return dialect === 'sqlite'
-    ? sql`(SELECT json_group_array(json_array(${key}, ${value}) ORDER BY ${key}) FROM ${from})`
-    : sql`(SELECT coalesce(json_agg(json_build_array(${key}, ${value}) ORDER BY ${key} COLLATE "C"), '[]'::json) FROM ${from})`;
+    ? sql`(${sql`SELECT json_group_array(json_array(${key}, ${value}) ORDER BY ${key}) FROM ${from}`})`
+    : sql`(${sql`SELECT coalesce(json_agg(json_build_array(${key}, ${value}) ORDER BY ${key} COLLATE "C"), '[]'::json) FROM ${from}`})`;
 }
 
 /** A JSON value as the driver gave it: parsed already (PostgreSQL's json) or text (SQLite's). */

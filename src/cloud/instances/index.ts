@@ -119,7 +119,7 @@ export class Instances {
 
   /** A page of DescribeInstances; with `facts`, what it shows beside the rows, read with them (PageFacts). */
   async describe(accountId: string, q: DescribeQuery): Promise<{ instances: Instance[]; nextToken?: string }>;
-  async describe(accountId: string, q: DescribeQuery, opts: { facts: true }): Promise<{ instances: Instance[]; nextToken?: string; facts: PageFacts }>;
+  async describe(accountId: string, q: DescribeQuery, opts: { facts: true }): Promise<{ instances: Instance[]; nextToken?: string; facts?: PageFacts }>;
   async describe(accountId: string, q: DescribeQuery, opts?: { facts: true }): Promise<{ instances: Instance[]; nextToken?: string; facts?: PageFacts }> {
     return opts ? await this.queries.describe(accountId, q, opts) : await this.queries.describe(accountId, q);
   }
