@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../host/index.js';
 import { log } from '../../log.js';
-import type { Slots } from '../../db/slots.js';
+import { MemorySlots, type Slots } from '../../db/slots.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
@@ -78,29 +78,24 @@ export class Invocations {
    * Invocations running through this server's API, per account (nginx counts its own: limit_conn,
    * nginx/function-invoke.conf).
    */
-  private readonly running = new Map<string, number>();
+  private readonly running = new MemorySlots();
 
   /**
-   * One more invocation of the account, within its ConcurrentExecutions (counted by this server), and of the function,
-   * within its reserved concurrency if it has one (a slot held across every server on the database: db/slots.ts); else
+   * One more invocation of the function, within its reserved concurrency if it has one (a slot held across every server
+   * on the database: db/slots.ts), and of the account, within its ConcurrentExecutions (counted by this server); else
    * TooManyRequestsException, as Lambda throttles. Resolves to what ends it (once, however often it is called).
    */
   private async executing(accountId: string, name: string, reserved: number | null): Promise<() => void> {
     const slot = reserved === null ? undefined : await this.slots.take(`${accountId}/${name}`, reserved);
     if (reserved !== null && !slot) throw new ReservedConcurrencyExceeded();
-    if ((this.running.get(accountId) ?? 0) >= this.config.limits.concurrentExecutions) {
+    const counted = await this.running.take(accountId, this.config.limits.concurrentExecutions);
+    if (!counted) {
       slot?.();
       throw new CloudError('TooManyRequestsException', 'Rate Exceeded.');
     }
-    this.running.set(accountId, (this.running.get(accountId) ?? 0) + 1);
-    let ended = false;
     return () => {
-      if (ended) return;
-      ended = true;
       slot?.();
-      const left = (this.running.get(accountId) ?? 1) - 1;
-      if (left > 0) this.running.set(accountId, left);
-      else this.running.delete(accountId);
+      counted();
     };
   }
 
