@@ -41,7 +41,7 @@ export class MemorySlots implements Slots {
 
   take(key: string, limit: number): Promise<(() => void) | undefined> {
     const n = this.held.get(key) ?? 0;
-    if (n >= Math.min(limit, MAX_SLOTS)) return Promise.resolve(undefined);
+    if (n >= limit) return Promise.resolve(undefined);
     this.held.set(key, n + 1);
     return Promise.resolve(once(() => {
       const left = (this.held.get(key) ?? 1) - 1;
