@@ -52,10 +52,18 @@ export function layersHold(column: SQLWrapper, at: 'column' | 'layers', digest: 
  * there are none. Keys sort bytewise on both (SQLite's BINARY; "C" whatever the PostgreSQL database's locale). Read back with parsedJson (PostgreSQL's driver parses json; SQLite gives its text).
  */
 export function jsonPairs(key: SQLWrapper, value: SQLWrapper, from: SQL): SQL {
-  // (Nested: drizzle names a nested fragment's columns with their tables, where a select of one table would not.)
-  return dialect === 'sqlite'
-    ? sql`(${sql`SELECT json_group_array(json_array(${key}, ${value}) ORDER BY ${key}) FROM ${from}`})`
-    : sql`(${sql`SELECT coalesce(json_agg(json_build_array(${key}, ${value}) ORDER BY ${key} COLLATE "C"), '[]'::json) FROM ${from}`})`;
+  return subquery(dialect === 'sqlite'
+    ? sql`SELECT json_group_array(json_array(${key}, ${value}) ORDER BY ${key}) FROM ${from}`
+    : sql`SELECT coalesce(json_agg(json_build_array(${key}, ${value}) ORDER BY ${key} COLLATE "C"), '[]'::json) FROM ${from}`);
+}
+
+/**
+ * A subquery, in parentheses, as a column of a select: its body a fragment of its own, so drizzle names every column in
+ * it with its table (in a select of one table it names that select's own columns bare, and a bare name in a correlated
+ * subquery binds to the nearest table that has one).
+ */
+export function subquery<T = unknown>(body: SQL): SQL<T> {
+  return sql<T>`(${body})`;
 }
 
 /** A JSON value as the driver gave it: parsed already (PostgreSQL's json) or text (SQLite's). */

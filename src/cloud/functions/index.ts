@@ -69,6 +69,8 @@ export class Functions {
 
   /** Functions' role sessions (renewCredentials()). */
   private readonly credentials: FunctionCredentials;
+  /** Functions' reserved concurrency, counted across every server on the database (db/slots.ts). */
+  private readonly slots: Slots;
 
   /**
    * consoles: the VMs whose consoles fat lambdas serve (the instances and their displays); state: where the console
@@ -102,9 +104,6 @@ export class Functions {
     });
     this.tagging = new FunctionTagging(this.records, this.catalog, tags);
   }
-
-  /** Functions' reserved concurrency, counted across every server on the database (db/slots.ts). */
-  private readonly slots: Slots;
 
   /** Lets go of what this server holds for the others (its concurrency slots). */
   async close(): Promise<void> {

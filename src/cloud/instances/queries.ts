@@ -1,7 +1,7 @@
 /** Reading instances (get, getMany, DescribeInstances and its filters), their attributes, and their console output. */
 import { write } from '../../db/store.js';
 import { preparedRead } from '../../db/prepared.js';
-import { firstOfJsonArray, jsonPairs, parsedJson } from '../../db/sql.js';
+import { firstOfJsonArray, jsonPairs, parsedJson, subquery } from '../../db/sql.js';
 import { and, asc, eq, getTableColumns, gt, inArray, isNull, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import { addresses, iamProfileAssociations, instances, tags } from '../../db/tables.js';
 import { type InstanceAttributes, type MetadataOptions } from '../../db/schema.js';
@@ -73,15 +73,15 @@ export function instanceFilter(f: Filter, region: string): SQL {
 }
 
 /**
- * PageFacts as columns of the instances' own query: each a correlated subquery on its table's index by instance, of the
- * instance's own account. (Each body a nested fragment: drizzle then names every column with its table, so none is
- * taken for a column of another table of the same name.)
+ * PageFacts as columns of the instances' own query: each a correlated subquery (db/sql.ts subquery) on its table's index
+ * by instance, of the instance's own account.
  */
 export const factColumns = () => ({
   tagPairs: jsonPairs(tags.key, tags.value, sql`${tags} WHERE ${tags.resourceId} = ${instances.id} AND ${tags.accountId} = ${instances.accountId}`)
     .mapWith((v) => parsedJson(v) as [string, string][]),
-  eip: sql<string | null>`(${sql`SELECT ${addresses.publicIp} FROM ${addresses} WHERE ${addresses.instanceId} = ${instances.id} AND ${addresses.accountId} = ${instances.accountId} LIMIT 1`})`,
-  profiled: sql`EXISTS (${sql`SELECT 1 FROM ${iamProfileAssociations} WHERE ${iamProfileAssociations.instanceId} = ${instances.id} AND ${iamProfileAssociations.accountId} = ${instances.accountId}`})`.mapWith(Boolean),
+  eip: subquery<string | null>(sql`SELECT ${addresses.publicIp} FROM ${addresses} WHERE ${addresses.instanceId} = ${instances.id} AND ${addresses.accountId} = ${instances.accountId} LIMIT 1`),
+  profiled: sql`EXISTS ${subquery(sql`SELECT 1 FROM ${iamProfileAssociations} WHERE ${iamProfileAssociations.instanceId} = ${instances.id} AND ${iamProfileAssociations.accountId} = ${instances.accountId}`)}`
+    .mapWith(Boolean),
 });
 interface FactValues { tagPairs: [string, string][]; eip: string | null; profiled: boolean }
 
