@@ -37,6 +37,7 @@ export const knownService = (service: string): string => (SERVICES.has(service) 
 /** pcloud's own routes by their path's start, and the name each is counted by. */
 const ROUTES: readonly (readonly [string, string])[] = [
   ['/pcloud/lambda/authorize/', 'LambdaAuthorize'],
+  ['/pcloud/lambda/url-relay', 'FunctionUrlRelay'],
   ['/pcloud/identity-certificate.pem', 'IdentityCertificate'],
   ['/pcloud/novnc/', 'NoVncFile'],
   ['/pcloud/console/', 'ConsolePage'],

@@ -18,7 +18,7 @@ import { hostJoinRoutes } from './hosts/join.js';
 import { consoleRoutes } from './console/index.js';
 import { dashboardRoutes } from './dashboard/index.js';
 import { hostImageRoutes } from './hosts/images.js';
-import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes } from './lambda/index.js';
+import { authorizeForNginx, handleLambda, lambdaError, lambdaPathPrefixes, relayUrlForNginx } from './lambda/index.js';
 import { errorCodeOf, knownService, pcloudRoute, type ApiCall, type CallFacts } from './calls.js';
 import { arnOf } from '../cloud/iam/identity.js';
 import { requestId as newRequestId } from '../cloud/ids.js';
@@ -129,6 +129,9 @@ export function createApp(cloud: Cloud, opts: AppOptions = {}): Hono {
       log.error(`the access log or metrics failed: ${(err as Error).message}`);
     }
   });
+  // Before the body is read whole: a relayed function URL's request takes its own (url-relay.ts).
+  app.all('/pcloud/lambda/url-relay', async (c, next) =>
+    (await relayUrlForNginx(cloud, c.req.raw, (c.env as { incoming?: AsyncIterable<Uint8Array> } | undefined)?.incoming ?? c.req.raw.body)) ?? next());
   app.use('*', async (c, next) => {
     const service = serviceOf(c.req.raw, c.req.path);
     // The large limit only for a key pcloud knows: no one else makes it buffer 70 MB before the signature is checked.

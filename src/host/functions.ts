@@ -42,6 +42,7 @@ import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
 import type { FunctionUnitOptions, InvokeResult, SessionCredentials } from './types.js';
 import type { HostFunctions } from './index.js';
+import { relayOnce, type RelayAnswer, type RelayRequest } from './function-relay.js';
 import { CREDENTIALS_FILE, credentialsText, pythonCommand, runtimeCommand, runtimeFiles, runtimeServing, lambdaEnvironment } from './function-runtime.js';
 export type { FunctionUnitOptions, InvokeResult } from './types.js';
 
@@ -383,13 +384,23 @@ export class FunctionHost implements HostFunctions {
 
   /**
    * One invoke over the function's socket. The socket may be missing or refuse for a moment (the unit starting, or a
-   * warm worker's activator starting again): that is retried for up to 5 s.
+   * warm worker's activator starting again): that is retried for up to 5 s (connecting).
    */
-  async invoke(key: string, payload: Buffer, opts: { requestId: string; tail: boolean; timeoutSec: number }): Promise<InvokeResult> {
+  invoke(key: string, payload: Buffer, opts: { requestId: string; tail: boolean; timeoutSec: number }): Promise<InvokeResult> {
+    return this.connecting(key, () => this.once(key, payload, opts));
+  }
+
+  /** A function URL's request on the function's socket (function-relay.ts), retried as an invoke is. */
+  relay(key: string, req: RelayRequest, opts: { timeoutSec: number }): Promise<RelayAnswer> {
+    return this.connecting(key, () => relayOnce(this.socketPath(key), req, (opts.timeoutSec + 10) * 1000));
+  }
+
+  /** A call on the function's socket, again while the socket is missing or refuses, for up to 5 s. */
+  private async connecting<T>(key: string, call: () => Promise<T>): Promise<T> {
     const until = Date.now() + 5000;
     for (;;) {
       try {
-        return await this.once(key, payload, opts);
+        return await call();
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > until) {

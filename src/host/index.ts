@@ -11,10 +11,12 @@ import type {
 import type { UnitManager } from './units/types.js';
 import type { VmControl } from './vm-control.js';
 import type { Overlay } from './vxlan.js';
+import type { RelayAnswer, RelayRequest } from './function-relay.js';
 
 export type { VmControl, VmDisk, VmRunState } from './vm-control.js';
 export type { HostConfig } from './config.js';
 export type { Overlay, OverlayPeer } from './vxlan.js';
+export type { RelayAnswer, RelayRequest } from './function-relay.js';
 export type * from './types.js';
 
 /**
@@ -159,6 +161,8 @@ export interface HostFunctions {
   /** Every function unit there is (reconcile). */
   list(): Promise<string[]>;
   invoke(key: string, payload: Buffer, opts: { requestId: string; tail: boolean; timeoutSec: number }): Promise<InvokeResult>;
+  /** A function URL's request relayed to the function's socket (function-relay.ts: the URLs pcloud's API counts). */
+  relay(key: string, req: RelayRequest, opts: { timeoutSec: number }): Promise<RelayAnswer>;
   /**
    * A running function version's role credentials renewed (or, undefined, withdrawn): what its processes read at their
    * next invoke. A host without them (a test double) takes none.

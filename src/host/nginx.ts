@@ -28,7 +28,10 @@ export interface FunctionRoute {
   urlAuth?: string;
   /** A fat lambda: its URL is a VM's console (a page and a websocket), not a handler. */
   console?: boolean;
-  /** The function's reserved concurrency: its URLs' requests at once (0: every one answered 429, Lambda's throttle). */
+  /**
+   * The function's reserved concurrency: its URLs' requests then go through pcloud's API, which counts them with its
+   * Invokes (0: every one answered 429, Lambda's throttle).
+   */
   reserved?: number;
   /** How it runs (per-request or warm): what its invocations are reported with. */
   mode?: string;
@@ -56,22 +59,23 @@ export const nginxReloads = (): { ok: number; failed: number } => ({ ...reloads 
  * function's URL. A URL with a value nginx cannot take is left out (and logged): one function never breaks the others.
  */
 export async function renderRoutes(routes: FunctionRoute[], options: RouteOptions): Promise<string> {
-  const [invoke, url, consoleUrl, throttled] = await Promise.all([
+  const [invoke, url, consoleUrl, throttled, relayed] = await Promise.all([
     template('function-invoke.conf'), template('function-url.conf'), template('function-console.conf'), template('function-url-throttled.conf'),
+    template('function-url-relayed.conf'),
   ]);
   if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) throw new Error(`nginx: ${options.concurrency} is not a number of invocations`);
   const concurrency = options.concurrency;
   const urls = routes.flatMap((r) => {
     if (!r.urlId) return [];
     try {
-      const reserved = r.reserved ?? concurrency;
-      if (!Number.isSafeInteger(reserved) || reserved < 0) throw new Error(`${reserved} is not a number of invocations`);
-      const page = r.console ? consoleUrl : reserved === 0 ? throttled : url;
+      const reserved = r.reserved;
+      if (reserved !== undefined && (!Number.isSafeInteger(reserved) || reserved < 0)) throw new Error(`${reserved} is not a number of invocations`);
+      // A reserved concurrency is counted by pcloud's API, across every server (function-url-relayed.conf); 0 throttles all.
+      const page = r.console ? consoleUrl : reserved === 0 ? throttled : reserved !== undefined ? relayed : url;
       return [fill(page, {
         accountId: nginxToken(r.accountId, 'An account id'), name: nginxToken(r.name, 'A function name'), socket: nginxToken(r.socket, 'A function socket'),
         urlId: nginxToken(r.urlId, 'A function URL id'), urlAuth: nginxToken(r.urlAuth ?? 'AWS_IAM', 'A function URL auth type'), concurrency,
         mode: nginxToken(r.mode ?? 'per-request', 'A function mode'),
-        reserved: Math.min(Math.max(reserved, 1), concurrency),
       })];
     } catch (err) {
       log.warn(`nginx: no URL for function ${JSON.stringify(r.name.slice(0, 64))}: ${(err as Error).message}`);

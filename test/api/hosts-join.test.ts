@@ -9,11 +9,12 @@ import {
   RebootInstancesCommand, RegisterImageCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import {
-  CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand, PutFunctionConcurrencyCommand, UpdateFunctionCodeCommand,
+  CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand, PutFunctionConcurrencyCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join as joinPath } from 'node:path';
@@ -358,11 +359,22 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
     expect(await packages()).toEqual([]);
   });
 
-  it('a function\'s reserved concurrency holds across hosts: an invoke running through one throttles one more through the other until it ends', async () => {
+  it('a function\'s reserved concurrency holds across hosts, Invoke and URL requests together: one running through one host throttles one more through the other until it ends', async () => {
     const [la, lb] = [lambdaOf(a), lambdaOf(b)];
     const role = await lambdaRole(a.endpoint, a.key);
     await la.send(new CreateFunctionCommand({ FunctionName: 'serial', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: role, Code: { ZipFile: zipOf('serial') } }));
     await la.send(new PutFunctionConcurrencyCommand({ FunctionName: 'serial', ReservedConcurrentExecutions: 1 }));
+    const urlId = /\/url\/([0-9a-f]{32})\//.exec((await la.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'serial', AuthType: 'NONE' }))).FunctionUrl!)![1]!;
+    // b's nginx (a stand-in: its secret) hands b's API the function's URL requests to count (nginx/function-url-relayed.conf).
+    b.cloud.functions.attachNginx({
+      baseUrl: 'http://nginx-b', sync: async () => undefined, close: () => undefined, authorizes: (h: Headers) => h.get('x-pcloud-authorizer') === 'b-secret',
+    } as unknown as NginxDriver);
+    const viaUrlOnB = async (body: string) => {
+      const res = await fetch(`${b.endpoint}/pcloud/lambda/url-relay`, {
+        method: 'POST', body, headers: { 'x-pcloud-authorizer': 'b-secret', 'x-pcloud-function': `${ACCOUNT}/serial`, 'x-pcloud-url': urlId, 'x-original-uri': `/url/${urlId}/p?q=1` },
+      });
+      return `${res.status} ${res.status === 429 ? (await res.json() as { Reason: string }).Reason : await res.text()}`;
+    };
     // a's handler runs until let go.
     let letGo!: () => void;
     const held = new Promise<void>((r) => { letGo = r; });
@@ -374,6 +386,7 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       const running = la.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":1}') }));
       await until(() => entered === 1);
       expect(await failure(lb.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":2}') })))).toBe('TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded');
+      expect(await viaUrlOnB('by URL')).toBe('429 ReservedFunctionConcurrentInvocationLimitExceeded');
       letGo();
       expect((await running).StatusCode).toBe(200);
       // Its slot let go of: b runs it now (as often as asked, one at a time).
@@ -381,6 +394,28 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       expect(through).toBe(true);
       expect((await lb.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":4}') }))).StatusCode).toBe(200);
       expect(b.functions.invoked.filter((i) => i.key === functionKey(ACCOUNT, 'serial', '$LATEST')).map((i) => i.payload.toString())).toEqual(['{"n":3}', '{"n":4}']);
+      // A URL request through b holds the slot until its answer has been sent: a's Invoke is throttled meanwhile.
+      let answer!: () => void;
+      const answering = new Promise<void>((r) => { answer = r; });
+      const relay = b.functions.relay.bind(b.functions);
+      let relaying = 0;
+      b.functions.relay = async (key, req) => {
+        const r = await relay(key, req);
+        relaying++;
+        return { ...r, body: Readable.from((async function* () { await answering; yield* r.body; })()) };
+      };
+      try {
+        const slow = viaUrlOnB('held');
+        await until(() => relaying === 1);
+        expect(await failure(la.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":6}') })))).toBe('TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded');
+        answer();
+        expect(await slow).toBe('200 held');
+      } finally {
+        answer();
+        b.functions.relay = relay;
+      }
+      expect(await until(async () => (await failure(la.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":7}') })))) === 'ok', 5000, 50)).toBe(true);
+      expect(await viaUrlOnB('again')).toBe('200 again');
     } finally {
       letGo();
       a.functions.invoke = invoke;

@@ -50,4 +50,24 @@ describe('/pcloud/lambda/authorize', () => {
     expect((await ask('missing', { 'x-pcloud-authorizer': SECRET })).status).toBe(403);
     expect(opened).toEqual(['exists', 'missing']);
   });
+
+  it('the URL relay (nginx/function-url-relayed.conf) is not there for a client either: answered as an unknown path, nothing relayed', async () => {
+    const relayed: string[] = [];
+    const relayUrl = api.cloud.functions.relayUrl.bind(api.cloud.functions);
+    api.cloud.functions.relayUrl = async (...args) => { relayed.push(args[1]); return await relayUrl(...args); };
+    try {
+      const headers = { 'x-pcloud-function': '111111111111/exists', 'x-pcloud-url': 'ab'.repeat(16), 'x-original-uri': `/url/${'ab'.repeat(16)}/` };
+      for (const guess of [{}, { 'x-pcloud-authorizer': 'guess' }, { 'x-pcloud-authorizer': SECRET.slice(1) }] as Record<string, string>[]) {
+        const relay = await answer(await fetch(`${api.endpoint}/pcloud/lambda/url-relay`, { method: 'POST', body: 'x', headers: { ...headers, ...guess } }));
+        expect(relay).toEqual(await answer(await fetch(`${api.endpoint}/pcloud/no-such-path`, { method: 'POST', body: 'x', headers: { ...headers, ...guess } })));
+      }
+      expect(relayed).toEqual([]);
+      // nginx (the secret) naming a URL the function does not have: Not Found, as nginx answers an unknown URL.
+      const res = await fetch(`${api.endpoint}/pcloud/lambda/url-relay`, { method: 'POST', body: 'x', headers: { ...headers, 'x-pcloud-authorizer': SECRET } });
+      expect([res.status, await res.json()]).toEqual([404, { Message: 'Not Found' }]);
+      expect(relayed).toEqual(['exists']);
+    } finally {
+      api.cloud.functions.relayUrl = relayUrl;
+    }
+  });
 });

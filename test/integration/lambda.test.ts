@@ -284,6 +284,49 @@ describe('Lambda', () => {
     expect((await invoke(viaNginx, owner, { n: 1 })).json).toMatchObject({ event: { n: 1 } });
   }, 90_000);
 
+  it('a function with a reserved concurrency counts its URL requests with its Invokes (pcloud\'s API counts both): one running by URL throttles an Invoke and another URL request', async () => {
+    const SLEEPER = `export const handler = async (event) => {
+      const ms = Number(event.queryStringParameters?.sleep ?? event.sleep ?? 0);
+      await new Promise((r) => setTimeout(r, ms));
+      return event.rawPath === undefined ? { slept: ms } : { statusCode: 200, headers: { 'x-slept': String(ms) }, body: 'slept at ' + event.rawPath + ' ' + (event.body ?? '') };
+    };`;
+    const name = await create('counted', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': SLEEPER }), { Timeout: 30 });
+    await api.send(new PutFunctionConcurrencyCommand({ FunctionName: name, ReservedConcurrentExecutions: 1 }));
+    const { FunctionUrl } = await api.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, AuthType: 'NONE' }));
+    const outcome = (p: Promise<unknown>) => p.then(() => 'invoked', (e: Error & { Reason?: string }) => `${e.name} ${e.Reason}`);
+    // Through pcloud's API to the function, as nginx would pass it: the path and query under the URL, the body, the answer's headers.
+    const quick = await fetch(`${FunctionUrl}a/b?sleep=0`, { method: 'POST', body: 'hi' });
+    expect([quick.status, await quick.text(), quick.headers.get('x-slept')]).toEqual([200, 'slept at /a/b hi', '0']);
+    // A long one holds the function's one slot; a quick one is throttled while it runs (had the quick one held the
+    // slot just as the long one came, the long one was throttled instead: it is sent again).
+    let long: Response | undefined;
+    for (let attempt = 0; attempt < 5 && !long; attempt++) {
+      const sent = fetch(`${FunctionUrl}long?sleep=6000`);
+      let settled: Response | undefined;
+      void sent.then((r) => { settled = r; }, () => undefined);
+      let throttled: Response | undefined;
+      await until(async () => {
+        const r = await fetch(`${FunctionUrl}quick`);
+        if (r.status === 429) throttled = r;
+        else await r.arrayBuffer();
+        return throttled !== undefined || settled !== undefined;
+      }, 10_000, 50);
+      if (!throttled || settled?.status === 429) {
+        await (await sent).arrayBuffer();
+        continue;
+      }
+      expect([throttled.headers.get('x-amzn-errortype'), (await throttled.json() as { Reason?: string }).Reason])
+        .toEqual(['TooManyRequestsException', 'ReservedFunctionConcurrentInvocationLimitExceeded']);
+      // An Invoke, through the API and through nginx, counts in the same slot.
+      for (const client of [api, viaNginx]) expect(await outcome(invoke(client, name, {}))).toBe('TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded');
+      long = await sent;
+    }
+    expect([long?.status, await long?.text()]).toEqual([200, 'slept at /long ']);
+    // Once it has answered, the slot is free again: an Invoke runs.
+    expect((await invoke(api, name, { sleep: 0 })).json).toEqual({ slept: 0 });
+    await api.send(new DeleteFunctionCommand({ FunctionName: name }));
+  }, 90_000);
+
   it('per-request functions leave no process; warm ones keep one worker until idle, then none (scale to zero)', async () => {
     // Earlier invokes (an Event one among them) have ended: nothing of the per-request function runs.
     await until(() => shims(node).length === 0, 5_000, 50);

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../src/host/index.js';
+import { Readable } from 'node:stream';
+import type { FunctionUnitOptions, HostFunctions, InvokeResult, RelayAnswer, RelayRequest } from '../../src/host/index.js';
 
 export class FakeFunctionHost implements HostFunctions {
   /** Units running, by key; with the options each was last ensured with. */
@@ -83,6 +84,13 @@ export class FakeFunctionHost implements HostFunctions {
     if (!o) throw new Error(`no unit ${key}`);
     return { status: 200, payload: Buffer.from(JSON.stringify({ event: payload.toString(), environment: o.environment })), requestId: opts.requestId };
   }
+
+  /** A URL's request relayed: answered with what reached the unit (its method, path, headers and body). */
+  async relay(key: string, req: RelayRequest): Promise<RelayAnswer> {
+    if (!this.units.has(key)) throw new Error(`no unit ${key}`);
+    const seen = { key, method: req.method, path: req.path, headers: req.headers, body: req.body.toString() };
+    return { status: 200, headers: [['content-type', 'application/json']], body: Readable.from([Buffer.from(JSON.stringify(seen))]) };
+  }
 }
 
 /** Invokes that answer only when released (a handler still running), or fail once when told to. */
@@ -97,6 +105,11 @@ export class HeldFunctionHost extends FakeFunctionHost {
     }
     if (this.hold) await new Promise<void>((r) => this.waiting.push(r));
     return super.invoke(key, payload, opts);
+  }
+  /** A URL's request held as an invoke is (its answer begins once released). */
+  override async relay(key: string, req: RelayRequest): Promise<RelayAnswer> {
+    if (this.hold) await new Promise<void>((r) => this.waiting.push(r));
+    return super.relay(key, req);
   }
   release(): void {
     for (const r of this.waiting.splice(0)) r();

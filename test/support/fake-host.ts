@@ -4,6 +4,7 @@
  * test/.
  */
 import { existsSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { mkdtemp, mkdir, rm, readdir, access, writeFile, readFile, copyFile, cp } from 'node:fs/promises';
 import type { ServiceRecords } from '../../src/host/types.js';
 import { PcloudCa } from '../../src/host/tls.js';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type {
   DnsRecord, Edge, Host, HostDns, Overlay, HostFunctions, HostIscsi, HostMachine, HostMetadata, MachineCapacity, HostNetwork, HostNfs, HostPool, Nic, PortRules,
+  RelayAnswer, RelayRequest,
 } from '../../src/host/index.js';
 import { hostConfigFromEnv } from '../../src/host/config.js';
 import { checkOverlay } from '../../src/host/vxlan.js';
@@ -257,6 +259,10 @@ export class FakeFunctions implements HostFunctions {
   async invoke(key: string, payload: Buffer, opts: { requestId: string }) {
     this.invoked.push({ key, payload });
     return { status: 200, payload, requestId: opts.requestId };
+  }
+  /** A URL's request echoed back (its body), as an invoke's payload is. */
+  async relay(_key: string, req: RelayRequest): Promise<RelayAnswer> {
+    return { status: 200, headers: [], body: Readable.from([req.body]) };
   }
 }
 

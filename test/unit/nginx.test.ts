@@ -47,9 +47,10 @@ describe('nginx configuration', () => {
     expect(text.match(/location ~ \^\/2015-03-31\/functions\//g)).toHaveLength(1);
     expect(text).not.toContain('nourl');
     expect(text.match(/limit_conn pcloud_accounts 7;/g)).toHaveLength(3);
-    // Each URL within its function's reserved concurrency (the account's limit where it has none); 0: throttled.
-    expect(text).toContain('set $pcloud_function 111122223333/reserved;\n  limit_conn pcloud_functions 3;');
-    expect(text).toContain('set $pcloud_function 111122223333/hello;\n  limit_conn pcloud_functions 7;');
+    // A URL of a function with a reserved concurrency goes through pcloud's API, which counts it (no socket here); 0: throttled.
+    const reserved = text.slice(text.indexOf(`location /url/${'cd'.repeat(16)}/`));
+    expect(reserved.slice(0, reserved.indexOf('\n}'))).toMatch(/proxy_set_header X-Pcloud-Function 111122223333\/reserved;[^]*proxy_pass \$pcloud_url_relay;$/);
+    expect(text.match(/proxy_pass \$pcloud_url_relay;/g)).toHaveLength(1);
     expect(text).toContain(`location /url/${'ef'.repeat(16)}/ {\n  default_type application/json;\n  return 429`);
   });
 
@@ -101,6 +102,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
   let fn2: Server;
   const asked: IncomingHttpHeaders[] = [];
   const apiSaw: { url: string; authorizer: unknown; host: unknown }[] = [];
+  const relayed: { headers: IncomingHttpHeaders; body: string }[] = [];
   const arrived: string[] = [];
   const reported: NginxInvocation[] = [];
   const sockets = new Map<string, string>();
@@ -108,8 +110,6 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
   const held = new Promise<void>((r) => { release = r; });
   let releaseInvokes!: () => void;
   const invokesHeld = new Promise<void>((r) => { releaseInvokes = r; });
-  let releaseUrls!: () => void;
-  const urlsHeld = new Promise<void>((r) => { releaseUrls = r; });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pcloud-nginx-run-'));
@@ -126,7 +126,17 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
       }
       if (req.url?.startsWith('/pcloud/lambda/authorize/')) {
         asked.push(req.headers);
-        return res.writeHead(204).end();
+        return res.writeHead(req.headers['x-test-deny'] ? 401 : 204).end();
+      }
+      // A relayed function URL's request: what reached the API, answered with the runtime's cold-start word.
+      if (req.url === '/pcloud/lambda/url-relay') {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          relayed.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
+          res.writeHead(200, { 'x-pcloud-cold-start': '1' }).end('relayed');
+        });
+        return;
       }
       // The API answering an Invoke itself.
       apiSaw.push({ url: req.url!, authorizer: req.headers['x-pcloud-authorizer'], host: req.headers.host });
@@ -136,7 +146,6 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
       arrived.push(`${label} ${req.url}`);
       if (req.url === '/slow') void held.then(() => res.end('slow done'));
       else if (req.headers['x-test-hold']) void invokesHeld.then(() => res.end(`${label} done`));
-      else if (req.headers['x-test-hold-url']) void urlsHeld.then(() => res.end(`${label} done`));
       else if (req.url === '/cold') res.writeHead(200, { 'x-pcloud-cold-start': '1' }).end(`${label} cold`);
       else res.end(`${label} saw ${req.url}`);
     });
@@ -266,19 +275,32 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     expect(await (await invokeVia('same', '111122223333')).text()).toBe('function saw /invoke');
   });
 
-  it('holds a function\'s URLs to its reserved concurrency: one more is 429; a reservation of 0 throttles every request', async () => {
-    await driver.sync([route({ socket: join(dir, 'fn.sock'), reserved: 1 })], { concurrency: 5 });
-    const url = `${driver.baseUrl}/url/${route().urlId}/x`;
-    const before = arrived.length;
-    const running = fetch(url, { headers: { 'x-test-hold-url': '1' } });
-    while (arrived.length < before + 1) await new Promise((r) => setTimeout(r, 5));
-    expect((await fetch(url)).status).toBe(429);
-    releaseUrls();
-    expect(await (await running).text()).toBe('function done');
-    expect(await (await fetch(url)).text()).toBe('function saw /x');
+  it('hands a URL of a function with a reserved concurrency to pcloud\'s API to count: the secret, the function, the URL and the client\'s URI (its own such headers replaced), reported as a URL request; 0 throttles every one', async () => {
+    await driver.sync([route({ socket: join(dir, 'fn.sock'), reserved: 1, mode: 'warm' })], { concurrency: 5 });
+    const url = `${driver.baseUrl}/url/${route().urlId}`;
+    const [arrivedBefore, reportedBefore] = [arrived.length, reported.length];
+    const res = await fetch(`${url}/a/b?c=%2e%2e&d`, {
+      method: 'POST', body: 'the payload',
+      headers: { 'x-pcloud-authorizer': 'guessed', 'x-pcloud-function': '999999999999/other', 'x-pcloud-url': 'ff'.repeat(16), 'x-original-uri': '/elsewhere', 'x-client': 'kept' },
+    });
+    expect([res.status, await res.text(), res.headers.get('x-pcloud-cold-start')]).toEqual([200, 'relayed', null]);
+    const saw = relayed.at(-1)!;
+    expect(driver.authorizes(new Headers({ 'x-pcloud-authorizer': String(saw.headers['x-pcloud-authorizer']) }))).toBe(true);
+    expect({ ...saw, headers: { fn: saw.headers['x-pcloud-function'], url: saw.headers['x-pcloud-url'], uri: saw.headers['x-original-uri'], client: saw.headers['x-client'] } }).toEqual({
+      headers: { fn: '111122223333/hello', url: route().urlId, uri: `/url/${route().urlId}/a/b?c=%2e%2e&d`, client: 'kept' }, body: 'the payload',
+    });
+    // Not to the function's socket: the API relays it there.
+    expect(arrived).toHaveLength(arrivedBefore);
+    await waitFor('the relayed request reported', () => reported.length > reportedBefore, 5000);
+    expect(reported.slice(reportedBefore).map(({ seconds: _, ...r }) => r)).toEqual([{ accountId: '111122223333', name: 'hello', mode: 'warm', status: 200, coldStart: true }]);
+    // Refused at the proxy, it never reaches the API.
+    const n = relayed.length;
+    expect((await fetch(`${url}/x`, { headers: { 'x-test-deny': '1' } })).status).toBe(403);
+    expect(relayed).toHaveLength(n);
     await driver.sync([route({ socket: join(dir, 'fn.sock'), reserved: 0 })], { concurrency: 5 });
-    const throttled = await fetch(url);
+    const throttled = await fetch(`${url}/x`);
     expect([throttled.status, await throttled.json()]).toEqual([429, { Message: 'Rate Exceeded.' }]);
-    expect(arrived).toHaveLength(before + 2);
+    expect(arrived).toHaveLength(arrivedBefore);
+    expect(relayed).toHaveLength(n);
   });
 });

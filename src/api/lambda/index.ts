@@ -26,6 +26,7 @@ import { lambdaError } from './shapes.js';
 import type { CallFacts } from '../calls.js';
 
 export { authorizeForNginx } from './authorize.js';
+export { relayUrlForNginx } from './url-relay.js';
 export { lambdaError } from './shapes.js';
 
 const model = serviceModel('lambda-2015-03-31');

@@ -11,7 +11,7 @@ import type { Db } from '../../db/index.js';
 import { slotsOf, type Slots } from '../../db/slots.js';
 import { dialect } from '../../db/tables.js';
 import { FatLambdaState } from '../../host/fat-lambda-state.js';
-import type { HostFunctions } from '../../host/index.js';
+import type { HostFunctions, RelayAnswer, RelayRequest } from '../../host/index.js';
 import type { NginxDriver } from '../../host/nginx.js';
 import type { CloudConfig } from '../config.js';
 import { pageOf, type Page, type PageRequest } from '../paging.js';
@@ -242,6 +242,11 @@ export class Functions {
 
   deleteUrl(accountId: string, ref: string, qualifier?: string): Promise<void> {
     return this.told(accountId, this.urls.delete(accountId, ref, qualifier));
+  }
+
+  /** A URL's request nginx hands pcloud's API to count (a function with reserved concurrency: urls.ts relay). */
+  relayUrl(accountId: string, name: string, urlId: string, req: RelayRequest): Promise<RelayAnswer> {
+    return this.urls.relay(accountId, name, urlId, req);
   }
 
   /**

@@ -4,7 +4,7 @@
  * process per invoke; warm ones keep one worker until it has been idle.
  */
 import { randomUUID } from 'node:crypto';
-import type { FunctionUnitOptions, HostFunctions, InvokeResult } from '../../host/index.js';
+import type { FunctionUnitOptions, HostFunctions, InvokeResult, RelayAnswer, RelayRequest } from '../../host/index.js';
 import { log } from '../../log.js';
 import { MemorySlots, type Slots } from '../../db/slots.js';
 import type { CloudConfig } from '../config.js';
@@ -136,6 +136,24 @@ export class Invocations {
     if (v.version !== '$LATEST' || Object.hasOwn(v.environment, CONSOLE_ENV) || (named !== undefined && named !== '$LATEST')) return undefined;
     if ((await this.records.row(accountId, v.name)).reservedConcurrency !== null) return undefined;
     return { socket: await this.socketFor(v), name: v.name, mode: v.mode };
+  }
+
+  /**
+   * A function URL's request that pcloud's API counts (a function with reserved concurrency: nginx relays it here,
+   * nginx/function-url-relayed.conf), counted as an Invoke is, across every server, then relayed to the version's
+   * socket; its slot let go once the answer has ended or the client has gone. Throttled as Invoke is (429).
+   */
+  async relayUrl(v: FunctionView, req: RelayRequest): Promise<RelayAnswer> {
+    const done = await this.executing(v.accountId, v.name, (await this.records.row(v.accountId, v.name)).reservedConcurrency);
+    try {
+      const o = await this.ready(v);
+      const answer = await this.host.relay(o.key, req, { timeoutSec: v.timeoutSec });
+      answer.body.once('close', done);
+      return answer;
+    } catch (err) {
+      done();
+      throw err;
+    }
   }
 
   async invoke(accountId: string, ref: string, qualifier: string | undefined, payload: Buffer, opts: { type: string; tail: boolean }): Promise<InvokeAnswer | undefined> {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { functionAliases, functions } from '../../db/tables.js';
-import type { HostFunctions } from '../../host/index.js';
+import type { HostFunctions, RelayAnswer, RelayRequest } from '../../host/index.js';
 import type { FunctionRoute, NginxDriver } from '../../host/nginx.js';
 import { log } from '../../log.js';
 import { Slots } from '../../slots.js';
@@ -88,6 +88,17 @@ export class FunctionUrls {
     if (r?.urlId === urlId) return { qualifier: '', authType: r.urlAuth ?? 'AWS_IAM' };
     const a = (await this.db.select().from(functionAliases).where(and(eq(functionAliases.accountId, accountId), eq(functionAliases.functionName, name), eq(functionAliases.urlId, urlId))).limit(1))[0];
     return a ? { qualifier: a.name, authType: a.urlAuth ?? 'AWS_IAM' } : undefined;
+  }
+
+  /**
+   * A request to a URL of the function that pcloud's API counts (relayUrl): to the version its URL serves ($LATEST,
+   * or its alias' version, as nginx's routes have it: sync), ResourceNotFoundException for a URL it no longer has.
+   */
+  async relay(accountId: string, name: string, urlId: string, req: RelayRequest): Promise<RelayAnswer> {
+    const of = await this.ofUrl(accountId, name, urlId);
+    if (!of) throw new CloudError('ResourceNotFoundException', 'The resource you requested does not exist.');
+    const alias = of.qualifier ? await this.records.alias(accountId, name, of.qualifier) : undefined;
+    return await this.invocations.relayUrl(await this.records.get(accountId, name, alias?.version), req);
   }
 
   /** The function URL's public address (nginx). */
