@@ -8,7 +8,8 @@
  * and the launch ends running with nothing leaked or lost; a host that stops being heard from has its instances
  * reported impaired, still listed; one that is gone is removed (`pcloud host remove`), its instances listed until
  * terminated, and its server no longer serves under it; a function made through the control plane answers through each host's own nginx
- * and API, run there (its code taken from the database), its new code and its deletion followed by every host; and a
+ * and API, run there (its code taken from the database), its reserved concurrency held across them (a URL request through one
+ * throttles an Invoke through the other), its new code and its deletion followed by every host; and a
  * second control-plane process serves when the first is killed.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -19,7 +20,7 @@ import {
   RunInstancesCommand, TerminateInstancesCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import {
-  CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, LambdaClient, UpdateFunctionCodeCommand,
+  CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, LambdaClient, PutFunctionConcurrencyCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, CREDS, freePort, spawnServe } from '../support/real.js';
@@ -174,11 +175,14 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     expect(await pair.b.get(other.InstanceId!, `http://${a!.PrivateIpAddress}:8080/who`)).toBe('');
   }, 400_000);
 
-  it('a function made through the control plane is served by every host: its URL through host b\'s nginx, Invoke through host a\'s API; new code and its deletion followed', async () => {
+  it('a function made through the control plane is served by every host: its URL through host b\'s nginx, Invoke through host a\'s API; its reserved concurrency held by both together; new code and its deletion followed', async () => {
     const endpoint = `http://${HOST_UNDERLAY}:${control.port}`;
     const lambda = new LambdaClient({ endpoint, region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
     const role = await lambdaRole(endpoint, CREDS, 'cloud-fn');
-    const code = (says: string) => zipOf({ 'app.py': `import socket\ndef handler(event, context):\n    return {"says": "${says}", "host": socket.gethostname()}\n` });
+    // It sleeps as long as asked (?sleep=S on its URL, {"sleep": S} to Invoke).
+    const code = (says: string) => zipOf({ 'app.py': 'import socket, time\ndef handler(event, context):\n'
+      + '    time.sleep(float((event.get("queryStringParameters") or {}).get("sleep", event.get("sleep", 0))))\n'
+      + `    return {"says": "${says}", "host": socket.gethostname()}\n` });
     await lambda.send(new CreateFunctionCommand({ FunctionName: 'across', Runtime: 'python3.12', Handler: 'app.handler', Role: role, Timeout: 30, Code: { ZipFile: code('one') } }));
     const url = new URL((await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'across', AuthType: 'NONE' }))).FunctionUrl!);
     // Host b's nginx (its own, in the node), told by the database: the code taken from it, the route there.
@@ -197,9 +201,31 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     expect(await throughB()).toEqual({ says: 'one', host: 'pcloud-host-b' });
     // Invoke signed as a client signs it, through host a's API (in the node): run there.
     const invoke = `const { LambdaClient, InvokeCommand } = require('/project/node_modules/@aws-sdk/client-lambda');
-      new LambdaClient({ endpoint: 'http://127.0.0.1:8773', region: 'us-east-1', credentials: ${JSON.stringify(CREDS)} })
-        .send(new InvokeCommand({ FunctionName: 'across', Payload: '{}' })).then((r) => console.log(Buffer.from(r.Payload).toString()));`;
-    expect(JSON.parse(await inNode(pair.a, `/usr/local/bin/node -e ${shellQuote(invoke)} 2>/dev/null`))).toEqual({ says: 'one', host: 'pcloud-host-a' });
+      new LambdaClient({ endpoint: 'http://127.0.0.1:8773', region: 'us-east-1', credentials: ${JSON.stringify(CREDS)}, maxAttempts: 1 })
+        .send(new InvokeCommand({ FunctionName: 'across', Payload: '{}' }))
+        .then((r) => console.log(Buffer.from(r.Payload).toString()), (e) => console.log(JSON.stringify(e.name + ' ' + e.Reason)));`;
+    const invokeOnA = async () => JSON.parse(await inNode(pair.a, `/usr/local/bin/node -e ${shellQuote(invoke)} 2>/dev/null`)) as unknown;
+    expect(await invokeOnA()).toEqual({ says: 'one', host: 'pcloud-host-a' });
+
+    // A reserved concurrency of 1 holds across the hosts, for Invoke and URLs together: a URL request running through
+    // host b's nginx (which hands it to b's API to count) throttles an Invoke through host a's API. (Had an Invoke held
+    // the slot just as the URL request came, that one was throttled instead: it is sent again.)
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'across', ReservedConcurrentExecutions: 1 }));
+    let held: string | undefined;
+    for (let attempt = 0; attempt < 5 && held === undefined; attempt++) {
+      let answered = false;
+      let throttled = false;
+      const slow = pair.b.sh(`curl -s -m 60 'http://127.0.0.1:8774${url.pathname}?sleep=8'`).then((r) => { answered = true; return r.out; });
+      await until(async () => {
+        if (answered) return true;
+        throttled = (await invokeOnA()) === 'TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded';
+        return throttled;
+      }, 30_000, 200);
+      const out = await slow;
+      if (throttled && !out.includes('Rate Exceeded')) held = out;
+    }
+    expect(JSON.parse(held ?? '{}')).toEqual({ says: 'one', host: 'pcloud-host-b' });
+    await until(async () => JSON.stringify(await invokeOnA()) === JSON.stringify({ says: 'one', host: 'pcloud-host-a' }), 30_000, 500);
 
     // New code through the control plane: host b serves it.
     await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'across', ZipFile: code('two') }));
