@@ -91,6 +91,9 @@ class PgSlots implements Slots {
   }
 
   take(key: string, limit: number): Promise<(() => void) | undefined> {
+    // Every slot of the key held here already: refused at once, not after the takes queued before it (one busy key
+    // never slows another's).
+    if ((this.held.get(key)?.size ?? 0) >= Math.min(limit, MAX_SLOTS)) return Promise.resolve(undefined);
     const taken = this.queue.then(() => this.takeNow(key, limit));
     this.queue = taken.catch(() => undefined);
     return taken;

@@ -387,6 +387,8 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       await until(() => entered === 1);
       expect(await failure(lb.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":2}') })))).toBe('TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded');
       expect(await viaUrlOnB('by URL')).toBe('429 ReservedFunctionConcurrentInvocationLimitExceeded');
+      // A throttle is no invocation: b has counted none of its URL requests.
+      expect(b.cloud.functions.invocationStats.of(ACCOUNT, 'serial')?.invocations ?? 0).toBe(0);
       letGo();
       expect((await running).StatusCode).toBe(200);
       // Its slot let go of: b runs it now (as often as asked, one at a time).
@@ -416,6 +418,8 @@ describe.skipIf(missing)(`two hosts on one PostgreSQL database${missing ? ` (ski
       }
       expect(await until(async () => (await failure(la.send(new InvokeCommand({ FunctionName: 'serial', Payload: Buffer.from('{"n":7}') })))) === 'ok', 5000, 50)).toBe(true);
       expect(await viaUrlOnB('again')).toBe('200 again');
+      // b's Invokes (2) and URL requests answered (2), each once, the URL's as nginx's (the way the client came).
+      expect(b.cloud.functions.invocationStats.of(ACCOUNT, 'serial')?.invocations).toBe(4);
     } finally {
       letGo();
       a.functions.invoke = invoke;

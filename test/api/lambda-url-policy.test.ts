@@ -43,7 +43,9 @@ async function authorize(url: string, key: { accessKeyId: string; secretAccessKe
   // Signed for the Host the request reaches here (the API's): nginx passes the client's on.
   const signed = aws4.sign({ host: new URL(api.endpoint).host, path: u.pathname, method: 'GET', service: 'lambda', region: 'us-east-1' }, key);
   const headers = { ...(signed.headers as Record<string, string>), 'x-original-method': 'GET', 'x-original-uri': u.pathname, 'x-pcloud-authorizer': SECRET };
-  return (await fetch(`${api.endpoint}/pcloud/lambda/authorize/url/${ME}/web/AWS_IAM`, { headers })).status;
+  // The URL id as nginx names it (its location's), not as the client's URI has it.
+  const urlId = /^\/url\/([0-9a-f]{32})\//.exec(u.pathname)?.[1] ?? 'none';
+  return (await fetch(`${api.endpoint}/pcloud/lambda/authorize/url/${ME}/web/AWS_IAM/${urlId}`, { headers })).status;
 }
 
 describe('AWS_IAM function URLs across accounts', () => {

@@ -15,7 +15,7 @@ import { log } from '../../log.js';
  *   URI names in the SIGNER's account: its socket and account go back to nginx (X-Pcloud-Socket, X-Pcloud-Account);
  *   with no socket nginx hands the request to this API, which answers it as it answers any Invoke (a published
  *   version; a name the account does not have, another account's ARN: refused the same whatever others hold).
- * - `/pcloud/lambda/authorize/url/ACCOUNT/NAME/AUTHTYPE`: a function URL, signed by a key of its account (or open
+ * - `/pcloud/lambda/authorize/url/ACCOUNT/NAME/AUTHTYPE/URLID`: a function URL, signed by a key of its account (or open
  *   where its auth type is NONE).
  *
  * Only this server's nginx may ask (its secret in X-Pcloud-Authorizer, src/host/nginx.ts). Anyone else gets
@@ -24,7 +24,7 @@ import { log } from '../../log.js';
  */
 export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Response | undefined> {
   if (!cloud.functions.nginx?.authorizes(req.headers)) return undefined;
-  const [kind, accountId, name, auth] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
+  const [kind, accountId, name, auth, routedUrlId] = new URL(req.url).pathname.slice('/pcloud/lambda/authorize/'.length).split('/');
   if (kind === 'invoke') {
     const principal = await signedBy(cloud, req);
     if (!principal) return new Response(null, { status: 401 });
@@ -54,7 +54,9 @@ export async function authorizeForNginx(cloud: Cloud, req: Request): Promise<Res
   // And a user or role session only as far as its own policies allow lambda:InvokeFunctionUrl on the function.
   const principal = auth === 'NONE' ? undefined : await signedBy(cloud, req);
   const signer = principal?.accountId;
-  const urlId = /^\/url\/([0-9a-f]{32})\//.exec(req.headers.get('x-original-uri') ?? '')?.[1];
+  // The URL nginx routed the request to (its location's, in the path it asks): not read from the client's raw URI,
+  // which nginx normalized before choosing the location (/url/A/../B/ is B's).
+  const urlId = routedUrlId !== undefined && /^[0-9a-f]{32}$/.test(routedUrlId) ? routedUrlId : undefined;
   const allowed = auth === 'NONE' || (principal !== undefined
     && (signer === accountId || (urlId !== undefined && (await cloud.functions.urlAllows(accountId, name, urlId, principal.accountId))))
     && (await mayInvoke(cloud, principal, req, 'lambda:InvokeFunctionUrl', cloud.functions.arn(accountId, name), new Map([['lambda:FunctionUrlAuthType', 'AWS_IAM']]))));

@@ -11,7 +11,7 @@ import type { Db } from '../../db/index.js';
 import { slotsOf, type Slots } from '../../db/slots.js';
 import { dialect } from '../../db/tables.js';
 import { FatLambdaState } from '../../host/fat-lambda-state.js';
-import type { HostFunctions, RelayAnswer, RelayRequest } from '../../host/index.js';
+import type { HostFunctions, RelayRequest } from '../../host/index.js';
 import type { NginxDriver } from '../../host/nginx.js';
 import type { CloudConfig } from '../config.js';
 import { pageOf, type Page, type PageRequest } from '../paging.js';
@@ -21,7 +21,7 @@ import { FunctionConcurrency } from './concurrency.js';
 import { FunctionCredentials } from './credentials.js';
 import { FunctionCatalog, type AccountSettings, type CreateExtras } from './crud.js';
 import { FatLambdas } from './fat-lambda.js';
-import { Invocations, type InvokeAnswer } from './invoke.js';
+import { Invocations, type InvokeAnswer, type UrlAnswer } from './invoke.js';
 import { InvocationStats, type Invocation } from './invocation-stats.js';
 import { FunctionLayers } from './layers.js';
 import { FunctionPackages } from './packages.js';
@@ -37,7 +37,7 @@ import { functionKey, type ConsoleTargets, type FunctionInput, type FunctionUrlV
 export { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, ENVIRONMENT_MAX, MODE_TAG, RUNTIMES, SYNC_PAYLOAD_MAX, ZIP_MAX } from './types.js';
 export type { ConsoleTargets, FunctionInput, FunctionRow, FunctionUrlView, FunctionView } from './types.js';
 export type { AccountSettings, CreateExtras } from './crud.js';
-export type { InvokeAnswer } from './invoke.js';
+export type { InvokeAnswer, UrlAnswer } from './invoke.js';
 export type { FunctionInvocations, Invocation, InvokeMode } from './invocation-stats.js';
 export type { FunctionIdentity } from './roles.js';
 export type { AliasInput, AliasView } from './aliases.js';
@@ -245,7 +245,7 @@ export class Functions {
   }
 
   /** A URL's request nginx hands pcloud's API to count (a function with reserved concurrency: urls.ts relay). */
-  relayUrl(accountId: string, name: string, urlId: string, req: RelayRequest): Promise<RelayAnswer> {
+  relayUrl(accountId: string, name: string, urlId: string, req: RelayRequest): Promise<UrlAnswer> {
     return this.urls.relay(accountId, name, urlId, req);
   }
 

@@ -4,7 +4,8 @@
  * process per invoke; warm ones keep one worker until it has been idle.
  */
 import { randomUUID } from 'node:crypto';
-import type { FunctionUnitOptions, HostFunctions, InvokeResult, RelayAnswer, RelayRequest } from '../../host/index.js';
+import type { Readable } from 'node:stream';
+import type { FunctionUnitOptions, HostFunctions, InvokeResult, RelayRequest } from '../../host/index.js';
 import { log } from '../../log.js';
 import { MemorySlots, type Slots } from '../../db/slots.js';
 import type { CloudConfig } from '../config.js';
@@ -21,6 +22,38 @@ import type { InvocationStats } from './invocation-stats.js';
 import { ASYNC_PAYLOAD_MAX, CONSOLE_ENV, SYNC_PAYLOAD_MAX, functionKey, invalid, type FunctionView } from './types.js';
 
 export type InvokeAnswer = InvokeResult & { version: string };
+
+/** A function URL's answer as the function gave it (relayUrl), read whole. */
+export interface UrlAnswer {
+  status: number;
+  headers: [string, string][];
+  body: Buffer;
+}
+
+/** The runtime's word that an answer was its first (a cold start): for the report, not for the client. */
+const COLD_START = 'x-pcloud-cold-start';
+
+/** A function URL's answer past Lambda's 6 MB: not sent (the client is answered 502, as Lambda answers it). */
+export class FunctionAnswerTooLarge extends Error {
+  constructor() {
+    super(`the function's answer is over ${SYNC_PAYLOAD_MAX} bytes`);
+  }
+}
+
+/** A stream read whole, up to `max` bytes (undefined past them: the rest not read, the stream destroyed). */
+async function readAtMost(stream: Readable, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > max) {
+      stream.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
 
 export class Invocations {
   /** The pcloud API as functions reach it (their AWS_ENDPOINT_URL), once `serve` says where it listens. */
@@ -141,18 +174,24 @@ export class Invocations {
   /**
    * A function URL's request that pcloud's API counts (a function with reserved concurrency: nginx relays it here,
    * nginx/function-url-relayed.conf), counted as an Invoke is, across every server, then relayed to the version's
-   * socket; its slot let go once the answer has ended or the client has gone. Throttled as Invoke is (429).
+   * socket. Its answer is read whole (Lambda's 6 MB, as for a buffered URL's) before the slot is let go: a client that
+   * reads slowly holds nothing. Reported as nginx's URL requests are (invocation-stats.ts). Throttled as Invoke is (429).
    */
-  async relayUrl(v: FunctionView, req: RelayRequest): Promise<RelayAnswer> {
+  async relayUrl(v: FunctionView, req: RelayRequest): Promise<UrlAnswer> {
     const done = await this.executing(v.accountId, v.name, (await this.records.row(v.accountId, v.name)).reservedConcurrency);
     try {
       const o = await this.ready(v);
+      const started = performance.now();
       const answer = await this.host.relay(o.key, req, { timeoutSec: v.timeoutSec });
-      answer.body.once('close', done);
-      return answer;
-    } catch (err) {
+      const body = await readAtMost(answer.body, SYNC_PAYLOAD_MAX);
+      const coldStart = answer.headers.some(([k, x]) => k.toLowerCase() === COLD_START && x === '1');
+      this.stats.record({
+        accountId: v.accountId, name: v.name, mode: v.mode, status: answer.status, seconds: (performance.now() - started) / 1000, coldStart, via: 'nginx',
+      });
+      if (body === undefined) throw new FunctionAnswerTooLarge();
+      return { status: answer.status, headers: answer.headers.filter(([k]) => k.toLowerCase() !== COLD_START), body };
+    } finally {
       done();
-      throw err;
     }
   }
 

@@ -6,13 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { functionAliases, functions } from '../../db/tables.js';
-import type { HostFunctions, RelayAnswer, RelayRequest } from '../../host/index.js';
+import type { HostFunctions, RelayRequest } from '../../host/index.js';
 import type { FunctionRoute, NginxDriver } from '../../host/nginx.js';
 import { log } from '../../log.js';
 import { Slots } from '../../slots.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
-import type { Invocations } from './invoke.js';
+import type { Invocations, UrlAnswer } from './invoke.js';
 import type { FunctionRecords } from './records.js';
 import { CONSOLE_ENV, functionKey, type FunctionUrlView } from './types.js';
 
@@ -94,7 +94,7 @@ export class FunctionUrls {
    * A request to a URL of the function that pcloud's API counts (relayUrl): to the version its URL serves ($LATEST,
    * or its alias' version, as nginx's routes have it: sync), ResourceNotFoundException for a URL it no longer has.
    */
-  async relay(accountId: string, name: string, urlId: string, req: RelayRequest): Promise<RelayAnswer> {
+  async relay(accountId: string, name: string, urlId: string, req: RelayRequest): Promise<UrlAnswer> {
     const of = await this.ofUrl(accountId, name, urlId);
     if (!of) throw new CloudError('ResourceNotFoundException', 'The resource you requested does not exist.');
     const alias = of.qualifier ? await this.records.alias(accountId, name, of.qualifier) : undefined;
