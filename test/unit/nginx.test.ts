@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, get, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -101,6 +101,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
   let fn: Server;
   let fn2: Server;
   const asked: IncomingHttpHeaders[] = [];
+  const askedPaths: string[] = [];
   const apiSaw: { url: string; authorizer: unknown; host: unknown }[] = [];
   const relayed: { headers: IncomingHttpHeaders; body: string }[] = [];
   const arrived: string[] = [];
@@ -126,6 +127,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
       }
       if (req.url?.startsWith('/pcloud/lambda/authorize/')) {
         asked.push(req.headers);
+        askedPaths.push(req.url);
         return res.writeHead(req.headers['x-test-deny'] ? 401 : 204).end();
       }
       // A relayed function URL's request: what reached the API.
@@ -237,6 +239,19 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     expect([res.status, await res.text()]).toEqual([200, 'function accel']);
     // The URL's own authorization only.
     expect(asked).toHaveLength(n + 1);
+  });
+
+  it('asks about the URL it routes to, named in the auth path: /url/A/../B/ is B\'s, whatever the raw URI says', async () => {
+    const socket = join(dir, 'fn.sock');
+    const [a, b] = ['aa'.repeat(16), 'bb'.repeat(16)];
+    await driver.sync([route({ socket }), route({ name: 'a', urlId: a, socket }), route({ name: 'b', urlId: b, socket })], OPTIONS);
+    const n = askedPaths.length;
+    // Sent as written (fetch would normalize it first).
+    const status = await new Promise<number>((resolve, reject) => {
+      get({ host: '127.0.0.1', port: driver.port, path: `/url/${a}/../${b}/x` }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+    });
+    expect(status).toBe(200);
+    expect(askedPaths.slice(n)).toEqual([`/pcloud/lambda/authorize/url/111122223333/b/NONE/${b}`]);
   });
 
   it('keeps the auth location internal', async () => {
