@@ -31,6 +31,12 @@ const usesHost = (text: string) => /from '\.\.\/support\/tier\.js'/.test(text);
  */
 const ownsProcess = (text: string) => /\bvi\.(mock|doMock|hoisted)\(|^process\.env\.\w+ *=[^=]/m.test(text);
 
+/** The files of test/unit that need a process of their own (the fast tier leaves them to `npm test`). */
+export function ownProcessUnits(root: string): string[] {
+  return readdirSync(`${root}/test/unit`, { recursive: true, encoding: 'utf8' }).map((f) => `test/unit/${f}`)
+    .filter((f) => f.endsWith('.test.ts') && ownsProcess(readFileSync(`${root}/${f}`, 'utf8'))).sort();
+}
+
 /** The files of test/unit and test/api that may run beside each other, relative to the project's root. */
 export function besideEachOther(root: string): string[] {
   return ['test/unit', 'test/api']
