@@ -33,10 +33,14 @@ vars=(-var "endpoint=$AWS_ENDPOINT_URL" -var "image_id=$IMAGE_ID" -var "public_k
 terraform init -no-color >/dev/null
 echo "ok - terraform init (mirror $mirror)"
 terraform apply -no-color -auto-approve "${vars[@]}"
-echo "ok - terraform apply: $(terraform output -no-color | tr '\n' ' ')"
-for name in $(terraform output -json | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))'); do
-  export "TF_OUT_${name}=$(terraform output -raw "$name")"
-done
+# Every output at once (one `terraform output`, not one per output: each is a process of its own), as TF_OUT_NAME for
+# the checks: a string as it is (what `terraform output -raw` prints), anything else as JSON.
+terraform output -json > outputs.json
+echo "ok - terraform apply: $(python3 -c 'import json; print(" ".join(k + " = " + json.dumps(v["value"]) for k, v in json.load(open("outputs.json")).items()))')"
+eval "$(python3 -c 'import json, shlex
+for k, v in json.load(open("outputs.json")).items():
+    x = v["value"]
+    print(f"export TF_OUT_{k}={shlex.quote(x if isinstance(x, str) else json.dumps(x))}")')"
 for f in "$here/$config"/check*.sh; do if [ -x "$f" ]; then "$f"; echo "ok - $config/${f##*/}"; fi; done
 set +e
 terraform plan -no-color -detailed-exitcode "${vars[@]}" > plan.txt

@@ -157,6 +157,13 @@ afterAll(async () => {
   await srv?.stop();
 });
 
+/**
+ * Inside the systemd test node (test/host/node.test.ts) only what the unit manager changes runs again: the units, their
+ * sandbox, scale to zero. What is the API's and nginx's alone (errors, routing, policies, counting, reloads, packages)
+ * ran on the host.
+ */
+const onHostOnly = it.skipIf(process.env.PCLOUD_TEST_SCOPE === 'unit-manager');
+
 describe('Lambda', () => {
   let node: string;
   let py: string;
@@ -210,7 +217,7 @@ describe('Lambda', () => {
     await api.send(new UpdateFunctionConfigurationCommand({ FunctionName: node, Timeout: 3 }));
   }, 60_000);
 
-  it('answers Event, DryRun and bad requests in Lambda\'s own form', async () => {
+  onHostOnly('answers Event, DryRun and bad requests in Lambda\'s own form', async () => {
     expect((await invoke(api, node, { n: 'event' }, { InvocationType: 'Event' })).StatusCode).toBe(202);
     expect((await invoke(api, node, {}, { InvocationType: 'DryRun' })).StatusCode).toBe(204);
     const err = (p: Promise<unknown>) => p.then(() => 'ok', (e: { name: string; $metadata?: { httpStatusCode?: number } }) => `${e.name} ${e.$metadata?.httpStatusCode}`);
@@ -225,7 +232,7 @@ describe('Lambda', () => {
     expect(await err(bad.send(new InvokeCommand({ FunctionName: node, Payload: Buffer.from('{}') })))).toBe('UnrecognizedClientException 403');
   }, 60_000);
 
-  it('through nginx, a name reaches the signer\'s own function: two accounts with the same name each get theirs, a third is answered as for a missing name', async () => {
+  onHostOnly('through nginx, a name reaches the signer\'s own function: two accounts with the same name each get theirs, a third is answered as for a missing name', async () => {
     const second = account('111122223333', 2);
     const third = account('444455556666', 3);
     const twin = await create('twin', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }));
@@ -256,7 +263,7 @@ describe('Lambda', () => {
     expect((await invoke(viaNginx, twin, { n: 4 })).json).toMatchObject({ greeting: 'hello from twin', event: { n: 4 } });
   }, 60_000);
 
-  it('another account invokes a function and calls its AWS_IAM URL only where the resource policy allows it; aliases and reserved concurrency through nginx', async () => {
+  onHostOnly('another account invokes a function and calls its AWS_IAM URL only where the resource policy allows it; aliases and reserved concurrency through nginx', async () => {
     const other = account('555566667777', 4);
     const owner = await create('shared', 'nodejs20.x', 'index.handler', zip({ 'index.mjs': NODE }));
     const arn = (await api.send(new GetFunctionCommand({ FunctionName: owner }))).Configuration!.FunctionArn!;
@@ -284,7 +291,7 @@ describe('Lambda', () => {
     expect((await invoke(viaNginx, owner, { n: 1 })).json).toMatchObject({ event: { n: 1 } });
   }, 90_000);
 
-  it('a function with a reserved concurrency counts its URL requests with its Invokes (pcloud\'s API counts both): one running by URL throttles an Invoke and another URL request', async () => {
+  onHostOnly('a function with a reserved concurrency counts its URL requests with its Invokes (pcloud\'s API counts both): one running by URL throttles an Invoke and another URL request', async () => {
     const SLEEPER = `export const handler = async (event) => {
       const ms = Number(event.queryStringParameters?.sleep ?? event.sleep ?? 0);
       await new Promise((r) => setTimeout(r, ms));
@@ -412,7 +419,7 @@ def handler(event, context):
     expect(d.json.worker).not.toBe(c.json.worker);
   }, 60_000);
 
-  it('function URLs through nginx: NONE is open, AWS_IAM wants a signature', async () => {
+  onHostOnly('function URLs through nginx: NONE is open, AWS_IAM wants a signature', async () => {
     const open = await api.send(new CreateFunctionUrlConfigCommand({ FunctionName: py, AuthType: 'NONE' }));
     const res = await fetch(`${open.FunctionUrl}some/path?q=1`, { method: 'POST', body: '{"url":true}', headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(201);
@@ -431,7 +438,7 @@ def handler(event, context):
     expect((JSON.parse(await ok.text()) as Answer).event?.body).toBe(body);
   }, 60_000);
 
-  it('nginx reloads on every change without dropping requests in flight', async () => {
+  onHostOnly('nginx reloads on every change without dropping requests in flight', async () => {
     // Invokes keep going through nginx while functions come and go (each change rewrites the routes and reloads).
     // A reload closes idle keep-alive connections; a client that sends on one at that instant gets a reset before
     // the request reached anyone, which SDK clients retry (as against AWS): this client retries as the SDK does.
@@ -535,7 +542,7 @@ def handler(event, context):
     }
   }, 120_000);
 
-  it('a zip bomb (over Lambda\'s 262144000 unzipped bytes) is refused as AWS does, and no upload leaves anything behind', async () => {
+  onHostOnly('a zip bomb (over Lambda\'s 262144000 unzipped bytes) is refused as AWS does, and no upload leaves anything behind', async () => {
     // 270 MB of zeros, deflated to a few hundred KB.
     const bomb = new Uint8Array(execFileSync('sh', ['-c', 'head -c 270000000 /dev/zero | zip -q - -'], { maxBuffer: 64 * 2 ** 20 }));
     expect(bomb.length).toBeLessThan(2 * 2 ** 20);
