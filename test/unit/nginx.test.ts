@@ -60,13 +60,15 @@ describe('nginx configuration', () => {
     expect(res.status).toBe(0);
   });
 
-  it('leaves out a URL with a hostile value in any field, keeps the others', async () => {
-    for (const field of ['accountId', 'name', 'socket', 'urlId', 'urlAuth'] as const) {
+  it('leaves out a URL with a hostile value in any field, keeps the others (a URL to its socket, or relayed through the API)', async () => {
+    const cases = (['accountId', 'name', 'socket', 'urlId', 'urlAuth', 'mode'] as const).flatMap((field) => [undefined, 2].map((reserved) => ({ field, reserved })));
+    for (const { field, reserved } of cases) {
       for (const [label, v] of Object.entries({ ...HOSTILE, NUL })) {
         if (field === 'urlId' && v === '') continue; // no URL: nothing to route
-        const text = await renderRoutes([route({ [field]: v, name: field === 'name' ? v : 'bad', urlId: field === 'urlId' ? v : 'ba'.repeat(16) }), route()], OPTIONS);
-        expect(text, `${field} ${label}`).not.toContain('/bad/');
-        expect(text, `${field} ${label}`).not.toContain('baba');
+        const bad = route({ [field]: v, name: field === 'name' ? v : 'bad', urlId: field === 'urlId' ? v : 'ba'.repeat(16), reserved });
+        const text = await renderRoutes([bad, route()], OPTIONS);
+        expect(text, `${field} ${label} ${reserved}`).not.toContain('/bad/');
+        expect(text, `${field} ${label} ${reserved}`).not.toContain('baba');
         if (v) expect(text).not.toContain(v);
         expect(text).toContain('location /url/0123456789abcdef0123456789abcdef/ {');
       }
