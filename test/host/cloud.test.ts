@@ -204,11 +204,7 @@ describe.skipIf(why)('a cloud of several hosts', () => {
       new LambdaClient({ endpoint: 'http://127.0.0.1:8773', region: 'us-east-1', credentials: ${JSON.stringify(CREDS)}, maxAttempts: 1 })
         .send(new InvokeCommand({ FunctionName: 'across', Payload: '{}' }))
         .then((r) => console.log(Buffer.from(r.Payload).toString()), (e) => console.log(JSON.stringify(e.name + ' ' + e.Reason)));`;
-    const invokeOnA = async () => {
-      const out = JSON.parse(await inNode(pair.a, `/usr/local/bin/node -e ${shellQuote(invoke)} 2>/dev/null`)) as unknown;
-      console.log(`${new Date().toISOString()} invoke on a: ${JSON.stringify(out)}`);
-      return out;
-    };
+    const invokeOnA = async () => JSON.parse(await inNode(pair.a, `/usr/local/bin/node -e ${shellQuote(invoke)} 2>/dev/null`)) as unknown;
     expect(await invokeOnA()).toEqual({ says: 'one', host: 'pcloud-host-a' });
 
     // A reserved concurrency of 1 holds across the hosts, for Invoke and URLs together: a URL request running through
@@ -222,11 +218,7 @@ describe.skipIf(why)('a cloud of several hosts', () => {
     for (let attempt = 0; attempt < 5 && held === undefined; attempt++) {
       let answered = false;
       let throttled = false;
-      const slow = pair.b.sh(`curl -s -m 60 'http://127.0.0.1:8774${url.pathname}?sleep=8'`).then((r) => {
-        answered = true;
-        console.log(`${new Date().toISOString()} URL through b: ${r.out}`);
-        return r.out;
-      });
+      const slow = pair.b.sh(`curl -s -m 60 'http://127.0.0.1:8774${url.pathname}?sleep=8'`).then((r) => { answered = true; return r.out; });
       await until(async () => {
         if (answered) return true;
         throttled = (await invokeOnA()) === 'TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded';
@@ -236,9 +228,6 @@ describe.skipIf(why)('a cloud of several hosts', () => {
       if (throttled && !out.includes('Rate Exceeded')) held = out;
     }
     expect(JSON.parse(held ?? '{}')).toEqual({ says: 'one', host: 'pcloud-host-b' });
-    let last: unknown;
-    await until(async () => JSON.stringify(last = await invokeOnA()) === JSON.stringify({ says: 'one', host: 'pcloud-host-a' }), 60_000, 500)
-      .catch(async (err: Error) => { throw new Error(`${err.message}: host a's Invoke answered ${JSON.stringify(last)}\n${await journals()}`); });
 
     // New code through the control plane: host b serves it.
     await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'across', ZipFile: code('two') }));
