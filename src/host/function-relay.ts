@@ -1,7 +1,8 @@
 /**
  * A function URL's request relayed to its function's socket as nginx passes one (nginx/function-url.conf), for the
  * URLs pcloud's API counts itself: a function with reserved concurrency (nginx/function-url-relayed.conf), whose slots
- * hold across every server (src/db/slots.ts). The answer streams back as the function writes it.
+ * hold across every server (src/db/slots.ts). The answer's body is handed over as a stream (the domain reads it whole,
+ * within Lambda's 6 MB, before it lets the slot go: cloud/functions/invoke.ts relayUrl).
  */
 import { request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';

@@ -34,7 +34,7 @@ export interface UrlAnswer {
 const COLD_START = 'x-pcloud-cold-start';
 
 /** A function URL's answer past Lambda's 6 MB: not sent (the client is answered 502, as Lambda answers it). */
-export class FunctionAnswerTooLarge extends Error {
+class FunctionAnswerTooLarge extends Error {
   constructor() {
     super(`the function's answer is over ${SYNC_PAYLOAD_MAX} bytes`);
   }
