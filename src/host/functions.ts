@@ -30,6 +30,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from '../log.js';
+import { KeyedQueue } from '../serial.js';
 import { projectRoot } from '../paths.js';
 import { socketPath } from './sockets.js';
 import { CodeStore } from './function-code.js';
@@ -278,17 +279,24 @@ export class FunctionHost implements HostFunctions {
 
   /** The function's unit running and its socket listening (started on first use). */
   async ensure(o: FunctionUnitOptions): Promise<void> {
-    // Its credentials first (unchanged: nothing written): its processes read them when they start.
-    if (!o.console) await this.renewCredentials(o.key, o.credentials);
-    // Every invoke asks: once started by this process and its socket still there, nothing to check (no unit manager
-    // round trip on the invoke path).
-    if (this.started.has(o.key) && existsSync(this.socketPath(o.key))) return;
-    await this.ensureUnit(o);
-    this.started.add(o.key);
+    // One change of a version's units at a time, in the order asked: invokes that come at once to a cold function (or as
+    // another server's change is followed) would each take down what the other just started, and a stop asked after a
+    // start would be undone by it.
+    await this.unitChanges.run(o.key, async () => {
+      // Its credentials first (unchanged: nothing written): its processes read them when they start.
+      if (!o.console) await this.renewCredentials(o.key, o.credentials);
+      // Every invoke asks: once started by this process and its socket still there, nothing to check (no unit manager
+      // round trip on the invoke path).
+      if (this.started.has(o.key) && existsSync(this.socketPath(o.key))) return;
+      await this.ensureUnit(o);
+      this.started.add(o.key);
+    });
   }
 
   /** Function units this process has started (or found running) since it started. */
   private readonly started = new Set<string>();
+  /** Starts and stops of each version's units, one at a time, in the order they came. */
+  private readonly unitChanges = new KeyedQueue();
 
   recheck(keys: Iterable<string>): void {
     for (const key of keys) this.started.delete(key);
@@ -368,9 +376,11 @@ export class FunctionHost implements HostFunctions {
   }
 
   async stop(key: string): Promise<void> {
-    this.started.delete(key);
-    await this.takeDown(key);
-    await this.dropCredentials(key);
+    await this.unitChanges.run(key, async () => {
+      this.started.delete(key);
+      await this.takeDown(key);
+      await this.dropCredentials(key);
+    });
   }
 
   /** Every function unit there is (reconcile). */

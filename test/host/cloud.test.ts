@@ -228,6 +228,14 @@ describe.skipIf(why)('a cloud of several hosts', () => {
       if (throttled && !out.includes('Rate Exceeded')) held = out;
     }
     expect(JSON.parse(held ?? '{}')).toEqual({ says: 'one', host: 'pcloud-host-b' });
+    // Host a runs it again once the URL request has ended: its units, started again with the reserved concurrency as
+    // it followed the change (nginx's routes and an Invoke asking at once), listen.
+    let last: unknown;
+    await until(async () => JSON.stringify(last = await invokeOnA()) === JSON.stringify({ says: 'one', host: 'pcloud-host-a' }), 60_000, 500)
+      .catch(async (err: Error) => {
+        const units = await pair.a.sh(`ls -la ${DATA}/run/lambda/; systemctl status --no-pager 'pcloud-fn-*'`);
+        throw new Error(`${err.message}: host a's Invoke answered ${JSON.stringify(last)}\n${units.out}\n${await journals()}`);
+      });
 
     // New code through the control plane: host b serves it.
     await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'across', ZipFile: code('two') }));
