@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { run } from './exec.js';
+import { KeyedQueue } from '../serial.js';
 import { unicast } from './vxlan.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
 import { isFinal } from './units/types.js';
@@ -81,8 +82,21 @@ export class IscsiTarget implements HostIscsi {
     return run('tgtadm', ['-C', String(this.opts.controlPort), '--lld', 'iscsi', ...args], { reject });
   }
 
+  /**
+   * tgtd's changes, one at a time: two started at once (VMs attaching volumes on a host whose tgtd is not running yet,
+   * or a move's export beside an attach) would each start tgtd, or give two volumes the same target id.
+   */
+  private readonly changes = new KeyedQueue();
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    return this.changes.run('tgtd', fn);
+  }
+
   /** tgtd running and answering (started on first use). */
-  async ensure(): Promise<void> {
+  ensure(): Promise<void> {
+    return this.serialized(() => this.ensureNow());
+  }
+
+  private async ensureNow(): Promise<void> {
     const st = await this.units.status(ISCSI_UNIT);
     if (!st || isFinal(st.state)) {
       if (st) await this.units.remove(ISCSI_UNIT);
@@ -96,7 +110,11 @@ export class IscsiTarget implements HostIscsi {
   }
 
   /** Listen also on this host address (the host's end of a VPC router's uplink). */
-  async addPortal(address: string): Promise<void> {
+  addPortal(address: string): Promise<void> {
+    return this.serialized(() => this.addPortalNow(address));
+  }
+
+  private async addPortalNow(address: string): Promise<void> {
     const shown = (await this.adm(['--op', 'show', '--mode', 'portal'])).stdout;
     if (shown.includes(`Portal: ${address}:${this.opts.port},`)) return;
     await this.adm(['--op', 'new', '--mode', 'portal', '--param', `portal=${address}:${this.opts.port}`]);
@@ -111,7 +129,11 @@ export class IscsiTarget implements HostIscsi {
    * Export a volume's file as its own target (LUN 1), for this initiator address only (read-only: a move's copy).
    * Idempotent.
    */
-  async export(volumeId: string, file: string, initiator: string, opts: { readOnly?: boolean } = {}): Promise<void> {
+  export(volumeId: string, file: string, initiator: string, opts: { readOnly?: boolean } = {}): Promise<void> {
+    return this.serialized(() => this.exportNow(volumeId, file, initiator, opts));
+  }
+
+  private async exportNow(volumeId: string, file: string, initiator: string, opts: { readOnly?: boolean }): Promise<void> {
     const targets = await this.targets();
     let tid = targets.get(iqnOf(volumeId));
     if (tid === undefined) {
@@ -137,7 +159,11 @@ export class IscsiTarget implements HostIscsi {
     return [...shown.stdout.matchAll(/^Target \d+: (\S+)$/gm)].map((m) => m[1]!).filter((iqn) => iqn.startsWith(prefix)).map((iqn) => iqn.slice(prefix.length));
   }
 
-  async unexport(volumeId: string): Promise<void> {
+  unexport(volumeId: string): Promise<void> {
+    return this.serialized(() => this.unexportNow(volumeId));
+  }
+
+  private async unexportNow(volumeId: string): Promise<void> {
     const tid = (await this.targets()).get(iqnOf(volumeId));
     if (tid !== undefined) await this.adm(['--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force']);
   }

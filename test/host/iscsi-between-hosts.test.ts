@@ -31,6 +31,7 @@ const why = process.getuid?.() !== 0 ? 'needs root (a network namespace, tgtd)'
         : '';
 if (why) console.log(`moving a volume between hosts over iSCSI is skipped: it ${why}`);
 
+const AT_ONCE = ['vol-0123456789abcde20', 'vol-0123456789abcde21', 'vol-0123456789abcde22'];
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe' });
 let dir: string;
 let units: DirectUnitManager;
@@ -51,13 +52,15 @@ describe.skipIf(why)('a volume copied from another host over iSCSI', () => {
     units = new DirectUnitManager(join(dir, 'run'));
     await units.init();
     target = new IscsiTarget(units, { controlPort: 61, port: 13260 });
-    await target.ensure();
+    // Asked twice at once (two VMs attaching on a host whose tgtd is not running yet): started once, both answered.
+    await Promise.all([target.ensure(), target.ensure()]);
     await target.addPortal(GIVER);
   }, 60_000);
 
   afterAll(async () => {
     await target?.unexport('vol-0123456789abcdef0').catch(() => undefined);
     await target?.unexport('vol-0123456789abcdef1').catch(() => undefined);
+    for (const v of AT_ONCE) await target?.unexport(v).catch(() => undefined);
     // tgtd ends on SIGTERM only once told its system is gone (host-facts); its targets went with unexport.
     spawnSync('tgtadm', ['-C', '61', '--op', 'delete', '--mode', 'system']);
     await units?.stop('pcloud-iscsi').catch(() => undefined);
@@ -129,4 +132,20 @@ describe.skipIf(why)('a volume copied from another host over iSCSI', () => {
     await target.unexport(vol);
     expect(await target.exportedVolumes()).not.toContain(vol);
   }, 120_000);
+
+  it('exports asked at once (volumes attached to several VMs together, a move beside them) each get a target of their own', async () => {
+    const files = await Promise.all(AT_ONCE.map(async (v) => {
+      const file = join(dir, `${v}.raw`);
+      const fh = await open(file, 'w');
+      await fh.truncate(MiB);
+      await fh.close();
+      return file;
+    }));
+    await Promise.all(AT_ONCE.map((v, i) => target.export(v, files[i]!, TAKER)));
+    expect(await target.exportedVolumes()).toEqual(expect.arrayContaining(AT_ONCE));
+    const tids = [...(await target.targets()).entries()].filter(([iqn]) => AT_ONCE.some((v) => iqn.endsWith(v))).map(([, tid]) => tid);
+    expect(new Set(tids).size).toBe(AT_ONCE.length);
+    await Promise.all(AT_ONCE.map((v) => target.unexport(v)));
+    expect((await target.exportedVolumes()).filter((v) => AT_ONCE.includes(v))).toEqual([]);
+  }, 60_000);
 });
