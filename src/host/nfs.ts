@@ -9,6 +9,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KeyedQueue } from '../serial.js';
 import { run } from './exec.js';
 import { enterAsRoot } from './nspawn.js';
 import type { UnitManager, UnitSpec } from './units/types.js';
@@ -110,7 +111,20 @@ export class NfsServer implements HostNfs {
    * Export a volume's file system to `client` (the VPC router's uplink address): an ext4 file system made if the
    * file has none, loop-mounted on the host, exported at `/VOLUME`. Idempotent.
    */
-  async export(volumeId: string, file: string, client: string): Promise<void> {
+  export(volumeId: string, file: string, client: string): Promise<void> {
+    return this.serialized(() => this.exportNow(volumeId, file, client));
+  }
+
+  /**
+   * Exports changed one at a time: two at once (volumes attached to several containers together) would each write the
+   * exports and start ganesha (the second start refused), or write over each other's exports.
+   */
+  private readonly changes = new KeyedQueue();
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    return this.changes.run('ganesha', fn);
+  }
+
+  private async exportNow(volumeId: string, file: string, client: string): Promise<void> {
     await this.load();
     const path = this.exportPath(volumeId);
     await mkdir(path, { recursive: true });
@@ -130,7 +144,11 @@ export class NfsServer implements HostNfs {
     await this.apply();
   }
 
-  async unexport(volumeId: string): Promise<void> {
+  unexport(volumeId: string): Promise<void> {
+    return this.serialized(() => this.unexportNow(volumeId));
+  }
+
+  private async unexportNow(volumeId: string): Promise<void> {
     await this.load();
     const path = this.exportPath(volumeId);
     if (this.exports.some((x) => x.volumeId === volumeId)) {

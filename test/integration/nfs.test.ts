@@ -42,7 +42,7 @@ beforeAll(async () => {
   nfs = new NfsServer(units, join(dir, 'nfs'), port);
 });
 afterAll(async () => {
-  for (const v of ['vol-0000000000000000a', 'vol-0000000000000000b']) await nfs?.unexport(v).catch(() => undefined);
+  for (const v of ['vol-0000000000000000a', 'vol-0000000000000000b', 'vol-0000000000000000e', 'vol-0000000000000000f']) await nfs?.unexport(v).catch(() => undefined);
   await units?.stop('pcloud-nfs');
   units?.close();
   spawnSync('nft', ['delete', 'table', 'inet', `pcloud_nfs_${port}`]);
@@ -112,6 +112,22 @@ except OSError:
     } finally {
       execFileSync('sh', ['-c', `ip netns del ${ns} 2>/dev/null; ip link del ptnfsnb 2>/dev/null; true`]);
     }
+  }, 60_000);
+
+  it('exports asked at once while ganesha is not running (volumes attached to two containers together): it is started once, and serves both', async () => {
+    await units.stop('pcloud-nfs');
+    const vols = ['vol-0000000000000000e', 'vol-0000000000000000f'];
+    // File systems made already (volumes attached before): both exports reach ganesha's start together.
+    const files = vols.map((v) => {
+      const f = join(dir, `${v}.raw`);
+      execFileSync('truncate', ['-s', '64M', f]);
+      execFileSync('mkfs.ext4', ['-q', '-F', f]);
+      return f;
+    });
+    await Promise.all(vols.map((v, i) => nfs.export(v, files[i]!, '127.0.0.1')));
+    await until(() => vols.every((v) => ls(v).status === 0), 15_000, 200);
+    await Promise.all(vols.map((v) => nfs.unexport(v)));
+    await until(() => vols.every((v) => ls(v).status !== 0), 15_000, 200);
   }, 60_000);
 
   it('the mount a container gets', () => {
