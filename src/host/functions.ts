@@ -25,6 +25,7 @@
  * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), so a renewal reaches a warm or forking runtime without
  * a restart.
  */
+import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -78,6 +79,9 @@ export interface FunctionHostOptions {
   /** The host-wide record of sandbox users (sandbox-users.ts' default unless said). */
   sandboxUidDir?: string;
 }
+
+/** What a version's units run by, apart from its session (renewed in its file, never a reason to start them again). */
+const startedAs = (o: FunctionUnitOptions): string => JSON.stringify({ ...o, credentials: undefined });
 
 export const DEFAULT_FUNCTION_HOST: FunctionHostOptions = { concurrency: 100, cpuPercent: 100 };
 
@@ -165,11 +169,22 @@ export class FunctionHost implements HostFunctions {
   private readonly written = new Map<string, string>();
 
   /**
+   * The version's credentials file as `c` says, or gone (undefined): the renewer's call, taken in turn with the
+   * version's starts and stops, and nothing for a version stopped since (its directory stays gone).
+   */
+  renewCredentials(key: string, c: SessionCredentials | undefined): Promise<void> {
+    return this.unitChanges.run(key, async () => {
+      if (this.stopped.delete(key)) return;
+      await this.writeCredentials(key, c);
+    });
+  }
+
+  /**
    * The version's credentials file as `c` says (replaced whole: a reader sees the old file or the new, never half of
    * one), or gone (undefined). Its directory is readable (the sandbox's user reads it through the bind), the one above
    * root's only: on the host nobody else reaches it.
    */
-  async renewCredentials(key: string, c: SessionCredentials | undefined): Promise<void> {
+  private async writeCredentials(key: string, c: SessionCredentials | undefined): Promise<void> {
     // ('' once its directory is there without credentials.)
     if (this.written.get(key) === (c?.accessKeyId ?? '')) return;
     const file = this.credentialsFile(key);
@@ -182,7 +197,7 @@ export class FunctionHost implements HostFunctions {
       this.written.set(key, '');
       return;
     }
-    const tmp = `${file}.${process.pid}.tmp`;
+    const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(tmp, credentialsText(c), { mode: 0o644 });
     await rename(tmp, file);
     this.written.set(key, c.accessKeyId);
@@ -279,27 +294,36 @@ export class FunctionHost implements HostFunctions {
 
   /** The function's unit running and its socket listening (started on first use). */
   async ensure(o: FunctionUnitOptions): Promise<void> {
+    const wanted = startedAs(o);
     // One change of a version's units at a time, in the order asked: invokes that come at once to a cold function (or as
     // another server's change is followed) would each take down what the other just started, and a stop asked after a
     // start would be undone by it.
     await this.unitChanges.run(o.key, async () => {
+      this.stopped.delete(o.key);
       // Its credentials first (unchanged: nothing written): its processes read them when they start.
-      if (!o.console) await this.renewCredentials(o.key, o.credentials);
-      // Every invoke asks: once started by this process and its socket still there, nothing to check (no unit manager
-      // round trip on the invoke path).
-      if (this.started.has(o.key) && existsSync(this.socketPath(o.key))) return;
+      if (!o.console) await this.writeCredentials(o.key, o.credentials);
+      // Every invoke asks: once started by this process with these options and its socket still there, nothing to check
+      // (no unit manager round trip on the invoke path). Other options (a change, or an invoke that read them before
+      // it) are checked against the units.
+      if (this.started.get(o.key) === wanted && existsSync(this.socketPath(o.key))) return;
       await this.ensureUnit(o);
-      this.started.add(o.key);
+      this.started.set(o.key, wanted);
     });
   }
 
-  /** Function units this process has started (or found running) since it started. */
-  private readonly started = new Set<string>();
+  /** Function units this process has started (or found running) since it started, with the options they run by. */
+  private readonly started = new Map<string, string>();
+  /** Versions this process stopped since (the renewer's next write for one is dropped: it stopped). */
+  private readonly stopped = new Set<string>();
   /** Starts and stops of each version's units, one at a time, in the order they came. */
   private readonly unitChanges = new KeyedQueue();
 
   recheck(keys: Iterable<string>): void {
-    for (const key of keys) this.started.delete(key);
+    // In turn: a start under way when the change is followed does not count it as checked once it ends.
+    for (const key of keys) {
+      this.started.delete(key);
+      void this.unitChanges.run(key, () => Promise.resolve(this.started.delete(key)));
+    }
   }
 
   /** The host's filter of handlers' traffic (sandbox-net.ts): written before they run, kept, its ports withdrawn at close. */
@@ -378,6 +402,9 @@ export class FunctionHost implements HostFunctions {
   async stop(key: string): Promise<void> {
     await this.unitChanges.run(key, async () => {
       this.started.delete(key);
+      this.stopped.add(key);
+      // (Forgotten once the renewer has asked, or a start came; the oldest go past this many.)
+      if (this.stopped.size > 10_000) this.stopped.delete(this.stopped.values().next().value!);
       await this.takeDown(key);
       await this.dropCredentials(key);
     });

@@ -7,7 +7,7 @@
  * already running cannot be started again; every call takes a moment), so that an interleaving is seen.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FunctionHost, functionUnitName, type FunctionUnitOptions } from '../../src/host/functions.js';
@@ -17,7 +17,7 @@ import { FAST_TIER } from '../support/tier.js';
 
 const moment = () => new Promise((r) => setTimeout(r, 5));
 
-/** As the real managers: each call takes a moment; starting a unit that runs is refused. */
+/** As the real managers: each call takes a moment; starting a unit that runs is refused; a socket's path is made. */
 class RealisticUnits extends FakeUnits {
   readonly stops: string[] = [];
   override async start(spec: UnitSpec): Promise<void> {
@@ -25,6 +25,7 @@ class RealisticUnits extends FakeUnits {
     const current = this.units.get(spec.name);
     if (current && !isFinal(current.state)) throw new Error(`unit ${spec.name} is already ${current.state}`);
     await super.start(spec);
+    if (spec.socket) writeFileSync(spec.socket.listen, '');
     await moment();
   }
   override async stop(name: string) {
@@ -83,5 +84,34 @@ describe.skipIf(FAST_TIER)('a function version\'s units, changed one at a time',
     expect(running && !isFinal(running.state)).toBe(true);
     await Promise.all([host.ensure(o), host.stop(o.key)]);
     expect(units.units.has(unit)).toBe(false);
+  });
+
+  it('an invoke with the options from before a change, still starting as the change is followed: the next with the change\'s options starts them as it says', async () => {
+    const units = new RealisticUnits();
+    const host = new FunctionHost(units, join(base, 'd'), join(base, 'd/run'), { concurrency: 10, cpuPercent: 100 });
+    await host.ensure(o);
+    host.recheck([o.key]);
+    const stale = host.ensure(o);
+    host.recheck([o.key]);
+    await Promise.all([stale, host.ensure({ ...o, reservedConcurrency: 1 })]);
+    expect(units.units.get(unit)?.spec.exec).toContain('--concurrency=1');
+    // And an invoke that read the options before the change, coming after: its own options checked, not trusted.
+    await host.ensure(o);
+    expect(units.units.get(unit)?.spec.exec).toContain('--concurrency=10');
+  });
+
+  it('a renewal of its session asked before the version stopped (the renewer minting it meanwhile) writes nothing back', async () => {
+    const units = new RealisticUnits();
+    const host = new FunctionHost(units, join(base, 'e'), join(base, 'e/run'));
+    const session = (id: string) => ({ accessKeyId: id, secretAccessKey: 's', sessionToken: 't', expiration: new Date(Date.now() + 3_600_000) });
+    await host.ensure({ ...o, credentials: session('ASIAONE') });
+    expect(existsSync(host.credentialsFile(o.key))).toBe(true);
+    await host.stop(o.key);
+    await host.renewCredentials(o.key, session('ASIATWO'));
+    expect(existsSync(join(host.credentialsFile(o.key), '..'))).toBe(false);
+    // Started again: written again, and renewed.
+    await host.ensure({ ...o, credentials: session('ASIATHREE') });
+    await host.renewCredentials(o.key, session('ASIAFOUR'));
+    expect(existsSync(host.credentialsFile(o.key))).toBe(true);
   });
 });
