@@ -78,8 +78,9 @@ export class IscsiTarget implements HostIscsi {
     return `/var/run/tgtd/socket.${this.opts.controlPort}`;
   }
 
+  /** One tgtadm call, bounded: tgtd's changes wait on each other, so one that hangs must not hold the rest for good. */
   private adm(args: string[], reject = true) {
-    return run('tgtadm', ['-C', String(this.opts.controlPort), '--lld', 'iscsi', ...args], { reject });
+    return run('tgtadm', ['-C', String(this.opts.controlPort), '--lld', 'iscsi', ...args], { reject, timeoutMs: 30_000 });
   }
 
   /**
