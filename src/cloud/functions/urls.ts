@@ -106,8 +106,27 @@ export class FunctionUrls {
     return functionUrl(this.driver?.baseUrl ?? 'http://nginx-not-running', urlId);
   }
 
-  /** nginx's routes: every function's URL, to its $LATEST socket (Invoke asks pcloud which socket: invokeSocket). */
-  async sync(): Promise<void> {
+  /**
+   * nginx's routes: every function's URL, to its $LATEST socket (Invoke asks pcloud which socket: invokeSocket). One
+   * sync at a time, reading the records when it begins: those asked while one runs share the one after it (each change
+   * asks, and many come at once), so the routes written last are never older than the last change.
+   */
+  sync(): Promise<void> {
+    if (this.nextSync) return this.nextSync;
+    const next = this.lastSync.then(() => {
+      this.nextSync = undefined;
+      return this.syncNow();
+    });
+    this.nextSync = next;
+    this.lastSync = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The sync asked for and not begun yet (callers share it), and the last one begun. */
+  private nextSync?: Promise<void>;
+  private lastSync: Promise<unknown> = Promise.resolve();
+
+  private async syncNow(): Promise<void> {
     if (!this.driver) return;
     const rows = await this.records.servable();
     // A few at a time: a host that has just joined a cloud takes their code from the database first (packages.ts).
