@@ -114,7 +114,7 @@ except OSError:
     }
   }, 60_000);
 
-  it('exports asked at once while ganesha is not running (volumes attached to two containers together): it is started once, and serves both', async () => {
+  it('exports asked at once while ganesha is not running (volumes attached to two containers together): both are served', async () => {
     await units.stop('pcloud-nfs');
     const vols = ['vol-0000000000000000e', 'vol-0000000000000000f'];
     // File systems made already (volumes attached before): both exports reach ganesha's start together.
