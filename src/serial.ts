@@ -27,3 +27,27 @@ export class KeyedQueue {
     while (this.tails.size) await Promise.allSettled([...this.tails.values()]);
   }
 }
+
+/**
+ * One job run one at a time, never more often than asked: asked while it runs, it runs once more after it, and every
+ * ask meanwhile shares that run (which begins after them all, so it sees what they changed). A failed run is its
+ * askers' to handle; the next one runs regardless.
+ */
+export class Coalesced {
+  /** The run asked for and not begun yet (askers share it), and the last one begun. */
+  private next?: Promise<void>;
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly job: () => Promise<void>) {}
+
+  ask(): Promise<void> {
+    if (this.next) return this.next;
+    const next = this.last.then(() => {
+      this.next = undefined;
+      return this.job();
+    });
+    this.next = next;
+    this.last = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -48,6 +48,7 @@ import { SigningKeys } from './signing-keys.js';
 import { VpcPlane } from './vpc-plane.js';
 import { log } from '../log.js';
 import { ensureDataDir } from '../paths.js';
+import { Coalesced } from '../serial.js';
 
 export interface CloudOptions {
   dataDir: string;
@@ -297,15 +298,11 @@ export class Cloud {
    * the truth. Nothing is heard on SQLite (one host).
    */
   private async followOthers(localId: string, after: Promise<unknown>): Promise<void> {
-    let running: Promise<unknown> | undefined;
-    let again = false;
-    const converge = (): void => {
-      if (running) { again = true; return; }
-      running = after.then(() => this.instances.converge(localId))
-        .then((n) => { if (n) log.info(`took up ${n} change${n > 1 ? 's' : ''} of this host's instances made elsewhere`); })
-        .catch((err) => log.warn(`taking up changes of this host's instances: ${(err as Error).message}`))
-        .finally(() => { running = undefined; if (again) { again = false; converge(); } });
-    };
+    // One run at a time; what is heard meanwhile is taken up by one more run.
+    const converging = new Coalesced(() => after.then(() => this.instances.converge(localId))
+      .then((n) => { if (n) log.info(`took up ${n} change${n > 1 ? 's' : ''} of this host's instances made elsewhere`); })
+      .catch((err) => log.warn(`taking up changes of this host's instances: ${(err as Error).message}`)));
+    const converge = (): void => void converging.ask();
     const follow = (vpcId: string): void => {
       void after.then(() => this.plane.followVpc(vpcId)).catch((err) => log.warn(`following ${vpcId}: ${(err as Error).message}`));
     };

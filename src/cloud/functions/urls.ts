@@ -15,6 +15,7 @@ import { CloudError } from '../errors.js';
 import type { Invocations, UrlAnswer } from './invoke.js';
 import type { FunctionRecords } from './records.js';
 import { CONSOLE_ENV, functionKey, type FunctionUrlView } from './types.js';
+import { Coalesced } from '../../serial.js';
 
 /** A function URL's address under nginx's base URL (`pcloud ps --functions` shows it the same). */
 export const functionUrl = (baseUrl: string, urlId: string): string => `${baseUrl}/url/${urlId}/`;
@@ -112,19 +113,10 @@ export class FunctionUrls {
    * asks, and many come at once), so the routes written last are never older than the last change.
    */
   sync(): Promise<void> {
-    if (this.nextSync) return this.nextSync;
-    const next = this.lastSync.then(() => {
-      this.nextSync = undefined;
-      return this.syncNow();
-    });
-    this.nextSync = next;
-    this.lastSync = next.catch(() => undefined);
-    return next;
+    return this.syncing.ask();
   }
 
-  /** The sync asked for and not begun yet (callers share it), and the last one begun. */
-  private nextSync?: Promise<void>;
-  private lastSync: Promise<unknown> = Promise.resolve();
+  private readonly syncing = new Coalesced(() => this.syncNow());
 
   private async syncNow(): Promise<void> {
     if (!this.driver) return;
