@@ -113,6 +113,10 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
   const held = new Promise<void>((r) => { release = r; });
   let releaseInvokes!: () => void;
   const invokesHeld = new Promise<void>((r) => { releaseInvokes = r; });
+  // nginx reports a request that reached a function once it has logged it, after the answer, so a test's report can
+  // come in during the next one: a test counting reports first waits for every earlier one.
+  const everyArrivalReported = () =>
+    waitFor('every request that reached a function reported', () => reported.length >= arrived.length, 5000);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pcloud-nginx-run-'));
@@ -201,7 +205,6 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     const title = (pid: string) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return 'gone'; } };
     const before = workers();
     expect(before.length).toBeGreaterThan(0);
-    const reportedBefore = reported.length;
     const slow = fetch(`${driver.baseUrl}/url/${route().urlId}/slow`).then((r) => r.text());
     while (asked.length < 2) await new Promise((r) => setTimeout(r, 5));
     const socket = join(dir, 'fn.sock');
@@ -210,11 +213,11 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
     expect(await (await fetch(`${driver.baseUrl}/url/${'cd'.repeat(16)}/new`)).text()).toBe('function saw /new');
     release();
     expect(await slow).toBe('slow done');
-    // Both reached a function: nginx reports each once it has logged it (after the answer): the next test counts from here.
-    await waitFor('both requests reported', () => reported.length >= reportedBefore + 2, 5000);
+    await everyArrivalReported();
   });
 
   it('reports each request that reached a function (URL and Invoke) to pcloud, the cold-start word kept from the client; none that did not', async () => {
+    await everyArrivalReported();
     const n = reported.length;
     const url = await fetch(`${driver.baseUrl}/url/${route().urlId}/cold`);
     expect([await url.text(), url.headers.get('x-pcloud-cold-start')]).toEqual(['function cold', null]);
@@ -305,6 +308,7 @@ describe.skipIf(FAST_TIER)('nginx for real: the auth subrequest carries the secr
   it('hands a URL of a function with a reserved concurrency to pcloud\'s API to count: the secret, the function, the URL, the client\'s URI and Host (its own such headers replaced), not reported by nginx (the API reports it); 0 throttles every one', async () => {
     await driver.sync([route({ socket: join(dir, 'fn.sock'), reserved: 1, mode: 'warm' })], { concurrency: 5 });
     const url = `${driver.baseUrl}/url/${route().urlId}`;
+    await everyArrivalReported();
     const [arrivedBefore, reportedBefore] = [arrived.length, reported.length];
     const res = await fetch(`${url}/a/b?c=%2e%2e&d`, {
       method: 'POST', body: 'the payload',
