@@ -19,6 +19,14 @@ import type { HostNfs } from './index.js';
 
 export const NFS_UNIT = 'pcloud-nfs';
 
+/**
+ * How long each host command of an export may take. Exports change one at a time, so one that hung would hold back
+ * every other volume's attach and detach on the host: a command past its bound fails (and ends) instead. mkfs on a
+ * large volume writes its inode tables lazily, so it is quick too; the NFS mount inside a container is `hard` and
+ * would otherwise wait on a server that never answers.
+ */
+const BOUND_MS = { probe: 30_000, mkfs: 300_000, mount: 60_000, nfsMount: 120_000 } as const;
+
 interface ExportEntry {
   id: number;
   volumeId: string;
@@ -129,9 +137,10 @@ export class NfsServer implements HostNfs {
     const path = this.exportPath(volumeId);
     await mkdir(path, { recursive: true });
     if (!(await isMounted(path))) {
-      const probe = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', file], { reject: false });
-      if (!probe.stdout.trim()) await run('mkfs.ext4', ['-q', '-F', '-L', volumeId.slice(0, 16), file]);
-      await run('mount', ['-o', 'loop', file, path]);
+      const probe = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', file], { reject: false, timeoutMs: BOUND_MS.probe });
+      if (probe.failed && probe.exitCode !== 2) throw new Error(`the volume's file system could not be probed (blkid exit ${probe.exitCode}): it is left as it is`);
+      if (!probe.stdout.trim()) await run('mkfs.ext4', ['-q', '-F', '-L', volumeId.slice(0, 16), file], { timeoutMs: BOUND_MS.mkfs });
+      await run('mount', ['-o', 'loop', file, path], { timeoutMs: BOUND_MS.mount });
     }
     const e = this.exports.find((x) => x.volumeId === volumeId);
     if (e) {
@@ -155,7 +164,7 @@ export class NfsServer implements HostNfs {
       this.exports = this.exports.filter((x) => x.volumeId !== volumeId);
       await this.apply();
     }
-    if (await isMounted(path)) await run('umount', ['-l', path]);
+    if (await isMounted(path)) await run('umount', ['-l', path], { timeoutMs: BOUND_MS.mount });
     await rm(path, { recursive: true, force: true });
   }
 
@@ -164,10 +173,10 @@ export class NfsServer implements HostNfs {
     // The mount point is made as the instance's root (its user namespace), so it is the instance's own; the mount
     // itself needs the host's root (NFS cannot be mounted from a user namespace).
     const [cmd, ...mkdirArgs] = [...enterAsRoot(leaderPid, ['-m']), 'mkdir', '-p', target];
-    await run(cmd, mkdirArgs);
+    await run(cmd, mkdirArgs, { timeoutMs: BOUND_MS.probe });
     const [mount, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
     try {
-      await run(mount!, args);
+      await run(mount!, args, { timeoutMs: BOUND_MS.nfsMount });
     } catch (err) {
       throw new NfsMountError(!(await kernelHasNfs()), (err as Error).message);
     }
