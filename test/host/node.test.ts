@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { CREDS, DATA, ensureImage } from '../support/real.js';
+import { UNIT_MANAGER_SCOPE } from '../support/tier.js';
 import { bootNode, exportImage, NODE_DIR, ROOT, type Node } from './node.js';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -92,7 +93,7 @@ describe('inside the systemd test host', () => {
     // What systemd changes (units, boot, stop, kill -9 and reconcile); the network plane's tests ran on the host. Its
     // kill -9 mid-launch with a fleet of 4 (the host's run launches 10): what it proves here is the unit manager's part
     // (units outliving the server, reconciled on its start), the same for 4 as for 10, on the node's two cores.
-    const res = await suite('test/integration/containers.test.ts', 'unit-manager', { PCLOUD_TEST_FLEET: '4' });
+    const res = await suite('test/integration/containers.test.ts', UNIT_MANAGER_SCOPE, { PCLOUD_TEST_FLEET: '4' });
     expect(res.out).toContain('unit manager systemd (PID 1 is systemd)');
     expect(res.code, failures(res.out)).toBe(0);
   }, 1_800_000);
@@ -100,7 +101,7 @@ describe('inside the systemd test host', () => {
   // Its hostile-handler test proves a handler reaches none of the host under systemd's sandbox (DynamicUser etc.).
   it('the Lambda suite passes with functions as systemd .socket units', async () => {
     // What systemd changes (socket units, their sandbox, scale to zero); the API's and nginx's own tests ran on the host.
-    const res = await suite('test/integration/lambda.test.ts', 'unit-manager');
+    const res = await suite('test/integration/lambda.test.ts', UNIT_MANAGER_SCOPE);
     expect(res.out).toContain('functions run as systemd socket units');
     expect(res.code, failures(res.out)).toBe(0);
   }, 900_000);

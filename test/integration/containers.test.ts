@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CLI, hostInventory, killUnit, leaderOf, startReal, unitActive, type RealServer, describeOne, waitForState, runOtherServer, freePort, waitStatusOk } from '../support/real.js';
 import { until } from '../support/api.js';
+import { UNIT_MANAGER_ONLY } from '../support/tier.js';
 import { generateKeyPair } from '../../src/cloud/sshkeys.js';
 import { uplinkAddresses } from '../../src/host/network.js';
 import { CONTAINER_UCOUNTS } from '../../src/host/ucounts.js';
@@ -29,7 +30,7 @@ const LAN = { ns: 'pcloud-test-lan', parent: 'ptlan', cidr: '198.51.100.0/24', r
  * same namespaces, nft rules and forks under either manager and have run on this host in the same `npm test`: there
  * they are skipped.
  */
-const unitManagerOnly = process.env.PCLOUD_TEST_SCOPE === 'unit-manager';
+const unitManagerOnly = UNIT_MANAGER_ONLY;
 if (unitManagerOnly) console.log('skipped here: the network plane\'s and the image guards\' tests (the same under either unit manager; they ran on the host)');
 const onHostOnly = describe.skipIf(unitManagerOnly);
 

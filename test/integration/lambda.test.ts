@@ -21,6 +21,7 @@ import {
 import { CLI, CREDS, startReal, type RealServer } from '../support/real.js';
 import { lambdaRole } from '../support/roles.js';
 import { until } from '../support/api.js';
+import { UNIT_MANAGER_ONLY } from '../support/tier.js';
 
 let srv: RealServer;
 let api: LambdaClient;
@@ -162,7 +163,7 @@ afterAll(async () => {
  * sandbox, scale to zero. What is the API's and nginx's alone (errors, routing, policies, counting, reloads, packages)
  * ran on the host.
  */
-const onHostOnly = it.skipIf(process.env.PCLOUD_TEST_SCOPE === 'unit-manager');
+const onHostOnly = it.skipIf(UNIT_MANAGER_ONLY);
 
 describe('Lambda', () => {
   let node: string;
