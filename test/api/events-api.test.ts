@@ -182,6 +182,8 @@ describe('pcloud events', () => {
       [id, 'state', 'pending'], [id, 'state', 'pending->running'], [id, 'status', 'ok'],
     ]);
     expect(lines[1]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z +i-[0-9a-f]+ +state +pending +User initiated \(RunInstances\)$/);
+    // Earlier tests' terminations are recorded by their teardowns: all in before the two reads compared.
+    await api.cloud.instances.idle();
     const all = (await pcloud()).trim().split('\n');
     expect(all.length).toBeGreaterThan(lines.length);
     expect((await pcloud('--since', '2h')).trim().split('\n')).toEqual(all);

@@ -123,6 +123,8 @@ describe('metrics', () => {
   });
 
   it('counts launches by runtime and result, with their time to running and to status ok; reconcile\'s actions', async () => {
+    // The earlier launches' status checks are recorded after their state changes: counted from when they are all in.
+    await api.cloud.instances.idle();
     const before = await scrape();
     const at = (m: typeof before, name: string, labels: Record<string, string>) => m.value(name, labels) ?? 0;
     const run = async () => /<instanceId>(i-[0-9a-f]+)<\/instanceId>/.exec(await ec2({ Action: 'RunInstances', ImageId: api.imageId, InstanceType: 't3.micro', MinCount: '1', MaxCount: '1' }))![1]!;
