@@ -74,8 +74,12 @@ export class Invocations {
     private readonly slots: Slots,
   ) {}
 
-  /** How a function version's unit runs (its role's credentials current: renewed when they near their end). */
-  async unitOptions(v: FunctionView): Promise<FunctionUnitOptions> {
+  /**
+   * How a function version's unit runs (its role's credentials current: renewed when they near their end). `reserved`:
+   * the function's reserved concurrency where the caller has just read it (read here otherwise).
+   */
+  async unitOptions(v: FunctionView, reserved?: number | null): Promise<FunctionUnitOptions> {
+    const reservedConcurrency = reserved === undefined ? (await this.records.row(v.accountId, v.name)).reservedConcurrency : reserved;
     const key = functionKey(v.accountId, v.name, v.version);
     const served = v.version === '$LATEST' ? this.fat.consoleOf(v) : undefined;
     return {
@@ -86,7 +90,7 @@ export class Invocations {
       key, functionName: v.name, version: v.version, arn: v.arn, runtime: v.runtime,
       handler: v.handler, codeDir: this.host.codeDir(v.accountId, v.name, v.revision), memoryMiB: v.memoryMiB, timeoutSec: v.timeoutSec,
       environment: v.environment, mode: v.mode, idleSec: this.config.lambdaIdleSec, region: this.config.region,
-      reservedConcurrency: (await this.records.row(v.accountId, v.name)).reservedConcurrency ?? undefined,
+      reservedConcurrency: reservedConcurrency ?? undefined,
       ...(v.layers?.length ? { layers: v.layers.map((l) => l.digest) } : {}),
     };
   }
@@ -95,16 +99,16 @@ export class Invocations {
    * The function version's unit running (started on first use), its code and layers on this host first (taken from
    * the state database where another host's API unpacked them: packages.ts); resolves to how it runs.
    */
-  async ready(v: FunctionView): Promise<FunctionUnitOptions> {
+  async ready(v: FunctionView, reserved?: number | null): Promise<FunctionUnitOptions> {
     await this.packages.present(v);
-    const o = await this.unitOptions(v);
+    const o = await this.unitOptions(v, reserved);
     await this.host.ensure(o);
     return o;
   }
 
   /** The function version's socket, its unit running: what nginx and invokes connect to. */
-  private async socketFor(v: FunctionView): Promise<string> {
-    return this.host.socketPath((await this.ready(v)).key);
+  private async socketFor(v: FunctionView, reserved?: number | null): Promise<string> {
+    return this.host.socketPath((await this.ready(v, reserved)).key);
   }
 
   /**
@@ -167,8 +171,9 @@ export class Invocations {
     }
     // A qualifier (an alias may route between versions) and a function with reserved concurrency: counted by the API.
     if (v.version !== '$LATEST' || Object.hasOwn(v.environment, CONSOLE_ENV) || (named !== undefined && named !== '$LATEST')) return undefined;
-    if ((await this.records.row(accountId, v.name)).reservedConcurrency !== null) return undefined;
-    return { socket: await this.socketFor(v), name: v.name, mode: v.mode };
+    const reserved = (await this.records.row(accountId, v.name)).reservedConcurrency;
+    if (reserved !== null) return undefined;
+    return { socket: await this.socketFor(v, reserved), name: v.name, mode: v.mode };
   }
 
   /**
@@ -178,9 +183,10 @@ export class Invocations {
    * reads slowly holds nothing. Reported as nginx's URL requests are (invocation-stats.ts). Throttled as Invoke is (429).
    */
   async relayUrl(v: FunctionView, req: RelayRequest): Promise<UrlAnswer> {
-    const done = await this.executing(v.accountId, v.name, (await this.records.row(v.accountId, v.name)).reservedConcurrency);
+    const reserved = (await this.records.row(v.accountId, v.name)).reservedConcurrency;
+    const done = await this.executing(v.accountId, v.name, reserved);
     try {
-      const o = await this.ready(v);
+      const o = await this.ready(v, reserved);
       const started = performance.now();
       const answer = await this.host.relay(o.key, req, { timeoutSec: v.timeoutSec });
       const body = await readAtMost(answer.body, SYNC_PAYLOAD_MAX);
@@ -209,10 +215,11 @@ export class Invocations {
     if (v.environment[CONSOLE_ENV]) throw invalid(`The function '${v.name}' serves the console of ${v.environment[CONSOLE_ENV]}: open its function URL.`);
     if (type === 'DryRun') return undefined;
     // Counted from here until the handler has answered (an Event invoke too, running in the background).
-    const done = await this.executing(v.accountId, v.name, (await this.records.row(v.accountId, v.name)).reservedConcurrency);
+    const reserved = (await this.records.row(v.accountId, v.name)).reservedConcurrency;
+    const done = await this.executing(v.accountId, v.name, reserved);
     let call: Promise<InvokeResult>;
     try {
-      const o = await this.ready(v);
+      const o = await this.ready(v, reserved);
       const started = performance.now();
       call = this.host.invoke(o.key, payload, { requestId: randomUUID(), tail: opts.tail, timeoutSec: v.timeoutSec });
       // Counted once answered (invocation-stats.ts): timed from the call on its socket to the answer.

@@ -123,7 +123,7 @@ export class FunctionUrls {
     const rows = await this.records.servable();
     // A few at a time: a host that has just joined a cloud takes their code from the database first (packages.ts).
     const slots = new Slots(() => 4);
-    await Promise.all(rows.map((r) => slots.run(() => this.invocations.ready(this.records.latest(r)).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`)))));
+    await Promise.all(rows.map((r) => slots.run(() => this.invocations.ready(this.records.latest(r), r.reservedConcurrency).catch((err) => log.warn(`function ${r.name}: ${(err as Error).message}`)))));
     const routes: FunctionRoute[] = rows.map((r) => ({
       accountId: r.accountId, name: r.name, socket: this.host.socketPath(functionKey(r.accountId, r.name, '$LATEST')), urlId: r.urlId ?? undefined,
       urlAuth: r.urlAuth ?? undefined, console: Object.hasOwn(r.environment, CONSOLE_ENV), reserved: r.reservedConcurrency ?? undefined, mode: r.mode,
@@ -134,7 +134,7 @@ export class FunctionUrls {
       if (!a.urlId || !reservedOf.has(`${a.accountId}/${a.functionName}`)) continue;
       try {
         const v = await this.records.get(a.accountId, a.functionName, a.version);
-        await this.invocations.ready(v);
+        await this.invocations.ready(v, reservedOf.get(`${a.accountId}/${a.functionName}`) ?? null);
         routes.push({
           accountId: a.accountId, name: a.functionName, socket: this.host.socketPath(functionKey(a.accountId, a.functionName, v.version)), urlId: a.urlId,
           urlAuth: a.urlAuth ?? undefined, reserved: reservedOf.get(`${a.accountId}/${a.functionName}`), mode: v.mode,
