@@ -15,9 +15,15 @@ import { dialect } from './tables.js';
 /** The most slots one key has (the low 16 bits of the lock's second key). */
 export const MAX_SLOTS = 65_536;
 
+/**
+ * What lets a slot go (once, however often called): it resolves once the slot is free for every server (a request
+ * answered after it, then sent to another server, finds it free). It never rejects.
+ */
+export type Release = () => Promise<void>;
+
 export interface Slots {
-  /** One of `limit` slots of `key`, or undefined when every one is held; resolves to what lets it go (once). */
-  take(key: string, limit: number): Promise<(() => void) | undefined>;
+  /** One of `limit` slots of `key`, or undefined when every one is held; resolves to what lets it go. */
+  take(key: string, limit: number): Promise<Release | undefined>;
   close(): Promise<void>;
 }
 
@@ -26,20 +32,16 @@ export function slotsOf(db: Db): Slots {
   return dialect === 'pg' ? new PgSlots(db.$client as unknown as pg.Pool) : new MemorySlots();
 }
 
-/** Once: a release called again (an invoke's end seen twice) lets go of nothing more. */
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
+/** Once: a release called again (an invoke's end seen twice) lets go of nothing more (and waits on the first). */
+function once(fn: () => Promise<void>): Release {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
 }
 
 export class MemorySlots implements Slots {
   private readonly held = new Map<string, number>();
 
-  take(key: string, limit: number): Promise<(() => void) | undefined> {
+  take(key: string, limit: number): Promise<Release | undefined> {
     const n = this.held.get(key) ?? 0;
     if (n >= limit) return Promise.resolve(undefined);
     this.held.set(key, n + 1);
@@ -47,6 +49,7 @@ export class MemorySlots implements Slots {
       const left = (this.held.get(key) ?? 1) - 1;
       if (left > 0) this.held.set(key, left);
       else this.held.delete(key);
+      return Promise.resolve();
     }));
   }
 
@@ -90,7 +93,7 @@ class PgSlots implements Slots {
     return made;
   }
 
-  take(key: string, limit: number): Promise<(() => void) | undefined> {
+  take(key: string, limit: number): Promise<Release | undefined> {
     // Every slot of the key held here already: refused at once, not after the takes queued before it (one busy key
     // never slows another's).
     if ((this.held.get(key)?.size ?? 0) >= Math.min(limit, MAX_SLOTS)) return Promise.resolve(undefined);
@@ -99,7 +102,7 @@ class PgSlots implements Slots {
     return taken;
   }
 
-  private async takeNow(key: string, limit: number): Promise<(() => void) | undefined> {
+  private async takeNow(key: string, limit: number): Promise<Release | undefined> {
     const n = Math.min(limit, MAX_SLOTS);
     if (this.closed || n < 1) return undefined;
     const [k1, base] = lockKeys(key);
@@ -115,12 +118,13 @@ class PgSlots implements Slots {
     if (slot === undefined || this.client !== mine) return undefined;
     own.add(slot);
     this.held.set(key, own);
-    return once(() => {
+    return once(async () => {
       // A lost connection let go of it already.
       if (this.client !== mine) return;
       own.delete(slot);
       if (!own.size && this.held.get(key) === own) this.held.delete(key);
-      c.query('SELECT pg_advisory_unlock($1::int, $2::int)', [k1, base + slot])
+      // (A failed unlock: the connection is going, and its locks with it.)
+      await c.query('SELECT pg_advisory_unlock($1::int, $2::int)', [k1, base + slot])
         .catch((err: Error) => log.warn(`letting go of a concurrency slot: ${err.message}`));
     });
   }

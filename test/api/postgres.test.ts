@@ -243,10 +243,10 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
       const other = await two!.take('123456789012/other', 1);
       expect(other).toBeDefined();
       expect(await one!.take('123456789012/zero', 0)).toBeUndefined();
-      // Let go (once, however often called): the other server takes it.
-      second!();
-      second!();
-      const again = await until(async () => await one!.take(key, 2), 5000, 20);
+      // Let go (once, however often called): once that resolves, the other server takes it.
+      await Promise.all([second!(), second!()]);
+      const again = await one!.take(key, 2);
+      expect(again).toBeDefined();
       expect(await two!.take(key, 2)).toBeUndefined();
       // The server holding two of them loses its connection (it died): both are free for the other.
       const [pid] = (await pools[1]!.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', ['pcloud-slots-a'])).rows.map((x) => x.pid);
@@ -254,11 +254,11 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
       const taken = await until(async () => await two!.take(key, 2), 5000, 20);
       expect([taken, await two!.take(key, 2), await two!.take(key, 2)].map(Boolean)).toEqual([true, true, false]);
       // What it held before lets go of nothing now; it takes again on a connection of its own.
-      first!();
-      again();
+      await first!();
+      await again!();
       expect(await one!.take('123456789012/other', 1)).toBeUndefined();
-      other!();
-      expect(await until(async () => await one!.take('123456789012/other', 1), 5000, 20)).toBeDefined();
+      await other!();
+      expect(await one!.take('123456789012/other', 1)).toBeDefined();
     } finally {
       await Promise.all([one!.close(), two!.close()]);
       await Promise.all(pools.map((pool) => pool.end()));

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FunctionUnitOptions, HostFunctions, InvokeResult, RelayRequest } from '../../host/index.js';
 import { log } from '../../log.js';
-import { MemorySlots, type Slots } from '../../db/slots.js';
+import { MemorySlots, type Release, type Slots } from '../../db/slots.js';
 import type { CloudConfig } from '../config.js';
 import { CloudError } from '../errors.js';
 import { hostText } from '../errors/host.js';
@@ -120,19 +120,19 @@ export class Invocations {
   /**
    * One more invocation of the function, within its reserved concurrency if it has one (a slot held across every server
    * on the database: db/slots.ts), and of the account, within its ConcurrentExecutions (counted by this server); else
-   * TooManyRequestsException, as Lambda throttles. Resolves to what ends it (once, however often it is called).
+   * TooManyRequestsException, as Lambda throttles. Resolves to what ends it (once, however often it is called): it
+   * resolves once its slot is free on every server, so an invocation answered after it finds it free on any of them.
    */
-  private async executing(accountId: string, name: string, reserved: number | null): Promise<() => void> {
+  private async executing(accountId: string, name: string, reserved: number | null): Promise<Release> {
     const slot = reserved === null ? undefined : await this.slots.take(`${accountId}/${name}`, reserved);
     if (reserved !== null && !slot) throw new ReservedConcurrencyExceeded();
     const counted = await this.running.take(accountId, this.config.limits.concurrentExecutions);
     if (!counted) {
-      slot?.();
+      await slot?.();
       throw new CloudError('TooManyRequestsException', 'Rate Exceeded.');
     }
-    return () => {
-      slot?.();
-      counted();
+    return async () => {
+      await Promise.all([slot?.(), counted()]);
     };
   }
 
@@ -197,7 +197,7 @@ export class Invocations {
       if (body === undefined) throw new FunctionAnswerTooLarge();
       return { status: answer.status, headers: answer.headers.filter(([k]) => k.toLowerCase() !== COLD_START), body };
     } finally {
-      done();
+      await done();
     }
   }
 
@@ -228,15 +228,23 @@ export class Invocations {
         coldStart: r.coldStart === true, via: 'api',
       }), () => undefined);
     } catch (err) {
-      done();
+      await done();
       throw err;
     }
-    void call.then(done, done);
+    const ended = call.then(done, done);
     if (type === 'Event') {
       void call.catch((err) => log.warn(`async invoke of ${v.arn}: ${(err as Error).message}`));
       return undefined;
     }
-    const res = { ...(await call), version: v.version };
+    // Answered once its slot is let go of (on PostgreSQL, a round trip), so the caller's next invoke, through any
+    // server, is not throttled by this one.
+    let answer: InvokeResult;
+    try {
+      answer = await call;
+    } finally {
+      await ended;
+    }
+    const res = { ...answer, version: v.version };
     if (res.status !== 200) throw new CloudError('ServiceException', `The function's runtime answered ${res.status}: ${hostText(res.payload.toString())}`);
     if (res.payload.length > SYNC_PAYLOAD_MAX) {
       return { ...res, functionError: 'Unhandled', payload: Buffer.from(JSON.stringify({ errorMessage: `Response payload size (${res.payload.length} bytes) exceeded maximum allowed payload size (${SYNC_PAYLOAD_MAX} bytes).`, errorType: 'Function.ResponseSizeTooLarge' })) };
