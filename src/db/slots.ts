@@ -12,12 +12,16 @@ import { log } from '../log.js';
 import type { Db } from './index.js';
 import { dialect } from './tables.js';
 
+/** How long a release waits for its unlock before it resolves anyway. */
+const UNLOCK_WAIT_MS = 2_000;
+
 /** The most slots one key has (the low 16 bits of the lock's second key). */
 export const MAX_SLOTS = 65_536;
 
 /**
  * What lets a slot go (once, however often called): it resolves once the slot is free for every server (a request
- * answered after it, then sent to another server, finds it free). It never rejects.
+ * answered after it, then sent to another server, finds it free), or after a bounded wait for a database that does not
+ * answer. It never rejects.
  */
 export type Release = () => Promise<void>;
 
@@ -123,9 +127,13 @@ class PgSlots implements Slots {
       if (this.client !== mine) return;
       own.delete(slot);
       if (!own.size && this.held.get(key) === own) this.held.delete(key);
-      // (A failed unlock: the connection is going, and its locks with it.)
-      await c.query('SELECT pg_advisory_unlock($1::int, $2::int)', [k1, base + slot])
-        .catch((err: Error) => log.warn(`letting go of a concurrency slot: ${err.message}`));
+      // (A failed unlock: the connection is going, and its locks with it.) Waited for a while at most: an answer is not
+      // held back long by a database that does not answer (the unlock goes on behind it).
+      const unlocked = c.query('SELECT pg_advisory_unlock($1::int, $2::int)', [k1, base + slot])
+        .then(() => undefined, (err: Error) => log.warn(`letting go of a concurrency slot: ${err.message}`));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([unlocked, new Promise<void>((r) => { timer = setTimeout(r, UNLOCK_WAIT_MS).unref(); })]);
+      clearTimeout(timer);
     });
   }
 

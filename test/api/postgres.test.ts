@@ -265,6 +265,29 @@ describe.skipIf(missing)(`two servers on one PostgreSQL database${missing ? ` (s
     }
   });
 
+  it('a slot\'s release resolves even while the database does not answer its unlock; the unlock goes through once it does', async () => {
+    const pools = ['pcloud-slots-stall', 'pcloud-slots-other'].map((name) => new pg.Pool({ connectionString: servers.pg.url, application_name: name }));
+    const [one, two] = pools.map((pool) => slotsOf({ $client: pool } as unknown as Db));
+    let stalled: number | undefined;
+    try {
+      const key = '123456789012/stalled';
+      const release = await one!.take(key, 1);
+      expect(release).toBeDefined();
+      stalled = (await pools[1]!.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', ['pcloud-slots-stall'])).rows[0]!.pid;
+      process.kill(stalled, 'SIGSTOP');
+      // Its backend stopped: the unlock waits there, and the release resolves all the same.
+      await release!();
+      expect(await two!.take(key, 1)).toBeUndefined();
+      process.kill(stalled, 'SIGCONT');
+      stalled = undefined;
+      expect(await until(async () => await two!.take(key, 1), 5000, 20)).toBeDefined();
+    } finally {
+      if (stalled) process.kill(stalled, 'SIGCONT');
+      await Promise.all([one!.close(), two!.close()]);
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+  });
+
   it('Lambda functions made through one server are listed, read and deleted through the other', async () => {
     const role = await lambdaRole(a.endpoint, a.key);
     const client = (api: TestApi) => new LambdaClient({ endpoint: api.endpoint, region: 'us-east-1', credentials: api.key });
