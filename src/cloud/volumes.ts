@@ -11,7 +11,7 @@ import { byChunks } from '../db/chunks.js';
 import { instances, volumes } from '../db/tables.js';
 import type { Host } from '../host/index.js';
 import { nfsClientAddress, uplinkAddresses } from '../host/network.js';
-import { NfsMountError } from '../host/nfs.js';
+import { NfsMountError, VolumeNotMountable } from '../host/nfs.js';
 import { containerLeader } from '../host/nspawn.js';
 import { log } from '../log.js';
 import type { CloudConfig } from './config.js';
@@ -273,7 +273,9 @@ export class Volumes {
       // The user reads what to do; the command line, PIDs and addresses of the failure stay in the server's log.
       throw hostFailure(err, `${inst.runtime === 'container' ? 'mounting' : 'hot plugging'} ${volumeId} in ${instanceId}`, (e) => e instanceof NfsMountError && e.kernelLacksNfs
         ? new CloudError('UnsupportedOperation', `The volume '${volumeId}' could not be mounted in the container '${instanceId}': this host cannot attach volumes to container instances; use an instance type that runs as a VM (m5, c5, r5, ...), which takes volumes over iSCSI.`)
-        : undefined);
+        : e instanceof VolumeNotMountable && e.why === 'no-file-system'
+          ? new CloudError('UnsupportedOperation', `The volume '${volumeId}' holds no file system a container can mount (a partition table?): it is left as it is. Attach it to an instance type that runs as a VM (m5, c5, r5, ...), or use a volume with one file system on the whole disk.`)
+          : undefined);
     }
   }
 

@@ -7,7 +7,7 @@
  * filter lets only exported addresses reach the port). The container mounts it with the kernel's NFS client, run in
  * its namespaces. Exports change by rewriting the configuration and SIGHUP.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedQueue } from '../serial.js';
 import { run } from './exec.js';
@@ -137,9 +137,7 @@ export class NfsServer implements HostNfs {
     const path = this.exportPath(volumeId);
     await mkdir(path, { recursive: true });
     if (!(await isMounted(path))) {
-      const probe = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', file], { reject: false, timeoutMs: BOUND_MS.probe });
-      if (probe.failed && probe.exitCode !== 2) throw new Error(`the volume's file system could not be probed (blkid exit ${probe.exitCode}): it is left as it is`);
-      if (!probe.stdout.trim()) await run('mkfs.ext4', ['-q', '-F', '-L', volumeId.slice(0, 16), file], { timeoutMs: BOUND_MS.mkfs });
+      if (await blankVolume(file)) await run('mkfs.ext4', ['-q', '-F', '-L', volumeId.slice(0, 16), file], { timeoutMs: BOUND_MS.mkfs });
       await run('mount', ['-o', 'loop', file, path], { timeoutMs: BOUND_MS.mount });
     }
     const e = this.exports.find((x) => x.volumeId === volumeId);
@@ -174,9 +172,12 @@ export class NfsServer implements HostNfs {
     // itself needs the host's root (NFS cannot be mounted from a user namespace).
     const [cmd, ...mkdirArgs] = [...enterAsRoot(leaderPid, ['-m']), 'mkdir', '-p', target];
     await run(cmd, mkdirArgs, { timeoutMs: BOUND_MS.probe });
-    const [mount, ...args] = mountCommand(leaderPid, server, this.port, volumeId, target);
+    const command = mountCommand(leaderPid, server, this.port, volumeId, target);
     try {
-      await run(mount!, args, { timeoutMs: BOUND_MS.nfsMount });
+      // Under coreutils' timeout, which ends its whole process group: mount's own helper (mount.nfs4) too, which would
+      // keep the output open (and the call pending) past a timeout that ended mount alone.
+      const seconds = String(BOUND_MS.nfsMount / 1000);
+      await run('timeout', ['-k', '5', seconds, ...command], { timeoutMs: BOUND_MS.nfsMount + 15_000 });
     } catch (err) {
       throw new NfsMountError(!(await kernelHasNfs()), (err as Error).message);
     }
@@ -184,6 +185,35 @@ export class NfsServer implements HostNfs {
 
   async unmountFrom(leaderPid: number, target: string): Promise<void> {
     await run('nsenter', ['-t', String(leaderPid), '-m', '--', 'umount', '-l', target], { reject: false });
+  }
+}
+
+/**
+ * Whether a volume is blank (mkfs makes its file system): blkid found nothing on it. Its exit 2 means that, and also
+ * that it could not open or read the file (saying so, or not): the start of the volume is read here first, so a volume
+ * that cannot be read is never formatted over. A file system: not blank. Anything else (a partition table without a
+ * file system, an ambiguous probe, a probe that failed or timed out) is refused.
+ */
+export async function blankVolume(file: string): Promise<boolean> {
+  try {
+    const f = await open(file, 'r');
+    try { await f.read(Buffer.alloc(1 << 20), 0, 1 << 20, 0); } finally { await f.close(); }
+  } catch (err) {
+    throw new VolumeNotMountable('unreadable', (err as Error).message);
+  }
+  const probe = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', file], { reject: false, timeoutMs: BOUND_MS.probe });
+  if (probe.exitCode === 2 && !probe.stderr.trim() && !probe.stdout.trim()) return true;
+  if (probe.exitCode === 0 && probe.stdout.trim()) return false;
+  throw new VolumeNotMountable(probe.exitCode === 0 ? 'no-file-system' : 'unreadable', `blkid exit ${probe.exitCode}: ${probe.stdout.trim()} ${probe.stderr.trim()}`);
+}
+
+/**
+ * A volume a container cannot take as it is, left untouched: `no-file-system`, it holds something else (a partition
+ * table a VM made); `unreadable`, its probe failed. The message is for the server's log.
+ */
+export class VolumeNotMountable extends Error {
+  constructor(readonly why: 'no-file-system' | 'unreadable', detail: string) {
+    super(`the volume was not formatted or mounted (${why}): ${detail}`);
   }
 }
 
