@@ -210,7 +210,15 @@ describe('q35 (UEFI, TPM, console)', () => {
         // Opening the URL starts the stopped VM, then the page's websocket reaches its display.
         await page.goto(url);
         expect((await describeOne(srv.ec2, id)).State!.Name).toBe('running');
-        await page.waitForFunction(() => (window as unknown as { pcloudConsole?: { state: string } }).pcloudConsole?.state === 'connected', null, { timeout: 20_000 });
+        try {
+          await page.waitForFunction(() => (window as unknown as { pcloudConsole?: { state: string } }).pcloudConsole?.state === 'connected', null, { timeout: 20_000 });
+        } catch (err) {
+          // What the page, the VM and the console proxy's unit said, before the function (and its unit's files) goes.
+          const units = join(srv.dataDir, 'run/units');
+          const logs = execFileSync('sh', ['-c', `tail -n 30 ${units}/pcloud-fn-*${name}*/*.log 2>&1 || true`]).toString();
+          console.log(`the console did not connect: page ${JSON.stringify(await page.evaluate(() => (window as unknown as { pcloudConsole?: unknown }).pcloudConsole).catch(String))}; VM ${(await describeOne(srv.ec2, id)).State!.Name}; the proxy's unit:\n${logs}`);
+          throw err;
+        }
         await until(() => updates > 0, 20_000, 100);
       } finally {
         await browser.close();
